@@ -1,0 +1,168 @@
+# Hark - build, test and run.
+#
+#   make            build the release binaries into bin/
+#   make run        install what is missing, build, start harkd with config/hark.conf
+#   make test       install what is missing, build under ASan+UBSan, run unit and end-to-end tests
+#   make bench      benchmarks (tests/bench/), optimised build
+#   make deps       only install the Debian packages Hark needs (when absent)
+#
+# MODE=release builds into bin/ (what `make run` starts); MODE=san builds the
+# same sources with AddressSanitizer and UBSan into build/san/bin/ for tests.
+
+MODE    ?= release
+CONFIG  ?= config/hark.conf
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+
+# Debian packages: build libraries, and the real parts tests talk to.
+DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
+             libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
+             libesmtp-dev libunistring-dev tzdata
+DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
+             python3-aiosmtpd postfix curl valgrind
+DEB_BENCH := wrk
+
+PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
+               -Iservices/common -Ibuild/gen
+
+ifeq ($(MODE),san)
+  OUT     := build/san
+  BINDIR  := build/san/bin
+  CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                 -fno-sanitize-recover=undefined
+  LDFLAGS_MODE := -fsanitize=address,undefined
+else
+  OUT     := build/release
+  BINDIR  := bin
+  CFLAGS_MODE := -O2
+  LDFLAGS_MODE :=
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lm -lpthread
+CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_MODE) $(PKG_CFLAGS)
+LDFLAGS += $(LDFLAGS_MODE)
+
+COMMON_SRC := $(wildcard services/common/*.c)
+COMMON_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(COMMON_SRC)) $(OUT)/obj/gen/proto_gen.o
+LIBHARK    := $(OUT)/libhark.a
+
+# Every folder under services/ but common/ is one program.  harkd and hark
+# keep their names; every other service is hark-<folder>.
+SERVICE_DIRS := $(filter-out common,$(notdir $(wildcard services/*)))
+prog_name = $(if $(filter harkd hark,$(1)),$(1),hark-$(1))
+PROGS := $(foreach d,$(SERVICE_DIRS),$(BINDIR)/$(call prog_name,$(d)))
+
+# Test-only services (tests/services/<name>/) become hark-<name> beside the others.
+TEST_SERVICE_DIRS := $(notdir $(wildcard tests/services/*))
+TEST_PROGS := $(foreach d,$(TEST_SERVICE_DIRS),$(BINDIR)/hark-$(d))
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+
+PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
+
+.PHONY: all build run test test-unit test-e2e bench soak deps deps-test clean \
+        check-config san
+.DEFAULT_GOAL := all
+
+all: build
+
+build: $(PROGS)
+
+# --- generated code: proto/ compiled in, so no binary depends on its checkout --
+build/gen/proto_gen.c: $(PROTO_FILES) services/common/proto_embed.sh
+	@mkdir -p build/gen
+	sh services/common/proto_embed.sh $(PROTO_FILES) > $@.tmp && mv $@.tmp $@
+
+build/gen/proto_cmds.h: proto/commands.json services/common/proto_embed.sh
+	@mkdir -p build/gen
+	sh services/common/proto_embed.sh --header proto/commands.json > $@.tmp && mv $@.tmp $@
+
+$(OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(OUT)/obj/%.o: %.c $(wildcard services/common/*.h) build/gen/proto_cmds.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBHARK): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# One rule per program: its folder's .c files plus libhark.
+define PROG_RULE
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(LIBHARK)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach d,$(SERVICE_DIRS),$(eval $(call PROG_RULE,$(d))))
+
+define TEST_PROG_RULE
+$(BINDIR)/hark-$(1): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/services/$(1)/*.c)) $(LIBHARK)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach d,$(TEST_SERVICE_DIRS),$(eval $(call TEST_PROG_RULE,$(d))))
+
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIBHARK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# --- set-up -------------------------------------------------------------------
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+define APT_INSTALL
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call APT_INSTALL,$(DEB_BUILD))
+
+deps-test: deps
+	$(call APT_INSTALL,$(DEB_TEST))
+
+deps-bench: deps-test
+	$(call APT_INSTALL,$(DEB_BENCH))
+
+# --- run ----------------------------------------------------------------------
+run: deps
+	$(MAKE) MODE=release build
+	./bin/harkd -c $(CONFIG)
+
+check-config: build
+	./bin/hark -c $(CONFIG) check-config
+
+# --- tests --------------------------------------------------------------------
+san: deps
+	$(MAKE) MODE=san build $(TEST_PROGS) $(UNIT_BINS)
+
+test: deps-test
+	$(MAKE) MODE=san build $(TEST_PROGS) $(UNIT_BINS)
+	$(MAKE) MODE=san test-unit
+	$(MAKE) MODE=san test-e2e
+
+test-unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+	  echo "== $$t"; \
+	  HARK_SHARED=$(CURDIR)/../shared $$t || fail=1; \
+	done; exit $$fail
+
+test-e2e:
+	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+bench: deps-bench
+	$(MAKE) MODE=release build $(TEST_PROGS)
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
+
+clean:
+	rm -rf build bin var

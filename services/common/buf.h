@@ -1,0 +1,38 @@
+/*
+ * buf.h - a growable byte buffer, always NUL-terminated.
+ *
+ * Used to build JSON replies, HTTP bodies and SQL without fixed limits.
+ * A buf that failed to grow remembers it (buf_failed) and ignores further
+ * appends, so a caller checks once at the end instead of after every call.
+ */
+#ifndef HARK_BUF_H
+#define HARK_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct {
+    char *data;   /* owned; NUL-terminated when len > 0 or after any append */
+    size_t len;
+    size_t cap;
+    int failed;
+} buf_t;
+
+#define BUF_INIT {NULL, 0, 0, 0}
+
+void buf_append(buf_t *b, const char *s, size_t len);
+void buf_puts(buf_t *b, const char *s);
+void buf_putc(buf_t *b, char c);
+void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_json_string - append s as a JSON string literal, quotes included */
+void buf_json_string(buf_t *b, const char *s);
+/* buf_failed - 1 if an allocation failed since init or reset */
+int buf_failed(const buf_t *b);
+/* buf_reset - empty the buffer, keep the memory */
+void buf_reset(buf_t *b);
+/* buf_release - hand the string to the caller (who frees it); buf is empty after */
+char *buf_release(buf_t *b);
+/* buf_free - free the memory */
+void buf_free(buf_t *b);
+
+#endif

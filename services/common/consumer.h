@@ -1,0 +1,66 @@
+/*
+ * consumer.h - apply the journal to a service's own SQLite file, exactly once.
+ *
+ * The consumer fetches events after the service's cursor and, in ONE SQLite
+ * transaction, applies each (the service's callback changes its tables),
+ * appends the events the service emitted to the journal, and stores the new
+ * cursor.  A crash anywhere leaves either nothing or everything committed:
+ *   - before COMMIT: the service's changes and cursor roll back; the events
+ *     are applied again.  Anything they emit gets the same deterministic key
+ *     (service / source offset / suffix), so the journal stores it once.
+ *   - after COMMIT: done; the cursor moved with the changes.
+ * Each event runs inside a SAVEPOINT: an event the service cannot apply is
+ * logged and skipped without undoing the rest of the batch.
+ */
+#ifndef HARK_CONSUMER_H
+#define HARK_CONSUMER_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+typedef struct {
+    int64_t offset;
+    const char *type;
+    const char *key;
+    const char *occurred_at;
+    const char *recorded_at;
+    const json_t *payload; /* borrowed for the duration of apply */
+} hark_event_t;
+
+typedef struct consumer consumer_t;
+
+/* apply callback: change the service's tables for ev (inside the open
+ * transaction on db); emit with consumer_emit().  0, or -1 to skip ev. */
+typedef int (*consumer_apply_fn)(void *arg, sqlite3 *db, const hark_event_t *ev,
+                                 consumer_t *c);
+
+/* consumer_new - a consumer named name (its cursor row) over db.  types is a
+ * NULL-terminated list or NULL for every type.  journal_endpoint and
+ * pub_endpoint come from [journal].  NULL on error; free with
+ * consumer_destroy(). */
+consumer_t *consumer_new(void *zctx, const char *name, sqlite3 *db,
+                         const char *journal_endpoint, const char *pub_endpoint,
+                         const char *const *types, int batch, consumer_apply_fn apply,
+                         void *arg);
+void consumer_destroy(consumer_t **self_p);
+
+/* consumer_attach - poll on journal hints and every poll_ms */
+int consumer_attach(consumer_t *c, loop_t *loop, int poll_ms);
+
+/* consumer_poll - fetch and apply one batch now.  Returns the number of
+ * events applied (0: none), or -1 when the journal could not be reached or
+ * the transaction failed (nothing was applied; try again later). */
+int consumer_poll(consumer_t *c);
+
+/* consumer_emit - during apply: queue an event for the journal with key
+ * "<consumer name>/<source offset>/<suffix>".  payload is stolen.  0/-1. */
+int consumer_emit(consumer_t *c, const hark_event_t *source, const char *type,
+                  const char *suffix, json_t *payload);
+
+/* consumer_cursor - the last applied offset */
+int64_t consumer_cursor(const consumer_t *c);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * service.c - the shared server skeleton (cf. Postfix's single_server).
+ */
+#include "service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+
+struct service {
+    const service_def_t *def;
+    config_t *cfg;
+    void *zctx;
+    loop_t *loop;
+    void *control;
+    sqlite3 *db;
+    consumer_t *consumer;
+    void *state;
+    int64_t started_mono;
+};
+
+const config_t *service_config(const service_t *svc) { return svc->cfg; }
+loop_t *service_loop(const service_t *svc) { return svc->loop; }
+sqlite3 *service_db(const service_t *svc) { return svc->db; }
+void *service_zctx(const service_t *svc) { return svc->zctx; }
+consumer_t *service_consumer(const service_t *svc) { return svc->consumer; }
+const char *service_name(const service_t *svc) { return svc->def->name; }
+void service_set_state(service_t *svc, void *state) { svc->state = state; }
+void *service_state(const service_t *svc) { return svc->state; }
+
+/* service_config_arg - find -c FILE */
+const char *service_config_arg(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+            return argv[i + 1];
+    const char *env = getenv("HARK_CONFIG");
+    return env && *env ? env : "config/hark.conf";
+}
+
+/* service_bind - bind a socket, replacing a stale ipc file */
+void *service_bind(void *zctx, int type, const char *endpoint)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s)
+        return NULL;
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (type == ZMQ_ROUTER) {
+        /* a reply to a peer that went away is dropped, not an error */
+        int hwm = 100000;
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    if (zmq_bind(s, endpoint) < 0 && strncmp(endpoint, "ipc://", 6) == 0 &&
+        errno == EADDRINUSE) {
+        /* left by a killed process: nobody answers on it any more */
+        unlink(endpoint + 6);
+        if (zmq_bind(s, endpoint) == 0)
+            return s;
+    } else {
+        return s;
+    }
+    log_error("event=bind_failed endpoint=%s error=\"%s\"", endpoint, zmq_strerror(errno));
+    zmq_close(s);
+    return NULL;
+}
+
+/* s_on_control - SERVICE_STATUS, or the service's own commands */
+static int s_on_control(loop_t *loop, void *arg)
+{
+    (void)loop;
+    service_t *svc = arg;
+    wire_msg_t m;
+    for (int i = 0; i < 100; i++) {
+        if (wire_recv(svc->control, 1, &m, ZMQ_DONTWAIT) < 0) {
+            if (errno == EPROTO) {
+                log_warn("event=bad_message socket=control");
+                continue;
+            }
+            break;
+        }
+        if (strcmp(m.cmd, CMD_SERVICE_STATUS) == 0) {
+            json_t *b = json_pack("{s:s,s:i,s:I}", "service", svc->def->name, "pid",
+                                  (int)getpid(), "uptime_ms",
+                                  (json_int_t)(clock_mono_ms() - svc->started_mono));
+            if (svc->consumer)
+                json_object_set_new(b, "cursor",
+                                    json_integer(consumer_cursor(svc->consumer)));
+            if (svc->def->status)
+                svc->def->status(svc, b);
+            char *s = json_dumps(b, JSON_COMPACT);
+            if (s)
+                wire_reply(svc->control, &m, CMD_SERVICE_STATUS_OK, s, strlen(s));
+            free(s);
+            json_decref(b);
+        } else if (!svc->def->command || svc->def->command(svc, svc->control, &m) < 0) {
+            wire_reply_error(svc->control, &m, "unknown_command", m.cmd);
+        }
+        wire_msg_free(&m);
+    }
+    return 0;
+}
+
+/* s_config_load - load and print every error; NULL when unusable */
+static config_t *s_config_load(const char *path)
+{
+    config_t *cfg = config_load(path);
+    if (!cfg)
+        return NULL;
+    if (config_error_count(cfg)) {
+        for (size_t i = 0; i < config_error_count(cfg); i++)
+            log_error("event=config_error error=\"%s\"", config_error(cfg, i));
+        config_destroy(&cfg);
+    }
+    return cfg;
+}
+
+/* service_main - set up, run, tear down */
+int service_main(int argc, char **argv, const service_def_t *def)
+{
+    log_init(def->name);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: %s [-c FILE]\n", argv[0]);
+            return 0;
+        }
+    service_t svc_mem = {.def = def}, *svc = &svc_mem;
+    int rc = 1, inited = 0;
+    svc->started_mono = clock_mono_ms();
+    svc->cfg = s_config_load(service_config_arg(argc, argv));
+    if (!svc->cfg)
+        return 2;
+    if (config_ensure_state_dir(svc->cfg)) {
+        log_error("event=state_dir_failed dir=%s error=\"%s\"", config_state_dir(svc->cfg),
+                  strerror(errno));
+        goto out;
+    }
+    svc->zctx = zmq_ctx_new();
+    svc->loop = loop_new();
+    if (!svc->zctx || !svc->loop)
+        goto out;
+    const char *ctl = config_get(svc->cfg, def->name, "control");
+    if (ctl) {
+        svc->control = service_bind(svc->zctx, ZMQ_ROUTER, ctl);
+        if (!svc->control || loop_add_socket(svc->loop, svc->control, s_on_control, svc))
+            goto out;
+    }
+    if (def->migrations) {
+        const char *path = config_get(svc->cfg, def->name, "db");
+        const char *sync = config_get(svc->cfg, def->name, "synchronous");
+        svc->db = path ? db_open(path, sync ? sync : "normal", def->migrations) : NULL;
+        if (!svc->db)
+            goto out;
+    }
+    if (def->apply) {
+        svc->consumer = consumer_new(svc->zctx, def->name, svc->db,
+                                     config_get(svc->cfg, "journal", "endpoint"),
+                                     config_get(svc->cfg, "journal", "pub_endpoint"),
+                                     def->consumes, 500, def->apply, svc);
+        if (!svc->consumer || consumer_attach(svc->consumer, svc->loop, 1000))
+            goto out;
+    }
+    inited = 1;
+    if (def->init && def->init(svc) < 0)
+        goto out;
+    log_info("event=started pid=%d", (int)getpid());
+    rc = loop_run(svc->loop) < 0 ? 1 : 0;
+    log_info("event=stopped status=%d", rc);
+out:
+    /* fini runs whenever init was called, so it must handle a partial init */
+    if (inited && def->fini)
+        def->fini(svc);
+    consumer_destroy(&svc->consumer);
+    db_close(&svc->db);
+    if (svc->control)
+        zmq_close(svc->control);
+    loop_destroy(&svc->loop);
+    if (svc->zctx)
+        zmq_ctx_term(svc->zctx);
+    config_destroy(&svc->cfg);
+    return rc;
+}

@@ -1,0 +1,341 @@
+/*
+ * hark-gateway - HTTP in: events from shops, pages for customers, the admin
+ * API.  Stateless: every write becomes a journal event, every read is asked
+ * of the service that owns the data.
+ *
+ * Owns:     nothing on disk but generated keys (<state_dir>/keys/).
+ * Serves:   HTTP on [gateway] listen
+ *             POST /v1/events   (Bearer ingest key)  -> 202 {offsets, …}
+ *             GET  /healthz                          -> 200 / 503
+ *           [gateway] control (ROUTER): SERVICE_STATUS
+ * Emits:    the events it accepts, via JOURNAL_APPEND.
+ * Consumes: nothing.
+ * Config:   [gateway] listen control public_url ingest_key admin_key max_body
+ *           connection_timeout max_connections per_ip_connections
+ *           journal_timeout.
+ *
+ * Threads: libmicrohttpd runs a thread per connection, so a request waiting
+ * for the journal's commit blocks only its own connection; many waiting
+ * requests are what lets the journal commit them as one group.  ZeroMQ
+ * sockets are not thread-safe, so each connection thread has its own DEALER
+ * to the journal (a pthread key closes it when the thread ends).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "gateway.h"
+#include "keys.h"
+#include "log.h"
+#include "service.h"
+
+/* gw_error - JSON error body */
+void gw_error(gw_req_t *r, unsigned status, const char *code, const char *message,
+              const char *field, long index)
+{
+    json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
+    if (field)
+        json_object_set_new(e, "field", json_string(field));
+    if (index >= 0)
+        json_object_set_new(e, "index", json_integer(index));
+    json_t *body = json_pack("{s:o}", "error", e);
+    gw_json(r, status, body);
+    json_decref(body);
+}
+
+/* gw_json - JSON body */
+void gw_json(gw_req_t *r, unsigned status, const json_t *body)
+{
+    buf_reset(&r->out);
+    char *s = json_dumps(body, JSON_COMPACT);
+    if (s) {
+        buf_puts(&r->out, s);
+        buf_putc(&r->out, '\n');
+        free(s);
+    }
+    r->status = status;
+    r->content_type = "application/json";
+}
+
+/* gw_header - request header lookup */
+const char *gw_header(gw_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* gw_bearer_ok - check Authorization: Bearer KEY */
+int gw_bearer_ok(gw_req_t *r, const char *key)
+{
+    const char *auth = gw_header(r, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
+        keys_equal(key, auth + 7, strlen(auth + 7)))
+        return 1;
+    r->www_auth = "Bearer realm=\"hark\"";
+    gw_error(r, 401, "unauthorized",
+             auth ? "the key is not valid here" : "send Authorization: Bearer <key>",
+             "Authorization", -1);
+    return 0;
+}
+
+/* s_journal_free - pthread key destructor: close the thread's client */
+static void s_journal_free(void *p)
+{
+    wire_client_t *c = p;
+    wire_client_destroy(&c);
+}
+
+/* gw_journal - the calling thread's journal client */
+wire_client_t *gw_journal(gateway_t *gw)
+{
+    wire_client_t *c = pthread_getspecific(gw->journal_key);
+    if (!c) {
+        c = wire_client_new(gw->zctx, config_get(gw->cfg, "journal", "endpoint"));
+        if (c && pthread_setspecific(gw->journal_key, c)) {
+            wire_client_destroy(&c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/* s_route - pick the handler; sets 404/405 itself */
+static void s_route(gw_req_t *r)
+{
+    static const struct {
+        const char *method, *path;
+        void (*fn)(gw_req_t *);
+    } routes[] = {
+        {"POST", "/v1/events", gw_post_events},
+        {"GET", "/healthz", gw_get_healthz},
+        {"HEAD", "/healthz", gw_get_healthz},
+    };
+    const char *allow = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(routes[i].path, r->url) != 0)
+            continue;
+        if (strcmp(routes[i].method, r->method) == 0) {
+            routes[i].fn(r);
+            return;
+        }
+        allow = routes[i].method;
+    }
+    if (allow) {
+        r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
+        gw_error(r, 405, "method_not_allowed", "this path does not take that method",
+                 NULL, -1);
+    } else {
+        gw_error(r, 404, "not_found", "no such path", NULL, -1);
+    }
+}
+
+/* s_respond - hand the answer to MHD */
+static enum MHD_Result s_respond(gw_req_t *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->out.len, r->out.data ? r->out.data : (char *)"", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type",
+                            r->content_type ? r->content_type : "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->allow)
+        MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->www_auth)
+        MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth);
+    if (r->retry_after)
+        MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* s_access - MHD's request callback: gather the body, then route */
+static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size,
+                                void **con_cls)
+{
+    (void)version;
+    gateway_t *gw = cls;
+    gw_req_t *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->gw = gw;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        *con_cls = r;
+        /* refuse an announced oversized body before reading any of it */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoll(cl, NULL, 10) > gw->max_body) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->max_body);
+            gw_error(r, 413, "body_too_large", msg, NULL, -1);
+            return s_respond(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->too_large && r->body.len + *upload_data_size <= (size_t)gw->max_body)
+            buf_append(&r->body, upload_data, *upload_data_size);
+        else
+            r->too_large = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->status) /* already answered (the early 413) */
+        return MHD_YES;
+    if (buf_failed(&r->body))
+        r->too_large = 1;
+    s_route(r);
+    return s_respond(r);
+}
+
+/* s_completed - free the request */
+static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn, (void)toe;
+    gw_req_t *r = *con_cls;
+    if (!r)
+        return;
+    buf_free(&r->body);
+    buf_free(&r->out);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* s_mhd_log - MHD's own errors as our log lines */
+static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512], q[560];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("event=httpd message=%s", log_quote(msg, q, sizeof q));
+}
+
+/* s_listen_addr - parse [gateway] listen into a sockaddr */
+static int s_listen_addr(const char *listen, struct sockaddr_storage *ss, int *v6)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= sizeof host)
+        return -1;
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    int port = atoi(colon + 1);
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[') {
+        host[strlen(host) - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *v6 = 1;
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *v6 = 0;
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+/* s_key - configured key, or the generated one */
+static int s_key(gateway_t *gw, const char *name, char *out, size_t len)
+{
+    const char *k = config_get(gw->cfg, "gateway", name);
+    if (k && *k) {
+        snprintf(out, len, "%s", k);
+        return 0;
+    }
+    char file[64];
+    snprintf(file, sizeof file, "%s", strcmp(name, "ingest_key") == 0 ? "ingest" : "admin");
+    return keys_load_or_create(config_state_dir(gw->cfg), file, out, len);
+}
+
+/* s_init - keys, schemas, the HTTP daemon */
+static int s_init(service_t *svc)
+{
+    gateway_t *gw = calloc(1, sizeof *gw);
+    if (!gw)
+        return -1;
+    service_set_state(svc, gw);
+    gw->cfg = service_config(svc);
+    gw->zctx = service_zctx(svc);
+    gw->max_body = config_size(gw->cfg, "gateway", "max_body");
+    gw->journal_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "journal_timeout");
+    if (pthread_key_create(&gw->journal_key, s_journal_free)) {
+        free(gw);
+        service_set_state(svc, NULL);
+        return -1;
+    }
+    if (s_key(gw, "ingest_key", gw->ingest_key, sizeof gw->ingest_key) ||
+        s_key(gw, "admin_key", gw->admin_key, sizeof gw->admin_key)) {
+        log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
+        return -1;
+    }
+    if (gateway_types_init(gw))
+        return -1;
+    const char *listen = config_get(gw->cfg, "gateway", "listen");
+    struct sockaddr_storage ss;
+    int v6 = 0;
+    if (s_listen_addr(listen, &ss, &v6)) {
+        log_error("event=bad_listen listen=%s", listen);
+        return -1;
+    }
+    unsigned timeout_s =
+        (unsigned)(config_duration_ms(gw->cfg, "gateway", "connection_timeout") / 1000);
+    gw->httpd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+            (v6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, s_access, gw, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gw,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)config_int(gw->cfg, "gateway", "max_connections"),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)config_int(gw->cfg, "gateway", "per_ip_connections"),
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, gw, MHD_OPTION_END);
+    if (!gw->httpd) {
+        log_error("event=listen_failed listen=%s error=\"%s\"", listen, strerror(errno));
+        return -1;
+    }
+    log_info("event=listening listen=%s", listen);
+    return 0;
+}
+
+/* s_fini - stop HTTP first (joins the connection threads, whose journal
+ * clients close as they end), then free */
+static void s_fini(service_t *svc)
+{
+    gateway_t *gw = service_state(svc);
+    if (!gw)
+        return;
+    if (gw->httpd)
+        MHD_stop_daemon(gw->httpd);
+    gateway_types_fini(gw);
+    pthread_key_delete(gw->journal_key);
+    free(gw);
+    service_set_state(svc, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "gateway",
+        .init = s_init,
+        .fini = s_fini,
+    };
+    return service_main(argc, argv, &def);
+}

@@ -1,0 +1,81 @@
+/*
+ * gateway.h - what the gateway's parts share: the gateway, one request, and
+ * the helpers that answer it.
+ */
+#ifndef HARK_GATEWAY_H
+#define HARK_GATEWAY_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "schema.h"
+#include "wire.h"
+
+typedef struct {
+    const char *type;
+    schema_t *schema;
+} gw_event_type_t;
+
+typedef struct {
+    const config_t *cfg;
+    void *zctx;
+    struct MHD_Daemon *httpd;
+    char ingest_key[128];
+    char admin_key[128];
+    schema_t *envelope;
+    gw_event_type_t types[32]; /* event types the gateway accepts */
+    size_t n_types;
+    char known_types[512];     /* "customer, purchase, …" for error messages */
+    long long max_body;
+    int journal_timeout_ms;
+    pthread_key_t journal_key; /* per-thread DEALER to the journal */
+} gateway_t;
+
+/* One HTTP request, alive from its first callback to MHD's "completed". */
+typedef struct {
+    gateway_t *gw;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    buf_t body;
+    int too_large;
+    /* the answer */
+    unsigned status;
+    buf_t out;
+    const char *content_type;
+    const char *allow;         /* for 405 */
+    const char *www_auth;      /* for 401 */
+    const char *retry_after;   /* for 503 */
+} gw_req_t;
+
+/* gw_error - a JSON error {"error":{"code","message","field"?,"index"?}};
+ * index < 0 leaves it out */
+void gw_error(gw_req_t *r, unsigned status, const char *code, const char *message,
+              const char *field, long index);
+
+/* gw_json - answer with a JSON value (not stolen) */
+void gw_json(gw_req_t *r, unsigned status, const json_t *body);
+
+/* gw_header - a request header, or NULL */
+const char *gw_header(gw_req_t *r, const char *name);
+
+/* gw_bearer_ok - whether Authorization: Bearer matches key (constant time);
+ * answers 401 itself when not */
+int gw_bearer_ok(gw_req_t *r, const char *key);
+
+/* gw_journal - this thread's journal client (made on first use) */
+wire_client_t *gw_journal(gateway_t *gw);
+
+/* the routes */
+void gw_post_events(gw_req_t *r);
+void gw_get_healthz(gw_req_t *r);
+
+/* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
+int gateway_types_init(gateway_t *gw);
+void gateway_types_fini(gateway_t *gw);
+
+#endif

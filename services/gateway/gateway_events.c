@@ -1,0 +1,232 @@
+/*
+ * gateway_events.c - POST /v1/events: check, key, append, answer 202.
+ *
+ * A batch is all or nothing: every event is checked against
+ * proto/envelope.json and proto/events/<type>.json before any is sent to
+ * the journal, so a 400 stores nothing and a 202 stored everything.  The
+ * 202 is sent only after the journal has committed.
+ *
+ * Keys make retries safe: an event "id" gives "ext:<type>:<id>"; else an
+ * Idempotency-Key header gives "idem:<header>:<index in batch>"; else the
+ * gateway makes a random key, and a retry stores the event again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "gateway.h"
+#include "jclient.h"
+#include "keys.h"
+#include "log.h"
+#include "proto.h"
+
+#define GW_MAX_EVENTS 1000
+
+/* gateway_types_init - compile envelope and the ingestible event schemas */
+int gateway_types_init(gateway_t *gw)
+{
+    char err[256];
+    gw->envelope = schema_new(proto_envelope_json, err, sizeof err);
+    if (!gw->envelope) {
+        log_error("event=schema_failed schema=envelope error=\"%s\"", err);
+        return -1;
+    }
+    buf_t names = BUF_INIT;
+    for (const proto_doc_t *d = proto_event_schemas; d->name; d++) {
+        json_t *doc = json_loads(d->json, 0, NULL);
+        json_t *ingest = json_object_get(json_object_get(doc, "x-hark"), "ingest");
+        if (!doc || !json_is_true(ingest) || gw->n_types == 32) {
+            json_decref(doc);
+            continue;
+        }
+        schema_t *s = schema_new_json(doc, err, sizeof err);
+        json_decref(doc);
+        if (!s) {
+            log_error("event=schema_failed schema=%s error=\"%s\"", d->name, err);
+            buf_free(&names);
+            return -1;
+        }
+        gw->types[gw->n_types++] = (gw_event_type_t){d->name, s};
+        buf_printf(&names, "%s%s", names.len ? ", " : "", d->name);
+    }
+    snprintf(gw->known_types, sizeof gw->known_types, "%s", names.data ? names.data : "");
+    buf_free(&names);
+    return 0;
+}
+
+/* gateway_types_fini - free the schemas */
+void gateway_types_fini(gateway_t *gw)
+{
+    schema_destroy(&gw->envelope);
+    for (size_t i = 0; i < gw->n_types; i++)
+        schema_destroy(&gw->types[i].schema);
+    gw->n_types = 0;
+}
+
+/* s_type - the schema of an ingestible type, or NULL */
+static const schema_t *s_type(const gateway_t *gw, const char *type)
+{
+    for (size_t i = 0; i < gw->n_types; i++)
+        if (strcmp(gw->types[i].type, type) == 0)
+            return gw->types[i].schema;
+    return NULL;
+}
+
+/* s_check_event - validate one envelope; 0, or -1 having answered 400 */
+static int s_check_event(gw_req_t *r, const json_t *e, long index)
+{
+    char path[256], msg[256], field[300];
+    if (!json_is_object(e)) {
+        gw_error(r, 400, "invalid_event", "each event must be a JSON object", NULL, index);
+        return -1;
+    }
+    if (schema_validate(r->gw->envelope, e, path, sizeof path, msg, sizeof msg)) {
+        snprintf(field, sizeof field, "%s", path);
+        char full[600];
+        snprintf(full, sizeof full, "%s %s", *path ? path : "event", msg);
+        gw_error(r, 400, "invalid_field", full, field, index);
+        return -1;
+    }
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const schema_t *s = s_type(r->gw, type);
+    if (!s) {
+        char full[800];
+        snprintf(full, sizeof full, "unknown event type \"%.64s\"; known types: %s", type,
+                 r->gw->known_types);
+        gw_error(r, 400, "unknown_type", full, "type", index);
+        return -1;
+    }
+    if (schema_validate(s, json_object_get(e, "data"), path, sizeof path, msg,
+                        sizeof msg)) {
+        snprintf(field, sizeof field, "data%s%s", *path ? "." : "", path);
+        char full[600];
+        snprintf(full, sizeof full, "%s %s", field, msg);
+        gw_error(r, 400, "invalid_field", full, field, index);
+        return -1;
+    }
+    return 0;
+}
+
+/* s_idem_ok - Idempotency-Key: 1-200 printable ASCII characters */
+static int s_idem_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 200)
+        return 0;
+    for (const char *p = k; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* s_journal_event - the JOURNAL_APPEND form of one checked event */
+static json_t *s_journal_event(const json_t *e, const char *idem, long index,
+                               const char *now)
+{
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const char *id = json_string_value(json_object_get(e, "id"));
+    json_t *data = json_object_get(e, "data");
+    char key[600];
+    if (id) {
+        snprintf(key, sizeof key, "ext:%s:%s", type, id);
+    } else if (idem) {
+        snprintf(key, sizeof key, "idem:%s:%ld", idem, index);
+    } else {
+        char rnd[33];
+        if (keys_random_hex(rnd, 16))
+            return NULL;
+        snprintf(key, sizeof key, "gw:%s", rnd);
+    }
+    const char *occ = json_string_value(json_object_get(e, "occurred_at"));
+    if (!occ)
+        occ = json_string_value(json_object_get(data, "occurred_at"));
+    return json_pack("{s:s,s:s,s:s,s:O}", "type", type, "key", key, "occurred_at",
+                     occ ? occ : now, "payload", data);
+}
+
+/* gw_post_events - the ingest endpoint */
+void gw_post_events(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->ingest_key))
+        return;
+    const char *ct = gw_header(r, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        gw_error(r, 415, "unsupported_media_type",
+                 "send the events as Content-Type: application/json", "Content-Type", -1);
+        return;
+    }
+    if (r->too_large) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "the body is larger than %lld bytes", r->gw->max_body);
+        gw_error(r, 413, "body_too_large", msg, NULL, -1);
+        return;
+    }
+    const char *idem = gw_header(r, "Idempotency-Key");
+    if (idem && !s_idem_ok(idem)) {
+        gw_error(r, 400, "invalid_header",
+                 "Idempotency-Key must be 1-200 printable ASCII characters",
+                 "Idempotency-Key", -1);
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(r->body.data ? r->body.data : "", r->body.len,
+                             JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "not valid JSON at line %d column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        gw_error(r, 400, "invalid_json", msg, NULL, -1);
+        return;
+    }
+    json_t *list = json_is_array(doc) ? doc : NULL;
+    size_t n = list ? json_array_size(list) : 1;
+    if (list && n == 0) {
+        gw_error(r, 400, "empty_batch", "the array holds no events", NULL, -1);
+        json_decref(doc);
+        return;
+    }
+    if (n > GW_MAX_EVENTS) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "a batch holds at most %d events, this one %zu",
+                 GW_MAX_EVENTS, n);
+        gw_error(r, 413, "too_many_events", msg, NULL, -1);
+        json_decref(doc);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_check_event(r, list ? json_array_get(list, i) : doc, list ? (long)i : -1)) {
+            json_decref(doc);
+            return;
+        }
+    char now[40];
+    clock_format(clock_now_ms(), now, sizeof now);
+    json_t *events = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *je = s_journal_event(list ? json_array_get(list, i) : doc, idem, (long)i, now);
+        if (!je || json_array_append_new(events, je)) {
+            gw_error(r, 500, "internal", "out of memory", NULL, -1);
+            json_decref(events);
+            json_decref(doc);
+            return;
+        }
+    }
+    json_decref(doc);
+    wire_client_t *jc = gw_journal(r->gw);
+    char err[200] = "no journal client";
+    json_t *ok = jc ? jclient_append(jc, events, r->gw->journal_timeout_ms, err) : NULL;
+    json_decref(events);
+    if (!ok) {
+        log_warn("event=append_failed error=\"%s\"", err);
+        r->retry_after = "1";
+        gw_error(r, 503, "journal_unavailable",
+                 "the journal did not confirm the events; retry with the same "
+                 "Idempotency-Key or event ids",
+                 NULL, -1);
+        return;
+    }
+    json_object_set_new(ok, "accepted", json_integer((json_int_t)n));
+    gw_json(r, 202, ok);
+    json_decref(ok);
+}

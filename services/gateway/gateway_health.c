@@ -1,0 +1,43 @@
+/*
+ * gateway_health.c - GET /healthz: is every service of this instance up?
+ *
+ * Asks each service in [hark] services (but the gateway, which is answering)
+ * for SERVICE_STATUS on its control socket, one second each at most.
+ */
+#include <string.h>
+
+#include "gateway.h"
+
+/* gw_get_healthz - 200 when every service answered, 503 otherwise */
+void gw_get_healthz(gw_req_t *r)
+{
+    const char *names[32];
+    size_t n = config_list(r->gw->cfg, "hark", "services", names, 32);
+    json_t *services = json_object();
+    int all_up = 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *st = NULL;
+        if (strcmp(names[i], "gateway") == 0) {
+            st = json_pack("{s:b}", "up", 1);
+        } else {
+            const char *ep = config_get(r->gw->cfg, names[i], "control");
+            wire_client_t *c = ep ? wire_client_new(r->gw->zctx, ep) : NULL;
+            char cmd[48] = "";
+            json_t *reply = c ? wire_client_call_json(c, CMD_SERVICE_STATUS, NULL, 1000, cmd)
+                              : NULL;
+            wire_client_destroy(&c);
+            if (reply && strcmp(cmd, CMD_SERVICE_STATUS_OK) == 0) {
+                st = json_pack("{s:b,s:O}", "up", 1, "pid", json_object_get(reply, "pid"));
+            } else {
+                st = json_pack("{s:b}", "up", 0);
+                all_up = 0;
+            }
+            json_decref(reply);
+        }
+        json_object_set_new(services, names[i], st);
+    }
+    json_t *body = json_pack("{s:s,s:o}", "status", all_up ? "ok" : "degraded", "services",
+                             services);
+    gw_json(r, all_up ? 200 : 503, body);
+    json_decref(body);
+}

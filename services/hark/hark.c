@@ -1,0 +1,378 @@
+/*
+ * hark - the command line: talks to a running Hark instance.
+ *
+ *   hark [-c FILE] status [--json]      each service: pid, uptime, restarts, cursor lag
+ *   hark [-c FILE] tail [--from N] [--type T]... [--follow]
+ *                                        events as JSON lines
+ *   hark [-c FILE] keys                  the ingest and admin keys
+ *   hark [-c FILE] check-config          every config error with file and line
+ *
+ * Owns nothing; reads go to the service that owns the data (harkd for
+ * processes, the journal for events).  -c FILE (default config/hark.conf,
+ * or $HARK_CONFIG) selects the instance.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "config.h"
+#include "jclient.h"
+#include "keys.h"
+#include "service.h"
+#include "wire.h"
+
+#define HARK_TIMEOUT_MS 3000
+
+static volatile sig_atomic_t s_interrupted; /* set by SIGINT/SIGTERM in tail --follow */
+
+typedef struct {
+    config_t *cfg;
+    void *zctx;
+    int argc;
+    char **argv; /* the command's own arguments, -c removed */
+} cli_t;
+
+/* s_on_signal - stop following */
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_interrupted = 1;
+}
+
+/* s_usage - help text */
+static int s_usage(FILE *f)
+{
+    fputs("usage: hark [-c FILE] COMMAND [ARGS]\n"
+          "  status [--json]                      services, pids, uptime, restarts, lag\n"
+          "  tail [--from N] [--type T]... [--follow]   events as JSON lines\n"
+          "  keys                                 the ingest and admin keys\n"
+          "  check-config                         check the config file, every error\n",
+          f);
+    return f == stderr ? 2 : 0;
+}
+
+/* s_call - one request to endpoint; reply body or NULL */
+static json_t *s_call(cli_t *cli, const char *endpoint, const char *cmd, char *reply_cmd)
+{
+    wire_client_t *c = wire_client_new(cli->zctx, endpoint);
+    json_t *r = c ? wire_client_call_json(c, cmd, NULL, HARK_TIMEOUT_MS, reply_cmd) : NULL;
+    wire_client_destroy(&c);
+    return r;
+}
+
+/* s_duration - "3d4h", "5m10s" */
+static void s_duration(long long ms, char *out, size_t len)
+{
+    long long s = ms / 1000;
+    if (s >= 86400)
+        snprintf(out, len, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, len, "%lldh%lldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, len, "%lldm%llds", s / 60, s % 60);
+    else
+        snprintf(out, len, "%llds", s);
+}
+
+/* s_status - hark status */
+static int s_status(cli_t *cli)
+{
+    int as_json = cli->argc > 0 && strcmp(cli->argv[0], "--json") == 0;
+    char cmd[48];
+    const char *ep = config_get(cli->cfg, "harkd", "control");
+    json_t *st = s_call(cli, ep, CMD_HARKD_STATUS, cmd);
+    if (!st || strcmp(cmd, CMD_HARKD_STATUS_OK) != 0) {
+        fprintf(stderr, "hark: harkd is not running (no answer on %s)\n", ep);
+        json_decref(st);
+        return 1;
+    }
+    json_t *services = json_object_get(st, "services");
+    int64_t head = -1;
+    size_t i;
+    json_t *s;
+    json_array_foreach(services, i, s) { /* ask each running service */
+        const char *name = json_string_value(json_object_get(s, "name"));
+        const char *ctl = config_get(cli->cfg, name, "control");
+        if (!ctl || !json_is_true(json_object_get(s, "running")))
+            continue;
+        json_t *ss = s_call(cli, ctl, CMD_SERVICE_STATUS, cmd);
+        if (ss && strcmp(cmd, CMD_SERVICE_STATUS_OK) == 0) {
+            json_t *cur = json_object_get(ss, "cursor"), *h = json_object_get(ss, "head");
+            if (cur)
+                json_object_set(s, "cursor", cur);
+            if (h)
+                head = json_integer_value(h);
+            json_object_set_new(s, "answering", json_true());
+        } else {
+            json_object_set_new(s, "answering", json_false());
+        }
+        json_decref(ss);
+    }
+    json_array_foreach(services, i, s) {
+        json_t *cur = json_object_get(s, "cursor");
+        if (cur && head >= 0)
+            json_object_set_new(s, "lag", json_integer(head - json_integer_value(cur)));
+    }
+    if (head >= 0)
+        json_object_set_new(st, "head", json_integer(head));
+    if (as_json) {
+        char *out = json_dumps(st, JSON_COMPACT);
+        puts(out ? out : "{}");
+        free(out);
+        json_decref(st);
+        return 0;
+    }
+    printf("harkd pid %lld, journal head %lld\n",
+           (long long)json_integer_value(json_object_get(st, "pid")), (long long)head);
+    printf("%-12s %-8s %-10s %-9s %-9s %-7s %s\n", "SERVICE", "PID", "UPTIME", "RESTARTS",
+           "CURSOR", "LAG", "STATE");
+    json_array_foreach(services, i, s) {
+        char up[32], cur[32] = "-", lag[32] = "-", state[96];
+        s_duration(json_integer_value(json_object_get(s, "uptime_ms")), up, sizeof up);
+        if (json_object_get(s, "cursor"))
+            snprintf(cur, sizeof cur, "%lld",
+                     (long long)json_integer_value(json_object_get(s, "cursor")));
+        if (json_object_get(s, "lag"))
+            snprintf(lag, sizeof lag, "%lld",
+                     (long long)json_integer_value(json_object_get(s, "lag")));
+        const char *last = json_string_value(json_object_get(s, "last_exit"));
+        if (!json_is_true(json_object_get(s, "running")))
+            snprintf(state, sizeof state, "down (last: %s)", last ? last : "?");
+        else if (!json_is_true(json_object_get(s, "answering")))
+            snprintf(state, sizeof state, "not answering");
+        else
+            snprintf(state, sizeof state, "up%s%s%s", last ? " (last exit: " : "",
+                     last ? last : "", last ? ")" : "");
+        printf("%-12s %-8lld %-10s %-9lld %-9s %-7s %s\n",
+               json_string_value(json_object_get(s, "name")),
+               (long long)json_integer_value(json_object_get(s, "pid")), up,
+               (long long)json_integer_value(json_object_get(s, "restarts")), cur, lag,
+               state);
+    }
+    json_decref(st);
+    return 0;
+}
+
+/* s_print_events - print a fetch reply's events; returns the next cursor */
+static int64_t s_print_events(json_t *r, int64_t after)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r, "events"), i, e) {
+        char *line = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (line)
+            puts(line);
+        free(line);
+    }
+    fflush(stdout);
+    int64_t next = json_integer_value(json_object_get(r, "next"));
+    return next > after ? next : after;
+}
+
+/* s_tail - hark tail */
+static int s_tail(cli_t *cli)
+{
+    int64_t from = -1;
+    int follow = 0;
+    const char *types[33];
+    int nt = 0;
+    for (int i = 0; i < cli->argc; i++) {
+        if (strcmp(cli->argv[i], "--from") == 0 && i + 1 < cli->argc) {
+            char *end;
+            from = strtoll(cli->argv[++i], &end, 10);
+            if (*end || from < 0) {
+                fprintf(stderr, "hark: --from takes an offset (0 or more)\n");
+                return 2;
+            }
+        } else if (strcmp(cli->argv[i], "--type") == 0 && i + 1 < cli->argc && nt < 32) {
+            types[nt++] = cli->argv[++i];
+        } else if (strcmp(cli->argv[i], "--follow") == 0 || strcmp(cli->argv[i], "-f") == 0) {
+            follow = 1;
+        } else {
+            fprintf(stderr, "hark: tail: unknown argument %s\n", cli->argv[i]);
+            return 2;
+        }
+    }
+    types[nt] = NULL;
+    const char *ep = config_get(cli->cfg, "journal", "endpoint");
+    wire_client_t *jc = wire_client_new(cli->zctx, ep);
+    if (!jc)
+        return 1;
+    int rc = 0;
+    if (from < 0) { /* like tail(1): the last 10 */
+        json_t *r = jclient_fetch(jc, 0, 1, NULL, HARK_TIMEOUT_MS);
+        if (!r) {
+            fprintf(stderr, "hark: the journal does not answer on %s\n", ep);
+            wire_client_destroy(&jc);
+            return 1;
+        }
+        int64_t head = json_integer_value(json_object_get(r, "head"));
+        from = head > 10 ? head - 10 : 0;
+        json_decref(r);
+    }
+    void *sub = NULL;
+    if (follow) {
+        struct sigaction sa = {.sa_handler = s_on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sub = zmq_socket(cli->zctx, ZMQ_SUB);
+        int linger = 0;
+        zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+        zmq_connect(sub, config_get(cli->cfg, "journal", "pub_endpoint"));
+    }
+    int64_t after = from;
+    while (!s_interrupted) {
+        json_t *r = jclient_fetch(jc, after, 1000, nt ? types : NULL, HARK_TIMEOUT_MS);
+        if (!r) {
+            if (!follow) {
+                fprintf(stderr, "hark: the journal does not answer on %s\n", ep);
+                rc = 1;
+                break;
+            }
+        } else {
+            size_t n = json_array_size(json_object_get(r, "events"));
+            after = s_print_events(r, after);
+            json_decref(r);
+            if (n == 1000)
+                continue;
+            if (!follow)
+                break;
+        }
+        /* wait for a head announcement, or a second at most */
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 1000) > 0) {
+            zmq_msg_t m;
+            int more = 1;
+            size_t sz = sizeof more;
+            while (more) {
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close(&m);
+                    break;
+                }
+                zmq_msg_close(&m);
+                zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &sz);
+            }
+        }
+    }
+    if (sub)
+        zmq_close(sub);
+    wire_client_destroy(&jc);
+    return rc;
+}
+
+/* s_keys - hark keys */
+static int s_keys(cli_t *cli)
+{
+    static const struct {
+        const char *key, *file, *use;
+    } k[] = {{"ingest_key", "ingest", "POST /v1/events"},
+             {"admin_key", "admin", "the admin API"}};
+    int rc = 0;
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = config_get(cli->cfg, "gateway", k[i].key);
+        char buf[256], path[4096];
+        keys_path(config_state_dir(cli->cfg), k[i].file, path, sizeof path);
+        if (v && *v) {
+            printf("%s = %s   (from %s, for %s)\n", k[i].key, v, config_path(cli->cfg),
+                   k[i].use);
+            continue;
+        }
+        FILE *f = fopen(path, "r");
+        if (f && fgets(buf, sizeof buf, f)) {
+            buf[strcspn(buf, "\r\n")] = '\0';
+            printf("%s = %s   (from %s, for %s)\n", k[i].key, buf, path, k[i].use);
+        } else {
+            printf("%s: not generated yet; harkd makes it on first start (%s)\n", k[i].key,
+                   path);
+            rc = 1;
+        }
+        if (f)
+            fclose(f);
+    }
+    return rc;
+}
+
+/* s_check_config - hark check-config: every error, then a verdict */
+static int s_check_config(cli_t *cli)
+{
+    size_t n = config_error_count(cli->cfg);
+    const char *names[64];
+    size_t ns = config_list(cli->cfg, "hark", "services", names, 64);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s\n", config_error(cli->cfg, i));
+    int bad = 0;
+    for (size_t i = 0; i < ns; i++) {
+        int known = 0;
+        for (const config_setting_t *s = config_table; s->section; s++)
+            if (strcmp(s->section, names[i]) == 0)
+                known = 1;
+        if (!known || strcmp(names[i], "harkd") == 0 || strcmp(names[i], "hark") == 0) {
+            fprintf(stderr, "%s: [hark] services: unknown service \"%s\"\n",
+                    config_path(cli->cfg), names[i]);
+            bad++;
+        }
+    }
+    if (n + (size_t)bad) {
+        fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
+                n + (size_t)bad == 1 ? "" : "s");
+        return 1;
+    }
+    printf("%s: ok (%zu services, state in %s)\n", config_path(cli->cfg), ns,
+           config_state_dir(cli->cfg));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *file = service_config_arg(argc, argv);
+    char *rest[64];
+    int nrest = 0;
+    for (int i = 1; i < argc && nrest < 64; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    if (nrest == 0)
+        return s_usage(stderr);
+    if (strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "--help") == 0 ||
+        strcmp(rest[0], "help") == 0)
+        return s_usage(stdout);
+    cli_t cli = {.argc = nrest - 1, .argv = rest + 1};
+    cli.cfg = config_load(file);
+    if (!cli.cfg)
+        return 1;
+    int rc;
+    if (strcmp(rest[0], "check-config") == 0) {
+        rc = s_check_config(&cli);
+        config_destroy(&cli.cfg);
+        return rc;
+    }
+    if (config_error_count(cli.cfg)) {
+        for (size_t i = 0; i < config_error_count(cli.cfg); i++)
+            fprintf(stderr, "%s\n", config_error(cli.cfg, i));
+        config_destroy(&cli.cfg);
+        return 2;
+    }
+    cli.zctx = zmq_ctx_new();
+    if (strcmp(rest[0], "status") == 0)
+        rc = s_status(&cli);
+    else if (strcmp(rest[0], "tail") == 0)
+        rc = s_tail(&cli);
+    else if (strcmp(rest[0], "keys") == 0)
+        rc = s_keys(&cli);
+    else {
+        fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
+        rc = s_usage(stderr);
+    }
+    zmq_ctx_term(cli.zctx);
+    config_destroy(&cli.cfg);
+    return rc;
+}

@@ -1,0 +1,167 @@
+/*
+ * journal_store.c - append and fetch on journal.db.
+ *
+ * offset is the rowid: SQLite gives max+1, and rows are never deleted, so
+ * offsets only grow.  The unique index on key makes appends idempotent.
+ * Payloads are stored as the JSON text they arrived as (already compact),
+ * and fetch copies that text into the reply without parsing it again.
+ */
+#include "journal_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+const char *const journal_migrations[] = {
+    "CREATE TABLE events("
+    "  offset INTEGER PRIMARY KEY,"
+    "  type TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  occurred_at TEXT NOT NULL,"
+    "  recorded_at TEXT NOT NULL,"
+    "  payload TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX events_key ON events(key);"
+    "CREATE INDEX events_type ON events(type, offset);",
+    NULL,
+};
+
+struct jstore {
+    sqlite3 *db;
+    sqlite3_stmt *insert, *by_key, *fetch_all;
+    int64_t head;
+};
+
+/* jstore_new - prepare the statements */
+jstore_t *jstore_new(sqlite3 *db)
+{
+    jstore_t *js = calloc(1, sizeof *js);
+    if (!js)
+        return NULL;
+    js->db = db;
+    js->insert = db_prepare(db, "INSERT INTO events(type, key, occurred_at, recorded_at, payload)"
+                                " VALUES(?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING");
+    js->by_key = db_prepare(db, "SELECT offset FROM events WHERE key = ?");
+    js->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload"
+                                   " FROM events WHERE offset > ? ORDER BY offset LIMIT ?");
+    if (!js->insert || !js->by_key || !js->fetch_all) {
+        jstore_destroy(&js);
+        return NULL;
+    }
+    jstore_reload_head(js);
+    return js;
+}
+
+/* jstore_destroy - finalize; safe on NULL and twice */
+void jstore_destroy(jstore_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jstore_t *js = *self_p;
+    sqlite3_finalize(js->insert);
+    sqlite3_finalize(js->by_key);
+    sqlite3_finalize(js->fetch_all);
+    free(js);
+    *self_p = NULL;
+}
+
+int64_t jstore_head(jstore_t *js) { return js->head; }
+void jstore_set_head(jstore_t *js, int64_t head) { js->head = head; }
+void jstore_reload_head(jstore_t *js)
+{
+    js->head = db_int(js->db, "SELECT max(offset) FROM events", 0);
+}
+
+/* jstore_append - insert or find the existing offset */
+int jstore_append(jstore_t *js, const char *type, const char *key,
+                  const char *occurred_at, const char *recorded_at,
+                  const char *payload, int64_t *offset, int *dup)
+{
+    sqlite3_stmt *st = js->insert;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, occurred_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, recorded_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        log_error("event=append_failed error=\"%s\"", sqlite3_errmsg(js->db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    if (sqlite3_changes(js->db) == 1) {
+        *offset = sqlite3_last_insert_rowid(js->db);
+        *dup = 0;
+        return 0;
+    }
+    st = js->by_key;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0) {
+        *offset = sqlite3_column_int64(st, 0);
+        *dup = 1;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* jstore_fetch - build the reply body from the rows */
+int jstore_fetch(jstore_t *js, int64_t after, int limit, const char *const *types,
+                 int n_types, buf_t *out)
+{
+    sqlite3_stmt *st = js->fetch_all;
+    sqlite3_stmt *own = NULL;
+    if (n_types > 0) {
+        buf_t sql = BUF_INIT;
+        buf_puts(&sql, "SELECT offset, type, key, occurred_at, recorded_at, payload FROM events"
+                       " WHERE offset > ? AND type IN (");
+        for (int i = 0; i < n_types; i++)
+            buf_puts(&sql, i ? ",?" : "?");
+        buf_puts(&sql, ") ORDER BY offset LIMIT ?");
+        own = sql.data ? db_prepare(js->db, sql.data) : NULL;
+        buf_free(&sql);
+        if (!own)
+            return -1;
+        st = own;
+        for (int i = 0; i < n_types; i++)
+            sqlite3_bind_text(st, 2 + i, types[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2 + n_types, limit);
+    } else {
+        sqlite3_reset(st);
+        sqlite3_bind_int(st, 2, limit);
+    }
+    sqlite3_bind_int64(st, 1, after);
+    int64_t head = js->head, last = after;
+    int n = 0, rc;
+    buf_puts(out, "{\"events\":[");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        last = sqlite3_column_int64(st, 0);
+        buf_printf(out, "%s{\"offset\":%lld,\"type\":", n ? "," : "", (long long)last);
+        buf_json_string(out, (const char *)sqlite3_column_text(st, 1));
+        buf_puts(out, ",\"key\":");
+        buf_json_string(out, (const char *)sqlite3_column_text(st, 2));
+        buf_puts(out, ",\"occurred_at\":");
+        buf_json_string(out, (const char *)sqlite3_column_text(st, 3));
+        buf_puts(out, ",\"recorded_at\":");
+        buf_json_string(out, (const char *)sqlite3_column_text(st, 4));
+        buf_puts(out, ",\"payload\":");
+        buf_puts(out, (const char *)sqlite3_column_text(st, 5));
+        buf_putc(out, '}');
+        n++;
+    }
+    if (own)
+        sqlite3_finalize(own);
+    else
+        sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    /* a short page means everything up to head was looked at, so a consumer
+     * filtering on types can move its cursor past what it does not want */
+    int64_t next = n < limit ? (head > after ? head : after) : last;
+    buf_printf(out, "],\"next\":%lld,\"head\":%lld}", (long long)next, (long long)head);
+    return buf_failed(out) ? -1 : 0;
+}
