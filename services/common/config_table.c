@@ -77,7 +77,7 @@ const config_setting_t config_table[] = {
     {"counter", "emit_every", CFG_INT, "10", 0, 1000000, NULL,
      "emit one test.counted event for every Nth event applied (0: never)"},
     {"counter", "apply_delay", CFG_DURATION, "0ms", MS(0), SEC(10), NULL,
-     "sleep per batch, to widen crash windows in tests"},
+     "sleep per event applied, to widen crash windows in tests"},
 
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };

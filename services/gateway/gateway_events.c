@@ -175,8 +175,12 @@ void gw_post_events(gw_req_t *r)
                              JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         char msg[300];
-        snprintf(msg, sizeof msg, "not valid JSON at line %d column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+        if (strstr(jerr.text, "\\u0000")) /* jansson's wording names its own flag */
+            snprintf(msg, sizeof msg, "text must not contain \\u0000 (line %d column %d)",
+                     jerr.line, jerr.column);
+        else
+            snprintf(msg, sizeof msg, "not valid JSON at line %d column %d: %s", jerr.line,
+                     jerr.column, jerr.text);
         gw_error(r, 400, "invalid_json", msg, NULL, -1);
         return;
     }

@@ -1,0 +1,28 @@
+import pytest
+
+from harness import Hark
+
+
+@pytest.fixture
+def hark(tmp_path):
+    """A running journal + gateway; stopped (and checked for leaks) after."""
+    h = Hark(tmp_path).start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def make_hark(tmp_path):
+    """Build an instance with other services or settings."""
+    made = []
+
+    def make(services=("journal", "gateway"), conf=None, start=True, sub=None):
+        d = tmp_path / (sub or "h%d" % len(made))
+        d.mkdir()
+        h = Hark(d, services, conf)
+        made.append(h)
+        return h.start() if start else h
+    yield make
+    for h in made:
+        if h.proc and h.proc.poll() is None:
+            h.stop(check=False)
