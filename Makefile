@@ -155,7 +155,10 @@ test-unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; \
 	  HARK_SHARED=$(CURDIR)/../shared $$t || fail=1; \
-	done; exit $$fail
+	done; \
+	echo "== tests/unit/mime_roundtrip.py (Python's email parser reads what mime.c writes)"; \
+	$(PYTHON) tests/unit/mime_roundtrip.py $(OUT)/tests/test_mime || fail=1; \
+	exit $$fail
 
 test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e

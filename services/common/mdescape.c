@@ -1,0 +1,203 @@
+/*
+ * mdescape.c - backslash-escape customer text for Markdown rendered by cmark.
+ *
+ * cmark has no inline-text escaper (see mdescape.h), so this is ours.  The
+ * input is cut to max_chars code points first, then split into lines; each
+ * line loses controls and its outer spaces and has its ASCII punctuation
+ * escaped; lines are joined by a space (inline) or a hard break (block).
+ * The result is built in a local growable buffer handed to the caller.
+ */
+#include "mdescape.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_ELLIPSIS "\xE2\x80\xA6"     /* U+2026 */
+
+/* Growable string; s_release hands its memory to the caller. */
+typedef struct {
+    char *d;
+    size_t len;
+    size_t cap;
+    int failed;
+} s_buf_t;
+
+/* s_put - append n bytes; on OOM remember the failure and ignore the rest */
+static void s_put(s_buf_t *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1) {
+            if (cap > ((size_t)-1) / 2) {
+                b->failed = 1;
+                return;
+            }
+            cap *= 2;
+        }
+        char *d = realloc(b->d, cap);
+        if (!d) {
+            b->failed = 1;
+            return;
+        }
+        b->d = d;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->d + b->len, s, n);
+    b->len += n;
+    b->d[b->len] = '\0';
+}
+
+/* s_release - the built string for the caller to free, or NULL after OOM */
+static char *s_release(s_buf_t *b)
+{
+    s_put(b, "", 0);
+    if (b->failed) {
+        free(b->d);
+        return NULL;
+    }
+    return b->d;
+}
+
+/* s_utf8_seq - length (1-4) of the valid UTF-8 sequence at s with n bytes
+ * left; 0 when invalid (overlong, surrogate, above U+10FFFF, truncated) */
+static size_t s_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, v = c & 0x1Fu, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, v = c & 0x0Fu, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, v = c & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* s_is_punct - ASCII punctuation, which CommonMark lets us escape */
+static int s_is_punct(unsigned char c)
+{
+    return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) ||
+           (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
+}
+
+/* s_is_space - bytes that become a plain space: tab, other controls, DEL */
+static int s_is_space(unsigned char c)
+{
+    return c < 0x20 || c == ' ' || c == 0x7F;
+}
+
+/* s_put_line - append p[0..n) without its outer spaces, each line break
+ * (\r\n, \r, \n) and control as one space, and punctuation escaped */
+static void s_put_line(s_buf_t *b, const unsigned char *p, size_t n)
+{
+    while (n && s_is_space(p[0]))
+        p++, n--;
+    while (n && s_is_space(p[n - 1]))
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        char e[2] = {'\\', (char)p[i]};
+        if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
+            continue;                   /* CRLF is one break, one space */
+        if (s_is_space(p[i]))
+            s_put(b, " ", 1);
+        else if (s_is_punct(p[i]))
+            s_put(b, e, 2);
+        else
+            s_put(b, e + 1, 1);
+    }
+}
+
+/* s_escape - the work of both public functions; block selects hard breaks;
+ * returns a string the caller frees, or NULL */
+static char *s_escape(const char *s, size_t max_chars, int block)
+{
+    if (!s)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), cut = 0, chars = 0;
+    int truncated = 0;
+    while (cut < len) {
+        size_t n = s_utf8_seq(p + cut, len - cut);
+        if (!n)
+            return NULL;
+        if (max_chars && chars == max_chars) {
+            truncated = 1;
+            break;
+        }
+        cut += n;
+        chars++;
+    }
+    /* validate the rest too, so bad input fails whatever max_chars says */
+    for (size_t i = cut; i < len;) {
+        size_t n = s_utf8_seq(p + i, len - i);
+        if (!n)
+            return NULL;
+        i += n;
+    }
+
+    s_buf_t b = {0};
+    s_put(&b, "", 0);
+    if (!block) {
+        /* the whole text as one line: breaks are spaces like any control */
+        s_put_line(&b, p, cut);
+    } else {
+        size_t i = 0;
+        int pending = 0;    /* a line break is owed before the next text */
+        while (i < cut) {
+            size_t j = i;
+            while (j < cut && p[j] != '\n' && p[j] != '\r')
+                j++;
+            size_t before = b.len;
+            if (pending && b.len)
+                s_put(&b, "\\\n", 2);
+            size_t mark = b.len;
+            s_put_line(&b, p + i, j - i);
+            if (b.len == mark) {
+                b.len = before;         /* blank line: nothing, not a break */
+                if (b.d)
+                    b.d[b.len] = '\0';
+            } else {
+                pending = 0;
+            }
+            if (j < cut && p[j] == '\r' && j + 1 < cut && p[j + 1] == '\n')
+                j++;
+            if (j < cut)
+                pending = 1;
+            i = j + 1;
+        }
+    }
+    if (truncated)
+        s_put(&b, S_ELLIPSIS, sizeof S_ELLIPSIS - 1);
+    return s_release(&b);
+}
+
+/* md_escape_inline - one-line escaped copy; the caller frees it */
+char *md_escape_inline(const char *s, size_t max_chars)
+{
+    return s_escape(s, max_chars, 0);
+}
+
+/* md_escape_block - escaped copy with hard line breaks; the caller frees it */
+char *md_escape_block(const char *s, size_t max_chars)
+{
+    return s_escape(s, max_chars, 1);
+}
