@@ -17,14 +17,14 @@ PYTHON  := /usr/bin/python3
 # Debian packages: build libraries, and the real parts tests talk to.
 DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
-             libesmtp-dev libunistring-dev tzdata
+             libesmtp-dev libunistring-dev nettle-dev tzdata openssl
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              python3-aiosmtpd postfix curl valgrind
 DEB_BENCH := wrk
 
-PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
-               -Iservices/common -Ibuild/gen
+PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
+               -Iservices/common -Ibuild/gen $(addprefix -Iservices/,$(SERVICE_DIRS))
 
 ifeq ($(MODE),san)
   OUT     := build/san
@@ -40,7 +40,7 @@ else
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lm -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -ldl -lm -lpthread
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_MODE) $(PKG_CFLAGS)
 LDFLAGS += $(LDFLAGS_MODE)
 
@@ -57,6 +57,13 @@ PROGS := $(foreach d,$(SERVICE_DIRS),$(BINDIR)/$(call prog_name,$(d)))
 # Test-only services (tests/services/<name>/) become hark-<name> beside the others.
 TEST_SERVICE_DIRS := $(notdir $(wildcard tests/services/*))
 TEST_PROGS := $(foreach d,$(TEST_SERVICE_DIRS),$(BINDIR)/hark-$(d))
+
+# Every service's parts but its main file, for unit tests of those parts
+# (an archive: a test links only the objects it uses).
+SVC_PART_SRC := $(filter-out $(foreach d,$(SERVICE_DIRS),services/$(d)/$(d).c),\
+                  $(foreach d,$(SERVICE_DIRS),$(wildcard services/$(d)/*.c)))
+SVC_PART_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(SVC_PART_SRC))
+LIBSVC       := $(OUT)/libhark-services.a
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
@@ -92,6 +99,10 @@ $(LIBHARK): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(LIBSVC): $(SVC_PART_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 # One rule per program: its folder's .c files plus libhark.
 define PROG_RULE
 $(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(LIBHARK)
@@ -107,7 +118,7 @@ $(BINDIR)/hark-$(1): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/services/$(1
 endef
 $(foreach d,$(TEST_SERVICE_DIRS),$(eval $(call TEST_PROG_RULE,$(d))))
 
-$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIBHARK)
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIBSVC) $(LIBHARK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -107,6 +107,27 @@ void buf_json_string(buf_t *b, const char *s)
     buf_putc(b, '"');
 }
 
+/* buf_html - HTML-escaped text */
+void buf_html(buf_t *b, const char *s)
+{
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        const char *e = NULL;
+        switch (*p) {
+        case '&': e = "&amp;"; break;
+        case '<': e = "&lt;"; break;
+        case '>': e = "&gt;"; break;
+        case '"': e = "&quot;"; break;
+        case '\'': e = "&#39;"; break;
+        default: continue;
+        }
+        buf_append(b, run, (size_t)(p - run));
+        buf_puts(b, e);
+        run = p + 1;
+    }
+    buf_puts(b, run);
+}
+
 /* buf_failed - whether any append failed */
 int buf_failed(const buf_t *b)
 {

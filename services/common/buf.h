@@ -26,6 +26,8 @@ void buf_putc(buf_t *b, char c);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_json_string - append s as a JSON string literal, quotes included */
 void buf_json_string(buf_t *b, const char *s);
+/* buf_html - append s with & < > " ' escaped, for HTML text and attributes */
+void buf_html(buf_t *b, const char *s);
 /* buf_failed - 1 if an allocation failed since init or reset */
 int buf_failed(const buf_t *b);
 /* buf_reset - empty the buffer, keep the memory */

@@ -125,6 +125,8 @@ int config_parse_duration(const char *s, long long *ms)
         mult = 7 * 86400000LL;
     else
         return -1;
+    if (v > LLONG_MAX / mult)
+        return -1;
     *ms = v * mult;
     return 0;
 }
@@ -148,7 +150,7 @@ int config_parse_size(const char *s, long long *bytes)
         mult = 1024LL * 1024 * 1024, end++;
     if (*end == 'B' || *end == 'b')
         end++;
-    if (*end)
+    if (*end || v > LLONG_MAX / mult)
         return -1;
     *bytes = v * mult;
     return 0;
@@ -358,9 +360,12 @@ static char *s_reader(char *str, int num, void *stream)
             return str;
         }
     }
-    memcpy(str, l, (size_t)n);
-    str[n] = '\n';
-    str[n + 1] = '\0';
+    /* hand inih the line without its indent: it would take an indented
+     * "key = value" for a continuation of the previous key's value */
+    size_t k = (size_t)n - (size_t)(p - l);
+    memcpy(str, p, k);
+    str[k] = '\n';
+    str[k + 1] = '\0';
     return str;
 }
 

@@ -60,8 +60,16 @@ long long db_int(sqlite3 *db, const char *sql, long long dflt)
 /* s_migrate - apply the migrations the file has not seen */
 static int s_migrate(sqlite3 *db, const char *path, const char *const *migrations)
 {
-    long long have = db_int(db, "PRAGMA user_version", 0);
-    for (long long i = have; migrations && migrations[i]; i++) {
+    if (!migrations)
+        return 0;
+    long long have = db_int(db, "PRAGMA user_version", 0), known = 0;
+    while (migrations[known])
+        known++;
+    if (have < 0 || have > known) { /* a newer build's file: do not guess */
+        log_error("event=schema_too_new db=%s version=%lld known=%lld", path, have, known);
+        return -1;
+    }
+    for (long long i = have; i < known; i++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %lld", i + 1);
         if (db_begin(db) || db_exec(db, migrations[i]) || db_exec(db, pragma) ||

@@ -100,3 +100,15 @@ int keys_equal(const char *secret, const char *candidate, size_t candidate_len)
     }
     return diff == 0;
 }
+
+/* keys_from_config - configured secret, or the generated one */
+int keys_from_config(const config_t *cfg, const char *section, const char *key,
+                     const char *file, char *out, size_t len)
+{
+    const char *v = config_get(cfg, section, key);
+    if (v && *v) {
+        snprintf(out, len, "%s", v);
+        return 0;
+    }
+    return keys_load_or_create(config_state_dir(cfg), file, out, len);
+}

@@ -23,4 +23,11 @@ void keys_path(const char *state_dir, const char *name, char *out, size_t len);
  * on the secret's length; 1 when equal */
 int keys_equal(const char *secret, const char *candidate, size_t candidate_len);
 
+
+
+#include "config.h"
+/* keys_from_config - [section] key when set, else the generated key file
+ * <state_dir>/keys/<file>.key (made on first use).  0/-1. */
+int keys_from_config(const config_t *cfg, const char *section, const char *key,
+                     const char *file, char *out, size_t len);
 #endif

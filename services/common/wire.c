@@ -95,7 +95,7 @@ static int s_parse_header(const char *h, size_t len, wire_msg_t *m)
         return -1;
     uint64_t id = 0;
     for (; p < end; p++) {
-        if (*p < '0' || *p > '9' || id > UINT64_MAX / 10 - 1)
+        if (*p < '0' || *p > '9' || id > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
             return -1;
         id = id * 10 + (uint64_t)(*p - '0');
     }

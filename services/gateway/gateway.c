@@ -113,10 +113,16 @@ static void s_route(gw_req_t *r)
         {"POST", "/v1/events", gw_post_events},
         {"GET", "/healthz", gw_get_healthz},
         {"HEAD", "/healthz", gw_get_healthz},
+        {"GET", "/u/", gw_unsubscribe},
+        {"HEAD", "/u/", gw_unsubscribe},
+        {"POST", "/u/", gw_unsubscribe},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(routes[i].path, r->url) != 0)
+        size_t pl = strlen(routes[i].path);
+        /* a path ending in '/' is a prefix: the rest is the route's own */
+        if (routes[i].path[pl - 1] == '/' ? strncmp(routes[i].path, r->url, pl) != 0
+                                           : strcmp(routes[i].path, r->url) != 0)
             continue;
         if (strcmp(routes[i].method, r->method) == 0) {
             routes[i].fn(r);
@@ -126,6 +132,8 @@ static void s_route(gw_req_t *r)
     }
     if (allow) {
         r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
+        if (strncmp(r->url, "/u/", 3) == 0)
+            r->allow = "GET, HEAD, POST";
         gw_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
     } else {
@@ -150,6 +158,8 @@ static enum MHD_Result s_respond(gw_req_t *r)
         MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth);
     if (r->retry_after)
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    if (r->csp)
+        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -252,19 +262,6 @@ static int s_listen_addr(const char *listen, struct sockaddr_storage *ss, int *v
     return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
-/* s_key - configured key, or the generated one */
-static int s_key(gateway_t *gw, const char *name, char *out, size_t len)
-{
-    const char *k = config_get(gw->cfg, "gateway", name);
-    if (k && *k) {
-        snprintf(out, len, "%s", k);
-        return 0;
-    }
-    char file[64];
-    snprintf(file, sizeof file, "%s", strcmp(name, "ingest_key") == 0 ? "ingest" : "admin");
-    return keys_load_or_create(config_state_dir(gw->cfg), file, out, len);
-}
-
 /* s_init - keys, schemas, the HTTP daemon */
 static int s_init(service_t *svc)
 {
@@ -281,8 +278,12 @@ static int s_init(service_t *svc)
         service_set_state(svc, NULL);
         return -1;
     }
-    if (s_key(gw, "ingest_key", gw->ingest_key, sizeof gw->ingest_key) ||
-        s_key(gw, "admin_key", gw->admin_key, sizeof gw->admin_key)) {
+    if (keys_from_config(gw->cfg, "gateway", "ingest_key", "ingest", gw->ingest_key,
+                         sizeof gw->ingest_key) ||
+        keys_from_config(gw->cfg, "gateway", "admin_key", "admin", gw->admin_key,
+                         sizeof gw->admin_key) ||
+        keys_from_config(gw->cfg, "hark", "token_key", "token", gw->token_key,
+                         sizeof gw->token_key)) {
         log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
         return -1;
     }

@@ -26,6 +26,7 @@ typedef struct {
     struct MHD_Daemon *httpd;
     char ingest_key[128];
     char admin_key[128];
+    char token_key[128];      /* signs links in emails */
     schema_t *envelope;
     gw_event_type_t types[32]; /* event types the gateway accepts */
     size_t n_types;
@@ -50,6 +51,7 @@ typedef struct {
     const char *allow;         /* for 405 */
     const char *www_auth;      /* for 401 */
     const char *retry_after;   /* for 503 */
+    const char *csp;           /* Content-Security-Policy for pages */
 } gw_req_t;
 
 /* gw_error - a JSON error {"error":{"code","message","field"?,"index"?}};
@@ -70,9 +72,14 @@ int gw_bearer_ok(gw_req_t *r, const char *key);
 /* gw_journal - this thread's journal client (made on first use) */
 wire_client_t *gw_journal(gateway_t *gw);
 
+/* gw_page - a small HTML page with Hark's style; body_html is trusted */
+void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
+             const char *body_html);
+
 /* the routes */
 void gw_post_events(gw_req_t *r);
 void gw_get_healthz(gw_req_t *r);
+void gw_unsubscribe(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);

@@ -17,7 +17,8 @@ import zmq
 
 ROOT = os.environ.get("HARK_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BIN = os.environ.get("HARK_BIN", os.path.join(ROOT, "bin"))
-WIRE = "hark/1"
+with open(os.path.join(ROOT, "proto", "commands.json")) as _f:
+    WIRE = json.load(_f)["version"]  # the protocol version, from the contract
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")

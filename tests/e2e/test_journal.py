@@ -6,6 +6,8 @@ import zmq
 
 from harness import WIRE
 
+V = WIRE.encode()
+
 
 def ev(key, type_="test.x", **payload):
     return {"type": type_, "key": key, "payload": payload}
@@ -37,20 +39,20 @@ def test_malformed_requests_get_errors_and_the_journal_keeps_serving(hark):
     s = hark.zctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(hark.endpoint("journal.sock"))
-    s.send_multipart([b"hark/1 JOURNAL_APPEND 5", b"not json"])
+    s.send_multipart([V + b" JOURNAL_APPEND 5", b"not json"])
     hdr, body = s.recv_multipart()
-    assert hdr == b"hark/1 ERROR 5" and json.loads(body)["error"]["code"] == "bad_request"
-    s.send_multipart([b"hark/1 JOURNAL_APPEND 6", json.dumps({"events": [{"type": "x"}]}).encode()])
+    assert hdr == V + b" ERROR 5" and json.loads(body)["error"]["code"] == "bad_request"
+    s.send_multipart([V + b" JOURNAL_APPEND 6", json.dumps({"events": [{"type": "x"}]}).encode()])
     hdr, body = s.recv_multipart()
-    assert hdr == b"hark/1 ERROR 6" and "event 0" in json.loads(body)["error"]["message"]
-    s.send_multipart([b"hark/1 NO_SUCH 7", b"{}"])
-    assert s.recv_multipart()[0] == b"hark/1 ERROR 7"
+    assert hdr == V + b" ERROR 6" and "event 0" in json.loads(body)["error"]["message"]
+    s.send_multipart([V + b" NO_SUCH 7", b"{}"])
+    assert s.recv_multipart()[0] == V + b" ERROR 7"
     # wrong version and extra frames are dropped, not answered or guessed at
     s.send_multipart([b"hark/9 JOURNAL_FETCH 8", b'{"after":0}'])
-    s.send_multipart([b"hark/1 JOURNAL_FETCH 9", b'{"after":0}', b"extra"])
-    s.send_multipart([b"hark/1 JOURNAL_FETCH 10", b'{"after":0}'])
+    s.send_multipart([V + b" JOURNAL_FETCH 9", b'{"after":0}', b"extra"])
+    s.send_multipart([V + b" JOURNAL_FETCH 10", b'{"after":0}'])
     hdr, body = s.recv_multipart()
-    assert hdr == b"hark/1 JOURNAL_FETCH_OK 10"
+    assert hdr == V + b" JOURNAL_FETCH_OK 10"
     s.close()
     assert "event=bad_message" in hark.log()
 
@@ -58,13 +60,13 @@ def test_malformed_requests_get_errors_and_the_journal_keeps_serving(hark):
 def test_each_commit_is_announced_on_the_pub_socket(hark):
     sub = hark.zctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"hark/1 JOURNAL_HEAD")
+    sub.setsockopt(zmq.SUBSCRIBE, V + b" JOURNAL_HEAD")
     sub.connect(hark.endpoint("journal.pub"))
     time.sleep(0.3)  # a late joiner misses messages: that is why it is only a hint
     hark.call(hark.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [ev("p1"), ev("p2")]})
     assert sub.poll(5000)
     hdr, body = sub.recv_multipart()
-    assert hdr.startswith(b"hark/1 JOURNAL_HEAD ")
+    assert hdr.startswith(V + b" JOURNAL_HEAD ")
     assert json.loads(body) == {"head": 2}
     sub.close()
 
