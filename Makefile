@@ -17,12 +17,12 @@ PYTHON  := /usr/bin/python3
 # Debian packages: build libraries, and the real parts tests talk to.
 DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
-             libesmtp-dev libunistring-dev nettle-dev tzdata openssl
+             libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              python3-aiosmtpd postfix curl valgrind
 DEB_BENCH := wrk
 
-PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle
+PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
                -Iservices/common -Ibuild/gen $(addprefix -Iservices/,$(SERVICE_DIRS))
 
@@ -105,7 +105,7 @@ $(LIBSVC): $(SVC_PART_OBJ)
 
 # One rule per program: its folder's .c files plus libhark.
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark,$(1)),$(LIBSVC)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "hark.h"
 #include "jclient.h"
 #include "keys.h"
 #include "service.h"
@@ -29,12 +30,6 @@
 
 static volatile sig_atomic_t s_interrupted; /* set by SIGINT/SIGTERM in tail --follow */
 
-typedef struct {
-    config_t *cfg;
-    void *zctx;
-    int argc;
-    char **argv; /* the command's own arguments, -c removed */
-} cli_t;
 
 /* s_on_signal - stop following */
 static void s_on_signal(int sig)
@@ -50,7 +45,12 @@ static int s_usage(FILE *f)
           "  status [--json]                      services, pids, uptime, restarts, lag\n"
           "  tail [--from N] [--type T]... [--follow]   events as JSON lines\n"
           "  keys                                 the ingest and admin keys\n"
-          "  check-config                         check the config file, every error\n",
+          "  check-config                         check the config file, every error\n"
+          "  mail preview --template T [--locale L] [--vars FILE]\n"
+          "  mail send --template T (--customer ID | --to ADDR) [--locale L] [--vars FILE]\n"
+          "            [--category C] [--wait]\n"
+          "  mail queue [--status S] [--json]     pending, retrying, failed messages\n"
+          "  mail retry ID                        try a failed message again\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -58,9 +58,29 @@ static int s_usage(FILE *f)
 /* s_call - one request to endpoint; reply body or NULL */
 static json_t *s_call(cli_t *cli, const char *endpoint, const char *cmd, char *reply_cmd)
 {
+    return cli_call(cli, endpoint, cmd, NULL, reply_cmd);
+}
+
+/* cli_call - one request with a body (not stolen); reply body or NULL */
+json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
+                 char *reply_cmd)
+{
     wire_client_t *c = wire_client_new(cli->zctx, endpoint);
-    json_t *r = c ? wire_client_call_json(c, cmd, NULL, HARK_TIMEOUT_MS, reply_cmd) : NULL;
+    json_t *r = c ? wire_client_call_json(c, cmd, body, HARK_TIMEOUT_MS, reply_cmd) : NULL;
     wire_client_destroy(&c);
+    return r;
+}
+
+/* cli_append - append events to the journal; the reply or NULL (said why) */
+json_t *cli_append(cli_t *cli, json_t *events)
+{
+    const char *ep = config_get(cli->cfg, "journal", "endpoint");
+    wire_client_t *c = wire_client_new(cli->zctx, ep);
+    char err[200] = "cannot connect";
+    json_t *r = c ? jclient_append(c, events, HARK_TIMEOUT_MS, err) : NULL;
+    wire_client_destroy(&c);
+    if (!r)
+        fprintf(stderr, "hark: %s (%s)\n", err, ep);
     return r;
 }
 
@@ -368,6 +388,8 @@ int main(int argc, char **argv)
         rc = s_tail(&cli);
     else if (strcmp(rest[0], "keys") == 0)
         rc = s_keys(&cli);
+    else if (strcmp(rest[0], "mail") == 0)
+        rc = hark_mail(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

@@ -1,0 +1,609 @@
+/*
+ * hark-mailer - renders and delivers every email Hark sends.
+ *
+ * Owns:     mailer.db ([mailer] db): customers (contact copies), suppressions,
+ *           messages (the queue, with status, attempts, Message-ID, lease),
+ *           outbox (events on their way to the journal).
+ * Consumes: customer, purchase, complaint, cancellation (contact copies),
+ *           mail.requested (queue a message), mail.unsubscribed (suppress),
+ *           mail.retry_requested (staff: try a failed message again).
+ * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
+ * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE.
+ * Config:   [mailer] control db templates default_locale from from_name
+ *           reply_to shop_name connections per_connection rate retry_min
+ *           retry_max give_up lease maildir; [smtp] host port starttls
+ *           tls_verify user password_file timeout; [gateway] public_url;
+ *           [hark] token_key.
+ *
+ * The life of a message: a mail.requested event becomes a 'queued' row (in
+ * the consumer's transaction, so exactly once).  The dispatcher claims due
+ * rows ('sending', with a lease), resolving the address and checking the
+ * suppression list at send time, and hands them to the worker threads
+ * (mailer_pool.c).  Results come back to this thread, which alone writes
+ * SQLite: 2xx delivered; 5xx bounced (a hard bounce suppresses the
+ * address); anything else retried with exponential backoff until give_up,
+ * then failed.  Each outcome's event is written to the outbox in the same
+ * transaction and then appended to the journal, so none is lost.
+ *
+ * At-least-once: a crash after the server's 250 and before the commit
+ * leaves the row 'sending'; at start every such row is queued again, so at
+ * most the messages of the batches in flight go twice.  Nothing accepted is
+ * lost.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "db.h"
+#include "jclient.h"
+#include "keys.h"
+#include "log.h"
+#include "mailer.h"
+#include "service.h"
+#include "token.h"
+
+typedef struct {
+    mpool_t *pool;
+    mpool_conf_t pc;
+    char password[256];
+    char token_key[128];
+    const char *public_url;
+    const char *shop_name;
+    const char *from_domain;
+    int64_t retry_min, retry_max, give_up, lease;
+    size_t capacity;
+    int dispatch_timer;
+    wire_client_t *journal;
+} mailer_t;
+
+static const char *const s_consumes[] = {
+    "customer", "purchase", "complaint", "cancellation",
+    "mail.requested", "mail.unsubscribed", "mail.retry_requested", NULL,
+};
+
+/* s_marketing - categories a suppressed address does not get */
+static int s_marketing(const char *category)
+{
+    return strcmp(category, "survey") == 0 || strcmp(category, "milestone") == 0 ||
+           strcmp(category, "loop") == 0;
+}
+
+/* s_apply - one journal event */
+static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    service_t *svc = arg;
+    mailer_t *m = service_state(svc);
+    const json_t *p = ev->payload;
+    if (strcmp(ev->type, "customer") == 0)
+        return mstore_upsert_customer(db, p);
+    if (strcmp(ev->type, "purchase") == 0 || strcmp(ev->type, "complaint") == 0 ||
+        strcmp(ev->type, "cancellation") == 0) {
+        json_t *cust = json_object_get(p, "customer");
+        return cust ? mstore_upsert_customer(db, cust) : 0;
+    }
+    if (strcmp(ev->type, "mail.unsubscribed") == 0)
+        return mstore_suppress(db, json_string_value(json_object_get(p, "address")),
+                               "unsubscribed", ev->offset);
+    if (strcmp(ev->type, "mail.retry_requested") == 0) {
+        log_info("event=retry_requested message=%lld actor=%s",
+                 (long long)json_integer_value(json_object_get(p, "message")),
+                 json_string_value(json_object_get(p, "actor")));
+        if (m)
+            loop_timer_at(service_loop(svc), m->dispatch_timer, 0);
+        return mstore_requeue(db, json_integer_value(json_object_get(p, "message")),
+                              clock_now_ms());
+    }
+    if (strcmp(ev->type, "mail.requested") == 0) {
+        char mid[256], rnd[17];
+        if (keys_random_hex(rnd, 8))
+            return -1;
+        snprintf(mid, sizeof mid, "<hark.%lld.%s@%s>", (long long)ev->offset, rnd,
+                 m ? m->from_domain : "localhost");
+        int64_t nb = 0;
+        const char *nbs = json_string_value(json_object_get(p, "not_before"));
+        if (nbs && clock_parse(nbs, &nb))
+            nb = 0;
+        if (m)
+            loop_timer_at(service_loop(svc), m->dispatch_timer, 0);
+        return mstore_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
+    }
+    return 0;
+}
+
+/* s_flush_outbox - append waiting events to the journal, then forget them */
+static void s_flush_outbox(service_t *svc, mailer_t *m)
+{
+    sqlite3 *db = service_db(svc);
+    for (int round = 0; round < 20; round++) {
+        sqlite3_stmt *st = db_prepare(db, "SELECT id, type, key, payload FROM outbox"
+                                          " ORDER BY id LIMIT 500");
+        if (!st)
+            return;
+        json_t *events = json_array();
+        int64_t last = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            last = sqlite3_column_int64(st, 0);
+            json_t *payload = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+            json_array_append_new(events,
+                                  json_pack("{s:s,s:s,s:o}", "type", sqlite3_column_text(st, 1),
+                                            "key", sqlite3_column_text(st, 2), "payload",
+                                            payload ? payload : json_object()));
+        }
+        sqlite3_finalize(st);
+        size_t n = json_array_size(events);
+        if (n == 0) {
+            json_decref(events);
+            return;
+        }
+        char err[200];
+        json_t *ok = jclient_append(m->journal, events, 10000, err);
+        json_decref(events);
+        if (!ok) {
+            log_warn("event=outbox_flush_failed error=\"%s\"", err);
+            return; /* the rows stay; the next flush sends them */
+        }
+        json_decref(ok);
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM outbox WHERE id <= %lld", (long long)last);
+        db_exec(db, sql);
+        if (n < 500)
+            return;
+    }
+}
+
+/* s_event - the payload of an outcome event for row id */
+static json_t *s_event(sqlite3 *db, int64_t id)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT request_key, message_id, customer_id,"
+                                      " coalesce(sent_to, address), template, category, attempts"
+                                      " FROM messages WHERE id = ?");
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, id);
+    json_t *e = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        e = json_pack("{s:I,s:s,s:s,s:s,s:s}", "message", (json_int_t)id, "request_key",
+                      sqlite3_column_text(st, 0), "message_id", sqlite3_column_text(st, 1),
+                      "template", sqlite3_column_text(st, 4), "category",
+                      sqlite3_column_text(st, 5));
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            json_object_set_new(e, "customer_id",
+                                json_string((const char *)sqlite3_column_text(st, 2)));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            json_object_set_new(e, "address",
+                                json_string((const char *)sqlite3_column_text(st, 3)));
+        json_object_set_new(e, "attempts", json_integer(sqlite3_column_int(st, 6)));
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* s_outcome - record one message's end (or retry) with its event */
+static void s_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+                      const char *error, int code, int64_t next_at)
+{
+    int64_t now = clock_now_ms();
+    sqlite3_stmt *st = db_prepare(db, "UPDATE messages SET status = ?2, last_error = ?3,"
+                                      " next_at = ?4, lease_until = NULL, updated_at = ?5"
+                                      " WHERE id = ?1");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    if (error)
+        sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, next_at ? next_at : now);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!type)
+        return;
+    json_t *e = s_event(db, id);
+    if (!e)
+        return;
+    if (strcmp(type, "mail.skipped") == 0) {
+        json_object_del(e, "attempts");
+        json_object_set_new(e, "reason", json_string(code == 1   ? "suppressed"
+                                                     : code == 2 ? "no_address"
+                                                                 : "render_failed"));
+        if (code == 3 && error)
+            json_object_set_new(e, "error", json_string(error));
+    } else if (error) {
+        json_object_set_new(e, "error", json_string(error));
+        if (strcmp(type, "mail.bounced") == 0)
+            json_object_set_new(e, "code", json_integer(code));
+    }
+    char key[200];
+    snprintf(key, sizeof key, "mailer/%s/%lld/%lld", type, (long long)id,
+             (long long)json_integer_value(json_object_get(e, "attempts")));
+    mstore_outbox_add(db, type, key, e);
+}
+
+/* s_on_results - the workers' results, committed in one transaction */
+static int s_on_results(loop_t *loop, void *arg)
+{
+    service_t *svc = arg;
+    mailer_t *m = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    mjob_t *list = mpool_results(m->pool);
+    if (!list)
+        return 0;
+    db_begin(db);
+    int64_t now = clock_now_ms();
+    for (mjob_t *j = list; j; j = j->next) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "UPDATE messages SET attempts = attempts + 1 WHERE id = %lld",
+                 (long long)j->id);
+        if (j->render_failed) {
+            log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
+            s_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
+            continue;
+        }
+        db_exec(db, sql);
+        if (j->code >= 200 && j->code < 300) {
+            s_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
+        } else if (j->permanent) {
+            log_warn("event=bounced message=%lld code=%d", (long long)j->id, j->code);
+            mstore_suppress(db, j->to_addr, "bounced", 0);
+            s_outcome(db, j->id, "bounced", "mail.bounced", j->diag, j->code >= 500 ? j->code : 550,
+                      0);
+        } else {
+            int attempts = 1;
+            sqlite3_stmt *st = db_prepare(db, "SELECT attempts, first_at FROM messages WHERE id = ?");
+            int64_t first = now;
+            if (st) {
+                sqlite3_bind_int64(st, 1, j->id);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                    attempts = sqlite3_column_int(st, 0);
+                    first = sqlite3_column_int64(st, 1);
+                }
+                sqlite3_finalize(st);
+            }
+            if (now - first >= m->give_up) {
+                log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"",
+                         (long long)j->id, attempts, j->diag);
+                s_outcome(db, j->id, "failed", "mail.failed", j->diag, 0, 0);
+            } else {
+                int64_t delay = m->retry_min;
+                for (int i = 1; i < attempts && delay < m->retry_max; i++)
+                    delay *= 2;
+                if (delay > m->retry_max)
+                    delay = m->retry_max;
+                log_info("event=retry message=%lld attempts=%d in_ms=%lld error=\"%s\"",
+                         (long long)j->id, attempts, (long long)delay, j->diag);
+                s_outcome(db, j->id, "retry", NULL, j->diag, 0, now + delay);
+            }
+        }
+    }
+    if (db_commit(db))
+        db_rollback(db);
+    for (mjob_t *j = list, *nx; j; j = nx) {
+        nx = j->next;
+        mjob_free(j);
+    }
+    s_flush_outbox(svc, m);
+    loop_timer_at(loop, m->dispatch_timer, 0);
+    return 0;
+}
+
+/* s_strdup0 - strdup of a possibly NULL column */
+static char *s_strdup0(const unsigned char *s)
+{
+    return s ? strdup((const char *)s) : NULL;
+}
+
+/* s_unsubscribe_url - the signed one-click link for an address */
+static char *s_unsubscribe_url(mailer_t *m, const char *addr, const char *locale,
+                               const char *cid)
+{
+    char payload[700];
+    int n = snprintf(payload, sizeof payload, "%s\n%s\n%s", addr, locale ? locale : "",
+                     cid ? cid : "");
+    char *tok = token_sign(m->token_key, "unsubscribe", payload, (size_t)n);
+    if (!tok)
+        return NULL;
+    size_t len = strlen(m->public_url) + strlen(tok) + 8;
+    char *url = malloc(len);
+    if (url)
+        snprintf(url, len, "%s/u/%s", m->public_url, tok);
+    free(tok);
+    return url;
+}
+
+/* s_dispatch - claim due messages and hand them to the workers */
+static int s_dispatch(loop_t *loop, void *arg)
+{
+    (void)loop;
+    service_t *svc = arg;
+    mailer_t *m = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    size_t pending = mpool_pending(m->pool);
+    if (pending >= m->capacity)
+        return 0;
+    int64_t now = clock_now_ms();
+    db_begin(db);
+    char sql[256];
+    /* a lease that ran out: the worker is stuck or gone; claim it again */
+    snprintf(sql, sizeof sql, "UPDATE messages SET status = 'retry' WHERE status = 'sending'"
+                              " AND lease_until < %lld", (long long)now);
+    db_exec(db, sql);
+    sqlite3_stmt *st = db_prepare(
+        db, "SELECT m.id, m.category, m.template, coalesce(m.locale, c.locale),"
+            " coalesce(m.address, c.email), coalesce(m.name, c.name), m.vars, m.message_id,"
+            " m.customer_id FROM messages m LEFT JOIN customers c ON c.id = m.customer_id"
+            " WHERE m.status IN ('queued', 'retry') AND m.next_at <= ?"
+            " ORDER BY m.next_at LIMIT ?");
+    if (!st) {
+        db_rollback(db);
+        return 0;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(m->capacity - pending));
+    mjob_t *jobs = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *category = (const char *)sqlite3_column_text(st, 1);
+        const char *addr = (const char *)sqlite3_column_text(st, 4);
+        if (!addr || !*addr) {
+            s_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
+            continue;
+        }
+        if (s_marketing(category) && mstore_is_suppressed(db, addr)) {
+            log_info("event=suppressed message=%lld", (long long)id);
+            s_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
+            continue;
+        }
+        mjob_t *j = calloc(1, sizeof *j);
+        if (!j)
+            break;
+        j->id = id;
+        j->category = s_strdup0(sqlite3_column_text(st, 1));
+        j->template_name = s_strdup0(sqlite3_column_text(st, 2));
+        j->locale = s_strdup0(sqlite3_column_text(st, 3));
+        j->to_addr = strdup(addr);
+        j->to_name = s_strdup0(sqlite3_column_text(st, 5));
+        j->message_id = s_strdup0(sqlite3_column_text(st, 7));
+        const char *cid = (const char *)sqlite3_column_text(st, 8);
+        j->vars = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
+        if (!json_is_object(j->vars)) {
+            json_decref(j->vars);
+            j->vars = json_object();
+        }
+        if (j->to_name && !json_object_get(j->vars, "name"))
+            json_object_set_new(j->vars, "name", json_string(j->to_name));
+        json_object_set_new(j->vars, "shop_name", json_string(m->shop_name));
+        if (s_marketing(category)) {
+            j->unsubscribe_url = s_unsubscribe_url(m, addr, j->locale, cid);
+            if (j->unsubscribe_url)
+                json_object_set_new(j->vars, "unsubscribe_url", json_string(j->unsubscribe_url));
+        }
+        j->next = jobs;
+        jobs = j;
+    }
+    sqlite3_finalize(st);
+    for (mjob_t *j = jobs; j; j = j->next) {
+        snprintf(sql, sizeof sql, "UPDATE messages SET status = 'sending', lease_until = %lld,"
+                                  " sent_to = NULL WHERE id = %lld",
+                 (long long)(now + m->lease), (long long)j->id);
+        db_exec(db, sql);
+    }
+    /* the claim is durable before any worker sees the job */
+    if (db_commit(db)) {
+        db_rollback(db);
+        for (mjob_t *j = jobs, *nx; j; j = nx) {
+            nx = j->next;
+            mjob_free(j);
+        }
+        return 0;
+    }
+    for (mjob_t *j = jobs, *nx; j; j = nx) {
+        nx = j->next;
+        sqlite3_stmt *u = db_prepare(db, "UPDATE messages SET sent_to = ? WHERE id = ?");
+        if (u) { /* remembered for the outcome event; harmless if lost */
+            sqlite3_bind_text(u, 1, j->to_addr, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(u, 2, j->id);
+            sqlite3_step(u);
+            sqlite3_finalize(u);
+        }
+        mpool_submit(m->pool, j);
+    }
+    s_flush_outbox(svc, m);
+    return 0;
+}
+
+/* s_queue - MAILER_QUEUE {status?, limit?}: counts and the rows */
+static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
+{
+    if (strcmp(msg->cmd, CMD_MAILER_QUEUE) != 0)
+        return -1;
+    sqlite3 *db = service_db(svc);
+    json_t *req = wire_body_json(msg);
+    const char *status = json_string_value(json_object_get(req, "status"));
+    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    if (limit <= 0 || limit > 1000)
+        limit = 100;
+    json_t *counts = json_object(), *rows = json_array();
+    sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM messages GROUP BY status");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(counts, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_finalize(st);
+    st = db_prepare(db, "SELECT id, status, template, category, coalesce(sent_to, address,"
+                        " customer_id), attempts, next_at, last_error FROM messages"
+                        " WHERE (?1 IS NULL AND status NOT IN ('delivered', 'skipped'))"
+                        " OR status = ?1 ORDER BY id LIMIT ?2");
+    if (st) {
+        if (status)
+            sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, limit);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            char at[40];
+            json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s}", "id",
+                                  (json_int_t)sqlite3_column_int64(st, 0), "status",
+                                  sqlite3_column_text(st, 1), "template",
+                                  sqlite3_column_text(st, 2), "category",
+                                  sqlite3_column_text(st, 3), "to",
+                                  sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "",
+                                  "attempts", sqlite3_column_int(st, 5), "next_at",
+                                  clock_format(sqlite3_column_int64(st, 6), at, sizeof at));
+            if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+                json_object_set_new(r, "last_error",
+                                    json_string((const char *)sqlite3_column_text(st, 7)));
+            json_array_append_new(rows, r);
+        }
+        sqlite3_finalize(st);
+    }
+    json_decref(req);
+    json_t *body = json_pack("{s:o,s:o}", "counts", counts, "messages", rows);
+    char *s = json_dumps(body, JSON_COMPACT);
+    if (s)
+        wire_reply(sock, msg, CMD_MAILER_QUEUE_OK, s, strlen(s));
+    free(s);
+    json_decref(body);
+    return 0;
+}
+
+/* s_status - queue counts in SERVICE_STATUS */
+static void s_status(service_t *svc, json_t *body)
+{
+    mailer_t *m = service_state(svc);
+    json_t *d = json_object();
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT status, count(*) FROM messages GROUP BY status");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(d, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_finalize(st);
+    if (m && m->pool)
+        json_object_set_new(d, "in_flight", json_integer((json_int_t)mpool_pending(m->pool)));
+    json_object_set_new(body, "detail", d);
+}
+
+/* s_read_password - first line of [smtp] password_file */
+static int s_read_password(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fgets(out, (int)len, f) != NULL;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return ok ? 0 : -1;
+}
+
+/* s_init - settings, the pool, stranded rows back in the queue */
+static int s_init(service_t *svc)
+{
+    const config_t *cfg = service_config(svc);
+    mailer_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return -1;
+    service_set_state(svc, m);
+    m->public_url = config_get(cfg, "gateway", "public_url");
+    m->shop_name = config_get(cfg, "mailer", "shop_name");
+    m->retry_min = config_duration_ms(cfg, "mailer", "retry_min");
+    m->retry_max = config_duration_ms(cfg, "mailer", "retry_max");
+    m->give_up = config_duration_ms(cfg, "mailer", "give_up");
+    m->lease = config_duration_ms(cfg, "mailer", "lease");
+    const char *from = config_get(cfg, "mailer", "from");
+    const char *at = strchr(from, '@');
+    m->from_domain = at ? at + 1 : "localhost";
+    if (keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
+        return -1;
+    m->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
+    if (!m->journal)
+        return -1;
+
+    mpool_conf_t *pc = &m->pc;
+    pc->workers = (int)config_int(cfg, "mailer", "connections");
+    pc->per_connection = (int)config_int(cfg, "mailer", "per_connection");
+    pc->rate = (int)config_int(cfg, "mailer", "rate");
+    pc->maildir = config_get(cfg, "mailer", "maildir");
+    pc->templates = config_get(cfg, "mailer", "templates");
+    pc->default_locale = config_get(cfg, "mailer", "default_locale");
+    pc->from = from;
+    pc->from_name = config_get(cfg, "mailer", "from_name");
+    pc->reply_to = config_get(cfg, "mailer", "reply_to");
+    const char *host = config_get(cfg, "smtp", "host");
+    pc->smtp.host = host && *host ? host : NULL;
+    pc->smtp.port = (int)config_int(cfg, "smtp", "port");
+    const char *tls = config_get(cfg, "smtp", "starttls");
+    pc->smtp.tls = strcmp(tls, "required") == 0  ? MSMTP_TLS_REQUIRED
+                   : strcmp(tls, "optional") == 0 ? MSMTP_TLS_OPTIONAL
+                                                  : MSMTP_TLS_OFF;
+    pc->smtp.tls_no_verify = !config_bool(cfg, "smtp", "tls_verify");
+    pc->smtp.timeout_ms = (int)config_duration_ms(cfg, "smtp", "timeout");
+    const char *user = config_get(cfg, "smtp", "user");
+    if (user && *user) {
+        const char *pf = config_get(cfg, "smtp", "password_file");
+        if (!pf || s_read_password(pf, m->password, sizeof m->password)) {
+            log_error("event=password_file_unreadable path=%s", pf ? pf : "");
+            return -1;
+        }
+        pc->smtp.user = user;
+        pc->smtp.password = m->password;
+    }
+    m->capacity = (size_t)pc->workers * (size_t)pc->per_connection * 2;
+
+    /* nobody else sends: whatever was being sent when we stopped goes again */
+    sqlite3 *db = service_db(svc);
+    db_exec(db, "UPDATE messages SET status = 'retry', lease_until = NULL"
+                " WHERE status = 'sending'");
+    long long stranded = sqlite3_changes(db);
+    if (stranded)
+        log_warn("event=requeued_after_restart messages=%lld", stranded);
+
+    char err[256];
+    m->pool = mpool_new(pc, err, sizeof err);
+    if (!m->pool) {
+        log_error("event=pool_failed error=\"%s\"", err);
+        return -1;
+    }
+    loop_t *loop = service_loop(svc);
+    m->dispatch_timer = loop_add_timer(loop, 250, s_dispatch, svc);
+    if (m->dispatch_timer < 0 || loop_add_fd(loop, mpool_fd(m->pool), s_on_results, svc))
+        return -1;
+    log_info("event=mailer_ready delivery=%s workers=%d", pc->smtp.host ? pc->smtp.host : "maildir",
+             pc->workers);
+    return 0;
+}
+
+/* s_fini - stop the workers; record what they finished */
+static void s_fini(service_t *svc)
+{
+    mailer_t *m = service_state(svc);
+    if (!m)
+        return;
+    if (m->pool) {
+        /* let the batches in flight finish and record them, so a clean
+         * stop sends nothing twice; jobs not started go back to the queue */
+        mpool_stop(m->pool);
+        s_on_results(service_loop(svc), svc);
+        db_exec(service_db(svc), "UPDATE messages SET status = 'retry', lease_until = NULL"
+                                 " WHERE status = 'sending'");
+        mpool_destroy(&m->pool);
+    }
+    wire_client_destroy(&m->journal);
+    free(m);
+    service_set_state(svc, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "mailer",
+        .migrations = mailer_migrations,
+        .apply = s_apply,
+        .consumes = s_consumes,
+        .init = s_init,
+        .fini = s_fini,
+        .status = s_status,
+        .command = s_command,
+    };
+    return service_main(argc, argv, &def);
+}

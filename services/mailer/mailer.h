@@ -1,0 +1,75 @@
+/*
+ * mailer.h - what the mailer's parts share.
+ */
+#ifndef HARK_MAILER_H
+#define HARK_MAILER_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "mailer_smtp.h"
+
+/* One message on its way through a worker.  The main thread fills the
+ * first part, a worker the result; the job is owned by whoever holds it. */
+typedef struct mjob {
+    int64_t id;
+    char *to_addr, *to_name, *locale, *template_name, *category, *message_id;
+    char *unsubscribe_url; /* NULL for complaint and alert mail */
+    json_t *vars;          /* owned reference */
+    /* result */
+    int code;              /* SMTP code; 250 for a Maildir write */
+    int permanent;         /* 5xx */
+    int render_failed;
+    char diag[256];
+    struct mjob *next;
+} mjob_t;
+
+void mjob_free(mjob_t *j);
+
+/* --- the store (mailer_store.c) ------------------------------------------- */
+extern const char *const mailer_migrations[];
+
+/* mstore_* - SQL on mailer.db; each returns 0/-1 unless said otherwise and
+ * runs inside the caller's transaction. */
+int mstore_upsert_customer(sqlite3 *db, const json_t *c);
+int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
+int mstore_is_suppressed(sqlite3 *db, const char *address);
+int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
+                   const char *message_id, int64_t not_before_ms, int64_t now_ms);
+int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
+/* mstore_outbox_add - an event for the journal, written in the same
+ * transaction as the state it reports */
+int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *payload);
+
+/* --- the worker pool (mailer_pool.c) --------------------------------------- */
+typedef struct mpool mpool_t;
+typedef struct {
+    int workers;
+    int per_connection;
+    int rate;               /* messages per second, 0 = no limit */
+    msmtp_conf_t smtp;      /* host NULL or "" -> Maildir */
+    const char *maildir;
+    const char *templates, *default_locale;
+    const char *from, *from_name, *reply_to;
+} mpool_conf_t;
+
+/* mpool_new - start the workers (each with its own renderer and SMTP
+ * session).  The strings in conf must outlive the pool.  NULL on error. */
+mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen);
+/* mpool_destroy - stop after the batches in flight; unstarted jobs are
+ * dropped (their rows stay claimed and are re-queued at the next start). */
+void mpool_destroy(mpool_t **self_p);
+/* mpool_stop - let the workers finish their batches and end; the results
+ * stay for mpool_results */
+void mpool_stop(mpool_t *p);
+/* mpool_submit - queue a job (taken over) */
+void mpool_submit(mpool_t *p, mjob_t *job);
+/* mpool_results - every finished job, as a list (caller frees each) */
+mjob_t *mpool_results(mpool_t *p);
+/* mpool_fd - readable when results are waiting */
+int mpool_fd(mpool_t *p);
+/* mpool_pending - jobs submitted and not yet returned */
+size_t mpool_pending(mpool_t *p);
+
+#endif

@@ -1,0 +1,333 @@
+/*
+ * mailer_pool.c - the worker threads that render, compose and deliver.
+ *
+ * libesmtp blocks for a whole SMTP session, so delivery runs in
+ * [mailer] connections threads, each with its own renderer (a render_t is
+ * not shared between threads) and its own session of up to
+ * [mailer] per_connection messages.  The main thread alone touches SQLite:
+ * it hands jobs in and takes results out, woken by an eventfd.  A job
+ * queue under one mutex is all the coordination there is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mailer.h"
+#include "mailer_compose.h"
+#include "mailer_render.h"
+
+struct mpool {
+    mpool_conf_t conf;
+    pthread_t *threads;
+    int n_threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mjob_t *head, *tail; /* waiting jobs */
+    mjob_t *results;
+    size_t pending;
+    int efd;
+    int stop;
+    int64_t next_slot; /* rate limit: the earliest time the next message may go */
+};
+
+/* mjob_free - free a job and its strings */
+void mjob_free(mjob_t *j)
+{
+    if (!j)
+        return;
+    free(j->to_addr);
+    free(j->to_name);
+    free(j->locale);
+    free(j->template_name);
+    free(j->category);
+    free(j->message_id);
+    free(j->unsubscribe_url);
+    json_decref(j->vars);
+    free(j);
+}
+
+/* s_rate_wait - sleep until this message's slot under [mailer] rate */
+static void s_rate_wait(mpool_t *p)
+{
+    if (p->conf.rate <= 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    int64_t now = clock_mono_ms();
+    int64_t slot = p->next_slot > now ? p->next_slot : now;
+    p->next_slot = slot + 1000 / p->conf.rate;
+    pthread_mutex_unlock(&p->mu);
+    if (slot > now) {
+        struct timespec ts = {(slot - now) / 1000, ((slot - now) % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* s_maildir_write - deliver into Maildir: write tmp/, fsync, rename to new/ */
+static int s_maildir_write(const char *dir, const mjob_t *j, const char *data, size_t len,
+                           char *diag, size_t dlen)
+{
+    char tmp[4200], dst[4200], name[128];
+    snprintf(name, sizeof name, "%lld.%lld_%d.hark", (long long)(clock_now_ms() / 1000),
+             (long long)j->id, (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, name);
+    snprintf(dst, sizeof dst, "%s/new/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(diag, dlen, "maildir: %s", strerror(errno));
+        return -1;
+    }
+    int bad = write(fd, data, len) != (ssize_t)len || fsync(fd) != 0;
+    close(fd);
+    if (bad || rename(tmp, dst) != 0) {
+        snprintf(diag, dlen, "maildir: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    snprintf(diag, dlen, "written to %s", dst);
+    return 0;
+}
+
+/* s_compose - render and compose one job; NULL (job marked) on failure */
+static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
+{
+    rendered_t out = {0};
+    char err[200];
+    if (render_message(r, j->template_name, j->locale, j->vars, &out, err, sizeof err)) {
+        j->render_failed = 1;
+        snprintf(j->diag, sizeof j->diag, "render: %s", err);
+        return NULL;
+    }
+    compose_opts_t o = {
+        .from_name = p->conf.from_name,
+        .from_addr = p->conf.from,
+        .reply_to = p->conf.reply_to && *p->conf.reply_to ? p->conf.reply_to : NULL,
+        .to_name = j->to_name,
+        .to_addr = j->to_addr,
+        .message_id = j->message_id,
+        .date_ms = clock_now_ms(),
+        .unsubscribe_url = j->unsubscribe_url,
+        .category = j->category,
+    };
+    char *msg = compose_message(&o, &out, len, err, sizeof err);
+    rendered_free(&out);
+    if (!msg) {
+        j->render_failed = 1;
+        snprintf(j->diag, sizeof j->diag, "compose: %s", err);
+    }
+    return msg;
+}
+
+/* s_deliver - one connection's worth of jobs */
+static void s_deliver(mpool_t *p, render_t *r, mjob_t **jobs, size_t n)
+{
+    char **data = calloc(n, sizeof *data);
+    size_t *lens = calloc(n, sizeof *lens);
+    msmtp_msg_t *msgs = calloc(n, sizeof *msgs);
+    size_t *map = calloc(n, sizeof *map);
+    if (!data || !lens || !msgs || !map) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(jobs[i]->diag, sizeof jobs[i]->diag, "out of memory");
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        data[i] = s_compose(p, r, jobs[i], &lens[i]);
+        if (!data[i])
+            continue;
+        s_rate_wait(p);
+        if (!p->conf.smtp.host || !*p->conf.smtp.host) {
+            if (s_maildir_write(p->conf.maildir, jobs[i], data[i], lens[i], jobs[i]->diag,
+                                sizeof jobs[i]->diag) == 0)
+                jobs[i]->code = 250;
+            continue;
+        }
+        msgs[m] = (msmtp_msg_t){.envelope_from = p->conf.from, .rcpt = jobs[i]->to_addr,
+                                .data = data[i], .len = lens[i]};
+        map[m++] = i;
+    }
+    if (m > 0) {
+        msmtp_send(&p->conf.smtp, msgs, m);
+        for (size_t k = 0; k < m; k++) {
+            mjob_t *j = jobs[map[k]];
+            j->code = msgs[k].code;
+            j->permanent = msgs[k].permanent;
+            snprintf(j->diag, sizeof j->diag, "%s", msgs[k].diag);
+        }
+    }
+out:
+    for (size_t i = 0; data && i < n; i++)
+        free(data[i]);
+    free(data);
+    free(lens);
+    free(msgs);
+    free(map);
+}
+
+/* s_worker - take a batch, deliver it, hand back the results */
+static void *s_worker(void *arg)
+{
+    mpool_t *p = arg;
+    char err[256];
+    render_t *r = render_new(p->conf.templates, p->conf.default_locale, err, sizeof err);
+    if (!r)
+        log_error("event=render_init_failed error=\"%s\"", err);
+    size_t cap = (size_t)p->conf.per_connection;
+    mjob_t **batch = calloc(cap, sizeof *batch);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->head && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        size_t n = 0;
+        while (p->head && n < cap && batch) {
+            batch[n++] = p->head;
+            p->head = p->head->next;
+        }
+        if (!p->head)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        if (r && batch) {
+            s_deliver(p, r, batch, n);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                snprintf(batch[i]->diag, sizeof batch[i]->diag, "renderer unavailable");
+        }
+        pthread_mutex_lock(&p->mu);
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->next = p->results;
+            p->results = batch[i];
+        }
+        pthread_mutex_unlock(&p->mu);
+        uint64_t one = 1;
+        ssize_t w = write(p->efd, &one, sizeof one);
+        (void)w;
+    }
+    free(batch);
+    render_destroy(&r);
+    return NULL;
+}
+
+/* mpool_new - start the workers */
+mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen)
+{
+    mpool_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->conf = *conf;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    p->threads = calloc((size_t)conf->workers, sizeof *p->threads);
+    if (p->efd < 0 || !p->threads) {
+        snprintf(err, errlen, "cannot set up the worker pool");
+        mpool_destroy(&p);
+        return NULL;
+    }
+    if (!conf->smtp.host || !*conf->smtp.host) {
+        char d[4200];
+        mkdir(conf->maildir, 0700);
+        snprintf(d, sizeof d, "%s/tmp", conf->maildir);
+        mkdir(d, 0700);
+        snprintf(d, sizeof d, "%s/new", conf->maildir);
+        mkdir(d, 0700);
+        snprintf(d, sizeof d, "%s/cur", conf->maildir);
+        mkdir(d, 0700);
+    }
+    for (int i = 0; i < conf->workers; i++) {
+        if (pthread_create(&p->threads[i], NULL, s_worker, p)) {
+            snprintf(err, errlen, "cannot start worker %d", i);
+            mpool_destroy(&p);
+            return NULL;
+        }
+        p->n_threads++;
+    }
+    return p;
+}
+
+/* mpool_stop - end the workers after their current batch */
+void mpool_stop(mpool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    p->n_threads = 0;
+}
+
+/* mpool_destroy - stop, join and free; safe on NULL and twice */
+void mpool_destroy(mpool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    mpool_t *p = *self_p;
+    mpool_stop(p);
+    for (mjob_t *j = p->head, *nx; j; j = nx) {
+        nx = j->next;
+        mjob_free(j);
+    }
+    for (mjob_t *j = p->results, *nx; j; j = nx) {
+        nx = j->next;
+        mjob_free(j);
+    }
+    if (p->efd >= 0)
+        close(p->efd);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->threads);
+    free(p);
+    *self_p = NULL;
+}
+
+/* mpool_submit - queue a job */
+void mpool_submit(mpool_t *p, mjob_t *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->tail)
+        p->tail->next = job;
+    else
+        p->head = job;
+    p->tail = job;
+    p->pending++;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* mpool_results - take the finished jobs */
+mjob_t *mpool_results(mpool_t *p)
+{
+    uint64_t v;
+    ssize_t r = read(p->efd, &v, sizeof v);
+    (void)r;
+    pthread_mutex_lock(&p->mu);
+    mjob_t *list = p->results;
+    p->results = NULL;
+    for (mjob_t *j = list; j; j = j->next)
+        p->pending--;
+    pthread_mutex_unlock(&p->mu);
+    return list;
+}
+
+int mpool_fd(mpool_t *p) { return p->efd; }
+
+size_t mpool_pending(mpool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->pending;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}

@@ -1,0 +1,1316 @@
+/*
+ * mailer_render.c - Markdown+Mustache templates to subject, text and HTML.
+ *
+ * What happens in render_message (see mailer_render.h for the contract):
+ *  1. the locale chain is built (tag, primary subtag, default) over the
+ *     locale directories found by render_new; the first directory holding
+ *     <name>.md supplies the template, read and compiled once and cached
+ *     here as three mustache_t (subject, preheader, body);
+ *  2. the variables are copied (shallowly) and get plural flags;
+ *  3. subject and preheader are rendered with a plain-text escaper (controls
+ *     become spaces, values are capped) and squeezed to one line; the body
+ *     is rendered with md_escape_inline for {{var}};
+ *  4. cmark parses the body once; the text part is written from its tree
+ *     (s_text_*), then paragraphs made only of links (the 0-10 score row)
+ *     are wrapped in <div class="links"> so layout.html can style them as
+ *     buttons, and cmark renders HTML in safe mode;
+ *  5. layout.html wraps the HTML, with Mustache's HTML escaping.
+ *
+ * Text part rules: paragraphs and headings are wrapped at 78 columns on
+ * spaces, and between CJK characters (never before closing or after opening
+ * punctuation); a column is one code point, except East Asian wide
+ * characters and most emoji, which count 2, and combining marks, which
+ * count 0.  A word wider than the line (a long URL) is never split, so it
+ * is the one case of a longer line.  Links are "text <url>", or the URL
+ * alone when it is the text; a paragraph of links only puts each link on
+ * its own line.  Lists use "- " and "1. " with hanging indents, block
+ * quotes "> ", code blocks are kept as they are, hard breaks are kept, raw
+ * HTML is dropped (as safe mode drops it from the HTML part).
+ *
+ * Ownership: render_t owns the cache entries (names, compiled templates,
+ * partial texts) and the layout; strings handed out are malloc'd.
+ */
+#include "mailer_render.h"
+
+#include "buf.h"
+#include "mdescape.h"
+#include "mime.h"
+#include "mustache.h"
+
+#include <cmark.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define S_MAX_FILE        ((size_t)1024 * 1024)  /* a template file, bytes */
+#define S_MAX_LOCALES     64        /* locale directories we look at */
+#define S_MAX_LOCALE_LEN  35        /* BCP 47 tags we accept, characters */
+#define S_MAX_NAME_LEN    64        /* template and partial names */
+#define S_MAX_ENTRIES     4096      /* cache entries, misses included */
+#define S_MAX_LINE_OUTPUT ((size_t)64 * 1024)   /* rendered subject, bytes */
+#define S_MIN_WRAP        20        /* narrowest wrap width when nested */
+#define S_MAX_DEPTH       48        /* nested blocks rendered with prefixes */
+#define S_MAX_LINK_ROWS   64        /* link rows styled per message */
+#define S_ELLIPSIS        "\xE2\x80\xA6"
+
+/* One cache entry: a template or a partial of one locale, or a miss. */
+typedef struct s_entry {
+    struct s_entry *next;
+    char *locale;               /* owned */
+    char *name;                 /* owned */
+    int partial;                /* 1: a partial, text only */
+    int found;                  /* 0: no such file (a remembered miss) */
+    mustache_t *subject;        /* templates: owned, compiled once */
+    mustache_t *preheader;      /* NULL when the template has none */
+    mustache_t *body;
+    char *text;                 /* partials: the file's text, owned */
+} s_entry_t;
+
+struct render {
+    char *dir;                  /* templates directory, owned */
+    char *default_locale;       /* owned */
+    char *locales[S_MAX_LOCALES];   /* locale directories, owned */
+    size_t nlocales;
+    mustache_t *layout;         /* layout.html, owned */
+    s_entry_t *entries;         /* cache, owned */
+    size_t nentries;
+};
+
+/* Partial loader state for one render. */
+typedef struct {
+    render_t *r;
+    const char *chain[3];       /* locales to try, best first */
+    size_t n;
+    int failed;                 /* a partial could not be loaded */
+    char err[256];
+} s_loader_t;
+
+/* s_err - format a message into err (may be NULL); returns -1 */
+static int s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int s_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- UTF-8 and columns -------------------------------------------------- */
+
+/* s_utf8_next - decode the code point at s (n bytes left) into *cp; returns
+ * its length; an invalid byte counts as one U+FFFD */
+static size_t s_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, v = c & 0x1Fu, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, v = c & 0x0Fu, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, v = c & 0x07u, min = 0x10000;
+    else
+        goto bad;
+    if (n < len)
+        goto bad;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            goto bad;
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        goto bad;
+    *cp = v;
+    return len;
+bad:
+    *cp = 0xFFFD;
+    return 1;
+}
+
+/* render_text_width - columns of code point cp in the text part */
+int render_text_width(unsigned cp)
+{
+    if ((cp >= 0x300 && cp <= 0x36F) || (cp >= 0x483 && cp <= 0x489) ||
+        (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+        (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) ||
+        (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 ||
+        (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
+        (cp >= 0xE0100 && cp <= 0xE01EF))
+        return 0;
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x231A && cp <= 0x231B) ||
+        (cp >= 0x2E80 && cp <= 0x303E) || (cp >= 0x3041 && cp <= 0x33FF) ||
+        (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||
+        (cp >= 0xA000 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+        (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+        (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) ||
+        (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F680 && cp <= 0x1F6FF) ||
+        (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
+        return 2;
+    return 1;
+}
+
+/* s_no_break_before - closing punctuation that must not start a line */
+static int s_no_break_before(uint32_t c)
+{
+    static const uint32_t set[] = {
+        0x3001, 0x3002, 0xFF0C, 0xFF0E, 0xFF1A, 0xFF1B, 0xFF1F, 0xFF01,
+        0xFF09, 0x3009, 0x300B, 0x300D, 0x300F, 0x3011, 0x3015, 0x3017,
+        0x3019, 0x301B, 0xFF5D, 0xFF5E, 0x301C, 0x30FC, 0x30FB, 0xFF05,
+        0x2026, 0x2014, 0x201D, 0x2019, 0x00BB};
+    if (c > 0 && c < 0x80)
+        return strchr(")]}.,!?;:%'\"", (int)c) != NULL;
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        if (set[i] == c)
+            return 1;
+    return 0;
+}
+
+/* s_no_break_after - opening punctuation that must not end a line */
+static int s_no_break_after(uint32_t c)
+{
+    static const uint32_t set[] = {
+        0xFF08, 0x3008, 0x300A, 0x300C, 0x300E, 0x3010, 0x3014, 0x3016,
+        0x3018, 0x301A, 0xFF5B, 0x201C, 0x2018, 0x00AB, 0x2014};
+    if (c > 0 && c < 0x80)
+        return strchr("([{'\"", (int)c) != NULL;
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        if (set[i] == c)
+            return 1;
+    return 0;
+}
+
+/* s_break_between - whether a line may break between code points a and b
+ * written without a space: only next to wide (CJK) characters */
+static int s_break_between(uint32_t a, uint32_t b)
+{
+    if (render_text_width(b) == 0 || a == 0x200D)
+        return 0;
+    if (render_text_width(a) != 2 && render_text_width(b) != 2)
+        return 0;
+    return !s_no_break_before(b) && !s_no_break_after(a);
+}
+
+/* ---- small string helpers ----------------------------------------------- */
+
+/* s_copy_nul - NUL-terminated copy of s[0..len) with NUL bytes as spaces;
+ * the caller frees it */
+static char *s_copy_nul(const char *s, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        c[i] = s[i] ? s[i] : ' ';
+    c[len] = '\0';
+    return c;
+}
+
+/* s_cap_chars - s cut to max code points with "…" when cut; the caller
+ * frees the result */
+static char *s_cap_chars(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0, chars = 0;
+    while (i < len && chars < max) {
+        uint32_t cp;
+        i += s_utf8_next(p + i, len - i, &cp);
+        chars++;
+    }
+    int cut = i < len;
+    char *out = malloc(i + (cut ? sizeof S_ELLIPSIS : 1));
+    if (!out)
+        return NULL;
+    memcpy(out, s, i);
+    if (cut)
+        memcpy(out + i, S_ELLIPSIS, sizeof S_ELLIPSIS);
+    else
+        out[i] = '\0';
+    return out;
+}
+
+/* s_one_line - s with controls as spaces, whitespace runs squeezed to one
+ * space and no outer whitespace; the caller frees it; NULL on bad UTF-8 */
+static char *s_one_line(const char *s)
+{
+    char *clean = mime_sanitize_line(s);
+    if (!clean)
+        return NULL;
+    size_t o = 0;
+    int space = 0;
+    for (size_t i = 0; clean[i]; i++) {
+        if (clean[i] == ' ' || clean[i] == '\t') {
+            space = 1;
+            continue;
+        }
+        if (space && o)
+            clean[o++] = ' ';
+        space = 0;
+        clean[o++] = clean[i];
+    }
+    clean[o] = '\0';
+    return clean;
+}
+
+/* s_locale_norm - tag lowercased with '_' as '-' into out; -1 unless it is
+ * 1..S_MAX_LOCALE_LEN of [a-z0-9-] starting with a letter */
+static int s_locale_norm(const char *tag, char *out, size_t outlen)
+{
+    size_t n = tag ? strlen(tag) : 0;
+    if (n == 0 || n > S_MAX_LOCALE_LEN || n + 1 > outlen)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = tag[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        else if (c == '_')
+            c = '-';
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return -1;
+        out[i] = c;
+    }
+    out[n] = '\0';
+    return (out[0] >= 'a' && out[0] <= 'z') ? 0 : -1;
+}
+
+/* s_name_ok - template names are [a-z0-9_-] without a leading '_';
+ * partial names must start with '_' */
+static int s_name_ok(const char *name, int partial)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > S_MAX_NAME_LEN || (name[0] == '_') != (partial != 0))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* s_read_file - the whole file at path, NUL-terminated, in *text (caller
+ * frees); 0, 1 when it does not exist, -1 on error (too big, a NUL byte,
+ * not UTF-8, unreadable) with err set */
+static int s_read_file(const char *path, char **text, char *err,
+                       size_t errlen)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 1;
+        return s_err(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    buf_t b = BUF_INIT;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        buf_append(&b, chunk, n);
+        if (b.len > S_MAX_FILE)
+            break;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    buf_append(&b, "", 0);
+    if (rerr || buf_failed(&b) || b.len > S_MAX_FILE) {
+        buf_free(&b);
+        return s_err(err, errlen, "%s: %s", path,
+                     rerr ? "read error" : "too big or out of memory");
+    }
+    if (memchr(b.data, '\0', b.len) || !mime_utf8_valid(b.data, b.len)) {
+        buf_free(&b);
+        return s_err(err, errlen, "%s: not UTF-8 text", path);
+    }
+    *text = buf_release(&b);
+    return 0;
+}
+
+/* ---- the cache ---------------------------------------------------------- */
+
+/* s_entry_free - free one entry and what it owns */
+static void s_entry_free(s_entry_t *e)
+{
+    free(e->locale);
+    free(e->name);
+    mustache_destroy(&e->subject);
+    mustache_destroy(&e->preheader);
+    mustache_destroy(&e->body);
+    free(e->text);
+    free(e);
+}
+
+/* s_find - the cached entry for (locale, name, partial), or NULL */
+static s_entry_t *s_find(render_t *r, const char *locale, const char *name,
+                         int partial)
+{
+    for (s_entry_t *e = r->entries; e; e = e->next)
+        if (e->partial == partial && strcmp(e->name, name) == 0 &&
+            strcmp(e->locale, locale) == 0)
+            return e;
+    return NULL;
+}
+
+/* s_new_entry - an empty entry for (locale, name), not yet in the cache */
+static s_entry_t *s_new_entry(const char *locale, const char *name,
+                              int partial)
+{
+    s_entry_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->locale = strdup(locale);
+    e->name = strdup(name);
+    e->partial = partial;
+    if (!e->locale || !e->name) {
+        s_entry_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* s_keep - put e in the cache; a miss is dropped (and freed) instead when
+ * the cache is full, so unknown names cannot grow it without bound */
+static void s_keep(render_t *r, s_entry_t *e)
+{
+    if (!e->found && r->nentries >= S_MAX_ENTRIES) {
+        s_entry_free(e);
+        return;
+    }
+    e->next = r->entries;
+    r->entries = e;
+    r->nentries++;
+}
+
+/* s_compile - compile one front-matter or body text for path; NULL with
+ * err set */
+static mustache_t *s_compile(const char *text, const char *path,
+                             const char *what, size_t max_output, char *err,
+                             size_t errlen)
+{
+    char cerr[200];
+    mustache_t *t = mustache_new(text, cerr, sizeof cerr);
+    if (!t) {
+        s_err(err, errlen, "%s: %s: %s", path, what, cerr);
+        return NULL;
+    }
+    mustache_set_limits(t, max_output, 0);
+    return t;
+}
+
+/* s_front_matter - split a template file into its subject, preheader (NULL
+ * when absent) and body, compiling each into e; 0, or -1 with err set */
+static int s_front_matter(s_entry_t *e, char *text, const char *path,
+                          char *err, size_t errlen)
+{
+    char *p = text;
+    if (strncmp(p, "---\n", 4) == 0)
+        p += 4;
+    else if (strncmp(p, "---\r\n", 5) == 0)
+        p += 5;
+    else
+        return s_err(err, errlen, "%s: must start with a \"---\" front-matter "
+                     "block", path);
+    char *subject = NULL, *preheader = NULL;
+    for (int line = 2;; line++) {
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            return s_err(err, errlen, "%s: front matter is not closed by "
+                         "\"---\"", path);
+        *nl = '\0';
+        if (nl > p && nl[-1] == '\r')
+            nl[-1] = '\0';
+        char *next = nl + 1;
+        if (strcmp(p, "---") == 0) {
+            p = next;
+            break;
+        }
+        if (p[strspn(p, " \t")] != '\0') {
+            char *colon = strchr(p, ':');
+            if (!colon)
+                return s_err(err, errlen, "%s: line %d: expected \"key: "
+                             "value\"", path, line);
+            *colon = '\0';
+            char *v = colon + 1;
+            v += strspn(v, " \t");
+            size_t vl = strlen(v);
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+                v[--vl] = '\0';
+            char **slot = strcmp(p, "subject") == 0   ? &subject
+                          : strcmp(p, "preheader") == 0 ? &preheader
+                                                        : NULL;
+            if (!slot)
+                return s_err(err, errlen, "%s: line %d: unknown key \"%.40s\" "
+                             "(subject, preheader)", path, line, p);
+            if (*slot)
+                return s_err(err, errlen, "%s: line %d: %s given twice", path,
+                             line, p);
+            *slot = v;
+        }
+        p = next;
+    }
+    if (!subject || !*subject)
+        return s_err(err, errlen, "%s: front matter has no subject", path);
+    e->subject = s_compile(subject, path, "subject", S_MAX_LINE_OUTPUT, err,
+                           errlen);
+    if (!e->subject)
+        return -1;
+    if (preheader && *preheader) {
+        e->preheader = s_compile(preheader, path, "preheader",
+                                 S_MAX_LINE_OUTPUT, err, errlen);
+        if (!e->preheader)
+            return -1;
+    }
+    e->body = s_compile(p, path, "body", RENDER_MAX_MARKDOWN, err, errlen);
+    return e->body ? 0 : -1;
+}
+
+/* s_get - the entry for (locale, name, partial), reading and compiling the
+ * file on first use; 0 with *out set, 1 when there is no such file, -1
+ * with err set */
+static int s_get(render_t *r, const char *locale, const char *name,
+                 int partial, s_entry_t **out, char *err, size_t errlen)
+{
+    s_entry_t *e = s_find(r, locale, name, partial);
+    if (e) {
+        *out = e;
+        return e->found ? 0 : 1;
+    }
+    size_t plen = strlen(r->dir) + strlen(locale) + strlen(name) + 8;
+    char *path = malloc(plen);
+    if (!path)
+        return s_err(err, errlen, "out of memory");
+    snprintf(path, plen, "%s/%s/%s.md", r->dir, locale, name);
+    char *text = NULL;
+    int rc = s_read_file(path, &text, err, errlen);
+    if (rc < 0) {
+        free(path);
+        return -1;
+    }
+    e = s_new_entry(locale, name, partial);
+    if (!e) {
+        free(path);
+        free(text);
+        return s_err(err, errlen, "out of memory");
+    }
+    if (rc == 0) {
+        e->found = 1;
+        if (partial) {
+            e->text = text;
+            text = NULL;
+        } else if (s_front_matter(e, text, path, err, errlen) != 0) {
+            free(path);
+            free(text);
+            s_entry_free(e);
+            return -1;
+        }
+    }
+    free(path);
+    free(text);
+    s_keep(r, e);
+    *out = e;
+    return e->found ? 0 : 1;
+}
+
+/* s_known_locale - the renderer's copy of locale if it is a directory */
+static const char *s_known_locale(const render_t *r, const char *locale)
+{
+    for (size_t i = 0; i < r->nlocales; i++)
+        if (strcmp(r->locales[i], locale) == 0)
+            return r->locales[i];
+    return NULL;
+}
+
+/* s_chain - the locale directories to try for tag, best first, into chain
+ * (pointers into r); returns how many (at least the default) */
+static size_t s_chain(const render_t *r, const char *tag, const char *chain[3])
+{
+    char norm[S_MAX_LOCALE_LEN + 1];
+    size_t n = 0;
+    if (s_locale_norm(tag, norm, sizeof norm) == 0) {
+        const char *full = s_known_locale(r, norm);
+        if (full)
+            chain[n++] = full;
+        char *dash = strchr(norm, '-');
+        if (dash) {
+            *dash = '\0';
+            const char *primary = s_known_locale(r, norm);
+            if (primary && (n == 0 || primary != chain[0]))
+                chain[n++] = primary;
+        }
+    }
+    const char *def = s_known_locale(r, r->default_locale);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++)
+        seen |= chain[i] == def;
+    if (!seen)
+        chain[n++] = def;
+    return n;
+}
+
+/* s_partial_loader - mustache partial loader: the partial's text from the
+ * first locale of the chain that has it */
+static const char *s_partial_loader(const char *name, void *arg)
+{
+    s_loader_t *l = arg;
+    if (l->failed || !s_name_ok(name, 1))
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        s_entry_t *e = NULL;
+        int rc = s_get(l->r, l->chain[i], name, 1, &e, l->err, sizeof l->err);
+        if (rc < 0) {
+            l->failed = 1;
+            return NULL;
+        }
+        if (rc == 0)
+            return e->text;
+    }
+    return NULL;
+}
+
+/* ---- escapers ----------------------------------------------------------- */
+
+/* s_escape_md - {{var}} in a body: Markdown-escaped, capped */
+static int s_escape_md(mustache_buf_t *out, const char *s, size_t len,
+                       void *arg)
+{
+    (void)arg;
+    char *copy = s_copy_nul(s, len);
+    char *esc = copy ? md_escape_inline(copy, RENDER_MAX_VAR_CHARS) : NULL;
+    free(copy);
+    if (!esc)
+        return -1;
+    int rc = mustache_buf_append(out, esc, strlen(esc));
+    free(esc);
+    return rc;
+}
+
+/* s_escape_line - {{var}} in a subject or preheader: plain text on one
+ * line, capped */
+static int s_escape_line(mustache_buf_t *out, const char *s, size_t len,
+                         void *arg)
+{
+    (void)arg;
+    char *copy = s_copy_nul(s, len);
+    char *clean = copy ? mime_sanitize_line(copy) : NULL;
+    char *capped = clean ? s_cap_chars(clean, RENDER_MAX_LINE_VAR_CHARS) : NULL;
+    free(copy);
+    free(clean);
+    if (!capped)
+        return -1;
+    int rc = mustache_buf_append(out, capped, strlen(capped));
+    free(capped);
+    return rc;
+}
+
+/* ---- plural flags ------------------------------------------------------- */
+
+/* render_plural_category - CLDR cardinal category of integer n */
+const char *render_plural_category(const char *locale, long long n)
+{
+    char lang[S_MAX_LOCALE_LEN + 1];
+    unsigned long long a = n < 0 ? 0ULL - (unsigned long long)n
+                                 : (unsigned long long)n;
+    unsigned m10 = (unsigned)(a % 10), m100 = (unsigned)(a % 100);
+    if (s_locale_norm(locale, lang, sizeof lang) != 0)
+        return a == 1 ? "one" : "other";
+    lang[strcspn(lang, "-")] = '\0';
+    if (strcmp(lang, "ru") == 0 || strcmp(lang, "be") == 0 ||
+        strcmp(lang, "uk") == 0) {
+        if (m10 == 1 && m100 != 11)
+            return "one";
+        if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14))
+            return "few";
+        return "many";
+    }
+    if (strcmp(lang, "pl") == 0) {
+        if (a == 1)
+            return "one";
+        if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14))
+            return "few";
+        return "many";
+    }
+    if (strcmp(lang, "zh") == 0 || strcmp(lang, "ja") == 0 ||
+        strcmp(lang, "ko") == 0)
+        return "other";
+    return a == 1 ? "one" : "other";
+}
+
+/* s_integer_of - 1 with *n set when v is an integer, an integral real or a
+ * string of 1..18 digits */
+static int s_integer_of(const json_t *v, long long *n)
+{
+    if (json_is_integer(v)) {
+        *n = (long long)json_integer_value(v);
+        return 1;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d >= -1e15 && d <= 1e15 && d == (double)(long long)d) {
+            *n = (long long)d;
+            return 1;
+        }
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v);
+        if (len == 0 || len > 18 || strspn(s, "0123456789") != len)
+            return 0;
+        *n = strtoll(s, NULL, 10);
+        return 1;
+    }
+    return 0;
+}
+
+/* s_context - shallow copy of vars with plural flags for locale; NULL when
+ * vars is not an object (or OOM).  The caller decrefs it. */
+static json_t *s_context(const json_t *vars, const char *locale)
+{
+    if (vars && !json_is_object(vars))
+        return NULL;
+    json_t *ctx = vars ? json_copy((json_t *)vars) : json_object();
+    if (!ctx || !vars)
+        return ctx;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)vars, key, v) {
+        long long n;
+        char flag[128];
+        if (!s_integer_of(v, &n))
+            continue;
+        int w = snprintf(flag, sizeof flag, "%s_%s", key,
+                         render_plural_category(locale, n));
+        if (w < 0 || (size_t)w >= sizeof flag || json_object_get(ctx, flag))
+            continue;
+        if (json_object_set_new(ctx, flag, json_true()) != 0) {
+            json_decref(ctx);
+            return NULL;
+        }
+    }
+    return ctx;
+}
+
+/* ---- the text part ------------------------------------------------------ */
+
+/* s_url_shown - whether a link's URL may appear in the text part (the
+ * schemes cmark's safe mode drops from the HTML do not) */
+static int s_url_shown(const char *url)
+{
+    static const char *const bad[] = {"javascript:", "vbscript:", "file:",
+                                      "data:"};
+    if (!url || !*url)
+        return 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (strncasecmp(url, bad[i], strlen(bad[i])) == 0)
+            return 0;
+    return 1;
+}
+
+/* s_inlines - append the plain text of node's inline content (node itself
+ * included when it is inline): soft breaks as spaces, hard breaks as "\n",
+ * links as "text <url>".  Iterative, so deep emphasis cannot blow the
+ * stack. */
+static void s_inlines(buf_t *out, cmark_node *node)
+{
+    size_t starts[64];          /* link text start offsets, innermost last */
+    size_t nstarts = 0;
+    cmark_iter *it = cmark_iter_new(node);
+    if (!it) {
+        out->failed = 1;
+        return;
+    }
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        int enter = ev == CMARK_EVENT_ENTER;
+        switch (cmark_node_get_type(n)) {
+        case CMARK_NODE_TEXT:
+        case CMARK_NODE_CODE:
+            buf_puts(out, cmark_node_get_literal(n));
+            break;
+        case CMARK_NODE_SOFTBREAK:
+            buf_putc(out, ' ');
+            break;
+        case CMARK_NODE_LINEBREAK:
+            buf_putc(out, '\n');
+            break;
+        case CMARK_NODE_LINK:
+            if (enter) {
+                if (nstarts < sizeof starts / sizeof starts[0])
+                    starts[nstarts] = out->len;
+                nstarts++;
+                break;
+            }
+            if (nstarts-- > sizeof starts / sizeof starts[0])
+                break;
+            {
+                const char *url = cmark_node_get_url(n);
+                if (!s_url_shown(url) || out->failed)
+                    break;
+                const char *text = out->data ? out->data + starts[nstarts] : "";
+                size_t tlen = out->len - starts[nstarts];
+                int same = (strlen(url) == tlen && memcmp(url, text, tlen) == 0) ||
+                           (strncmp(url, "mailto:", 7) == 0 &&
+                            strlen(url + 7) == tlen &&
+                            memcmp(url + 7, text, tlen) == 0);
+                if (tlen == 0) {
+                    buf_puts(out, url);
+                } else if (!same) {
+                    buf_puts(out, " <");
+                    buf_puts(out, url);
+                    buf_putc(out, '>');
+                }
+            }
+            break;
+        default:                /* emphasis, images (alt text), raw HTML: */
+            break;              /* children only, or nothing */
+        }
+    }
+    cmark_iter_free(it);
+}
+
+/* s_wrap_line - append one line of text (no "\n") wrapped at width: breaks
+ * at spaces (dropped) or next to CJK characters; a unit wider than the
+ * line gets a line of its own */
+static void s_wrap_line(buf_t *out, const char *s, size_t len, size_t width)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, col = 0;
+    int space = 0;              /* a space is owed before the next unit */
+    while (i < len) {
+        if (p[i] == ' ' || p[i] == '\t') {
+            space = col > 0;
+            i++;
+            continue;
+        }
+        /* one unbreakable unit: up to a space or a break opportunity */
+        size_t j = i, w = 0;
+        uint32_t cp, last = 0;
+        while (j < len && p[j] != ' ' && p[j] != '\t') {
+            size_t n = s_utf8_next(p + j, len - j, &cp);
+            if (j > i && s_break_between(last, cp))
+                break;
+            w += (size_t)render_text_width(cp);
+            last = cp;
+            j += n;
+        }
+        size_t sep = space ? 1 : 0;
+        if (col > 0 && col + sep + w > width) {
+            buf_putc(out, '\n');
+            col = 0;
+            sep = 0;
+        }
+        if (sep)
+            buf_putc(out, ' ');
+        buf_append(out, s + i, j - i);
+        col += sep + w;
+        space = 0;
+        i = j;
+    }
+}
+
+/* s_wrap - append text wrapped at width, keeping its "\n" hard breaks */
+static void s_wrap(buf_t *out, const char *s, size_t len, size_t width)
+{
+    size_t i = 0;
+    for (;;) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - s) : len;
+        s_wrap_line(out, s + i, end - i, width);
+        if (!nl)
+            break;
+        buf_putc(out, '\n');
+        i = end + 1;
+    }
+}
+
+/* s_prefix - append in's lines with `first` before the first line and
+ * `rest` before the others (a blank line gets the prefix without its
+ * trailing spaces) */
+static void s_prefix(buf_t *out, const buf_t *in, const char *first,
+                     const char *rest)
+{
+    if (!in->len)
+        return;
+    const char *s = in->data;
+    size_t len = in->len, i = 0;
+    int line = 0;
+    for (;;) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - s) : len;
+        const char *pre = line ? rest : first;
+        size_t plen = strlen(pre);
+        if (end == i)
+            while (plen && pre[plen - 1] == ' ')
+                plen--;
+        buf_append(out, pre, plen);
+        buf_append(out, s + i, end - i);
+        if (!nl)
+            break;
+        buf_putc(out, '\n');
+        i = end + 1;
+        line++;
+    }
+}
+
+/* s_is_link_row - a paragraph of two or more links and only whitespace
+ * between them (the 0-10 score row) */
+static int s_is_link_row(cmark_node *para)
+{
+    int links = 0;
+    for (cmark_node *c = cmark_node_first_child(para); c;
+         c = cmark_node_next(c)) {
+        switch (cmark_node_get_type(c)) {
+        case CMARK_NODE_LINK:
+            links++;
+            break;
+        case CMARK_NODE_SOFTBREAK:
+            break;
+        case CMARK_NODE_TEXT: {
+            const char *t = cmark_node_get_literal(c);
+            if (t[strspn(t, " \t")] != '\0')
+                return 0;
+            break;
+        }
+        default:
+            return 0;
+        }
+    }
+    return links >= 2;
+}
+
+static void s_text_blocks(buf_t *out, cmark_node *first, size_t width,
+                          int tight, int depth);
+
+/* s_text_flat - a subtree too deep for prefixes, as one wrapped paragraph */
+static void s_text_flat(buf_t *out, cmark_node *node, size_t width)
+{
+    buf_t t = BUF_INIT;
+    cmark_iter *it = cmark_iter_new(node);
+    cmark_event_type ev;
+    while (it && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        cmark_node_type ty = cmark_node_get_type(n);
+        if (ev == CMARK_EVENT_ENTER &&
+            (ty == CMARK_NODE_TEXT || ty == CMARK_NODE_CODE ||
+             ty == CMARK_NODE_CODE_BLOCK)) {
+            if (t.len)
+                buf_putc(&t, ' ');
+            buf_puts(&t, cmark_node_get_literal(n));
+        }
+    }
+    cmark_iter_free(it);
+    for (size_t i = 0; i < t.len; i++)
+        if (t.data[i] == '\n')
+            t.data[i] = ' ';
+    if (t.len)
+        s_wrap(out, t.data, t.len, width);
+    if (t.failed || !it)
+        out->failed = 1;
+    buf_free(&t);
+}
+
+/* s_text_block - append the text of one block (lines joined by "\n", no
+ * final newline; nothing for raw HTML) */
+static void s_text_block(buf_t *out, cmark_node *n, size_t width, int depth)
+{
+    if (width < S_MIN_WRAP)
+        width = S_MIN_WRAP;
+    if (depth > S_MAX_DEPTH) {
+        s_text_flat(out, n, width);
+        return;
+    }
+    buf_t t = BUF_INIT;
+    switch (cmark_node_get_type(n)) {
+    case CMARK_NODE_PARAGRAPH:
+    case CMARK_NODE_HEADING:
+        if (cmark_node_get_type(n) == CMARK_NODE_PARAGRAPH &&
+            s_is_link_row(n)) {
+            for (cmark_node *c = cmark_node_first_child(n); c;
+                 c = cmark_node_next(c)) {
+                if (cmark_node_get_type(c) != CMARK_NODE_LINK)
+                    continue;
+                buf_reset(&t);
+                s_inlines(&t, c);
+                if (out->len && out->data[out->len - 1] != '\n')
+                    buf_putc(out, '\n');
+                s_wrap(out, t.data ? t.data : "", t.len, width);
+            }
+            break;
+        }
+        s_inlines(&t, n);
+        s_wrap(out, t.data ? t.data : "", t.len, width);
+        break;
+    case CMARK_NODE_BLOCK_QUOTE:
+        s_text_blocks(&t, cmark_node_first_child(n), width - 2, 0, depth + 1);
+        s_prefix(out, &t, "> ", "> ");
+        break;
+    case CMARK_NODE_LIST: {
+        int ordered = cmark_node_get_list_type(n) == CMARK_ORDERED_LIST;
+        int paren = cmark_node_get_list_delim(n) == CMARK_PAREN_DELIM;
+        int tight = cmark_node_get_list_tight(n);
+        long num = cmark_node_get_list_start(n);
+        for (cmark_node *item = cmark_node_first_child(n); item;
+             item = cmark_node_next(item), num++) {
+            char marker[32], indent[32];
+            if (ordered)
+                snprintf(marker, sizeof marker, "%ld%c ", num, paren ? ')' : '.');
+            else
+                snprintf(marker, sizeof marker, "- ");
+            size_t mlen = strlen(marker);
+            memset(indent, ' ', mlen);
+            indent[mlen] = '\0';
+            buf_reset(&t);
+            s_text_blocks(&t, cmark_node_first_child(item),
+                          width > mlen ? width - mlen : 0, tight, depth + 1);
+            if (item != cmark_node_first_child(n))
+                buf_puts(out, tight ? "\n" : "\n\n");
+            if (t.len)
+                s_prefix(out, &t, marker, indent);
+            else
+                buf_append(out, marker, mlen - 1);
+        }
+        break;
+    }
+    case CMARK_NODE_CODE_BLOCK: {
+        const char *lit = cmark_node_get_literal(n);
+        size_t len = strlen(lit);
+        if (len && lit[len - 1] == '\n')
+            len--;
+        buf_append(out, lit, len);
+        break;
+    }
+    case CMARK_NODE_THEMATIC_BREAK:
+        buf_puts(out, "----------");
+        break;
+    case CMARK_NODE_CUSTOM_BLOCK:
+    case CMARK_NODE_DOCUMENT:
+        s_text_blocks(out, cmark_node_first_child(n), width, 0, depth + 1);
+        break;
+    default:                    /* raw HTML blocks: dropped */
+        break;
+    }
+    if (t.failed)
+        out->failed = 1;
+    buf_free(&t);
+}
+
+/* s_text_blocks - append blocks from `first` on, separated by a blank line,
+ * or by a newline when tight (a tight list item) */
+static void s_text_blocks(buf_t *out, cmark_node *first, size_t width,
+                          int tight, int depth)
+{
+    for (cmark_node *n = first; n; n = cmark_node_next(n)) {
+        buf_t t = BUF_INIT;
+        s_text_block(&t, n, width, depth);
+        if (t.len) {
+            if (out->len)
+                buf_puts(out, tight ? "\n" : "\n\n");
+            buf_append(out, t.data, t.len);
+        }
+        if (t.failed)
+            out->failed = 1;
+        buf_free(&t);
+    }
+}
+
+/* s_text_part - the plain-text part of a parsed document; the caller frees
+ * it; NULL on OOM */
+static char *s_text_part(cmark_node *doc)
+{
+    buf_t out = BUF_INIT;
+    s_text_blocks(&out, cmark_node_first_child(doc), RENDER_TEXT_WIDTH, 0, 0);
+    buf_putc(&out, '\n');
+    if (buf_failed(&out)) {
+        buf_free(&out);
+        return NULL;
+    }
+    return buf_release(&out);
+}
+
+/* s_mark_link_rows - wrap each link-row paragraph in <div class="links">
+ * (a custom block, which safe mode leaves alone) for layout.html's CSS */
+static void s_mark_link_rows(cmark_node *doc)
+{
+    cmark_node *rows[S_MAX_LINK_ROWS];
+    size_t n = 0;
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    while (it && n < S_MAX_LINK_ROWS &&
+           (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *node = cmark_iter_get_node(it);
+        if (ev == CMARK_EVENT_ENTER &&
+            cmark_node_get_type(node) == CMARK_NODE_PARAGRAPH &&
+            s_is_link_row(node))
+            rows[n++] = node;
+    }
+    cmark_iter_free(it);
+    for (size_t i = 0; i < n; i++) {
+        cmark_node *div = cmark_node_new(CMARK_NODE_CUSTOM_BLOCK);
+        if (!div)
+            return;
+        if (!cmark_node_set_on_enter(div, "<div class=\"links\">") ||
+            !cmark_node_set_on_exit(div, "</div>") ||
+            !cmark_node_insert_before(rows[i], div)) {
+            cmark_node_free(div);
+            continue;
+        }
+        cmark_node_append_child(div, rows[i]);
+    }
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+/* render_new - load the layout and list the locale directories */
+render_t *render_new(const char *templates_dir, const char *default_locale,
+                     char *err, size_t errlen)
+{
+    char def[S_MAX_LOCALE_LEN + 1];
+    if (!templates_dir || !*templates_dir) {
+        s_err(err, errlen, "no templates directory");
+        return NULL;
+    }
+    if (s_locale_norm(default_locale, def, sizeof def) != 0) {
+        s_err(err, errlen, "bad default locale \"%.40s\"",
+              default_locale ? default_locale : "");
+        return NULL;
+    }
+    DIR *d = opendir(templates_dir);
+    if (!d) {
+        s_err(err, errlen, "%s: %s", templates_dir, strerror(errno));
+        return NULL;
+    }
+    render_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->dir = strdup(templates_dir)) ||
+        !(r->default_locale = strdup(def))) {
+        closedir(d);
+        render_destroy(&r);
+        s_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) && r->nlocales < S_MAX_LOCALES) {
+        char norm[S_MAX_LOCALE_LEN + 1];
+        if (s_locale_norm(de->d_name, norm, sizeof norm) != 0 ||
+            strcmp(norm, de->d_name) != 0)
+            continue;           /* directory names are lowercase tags */
+        size_t plen = strlen(templates_dir) + strlen(de->d_name) + 2;
+        char *path = malloc(plen);
+        struct stat st;
+        if (!path)
+            break;
+        snprintf(path, plen, "%s/%s", templates_dir, de->d_name);
+        int isdir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        free(path);
+        if (isdir && (r->locales[r->nlocales] = strdup(de->d_name)))
+            r->nlocales++;
+    }
+    closedir(d);
+    if (!s_known_locale(r, r->default_locale)) {
+        s_err(err, errlen, "%s: no directory for the default locale \"%s\"",
+              templates_dir, r->default_locale);
+        render_destroy(&r);
+        return NULL;
+    }
+    size_t plen = strlen(templates_dir) + sizeof "/layout.html";
+    char *path = malloc(plen);
+    char *text = NULL;
+    if (!path) {
+        s_err(err, errlen, "out of memory");
+        render_destroy(&r);
+        return NULL;
+    }
+    snprintf(path, plen, "%s/layout.html", templates_dir);
+    int rc = s_read_file(path, &text, err, errlen);
+    if (rc == 1)
+        s_err(err, errlen, "%s: missing", path);
+    if (rc == 0)
+        r->layout = s_compile(text, path, "layout", 0, err, errlen);
+    free(text);
+    free(path);
+    if (!r->layout) {
+        render_destroy(&r);
+        return NULL;
+    }
+    return r;
+}
+
+/* render_destroy - free everything; *self_p = NULL */
+void render_destroy(render_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    render_t *r = *self_p;
+    s_entry_t *e = r->entries;
+    while (e) {
+        s_entry_t *next = e->next;
+        s_entry_free(e);
+        e = next;
+    }
+    for (size_t i = 0; i < r->nlocales; i++)
+        free(r->locales[i]);
+    mustache_destroy(&r->layout);
+    free(r->dir);
+    free(r->default_locale);
+    free(r);
+    *self_p = NULL;
+}
+
+/* rendered_free - free the strings of r and zero it */
+void rendered_free(rendered_t *r)
+{
+    if (!r)
+        return;
+    free(r->subject);
+    free(r->preheader);
+    free(r->text);
+    free(r->html);
+    free(r->locale_used);
+    memset(r, 0, sizeof *r);
+}
+
+/* s_render_line - render a subject or preheader template to one plain
+ * line; the caller frees it; NULL with err set */
+static char *s_render_line(mustache_t *t, json_t *ctx, s_loader_t *l,
+                           const char *what, char *err, size_t errlen)
+{
+    char merr[256];
+    char *raw = mustache_render(t, ctx, s_partial_loader, l, s_escape_line,
+                                NULL, merr, sizeof merr);
+    if (!raw || l->failed) {
+        free(raw);
+        s_err(err, errlen, "%s: %s", what, l->failed ? l->err : merr);
+        return NULL;
+    }
+    char *line = s_one_line(raw);
+    free(raw);
+    if (!line)
+        s_err(err, errlen, "%s: not UTF-8 or out of memory", what);
+    return line;
+}
+
+/* render_message - render one message; see mailer_render.h */
+int render_message(render_t *r, const char *name, const char *locale,
+                   const json_t *vars, rendered_t *out, char *err,
+                   size_t errlen)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!r || !out)
+        return s_err(err, errlen, "no renderer or output");
+    if (!s_name_ok(name, 0))
+        return s_err(err, errlen, "bad template name \"%.64s\"",
+                     name ? name : "");
+    if (vars && !json_is_object(vars))
+        return s_err(err, errlen, "template variables must be a JSON object");
+
+    const char *chain[3];
+    size_t n = s_chain(r, locale, chain), used = 0;
+    s_entry_t *e = NULL;
+    for (; used < n; used++) {
+        int rc = s_get(r, chain[used], name, 0, &e, err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+    }
+    if (used == n)
+        return s_err(err, errlen, "no template \"%s\" for locale \"%.40s\" "
+                     "or \"%s\"", name, locale ? locale : "", r->default_locale);
+
+    s_loader_t l = {.r = r, .n = 0};
+    for (size_t i = used; i < n; i++)
+        l.chain[l.n++] = chain[i];
+    const char *loc = chain[used];
+    json_t *ctx = s_context(vars, loc);
+    json_t *lctx = NULL;
+    char *md = NULL, *body_html = NULL;
+    cmark_node *doc = NULL;
+    char merr[256], what[160];
+    int rc = -1;
+    if (!ctx) {
+        s_err(err, errlen, "out of memory");
+        goto done;
+    }
+    snprintf(what, sizeof what, "template %s/%s subject", loc, name);
+    if (!(out->subject = s_render_line(e->subject, ctx, &l, what, err, errlen)))
+        goto done;
+    if (!*out->subject) {
+        s_err(err, errlen, "template %s/%s: the subject renders empty", loc,
+              name);
+        goto done;
+    }
+    snprintf(what, sizeof what, "template %s/%s preheader", loc, name);
+    out->preheader = e->preheader
+                         ? s_render_line(e->preheader, ctx, &l, what, err, errlen)
+                         : strdup("");
+    if (!out->preheader) {
+        if (!e->preheader)
+            s_err(err, errlen, "out of memory");
+        goto done;
+    }
+    md = mustache_render(e->body, ctx, s_partial_loader, &l, s_escape_md, NULL,
+                         merr, sizeof merr);
+    if (!md || l.failed) {
+        s_err(err, errlen, "template %s/%s: %s (the Markdown limit is %zu "
+              "bytes)", loc, name, l.failed ? l.err : merr,
+              (size_t)RENDER_MAX_MARKDOWN);
+        goto done;
+    }
+    size_t mdlen = strlen(md);
+    if (mdlen > RENDER_MAX_MARKDOWN) {
+        s_err(err, errlen, "template %s/%s: Markdown of %zu bytes is over "
+              "the %zu limit", loc, name, mdlen, (size_t)RENDER_MAX_MARKDOWN);
+        goto done;
+    }
+    doc = cmark_parse_document(md, mdlen, CMARK_OPT_SAFE | CMARK_OPT_VALIDATE_UTF8);
+    if (!doc || !(out->text = s_text_part(doc))) {
+        s_err(err, errlen, "out of memory");
+        goto done;
+    }
+    s_mark_link_rows(doc);
+    body_html = cmark_render_html(doc, CMARK_OPT_SAFE);
+    out->locale_used = strdup(loc);
+    if (!body_html || !out->locale_used) {
+        s_err(err, errlen, "out of memory");
+        goto done;
+    }
+    lctx = json_pack("{s:s, s:s, s:s, s:s}", "subject", out->subject,
+                     "preheader", out->preheader, "body_html", body_html,
+                     "lang", loc);
+    if (!lctx) {
+        s_err(err, errlen, "out of memory");
+        goto done;
+    }
+    out->html = mustache_render(r->layout, lctx, NULL, NULL, NULL, NULL, merr,
+                                sizeof merr);
+    if (!out->html) {
+        s_err(err, errlen, "layout.html: %s", merr);
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(ctx);
+    json_decref(lctx);
+    if (doc)
+        cmark_node_free(doc);
+    free(md);
+    free(body_html);
+    if (rc != 0)
+        rendered_free(out);
+    return rc;
+}

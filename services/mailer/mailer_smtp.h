@@ -1,0 +1,82 @@
+/*
+ * mailer_smtp.h - hand finished messages to an SMTP relay, several per
+ * connection, and say per message what the relay answered.
+ *
+ * Built on libESMTP 1.1.0 (Debian libesmtp-dev), with what it does not get
+ * right on its own done here: a connect timeout and short protocol timeouts,
+ * TCP_NODELAY (without it every message over ~2 KB stalls ~40 ms), a fresh
+ * TLS context per session (libESMTP #30: the second STARTTLS session in a
+ * process uses a freed SSL_CTX), TLS 1.3 session tickets that otherwise stall
+ * the EHLO after STARTTLS, AUTH that must succeed before any MAIL FROM, and
+ * SIGPIPE kept away from the process.  mailer_smtp.c says how and why.
+ *
+ * smtp_start_session() "succeeding" says nothing about the mail: the outcome
+ * of each message is read from its MAIL FROM, RCPT TO and end-of-data replies
+ * and put into msmtp_msg_t.  Nothing is kept between calls: every call is
+ * one SMTP session, and the caller owns every string it passes in.
+ */
+#ifndef HARK_MAILER_SMTP_H
+#define HARK_MAILER_SMTP_H
+
+#include <stddef.h>
+
+typedef enum {
+    MSMTP_TLS_OFF,      /* never STARTTLS, even when offered */
+    MSMTP_TLS_OPTIONAL, /* STARTTLS when offered, plain text otherwise */
+    MSMTP_TLS_REQUIRED  /* no STARTTLS offered or it fails: no mail sent */
+} msmtp_tls_t;
+
+typedef struct {
+    const char *host;     /* "127.0.0.1" or a name; IPv6 literals are not
+                           * possible (libESMTP splits "host:port" at the
+                           * first ':') */
+    int port;             /* 2525 */
+    msmtp_tls_t tls;
+    const char *user;     /* NULL: no AUTH.  Otherwise AUTH PLAIN or LOGIN
+                           * must succeed before MAIL FROM, or nothing is sent */
+    const char *password; /* already read from the password file by the caller */
+    const char *helo;     /* our EHLO name; NULL: the host name (uname) */
+    int timeout_ms;       /* for connect and for every protocol step (greeting,
+                           * each reply, each write); 0: 30000.  libESMTP
+                           * never waits less than 1000 ms for a reply */
+    const char *ca_file;  /* PEM file of CAs to trust for STARTTLS; NULL: the
+                           * system's (/etc/ssl/certs) */
+    int tls_no_verify;    /* 1: accept any certificate (tests with a
+                           * self-signed one).  0, the default: the chain must
+                           * verify and name host (DNS name or IP address) */
+} msmtp_conf_t;
+
+typedef struct {
+    const char *envelope_from; /* MAIL FROM address, "" or NULL for <> */
+    const char *rcpt;          /* RCPT TO address, one per message */
+    const char *data;          /* the whole RFC 5322 message, CRLF line ends.
+                                * Not dot-stuffed: libESMTP stuffs for DATA,
+                                * and BDAT needs none.  libESMTP adds Date,
+                                * From and Message-Id when missing and drops
+                                * Return-Path and repeats of one-only headers */
+    size_t len;
+    /* out */
+    int code;                  /* the reply that decided this message: 250,
+                                * 451, 550…  0: no reply (connection failed,
+                                * dropped or timed out first) */
+    int permanent;             /* 1: a 5xx for the sender, the recipient or
+                                * the message, or an unusable message: bounce,
+                                * do not retry.  0: retry later */
+    char diag[256];            /* one line, no CR/LF: the server's words or
+                                * ours */
+} msmtp_msg_t;
+
+/* msmtp_send - deliver msgs[0..n) in ONE SMTP session, in order.  Fills each
+ * msg's code/permanent/diag.  Returns how many were accepted (2xx), or -1 if
+ * the session could not be set up at all (connect, greeting, STARTTLS or
+ * AUTH failed, or no message was even offered): then every msg has code 0,
+ * permanent 0 and diag saying why.  Blocks for at most about timeout_ms per
+ * protocol step.  Safe to call from several threads at once. */
+int msmtp_send(const msmtp_conf_t *conf, msmtp_msg_t *msgs, size_t n);
+
+/* msmtp_nodelay_count - how many SMTP connections so far had TCP_NODELAY set
+ * and read back by this module's connect() (for tests and health checks:
+ * if it stays 0 while mail goes out, the interposition is not in effect). */
+unsigned long msmtp_nodelay_count(void);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * mailer_store.c - mailer.db: customers' contact copies, the suppression
+ * list, the message queue and the outbox of events for the journal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "mailer.h"
+
+const char *const mailer_migrations[] = {
+    "CREATE TABLE customers("
+    "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
+    "CREATE TABLE suppressions("
+    "  address TEXT PRIMARY KEY, reason TEXT NOT NULL, source_offset INTEGER NOT NULL);"
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY,"
+    "  request_key TEXT NOT NULL UNIQUE,"
+    "  request_offset INTEGER NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  locale TEXT,"
+    "  customer_id TEXT,"
+    "  address TEXT,"
+    "  name TEXT,"
+    "  vars TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL," /* queued sending retry delivered failed bounced skipped */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  lease_until INTEGER,"
+    "  first_at INTEGER NOT NULL,"
+    "  sent_to TEXT,"
+    "  last_error TEXT,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX messages_due ON messages(status, next_at);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+    "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    NULL,
+};
+
+/* s_lower - ASCII-lowercase copy of an address into out */
+static const char *s_lower(const char *a, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; a[i] && i + 1 < len; i++)
+        out[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
+    out[i] = '\0';
+    return out;
+}
+
+/* mstore_upsert_customer - merge the fields a customer event gives */
+int mstore_upsert_customer(sqlite3 *db, const json_t *c)
+{
+    const char *id = json_string_value(json_object_get(c, "id"));
+    if (!id)
+        return -1;
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT INTO customers(id, email, name, locale, timezone) VALUES(?1, ?2, ?3, ?4, ?5)"
+            " ON CONFLICT(id) DO UPDATE SET"
+            " email = coalesce(?2, email), name = coalesce(?3, name),"
+            " locale = coalesce(?4, locale), timezone = coalesce(?5, timezone)");
+    if (!st)
+        return -1;
+    static const char *const fields[] = {"id", "email", "name", "locale", "timezone"};
+    for (int i = 0; i < 5; i++) {
+        const char *v = json_string_value(json_object_get(c, fields[i]));
+        if (v)
+            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* mstore_suppress - add an address to the suppression list */
+int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset)
+{
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason, source_offset)"
+                                      " VALUES(?, ?, ?) ON CONFLICT(address) DO NOTHING");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, s_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, offset);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* mstore_is_suppressed - 1 when the address is on the list */
+int mstore_is_suppressed(sqlite3 *db, const char *address)
+{
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, s_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* mstore_enqueue - a requested message, queued; a request seen before is
+ * ignored (its key is unique) */
+int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
+                   const char *message_id, int64_t not_before_ms, int64_t now_ms)
+{
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT INTO messages(request_key, request_offset, category, template, locale,"
+            " customer_id, address, name, vars, message_id, status, next_at, first_at, updated_at)"
+            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)"
+            " ON CONFLICT(request_key) DO NOTHING");
+    if (!st)
+        return -1;
+    json_t *vars = json_object_get(req, "vars");
+    char *vtext = vars ? json_dumps(vars, JSON_COMPACT) : strdup("{}");
+    sqlite3_bind_text(st, 1, request_key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, offset);
+    static const char *const f[] = {"category", "template", "locale", "customer_id",
+                                    "address", "name"};
+    for (int i = 0; i < 6; i++) {
+        const char *v = json_string_value(json_object_get(req, f[i]));
+        if (v)
+            sqlite3_bind_text(st, 3 + i, v, -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_text(st, 9, vtext ? vtext : "{}", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 10, message_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 11, not_before_ms > now_ms ? not_before_ms : now_ms);
+    sqlite3_bind_int64(st, 12, now_ms);
+    sqlite3_bind_int64(st, 13, now_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    free(vtext);
+    return rc;
+}
+
+/* mstore_requeue - staff retry: a failed or bounced message goes again,
+ * with a fresh give-up clock */
+int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = db_prepare(
+        db, "UPDATE messages SET status = 'queued', next_at = ?2, first_at = ?2,"
+            " updated_at = ?2 WHERE id = ?1 AND status IN ('failed', 'bounced', 'skipped')");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* mstore_outbox_add - queue an event for the journal (payload stolen) */
+int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *payload)
+{
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO outbox(type, key, payload)"
+                                             " VALUES(?, ?, ?) ON CONFLICT(key) DO NOTHING")
+                            : NULL;
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    free(text);
+    return rc;
+}
