@@ -169,6 +169,8 @@ test-unit: $(UNIT_BINS)
 	done; \
 	echo "== tests/unit/mime_roundtrip.py (Python's email parser reads what mime.c writes)"; \
 	$(PYTHON) tests/unit/mime_roundtrip.py $(OUT)/tests/test_mime || fail=1; \
+	echo "== tests/unit/render_check.py (composed messages, parsed by Python's email)"; \
+	$(PYTHON) tests/unit/render_check.py $(OUT)/tests/test_render || fail=1; \
 	exit $$fail
 
 test-e2e:

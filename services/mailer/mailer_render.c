@@ -902,6 +902,8 @@ static void s_text_flat(buf_t *out, cmark_node *node, size_t width)
     buf_t t = BUF_INIT;
     cmark_iter *it = cmark_iter_new(node);
     cmark_event_type ev;
+    if (!it)
+        out->failed = 1;
     while (it && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
         cmark_node *n = cmark_iter_get_node(it);
         cmark_node_type ty = cmark_node_get_type(n);
@@ -919,7 +921,7 @@ static void s_text_flat(buf_t *out, cmark_node *node, size_t width)
             t.data[i] = ' ';
     if (t.len)
         s_wrap(out, t.data, t.len, width);
-    if (t.failed || !it)
+    if (t.failed)
         out->failed = 1;
     buf_free(&t);
 }
