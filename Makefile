@@ -91,9 +91,12 @@ $(OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
-$(OUT)/obj/%.o: %.c $(wildcard services/common/*.h) build/gen/proto_cmds.h
+# -MMD: each object also depends on the headers it includes (the .d files)
+$(OUT)/obj/%.o: %.c build/gen/proto_cmds.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
 
 $(LIBHARK): $(COMMON_OBJ)
 	@rm -f $@

@@ -156,132 +156,15 @@ static void s_flush_outbox(service_t *svc, mailer_t *m)
     }
 }
 
-/* s_event - the payload of an outcome event for row id */
-static json_t *s_event(sqlite3 *db, int64_t id)
-{
-    sqlite3_stmt *st = db_prepare(db, "SELECT request_key, message_id, customer_id,"
-                                      " coalesce(sent_to, address), template, category, attempts"
-                                      " FROM messages WHERE id = ?");
-    if (!st)
-        return NULL;
-    sqlite3_bind_int64(st, 1, id);
-    json_t *e = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        e = json_pack("{s:I,s:s,s:s,s:s,s:s}", "message", (json_int_t)id, "request_key",
-                      sqlite3_column_text(st, 0), "message_id", sqlite3_column_text(st, 1),
-                      "template", sqlite3_column_text(st, 4), "category",
-                      sqlite3_column_text(st, 5));
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            json_object_set_new(e, "customer_id",
-                                json_string((const char *)sqlite3_column_text(st, 2)));
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            json_object_set_new(e, "address",
-                                json_string((const char *)sqlite3_column_text(st, 3)));
-        json_object_set_new(e, "attempts", json_integer(sqlite3_column_int(st, 6)));
-    }
-    sqlite3_finalize(st);
-    return e;
-}
-
-/* s_outcome - record one message's end (or retry) with its event */
-static void s_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
-                      const char *error, int code, int64_t next_at)
-{
-    int64_t now = clock_now_ms();
-    sqlite3_stmt *st = db_prepare(db, "UPDATE messages SET status = ?2, last_error = ?3,"
-                                      " next_at = ?4, lease_until = NULL, updated_at = ?5"
-                                      " WHERE id = ?1");
-    if (!st)
-        return;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-    if (error)
-        sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, next_at ? next_at : now);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (!type)
-        return;
-    json_t *e = s_event(db, id);
-    if (!e)
-        return;
-    if (strcmp(type, "mail.skipped") == 0) {
-        json_object_del(e, "attempts");
-        json_object_set_new(e, "reason", json_string(code == 1   ? "suppressed"
-                                                     : code == 2 ? "no_address"
-                                                                 : "render_failed"));
-        if (code == 3 && error)
-            json_object_set_new(e, "error", json_string(error));
-    } else if (error) {
-        json_object_set_new(e, "error", json_string(error));
-        if (strcmp(type, "mail.bounced") == 0)
-            json_object_set_new(e, "code", json_integer(code));
-    }
-    char key[200];
-    snprintf(key, sizeof key, "mailer/%s/%lld/%lld", type, (long long)id,
-             (long long)json_integer_value(json_object_get(e, "attempts")));
-    mstore_outbox_add(db, type, key, e);
-}
-
-/* s_on_results - the workers' results, committed in one transaction */
+/* s_on_results - jobs the workers finished (and recorded): free them, send
+ * the outcome events on, and look for more work */
 static int s_on_results(loop_t *loop, void *arg)
 {
     service_t *svc = arg;
     mailer_t *m = service_state(svc);
-    sqlite3 *db = service_db(svc);
     mjob_t *list = mpool_results(m->pool);
     if (!list)
         return 0;
-    db_begin(db);
-    int64_t now = clock_now_ms();
-    for (mjob_t *j = list; j; j = j->next) {
-        char sql[160];
-        snprintf(sql, sizeof sql, "UPDATE messages SET attempts = attempts + 1 WHERE id = %lld",
-                 (long long)j->id);
-        if (j->render_failed) {
-            log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
-            s_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
-            continue;
-        }
-        db_exec(db, sql);
-        if (j->code >= 200 && j->code < 300) {
-            s_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
-        } else if (j->permanent) {
-            log_warn("event=bounced message=%lld code=%d", (long long)j->id, j->code);
-            mstore_suppress(db, j->to_addr, "bounced", 0);
-            s_outcome(db, j->id, "bounced", "mail.bounced", j->diag, j->code >= 500 ? j->code : 550,
-                      0);
-        } else {
-            int attempts = 1;
-            sqlite3_stmt *st = db_prepare(db, "SELECT attempts, first_at FROM messages WHERE id = ?");
-            int64_t first = now;
-            if (st) {
-                sqlite3_bind_int64(st, 1, j->id);
-                if (sqlite3_step(st) == SQLITE_ROW) {
-                    attempts = sqlite3_column_int(st, 0);
-                    first = sqlite3_column_int64(st, 1);
-                }
-                sqlite3_finalize(st);
-            }
-            if (now - first >= m->give_up) {
-                log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"",
-                         (long long)j->id, attempts, j->diag);
-                s_outcome(db, j->id, "failed", "mail.failed", j->diag, 0, 0);
-            } else {
-                int64_t delay = m->retry_min;
-                for (int i = 1; i < attempts && delay < m->retry_max; i++)
-                    delay *= 2;
-                if (delay > m->retry_max)
-                    delay = m->retry_max;
-                log_info("event=retry message=%lld attempts=%d in_ms=%lld error=\"%s\"",
-                         (long long)j->id, attempts, (long long)delay, j->diag);
-                s_outcome(db, j->id, "retry", NULL, j->diag, 0, now + delay);
-            }
-        }
-    }
-    if (db_commit(db))
-        db_rollback(db);
     for (mjob_t *j = list, *nx; j; j = nx) {
         nx = j->next;
         mjob_free(j);
@@ -350,12 +233,12 @@ static int s_dispatch(loop_t *loop, void *arg)
         const char *category = (const char *)sqlite3_column_text(st, 1);
         const char *addr = (const char *)sqlite3_column_text(st, 4);
         if (!addr || !*addr) {
-            s_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
+            mstore_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
             continue;
         }
         if (s_marketing(category) && mstore_is_suppressed(db, addr)) {
             log_info("event=suppressed message=%lld", (long long)id);
-            s_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
+            mstore_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
             continue;
         }
         mjob_t *j = calloc(1, sizeof *j);
@@ -549,6 +432,10 @@ static int s_init(service_t *svc)
         pc->smtp.password = m->password;
     }
     m->capacity = (size_t)pc->workers * (size_t)pc->per_connection * 2;
+    pc->db_path = config_get(cfg, "mailer", "db");
+    pc->retry_min = m->retry_min;
+    pc->retry_max = m->retry_max;
+    pc->give_up = m->give_up;
 
     /* nobody else sends: whatever was being sent when we stopped goes again */
     sqlite3 *db = service_db(svc);
@@ -580,8 +467,9 @@ static void s_fini(service_t *svc)
     if (!m)
         return;
     if (m->pool) {
-        /* let the batches in flight finish and record them, so a clean
-         * stop sends nothing twice; jobs not started go back to the queue */
+        /* let the batches in flight finish (each message is recorded as it
+         * ends, so a clean stop sends nothing twice); jobs not started go
+         * back to the queue */
         mpool_stop(m->pool);
         s_on_results(service_loop(svc), svc);
         db_exec(service_db(svc), "UPDATE messages SET status = 'retry', lease_until = NULL"

@@ -21,6 +21,7 @@ typedef struct mjob {
     int code;              /* SMTP code; 250 for a Maildir write */
     int permanent;         /* 5xx */
     int render_failed;
+    int recorded;          /* its outcome is committed */
     char diag[256];
     struct mjob *next;
 } mjob_t;
@@ -41,10 +42,15 @@ int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
 /* mstore_outbox_add - an event for the journal, written in the same
  * transaction as the state it reports */
 int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *payload);
+/* mstore_outcome - set a message's status and queue its event (type NULL:
+ * none).  For mail.skipped, code says why: 1 suppressed, 2 no address, 3
+ * render failed.  Inside the caller's transaction. */
+void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+                    const char *error, int code, int64_t next_at);
 
 /* --- the worker pool (mailer_pool.c) --------------------------------------- */
 typedef struct mpool mpool_t;
-typedef struct {
+typedef struct mpool_conf {
     int workers;
     int per_connection;
     int rate;               /* messages per second, 0 = no limit */
@@ -52,7 +58,12 @@ typedef struct {
     const char *maildir;
     const char *templates, *default_locale;
     const char *from, *from_name, *reply_to;
+    const char *db_path;    /* each worker records outcomes on its own connection */
+    int64_t retry_min, retry_max, give_up;
 } mpool_conf_t;
+
+/* mstore_record - commit one job's outcome (see mailer_store.c) */
+int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j);
 
 /* mpool_new - start the workers (each with its own renderer and SMTP
  * session).  The strings in conf must outlive the pool.  NULL on error. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "db.h"
 #include "log.h"
 #include "mailer.h"
 #include "mailer_compose.h"
@@ -126,8 +127,37 @@ static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
     return msg;
 }
 
-/* s_deliver - one connection's worth of jobs */
-static void s_deliver(mpool_t *p, render_t *r, mjob_t **jobs, size_t n)
+/* s_record - commit a job's outcome now, on the worker's own connection */
+static void s_record(mpool_t *p, sqlite3 *db, mjob_t *j)
+{
+    if (!db || mstore_record(db, &p->conf, j))
+        log_error("event=record_failed message=%lld code=%d", (long long)j->id, j->code);
+}
+
+/* The state msmtp's per-message callback needs to find the job. */
+typedef struct {
+    mpool_t *p;
+    sqlite3 *db;
+    mjob_t **jobs;
+    msmtp_msg_t *msgs;
+    size_t *map;
+} s_batch_t;
+
+/* s_on_result - msmtp: one message's outcome is final: commit it now */
+static void s_on_result(void *arg, msmtp_msg_t *msg)
+{
+    s_batch_t *b = arg;
+    mjob_t *j = b->jobs[b->map[msg - b->msgs]];
+    j->code = msg->code;
+    j->permanent = msg->permanent;
+    snprintf(j->diag, sizeof j->diag, "%s", msg->diag);
+    j->recorded = 1;
+    s_record(b->p, b->db, j);
+}
+
+/* s_deliver - one connection's worth of jobs; each outcome is committed
+ * as soon as it is known */
+static void s_deliver(mpool_t *p, render_t *r, sqlite3 *db, mjob_t **jobs, size_t n)
 {
     char **data = calloc(n, sizeof *data);
     size_t *lens = calloc(n, sizeof *lens);
@@ -141,13 +171,16 @@ static void s_deliver(mpool_t *p, render_t *r, mjob_t **jobs, size_t n)
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         data[i] = s_compose(p, r, jobs[i], &lens[i]);
-        if (!data[i])
+        if (!data[i]) {
+            s_record(p, db, jobs[i]);
             continue;
+        }
         s_rate_wait(p);
         if (!p->conf.smtp.host || !*p->conf.smtp.host) {
             if (s_maildir_write(p->conf.maildir, jobs[i], data[i], lens[i], jobs[i]->diag,
                                 sizeof jobs[i]->diag) == 0)
                 jobs[i]->code = 250;
+            s_record(p, db, jobs[i]);
             continue;
         }
         msgs[m] = (msmtp_msg_t){.envelope_from = p->conf.from, .rcpt = jobs[i]->to_addr,
@@ -155,12 +188,19 @@ static void s_deliver(mpool_t *p, render_t *r, mjob_t **jobs, size_t n)
         map[m++] = i;
     }
     if (m > 0) {
-        msmtp_send(&p->conf.smtp, msgs, m);
-        for (size_t k = 0; k < m; k++) {
+        s_batch_t b = {p, db, jobs, msgs, map};
+        msmtp_conf_t conf = p->conf.smtp;
+        conf.on_result = s_on_result;
+        conf.on_result_arg = &b;
+        msmtp_send(&conf, msgs, m);
+        for (size_t k = 0; k < m; k++) { /* those never offered */
             mjob_t *j = jobs[map[k]];
+            if (j->recorded)
+                continue;
             j->code = msgs[k].code;
             j->permanent = msgs[k].permanent;
             snprintf(j->diag, sizeof j->diag, "%s", msgs[k].diag);
+            s_record(p, db, j);
         }
     }
 out:
@@ -180,6 +220,7 @@ static void *s_worker(void *arg)
     render_t *r = render_new(p->conf.templates, p->conf.default_locale, err, sizeof err);
     if (!r)
         log_error("event=render_init_failed error=\"%s\"", err);
+    sqlite3 *db = db_open(p->conf.db_path, "normal", NULL);
     size_t cap = (size_t)p->conf.per_connection;
     mjob_t **batch = calloc(cap, sizeof *batch);
     for (;;) {
@@ -199,10 +240,12 @@ static void *s_worker(void *arg)
             p->tail = NULL;
         pthread_mutex_unlock(&p->mu);
         if (r && batch) {
-            s_deliver(p, r, batch, n);
+            s_deliver(p, r, db, batch, n);
         } else {
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
                 snprintf(batch[i]->diag, sizeof batch[i]->diag, "renderer unavailable");
+                s_record(p, db, batch[i]);
+            }
         }
         pthread_mutex_lock(&p->mu);
         for (size_t i = 0; i < n; i++) {
@@ -216,6 +259,7 @@ static void *s_worker(void *arg)
     }
     free(batch);
     render_destroy(&r);
+    db_close(&db);
     return NULL;
 }
 

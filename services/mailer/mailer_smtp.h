@@ -20,9 +20,14 @@
 
 #include <stddef.h>
 
+/* STARTTLS means TLS 1.2 or later, and a certificate that passes (see
+ * tls_no_verify) - also with OPTIONAL: a server that offers STARTTLS and then
+ * fails it gets no mail in plain text. */
+typedef struct msmtp_msg msmtp_msg_t;
+
 typedef enum {
     MSMTP_TLS_OFF,      /* never STARTTLS, even when offered */
-    MSMTP_TLS_OPTIONAL, /* STARTTLS when offered, plain text otherwise */
+    MSMTP_TLS_OPTIONAL, /* STARTTLS when offered, plain text when not */
     MSMTP_TLS_REQUIRED  /* no STARTTLS offered or it fails: no mail sent */
 } msmtp_tls_t;
 
@@ -41,12 +46,20 @@ typedef struct {
                            * never waits less than 1000 ms for a reply */
     const char *ca_file;  /* PEM file of CAs to trust for STARTTLS; NULL: the
                            * system's (/etc/ssl/certs) */
+    /* on_result: when set, called once per offered message as soon as its
+     * outcome is final: for a message the server accepted, right after its
+     * end-of-data reply and before the next message goes, so the caller can
+     * commit "delivered" and a crash repeats at most that one message.
+     * Called on the thread running msmtp_send.  Messages that were never
+     * offered (unusable, or the session failed) are not reported here. */
+    void (*on_result)(void *arg, msmtp_msg_t *msg);
+    void *on_result_arg;
     int tls_no_verify;    /* 1: accept any certificate (tests with a
                            * self-signed one).  0, the default: the chain must
                            * verify and name host (DNS name or IP address) */
 } msmtp_conf_t;
 
-typedef struct {
+struct msmtp_msg {
     const char *envelope_from; /* MAIL FROM address, "" or NULL for <> */
     const char *rcpt;          /* RCPT TO address, one per message */
     const char *data;          /* the whole RFC 5322 message, CRLF line ends.
@@ -57,21 +70,23 @@ typedef struct {
     size_t len;
     /* out */
     int code;                  /* the reply that decided this message: 250,
-                                * 451, 550…  0: no reply (connection failed,
+                                * 451, 550...  0: no reply (connection failed,
                                 * dropped or timed out first) */
     int permanent;             /* 1: a 5xx for the sender, the recipient or
                                 * the message, or an unusable message: bounce,
                                 * do not retry.  0: retry later */
     char diag[256];            /* one line, no CR/LF: the server's words or
                                 * ours */
-} msmtp_msg_t;
+};
 
 /* msmtp_send - deliver msgs[0..n) in ONE SMTP session, in order.  Fills each
  * msg's code/permanent/diag.  Returns how many were accepted (2xx), or -1 if
- * the session could not be set up at all (connect, greeting, STARTTLS or
- * AUTH failed, or no message was even offered): then every msg has code 0,
- * permanent 0 and diag saying why.  Blocks for at most about timeout_ms per
- * protocol step.  Safe to call from several threads at once. */
+ * the session could not be set up at all (bad conf, connect, greeting,
+ * STARTTLS or AUTH failed: no MAIL FROM was answered).  Then every msg has
+ * code 0, permanent 0 and diag saying why - except unusable ones (empty data,
+ * an address with spaces, controls or <>), which are never offered and
+ * always get permanent 1 and "not sent: ...".  Blocks for at most about
+ * timeout_ms per protocol step.  Safe to call from several threads at once. */
 int msmtp_send(const msmtp_conf_t *conf, msmtp_msg_t *msgs, size_t n);
 
 /* msmtp_nodelay_count - how many SMTP connections so far had TCP_NODELAY set

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "mailer.h"
@@ -172,4 +173,133 @@ int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *pa
     }
     free(text);
     return rc;
+}
+
+/* s_event - the payload of an outcome event for row id */
+static json_t *s_event(sqlite3 *db, int64_t id)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT request_key, message_id, customer_id,"
+                                      " coalesce(sent_to, address), template, category, attempts"
+                                      " FROM messages WHERE id = ?");
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, id);
+    json_t *e = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        e = json_pack("{s:I,s:s,s:s,s:s,s:s}", "message", (json_int_t)id, "request_key",
+                      sqlite3_column_text(st, 0), "message_id", sqlite3_column_text(st, 1),
+                      "template", sqlite3_column_text(st, 4), "category",
+                      sqlite3_column_text(st, 5));
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            json_object_set_new(e, "customer_id",
+                                json_string((const char *)sqlite3_column_text(st, 2)));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            json_object_set_new(e, "address",
+                                json_string((const char *)sqlite3_column_text(st, 3)));
+        json_object_set_new(e, "attempts", json_integer(sqlite3_column_int(st, 6)));
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* mstore_outcome - record one message's end (or retry) with its event */
+void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+                      const char *error, int code, int64_t next_at)
+{
+    int64_t now = clock_now_ms();
+    sqlite3_stmt *st = db_prepare(db, "UPDATE messages SET status = ?2, last_error = ?3,"
+                                      " next_at = ?4, lease_until = NULL, updated_at = ?5"
+                                      " WHERE id = ?1");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    if (error)
+        sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, next_at ? next_at : now);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!type)
+        return;
+    json_t *e = s_event(db, id);
+    if (!e)
+        return;
+    if (strcmp(type, "mail.skipped") == 0) {
+        json_object_del(e, "attempts");
+        json_object_set_new(e, "reason", json_string(code == 1   ? "suppressed"
+                                                     : code == 2 ? "no_address"
+                                                                 : "render_failed"));
+        if (code == 3 && error)
+            json_object_set_new(e, "error", json_string(error));
+    } else if (error) {
+        json_object_set_new(e, "error", json_string(error));
+        if (strcmp(type, "mail.bounced") == 0)
+            json_object_set_new(e, "code", json_integer(code));
+    }
+    char key[200];
+    snprintf(key, sizeof key, "mailer/%s/%lld/%lld", type, (long long)id,
+             (long long)json_integer_value(json_object_get(e, "attempts")));
+    mstore_outbox_add(db, type, key, e);
+}
+
+/* mstore_record - what happened to one job, committed at once: delivered,
+ * bounced (and the address suppressed), retried with backoff, or failed
+ * after give_up.  Called by the worker right after the server's answer, on
+ * its own connection, so a crash can repeat at most the message whose
+ * answer had not been committed yet. */
+int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
+{
+    if (db_begin(db))
+        return -1;
+    int64_t now = clock_now_ms();
+    char sql[160];
+    if (j->render_failed) {
+        log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
+        mstore_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
+        return db_commit(db) ? (db_rollback(db), -1) : 0;
+    }
+    snprintf(sql, sizeof sql, "UPDATE messages SET attempts = attempts + 1 WHERE id = %lld",
+             (long long)j->id);
+    db_exec(db, sql);
+    if (j->code >= 200 && j->code < 300) {
+        mstore_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
+    } else if (j->permanent) {
+        log_warn("event=bounced message=%lld code=%d diag=\"%s\"", (long long)j->id, j->code,
+                 j->diag);
+        mstore_suppress(db, j->to_addr, "bounced", 0);
+        mstore_outcome(db, j->id, "bounced", "mail.bounced", j->diag,
+                       j->code >= 500 && j->code < 600 ? j->code : 550, 0);
+    } else {
+        int attempts = 1;
+        int64_t first = now;
+        sqlite3_stmt *st = db_prepare(db, "SELECT attempts, first_at FROM messages WHERE id = ?");
+        if (st) {
+            sqlite3_bind_int64(st, 1, j->id);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                attempts = sqlite3_column_int(st, 0);
+                first = sqlite3_column_int64(st, 1);
+            }
+            sqlite3_finalize(st);
+        }
+        if (now - first >= rules->give_up) {
+            log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"", (long long)j->id,
+                     attempts, j->diag);
+            mstore_outcome(db, j->id, "failed", "mail.failed", j->diag, 0, 0);
+        } else {
+            int64_t delay = rules->retry_min;
+            for (int i = 1; i < attempts && delay < rules->retry_max; i++)
+                delay *= 2;
+            if (delay > rules->retry_max)
+                delay = rules->retry_max;
+            log_info("event=retry message=%lld attempts=%d in_ms=%lld error=\"%s\"",
+                     (long long)j->id, attempts, (long long)delay, j->diag);
+            mstore_outcome(db, j->id, "retry", NULL, j->diag, 0, now + delay);
+        }
+    }
+    if (db_commit(db)) {
+        db_rollback(db);
+        return -1;
+    }
+    return 0;
 }

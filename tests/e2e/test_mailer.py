@@ -228,3 +228,36 @@ def test_preview_prints_subject_text_and_html_without_sending(mailer, smtp, tmp_
     r = mailer.hark("mail", "preview", "--template", "nosuch", check=False)
     assert r.returncode != 0 and "nosuch" in r.stderr
     assert smtp.messages() == []
+
+
+def test_kill9_mailer_while_sending_loses_nothing_and_repeats_at_most_one_per_kill(make_hark, smtp):
+    h = make_hark(services=SERVICES, conf=mail_conf(smtp.port, mailer={"connections": "1",
+                                                                       "per_connection": "20"}))
+    total = 2000
+    keys = []
+    for b in range(0, total, 500):
+        events = [{"type": "mail.requested", "key": "crash/%d" % i,
+                   "payload": {"template": "test", "category": "alert",
+                               "address": "u%d@example.com" % i, "vars": {"n": i}}}
+                  for i in range(b, b + 500)]
+        keys += [e["key"] for e in events]
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": events})
+        assert cmd == "JOURNAL_APPEND_OK"
+    kills = 0
+    for _ in range(5):
+        wait_for(lambda: len(smtp.raw()) > kills * 150 + 50, timeout=60, what="sending under way")
+        old = h.kill("mailer")
+        kills += 1
+        wait_for(lambda: h.pid("mailer") not in (0, old), what="mailer back")
+    assert len(smtp.raw()) < total, "the kills came too late to test anything"
+
+    def all_delivered():
+        d = {e["payload"]["request_key"] for e in h.fetch_all(types=["mail.delivered"])}
+        return d if len(d) == total else None
+    delivered = wait_for(all_delivered, timeout=240, what="every message delivered")
+    assert delivered == set(keys)
+    ids = [m["Message-ID"] for m in smtp.messages()]
+    assert len(set(ids)) == total, "a message never reached the server"
+    duplicates = len(ids) - total
+    assert duplicates <= kills, "%d duplicates after %d kills" % (duplicates, kills)
+    h.stop()

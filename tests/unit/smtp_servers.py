@@ -32,9 +32,11 @@ can carry every outcome:
 With --dir, the server keeps DIR/connections (the number of TCP connections
 accepted so far) and, per accepted message, DIR/msg-NNN.eml (the data as
 received, dot-stuffing undone) and DIR/msg-NNN.env ("from\\nrcpt\\nvia\\n",
-via being DATA or BDAT).
+via being DATA or BDAT); with --tls also DIR/sni, the last TLS server name
+the client sent.
 """
 import asyncio
+import logging
 import os
 import signal
 import ssl
@@ -101,6 +103,11 @@ def run_aiosmtpd(args):
         cert, key = args["tls"]
         tls_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls_ctx.load_cert_chain(cert, key)
+
+        def sni(sslobj, server_name, ctx):
+            if STATE["dir"] and server_name:
+                _write_atomic(os.path.join(STATE["dir"], "sni"), server_name.encode())
+        tls_ctx.sni_callback = sni
 
     user_pass = None
     if args.get("auth"):
@@ -231,8 +238,10 @@ async def raw_session(reader, writer, args):
                 else:
                     store_message(mail_from, rcpts, b"".join(chunks), "BDAT")
                     await say("250 2.0.0 OK queued")
-        elif verb in ("RSET", "NOOP"):
+        elif verb == "RSET":
             mail_from, rcpts, chunks, got = None, [], [], 0
+            await say("250 2.0.0 OK")
+        elif verb == "NOOP":
             await say("250 2.0.0 OK")
         elif verb == "QUIT":
             await say("221 2.0.0 Bye")
@@ -258,22 +267,27 @@ def serve(make_server):
     asyncio.set_event_loop(loop)
     server = loop.run_until_complete(make_server(loop))
     port = server.sockets[0].getsockname()[1]
-    loop.add_signal_handler(signal.SIGTERM, loop.stop)
-    loop.add_signal_handler(signal.SIGINT, loop.stop)
+    # Stop hard: finishing asyncio and aiosmtpd cleanly while a client is
+    # half-way through TLS can hang.  Files are written atomically, so there
+    # is nothing to flush.
+    loop.add_signal_handler(signal.SIGTERM, os._exit, 0)
+    loop.add_signal_handler(signal.SIGINT, os._exit, 0)
 
     def stdin_ready():
         try:
-            if not os.read(0, 4096):
-                loop.stop()
+            if os.read(0, 4096):
+                return
         except OSError:
-            loop.stop()
+            pass
+        os._exit(0)
     try:
-        loop.add_reader(0, stdin_ready)
+        import stat
+        if stat.S_ISFIFO(os.fstat(0).st_mode):
+            loop.add_reader(0, stdin_ready)
     except (OSError, ValueError, PermissionError):
-        pass                       # stdin not pollable: rely on SIGTERM
+        pass                       # no stdin pipe: rely on SIGTERM
     print("ready %d" % port, flush=True)
     loop.run_forever()
-    server.close()
 
 
 def parse(argv):
@@ -300,6 +314,7 @@ def parse(argv):
 
 
 def main():
+    logging.getLogger("mail.log").setLevel(logging.ERROR)   # aiosmtpd's chatter
     if len(sys.argv) < 2 or sys.argv[1] not in ("aiosmtpd", "raw"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
