@@ -261,3 +261,73 @@ def test_kill9_mailer_while_sending_loses_nothing_and_repeats_at_most_one_per_ki
     duplicates = len(ids) - total
     assert duplicates <= kills, "%d duplicates after %d kills" % (duplicates, kills)
     h.stop()
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on a fixed loopback port; -d keeps each message."""
+
+    def __init__(self, port, *opts):
+        import subprocess
+        import tempfile
+        # smtp-sink writes as nobody, who cannot enter pytest's 0700 dirs
+        self.dir = tempfile.mkdtemp(prefix="hark-sink-", dir="/tmp")
+        os.chmod(self.dir, 0o777)
+        cmd = ["/usr/sbin/smtp-sink", "-d", os.path.join(self.dir, "%Y%m%d%H%M%S.")]
+        if os.geteuid() == 0:
+            cmd += ["-u", "nobody"]
+        cmd += list(opts) + ["127.0.0.1:%d" % port, "64"]
+        self.proc = subprocess.Popen(cmd)
+        import socket
+
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, what="smtp-sink listening")
+
+    def stop(self):
+        import shutil
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def count(self):
+        return len(os.listdir(self.dir))
+
+
+def test_smtp_sink_dropping_at_end_of_data_is_retried_then_delivered(make_hark, tmp_path):
+    from harness import free_port
+    port = free_port()
+    sink = SmtpSink(port, "-q", ".")   # hang up at end of data
+    h = make_hark(services=SERVICES, conf=mail_conf(port, mailer={"give_up": "1h"}))
+    try:
+        key = request(h, "test", "alert", address="someone@example.com")
+        wait_for(lambda: "event=retry message=1" in h.log(), what="a retry after the hang-up")
+        q = json.loads(h.hark("mail", "queue", "--json").stdout)
+        assert q["messages"][0]["status"] in ("retry", "sending")
+        assert outcomes(h) == []
+        sink.stop()
+        sink = SmtpSink(port)
+        (ev,) = wait_outcome(h, request_key=key)
+        assert ev["type"] == "mail.delivered" and ev["payload"]["attempts"] >= 2
+        wait_for(lambda: sink.count() >= 1, what="the message stored by smtp-sink")
+    finally:
+        sink.stop()
+        h.stop()
+
+
+def test_smtp_sink_hard_reject_bounces(make_hark, tmp_path):
+    from harness import free_port
+    port = free_port()
+    sink = SmtpSink(port, "-f", "RCPT")
+    h = make_hark(services=SERVICES, conf=mail_conf(port))
+    try:
+        key = request(h, "test", "alert", address="gone@example.com")
+        (ev,) = wait_outcome(h, request_key=key)
+        assert ev["type"] == "mail.bounced" and 500 <= ev["payload"]["code"] < 600
+    finally:
+        sink.stop()
+        h.stop()
