@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: all build run test test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -157,11 +157,14 @@ check-config: build
 	./bin/hark -c $(CONFIG) check-config
 
 # --- tests --------------------------------------------------------------------
+# everything the tests run (names depend on MODE, so ask the sub-make)
+test-build: build $(TEST_PROGS) $(UNIT_BINS)
+
 san: deps
-	$(MAKE) MODE=san build $(TEST_PROGS) $(UNIT_BINS)
+	$(MAKE) MODE=san test-build
 
 test: deps-test
-	$(MAKE) MODE=san build $(TEST_PROGS) $(UNIT_BINS)
+	$(MAKE) MODE=san test-build
 	$(MAKE) MODE=san test-unit
 	$(MAKE) MODE=san test-e2e
 
