@@ -7,6 +7,7 @@
  * escaped; lines are joined by a space (inline) or a hard break (block).
  * The result is built in a local growable buffer handed to the caller.
  */
+#include "buf.h"
 #include "mdescape.h"
 
 #include <stdint.h>
@@ -15,52 +16,6 @@
 
 #define S_ELLIPSIS "\xE2\x80\xA6"     /* U+2026 */
 
-/* Growable string; s_release hands its memory to the caller. */
-typedef struct {
-    char *d;
-    size_t len;
-    size_t cap;
-    int failed;
-} s_buf_t;
-
-/* s_put - append n bytes; on OOM remember the failure and ignore the rest */
-static void s_put(s_buf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1) {
-            if (cap > ((size_t)-1) / 2) {
-                b->failed = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *d = realloc(b->d, cap);
-        if (!d) {
-            b->failed = 1;
-            return;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len] = '\0';
-}
-
-/* s_release - the built string for the caller to free, or NULL after OOM */
-static char *s_release(s_buf_t *b)
-{
-    s_put(b, "", 0);
-    if (b->failed) {
-        free(b->d);
-        return NULL;
-    }
-    return b->d;
-}
 
 /* s_utf8_seq - length (1-4) of the valid UTF-8 sequence at s with n bytes
  * left; 0 when invalid (overlong, surrogate, above U+10FFFF, truncated) */
@@ -107,7 +62,7 @@ static int s_is_space(unsigned char c)
 
 /* s_put_line - append p[0..n) without its outer spaces, each line break
  * (\r\n, \r, \n) and control as one space, and punctuation escaped */
-static void s_put_line(s_buf_t *b, const unsigned char *p, size_t n)
+static void s_put_line(buf_t *b, const unsigned char *p, size_t n)
 {
     while (n && s_is_space(p[0]))
         p++, n--;
@@ -118,11 +73,11 @@ static void s_put_line(s_buf_t *b, const unsigned char *p, size_t n)
         if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
             continue;                   /* CRLF is one break, one space */
         if (s_is_space(p[i]))
-            s_put(b, " ", 1);
+            buf_append(b, " ", 1);
         else if (s_is_punct(p[i]))
-            s_put(b, e, 2);
+            buf_append(b, e, 2);
         else
-            s_put(b, e + 1, 1);
+            buf_append(b, e + 1, 1);
     }
 }
 
@@ -154,8 +109,8 @@ static char *s_escape(const char *s, size_t max_chars, int block)
         i += n;
     }
 
-    s_buf_t b = {0};
-    s_put(&b, "", 0);
+    buf_t b = {0};
+    buf_append(&b, "", 0);
     if (!block) {
         /* the whole text as one line: breaks are spaces like any control */
         s_put_line(&b, p, cut);
@@ -168,13 +123,13 @@ static char *s_escape(const char *s, size_t max_chars, int block)
                 j++;
             size_t before = b.len;
             if (pending && b.len)
-                s_put(&b, "\\\n", 2);
+                buf_append(&b, "\\\n", 2);
             size_t mark = b.len;
             s_put_line(&b, p + i, j - i);
             if (b.len == mark) {
                 b.len = before;         /* blank line: nothing, not a break */
-                if (b.d)
-                    b.d[b.len] = '\0';
+                if (b.data)
+                    b.data[b.len] = '\0';
             } else {
                 pending = 0;
             }
@@ -186,8 +141,8 @@ static char *s_escape(const char *s, size_t max_chars, int block)
         }
     }
     if (truncated)
-        s_put(&b, S_ELLIPSIS, sizeof S_ELLIPSIS - 1);
-    return s_release(&b);
+        buf_append(&b, S_ELLIPSIS, sizeof S_ELLIPSIS - 1);
+    return buf_release(&b);
 }
 
 /* md_escape_inline - one-line escaped copy; the caller frees it */

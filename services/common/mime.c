@@ -7,6 +7,7 @@
  * Strings are built in a small local growable buffer; the one that is
  * returned is malloc'd and handed to the caller, who frees it.
  */
+#include "buf.h"
 #include "mime.h"
 
 #include <stdint.h>
@@ -22,76 +23,6 @@
 
 static const char s_hex[] = "0123456789ABCDEF";
 
-/* Growable string; s_release hands its memory to the caller. */
-typedef struct {
-    char *d;
-    size_t len;
-    size_t cap;
-    int failed;
-} s_buf_t;
-
-/* s_put - append n bytes; on OOM remember the failure and ignore the rest */
-static void s_put(s_buf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1) {
-            if (cap > ((size_t)-1) / 2) {
-                b->failed = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *d = realloc(b->d, cap);
-        if (!d) {
-            b->failed = 1;
-            return;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len] = '\0';
-}
-
-/* s_puts - append a C string */
-static void s_puts(s_buf_t *b, const char *s)
-{
-    s_put(b, s, strlen(s));
-}
-
-/* s_putc - append one byte */
-static void s_putc(s_buf_t *b, char c)
-{
-    s_put(b, &c, 1);
-}
-
-/* s_free - drop the buffer's memory */
-static void s_free(s_buf_t *b)
-{
-    free(b->d);
-    b->d = NULL;
-    b->len = b->cap = 0;
-    b->failed = 0;
-}
-
-/* s_release - the built string for the caller to free, or NULL after OOM */
-static char *s_release(s_buf_t *b)
-{
-    s_put(b, "", 0);
-    if (b->failed) {
-        s_free(b);
-        return NULL;
-    }
-    char *d = b->d;
-    b->d = NULL;
-    b->len = b->cap = 0;
-    return d;
-}
 
 /* s_utf8_seq - length (1-4) of the valid UTF-8 sequence at s with n bytes
  * left, storing its code point in *cp; 0 when invalid */
@@ -155,22 +86,22 @@ static int s_is_control(uint32_t cp)
 static char *s_sanitize(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
-    s_buf_t b = {0};
+    buf_t b = {0};
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
         size_t n = s_utf8_seq(p + i, len - i, &cp);
         if (!n) {
-            s_free(&b);
+            buf_free(&b);
             return NULL;
         }
         if (s_is_control(cp))
-            s_putc(&b, ' ');
+            buf_putc(&b, ' ');
         else
-            s_put(&b, s + i, n);
+            buf_append(&b, s + i, n);
         i += n;
     }
-    return s_release(&b);
+    return buf_release(&b);
 }
 
 /* mime_sanitize_line - controls replaced by spaces; the caller frees */
@@ -184,7 +115,7 @@ char *mime_sanitize_line(const char *s)
 /* ---- quoted-printable ---------------------------------------------------- */
 
 /* s_qp_line - append one logical line (no line break in it) as QP lines */
-static void s_qp_line(s_buf_t *b, const unsigned char *p, size_t n)
+static void s_qp_line(buf_t *b, const unsigned char *p, size_t n)
 {
     size_t col = 0, k = 0;
     while (k < n) {
@@ -213,17 +144,17 @@ static void s_qp_line(s_buf_t *b, const unsigned char *p, size_t n)
         /* the last character may use column 76; others leave room for '=' */
         size_t limit = last ? S_QP_LINE_MAX : S_QP_LINE_MAX - 1;
         if (col + w > limit) {
-            s_put(b, "=\r\n", 3);
+            buf_append(b, "=\r\n", 3);
             col = 0;
             continue;       /* decide again at the start of the new line */
         }
         if (enc) {
             for (size_t j = 0; j < seq; j++) {
                 char t[3] = {'=', s_hex[p[k + j] >> 4], s_hex[p[k + j] & 15]};
-                s_put(b, t, 3);
+                buf_append(b, t, 3);
             }
         } else {
-            s_putc(b, (char)c);
+            buf_putc(b, (char)c);
         }
         col += w;
         k += seq;
@@ -236,8 +167,8 @@ char *mime_qp_encode(const char *text, size_t len)
     if (!mime_utf8_valid(text, len))
         return NULL;
     const unsigned char *p = (const unsigned char *)(text ? text : "");
-    s_buf_t b = {0};
-    s_put(&b, "", 0);
+    buf_t b = {0};
+    buf_append(&b, "", 0);
     size_t i = 0;
     for (;;) {
         size_t j = i;
@@ -249,10 +180,10 @@ char *mime_qp_encode(const char *text, size_t len)
         s_qp_line(&b, p + i, end - i);
         if (j >= len)
             break;
-        s_put(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
         i = j + 1;
     }
-    return s_release(&b);
+    return buf_release(&b);
 }
 
 /* ---- RFC 2047 encoded words ---------------------------------------------- */
@@ -279,7 +210,7 @@ static size_t s_b64_len(size_t n)
 }
 
 /* s_put_b64 - append n bytes as base64 */
-static void s_put_b64(s_buf_t *b, const unsigned char *p, size_t n)
+static void s_put_b64(buf_t *b, const unsigned char *p, size_t n)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -292,21 +223,21 @@ static void s_put_b64(s_buf_t *b, const unsigned char *p, size_t n)
         char o[4] = {tab[v >> 18], tab[(v >> 12) & 63],
                      i + 1 < n ? tab[(v >> 6) & 63] : '=',
                      i + 2 < n ? tab[v & 63] : '='};
-        s_put(b, o, 4);
+        buf_append(b, o, 4);
     }
 }
 
 /* s_put_q - append n bytes as Q encoding */
-static void s_put_q(s_buf_t *b, const unsigned char *p, size_t n)
+static void s_put_q(buf_t *b, const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (s_q_literal(p[i])) {
-            s_putc(b, (char)p[i]);
+            buf_putc(b, (char)p[i]);
         } else if (p[i] == ' ') {
-            s_putc(b, '_');
+            buf_putc(b, '_');
         } else {
             char t[3] = {'=', s_hex[p[i] >> 4], s_hex[p[i] & 15]};
-            s_put(b, t, 3);
+            buf_append(b, t, 3);
         }
     }
 }
@@ -323,7 +254,7 @@ static char s_pick_encoding(const unsigned char *t, size_t len)
 /* s_encode_words - append valid UTF-8 t[0..len) as encoded words; the first
  * starts at column *col (moved to the next line if not even one character
  * fits), each later one on its own "\r\n " line; *col is updated */
-static void s_encode_words(s_buf_t *b, const unsigned char *t, size_t len,
+static void s_encode_words(buf_t *b, const unsigned char *t, size_t len,
                            size_t *col)
 {
     char enc = s_pick_encoding(t, len);
@@ -331,7 +262,7 @@ static void s_encode_words(s_buf_t *b, const unsigned char *t, size_t len,
     int fold = 0;
     while (i < len) {
         if (fold) {
-            s_put(b, "\r\n ", 3);
+            buf_append(b, "\r\n ", 3);
             *col = 1;
         }
         size_t room = *col < S_HDR_LINE_MAX ? S_HDR_LINE_MAX - *col : 0;
@@ -358,12 +289,12 @@ static void s_encode_words(s_buf_t *b, const unsigned char *t, size_t len,
             }
             continue;                   /* fold, then try again */
         }
-        s_puts(b, enc == 'Q' ? "=?UTF-8?Q?" : "=?UTF-8?B?");
+        buf_puts(b, enc == 'Q' ? "=?UTF-8?Q?" : "=?UTF-8?B?");
         if (enc == 'Q')
             s_put_q(b, t + i, end - i);
         else
             s_put_b64(b, t + i, end - i);
-        s_put(b, "?=", 2);
+        buf_append(b, "?=", 2);
         *col += S_EW_OVERHEAD + payload;
         i = end;
     }
@@ -371,7 +302,7 @@ static void s_encode_words(s_buf_t *b, const unsigned char *t, size_t len,
 
 /* s_fold_ascii - append printable ASCII v[0..len) folded before whitespace
  * so lines stay within 78 starting at column col; -1 when it cannot */
-static int s_fold_ascii(s_buf_t *b, const char *v, size_t len, size_t col)
+static int s_fold_ascii(buf_t *b, const char *v, size_t len, size_t col)
 {
     size_t i = 0;
     int placed = 0;     /* something is on the current line already */
@@ -388,10 +319,10 @@ static int s_fold_ascii(s_buf_t *b, const char *v, size_t len, size_t col)
              * line is only whitespace, and never right after the name */
             if (!placed || ws == i || end == ws || n > S_HDR_LINE_MAX)
                 return -1;
-            s_put(b, "\r\n", 2);
+            buf_append(b, "\r\n", 2);
             col = 0;
         }
-        s_put(b, v + i, n);
+        buf_append(b, v + i, n);
         col += n;
         placed = 1;
         i = end;
@@ -430,19 +361,19 @@ char *mime_header_value(const char *name, const char *value)
         return NULL;
     size_t len = strlen(clean);
     size_t col = strlen(name) + 2;      /* after "name: " */
-    s_buf_t b = {0};
-    s_put(&b, "", 0);
+    buf_t b = {0};
+    buf_append(&b, "", 0);
     /* readers drop a plain value's outer whitespace; an encoded word keeps it */
     int outer_ws = len && (clean[0] == ' ' || clean[0] == '\t' ||
                            clean[len - 1] == ' ' || clean[len - 1] == '\t');
     if (outer_ws || !s_ascii_plain(clean) ||
         s_fold_ascii(&b, clean, len, col) != 0) {
-        s_free(&b);
-        s_put(&b, "", 0);
+        buf_free(&b);
+        buf_append(&b, "", 0);
         s_encode_words(&b, (const unsigned char *)clean, len, &col);
     }
     free(clean);
-    return s_release(&b);
+    return buf_release(&b);
 }
 
 /* ---- addresses ----------------------------------------------------------- */
@@ -476,42 +407,42 @@ char *mime_address(const char *display_name, const char *addr)
 {
     if (!addr || !s_addr_ok(addr))
         return NULL;
-    s_buf_t b = {0};
+    buf_t b = {0};
     if (!display_name || !*display_name) {
-        s_puts(&b, addr);
-        return s_release(&b);
+        buf_puts(&b, addr);
+        return buf_release(&b);
     }
     char *clean = mime_sanitize_line(display_name);
     if (!clean)
         return NULL;
     if (s_blank(clean)) {
         free(clean);
-        s_puts(&b, addr);
-        return s_release(&b);
+        buf_puts(&b, addr);
+        return buf_release(&b);
     }
     size_t col = S_ADDR_PREFIX;
     int done = 0;
     if (s_ascii_plain(clean)) {
-        s_putc(&b, '"');
+        buf_putc(&b, '"');
         for (const char *p = clean; *p; p++) {
             if (*p == '"' || *p == '\\')
-                s_putc(&b, '\\');
-            s_putc(&b, *p);
+                buf_putc(&b, '\\');
+            buf_putc(&b, *p);
         }
-        s_putc(&b, '"');
+        buf_putc(&b, '"');
         if (col + b.len <= S_HDR_LINE_MAX) {
             col += b.len;
             done = 1;
         } else {
-            s_free(&b);         /* too long for one line: encode instead */
+            buf_free(&b);         /* too long for one line: encode instead */
         }
     }
     if (!done)
         s_encode_words(&b, (const unsigned char *)clean, strlen(clean), &col);
     free(clean);
     size_t alen = strlen(addr) + 2;
-    s_puts(&b, col + 1 + alen <= S_HDR_LINE_MAX ? " <" : "\r\n <");
-    s_puts(&b, addr);
-    s_putc(&b, '>');
-    return s_release(&b);
+    buf_puts(&b, col + 1 + alen <= S_HDR_LINE_MAX ? " <" : "\r\n <");
+    buf_puts(&b, addr);
+    buf_putc(&b, '>');
+    return buf_release(&b);
 }
