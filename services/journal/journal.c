@@ -21,6 +21,14 @@
  * and form the next transaction, so one fsync serves many clients and
  * throughput grows with concurrency.
  *
+ * CPU per event: a JOURNAL_APPEND body is read by one pass of
+ * journal_scan.c, which checks it as strictly as jansson and our rules
+ * would and hands back each payload's own text (compacted), so the common
+ * case builds no JSON tree and dumps nothing; a body it does not take goes
+ * the jansson way (s_check_append), which also words every error.  Replies
+ * are written straight into a reused buffer.  Checkpoints run in a thread
+ * of their own (journal_ckpt.c), not inside COMMIT.
+ *
  * Durability: WAL mode.  synchronous=full (the default) fsyncs the WAL at
  * every commit: an acknowledged event survives kill -9 of any process and
  * power loss.  synchronous=normal survives any process crash (the WAL is in
@@ -36,6 +44,8 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "journal_ckpt.h"
+#include "journal_scan.h"
 #include "journal_store.h"
 #include "log.h"
 #include "service.h"
@@ -46,13 +56,19 @@
 typedef struct {
     void *router, *pub;
     jstore_t *store;
+    jckpt_t *ckpt;       /* WAL checkpoints, off the commit path */
     int max_batch, fetch_max;
     wire_msg_t *pending; /* JOURNAL_APPEND requests of this round */
-    json_t **bodies;
-    char *refused; /* per request: 1 = replied ERROR already */
+    json_t **bodies;     /* per request: the jansson tree on the slow path, else NULL */
+    size_t *first;       /* per request: its first event in events */
+    jscan_list_t events; /* this round's events, pointing into pending[] bodies
+                            or bodies[] trees (and owned[] payload texts) */
+    char **owned;        /* payload texts made by json_dumps on the slow path */
+    size_t n_owned, cap_owned;
+    buf_t reply;         /* reused for every JOURNAL_APPEND_OK */
 } journal_t;
 
-/* s_check_append - validate one JOURNAL_APPEND body; NULL or a message */
+/* s_check_append - validate one JOURNAL_APPEND body (the jansson path); NULL or a message */
 static const char *s_check_append(const json_t *body, size_t *index)
 {
     json_t *events = json_object_get(body, "events");
@@ -85,13 +101,76 @@ static const char *s_check_append(const json_t *body, size_t *index)
     return NULL;
 }
 
-/* s_reply_json - reply with a JSON body */
-static void s_reply_json(void *sock, const wire_msg_t *m, const char *cmd, json_t *body)
+/* s_slow_events - the events of a body checked by s_check_append into j->events;
+ * payloads dumped to text kept in j->owned until the round ends.  0/-1 (memory) */
+static int s_slow_events(journal_t *j, const json_t *body)
 {
-    char *s = json_dumps(body, JSON_COMPACT);
-    if (s)
-        wire_reply(sock, m, cmd, s, strlen(s));
-    free(s);
+    size_t first = j->events.n, i;
+    json_t *e;
+    json_array_foreach(json_object_get(body, "events"), i, e) {
+        if (j->n_owned == j->cap_owned) {
+            size_t cap = j->cap_owned ? j->cap_owned * 2 : 64;
+            char **o = realloc(j->owned, cap * sizeof *o);
+            if (!o)
+                goto fail;
+            j->owned = o;
+            j->cap_owned = cap;
+        }
+        char *payload = json_dumps(json_object_get(e, "payload"), JSON_COMPACT);
+        jscan_event_t *ev = payload ? jscan_list_push(&j->events) : NULL;
+        if (!ev) {
+            free(payload);
+            goto fail;
+        }
+        j->owned[j->n_owned++] = payload;
+        memset(ev, 0, sizeof *ev);
+        ev->type = json_string_value(json_object_get(e, "type"));
+        ev->type_len = strlen(ev->type);
+        ev->key = json_string_value(json_object_get(e, "key"));
+        ev->key_len = strlen(ev->key);
+        ev->occurred_at = json_string_value(json_object_get(e, "occurred_at"));
+        ev->occurred_at_len = ev->occurred_at ? strlen(ev->occurred_at) : 0;
+        ev->payload = payload;
+        ev->payload_len = strlen(payload);
+    }
+    return 0;
+fail:
+    j->events.n = first; /* the texts already in owned are freed with the round */
+    return -1;
+}
+
+/* s_put_int - append a decimal integer */
+static void s_put_int(buf_t *b, int64_t v)
+{
+    char d[24], *p = d + sizeof d;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    buf_append(b, p, (size_t)(d + sizeof d - p));
+}
+
+/* s_reply_ok - JOURNAL_APPEND_OK {"offsets":[...],"duplicates":[...]} for events ev[0..n) */
+static void s_reply_ok(journal_t *j, const wire_msg_t *m, const jscan_event_t *ev, size_t n)
+{
+    buf_t *b = &j->reply;
+    buf_reset(b);
+    buf_puts(b, "{\"offsets\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(b, ',');
+        s_put_int(b, ev[i].offset);
+    }
+    buf_puts(b, "],\"duplicates\":[");
+    for (size_t i = 0; i < n; i++)
+        buf_puts(b, ev[i].dup ? (i ? ",true" : "true") : (i ? ",false" : "false"));
+    buf_puts(b, "]}");
+    if (buf_failed(b))
+        wire_reply_error(j->router, m, "store_failed", "out of memory; retry");
+    else
+        wire_reply(j->router, m, CMD_JOURNAL_APPEND_OK, b->data, b->len);
 }
 
 /* s_commit_round - append every pending request in one transaction */
@@ -100,56 +179,37 @@ static void s_commit_round(service_t *svc, journal_t *j, int n)
     sqlite3 *db = service_db(svc);
     char now[40];
     clock_format(clock_now_ms(), now, sizeof now);
-    json_t **results = calloc((size_t)n, sizeof *results);
-    int failed = !results || db_begin(db) != 0;
-    for (int r = 0; r < n && !failed; r++) {
-        if (j->refused[r])
-            continue;
-        json_t *events = json_object_get(j->bodies[r], "events");
-        json_t *offsets = json_array(), *dups = json_array();
-        results[r] = json_pack("{s:o,s:o}", "offsets", offsets, "duplicates", dups);
-        size_t i;
-        json_t *e;
-        json_array_foreach(events, i, e) {
-            const char *occ = json_string_value(json_object_get(e, "occurred_at"));
-            char *payload = json_dumps(json_object_get(e, "payload"), JSON_COMPACT);
-            int64_t off = 0;
-            int dup = 0;
-            if (!payload ||
-                jstore_append(j->store, json_string_value(json_object_get(e, "type")),
-                              json_string_value(json_object_get(e, "key")), occ ? occ : now,
-                              now, payload, &off, &dup)) {
-                failed = 1;
-            }
-            free(payload);
-            if (failed)
-                break;
-            json_array_append_new(offsets, json_integer(off));
-            json_array_append_new(dups, json_boolean(dup));
-        }
+    int64_t head = jstore_head(j->store);
+    jckpt_before_begin(j->ckpt);
+    int failed = db_begin(db) != 0;
+    for (size_t i = 0; i < j->events.n && !failed; i++) {
+        jscan_event_t *e = &j->events.ev[i];
+        if (jstore_append(j->store, e, now))
+            failed = 1;
+        else if (!e->dup && e->offset > head)
+            head = e->offset;
     }
     if (!failed && db_commit(db) != 0)
         failed = 1;
+    if (!failed)
+        jckpt_committed(j->ckpt); /* it copies pages while we reply */
     if (failed) {
         db_rollback(db);
         jstore_reload_head(j->store);
         log_error("event=commit_failed requests=%d", n);
     } else {
-        jstore_reload_head(j->store);
+        jstore_set_head(j->store, head); /* rows only ever go in at the top */
     }
     /* replies only now: after COMMIT returned, the events are durable */
     for (int r = 0; r < n; r++) {
-        if (j->refused[r])
-            continue;
-        if (failed)
+        if (failed) {
             wire_reply_error(j->router, &j->pending[r], "store_failed",
                              "the journal could not commit; retry");
-        else
-            s_reply_json(j->router, &j->pending[r], CMD_JOURNAL_APPEND_OK, results[r]);
+            continue;
+        }
+        size_t end = r + 1 < n ? j->first[r + 1] : j->events.n;
+        s_reply_ok(j, &j->pending[r], &j->events.ev[j->first[r]], end - j->first[r]);
     }
-    for (int r = 0; r < n; r++)
-        json_decref(results[r]);
-    free(results);
     if (!failed) {
         char body[64];
         int len = snprintf(body, sizeof body, "{\"head\":%lld}",
@@ -193,6 +253,35 @@ static void s_fetch(journal_t *j, const wire_msg_t *m, json_t *body)
     buf_free(&out);
 }
 
+/* s_take_append - a JOURNAL_APPEND into the round (1) or answered with an ERROR (0) */
+static int s_take_append(journal_t *j, int n)
+{
+    wire_msg_t *m = &j->pending[n];
+    j->first[n] = j->events.n;
+    j->bodies[n] = NULL;
+    /* the fast path: one pass over the text; jansson only for what it does not take */
+    int rc = jscan_append(m->body, m->body_len, &j->events);
+    if (rc == JSCAN_OK)
+        return 1;
+    json_t *body = wire_body_json(m);
+    size_t idx = 0;
+    const char *bad = body ? s_check_append(body, &idx) : NULL;
+    if (!body) {
+        wire_reply_error(j->router, m, "bad_request", "body is not a JSON object");
+    } else if (bad) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "event %zu: %s", idx, bad);
+        wire_reply_error(j->router, m, "bad_request", msg);
+    } else if (s_slow_events(j, body)) {
+        wire_reply_error(j->router, m, "store_failed", "out of memory; retry");
+    } else {
+        j->bodies[n] = body; /* the events point into it until the round commits */
+        return 1;
+    }
+    json_decref(body);
+    return 0;
+}
+
 /* s_on_router - drain the socket: fetches at once, appends as one round */
 static int s_on_router(loop_t *loop, void *arg)
 {
@@ -200,8 +289,7 @@ static int s_on_router(loop_t *loop, void *arg)
     service_t *svc = arg;
     journal_t *j = service_state(svc);
     int n = 0;
-    size_t events = 0;
-    while (n < JOURNAL_MAX_MSGS && events < (size_t)j->max_batch) {
+    while (n < JOURNAL_MAX_MSGS && j->events.n < (size_t)j->max_batch) {
         wire_msg_t *m = &j->pending[n];
         if (wire_recv(j->router, 1, m, ZMQ_DONTWAIT) < 0) {
             if (errno == EPROTO) {
@@ -210,31 +298,22 @@ static int s_on_router(loop_t *loop, void *arg)
             }
             break;
         }
-        json_t *body = wire_body_json(m);
-        if (!body) {
-            wire_reply_error(j->router, m, "bad_request", "body is not a JSON object");
-        } else if (strcmp(m->cmd, CMD_JOURNAL_APPEND) == 0) {
-            size_t idx = 0;
-            const char *bad = s_check_append(body, &idx);
-            if (bad) {
-                char msg[200];
-                snprintf(msg, sizeof msg, "event %zu: %s", idx, bad);
-                wire_reply_error(j->router, m, "bad_request", msg);
-                json_decref(body);
-            } else {
-                j->bodies[n] = body;
-                j->refused[n] = 0;
-                events += json_array_size(json_object_get(body, "events"));
+        if (strcmp(m->cmd, CMD_JOURNAL_APPEND) == 0) {
+            if (s_take_append(j, n)) {
                 n++;
-                continue; /* keep m and body until the round commits */
+                continue; /* keep m (the events point into it) until the round commits */
             }
-        } else if (strcmp(m->cmd, CMD_JOURNAL_FETCH) == 0) {
-            s_fetch(j, m, body);
-            json_decref(body);
-        } else {
-            wire_reply_error(j->router, m, "unknown_command", m->cmd);
-            json_decref(body);
+            wire_msg_free(m);
+            continue;
         }
+        json_t *body = wire_body_json(m);
+        if (!body)
+            wire_reply_error(j->router, m, "bad_request", "body is not a JSON object");
+        else if (strcmp(m->cmd, CMD_JOURNAL_FETCH) == 0)
+            s_fetch(j, m, body);
+        else
+            wire_reply_error(j->router, m, "unknown_command", m->cmd);
+        json_decref(body);
         wire_msg_free(m);
     }
     if (n > 0)
@@ -243,6 +322,10 @@ static int s_on_router(loop_t *loop, void *arg)
         json_decref(j->bodies[r]);
         wire_msg_free(&j->pending[r]);
     }
+    for (size_t i = 0; i < j->n_owned; i++)
+        free(j->owned[i]);
+    j->n_owned = 0;
+    j->events.n = 0;
     return 0;
 }
 
@@ -265,13 +348,14 @@ static int s_init(service_t *svc)
     j->fetch_max = (int)config_int(cfg, "journal", "fetch_max");
     j->pending = calloc(JOURNAL_MAX_MSGS, sizeof *j->pending);
     j->bodies = calloc(JOURNAL_MAX_MSGS, sizeof *j->bodies);
-    j->refused = calloc(JOURNAL_MAX_MSGS, 1);
+    j->first = calloc(JOURNAL_MAX_MSGS, sizeof *j->first);
     j->store = jstore_new(service_db(svc));
+    j->ckpt = jckpt_new(service_db(svc));
     j->router = service_bind(service_zctx(svc), ZMQ_ROUTER,
                              config_get(cfg, "journal", "endpoint"));
     j->pub = service_bind(service_zctx(svc), ZMQ_PUB,
                           config_get(cfg, "journal", "pub_endpoint"));
-    if (!j->pending || !j->bodies || !j->refused || !j->store || !j->router || !j->pub)
+    if (!j->pending || !j->bodies || !j->first || !j->store || !j->ckpt || !j->router || !j->pub)
         return -1;
     log_info("event=journal_open head=%lld", (long long)jstore_head(j->store));
     return loop_add_socket(service_loop(svc), j->router, s_on_router, svc);
@@ -287,10 +371,14 @@ static void s_fini(service_t *svc)
         zmq_close(j->router);
     if (j->pub)
         zmq_close(j->pub);
+    jckpt_destroy(&j->ckpt);
     jstore_destroy(&j->store);
     free(j->pending);
     free(j->bodies);
-    free(j->refused);
+    free(j->first);
+    jscan_list_free(&j->events);
+    free(j->owned);
+    buf_free(&j->reply);
     free(j);
     service_set_state(svc, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "journal_scan.h"
 
 extern const char *const journal_migrations[];
 
@@ -20,12 +21,12 @@ typedef struct jstore jstore_t;
 jstore_t *jstore_new(sqlite3 *db);
 void jstore_destroy(jstore_t **self_p);
 
-/* jstore_append - insert one event inside the caller's transaction.  A key
- * already stored is not stored again: *offset gets the existing offset and
- * *dup 1.  0/-1. */
-int jstore_append(jstore_t *js, const char *type, const char *key,
-                  const char *occurred_at, const char *recorded_at,
-                  const char *payload, int64_t *offset, int *dup);
+/* jstore_append - insert e inside the caller's transaction, recorded_at now
+ * (also its occurred_at when it has none).  Sets e->offset and e->dup: a key
+ * already stored is not stored again, e->offset is then the existing offset
+ * and e->dup 1.  The strings stay the caller's (only read during the call).
+ * 0/-1. */
+int jstore_append(jstore_t *js, jscan_event_t *e, const char *now);
 
 /* jstore_fetch - append the JOURNAL_FETCH_OK body for events after `after`
  * (at most limit, only types if n_types > 0) to out.  0/-1. */
