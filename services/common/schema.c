@@ -21,6 +21,8 @@
 #include <locale.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +382,75 @@ static int s_fmt_birthday(const char *s, size_t n)
     return m >= 1 && m <= 12 && d >= 1 && d <= s_days_in_month(2000, m);
 }
 
+/*
+ * Time zones known good, so that a name is checked against its file only the
+ * first time: the gateway validates every event, from many threads, and the
+ * open/fstat/read/close of a zoneinfo file was a quarter of its CPU.  A
+ * fixed open-addressing table of names that passed, filled lock-free (a slot
+ * goes from NULL to a name once, by compare-and-swap, and never changes
+ * again), so readers take no lock.  Only names whose file was TZif data go
+ * in, so bad input cannot fill it, and it stops taking names at
+ * S_TZ_CACHE_MAX (there are about 1,300 files and links under zoneinfo).
+ * The names live as long as the process.  A zone whose file disappears
+ * later (a tzdata upgrade removing it) stays accepted until a restart.
+ */
+#define S_TZ_SLOTS 4096 /* a power of two, twice S_TZ_CACHE_MAX */
+#define S_TZ_CACHE_MAX 2048
+
+static _Atomic(char *) s_tz_slots[S_TZ_SLOTS];
+static atomic_int s_tz_count;
+
+/* s_tz_hash - FNV-1a of the name */
+static size_t s_tz_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h & (S_TZ_SLOTS - 1);
+}
+
+/* s_tz_is - a table entry equals s[0..n) */
+static int s_tz_is(const char *entry, const char *s, size_t n)
+{
+    return strncmp(entry, s, n) == 0 && entry[n] == '\0';
+}
+
+/* s_tz_known - 1 when s[0..n) is in the table */
+static int s_tz_known(const char *s, size_t n)
+{
+    for (size_t i = s_tz_hash(s, n), probes = 0; probes < S_TZ_SLOTS;
+         i = (i + 1) & (S_TZ_SLOTS - 1), probes++) {
+        const char *e = atomic_load_explicit(&s_tz_slots[i], memory_order_acquire);
+        if (!e)
+            return 0;
+        if (s_tz_is(e, s, n))
+            return 1;
+    }
+    return 0;
+}
+
+/* s_tz_remember - put s[0..n) in the table (when there is room; a failure only costs
+   the next lookup a file check) */
+static void s_tz_remember(const char *s, size_t n)
+{
+    if (atomic_load(&s_tz_count) >= S_TZ_CACHE_MAX ||
+        atomic_fetch_add(&s_tz_count, 1) >= S_TZ_CACHE_MAX)
+        return;
+    char *name = strndup(s, n);
+    if (!name)
+        return;
+    for (size_t i = s_tz_hash(s, n), probes = 0; probes < S_TZ_SLOTS;
+         i = (i + 1) & (S_TZ_SLOTS - 1), probes++) {
+        char *e = NULL;
+        if (atomic_compare_exchange_strong_explicit(&s_tz_slots[i], &e, name,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return;
+        if (s_tz_is(e, s, n)) /* another thread put it in first */
+            break;
+    }
+    free(name);
+}
+
 /* s_fmt_timezone - "UTC" or an IANA name whose file under /usr/share/zoneinfo is TZif data */
 static int s_fmt_timezone(const char *s, size_t n)
 {
@@ -394,6 +465,8 @@ static int s_fmt_timezone(const char *s, size_t n)
               c == '_' || c == '+' || c == '/' || c == '-'))
             return 0;
     }
+    if (s_tz_known(s, n))
+        return 1;
     char file[sizeof S_ZONEINFO + 200];
     snprintf(file, sizeof file, "%s%.*s", S_ZONEINFO, (int)n, s);
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -405,6 +478,8 @@ static int s_fmt_timezone(const char *s, size_t n)
              read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
              memcmp(magic, "TZif", 4) == 0;
     close(fd);
+    if (ok)
+        s_tz_remember(s, n);
     return ok;
 }
 
