@@ -8,8 +8,10 @@
  *
  * Keys make retries safe: an event "id" gives "ext:<type>:<id>"; else an
  * Idempotency-Key header gives "idem:<header>:<index in batch>"; else the
- * gateway makes a random key, and a retry stores the event again.
+ * gateway makes a fresh time-ordered key "gw:…" (s_gw_key), and a retry
+ * stores the event again.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,24 +122,47 @@ static int s_idem_ok(const char *k)
     return 1;
 }
 
-/* s_journal_event - the JOURNAL_APPEND form of one checked event */
-static json_t *s_journal_event(const json_t *e, const char *idem, long index,
-                               const char *now)
+/* the parts of the gateway's own keys "gw:<ms><seq><rnd>": 13 digits of the
+ * request's time in ms, then a per-process counter (10+ hex digits), then 16
+ * hex digits of getrandom() drawn once per request.  Keys made later sort
+ * later, so inserts land at the end of the journal's key index instead of
+ * on a random page of it (random keys halved the journal's throughput).
+ * Unique within a process by the counter; across processes and restarts
+ * (a clock set back) by the 64 random bits. */
+typedef struct {
+    long long ms;
+    unsigned long long seq; /* the next counter value reserved for this request */
+    char rnd[17];           /* "" until the first key is made */
+} gw_keygen_t;
+
+static atomic_ullong s_key_seq; /* counter values handed out so far */
+
+/* s_gw_key - the next gateway key of this request into key; 0/-1 */
+static int s_gw_key(gw_keygen_t *g, size_t events, char *key, size_t len)
+{
+    if (!g->rnd[0]) {
+        if (keys_random_hex(g->rnd, 8))
+            return -1;
+        g->seq = atomic_fetch_add(&s_key_seq, (unsigned long long)events);
+    }
+    snprintf(key, len, "gw:%013lld%010llx%s", g->ms, g->seq++, g->rnd);
+    return 0;
+}
+
+/* s_journal_event - the JOURNAL_APPEND form of one checked event of n */
+static json_t *s_journal_event(const json_t *e, const char *idem, long index, size_t n,
+                               const char *now, gw_keygen_t *keygen)
 {
     const char *type = json_string_value(json_object_get(e, "type"));
     const char *id = json_string_value(json_object_get(e, "id"));
     json_t *data = json_object_get(e, "data");
     char key[600];
-    if (id) {
+    if (id)
         snprintf(key, sizeof key, "ext:%s:%s", type, id);
-    } else if (idem) {
+    else if (idem)
         snprintf(key, sizeof key, "idem:%s:%ld", idem, index);
-    } else {
-        char rnd[33];
-        if (keys_random_hex(rnd, 16))
-            return NULL;
-        snprintf(key, sizeof key, "gw:%s", rnd);
-    }
+    else if (s_gw_key(keygen, n, key, sizeof key))
+        return NULL;
     const char *occ = json_string_value(json_object_get(e, "occurred_at"));
     if (!occ)
         occ = json_string_value(json_object_get(data, "occurred_at"));
@@ -205,10 +230,13 @@ void gw_post_events(gw_req_t *r)
             return;
         }
     char now[40];
-    clock_format(clock_now_ms(), now, sizeof now);
+    int64_t now_ms = clock_now_ms();
+    clock_format(now_ms, now, sizeof now);
+    gw_keygen_t keygen = {.ms = now_ms > 0 ? (long long)now_ms : 0};
     json_t *events = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *je = s_journal_event(list ? json_array_get(list, i) : doc, idem, (long)i, now);
+        json_t *je = s_journal_event(list ? json_array_get(list, i) : doc, idem, (long)i, n, now,
+                                     &keygen);
         if (!je || json_array_append_new(events, je)) {
             gw_error(r, 500, "internal", "out of memory", NULL, -1);
             json_decref(events);
