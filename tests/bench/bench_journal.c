@@ -28,9 +28,10 @@
  *                      [-b BATCH] [-d SECONDS] [-u WARMUP_SECONDS] [-k KEY_PREFIX]
  *                      [-V WIRE_VERSION] [-r]
  *
- * -r: random keys "gw:<32 hex digits>", the form hark-gateway gives events
- * that carry no id (gateway_events.c s_journal_event), instead of the
- * default "<prefix>-<thread>-<n>" (ascending within each connection).
+ * -r: random keys "gw:<32 hex digits>" (keys in no order; the form
+ * hark-gateway gave events that carry no id before its keys became
+ * time-ordered), instead of the default "<prefix>-<thread>-<n>" (ascending
+ * within each connection, like the gateway's keys now).
  *
  * WIRE_VERSION is the first word of every header ("hark/1" unless told):
  * proto/commands.json "version", which the binaries are built with.

@@ -41,7 +41,8 @@ GOAL_JOURNAL = 100_000  # events/s over ZeroMQ, acknowledged after COMMIT
 GOAL_GATEWAY = 20_000   # events/s through POST /v1/events, 202 after COMMIT
 
 # (threads, window, batch, synchronous, keys); keys "seq" = ascending per
-# connection, "random" = gw:<32 hex> like the gateway makes for id-less events
+# connection (as the gateway's time-ordered keys), "random" = gw:<32 hex>,
+# keys in no order (what the gateway made for id-less events before)
 JOURNAL_RUNS = [
     (1, 1, 1, "full", "seq"),      # strictly serial: one request at a time
     (1, 4, 1, "full", "seq"),

@@ -16,9 +16,9 @@
  * usage: sqlite_baseline DBFILE TXN_ROWS SECONDS [full|normal] [sequential|random]
  *
  * Keys are "bench-sqlite-<n>" (ascending: every insert lands at the right
- * edge of the unique index), or with "random" "gw:<32 hex digits>" like the
- * keys hark-gateway makes for events without an id, which land anywhere in
- * the index.
+ * edge of the unique index), or with "random" "gw:<32 hex digits>" (like
+ * the keys hark-gateway made for events without an id before they became
+ * time-ordered), which land anywhere in the index.
  *
  * Built by tests/bench/run.py:
  *   cc -O2 -std=c11 sqlite_baseline.c $(pkg-config --cflags --libs sqlite3)
