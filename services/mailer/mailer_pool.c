@@ -93,7 +93,7 @@ static int s_maildir_write(const char *dir, const mjob_t *j, const char *data, s
         unlink(tmp);
         return -1;
     }
-    snprintf(diag, dlen, "written to %s", dst);
+    snprintf(diag, dlen, "written to %.200s", dst); /* a diagnostic; a long path may be cut */
     return 0;
 }
 

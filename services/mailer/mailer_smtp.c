@@ -33,6 +33,19 @@
  *   itself (not into a shared library loaded later); msmtp_nodelay_count()
  *   lets tests prove it is in effect.
  *
+ * - Delayed ACKs with BDAT.  Against a server that offers CHUNKING (Postfix
+ *   does), libESMTP pipelines RCPT and all its BDAT chunks, so it has nothing
+ *   left to send when the replies to the first chunks come in; the kernel
+ *   then delays the ACK for them (up to 40 ms), and a server that does not
+ *   set TCP_NODELAY (Postfix's smtpd) holds its final "250 queued" under Nagle
+ *   until that ACK arrives.  Measured against a private Postfix 3.7 on
+ *   loopback: 86 messages/s over 4 connections, against 500/s for
+ *   smtp-source, which uses DATA.  So after every read() of the SMTP socket
+ *   we set TCP_QUICKACK, which sends the pending ACK at once (Linux leaves
+ *   quick-ACK mode on its own, hence every read).  read() is interposed the
+ *   same way as connect(); TLS reads come through it too, since OpenSSL's
+ *   socket BIO calls read().  msmtp_quickack_count() lets tests see it.
+ *
  * - STARTTLS, libESMTP #30.  Without smtp_starttls_set_ctx() libESMTP caches
  *   one SSL_CTX in a static variable, but smtp_destroy_session() frees it:
  *   the next STARTTLS session in the process calls SSL_new() on freed memory
@@ -144,6 +157,7 @@ struct s_sess {
 
 static _Thread_local s_sess_t *s_active;  /* session running on this thread */
 static atomic_ulong s_nodelay;
+static atomic_ulong s_quickack;
 static atomic_int s_warned_no_interpose;
 
 /* --- small helpers ------------------------------------------------------- */
@@ -323,6 +337,52 @@ int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 unsigned long msmtp_nodelay_count(void)
 {
     return atomic_load(&s_nodelay);
+}
+
+/* --- read(): ACK the SMTP server's replies at once ------------------------ */
+
+typedef ssize_t (*s_read_fn)(int, void *, size_t);
+
+/* s_real_read - the read() we stand in front of */
+static s_read_fn s_real_read(void)
+{
+    static _Atomic(void *) cached;
+    void *p = atomic_load_explicit(&cached, memory_order_acquire);
+    if (!p) {
+        p = dlsym(RTLD_NEXT, "read");
+        atomic_store_explicit(&cached, p, memory_order_release);
+    }
+    s_read_fn fn;
+    memcpy(&fn, &p, sizeof fn);   /* object to function pointer, as POSIX allows */
+    return fn;
+}
+
+/* read - libc's read(); after data from msmtp_send()'s SMTP socket, also
+ * TCP_QUICKACK (see the top of this file).  Every other read() in the
+ * process costs one thread-local load more. */
+__attribute__((visibility("default")))
+ssize_t read(int fd, void *buf, size_t n)
+{
+    s_read_fn real = s_real_read();
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    ssize_t r = real(fd, buf, n);
+    s_sess_t *s = s_active;
+    if (r > 0 && s && s->connected && fd == s->fd) {
+        int saved = errno, one = 1;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) == 0)
+            atomic_fetch_add_explicit(&s_quickack, 1, memory_order_relaxed);
+        errno = saved;
+    }
+    return r;
+}
+
+/* msmtp_quickack_count - reads of an SMTP socket followed by TCP_QUICKACK */
+unsigned long msmtp_quickack_count(void)
+{
+    return atomic_load(&s_quickack);
 }
 
 /* --- protocol monitor: AUTH outcome, gates, last reply ------------------- */

@@ -94,4 +94,9 @@ int msmtp_send(const msmtp_conf_t *conf, msmtp_msg_t *msgs, size_t n);
  * if it stays 0 while mail goes out, the interposition is not in effect). */
 unsigned long msmtp_nodelay_count(void);
 
+/* msmtp_quickack_count - how many reads of an SMTP socket so far were
+ * followed by TCP_QUICKACK (see mailer_smtp.c: delayed ACKs with BDAT), so a
+ * test can prove the read() interposer is in effect. */
+unsigned long msmtp_quickack_count(void);
+
 #endif

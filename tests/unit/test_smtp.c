@@ -584,6 +584,46 @@ static void test_smtp_socket_gets_tcp_nodelay_20_by_12k_to_smtp_sink(void)
     s_stop(&sv);
 }
 
+/* The BDAT trap: with CHUNKING, libESMTP has sent everything when the replies
+ * to the first chunks arrive, so unless we ACK them at once a Nagle-bound
+ * server (Postfix) holds its final 250 for a delayed ACK, ~40 ms a message.
+ * Timing is not asserted; that every read of the SMTP socket was followed by
+ * TCP_QUICKACK is (each message needs at least one read: its final reply). */
+static void test_bdat_replies_are_acked_at_once_20_by_12k(void)
+{
+    s_server_t sv;
+    if (s_start_py(&sv, "raw", "--chunking", NULL) < 0)
+        return;
+    msmtp_conf_t c = s_conf(sv.port);
+    enum { N = 20 };
+    msmtp_msg_t m[N];
+    char *data = s_message("q@example.com", "12k", 12 * 1024);
+    for (int i = 0; i < N; i++)
+        m[i] = s_msg("q@example.com", data);
+    unsigned long before = msmtp_quickack_count();
+    CHECK_INT(msmtp_send(&c, m, N), N);
+    CHECK(msmtp_quickack_count() - before >= N);
+    for (int i = 0; i < N; i++)
+        CHECK_INT(m[i].code, 250);
+    free(data);
+    s_stop(&sv);
+}
+
+/* Reads outside an SMTP session (here a pipe) pass through untouched. */
+static void test_other_reads_in_the_process_are_untouched(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK(write(p[1], "abc", 3) == 3);
+    unsigned long before = msmtp_quickack_count();
+    char b[4] = {0};
+    CHECK(read(p[0], b, sizeof b) == 3);
+    CHECK_STR(b, "abc");
+    CHECK_INT(msmtp_quickack_count(), before);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_other_connects_in_the_process_are_untouched(void)
 {
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1077,6 +1117,8 @@ int main(void)
     UNIT_RUN(test_smtp_sink_421_at_data_is_temporary);
     UNIT_RUN(test_connection_dropped_mid_data_is_temporary_and_no_sigpipe);
     UNIT_RUN(test_chunking_server_gets_bdat_with_exact_bytes);
+    UNIT_RUN(test_bdat_replies_are_acked_at_once_20_by_12k);
+    UNIT_RUN(test_other_reads_in_the_process_are_untouched);
     UNIT_RUN(test_nothing_listening_fails_fast_with_reason);
     UNIT_RUN(test_connect_times_out);
     UNIT_RUN(test_silent_server_times_out_at_greeting);
