@@ -29,9 +29,14 @@ int db_begin(sqlite3 *db);
 int db_commit(sqlite3 *db);
 int db_rollback(sqlite3 *db);
 
-/* db_prepare - prepare a statement; NULL on error (logged).  Caller
- * finalizes. */
+/* db_prepare - a prepared statement for sql; NULL on error (logged).  The
+ * caller gives it back with db_finish (kept for reuse: the same SQL text
+ * next time costs no compile) or sqlite3_finalize. */
 sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql);
+
+/* db_finish - reset st, clear its bindings and keep it for db_prepare;
+ * NULL is fine.  db_close finalizes what is kept. */
+void db_finish(sqlite3_stmt *st);
 
 /* db_int - the first column of the first row of sql as an integer, or dflt */
 long long db_int(sqlite3 *db, const char *sql, long long dflt);

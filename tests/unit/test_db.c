@@ -8,6 +8,7 @@
  * log an error line to stderr; that is the module doing its job.
  */
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,95 @@ static void test_begin_immediate_takes_the_write_lock(void)
     db_close(&db);
 }
 
+/* Writers on two connections to one file, in two threads, with SQLite's
+ * busy timeout at 0: without db_begin's in-process queue a BEGIN IMMEDIATE
+ * would meet the other's lock and fail with SQLITE_BUSY; with it, every one
+ * of them waits its turn and commits. */
+enum { S_TURNS = 1000 };
+
+typedef struct {
+    sqlite3 *db;
+    int base, failed;
+} s_writer_arg_t;
+
+static void *s_writer_thread(void *arg)
+{
+    s_writer_arg_t *w = arg;
+    for (int i = 0; i < S_TURNS; i++) {
+        char sql[80];
+        snprintf(sql, sizeof sql, "INSERT INTO t VALUES (%d)", w->base + i);
+        if (db_begin(w->db) || db_exec(w->db, sql) || db_commit(w->db)) {
+            db_rollback(w->db);
+            w->failed++;
+        }
+    }
+    return NULL;
+}
+
+static void test_writers_in_one_process_take_turns(void)
+{
+    char path[128];
+    s_path("turns.db", path, sizeof path);
+    sqlite3 *a = db_open(path, "normal", s_two), *b = db_open(path, "normal", s_two);
+    CHECK(a != NULL && b != NULL);
+    if (!a || !b) {
+        db_close(&a);
+        db_close(&b);
+        return;
+    }
+    sqlite3_busy_timeout(a, 0);
+    sqlite3_busy_timeout(b, 0);
+    s_writer_arg_t wa = {.db = a, .base = 100000}, wb = {.db = b, .base = 200000};
+    pthread_t ta, tb;
+    CHECK_INT(pthread_create(&ta, NULL, s_writer_thread, &wa), 0);
+    CHECK_INT(pthread_create(&tb, NULL, s_writer_thread, &wb), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_INT(wa.failed, 0);
+    CHECK_INT(wb.failed, 0);
+    CHECK_INT(db_int(a, "SELECT count(*) FROM t WHERE x >= 100000", -1), 2 * S_TURNS);
+    /* a rollback gives the turn back too: b can begin after a rolled back */
+    CHECK_INT(db_begin(a), 0);
+    CHECK_INT(db_rollback(a), 0);
+    CHECK_INT(db_begin(b), 0);
+    CHECK_INT(db_commit(b), 0);
+    db_close(&a);
+    db_close(&b);
+}
+
+/* db_finish keeps a statement for the next db_prepare of the same SQL: reset
+ * and unbound; one still in use is never handed out twice. */
+static void test_finished_statements_are_reused(void)
+{
+    char path[128];
+    s_path("reuse.db", path, sizeof path);
+    sqlite3 *db = db_open(path, "normal", s_two);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    const char *sql = "SELECT ?1 + 1";
+    sqlite3_stmt *a = db_prepare(db, sql);
+    CHECK(a != NULL);
+    sqlite3_bind_int(a, 1, 41);
+    CHECK_INT(sqlite3_step(a), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(a, 0), 42);
+    sqlite3_stmt *b = db_prepare(db, sql); /* a is still out: a new one */
+    CHECK(b != NULL && b != a);
+    db_finish(a);
+    sqlite3_stmt *c = db_prepare(db, sql);
+    CHECK(c == a);                          /* the one given back */
+    CHECK_INT(sqlite3_stmt_busy(c), 0);     /* reset */
+    CHECK_INT(sqlite3_step(c), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_type(c, 0), SQLITE_NULL); /* unbound: NULL + 1 */
+    sqlite3_stmt *d = db_prepare(db, "SELECT 2");      /* other SQL: not a */
+    CHECK(d != NULL && d != a && d != b);
+    db_finish(b);
+    db_finish(c);
+    db_finish(d);
+    db_finish(NULL);
+    db_close(&db); /* finalizes the kept ones (LeakSanitizer checks) */
+}
+
 static void test_prepare_and_close_finalize_leftovers(void)
 {
     char path[128];
@@ -341,6 +431,8 @@ int main(void)
         return 1;
     }
     UNIT_RUN(test_open_sets_wal_and_pragmas);
+    UNIT_RUN(test_writers_in_one_process_take_turns);
+    UNIT_RUN(test_finished_statements_are_reused);
     UNIT_RUN(test_foreign_keys_are_enforced);
     UNIT_RUN(test_migrations_run_once);
     UNIT_RUN(test_new_migration_applies_only_itself);
