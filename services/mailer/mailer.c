@@ -134,7 +134,7 @@ static void s_flush_outbox(service_t *svc, mailer_t *m)
                                             "key", sqlite3_column_text(st, 2), "payload",
                                             payload ? payload : json_object()));
         }
-        sqlite3_finalize(st);
+        db_finish(st);
         size_t n = json_array_size(events);
         if (n == 0) {
             json_decref(events);
@@ -148,9 +148,12 @@ static void s_flush_outbox(service_t *svc, mailer_t *m)
             return; /* the rows stay; the next flush sends them */
         }
         json_decref(ok);
-        char sql[96];
-        snprintf(sql, sizeof sql, "DELETE FROM outbox WHERE id <= %lld", (long long)last);
-        db_exec(db, sql);
+        sqlite3_stmt *del = db_prepare(db, "DELETE FROM outbox WHERE id <= ?");
+        if (del) {
+            sqlite3_bind_int64(del, 1, last);
+            sqlite3_step(del);
+            db_finish(del);
+        }
         if (n < 500)
             return;
     }
@@ -210,12 +213,15 @@ static int s_dispatch(loop_t *loop, void *arg)
         return 0;
     int64_t now = clock_now_ms();
     db_begin(db);
-    char sql[256];
     /* a lease that ran out: the worker is stuck or gone; claim it again */
-    snprintf(sql, sizeof sql, "UPDATE messages SET status = 'retry' WHERE status = 'sending'"
-                              " AND lease_until < %lld", (long long)now);
-    db_exec(db, sql);
-    sqlite3_stmt *st = db_prepare(
+    sqlite3_stmt *st = db_prepare(db, "UPDATE messages SET status = 'retry'"
+                                      " WHERE status = 'sending' AND lease_until < ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_step(st);
+        db_finish(st);
+    }
+    st = db_prepare(
         db, "SELECT m.id, m.category, m.template, coalesce(m.locale, c.locale),"
             " coalesce(m.address, c.email), coalesce(m.name, c.name), m.vars, m.message_id,"
             " m.customer_id FROM messages m LEFT JOIN customers c ON c.id = m.customer_id"
@@ -268,12 +274,26 @@ static int s_dispatch(loop_t *loop, void *arg)
         j->next = jobs;
         jobs = j;
     }
-    sqlite3_finalize(st);
-    for (mjob_t *j = jobs; j; j = j->next) {
-        snprintf(sql, sizeof sql, "UPDATE messages SET status = 'sending', lease_until = %lld,"
-                                  " sent_to = NULL WHERE id = %lld",
-                 (long long)(now + m->lease), (long long)j->id);
-        db_exec(db, sql);
+    db_finish(st);
+    /* sent_to: the address this attempt goes to, for the outcome event */
+    sqlite3_stmt *claim = jobs ? db_prepare(db, "UPDATE messages SET status = 'sending',"
+                                                " lease_until = ?1, sent_to = ?2 WHERE id = ?3")
+                               : NULL;
+    for (mjob_t *j = jobs; j && claim; j = j->next) {
+        sqlite3_bind_int64(claim, 1, now + m->lease);
+        sqlite3_bind_text(claim, 2, j->to_addr, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(claim, 3, j->id);
+        sqlite3_step(claim);
+        sqlite3_reset(claim);
+    }
+    db_finish(claim);
+    if (jobs && !claim) {
+        db_rollback(db);
+        for (mjob_t *j = jobs, *nx; j; j = nx) {
+            nx = j->next;
+            mjob_free(j);
+        }
+        return 0;
     }
     /* the claim is durable before any worker sees the job */
     if (db_commit(db)) {
@@ -286,13 +306,6 @@ static int s_dispatch(loop_t *loop, void *arg)
     }
     for (mjob_t *j = jobs, *nx; j; j = nx) {
         nx = j->next;
-        sqlite3_stmt *u = db_prepare(db, "UPDATE messages SET sent_to = ? WHERE id = ?");
-        if (u) { /* remembered for the outcome event; harmless if lost */
-            sqlite3_bind_text(u, 1, j->to_addr, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(u, 2, j->id);
-            sqlite3_step(u);
-            sqlite3_finalize(u);
-        }
         mpool_submit(m->pool, j);
     }
     s_flush_outbox(svc, m);

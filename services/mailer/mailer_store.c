@@ -72,7 +72,7 @@ int mstore_upsert_customer(sqlite3 *db, const json_t *c)
             sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
     }
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    db_finish(st);
     return rc;
 }
 
@@ -88,7 +88,7 @@ int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, offset);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    db_finish(st);
     return rc;
 }
 
@@ -101,7 +101,7 @@ int mstore_is_suppressed(sqlite3 *db, const char *address)
         return 0;
     sqlite3_bind_text(st, 1, s_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
     int r = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    db_finish(st);
     return r;
 }
 
@@ -134,7 +134,7 @@ int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const j
     sqlite3_bind_int64(st, 12, now_ms);
     sqlite3_bind_int64(st, 13, now_ms);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    db_finish(st);
     free(vtext);
     return rc;
 }
@@ -151,7 +151,7 @@ int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms)
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    db_finish(st);
     return rc;
 }
 
@@ -169,7 +169,7 @@ int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *pa
         sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        db_finish(st);
     }
     free(text);
     return rc;
@@ -198,7 +198,7 @@ static json_t *s_event(sqlite3 *db, int64_t id)
                                 json_string((const char *)sqlite3_column_text(st, 3)));
         json_object_set_new(e, "attempts", json_integer(sqlite3_column_int(st, 6)));
     }
-    sqlite3_finalize(st);
+    db_finish(st);
     return e;
 }
 
@@ -219,7 +219,7 @@ void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *typ
     sqlite3_bind_int64(st, 4, next_at ? next_at : now);
     sqlite3_bind_int64(st, 5, now);
     sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_finish(st);
     if (!type)
         return;
     json_t *e = s_event(db, id);
@@ -253,15 +253,17 @@ int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
     if (db_begin(db))
         return -1;
     int64_t now = clock_now_ms();
-    char sql[160];
     if (j->render_failed) {
         log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
         mstore_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
         return db_commit(db) ? (db_rollback(db), -1) : 0;
     }
-    snprintf(sql, sizeof sql, "UPDATE messages SET attempts = attempts + 1 WHERE id = %lld",
-             (long long)j->id);
-    db_exec(db, sql);
+    sqlite3_stmt *up = db_prepare(db, "UPDATE messages SET attempts = attempts + 1 WHERE id = ?");
+    if (up) {
+        sqlite3_bind_int64(up, 1, j->id);
+        sqlite3_step(up);
+        db_finish(up);
+    }
     if (j->code >= 200 && j->code < 300) {
         mstore_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
     } else if (j->permanent) {
@@ -280,7 +282,7 @@ int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
                 attempts = sqlite3_column_int(st, 0);
                 first = sqlite3_column_int64(st, 1);
             }
-            sqlite3_finalize(st);
+            db_finish(st);
         }
         if (now - first >= rules->give_up) {
             log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"", (long long)j->id,
