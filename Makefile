@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: bench-journal bench-mail all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -147,6 +147,14 @@ deps-test: deps
 
 deps-bench: deps-test
 	$(call APT_INSTALL,$(DEB_BENCH))
+	@# Node.js and npm for the nodemailer baseline of the mail benchmark; only
+	@# when there is no node/npm at all (a NodeSource nodejs already has npm,
+	@# and Debian's npm package would conflict with it)
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "installing: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; \
+	fi
 
 # --- run ----------------------------------------------------------------------
 run: deps
@@ -182,9 +190,17 @@ test-unit: $(UNIT_BINS)
 test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-bench: deps-bench
+# bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
+# against smtp-sink and a private Postfix (issue 3); see tests/bench/README.md
+bench: bench-journal bench-mail
+
+bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
+
+bench-mail: deps-bench
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/mail_bench.py
 
 clean:
 	rm -rf build bin var
