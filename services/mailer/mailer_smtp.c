@@ -235,15 +235,23 @@ static const char *s_ssl_error(char *buf, size_t size)
 
 typedef int (*s_connect_fn)(int, __CONST_SOCKADDR_ARG, socklen_t);
 
+/* s_next - the next definition of name after ours (libc's, or ASan's
+ * interceptor), looked up once into *cache */
+static void *s_next(_Atomic(void *) *cache, const char *name)
+{
+    void *p = atomic_load_explicit(cache, memory_order_acquire);
+    if (!p) {
+        p = dlsym(RTLD_NEXT, name);
+        atomic_store_explicit(cache, p, memory_order_release);
+    }
+    return p;
+}
+
 /* s_real_connect - the connect() we stand in front of */
 static s_connect_fn s_real_connect(void)
 {
     static _Atomic(void *) cached;
-    void *p = atomic_load_explicit(&cached, memory_order_acquire);
-    if (!p) {
-        p = dlsym(RTLD_NEXT, "connect");
-        atomic_store_explicit(&cached, p, memory_order_release);
-    }
+    void *p = s_next(&cached, "connect");
     s_connect_fn fn;
     memcpy(&fn, &p, sizeof fn);   /* object to function pointer, as POSIX allows */
     return fn;
@@ -347,11 +355,7 @@ typedef ssize_t (*s_read_fn)(int, void *, size_t);
 static s_read_fn s_real_read(void)
 {
     static _Atomic(void *) cached;
-    void *p = atomic_load_explicit(&cached, memory_order_acquire);
-    if (!p) {
-        p = dlsym(RTLD_NEXT, "read");
-        atomic_store_explicit(&cached, p, memory_order_release);
-    }
+    void *p = s_next(&cached, "read");
     s_read_fn fn;
     memcpy(&fn, &p, sizeof fn);   /* object to function pointer, as POSIX allows */
     return fn;
