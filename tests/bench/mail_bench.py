@@ -25,9 +25,7 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
-import resource
 import shlex
 import shutil
 import signal
@@ -37,14 +35,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.environ.get("HARK_ROOT") or os.path.join(HERE, "..", ".."))
-os.environ["HARK_ROOT"] = ROOT
-os.environ["HARK_BIN"] = os.path.abspath(os.environ.get("HARK_BIN") or os.path.join(ROOT, "bin"))
-BIN = os.environ["HARK_BIN"]
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-
-from harness import WIRE, Hark, free_port  # noqa: E402
+# benchlib (next to this script) sets HARK_ROOT/HARK_BIN and finds harness
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BIN, HERE, ROOT, CpuMeter, Deadline, Perf, arm_deadline,  # noqa: E402
+                      check_binaries, command_output, end_process, fmt, log, machine_info,
+                      perf_report, perf_symbols, remove_temp, stop_hark, write_results)
+from harness import Hark, free_port  # noqa: E402
 
 NODE_DIR = os.path.join(HERE, "node")
 GOAL_VS_SOURCE = 0.70   # Hark >= 70 % of smtp-source
@@ -52,14 +48,6 @@ GOAL_VS_NODE = 3.0      # Hark >= 3x nodemailer
 FROM = "shop@example.com"
 SHOP = "Hark Bench Shop"
 OUTCOME_TYPES = ["mail.delivered", "mail.bounced", "mail.failed", "mail.skipped"]
-
-
-class Deadline(BaseException):
-    """the whole run took too long (not an Exception: no per-run handler may swallow it)"""
-
-
-def log(msg):
-    print(msg, flush=True)
 
 
 # --- the message ----------------------------------------------------------------------
@@ -124,163 +112,12 @@ def bench_vars(i):
             "coupon_code": "BENCH%X" % (0x10000 + i), "coupon_expires": "31 December"}
 
 
-# --- machine and process accounting --------------------------------------------------
-def machine_info(base):
-    info = {"nproc": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-            info["cpu_model"] = m.group(1).strip() if m else "unknown"
-    except OSError:
-        info["cpu_model"] = "unknown"
-    try:
-        with open("/proc/loadavg") as f:
-            info["loadavg_before"] = " ".join(f.read().split()[:3])
-    except OSError:
-        pass
-    best = ("", "?", "?")
-    try:
-        with open("/proc/mounts") as f:
-            for line in f:
-                dev, mnt, fs = line.split()[:3]
-                if (base + "/").startswith(mnt.rstrip("/") + "/") and len(mnt) >= len(best[0]):
-                    best = (mnt, fs, dev)
-    except OSError:
-        pass
-    info["temp_fs"] = {"mount": best[0], "type": best[1], "device": best[2]}
-    versions = {}
-    for pkg in ("postfix", "libesmtp6", "libcmark0.30.2", "libsqlite3-0", "nodejs"):
-        r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True)
-        versions[pkg] = r.stdout.strip() or None
-    r = subprocess.run(["node", "--version"], capture_output=True, text=True)
-    versions["node"] = r.stdout.strip() or None
-    info["versions"] = versions
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    info["git"] = r.stdout.strip() or None
-    r = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                       capture_output=True, text=True)
-    info["git_dirty"] = bool(r.stdout.strip())
-    return info
-
-
-def cpu_total():
-    """(busy, total) jiffies of all CPUs, from /proc/stat"""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]] + [0] * 10
-    total = sum(v[:8])
-    return total - v[3] - v[4] - v[7], total
-
-
-def _stat(pid, tid=None):
-    path = "/proc/%d/stat" % pid if tid is None else "/proc/%d/task/%d/stat" % (pid, tid)
-    with open(path) as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def threads_cpu(pid):
-    """{tid: (cpu s, run ns, runqueue-wait ns)} of a process's threads"""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    try:
-        tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            fields = _stat(pid, tid)
-            with open("/proc/%d/task/%d/schedstat" % (pid, tid)) as f:
-                run_ns, wait_ns = [int(x) for x in f.read().split()[:2]]
-            out[tid] = ((int(fields[11]) + int(fields[12])) / tick, run_ns, wait_ns)
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
-
-
-def tree_cpu(root_pid):
-    """CPU seconds of a process and all its descendants, including the ones
-    that ended and were reaped (cutime/cstime).  Postfix's master starts and
-    reaps smtpd, cleanup, qmgr... so this is the whole mail system's CPU."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                parent[int(d)] = int(_stat(int(d))[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    total = 0.0
-    want = {root_pid}
-    changed = True
-    while changed:
-        changed = False
-        for p, pp in parent.items():
-            if pp in want and p not in want:
-                want.add(p)
-                changed = True
-    for p in want:
-        try:
-            f = _stat(p)
-            total += sum(int(x) for x in f[11:15]) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
-class CpuWatch:
-    """CPU of named processes (whole process trees for servers), of the
-    children this script waited for, and of the machine, between start() and
-    stop()"""
-
-    def __init__(self, procs=None, trees=None):
-        self.procs = {k: v for k, v in (procs or {}).items() if v}
-        self.trees = {k: v for k, v in (trees or {}).items() if v}
-
-    def start(self):
-        self.t0 = time.monotonic()
-        self.p0 = {k: threads_cpu(p) for k, p in self.procs.items()}
-        self.tr0 = {k: tree_cpu(p) for k, p in self.trees.items()}
-        self.m0 = cpu_total()
-        self.c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.s0 = resource.getrusage(resource.RUSAGE_SELF)
-        return self
-
-    def stop(self):
-        wall = time.monotonic() - self.t0
-        res = {"wall_s": round(wall, 3)}
-        ours = 0.0
-        for k, p in self.procs.items():
-            now, before = threads_cpu(p), self.p0[k]
-            d = {t: tuple(a - b for a, b in zip(v, before.get(t, (0.0, 0, 0)))) for t, v in now.items()}
-            total = sum(v[0] for v in d.values())
-            ours += total
-            res[k + "_cpu_s"] = round(total, 3)
-            res[k + "_cpu_pct"] = round(100 * total / wall, 1)
-            # per thread: the main (event loop) thread is the one whose tid is the pid
-            per = []
-            for t, v in sorted(d.items()):
-                per.append({"tid": t, "main": t == p, "cpu_s": round(v[0], 3),
-                            "run_pct": round(100 * v[1] / 1e9 / wall, 1),
-                            "runqueue_wait_pct": round(100 * v[2] / 1e9 / wall, 1),
-                            "sleep_pct": round(max(0.0, 100 - 100 * (v[1] + v[2]) / 1e9 / wall), 1)})
-            res[k + "_threads"] = per
-        for k, p in self.trees.items():
-            total = tree_cpu(p) - self.tr0[k]
-            ours += total
-            res[k + "_cpu_s"] = round(total, 3)
-            res[k + "_cpu_pct"] = round(100 * total / wall, 1)
-        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        s1 = resource.getrusage(resource.RUSAGE_SELF)
-        res["client_cpu_s"] = round((c1.ru_utime + c1.ru_stime) - (self.c0.ru_utime + self.c0.ru_stime), 3)
-        res["client_cpu_pct"] = round(100 * res["client_cpu_s"] / wall, 1)
-        res["driver_cpu_pct"] = round(100 * ((s1.ru_utime + s1.ru_stime) - (self.s0.ru_utime + self.s0.ru_stime)) / wall, 1)
-        ours += res["client_cpu_s"] + res["driver_cpu_pct"] * wall / 100
-        m1 = cpu_total()
-        ncpu = os.cpu_count() or 1
-        busy = (m1[0] - self.m0[0]) / max(1, m1[1] - self.m0[1])
-        res["machine_busy_pct"] = round(100 * busy, 1)   # of all CPUs
-        res["others_cpu_pct"] = round(max(0.0, 100 * (busy * ncpu - ours / wall)), 1)  # of one CPU
-        return res
+# --- machine ----------------------------------------------------------------------------
+def mail_machine_info(base):
+    versions = {pkg: command_output(["dpkg-query", "-W", "-f", "${Version}", pkg])
+                for pkg in ("postfix", "libesmtp6", "libcmark0.30.2", "libsqlite3-0", "nodejs")}
+    versions["node"] = command_output(["node", "--version"])
+    return machine_info(base, "temp_fs", versions)
 
 
 # --- tools compiled into the temp dir --------------------------------------------------
@@ -523,13 +360,8 @@ class SmtpSink:
         self.pid = self.proc.pid
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            end_process(self.proc)
         if getattr(self, "logf", None):
             self.logf.close()
 
@@ -717,7 +549,7 @@ def run_smtp_source(server, args, sample_lf, timeout):
     res = {"tool": "smtp-source", "count": args.count, "connections": args.connections,
            "command": " ".join(cmd)}
     mark = server.mark()
-    watch = CpuWatch(trees={"server": server.pid}).start()
+    watch = CpuMeter(trees={"server": server.pid}, style="threads").start()
     t0 = time.monotonic()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -746,7 +578,7 @@ def run_node(server, args, tdir, timeout):
     res = {"tool": "nodemailer", "count": args.count, "connections": args.connections,
            "per_connection": args.per_connection}
     mark = server.mark()
-    watch = CpuWatch(trees={"server": server.pid}).start()
+    watch = CpuMeter(trees={"server": server.pid}, style="threads").start()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=NODE_DIR)
     except subprocess.TimeoutExpired:
@@ -840,49 +672,15 @@ class Outcomes:
         return sum(self.by_type.values()) >= n
 
 
-class Perf:
-    def __init__(self, enabled, out_dir):
-        self.enabled = enabled and shutil.which("perf") is not None
-        self.out_dir = out_dir
-        self.proc = None
-
-    def start(self, pid, tag):
-        if not self.enabled or not pid:
-            return
-        self.data = os.path.join(self.out_dir, tag + ".perf.data")
-        self.proc = subprocess.Popen(["perf", "record", "-q", "--call-graph", "dwarf,16384", "-F", "200",
-                                      "-p", str(pid), "-o", self.data],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-
-    def stop(self):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-        out = {}
-        for sort, key in (("symbol", "children"), ("dso", "dso")):
-            cmd = ["perf", "report", "-i", self.data, "--sort", sort, "-g", "none",
-                   "--percent-limit", "1.5", "--stdio"] + (["--children"] if key == "children" else ["--no-children"])
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-            rows = []
-            for line in r.stdout.splitlines():
-                if key == "children":
-                    m = re.match(r"\s+([\d.]+)%\s+([\d.]+)%\s+\[([.k])\]\s+(\S+)", line)
-                    if m and not m.group(4).startswith("0x"):
-                        rows.append({"children_pct": float(m.group(1)), "self_pct": float(m.group(2)),
-                                     "symbol": m.group(4), "kernel": m.group(3) == "k"})
-                else:
-                    m = re.match(r"\s+([\d.]+)%\s+(\S+)", line)
-                    if m:
-                        rows.append({"self_pct": float(m.group(1)), "dso": m.group(2)})
-            out[key] = rows[:40]
-        return out
+def perf_tops(data):
+    """what the mailer spends its time in: symbols (callees included) and
+    shared objects (self time) with >= 1.5 % of the samples"""
+    dsos = []
+    for line in perf_report(data, "dso", 1.5, children=False).splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)", line)
+        if m:
+            dsos.append({"self_pct": float(m.group(1)), "dso": m.group(2)})
+    return {"children": perf_symbols(perf_report(data, "symbol", 1.5))[:40], "dso": dsos[:40]}
 
 
 SYSCALLS = ["clock_nanosleep", "fdatasync", "fsync", "fcntl", "pwrite64", "pread64", "write", "read",
@@ -914,12 +712,7 @@ class SyscallCount:
     def stop(self):
         if not self.proc:
             return None
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc, signal.SIGINT, 20)  # perf stat writes its counts on SIGINT
         self.proc = None
         out = {}
         try:
@@ -961,7 +754,7 @@ def run_hark(server, args, tdir, base, n_inst, perf, timeout):
         mark = server.mark()
         perf.start(pids["mailer"], "mailer-%s" % server.name)
         sysc.start(pids["mailer"], os.path.join(d, "syscalls.txt"))
-        watch = CpuWatch(procs=pids, trees={"server": server.pid}).start()
+        watch = CpuMeter(procs=pids, trees={"server": server.pid}, style="threads").start()
         t0 = time.time()
         m0 = time.monotonic()
         append(h, events)
@@ -1005,14 +798,7 @@ def run_hark(server, args, tdir, base, n_inst, perf, timeout):
         perf.stop()
     finally:
         sysc.stop()
-        try:
-            h.stop(check=False)
-        except Exception as e:  # noqa: BLE001
-            log("  warning: stopping Hark: %s" % e)
-            if h.proc and h.proc.poll() is None:
-                h.proc.kill()
-                h.proc.wait()
-        res["harkd_exit"] = h.proc.returncode if h.proc else None
+        res["harkd_exit"] = stop_hark(h, "Hark")
         log_text = h.log() if os.path.exists(h.log_path) else ""
         res["log_errors"] = [line for line in log_text.splitlines()
                              if "level=error" in line or "level=warn" in line][:10]
@@ -1031,10 +817,6 @@ def median_run(runs):
 
 
 # --- report ----------------------------------------------------------------------------
-def fmt(v, n=0):
-    return "-" if v is None else ("{:,.%df}" % n).format(v)
-
-
 def body_command(r, kws):
     """DATA or BDAT, from what the server logged (Postfix), or from what it
     offered (smtp-sink offers no CHUNKING, so every client uses DATA)"""
@@ -1140,16 +922,7 @@ def report(out):
 
 # --- main ------------------------------------------------------------------------------
 def check_setup(args):
-    for name in ("harkd", "hark", "hark-journal", "hark-mailer"):
-        path = os.path.join(BIN, name)
-        if not os.access(path, os.X_OK):
-            sys.exit("mail_bench.py: %s is missing; run `make MODE=release build`" % path)
-        with open(path, "rb") as f:
-            data = f.read()
-        if b"__asan_init" in data or b"__ubsan_handle" in data:
-            sys.exit("mail_bench.py: %s is a sanitizer build; build `make MODE=release build`" % path)
-        if WIRE.encode() not in data:
-            sys.exit("mail_bench.py: %s does not speak %s; rebuild with `make MODE=release build`" % (path, WIRE))
+    check_binaries("mail_bench.py", ("harkd", "hark", "hark-journal", "hark-mailer"), "make bench-mail")
     need = {"smtp-sink": "postfix", "smtp-source": "postfix", "postfix": "postfix", "node": "nodejs npm"}
     missing = sorted({pkg for tool, pkg in need.items() if not shutil.which(tool)})
     if missing:
@@ -1200,20 +973,12 @@ def main():
         args.max_seconds = 240 + 120 * args.repeat * len(args.servers)
     check_setup(args)
 
-    def on_alarm(signo, frame):
-        raise Deadline("the benchmark run took longer than %d s" % args.max_seconds)
-
-    def on_term(signo, frame):
-        raise KeyboardInterrupt()
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.max_seconds)
+    arm_deadline(args.max_seconds)
 
     base = tempfile.mkdtemp(prefix="hark-mailbench-")
     os.chmod(base, 0o755)  # the Postfix instance's users walk into it
     t_start = time.monotonic()
-    out = {"machine": machine_info(base), "bin": BIN,
+    out = {"machine": mail_machine_info(base), "bin": BIN,
            "settings": {"count": args.count, "postfix_count": args.postfix_count, "connections": args.connections,
                         "per_connection": args.per_connection, "repeat": args.repeat,
                         "template": "bench (en), category milestone (unsubscribe link + suppression check)"},
@@ -1221,7 +986,7 @@ def main():
     per_run_timeout = max(120, args.count // 40)
     servers = []
     rc = 0
-    perf = Perf(args.perf, base)
+    perf = Perf(args.perf, base, 200, 0.5, perf_tops)
     try:
         tdir = os.path.join(base, "templates")
         shutil.copytree(os.path.join(ROOT, "templates"), tdir)
@@ -1312,17 +1077,9 @@ def main():
                 srv.stop()
             except Exception as e:  # noqa: BLE001
                 log("  warning: stopping %s: %s" % (srv.name, e))
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            log("kept %s" % base)
+        remove_temp(base, args.keep)
     out["goals"] = goals(out)
-    out["elapsed_s"] = round(time.monotonic() - t_start, 1)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=2)
-        f.write("\n")
-    log(report(out))
-    log("results written to %s (run took %.0f s)" % (args.out, out["elapsed_s"]))
+    write_results(args.out, out, report, t_start)
     failed = [(s, t) for s, rs in out["results"].items() for t, r in rs.items() if not r.get("ok")]
     if failed:
         log("mail_bench.py: %d run(s) failed: %s" % (len(failed), failed))

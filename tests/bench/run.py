@@ -14,12 +14,9 @@ Prints a table and writes tests/bench/results.json.  See README.md here for
 what each figure means.
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import re
-import resource
 import shlex
 import shutil
 import signal
@@ -28,13 +25,11 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.environ.get("HARK_ROOT") or os.path.join(HERE, "..", ".."))
-os.environ["HARK_ROOT"] = ROOT
-os.environ["HARK_BIN"] = os.path.abspath(os.environ.get("HARK_BIN") or os.path.join(ROOT, "bin"))
-BIN = os.environ["HARK_BIN"]
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-
+# benchlib (next to this script) sets HARK_ROOT/HARK_BIN and finds harness
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BIN, HERE, CpuMeter, Deadline, Perf, arm_deadline,  # noqa: E402
+                      check_binaries, command_output, fmt, log, machine_info, perf_report,
+                      perf_symbols, remove_temp, stop_hark, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
 GOAL_JOURNAL = 100_000  # events/s over ZeroMQ, acknowledged after COMMIT
@@ -63,176 +58,26 @@ SQLITE_RUNS = [(1000, 3.0, "sequential"), (100, 3.0, "sequential"), (1, 2.0, "se
                (1000, 3.0, "random")]
 
 
-class Deadline(BaseException):
-    """the whole run took too long (not an Exception: no per-run handler may swallow it)"""
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-# --- machine and process accounting --------------------------------------------
-def machine_info(state_parent):
-    info = {"nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-            info["cpu_model"] = m.group(1).strip() if m else "unknown"
-    except OSError:
-        info["cpu_model"] = "unknown"
+# --- machine ------------------------------------------------------------------------
+def run_machine_info(base):
+    versions = {p: command_output(["pkg-config", "--modversion", p])
+                for p in ("libzmq", "sqlite3", "jansson", "libmicrohttpd")}
+    r = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    m = re.search(r"wrk (\S+)", r.stdout + r.stderr)
+    versions["wrk"] = m.group(1) if m else None
+    # the SQLite files live in the temp dir: its filesystem decides what an fsync costs
+    info = machine_info(base, "state_fs", versions)
+    info["affinity"] = len(os.sched_getaffinity(0))
     try:
         with open("/proc/meminfo") as f:
             m = re.search(r"^MemTotal:\s*(\d+) kB", f.read(), re.M)
             info["mem_gib"] = round(int(m.group(1)) / 1048576, 1) if m else None
     except OSError:
         pass
-    # the filesystem the SQLite files live on decides what an fsync costs
-    best = ("", "?", "?")
-    try:
-        with open("/proc/mounts") as f:
-            for line in f:
-                dev, mnt, fs = line.split()[:3]
-                if (state_parent + "/").startswith(mnt.rstrip("/") + "/") and len(mnt) >= len(best[0]):
-                    best = (mnt, fs, dev)
-    except OSError:
-        pass
-    info["state_fs"] = {"mount": best[0], "type": best[1], "device": best[2]}
-    versions = {}
-    for p in ("libzmq", "sqlite3", "jansson", "libmicrohttpd"):
-        r = subprocess.run(["pkg-config", "--modversion", p], capture_output=True, text=True)
-        versions[p] = r.stdout.strip() or None
-    r = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    m = re.search(r"wrk (\S+)", r.stdout + r.stderr)
-    versions["wrk"] = m.group(1) if m else None
-    info["versions"] = versions
-    try:
-        with open("/proc/loadavg") as f:
-            info["loadavg_before"] = " ".join(f.read().split()[:3])
-    except OSError:
-        pass
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    info["git"] = r.stdout.strip() or None
-    r = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                       capture_output=True, text=True)
-    info["git_dirty"] = bool(r.stdout.strip())  # binaries built from uncommitted changes
     return info
 
 
-def cpu_total():
-    """(busy, total, iowait, steal) jiffies of all CPUs, from /proc/stat"""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]] + [0] * 10
-    # user nice system idle iowait irq softirq steal (guest is inside user)
-    total = sum(v[:8])
-    busy = total - v[3] - v[4] - v[7]
-    return busy, total, v[4], v[7]
-
-
-def proc_cpu(pid):
-    """{tid: (cpu seconds, run ns, runqueue-wait ns, context switches)} of a process's threads"""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                run_ns, wait_ns = [int(x) for x in f.read().split()[:2]]
-            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                cs = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
-            out[int(tid)] = ((int(fields[11]) + int(fields[12])) / tick, run_ns, wait_ns, cs)
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
-
-
-def proc_io(pid):
-    """/proc/PID/io as a dict (wchar: bytes given to write(), syscw: write calls)"""
-    try:
-        with open("/proc/%d/io" % pid) as f:
-            return {k: int(v) for k, v in (line.split(":") for line in f if ":" in line)}
-    except (OSError, ValueError):
-        return {}
-
-
-class CpuWatch:
-    """CPU use of some processes, and of the machine, between start() and stop().
-
-    For each process: total CPU (% of one core), and for its busiest thread
-    (the journal's event loop) the share of wall time it ran, waited for a
-    CPU (runqueue: the 2 cores were busy) and slept (blocked on I/O such as
-    fsync, or idle waiting for requests).  "others" is CPU used on the
-    machine by processes that are not part of the benchmark (other users'
-    builds and tests), the noise in the figures."""
-
-    def __init__(self, pids):
-        self.pids = {k: v for k, v in pids.items() if v}
-
-    def start(self):
-        self.t0 = time.monotonic()
-        self.p0 = {k: proc_cpu(p) for k, p in self.pids.items()}
-        self.io0 = {k: proc_io(p) for k, p in self.pids.items()}
-        self.m0 = cpu_total()
-        self.c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return self
-
-    def stop(self):
-        wall = time.monotonic() - self.t0
-        res = {"wall_s": round(wall, 3)}
-        ours = 0.0
-        for k, p in self.pids.items():
-            now, before = proc_cpu(p), self.p0[k]
-            d = {t: tuple(a - b for a, b in zip(v, before.get(t, (0.0, 0, 0, 0)))) for t, v in now.items()}
-            total = sum(v[0] for v in d.values())
-            res[k + "_context_switches"] = sum(v[3] for v in d.values())
-            ours += total
-            busiest = max(d.values(), key=lambda v: v[1], default=(0.0, 0, 0, 0))
-            res[k + "_cpu_pct"] = round(100 * total / wall, 1)
-            res[k + "_threads"] = len(now)
-            res[k + "_busiest_thread"] = {
-                "run_pct": round(100 * busiest[1] / 1e9 / wall, 1),
-                "runqueue_wait_pct": round(100 * busiest[2] / 1e9 / wall, 1),
-                "sleep_pct": round(max(0.0, 100 - 100 * (busiest[1] + busiest[2]) / 1e9 / wall), 1)}
-            io1 = proc_io(p)
-            res[k + "_write_bytes"] = io1.get("wchar", 0) - self.io0[k].get("wchar", 0)
-            res[k + "_write_calls"] = io1.get("syscw", 0) - self.io0[k].get("syscw", 0)
-        m1 = cpu_total()
-        ncpu = os.cpu_count() or 1
-        busy = (m1[0] - self.m0[0]) / max(1, m1[1] - self.m0[1])
-        res["machine_busy_pct"] = round(100 * busy, 1)
-        res["machine_iowait_pct"] = round(100 * (m1[2] - self.m0[2]) / max(1, m1[1] - self.m0[1]), 1)
-        # time the hypervisor gave our vCPUs to someone else, % of one core
-        res["steal_pct"] = round(100 * ncpu * (m1[3] - self.m0[3]) / max(1, m1[1] - self.m0[1]), 1)
-        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        res["children_cpu_s"] = round((c1.ru_utime + c1.ru_stime) - (self.c0.ru_utime + self.c0.ru_stime), 3)
-        ours += res["children_cpu_s"]
-        # harkd and run.py itself are near idle; what is left is someone else's
-        res["others_cpu_pct"] = round(max(0.0, 100 * (busy * ncpu - ours / wall)), 1)
-        return res
-
-
 # --- building and starting ----------------------------------------------------------
-def check_binaries():
-    for name in ("harkd", "hark", "hark-journal", "hark-gateway"):
-        path = os.path.join(BIN, name)
-        if not os.access(path, os.X_OK):
-            sys.exit("run.py: %s is missing; run `make MODE=release build` (or `make bench`)" % path)
-        with open(path, "rb") as f:
-            data = f.read()
-        if b"__asan_init" in data or b"__ubsan_handle" in data:
-            sys.exit("run.py: %s is a sanitizer build; benchmarks need the release build "
-                     "(`make MODE=release build`, HARK_BIN=bin)" % path)
-        if WIRE.encode() not in data:
-            sys.exit("run.py: %s does not speak %s (proto/commands.json); it is older than the "
-                     "checkout: rebuild with `make MODE=release build`" % (path, WIRE))
-
-
 def compile_tools(build):
     cc = os.environ.get("CC", "cc")
     out = {}
@@ -269,14 +114,7 @@ class Instances:
     def stop(self, h):
         if h in self.live:
             self.live.remove(h)
-        try:
-            h.stop(check=False)
-        except Exception as e:  # noqa: BLE001 - a failed stop must not hide results
-            log("  warning: stopping %s: %s" % (h.dir, e))
-            if h.proc and h.proc.poll() is None:
-                h.proc.kill()
-                h.proc.wait()
-        return h.proc.returncode if h.proc else None
+        return stop_hark(h, h.dir)
 
     def stop_all(self):
         for h in list(self.live):
@@ -305,44 +143,15 @@ def settle_head(h, timeout=10.0):
 
 
 # --- perf (optional) ----------------------------------------------------------------
-class Perf:
-    def __init__(self, enabled, out_dir):
-        self.enabled = enabled and shutil.which("perf") is not None
-        self.out_dir = out_dir
-        self.proc = None
+# frames every thread runs under: they would top every profile and say nothing
+PERF_GENERIC = {"clone3", "start_thread", "_start", "main", "__libc_start_call_main",
+                "__libc_start_main_impl", "service_main", "loop_run", "do_syscall_64",
+                "entry_SYSCALL_64_after_hwframe"}
 
-    def start(self, pid, tag):
-        if not self.enabled or not pid:
-            return
-        self.data = os.path.join(self.out_dir, tag + ".perf.data")
-        self.proc = subprocess.Popen(
-            ["perf", "record", "-q", "--call-graph", "dwarf,16384", "-F", "250", "-p", str(pid),
-             "-o", self.data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)
 
-    def stop(self):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-        r = subprocess.run(["perf", "report", "-i", self.data, "--children", "--sort", "symbol",
-                            "-g", "none", "--percent-limit", "3", "--stdio"],
-                           capture_output=True, text=True, timeout=300)
-        top = []
-        generic = {"clone3", "start_thread", "_start", "main", "__libc_start_call_main",
-                   "__libc_start_main_impl", "service_main", "loop_run", "do_syscall_64",
-                   "entry_SYSCALL_64_after_hwframe"}
-        for line in r.stdout.splitlines():
-            m = re.match(r"\s+([\d.]+)%\s+([\d.]+)%\s+\[([.k])\]\s+(\S+)", line)
-            if m and not m.group(4).startswith("0x") and m.group(4) not in generic:
-                top.append({"children_pct": float(m.group(1)), "self_pct": float(m.group(2)),
-                            "symbol": m.group(4), "kernel": m.group(3) == "k"})
-        return top[:30]
+def perf_top(data):
+    """the symbols with >= 3 % of the samples, callees included"""
+    return perf_symbols(perf_report(data, "symbol", 3), skip=PERF_GENERIC)[:30]
 
 
 # --- the three benchmarks -----------------------------------------------------------
@@ -356,7 +165,7 @@ def run_sampled(cmd, pids, skip, length, timeout, perf=None, perf_pid=None, perf
         t0 = time.monotonic()
         if perf is not None:
             perf.start(perf_pid, perf_tag)
-        watch = CpuWatch(dict(pids, client=p.pid))
+        watch = CpuMeter(dict(pids, client=p.pid))
         time.sleep(max(0.0, skip - (time.monotonic() - t0)))
         if p.poll() is None:
             watch.start()
@@ -433,9 +242,9 @@ def journal_once(tools, inst, args, perf, t, w, b, sync, keys):
     ok = res.get("verified") and res.get("head_matches_acked")
     cpu = res.get("cpu", {})
     log("  %-42s %9s events/s %8s ev/commit  p50 %7s ms  journal CPU %4s%%  others %4s%%  %s" % (
-        name, fmt_int(res.get("events_per_s")), fmt_f(res.get("events_per_commit"), 1),
-        fmt_f(res.get("latency_ms", {}).get("p50"), 2), fmt_f(cpu.get("journal_cpu_pct"), 0),
-        fmt_f(cpu.get("others_cpu_pct"), 0),
+        name, fmt(res.get("events_per_s")), fmt(res.get("events_per_commit"), 1),
+        fmt(res.get("latency_ms", {}).get("p50"), 2), fmt(cpu.get("journal_cpu_pct"), 0),
+        fmt(cpu.get("others_cpu_pct"), 0),
         "ok" if ok else "NOT VERIFIED: " + str(res.get("first_error") or "head %s != acked %s" % (
             res.get("journal_head"), res.get("acked_events")))))
     return res
@@ -516,9 +325,9 @@ def gateway_once(inst, args, perf, events):
         res["harkd_exit"] = inst.stop(h)
     cpu = res.get("cpu", {})
     log("  %-42s %9s events/s %8s req/s  p50 %7s ms  gateway CPU %4s%%  journal CPU %4s%%  others %4s%%  %s" % (
-        name, fmt_int(res.get("events_per_s")), fmt_int(res.get("requests_per_s")),
-        fmt_f(res.get("latency_ms", {}).get("p50"), 1), fmt_f(cpu.get("gateway_cpu_pct"), 0),
-        fmt_f(cpu.get("journal_cpu_pct"), 0), fmt_f(cpu.get("others_cpu_pct"), 0),
+        name, fmt(res.get("events_per_s")), fmt(res.get("requests_per_s")),
+        fmt(res.get("latency_ms", {}).get("p50"), 1), fmt(cpu.get("gateway_cpu_pct"), 0),
+        fmt(cpu.get("journal_cpu_pct"), 0), fmt(cpu.get("others_cpu_pct"), 0),
         "ok" if res.get("verified") else "NOT VERIFIED: %s" % (res.get("error") or {
             k: res.get(k) for k in ("non_2xx", "socket_errors", "head_growth", "expected_min_growth")})))
     return res
@@ -542,19 +351,11 @@ def bench_sqlite(tools, base, args, results):
             res = {"txn_rows": txn, "error": r.stderr[-500:]}
         shutil.rmtree(d, ignore_errors=True)
         log("  sqlite full txn=%-5d %-10s %21s rows/s    commit %6s ms avg" % (
-            txn, keys, fmt_int(res.get("rows_per_s")), fmt_f(res.get("commit_ms_avg"), 3)))
+            txn, keys, fmt(res.get("rows_per_s")), fmt(res.get("commit_ms_avg"), 3)))
         results.append(res)
 
 
 # --- report -----------------------------------------------------------------------
-def fmt_int(v):
-    return "-" if v is None else "{:,.0f}".format(v)
-
-
-def fmt_f(v, n):
-    return "-" if v is None else ("{:,.%df}" % n).format(v)
-
-
 def verdict(v, goal):
     return "PASS" if v is not None and v >= goal else "MISS"
 
@@ -563,7 +364,7 @@ def loop_thread(cpu, k):
     t = cpu.get(k + "_busiest_thread")
     if not t:
         return "-"
-    return "%s/%s/%s" % (fmt_f(t["run_pct"], 0), fmt_f(t["runqueue_wait_pct"], 0), fmt_f(t["sleep_pct"], 0))
+    return "%s/%s/%s" % (fmt(t["run_pct"], 0), fmt(t["runqueue_wait_pct"], 0), fmt(t["sleep_pct"], 0))
 
 
 def report(out):
@@ -587,17 +388,17 @@ def report(out):
             check = "ok" if r.get("verified") and r.get("head_matches_acked") else "FAILED"
             p("   %-6s %4s %5d %3d %5d %11s %8s %9s %9s %7s %7s  %10s%%  %10s  %8s  %11s  %5s%%  %5s%%  %s" % (
                 r.get("synchronous"), "rand" if r.get("keys") == "random" else "seq", r.get("threads", 0), r.get("window", 0), r.get("batch", 0),
-                fmt_int(r.get("events_per_s")), fmt_int(r.get("requests_per_s")),
-                fmt_f(r.get("events_per_commit"), 1), fmt_int(r.get("commits_per_s")),
-                fmt_f(r.get("latency_ms", {}).get("p50"), 2), fmt_f(r.get("latency_ms", {}).get("p99"), 2),
-                fmt_f(cpu.get("journal_cpu_pct"), 0), loop_thread(cpu, "journal"),
-                fmt_f(r.get("journal_cpu_us_per_event"), 1), fmt_int(r.get("journal_write_bytes_per_event")),
-                fmt_f(cpu.get("client_cpu_pct"), 0), fmt_f(cpu.get("others_cpu_pct"), 0), check))
+                fmt(r.get("events_per_s")), fmt(r.get("requests_per_s")),
+                fmt(r.get("events_per_commit"), 1), fmt(r.get("commits_per_s")),
+                fmt(r.get("latency_ms", {}).get("p50"), 2), fmt(r.get("latency_ms", {}).get("p99"), 2),
+                fmt(cpu.get("journal_cpu_pct"), 0), loop_thread(cpu, "journal"),
+                fmt(r.get("journal_cpu_us_per_event"), 1), fmt(r.get("journal_write_bytes_per_event")),
+                fmt(cpu.get("client_cpu_pct"), 0), fmt(cpu.get("others_cpu_pct"), 0), check))
         for r in out["journal"]:
             if r.get("repeats"):
                 p("   median of %d runs for %s T=%d W=%d B=%d %s keys: %s events/s" % (
                     len(r["repeats"]), r["synchronous"], r["threads"], r["window"], r["batch"], r["keys"],
-                    ", ".join(fmt_int(v) for v in r["repeats"])))
+                    ", ".join(fmt(v) for v in r["repeats"])))
     if out.get("gateway"):
         p("")
         p("2. Gateway: POST /v1/events, HTTP keep-alive, %d connections (wrk), counted per 202 (after COMMIT)"
@@ -607,31 +408,31 @@ def report(out):
         for r in out["gateway"]:
             cpu = r.get("cpu", {})
             p("   %6d %11s %8s %7s %7s %7s  %12s >= %-12s  %10s%%  %10s%%  %10s %4s%%  %5s%%  %s" % (
-                r["events_per_request"], fmt_int(r.get("events_per_s")), fmt_int(r.get("requests_per_s")),
-                fmt_f(r.get("latency_ms", {}).get("p50"), 1), fmt_f(r.get("latency_ms", {}).get("p99"), 1),
-                r.get("non_2xx", "-"), fmt_int(r.get("head_growth")), fmt_int(r.get("expected_min_growth")),
-                fmt_f(cpu.get("gateway_cpu_pct"), 0), fmt_f(cpu.get("journal_cpu_pct"), 0),
-                loop_thread(cpu, "journal"), fmt_f(cpu.get("client_cpu_pct"), 0),
-                fmt_f(cpu.get("others_cpu_pct"), 0), "ok" if r.get("verified") else "FAILED"))
+                r["events_per_request"], fmt(r.get("events_per_s")), fmt(r.get("requests_per_s")),
+                fmt(r.get("latency_ms", {}).get("p50"), 1), fmt(r.get("latency_ms", {}).get("p99"), 1),
+                r.get("non_2xx", "-"), fmt(r.get("head_growth")), fmt(r.get("expected_min_growth")),
+                fmt(cpu.get("gateway_cpu_pct"), 0), fmt(cpu.get("journal_cpu_pct"), 0),
+                loop_thread(cpu, "journal"), fmt(cpu.get("client_cpu_pct"), 0),
+                fmt(cpu.get("others_cpu_pct"), 0), "ok" if r.get("verified") else "FAILED"))
             if r.get("error"):
                 p("     error: %s" % r["error"])
             if r.get("repeats"):
                 p("     median of %d runs: %s events/s" % (
-                    len(r["repeats"]), ", ".join(fmt_int(v) for v in r["repeats"])))
+                    len(r["repeats"]), ", ".join(fmt(v) for v in r["repeats"])))
     if out.get("sqlite"):
         p("")
         p("3. Baseline: plain SQLite, same schema and INSERT, WAL, synchronous=FULL, one prepared statement")
         p("   rows/txn keys       rows/s    txn/s  insert us/row  commit ms avg  commit ms max")
         for r in out["sqlite"]:
             p("   %8s %-4s %12s %8s %14s %14s %14s" % (
-                r.get("txn_rows"), "rand" if r.get("keys") == "random" else "seq", fmt_int(r.get("rows_per_s")), fmt_int(r.get("txn_per_s")),
-                fmt_f(r.get("insert_us_per_row"), 2), fmt_f(r.get("commit_ms_avg"), 3),
-                fmt_f(r.get("commit_ms_max"), 2)))
+                r.get("txn_rows"), "rand" if r.get("keys") == "random" else "seq", fmt(r.get("rows_per_s")), fmt(r.get("txn_per_s")),
+                fmt(r.get("insert_us_per_row"), 2), fmt(r.get("commit_ms_avg"), 3),
+                fmt(r.get("commit_ms_max"), 2)))
     p("")
     p("Goals (acknowledgement = committed; judged on synchronous=full, the default)")
     for g in out["goals"]:
         p("   %-4s  %-66s %10s events/s  (goal >= %s)" % (
-            g["verdict"], g["what"], fmt_int(g.get("value")), fmt_int(g["goal"])))
+            g["verdict"], g["what"], fmt(g.get("value")), fmt(g["goal"])))
     p("")
     return "\n".join(lines)
 
@@ -693,7 +494,7 @@ def main():
     args.wrk_threads = 2
     only = set(args.only.split(","))
 
-    check_binaries()
+    check_binaries("run.py", ("harkd", "hark", "hark-journal", "hark-gateway"), "make bench")
     with open("/proc/loadavg") as f:
         load1 = float(f.read().split()[0])
     if load1 > 0.5:
@@ -703,21 +504,13 @@ def main():
         if not shutil.which(tool):
             sys.exit("run.py: %s is not installed (apt-get install wrk, or `make bench`)" % tool)
 
-    def on_alarm(signo, frame):
-        raise Deadline("the benchmark run took longer than %d s" % args.max_seconds)
-
-    def on_term(signo, frame):
-        raise KeyboardInterrupt()
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.max_seconds)
+    arm_deadline(args.max_seconds)
 
     base = tempfile.mkdtemp(prefix="hark-bench-")
     inst = Instances(base)
-    perf = Perf(args.perf, base)
+    perf = Perf(args.perf, base, 250, 0.3, perf_top)
     t0 = time.monotonic()
-    out = {"machine": machine_info(base), "bin": BIN,
+    out = {"machine": run_machine_info(base), "bin": BIN,
            "settings": {"journal_window_s": args.journal_seconds, "warmup_s": args.warmup,
                         "gateway_s": args.gateway_seconds, "gateway_connections": GATEWAY_CONNECTIONS,
                         "wrk_threads": args.wrk_threads, "quick": args.quick}}
@@ -740,17 +533,9 @@ def main():
     finally:
         signal.alarm(0)
         inst.stop_all()
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            log("kept %s" % base)
+        remove_temp(base, args.keep)
     out["goals"] = goals(out)
-    out["elapsed_s"] = round(time.monotonic() - t0, 1)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=2)
-        f.write("\n")
-    log(report(out))
-    log("results written to %s (run took %.0f s)" % (args.out, out["elapsed_s"]))
+    write_results(args.out, out, report, t0)
     failed = [r for r in out.get("journal", []) if not (r.get("verified") and r.get("head_matches_acked"))]
     failed += [r for r in out.get("gateway", []) if not r.get("verified")]
     if failed:
