@@ -520,9 +520,11 @@ static int s_get(render_t *r, const char *locale, const char *name,
     }
     free(path);
     free(text);
+    /* s_keep frees a miss when the cache is full: decide before it */
+    int found = e->found;
     s_keep(r, e);
-    *out = e;
-    return e->found ? 0 : 1;
+    *out = found ? e : NULL;
+    return found ? 0 : 1;
 }
 
 /* s_known_locale - the renderer's copy of locale if it is a directory */
