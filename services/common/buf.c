@@ -12,6 +12,10 @@ static int s_grow(buf_t *b, size_t n)
 {
     if (b->failed)
         return -1;
+    if (n > ((size_t)-1) - 1 - b->len) {     /* len + n + 1 would wrap */
+        b->failed = 1;
+        return -1;
+    }
     if (b->len + n + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
@@ -29,6 +33,15 @@ static int s_grow(buf_t *b, size_t n)
     }
     b->data = d;
     b->cap = cap;
+    return 0;
+}
+
+/* buf_reserve - room for n more bytes; len and content are unchanged */
+int buf_reserve(buf_t *b, size_t n)
+{
+    if (s_grow(b, n))
+        return -1;
+    b->data[b->len] = '\0';     /* a first allocation holds "" at once */
     return 0;
 }
 
