@@ -145,6 +145,8 @@ bad:
 /* render_text_width - columns of code point cp in the text part */
 int render_text_width(unsigned cp)
 {
+    if (cp < 0x300)             /* below every range here: most text */
+        return 1;
     if ((cp >= 0x300 && cp <= 0x36F) || (cp >= 0x483 && cp <= 0x489) ||
         (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
         (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) ||
@@ -803,6 +805,13 @@ static void s_wrap_line(buf_t *out, const char *s, size_t len, size_t width)
         size_t j = i, w = 0;
         uint32_t cp, last = 0;
         while (j < len && p[j] != ' ' && p[j] != '\t') {
+            /* ASCII after ASCII: one column, and never a break (only wide
+             * characters make one), so no decoding or table lookups */
+            if (p[j] < 0x80 && last < 0x80) {
+                w++;
+                last = p[j++];
+                continue;
+            }
             size_t n = s_utf8_next(p + j, len - j, &cp);
             if (j > i && s_break_between(last, cp))
                 break;
