@@ -48,7 +48,9 @@ int buf_reserve(buf_t *b, size_t n)
 /* buf_append - append len bytes */
 void buf_append(buf_t *b, const char *s, size_t len)
 {
-    if (s_grow(b, len))
+    /* the common case, room already there, costs no call: the bytes and
+     * the NUL fit when cap - b->len > len (cap >= b->len always) */
+    if (b->failed || (b->cap - b->len <= len && s_grow(b, len)))
         return;
     if (len)
         memcpy(b->data + b->len, s, len);
