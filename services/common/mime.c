@@ -66,6 +66,17 @@ int mime_utf8_valid(const char *s, size_t len)
     if (!s)
         return len == 0;
     while (i < len) {
+        /* ASCII eight bytes at a time: most of every body is ASCII */
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, p + i, 8),
+                                (w & 0x8080808080808080ULL) == 0))
+            i += 8;
+        if (i == len)
+            break;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t n = s_utf8_seq(p + i, len - i, &cp);
         if (!n)
             return 0;

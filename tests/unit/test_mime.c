@@ -359,6 +359,29 @@ static void test_utf8_valid_accepts_good_and_rejects_bad(void)
     CHECK_INT(mime_utf8_valid("\xC3\xA9", 1), 0);        /* cut by len */
 }
 
+/* test_utf8_valid_finds_bad_bytes_anywhere_in_ascii - the validator skips
+ * ASCII eight bytes at a time; a bad or cut sequence at every offset and
+ * length around those blocks is still found, and good ones still pass */
+static void test_utf8_valid_finds_bad_bytes_anywhere_in_ascii(void)
+{
+    static const char *const seqs[] = {"\xFF", "\x80", "\xC3", "\xE2\x82",
+                                       "\xED\xA0\x80", "\xC3\xA9", "\xF0\x9F\x98\x80"};
+    char s[64];
+    for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+        size_t sl = strlen(seqs[k]);
+        int good = k >= 5;
+        for (size_t len = sl; len <= 40; len++) {
+            for (size_t at = 0; at + sl <= len; at++) {
+                memset(s, 'a', len);
+                memcpy(s + at, seqs[k], sl);
+                CHECK_INT(mime_utf8_valid(s, len), good);
+                if (good)               /* cut by len: invalid again */
+                    CHECK_INT(mime_utf8_valid(s, at + sl - 1), 0);
+            }
+        }
+    }
+}
+
 /* test_sanitize_line_replaces_controls - CR, LF, C0 (not tab), DEL, C1,
  * U+2028/2029 each become one space; bad UTF-8 gives NULL */
 static void test_sanitize_line_replaces_controls(void)
@@ -1141,6 +1164,7 @@ int main(int argc, char **argv)
         return 2;
     }
     UNIT_RUN(test_utf8_valid_accepts_good_and_rejects_bad);
+    UNIT_RUN(test_utf8_valid_finds_bad_bytes_anywhere_in_ascii);
     UNIT_RUN(test_sanitize_line_replaces_controls);
     UNIT_RUN(test_qp_plain_text_and_equals);
     UNIT_RUN(test_qp_line_breaks_become_crlf);
