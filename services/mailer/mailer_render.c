@@ -1027,17 +1027,22 @@ static void s_text_block(buf_t *out, cmark_node *n, size_t width, int depth)
 static void s_text_blocks(buf_t *out, cmark_node *first, size_t width,
                           int tight, int depth)
 {
+    /* Each block is written straight into out after its separator (no
+     * copy through a buffer of its own); the separator is taken back when
+     * the block comes out empty (raw HTML).  So a block starts on an empty
+     * buffer or right after a newline, as s_text_block expects. */
+    size_t base = out->len;
     for (cmark_node *n = first; n; n = cmark_node_next(n)) {
-        buf_t t = BUF_INIT;
-        s_text_block(&t, n, width, depth);
-        if (t.len) {
-            if (out->len)
-                buf_puts(out, tight ? "\n" : "\n\n");
-            buf_append(out, t.data, t.len);
+        size_t mark = out->len;
+        if (out->len > base)
+            buf_puts(out, tight ? "\n" : "\n\n");
+        size_t start = out->len;
+        s_text_block(out, n, width, depth);
+        if (out->len == start && !out->failed) {
+            out->len = mark;
+            if (out->data)
+                out->data[mark] = '\0';
         }
-        if (t.failed)
-            out->failed = 1;
-        buf_free(&t);
     }
 }
 
