@@ -141,6 +141,20 @@ static const unsigned char s_qp_plain[256] = {
     /* 80-FF: 0 */
 };
 
+/* s_qp_plain8 - whether all eight bytes of w are printable ASCII but '='
+ * (a tab answers no; the byte loop after it takes tabs).  Word-at-a-time
+ * tests, exact for "is there any such byte": one below 0x20, one above
+ * 0x7E, one equal to '='. */
+static int s_qp_plain8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t eq = w ^ (ones * '=');
+    uint64_t below = (w - ones * 0x20) & ~w & highs;
+    uint64_t above = ((w + ones * (0x7F - 0x7E)) | w) & highs;
+    uint64_t equal = (eq - ones) & ~eq & highs;
+    return (below | above | equal) == 0;
+}
+
 /* s_qp_line - append one logical line (no line break in it) as QP lines;
  * -1 when it is not valid UTF-8 */
 static int s_qp_line(buf_t *b, const unsigned char *p, size_t n)
@@ -158,6 +172,9 @@ static int s_qp_line(buf_t *b, const unsigned char *p, size_t n)
             if (stop - k > S_QP_LINE_MAX - 1 - col)
                 stop = k + (S_QP_LINE_MAX - 1 - col);
             size_t j = k + 1;
+            uint64_t w;
+            while (stop - j >= 8 && (memcpy(&w, p + j, 8), s_qp_plain8(w)))
+                j += 8;
             while (j < stop && s_qp_plain[p[j]])
                 j++;
             buf_append(b, (const char *)p + k, j - k);
