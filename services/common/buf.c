@@ -12,6 +12,10 @@ static int s_grow(buf_t *b, size_t n)
 {
     if (b->failed)
         return -1;
+    if (n > ((size_t)-1) - 1 - b->len) {     /* len + n + 1 would wrap */
+        b->failed = 1;
+        return -1;
+    }
     if (b->len + n + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
@@ -32,10 +36,21 @@ static int s_grow(buf_t *b, size_t n)
     return 0;
 }
 
+/* buf_reserve - room for n more bytes; len and content are unchanged */
+int buf_reserve(buf_t *b, size_t n)
+{
+    if (s_grow(b, n))
+        return -1;
+    b->data[b->len] = '\0';     /* a first allocation holds "" at once */
+    return 0;
+}
+
 /* buf_append - append len bytes */
 void buf_append(buf_t *b, const char *s, size_t len)
 {
-    if (s_grow(b, len))
+    /* the common case, room already there, costs no call: the bytes and
+     * the NUL fit when cap - b->len > len (cap >= b->len always) */
+    if (b->failed || (b->cap - b->len <= len && s_grow(b, len)))
         return;
     if (len)
         memcpy(b->data + b->len, s, len);

@@ -23,6 +23,10 @@ typedef struct {
 void buf_append(buf_t *b, const char *s, size_t len);
 void buf_puts(buf_t *b, const char *s);
 void buf_putc(buf_t *b, char c);
+/* buf_reserve - make room for n more bytes (and the NUL) now, so a caller
+ * that knows roughly how much it will write grows the buffer once instead
+ * of doubling through every size; 0, or -1 when it failed (buf_failed) */
+int buf_reserve(buf_t *b, size_t n);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_json_string - append s as a JSON string literal, quotes included */
 void buf_json_string(buf_t *b, const char *s);

@@ -66,6 +66,17 @@ int mime_utf8_valid(const char *s, size_t len)
     if (!s)
         return len == 0;
     while (i < len) {
+        /* ASCII eight bytes at a time: most of every body is ASCII */
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, p + i, 8),
+                                (w & 0x8080808080808080ULL) == 0))
+            i += 8;
+        if (i == len)
+            break;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t n = s_utf8_seq(p + i, len - i, &cp);
         if (!n)
             return 0;
@@ -114,16 +125,68 @@ char *mime_sanitize_line(const char *s)
 
 /* ---- quoted-printable ---------------------------------------------------- */
 
-/* s_qp_line - append one logical line (no line break in it) as QP lines */
-static void s_qp_line(buf_t *b, const unsigned char *p, size_t n)
+/* s_qp_plain - bytes that stand for themselves in a quoted-printable line
+ * unless they end it (tab, and printable ASCII but '='); the rest ('=',
+ * controls, DEL, every byte of a non-ASCII character) is always encoded.
+ * A table, because the encoder looks at every byte of every body. */
+static const unsigned char s_qp_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, /* 00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 10 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, /* 30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 70 */
+    /* 80-FF: 0 */
+};
+
+/* s_qp_plain8 - whether all eight bytes of w are printable ASCII but '='
+ * (a tab answers no; the byte loop after it takes tabs).  Word-at-a-time
+ * tests, exact for "is there any such byte": one below 0x20, one above
+ * 0x7E, one equal to '='. */
+static int s_qp_plain8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t eq = w ^ (ones * '=');
+    uint64_t below = (w - ones * 0x20) & ~w & highs;
+    uint64_t above = ((w + ones * (0x7F - 0x7E)) | w) & highs;
+    uint64_t equal = (eq - ones) & ~eq & highs;
+    return (below | above | equal) == 0;
+}
+
+/* s_qp_line - append one logical line (no line break in it) as QP lines;
+ * -1 when it is not valid UTF-8 */
+static int s_qp_line(buf_t *b, const unsigned char *p, size_t n)
 {
     size_t col = 0, k = 0;
     while (k < n) {
+        /* Fast path: a run of plain bytes that are not the line's last
+         * (which may need encoding) and fit before column 75 (so no soft
+         * break falls inside) goes out in one append.  Only a run's first
+         * byte can be at column 0, so only it needs the "From " check;
+         * "." alone is always the last byte and never in a run. */
+        if (col < S_QP_LINE_MAX - 1 && k + 1 < n && s_qp_plain[p[k]] &&
+            !(col == 0 && p[k] == 'F')) {
+            size_t stop = n - 1;
+            if (stop - k > S_QP_LINE_MAX - 1 - col)
+                stop = k + (S_QP_LINE_MAX - 1 - col);
+            size_t j = k + 1;
+            uint64_t w;
+            while (stop - j >= 8 && (memcpy(&w, p + j, 8), s_qp_plain8(w)))
+                j += 8;
+            while (j < stop && s_qp_plain[p[j]])
+                j++;
+            buf_append(b, (const char *)p + k, j - k);
+            col += j - k;
+            k = j;
+            continue;
+        }
         unsigned char c = p[k];
         size_t seq = 1;
         uint32_t cp;
-        if (c >= 0x80)
-            seq = s_utf8_seq(p + k, n - k, &cp);   /* validated: >= 1 */
+        if (c >= 0x80 && !(seq = s_utf8_seq(p + k, n - k, &cp)))
+            return -1;
         int last = k + seq == n;
         int enc;
         if (c >= 0x80 || c == '=' || c == 0x7F)
@@ -149,39 +212,63 @@ static void s_qp_line(buf_t *b, const unsigned char *p, size_t n)
             continue;       /* decide again at the start of the new line */
         }
         if (enc) {
+            char t[12];     /* the triplets of one character, at most 4 */
             for (size_t j = 0; j < seq; j++) {
-                char t[3] = {'=', s_hex[p[k + j] >> 4], s_hex[p[k + j] & 15]};
-                buf_append(b, t, 3);
+                t[3 * j] = '=';
+                t[3 * j + 1] = s_hex[p[k + j] >> 4];
+                t[3 * j + 2] = s_hex[p[k + j] & 15];
             }
+            buf_append(b, t, w);
         } else {
             buf_putc(b, (char)c);
         }
         col += w;
         k += seq;
     }
+    return 0;
+}
+
+/* mime_qp_append - quoted-printable body appended to b; b as it was on
+ * bad UTF-8 */
+int mime_qp_append(buf_t *b, const char *text, size_t len)
+{
+    if (!text && len)
+        return -1;
+    const unsigned char *p = (const unsigned char *)(text ? text : "");
+    size_t start = b->len;
+    /* mostly ASCII text grows by its few escapes and soft breaks; more
+     * than this only costs a further doubling */
+    if (buf_reserve(b, len + len / 8 + 16))
+        return -1;
+    size_t i = 0;
+    for (;;) {
+        const unsigned char *nl = memchr(p + i, '\n', len - i);
+        size_t j = nl ? (size_t)(nl - p) : len;
+        size_t end = j;
+        if (j < len && end > i && p[end - 1] == '\r')
+            end--;                          /* CRLF; a lone CR is encoded */
+        if (s_qp_line(b, p + i, end - i) != 0) {
+            if (!b->failed) {               /* bad UTF-8: undo our part */
+                b->len = start;
+                b->data[start] = '\0';
+            }
+            return -1;
+        }
+        if (j >= len)
+            break;
+        buf_append(b, "\r\n", 2);
+        i = j + 1;
+    }
+    return buf_failed(b) ? -1 : 0;
 }
 
 /* mime_qp_encode - quoted-printable body; the caller frees the result */
 char *mime_qp_encode(const char *text, size_t len)
 {
-    if (!mime_utf8_valid(text, len))
+    buf_t b = BUF_INIT;
+    if (mime_qp_append(&b, text, len) != 0) {
+        buf_free(&b);
         return NULL;
-    const unsigned char *p = (const unsigned char *)(text ? text : "");
-    buf_t b = {0};
-    buf_append(&b, "", 0);
-    size_t i = 0;
-    for (;;) {
-        size_t j = i;
-        while (j < len && p[j] != '\n')
-            j++;
-        size_t end = j;
-        if (j < len && end > i && p[end - 1] == '\r')
-            end--;                          /* CRLF; a lone CR is encoded */
-        s_qp_line(&b, p + i, end - i);
-        if (j >= len)
-            break;
-        buf_append(&b, "\r\n", 2);
-        i = j + 1;
     }
     return buf_release(&b);
 }

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "buf.h"
+
 /* mime_qp_encode - quoted-printable body (RFC 2045) of len bytes of UTF-8.
  * Input lines end in "\n" or "\r\n" and come out as CRLF lines (a final line
  * without a newline gets no CRLF).  Output lines are at most 76 characters,
@@ -26,6 +28,11 @@
  * so is the first character of a physical line that is "." alone or starts
  * with "From ".  NULL on bad UTF-8 or OOM; the caller frees the result. */
 char *mime_qp_encode(const char *text, size_t len);
+
+/* mime_qp_append - the same encoding appended to b, so a caller building a
+ * whole message writes each body once instead of copying a malloc'd one.
+ * 0, or -1 on bad UTF-8 (b is left as it was) or OOM (buf_failed(b)). */
+int mime_qp_append(buf_t *b, const char *text, size_t len);
 
 /* mime_header_value - the folded, encoded value to write after "name: ".
  * Controls (C0 but tab, DEL, C1, U+2028/2029) become spaces first, so

@@ -35,6 +35,7 @@
 
 #define S_NPOS ((size_t)-1)
 #define S_MAX_RENDER_DEPTH 512   /* sections + partials on the render stack */
+#define S_OUT_HINT_MAX ((size_t)1024 * 1024)  /* start room we reuse, bytes */
 
 enum s_kind { S_TEXT, S_INDENT, S_VAR, S_RAW, S_SECTION, S_INVERTED,
               S_PARTIAL };
@@ -66,6 +67,8 @@ struct mustache {
     unsigned busy;              /* >0 while a render is inside this one */
     size_t max_output;
     unsigned long max_steps;
+    size_t last_len;            /* bytes the last render wrote: the next
+                                   one starts with that much room */
 };
 
 struct mustache_buf {
@@ -998,6 +1001,16 @@ char *mustache_render(mustache_t *t, const json_t *context,
         .errlen = errlen,
     };
     r.out.max = t->max_output;
+    /* One template renders to about the same size every time (an e-mail
+     * body, a layout): start there instead of doubling up from 256.
+     * Capped, so one huge render does not make every later one big. */
+    if (t->last_len && t->last_len <= S_OUT_HINT_MAX) {
+        r.out.data = malloc(t->last_len + 1);
+        if (r.out.data) {
+            r.out.cap = t->last_len + 1;
+            r.out.data[0] = '\0';
+        }
+    }
     int rc = context ? s_push(&r, context) : 0;
     if (rc == 0) {
         t->busy++;
@@ -1014,5 +1027,6 @@ char *mustache_render(mustache_t *t, const json_t *context,
         free(r.out.data);
         return NULL;
     }
+    t->last_len = r.out.len;
     return r.out.data;          /* caller frees */
 }

@@ -40,8 +40,9 @@
  * Nothing reads outside the template text.
  *
  * Thread-safety: a compiled mustache_t caches compiled partials lazily while
- * rendering, so one mustache_t must not be rendered from two threads at
- * once (different mustache_t objects are independent).  No global state.
+ * rendering, and remembers its last output size to size the next one, so
+ * one mustache_t must not be rendered from two threads at once (different
+ * mustache_t objects are independent).  No global state.
  */
 #ifndef HARK_MUSTACHE_H
 #define HARK_MUSTACHE_H

@@ -131,15 +131,21 @@ static void s_header(buf_t *b, const char *name, const char *value)
     buf_puts(b, "\r\n");
 }
 
-/* s_part - one body part: its headers, a blank line, the QP text */
-static void s_part(buf_t *b, const char *boundary, const char *type,
-                   const char *qp)
+/* s_part - one body part: its headers, a blank line, the text encoded as
+ * QP straight into b; -1 when text is not UTF-8 or on OOM */
+static int s_part(buf_t *b, const char *boundary, const char *type,
+                  const char *text, size_t len)
 {
-    buf_printf(b, "--%s\r\n", boundary);
-    buf_printf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
-    buf_puts(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-    buf_puts(b, qp);
+    buf_puts(b, "--");
+    buf_puts(b, boundary);
+    buf_puts(b, "\r\nContent-Type: ");
+    buf_puts(b, type);
+    buf_puts(b, "; charset=UTF-8\r\n"
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+    if (mime_qp_append(b, text, len) != 0)
+        return -1;
     buf_puts(b, "\r\n");            /* the CRLF belongs to the delimiter */
+    return 0;
 }
 
 /* compose_message - the whole message; the caller frees it */
@@ -164,7 +170,7 @@ char *compose_message(const compose_opts_t *o, const rendered_t *r,
                      "most %d)", S_CATEGORY_MAX);
 
     char *from = NULL, *to = NULL, *reply = NULL, *subject = NULL;
-    char *text_qp = NULL, *html_qp = NULL, *out = NULL;
+    char *out = NULL;
     buf_t b = BUF_INIT;
     char hex[2 * S_BOUNDARY_HEX + 1], boundary[64], date[40];
 
@@ -184,18 +190,17 @@ char *compose_message(const compose_opts_t *o, const rendered_t *r,
         s_err(err, errlen, "subject is not UTF-8");
         goto done;
     }
-    text_qp = mime_qp_encode(r->text, strlen(r->text));
-    html_qp = mime_qp_encode(r->html, strlen(r->html));
-    if (!text_qp || !html_qp) {
-        s_err(err, errlen, "body is not UTF-8, or out of memory");
-        goto done;
-    }
     if (keys_random_hex(hex, S_BOUNDARY_HEX) != 0) {
         s_err(err, errlen, "no randomness for the MIME boundary");
         goto done;
     }
     snprintf(boundary, sizeof boundary, "=_hark_%s", hex);
 
+    /* One allocation for the whole message, usually: headers are mostly
+     * under 2 KB (the unsubscribe URL is at most 900) and QP adds little
+     * to mostly-ASCII bodies; a bigger message only costs a doubling. */
+    size_t tlen = strlen(r->text), hlen = strlen(r->html);
+    buf_reserve(&b, tlen + hlen + (tlen + hlen) / 8 + 4096);
     s_header(&b, "From", from);
     s_header(&b, "To", to);
     if (reply)
@@ -219,8 +224,11 @@ char *compose_message(const compose_opts_t *o, const rendered_t *r,
         s_header(&b, "X-Hark-Category", category);
     buf_printf(&b, "Content-Type: multipart/alternative;\r\n"
                    " boundary=\"%s\"\r\n\r\n", boundary);
-    s_part(&b, boundary, "text/plain", text_qp);
-    s_part(&b, boundary, "text/html", html_qp);
+    if (s_part(&b, boundary, "text/plain", r->text, tlen) != 0 ||
+        s_part(&b, boundary, "text/html", r->html, hlen) != 0) {
+        s_err(err, errlen, "body is not UTF-8, or out of memory");
+        goto done;
+    }
     buf_printf(&b, "--%s--\r\n", boundary);
     if (buf_failed(&b)) {
         s_err(err, errlen, "out of memory");
@@ -235,7 +243,5 @@ done:
     free(to);
     free(reply);
     free(subject);
-    free(text_qp);
-    free(html_qp);
     return out;
 }

@@ -145,6 +145,8 @@ bad:
 /* render_text_width - columns of code point cp in the text part */
 int render_text_width(unsigned cp)
 {
+    if (cp < 0x300)             /* below every range here: most text */
+        return 1;
     if ((cp >= 0x300 && cp <= 0x36F) || (cp >= 0x483 && cp <= 0x489) ||
         (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
         (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) ||
@@ -520,9 +522,11 @@ static int s_get(render_t *r, const char *locale, const char *name,
     }
     free(path);
     free(text);
+    /* s_keep frees a miss when the cache is full: decide before it */
+    int found = e->found;
     s_keep(r, e);
-    *out = e;
-    return e->found ? 0 : 1;
+    *out = found ? e : NULL;
+    return found ? 0 : 1;
 }
 
 /* s_known_locale - the renderer's copy of locale if it is a directory */
@@ -801,6 +805,13 @@ static void s_wrap_line(buf_t *out, const char *s, size_t len, size_t width)
         size_t j = i, w = 0;
         uint32_t cp, last = 0;
         while (j < len && p[j] != ' ' && p[j] != '\t') {
+            /* ASCII after ASCII: one column, and never a break (only wide
+             * characters make one), so no decoding or table lookups */
+            if (p[j] < 0x80 && last < 0x80) {
+                w++;
+                last = p[j++];
+                continue;
+            }
             size_t n = s_utf8_next(p + j, len - j, &cp);
             if (j > i && s_break_between(last, cp))
                 break;
@@ -1016,17 +1027,22 @@ static void s_text_block(buf_t *out, cmark_node *n, size_t width, int depth)
 static void s_text_blocks(buf_t *out, cmark_node *first, size_t width,
                           int tight, int depth)
 {
+    /* Each block is written straight into out after its separator (no
+     * copy through a buffer of its own); the separator is taken back when
+     * the block comes out empty (raw HTML).  So a block starts on an empty
+     * buffer or right after a newline, as s_text_block expects. */
+    size_t base = out->len;
     for (cmark_node *n = first; n; n = cmark_node_next(n)) {
-        buf_t t = BUF_INIT;
-        s_text_block(&t, n, width, depth);
-        if (t.len) {
-            if (out->len)
-                buf_puts(out, tight ? "\n" : "\n\n");
-            buf_append(out, t.data, t.len);
+        size_t mark = out->len;
+        if (out->len > base)
+            buf_puts(out, tight ? "\n" : "\n\n");
+        size_t start = out->len;
+        s_text_block(out, n, width, depth);
+        if (out->len == start && !out->failed) {
+            out->len = mark;
+            if (out->data)
+                out->data[mark] = '\0';
         }
-        if (t.failed)
-            out->failed = 1;
-        buf_free(&t);
     }
 }
 
@@ -1291,10 +1307,17 @@ int render_message(render_t *r, const char *name, const char *locale,
         s_err(err, errlen, "out of memory");
         goto done;
     }
-    lctx = json_pack("{s:s, s:s, s:s, s:s}", "subject", out->subject,
-                     "preheader", out->preheader, "body_html", body_html,
-                     "lang", loc);
-    if (!lctx) {
+    /* body_html is most of the message: checked here with the fast
+     * validator, then handed to jansson without its slower second check */
+    size_t hlen = strlen(body_html);
+    if (!mime_utf8_valid(body_html, hlen)) {
+        s_err(err, errlen, "template %s/%s: the HTML is not UTF-8", loc, name);
+        goto done;
+    }
+    lctx = json_pack("{s:s, s:s, s:s}", "subject", out->subject,
+                     "preheader", out->preheader, "lang", loc);
+    if (!lctx || json_object_set_new(lctx, "body_html",
+                                     json_stringn_nocheck(body_html, hlen))) {
         s_err(err, errlen, "out of memory");
         goto done;
     }

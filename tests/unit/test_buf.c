@@ -263,6 +263,44 @@ static void test_failed_buf_ignores_appends_and_releases_null(void)
     buf_free(&b);
 }
 
+/* test_reserve_grows_once_and_keeps_content - appends within what was
+ * reserved never move the data; a fresh reserve is already "" */
+static void test_reserve_grows_once_and_keeps_content(void)
+{
+    buf_t b = BUF_INIT;
+    CHECK_INT(buf_reserve(&b, 1000), 0);
+    CHECK(b.data != NULL);
+    CHECK_STR(b.data, "");
+    CHECK_INT(b.len, 0);
+    CHECK(b.cap >= 1001);
+    buf_puts(&b, "abc");
+    CHECK_INT(buf_reserve(&b, 997), 0);
+    CHECK_STR(b.data, "abc");
+    const char *before = b.data;
+    for (int i = 0; i < 997; i++)
+        buf_putc(&b, 'x');
+    CHECK(b.data == before);
+    CHECK_INT(b.len, 1000);
+    CHECK(!buf_failed(&b));
+    char *s = buf_release(&b);
+    CHECK(s && strlen(s) == 1000 && memcmp(s, "abcx", 4) == 0);
+    free(s);
+}
+
+/* test_reserve_too_much_fails_without_wrapping - a size that would wrap
+ * len + n + 1 fails the buf instead of shrinking it */
+static void test_reserve_too_much_fails_without_wrapping(void)
+{
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "abc");
+    CHECK_INT(buf_reserve(&b, (size_t)-1 - 2), -1);
+    CHECK(buf_failed(&b));
+    buf_free(&b);
+    char *r = buf_release(&b);
+    CHECK_STR(r, "");
+    free(r);
+}
+
 int main(void)
 {
     UNIT_RUN(test_empty_buf_is_null_until_first_append);
@@ -280,5 +318,7 @@ int main(void)
     UNIT_RUN(test_release_of_untouched_buf_is_empty_string);
     UNIT_RUN(test_reset_empties_but_keeps_capacity);
     UNIT_RUN(test_failed_buf_ignores_appends_and_releases_null);
+    UNIT_RUN(test_reserve_grows_once_and_keeps_content);
+    UNIT_RUN(test_reserve_too_much_fails_without_wrapping);
     return UNIT_END();
 }

@@ -359,6 +359,29 @@ static void test_utf8_valid_accepts_good_and_rejects_bad(void)
     CHECK_INT(mime_utf8_valid("\xC3\xA9", 1), 0);        /* cut by len */
 }
 
+/* test_utf8_valid_finds_bad_bytes_anywhere_in_ascii - the validator skips
+ * ASCII eight bytes at a time; a bad or cut sequence at every offset and
+ * length around those blocks is still found, and good ones still pass */
+static void test_utf8_valid_finds_bad_bytes_anywhere_in_ascii(void)
+{
+    static const char *const seqs[] = {"\xFF", "\x80", "\xC3", "\xE2\x82",
+                                       "\xED\xA0\x80", "\xC3\xA9", "\xF0\x9F\x98\x80"};
+    char s[64];
+    for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+        size_t sl = strlen(seqs[k]);
+        int good = k >= 5;
+        for (size_t len = sl; len <= 40; len++) {
+            for (size_t at = 0; at + sl <= len; at++) {
+                memset(s, 'a', len);
+                memcpy(s + at, seqs[k], sl);
+                CHECK_INT(mime_utf8_valid(s, len), good);
+                if (good)               /* cut by len: invalid again */
+                    CHECK_INT(mime_utf8_valid(s, at + sl - 1), 0);
+            }
+        }
+    }
+}
+
 /* test_sanitize_line_replaces_controls - CR, LF, C0 (not tab), DEL, C1,
  * U+2028/2029 each become one space; bad UTF-8 gives NULL */
 static void test_sanitize_line_replaces_controls(void)
@@ -534,6 +557,127 @@ static void test_qp_rejects_bad_utf8(void)
     CHECK(mime_qp_encode("ab\xFF", 3) == NULL);
     CHECK(mime_qp_encode("\xED\xA0\x80", 3) == NULL);
     CHECK(mime_qp_encode("\xC3\xA9", 1) == NULL);
+}
+
+/* s_qp_ref_line - the QP rules applied one character at a time, the way
+ * mime.c did before it learned to copy runs: a reference for its fast path */
+static void s_qp_ref_line(s_str_t *o, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t col = 0, k = 0;
+    while (k < n) {
+        unsigned char c = p[k];
+        size_t seq = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        int last = k + seq == n;
+        int enc = c >= 0x80 || c == '=' || c == 0x7F ||
+                  ((c == ' ' || c == '\t') ? last : c < 0x20);
+        if (col == 0 && !enc)
+            enc = (c == '.' && last) ||
+                  (n - k >= 5 && memcmp(p + k, "From ", 5) == 0);
+        size_t w = enc ? 3 * seq : 1;
+        if (col + w > (last ? 76u : 75u)) {
+            s_adds(o, "=\r\n");
+            col = 0;
+            continue;
+        }
+        for (size_t j = 0; j < seq; j++) {
+            char t[3] = {'=', hex[p[k + j] >> 4], hex[p[k + j] & 15]};
+            if (enc)
+                s_add(o, t, 3);
+            else
+                s_add(o, (const char *)p + k, 1);
+        }
+        col += w;
+        k += seq;
+    }
+}
+
+/* s_qp_ref - reference encoding of a whole text; NULL on bad UTF-8 */
+static char *s_qp_ref(const char *text, size_t len)
+{
+    if (!mime_utf8_valid(text, len))
+        return NULL;
+    s_str_t o = {0};
+    s_add(&o, "", 0);
+    size_t i = 0;
+    for (;;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        size_t end = j;
+        if (j < len && end > i && text[end - 1] == '\r')
+            end--;
+        s_qp_ref_line(&o, (const unsigned char *)text + i, end - i);
+        if (j >= len)
+            break;
+        s_adds(&o, "\r\n");
+        i = j + 1;
+    }
+    return o.d;
+}
+
+/* test_qp_equals_character_by_character_reference - 3000 random texts
+ * (long plain runs that cross column 75, "From " and "." at line and soft
+ * break starts, trailing blanks, controls, multi-byte characters, some bad
+ * UTF-8) encode exactly as the one-character-at-a-time reference */
+static void test_qp_equals_character_by_character_reference(void)
+{
+    static const char *const atoms[] = {
+        "a", "Z", " ", "\t", "=", ".", "F", "From ", "\n", "\r\n", "\r",
+        "\x01", "\x7f", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+        "Fro", "m ", ".\n", "x.y", "\xC3", "\x80", "\xED\xA0\x80",
+    };
+    size_t natoms = sizeof atoms / sizeof atoms[0];
+    uint64_t st = 7;
+    int bad = 0, invalid = 0;
+    for (int n = 0; n < 3000 && bad < 3; n++) {
+        s_str_t s = {0};
+        s_add(&s, "", 0);
+        int valid_only = s_below(&st, 4) != 0;
+        size_t count = s_below(&st, 80);
+        for (size_t i = 0; i < count; i++) {
+            if (s_below(&st, 6) == 0) {         /* a run of plain bytes */
+                size_t run = s_below(&st, 160);
+                for (size_t r = 0; r < run; r++)
+                    s_add(&s, "abc de"+ s_below(&st, 6), 1);
+            }
+            size_t a = s_below(&st, natoms - (valid_only ? 3 : 0));
+            s_adds(&s, atoms[a]);
+        }
+        char *q = mime_qp_encode(s.d, s.len), *ref = s_qp_ref(s.d, s.len);
+        invalid += ref == NULL;
+        int ok = (q == NULL) == (ref == NULL) && (!q || strcmp(q, ref) == 0);
+        if (!ok) {
+            bad++;
+            fprintf(stderr, "  input \"%s\"\n  qp  \"%s\"\n  ref \"%s\"\n", s.d,
+                    q ? q : "(null)", ref ? ref : "(null)");
+        }
+        CHECK(ok);
+        free(q), free(ref), free(s.d);
+    }
+    CHECK(invalid > 0);         /* the bad-UTF-8 case was exercised */
+}
+
+/* test_qp_append_adds_to_a_buffer_or_leaves_it - appending gives the same
+ * bytes after what is there; bad UTF-8 leaves the buffer untouched */
+static void test_qp_append_adds_to_a_buffer_or_leaves_it(void)
+{
+    const char *text = "caf\xC3\xA9 = 5 \xE2\x82\xAC \n.\nFrom here\n";
+    char *q = mime_qp_encode(text, strlen(text));
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "head:");
+    CHECK_INT(mime_qp_append(&b, text, strlen(text)), 0);
+    CHECK(q && b.data && strncmp(b.data, "head:", 5) == 0 &&
+          strcmp(b.data + 5, q) == 0);
+    size_t len = b.len;
+    CHECK_INT(mime_qp_append(&b, "long enough text then \xFF", 23), -1);
+    CHECK_INT(b.len, len);
+    CHECK(!buf_failed(&b));
+    CHECK(b.data && strcmp(b.data + 5, q) == 0);
+    CHECK_INT(mime_qp_append(&b, NULL, 1), -1);
+    CHECK_INT(b.len, len);
+    free(q);
+    buf_free(&b);
 }
 
 /* ---- header values -------------------------------------------------------- */
@@ -1020,6 +1164,7 @@ int main(int argc, char **argv)
         return 2;
     }
     UNIT_RUN(test_utf8_valid_accepts_good_and_rejects_bad);
+    UNIT_RUN(test_utf8_valid_finds_bad_bytes_anywhere_in_ascii);
     UNIT_RUN(test_sanitize_line_replaces_controls);
     UNIT_RUN(test_qp_plain_text_and_equals);
     UNIT_RUN(test_qp_line_breaks_become_crlf);
@@ -1029,6 +1174,8 @@ int main(int argc, char **argv)
     UNIT_RUN(test_qp_never_splits_triplets_or_characters);
     UNIT_RUN(test_qp_random_round_trip);
     UNIT_RUN(test_qp_rejects_bad_utf8);
+    UNIT_RUN(test_qp_equals_character_by_character_reference);
+    UNIT_RUN(test_qp_append_adds_to_a_buffer_or_leaves_it);
     UNIT_RUN(test_header_ascii_passes_through);
     UNIT_RUN(test_header_long_ascii_folds_at_whitespace);
     UNIT_RUN(test_header_non_ascii_uses_encoded_words);

@@ -572,6 +572,29 @@ static void test_destroy_is_safe_on_null_and_twice(void)
     CHECK_STR(err, "no template");
 }
 
+/* test_renders_of_one_template_grow_and_shrink - each render starts with
+ * the room the last one needed; big, empty, small and big again all come
+ * out whole */
+static void test_renders_of_one_template_grow_and_shrink(void)
+{
+    mustache_t *t = mustache_new("<{{{v}}}>", NULL, 0);
+    CHECK(t != NULL);
+    static const size_t sizes[] = {5000, 0, 3, 70000, 10};
+    for (size_t i = 0; t && i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *v = malloc(sizes[i] + 1);
+        memset(v, 'x', sizes[i]);
+        v[sizes[i]] = '\0';
+        json_t *ctx = json_pack("{s:s}", "v", v);
+        char *out = mustache_render(t, ctx, NULL, NULL, NULL, NULL, NULL, 0);
+        CHECK(out && strlen(out) == sizes[i] + 2 && out[0] == '<' &&
+              out[sizes[i] + 1] == '>' && strspn(out + 1, "x") == sizes[i]);
+        free(out);
+        json_decref(ctx);
+        free(v);
+    }
+    mustache_destroy(&t);
+}
+
 int main(void)
 {
     UNIT_RUN(test_spec_comments);
@@ -593,5 +616,6 @@ int main(void)
     UNIT_RUN(test_render_reentry_is_refused);
     UNIT_RUN(test_output_and_step_limits_stop_a_render);
     UNIT_RUN(test_destroy_is_safe_on_null_and_twice);
+    UNIT_RUN(test_renders_of_one_template_grow_and_shrink);
     return UNIT_END();
 }
