@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -22,6 +23,7 @@
  * busy timeout.
  */
 #define S_MAX_CONNS 64
+#define S_BUSY_MS 5000 /* SQLite busy timeout, and the longest wait for a turn */
 #define S_MAX_IDLE 32 /* statements kept per connection for db_prepare */
 
 typedef struct {
@@ -99,7 +101,10 @@ static void s_unregister(sqlite3 *db)
 }
 
 /* s_writer - take (1) or give back (0) db's in-process write turn; 1 when
- * this call changed it */
+ * this call changed it.  Taking waits at most the busy timeout: a turn that
+ * is never given back (a transaction ended by hand, or a thread beginning on
+ * a second connection while its first is open) then costs that wait, after
+ * which SQLite's own lock decides, as it would without the queue. */
 static int s_writer(sqlite3 *db, int take)
 {
     pthread_mutex_lock(&s_table_lock);
@@ -112,7 +117,13 @@ static int s_writer(sqlite3 *db, int take)
     /* only this connection's own thread changes its held flag, so it can be
      * set outside s_table_lock; the entry itself lives until db_close */
     if (take) {
-        pthread_mutex_lock(lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += S_BUSY_MS / 1000;
+        if (pthread_mutex_timedlock(lock, &until) != 0) {
+            log_warn("event=db_writer_queue_timeout db=%s", sqlite3_db_filename(db, "main"));
+            return 0;
+        }
         c->held = 1;
     } else {
         c->held = 0;
@@ -204,6 +215,13 @@ void db_finish(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
     pthread_mutex_lock(&s_table_lock);
     s_conn_t *c = s_conn(sqlite3_db_handle(st));
+    for (int i = 0; c && i < c->n_idle; i++) {
+        if (c->idle[i] == st) { /* given back twice: keep it once */
+            pthread_mutex_unlock(&s_table_lock);
+            log_warn("event=db_finish_twice sql=\"%.80s\"", sqlite3_sql(st));
+            return;
+        }
+    }
     int kept = c && c->n_idle < S_MAX_IDLE;
     if (kept)
         c->idle[c->n_idle++] = st;
@@ -264,7 +282,7 @@ sqlite3 *db_open(const char *path, const char *synchronous,
     char sync[64];
     snprintf(sync, sizeof sync, "PRAGMA synchronous = %s",
              strcmp(synchronous, "normal") == 0 ? "NORMAL" : "FULL");
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(db, S_BUSY_MS);
     if (db_exec(db, "PRAGMA journal_mode = WAL") || db_exec(db, sync) ||
         db_exec(db, "PRAGMA foreign_keys = ON") || s_migrate(db, path, migrations)) {
         sqlite3_close(db);
@@ -280,6 +298,8 @@ void db_close(sqlite3 **db_p)
 {
     if (!db_p || !*db_p)
         return;
+    if (!sqlite3_get_autocommit(*db_p)) /* before the turn goes to another writer */
+        db_exec(*db_p, "ROLLBACK");
     s_unregister(*db_p);
     sqlite3_stmt *st;
     while ((st = sqlite3_next_stmt(*db_p, NULL)))

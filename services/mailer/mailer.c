@@ -212,7 +212,8 @@ static int s_dispatch(loop_t *loop, void *arg)
     if (pending >= m->capacity)
         return 0;
     int64_t now = clock_now_ms();
-    db_begin(db);
+    if (db_begin(db))
+        return 0; /* logged; the next dispatch tries again */
     /* a lease that ran out: the worker is stuck or gone; claim it again */
     sqlite3_stmt *st = db_prepare(db, "UPDATE messages SET status = 'retry'"
                                       " WHERE status = 'sending' AND lease_until < ?");
@@ -279,25 +280,23 @@ static int s_dispatch(loop_t *loop, void *arg)
     sqlite3_stmt *claim = jobs ? db_prepare(db, "UPDATE messages SET status = 'sending',"
                                                 " lease_until = ?1, sent_to = ?2 WHERE id = ?3")
                                : NULL;
+    int unclaimed = jobs && !claim;
     for (mjob_t *j = jobs; j && claim; j = j->next) {
         sqlite3_bind_int64(claim, 1, now + m->lease);
         sqlite3_bind_text(claim, 2, j->to_addr, -1, SQLITE_STATIC);
         sqlite3_bind_int64(claim, 3, j->id);
-        sqlite3_step(claim);
+        /* a job whose row did not become 'sending' must not reach a worker:
+         * the next dispatch would claim and send it again */
+        if (sqlite3_step(claim) != SQLITE_DONE || sqlite3_changes(db) != 1)
+            unclaimed = 1;
         sqlite3_reset(claim);
     }
     db_finish(claim);
-    if (jobs && !claim) {
-        db_rollback(db);
-        for (mjob_t *j = jobs, *nx; j; j = nx) {
-            nx = j->next;
-            mjob_free(j);
-        }
-        return 0;
-    }
+    if (unclaimed)
+        log_error("event=claim_failed error=\"%s\"", sqlite3_errmsg(db));
     /* the claim is durable before any worker sees the job */
-    if (db_commit(db)) {
-        db_rollback(db);
+    if (unclaimed || db_commit(db)) {
+        db_rollback(db); /* the rows stay due; the next dispatch tries again */
         for (mjob_t *j = jobs, *nx; j; j = nx) {
             nx = j->next;
             mjob_free(j);

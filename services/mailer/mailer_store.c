@@ -259,10 +259,17 @@ int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
         return db_commit(db) ? (db_rollback(db), -1) : 0;
     }
     sqlite3_stmt *up = db_prepare(db, "UPDATE messages SET attempts = attempts + 1 WHERE id = ?");
+    int counted = 0;
     if (up) {
         sqlite3_bind_int64(up, 1, j->id);
-        sqlite3_step(up);
+        counted = sqlite3_step(up) == SQLITE_DONE;
         db_finish(up);
+    }
+    if (!counted) { /* the caller sees -1 and the message stays claimed: the lease retries it */
+        log_error("event=record_failed message=%lld error=\"%s\"", (long long)j->id,
+                  sqlite3_errmsg(db));
+        db_rollback(db);
+        return -1;
     }
     if (j->code >= 200 && j->code < 300) {
         mstore_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);

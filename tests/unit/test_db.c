@@ -397,6 +397,38 @@ static void test_finished_statements_are_reused(void)
     db_close(&db); /* finalizes the kept ones (LeakSanitizer checks) */
 }
 
+/* A statement given back twice is kept once, so it is never handed out to
+ * two callers; closing a connection inside a transaction rolls it back and
+ * lets the next writer in at once. */
+static void test_finish_twice_and_close_inside_a_transaction(void)
+{
+    char path[128];
+    s_path("misuse.db", path, sizeof path);
+    sqlite3 *a = db_open(path, "normal", s_two), *b = db_open(path, "normal", s_two);
+    CHECK(a != NULL && b != NULL);
+    if (!a || !b) {
+        db_close(&a);
+        db_close(&b);
+        return;
+    }
+    sqlite3_stmt *st = db_prepare(a, "SELECT 7");
+    db_finish(st);
+    db_finish(st);
+    sqlite3_stmt *x = db_prepare(a, "SELECT 7"), *y = db_prepare(a, "SELECT 7");
+    CHECK(x == st);
+    CHECK(y != NULL && y != x);
+    db_finish(x);
+    db_finish(y);
+    CHECK_INT(db_begin(a), 0);
+    CHECK_INT(db_exec(a, "INSERT INTO t VALUES (77)"), 0);
+    db_close(&a); /* no COMMIT: rolled back, and the turn given back */
+    sqlite3_busy_timeout(b, 0);
+    CHECK_INT(db_begin(b), 0);
+    CHECK_INT(db_int(b, "SELECT count(*) FROM t WHERE x = 77", -1), 0);
+    CHECK_INT(db_commit(b), 0);
+    db_close(&b);
+}
+
 static void test_prepare_and_close_finalize_leftovers(void)
 {
     char path[128];
@@ -433,6 +465,7 @@ int main(void)
     UNIT_RUN(test_open_sets_wal_and_pragmas);
     UNIT_RUN(test_writers_in_one_process_take_turns);
     UNIT_RUN(test_finished_statements_are_reused);
+    UNIT_RUN(test_finish_twice_and_close_inside_a_transaction);
     UNIT_RUN(test_foreign_keys_are_enforced);
     UNIT_RUN(test_migrations_run_once);
     UNIT_RUN(test_new_migration_applies_only_itself);
