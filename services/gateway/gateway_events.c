@@ -149,6 +149,15 @@ static int s_gw_key(gw_keygen_t *g, size_t events, char *key, size_t len)
     return 0;
 }
 
+/* gw_key_fresh - one fresh key, as for an event posted without id or
+ * Idempotency-Key */
+int gw_key_fresh(char *key, size_t len)
+{
+    int64_t now_ms = clock_now_ms();
+    gw_keygen_t g = {.ms = now_ms > 0 ? (long long)now_ms : 0};
+    return s_gw_key(&g, 1, key, len);
+}
+
 /* s_journal_event - the JOURNAL_APPEND form of one checked event of n */
 static json_t *s_journal_event(const json_t *e, const char *idem, long index, size_t n,
                                const char *now, gw_keygen_t *keygen)
@@ -245,9 +254,8 @@ void gw_post_events(gw_req_t *r)
         }
     }
     json_decref(doc);
-    wire_client_t *jc = gw_journal(r->gw);
-    char err[200] = "no journal client";
-    json_t *ok = jc ? jclient_append(jc, events, r->gw->journal_timeout_ms, err) : NULL;
+    char err[200];
+    json_t *ok = gw_append(r->gw, events, err);
     json_decref(events);
     if (!ok) {
         log_warn("event=append_failed error=\"%s\"", err);
