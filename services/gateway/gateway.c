@@ -8,13 +8,15 @@
  *             POST /v1/events   (Bearer ingest key)  -> 202 {offsets, …}
  *             GET  /healthz                          -> 200 / 503
  *             GET, POST /u/TOKEN  unsubscribe pages (gateway_pages.c)
+ *             GET, POST /s/TOKEN  NPS survey pages (gateway_survey.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
- * Emits:    the events it accepts, and mail.unsubscribed,
+ * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
  *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout; [hark] token_key.
+ *           journal_timeout; [hark] token_key; [mailer] shop_name (the
+ *           survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
  * for the journal's commit blocks only its own connection; many waiting
@@ -130,6 +132,9 @@ static void s_route(gw_req_t *r)
         {"GET", "/u/", gw_unsubscribe},
         {"HEAD", "/u/", gw_unsubscribe},
         {"POST", "/u/", gw_unsubscribe},
+        {"GET", "/s/", gw_survey},
+        {"HEAD", "/s/", gw_survey},
+        {"POST", "/s/", gw_survey},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -146,7 +151,7 @@ static void s_route(gw_req_t *r)
     }
     if (allow) {
         r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
-        if (strncmp(r->url, "/u/", 3) == 0)
+        if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
             r->allow = "GET, HEAD, POST";
         gw_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);

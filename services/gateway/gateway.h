@@ -102,6 +102,7 @@ const void *gw_words_for(const void *table, size_t n, size_t size, const char *l
 void gw_post_events(gw_req_t *r);
 void gw_get_healthz(gw_req_t *r);
 void gw_unsubscribe(gw_req_t *r);
+void gw_survey(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);
