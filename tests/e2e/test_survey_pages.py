@@ -12,9 +12,10 @@ import threading
 import time
 import urllib.parse
 
+import jsonschema
 import pytest
 
-from harness import Hark, wait_for
+from harness import ROOT, Hark, wait_for
 
 SHOP = "Чайная <Лавка> & Co"
 
@@ -50,10 +51,18 @@ def h(tmp_path_factory):
     inst.stop()
 
 
+with open(os.path.join(ROOT, "proto", "events", "survey.answered.json")) as _f:
+    ANSWERED = json.load(_f)
+
+
 def answers(h):
-    """survey.answered events, as `hark tail` prints them"""
+    """survey.answered events, as `hark tail` prints them; each checked
+    against the contract"""
     out = h.hark("tail", "--from", "0", "--type", "survey.answered").stdout
-    return [json.loads(line) for line in out.splitlines()]
+    evs = [json.loads(line) for line in out.splitlines()]
+    for e in evs:
+        jsonschema.validate(e["payload"], ANSWERED)
+    return evs
 
 
 def get(h, tok, query="", method="GET"):
@@ -128,6 +137,10 @@ def test_scanner_opening_all_eleven_links_records_nothing(h):
         t.join()
     assert time.monotonic() - t0 < 1.0
     assert results == [200] * 22
+    st, hdrs, body = get(h, tok, "?score=3", "HEAD")
+    assert st == 200 and body == b"" and hdrs["Content-Type"].startswith("text/html")
+    st, hdrs, _ = h.request("PUT", "/s/" + tok, b"score=3")
+    assert st == 405 and hdrs["Allow"] == "GET, HEAD, POST"
     time.sleep(0.3)
     assert len(h.fetch_all()) == before
     assert not [a for a in answers(h) if a["payload"]["invite"] == "inv-scan"]
