@@ -31,6 +31,7 @@ typedef struct {
     gw_event_type_t types[32]; /* event types the gateway accepts */
     size_t n_types;
     char known_types[512];     /* "customer, purchase, …" for error messages */
+    schema_t *answered;        /* survey.answered, which the gateway itself emits */
     long long max_body;
     int journal_timeout_ms;
     pthread_key_t journal_key; /* per-thread DEALER to the journal */

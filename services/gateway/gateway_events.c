@@ -25,7 +25,8 @@
 
 #define GW_MAX_EVENTS 1000
 
-/* gateway_types_init - compile envelope and the ingestible event schemas */
+/* gateway_types_init - compile envelope, the ingestible event schemas and
+ * survey.answered (the survey page checks what it journals) */
 int gateway_types_init(gateway_t *gw)
 {
     char err[256];
@@ -38,6 +39,15 @@ int gateway_types_init(gateway_t *gw)
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++) {
         json_t *doc = json_loads(d->json, 0, NULL);
         json_t *ingest = json_object_get(json_object_get(doc, "x-hark"), "ingest");
+        if (doc && strcmp(d->name, "survey.answered") == 0) {
+            gw->answered = schema_new_json(doc, err, sizeof err);
+            if (!gw->answered) {
+                log_error("event=schema_failed schema=%s error=\"%s\"", d->name, err);
+                json_decref(doc);
+                buf_free(&names);
+                return -1;
+            }
+        }
         if (!doc || !json_is_true(ingest) || gw->n_types == 32) {
             json_decref(doc);
             continue;
@@ -61,6 +71,7 @@ int gateway_types_init(gateway_t *gw)
 void gateway_types_fini(gateway_t *gw)
 {
     schema_destroy(&gw->envelope);
+    schema_destroy(&gw->answered);
     for (size_t i = 0; i < gw->n_types; i++)
         schema_destroy(&gw->types[i].schema);
     gw->n_types = 0;

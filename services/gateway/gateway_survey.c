@@ -353,8 +353,16 @@ static int s_record(gw_req_t *r, const survey_link_t *link, int score, const cha
     json_t *p = json_pack("{s:s,s:i}", "invite", link->invite, "score", score);
     if (p && *comment)
         json_object_set_new(p, "comment", json_string(comment));
-    if (p && link->locale[0])
+    if (p && link->locale[0]) {
         json_object_set_new(p, "locale", json_string(link->locale));
+        /* a link's locale is any [A-Za-z0-9-]; the event's must be a
+         * language tag.  Only hark-survey signs links, from customers'
+         * checked locales, but an answer is worth more than its language. */
+        if (r->gw->answered && schema_validate(r->gw->answered, p, NULL, 0, NULL, 0)) {
+            log_warn("event=survey_locale_dropped invite=%s", link->invite);
+            json_object_del(p, "locale");
+        }
+    }
     json_t *events = p ? json_pack("[{s:s,s:s,s:o}]", "type", "survey.answered", "key", key,
                                    "payload", p)
                        : NULL;

@@ -178,6 +178,12 @@ def test_post_records_one_answer_with_the_exact_comment_and_shows_it_escaped(h):
     assert st == 200 and b"Thank you!" in page
     (ev,) = [a for a in answers(h) if a["payload"]["invite"] == "inv-post-2"]
     assert ev["payload"] == {"invite": "inv-post-2", "score": 0}
+    # a signed locale that is no language tag is left out of the event, not the answer
+    tok3 = link_token(h.token_key, "inv-post-3", locale="abcdefgh-1")
+    st, _, page = post(h, tok3, {"score": "4", "csrf": sign(h.token_key, "survey-form", b"inv-post-3")})
+    assert st == 200 and b"Thank you!" in page
+    (ev,) = [a for a in answers(h) if a["payload"]["invite"] == "inv-post-3"]
+    assert ev["payload"] == {"invite": "inv-post-3", "score": 4}
 
 
 def test_post_refused_without_the_right_csrf_or_from_another_site_writes_nothing(h):
