@@ -7,12 +7,16 @@
  * Serves:   HTTP on [gateway] listen
  *             POST /v1/events   (Bearer ingest key)  -> 202 {offsets, …}
  *             GET  /healthz                          -> 200 / 503
+ *             GET, POST /u/TOKEN  unsubscribe pages (gateway_pages.c)
+ *             GET, POST /s/TOKEN  NPS survey pages (gateway_survey.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
- * Emits:    the events it accepts, via JOURNAL_APPEND.
+ * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
+ *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout.
+ *           journal_timeout; [hark] token_key; [mailer] shop_name (the
+ *           survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
  * for the journal's commit blocks only its own connection; many waiting
@@ -30,6 +34,7 @@
 #include <sys/socket.h>
 
 #include "gateway.h"
+#include "jclient.h"
 #include "keys.h"
 #include "log.h"
 #include "service.h"
@@ -103,6 +108,17 @@ wire_client_t *gw_journal(gateway_t *gw)
     return c;
 }
 
+/* gw_append - append through the thread's journal client */
+json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
+{
+    wire_client_t *jc = gw_journal(gw);
+    if (!jc) {
+        snprintf(err, 200, "no journal client");
+        return NULL;
+    }
+    return jclient_append(jc, events, gw->journal_timeout_ms, err);
+}
+
 /* s_route - pick the handler; sets 404/405 itself */
 static void s_route(gw_req_t *r)
 {
@@ -116,6 +132,9 @@ static void s_route(gw_req_t *r)
         {"GET", "/u/", gw_unsubscribe},
         {"HEAD", "/u/", gw_unsubscribe},
         {"POST", "/u/", gw_unsubscribe},
+        {"GET", "/s/", gw_survey},
+        {"HEAD", "/s/", gw_survey},
+        {"POST", "/s/", gw_survey},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -132,7 +151,7 @@ static void s_route(gw_req_t *r)
     }
     if (allow) {
         r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
-        if (strncmp(r->url, "/u/", 3) == 0)
+        if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
             r->allow = "GET, HEAD, POST";
         gw_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
@@ -160,6 +179,8 @@ static enum MHD_Result s_respond(gw_req_t *r)
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
     if (r->csp)
         MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
+    if (r->referrer)
+        MHD_add_response_header(resp, "Referrer-Policy", r->referrer);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;

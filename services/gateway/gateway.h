@@ -31,6 +31,7 @@ typedef struct {
     gw_event_type_t types[32]; /* event types the gateway accepts */
     size_t n_types;
     char known_types[512];     /* "customer, purchase, …" for error messages */
+    schema_t *answered;        /* survey.answered, which the gateway itself emits */
     long long max_body;
     int journal_timeout_ms;
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
@@ -52,6 +53,7 @@ typedef struct {
     const char *www_auth;      /* for 401 */
     const char *retry_after;   /* for 503 */
     const char *csp;           /* Content-Security-Policy for pages */
+    const char *referrer;      /* Referrer-Policy for pages */
 } gw_req_t;
 
 /* gw_error - a JSON error {"error":{"code","message","field"?,"index"?}};
@@ -72,14 +74,36 @@ int gw_bearer_ok(gw_req_t *r, const char *key);
 /* gw_journal - this thread's journal client (made on first use) */
 wire_client_t *gw_journal(gateway_t *gw);
 
+/* gw_append - append events (a JSON array of JOURNAL_APPEND events, not
+ * stolen) through this thread's journal client and wait for the commit.
+ * Returns the JOURNAL_APPEND_OK body (caller decrefs), or NULL with err
+ * (size >= 200) saying why. */
+json_t *gw_append(gateway_t *gw, const json_t *events, char *err);
+
+/* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
+ * (size >= 48); 0/-1 */
+int gw_key_fresh(char *key, size_t len);
+
 /* gw_page - a small HTML page with Hark's style; body_html is trusted */
 void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
              const char *body_html);
+
+/* gw_page_text - a page of a heading and one paragraph (trusted HTML, class
+ * cls when not NULL), for "not found", "try again" and the like */
+void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *title,
+                  const char *cls, const char *text_html);
+
+/* gw_words_for - a page's words for locale from table, an array of n
+ * structs of size bytes whose first member is "const char *lang" (a
+ * two-letter language); "pl-PL" picks pl, anything unknown (or NULL) the
+ * first entry.  Returns a pointer into table. */
+const void *gw_words_for(const void *table, size_t n, size_t size, const char *locale);
 
 /* the routes */
 void gw_post_events(gw_req_t *r);
 void gw_get_healthz(gw_req_t *r);
 void gw_unsubscribe(gw_req_t *r);
+void gw_survey(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);

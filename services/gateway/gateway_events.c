@@ -25,7 +25,8 @@
 
 #define GW_MAX_EVENTS 1000
 
-/* gateway_types_init - compile envelope and the ingestible event schemas */
+/* gateway_types_init - compile envelope, the ingestible event schemas and
+ * survey.answered (the survey page checks what it journals) */
 int gateway_types_init(gateway_t *gw)
 {
     char err[256];
@@ -38,6 +39,15 @@ int gateway_types_init(gateway_t *gw)
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++) {
         json_t *doc = json_loads(d->json, 0, NULL);
         json_t *ingest = json_object_get(json_object_get(doc, "x-hark"), "ingest");
+        if (doc && strcmp(d->name, "survey.answered") == 0) {
+            gw->answered = schema_new_json(doc, err, sizeof err);
+            if (!gw->answered) {
+                log_error("event=schema_failed schema=%s error=\"%s\"", d->name, err);
+                json_decref(doc);
+                buf_free(&names);
+                return -1;
+            }
+        }
         if (!doc || !json_is_true(ingest) || gw->n_types == 32) {
             json_decref(doc);
             continue;
@@ -61,6 +71,7 @@ int gateway_types_init(gateway_t *gw)
 void gateway_types_fini(gateway_t *gw)
 {
     schema_destroy(&gw->envelope);
+    schema_destroy(&gw->answered);
     for (size_t i = 0; i < gw->n_types; i++)
         schema_destroy(&gw->types[i].schema);
     gw->n_types = 0;
@@ -147,6 +158,15 @@ static int s_gw_key(gw_keygen_t *g, size_t events, char *key, size_t len)
     }
     snprintf(key, len, "gw:%013lld%010llx%s", g->ms, g->seq++, g->rnd);
     return 0;
+}
+
+/* gw_key_fresh - one fresh key, as for an event posted without id or
+ * Idempotency-Key */
+int gw_key_fresh(char *key, size_t len)
+{
+    int64_t now_ms = clock_now_ms();
+    gw_keygen_t g = {.ms = now_ms > 0 ? (long long)now_ms : 0};
+    return s_gw_key(&g, 1, key, len);
 }
 
 /* s_journal_event - the JOURNAL_APPEND form of one checked event of n */
@@ -245,9 +265,8 @@ void gw_post_events(gw_req_t *r)
         }
     }
     json_decref(doc);
-    wire_client_t *jc = gw_journal(r->gw);
-    char err[200] = "no journal client";
-    json_t *ok = jc ? jclient_append(jc, events, r->gw->journal_timeout_ms, err) : NULL;
+    char err[200];
+    json_t *ok = gw_append(r->gw, events, err);
     json_decref(events);
     if (!ok) {
         log_warn("event=append_failed error=\"%s\"", err);

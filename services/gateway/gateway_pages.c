@@ -51,13 +51,24 @@ static const s_words_t s_words[] = {
      "У нас нешта пайшло не так. Паспрабуйце яшчэ раз праз хвіліну."},
 };
 
-/* s_words_for - the words for a locale ("pl-PL" -> pl), English otherwise */
+/* gw_words_for - the entry whose language starts the locale ("pl-PL" ->
+ * pl); the first (English) otherwise.  Each table's first member is its
+ * language, so one lookup serves every page's words. */
+const void *gw_words_for(const void *table, size_t n, size_t size, const char *locale)
+{
+    const char *base = table;
+    for (size_t i = 0; locale && i < n; i++) {
+        const char *lang = *(const char *const *)(const void *)(base + i * size);
+        if (strncmp(locale, lang, 2) == 0)
+            return base + i * size;
+    }
+    return table;
+}
+
+/* s_words_for - the unsubscribe page's words for a locale */
 static const s_words_t *s_words_for(const char *locale)
 {
-    for (size_t i = 0; locale && i < sizeof s_words / sizeof s_words[0]; i++)
-        if (strncmp(locale, s_words[i].lang, 2) == 0)
-            return &s_words[i];
-    return &s_words[0];
+    return gw_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0], locale);
 }
 
 /* gw_page - a complete small page: title and trusted body HTML */
@@ -82,6 +93,8 @@ void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
              ".scores{display:flex;flex-wrap:wrap;gap:6px}"
              ".scores label{flex:1 0 2.6rem;text-align:center;border:1px solid #ccc;"
              "border-radius:8px;padding:10px 0}"
+             ".scale{display:flex;justify-content:space-between;font-size:14px}"
+             "fieldset{border:0;padding:0;margin:0}blockquote{white-space:pre-wrap}"
              ".err{color:#b00020}"
              "@media (prefers-color-scheme:dark){body{background:#111;color:#eee}"
              "main{background:#1d1d1d}.scores label{border-color:#555}}"
@@ -92,6 +105,28 @@ void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
     r->content_type = "text/html; charset=utf-8";
     r->csp = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
              "frame-ancestors 'none'";
+    /* page URLs hold tokens: never send them to another site.  Not
+     * "no-referrer": under it browsers send "Origin: null" with the page's
+     * own form POST, and the survey form checks Origin. */
+    r->referrer = "same-origin";
+}
+
+/* gw_page_text - heading and one paragraph */
+void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *title,
+                  const char *cls, const char *text_html)
+{
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "<h1>");
+    buf_html(&b, title);
+    buf_puts(&b, cls ? "</h1><p class=\"" : "</h1><p>");
+    if (cls) {
+        buf_html(&b, cls);
+        buf_puts(&b, "\">");
+    }
+    buf_puts(&b, text_html);
+    buf_puts(&b, "</p>");
+    gw_page(r, status, lang, title, b.data ? b.data : "");
+    buf_free(&b);
 }
 
 /* s_unsub_token - verify; fills address, locale, customer id.  0/-1 */
@@ -124,14 +159,7 @@ void gw_unsubscribe(gw_req_t *r)
     if (s_unsub_token(r, tok, &payload, &addr, &locale, &cid)) {
         free(payload);
         const s_words_t *w = s_words_for(NULL);
-        buf_t b = BUF_INIT;
-        buf_puts(&b, "<h1>");
-        buf_html(&b, w->title);
-        buf_puts(&b, "</h1><p>");
-        buf_html(&b, w->gone);
-        buf_puts(&b, "</p>");
-        gw_page(r, 404, w->lang, w->title, b.data ? b.data : "");
-        buf_free(&b);
+        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
         return;
     }
     const s_words_t *w = s_words_for(locale);
@@ -149,15 +177,13 @@ void gw_unsubscribe(gw_req_t *r)
         snprintf(key, sizeof key, "unsub:%.150s", dot ? dot + 1 : tok);
         json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.unsubscribed", "key", key,
                                    "payload", p);
-        wire_client_t *jc = gw_journal(r->gw);
-        char err[200] = "no journal client";
-        json_t *ok = jc ? jclient_append(jc, events, r->gw->journal_timeout_ms, err) : NULL;
+        char err[200];
+        json_t *ok = gw_append(r->gw, events, err);
         json_decref(events);
         if (!ok) {
             log_warn("event=unsubscribe_failed error=\"%s\"", err);
-            buf_printf(&b, "<h1>%s</h1><p class=\"err\">%s</p>", w->title, w->error);
             r->retry_after = "60";
-            gw_page(r, 503, w->lang, w->title, b.data ? b.data : "");
+            gw_page_text(r, 503, w->lang, w->title, "err", w->error);
         } else {
             json_decref(ok);
             buf_printf(&b, "<h1>%s</h1><p>", w->title);

@@ -1,0 +1,458 @@
+/*
+ * gateway_survey.c - the NPS survey pages behind the score links in an
+ * invite (issue 4).
+ *
+ *   GET, HEAD /s/TOKEN?score=N  the question, eleven scores 0-10 with N
+ *                  chosen, a comment box and a button.  Records NOTHING:
+ *                  mail scanners open every link in a mail.
+ *   POST /s/TOKEN  the form (application/x-www-form-urlencoded: score,
+ *                  comment, csrf): journals one survey.answered, and only
+ *                  after the journal's commit answers 200 with a thank-you
+ *                  page that shows the form again, so the customer may
+ *                  change the answer (the last one counts, in hark-survey).
+ *
+ * The token (survey_link.h) carries the invite, its expiry and the page's
+ * language, so the gateway stays stateless.  A token that does not verify
+ * is a 404 page, an expired one a 410 page; neither writes anything.  The
+ * form's csrf field is an HMAC of the invite under another purpose, and a
+ * POST that carries an Origin must come from [gateway] public_url's origin:
+ * either failing is a 403 page.  Everything shown is HTML-escaped, the
+ * comment above all; pages need no JavaScript.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "gateway.h"
+#include "log.h"
+#include "mime.h"
+#include "survey_link.h"
+
+#define S_COMMENT_MAX 4000 /* characters (code points), as the event's schema */
+
+typedef struct {
+    const char *lang;      /* first: gw_words_for() picks by it */
+    const char *title;
+    const char *question;  /* %s: the shop's name, escaped */
+    const char *low, *high; /* what 0 and 10 mean */
+    const char *comment;
+    const char *send;
+    const char *thanks;    /* heading after an answer */
+    const char *saved;     /* %d: the score */
+    const char *yours;     /* before the comment as received */
+    const char *change;
+    const char *gone;      /* 404 */
+    const char *closed;    /* 410 */
+    const char *refused;   /* 403 */
+    const char *bad_score; /* 400 */
+    const char *bad_comment;
+    const char *too_large; /* 413 */
+    const char *error;     /* 503 */
+} s_words_t;
+
+/* the survey pages in Hark's languages */
+static const s_words_t s_words[] = {
+    {"en", "Your opinion", "How likely are you to recommend %s to a friend?",
+     "Not at all likely", "Extremely likely",
+     "What is the main reason for your score? (optional)", "Send", "Thank you!",
+     "Your answer is saved: <b>%d</b> out of 10.", "Your comment:",
+     "Changed your mind? You can change your answer here until the survey closes.",
+     "This link is not valid. It may have been copied incompletely.",
+     "This survey has closed. Thank you for wanting to answer all the same.",
+     "This form could not be accepted. Please open the link from the email again.",
+     "Please choose a score from 0 to 10.",
+     "The comment could not be read. Please type it again.",
+     "The comment is too long.",
+     "Something went wrong on our side and your answer is not saved yet. "
+     "Please try again in a minute."},
+    {"ru", "Ваше мнение", "Насколько вероятно, что вы порекомендуете «%s» другу?",
+     "Точно нет", "Обязательно",
+     "Что больше всего повлияло на вашу оценку? (необязательно)", "Отправить", "Спасибо!",
+     "Ваш ответ сохранён: <b>%d</b> из 10.", "Ваш комментарий:",
+     "Передумали? Ответ можно изменить здесь, пока опрос открыт.",
+     "Ссылка недействительна. Возможно, она скопирована не полностью.",
+     "Этот опрос уже закрыт. Всё равно спасибо, что хотели ответить.",
+     "Не удалось принять эту форму. Откройте ссылку из письма ещё раз.",
+     "Выберите оценку от 0 до 10.",
+     "Не удалось прочитать комментарий. Пожалуйста, напишите его ещё раз.",
+     "Комментарий слишком длинный.",
+     "У нас что-то пошло не так, и ответ пока не сохранён. "
+     "Попробуйте ещё раз через минуту."},
+    {"pl", "Twoja opinia", "Jak bardzo prawdopodobne jest, że polecisz %s znajomemu?",
+     "Na pewno nie", "Na pewno tak",
+     "Co najbardziej wpłynęło na Twoją ocenę? (opcjonalnie)", "Wyślij", "Dziękujemy!",
+     "Zapisaliśmy Twoją odpowiedź: <b>%d</b> na 10.", "Twój komentarz:",
+     "Zmiana zdania? Odpowiedź możesz zmienić tutaj, dopóki ankieta jest otwarta.",
+     "Ten link jest nieprawidłowy. Być może nie został skopiowany w całości.",
+     "Ta ankieta jest już zamknięta. Mimo to dziękujemy za chęć odpowiedzi.",
+     "Nie udało się przyjąć formularza. Otwórz ponownie link z e-maila.",
+     "Wybierz ocenę od 0 do 10.",
+     "Nie udało się odczytać komentarza. Wpisz go ponownie.",
+     "Komentarz jest za długi.",
+     "Coś poszło nie tak po naszej stronie i odpowiedź nie została jeszcze zapisana. "
+     "Spróbuj ponownie za minutę."},
+    {"zh", "您的意见", "您向朋友推荐%s的可能性有多大？", "完全不可能", "非常可能",
+     "您打这个分数的主要原因是什么？（选填）", "提交", "谢谢！",
+     "您的评分已保存：<b>%d</b> 分（满分 10 分）。", "您的留言：",
+     "改变主意了？在问卷结束前，您可以在这里修改答案。",
+     "此链接无效，可能没有完整复制。", "此问卷已结束。仍然感谢您愿意作答。",
+     "无法接受此表单，请重新打开邮件中的链接。", "请选择 0 到 10 之间的分数。",
+     "无法读取您的留言，请重新输入。", "留言太长了。",
+     "我们这边出了点问题，您的回答尚未保存。请一分钟后再试。"},
+    {"be", "Ваша меркаванне", "Наколькі верагодна, што вы параіце «%s» сябру?",
+     "Дакладна не", "Абавязкова",
+     "Што найбольш паўплывала на вашу ацэнку? (неабавязкова)", "Адправіць", "Дзякуй!",
+     "Ваш адказ захаваны: <b>%d</b> з 10.", "Ваш каментарый:",
+     "Перадумалі? Адказ можна змяніць тут, пакуль апытанне адкрытае.",
+     "Спасылка несапраўдная. Магчыма, яна скапіравана не цалкам.",
+     "Гэта апытанне ўжо закрыта. Усё роўна дзякуй, што хацелі адказаць.",
+     "Не ўдалося прыняць гэтую форму. Адкрыйце спасылку з ліста яшчэ раз.",
+     "Выберыце ацэнку ад 0 да 10.",
+     "Не ўдалося прачытаць каментарый. Калі ласка, напішыце яго яшчэ раз.",
+     "Каментарый занадта доўгі.",
+     "У нас нешта пайшло не так, і адказ пакуль не захаваны. "
+     "Паспрабуйце яшчэ раз праз хвіліну."},
+};
+
+/* What one page shows; every string is raw text, escaped when written. */
+typedef struct {
+    const s_words_t *w;
+    const char *token;   /* the form posts back to /s/<token> */
+    const char *invite;
+    int score;           /* -1: none chosen */
+    const char *comment; /* put back into the box; "" for none */
+    const char *err_field, *err_text; /* a 400's field and message, or NULL */
+} s_page_t;
+
+/* s_score - "0".."10" as a number; -1 for anything else (NULL, "", "07x",
+ * "+7", "11") */
+static int s_score(const char *s)
+{
+    if (!s || !*s || strlen(s) > 2)
+        return -1;
+    int v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v <= 10 ? v : -1;
+}
+
+/* s_form_html - the question and the form, into b */
+static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
+{
+    const s_words_t *w = p->w;
+    buf_t shop = BUF_INIT;
+    buf_html(&shop, config_get(r->gw->cfg, "mailer", "shop_name"));
+    buf_puts(b, "<form method=\"post\" action=\"");
+    /* relative to /s/<token>: the same URL, also when public_url has a path
+     * prefix in front of the gateway */
+    buf_html(b, p->token);
+    buf_puts(b, "\"><fieldset><legend><h2>");
+    buf_printf(b, w->question, shop.data ? shop.data : "");
+    buf_puts(b, "</h2></legend><div class=\"scores\">");
+    for (int i = 0; i <= 10; i++)
+        buf_printf(b, "<label><input type=\"radio\" name=\"score\" value=\"%d\"%s%s> %d</label>",
+                   i, i == 0 ? " required" : "", i == p->score ? " checked" : "", i);
+    buf_puts(b, "</div><p class=\"scale\"><span>0 = ");
+    buf_html(b, w->low);
+    buf_puts(b, "</span><span>10 = ");
+    buf_html(b, w->high);
+    buf_puts(b, "</span></p></fieldset>");
+    if (p->err_field && strcmp(p->err_field, "score") == 0) {
+        buf_puts(b, "<p class=\"err\" id=\"error-score\" data-field=\"score\">");
+        buf_html(b, p->err_text);
+        buf_puts(b, "</p>");
+    }
+    buf_puts(b, "<p><label for=\"comment\">");
+    buf_html(b, w->comment);
+    buf_printf(b, "</label></p><textarea id=\"comment\" name=\"comment\" maxlength=\"%d\">",
+               S_COMMENT_MAX);
+    buf_html(b, p->comment ? p->comment : "");
+    buf_puts(b, "</textarea>");
+    if (p->err_field && strcmp(p->err_field, "comment") == 0) {
+        buf_puts(b, "<p class=\"err\" id=\"error-comment\" data-field=\"comment\">");
+        buf_html(b, p->err_text);
+        buf_puts(b, "</p>");
+    }
+    char *csrf = survey_form_make(r->gw->token_key, p->invite);
+    buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
+    buf_html(b, csrf ? csrf : "");
+    buf_puts(b, "\"><p><button type=\"submit\">");
+    buf_html(b, w->send);
+    buf_puts(b, "</button></p></form>");
+    free(csrf);
+    buf_free(&shop);
+}
+
+/* s_show - the form page (status 200, or 400 with the error beside its field) */
+static void s_show(gw_req_t *r, unsigned status, const s_page_t *p)
+{
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "<h1>");
+    buf_html(&b, p->w->title);
+    buf_puts(&b, "</h1>");
+    s_form_html(r, &b, p);
+    gw_page(r, status, p->w->lang, p->w->title, b.data ? b.data : "");
+    buf_free(&b);
+}
+
+/* s_thanks - the page after a recorded answer: what was saved, then the
+ * form again with it, to change it */
+static void s_thanks(gw_req_t *r, const s_page_t *p)
+{
+    const s_words_t *w = p->w;
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "<h1>");
+    buf_html(&b, w->thanks);
+    buf_puts(&b, "</h1><p>");
+    buf_printf(&b, w->saved, p->score);
+    buf_puts(&b, "</p>");
+    if (*p->comment) {
+        buf_puts(&b, "<p>");
+        buf_html(&b, w->yours);
+        buf_puts(&b, "</p><blockquote id=\"your-comment\">");
+        buf_html(&b, p->comment);
+        buf_puts(&b, "</blockquote>");
+    }
+    buf_puts(&b, "<hr><p>");
+    buf_html(&b, w->change);
+    buf_puts(&b, "</p>");
+    s_form_html(r, &b, p);
+    gw_page(r, 200, w->lang, w->thanks, b.data ? b.data : "");
+    buf_free(&b);
+}
+
+/* s_hex - a hex digit's value, or -1 */
+static int s_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* s_decode - URL-decode s[0..n) ('+' is a space) into out (reset first);
+ * 0, or -1 on a broken %-escape */
+static int s_decode(const char *s, size_t n, buf_t *out)
+{
+    buf_reset(out);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            buf_putc(out, ' ');
+        } else if (s[i] == '%') {
+            int hi = i + 2 < n ? s_hex(s[i + 1]) : -1;
+            int lo = i + 2 < n ? s_hex(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -1;
+            buf_putc(out, (char)(hi * 16 + lo));
+            i += 2;
+        } else {
+            buf_putc(out, s[i]);
+        }
+    }
+    return 0;
+}
+
+/* s_field - the first value of name in an urlencoded body, decoded into
+ * out.  1 when found, 0 when absent, -1 when the body is malformed. */
+static int s_field(const char *body, size_t len, const char *name, buf_t *out)
+{
+    size_t nl = strlen(name);
+    const char *p = body, *end = body + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - p) == nl && memcmp(p, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            return s_decode(v, (size_t)(stop - v), out) ? -1 : 1;
+        }
+        p = stop + 1;
+    }
+    return 0;
+}
+
+/* s_clean_comment - the comment as stored: valid UTF-8 required (-1
+ * otherwise); control characters but newline and tab dropped (C0 with CR,
+ * so CRLF from a browser becomes LF; DEL; C1), whitespace trimmed at both
+ * ends, and capped at S_COMMENT_MAX characters.  Into out; 0/-1. */
+static int s_clean_comment(const char *s, size_t n, buf_t *out)
+{
+    buf_reset(out);
+    if (!mime_utf8_valid(s, n))
+        return -1;
+    size_t chars = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n && chars < S_COMMENT_MAX;) {
+        size_t len = u[i] < 0x80 ? 1 : u[i] < 0xe0 ? 2 : u[i] < 0xf0 ? 3 : 4;
+        int control = (u[i] < 0x20 && u[i] != '\n' && u[i] != '\t') || u[i] == 0x7f ||
+                      (u[i] == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f);
+        if (!control && !(chars == 0 && (u[i] == ' ' || u[i] == '\n' || u[i] == '\t'))) {
+            buf_append(out, s + i, len);
+            chars++;
+        }
+        i += len;
+    }
+    while (out->len && strchr(" \n\t", out->data[out->len - 1]))
+        out->data[--out->len] = '\0';
+    return buf_failed(out) ? -1 : 0;
+}
+
+/* s_origin - the origin of url (scheme://host[:port], lower case, the
+ * scheme's default port left out, as browsers write Origin) into out;
+ * 0, or -1 when url has no scheme and host or trails more than a path */
+static int s_origin(const char *url, int path_ok, char *out, size_t len)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url)
+        return -1;
+    size_t hl = strcspn(sep + 3, "/?#");
+    if (hl == 0 || (!path_ok && sep[3 + hl]))
+        return -1;
+    char buf[300];
+    int n = snprintf(buf, sizeof buf, "%.*s", (int)(sep + 3 + hl - url), url);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return -1;
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t bl = strlen(buf);
+    if (bl > 10 && strncmp(buf, "https://", 8) == 0 && strcmp(buf + bl - 4, ":443") == 0)
+        buf[bl - 4] = '\0';
+    else if (bl > 9 && strncmp(buf, "http://", 7) == 0 && strcmp(buf + bl - 3, ":80") == 0)
+        buf[bl - 3] = '\0';
+    snprintf(out, len, "%s", buf);
+    return strlen(buf) < len ? 0 : -1;
+}
+
+/* s_origin_ok - 1 when the request has no Origin or public_url's */
+static int s_origin_ok(gw_req_t *r)
+{
+    const char *origin = gw_header(r, "Origin");
+    if (!origin)
+        return 1;
+    char want[300], got[300];
+    return s_origin(config_get(r->gw->cfg, "gateway", "public_url"), 1, want, sizeof want) ==
+               0 &&
+           s_origin(origin, 0, got, sizeof got) == 0 && strcmp(want, got) == 0;
+}
+
+/* s_record - journal one survey.answered; 0 once committed, else -1 */
+static int s_record(gw_req_t *r, const survey_link_t *link, int score, const char *comment)
+{
+    char key[64];
+    if (gw_key_fresh(key, sizeof key))
+        return -1;
+    json_t *p = json_pack("{s:s,s:i}", "invite", link->invite, "score", score);
+    if (p && *comment)
+        json_object_set_new(p, "comment", json_string(comment));
+    if (p && link->locale[0]) {
+        json_object_set_new(p, "locale", json_string(link->locale));
+        /* a link's locale is any [A-Za-z0-9-]; the event's must be a
+         * language tag.  Only hark-survey signs links, from customers'
+         * checked locales, but an answer is worth more than its language. */
+        if (r->gw->answered && schema_validate(r->gw->answered, p, NULL, 0, NULL, 0)) {
+            log_warn("event=survey_locale_dropped invite=%s", link->invite);
+            json_object_del(p, "locale");
+        }
+    }
+    json_t *events = p ? json_pack("[{s:s,s:s,s:o}]", "type", "survey.answered", "key", key,
+                                   "payload", p)
+                       : NULL;
+    char err[200] = "out of memory";
+    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_decref(events);
+    if (!ok) {
+        log_warn("event=survey_answer_failed invite=%s error=\"%s\"", link->invite, err);
+        return -1;
+    }
+    log_info("event=survey_answered invite=%s score=%d offset=%lld", link->invite, score,
+             (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
+    json_decref(ok);
+    return 0;
+}
+
+/* s_post - check and record the form */
+static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
+{
+    const s_words_t *w = pg->w;
+    if (r->too_large) {
+        gw_page_text(r, 413, w->lang, w->title, "err", w->too_large);
+        return;
+    }
+    const char *body = r->body.data ? r->body.data : "";
+    size_t blen = r->body.len;
+    buf_t csrf = BUF_INIT, score = BUF_INIT, raw = BUF_INIT, comment = BUF_INIT;
+    /* Origin and csrf first: a forged request learns nothing from the rest */
+    if (!s_origin_ok(r) || s_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
+        strlen(csrf.data) != csrf.len ||
+        !survey_form_check(r->gw->token_key, link->invite, csrf.data)) {
+        log_info("event=survey_form_refused invite=%s origin=%s", link->invite,
+                 gw_header(r, "Origin") ? "other" : "none");
+        gw_page_text(r, 403, w->lang, w->title, "err", w->refused);
+        goto done;
+    }
+    int has_comment = s_field(body, blen, "comment", &raw);
+    if (has_comment < 0 || (has_comment && s_clean_comment(raw.data ? raw.data : "", raw.len, &comment))) {
+        pg->err_field = "comment";
+        pg->err_text = w->bad_comment;
+    }
+    int sc = s_field(body, blen, "score", &score) == 1 && score.data &&
+                     strlen(score.data) == score.len
+                 ? s_score(score.data)
+                 : -1;
+    pg->comment = comment.data ? comment.data : "";
+    if (sc < 0) { /* named first: the comment box keeps what was typed */
+        pg->err_field = "score";
+        pg->err_text = w->bad_score;
+    }
+    pg->score = sc;
+    if (pg->err_field) {
+        s_show(r, 400, pg);
+        goto done;
+    }
+    if (s_record(r, link, sc, pg->comment)) {
+        r->retry_after = "60";
+        gw_page_text(r, 503, w->lang, w->title, "err", w->error);
+        goto done;
+    }
+    s_thanks(r, pg);
+done:
+    buf_free(&csrf);
+    buf_free(&score);
+    buf_free(&raw);
+    buf_free(&comment);
+}
+
+/* gw_survey - GET, HEAD and POST /s/TOKEN */
+void gw_survey(gw_req_t *r)
+{
+    const char *token = r->url + 3;
+    survey_link_t link;
+    int bad = survey_link_check(r->gw->token_key, token, &link) != 0;
+    const s_words_t *w = gw_words_for(s_words, sizeof s_words / sizeof s_words[0],
+                                      sizeof s_words[0], bad ? NULL : link.locale);
+    if (bad) {
+        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+        return;
+    }
+    if (link.expires < clock_now_ms() / 1000) {
+        gw_page_text(r, 410, w->lang, w->title, NULL, w->closed);
+        return;
+    }
+    s_page_t pg = {.w = w, .token = token, .invite = link.invite, .score = -1, .comment = ""};
+    if (strcmp(r->method, "POST") == 0) {
+        s_post(r, &pg, &link);
+        return;
+    }
+    /* GET and HEAD show the form and record nothing, whatever the link */
+    pg.score = s_score(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "score"));
+    s_show(r, 200, &pg);
+}
