@@ -100,7 +100,7 @@ static const config_setting_t *s_find_setting(const char *section, const char *k
     return NULL;
 }
 
-/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" to ms */
+/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" (or "0") to ms */
 int config_parse_duration(const char *s, long long *ms)
 {
     if (!s || !isdigit((unsigned char)*s))
@@ -111,7 +111,9 @@ int config_parse_duration(const char *s, long long *ms)
     if (errno || end - s > 12)
         return -1;
     long long mult;
-    if (strcmp(end, "ms") == 0)
+    if (*end == '\0' && v == 0 && end - s == 1)
+        mult = 1; /* a bare 0 is zero in any unit ("reminder = 0": off) */
+    else if (strcmp(end, "ms") == 0)
         mult = 1;
     else if (strcmp(end, "s") == 0)
         mult = 1000;
