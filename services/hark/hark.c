@@ -50,7 +50,9 @@ static int s_usage(FILE *f)
           "  mail send --template T (--customer ID | --to ADDR) [--locale L] [--vars FILE]\n"
           "            [--category C] [--wait]\n"
           "  mail queue [--status S] [--json]     pending, retrying, failed messages\n"
-          "  mail retry ID                        try a failed message again\n",
+          "  mail retry ID                        try a failed message again\n"
+          "  report nps [--campaign C] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+          "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -390,6 +392,8 @@ int main(int argc, char **argv)
         rc = s_keys(&cli);
     else if (strcmp(rest[0], "mail") == 0)
         rc = hark_mail(&cli);
+    else if (strcmp(rest[0], "report") == 0)
+        rc = hark_report(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);
