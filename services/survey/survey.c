@@ -113,7 +113,11 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     int64_t due = survey_window_next(&s->window, at + s->delay, tz);
 
     const char *status = "scheduled";
-    if (*email && sstore_is_suppressed(db, email)) {
+    if (at + s->delay + s->expiry < s_event_ms(ev)) {
+        /* an old order (an import of past purchases): its invite would
+         * have expired already, so asking now would only surprise people */
+        status = "stale";
+    } else if (*email && sstore_is_suppressed(db, email)) {
         status = "suppressed";
     } else if (*email && s->throttle > 0) {
         /* another invite to this address planned within the throttle */
@@ -154,7 +158,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     char when[40];
     log_info("event=invite_%s invite=%s order=%s due=%s", status, id, order_id,
              clock_format(due, when, sizeof when));
-    if (strcmp(status, "scheduled") != 0)
+    if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
         return sstore_stat_add(db, s_event_ms(ev), CAMPAIGN_POST_PURCHASE,
                                *locale ? locale : s->default_locale, status, 1);
     return 0;

@@ -26,7 +26,7 @@ const char *const survey_migrations[] = {
     "  customer_id TEXT NOT NULL,"
     "  email TEXT,"                   /* lowercased, for the throttle */
     "  locale TEXT,"
-    "  status TEXT NOT NULL,"         /* scheduled sent throttled suppressed skipped */
+    "  status TEXT NOT NULL,"         /* scheduled sent throttled suppressed skipped stale */
     "  source_offset INTEGER NOT NULL,"
     "  due_at INTEGER NOT NULL,"
     "  sent_at INTEGER, expires_at INTEGER,"

@@ -55,25 +55,36 @@ static void s_tz_restore(const s_tz_saved_t *saved)
     tzset();
 }
 
-int survey_time_local(int64_t ms, const char *tz, struct tm *out)
+/* s_local / s_mktime - conversions in the zone already set */
+static int s_local(int64_t ms, struct tm *out)
 {
     time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    return localtime_r(&t, out) ? 0 : -1;
+}
+
+static int64_t s_mktime(const struct tm *local)
+{
+    struct tm tm = *local;
+    tm.tm_isdst = -1; /* the zone's rules decide */
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+int survey_time_local(int64_t ms, const char *tz, struct tm *out)
+{
     s_tz_saved_t saved;
     s_tz_set(tz, &saved);
-    int rc = localtime_r(&t, out) ? 0 : -1;
+    int rc = s_local(ms, out);
     s_tz_restore(&saved);
     return rc;
 }
 
 int64_t survey_time_from_local(const struct tm *local, const char *tz)
 {
-    struct tm tm = *local;
-    tm.tm_isdst = -1; /* the zone's rules decide */
     s_tz_saved_t saved;
     s_tz_set(tz, &saved);
-    time_t t = mktime(&tm);
+    int64_t t = s_mktime(local);
     s_tz_restore(&saved);
-    return (int64_t)t * 1000;
+    return t;
 }
 
 static const char *const s_days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
@@ -142,25 +153,29 @@ int survey_window_parse(const char *hours, const char *days, survey_window_t *w,
 
 int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
 {
+    /* one switch of TZ for the whole search: tzset() reloads the zone
+     * file each time TZ changes, which is most of the cost */
+    s_tz_saved_t saved;
+    s_tz_set(tz, &saved);
+    int64_t at = ms;
     struct tm lt;
-    if (survey_time_local(ms, tz, &lt))
-        return ms;
-    if ((w->days & (1u << lt.tm_wday)) && lt.tm_hour >= w->start_hour &&
-        lt.tm_hour < w->end_hour)
-        return ms;
-    /* the next opening: START:00 on today or one of the next seven days
-     * that is allowed and lies ahead (mktime normalizes mday overflow) */
-    for (int i = 0; i <= 7; i++) {
-        struct tm c = lt;
-        c.tm_mday += i;
-        c.tm_hour = w->start_hour;
-        c.tm_min = c.tm_sec = 0;
-        int64_t t = survey_time_from_local(&c, tz);
-        struct tm chk;
-        if (t <= ms || survey_time_local(t, tz, &chk))
-            continue;
-        if (w->days & (1u << chk.tm_wday))
-            return t;
+    if (s_local(ms, &lt) == 0 &&
+        !((w->days & (1u << lt.tm_wday)) && lt.tm_hour >= w->start_hour &&
+          lt.tm_hour < w->end_hour)) {
+        /* the next opening: START:00 on today or one of the next seven
+         * days that is allowed and lies ahead (mktime normalizes mday) */
+        for (int i = 0; i <= 7; i++) {
+            struct tm c = lt, chk;
+            c.tm_mday += i;
+            c.tm_hour = w->start_hour;
+            c.tm_min = c.tm_sec = 0;
+            int64_t t = s_mktime(&c);
+            if (t > ms && s_local(t, &chk) == 0 && (w->days & (1u << chk.tm_wday))) {
+                at = t;
+                break;
+            }
+        }
     }
-    return ms; /* no day allowed: cannot happen after survey_window_parse */
+    s_tz_restore(&saved);
+    return at;
 }

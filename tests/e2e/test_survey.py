@@ -176,6 +176,32 @@ def test_survey__purchase_brings_an_invite_after_the_delay_and_the_answer_shows_
     assert cmd == "ERROR"
 
 
+def test_survey__answers_after_expiry_and_old_purchases_change_nothing(make_hark, smtp):
+    h = make_hark(services=SERVICES, conf=survey_conf(smtp.port, delay="1s", expiry="3s"))
+    off = buy(h, "c1", "late@example.com", "o-1")
+    smtp.wait_messages(1)
+    invite = "p%d" % off
+    links = score_links(h, smtp.messages()[0])
+    assert token_payload(links[5])[1] <= time.time() + 4
+    wait_for(lambda: h.call(h.endpoint("survey.ctl"), "SURVEY_INVITE",
+                            {"invite": invite})[1]["status"] == "expired", what="expiry")
+    answer(h, invite, 10)
+    # a purchase from long ago: its invite would have expired already
+    old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=10))
+    st, body = h.post_events({"type": "purchase", "data": {
+        "customer_id": "c1", "order_id": "o-old", "occurred_at": old.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+    assert st == 202
+    off_old = body["offsets"][0]
+    buy(h, "c2", "next@example.com", "o-2")     # applied after both: a marker
+    wait_for(lambda: len(smtp.messages()) == 2, what="the marker's invite")
+    cmd, r = h.call(h.endpoint("survey.ctl"), "SURVEY_INVITE", {"invite": "p%d" % off_old})
+    check_message(cmd, r)
+    assert r["status"] == "stale"
+    t = totals(h)
+    assert (t["sent"], t["responses"], t["throttled"]) == (2, 0, 0)
+    h.stop()
+
+
 def test_survey__second_purchase_within_throttle_sends_nothing(survey, smtp):
     buy(survey, "c1", "ola@example.pl", "o-1", locale="pl")
     smtp.wait_messages(1)
