@@ -504,6 +504,13 @@ const char *config_get(const config_t *cfg, const char *section, const char *key
     return e ? e->value : NULL;
 }
 
+/* config_line - where a value was set */
+int config_line(const config_t *cfg, const char *section, const char *key)
+{
+    const s_entry_t *e = s_find_entry(cfg, section, key);
+    return e ? e->line : 0;
+}
+
 /* config_int - INT value; 0 when unset */
 long long config_int(const config_t *cfg, const char *section, const char *key)
 {

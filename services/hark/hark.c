@@ -24,6 +24,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "service.h"
+#include "survey_time.h"
 #include "wire.h"
 
 #define HARK_TIMEOUT_MS 3000
@@ -320,6 +321,13 @@ static int s_keys(cli_t *cli)
     return rc;
 }
 
+/* s_print_error - one error line of a service's own config checks */
+static void s_print_error(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
 /* s_check_config - hark check-config: every error, then a verdict */
 static int s_check_config(cli_t *cli)
 {
@@ -340,6 +348,9 @@ static int s_check_config(cli_t *cli)
             bad++;
         }
     }
+    for (size_t i = 0; i < ns; i++)
+        if (strcmp(names[i], "survey") == 0)
+            bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
                 n + (size_t)bad == 1 ? "" : "s");

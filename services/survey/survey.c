@@ -675,6 +675,13 @@ static int s_campaign_row(sqlite3 *db, const config_t *cfg)
     return rc;
 }
 
+/* s_config_error - a [survey] value we cannot work with */
+static void s_config_error(const char *msg, void *arg)
+{
+    (void)arg;
+    log_error("event=bad_config error=\"%s\"", msg);
+}
+
 /* s_init - settings, the default campaign, the send timer */
 static int s_init(service_t *svc)
 {
@@ -695,18 +702,8 @@ static int s_init(service_t *svc)
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
     s->expiry = config_duration_ms(cfg, "survey", "expiry");
     s->reminder = config_duration_ms(cfg, "survey", "reminder");
-    char err[200];
-    if (survey_window_parse(config_get(cfg, "survey", "window_hours"),
-                            config_get(cfg, "survey", "window_days"), &s->window, err,
-                            sizeof err)) {
-        log_error("event=bad_config section=survey error=\"%s\"", err);
+    if (survey_check_config(cfg, &s->window, s_config_error, NULL))
         return -1;
-    }
-    if (!survey_tz_ok(s->default_tz)) {
-        log_error("event=bad_config section=survey error=\"default_timezone: unknown zone %s\"",
-                  s->default_tz);
-        return -1;
-    }
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
     s->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));

@@ -179,3 +179,44 @@ int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
     s_tz_restore(&saved);
     return at;
 }
+
+/* s_report - one "FILE:LINE: [survey] ..." error */
+static void s_report(const config_t *cfg, const char *key, const char *msg,
+                     void (*report)(const char *, void *), void *arg)
+{
+    char line[400];
+    int n = config_line(cfg, "survey", key);
+    if (n > 0)
+        snprintf(line, sizeof line, "%s:%d: [survey] %s", config_path(cfg), n, msg);
+    else
+        snprintf(line, sizeof line, "%s: [survey] %s", config_path(cfg), msg);
+    report(line, arg);
+}
+
+int survey_check_config(const config_t *cfg, survey_window_t *w,
+                        void (*report)(const char *msg, void *arg), void *arg)
+{
+    survey_window_t tmp;
+    char err[300];
+    int bad = 0;
+    const char *hours = config_get(cfg, "survey", "window_hours");
+    const char *days = config_get(cfg, "survey", "window_days");
+    /* each key on its own, so the error names the line that is wrong */
+    if (survey_window_parse(hours, "all", &tmp, err, sizeof err)) {
+        s_report(cfg, "window_hours", err, report, arg);
+        bad++;
+    }
+    if (survey_window_parse("0-24", days, &tmp, err, sizeof err)) {
+        s_report(cfg, "window_days", err, report, arg);
+        bad++;
+    }
+    const char *tz = config_get(cfg, "survey", "default_timezone");
+    if (!survey_tz_ok(tz)) {
+        snprintf(err, sizeof err, "default_timezone: unknown time zone \"%s\"", tz ? tz : "");
+        s_report(cfg, "default_timezone", err, report, arg);
+        bad++;
+    }
+    if (!bad && w)
+        survey_window_parse(hours, days, w, err, sizeof err);
+    return bad;
+}

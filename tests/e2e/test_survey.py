@@ -287,7 +287,7 @@ def test_survey__reminder_is_sent_once_and_not_after_an_answer(make_hark, smtp):
 
 
 def test_survey__detractor_alerts_staff_once_and_a_comment_becomes_feedback(survey, smtp):
-    off = buy(survey, "c1", "sad@example.com", "o-77", name="Bob")
+    off = buy(survey, "c1", "sad@example.com", "o-77", name="Bob\r\nBcc: x@evil.example")
     smtp.wait_messages(1)
     invite = "p%d" % off
     answer(survey, invite, 3, comment="The box was *crushed* [x](https://evil.example)")
@@ -296,6 +296,9 @@ def test_survey__detractor_alerts_staff_once_and_a_comment_becomes_feedback(surv
     assert to(alert) == STAFF
     body = text(alert)
     assert "Bob" in body and "3" in str(alert["Subject"]) and "o-77" in body
+    # the name reaches the subject, but never as a header of its own
+    raw = smtp.raw()[1]
+    assert b"\nBcc:" not in raw and alert["Bcc"] is None and "Bob" in str(alert["Subject"])
     assert "The box was *crushed* [x](https://evil.example)" in body
     html = alert.get_body(preferencelist=("html",)).get_content()
     assert "https://evil.example" not in re.findall(r'href="([^"]*)"', html)
@@ -337,3 +340,16 @@ def test_survey__kill_9_while_invites_are_pending_sends_each_exactly_once(make_h
     assert len(keys) == len(set(keys)) == n
     wait_for(lambda: totals(h)["sent"] == n, what="every invite counted once")
     h.stop()
+
+
+def test_survey__check_config_names_file_and_line_of_a_bad_window_or_zone(make_hark):
+    h = make_hark(services=SERVICES, conf={"survey": {"window_hours": "20-9", "window_days": "mon-xyz",
+                                                      "default_timezone": "Mars/Olympus"}},
+                  start=False)
+    r = h.hark("check-config", check=False)
+    assert r.returncode == 1
+    lines = open(h.config).read().splitlines()
+    for key in ("window_hours", "window_days", "default_timezone"):
+        n = next(i for i, line in enumerate(lines, 1) if line.startswith(key + " ="))
+        assert "%s:%d: [survey] %s: " % (h.config, n, key) in r.stderr, r.stderr
+    assert "3 errors" in r.stderr

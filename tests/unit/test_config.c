@@ -148,6 +148,10 @@ static void test_values_override_defaults(void)
     CHECK_INT(config_size(cfg, "gateway", "max_body"), 65536);
     /* untouched keys of a touched section keep their defaults */
     CHECK_STR(config_get(cfg, "harkd", "stable_after"), s_def("harkd", "stable_after"));
+    /* where each value came from, for checks services make themselves */
+    CHECK_INT(config_line(cfg, "journal", "max_batch"), 4);
+    CHECK_INT(config_line(cfg, "gateway", "max_body"), 12);
+    CHECK_INT(config_line(cfg, "harkd", "stable_after"), 0);
     config_destroy(&cfg);
 }
 
