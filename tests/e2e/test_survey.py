@@ -237,32 +237,35 @@ def test_survey__unsubscribed_or_bounced_customer_gets_nothing(survey, smtp):
 
 
 def test_survey__send_window_is_kept_in_each_customers_time_zone(make_hark, smtp, tmp_path):
-    now = datetime.datetime.now(datetime.timezone.utc)
     waw, ny = zoneinfo.ZoneInfo("Europe/Warsaw"), zoneinfo.ZoneInfo("America/New_York")
-    h0 = now.astimezone(waw).hour
-    start, end = (h0, h0 + 2) if h0 < 22 else (22, 24)
+    # every service's clock starts at the next 10:00 in Warsaw (HARK_CLOCK_FILE
+    # adds an offset), and invites go out 10:00-12:00 local time
+    real = datetime.datetime.now(datetime.timezone.utc)
+    target = real.astimezone(waw).replace(hour=10, minute=0, second=0, microsecond=0)
+    if target <= real:
+        target += datetime.timedelta(days=1)
+        target = target.replace(hour=10)          # the same wall time across a DST change
+    offset = (target - real).total_seconds()
     clock = tmp_path / "clock"
-    clock.write_text("0")
-    h = make_hark(services=SERVICES, conf=survey_conf(smtp.port, window_hours="%d-%d" % (start, end)),
-                  start=False)
+    clock.write_text("%.3f" % offset)
+    h = make_hark(services=SERVICES, conf=survey_conf(smtp.port, window_hours="10-12"), start=False)
     h.env["HARK_CLOCK_FILE"] = str(clock)
     h.start()
     buy(h, "w", "warsaw@example.com", "o-w", locale="pl", timezone="Europe/Warsaw")
     off_ny = buy(h, "n", "newyork@example.com", "o-n", timezone="America/New_York")
     (msg,) = smtp.wait_messages(1)
     assert to(msg) == "warsaw@example.com"
-    # New York is 5-6 hours behind: its invite waits for START:00 there
+    # it is 04:00 or 05:00 in New York: that invite waits for 10:00 there
     cmd, body = h.call(h.endpoint("survey.ctl"), "SURVEY_INVITE", {"invite": "p%d" % off_ny})
     check_message(cmd, body)
     assert body["status"] == "scheduled"
     due = datetime.datetime.fromisoformat(body["due_at"].replace("Z", "+00:00"))
-    local = due.astimezone(ny)
-    assert (local.hour, local.minute) == (start, 0) and due > now
-    assert due - now < datetime.timedelta(days=1)
+    assert due.astimezone(ny).replace(tzinfo=None) == \
+        target.astimezone(ny).replace(hour=10, tzinfo=None)
     time.sleep(2.5)
     assert len(smtp.messages()) == 1
-    # move every service's clock to just past the opening in New York
-    clock.write_text(str(int((due - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 3))
+    # move the clock to just past the opening in New York
+    clock.write_text("%.3f" % ((due - real).total_seconds() + 2))
     msgs = smtp.wait_messages(2)
     assert to(msgs[1]) == "newyork@example.com"
     h.stop()
