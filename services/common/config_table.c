@@ -121,7 +121,7 @@ const config_setting_t config_table[] = {
 
     /* [survey] - NPS surveys (the post-purchase campaign's settings) */
     {"survey", "control", CFG_ENDPOINT, "ipc://{state_dir}/survey.ctl", 0, 0, NULL,
-     "ROUTER socket for SERVICE_STATUS, SURVEY_REPORT, SURVEY_INVITE"},
+     "ROUTER socket for SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES, SURVEY_INVITE"},
     {"survey", "db", CFG_PATH, "{state_dir}/survey.db", 0, 0, NULL,
      "the survey service's SQLite file"},
     {"survey", "delay", CFG_DURATION, "7d", MS(0), SEC(365LL * 86400), NULL,

@@ -53,7 +53,8 @@ static int s_usage(FILE *f)
           "  mail queue [--status S] [--json]     pending, retrying, failed messages\n"
           "  mail retry ID                        try a failed message again\n"
           "  report nps [--campaign C] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
-          "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n",
+          "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n"
+          "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n",
           f);
     return f == stderr ? 2 : 0;
 }

@@ -1,7 +1,8 @@
 /*
  * hark_report.c - `hark report nps`: the NPS report from hark-survey
  * (SURVEY_REPORT on [survey] control), as a table with a bar chart of NPS
- * per period, or as the reply's JSON with --json.
+ * per period, or as the reply's JSON with --json; --csv exports the
+ * responses themselves (SURVEY_RESPONSES).
  */
 #include <math.h>
 #include <stdio.h>
@@ -38,15 +39,81 @@ static void s_bar(const json_t *nps, char *out, size_t len)
     snprintf(out, len, "%*s%s|%s", (int)(20 - used), "", left, right);
 }
 
-/* s_nps - `hark report nps [--campaign C] [--from D] [--to D] [--by B] [--json]` */
+/* s_csv_cell - one RFC 4180 cell.  Text a spreadsheet would run as a
+ * formula (= + - @ at the start) gets a leading ' so a customer's comment
+ * cannot become one. */
+static void s_csv_cell(const char *v, int last)
+{
+    if (!v)
+        v = "";
+    int formula = *v == '=' || *v == '+' || *v == '-' || *v == '@' || *v == '\t' || *v == '\r';
+    if (formula || strpbrk(v, ",\"\r\n")) {
+        putchar('"');
+        if (formula)
+            putchar('\'');
+        for (const char *p = v; *p; p++) {
+            if (*p == '"')
+                putchar('"');
+            putchar(*p);
+        }
+        putchar('"');
+    } else {
+        fputs(v, stdout);
+    }
+    fputs(last ? "\r\n" : ",", stdout);
+}
+
+/* s_csv - every response (SURVEY_RESPONSES, a page at a time) as CSV */
+static int s_csv(cli_t *cli, json_t *filters)
+{
+    static const char *const cols[] = {"invite",   "campaign", "customer_id", "email",
+                                       "locale",   "order_id", "score",       "comment",
+                                       "answered_at"};
+    const size_t nc = sizeof cols / sizeof *cols;
+    const char *ep = config_get(cli->cfg, "survey", "control");
+    json_object_del(filters, "by");
+    for (size_t c = 0; c < nc; c++)
+        s_csv_cell(cols[c], c + 1 == nc);
+    json_int_t after = 0;
+    for (;;) {
+        json_object_set_new(filters, "after", json_integer(after));
+        char cmd[48] = "";
+        json_t *r = cli_call(cli, ep, CMD_SURVEY_RESPONSES, filters, cmd);
+        if (!r || strcmp(cmd, CMD_SURVEY_RESPONSES_OK) != 0) {
+            fprintf(stderr, "hark: the survey service does not answer on %s\n", ep);
+            json_decref(r);
+            return 1;
+        }
+        json_t *rows = json_object_get(r, "responses"), *row;
+        size_t i;
+        json_array_foreach(rows, i, row) {
+            for (size_t c = 0; c < nc; c++) {
+                json_t *v = json_object_get(row, cols[c]);
+                char num[24];
+                if (json_is_integer(v))
+                    snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+                s_csv_cell(json_is_integer(v) ? num : json_string_value(v), c + 1 == nc);
+            }
+        }
+        size_t n = json_array_size(rows);
+        after = json_integer_value(json_object_get(r, "next"));
+        json_decref(r);
+        if (n == 0)
+            return 0;
+    }
+}
+
+/* s_nps - `hark report nps [--campaign C] [--from D] [--to D] [--by B] [--json|--csv]` */
 static int s_nps(cli_t *cli)
 {
     json_t *body = json_object();
-    int as_json = 0;
+    int as_json = 0, as_csv = 0;
     for (int i = 1; i < cli->argc; i++) {
         const char *o = cli->argv[i], *v = i + 1 < cli->argc ? cli->argv[i + 1] : NULL;
         if (strcmp(o, "--json") == 0) {
             as_json = 1;
+        } else if (strcmp(o, "--csv") == 0) {
+            as_csv = 1;
         } else if ((strcmp(o, "--campaign") == 0 || strcmp(o, "--from") == 0 ||
                     strcmp(o, "--to") == 0 || strcmp(o, "--by") == 0) && v) {
             json_object_set_new(body, o + 2, json_string(v));
@@ -56,6 +123,11 @@ static int s_nps(cli_t *cli)
             json_decref(body);
             return 2;
         }
+    }
+    if (as_csv) {
+        int rc = s_csv(cli, body);
+        json_decref(body);
+        return rc;
     }
     char cmd[48] = "";
     const char *ep = config_get(cli->cfg, "survey", "control");

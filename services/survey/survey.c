@@ -11,7 +11,8 @@
  *           survey.answered (records the score).
  * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert),
  *           feedback.given (an answer's comment).
- * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_INVITE.
+ * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
+ *           SURVEY_INVITE.
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url;
  *           [gateway] public_url; [mailer] default_locale; [hark] token_key.
@@ -613,22 +614,26 @@ static int s_invite(service_t *svc, void *sock, const wire_msg_t *msg)
     return 0;
 }
 
-/* s_command - SURVEY_REPORT, SURVEY_INVITE */
+/* s_command - SURVEY_REPORT, SURVEY_RESPONSES, SURVEY_INVITE */
 static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
 {
     if (strcmp(msg->cmd, CMD_SURVEY_INVITE) == 0)
         return s_invite(svc, sock, msg);
-    if (strcmp(msg->cmd, CMD_SURVEY_REPORT) != 0)
+    int report = strcmp(msg->cmd, CMD_SURVEY_REPORT) == 0;
+    if (!report && strcmp(msg->cmd, CMD_SURVEY_RESPONSES) != 0)
         return -1;
     json_t *req = wire_body_json(msg);
-    char err[200];
-    json_t *body = req ? survey_report(service_db(svc), req, err, sizeof err) : NULL;
+    char err[200] = "not a JSON object";
+    json_t *body = !req      ? NULL
+                   : report ? survey_report(service_db(svc), req, err, sizeof err)
+                            : survey_responses(service_db(svc), req, err, sizeof err);
     json_decref(req);
     if (!body)
-        return wire_reply_error(sock, msg, "invalid_request", req ? err : "not a JSON object"), 0;
+        return wire_reply_error(sock, msg, "invalid_request", err), 0;
     char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (text)
-        wire_reply(sock, msg, CMD_SURVEY_REPORT_OK, text, strlen(text));
+        wire_reply(sock, msg, report ? CMD_SURVEY_REPORT_OK : CMD_SURVEY_RESPONSES_OK, text,
+                   strlen(text));
     free(text);
     json_decref(body);
     return 0;

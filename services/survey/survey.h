@@ -45,4 +45,9 @@ double survey_nps(long long promoters, long long detractors, long long responses
  * message in err on a bad request.  Caller decrefs. */
 json_t *survey_report(sqlite3 *db, const json_t *req, char *err, size_t errlen);
 
+/* survey_responses - the SURVEY_RESPONSES_OK body: answered invites
+ * {campaign?, from?, to? (UTC dates of the first answer), after?, limit?};
+ * NULL with a message in err on a bad request.  Caller decrefs. */
+json_t *survey_responses(sqlite3 *db, const json_t *req, char *err, size_t errlen);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 #include "survey.h"
 
@@ -129,4 +130,67 @@ json_t *survey_report(sqlite3 *db, const json_t *req, char *err, size_t errlen)
     json_object_set_new(body, "totals", s_counts(total));
     json_object_set_new(body, "series", series);
     return body;
+}
+
+/* s_day_ms - midnight UTC of a YYYY-MM-DD date, plus days */
+static int64_t s_day_ms(const char *date, int days)
+{
+    char ts[40];
+    int64_t ms = 0;
+    snprintf(ts, sizeof ts, "%sT00:00:00Z", date);
+    clock_parse(ts, &ms);
+    return ms + (int64_t)days * 86400000;
+}
+
+json_t *survey_responses(sqlite3 *db, const json_t *req, char *err, size_t errlen)
+{
+    const char *campaign = json_string_value(json_object_get(req, "campaign"));
+    const char *from = json_string_value(json_object_get(req, "from"));
+    const char *to = json_string_value(json_object_get(req, "to"));
+    json_int_t after = json_integer_value(json_object_get(req, "after"));
+    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    if (limit <= 0 || limit > 5000)
+        limit = 1000;
+    if ((from && !s_date_ok(from)) || (to && !s_date_ok(to))) {
+        snprintf(err, errlen, "from and to are dates: YYYY-MM-DD");
+        return NULL;
+    }
+    sqlite3_stmt *st = db_prepare(
+        db, "SELECT i.rowid, i.id, i.campaign, i.customer_id, coalesce(c.email, i.email),"
+            " i.locale, i.order_id, i.score, i.comment, i.answered_at FROM invites i"
+            " LEFT JOIN customers c ON c.id = i.customer_id"
+            " WHERE i.score IS NOT NULL AND i.rowid > ?1 AND (?2 IS NULL OR i.campaign = ?2)"
+            " AND i.answered_at >= ?3 AND i.answered_at < ?4 ORDER BY i.rowid LIMIT ?5");
+    if (!st) {
+        snprintf(err, errlen, "the responses query failed");
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, after);
+    if (campaign)
+        sqlite3_bind_text(st, 2, campaign, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, from ? s_day_ms(from, 0) : INT64_MIN);
+    sqlite3_bind_int64(st, 4, to ? s_day_ms(to, 1) : INT64_MAX);
+    sqlite3_bind_int64(st, 5, limit);
+    json_t *rows = json_array();
+    int64_t next = after;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char at[40];
+        next = sqlite3_column_int64(st, 0);
+        json_t *r = json_pack("{s:s,s:s,s:s,s:i,s:s}", "invite", sqlite3_column_text(st, 1),
+                              "campaign", sqlite3_column_text(st, 2), "customer_id",
+                              sqlite3_column_text(st, 3), "score", sqlite3_column_int(st, 7),
+                              "answered_at",
+                              clock_format(sqlite3_column_int64(st, 9), at, sizeof at));
+        static const struct {
+            int col;
+            const char *name;
+        } opt[] = {{4, "email"}, {5, "locale"}, {6, "order_id"}, {8, "comment"}};
+        for (size_t k = 0; k < sizeof opt / sizeof *opt; k++)
+            if (sqlite3_column_type(st, opt[k].col) != SQLITE_NULL)
+                json_object_set_new(r, opt[k].name,
+                                    json_string((const char *)sqlite3_column_text(st, opt[k].col)));
+        json_array_append_new(rows, r);
+    }
+    db_finish(st);
+    return json_pack("{s:o,s:I}", "responses", rows, "next", (json_int_t)next);
 }

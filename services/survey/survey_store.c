@@ -38,6 +38,7 @@ const char *const survey_migrations[] = {
     "CREATE INDEX invites_due ON invites(status, due_at);"
     "CREATE INDEX invites_email ON invites(email, due_at);"
     "CREATE INDEX invites_reminder ON invites(reminder_at) WHERE reminder_at IS NOT NULL;"
+    "CREATE INDEX invites_answered ON invites(answered_at) WHERE score IS NOT NULL;"
     /* one row per UTC day, campaign and locale: a report sums these and
      * never reads invites */
     "CREATE TABLE stats(day TEXT NOT NULL, campaign TEXT NOT NULL, locale TEXT NOT NULL,"

@@ -2,7 +2,9 @@
 SMTP server, every invite parsed with Python's email package, and the
 report read through `hark report nps --json`."""
 import base64
+import csv
 import datetime
+import io
 import json
 import os
 import re
@@ -318,6 +320,31 @@ def test_survey__detractor_alerts_staff_once_and_a_comment_becomes_feedback(surv
     assert p["customer_id"] == "c1" and p["text"].startswith("The box was")
     t = totals(survey)
     assert (t["responses"], t["detractors"], t["comments"], t["nps"]) == (1, 1, 1, -100.0)
+
+
+def test_survey__csv_exports_every_response_with_hostile_comments_kept_as_text(survey, smtp):
+    offs = [buy(survey, "c%d" % i, "c%d@example.com" % i, "o-%d" % i, locale=loc)
+            for i, loc in enumerate(("en", "pl", "ru"))]
+    smtp.wait_messages(3)
+    comments = ['Slow, but "fine"\nreally', "=HYPERLINK(\"https://evil.example\")", None]
+    for off, score, comment in zip(offs, (9, 4, 7), comments):
+        answer(survey, "p%d" % off, score, comment)
+    wait_for(lambda: totals(survey)["responses"] == 3, what="three responses")
+    cmd, body = survey.call(survey.endpoint("survey.ctl"), "SURVEY_RESPONSES", {"limit": 2})
+    check_message(cmd, body)
+    assert len(body["responses"]) == 2
+    out = survey.hark("report", "nps", "--csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert [r["invite"] for r in rows] == ["p%d" % o for o in offs]
+    assert [r["score"] for r in rows] == ["9", "4", "7"]
+    assert rows[0]["comment"] == comments[0] and rows[0]["email"] == "c0@example.com"
+    assert rows[1]["comment"] == "'" + comments[1]          # never a formula
+    assert rows[2]["comment"] == "" and rows[2]["locale"] == "ru"
+    assert all(r["campaign"] == "post-purchase" and r["answered_at"].endswith("Z") for r in rows)
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    later = (today + datetime.timedelta(days=1)).isoformat()
+    out = survey.hark("report", "nps", "--csv", "--from", later).stdout
+    assert out.splitlines() == ["invite,campaign,customer_id,email,locale,order_id,score,comment,answered_at"]
 
 
 def test_survey__kill_9_while_invites_are_pending_sends_each_exactly_once(make_hark, smtp):
