@@ -503,8 +503,13 @@ static int s_on_due(loop_t *loop, void *arg)
     long long next = db_int(db, "SELECT min(t) FROM (SELECT min(due_at) t FROM invites"
                                 " WHERE status = 'scheduled' UNION ALL SELECT min(reminder_at)"
                                 " FROM invites WHERE reminder_at IS NOT NULL)", -1);
-    if (next < 0 || next > now)
-        goto rearm;
+    if (next < 0 || next > now) {
+        /* timers run on the monotonic clock, the schedule on clock_now_ms
+         * (which tests move): never sleep longer than the timer's second */
+        if (next >= 0 && next - now < 1000)
+            loop_timer_at(loop, s->due_timer, next - now);
+        return 0;
+    }
     s_due_t *due = calloc(SEND_BATCH, sizeof *due);
     if (!due || db_begin(db)) {
         free(due);
@@ -558,12 +563,6 @@ static int s_on_due(loop_t *loop, void *arg)
     }
     s_flush_outbox(svc, s);
     loop_timer_at(loop, s->due_timer, 0); /* there may be more */
-    return 0;
-rearm:
-    /* timers run on the monotonic clock, the schedule on clock_now_ms
-     * (which tests move): never sleep longer than a second */
-    if (next >= 0 && next - now < 1000)
-        loop_timer_at(loop, s->due_timer, next - now);
     return 0;
 }
 
