@@ -100,7 +100,7 @@ static const config_setting_t *s_find_setting(const char *section, const char *k
     return NULL;
 }
 
-/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" to ms */
+/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" (or "0") to ms */
 int config_parse_duration(const char *s, long long *ms)
 {
     if (!s || !isdigit((unsigned char)*s))
@@ -111,7 +111,9 @@ int config_parse_duration(const char *s, long long *ms)
     if (errno || end - s > 12)
         return -1;
     long long mult;
-    if (strcmp(end, "ms") == 0)
+    if (*end == '\0' && v == 0 && end - s == 1)
+        mult = 1; /* a bare 0 is zero in any unit ("reminder = 0": off) */
+    else if (strcmp(end, "ms") == 0)
         mult = 1;
     else if (strcmp(end, "s") == 0)
         mult = 1000;
@@ -500,6 +502,13 @@ const char *config_get(const config_t *cfg, const char *section, const char *key
 {
     const s_entry_t *e = s_find_entry(cfg, section, key);
     return e ? e->value : NULL;
+}
+
+/* config_line - where a value was set */
+int config_line(const config_t *cfg, const char *section, const char *key)
+{
+    const s_entry_t *e = s_find_entry(cfg, section, key);
+    return e ? e->line : 0;
 }
 
 /* config_int - INT value; 0 when unset */

@@ -63,6 +63,9 @@ const char *config_state_dir(const config_t *cfg);
 /* config_get - the value (or default) with {state_dir} expanded; NULL when
  * unset and without default.  The string belongs to cfg. */
 const char *config_get(const config_t *cfg, const char *section, const char *key);
+/* config_line - the line of FILE that set [section] key; 0 when it has its
+ * default.  For checks a service makes itself, so they name file and line. */
+int config_line(const config_t *cfg, const char *section, const char *key);
 long long config_int(const config_t *cfg, const char *section, const char *key);
 int config_bool(const config_t *cfg, const char *section, const char *key);
 /* config_duration_ms / config_size - parsed value of a DURATION / SIZE key */

@@ -24,6 +24,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "service.h"
+#include "survey_time.h"
 #include "wire.h"
 
 #define HARK_TIMEOUT_MS 3000
@@ -50,7 +51,10 @@ static int s_usage(FILE *f)
           "  mail send --template T (--customer ID | --to ADDR) [--locale L] [--vars FILE]\n"
           "            [--category C] [--wait]\n"
           "  mail queue [--status S] [--json]     pending, retrying, failed messages\n"
-          "  mail retry ID                        try a failed message again\n",
+          "  mail retry ID                        try a failed message again\n"
+          "  report nps [--campaign C] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+          "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n"
+          "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -318,6 +322,13 @@ static int s_keys(cli_t *cli)
     return rc;
 }
 
+/* s_print_error - one error line of a service's own config checks */
+static void s_print_error(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
 /* s_check_config - hark check-config: every error, then a verdict */
 static int s_check_config(cli_t *cli)
 {
@@ -338,6 +349,9 @@ static int s_check_config(cli_t *cli)
             bad++;
         }
     }
+    for (size_t i = 0; i < ns; i++)
+        if (strcmp(names[i], "survey") == 0)
+            bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
                 n + (size_t)bad == 1 ? "" : "s");
@@ -390,6 +404,8 @@ int main(int argc, char **argv)
         rc = s_keys(&cli);
     else if (strcmp(rest[0], "mail") == 0)
         rc = hark_mail(&cli);
+    else if (strcmp(rest[0], "report") == 0)
+        rc = hark_report(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

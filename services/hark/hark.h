@@ -27,4 +27,7 @@ json_t *cli_append(cli_t *cli, json_t *events);
 /* hark_mail - `hark mail preview|send|queue|retry` */
 int hark_mail(cli_t *cli);
 
+/* hark_report - `hark report nps` */
+int hark_report(cli_t *cli);
+
 #endif

@@ -69,12 +69,14 @@ class Hark:
         self.proc = None
         self.zctx = zmq.Context.instance()
         self.services = list(services)
+        self.env = {}  # extra environment for harkd and its services (HARK_CLOCK_FILE)
 
     # --- life cycle -------------------------------------------------------
     def start(self, wait=True):
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=23:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        env.update(self.env)
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([os.path.join(BIN, "harkd"), "-c", self.config],
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)

@@ -148,6 +148,10 @@ static void test_values_override_defaults(void)
     CHECK_INT(config_size(cfg, "gateway", "max_body"), 65536);
     /* untouched keys of a touched section keep their defaults */
     CHECK_STR(config_get(cfg, "harkd", "stable_after"), s_def("harkd", "stable_after"));
+    /* where each value came from, for checks services make themselves */
+    CHECK_INT(config_line(cfg, "journal", "max_batch"), 4);
+    CHECK_INT(config_line(cfg, "gateway", "max_body"), 12);
+    CHECK_INT(config_line(cfg, "harkd", "stable_after"), 0);
     config_destroy(&cfg);
 }
 
@@ -535,7 +539,7 @@ static void test_parse_duration(void)
         const char *s;
         long long ms;
     } ok[] = {
-        {"0ms", 0}, {"500ms", 500}, {"90s", 90000}, {"5m", 300000}, {"5min", 300000},
+        {"0ms", 0}, {"0", 0}, {"500ms", 500}, {"90s", 90000}, {"5m", 300000}, {"5min", 300000},
         {"2h", 7200000}, {"7d", 604800000LL}, {"1w", 604800000LL},
         {"999999999999ms", 999999999999LL},
     };
@@ -544,7 +548,7 @@ static void test_parse_duration(void)
         CHECK_INT(config_parse_duration(ok[i].s, &ms), 0);
         CHECK_INT(ms, ok[i].ms);
     }
-    const char *bad[] = {"", "5", "ms", "-5s", "+5s", " 5s", "5 s", "5S", "5sec", "1.5s",
+    const char *bad[] = {"", "5", "00", "01", "ms", "-5s", "+5s", " 5s", "5 s", "5S", "5sec", "1.5s",
                          "5s ", "1000000000000s", "999999999999w", "999999999999d", NULL};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         long long ms = 12345;

@@ -1,0 +1,167 @@
+/*
+ * survey_store.c - survey.db: campaigns, customers' contact copies,
+ * suppressions, invites (one row per invite, with its answer), daily
+ * aggregates and the outbox of events for the journal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "survey.h"
+
+const char *const survey_migrations[] = {
+    /* settings: JSON; source 'config' rows follow the [survey] section at
+     * every start, 'admin' rows (later: hark campaign) are left alone */
+    "CREATE TABLE campaigns(id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL, source TEXT NOT NULL, settings TEXT NOT NULL);"
+    "CREATE TABLE customers("
+    "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
+    "CREATE TABLE suppressions(address TEXT PRIMARY KEY, reason TEXT NOT NULL);"
+    "CREATE TABLE invites("
+    "  id TEXT PRIMARY KEY,"          /* p<purchase offset>: the same on replay */
+    "  campaign TEXT NOT NULL,"
+    "  order_id TEXT,"
+    "  customer_id TEXT NOT NULL,"
+    "  email TEXT,"                   /* lowercased, for the throttle */
+    "  locale TEXT,"
+    "  status TEXT NOT NULL,"         /* scheduled sent throttled suppressed skipped stale */
+    "  source_offset INTEGER NOT NULL,"
+    "  due_at INTEGER NOT NULL,"
+    "  sent_at INTEGER, expires_at INTEGER,"
+    "  reminder_at INTEGER, reminded_at INTEGER,"
+    "  delivered INTEGER NOT NULL DEFAULT 0,"
+    "  score INTEGER, comment TEXT, answered_at INTEGER,"
+    "  alerted INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(campaign, order_id));"
+    "CREATE INDEX invites_due ON invites(status, due_at);"
+    "CREATE INDEX invites_email ON invites(email, due_at);"
+    "CREATE INDEX invites_reminder ON invites(reminder_at) WHERE reminder_at IS NOT NULL;"
+    "CREATE INDEX invites_answered ON invites(answered_at) WHERE score IS NOT NULL;"
+    /* one row per UTC day, campaign and locale: a report sums these and
+     * never reads invites */
+    "CREATE TABLE stats(day TEXT NOT NULL, campaign TEXT NOT NULL, locale TEXT NOT NULL,"
+    "  sent INTEGER NOT NULL DEFAULT 0, delivered INTEGER NOT NULL DEFAULT 0,"
+    "  throttled INTEGER NOT NULL DEFAULT 0, suppressed INTEGER NOT NULL DEFAULT 0,"
+    "  responses INTEGER NOT NULL DEFAULT 0, comments INTEGER NOT NULL DEFAULT 0,"
+    "  promoters INTEGER NOT NULL DEFAULT 0, passives INTEGER NOT NULL DEFAULT 0,"
+    "  detractors INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(day, campaign, locale));"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+    "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    NULL,
+};
+
+/* sstore_lower - ASCII-lowercase copy */
+const char *sstore_lower(const char *a, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; a && a[i] && i + 1 < len; i++)
+        out[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
+    out[i] = '\0';
+    return out;
+}
+
+/* sstore_upsert_customer - merge the fields a customer object gives */
+int sstore_upsert_customer(sqlite3 *db, const json_t *c)
+{
+    const char *id = json_string_value(json_object_get(c, "id"));
+    if (!id)
+        return -1;
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT INTO customers(id, email, name, locale, timezone) VALUES(?1, ?2, ?3, ?4, ?5)"
+            " ON CONFLICT(id) DO UPDATE SET"
+            " email = coalesce(?2, email), name = coalesce(?3, name),"
+            " locale = coalesce(?4, locale), timezone = coalesce(?5, timezone)");
+    if (!st)
+        return -1;
+    static const char *const fields[] = {"id", "email", "name", "locale", "timezone"};
+    for (int i = 0; i < 5; i++) {
+        const char *v = json_string_value(json_object_get(c, fields[i]));
+        if (v)
+            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+/* sstore_suppress - remember an address that gets no invites */
+int sstore_suppress(sqlite3 *db, const char *address, const char *reason)
+{
+    if (!address)
+        return 0;
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason) VALUES(?, ?)"
+                                      " ON CONFLICT(address) DO NOTHING");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, sstore_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+/* sstore_is_suppressed - 1 when listed */
+int sstore_is_suppressed(sqlite3 *db, const char *address)
+{
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, sstore_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(st) == SQLITE_ROW;
+    db_finish(st);
+    return r;
+}
+
+int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
+                    const char *column, int delta)
+{
+    static const char *const cols[] = {"sent",      "delivered", "throttled",
+                                       "suppressed", "responses", "comments",
+                                       "promoters", "passives",  "detractors"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+        known |= strcmp(cols[i], column) == 0;
+    if (!known)
+        return -1;
+    /* the column name comes from the list above, never from input */
+    char sql[300], day[32];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO stats(day, campaign, locale, %s) VALUES(?, ?, ?, ?)"
+             " ON CONFLICT(day, campaign, locale) DO UPDATE SET %s = %s + excluded.%s",
+             column, column, column, column);
+    clock_format(at_ms, day, sizeof day);
+    day[10] = '\0';
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, campaign, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, locale ? locale : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, delta);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+int sstore_outbox_add(sqlite3 *db, const char *type, const char *key, const json_t *payload)
+{
+    char *text = json_dumps(payload, JSON_COMPACT);
+    sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO outbox(type, key, payload)"
+                                             " VALUES(?, ?, ?) ON CONFLICT(key) DO NOTHING")
+                            : NULL;
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+    }
+    free(text);
+    return rc;
+}
