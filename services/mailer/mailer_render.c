@@ -9,7 +9,7 @@
  *  2. the variables are copied (shallowly) and get plural flags;
  *  3. subject and preheader are rendered with a plain-text escaper (controls
  *     become spaces, values are capped) and squeezed to one line; the body
- *     is rendered with md_escape_block for {{var}};
+ *     is rendered with md_escape_inline for {{var}};
  *  4. cmark parses the body once; the text part is written from its tree
  *     (s_text_*), then paragraphs made only of links (the 0-10 score row)
  *     are wrapped in <div class="links"> so layout.html can style them as
@@ -587,16 +587,13 @@ static const char *s_partial_loader(const char *name, void *arg)
 
 /* ---- escapers ----------------------------------------------------------- */
 
-/* s_escape_md - {{var}} in a body: Markdown-escaped, capped.  The block
- * form keeps a customer's line breaks as hard breaks inside the one
- * paragraph it lands in (a multi-line comment quoted in an alert stays
- * readable), and still can never start a block of its own. */
+/* s_escape_md - {{var}} in a body: Markdown-escaped, capped */
 static int s_escape_md(mustache_buf_t *out, const char *s, size_t len,
                        void *arg)
 {
     (void)arg;
     char *copy = s_copy_nul(s, len);
-    char *esc = copy ? md_escape_block(copy, RENDER_MAX_VAR_CHARS) : NULL;
+    char *esc = copy ? md_escape_inline(copy, RENDER_MAX_VAR_CHARS) : NULL;
     free(copy);
     if (!esc)
         return -1;

@@ -485,26 +485,6 @@ static void test_subject_and_preheader_are_plain_lines(void)
     rendered_free(&o);
 }
 
-/* a customer's multi-line comment keeps its lines, as hard breaks inside
- * the one quote: no line of it becomes a heading, list or quote of its own */
-static void test_multi_line_comment_keeps_its_lines(void)
-{
-    rendered_t o;
-    CHECK_INT(s_render("nps_detractor_alert", "en",
-                       "{\"shop_name\":\"S\",\"score\":3,\"customer_name\":\"Bob\","
-                       "\"comment\":\"Late again.\\n# Not a heading\\r\\n- not a list"
-                       "\\n\\n\\n> not a quote\",\"staff_url\":\"https://h/\"}",
-                       &o), 0);
-    CHECK(strstr(o.html, "Late again.<br />") != NULL);
-    CHECK(strstr(o.html, "# Not a heading<br />") != NULL);
-    CHECK(strstr(o.html, "- not a list<br />") != NULL);
-    CHECK(strstr(o.html, "&gt; not a quote") != NULL);
-    CHECK(strstr(o.html, "<h1>") == NULL && strstr(o.html, "<li>") == NULL);
-    CHECK(strstr(o.html, "<blockquote>") != NULL && !strstr(strstr(o.html, "<blockquote>") + 1,
-                                                            "<blockquote>"));
-    rendered_free(&o);
-}
-
 /* {{{reply}}} is staff Markdown: rendered, but raw HTML and script links
  * are dropped */
 static void test_trusted_markdown_renders_safely(void)
@@ -1295,7 +1275,6 @@ int main(int argc, char **argv)
     UNIT_RUN(test_bad_names_and_vars_fail);
     UNIT_RUN(test_customer_text_never_becomes_markup);
     UNIT_RUN(test_subject_and_preheader_are_plain_lines);
-    UNIT_RUN(test_multi_line_comment_keeps_its_lines);
     UNIT_RUN(test_trusted_markdown_renders_safely);
     UNIT_RUN(test_text_part_structure);
     UNIT_RUN(test_score_row);
