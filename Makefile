@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: bench-journal bench-mail bench-survey all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -191,8 +191,9 @@ test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
-# against smtp-sink and a private Postfix (issue 3); see tests/bench/README.md
-bench: bench-journal bench-mail
+# against smtp-sink and a private Postfix (issue 3), then the survey's
+# scheduling rate and NPS report time (issue 4); see tests/bench/README.md
+bench: bench-journal bench-mail bench-survey
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
@@ -201,6 +202,10 @@ bench-journal: deps-bench
 bench-mail: deps-bench
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/mail_bench.py
+
+bench-survey: deps-test
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/survey_bench.py
 
 clean:
 	rm -rf build bin var
