@@ -54,7 +54,10 @@ static int s_usage(FILE *f)
           "  mail retry ID                        try a failed message again\n"
           "  report nps [--campaign C] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
           "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n"
-          "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n",
+          "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n"
+          "  campaign list [--json]               survey campaigns and their counts\n"
+          "  campaign show ID                     one campaign as JSON\n"
+          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -406,6 +409,8 @@ int main(int argc, char **argv)
         rc = hark_mail(&cli);
     else if (strcmp(rest[0], "report") == 0)
         rc = hark_report(&cli);
+    else if (strcmp(rest[0], "campaign") == 0)
+        rc = hark_campaign(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);
