@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "campaign.h"
 #include "gateway.h"
 #include "log.h"
 #include "proto.h"
@@ -25,16 +26,10 @@
 int gateway_admin_init(gateway_t *gw)
 {
     char err[256];
-    for (const proto_doc_t *d = proto_event_schemas; d->name; d++) {
-        if (strcmp(d->name, "campaign.saved") != 0)
-            continue;
-        gw->campaign = schema_new(d->json, err, sizeof err);
-        if (!gw->campaign)
-            log_error("event=schema_failed schema=%s error=\"%s\"", d->name, err);
-        return gw->campaign ? 0 : -1;
-    }
-    log_error("event=schema_missing schema=campaign.saved");
-    return -1;
+    gw->campaign = campaign_schema(err, sizeof err);
+    if (!gw->campaign)
+        log_error("event=schema_failed schema=campaign.saved error=\"%s\"", err);
+    return gw->campaign ? 0 : -1;
 }
 
 /* gateway_admin_fini - free the schema */
@@ -91,13 +86,6 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
                  -1);
         return -1;
     }
-    const char *kind = json_string_value(json_object_get(c, "kind"));
-    if (kind && strcmp(kind, "relationship") == 0) {
-        gw_error(r, 400, "unsupported",
-                 "relationship campaigns are not supported yet; kind must be post_purchase",
-                 "kind", -1);
-        return -1;
-    }
     /* what a marketer would not bother to say */
     json_object_set_new(c, "id", json_string(id));
     json_object_set_new(c, "by", json_string("api"));
@@ -105,24 +93,11 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
         json_object_set_new(c, "kind", json_string("post_purchase"));
     if (!json_object_get(c, "enabled"))
         json_object_set_new(c, "enabled", json_true());
-    char path[256], msg[256], full[600];
-    if (schema_validate(r->gw->campaign, c, path, sizeof path, msg, sizeof msg)) {
-        snprintf(full, sizeof full, "%s %s", *path ? path : "campaign", msg);
-        gw_error(r, 400, "invalid_field", full, *path ? path : NULL, -1);
+    char field[256], msg[600];
+    const char *code = campaign_check(r->gw->campaign, c, field, sizeof field, msg, sizeof msg);
+    if (code) {
+        gw_error(r, 400, code, msg, *field ? field : NULL, -1);
         return -1;
-    }
-    /* the schema's pattern is the shape; the config parser has the last
-     * word, so a campaign takes exactly the durations [survey] takes */
-    static const char *const dur[] = {"delay", "reminder", "expiry", NULL};
-    for (int i = 0; dur[i]; i++) {
-        const char *v = json_string_value(json_object_get(c, dur[i]));
-        long long ms;
-        if (v && config_parse_duration(v, &ms)) {
-            snprintf(full, sizeof full,
-                     "%s must be a duration like 90s, 2h or 7d, got \"%.64s\"", dur[i], v);
-            gw_error(r, 400, "invalid_field", full, dur[i], -1);
-            return -1;
-        }
     }
     return 0;
 }

@@ -16,17 +16,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "campaign.h"
 #include "hark.h"
 #include "keys.h"
 #include "proto.h"
 #include "schema.h"
 #include "survey.h"
 
+/* s_wait_applied - wait (up to 3 s) until hark-survey has applied the
+ * journal as it is now, so what we read includes the last change (a PUT
+ * answered a moment ago), and `set` changes that, not an older state */
+static void s_wait_applied(cli_t *cli, const char *ep)
+{
+    char cmd[48] = "";
+    json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
+    json_t *f = cli_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
+                         req, cmd);
+    json_int_t head = json_integer_value(json_object_get(f, "head"));
+    json_decref(req);
+    json_decref(f);
+    for (int i = 0; i < 60 && head > 0; i++) {
+        json_t *st = cli_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
+        json_int_t cursor = json_integer_value(json_object_get(st, "cursor"));
+        json_decref(st);
+        if (!st || cursor >= head)
+            return;
+        usleep(50000);
+    }
+}
+
 /* s_campaigns - SURVEY_CAMPAIGNS {id?}: the campaigns array (caller
  * decrefs), or NULL having said why */
 static json_t *s_campaigns(cli_t *cli, const char *id)
 {
     const char *ep = config_get(cli->cfg, "survey", "control");
+    s_wait_applied(cli, ep);
     json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
     char cmd[48] = "";
     json_t *r = cli_call(cli, ep, CMD_SURVEY_CAMPAIGNS, req, cmd);
@@ -201,31 +225,12 @@ static int s_set(cli_t *cli)
     char by[80];
     s_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
-    const char *kind = json_string_value(json_object_get(c, "kind"));
-    if (kind && strcmp(kind, "relationship") == 0) {
-        fprintf(stderr, "hark: campaign set: kind: relationship campaigns are not supported yet\n");
-        json_decref(c);
-        return 2;
-    }
     /* the same check as the admin API's, so nothing the survey service
      * would have to ignore is ever journaled */
-    char err[256], path[256], msg[256];
-    schema_t *s = NULL;
-    for (const proto_doc_t *d = proto_event_schemas; d->name && !s; d++)
-        if (strcmp(d->name, "campaign.saved") == 0)
-            s = schema_new(d->json, err, sizeof err);
-    int bad = !s || schema_validate(s, c, path, sizeof path, msg, sizeof msg);
+    char path[256] = "", msg[600] = "";
+    schema_t *s = campaign_schema(msg, sizeof msg);
+    int bad = !s || campaign_check(s, c, path, sizeof path, msg, sizeof msg) != NULL;
     schema_destroy(&s);
-    long long ms;
-    static const char *const dur[] = {"delay", "reminder", "expiry", NULL};
-    for (int i = 0; !bad && dur[i]; i++) {
-        const char *v = json_string_value(json_object_get(c, dur[i]));
-        if (v && config_parse_duration(v, &ms)) {
-            snprintf(path, sizeof path, "%s", dur[i]);
-            snprintf(msg, sizeof msg, "must be a duration like 90s, 2h or 7d");
-            bad = 1;
-        }
-    }
     if (!bad) {
         /* settings the survey service could not use (a window like 20-9)
          * it would not apply: say so now */
@@ -240,7 +245,7 @@ static int s_set(cli_t *cli)
         free(text);
     }
     if (bad) {
-        fprintf(stderr, "hark: campaign set: %s %s\n", *path ? path : "campaign", msg);
+        fprintf(stderr, "hark: campaign set: %s\n", msg);
         json_decref(c);
         return 2;
     }

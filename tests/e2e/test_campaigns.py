@@ -2,12 +2,14 @@
 `hark campaign`, journaled as campaign.saved, applied by hark-survey, with
 the real mailer and an aiosmtpd server."""
 import json
+import os
 import signal
 import time
 
+import jsonschema
 import pytest
 
-from harness import wait_for
+from harness import ROOT, wait_for
 import test_survey as ts
 from test_survey import smtp  # noqa: F401  (the fixture: an aiosmtpd server)
 
@@ -137,3 +139,36 @@ def test_campaigns__cli_set_changes_one_setting_and_campaigns_survive_a_restart(
     wait_for(lambda: h.hark("campaign", "show", "tea", check=False).returncode == 0,
              what="hark-survey answering")
     assert campaign(h, "tea") == tea
+    # and without survey.db at all, a replay of the journal rebuilds them
+    h.stop()
+    for f in os.listdir(h.state):
+        if f.startswith("survey.db"):
+            os.remove(os.path.join(h.state, f))
+    h.start()
+    wait_for(lambda: h.hark("campaign", "show", "tea", check=False).returncode == 0,
+             what="tea replayed")
+    assert campaign(h, "tea") == tea
+    assert campaign(h, "post-purchase")["source"] == "config"
+
+
+def test_campaigns__gateway_and_jsonschema_agree_and_every_change_stored_matches(h):
+    with open(os.path.join(ROOT, "proto", "events", "campaign.saved.json")) as f:
+        schema = jsonschema.Draft202012Validator(json.load(f))
+    bodies = [{"delay": "0"}, {"delay": "500ms", "window_hours": "0-24", "window_days": "all"},
+              {"delay": "7d", "products": [], "sample_rate": 0, "reminder": "3d", "expiry": "30d"},
+              {"delay": "1w", "enabled": False, "kind": "post_purchase", "sample_rate": 0.001},
+              {}, {"delay": ""}, {"delay": "7 d"}, {"delay": "2s", "products": [""]},
+              {"delay": "2s", "products": "TEA-1"}, {"delay": "2s", "sample_rate": -0.1},
+              {"delay": "2s", "enabled": "yes"}, {"delay": "2s", "colour": "red"},
+              {"delay": "2s", "window_hours": "nine"}, {"delay": "2s", "expiry": None}]
+    disagreements = []
+    for i, body in enumerate(bodies):
+        full = dict({"kind": "post_purchase", "enabled": True}, **body, id="c%d" % i, by="api")
+        st, r = admin(h, "PUT", "/v1/campaigns/c%d" % i, body)
+        if (st == 202) != schema.is_valid(full) or st not in (202, 400):
+            disagreements.append((body, st, r))
+    assert disagreements == []
+    trail = saved_events(h)
+    assert len(trail) == 4
+    for e in trail:
+        schema.validate(e["payload"])
