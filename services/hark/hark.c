@@ -6,6 +6,7 @@
  *                                        events as JSON lines
  *   hark [-c FILE] keys                  the ingest and admin keys
  *   hark [-c FILE] check-config          every config error with file and line
+ *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,

@@ -107,6 +107,8 @@ def test_campaigns__only_the_admin_key_and_a_400_names_the_field(h):
            ({"delay": "2s", "sample_rate": 1.5}, "sample_rate"),
            ({"delay": "2s", "sample_rate": "half"}, "sample_rate"),
            ({"delay": "2s", "reminder": "3x"}, "reminder"),
+           ({"delay": "2s", "window_hours": "20-9"}, "window_hours"),
+           ({"delay": "2s", "window_days": "mon-xyz"}, "window_days"),
            ({"delay": "2s", "id": "other"}, "id")]
     for body, field in bad:
         st, r = admin(h, "PUT", "/v1/campaigns/x", body)
