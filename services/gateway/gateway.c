@@ -157,6 +157,8 @@ static void s_route(gw_req_t *r)
         r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
         if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
             r->allow = "GET, HEAD, POST";
+        else if (strncmp(r->url, "/v1/campaigns/", 14) == 0)
+            r->allow = "GET, PUT";
         gw_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
     } else {

@@ -83,6 +83,20 @@ def test_campaigns__products_choose_the_purchases_and_tail_shows_the_audit_trail
         ("post-purchase", "api"), ("tea", "api")]
 
 
+def test_campaigns__the_first_matching_campaign_in_id_order_asks_once(h, smtp):
+    put(h, "post-purchase", delay="2s", enabled=False)
+    put(h, "b-everything", delay="2s")
+    put(h, "a-tea", delay="2s", products=["tea-1"])  # SKUs match ignoring case
+    buy(h, "t1", "t1@example.com", "o-t1", ["TEA-1"])
+    buy(h, "m1", "m1@example.com", "o-m1", ["MUG-2"])
+    msgs = smtp.wait_messages(2)
+    time.sleep(2)
+    assert sorted(ts.to(m) for m in smtp.messages()) == ["m1@example.com", "t1@example.com"]
+    wait_for(lambda: campaign(h, "a-tea")["counts"] == {"sent": 1}
+             and campaign(h, "b-everything")["counts"] == {"sent": 1}, what="one invite each")
+    assert len(msgs) == 2
+
+
 def test_campaigns__sample_rate_0_and_disabled_campaigns_send_nothing(h, smtp):
     put(h, "post-purchase", delay="2s", sample_rate=0)
     for i in range(5):
@@ -117,6 +131,9 @@ def test_campaigns__only_the_admin_key_and_a_400_names_the_field(h):
     assert "not supported yet" in r["error"]["message"]
     st, r = admin(h, "PUT", "/v1/campaigns/Bad_Id", {"delay": "2s"})
     assert st == 400 and r["error"]["field"] == "id"
+    st, hdrs, _ = h.request("DELETE", "/v1/campaigns/x", None,
+                            {"Authorization": "Bearer " + h.admin_key})
+    assert st == 405 and hdrs["Allow"] == "GET, PUT"
     assert saved_events(h) == []
 
 
