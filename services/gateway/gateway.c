@@ -9,6 +9,7 @@
  *             GET  /healthz                          -> 200 / 503
  *             GET, POST /u/TOKEN  unsubscribe pages (gateway_pages.c)
  *             GET, POST /s/TOKEN  NPS survey pages (gateway_survey.c)
+ *             GET, PUT /v1/campaigns[/ID]  (Bearer admin key; gateway_admin.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
  * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
  *           via JOURNAL_APPEND.
@@ -135,6 +136,9 @@ static void s_route(gw_req_t *r)
         {"GET", "/s/", gw_survey},
         {"HEAD", "/s/", gw_survey},
         {"POST", "/s/", gw_survey},
+        {"GET", "/v1/campaigns", gw_campaigns},
+        {"GET", "/v1/campaigns/", gw_campaigns},
+        {"PUT", "/v1/campaigns/", gw_campaigns},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -153,6 +157,8 @@ static void s_route(gw_req_t *r)
         r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
         if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
             r->allow = "GET, HEAD, POST";
+        else if (strncmp(r->url, "/v1/campaigns/", 14) == 0)
+            r->allow = "GET, PUT";
         gw_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
     } else {
@@ -308,7 +314,7 @@ static int s_init(service_t *svc)
         log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
         return -1;
     }
-    if (gateway_types_init(gw))
+    if (gateway_types_init(gw) || gateway_admin_init(gw))
         return -1;
     const char *listen = config_get(gw->cfg, "gateway", "listen");
     struct sockaddr_storage ss;
@@ -347,6 +353,7 @@ static void s_fini(service_t *svc)
     if (gw->httpd)
         MHD_stop_daemon(gw->httpd);
     gateway_types_fini(gw);
+    gateway_admin_fini(gw);
     pthread_key_delete(gw->journal_key);
     free(gw);
     service_set_state(svc, NULL);

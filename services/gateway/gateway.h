@@ -32,6 +32,7 @@ typedef struct {
     size_t n_types;
     char known_types[512];     /* "customer, purchase, …" for error messages */
     schema_t *answered;        /* survey.answered, which the gateway itself emits */
+    schema_t *campaign;        /* campaign.saved, from the admin API (gateway_admin.c) */
     long long max_body;
     int journal_timeout_ms;
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
@@ -104,9 +105,15 @@ void gw_post_events(gw_req_t *r);
 void gw_get_healthz(gw_req_t *r);
 void gw_unsubscribe(gw_req_t *r);
 void gw_survey(gw_req_t *r);
+void gw_campaigns(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);
 void gateway_types_fini(gateway_t *gw);
+
+/* gateway_admin_init - what the admin API needs (campaign.saved's schema);
+ * 0/-1.  gateway_admin_fini frees it. */
+int gateway_admin_init(gateway_t *gw);
+void gateway_admin_fini(gateway_t *gw);
 
 #endif

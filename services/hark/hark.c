@@ -6,6 +6,7 @@
  *                                        events as JSON lines
  *   hark [-c FILE] keys                  the ingest and admin keys
  *   hark [-c FILE] check-config          every config error with file and line
+ *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -54,7 +55,10 @@ static int s_usage(FILE *f)
           "  mail retry ID                        try a failed message again\n"
           "  report nps [--campaign C] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
           "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n"
-          "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n",
+          "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n"
+          "  campaign list [--json]               survey campaigns and their counts\n"
+          "  campaign show ID                     one campaign as JSON\n"
+          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -406,6 +410,8 @@ int main(int argc, char **argv)
         rc = hark_mail(&cli);
     else if (strcmp(rest[0], "report") == 0)
         rc = hark_report(&cli);
+    else if (strcmp(rest[0], "campaign") == 0)
+        rc = hark_campaign(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

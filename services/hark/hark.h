@@ -30,4 +30,7 @@ int hark_mail(cli_t *cli);
 /* hark_report - `hark report nps` */
 int hark_report(cli_t *cli);
 
+/* hark_campaign - `hark campaign list|show|set` */
+int hark_campaign(cli_t *cli);
+
 #endif

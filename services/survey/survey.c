@@ -8,18 +8,20 @@
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
  *           mail.bounced (suppress: never even ask), mail.delivered (counts
  *           our invites delivered, matched on request_key),
- *           survey.answered (records the score).
+ *           survey.answered (records the score), campaign.saved.
  * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert),
  *           feedback.given (an answer's comment).
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
- *           SURVEY_INVITE.
+ *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url;
  *           [gateway] public_url; [mailer] default_locale; [hark] token_key.
  *
- * Campaigns: this step has one, "post-purchase" (kind post-purchase), whose
- * settings are the [survey] section; the campaigns table keeps the design
- * open for more (relationship campaigns, admin changes).
+ * Campaigns (survey_campaign.c): "post-purchase" follows the [survey]
+ * section until a campaign.saved for it arrives; campaign.saved events
+ * (admin API, `hark campaign set`) create or replace others.  A purchase is
+ * asked about by the first enabled campaign in id order whose products it
+ * matches, if that campaign's sample (a hash of the order id) takes it.
  *
  * The life of an invite: a purchase becomes a 'scheduled' row, due `delay`
  * after the purchase and moved to the next opening of the send window in
@@ -54,18 +56,18 @@
 #define SEND_BATCH 200
 
 typedef struct {
+    const config_t *cfg;
     char token_key[128];
     char public_url[512];
     const char *staff_url, *alert_to, *default_tz, *default_locale;
-    survey_window_t window;
-    int64_t delay, throttle, expiry, reminder;
+    int64_t throttle; /* across campaigns; the rest is per campaign */
     int due_timer;
     wire_client_t *journal;
 } survey_t;
 
 static const char *const s_consumes[] = {
     "customer",      "purchase",        "mail.unsubscribed", "mail.bounced",
-    "mail.delivered", "survey.answered", NULL,
+    "mail.delivered", "survey.answered", "campaign.saved", NULL,
 };
 
 /* s_event_ms - when the journal recorded ev (its clock, not ours) */
@@ -111,10 +113,28 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     if (!occurred || clock_parse(occurred, &at))
         if (!ev->occurred_at || clock_parse(ev->occurred_at, &at))
             at = s_event_ms(ev);
-    int64_t due = survey_window_next(&s->window, at + s->delay, tz);
+    /* the first enabled campaign in id order that wants this purchase;
+     * its sample decides, so a purchase gets at most one invite */
+    survey_campaign_t camp;
+    char err[200];
+    int picked = survey_campaign_pick(db, s->cfg, p, &camp, err, sizeof err);
+    if (picked < 0)
+        return -1;
+    if (picked == 0) {
+        log_info("event=no_campaign order=%s", order_id);
+        return 0;
+    }
+    int64_t delay = camp.delay, expiry = camp.expiry;
+    int64_t due = survey_window_next(&camp.window, at + delay, tz);
+    int sampled = survey_campaign_sampled(order_id, camp.sample_rate);
+    char campaign[sizeof camp.id];
+    snprintf(campaign, sizeof campaign, "%s", camp.id);
+    survey_campaign_free(&camp);
 
     const char *status = "scheduled";
-    if (at + s->delay + s->expiry < s_event_ms(ev)) {
+    if (!sampled) {
+        status = "sampled_out"; /* kept, so the campaign's counts show it */
+    } else if (at + delay + expiry < s_event_ms(ev)) {
         /* an old order (an import of past purchases): its invite would
          * have expired already, so asking now would only surprise people */
         status = "stale";
@@ -141,7 +161,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, CAMPAIGN_POST_PURCHASE, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, campaign, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, order_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
     if (*email)
@@ -157,10 +177,10 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     if (rc || !inserted) /* not twice for one purchase, nor for one order */
         return rc;
     char when[40];
-    log_info("event=invite_%s invite=%s order=%s due=%s", status, id, order_id,
-             clock_format(due, when, sizeof when));
+    log_info("event=invite_%s invite=%s campaign=%s order=%s due=%s", status, id, campaign,
+             order_id, clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
-        return sstore_stat_add(db, s_event_ms(ev), CAMPAIGN_POST_PURCHASE,
+        return sstore_stat_add(db, s_event_ms(ev), campaign,
                                *locale ? locale : s->default_locale, status, 1);
     return 0;
 }
@@ -337,6 +357,14 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return s_delivered(db, ev);
     if (strcmp(ev->type, "survey.answered") == 0)
         return s_answer(s, db, ev, c);
+    if (strcmp(ev->type, "campaign.saved") == 0) {
+        char err[200] = "";
+        int rc = survey_campaign_save(db, s->cfg, p, err, sizeof err);
+        if (rc > 0)
+            log_error("event=campaign_not_applied offset=%lld error=\"%s\"",
+                      (long long)ev->offset, err);
+        return rc < 0 ? -1 : 0;
+    }
     return 0;
 }
 
@@ -419,7 +447,18 @@ typedef struct {
 static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
 {
     const char *status = "sent", *locale = *d->locale ? d->locale : s->default_locale;
-    if (!*d->email) {
+    survey_campaign_t camp;
+    char err[200];
+    if (survey_campaign_get(db, s->cfg, d->campaign, &camp, err, sizeof err)) {
+        log_error("event=bad_campaign campaign=%s error=\"%s\"", d->campaign, err);
+        return -1;
+    }
+    int64_t expiry = camp.expiry, reminder = camp.reminder;
+    int enabled = camp.enabled;
+    survey_campaign_free(&camp);
+    if (!enabled) {
+        status = "cancelled"; /* disabled after this invite was planned */
+    } else if (!*d->email) {
         status = "skipped";
     } else if (sstore_is_suppressed(db, d->email)) {
         status = "suppressed";
@@ -436,7 +475,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
             status = "throttled";
         db_finish(st);
     }
-    int64_t expires = now + s->expiry;
+    int64_t expires = now + expiry;
     if (strcmp(status, "sent") == 0) {
         json_t *mail = s_mail(s, "nps_invite", d->id, d->cid, d->locale, *d->order ? d->order : NULL,
                               expires);
@@ -458,13 +497,13 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
     if (strcmp(status, "sent") == 0) {
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, expires);
-        if (s->reminder > 0 && s->reminder < s->expiry)
-            sqlite3_bind_int64(st, 6, now + s->reminder);
+        if (reminder > 0 && reminder < expiry)
+            sqlite3_bind_int64(st, 6, now + reminder);
     }
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     log_info("event=invite_%s invite=%s", status, d->id);
-    if (rc || strcmp(status, "skipped") == 0)
+    if (rc || strcmp(status, "skipped") == 0 || strcmp(status, "cancelled") == 0)
         return rc;
     return sstore_stat_add(db, now, d->campaign, locale, status, 1);
 }
@@ -613,11 +652,31 @@ static int s_invite(service_t *svc, void *sock, const wire_msg_t *msg)
     return 0;
 }
 
-/* s_command - SURVEY_REPORT, SURVEY_RESPONSES, SURVEY_INVITE */
+/* s_campaigns - SURVEY_CAMPAIGNS {id?} */
+static int s_campaigns(service_t *svc, void *sock, const wire_msg_t *msg)
+{
+    json_t *req = wire_body_json(msg);
+    json_t *body = req ? survey_campaigns_list(service_db(svc), service_config(svc),
+                                               json_string_value(json_object_get(req, "id")))
+                       : NULL;
+    json_decref(req);
+    if (!body)
+        return wire_reply_error(sock, msg, "invalid_request", "not a JSON object"), 0;
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (text)
+        wire_reply(sock, msg, CMD_SURVEY_CAMPAIGNS_OK, text, strlen(text));
+    free(text);
+    json_decref(body);
+    return 0;
+}
+
+/* s_command - SURVEY_REPORT, SURVEY_RESPONSES, SURVEY_INVITE, SURVEY_CAMPAIGNS */
 static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
 {
     if (strcmp(msg->cmd, CMD_SURVEY_INVITE) == 0)
         return s_invite(svc, sock, msg);
+    if (strcmp(msg->cmd, CMD_SURVEY_CAMPAIGNS) == 0)
+        return s_campaigns(svc, sock, msg);
     int report = strcmp(msg->cmd, CMD_SURVEY_REPORT) == 0;
     if (!report && strcmp(msg->cmd, CMD_SURVEY_RESPONSES) != 0)
         return -1;
@@ -664,8 +723,9 @@ static int s_campaign_row(sqlite3 *db, const config_t *cfg)
     char *text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(settings);
     sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO campaigns(id, kind, enabled, source,"
-                                             " settings) VALUES(?1, ?1, 1, 'config', ?2)"
-                                             " ON CONFLICT(id) DO UPDATE SET settings = ?2"
+                                             " settings) VALUES(?1, 'post_purchase', 1, 'config',"
+                                             " ?2) ON CONFLICT(id) DO UPDATE SET settings = ?2,"
+                                             " kind = 'post_purchase'"
                                              " WHERE source = 'config'")
                             : NULL;
     int rc = -1;
@@ -694,6 +754,7 @@ static int s_init(service_t *svc)
     if (!s)
         return -1;
     service_set_state(svc, s);
+    s->cfg = cfg;
     snprintf(s->public_url, sizeof s->public_url, "%s", config_get(cfg, "gateway", "public_url"));
     size_t ul = strlen(s->public_url);
     while (ul > 0 && s->public_url[ul - 1] == '/')
@@ -702,11 +763,8 @@ static int s_init(service_t *svc)
     s->alert_to = config_get(cfg, "survey", "alert_to");
     s->default_tz = config_get(cfg, "survey", "default_timezone");
     s->default_locale = config_get(cfg, "mailer", "default_locale");
-    s->delay = config_duration_ms(cfg, "survey", "delay");
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    s->expiry = config_duration_ms(cfg, "survey", "expiry");
-    s->reminder = config_duration_ms(cfg, "survey", "reminder");
-    if (survey_check_config(cfg, &s->window, s_config_error, NULL))
+    if (survey_check_config(cfg, NULL, s_config_error, NULL))
         return -1;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
@@ -717,8 +775,7 @@ static int s_init(service_t *svc)
     if (s->due_timer < 0)
         return -1;
     loop_timer_at(service_loop(svc), s->due_timer, 0);
-    log_info("event=survey_ready delay_ms=%lld throttle_ms=%lld", (long long)s->delay,
-             (long long)s->throttle);
+    log_info("event=survey_ready throttle_ms=%lld", (long long)s->throttle);
     return 0;
 }
 

@@ -1,0 +1,279 @@
+/*
+ * hark_campaign.c - `hark campaign list|show|set`: survey campaigns as a
+ * marketer manages them from the shell.
+ *
+ *   list [--json]            every campaign (SURVEY_CAMPAIGNS on [survey] control)
+ *   show ID                  one campaign, as JSON
+ *   set ID key=value ...     read the campaign, change the given settings,
+ *                            append campaign.saved with by = "cli:$USER"
+ *
+ * A change is an event like the admin API's, checked against the same
+ * schema (proto/events/campaign.saved.json) before it is appended.
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "campaign.h"
+#include "hark.h"
+#include "keys.h"
+#include "proto.h"
+#include "schema.h"
+#include "survey.h"
+
+/* s_wait_applied - wait (up to 3 s) until hark-survey has applied the
+ * journal as it is now, so what we read includes the last change (a PUT
+ * answered a moment ago), and `set` changes that, not an older state */
+static void s_wait_applied(cli_t *cli, const char *ep)
+{
+    char cmd[48] = "";
+    json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
+    json_t *f = cli_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
+                         req, cmd);
+    json_int_t head = json_integer_value(json_object_get(f, "head"));
+    json_decref(req);
+    json_decref(f);
+    for (int i = 0; i < 60 && head > 0; i++) {
+        json_t *st = cli_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
+        json_int_t cursor = json_integer_value(json_object_get(st, "cursor"));
+        json_decref(st);
+        if (!st || cursor >= head)
+            return;
+        usleep(50000);
+    }
+}
+
+/* s_campaigns - SURVEY_CAMPAIGNS {id?}: the campaigns array (caller
+ * decrefs), or NULL having said why */
+static json_t *s_campaigns(cli_t *cli, const char *id)
+{
+    const char *ep = config_get(cli->cfg, "survey", "control");
+    s_wait_applied(cli, ep);
+    json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
+    char cmd[48] = "";
+    json_t *r = cli_call(cli, ep, CMD_SURVEY_CAMPAIGNS, req, cmd);
+    json_decref(req);
+    json_t *list = json_object_get(r, "campaigns");
+    if (!r || strcmp(cmd, CMD_SURVEY_CAMPAIGNS_OK) != 0 || !json_is_array(list)) {
+        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        fprintf(stderr, "hark: campaign: %s\n",
+                m ? m : "the survey service does not answer on its control socket");
+        json_decref(r);
+        return NULL;
+    }
+    json_incref(list);
+    json_decref(r);
+    return list;
+}
+
+/* s_list - one line per campaign */
+static int s_list(cli_t *cli)
+{
+    int as_json = cli->argc > 1 && strcmp(cli->argv[1], "--json") == 0;
+    json_t *list = s_campaigns(cli, NULL);
+    if (!list)
+        return 1;
+    if (as_json) {
+        char *s = json_dumps(list, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        puts(s ? s : "[]");
+        free(s);
+        json_decref(list);
+        return 0;
+    }
+    printf("%-24s %-8s %-7s %-6s %-20s %-7s %s\n", "id", "enabled", "delay", "sample",
+           "products", "source", "by");
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) {
+        char products[256] = "all";
+        json_t *p = json_object_get(c, "products"), *sku;
+        size_t j;
+        if (json_array_size(p))
+            products[0] = '\0';
+        json_array_foreach(p, j, sku) {
+            size_t n = strlen(products); /* snprintf cuts a long list short */
+            snprintf(products + n, sizeof products - n, "%s%s", j ? "," : "",
+                     json_is_string(sku) ? json_string_value(sku) : "?");
+        }
+        const char *by = json_string_value(json_object_get(c, "by"));
+        printf("%-24s %-8s %-7s %-6.2f %-20s %-7s %s\n",
+               json_string_value(json_object_get(c, "id")),
+               json_is_true(json_object_get(c, "enabled")) ? "yes" : "no",
+               json_string_value(json_object_get(c, "delay")),
+               json_number_value(json_object_get(c, "sample_rate")), products,
+               json_string_value(json_object_get(c, "source")), by ? by : "-");
+    }
+    json_decref(list);
+    return 0;
+}
+
+/* s_show - one campaign as JSON */
+static int s_show(cli_t *cli)
+{
+    if (cli->argc < 2) {
+        fprintf(stderr, "hark: campaign show needs an id\n");
+        return 2;
+    }
+    json_t *list = s_campaigns(cli, cli->argv[1]);
+    if (!list)
+        return 1;
+    int rc = 0;
+    if (json_array_size(list) == 0) {
+        fprintf(stderr, "hark: no campaign %s\n", cli->argv[1]);
+        rc = 1;
+    } else {
+        char *s = json_dumps(json_array_get(list, 0), JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        puts(s ? s : "{}");
+        free(s);
+    }
+    json_decref(list);
+    return rc;
+}
+
+/* s_by - "cli:<user>" from $USER (else the account), keeping only the
+ * characters the schema allows */
+static void s_by(char *out, size_t len)
+{
+    const char *user = getenv("USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "unknown";
+    }
+    size_t n = (size_t)snprintf(out, len, "cli:");
+    for (const char *p = user; *p && n + 1 < len && n < 4 + 64; p++) {
+        char ch = *p;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '@' || ch == '-';
+        out[n++] = ok ? ch : '_';
+    }
+    out[n] = '\0';
+}
+
+/* s_value - the JSON of one key=value setting: enabled true/false,
+ * sample_rate a number, products a comma list (empty: every product), the
+ * rest text.  NULL when the value cannot be that key's. */
+static json_t *s_value(const char *key, const char *v)
+{
+    if (strcmp(key, "enabled") == 0)
+        return strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0 ? json_true()
+               : strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0
+                   ? json_false()
+                   : NULL;
+    if (strcmp(key, "sample_rate") == 0) {
+        char *end;
+        double d = strtod(v, &end);
+        return *v && !*end ? json_real(d) : NULL;
+    }
+    if (strcmp(key, "products") == 0) {
+        json_t *a = json_array();
+        char *copy = strdup(v), *save = NULL;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(a, json_string(t));
+        free(copy);
+        return a;
+    }
+    return json_string(v);
+}
+
+/* s_set - change some settings of a campaign (or make it) */
+static int s_set(cli_t *cli)
+{
+    if (cli->argc < 3) {
+        fprintf(stderr, "hark: campaign set needs an id and key=value settings\n");
+        return 2;
+    }
+    const char *id = cli->argv[1];
+    json_t *list = s_campaigns(cli, id);
+    if (!list)
+        return 1;
+    json_t *c = json_array_size(list) ? json_copy(json_array_get(list, 0))
+                                      : json_pack("{s:s,s:s,s:b}", "id", id, "kind",
+                                                  "post_purchase", "enabled", 1);
+    json_decref(list);
+    /* what the survey service adds to a view is not part of the campaign */
+    json_object_del(c, "source");
+    json_object_del(c, "counts");
+    for (int i = 2; i < cli->argc; i++) {
+        const char *eq = strchr(cli->argv[i], '=');
+        char key[64];
+        if (!eq || eq == cli->argv[i] || (size_t)(eq - cli->argv[i]) >= sizeof key) {
+            fprintf(stderr, "hark: campaign set: expected key=value, got %s\n", cli->argv[i]);
+            json_decref(c);
+            return 2;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - cli->argv[i]), cli->argv[i]);
+        if (strcmp(key, "id") == 0 || strcmp(key, "by") == 0) {
+            fprintf(stderr, "hark: campaign set: %s cannot be set\n", key);
+            json_decref(c);
+            return 2;
+        }
+        json_t *v = s_value(key, eq + 1);
+        if (!v) {
+            fprintf(stderr, "hark: campaign set: %s: bad value \"%s\"\n", key, eq + 1);
+            json_decref(c);
+            return 2;
+        }
+        if (strcmp(key, "products") == 0 && json_array_size(v) == 0) {
+            json_decref(v);
+            json_object_del(c, "products");
+        } else {
+            json_object_set_new(c, key, v);
+        }
+    }
+    char by[80];
+    s_by(by, sizeof by);
+    json_object_set_new(c, "by", json_string(by));
+    /* the same check as the admin API's, so nothing the survey service
+     * would have to ignore is ever journaled */
+    char path[256] = "", msg[600] = "";
+    schema_t *s = campaign_schema(msg, sizeof msg);
+    int bad = !s || campaign_check(s, c, path, sizeof path, msg, sizeof msg) != NULL;
+    schema_destroy(&s);
+    if (!bad) {
+        /* settings the survey service could not use (a window like 20-9)
+         * it would not apply: say so now */
+        char *text = json_dumps(c, JSON_COMPACT);
+        json_t *v = text ? survey_campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
+        survey_campaign_t parsed;
+        *path = '\0';
+        bad = !v || survey_campaign_parse(v, &parsed, msg, sizeof msg) != 0;
+        if (!bad)
+            survey_campaign_free(&parsed);
+        json_decref(v);
+        free(text);
+    }
+    if (bad) {
+        fprintf(stderr, "hark: campaign set: %s\n", msg);
+        json_decref(c);
+        return 2;
+    }
+    char rnd[17], key[128];
+    keys_random_hex(rnd, 8);
+    snprintf(key, sizeof key, "cli/campaign.saved/%s/%s", id, rnd);
+    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "campaign.saved", "key", key,
+                               "payload", c);
+    json_t *ok = cli_append(cli, events);
+    json_decref(events);
+    if (!ok)
+        return 1;
+    printf("campaign %s saved by %s (journal offset %lld)\n", id, by,
+           (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
+    json_decref(ok);
+    return 0;
+}
+
+/* hark_campaign - `hark campaign list|show|set` */
+int hark_campaign(cli_t *cli)
+{
+    const char *sub = cli->argc > 0 ? cli->argv[0] : "";
+    if (strcmp(sub, "list") == 0)
+        return s_list(cli);
+    if (strcmp(sub, "show") == 0)
+        return s_show(cli);
+    if (strcmp(sub, "set") == 0)
+        return s_set(cli);
+    fprintf(stderr, "hark: campaign needs list, show or set\n");
+    return 2;
+}

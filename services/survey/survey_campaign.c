@@ -1,0 +1,254 @@
+/*
+ * survey_campaign.c - post-purchase campaigns: their rows in survey.db,
+ * their effective settings, and which one (if any) asks about a purchase.
+ *
+ * A row's settings are JSON.  The 'config' row (post-purchase, until a
+ * campaign.saved for it arrives) holds the [survey] values; an 'admin' row
+ * holds the last campaign.saved payload.  Either way a setting it leaves
+ * out falls back to [survey], so the view of a campaign is always complete.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "db.h"
+#include "survey.h"
+
+/* the campaign fields that fall back to [survey] when a row leaves them out */
+static const char *const s_defaulted[] = {"delay", "window_hours", "window_days", "reminder",
+                                          "expiry", NULL};
+
+/* survey_campaign_sampled - FNV-1a 64 of the order id, mixed, 53 bits as a
+ * fraction in [0, 1): the same order always gets the same answer, so a
+ * replay of the journal decides as the first run did */
+int survey_campaign_sampled(const char *order_id, double rate)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)(order_id ? order_id : ""); *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    /* FNV's top bits barely change between "o-1" and "o-2": mix them
+     * (MurmurHash3's finaliser) before taking them as the fraction */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    double x = (double)(h >> 11) / 9007199254740992.0; /* 2^53 */
+    return x < rate;
+}
+
+/* survey_campaign_matches - whether a purchase has one of products' SKUs */
+int survey_campaign_matches(const json_t *products, const json_t *purchase)
+{
+    if (!json_is_array(products) || json_array_size(products) == 0)
+        return 1;
+    size_t i, j;
+    json_t *item, *sku;
+    json_array_foreach(json_object_get(purchase, "items"), i, item) {
+        const char *s = json_string_value(json_object_get(item, "sku"));
+        json_array_foreach(products, j, sku) {
+            /* SKUs are compared ignoring ASCII case: shops write TEA-1 and tea-1 */
+            if (s && json_is_string(sku) && strcasecmp(s, json_string_value(sku)) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* survey_campaign_view - the effective campaign of one row */
+json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
+                             const char *source, const char *settings)
+{
+    json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
+    json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind", "post_purchase", "enabled",
+                          enabled);
+    if (!v) {
+        json_decref(set);
+        return NULL;
+    }
+    for (int i = 0; s_defaulted[i]; i++) {
+        const char *x = json_string_value(json_object_get(set, s_defaulted[i]));
+        const char *dflt = config_get(cfg, "survey", s_defaulted[i]);
+        json_object_set_new(v, s_defaulted[i], json_string(x ? x : dflt ? dflt : "0"));
+    }
+    json_t *rate = json_object_get(set, "sample_rate");
+    json_object_set_new(v, "sample_rate", json_real(json_is_number(rate)
+                                                         ? json_number_value(rate)
+                                                         : 1.0));
+    json_t *products = json_object_get(set, "products");
+    if (json_is_array(products))
+        json_object_set(v, "products", products);
+    json_t *by = json_object_get(set, "by");
+    if (json_is_string(by))
+        json_object_set(v, "by", by);
+    json_object_set_new(v, "source", json_string(source ? source : "admin"));
+    json_decref(set);
+    return v;
+}
+
+/* survey_campaign_parse - the settings of a view as numbers */
+int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(view, "id")));
+    out->enabled = json_is_true(json_object_get(view, "enabled"));
+    out->sample_rate = json_number_value(json_object_get(view, "sample_rate"));
+    long long ms[3];
+    static const char *const dur[] = {"delay", "expiry", "reminder"};
+    for (int i = 0; i < 3; i++)
+        if (config_parse_duration(json_string_value(json_object_get(view, dur[i])), &ms[i])) {
+            snprintf(err, len, "campaign %s: %s is not a duration", out->id, dur[i]);
+            return -1;
+        }
+    out->delay = ms[0], out->expiry = ms[1], out->reminder = ms[2];
+    if (survey_window_parse(json_string_value(json_object_get(view, "window_hours")),
+                            json_string_value(json_object_get(view, "window_days")),
+                            &out->window, err, len))
+        return -1;
+    json_t *p = json_object_get(view, "products");
+    out->products = json_is_array(p) ? json_incref(p) : NULL;
+    return 0;
+}
+
+/* survey_campaign_free - what parse took */
+void survey_campaign_free(survey_campaign_t *c)
+{
+    json_decref(c->products);
+    c->products = NULL;
+}
+
+/* s_row_view - the view of the current row of a campaigns SELECT
+ * (id, enabled, source, settings) */
+static json_t *s_row_view(const config_t *cfg, sqlite3_stmt *st)
+{
+    return survey_campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
+                                sqlite3_column_int(st, 1),
+                                (const char *)sqlite3_column_text(st, 2),
+                                (const char *)sqlite3_column_text(st, 3));
+}
+
+/* survey_campaigns_list - SURVEY_CAMPAIGNS_OK */
+json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
+                                      " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");
+    if (!st)
+        return NULL;
+    if (id)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    json_t *list = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *v = s_row_view(cfg, st);
+        if (v)
+            json_array_append_new(list, v);
+    }
+    db_finish(st);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        json_t *counts = json_object();
+        sqlite3_stmt *c = db_prepare(db, "SELECT status, count(*) FROM invites"
+                                         " WHERE campaign = ? GROUP BY status");
+        if (c) {
+            sqlite3_bind_text(c, 1, json_string_value(json_object_get(v, "id")), -1,
+                              SQLITE_TRANSIENT);
+            while (sqlite3_step(c) == SQLITE_ROW)
+                json_object_set_new(counts, (const char *)sqlite3_column_text(c, 0),
+                                    json_integer(sqlite3_column_int64(c, 1)));
+            db_finish(c);
+        }
+        json_object_set_new(v, "counts", counts);
+    }
+    return json_pack("{s:o}", "campaigns", list);
+}
+
+/* survey_campaign_get - one campaign's settings; an unknown id (a campaign
+ * row lost to nothing we know of) gets the [survey] ones */
+int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
+                        survey_campaign_t *out, char *err, size_t len)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
+                                      " WHERE id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    json_t *v = sqlite3_step(st) == SQLITE_ROW ? s_row_view(cfg, st)
+                                               : survey_campaign_view(cfg, id, 1, "config", "{}");
+    db_finish(st);
+    int rc = v ? survey_campaign_parse(v, out, err, len) : -1;
+    json_decref(v);
+    return rc;
+}
+
+/* survey_campaign_pick - the first enabled campaign, in id order, whose
+ * products the purchase matches */
+int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
+                         survey_campaign_t *out, char *err, size_t len)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
+                                      " WHERE enabled = 1 AND kind = 'post_purchase'"
+                                      " ORDER BY id");
+    if (!st)
+        return -1;
+    int found = 0;
+    while (!found && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *v = s_row_view(cfg, st);
+        if (!v)
+            continue;
+        survey_campaign_t c;
+        if (survey_campaign_parse(v, &c, err, len) == 0) {
+            if (survey_campaign_matches(c.products, purchase)) {
+                *out = c;
+                found = 1;
+            } else {
+                survey_campaign_free(&c);
+            }
+        }
+        json_decref(v);
+    }
+    db_finish(st);
+    return found;
+}
+
+/* survey_campaign_save - apply a campaign.saved: the event wins over
+ * [survey] from now on (source 'admin') */
+int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload, char *err,
+                         size_t len)
+{
+    const char *id = json_string_value(json_object_get(payload, "id"));
+    if (!id)
+        return snprintf(err, len, "no id"), 1;
+    char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    /* the schema checks shapes; a window like 20-9 passes it but could
+     * never send: such a change is not applied (the campaign stays as it
+     * was), rather than stop every invite behind it */
+    json_t *v = text ? survey_campaign_view(cfg, id, 1, "admin", text) : NULL;
+    survey_campaign_t c;
+    int usable = v && survey_campaign_parse(v, &c, err, len) == 0;
+    if (usable)
+        survey_campaign_free(&c);
+    json_decref(v);
+    if (text && !usable) {
+        free(text);
+        return 1;
+    }
+    sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO campaigns(id, kind, enabled, source,"
+                                             " settings) VALUES(?1, 'post_purchase', ?2,"
+                                             " 'admin', ?3) ON CONFLICT(id) DO UPDATE SET"
+                                             " kind = 'post_purchase', enabled = ?2,"
+                                             " source = 'admin', settings = ?3")
+                            : NULL;
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, json_is_true(json_object_get(payload, "enabled")));
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+    }
+    free(text);
+    return rc;
+}
