@@ -1,6 +1,7 @@
-"""GET /v1/reports/nps (JSON and CSV) over real HTTP against a real
-journal, gateway and hark-survey.  Answers are appended to the journal as
-the survey page does."""
+"""GET /v1/reports/nps (JSON and CSV) and the survey page asking hark-survey
+for the invite's state, over real HTTP against a real journal, gateway and
+hark-survey.  Answers are appended to the journal as the survey page does,
+or posted through the page itself."""
 import csv
 import datetime
 import html
@@ -15,7 +16,7 @@ import urllib.parse
 import pytest
 
 from harness import BIN, Hark, wait_for
-from test_survey_pages import checked, csrf_of, link_token
+from test_survey_pages import checked, csrf_of, link_token, sign
 
 SERVICES = ("journal", "gateway", "survey")
 HOSTILE = "=cmd|' /C calc'!A0 \"quoted\", then\r\na new line: Всё плохо <b>&amp;</b>"
@@ -163,6 +164,47 @@ def test_reports__csv_equals_hark_report_nps_csv_and_keeps_hostile_cells_as_text
     assert st == 400 and body["error"]["field"] == "by"
     st, _, body = api_json(h, "/v1/reports/nps.csv?format=json")
     assert st == 400 and body["error"]["field"] == "format"
+
+
+def test_reports__page_shows_the_last_answer_escaped_and_the_links_score_wins(h):
+    inv = h.invites[0]
+    tok = link_token(h.token_key, inv, locale="en")
+    st, _, page = h.request("GET", "/s/" + tok)
+    assert st == 200 and checked(page) == [b"9"]
+    text = page.decode()
+    # the comment back in the box, escaped: the <b> is text, not markup
+    (box,) = re.findall(r"<textarea[^>]*>(.*?)</textarea>", text, re.S)
+    assert html.unescape(box) == HOSTILE and "<" not in box and '"' not in box
+    assert "<b>&amp;</b>" not in text
+    st, _, page = h.request("GET", "/s/" + tok + "?score=4")
+    assert st == 200 and checked(page) == [b"4"]
+    # an open invite: nothing chosen, an empty box
+    tok4 = link_token(h.token_key, h.invites[3], locale="en")
+    st, _, page = h.request("GET", "/s/" + tok4)
+    assert st == 200 and checked(page) == [] and re.search(rb"<textarea[^>]*></textarea>", page)
+    # answered through the page: the next GET shows it
+    st, _, page = h.request("POST", "/s/" + tok4,
+                            urllib.parse.urlencode({"score": "6", "comment": "Tea <i>cold</i>",
+                                                    "csrf": csrf_of(page)}).encode(),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 200
+    wait_for(lambda: (invite_state(h, h.invites[3]) or {}).get("status") == "answered", what="answered")
+    st, _, page = h.request("GET", "/s/" + tok4)
+    assert st == 200 and checked(page) == [b"6"]
+    assert b"Tea &lt;i&gt;cold&lt;/i&gt;" in page and b"<i>cold" not in page
+
+
+def test_reports__unknown_invite_with_a_genuine_token_is_404_and_writes_nothing(h):
+    before = len(h.fetch_all())
+    tok = link_token(h.token_key, "p999999", locale="pl")
+    for method in ("GET", "HEAD"):
+        st, _, _ = h.request(method, "/s/" + tok + "?score=10")
+        assert st == 404
+    st, _, page = h.request("POST", "/s/" + tok,
+                            urllib.parse.urlencode({"score": "10", "csrf": sign(h.token_key, "survey-form", b"p999999")}).encode(),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 404 and b"<form" not in page
+    assert len(h.fetch_all()) == before
 
 
 def test_reports__survey_down_is_503_and_the_page_still_shows_the_form(tmp_path):
