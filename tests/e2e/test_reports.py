@@ -238,3 +238,25 @@ def test_reports__survey_down_is_503_and_the_page_still_shows_the_form(tmp_path)
         assert [e["payload"]["invite"] for e in h.fetch_all(types=["survey.answered"])] == ["p42"]
     finally:
         h.stop()
+
+
+def test_reports__page_is_410_when_hark_survey_says_expired(tmp_path):
+    """The token may promise longer than hark-survey keeps the invite open
+    (it signed it; the expiry is its word): the page goes by hark-survey."""
+    h = Hark(tmp_path, services=SERVICES,
+             conf={"survey": {"delay": "1s", "window_hours": "0-24", "window_days": "all",
+                              "expiry": "2s"}})
+    h.start()
+    try:
+        with open(os.path.join(h.state, "keys", "token.key")) as f:
+            key = f.read().strip()
+        inv = buy(h, "x1", "ru")
+        tok = link_token(key, inv, locale="ru")         # 30 days, longer than the invite
+        wait_for(lambda: (invite_state(h, inv) or {}).get("status") == "expired", what="expired")
+        for method in ("GET", "HEAD"):
+            st, _, page = h.request(method, "/s/" + tok + "?score=9")
+            assert st == 410
+        st, _, page = h.request("GET", "/s/" + tok)
+        assert "опрос уже закрыт" in page.decode()
+    finally:
+        h.stop()
