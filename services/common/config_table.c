@@ -70,6 +70,8 @@ const config_setting_t config_table[] = {
      "HTTP connections at once from one client address"},
     {"gateway", "journal_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long a request waits for the journal before answering 503"},
+    {"gateway", "survey_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
+     "how long a report request waits for hark-survey before a 503"},
 
     /* [mailer] - renders and delivers every email */
     {"mailer", "control", CFG_ENDPOINT, "ipc://{state_dir}/mailer.ctl", 0, 0, NULL,

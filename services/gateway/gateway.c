@@ -10,20 +10,23 @@
  *             GET, POST /u/TOKEN  unsubscribe pages (gateway_pages.c)
  *             GET, POST /s/TOKEN  NPS survey pages (gateway_survey.c)
  *             GET, PUT /v1/campaigns[/ID]  (Bearer admin key; gateway_admin.c)
+ *             GET  /v1/reports/nps[.csv] (Bearer admin key), asked of
+ *                  hark-survey (gateway_reports.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
  * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
  *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout; [hark] token_key; [mailer] shop_name (the
+ *           journal_timeout survey_timeout; [hark] token_key; [survey] control; [mailer] shop_name (the
  *           survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
  * for the journal's commit blocks only its own connection; many waiting
  * requests are what lets the journal commit them as one group.  ZeroMQ
  * sockets are not thread-safe, so each connection thread has its own DEALER
- * to the journal (a pthread key closes it when the thread ends).
+ * to the journal and one to hark-survey, made on first use (a pthread key
+ * closes each when the thread ends).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,7 +61,9 @@ void gw_error(gw_req_t *r, unsigned status, const char *code, const char *messag
 void gw_json(gw_req_t *r, unsigned status, const json_t *body)
 {
     buf_reset(&r->out);
-    char *s = json_dumps(body, JSON_COMPACT);
+    /* reals (the report's rates and NPS) as the CLI prints them: 33.3,
+     * not 33.299999999999997 */
+    char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (s) {
         buf_puts(&r->out, s);
         buf_putc(&r->out, '\n');
@@ -88,25 +93,41 @@ int gw_bearer_ok(gw_req_t *r, const char *key)
     return 0;
 }
 
-/* s_journal_free - pthread key destructor: close the thread's client */
-static void s_journal_free(void *p)
+/* s_client_free - pthread key destructor: close the thread's client */
+static void s_client_free(void *p)
 {
     wire_client_t *c = p;
     wire_client_destroy(&c);
 }
 
-/* gw_journal - the calling thread's journal client */
-wire_client_t *gw_journal(gateway_t *gw)
+/* s_thread_client - the calling thread's client under key, connected to
+ * endpoint on first use; owned by the thread (freed by s_client_free) */
+static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const char *endpoint)
 {
-    wire_client_t *c = pthread_getspecific(gw->journal_key);
+    wire_client_t *c = pthread_getspecific(key);
     if (!c) {
-        c = wire_client_new(gw->zctx, config_get(gw->cfg, "journal", "endpoint"));
-        if (c && pthread_setspecific(gw->journal_key, c)) {
+        c = wire_client_new(gw->zctx, endpoint);
+        if (c && pthread_setspecific(key, c)) {
             wire_client_destroy(&c);
             return NULL;
         }
     }
     return c;
+}
+
+/* gw_journal - the calling thread's journal client */
+wire_client_t *gw_journal(gateway_t *gw)
+{
+    return s_thread_client(gw, gw->journal_key, config_get(gw->cfg, "journal", "endpoint"));
+}
+
+/* gw_survey_call - ask hark-survey; reads go to the owner of the data */
+json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int timeout_ms,
+                       char *reply_cmd)
+{
+    wire_client_t *c =
+        s_thread_client(gw, gw->survey_key, config_get(gw->cfg, "survey", "control"));
+    return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
 }
 
 /* gw_append - append through the thread's journal client */
@@ -139,6 +160,8 @@ static void s_route(gw_req_t *r)
         {"GET", "/v1/campaigns", gw_campaigns},
         {"GET", "/v1/campaigns/", gw_campaigns},
         {"PUT", "/v1/campaigns/", gw_campaigns},
+        {"GET", "/v1/reports/nps", gw_get_report_nps},
+        {"GET", "/v1/reports/nps.csv", gw_get_report_nps_csv},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -169,8 +192,17 @@ static void s_route(gw_req_t *r)
 /* s_respond - hand the answer to MHD */
 static enum MHD_Result s_respond(gw_req_t *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->out.len, r->out.data ? r->out.data : (char *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        r->reader ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, r->reader,
+                                                      r->reader_cls, r->reader_free)
+                  : MHD_create_response_from_buffer(r->out.len,
+                                                    r->out.data ? r->out.data : (char *)"",
+                                                    MHD_RESPMEM_MUST_COPY);
+    if (r->reader) { /* a made response owns reader_cls; MHD frees it */
+        r->reader = NULL;
+        if (!resp && r->reader_free)
+            r->reader_free(r->reader_cls);
+    }
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type",
@@ -187,6 +219,8 @@ static enum MHD_Result s_respond(gw_req_t *r)
         MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->referrer)
         MHD_add_response_header(resp, "Referrer-Policy", r->referrer);
+    if (r->disposition)
+        MHD_add_response_header(resp, "Content-Disposition", r->disposition);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -300,7 +334,14 @@ static int s_init(service_t *svc)
     gw->zctx = service_zctx(svc);
     gw->max_body = config_size(gw->cfg, "gateway", "max_body");
     gw->journal_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "journal_timeout");
-    if (pthread_key_create(&gw->journal_key, s_journal_free)) {
+    gw->survey_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "survey_timeout");
+    if (pthread_key_create(&gw->journal_key, s_client_free)) {
+        free(gw);
+        service_set_state(svc, NULL);
+        return -1;
+    }
+    if (pthread_key_create(&gw->survey_key, s_client_free)) {
+        pthread_key_delete(gw->journal_key);
         free(gw);
         service_set_state(svc, NULL);
         return -1;
@@ -355,6 +396,7 @@ static void s_fini(service_t *svc)
     gateway_types_fini(gw);
     gateway_admin_fini(gw);
     pthread_key_delete(gw->journal_key);
+    pthread_key_delete(gw->survey_key);
     free(gw);
     service_set_state(svc, NULL);
 }

@@ -35,7 +35,9 @@ typedef struct {
     schema_t *campaign;        /* campaign.saved, from the admin API (gateway_admin.c) */
     long long max_body;
     int journal_timeout_ms;
+    int survey_timeout_ms;     /* [gateway] survey_timeout, for reports */
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
+    pthread_key_t survey_key;  /* per-thread DEALER to [survey] control */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -55,6 +57,13 @@ typedef struct {
     const char *retry_after;   /* for 503 */
     const char *csp;           /* Content-Security-Policy for pages */
     const char *referrer;      /* Referrer-Policy for pages */
+    const char *disposition;   /* Content-Disposition for downloads */
+    /* a streamed body instead of out (status and content_type still set):
+     * MHD calls reader from this connection's thread until it ends, then
+     * reader_free(reader_cls) */
+    MHD_ContentReaderCallback reader;
+    void *reader_cls;
+    MHD_ContentReaderFreeCallback reader_free;
 } gw_req_t;
 
 /* gw_error - a JSON error {"error":{"code","message","field"?,"index"?}};
@@ -81,6 +90,13 @@ wire_client_t *gw_journal(gateway_t *gw);
  * (size >= 200) saying why. */
 json_t *gw_append(gateway_t *gw, const json_t *events, char *err);
 
+/* gw_survey_call - one request to hark-survey's control socket through
+ * this thread's client, waiting at most timeout_ms.  Returns the reply body
+ * (caller decrefs) with its command in reply_cmd (size 48; "ERROR" for an
+ * error reply), or NULL when hark-survey did not answer. */
+json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int timeout_ms,
+                       char *reply_cmd);
+
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */
 int gw_key_fresh(char *key, size_t len);
@@ -106,6 +122,8 @@ void gw_get_healthz(gw_req_t *r);
 void gw_unsubscribe(gw_req_t *r);
 void gw_survey(gw_req_t *r);
 void gw_campaigns(gw_req_t *r);
+void gw_get_report_nps(gw_req_t *r);
+void gw_get_report_nps_csv(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);

@@ -55,15 +55,12 @@ static int s_slug_ok(const char *id)
  * decrefs) or NULL having answered 503 */
 static json_t *s_list(gw_req_t *r, const char *id)
 {
-    const char *ep = config_get(r->gw->cfg, "survey", "control");
-    wire_client_t *c = ep ? wire_client_new(r->gw->zctx, ep) : NULL;
     json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
     char cmd[48] = "";
-    json_t *reply = c && req ? wire_client_call_json(c, CMD_SURVEY_CAMPAIGNS, req,
-                                                      r->gw->journal_timeout_ms, cmd)
-                             : NULL;
+    json_t *reply = req ? gw_survey_call(r->gw, CMD_SURVEY_CAMPAIGNS, req,
+                                         r->gw->survey_timeout_ms, cmd)
+                        : NULL;
     json_decref(req);
-    wire_client_destroy(&c);
     json_t *list = json_object_get(reply, "campaigns");
     if (!reply || strcmp(cmd, CMD_SURVEY_CAMPAIGNS_OK) != 0 || !json_is_array(list)) {
         json_decref(reply);

@@ -13,7 +13,12 @@
  *
  * The token (survey_link.h) carries the invite, its expiry and the page's
  * language, so the gateway stays stateless.  A token that does not verify
- * is a 404 page, an expired one a 410 page; neither writes anything.  The
+ * is a 404 page, an expired one a 410 page; neither writes anything.  A
+ * genuine token's invite is then asked of hark-survey (SURVEY_INVITE, at
+ * most S_INVITE_TIMEOUT_MS): unknown is a 404 that writes nothing (GET and
+ * POST); on GET, expired is a 410, an answered one shows its last score and
+ * comment, any state but open or answered is a 404.  When hark-survey does
+ * not answer, the token alone decides, so a customer still gets the form.  The
  * form's csrf field is an HMAC of the invite under another purpose, and a
  * POST that carries an Origin must come from [gateway] public_url's origin:
  * either failing is a 403 page.  Everything shown is HTML-escaped, the
@@ -28,9 +33,13 @@
 #include "gateway.h"
 #include "log.h"
 #include "mime.h"
+#include "proto.h"
 #include "survey_link.h"
 
 #define S_COMMENT_MAX 4000 /* characters (code points), as the event's schema */
+/* how long a page waits for hark-survey's SURVEY_INVITE before going by the
+ * token alone: a customer would rather get the form than wait */
+#define S_INVITE_TIMEOUT_MS 500
 
 typedef struct {
     const char *lang;      /* first: gw_words_for() picks by it */
@@ -431,6 +440,33 @@ done:
     buf_free(&comment);
 }
 
+/* s_invite_state - ask hark-survey what it knows of the invite.  Returns
+ * the SURVEY_INVITE_OK body (caller decrefs), or NULL with *not_found set
+ * when hark-survey says there is no such invite; NULL with *not_found 0
+ * when it did not answer in time (or answered otherwise): the caller then
+ * goes by the token alone. */
+static json_t *s_invite_state(gw_req_t *r, const char *invite, int *not_found)
+{
+    *not_found = 0;
+    json_t *body = json_pack("{s:s}", "invite", invite);
+    char cmd[48] = "";
+    int ms = r->gw->survey_timeout_ms < S_INVITE_TIMEOUT_MS ? r->gw->survey_timeout_ms
+                                                            : S_INVITE_TIMEOUT_MS;
+    json_t *reply = body ? gw_survey_call(r->gw, CMD_SURVEY_INVITE, body, ms, cmd) : NULL;
+    json_decref(body);
+    if (reply && strcmp(cmd, CMD_SURVEY_INVITE_OK) == 0)
+        return reply;
+    if (!reply)
+        log_info("event=survey_invite_unknown_state invite=%s why=no_answer", invite);
+    else if (strcmp(cmd, CMD_ERROR) == 0) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+        *not_found = code && strcmp(code, "not_found") == 0;
+    }
+    json_decref(reply);
+    return NULL;
+}
+
 /* gw_survey - GET, HEAD and POST /s/TOKEN */
 void gw_survey(gw_req_t *r)
 {
@@ -447,12 +483,39 @@ void gw_survey(gw_req_t *r)
         gw_page_text(r, 410, w->lang, w->title, NULL, w->closed);
         return;
     }
+    /* a genuine token may still name an invite hark-survey never made (a
+     * leaked key, a wiped survey.db): say so and write nothing */
+    int not_found = 0;
+    json_t *inv = s_invite_state(r, link.invite, &not_found);
+    if (not_found) {
+        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+        return;
+    }
     s_page_t pg = {.w = w, .token = token, .invite = link.invite, .score = -1, .comment = ""};
     if (strcmp(r->method, "POST") == 0) {
         s_post(r, &pg, &link);
+        json_decref(inv);
         return;
     }
     /* GET and HEAD show the form and record nothing, whatever the link */
     pg.score = s_score(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "score"));
-    s_show(r, 200, &pg);
+    const char *status = json_string_value(json_object_get(inv, "status"));
+    if (status && strcmp(status, "expired") == 0) {
+        gw_page_text(r, 410, w->lang, w->title, NULL, w->closed);
+    } else if (status && strcmp(status, "open") != 0 && strcmp(status, "answered") != 0) {
+        /* scheduled, throttled, suppressed, …: no invite went out with
+         * this link, so there is nothing to answer */
+        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+    } else {
+        if (status && strcmp(status, "answered") == 0) {
+            /* the answer given, to change it; the link's score wins */
+            json_t *last = json_object_get(inv, "score");
+            if (pg.score < 0 && json_is_integer(last))
+                pg.score = (int)json_integer_value(last);
+            const char *c = json_string_value(json_object_get(inv, "comment"));
+            pg.comment = c ? c : "";
+        }
+        s_show(r, 200, &pg);
+    }
+    json_decref(inv); /* after the page: pg.comment points into it */
 }

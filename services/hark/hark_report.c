@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv.h"
 #include "hark.h"
 #include "proto.h"
 
@@ -39,67 +40,34 @@ static void s_bar(const json_t *nps, char *out, size_t len)
     snprintf(out, len, "%*s%s|%s", (int)(20 - used), "", left, right);
 }
 
-/* s_csv_cell - one RFC 4180 cell.  Text a spreadsheet would run as a
- * formula (= + - @ at the start) gets a leading ' so a customer's comment
- * cannot become one. */
-static void s_csv_cell(const char *v, int last)
-{
-    if (!v)
-        v = "";
-    int formula = *v == '=' || *v == '+' || *v == '-' || *v == '@' || *v == '\t' || *v == '\r';
-    if (formula || strpbrk(v, ",\"\r\n")) {
-        putchar('"');
-        if (formula)
-            putchar('\'');
-        for (const char *p = v; *p; p++) {
-            if (*p == '"')
-                putchar('"');
-            putchar(*p);
-        }
-        putchar('"');
-    } else {
-        fputs(v, stdout);
-    }
-    fputs(last ? "\r\n" : ",", stdout);
-}
-
-/* s_csv - every response (SURVEY_RESPONSES, a page at a time) as CSV */
+/* s_csv - every response (SURVEY_RESPONSES, a page at a time) as CSV
+ * (csv.h, as the gateway's /v1/reports/nps.csv writes it) */
 static int s_csv(cli_t *cli, json_t *filters)
 {
-    static const char *const cols[] = {"invite",   "campaign", "customer_id", "email",
-                                       "locale",   "order_id", "score",       "comment",
-                                       "answered_at"};
-    const size_t nc = sizeof cols / sizeof *cols;
     const char *ep = config_get(cli->cfg, "survey", "control");
     json_object_del(filters, "by");
-    for (size_t c = 0; c < nc; c++)
-        s_csv_cell(cols[c], c + 1 == nc);
+    buf_t out = BUF_INIT;
+    csv_header(&out);
     json_int_t after = 0;
     for (;;) {
+        fwrite(out.data, 1, out.len, stdout);
+        buf_reset(&out);
         json_object_set_new(filters, "after", json_integer(after));
         char cmd[48] = "";
         json_t *r = cli_call(cli, ep, CMD_SURVEY_RESPONSES, filters, cmd);
         if (!r || strcmp(cmd, CMD_SURVEY_RESPONSES_OK) != 0) {
             fprintf(stderr, "hark: the survey service does not answer on %s\n", ep);
             json_decref(r);
+            buf_free(&out);
             return 1;
         }
-        json_t *rows = json_object_get(r, "responses"), *row;
-        size_t i;
-        json_array_foreach(rows, i, row) {
-            for (size_t c = 0; c < nc; c++) {
-                json_t *v = json_object_get(row, cols[c]);
-                char num[24];
-                if (json_is_integer(v))
-                    snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-                s_csv_cell(json_is_integer(v) ? num : json_string_value(v), c + 1 == nc);
-            }
-        }
-        size_t n = json_array_size(rows);
+        size_t n = csv_responses(&out, r);
         after = json_integer_value(json_object_get(r, "next"));
         json_decref(r);
-        if (n == 0)
+        if (n == 0) {
+            buf_free(&out);
             return 0;
+        }
     }
 }
 
