@@ -35,6 +35,9 @@ def put(h, cid, **campaign):
     st, body = admin(h, "PUT", "/v1/campaigns/" + cid, campaign)
     assert st == 202, body
     assert body["id"] == cid and body["offset"] > 0
+    # 202 means journaled; reads go to hark-survey, which applies it a moment later
+    wait_for(lambda: ((h.service("survey") or {}).get("cursor") or 0) >= body["offset"],
+             what="hark-survey to apply campaign.saved")
     return body
 
 
