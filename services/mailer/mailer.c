@@ -42,6 +42,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "log.h"
+#include "outbox.h"
 #include "mailer.h"
 #include "service.h"
 #include "token.h"
@@ -115,49 +116,6 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     return 0;
 }
 
-/* s_flush_outbox - append waiting events to the journal, then forget them */
-static void s_flush_outbox(service_t *svc, mailer_t *m)
-{
-    sqlite3 *db = service_db(svc);
-    for (int round = 0; round < 20; round++) {
-        sqlite3_stmt *st = db_prepare(db, "SELECT id, type, key, payload FROM outbox"
-                                          " ORDER BY id LIMIT 500");
-        if (!st)
-            return;
-        json_t *events = json_array();
-        int64_t last = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            last = sqlite3_column_int64(st, 0);
-            json_t *payload = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-            json_array_append_new(events,
-                                  json_pack("{s:s,s:s,s:o}", "type", sqlite3_column_text(st, 1),
-                                            "key", sqlite3_column_text(st, 2), "payload",
-                                            payload ? payload : json_object()));
-        }
-        db_finish(st);
-        size_t n = json_array_size(events);
-        if (n == 0) {
-            json_decref(events);
-            return;
-        }
-        char err[200];
-        json_t *ok = jclient_append(m->journal, events, 10000, err);
-        json_decref(events);
-        if (!ok) {
-            log_warn("event=outbox_flush_failed error=\"%s\"", err);
-            return; /* the rows stay; the next flush sends them */
-        }
-        json_decref(ok);
-        sqlite3_stmt *del = db_prepare(db, "DELETE FROM outbox WHERE id <= ?");
-        if (del) {
-            sqlite3_bind_int64(del, 1, last);
-            sqlite3_step(del);
-            db_finish(del);
-        }
-        if (n < 500)
-            return;
-    }
-}
 
 /* s_on_results - jobs the workers finished (and recorded): free them, send
  * the outcome events on, and look for more work */
@@ -172,7 +130,7 @@ static int s_on_results(loop_t *loop, void *arg)
         nx = j->next;
         mjob_free(j);
     }
-    s_flush_outbox(svc, m);
+    outbox_flush(service_db(svc), m->journal);
     loop_timer_at(loop, m->dispatch_timer, 0);
     return 0;
 }
@@ -307,7 +265,7 @@ static int s_dispatch(loop_t *loop, void *arg)
         nx = j->next;
         mpool_submit(m->pool, j);
     }
-    s_flush_outbox(svc, m);
+    outbox_flush(service_db(svc), m->journal);
     return 0;
 }
 

@@ -39,9 +39,6 @@ int mstore_is_suppressed(sqlite3 *db, const char *address);
 int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
                    const char *message_id, int64_t not_before_ms, int64_t now_ms);
 int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
-/* mstore_outbox_add - an event for the journal, written in the same
- * transaction as the state it reports */
-int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *payload);
 /* mstore_outcome - set a message's status and queue its event (type NULL:
  * none).  For mail.skipped, code says why: 1 suppressed, 2 no address, 3
  * render failed.  Inside the caller's transaction. */

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "outbox.h"
 #include "mailer.h"
 
 const char *const mailer_migrations[] = {
@@ -155,25 +156,6 @@ int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms)
     return rc;
 }
 
-/* mstore_outbox_add - queue an event for the journal (payload stolen) */
-int mstore_outbox_add(sqlite3 *db, const char *type, const char *key, json_t *payload)
-{
-    char *text = json_dumps(payload, JSON_COMPACT);
-    json_decref(payload);
-    sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO outbox(type, key, payload)"
-                                             " VALUES(?, ?, ?) ON CONFLICT(key) DO NOTHING")
-                            : NULL;
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        db_finish(st);
-    }
-    free(text);
-    return rc;
-}
 
 /* s_event - the payload of an outcome event for row id */
 static json_t *s_event(sqlite3 *db, int64_t id)
@@ -240,7 +222,8 @@ void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *typ
     char key[200];
     snprintf(key, sizeof key, "mailer/%s/%lld/%lld", type, (long long)id,
              (long long)json_integer_value(json_object_get(e, "attempts")));
-    mstore_outbox_add(db, type, key, e);
+    outbox_add(db, type, key, e);
+    json_decref(e);
 }
 
 /* mstore_record - what happened to one job, committed at once: delivered,

@@ -47,6 +47,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "log.h"
+#include "outbox.h"
 #include "service.h"
 #include "survey.h"
 #include "survey_link.h"
@@ -368,48 +369,6 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     return 0;
 }
 
-/* s_flush_outbox - append waiting events to the journal, then forget them */
-static void s_flush_outbox(service_t *svc, survey_t *s)
-{
-    sqlite3 *db = service_db(svc);
-    for (int round = 0; round < 20; round++) {
-        sqlite3_stmt *st = db_prepare(db, "SELECT id, type, key, payload FROM outbox"
-                                          " ORDER BY id LIMIT 500");
-        if (!st)
-            return;
-        json_t *events = json_array();
-        int64_t last = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            last = sqlite3_column_int64(st, 0);
-            json_t *payload = json_loads(s_col(st, 3), 0, NULL);
-            json_array_append_new(events, json_pack("{s:s,s:s,s:o}", "type", s_col(st, 1),
-                                                    "key", s_col(st, 2), "payload",
-                                                    payload ? payload : json_object()));
-        }
-        db_finish(st);
-        size_t n = json_array_size(events);
-        if (n == 0) {
-            json_decref(events);
-            return;
-        }
-        char err[200];
-        json_t *ok = jclient_append(s->journal, events, 10000, err);
-        json_decref(events);
-        if (!ok) {
-            log_warn("event=outbox_flush_failed error=\"%s\"", err);
-            return; /* the rows stay; the next flush sends them */
-        }
-        json_decref(ok);
-        sqlite3_stmt *del = db_prepare(db, "DELETE FROM outbox WHERE id <= ?");
-        if (del) {
-            sqlite3_bind_int64(del, 1, last);
-            sqlite3_step(del);
-            db_finish(del);
-        }
-        if (n < 500)
-            return;
-    }
-}
 
 /* s_mail - the mail.requested payload of an invite or reminder */
 static json_t *s_mail(survey_t *s, const char *template_name, const char *id, const char *cid,
@@ -481,7 +440,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
                               expires);
         char key[128];
         snprintf(key, sizeof key, "survey/invite/%s", d->id);
-        int rc = mail ? sstore_outbox_add(db, "mail.requested", key, mail) : -1;
+        int rc = mail ? outbox_add(db, "mail.requested", key, mail) : -1;
         json_decref(mail);
         if (rc)
             return -1;
@@ -538,7 +497,7 @@ static int s_on_due(loop_t *loop, void *arg)
     survey_t *s = service_state(svc);
     sqlite3 *db = service_db(svc);
     int64_t now = clock_now_ms();
-    s_flush_outbox(svc, s); /* left over from a crash or a journal outage */
+    outbox_flush(service_db(svc), s->journal); /* left over from a crash or a journal outage */
     long long next = db_int(db, "SELECT min(t) FROM (SELECT min(due_at) t FROM invites"
                                 " WHERE status = 'scheduled' UNION ALL SELECT min(reminder_at)"
                                 " FROM invites WHERE reminder_at IS NOT NULL)", -1);
@@ -590,7 +549,7 @@ static int s_on_due(loop_t *loop, void *arg)
                               *due[i].order ? due[i].order : NULL, due[i].expires);
         char key[128];
         snprintf(key, sizeof key, "survey/reminder/%s", due[i].id);
-        bad = !mail || sstore_outbox_add(db, "mail.requested", key, mail);
+        bad = !mail || outbox_add(db, "mail.requested", key, mail);
         json_decref(mail);
         if (!bad)
             log_info("event=reminder_sent invite=%s", due[i].id);
@@ -600,7 +559,7 @@ static int s_on_due(loop_t *loop, void *arg)
         db_rollback(db);
         return 0;
     }
-    s_flush_outbox(svc, s);
+    outbox_flush(service_db(svc), s->journal);
     loop_timer_at(loop, s->due_timer, 0); /* there may be more */
     return 0;
 }

@@ -36,9 +36,6 @@ int sstore_is_suppressed(sqlite3 *db, const char *address);
 int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
                     const char *column, int delta);
 
-/* sstore_outbox_add - an event for the journal (payload not stolen), kept
- * until flushed; a key already waiting is not added twice.  0/-1. */
-int sstore_outbox_add(sqlite3 *db, const char *type, const char *key, const json_t *payload);
 
 /* survey_nps - NPS (-100..100, one decimal) of the counts; 0 when n is 0 */
 double survey_nps(long long promoters, long long detractors, long long responses);

@@ -148,20 +148,3 @@ int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char
     return rc;
 }
 
-int sstore_outbox_add(sqlite3 *db, const char *type, const char *key, const json_t *payload)
-{
-    char *text = json_dumps(payload, JSON_COMPACT);
-    sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO outbox(type, key, payload)"
-                                             " VALUES(?, ?, ?) ON CONFLICT(key) DO NOTHING")
-                            : NULL;
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        db_finish(st);
-    }
-    free(text);
-    return rc;
-}
