@@ -38,6 +38,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "contacts.h"
 #include "db.h"
 #include "jclient.h"
 #include "keys.h"
@@ -81,11 +82,11 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     mailer_t *m = service_state(svc);
     const json_t *p = ev->payload;
     if (strcmp(ev->type, "customer") == 0)
-        return mstore_upsert_customer(db, p);
+        return contacts_upsert(db, p);
     if (strcmp(ev->type, "purchase") == 0 || strcmp(ev->type, "complaint") == 0 ||
         strcmp(ev->type, "cancellation") == 0) {
         json_t *cust = json_object_get(p, "customer");
-        return cust ? mstore_upsert_customer(db, cust) : 0;
+        return cust ? contacts_upsert(db, cust) : 0;
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
         return mstore_suppress(db, json_string_value(json_object_get(p, "address")),

@@ -31,9 +31,6 @@ void mjob_free(mjob_t *j);
 /* --- the store (mailer_store.c) ------------------------------------------- */
 extern const char *const mailer_migrations[];
 
-/* mstore_* - SQL on mailer.db; each returns 0/-1 unless said otherwise and
- * runs inside the caller's transaction. */
-int mstore_upsert_customer(sqlite3 *db, const json_t *c);
 int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
 int mstore_is_suppressed(sqlite3 *db, const char *address);
 int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "contacts.h"
 #include "db.h"
 #include "log.h"
 #include "outbox.h"
@@ -43,40 +44,6 @@ const char *const mailer_migrations[] = {
     NULL,
 };
 
-/* s_lower - ASCII-lowercase copy of an address into out */
-static const char *s_lower(const char *a, char *out, size_t len)
-{
-    size_t i = 0;
-    for (; a[i] && i + 1 < len; i++)
-        out[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
-    out[i] = '\0';
-    return out;
-}
-
-/* mstore_upsert_customer - merge the fields a customer event gives */
-int mstore_upsert_customer(sqlite3 *db, const json_t *c)
-{
-    const char *id = json_string_value(json_object_get(c, "id"));
-    if (!id)
-        return -1;
-    sqlite3_stmt *st = db_prepare(
-        db, "INSERT INTO customers(id, email, name, locale, timezone) VALUES(?1, ?2, ?3, ?4, ?5)"
-            " ON CONFLICT(id) DO UPDATE SET"
-            " email = coalesce(?2, email), name = coalesce(?3, name),"
-            " locale = coalesce(?4, locale), timezone = coalesce(?5, timezone)");
-    if (!st)
-        return -1;
-    static const char *const fields[] = {"id", "email", "name", "locale", "timezone"};
-    for (int i = 0; i < 5; i++) {
-        const char *v = json_string_value(json_object_get(c, fields[i]));
-        if (v)
-            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
-    }
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    db_finish(st);
-    return rc;
-}
-
 /* mstore_suppress - add an address to the suppression list */
 int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset)
 {
@@ -85,7 +52,7 @@ int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_
                                       " VALUES(?, ?, ?) ON CONFLICT(address) DO NOTHING");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, s_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, offset);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
@@ -100,7 +67,7 @@ int mstore_is_suppressed(sqlite3 *db, const char *address)
     sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
     if (!st)
         return 0;
-    sqlite3_bind_text(st, 1, s_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
     int r = sqlite3_step(st) == SQLITE_ROW;
     db_finish(st);
     return r;

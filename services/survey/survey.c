@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "contacts.h"
 #include "db.h"
 #include "jclient.h"
 #include "keys.h"
@@ -100,7 +101,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW) {
         if (s_col(st, 0))
-            sstore_lower(s_col(st, 0), email, sizeof email);
+            contacts_lower(s_col(st, 0), email, sizeof email);
         snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : "");
         snprintf(tz, sizeof tz, "%s", s_col(st, 2) ? s_col(st, 2) : "");
     }
@@ -338,10 +339,10 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     survey_t *s = service_state(svc);
     const json_t *p = ev->payload;
     if (strcmp(ev->type, "customer") == 0)
-        return sstore_upsert_customer(db, p);
+        return contacts_upsert(db, p);
     if (strcmp(ev->type, "purchase") == 0) {
         json_t *cust = json_object_get(p, "customer");
-        if (cust && sstore_upsert_customer(db, cust))
+        if (cust && contacts_upsert(db, cust))
             return -1;
         const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                             cust ? "id" : "customer_id"));
@@ -481,7 +482,7 @@ static size_t s_due(sqlite3 *db, const char *sql, int64_t now, s_due_t *out)
         snprintf(d->id, sizeof d->id, "%s", s_col(st, 0));
         snprintf(d->campaign, sizeof d->campaign, "%s", s_col(st, 1));
         snprintf(d->cid, sizeof d->cid, "%s", s_col(st, 2));
-        sstore_lower(s_col(st, 3), d->email, sizeof d->email);
+        contacts_lower(s_col(st, 3), d->email, sizeof d->email);
         snprintf(d->locale, sizeof d->locale, "%s", s_col(st, 4) ? s_col(st, 4) : "");
         snprintf(d->order, sizeof d->order, "%s", s_col(st, 5) ? s_col(st, 5) : "");
         d->expires = sqlite3_column_int64(st, 6);

@@ -15,13 +15,6 @@
 
 extern const char *const survey_migrations[];
 
-/* sstore_lower - ASCII-lowercase copy of an address into out; returns out */
-const char *sstore_lower(const char *a, char *out, size_t len);
-
-/* sstore_upsert_customer - keep the fields of a customer object we use
- * (email, name, locale, timezone); fields left out are kept.  0/-1. */
-int sstore_upsert_customer(sqlite3 *db, const json_t *c);
-
 /* sstore_suppress - an address that gets no invites (unsubscribed,
  * bounced); 0/-1 */
 int sstore_suppress(sqlite3 *db, const char *address, const char *reason);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "contacts.h"
 #include "db.h"
 #include "survey.h"
 
@@ -53,40 +54,6 @@ const char *const survey_migrations[] = {
     NULL,
 };
 
-/* sstore_lower - ASCII-lowercase copy */
-const char *sstore_lower(const char *a, char *out, size_t len)
-{
-    size_t i = 0;
-    for (; a && a[i] && i + 1 < len; i++)
-        out[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
-    out[i] = '\0';
-    return out;
-}
-
-/* sstore_upsert_customer - merge the fields a customer object gives */
-int sstore_upsert_customer(sqlite3 *db, const json_t *c)
-{
-    const char *id = json_string_value(json_object_get(c, "id"));
-    if (!id)
-        return -1;
-    sqlite3_stmt *st = db_prepare(
-        db, "INSERT INTO customers(id, email, name, locale, timezone) VALUES(?1, ?2, ?3, ?4, ?5)"
-            " ON CONFLICT(id) DO UPDATE SET"
-            " email = coalesce(?2, email), name = coalesce(?3, name),"
-            " locale = coalesce(?4, locale), timezone = coalesce(?5, timezone)");
-    if (!st)
-        return -1;
-    static const char *const fields[] = {"id", "email", "name", "locale", "timezone"};
-    for (int i = 0; i < 5; i++) {
-        const char *v = json_string_value(json_object_get(c, fields[i]));
-        if (v)
-            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
-    }
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    db_finish(st);
-    return rc;
-}
-
 /* sstore_suppress - remember an address that gets no invites */
 int sstore_suppress(sqlite3 *db, const char *address, const char *reason)
 {
@@ -97,7 +64,7 @@ int sstore_suppress(sqlite3 *db, const char *address, const char *reason)
                                       " ON CONFLICT(address) DO NOTHING");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, sstore_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
@@ -111,7 +78,7 @@ int sstore_is_suppressed(sqlite3 *db, const char *address)
     sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
     if (!st)
         return 0;
-    sqlite3_bind_text(st, 1, sstore_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
     int r = sqlite3_step(st) == SQLITE_ROW;
     db_finish(st);
     return r;

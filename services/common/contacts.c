@@ -1,0 +1,39 @@
+/*
+ * contacts.c - see contacts.h.
+ */
+#include "contacts.h"
+
+#include "db.h"
+
+int contacts_upsert(sqlite3 *db, const json_t *c)
+{
+    const char *id = json_string_value(json_object_get(c, "id"));
+    if (!id)
+        return -1;
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT INTO customers(id, email, name, locale, timezone) VALUES(?1, ?2, ?3, ?4, ?5)"
+            " ON CONFLICT(id) DO UPDATE SET"
+            " email = coalesce(?2, email), name = coalesce(?3, name),"
+            " locale = coalesce(?4, locale), timezone = coalesce(?5, timezone)");
+    if (!st)
+        return -1;
+    static const char *const fields[] = {"id", "email", "name", "locale", "timezone"};
+    for (int i = 0; i < 5; i++) {
+        const char *v = json_string_value(json_object_get(c, fields[i]));
+        if (v)
+            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+const char *contacts_lower(const char *a, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; a && a[i] && i + 1 < len; i++)
+        out[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
+    if (len)
+        out[i] = '\0';
+    return out;
+}

@@ -1,0 +1,27 @@
+/*
+ * contacts.h - a service's own copy of how to reach each customer.
+ *
+ * Services that write to customers (the mailer, the survey) keep what they
+ * need from `customer` events in their own SQLite file, in a table each
+ * creates in its migrations:
+ *   CREATE TABLE customers(id TEXT PRIMARY KEY, email TEXT, name TEXT,
+ *                          locale TEXT, timezone TEXT);
+ * (a service may add columns of its own).  Addresses are compared in lower
+ * case.
+ */
+#ifndef HARK_CONTACTS_H
+#define HARK_CONTACTS_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* contacts_upsert - merge the fields a customer object gives (id required;
+ * a field left out keeps what was there).  0/-1 */
+int contacts_upsert(sqlite3 *db, const json_t *customer);
+
+/* contacts_lower - ASCII-lowercase copy of an address into out (size len,
+ * cut to fit; NULL reads as ""); returns out */
+const char *contacts_lower(const char *address, char *out, size_t len);
+
+#endif
