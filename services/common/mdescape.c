@@ -9,6 +9,7 @@
  */
 #include "buf.h"
 #include "mdescape.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,36 +17,6 @@
 
 #define S_ELLIPSIS "\xE2\x80\xA6"     /* U+2026 */
 
-
-/* s_utf8_seq - length (1-4) of the valid UTF-8 sequence at s with n bytes
- * left; 0 when invalid (overlong, surrogate, above U+10FFFF, truncated) */
-static size_t s_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1Fu, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 /* s_is_punct - ASCII punctuation, which CommonMark lets us escape */
 static int s_is_punct(unsigned char c)
@@ -91,7 +62,7 @@ static char *s_escape(const char *s, size_t max_chars, int block)
     size_t len = strlen(s), cut = 0, chars = 0;
     int truncated = 0;
     while (cut < len) {
-        size_t n = s_utf8_seq(p + cut, len - cut);
+        size_t n = utf8_decode(p + cut, len - cut, NULL);
         if (!n)
             return NULL;
         if (max_chars && chars == max_chars) {
@@ -103,7 +74,7 @@ static char *s_escape(const char *s, size_t max_chars, int block)
     }
     /* validate the rest too, so bad input fails whatever max_chars says */
     for (size_t i = cut; i < len;) {
-        size_t n = s_utf8_seq(p + i, len - i);
+        size_t n = utf8_decode(p + i, len - i, NULL);
         if (!n)
             return NULL;
         i += n;

@@ -9,6 +9,7 @@
  */
 #include "buf.h"
 #include "mime.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,39 +24,6 @@
 
 static const char s_hex[] = "0123456789ABCDEF";
 
-
-/* s_utf8_seq - length (1-4) of the valid UTF-8 sequence at s with n bytes
- * left, storing its code point in *cp; 0 when invalid */
-static size_t s_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1Fu, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 /* mime_utf8_valid - 1 when s[0..len) is valid UTF-8, else 0 */
 int mime_utf8_valid(const char *s, size_t len)
@@ -77,7 +45,7 @@ int mime_utf8_valid(const char *s, size_t len)
             i++;
             continue;
         }
-        size_t n = s_utf8_seq(p + i, len - i, &cp);
+        size_t n = utf8_decode(p + i, len - i, &cp);
         if (!n)
             return 0;
         i += n;
@@ -101,7 +69,7 @@ static char *s_sanitize(const char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = s_utf8_seq(p + i, len - i, &cp);
+        size_t n = utf8_decode(p + i, len - i, &cp);
         if (!n) {
             buf_free(&b);
             return NULL;
@@ -185,7 +153,7 @@ static int s_qp_line(buf_t *b, const unsigned char *p, size_t n)
         unsigned char c = p[k];
         size_t seq = 1;
         uint32_t cp;
-        if (c >= 0x80 && !(seq = s_utf8_seq(p + k, n - k, &cp)))
+        if (c >= 0x80 && !(seq = utf8_decode(p + k, n - k, &cp)))
             return -1;
         int last = k + seq == n;
         int enc;
@@ -357,7 +325,7 @@ static void s_encode_words(buf_t *b, const unsigned char *t, size_t len,
         size_t end = i, qlen = 0, payload = 0;
         while (end < len) {
             uint32_t cp;
-            size_t n = s_utf8_seq(t + end, len - end, &cp);
+            size_t n = utf8_decode(t + end, len - end, &cp);
             size_t q = qlen;
             for (size_t k = 0; k < n; k++)
                 q += s_q_cost(t[end + k]);

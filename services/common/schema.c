@@ -16,6 +16,7 @@
  * path in a buffer on its own stack, so a compiled schema is never written to.
  */
 #include "schema.h"
+#include "utf8.h"
 
 #include <fcntl.h>
 #include <locale.h>
@@ -159,37 +160,12 @@ static void s_copy_out(char *dst, size_t dstlen, const char *src)
 /* s_utf8_next - decode the code point at s[*i] (n bytes in all), advance *i; -1 when invalid */
 static long s_utf8_next(const char *s, size_t n, size_t *i)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned char b = u[*i];
-    long cp;
-    size_t more;
-    if (b < 0x80) {
-        (*i)++;
-        return b;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-        cp = b & 0x1F;
-        more = 1;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        cp = b & 0x0F;
-        more = 2;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        cp = b & 0x07;
-        more = 3;
-    } else {
+    uint32_t cp;
+    size_t len = utf8_decode((const unsigned char *)s + *i, n - *i, &cp);
+    if (!len)
         return -1;
-    }
-    if (n - *i <= more)
-        return -1;
-    for (size_t k = 1; k <= more; k++) {
-        if ((u[*i + k] & 0xC0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (u[*i + k] & 0x3F);
-    }
-    if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    *i += more + 1;
-    return cp;
+    *i += len;
+    return (long)cp;
 }
 
 /* s_utf8_valid - 1 when the n bytes are well-formed UTF-8 */

@@ -36,6 +36,7 @@
 #include "mdescape.h"
 #include "mime.h"
 #include "mustache.h"
+#include "utf8.h"
 
 #include <cmark.h>
 #include <dirent.h>
@@ -111,33 +112,9 @@ static int s_err(char *err, size_t errlen, const char *fmt, ...)
  * its length; an invalid byte counts as one U+FFFD */
 static size_t s_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, v = c & 0x1Fu, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, v = c & 0x0Fu, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, v = c & 0x07u, min = 0x10000;
-    else
-        goto bad;
-    if (n < len)
-        goto bad;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            goto bad;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        goto bad;
-    *cp = v;
-    return len;
-bad:
+    size_t len = utf8_decode(s, n, cp);
+    if (len)
+        return len;
     *cp = 0xFFFD;
     return 1;
 }
