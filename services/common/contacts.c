@@ -28,6 +28,18 @@ int contacts_upsert(sqlite3 *db, const json_t *c)
     return rc;
 }
 
+int contacts_suppressed(sqlite3 *db, const char *address)
+{
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(st) == SQLITE_ROW;
+    db_finish(st);
+    return r;
+}
+
 const char *contacts_lower(const char *a, char *out, size_t len)
 {
     size_t i = 0;

@@ -6,6 +6,9 @@
  * creates in its migrations:
  *   CREATE TABLE customers(id TEXT PRIMARY KEY, email TEXT, name TEXT,
  *                          locale TEXT, timezone TEXT);
+ * and its own suppression list (addresses that get no marketing mail:
+ * unsubscribed, hard-bounced), at least
+ *   CREATE TABLE suppressions(address TEXT PRIMARY KEY, reason TEXT, ...);
  * (a service may add columns of its own).  Addresses are compared in lower
  * case.
  */
@@ -19,6 +22,9 @@
 /* contacts_upsert - merge the fields a customer object gives (id required;
  * a field left out keeps what was there).  0/-1 */
 int contacts_upsert(sqlite3 *db, const json_t *customer);
+
+/* contacts_suppressed - 1 when address is on the suppression list */
+int contacts_suppressed(sqlite3 *db, const char *address);
 
 /* contacts_lower - ASCII-lowercase copy of an address into out (size len,
  * cut to fit; NULL reads as ""); returns out */

@@ -202,7 +202,7 @@ static int s_dispatch(loop_t *loop, void *arg)
             mstore_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
             continue;
         }
-        if (s_marketing(category) && mstore_is_suppressed(db, addr)) {
+        if (s_marketing(category) && contacts_suppressed(db, addr)) {
             log_info("event=suppressed message=%lld", (long long)id);
             mstore_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
             continue;

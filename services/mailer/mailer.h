@@ -32,7 +32,6 @@ void mjob_free(mjob_t *j);
 extern const char *const mailer_migrations[];
 
 int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
-int mstore_is_suppressed(sqlite3 *db, const char *address);
 int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
                    const char *message_id, int64_t not_before_ms, int64_t now_ms);
 int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms);

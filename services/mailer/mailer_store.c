@@ -60,19 +60,6 @@ int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_
     return rc;
 }
 
-/* mstore_is_suppressed - 1 when the address is on the list */
-int mstore_is_suppressed(sqlite3 *db, const char *address)
-{
-    char low[320];
-    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
-    if (!st)
-        return 0;
-    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
-    int r = sqlite3_step(st) == SQLITE_ROW;
-    db_finish(st);
-    return r;
-}
-
 /* mstore_enqueue - a requested message, queued; a request seen before is
  * ignored (its key is unique) */
 int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,

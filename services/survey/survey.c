@@ -140,7 +140,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         /* an old order (an import of past purchases): its invite would
          * have expired already, so asking now would only surprise people */
         status = "stale";
-    } else if (*email && sstore_is_suppressed(db, email)) {
+    } else if (*email && contacts_suppressed(db, email)) {
         status = "suppressed";
     } else if (*email && s->throttle > 0) {
         /* another invite to this address planned within the throttle */
@@ -420,7 +420,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
         status = "cancelled"; /* disabled after this invite was planned */
     } else if (!*d->email) {
         status = "skipped";
-    } else if (sstore_is_suppressed(db, d->email)) {
+    } else if (contacts_suppressed(db, d->email)) {
         status = "suppressed";
     } else if (s->throttle > 0) {
         /* sent meanwhile by another campaign or order */

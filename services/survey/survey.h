@@ -19,9 +19,6 @@ extern const char *const survey_migrations[];
  * bounced); 0/-1 */
 int sstore_suppress(sqlite3 *db, const char *address, const char *reason);
 
-/* sstore_is_suppressed - 1 when the address is suppressed */
-int sstore_is_suppressed(sqlite3 *db, const char *address);
-
 /* sstore_stat_add - add delta to one counter of the aggregate row of the
  * UTC day of at_ms, campaign and locale.  column is one of sent delivered
  * throttled suppressed responses comments promoters passives detractors.

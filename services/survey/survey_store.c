@@ -71,19 +71,6 @@ int sstore_suppress(sqlite3 *db, const char *address, const char *reason)
     return rc;
 }
 
-/* sstore_is_suppressed - 1 when listed */
-int sstore_is_suppressed(sqlite3 *db, const char *address)
-{
-    char low[320];
-    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM suppressions WHERE address = ?");
-    if (!st)
-        return 0;
-    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
-    int r = sqlite3_step(st) == SQLITE_ROW;
-    db_finish(st);
-    return r;
-}
-
 int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
                     const char *column, int delta)
 {
