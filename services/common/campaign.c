@@ -1,10 +1,13 @@
 /*
  * campaign.c - checking a campaign.saved payload: its schema, then what a
- * schema cannot say (durations as the config file takes them, the kinds
- * not supported yet).
+ * schema cannot say (durations as the config file takes them, which
+ * fields belong to which kind), and the run times of a relationship
+ * (scheduled) campaign.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "campaign.h"
 #include "config.h"
@@ -20,17 +23,37 @@ schema_t *campaign_schema(char *err, size_t errlen)
     return NULL;
 }
 
-/* campaign_check - schema, kind, durations */
+/* the fields only one kind has: a 400 names the first one given to the
+ * other kind, before the schema's generic "must match one of" */
+static const char *const s_post_only[] = {"delay", "products", "sample_rate", NULL};
+static const char *const s_rel_only[] = {"start", "every", "segment", "spread", NULL};
+
+/* campaign_check - kind, schema, durations */
 const char *campaign_check(const schema_t *s, const json_t *c, char *field, size_t flen,
                            char *msg, size_t mlen)
 {
     const char *kind = json_string_value(json_object_get(c, "kind"));
-    if (kind && strcmp(kind, "relationship") == 0) {
-        snprintf(field, flen, "kind");
-        snprintf(msg, mlen,
-                 "relationship campaigns are not supported yet; kind must be post_purchase");
-        return "unsupported";
+    int rel = kind && strcmp(kind, "relationship") == 0;
+    int post = kind && strcmp(kind, "post_purchase") == 0;
+    if (rel && !json_object_get(c, "start")) {
+        snprintf(field, flen, "start");
+        snprintf(msg, mlen, "start is required for a relationship campaign: its first run,"
+                            " like 2026-12-01T09:00:00Z");
+        return "invalid_field";
     }
+    if (post && !json_object_get(c, "delay")) {
+        snprintf(field, flen, "delay");
+        snprintf(msg, mlen, "delay is required for a post_purchase campaign, like 7d");
+        return "invalid_field";
+    }
+    const char *const *other = rel ? s_post_only : post ? s_rel_only : NULL;
+    for (int i = 0; other && other[i]; i++)
+        if (json_object_get(c, other[i])) {
+            snprintf(field, flen, "%s", other[i]);
+            snprintf(msg, mlen, "%s applies to %s campaigns only", other[i],
+                     rel ? "post_purchase" : "relationship");
+            return "invalid_field";
+        }
     char why[256];
     if (schema_validate(s, c, field, flen, why, sizeof why)) {
         snprintf(msg, mlen, "%s %s", *field ? field : "campaign", why);
@@ -38,16 +61,96 @@ const char *campaign_check(const schema_t *s, const json_t *c, char *field, size
     }
     /* the schema's pattern is the shape; the config parser has the last
      * word, so a campaign takes exactly the durations [survey] takes */
-    static const char *const dur[] = {"delay", "reminder", "expiry", NULL};
-    for (int i = 0; dur[i]; i++) {
-        const char *v = json_string_value(json_object_get(c, dur[i]));
+    static const char *const dur[] = {"delay", "reminder", "expiry", "spread", NULL};
+    const json_t *seg = json_object_get(c, "segment");
+    for (int i = 0; dur[i] || i == 4; i++) {
+        const char *name = dur[i] ? dur[i] : "segment.purchased_within";
+        const char *v = json_string_value(dur[i] ? json_object_get(c, dur[i])
+                                                 : json_object_get(seg, "purchased_within"));
         long long ms;
         if (v && config_parse_duration(v, &ms)) {
-            snprintf(field, flen, "%s", dur[i]);
+            snprintf(field, flen, "%s", name);
             snprintf(msg, mlen, "%s must be a duration like 90s, 2h or 7d, got \"%.64s\"",
-                     dur[i], v);
+                     name, v);
             return "invalid_field";
         }
+        if (!dur[i])
+            break;
+    }
+    int n, months;
+    const char *every = json_string_value(json_object_get(c, "every"));
+    if (every && campaign_every_parse(every, &n, &months)) {
+        snprintf(field, flen, "every");
+        snprintf(msg, mlen, "every must be like 1w, 2w, 3mo or 10d, got \"%.64s\"", every);
+        return "invalid_field";
     }
     return NULL;
+}
+
+/* campaign_every_parse - "10d", "2w", "3mo" */
+int campaign_every_parse(const char *every, int *n, int *months)
+{
+    char *end;
+    long v = every ? strtol(every, &end, 10) : 0;
+    if (!every || end == every || v < 1 || v > 999 || *every == '+' || *every == '-')
+        return -1;
+    if (strcmp(end, "d") == 0 || strcmp(end, "w") == 0) {
+        *n = (int)(*end == 'w' ? v * 7 : v);
+        *months = 0;
+        return 0;
+    }
+    if (strcmp(end, "mo") == 0) {
+        *n = (int)v;
+        *months = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* campaign_run_at - start plus k periods; months step the UTC calendar
+ * (Jan 31 + 1mo is the last day of February: the day is clamped, and
+ * each run counts from start, so later runs return to the 31st) */
+int64_t campaign_run_at(int64_t start_ms, int n, int months, long k)
+{
+    if (!months)
+        return start_ms + (int64_t)k * n * 86400000LL;
+    time_t secs = (time_t)(start_ms >= 0 ? start_ms / 1000 : (start_ms - 999) / 1000);
+    int64_t frac = start_ms - (int64_t)secs * 1000;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    long total = (long)tm.tm_year * 12 + tm.tm_mon + k * n;
+    tm.tm_year = (int)(total / 12);
+    tm.tm_mon = (int)(total % 12);
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = tm.tm_year + 1900;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    int last = mdays[tm.tm_mon] + (tm.tm_mon == 1 && leap);
+    if (tm.tm_mday > last)
+        tm.tm_mday = last;
+    return (int64_t)timegm(&tm) * 1000 + frac;
+}
+
+int campaign_next_run(int64_t start_ms, const char *every, int64_t last_at, int64_t now,
+                      int64_t *next, int64_t *due)
+{
+    int n = 0, months = 0;
+    int repeats = every && *every && campaign_every_parse(every, &n, &months) == 0;
+    *next = -1;
+    if (due)
+        *due = -1;
+    /* runs are few (a campaign every day for years is thousands): walk */
+    for (long k = 0; k < 100000; k++) {
+        int64_t t = repeats ? campaign_run_at(start_ms, n, months, k) : start_ms;
+        if (t > last_at) {
+            if (t > now) {
+                *next = t;
+                break;
+            }
+            if (due)
+                *due = t; /* missed ones (hark-survey was down) run once, as the last */
+        }
+        if (!repeats)
+            break;
+    }
+    return *next >= 0 || (due && *due >= 0) ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "schema.h"
 
@@ -16,9 +17,25 @@
 schema_t *campaign_schema(char *err, size_t errlen);
 
 /* campaign_check - NULL when c is a campaign.saved payload; else the error
- * code ("unsupported" for a kind not supported yet, "invalid_field"), with
- * the offending field ("" for the whole) and a message naming it */
+ * code ("invalid_field"), with the offending field ("" for the whole;
+ * "segment.purchased_within" for a nested one) and a message naming it */
 const char *campaign_check(const schema_t *s, const json_t *c, char *field, size_t flen,
                            char *msg, size_t mlen);
+
+/* campaign_every_parse - a relationship campaign's period: "10d" and "2w"
+ * give *n days (*months 0), "3mo" gives *n = 3 with *months 1; 0/-1 */
+int campaign_every_parse(const char *every, int *n, int *months);
+
+/* campaign_run_at - the time of run k (0 = the first) of a campaign that
+ * starts at start_ms and repeats every n days (months 0) or n months */
+int64_t campaign_run_at(int64_t start_ms, int n, int months, long k);
+
+/* campaign_next_run - of the runs start, start + every, ... (just start
+ * when every is NULL or empty), *next: the first after both last_at (the
+ * last run's time; -1 for none) and now, or -1; *due (when not NULL): the
+ * latest one after last_at that is not after now (due to run), or -1.
+ * Returns 1 when there is neither (a one-off campaign that ran), else 0. */
+int campaign_next_run(int64_t start_ms, const char *every, int64_t last_at, int64_t now,
+                      int64_t *next, int64_t *due);
 
 #endif

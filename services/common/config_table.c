@@ -144,6 +144,12 @@ const config_setting_t config_table[] = {
      "where a detractor's answer is mailed (empty: no alerts)"},
     {"survey", "staff_url", CFG_URL, NULL, 0, 0, NULL,
      "the link in detractor alerts (default: [gateway] public_url)"},
+    {"survey", "digest_to", CFG_EMAIL, "", 0, 0, NULL,
+     "where the weekly NPS digest is mailed (empty: no digest)"},
+    {"survey", "digest_day", CFG_ENUM, "mon", 0, 0, "mon tue wed thu fri sat sun",
+     "the weekday the digest of the seven days before goes out"},
+    {"survey", "digest_hour", CFG_INT, "9", 0, 23, NULL,
+     "the hour it goes out, in default_timezone"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

@@ -5,7 +5,10 @@
  *   list [--json]            every campaign (SURVEY_CAMPAIGNS on [survey] control)
  *   show ID                  one campaign, as JSON
  *   set ID key=value ...     read the campaign, change the given settings,
- *                            append campaign.saved with by = "cli:$USER"
+ *                            append campaign.saved with by = "cli:$USER";
+ *                            a relationship campaign's segment is set with
+ *                            segment.locales=en,pl, segment.purchased_within=90d,
+ *                            segment.attributes.NAME=VALUE (empty: removed)
  *
  * A change is an event like the admin API's, checked against the same
  * schema (proto/events/campaign.saved.json) before it is appended.
@@ -84,6 +87,8 @@ static int s_list(cli_t *cli)
     }
     printf("%-24s %-8s %-7s %-6s %-20s %-7s %s\n", "id", "enabled", "delay", "sample",
            "products", "source", "by");
+    /* relationship campaigns have no delay, sample or products: their
+     * line says when they run instead */
     size_t i;
     json_t *c;
     json_array_foreach(list, i, c) {
@@ -98,6 +103,18 @@ static int s_list(cli_t *cli)
                      json_is_string(sku) ? json_string_value(sku) : "?");
         }
         const char *by = json_string_value(json_object_get(c, "by"));
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        if (kind && strcmp(kind, "relationship") == 0) {
+            const char *every = json_string_value(json_object_get(c, "every"));
+            const char *next = json_string_value(json_object_get(c, "next_run"));
+            printf("%-24s %-8s relationship: every %s, next run %s, %lld runs so far, %-7s %s\n",
+                   json_string_value(json_object_get(c, "id")),
+                   json_is_true(json_object_get(c, "enabled")) ? "yes" : "no",
+                   every ? every : "- (once)", next ? next : "none",
+                   (long long)json_integer_value(json_object_get(c, "runs")),
+                   json_string_value(json_object_get(c, "source")), by ? by : "-");
+            continue;
+        }
         printf("%-24s %-8s %-7s %-6.2f %-20s %-7s %s\n",
                json_string_value(json_object_get(c, "id")),
                json_is_true(json_object_get(c, "enabled")) ? "yes" : "no",
@@ -166,7 +183,7 @@ static json_t *s_value(const char *key, const char *v)
         double d = strtod(v, &end);
         return *v && !*end ? json_real(d) : NULL;
     }
-    if (strcmp(key, "products") == 0) {
+    if (strcmp(key, "products") == 0 || strcmp(key, "segment.locales") == 0) {
         json_t *a = json_array();
         char *copy = strdup(v), *save = NULL;
         for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
@@ -175,6 +192,47 @@ static json_t *s_value(const char *key, const char *v)
         return a;
     }
     return json_string(v);
+}
+
+/* s_segment_set - one segment.KEY=VALUE: locales (comma list),
+ * purchased_within, attributes.NAME (empty value: removed); an empty
+ * segment is dropped.  0, or -1 for a key the segment does not have. */
+static int s_segment_set(json_t *c, const char *key, const char *v)
+{
+    json_t *seg = json_object_get(c, "segment");
+    if (!json_is_object(seg)) {
+        seg = json_object();
+        json_object_set_new(c, "segment", seg);
+    }
+    int rc = 0;
+    if (strcmp(key, "locales") == 0 || strcmp(key, "purchased_within") == 0) {
+        char full[64];
+        snprintf(full, sizeof full, "segment.%s", key);
+        json_t *val = s_value(full, v);
+        if (!*v || (json_is_array(val) && json_array_size(val) == 0)) {
+            json_decref(val);
+            json_object_del(seg, key);
+        } else {
+            json_object_set_new(seg, key, val);
+        }
+    } else if (strncmp(key, "attributes.", 11) == 0 && key[11]) {
+        json_t *attrs = json_object_get(seg, "attributes");
+        if (!json_is_object(attrs)) {
+            attrs = json_object();
+            json_object_set_new(seg, "attributes", attrs);
+        }
+        if (*v)
+            json_object_set_new(attrs, key + 11, json_string(v));
+        else
+            json_object_del(attrs, key + 11);
+        if (json_object_size(attrs) == 0)
+            json_object_del(seg, "attributes");
+    } else {
+        rc = -1;
+    }
+    if (json_object_size(seg) == 0)
+        json_object_del(c, "segment");
+    return rc;
 }
 
 /* s_set - change some settings of a campaign (or make it) */
@@ -195,6 +253,21 @@ static int s_set(cli_t *cli)
     /* what the survey service adds to a view is not part of the campaign */
     json_object_del(c, "source");
     json_object_del(c, "counts");
+    json_object_del(c, "runs");
+    json_object_del(c, "next_run");
+    json_object_del(c, "last_run");
+    /* kind=...: the view's settings of the other kind go (what the
+     * command line gives is then checked as it is) */
+    static const char *const post_only[] = {"delay", "sample_rate", "products", NULL};
+    static const char *const rel_only[] = {"start", "every", "segment", "spread", NULL};
+    for (int i = 2; i < cli->argc; i++) {
+        if (strncmp(cli->argv[i], "kind=", 5) != 0)
+            continue;
+        const char *const *drop =
+            strcmp(cli->argv[i] + 5, "relationship") == 0 ? post_only : rel_only;
+        for (int j = 0; drop[j]; j++)
+            json_object_del(c, drop[j]);
+    }
     for (int i = 2; i < cli->argc; i++) {
         const char *eq = strchr(cli->argv[i], '=');
         char key[64];
@@ -208,6 +281,18 @@ static int s_set(cli_t *cli)
             fprintf(stderr, "hark: campaign set: %s cannot be set\n", key);
             json_decref(c);
             return 2;
+        }
+        if (strncmp(key, "segment.", 8) == 0) {
+            if (s_segment_set(c, key + 8, eq + 1)) {
+                fprintf(stderr, "hark: campaign set: %s: bad value \"%s\"\n", key, eq + 1);
+                json_decref(c);
+                return 2;
+            }
+            continue;
+        }
+        if (strcmp(key, "every") == 0 && !eq[1]) { /* every= : runs once */
+            json_object_del(c, "every");
+            continue;
         }
         json_t *v = s_value(key, eq + 1);
         if (!v) {

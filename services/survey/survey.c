@@ -1,20 +1,24 @@
 /*
  * hark-survey - NPS surveys: invites after purchases, answers, reports.
  *
- * Owns:     survey.db ([survey] db): campaigns, customers (contact copies),
- *           suppressions, invites (with their answers), stats (aggregates
- *           per UTC day, campaign and locale), outbox (events on their way
- *           to the journal).
+ * Owns:     survey.db ([survey] db): campaigns, customers (contact copies
+ *           with attributes and last purchase time, for segments),
+ *           suppressions, invites (with their answers), runs (of
+ *           relationship campaigns), stats (aggregates per UTC day,
+ *           campaign and locale), digests (weeks mailed), outbox (events on
+ *           their way to the journal).
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
  *           mail.bounced (suppress: never even ask), mail.delivered (counts
  *           our invites delivered, matched on request_key),
  *           survey.answered (records the score), campaign.saved.
- * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert),
+ * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert,
+ *           nps_digest),
  *           feedback.given (an answer's comment).
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
  *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
  * Config:   [survey] control db delay window_hours window_days
- *           default_timezone throttle expiry reminder alert_to staff_url;
+ *           default_timezone throttle expiry reminder alert_to staff_url
+ *           digest_to digest_day digest_hour;
  *           [gateway] public_url; [mailer] default_locale; [hark] token_key.
  *
  * Campaigns (survey_campaign.c): "post-purchase" follows the [survey]
@@ -34,6 +38,19 @@
  * is flushed at the next start, and the journal stores a key once, so an
  * invite is requested exactly once.  Reminders work the same way
  * (survey/reminder/<id>).
+ *
+ * Relationship (scheduled) campaigns: the same timer starts a campaign's
+ * run when its time (start, start + every, ...) has come: in one
+ * transaction it selects the segment's customers, writes one invite each
+ * (id r<hash of campaign, run, customer>; unique on campaign, run and
+ * customer), due spread evenly over `spread` and then moved into the
+ * customer's send window, throttled/suppressed ones counted, and the
+ * run's row; so a run happens once whatever crashes, and its invites go
+ * out like any other (they have no order).
+ *
+ * The weekly digest ([survey] digest_to): on digest_day at digest_hour
+ * (default_timezone) the timer mails nps_digest for the seven days before,
+ * in one transaction with its row in digests (key survey/digest/<ISO week>).
  *
  * Single-threaded: everything runs on the loop's thread, which
  * survey_time.c relies on (it switches TZ to read a customer's local time).
@@ -63,6 +80,8 @@ typedef struct {
     char public_url[512];
     const char *staff_url, *alert_to, *default_tz, *default_locale;
     int64_t throttle; /* across campaigns; the rest is per campaign */
+    survey_env_t env;        /* what runs and digests need (survey_run.c) */
+    int64_t digest_check_at; /* no digest is due before this */
     int due_timer;
     wire_client_t *journal;
 } survey_t;
@@ -85,6 +104,17 @@ static int64_t s_event_ms(const hark_event_t *ev)
 static const char *s_col(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
+}
+
+/* s_purchase_ms - when a purchase happened: occurred_at, else the event's */
+static int64_t s_purchase_ms(const hark_event_t *ev)
+{
+    int64_t at = 0;
+    const char *occurred = json_string_value(json_object_get(ev->payload, "occurred_at"));
+    if (!occurred || clock_parse(occurred, &at))
+        if (!ev->occurred_at || clock_parse(ev->occurred_at, &at))
+            at = s_event_ms(ev);
+    return at;
 }
 
 /* s_schedule - an invite for a purchase (or a throttled/suppressed one) */
@@ -110,11 +140,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         snprintf(tz, sizeof tz, "%s", s->default_tz);
 
     /* due: delay after the purchase, then the customer's next window */
-    int64_t at = 0;
-    const char *occurred = json_string_value(json_object_get(p, "occurred_at"));
-    if (!occurred || clock_parse(occurred, &at))
-        if (!ev->occurred_at || clock_parse(ev->occurred_at, &at))
-            at = s_event_ms(ev);
+    int64_t at = s_purchase_ms(ev);
     /* the first enabled campaign in id order that wants this purchase;
      * its sample decides, so a purchase gets at most one invite */
     survey_campaign_t camp;
@@ -142,18 +168,13 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         status = "stale";
     } else if (*email && contacts_suppressed(db, email)) {
         status = "suppressed";
-    } else if (*email && s->throttle > 0) {
+    } else {
         /* another invite to this address planned within the throttle */
-        st = db_prepare(db, "SELECT 1 FROM invites WHERE email = ?1 AND status IN"
-                            " ('scheduled', 'sent') AND due_at > ?2 AND due_at < ?3 LIMIT 1");
-        if (!st)
+        int t = sstore_throttled(db, email, due, s->throttle);
+        if (t < 0)
             return -1;
-        sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, due - s->throttle);
-        sqlite3_bind_int64(st, 3, due + s->throttle);
-        if (sqlite3_step(st) == SQLITE_ROW)
+        if (t)
             status = "throttled";
-        db_finish(st);
     }
     char id[32];
     snprintf(id, sizeof id, "p%lld", (long long)ev->offset);
@@ -339,13 +360,19 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     survey_t *s = service_state(svc);
     const json_t *p = ev->payload;
     if (strcmp(ev->type, "customer") == 0)
-        return contacts_upsert(db, p);
+        return contacts_upsert(db, p) ||
+                       sstore_customer_extra(db, p, json_string_value(json_object_get(p, "id")),
+                                             -1)
+                   ? -1
+                   : 0;
     if (strcmp(ev->type, "purchase") == 0) {
         json_t *cust = json_object_get(p, "customer");
         if (cust && contacts_upsert(db, cust))
             return -1;
         const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                             cust ? "id" : "customer_id"));
+        if (sstore_customer_extra(db, cust, cid, s_purchase_ms(ev)))
+            return -1;
         int rc = s_schedule(s, db, ev, cid);
         loop_timer_at(service_loop(svc), s->due_timer, 0);
         return rc;
@@ -498,6 +525,17 @@ static int s_on_due(loop_t *loop, void *arg)
     survey_t *s = service_state(svc);
     sqlite3 *db = service_db(svc);
     int64_t now = clock_now_ms();
+    /* relationship campaigns' runs make scheduled invites, sent below */
+    if (survey_runs_due(db, &s->env, now) < 0)
+        log_error("event=run_failed error=\"%s\"", sqlite3_errmsg(db));
+    if (now >= s->digest_check_at) {
+        int64_t next;
+        int r = survey_digest_due(db, &s->env, now, &next);
+        if (r < 0)
+            log_error("event=digest_failed error=\"%s\"", sqlite3_errmsg(db));
+        else
+            s->digest_check_at = next; /* done or skipped for this week */
+    }
     outbox_flush(service_db(svc), s->journal); /* left over from a crash or a journal outage */
     long long next = db_int(db, "SELECT min(t) FROM (SELECT min(due_at) t FROM invites"
                                 " WHERE status = 'scheduled' UNION ALL SELECT min(reminder_at)"
@@ -726,6 +764,18 @@ static int s_init(service_t *svc)
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
     if (survey_check_config(cfg, NULL, s_config_error, NULL))
         return -1;
+    static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    const char *dday = config_get(cfg, "survey", "digest_day");
+    for (int i = 0; i < 7; i++)
+        if (dday && strcmp(dday, days[i]) == 0)
+            s->env.digest_wday = i;
+    s->env.cfg = cfg;
+    s->env.throttle = s->throttle;
+    s->env.default_tz = s->default_tz;
+    s->env.default_locale = s->default_locale;
+    s->env.digest_to = config_get(cfg, "survey", "digest_to");
+    s->env.digest_hour = (int)config_int(cfg, "survey", "digest_hour");
+    s->env.staff_url = s->staff_url && *s->staff_url ? s->staff_url : s->public_url;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
     s->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));

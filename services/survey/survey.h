@@ -19,6 +19,17 @@ extern const char *const survey_migrations[];
  * bounced); 0/-1 */
 int sstore_suppress(sqlite3 *db, const char *address, const char *reason);
 
+/* sstore_throttled - 1 when another invite to email (lowercased) is
+ * planned or sent within throttle of due (across campaigns), 0 when not
+ * (or throttle is 0), -1 on error */
+int sstore_throttled(sqlite3 *db, const char *email, int64_t due, int64_t throttle);
+
+/* sstore_customer_extra - what the shared contacts copy leaves out and a
+ * segment filters on: the attributes of a customer payload (replaced when
+ * given) and, when purchase_ms >= 0, its last purchase time; 0/-1 */
+int sstore_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
+                          int64_t purchase_ms);
+
 /* sstore_stat_add - add delta to one counter of the aggregate row of the
  * UTC day of at_ms, campaign and locale.  column is one of sent delivered
  * throttled suppressed responses comments promoters passives detractors.
@@ -42,14 +53,20 @@ json_t *survey_responses(sqlite3 *db, const json_t *req, char *err, size_t errle
 
 /* --- campaigns (survey_campaign.c) --------------------------------------- */
 
-/* A post-purchase campaign's settings, parsed. */
+/* A campaign's settings, parsed. */
 typedef struct {
     char id[65];
     int enabled;
+    int relationship;    /* 0: post_purchase; 1: relationship (scheduled) */
     int64_t delay, expiry, reminder; /* ms */
     survey_window_t window;
     double sample_rate;  /* 0..1 */
     json_t *products;    /* SKUs, or NULL for every purchase; owned */
+    /* relationship only */
+    int64_t start, spread; /* ms: the first run; the period invites spread over */
+    char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
+    json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
+    int64_t purchased_within; /* ms, 0 when not filtered */
 } survey_campaign_t;
 
 /* survey_campaign_sampled - 1 when order_id is in a sample of rate (0..1):
@@ -79,6 +96,10 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id);
 int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
                         survey_campaign_t *out, char *err, size_t len);
 
+/* survey_campaign_runs - a relationship campaign's runs so far and the
+ * scheduled time of the last one (-1 when none); 0/-1 */
+int survey_campaign_runs(sqlite3 *db, const char *id, long *runs, int64_t *last_at);
+
 /* survey_campaign_pick - the first enabled post-purchase campaign in id
  * order whose products the purchase payload matches: 1 (out filled), 0
  * none, -1 on error */
@@ -90,5 +111,28 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
  * database error */
 int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload, char *err,
                          size_t len);
+
+/* --- relationship runs and the weekly digest (survey_run.c) ------------- */
+
+/* What runs and digests need of hark-survey's settings. */
+typedef struct {
+    const config_t *cfg;
+    int64_t throttle;
+    const char *default_tz, *default_locale;
+    const char *digest_to, *staff_url; /* digest_to NULL or "": no digest */
+    int digest_wday, digest_hour;      /* tm_wday; 0..23 in default_tz */
+} survey_env_t;
+
+/* survey_runs_due - start every enabled relationship campaign's run whose
+ * time has come (each in its own transaction, with its invites); returns
+ * the number of runs done, -1 on error */
+int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now);
+
+/* survey_digest_due - when the digest moment (digest_day, digest_hour) of
+ * this week has passed, less than a day ago, and its week was not mailed:
+ * queue nps_digest in the outbox with its row in digests (one
+ * transaction).  Returns 1 queued, 0 nothing to do, -1 on error; *next_ms
+ * gets the time of the next moment (nothing is due before it). */
+int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms);
 
 #endif

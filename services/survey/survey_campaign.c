@@ -1,6 +1,7 @@
 /*
- * survey_campaign.c - post-purchase campaigns: their rows in survey.db,
- * their effective settings, and which one (if any) asks about a purchase.
+ * survey_campaign.c - campaigns: their rows in survey.db, their effective
+ * settings, which post-purchase one (if any) asks about a purchase, and the
+ * runs of relationship (scheduled) ones.
  *
  * A row's settings are JSON.  The 'config' row (post-purchase, until a
  * campaign.saved for it arrives) holds the [survey] values; an 'admin' row
@@ -12,10 +13,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "campaign.h"
+#include "clock.h"
 #include "db.h"
 #include "survey.h"
 
-/* the campaign fields that fall back to [survey] when a row leaves them out */
+/* the campaign fields that fall back to [survey] when a row leaves them out
+ * (delay only for post-purchase campaigns: the first entry) */
 static const char *const s_defaulted[] = {"delay", "window_hours", "window_days", "reminder",
                                           "expiry", NULL};
 
@@ -63,24 +67,36 @@ json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
                              const char *source, const char *settings)
 {
     json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
-    json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind", "post_purchase", "enabled",
-                          enabled);
+    const char *kind = json_string_value(json_object_get(set, "kind"));
+    int rel = kind && strcmp(kind, "relationship") == 0;
+    json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind",
+                          rel ? "relationship" : "post_purchase", "enabled", enabled);
     if (!v) {
         json_decref(set);
         return NULL;
     }
-    for (int i = 0; s_defaulted[i]; i++) {
+    for (int i = rel ? 1 : 0; s_defaulted[i]; i++) {
         const char *x = json_string_value(json_object_get(set, s_defaulted[i]));
         const char *dflt = config_get(cfg, "survey", s_defaulted[i]);
         json_object_set_new(v, s_defaulted[i], json_string(x ? x : dflt ? dflt : "0"));
     }
-    json_t *rate = json_object_get(set, "sample_rate");
-    json_object_set_new(v, "sample_rate", json_real(json_is_number(rate)
-                                                         ? json_number_value(rate)
-                                                         : 1.0));
-    json_t *products = json_object_get(set, "products");
-    if (json_is_array(products))
-        json_object_set(v, "products", products);
+    if (rel) {
+        static const char *const own[] = {"start", "every", "segment", NULL};
+        for (int i = 0; own[i]; i++) {
+            json_t *x = json_object_get(set, own[i]);
+            if (x)
+                json_object_set(v, own[i], x);
+        }
+        const char *spread = json_string_value(json_object_get(set, "spread"));
+        json_object_set_new(v, "spread", json_string(spread ? spread : "0"));
+    } else {
+        json_t *rate = json_object_get(set, "sample_rate");
+        json_object_set_new(v, "sample_rate",
+                            json_real(json_is_number(rate) ? json_number_value(rate) : 1.0));
+        json_t *products = json_object_get(set, "products");
+        if (json_is_array(products))
+            json_object_set(v, "products", products);
+    }
     json_t *by = json_object_get(set, "by");
     if (json_is_string(by))
         json_object_set(v, "by", by);
@@ -96,9 +112,11 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
     snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(view, "id")));
     out->enabled = json_is_true(json_object_get(view, "enabled"));
     out->sample_rate = json_number_value(json_object_get(view, "sample_rate"));
-    long long ms[3];
+    const char *kind = json_string_value(json_object_get(view, "kind"));
+    out->relationship = kind && strcmp(kind, "relationship") == 0;
+    long long ms[3] = {0, 0, 0};
     static const char *const dur[] = {"delay", "expiry", "reminder"};
-    for (int i = 0; i < 3; i++)
+    for (int i = out->relationship ? 1 : 0; i < 3; i++)
         if (config_parse_duration(json_string_value(json_object_get(view, dur[i])), &ms[i])) {
             snprintf(err, len, "campaign %s: %s is not a duration", out->id, dur[i]);
             return -1;
@@ -108,8 +126,36 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
                             json_string_value(json_object_get(view, "window_days")),
                             &out->window, err, len))
         return -1;
-    json_t *p = json_object_get(view, "products");
-    out->products = json_is_array(p) ? json_incref(p) : NULL;
+    if (!out->relationship) {
+        json_t *p = json_object_get(view, "products");
+        out->products = json_is_array(p) ? json_incref(p) : NULL;
+        return 0;
+    }
+    const char *start = json_string_value(json_object_get(view, "start"));
+    const char *every = json_string_value(json_object_get(view, "every"));
+    json_t *seg = json_object_get(view, "segment");
+    const char *within = json_string_value(json_object_get(seg, "purchased_within"));
+    long long spread = 0, pw = 0;
+    int n, months;
+    if (!start || clock_parse(start, &out->start)) {
+        snprintf(err, len, "campaign %s: start is not a date-time", out->id);
+        return -1;
+    }
+    if (every && *every && (campaign_every_parse(every, &n, &months) ||
+                            strlen(every) >= sizeof out->every)) {
+        snprintf(err, len, "campaign %s: every is not like 2w or 3mo", out->id);
+        return -1;
+    }
+    if (config_parse_duration(json_string_value(json_object_get(view, "spread")), &spread) ||
+        (within && config_parse_duration(within, &pw))) {
+        snprintf(err, len, "campaign %s: spread or segment.purchased_within is not a duration",
+                 out->id);
+        return -1;
+    }
+    snprintf(out->every, sizeof out->every, "%s", every ? every : "");
+    out->spread = spread;
+    out->purchased_within = pw;
+    out->segment = json_is_object(seg) ? json_incref(seg) : NULL;
     return 0;
 }
 
@@ -117,7 +163,9 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
 void survey_campaign_free(survey_campaign_t *c)
 {
     json_decref(c->products);
+    json_decref(c->segment);
     c->products = NULL;
+    c->segment = NULL;
 }
 
 /* s_row_view - the view of the current row of a campaigns SELECT
@@ -128,6 +176,64 @@ static json_t *s_row_view(const config_t *cfg, sqlite3_stmt *st)
                                 sqlite3_column_int(st, 1),
                                 (const char *)sqlite3_column_text(st, 2),
                                 (const char *)sqlite3_column_text(st, 3));
+}
+
+int survey_campaign_runs(sqlite3 *db, const char *id, long *runs, int64_t *last_at)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT count(*), coalesce(max(at), -1) FROM runs"
+                                      " WHERE campaign = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0) {
+        *runs = (long)sqlite3_column_int64(st, 0);
+        *last_at = sqlite3_column_int64(st, 1);
+    }
+    db_finish(st);
+    return rc;
+}
+
+/* s_runs_view - a relationship campaign's runs (how many, the last one's
+ * counts) and next_run (null when disabled or a one-off that ran) */
+static int s_runs_view(sqlite3 *db, json_t *v)
+{
+    if (strcmp(json_string_value(json_object_get(v, "kind")), "relationship") != 0)
+        return 0;
+    const char *id = json_string_value(json_object_get(v, "id"));
+    long runs = 0;
+    int64_t last = -1, start = 0, next = -1, due = -1;
+    if (survey_campaign_runs(db, id, &runs, &last))
+        return -1;
+    json_object_set_new(v, "runs", json_integer(runs));
+    const char *s = json_string_value(json_object_get(v, "start"));
+    if (s && clock_parse(s, &start) == 0 && json_is_true(json_object_get(v, "enabled")))
+        campaign_next_run(start, json_string_value(json_object_get(v, "every")), last,
+                          clock_now_ms(), &next, &due);
+    char at[40];
+    /* a run that is due goes out within the second: it is the next one */
+    int64_t shown = due >= 0 ? due : next;
+    json_object_set_new(v, "next_run",
+                        shown >= 0 ? json_string(clock_format(shown, at, sizeof at)) : json_null());
+    sqlite3_stmt *st = db_prepare(db, "SELECT run, at, done_at, selected, scheduled, throttled,"
+                                      " suppressed FROM runs WHERE campaign = ?"
+                                      " ORDER BY run DESC LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char done[40];
+        json_object_set_new(
+            v, "last_run",
+            json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I}", "run", sqlite3_column_int64(st, 0), "at",
+                      clock_format(sqlite3_column_int64(st, 1), at, sizeof at), "done_at",
+                      clock_format(sqlite3_column_int64(st, 2), done, sizeof done), "selected",
+                      sqlite3_column_int64(st, 3), "scheduled", sqlite3_column_int64(st, 4),
+                      "throttled", sqlite3_column_int64(st, 5), "suppressed",
+                      sqlite3_column_int64(st, 6)));
+    }
+    db_finish(st);
+    return 0;
 }
 
 /* survey_campaigns_list - SURVEY_CAMPAIGNS_OK */
@@ -161,6 +267,8 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
             db_finish(c);
         }
         json_object_set_new(v, "counts", counts);
+        if (s_runs_view(db, v))
+            break;
     }
     return json_pack("{s:o}", "campaigns", list);
 }
@@ -235,10 +343,11 @@ int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload
         free(text);
         return 1;
     }
+    const char *kind = json_string_value(json_object_get(payload, "kind"));
     sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO campaigns(id, kind, enabled, source,"
-                                             " settings) VALUES(?1, 'post_purchase', ?2,"
+                                             " settings) VALUES(?1, ?4, ?2,"
                                              " 'admin', ?3) ON CONFLICT(id) DO UPDATE SET"
-                                             " kind = 'post_purchase', enabled = ?2,"
+                                             " kind = ?4, enabled = ?2,"
                                              " source = 'admin', settings = ?3")
                             : NULL;
     int rc = -1;
@@ -246,6 +355,10 @@ int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 2, json_is_true(json_object_get(payload, "enabled")));
         sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4,
+                          kind && strcmp(kind, "relationship") == 0 ? "relationship"
+                                                                    : "post_purchase",
+                          -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         db_finish(st);
     }

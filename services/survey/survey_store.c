@@ -51,6 +51,23 @@ const char *const survey_migrations[] = {
     "  PRIMARY KEY(day, campaign, locale));"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    /* relationship (scheduled) campaigns: what a segment filters on (the
+     * customer's attributes as JSON, the time of the last purchase seen
+     * from now on), the runs done (one row each, written in the run's
+     * transaction with its invites), and an invite's run: one invite per
+     * campaign, run and customer.  Digests: one row per week mailed. */
+    "ALTER TABLE customers ADD COLUMN attributes TEXT;"
+    "ALTER TABLE customers ADD COLUMN last_purchase_at INTEGER;"
+    "ALTER TABLE invites ADD COLUMN run INTEGER;"
+    "CREATE UNIQUE INDEX invites_run ON invites(campaign, run, customer_id)"
+    "  WHERE run IS NOT NULL;"
+    "CREATE TABLE runs(campaign TEXT NOT NULL, run INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"           /* the run's scheduled time */
+    "  done_at INTEGER NOT NULL,"
+    "  selected INTEGER NOT NULL, scheduled INTEGER NOT NULL,"
+    "  throttled INTEGER NOT NULL, suppressed INTEGER NOT NULL,"
+    "  PRIMARY KEY(campaign, run));"
+    "CREATE TABLE digests(week TEXT PRIMARY KEY, sent_at INTEGER NOT NULL);",
     NULL,
 };
 
@@ -102,3 +119,50 @@ int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char
     return rc;
 }
 
+
+int sstore_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
+                          int64_t purchase_ms)
+{
+    const json_t *attrs = json_object_get(customer, "attributes");
+    char *text = json_is_object(attrs) ? json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!cid || (!text && purchase_ms < 0)) {
+        free(text);
+        return 0;
+    }
+    /* a purchase may name a customer we have not seen yet: the row is
+     * made, and a later customer event fills in the address */
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT INTO customers(id, attributes, last_purchase_at) VALUES(?1, ?2, ?3)"
+            " ON CONFLICT(id) DO UPDATE SET attributes = coalesce(?2, attributes),"
+            " last_purchase_at = max(coalesce(last_purchase_at, ?3), coalesce(?3,"
+            " last_purchase_at))");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+        if (text)
+            sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+        if (purchase_ms >= 0)
+            sqlite3_bind_int64(st, 3, purchase_ms);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+    }
+    free(text);
+    return rc;
+}
+
+int sstore_throttled(sqlite3 *db, const char *email, int64_t due, int64_t throttle)
+{
+    if (throttle <= 0 || !email || !*email)
+        return 0;
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM invites WHERE email = ?1 AND status IN"
+                                      " ('scheduled', 'sent') AND due_at > ?2 AND due_at < ?3"
+                                      " LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, due - throttle);
+    sqlite3_bind_int64(st, 3, due + throttle);
+    int r = sqlite3_step(st) == SQLITE_ROW;
+    db_finish(st);
+    return r;
+}

@@ -119,7 +119,7 @@ def test_campaigns__only_the_admin_key_and_a_400_names_the_field(h):
         assert st == 401 and body["error"]["field"] == "Authorization"
         assert admin(h, "GET", "/v1/campaigns", key=key)[0] == 401
     bad = [({"delay": "soon"}, "delay"),
-           ({"delay": "2s", "kind": "relationship"}, "kind"),
+           ({"delay": "2s", "kind": "relationship"}, "start"),
            ({"delay": "2s", "kind": "weekly"}, "kind"),
            ({"delay": "2s", "sample_rate": 1.5}, "sample_rate"),
            ({"delay": "2s", "sample_rate": "half"}, "sample_rate"),
@@ -131,7 +131,7 @@ def test_campaigns__only_the_admin_key_and_a_400_names_the_field(h):
         st, r = admin(h, "PUT", "/v1/campaigns/x", body)
         assert st == 400 and r["error"]["field"] == field, (body, r)
     st, r = admin(h, "PUT", "/v1/campaigns/x", {"delay": "2s", "kind": "relationship"})
-    assert "not supported yet" in r["error"]["message"]
+    assert "start is required" in r["error"]["message"]
     st, r = admin(h, "PUT", "/v1/campaigns/Bad_Id", {"delay": "2s"})
     assert st == 400 and r["error"]["field"] == "id"
     st, hdrs, _ = h.request("DELETE", "/v1/campaigns/x", None,
