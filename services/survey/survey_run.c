@@ -296,11 +296,11 @@ static int s_week(sqlite3 *db, int64_t from, int64_t to, s_week_t *w)
     return rc;
 }
 
-/* s_local_date - YYYY-MM-DD of ms in zone tz */
-static const char *s_local_date(int64_t ms, const char *tz, char *out, size_t len)
+/* s_local_time - "YYYY-MM-DD HH:MM" of ms in zone tz */
+static const char *s_local_time(int64_t ms, const char *tz, char *out, size_t len)
 {
     struct tm t;
-    if (survey_time_local(ms, tz, &t) || !strftime(out, len, "%Y-%m-%d", &t))
+    if (survey_time_local(ms, tz, &t) || !strftime(out, len, "%Y-%m-%d %H:%M", &t))
         snprintf(out, len, "?");
     return out;
 }
@@ -313,14 +313,14 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     s_week_t w, p;
     if (s_week(db, from, to, &w) || s_week(db, prev, from, &p))
         return NULL;
-    char nps[32], change[32], d1[16], d2[16], week[48];
+    char nps[32], change[32], d1[24], d2[24], week[200];
     double now_nps = survey_nps(w.promoters, w.detractors, w.responses);
     if (w.responses)
         snprintf(nps, sizeof nps, "%.1f", now_nps);
     else
-        snprintf(nps, sizeof nps, "n/a");
-    snprintf(week, sizeof week, "%s – %s", s_local_date(from, env->default_tz, d1, sizeof d1),
-             s_local_date(to - 1, env->default_tz, d2, sizeof d2));
+        snprintf(nps, sizeof nps, "–"); /* no answers: no score (any language) */
+    snprintf(week, sizeof week, "%s – %s (%s)", s_local_time(from, env->default_tz, d1, sizeof d1),
+             s_local_time(to, env->default_tz, d2, sizeof d2), env->default_tz);
     json_t *vars = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "nps", nps, "week", week, "responses",
                              (json_int_t)w.responses, "promoters", (json_int_t)w.promoters,
                              "passives", (json_int_t)w.passives, "detractors",
