@@ -207,6 +207,7 @@ def test_relationship__bad_fields_get_a_400_naming_them_and_the_cli_sets_a_segme
            (dict(rel, spread="3 days"), "spread"),
            (dict(rel, segment={"purchased_within": "soon"}), "segment.purchased_within"),
            (dict(rel, segment={"colour": "red"}), "segment"),
+           (dict(rel, segment={"locales": ["english!"]}), "segment.locales[0]"),
            (dict(rel, delay="2s"), "delay"),
            (dict(rel, products=["TEA-1"]), "products"),
            ({"delay": "2s", "every": "2w"}, "every"),
