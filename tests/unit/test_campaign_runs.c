@@ -1,0 +1,75 @@
+/*
+ * test_campaign_runs.c - unit tests for services/common/campaign.c's run
+ * times of relationship campaigns: the period syntax, months stepping the
+ * calendar (the 31st clamped, later runs back on the 31st), and which run
+ * is due and which is next after the last one done.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "campaign.h"
+#include "clock.h"
+#include "unit.h"
+
+static int64_t s_t(const char *s)
+{
+    int64_t ms = -1;
+    clock_parse(s, &ms);
+    return ms;
+}
+
+static void test_every_takes_days_weeks_and_months_only(void)
+{
+    int n, months;
+    CHECK_INT(campaign_every_parse("10d", &n, &months), 0);
+    CHECK(n == 10 && months == 0);
+    CHECK_INT(campaign_every_parse("2w", &n, &months), 0);
+    CHECK(n == 14 && months == 0);
+    CHECK_INT(campaign_every_parse("3mo", &n, &months), 0);
+    CHECK(n == 3 && months == 1);
+    const char *bad[] = {"", "0w", "w", "2x", "2 w", "-1w", "+1w", "1000d", "2m", "1wk", NULL};
+    for (int i = 0; bad[i]; i++)
+        CHECK(campaign_every_parse(bad[i], &n, &months) == -1);
+    CHECK(campaign_every_parse(NULL, &n, &months) == -1);
+}
+
+static void test_months_step_the_calendar_and_clamp_the_day(void)
+{
+    int64_t start = s_t("2027-01-31T09:00:00Z");
+    CHECK(campaign_run_at(start, 1, 1, 0) == start);
+    CHECK(campaign_run_at(start, 1, 1, 1) == s_t("2027-02-28T09:00:00Z"));
+    CHECK(campaign_run_at(start, 1, 1, 2) == s_t("2027-03-31T09:00:00Z"));
+    CHECK(campaign_run_at(start, 1, 1, 13) == s_t("2028-02-29T09:00:00Z")); /* leap */
+    CHECK(campaign_run_at(start, 3, 1, 4) == s_t("2028-01-31T09:00:00Z"));
+    CHECK(campaign_run_at(start, 14, 0, 2) == s_t("2027-02-28T09:00:00Z"));
+}
+
+static void test_next_and_due_after_the_last_run(void)
+{
+    int64_t start = s_t("2027-01-04T09:00:00Z"), week = 7 * 86400000LL, next, due;
+    /* before the start: nothing due, the start next */
+    CHECK_INT(campaign_next_run(start, "1w", -1, start - 1, &next, &due), 0);
+    CHECK(due == -1 && next == start);
+    /* at the start: the first run due */
+    campaign_next_run(start, "1w", -1, start, &next, &due);
+    CHECK(due == start && next == start + week);
+    /* done: nothing due until a week later */
+    campaign_next_run(start, "1w", start, start + 1000, &next, &due);
+    CHECK(due == -1 && next == start + week);
+    /* three weeks missed: only the latest is due */
+    campaign_next_run(start, "1w", start, start + 3 * week + 5, &next, &due);
+    CHECK(due == start + 3 * week && next == start + 4 * week);
+    /* once: due at the start, then never again */
+    campaign_next_run(start, NULL, -1, start + 5, &next, &due);
+    CHECK(due == start && next == -1);
+    CHECK_INT(campaign_next_run(start, "", start, start + 5 * week, &next, &due), 1);
+    CHECK(due == -1 && next == -1);
+}
+
+int main(void)
+{
+    UNIT_RUN(test_every_takes_days_weeks_and_months_only);
+    UNIT_RUN(test_months_step_the_calendar_and_clamp_the_day);
+    UNIT_RUN(test_next_and_due_after_the_last_run);
+    return UNIT_END();
+}
