@@ -2,6 +2,16 @@
  * survey_time.c - local time in a customer's zone and send windows.
  *
  * Single-threaded only: TZ is a process-wide variable (see the header).
+ *
+ * Switching TZ makes tzset() read the zone file again (glibc keeps only the
+ * last zone), which was ~30% of hark-survey's CPU when scheduling a burst
+ * of purchases from customers in several zones.  So conversions go through
+ * a small cache of UTC offsets per zone and 15-minute span of UTC time,
+ * filled by one real localtime_r() under TZ; a span is cached only when its
+ * first and last second have the same offset (no change inside), and a
+ * local-to-UTC conversion uses it only when the offset is the same for
+ * three hours either side (the wall time is neither skipped nor repeated).
+ * Anything else takes the exact path under TZ, as before.
  */
 #include "survey_time.h"
 
@@ -69,8 +79,104 @@ static int64_t s_mktime(const struct tm *local)
     return (int64_t)mktime(&tm) * 1000;
 }
 
+/* --- the offset cache ----------------------------------------------------- */
+
+#define S_SPAN 900       /* seconds of UTC one entry covers */
+#define S_CACHE 512      /* entries, direct-mapped */
+#define S_AROUND 10800   /* seconds either side with one offset: no DST change near */
+
+typedef struct {
+    char zone[72];       /* "" when empty */
+    int64_t span;        /* floor(t / S_SPAN) */
+    long gmtoff;         /* seconds east of UTC */
+    int isdst;
+} s_entry_t;
+
+/* one process-wide table: hark-survey runs these on one thread only */
+static s_entry_t s_cache[S_CACHE];
+
+/* s_secs - ms to whole seconds, rounding down */
+static time_t s_secs(int64_t ms)
+{
+    return (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+}
+
+/* s_offset - zone's UTC offset at t: 0, or -1 when it changes within t's
+ * span (the caller takes the exact path) */
+static int s_offset(const char *zone, time_t t, long *gmtoff, int *isdst)
+{
+    int64_t span = (int64_t)(t >= 0 ? t / S_SPAN : (t - S_SPAN + 1) / S_SPAN);
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a of the zone, then the span */
+    for (const unsigned char *p = (const unsigned char *)zone; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ (uint64_t)span) * 1099511628211ULL;
+    s_entry_t *e = &s_cache[(h ^ (h >> 29)) % S_CACHE];
+    if (e->span == span && strcmp(e->zone, zone) == 0) {
+        *gmtoff = e->gmtoff;
+        *isdst = e->isdst;
+        return 0;
+    }
+    s_tz_saved_t saved;
+    s_tz_set(zone, &saved);
+    time_t a = (time_t)(span * S_SPAN), b = a + S_SPAN - 1;
+    struct tm ta, tb;
+    int ok = localtime_r(&a, &ta) && localtime_r(&b, &tb) && ta.tm_gmtoff == tb.tm_gmtoff &&
+             ta.tm_isdst == tb.tm_isdst;
+    s_tz_restore(&saved);
+    if (!ok || strlen(zone) >= sizeof e->zone)
+        return -1;
+    snprintf(e->zone, sizeof e->zone, "%s", zone);
+    e->span = span;
+    e->gmtoff = *gmtoff = ta.tm_gmtoff;
+    e->isdst = *isdst = ta.tm_isdst;
+    return 0;
+}
+
+/* s_zone - the zone s_tz_set would use */
+static const char *s_zone(const char *tz)
+{
+    return tz && *tz ? tz : "UTC";
+}
+
+/* s_local_cached - localtime of ms in zone from the cache; 0/-1 */
+static int s_local_cached(int64_t ms, const char *zone, struct tm *out)
+{
+    time_t t = s_secs(ms), l;
+    long off;
+    int dst;
+    if (s_offset(zone, t, &off, &dst))
+        return -1;
+    l = t + off;
+    if (!gmtime_r(&l, out))
+        return -1;
+    out->tm_isdst = dst;
+    out->tm_gmtoff = off;
+    out->tm_zone = ""; /* not known here; nothing prints %Z */
+    return 0;
+}
+
+/* s_mktime_cached - local wall time in zone to epoch ms from the cache;
+ * 0, or -1 when the offset changes within S_AROUND of the result */
+static int s_mktime_cached(const struct tm *local, const char *zone, int64_t *out)
+{
+    struct tm c = *local;
+    time_t wall = timegm(&c); /* the wall time's fields read as UTC (normalized) */
+    long o1, o2;
+    int dst;
+    if (wall == (time_t)-1 || s_offset(zone, wall, &o1, &dst))
+        return -1;
+    time_t t = wall - o1;
+    if (s_offset(zone, t, &o2, &dst) || o2 != o1 || s_offset(zone, t - S_AROUND, &o2, &dst) ||
+        o2 != o1 || s_offset(zone, t + S_AROUND, &o2, &dst) || o2 != o1)
+        return -1;
+    *out = (int64_t)t * 1000;
+    return 0;
+}
+
 int survey_time_local(int64_t ms, const char *tz, struct tm *out)
 {
+    if (s_local_cached(ms, s_zone(tz), out) == 0)
+        return 0;
     s_tz_saved_t saved;
     s_tz_set(tz, &saved);
     int rc = s_local(ms, out);
@@ -80,9 +186,12 @@ int survey_time_local(int64_t ms, const char *tz, struct tm *out)
 
 int64_t survey_time_from_local(const struct tm *local, const char *tz)
 {
+    int64_t t;
+    if (s_mktime_cached(local, s_zone(tz), &t) == 0)
+        return t;
     s_tz_saved_t saved;
     s_tz_set(tz, &saved);
-    int64_t t = s_mktime(local);
+    t = s_mktime(local);
     s_tz_restore(&saved);
     return t;
 }
@@ -151,31 +260,52 @@ int survey_window_parse(const char *hours, const char *days, survey_window_t *w,
     return 0;
 }
 
-int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
+/* s_search - the window search (see survey_window_next) with conversions
+ * from the cache (cached 1) or under TZ already set (cached 0); 0, or -1
+ * when the cache cannot answer one of them */
+static int s_search(const survey_window_t *w, int64_t ms, const char *zone, int cached,
+                    int64_t *at)
 {
-    /* one switch of TZ for the whole search: tzset() reloads the zone
-     * file each time TZ changes, which is most of the cost */
-    s_tz_saved_t saved;
-    s_tz_set(tz, &saved);
-    int64_t at = ms;
     struct tm lt;
-    if (s_local(ms, &lt) == 0 &&
-        !((w->days & (1u << lt.tm_wday)) && lt.tm_hour >= w->start_hour &&
-          lt.tm_hour < w->end_hour)) {
-        /* the next opening: START:00 on today or one of the next seven
-         * days that is allowed and lies ahead (mktime normalizes mday) */
-        for (int i = 0; i <= 7; i++) {
-            struct tm c = lt, chk;
-            c.tm_mday += i;
-            c.tm_hour = w->start_hour;
-            c.tm_min = c.tm_sec = 0;
-            int64_t t = s_mktime(&c);
-            if (t > ms && s_local(t, &chk) == 0 && (w->days & (1u << chk.tm_wday))) {
-                at = t;
-                break;
-            }
+    *at = ms;
+    if (cached ? s_local_cached(ms, zone, &lt) : s_local(ms, &lt))
+        return cached ? -1 : 0;
+    if ((w->days & (1u << lt.tm_wday)) && lt.tm_hour >= w->start_hour &&
+        lt.tm_hour < w->end_hour)
+        return 0;
+    /* the next opening: START:00 on today or one of the next seven days
+     * that is allowed and lies ahead (mktime/timegm normalize mday) */
+    for (int i = 0; i <= 7; i++) {
+        struct tm c = lt, chk;
+        c.tm_mday += i;
+        c.tm_hour = w->start_hour;
+        c.tm_min = c.tm_sec = 0;
+        int64_t t;
+        if (cached) {
+            if (s_mktime_cached(&c, zone, &t) || (t > ms && s_local_cached(t, zone, &chk)))
+                return -1;
+        } else {
+            t = s_mktime(&c);
+            if (t > ms && s_local(t, &chk))
+                continue;
+        }
+        if (t > ms && (w->days & (1u << chk.tm_wday))) {
+            *at = t;
+            break;
         }
     }
+    return 0;
+}
+
+int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
+{
+    int64_t at;
+    if (s_search(w, ms, s_zone(tz), 1, &at) == 0)
+        return at;
+    /* near a DST change: one switch of TZ for the whole exact search */
+    s_tz_saved_t saved;
+    s_tz_set(tz, &saved);
+    s_search(w, ms, s_zone(tz), 0, &at);
     s_tz_restore(&saved);
     return at;
 }

@@ -4,8 +4,10 @@
  * changes of 2026 in Europe/Warsaw and America/New_York, with the process's
  * own TZ left as it was.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "survey_time.h"
@@ -102,6 +104,43 @@ static void test_process_tz_is_restored(void)
     CHECK_INT(t.tm_hour, 1);
 }
 
+/* the offset cache answers exactly what the zone files say: local time of
+ * every ~2.2 hours over 400 days, and back, in zones with and without DST,
+ * half-hour offsets and a southern summer, against localtime_r/mktime
+ * under TZ (set here once per zone) */
+static void test_cache_agrees_with_the_zone_files(void)
+{
+    static const char *const zones[] = {"Europe/Warsaw", "America/New_York", "Asia/Kolkata",
+                                        "Australia/Lord_Howe", "America/Sao_Paulo", "UTC",
+                                        NULL};
+    int64_t start = s_ms("2026-01-01T00:00:00Z");
+    int bad = 0;
+    for (int z = 0; zones[z]; z++) {
+        for (int i = 0; i < 4400 && bad < 5; i++) {
+            int64_t ms = start + (int64_t)i * 7919 * 1000;
+            struct tm got, want;
+            CHECK_INT(survey_time_local(ms, zones[z], &got), 0);
+            setenv("TZ", zones[z], 1);
+            tzset();
+            time_t t = (time_t)(ms / 1000);
+            localtime_r(&t, &want);
+            struct tm back = want;
+            back.tm_isdst = -1;
+            int64_t want_ms = (int64_t)mktime(&back) * 1000;
+            unsetenv("TZ");
+            tzset();
+            if (got.tm_year != want.tm_year || got.tm_yday != want.tm_yday ||
+                got.tm_hour != want.tm_hour || got.tm_min != want.tm_min ||
+                got.tm_wday != want.tm_wday || got.tm_isdst != want.tm_isdst ||
+                survey_time_from_local(&want, zones[z]) != want_ms) {
+                fprintf(stderr, "%s at %lld differs\n", zones[z], (long long)ms);
+                bad++;
+            }
+        }
+    }
+    CHECK_INT(bad, 0);
+}
+
 static void test_window_parse(void)
 {
     survey_window_t w;
@@ -141,6 +180,7 @@ int main(void)
     UNIT_RUN(test_window_inside_is_now_and_weekend_waits_for_monday);
     UNIT_RUN(test_window_opening_in_a_skipped_hour_moves_forward);
     UNIT_RUN(test_process_tz_is_restored);
+    UNIT_RUN(test_cache_agrees_with_the_zone_files);
     UNIT_RUN(test_window_parse);
     UNIT_RUN(test_tz_names);
     return UNIT_END();
