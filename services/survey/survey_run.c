@@ -237,33 +237,41 @@ fail:
 
 int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
 {
-    /* the ids first: a run writes while this statement would be open */
-    char ids[64][65];
-    int n = 0, done = 0;
-    sqlite3_stmt *st = db_prepare(db, "SELECT id FROM campaigns WHERE enabled = 1"
-                                      " AND kind = 'relationship' ORDER BY id LIMIT 64");
-    if (!st)
-        return -1;
-    while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(ids[n++], sizeof ids[0], "%s", s_col(st, 0));
-    db_finish(st);
-    for (int i = 0; i < n; i++) {
-        survey_campaign_t c;
-        char err[200];
-        if (survey_campaign_get(db, env->cfg, ids[i], &c, err, sizeof err)) {
-            log_error("event=bad_campaign campaign=%s error=\"%s\"", ids[i], err);
-            continue;
-        }
-        int64_t next, due;
-        int r = 0;
-        campaign_next_run(c.start, c.every, -1, now, &next, &due);
-        if (c.relationship && due >= 0) /* the quick test; s_run looks at the runs */
-            r = s_run(db, env, &c, now);
-        survey_campaign_free(&c);
-        if (r < 0)
+    /* the ids first, 64 at a time: a run writes while this statement
+     * would be open */
+    char ids[64][65], after[65] = "";
+    int n, done = 0;
+    do {
+        n = 0;
+        sqlite3_stmt *st = db_prepare(db, "SELECT id FROM campaigns WHERE enabled = 1"
+                                          " AND kind = 'relationship' AND id > ?"
+                                          " ORDER BY id LIMIT 64");
+        if (!st)
             return -1;
-        done += r;
-    }
+        sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+        while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+            snprintf(ids[n++], sizeof ids[0], "%s", s_col(st, 0));
+        db_finish(st);
+        for (int i = 0; i < n; i++) {
+            survey_campaign_t c;
+            char err[200];
+            if (survey_campaign_get(db, env->cfg, ids[i], &c, err, sizeof err)) {
+                log_error("event=bad_campaign campaign=%s error=\"%s\"", ids[i], err);
+                continue;
+            }
+            int64_t next, due;
+            int r = 0;
+            campaign_next_run(c.start, c.every, -1, now, &next, &due);
+            if (c.relationship && due >= 0) /* the quick test; s_run looks at the runs */
+                r = s_run(db, env, &c, now);
+            survey_campaign_free(&c);
+            if (r < 0)
+                return -1;
+            done += r;
+        }
+        if (n)
+            snprintf(after, sizeof after, "%s", ids[n - 1]);
+    } while (n == 64);
     return done;
 }
 

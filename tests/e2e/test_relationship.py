@@ -112,6 +112,8 @@ def test_relationship__the_segment_picks_locale_attributes_and_recent_buyers_spr
     assert "order" not in ts.text(msg)                    # a relationship invite has no order
     links = ts.score_links(h, msg)
     assert ts.token_payload(links[0])[0] == rid("quarterly", 1, "a")
+    st, _, page = h.request("GET", "/s/%s?score=9" % links[9])   # the survey page knows it
+    assert st == 200 and b"<form" in page
     wait_for(lambda: runs_of(h, "quarterly") == 1, what="the run")
     q = campaign(h, "quarterly")
     assert q["last_run"]["selected"] == 2 and q["last_run"]["scheduled"] == 2
