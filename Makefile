@@ -107,9 +107,10 @@ $(LIBSVC): $(SVC_PART_OBJ)
 	ar rcs $@ $^
 
 # One rule per program: its folder's .c files plus libhark (hark and the
-# gateway also take the services' parts they use, e.g. survey_time.c).
+# gateway also take the services' parts they use, e.g. survey_time.c, and
+# milestone takes survey_time.c).
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway,$(1)),$(LIBSVC)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway milestone,$(1)),$(LIBSVC)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
