@@ -71,6 +71,13 @@ typedef struct {
     int64_t at;
 } s_cache_t;
 
+/* One decision a tick has made about a customer's year. */
+typedef struct {
+    int kind, year, years;
+    char cid[129], email[320], name[201], locale[64];
+    const char *status;        /* sent, suppressed, no_address, missed */
+} s_due_t;
+
 typedef struct {
     const config_t *cfg;
     char token_key[128];
@@ -79,17 +86,15 @@ typedef struct {
     int64_t catch_up, interval;
     int mar1, batch;
     int timer;
-    int64_t tick_at;           /* the clock at the end of the last tick */
+    int64_t tick_at;           /* the clock at the start of the last finished tick */
+    /* the decisions of the current tick, made a batch per loop turn */
+    s_due_t *due;
+    size_t n_due, i_due, cap_due, sent;
+    ms_settings_t set[MS_KINDS];
+    int64_t scan_at, next_wait;
     wire_client_t *journal;
     s_cache_t *cache;          /* CACHE_SLOTS entries */
 } milestone_t;
-
-/* One decision a tick has made about a customer's year. */
-typedef struct {
-    int kind, year, years;
-    char cid[129], email[320], name[201], locale[64];
-    const char *status;        /* sent, suppressed, no_address, missed */
-} s_due_t;
 
 static const char *const s_consumes[] = {
     "customer", "purchase", "mail.unsubscribed", "mail.bounced", "milestone.saved", NULL,
@@ -304,59 +309,78 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, s_due
     return rc;
 }
 
-/* s_on_tick - find and request what is due now */
+/* s_send_batch - decide the next batch of the pending list in one
+ * transaction, then hand the outbox to the journal.  0/-1 */
+static int s_send_batch(milestone_t *m, sqlite3 *db)
+{
+    if (db_begin(db))
+        return -1;
+    size_t end = m->i_due + (size_t)m->batch < m->n_due ? m->i_due + (size_t)m->batch : m->n_due;
+    int bad = 0;
+    size_t sent = 0;
+    for (size_t i = m->i_due; i < end && !bad; i++) {
+        s_due_t *d = &m->due[i];
+        bad = s_decide(m, db, &m->set[d->kind], d, m->scan_at);
+        if (!bad && strcmp(d->status, "sent") == 0)
+            sent++;
+        if (!bad && strcmp(d->status, "missed") != 0)
+            log_info("event=milestone_%s kind=%s customer=%s year=%d", d->status,
+                     ms_kind_names[d->kind], d->cid, d->year);
+    }
+    if (bad || db_commit(db)) {
+        db_rollback(db);
+        return -1;
+    }
+    m->i_due = end;
+    m->sent += sent;
+    outbox_flush(db, m->journal);
+    return 0;
+}
+
+/* s_on_tick - find what is due now, then request it a batch per turn of
+ * the loop (so the consumer and control commands are served in between) */
 static int s_on_tick(loop_t *loop, void *arg)
 {
     service_t *svc = arg;
     milestone_t *m = service_state(svc);
     sqlite3 *db = service_db(svc);
-    outbox_flush(db, m->journal); /* left over from a crash or a journal outage */
-    int64_t now = clock_now_ms(), next_at = INT64_MAX;
-    /* local dates whose send instants can lie in (now - catch_up, now]:
-     * D's instants run from D 00:00 at UTC+14 to D 23:59 at UTC-12 */
-    int64_t lo = (now - m->catch_up - 36 * 3600000LL) / DAY_MS;
-    int64_t hi = (now + 14 * 3600000LL) / DAY_MS;
-    s_due_t *due = NULL;
-    size_t n = 0, cap = 0;
-    ms_settings_t set[MS_KINDS];
-    int bad = 0;
-    for (int k = 0; k < MS_KINDS && !bad; k++) {
-        bad = mstore_settings(db, m->cfg, k, &set[k]);
-        for (int64_t day = lo; day <= hi && !bad && set[k].enabled; day++)
-            bad = s_scan(m, db, &set[k], day, now, &due, &n, &cap, &next_at);
+    if (m->i_due >= m->n_due) {
+        outbox_flush(db, m->journal); /* left over from a crash or a journal outage */
+        int64_t now = clock_now_ms(), next_at = INT64_MAX;
+        /* local dates whose send instants can lie in (now - catch_up, now]:
+         * D's instants run from D 00:00 at UTC+14 to D 23:59 at UTC-12 */
+        int64_t lo = (now - m->catch_up - 36 * 3600000LL) / DAY_MS;
+        int64_t hi = (now + 14 * 3600000LL) / DAY_MS;
+        int bad = 0;
+        m->n_due = m->i_due = 0;
+        m->sent = 0;
+        m->scan_at = now;
+        for (int k = 0; k < MS_KINDS && !bad; k++) {
+            bad = mstore_settings(db, m->cfg, k, &m->set[k]);
+            for (int64_t day = lo; day <= hi && !bad && m->set[k].enabled; day++)
+                bad = s_scan(m, db, &m->set[k], day, now, &m->due, &m->n_due, &m->cap_due,
+                             &next_at);
+        }
+        m->next_wait = m->interval;
+        if (next_at != INT64_MAX && next_at - now + 1 < m->next_wait)
+            m->next_wait = next_at - now + 1;
+        if (bad)
+            m->n_due = 0;
     }
-    size_t sent = 0;
-    for (size_t i = 0; i < n && !bad;) {
-        /* batches: a transaction short enough not to hold the consumer up,
-         * each handed to the journal before the next */
-        if (db_begin(db)) {
-            bad = 1;
-            break;
-        }
-        size_t end = i + (size_t)m->batch < n ? i + (size_t)m->batch : n;
-        for (; i < end && !bad; i++) {
-            bad = s_decide(m, db, &set[due[i].kind], &due[i], now);
-            if (!bad && strcmp(due[i].status, "sent") == 0)
-                sent++;
-            if (!bad && strcmp(due[i].status, "missed") != 0)
-                log_info("event=milestone_%s kind=%s customer=%s year=%d", due[i].status,
-                         ms_kind_names[due[i].kind], due[i].cid, due[i].year);
-        }
-        if (bad || db_commit(db)) {
-            db_rollback(db);
-            bad = 1;
-            break;
-        }
-        outbox_flush(db, m->journal);
+    if (m->i_due < m->n_due && s_send_batch(m, db)) {
+        m->n_due = m->i_due = 0; /* decided again at the next scan */
+        loop_timer_at(loop, m->timer, m->interval);
+        return 0;
     }
-    free(due);
-    if (n)
-        log_info("event=tick decided=%zu sent=%zu", n, sent);
-    m->tick_at = now;
-    int64_t wait = m->interval;
-    if (next_at != INT64_MAX && next_at - now + 1 < wait)
-        wait = next_at - now + 1;
-    loop_timer_at(loop, m->timer, bad ? m->interval : wait);
+    if (m->i_due < m->n_due) {
+        loop_timer_at(loop, m->timer, 0);
+        return 0;
+    }
+    if (m->n_due)
+        log_info("event=tick decided=%zu sent=%zu", m->n_due, m->sent);
+    m->n_due = m->i_due = 0;
+    m->tick_at = m->scan_at;
+    loop_timer_at(loop, m->timer, m->next_wait);
     return 0;
 }
 
@@ -580,6 +604,7 @@ static void s_fini(service_t *svc)
         return;
     wire_client_destroy(&m->journal);
     free(m->cache);
+    free(m->due);
     free(m);
     service_set_state(svc, NULL);
 }
