@@ -92,6 +92,7 @@ typedef struct {
     size_t n_due, i_due, cap_due, sent;
     ms_settings_t set[MS_KINDS];
     int64_t scan_at, next_wait;
+    int64_t busy_ms, ticks;    /* time spent finding and requesting, for the benchmark */
     wire_client_t *journal;
     s_cache_t *cache;          /* CACHE_SLOTS entries */
 } milestone_t;
@@ -337,13 +338,10 @@ static int s_send_batch(milestone_t *m, sqlite3 *db)
     return 0;
 }
 
-/* s_on_tick - find what is due now, then request it a batch per turn of
+/* s_turn - find what is due now, then request it a batch per turn of
  * the loop (so the consumer and control commands are served in between) */
-static int s_on_tick(loop_t *loop, void *arg)
+static void s_turn(loop_t *loop, milestone_t *m, sqlite3 *db)
 {
-    service_t *svc = arg;
-    milestone_t *m = service_state(svc);
-    sqlite3 *db = service_db(svc);
     if (m->i_due >= m->n_due) {
         outbox_flush(db, m->journal); /* left over from a crash or a journal outage */
         int64_t now = clock_now_ms(), next_at = INT64_MAX;
@@ -370,17 +368,28 @@ static int s_on_tick(loop_t *loop, void *arg)
     if (m->i_due < m->n_due && s_send_batch(m, db)) {
         m->n_due = m->i_due = 0; /* decided again at the next scan */
         loop_timer_at(loop, m->timer, m->interval);
-        return 0;
+        return;
     }
     if (m->i_due < m->n_due) {
         loop_timer_at(loop, m->timer, 0);
-        return 0;
+        return;
     }
     if (m->n_due)
         log_info("event=tick decided=%zu sent=%zu", m->n_due, m->sent);
     m->n_due = m->i_due = 0;
     m->tick_at = m->scan_at;
+    m->ticks++;
     loop_timer_at(loop, m->timer, m->next_wait);
+}
+
+/* s_on_tick - the timer: one turn, its time counted */
+static int s_on_tick(loop_t *loop, void *arg)
+{
+    service_t *svc = arg;
+    milestone_t *m = service_state(svc);
+    int64_t t0 = clock_mono_ms();
+    s_turn(loop, m, service_db(svc));
+    m->busy_ms += clock_mono_ms() - t0;
     return 0;
 }
 
@@ -552,6 +561,10 @@ static void s_status(service_t *svc, json_t *body)
     char when[40];
     if (m && m->tick_at)
         json_object_set_new(d, "tick_at", json_string(clock_format(m->tick_at, when, sizeof when)));
+    if (m) {
+        json_object_set_new(d, "ticks", json_integer(m->ticks));
+        json_object_set_new(d, "busy_ms", json_integer(m->busy_ms));
+    }
     json_object_set_new(body, "detail", d);
 }
 
