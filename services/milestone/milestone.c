@@ -22,12 +22,13 @@
  * Finding whose day it is: a local date D runs from D 00:00 at UTC+14 to
  * D 23:59 at UTC-12, and a message may go out up to catch_up late, so at
  * any moment only the few local dates around the UTC date can have
- * messages due.  Each tick (every [milestone] interval) looks up, for each
- * such date and enabled kind, the customers whose stored month*100+day
- * matches (an index range; 29 February also on its stand-in day), leaving
- * out those whose year is decided already, and computes each one's send
- * instant: the settings' local time on D in the customer's own zone
- * (ms_send_instant: correct across DST changes), cached per zone and day.
+ * messages due.  Each tick (every [milestone] interval) reads, for each
+ * such date and enabled kind, the zones of the customers whose stored
+ * month*100+day matches (29 February also on its stand-in day) from the
+ * (md, timezone) index alone, computes each zone's send instant on D (the
+ * settings' local time in that zone: ms_send_instant, correct across DST
+ * changes; cached per zone and day), and reads the customers of the zones
+ * that are due, leaving out those whose year is decided already.
  * Due: send instant <= now < send instant + catch_up.  So each zone's
  * messages go out at its own morning, spread over the day instead of one
  * burst at midnight UTC, and the daily work grows with the customers whose
@@ -63,12 +64,17 @@
 #define CACHE_SLOTS 4096
 
 /* A send instant once computed: (zone, local date, minutes) -> epoch ms.
- * Zone rules do not change while we run, so an entry stays right. */
+ * Zone rules do not change while we run, so an entry stays right.  done[k]
+ * is gen + 1 once that zone's customers of kind k were all decided at
+ * generation gen: until an event changes customers or settings (a new
+ * generation), later ticks need not read them again. */
 typedef struct {
     char tz[65];
+    int none; /* customers without a zone */
     int64_t day;
     int minutes;
     int64_t at;
+    uint64_t done[MS_KINDS];
 } s_cache_t;
 
 /* One decision a tick has made about a customer's year. */
@@ -95,6 +101,7 @@ typedef struct {
     int64_t busy_ms, ticks;    /* time spent finding and requesting, for the benchmark */
     wire_client_t *journal;
     s_cache_t *cache;          /* CACHE_SLOTS entries */
+    uint64_t gen;              /* bumped by every event that may change who is due */
 } milestone_t;
 
 static const char *const s_consumes[] = {
@@ -130,6 +137,9 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     service_t *svc = arg;
     milestone_t *m = service_state(svc);
     const json_t *p = ev->payload;
+    if (strcmp(ev->type, "customer") == 0 || strcmp(ev->type, "purchase") == 0 ||
+        strcmp(ev->type, "milestone.saved") == 0)
+        m->gen++; /* who is due may change: zones are read again */
     if (strcmp(ev->type, "customer") == 0)
         return mstore_customer(db, p);
     if (strcmp(ev->type, "purchase") == 0) {
@@ -161,10 +171,12 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     return 0;
 }
 
-/* s_instant - the send instant of local date `day` (days since the epoch)
- * at `minutes` in zone tz (the default zone when tz is not one), cached */
-static int64_t s_instant(milestone_t *m, const char *tz, int64_t day, int minutes)
+/* s_slot - the cache entry of local date `day` (days since the epoch) at
+ * `minutes` in zone tz (NULL: none; the default zone when tz is not one),
+ * its send instant computed on first use */
+static s_cache_t *s_slot(milestone_t *m, const char *tz, int64_t day, int minutes)
 {
+    int none = tz == NULL;
     if (!tz || strlen(tz) >= sizeof m->cache[0].tz)
         tz = "";
     uint32_t h = 2166136261u; /* FNV-1a over zone, day and minutes */
@@ -172,60 +184,107 @@ static int64_t s_instant(milestone_t *m, const char *tz, int64_t day, int minute
         h = (h ^ (unsigned char)*p) * 16777619u;
     h = (h ^ (uint32_t)day) * 16777619u;
     h = (h ^ (uint32_t)minutes) * 16777619u;
+    h = (h ^ (uint32_t)none) * 16777619u;
     s_cache_t *e = &m->cache[h % CACHE_SLOTS];
-    if (e->at && e->day == day && e->minutes == minutes && strcmp(e->tz, tz) == 0)
-        return e->at;
+    if (e->at && e->day == day && e->minutes == minutes && e->none == none &&
+        strcmp(e->tz, tz) == 0)
+        return e;
     int y, mo, d;
     ms_civil_from_days(day, &y, &mo, &d);
     const char *zone = survey_tz_ok(tz) ? tz : m->default_tz;
-    int64_t at = ms_send_instant(y, mo, d, minutes, zone);
+    memset(e, 0, sizeof *e);
+    e->at = ms_send_instant(y, mo, d, minutes, zone);
     snprintf(e->tz, sizeof e->tz, "%s", tz);
     e->day = day;
     e->minutes = minutes;
-    e->at = at;
-    return at;
+    e->none = none;
+    return e;
 }
 
-/* s_scan - the decisions due now for one kind and local send date `day`,
- * appended to *out (grown; caller frees); next_at gets the earliest send
- * instant still ahead.  0/-1 */
-static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t day,
-                  int64_t now, s_due_t **out, size_t *n, size_t *cap, int64_t *next_at)
+/* s_zones - the distinct zones of the customers whose milestone column
+ * matches md, read from the (md, timezone) index alone, so the zones whose
+ * send time has not come cost no table reads.  *out gets a malloc'd array
+ * of malloc'd names (NULL for customers without a zone); returns the
+ * count, or -1. */
+static int s_zones(sqlite3 *db, int kind, int from_signup, const int md[2], char ***out)
 {
-    /* the milestone kept on `day` is the one `offset` days later */
-    int64_t event_day = day - set->offset_days;
-    int y, mo, d, md[2];
-    ms_civil_from_days(event_day, &y, &mo, &d);
-    int nmd = ms_match_md(y, mo, d, m->mar1, md);
     /* the column names come from this fixed list, never from input */
-    const char *sql =
-        set->kind == MS_BIRTHDAY
-            ? "SELECT id, email, name, locale, timezone, 0 FROM customers c"
-              " WHERE b_md IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM sends s"
-              " WHERE s.kind = ?3 AND s.customer_id = c.id AND s.year = ?4)"
-        : set->from_signup
-            ? "SELECT id, email, name, locale, timezone, s_year FROM customers c"
-              " WHERE s_md IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM sends s"
-              " WHERE s.kind = ?3 AND s.customer_id = c.id AND s.year = ?4)"
-            : "SELECT id, email, name, locale, timezone, p_year FROM customers c"
-              " WHERE p_md IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM sends s"
-              " WHERE s.kind = ?3 AND s.customer_id = c.id AND s.year = ?4)";
+    const char *sql = kind == MS_BIRTHDAY ? "SELECT DISTINCT timezone FROM customers"
+                                            " WHERE b_md IN (?1, ?2)"
+                      : from_signup ? "SELECT DISTINCT timezone FROM customers"
+                                      " WHERE s_md IN (?1, ?2)"
+                                    : "SELECT DISTINCT timezone FROM customers"
+                                      " WHERE p_md IN (?1, ?2)";
     sqlite3_stmt *st = db_prepare(db, sql);
     if (!st)
         return -1;
     sqlite3_bind_int(st, 1, md[0]);
-    sqlite3_bind_int(st, 2, nmd > 1 ? md[1] : md[0]);
+    sqlite3_bind_int(st, 2, md[1]);
+    int n = 0, cap = 0, rc = 0;
+    char **z = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **g = realloc(z, (size_t)cap * sizeof *g);
+            if (!g) {
+                rc = -1;
+                break;
+            }
+            z = g;
+        }
+        const char *tz = (const char *)sqlite3_column_text(st, 0);
+        z[n] = tz ? strdup(tz) : NULL;
+        if (tz && !z[n]) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    db_finish(st);
+    if (rc) {
+        while (n > 0)
+            free(z[--n]);
+        free(z);
+        return -1;
+    }
+    *out = z;
+    return n;
+}
+
+/* s_scan_zone - the decisions due now among the customers of one zone
+ * (tz, NULL for none) whose milestone of year y is kept on `day`; appended
+ * to *out (grown; caller frees).  0/-1 */
+static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, const int md[2],
+                       int y, const char *tz, int64_t at, int64_t now, s_due_t **out, size_t *n,
+                       size_t *cap)
+{
+    const char *sql =
+        set->kind == MS_BIRTHDAY
+            ? "SELECT id, email, name, locale, 0 FROM customers c"
+              " WHERE b_md IN (?1, ?2) AND timezone IS ?5 AND NOT EXISTS"
+              " (SELECT 1 FROM sends s WHERE s.kind = ?3 AND s.customer_id = c.id"
+              " AND s.year = ?4)"
+        : set->from_signup
+            ? "SELECT id, email, name, locale, s_year FROM customers c"
+              " WHERE s_md IN (?1, ?2) AND timezone IS ?5 AND NOT EXISTS"
+              " (SELECT 1 FROM sends s WHERE s.kind = ?3 AND s.customer_id = c.id"
+              " AND s.year = ?4)"
+            : "SELECT id, email, name, locale, p_year FROM customers c"
+              " WHERE p_md IN (?1, ?2) AND timezone IS ?5 AND NOT EXISTS"
+              " (SELECT 1 FROM sends s WHERE s.kind = ?3 AND s.customer_id = c.id"
+              " AND s.year = ?4)";
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, md[0]);
+    sqlite3_bind_int(st, 2, md[1]);
     sqlite3_bind_text(st, 3, ms_kind_names[set->kind], -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, y);
+    if (tz) /* unbound: NULL, and "timezone IS NULL" finds those without */
+        sqlite3_bind_text(st, 5, tz, -1, SQLITE_TRANSIENT);
     int rc = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t at = s_instant(m, s_col(st, 4), day, set->minutes);
-        if (now < at) { /* its local day or hour has not come yet */
-            if (at < *next_at)
-                *next_at = at;
-            continue;
-        }
-        int years = y - sqlite3_column_int(st, 5);
+        int years = y - sqlite3_column_int(st, 4);
         if (set->kind == MS_ANNIVERSARY && years < 1)
             continue; /* whole years only: the first comes next year */
         if (*n == *cap) {
@@ -250,6 +309,42 @@ static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t
         e->status = now >= at + m->catch_up ? "missed" : "sent";
     }
     db_finish(st);
+    return rc;
+}
+
+/* s_scan - the decisions due now for one kind and local send date `day`,
+ * appended to *out (grown; caller frees); next_at gets the earliest send
+ * instant still ahead.  Zone by zone: the zones whose send instant on
+ * `day` has not come (or is long past and decided) cost an index read.
+ * 0/-1 */
+static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t day,
+                  int64_t now, s_due_t **out, size_t *n, size_t *cap, int64_t *next_at)
+{
+    /* the milestone kept on `day` is the one `offset` days later */
+    int64_t event_day = day - set->offset_days;
+    int y, mo, d, md[2];
+    ms_civil_from_days(event_day, &y, &mo, &d);
+    if (ms_match_md(y, mo, d, m->mar1, md) < 2)
+        md[1] = md[0];
+    char **zones = NULL;
+    int nz = s_zones(db, set->kind, set->from_signup, md, &zones);
+    if (nz < 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < nz; i++) {
+        s_cache_t *e = s_slot(m, zones[i], day, set->minutes);
+        int64_t at = e->at;
+        if (now < at) { /* its local day or hour has not come yet */
+            if (at < *next_at)
+                *next_at = at;
+        } else if (!rc && e->done[set->kind] != m->gen + 1) {
+            rc = s_scan_zone(m, db, set, md, y, zones[i], at, now, out, n, cap);
+            if (!rc)
+                e->done[set->kind] = m->gen + 1;
+        }
+        free(zones[i]);
+    }
+    free(zones);
     return rc;
 }
 
@@ -367,6 +462,7 @@ static void s_turn(loop_t *loop, milestone_t *m, sqlite3 *db)
     }
     if (m->i_due < m->n_due && s_send_batch(m, db)) {
         m->n_due = m->i_due = 0; /* decided again at the next scan */
+        m->gen++;
         loop_timer_at(loop, m->timer, m->interval);
         return;
     }
@@ -451,7 +547,7 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
         int om, od;
         ms_observed(y, md / 100, md % 100, m->mar1, &om, &od);
         int64_t event_day = ms_days_from_civil(y, om, od);
-        int64_t at = s_instant(m, tz, event_day + set->offset_days, set->minutes);
+        int64_t at = s_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
         if (at + m->catch_up <= now)
             continue;
         sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM sends WHERE kind = ? AND"
