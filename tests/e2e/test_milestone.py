@@ -393,3 +393,15 @@ def test_milestone__kill9_while_sending_a_batch_sends_each_exactly_once(make_har
     detail = status(h)["detail"]
     assert detail["sent"] == n and "missed" not in detail
     h.stop()
+
+
+def test_milestone__check_config_names_the_line_of_a_bad_time_zone_or_coupon(make_hark):
+    h = make_hark(services=("journal", "milestone"), start=False,
+                  conf={"milestone": {"time": "9:00", "default_timezone": "Mars/Olympus",
+                                      "coupon": "GIFT-2027", "feb29": "feb30"}})
+    r = h.hark("check-config", check=False)
+    assert r.returncode == 1
+    lines = open(h.config).read().splitlines()
+    for key in ("time", "default_timezone", "coupon", "feb29"):
+        n = next(i + 1 for i, l in enumerate(lines) if l.startswith(key + " ="))
+        assert "%s:%d: [milestone] %s" % (h.config, n, key) in r.stderr, (key, r.stderr)
