@@ -115,7 +115,7 @@ static const char *s_col(sqlite3_stmt *st, int i)
     return v ? v : "";
 }
 
-/* s_event_ms - when the purchase happened: its occurred_at, else the
+/* s_purchase_ms - when the purchase happened: its occurred_at, else the
  * event's, else when the journal recorded it */
 static int64_t s_purchase_ms(const hark_event_t *ev)
 {
@@ -334,12 +334,15 @@ static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t
     for (int i = 0; i < nz; i++) {
         s_cache_t *e = s_slot(m, zones[i], day, set->minutes);
         int64_t at = e->at;
+        /* an entry stands for exactly this zone unless the name was too
+         * long to keep: then it is read every time */
+        int exact = !zones[i] || strcmp(e->tz, zones[i]) == 0;
         if (now < at) { /* its local day or hour has not come yet */
             if (at < *next_at)
                 *next_at = at;
-        } else if (!rc && e->done[set->kind] != m->gen + 1) {
+        } else if (!rc && !(exact && e->done[set->kind] == m->gen + 1)) {
             rc = s_scan_zone(m, db, set, md, y, zones[i], at, now, out, n, cap);
-            if (!rc)
+            if (!rc && exact)
                 e->done[set->kind] = m->gen + 1;
         }
         free(zones[i]);
