@@ -689,6 +689,10 @@ static int s_init(service_t *svc)
     m->default_tz = config_get(cfg, "milestone", "default_timezone");
     m->catch_up = config_duration_ms(cfg, "milestone", "catch_up");
     m->interval = config_duration_ms(cfg, "milestone", "interval");
+    /* a scan may come up to one interval after a send time: that is on
+     * time, not a catch-up (so catch_up = 0 means "only on time") */
+    if (m->catch_up < m->interval)
+        m->catch_up = m->interval;
     m->batch = (int)config_int(cfg, "milestone", "batch");
     m->mar1 = strcmp(config_get(cfg, "milestone", "feb29"), "mar1") == 0;
     m->coupon_prefix = ms_coupon_prefix(cfg);
