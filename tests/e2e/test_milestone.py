@@ -186,6 +186,11 @@ def test_milestone__a_year_of_birthdays_and_anniversaries_each_at_nine_local_and
         {"type": "purchase", "data": {"customer_id": "ten", "order_id": "o11",
                                       "occurred_at": "2020-05-05T12:00:00Z"}}])
     append(h, "mail.unsubscribed", {"address": "SUPP@example.com", "via": "page"})
+    append(h, "mail.bounced", {"message": 1, "request_key": "x", "template": "birthday",
+                               "category": "milestone", "attempts": 1, "code": 550,
+                               "error": "no such user", "address": "bounce@example.com"})
+    post(h, [customer("bounce", "UTC", "--01-15"),
+             customer("kiri", name="Kiri\r\nBcc: x@evil.example")])
     applied(h)
 
     # every due time, against zoneinfo (29 February: 28 February in 2027)
@@ -213,6 +218,7 @@ def test_milestone__a_year_of_birthdays_and_anniversaries_each_at_nine_local_and
     (msg,) = smtp.wait_messages(1)
     assert to(msg) == "kiri@example.com"
     assert "Happy birthday, Kiri" in str(msg["Subject"])
+    assert msg["Bcc"] is None and "\n" not in str(msg["Subject"])  # the name stays text
     code = re.search(r"\b(GIFT-[A-Za-z0-9_\\-]+\\?\.[A-Za-z0-9_\\-]+)", text(msg)).group(1)
     code = code.replace("\\", "")
     out = h.hark("coupon", "verify", code).stdout
@@ -229,6 +235,7 @@ def test_milestone__a_year_of_birthdays_and_anniversaries_each_at_nine_local_and
     msgs = smtp.wait_messages(2)
     assert to(msgs[1]) == "edit@example.com"
     assert whom(h, "supp")["birthday"]["decided"] == [{"year": 2027, "status": "suppressed"}]
+    assert whom(h, "bounce")["birthday"]["decided"] == [{"year": 2027, "status": "suppressed"}]
     # the birthday moves later this year after its message: nothing more this year
     post(h, [customer("edit", birthday="--01-20")])
     applied(h)
