@@ -14,7 +14,7 @@ const config_setting_t config_table[] = {
     /* [hark] - the whole instance */
     {"hark", "state_dir", CFG_PATH, "var", 0, 0, NULL,
      "directory for SQLite files, sockets and generated keys (relative to the working directory)"},
-    {"hark", "services", CFG_LIST, "journal gateway mailer survey", 0, 0, NULL,
+    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone", 0, 0, NULL,
      "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
@@ -72,6 +72,8 @@ const config_setting_t config_table[] = {
      "how long a request waits for the journal before answering 503"},
     {"gateway", "survey_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long a report request waits for hark-survey before a 503"},
+    {"gateway", "milestone_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
+     "how long GET /v1/milestones waits for hark-milestone before a 503"},
 
     /* [mailer] - renders and delivers every email */
     {"mailer", "control", CFG_ENDPOINT, "ipc://{state_dir}/mailer.ctl", 0, 0, NULL,
@@ -150,6 +152,28 @@ const config_setting_t config_table[] = {
      "the weekday the digest of the seven days before goes out"},
     {"survey", "digest_hour", CFG_INT, "9", 0, 23, NULL,
      "the hour it goes out, in default_timezone"},
+
+    /* [milestone] - birthday and anniversary messages */
+    {"milestone", "control", CFG_ENDPOINT, "ipc://{state_dir}/milestone.ctl", 0, 0, NULL,
+     "ROUTER socket for SERVICE_STATUS, MILESTONE_SETTINGS, MILESTONE_CUSTOMER"},
+    {"milestone", "db", CFG_PATH, "{state_dir}/milestone.db", 0, 0, NULL,
+     "the milestone service's SQLite file"},
+    {"milestone", "time", CFG_STR, "09:00", 0, 0, NULL,
+     "local send time HH:MM of both kinds until a milestone.saved sets one"},
+    {"milestone", "default_timezone", CFG_STR, "UTC", 0, 0, NULL,
+     "IANA zone for customers whose record has none"},
+    {"milestone", "catch_up", CFG_DURATION, "12h", MS(0), SEC(24 * 3600), NULL,
+     "a message not sent at its time (downtime) still goes out up to this late"},
+    {"milestone", "feb29", CFG_ENUM, "feb28", 0, 0, "feb28 mar1",
+     "29 February milestones in common years: on 28 February or on 1 March"},
+    {"milestone", "coupon", CFG_STR, "on", 0, 0, NULL,
+     "personal coupon codes in the messages: on (prefix GIFT), off, or the prefix to use"},
+    {"milestone", "anniversary_from", CFG_ENUM, "first_purchase", 0, 0,
+     "first_purchase signup_date", "what anniversaries count from until a milestone.saved says"},
+    {"milestone", "interval", CFG_DURATION, "1m", MS(100), SEC(3600), NULL,
+     "how often it looks for messages due"},
+    {"milestone", "batch", CFG_INT, "500", 1, 100000, NULL,
+     "messages decided per transaction (each batch goes to the journal before the next)"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

@@ -10,6 +10,8 @@
  *             GET, POST /u/TOKEN  unsubscribe pages (gateway_pages.c)
  *             GET, POST /s/TOKEN  NPS survey pages (gateway_survey.c)
  *             GET, PUT /v1/campaigns[/ID]  (Bearer admin key; gateway_admin.c)
+ *             GET, PUT /v1/milestones[/KIND]  (Bearer admin key), read from
+ *                  hark-milestone (gateway_milestone.c)
  *             GET  /v1/reports/nps[.csv] (Bearer admin key), asked of
  *                  hark-survey (gateway_reports.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
@@ -18,7 +20,8 @@
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout survey_timeout; [hark] token_key; [survey] control; [mailer] shop_name (the
+ *           journal_timeout survey_timeout milestone_timeout; [hark] token_key;
+ *           [survey] control; [milestone] control; [mailer] shop_name (the
  *           survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
@@ -130,6 +133,14 @@ json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int t
     return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
 }
 
+/* gw_milestone_call - ask hark-milestone */
+json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+{
+    wire_client_t *c =
+        s_thread_client(gw, gw->milestone_key, config_get(gw->cfg, "milestone", "control"));
+    return c ? wire_client_call_json(c, cmd, body, gw->milestone_timeout_ms, reply_cmd) : NULL;
+}
+
 /* gw_append - append through the thread's journal client */
 json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
 {
@@ -160,6 +171,9 @@ static void s_route(gw_req_t *r)
         {"GET", "/v1/campaigns", gw_campaigns},
         {"GET", "/v1/campaigns/", gw_campaigns},
         {"PUT", "/v1/campaigns/", gw_campaigns},
+        {"GET", "/v1/milestones", gw_milestones},
+        {"GET", "/v1/milestones/", gw_milestones},
+        {"PUT", "/v1/milestones/", gw_milestones},
         {"GET", "/v1/reports/nps", gw_get_report_nps},
         {"GET", "/v1/reports/nps.csv", gw_get_report_nps_csv},
     };
@@ -180,7 +194,8 @@ static void s_route(gw_req_t *r)
         r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
         if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
             r->allow = "GET, HEAD, POST";
-        else if (strncmp(r->url, "/v1/campaigns/", 14) == 0)
+        else if (strncmp(r->url, "/v1/campaigns/", 14) == 0 ||
+                 strncmp(r->url, "/v1/milestones/", 15) == 0)
             r->allow = "GET, PUT";
         gw_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
@@ -335,6 +350,8 @@ static int s_init(service_t *svc)
     gw->max_body = config_size(gw->cfg, "gateway", "max_body");
     gw->journal_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "journal_timeout");
     gw->survey_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "survey_timeout");
+    gw->milestone_timeout_ms =
+        (int)config_duration_ms(gw->cfg, "gateway", "milestone_timeout");
     if (pthread_key_create(&gw->journal_key, s_client_free)) {
         free(gw);
         service_set_state(svc, NULL);
@@ -342,6 +359,13 @@ static int s_init(service_t *svc)
     }
     if (pthread_key_create(&gw->survey_key, s_client_free)) {
         pthread_key_delete(gw->journal_key);
+        free(gw);
+        service_set_state(svc, NULL);
+        return -1;
+    }
+    if (pthread_key_create(&gw->milestone_key, s_client_free)) {
+        pthread_key_delete(gw->journal_key);
+        pthread_key_delete(gw->survey_key);
         free(gw);
         service_set_state(svc, NULL);
         return -1;
@@ -355,7 +379,7 @@ static int s_init(service_t *svc)
         log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
         return -1;
     }
-    if (gateway_types_init(gw) || gateway_admin_init(gw))
+    if (gateway_types_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw))
         return -1;
     const char *listen = config_get(gw->cfg, "gateway", "listen");
     struct sockaddr_storage ss;
@@ -395,8 +419,10 @@ static void s_fini(service_t *svc)
         MHD_stop_daemon(gw->httpd);
     gateway_types_fini(gw);
     gateway_admin_fini(gw);
+    gateway_milestone_fini(gw);
     pthread_key_delete(gw->journal_key);
     pthread_key_delete(gw->survey_key);
+    pthread_key_delete(gw->milestone_key);
     free(gw);
     service_set_state(svc, NULL);
 }

@@ -33,11 +33,14 @@ typedef struct {
     char known_types[512];     /* "customer, purchase, …" for error messages */
     schema_t *answered;        /* survey.answered, which the gateway itself emits */
     schema_t *campaign;        /* campaign.saved, from the admin API (gateway_admin.c) */
+    schema_t *milestone;       /* milestone.saved, from the admin API (gateway_milestone.c) */
     long long max_body;
     int journal_timeout_ms;
     int survey_timeout_ms;     /* [gateway] survey_timeout, for reports */
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
     pthread_key_t survey_key;  /* per-thread DEALER to [survey] control */
+    pthread_key_t milestone_key; /* per-thread DEALER to [milestone] control */
+    int milestone_timeout_ms;  /* [gateway] milestone_timeout */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -97,6 +100,11 @@ json_t *gw_append(gateway_t *gw, const json_t *events, char *err);
 json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int timeout_ms,
                        char *reply_cmd);
 
+/* gw_milestone_call - one request to hark-milestone's control socket
+ * through this thread's client, waiting at most [gateway]
+ * milestone_timeout; like gw_survey_call */
+json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */
 int gw_key_fresh(char *key, size_t len);
@@ -122,6 +130,7 @@ void gw_get_healthz(gw_req_t *r);
 void gw_unsubscribe(gw_req_t *r);
 void gw_survey(gw_req_t *r);
 void gw_campaigns(gw_req_t *r);
+void gw_milestones(gw_req_t *r);
 void gw_get_report_nps(gw_req_t *r);
 void gw_get_report_nps_csv(gw_req_t *r);
 
@@ -133,5 +142,10 @@ void gateway_types_fini(gateway_t *gw);
  * 0/-1.  gateway_admin_fini frees it. */
 int gateway_admin_init(gateway_t *gw);
 void gateway_admin_fini(gateway_t *gw);
+
+/* gateway_milestone_init - milestone.saved's schema; 0/-1.
+ * gateway_milestone_fini frees it. */
+int gateway_milestone_init(gateway_t *gw);
+void gateway_milestone_fini(gateway_t *gw);
 
 #endif

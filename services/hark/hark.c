@@ -7,6 +7,7 @@
  *   hark [-c FILE] keys                  the ingest and admin keys
  *   hark [-c FILE] check-config          every config error with file and line
  *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
+ *   hark [-c FILE] milestone|coupon …    hark_milestone.c
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -24,6 +25,7 @@
 #include "hark.h"
 #include "jclient.h"
 #include "keys.h"
+#include "milestone.h"
 #include "service.h"
 #include "survey_time.h"
 #include "wire.h"
@@ -58,7 +60,12 @@ static int s_usage(FILE *f)
           "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n"
           "  campaign list [--json]               survey campaigns and their counts\n"
           "  campaign show ID                     one campaign as JSON\n"
-          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n",
+          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n"
+          "  milestone list [--json]              birthday and anniversary settings, counts\n"
+          "  milestone set birthday|anniversary [--enabled on|off] [--time HH:MM]\n"
+          "            [--offset -3d] [--template NAME]\n"
+          "            [--anniversary-from first_purchase|signup_date]   (journaled)\n"
+          "  coupon verify CODE                   is a coupon code genuine; whose, which year\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -356,6 +363,8 @@ static int s_check_config(cli_t *cli)
     for (size_t i = 0; i < ns; i++)
         if (strcmp(names[i], "survey") == 0)
             bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
+        else if (strcmp(names[i], "milestone") == 0)
+            bad += ms_check_config(cli->cfg, s_print_error, NULL);
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
                 n + (size_t)bad == 1 ? "" : "s");
@@ -412,6 +421,10 @@ int main(int argc, char **argv)
         rc = hark_report(&cli);
     else if (strcmp(rest[0], "campaign") == 0)
         rc = hark_campaign(&cli);
+    else if (strcmp(rest[0], "milestone") == 0)
+        rc = hark_milestone(&cli);
+    else if (strcmp(rest[0], "coupon") == 0)
+        rc = hark_coupon(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

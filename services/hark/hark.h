@@ -33,4 +33,17 @@ int hark_report(cli_t *cli);
 /* hark_campaign - `hark campaign list|show|set` */
 int hark_campaign(cli_t *cli);
 
+/* cli_wait_applied - wait (up to 3 s) until the consumer answering on
+ * control endpoint ep has applied the journal up to its head now */
+void cli_wait_applied(cli_t *cli, const char *ep);
+
+/* cli_by - "cli:<user>" for the by field of a change event */
+void cli_by(char *out, size_t len);
+
+/* hark_milestone - `hark milestone list|set` */
+int hark_milestone(cli_t *cli);
+
+/* hark_coupon - `hark coupon verify CODE` */
+int hark_coupon(cli_t *cli);
+
 #endif

@@ -26,10 +26,11 @@
 #include "schema.h"
 #include "survey.h"
 
-/* s_wait_applied - wait (up to 3 s) until hark-survey has applied the
- * journal as it is now, so what we read includes the last change (a PUT
- * answered a moment ago), and `set` changes that, not an older state */
-static void s_wait_applied(cli_t *cli, const char *ep)
+/* cli_wait_applied - wait (up to 3 s) until the service at ep has applied
+ * the journal as it is now, so what we read includes the last change (a
+ * PUT answered a moment ago), and `set` changes that, not an older state.
+ * hark_milestone.c uses it too. */
+void cli_wait_applied(cli_t *cli, const char *ep)
 {
     char cmd[48] = "";
     json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
@@ -53,7 +54,7 @@ static void s_wait_applied(cli_t *cli, const char *ep)
 static json_t *s_campaigns(cli_t *cli, const char *id)
 {
     const char *ep = config_get(cli->cfg, "survey", "control");
-    s_wait_applied(cli, ep);
+    cli_wait_applied(cli, ep);
     json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
     char cmd[48] = "";
     json_t *r = cli_call(cli, ep, CMD_SURVEY_CAMPAIGNS, req, cmd);
@@ -149,9 +150,9 @@ static int s_show(cli_t *cli)
     return rc;
 }
 
-/* s_by - "cli:<user>" from $USER (else the account), keeping only the
- * characters the schema allows */
-static void s_by(char *out, size_t len)
+/* cli_by - "cli:<user>" from $USER (else the account), keeping only the
+ * characters the schema allows (hark_milestone.c uses it too) */
+void cli_by(char *out, size_t len)
 {
     const char *user = getenv("USER");
     if (!user || !*user) {
@@ -308,7 +309,7 @@ static int s_set(cli_t *cli)
         }
     }
     char by[80];
-    s_by(by, sizeof by);
+    cli_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     /* the same check as the admin API's, so nothing the survey service
      * would have to ignore is ever journaled */

@@ -12,7 +12,7 @@ def read(*p):
 
 def test_every_config_key_is_documented_under_its_section():
     table = read("services", "common", "config_table.c")
-    keys = re.findall(r'^\s+\{"([a-z.*]+)", "([a-z_]+)", CFG_', table, re.M)
+    keys = re.findall(r'^\s+\{"([a-z.*]+)", "([a-z0-9_]+)", CFG_', table, re.M)
     assert len(keys) > 20
     readme = read("README.md")
     sections = {}
@@ -24,7 +24,7 @@ def test_every_config_key_is_documented_under_its_section():
 
 def test_shipped_config_sets_only_known_keys():
     table = read("services", "common", "config_table.c")
-    known = set(re.findall(r'^\s+\{"([a-z.*]+)", "([a-z_]+)", CFG_', table, re.M))
+    known = set(re.findall(r'^\s+\{"([a-z.*]+)", "([a-z0-9_]+)", CFG_', table, re.M))
     section = None
     for line in read("config", "hark.conf").splitlines():
         line = line.strip()

@@ -1,0 +1,149 @@
+/*
+ * gateway_milestone.c - the milestone settings in the admin API
+ * (Authorization: Bearer <admin key>):
+ *
+ *   GET /v1/milestones        both kinds' settings and counts, asked of
+ *                             hark-milestone (MILESTONE_SETTINGS)
+ *   GET /v1/milestones/KIND   one of them (KIND: birthday or anniversary)
+ *   PUT /v1/milestones/KIND   replace that kind's settings: the body is the
+ *                             settings (kind and by are the gateway's),
+ *                             checked like `hark milestone set` checks them
+ *                             (ms_saved_check), journaled as milestone.saved;
+ *                             202 {kind, offset} after the commit
+ *
+ * Writes are events like every other: hark-milestone applies
+ * milestone.saved, and the journal keeps every change (by = "api").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "milestone.h"
+#include "proto.h"
+
+#define MILESTONES_PATH "/v1/milestones"
+
+/* gateway_milestone_init - compile milestone.saved's schema */
+int gateway_milestone_init(gateway_t *gw)
+{
+    char err[256];
+    gw->milestone = ms_saved_schema(err, sizeof err);
+    if (!gw->milestone)
+        log_error("event=schema_failed schema=milestone.saved error=\"%s\"", err);
+    return gw->milestone ? 0 : -1;
+}
+
+/* gateway_milestone_fini - free the schema */
+void gateway_milestone_fini(gateway_t *gw)
+{
+    schema_destroy(&gw->milestone);
+}
+
+/* s_list - MILESTONE_SETTINGS {kind?}: the reply's list (caller decrefs) or
+ * NULL having answered 503 */
+static json_t *s_list(gw_req_t *r, const char *kind)
+{
+    json_t *req = kind ? json_pack("{s:s}", "kind", kind) : json_object();
+    char cmd[48] = "";
+    json_t *reply = req ? gw_milestone_call(r->gw, CMD_MILESTONE_SETTINGS, req, cmd) : NULL;
+    json_decref(req);
+    json_t *list = json_object_get(reply, "milestones");
+    if (!reply || strcmp(cmd, CMD_MILESTONE_SETTINGS_OK) != 0 || !json_is_array(list)) {
+        json_decref(reply);
+        r->retry_after = "1";
+        gw_error(r, 503, "milestone_unavailable", "the milestone service did not answer; retry",
+                 NULL, -1);
+        return NULL;
+    }
+    json_incref(list);
+    json_decref(reply);
+    return list;
+}
+
+/* s_put - replace one kind's settings */
+static void s_put(gw_req_t *r, const char *kind)
+{
+    json_error_t jerr;
+    json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(c)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
+                 jerr.line, jerr.column, c ? "not an object" : jerr.text);
+        gw_error(r, 400, "invalid_json", msg, NULL, -1);
+        json_decref(c);
+        return;
+    }
+    const json_t *bk = json_object_get(c, "kind");
+    if (bk && !(json_is_string(bk) && strcmp(json_string_value(bk), kind) == 0)) {
+        gw_error(r, 400, "invalid_field", "kind must be the one in the path (or left out)",
+                 "kind", -1);
+        json_decref(c);
+        return;
+    }
+    json_object_set_new(c, "kind", json_string(kind));
+    json_object_set_new(c, "by", json_string("api"));
+    if (!json_object_get(c, "enabled"))
+        json_object_set_new(c, "enabled", json_true());
+    char field[256] = "", msg[600], key[64], err[200] = "out of memory";
+    const char *code = ms_saved_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
+    if (code) {
+        gw_error(r, 400, code, msg, *field ? field : NULL, -1);
+        json_decref(c);
+        return;
+    }
+    json_t *events = gw_key_fresh(key, sizeof key) == 0
+                         ? json_pack("[{s:s,s:s,s:O}]", "type", "milestone.saved", "key", key,
+                                     "payload", c)
+                         : NULL;
+    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_decref(events);
+    json_decref(c);
+    if (!ok) {
+        log_warn("event=milestone_save_failed kind=%s error=\"%s\"", kind, err);
+        r->retry_after = "1";
+        gw_error(r, 503, "journal_unavailable",
+                 "the journal did not confirm the change; send it again", NULL, -1);
+        return;
+    }
+    json_t *offset = json_array_get(json_object_get(ok, "offsets"), 0);
+    log_info("event=milestone_saved kind=%s offset=%lld", kind,
+             (long long)json_integer_value(offset));
+    json_t *body = json_pack("{s:s,s:O}", "kind", kind, "offset", offset ? offset : json_null());
+    gw_json(r, 202, body);
+    json_decref(body);
+    json_decref(ok);
+}
+
+/* gw_milestones - /v1/milestones and /v1/milestones/KIND */
+void gw_milestones(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->admin_key))
+        return;
+    const char *kind = NULL;
+    if (strncmp(r->url, MILESTONES_PATH "/", sizeof MILESTONES_PATH) == 0) {
+        kind = r->url + sizeof MILESTONES_PATH;
+        if (ms_kind(kind) < 0) {
+            gw_error(r, 404, "not_found", "a milestone kind is birthday or anniversary", "kind",
+                     -1);
+            return;
+        }
+    }
+    if (strcmp(r->method, "PUT") == 0) {
+        if (r->too_large)
+            gw_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
+        else
+            s_put(r, kind);
+        return;
+    }
+    json_t *list = s_list(r, kind);
+    if (!list)
+        return;
+    json_t *body = kind ? json_incref(json_array_get(list, 0))
+                        : json_pack("{s:O}", "milestones", list);
+    gw_json(r, 200, body);
+    json_decref(body);
+    json_decref(list);
+}

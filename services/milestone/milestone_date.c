@@ -1,0 +1,192 @@
+/*
+ * milestone_date.c - calendar arithmetic for birthdays and anniversaries,
+ * and the local send instant in a customer's zone.
+ *
+ * The civil-date conversions are Howard Hinnant's days_from_civil /
+ * civil_from_days: C has timegm() for "a UTC wall time to epoch" but nothing
+ * that adds days to a date without going through a time zone, and these
+ * are exact for every Gregorian date, so they are written out here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "milestone.h"
+#include "survey_time.h"
+
+int ms_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* s_mdays - days in month m of year y */
+static int s_mdays(int y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && ms_leap(y) ? 29 : d[m - 1];
+}
+
+int64_t ms_days_from_civil(int y, int m, int d)
+{
+    int64_t yy = y - (m <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void ms_civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* s_digits - n ASCII digits at s as a number, or -1 */
+static int s_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int ms_parse_date(const char *s, int *y, int *m, int *d)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    int yy = s_digits(s, 4), mm = s_digits(s + 5, 2), dd = s_digits(s + 8, 2);
+    if (yy < 1 || mm < 1 || mm > 12 || dd < 1 || dd > s_mdays(yy, mm))
+        return -1;
+    *y = yy;
+    *m = mm;
+    *d = dd;
+    return 0;
+}
+
+int ms_parse_birthday(const char *s, int *m, int *d)
+{
+    int y;
+    if (s && strlen(s) == 7 && s[0] == '-' && s[1] == '-' && s[4] == '-') {
+        int mm = s_digits(s + 2, 2), dd = s_digits(s + 5, 2);
+        if (mm < 1 || mm > 12 || dd < 1 || dd > s_mdays(2000, mm)) /* 2000: a leap year */
+            return -1;
+        *m = mm;
+        *d = dd;
+        return 0;
+    }
+    return ms_parse_date(s, &y, m, d);
+}
+
+int ms_parse_time(const char *s, int *minutes)
+{
+    if (!s || strlen(s) != 5 || s[2] != ':')
+        return -1;
+    int h = s_digits(s, 2), mi = s_digits(s + 3, 2);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59)
+        return -1;
+    *minutes = h * 60 + mi;
+    return 0;
+}
+
+int ms_parse_offset(const char *s, int *days)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "0") == 0) {
+        *days = 0;
+        return 0;
+    }
+    int sign = 1;
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        sign = *p++ == '-' ? -1 : 1;
+    size_t n = strlen(p);
+    if (n < 2 || n > 3 || p[n - 1] != 'd')
+        return -1;
+    int v = s_digits(p, (int)n - 1);
+    if (v < 0 || v > 30)
+        return -1;
+    *days = sign * v;
+    return 0;
+}
+
+const char *ms_format_offset(int days, char *out, size_t len)
+{
+    if (days == 0)
+        snprintf(out, len, "0");
+    else
+        snprintf(out, len, "%s%dd", days < 0 ? "-" : "+", abs(days));
+    return out;
+}
+
+void ms_observed(int y, int m, int d, int mar1, int *om, int *od)
+{
+    *om = m;
+    *od = d;
+    if (m == 2 && d == 29 && !ms_leap(y)) {
+        *om = mar1 ? 3 : 2;
+        *od = mar1 ? 1 : 28;
+    }
+}
+
+int ms_match_md(int y, int m, int d, int mar1, int out[2])
+{
+    int n = 0;
+    out[n++] = m * 100 + d;
+    if (!ms_leap(y) && ((!mar1 && m == 2 && d == 28) || (mar1 && m == 3 && d == 1)))
+        out[n++] = 229;
+    return n;
+}
+
+/* s_gmtoff - the zone's UTC offset in seconds at epoch second t */
+static long s_gmtoff(int64_t t, const char *tz)
+{
+    struct tm tm;
+    if (survey_time_local(t * 1000, tz, &tm))
+        return 0;
+    return tm.tm_gmtoff;
+}
+
+int64_t ms_send_instant(int y, int m, int d, int minutes, const char *tz)
+{
+    /* u: the wall time read as if it were UTC.  A zone changes its offset
+     * at most once within a day either side of any time (true of every
+     * zone in tzdata), so the offsets a day before and a day after are the
+     * only ones the wall time can have. */
+    int64_t u = ms_days_from_civil(y, m, d) * 86400 + (int64_t)minutes * 60;
+    long o1 = s_gmtoff(u - 86400, tz), o2 = s_gmtoff(u + 86400, tz);
+    int64_t best = INT64_MAX;
+    long offs[2] = {o1, o2};
+    for (int i = 0; i < 2; i++) {
+        int64_t x = u - offs[i];
+        if (s_gmtoff(x, tz) == offs[i] && x < best)
+            best = x; /* a real instant showing that time; the earlier wins */
+    }
+    if (best != INT64_MAX)
+        return best * 1000;
+    /* neither: the time falls in a gap.  The clocks jump at an instant T
+     * between u - o2 (still the old offset) and u - o1 (already the new
+     * one); T is the first instant whose local time is past the send time. */
+    int64_t lo = u - (o1 > o2 ? o1 : o2), hi = u - (o1 < o2 ? o1 : o2);
+    long before = s_gmtoff(lo, tz);
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s_gmtoff(mid, tz) == before)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return hi * 1000;
+}

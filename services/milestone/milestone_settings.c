@@ -1,0 +1,187 @@
+/*
+ * milestone_settings.c - what a marketer sets per kind (on/off, local send
+ * time, offset, template, where anniversaries count from) and the checks of
+ * a milestone.saved payload shared by the service, the admin API and
+ * `hark milestone set`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "milestone.h"
+#include "proto.h"
+#include "survey_time.h"
+
+const char *const ms_kind_names[MS_KINDS] = {"birthday", "anniversary"};
+
+int ms_kind(const char *name)
+{
+    for (int i = 0; name && i < MS_KINDS; i++)
+        if (strcmp(name, ms_kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void ms_settings_default(const config_t *cfg, int kind, ms_settings_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = kind;
+    out->enabled = 1;
+    out->minutes = 9 * 60;
+    ms_parse_time(config_get(cfg, "milestone", "time"), &out->minutes);
+    snprintf(out->template_name, sizeof out->template_name, "%s", ms_kind_names[kind]);
+    const char *from = config_get(cfg, "milestone", "anniversary_from");
+    out->from_signup = from && strcmp(from, "signup_date") == 0;
+}
+
+json_t *ms_settings_view(const ms_settings_t *s)
+{
+    char t[8], off[8];
+    snprintf(t, sizeof t, "%02d:%02d", s->minutes / 60 % 100, s->minutes % 60);
+    json_t *v = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", ms_kind_names[s->kind], "enabled",
+                          s->enabled, "time", t, "offset",
+                          ms_format_offset(s->offset_days, off, sizeof off), "template",
+                          s->template_name, "source", s->admin ? "admin" : "config");
+    if (s->kind == MS_ANNIVERSARY)
+        json_object_set_new(v, "anniversary_from",
+                            json_string(s->from_signup ? "signup_date" : "first_purchase"));
+    if (*s->by)
+        json_object_set_new(v, "by", json_string(s->by));
+    return v;
+}
+
+/* s_fail - fill field and msg; -1 */
+static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mlen, const char *m)
+{
+    snprintf(field, flen, "%s", f);
+    snprintf(msg, mlen, "%s", m);
+    return -1;
+}
+
+int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *out, char *field,
+                          size_t flen, char *msg, size_t mlen)
+{
+    int kind = ms_kind(json_string_value(json_object_get(p, "kind")));
+    if (kind < 0)
+        return s_fail(field, flen, "kind", msg, mlen, "kind must be birthday or anniversary");
+    ms_settings_default(cfg, kind, out);
+    out->admin = 1;
+    const json_t *en = json_object_get(p, "enabled");
+    if (en && !json_is_boolean(en))
+        return s_fail(field, flen, "enabled", msg, mlen, "enabled must be true or false");
+    if (en)
+        out->enabled = json_is_true(en);
+    const json_t *t = json_object_get(p, "time");
+    if (t && ms_parse_time(json_string_value(t), &out->minutes))
+        return s_fail(field, flen, "time", msg, mlen, "time must be HH:MM, 00:00 to 23:59");
+    const json_t *o = json_object_get(p, "offset");
+    if (o && ms_parse_offset(json_string_value(o), &out->offset_days))
+        return s_fail(field, flen, "offset", msg, mlen,
+                      "offset must be 0 or whole days from -30d to +30d, like -3d");
+    const char *tmpl = json_string_value(json_object_get(p, "template"));
+    if (json_object_get(p, "template")) {
+        int ok = tmpl && *tmpl && strlen(tmpl) < sizeof out->template_name &&
+                 tmpl[0] >= 'a' && tmpl[0] <= 'z';
+        for (const char *c = tmpl; ok && *c; c++)
+            ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+        if (!ok)
+            return s_fail(field, flen, "template", msg, mlen,
+                          "template must be a template name: a-z, 0-9 and _, 1-64");
+        snprintf(out->template_name, sizeof out->template_name, "%s", tmpl);
+    }
+    const json_t *from = json_object_get(p, "anniversary_from");
+    if (from) {
+        const char *f = json_string_value(from);
+        if (kind != MS_ANNIVERSARY)
+            return s_fail(field, flen, "anniversary_from", msg, mlen,
+                          "anniversary_from is a setting of kind anniversary only");
+        if (!f || (strcmp(f, "first_purchase") != 0 && strcmp(f, "signup_date") != 0))
+            return s_fail(field, flen, "anniversary_from", msg, mlen,
+                          "anniversary_from must be first_purchase or signup_date");
+        out->from_signup = strcmp(f, "signup_date") == 0;
+    }
+    const char *by = json_string_value(json_object_get(p, "by"));
+    snprintf(out->by, sizeof out->by, "%s", by ? by : "");
+    return 0;
+}
+
+schema_t *ms_saved_schema(char *err, size_t errlen)
+{
+    for (const proto_doc_t *d = proto_event_schemas; d->name; d++)
+        if (strcmp(d->name, "milestone.saved") == 0)
+            return schema_new(d->json, err, errlen);
+    snprintf(err, errlen, "no schema for milestone.saved");
+    return NULL;
+}
+
+const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size_t flen,
+                           char *msg, size_t mlen)
+{
+    char why[256];
+    if (schema_validate(s, p, field, flen, why, sizeof why)) {
+        snprintf(msg, mlen, "%s %s", *field ? field : "milestone", why);
+        return "invalid_field";
+    }
+    /* the schema's patterns are the shape; the service's parser has the
+     * last word (an offset of 45d has the shape but not the range) */
+    const json_t *t = json_object_get(p, "time");
+    const json_t *o = json_object_get(p, "offset");
+    int v;
+    if (t && ms_parse_time(json_string_value(t), &v)) {
+        s_fail(field, flen, "time", msg, mlen, "time must be HH:MM, 00:00 to 23:59");
+        return "invalid_field";
+    }
+    if (o && ms_parse_offset(json_string_value(o), &v)) {
+        s_fail(field, flen, "offset", msg, mlen,
+               "offset must be 0 or whole days from -30d to +30d, like -3d");
+        return "invalid_field";
+    }
+    if (json_object_get(p, "anniversary_from") &&
+        ms_kind(json_string_value(json_object_get(p, "kind"))) != MS_ANNIVERSARY) {
+        s_fail(field, flen, "anniversary_from", msg, mlen,
+               "anniversary_from is a setting of kind anniversary only");
+        return "invalid_field";
+    }
+    return NULL;
+}
+
+/* s_report - one "FILE:LINE: [milestone] ..." error */
+static void s_report(const config_t *cfg, const char *key, const char *msg,
+                     void (*report)(const char *, void *), void *arg)
+{
+    char line[400];
+    int n = config_line(cfg, "milestone", key);
+    if (n > 0)
+        snprintf(line, sizeof line, "%s:%d: [milestone] %s: %s", config_path(cfg), n, key, msg);
+    else
+        snprintf(line, sizeof line, "%s: [milestone] %s: %s", config_path(cfg), key, msg);
+    report(line, arg);
+}
+
+int ms_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg)
+{
+    int bad = 0, v;
+    char m[200];
+    const char *t = config_get(cfg, "milestone", "time");
+    if (ms_parse_time(t, &v)) {
+        snprintf(m, sizeof m, "expected HH:MM (00:00 to 23:59), got \"%.40s\"", t ? t : "");
+        s_report(cfg, "time", m, report, arg);
+        bad++;
+    }
+    const char *tz = config_get(cfg, "milestone", "default_timezone");
+    if (!survey_tz_ok(tz)) {
+        snprintf(m, sizeof m, "unknown time zone \"%.64s\"", tz ? tz : "");
+        s_report(cfg, "default_timezone", m, report, arg);
+        bad++;
+    }
+    const char *c = config_get(cfg, "milestone", "coupon");
+    int ok = c && *c && strlen(c) <= 16;
+    for (const char *p = c; ok && *p; p++)
+        ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+    if (!ok) {
+        snprintf(m, sizeof m, "expected on, off or a prefix of 1-16 letters and digits, got"
+                              " \"%.40s\"", c ? c : "");
+        s_report(cfg, "coupon", m, report, arg);
+        bad++;
+    }
+    return bad;
+}

@@ -1,0 +1,178 @@
+/*
+ * milestone_store.c - milestone.db: customers (contact copies with the
+ * month and day of their milestones, indexed), suppressions, the
+ * marketer's settings, the sends (one row per customer, kind and year:
+ * what makes a message go out once) and the outbox.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "contacts.h"
+#include "db.h"
+#include "milestone.h"
+#include "survey_time.h"
+
+const char *const milestone_migrations[] = {
+    /* b_md, s_md, p_md: month * 100 + day of the birthday, the signup date
+     * and the first purchase (local date in the customer's zone), so the
+     * customers whose day it is are an index range, not a scan */
+    "CREATE TABLE customers("
+    "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT,"
+    "  b_md INTEGER, s_year INTEGER, s_md INTEGER,"
+    "  p_at INTEGER, p_year INTEGER, p_md INTEGER);"
+    "CREATE INDEX customers_b ON customers(b_md, timezone) WHERE b_md IS NOT NULL;"
+    "CREATE INDEX customers_s ON customers(s_md, timezone) WHERE s_md IS NOT NULL;"
+    "CREATE INDEX customers_p ON customers(p_md, timezone) WHERE p_md IS NOT NULL;"
+    "CREATE TABLE suppressions(address TEXT PRIMARY KEY, reason TEXT NOT NULL);"
+    /* one row per kind once a milestone.saved set it; none: the defaults */
+    "CREATE TABLE settings(kind TEXT PRIMARY KEY, enabled INTEGER NOT NULL,"
+    "  minutes INTEGER NOT NULL, offset_days INTEGER NOT NULL, template TEXT NOT NULL,"
+    "  from_signup INTEGER NOT NULL, by TEXT);"
+    /* the year a milestone falls in, decided once: sent, suppressed,
+     * no_address (nothing to write to) or missed (beyond catch_up) */
+    "CREATE TABLE sends(kind TEXT NOT NULL, customer_id TEXT NOT NULL, year INTEGER NOT NULL,"
+    "  status TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  PRIMARY KEY(kind, customer_id, year)) WITHOUT ROWID;"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+    "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    NULL,
+};
+
+/* s_update - run sql with ?1 = id and ?2.. the n integers of v; 0/-1 */
+static int s_update(sqlite3 *db, const char *sql, const char *id, int n, const int64_t *v)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_int64(st, i + 2, v[i]);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+int mstore_customer(sqlite3 *db, const json_t *c)
+{
+    if (contacts_upsert(db, c))
+        return -1;
+    const char *id = json_string_value(json_object_get(c, "id"));
+    const char *bday = json_string_value(json_object_get(c, "birthday"));
+    const char *signup = json_string_value(json_object_get(c, "signup_date"));
+    int y, m, d;
+    /* a birthday edited to a later day this year after this year's message
+     * went out sends nothing more: sends is keyed on the year, not the day */
+    if (bday && ms_parse_birthday(bday, &m, &d) == 0) {
+        int64_t v[] = {m * 100 + d};
+        if (s_update(db, "UPDATE customers SET b_md = ?2 WHERE id = ?1", id, 1, v))
+            return -1;
+    }
+    if (signup && ms_parse_date(signup, &y, &m, &d) == 0) {
+        int64_t v[] = {y, m * 100 + d};
+        if (s_update(db, "UPDATE customers SET s_year = ?2, s_md = ?3 WHERE id = ?1", id, 2, v))
+            return -1;
+    }
+    return 0;
+}
+
+int mstore_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *default_tz)
+{
+    if (!cid)
+        return -1;
+    /* a purchase of a customer we have not seen: a row to hang it on */
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO customers(id) VALUES(?) ON CONFLICT DO NOTHING");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    st = rc ? NULL : db_prepare(db, "SELECT p_at, timezone FROM customers WHERE id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    int earlier = 0;
+    char tz[80] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        earlier = sqlite3_column_type(st, 0) == SQLITE_NULL || sqlite3_column_int64(st, 0) > ms;
+        const char *t = (const char *)sqlite3_column_text(st, 1);
+        snprintf(tz, sizeof tz, "%s", t ? t : "");
+    }
+    db_finish(st);
+    if (!earlier)
+        return 0;
+    /* the day of the first purchase is the customer's local day then (the
+     * zone known at the time; a later change of zone does not move it) */
+    if (!survey_tz_ok(tz))
+        snprintf(tz, sizeof tz, "%s", default_tz);
+    struct tm lt;
+    if (survey_time_local(ms, tz, &lt))
+        return -1;
+    int64_t v[] = {ms, lt.tm_year + 1900, (lt.tm_mon + 1) * 100 + lt.tm_mday};
+    return s_update(db, "UPDATE customers SET p_at = ?2, p_year = ?3, p_md = ?4 WHERE id = ?1",
+                    cid, 3, v);
+}
+
+int mstore_suppress(sqlite3 *db, const char *address, const char *reason)
+{
+    if (!address)
+        return 0;
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason) VALUES(?, ?)"
+                                      " ON CONFLICT(address) DO NOTHING");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+int mstore_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out)
+{
+    ms_settings_default(cfg, kind, out);
+    sqlite3_stmt *st = db_prepare(db, "SELECT enabled, minutes, offset_days, template,"
+                                      " from_signup, by FROM settings WHERE kind = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, ms_kind_names[kind], -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->admin = 1;
+        out->enabled = sqlite3_column_int(st, 0);
+        out->minutes = sqlite3_column_int(st, 1);
+        out->offset_days = sqlite3_column_int(st, 2);
+        snprintf(out->template_name, sizeof out->template_name, "%s",
+                 (const char *)sqlite3_column_text(st, 3));
+        out->from_signup = sqlite3_column_int(st, 4);
+        const char *by = (const char *)sqlite3_column_text(st, 5);
+        snprintf(out->by, sizeof out->by, "%s", by ? by : "");
+    }
+    db_finish(st);
+    return 0;
+}
+
+int mstore_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len)
+{
+    ms_settings_t s;
+    char field[64], msg[200];
+    if (ms_settings_from_json(cfg, p, &s, field, sizeof field, msg, sizeof msg)) {
+        snprintf(err, len, "%s", msg);
+        return 1;
+    }
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT OR REPLACE INTO settings(kind, enabled, minutes, offset_days, template,"
+            " from_signup, by) VALUES(?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, ms_kind_names[s.kind], -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, s.enabled);
+    sqlite3_bind_int(st, 3, s.minutes);
+    sqlite3_bind_int(st, 4, s.offset_days);
+    sqlite3_bind_text(st, 5, s.template_name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 6, s.from_signup);
+    sqlite3_bind_text(st, 7, s.by, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
