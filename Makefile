@@ -109,7 +109,7 @@ $(LIBSVC): $(SVC_PART_OBJ)
 # One rule per program: its folder's .c files plus libhark (hark and the
 # gateway also take the services' parts they use, e.g. survey_time.c).
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway,$(1)),$(LIBSVC)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway intake,$(1)),$(LIBSVC)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
