@@ -12,13 +12,17 @@
  *             GET, PUT /v1/campaigns[/ID]  (Bearer admin key; gateway_admin.c)
  *             GET  /v1/reports/nps[.csv] (Bearer admin key), asked of
  *                  hark-survey (gateway_reports.c)
+ *             GET, POST /feedback, /cancel  customer forms; GET /v1/cases[/ID],
+ *                  POST /v1/cases/ID/reply|retag|resolve, GET
+ *                  /v1/reports/reasons (Bearer admin key) (gateway_intake.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
  * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
  *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout survey_timeout; [hark] token_key; [survey] control; [mailer] shop_name (the
+ *           journal_timeout survey_timeout; [hark] token_key; [intake] control
+ *           reasons timeout form_rate; [survey] control; [mailer] shop_name (the
  *           survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
@@ -162,6 +166,14 @@ static void s_route(gw_req_t *r)
         {"PUT", "/v1/campaigns/", gw_campaigns},
         {"GET", "/v1/reports/nps", gw_get_report_nps},
         {"GET", "/v1/reports/nps.csv", gw_get_report_nps_csv},
+        {"GET", "/v1/reports/reasons", gw_get_report_reasons},
+        {"GET", "/v1/cases", gw_cases},
+        {"GET", "/v1/cases/", gw_cases},
+        {"POST", "/v1/cases/", gw_cases},
+        {"GET", "/feedback", gw_intake_form},
+        {"POST", "/feedback", gw_intake_form},
+        {"GET", "/cancel", gw_intake_form},
+        {"POST", "/cancel", gw_intake_form},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -355,7 +367,7 @@ static int s_init(service_t *svc)
         log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
         return -1;
     }
-    if (gateway_types_init(gw) || gateway_admin_init(gw))
+    if (gateway_types_init(gw) || gateway_admin_init(gw) || gateway_intake_init(gw))
         return -1;
     const char *listen = config_get(gw->cfg, "gateway", "listen");
     struct sockaddr_storage ss;
@@ -395,6 +407,7 @@ static void s_fini(service_t *svc)
         MHD_stop_daemon(gw->httpd);
     gateway_types_fini(gw);
     gateway_admin_fini(gw);
+    gateway_intake_fini(gw);
     pthread_key_delete(gw->journal_key);
     pthread_key_delete(gw->survey_key);
     free(gw);

@@ -7,6 +7,7 @@
  *   hark [-c FILE] keys                  the ingest and admin keys
  *   hark [-c FILE] check-config          every config error with file and line
  *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
+ *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -22,6 +23,7 @@
 #include "clock.h"
 #include "config.h"
 #include "hark.h"
+#include "intake.h"
 #include "jclient.h"
 #include "keys.h"
 #include "service.h"
@@ -58,7 +60,15 @@ static int s_usage(FILE *f)
           "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n"
           "  campaign list [--json]               survey campaigns and their counts\n"
           "  campaign show ID                     one campaign as JSON\n"
-          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n",
+          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n"
+          "  cases list [--status open|waiting|resolved] [--reason R] [--team T] [--breached]\n"
+          "             [--json]                    complaint and cancellation cases\n"
+          "  cases show ID [--json]               one case with its history\n"
+          "  cases reply ID --message-file F      mail the customer (Markdown), journaled\n"
+          "  cases retag ID --reason R...         replace the case's reason codes, journaled\n"
+          "  cases resolve ID                     close the case, journaled\n"
+          "  cases link CUSTOMER [--locale L]     the customer's /feedback and /cancel links\n"
+          "  report reasons [--from D] [--to D] [--kind complaint|cancellation|nps] [--json]\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -353,9 +363,12 @@ static int s_check_config(cli_t *cli)
             bad++;
         }
     }
-    for (size_t i = 0; i < ns; i++)
+    for (size_t i = 0; i < ns; i++) {
         if (strcmp(names[i], "survey") == 0)
             bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
+        if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
+            bad += intake_check_config(cli->cfg, s_print_error, NULL);
+    }
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
                 n + (size_t)bad == 1 ? "" : "s");
@@ -412,6 +425,8 @@ int main(int argc, char **argv)
         rc = hark_report(&cli);
     else if (strcmp(rest[0], "campaign") == 0)
         rc = hark_campaign(&cli);
+    else if (strcmp(rest[0], "cases") == 0)
+        rc = hark_cases(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);
