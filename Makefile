@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail bench-survey all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: bench-journal bench-mail bench-survey bench-intake all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -193,8 +193,9 @@ test-e2e:
 
 # bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
 # against smtp-sink and a private Postfix (issue 3), then the survey's
-# scheduling rate and NPS report time (issue 4); see tests/bench/README.md
-bench: bench-journal bench-mail bench-survey
+# scheduling rate and NPS report time (issue 4), intake's cases tagged per
+# second (issue 6); see tests/bench/README.md
+bench: bench-journal bench-mail bench-survey bench-intake
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
@@ -207,6 +208,10 @@ bench-mail: deps-bench
 bench-survey: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/survey_bench.py
+
+bench-intake: deps-test
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/intake_bench.py
 
 clean:
 	rm -rf build bin var
