@@ -485,14 +485,19 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     return rc;
 }
 
+typedef struct {
+    char id[65], reason[INTAKE_CODE_MAX + 1], team[64], cid[160];
+    int64_t opened, due;
+} s_due_t;
+
 /* s_breach_one - the complaint_breach of one case into the outbox */
-static int s_breach_one(intake_t *s, sqlite3 *db, sqlite3_stmt *row, int64_t now)
+static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t now)
 {
-    const char *id = s_col(row, 0);
-    const char *reason = s_col(row, 1);
-    int ti = reasons_team_find(s->reasons, s_col(row, 2));
+    const char *id = row->id;
+    const char *reason = row->reason;
+    int ti = reasons_team_find(s->reasons, row->team);
     const intake_team_t *team = reasons_team(s->reasons, ti);
-    int64_t opened = sqlite3_column_int64(row, 3), due = sqlite3_column_int64(row, 4);
+    int64_t opened = row->opened, due = row->due;
     sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET breach_alerted = 1 WHERE id = ?");
     if (!st)
         return -1;
@@ -505,7 +510,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, sqlite3_stmt *row, int64_t now
     if (!team || !*team->email)
         return 0;
     s_contact_t who;
-    s_contact(db, s_col(row, 5), &who);
+    s_contact(db, *row->cid ? row->cid : NULL, &who);
     char respond_by[120], opened_s[120], staff[700], overdue[64], key[128];
     intake_hours_format(due, team->tz, respond_by, sizeof respond_by);
     intake_hours_format(opened, team->tz, opened_s, sizeof opened_s);
@@ -518,7 +523,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, sqlite3_stmt *row, int64_t now
     int ri = reasons_find(s->reasons, reason);
     json_t *vars = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "case_number", id, "customer_name",
-        *who.name ? who.name : *who.email ? who.email : s_col(row, 5) ? s_col(row, 5) : "?",
+        *who.name ? who.name : *who.email ? who.email : *row->cid ? row->cid : "?",
         "reason_label", ri >= 0 ? reasons_label(s->reasons, (size_t)ri, NULL) : reason, "opened",
         opened_s, "respond_by", respond_by, "team", team->name, "overdue", overdue, "staff_url",
         staff);
@@ -557,18 +562,27 @@ static int s_on_due(loop_t *loop, void *arg)
                                       " FROM cases WHERE first_reply_at IS NULL AND"
                                       " breach_alerted = 0 AND status <> 'resolved' AND"
                                       " due_at <= ?1 ORDER BY due_at LIMIT ?2");
-    int bad = !st, n = 0;
-    if (st) {
+    /* read the batch first, then update: no row changes under a running
+     * SELECT on the same table */
+    s_due_t *due = calloc(BREACH_BATCH, sizeof *due);
+    int bad = !st || !due, n = 0;
+    if (!bad) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int(st, 2, BREACH_BATCH);
-        /* each row is updated while the SELECT runs: SQLite allows it, and
-         * the update only clears the row from this very WHERE */
-        while (!bad && sqlite3_step(st) == SQLITE_ROW) {
-            bad = s_breach_one(s, db, st, now);
-            n++;
+        while (n < BREACH_BATCH && sqlite3_step(st) == SQLITE_ROW) {
+            s_due_t *d = &due[n++];
+            snprintf(d->id, sizeof d->id, "%s", s_col(st, 0));
+            snprintf(d->reason, sizeof d->reason, "%s", s_col(st, 1));
+            snprintf(d->team, sizeof d->team, "%s", s_col(st, 2));
+            d->opened = sqlite3_column_int64(st, 3);
+            d->due = sqlite3_column_int64(st, 4);
+            snprintf(d->cid, sizeof d->cid, "%s", s_col(st, 5) ? s_col(st, 5) : "");
         }
-        db_finish(st);
     }
+    db_finish(st);
+    for (int i = 0; i < n && !bad; i++)
+        bad = s_breach_one(s, db, &due[i], now);
+    free(due);
     if (bad || db_commit(db)) {
         db_rollback(db);
         return 0;

@@ -56,6 +56,7 @@
 #include "token.h"
 
 #define S_LINE_MAX 200 /* Debian's libinih INI_MAX_LINE */
+#define S_REASONS_MAX 1000
 
 const char *const intake_locales[INTAKE_LOCALES] = {"en", "ru", "pl", "zh", "be"};
 
@@ -160,6 +161,10 @@ static void s_section_start(reasons_t *r, const char *name)
         }
         if (reasons_find(r, code) >= 0) {
             s_error(r, r->line, "[%s]: duplicate reason code \"%s\"", name, code);
+            return;
+        }
+        if (r->n >= S_REASONS_MAX) { /* reasons_tag marks reasons in a fixed array */
+            s_error(r, r->line, "[%s]: more than %d reasons", name, S_REASONS_MAX);
             return;
         }
         if (s_grow((void **)&r->reasons, r->n, &r->cap, sizeof *r->reasons)) {
@@ -703,8 +708,8 @@ int reasons_tag(const reasons_t *r, const char *text, size_t len, int *idx, int 
     uint8_t *t = s_fold((const uint8_t *)text, len, &n, &starts);
     if (!t)
         return -1;
-    unsigned char seen[1024]; /* per reason: found */
-    size_t nr = r->n < sizeof seen ? r->n : sizeof seen;
+    unsigned char seen[S_REASONS_MAX]; /* per reason: found */
+    size_t nr = r->n;
     memset(seen, 0, nr);
     int s = 0;
     const size_t ncls = (size_t)r->ncls;
