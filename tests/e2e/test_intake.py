@@ -168,7 +168,21 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
     assert "reason_code" in body["error"]["message"] and "no_such_reason" in body["error"]["message"]
     assert len(h.fetch_all(types=["complaint"])) == before
 
-    wait_for(lambda: len(tagged(h)) == 4, what="four feedback.tagged")
+    # NPS comments from hark-survey: a detractor's is a case like a complaint,
+    # a promoter's is tagged and counted but waits for no answer
+    for i, (score, comment) in enumerate(((3, "Way too EXPENSIVE!"), (9, "late once, fine otherwise"))):
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+            {"type": "feedback.given", "key": "survey/%d/feedback" % i,
+             "payload": {"customer_id": "c1", "text": comment, "source": "nps", "score": score,
+                         "locale": "pl"}}]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: len(tagged(h)) == 6, what="six feedback.tagged")
+    nps = {e["payload"]["text"]: e["payload"] for e in tagged(h) if e["payload"]["kind"] == "nps"}
+    assert nps["Way too EXPENSIVE!"]["codes"] == ["price"]
+    assert nps["late once, fine otherwise"]["codes"] == ["shipping_delay"]
+    c_detractor, c_promoter = nps["Way too EXPENSIVE!"]["case"], nps["late once, fine otherwise"]["case"]
+    assert show(h, c_detractor)["status"] == "open"
+    assert show(h, c_promoter)["status"] == "resolved"
     by_case = {e["payload"]["case"]: e for e in tagged(h)}
     v = schema("feedback.tagged")
     for e in by_case.values():
@@ -181,20 +195,21 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
     assert by_case[c_zh]["payload"]["codes"] == ["damaged_item"]
     assert by_case[c_zh]["payload"]["kind"] == "cancellation"
     assert by_case[c_none]["payload"]["codes"] == ["other"]
-    listed = {c["id"]: c for c in cases(h)}
+    listed = {c["id"]: c for c in cases(h, "--status", "open") if c["kind"] != "nps"}
     assert listed[c_explicit]["team"] == "billing" and listed[c_ru]["team"] == "logistics"
     assert all(c["status"] == "open" for c in listed.values())
     jsonschema.Draft202012Validator(COMMANDS["INTAKE_CASES_OK"]["request"]).validate(
         {"cases": list(listed.values())})
 
     # an acknowledgement to the customer and an alert to the team, per case
-    msgs = smtp.wait_messages(8)
+    # waiting for an answer (not the promoter's)
+    msgs = smtp.wait_messages(10)
     time.sleep(1)
     msgs = smtp.messages()
-    assert len(msgs) == 8
+    assert len(msgs) == 10
     acks = [m for m in msgs if to(m) == "anna@example.com"]
     assert sorted(re.search(r"C\d+", m["Subject"]).group(0) for m in acks) == \
-        sorted([c_explicit, c_ru, c_zh, c_none])
+        sorted([c_explicit, c_ru, c_zh, c_none, c_detractor])
     ack = next(m for m in acks if c_explicit in m["Subject"])
     assert "Błąd w rozliczeniu" in text(ack)          # the reason in the customer's language
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)", text(ack))  # when they hear back
