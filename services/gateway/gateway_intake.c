@@ -512,7 +512,8 @@ static int s_email_ok(const char *e)
            strlen(e) <= 254 && !strchr(at + 1, '@');
 }
 
-/* s_record - journal the complaint/cancellation; 0 once committed */
+/* s_record - journal the complaint/cancellation; 0 once committed, 1 when
+ * the event would not pass its schema (nothing stored), -1 on failure */
 static int s_record(gw_req_t *r, const s_form_t *f)
 {
     json_t *p = json_pack("{s:s}", "channel", "web");
@@ -533,6 +534,15 @@ static int s_record(gw_req_t *r, const s_form_t *f)
         json_object_set_new(p, "reason_code", json_string(f->reason));
     if (*f->text)
         json_object_set_new(p, "text", json_string(f->text));
+    /* what the form made must pass the same schema as an ingested event
+     * (the address above all: s_email_ok is only a first filter) */
+    const char *type = f->cancel ? "cancellation" : "complaint";
+    for (size_t i = 0; i < r->gw->n_types; i++)
+        if (strcmp(r->gw->types[i].type, type) == 0 &&
+            schema_validate(r->gw->types[i].schema, p, NULL, 0, NULL, 0)) {
+            json_decref(p);
+            return 1;
+        }
     char key[64], err[200] = "no key";
     json_t *events = NULL;
     if (!gw_key_fresh(key, sizeof key))
@@ -617,7 +627,14 @@ static void s_post(gw_req_t *r, s_form_t *f)
         s_show(r, 400, f);
         goto done;
     }
-    if (s_record(r, f)) {
+    int rc = s_record(r, f);
+    if (rc > 0) {
+        f->err_field = "email";
+        f->err_text = w->bad_email;
+        s_show(r, 400, f);
+        goto done;
+    }
+    if (rc) {
         r->retry_after = "60";
         gw_page_text(r, 503, w->lang, title, "err", w->error);
         goto done;
