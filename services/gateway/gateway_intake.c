@@ -28,7 +28,7 @@
  * INTAKE_REPORT), writes journaled as case.* events with by = "api":
  *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
  *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
- *   GET  /v1/reports/reasons[?from=&to=&kind=]
+ *   GET  /v1/reports/reasons[?from=&to=&kind=&team=]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -247,6 +247,35 @@ done:
     json_decref(body);
 }
 
+/* s_param_ok - a report or list parameter's value, or 0 having answered
+ * 400 naming it */
+static int s_param_ok(gw_req_t *r, const char *name, const char *v)
+{
+    int ok = 1;
+    if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0) {
+        ok = strlen(v) == 10;
+        for (int i = 0; ok && i < 10; i++)
+            ok = i == 4 || i == 7 ? v[i] == '-' : v[i] >= '0' && v[i] <= '9';
+    } else if (strcmp(name, "kind") == 0) {
+        ok = strcmp(v, "complaint") == 0 || strcmp(v, "cancellation") == 0 ||
+             strcmp(v, "nps") == 0;
+    } else if (strcmp(name, "status") == 0) {
+        ok = strcmp(v, "open") == 0 || strcmp(v, "waiting") == 0 || strcmp(v, "resolved") == 0;
+    } else {
+        ok = strlen(v) <= 64;
+    }
+    if (!ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: %s", name,
+                 strcmp(name, "kind") == 0     ? "complaint, cancellation or nps"
+                 : strcmp(name, "status") == 0 ? "open, waiting or resolved"
+                 : strlen(v) > 64              ? "at most 64 characters"
+                                               : "a date YYYY-MM-DD");
+        gw_error(r, 400, "invalid_parameter", msg, name, -1);
+    }
+    return ok;
+}
+
 void gw_cases(gw_req_t *r)
 {
     if (!gw_bearer_ok(r, r->gw->admin_key))
@@ -280,9 +309,15 @@ void gw_cases(gw_req_t *r)
         json_object_set_new(req, "id", json_string(id));
     } else {
         static const char *const keys[] = {"status", "reason", "team", NULL};
-        for (int i = 0; keys[i]; i++)
-            if (s_arg(r, keys[i]))
-                json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
+        for (int i = 0; keys[i]; i++) {
+            if (!s_arg(r, keys[i]))
+                continue;
+            if (!s_param_ok(r, keys[i], s_arg(r, keys[i]))) {
+                json_decref(req);
+                return;
+            }
+            json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
+        }
         const char *b = s_arg(r, "breached");
         if (b && (strcmp(b, "1") == 0 || strcmp(b, "true") == 0))
             json_object_set_new(req, "breached", json_true());
@@ -304,10 +339,16 @@ void gw_get_report_reasons(gw_req_t *r)
     if (!gw_bearer_ok(r, r->gw->admin_key))
         return;
     json_t *req = json_object();
-    static const char *const keys[] = {"from", "to", "kind", NULL};
-    for (int i = 0; keys[i]; i++)
-        if (s_arg(r, keys[i]))
-            json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
+    static const char *const keys[] = {"from", "to", "kind", "team", NULL};
+    for (int i = 0; keys[i]; i++) {
+        if (!s_arg(r, keys[i]))
+            continue;
+        if (!s_param_ok(r, keys[i], s_arg(r, keys[i]))) {
+            json_decref(req);
+            return;
+        }
+        json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
+    }
     char cmd[48] = "";
     json_t *reply = s_intake_call(r->gw, CMD_INTAKE_REPORT, req, cmd);
     json_decref(req);

@@ -68,7 +68,8 @@ static int s_usage(FILE *f)
           "  cases retag ID --reason R...         replace the case's reason codes, journaled\n"
           "  cases resolve ID                     close the case, journaled\n"
           "  cases link CUSTOMER [--locale L]     the customer's /feedback and /cancel links\n"
-          "  report reasons [--from D] [--to D] [--kind complaint|cancellation|nps] [--json]\n",
+          "  report reasons [--from D] [--to D] [--kind complaint|cancellation|nps] [--team T]\n"
+          "                 [--json]             reasons (Pareto), trend, churn, first replies\n",
           f);
     return f == stderr ? 2 : 0;
 }

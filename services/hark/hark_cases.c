@@ -322,7 +322,7 @@ int hark_report_reasons(cli_t *cli)
         if (strcmp(o, "--json") == 0) {
             as_json = 1;
         } else if ((strcmp(o, "--from") == 0 || strcmp(o, "--to") == 0 ||
-                    strcmp(o, "--kind") == 0) && v) {
+                    strcmp(o, "--kind") == 0 || strcmp(o, "--team") == 0) && v) {
             json_object_set_new(req, o + 2, json_string(v));
             i++;
         } else {

@@ -213,6 +213,7 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
     const char *from = json_string_value(json_object_get(req, "from"));
     const char *to = json_string_value(json_object_get(req, "to"));
     const char *kind = json_string_value(json_object_get(req, "kind"));
+    const char *team_f = json_string_value(json_object_get(req, "team"));
     int64_t a = from ? s_day_ms(from) : 0, b = to ? s_day_ms(to) : 0;
     if (a < 0 || b < 0) {
         snprintf(err, errlen, "%s: a date YYYY-MM-DD", a < 0 ? "from" : "to");
@@ -232,7 +233,8 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
     sqlite3_stmt *st = count && ts ? db_prepare(db, "SELECT codes, reason, team, opened_at,"
                                                     " due_at, first_reply_at FROM cases"
                                                     " WHERE opened_at >= ?1 AND opened_at < ?2"
-                                                    " AND (?3 IS NULL OR kind = ?3)")
+                                                    " AND (?3 IS NULL OR kind = ?3)"
+                                                    " AND (?4 IS NULL OR team = ?4)")
                                    : NULL;
     if (!st) {
         free(count);
@@ -245,6 +247,8 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
     sqlite3_bind_int64(st, 2, b);
     if (kind)
         sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+    if (team_f)
+        sqlite3_bind_text(st, 4, team_f, -1, SQLITE_TRANSIENT);
     while (sqlite3_step(st) == SQLITE_ROW) {
         total++;
         int64_t opened = sqlite3_column_int64(st, 3);
@@ -331,6 +335,8 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
     json_t *teams = json_array();
     for (size_t k = 0; k < ntm; k++) {
         s_team_stat_t *t = &ts[k];
+        if (team_f && strcmp(reasons_team(r, (int)k)->name, team_f) != 0)
+            continue;
         json_t *median = json_null();
         if (t->nt) {
             qsort(t->times, t->nt, sizeof *t->times, s_cmp_ll);
@@ -379,5 +385,7 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
         json_object_set_new(out, "to", json_string(to));
     if (kind)
         json_object_set_new(out, "kind", json_string(kind));
+    if (team_f)
+        json_object_set_new(out, "team", json_string(team_f));
     return out;
 }

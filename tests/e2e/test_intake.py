@@ -289,6 +289,14 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert st == 200 and body["total"] == 2
     st, body = admin(h, "GET", "/v1/reports/reasons?kind=nps")
     assert st == 200 and body["total"] == 0
+    by_team = json.loads(h.hark("report", "reasons", "--team", "billing", "--json").stdout)
+    assert by_team["total"] == 1 and [t["team"] for t in by_team["teams"]] == ["billing"]
+    st, body = admin(h, "GET", "/v1/reports/reasons?from=2000-01-01&to=2000-12-31")
+    assert st == 200 and body["total"] == 0
+    st, body = admin(h, "GET", "/v1/reports/reasons?from=yesterday")
+    assert st == 400 and body["error"]["field"] == "from"
+    st, body = admin(h, "GET", "/v1/cases?status=closed")
+    assert st == 400 and body["error"]["field"] == "status"
     out = h.hark("report", "reasons").stdout
     assert "price" in out and "█" in out
     st, body = admin(h, "GET", "/v1/cases/%s" % b)
