@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail bench-survey bench-milestone all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -110,7 +110,7 @@ $(LIBSVC): $(SVC_PART_OBJ)
 # gateway also take the services' parts they use, e.g. survey_time.c, and
 # milestone takes survey_time.c).
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway milestone,$(1)),$(LIBSVC)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway milestone intake,$(1)),$(LIBSVC)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
@@ -195,8 +195,9 @@ test-e2e:
 # bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
 # against smtp-sink and a private Postfix (issue 3), then the survey's
 # scheduling rate and NPS report time (issue 4), the milestone service's
-# one day of messages among 1,000,000 customers (issue 5); see tests/bench/README.md
-bench: bench-journal bench-mail bench-survey bench-milestone
+# one day of messages among 1,000,000 customers (issue 5), intake's cases
+# tagged per second (issue 6); see tests/bench/README.md
+bench: bench-journal bench-mail bench-survey bench-milestone bench-intake
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
@@ -213,6 +214,10 @@ bench-survey: deps-test
 bench-milestone: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/milestone_bench.py
+
+bench-intake: deps-test
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/intake_bench.py
 
 clean:
 	rm -rf build bin var

@@ -14,7 +14,7 @@ const config_setting_t config_table[] = {
     /* [hark] - the whole instance */
     {"hark", "state_dir", CFG_PATH, "var", 0, 0, NULL,
      "directory for SQLite files, sockets and generated keys (relative to the working directory)"},
-    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone", 0, 0, NULL,
+    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake", 0, 0, NULL,
      "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
@@ -174,6 +174,20 @@ const config_setting_t config_table[] = {
      "how often it looks for messages due"},
     {"milestone", "batch", CFG_INT, "500", 1, 100000, NULL,
      "messages decided per transaction (each batch goes to the journal before the next)"},
+
+    /* [intake] - reason-coded complaint and cancellation intake */
+    {"intake", "control", CFG_ENDPOINT, "ipc://{state_dir}/intake.ctl", 0, 0, NULL,
+     "ROUTER socket for SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT"},
+    {"intake", "db", CFG_PATH, "{state_dir}/intake.db", 0, 0, NULL,
+     "the intake service's SQLite file"},
+    {"intake", "reasons", CFG_PATH, "config/reasons.conf", 0, 0, NULL,
+     "the reason taxonomy and teams (relative to the working directory)"},
+    {"intake", "staff_url", CFG_URL, NULL, 0, 0, NULL,
+     "base of the case links in team alerts (default: [gateway] public_url)"},
+    {"intake", "timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
+     "how long the gateway and the CLI wait for hark-intake before giving up"},
+    {"intake", "form_rate", CFG_INT, "20", 1, 100000, NULL,
+     "customer form POSTs (/feedback, /cancel) per minute from one client address; 429 beyond"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

@@ -14,6 +14,9 @@
  *                  hark-milestone (gateway_milestone.c)
  *             GET  /v1/reports/nps[.csv] (Bearer admin key), asked of
  *                  hark-survey (gateway_reports.c)
+ *             GET, POST /feedback, /cancel  customer forms; GET /v1/cases[/ID],
+ *                  POST /v1/cases/ID/reply|retag|resolve, GET
+ *                  /v1/reports/reasons (Bearer admin key) (gateway_intake.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
  * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
  *           via JOURNAL_APPEND.
@@ -21,7 +24,8 @@
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
  *           journal_timeout survey_timeout milestone_timeout; [hark] token_key;
- *           [survey] control; [milestone] control; [mailer] shop_name (the
+ *           [intake] control reasons timeout form_rate; [survey] control;
+ *           [milestone] control; [mailer] shop_name (the
  *           survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
@@ -176,6 +180,14 @@ static void s_route(gw_req_t *r)
         {"PUT", "/v1/milestones/", gw_milestones},
         {"GET", "/v1/reports/nps", gw_get_report_nps},
         {"GET", "/v1/reports/nps.csv", gw_get_report_nps_csv},
+        {"GET", "/v1/reports/reasons", gw_get_report_reasons},
+        {"GET", "/v1/cases", gw_cases},
+        {"GET", "/v1/cases/", gw_cases},
+        {"POST", "/v1/cases/", gw_cases},
+        {"GET", "/feedback", gw_intake_form},
+        {"POST", "/feedback", gw_intake_form},
+        {"GET", "/cancel", gw_intake_form},
+        {"POST", "/cancel", gw_intake_form},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -379,7 +391,8 @@ static int s_init(service_t *svc)
         log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
         return -1;
     }
-    if (gateway_types_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw))
+    if (gateway_types_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
+        gateway_intake_init(gw))
         return -1;
     const char *listen = config_get(gw->cfg, "gateway", "listen");
     struct sockaddr_storage ss;
@@ -420,6 +433,7 @@ static void s_fini(service_t *svc)
     gateway_types_fini(gw);
     gateway_admin_fini(gw);
     gateway_milestone_fini(gw);
+    gateway_intake_fini(gw);
     pthread_key_delete(gw->journal_key);
     pthread_key_delete(gw->survey_key);
     pthread_key_delete(gw->milestone_key);

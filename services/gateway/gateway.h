@@ -41,6 +41,8 @@ typedef struct {
     pthread_key_t survey_key;  /* per-thread DEALER to [survey] control */
     pthread_key_t milestone_key; /* per-thread DEALER to [milestone] control */
     int milestone_timeout_ms;  /* [gateway] milestone_timeout */
+    struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
+    void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -123,6 +125,26 @@ void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *ti
  * two-letter language); "pl-PL" picks pl, anything unknown (or NULL) the
  * first entry.  Returns a pointer into table. */
 const void *gw_words_for(const void *table, size_t n, size_t size, const char *locale);
+
+/* gw_form_field - the first value of name in an urlencoded body, decoded
+ * into out: 1 found, 0 absent, -1 malformed (gateway_survey.c) */
+int gw_form_field(const char *body, size_t len, const char *name, buf_t *out);
+/* gw_origin_ok - 1 when the request has no Origin or public_url's */
+int gw_origin_ok(gw_req_t *r);
+/* gw_clean_text - customer text as stored: valid UTF-8 (-1 otherwise),
+ * control characters dropped, trimmed, at most 4000 characters; 0/-1 */
+int gw_clean_text(const char *s, size_t n, buf_t *out);
+
+/* gateway_intake.c: the reason taxonomy (when hark-intake runs), the
+ * customer forms, the cases admin API and the reasons report */
+int gateway_intake_init(gateway_t *gw);
+void gateway_intake_fini(gateway_t *gw);
+/* gw_intake_check - a complaint/cancellation's reason_code must be in the
+ * taxonomy; 0, or -1 having answered 400 */
+int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long index);
+void gw_intake_form(gw_req_t *r);
+void gw_cases(gw_req_t *r);
+void gw_get_report_reasons(gw_req_t *r);
 
 /* the routes */
 void gw_post_events(gw_req_t *r);

@@ -118,7 +118,7 @@ static int s_check_event(gw_req_t *r, const json_t *e, long index)
         gw_error(r, 400, "invalid_field", full, field, index);
         return -1;
     }
-    return 0;
+    return gw_intake_check(r, type, json_object_get(e, "data"), index);
 }
 
 /* s_idem_ok - Idempotency-Key: 1-200 printable ASCII characters */

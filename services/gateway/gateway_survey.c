@@ -519,3 +519,20 @@ void gw_survey(gw_req_t *r)
     }
     json_decref(inv); /* after the page: pg.comment points into it */
 }
+
+/* gw_form_field / gw_origin_ok / gw_clean_text - the survey form's
+ * helpers, for the other customer forms (gateway_intake.c) */
+int gw_form_field(const char *body, size_t len, const char *name, buf_t *out)
+{
+    return s_field(body, len, name, out);
+}
+
+int gw_origin_ok(gw_req_t *r)
+{
+    return s_origin_ok(r);
+}
+
+int gw_clean_text(const char *s, size_t n, buf_t *out)
+{
+    return s_clean_comment(s, n, out);
+}

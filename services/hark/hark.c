@@ -8,6 +8,7 @@
  *   hark [-c FILE] check-config          every config error with file and line
  *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
  *   hark [-c FILE] milestone|coupon …    hark_milestone.c
+ *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -23,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "hark.h"
+#include "intake.h"
 #include "jclient.h"
 #include "keys.h"
 #include "milestone.h"
@@ -65,7 +67,16 @@ static int s_usage(FILE *f)
           "  milestone set birthday|anniversary [--enabled on|off] [--time HH:MM]\n"
           "            [--offset -3d] [--template NAME]\n"
           "            [--anniversary-from first_purchase|signup_date]   (journaled)\n"
-          "  coupon verify CODE                   is a coupon code genuine; whose, which year\n",
+          "  coupon verify CODE                   is a coupon code genuine; whose, which year\n"
+          "  cases list [--status open|waiting|resolved] [--reason R] [--team T] [--breached]\n"
+          "             [--json]                    complaint and cancellation cases\n"
+          "  cases show ID [--json]               one case with its history\n"
+          "  cases reply ID --message-file F      mail the customer (Markdown), journaled\n"
+          "  cases retag ID --reason R...         replace the case's reason codes, journaled\n"
+          "  cases resolve ID                     close the case, journaled\n"
+          "  cases link CUSTOMER [--locale L]     the customer's /feedback and /cancel links\n"
+          "  report reasons [--from D] [--to D] [--kind complaint|cancellation|nps] [--team T]\n"
+          "                 [--json]             reasons (Pareto), trend, churn, first replies\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -360,11 +371,14 @@ static int s_check_config(cli_t *cli)
             bad++;
         }
     }
-    for (size_t i = 0; i < ns; i++)
+    for (size_t i = 0; i < ns; i++) {
         if (strcmp(names[i], "survey") == 0)
             bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
         else if (strcmp(names[i], "milestone") == 0)
             bad += ms_check_config(cli->cfg, s_print_error, NULL);
+        else if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
+            bad += intake_check_config(cli->cfg, s_print_error, NULL);
+    }
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
                 n + (size_t)bad == 1 ? "" : "s");
@@ -425,6 +439,8 @@ int main(int argc, char **argv)
         rc = hark_milestone(&cli);
     else if (strcmp(rest[0], "coupon") == 0)
         rc = hark_coupon(&cli);
+    else if (strcmp(rest[0], "cases") == 0)
+        rc = hark_cases(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

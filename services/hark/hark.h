@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include <stddef.h>
+
 #include "config.h"
 
 typedef struct {
@@ -23,6 +25,15 @@ json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t
 /* cli_append - append events (array, not stolen) to the journal; the
  * JOURNAL_APPEND_OK body or NULL after printing why */
 json_t *cli_append(cli_t *cli, json_t *events);
+
+/* cli_by - "cli:<user>" (from $USER) into out: who a journaled change is by */
+void cli_by(char *out, size_t len);
+
+/* hark_cases - `hark cases list|show|reply|retag|resolve|link` */
+int hark_cases(cli_t *cli);
+
+/* hark_report_reasons - `hark report reasons` */
+int hark_report_reasons(cli_t *cli);
 
 /* hark_mail - `hark mail preview|send|queue|retry` */
 int hark_mail(cli_t *cli);

@@ -363,3 +363,9 @@ int hark_campaign(cli_t *cli)
     fprintf(stderr, "hark: campaign needs list, show or set\n");
     return 2;
 }
+
+/* cli_by - "cli:<user>", for the other journaled commands (hark_cases.c) */
+void cli_by(char *out, size_t len)
+{
+    s_by(out, len);
+}

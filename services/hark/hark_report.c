@@ -148,8 +148,10 @@ static int s_nps(cli_t *cli)
 /* hark_report - `hark report nps …` */
 int hark_report(cli_t *cli)
 {
+    if (cli->argc >= 1 && strcmp(cli->argv[0], "reasons") == 0)
+        return hark_report_reasons(cli);
     if (cli->argc < 1 || strcmp(cli->argv[0], "nps") != 0) {
-        fprintf(stderr, "hark: report needs nps\n");
+        fprintf(stderr, "hark: report needs nps or reasons\n");
         return 2;
     }
     return s_nps(cli);

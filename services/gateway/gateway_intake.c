@@ -1,0 +1,716 @@
+/*
+ * gateway_intake.c - what the gateway does for hark-intake (issue 6).
+ *
+ * The taxonomy: when `intake` is in [hark] services, the gateway loads
+ * [intake] reasons itself at start (the same file and parser as
+ * hark-intake), so POST /v1/events can answer 400 naming reason_code for a
+ * complaint or cancellation whose code is not in it, without a round trip.
+ * After editing reasons.conf restart both (harkd restarts what exits).
+ *
+ * Customer forms (no JavaScript, every value HTML-escaped):
+ *   GET  /feedback[?customer=TOKEN]   a complaint form: the reason list in
+ *                  the customer's language and a text box (without a token
+ *                  it also asks for an email address)
+ *   GET  /cancel?customer=TOKEN       the same for a cancellation reason
+ *   POST the form (csrf, reason, text[, email]): the csrf field is a token
+ *        (purpose "intake-form") over the form's kind and customer, valid a
+ *        day, and a POST with an Origin must come from public_url: else
+ *        403.  At most [intake] form_rate POSTs a minute per client address
+ *        (429).  Bad input (text not UTF-8 or longer than 4000 characters,
+ *        an unknown reason, neither reason nor text, a bad email) shows the
+ *        form again with the error (400) and stores nothing.  A good one
+ *        journals a complaint/cancellation (channel "web") and only then
+ *        answers 200.
+ *   TOKEN is intake_token_make() of the customer id and locale, e.g. from
+ *   `hark cases link CUSTOMER`.
+ *
+ * Admin API (Bearer admin key), reads asked of hark-intake (INTAKE_CASES,
+ * INTAKE_REPORT), writes journaled as case.* events with by = "api":
+ *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
+ *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
+ *   GET  /v1/reports/reasons[?from=&to=&kind=&team=]
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+#include "gateway.h"
+#include "intake.h"
+#include "log.h"
+#include "mime.h"
+#include "proto.h"
+#include "token.h"
+
+#define S_TEXT_MAX 4000       /* characters a form takes */
+#define S_RATE_SLOTS 1024     /* client addresses tracked at once */
+#define S_CSRF_TTL_S 86400
+
+typedef struct {
+    char ip[64];
+    int64_t window; /* the minute (mono ms / 60000) counted */
+    int count;
+} s_slot_t;
+
+typedef struct {
+    pthread_mutex_t mu;
+    s_slot_t slots[S_RATE_SLOTS];
+    int limit;
+} s_rate_t;
+
+static void s_report(const char *msg, void *arg)
+{
+    (void)arg;
+    log_error("event=bad_reasons error=\"%s\"", msg);
+}
+
+int gateway_intake_init(gateway_t *gw)
+{
+    const char *names[64];
+    size_t n = config_list(gw->cfg, "hark", "services", names, 64);
+    int on = 0;
+    for (size_t i = 0; i < n; i++)
+        on |= strcmp(names[i], "intake") == 0;
+    s_rate_t *rate = calloc(1, sizeof *rate);
+    if (!rate || pthread_mutex_init(&rate->mu, NULL)) {
+        free(rate);
+        return -1;
+    }
+    rate->limit = (int)config_int(gw->cfg, "intake", "form_rate");
+    gw->form_rate = rate;
+    if (!on)
+        return 0;
+    int errors = 0;
+    gw->reasons = reasons_load(config_get(gw->cfg, "intake", "reasons"), s_report, NULL, &errors);
+    return gw->reasons && !errors ? 0 : -1;
+}
+
+void gateway_intake_fini(gateway_t *gw)
+{
+    reasons_destroy(&gw->reasons);
+    s_rate_t *rate = gw->form_rate;
+    if (rate) {
+        pthread_mutex_destroy(&rate->mu);
+        free(rate);
+    }
+    gw->form_rate = NULL;
+}
+
+int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long index)
+{
+    if (!r->gw->reasons || (strcmp(type, "complaint") != 0 && strcmp(type, "cancellation") != 0))
+        return 0;
+    const char *code = json_string_value(json_object_get(data, "reason_code"));
+    if (!code || reasons_find(r->gw->reasons, code) >= 0)
+        return 0;
+    char msg[300];
+    snprintf(msg, sizeof msg, "data.reason_code \"%s\" is not a reason in the taxonomy", code);
+    gw_error(r, 400, "unknown_reason", msg, "data.reason_code", index);
+    return -1;
+}
+
+/* s_intake_call - one request to hark-intake; reply body or NULL */
+static json_t *s_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+{
+    wire_client_t *c = wire_client_new(gw->zctx, config_get(gw->cfg, "intake", "control"));
+    json_t *r = c ? wire_client_call_json(c, cmd, body,
+                                          (int)config_duration_ms(gw->cfg, "intake", "timeout"),
+                                          reply_cmd)
+                  : NULL;
+    wire_client_destroy(&c);
+    return r;
+}
+
+/* s_answer - relay hark-intake's answer: ok_cmd as 200, ERROR as 400/404 */
+static void s_answer(gw_req_t *r, json_t *reply, const char *cmd, const char *ok_cmd)
+{
+    if (!reply) {
+        r->retry_after = "5";
+        gw_error(r, 503, "intake_unavailable", "hark-intake did not answer", NULL, -1);
+        return;
+    }
+    if (strcmp(cmd, ok_cmd) == 0) {
+        gw_json(r, 200, reply);
+        return;
+    }
+    json_t *e = json_object_get(reply, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    int nf = code && strcmp(code, "not_found") == 0;
+    gw_error(r, nf ? 404 : 400, code ? code : "error", msg ? msg : "", NULL, -1);
+}
+
+/* s_arg - a query argument or NULL */
+static const char *s_arg(gw_req_t *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : NULL;
+}
+
+/* s_case_exists - 1 when hark-intake knows id, 0 when not (answered
+ * 404), -1 when it did not answer (answered 503) */
+static int s_case_exists(gw_req_t *r, const char *id)
+{
+    json_t *req = json_pack("{s:s}", "id", id);
+    char cmd[48] = "";
+    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
+    json_decref(req);
+    int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
+    if (rc == 0)
+        gw_error(r, 404, "not_found", "no such case", "case", -1);
+    else if (rc < 0)
+        s_answer(r, NULL, cmd, "");
+    json_decref(reply);
+    return rc;
+}
+
+/* s_case_action - POST /v1/cases/ID/ACTION: journal case.<action> */
+static void s_case_action(gw_req_t *r, const char *id, const char *action)
+{
+    const char *type = strcmp(action, "reply") == 0     ? "case.replied"
+                       : strcmp(action, "retag") == 0   ? "case.retagged"
+                       : strcmp(action, "resolve") == 0 ? "case.resolved"
+                                                        : NULL;
+    if (!type) {
+        gw_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
+        return;
+    }
+    json_t *body = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : json_object();
+    if (!json_is_object(body)) {
+        json_decref(body);
+        gw_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
+        return;
+    }
+    json_t *p = json_pack("{s:s,s:s}", "case", id, "by", "api");
+    if (strcmp(type, "case.replied") == 0) {
+        const char *m = json_string_value(json_object_get(body, "message"));
+        if (!m || !*m || !mime_utf8_valid(m, strlen(m)) || strlen(m) > 20000) {
+            gw_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
+                     "message", -1);
+            goto done;
+        }
+        json_object_set_new(p, "message", json_string(m));
+    } else if (strcmp(type, "case.retagged") == 0) {
+        json_t *codes = json_object_get(body, "codes"), *v;
+        size_t i;
+        if (!json_is_array(codes) || json_array_size(codes) == 0 ||
+            json_array_size(codes) > INTAKE_MAX_CODES) {
+            gw_error(r, 400, "invalid_field", "codes: a list of 1-32 reason codes", "codes", -1);
+            goto done;
+        }
+        json_t *clean = json_array();
+        json_array_foreach(codes, i, v) {
+            const char *c = json_string_value(v);
+            if (!c || !r->gw->reasons || reasons_find(r->gw->reasons, c) < 0) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "codes[%zu]: \"%.64s\" is not a reason in the"
+                                          " taxonomy", i, c ? c : "");
+                gw_error(r, 400, "unknown_reason", msg, "codes", (long)i);
+                json_decref(clean);
+                goto done;
+            }
+            int dup = 0;
+            size_t j;
+            json_t *w;
+            json_array_foreach(clean, j, w) dup |= strcmp(json_string_value(w), c) == 0;
+            if (!dup)
+                json_array_append_new(clean, json_string(c));
+        }
+        json_object_set_new(p, "codes", clean);
+    }
+    if (s_case_exists(r, id) != 1)
+        goto done;
+    char key[64], err[200];
+    if (gw_key_fresh(key, sizeof key)) {
+        gw_error(r, 500, "internal", "no key", NULL, -1);
+        goto done;
+    }
+    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", p);
+    json_t *ok = gw_append(r->gw, events, err);
+    json_decref(events);
+    if (!ok) {
+        r->retry_after = "1";
+        gw_error(r, 503, "journal_unavailable", err, NULL, -1);
+        goto done;
+    }
+    json_t *ans = json_pack("{s:s,s:s,s:O}", "case", id, "event", type, "offset",
+                            json_array_get(json_object_get(ok, "offsets"), 0));
+    gw_json(r, 202, ans);
+    json_decref(ans);
+    json_decref(ok);
+done:
+    json_decref(p);
+    json_decref(body);
+}
+
+/* s_param_ok - a report or list parameter's value, or 0 having answered
+ * 400 naming it */
+static int s_param_ok(gw_req_t *r, const char *name, const char *v)
+{
+    int ok = 1;
+    if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0) {
+        ok = strlen(v) == 10;
+        for (int i = 0; ok && i < 10; i++)
+            ok = i == 4 || i == 7 ? v[i] == '-' : v[i] >= '0' && v[i] <= '9';
+    } else if (strcmp(name, "kind") == 0) {
+        ok = strcmp(v, "complaint") == 0 || strcmp(v, "cancellation") == 0 ||
+             strcmp(v, "nps") == 0;
+    } else if (strcmp(name, "status") == 0) {
+        ok = strcmp(v, "open") == 0 || strcmp(v, "waiting") == 0 || strcmp(v, "resolved") == 0;
+    } else {
+        ok = strlen(v) <= 64;
+    }
+    if (!ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: %s", name,
+                 strcmp(name, "kind") == 0     ? "complaint, cancellation or nps"
+                 : strcmp(name, "status") == 0 ? "open, waiting or resolved"
+                 : strlen(v) > 64              ? "at most 64 characters"
+                                               : "a date YYYY-MM-DD");
+        gw_error(r, 400, "invalid_parameter", msg, name, -1);
+    }
+    return ok;
+}
+
+void gw_cases(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->admin_key))
+        return;
+    const char *rest = r->url + strlen("/v1/cases");
+    if (*rest == '/')
+        rest++;
+    char id[80] = "", action[32] = "";
+    const char *slash = strchr(rest, '/');
+    if (slash) {
+        snprintf(id, sizeof id, "%.*s", (int)(slash - rest) < 79 ? (int)(slash - rest) : 79,
+                 rest);
+        snprintf(action, sizeof action, "%s", slash + 1);
+    } else {
+        snprintf(id, sizeof id, "%.79s", rest);
+    }
+    if (strcmp(r->method, "POST") == 0) {
+        if (!*id || !*action) {
+            gw_error(r, 404, "not_found", "POST /v1/cases/ID/reply|retag|resolve", NULL, -1);
+            return;
+        }
+        s_case_action(r, id, action);
+        return;
+    }
+    if (*action) {
+        gw_error(r, 404, "not_found", "no such path", NULL, -1);
+        return;
+    }
+    json_t *req = json_object();
+    if (*id) {
+        json_object_set_new(req, "id", json_string(id));
+    } else {
+        static const char *const keys[] = {"status", "reason", "team", NULL};
+        for (int i = 0; keys[i]; i++) {
+            if (!s_arg(r, keys[i]))
+                continue;
+            if (!s_param_ok(r, keys[i], s_arg(r, keys[i]))) {
+                json_decref(req);
+                return;
+            }
+            json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
+        }
+        const char *b = s_arg(r, "breached");
+        if (b && (strcmp(b, "1") == 0 || strcmp(b, "true") == 0))
+            json_object_set_new(req, "breached", json_true());
+    }
+    char cmd[48] = "";
+    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
+    json_decref(req);
+    if (*id && reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
+        json_t *one = json_array_get(json_object_get(reply, "cases"), 0);
+        gw_json(r, 200, one);
+    } else {
+        s_answer(r, reply, cmd, CMD_INTAKE_CASES_OK);
+    }
+    json_decref(reply);
+}
+
+void gw_get_report_reasons(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->admin_key))
+        return;
+    json_t *req = json_object();
+    static const char *const keys[] = {"from", "to", "kind", "team", NULL};
+    for (int i = 0; keys[i]; i++) {
+        if (!s_arg(r, keys[i]))
+            continue;
+        if (!s_param_ok(r, keys[i], s_arg(r, keys[i]))) {
+            json_decref(req);
+            return;
+        }
+        json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
+    }
+    char cmd[48] = "";
+    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_REPORT, req, cmd);
+    json_decref(req);
+    s_answer(r, reply, cmd, CMD_INTAKE_REPORT_OK);
+    json_decref(reply);
+}
+
+/* ---- the customer forms ------------------------------------------------ */
+
+typedef struct {
+    const char *lang;
+    const char *feedback_title, *cancel_title;
+    const char *reason, *choose, *text, *email, *send;
+    const char *thanks, *saved;
+    const char *refused, *bad_link, *too_large, *too_many;
+    const char *bad_text, *long_text, *bad_reason, *empty, *bad_email, *error;
+} s_words_t;
+
+static const s_words_t s_words[] = {
+    {"en", "Tell us what went wrong", "Why are you cancelling?", "Reason", "Choose…",
+     "Tell us more (optional if you chose a reason)", "Your email address", "Send",
+     "Thank you!", "We have received your message and will get back to you.",
+     "This form could not be accepted. Please open the page again.",
+     "This link is not valid. It may have been copied incompletely.",
+     "The message is too long.", "Too many attempts. Please try again in a minute.",
+     "The text could not be read. Please type it again.",
+     "The text is too long (at most 4000 characters).", "Please choose a reason from the list.",
+     "Please choose a reason or tell us what happened.", "Please enter a valid email address.",
+     "Something went wrong on our side and nothing was saved. Please try again in a minute."},
+    {"ru", "Расскажите, что пошло не так", "Почему вы отменяете?", "Причина", "Выберите…",
+     "Расскажите подробнее (необязательно, если выбрана причина)", "Ваш адрес email",
+     "Отправить", "Спасибо!", "Мы получили ваше сообщение и ответим вам.",
+     "Не удалось принять форму. Откройте страницу ещё раз.",
+     "Ссылка недействительна. Возможно, она скопирована не полностью.",
+     "Сообщение слишком длинное.", "Слишком много попыток. Попробуйте через минуту.",
+     "Не удалось прочитать текст. Пожалуйста, напишите его ещё раз.",
+     "Текст слишком длинный (не больше 4000 символов).", "Выберите причину из списка.",
+     "Выберите причину или расскажите, что случилось.", "Введите правильный адрес email.",
+     "У нас что-то пошло не так, ничего не сохранено. Попробуйте через минуту."},
+    {"pl", "Powiedz nam, co poszło nie tak", "Dlaczego rezygnujesz?", "Powód", "Wybierz…",
+     "Opowiedz więcej (opcjonalnie, jeśli wybrano powód)", "Twój adres e-mail", "Wyślij",
+     "Dziękujemy!", "Otrzymaliśmy Twoją wiadomość i odpowiemy.",
+     "Nie udało się przyjąć formularza. Otwórz stronę ponownie.",
+     "Ten link jest nieprawidłowy. Być może nie został skopiowany w całości.",
+     "Wiadomość jest za długa.", "Zbyt wiele prób. Spróbuj ponownie za minutę.",
+     "Nie udało się odczytać tekstu. Wpisz go ponownie.",
+     "Tekst jest za długi (najwyżej 4000 znaków).", "Wybierz powód z listy.",
+     "Wybierz powód lub opisz, co się stało.", "Podaj prawidłowy adres e-mail.",
+     "Coś poszło nie tak po naszej stronie i nic nie zapisano. Spróbuj za minutę."},
+    {"zh", "告诉我们出了什么问题", "您为什么要取消？", "原因", "请选择…",
+     "详细说明（已选择原因时可不填）", "您的电子邮箱", "提交", "谢谢！",
+     "我们已收到您的留言，会尽快回复您。", "无法接受此表单，请重新打开页面。",
+     "此链接无效，可能没有完整复制。", "留言太长了。", "尝试次数太多，请一分钟后再试。",
+     "无法读取文字，请重新输入。", "文字太长（最多 4000 个字符）。", "请从列表中选择原因。",
+     "请选择原因或告诉我们发生了什么。", "请输入有效的电子邮箱。",
+     "我们这边出了点问题，没有保存任何内容。请一分钟后再试。"},
+    {"be", "Раскажыце, што пайшло не так", "Чаму вы адмяняеце?", "Прычына", "Выберыце…",
+     "Раскажыце падрабязней (неабавязкова, калі выбрана прычына)", "Ваш адрас email",
+     "Адправіць", "Дзякуй!", "Мы атрымалі ваша паведамленне і адкажам вам.",
+     "Не ўдалося прыняць форму. Адкрыйце старонку яшчэ раз.",
+     "Спасылка несапраўдная. Магчыма, яна скапіравана не цалкам.",
+     "Паведамленне занадта доўгае.", "Занадта шмат спроб. Паспрабуйце праз хвіліну.",
+     "Не ўдалося прачытаць тэкст. Калі ласка, напішыце яго яшчэ раз.",
+     "Тэкст занадта доўгі (не больш за 4000 знакаў).", "Выберыце прычыну са спісу.",
+     "Выберыце прычыну або раскажыце, што здарылася.", "Увядзіце правільны адрас email.",
+     "У нас нешта пайшло не так, нічога не захавана. Паспрабуйце праз хвіліну."},
+};
+
+typedef struct {
+    const s_words_t *w;
+    int cancel;
+    const char *token;    /* "" without */
+    char cid[129];        /* "" for an anonymous /feedback */
+    char locale[36];
+    const char *reason, *text, *email;
+    const char *err_field, *err_text;
+} s_form_t;
+
+/* s_csrf - the form's csrf token: kind, customer, issue time */
+static char *s_csrf(gateway_t *gw, const s_form_t *f)
+{
+    char payload[200];
+    int n = snprintf(payload, sizeof payload, "%s\n%s\n%lld", f->cancel ? "cancel" : "feedback",
+                     f->cid, (long long)(clock_now_ms() / 1000));
+    return n > 0 && (size_t)n < sizeof payload ? token_sign(gw->token_key, "intake-form",
+                                                           payload, (size_t)n)
+                                               : NULL;
+}
+
+/* s_csrf_ok - the field is this form's token, issued within a day */
+static int s_csrf_ok(gateway_t *gw, const s_form_t *f, const char *field)
+{
+    size_t len = 0;
+    char *p = token_verify(gw->token_key, "intake-form", field, &len);
+    if (!p)
+        return 0;
+    char want[200];
+    snprintf(want, sizeof want, "%s\n%s\n", f->cancel ? "cancel" : "feedback", f->cid);
+    size_t wl = strlen(want);
+    int ok = len > wl && strncmp(p, want, wl) == 0;
+    long long at = ok ? strtoll(p + wl, NULL, 10) : 0;
+    long long now = clock_now_ms() / 1000;
+    free(p);
+    return ok && at <= now + 60 && now - at <= S_CSRF_TTL_S;
+}
+
+/* s_show - the form (200, or 400 with the error beside its field) */
+static void s_show(gw_req_t *r, unsigned status, const s_form_t *f)
+{
+    const s_words_t *w = f->w;
+    const reasons_t *rs = r->gw->reasons;
+    buf_t b = BUF_INIT;
+    const char *title = f->cancel ? w->cancel_title : w->feedback_title;
+    buf_puts(&b, "<h1>");
+    buf_html(&b, title);
+    buf_puts(&b, "</h1>");
+    if (f->err_field) {
+        buf_printf(&b, "<p class=\"err\" id=\"error-%s\" data-field=\"%s\">", f->err_field,
+                   f->err_field);
+        buf_html(&b, f->err_text);
+        buf_puts(&b, "</p>");
+    }
+    buf_puts(&b, "<form method=\"post\" action=\"");
+    buf_puts(&b, f->cancel ? "cancel" : "feedback");
+    if (*f->token) {
+        buf_puts(&b, "?customer=");
+        buf_html(&b, f->token);
+    }
+    buf_puts(&b, "\"><p><label for=\"reason\">");
+    buf_html(&b, w->reason);
+    buf_puts(&b, "</label></p><select id=\"reason\" name=\"reason\"><option value=\"\">");
+    buf_html(&b, w->choose);
+    buf_puts(&b, "</option>");
+    for (size_t i = 0; rs && i < reasons_count(rs); i++) {
+        const char *code = reasons_get(rs, i)->code;
+        buf_puts(&b, "<option value=\"");
+        buf_html(&b, code);
+        buf_puts(&b, f->reason && strcmp(f->reason, code) == 0 ? "\" selected>" : "\">");
+        buf_html(&b, reasons_label(rs, i, w->lang));
+        buf_puts(&b, "</option>");
+    }
+    buf_puts(&b, "</select><p><label for=\"text\">");
+    buf_html(&b, w->text);
+    buf_printf(&b, "</label></p><textarea id=\"text\" name=\"text\" maxlength=\"%d\">",
+               S_TEXT_MAX);
+    buf_html(&b, f->text ? f->text : "");
+    buf_puts(&b, "</textarea>");
+    if (!*f->cid) {
+        buf_puts(&b, "<p><label for=\"email\">");
+        buf_html(&b, w->email);
+        buf_puts(&b, "</label></p><input type=\"email\" id=\"email\" name=\"email\" required"
+                     " value=\"");
+        buf_html(&b, f->email ? f->email : "");
+        buf_puts(&b, "\">");
+    }
+    char *csrf = s_csrf(r->gw, f);
+    buf_puts(&b, "<input type=\"hidden\" name=\"csrf\" value=\"");
+    buf_html(&b, csrf ? csrf : "");
+    buf_puts(&b, "\"><p><button type=\"submit\">");
+    buf_html(&b, w->send);
+    buf_puts(&b, "</button></p></form>");
+    free(csrf);
+    gw_page(r, status, w->lang, title, b.data ? b.data : "");
+    buf_free(&b);
+}
+
+/* s_rate_ok - count one POST from this client; 0 when over the limit */
+static int s_rate_ok(gw_req_t *r)
+{
+    s_rate_t *rate = r->gw->form_rate;
+    char ip[64] = "?";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    }
+    unsigned h = 5381;
+    for (const char *p = ip; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    int64_t minute = clock_mono_ms() / 60000;
+    pthread_mutex_lock(&rate->mu);
+    s_slot_t *s = &rate->slots[h % S_RATE_SLOTS];
+    if (strcmp(s->ip, ip) != 0 || s->window != minute) { /* a new minute, or evicted */
+        snprintf(s->ip, sizeof s->ip, "%s", ip);
+        s->window = minute;
+        s->count = 0;
+    }
+    int ok = ++s->count <= rate->limit;
+    pthread_mutex_unlock(&rate->mu);
+    return ok;
+}
+
+/* s_email_ok - a plausible address (the event's schema checks it too) */
+static int s_email_ok(const char *e)
+{
+    const char *at = strchr(e, '@');
+    return at && at > e && strchr(at + 1, '.') && !strpbrk(e, " <>\"(),;:\\[]\r\n\t") &&
+           strlen(e) <= 254 && !strchr(at + 1, '@');
+}
+
+/* s_record - journal the complaint/cancellation; 0 once committed, 1 when
+ * the event would not pass its schema (nothing stored), -1 on failure */
+static int s_record(gw_req_t *r, const s_form_t *f)
+{
+    json_t *p = json_pack("{s:s}", "channel", "web");
+    if (*f->cid) {
+        json_object_set_new(p, "customer_id", json_string(f->cid));
+    } else {
+        char id[300], low[260];
+        size_t i = 0;
+        for (; f->email[i] && i < sizeof low - 1; i++)
+            low[i] = (char)((f->email[i] >= 'A' && f->email[i] <= 'Z') ? f->email[i] + 32
+                                                                       : f->email[i]);
+        low[i] = '\0';
+        snprintf(id, sizeof id, "web:%.120s", low);
+        json_t *c = json_pack("{s:s,s:s,s:s}", "id", id, "email", f->email, "locale", f->w->lang);
+        json_object_set_new(p, "customer", c);
+    }
+    if (*f->reason)
+        json_object_set_new(p, "reason_code", json_string(f->reason));
+    if (*f->text)
+        json_object_set_new(p, "text", json_string(f->text));
+    /* what the form made must pass the same schema as an ingested event
+     * (the address above all: s_email_ok is only a first filter) */
+    const char *type = f->cancel ? "cancellation" : "complaint";
+    for (size_t i = 0; i < r->gw->n_types; i++)
+        if (strcmp(r->gw->types[i].type, type) == 0 &&
+            schema_validate(r->gw->types[i].schema, p, NULL, 0, NULL, 0)) {
+            json_decref(p);
+            return 1;
+        }
+    char key[64], err[200] = "no key";
+    json_t *events = NULL;
+    if (!gw_key_fresh(key, sizeof key))
+        events = json_pack("[{s:s,s:s,s:o}]", "type", f->cancel ? "cancellation" : "complaint",
+                           "key", key, "payload", p);
+    else
+        json_decref(p);
+    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_decref(events);
+    if (!ok) {
+        log_warn("event=intake_form_failed error=\"%s\"", err);
+        return -1;
+    }
+    log_info("event=intake_form_recorded kind=%s offset=%lld", f->cancel ? "cancellation" :
+             "complaint",
+             (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
+    json_decref(ok);
+    return 0;
+}
+
+/* s_chars - UTF-8 characters in s (valid UTF-8) */
+static size_t s_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* s_post - check the form; journal it or show it again */
+static void s_post(gw_req_t *r, s_form_t *f)
+{
+    const s_words_t *w = f->w;
+    const char *title = f->cancel ? w->cancel_title : w->feedback_title;
+    if (r->too_large) {
+        gw_page_text(r, 413, w->lang, title, "err", w->too_large);
+        return;
+    }
+    if (!s_rate_ok(r)) {
+        r->retry_after = "60";
+        gw_page_text(r, 429, w->lang, title, "err", w->too_many);
+        return;
+    }
+    const char *body = r->body.data ? r->body.data : "";
+    size_t blen = r->body.len;
+    buf_t csrf = BUF_INIT, reason = BUF_INIT, raw = BUF_INIT, text = BUF_INIT, email = BUF_INIT;
+    if (!gw_origin_ok(r) || gw_form_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
+        strlen(csrf.data) != csrf.len || !s_csrf_ok(r->gw, f, csrf.data)) {
+        log_info("event=intake_form_refused origin=%s", gw_header(r, "Origin") ? "other" : "none");
+        gw_page_text(r, 403, w->lang, title, "err", w->refused);
+        goto done;
+    }
+    int has_reason = gw_form_field(body, blen, "reason", &reason);
+    int has_text = gw_form_field(body, blen, "text", &raw);
+    int has_email = gw_form_field(body, blen, "email", &email);
+    f->reason = has_reason == 1 && reason.data && strlen(reason.data) == reason.len ? reason.data
+                                                                                   : "";
+    f->email = has_email == 1 && email.data && strlen(email.data) == email.len ? email.data : "";
+    f->text = "";
+    if (has_text < 0 || (has_text == 1 && raw.len &&
+                         (strlen(raw.data) != raw.len || gw_clean_text(raw.data, raw.len, &text)))) {
+        f->err_field = "text";
+        f->err_text = w->bad_text;
+    } else if (has_text == 1 && raw.len && s_chars(raw.data, raw.len) > S_TEXT_MAX) {
+        f->err_field = "text";
+        f->err_text = w->long_text;
+    } else {
+        f->text = text.data ? text.data : "";
+    }
+    if (!f->err_field && *f->reason && reasons_find(r->gw->reasons, f->reason) < 0) {
+        f->err_field = "reason";
+        f->err_text = w->bad_reason;
+        f->reason = "";
+    } else if (!f->err_field && !*f->reason && !*f->text) {
+        f->err_field = "reason";
+        f->err_text = w->empty;
+    } else if (!f->err_field && !*f->cid && !s_email_ok(f->email)) {
+        f->err_field = "email";
+        f->err_text = w->bad_email;
+    }
+    if (f->err_field) {
+        s_show(r, 400, f);
+        goto done;
+    }
+    int rc = s_record(r, f);
+    if (rc > 0) {
+        f->err_field = "email";
+        f->err_text = w->bad_email;
+        s_show(r, 400, f);
+        goto done;
+    }
+    if (rc) {
+        r->retry_after = "60";
+        gw_page_text(r, 503, w->lang, title, "err", w->error);
+        goto done;
+    }
+    gw_page_text(r, 200, w->lang, w->thanks, "ok", w->saved);
+done:
+    buf_free(&csrf);
+    buf_free(&reason);
+    buf_free(&raw);
+    buf_free(&text);
+    buf_free(&email);
+}
+
+void gw_intake_form(gw_req_t *r)
+{
+    s_form_t f = {.cancel = strcmp(r->url, "/cancel") == 0, .token = "", .reason = "",
+                  .text = "", .email = ""};
+    const char *tok = s_arg(r, "customer");
+    int bad = tok && intake_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
+    const char *lang = s_arg(r, "lang");
+    f.w = gw_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0],
+                       *f.locale ? f.locale : lang);
+    if (!r->gw->reasons) {
+        gw_page_text(r, 404, f.w->lang, f.w->feedback_title, NULL, f.w->bad_link);
+        return;
+    }
+    if (bad || (f.cancel && !tok)) { /* cancelling needs to know who */
+        f.cid[0] = '\0';
+        gw_page_text(r, 404, f.w->lang, f.cancel ? f.w->cancel_title : f.w->feedback_title,
+                     NULL, f.w->bad_link);
+        return;
+    }
+    f.token = tok ? tok : "";
+    if (strcmp(r->method, "POST") == 0)
+        s_post(r, &f);
+    else
+        s_show(r, 200, &f);
+}

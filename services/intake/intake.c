@@ -1,0 +1,714 @@
+/*
+ * hark-intake - reason-coded complaint and cancellation intake: every
+ * complaint, cancellation and NPS comment becomes a case with reason codes,
+ * an owning team and a first-response clock.
+ *
+ * Owns:     intake.db ([intake] db): customers (contact copies), cases,
+ *           notes (a case's history), outbox (events on their way to the
+ *           journal).
+ * Consumes: customer; complaint, cancellation (gateway) and feedback.given
+ *           (hark-survey's NPS comments): open a case; case.replied,
+ *           case.retagged, case.resolved (staff, journaled by the gateway's
+ *           admin API and `hark cases`); loop.notified (hark-loop: the
+ *           customer was told a loop closed; open cases get "loop closed").
+ * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
+ *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
+ *           customer and complaint_alert to the team (intake/<offset>/ack,
+ *           /alert), complaint_reply (intake/<offset>/reply),
+ *           complaint_breach (intake/breach/<case>).
+ * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
+ * Config:   [intake] control db reasons staff_url; [gateway] public_url.
+ *           The taxonomy and the teams' business hours are in [intake]
+ *           reasons (config/reasons.conf, see intake_reasons.c).
+ *
+ * A case is opened in the consumer's transaction, so exactly once per
+ * source event: its id is C<journal offset of the source event>, and its
+ * events are keyed by that offset, so a replay after kill -9 opens nothing
+ * twice and the journal stores each email request once.
+ *
+ * The reason: the customer's reason_code when it is in the taxonomy;
+ * otherwise the text's keywords (reasons_tag); none -> `other`.  The first
+ * code (taxonomy order) picks the team, the deadline and the alert address.
+ * The deadline is the reason's first_response in the team's business hours
+ * from the moment the journal recorded the source event.  An NPS comment
+ * with a score of 7 or more is tagged (reports count it) but opened as
+ * resolved: nobody is waiting for an answer, so no mails and no clock.
+ *
+ * Breaches: a timer finds cases past their deadline with no reply and, in
+ * one transaction, marks each alerted and queues its complaint_breach in
+ * the outbox (key intake/breach/<case>): one alert per case, ever.
+ *
+ * Single-threaded: the business-hours clock sets TZ (intake_reasons.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "contacts.h"
+#include "db.h"
+#include "intake.h"
+#include "jclient.h"
+#include "log.h"
+#include "outbox.h"
+#include "service.h"
+
+#define BREACH_BATCH 200
+
+typedef struct {
+    const config_t *cfg;
+    reasons_t *reasons;
+    char staff_url[512];
+    int due_timer;
+    long long opened;
+    wire_client_t *journal;
+} intake_t;
+
+static const char *const s_consumes[] = {
+    "customer",     "complaint",    "cancellation",  "feedback.given", "case.replied",
+    "case.retagged", "case.resolved", "loop.notified", NULL,
+};
+
+/* s_event_ms - when the journal recorded ev (its clock: a replay decides
+ * the same) */
+static int64_t s_event_ms(const hark_event_t *ev)
+{
+    int64_t ms = 0;
+    if (!ev->recorded_at || clock_parse(ev->recorded_at, &ms))
+        ms = clock_now_ms();
+    return ms;
+}
+
+static const char *s_col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* s_note - one line in a case's history */
+static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
+                  const char *kind, const char *text)
+{
+    sqlite3_stmt *st =
+        db_prepare(db, "INSERT INTO notes(case_id, at, by, kind, text) VALUES(?, ?, ?, ?, ?)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, at);
+    if (by)
+        sqlite3_bind_text(st, 3, by, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+    if (text)
+        sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+typedef struct {
+    char name[256], email[320], locale[64], tz[80];
+} s_contact_t;
+
+/* s_contact - what intake.db knows of a customer ("" for unknown) */
+static void s_contact(sqlite3 *db, const char *cid, s_contact_t *c)
+{
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st =
+        cid ? db_prepare(db, "SELECT name, email, locale, timezone FROM customers WHERE id = ?")
+            : NULL;
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(c->name, sizeof c->name, "%s", s_col(st, 0) ? s_col(st, 0) : "");
+        snprintf(c->email, sizeof c->email, "%s", s_col(st, 1) ? s_col(st, 1) : "");
+        snprintf(c->locale, sizeof c->locale, "%s", s_col(st, 2) ? s_col(st, 2) : "");
+        snprintf(c->tz, sizeof c->tz, "%s", s_col(st, 3) ? s_col(st, 3) : "");
+    }
+    db_finish(st);
+}
+
+/* s_staff_url - the case's page for staff (the admin API's view) */
+static void s_staff_url(intake_t *s, const char *case_id, char *out, size_t len)
+{
+    snprintf(out, len, "%s/v1/cases/%s", s->staff_url, case_id);
+}
+
+/* s_codes_text - codes idx[0..n) as "a b c" */
+static void s_codes_text(const reasons_t *r, const int *idx, int n, char *out, size_t len)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && o < len; i++)
+        o += (size_t)snprintf(out + o, len - o, "%s%s", i ? " " : "",
+                              reasons_get(r, (size_t)idx[i])->code);
+}
+
+/* s_tagged - a feedback.tagged payload */
+static json_t *s_tagged(const reasons_t *r, const char *case_id, const char *cid,
+                        const char *kind, const int *idx, int n, const char *via,
+                        const char *text, const char *locale, int64_t given, const char *source,
+                        const char *by)
+{
+    char at[40];
+    json_t *codes = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(codes, json_string(reasons_get(r, (size_t)idx[i])->code));
+    json_t *p = json_pack("{s:s,s:s,s:o,s:s,s:s}", "case", case_id, "kind", kind, "codes", codes,
+                          "via", via, "given_at", clock_format(given, at, sizeof at));
+    if (cid)
+        json_object_set_new(p, "customer_id", json_string(cid));
+    if (text && *text)
+        json_object_set_new(p, "text", json_string(text));
+    if (locale && *locale)
+        json_object_set_new(p, "locale", json_string(locale));
+    if (source)
+        json_object_set_new(p, "source_key", json_string(source));
+    if (by)
+        json_object_set_new(p, "by", json_string(by));
+    return p;
+}
+
+/* s_open - a complaint, cancellation or NPS comment becomes a case */
+static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c,
+                  const char *kind)
+{
+    const json_t *p = ev->payload;
+    const reasons_t *r = s->reasons;
+    json_t *cust = json_object_get(p, "customer");
+    if (cust && contacts_upsert(db, cust))
+        return -1;
+    const char *cid = json_string_value(json_object_get(cust ? cust : p,
+                                                        cust ? "id" : "customer_id"));
+    const char *text = json_string_value(json_object_get(p, "text"));
+    const char *code = json_string_value(json_object_get(p, "reason_code"));
+    const char *order = json_string_value(json_object_get(p, "order_id"));
+    const char *channel = json_string_value(json_object_get(p, "channel"));
+    json_t *js = json_object_get(p, "score");
+    int idx[INTAKE_MAX_CODES], n = 0;
+    const char *via = "keywords";
+    int explicit = code ? reasons_find(r, code) : -1;
+    if (explicit >= 0) {
+        idx[n++] = explicit;
+        via = "customer";
+    } else {
+        if (code) /* the gateway refuses these; a taxonomy changed since */
+            log_warn("event=unknown_reason_code offset=%lld code=%s", (long long)ev->offset,
+                     code);
+        if (text)
+            n = reasons_tag(r, text, strlen(text), idx, INTAKE_MAX_CODES);
+        if (n < 0)
+            n = 0;
+    }
+    if (n == 0)
+        idx[n++] = reasons_other(r);
+    const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const intake_team_t *team = reasons_team(r, primary->team);
+    s_contact_t who;
+    s_contact(db, cid, &who);
+    const char *locale = json_string_value(json_object_get(p, "locale"));
+    if (!locale && *who.locale)
+        locale = who.locale;
+    int64_t opened = s_event_ms(ev);
+    /* an NPS comment of a promoter or passive waits for no answer */
+    int quiet = strcmp(kind, "nps") == 0 && json_is_integer(js) && json_integer_value(js) >= 7;
+    int64_t due = quiet ? 0 : intake_hours_add(team, opened, primary->target_ms);
+    char id[32], codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    snprintf(id, sizeof id, "C%lld", (long long)ev->offset);
+    s_codes_text(r, idx, n, codes, sizeof codes);
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
+            " locale, order_id, channel, score, status, opened_at, due_at, resolved_at,"
+            " source_offset) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+            " ?14, ?15, ?16, ?17)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    if (cid)
+        sqlite3_bind_text(st, 3, cid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, codes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, primary->code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, team->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, via, -1, SQLITE_STATIC);
+    if (text)
+        sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
+    if (locale)
+        sqlite3_bind_text(st, 9, locale, -1, SQLITE_TRANSIENT);
+    if (order)
+        sqlite3_bind_text(st, 10, order, -1, SQLITE_TRANSIENT);
+    if (channel)
+        sqlite3_bind_text(st, 11, channel, -1, SQLITE_TRANSIENT);
+    if (json_is_integer(js))
+        sqlite3_bind_int64(st, 12, json_integer_value(js));
+    sqlite3_bind_text(st, 13, quiet ? "resolved" : "open", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 14, opened);
+    if (!quiet)
+        sqlite3_bind_int64(st, 15, due);
+    else
+        sqlite3_bind_int64(st, 16, opened);
+    sqlite3_bind_int64(st, 17, ev->offset);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    int inserted = rc == 0 && sqlite3_changes(db) > 0;
+    db_finish(st);
+    if (rc || !inserted)
+        return rc;
+    char msg[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1024];
+    snprintf(msg, sizeof msg, "opened from %s %.512s, reasons %s (via %s), team %s", kind,
+             ev->key ? ev->key : "", codes, via, team->name);
+    if (s_note(db, id, opened, NULL, "opened", msg))
+        return -1;
+    s->opened++;
+    log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s", id, kind, codes,
+             via, team->name);
+    if (consumer_emit(c, ev, "feedback.tagged", "tagged",
+                      s_tagged(r, id, cid, kind, idx, n, via, text, locale, opened, ev->key,
+                               NULL)))
+        return -1;
+    if (quiet)
+        return 0;
+    char respond_by[120], staff[700];
+    const char *label_en = reasons_label(r, (size_t)idx[0], NULL);
+    if (cid) { /* the customer's acknowledgement, in their zone and language */
+        intake_hours_format(due, *who.tz ? who.tz : team->tz, respond_by, sizeof respond_by);
+        json_t *vars = json_pack("{s:s,s:s,s:s}", "case_number", id, "respond_by", respond_by,
+                                 "reason_label", reasons_label(r, (size_t)idx[0], locale));
+        json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "customer_id", cid, "template",
+                                 "complaint_ack", "category", "complaint", "vars", vars);
+        if (locale && *locale)
+            json_object_set_new(mail, "locale", json_string(locale));
+        if (consumer_emit(c, ev, "mail.requested", "ack", mail))
+            return -1;
+    }
+    if (*team->email) { /* the team's alert, in the team's zone */
+        intake_hours_format(due, team->tz, respond_by, sizeof respond_by);
+        s_staff_url(s, id, staff, sizeof staff);
+        json_t *vars = json_pack("{s:s,s:s,s:s,s:s,s:s}", "case_number", id, "reason_label",
+                                 label_en, "customer_name",
+                                 *who.name ? who.name : *who.email ? who.email : cid ? cid : "?",
+                                 "respond_by", respond_by, "staff_url", staff);
+        if (*who.email)
+            json_object_set_new(vars, "customer_email", json_string(who.email));
+        if (order)
+            json_object_set_new(vars, "order_number", json_string(order));
+        if (channel)
+            json_object_set_new(vars, "channel", json_string(channel));
+        if (text && *text)
+            json_object_set_new(vars, "text", json_string(text));
+        json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
+                                 "complaint_alert", "category", "alert", "vars", vars);
+        if (consumer_emit(c, ev, "mail.requested", "alert", mail))
+            return -1;
+    }
+    return 0;
+}
+
+/* s_case_get - status, customer, kind, locale of a case; 0, or -1 when
+ * there is no such case */
+static int s_case_get(sqlite3 *db, const char *id, char *status, char *cid, char *kind,
+                      char *locale, int *retags)
+{
+    sqlite3_stmt *st = id ? db_prepare(db, "SELECT status, customer_id, kind, locale, retags"
+                                           " FROM cases WHERE id = ?")
+                          : NULL;
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(status, 16, "%s", s_col(st, 0));
+        snprintf(cid, 160, "%s", s_col(st, 1) ? s_col(st, 1) : "");
+        snprintf(kind, 16, "%s", s_col(st, 2));
+        snprintf(locale, 64, "%s", s_col(st, 3) ? s_col(st, 3) : "");
+        *retags = sqlite3_column_int(st, 4);
+        rc = 0;
+    }
+    db_finish(st);
+    return rc;
+}
+
+/* s_staff - case.replied, case.retagged, case.resolved */
+static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    const json_t *p = ev->payload;
+    const char *id = json_string_value(json_object_get(p, "case"));
+    const char *by = json_string_value(json_object_get(p, "by"));
+    char status[16], cid[160], kind[16], locale[64];
+    int retags = 0;
+    if (s_case_get(db, id, status, cid, kind, locale, &retags)) {
+        log_warn("event=case_unknown type=%s case=%s", ev->type, id ? id : "");
+        return 0;
+    }
+    int64_t at = s_event_ms(ev);
+    if (strcmp(ev->type, "case.replied") == 0) {
+        const char *message = json_string_value(json_object_get(p, "message"));
+        if (!message)
+            return -1;
+        /* the first reply stops the first-response clock */
+        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET first_reply_at ="
+                                          " coalesce(first_reply_at, ?2), status = CASE status"
+                                          " WHEN 'resolved' THEN status ELSE 'waiting' END"
+                                          " WHERE id = ?1");
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, at);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+        if (rc || s_note(db, id, at, by, "reply", message))
+            return -1;
+        log_info("event=case_replied case=%s by=%s", id, by ? by : "");
+        if (!*cid)
+            return s_note(db, id, at, NULL, "note", "no customer to mail the reply to");
+        json_t *vars = json_pack("{s:s,s:s}", "case_number", id, "reply", message);
+        json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "customer_id", cid, "template",
+                                 "complaint_reply", "category", "complaint", "vars", vars);
+        if (*locale)
+            json_object_set_new(mail, "locale", json_string(locale));
+        return consumer_emit(c, ev, "mail.requested", "reply", mail);
+    }
+    if (strcmp(ev->type, "case.resolved") == 0) {
+        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET status = 'resolved', resolved_at ="
+                                          " ?2 WHERE id = ?1 AND status <> 'resolved'");
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, at);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+        log_info("event=case_resolved case=%s by=%s", id, by ? by : "");
+        return rc ? -1 : s_note(db, id, at, by, "resolved", "resolved");
+    }
+    /* case.retagged: the staff's codes replace the case's */
+    const reasons_t *r = s->reasons;
+    int idx[INTAKE_MAX_CODES], n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(p, "codes"), i, v) {
+        int k = reasons_find(r, json_string_value(v));
+        int dup = 0;
+        for (int j = 0; j < n; j++)
+            dup |= idx[j] == k;
+        if (k < 0) {
+            log_warn("event=retag_unknown_code case=%s code=%s", id, json_string_value(v));
+            return 0; /* the CLI and gateway check codes; skip, change nothing */
+        }
+        if (!dup && n < INTAKE_MAX_CODES)
+            idx[n++] = k;
+    }
+    if (n == 0)
+        return -1;
+    char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    s_codes_text(r, idx, n, codes, sizeof codes);
+    const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const intake_team_t *team = reasons_team(r, primary->team);
+    /* the team follows the first code; the deadline stays (the customer
+     * was told when they will hear back) */
+    sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET codes = ?2, reason = ?3, team = ?4,"
+                                      " via = 'staff', retags = retags + 1 WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, codes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, primary->code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, team->name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    char msg[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 128];
+    snprintf(msg, sizeof msg, "retagged: %s (team %s)", codes, team->name);
+    if (rc || s_note(db, id, at, by, "retag", msg))
+        return -1;
+    /* the contract's key for a retag: intake/retag/<case>/<n> */
+    char key[128];
+    snprintf(key, sizeof key, "intake/retag/%s/%d", id, retags + 1);
+    json_t *t = s_tagged(r, id, *cid ? cid : NULL, kind, idx, n, "staff", NULL, locale, at,
+                         ev->key, by);
+    rc = t ? outbox_add(db, "feedback.tagged", key, t) : -1;
+    json_decref(t);
+    log_info("event=case_retagged case=%s codes=\"%s\" by=%s", id, codes, by ? by : "");
+    return rc;
+}
+
+/* s_loop - loop.notified: the customer's still-open cases get "loop closed" */
+static int s_loop(sqlite3 *db, const hark_event_t *ev)
+{
+    const json_t *p = ev->payload;
+    const char *loop = json_string_value(json_object_get(p, "loop"));
+    const char *reason = json_string_value(json_object_get(p, "reason"));
+    const char *cid = json_string_value(json_object_get(p, "customer_id"));
+    int64_t at = s_event_ms(ev);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(p, "cases"), i, v) {
+        const char *id = json_string_value(v);
+        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET loop_closed = 1 WHERE id = ?1"
+                                          " AND status <> 'resolved' AND loop_closed = 0"
+                                          " AND customer_id = ?2");
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        int changed = rc == 0 && sqlite3_changes(db) > 0;
+        db_finish(st);
+        if (rc)
+            return -1;
+        if (!changed)
+            continue;
+        char msg[300];
+        snprintf(msg, sizeof msg, "loop closed: the customer was told that %s was acted on"
+                                  " (loop %s)", reason ? reason : "?", loop ? loop : "?");
+        if (s_note(db, id, at, "loop", "loop_closed", msg))
+            return -1;
+        log_info("event=case_loop_closed case=%s loop=%s", id, loop ? loop : "");
+    }
+    return 0;
+}
+
+/* s_apply - one journal event */
+static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    service_t *svc = arg;
+    intake_t *s = service_state(svc);
+    int rc = 0;
+    if (strcmp(ev->type, "customer") == 0)
+        return contacts_upsert(db, ev->payload);
+    if (strcmp(ev->type, "complaint") == 0 || strcmp(ev->type, "cancellation") == 0)
+        rc = s_open(s, db, ev, c, ev->type);
+    else if (strcmp(ev->type, "feedback.given") == 0)
+        rc = s_open(s, db, ev, c, "nps");
+    else if (strncmp(ev->type, "case.", 5) == 0)
+        rc = s_staff(s, db, ev, c);
+    else if (strcmp(ev->type, "loop.notified") == 0)
+        rc = s_loop(db, ev);
+    /* the breach timer also flushes what a retag queued */
+    loop_timer_at(service_loop(svc), s->due_timer, 0);
+    return rc;
+}
+
+typedef struct {
+    char id[65], reason[INTAKE_CODE_MAX + 1], team[64], cid[160];
+    int64_t opened, due;
+} s_due_t;
+
+/* s_breach_one - the complaint_breach of one case into the outbox */
+static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t now)
+{
+    const char *id = row->id;
+    const char *reason = row->reason;
+    int ti = reasons_team_find(s->reasons, row->team);
+    const intake_team_t *team = reasons_team(s->reasons, ti);
+    int64_t opened = row->opened, due = row->due;
+    sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET breach_alerted = 1 WHERE id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    if (rc || s_note(db, id, now, NULL, "breach", "first-response target missed; team alerted"))
+        return -1;
+    log_info("event=case_breached case=%s team=%s", id, team ? team->name : "?");
+    if (!team || !*team->email)
+        return 0;
+    s_contact_t who;
+    s_contact(db, *row->cid ? row->cid : NULL, &who);
+    char respond_by[120], opened_s[120], staff[700], overdue[64], key[128];
+    intake_hours_format(due, team->tz, respond_by, sizeof respond_by);
+    intake_hours_format(opened, team->tz, opened_s, sizeof opened_s);
+    long long late = (now - due) / 60000;
+    if (late >= 60)
+        snprintf(overdue, sizeof overdue, "%lldh %lldm", late / 60, late % 60);
+    else
+        snprintf(overdue, sizeof overdue, "%lld min", late);
+    s_staff_url(s, id, staff, sizeof staff);
+    int ri = reasons_find(s->reasons, reason);
+    json_t *vars = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "case_number", id, "customer_name",
+        *who.name ? who.name : *who.email ? who.email : *row->cid ? row->cid : "?",
+        "reason_label", ri >= 0 ? reasons_label(s->reasons, (size_t)ri, NULL) : reason, "opened",
+        opened_s, "respond_by", respond_by, "team", team->name, "overdue", overdue, "staff_url",
+        staff);
+    if (*who.email)
+        json_object_set_new(vars, "customer_email", json_string(who.email));
+    json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
+                             "complaint_breach", "category", "alert", "vars", vars);
+    snprintf(key, sizeof key, "intake/breach/%s", id);
+    rc = mail ? outbox_add(db, "mail.requested", key, mail) : -1;
+    json_decref(mail);
+    return rc;
+}
+
+/* s_on_due - alert the cases past their first-response deadline; flush
+ * the outbox */
+static int s_on_due(loop_t *loop, void *arg)
+{
+    service_t *svc = arg;
+    intake_t *s = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    int64_t now = clock_now_ms();
+    outbox_flush(db, s->journal);
+    long long next = db_int(db, "SELECT min(due_at) FROM cases WHERE first_reply_at IS NULL"
+                                " AND breach_alerted = 0 AND status <> 'resolved'",
+                            -1);
+    if (next < 0 || next > now) {
+        /* timers run on the monotonic clock, deadlines on clock_now_ms
+         * (which tests move): never sleep longer than the timer's second */
+        if (next >= 0 && next - now < 1000)
+            loop_timer_at(loop, s->due_timer, next - now);
+        return 0;
+    }
+    if (db_begin(db))
+        return 0;
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, reason, team, opened_at, due_at, customer_id"
+                                      " FROM cases WHERE first_reply_at IS NULL AND"
+                                      " breach_alerted = 0 AND status <> 'resolved' AND"
+                                      " due_at <= ?1 ORDER BY due_at LIMIT ?2");
+    /* read the batch first, then update: no row changes under a running
+     * SELECT on the same table */
+    s_due_t *due = calloc(BREACH_BATCH, sizeof *due);
+    int bad = !st || !due, n = 0;
+    if (!bad) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, BREACH_BATCH);
+        while (n < BREACH_BATCH && sqlite3_step(st) == SQLITE_ROW) {
+            s_due_t *d = &due[n++];
+            snprintf(d->id, sizeof d->id, "%s", s_col(st, 0));
+            snprintf(d->reason, sizeof d->reason, "%s", s_col(st, 1));
+            snprintf(d->team, sizeof d->team, "%s", s_col(st, 2));
+            d->opened = sqlite3_column_int64(st, 3);
+            d->due = sqlite3_column_int64(st, 4);
+            snprintf(d->cid, sizeof d->cid, "%s", s_col(st, 5) ? s_col(st, 5) : "");
+        }
+    }
+    db_finish(st);
+    for (int i = 0; i < n && !bad; i++)
+        bad = s_breach_one(s, db, &due[i], now);
+    free(due);
+    if (bad || db_commit(db)) {
+        db_rollback(db);
+        return 0;
+    }
+    outbox_flush(db, s->journal);
+    if (n)
+        loop_timer_at(loop, s->due_timer, 0); /* there may be more */
+    return 0;
+}
+
+/* s_reply_json - send body as reply cmd */
+static void s_reply_json(void *sock, const wire_msg_t *msg, const char *cmd, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (text)
+        wire_reply(sock, msg, cmd, text, strlen(text));
+    else
+        wire_reply_error(sock, msg, "internal", "out of memory");
+    free(text);
+}
+
+/* s_command - INTAKE_CASES, INTAKE_REPORT */
+static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
+{
+    intake_t *s = service_state(svc);
+    int cases = strcmp(msg->cmd, CMD_INTAKE_CASES) == 0;
+    if (!cases && strcmp(msg->cmd, CMD_INTAKE_REPORT) != 0)
+        return -1;
+    json_t *req = wire_body_json(msg);
+    char err[200] = "not a JSON object";
+    json_t *body = !req   ? NULL
+                   : cases ? intake_cases(service_db(svc), s->reasons, req, clock_now_ms(), err,
+                                          sizeof err)
+                           : intake_report(service_db(svc), s->reasons, req, err, sizeof err);
+    int missing = cases && body && json_object_get(req, "id") &&
+                  json_array_size(json_object_get(body, "cases")) == 0;
+    json_decref(req);
+    if (missing)
+        wire_reply_error(sock, msg, "not_found", "no such case");
+    else if (!body)
+        wire_reply_error(sock, msg, "invalid_request", err);
+    else
+        s_reply_json(sock, msg, cases ? CMD_INTAKE_CASES_OK : CMD_INTAKE_REPORT_OK, body);
+    json_decref(body);
+    return 0;
+}
+
+/* s_status - case counts in SERVICE_STATUS */
+static void s_status(service_t *svc, json_t *body)
+{
+    json_t *d = json_object();
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT status, count(*) FROM cases GROUP BY status");
+    long long total = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_object_set_new(d, s_col(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+        total += sqlite3_column_int64(st, 1);
+    }
+    db_finish(st);
+    json_object_set_new(d, "cases", json_integer(total));
+    json_object_set_new(body, "detail", d);
+}
+
+/* s_config_error - a reasons.conf error at start */
+static void s_config_error(const char *msg, void *arg)
+{
+    (void)arg;
+    log_error("event=bad_reasons error=\"%s\"", msg);
+}
+
+/* s_init - the taxonomy, the journal client, the breach timer */
+static int s_init(service_t *svc)
+{
+    const config_t *cfg = service_config(svc);
+    intake_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    service_set_state(svc, s);
+    s->cfg = cfg;
+    const char *staff = config_get(cfg, "intake", "staff_url");
+    snprintf(s->staff_url, sizeof s->staff_url, "%s",
+             staff ? staff : config_get(cfg, "gateway", "public_url"));
+    size_t ul = strlen(s->staff_url);
+    while (ul > 0 && s->staff_url[ul - 1] == '/')
+        s->staff_url[--ul] = '\0';
+    int errors = 0;
+    s->reasons = reasons_load(config_get(cfg, "intake", "reasons"), s_config_error, NULL,
+                              &errors);
+    if (!s->reasons || errors)
+        return -1;
+    s->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
+    if (!s->journal)
+        return -1;
+    s->due_timer = loop_add_timer(service_loop(svc), 1000, s_on_due, svc);
+    if (s->due_timer < 0)
+        return -1;
+    loop_timer_at(service_loop(svc), s->due_timer, 0);
+    log_info("event=intake_ready reasons=%zu teams=%zu keywords=%zu",
+             reasons_count(s->reasons), reasons_team_count(s->reasons),
+             reasons_keywords(s->reasons));
+    return 0;
+}
+
+/* s_fini - nothing in flight: every change is committed as it is made */
+static void s_fini(service_t *svc)
+{
+    intake_t *s = service_state(svc);
+    if (!s)
+        return;
+    wire_client_destroy(&s->journal);
+    reasons_destroy(&s->reasons);
+    free(s);
+    service_set_state(svc, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "intake",
+        .migrations = intake_migrations,
+        .apply = s_apply,
+        .consumes = s_consumes,
+        .init = s_init,
+        .fini = s_fini,
+        .status = s_status,
+        .command = s_command,
+    };
+    return service_main(argc, argv, &def);
+}

@@ -1,0 +1,391 @@
+/*
+ * intake_store.c - intake.db: customers (contact copies), cases, their
+ * notes and the outbox; the INTAKE_CASES and INTAKE_REPORT answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "intake.h"
+
+const char *const intake_migrations[] = {
+    "CREATE TABLE customers("
+    "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
+    "CREATE TABLE cases("
+    "  id TEXT PRIMARY KEY,"            /* C<source offset>: the same on replay */
+    "  kind TEXT NOT NULL,"             /* complaint cancellation nps */
+    "  customer_id TEXT,"
+    "  codes TEXT NOT NULL,"            /* space-separated, taxonomy order */
+    "  reason TEXT NOT NULL,"           /* the first code: it picks the team */
+    "  team TEXT NOT NULL,"
+    "  via TEXT NOT NULL,"              /* customer keywords staff */
+    "  text TEXT, locale TEXT, order_id TEXT, channel TEXT, score INTEGER,"
+    "  status TEXT NOT NULL,"           /* open waiting resolved */
+    "  opened_at INTEGER NOT NULL,"
+    "  due_at INTEGER,"                 /* first-response deadline; NULL: none */
+    "  first_reply_at INTEGER,"
+    "  breach_alerted INTEGER NOT NULL DEFAULT 0,"
+    "  loop_closed INTEGER NOT NULL DEFAULT 0,"
+    "  resolved_at INTEGER,"
+    "  retags INTEGER NOT NULL DEFAULT 0,"
+    "  source_offset INTEGER NOT NULL);"
+    "CREATE INDEX cases_due ON cases(due_at)"
+    "  WHERE first_reply_at IS NULL AND breach_alerted = 0 AND status <> 'resolved';"
+    "CREATE INDEX cases_opened ON cases(opened_at);"
+    "CREATE INDEX cases_customer ON cases(customer_id);"
+    "CREATE TABLE notes(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  by TEXT, kind TEXT NOT NULL, text TEXT);"
+    "CREATE INDEX notes_case ON notes(case_id);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+    "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    NULL,
+};
+
+/* s_col - a text column or NULL */
+static const char *s_col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* s_set_time - key = RFC 3339 of column i when not NULL */
+static void s_set_time(json_t *o, const char *key, sqlite3_stmt *st, int i)
+{
+    char at[40];
+    if (sqlite3_column_type(st, i) != SQLITE_NULL)
+        json_object_set_new(o, key, json_string(clock_format(sqlite3_column_int64(st, i), at,
+                                                             sizeof at)));
+}
+
+/* s_set_str - key = column i when not NULL */
+static void s_set_str(json_t *o, const char *key, sqlite3_stmt *st, int i)
+{
+    if (s_col(st, i))
+        json_object_set_new(o, key, json_string(s_col(st, i)));
+}
+
+#define S_CASE_COLS                                                                          \
+    "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
+    " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
+    " breach_alerted"
+
+/* s_case_json - one row of S_CASE_COLS */
+static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", s_col(st, 0), "kind", s_col(st, 1),
+                          "reason", s_col(st, 4), "team", s_col(st, 5), "via", s_col(st, 6),
+                          "status", s_col(st, 7));
+    s_set_str(o, "customer_id", st, 2);
+    json_t *codes = json_array();
+    char buf[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    snprintf(buf, sizeof buf, "%s", s_col(st, 3));
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        json_array_append_new(codes, json_string(t));
+    json_object_set_new(o, "codes", codes);
+    s_set_time(o, "opened_at", st, 8);
+    s_set_time(o, "due_at", st, 9);
+    s_set_time(o, "first_reply_at", st, 10);
+    s_set_time(o, "resolved_at", st, 12);
+    int has_due = sqlite3_column_type(st, 9) != SQLITE_NULL;
+    int64_t due = sqlite3_column_int64(st, 9);
+    int replied = sqlite3_column_type(st, 10) != SQLITE_NULL;
+    int breached = has_due && (replied ? sqlite3_column_int64(st, 10) > due
+                                       : (strcmp(s_col(st, 7), "resolved") != 0 && now > due));
+    json_object_set_new(o, "breached", json_boolean(breached || sqlite3_column_int(st, 18)));
+    json_object_set_new(o, "loop_closed", json_boolean(sqlite3_column_int(st, 11)));
+    if (full) {
+        s_set_str(o, "text", st, 13);
+        s_set_str(o, "locale", st, 14);
+        s_set_str(o, "order_id", st, 15);
+        s_set_str(o, "channel", st, 16);
+        if (sqlite3_column_type(st, 17) != SQLITE_NULL)
+            json_object_set_new(o, "score", json_integer(sqlite3_column_int(st, 17)));
+    }
+    return o;
+}
+
+json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
+                     size_t errlen)
+{
+    (void)r;
+    const char *id = json_string_value(json_object_get(req, "id"));
+    const char *status = json_string_value(json_object_get(req, "status"));
+    const char *reason = json_string_value(json_object_get(req, "reason"));
+    const char *team = json_string_value(json_object_get(req, "team"));
+    int breached = json_is_true(json_object_get(req, "breached"));
+    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    if (limit <= 0 || limit > 1000)
+        limit = 200;
+    if (status && strcmp(status, "open") != 0 && strcmp(status, "waiting") != 0 &&
+        strcmp(status, "resolved") != 0) {
+        snprintf(err, errlen, "status: open, waiting or resolved");
+        return NULL;
+    }
+    if (id) {
+        sqlite3_stmt *st = db_prepare(db, "SELECT " S_CASE_COLS " FROM cases WHERE id = ?");
+        if (!st)
+            return NULL;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        json_t *c = sqlite3_step(st) == SQLITE_ROW ? s_case_json(st, now, 1) : NULL;
+        db_finish(st);
+        if (!c) {
+            return json_pack("{s:[]}", "cases"); /* the caller says not_found */
+        }
+        json_t *notes = json_array();
+        st = db_prepare(db, "SELECT at, by, kind, text FROM notes WHERE case_id = ? ORDER BY id");
+        if (st) {
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                json_t *n = json_pack("{s:s}", "kind", s_col(st, 2));
+                s_set_time(n, "at", st, 0);
+                s_set_str(n, "by", st, 1);
+                s_set_str(n, "text", st, 3);
+                json_array_append_new(notes, n);
+            }
+            db_finish(st);
+        }
+        json_object_set_new(c, "notes", notes);
+        return json_pack("{s:[o]}", "cases", c);
+    }
+    /* ?5: breached = past the deadline unanswered, or answered late */
+    sqlite3_stmt *st = db_prepare(
+        db, "SELECT " S_CASE_COLS " FROM cases WHERE (?1 IS NULL OR status = ?1)"
+            " AND (?2 IS NULL OR ' ' || codes || ' ' LIKE '% ' || ?2 || ' %')"
+            " AND (?3 IS NULL OR team = ?3)"
+            " AND (?4 = 0 OR breach_alerted = 1 OR (due_at IS NOT NULL AND"
+            "  ((first_reply_at IS NULL AND status <> 'resolved' AND due_at < ?5)"
+            "   OR first_reply_at > due_at)))"
+            " ORDER BY opened_at DESC, source_offset DESC LIMIT ?6");
+    if (!st)
+        return NULL;
+    if (status)
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+    if (reason)
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
+    if (team)
+        sqlite3_bind_text(st, 3, team, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, breached);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_int64(st, 6, limit);
+    json_t *list = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(list, s_case_json(st, now, 0));
+    db_finish(st);
+    return json_pack("{s:o}", "cases", list);
+}
+
+/* s_day_ms - "YYYY-MM-DD" as the UTC midnight in ms; -1 if malformed */
+static int64_t s_day_ms(const char *d)
+{
+    char buf[40];
+    int64_t ms;
+    if (!d || strlen(d) != 10)
+        return -1;
+    snprintf(buf, sizeof buf, "%sT00:00:00Z", d);
+    return clock_parse(buf, &ms) ? -1 : ms;
+}
+
+/* s_pct - 100*a/b with one decimal, or JSON null */
+static json_t *s_pct(long long a, long long b)
+{
+    if (b <= 0)
+        return json_null();
+    return json_real((double)(long long)(1000.0 * (double)a / (double)b + 0.5) / 10.0);
+}
+
+/* s_cmp_ll - for qsort */
+static int s_cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    long long cases, replied, within;
+    long long *times; /* business ms to the first reply */
+    size_t nt, capt;
+} s_team_stat_t;
+
+json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
+                      size_t errlen)
+{
+    const char *from = json_string_value(json_object_get(req, "from"));
+    const char *to = json_string_value(json_object_get(req, "to"));
+    const char *kind = json_string_value(json_object_get(req, "kind"));
+    const char *team_f = json_string_value(json_object_get(req, "team"));
+    int64_t a = from ? s_day_ms(from) : 0, b = to ? s_day_ms(to) : 0;
+    if (a < 0 || b < 0) {
+        snprintf(err, errlen, "%s: a date YYYY-MM-DD", a < 0 ? "from" : "to");
+        return NULL;
+    }
+    if (kind && strcmp(kind, "complaint") != 0 && strcmp(kind, "cancellation") != 0 &&
+        strcmp(kind, "nps") != 0) {
+        snprintf(err, errlen, "kind: complaint, cancellation or nps");
+        return NULL;
+    }
+    b = to ? b + 86400000LL : INT64_MAX; /* to is inclusive */
+    size_t nr = reasons_count(r), ntm = reasons_team_count(r);
+    long long *count = calloc(nr + 1, sizeof *count);
+    s_team_stat_t *ts = calloc(ntm + 1, sizeof *ts);
+    json_t *trend = json_object(); /* week -> {count, reasons{}} */
+    long long total = 0, vol = 0, invol = 0;
+    sqlite3_stmt *st = count && ts ? db_prepare(db, "SELECT codes, reason, team, opened_at,"
+                                                    " due_at, first_reply_at FROM cases"
+                                                    " WHERE opened_at >= ?1 AND opened_at < ?2"
+                                                    " AND (?3 IS NULL OR kind = ?3)"
+                                                    " AND (?4 IS NULL OR team = ?4)")
+                                   : NULL;
+    if (!st) {
+        free(count);
+        free(ts);
+        json_decref(trend);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    if (kind)
+        sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+    if (team_f)
+        sqlite3_bind_text(st, 4, team_f, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        total++;
+        int64_t opened = sqlite3_column_int64(st, 3);
+        /* the week (named by its Monday, UTC) */
+        int64_t day = opened / 86400000LL;
+        int64_t monday = day - ((day + 3) % 7); /* 1970-01-01 was a Thursday */
+        char period[40];
+        clock_format(monday * 86400000LL, period, sizeof period);
+        period[10] = '\0';
+        json_t *w = json_object_get(trend, period);
+        if (!w) {
+            w = json_pack("{s:s,s:i,s:{}}", "period", period, "count", 0, "reasons");
+            json_object_set_new(trend, period, w);
+        }
+        json_object_set_new(w, "count",
+                            json_integer(json_integer_value(json_object_get(w, "count")) + 1));
+        json_t *wr = json_object_get(w, "reasons");
+        char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+        snprintf(codes, sizeof codes, "%s", s_col(st, 0));
+        for (char *save = NULL, *t = strtok_r(codes, " ", &save); t;
+             t = strtok_r(NULL, " ", &save)) {
+            int i = reasons_find(r, t);
+            count[i < 0 ? nr : (size_t)i]++;
+            json_object_set_new(wr, t,
+                                json_integer(json_integer_value(json_object_get(wr, t)) + 1));
+        }
+        int pi = reasons_find(r, s_col(st, 1));
+        if (pi >= 0 && reasons_get(r, (size_t)pi)->voluntary)
+            vol++;
+        else if (pi >= 0)
+            invol++;
+        int ti = reasons_team_find(r, s_col(st, 2));
+        s_team_stat_t *t = &ts[ti < 0 ? ntm : (size_t)ti];
+        if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+            continue; /* nothing to answer (an NPS comment from a promoter) */
+        t->cases++;
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            int64_t first = sqlite3_column_int64(st, 5);
+            t->replied++;
+            t->within += first <= sqlite3_column_int64(st, 4);
+            if (t->nt == t->capt) {
+                size_t nc = t->capt ? t->capt * 2 : 16;
+                long long *q = realloc(t->times, nc * sizeof *q);
+                if (!q)
+                    continue;
+                t->times = q;
+                t->capt = nc;
+            }
+            const intake_team_t *team = reasons_team(r, ti);
+            t->times[t->nt++] = team ? intake_hours_between(team, opened, first) : first - opened;
+        }
+    }
+    db_finish(st);
+    /* reasons, most frequent first, with the cumulative share (Pareto) */
+    json_t *reasons = json_array();
+    long long tagged = 0;
+    for (size_t i = 0; i < nr; i++)
+        tagged += count[i];
+    for (;;) {
+        long long best = 0;
+        size_t bi = 0;
+        for (size_t i = 0; i < nr; i++)
+            if (count[i] > best)
+                best = count[i], bi = i;
+        if (best == 0)
+            break;
+        const intake_reason_t *x = reasons_get(r, bi);
+        const intake_team_t *team = reasons_team(r, x->team);
+        json_array_append_new(
+            reasons, json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:o}", "code", x->code, "label",
+                               reasons_label(r, bi, "en"), "team", team ? team->name : "",
+                               "churn", x->voluntary ? "voluntary" : "involuntary",
+                               "influenceable", x->influenceable, "count", (json_int_t)best,
+                               "share", s_pct(best, tagged)));
+        count[bi] = 0; /* taken */
+    }
+    long long cum = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(reasons, i, row) {
+        cum += json_integer_value(json_object_get(row, "count"));
+        json_object_set_new(row, "cumulative", s_pct(cum, tagged));
+    }
+    json_t *teams = json_array();
+    for (size_t k = 0; k < ntm; k++) {
+        s_team_stat_t *t = &ts[k];
+        if (team_f && strcmp(reasons_team(r, (int)k)->name, team_f) != 0)
+            continue;
+        json_t *median = json_null();
+        if (t->nt) {
+            qsort(t->times, t->nt, sizeof *t->times, s_cmp_ll);
+            long long m = t->nt % 2 ? t->times[t->nt / 2]
+                                    : (t->times[t->nt / 2 - 1] + t->times[t->nt / 2]) / 2;
+            median = json_real((double)(long long)((double)m / 360000.0 + 0.5) / 10.0);
+        }
+        json_array_append_new(teams,
+                              json_pack("{s:s,s:I,s:I,s:o,s:I,s:o}", "team",
+                                        reasons_team(r, (int)k)->name, "cases",
+                                        (json_int_t)t->cases, "replied", (json_int_t)t->replied,
+                                        "median_first_response_hours", median, "within_target",
+                                        (json_int_t)t->within, "within_target_share",
+                                        s_pct(t->within, t->replied)));
+    }
+    for (size_t k = 0; k <= ntm; k++)
+        free(ts[k].times);
+    free(ts);
+    free(count);
+    json_t *series = json_array();
+    const char *wk;
+    json_t *wv;
+    void *tmp;
+    json_object_foreach_safe(trend, tmp, wk, wv) json_array_append(series, wv);
+    json_decref(trend);
+    /* json objects do not keep order: the weeks by date */
+    size_t n = json_array_size(series);
+    for (size_t x = 1; x < n; x++)
+        for (size_t y = x; y > 0; y--) {
+            json_t *p = json_array_get(series, y - 1), *q = json_array_get(series, y);
+            if (strcmp(json_string_value(json_object_get(p, "period")),
+                       json_string_value(json_object_get(q, "period"))) <= 0)
+                break;
+            json_incref(p);
+            json_array_set(series, y - 1, q);
+            json_array_set_new(series, y, p);
+        }
+    json_t *out = json_pack("{s:I,s:o,s:o,s:{s:I,s:I,s:o,s:o},s:o}", "total", (json_int_t)total,
+                            "reasons", reasons, "trend", series, "churn", "voluntary",
+                            (json_int_t)vol, "involuntary", (json_int_t)invol, "voluntary_share",
+                            s_pct(vol, vol + invol), "involuntary_share",
+                            s_pct(invol, vol + invol), "teams", teams);
+    if (from)
+        json_object_set_new(out, "from", json_string(from));
+    if (to)
+        json_object_set_new(out, "to", json_string(to));
+    if (kind)
+        json_object_set_new(out, "kind", json_string(kind));
+    if (team_f)
+        json_object_set_new(out, "team", json_string(team_f));
+    return out;
+}

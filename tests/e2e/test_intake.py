@@ -1,0 +1,445 @@
+"""hark-intake end to end: real journal, gateway, mailer and intake, a real
+SMTP server (every mail parsed with Python's email package), the customer
+forms over real HTTP, staff actions through `hark cases` and the admin API,
+and a fake clock (HARK_CLOCK_FILE) for the first-response deadline."""
+import json
+import os
+import re
+import signal
+import time
+import urllib.parse
+
+import jsonschema
+import pytest
+
+from harness import ROOT, wait_for
+from smtp import SmtpServer
+
+SERVICES = ("journal", "gateway", "mailer", "intake")
+
+with open(os.path.join(ROOT, "proto", "commands.json")) as _f:
+    COMMANDS = {c["name"]: c for c in json.load(_f)["commands"]}
+
+
+def schema(name):
+    with open(os.path.join(ROOT, "proto", "events", name + ".json")) as f:
+        return jsonschema.Draft202012Validator(json.load(f))
+
+
+# A small taxonomy: teams work around the clock in UTC, so a deadline is
+# exactly first_response after the case opened (the business-hours clock
+# itself is unit-tested in tests/unit/test_intake.c).
+REASONS = """
+[team.logistics]
+email = logistics@example.com
+days = all
+hours = 0-24
+timezone = UTC
+
+[team.billing]
+email = billing@example.com
+days = all
+hours = 0-24
+timezone = UTC
+
+[reason.shipping_delay]
+label.en = Late delivery
+label.pl = Opóźniona dostawa
+team = logistics
+first_response = 1h
+keywords.en = late, delivery
+keywords.pl = dostaw, spóźni
+keywords.ru = доставк
+
+[reason.damaged_item]
+label.en = Damaged item
+label.pl = Uszkodzony produkt
+team = logistics
+first_response = 1h
+keywords.en = broken, damaged
+keywords.zh = 破损
+
+[reason.price]
+label.en = Price
+label.pl = Cena
+team = billing
+first_response = 1h
+keywords.en = expensive
+
+[reason.billing_error]
+label.en = Billing error
+label.pl = Błąd w rozliczeniu
+team = billing
+churn = involuntary
+first_response = 1h
+keywords.en = charged twice
+
+[reason.other]
+label.en = Other
+label.pl = Inne
+team = billing
+first_response = 1h
+"""
+
+
+def intake_conf(tmp_path, smtp_port, **intake):
+    path = tmp_path / "reasons.conf"
+    path.write_text(REASONS)
+    conf = {"smtp": {"host": "127.0.0.1", "port": str(smtp_port), "starttls": "off",
+                     "timeout": "5s"},
+            "mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
+                       "shop_name": "Tea House", "retry_min": "200ms", "retry_max": "400ms"},
+            "intake": {"reasons": str(path)}}
+    conf["intake"].update(intake)
+    return conf
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    s = SmtpServer(tmp_path / "smtp")
+    yield s
+    s.stop()
+
+
+def start(make_hark, tmp_path, smtp, clock=None, **intake):
+    h = make_hark(services=SERVICES, conf=intake_conf(tmp_path, smtp.port, **intake), start=False)
+    if clock is not None:
+        h.env["HARK_CLOCK_FILE"] = str(clock)
+    return h.start()
+
+
+def customer(h, cid, email, locale="en", name="Anna"):
+    st, body = h.post_events({"type": "customer", "data": {"id": cid, "email": email,
+                                                           "name": name, "locale": locale}})
+    assert st == 202, body
+
+
+def complain(h, data, kind="complaint"):
+    st, body = h.post_events({"type": kind, "data": data})
+    assert st == 202, body
+    return "C%d" % body["offsets"][0]
+
+
+def cases(h, *args):
+    return json.loads(h.hark("cases", "list", "--json", *args).stdout)["cases"]
+
+
+def show(h, case_id):
+    return json.loads(h.hark("cases", "show", case_id, "--json").stdout)
+
+
+def tagged(h):
+    return [e for e in h.fetch_all(types=["feedback.tagged"])]
+
+
+def to(msg):
+    return msg["To"].addresses[0].addr_spec
+
+
+def text(msg):
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def admin(h, method, path, body=None):
+    hdr = {"Authorization": "Bearer " + h.admin_key}
+    if body is not None:
+        hdr["Content-Type"] = "application/json"
+    st, _, data = h.request(method, path, body, hdr)
+    return st, json.loads(data) if data else None
+
+
+def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_mailed(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    customer(h, "c1", "anna@example.com", locale="pl")
+    # the customer's code wins over the text's keywords (delivery)
+    c_explicit = complain(h, {"customer_id": "c1", "reason_code": "billing_error",
+                              "text": "Dostawa spóźniona, late delivery"})
+    # tagged from the text: Russian upper case, then Chinese without spaces
+    c_ru = complain(h, {"customer_id": "c1", "text": "ДОСТАВКА опоздала"})
+    c_zh = complain(h, {"customer_id": "c1", "text": "我收到的商品破损了"}, kind="cancellation")
+    c_none = complain(h, {"customer_id": "c1", "text": "hello there"})
+    # an unknown explicit code: 400 naming reason_code, nothing stored
+    before = len(h.fetch_all(types=["complaint"]))
+    st, body = h.post_events({"type": "complaint",
+                              "data": {"customer_id": "c1", "reason_code": "no_such_reason"}})
+    assert st == 400, body
+    assert body["error"]["field"] == "data.reason_code"
+    assert "reason_code" in body["error"]["message"] and "no_such_reason" in body["error"]["message"]
+    assert len(h.fetch_all(types=["complaint"])) == before
+
+    # NPS comments from hark-survey: a detractor's is a case like a complaint,
+    # a promoter's is tagged and counted but waits for no answer
+    for i, (score, comment) in enumerate(((3, "Way too EXPENSIVE!"), (9, "late once, fine otherwise"))):
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+            {"type": "feedback.given", "key": "survey/%d/feedback" % i,
+             "payload": {"customer_id": "c1", "text": comment, "source": "nps", "score": score,
+                         "locale": "pl"}}]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: len(tagged(h)) == 6, what="six feedback.tagged")
+    nps = {e["payload"]["text"]: e["payload"] for e in tagged(h) if e["payload"]["kind"] == "nps"}
+    assert nps["Way too EXPENSIVE!"]["codes"] == ["price"]
+    assert nps["late once, fine otherwise"]["codes"] == ["shipping_delay"]
+    c_detractor, c_promoter = nps["Way too EXPENSIVE!"]["case"], nps["late once, fine otherwise"]["case"]
+    assert show(h, c_detractor)["status"] == "open"
+    assert show(h, c_promoter)["status"] == "resolved"
+    by_case = {e["payload"]["case"]: e for e in tagged(h)}
+    v = schema("feedback.tagged")
+    for e in by_case.values():
+        v.validate(e["payload"])
+        assert e["key"] == "intake/%s/tagged" % e["payload"]["case"][1:]
+    assert by_case[c_explicit]["payload"]["codes"] == ["billing_error"]
+    assert by_case[c_explicit]["payload"]["via"] == "customer"
+    assert by_case[c_ru]["payload"]["codes"] == ["shipping_delay"]
+    assert by_case[c_ru]["payload"]["via"] == "keywords"
+    assert by_case[c_zh]["payload"]["codes"] == ["damaged_item"]
+    assert by_case[c_zh]["payload"]["kind"] == "cancellation"
+    assert by_case[c_none]["payload"]["codes"] == ["other"]
+    listed = {c["id"]: c for c in cases(h, "--status", "open") if c["kind"] != "nps"}
+    assert listed[c_explicit]["team"] == "billing" and listed[c_ru]["team"] == "logistics"
+    assert all(c["status"] == "open" for c in listed.values())
+    jsonschema.Draft202012Validator(COMMANDS["INTAKE_CASES_OK"]["request"]).validate(
+        {"cases": list(listed.values())})
+
+    # an acknowledgement to the customer and an alert to the team, per case
+    # waiting for an answer (not the promoter's)
+    msgs = smtp.wait_messages(10)
+    time.sleep(1)
+    msgs = smtp.messages()
+    assert len(msgs) == 10
+    acks = [m for m in msgs if to(m) == "anna@example.com"]
+    assert sorted(re.search(r"C\d+", m["Subject"]).group(0) for m in acks) == \
+        sorted([c_explicit, c_ru, c_zh, c_none, c_detractor])
+    ack = next(m for m in acks if c_explicit in m["Subject"])
+    assert "Błąd w rozliczeniu" in text(ack)          # the reason in the customer's language
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)", text(ack))  # when they hear back
+    alerts = {re.search(r"C\d+", m["Subject"]).group(0): m for m in msgs if to(m) != "anna@example.com"}
+    assert to(alerts[c_explicit]) == "billing@example.com"
+    assert to(alerts[c_ru]) == "logistics@example.com"
+    assert "ДОСТАВКА опоздала" in text(alerts[c_ru])
+    h.stop()
+
+
+def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    customer(h, "c2", "bob@example.com", name="Bob")
+    a = complain(h, {"customer_id": "c2", "text": "The parcel is late"})
+    b = complain(h, {"customer_id": "c2", "text": "it was too expensive"})
+    wait_for(lambda: len(cases(h)) == 2, what="two cases")
+    smtp.wait_messages(4)
+
+    # reply through the CLI: the staff's Markdown is mailed, the clock stops
+    reply = tmp_path / "reply.md"
+    reply.write_text("We are **sorry**: a new parcel left today.\n")
+    h.hark("cases", "reply", a, "--message-file", str(reply))
+    msgs = smtp.wait_messages(5)
+    mail = next(m for m in msgs if m["Subject"].startswith("Re:"))
+    assert to(mail) == "bob@example.com" and a in mail["Subject"]
+    assert "<strong>sorry</strong>" in mail.get_body(preferencelist=("html",)).get_content()
+    wait_for(lambda: show(h, a)["status"] == "waiting", what="status waiting")
+    assert "first_reply_at" in show(h, a)
+
+    # retag through the admin API: a feedback.tagged via staff, keyed by the contract
+    st, body = admin(h, "POST", "/v1/cases/%s/retag" % a, {"codes": ["damaged_item", "price"]})
+    assert st == 202, body
+    st, body = admin(h, "POST", "/v1/cases/%s/retag" % a, {"codes": ["nope"]})
+    assert st == 400 and body["error"]["field"] == "codes"
+    st, body = admin(h, "POST", "/v1/cases/C999999/resolve", {})
+    assert st == 404
+    wait_for(lambda: any(e["key"] == "intake/retag/%s/1" % a for e in tagged(h)),
+             what="the retag's feedback.tagged")
+    retag = next(e for e in tagged(h) if e["key"] == "intake/retag/%s/1" % a)
+    assert retag["payload"]["via"] == "staff" and retag["payload"]["by"] == "api"
+    assert retag["payload"]["codes"] == ["damaged_item", "price"]
+    assert show(h, a)["codes"] == ["damaged_item", "price"]
+
+    # resolve through the CLI
+    h.hark("cases", "resolve", a)
+    wait_for(lambda: show(h, a)["status"] == "resolved", what="resolved")
+    assert [c["id"] for c in cases(h, "--status", "resolved")] == [a]
+    assert [c["id"] for c in cases(h, "--status", "open")] == [b]
+    assert [c["id"] for c in cases(h, "--reason", "price")] == [b, a]
+    assert cases(h, "--team", "logistics")[0]["id"] == a
+    # every action is a journal event with who did it
+    staff = h.fetch_all(types=["case.replied", "case.retagged", "case.resolved"])
+    assert [e["type"] for e in staff] == ["case.replied", "case.retagged", "case.resolved"]
+    assert staff[0]["payload"]["by"].startswith("cli:") and staff[1]["payload"]["by"] == "api"
+    for e in staff:
+        schema(e["type"]).validate(e["payload"])
+
+    # hark-loop told the customer: the still-open case b gets "loop closed", resolved a not
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        {"type": "loop.notified", "key": "loop/L1/notified/c2",
+         "payload": {"loop": "L1", "reason": "price", "customer_id": "c2", "cases": [a, b]}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: show(h, b)["loop_closed"], what="loop closed on b")
+    assert not show(h, a)["loop_closed"]
+    assert any(n["kind"] == "loop_closed" and "loop closed" in n["text"] for n in show(h, b)["notes"])
+    assert "loop closed" in h.hark("cases", "show", b).stdout
+
+    # the reasons report, CLI and HTTP
+    rep = json.loads(h.hark("report", "reasons", "--json").stdout)
+    jsonschema.Draft202012Validator(COMMANDS["INTAKE_REPORT_OK"]["request"]).validate(rep)
+    assert rep["total"] == 2
+    assert {r["code"]: r["count"] for r in rep["reasons"]} == {"price": 2, "damaged_item": 1}
+    assert rep["reasons"][0]["code"] == "price" and rep["reasons"][-1]["cumulative"] == 100.0
+    team = {t["team"]: t for t in rep["teams"]}
+    assert team["logistics"]["replied"] == 1 and team["logistics"]["within_target"] == 1
+    st, body = admin(h, "GET", "/v1/reports/reasons?kind=complaint")
+    assert st == 200 and body["total"] == 2
+    st, body = admin(h, "GET", "/v1/reports/reasons?kind=nps")
+    assert st == 200 and body["total"] == 0
+    by_team = json.loads(h.hark("report", "reasons", "--team", "billing", "--json").stdout)
+    assert by_team["total"] == 1 and [t["team"] for t in by_team["teams"]] == ["billing"]
+    st, body = admin(h, "GET", "/v1/reports/reasons?from=2000-01-01&to=2000-12-31")
+    assert st == 200 and body["total"] == 0
+    st, body = admin(h, "GET", "/v1/reports/reasons?from=yesterday")
+    assert st == 400 and body["error"]["field"] == "from"
+    st, body = admin(h, "GET", "/v1/cases?status=closed")
+    assert st == 400 and body["error"]["field"] == "status"
+    out = h.hark("report", "reasons").stdout
+    assert "price" in out and "█" in out
+    st, body = admin(h, "GET", "/v1/cases/%s" % b)
+    assert st == 200 and body["id"] == b and body["text"] == "it was too expensive"
+    h.stop()
+
+
+def test_intake__breach_alert_exactly_once_after_the_first_response_target(make_hark, tmp_path,
+                                                                          smtp):
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    h = start(make_hark, tmp_path, smtp, clock=clock)
+    customer(h, "c3", "cleo@example.com")
+    late = complain(h, {"customer_id": "c3", "text": "late delivery"})
+    answered = complain(h, {"customer_id": "c3", "text": "it arrived broken"})
+    smtp.wait_messages(4)
+    reply = tmp_path / "r.md"
+    reply.write_text("On it.")
+    h.hark("cases", "reply", answered, "--message-file", str(reply))
+    smtp.wait_messages(5)
+    wait_for(lambda: "first_reply_at" in show(h, answered), what="replied")
+    assert cases(h, "--breached") == []
+    clock.write_text("7200")  # two hours later: past the 1h target
+    wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 6, what="the breach alert")
+    time.sleep(2.5)  # more timer rounds: still one alert
+    breach = [e for e in h.fetch_all(types=["mail.requested"])
+              if e["payload"]["template"] == "complaint_breach"]
+    assert [e["key"] for e in breach] == ["intake/breach/%s" % late]
+    assert breach[0]["payload"]["address"] == "logistics@example.com"
+    msgs = smtp.wait_messages(6)
+    overdue = [m for m in msgs if m["Subject"].startswith("Overdue")]
+    assert len(overdue) == 1 and late in overdue[0]["Subject"]
+    assert [c["id"] for c in cases(h, "--breached")] == [late]
+    h.stop()
+
+
+def form_fields(html):
+    return dict(re.findall(r'name="(\w+)" value="([^"]*)"', html))
+
+
+def test_intake__forms_refuse_bad_input_and_store_nothing_then_journal_a_good_post(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp, form_rate="12")
+    link = h.hark("cases", "link", "c4", "--locale", "pl").stdout.split()[1]
+    path = link[link.index("/cancel"):]
+    st, _, page = h.request("GET", path)
+    page = page.decode()
+    assert st == 200 and 'lang="pl"' in page
+    assert "Opóźniona dostawa" in page and "Uszkodzony produkt" in page  # reasons in Polish
+    csrf = form_fields(page)["csrf"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def post(fields, headers=None, raw=None):
+        body = raw if raw is not None else urllib.parse.urlencode(fields).encode()
+        st, _, data = h.request("POST", path, body, dict(form, **(headers or {})))
+        return st, data.decode("utf-8", "replace")
+
+    assert post({"reason": "price", "text": "x"})[0] == 403                    # no csrf
+    assert post({"reason": "price", "csrf": csrf + "x"})[0] == 403             # forged
+    assert post({"reason": "price", "csrf": csrf},
+                {"Origin": "https://evil.example"})[0] == 403                   # other origin
+    st, page = post({"reason": "", "text": "x" * 4001, "csrf": csrf})
+    assert st == 400 and 'id="error-text"' in page and "4000" in page         # oversized
+    st, page = post(None, raw=b"reason=&text=%FF%FE&csrf=" + csrf.encode())
+    assert st == 400 and 'id="error-text"' in page                            # invalid UTF-8
+    st, page = post({"reason": "nope", "text": "", "csrf": csrf})
+    assert st == 400 and 'id="error-reason"' in page                          # unknown reason
+    st, page = post({"reason": "", "text": "", "csrf": csrf})
+    assert st == 400 and 'id="error-reason"' in page                          # nothing given
+    assert h.fetch_all(types=["cancellation", "complaint"]) == []              # nothing stored
+
+    st, page = post({"reason": "price", "text": "za drogo <b>", "csrf": csrf})
+    assert st == 200, page
+    ev = h.fetch_all(types=["cancellation"])
+    assert len(ev) == 1
+    assert ev[0]["payload"] == {"customer_id": "c4", "reason_code": "price",
+                                "text": "za drogo <b>", "channel": "web"}
+    # an anonymous complaint form asks for the address
+    st, _, page = h.request("GET", "/feedback?lang=en")
+    page = page.decode()
+    assert st == 200 and 'name="email"' in page
+    fcsrf = form_fields(page)["csrf"]
+    st, _, data = h.request("POST", "/feedback", urllib.parse.urlencode(
+        {"text": "broken cup", "email": "not-an-address", "csrf": fcsrf}).encode(), form)
+    assert st == 400 and b'id="error-email"' in data
+    st, _, data = h.request("POST", "/feedback", urllib.parse.urlencode(
+        {"text": "broken cup", "email": "Dan@Example.com", "csrf": fcsrf}).encode(), form)
+    assert st == 200
+    comp = h.fetch_all(types=["complaint"])
+    assert comp[0]["payload"]["customer"]["id"] == "web:dan@example.com"
+    wait_for(lambda: len(cases(h)) == 2, what="two cases from the forms")
+    # forged customer token, and the per-IP rate limit (12 a minute: 10 POSTs so far)
+    st, _, _ = h.request("GET", "/cancel?customer=abc.def")
+    assert st == 404
+    codes = [post({"reason": "price", "csrf": csrf})[0] for _ in range(3)]
+    assert codes[-1] == 429
+    h.stop()
+
+
+def test_intake__kill_9_during_a_burst_opens_each_case_once_and_requests_each_mail_once(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    n = 40
+    st, _ = h.post_events([{"type": "customer", "data": {"id": "k%d" % i,
+                                                         "email": "k%d@example.com" % i}}
+                           for i in range(n)])
+    assert st == 202
+    kills = 0
+    for burst in range(4):
+        st, _ = h.post_events([{"type": "complaint",
+                                "data": {"customer_id": "k%d" % i, "text": "late delivery %d" % i}}
+                               for i in range(burst * 10, burst * 10 + 10)])
+        assert st == 202
+        if h.pid("intake"):
+            h.kill("intake", signal.SIGKILL)
+            kills += 1
+        time.sleep(0.4)
+    assert kills >= 2
+    wait_for(lambda: len(cases(h)) == n, timeout=60, what="every case")
+    ids = [c["id"] for c in cases(h)]
+    assert len(set(ids)) == n
+    wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 2 * n, timeout=60,
+             what="ack and alert per case")
+    time.sleep(1.5)
+    reqs = h.fetch_all(types=["mail.requested"])
+    keys = [e["key"] for e in reqs]
+    assert len(keys) == len(set(keys)) == 2 * n
+    assert len(tagged(h)) == n
+    msgs = smtp.wait_messages(2 * n, timeout=60)
+    assert sorted(to(m) for m in msgs if to(m) != "logistics@example.com") == \
+        sorted("k%d@example.com" % i for i in range(n))
+    h.stop()
+
+
+def test_intake__check_config_names_file_and_line_of_reasons_errors(make_hark, tmp_path):
+    bad = tmp_path / "bad_reasons.conf"
+    bad.write_text("[team.a]\nhours = 18-9\n[reason.other]\nteam = a\n"
+                   "[reason.price]\nteam = ghosts\n[reason.price]\nteam = a\n")
+    h = make_hark(services=("journal", "gateway", "intake"),
+                  conf={"intake": {"reasons": str(bad)}}, start=False)
+    r = h.hark("check-config", check=False)
+    assert r.returncode == 1
+    assert "%s:2: [team.a] hours:" % bad in r.stderr
+    assert '%s:6: [reason.price] team: unknown team "ghosts"' % bad in r.stderr
+    assert "%s:7: [reason.price]: duplicate reason code" % bad in r.stderr
+    assert "3 errors" in r.stderr
