@@ -48,8 +48,6 @@ int hark_campaign(cli_t *cli);
  * control endpoint ep has applied the journal up to its head now */
 void cli_wait_applied(cli_t *cli, const char *ep);
 
-/* cli_by - "cli:<user>" for the by field of a change event */
-void cli_by(char *out, size_t len);
 
 /* hark_milestone - `hark milestone list|set` */
 int hark_milestone(cli_t *cli);

@@ -151,7 +151,7 @@ static int s_show(cli_t *cli)
 }
 
 /* cli_by - "cli:<user>" from $USER (else the account), keeping only the
- * characters the schema allows (hark_milestone.c uses it too) */
+ * characters the schema allows (hark_milestone.c and hark_cases.c use it too) */
 void cli_by(char *out, size_t len)
 {
     const char *user = getenv("USER");
@@ -362,10 +362,4 @@ int hark_campaign(cli_t *cli)
         return s_set(cli);
     fprintf(stderr, "hark: campaign needs list, show or set\n");
     return 2;
-}
-
-/* cli_by - "cli:<user>", for the other journaled commands (hark_cases.c) */
-void cli_by(char *out, size_t len)
-{
-    s_by(out, len);
 }
