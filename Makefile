@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail bench-survey all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: bench-journal bench-mail bench-survey bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -107,9 +107,10 @@ $(LIBSVC): $(SVC_PART_OBJ)
 	ar rcs $@ $^
 
 # One rule per program: its folder's .c files plus libhark (hark and the
-# gateway also take the services' parts they use, e.g. survey_time.c).
+# gateway also take the services' parts they use, e.g. survey_time.c;
+# hark-loop takes the mailer's renderer for its previews).
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway,$(1)),$(LIBSVC)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway loop,$(1)),$(LIBSVC)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
@@ -193,8 +194,9 @@ test-e2e:
 
 # bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
 # against smtp-sink and a private Postfix (issue 3), then the survey's
-# scheduling rate and NPS report time (issue 4); see tests/bench/README.md
-bench: bench-journal bench-mail bench-survey
+# scheduling rate and NPS report time (issue 4), then the time hark-loop
+# takes to request 100,000 loop emails (issue 7); see tests/bench/README.md
+bench: bench-journal bench-mail bench-survey bench-loop
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
@@ -207,6 +209,10 @@ bench-mail: deps-bench
 bench-survey: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/survey_bench.py
+
+bench-loop: deps-test
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/loop_bench.py
 
 clean:
 	rm -rf build bin var

@@ -14,7 +14,7 @@ const config_setting_t config_table[] = {
     /* [hark] - the whole instance */
     {"hark", "state_dir", CFG_PATH, "var", 0, 0, NULL,
      "directory for SQLite files, sockets and generated keys (relative to the working directory)"},
-    {"hark", "services", CFG_LIST, "journal gateway mailer survey", 0, 0, NULL,
+    {"hark", "services", CFG_LIST, "journal gateway mailer survey loop", 0, 0, NULL,
      "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
@@ -72,6 +72,8 @@ const config_setting_t config_table[] = {
      "how long a request waits for the journal before answering 503"},
     {"gateway", "survey_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long a report request waits for hark-survey before a 503"},
+    {"gateway", "loop_timeout", CFG_DURATION, "10s", MS(100), SEC(120), NULL,
+     "how long a loop request (preview, close, report) waits for hark-loop before a 503"},
 
     /* [mailer] - renders and delivers every email */
     {"mailer", "control", CFG_ENDPOINT, "ipc://{state_dir}/mailer.ctl", 0, 0, NULL,
@@ -144,6 +146,18 @@ const config_setting_t config_table[] = {
      "where a detractor's answer is mailed (empty: no alerts)"},
     {"survey", "staff_url", CFG_URL, NULL, 0, 0, NULL,
      "the link in detractor alerts (default: [gateway] public_url)"},
+
+    /* [loop] - close the loop: tell customers what changed (hark-loop) */
+    {"loop", "control", CFG_ENDPOINT, "ipc://{state_dir}/loop.ctl", 0, 0, NULL,
+     "ROUTER socket for SERVICE_STATUS, LOOP_PREVIEW, LOOP_REPORT"},
+    {"loop", "db", CFG_PATH, "{state_dir}/loop.db", 0, 0, NULL,
+     "the loop service's SQLite file"},
+    {"loop", "batch", CFG_INT, "500", 1, 100000, NULL,
+     "customers told per transaction (their requests are journaled after each)"},
+    {"loop", "quotes", CFG_INT, "2", 1, 20, NULL,
+     "pieces of a customer's feedback quoted in one email, newest first"},
+    {"loop", "excerpt", CFG_INT, "200", 20, 2000, NULL,
+     "characters of each quote; longer feedback is cut at a word boundary with …"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

@@ -38,6 +38,8 @@ typedef struct {
     int survey_timeout_ms;     /* [gateway] survey_timeout, for reports */
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
     pthread_key_t survey_key;  /* per-thread DEALER to [survey] control */
+    int loop_timeout_ms;       /* [gateway] loop_timeout */
+    pthread_key_t loop_key;    /* per-thread DEALER to [loop] control */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -97,6 +99,10 @@ json_t *gw_append(gateway_t *gw, const json_t *events, char *err);
 json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int timeout_ms,
                        char *reply_cmd);
 
+/* gw_loop_call - one request to hark-loop's control socket, waiting at
+ * most [gateway] loop_timeout; as gw_survey_call */
+json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */
 int gw_key_fresh(char *key, size_t len);
@@ -124,6 +130,9 @@ void gw_survey(gw_req_t *r);
 void gw_campaigns(gw_req_t *r);
 void gw_get_report_nps(gw_req_t *r);
 void gw_get_report_nps_csv(gw_req_t *r);
+void gw_post_loops(gw_req_t *r);
+void gw_get_loops_preview(gw_req_t *r);
+void gw_get_report_loops(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);

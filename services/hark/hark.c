@@ -6,7 +6,8 @@
  *                                        events as JSON lines
  *   hark [-c FILE] keys                  the ingest and admin keys
  *   hark [-c FILE] check-config          every config error with file and line
- *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
+ *   hark [-c FILE] mail|report|campaign|loop …   hark_mail.c, hark_report.c,
+ *                                        hark_campaign.c, hark_loop.c
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -58,7 +59,10 @@ static int s_usage(FILE *f)
           "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n"
           "  campaign list [--json]               survey campaigns and their counts\n"
           "  campaign show ID                     one campaign as JSON\n"
-          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n",
+          "  campaign set ID key=value ...        change settings (journaled, by cli:$USER)\n"
+          "  loop close --reason R --title T --message-file F [--since YYYY-MM-DD]\n"
+          "             [--id ID] [--dry-run] [--json]   tell who raised R what changed\n"
+          "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -412,6 +416,8 @@ int main(int argc, char **argv)
         rc = hark_report(&cli);
     else if (strcmp(rest[0], "campaign") == 0)
         rc = hark_campaign(&cli);
+    else if (strcmp(rest[0], "loop") == 0)
+        rc = hark_loop(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

@@ -24,6 +24,10 @@ json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t
  * JOURNAL_APPEND_OK body or NULL after printing why */
 json_t *cli_append(cli_t *cli, json_t *events);
 
+/* cli_by - who is acting, "cli:<user>" as the events' by fields take it
+ * (hark_campaign.c) */
+void cli_by(char *out, size_t len);
+
 /* hark_mail - `hark mail preview|send|queue|retry` */
 int hark_mail(cli_t *cli);
 
@@ -32,5 +36,11 @@ int hark_report(cli_t *cli);
 
 /* hark_campaign - `hark campaign list|show|set` */
 int hark_campaign(cli_t *cli);
+
+/* hark_loop - `hark loop close` (hark_loop.c) */
+int hark_loop(cli_t *cli);
+
+/* hark_report_loops - `hark report loops` (hark_loop.c) */
+int hark_report_loops(cli_t *cli);
 
 #endif

@@ -132,9 +132,9 @@ static int s_show(cli_t *cli)
     return rc;
 }
 
-/* s_by - "cli:<user>" from $USER (else the account), keeping only the
+/* cli_by - "cli:<user>" from $USER (else the account), keeping only the
  * characters the schema allows */
-static void s_by(char *out, size_t len)
+void cli_by(char *out, size_t len)
 {
     const char *user = getenv("USER");
     if (!user || !*user) {
@@ -223,7 +223,7 @@ static int s_set(cli_t *cli)
         }
     }
     char by[80];
-    s_by(by, sizeof by);
+    cli_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     /* the same check as the admin API's, so nothing the survey service
      * would have to ignore is ever journaled */

@@ -145,11 +145,13 @@ static int s_nps(cli_t *cli)
     return 0;
 }
 
-/* hark_report - `hark report nps …` */
+/* hark_report - `hark report nps|loops …` */
 int hark_report(cli_t *cli)
 {
+    if (cli->argc >= 1 && strcmp(cli->argv[0], "loops") == 0)
+        return hark_report_loops(cli);
     if (cli->argc < 1 || strcmp(cli->argv[0], "nps") != 0) {
-        fprintf(stderr, "hark: report needs nps\n");
+        fprintf(stderr, "hark: report needs nps or loops\n");
         return 2;
     }
     return s_nps(cli);
