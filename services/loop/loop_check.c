@@ -36,6 +36,20 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     return -1;
 }
 
+/* s_code_ok - a reason code: ^[a-z][a-z0-9_]{0,63}$ (the schema's
+ * pattern, checked first so a bad reason is named before the id derived
+ * from it) */
+static int s_code_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] < 'a' || s[0] > 'z')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
 /* s_blank - 1 when s has nothing but ASCII white space */
 static int s_blank(const char *s)
 {
@@ -87,6 +101,10 @@ int lcheck_request(const json_t *req, int preview, const char *by, json_t **payl
     const char *ann = json_string_value(json_object_get(req, "announcement"));
     const char *since = json_string_value(json_object_get(req, "since"));
     const char *id = json_string_value(json_object_get(req, "id"));
+    if (!s_code_ok(reason))
+        return s_fail(field, flen, "reason", msg, mlen,
+                      "reason must be a reason code: a-z, 0-9 and _, starting with a letter, "
+                      "at most 64");
     if (!preview && (!title || s_blank(title)))
         return s_fail(field, flen, "title", msg, mlen,
                       "title is required: what changed, in a few words");
@@ -103,7 +121,7 @@ int lcheck_request(const json_t *req, int preview, const char *by, json_t **payl
     char lid[80] = "";
     if (id)
         snprintf(lid, sizeof lid, "%s", id);
-    else if (title && strlen(reason) <= 64)
+    else if (title)
         lcheck_loop_id(reason, title, lid, sizeof lid);
     json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "loop", *lid ? lid : "x", "reason", reason,
                           "title", title ? title : "x", "announcement", ann ? ann : "x", "by",
