@@ -76,7 +76,9 @@ int64_t lstore_since_ms(const char *since)
     if (strlen(since) != 10)
         return -2;
     snprintf(ts, sizeof ts, "%sT00:00:00Z", since);
-    return clock_parse(ts, &ms) ? -2 : ms;
+    if (clock_parse(ts, &ms))
+        return -2;
+    return ms < 0 ? 0 : ms; /* before 1970: everything, and never -1 ("no date") */
 }
 
 int lstore_tagged(sqlite3 *db, const json_t *p, int64_t offset)

@@ -356,6 +356,48 @@ def test_loop__report_compares_nps_of_told_and_not_told_customers(make_hark, tmp
     h.stop()
 
 
+def test_loop__since_tells_again_about_feedback_from_that_date_on_and_nothing_older(make_hark,
+                                                                                    tmp_path):
+    """No mailer: the journal's requests are what is checked."""
+    h = make_hark(services=("journal", "gateway", "loop"), conf=loop_conf())
+    append(h, [customer("c1", "one@example.com", "en"), customer("c2", "two@example.com", "pl"),
+               tagged("s1", "c1", "complaint", ["packaging"], "box crushed",
+                      given_at="2026-02-10T10:00:00Z"),
+               tagged("s2", "c2", "complaint", ["packaging"], "pudełko zgniecione",
+                      given_at="2026-05-10T10:00:00Z")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "packaging", "title": "Sturdier boxes",
+                             "announcement": "Double walls now."})
+    assert st == 202 and body["customers"] == 2
+    caught_up(h)
+    # nothing is open any more: a new loop without since tells nobody
+    st, body = post_loop(h, {"reason": "packaging", "title": "Sturdier boxes", "dry_run": True,
+                             "announcement": "x", "id": "another-loop"})
+    assert st == 200 and body["customers"] == 0
+    # with since, feedback from that date on is answered again, older feedback is not
+    st, body = post_loop(h, {"reason": "packaging", "title": "Even sturdier boxes",
+                             "announcement": "Triple walls.", "since": "2026-03-01"})
+    assert st == 202 and body["customers"] == 1
+    caught_up(h)
+    keys = [e["key"] for e in loop_mails(h)]
+    assert len(keys) == 3 and keys[-1] == "loop/%s/mail/c2" % body["loop"], keys
+    rep = json.loads(h.hark("report", "loops", "--json").stdout)["reasons"][0]
+    assert rep["loops"] == 2 and rep["told"] == 2 and rep["open"] == 0
+    h.stop()
+
+
+def test_loop__503_and_nothing_journaled_while_hark_loop_is_down(make_hark):
+    h = make_hark(services=("journal", "gateway"), conf={"gateway": {"loop_timeout": "300ms"}})
+    st, hdrs, data = h.request("POST", "/v1/loops", {"reason": "price", "title": "t",
+                                                      "announcement": "a"}, admin(h))
+    assert st == 503 and hdrs.get("Retry-After") == "1", data
+    assert json.loads(data)["error"]["code"] == "loop_unavailable"
+    st, _, _ = h.request("GET", "/v1/reports/loops", headers=admin(h))
+    assert st == 503
+    assert h.fetch_all(["loop.closed"]) == []
+    h.stop()
+
+
 def test_loop__kill9_midway_through_10000_recipients_requests_each_exactly_once(make_hark,
                                                                              tmp_path):
     """No mailer: the journal is what is checked (one mail.requested and one
