@@ -70,7 +70,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -107,10 +107,10 @@ $(LIBSVC): $(SVC_PART_OBJ)
 	ar rcs $@ $^
 
 # One rule per program: its folder's .c files plus libhark (hark and the
-# gateway also take the services' parts they use, e.g. survey_time.c, and
-# milestone takes survey_time.c).
+# gateway also take the services' parts they use, e.g. survey_time.c;
+# milestone takes survey_time.c, hark-loop the mailer's renderer for its previews).
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway milestone intake,$(1)),$(LIBSVC)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway milestone intake loop,$(1)),$(LIBSVC)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
@@ -196,8 +196,9 @@ test-e2e:
 # against smtp-sink and a private Postfix (issue 3), then the survey's
 # scheduling rate and NPS report time (issue 4), the milestone service's
 # one day of messages among 1,000,000 customers (issue 5), intake's cases
-# tagged per second (issue 6); see tests/bench/README.md
-bench: bench-journal bench-mail bench-survey bench-milestone bench-intake
+# tagged per second (issue 6), the time hark-loop takes to request 100,000
+# loop emails (issue 7); see tests/bench/README.md
+bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
@@ -218,6 +219,10 @@ bench-milestone: deps-test
 bench-intake: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/intake_bench.py
+
+bench-loop: deps-test
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/loop_bench.py
 
 clean:
 	rm -rf build bin var

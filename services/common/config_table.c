@@ -14,7 +14,7 @@ const config_setting_t config_table[] = {
     /* [hark] - the whole instance */
     {"hark", "state_dir", CFG_PATH, "var", 0, 0, NULL,
      "directory for SQLite files, sockets and generated keys (relative to the working directory)"},
-    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake", 0, 0, NULL,
+    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake loop", 0, 0, NULL,
      "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
@@ -74,6 +74,8 @@ const config_setting_t config_table[] = {
      "how long a report request waits for hark-survey before a 503"},
     {"gateway", "milestone_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long GET /v1/milestones waits for hark-milestone before a 503"},
+    {"gateway", "loop_timeout", CFG_DURATION, "10s", MS(100), SEC(120), NULL,
+     "how long a loop request (preview, close, report) waits for hark-loop before a 503"},
 
     /* [mailer] - renders and delivers every email */
     {"mailer", "control", CFG_ENDPOINT, "ipc://{state_dir}/mailer.ctl", 0, 0, NULL,
@@ -188,6 +190,18 @@ const config_setting_t config_table[] = {
      "how long the gateway and the CLI wait for hark-intake before giving up"},
     {"intake", "form_rate", CFG_INT, "20", 1, 100000, NULL,
      "customer form POSTs (/feedback, /cancel) per minute from one client address; 429 beyond"},
+
+    /* [loop] - close the loop: tell customers what changed (hark-loop) */
+    {"loop", "control", CFG_ENDPOINT, "ipc://{state_dir}/loop.ctl", 0, 0, NULL,
+     "ROUTER socket for SERVICE_STATUS, LOOP_PREVIEW, LOOP_REPORT"},
+    {"loop", "db", CFG_PATH, "{state_dir}/loop.db", 0, 0, NULL,
+     "the loop service's SQLite file"},
+    {"loop", "batch", CFG_INT, "500", 1, 100000, NULL,
+     "customers told per transaction (their requests are journaled after each)"},
+    {"loop", "quotes", CFG_INT, "2", 1, 20, NULL,
+     "pieces of a customer's feedback quoted in one email, newest first"},
+    {"loop", "excerpt", CFG_INT, "200", 20, 2000, NULL,
+     "characters of each quote; longer feedback is cut at a word boundary with …"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

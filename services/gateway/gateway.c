@@ -17,16 +17,18 @@
  *             GET, POST /feedback, /cancel  customer forms; GET /v1/cases[/ID],
  *                  POST /v1/cases/ID/reply|retag|resolve, GET
  *                  /v1/reports/reasons (Bearer admin key) (gateway_intake.c)
+ *             POST /v1/loops, GET /v1/loops/preview, GET /v1/reports/loops
+ *                  (Bearer admin key; gateway_loops.c), with hark-loop
  *           [gateway] control (ROUTER): SERVICE_STATUS
  * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
  *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout survey_timeout milestone_timeout; [hark] token_key;
- *           [intake] control reasons timeout form_rate; [survey] control;
- *           [milestone] control; [mailer] shop_name (the
- *           survey page names the shop as the emails do).
+ *           journal_timeout survey_timeout milestone_timeout loop_timeout;
+ *           [hark] token_key; [intake] control reasons timeout form_rate;
+ *           [survey] control; [milestone] control; [loop] control; [mailer]
+ *           shop_name (the survey page names the shop as the emails do).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
  * for the journal's commit blocks only its own connection; many waiting
@@ -145,6 +147,13 @@ json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, ch
     return c ? wire_client_call_json(c, cmd, body, gw->milestone_timeout_ms, reply_cmd) : NULL;
 }
 
+/* gw_loop_call - ask hark-loop (previews, reports, the reason check) */
+json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+{
+    wire_client_t *c = s_thread_client(gw, gw->loop_key, config_get(gw->cfg, "loop", "control"));
+    return c ? wire_client_call_json(c, cmd, body, gw->loop_timeout_ms, reply_cmd) : NULL;
+}
+
 /* gw_append - append through the thread's journal client */
 json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
 {
@@ -188,6 +197,9 @@ static void s_route(gw_req_t *r)
         {"POST", "/feedback", gw_intake_form},
         {"GET", "/cancel", gw_intake_form},
         {"POST", "/cancel", gw_intake_form},
+        {"POST", "/v1/loops", gw_post_loops},
+        {"GET", "/v1/loops/preview", gw_get_loops_preview},
+        {"GET", "/v1/reports/loops", gw_get_report_loops},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -364,6 +376,7 @@ static int s_init(service_t *svc)
     gw->survey_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "survey_timeout");
     gw->milestone_timeout_ms =
         (int)config_duration_ms(gw->cfg, "gateway", "milestone_timeout");
+    gw->loop_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "loop_timeout");
     if (pthread_key_create(&gw->journal_key, s_client_free)) {
         free(gw);
         service_set_state(svc, NULL);
@@ -376,6 +389,14 @@ static int s_init(service_t *svc)
         return -1;
     }
     if (pthread_key_create(&gw->milestone_key, s_client_free)) {
+        pthread_key_delete(gw->journal_key);
+        pthread_key_delete(gw->survey_key);
+        free(gw);
+        service_set_state(svc, NULL);
+        return -1;
+    }
+    if (pthread_key_create(&gw->loop_key, s_client_free)) {
+        pthread_key_delete(gw->milestone_key);
         pthread_key_delete(gw->journal_key);
         pthread_key_delete(gw->survey_key);
         free(gw);
@@ -437,6 +458,7 @@ static void s_fini(service_t *svc)
     pthread_key_delete(gw->journal_key);
     pthread_key_delete(gw->survey_key);
     pthread_key_delete(gw->milestone_key);
+    pthread_key_delete(gw->loop_key);
     free(gw);
     service_set_state(svc, NULL);
 }

@@ -43,6 +43,8 @@ typedef struct {
     int milestone_timeout_ms;  /* [gateway] milestone_timeout */
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
     void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
+    int loop_timeout_ms;       /* [gateway] loop_timeout */
+    pthread_key_t loop_key;    /* per-thread DEALER to [loop] control */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -107,6 +109,10 @@ json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int t
  * milestone_timeout; like gw_survey_call */
 json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
 
+/* gw_loop_call - one request to hark-loop's control socket, waiting at
+ * most [gateway] loop_timeout; as gw_survey_call */
+json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */
 int gw_key_fresh(char *key, size_t len);
@@ -155,6 +161,9 @@ void gw_campaigns(gw_req_t *r);
 void gw_milestones(gw_req_t *r);
 void gw_get_report_nps(gw_req_t *r);
 void gw_get_report_nps_csv(gw_req_t *r);
+void gw_post_loops(gw_req_t *r);
+void gw_get_loops_preview(gw_req_t *r);
+void gw_get_report_loops(gw_req_t *r);
 
 /* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_types_init(gateway_t *gw);

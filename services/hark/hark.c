@@ -6,7 +6,8 @@
  *                                        events as JSON lines
  *   hark [-c FILE] keys                  the ingest and admin keys
  *   hark [-c FILE] check-config          every config error with file and line
- *   hark [-c FILE] mail|report|campaign … hark_mail.c, hark_report.c, hark_campaign.c
+ *   hark [-c FILE] mail|report|campaign|loop …   hark_mail.c, hark_report.c,
+ *                                        hark_campaign.c, hark_loop.c
  *   hark [-c FILE] milestone|coupon …    hark_milestone.c
  *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
  *
@@ -76,7 +77,10 @@ static int s_usage(FILE *f)
           "  cases resolve ID                     close the case, journaled\n"
           "  cases link CUSTOMER [--locale L]     the customer's /feedback and /cancel links\n"
           "  report reasons [--from D] [--to D] [--kind complaint|cancellation|nps] [--team T]\n"
-          "                 [--json]             reasons (Pareto), trend, churn, first replies\n",
+          "                 [--json]             reasons (Pareto), trend, churn, first replies\n"
+          "  loop close --reason R --title T --message-file F [--since YYYY-MM-DD]\n"
+          "             [--id ID] [--dry-run] [--json]   tell who raised R what changed\n"
+          "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -441,6 +445,8 @@ int main(int argc, char **argv)
         rc = hark_coupon(&cli);
     else if (strcmp(rest[0], "cases") == 0)
         rc = hark_cases(&cli);
+    else if (strcmp(rest[0], "loop") == 0)
+        rc = hark_loop(&cli);
     else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);

@@ -55,4 +55,10 @@ int hark_milestone(cli_t *cli);
 /* hark_coupon - `hark coupon verify CODE` */
 int hark_coupon(cli_t *cli);
 
+/* hark_loop - `hark loop close` (hark_loop.c) */
+int hark_loop(cli_t *cli);
+
+/* hark_report_loops - `hark report loops` (hark_loop.c) */
+int hark_report_loops(cli_t *cli);
+
 #endif

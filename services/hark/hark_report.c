@@ -145,13 +145,15 @@ static int s_nps(cli_t *cli)
     return 0;
 }
 
-/* hark_report - `hark report nps …` */
+/* hark_report - `hark report nps|reasons|loops …` */
 int hark_report(cli_t *cli)
 {
     if (cli->argc >= 1 && strcmp(cli->argv[0], "reasons") == 0)
         return hark_report_reasons(cli);
+    if (cli->argc >= 1 && strcmp(cli->argv[0], "loops") == 0)
+        return hark_report_loops(cli);
     if (cli->argc < 1 || strcmp(cli->argv[0], "nps") != 0) {
-        fprintf(stderr, "hark: report needs nps or reasons\n");
+        fprintf(stderr, "hark: report needs nps, reasons or loops\n");
         return 2;
     }
     return s_nps(cli);

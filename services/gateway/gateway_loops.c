@@ -1,0 +1,225 @@
+/*
+ * gateway_loops.c - closing the loop through the admin API (Bearer admin
+ * key), with hark-loop, which owns the feedback and who was told:
+ *
+ *   POST /v1/loops             {reason, title, announcement, since?, id?,
+ *                              dry_run?}: checked (loop_check.c, as `hark
+ *                              loop close` checks it), the reason asked of
+ *                              hark-loop (LOOP_PREVIEW: 400 when no feedback
+ *                              was ever tagged with it), then journaled as
+ *                              loop.closed; 202 {loop, offset, customers}
+ *                              after the commit.  dry_run: 200 and the
+ *                              preview; nothing is journaled.
+ *   GET /v1/loops/preview?reason=&since=&title=&announcement=&id=
+ *                              the same preview: how many would hear, per
+ *                              locale, and one rendered email (with title
+ *                              and announcement)
+ *   GET /v1/reports/loops[?reason=]   LOOP_REPORT
+ *
+ * hark-loop not answering in [gateway] loop_timeout is a 503.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "loop_svc.h"
+#include "proto.h"
+
+/* s_ask - call hark-loop; the reply with cmd == want, else NULL having
+ * answered 503 (no answer) or 400 (refused) */
+static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const char *want)
+{
+    char got[48] = "";
+    json_t *reply = gw_loop_call(r->gw, cmd, body, got);
+    if (reply && strcmp(got, want) == 0)
+        return reply;
+    if (reply) {
+        const char *m = json_string_value(json_object_get(json_object_get(reply, "error"),
+                                                          "message"));
+        gw_error(r, 400, "invalid_request", m ? m : "hark-loop refused the request", NULL, -1);
+    } else {
+        log_warn("event=loop_unavailable cmd=%s", cmd);
+        r->retry_after = "1";
+        gw_error(r, 503, "loop_unavailable", "hark-loop did not answer; try again", NULL, -1);
+    }
+    json_decref(reply);
+    return NULL;
+}
+
+/* s_preview - LOOP_PREVIEW for a checked payload; the reply, or NULL
+ * having answered (400 for a reason no feedback carries) */
+static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
+{
+    json_t *req = lcheck_preview_body(payload, render);
+    json_t *p = s_ask(r, CMD_LOOP_PREVIEW, req, CMD_LOOP_PREVIEW_OK);
+    json_decref(req);
+    if (p && !json_is_true(json_object_get(p, "known"))) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "no feedback has been tagged %.64s; a loop closes a reason customers raised",
+                 json_string_value(json_object_get(payload, "reason")));
+        gw_error(r, 400, "unknown_reason", msg, "reason", -1);
+        json_decref(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* gw_post_loops - POST /v1/loops */
+void gw_post_loops(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->admin_key))
+        return;
+    if (r->too_large) {
+        gw_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
+        return;
+    }
+    json_error_t jerr;
+    json_t *req = json_loadb(r->body.data ? r->body.data : "", r->body.len,
+                             JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(req)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
+                 jerr.line, jerr.column, req ? "not an object" : jerr.text);
+        gw_error(r, 400, "invalid_json", msg, NULL, -1);
+        json_decref(req);
+        return;
+    }
+    json_t *payload = NULL;
+    int dry_run = 0;
+    char field[128], msg[300];
+    int bad = lcheck_request(req, 0, "api", &payload, &dry_run, field, sizeof field, msg,
+                             sizeof msg);
+    json_decref(req);
+    if (bad) {
+        gw_error(r, 400, "invalid_field", msg, *field ? field : NULL, -1);
+        return;
+    }
+    json_t *preview = s_preview(r, payload, dry_run);
+    if (!preview) {
+        json_decref(payload);
+        return;
+    }
+    if (dry_run) { /* nothing is journaled */
+        gw_json(r, 200, preview);
+        json_decref(preview);
+        json_decref(payload);
+        return;
+    }
+    char key[64], err[200] = "out of memory";
+    json_t *events = gw_key_fresh(key, sizeof key) == 0
+                         ? json_pack("[{s:s,s:s,s:O}]", "type", "loop.closed", "key", key,
+                                     "payload", payload)
+                         : NULL;
+    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_decref(events);
+    const char *lid = json_string_value(json_object_get(payload, "loop"));
+    if (!ok) {
+        log_warn("event=loop_close_failed loop=%s error=\"%s\"", lid, err);
+        r->retry_after = "1";
+        gw_error(r, 503, "journal_unavailable",
+                 "the journal did not confirm the close; send it again (nobody is told twice)",
+                 NULL, -1);
+    } else {
+        json_t *offset = json_array_get(json_object_get(ok, "offsets"), 0);
+        log_info("event=loop_close_journaled loop=%s offset=%lld", lid,
+                 (long long)json_integer_value(offset));
+        json_t *body = json_pack("{s:s,s:O,s:O}", "loop", lid, "offset",
+                                 offset ? offset : json_null(), "customers",
+                                 json_object_get(preview, "customers"));
+        gw_json(r, 202, body);
+        json_decref(body);
+    }
+    json_decref(ok);
+    json_decref(preview);
+    json_decref(payload);
+}
+
+/* the query of the preview: each parameter at most once */
+typedef struct {
+    json_t *req;
+    const char *bad;
+    int repeated;
+} s_query_t;
+
+/* s_arg - MHD's iterator over the query string */
+static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                             const char *value)
+{
+    (void)kind;
+    s_query_t *q = cls;
+    static const char *const known[] = {"reason", "since", "title", "announcement", "id", NULL};
+    int i = 0;
+    while (known[i] && strcmp(known[i], key) != 0)
+        i++;
+    if (!q->bad && (!known[i] || json_object_get(q->req, key))) {
+        q->bad = key;
+        q->repeated = known[i] != NULL;
+    }
+    if (known[i] && !json_object_get(q->req, key))
+        json_object_set_new(q->req, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+/* gw_get_loops_preview - GET /v1/loops/preview */
+void gw_get_loops_preview(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->admin_key))
+        return;
+    s_query_t q = {.req = json_object()};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_arg, &q);
+    char field[128] = "", msg[300];
+    json_t *payload = NULL;
+    if (q.bad) {
+        snprintf(field, sizeof field, "%s", q.bad);
+        snprintf(msg, sizeof msg, q.repeated ? "%.64s is given more than once"
+                                             : "unknown parameter %.64s; known: reason, since, "
+                                               "title, announcement, id",
+                 q.bad);
+    }
+    int bad = q.bad || lcheck_request(q.req, 1, "api", &payload, NULL, field, sizeof field, msg,
+                                      sizeof msg);
+    json_decref(q.req);
+    if (bad) {
+        gw_error(r, 400, q.bad ? "invalid_parameter" : "invalid_field", msg,
+                 *field ? field : NULL, -1);
+        return;
+    }
+    json_t *preview = s_preview(r, payload, 1);
+    json_decref(payload);
+    if (preview) {
+        gw_json(r, 200, preview);
+        json_decref(preview);
+    }
+}
+
+/* gw_get_report_loops - GET /v1/reports/loops[?reason=R] */
+void gw_get_report_loops(gw_req_t *r)
+{
+    if (!gw_bearer_ok(r, r->gw->admin_key))
+        return;
+    const char *reason = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "reason");
+    json_t *req = json_object();
+    if (reason) {
+        /* checked as a close would check it, so the 400 reads the same */
+        json_t *probe = json_pack("{s:s}", "reason", reason);
+        char field[128], msg[300];
+        int bad = lcheck_request(probe, 1, "api", NULL, NULL, field, sizeof field, msg,
+                                 sizeof msg);
+        json_decref(probe);
+        if (bad) {
+            json_decref(req);
+            gw_error(r, 400, "invalid_parameter", msg, "reason", -1);
+            return;
+        }
+        json_object_set_new(req, "reason", json_string(reason));
+    }
+    json_t *rep = s_ask(r, CMD_LOOP_REPORT, req, CMD_LOOP_REPORT_OK);
+    json_decref(req);
+    if (rep) {
+        gw_json(r, 200, rep);
+        json_decref(rep);
+    }
+}

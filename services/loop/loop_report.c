@@ -1,0 +1,179 @@
+/*
+ * loop_report.c - LOOP_REPORT: per reason, how much feedback came, how
+ * many customers heard back and how fast, and how NPS moved for those who
+ * were told against those who were not.
+ *
+ * NPS: hark-loop sees hark-survey's invites (its mail.requested, key
+ * survey/invite/<id>, carries the customer) and the answers to them
+ * (survey.answered, the last answer to an invite counts, timed by the
+ * journal).  A customer who was told counts with their latest answer before
+ * the first email that told them about this reason ("before") and their
+ * latest answer after it ("after"); a customer who raised the reason and
+ * was not told, with their latest answers before and after the reason's
+ * first loop.  NPS is % promoters (9-10) - % detractors (0-6) over the
+ * customers with such an answer; null when there are none.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "loop_svc.h"
+
+double lreport_median(const double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double lreport_nps(long promoters, long detractors, long n)
+{
+    if (n == 0)
+        return 0;
+    return round(1000.0 * (double)(promoters - detractors) / (double)n) / 10.0;
+}
+
+/* s_count - one integer from sql bound to reason */
+static long long s_count(sqlite3 *db, const char *sql, const char *reason)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    long long n = 0;
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    db_finish(st);
+    return n;
+}
+
+/* s_median_days - median days from a piece of feedback to the email that
+ * answered it; JSON null when none was answered */
+static json_t *s_median_days(sqlite3 *db, const char *reason)
+{
+    sqlite3_stmt *st = db_prepare(
+        db, "SELECT (r.told_at - c.given_at) / 86400000.0 FROM loops l"
+            " JOIN told_cases t ON t.loop = l.id"
+            " JOIN recipients r ON r.loop = t.loop AND r.customer_id = t.customer_id"
+            " JOIN cases c ON c.id = t.case_id"
+            " WHERE l.reason = ?1 AND r.status = 'sent' ORDER BY 1");
+    if (!st)
+        return json_null();
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    size_t n = 0, cap = 0;
+    double *v = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            double *nv = realloc(v, cap * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        double d = sqlite3_column_double(st, 0);
+        v[n++] = d < 0 ? 0 : d; /* a clock that went back says "at once" */
+    }
+    db_finish(st);
+    json_t *r = n ? json_real(round(lreport_median(v, n) * 10) / 10) : json_null();
+    free(v);
+    return r;
+}
+
+/* s_nps - NPS before and after of the (before score, after score) rows of
+ * sql bound to reason */
+static json_t *s_nps(sqlite3 *db, const char *sql, const char *reason)
+{
+    long pro[2] = {0, 0}, det[2] = {0, 0}, n[2] = {0, 0};
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (st) {
+        sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            for (int i = 0; i < 2; i++) {
+                if (sqlite3_column_type(st, i) == SQLITE_NULL)
+                    continue;
+                int s = sqlite3_column_int(st, i);
+                n[i]++;
+                pro[i] += s >= 9;
+                det[i] += s <= 6;
+            }
+        db_finish(st);
+    }
+    json_t *o = json_pack("{s:I,s:I}", "answers_before", (json_int_t)n[0], "answers_after",
+                          (json_int_t)n[1]);
+    json_object_set_new(o, "before", n[0] ? json_real(lreport_nps(pro[0], det[0], n[0]))
+                                          : json_null());
+    json_object_set_new(o, "after", n[1] ? json_real(lreport_nps(pro[1], det[1], n[1]))
+                                         : json_null());
+    return o;
+}
+
+#define S_BEFORE_AFTER                                                                      \
+    " SELECT (SELECT score FROM answers a WHERE a.customer_id = w.cid AND a.answered_at < w.at" \
+    "         ORDER BY a.answered_at DESC LIMIT 1),"                                          \
+    "        (SELECT score FROM answers a WHERE a.customer_id = w.cid AND a.answered_at >= w.at" \
+    "         ORDER BY a.answered_at DESC LIMIT 1) FROM w"
+
+static const char s_told_nps_sql[] =
+    "WITH w AS (SELECT r.customer_id cid, min(r.told_at) at FROM recipients r"
+    "  JOIN loops l ON l.id = r.loop WHERE l.reason = ?1 AND r.status = 'sent'"
+    "  GROUP BY r.customer_id)" S_BEFORE_AFTER;
+
+static const char s_untold_nps_sql[] =
+    "WITH w AS (SELECT DISTINCT c.customer_id cid,"
+    "  coalesce((SELECT min(closed_at) FROM loops WHERE reason = ?1), 9000000000000000000) at"
+    "  FROM case_reasons cr JOIN cases c ON c.id = cr.case_id"
+    "  WHERE cr.reason = ?1 AND c.customer_id IS NOT NULL AND c.customer_id NOT IN"
+    "  (SELECT r.customer_id FROM recipients r JOIN loops l ON l.id = r.loop"
+    "   WHERE l.reason = ?1 AND r.status = 'sent'))" S_BEFORE_AFTER;
+
+json_t *lreport_build(sqlite3 *db, const json_t *req)
+{
+    const char *only = json_string_value(json_object_get(req, "reason"));
+    sqlite3_stmt *st = db_prepare(db, "SELECT DISTINCT reason FROM case_reasons"
+                                      " WHERE ?1 IS NULL OR reason = ?1 ORDER BY reason");
+    if (!st)
+        return NULL;
+    if (only)
+        sqlite3_bind_text(st, 1, only, -1, SQLITE_TRANSIENT);
+    size_t n = 0;
+    char **reasons = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char **nr = realloc(reasons, (n + 1) * sizeof *nr);
+        if (!nr)
+            break;
+        reasons = nr;
+        reasons[n] = strdup((const char *)sqlite3_column_text(st, 0));
+        if (reasons[n])
+            n++;
+    }
+    db_finish(st);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const char *r = reasons[i];
+        json_t *o = json_pack(
+            "{s:s,s:I,s:I,s:I,s:I,s:I}", "reason", r, "feedback",
+            (json_int_t)s_count(db, "SELECT count(*) FROM case_reasons WHERE reason = ?1", r),
+            "customers",
+            (json_int_t)s_count(db, "SELECT count(DISTINCT c.customer_id) FROM case_reasons cr"
+                                    " JOIN cases c ON c.id = cr.case_id WHERE cr.reason = ?1",
+                                r),
+            "open",
+            (json_int_t)s_count(db, "SELECT count(*) FROM case_reasons WHERE reason = ?1"
+                                    " AND covered_loop IS NULL",
+                                r),
+            "loops", (json_int_t)s_count(db, "SELECT count(*) FROM loops WHERE reason = ?1", r),
+            "told",
+            (json_int_t)s_count(db, "SELECT count(DISTINCT r.customer_id) FROM recipients r"
+                                    " JOIN loops l ON l.id = r.loop WHERE l.reason = ?1"
+                                    " AND r.status = 'sent'",
+                                r));
+        json_object_set_new(o, "median_days", s_median_days(db, r));
+        json_object_set_new(o, "nps", json_pack("{s:o,s:o}", "told", s_nps(db, s_told_nps_sql, r),
+                                                "not_told", s_nps(db, s_untold_nps_sql, r)));
+        json_array_append_new(list, o);
+        free(reasons[i]);
+    }
+    free(reasons);
+    return json_pack("{s:o}", "reasons", list);
+}

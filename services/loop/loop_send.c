@@ -1,0 +1,320 @@
+/*
+ * loop_send.c - the email of one customer, the batches that request them,
+ * and the preview that renders one without sending anything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "contacts.h"
+#include "db.h"
+#include "log.h"
+#include "loop_svc.h"
+#include "mailer_render.h"
+#include "outbox.h"
+
+/* s_col - a text column or NULL */
+static const char *s_col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
+                   const char *locale, int quotes, size_t excerpt_chars, json_t *case_ids)
+{
+    json_t *q = json_array();
+    json_t *vars = json_pack("{s:s,s:s,s:o}", "title", title, "announcement", announcement,
+                             "quotes", q);
+    if (!vars)
+        return NULL;
+    /* newest first: the email quotes what the customer said last, and a
+     * few before it, not a whole history */
+    while (sqlite3_step(cases) == SQLITE_ROW) {
+        if (case_ids && json_array_size(case_ids) < 1000)
+            json_array_append_new(case_ids, json_string(s_col(cases, 0)));
+        const char *text = s_col(cases, 1);
+        if (!text || !*text || (int)json_array_size(q) >= quotes)
+            continue;
+        char *ex = ltext_excerpt(text, excerpt_chars);
+        char date[80];
+        ltext_date(sqlite3_column_int64(cases, 2), locale, date, sizeof date);
+        if (ex && *ex)
+            json_array_append_new(q, json_pack("{s:s,s:s}", "excerpt", ex, "date", date));
+        free(ex);
+    }
+    return vars;
+}
+
+/* the recipient's cases in a loop, newest first */
+static const char s_told_sql[] =
+    "SELECT c.id, c.text, c.given_at FROM told_cases t JOIN cases c ON c.id = t.case_id"
+    " WHERE t.loop = ?1 AND t.customer_id = ?2 ORDER BY c.given_at DESC, c.id DESC";
+
+/* the language of a customer's email: theirs, else that of their newest
+ * feedback in the cases of sub (?1 loop, ?2 customer); "" for the mailer's
+ * default */
+static const char s_locale_sql[] =
+    "SELECT coalesce(nullif(cu.locale, ''), (SELECT c.locale FROM told_cases t"
+    "  JOIN cases c ON c.id = t.case_id WHERE t.loop = ?1 AND t.customer_id = ?2"
+    "  AND c.locale IS NOT NULL ORDER BY c.given_at DESC LIMIT 1), ''),"
+    " cu.email FROM (SELECT 1) LEFT JOIN customers cu ON cu.id = ?2";
+
+typedef struct {
+    int64_t rowid;
+    char loop[80], cid[160];
+} s_pending_t;
+
+/* s_decide - one pending recipient: the outbox rows (mail.requested and
+ * loop.notified) of a customer we can write to, or the reason we do not.
+ * 0/-1 */
+static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r, const char *reason,
+                    const char *title, const char *ann, int64_t now)
+{
+    char locale[64] = "", email[320] = "";
+    sqlite3_stmt *st = db_prepare(db, s_locale_sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->loop, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->cid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(locale, sizeof locale, "%s", s_col(st, 0) ? s_col(st, 0) : "");
+        contacts_lower(s_col(st, 1), email, sizeof email);
+    }
+    db_finish(st);
+    const char *status = "sent";
+    sqlite3_stmt *sup = NULL;
+    if (!*email) {
+        status = "no_address";
+    } else if ((sup = db_prepare(db, "SELECT reason FROM suppressions WHERE address = ?"))) {
+        sqlite3_bind_text(sup, 1, email, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(sup) == SQLITE_ROW)
+            status = strcmp(s_col(sup, 0), "bounced") == 0 ? "bounced" : "unsubscribed";
+        db_finish(sup);
+    } else {
+        return -1;
+    }
+    if (strcmp(status, "sent") == 0) {
+        st = db_prepare(db, s_told_sql);
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 1, r->loop, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, r->cid, -1, SQLITE_TRANSIENT);
+        json_t *cases = json_array();
+        json_t *vars = lsend_vars(st, title, ann, locale, conf->quotes, conf->excerpt, cases);
+        db_finish(st);
+        json_t *mail = vars ? json_pack("{s:s,s:s,s:s,s:o}", "customer_id", r->cid, "template",
+                                        LOOP_TEMPLATE, "category", "loop", "vars", vars)
+                            : NULL;
+        if (mail && *locale)
+            json_object_set_new(mail, "locale", json_string(locale));
+        json_t *told = json_pack("{s:s,s:s,s:s,s:O}", "loop", r->loop, "reason", reason,
+                                 "customer_id", r->cid, "cases", cases);
+        json_decref(cases);
+        char key[400];
+        int bad = !mail || !told;
+        snprintf(key, sizeof key, "loop/%s/mail/%s", r->loop, r->cid);
+        bad = bad || outbox_add(db, "mail.requested", key, mail);
+        snprintf(key, sizeof key, "loop/%s/notified/%s", r->loop, r->cid);
+        bad = bad || outbox_add(db, "loop.notified", key, told);
+        json_decref(mail);
+        json_decref(told);
+        if (bad)
+            return -1;
+    }
+    st = db_prepare(db, "UPDATE recipients SET status = ?2, locale = ?3, told_at = ?4"
+                        " WHERE rowid = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->rowid);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, locale, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, now);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    if (strcmp(status, "sent") != 0)
+        log_info("event=loop_skipped loop=%s customer=%s why=%s", r->loop, r->cid, status);
+    return rc;
+}
+
+int lsend_batch(sqlite3 *db, const lsend_conf_t *conf)
+{
+    s_pending_t *due = calloc((size_t)conf->batch, sizeof *due);
+    if (!due)
+        return -1;
+    if (db_begin(db)) {
+        free(due);
+        return -1;
+    }
+    sqlite3_stmt *st = db_prepare(db, "SELECT rowid, loop, customer_id FROM recipients"
+                                      " WHERE status = 'pending' ORDER BY rowid LIMIT ?");
+    int n = 0, bad = !st;
+    if (st) {
+        sqlite3_bind_int(st, 1, conf->batch);
+        while (n < conf->batch && sqlite3_step(st) == SQLITE_ROW) {
+            due[n].rowid = sqlite3_column_int64(st, 0);
+            snprintf(due[n].loop, sizeof due[n].loop, "%s", s_col(st, 1));
+            snprintf(due[n].cid, sizeof due[n].cid, "%s", s_col(st, 2));
+            n++;
+        }
+        db_finish(st);
+    }
+    int64_t now = clock_now_ms();
+    char cur[80] = "", reason[80] = "";
+    char *title = NULL, *ann = NULL;
+    for (int i = 0; i < n && !bad; i++) {
+        if (strcmp(cur, due[i].loop) != 0) { /* a batch is mostly one loop */
+            st = db_prepare(db, "SELECT reason, title, announcement FROM loops WHERE id = ?");
+            bad = !st;
+            if (st) {
+                sqlite3_bind_text(st, 1, due[i].loop, -1, SQLITE_TRANSIENT);
+                bad = sqlite3_step(st) != SQLITE_ROW;
+                if (!bad) {
+                    snprintf(reason, sizeof reason, "%s", s_col(st, 0));
+                    free(title);
+                    free(ann);
+                    title = strdup(s_col(st, 1));
+                    ann = strdup(s_col(st, 2));
+                    bad = !title || !ann;
+                }
+                db_finish(st);
+            }
+            snprintf(cur, sizeof cur, "%s", due[i].loop);
+        }
+        if (!bad)
+            bad = s_decide(db, conf, &due[i], reason, title, ann, now);
+    }
+    free(title);
+    free(ann);
+    free(due);
+    if (bad || db_commit(db)) {
+        db_rollback(db);
+        log_error("event=loop_batch_failed");
+        return -1;
+    }
+    return n;
+}
+
+/* s_preview_sql - the customers a close would consider, with the language
+ * of their email, their address and whether it is suppressed */
+static const char s_preview_sql[] =
+    "WITH cand AS (%s), who AS (SELECT DISTINCT customer_id FROM cand)"
+    " SELECT w.customer_id, coalesce(nullif(cu.locale, ''), (SELECT c.locale FROM cand x"
+    "   JOIN cases c ON c.id = x.id WHERE x.customer_id = w.customer_id"
+    "   AND c.locale IS NOT NULL ORDER BY c.given_at DESC LIMIT 1), ''),"
+    " cu.email, s.reason FROM who w LEFT JOIN customers cu ON cu.id = w.customer_id"
+    " LEFT JOIN suppressions s ON s.address = lower(cu.email)";
+
+/* s_render - the sample: customer cid's email as the mailer would render it */
+static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, const char *cid,
+                        const char *locale, int64_t since_ms, char *err, size_t errlen)
+{
+    const char *reason = json_string_value(json_object_get(req, "reason"));
+    const char *lid = json_string_value(json_object_get(req, "loop"));
+    char sql[2048]; /* the candidates SQL and a little more */
+    snprintf(sql, sizeof sql,
+             "SELECT c.id, c.text, c.given_at FROM (%s) x JOIN cases c ON c.id = x.id"
+             " WHERE x.customer_id = ?4 ORDER BY c.given_at DESC, c.id DESC",
+             lstore_candidates_sql);
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if (lid)
+        sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
+    json_t *vars = lsend_vars(st, json_string_value(json_object_get(req, "title")),
+                              json_string_value(json_object_get(req, "announcement")), locale,
+                              conf->quotes, conf->excerpt, NULL);
+    db_finish(st);
+    if (!vars)
+        return NULL;
+    /* what the mailer adds at send time: the name it has, the shop */
+    st = db_prepare(db, "SELECT name FROM customers WHERE id = ?");
+    if (st) {
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW && s_col(st, 0))
+            json_object_set_new(vars, "name", json_string(s_col(st, 0)));
+        db_finish(st);
+    }
+    json_object_set_new(vars, "shop_name", json_string(conf->shop_name));
+    if (!conf->render)
+        conf->render = render_new(conf->templates, conf->default_locale, err, errlen);
+    rendered_t out;
+    json_t *sample = NULL;
+    if (conf->render &&
+        render_message(conf->render, LOOP_TEMPLATE, locale, vars, &out, err, errlen) == 0) {
+        sample = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "customer_id", cid, "locale",
+                           out.locale_used, "subject", out.subject, "preheader", out.preheader,
+                           "text", out.text, "html", out.html);
+        rendered_free(&out);
+    }
+    json_decref(vars);
+    return sample;
+}
+
+json_t *lsend_preview(sqlite3 *db, lsend_conf_t *conf, const json_t *req, char *err,
+                      size_t errlen)
+{
+    const char *reason = json_string_value(json_object_get(req, "reason"));
+    const char *lid = json_string_value(json_object_get(req, "loop"));
+    const char *since = json_string_value(json_object_get(req, "since"));
+    int64_t since_ms = lstore_since_ms(since);
+    if (!reason || since_ms == -2) {
+        snprintf(err, errlen, "%s", reason ? "since must be a date YYYY-MM-DD" : "reason is required");
+        return NULL;
+    }
+    int render = json_is_true(json_object_get(req, "render")) &&
+                 json_is_string(json_object_get(req, "title")) &&
+                 json_is_string(json_object_get(req, "announcement"));
+    sqlite3_stmt *st = db_prepare(db, "SELECT count(*) FROM case_reasons WHERE reason = ?");
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    long long tagged = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    db_finish(st);
+    char sql[4096];
+    snprintf(sql, sizeof sql, s_preview_sql, lstore_candidates_sql);
+    st = db_prepare(db, sql);
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if (lid)
+        sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
+    json_t *locales = json_object(), *skipped = json_object();
+    long long customers = 0;
+    char sample_cid[160] = "", sample_locale[64] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *why = !s_col(st, 2) || !*s_col(st, 2) ? "no_address"
+                          : s_col(st, 3) && strcmp(s_col(st, 3), "bounced") == 0 ? "bounced"
+                          : s_col(st, 3)                                          ? "unsubscribed"
+                                                                                  : NULL;
+        json_t *tally = why ? skipped : locales;
+        const char *k = why ? why : s_col(st, 1);
+        json_object_set_new(tally, k,
+                            json_integer(json_integer_value(json_object_get(tally, k)) + 1));
+        if (!why && customers++ == 0) {
+            snprintf(sample_cid, sizeof sample_cid, "%s", s_col(st, 0));
+            snprintf(sample_locale, sizeof sample_locale, "%s", s_col(st, 1));
+        }
+    }
+    db_finish(st);
+    json_t *body = json_pack("{s:s,s:b,s:I,s:I,s:o,s:o}", "reason", reason, "known", tagged > 0,
+                             "feedback", (json_int_t)tagged, "customers", (json_int_t)customers,
+                             "locales", locales, "skipped", skipped);
+    if (lid)
+        json_object_set_new(body, "loop", json_string(lid));
+    if (since)
+        json_object_set_new(body, "since", json_string(since));
+    if (render && *sample_cid) {
+        json_t *sample = s_render(db, conf, req, sample_cid, sample_locale, since_ms, err, errlen);
+        if (!sample) {
+            json_decref(body);
+            return NULL;
+        }
+        json_object_set_new(body, "sample", sample);
+    }
+    return body;
+}
