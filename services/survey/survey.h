@@ -121,6 +121,11 @@ typedef struct {
     const char *default_tz, *default_locale;
     const char *digest_to, *staff_url; /* digest_to NULL or "": no digest */
     int digest_wday, digest_hour;      /* tm_wday; 0..23 in default_tz */
+    /* sync: apply every event journaled so far (0), or -1 when that could
+     * not be done now; runs and digests wait for it, so they count every
+     * customer and answer journaled before them.  NULL: nothing to wait for */
+    int (*sync)(void *arg);
+    void *sync_arg;
 } survey_env_t;
 
 /* survey_runs_due - start every enabled relationship campaign's run whose
@@ -132,7 +137,8 @@ int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now);
  * this week has passed, less than a day ago, and its week was not mailed:
  * queue nps_digest in the outbox with its row in digests (one
  * transaction).  Returns 1 queued, 0 nothing to do, -1 on error; *next_ms
- * gets the time of the next moment (nothing is due before it). */
+ * gets the time of the next moment (nothing is due before it), or now when
+ * env->sync could not catch up (try again). */
 int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms);
 
 #endif

@@ -235,12 +235,36 @@ fail:
     return -1;
 }
 
+/* s_due_campaign - campaign id, read into *c, when it is enabled, a
+ * relationship one and has a run due after its last one: 1 (caller frees
+ * c), 0 not due, -1 error */
+static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, int64_t now,
+                          survey_campaign_t *c)
+{
+    char err[200];
+    if (survey_campaign_get(db, env->cfg, id, c, err, sizeof err)) {
+        log_error("event=bad_campaign campaign=%s error=\"%s\"", id, err);
+        return 0;
+    }
+    long runs = 0;
+    int64_t last = -1, next, due = -1;
+    if (survey_campaign_runs(db, c->id, &runs, &last)) {
+        survey_campaign_free(c);
+        return -1;
+    }
+    if (c->enabled && c->relationship)
+        campaign_next_run(c->start, c->every, last, now, &next, &due);
+    if (due < 0)
+        survey_campaign_free(c);
+    return due >= 0;
+}
+
 int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
 {
     /* the ids first, 64 at a time: a run writes while this statement
      * would be open */
     char ids[64][65], after[65] = "";
-    int n, done = 0;
+    int n, done = 0, synced = 0;
     do {
         n = 0;
         sqlite3_stmt *st = db_prepare(db, "SELECT id FROM campaigns WHERE enabled = 1"
@@ -254,17 +278,22 @@ int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
         db_finish(st);
         for (int i = 0; i < n; i++) {
             survey_campaign_t c;
-            char err[200];
-            if (survey_campaign_get(db, env->cfg, ids[i], &c, err, sizeof err)) {
-                log_error("event=bad_campaign campaign=%s error=\"%s\"", ids[i], err);
-                continue;
+            int r = s_due_campaign(db, env, ids[i], now, &c);
+            if (r == 1 && !synced) {
+                /* a run selects from what the journal says now: events
+                 * journaled before it but not applied yet (a backlog after
+                 * a pause or restart) first; then the campaign again,
+                 * which they may have changed */
+                survey_campaign_free(&c);
+                if (env->sync && env->sync(env->sync_arg))
+                    return done; /* not caught up: the next tick tries again */
+                synced = 1;
+                r = s_due_campaign(db, env, ids[i], now, &c);
             }
-            int64_t next, due;
-            int r = 0;
-            campaign_next_run(c.start, c.every, -1, now, &next, &due);
-            if (c.relationship && due >= 0) /* the quick test; s_run looks at the runs */
+            if (r == 1) {
                 r = s_run(db, env, &c, now);
-            survey_campaign_free(&c);
+                survey_campaign_free(&c);
+            }
             if (r < 0)
                 return -1;
             done += r;
@@ -399,6 +428,12 @@ int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t
     *next_ms = survey_time_from_local(&x, tz);
     if (now - moment >= DAY_MS) /* missed by a day (hark-survey was down): skipped */
         return 0;
+    /* the week's answers include those journaled but not applied yet (a
+     * backlog after a pause or restart): catch up first, or try later */
+    if (env->sync && env->sync(env->sync_arg)) {
+        *next_ms = now;
+        return 0;
+    }
     x = m;
     x.tm_mday -= 7;
     int64_t from = survey_time_from_local(&x, tz);
