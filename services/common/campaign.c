@@ -74,6 +74,14 @@ const char *campaign_check(const schema_t *s, const json_t *c, char *field, size
                      name, v);
             return "invalid_field";
         }
+        /* bought within no time is nobody; hark-survey reads 0 as "no
+         * filter", so a zero would ask every customer instead */
+        if (v && !dur[i] && ms <= 0) {
+            snprintf(field, flen, "%s", name);
+            snprintf(msg, mlen, "%s must be more than 0, like 90d (leave it out for every"
+                                " customer)", name);
+            return "invalid_field";
+        }
         if (!dur[i])
             break;
     }

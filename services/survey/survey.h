@@ -66,7 +66,7 @@ typedef struct {
     int64_t start, spread; /* ms: the first run; the period invites spread over */
     char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
     json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
-    int64_t purchased_within; /* ms, 0 when not filtered */
+    int64_t purchased_within; /* ms, -1 when not filtered */
 } survey_campaign_t;
 
 /* survey_campaign_sampled - 1 when order_id is in a sample of rate (0..1):

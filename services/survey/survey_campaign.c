@@ -154,7 +154,7 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
     }
     snprintf(out->every, sizeof out->every, "%s", every ? every : "");
     out->spread = spread;
-    out->purchased_within = pw;
+    out->purchased_within = within ? pw : -1;
     out->segment = json_is_object(seg) ? json_incref(seg) : NULL;
     return 0;
 }

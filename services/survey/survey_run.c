@@ -118,7 +118,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const survey_campaign
                                       " last_purchase_at >= ?1) ORDER BY id");
     if (!st)
         return -1;
-    if (c->purchased_within > 0)
+    if (c->purchased_within >= 0) /* a zero (saved before it was refused) is nobody */
         sqlite3_bind_int64(st, 1, now - c->purchased_within);
     int rc = 0;
     long i = 0;

@@ -6,6 +6,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "campaign.h"
 #include "clock.h"
@@ -66,10 +67,38 @@ static void test_next_and_due_after_the_last_run(void)
     CHECK(due == -1 && next == -1);
 }
 
+/* a segment of those who bought within no time at all is nobody, but a
+ * zero duration used to read as "not filtered": every customer asked */
+static void test_purchased_within_zero_is_refused_naming_the_field(void)
+{
+    char err[256], field[128], msg[512];
+    schema_t *s = campaign_schema(err, sizeof err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    const char *zero[] = {"0s", "0ms", "0d", "000w", NULL};
+    for (int i = 0; zero[i]; i++) {
+        json_t *c = json_pack("{s:s,s:s,s:b,s:s,s:s,s:{s:s}}", "id", "q", "kind",
+                              "relationship", "enabled", 1, "by", "api", "start",
+                              "2027-01-04T09:00:00Z", "segment", "purchased_within", zero[i]);
+        field[0] = 0;
+        const char *r = campaign_check(s, c, field, sizeof field, msg, sizeof msg);
+        CHECK(r != NULL && strcmp(field, "segment.purchased_within") == 0);
+        json_decref(c);
+    }
+    json_t *ok = json_pack("{s:s,s:s,s:b,s:s,s:s,s:{s:s}}", "id", "q", "kind", "relationship",
+                           "enabled", 1, "by", "api", "start", "2027-01-04T09:00:00Z",
+                           "segment", "purchased_within", "1s");
+    CHECK(campaign_check(s, ok, field, sizeof field, msg, sizeof msg) == NULL);
+    json_decref(ok);
+    schema_destroy(&s);
+}
+
 int main(void)
 {
     UNIT_RUN(test_every_takes_days_weeks_and_months_only);
     UNIT_RUN(test_months_step_the_calendar_and_clamp_the_day);
     UNIT_RUN(test_next_and_due_after_the_last_run);
+    UNIT_RUN(test_purchased_within_zero_is_refused_naming_the_field);
     return UNIT_END();
 }
