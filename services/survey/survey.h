@@ -64,6 +64,7 @@ typedef struct {
     json_t *products;    /* SKUs, or NULL for every purchase; owned */
     /* relationship only */
     int64_t start, spread; /* ms: the first run; the period invites spread over */
+    int start_off;         /* start's UTC offset (minutes): months step its calendar */
     char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
     json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
     int64_t purchased_within; /* ms, -1 when not filtered */

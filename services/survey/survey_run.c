@@ -196,7 +196,7 @@ static int s_run(sqlite3 *db, const survey_env_t *env, const survey_campaign_t *
     int64_t last = -1, next = -1, due = -1;
     if (survey_campaign_runs(db, c->id, &runs, &last))
         goto fail;
-    campaign_next_run(c->start, c->every, last, now, &next, &due);
+    campaign_next_run(c->start, c->start_off, c->every, last, now, &next, &due);
     if (due < 0) {
         db_rollback(db);
         return 0;
@@ -253,7 +253,7 @@ static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, 
         return -1;
     }
     if (c->enabled && c->relationship)
-        campaign_next_run(c->start, c->every, last, now, &next, &due);
+        campaign_next_run(c->start, c->start_off, c->every, last, now, &next, &due);
     if (due < 0)
         survey_campaign_free(c);
     return due >= 0;
