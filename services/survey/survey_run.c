@@ -54,12 +54,41 @@ static int s_locale_match(const json_t *locales, const char *locale)
     return 0;
 }
 
-/* s_value_equal - JSON values equal; numbers by value (3 is 3.0) */
+/* s_scalar_number - a's value when a is a number, or a string that is all
+ * of one (strtod's syntax); 0/-1 */
+static int s_scalar_number(const json_t *a, double *d)
+{
+    if (json_is_number(a)) {
+        *d = json_number_value(a);
+        return 0;
+    }
+    const char *s = json_string_value(a);
+    char *end;
+    if (!s || !*s || strchr(" \t\n\r\f\v", *s))
+        return -1;
+    *d = strtod(s, &end);
+    return *end ? -1 : 0;
+}
+
+/* s_value_equal - JSON values equal; numbers by value (3 is 3.0), and a
+ * string with a number or a boolean by the same value ("3" is 3, "true"
+ * is true): `hark campaign set segment.attributes.N=V` can only say
+ * strings, and customer events' attributes may be typed either way */
 static int s_value_equal(const json_t *a, const json_t *b)
 {
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b);
-    return a && b && json_equal(a, b);
+    if (!a || !b)
+        return 0;
+    if (json_is_string(a) && json_is_string(b))
+        return json_equal(a, b);
+    double x, y;
+    if ((json_is_number(a) || json_is_number(b)) && s_scalar_number(a, &x) == 0 &&
+        s_scalar_number(b, &y) == 0)
+        return x == y;
+    if (json_is_boolean(a) && json_is_string(b))
+        return strcmp(json_string_value(b), json_is_true(a) ? "true" : "false") == 0;
+    if (json_is_boolean(b) && json_is_string(a))
+        return strcmp(json_string_value(a), json_is_true(b) ? "true" : "false") == 0;
+    return json_equal(a, b);
 }
 
 /* s_attrs_match - every attribute wanted has exactly that value */
