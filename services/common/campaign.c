@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "campaign.h"
+#include "clock.h"
 #include "config.h"
 #include "proto.h"
 
@@ -74,6 +75,14 @@ const char *campaign_check(const schema_t *s, const json_t *c, char *field, size
                      name, v);
             return "invalid_field";
         }
+        /* bought within no time is nobody; hark-survey reads 0 as "no
+         * filter", so a zero would ask every customer instead */
+        if (v && !dur[i] && ms <= 0) {
+            snprintf(field, flen, "%s", name);
+            snprintf(msg, mlen, "%s must be more than 0, like 90d (leave it out for every"
+                                " customer)", name);
+            return "invalid_field";
+        }
         if (!dur[i])
             break;
     }
@@ -107,15 +116,35 @@ int campaign_every_parse(const char *every, int *n, int *months)
     return -1;
 }
 
-/* campaign_run_at - start plus k periods; months step the UTC calendar
- * (Jan 31 + 1mo is the last day of February: the day is clamped, and
- * each run counts from start, so later runs return to the 31st) */
-int64_t campaign_run_at(int64_t start_ms, int n, int months, long k)
+/* campaign_start_parse - see campaign.h */
+int campaign_start_parse(const char *text, int64_t *ms, int *off_min)
+{
+    if (!text || clock_parse(text, ms))
+        return -1;
+    /* clock_parse took the whole RFC 3339 text, so it ends in Z or in
+     * +HH:MM / -HH:MM */
+    size_t n = strlen(text);
+    *off_min = 0;
+    if (n > 6 && (text[n - 6] == '+' || text[n - 6] == '-') && text[n - 3] == ':') {
+        int h = (text[n - 5] - '0') * 10 + (text[n - 4] - '0');
+        int m = (text[n - 2] - '0') * 10 + (text[n - 1] - '0');
+        *off_min = (text[n - 6] == '-' ? -1 : 1) * (h * 60 + m);
+    }
+    return 0;
+}
+
+/* campaign_run_at - start plus k periods; months step the calendar of
+ * start's own offset (Jan 31 + 1mo is the last day of February: the day
+ * is clamped, and each run counts from start, so later runs return to the
+ * 31st) */
+int64_t campaign_run_at(int64_t start_ms, int off_min, int n, int months, long k)
 {
     if (!months)
         return start_ms + (int64_t)k * n * 86400000LL;
-    time_t secs = (time_t)(start_ms >= 0 ? start_ms / 1000 : (start_ms - 999) / 1000);
-    int64_t frac = start_ms - (int64_t)secs * 1000;
+    int64_t off_ms = (int64_t)off_min * 60000;
+    int64_t local = start_ms + off_ms; /* the wall time start was written in, read as UTC */
+    time_t secs = (time_t)(local >= 0 ? local / 1000 : (local - 999) / 1000);
+    int64_t frac = local - (int64_t)secs * 1000;
     struct tm tm;
     gmtime_r(&secs, &tm);
     long total = (long)tm.tm_year * 12 + tm.tm_mon + k * n;
@@ -127,11 +156,11 @@ int64_t campaign_run_at(int64_t start_ms, int n, int months, long k)
     int last = mdays[tm.tm_mon] + (tm.tm_mon == 1 && leap);
     if (tm.tm_mday > last)
         tm.tm_mday = last;
-    return (int64_t)timegm(&tm) * 1000 + frac;
+    return (int64_t)timegm(&tm) * 1000 + frac - off_ms;
 }
 
-int campaign_next_run(int64_t start_ms, const char *every, int64_t last_at, int64_t now,
-                      int64_t *next, int64_t *due)
+int campaign_next_run(int64_t start_ms, int off_min, const char *every, int64_t last_at,
+                      int64_t now, int64_t *next, int64_t *due)
 {
     int n = 0, months = 0;
     int repeats = every && *every && campaign_every_parse(every, &n, &months) == 0;
@@ -140,7 +169,7 @@ int campaign_next_run(int64_t start_ms, const char *every, int64_t last_at, int6
         *due = -1;
     /* runs are few (a campaign every day for years is thousands): walk */
     for (long k = 0; k < 100000; k++) {
-        int64_t t = repeats ? campaign_run_at(start_ms, n, months, k) : start_ms;
+        int64_t t = repeats ? campaign_run_at(start_ms, off_min, n, months, k) : start_ms;
         if (t > last_at) {
             if (t > now) {
                 *next = t;

@@ -26,16 +26,21 @@ const char *campaign_check(const schema_t *s, const json_t *c, char *field, size
  * give *n days (*months 0), "3mo" gives *n = 3 with *months 1; 0/-1 */
 int campaign_every_parse(const char *every, int *n, int *months);
 
+/* campaign_start_parse - a campaign's start (RFC 3339) as epoch ms and
+ * the UTC offset it was written in (minutes east; 0 for Z); 0/-1 */
+int campaign_start_parse(const char *text, int64_t *ms, int *off_min);
+
 /* campaign_run_at - the time of run k (0 = the first) of a campaign that
- * starts at start_ms and repeats every n days (months 0) or n months */
-int64_t campaign_run_at(int64_t start_ms, int n, int months, long k);
+ * starts at start_ms (written at UTC offset off_min) and repeats every n
+ * days (months 0) or n months of that offset's calendar */
+int64_t campaign_run_at(int64_t start_ms, int off_min, int n, int months, long k);
 
 /* campaign_next_run - of the runs start, start + every, ... (just start
  * when every is NULL or empty), *next: the first after both last_at (the
  * last run's time; -1 for none) and now, or -1; *due (when not NULL): the
  * latest one after last_at that is not after now (due to run), or -1.
  * Returns 1 when there is neither (a one-off campaign that ran), else 0. */
-int campaign_next_run(int64_t start_ms, const char *every, int64_t last_at, int64_t now,
-                      int64_t *next, int64_t *due);
+int campaign_next_run(int64_t start_ms, int off_min, const char *every, int64_t last_at,
+                      int64_t now, int64_t *next, int64_t *due);
 
 #endif

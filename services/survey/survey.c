@@ -518,6 +518,21 @@ static size_t s_due(sqlite3 *db, const char *sql, int64_t now, s_due_t *out)
     return n;
 }
 
+/* s_sync - survey_env_t's sync: apply the journal up to its head now (a
+ * batch at a time, as the consumer's own timer would, but before a run or
+ * digest reads the tables); 0 caught up, -1 journal unreachable or still
+ * behind after many batches (the caller tries on a later tick) */
+static int s_sync(void *arg)
+{
+    consumer_t *c = service_consumer(arg);
+    for (int i = 0; c && i < 100; i++) {
+        int n = consumer_poll(c);
+        if (n <= 0)
+            return n;
+    }
+    return c ? -1 : 0;
+}
+
 /* s_on_due - send the invites and reminders that are due */
 static int s_on_due(loop_t *loop, void *arg)
 {
@@ -770,6 +785,8 @@ static int s_init(service_t *svc)
         if (dday && strcmp(dday, days[i]) == 0)
             s->env.digest_wday = i;
     s->env.cfg = cfg;
+    s->env.sync = s_sync;
+    s->env.sync_arg = svc;
     s->env.throttle = s->throttle;
     s->env.default_tz = s->default_tz;
     s->env.default_locale = s->default_locale;

@@ -64,9 +64,10 @@ typedef struct {
     json_t *products;    /* SKUs, or NULL for every purchase; owned */
     /* relationship only */
     int64_t start, spread; /* ms: the first run; the period invites spread over */
+    int start_off;         /* start's UTC offset (minutes): months step its calendar */
     char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
     json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
-    int64_t purchased_within; /* ms, 0 when not filtered */
+    int64_t purchased_within; /* ms, -1 when not filtered */
 } survey_campaign_t;
 
 /* survey_campaign_sampled - 1 when order_id is in a sample of rate (0..1):
@@ -121,6 +122,11 @@ typedef struct {
     const char *default_tz, *default_locale;
     const char *digest_to, *staff_url; /* digest_to NULL or "": no digest */
     int digest_wday, digest_hour;      /* tm_wday; 0..23 in default_tz */
+    /* sync: apply every event journaled so far (0), or -1 when that could
+     * not be done now; runs and digests wait for it, so they count every
+     * customer and answer journaled before them.  NULL: nothing to wait for */
+    int (*sync)(void *arg);
+    void *sync_arg;
 } survey_env_t;
 
 /* survey_runs_due - start every enabled relationship campaign's run whose
@@ -132,7 +138,8 @@ int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now);
  * this week has passed, less than a day ago, and its week was not mailed:
  * queue nps_digest in the outbox with its row in digests (one
  * transaction).  Returns 1 queued, 0 nothing to do, -1 on error; *next_ms
- * gets the time of the next moment (nothing is due before it). */
+ * gets the time of the next moment (nothing is due before it), or now when
+ * env->sync could not catch up (try again). */
 int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms);
 
 #endif

@@ -137,7 +137,7 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
     const char *within = json_string_value(json_object_get(seg, "purchased_within"));
     long long spread = 0, pw = 0;
     int n, months;
-    if (!start || clock_parse(start, &out->start)) {
+    if (campaign_start_parse(start, &out->start, &out->start_off)) {
         snprintf(err, len, "campaign %s: start is not a date-time", out->id);
         return -1;
     }
@@ -154,7 +154,7 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
     }
     snprintf(out->every, sizeof out->every, "%s", every ? every : "");
     out->spread = spread;
-    out->purchased_within = pw;
+    out->purchased_within = within ? pw : -1;
     out->segment = json_is_object(seg) ? json_incref(seg) : NULL;
     return 0;
 }
@@ -203,12 +203,13 @@ static int s_runs_view(sqlite3 *db, json_t *v)
     const char *id = json_string_value(json_object_get(v, "id"));
     long runs = 0;
     int64_t last = -1, start = 0, next = -1, due = -1;
+    int off = 0;
     if (survey_campaign_runs(db, id, &runs, &last))
         return -1;
     json_object_set_new(v, "runs", json_integer(runs));
     const char *s = json_string_value(json_object_get(v, "start"));
-    if (s && clock_parse(s, &start) == 0 && json_is_true(json_object_get(v, "enabled")))
-        campaign_next_run(start, json_string_value(json_object_get(v, "every")), last,
+    if (campaign_start_parse(s, &start, &off) == 0 && json_is_true(json_object_get(v, "enabled")))
+        campaign_next_run(start, off, json_string_value(json_object_get(v, "every")), last,
                           clock_now_ms(), &next, &due);
     char at[40];
     /* a run that is due goes out within the second: it is the next one */

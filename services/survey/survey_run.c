@@ -54,12 +54,41 @@ static int s_locale_match(const json_t *locales, const char *locale)
     return 0;
 }
 
-/* s_value_equal - JSON values equal; numbers by value (3 is 3.0) */
+/* s_scalar_number - a's value when a is a number, or a string that is all
+ * of one (strtod's syntax); 0/-1 */
+static int s_scalar_number(const json_t *a, double *d)
+{
+    if (json_is_number(a)) {
+        *d = json_number_value(a);
+        return 0;
+    }
+    const char *s = json_string_value(a);
+    char *end;
+    if (!s || !*s || strchr(" \t\n\r\f\v", *s))
+        return -1;
+    *d = strtod(s, &end);
+    return *end ? -1 : 0;
+}
+
+/* s_value_equal - JSON values equal; numbers by value (3 is 3.0), and a
+ * string with a number or a boolean by the same value ("3" is 3, "true"
+ * is true): `hark campaign set segment.attributes.N=V` can only say
+ * strings, and customer events' attributes may be typed either way */
 static int s_value_equal(const json_t *a, const json_t *b)
 {
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b);
-    return a && b && json_equal(a, b);
+    if (!a || !b)
+        return 0;
+    if (json_is_string(a) && json_is_string(b))
+        return json_equal(a, b);
+    double x, y;
+    if ((json_is_number(a) || json_is_number(b)) && s_scalar_number(a, &x) == 0 &&
+        s_scalar_number(b, &y) == 0)
+        return x == y;
+    if (json_is_boolean(a) && json_is_string(b))
+        return strcmp(json_string_value(b), json_is_true(a) ? "true" : "false") == 0;
+    if (json_is_boolean(b) && json_is_string(a))
+        return strcmp(json_string_value(a), json_is_true(b) ? "true" : "false") == 0;
+    return json_equal(a, b);
 }
 
 /* s_attrs_match - every attribute wanted has exactly that value */
@@ -118,7 +147,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const survey_campaign
                                       " last_purchase_at >= ?1) ORDER BY id");
     if (!st)
         return -1;
-    if (c->purchased_within > 0)
+    if (c->purchased_within >= 0) /* a zero (saved before it was refused) is nobody */
         sqlite3_bind_int64(st, 1, now - c->purchased_within);
     int rc = 0;
     long i = 0;
@@ -196,7 +225,7 @@ static int s_run(sqlite3 *db, const survey_env_t *env, const survey_campaign_t *
     int64_t last = -1, next = -1, due = -1;
     if (survey_campaign_runs(db, c->id, &runs, &last))
         goto fail;
-    campaign_next_run(c->start, c->every, last, now, &next, &due);
+    campaign_next_run(c->start, c->start_off, c->every, last, now, &next, &due);
     if (due < 0) {
         db_rollback(db);
         return 0;
@@ -235,12 +264,36 @@ fail:
     return -1;
 }
 
+/* s_due_campaign - campaign id, read into *c, when it is enabled, a
+ * relationship one and has a run due after its last one: 1 (caller frees
+ * c), 0 not due, -1 error */
+static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, int64_t now,
+                          survey_campaign_t *c)
+{
+    char err[200];
+    if (survey_campaign_get(db, env->cfg, id, c, err, sizeof err)) {
+        log_error("event=bad_campaign campaign=%s error=\"%s\"", id, err);
+        return 0;
+    }
+    long runs = 0;
+    int64_t last = -1, next, due = -1;
+    if (survey_campaign_runs(db, c->id, &runs, &last)) {
+        survey_campaign_free(c);
+        return -1;
+    }
+    if (c->enabled && c->relationship)
+        campaign_next_run(c->start, c->start_off, c->every, last, now, &next, &due);
+    if (due < 0)
+        survey_campaign_free(c);
+    return due >= 0;
+}
+
 int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
 {
     /* the ids first, 64 at a time: a run writes while this statement
      * would be open */
     char ids[64][65], after[65] = "";
-    int n, done = 0;
+    int n, done = 0, synced = 0;
     do {
         n = 0;
         sqlite3_stmt *st = db_prepare(db, "SELECT id FROM campaigns WHERE enabled = 1"
@@ -254,17 +307,22 @@ int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
         db_finish(st);
         for (int i = 0; i < n; i++) {
             survey_campaign_t c;
-            char err[200];
-            if (survey_campaign_get(db, env->cfg, ids[i], &c, err, sizeof err)) {
-                log_error("event=bad_campaign campaign=%s error=\"%s\"", ids[i], err);
-                continue;
+            int r = s_due_campaign(db, env, ids[i], now, &c);
+            if (r == 1 && !synced) {
+                /* a run selects from what the journal says now: events
+                 * journaled before it but not applied yet (a backlog after
+                 * a pause or restart) first; then the campaign again,
+                 * which they may have changed */
+                survey_campaign_free(&c);
+                if (env->sync && env->sync(env->sync_arg))
+                    return done; /* not caught up: the next tick tries again */
+                synced = 1;
+                r = s_due_campaign(db, env, ids[i], now, &c);
             }
-            int64_t next, due;
-            int r = 0;
-            campaign_next_run(c.start, c.every, -1, now, &next, &due);
-            if (c.relationship && due >= 0) /* the quick test; s_run looks at the runs */
+            if (r == 1) {
                 r = s_run(db, env, &c, now);
-            survey_campaign_free(&c);
+                survey_campaign_free(&c);
+            }
             if (r < 0)
                 return -1;
             done += r;
@@ -399,6 +457,12 @@ int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t
     *next_ms = survey_time_from_local(&x, tz);
     if (now - moment >= DAY_MS) /* missed by a day (hark-survey was down): skipped */
         return 0;
+    /* the week's answers include those journaled but not applied yet (a
+     * backlog after a pause or restart): catch up first, or try later */
+    if (env->sync && env->sync(env->sync_arg)) {
+        *next_ms = now;
+        return 0;
+    }
     x = m;
     x.tm_mday -= 7;
     int64_t from = survey_time_from_local(&x, tz);

@@ -5,6 +5,7 @@ real mailer to a real SMTP server.  Time moves with the fake clock
 (HARK_CLOCK_FILE), so days pass in a second."""
 import datetime
 import json
+import os
 import signal
 import time
 
@@ -248,3 +249,30 @@ def h(make_hark, smtp):
     inst = make_hark(services=ts.SERVICES, conf=ts.survey_conf(smtp.port))
     yield inst
     inst.stop()
+
+
+def test_relationship__a_run_waits_for_the_journal_backlog_so_no_customer_is_missed(
+        make_hark, smtp, tmp_path):
+    """hark-survey was paused (or down) while customers arrived and the run's
+    time passed: the run selects from every customer journaled before it,
+    not only from the first batch the consumer happened to apply."""
+    h, clock = start_with_clock(make_hark, smtp, tmp_path)
+    put(h, "post-purchase", delay="2s", enabled=False)
+    now = clock.now()
+    start = (now + datetime.timedelta(hours=1)).replace(second=0, microsecond=0)
+    put(h, "late", kind="relationship", start=iso(start), spread="30d")  # nothing mailed yet
+    wait_for(lambda: campaign(h, "late").get("runs") == 0, what="the campaign")
+    pid = h.kill("survey", signal.SIGSTOP)
+    try:
+        n = 1200                                       # more than one consumer batch (500)
+        for k in range(0, n, 400):
+            st, body = h.post_events([{"type": "customer", "data": {
+                "id": "c%04d" % i, "email": "c%04d@example.com" % i, "locale": "en"}}
+                for i in range(k, k + 400)])
+            assert st == 202, body
+        clock.at(start + datetime.timedelta(seconds=2))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: runs_of(h, "late") == 1, what="the run", timeout=60)
+    assert campaign(h, "late")["last_run"]["selected"] == n
+    h.stop()
