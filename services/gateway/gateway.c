@@ -102,6 +102,32 @@ int gw_bearer_ok(gw_req_t *r, const char *key)
     return 0;
 }
 
+/* gw_actor - who an admin-API change is by, for the event's `by`: "api",
+ * or "api:<name>" when the request says X-Hark-Actor: <name> (the admin key
+ * is shared, so the header is how a team's tool names the person; 1-64 of
+ * A-Z a-z 0-9 . _ @ -).  0, or -1 having answered 400 naming the header. */
+int gw_actor(gw_req_t *r, char *out, size_t len)
+{
+    const char *a = gw_header(r, "X-Hark-Actor");
+    if (!a) {
+        snprintf(out, len, "api");
+        return 0;
+    }
+    size_t n = strlen(a);
+    int ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') ||
+             (a[i] >= '0' && a[i] <= '9') || a[i] == '.' || a[i] == '_' || a[i] == '@' ||
+             a[i] == '-';
+    if (!ok) {
+        gw_error(r, 400, "invalid_header",
+                 "X-Hark-Actor names who acts: 1-64 of A-Z a-z 0-9 . _ @ -", "X-Hark-Actor", -1);
+        return -1;
+    }
+    snprintf(out, len, "api:%s", a);
+    return 0;
+}
+
 /* s_client_free - pthread key destructor: close the thread's client */
 static void s_client_free(void *p)
 {

@@ -88,6 +88,10 @@ const char *gw_header(gw_req_t *r, const char *name);
  * answers 401 itself when not */
 int gw_bearer_ok(gw_req_t *r, const char *key);
 
+/* gw_actor - "api" or "api:<X-Hark-Actor>" into out (at least 72 bytes),
+ * for the by field of an admin change; -1 having answered 400 */
+int gw_actor(gw_req_t *r, char *out, size_t len);
+
 /* gw_journal - this thread's journal client (made on first use) */
 wire_client_t *gw_journal(gateway_t *gw);
 

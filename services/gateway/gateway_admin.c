@@ -9,7 +9,7 @@
  *                            campaign.saved; 202 {offset} after the commit
  *
  * Writes are events like every other: hark-survey applies campaign.saved,
- * and the journal keeps every change (with by = "api") as the audit trail.
+ * and the journal keeps every change (with by = "api", or "api:NAME" given X-Hark-Actor: NAME) as the audit trail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +86,10 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
     }
     /* what a marketer would not bother to say */
     json_object_set_new(c, "id", json_string(id));
-    json_object_set_new(c, "by", json_string("api"));
+    char by[80];
+    if (gw_actor(r, by, sizeof by))
+        return -1;
+    json_object_set_new(c, "by", json_string(by));
     if (!json_object_get(c, "kind"))
         json_object_set_new(c, "kind", json_string("post_purchase"));
     if (!json_object_get(c, "enabled"))

@@ -25,7 +25,8 @@
  *   `hark cases link CUSTOMER`.
  *
  * Admin API (Bearer admin key), reads asked of hark-intake (INTAKE_CASES,
- * INTAKE_REPORT), writes journaled as case.* events with by = "api":
+ * INTAKE_REPORT), writes journaled as case.* events with by = "api" (or "api:NAME" given
+ * X-Hark-Actor: NAME, see gw_actor):
  *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
  *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
  *   GET  /v1/reports/reasons[?from=&to=&kind=&team=]
@@ -185,7 +186,12 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         gw_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
         return;
     }
-    json_t *p = json_pack("{s:s,s:s}", "case", id, "by", "api");
+    char by[80];
+    if (gw_actor(r, by, sizeof by)) {
+        json_decref(body);
+        return;
+    }
+    json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
     if (strcmp(type, "case.replied") == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
         if (!m || !*m || !mime_utf8_valid(m, strlen(m)) || strlen(m) > 20000) {

@@ -90,7 +90,12 @@ void gw_post_loops(gw_req_t *r)
     json_t *payload = NULL;
     int dry_run = 0;
     char field[128], msg[300];
-    int bad = lcheck_request(req, 0, "api", &payload, &dry_run, field, sizeof field, msg,
+    char by[80];
+    if (gw_actor(r, by, sizeof by)) {
+        json_decref(req);
+        return;
+    }
+    int bad = lcheck_request(req, 0, by, &payload, &dry_run, field, sizeof field, msg,
                              sizeof msg);
     json_decref(req);
     if (bad) {

@@ -12,7 +12,7 @@
  *                             202 {kind, offset} after the commit
  *
  * Writes are events like every other: hark-milestone applies
- * milestone.saved, and the journal keeps every change (by = "api").
+ * milestone.saved, and the journal keeps every change (by = "api", or "api:NAME" given X-Hark-Actor).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +84,12 @@ static void s_put(gw_req_t *r, const char *kind)
         return;
     }
     json_object_set_new(c, "kind", json_string(kind));
-    json_object_set_new(c, "by", json_string("api"));
+    char by[80];
+    if (gw_actor(r, by, sizeof by)) {
+        json_decref(c);
+        return;
+    }
+    json_object_set_new(c, "by", json_string(by));
     if (!json_object_get(c, "enabled"))
         json_object_set_new(c, "enabled", json_true());
     char field[256] = "", msg[600], key[64], err[200] = "out of memory";

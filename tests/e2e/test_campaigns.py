@@ -194,3 +194,21 @@ def test_campaigns__gateway_and_jsonschema_agree_and_every_change_stored_matches
     assert len(trail) == 4
     for e in trail:
         schema.validate(e["payload"])
+
+
+def test_campaigns__x_hark_actor_names_who_changed_it_and_a_bad_one_is_a_400(h):
+    """The admin key is shared: a team's tool says who acts in X-Hark-Actor,
+    and the journal's audit trail keeps it (by "api:<name>"; "api" without)."""
+    hdrs = {"Authorization": "Bearer " + h.admin_key, "Content-Type": "application/json"}
+    st, _, data = h.request("PUT", "/v1/campaigns/vip", {"delay": "1d"},
+                            dict(hdrs, **{"X-Hark-Actor": "eva@shop.example"}))
+    assert st == 202, data
+    for bad in ("", "eva smith", "x" * 65, "eva\u00e9".encode().decode("latin-1")):
+        st, _, data = h.request("PUT", "/v1/campaigns/vip2", {"delay": "1d"},
+                                dict(hdrs, **{"X-Hark-Actor": bad}))
+        assert st == 400, (bad, data)
+        assert json.loads(data)["error"]["field"] == "X-Hark-Actor"
+    st, _, data = h.request("PUT", "/v1/campaigns/vip3", {"delay": "1d"}, hdrs)
+    assert st == 202, data
+    by = {e["payload"]["id"]: e["payload"]["by"] for e in saved_events(h)}
+    assert by == {"vip": "api:eva@shop.example", "vip3": "api"}
