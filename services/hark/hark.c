@@ -114,6 +114,28 @@ json_t *cli_append(cli_t *cli, json_t *events)
     return r;
 }
 
+/* cli_journal_one - append one event of type whose payload is borrowed (the
+ * caller keeps and frees it), keyed cli/<type>/<name>/<random> so that a
+ * retried command is a new change; its journal offset, or -1 having printed
+ * why */
+long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
+{
+    char rnd[17], key[256];
+    if (keys_random_hex(rnd, 8)) {
+        fprintf(stderr, "hark: no random bytes for an event key\n");
+        return -1;
+    }
+    snprintf(key, sizeof key, "cli/%s/%.128s/%s", type, name, rnd);
+    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", payload);
+    json_t *ok = events ? cli_append(cli, events) : NULL;
+    json_decref(events);
+    if (!ok)
+        return -1;
+    long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
+    json_decref(ok);
+    return off;
+}
+
 /* s_duration - "3d4h", "5m10s" */
 static void s_duration(long long ms, char *out, size_t len)
 {

@@ -26,6 +26,10 @@ json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t
  * JOURNAL_APPEND_OK body or NULL after printing why */
 json_t *cli_append(cli_t *cli, json_t *events);
 
+/* cli_journal_one - append one event (payload borrowed), key
+ * cli/<type>/<name>/<random>; its offset, or -1 having printed why */
+long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload);
+
 /* cli_by - "cli:<user>" (from $USER) into out: who a journaled change is by */
 void cli_by(char *out, size_t len);
 

@@ -335,18 +335,11 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    char rnd[17], key[128];
-    keys_random_hex(rnd, 8);
-    snprintf(key, sizeof key, "cli/campaign.saved/%s/%s", id, rnd);
-    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "campaign.saved", "key", key,
-                               "payload", c);
-    json_t *ok = cli_append(cli, events);
-    json_decref(events);
-    if (!ok)
+    long long off = cli_journal_one(cli, "campaign.saved", id, c);
+    json_decref(c);
+    if (off < 0)
         return 1;
-    printf("campaign %s saved by %s (journal offset %lld)\n", id, by,
-           (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
-    json_decref(ok);
+    printf("campaign %s saved by %s (journal offset %lld)\n", id, by, off);
     return 0;
 }
 

@@ -166,20 +166,12 @@ static int s_show(cli_t *cli)
 /* s_journal - append one case.* event; 0 once committed */
 static int s_journal(cli_t *cli, const char *type, json_t *payload)
 {
-    char key[80], rnd[17];
-    if (keys_random_hex(rnd, 8)) {
-        json_decref(payload);
+    long long off = cli_journal_one(cli, type, json_string_value(json_object_get(payload, "case")),
+                                    payload);
+    json_decref(payload);
+    if (off < 0)
         return 1;
-    }
-    snprintf(key, sizeof key, "cli:%lld:%s", (long long)clock_now_ms(), rnd);
-    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", payload);
-    json_t *ok = events ? cli_append(cli, events) : NULL;
-    json_decref(events);
-    if (!ok)
-        return 1;
-    printf("%s journaled at offset %lld\n", type,
-           (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
-    json_decref(ok);
+    printf("%s journaled at offset %lld\n", type, off);
     return 0;
 }
 

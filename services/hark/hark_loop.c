@@ -187,15 +187,8 @@ static int s_close(cli_t *cli)
         return 0;
     }
     const char *lid = json_string_value(json_object_get(payload, "loop"));
-    char rnd[17], key[160];
-    keys_random_hex(rnd, 8);
-    snprintf(key, sizeof key, "cli/loop.closed/%s/%s", lid, rnd);
-    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", "loop.closed", "key", key, "payload",
-                               payload);
-    json_t *ok = cli_append(cli, events);
-    json_decref(events);
-    if (ok) {
-        long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
+    long long off = cli_journal_one(cli, "loop.closed", lid, payload);
+    if (off >= 0) {
         if (as_json)
             printf("{\"loop\":\"%s\",\"offset\":%lld,\"customers\":%lld}\n", lid, off,
                    (long long)json_integer_value(json_object_get(p, "customers")));
@@ -204,10 +197,9 @@ static int s_close(cli_t *cli)
                    lid, off, (long long)json_integer_value(json_object_get(p, "customers")),
                    json_integer_value(json_object_get(p, "customers")) == 1 ? "" : "s");
     }
-    json_decref(ok);
     json_decref(p);
     json_decref(payload);
-    return ok ? 0 : 1;
+    return off >= 0 ? 0 : 1;
 }
 
 int hark_loop(cli_t *cli)

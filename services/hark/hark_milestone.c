@@ -148,18 +148,11 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    char rnd[17], key[128];
-    keys_random_hex(rnd, 8);
-    snprintf(key, sizeof key, "cli/milestone.saved/%s/%s", kind, rnd);
-    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "milestone.saved", "key", key,
-                               "payload", c);
-    json_t *ok = cli_append(cli, events);
-    json_decref(events);
-    if (!ok)
+    long long off = cli_journal_one(cli, "milestone.saved", kind, c);
+    json_decref(c);
+    if (off < 0)
         return 1;
-    printf("milestone %s saved by %s (journal offset %lld)\n", kind, by,
-           (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
-    json_decref(ok);
+    printf("milestone %s saved by %s (journal offset %lld)\n", kind, by, off);
     return 0;
 }
 
