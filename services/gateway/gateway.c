@@ -128,6 +128,31 @@ int gw_actor(gw_req_t *r, char *out, size_t len)
     return 0;
 }
 
+/* gw_journal_one - journal one admin change (payload borrowed) under a
+ * fresh key and wait for the commit; its offset, or -1 having answered 503
+ * (the change is not made: the client sends it again) */
+long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload)
+{
+    char key[64], err[200] = "out of memory";
+    json_t *events = gw_key_fresh(key, sizeof key) == 0
+                         ? json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload",
+                                     (json_t *)payload)
+                         : NULL;
+    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_decref(events);
+    if (!ok) {
+        log_warn("event=change_not_journaled type=%s error=\"%s\"", type, err);
+        r->retry_after = "1";
+        gw_error(r, 503, "journal_unavailable",
+                 "the journal did not confirm the change; send it again", NULL, -1);
+        return -1;
+    }
+    long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
+    json_decref(ok);
+    log_info("event=change_journaled type=%s offset=%lld", type, off);
+    return off;
+}
+
 /* s_client_free - pthread key destructor: close the thread's client */
 static void s_client_free(void *p)
 {

@@ -136,28 +136,13 @@ static void s_put(gw_req_t *r, const char *id)
         json_decref(c);
         return;
     }
-    char key[64], err[200] = "out of memory";
-    json_t *events = gw_key_fresh(key, sizeof key) == 0
-                         ? json_pack("[{s:s,s:s,s:O}]", "type", "campaign.saved", "key", key,
-                                     "payload", c)
-                         : NULL;
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
-    json_decref(events);
+    long long off = gw_journal_one(r, "campaign.saved", c);
     json_decref(c);
-    if (!ok) {
-        log_warn("event=campaign_save_failed campaign=%s error=\"%s\"", id, err);
-        r->retry_after = "1";
-        gw_error(r, 503, "journal_unavailable",
-                 "the journal did not confirm the change; send it again", NULL, -1);
+    if (off < 0)
         return;
-    }
-    json_t *offset = json_array_get(json_object_get(ok, "offsets"), 0);
-    log_info("event=campaign_saved campaign=%s offset=%lld", id,
-             (long long)json_integer_value(offset));
-    json_t *body = json_pack("{s:s,s:O}", "id", id, "offset", offset ? offset : json_null());
+    json_t *body = json_pack("{s:s,s:I}", "id", id, "offset", (json_int_t)off);
     gw_json(r, 202, body);
     json_decref(body);
-    json_decref(ok);
 }
 
 /* gw_campaigns - /v1/campaigns and /v1/campaigns/ID */

@@ -230,24 +230,12 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     }
     if (s_case_exists(r, id) != 1)
         goto done;
-    char key[64], err[200];
-    if (gw_key_fresh(key, sizeof key)) {
-        gw_error(r, 500, "internal", "no key", NULL, -1);
+    long long off = gw_journal_one(r, type, p);
+    if (off < 0)
         goto done;
-    }
-    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", p);
-    json_t *ok = gw_append(r->gw, events, err);
-    json_decref(events);
-    if (!ok) {
-        r->retry_after = "1";
-        gw_error(r, 503, "journal_unavailable", err, NULL, -1);
-        goto done;
-    }
-    json_t *ans = json_pack("{s:s,s:s,s:O}", "case", id, "event", type, "offset",
-                            json_array_get(json_object_get(ok, "offsets"), 0));
+    json_t *ans = json_pack("{s:s,s:s,s:I}", "case", id, "event", type, "offset", (json_int_t)off);
     gw_json(r, 202, ans);
     json_decref(ans);
-    json_decref(ok);
 done:
     json_decref(p);
     json_decref(body);

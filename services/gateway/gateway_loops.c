@@ -113,31 +113,15 @@ void gw_post_loops(gw_req_t *r)
         json_decref(payload);
         return;
     }
-    char key[64], err[200] = "out of memory";
-    json_t *events = gw_key_fresh(key, sizeof key) == 0
-                         ? json_pack("[{s:s,s:s,s:O}]", "type", "loop.closed", "key", key,
-                                     "payload", payload)
-                         : NULL;
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
-    json_decref(events);
+    /* a close sent again after a 503 tells nobody twice: the loop id is the same */
+    long long off = gw_journal_one(r, "loop.closed", payload);
     const char *lid = json_string_value(json_object_get(payload, "loop"));
-    if (!ok) {
-        log_warn("event=loop_close_failed loop=%s error=\"%s\"", lid, err);
-        r->retry_after = "1";
-        gw_error(r, 503, "journal_unavailable",
-                 "the journal did not confirm the close; send it again (nobody is told twice)",
-                 NULL, -1);
-    } else {
-        json_t *offset = json_array_get(json_object_get(ok, "offsets"), 0);
-        log_info("event=loop_close_journaled loop=%s offset=%lld", lid,
-                 (long long)json_integer_value(offset));
-        json_t *body = json_pack("{s:s,s:O,s:O}", "loop", lid, "offset",
-                                 offset ? offset : json_null(), "customers",
-                                 json_object_get(preview, "customers"));
+    if (off >= 0) {
+        json_t *body = json_pack("{s:s,s:I,s:O}", "loop", lid, "offset", (json_int_t)off,
+                                 "customers", json_object_get(preview, "customers"));
         gw_json(r, 202, body);
         json_decref(body);
     }
-    json_decref(ok);
     json_decref(preview);
     json_decref(payload);
 }

@@ -92,34 +92,20 @@ static void s_put(gw_req_t *r, const char *kind)
     json_object_set_new(c, "by", json_string(by));
     if (!json_object_get(c, "enabled"))
         json_object_set_new(c, "enabled", json_true());
-    char field[256] = "", msg[600], key[64], err[200] = "out of memory";
+    char field[256] = "", msg[600];
     const char *code = ms_saved_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
     if (code) {
         gw_error(r, 400, code, msg, *field ? field : NULL, -1);
         json_decref(c);
         return;
     }
-    json_t *events = gw_key_fresh(key, sizeof key) == 0
-                         ? json_pack("[{s:s,s:s,s:O}]", "type", "milestone.saved", "key", key,
-                                     "payload", c)
-                         : NULL;
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
-    json_decref(events);
+    long long off = gw_journal_one(r, "milestone.saved", c);
     json_decref(c);
-    if (!ok) {
-        log_warn("event=milestone_save_failed kind=%s error=\"%s\"", kind, err);
-        r->retry_after = "1";
-        gw_error(r, 503, "journal_unavailable",
-                 "the journal did not confirm the change; send it again", NULL, -1);
+    if (off < 0)
         return;
-    }
-    json_t *offset = json_array_get(json_object_get(ok, "offsets"), 0);
-    log_info("event=milestone_saved kind=%s offset=%lld", kind,
-             (long long)json_integer_value(offset));
-    json_t *body = json_pack("{s:s,s:O}", "kind", kind, "offset", offset ? offset : json_null());
+    json_t *body = json_pack("{s:s,s:I}", "kind", kind, "offset", (json_int_t)off);
     gw_json(r, 202, body);
     json_decref(body);
-    json_decref(ok);
 }
 
 /* gw_milestones - /v1/milestones and /v1/milestones/KIND */
