@@ -49,3 +49,19 @@ const char *contacts_lower(const char *a, char *out, size_t len)
         out[i] = '\0';
     return out;
 }
+
+int contacts_suppress(sqlite3 *db, const char *address, const char *reason)
+{
+    if (!address)
+        return 0;
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason) VALUES(?, ?)"
+                                      " ON CONFLICT(address) DO NOTHING");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}

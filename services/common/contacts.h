@@ -1,7 +1,7 @@
 /*
  * contacts.h - a service's own copy of how to reach each customer.
  *
- * Services that write to customers (the mailer, the survey) keep what they
+ * Services that write to customers (mailer, survey, milestone, intake, loop) keep what they
  * need from `customer` events in their own SQLite file, in a table each
  * creates in its migrations:
  *   CREATE TABLE customers(id TEXT PRIMARY KEY, email TEXT, name TEXT,
@@ -22,6 +22,10 @@
 /* contacts_upsert - merge the fields a customer object gives (id required;
  * a field left out keeps what was there).  0/-1 */
 int contacts_upsert(sqlite3 *db, const json_t *customer);
+
+/* contacts_suppress - put address (NULL: nothing to do) on the suppression
+ * list with reason (unsubscribed, bounced), keeping an earlier entry; 0/-1 */
+int contacts_suppress(sqlite3 *db, const char *address, const char *reason);
 
 /* contacts_suppressed - 1 when address is on the suppression list */
 int contacts_suppressed(sqlite3 *db, const char *address);

@@ -85,10 +85,10 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return cust ? contacts_upsert(db, cust) : 0;
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return lstore_suppress(db, json_string_value(json_object_get(p, "address")),
+        return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
                                "unsubscribed");
     if (strcmp(ev->type, "mail.bounced") == 0)
-        return lstore_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
+        return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
     if (strcmp(ev->type, "feedback.tagged") == 0)
         return lstore_tagged(db, p, ev->offset);
     if (strcmp(ev->type, "mail.requested") == 0)

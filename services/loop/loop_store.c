@@ -136,20 +136,6 @@ int lstore_tagged(sqlite3 *db, const json_t *p, int64_t offset)
     return rc;
 }
 
-int lstore_suppress(sqlite3 *db, const char *address, const char *reason)
-{
-    if (!address)
-        return 0;
-    char low[320];
-    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason) VALUES(?, ?)"
-                                      " ON CONFLICT(address) DO NOTHING");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    return s_step_done(st);
-}
-
 int lstore_invite(sqlite3 *db, const char *key, const json_t *p)
 {
     static const char prefix[] = "survey/invite/";

@@ -30,9 +30,6 @@ extern const char *const lstore_migrations[];
  * codes; a reason the case keeps keeps whether a loop covered it).  0/-1 */
 int lstore_tagged(sqlite3 *db, const json_t *p, int64_t offset);
 
-/* lstore_suppress - an address that gets no loop email.  0/-1 */
-int lstore_suppress(sqlite3 *db, const char *address, const char *reason);
-
 /* lstore_invite - a mail.requested of hark-survey's invites (key
  * survey/invite/<id>): which customer invite <id> asked.  0/-1 */
 int lstore_invite(sqlite3 *db, const char *key, const json_t *p);

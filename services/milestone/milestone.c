@@ -151,10 +151,10 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return mstore_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return mstore_suppress(db, json_string_value(json_object_get(p, "address")),
+        return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
                                "unsubscribed");
     if (strcmp(ev->type, "mail.bounced") == 0)
-        return mstore_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
+        return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
     if (strcmp(ev->type, "milestone.saved") == 0) {
         char err[200] = "";
         int rc = mstore_save(db, m->cfg, p, err, sizeof err);

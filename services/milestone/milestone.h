@@ -140,9 +140,6 @@ int mstore_customer(sqlite3 *db, const json_t *c);
  * (the anniversaries' start by default) is the earliest one; 0/-1 */
 int mstore_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *default_tz);
 
-/* mstore_suppress - an address that gets no milestone messages; 0/-1 */
-int mstore_suppress(sqlite3 *db, const char *address, const char *reason);
-
 /* mstore_settings - kind's effective settings (the row a milestone.saved
  * left, else the defaults); 0/-1 */
 int mstore_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out);

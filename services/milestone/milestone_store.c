@@ -113,22 +113,6 @@ int mstore_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *defaul
                     cid, 3, v);
 }
 
-int mstore_suppress(sqlite3 *db, const char *address, const char *reason)
-{
-    if (!address)
-        return 0;
-    char low[320];
-    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason) VALUES(?, ?)"
-                                      " ON CONFLICT(address) DO NOTHING");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    db_finish(st);
-    return rc;
-}
-
 int mstore_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out)
 {
     ms_settings_default(cfg, kind, out);

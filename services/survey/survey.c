@@ -378,10 +378,10 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return rc;
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return sstore_suppress(db, json_string_value(json_object_get(p, "address")),
+        return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
                                "unsubscribed");
     if (strcmp(ev->type, "mail.bounced") == 0)
-        return sstore_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
+        return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
     if (strcmp(ev->type, "mail.delivered") == 0)
         return s_delivered(db, ev);
     if (strcmp(ev->type, "survey.answered") == 0)

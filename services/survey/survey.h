@@ -15,10 +15,6 @@
 
 extern const char *const survey_migrations[];
 
-/* sstore_suppress - an address that gets no invites (unsubscribed,
- * bounced); 0/-1 */
-int sstore_suppress(sqlite3 *db, const char *address, const char *reason);
-
 /* sstore_throttled - 1 when another invite to email (lowercased) is
  * planned or sent within throttle of due (across campaigns), 0 when not
  * (or throttle is 0), -1 on error */
