@@ -6,9 +6,11 @@
  *                              dry_run?}: checked (loop_check.c, as `hark
  *                              loop close` checks it), the reason asked of
  *                              hark-loop (LOOP_PREVIEW: 400 when no feedback
- *                              was ever tagged with it), then journaled as
- *                              loop.closed; 202 {loop, offset, customers}
- *                              after the commit.  dry_run: 200 and the
+ *                              was ever tagged with it and [intake] reasons
+ *                              does not define it), then journaled as
+ *                              loop.closed; 202 {loop, offset, customers,
+ *                              note?} after the commit (note: a defined
+ *                              reason no feedback carries: nobody told).  dry_run: 200 and the
  *                              preview; nothing is journaled.
  *   GET /v1/loops/preview?reason=&since=&title=&announcement=&id=
  *                              the same preview: how many would hear, per
@@ -58,9 +60,20 @@ static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
     if (p && !json_is_true(json_object_get(p, "known"))) {
         char msg[200];
         snprintf(msg, sizeof msg,
-                 "no feedback has been tagged %.64s; a loop closes a reason customers raised",
+                 "unknown reason %.64s: no feedback has been tagged with it and [intake] "
+                 "reasons does not define it",
                  json_string_value(json_object_get(payload, "reason")));
         gw_error(r, 400, "unknown_reason", msg, "reason", -1);
+        json_decref(p);
+        return NULL;
+    }
+    const char *lr = json_string_value(json_object_get(p, "loop_reason"));
+    const char *reason = json_string_value(json_object_get(payload, "reason"));
+    if (lr && reason && strcmp(lr, reason) != 0) {
+        char msg[240];
+        snprintf(msg, sizeof msg, "id %.64s is a loop of reason %.64s: a loop closes one reason",
+                 json_string_value(json_object_get(payload, "loop")), lr);
+        gw_error(r, 400, "invalid_field", msg, "id", -1);
         json_decref(p);
         return NULL;
     }
@@ -119,6 +132,11 @@ void gw_post_loops(gw_req_t *r)
     if (off >= 0) {
         json_t *body = json_pack("{s:s,s:I,s:O}", "loop", lid, "offset", (json_int_t)off,
                                  "customers", json_object_get(preview, "customers"));
+        if (json_integer_value(json_object_get(preview, "feedback")) == 0)
+            json_object_set_new(body, "note",
+                                json_string("no feedback carries this reason yet: nobody was "
+                                            "told; later feedback tagged with it opens it "
+                                            "again"));
         gw_json(r, 202, body);
         json_decref(body);
     }

@@ -66,8 +66,17 @@ static json_t *s_preview(cli_t *cli, const json_t *payload, int render, int *rc)
         return NULL;
     }
     if (!json_is_true(json_object_get(r, "known"))) {
-        fprintf(stderr, "hark: loop close: reason: no feedback has been tagged %s\n",
+        fprintf(stderr, "hark: loop close: reason: unknown reason %s: no feedback has been "
+                        "tagged with it and [intake] reasons does not define it\n",
                 json_string_value(json_object_get(payload, "reason")));
+        json_decref(r);
+        *rc = 2;
+        return NULL;
+    }
+    const char *lr = json_string_value(json_object_get(r, "loop_reason"));
+    if (lr && strcmp(lr, json_string_value(json_object_get(payload, "reason"))) != 0) {
+        fprintf(stderr, "hark: loop close: id: %s is a loop of reason %s: a loop closes one "
+                        "reason\n", json_string_value(json_object_get(payload, "loop")), lr);
         json_decref(r);
         *rc = 2;
         return NULL;
@@ -196,6 +205,9 @@ static int s_close(cli_t *cli)
             printf("loop %s closed (journal offset %lld): hark-loop tells %lld customer%s\n",
                    lid, off, (long long)json_integer_value(json_object_get(p, "customers")),
                    json_integer_value(json_object_get(p, "customers")) == 1 ? "" : "s");
+        if (!as_json && json_integer_value(json_object_get(p, "feedback")) == 0)
+            printf("no feedback carries reason %s yet: nobody was told (later feedback tagged "
+                   "with it opens it again)\n", json_string_value(json_object_get(p, "reason")));
     }
     json_decref(p);
     json_decref(payload);

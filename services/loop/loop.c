@@ -18,7 +18,9 @@
  *           loop/<loop>/mail/<customer>) and loop.notified (key
  *           loop/<loop>/notified/<customer>), one each per customer told.
  * Serves:   [loop] control: SERVICE_STATUS, LOOP_PREVIEW, LOOP_REPORT.
- * Config:   [loop] control db batch quotes excerpt; [mailer] templates
+ * Config:   [loop] control db batch quotes excerpt; [intake] reasons (a
+ *           reason defined there is one a loop may close before any
+ *           feedback carries it: that close tells nobody); [mailer] templates
  *           default_locale shop_name (the preview renders as the mailer
  *           does, with mailer_render.c linked in).
  *
@@ -43,6 +45,7 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
+#include "intake.h"
 #include "log.h"
 #include "loop_svc.h"
 #include "outbox.h"
@@ -51,6 +54,7 @@
 
 typedef struct {
     lsend_conf_t send;
+    reasons_t *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
     int send_timer;
     wire_client_t *journal;
 } hloop_t;
@@ -174,6 +178,14 @@ static void s_status(service_t *svc, json_t *body)
     json_object_set_new(body, "detail", d);
 }
 
+/* s_reasons_error - a problem with [intake] reasons: hark-loop goes on
+ * without the taxonomy (hark-intake and hark check-config refuse it) */
+static void s_reasons_error(const char *msg, void *arg)
+{
+    (void)arg;
+    log_warn("event=reasons_not_loaded error=\"%s\"", msg);
+}
+
 /* s_init - settings, the journal client, the send timer */
 static int s_init(service_t *svc)
 {
@@ -188,6 +200,15 @@ static int s_init(service_t *svc)
     h->send.shop_name = config_get(cfg, "mailer", "shop_name");
     h->send.templates = config_get(cfg, "mailer", "templates");
     h->send.default_locale = config_get(cfg, "mailer", "default_locale");
+    /* the taxonomy only widens what a close accepts: without it (no file,
+     * or errors hark check-config names) a reason is known once feedback
+     * carries it, as before */
+    int errors = 0;
+    h->reasons = reasons_load(config_get(cfg, "intake", "reasons"), s_reasons_error, NULL,
+                              &errors);
+    if (h->reasons && errors)
+        reasons_destroy(&h->reasons);
+    h->send.reasons = h->reasons;
     h->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
     if (!h->journal)
         return -1;
@@ -207,6 +228,7 @@ static void s_fini(service_t *svc)
     if (!h)
         return;
     render_destroy(&h->send.render);
+    reasons_destroy(&h->reasons);
     wire_client_destroy(&h->journal);
     free(h);
     service_set_state(svc, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "intake.h"
 #include "contacts.h"
 #include "db.h"
 #include "log.h"
@@ -301,11 +302,27 @@ json_t *lsend_preview(sqlite3 *db, lsend_conf_t *conf, const json_t *req, char *
         }
     }
     db_finish(st);
-    json_t *body = json_pack("{s:s,s:b,s:I,s:I,s:o,s:o}", "reason", reason, "known", tagged > 0,
-                             "feedback", (json_int_t)tagged, "customers", (json_int_t)customers,
+    /* known: some feedback carries the reason, or the taxonomy defines it
+     * (closing a defined reason nobody raised yet tells nobody) */
+    int defined = conf->reasons && reasons_find(conf->reasons, reason) >= 0;
+    json_t *body = json_pack("{s:s,s:b,s:b,s:I,s:I,s:o,s:o}", "reason", reason, "known",
+                             tagged > 0 || defined, "defined", defined, "feedback",
+                             (json_int_t)tagged, "customers", (json_int_t)customers,
                              "locales", locales, "skipped", skipped);
-    if (lid)
+    if (lid) {
         json_object_set_new(body, "loop", json_string(lid));
+        /* a loop belongs to one reason: a close of its id under another
+         * would be journaled and then not applied, so say whose it is */
+        st = db_prepare(db, "SELECT reason FROM loops WHERE id = ?");
+        if (!st) {
+            json_decref(body);
+            return NULL;
+        }
+        sqlite3_bind_text(st, 1, lid, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            json_object_set_new(body, "loop_reason", json_string(s_col(st, 0)));
+        db_finish(st);
+    }
     if (since)
         json_object_set_new(body, "since", json_string(since));
     if (render && *sample_cid) {

@@ -79,6 +79,9 @@ typedef struct {
     const char *templates;  /* [mailer] templates */
     const char *default_locale;
     render_t *render;       /* the preview's renderer, made on first use; owned */
+    const struct reasons *reasons; /* [intake] reasons (NULL: none could be read): a
+                                    * reason defined there is known before any
+                                    * feedback carries it; owned by loop.c */
 } lsend_conf_t;
 
 /* lsend_vars - the loop_closed variables: title, announcement and quotes,

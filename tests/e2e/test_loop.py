@@ -435,3 +435,68 @@ def test_loop__kill9_midway_through_10000_recipients_requests_each_exactly_once(
     assert body["detail"].get("sent") == n and body["detail"].get("pending", 0) == 0
     log = h.stop()
     assert "event=loop_closed" in log
+
+
+def test_loop__a_reason_of_reasons_conf_closes_to_nobody_and_says_so_an_unknown_one_is_a_400(
+        make_hark, tmp_path):
+    """[intake] reasons defines `too_complex`; no feedback carries it yet."""
+    conf = dict(loop_conf(), intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")})
+    h = make_hark(services=("journal", "gateway", "loop"), conf=conf)
+    append(h, [customer("c1", "one@example.com", "en"),
+               tagged("d1", "c1", "complaint", ["price"], "too dear")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "too_complex", "title": "Simpler checkout",
+                             "announcement": "One page now.", "dry_run": True})
+    assert st == 200 and body["known"] is True and body["defined"] is True, body
+    assert body["customers"] == 0 and body["feedback"] == 0
+    st, body = post_loop(h, {"reason": "too_complex", "title": "Simpler checkout",
+                             "announcement": "One page now."})
+    assert st == 202 and body["customers"] == 0 and "nobody" in body["note"], body
+    msg_file = tmp_path / "a.md"
+    msg_file.write_text("Fewer steps.")
+    r = h.hark("loop", "close", "--reason", "missing_feature", "--title", "Wishlists",
+               "--message-file", str(msg_file))
+    assert r.returncode == 0 and "nobody was told" in r.stdout, r.stdout + r.stderr
+    # neither defined nor carried by feedback: 400 naming reason, HTTP and CLI
+    st, body = post_loop(h, {"reason": "not_in_the_taxonomy", "title": "t", "announcement": "a"})
+    assert st == 400 and body["error"]["field"] == "reason", body
+    r = h.hark("loop", "close", "--reason", "not_in_the_taxonomy", "--title", "t",
+               "--message-file", str(msg_file), check=False)
+    assert r.returncode == 2 and "reason" in r.stderr
+    # a defined reason with feedback is told as before; no note then
+    st, body = post_loop(h, {"reason": "price", "title": "Lower prices", "announcement": "-10%"})
+    assert st == 202 and body["customers"] == 1 and "note" not in body, body
+    caught_up(h)
+    closed = h.fetch_all(["loop.closed"])
+    assert [e["payload"]["reason"] for e in closed] == ["too_complex", "missing_feature", "price"]
+    assert [e["payload"]["customer_id"] for e in h.fetch_all(["loop.notified"])] == ["c1"]
+    h.stop()
+
+
+def test_loop__an_id_of_a_loop_of_another_reason_is_a_400_naming_id_not_a_lost_close(make_hark,
+                                                                                     tmp_path):
+    """A loop belongs to one reason: a close that reuses its id under another
+    reason used to be journaled (202) and then silently not applied."""
+    h = make_hark(services=("journal", "gateway", "loop"), conf=loop_conf())
+    append(h, [customer("c1", "one@example.com", "en"), customer("c2", "two@example.com", "en"),
+               tagged("e1", "c1", "complaint", ["price"], "too dear"),
+               tagged("e2", "c2", "complaint", ["late"], "too slow")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "price", "title": "Lower prices", "announcement": "-10%",
+                             "id": "spring-2026"})
+    assert st == 202 and body["customers"] == 1, body
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "late", "title": "Faster", "announcement": "2 days",
+                             "id": "spring-2026"})
+    assert st == 400 and body["error"]["field"] == "id" and "price" in body["error"]["message"]
+    msg_file = tmp_path / "a.md"
+    msg_file.write_text("2 days.")
+    r = h.hark("loop", "close", "--reason", "late", "--title", "Faster", "--message-file",
+               str(msg_file), "--id", "spring-2026", check=False)
+    assert r.returncode == 2 and "id" in r.stderr, r.stderr
+    assert len(h.fetch_all(["loop.closed"])) == 1
+    # the same id and reason again is fine (and tells nobody twice)
+    st, body = post_loop(h, {"reason": "price", "title": "Lower prices", "announcement": "-10%",
+                             "id": "spring-2026"})
+    assert st == 202 and body["customers"] == 0, body
+    h.stop()
