@@ -8,7 +8,9 @@
  *   PUT /v1/milestones/KIND   replace that kind's settings: the body is the
  *                             settings (kind and by are the gateway's),
  *                             checked like `hark milestone set` checks them
- *                             (ms_saved_check), journaled as milestone.saved;
+ *                             (ms_saved_check; a template must exist under
+ *                             [mailer] templates: ms_template_check),
+ *                             journaled as milestone.saved;
  *                             202 {kind, offset} after the commit
  *
  * Writes are events like every other: hark-milestone applies
@@ -94,6 +96,10 @@ static void s_put(gw_req_t *r, const char *kind)
         json_object_set_new(c, "enabled", json_true());
     char field[256] = "", msg[600];
     const char *code = ms_saved_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
+    const char *tmpl = json_string_value(json_object_get(c, "template"));
+    if (!code && tmpl &&
+        ms_template_check(r->gw->cfg, tmpl, field, sizeof field, msg, sizeof msg))
+        code = "invalid_field";
     if (code) {
         gw_error(r, 400, code, msg, *field ? field : NULL, -1);
         json_decref(c);

@@ -134,6 +134,7 @@ static int s_set(cli_t *cli)
     /* what the service adds to a view is not part of the settings */
     json_object_del(c, "source");
     json_object_del(c, "counts");
+    int template_given = json_object_get(changes, "template") != NULL;
     json_object_update(c, changes);
     json_decref(changes);
     char by[80];
@@ -143,6 +144,9 @@ static int s_set(cli_t *cli)
     schema_t *s = ms_saved_schema(msg, sizeof msg);
     int bad = !s || ms_saved_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
     schema_destroy(&s);
+    if (!bad && template_given)
+        bad = ms_template_check(cli->cfg, json_string_value(json_object_get(c, "template")),
+                                field, sizeof field, msg, sizeof msg);
     if (bad) {
         fprintf(stderr, "hark: milestone set: %s\n", msg);
         json_decref(c);

@@ -107,6 +107,15 @@ schema_t *ms_saved_schema(char *err, size_t errlen);
 const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size_t flen,
                            char *msg, size_t mlen);
 
+/* ms_template_check - 0 when template `name` exists for the mailer:
+ * <[mailer] templates>/<[mailer] default_locale>/<name>.md, the file every
+ * locale falls back to.  Else -1 with field "template" and a message
+ * naming it (a settings change to a missing template would otherwise be
+ * accepted and fail at every send).  The gateway and `hark milestone set`
+ * call it on a template given. */
+int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
+                      char *msg, size_t mlen);
+
 /* ms_check_config - the [milestone] values the config table cannot check
  * (time, default_timezone, coupon): each error as "FILE:LINE: [milestone]
  * key: message" to report(msg, arg).  Returns the number of errors. */

@@ -4,8 +4,10 @@
  * a milestone.saved payload shared by the service, the admin API and
  * `hark milestone set`.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "milestone.h"
 #include "proto.h"
@@ -142,6 +144,28 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
         return "invalid_field";
     }
     return NULL;
+}
+
+int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
+                      char *msg, size_t mlen)
+{
+    const char *dir = config_get(cfg, "mailer", "templates");
+    const char *def = config_get(cfg, "mailer", "default_locale");
+    char loc[32], path[4096];
+    size_t i = 0;
+    /* the mailer's folder names: lower case, "-" (pl_PL is pl-pl/) */
+    for (; def && def[i] && i < sizeof loc - 1; i++)
+        loc[i] = def[i] == '_' ? '-' : (char)tolower((unsigned char)def[i]);
+    loc[i] = '\0';
+    if (!name || !dir)
+        return s_fail(field, flen, "template", msg, mlen, "template is required");
+    int n = snprintf(path, sizeof path, "%s/%s/%s.md", dir, *loc ? loc : "en", name);
+    if (n > 0 && (size_t)n < sizeof path && access(path, R_OK) == 0)
+        return 0;
+    snprintf(field, flen, "template");
+    snprintf(msg, mlen, "template %.64s does not exist: no %.64s/%.64s.md under [mailer] templates",
+             name, *loc ? loc : "en", name);
+    return -1;
 }
 
 /* s_report - one "FILE:LINE: [milestone] ..." error */

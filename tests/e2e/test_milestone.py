@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import shutil
 import time
 import zoneinfo
 
@@ -412,3 +413,38 @@ def test_milestone__check_config_names_the_line_of_a_bad_time_zone_or_coupon(mak
     for key in ("time", "default_timezone", "coupon", "feb29"):
         n = next(i + 1 for i, l in enumerate(lines) if l.startswith(key + " ="))
         assert "%s:%d: [milestone] %s" % (h.config, n, key) in r.stderr, (key, r.stderr)
+
+
+def test_milestone__a_template_that_does_not_exist_is_a_400_naming_template(make_hark, tmp_path):
+    tdir = tmp_path / "tpl"
+    shutil.copytree(os.path.join(ROOT, "templates"), tdir)
+    (tdir / "en" / "birthday_vip.md").write_text(
+        (tdir / "en" / "birthday.md").read_text())
+    conf = dict(base_conf(), mailer={"templates": str(tdir)})
+    h = make_hark(services=("journal", "gateway", "milestone"), conf=conf)
+    auth = {"Authorization": "Bearer " + h.admin_key}
+    st, _, body = h.request("PUT", "/v1/milestones/birthday", {"template": "birthdy"}, auth)
+    assert st == 400, body
+    err = json.loads(body)["error"]
+    assert err["field"] == "template" and "birthdy" in err["message"], err
+    r = h.hark("milestone", "set", "anniversary", "--template", "no_such_template", check=False)
+    assert r.returncode == 2 and "template" in r.stderr, r.stderr
+    st, _, body = h.request("PUT", "/v1/milestones/birthday", {"template": "birthday_vip"}, auth)
+    assert st == 202, body
+    h.hark("milestone", "set", "anniversary", "--template", "anniversary")
+    saved = [e["payload"].get("template") for e in h.fetch_all(types=["milestone.saved"])]
+    assert saved == ["birthday_vip", "anniversary"]
+    h.stop()
+
+
+def test_milestone__a_long_name_in_any_script_reaches_the_message_whole(make_hark, tmp_path):
+    """customer.json allows 200 characters of name: up to 800 bytes of UTF-8."""
+    h, clock = start(make_hark, tmp_path, T("2027-06-01T08:00:00Z"),
+                     ("journal", "gateway", "milestone"), base_conf(), "n")
+    names = {"ru": "Александра" * 15, "zh": "王小明" * 50, "mix": "Zoë😀" * 50}
+    post(h, [customer(c, "UTC", "--06-01", name=n) for c, n in names.items()])
+    applied(h)
+    at(h, clock, T("2027-06-01T09:00:01Z"))
+    got = {r["payload"]["customer_id"]: r["payload"]["vars"].get("name") for r in requests(h)}
+    assert got == names
+    h.stop()
