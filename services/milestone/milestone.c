@@ -80,7 +80,9 @@ typedef struct {
 /* One decision a tick has made about a customer's year. */
 typedef struct {
     int kind, year, years;
-    char cid[129], email[320], name[201], locale[64];
+    /* name: customer.json allows 200 characters, up to 4 bytes each in
+     * UTF-8 (a shorter buffer cut names, mid-character at times) */
+    char cid[129], email[320], name[801], locale[64];
     const char *status;        /* sent, suppressed, no_address, missed */
 } s_due_t;
 
