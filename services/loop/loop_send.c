@@ -22,7 +22,8 @@ static const char *s_col(sqlite3_stmt *st, int i)
 }
 
 json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
-                   const char *locale, int quotes, size_t excerpt_chars, json_t *case_ids)
+                   const char *locale, const char *tz, int quotes, size_t excerpt_chars,
+                   json_t *case_ids)
 {
     json_t *q = json_array();
     json_t *vars = json_pack("{s:s,s:s,s:o}", "title", title, "announcement", announcement,
@@ -39,7 +40,7 @@ json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcem
             continue;
         char *ex = ltext_excerpt(text, excerpt_chars);
         char date[80];
-        ltext_date(sqlite3_column_int64(cases, 2), locale, date, sizeof date);
+        ltext_date(sqlite3_column_int64(cases, 2), locale, tz, date, sizeof date);
         if (ex && *ex)
             json_array_append_new(q, json_pack("{s:s,s:s}", "excerpt", ex, "date", date));
         free(ex);
@@ -59,7 +60,7 @@ static const char s_locale_sql[] =
     "SELECT coalesce(nullif(cu.locale, ''), (SELECT c.locale FROM told_cases t"
     "  JOIN cases c ON c.id = t.case_id WHERE t.loop = ?1 AND t.customer_id = ?2"
     "  AND c.locale IS NOT NULL ORDER BY c.given_at DESC LIMIT 1), ''),"
-    " cu.email FROM (SELECT 1) LEFT JOIN customers cu ON cu.id = ?2";
+    " cu.email, cu.timezone FROM (SELECT 1) LEFT JOIN customers cu ON cu.id = ?2";
 
 typedef struct {
     int64_t rowid;
@@ -72,7 +73,7 @@ typedef struct {
 static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r, const char *reason,
                     const char *title, const char *ann, int64_t now)
 {
-    char locale[64] = "", email[320] = "";
+    char locale[64] = "", email[320] = "", tz[80] = "";
     sqlite3_stmt *st = db_prepare(db, s_locale_sql);
     if (!st)
         return -1;
@@ -81,6 +82,7 @@ static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r,
     if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(locale, sizeof locale, "%s", s_col(st, 0) ? s_col(st, 0) : "");
         contacts_lower(s_col(st, 1), email, sizeof email);
+        snprintf(tz, sizeof tz, "%s", s_col(st, 2) ? s_col(st, 2) : "");
     }
     db_finish(st);
     const char *status = "sent";
@@ -102,7 +104,8 @@ static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r,
         sqlite3_bind_text(st, 1, r->loop, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, r->cid, -1, SQLITE_TRANSIENT);
         json_t *cases = json_array();
-        json_t *vars = lsend_vars(st, title, ann, locale, conf->quotes, conf->excerpt, cases);
+        json_t *vars =
+            lsend_vars(st, title, ann, locale, tz, conf->quotes, conf->excerpt, cases);
         db_finish(st);
         json_t *mail = vars ? json_pack("{s:s,s:s,s:s,s:o}", "customer_id", r->cid, "template",
                                         LOOP_TEMPLATE, "category", "loop", "vars", vars)
@@ -217,7 +220,15 @@ static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, cons
              "SELECT c.id, c.text, c.given_at FROM (%s) x JOIN cases c ON c.id = x.id"
              " WHERE x.customer_id = ?4 ORDER BY c.given_at DESC, c.id DESC",
              lstore_candidates_sql);
-    sqlite3_stmt *st = db_prepare(db, sql);
+    char tz[80] = "";
+    sqlite3_stmt *st = db_prepare(db, "SELECT timezone FROM customers WHERE id = ?");
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW && s_col(st, 0))
+        snprintf(tz, sizeof tz, "%s", s_col(st, 0));
+    db_finish(st);
+    st = db_prepare(db, sql);
     if (!st)
         return NULL;
     sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
@@ -227,7 +238,7 @@ static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, cons
     sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
     json_t *vars = lsend_vars(st, json_string_value(json_object_get(req, "title")),
                               json_string_value(json_object_get(req, "announcement")), locale,
-                              conf->quotes, conf->excerpt, NULL);
+                              tz, conf->quotes, conf->excerpt, NULL);
     db_finish(st);
     if (!vars)
         return NULL;

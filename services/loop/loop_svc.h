@@ -64,10 +64,12 @@ int64_t lstore_since_ms(const char *since);
  * Never cuts inside a UTF-8 sequence; invalid bytes are dropped. */
 char *ltext_excerpt(const char *text, size_t max_chars);
 
-/* ltext_date - the UTC date of ms as a customer reads it in locale (en ru
- * pl be zh by the primary subtag; anything else as en): "23 November 2026",
- * "23 ноября 2026 г.", "2026年11月23日".  Returns out. */
-const char *ltext_date(int64_t ms, const char *locale, char *out, size_t len);
+/* ltext_date - the date of ms in the customer's zone tz (NULL, "" or a
+ * zone the system does not know: UTC) as they read it in locale (en ru pl
+ * be zh by the primary subtag; anything else as en): "23 November 2026",
+ * "23 ноября 2026 г.", "2026年11月23日".  Switches TZ (survey_time.c):
+ * single-threaded processes only.  Returns out. */
+const char *ltext_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len);
 
 /* --- loop_send.c: the email of one customer ------------------------------ */
 
@@ -87,10 +89,12 @@ typedef struct {
 /* lsend_vars - the loop_closed variables: title, announcement and quotes,
  * the first `quotes` rows with text of the statement cases (stepped to its
  * end, not finished; columns: case id, text, given_at ms; newest first),
- * each cut to excerpt_chars and dated in locale.  Every case id is
+ * each cut to excerpt_chars and dated in locale, on the customer's day in
+ * zone tz (ltext_date).  Every case id is
  * appended to case_ids when not NULL (at most 1000).  Caller decrefs. */
 json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
-                   const char *locale, int quotes, size_t excerpt_chars, json_t *case_ids);
+                   const char *locale, const char *tz, int quotes, size_t excerpt_chars,
+                   json_t *case_ids);
 
 /* lsend_batch - in one transaction, decide up to conf->batch pending
  * recipients: for each customer we may write to, its mail.requested (key

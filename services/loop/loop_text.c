@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "loop_svc.h"
+#include "survey_time.h"
 #include "utf8.h"
 
 /* s_space - ASCII whitespace and control characters, which become one
@@ -78,7 +79,7 @@ char *ltext_excerpt(const char *text, size_t max_chars)
     return out;
 }
 
-const char *ltext_date(int64_t ms, const char *locale, char *out, size_t len)
+const char *ltext_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len)
 {
     static const char *const en[] = {"January", "February", "March",     "April",
                                      "May",     "June",     "July",      "August",
@@ -92,9 +93,13 @@ const char *ltext_date(int64_t ms, const char *locale, char *out, size_t len)
     static const char *const pl[] = {"stycznia", "lutego",   "marca",    "kwietnia",
                                      "maja",     "czerwca",  "lipca",    "sierpnia",
                                      "września", "października", "listopada", "grudnia"};
+    /* the day the customer said it is their own day, not UTC's: 20:00 in
+     * Los Angeles is already tomorrow in UTC */
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (!tz || !*tz || !survey_tz_ok(tz) || survey_time_local(ms, tz, &tm))
+        if (!gmtime_r(&t, &tm))
+            memset(&tm, 0, sizeof tm);
     char lang[4] = "en";
     if (locale && strlen(locale) >= 2) {
         lang[0] = (char)(locale[0] | 0x20);

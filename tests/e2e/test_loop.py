@@ -500,3 +500,23 @@ def test_loop__an_id_of_a_loop_of_another_reason_is_a_400_naming_id_not_a_lost_c
                              "id": "spring-2026"})
     assert st == 202 and body["customers"] == 0, body
     h.stop()
+
+
+def test_loop__the_quoted_date_is_the_customers_own_day(make_hark):
+    """20:00 in Los Angeles on 5 March is 04:00 UTC on the 6th: the email
+    says the 5th (the preview and the request alike)."""
+    h = make_hark(services=("journal", "gateway", "loop"), conf=loop_conf())
+    la = dict(customer("la", "la@example.com", "en")[2], timezone="America/Los_Angeles")
+    append(h, [("customer", "test/customer/la", la),
+               tagged("t1", "la", "complaint", ["late"], "three weeks",
+                      given_at="2026-03-06T04:00:00Z")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "late", "title": "Faster", "announcement": "2 days",
+                             "dry_run": True})
+    assert st == 200 and "5 March 2026" in body["sample"]["text"], body
+    st, body = post_loop(h, {"reason": "late", "title": "Faster", "announcement": "2 days"})
+    assert st == 202
+    caught_up(h)
+    (m,) = loop_mails(h)
+    assert m["payload"]["vars"]["quotes"] == [{"excerpt": "three weeks", "date": "5 March 2026"}]
+    h.stop()

@@ -67,14 +67,30 @@ static void test_dates_in_each_language(void)
 {
     char b[80];
     int64_t ms = 1795435200000LL; /* 2026-11-23T... UTC */
-    CHECK_STR(ltext_date(ms, "en", b, sizeof b), "23 November 2026");
-    CHECK_STR(ltext_date(ms, "ru-RU", b, sizeof b), "23 ноября 2026 г.");
-    CHECK_STR(ltext_date(ms, "be", b, sizeof b), "23 лістапада 2026 г.");
-    CHECK_STR(ltext_date(ms, "pl_PL", b, sizeof b), "23 listopada 2026");
-    CHECK_STR(ltext_date(ms, "zh-Hans", b, sizeof b), "2026年11月23日");
-    CHECK_STR(ltext_date(ms, "fr", b, sizeof b), "23 November 2026");
-    CHECK_STR(ltext_date(ms, NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(ltext_date(ms, "pol", b, sizeof b), "23 November 2026");
+    CHECK_STR(ltext_date(ms, "en", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(ltext_date(ms, "ru-RU", NULL, b, sizeof b), "23 ноября 2026 г.");
+    CHECK_STR(ltext_date(ms, "be", NULL, b, sizeof b), "23 лістапада 2026 г.");
+    CHECK_STR(ltext_date(ms, "pl_PL", NULL, b, sizeof b), "23 listopada 2026");
+    CHECK_STR(ltext_date(ms, "zh-Hans", NULL, b, sizeof b), "2026年11月23日");
+    CHECK_STR(ltext_date(ms, "fr", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(ltext_date(ms, NULL, NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(ltext_date(ms, "pol", NULL, b, sizeof b), "23 November 2026");
+}
+
+static void test_dates_are_the_customers_own_day(void)
+{
+    char b[80];
+    /* 2026-03-06T04:00Z: still the 5th in Los Angeles, already the 6th in
+     * Auckland; a zone hark does not know reads as UTC */
+    int64_t ms = 1772769600000LL;
+    CHECK_STR(ltext_date(ms, "en", "America/Los_Angeles", b, sizeof b), "5 March 2026");
+    CHECK_STR(ltext_date(ms, "ru", "Pacific/Auckland", b, sizeof b), "6 марта 2026 г.");
+    CHECK_STR(ltext_date(ms, "en", "UTC", b, sizeof b), "6 March 2026");
+    CHECK_STR(ltext_date(ms, "en", "Mars/Olympus", b, sizeof b), "6 March 2026");
+    CHECK_STR(ltext_date(ms, "en", "", b, sizeof b), "6 March 2026");
+    /* 2026-12-31T23:30Z is New Year's Day in Kiritimati */
+    CHECK_STR(ltext_date(1798759800000LL, "zh", "Pacific/Kiritimati", b, sizeof b),
+              "2027年1月1日");
 }
 
 static void test_loop_id_is_deterministic_and_fits_the_schema(void)
@@ -138,6 +154,7 @@ int main(void)
     UNIT_RUN(test_excerpt_never_cuts_inside_a_character);
     UNIT_RUN(test_excerpt_drops_invalid_bytes);
     UNIT_RUN(test_dates_in_each_language);
+    UNIT_RUN(test_dates_are_the_customers_own_day);
     UNIT_RUN(test_loop_id_is_deterministic_and_fits_the_schema);
     UNIT_RUN(test_request_check_names_the_field);
     UNIT_RUN(test_median_and_nps);
