@@ -326,6 +326,7 @@ json_t *lsend_preview(sqlite3 *db, lsend_conf_t *conf, const json_t *req, char *
          * would be journaled and then not applied, so say whose it is */
         st = db_prepare(db, "SELECT reason FROM loops WHERE id = ?");
         if (!st) {
+            snprintf(err, errlen, "loop.db could not be read");
             json_decref(body);
             return NULL;
         }
