@@ -20,7 +20,8 @@
  *        an unknown reason, neither reason nor text, a bad email) shows the
  *        form again with the error (400) and stores nothing.  A good one
  *        journals a complaint/cancellation (channel "web") and only then
- *        answers 200.
+ *        answers 200; its key hashes the csrf token and the fields, so the
+ *        same form re-POSTed unchanged is stored once.
  *   TOKEN is intake_token_make() of the customer id and locale, e.g. from
  *   `hark cases link CUSTOMER`.
  *
@@ -31,6 +32,7 @@
  *   GET  /v1/reports/reasons[?from=&to=&kind=&team=]
  */
 #include <arpa/inet.h>
+#include <nettle/sha2.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -424,6 +426,7 @@ typedef struct {
     char cid[129];        /* "" for an anonymous /feedback */
     char locale[36];
     const char *reason, *text, *email;
+    const char *csrf;     /* the POST's csrf field (checked) */
     const char *err_field, *err_text;
 } s_form_t;
 
@@ -584,13 +587,26 @@ static int s_record(gw_req_t *r, const s_form_t *f)
             json_decref(p);
             return 1;
         }
-    char key[64], err[200] = "no key";
-    json_t *events = NULL;
-    if (!gw_key_fresh(key, sizeof key))
-        events = json_pack("[{s:s,s:s,s:o}]", "type", f->cancel ? "cancellation" : "complaint",
-                           "key", key, "payload", p);
-    else
+    /* the key: the form instance (its csrf token) and what was sent.  A
+     * browser re-POSTs the same form on a refresh or after an answer it did
+     * not get: the journal then stores the same key once, so that is one
+     * case and one acknowledgement, while a changed text is a new event. */
+    if (!f->csrf) {
         json_decref(p);
+        return -1;
+    }
+    char key[64], err[200] = "no key";
+    struct sha256_ctx h;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    const char *parts[] = {f->csrf, type, f->cid, f->reason, f->text, f->email};
+    sha256_init(&h);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        sha256_update(&h, strlen(parts[i]) + 1, (const uint8_t *)parts[i]); /* with the NUL */
+    sha256_digest(&h, sizeof d, d);
+    int kl = snprintf(key, sizeof key, "gw:form:");
+    for (size_t i = 0; i < 20; i++)
+        kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", d[i]);
+    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", p);
     json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
@@ -636,6 +652,7 @@ static void s_post(gw_req_t *r, s_form_t *f)
         gw_page_text(r, 403, w->lang, title, "err", w->refused);
         goto done;
     }
+    f->csrf = csrf.data;
     int has_reason = gw_form_field(body, blen, "reason", &reason);
     int has_text = gw_form_field(body, blen, "text", &raw);
     int has_email = gw_form_field(body, blen, "email", &email);

@@ -443,3 +443,29 @@ def test_intake__check_config_names_file_and_line_of_reasons_errors(make_hark, t
     assert '%s:6: [reason.price] team: unknown team "ghosts"' % bad in r.stderr
     assert "%s:7: [reason.price]: duplicate reason code" % bad in r.stderr
     assert "3 errors" in r.stderr
+
+
+def test_intake__a_form_posted_twice_opens_one_case_a_changed_one_another(make_hark, tmp_path,
+                                                                            smtp):
+    # a browser re-POSTs a form on refresh or after a lost answer: the same
+    # form (same csrf token) with the same fields is one complaint, not two
+    h = start(make_hark, tmp_path, smtp)
+    link = h.hark("cases", "link", "c5", "--locale", "en").stdout.split()[1]
+    path = link[link.index("/cancel"):]
+    st, _, page = h.request("GET", path)
+    assert st == 200
+    csrf = form_fields(page.decode())["csrf"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = urllib.parse.urlencode({"reason": "price", "text": "too dear", "csrf": csrf}).encode()
+    for _ in range(3):
+        st, _, data = h.request("POST", path, body, form)
+        assert st == 200, data
+    assert len(h.fetch_all(types=["cancellation"])) == 1
+    # what the customer changed and sent again is news: nothing accepted is lost
+    body = urllib.parse.urlencode({"reason": "price", "text": "far too dear", "csrf": csrf}).encode()
+    st, _, _ = h.request("POST", path, body, form)
+    assert st == 200
+    ev = h.fetch_all(types=["cancellation"])
+    assert [e["payload"]["text"] for e in ev] == ["too dear", "far too dear"]
+    wait_for(lambda: len(cases(h)) == 2, what="two cases")
+    h.stop()
