@@ -36,7 +36,9 @@
  *
  * Breaches: a timer finds cases past their deadline with no reply and, in
  * one transaction, marks each alerted and queues its complaint_breach in
- * the outbox (key intake/breach/<case>): one alert per case, ever.
+ * the outbox (key intake/breach/<case>): one alert per case, ever.  It
+ * first has the consumer catch up with the journal, so a reply recorded
+ * before the deadline but not applied yet does not count as missing.
  *
  * Single-threaded: the business-hours clock sets TZ (intake_reasons.c).
  */
@@ -554,6 +556,15 @@ static int s_on_due(loop_t *loop, void *arg)
          * (which tests move): never sleep longer than the timer's second */
         if (next >= 0 && next - now < 1000)
             loop_timer_at(loop, s->due_timer, next - now);
+        return 0;
+    }
+    /* a reply the journal recorded in time may still wait in the consumer's
+     * backlog (a burst, a restart): apply what is there before deciding,
+     * one batch per round so the loop stays responsive */
+    int caught_up = consumer_caught_up(service_consumer(svc));
+    if (caught_up <= 0) {
+        if (caught_up == 0)
+            loop_timer_at(loop, s->due_timer, 0);
         return 0;
     }
     if (db_begin(db))

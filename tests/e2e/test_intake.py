@@ -469,3 +469,35 @@ def test_intake__a_form_posted_twice_opens_one_case_a_changed_one_another(make_h
     assert [e["payload"]["text"] for e in ev] == ["too dear", "far too dear"]
     wait_for(lambda: len(cases(h)) == 2, what="two cases")
     h.stop()
+
+
+def test_intake__a_reply_still_in_the_journal_backlog_is_not_a_breach(make_hark, tmp_path, smtp):
+    # the staff replied before the deadline, but hark-intake (stopped here,
+    # busy with a burst in real life) applies it only after the deadline:
+    # the breach timer must not alert before it has caught up with the journal
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    h = start(make_hark, tmp_path, smtp, clock=clock)
+    customer(h, "c6", "fay@example.com")
+    case = complain(h, {"customer_id": "c6", "text": "late delivery"})
+    wait_for(lambda: len(cases(h)) == 1, what="the case")
+    h.kill("intake", signal.SIGSTOP)
+    try:
+        for chunk in range(3):  # more than one consumer batch ahead of the reply
+            cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+                {"type": "customer", "key": "test/bulk/%d/%d" % (chunk, i),
+                 "payload": {"id": "b%d-%d" % (chunk, i)}} for i in range(400)]})
+            assert cmd == "JOURNAL_APPEND_OK", r
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+            {"type": "case.replied", "key": "test/reply",
+             "payload": {"case": case, "message": "On it.", "by": "cli:staff"}}]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+        clock.write_text("7200")  # past the 1h target; the reply was recorded at 0
+    finally:
+        h.kill("intake", signal.SIGCONT)
+    wait_for(lambda: "first_reply_at" in show(h, case), timeout=60, what="the reply applied")
+    assert [e for e in h.fetch_all(types=["mail.requested"])
+            if e["payload"]["template"] == "complaint_breach"] == []
+    assert not show(h, case)["breached"]
+    assert cases(h, "--breached") == []
+    h.stop()
