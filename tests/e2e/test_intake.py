@@ -501,3 +501,43 @@ def test_intake__a_reply_still_in_the_journal_backlog_is_not_a_breach(make_hark,
     assert not show(h, case)["breached"]
     assert cases(h, "--breached") == []
     h.stop()
+
+
+def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_another(
+        make_hark, tmp_path, smtp):
+    # the survey page lets a customer change an answer; hark-survey then emits
+    # another feedback.given for the same invite: still one case, one ack
+    h = start(make_hark, tmp_path, smtp)
+    customer(h, "c7", "gus@example.com")
+
+    def given(n, invite, score, comment):
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+            {"type": "feedback.given", "key": "survey/%d/feedback" % n,
+             "payload": {"customer_id": "c7", "text": comment, "source": "nps", "score": score,
+                         "invite": invite}}]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+
+    given(1, "inv7", 3, "too expensive")
+    given(2, "inv7", 2, "too expensive and the delivery was late")
+    given(3, "inv7", 2, "too expensive and the delivery was late")   # the same, re-POSTed
+    given(4, "inv8", 9, "all fine")                                   # a promoter: no mails
+    given(5, "inv8", 4, "it arrived broken after all")                # now waits for an answer
+    wait_for(lambda: len(tagged(h)) == 4, what="four feedback.tagged")
+    nps = cases(h)
+    assert len(nps) == 2, nps
+    by_text = {show(h, c["id"])["text"]: show(h, c["id"]) for c in nps}
+    a = by_text["too expensive and the delivery was late"]
+    assert a["codes"] == ["shipping_delay", "price"] and a["score"] == 2 and a["status"] == "open"
+    b = by_text["it arrived broken after all"]
+    assert b["codes"] == ["damaged_item"] and b["status"] == "open" and "due_at" in b
+    last = {}
+    for e in tagged(h):
+        schema("feedback.tagged").validate(e["payload"])
+        last[e["payload"]["case"]] = e["payload"]["codes"]
+    assert last == {a["id"]: ["shipping_delay", "price"], b["id"]: ["damaged_item"]}
+    wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 4, what="ack and alert x2")
+    mails = h.fetch_all(types=["mail.requested"])
+    assert sorted((m["payload"]["template"], m["payload"]["vars"]["case_number"]) for m in mails) == \
+        sorted([("complaint_ack", a["id"]), ("complaint_alert", a["id"]),
+                ("complaint_ack", b["id"]), ("complaint_alert", b["id"])])
+    h.stop()
