@@ -249,33 +249,56 @@ done:
     json_decref(body);
 }
 
+/* s_day - "YYYY-MM-DD" that is a real date as its UTC midnight, or -1 */
+static int64_t s_day(const char *v)
+{
+    char buf[40];
+    int64_t ms;
+    int ok = strlen(v) == 10;
+    for (int i = 0; ok && i < 10; i++)
+        ok = i == 4 || i == 7 ? v[i] == '-' : v[i] >= '0' && v[i] <= '9';
+    snprintf(buf, sizeof buf, "%.10sT00:00:00Z", v);
+    return ok && clock_parse(buf, &ms) == 0 ? ms : -1;
+}
+
 /* s_param_ok - a report or list parameter's value, or 0 having answered
- * 400 naming it */
+ * 400 naming it: dates real (to not before from), kind and status from
+ * their lists, reason and team in the taxonomy (an unknown one would only
+ * answer an empty list) */
 static int s_param_ok(gw_req_t *r, const char *name, const char *v)
 {
-    int ok = 1;
+    const reasons_t *rs = r->gw->reasons;
+    const char *why = NULL;
     if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0) {
-        ok = strlen(v) == 10;
-        for (int i = 0; ok && i < 10; i++)
-            ok = i == 4 || i == 7 ? v[i] == '-' : v[i] >= '0' && v[i] <= '9';
+        const char *from = strcmp(name, "to") == 0 ? s_arg(r, "from") : NULL;
+        if (s_day(v) < 0)
+            why = "a date YYYY-MM-DD";
+        else if (from && s_day(from) > s_day(v))
+            why = "not before from";
     } else if (strcmp(name, "kind") == 0) {
-        ok = strcmp(v, "complaint") == 0 || strcmp(v, "cancellation") == 0 ||
-             strcmp(v, "nps") == 0;
+        if (strcmp(v, "complaint") != 0 && strcmp(v, "cancellation") != 0 &&
+            strcmp(v, "nps") != 0)
+            why = "complaint, cancellation or nps";
     } else if (strcmp(name, "status") == 0) {
-        ok = strcmp(v, "open") == 0 || strcmp(v, "waiting") == 0 || strcmp(v, "resolved") == 0;
-    } else {
-        ok = strlen(v) <= 64;
+        if (strcmp(v, "open") != 0 && strcmp(v, "waiting") != 0 && strcmp(v, "resolved") != 0)
+            why = "open, waiting or resolved";
+    } else if (strcmp(name, "breached") == 0) {
+        if (strcmp(v, "1") != 0 && strcmp(v, "true") != 0 && strcmp(v, "0") != 0 &&
+            strcmp(v, "false") != 0)
+            why = "1 or true (0 or false: all cases)";
+    } else if (strlen(v) > 64) {
+        why = "at most 64 characters";
+    } else if (strcmp(name, "reason") == 0 && rs && reasons_find(rs, v) < 0) {
+        why = "not a reason code in the taxonomy";
+    } else if (strcmp(name, "team") == 0 && rs && reasons_team_find(rs, v) < 0) {
+        why = "not a team in the taxonomy";
     }
-    if (!ok) {
+    if (why) {
         char msg[160];
-        snprintf(msg, sizeof msg, "%s: %s", name,
-                 strcmp(name, "kind") == 0     ? "complaint, cancellation or nps"
-                 : strcmp(name, "status") == 0 ? "open, waiting or resolved"
-                 : strlen(v) > 64              ? "at most 64 characters"
-                                               : "a date YYYY-MM-DD");
+        snprintf(msg, sizeof msg, "%s: %s", name, why);
         gw_error(r, 400, "invalid_parameter", msg, name, -1);
     }
-    return ok;
+    return why == NULL;
 }
 
 void gw_cases(gw_req_t *r)
@@ -321,6 +344,10 @@ void gw_cases(gw_req_t *r)
             json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
         }
         const char *b = s_arg(r, "breached");
+        if (b && !s_param_ok(r, "breached", b)) {
+            json_decref(req);
+            return;
+        }
         if (b && (strcmp(b, "1") == 0 || strcmp(b, "true") == 0))
             json_object_set_new(req, "breached", json_true());
     }

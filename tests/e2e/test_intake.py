@@ -297,6 +297,15 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert st == 400 and body["error"]["field"] == "from"
     st, body = admin(h, "GET", "/v1/cases?status=closed")
     assert st == 400 and body["error"]["field"] == "status"
+    # every bad parameter is a 400 naming it, not an empty answer
+    for path, field in (("/v1/reports/reasons?from=2026-02-31", "from"),
+                        ("/v1/reports/reasons?from=2026-12-01&to=2026-01-01", "to"),
+                        ("/v1/reports/reasons?team=nobody", "team"),
+                        ("/v1/cases?reason=no_such_reason", "reason"),
+                        ("/v1/cases?team=nobody", "team"),
+                        ("/v1/cases?breached=maybe", "breached")):
+        st, body = admin(h, "GET", path)
+        assert st == 400 and body["error"]["field"] == field, (path, st, body)
     out = h.hark("report", "reasons").stdout
     assert "price" in out and "█" in out
     st, body = admin(h, "GET", "/v1/cases/%s" % b)
