@@ -223,7 +223,7 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
 def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_hark, tmp_path, smtp):
     h = start(make_hark, tmp_path, smtp)
     customer(h, "c2", "bob@example.com", name="Bob")
-    a = complain(h, {"customer_id": "c2", "text": "The parcel is late"})
+    a = complain(h, {"customer_id": "c2", "text": "The parcel is late\u001b]0;owned\u0007\u001b[2J"})
     b = complain(h, {"customer_id": "c2", "text": "it was too expensive"})
     wait_for(lambda: len(cases(h)) == 2, what="two cases")
     smtp.wait_messages(4)
@@ -276,6 +276,9 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert not show(h, a)["loop_closed"]
     assert any(n["kind"] == "loop_closed" and "loop closed" in n["text"] for n in show(h, b)["notes"])
     assert "loop closed" in h.hark("cases", "show", b).stdout
+    # a terminal shows what the customer wrote, never runs it
+    out = h.hark("cases", "show", a).stdout
+    assert "The parcel is late" in out and "\x1b" not in out and "\x07" not in out
 
     # the reasons report, CLI and HTTP
     rep = json.loads(h.hark("report", "reasons", "--json").stdout)
