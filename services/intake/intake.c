@@ -192,7 +192,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     const char *text = json_string_value(json_object_get(p, "text"));
     json_t *js = json_object_get(p, "score");
     sqlite3_stmt *st = db_prepare(db, "SELECT text IS ?2 AND score IS ?3, via = 'staff',"
-                                      " due_at IS NULL, customer_id, locale FROM cases"
+                                      " due_at IS NULL, customer_id, locale, codes FROM cases"
                                       " WHERE id = ?1");
     if (!st)
         return -1;
@@ -202,18 +202,26 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     if (json_is_integer(js))
         sqlite3_bind_int64(st, 3, json_integer_value(js));
     int same = 1, staff = 0, waited_for_nobody = 0;
-    char cid[160] = "", locale[64] = "";
+    char cid[160] = "", locale[64] = "", kept[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1] = "";
     if (sqlite3_step(st) == SQLITE_ROW) {
         same = sqlite3_column_int(st, 0);
         staff = sqlite3_column_int(st, 1);
         waited_for_nobody = sqlite3_column_int(st, 2);
         snprintf(cid, sizeof cid, "%s", s_col(st, 3) ? s_col(st, 3) : "");
         snprintf(locale, sizeof locale, "%s", s_col(st, 4) ? s_col(st, 4) : "");
+        snprintf(kept, sizeof kept, "%s", s_col(st, 5) ? s_col(st, 5) : "");
     }
     db_finish(st);
     if (same)
         return 0;
     int opens = waited_for_nobody && !quiet;
+    int staff_idx[INTAKE_MAX_CODES], ns = 0;
+    for (char *save = NULL, *t = staff ? strtok_r(kept, " ", &save) : NULL;
+         t && ns < INTAKE_MAX_CODES; t = strtok_r(NULL, " ", &save))
+        if (reasons_find(r, t) >= 0)
+            staff_idx[ns++] = reasons_find(r, t);
+    if (ns) /* the codes staff set stay, and they pick the team and the clock */
+        idx = staff_idx, n = ns;
     const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
     const intake_team_t *team = reasons_team(r, primary->team);
     int64_t at = s_event_ms(ev);

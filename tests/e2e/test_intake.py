@@ -528,12 +528,18 @@ def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_anothe
              "payload": {"customer_id": "c7", "text": comment, "source": "nps", "score": score,
                          "invite": invite}}]})
         assert cmd == "JOURNAL_APPEND_OK", r
+        return r["offsets"][0]
 
     given(1, "inv7", 3, "too expensive")
     given(2, "inv7", 2, "too expensive and the delivery was late")
     given(3, "inv7", 2, "too expensive and the delivery was late")   # the same, re-POSTed
-    given(4, "inv8", 9, "all fine")                                   # a promoter: no mails
+    b_id = "C%d" % given(4, "inv8", 9, "all fine")                    # a promoter: no mails
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [  # staff's codes
+        {"type": "case.retagged", "key": "test/retag",
+         "payload": {"case": b_id, "codes": ["price"], "by": "cli:staff"}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
     given(5, "inv8", 4, "it arrived broken after all")                # now waits for an answer
+    wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 4, what="ack and alert x2")
     wait_for(lambda: len(tagged(h)) == 4, what="four feedback.tagged")
     nps = cases(h)
     assert len(nps) == 2, nps
@@ -541,15 +547,18 @@ def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_anothe
     a = by_text["too expensive and the delivery was late"]
     assert a["codes"] == ["shipping_delay", "price"] and a["score"] == 2 and a["status"] == "open"
     b = by_text["it arrived broken after all"]
-    assert b["codes"] == ["damaged_item"] and b["status"] == "open" and "due_at" in b
+    assert b["id"] == b_id and b["status"] == "open" and "due_at" in b
+    assert b["codes"] == ["price"] and b["team"] == "billing"      # what staff set stays
     last = {}
     for e in tagged(h):
         schema("feedback.tagged").validate(e["payload"])
         last[e["payload"]["case"]] = e["payload"]["codes"]
-    assert last == {a["id"]: ["shipping_delay", "price"], b["id"]: ["damaged_item"]}
-    wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 4, what="ack and alert x2")
+    assert last == {a["id"]: ["shipping_delay", "price"], b_id: ["price"]}
     mails = h.fetch_all(types=["mail.requested"])
     assert sorted((m["payload"]["template"], m["payload"]["vars"]["case_number"]) for m in mails) == \
         sorted([("complaint_ack", a["id"]), ("complaint_alert", a["id"]),
-                ("complaint_ack", b["id"]), ("complaint_alert", b["id"])])
+                ("complaint_ack", b_id), ("complaint_alert", b_id)])
+    alert = next(m for m in mails if m["payload"]["template"] == "complaint_alert"
+                 and m["payload"]["vars"]["case_number"] == b_id)
+    assert alert["payload"]["address"] == "billing@example.com"
     h.stop()
