@@ -29,6 +29,7 @@
  * INTAKE_REPORT), writes journaled as case.* events with by = "api":
  *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
  *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
+ *        (an Idempotency-Key header makes a retry store nothing new)
  *   GET  /v1/reports/reasons[?from=&to=&kind=&team=]
  */
 #include <arpa/inet.h>
@@ -187,6 +188,19 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         gw_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
         return;
     }
+    /* a client that lost an answer retries with the same Idempotency-Key
+     * (as on /v1/events): the same key, so one event and one reply mail */
+    const char *idem = gw_header(r, "Idempotency-Key");
+    int idem_ok = idem && *idem && strlen(idem) <= 200;
+    for (const char *c = idem; idem_ok && *c; c++)
+        idem_ok = *c >= 0x21 && *c <= 0x7e;
+    if (idem && !idem_ok) {
+        json_decref(body);
+        gw_error(r, 400, "invalid_header",
+                 "Idempotency-Key must be 1-200 printable ASCII characters", "Idempotency-Key",
+                 -1);
+        return;
+    }
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", "api");
     if (strcmp(type, "case.replied") == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
@@ -226,8 +240,10 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     }
     if (s_case_exists(r, id) != 1)
         goto done;
-    char key[64], err[200];
-    if (gw_key_fresh(key, sizeof key)) {
+    char key[400], err[200];
+    if (idem) {
+        snprintf(key, sizeof key, "idem:cases/%s/%s:%s", id, action, idem);
+    } else if (gw_key_fresh(key, sizeof key)) {
         gw_error(r, 500, "internal", "no key", NULL, -1);
         goto done;
     }

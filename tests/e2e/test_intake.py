@@ -242,6 +242,17 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     # retag through the admin API: a feedback.tagged via staff, keyed by the contract
     st, body = admin(h, "POST", "/v1/cases/%s/retag" % a, {"codes": ["damaged_item", "price"]})
     assert st == 202, body
+    # a client retrying a reply whose answer it lost sends the same
+    # Idempotency-Key: one case.replied, one mail
+    hdr = {"Authorization": "Bearer " + h.admin_key, "Content-Type": "application/json",
+           "Idempotency-Key": "reply-a-2"}
+    answers = [h.request("POST", "/v1/cases/%s/reply" % a, {"message": "Noted."}, hdr)
+               for _ in range(2)]
+    assert [st for st, _, _ in answers] == [202, 202]
+    assert len({json.loads(d)["offset"] for _, _, d in answers}) == 1
+    st, _, d = h.request("POST", "/v1/cases/%s/reply" % a, {"message": "Noted."},
+                         dict(hdr, **{"Idempotency-Key": "\u00e9"}))
+    assert st == 400 and json.loads(d)["error"]["field"] == "Idempotency-Key"
     st, body = admin(h, "POST", "/v1/cases/%s/retag" % a, {"codes": ["nope"]})
     assert st == 400 and body["error"]["field"] == "codes"
     st, body = admin(h, "POST", "/v1/cases/C999999/resolve", {})
@@ -262,7 +273,8 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert cases(h, "--team", "logistics")[0]["id"] == a
     # every action is a journal event with who did it
     staff = h.fetch_all(types=["case.replied", "case.retagged", "case.resolved"])
-    assert [e["type"] for e in staff] == ["case.replied", "case.retagged", "case.resolved"]
+    assert [e["type"] for e in staff] == ["case.replied", "case.retagged", "case.replied",
+                                          "case.resolved"]
     assert staff[0]["payload"]["by"].startswith("cli:") and staff[1]["payload"]["by"] == "api"
     for e in staff:
         schema(e["type"]).validate(e["payload"])
