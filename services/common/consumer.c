@@ -193,6 +193,12 @@ int consumer_poll(consumer_t *c)
     return n > 0 ? (int)n : 0;
 }
 
+int consumer_caught_up(consumer_t *c)
+{
+    int n = consumer_poll(c);
+    return n < 0 ? -1 : n < c->batch; /* a short batch was all there was */
+}
+
 /* s_on_timer - poll until caught up (a batch at a time, so the loop stays
  * responsive: a full batch schedules the next one at once) */
 static int s_on_timer(loop_t *loop, void *arg)

@@ -55,6 +55,13 @@ int consumer_attach(consumer_t *c, loop_t *loop, int poll_ms);
  * the transaction failed (nothing was applied; try again later). */
 int consumer_poll(consumer_t *c);
 
+/* consumer_caught_up - fetch and apply one batch now, like consumer_poll:
+ * 1 when that reached the end of the journal (everything recorded before
+ * the call is applied), 0 when more is left, -1 when the journal could not
+ * be reached.  For timers that must not act on state the journal already
+ * changed (hark-intake's breach alerts). */
+int consumer_caught_up(consumer_t *c);
+
 /* consumer_emit - during apply: queue an event for the journal with key
  * "<consumer name>/<source offset>/<suffix>".  payload is stolen.  0/-1. */
 int consumer_emit(consumer_t *c, const hark_event_t *source, const char *type,

@@ -128,13 +128,17 @@ int gw_actor(gw_req_t *r, char *out, size_t len)
     return 0;
 }
 
-/* gw_journal_one - journal one admin change (payload borrowed) under a
- * fresh key and wait for the commit; its offset, or -1 having answered 503
- * (the change is not made: the client sends it again) */
-long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload)
+/* gw_journal_one - journal one admin change (payload borrowed) under key
+ * (NULL: a fresh one; a client's Idempotency-Key makes a retry the same
+ * event, which the journal stores once) and wait for the commit; its
+ * offset, or -1 having answered 503 (the change is not made: the client
+ * sends it again) */
+long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload, const char *key)
 {
-    char key[64], err[200] = "out of memory";
-    json_t *events = gw_key_fresh(key, sizeof key) == 0
+    char fresh[64], err[200] = "out of memory";
+    if (!key)
+        key = gw_key_fresh(fresh, sizeof fresh) == 0 ? fresh : NULL;
+    json_t *events = key
                          ? json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload",
                                      (json_t *)payload)
                          : NULL;

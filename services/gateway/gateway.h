@@ -88,9 +88,10 @@ const char *gw_header(gw_req_t *r, const char *name);
  * answers 401 itself when not */
 int gw_bearer_ok(gw_req_t *r, const char *key);
 
-/* gw_journal_one - journal one admin change (payload borrowed), waiting
- * for the commit; its offset, or -1 having answered 503 */
-long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload);
+/* gw_journal_one - journal one admin change (payload borrowed) under key
+ * (NULL: a fresh one), waiting for the commit; its offset, or -1 having
+ * answered 503 */
+long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload, const char *key);
 
 /* gw_actor - "api" or "api:<X-Hark-Actor>" into out (at least 72 bytes),
  * for the by field of an admin change; -1 having answered 400 */

@@ -136,7 +136,7 @@ static void s_put(gw_req_t *r, const char *id)
         json_decref(c);
         return;
     }
-    long long off = gw_journal_one(r, "campaign.saved", c);
+    long long off = gw_journal_one(r, "campaign.saved", c, NULL);
     json_decref(c);
     if (off < 0)
         return;

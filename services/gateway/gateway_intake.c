@@ -20,7 +20,8 @@
  *        an unknown reason, neither reason nor text, a bad email) shows the
  *        form again with the error (400) and stores nothing.  A good one
  *        journals a complaint/cancellation (channel "web") and only then
- *        answers 200.
+ *        answers 200; its key hashes the csrf token and the fields, so the
+ *        same form re-POSTed unchanged is stored once.
  *   TOKEN is intake_token_make() of the customer id and locale, e.g. from
  *   `hark cases link CUSTOMER`.
  *
@@ -29,9 +30,11 @@
  * X-Hark-Actor: NAME, see gw_actor):
  *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
  *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
+ *        (an Idempotency-Key header makes a retry store nothing new)
  *   GET  /v1/reports/reasons[?from=&to=&kind=&team=]
  */
 #include <arpa/inet.h>
+#include <nettle/sha2.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -191,6 +194,19 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         json_decref(body);
         return;
     }
+    /* a client that lost an answer retries with the same Idempotency-Key
+     * (as on /v1/events): the same key, so one event and one reply mail */
+    const char *idem = gw_header(r, "Idempotency-Key");
+    int idem_ok = idem && *idem && strlen(idem) <= 200;
+    for (const char *c = idem; idem_ok && *c; c++)
+        idem_ok = *c >= 0x21 && *c <= 0x7e;
+    if (idem && !idem_ok) {
+        json_decref(body);
+        gw_error(r, 400, "invalid_header",
+                 "Idempotency-Key must be 1-200 printable ASCII characters", "Idempotency-Key",
+                 -1);
+        return;
+    }
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
     if (strcmp(type, "case.replied") == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
@@ -230,7 +246,10 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     }
     if (s_case_exists(r, id) != 1)
         goto done;
-    long long off = gw_journal_one(r, type, p);
+    char key[400];
+    if (idem)
+        snprintf(key, sizeof key, "idem:cases/%s/%s:%s", id, action, idem);
+    long long off = gw_journal_one(r, type, p, idem ? key : NULL);
     if (off < 0)
         goto done;
     json_t *ans = json_pack("{s:s,s:s,s:I}", "case", id, "event", type, "offset", (json_int_t)off);
@@ -241,33 +260,56 @@ done:
     json_decref(body);
 }
 
+/* s_day - "YYYY-MM-DD" that is a real date as its UTC midnight, or -1 */
+static int64_t s_day(const char *v)
+{
+    char buf[40];
+    int64_t ms;
+    int ok = strlen(v) == 10;
+    for (int i = 0; ok && i < 10; i++)
+        ok = i == 4 || i == 7 ? v[i] == '-' : v[i] >= '0' && v[i] <= '9';
+    snprintf(buf, sizeof buf, "%.10sT00:00:00Z", v);
+    return ok && clock_parse(buf, &ms) == 0 ? ms : -1;
+}
+
 /* s_param_ok - a report or list parameter's value, or 0 having answered
- * 400 naming it */
+ * 400 naming it: dates real (to not before from), kind and status from
+ * their lists, reason and team in the taxonomy (an unknown one would only
+ * answer an empty list) */
 static int s_param_ok(gw_req_t *r, const char *name, const char *v)
 {
-    int ok = 1;
+    const reasons_t *rs = r->gw->reasons;
+    const char *why = NULL;
     if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0) {
-        ok = strlen(v) == 10;
-        for (int i = 0; ok && i < 10; i++)
-            ok = i == 4 || i == 7 ? v[i] == '-' : v[i] >= '0' && v[i] <= '9';
+        const char *from = strcmp(name, "to") == 0 ? s_arg(r, "from") : NULL;
+        if (s_day(v) < 0)
+            why = "a date YYYY-MM-DD";
+        else if (from && s_day(from) > s_day(v))
+            why = "not before from";
     } else if (strcmp(name, "kind") == 0) {
-        ok = strcmp(v, "complaint") == 0 || strcmp(v, "cancellation") == 0 ||
-             strcmp(v, "nps") == 0;
+        if (strcmp(v, "complaint") != 0 && strcmp(v, "cancellation") != 0 &&
+            strcmp(v, "nps") != 0)
+            why = "complaint, cancellation or nps";
     } else if (strcmp(name, "status") == 0) {
-        ok = strcmp(v, "open") == 0 || strcmp(v, "waiting") == 0 || strcmp(v, "resolved") == 0;
-    } else {
-        ok = strlen(v) <= 64;
+        if (strcmp(v, "open") != 0 && strcmp(v, "waiting") != 0 && strcmp(v, "resolved") != 0)
+            why = "open, waiting or resolved";
+    } else if (strcmp(name, "breached") == 0) {
+        if (strcmp(v, "1") != 0 && strcmp(v, "true") != 0 && strcmp(v, "0") != 0 &&
+            strcmp(v, "false") != 0)
+            why = "1 or true (0 or false: all cases)";
+    } else if (strlen(v) > 64) {
+        why = "at most 64 characters";
+    } else if (strcmp(name, "reason") == 0 && rs && reasons_find(rs, v) < 0) {
+        why = "not a reason code in the taxonomy";
+    } else if (strcmp(name, "team") == 0 && rs && reasons_team_find(rs, v) < 0) {
+        why = "not a team in the taxonomy";
     }
-    if (!ok) {
+    if (why) {
         char msg[160];
-        snprintf(msg, sizeof msg, "%s: %s", name,
-                 strcmp(name, "kind") == 0     ? "complaint, cancellation or nps"
-                 : strcmp(name, "status") == 0 ? "open, waiting or resolved"
-                 : strlen(v) > 64              ? "at most 64 characters"
-                                               : "a date YYYY-MM-DD");
+        snprintf(msg, sizeof msg, "%s: %s", name, why);
         gw_error(r, 400, "invalid_parameter", msg, name, -1);
     }
-    return ok;
+    return why == NULL;
 }
 
 void gw_cases(gw_req_t *r)
@@ -313,6 +355,10 @@ void gw_cases(gw_req_t *r)
             json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
         }
         const char *b = s_arg(r, "breached");
+        if (b && !s_param_ok(r, "breached", b)) {
+            json_decref(req);
+            return;
+        }
         if (b && (strcmp(b, "1") == 0 || strcmp(b, "true") == 0))
             json_object_set_new(req, "breached", json_true());
     }
@@ -418,6 +464,7 @@ typedef struct {
     char cid[129];        /* "" for an anonymous /feedback */
     char locale[36];
     const char *reason, *text, *email;
+    const char *csrf;     /* the POST's csrf field (checked) */
     const char *err_field, *err_text;
 } s_form_t;
 
@@ -578,13 +625,26 @@ static int s_record(gw_req_t *r, const s_form_t *f)
             json_decref(p);
             return 1;
         }
-    char key[64], err[200] = "no key";
-    json_t *events = NULL;
-    if (!gw_key_fresh(key, sizeof key))
-        events = json_pack("[{s:s,s:s,s:o}]", "type", f->cancel ? "cancellation" : "complaint",
-                           "key", key, "payload", p);
-    else
+    /* the key: the form instance (its csrf token) and what was sent.  A
+     * browser re-POSTs the same form on a refresh or after an answer it did
+     * not get: the journal then stores the same key once, so that is one
+     * case and one acknowledgement, while a changed text is a new event. */
+    if (!f->csrf) {
         json_decref(p);
+        return -1;
+    }
+    char key[64], err[200] = "no key";
+    struct sha256_ctx h;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    const char *parts[] = {f->csrf, type, f->cid, f->reason, f->text, f->email};
+    sha256_init(&h);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        sha256_update(&h, strlen(parts[i]) + 1, (const uint8_t *)parts[i]); /* with the NUL */
+    sha256_digest(&h, sizeof d, d);
+    int kl = snprintf(key, sizeof key, "gw:form:");
+    for (size_t i = 0; i < 20; i++)
+        kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", d[i]);
+    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", p);
     json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
@@ -630,6 +690,7 @@ static void s_post(gw_req_t *r, s_form_t *f)
         gw_page_text(r, 403, w->lang, title, "err", w->refused);
         goto done;
     }
+    f->csrf = csrf.data;
     int has_reason = gw_form_field(body, blen, "reason", &reason);
     int has_text = gw_form_field(body, blen, "text", &raw);
     int has_email = gw_form_field(body, blen, "email", &email);

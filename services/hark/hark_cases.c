@@ -56,6 +56,38 @@ static const char *s_codes(const json_t *c, char *out, size_t len)
     return out;
 }
 
+/* s_safe - text someone typed (a customer's complaint, a note) for the
+ * terminal: C0 and C1 control characters but line breaks and tabs become
+ * '?', so an escape sequence in a complaint is shown, never run by the
+ * staff's terminal.  Returns a malloc'd copy (caller frees) or NULL. */
+static char *s_safe(const char *t)
+{
+    size_t n = strlen(t);
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; out && i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == 0xc2 && i + 1 < n && (unsigned char)t[i + 1] >= 0x80 &&
+            (unsigned char)t[i + 1] <= 0x9f) { /* U+0080-U+009F */
+            out[o++] = '?';
+            i++;
+        } else {
+            out[o++] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+        }
+    }
+    if (out)
+        out[o] = '\0';
+    return out;
+}
+
+/* s_puts_safe - fmt with one %s that gets s_safe(text) */
+static void s_puts_safe(const char *fmt, const char *text)
+{
+    char *t = s_safe(text);
+    printf(fmt, t ? t : "");
+    free(t);
+}
+
 #define S(o, k) (json_string_value(json_object_get((o), (k))) ? json_string_value(json_object_get((o), (k))) : "-")
 
 /* s_list - hark cases list */
@@ -146,19 +178,22 @@ static int s_show(cli_t *cli)
     printf("case %s  (%s, %s%s%s)\n", S(c, "id"), S(c, "kind"), S(c, "status"),
            json_is_true(json_object_get(c, "breached")) ? ", breached" : "",
            json_is_true(json_object_get(c, "loop_closed")) ? ", loop closed" : "");
-    printf("customer:  %s\nreasons:   %s (via %s)\nteam:      %s\nopened:    %s\n"
+    s_puts_safe("customer:  %s\n", S(c, "customer_id"));
+    printf("reasons:   %s (via %s)\nteam:      %s\nopened:    %s\n"
            "reply due: %s\nreplied:   %s\n",
-           S(c, "customer_id"), s_codes(c, codes, sizeof codes), S(c, "via"), S(c, "team"),
-           S(c, "opened_at"), S(c, "due_at"), S(c, "first_reply_at"));
+           s_codes(c, codes, sizeof codes), S(c, "via"), S(c, "team"), S(c, "opened_at"),
+           S(c, "due_at"), S(c, "first_reply_at"));
     if (json_object_get(c, "order_id"))
-        printf("order:     %s\n", S(c, "order_id"));
+        s_puts_safe("order:     %s\n", S(c, "order_id"));
     if (json_object_get(c, "text"))
-        printf("\n%s\n", S(c, "text"));
+        s_puts_safe("\n%s\n", S(c, "text"));
     printf("\nhistory:\n");
     size_t i;
     json_t *n;
-    json_array_foreach(json_object_get(c, "notes"), i, n)
-        printf("  %.19s  %-12s %-16s %s\n", S(n, "at"), S(n, "kind"), S(n, "by"), S(n, "text"));
+    json_array_foreach(json_object_get(c, "notes"), i, n) {
+        printf("  %.19s  %-12s %-16s ", S(n, "at"), S(n, "kind"), S(n, "by"));
+        s_puts_safe("%s\n", S(n, "text"));
+    }
     json_decref(c);
     return 0;
 }

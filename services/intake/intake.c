@@ -33,10 +33,14 @@
  * from the moment the journal recorded the source event.  An NPS comment
  * with a score of 7 or more is tagged (reports count it) but opened as
  * resolved: nobody is waiting for an answer, so no mails and no clock.
+ * One case per survey invite: a changed answer (the survey page allows it)
+ * updates the invite's case instead of opening another (s_nps_again).
  *
  * Breaches: a timer finds cases past their deadline with no reply and, in
  * one transaction, marks each alerted and queues its complaint_breach in
- * the outbox (key intake/breach/<case>): one alert per case, ever.
+ * the outbox (key intake/breach/<case>): one alert per case, ever.  It
+ * first has the consumer catch up with the journal, so a reply recorded
+ * before the deadline but not applied yet does not count as missing.
  *
  * Single-threaded: the business-hours clock sets TZ (intake_reasons.c).
  */
@@ -168,6 +172,106 @@ static json_t *s_tagged(const reasons_t *r, const char *case_id, const char *cid
     return p;
 }
 
+static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *id,
+                   const char *cid, const s_contact_t *w, const int *idx, const char *locale,
+                   int64_t due, const char *text, const char *order, const char *channel);
+
+/* s_nps_again - a later feedback.given of an invite that already has case
+ * id: the survey page lets a customer change an answer, and hark-survey
+ * emits each one.  It is the same piece of feedback, so no second case and
+ * no second acknowledgement: the case takes the new text and score and
+ * (unless staff retagged it) the new codes, with a feedback.tagged for
+ * hark-loop; an answer re-sent unchanged changes nothing.  A case that
+ * waited for nobody (a promoter's) and now should (a detractor's) opens:
+ * its clock starts at this answer and the ack and alert go out. */
+static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c,
+                       const char *id, const int *idx, int n, const char *via, int quiet)
+{
+    const json_t *p = ev->payload;
+    const reasons_t *r = s->reasons;
+    const char *text = json_string_value(json_object_get(p, "text"));
+    json_t *js = json_object_get(p, "score");
+    sqlite3_stmt *st = db_prepare(db, "SELECT text IS ?2 AND score IS ?3, via = 'staff',"
+                                      " due_at IS NULL, customer_id, locale, codes FROM cases"
+                                      " WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    if (json_is_integer(js))
+        sqlite3_bind_int64(st, 3, json_integer_value(js));
+    int same = 1, staff = 0, waited_for_nobody = 0;
+    char cid[160] = "", locale[64] = "", kept[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        same = sqlite3_column_int(st, 0);
+        staff = sqlite3_column_int(st, 1);
+        waited_for_nobody = sqlite3_column_int(st, 2);
+        snprintf(cid, sizeof cid, "%s", s_col(st, 3) ? s_col(st, 3) : "");
+        snprintf(locale, sizeof locale, "%s", s_col(st, 4) ? s_col(st, 4) : "");
+        snprintf(kept, sizeof kept, "%s", s_col(st, 5) ? s_col(st, 5) : "");
+    }
+    db_finish(st);
+    if (same)
+        return 0;
+    int opens = waited_for_nobody && !quiet;
+    int staff_idx[INTAKE_MAX_CODES], ns = 0;
+    for (char *save = NULL, *t = staff ? strtok_r(kept, " ", &save) : NULL;
+         t && ns < INTAKE_MAX_CODES; t = strtok_r(NULL, " ", &save))
+        if (reasons_find(r, t) >= 0)
+            staff_idx[ns++] = reasons_find(r, t);
+    if (ns) /* the codes staff set stay, and they pick the team and the clock */
+        idx = staff_idx, n = ns;
+    const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const intake_team_t *team = reasons_team(r, primary->team);
+    int64_t at = s_event_ms(ev);
+    int64_t due = opens ? intake_hours_add(team, at, primary->target_ms) : 0;
+    char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    s_codes_text(r, idx, n, codes, sizeof codes);
+    st = db_prepare(db, "UPDATE cases SET text = ?2, score = ?3,"
+                        " codes = CASE WHEN ?4 THEN codes ELSE ?5 END,"
+                        " reason = CASE WHEN ?4 THEN reason ELSE ?6 END,"
+                        " team = CASE WHEN ?4 THEN team ELSE ?7 END,"
+                        " via = CASE WHEN ?4 THEN via ELSE ?8 END,"
+                        " status = CASE WHEN ?9 THEN 'open' ELSE status END,"
+                        " due_at = CASE WHEN ?9 THEN ?10 ELSE due_at END,"
+                        " resolved_at = CASE WHEN ?9 THEN NULL ELSE resolved_at END"
+                        " WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    if (json_is_integer(js))
+        sqlite3_bind_int64(st, 3, json_integer_value(js));
+    sqlite3_bind_int(st, 4, staff);
+    sqlite3_bind_text(st, 5, codes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, primary->code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, team->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, via, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, opens);
+    sqlite3_bind_int64(st, 10, due);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    char msg[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 600];
+    snprintf(msg, sizeof msg, "the customer changed the answer (%.512s)%s%s%s",
+             ev->key ? ev->key : "", staff ? "" : ", reasons ", staff ? "" : codes,
+             opens ? "; now waiting for a reply" : "");
+    if (rc || s_note(db, id, at, NULL, "answer", msg))
+        return -1;
+    log_info("event=case_answer_changed case=%s codes=\"%s\" opens=%d", id, codes, opens);
+    if (!staff && consumer_emit(c, ev, "feedback.tagged", "tagged",
+                                s_tagged(r, id, *cid ? cid : NULL, "nps", idx, n, via, text,
+                                         *locale ? locale : NULL, at, ev->key, NULL)))
+        return -1;
+    if (!opens)
+        return 0;
+    s_contact_t who;
+    s_contact(db, *cid ? cid : NULL, &who);
+    return s_mails(s, ev, c, id, *cid ? cid : NULL, &who, idx, *locale ? locale : NULL, due,
+                   text, NULL, NULL);
+}
+
 /* s_open - a complaint, cancellation or NPS comment becomes a case */
 static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c,
                   const char *kind)
@@ -211,6 +315,21 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     int64_t opened = s_event_ms(ev);
     /* an NPS comment of a promoter or passive waits for no answer */
     int quiet = strcmp(kind, "nps") == 0 && json_is_integer(js) && json_integer_value(js) >= 7;
+    const char *invite = strcmp(kind, "nps") == 0
+                             ? json_string_value(json_object_get(p, "invite"))
+                             : NULL;
+    if (invite) { /* one case per survey invite */
+        char prior[32] = "";
+        sqlite3_stmt *q = db_prepare(db, "SELECT id FROM cases WHERE invite = ?");
+        if (!q)
+            return -1;
+        sqlite3_bind_text(q, 1, invite, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            snprintf(prior, sizeof prior, "%s", s_col(q, 0));
+        db_finish(q);
+        if (*prior)
+            return s_nps_again(s, db, ev, c, prior, idx, n, via, quiet);
+    }
     int64_t due = quiet ? 0 : intake_hours_add(team, opened, primary->target_ms);
     char id[32], codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
     snprintf(id, sizeof id, "C%lld", (long long)ev->offset);
@@ -218,8 +337,8 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     sqlite3_stmt *st = db_prepare(
         db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
             " locale, order_id, channel, score, status, opened_at, due_at, resolved_at,"
-            " source_offset) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-            " ?14, ?15, ?16, ?17)");
+            " source_offset, invite) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+            " ?13, ?14, ?15, ?16, ?17, ?18)");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -247,6 +366,8 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     else
         sqlite3_bind_int64(st, 16, opened);
     sqlite3_bind_int64(st, 17, ev->offset);
+    if (invite)
+        sqlite3_bind_text(st, 18, invite, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     int inserted = rc == 0 && sqlite3_changes(db) > 0;
     db_finish(st);
@@ -266,6 +387,18 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
         return -1;
     if (quiet)
         return 0;
+    return s_mails(s, ev, c, id, cid, &who, idx, locale, due, text, order, channel);
+}
+
+/* s_mails - a case's acknowledgement to the customer and alert to the
+ * team (keys intake/<offset of ev>/ack, /alert) */
+static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *id,
+                   const char *cid, const s_contact_t *w, const int *idx, const char *locale,
+                   int64_t due, const char *text, const char *order, const char *channel)
+{
+    const reasons_t *r = s->reasons;
+    const intake_team_t *team = reasons_team(r, reasons_get(r, (size_t)idx[0])->team);
+    s_contact_t who = *w;
     char respond_by[120], staff[700];
     const char *label_en = reasons_label(r, (size_t)idx[0], NULL);
     if (cid) { /* the customer's acknowledgement, in their zone and language */
@@ -554,6 +687,15 @@ static int s_on_due(loop_t *loop, void *arg)
          * (which tests move): never sleep longer than the timer's second */
         if (next >= 0 && next - now < 1000)
             loop_timer_at(loop, s->due_timer, next - now);
+        return 0;
+    }
+    /* a reply the journal recorded in time may still wait in the consumer's
+     * backlog (a burst, a restart): apply what is there before deciding,
+     * one batch per round so the loop stays responsive */
+    int caught_up = consumer_caught_up(service_consumer(svc));
+    if (caught_up <= 0) {
+        if (caught_up == 0)
+            loop_timer_at(loop, s->due_timer, 0);
         return 0;
     }
     if (db_begin(db))

@@ -40,6 +40,10 @@ const char *const intake_migrations[] = {
     "CREATE INDEX notes_case ON notes(case_id);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    /* 2: an NPS comment's survey invite: one case per invite, whose later
+     * answers update it */
+    "ALTER TABLE cases ADD COLUMN invite TEXT;"
+    "CREATE INDEX cases_invite ON cases(invite) WHERE invite IS NOT NULL;",
     NULL,
 };
 

@@ -223,7 +223,7 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
 def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_hark, tmp_path, smtp):
     h = start(make_hark, tmp_path, smtp)
     customer(h, "c2", "bob@example.com", name="Bob")
-    a = complain(h, {"customer_id": "c2", "text": "The parcel is late"})
+    a = complain(h, {"customer_id": "c2", "text": "The parcel is late\u001b]0;owned\u0007\u001b[2J"})
     b = complain(h, {"customer_id": "c2", "text": "it was too expensive"})
     wait_for(lambda: len(cases(h)) == 2, what="two cases")
     smtp.wait_messages(4)
@@ -242,6 +242,17 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     # retag through the admin API: a feedback.tagged via staff, keyed by the contract
     st, body = admin(h, "POST", "/v1/cases/%s/retag" % a, {"codes": ["damaged_item", "price"]})
     assert st == 202, body
+    # a client retrying a reply whose answer it lost sends the same
+    # Idempotency-Key: one case.replied, one mail
+    hdr = {"Authorization": "Bearer " + h.admin_key, "Content-Type": "application/json",
+           "Idempotency-Key": "reply-a-2"}
+    answers = [h.request("POST", "/v1/cases/%s/reply" % a, {"message": "Noted."}, hdr)
+               for _ in range(2)]
+    assert [st for st, _, _ in answers] == [202, 202]
+    assert len({json.loads(d)["offset"] for _, _, d in answers}) == 1
+    st, _, d = h.request("POST", "/v1/cases/%s/reply" % a, {"message": "Noted."},
+                         dict(hdr, **{"Idempotency-Key": "\u00e9"}))
+    assert st == 400 and json.loads(d)["error"]["field"] == "Idempotency-Key"
     st, body = admin(h, "POST", "/v1/cases/%s/retag" % a, {"codes": ["nope"]})
     assert st == 400 and body["error"]["field"] == "codes"
     st, body = admin(h, "POST", "/v1/cases/C999999/resolve", {})
@@ -262,7 +273,8 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert cases(h, "--team", "logistics")[0]["id"] == a
     # every action is a journal event with who did it
     staff = h.fetch_all(types=["case.replied", "case.retagged", "case.resolved"])
-    assert [e["type"] for e in staff] == ["case.replied", "case.retagged", "case.resolved"]
+    assert [e["type"] for e in staff] == ["case.replied", "case.retagged", "case.replied",
+                                          "case.resolved"]
     assert staff[0]["payload"]["by"].startswith("cli:") and staff[1]["payload"]["by"] == "api"
     for e in staff:
         schema(e["type"]).validate(e["payload"])
@@ -276,6 +288,9 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert not show(h, a)["loop_closed"]
     assert any(n["kind"] == "loop_closed" and "loop closed" in n["text"] for n in show(h, b)["notes"])
     assert "loop closed" in h.hark("cases", "show", b).stdout
+    # a terminal shows what the customer wrote, never runs it
+    out = h.hark("cases", "show", a).stdout
+    assert "The parcel is late" in out and "\x1b" not in out and "\x07" not in out
 
     # the reasons report, CLI and HTTP
     rep = json.loads(h.hark("report", "reasons", "--json").stdout)
@@ -297,6 +312,15 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert st == 400 and body["error"]["field"] == "from"
     st, body = admin(h, "GET", "/v1/cases?status=closed")
     assert st == 400 and body["error"]["field"] == "status"
+    # every bad parameter is a 400 naming it, not an empty answer
+    for path, field in (("/v1/reports/reasons?from=2026-02-31", "from"),
+                        ("/v1/reports/reasons?from=2026-12-01&to=2026-01-01", "to"),
+                        ("/v1/reports/reasons?team=nobody", "team"),
+                        ("/v1/cases?reason=no_such_reason", "reason"),
+                        ("/v1/cases?team=nobody", "team"),
+                        ("/v1/cases?breached=maybe", "breached")):
+        st, body = admin(h, "GET", path)
+        assert st == 400 and body["error"]["field"] == field, (path, st, body)
     out = h.hark("report", "reasons").stdout
     assert "price" in out and "█" in out
     st, body = admin(h, "GET", "/v1/cases/%s" % b)
@@ -443,3 +467,110 @@ def test_intake__check_config_names_file_and_line_of_reasons_errors(make_hark, t
     assert '%s:6: [reason.price] team: unknown team "ghosts"' % bad in r.stderr
     assert "%s:7: [reason.price]: duplicate reason code" % bad in r.stderr
     assert "3 errors" in r.stderr
+
+
+def test_intake__a_form_posted_twice_opens_one_case_a_changed_one_another(make_hark, tmp_path,
+                                                                            smtp):
+    # a browser re-POSTs a form on refresh or after a lost answer: the same
+    # form (same csrf token) with the same fields is one complaint, not two
+    h = start(make_hark, tmp_path, smtp)
+    link = h.hark("cases", "link", "c5", "--locale", "en").stdout.split()[1]
+    path = link[link.index("/cancel"):]
+    st, _, page = h.request("GET", path)
+    assert st == 200
+    csrf = form_fields(page.decode())["csrf"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = urllib.parse.urlencode({"reason": "price", "text": "too dear", "csrf": csrf}).encode()
+    for _ in range(3):
+        st, _, data = h.request("POST", path, body, form)
+        assert st == 200, data
+    assert len(h.fetch_all(types=["cancellation"])) == 1
+    # what the customer changed and sent again is news: nothing accepted is lost
+    body = urllib.parse.urlencode({"reason": "price", "text": "far too dear", "csrf": csrf}).encode()
+    st, _, _ = h.request("POST", path, body, form)
+    assert st == 200
+    ev = h.fetch_all(types=["cancellation"])
+    assert [e["payload"]["text"] for e in ev] == ["too dear", "far too dear"]
+    wait_for(lambda: len(cases(h)) == 2, what="two cases")
+    h.stop()
+
+
+def test_intake__a_reply_still_in_the_journal_backlog_is_not_a_breach(make_hark, tmp_path, smtp):
+    # the staff replied before the deadline, but hark-intake (stopped here,
+    # busy with a burst in real life) applies it only after the deadline:
+    # the breach timer must not alert before it has caught up with the journal
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    h = start(make_hark, tmp_path, smtp, clock=clock)
+    customer(h, "c6", "fay@example.com")
+    case = complain(h, {"customer_id": "c6", "text": "late delivery"})
+    wait_for(lambda: len(cases(h)) == 1, what="the case")
+    h.kill("intake", signal.SIGSTOP)
+    try:
+        for chunk in range(3):  # more than one consumer batch ahead of the reply
+            cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+                {"type": "customer", "key": "test/bulk/%d/%d" % (chunk, i),
+                 "payload": {"id": "b%d-%d" % (chunk, i)}} for i in range(400)]})
+            assert cmd == "JOURNAL_APPEND_OK", r
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+            {"type": "case.replied", "key": "test/reply",
+             "payload": {"case": case, "message": "On it.", "by": "cli:staff"}}]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+        clock.write_text("7200")  # past the 1h target; the reply was recorded at 0
+    finally:
+        h.kill("intake", signal.SIGCONT)
+    wait_for(lambda: "first_reply_at" in show(h, case), timeout=60, what="the reply applied")
+    assert [e for e in h.fetch_all(types=["mail.requested"])
+            if e["payload"]["template"] == "complaint_breach"] == []
+    assert not show(h, case)["breached"]
+    assert cases(h, "--breached") == []
+    h.stop()
+
+
+def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_another(
+        make_hark, tmp_path, smtp):
+    # the survey page lets a customer change an answer; hark-survey then emits
+    # another feedback.given for the same invite: still one case, one ack
+    h = start(make_hark, tmp_path, smtp)
+    customer(h, "c7", "gus@example.com")
+
+    def given(n, invite, score, comment):
+        cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+            {"type": "feedback.given", "key": "survey/%d/feedback" % n,
+             "payload": {"customer_id": "c7", "text": comment, "source": "nps", "score": score,
+                         "invite": invite}}]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+        return r["offsets"][0]
+
+    given(1, "inv7", 3, "too expensive")
+    given(2, "inv7", 2, "too expensive and the delivery was late")
+    given(3, "inv7", 2, "too expensive and the delivery was late")   # the same, re-POSTed
+    b_id = "C%d" % given(4, "inv8", 9, "all fine")                    # a promoter: no mails
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [  # staff's codes
+        {"type": "case.retagged", "key": "test/retag",
+         "payload": {"case": b_id, "codes": ["price"], "by": "cli:staff"}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    given(5, "inv8", 4, "it arrived broken after all")                # now waits for an answer
+    wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 4, what="ack and alert x2")
+    wait_for(lambda: len(tagged(h)) == 4, what="four feedback.tagged")
+    nps = cases(h)
+    assert len(nps) == 2, nps
+    by_text = {show(h, c["id"])["text"]: show(h, c["id"]) for c in nps}
+    a = by_text["too expensive and the delivery was late"]
+    assert a["codes"] == ["shipping_delay", "price"] and a["score"] == 2 and a["status"] == "open"
+    b = by_text["it arrived broken after all"]
+    assert b["id"] == b_id and b["status"] == "open" and "due_at" in b
+    assert b["codes"] == ["price"] and b["team"] == "billing"      # what staff set stays
+    last = {}
+    for e in tagged(h):
+        schema("feedback.tagged").validate(e["payload"])
+        last[e["payload"]["case"]] = e["payload"]["codes"]
+    assert last == {a["id"]: ["shipping_delay", "price"], b_id: ["price"]}
+    mails = h.fetch_all(types=["mail.requested"])
+    assert sorted((m["payload"]["template"], m["payload"]["vars"]["case_number"]) for m in mails) == \
+        sorted([("complaint_ack", a["id"]), ("complaint_alert", a["id"]),
+                ("complaint_ack", b_id), ("complaint_alert", b_id)])
+    alert = next(m for m in mails if m["payload"]["template"] == "complaint_alert"
+                 and m["payload"]["vars"]["case_number"] == b_id)
+    assert alert["payload"]["address"] == "billing@example.com"
+    h.stop()

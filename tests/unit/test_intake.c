@@ -2,7 +2,8 @@
  * test_intake.c - unit tests for services/intake/intake_reasons.c: the
  * taxonomy file and its errors, tagging texts in five languages (case,
  * accents, Chinese without spaces, several codes, none), and the
- * business-hours clock across a weekend and a time-zone difference.
+ * business-hours clock across a weekend, a time-zone difference and a DST
+ * change weekend.
  * Uses the shipped config/reasons.conf (run from the checkout, as make does).
  */
 #include <stdio.h>
@@ -193,6 +194,31 @@ static void test_hours__in_the_teams_time_zone(void)
     CHECK_STR(clock_format(due, at, sizeof at), "2026-11-23T15:00:00.000Z");
 }
 
+static void test_hours__across_a_dst_change_weekend(void)
+{
+    /* Warsaw 9-17 Mon-Fri; the clocks change on Sunday at 02:00/03:00 */
+    intake_team_t t = s_team("Europe/Warsaw");
+    char at[40];
+    /* spring: Friday 2026-03-27 15:00 CET (14:00Z) + 4h = Monday 11:00 CEST (09:00Z) */
+    int64_t due = intake_hours_add(&t, s_ms("2026-03-27T14:00:00Z"), 4 * 3600000LL);
+    CHECK_STR(clock_format(due, at, sizeof at), "2026-03-30T09:00:00.000Z");
+    CHECK_INT(intake_hours_between(&t, s_ms("2026-03-27T14:00:00Z"), due), 4 * 3600000LL);
+    /* autumn: Friday 2026-10-23 15:00 CEST (13:00Z) + 4h = Monday 11:00 CET (10:00Z) */
+    due = intake_hours_add(&t, s_ms("2026-10-23T13:00:00Z"), 4 * 3600000LL);
+    CHECK_STR(clock_format(due, at, sizeof at), "2026-10-26T10:00:00.000Z");
+    /* a target of several days: 20h from Thursday 09:00 CEST is 2.5 working days
+     * on, across the change: Monday 13:00 CET (12:00Z) */
+    due = intake_hours_add(&t, s_ms("2026-10-22T07:00:00Z"), 20 * 3600000LL);
+    CHECK_STR(clock_format(due, at, sizeof at), "2026-10-26T12:00:00.000Z");
+    /* a whole day open (0-24) on the autumn Sunday has 25 hours */
+    intake_team_t all = s_team("Europe/Warsaw");
+    char err[200];
+    survey_window_parse("0-24", "all", &all.hours, err, sizeof err);
+    CHECK_INT(intake_hours_between(&all, s_ms("2026-10-24T22:00:00Z"),
+                                   s_ms("2026-10-25T23:00:00Z")),
+              25 * 3600000LL);
+}
+
 static void test_token__round_trip_and_forgery(void)
 {
     char id[129], loc[36];
@@ -224,6 +250,7 @@ int main(void)
     UNIT_RUN(test_taxonomy__errors_name_file_and_line);
     UNIT_RUN(test_hours__across_a_weekend);
     UNIT_RUN(test_hours__in_the_teams_time_zone);
+    UNIT_RUN(test_hours__across_a_dst_change_weekend);
     UNIT_RUN(test_token__round_trip_and_forgery);
     reasons_destroy(&s_r);
     return UNIT_END();
