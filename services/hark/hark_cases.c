@@ -111,6 +111,26 @@ static int s_list(cli_t *cli)
             return 2;
         }
     }
+    /* a reason or team that is not in the taxonomy would list nothing, as
+     * if there were no such cases: say it is unknown (as the API does) */
+    const char *want_reason = json_string_value(json_object_get(req, "reason"));
+    const char *want_team = json_string_value(json_object_get(req, "team"));
+    if (want_reason || want_team) {
+        int errors = 0;
+        const char *path = config_get(cli->cfg, "intake", "reasons");
+        reasons_t *rs = reasons_load(path, NULL, NULL, &errors);
+        const char *bad = !rs                                                  ? NULL
+                          : want_reason && reasons_find(rs, want_reason) < 0    ? "reason"
+                          : want_team && reasons_team_find(rs, want_team) < 0   ? "team"
+                                                                                : NULL;
+        reasons_destroy(&rs);
+        if (bad) {
+            fprintf(stderr, "hark: cases list: unknown %s \"%s\" (not in %s)\n", bad,
+                    *bad == 'r' ? want_reason : want_team, path);
+            json_decref(req);
+            return 2;
+        }
+    }
     char cmd[48] = "";
     json_t *r = cli_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_CASES, req,
                          cmd);

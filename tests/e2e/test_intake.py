@@ -271,6 +271,10 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     assert [c["id"] for c in cases(h, "--status", "open")] == [b]
     assert [c["id"] for c in cases(h, "--reason", "price")] == [b, a]
     assert cases(h, "--team", "logistics")[0]["id"] == a
+    # a reason or team the taxonomy does not have is an error, not an empty list
+    for opt, val in (("--reason", "prise"), ("--team", "logistic")):
+        r = h.hark("cases", "list", opt, val, check=False)
+        assert r.returncode == 2 and "unknown %s \"%s\"" % (opt[2:], val) in r.stderr, r.stderr
     # every action is a journal event with who did it
     staff = h.fetch_all(types=["case.replied", "case.retagged", "case.resolved"])
     assert [e["type"] for e in staff] == ["case.replied", "case.retagged", "case.replied",
