@@ -75,6 +75,8 @@ struct mustache_buf {
     char *data;                 /* malloc'd, NUL-terminated when non-NULL */
     size_t len, cap, max;
     int failed;                 /* 0 ok, 1 out of memory, 2 over max */
+    const char *var;            /* the {{tag}} being escaped (not NUL-ended) */
+    size_t var_len;
 };
 
 /* Render state for one mustache_render() call. */
@@ -482,6 +484,22 @@ void mustache_set_limits(mustache_t *t, size_t max_output,
 /* ----------------------------------------------------------------- output */
 
 /* mustache_buf_append - append s[0..len) to b; -1 on OOM or over the cap. */
+int mustache_buf_var_is(const mustache_buf_t *b, const char *name)
+{
+    if (!b->var)
+        return 0;
+    /* the last segment of a dotted name: {{q.comment}} is a comment too */
+    const char *v = b->var;
+    size_t n = b->var_len;
+    for (size_t i = n; i > 0; i--)
+        if (b->var[i - 1] == '.') {
+            v = b->var + i;
+            n = b->var_len - i;
+            break;
+        }
+    return strlen(name) == n && memcmp(v, name, n) == 0;
+}
+
 int mustache_buf_append(mustache_buf_t *b, const char *s, size_t len)
 {
     if (!b || b->failed)
@@ -955,8 +973,12 @@ static int s_render_nodes(struct s_render *r, mustache_t *t, size_t from,
             break;
         case S_VAR:
         case S_RAW:
+            r->out.var = t->src + nd->off;
+            r->out.var_len = nd->len;
             rc = s_emit_value(r, s_lookup(r, t->src + nd->off, nd->len),
                               nd->kind == S_RAW);
+            r->out.var = NULL;
+            r->out.var_len = 0;
             i++;
             break;
         case S_SECTION:

@@ -62,6 +62,11 @@ typedef struct mustache_buf mustache_buf_t;
    when out of memory or over the output limit (the render then fails). */
 int mustache_buf_append(mustache_buf_t *b, const char *s, size_t len);
 
+/* mustache_buf_var_is - 1 when the value being escaped is the tag `name`
+   (its last dotted segment), so an escaper can treat some variables
+   differently (Hark keeps line breaks in customers' comments); 0 otherwise */
+int mustache_buf_var_is(const mustache_buf_t *b, const char *name);
+
 /* escape callback: append the escaped form of s[0..len) to out via
    mustache_buf_append; return 0, or -1 to fail the render. */
 typedef int (*mustache_escape_fn)(mustache_buf_t *out, const char *s,

@@ -564,13 +564,25 @@ static const char *s_partial_loader(const char *name, void *arg)
 
 /* ---- escapers ----------------------------------------------------------- */
 
+/* s_multiline - the variables that carry what a customer wrote in several
+ * lines (an NPS comment, a complaint's text, a quoted excerpt): their line
+ * breaks stay (hard breaks inside the one paragraph, md_escape_block);
+ * every other variable (a name, a title) stays on one line */
+static int s_multiline(const mustache_buf_t *out)
+{
+    return mustache_buf_var_is(out, "comment") || mustache_buf_var_is(out, "text") ||
+           mustache_buf_var_is(out, "excerpt");
+}
+
 /* s_escape_md - {{var}} in a body: Markdown-escaped, capped */
 static int s_escape_md(mustache_buf_t *out, const char *s, size_t len,
                        void *arg)
 {
     (void)arg;
     char *copy = s_copy_nul(s, len);
-    char *esc = copy ? md_escape_inline(copy, RENDER_MAX_VAR_CHARS) : NULL;
+    char *esc = !copy           ? NULL
+                : s_multiline(out) ? md_escape_block(copy, RENDER_MAX_VAR_CHARS)
+                                   : md_escape_inline(copy, RENDER_MAX_VAR_CHARS);
     free(copy);
     if (!esc)
         return -1;

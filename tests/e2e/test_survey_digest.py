@@ -66,7 +66,12 @@ def test_digest__weekly_nps_change_and_escaped_comments_once_a_week_across_resta
     assert "change from last week" not in body
     html = d1.get_body(preferencelist=("html",)).get_content()
     assert "<b>x</b>" not in html and "https://evil.example" not in re.findall(r'href="([^"]*)"', html)
-    assert d1["Bcc"] is None and b"\nBcc:" not in [r for r in smtp.raw() if DIGEST.encode() in r][0]
+    # the comment's line break stays a line break in the body (a customer's
+    # lines are kept), never a header: not in the message's, not in a part's
+    raw = [r for r in smtp.raw() if DIGEST.encode() in r][0]
+    assert d1["Bcc"] is None and b"\nBcc:" not in raw.split(b"\r\n\r\n", 1)[0]
+    assert all(p["Bcc"] is None for p in d1.walk())
+    assert re.search(r"\[click\]\(https://evil\.example\)\s*\n\s*Bcc: x@evil\.example", ts.text(d1))
 
     # a crash right after: the week is not mailed again
     old = h.pid("survey")

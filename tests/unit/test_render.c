@@ -467,6 +467,63 @@ static void test_customer_text_never_becomes_markup(void)
     }
 }
 
+/* A customer's comment, complaint text or quoted excerpt keeps its line
+ * breaks (one paragraph with hard breaks), and no line of it can start a
+ * block of its own: a heading, a list, a quote, a rule, a setext heading, a
+ * fence; a name stays on one line. */
+static void test_multiline_customer_text_keeps_its_lines_and_no_line_is_markup(void)
+{
+    static const char *const ml =
+        "first line\n# not a heading\n1. not a list\n> not a quote\n- not an item\n"
+        "===\n```\n***\n\n\nlast line";
+    static const struct {
+        const char *name, *var;
+        int in_list;
+    } cases[] = {{"nps_detractor_alert", "comment", 0}, {"complaint_alert", "text", 0},
+                 {"loop_closed", "excerpt", 0}, {"nps_digest", "comment", 1}};
+    static const char *const tags[] = {"<h1", "<h2", "<ol", "<hr", "<pre", "<code"};
+    for (size_t l = 0; l < S_NLOCALES; l++)
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            json_t *v = s_sample(cases[c].name);
+            if (strcmp(cases[c].name, "loop_closed") == 0)
+                json_object_set_new(json_array_get(json_object_get(v, "quotes"), 0), "excerpt",
+                                    json_string(ml));
+            else if (cases[c].in_list)
+                json_object_set_new(json_array_get(json_object_get(v, "comments"), 1), "comment",
+                                    json_string(ml));
+            else
+                json_object_set_new(v, cases[c].var, json_string(ml));
+            json_object_set_new(v, "customer_name", json_string("Anna\nNowak"));
+            rendered_t o;
+            char err[512];
+            int rc = render_message(s_r, cases[c].name, s_locales[l], v, &o, err, sizeof err);
+            json_decref(v);
+            CHECK_INT(rc, 0);
+            if (rc)
+                continue;
+            const char *a = strstr(o.html, "first line"), *z = strstr(o.html, "last line");
+            CHECK(a && z && a < z);
+            if (a && z && a < z) {
+                /* one paragraph: the same quote (or list item) holds every line */
+                char *span = strndup(a, (size_t)(z - a));
+                CHECK(strstr(span, "</p>") == NULL);
+                CHECK(strstr(span, cases[c].in_list ? "</li>" : "</blockquote>") == NULL);
+                CHECK(s_count(span, "<br />") == 8);
+                for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++)
+                    CHECK(strstr(span, tags[t]) == NULL);
+                free(span);
+            }
+            CHECK(strstr(o.html, "# not a heading") != NULL);
+            CHECK(strstr(o.html, "&gt; not a quote") != NULL);
+            CHECK(strstr(o.html, "Anna Nowak") != NULL || strcmp(cases[c].name, "loop_closed") == 0);
+            /* the text part: each line on its own line */
+            CHECK(strstr(o.text, "# not a heading") != NULL);
+            const char *t1 = strstr(o.text, "first line"), *t2 = strstr(o.text, "# not a heading");
+            CHECK(t1 && t2 && memchr(t1, '\n', (size_t)(t2 - t1)) != NULL);
+            rendered_free(&o);
+        }
+}
+
 /* names in subjects and preheaders are plain text: no escapes, one line */
 static void test_subject_and_preheader_are_plain_lines(void)
 {
@@ -1274,6 +1331,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_locale_fallback);
     UNIT_RUN(test_bad_names_and_vars_fail);
     UNIT_RUN(test_customer_text_never_becomes_markup);
+    UNIT_RUN(test_multiline_customer_text_keeps_its_lines_and_no_line_is_markup);
     UNIT_RUN(test_subject_and_preheader_are_plain_lines);
     UNIT_RUN(test_trusted_markdown_renders_safely);
     UNIT_RUN(test_text_part_structure);
