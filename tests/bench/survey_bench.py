@@ -398,7 +398,7 @@ def render(out):
         if r.get("cli_report_by_week_ms"):
             p("   `hark report nps --by week` (process start included): median %s ms, max %s ms" % (
                 r["cli_report_by_week_ms"]["median"], r["cli_report_by_week_ms"]["max"]))
-        p("   GET /v1/reports/nps: not measured (the gateway in this tree has no such endpoint yet)")
+        p("   GET /v1/reports/nps: not measured here (this instance runs no gateway; it asks the same SURVEY_REPORT)")
     for e in out.get("errors", []):
         p("   error: %s" % e)
     p("")
