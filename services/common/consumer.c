@@ -193,6 +193,14 @@ int consumer_poll(consumer_t *c)
     return n > 0 ? (int)n : 0;
 }
 
+int64_t consumer_event_ms(const hark_event_t *ev)
+{
+    int64_t ms = 0;
+    if (!ev->recorded_at || clock_parse(ev->recorded_at, &ms))
+        ms = clock_now_ms();
+    return ms;
+}
+
 int consumer_caught_up(consumer_t *c)
 {
     int n = consumer_poll(c);

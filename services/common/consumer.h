@@ -62,6 +62,11 @@ int consumer_poll(consumer_t *c);
  * changed (hark-intake's breach alerts). */
 int consumer_caught_up(consumer_t *c);
 
+/* consumer_event_ms - when the journal recorded ev (the journal's clock,
+ * so a replay decides the same); now when the event carries no valid
+ * recorded_at */
+int64_t consumer_event_ms(const hark_event_t *ev);
+
 /* consumer_emit - during apply: queue an event for the journal with key
  * "<consumer name>/<source offset>/<suffix>".  payload is stolen.  0/-1. */
 int consumer_emit(consumer_t *c, const hark_event_t *source, const char *type,
