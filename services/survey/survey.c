@@ -517,9 +517,9 @@ static int s_sync(void *arg)
 {
     consumer_t *c = service_consumer(arg);
     for (int i = 0; c && i < 100; i++) {
-        int n = consumer_poll(c);
-        if (n <= 0)
-            return n;
+        int r = consumer_caught_up(c);
+        if (r)
+            return r < 0 ? -1 : 0;
     }
     return c ? -1 : 0;
 }
