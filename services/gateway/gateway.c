@@ -209,6 +209,14 @@ json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *r
     return c ? wire_client_call_json(c, cmd, body, gw->loop_timeout_ms, reply_cmd) : NULL;
 }
 
+/* gw_intake_call - ask hark-intake (case lists, case checks, reports) */
+json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+{
+    wire_client_t *c =
+        s_thread_client(gw, gw->intake_key, config_get(gw->cfg, "intake", "control"));
+    return c ? wire_client_call_json(c, cmd, body, gw->intake_timeout_ms, reply_cmd) : NULL;
+}
+
 /* gw_append - append through the thread's journal client */
 json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
 {
@@ -432,31 +440,19 @@ static int s_init(service_t *svc)
     gw->milestone_timeout_ms =
         (int)config_duration_ms(gw->cfg, "gateway", "milestone_timeout");
     gw->loop_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "loop_timeout");
-    if (pthread_key_create(&gw->journal_key, s_client_free)) {
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
-    }
-    if (pthread_key_create(&gw->survey_key, s_client_free)) {
-        pthread_key_delete(gw->journal_key);
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
-    }
-    if (pthread_key_create(&gw->milestone_key, s_client_free)) {
-        pthread_key_delete(gw->journal_key);
-        pthread_key_delete(gw->survey_key);
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
-    }
-    if (pthread_key_create(&gw->loop_key, s_client_free)) {
-        pthread_key_delete(gw->milestone_key);
-        pthread_key_delete(gw->journal_key);
-        pthread_key_delete(gw->survey_key);
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
+    gw->intake_timeout_ms = (int)config_duration_ms(gw->cfg, "intake", "timeout");
+    /* one per-thread client key per service the gateway talks to */
+    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->survey_key, &gw->milestone_key,
+                              &gw->loop_key, &gw->intake_key};
+    size_t nk = sizeof tkeys / sizeof tkeys[0];
+    for (size_t i = 0; i < nk; i++) {
+        if (pthread_key_create(tkeys[i], s_client_free)) {
+            while (i-- > 0)
+                pthread_key_delete(*tkeys[i]);
+            free(gw);
+            service_set_state(svc, NULL);
+            return -1;
+        }
     }
     if (keys_from_config(gw->cfg, "gateway", "ingest_key", "ingest", gw->ingest_key,
                          sizeof gw->ingest_key) ||
@@ -514,6 +510,7 @@ static void s_fini(service_t *svc)
     pthread_key_delete(gw->survey_key);
     pthread_key_delete(gw->milestone_key);
     pthread_key_delete(gw->loop_key);
+    pthread_key_delete(gw->intake_key);
     free(gw);
     service_set_state(svc, NULL);
 }

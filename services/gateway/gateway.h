@@ -45,6 +45,8 @@ typedef struct {
     void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
     int loop_timeout_ms;       /* [gateway] loop_timeout */
     pthread_key_t loop_key;    /* per-thread DEALER to [loop] control */
+    int intake_timeout_ms;     /* [intake] timeout */
+    pthread_key_t intake_key;  /* per-thread DEALER to [intake] control */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -121,6 +123,9 @@ json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, ch
 /* gw_loop_call - one request to hark-loop's control socket, waiting at
  * most [gateway] loop_timeout; as gw_survey_call */
 json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+
+/* gw_intake_call - ask hark-intake (cases, reports), like gw_loop_call */
+json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
 
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */

@@ -117,18 +117,6 @@ int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long inde
     return -1;
 }
 
-/* s_intake_call - one request to hark-intake; reply body or NULL */
-static json_t *s_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
-{
-    wire_client_t *c = wire_client_new(gw->zctx, config_get(gw->cfg, "intake", "control"));
-    json_t *r = c ? wire_client_call_json(c, cmd, body,
-                                          (int)config_duration_ms(gw->cfg, "intake", "timeout"),
-                                          reply_cmd)
-                  : NULL;
-    wire_client_destroy(&c);
-    return r;
-}
-
 /* s_answer - relay hark-intake's answer: ok_cmd as 200, ERROR as 400/404 */
 static void s_answer(gw_req_t *r, json_t *reply, const char *cmd, const char *ok_cmd)
 {
@@ -161,7 +149,7 @@ static int s_case_exists(gw_req_t *r, const char *id)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
-    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
+    json_t *reply = gw_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
     json_decref(req);
     int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
     if (rc == 0)
@@ -363,7 +351,7 @@ void gw_cases(gw_req_t *r)
             json_object_set_new(req, "breached", json_true());
     }
     char cmd[48] = "";
-    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
+    json_t *reply = gw_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
     json_decref(req);
     if (*id && reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
         json_t *one = json_array_get(json_object_get(reply, "cases"), 0);
@@ -390,7 +378,7 @@ void gw_get_report_reasons(gw_req_t *r)
         json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
     }
     char cmd[48] = "";
-    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_REPORT, req, cmd);
+    json_t *reply = gw_intake_call(r->gw, CMD_INTAKE_REPORT, req, cmd);
     json_decref(req);
     s_answer(r, reply, cmd, CMD_INTAKE_REPORT_OK);
     json_decref(reply);
