@@ -66,6 +66,22 @@ void gw_error(gw_req_t *r, unsigned status, const char *code, const char *messag
     json_decref(body);
 }
 
+/* gw_body_object - the admin API's bodies (campaigns, milestones, loops) */
+json_t *gw_body_object(gw_req_t *r)
+{
+    json_error_t jerr;
+    json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (json_is_object(c))
+        return c;
+    char msg[300];
+    snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
+             jerr.line, jerr.column, c ? "not an object" : jerr.text);
+    gw_error(r, 400, "invalid_json", msg, NULL, -1);
+    json_decref(c);
+    return NULL;
+}
+
 /* gw_json - JSON body */
 void gw_json(gw_req_t *r, unsigned status, const json_t *body)
 {

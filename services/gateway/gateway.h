@@ -83,6 +83,10 @@ void gw_error(gw_req_t *r, unsigned status, const char *code, const char *messag
 /* gw_json - answer with a JSON value (not stolen) */
 void gw_json(gw_req_t *r, unsigned status, const json_t *body);
 
+/* gw_body_object - the request body as a JSON object (caller decrefs), or
+ * NULL having answered 400 invalid_json with where the parse failed */
+json_t *gw_body_object(gw_req_t *r);
+
 /* gw_header - a request header, or NULL */
 const char *gw_header(gw_req_t *r, const char *name);
 
