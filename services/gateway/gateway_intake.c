@@ -49,6 +49,7 @@
 #include "mime.h"
 #include "proto.h"
 #include "token.h"
+#include "utf8.h"
 
 #define S_TEXT_MAX 4000       /* characters a form takes */
 #define S_RATE_SLOTS 1024     /* client addresses tracked at once */
@@ -646,15 +647,6 @@ static int s_record(gw_req_t *r, const s_form_t *f)
     return 0;
 }
 
-/* s_chars - UTF-8 characters in s (valid UTF-8) */
-static size_t s_chars(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return c;
-}
-
 /* s_post - check the form; journal it or show it again */
 static void s_post(gw_req_t *r, s_form_t *f)
 {
@@ -690,7 +682,7 @@ static void s_post(gw_req_t *r, s_form_t *f)
                          (strlen(raw.data) != raw.len || gw_clean_text(raw.data, raw.len, &text)))) {
         f->err_field = "text";
         f->err_text = w->bad_text;
-    } else if (has_text == 1 && raw.len && s_chars(raw.data, raw.len) > S_TEXT_MAX) {
+    } else if (has_text == 1 && raw.len && utf8_count(raw.data, raw.len) > S_TEXT_MAX) {
         f->err_field = "text";
         f->err_text = w->long_text;
     } else {
