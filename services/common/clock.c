@@ -75,8 +75,7 @@ static int s_digits(const char **p, int n, int *out)
     return 0;
 }
 
-/* s_days_from_civil - days since 1970-01-01 (Howard Hinnant's algorithm) */
-static int64_t s_days_from_civil(int y, int m, int d)
+int64_t clock_days_from_civil(int y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -84,6 +83,19 @@ static int64_t s_days_from_civil(int y, int m, int d)
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
+}
+
+void clock_civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 /* clock_parse - RFC 3339 to epoch ms */
@@ -135,7 +147,7 @@ int clock_parse(const char *s, int64_t *ms)
         return -1;
     if (sec == 60)
         sec = 59; /* a leap second is held at :59 */
-    int64_t days = s_days_from_civil(y, mo, d);
+    int64_t days = clock_days_from_civil(y, mo, d);
     *ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off_min * 60) * 1000 +
           frac_ms;
     return 0;

@@ -26,4 +26,10 @@ const char *clock_format(int64_t ms, char *buf, size_t len);
  * ms; 0 on success, -1 when it is not a valid timestamp. */
 int clock_parse(const char *s, int64_t *ms);
 
+/* clock_days_from_civil / clock_civil_from_days - a date (proleptic
+ * Gregorian) as days since 1970-01-01 and back; exact for every date, with
+ * no time zone involved (Howard Hinnant's algorithms) */
+int64_t clock_days_from_civil(int y, int m, int d);
+void clock_civil_from_days(int64_t days, int *y, int *m, int *d);
+
 #endif

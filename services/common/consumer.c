@@ -26,6 +26,7 @@ struct consumer {
     consumer_apply_fn apply;
     void *arg;
     int64_t cursor;
+    int64_t head;   /* the journal's head at the last fetch */
     json_t *outbox; /* events emitted by the batch being applied */
     loop_t *loop;
     int timer;
@@ -146,6 +147,7 @@ int consumer_poll(consumer_t *c)
         return -1;
     json_t *events = json_object_get(r, "events");
     int64_t next = json_integer_value(json_object_get(r, "next"));
+    c->head = json_integer_value(json_object_get(r, "head"));
     size_t n = json_array_size(events);
     if (next <= c->cursor) {
         json_decref(r);
@@ -193,10 +195,20 @@ int consumer_poll(consumer_t *c)
     return n > 0 ? (int)n : 0;
 }
 
+int64_t consumer_event_ms(const hark_event_t *ev)
+{
+    int64_t ms = 0;
+    if (!ev->recorded_at || clock_parse(ev->recorded_at, &ms))
+        ms = clock_now_ms();
+    return ms;
+}
+
 int consumer_caught_up(consumer_t *c)
 {
-    int n = consumer_poll(c);
-    return n < 0 ? -1 : n < c->batch; /* a short batch was all there was */
+    /* the journal's head, not a short batch: the journal may cap a fetch
+     * below our batch ([journal] fetch_max), and a full batch may end at
+     * the head */
+    return consumer_poll(c) < 0 ? -1 : c->cursor >= c->head;
 }
 
 /* s_on_timer - poll until caught up (a batch at a time, so the loop stays

@@ -59,8 +59,13 @@ int consumer_poll(consumer_t *c);
  * 1 when that reached the end of the journal (everything recorded before
  * the call is applied), 0 when more is left, -1 when the journal could not
  * be reached.  For timers that must not act on state the journal already
- * changed (hark-intake's breach alerts). */
+ * changed (hark-intake's breach alerts, hark-survey's runs). */
 int consumer_caught_up(consumer_t *c);
+
+/* consumer_event_ms - when the journal recorded ev (the journal's clock,
+ * so a replay decides the same); now when the event carries no valid
+ * recorded_at */
+int64_t consumer_event_ms(const hark_event_t *ev);
 
 /* consumer_emit - during apply: queue an event for the journal with key
  * "<consumer name>/<source offset>/<suffix>".  payload is stolen.  0/-1. */

@@ -178,16 +178,6 @@ static int s_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
-/* s_codepoints - number of code points in valid UTF-8 */
-static size_t s_codepoints(const char *s, size_t n)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            count++;
-    return count;
-}
-
 /* s_is_integral - 1 when the real has no fraction (jansson reals are finite) */
 static int s_is_integral(double d)
 {
@@ -1187,7 +1177,7 @@ static int s_check_string(s_vctx_t *c, const s_node_t *n, const json_t *v, s_ver
     const char *str = json_string_value(v); /* no NUL, valid UTF-8: s_validate_node checked */
     size_t len = json_string_length(v);
     if (n->min_len >= 0 || n->max_len >= 0) {
-        size_t chars = s_codepoints(str, len);
+        size_t chars = utf8_count(str, len);
         if (n->min_len >= 0 && chars < (unsigned long long)n->min_len)
             return s_fail(c, e, 0, "must be at least %lld character%s", n->min_len,
                           s_plural(n->min_len));

@@ -32,3 +32,11 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
         *cp = v;
     return len;
 }
+
+size_t utf8_count(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += ((unsigned char)s[i] & 0xC0) != 0x80; /* not a continuation byte */
+    return count;
+}

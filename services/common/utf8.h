@@ -16,4 +16,8 @@
  * bytes there are not valid UTF-8 (*cp untouched). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* utf8_count - the number of code points in s[0..n), which is valid UTF-8
+ * (lengths in characters: schema maxLength, form fields, CLI columns) */
+size_t utf8_count(const char *s, size_t n);
+
 #endif

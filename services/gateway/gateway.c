@@ -66,6 +66,22 @@ void gw_error(gw_req_t *r, unsigned status, const char *code, const char *messag
     json_decref(body);
 }
 
+/* gw_body_object - the admin API's bodies (campaigns, milestones, loops) */
+json_t *gw_body_object(gw_req_t *r)
+{
+    json_error_t jerr;
+    json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (json_is_object(c))
+        return c;
+    char msg[300];
+    snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
+             jerr.line, jerr.column, c ? "not an object" : jerr.text);
+    gw_error(r, 400, "invalid_json", msg, NULL, -1);
+    json_decref(c);
+    return NULL;
+}
+
 /* gw_json - JSON body */
 void gw_json(gw_req_t *r, unsigned status, const json_t *body)
 {
@@ -207,6 +223,14 @@ json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *r
 {
     wire_client_t *c = s_thread_client(gw, gw->loop_key, config_get(gw->cfg, "loop", "control"));
     return c ? wire_client_call_json(c, cmd, body, gw->loop_timeout_ms, reply_cmd) : NULL;
+}
+
+/* gw_intake_call - ask hark-intake (case lists, case checks, reports) */
+json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+{
+    wire_client_t *c =
+        s_thread_client(gw, gw->intake_key, config_get(gw->cfg, "intake", "control"));
+    return c ? wire_client_call_json(c, cmd, body, gw->intake_timeout_ms, reply_cmd) : NULL;
 }
 
 /* gw_append - append through the thread's journal client */
@@ -432,31 +456,19 @@ static int s_init(service_t *svc)
     gw->milestone_timeout_ms =
         (int)config_duration_ms(gw->cfg, "gateway", "milestone_timeout");
     gw->loop_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "loop_timeout");
-    if (pthread_key_create(&gw->journal_key, s_client_free)) {
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
-    }
-    if (pthread_key_create(&gw->survey_key, s_client_free)) {
-        pthread_key_delete(gw->journal_key);
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
-    }
-    if (pthread_key_create(&gw->milestone_key, s_client_free)) {
-        pthread_key_delete(gw->journal_key);
-        pthread_key_delete(gw->survey_key);
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
-    }
-    if (pthread_key_create(&gw->loop_key, s_client_free)) {
-        pthread_key_delete(gw->milestone_key);
-        pthread_key_delete(gw->journal_key);
-        pthread_key_delete(gw->survey_key);
-        free(gw);
-        service_set_state(svc, NULL);
-        return -1;
+    gw->intake_timeout_ms = (int)config_duration_ms(gw->cfg, "intake", "timeout");
+    /* one per-thread client key per service the gateway talks to */
+    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->survey_key, &gw->milestone_key,
+                              &gw->loop_key, &gw->intake_key};
+    size_t nk = sizeof tkeys / sizeof tkeys[0];
+    for (size_t i = 0; i < nk; i++) {
+        if (pthread_key_create(tkeys[i], s_client_free)) {
+            while (i-- > 0)
+                pthread_key_delete(*tkeys[i]);
+            free(gw);
+            service_set_state(svc, NULL);
+            return -1;
+        }
     }
     if (keys_from_config(gw->cfg, "gateway", "ingest_key", "ingest", gw->ingest_key,
                          sizeof gw->ingest_key) ||
@@ -514,6 +526,7 @@ static void s_fini(service_t *svc)
     pthread_key_delete(gw->survey_key);
     pthread_key_delete(gw->milestone_key);
     pthread_key_delete(gw->loop_key);
+    pthread_key_delete(gw->intake_key);
     free(gw);
     service_set_state(svc, NULL);
 }

@@ -45,6 +45,8 @@ typedef struct {
     void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
     int loop_timeout_ms;       /* [gateway] loop_timeout */
     pthread_key_t loop_key;    /* per-thread DEALER to [loop] control */
+    int intake_timeout_ms;     /* [intake] timeout */
+    pthread_key_t intake_key;  /* per-thread DEALER to [intake] control */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -80,6 +82,10 @@ void gw_error(gw_req_t *r, unsigned status, const char *code, const char *messag
 
 /* gw_json - answer with a JSON value (not stolen) */
 void gw_json(gw_req_t *r, unsigned status, const json_t *body);
+
+/* gw_body_object - the request body as a JSON object (caller decrefs), or
+ * NULL having answered 400 invalid_json with where the parse failed */
+json_t *gw_body_object(gw_req_t *r);
 
 /* gw_header - a request header, or NULL */
 const char *gw_header(gw_req_t *r, const char *name);
@@ -121,6 +127,9 @@ json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, ch
 /* gw_loop_call - one request to hark-loop's control socket, waiting at
  * most [gateway] loop_timeout; as gw_survey_call */
 json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+
+/* gw_intake_call - ask hark-intake (cases, reports), like gw_loop_call */
+json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
 
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */

@@ -121,17 +121,9 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
 /* s_put - create or replace one campaign */
 static void s_put(gw_req_t *r, const char *id)
 {
-    json_error_t jerr;
-    json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                           JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(c)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
-                 jerr.line, jerr.column, c ? "not an object" : jerr.text);
-        gw_error(r, 400, "invalid_json", msg, NULL, -1);
-        json_decref(c);
+    json_t *c = gw_body_object(r);
+    if (!c)
         return;
-    }
     if (s_check(r, c, id)) {
         json_decref(c);
         return;

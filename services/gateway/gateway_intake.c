@@ -49,6 +49,7 @@
 #include "mime.h"
 #include "proto.h"
 #include "token.h"
+#include "utf8.h"
 
 #define S_TEXT_MAX 4000       /* characters a form takes */
 #define S_RATE_SLOTS 1024     /* client addresses tracked at once */
@@ -117,18 +118,6 @@ int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long inde
     return -1;
 }
 
-/* s_intake_call - one request to hark-intake; reply body or NULL */
-static json_t *s_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
-{
-    wire_client_t *c = wire_client_new(gw->zctx, config_get(gw->cfg, "intake", "control"));
-    json_t *r = c ? wire_client_call_json(c, cmd, body,
-                                          (int)config_duration_ms(gw->cfg, "intake", "timeout"),
-                                          reply_cmd)
-                  : NULL;
-    wire_client_destroy(&c);
-    return r;
-}
-
 /* s_answer - relay hark-intake's answer: ok_cmd as 200, ERROR as 400/404 */
 static void s_answer(gw_req_t *r, json_t *reply, const char *cmd, const char *ok_cmd)
 {
@@ -161,7 +150,7 @@ static int s_case_exists(gw_req_t *r, const char *id)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
-    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
+    json_t *reply = gw_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
     json_decref(req);
     int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
     if (rc == 0)
@@ -363,7 +352,7 @@ void gw_cases(gw_req_t *r)
             json_object_set_new(req, "breached", json_true());
     }
     char cmd[48] = "";
-    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
+    json_t *reply = gw_intake_call(r->gw, CMD_INTAKE_CASES, req, cmd);
     json_decref(req);
     if (*id && reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
         json_t *one = json_array_get(json_object_get(reply, "cases"), 0);
@@ -390,7 +379,7 @@ void gw_get_report_reasons(gw_req_t *r)
         json_object_set_new(req, keys[i], json_string(s_arg(r, keys[i])));
     }
     char cmd[48] = "";
-    json_t *reply = s_intake_call(r->gw, CMD_INTAKE_REPORT, req, cmd);
+    json_t *reply = gw_intake_call(r->gw, CMD_INTAKE_REPORT, req, cmd);
     json_decref(req);
     s_answer(r, reply, cmd, CMD_INTAKE_REPORT_OK);
     json_decref(reply);
@@ -658,15 +647,6 @@ static int s_record(gw_req_t *r, const s_form_t *f)
     return 0;
 }
 
-/* s_chars - UTF-8 characters in s (valid UTF-8) */
-static size_t s_chars(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return c;
-}
-
 /* s_post - check the form; journal it or show it again */
 static void s_post(gw_req_t *r, s_form_t *f)
 {
@@ -702,7 +682,7 @@ static void s_post(gw_req_t *r, s_form_t *f)
                          (strlen(raw.data) != raw.len || gw_clean_text(raw.data, raw.len, &text)))) {
         f->err_field = "text";
         f->err_text = w->bad_text;
-    } else if (has_text == 1 && raw.len && s_chars(raw.data, raw.len) > S_TEXT_MAX) {
+    } else if (has_text == 1 && raw.len && utf8_count(raw.data, raw.len) > S_TEXT_MAX) {
         f->err_field = "text";
         f->err_text = w->long_text;
     } else {

@@ -89,17 +89,9 @@ void gw_post_loops(gw_req_t *r)
         gw_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
         return;
     }
-    json_error_t jerr;
-    json_t *req = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                             JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(req)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
-                 jerr.line, jerr.column, req ? "not an object" : jerr.text);
-        gw_error(r, 400, "invalid_json", msg, NULL, -1);
-        json_decref(req);
+    json_t *req = gw_body_object(r);
+    if (!req)
         return;
-    }
     json_t *payload = NULL;
     int dry_run = 0;
     char field[128], msg[300];

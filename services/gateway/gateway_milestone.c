@@ -67,17 +67,9 @@ static json_t *s_list(gw_req_t *r, const char *kind)
 /* s_put - replace one kind's settings */
 static void s_put(gw_req_t *r, const char *kind)
 {
-    json_error_t jerr;
-    json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                           JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(c)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
-                 jerr.line, jerr.column, c ? "not an object" : jerr.text);
-        gw_error(r, 400, "invalid_json", msg, NULL, -1);
-        json_decref(c);
+    json_t *c = gw_body_object(r);
+    if (!c)
         return;
-    }
     const json_t *bk = json_object_get(c, "kind");
     if (bk && !(json_is_string(bk) && strcmp(json_string_value(bk), kind) == 0)) {
         gw_error(r, 400, "invalid_field", "kind must be the one in the path (or left out)",

@@ -136,6 +136,21 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     return off;
 }
 
+/* cli_read_file - a file named on the command line (--message-file) */
+char *cli_read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(max + 2);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
 /* s_duration - "3d4h", "5m10s" */
 static void s_duration(long long ms, char *out, size_t len)
 {

@@ -33,6 +33,11 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
 /* cli_by - "cli:<user>" (from $USER) into out: who a journaled change is by */
 void cli_by(char *out, size_t len);
 
+/* cli_read_file - path's content, NUL-terminated (caller frees), reading at
+ * most max + 1 bytes: *len is max + 1 when the file is larger than max;
+ * NULL when it cannot be read */
+char *cli_read_file(const char *path, size_t max, size_t *len);
+
 /* hark_cases - `hark cases list|show|reply|retag|resolve|link` */
 int hark_cases(cli_t *cli);
 

@@ -230,21 +230,6 @@ static int s_journal(cli_t *cli, const char *type, json_t *payload)
     return 0;
 }
 
-/* s_read_file - the whole file (malloc'd, NUL-terminated) or NULL */
-static char *s_read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(S_MESSAGE_MAX + 2);
-    size_t n = buf ? fread(buf, 1, S_MESSAGE_MAX + 1, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* s_action - hark cases reply|retag|resolve ID … */
 static int s_action(cli_t *cli, const char *what)
 {
@@ -263,7 +248,7 @@ static int s_action(cli_t *cli, const char *what)
                                ? cli->argv[3]
                                : NULL;
         size_t len = 0;
-        char *msg = file ? s_read_file(file, &len) : NULL;
+        char *msg = file ? cli_read_file(file, S_MESSAGE_MAX, &len) : NULL;
         if (!msg || len == 0 || len > S_MESSAGE_MAX || strlen(msg) != len ||
             !mime_utf8_valid(msg, len)) {
             fprintf(stderr, "hark: cases reply ID --message-file F: F must hold the reply's"

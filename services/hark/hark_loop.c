@@ -23,27 +23,6 @@
 
 #define S_MAX_MESSAGE (256 * 1024)
 
-/* s_read_file - the whole file, NUL-terminated (caller frees); NULL after
- * printing why */
-static char *s_read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "hark: loop close: cannot read %s\n", path);
-        return NULL;
-    }
-    char *buf = malloc(S_MAX_MESSAGE + 1);
-    size_t n = buf ? fread(buf, 1, S_MAX_MESSAGE + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > S_MAX_MESSAGE) {
-        fprintf(stderr, "hark: loop close: %s is too large\n", path);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 /* s_preview - LOOP_PREVIEW; the reply, or NULL after printing why (*rc
  * set: 1 hark-loop not answering, 2 refused or an unknown reason) */
 static json_t *s_preview(cli_t *cli, const json_t *payload, int render, int *rc)
@@ -148,9 +127,16 @@ static int s_close(cli_t *cli)
                         "Markdown)\n");
         return 2;
     }
-    char *message = s_read_file(file);
-    if (!message)
+    size_t len = 0;
+    char *message = cli_read_file(file, S_MAX_MESSAGE, &len);
+    if (!message || len > S_MAX_MESSAGE) {
+        if (message)
+            fprintf(stderr, "hark: loop close: %s is too large\n", file);
+        else
+            fprintf(stderr, "hark: loop close: cannot read %s\n", file);
+        free(message);
         return 2;
+    }
     json_t *req = json_object();
     if (reason)
         json_object_set_new(req, "reason", json_string(reason));

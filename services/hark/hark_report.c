@@ -12,6 +12,7 @@
 #include "csv.h"
 #include "hark.h"
 #include "proto.h"
+#include "utf8.h"
 
 /* s_num - a number or null as text */
 static const char *s_num(const json_t *v, const char *suffix, char *buf, size_t len)
@@ -34,9 +35,7 @@ static void s_bar(const json_t *nps, char *out, size_t len)
             strcat(side, "█");
     }
     /* the left half is right-aligned: pad with spaces */
-    size_t used = 0;
-    for (const char *p = left; *p; p++)
-        used += ((unsigned char)*p & 0xc0) != 0x80;
+    size_t used = utf8_count(left, strlen(left));
     snprintf(out, len, "%*s%s|%s", (int)(20 - used), "", left, right);
 }
 

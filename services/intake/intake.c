@@ -73,16 +73,6 @@ static const char *const s_consumes[] = {
     "case.retagged", "case.resolved", "loop.notified", NULL,
 };
 
-/* s_event_ms - when the journal recorded ev (its clock: a replay decides
- * the same) */
-static int64_t s_event_ms(const hark_event_t *ev)
-{
-    int64_t ms = 0;
-    if (!ev->recorded_at || clock_parse(ev->recorded_at, &ms))
-        ms = clock_now_ms();
-    return ms;
-}
-
 static const char *s_col(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
@@ -224,7 +214,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
         idx = staff_idx, n = ns;
     const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
     const intake_team_t *team = reasons_team(r, primary->team);
-    int64_t at = s_event_ms(ev);
+    int64_t at = consumer_event_ms(ev);
     int64_t due = opens ? intake_hours_add(team, at, primary->target_ms) : 0;
     char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
     s_codes_text(r, idx, n, codes, sizeof codes);
@@ -312,7 +302,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     const char *locale = json_string_value(json_object_get(p, "locale"));
     if (!locale && *who.locale)
         locale = who.locale;
-    int64_t opened = s_event_ms(ev);
+    int64_t opened = consumer_event_ms(ev);
     /* an NPS comment of a promoter or passive waits for no answer */
     int quiet = strcmp(kind, "nps") == 0 && json_is_integer(js) && json_integer_value(js) >= 7;
     const char *invite = strcmp(kind, "nps") == 0
@@ -471,7 +461,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         log_warn("event=case_unknown type=%s case=%s", ev->type, id ? id : "");
         return 0;
     }
-    int64_t at = s_event_ms(ev);
+    int64_t at = consumer_event_ms(ev);
     if (strcmp(ev->type, "case.replied") == 0) {
         const char *message = json_string_value(json_object_get(p, "message"));
         if (!message)
@@ -568,7 +558,7 @@ static int s_loop(sqlite3 *db, const hark_event_t *ev)
     const char *loop = json_string_value(json_object_get(p, "loop"));
     const char *reason = json_string_value(json_object_get(p, "reason"));
     const char *cid = json_string_value(json_object_get(p, "customer_id"));
-    int64_t at = s_event_ms(ev);
+    int64_t at = consumer_event_ms(ev);
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(p, "cases"), i, v) {

@@ -54,6 +54,10 @@ void reasons_destroy(reasons_t **self_p);
 
 size_t reasons_count(const reasons_t *r);
 const intake_reason_t *reasons_get(const reasons_t *r, size_t i);
+/* reasons_code_ok - 1 when code is a well-formed reason code,
+ * ^[a-z][a-z0-9_]{0,63}$ (feedback.tagged's and loop.closed's pattern) */
+int reasons_code_ok(const char *code);
+
 /* reasons_find - index of code, or -1 */
 int reasons_find(const reasons_t *r, const char *code);
 /* reasons_other - index of `other` (always present in a loaded taxonomy) */

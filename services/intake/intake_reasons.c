@@ -135,8 +135,7 @@ static int s_grow(void **p, size_t n, size_t *cap, size_t size)
     return 0;
 }
 
-/* s_code_ok - ^[a-z][a-z0-9_]{0,63}$ (feedback.tagged's codes) */
-static int s_code_ok(const char *c)
+int reasons_code_ok(const char *c)
 {
     size_t n = strlen(c);
     if (n == 0 || n > INTAKE_CODE_MAX || !(c[0] >= 'a' && c[0] <= 'z'))
@@ -154,7 +153,7 @@ static void s_section_start(reasons_t *r, const char *name)
     r->cur_reason = r->cur_team = -1;
     if (strncmp(name, "reason.", 7) == 0) {
         const char *code = name + 7;
-        if (!s_code_ok(code)) {
+        if (!reasons_code_ok(code)) {
             s_error(r, r->line, "[%s]: a reason code is a-z, 0-9 and _, starting with a letter",
                     name);
             return;

@@ -65,15 +65,6 @@ static const char *const s_consumes[] = {
     NULL,
 };
 
-/* s_event_ms - when the journal recorded ev (its clock, not ours) */
-static int64_t s_event_ms(const hark_event_t *ev)
-{
-    int64_t ms = 0;
-    if (!ev->recorded_at || clock_parse(ev->recorded_at, &ms))
-        ms = clock_now_ms();
-    return ms;
-}
-
 /* s_apply - one journal event */
 static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
@@ -98,10 +89,10 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     if (strcmp(ev->type, "mail.requested") == 0)
         return lstore_invite(db, ev->key, p);
     if (strcmp(ev->type, "survey.answered") == 0)
-        return lstore_answer(db, p, s_event_ms(ev));
+        return lstore_answer(db, p, consumer_event_ms(ev));
     if (strcmp(ev->type, "loop.closed") == 0) {
         long added = 0;
-        if (lstore_closed(db, p, s_event_ms(ev), ev->offset, &added)) {
+        if (lstore_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
             log_error("event=loop_not_closed offset=%lld loop=%s", (long long)ev->offset,
                       json_string_value(json_object_get(p, "loop")));
             return -1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "intake.h"
 #include "loop_svc.h"
 #include "proto.h"
 #include "schema.h"
@@ -34,20 +35,6 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     snprintf(field, flen, "%s", f);
     snprintf(msg, mlen, "%s", m);
     return -1;
-}
-
-/* s_code_ok - a reason code: ^[a-z][a-z0-9_]{0,63}$ (the schema's
- * pattern, checked first so a bad reason is named before the id derived
- * from it) */
-static int s_code_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64 || s[0] < 'a' || s[0] > 'z')
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
 }
 
 /* s_blank - 1 when s has nothing but ASCII white space */
@@ -101,7 +88,9 @@ int lcheck_request(const json_t *req, int preview, const char *by, json_t **payl
     const char *ann = json_string_value(json_object_get(req, "announcement"));
     const char *since = json_string_value(json_object_get(req, "since"));
     const char *id = json_string_value(json_object_get(req, "id"));
-    if (!s_code_ok(reason))
+    /* the schema's pattern, checked first so a bad reason is named before
+     * the id derived from it */
+    if (!reasons_code_ok(reason))
         return s_fail(field, flen, "reason", msg, mlen,
                       "reason must be a reason code: a-z, 0-9 and _, starting with a letter, "
                       "at most 64");

@@ -192,7 +192,7 @@ static s_cache_t *s_slot(milestone_t *m, const char *tz, int64_t day, int minute
         strcmp(e->tz, tz) == 0)
         return e;
     int y, mo, d;
-    ms_civil_from_days(day, &y, &mo, &d);
+    clock_civil_from_days(day, &y, &mo, &d);
     const char *zone = survey_tz_ok(tz) ? tz : m->default_tz;
     memset(e, 0, sizeof *e);
     e->at = ms_send_instant(y, mo, d, minutes, zone);
@@ -325,7 +325,7 @@ static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t
     /* the milestone kept on `day` is the one `offset` days later */
     int64_t event_day = day - set->offset_days;
     int y, mo, d, md[2];
-    ms_civil_from_days(event_day, &y, &mo, &d);
+    clock_civil_from_days(event_day, &y, &mo, &d);
     if (ms_match_md(y, mo, d, m->mar1, md) < 2)
         md[1] = md[0];
     char **zones = NULL;
@@ -545,13 +545,13 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
                       int md, int start_year, const char *tz, int64_t now)
 {
     int y0, mo, d;
-    ms_civil_from_days(now / DAY_MS, &y0, &mo, &d);
+    clock_civil_from_days(now / DAY_MS, &y0, &mo, &d);
     for (int y = y0 - 1; y <= y0 + 2; y++) {
         if (set->kind == MS_ANNIVERSARY && y - start_year < 1)
             continue;
         int om, od;
         ms_observed(y, md / 100, md % 100, m->mar1, &om, &od);
-        int64_t event_day = ms_days_from_civil(y, om, od);
+        int64_t event_day = clock_days_from_civil(y, om, od);
         int64_t at = s_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
         if (at + m->catch_up <= now)
             continue;

@@ -21,11 +21,6 @@
 /* ms_leap - 1 for a Gregorian leap year */
 int ms_leap(int y);
 
-/* ms_days_from_civil / ms_civil_from_days - a date as days since
- * 1970-01-01 and back (proleptic Gregorian) */
-int64_t ms_days_from_civil(int y, int m, int d);
-void ms_civil_from_days(int64_t days, int *y, int *m, int *d);
-
 /* ms_parse_date - "YYYY-MM-DD" (a real date); 0/-1 */
 int ms_parse_date(const char *s, int *y, int *m, int *d);
 

@@ -2,16 +2,15 @@
  * milestone_date.c - calendar arithmetic for birthdays and anniversaries,
  * and the local send instant in a customer's zone.
  *
- * The civil-date conversions are Howard Hinnant's days_from_civil /
- * civil_from_days: C has timegm() for "a UTC wall time to epoch" but nothing
- * that adds days to a date without going through a time zone, and these
- * are exact for every Gregorian date, so they are written out here.
+ * Dates are counted in days (clock_days_from_civil / clock_civil_from_days,
+ * which need no time zone), so adding days to a date is an addition.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "milestone.h"
 #include "survey_time.h"
 
@@ -25,29 +24,6 @@ static int s_mdays(int y, int m)
 {
     static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && ms_leap(y) ? 29 : d[m - 1];
-}
-
-int64_t ms_days_from_civil(int y, int m, int d)
-{
-    int64_t yy = y - (m <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void ms_civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 /* s_digits - n ASCII digits at s as a number, or -1 */
@@ -165,7 +141,7 @@ int64_t ms_send_instant(int y, int m, int d, int minutes, const char *tz)
      * at most once within a day either side of any time (true of every
      * zone in tzdata), so the offsets a day before and a day after are the
      * only ones the wall time can have. */
-    int64_t u = ms_days_from_civil(y, m, d) * 86400 + (int64_t)minutes * 60;
+    int64_t u = clock_days_from_civil(y, m, d) * 86400 + (int64_t)minutes * 60;
     long o1 = s_gmtoff(u - 86400, tz), o2 = s_gmtoff(u + 86400, tz);
     int64_t best = INT64_MAX;
     long offs[2] = {o1, o2};

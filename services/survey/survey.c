@@ -91,15 +91,6 @@ static const char *const s_consumes[] = {
     "mail.delivered", "survey.answered", "campaign.saved", NULL,
 };
 
-/* s_event_ms - when the journal recorded ev (its clock, not ours) */
-static int64_t s_event_ms(const hark_event_t *ev)
-{
-    int64_t ms = 0;
-    if (!ev->recorded_at || clock_parse(ev->recorded_at, &ms))
-        ms = clock_now_ms();
-    return ms;
-}
-
 /* s_col_text - a text column or NULL */
 static const char *s_col(sqlite3_stmt *st, int i)
 {
@@ -113,7 +104,7 @@ static int64_t s_purchase_ms(const hark_event_t *ev)
     const char *occurred = json_string_value(json_object_get(ev->payload, "occurred_at"));
     if (!occurred || clock_parse(occurred, &at))
         if (!ev->occurred_at || clock_parse(ev->occurred_at, &at))
-            at = s_event_ms(ev);
+            at = consumer_event_ms(ev);
     return at;
 }
 
@@ -162,7 +153,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     const char *status = "scheduled";
     if (!sampled) {
         status = "sampled_out"; /* kept, so the campaign's counts show it */
-    } else if (at + delay + expiry < s_event_ms(ev)) {
+    } else if (at + delay + expiry < consumer_event_ms(ev)) {
         /* an old order (an import of past purchases): its invite would
          * have expired already, so asking now would only surprise people */
         status = "stale";
@@ -203,7 +194,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     log_info("event=invite_%s invite=%s campaign=%s order=%s due=%s", status, id, campaign,
              order_id, clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
-        return sstore_stat_add(db, s_event_ms(ev), campaign,
+        return sstore_stat_add(db, consumer_event_ms(ev), campaign,
                                *locale ? locale : s->default_locale, status, 1);
     return 0;
 }
@@ -227,7 +218,7 @@ static int s_delivered(sqlite3 *db, const hark_event_t *ev)
         snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : "");
         sqlite3_step(st);
         db_finish(st);
-        return sstore_stat_add(db, s_event_ms(ev), campaign, *locale ? locale : NULL,
+        return sstore_stat_add(db, consumer_event_ms(ev), campaign, *locale ? locale : NULL,
                                "delivered", 1);
     }
     db_finish(st);
@@ -306,7 +297,7 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
     int alerted = sqlite3_column_int(st, 9);
     db_finish(st);
 
-    int64_t t = s_event_ms(ev); /* the journal's time, so a replay decides the same */
+    int64_t t = consumer_event_ms(ev); /* the journal's time, so a replay decides the same */
     if (t >= expires) {
         log_info("event=answer_ignored invite=%s why=expired", invite);
         return 0;
@@ -526,9 +517,9 @@ static int s_sync(void *arg)
 {
     consumer_t *c = service_consumer(arg);
     for (int i = 0; c && i < 100; i++) {
-        int n = consumer_poll(c);
-        if (n <= 0)
-            return n;
+        int r = consumer_caught_up(c);
+        if (r)
+            return r < 0 ? -1 : 0;
     }
     return c ? -1 : 0;
 }

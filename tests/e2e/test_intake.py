@@ -499,13 +499,22 @@ def test_intake__a_form_posted_twice_opens_one_case_a_changed_one_another(make_h
     h.stop()
 
 
-def test_intake__a_reply_still_in_the_journal_backlog_is_not_a_breach(make_hark, tmp_path, smtp):
+@pytest.mark.parametrize("fetch_max", [None, "100"])
+def test_intake__a_reply_still_in_the_journal_backlog_is_not_a_breach(make_hark, tmp_path, smtp,
+                                                                      fetch_max):
     # the staff replied before the deadline, but hark-intake (stopped here,
     # busy with a burst in real life) applies it only after the deadline:
-    # the breach timer must not alert before it has caught up with the journal
+    # the breach timer must not alert before it has caught up with the journal.
+    # fetch_max "100": the journal hands out less than the consumer's batch
+    # (500), so a short fetch is not yet the end of the journal
     clock = tmp_path / "clock"
     clock.write_text("0")
-    h = start(make_hark, tmp_path, smtp, clock=clock)
+    conf = intake_conf(tmp_path, smtp.port)
+    if fetch_max:
+        conf["journal"] = {"fetch_max": fetch_max}
+    h = make_hark(services=SERVICES, conf=conf, start=False)
+    h.env["HARK_CLOCK_FILE"] = str(clock)
+    h.start()
     customer(h, "c6", "fay@example.com")
     case = complain(h, {"customer_id": "c6", "text": "late delivery"})
     wait_for(lambda: len(cases(h)) == 1, what="the case")

@@ -62,9 +62,18 @@ static void test_invalid_sequences_are_refused(void)
     CHECK_INT(s_dec("\xC3\xA9", 1, &cp), 0);
 }
 
+static void test_count_is_code_points_not_bytes(void)
+{
+    CHECK_INT(utf8_count("", 0), 0);
+    CHECK_INT(utf8_count("abc", 3), 3);
+    CHECK_INT(utf8_count("Я中😀é", strlen("Я中😀é")), 4); /* 2 + 3 + 4 + 2 bytes */
+    CHECK_INT(utf8_count("Я中😀é", 2), 1);                 /* only as far as n */
+}
+
 int main(void)
 {
     UNIT_RUN(test_valid_sequences_of_each_length);
     UNIT_RUN(test_invalid_sequences_are_refused);
+    UNIT_RUN(test_count_is_code_points_not_bytes);
     return UNIT_END();
 }
