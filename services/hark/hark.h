@@ -53,6 +53,11 @@ int hark_report(cli_t *cli);
 /* hark_campaign - `hark campaign list|show|set` */
 int hark_campaign(cli_t *cli);
 
+/* cli_applied_list - once the consumer `service` has applied the journal,
+ * the array `field` of its reply to cmd (req stolen); NULL having said why */
+json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+                         json_t *req, const char *field, const char *what);
+
 /* cli_wait_applied - wait (up to 3 s) until the consumer answering on
  * control endpoint ep has applied the journal up to its head now */
 void cli_wait_applied(cli_t *cli, const char *ep);

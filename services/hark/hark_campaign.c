@@ -53,17 +53,29 @@ void cli_wait_applied(cli_t *cli, const char *ep)
  * decrefs), or NULL having said why */
 static json_t *s_campaigns(cli_t *cli, const char *id)
 {
-    const char *ep = config_get(cli->cfg, "survey", "control");
+    return cli_applied_list(cli, "survey", CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK,
+                            id ? json_pack("{s:s}", "id", id) : json_object(), "campaigns",
+                            "campaign");
+}
+
+/* cli_applied_list - wait until the consumer `service` has applied the
+ * journal, send it cmd with req (stolen) and return the array `field` of
+ * its ok reply (caller decrefs), or NULL having said why as "hark: what:" */
+json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+                         json_t *req, const char *field, const char *what)
+{
+    const char *ep = config_get(cli->cfg, service, "control");
     cli_wait_applied(cli, ep);
-    json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
-    char cmd[48] = "";
-    json_t *r = cli_call(cli, ep, CMD_SURVEY_CAMPAIGNS, req, cmd);
+    char got[48] = "";
+    json_t *r = req ? cli_call(cli, ep, cmd, req, got) : NULL;
     json_decref(req);
-    json_t *list = json_object_get(r, "campaigns");
-    if (!r || strcmp(cmd, CMD_SURVEY_CAMPAIGNS_OK) != 0 || !json_is_array(list)) {
+    json_t *list = json_object_get(r, field);
+    if (!r || strcmp(got, ok) != 0 || !json_is_array(list)) {
         const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
-        fprintf(stderr, "hark: campaign: %s\n",
-                m ? m : "the survey service does not answer on its control socket");
+        if (m)
+            fprintf(stderr, "hark: %s: %s\n", what, m);
+        else
+            fprintf(stderr, "hark: %s: hark-%s does not answer on %s\n", what, service, ep);
         json_decref(r);
         return NULL;
     }

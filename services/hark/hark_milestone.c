@@ -26,23 +26,9 @@
  * NULL having said why */
 static json_t *s_settings(cli_t *cli, const char *kind)
 {
-    const char *ep = config_get(cli->cfg, "milestone", "control");
-    cli_wait_applied(cli, ep);
-    json_t *req = kind ? json_pack("{s:s}", "kind", kind) : json_object();
-    char cmd[48] = "";
-    json_t *r = cli_call(cli, ep, CMD_MILESTONE_SETTINGS, req, cmd);
-    json_decref(req);
-    json_t *list = json_object_get(r, "milestones");
-    if (!r || strcmp(cmd, CMD_MILESTONE_SETTINGS_OK) != 0 || !json_is_array(list)) {
-        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
-        fprintf(stderr, "hark: milestone: %s\n",
-                m ? m : "the milestone service does not answer on its control socket");
-        json_decref(r);
-        return NULL;
-    }
-    json_incref(list);
-    json_decref(r);
-    return list;
+    return cli_applied_list(cli, "milestone", CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK,
+                            kind ? json_pack("{s:s}", "kind", kind) : json_object(), "milestones",
+                            "milestone");
 }
 
 /* s_list - one line per kind */
