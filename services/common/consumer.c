@@ -83,6 +83,11 @@ consumer_t *consumer_new(void *zctx, const char *name, sqlite3 *db,
 }
 
 /* consumer_destroy - close sockets; safe on NULL and twice */
+wire_client_t *consumer_journal(consumer_t *c)
+{
+    return c ? c->journal : NULL;
+}
+
 void consumer_destroy(consumer_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "wire.h"
 
 typedef struct {
     int64_t offset;
@@ -46,6 +47,10 @@ consumer_t *consumer_new(void *zctx, const char *name, sqlite3 *db,
                          const char *const *types, int batch, consumer_apply_fn apply,
                          void *arg);
 void consumer_destroy(consumer_t **self_p);
+
+/* consumer_journal - the consumer's client to the journal (borrowed; NULL
+ * for NULL), for appends on the same thread between polls */
+wire_client_t *consumer_journal(consumer_t *c);
 
 /* consumer_attach - poll on journal hints and every poll_ms */
 int consumer_attach(consumer_t *c, loop_t *loop, int poll_ms);

@@ -1,6 +1,7 @@
 /*
  * service.c - the shared server skeleton (cf. Postfix's single_server).
  */
+#include "outbox.h"
 #include "service.h"
 
 #include <errno.h>
@@ -29,6 +30,15 @@ struct service {
 const config_t *service_config(const service_t *svc) { return svc->cfg; }
 loop_t *service_loop(const service_t *svc) { return svc->loop; }
 sqlite3 *service_db(const service_t *svc) { return svc->db; }
+
+void service_flush_outbox(service_t *svc)
+{
+    /* the consumer's journal client: appends and fetches take turns on the
+     * loop's thread, so one connection serves both */
+    wire_client_t *journal = consumer_journal(svc->consumer);
+    if (svc->db && journal)
+        outbox_flush(svc->db, journal);
+}
 void *service_zctx(const service_t *svc) { return svc->zctx; }
 consumer_t *service_consumer(const service_t *svc) { return svc->consumer; }
 const char *service_name(const service_t *svc) { return svc->def->name; }

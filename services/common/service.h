@@ -44,6 +44,9 @@ int service_main(int argc, char **argv, const service_def_t *def);
 const config_t *service_config(const service_t *svc);
 loop_t *service_loop(const service_t *svc);
 sqlite3 *service_db(const service_t *svc);
+/* service_flush_outbox - append what the service queued in its outbox
+ * (outbox.h) to the journal, through the consumer's connection */
+void service_flush_outbox(service_t *svc);
 void *service_zctx(const service_t *svc);
 consumer_t *service_consumer(const service_t *svc);
 const char *service_name(const service_t *svc);

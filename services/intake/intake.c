@@ -65,7 +65,6 @@ typedef struct {
     char staff_url[512];
     int due_timer;
     long long opened;
-    wire_client_t *journal;
 } intake_t;
 
 static const char *const s_consumes[] = {
@@ -668,7 +667,7 @@ static int s_on_due(loop_t *loop, void *arg)
     intake_t *s = service_state(svc);
     sqlite3 *db = service_db(svc);
     int64_t now = clock_now_ms();
-    outbox_flush(db, s->journal);
+    service_flush_outbox(svc);
     long long next = db_int(db, "SELECT min(due_at) FROM cases WHERE first_reply_at IS NULL"
                                 " AND breach_alerted = 0 AND status <> 'resolved'",
                             -1);
@@ -719,7 +718,7 @@ static int s_on_due(loop_t *loop, void *arg)
         db_rollback(db);
         return 0;
     }
-    outbox_flush(db, s->journal);
+    service_flush_outbox(svc);
     if (n)
         loop_timer_at(loop, s->due_timer, 0); /* there may be more */
     return 0;
@@ -785,7 +784,7 @@ static void s_config_error(const char *msg, void *arg)
     log_error("event=bad_reasons error=\"%s\"", msg);
 }
 
-/* s_init - the taxonomy, the journal client, the breach timer */
+/* s_init - the taxonomy and the breach timer */
 static int s_init(service_t *svc)
 {
     const config_t *cfg = service_config(svc);
@@ -805,9 +804,6 @@ static int s_init(service_t *svc)
                               &errors);
     if (!s->reasons || errors)
         return -1;
-    s->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
-    if (!s->journal)
-        return -1;
     s->due_timer = loop_add_timer(service_loop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
         return -1;
@@ -824,7 +820,6 @@ static void s_fini(service_t *svc)
     intake_t *s = service_state(svc);
     if (!s)
         return;
-    wire_client_destroy(&s->journal);
     reasons_destroy(&s->reasons);
     free(s);
     service_set_state(svc, NULL);

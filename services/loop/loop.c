@@ -56,7 +56,6 @@ typedef struct {
     lsend_conf_t send;
     reasons_t *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
     int send_timer;
-    wire_client_t *journal;
 } hloop_t;
 
 static const char *const s_consumes[] = {
@@ -113,10 +112,10 @@ static int s_on_send(loop_t *loop, void *arg)
     service_t *svc = arg;
     hloop_t *h = service_state(svc);
     sqlite3 *db = service_db(svc);
-    outbox_flush(db, h->journal); /* left over from a crash or a journal outage */
+    service_flush_outbox(svc); /* left over from a crash or a journal outage */
     int n = lsend_batch(db, &h->send);
     if (n > 0) {
-        outbox_flush(db, h->journal);
+        service_flush_outbox(svc);
         loop_timer_at(loop, h->send_timer, 0); /* there may be more */
     }
     return 0;
@@ -177,7 +176,7 @@ static void s_reasons_error(const char *msg, void *arg)
     log_warn("event=reasons_not_loaded error=\"%s\"", msg);
 }
 
-/* s_init - settings, the journal client, the send timer */
+/* s_init - settings and the send timer */
 static int s_init(service_t *svc)
 {
     const config_t *cfg = service_config(svc);
@@ -200,9 +199,6 @@ static int s_init(service_t *svc)
     if (h->reasons && errors)
         reasons_destroy(&h->reasons);
     h->send.reasons = h->reasons;
-    h->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
-    if (!h->journal)
-        return -1;
     h->send_timer = loop_add_timer(service_loop(svc), 1000, s_on_send, svc);
     if (h->send_timer < 0)
         return -1;
@@ -220,7 +216,6 @@ static void s_fini(service_t *svc)
         return;
     render_destroy(&h->send.render);
     reasons_destroy(&h->reasons);
-    wire_client_destroy(&h->journal);
     free(h);
     service_set_state(svc, NULL);
 }

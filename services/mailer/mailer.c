@@ -59,7 +59,6 @@ typedef struct {
     int64_t retry_min, retry_max, give_up, lease;
     size_t capacity;
     int dispatch_timer;
-    wire_client_t *journal;
 } mailer_t;
 
 static const char *const s_consumes[] = {
@@ -131,7 +130,7 @@ static int s_on_results(loop_t *loop, void *arg)
         nx = j->next;
         mjob_free(j);
     }
-    outbox_flush(service_db(svc), m->journal);
+    service_flush_outbox(svc);
     loop_timer_at(loop, m->dispatch_timer, 0);
     return 0;
 }
@@ -266,7 +265,7 @@ static int s_dispatch(loop_t *loop, void *arg)
         nx = j->next;
         mpool_submit(m->pool, j);
     }
-    outbox_flush(service_db(svc), m->journal);
+    service_flush_outbox(svc);
     return 0;
 }
 
@@ -369,9 +368,6 @@ static int s_init(service_t *svc)
     m->from_domain = at ? at + 1 : "localhost";
     if (keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
-    m->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
-    if (!m->journal)
-        return -1;
 
     mpool_conf_t *pc = &m->pc;
     pc->workers = (int)config_int(cfg, "mailer", "connections");
@@ -447,7 +443,6 @@ static void s_fini(service_t *svc)
                                  " WHERE status = 'sending'");
         mpool_destroy(&m->pool);
     }
-    wire_client_destroy(&m->journal);
     free(m);
     service_set_state(svc, NULL);
 }

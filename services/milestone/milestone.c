@@ -101,7 +101,6 @@ typedef struct {
     ms_settings_t set[MS_KINDS];
     int64_t scan_at, next_wait;
     int64_t busy_ms, ticks;    /* time spent finding and requesting, for the benchmark */
-    wire_client_t *journal;
     s_cache_t *cache;          /* CACHE_SLOTS entries */
     uint64_t gen;              /* bumped by every event that may change who is due */
 } milestone_t;
@@ -412,7 +411,7 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, s_due
 
 /* s_send_batch - decide the next batch of the pending list in one
  * transaction, then hand the outbox to the journal.  0/-1 */
-static int s_send_batch(milestone_t *m, sqlite3 *db)
+static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
 {
     if (db_begin(db))
         return -1;
@@ -434,16 +433,16 @@ static int s_send_batch(milestone_t *m, sqlite3 *db)
     }
     m->i_due = end;
     m->sent += sent;
-    outbox_flush(db, m->journal);
+    service_flush_outbox(svc);
     return 0;
 }
 
 /* s_turn - find what is due now, then request it a batch per turn of
  * the loop (so the consumer and control commands are served in between) */
-static void s_turn(loop_t *loop, milestone_t *m, sqlite3 *db)
+static void s_turn(loop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
 {
     if (m->i_due >= m->n_due) {
-        outbox_flush(db, m->journal); /* left over from a crash or a journal outage */
+        service_flush_outbox(svc); /* left over from a crash or a journal outage */
         int64_t now = clock_now_ms(), next_at = INT64_MAX;
         /* local dates whose send instants can lie in (now - catch_up, now]:
          * D's instants run from D 00:00 at UTC+14 to D 23:59 at UTC-12 */
@@ -465,7 +464,7 @@ static void s_turn(loop_t *loop, milestone_t *m, sqlite3 *db)
         if (bad)
             m->n_due = 0;
     }
-    if (m->i_due < m->n_due && s_send_batch(m, db)) {
+    if (m->i_due < m->n_due && s_send_batch(svc, m, db)) {
         m->n_due = m->i_due = 0; /* decided again at the next scan */
         m->gen++;
         loop_timer_at(loop, m->timer, m->interval);
@@ -489,7 +488,7 @@ static int s_on_tick(loop_t *loop, void *arg)
     service_t *svc = arg;
     milestone_t *m = service_state(svc);
     int64_t t0 = clock_mono_ms();
-    s_turn(loop, m, service_db(svc));
+    s_turn(loop, svc, m, service_db(svc));
     m->busy_ms += clock_mono_ms() - t0;
     return 0;
 }
@@ -701,9 +700,6 @@ static int s_init(service_t *svc)
     if (!m->cache ||
         keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
-    m->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
-    if (!m->journal)
-        return -1;
     m->timer = loop_add_timer(service_loop(svc), m->interval, s_on_tick, svc);
     if (m->timer < 0)
         return -1;
@@ -720,7 +716,6 @@ static void s_fini(service_t *svc)
     milestone_t *m = service_state(svc);
     if (!m)
         return;
-    wire_client_destroy(&m->journal);
     free(m->cache);
     free(m->due);
     free(m);

@@ -83,7 +83,6 @@ typedef struct {
     survey_env_t env;        /* what runs and digests need (survey_run.c) */
     int64_t digest_check_at; /* no digest is due before this */
     int due_timer;
-    wire_client_t *journal;
 } survey_t;
 
 static const char *const s_consumes[] = {
@@ -542,7 +541,7 @@ static int s_on_due(loop_t *loop, void *arg)
         else
             s->digest_check_at = next; /* done or skipped for this week */
     }
-    outbox_flush(service_db(svc), s->journal); /* left over from a crash or a journal outage */
+    service_flush_outbox(svc); /* left over from a crash or a journal outage */
     long long next = db_int(db, "SELECT min(t) FROM (SELECT min(due_at) t FROM invites"
                                 " WHERE status = 'scheduled' UNION ALL SELECT min(reminder_at)"
                                 " FROM invites WHERE reminder_at IS NOT NULL)", -1);
@@ -604,7 +603,7 @@ static int s_on_due(loop_t *loop, void *arg)
         db_rollback(db);
         return 0;
     }
-    outbox_flush(service_db(svc), s->journal);
+    service_flush_outbox(svc);
     loop_timer_at(loop, s->due_timer, 0); /* there may be more */
     return 0;
 }
@@ -786,8 +785,7 @@ static int s_init(service_t *svc)
     s->env.staff_url = s->staff_url && *s->staff_url ? s->staff_url : s->public_url;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
-    s->journal = wire_client_new(service_zctx(svc), config_get(cfg, "journal", "endpoint"));
-    if (!s->journal || s_campaign_row(service_db(svc), cfg))
+    if (s_campaign_row(service_db(svc), cfg))
         return -1;
     s->due_timer = loop_add_timer(service_loop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
@@ -803,7 +801,6 @@ static void s_fini(service_t *svc)
     survey_t *s = service_state(svc);
     if (!s)
         return;
-    wire_client_destroy(&s->journal);
     free(s);
     service_set_state(svc, NULL);
 }
