@@ -28,7 +28,7 @@ struct consumer {
     int64_t cursor;
     int64_t head;   /* the journal's head at the last fetch */
     json_t *outbox; /* events emitted by the batch being applied */
-    loop_t *loop;
+    evloop_t *loop;
     int timer;
 };
 
@@ -218,17 +218,17 @@ int consumer_caught_up(consumer_t *c)
 
 /* s_on_timer - poll until caught up (a batch at a time, so the loop stays
  * responsive: a full batch schedules the next one at once) */
-static int s_on_timer(loop_t *loop, void *arg)
+static int s_on_timer(evloop_t *loop, void *arg)
 {
     consumer_t *c = arg;
     int n = consumer_poll(c);
     if (n >= c->batch)
-        loop_timer_at(loop, c->timer, 0);
+        evloop_timer_at(loop, c->timer, 0);
     return 0;
 }
 
 /* s_on_hint - a JOURNAL_HEAD announcement: fetch now if it is news */
-static int s_on_hint(loop_t *loop, void *arg)
+static int s_on_hint(evloop_t *loop, void *arg)
 {
     consumer_t *c = arg;
     wire_msg_t m;
@@ -241,17 +241,17 @@ static int s_on_hint(loop_t *loop, void *arg)
         wire_msg_free(&m);
     }
     if (news)
-        loop_timer_at(loop, c->timer, 0);
+        evloop_timer_at(loop, c->timer, 0);
     return 0;
 }
 
 /* consumer_attach - hints plus a timer, so a missed hint costs only latency */
-int consumer_attach(consumer_t *c, loop_t *loop, int poll_ms)
+int consumer_attach(consumer_t *c, evloop_t *loop, int poll_ms)
 {
     c->loop = loop;
-    c->timer = loop_add_timer(loop, poll_ms, s_on_timer, c);
-    if (c->timer < 0 || loop_add_socket(loop, c->sub, s_on_hint, c) < 0)
+    c->timer = evloop_add_timer(loop, poll_ms, s_on_timer, c);
+    if (c->timer < 0 || evloop_add_socket(loop, c->sub, s_on_hint, c) < 0)
         return -1;
-    loop_timer_at(loop, c->timer, 0);
+    evloop_timer_at(loop, c->timer, 0);
     return 0;
 }

@@ -19,7 +19,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "loop.h"
+#include "evloop.h"
 #include "wire.h"
 
 typedef struct {
@@ -53,7 +53,7 @@ void consumer_destroy(consumer_t **self_p);
 wire_client_t *consumer_journal(consumer_t *c);
 
 /* consumer_attach - poll on journal hints and every poll_ms */
-int consumer_attach(consumer_t *c, loop_t *loop, int poll_ms);
+int consumer_attach(consumer_t *c, evloop_t *loop, int poll_ms);
 
 /* consumer_poll - fetch and apply one batch now.  Returns the number of
  * events applied (0: none), or -1 when the journal could not be reached or

@@ -19,7 +19,7 @@ struct service {
     const service_def_t *def;
     config_t *cfg;
     void *zctx;
-    loop_t *loop;
+    evloop_t *loop;
     void *control;
     sqlite3 *db;
     consumer_t *consumer;
@@ -28,7 +28,7 @@ struct service {
 };
 
 const config_t *service_config(const service_t *svc) { return svc->cfg; }
-loop_t *service_loop(const service_t *svc) { return svc->loop; }
+evloop_t *service_evloop(const service_t *svc) { return svc->loop; }
 sqlite3 *service_db(const service_t *svc) { return svc->db; }
 
 void service_flush_outbox(service_t *svc)
@@ -84,7 +84,7 @@ void *service_bind(void *zctx, int type, const char *endpoint)
 }
 
 /* s_on_control - SERVICE_STATUS, or the service's own commands */
-static int s_on_control(loop_t *loop, void *arg)
+static int s_on_control(evloop_t *loop, void *arg)
 {
     (void)loop;
     service_t *svc = arg;
@@ -154,13 +154,13 @@ int service_main(int argc, char **argv, const service_def_t *def)
         goto out;
     }
     svc->zctx = zmq_ctx_new();
-    svc->loop = loop_new();
+    svc->loop = evloop_new();
     if (!svc->zctx || !svc->loop)
         goto out;
     const char *ctl = config_get(svc->cfg, def->name, "control");
     if (ctl) {
         svc->control = service_bind(svc->zctx, ZMQ_ROUTER, ctl);
-        if (!svc->control || loop_add_socket(svc->loop, svc->control, s_on_control, svc))
+        if (!svc->control || evloop_add_socket(svc->loop, svc->control, s_on_control, svc))
             goto out;
     }
     if (def->migrations) {
@@ -182,7 +182,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     if (def->init && def->init(svc) < 0)
         goto out;
     log_info("event=started pid=%d", (int)getpid());
-    rc = loop_run(svc->loop) < 0 ? 1 : 0;
+    rc = evloop_run(svc->loop) < 0 ? 1 : 0;
     log_info("event=stopped status=%d", rc);
 out:
     /* fini runs whenever init was called, so it must handle a partial init */
@@ -192,7 +192,7 @@ out:
     db_close(&svc->db);
     if (svc->control)
         zmq_close(svc->control);
-    loop_destroy(&svc->loop);
+    evloop_destroy(&svc->loop);
     if (svc->zctx)
         zmq_ctx_term(svc->zctx);
     config_destroy(&svc->cfg);

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "consumer.h"
-#include "loop.h"
+#include "evloop.h"
 #include "wire.h"
 
 typedef struct service service_t;
@@ -42,7 +42,7 @@ typedef struct {
 int service_main(int argc, char **argv, const service_def_t *def);
 
 const config_t *service_config(const service_t *svc);
-loop_t *service_loop(const service_t *svc);
+evloop_t *service_evloop(const service_t *svc);
 sqlite3 *service_db(const service_t *svc);
 /* service_flush_outbox - append what the service queued in its outbox
  * (outbox.h) to the journal, through the consumer's connection */

@@ -26,7 +26,7 @@
 
 #include "gateway.h"
 #include "log.h"
-#include "loop_svc.h"
+#include "loop.h"
 #include "proto.h"
 
 /* s_ask - call hark-loop; the reply with cmd == want, else NULL having
@@ -54,7 +54,7 @@ static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const cha
  * having answered (400 for a reason no feedback carries) */
 static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
 {
-    json_t *req = lcheck_preview_body(payload, render);
+    json_t *req = loop_check_preview_body(payload, render);
     json_t *p = s_ask(r, CMD_LOOP_PREVIEW, req, CMD_LOOP_PREVIEW_OK);
     json_decref(req);
     if (p && !json_is_true(json_object_get(p, "known"))) {
@@ -100,7 +100,7 @@ void gw_post_loops(gw_req_t *r)
         json_decref(req);
         return;
     }
-    int bad = lcheck_request(req, 0, by, &payload, &dry_run, field, sizeof field, msg,
+    int bad = loop_check_request(req, 0, by, &payload, &dry_run, field, sizeof field, msg,
                              sizeof msg);
     json_decref(req);
     if (bad) {
@@ -178,7 +178,7 @@ void gw_get_loops_preview(gw_req_t *r)
                                                "title, announcement, id",
                  q.bad);
     }
-    int bad = q.bad || lcheck_request(q.req, 1, "api", &payload, NULL, field, sizeof field, msg,
+    int bad = q.bad || loop_check_request(q.req, 1, "api", &payload, NULL, field, sizeof field, msg,
                                       sizeof msg);
     json_decref(q.req);
     if (bad) {
@@ -205,7 +205,7 @@ void gw_get_report_loops(gw_req_t *r)
         /* checked as a close would check it, so the 400 reads the same */
         json_t *probe = json_pack("{s:s}", "reason", reason);
         char field[128], msg[300];
-        int bad = lcheck_request(probe, 1, "api", NULL, NULL, field, sizeof field, msg,
+        int bad = loop_check_request(probe, 1, "api", NULL, NULL, field, sizeof field, msg,
                                  sizeof msg);
         json_decref(probe);
         if (bad) {

@@ -18,7 +18,7 @@
 
 #include "hark.h"
 #include "keys.h"
-#include "loop_svc.h"
+#include "loop.h"
 #include "proto.h"
 
 #define S_MAX_MESSAGE (256 * 1024)
@@ -28,7 +28,7 @@
 static json_t *s_preview(cli_t *cli, const json_t *payload, int render, int *rc)
 {
     const char *ep = config_get(cli->cfg, "loop", "control");
-    json_t *req = lcheck_preview_body(payload, render);
+    json_t *req = loop_check_preview_body(payload, render);
     char cmd[48] = "";
     json_t *r = cli_call(cli, ep, CMD_LOOP_PREVIEW, req, cmd);
     json_decref(req);
@@ -157,7 +157,7 @@ static int s_close(cli_t *cli)
     char by[80], field[128], msg[300];
     cli_by(by, sizeof by);
     json_t *payload = NULL;
-    int bad = lcheck_request(req, 0, by, &payload, NULL, field, sizeof field, msg, sizeof msg);
+    int bad = loop_check_request(req, 0, by, &payload, NULL, field, sizeof field, msg, sizeof msg);
     json_decref(req);
     if (bad) {
         fprintf(stderr, "hark: loop close: %s\n", msg);

@@ -77,7 +77,7 @@ static int s_spawn(harkd_t *h, child_t *c)
         return -1;
     }
     if (pid == 0) {
-        loop_child_signals();
+        evloop_child_signals();
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) /* harkd died before prctl took effect */
             _exit(1);
@@ -122,7 +122,7 @@ static void s_reap(harkd_t *h)
 }
 
 /* s_on_chld - SIGCHLD */
-static int s_on_chld(loop_t *loop, int signo, void *arg)
+static int s_on_chld(evloop_t *loop, int signo, void *arg)
 {
     (void)loop, (void)signo;
     harkd_t *h = service_state(arg);
@@ -132,7 +132,7 @@ static int s_on_chld(loop_t *loop, int signo, void *arg)
 }
 
 /* s_on_tick - restart what is due */
-static int s_on_tick(loop_t *loop, void *arg)
+static int s_on_tick(evloop_t *loop, void *arg)
 {
     (void)loop;
     harkd_t *h = service_state(arg);
@@ -229,9 +229,9 @@ static int s_init(service_t *svc)
             return -1;
         }
     }
-    loop_t *loop = service_loop(svc);
-    if (loop_on_signal(loop, SIGCHLD, s_on_chld, svc) ||
-        loop_add_timer(loop, 50, s_on_tick, svc) < 0)
+    evloop_t *loop = service_evloop(svc);
+    if (evloop_on_signal(loop, SIGCHLD, s_on_chld, svc) ||
+        evloop_add_timer(loop, 50, s_on_tick, svc) < 0)
         return -1;
     for (size_t i = 0; i < h->n; i++)
         if (s_spawn(h, &h->children[i]))

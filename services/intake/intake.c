@@ -603,7 +603,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     else if (strcmp(ev->type, "loop.notified") == 0)
         rc = s_loop(db, ev);
     /* the breach timer also flushes what a retag queued */
-    loop_timer_at(service_loop(svc), s->due_timer, 0);
+    evloop_timer_at(service_evloop(svc), s->due_timer, 0);
     return rc;
 }
 
@@ -661,7 +661,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
 
 /* s_on_due - alert the cases past their first-response deadline; flush
  * the outbox */
-static int s_on_due(loop_t *loop, void *arg)
+static int s_on_due(evloop_t *loop, void *arg)
 {
     service_t *svc = arg;
     intake_t *s = service_state(svc);
@@ -675,7 +675,7 @@ static int s_on_due(loop_t *loop, void *arg)
         /* timers run on the monotonic clock, deadlines on clock_now_ms
          * (which tests move): never sleep longer than the timer's second */
         if (next >= 0 && next - now < 1000)
-            loop_timer_at(loop, s->due_timer, next - now);
+            evloop_timer_at(loop, s->due_timer, next - now);
         return 0;
     }
     /* a reply the journal recorded in time may still wait in the consumer's
@@ -684,7 +684,7 @@ static int s_on_due(loop_t *loop, void *arg)
     int caught_up = consumer_caught_up(service_consumer(svc));
     if (caught_up <= 0) {
         if (caught_up == 0)
-            loop_timer_at(loop, s->due_timer, 0);
+            evloop_timer_at(loop, s->due_timer, 0);
         return 0;
     }
     if (db_begin(db))
@@ -720,7 +720,7 @@ static int s_on_due(loop_t *loop, void *arg)
     }
     service_flush_outbox(svc);
     if (n)
-        loop_timer_at(loop, s->due_timer, 0); /* there may be more */
+        evloop_timer_at(loop, s->due_timer, 0); /* there may be more */
     return 0;
 }
 
@@ -804,10 +804,10 @@ static int s_init(service_t *svc)
                               &errors);
     if (!s->reasons || errors)
         return -1;
-    s->due_timer = loop_add_timer(service_loop(svc), 1000, s_on_due, svc);
+    s->due_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
         return -1;
-    loop_timer_at(service_loop(svc), s->due_timer, 0);
+    evloop_timer_at(service_evloop(svc), s->due_timer, 0);
     log_info("event=intake_ready reasons=%zu teams=%zu keywords=%zu",
              reasons_count(s->reasons), reasons_team_count(s->reasons),
              reasons_keywords(s->reasons));

@@ -283,7 +283,7 @@ static int s_take_append(journal_t *j, int n)
 }
 
 /* s_on_router - drain the socket: fetches at once, appends as one round */
-static int s_on_router(loop_t *loop, void *arg)
+static int s_on_router(evloop_t *loop, void *arg)
 {
     (void)loop;
     service_t *svc = arg;
@@ -358,7 +358,7 @@ static int s_init(service_t *svc)
     if (!j->pending || !j->bodies || !j->first || !j->store || !j->ckpt || !j->router || !j->pub)
         return -1;
     log_info("event=journal_open head=%lld", (long long)jstore_head(j->store));
-    return loop_add_socket(service_loop(svc), j->router, s_on_router, svc);
+    return evloop_add_socket(service_evloop(svc), j->router, s_on_router, svc);
 }
 
 /* s_fini - close and free */

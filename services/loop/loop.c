@@ -47,16 +47,16 @@
 #include "db.h"
 #include "intake.h"
 #include "log.h"
-#include "loop_svc.h"
+#include "loop.h"
 #include "outbox.h"
 #include "proto.h"
 #include "service.h"
 
 typedef struct {
-    lsend_conf_t send;
+    loop_send_conf_t send;
     reasons_t *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
     int send_timer;
-} hloop_t;
+} loop_state_t;
 
 static const char *const s_consumes[] = {
     "customer",        "purchase",       "complaint",   "cancellation", "mail.unsubscribed",
@@ -69,7 +69,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
 {
     (void)c;
     service_t *svc = arg;
-    hloop_t *h = service_state(svc);
+    loop_state_t *h = service_state(svc);
     const json_t *p = ev->payload;
     if (strcmp(ev->type, "customer") == 0)
         return contacts_upsert(db, p);
@@ -84,14 +84,14 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     if (strcmp(ev->type, "mail.bounced") == 0)
         return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
     if (strcmp(ev->type, "feedback.tagged") == 0)
-        return lstore_tagged(db, p, ev->offset);
+        return loop_store_tagged(db, p, ev->offset);
     if (strcmp(ev->type, "mail.requested") == 0)
-        return lstore_invite(db, ev->key, p);
+        return loop_store_invite(db, ev->key, p);
     if (strcmp(ev->type, "survey.answered") == 0)
-        return lstore_answer(db, p, consumer_event_ms(ev));
+        return loop_store_answer(db, p, consumer_event_ms(ev));
     if (strcmp(ev->type, "loop.closed") == 0) {
         long added = 0;
-        if (lstore_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
+        if (loop_store_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
             log_error("event=loop_not_closed offset=%lld loop=%s", (long long)ev->offset,
                       json_string_value(json_object_get(p, "loop")));
             return -1;
@@ -100,23 +100,23 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
                  json_string_value(json_object_get(p, "loop")),
                  json_string_value(json_object_get(p, "reason")), added);
         if (h && added)
-            loop_timer_at(service_loop(svc), h->send_timer, 0);
+            evloop_timer_at(service_evloop(svc), h->send_timer, 0);
         return 0;
     }
     return 0;
 }
 
 /* s_on_send - tell the next batch of pending recipients */
-static int s_on_send(loop_t *loop, void *arg)
+static int s_on_send(evloop_t *loop, void *arg)
 {
     service_t *svc = arg;
-    hloop_t *h = service_state(svc);
+    loop_state_t *h = service_state(svc);
     sqlite3 *db = service_db(svc);
     service_flush_outbox(svc); /* left over from a crash or a journal outage */
-    int n = lsend_batch(db, &h->send);
+    int n = loop_send_batch(db, &h->send);
     if (n > 0) {
         service_flush_outbox(svc);
-        loop_timer_at(loop, h->send_timer, 0); /* there may be more */
+        evloop_timer_at(loop, h->send_timer, 0); /* there may be more */
     }
     return 0;
 }
@@ -138,15 +138,15 @@ static int s_reply(void *sock, const wire_msg_t *msg, const char *cmd, json_t *b
 /* s_command - LOOP_PREVIEW, LOOP_REPORT */
 static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
 {
-    hloop_t *h = service_state(svc);
+    loop_state_t *h = service_state(svc);
     int preview = strcmp(msg->cmd, CMD_LOOP_PREVIEW) == 0;
     if (!preview && strcmp(msg->cmd, CMD_LOOP_REPORT) != 0)
         return -1;
     json_t *req = wire_body_json(msg);
     char err[300] = "not a JSON object";
     json_t *body = !req      ? NULL
-                   : preview ? lsend_preview(service_db(svc), &h->send, req, err, sizeof err)
-                             : lreport_build(service_db(svc), req);
+                   : preview ? loop_send_preview(service_db(svc), &h->send, req, err, sizeof err)
+                             : loop_report_build(service_db(svc), req);
     if (req && !body && !preview)
         snprintf(err, sizeof err, "the report failed");
     json_decref(req);
@@ -180,7 +180,7 @@ static void s_reasons_error(const char *msg, void *arg)
 static int s_init(service_t *svc)
 {
     const config_t *cfg = service_config(svc);
-    hloop_t *h = calloc(1, sizeof *h);
+    loop_state_t *h = calloc(1, sizeof *h);
     if (!h)
         return -1;
     service_set_state(svc, h);
@@ -199,10 +199,10 @@ static int s_init(service_t *svc)
     if (h->reasons && errors)
         reasons_destroy(&h->reasons);
     h->send.reasons = h->reasons;
-    h->send_timer = loop_add_timer(service_loop(svc), 1000, s_on_send, svc);
+    h->send_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_send, svc);
     if (h->send_timer < 0)
         return -1;
-    loop_timer_at(service_loop(svc), h->send_timer, 0); /* resume what a crash left */
+    evloop_timer_at(service_evloop(svc), h->send_timer, 0); /* resume what a crash left */
     log_info("event=loop_ready batch=%d quotes=%d excerpt=%zu", h->send.batch, h->send.quotes,
              h->send.excerpt);
     return 0;
@@ -211,7 +211,7 @@ static int s_init(service_t *svc)
 /* s_fini - nothing in flight: every change is committed as it is made */
 static void s_fini(service_t *svc)
 {
-    hloop_t *h = service_state(svc);
+    loop_state_t *h = service_state(svc);
     if (!h)
         return;
     render_destroy(&h->send.render);
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "loop",
-        .migrations = lstore_migrations,
+        .migrations = loop_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

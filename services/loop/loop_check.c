@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "intake.h"
-#include "loop_svc.h"
+#include "loop.h"
 #include "proto.h"
 #include "schema.h"
 
-const char *lcheck_loop_id(const char *reason, const char *title, char *out, size_t len)
+const char *loop_check_loop_id(const char *reason, const char *title, char *out, size_t len)
 {
     struct sha256_ctx ctx;
     uint8_t d[SHA256_DIGEST_SIZE];
@@ -46,7 +46,7 @@ static int s_blank(const char *s)
     return 1;
 }
 
-int lcheck_request(const json_t *req, int preview, const char *by, json_t **payload,
+int loop_check_request(const json_t *req, int preview, const char *by, json_t **payload,
                    int *dry_run, char *field, size_t flen, char *msg, size_t mlen)
 {
     if (payload)
@@ -111,7 +111,7 @@ int lcheck_request(const json_t *req, int preview, const char *by, json_t **payl
     if (id)
         snprintf(lid, sizeof lid, "%s", id);
     else if (title)
-        lcheck_loop_id(reason, title, lid, sizeof lid);
+        loop_check_loop_id(reason, title, lid, sizeof lid);
     json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "loop", *lid ? lid : "x", "reason", reason,
                           "title", title ? title : "x", "announcement", ann ? ann : "x", "by",
                           by);
@@ -160,7 +160,7 @@ int lcheck_request(const json_t *req, int preview, const char *by, json_t **payl
     return 0;
 }
 
-json_t *lcheck_preview_body(const json_t *payload, int render)
+json_t *loop_check_preview_body(const json_t *payload, int render)
 {
     json_t *b = json_object();
     static const char *const f[] = {"reason", "loop", "since", "title", "announcement", NULL};

@@ -18,16 +18,16 @@
 #include <string.h>
 
 #include "db.h"
-#include "loop_svc.h"
+#include "loop.h"
 
-double lreport_median(const double *v, size_t n)
+double loop_report_median(const double *v, size_t n)
 {
     if (n == 0)
         return 0;
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-double lreport_nps(long promoters, long detractors, long n)
+double loop_report_nps(long promoters, long detractors, long n)
 {
     if (n == 0)
         return 0;
@@ -75,7 +75,7 @@ static json_t *s_median_days(sqlite3 *db, const char *reason)
         v[n++] = d < 0 ? 0 : d; /* a clock that went back says "at once" */
     }
     db_finish(st);
-    json_t *r = n ? json_real(round(lreport_median(v, n) * 10) / 10) : json_null();
+    json_t *r = n ? json_real(round(loop_report_median(v, n) * 10) / 10) : json_null();
     free(v);
     return r;
 }
@@ -101,9 +101,9 @@ static json_t *s_nps(sqlite3 *db, const char *sql, const char *reason)
     }
     json_t *o = json_pack("{s:I,s:I}", "answers_before", (json_int_t)n[0], "answers_after",
                           (json_int_t)n[1]);
-    json_object_set_new(o, "before", n[0] ? json_real(lreport_nps(pro[0], det[0], n[0]))
+    json_object_set_new(o, "before", n[0] ? json_real(loop_report_nps(pro[0], det[0], n[0]))
                                           : json_null());
-    json_object_set_new(o, "after", n[1] ? json_real(lreport_nps(pro[1], det[1], n[1]))
+    json_object_set_new(o, "after", n[1] ? json_real(loop_report_nps(pro[1], det[1], n[1]))
                                          : json_null());
     return o;
 }
@@ -127,7 +127,7 @@ static const char s_untold_nps_sql[] =
     "  (SELECT r.customer_id FROM recipients r JOIN loops l ON l.id = r.loop"
     "   WHERE l.reason = ?1 AND r.status = 'sent'))" S_BEFORE_AFTER;
 
-json_t *lreport_build(sqlite3 *db, const json_t *req)
+json_t *loop_report_build(sqlite3 *db, const json_t *req)
 {
     const char *only = json_string_value(json_object_get(req, "reason"));
     sqlite3_stmt *st = db_prepare(db, "SELECT DISTINCT reason FROM case_reasons"

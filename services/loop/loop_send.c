@@ -11,7 +11,7 @@
 #include "contacts.h"
 #include "db.h"
 #include "log.h"
-#include "loop_svc.h"
+#include "loop.h"
 #include "mailer_render.h"
 #include "outbox.h"
 
@@ -21,7 +21,7 @@ static const char *s_col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
+json_t *loop_send_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
                    const char *locale, const char *tz, int quotes, size_t excerpt_chars,
                    json_t *case_ids)
 {
@@ -38,9 +38,9 @@ json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcem
         const char *text = s_col(cases, 1);
         if (!text || !*text || (int)json_array_size(q) >= quotes)
             continue;
-        char *ex = ltext_excerpt(text, excerpt_chars);
+        char *ex = loop_text_excerpt(text, excerpt_chars);
         char date[80];
-        ltext_date(sqlite3_column_int64(cases, 2), locale, tz, date, sizeof date);
+        loop_text_date(sqlite3_column_int64(cases, 2), locale, tz, date, sizeof date);
         if (ex && *ex)
             json_array_append_new(q, json_pack("{s:s,s:s}", "excerpt", ex, "date", date));
         free(ex);
@@ -70,7 +70,7 @@ typedef struct {
 /* s_decide - one pending recipient: the outbox rows (mail.requested and
  * loop.notified) of a customer we can write to, or the reason we do not.
  * 0/-1 */
-static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r, const char *reason,
+static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t *r, const char *reason,
                     const char *title, const char *ann, int64_t now)
 {
     char locale[64] = "", email[320] = "", tz[80] = "";
@@ -105,7 +105,7 @@ static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r,
         sqlite3_bind_text(st, 2, r->cid, -1, SQLITE_TRANSIENT);
         json_t *cases = json_array();
         json_t *vars =
-            lsend_vars(st, title, ann, locale, tz, conf->quotes, conf->excerpt, cases);
+            loop_send_vars(st, title, ann, locale, tz, conf->quotes, conf->excerpt, cases);
         db_finish(st);
         json_t *mail = vars ? json_pack("{s:s,s:s,s:s,s:o}", "customer_id", r->cid, "template",
                                         LOOP_TEMPLATE, "category", "loop", "vars", vars)
@@ -141,7 +141,7 @@ static int s_decide(sqlite3 *db, const lsend_conf_t *conf, const s_pending_t *r,
     return rc;
 }
 
-int lsend_batch(sqlite3 *db, const lsend_conf_t *conf)
+int loop_send_batch(sqlite3 *db, const loop_send_conf_t *conf)
 {
     s_pending_t *due = calloc((size_t)conf->batch, sizeof *due);
     if (!due)
@@ -210,7 +210,7 @@ static const char s_preview_sql[] =
     " LEFT JOIN suppressions s ON s.address = lower(cu.email)";
 
 /* s_render - the sample: customer cid's email as the mailer would render it */
-static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, const char *cid,
+static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, const char *cid,
                         const char *locale, int64_t since_ms, char *err, size_t errlen)
 {
     const char *reason = json_string_value(json_object_get(req, "reason"));
@@ -219,7 +219,7 @@ static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, cons
     snprintf(sql, sizeof sql,
              "SELECT c.id, c.text, c.given_at FROM (%s) x JOIN cases c ON c.id = x.id"
              " WHERE x.customer_id = ?4 ORDER BY c.given_at DESC, c.id DESC",
-             lstore_candidates_sql);
+             loop_store_candidates_sql);
     char tz[80] = "";
     sqlite3_stmt *st = db_prepare(db, "SELECT timezone FROM customers WHERE id = ?");
     if (!st)
@@ -236,7 +236,7 @@ static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, cons
     if (lid)
         sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
-    json_t *vars = lsend_vars(st, json_string_value(json_object_get(req, "title")),
+    json_t *vars = loop_send_vars(st, json_string_value(json_object_get(req, "title")),
                               json_string_value(json_object_get(req, "announcement")), locale,
                               tz, conf->quotes, conf->excerpt, NULL);
     db_finish(st);
@@ -266,13 +266,13 @@ static json_t *s_render(sqlite3 *db, lsend_conf_t *conf, const json_t *req, cons
     return sample;
 }
 
-json_t *lsend_preview(sqlite3 *db, lsend_conf_t *conf, const json_t *req, char *err,
+json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, char *err,
                       size_t errlen)
 {
     const char *reason = json_string_value(json_object_get(req, "reason"));
     const char *lid = json_string_value(json_object_get(req, "loop"));
     const char *since = json_string_value(json_object_get(req, "since"));
-    int64_t since_ms = lstore_since_ms(since);
+    int64_t since_ms = loop_store_since_ms(since);
     if (!reason || since_ms == -2) {
         snprintf(err, errlen, "%s", reason ? "since must be a date YYYY-MM-DD" : "reason is required");
         return NULL;
@@ -287,7 +287,7 @@ json_t *lsend_preview(sqlite3 *db, lsend_conf_t *conf, const json_t *req, char *
     long long tagged = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     db_finish(st);
     char sql[4096];
-    snprintf(sql, sizeof sql, s_preview_sql, lstore_candidates_sql);
+    snprintf(sql, sizeof sql, s_preview_sql, loop_store_candidates_sql);
     st = db_prepare(db, sql);
     if (!st)
         return NULL;

@@ -11,9 +11,9 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
-#include "loop_svc.h"
+#include "loop.h"
 
-const char *const lstore_migrations[] = {
+const char *const loop_store_migrations[] = {
     "CREATE TABLE customers("
     "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
     "CREATE TABLE suppressions(address TEXT PRIMARY KEY, reason TEXT NOT NULL);"
@@ -52,7 +52,7 @@ const char *const lstore_migrations[] = {
     NULL,
 };
 
-const char lstore_candidates_sql[] =
+const char loop_store_candidates_sql[] =
     "SELECT c.id, c.customer_id FROM case_reasons r JOIN cases c ON c.id = r.case_id"
     " WHERE r.reason = ?1 AND c.customer_id IS NOT NULL"
     " AND (CASE WHEN ?2 >= 0 THEN c.given_at >= ?2 ELSE r.covered_loop IS NULL END)"
@@ -67,7 +67,7 @@ static int s_step_done(sqlite3_stmt *st)
     return rc;
 }
 
-int64_t lstore_since_ms(const char *since)
+int64_t loop_store_since_ms(const char *since)
 {
     if (!since)
         return -1;
@@ -81,7 +81,7 @@ int64_t lstore_since_ms(const char *since)
     return ms < 0 ? 0 : ms; /* before 1970: everything, and never -1 ("no date") */
 }
 
-int lstore_tagged(sqlite3 *db, const json_t *p, int64_t offset)
+int loop_store_tagged(sqlite3 *db, const json_t *p, int64_t offset)
 {
     const char *id = json_string_value(json_object_get(p, "case"));
     const char *kind = json_string_value(json_object_get(p, "kind"));
@@ -136,7 +136,7 @@ int lstore_tagged(sqlite3 *db, const json_t *p, int64_t offset)
     return rc;
 }
 
-int lstore_invite(sqlite3 *db, const char *key, const json_t *p)
+int loop_store_invite(sqlite3 *db, const char *key, const json_t *p)
 {
     static const char prefix[] = "survey/invite/";
     const char *cid = json_string_value(json_object_get(p, "customer_id"));
@@ -151,7 +151,7 @@ int lstore_invite(sqlite3 *db, const char *key, const json_t *p)
     return s_step_done(st);
 }
 
-int lstore_answer(sqlite3 *db, const json_t *p, int64_t at_ms)
+int loop_store_answer(sqlite3 *db, const json_t *p, int64_t at_ms)
 {
     const char *invite = json_string_value(json_object_get(p, "invite"));
     json_t *score = json_object_get(p, "score");
@@ -172,7 +172,7 @@ int lstore_answer(sqlite3 *db, const json_t *p, int64_t at_ms)
     return s_step_done(st);
 }
 
-int lstore_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t offset, long *added)
+int loop_store_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t offset, long *added)
 {
     const char *id = json_string_value(json_object_get(p, "loop"));
     const char *reason = json_string_value(json_object_get(p, "reason"));
@@ -180,7 +180,7 @@ int lstore_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t offse
     const char *ann = json_string_value(json_object_get(p, "announcement"));
     const char *since = json_string_value(json_object_get(p, "since"));
     const char *by = json_string_value(json_object_get(p, "by"));
-    int64_t since_ms = lstore_since_ms(since);
+    int64_t since_ms = loop_store_since_ms(since);
     *added = 0;
     if (!id || !reason || !title || !ann || since_ms == -2)
         return -1;
@@ -211,10 +211,10 @@ int lstore_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t offse
     }
     db_finish(st);
 
-    char sql[sizeof lstore_candidates_sql + 200];
+    char sql[sizeof loop_store_candidates_sql + 200];
     snprintf(sql, sizeof sql,
              "INSERT OR IGNORE INTO told_cases(loop, customer_id, case_id)"
-             " SELECT ?3, customer_id, id FROM (%s)", lstore_candidates_sql);
+             " SELECT ?3, customer_id, id FROM (%s)", loop_store_candidates_sql);
     st = db_prepare(db, sql);
     if (!st)
         return -1;

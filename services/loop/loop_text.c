@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "loop_svc.h"
+#include "loop.h"
 #include "survey_time.h"
 #include "utf8.h"
 
@@ -26,7 +26,7 @@ static int s_space(uint32_t cp)
            cp == 0x2029;
 }
 
-char *ltext_excerpt(const char *text, size_t max_chars)
+char *loop_text_excerpt(const char *text, size_t max_chars)
 {
     const unsigned char *s = (const unsigned char *)(text ? text : "");
     size_t n = strlen((const char *)s);
@@ -79,7 +79,7 @@ char *ltext_excerpt(const char *text, size_t max_chars)
     return out;
 }
 
-const char *ltext_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len)
+const char *loop_text_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len)
 {
     static const char *const en[] = {"January", "February", "March",     "April",
                                      "May",     "June",     "July",      "August",

@@ -88,15 +88,15 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return cust ? contacts_upsert(db, cust) : 0;
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return mstore_suppress(db, json_string_value(json_object_get(p, "address")),
+        return mailer_store_suppress(db, json_string_value(json_object_get(p, "address")),
                                "unsubscribed", ev->offset);
     if (strcmp(ev->type, "mail.retry_requested") == 0) {
         log_info("event=retry_requested message=%lld actor=%s",
                  (long long)json_integer_value(json_object_get(p, "message")),
                  json_string_value(json_object_get(p, "actor")));
         if (m)
-            loop_timer_at(service_loop(svc), m->dispatch_timer, 0);
-        return mstore_requeue(db, json_integer_value(json_object_get(p, "message")),
+            evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
+        return mailer_store_requeue(db, json_integer_value(json_object_get(p, "message")),
                               clock_now_ms());
     }
     if (strcmp(ev->type, "mail.requested") == 0) {
@@ -110,8 +110,8 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         if (nbs && clock_parse(nbs, &nb))
             nb = 0;
         if (m)
-            loop_timer_at(service_loop(svc), m->dispatch_timer, 0);
-        return mstore_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
+            evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
+        return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
     }
     return 0;
 }
@@ -119,7 +119,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
 
 /* s_on_results - jobs the workers finished (and recorded): free them, send
  * the outcome events on, and look for more work */
-static int s_on_results(loop_t *loop, void *arg)
+static int s_on_results(evloop_t *loop, void *arg)
 {
     service_t *svc = arg;
     mailer_t *m = service_state(svc);
@@ -131,7 +131,7 @@ static int s_on_results(loop_t *loop, void *arg)
         mjob_free(j);
     }
     service_flush_outbox(svc);
-    loop_timer_at(loop, m->dispatch_timer, 0);
+    evloop_timer_at(loop, m->dispatch_timer, 0);
     return 0;
 }
 
@@ -160,7 +160,7 @@ static char *s_unsubscribe_url(mailer_t *m, const char *addr, const char *locale
 }
 
 /* s_dispatch - claim due messages and hand them to the workers */
-static int s_dispatch(loop_t *loop, void *arg)
+static int s_dispatch(evloop_t *loop, void *arg)
 {
     (void)loop;
     service_t *svc = arg;
@@ -198,12 +198,12 @@ static int s_dispatch(loop_t *loop, void *arg)
         const char *category = (const char *)sqlite3_column_text(st, 1);
         const char *addr = (const char *)sqlite3_column_text(st, 4);
         if (!addr || !*addr) {
-            mstore_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
+            mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
             continue;
         }
         if (s_marketing(category) && contacts_suppressed(db, addr)) {
             log_info("event=suppressed message=%lld", (long long)id);
-            mstore_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
+            mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
             continue;
         }
         mjob_t *j = calloc(1, sizeof *j);
@@ -418,9 +418,9 @@ static int s_init(service_t *svc)
         log_error("event=pool_failed error=\"%s\"", err);
         return -1;
     }
-    loop_t *loop = service_loop(svc);
-    m->dispatch_timer = loop_add_timer(loop, 250, s_dispatch, svc);
-    if (m->dispatch_timer < 0 || loop_add_fd(loop, mpool_fd(m->pool), s_on_results, svc))
+    evloop_t *loop = service_evloop(svc);
+    m->dispatch_timer = evloop_add_timer(loop, 250, s_dispatch, svc);
+    if (m->dispatch_timer < 0 || evloop_add_fd(loop, mpool_fd(m->pool), s_on_results, svc))
         return -1;
     log_info("event=mailer_ready delivery=%s workers=%d", pc->smtp.host ? pc->smtp.host : "maildir",
              pc->workers);
@@ -438,7 +438,7 @@ static void s_fini(service_t *svc)
          * ends, so a clean stop sends nothing twice); jobs not started go
          * back to the queue */
         mpool_stop(m->pool);
-        s_on_results(service_loop(svc), svc);
+        s_on_results(service_evloop(svc), svc);
         db_exec(service_db(svc), "UPDATE messages SET status = 'retry', lease_until = NULL"
                                  " WHERE status = 'sending'");
         mpool_destroy(&m->pool);

@@ -31,14 +31,14 @@ void mjob_free(mjob_t *j);
 /* --- the store (mailer_store.c) ------------------------------------------- */
 extern const char *const mailer_migrations[];
 
-int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
-int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
+int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
+int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
                    const char *message_id, int64_t not_before_ms, int64_t now_ms);
-int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
-/* mstore_outcome - set a message's status and queue its event (type NULL:
+int mailer_store_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
+/* mailer_store_outcome - set a message's status and queue its event (type NULL:
  * none).  For mail.skipped, code says why: 1 suppressed, 2 no address, 3
  * render failed.  Inside the caller's transaction. */
-void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
                     const char *error, int code, int64_t next_at);
 
 /* --- the worker pool (mailer_pool.c) --------------------------------------- */
@@ -55,8 +55,8 @@ typedef struct mpool_conf {
     int64_t retry_min, retry_max, give_up;
 } mpool_conf_t;
 
-/* mstore_record - commit one job's outcome (see mailer_store.c) */
-int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j);
+/* mailer_store_record - commit one job's outcome (see mailer_store.c) */
+int mailer_store_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j);
 
 /* mpool_new - start the workers (each with its own renderer and SMTP
  * session).  The strings in conf must outlive the pool.  NULL on error. */

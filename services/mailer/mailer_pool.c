@@ -130,7 +130,7 @@ static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
 /* s_record - commit a job's outcome now, on the worker's own connection */
 static void s_record(mpool_t *p, sqlite3 *db, mjob_t *j)
 {
-    if (!db || mstore_record(db, &p->conf, j))
+    if (!db || mailer_store_record(db, &p->conf, j))
         log_error("event=record_failed message=%lld code=%d", (long long)j->id, j->code);
 }
 

@@ -44,8 +44,8 @@ const char *const mailer_migrations[] = {
     NULL,
 };
 
-/* mstore_suppress - add an address to the suppression list */
-int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset)
+/* mailer_store_suppress - add an address to the suppression list */
+int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset)
 {
     char low[320];
     sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason, source_offset)"
@@ -60,9 +60,9 @@ int mstore_suppress(sqlite3 *db, const char *address, const char *reason, int64_
     return rc;
 }
 
-/* mstore_enqueue - a requested message, queued; a request seen before is
+/* mailer_store_enqueue - a requested message, queued; a request seen before is
  * ignored (its key is unique) */
-int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
+int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
                    const char *message_id, int64_t not_before_ms, int64_t now_ms)
 {
     sqlite3_stmt *st = db_prepare(
@@ -94,9 +94,9 @@ int mstore_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const j
     return rc;
 }
 
-/* mstore_requeue - staff retry: a failed or bounced message goes again,
+/* mailer_store_requeue - staff retry: a failed or bounced message goes again,
  * with a fresh give-up clock */
-int mstore_requeue(sqlite3 *db, int64_t id, int64_t now_ms)
+int mailer_store_requeue(sqlite3 *db, int64_t id, int64_t now_ms)
 {
     sqlite3_stmt *st = db_prepare(
         db, "UPDATE messages SET status = 'queued', next_at = ?2, first_at = ?2,"
@@ -138,8 +138,8 @@ static json_t *s_event(sqlite3 *db, int64_t id)
     return e;
 }
 
-/* mstore_outcome - record one message's end (or retry) with its event */
-void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+/* mailer_store_outcome - record one message's end (or retry) with its event */
+void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
                       const char *error, int code, int64_t next_at)
 {
     int64_t now = clock_now_ms();
@@ -180,19 +180,19 @@ void mstore_outcome(sqlite3 *db, int64_t id, const char *status, const char *typ
     json_decref(e);
 }
 
-/* mstore_record - what happened to one job, committed at once: delivered,
+/* mailer_store_record - what happened to one job, committed at once: delivered,
  * bounced (and the address suppressed), retried with backoff, or failed
  * after give_up.  Called by the worker right after the server's answer, on
  * its own connection, so a crash can repeat at most the message whose
  * answer had not been committed yet. */
-int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
+int mailer_store_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
 {
     if (db_begin(db))
         return -1;
     int64_t now = clock_now_ms();
     if (j->render_failed) {
         log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
-        mstore_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
+        mailer_store_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
         return db_commit(db) ? (db_rollback(db), -1) : 0;
     }
     sqlite3_stmt *up = db_prepare(db, "UPDATE messages SET attempts = attempts + 1 WHERE id = ?");
@@ -209,12 +209,12 @@ int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
         return -1;
     }
     if (j->code >= 200 && j->code < 300) {
-        mstore_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
+        mailer_store_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
     } else if (j->permanent) {
         log_warn("event=bounced message=%lld code=%d diag=\"%s\"", (long long)j->id, j->code,
                  j->diag);
-        mstore_suppress(db, j->to_addr, "bounced", 0);
-        mstore_outcome(db, j->id, "bounced", "mail.bounced", j->diag,
+        mailer_store_suppress(db, j->to_addr, "bounced", 0);
+        mailer_store_outcome(db, j->id, "bounced", "mail.bounced", j->diag,
                        j->code >= 500 && j->code < 600 ? j->code : 550, 0);
     } else {
         int attempts = 1;
@@ -231,7 +231,7 @@ int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
         if (now - first >= rules->give_up) {
             log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"", (long long)j->id,
                      attempts, j->diag);
-            mstore_outcome(db, j->id, "failed", "mail.failed", j->diag, 0, 0);
+            mailer_store_outcome(db, j->id, "failed", "mail.failed", j->diag, 0, 0);
         } else {
             int64_t delay = rules->retry_min;
             for (int i = 1; i < attempts && delay < rules->retry_max; i++)
@@ -240,7 +240,7 @@ int mstore_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
                 delay = rules->retry_max;
             log_info("event=retry message=%lld attempts=%d in_ms=%lld error=\"%s\"",
                      (long long)j->id, attempts, (long long)delay, j->diag);
-            mstore_outcome(db, j->id, "retry", NULL, j->diag, 0, now + delay);
+            mailer_store_outcome(db, j->id, "retry", NULL, j->diag, 0, now + delay);
         }
     }
     if (db_commit(db)) {

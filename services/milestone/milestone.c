@@ -142,14 +142,14 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         strcmp(ev->type, "milestone.saved") == 0)
         m->gen++; /* who is due may change: zones are read again */
     if (strcmp(ev->type, "customer") == 0)
-        return mstore_customer(db, p);
+        return milestone_store_customer(db, p);
     if (strcmp(ev->type, "purchase") == 0) {
         json_t *cust = json_object_get(p, "customer");
-        if (cust && mstore_customer(db, cust))
+        if (cust && milestone_store_customer(db, cust))
             return -1;
         const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                             cust ? "id" : "customer_id"));
-        return mstore_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
+        return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
         return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
@@ -158,7 +158,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
     if (strcmp(ev->type, "milestone.saved") == 0) {
         char err[200] = "";
-        int rc = mstore_save(db, m->cfg, p, err, sizeof err);
+        int rc = milestone_store_save(db, m->cfg, p, err, sizeof err);
         if (rc > 0)
             log_error("event=settings_not_applied offset=%lld error=\"%s\"",
                       (long long)ev->offset, err);
@@ -166,7 +166,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
             log_info("event=settings_saved kind=%s by=%s",
                      json_string_value(json_object_get(p, "kind")),
                      json_string_value(json_object_get(p, "by")));
-        loop_timer_at(service_loop(svc), m->timer, 0); /* a new time may be due now */
+        evloop_timer_at(service_evloop(svc), m->timer, 0); /* a new time may be due now */
         return rc < 0 ? -1 : 0;
     }
     return 0;
@@ -439,7 +439,7 @@ static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
 
 /* s_turn - find what is due now, then request it a batch per turn of
  * the loop (so the consumer and control commands are served in between) */
-static void s_turn(loop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
+static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
 {
     if (m->i_due >= m->n_due) {
         service_flush_outbox(svc); /* left over from a crash or a journal outage */
@@ -453,7 +453,7 @@ static void s_turn(loop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
         m->sent = 0;
         m->scan_at = now;
         for (int k = 0; k < MS_KINDS && !bad; k++) {
-            bad = mstore_settings(db, m->cfg, k, &m->set[k]);
+            bad = milestone_store_settings(db, m->cfg, k, &m->set[k]);
             for (int64_t day = lo; day <= hi && !bad && m->set[k].enabled; day++)
                 bad = s_scan(m, db, &m->set[k], day, now, &m->due, &m->n_due, &m->cap_due,
                              &next_at);
@@ -467,11 +467,11 @@ static void s_turn(loop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
     if (m->i_due < m->n_due && s_send_batch(svc, m, db)) {
         m->n_due = m->i_due = 0; /* decided again at the next scan */
         m->gen++;
-        loop_timer_at(loop, m->timer, m->interval);
+        evloop_timer_at(loop, m->timer, m->interval);
         return;
     }
     if (m->i_due < m->n_due) {
-        loop_timer_at(loop, m->timer, 0);
+        evloop_timer_at(loop, m->timer, 0);
         return;
     }
     if (m->n_due)
@@ -479,11 +479,11 @@ static void s_turn(loop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
     m->n_due = m->i_due = 0;
     m->tick_at = m->scan_at;
     m->ticks++;
-    loop_timer_at(loop, m->timer, m->next_wait);
+    evloop_timer_at(loop, m->timer, m->next_wait);
 }
 
 /* s_on_tick - the timer: one turn, its time counted */
-static int s_on_tick(loop_t *loop, void *arg)
+static int s_on_tick(evloop_t *loop, void *arg)
 {
     service_t *svc = arg;
     milestone_t *m = service_state(svc);
@@ -520,7 +520,7 @@ static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     sqlite3 *db = service_db(svc);
     for (int k = 0; k < MS_KINDS; k++) {
         ms_settings_t s;
-        if ((kind && k != ms_kind(kind)) || mstore_settings(db, m->cfg, k, &s))
+        if ((kind && k != ms_kind(kind)) || milestone_store_settings(db, m->cfg, k, &s))
             continue;
         json_t *v = ms_settings_view(&s), *counts = json_object();
         sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
@@ -607,7 +607,7 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     json_t *list = json_array();
     for (int k = 0; k < MS_KINDS; k++) {
         ms_settings_t set;
-        if (mstore_settings(db, m->cfg, k, &set))
+        if (milestone_store_settings(db, m->cfg, k, &set))
             continue;
         int mdi = k == MS_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
         json_t *item = json_pack("{s:s,s:b}", "kind", ms_kind_names[k], "enabled", set.enabled);
@@ -700,10 +700,10 @@ static int s_init(service_t *svc)
     if (!m->cache ||
         keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
-    m->timer = loop_add_timer(service_loop(svc), m->interval, s_on_tick, svc);
+    m->timer = evloop_add_timer(service_evloop(svc), m->interval, s_on_tick, svc);
     if (m->timer < 0)
         return -1;
-    loop_timer_at(service_loop(svc), m->timer, 0);
+    evloop_timer_at(service_evloop(svc), m->timer, 0);
     log_info("event=milestone_ready catch_up_ms=%lld feb29=%s coupon=%s",
              (long long)m->catch_up, m->mar1 ? "mar1" : "feb28",
              m->coupon_prefix ? m->coupon_prefix : "off");

@@ -136,20 +136,20 @@ int ms_coupon_verify(const char *key, const char *code, int *kind, int *year, ch
 
 extern const char *const milestone_migrations[];
 
-/* mstore_customer - a customer object (from `customer`, or a purchase's
+/* milestone_store_customer - a customer object (from `customer`, or a purchase's
  * `customer`): contacts plus birthday and signup_date; 0/-1 */
-int mstore_customer(sqlite3 *db, const json_t *c);
+int milestone_store_customer(sqlite3 *db, const json_t *c);
 
-/* mstore_purchase - a purchase at ms by customer cid: the first purchase
+/* milestone_store_purchase - a purchase at ms by customer cid: the first purchase
  * (the anniversaries' start by default) is the earliest one; 0/-1 */
-int mstore_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *default_tz);
+int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *default_tz);
 
-/* mstore_settings - kind's effective settings (the row a milestone.saved
+/* milestone_store_settings - kind's effective settings (the row a milestone.saved
  * left, else the defaults); 0/-1 */
-int mstore_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out);
+int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out);
 
-/* mstore_save - apply a milestone.saved payload: 0 applied, 1 not applied
+/* milestone_store_save - apply a milestone.saved payload: 0 applied, 1 not applied
  * (err says why), -1 on a database error */
-int mstore_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len);
+int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len);
 
 #endif

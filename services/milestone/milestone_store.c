@@ -53,7 +53,7 @@ static int s_update(sqlite3 *db, const char *sql, const char *id, int n, const i
     return rc;
 }
 
-int mstore_customer(sqlite3 *db, const json_t *c)
+int milestone_store_customer(sqlite3 *db, const json_t *c)
 {
     if (contacts_upsert(db, c))
         return -1;
@@ -76,7 +76,7 @@ int mstore_customer(sqlite3 *db, const json_t *c)
     return 0;
 }
 
-int mstore_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *default_tz)
+int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *default_tz)
 {
     if (!cid)
         return -1;
@@ -113,7 +113,7 @@ int mstore_purchase(sqlite3 *db, const char *cid, int64_t ms, const char *defaul
                     cid, 3, v);
 }
 
-int mstore_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out)
+int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out)
 {
     ms_settings_default(cfg, kind, out);
     sqlite3_stmt *st = db_prepare(db, "SELECT enabled, minutes, offset_days, template,"
@@ -136,7 +136,7 @@ int mstore_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *o
     return 0;
 }
 
-int mstore_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len)
+int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len)
 {
     ms_settings_t s;
     char field[64], msg[200];

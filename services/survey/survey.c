@@ -364,7 +364,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         if (sstore_customer_extra(db, cust, cid, s_purchase_ms(ev)))
             return -1;
         int rc = s_schedule(s, db, ev, cid);
-        loop_timer_at(service_loop(svc), s->due_timer, 0);
+        evloop_timer_at(service_evloop(svc), s->due_timer, 0);
         return rc;
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
@@ -524,7 +524,7 @@ static int s_sync(void *arg)
 }
 
 /* s_on_due - send the invites and reminders that are due */
-static int s_on_due(loop_t *loop, void *arg)
+static int s_on_due(evloop_t *loop, void *arg)
 {
     service_t *svc = arg;
     survey_t *s = service_state(svc);
@@ -549,7 +549,7 @@ static int s_on_due(loop_t *loop, void *arg)
         /* timers run on the monotonic clock, the schedule on clock_now_ms
          * (which tests move): never sleep longer than the timer's second */
         if (next >= 0 && next - now < 1000)
-            loop_timer_at(loop, s->due_timer, next - now);
+            evloop_timer_at(loop, s->due_timer, next - now);
         return 0;
     }
     s_due_t *due = calloc(SEND_BATCH, sizeof *due);
@@ -604,7 +604,7 @@ static int s_on_due(loop_t *loop, void *arg)
         return 0;
     }
     service_flush_outbox(svc);
-    loop_timer_at(loop, s->due_timer, 0); /* there may be more */
+    evloop_timer_at(loop, s->due_timer, 0); /* there may be more */
     return 0;
 }
 
@@ -787,10 +787,10 @@ static int s_init(service_t *svc)
         return -1;
     if (s_campaign_row(service_db(svc), cfg))
         return -1;
-    s->due_timer = loop_add_timer(service_loop(svc), 1000, s_on_due, svc);
+    s->due_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
         return -1;
-    loop_timer_at(service_loop(svc), s->due_timer, 0);
+    evloop_timer_at(service_evloop(svc), s->due_timer, 0);
     log_info("event=survey_ready throttle_ms=%lld", (long long)s->throttle);
     return 0;
 }

@@ -122,7 +122,7 @@ def mail_machine_info(base):
 
 # --- tools compiled into the temp dir --------------------------------------------------
 # render+compose alone (the work of mailer_pool.c's s_compose, without SMTP
-# or SQLite), and the per-message outcome commit (mstore_record) alone, with
+# or SQLite), and the per-message outcome commit (mailer_store_record) alone, with
 # 1 and with [mailer] connections threads committing at once.
 PROBE_C = r"""
 #define _GNU_SOURCE
@@ -216,7 +216,7 @@ static void *recorder(void *p)
         j.code = 250;
         j.to_addr = "u@example.com";
         snprintf(j.diag, sizeof j.diag, "2.0.0 Ok: queued as 4C7C8A74096");
-        if (mstore_record(db, &rules, &j))
+        if (mailer_store_record(db, &rules, &j))
             a->failed++;
     }
     a->secs = now_s() - t0;
@@ -237,7 +237,7 @@ static int store_setup(const char *path, int n)
         char key[64], mid[96];
         snprintf(key, sizeof key, "bench/%d", i);
         snprintf(mid, sizeof mid, "<hark.%d.0123456789abcdef@example.com>", i);
-        if (mstore_enqueue(db, key, i, req, mid, 0, 1)) return -1;
+        if (mailer_store_enqueue(db, key, i, req, mid, 0, 1)) return -1;
     }
     json_decref(req);
     db_exec(db, "UPDATE messages SET status = 'sending', lease_until = 9e15, sent_to = address");
@@ -873,7 +873,7 @@ def report(out):
             fmt(r["render_compose_us"], 1), fmt(r["render_us"], 1), fmt(r["compose_us"], 1),
             fmt(r["per_core_messages_per_s"])))
     for st in pr.get("store", []):
-        p("outcome commit alone (mstore_record, WAL, synchronous=normal), %d thread%s: %s us/message = %s messages/s" % (
+        p("outcome commit alone (mailer_store_record, WAL, synchronous=normal), %d thread%s: %s us/message = %s messages/s" % (
             st["threads"], "" if st["threads"] == 1 else "s", fmt(st["us_per_message"], 1), fmt(st["messages_per_s"])))
     p("")
     p("  CPU columns: % of one core over the run; 'us/msg' is the sender's CPU per message (Hark: mailer +")
@@ -1018,7 +1018,7 @@ def main():
                                        capture_output=True, text=True, timeout=180)
                     if r.returncode == 0:
                         out["probe"]["store"].append(json.loads(r.stdout))
-                        log("  mstore_record, %d thread(s): %s us/message" % (th, out["probe"]["store"][-1]["us_per_message"]))
+                        log("  mailer_store_record, %d thread(s): %s us/message" % (th, out["probe"]["store"][-1]["us_per_message"]))
                     else:
                         log("  store probe failed: " + (r.stdout + r.stderr)[-300:])
         if not os.path.exists(sample):

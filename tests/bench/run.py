@@ -145,7 +145,7 @@ def settle_head(h, timeout=10.0):
 # --- perf (optional) ----------------------------------------------------------------
 # frames every thread runs under: they would top every profile and say nothing
 PERF_GENERIC = {"clone3", "start_thread", "_start", "main", "__libc_start_call_main",
-                "__libc_start_main_impl", "service_main", "loop_run", "do_syscall_64",
+                "__libc_start_main_impl", "service_main", "evloop_run", "do_syscall_64",
                 "entry_SYSCALL_64_after_hwframe"}
 
 

@@ -302,7 +302,7 @@ def test_loop__one_email_per_customer_in_their_language_quotes_escaped_unsubscri
     assert sorted(to(m) for m in later) == ["new@example.com", "ola@example.pl"]
     be = [m for m in later if to(m) == "new@example.com"][0]
     assert str(be["Subject"]).startswith("Вы сказалі")
-    assert "10 чэрвеня 2026 г." in " ".join(text(be).split())  # ltext_date's Belarusian form
+    assert "10 чэрвеня 2026 г." in " ".join(text(be).split())  # loop_text_date's Belarusian form
     again = [m for m in later if to(m) == "ola@example.pl"][0]
     assert "Znowu wolno" in text(again) and "Paczka" not in text(again)
 

@@ -18,7 +18,7 @@
 
 #include "clock.h"
 #include "log.h"
-#include "loop.h"
+#include "evloop.h"
 #include "unit.h"
 
 static void *s_ctx;
@@ -36,7 +36,7 @@ typedef struct {
 } s_probe_t;
 
 /* s_count - a timer/handler that counts and can stop or fail */
-static int s_count(loop_t *loop, void *arg)
+static int s_count(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     int64_t now = clock_mono_ms();
@@ -44,12 +44,12 @@ static int s_count(loop_t *loop, void *arg)
         p->first_at = now;
     p->last_at = now;
     if (p->stop_after && p->count >= p->stop_after)
-        loop_stop(loop);
+        evloop_stop(loop);
     return p->fail ? -1 : 0;
 }
 
 /* s_safety - fails the run: the loop should have ended before this */
-static int s_safety(loop_t *loop, void *arg)
+static int s_safety(evloop_t *loop, void *arg)
 {
     (void)loop;
     *(int *)arg = 1;
@@ -57,116 +57,116 @@ static int s_safety(loop_t *loop, void *arg)
 }
 
 /* s_loop - a new loop with a 3 s safety timer setting *tripped */
-static loop_t *s_loop(int *tripped)
+static evloop_t *s_loop(int *tripped)
 {
-    loop_t *loop = loop_new();
+    evloop_t *loop = evloop_new();
     *tripped = 0;
     if (loop)
-        loop_add_timer(loop, 3000, s_safety, tripped);
+        evloop_add_timer(loop, 3000, s_safety, tripped);
     return loop;
 }
 
 static void test_repeating_timer_fires_until_stop(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     CHECK(loop != NULL);
     if (!loop)
         return;
     s_probe_t tick = {0}, stop = {.stop_after = 1};
     int64_t t0 = clock_mono_ms();
-    CHECK(loop_add_timer(loop, 10, s_count, &tick) >= 0);
-    CHECK(loop_add_timer(loop, 150, s_count, &stop) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK(evloop_add_timer(loop, 10, s_count, &tick) >= 0);
+    CHECK(evloop_add_timer(loop, 150, s_count, &stop) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(stop.count, 1);
     CHECK(tick.count >= 3);
     CHECK(tick.count <= 16); /* not in a busy loop either */
     CHECK(tick.first_at - t0 >= 10);
     CHECK(stop.first_at - t0 >= 150);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
     CHECK(loop == NULL);
-    loop_destroy(&loop);
-    loop_destroy(NULL);
+    evloop_destroy(&loop);
+    evloop_destroy(NULL);
 }
 
 static void test_timer_ids_count_up(void)
 {
-    loop_t *loop = loop_new();
+    evloop_t *loop = evloop_new();
     CHECK(loop != NULL);
     if (!loop)
         return;
     s_probe_t p = {0};
-    CHECK_INT(loop_add_timer(loop, 1000, s_count, &p), 0);
-    CHECK_INT(loop_add_timer(loop, 1000, s_count, &p), 1);
+    CHECK_INT(evloop_add_timer(loop, 1000, s_count, &p), 0);
+    CHECK_INT(evloop_add_timer(loop, 1000, s_count, &p), 1);
     for (int i = 2; i < 32; i++)
-        CHECK_INT(loop_add_timer(loop, 1000, s_count, &p), i);
-    CHECK_INT(loop_add_timer(loop, 1000, s_count, &p), -1); /* table full */
-    loop_timer_at(loop, 99, 0);                               /* unknown id: ignored */
-    loop_timer_at(loop, -1, 0);
-    loop_destroy(&loop);
+        CHECK_INT(evloop_add_timer(loop, 1000, s_count, &p), i);
+    CHECK_INT(evloop_add_timer(loop, 1000, s_count, &p), -1); /* table full */
+    evloop_timer_at(loop, 99, 0);                               /* unknown id: ignored */
+    evloop_timer_at(loop, -1, 0);
+    evloop_destroy(&loop);
 }
 
 static void test_timer_at_zero_fires_promptly(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t slow = {.stop_after = 1};
-    int id = loop_add_timer(loop, 60000, s_count, &slow);
+    int id = evloop_add_timer(loop, 60000, s_count, &slow);
     CHECK(id >= 0);
     int64_t t0 = clock_mono_ms();
-    loop_timer_at(loop, id, 0);
-    CHECK_INT(loop_run(loop), 0);
+    evloop_timer_at(loop, id, 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(slow.count, 1);
     CHECK(slow.first_at - t0 < 500);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 /* s_kick - a timer that moves probe->timer_id to now */
-static int s_kick(loop_t *loop, void *arg)
+static int s_kick(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     p->count++;
     p->first_at = clock_mono_ms();
-    loop_timer_at(loop, p->timer_id, 0);
+    evloop_timer_at(loop, p->timer_id, 0);
     return 0;
 }
 
 static void test_timer_at_from_a_handler_and_later_delay(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t slow = {.stop_after = 1}, kick = {0};
-    kick.timer_id = loop_add_timer(loop, 60000, s_count, &slow);
-    CHECK(loop_add_timer(loop, 30, s_kick, &kick) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    kick.timer_id = evloop_add_timer(loop, 60000, s_count, &slow);
+    CHECK(evloop_add_timer(loop, 30, s_kick, &kick) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(kick.count, 1);
     CHECK_INT(slow.count, 1);
     CHECK(slow.first_at - kick.first_at < 500);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 
     /* a delay postpones: a 10 ms timer moved to 200 ms fires after that */
     loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t later = {.stop_after = 1};
-    int id = loop_add_timer(loop, 10, s_count, &later);
+    int id = evloop_add_timer(loop, 10, s_count, &later);
     int64_t t0 = clock_mono_ms();
-    loop_timer_at(loop, id, 200);
-    CHECK_INT(loop_run(loop), 0);
+    evloop_timer_at(loop, id, 200);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK(later.first_at - t0 >= 200);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 /* s_on_pair - read one message from the PAIR socket */
-static int s_on_pair(loop_t *loop, void *arg)
+static int s_on_pair(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     char buf[32];
@@ -175,12 +175,12 @@ static int s_on_pair(loop_t *loop, void *arg)
         return 0;
     p->count++;
     p->value = n == 5 && memcmp(buf, "hello", 5) == 0;
-    loop_stop(loop);
+    evloop_stop(loop);
     return 0;
 }
 
 /* s_send_hello - a timer that sends "hello" once on the other socket */
-static int s_send_hello(loop_t *loop, void *arg)
+static int s_send_hello(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     (void)loop;
@@ -192,7 +192,7 @@ static int s_send_hello(loop_t *loop, void *arg)
 static void test_socket_handler_runs_when_message_arrives(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     void *a = zmq_socket(s_ctx, ZMQ_PAIR), *b = zmq_socket(s_ctx, ZMQ_PAIR);
@@ -202,10 +202,10 @@ static void test_socket_handler_runs_when_message_arrives(void)
     CHECK_INT(zmq_bind(a, "inproc://loop-pair"), 0);
     CHECK_INT(zmq_connect(b, "inproc://loop-pair"), 0);
     s_probe_t rx = {.sock = a}, tx = {.sock = b};
-    CHECK_INT(loop_add_socket(loop, a, s_on_pair, &rx), 0);
-    CHECK(loop_add_timer(loop, 50, s_send_hello, &tx) >= 0);
+    CHECK_INT(evloop_add_socket(loop, a, s_on_pair, &rx), 0);
+    CHECK(evloop_add_timer(loop, 50, s_send_hello, &tx) >= 0);
     int64_t t0 = clock_mono_ms();
-    CHECK_INT(loop_run(loop), 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(rx.count, 1);
     CHECK_INT(rx.value, 1);
@@ -213,11 +213,11 @@ static void test_socket_handler_runs_when_message_arrives(void)
     CHECK(clock_mono_ms() - t0 < 1000); /* woken by the message, not a timeout */
     zmq_close(a);
     zmq_close(b);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 /* s_on_pipe - read what is in the pipe */
-static int s_on_pipe(loop_t *loop, void *arg)
+static int s_on_pipe(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     char buf[16];
@@ -225,13 +225,13 @@ static int s_on_pipe(loop_t *loop, void *arg)
     if (n > 0) {
         p->count++;
         p->value = buf[0];
-        loop_stop(loop);
+        evloop_stop(loop);
     }
     return 0;
 }
 
 /* s_write_pipe - a timer that writes one byte to the pipe */
-static int s_write_pipe(loop_t *loop, void *arg)
+static int s_write_pipe(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     (void)loop;
@@ -243,37 +243,37 @@ static int s_write_pipe(loop_t *loop, void *arg)
 static void test_fd_handler_runs_when_readable(void)
 {
     int tripped, fds[2];
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     CHECK_INT(pipe(fds), 0);
     s_probe_t rx = {.fd = fds[0]}, tx = {.fd = fds[1]};
-    CHECK_INT(loop_add_fd(loop, fds[0], s_on_pipe, &rx), 0);
-    CHECK(loop_add_timer(loop, 30, s_write_pipe, &tx) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK_INT(evloop_add_fd(loop, fds[0], s_on_pipe, &rx), 0);
+    CHECK(evloop_add_timer(loop, 30, s_write_pipe, &tx) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(rx.count, 1);
     CHECK_INT(rx.value, 'Z');
     close(fds[0]);
     close(fds[1]);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_poll_item_table_has_a_limit(void)
 {
-    loop_t *loop = loop_new();
+    evloop_t *loop = evloop_new();
     if (!loop)
         return;
     s_probe_t p = {0};
     int added = 0;
-    while (loop_add_fd(loop, 0, s_count, &p) == 0 && added < 100)
+    while (evloop_add_fd(loop, 0, s_count, &p) == 0 && added < 100)
         added++;
     CHECK_INT(added, 63); /* 64 items, one of them the signalfd */
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 /* s_raise - a timer that raises the signal in probe->signo once */
-static int s_raise(loop_t *loop, void *arg)
+static int s_raise(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     (void)loop;
@@ -287,120 +287,120 @@ static int s_raise(loop_t *loop, void *arg)
 static void test_sigterm_stops_the_loop_with_zero(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t r = {.signo = SIGTERM};
-    CHECK(loop_add_timer(loop, 20, s_raise, &r) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK(evloop_add_timer(loop, 20, s_raise, &r) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(r.count, 1);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_sigint_stops_the_loop_with_zero(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t r = {.signo = SIGINT};
-    CHECK(loop_add_timer(loop, 20, s_raise, &r) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK(evloop_add_timer(loop, 20, s_raise, &r) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_signal_raised_before_run_is_not_lost(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     raise(SIGTERM);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 /* s_on_signal - a signal handler that records and can stop or fail */
-static int s_on_signal(loop_t *loop, int signo, void *arg)
+static int s_on_signal(evloop_t *loop, int signo, void *arg)
 {
     s_probe_t *p = arg;
     p->count++;
     p->signo = signo;
     if (p->stop_after && p->count >= p->stop_after)
-        loop_stop(loop);
+        evloop_stop(loop);
     return p->fail ? -1 : 0;
 }
 
 static void test_sighup_handler_is_called(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t hup = {.stop_after = 1}, r = {.signo = SIGHUP};
-    CHECK_INT(loop_on_signal(loop, SIGHUP, s_on_signal, &hup), 0);
-    CHECK(loop_add_timer(loop, 20, s_raise, &r) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK_INT(evloop_on_signal(loop, SIGHUP, s_on_signal, &hup), 0);
+    CHECK(evloop_add_timer(loop, 20, s_raise, &r) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(hup.count, 1);
     CHECK_INT(hup.signo, SIGHUP);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_sigterm_handler_replaces_the_default_stop(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t term = {0}, r = {.signo = SIGTERM}, after = {.stop_after = 1};
-    CHECK_INT(loop_on_signal(loop, SIGTERM, s_on_signal, &term), 0);
-    CHECK(loop_add_timer(loop, 20, s_raise, &r) >= 0);
-    CHECK(loop_add_timer(loop, 200, s_count, &after) >= 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK_INT(evloop_on_signal(loop, SIGTERM, s_on_signal, &term), 0);
+    CHECK(evloop_add_timer(loop, 20, s_raise, &r) >= 0);
+    CHECK(evloop_add_timer(loop, 200, s_count, &after) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(term.count, 1);
     CHECK_INT(term.signo, SIGTERM);
     CHECK_INT(after.count, 1); /* the loop went on after SIGTERM */
     CHECK(r.first_at > 0 && after.first_at > r.first_at);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_sigchld_handler_sees_child_exit(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t chld = {.stop_after = 1};
-    CHECK_INT(loop_on_signal(loop, SIGCHLD, s_on_signal, &chld), 0);
+    CHECK_INT(evloop_on_signal(loop, SIGCHLD, s_on_signal, &chld), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        loop_child_signals();
+        evloop_child_signals();
         _exit(7);
     }
     CHECK(pid > 0);
-    CHECK_INT(loop_run(loop), 0);
+    CHECK_INT(evloop_run(loop), 0);
     CHECK(!tripped);
     CHECK_INT(chld.count, 1);
     CHECK_INT(chld.signo, SIGCHLD);
     int status = 0;
     CHECK_INT(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_child_signals_are_restored_for_exec(void)
 {
-    loop_t *loop = loop_new();
+    evloop_t *loop = evloop_new();
     if (!loop)
         return;
     pid_t pid = fork();
     if (pid == 0) {
-        loop_child_signals();
+        evloop_child_signals();
         sigset_t cur;
         sigprocmask(SIG_SETMASK, NULL, &cur);
         struct sigaction sa;
@@ -422,41 +422,41 @@ static void test_child_signals_are_restored_for_exec(void)
     CHECK(sa.sa_handler == SIG_IGN);
     /* drain the SIGCHLD this child caused */
     s_probe_t chld = {.stop_after = 1};
-    loop_on_signal(loop, SIGCHLD, s_on_signal, &chld);
+    evloop_on_signal(loop, SIGCHLD, s_on_signal, &chld);
     s_probe_t stop = {.stop_after = 1};
-    loop_add_timer(loop, 100, s_count, &stop);
-    loop_run(loop);
-    loop_destroy(&loop);
+    evloop_add_timer(loop, 100, s_count, &stop);
+    evloop_run(loop);
+    evloop_destroy(&loop);
 }
 
 static void test_signal_handler_table_has_a_limit(void)
 {
-    loop_t *loop = loop_new();
+    evloop_t *loop = evloop_new();
     if (!loop)
         return;
     s_probe_t p = {0};
     for (int i = 0; i < 4; i++)
-        CHECK_INT(loop_on_signal(loop, SIGHUP, s_on_signal, &p), 0);
-    CHECK_INT(loop_on_signal(loop, SIGHUP, s_on_signal, &p), -1);
-    loop_destroy(&loop);
+        CHECK_INT(evloop_on_signal(loop, SIGHUP, s_on_signal, &p), 0);
+    CHECK_INT(evloop_on_signal(loop, SIGHUP, s_on_signal, &p), -1);
+    evloop_destroy(&loop);
 }
 
 static void test_failing_timer_ends_run_with_minus_one(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t bad = {.fail = 1};
-    CHECK(loop_add_timer(loop, 20, s_count, &bad) >= 0);
-    CHECK_INT(loop_run(loop), -1);
+    CHECK(evloop_add_timer(loop, 20, s_count, &bad) >= 0);
+    CHECK_INT(evloop_run(loop), -1);
     CHECK(!tripped);
     CHECK_INT(bad.count, 1);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 /* s_fail_on_read - a socket handler that drains then fails */
-static int s_fail_on_read(loop_t *loop, void *arg)
+static int s_fail_on_read(evloop_t *loop, void *arg)
 {
     s_probe_t *p = arg;
     char buf[8];
@@ -469,7 +469,7 @@ static int s_fail_on_read(loop_t *loop, void *arg)
 static void test_failing_socket_handler_ends_run_with_minus_one(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     void *a = zmq_socket(s_ctx, ZMQ_PAIR), *b = zmq_socket(s_ctx, ZMQ_PAIR);
@@ -479,36 +479,36 @@ static void test_failing_socket_handler_ends_run_with_minus_one(void)
     CHECK_INT(zmq_bind(a, "inproc://loop-fail"), 0);
     CHECK_INT(zmq_connect(b, "inproc://loop-fail"), 0);
     s_probe_t rx = {.sock = a};
-    CHECK_INT(loop_add_socket(loop, a, s_fail_on_read, &rx), 0);
+    CHECK_INT(evloop_add_socket(loop, a, s_fail_on_read, &rx), 0);
     CHECK_INT(zmq_send(b, "x", 1, 0), 1);
-    CHECK_INT(loop_run(loop), -1);
+    CHECK_INT(evloop_run(loop), -1);
     CHECK(!tripped);
     CHECK_INT(rx.count, 1);
     zmq_close(a);
     zmq_close(b);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 static void test_failing_signal_handler_ends_run_with_minus_one(void)
 {
     int tripped;
-    loop_t *loop = s_loop(&tripped);
+    evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
     s_probe_t hup = {.fail = 1}, r = {.signo = SIGHUP};
-    CHECK_INT(loop_on_signal(loop, SIGHUP, s_on_signal, &hup), 0);
-    CHECK(loop_add_timer(loop, 20, s_raise, &r) >= 0);
-    CHECK_INT(loop_run(loop), -1);
+    CHECK_INT(evloop_on_signal(loop, SIGHUP, s_on_signal, &hup), 0);
+    CHECK(evloop_add_timer(loop, 20, s_raise, &r) >= 0);
+    CHECK_INT(evloop_run(loop), -1);
     CHECK(!tripped);
     CHECK_INT(hup.count, 1);
-    loop_destroy(&loop);
+    evloop_destroy(&loop);
 }
 
 int main(void)
 {
     log_init("test_loop");
     /* the loop first, so ZeroMQ's threads start with the signals blocked */
-    loop_t *first = loop_new();
+    evloop_t *first = evloop_new();
     s_ctx = zmq_ctx_new();
     UNIT_RUN(test_repeating_timer_fires_until_stop);
     UNIT_RUN(test_timer_ids_count_up);
@@ -528,7 +528,7 @@ int main(void)
     UNIT_RUN(test_failing_timer_ends_run_with_minus_one);
     UNIT_RUN(test_failing_socket_handler_ends_run_with_minus_one);
     UNIT_RUN(test_failing_signal_handler_ends_run_with_minus_one);
-    loop_destroy(&first);
+    evloop_destroy(&first);
     zmq_ctx_term(s_ctx);
     return UNIT_END();
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loop_svc.h"
+#include "loop.h"
 #include "unit.h"
 #include "utf8.h"
 
@@ -26,17 +26,17 @@ static long s_chars(const char *s)
 
 static void test_excerpt_short_text_is_kept_with_whitespace_collapsed(void)
 {
-    char *e = ltext_excerpt("  Slow\n\n delivery\tagain  ", 200);
+    char *e = loop_text_excerpt("  Slow\n\n delivery\tagain  ", 200);
     CHECK_STR(e, "Slow delivery again");
     free(e);
-    e = ltext_excerpt("", 200);
+    e = loop_text_excerpt("", 200);
     CHECK_STR(e, "");
     free(e);
 }
 
 static void test_excerpt_cuts_at_a_word_boundary_with_an_ellipsis(void)
 {
-    char *e = ltext_excerpt("one two three four five six seven eight nine ten", 20);
+    char *e = loop_text_excerpt("one two three four five six seven eight nine ten", 20);
     CHECK_STR(e, "one two three four…");
     free(e);
 }
@@ -48,7 +48,7 @@ static void test_excerpt_never_cuts_inside_a_character(void)
     for (int i = 0; i < 100; i++)
         strcat(text, "Я中😀");
     for (size_t max = 20; max < 40; max++) {
-        char *e = ltext_excerpt(text, max);
+        char *e = loop_text_excerpt(text, max);
         CHECK(e != NULL);
         CHECK_INT(s_chars(e), (long)max + 1); /* max kept, then … */
         CHECK(strcmp(e + strlen(e) - 3, "…") == 0);
@@ -58,7 +58,7 @@ static void test_excerpt_never_cuts_inside_a_character(void)
 
 static void test_excerpt_drops_invalid_bytes(void)
 {
-    char *e = ltext_excerpt("ab\xff\xc3(cd", 200);
+    char *e = loop_text_excerpt("ab\xff\xc3(cd", 200);
     CHECK_STR(e, "ab(cd");
     free(e);
 }
@@ -67,14 +67,14 @@ static void test_dates_in_each_language(void)
 {
     char b[80];
     int64_t ms = 1795435200000LL; /* 2026-11-23T... UTC */
-    CHECK_STR(ltext_date(ms, "en", NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(ltext_date(ms, "ru-RU", NULL, b, sizeof b), "23 ноября 2026 г.");
-    CHECK_STR(ltext_date(ms, "be", NULL, b, sizeof b), "23 лістапада 2026 г.");
-    CHECK_STR(ltext_date(ms, "pl_PL", NULL, b, sizeof b), "23 listopada 2026");
-    CHECK_STR(ltext_date(ms, "zh-Hans", NULL, b, sizeof b), "2026年11月23日");
-    CHECK_STR(ltext_date(ms, "fr", NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(ltext_date(ms, NULL, NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(ltext_date(ms, "pol", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(ms, "en", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(ms, "ru-RU", NULL, b, sizeof b), "23 ноября 2026 г.");
+    CHECK_STR(loop_text_date(ms, "be", NULL, b, sizeof b), "23 лістапада 2026 г.");
+    CHECK_STR(loop_text_date(ms, "pl_PL", NULL, b, sizeof b), "23 listopada 2026");
+    CHECK_STR(loop_text_date(ms, "zh-Hans", NULL, b, sizeof b), "2026年11月23日");
+    CHECK_STR(loop_text_date(ms, "fr", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(ms, NULL, NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(ms, "pol", NULL, b, sizeof b), "23 November 2026");
 }
 
 static void test_dates_are_the_customers_own_day(void)
@@ -83,29 +83,29 @@ static void test_dates_are_the_customers_own_day(void)
     /* 2026-03-06T04:00Z: still the 5th in Los Angeles, already the 6th in
      * Auckland; a zone hark does not know reads as UTC */
     int64_t ms = 1772769600000LL;
-    CHECK_STR(ltext_date(ms, "en", "America/Los_Angeles", b, sizeof b), "5 March 2026");
-    CHECK_STR(ltext_date(ms, "ru", "Pacific/Auckland", b, sizeof b), "6 марта 2026 г.");
-    CHECK_STR(ltext_date(ms, "en", "UTC", b, sizeof b), "6 March 2026");
-    CHECK_STR(ltext_date(ms, "en", "Mars/Olympus", b, sizeof b), "6 March 2026");
-    CHECK_STR(ltext_date(ms, "en", "", b, sizeof b), "6 March 2026");
+    CHECK_STR(loop_text_date(ms, "en", "America/Los_Angeles", b, sizeof b), "5 March 2026");
+    CHECK_STR(loop_text_date(ms, "ru", "Pacific/Auckland", b, sizeof b), "6 марта 2026 г.");
+    CHECK_STR(loop_text_date(ms, "en", "UTC", b, sizeof b), "6 March 2026");
+    CHECK_STR(loop_text_date(ms, "en", "Mars/Olympus", b, sizeof b), "6 March 2026");
+    CHECK_STR(loop_text_date(ms, "en", "", b, sizeof b), "6 March 2026");
     /* 2026-12-31T23:30Z is New Year's Day in Kiritimati */
-    CHECK_STR(ltext_date(1798759800000LL, "zh", "Pacific/Kiritimati", b, sizeof b),
+    CHECK_STR(loop_text_date(1798759800000LL, "zh", "Pacific/Kiritimati", b, sizeof b),
               "2027年1月1日");
 }
 
 static void test_loop_id_is_deterministic_and_fits_the_schema(void)
 {
     char a[80], b[80], c[80];
-    lcheck_loop_id("slow_delivery", "Faster shipping", a, sizeof a);
-    lcheck_loop_id("slow_delivery", "Faster shipping", b, sizeof b);
-    lcheck_loop_id("slow_delivery", "Faster shipping!", c, sizeof c);
+    loop_check_loop_id("slow_delivery", "Faster shipping", a, sizeof a);
+    loop_check_loop_id("slow_delivery", "Faster shipping", b, sizeof b);
+    loop_check_loop_id("slow_delivery", "Faster shipping!", c, sizeof c);
     CHECK_STR(a, b);
     CHECK(strcmp(a, c) != 0);
     CHECK(strncmp(a, "slow_delivery-", 14) == 0);
     char longr[65];
     memset(longr, 'a', 64);
     longr[64] = '\0';
-    lcheck_loop_id(longr, "t", a, sizeof a);
+    loop_check_loop_id(longr, "t", a, sizeof a);
     CHECK(strlen(a) <= 64);
 }
 
@@ -116,23 +116,23 @@ static void test_request_check_names_the_field(void)
     int dry = -1;
     json_t *r = json_pack("{s:s,s:s,s:s,s:b}", "reason", "price", "title", "Cheaper",
                           "announcement", "10% off", "dry_run", 1);
-    CHECK_INT(lcheck_request(r, 0, "api", &p, &dry, field, sizeof field, msg, sizeof msg), 0);
+    CHECK_INT(loop_check_request(r, 0, "api", &p, &dry, field, sizeof field, msg, sizeof msg), 0);
     CHECK_INT(dry, 1);
     CHECK_STR(json_string_value(json_object_get(p, "by")), "api");
     CHECK(json_object_get(p, "dry_run") == NULL); /* never journaled */
     CHECK(strncmp(json_string_value(json_object_get(p, "loop")), "price-", 6) == 0);
     json_decref(p);
     json_object_set_new(r, "since", json_string("2026-13-01"));
-    CHECK_INT(lcheck_request(r, 0, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
+    CHECK_INT(loop_check_request(r, 0, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
     CHECK_STR(field, "since");
     json_object_del(r, "since");
     json_object_del(r, "title");
-    CHECK_INT(lcheck_request(r, 0, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
+    CHECK_INT(loop_check_request(r, 0, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
     CHECK_STR(field, "title");
     /* a preview needs only the reason */
-    CHECK_INT(lcheck_request(r, 1, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), 0);
+    CHECK_INT(loop_check_request(r, 1, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), 0);
     json_object_set_new(r, "reason", json_string("Price"));
-    CHECK_INT(lcheck_request(r, 1, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
+    CHECK_INT(loop_check_request(r, 1, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
     CHECK_STR(field, "reason");
     json_decref(r);
 }
@@ -140,11 +140,11 @@ static void test_request_check_names_the_field(void)
 static void test_median_and_nps(void)
 {
     double odd[] = {1, 2, 10}, even[] = {1, 2, 4, 10};
-    CHECK(lreport_median(odd, 3) == 2);
-    CHECK(lreport_median(even, 4) == 3);
-    CHECK(lreport_median(NULL, 0) == 0);
-    CHECK(lreport_nps(2, 1, 3) == 33.3);
-    CHECK(lreport_nps(0, 2, 2) == -100);
+    CHECK(loop_report_median(odd, 3) == 2);
+    CHECK(loop_report_median(even, 4) == 3);
+    CHECK(loop_report_median(NULL, 0) == 0);
+    CHECK(loop_report_nps(2, 1, 3) == 33.3);
+    CHECK(loop_report_nps(0, 2, 2) == -100);
 }
 
 int main(void)

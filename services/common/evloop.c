@@ -4,7 +4,7 @@
  * Signals arrive as readable data on a signalfd, so a handler runs in the
  * loop like any other event and never interrupts SQLite or ZeroMQ halfway.
  */
-#include "loop.h"
+#include "evloop.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -22,13 +22,13 @@
 #define LOOP_MAX_SIGNALS 4
 
 typedef struct {
-    loop_fn fn;
+    evloop_fn fn;
     void *arg;
 } s_handler_t;
 
 typedef struct {
     int64_t interval, next;
-    loop_fn fn;
+    evloop_fn fn;
     void *arg;
 } s_timer_t;
 
@@ -41,7 +41,7 @@ struct loop {
     int sfd;
     struct {
         int signo;
-        loop_signal_fn fn;
+        evloop_signal_fn fn;
         void *arg;
     } signals[LOOP_MAX_SIGNALS];
     int n_signals;
@@ -58,8 +58,8 @@ static void s_sigset(sigset_t *set)
     sigaddset(set, SIGCHLD);
 }
 
-/* loop_child_signals - undo the loop's signal changes in a child */
-void loop_child_signals(void)
+/* evloop_child_signals - undo the loop's signal changes in a child */
+void evloop_child_signals(void)
 {
     sigset_t set;
     s_sigset(&set);
@@ -67,10 +67,10 @@ void loop_child_signals(void)
     signal(SIGPIPE, SIG_DFL);
 }
 
-/* loop_new - create, blocking the loop's signals into a signalfd */
-loop_t *loop_new(void)
+/* evloop_new - create, blocking the loop's signals into a signalfd */
+evloop_t *evloop_new(void)
 {
-    loop_t *loop = calloc(1, sizeof *loop);
+    evloop_t *loop = calloc(1, sizeof *loop);
     if (!loop)
         return NULL;
     sigset_t set;
@@ -86,8 +86,8 @@ loop_t *loop_new(void)
     return loop;
 }
 
-/* loop_destroy - close the signalfd; safe on NULL and twice */
-void loop_destroy(loop_t **self_p)
+/* evloop_destroy - close the signalfd; safe on NULL and twice */
+void evloop_destroy(evloop_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -97,7 +97,7 @@ void loop_destroy(loop_t **self_p)
 }
 
 /* s_add - one poll item */
-static int s_add(loop_t *loop, void *zsock, int fd, loop_fn fn, void *arg)
+static int s_add(evloop_t *loop, void *zsock, int fd, evloop_fn fn, void *arg)
 {
     if (loop->n_items == LOOP_MAX_ITEMS)
         return -1;
@@ -107,18 +107,18 @@ static int s_add(loop_t *loop, void *zsock, int fd, loop_fn fn, void *arg)
     return 0;
 }
 
-int loop_add_socket(loop_t *loop, void *zsock, loop_fn fn, void *arg)
+int evloop_add_socket(evloop_t *loop, void *zsock, evloop_fn fn, void *arg)
 {
     return s_add(loop, zsock, -1, fn, arg);
 }
 
-int loop_add_fd(loop_t *loop, int fd, loop_fn fn, void *arg)
+int evloop_add_fd(evloop_t *loop, int fd, evloop_fn fn, void *arg)
 {
     return s_add(loop, NULL, fd, fn, arg);
 }
 
-/* loop_add_timer - a repeating timer */
-int loop_add_timer(loop_t *loop, int64_t interval_ms, loop_fn fn, void *arg)
+/* evloop_add_timer - a repeating timer */
+int evloop_add_timer(evloop_t *loop, int64_t interval_ms, evloop_fn fn, void *arg)
 {
     if (loop->n_timers == LOOP_MAX_TIMERS)
         return -1;
@@ -127,15 +127,15 @@ int loop_add_timer(loop_t *loop, int64_t interval_ms, loop_fn fn, void *arg)
     return loop->n_timers++;
 }
 
-/* loop_timer_at - reschedule a timer */
-void loop_timer_at(loop_t *loop, int id, int64_t delay_ms)
+/* evloop_timer_at - reschedule a timer */
+void evloop_timer_at(evloop_t *loop, int id, int64_t delay_ms)
 {
     if (id >= 0 && id < loop->n_timers)
         loop->timers[id].next = clock_mono_ms() + delay_ms;
 }
 
-/* loop_on_signal - a handler for one signal */
-int loop_on_signal(loop_t *loop, int signo, loop_signal_fn fn, void *arg)
+/* evloop_on_signal - a handler for one signal */
+int evloop_on_signal(evloop_t *loop, int signo, evloop_signal_fn fn, void *arg)
 {
     if (loop->n_signals == LOOP_MAX_SIGNALS)
         return -1;
@@ -146,10 +146,10 @@ int loop_on_signal(loop_t *loop, int signo, loop_signal_fn fn, void *arg)
     return 0;
 }
 
-void loop_stop(loop_t *loop) { loop->stop = 1; }
+void evloop_stop(evloop_t *loop) { loop->stop = 1; }
 
 /* s_signals - read the signalfd and dispatch */
-static int s_signals(loop_t *loop)
+static int s_signals(evloop_t *loop)
 {
     struct signalfd_siginfo si;
     while (read(loop->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -169,8 +169,8 @@ static int s_signals(loop_t *loop)
     return 0;
 }
 
-/* loop_run - the loop */
-int loop_run(loop_t *loop)
+/* evloop_run - the loop */
+int evloop_run(evloop_t *loop)
 {
     while (!loop->stop) {
         int64_t now = clock_mono_ms(), wait = 1000;

@@ -1,16 +1,11 @@
 /*
- * loop_svc.h - what the parts of hark-loop share: loop.db's schema and its
+ * loop.h - what the parts of hark-loop share: loop.db's schema and its
  * writes (loop_store.c), the email of one customer (loop_send.c), quotes
  * and dates (loop_text.c), the report (loop_report.c), and the checking of
- * a close request (loop_check.c, linked into hark and the gateway too).
- *
- * (Not "loop.h": that name is the event loop's, services/common/loop.h,
- * and a header beside loop.c would shadow it.  For the same reason the
- * functions here are lstore_, lsend_, ltext_, lreport_ and lcheck_, never
- * loop_: loop_new, loop_run... are the event loop's.)
+ * a close request (loop_check.c).  Each function's prefix is its file's.
  */
-#ifndef HARK_LOOP_SVC_H
-#define HARK_LOOP_SVC_H
+#ifndef HARK_LOOP_H
+#define HARK_LOOP_H
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -21,55 +16,55 @@
 
 #define LOOP_TEMPLATE "loop_closed"
 
-extern const char *const lstore_migrations[];
+extern const char *const loop_store_migrations[];
 
 /* --- loop_store.c: what the journal tells us -------------------------- */
 
-/* lstore_tagged - a feedback.tagged payload: the case's row, and its
+/* loop_store_tagged - a feedback.tagged payload: the case's row, and its
  * reasons replaced by the codes given (the last tagging of a case holds its
  * codes; a reason the case keeps keeps whether a loop covered it).  0/-1 */
-int lstore_tagged(sqlite3 *db, const json_t *p, int64_t offset);
+int loop_store_tagged(sqlite3 *db, const json_t *p, int64_t offset);
 
-/* lstore_invite - a mail.requested of hark-survey's invites (key
+/* loop_store_invite - a mail.requested of hark-survey's invites (key
  * survey/invite/<id>): which customer invite <id> asked.  0/-1 */
-int lstore_invite(sqlite3 *db, const char *key, const json_t *p);
+int loop_store_invite(sqlite3 *db, const char *key, const json_t *p);
 
-/* lstore_answer - a survey.answered: the invite's score, the last one
+/* loop_store_answer - a survey.answered: the invite's score, the last one
  * counts.  at_ms: when the journal recorded it.  0/-1 */
-int lstore_answer(sqlite3 *db, const json_t *p, int64_t at_ms);
+int loop_store_answer(sqlite3 *db, const json_t *p, int64_t at_ms);
 
-/* lstore_closed - a loop.closed: the loop's row and its recipients, chosen
+/* loop_store_closed - a loop.closed: the loop's row and its recipients, chosen
  * now, in the consumer's transaction, so exactly once: every customer with
  * feedback tagged reason (given since `since`; without it, feedback no loop
  * covered yet) who is not a recipient of this loop yet becomes a 'pending'
  * recipient, and that feedback is covered by this loop.  Sets *added to the
  * number of new recipients.  0/-1 */
-int lstore_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t offset, long *added);
+int loop_store_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t offset, long *added);
 
 /* The candidates of a close or preview: feedback tagged reason, given since
  * since_ms (or, when since_ms < 0, not covered by any loop), whose customer
  * is not yet a recipient of loop (NULL: of any loop by that id).  The SQL
  * selects (case id, customer id) with ?1 reason, ?2 since_ms, ?3 loop. */
-extern const char lstore_candidates_sql[];
+extern const char loop_store_candidates_sql[];
 
-/* lstore_since_ms - a since date YYYY-MM-DD as UTC midnight ms; -1 when
+/* loop_store_since_ms - a since date YYYY-MM-DD as UTC midnight ms; -1 when
  * since is NULL, -2 when it is not a date */
-int64_t lstore_since_ms(const char *since);
+int64_t loop_store_since_ms(const char *since);
 
 /* --- loop_text.c: what the email quotes -------------------------------- */
 
-/* ltext_excerpt - the first max_chars code points of text (whitespace runs
+/* loop_text_excerpt - the first max_chars code points of text (whitespace runs
  * made one space, trimmed), cut at a word boundary near the end when there
  * is one, with "…" when cut; malloc'd, caller frees; NULL on no memory.
  * Never cuts inside a UTF-8 sequence; invalid bytes are dropped. */
-char *ltext_excerpt(const char *text, size_t max_chars);
+char *loop_text_excerpt(const char *text, size_t max_chars);
 
-/* ltext_date - the date of ms in the customer's zone tz (NULL, "" or a
+/* loop_text_date - the date of ms in the customer's zone tz (NULL, "" or a
  * zone the system does not know: UTC) as they read it in locale (en ru pl
  * be zh by the primary subtag; anything else as en): "23 November 2026",
  * "23 ноября 2026 г.", "2026年11月23日".  Switches TZ (survey_time.c):
  * single-threaded processes only.  Returns out. */
-const char *ltext_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len);
+const char *loop_text_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len);
 
 /* --- loop_send.c: the email of one customer ------------------------------ */
 
@@ -84,62 +79,62 @@ typedef struct {
     const struct reasons *reasons; /* [intake] reasons (NULL: none could be read): a
                                     * reason defined there is known before any
                                     * feedback carries it; owned by loop.c */
-} lsend_conf_t;
+} loop_send_conf_t;
 
-/* lsend_vars - the loop_closed variables: title, announcement and quotes,
+/* loop_send_vars - the loop_closed variables: title, announcement and quotes,
  * the first `quotes` rows with text of the statement cases (stepped to its
  * end, not finished; columns: case id, text, given_at ms; newest first),
  * each cut to excerpt_chars and dated in locale, on the customer's day in
- * zone tz (ltext_date).  Every case id is
+ * zone tz (loop_text_date).  Every case id is
  * appended to case_ids when not NULL (at most 1000).  Caller decrefs. */
-json_t *lsend_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
+json_t *loop_send_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
                    const char *locale, const char *tz, int quotes, size_t excerpt_chars,
                    json_t *case_ids);
 
-/* lsend_batch - in one transaction, decide up to conf->batch pending
+/* loop_send_batch - in one transaction, decide up to conf->batch pending
  * recipients: for each customer we may write to, its mail.requested (key
  * loop/<loop>/mail/<customer>) and loop.notified (loop/<loop>/notified/
  * <customer>) go into the outbox; the others are marked unsubscribed,
  * bounced or no_address.  Returns how many were decided (0: none pending),
  * -1 on error (nothing changed). */
-int lsend_batch(sqlite3 *db, const lsend_conf_t *conf);
+int loop_send_batch(sqlite3 *db, const loop_send_conf_t *conf);
 
-/* lsend_preview - the LOOP_PREVIEW_OK body for request req; NULL with err
+/* loop_send_preview - the LOOP_PREVIEW_OK body for request req; NULL with err
  * on a bad request or a render error.  Writes nothing.  Caller decrefs. */
-json_t *lsend_preview(sqlite3 *db, lsend_conf_t *conf, const json_t *req, char *err,
+json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, char *err,
                       size_t errlen);
 
 /* --- loop_report.c ------------------------------------------------------- */
 
-/* lreport_build - the LOOP_REPORT_OK body (every reason, or req's reason);
+/* loop_report_build - the LOOP_REPORT_OK body (every reason, or req's reason);
  * caller decrefs; NULL on a database error */
-json_t *lreport_build(sqlite3 *db, const json_t *req);
+json_t *loop_report_build(sqlite3 *db, const json_t *req);
 
-/* lreport_median - the median of n sorted values (0 when n is 0) */
-double lreport_median(const double *v, size_t n);
+/* loop_report_median - the median of n sorted values (0 when n is 0) */
+double loop_report_median(const double *v, size_t n);
 
-/* lreport_nps - % promoters - % detractors, one decimal (0 when n is 0) */
-double lreport_nps(long promoters, long detractors, long n);
+/* loop_report_nps - % promoters - % detractors, one decimal (0 when n is 0) */
+double loop_report_nps(long promoters, long detractors, long n);
 
 /* --- loop_check.c: a close request, for hark and the gateway ------------ */
 
-/* lcheck_loop_id - the id of a loop: reason "-" the first 12 hex digits
+/* loop_check_loop_id - the id of a loop: reason "-" the first 12 hex digits
  * of SHA-256(reason "\n" title) (reason cut to 40 characters), so the same
  * reason and title always name the same loop.  out: at least 65 bytes. */
-const char *lcheck_loop_id(const char *reason, const char *title, char *out, size_t len);
+const char *loop_check_loop_id(const char *reason, const char *title, char *out, size_t len);
 
-/* lcheck_request - check a close request {reason, title, announcement,
+/* loop_check_request - check a close request {reason, title, announcement,
  * since?, id?, dry_run?} (the body of POST /v1/loops; `hark loop close`
  * builds the same).  preview: title and announcement may be left out.  On
  * success returns 0 and, when payload is not NULL, the loop.closed payload
  * (with by) in *payload (caller decrefs) and dry_run in *dry_run.  On a bad
  * request -1 with the field ("" for the whole body) and a message naming
  * it. */
-int lcheck_request(const json_t *req, int preview, const char *by, json_t **payload,
+int loop_check_request(const json_t *req, int preview, const char *by, json_t **payload,
                    int *dry_run, char *field, size_t flen, char *msg, size_t mlen);
 
-/* lcheck_preview_body - the LOOP_PREVIEW request for a checked loop.closed
+/* loop_check_preview_body - the LOOP_PREVIEW request for a checked loop.closed
  * payload (or a preview's fields), render as given.  Caller decrefs. */
-json_t *lcheck_preview_body(const json_t *payload, int render);
+json_t *loop_check_preview_body(const json_t *payload, int render);
 
 #endif
