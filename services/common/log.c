@@ -22,6 +22,35 @@ void log_init(const char *service)
     snprintf(s_service, sizeof s_service, "%s", service);
 }
 
+/* s_defang - escape every control byte of line[from, len) as \xNN in place
+ * (shifting the rest right, cutting at cap), so that no value, whatever a
+ * call site forgot to quote, can end the line and forge another: a customer
+ * id "m1\nts=... svc=journal level=error" stays one line of its own
+ * service.  Returns the new length. */
+static size_t s_defang(char *line, size_t from, size_t len, size_t cap)
+{
+    char tmp[2048];
+    size_t o = 0;
+    for (size_t i = from; i < len && o < sizeof tmp; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c < 0x20 || c == 0x7f) {
+            static const char hex[] = "0123456789abcdef";
+            if (o + 4 > sizeof tmp)
+                break;
+            tmp[o++] = '\\';
+            tmp[o++] = 'x';
+            tmp[o++] = hex[c >> 4];
+            tmp[o++] = hex[c & 15];
+        } else {
+            tmp[o++] = (char)c;
+        }
+    }
+    if (from + o > cap)
+        o = cap - from;
+    memcpy(line + from, tmp, o);
+    return from + o;
+}
+
 /* s_log - format one line and write it whole */
 static void s_log(const char *level, const char *fmt, va_list ap)
 {
@@ -42,6 +71,7 @@ static void s_log(const char *level, const char *fmt, va_list ap)
     size_t len = (size_t)n + (size_t)m;
     if (len > sizeof line - 2)
         len = sizeof line - 2;
+    len = s_defang(line, (size_t)n, len, sizeof line - 1);
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
