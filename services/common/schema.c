@@ -16,6 +16,8 @@
  * path in a buffer on its own stack, so a compiled schema is never written to.
  */
 #include "schema.h"
+
+#include "mailbox.h"
 #include "utf8.h"
 
 #include <fcntl.h>
@@ -303,37 +305,10 @@ static int s_fmt_date_time(const char *s, size_t n)
     return p + 6 == n && (s[p] == '+' || s[p] == '-') && s_fmt_hhmm(s + p + 1);
 }
 
-/* s_is_space_cp - Unicode white space and C1 controls, refused in e-mail addresses */
-static int s_is_space_cp(long cp)
-{
-    return (cp >= 0x80 && cp <= 0xA0) || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 ||
-           cp == 0xFEFF;
-}
-
-/* s_fmt_email - pragmatic address check: one '@', non-empty local part, dotted domain */
+/* s_fmt_email - the one address rule (mailbox.c), with a dotted domain */
 static int s_fmt_email(const char *s, size_t n)
 {
-    if (n == 0 || n > 254)
-        return 0;
-    size_t at = n, ats = 0, i = 0;
-    while (i < n) {
-        size_t here = i;
-        long cp = s_utf8_next(s, n, &i);
-        if (cp < 0 || cp < 0x20 || cp == 0x7F || cp == ' ' || cp == ',' || cp == '<' ||
-            cp == '>' || s_is_space_cp(cp))
-            return 0;
-        if (cp == '@') {
-            ats++;
-            at = here;
-        }
-    }
-    if (ats != 1 || at == 0 || at + 1 >= n)
-        return 0;
-    const char *dom = s + at + 1;
-    size_t dlen = n - at - 1;
-    return memchr(dom, '.', dlen) && dom[0] != '.' && dom[dlen - 1] != '.' &&
-           !memmem(dom, dlen, "..", 2);
+    return mailbox_valid(s, n, MAILBOX_FQDN);
 }
 
 /* s_fmt_birthday - YYYY-MM-DD (a real day) or --MM-DD (any day that exists in some year) */

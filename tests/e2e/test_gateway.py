@@ -187,3 +187,15 @@ def test_503_when_the_journal_is_down_and_nothing_is_lost_after(make_hark):
              what="journal back")
     assert len(h.fetch_all()) == 1
     h.stop(check=False)
+
+
+def test_addresses_the_mailer_cannot_use_are_a_400_naming_the_field(hark):
+    # each got a 202 once and then became mail.skipped for ever
+    for addr in ["a;b@example.com", "a(c)@example.com", "a:b@example.com", "a\\b@example.com",
+                 "a@[127.0.0.1]", "a@exa[]mple.com", "\u00e4@example.com"]:
+        st, body = hark.post_events({"type": "customer", "data": {"id": "c", "email": addr}})
+        assert st == 400, addr
+        assert body["error"]["field"] == "data.email", addr
+    st, body = hark.post_events({"type": "customer", "data": {"id": "c", "email": "o'brien+x@mail.example.ie"}})
+    assert st == 202
+    assert [e["payload"]["email"] for e in hark.fetch_all()] == ["o'brien+x@mail.example.ie"]

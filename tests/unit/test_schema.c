@@ -633,7 +633,9 @@ static void test_format_email(void)
     CHECK(s);
     CHECK(ok(s, "\"bob@example.com\""));
     CHECK(ok(s, "\"bob.smith+tag@mail.example.co.uk\""));
-    CHECK(ok(s, "\"\xc5\xbc\x61\x6e\x65@przyk\xc5\x82\x61\x64.pl\""));
+    /* no SMTPUTF8: libESMTP cannot send to it (mailbox.h) */
+    CHECK(bad(s, "\"\xc5\xbc\x61\x6e\x65@przyk\xc5\x82\x61\x64.pl\""));
+    CHECK(ok(s, "\"zane@xn--przykad-fsb.pl\""));
     CHECK(bad(s, "\"Bob\\r\\n\""));
     CHECK(bad(s, "\"bob@example.com\\r\\nBcc: x@y.z\""));
     CHECK(bad(s, "\"bob\""));
@@ -651,10 +653,10 @@ static void test_format_email(void)
     CHECK(bad(s, "\"bob\\u00a0x@example.com\"")); /* no-break space */
     char json[300];
     json[0] = '"';
-    memset(json + 1, 'a', 243);
-    memcpy(json + 244, "@example.com\"", 14); /* 255 bytes */
+    memset(json + 1, 'a', 65);
+    memcpy(json + 66, "@example.com\"", 14); /* local part of 65 */
     CHECK(bad(s, json));
-    memcpy(json + 243, "@example.com\"", 14); /* 254 bytes */
+    memcpy(json + 65, "@example.com\"", 14); /* local part of 64 */
     CHECK(ok(s, json));
     CHECK_STR(run(s, "\"nope\"").msg, "must be an e-mail address");
     schema_destroy(&s);
