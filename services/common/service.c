@@ -5,6 +5,7 @@
 #include "service.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "pidlock.h"
 
 struct service {
     const service_def_t *def;
@@ -25,6 +27,7 @@ struct service {
     consumer_t *consumer;
     void *state;
     int64_t started_mono;
+    int lock_fd; /* <state_dir>/<name>.lock, held for our life (pidlock.h) */
 };
 
 const config_t *service_config(const service_t *svc) { return svc->cfg; }
@@ -142,7 +145,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
             printf("usage: %s [-c FILE]\n", argv[0]);
             return 0;
         }
-    service_t svc_mem = {.def = def}, *svc = &svc_mem;
+    service_t svc_mem = {.def = def, .lock_fd = -1}, *svc = &svc_mem;
     int rc = 1, inited = 0;
     svc->started_mono = clock_mono_ms();
     svc->cfg = s_config_load(service_config_arg(argc, argv));
@@ -151,6 +154,23 @@ int service_main(int argc, char **argv, const service_def_t *def)
     if (config_ensure_state_dir(svc->cfg)) {
         log_error("event=state_dir_failed dir=%s error=\"%s\"", config_state_dir(svc->cfg),
                   strerror(errno));
+        goto out;
+    }
+    /* one copy per state dir: a second one would write the same SQLite
+     * file and answer on the same sockets (pidlock.h) */
+    char lock[PATH_MAX];
+    long holder = 0;
+    pidlock_path(config_state_dir(svc->cfg), def->name, lock, sizeof lock);
+    svc->lock_fd = pidlock_take(lock, &holder);
+    if (svc->lock_fd == -2) {
+        log_error("event=already_running lock=%s holder_pid=%ld", lock, holder);
+        fprintf(stderr, "%s: another copy (pid %ld) is running on this state dir (it holds %s); "
+                        "not starting\n", def->name, holder, lock);
+        rc = 3;
+        goto out;
+    }
+    if (svc->lock_fd < 0) {
+        log_error("event=lock_failed lock=%s error=\"%s\"", lock, strerror(errno));
         goto out;
     }
     svc->zctx = zmq_ctx_new();
@@ -196,5 +216,7 @@ out:
     if (svc->zctx)
         zmq_ctx_term(svc->zctx);
     config_destroy(&svc->cfg);
+    if (svc->lock_fd >= 0)
+        close(svc->lock_fd);
     return rc;
 }

@@ -14,7 +14,9 @@
  * that dies is restarted after restart_min, doubling for each crash in a row
  * up to restart_max; a child that ran stable_after is forgiven its history.
  * Children get PR_SET_PDEATHSIG, so a harkd killed with -9 takes them along
- * instead of leaving orphans holding the sockets.  Shutdown goes in reverse
+ * instead of leaving orphans holding the sockets; a service whose old copy
+ * is still running (it holds <state_dir>/<name>.lock) is started once that
+ * copy has exited, never beside it.  Shutdown goes in reverse
  * start order (the gateway stops taking requests before the journal goes),
  * SIGTERM first and SIGKILL after [harkd] grace.
  */
@@ -32,6 +34,7 @@
 #include "clock.h"
 #include "keys.h"
 #include "log.h"
+#include "pidlock.h"
 #include "service.h"
 
 #define HARKD_MAX_CHILDREN 32
@@ -44,6 +47,8 @@ typedef struct {
     int64_t restart_at;   /* mono ms; 0 = no restart pending */
     int64_t delay;        /* next restart delay */
     int restarts;
+    int started_once;     /* a later start is a restart */
+    int waiting;          /* an old copy still holds the service's lock */
     char last_exit[64];
 } child_t;
 
@@ -51,6 +56,7 @@ typedef struct {
     child_t children[HARKD_MAX_CHILDREN];
     size_t n;
     const char *config_file;
+    const char *state_dir;
     int64_t restart_min, restart_max, stable_after, grace;
     int stopping;
 } harkd_t;
@@ -67,9 +73,24 @@ static void s_describe(int status, char *out, size_t len)
         snprintf(out, len, "status %d", status);
 }
 
-/* s_spawn - fork and exec one service */
+/* s_spawn - fork and exec one service; while an old copy of it (left by
+ * a harkd killed with -9, still finishing its work) holds its lock, put
+ * the start off and try again shortly: the new copy would refuse to start
+ * anyway (pidlock.h), and starting it late beats a crash loop's backoff */
 static int s_spawn(harkd_t *h, child_t *c)
 {
+    char lock[PATH_MAX];
+    long holder = 0;
+    pidlock_path(h->state_dir, c->name, lock, sizeof lock);
+    if (pidlock_held(lock, &holder) == 1) {
+        if (!c->waiting)
+            log_warn("event=waiting_for_old_copy service=%s pid=%ld lock=%s", c->name, holder,
+                     lock);
+        c->waiting = 1;
+        c->restart_at = clock_mono_ms() + 100;
+        return 0;
+    }
+    c->waiting = 0;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -86,6 +107,9 @@ static int s_spawn(harkd_t *h, child_t *c)
         _exit(127);
     }
     c->pid = pid;
+    if (c->started_once)
+        c->restarts++;
+    c->started_once = 1;
     c->started = clock_mono_ms();
     c->restart_at = 0;
     log_info("event=spawned service=%s pid=%d", c->name, (int)pid);
@@ -139,10 +163,8 @@ static int s_on_tick(evloop_t *loop, void *arg)
     int64_t now = clock_mono_ms();
     for (size_t i = 0; i < h->n; i++) {
         child_t *c = &h->children[i];
-        if (!c->pid && c->restart_at && c->restart_at <= now) {
-            c->restarts++;
+        if (!c->pid && c->restart_at && c->restart_at <= now)
             s_spawn(h, c);
-        }
     }
     return 0;
 }
@@ -200,6 +222,7 @@ static int s_init(service_t *svc)
         return -1;
     service_set_state(svc, h);
     h->config_file = config_path(cfg);
+    h->state_dir = config_state_dir(cfg);
     h->restart_min = config_duration_ms(cfg, "harkd", "restart_min");
     h->restart_max = config_duration_ms(cfg, "harkd", "restart_max");
     h->stable_after = config_duration_ms(cfg, "harkd", "stable_after");

@@ -127,3 +127,38 @@ def test_kill9_consumer_mid_stream_applies_and_emits_each_event_once(make_hark):
     expected = [e["offset"] for e in events if e["type"] == "customer" and e["offset"] % 10 == 0]
     assert sorted(counted) == expected, "emitted events lost or doubled"
     assert len(counted) == len(set(counted))
+
+
+def test_a_second_copy_of_a_service_refuses_to_start_and_names_the_holder(make_hark):
+    import subprocess
+    from harness import BIN
+    h = make_hark(services=("journal", "survey"))
+    pid = h.pid("survey")
+    r = subprocess.run([os.path.join(BIN, "hark-survey"), "-c", h.config],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 3
+    err = r.stderr.decode()
+    assert "another copy (pid %d)" % pid in err and "survey.lock" in err
+    assert h.pid("survey") == pid          # the running copy is untouched
+    assert h.status()["services"]
+
+
+def test_harkd_waits_for_an_old_copy_to_exit_before_starting_a_new_one(make_hark):
+    import fcntl
+    h = make_hark(services=("journal", "survey"), start=False)
+    os.makedirs(h.state, exist_ok=True)
+    # an old hark-survey still finishing its work after its harkd died
+    old = open(os.path.join(h.state, "survey.lock"), "w")
+    fcntl.flock(old, fcntl.LOCK_EX)
+    old.write("4242\n")
+    old.flush()
+    h.start(wait=False)
+    wait_for(lambda: "event=waiting_for_old_copy service=survey pid=4242" in h.log(), 20,
+             what="harkd waiting for the old copy")
+    time.sleep(0.5)
+    assert "event=already_running" not in h.log()      # never started beside it
+    assert h.pid("survey") == 0
+    old.close()                                        # the old copy exits
+    wait_for(lambda: h.pid("survey"), 20, what="survey started")
+    h.wait_healthy()
+    assert h.log().count("event=waiting_for_old_copy service=survey") == 1
