@@ -146,10 +146,14 @@ static char *s_strdup0(const unsigned char *s)
 static char *s_unsubscribe_url(mailer_t *m, const char *addr, const char *locale,
                                const char *cid)
 {
-    char payload[700];
-    int n = snprintf(payload, sizeof payload, "%s\n%s\n%s", addr, locale ? locale : "",
-                     cid ? cid : "");
+    /* sized to fit: a fixed buffer signed a payload that snprintf had cut
+     * (or, with the length it returned, read past the buffer) */
+    char *payload = NULL;
+    int n = asprintf(&payload, "%s\n%s\n%s", addr, locale ? locale : "", cid ? cid : "");
+    if (n < 0)
+        return NULL;
     char *tok = token_sign(m->token_key, "unsubscribe", payload, (size_t)n);
+    free(payload);
     if (!tok)
         return NULL;
     size_t len = strlen(m->public_url) + strlen(tok) + 8;
