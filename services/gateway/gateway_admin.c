@@ -19,7 +19,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "proto.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define CAMPAIGNS_PATH "/v1/campaigns"
 
@@ -101,15 +101,15 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
         return -1;
     }
     /* a window like 20-9 has the schema's shape but never opens: the
-     * survey service's own parser (survey_time.c, linked in) decides, one
+     * same parser hark-survey uses (common/tz.c) decides, one
      * field at a time so the 400 names it */
     const char *hours = json_string_value(json_object_get(c, "window_hours"));
     const char *days = json_string_value(json_object_get(c, "window_days"));
-    survey_window_t w;
+    tz_window_t w;
     const char *bad = NULL;
-    if (hours && survey_window_parse(hours, "all", &w, msg, sizeof msg))
+    if (hours && tz_window_parse(hours, "all", &w, msg, sizeof msg))
         bad = "window_hours";
-    else if (days && survey_window_parse("0-24", days, &w, msg, sizeof msg))
+    else if (days && tz_window_parse("0-24", days, &w, msg, sizeof msg))
         bad = "window_days";
     if (bad) {
         gw_error(r, 400, "invalid_field", msg, bad, -1);

@@ -22,7 +22,7 @@
  *        journals a complaint/cancellation (channel "web") and only then
  *        answers 200; its key hashes the csrf token and the fields, so the
  *        same form re-POSTed unchanged is stored once.
- *   TOKEN is intake_token_make() of the customer id and locale, e.g. from
+ *   TOKEN is customer_token_make() of the customer id and locale, e.g. from
  *   `hark cases link CUSTOMER`.
  *
  * Admin API (Bearer admin key), reads asked of hark-intake (INTAKE_CASES,
@@ -43,11 +43,12 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "customer_token.h"
 #include "gateway.h"
-#include "intake.h"
 #include "log.h"
 #include "mime.h"
 #include "proto.h"
+#include "reasons.h"
 #include "token.h"
 #include "utf8.h"
 
@@ -209,7 +210,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         json_t *codes = json_object_get(body, "codes"), *v;
         size_t i;
         if (!json_is_array(codes) || json_array_size(codes) == 0 ||
-            json_array_size(codes) > INTAKE_MAX_CODES) {
+            json_array_size(codes) > REASONS_MAX_CODES) {
             gw_error(r, 400, "invalid_field", "codes: a list of 1-32 reason codes", "codes", -1);
             goto done;
         }
@@ -729,7 +730,7 @@ void gw_intake_form(gw_req_t *r)
     s_form_t f = {.cancel = strcmp(r->url, "/cancel") == 0, .token = "", .reason = "",
                   .text = "", .email = ""};
     const char *tok = s_arg(r, "customer");
-    int bad = tok && intake_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
+    int bad = tok && customer_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
     const char *lang = s_arg(r, "lang");
     f.w = gw_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0],
                        *f.locale ? f.locale : lang);

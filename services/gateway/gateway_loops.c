@@ -26,7 +26,7 @@
 
 #include "gateway.h"
 #include "log.h"
-#include "loop.h"
+#include "loop_check.h"
 #include "proto.h"
 
 /* s_ask - call hark-loop; the reply with cmd == want, else NULL having

@@ -8,8 +8,8 @@
  *   PUT /v1/milestones/KIND   replace that kind's settings: the body is the
  *                             settings (kind and by are the gateway's),
  *                             checked like `hark milestone set` checks them
- *                             (ms_saved_check; a template must exist under
- *                             [mailer] templates: ms_template_check),
+ *                             (milestone_settings_check; a template must exist under
+ *                             [mailer] templates: milestone_settings_template_check),
  *                             journaled as milestone.saved;
  *                             202 {kind, offset} after the commit
  *
@@ -22,7 +22,7 @@
 
 #include "gateway.h"
 #include "log.h"
-#include "milestone.h"
+#include "milestone_settings.h"
 #include "proto.h"
 
 #define MILESTONES_PATH "/v1/milestones"
@@ -31,7 +31,7 @@
 int gateway_milestone_init(gateway_t *gw)
 {
     char err[256];
-    gw->milestone = ms_saved_schema(err, sizeof err);
+    gw->milestone = milestone_settings_schema(err, sizeof err);
     if (!gw->milestone)
         log_error("event=schema_failed schema=milestone.saved error=\"%s\"", err);
     return gw->milestone ? 0 : -1;
@@ -87,10 +87,10 @@ static void s_put(gw_req_t *r, const char *kind)
     if (!json_object_get(c, "enabled"))
         json_object_set_new(c, "enabled", json_true());
     char field[256] = "", msg[600];
-    const char *code = ms_saved_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
+    const char *code = milestone_settings_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
     const char *tmpl = json_string_value(json_object_get(c, "template"));
     if (!code && tmpl &&
-        ms_template_check(r->gw->cfg, tmpl, field, sizeof field, msg, sizeof msg))
+        milestone_settings_template_check(r->gw->cfg, tmpl, field, sizeof field, msg, sizeof msg))
         code = "invalid_field";
     if (code) {
         gw_error(r, 400, code, msg, *field ? field : NULL, -1);
@@ -114,7 +114,7 @@ void gw_milestones(gw_req_t *r)
     const char *kind = NULL;
     if (strncmp(r->url, MILESTONES_PATH "/", sizeof MILESTONES_PATH) == 0) {
         kind = r->url + sizeof MILESTONES_PATH;
-        if (ms_kind(kind) < 0) {
+        if (milestone_settings_kind(kind) < 0) {
             gw_error(r, 404, "not_found", "a milestone kind is birthday or anniversary", "kind",
                      -1);
             return;

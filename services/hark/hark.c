@@ -22,15 +22,15 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "campaign.h"
 #include "clock.h"
 #include "config.h"
 #include "hark.h"
-#include "intake.h"
 #include "jclient.h"
 #include "keys.h"
-#include "milestone.h"
+#include "milestone_settings.h"
+#include "reasons.h"
 #include "service.h"
-#include "survey_time.h"
 #include "wire.h"
 
 #define HARK_TIMEOUT_MS 3000
@@ -414,11 +414,11 @@ static int s_check_config(cli_t *cli)
     }
     for (size_t i = 0; i < ns; i++) {
         if (strcmp(names[i], "survey") == 0)
-            bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
+            bad += campaign_check_config(cli->cfg, NULL, s_print_error, NULL);
         else if (strcmp(names[i], "milestone") == 0)
-            bad += ms_check_config(cli->cfg, s_print_error, NULL);
+            bad += milestone_settings_check_config(cli->cfg, s_print_error, NULL);
         else if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
-            bad += intake_check_config(cli->cfg, s_print_error, NULL);
+            bad += reasons_check_config(cli->cfg, s_print_error, NULL);
     }
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,

@@ -24,7 +24,6 @@
 #include "keys.h"
 #include "proto.h"
 #include "schema.h"
-#include "survey.h"
 
 /* cli_wait_applied - wait (up to 3 s) until the service at ep has applied
  * the journal as it is now, so what we read includes the last change (a
@@ -333,12 +332,12 @@ static int s_set(cli_t *cli)
         /* settings the survey service could not use (a window like 20-9)
          * it would not apply: say so now */
         char *text = json_dumps(c, JSON_COMPACT);
-        json_t *v = text ? survey_campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
-        survey_campaign_t parsed;
+        json_t *v = text ? campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
+        campaign_t parsed;
         *path = '\0';
-        bad = !v || survey_campaign_parse(v, &parsed, msg, sizeof msg) != 0;
+        bad = !v || campaign_parse(v, &parsed, msg, sizeof msg) != 0;
         if (!bad)
-            survey_campaign_free(&parsed);
+            campaign_free(&parsed);
         json_decref(v);
         free(text);
     }

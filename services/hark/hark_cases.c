@@ -13,11 +13,12 @@
 #include <string.h>
 
 #include "clock.h"
+#include "customer_token.h"
 #include "hark.h"
-#include "intake.h"
 #include "keys.h"
 #include "mime.h"
 #include "proto.h"
+#include "reasons.h"
 
 #define S_MESSAGE_MAX 20000
 
@@ -283,7 +284,7 @@ static int s_action(cli_t *cli, const char *what)
             }
         }
         reasons_destroy(&r);
-        if (bad || json_array_size(codes) == 0 || json_array_size(codes) > INTAKE_MAX_CODES) {
+        if (bad || json_array_size(codes) == 0 || json_array_size(codes) > REASONS_MAX_CODES) {
             if (!bad)
                 fprintf(stderr, "hark: cases retag ID --reason R [R...]\n");
             json_decref(codes);
@@ -319,7 +320,7 @@ static int s_link(cli_t *cli)
         fprintf(stderr, "hark: no [hark] token_key (start Hark once to generate it)\n");
         return 1;
     }
-    char *tok = intake_token_make(key, cli->argv[1], locale);
+    char *tok = customer_token_make(key, cli->argv[1], locale);
     if (!tok) {
         fprintf(stderr, "hark: cases link: not a customer id\n");
         return 2;

@@ -18,7 +18,7 @@
 
 #include "hark.h"
 #include "keys.h"
-#include "loop.h"
+#include "loop_check.h"
 #include "proto.h"
 
 #define S_MAX_MESSAGE (256 * 1024)

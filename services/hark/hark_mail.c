@@ -19,7 +19,7 @@
 #include "clock.h"
 #include "hark.h"
 #include "keys.h"
-#include "mailer_render.h"
+#include "render.h"
 #include "proto.h"
 
 typedef struct {

@@ -19,7 +19,8 @@
 
 #include "hark.h"
 #include "keys.h"
-#include "milestone.h"
+#include "milestone_coupon.h"
+#include "milestone_settings.h"
 #include "proto.h"
 
 /* s_settings - MILESTONE_SETTINGS {kind?}: the list (caller decrefs), or
@@ -71,7 +72,7 @@ static int s_list(cli_t *cli)
 static int s_set(cli_t *cli)
 {
     const char *kind = cli->argc > 1 ? cli->argv[1] : "";
-    if (ms_kind(kind) < 0) {
+    if (milestone_settings_kind(kind) < 0) {
         fprintf(stderr, "hark: milestone set needs a kind: birthday or anniversary\n");
         return 2;
     }
@@ -127,11 +128,11 @@ static int s_set(cli_t *cli)
     cli_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     char field[256] = "", msg[600] = "";
-    schema_t *s = ms_saved_schema(msg, sizeof msg);
-    int bad = !s || ms_saved_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
+    schema_t *s = milestone_settings_schema(msg, sizeof msg);
+    int bad = !s || milestone_settings_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
     schema_destroy(&s);
     if (!bad && template_given)
-        bad = ms_template_check(cli->cfg, json_string_value(json_object_get(c, "template")),
+        bad = milestone_settings_template_check(cli->cfg, json_string_value(json_object_get(c, "template")),
                                 field, sizeof field, msg, sizeof msg);
     if (bad) {
         fprintf(stderr, "hark: milestone set: %s\n", msg);
@@ -173,9 +174,9 @@ int hark_coupon(cli_t *cli)
     }
     int kind = 0, year = 0;
     char *cid = NULL;
-    int ok = ms_coupon_verify(key, cli->argv[1], &kind, &year, &cid) == 0;
+    int ok = milestone_coupon_verify(key, cli->argv[1], &kind, &year, &cid) == 0;
     if (as_json) {
-        json_t *j = ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind", ms_kind_names[kind],
+        json_t *j = ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind", milestone_settings_kind_names[kind],
                                    "year", year, "customer_id", cid)
                        : json_pack("{s:b}", "valid", 0);
         char *s = json_dumps(j, JSON_COMPACT);
@@ -183,7 +184,7 @@ int hark_coupon(cli_t *cli)
         free(s);
         json_decref(j);
     } else if (ok) {
-        printf("valid: %s coupon of customer %s for %d\n", ms_kind_names[kind], cid, year);
+        printf("valid: %s coupon of customer %s for %d\n", milestone_settings_kind_names[kind], cid, year);
     } else {
         printf("invalid: not a coupon made with this instance's key\n");
     }

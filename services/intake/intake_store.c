@@ -82,7 +82,7 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
                           "status", s_col(st, 7));
     s_set_str(o, "customer_id", st, 2);
     json_t *codes = json_array();
-    char buf[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    char buf[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     snprintf(buf, sizeof buf, "%s", s_col(st, 3));
     for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
         json_array_append_new(codes, json_string(t));
@@ -270,7 +270,7 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
         json_object_set_new(w, "count",
                             json_integer(json_integer_value(json_object_get(w, "count")) + 1));
         json_t *wr = json_object_get(w, "reasons");
-        char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+        char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
         snprintf(codes, sizeof codes, "%s", s_col(st, 0));
         for (char *save = NULL, *t = strtok_r(codes, " ", &save); t;
              t = strtok_r(NULL, " ", &save)) {
@@ -301,7 +301,7 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
                 t->times = q;
                 t->capt = nc;
             }
-            const intake_team_t *team = reasons_team(r, ti);
+            const reasons_team_t *team = reasons_team(r, ti);
             t->times[t->nt++] = team ? intake_hours_between(team, opened, first) : first - opened;
         }
     }
@@ -319,8 +319,8 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
                 best = count[i], bi = i;
         if (best == 0)
             break;
-        const intake_reason_t *x = reasons_get(r, bi);
-        const intake_team_t *team = reasons_team(r, x->team);
+        const reasons_reason_t *x = reasons_get(r, bi);
+        const reasons_team_t *team = reasons_team(r, x->team);
         json_array_append_new(
             reasons, json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:o}", "code", x->code, "label",
                                reasons_label(r, bi, "en"), "team", team ? team->name : "",

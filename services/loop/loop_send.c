@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "clock.h"
-#include "intake.h"
 #include "contacts.h"
 #include "db.h"
 #include "log.h"
 #include "loop.h"
-#include "mailer_render.h"
 #include "outbox.h"
+#include "reasons.h"
+#include "render.h"
 
 /* s_col - a text column or NULL */
 static const char *s_col(sqlite3_stmt *st, int i)

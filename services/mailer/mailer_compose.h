@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mailer_render.h"
+#include "render.h"
 
 typedef struct {
     const char *from_name;      /* config; NULL or "": the bare address */

@@ -24,7 +24,7 @@
 #include "log.h"
 #include "mailer.h"
 #include "mailer_compose.h"
-#include "mailer_render.h"
+#include "render.h"
 
 struct mpool {
     mpool_conf_t conf;

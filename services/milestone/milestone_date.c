@@ -12,7 +12,7 @@
 
 #include "clock.h"
 #include "milestone.h"
-#include "survey_time.h"
+#include "tz.h"
 
 int ms_leap(int y)
 {
@@ -65,48 +65,6 @@ int ms_parse_birthday(const char *s, int *m, int *d)
     return ms_parse_date(s, &y, m, d);
 }
 
-int ms_parse_time(const char *s, int *minutes)
-{
-    if (!s || strlen(s) != 5 || s[2] != ':')
-        return -1;
-    int h = s_digits(s, 2), mi = s_digits(s + 3, 2);
-    if (h < 0 || h > 23 || mi < 0 || mi > 59)
-        return -1;
-    *minutes = h * 60 + mi;
-    return 0;
-}
-
-int ms_parse_offset(const char *s, int *days)
-{
-    if (!s)
-        return -1;
-    if (strcmp(s, "0") == 0) {
-        *days = 0;
-        return 0;
-    }
-    int sign = 1;
-    const char *p = s;
-    if (*p == '-' || *p == '+')
-        sign = *p++ == '-' ? -1 : 1;
-    size_t n = strlen(p);
-    if (n < 2 || n > 3 || p[n - 1] != 'd')
-        return -1;
-    int v = s_digits(p, (int)n - 1);
-    if (v < 0 || v > 30)
-        return -1;
-    *days = sign * v;
-    return 0;
-}
-
-const char *ms_format_offset(int days, char *out, size_t len)
-{
-    if (days == 0)
-        snprintf(out, len, "0");
-    else
-        snprintf(out, len, "%s%dd", days < 0 ? "-" : "+", abs(days));
-    return out;
-}
-
 void ms_observed(int y, int m, int d, int mar1, int *om, int *od)
 {
     *om = m;
@@ -130,7 +88,7 @@ int ms_match_md(int y, int m, int d, int mar1, int out[2])
 static long s_gmtoff(int64_t t, const char *tz)
 {
     struct tm tm;
-    if (survey_time_local(t * 1000, tz, &tm))
+    if (tz_local(t * 1000, tz, &tm))
         return 0;
     return tm.tm_gmtoff;
 }

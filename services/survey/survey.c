@@ -53,7 +53,7 @@
  * in one transaction with its row in digests (key survey/digest/<ISO week>).
  *
  * Single-threaded: everything runs on the loop's thread, which
- * survey_time.c relies on (it switches TZ to read a customer's local time).
+ * tz.c relies on (it switches TZ to read a customer's local time).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +69,7 @@
 #include "service.h"
 #include "survey.h"
 #include "survey_link.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define CAMPAIGN_POST_PURCHASE "post-purchase"
 #define SEND_BATCH 200
@@ -126,14 +126,14 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         snprintf(tz, sizeof tz, "%s", s_col(st, 2) ? s_col(st, 2) : "");
     }
     db_finish(st);
-    if (!survey_tz_ok(tz))
+    if (!tz_ok(tz))
         snprintf(tz, sizeof tz, "%s", s->default_tz);
 
     /* due: delay after the purchase, then the customer's next window */
     int64_t at = s_purchase_ms(ev);
     /* the first enabled campaign in id order that wants this purchase;
      * its sample decides, so a purchase gets at most one invite */
-    survey_campaign_t camp;
+    campaign_t camp;
     char err[200];
     int picked = survey_campaign_pick(db, s->cfg, p, &camp, err, sizeof err);
     if (picked < 0)
@@ -143,11 +143,11 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         return 0;
     }
     int64_t delay = camp.delay, expiry = camp.expiry;
-    int64_t due = survey_window_next(&camp.window, at + delay, tz);
+    int64_t due = tz_window_next(&camp.window, at + delay, tz);
     int sampled = survey_campaign_sampled(order_id, camp.sample_rate);
     char campaign[sizeof camp.id];
     snprintf(campaign, sizeof campaign, "%s", camp.id);
-    survey_campaign_free(&camp);
+    campaign_free(&camp);
 
     const char *status = "scheduled";
     if (!sampled) {
@@ -424,7 +424,7 @@ typedef struct {
 static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
 {
     const char *status = "sent", *locale = *d->locale ? d->locale : s->default_locale;
-    survey_campaign_t camp;
+    campaign_t camp;
     char err[200];
     if (survey_campaign_get(db, s->cfg, d->campaign, &camp, err, sizeof err)) {
         log_error("event=bad_campaign campaign=%s error=\"%s\"", d->campaign, err);
@@ -432,7 +432,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
     }
     int64_t expiry = camp.expiry, reminder = camp.reminder;
     int enabled = camp.enabled;
-    survey_campaign_free(&camp);
+    campaign_free(&camp);
     if (!enabled) {
         status = "cancelled"; /* disabled after this invite was planned */
     } else if (!*d->email) {
@@ -767,7 +767,7 @@ static int s_init(service_t *svc)
     s->default_tz = config_get(cfg, "survey", "default_timezone");
     s->default_locale = config_get(cfg, "mailer", "default_locale");
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    if (survey_check_config(cfg, NULL, s_config_error, NULL))
+    if (campaign_check_config(cfg, NULL, s_config_error, NULL))
         return -1;
     static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     const char *dday = config_get(cfg, "survey", "digest_day");

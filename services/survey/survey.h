@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "survey_time.h"
+#include "campaign.h"
+#include "tz.h"
 
 extern const char *const survey_migrations[];
 
@@ -49,23 +50,6 @@ json_t *survey_responses(sqlite3 *db, const json_t *req, char *err, size_t errle
 
 /* --- campaigns (survey_campaign.c) --------------------------------------- */
 
-/* A campaign's settings, parsed. */
-typedef struct {
-    char id[65];
-    int enabled;
-    int relationship;    /* 0: post_purchase; 1: relationship (scheduled) */
-    int64_t delay, expiry, reminder; /* ms */
-    survey_window_t window;
-    double sample_rate;  /* 0..1 */
-    json_t *products;    /* SKUs, or NULL for every purchase; owned */
-    /* relationship only */
-    int64_t start, spread; /* ms: the first run; the period invites spread over */
-    int start_off;         /* start's UTC offset (minutes): months step its calendar */
-    char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
-    json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
-    int64_t purchased_within; /* ms, -1 when not filtered */
-} survey_campaign_t;
-
 /* survey_campaign_sampled - 1 when order_id is in a sample of rate (0..1):
  * a hash of the order id, so the same order always decides the same */
 int survey_campaign_sampled(const char *order_id, double rate);
@@ -74,16 +58,6 @@ int survey_campaign_sampled(const char *order_id, double rate);
  * any) holds the SKU of one of the purchase payload's items */
 int survey_campaign_matches(const json_t *products, const json_t *purchase);
 
-/* survey_campaign_view - the effective campaign (SURVEY_CAMPAIGNS_OK item
- * without counts) of a row: its settings JSON over [survey].  Caller decrefs. */
-json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
-                             const char *source, const char *settings);
-
-/* survey_campaign_parse - a view's settings into out (free with
- * survey_campaign_free); 0, or -1 with a message in err */
-int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err, size_t len);
-void survey_campaign_free(survey_campaign_t *c);
-
 /* survey_campaigns_list - the SURVEY_CAMPAIGNS_OK body (all, or id only);
  * caller decrefs; NULL on a database error */
 json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id);
@@ -91,7 +65,7 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id);
 /* survey_campaign_get - the settings of campaign id ([survey]'s when there
  * is no such row); 0/-1 */
 int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
-                        survey_campaign_t *out, char *err, size_t len);
+                        campaign_t *out, char *err, size_t len);
 
 /* survey_campaign_runs - a relationship campaign's runs so far and the
  * scheduled time of the last one (-1 when none); 0/-1 */
@@ -101,7 +75,7 @@ int survey_campaign_runs(sqlite3 *db, const char *id, long *runs, int64_t *last_
  * order whose products the purchase payload matches: 1 (out filled), 0
  * none, -1 on error */
 int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
-                         survey_campaign_t *out, char *err, size_t len);
+                         campaign_t *out, char *err, size_t len);
 
 /* survey_campaign_save - apply a campaign.saved payload: 0 applied, 1 not
  * applied because its settings cannot work (err says why), -1 on a

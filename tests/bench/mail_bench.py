@@ -132,7 +132,7 @@ PROBE_C = r"""
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
-#include "mailer_render.h"
+#include "render.h"
 #include "mailer_compose.h"
 #ifdef WITH_STORE
 #include <sqlite3.h>
@@ -297,7 +297,7 @@ def compile_probe(base):
     mailer = os.path.join(ROOT, "services", "mailer")
     exe = os.path.join(base, "mail_probe")
     common = [os.environ.get("CC", "cc"), "-O2", "-std=c11", "-D_GNU_SOURCE", "-w", "-o", exe, src,
-              os.path.join(mailer, "mailer_render.c"), os.path.join(mailer, "mailer_compose.c")] + inc
+              os.path.join(mailer, "mailer_compose.c")] + inc
     tail = [lib] + flags + ["-lunistring", "-ldl", "-lm", "-lpthread"]
     r = subprocess.run(common[:7] + ["-DWITH_STORE"] + common[7:] + [os.path.join(mailer, "mailer_store.c")] + tail,
                        capture_output=True, text=True, timeout=180)

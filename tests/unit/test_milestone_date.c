@@ -17,7 +17,7 @@ static const char *s_at(int y, int m, int d, const char *hhmm, const char *tz)
 {
     static char buf[40];
     int minutes = -1;
-    ms_parse_time(hhmm, &minutes);
+    milestone_settings_parse_time(hhmm, &minutes);
     return clock_format(ms_send_instant(y, m, d, minutes, tz), buf, sizeof buf);
 }
 
@@ -51,24 +51,24 @@ static void test_parse_birthday_time_offset(void)
     CHECK_INT(ms_parse_birthday("1990-1-1", &m, &d), -1);
     CHECK_INT(ms_parse_birthday("", &m, &d), -1);
     CHECK_INT(ms_parse_birthday(NULL, &m, &d), -1);
-    CHECK_INT(ms_parse_time("09:00", &v), 0);
+    CHECK_INT(milestone_settings_parse_time("09:00", &v), 0);
     CHECK_INT(v, 540);
-    CHECK_INT(ms_parse_time("23:59", &v), 0);
-    CHECK_INT(ms_parse_time("24:00", &v), -1);
-    CHECK_INT(ms_parse_time("9:00", &v), -1);
-    CHECK_INT(ms_parse_offset("-3d", &v), 0);
+    CHECK_INT(milestone_settings_parse_time("23:59", &v), 0);
+    CHECK_INT(milestone_settings_parse_time("24:00", &v), -1);
+    CHECK_INT(milestone_settings_parse_time("9:00", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("-3d", &v), 0);
     CHECK_INT(v, -3);
-    CHECK_INT(ms_parse_offset("+2d", &v), 0);
+    CHECK_INT(milestone_settings_parse_offset("+2d", &v), 0);
     CHECK_INT(v, 2);
-    CHECK_INT(ms_parse_offset("0", &v), 0);
+    CHECK_INT(milestone_settings_parse_offset("0", &v), 0);
     CHECK_INT(v, 0);
-    CHECK_INT(ms_parse_offset("-31d", &v), -1);
-    CHECK_INT(ms_parse_offset("3", &v), -1);
-    CHECK_INT(ms_parse_offset("-3h", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("-31d", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("3", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("-3h", &v), -1);
     char buf[8];
-    CHECK_STR(ms_format_offset(-3, buf, sizeof buf), "-3d");
-    CHECK_STR(ms_format_offset(2, buf, sizeof buf), "+2d");
-    CHECK_STR(ms_format_offset(0, buf, sizeof buf), "0");
+    CHECK_STR(milestone_settings_format_offset(-3, buf, sizeof buf), "-3d");
+    CHECK_STR(milestone_settings_format_offset(2, buf, sizeof buf), "+2d");
+    CHECK_STR(milestone_settings_format_offset(0, buf, sizeof buf), "0");
 }
 
 static void test_feb29_in_leap_and_common_years_both_settings(void)
@@ -147,26 +147,26 @@ static void test_process_tz_is_left_as_it_was(void)
 static void test_coupon_verifies_offline_and_forgeries_do_not(void)
 {
     const char *key = "0123456789abcdef0123456789abcdef";
-    char *code = ms_coupon_make(key, "GIFT", MS_BIRTHDAY, 2027, "c-42");
+    char *code = milestone_coupon_make(key, "GIFT", MILESTONE_BIRTHDAY, 2027, "c-42");
     CHECK(code != NULL && strncmp(code, "GIFT-", 5) == 0);
     int kind = -1, year = 0;
     char *cid = NULL;
-    CHECK_INT(ms_coupon_verify(key, code, &kind, &year, &cid), 0);
-    CHECK_INT(kind, MS_BIRTHDAY);
+    CHECK_INT(milestone_coupon_verify(key, code, &kind, &year, &cid), 0);
+    CHECK_INT(kind, MILESTONE_BIRTHDAY);
     CHECK_INT(year, 2027);
     CHECK_STR(cid, "c-42");
     free(cid);
     cid = NULL;
-    CHECK_INT(ms_coupon_verify("another key", code, &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify("another key", code, &kind, &year, &cid), -1);
     size_t n = strlen(code);
     code[n - 1] = code[n - 1] == 'A' ? 'B' : 'A'; /* one character changed */
-    CHECK_INT(ms_coupon_verify(key, code, &kind, &year, &cid), -1);
-    CHECK_INT(ms_coupon_verify(key, "GIFT", &kind, &year, &cid), -1);
-    CHECK_INT(ms_coupon_verify(key, "", &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify(key, code, &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify(key, "GIFT", &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify(key, "", &kind, &year, &cid), -1);
     free(code);
-    code = ms_coupon_make(key, "BDAY", MS_ANNIVERSARY, 2030, "Ола/7");
-    CHECK_INT(ms_coupon_verify(key, code, &kind, &year, &cid), 0);
-    CHECK_INT(kind, MS_ANNIVERSARY);
+    code = milestone_coupon_make(key, "BDAY", MILESTONE_ANNIVERSARY, 2030, "Ола/7");
+    CHECK_INT(milestone_coupon_verify(key, code, &kind, &year, &cid), 0);
+    CHECK_INT(kind, MILESTONE_ANNIVERSARY);
     CHECK_STR(cid, "Ола/7");
     free(cid);
     free(code);
@@ -175,7 +175,7 @@ static void test_coupon_verifies_offline_and_forgeries_do_not(void)
 static void test_saved_payload_checks_name_the_field(void)
 {
     char err[200];
-    schema_t *s = ms_saved_schema(err, sizeof err);
+    schema_t *s = milestone_settings_schema(err, sizeof err);
     CHECK(s != NULL);
     struct {
         const char *json, *field; /* field NULL: valid */
@@ -196,7 +196,7 @@ static void test_saved_payload_checks_name_the_field(void)
     for (size_t i = 0; s && i < sizeof cases / sizeof *cases; i++) {
         json_t *p = json_loads(cases[i].json, 0, NULL);
         char field[64] = "", msg[300] = "";
-        const char *code = ms_saved_check(s, p, field, sizeof field, msg, sizeof msg);
+        const char *code = milestone_settings_check(s, p, field, sizeof field, msg, sizeof msg);
         if (!cases[i].field) {
             CHECK(code == NULL);
         } else {

@@ -1,6 +1,6 @@
 /*
- * test_render.c - templates/, services/mailer/mailer_render.c and
- * mailer_compose.c.
+ * test_render.c - templates/, services/common/render.c (with mdtext.c) and
+ * services/mailer/mailer_compose.c.
  *
  * Renders every template in every locale with sample variables (written
  * below), then checks what matters for mail built from customer text: that
@@ -15,10 +15,11 @@
  * (DIR/cases.json) for tests/unit/render_check.py, which parses them with
  * Python's email package.
  */
-#include "../../services/mailer/mailer_compose.h"
-#include "../../services/mailer/mailer_render.h"
+#include "mailer_compose.h"
+#include "render.h"
 
 #include "config.h"
+#include "mdtext.h"
 #include "mime.h"
 #include "unit.h"
 
@@ -120,7 +121,7 @@ static size_t s_cols(const char *s, size_t len)
             cp &= 0x1F, n = 2;
         for (size_t k = 1; k < n && i + k < len; k++)
             cp = (cp << 6) | (p[i + k] & 0x3Fu);
-        cols += (size_t)render_text_width(cp);
+        cols += (size_t)mdtext_width(cp);
         i += n;
     }
     return cols;
@@ -699,13 +700,13 @@ static void test_deeply_nested_markdown(void)
 /* columns: CJK and emoji 2, combining marks 0 */
 static void test_text_width(void)
 {
-    CHECK_INT(render_text_width('a'), 1);
-    CHECK_INT(render_text_width(0x0416), 1);    /* Ж */
-    CHECK_INT(render_text_width(0x4E2D), 2);    /* 中 */
-    CHECK_INT(render_text_width(0xFF0C), 2);    /* ， */
-    CHECK_INT(render_text_width(0x1F389), 2);   /* 🎉 */
-    CHECK_INT(render_text_width(0x0301), 0);    /* combining acute */
-    CHECK_INT(render_text_width(0x200D), 0);    /* ZWJ */
+    CHECK_INT(mdtext_width('a'), 1);
+    CHECK_INT(mdtext_width(0x0416), 1);    /* Ж */
+    CHECK_INT(mdtext_width(0x4E2D), 2);    /* 中 */
+    CHECK_INT(mdtext_width(0xFF0C), 2);    /* ， */
+    CHECK_INT(mdtext_width(0x1F389), 2);   /* 🎉 */
+    CHECK_INT(mdtext_width(0x0301), 0);    /* combining acute */
+    CHECK_INT(mdtext_width(0x200D), 0);    /* ZWJ */
 }
 
 /* ---- plurals ------------------------------------------------------------ */

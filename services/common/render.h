@@ -1,5 +1,5 @@
 /*
- * mailer_render.h - turn a template name, a locale and JSON variables into
+ * render.h - turn a template name, a locale and JSON variables into
  * the subject, preheader, plain-text and HTML parts of one e-mail.
  *
  * Templates are Markdown with Mustache, one file per template and locale:
@@ -37,8 +37,8 @@
  * the compiled templates' partial caches are not locked); make one per
  * thread if needed.
  */
-#ifndef HARK_MAILER_RENDER_H
-#define HARK_MAILER_RENDER_H
+#ifndef HARK_RENDER_H
+#define HARK_RENDER_H
 
 #include <stddef.h>
 #include <jansson.h>
@@ -89,11 +89,5 @@ int render_message(render_t *r, const char *name, const char *locale,
  * subtag decides: ru and be (one/few/many), pl (one/few/many), en and
  * unknown (one/other), zh (other). */
 const char *render_plural_category(const char *locale, long long n);
-
-/* render_text_width - columns the code point cp takes in the text part:
- * 0 for combining marks, joiners and variation selectors, 2 for East Asian
- * wide and fullwidth characters (CJK, Hangul, fullwidth forms, most emoji),
- * 1 otherwise.  Exposed for tests. */
-int render_text_width(unsigned cp);
 
 #endif
