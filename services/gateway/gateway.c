@@ -201,36 +201,78 @@ wire_client_t *gw_journal(gateway_t *gw)
     return s_thread_client(gw, gw->journal_key, config_get(gw->cfg, "journal", "endpoint"));
 }
 
-/* gw_survey_call - ask hark-survey; reads go to the owner of the data */
-json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int timeout_ms,
-                       char *reply_cmd)
+/* the services the gateway asks, by name (their [NAME] control socket):
+ * reads go to the owner of the data; gateway_t's owner_keys follow it */
+const char *const gw_owners[GW_OWNERS] = {"survey", "milestone", "loop", "intake"};
+
+/* gw_call - ask owner through this thread's client */
+json_t *gw_call(gateway_t *gw, const char *owner, const char *cmd, const json_t *body,
+                int timeout_ms, char *reply_cmd)
 {
-    wire_client_t *c =
-        s_thread_client(gw, gw->survey_key, config_get(gw->cfg, "survey", "control"));
-    return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
+    for (size_t i = 0; i < GW_OWNERS; i++) {
+        if (strcmp(gw_owners[i], owner) != 0)
+            continue;
+        wire_client_t *c =
+            s_thread_client(gw, gw->owner_keys[i], config_get(gw->cfg, owner, "control"));
+        return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
+    }
+    log_error("event=unknown_owner owner=%s cmd=%s", owner, cmd);
+    return NULL;
 }
 
-/* gw_milestone_call - ask hark-milestone */
-json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+/* gw_ask - call owner; the reply with cmd == want, else NULL having
+ * answered 503 (no answer) or 400 (refused) */
+json_t *gw_ask(gw_req_t *r, const char *owner, const char *cmd, const json_t *body,
+               int timeout_ms, const char *want)
 {
-    wire_client_t *c =
-        s_thread_client(gw, gw->milestone_key, config_get(gw->cfg, "milestone", "control"));
-    return c ? wire_client_call_json(c, cmd, body, gw->milestone_timeout_ms, reply_cmd) : NULL;
+    char got[48] = "", code[64], msg[160];
+    json_t *reply = gw_call(r->gw, owner, cmd, body, timeout_ms, got);
+    if (reply && strcmp(got, want) == 0)
+        return reply;
+    if (reply) {
+        const char *m = json_string_value(json_object_get(json_object_get(reply, "error"),
+                                                          "message"));
+        snprintf(msg, sizeof msg, "hark-%s refused the request", owner);
+        gw_error(r, 400, "invalid_request", m ? m : msg, NULL, -1);
+    } else {
+        log_warn("event=%s_unavailable cmd=%s", owner, cmd);
+        r->retry_after = "1";
+        snprintf(code, sizeof code, "%s_unavailable", owner);
+        snprintf(msg, sizeof msg, "hark-%s did not answer; try again", owner);
+        gw_error(r, 503, code, msg, NULL, -1);
+    }
+    json_decref(reply);
+    return NULL;
 }
 
-/* gw_loop_call - ask hark-loop (previews, reports, the reason check) */
-json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+/* gw_relay - relay owner's answer: ok_cmd as 200, ERROR as 400/404 */
+void gw_relay(gw_req_t *r, const char *owner, json_t *reply, const char *cmd,
+              const char *ok_cmd)
 {
-    wire_client_t *c = s_thread_client(gw, gw->loop_key, config_get(gw->cfg, "loop", "control"));
-    return c ? wire_client_call_json(c, cmd, body, gw->loop_timeout_ms, reply_cmd) : NULL;
+    if (!reply) {
+        char code[64], msg[160];
+        snprintf(code, sizeof code, "%s_unavailable", owner);
+        snprintf(msg, sizeof msg, "hark-%s did not answer", owner);
+        r->retry_after = "5";
+        gw_error(r, 503, code, msg, NULL, -1);
+        return;
+    }
+    if (strcmp(cmd, ok_cmd) == 0) {
+        gw_json(r, 200, reply);
+        return;
+    }
+    json_t *e = json_object_get(reply, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    int nf = code && strcmp(code, "not_found") == 0;
+    gw_error(r, nf ? 404 : 400, code ? code : "error", msg ? msg : "", NULL, -1);
 }
 
-/* gw_intake_call - ask hark-intake (case lists, case checks, reports) */
-json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
+/* gw_arg - a query argument, or NULL when absent or empty */
+const char *gw_arg(gw_req_t *r, const char *name)
 {
-    wire_client_t *c =
-        s_thread_client(gw, gw->intake_key, config_get(gw->cfg, "intake", "control"));
-    return c ? wire_client_call_json(c, cmd, body, gw->intake_timeout_ms, reply_cmd) : NULL;
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : NULL;
 }
 
 /* gw_append - append through the thread's journal client */
@@ -458,8 +500,8 @@ static int s_init(service_t *svc)
     gw->loop_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "loop_timeout");
     gw->intake_timeout_ms = (int)config_duration_ms(gw->cfg, "intake", "timeout");
     /* one per-thread client key per service the gateway talks to */
-    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->survey_key, &gw->milestone_key,
-                              &gw->loop_key, &gw->intake_key};
+    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
+                              &gw->owner_keys[2], &gw->owner_keys[3]};
     size_t nk = sizeof tkeys / sizeof tkeys[0];
     for (size_t i = 0; i < nk; i++) {
         if (pthread_key_create(tkeys[i], s_client_free)) {
@@ -523,10 +565,8 @@ static void s_fini(service_t *svc)
     gateway_milestone_fini(gw);
     gateway_intake_fini(gw);
     pthread_key_delete(gw->journal_key);
-    pthread_key_delete(gw->survey_key);
-    pthread_key_delete(gw->milestone_key);
-    pthread_key_delete(gw->loop_key);
-    pthread_key_delete(gw->intake_key);
+    for (size_t i = 0; i < GW_OWNERS; i++)
+        pthread_key_delete(gw->owner_keys[i]);
     free(gw);
     service_set_state(svc, NULL);
 }

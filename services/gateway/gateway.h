@@ -20,6 +20,10 @@ typedef struct {
     schema_t *schema;
 } gw_event_type_t;
 
+/* the services the gateway asks: "survey", "milestone", "loop", "intake" */
+#define GW_OWNERS 4
+extern const char *const gw_owners[GW_OWNERS];
+
 typedef struct {
     const config_t *cfg;
     void *zctx;
@@ -38,15 +42,12 @@ typedef struct {
     int journal_timeout_ms;
     int survey_timeout_ms;     /* [gateway] survey_timeout, for reports */
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
-    pthread_key_t survey_key;  /* per-thread DEALER to [survey] control */
-    pthread_key_t milestone_key; /* per-thread DEALER to [milestone] control */
+    pthread_key_t owner_keys[GW_OWNERS]; /* per-thread DEALER to each gw_owners[i]'s control */
     int milestone_timeout_ms;  /* [gateway] milestone_timeout */
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
     void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
     int loop_timeout_ms;       /* [gateway] loop_timeout */
-    pthread_key_t loop_key;    /* per-thread DEALER to [loop] control */
     int intake_timeout_ms;     /* [intake] timeout */
-    pthread_key_t intake_key;  /* per-thread DEALER to [intake] control */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -112,24 +113,27 @@ wire_client_t *gw_journal(gateway_t *gw);
  * (size >= 200) saying why. */
 json_t *gw_append(gateway_t *gw, const json_t *events, char *err);
 
-/* gw_survey_call - one request to hark-survey's control socket through
- * this thread's client, waiting at most timeout_ms.  Returns the reply body
- * (caller decrefs) with its command in reply_cmd (size 48; "ERROR" for an
- * error reply), or NULL when hark-survey did not answer. */
-json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int timeout_ms,
-                       char *reply_cmd);
+/* gw_call - one request to owner's control socket ([owner] control; one
+ * of gw_owners) through this thread's client, waiting at most timeout_ms.
+ * Returns the reply body (caller decrefs) with its command in reply_cmd
+ * (size 48; "ERROR" for an error reply), or NULL when owner did not
+ * answer. */
+json_t *gw_call(gateway_t *gw, const char *owner, const char *cmd, const json_t *body,
+                int timeout_ms, char *reply_cmd);
 
-/* gw_milestone_call - one request to hark-milestone's control socket
- * through this thread's client, waiting at most [gateway]
- * milestone_timeout; like gw_survey_call */
-json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+/* gw_ask - gw_call expecting reply command want: the reply (caller
+ * decrefs), else NULL having answered 503 <owner>_unavailable (no answer)
+ * or 400 invalid_request (refused) */
+json_t *gw_ask(gw_req_t *r, const char *owner, const char *cmd, const json_t *body,
+               int timeout_ms, const char *want);
 
-/* gw_loop_call - one request to hark-loop's control socket, waiting at
- * most [gateway] loop_timeout; as gw_survey_call */
-json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+/* gw_relay - answer with owner's reply (borrowed; cmd its command): ok_cmd
+ * as 200, an error reply as 404 (not_found) or 400, none as 503 */
+void gw_relay(gw_req_t *r, const char *owner, json_t *reply, const char *cmd,
+              const char *ok_cmd);
 
-/* gw_intake_call - ask hark-intake (cases, reports), like gw_loop_call */
-json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
+/* gw_arg - a query argument, or NULL when absent or empty */
+const char *gw_arg(gw_req_t *r, const char *name);
 
 /* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */
@@ -159,8 +163,9 @@ int gw_origin_ok(gw_req_t *r);
  * control characters dropped, trimmed, at most 4000 characters; 0/-1 */
 int gw_clean_text(const char *s, size_t n, buf_t *out);
 
-/* gateway_intake.c: the reason taxonomy (when hark-intake runs), the
- * customer forms, the cases admin API and the reasons report */
+/* gateway_intake.c: the reason taxonomy (when hark-intake runs) and the
+ * customer forms; gateway_cases.c the cases admin API, gateway_reports.c
+ * the reasons report */
 int gateway_intake_init(gateway_t *gw);
 void gateway_intake_fini(gateway_t *gw);
 /* gw_intake_check - a complaint/cancellation's reason_code must be in the
@@ -169,6 +174,9 @@ int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long inde
 void gw_intake_form(gw_req_t *r);
 void gw_cases(gw_req_t *r);
 void gw_get_report_reasons(gw_req_t *r);
+/* gateway_cases_param_ok - a cases or reasons-report query parameter's
+ * value, or 0 having answered 400 naming it */
+int gateway_cases_param_ok(gw_req_t *r, const char *name, const char *v);
 
 /* the routes */
 void gw_post_events(gw_req_t *r);

@@ -29,33 +29,12 @@
 #include "loop_check.h"
 #include "proto.h"
 
-/* s_ask - call hark-loop; the reply with cmd == want, else NULL having
- * answered 503 (no answer) or 400 (refused) */
-static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const char *want)
-{
-    char got[48] = "";
-    json_t *reply = gw_loop_call(r->gw, cmd, body, got);
-    if (reply && strcmp(got, want) == 0)
-        return reply;
-    if (reply) {
-        const char *m = json_string_value(json_object_get(json_object_get(reply, "error"),
-                                                          "message"));
-        gw_error(r, 400, "invalid_request", m ? m : "hark-loop refused the request", NULL, -1);
-    } else {
-        log_warn("event=loop_unavailable cmd=%s", cmd);
-        r->retry_after = "1";
-        gw_error(r, 503, "loop_unavailable", "hark-loop did not answer; try again", NULL, -1);
-    }
-    json_decref(reply);
-    return NULL;
-}
-
 /* s_preview - LOOP_PREVIEW for a checked payload; the reply, or NULL
  * having answered (400 for a reason no feedback carries) */
 static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
 {
     json_t *req = loop_check_preview_body(payload, render);
-    json_t *p = s_ask(r, CMD_LOOP_PREVIEW, req, CMD_LOOP_PREVIEW_OK);
+    json_t *p = gw_ask(r, "loop", CMD_LOOP_PREVIEW, req, r->gw->loop_timeout_ms, CMD_LOOP_PREVIEW_OK);
     json_decref(req);
     if (p && !json_is_true(json_object_get(p, "known"))) {
         char msg[200];
@@ -215,7 +194,7 @@ void gw_get_report_loops(gw_req_t *r)
         }
         json_object_set_new(req, "reason", json_string(reason));
     }
-    json_t *rep = s_ask(r, CMD_LOOP_REPORT, req, CMD_LOOP_REPORT_OK);
+    json_t *rep = gw_ask(r, "loop", CMD_LOOP_REPORT, req, r->gw->loop_timeout_ms, CMD_LOOP_REPORT_OK);
     json_decref(req);
     if (rep) {
         gw_json(r, 200, rep);

@@ -49,7 +49,8 @@ static json_t *s_list(gw_req_t *r, const char *kind)
 {
     json_t *req = kind ? json_pack("{s:s}", "kind", kind) : json_object();
     char cmd[48] = "";
-    json_t *reply = req ? gw_milestone_call(r->gw, CMD_MILESTONE_SETTINGS, req, cmd) : NULL;
+    json_t *reply = req ? gw_call(r->gw, "milestone", CMD_MILESTONE_SETTINGS, req,
+                                   r->gw->milestone_timeout_ms, cmd) : NULL;
     json_decref(req);
     json_t *list = json_object_get(reply, "milestones");
     if (!reply || strcmp(cmd, CMD_MILESTONE_SETTINGS_OK) != 0 || !json_is_array(list)) {

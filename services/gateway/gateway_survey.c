@@ -452,7 +452,7 @@ static json_t *s_invite_state(gw_req_t *r, const char *invite, int *not_found)
     char cmd[48] = "";
     int ms = r->gw->survey_timeout_ms < S_INVITE_TIMEOUT_MS ? r->gw->survey_timeout_ms
                                                             : S_INVITE_TIMEOUT_MS;
-    json_t *reply = body ? gw_survey_call(r->gw, CMD_SURVEY_INVITE, body, ms, cmd) : NULL;
+    json_t *reply = body ? gw_call(r->gw, "survey", CMD_SURVEY_INVITE, body, ms, cmd) : NULL;
     json_decref(body);
     if (reply && strcmp(cmd, CMD_SURVEY_INVITE_OK) == 0)
         return reply;
