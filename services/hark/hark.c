@@ -16,10 +16,12 @@
  * or $HARK_CONFIG) selects the instance.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "campaign.h"
@@ -29,6 +31,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "milestone_settings.h"
+#include "proto.h"
 #include "reasons.h"
 #include "service.h"
 #include "wire.h"
@@ -149,6 +152,74 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
         buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+/* cli_wait_applied - wait (up to 3 s) until the service at ep has applied
+ * the journal as it is now, so what we read includes the last change (a
+ * PUT answered a moment ago), and `set` changes that, not an older state.
+ * (hark_campaign.c, hark_milestone.c). */
+void cli_wait_applied(cli_t *cli, const char *ep)
+{
+    char cmd[48] = "";
+    json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
+    json_t *f = cli_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
+                         req, cmd);
+    json_int_t head = json_integer_value(json_object_get(f, "head"));
+    json_decref(req);
+    json_decref(f);
+    for (int i = 0; i < 60 && head > 0; i++) {
+        json_t *st = cli_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
+        json_int_t cursor = json_integer_value(json_object_get(st, "cursor"));
+        json_decref(st);
+        if (!st || cursor >= head)
+            return;
+        usleep(50000);
+    }
+}
+
+/* cli_applied_list - wait until the consumer `service` has applied the
+ * journal, send it cmd with req (stolen) and return the array `field` of
+ * its ok reply (caller decrefs), or NULL having said why as "hark: what:" */
+json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+                         json_t *req, const char *field, const char *what)
+{
+    const char *ep = config_get(cli->cfg, service, "control");
+    cli_wait_applied(cli, ep);
+    char got[48] = "";
+    json_t *r = req ? cli_call(cli, ep, cmd, req, got) : NULL;
+    json_decref(req);
+    json_t *list = json_object_get(r, field);
+    if (!r || strcmp(got, ok) != 0 || !json_is_array(list)) {
+        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        if (m)
+            fprintf(stderr, "hark: %s: %s\n", what, m);
+        else
+            fprintf(stderr, "hark: %s: hark-%s does not answer on %s\n", what, service, ep);
+        json_decref(r);
+        return NULL;
+    }
+    json_incref(list);
+    json_decref(r);
+    return list;
+}
+
+/* cli_by - "cli:<user>" from $USER (else the account), keeping only the
+ * characters the schema allows */
+void cli_by(char *out, size_t len)
+{
+    const char *user = getenv("USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "unknown";
+    }
+    size_t n = (size_t)snprintf(out, len, "cli:");
+    for (const char *p = user; *p && n + 1 < len && n < 4 + 64; p++) {
+        char ch = *p;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '@' || ch == '-';
+        out[n++] = ok ? ch : '_';
+    }
+    out[n] = '\0';
 }
 
 /* s_duration - "3d4h", "5m10s" */
