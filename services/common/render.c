@@ -11,7 +11,7 @@
  *  2. the variables are copied (shallowly) and get plural flags;
  *  3. subject and preheader are rendered with a plain-text escaper (controls
  *     become spaces, values are capped) and squeezed to one line; the body
- *     is rendered with md_escape_inline for {{var}};
+ *     is rendered with mdescape_inline for {{var}};
  *  4. cmark parses the body once; the text part is written from its tree
  *     (mdtext.c), then paragraphs made only of links (the 0-10 score row)
  *     are wrapped in <div class="links"> so layout.html can style them as
@@ -479,7 +479,7 @@ static const char *s_partial_loader(const char *name, void *arg)
 
 /* s_multiline - the variables that carry what a customer wrote in several
  * lines (an NPS comment, a complaint's text, a quoted excerpt): their line
- * breaks stay (hard breaks inside the one paragraph, md_escape_block);
+ * breaks stay (hard breaks inside the one paragraph, mdescape_block);
  * every other variable (a name, a title) stays on one line */
 static int s_multiline(const mustache_buf_t *out)
 {
@@ -494,8 +494,8 @@ static int s_escape_md(mustache_buf_t *out, const char *s, size_t len,
     (void)arg;
     char *copy = s_copy_nul(s, len);
     char *esc = !copy           ? NULL
-                : s_multiline(out) ? md_escape_block(copy, RENDER_MAX_VAR_CHARS)
-                                   : md_escape_inline(copy, RENDER_MAX_VAR_CHARS);
+                : s_multiline(out) ? mdescape_block(copy, RENDER_MAX_VAR_CHARS)
+                                   : mdescape_inline(copy, RENDER_MAX_VAR_CHARS);
     free(copy);
     if (!esc)
         return -1;
@@ -738,8 +738,8 @@ void render_destroy(render_t **self_p)
     *self_p = NULL;
 }
 
-/* rendered_free - free the strings of r and zero it */
-void rendered_free(rendered_t *r)
+/* render_message_free - free the strings of r and zero it */
+void render_message_free(rendered_t *r)
 {
     if (!r)
         return;
@@ -886,6 +886,6 @@ done:
     free(md);
     free(body_html);
     if (rc != 0)
-        rendered_free(out);
+        render_message_free(out);
     return rc;
 }

@@ -187,7 +187,7 @@ static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
         buf_html(b, p->err_text);
         buf_puts(b, "</p>");
     }
-    char *csrf = survey_form_make(r->gw->token_key, p->invite);
+    char *csrf = survey_link_form_make(r->gw->token_key, p->invite);
     buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
     buf_html(b, csrf ? csrf : "");
     buf_puts(b, "\"><p><button type=\"submit\">");
@@ -402,7 +402,7 @@ static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
     /* Origin and csrf first: a forged request learns nothing from the rest */
     if (!s_origin_ok(r) || s_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
         strlen(csrf.data) != csrf.len ||
-        !survey_form_check(r->gw->token_key, link->invite, csrf.data)) {
+        !survey_link_form_check(r->gw->token_key, link->invite, csrf.data)) {
         log_info("event=survey_form_refused invite=%s origin=%s", link->invite,
                  gw_header(r, "Origin") ? "other" : "none");
         gw_page_text(r, 403, w->lang, w->title, "err", w->refused);

@@ -113,7 +113,7 @@ static int s_preview(cli_t *cli, s_args_t *a)
         printf("Subject: %s\nPreheader: %s\nLocale: %s\n\n--- text ---\n%s\n--- html ---\n%s\n",
                out.subject, out.preheader ? out.preheader : "",
                out.locale_used ? out.locale_used : "", out.text, out.html);
-        rendered_free(&out);
+        render_message_free(&out);
     }
     render_destroy(&r);
     json_decref(vars);

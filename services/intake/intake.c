@@ -745,10 +745,10 @@ static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
         return -1;
     json_t *req = wire_body_json(msg);
     char err[200] = "not a JSON object";
-    json_t *body = !req   ? NULL
-                   : cases ? intake_cases(service_db(svc), s->reasons, req, clock_now_ms(), err,
-                                          sizeof err)
-                           : intake_report(service_db(svc), s->reasons, req, err, sizeof err);
+    json_t *body = !req    ? NULL
+                   : cases ? intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(),
+                                                err, sizeof err)
+                           : intake_store_report(service_db(svc), s->reasons, req, err, sizeof err);
     int missing = cases && body && json_object_get(req, "id") &&
                   json_array_size(json_object_get(body, "cases")) == 0;
     json_decref(req);
@@ -836,7 +836,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "intake",
-        .migrations = intake_migrations,
+        .migrations = intake_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

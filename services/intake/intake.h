@@ -52,16 +52,16 @@ int64_t intake_hours_between(const reasons_team_t *t, int64_t a, int64_t b);
 /* intake_hours_format - ms as local "YYYY-MM-DD HH:MM (zone)" in tz */
 const char *intake_hours_format(int64_t ms, const char *tz, char *buf, size_t len);
 
-/* intake_migrations - intake.db's schema */
-extern const char *const intake_migrations[];
+/* intake_store_migrations - intake.db's schema */
+extern const char *const intake_store_migrations[];
 
-/* intake_report - the reasons report (INTAKE_REPORT) from intake.db;
+/* intake_store_report - the reasons report (INTAKE_REPORT) from intake.db;
  * NULL with err on a bad request */
-json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
+json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
                       size_t errlen);
 
-/* intake_cases - INTAKE_CASES: a list (filters) or one case with notes */
-json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
-                     size_t errlen);
+/* intake_store_cases - INTAKE_CASES: a list (filters) or one case with notes */
+json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
+                           char *err, size_t errlen);
 
 #endif

@@ -10,7 +10,7 @@
 #include "db.h"
 #include "intake.h"
 
-const char *const intake_migrations[] = {
+const char *const intake_store_migrations[] = {
     "CREATE TABLE customers("
     "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
     "CREATE TABLE cases("
@@ -109,8 +109,8 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
     return o;
 }
 
-json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
-                     size_t errlen)
+json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
+                           char *err, size_t errlen)
 {
     (void)r;
     const char *id = json_string_value(json_object_get(req, "id"));
@@ -211,7 +211,7 @@ typedef struct {
     size_t nt, capt;
 } s_team_stat_t;
 
-json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
+json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
                       size_t errlen)
 {
     const char *from = json_string_value(json_object_get(req, "from"));

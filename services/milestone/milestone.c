@@ -26,7 +26,7 @@
  * such date and enabled kind, the zones of the customers whose stored
  * month*100+day matches (29 February also on its stand-in day) from the
  * (md, timezone) index alone, computes each zone's send instant on D (the
- * settings' local time in that zone: ms_send_instant, correct across DST
+ * settings' local time in that zone: milestone_date_send_instant, correct across DST
  * changes; cached per zone and day), and reads the customers of the zones
  * that are due, leaving out those whose year is decided already.
  * Due: send instant <= now < send instant + catch_up.  So each zone's
@@ -194,7 +194,7 @@ static s_cache_t *s_slot(milestone_t *m, const char *tz, int64_t day, int minute
     clock_civil_from_days(day, &y, &mo, &d);
     const char *zone = tz_ok(tz) ? tz : m->default_tz;
     memset(e, 0, sizeof *e);
-    e->at = ms_send_instant(y, mo, d, minutes, zone);
+    e->at = milestone_date_send_instant(y, mo, d, minutes, zone);
     snprintf(e->tz, sizeof e->tz, "%s", tz);
     e->day = day;
     e->minutes = minutes;
@@ -325,7 +325,7 @@ static int s_scan(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, 
     int64_t event_day = day - set->offset_days;
     int y, mo, d, md[2];
     clock_civil_from_days(event_day, &y, &mo, &d);
-    if (ms_match_md(y, mo, d, m->mar1, md) < 2)
+    if (milestone_date_match_md(y, mo, d, m->mar1, md) < 2)
         md[1] = md[0];
     char **zones = NULL;
     int nz = s_zones(db, set->kind, set->from_signup, md, &zones);
@@ -549,7 +549,7 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const milestone_settings_t *s
         if (set->kind == MILESTONE_ANNIVERSARY && y - start_year < 1)
             continue;
         int om, od;
-        ms_observed(y, md / 100, md % 100, m->mar1, &om, &od);
+        milestone_date_observed(y, md / 100, md % 100, m->mar1, &om, &od);
         int64_t event_day = clock_days_from_civil(y, om, od);
         int64_t at = s_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
         if (at + m->catch_up <= now)
@@ -726,7 +726,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "milestone",
-        .migrations = milestone_migrations,
+        .migrations = milestone_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

@@ -20,37 +20,37 @@
 
 /* --- dates (milestone_date.c) -------------------------------------------- */
 
-/* ms_leap - 1 for a Gregorian leap year */
-int ms_leap(int y);
+/* milestone_date_leap - 1 for a Gregorian leap year */
+int milestone_date_leap(int y);
 
-/* ms_parse_date - "YYYY-MM-DD" (a real date); 0/-1 */
-int ms_parse_date(const char *s, int *y, int *m, int *d);
+/* milestone_date_parse - "YYYY-MM-DD" (a real date); 0/-1 */
+int milestone_date_parse(const char *s, int *y, int *m, int *d);
 
-/* ms_parse_birthday - "YYYY-MM-DD" or "--MM-DD" into month and day (29
+/* milestone_date_parse_birthday - "YYYY-MM-DD" or "--MM-DD" into month and day (29
  * February is a birthday with or without a year); 0/-1 */
-int ms_parse_birthday(const char *s, int *m, int *d);
+int milestone_date_parse_birthday(const char *s, int *m, int *d);
 
-/* ms_observed - the day in year y a milestone of month m, day d is kept
+/* milestone_date_observed - the day in year y a milestone of month m, day d is kept
  * on: itself, except 29 February in other years, which is 28 February,
  * or 1 March when mar1 is set */
-void ms_observed(int y, int m, int d, int mar1, int *om, int *od);
+void milestone_date_observed(int y, int m, int d, int mar1, int *om, int *od);
 
-/* ms_match_md - the stored (month * 100 + day) values whose milestone is
+/* milestone_date_match_md - the stored (month * 100 + day) values whose milestone is
  * kept on y-m-d: that day's own, and 229 on the day that stands in for 29
  * February in a common year.  Fills out[0..1]; returns how many (1 or 2). */
-int ms_match_md(int y, int m, int d, int mar1, int out[2]);
+int milestone_date_match_md(int y, int m, int d, int mar1, int out[2]);
 
-/* ms_send_instant - epoch ms of `minutes` after midnight on local date
+/* milestone_date_send_instant - epoch ms of `minutes` after midnight on local date
  * y-m-d in zone tz: the first instant at which the local clock shows that
  * time or later.  So a time repeated by a fall-back change is its first
  * occurrence, and a time skipped by a spring-forward gap is the end of the
  * gap (02:30 on a day that jumps from 02:00 to 03:00 is 03:00).  Switches
  * TZ (tz.c): single-threaded processes only. */
-int64_t ms_send_instant(int y, int m, int d, int minutes, const char *tz);
+int64_t milestone_date_send_instant(int y, int m, int d, int minutes, const char *tz);
 
 /* --- milestone.db (milestone_store.c) ------------------------------------ */
 
-extern const char *const milestone_migrations[];
+extern const char *const milestone_store_migrations[];
 
 /* milestone_store_customer - a customer object (from `customer`, or a purchase's
  * `customer`): contacts plus birthday and signup_date; 0/-1 */

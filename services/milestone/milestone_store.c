@@ -13,7 +13,7 @@
 #include "milestone.h"
 #include "tz.h"
 
-const char *const milestone_migrations[] = {
+const char *const milestone_store_migrations[] = {
     /* b_md, s_md, p_md: month * 100 + day of the birthday, the signup date
      * and the first purchase (local date in the customer's zone), so the
      * customers whose day it is are an index range, not a scan */
@@ -63,12 +63,12 @@ int milestone_store_customer(sqlite3 *db, const json_t *c)
     int y, m, d;
     /* a birthday edited to a later day this year after this year's message
      * went out sends nothing more: sends is keyed on the year, not the day */
-    if (bday && ms_parse_birthday(bday, &m, &d) == 0) {
+    if (bday && milestone_date_parse_birthday(bday, &m, &d) == 0) {
         int64_t v[] = {m * 100 + d};
         if (s_update(db, "UPDATE customers SET b_md = ?2 WHERE id = ?1", id, 1, v))
             return -1;
     }
-    if (signup && ms_parse_date(signup, &y, &m, &d) == 0) {
+    if (signup && milestone_date_parse(signup, &y, &m, &d) == 0) {
         int64_t v[] = {y, m * 100 + d};
         if (s_update(db, "UPDATE customers SET s_year = ?2, s_md = ?3 WHERE id = ?1", id, 2, v))
             return -1;

@@ -126,8 +126,8 @@ static int s_runs_view(sqlite3 *db, json_t *v)
     return 0;
 }
 
-/* survey_campaigns_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
+/* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
+json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");

@@ -173,7 +173,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
         int t = 0;
         if (contacts_suppressed(db, email))
             status = "suppressed";
-        else if ((t = sstore_throttled(db, email, due, env->throttle)) > 0)
+        else if ((t = survey_store_throttled(db, email, due, env->throttle)) > 0)
             status = "throttled";
         if (t < 0) {
             rc = -1;
@@ -209,7 +209,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
             k->throttled++;
         else
             k->suppressed++;
-        rc = sstore_stat_add(db, now, c->id, *loc ? loc : env->default_locale, status, 1);
+        rc = survey_store_stat_add(db, now, c->id, *loc ? loc : env->default_locale, status, 1);
     }
     db_finish(st);
     return rc;
@@ -288,7 +288,7 @@ static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, 
     return due >= 0;
 }
 
-int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
+int survey_run_due(sqlite3 *db, const survey_env_t *env, int64_t now)
 {
     /* the ids first, 64 at a time: a run writes while this statement
      * would be open */
@@ -380,7 +380,7 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     if (s_week(db, from, to, &w) || s_week(db, prev, from, &p))
         return NULL;
     char nps[32], change[32], d1[24], d2[24], week[200];
-    double now_nps = survey_nps(w.promoters, w.detractors, w.responses);
+    double now_nps = survey_report_nps(w.promoters, w.detractors, w.responses);
     if (w.responses)
         snprintf(nps, sizeof nps, "%.1f", now_nps);
     else
@@ -396,7 +396,7 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     /* a change needs responses in both weeks */
     if (w.responses && p.responses) {
         snprintf(change, sizeof change, "%+.1f",
-                 now_nps - survey_nps(p.promoters, p.detractors, p.responses));
+                 now_nps - survey_report_nps(p.promoters, p.detractors, p.responses));
         json_object_set_new(vars, "nps_change", json_string(change));
     }
     json_t *comments = json_array();
@@ -431,7 +431,7 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
                      "category", "alert", "vars", vars);
 }
 
-int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms)
+int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms)
 {
     *next_ms = INT64_MAX;
     if (!env->digest_to || !*env->digest_to)
