@@ -91,11 +91,11 @@ static int s_usage(FILE *f)
 /* s_call - one request to endpoint; reply body or NULL */
 static json_t *s_call(cli_t *cli, const char *endpoint, const char *cmd, char *reply_cmd)
 {
-    return cli_call(cli, endpoint, cmd, NULL, reply_cmd);
+    return hark_call(cli, endpoint, cmd, NULL, reply_cmd);
 }
 
-/* cli_call - one request with a body (not stolen); reply body or NULL */
-json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
+/* hark_call - one request with a body (not stolen); reply body or NULL */
+json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
                  char *reply_cmd)
 {
     wire_client_t *c = wire_client_new(cli->zctx, endpoint);
@@ -104,8 +104,8 @@ json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t
     return r;
 }
 
-/* cli_append - append events to the journal; the reply or NULL (said why) */
-json_t *cli_append(cli_t *cli, json_t *events)
+/* hark_append - append events to the journal; the reply or NULL (said why) */
+json_t *hark_append(cli_t *cli, json_t *events)
 {
     const char *ep = config_get(cli->cfg, "journal", "endpoint");
     wire_client_t *c = wire_client_new(cli->zctx, ep);
@@ -117,11 +117,11 @@ json_t *cli_append(cli_t *cli, json_t *events)
     return r;
 }
 
-/* cli_journal_one - append one event of type whose payload is borrowed (the
+/* hark_journal_one - append one event of type whose payload is borrowed (the
  * caller keeps and frees it), keyed cli/<type>/<name>/<random> so that a
  * retried command is a new change; its journal offset, or -1 having printed
  * why */
-long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
+long long hark_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
 {
     char rnd[17], key[256];
     if (keys_random_hex(rnd, 8)) {
@@ -130,7 +130,7 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     }
     snprintf(key, sizeof key, "cli/%s/%.128s/%s", type, name, rnd);
     json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", payload);
-    json_t *ok = events ? cli_append(cli, events) : NULL;
+    json_t *ok = events ? hark_append(cli, events) : NULL;
     json_decref(events);
     if (!ok)
         return -1;
@@ -139,8 +139,8 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     return off;
 }
 
-/* cli_read_file - a file named on the command line (--message-file) */
-char *cli_read_file(const char *path, size_t max, size_t *len)
+/* hark_read_file - a file named on the command line (--message-file) */
+char *hark_read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -154,21 +154,21 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-/* cli_wait_applied - wait (up to 3 s) until the service at ep has applied
+/* hark_wait_applied - wait (up to 3 s) until the service at ep has applied
  * the journal as it is now, so what we read includes the last change (a
  * PUT answered a moment ago), and `set` changes that, not an older state.
  * (hark_campaign.c, hark_milestone.c). */
-void cli_wait_applied(cli_t *cli, const char *ep)
+void hark_wait_applied(cli_t *cli, const char *ep)
 {
     char cmd[48] = "";
     json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
-    json_t *f = cli_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
+    json_t *f = hark_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
                          req, cmd);
     json_int_t head = json_integer_value(json_object_get(f, "head"));
     json_decref(req);
     json_decref(f);
     for (int i = 0; i < 60 && head > 0; i++) {
-        json_t *st = cli_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
+        json_t *st = hark_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
         json_int_t cursor = json_integer_value(json_object_get(st, "cursor"));
         json_decref(st);
         if (!st || cursor >= head)
@@ -177,16 +177,16 @@ void cli_wait_applied(cli_t *cli, const char *ep)
     }
 }
 
-/* cli_applied_list - wait until the consumer `service` has applied the
+/* hark_applied_list - wait until the consumer `service` has applied the
  * journal, send it cmd with req (stolen) and return the array `field` of
  * its ok reply (caller decrefs), or NULL having said why as "hark: what:" */
-json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+json_t *hark_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
                          json_t *req, const char *field, const char *what)
 {
     const char *ep = config_get(cli->cfg, service, "control");
-    cli_wait_applied(cli, ep);
+    hark_wait_applied(cli, ep);
     char got[48] = "";
-    json_t *r = req ? cli_call(cli, ep, cmd, req, got) : NULL;
+    json_t *r = req ? hark_call(cli, ep, cmd, req, got) : NULL;
     json_decref(req);
     json_t *list = json_object_get(r, field);
     if (!r || strcmp(got, ok) != 0 || !json_is_array(list)) {
@@ -203,9 +203,9 @@ json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const
     return list;
 }
 
-/* cli_by - "cli:<user>" from $USER (else the account), keeping only the
+/* hark_by - "cli:<user>" from $USER (else the account), keeping only the
  * characters the schema allows */
-void cli_by(char *out, size_t len)
+void hark_by(char *out, size_t len)
 {
     const char *user = getenv("USER");
     if (!user || !*user) {
@@ -550,7 +550,7 @@ int main(int argc, char **argv)
     else if (strcmp(rest[0], "milestone") == 0)
         rc = hark_milestone(&cli);
     else if (strcmp(rest[0], "coupon") == 0)
-        rc = hark_coupon(&cli);
+        rc = hark_milestone_coupon(&cli);
     else if (strcmp(rest[0], "cases") == 0)
         rc = hark_cases(&cli);
     else if (strcmp(rest[0], "loop") == 0)

@@ -28,7 +28,7 @@
  * decrefs), or NULL having said why */
 static json_t *s_campaigns(cli_t *cli, const char *id)
 {
-    return cli_applied_list(cli, "survey", CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK,
+    return hark_applied_list(cli, "survey", CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK,
                             id ? json_pack("{s:s}", "id", id) : json_object(), "campaigns",
                             "campaign");
 }
@@ -251,7 +251,7 @@ static int s_set(cli_t *cli)
         }
     }
     char by[80];
-    cli_by(by, sizeof by);
+    hark_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     /* the same check as the admin API's, so nothing the survey service
      * would have to ignore is ever journaled */
@@ -277,7 +277,7 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    long long off = cli_journal_one(cli, "campaign.saved", id, c);
+    long long off = hark_journal_one(cli, "campaign.saved", id, c);
     json_decref(c);
     if (off < 0)
         return 1;

@@ -27,7 +27,7 @@
  * NULL having said why */
 static json_t *s_settings(cli_t *cli, const char *kind)
 {
-    return cli_applied_list(cli, "milestone", CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK,
+    return hark_applied_list(cli, "milestone", CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK,
                             kind ? json_pack("{s:s}", "kind", kind) : json_object(), "milestones",
                             "milestone");
 }
@@ -125,7 +125,7 @@ static int s_set(cli_t *cli)
     json_object_update(c, changes);
     json_decref(changes);
     char by[80];
-    cli_by(by, sizeof by);
+    hark_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     char field[256] = "", msg[600] = "";
     schema_t *s = milestone_settings_schema(msg, sizeof msg);
@@ -139,7 +139,7 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    long long off = cli_journal_one(cli, "milestone.saved", kind, c);
+    long long off = hark_journal_one(cli, "milestone.saved", kind, c);
     json_decref(c);
     if (off < 0)
         return 1;
@@ -159,8 +159,8 @@ int hark_milestone(cli_t *cli)
     return 2;
 }
 
-/* hark_coupon - `hark coupon verify CODE [--json]`: exit 0 valid, 1 not */
-int hark_coupon(cli_t *cli)
+/* hark_milestone_coupon - `hark coupon verify CODE [--json]`: exit 0 valid, 1 not */
+int hark_milestone_coupon(cli_t *cli)
 {
     if (cli->argc < 2 || strcmp(cli->argv[0], "verify") != 0) {
         fprintf(stderr, "hark: coupon verify needs a code\n");
