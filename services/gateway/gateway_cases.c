@@ -2,7 +2,7 @@
  * gateway_cases.c - the admin API of hark-intake's cases (Bearer admin
  * key): reads asked of hark-intake (INTAKE_CASES), writes journaled as
  * case.* events with by = "api" (or "api:NAME" given X-Hark-Actor: NAME,
- * see gw_actor):
+ * see gateway_actor):
  *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
  *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
  *        (an Idempotency-Key header makes a retry store nothing new)
@@ -21,52 +21,53 @@
 
 /* s_case_exists - 1 when hark-intake knows id, 0 when not (answered
  * 404), -1 when it did not answer (answered 503) */
-static int s_case_exists(gw_req_t *r, const char *id)
+static int s_case_exists(gateway_req_t *r, const char *id)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
-    json_t *reply = gw_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->intake_timeout_ms, cmd);
+    json_t *reply =
+        gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->intake_timeout_ms, cmd);
     json_decref(req);
     int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
     if (rc == 0)
-        gw_error(r, 404, "not_found", "no such case", "case", -1);
+        gateway_error(r, 404, "not_found", "no such case", "case", -1);
     else if (rc < 0)
-        gw_relay(r, "intake", NULL, cmd, "");
+        gateway_relay(r, "intake", NULL, cmd, "");
     json_decref(reply);
     return rc;
 }
 
 /* s_case_action - POST /v1/cases/ID/ACTION: journal case.<action> */
-static void s_case_action(gw_req_t *r, const char *id, const char *action)
+static void s_case_action(gateway_req_t *r, const char *id, const char *action)
 {
     const char *type = strcmp(action, "reply") == 0     ? "case.replied"
                        : strcmp(action, "retag") == 0   ? "case.retagged"
                        : strcmp(action, "resolve") == 0 ? "case.resolved"
                                                         : NULL;
     if (!type) {
-        gw_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
+        gateway_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
         return;
     }
     json_t *body = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : json_object();
     if (!json_is_object(body)) {
         json_decref(body);
-        gw_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
+        gateway_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
         return;
     }
     char by[80];
-    if (gw_actor(r, by, sizeof by)) {
+    if (gateway_actor(r, by, sizeof by)) {
         json_decref(body);
         return;
     }
     /* a client that lost an answer retries with the same Idempotency-Key
      * (as on /v1/events): the same key, so one event and one reply mail */
-    const char *idem = gw_header(r, "Idempotency-Key");
+    const char *idem = gateway_header(r, "Idempotency-Key");
     int idem_ok = idem && *idem && strlen(idem) <= 200;
     for (const char *c = idem; idem_ok && *c; c++)
         idem_ok = *c >= 0x21 && *c <= 0x7e;
     if (idem && !idem_ok) {
         json_decref(body);
-        gw_error(r, 400, "invalid_header",
+        gateway_error(r, 400, "invalid_header",
                  "Idempotency-Key must be 1-200 printable ASCII characters", "Idempotency-Key",
                  -1);
         return;
@@ -75,7 +76,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     if (strcmp(type, "case.replied") == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
         if (!m || !*m || !mime_utf8_valid(m, strlen(m)) || strlen(m) > 20000) {
-            gw_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
+            gateway_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
                      "message", -1);
             goto done;
         }
@@ -85,7 +86,8 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         size_t i;
         if (!json_is_array(codes) || json_array_size(codes) == 0 ||
             json_array_size(codes) > REASONS_MAX_CODES) {
-            gw_error(r, 400, "invalid_field", "codes: a list of 1-32 reason codes", "codes", -1);
+            gateway_error(r, 400, "invalid_field", "codes: a list of 1-32 reason codes", "codes",
+                          -1);
             goto done;
         }
         json_t *clean = json_array();
@@ -95,7 +97,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
                 char msg[200];
                 snprintf(msg, sizeof msg, "codes[%zu]: \"%.64s\" is not a reason in the"
                                           " taxonomy", i, c ? c : "");
-                gw_error(r, 400, "unknown_reason", msg, "codes", (long)i);
+                gateway_error(r, 400, "unknown_reason", msg, "codes", (long)i);
                 json_decref(clean);
                 goto done;
             }
@@ -113,11 +115,11 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     char key[400];
     if (idem)
         snprintf(key, sizeof key, "idem:cases/%s/%s:%s", id, action, idem);
-    long long off = gw_journal_one(r, type, p, idem ? key : NULL);
+    long long off = gateway_journal_one(r, type, p, idem ? key : NULL);
     if (off < 0)
         goto done;
     json_t *ans = json_pack("{s:s,s:s,s:I}", "case", id, "event", type, "offset", (json_int_t)off);
-    gw_json(r, 202, ans);
+    gateway_json(r, 202, ans);
     json_decref(ans);
 done:
     json_decref(p);
@@ -140,12 +142,12 @@ static int64_t s_day(const char *v)
  * 400 naming it: dates real (to not before from), kind and status from
  * their lists, reason and team in the taxonomy (an unknown one would only
  * answer an empty list) */
-int gateway_cases_param_ok(gw_req_t *r, const char *name, const char *v)
+int gateway_cases_param_ok(gateway_req_t *r, const char *name, const char *v)
 {
     const reasons_t *rs = r->gw->reasons;
     const char *why = NULL;
     if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0) {
-        const char *from = strcmp(name, "to") == 0 ? gw_arg(r, "from") : NULL;
+        const char *from = strcmp(name, "to") == 0 ? gateway_arg(r, "from") : NULL;
         if (s_day(v) < 0)
             why = "a date YYYY-MM-DD";
         else if (from && s_day(from) > s_day(v))
@@ -171,14 +173,14 @@ int gateway_cases_param_ok(gw_req_t *r, const char *name, const char *v)
     if (why) {
         char msg[160];
         snprintf(msg, sizeof msg, "%s: %s", name, why);
-        gw_error(r, 400, "invalid_parameter", msg, name, -1);
+        gateway_error(r, 400, "invalid_parameter", msg, name, -1);
     }
     return why == NULL;
 }
 
-void gw_cases(gw_req_t *r)
+void gateway_cases(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     const char *rest = r->url + strlen("/v1/cases");
     if (*rest == '/')
@@ -194,14 +196,14 @@ void gw_cases(gw_req_t *r)
     }
     if (strcmp(r->method, "POST") == 0) {
         if (!*id || !*action) {
-            gw_error(r, 404, "not_found", "POST /v1/cases/ID/reply|retag|resolve", NULL, -1);
+            gateway_error(r, 404, "not_found", "POST /v1/cases/ID/reply|retag|resolve", NULL, -1);
             return;
         }
         s_case_action(r, id, action);
         return;
     }
     if (*action) {
-        gw_error(r, 404, "not_found", "no such path", NULL, -1);
+        gateway_error(r, 404, "not_found", "no such path", NULL, -1);
         return;
     }
     json_t *req = json_object();
@@ -210,15 +212,15 @@ void gw_cases(gw_req_t *r)
     } else {
         static const char *const keys[] = {"status", "reason", "team", NULL};
         for (int i = 0; keys[i]; i++) {
-            if (!gw_arg(r, keys[i]))
+            if (!gateway_arg(r, keys[i]))
                 continue;
-            if (!gateway_cases_param_ok(r, keys[i], gw_arg(r, keys[i]))) {
+            if (!gateway_cases_param_ok(r, keys[i], gateway_arg(r, keys[i]))) {
                 json_decref(req);
                 return;
             }
-            json_object_set_new(req, keys[i], json_string(gw_arg(r, keys[i])));
+            json_object_set_new(req, keys[i], json_string(gateway_arg(r, keys[i])));
         }
-        const char *b = gw_arg(r, "breached");
+        const char *b = gateway_arg(r, "breached");
         if (b && !gateway_cases_param_ok(r, "breached", b)) {
             json_decref(req);
             return;
@@ -227,13 +229,14 @@ void gw_cases(gw_req_t *r)
             json_object_set_new(req, "breached", json_true());
     }
     char cmd[48] = "";
-    json_t *reply = gw_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->intake_timeout_ms, cmd);
+    json_t *reply =
+        gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->intake_timeout_ms, cmd);
     json_decref(req);
     if (*id && reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
         json_t *one = json_array_get(json_object_get(reply, "cases"), 0);
-        gw_json(r, 200, one);
+        gateway_json(r, 200, one);
     } else {
-        gw_relay(r, "intake", reply, cmd, CMD_INTAKE_CASES_OK);
+        gateway_relay(r, "intake", reply, cmd, CMD_INTAKE_CASES_OK);
     }
     json_decref(reply);
 }

@@ -102,7 +102,7 @@ void gateway_intake_fini(gateway_t *gw)
     gw->form_rate = NULL;
 }
 
-int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long index)
+int gateway_intake_check(gateway_req_t *r, const char *type, const json_t *data, long index)
 {
     if (!r->gw->reasons || (strcmp(type, "complaint") != 0 && strcmp(type, "cancellation") != 0))
         return 0;
@@ -111,7 +111,7 @@ int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long inde
         return 0;
     char msg[300];
     snprintf(msg, sizeof msg, "data.reason_code \"%s\" is not a reason in the taxonomy", code);
-    gw_error(r, 400, "unknown_reason", msg, "data.reason_code", index);
+    gateway_error(r, 400, "unknown_reason", msg, "data.reason_code", index);
     return -1;
 }
 
@@ -216,7 +216,7 @@ static int s_csrf_ok(gateway_t *gw, const s_form_t *f, const char *field)
 }
 
 /* s_show - the form (200, or 400 with the error beside its field) */
-static void s_show(gw_req_t *r, unsigned status, const s_form_t *f)
+static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
 {
     const s_words_t *w = f->w;
     const reasons_t *rs = r->gw->reasons;
@@ -271,12 +271,12 @@ static void s_show(gw_req_t *r, unsigned status, const s_form_t *f)
     buf_html(&b, w->send);
     buf_puts(&b, "</button></p></form>");
     free(csrf);
-    gw_page(r, status, w->lang, title, b.data ? b.data : "");
+    gateway_pages_show(r, status, w->lang, title, b.data ? b.data : "");
     buf_free(&b);
 }
 
 /* s_rate_ok - count one POST from this client; 0 when over the limit */
-static int s_rate_ok(gw_req_t *r)
+static int s_rate_ok(gateway_req_t *r)
 {
     s_rate_t *rate = r->gw->form_rate;
     char ip[64] = "?";
@@ -315,7 +315,7 @@ static int s_email_ok(const char *e)
 
 /* s_record - journal the complaint/cancellation; 0 once committed, 1 when
  * the event would not pass its schema (nothing stored), -1 on failure */
-static int s_record(gw_req_t *r, const s_form_t *f)
+static int s_record(gateway_req_t *r, const s_form_t *f)
 {
     json_t *p = json_pack("{s:s}", "channel", "web");
     if (*f->cid) {
@@ -364,7 +364,7 @@ static int s_record(gw_req_t *r, const s_form_t *f)
     for (size_t i = 0; i < 20; i++)
         kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", d[i]);
     json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", p);
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=intake_form_failed error=\"%s\"", err);
@@ -378,38 +378,40 @@ static int s_record(gw_req_t *r, const s_form_t *f)
 }
 
 /* s_post - check the form; journal it or show it again */
-static void s_post(gw_req_t *r, s_form_t *f)
+static void s_post(gateway_req_t *r, s_form_t *f)
 {
     const s_words_t *w = f->w;
     const char *title = f->cancel ? w->cancel_title : w->feedback_title;
     if (r->too_large) {
-        gw_page_text(r, 413, w->lang, title, "err", w->too_large);
+        gateway_pages_text(r, 413, w->lang, title, "err", w->too_large);
         return;
     }
     if (!s_rate_ok(r)) {
         r->retry_after = "60";
-        gw_page_text(r, 429, w->lang, title, "err", w->too_many);
+        gateway_pages_text(r, 429, w->lang, title, "err", w->too_many);
         return;
     }
     const char *body = r->body.data ? r->body.data : "";
     size_t blen = r->body.len;
     buf_t csrf = BUF_INIT, reason = BUF_INIT, raw = BUF_INIT, text = BUF_INIT, email = BUF_INIT;
-    if (!gw_origin_ok(r) || gw_form_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
-        strlen(csrf.data) != csrf.len || !s_csrf_ok(r->gw, f, csrf.data)) {
-        log_info("event=intake_form_refused origin=%s", gw_header(r, "Origin") ? "other" : "none");
-        gw_page_text(r, 403, w->lang, title, "err", w->refused);
+    if (!gateway_survey_origin_ok(r) || gateway_survey_form_field(body, blen, "csrf", &csrf) != 1 ||
+        !csrf.data || strlen(csrf.data) != csrf.len || !s_csrf_ok(r->gw, f, csrf.data)) {
+        log_info("event=intake_form_refused origin=%s",
+                 gateway_header(r, "Origin") ? "other" : "none");
+        gateway_pages_text(r, 403, w->lang, title, "err", w->refused);
         goto done;
     }
     f->csrf = csrf.data;
-    int has_reason = gw_form_field(body, blen, "reason", &reason);
-    int has_text = gw_form_field(body, blen, "text", &raw);
-    int has_email = gw_form_field(body, blen, "email", &email);
+    int has_reason = gateway_survey_form_field(body, blen, "reason", &reason);
+    int has_text = gateway_survey_form_field(body, blen, "text", &raw);
+    int has_email = gateway_survey_form_field(body, blen, "email", &email);
     f->reason = has_reason == 1 && reason.data && strlen(reason.data) == reason.len ? reason.data
                                                                                    : "";
     f->email = has_email == 1 && email.data && strlen(email.data) == email.len ? email.data : "";
     f->text = "";
-    if (has_text < 0 || (has_text == 1 && raw.len &&
-                         (strlen(raw.data) != raw.len || gw_clean_text(raw.data, raw.len, &text)))) {
+    if (has_text < 0 ||
+        (has_text == 1 && raw.len &&
+         (strlen(raw.data) != raw.len || gateway_survey_clean_text(raw.data, raw.len, &text)))) {
         f->err_field = "text";
         f->err_text = w->bad_text;
     } else if (has_text == 1 && raw.len && utf8_count(raw.data, raw.len) > S_TEXT_MAX) {
@@ -442,10 +444,10 @@ static void s_post(gw_req_t *r, s_form_t *f)
     }
     if (rc) {
         r->retry_after = "60";
-        gw_page_text(r, 503, w->lang, title, "err", w->error);
+        gateway_pages_text(r, 503, w->lang, title, "err", w->error);
         goto done;
     }
-    gw_page_text(r, 200, w->lang, w->thanks, "ok", w->saved);
+    gateway_pages_text(r, 200, w->lang, w->thanks, "ok", w->saved);
 done:
     buf_free(&csrf);
     buf_free(&reason);
@@ -454,22 +456,22 @@ done:
     buf_free(&email);
 }
 
-void gw_intake_form(gw_req_t *r)
+void gateway_intake_form(gateway_req_t *r)
 {
     s_form_t f = {.cancel = strcmp(r->url, "/cancel") == 0, .token = "", .reason = "",
                   .text = "", .email = ""};
-    const char *tok = gw_arg(r, "customer");
+    const char *tok = gateway_arg(r, "customer");
     int bad = tok && customer_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
-    const char *lang = gw_arg(r, "lang");
-    f.w = gw_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0],
+    const char *lang = gateway_arg(r, "lang");
+    f.w = gateway_pages_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0],
                        *f.locale ? f.locale : lang);
     if (!r->gw->reasons) {
-        gw_page_text(r, 404, f.w->lang, f.w->feedback_title, NULL, f.w->bad_link);
+        gateway_pages_text(r, 404, f.w->lang, f.w->feedback_title, NULL, f.w->bad_link);
         return;
     }
     if (bad || (f.cancel && !tok)) { /* cancelling needs to know who */
         f.cid[0] = '\0';
-        gw_page_text(r, 404, f.w->lang, f.cancel ? f.w->cancel_title : f.w->feedback_title,
+        gateway_pages_text(r, 404, f.w->lang, f.cancel ? f.w->cancel_title : f.w->feedback_title,
                      NULL, f.w->bad_link);
         return;
     }
