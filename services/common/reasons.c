@@ -22,7 +22,6 @@
  *   keywords.en = late, delay, not arrived
  *   keywords.pl = opóźnienie, dostawa    (a key may repeat; lists add up)
  *
- *
  * The keywords are kept as written: hark-intake's matcher
  * (intake_match.c) folds them and builds its automaton.
  */
