@@ -25,12 +25,14 @@ const char *milestone_coupon_prefix(const config_t *cfg)
     return strcmp(c, "on") == 0 ? "GIFT" : c;
 }
 
-char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year, const char *cid)
+char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year,
+                            const char *cid)
 {
     if (kind < 0 || kind >= MILESTONE_KINDS || !cid || !prefix)
         return NULL;
     char payload[256];
-    int n = snprintf(payload, sizeof payload, "%c\n%d\n%s", milestone_settings_kind_names[kind][0], year, cid);
+    int n = snprintf(payload, sizeof payload, "%c\n%d\n%s", milestone_settings_kind_names[kind][0],
+                     year, cid);
     if (n < 0 || (size_t)n >= sizeof payload)
         return NULL;
     char *tok = token_sign(key, "coupon", payload, (size_t)n);

@@ -16,7 +16,8 @@ const char *milestone_coupon_prefix(const config_t *cfg);
  * "coupon") of kind, year and customer id, so whoever holds the key can
  * tell offline that the code is genuine, whose it is and for which year.
  * Caller frees; NULL on error. */
-char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year, const char *cid);
+char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year,
+                            const char *cid);
 
 /* milestone_coupon_verify - 0 when code is genuine (kind, year and the customer
  * id, malloc'd for the caller, filled); -1 otherwise */

@@ -85,19 +85,21 @@ void milestone_settings_default(const config_t *cfg, int kind, milestone_setting
     out->enabled = 1;
     out->minutes = 9 * 60;
     milestone_settings_parse_time(config_get(cfg, "milestone", "time"), &out->minutes);
-    snprintf(out->template_name, sizeof out->template_name, "%s", milestone_settings_kind_names[kind]);
+    snprintf(out->template_name, sizeof out->template_name, "%s",
+             milestone_settings_kind_names[kind]);
     const char *from = config_get(cfg, "milestone", "anniversary_from");
     out->from_signup = from && strcmp(from, "signup_date") == 0;
 }
 
 json_t *milestone_settings_view(const milestone_settings_t *s)
 {
-    char t[8], off[8];
+    char t[8], off[16]; /* an int's digits, though offsets are -30..30 */
     snprintf(t, sizeof t, "%02d:%02d", s->minutes / 60 % 100, s->minutes % 60);
-    json_t *v = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", milestone_settings_kind_names[s->kind], "enabled",
-                          s->enabled, "time", t, "offset",
-                          milestone_settings_format_offset(s->offset_days, off, sizeof off), "template",
-                          s->template_name, "source", s->admin ? "admin" : "config");
+    json_t *v =
+        json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", milestone_settings_kind_names[s->kind],
+                  "enabled", s->enabled, "time", t, "offset",
+                  milestone_settings_format_offset(s->offset_days, off, sizeof off), "template",
+                  s->template_name, "source", s->admin ? "admin" : "config");
     if (s->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(v, "anniversary_from",
                             json_string(s->from_signup ? "signup_date" : "first_purchase"));
@@ -114,8 +116,8 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     return -1;
 }
 
-int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone_settings_t *out, char *field,
-                          size_t flen, char *msg, size_t mlen)
+int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone_settings_t *out,
+                                 char *field, size_t flen, char *msg, size_t mlen)
 {
     int kind = milestone_settings_kind(json_string_value(json_object_get(p, "kind")));
     if (kind < 0)
@@ -193,7 +195,8 @@ const char *milestone_settings_check(const schema_t *s, const json_t *p, char *f
         return "invalid_field";
     }
     if (json_object_get(p, "anniversary_from") &&
-        milestone_settings_kind(json_string_value(json_object_get(p, "kind"))) != MILESTONE_ANNIVERSARY) {
+        milestone_settings_kind(json_string_value(json_object_get(p, "kind"))) !=
+            MILESTONE_ANNIVERSARY) {
         s_fail(field, flen, "anniversary_from", msg, mlen,
                "anniversary_from is a setting of kind anniversary only");
         return "invalid_field";
@@ -201,8 +204,8 @@ const char *milestone_settings_check(const schema_t *s, const json_t *p, char *f
     return NULL;
 }
 
-int milestone_settings_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
-                      char *msg, size_t mlen)
+int milestone_settings_template_check(const config_t *cfg, const char *name, char *field,
+                                      size_t flen, char *msg, size_t mlen)
 {
     const char *dir = config_get(cfg, "mailer", "templates");
     const char *def = config_get(cfg, "mailer", "default_locale");
@@ -236,7 +239,8 @@ static void s_report(const config_t *cfg, const char *key, const char *msg,
     report(line, arg);
 }
 
-int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg)
+int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
+                                    void *arg)
 {
     int bad = 0, v;
     char m[200];

@@ -26,7 +26,8 @@ const char *milestone_settings_format_offset(int days, char *out, size_t len);
 #define MILESTONE_ANNIVERSARY 1
 #define MILESTONE_KINDS 2
 
-extern const char *const milestone_settings_kind_names[MILESTONE_KINDS]; /* "birthday", "anniversary" */
+/* "birthday", "anniversary" */
+extern const char *const milestone_settings_kind_names[MILESTONE_KINDS];
 
 /* milestone_settings_kind - MILESTONE_BIRTHDAY, MILESTONE_ANNIVERSARY, or -1 for another name */
 int milestone_settings_kind(const char *name);
@@ -73,12 +74,13 @@ const char *milestone_settings_check(const schema_t *s, const json_t *p, char *f
  * naming it (a settings change to a missing template would otherwise be
  * accepted and fail at every send).  The gateway and `hark milestone set`
  * call it on a template given. */
-int milestone_settings_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
-                      char *msg, size_t mlen);
+int milestone_settings_template_check(const config_t *cfg, const char *name, char *field,
+                                      size_t flen, char *msg, size_t mlen);
 
 /* milestone_settings_check_config - the [milestone] values the config table cannot check
  * (time, default_timezone, coupon): each error as "FILE:LINE: [milestone]
  * key: message" to report(msg, arg).  Returns the number of errors. */
-int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg);
+int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
+                                    void *arg);
 
 #endif

@@ -88,7 +88,8 @@ static void s_put(gateway_req_t *r, const char *kind)
     if (!json_object_get(c, "enabled"))
         json_object_set_new(c, "enabled", json_true());
     char field[256] = "", msg[600];
-    const char *code = milestone_settings_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
+    const char *code =
+        milestone_settings_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
     const char *tmpl = json_string_value(json_object_get(c, "template"));
     if (!code && tmpl &&
         milestone_settings_template_check(r->gw->cfg, tmpl, field, sizeof field, msg, sizeof msg))

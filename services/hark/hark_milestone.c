@@ -132,8 +132,9 @@ static int s_set(cli_t *cli)
     int bad = !s || milestone_settings_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
     schema_destroy(&s);
     if (!bad && template_given)
-        bad = milestone_settings_template_check(cli->cfg, json_string_value(json_object_get(c, "template")),
-                                field, sizeof field, msg, sizeof msg);
+        bad = milestone_settings_template_check(cli->cfg,
+                                                json_string_value(json_object_get(c, "template")),
+                                                field, sizeof field, msg, sizeof msg);
     if (bad) {
         fprintf(stderr, "hark: milestone set: %s\n", msg);
         json_decref(c);
@@ -176,15 +177,17 @@ int hark_milestone_coupon(cli_t *cli)
     char *cid = NULL;
     int ok = milestone_coupon_verify(key, cli->argv[1], &kind, &year, &cid) == 0;
     if (as_json) {
-        json_t *j = ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind", milestone_settings_kind_names[kind],
-                                   "year", year, "customer_id", cid)
-                       : json_pack("{s:b}", "valid", 0);
+        json_t *j =
+            ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind",
+                           milestone_settings_kind_names[kind], "year", year, "customer_id", cid)
+               : json_pack("{s:b}", "valid", 0);
         char *s = json_dumps(j, JSON_COMPACT);
         puts(s ? s : "{}");
         free(s);
         json_decref(j);
     } else if (ok) {
-        printf("valid: %s coupon of customer %s for %d\n", milestone_settings_kind_names[kind], cid, year);
+        printf("valid: %s coupon of customer %s for %d\n", milestone_settings_kind_names[kind], cid,
+               year);
     } else {
         printf("invalid: not a coupon made with this instance's key\n");
     }

@@ -255,9 +255,9 @@ static int s_zones(sqlite3 *db, int kind, int from_signup, const int md[2], char
 /* s_scan_zone - the decisions due now among the customers of one zone
  * (tz, NULL for none) whose milestone of year y is kept on `day`; appended
  * to *out (grown; caller frees).  0/-1 */
-static int s_scan_zone(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, const int md[2],
-                       int y, const char *tz, int64_t at, int64_t now, s_due_t **out, size_t *n,
-                       size_t *cap)
+static int s_scan_zone(milestone_t *m, sqlite3 *db, const milestone_settings_t *set,
+                       const int md[2], int y, const char *tz, int64_t at, int64_t now,
+                       s_due_t **out, size_t *n, size_t *cap)
 {
     const char *sql =
         set->kind == MILESTONE_BIRTHDAY
@@ -361,7 +361,8 @@ static json_t *s_mail(milestone_t *m, const milestone_settings_t *set, const s_d
     if (d->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(vars, "years", json_integer(d->years));
     if (m->coupon_prefix) {
-        char *code = milestone_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
+        char *code =
+            milestone_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
         if (!code) {
             json_decref(vars);
             return NULL;
@@ -403,7 +404,8 @@ static int s_decide(milestone_t *m, sqlite3 *db, const milestone_settings_t *set
         return rc;
     json_t *mail = s_mail(m, set, d);
     char key[256];
-    snprintf(key, sizeof key, "milestone/%s/%s/%d", milestone_settings_kind_names[d->kind], d->cid, d->year);
+    snprintf(key, sizeof key, "milestone/%s/%s/%d", milestone_settings_kind_names[d->kind], d->cid,
+             d->year);
     rc = mail ? outbox_add(db, "mail.requested", key, mail) : -1;
     json_decref(mail);
     return rc;
@@ -520,7 +522,8 @@ static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     sqlite3 *db = service_db(svc);
     for (int k = 0; k < MILESTONE_KINDS; k++) {
         milestone_settings_t s;
-        if ((kind && k != milestone_settings_kind(kind)) || milestone_store_settings(db, m->cfg, k, &s))
+        if ((kind && k != milestone_settings_kind(kind)) ||
+            milestone_store_settings(db, m->cfg, k, &s))
             continue;
         json_t *v = milestone_settings_view(&s), *counts = json_object();
         sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
@@ -610,10 +613,11 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
         if (milestone_store_settings(db, m->cfg, k, &set))
             continue;
         int mdi = k == MILESTONE_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
-        json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled", set.enabled);
+        json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled",
+                                 set.enabled);
         if (has[mdi]) {
-            json_t *next = s_next(m, db, &set, cid, col[mdi], k == MILESTONE_BIRTHDAY ? 0 : col[mdi - 1],
-                                  tz, now);
+            json_t *next = s_next(m, db, &set, cid, col[mdi],
+                                  k == MILESTONE_BIRTHDAY ? 0 : col[mdi - 1], tz, now);
             if (next)
                 json_object_set_new(item, "next", next);
         }
