@@ -23,8 +23,11 @@ DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
 DEB_BENCH := wrk
 
 PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl
+# Walls: every program sees common/ and the generated headers; its own
+# folder is added per object below (SVC_CFLAGS), so no program includes
+# another's header (tests/walls.sh checks the sources too).
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
-               -Iservices/common -Ibuild/gen $(addprefix -Iservices/,$(SERVICE_DIRS))
+               -Iservices/common -Ibuild/gen
 
 ifeq ($(MODE),san)
   OUT     := build/san
@@ -58,20 +61,23 @@ PROGS := $(foreach d,$(SERVICE_DIRS),$(BINDIR)/$(call prog_name,$(d)))
 TEST_SERVICE_DIRS := $(notdir $(wildcard tests/services/*))
 TEST_PROGS := $(foreach d,$(TEST_SERVICE_DIRS),$(BINDIR)/hark-$(d))
 
-# Every service's parts but its main file, for unit tests of those parts
-# (an archive: a test links only the objects it uses).
-SVC_PART_SRC := $(filter-out $(foreach d,$(SERVICE_DIRS),services/$(d)/$(d).c),\
-                  $(foreach d,$(SERVICE_DIRS),$(wildcard services/$(d)/*.c)))
-SVC_PART_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(SVC_PART_SRC))
-LIBSVC       := $(OUT)/libhark-services.a
+# svc_parts - a service's objects but its main file (what its unit tests link)
+svc_parts = $(patsubst %.c,$(OUT)/obj/%.o,$(filter-out services/$(1)/$(1).c,$(wildcard services/$(1)/*.c)))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
-UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+UNIT_BINS  := $(addprefix $(OUT)/tests/,$(UNIT_NAMES))
+
+# A unit test tests common/ or the parts of one service: test_<service>_*
+# by its name, or as listed here.  It sees that service's folder only.
+UNIT_SVC_test_render := mailer
+UNIT_SVC_test_smtp   := mailer
+unit_svc = $(or $(UNIT_SVC_$(1)),$(filter $(SERVICE_DIRS),$(word 2,$(subst _, ,$(1)))))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
 .PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
-        check-config san
+        check-config check-walls san
 .DEFAULT_GOAL := all
 
 all: build
@@ -94,7 +100,10 @@ $(OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h
 # -MMD: each object also depends on the headers it includes (the .d files)
 $(OUT)/obj/%.o: %.c build/gen/proto_cmds.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(SVC_CFLAGS) -MMD -MP -c -o $@ $<
+
+# each service's objects see its own folder besides common/
+$(foreach d,$(SERVICE_DIRS),$(eval $(OUT)/obj/services/$(d)/%.o: SVC_CFLAGS := -Iservices/$(d)))
 
 -include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
 
@@ -102,15 +111,10 @@ $(LIBHARK): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIBSVC): $(SVC_PART_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
-# One rule per program: its folder's .c files plus libhark (hark and the
-# gateway also take the services' parts they use, e.g. survey_time.c;
-# milestone takes survey_time.c, hark-loop the mailer's renderer for its previews).
+# One rule per program: its folder's .c files plus libhark (common/), and
+# nothing of another program's.
 define PROG_RULE
-$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter hark gateway milestone intake loop,$(1)),$(LIBSVC)) $(LIBHARK)
+$(BINDIR)/$(call prog_name,$(1)): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard services/$(1)/*.c)) $(LIBHARK)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
@@ -123,9 +127,15 @@ $(BINDIR)/hark-$(1): $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/services/$(1
 endef
 $(foreach d,$(TEST_SERVICE_DIRS),$(eval $(call TEST_PROG_RULE,$(d))))
 
-$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIBSVC) $(LIBHARK)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# One rule per unit test: its object, the parts of the service it tests
+# (unit_svc), libhark.
+define UNIT_RULE
+$(OUT)/obj/tests/unit/$(1).o: SVC_CFLAGS := $(if $(2),-Iservices/$(2))
+$(OUT)/tests/$(1): $(OUT)/obj/tests/unit/$(1).o $(if $(2),$(call svc_parts,$(2))) $(LIBHARK)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach t,$(UNIT_NAMES),$(eval $(call UNIT_RULE,$(t),$(call unit_svc,$(t)))))
 
 # --- set-up -------------------------------------------------------------------
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -173,13 +183,22 @@ test-build: build $(TEST_PROGS) $(UNIT_BINS)
 san: deps
 	$(MAKE) MODE=san test-build
 
-test: deps-test
+test: deps-test check-walls
 	$(MAKE) MODE=san test-build
 	$(MAKE) MODE=san test-unit
 	$(MAKE) MODE=san test-e2e
 
+# check-walls: no file under services/<A>/ includes a header of services/<B>/
+check-walls:
+	sh tests/walls.sh .
+
 test-unit: $(UNIT_BINS)
-	@fail=0; for t in $(UNIT_BINS); do \
+	@fail=0; \
+	echo "== tests/walls.sh (no service includes another's header)"; \
+	sh tests/walls.sh . || fail=1; \
+	echo "== tests/unit/walls_test.sh (the walls check fails on a bad include)"; \
+	sh tests/unit/walls_test.sh tests/walls.sh || fail=1; \
+	for t in $(UNIT_BINS); do \
 	  echo "== $$t"; \
 	  HARK_SHARED=$(CURDIR)/../shared $$t || fail=1; \
 	done; \

@@ -1,8 +1,10 @@
 /*
  * campaign.c - checking a campaign.saved payload: its schema, then what a
  * schema cannot say (durations as the config file takes them, which
- * fields belong to which kind), and the run times of a relationship
- * (scheduled) campaign.
+ * fields belong to which kind), the run times of a relationship
+ * (scheduled) campaign, a campaign's effective settings over [survey]
+ * (its view, parsed) and the [survey] values behind them.  hark-survey,
+ * the gateway's admin API and `hark campaign set` all check this way.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "proto.h"
+#include "tz.h"
 
 /* campaign_schema - compile the embedded schema */
 schema_t *campaign_schema(char *err, size_t errlen)
@@ -182,4 +185,156 @@ int campaign_next_run(int64_t start_ms, int off_min, const char *every, int64_t 
             break;
     }
     return *next >= 0 || (due && *due >= 0) ? 0 : 1;
+}
+
+/* the campaign fields that fall back to [survey] when a row leaves them out
+ * (delay only for post-purchase campaigns: the first entry) */
+static const char *const s_defaulted[] = {"delay", "window_hours", "window_days", "reminder",
+                                          "expiry", NULL};
+
+/* campaign_view - the effective campaign of one row */
+json_t *campaign_view(const config_t *cfg, const char *id, int enabled,
+                             const char *source, const char *settings)
+{
+    json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
+    const char *kind = json_string_value(json_object_get(set, "kind"));
+    int rel = kind && strcmp(kind, "relationship") == 0;
+    json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind",
+                          rel ? "relationship" : "post_purchase", "enabled", enabled);
+    if (!v) {
+        json_decref(set);
+        return NULL;
+    }
+    for (int i = rel ? 1 : 0; s_defaulted[i]; i++) {
+        const char *x = json_string_value(json_object_get(set, s_defaulted[i]));
+        const char *dflt = config_get(cfg, "survey", s_defaulted[i]);
+        json_object_set_new(v, s_defaulted[i], json_string(x ? x : dflt ? dflt : "0"));
+    }
+    if (rel) {
+        static const char *const own[] = {"start", "every", "segment", NULL};
+        for (int i = 0; own[i]; i++) {
+            json_t *x = json_object_get(set, own[i]);
+            if (x)
+                json_object_set(v, own[i], x);
+        }
+        const char *spread = json_string_value(json_object_get(set, "spread"));
+        json_object_set_new(v, "spread", json_string(spread ? spread : "0"));
+    } else {
+        json_t *rate = json_object_get(set, "sample_rate");
+        json_object_set_new(v, "sample_rate",
+                            json_real(json_is_number(rate) ? json_number_value(rate) : 1.0));
+        json_t *products = json_object_get(set, "products");
+        if (json_is_array(products))
+            json_object_set(v, "products", products);
+    }
+    json_t *by = json_object_get(set, "by");
+    if (json_is_string(by))
+        json_object_set(v, "by", by);
+    json_object_set_new(v, "source", json_string(source ? source : "admin"));
+    json_decref(set);
+    return v;
+}
+
+/* campaign_parse - the settings of a view as numbers */
+int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(view, "id")));
+    out->enabled = json_is_true(json_object_get(view, "enabled"));
+    out->sample_rate = json_number_value(json_object_get(view, "sample_rate"));
+    const char *kind = json_string_value(json_object_get(view, "kind"));
+    out->relationship = kind && strcmp(kind, "relationship") == 0;
+    long long ms[3] = {0, 0, 0};
+    static const char *const dur[] = {"delay", "expiry", "reminder"};
+    for (int i = out->relationship ? 1 : 0; i < 3; i++)
+        if (config_parse_duration(json_string_value(json_object_get(view, dur[i])), &ms[i])) {
+            snprintf(err, len, "campaign %s: %s is not a duration", out->id, dur[i]);
+            return -1;
+        }
+    out->delay = ms[0], out->expiry = ms[1], out->reminder = ms[2];
+    if (tz_window_parse(json_string_value(json_object_get(view, "window_hours")),
+                            json_string_value(json_object_get(view, "window_days")),
+                            &out->window, err, len))
+        return -1;
+    if (!out->relationship) {
+        json_t *p = json_object_get(view, "products");
+        out->products = json_is_array(p) ? json_incref(p) : NULL;
+        return 0;
+    }
+    const char *start = json_string_value(json_object_get(view, "start"));
+    const char *every = json_string_value(json_object_get(view, "every"));
+    json_t *seg = json_object_get(view, "segment");
+    const char *within = json_string_value(json_object_get(seg, "purchased_within"));
+    long long spread = 0, pw = 0;
+    int n, months;
+    if (campaign_start_parse(start, &out->start, &out->start_off)) {
+        snprintf(err, len, "campaign %s: start is not a date-time", out->id);
+        return -1;
+    }
+    if (every && *every && (campaign_every_parse(every, &n, &months) ||
+                            strlen(every) >= sizeof out->every)) {
+        snprintf(err, len, "campaign %s: every is not like 2w or 3mo", out->id);
+        return -1;
+    }
+    if (config_parse_duration(json_string_value(json_object_get(view, "spread")), &spread) ||
+        (within && config_parse_duration(within, &pw))) {
+        snprintf(err, len, "campaign %s: spread or segment.purchased_within is not a duration",
+                 out->id);
+        return -1;
+    }
+    snprintf(out->every, sizeof out->every, "%s", every ? every : "");
+    out->spread = spread;
+    out->purchased_within = within ? pw : -1;
+    out->segment = json_is_object(seg) ? json_incref(seg) : NULL;
+    return 0;
+}
+
+/* campaign_free - what parse took */
+void campaign_free(campaign_t *c)
+{
+    json_decref(c->products);
+    json_decref(c->segment);
+    c->products = NULL;
+    c->segment = NULL;
+}
+
+/* s_report - one "FILE:LINE: [survey] ..." error */
+static void s_report(const config_t *cfg, const char *key, const char *msg,
+                     void (*report)(const char *, void *), void *arg)
+{
+    char line[400];
+    int n = config_line(cfg, "survey", key);
+    if (n > 0)
+        snprintf(line, sizeof line, "%s:%d: [survey] %s", config_path(cfg), n, msg);
+    else
+        snprintf(line, sizeof line, "%s: [survey] %s", config_path(cfg), msg);
+    report(line, arg);
+}
+
+int campaign_check_config(const config_t *cfg, tz_window_t *w,
+                          void (*report)(const char *msg, void *arg), void *arg)
+{
+    tz_window_t tmp;
+    char err[300];
+    int bad = 0;
+    const char *hours = config_get(cfg, "survey", "window_hours");
+    const char *days = config_get(cfg, "survey", "window_days");
+    /* each key on its own, so the error names the line that is wrong */
+    if (tz_window_parse(hours, "all", &tmp, err, sizeof err)) {
+        s_report(cfg, "window_hours", err, report, arg);
+        bad++;
+    }
+    if (tz_window_parse("0-24", days, &tmp, err, sizeof err)) {
+        s_report(cfg, "window_days", err, report, arg);
+        bad++;
+    }
+    const char *tz = config_get(cfg, "survey", "default_timezone");
+    if (!tz_ok(tz)) {
+        snprintf(err, sizeof err, "default_timezone: unknown time zone \"%s\"", tz ? tz : "");
+        s_report(cfg, "default_timezone", err, report, arg);
+        bad++;
+    }
+    if (!bad && w)
+        tz_window_parse(hours, days, w, err, sizeof err);
+    return bad;
 }

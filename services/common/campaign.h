@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "schema.h"
+#include "tz.h"
 
 /* campaign_schema - campaign.saved's schema, compiled (caller frees with
  * schema_destroy); NULL with a message in err */
@@ -42,5 +44,39 @@ int64_t campaign_run_at(int64_t start_ms, int off_min, int n, int months, long k
  * Returns 1 when there is neither (a one-off campaign that ran), else 0. */
 int campaign_next_run(int64_t start_ms, int off_min, const char *every, int64_t last_at,
                       int64_t now, int64_t *next, int64_t *due);
+
+/* A campaign's settings, parsed. */
+typedef struct {
+    char id[65];
+    int enabled;
+    int relationship;    /* 0: post_purchase; 1: relationship (scheduled) */
+    int64_t delay, expiry, reminder; /* ms */
+    tz_window_t window;
+    double sample_rate;  /* 0..1 */
+    json_t *products;    /* SKUs, or NULL for every purchase; owned */
+    /* relationship only */
+    int64_t start, spread; /* ms: the first run; the period invites spread over */
+    int start_off;         /* start's UTC offset (minutes): months step its calendar */
+    char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
+    json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
+    int64_t purchased_within; /* ms, -1 when not filtered */
+} campaign_t;
+
+/* campaign_view - the effective campaign (SURVEY_CAMPAIGNS_OK item
+ * without counts) of a row: its settings JSON over [survey].  Caller decrefs. */
+json_t *campaign_view(const config_t *cfg, const char *id, int enabled,
+                             const char *source, const char *settings);
+
+/* campaign_parse - a view's settings into out (free with
+ * campaign_free); 0, or -1 with a message in err */
+int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len);
+void campaign_free(campaign_t *c);
+
+/* campaign_check_config - the [survey] values the config table cannot check
+ * (window_hours, window_days, default_timezone): each error as
+ * "FILE:LINE: [survey] key: message" to report(msg, arg).  Returns the
+ * number of errors; w, when not NULL, gets the window. */
+int campaign_check_config(const config_t *cfg, tz_window_t *w,
+                          void (*report)(const char *msg, void *arg), void *arg);
 
 #endif

@@ -18,25 +18,21 @@
 #include "schema.h"
 
 #include "mailbox.h"
+#include "tz.h"
 #include "utf8.h"
 
-#include <fcntl.h>
 #include <locale.h>
 #include <regex.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define S_PATH_MAX 1024     /* longest path reported; longer ones are cut */
 #define S_MSG_MAX 256       /* longest message reported */
 #define S_WHERE_MAX 512     /* longest schema location named in compile errors */
 #define S_MAX_LEVEL 128     /* deepest schema nesting, and deepest validation recursion */
-#define S_ZONEINFO "/usr/share/zoneinfo/"
 
 /* type bits; a node with no bits set accepts any type */
 enum {
@@ -323,107 +319,6 @@ static int s_fmt_birthday(const char *s, size_t n)
     return m >= 1 && m <= 12 && d >= 1 && d <= s_days_in_month(2000, m);
 }
 
-/*
- * Time zones known good, so that a name is checked against its file only the
- * first time: the gateway validates every event, from many threads, and the
- * open/fstat/read/close of a zoneinfo file was a quarter of its CPU.  A
- * fixed open-addressing table of names that passed, filled lock-free (a slot
- * goes from NULL to a name once, by compare-and-swap, and never changes
- * again), so readers take no lock.  Only names whose file was TZif data go
- * in, so bad input cannot fill it, and it stops taking names at
- * S_TZ_CACHE_MAX (there are about 1,300 files and links under zoneinfo).
- * The names live as long as the process.  A zone whose file disappears
- * later (a tzdata upgrade removing it) stays accepted until a restart.
- */
-#define S_TZ_SLOTS 4096 /* a power of two, twice S_TZ_CACHE_MAX */
-#define S_TZ_CACHE_MAX 2048
-
-static _Atomic(char *) s_tz_slots[S_TZ_SLOTS];
-static atomic_int s_tz_count;
-
-/* s_tz_hash - FNV-1a of the name */
-static size_t s_tz_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h & (S_TZ_SLOTS - 1);
-}
-
-/* s_tz_is - a table entry equals s[0..n) */
-static int s_tz_is(const char *entry, const char *s, size_t n)
-{
-    return strncmp(entry, s, n) == 0 && entry[n] == '\0';
-}
-
-/* s_tz_known - 1 when s[0..n) is in the table */
-static int s_tz_known(const char *s, size_t n)
-{
-    for (size_t i = s_tz_hash(s, n), probes = 0; probes < S_TZ_SLOTS;
-         i = (i + 1) & (S_TZ_SLOTS - 1), probes++) {
-        const char *e = atomic_load_explicit(&s_tz_slots[i], memory_order_acquire);
-        if (!e)
-            return 0;
-        if (s_tz_is(e, s, n))
-            return 1;
-    }
-    return 0;
-}
-
-/* s_tz_remember - put s[0..n) in the table (when there is room; a failure only costs
-   the next lookup a file check) */
-static void s_tz_remember(const char *s, size_t n)
-{
-    if (atomic_load(&s_tz_count) >= S_TZ_CACHE_MAX ||
-        atomic_fetch_add(&s_tz_count, 1) >= S_TZ_CACHE_MAX)
-        return;
-    char *name = strndup(s, n);
-    if (!name)
-        return;
-    for (size_t i = s_tz_hash(s, n), probes = 0; probes < S_TZ_SLOTS;
-         i = (i + 1) & (S_TZ_SLOTS - 1), probes++) {
-        char *e = NULL;
-        if (atomic_compare_exchange_strong_explicit(&s_tz_slots[i], &e, name,
-                                                    memory_order_acq_rel, memory_order_acquire))
-            return;
-        if (s_tz_is(e, s, n)) /* another thread put it in first */
-            break;
-    }
-    free(name);
-}
-
-/* s_fmt_timezone - "UTC" or an IANA name whose file under /usr/share/zoneinfo is TZif data */
-static int s_fmt_timezone(const char *s, size_t n)
-{
-    if (n == 3 && memcmp(s, "UTC", 3) == 0)
-        return 1;
-    if (n == 0 || n > 200 || s[0] == '/' || s[n - 1] == '/' || memmem(s, n, "..", 2) ||
-        memmem(s, n, "//", 2) || (n == 9 && memcmp(s, "localtime", 9) == 0))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '+' || c == '/' || c == '-'))
-            return 0;
-    }
-    if (s_tz_known(s, n))
-        return 1;
-    char file[sizeof S_ZONEINFO + 200];
-    snprintf(file, sizeof file, "%s%.*s", S_ZONEINFO, (int)n, s);
-    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return 0;
-    struct stat st;
-    char magic[4];
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-             read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
-             memcmp(magic, "TZif", 4) == 0;
-    close(fd);
-    if (ok)
-        s_tz_remember(s, n);
-    return ok;
-}
-
 /* s_alpha_run - 1 when s[0..n) are ASCII letters */
 static int s_alpha_run(const char *s, size_t n)
 {
@@ -478,7 +373,7 @@ static const s_format_t s_formats[] = {
     {"date-time", s_fmt_date_time, "must be a date-time YYYY-MM-DDThh:mm:ssZ (RFC 3339)"},
     {"email", s_fmt_email, "must be an e-mail address"},
     {"birthday", s_fmt_birthday, "must be a birthday YYYY-MM-DD or --MM-DD"},
-    {"timezone", s_fmt_timezone, "must be a known time zone like Europe/Warsaw"},
+    {"timezone", tz_valid, "must be a known time zone like Europe/Warsaw"},
     {"locale", s_fmt_locale, "must be a locale like en or pl-PL"},
     {"currency", s_fmt_currency, "must be a currency code like EUR"},
     {"duration", s_fmt_duration, "must be a duration like 90s, 2h or 7d"},

@@ -1,11 +1,13 @@
 /*
- * gateway_reports.c - the admin API's NPS report (issue 4), asked of
- * hark-survey, which owns the data; the gateway keeps none.
+ * gateway_reports.c - the admin API's reports, asked of the service that
+ * owns the data; the gateway keeps none.
  *
  *   GET /v1/reports/nps?campaign=&from=&to=&by=   SURVEY_REPORT -> 200 JSON
  *   GET /v1/reports/nps.csv?campaign=&from=&to=   SURVEY_RESPONSES, a page
  *       at a time, streamed as CSV (csv.h, the bytes `hark report nps
  *       --csv` writes); also GET /v1/reports/nps?format=csv
+ *   GET /v1/reports/reasons?from=&to=&kind=&team=   INTAKE_REPORT of
+ *       hark-intake -> 200 JSON (parameters as the cases API checks them)
  *
  * Authorization: Bearer <admin key> (the ingest key is not enough).  The
  * parameters are checked here so a 400 names the bad one; hark-survey not
@@ -66,10 +68,10 @@ static int s_date_ok(const char *s)
 }
 
 /* s_bad - a 400 naming the parameter; returns NULL for the caller */
-static json_t *s_bad(gw_req_t *r, json_t *body, const char *code, const char *msg,
+static json_t *s_bad(gateway_req_t *r, json_t *body, const char *code, const char *msg,
                      const char *field)
 {
-    gw_error(r, 400, code, msg, field, -1);
+    gateway_error(r, 400, code, msg, field, -1);
     json_decref(body);
     return NULL;
 }
@@ -77,7 +79,7 @@ static json_t *s_bad(gw_req_t *r, json_t *body, const char *code, const char *ms
 /* s_filters - the request body for hark-survey from the query string, or
  * NULL having answered 400.  csv: the export, which has no "by" but may
  * have format=csv.  Caller decrefs. */
-static json_t *s_filters(gw_req_t *r, int csv)
+static json_t *s_filters(gateway_req_t *r, int csv)
 {
     s_query_t q = {0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_arg, &q);
@@ -125,29 +127,6 @@ static json_t *s_filters(gw_req_t *r, int csv)
     return body;
 }
 
-/* s_ask - call hark-survey; the reply with cmd == want, else NULL having
- * answered 503 (no answer) or 400 (refused) */
-static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const char *want)
-{
-    char got[48] = "";
-    json_t *reply = gw_survey_call(r->gw, cmd, body, r->gw->survey_timeout_ms, got);
-    if (reply && strcmp(got, want) == 0)
-        return reply;
-    if (reply) {
-        const char *m = json_string_value(json_object_get(json_object_get(reply, "error"),
-                                                          "message"));
-        gw_error(r, 400, "invalid_request", m ? m : "hark-survey refused the request", NULL,
-                 -1);
-    } else {
-        log_warn("event=survey_unavailable cmd=%s", cmd);
-        r->retry_after = "1";
-        gw_error(r, 503, "survey_unavailable", "hark-survey did not answer; try again", NULL,
-                 -1);
-    }
-    json_decref(reply);
-    return NULL;
-}
-
 /* The CSV stream: the rows already fetched wait in out; when they are
  * sent, the reader fetches the next page.  Owned by the MHD response
  * (s_csv_free). */
@@ -170,7 +149,7 @@ static ssize_t s_csv_read(void *cls, uint64_t pos, char *buf, size_t max)
         buf_reset(&c->out);
         c->sent = 0;
         char got[48] = "";
-        json_t *reply = gw_survey_call(c->gw, CMD_SURVEY_RESPONSES, c->filters,
+        json_t *reply = gateway_call(c->gw, "survey", CMD_SURVEY_RESPONSES, c->filters,
                                        c->gw->survey_timeout_ms, got);
         if (!reply || strcmp(got, CMD_SURVEY_RESPONSES_OK) != 0) {
             /* the status line is gone: cutting the body short is all that
@@ -204,11 +183,12 @@ static void s_csv_free(void *cls)
 
 /* s_csv - the export: the first page is asked for before answering, so a
  * hark-survey that is down is a 503, not a cut 200 */
-static void s_csv(gw_req_t *r, json_t *filters)
+static void s_csv(gateway_req_t *r, json_t *filters)
 {
     json_object_set_new(filters, "after", json_integer(0));
     json_object_set_new(filters, "limit", json_integer(S_PAGE));
-    json_t *first = s_ask(r, CMD_SURVEY_RESPONSES, filters, CMD_SURVEY_RESPONSES_OK);
+    json_t *first = gateway_ask(r, "survey", CMD_SURVEY_RESPONSES, filters,
+                                r->gw->survey_timeout_ms, CMD_SURVEY_RESPONSES_OK);
     if (!first) {
         json_decref(filters);
         return;
@@ -217,7 +197,7 @@ static void s_csv(gw_req_t *r, json_t *filters)
     if (!c) {
         json_decref(first);
         json_decref(filters);
-        gw_error(r, 500, "internal", "out of memory", NULL, -1);
+        gateway_error(r, 500, "internal", "out of memory", NULL, -1);
         return;
     }
     c->gw = r->gw;
@@ -235,14 +215,14 @@ static void s_csv(gw_req_t *r, json_t *filters)
 }
 
 /* s_report - both routes; csv from the path */
-static void s_report(gw_req_t *r, int csv)
+static void s_report(gateway_req_t *r, int csv)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     const char *format =
         MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "format");
     if (csv && format && strcmp(format, "csv") != 0) {
-        gw_error(r, 400, "invalid_parameter", "nps.csv is always CSV", "format", -1);
+        gateway_error(r, 400, "invalid_parameter", "nps.csv is always CSV", "format", -1);
         return;
     }
     csv = csv || (format && strcmp(format, "csv") == 0);
@@ -253,22 +233,47 @@ static void s_report(gw_req_t *r, int csv)
         s_csv(r, filters);
         return;
     }
-    json_t *reply = s_ask(r, CMD_SURVEY_REPORT, filters, CMD_SURVEY_REPORT_OK);
+    json_t *reply = gateway_ask(r, "survey", CMD_SURVEY_REPORT, filters, r->gw->survey_timeout_ms,
+                                CMD_SURVEY_REPORT_OK);
     json_decref(filters);
     if (!reply)
         return;
-    gw_json(r, 200, reply);
+    gateway_json(r, 200, reply);
     json_decref(reply);
 }
 
-/* gw_get_report_nps - GET /v1/reports/nps (JSON, or CSV with format=csv) */
-void gw_get_report_nps(gw_req_t *r)
+/* gateway_reports_nps - GET /v1/reports/nps (JSON, or CSV with format=csv) */
+void gateway_reports_nps(gateway_req_t *r)
 {
     s_report(r, 0);
 }
 
-/* gw_get_report_nps_csv - GET /v1/reports/nps.csv */
-void gw_get_report_nps_csv(gw_req_t *r)
+/* gateway_reports_nps_csv - GET /v1/reports/nps.csv */
+void gateway_reports_nps_csv(gateway_req_t *r)
 {
     s_report(r, 1);
+}
+
+/* gateway_reports_reasons - GET /v1/reports/reasons */
+void gateway_reports_reasons(gateway_req_t *r)
+{
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
+        return;
+    json_t *req = json_object();
+    static const char *const keys[] = {"from", "to", "kind", "team", NULL};
+    for (int i = 0; keys[i]; i++) {
+        if (!gateway_arg(r, keys[i]))
+            continue;
+        if (!gateway_cases_param_ok(r, keys[i], gateway_arg(r, keys[i]))) {
+            json_decref(req);
+            return;
+        }
+        json_object_set_new(req, keys[i], json_string(gateway_arg(r, keys[i])));
+    }
+    char cmd[48] = "";
+    json_t *reply =
+        gateway_call(r->gw, "intake", CMD_INTAKE_REPORT, req, r->gw->intake_timeout_ms, cmd);
+    json_decref(req);
+    gateway_relay(r, "intake", reply, cmd, CMD_INTAKE_REPORT_OK);
+    json_decref(reply);
 }

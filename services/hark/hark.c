@@ -16,21 +16,24 @@
  * or $HARK_CONFIG) selects the instance.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
+#include "campaign.h"
 #include "clock.h"
 #include "config.h"
 #include "hark.h"
-#include "intake.h"
 #include "jclient.h"
 #include "keys.h"
-#include "milestone.h"
+#include "milestone_settings.h"
+#include "proto.h"
+#include "reasons.h"
 #include "service.h"
-#include "survey_time.h"
 #include "wire.h"
 
 #define HARK_TIMEOUT_MS 3000
@@ -88,11 +91,11 @@ static int s_usage(FILE *f)
 /* s_call - one request to endpoint; reply body or NULL */
 static json_t *s_call(cli_t *cli, const char *endpoint, const char *cmd, char *reply_cmd)
 {
-    return cli_call(cli, endpoint, cmd, NULL, reply_cmd);
+    return hark_call(cli, endpoint, cmd, NULL, reply_cmd);
 }
 
-/* cli_call - one request with a body (not stolen); reply body or NULL */
-json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
+/* hark_call - one request with a body (not stolen); reply body or NULL */
+json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
                  char *reply_cmd)
 {
     wire_client_t *c = wire_client_new(cli->zctx, endpoint);
@@ -101,8 +104,8 @@ json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t
     return r;
 }
 
-/* cli_append - append events to the journal; the reply or NULL (said why) */
-json_t *cli_append(cli_t *cli, json_t *events)
+/* hark_append - append events to the journal; the reply or NULL (said why) */
+json_t *hark_append(cli_t *cli, json_t *events)
 {
     const char *ep = config_get(cli->cfg, "journal", "endpoint");
     wire_client_t *c = wire_client_new(cli->zctx, ep);
@@ -114,11 +117,11 @@ json_t *cli_append(cli_t *cli, json_t *events)
     return r;
 }
 
-/* cli_journal_one - append one event of type whose payload is borrowed (the
+/* hark_journal_one - append one event of type whose payload is borrowed (the
  * caller keeps and frees it), keyed cli/<type>/<name>/<random> so that a
  * retried command is a new change; its journal offset, or -1 having printed
  * why */
-long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
+long long hark_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
 {
     char rnd[17], key[256];
     if (keys_random_hex(rnd, 8)) {
@@ -127,7 +130,7 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     }
     snprintf(key, sizeof key, "cli/%s/%.128s/%s", type, name, rnd);
     json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", payload);
-    json_t *ok = events ? cli_append(cli, events) : NULL;
+    json_t *ok = events ? hark_append(cli, events) : NULL;
     json_decref(events);
     if (!ok)
         return -1;
@@ -136,8 +139,8 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     return off;
 }
 
-/* cli_read_file - a file named on the command line (--message-file) */
-char *cli_read_file(const char *path, size_t max, size_t *len)
+/* hark_read_file - a file named on the command line (--message-file) */
+char *hark_read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -149,6 +152,74 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
         buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+/* hark_wait_applied - wait (up to 3 s) until the service at ep has applied
+ * the journal as it is now, so what we read includes the last change (a
+ * PUT answered a moment ago), and `set` changes that, not an older state.
+ * (hark_campaign.c, hark_milestone.c). */
+void hark_wait_applied(cli_t *cli, const char *ep)
+{
+    char cmd[48] = "";
+    json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
+    json_t *f = hark_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
+                         req, cmd);
+    json_int_t head = json_integer_value(json_object_get(f, "head"));
+    json_decref(req);
+    json_decref(f);
+    for (int i = 0; i < 60 && head > 0; i++) {
+        json_t *st = hark_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
+        json_int_t cursor = json_integer_value(json_object_get(st, "cursor"));
+        json_decref(st);
+        if (!st || cursor >= head)
+            return;
+        usleep(50000);
+    }
+}
+
+/* hark_applied_list - wait until the consumer `service` has applied the
+ * journal, send it cmd with req (stolen) and return the array `field` of
+ * its ok reply (caller decrefs), or NULL having said why as "hark: what:" */
+json_t *hark_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+                         json_t *req, const char *field, const char *what)
+{
+    const char *ep = config_get(cli->cfg, service, "control");
+    hark_wait_applied(cli, ep);
+    char got[48] = "";
+    json_t *r = req ? hark_call(cli, ep, cmd, req, got) : NULL;
+    json_decref(req);
+    json_t *list = json_object_get(r, field);
+    if (!r || strcmp(got, ok) != 0 || !json_is_array(list)) {
+        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        if (m)
+            fprintf(stderr, "hark: %s: %s\n", what, m);
+        else
+            fprintf(stderr, "hark: %s: hark-%s does not answer on %s\n", what, service, ep);
+        json_decref(r);
+        return NULL;
+    }
+    json_incref(list);
+    json_decref(r);
+    return list;
+}
+
+/* hark_by - "cli:<user>" from $USER (else the account), keeping only the
+ * characters the schema allows */
+void hark_by(char *out, size_t len)
+{
+    const char *user = getenv("USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "unknown";
+    }
+    size_t n = (size_t)snprintf(out, len, "cli:");
+    for (const char *p = user; *p && n + 1 < len && n < 4 + 64; p++) {
+        char ch = *p;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '@' || ch == '-';
+        out[n++] = ok ? ch : '_';
+    }
+    out[n] = '\0';
 }
 
 /* s_duration - "3d4h", "5m10s" */
@@ -414,11 +485,11 @@ static int s_check_config(cli_t *cli)
     }
     for (size_t i = 0; i < ns; i++) {
         if (strcmp(names[i], "survey") == 0)
-            bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
+            bad += campaign_check_config(cli->cfg, NULL, s_print_error, NULL);
         else if (strcmp(names[i], "milestone") == 0)
-            bad += ms_check_config(cli->cfg, s_print_error, NULL);
+            bad += milestone_settings_check_config(cli->cfg, s_print_error, NULL);
         else if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
-            bad += intake_check_config(cli->cfg, s_print_error, NULL);
+            bad += reasons_check_config(cli->cfg, s_print_error, NULL);
     }
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,
@@ -479,7 +550,7 @@ int main(int argc, char **argv)
     else if (strcmp(rest[0], "milestone") == 0)
         rc = hark_milestone(&cli);
     else if (strcmp(rest[0], "coupon") == 0)
-        rc = hark_coupon(&cli);
+        rc = hark_milestone_coupon(&cli);
     else if (strcmp(rest[0], "cases") == 0)
         rc = hark_cases(&cli);
     else if (strcmp(rest[0], "loop") == 0)

@@ -1,12 +1,11 @@
 /*
- * intake.h - the reason taxonomy (config/reasons.conf), text tagging and
- * the business-hours clock, shared by hark-intake, the gateway (which
- * checks reason codes and shows the customer forms) and the hark CLI
- * (check-config, retag).  Also hark-intake's schema and its report.
+ * intake.h - what the parts of hark-intake share: text tagging
+ * (intake_match.c), the business-hours clock (intake_hours.c), intake.db's
+ * schema, its cases and its report (intake_store.c).  The taxonomy itself
+ * is common/reasons.h, the customers' tokens common/customer_token.h.
  *
- * Single-threaded use for the clock (intake_hours_*): it switches TZ
- * through survey_time.c.  Loading and tagging are thread-safe once loaded:
- * a loaded taxonomy is read-only.
+ * Single-threaded use for the clock (intake_hours_*): local time comes
+ * from tz.c.  A matcher is read-only once built.
  */
 #ifndef HARK_INTAKE_H
 #define HARK_INTAKE_H
@@ -17,97 +16,52 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "survey_time.h"
+#include "reasons.h"
 
-#define INTAKE_LOCALES 5         /* en ru pl zh be, in this order */
-#define INTAKE_CODE_MAX 64
-#define INTAKE_MAX_CODES 32      /* feedback.tagged's maxItems */
 #define INTAKE_TEXT_MAX 10000    /* characters, as complaint.json */
 
-extern const char *const intake_locales[INTAKE_LOCALES];
+/* --- intake_match.c: tagging free text ---------------------------------- */
 
-typedef struct {
-    char name[64];
-    char email[256];
-    char tz[80];
-    survey_window_t hours; /* business hours: local [start, end) on days */
-} intake_team_t;
+typedef struct intake_match intake_match_t;
 
-typedef struct {
-    char code[INTAKE_CODE_MAX + 1];
-    char *label[INTAKE_LOCALES]; /* NULL falls back to en, then the code */
-    int team;                    /* index into the teams */
-    int voluntary;               /* 1 voluntary churn, 0 involuntary */
-    int influenceable;
-    int64_t target_ms;           /* first-response target, business time */
-} intake_reason_t;
+/* intake_match_new - the matcher of every keyword of the taxonomy r (r may
+ * be destroyed afterwards); NULL when out of memory.  Free with
+ * intake_match_destroy().  Read-only once built. */
+intake_match_t *intake_match_new(const reasons_t *r);
+void intake_match_destroy(intake_match_t **self_p);
 
-typedef struct reasons reasons_t;
+/* intake_match_keywords - how many keywords the matcher holds */
+size_t intake_match_keywords(const intake_match_t *m);
 
-/* reasons_load - parse path (libinih); every error goes to report(msg,
- * arg) as "FILE:LINE: message" and is counted in *errors.  Returns the
- * taxonomy (even with errors, when one could be built; NULL when the file
- * cannot be read or out of memory).  Caller frees with reasons_destroy(). */
-reasons_t *reasons_load(const char *path, void (*report)(const char *msg, void *arg), void *arg,
-                        int *errors);
-void reasons_destroy(reasons_t **self_p);
-
-size_t reasons_count(const reasons_t *r);
-const intake_reason_t *reasons_get(const reasons_t *r, size_t i);
-/* reasons_code_ok - 1 when code is a well-formed reason code,
- * ^[a-z][a-z0-9_]{0,63}$ (feedback.tagged's and loop.closed's pattern) */
-int reasons_code_ok(const char *code);
-
-/* reasons_find - index of code, or -1 */
-int reasons_find(const reasons_t *r, const char *code);
-/* reasons_other - index of `other` (always present in a loaded taxonomy) */
-int reasons_other(const reasons_t *r);
-const intake_team_t *reasons_team(const reasons_t *r, int team);
-size_t reasons_team_count(const reasons_t *r);
-int reasons_team_find(const reasons_t *r, const char *name);
-/* reasons_label - the label of reason i for locale ("pl-PL" takes pl) */
-const char *reasons_label(const reasons_t *r, size_t i, const char *locale);
-/* reasons_keywords - how many keywords the matcher holds */
-size_t reasons_keywords(const reasons_t *r);
-
-/* reasons_tag - the reasons text (UTF-8, len bytes) mentions: fills
+/* intake_match_tag - the reasons text (UTF-8, len bytes) mentions: fills
  * idx[0..n) with reason indices in taxonomy order, without `other`;
  * returns n (0: nothing matched, so the caller files it under `other`),
  * or -1 when text is not valid UTF-8 / out of memory. */
-int reasons_tag(const reasons_t *r, const char *text, size_t len, int *idx, int max);
+int intake_match_tag(const intake_match_t *m, const char *text, size_t len, int *idx, int max);
 
-/* intake_check_config - load [intake] reasons and report its errors
- * (hark check-config); returns the number of errors */
-int intake_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
-                        void *arg);
+/* --- intake_hours.c: the business-hours clock --------------------------- */
 
 /* intake_hours_add - the moment `business_ms` of team's business hours
  * after start (start itself may be outside them: the clock starts at the
  * next opening) */
-int64_t intake_hours_add(const intake_team_t *t, int64_t start, int64_t business_ms);
+int64_t intake_hours_add(const reasons_team_t *t, int64_t start, int64_t business_ms);
 /* intake_hours_between - business time of team between a and b (0 when
  * b <= a) */
-int64_t intake_hours_between(const intake_team_t *t, int64_t a, int64_t b);
+int64_t intake_hours_between(const reasons_team_t *t, int64_t a, int64_t b);
 
 /* intake_hours_format - ms as local "YYYY-MM-DD HH:MM (zone)" in tz */
 const char *intake_hours_format(int64_t ms, const char *tz, char *buf, size_t len);
 
-/* intake_migrations - intake.db's schema */
-extern const char *const intake_migrations[];
+/* intake_store_migrations - intake.db's schema */
+extern const char *const intake_store_migrations[];
 
-/* intake_report - the reasons report (INTAKE_REPORT) from intake.db;
+/* intake_store_report - the reasons report (INTAKE_REPORT) from intake.db;
  * NULL with err on a bad request */
-json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
+json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
                       size_t errlen);
 
-/* intake_cases - INTAKE_CASES: a list (filters) or one case with notes */
-json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
-                     size_t errlen);
-
-/* Customer tokens (/feedback, /cancel): purpose "customer", payload
- * "<customer id>\n<locale>".  intake_token_make returns a malloc'd token;
- * intake_token_check fills id (129 bytes) and locale (36 bytes), 0/-1. */
-char *intake_token_make(const char *key, const char *customer_id, const char *locale);
-int intake_token_check(const char *key, const char *token, char *id, char *locale);
+/* intake_store_cases - INTAKE_CASES: a list (filters) or one case with notes */
+json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
+                           char *err, size_t errlen);
 
 #endif

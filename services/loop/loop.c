@@ -22,7 +22,7 @@
  *           reason defined there is one a loop may close before any
  *           feedback carries it: that close tells nobody); [mailer] templates
  *           default_locale shop_name (the preview renders as the mailer
- *           does, with mailer_render.c linked in).
+ *           does, with common/render.c).
  *
  * The life of a loop: a loop.closed event (hark loop close, POST /v1/loops)
  * is applied in the consumer's transaction: the customers to tell are
@@ -45,11 +45,11 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
-#include "intake.h"
 #include "log.h"
 #include "loop.h"
 #include "outbox.h"
 #include "proto.h"
+#include "reasons.h"
 #include "service.h"
 
 typedef struct {

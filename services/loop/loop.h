@@ -2,7 +2,8 @@
  * loop.h - what the parts of hark-loop share: loop.db's schema and its
  * writes (loop_store.c), the email of one customer (loop_send.c), quotes
  * and dates (loop_text.c), the report (loop_report.c), and the checking of
- * a close request (loop_check.c).  Each function's prefix is its file's.
+ * a close request (common/loop_check.c, as hark and the gateway check it).
+ * Each function's prefix is its file's.
  */
 #ifndef HARK_LOOP_H
 #define HARK_LOOP_H
@@ -12,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mailer_render.h"
+#include "loop_check.h"
+#include "render.h"
 
 #define LOOP_TEMPLATE "loop_closed"
 
@@ -62,7 +64,7 @@ char *loop_text_excerpt(const char *text, size_t max_chars);
 /* loop_text_date - the date of ms in the customer's zone tz (NULL, "" or a
  * zone the system does not know: UTC) as they read it in locale (en ru pl
  * be zh by the primary subtag; anything else as en): "23 November 2026",
- * "23 ноября 2026 г.", "2026年11月23日".  Switches TZ (survey_time.c):
+ * "23 ноября 2026 г.", "2026年11月23日".  Switches TZ (tz.c):
  * single-threaded processes only.  Returns out. */
 const char *loop_text_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len);
 
@@ -115,26 +117,5 @@ double loop_report_median(const double *v, size_t n);
 
 /* loop_report_nps - % promoters - % detractors, one decimal (0 when n is 0) */
 double loop_report_nps(long promoters, long detractors, long n);
-
-/* --- loop_check.c: a close request, for hark and the gateway ------------ */
-
-/* loop_check_loop_id - the id of a loop: reason "-" the first 12 hex digits
- * of SHA-256(reason "\n" title) (reason cut to 40 characters), so the same
- * reason and title always name the same loop.  out: at least 65 bytes. */
-const char *loop_check_loop_id(const char *reason, const char *title, char *out, size_t len);
-
-/* loop_check_request - check a close request {reason, title, announcement,
- * since?, id?, dry_run?} (the body of POST /v1/loops; `hark loop close`
- * builds the same).  preview: title and announcement may be left out.  On
- * success returns 0 and, when payload is not NULL, the loop.closed payload
- * (with by) in *payload (caller decrefs) and dry_run in *dry_run.  On a bad
- * request -1 with the field ("" for the whole body) and a message naming
- * it. */
-int loop_check_request(const json_t *req, int preview, const char *by, json_t **payload,
-                   int *dry_run, char *field, size_t flen, char *msg, size_t mlen);
-
-/* loop_check_preview_body - the LOOP_PREVIEW request for a checked loop.closed
- * payload (or a preview's fields), render as given.  Caller decrefs. */
-json_t *loop_check_preview_body(const json_t *payload, int render);
 
 #endif

@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "clock.h"
-#include "intake.h"
 #include "contacts.h"
 #include "db.h"
 #include "log.h"
 #include "loop.h"
-#include "mailer_render.h"
 #include "outbox.h"
+#include "reasons.h"
+#include "render.h"
 
 /* s_col - a text column or NULL */
 static const char *s_col(sqlite3_stmt *st, int i)
@@ -260,7 +260,7 @@ static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, 
         sample = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "customer_id", cid, "locale",
                            out.locale_used, "subject", out.subject, "preheader", out.preheader,
                            "text", out.text, "html", out.html);
-        rendered_free(&out);
+        render_message_free(&out);
     }
     json_decref(vars);
     return sample;

@@ -18,11 +18,6 @@
 #include "db.h"
 #include "survey.h"
 
-/* the campaign fields that fall back to [survey] when a row leaves them out
- * (delay only for post-purchase campaigns: the first entry) */
-static const char *const s_defaulted[] = {"delay", "window_hours", "window_days", "reminder",
-                                          "expiry", NULL};
-
 /* survey_campaign_sampled - FNV-1a 64 of the order id, mixed, 53 bits as a
  * fraction in [0, 1): the same order always gets the same answer, so a
  * replay of the journal decides as the first run did */
@@ -62,117 +57,11 @@ int survey_campaign_matches(const json_t *products, const json_t *purchase)
     return 0;
 }
 
-/* survey_campaign_view - the effective campaign of one row */
-json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
-                             const char *source, const char *settings)
-{
-    json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
-    const char *kind = json_string_value(json_object_get(set, "kind"));
-    int rel = kind && strcmp(kind, "relationship") == 0;
-    json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind",
-                          rel ? "relationship" : "post_purchase", "enabled", enabled);
-    if (!v) {
-        json_decref(set);
-        return NULL;
-    }
-    for (int i = rel ? 1 : 0; s_defaulted[i]; i++) {
-        const char *x = json_string_value(json_object_get(set, s_defaulted[i]));
-        const char *dflt = config_get(cfg, "survey", s_defaulted[i]);
-        json_object_set_new(v, s_defaulted[i], json_string(x ? x : dflt ? dflt : "0"));
-    }
-    if (rel) {
-        static const char *const own[] = {"start", "every", "segment", NULL};
-        for (int i = 0; own[i]; i++) {
-            json_t *x = json_object_get(set, own[i]);
-            if (x)
-                json_object_set(v, own[i], x);
-        }
-        const char *spread = json_string_value(json_object_get(set, "spread"));
-        json_object_set_new(v, "spread", json_string(spread ? spread : "0"));
-    } else {
-        json_t *rate = json_object_get(set, "sample_rate");
-        json_object_set_new(v, "sample_rate",
-                            json_real(json_is_number(rate) ? json_number_value(rate) : 1.0));
-        json_t *products = json_object_get(set, "products");
-        if (json_is_array(products))
-            json_object_set(v, "products", products);
-    }
-    json_t *by = json_object_get(set, "by");
-    if (json_is_string(by))
-        json_object_set(v, "by", by);
-    json_object_set_new(v, "source", json_string(source ? source : "admin"));
-    json_decref(set);
-    return v;
-}
-
-/* survey_campaign_parse - the settings of a view as numbers */
-int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err, size_t len)
-{
-    memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(view, "id")));
-    out->enabled = json_is_true(json_object_get(view, "enabled"));
-    out->sample_rate = json_number_value(json_object_get(view, "sample_rate"));
-    const char *kind = json_string_value(json_object_get(view, "kind"));
-    out->relationship = kind && strcmp(kind, "relationship") == 0;
-    long long ms[3] = {0, 0, 0};
-    static const char *const dur[] = {"delay", "expiry", "reminder"};
-    for (int i = out->relationship ? 1 : 0; i < 3; i++)
-        if (config_parse_duration(json_string_value(json_object_get(view, dur[i])), &ms[i])) {
-            snprintf(err, len, "campaign %s: %s is not a duration", out->id, dur[i]);
-            return -1;
-        }
-    out->delay = ms[0], out->expiry = ms[1], out->reminder = ms[2];
-    if (survey_window_parse(json_string_value(json_object_get(view, "window_hours")),
-                            json_string_value(json_object_get(view, "window_days")),
-                            &out->window, err, len))
-        return -1;
-    if (!out->relationship) {
-        json_t *p = json_object_get(view, "products");
-        out->products = json_is_array(p) ? json_incref(p) : NULL;
-        return 0;
-    }
-    const char *start = json_string_value(json_object_get(view, "start"));
-    const char *every = json_string_value(json_object_get(view, "every"));
-    json_t *seg = json_object_get(view, "segment");
-    const char *within = json_string_value(json_object_get(seg, "purchased_within"));
-    long long spread = 0, pw = 0;
-    int n, months;
-    if (campaign_start_parse(start, &out->start, &out->start_off)) {
-        snprintf(err, len, "campaign %s: start is not a date-time", out->id);
-        return -1;
-    }
-    if (every && *every && (campaign_every_parse(every, &n, &months) ||
-                            strlen(every) >= sizeof out->every)) {
-        snprintf(err, len, "campaign %s: every is not like 2w or 3mo", out->id);
-        return -1;
-    }
-    if (config_parse_duration(json_string_value(json_object_get(view, "spread")), &spread) ||
-        (within && config_parse_duration(within, &pw))) {
-        snprintf(err, len, "campaign %s: spread or segment.purchased_within is not a duration",
-                 out->id);
-        return -1;
-    }
-    snprintf(out->every, sizeof out->every, "%s", every ? every : "");
-    out->spread = spread;
-    out->purchased_within = within ? pw : -1;
-    out->segment = json_is_object(seg) ? json_incref(seg) : NULL;
-    return 0;
-}
-
-/* survey_campaign_free - what parse took */
-void survey_campaign_free(survey_campaign_t *c)
-{
-    json_decref(c->products);
-    json_decref(c->segment);
-    c->products = NULL;
-    c->segment = NULL;
-}
-
 /* s_row_view - the view of the current row of a campaigns SELECT
  * (id, enabled, source, settings) */
 static json_t *s_row_view(const config_t *cfg, sqlite3_stmt *st)
 {
-    return survey_campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
+    return campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
                                 sqlite3_column_int(st, 1),
                                 (const char *)sqlite3_column_text(st, 2),
                                 (const char *)sqlite3_column_text(st, 3));
@@ -237,8 +126,8 @@ static int s_runs_view(sqlite3 *db, json_t *v)
     return 0;
 }
 
-/* survey_campaigns_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
+/* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
+json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");
@@ -277,7 +166,7 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
 /* survey_campaign_get - one campaign's settings; an unknown id (a campaign
  * row lost to nothing we know of) gets the [survey] ones */
 int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
-                        survey_campaign_t *out, char *err, size_t len)
+                        campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE id = ?");
@@ -285,9 +174,9 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     json_t *v = sqlite3_step(st) == SQLITE_ROW ? s_row_view(cfg, st)
-                                               : survey_campaign_view(cfg, id, 1, "config", "{}");
+                                               : campaign_view(cfg, id, 1, "config", "{}");
     db_finish(st);
-    int rc = v ? survey_campaign_parse(v, out, err, len) : -1;
+    int rc = v ? campaign_parse(v, out, err, len) : -1;
     json_decref(v);
     return rc;
 }
@@ -295,7 +184,7 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
 /* survey_campaign_pick - the first enabled campaign, in id order, whose
  * products the purchase matches */
 int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
-                         survey_campaign_t *out, char *err, size_t len)
+                         campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE enabled = 1 AND kind = 'post_purchase'"
@@ -307,13 +196,13 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
         json_t *v = s_row_view(cfg, st);
         if (!v)
             continue;
-        survey_campaign_t c;
-        if (survey_campaign_parse(v, &c, err, len) == 0) {
+        campaign_t c;
+        if (campaign_parse(v, &c, err, len) == 0) {
             if (survey_campaign_matches(c.products, purchase)) {
                 *out = c;
                 found = 1;
             } else {
-                survey_campaign_free(&c);
+                campaign_free(&c);
             }
         }
         json_decref(v);
@@ -334,11 +223,11 @@ int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload
     /* the schema checks shapes; a window like 20-9 passes it but could
      * never send: such a change is not applied (the campaign stays as it
      * was), rather than stop every invite behind it */
-    json_t *v = text ? survey_campaign_view(cfg, id, 1, "admin", text) : NULL;
-    survey_campaign_t c;
-    int usable = v && survey_campaign_parse(v, &c, err, len) == 0;
+    json_t *v = text ? campaign_view(cfg, id, 1, "admin", text) : NULL;
+    campaign_t c;
+    int usable = v && campaign_parse(v, &c, err, len) == 0;
     if (usable)
-        survey_campaign_free(&c);
+        campaign_free(&c);
     json_decref(v);
     if (text && !usable) {
         free(text);

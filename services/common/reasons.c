@@ -1,6 +1,8 @@
 /*
- * intake_reasons.c - the reason taxonomy (config/reasons.conf) and tagging
- * free text with it.
+ * reasons.c - the reason taxonomy (config/reasons.conf): reasons, their
+ * labels and keywords, and the teams that own them.  hark-intake tags and
+ * routes with it, the gateway and `hark` check reason codes and show
+ * labels, hark-loop knows a reason before any feedback carries it.
  *
  * The file (libinih, read through our own line reader so every error names
  * its line, as config.c does):
@@ -20,23 +22,8 @@
  *   keywords.en = late, delay, not arrived
  *   keywords.pl = opóźnienie, dostawa    (a key may repeat; lists add up)
  *
- * Matching.  Keywords and texts go through the same normalization from
- * libunistring: full Unicode case folding with compatibility decomposition
- * (u8_casefold, NFKD), then combining marks are dropped and whitespace runs
- * become one space.  So "ДОСТАВКА" = "доставка", "Dostawa" = "dostawa",
- * "ＦＵＬＬＷＩＤＴＨ" = "fullwidth" and "opóźnienie" = "opoznienie".
- * The folded keywords form one Aho-Corasick automaton over bytes: one pass
- * over a text finds every keyword of every reason, whatever their number
- * (200 keywords cost the same scan as 2).  No library in Hark's Debian set
- * offers a multi-pattern matcher for C, so it is written here (about 100
- * lines; the byte alphabet is compressed to the bytes keywords use).
- *
- * Word starts.  Chinese has no spaces, so a keyword in an ideographic script
- * matches anywhere.  In alphabetic scripts a keyword must start a word (the
- * character before it is not a letter or digit), so that a short keyword
- * does not hit inside another word ("late" in "chocolate", "цена" in
- * "оценка"); it may end inside one, which makes a keyword a stem that
- * catches inflections ("доставк" finds "доставка", "доставку").
+ * The keywords are kept as written: hark-intake's matcher
+ * (intake_match.c) folds them and builds its automaton.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -46,44 +33,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unicase.h>
-#include <unictype.h>
-#include <uninorm.h>
 #include <unistr.h>
 
-#include "intake.h"
-#include "token.h"
+#include "reasons.h"
 
 #define S_LINE_MAX 200 /* Debian's libinih INI_MAX_LINE */
-#define S_REASONS_MAX 1000
 
-const char *const intake_locales[INTAKE_LOCALES] = {"en", "ru", "pl", "zh", "be"};
-
-typedef struct {
-    int reason;
-    int len;       /* folded bytes */
-    int wordstart; /* must start a word (alphabetic scripts) */
-    int next;      /* the next keyword with the same folded bytes, or -1 */
-} s_kw_t;
+const char *const reasons_locales[REASONS_LOCALES] = {"en", "ru", "pl", "zh", "be"};
 
 struct reasons {
-    intake_reason_t *reasons;
+    reasons_reason_t *reasons;
     int *team_line;           /* per reason: the line of its team key */
     char **team_name;         /* per reason, until resolved */
     size_t n, cap;
-    intake_team_t *teams;
+    reasons_team_t *teams;
     size_t nt, capt;
     int other;
-    /* the matcher */
-    s_kw_t *kw;
-    size_t nkw, capkw;
-    unsigned char cls[256];   /* byte -> class (0: no keyword uses it) */
-    int ncls;
-    int32_t *delta;           /* state * ncls -> state */
-    int *out;                 /* per state: first keyword ending here, -1 */
-    int *dict;                /* per state: next state on the fail chain with output, 0 */
-    int nstates, capstates;
     /* parse state */
     FILE *fp;
     const char *path;
@@ -95,7 +60,7 @@ struct reasons {
     void (*report)(const char *, void *);
     void *arg;
     int errors;
-    /* raw keywords until the automaton is built */
+    /* the keywords as written, for the matcher (intake_match.c) */
     char **raw;
     int *raw_reason;
     size_t nraw, capraw;
@@ -138,7 +103,7 @@ static int s_grow(void **p, size_t n, size_t *cap, size_t size)
 int reasons_code_ok(const char *c)
 {
     size_t n = strlen(c);
-    if (n == 0 || n > INTAKE_CODE_MAX || !(c[0] >= 'a' && c[0] <= 'z'))
+    if (n == 0 || n > REASONS_CODE_MAX || !(c[0] >= 'a' && c[0] <= 'z'))
         return 0;
     for (size_t i = 1; i < n; i++)
         if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_'))
@@ -162,8 +127,8 @@ static void s_section_start(reasons_t *r, const char *name)
             s_error(r, r->line, "[%s]: duplicate reason code \"%s\"", name, code);
             return;
         }
-        if (r->n >= S_REASONS_MAX) { /* reasons_tag marks reasons in a fixed array */
-            s_error(r, r->line, "[%s]: more than %d reasons", name, S_REASONS_MAX);
+        if (r->n >= REASONS_MAX) { /* the matcher marks reasons in a fixed array */
+            s_error(r, r->line, "[%s]: more than %d reasons", name, REASONS_MAX);
             return;
         }
         if (s_grow((void **)&r->reasons, r->n, &r->cap, sizeof *r->reasons)) {
@@ -180,7 +145,7 @@ static void s_section_start(reasons_t *r, const char *name)
             return;
         }
         r->team_line = tl;
-        intake_reason_t *x = &r->reasons[r->n];
+        reasons_reason_t *x = &r->reasons[r->n];
         memset(x, 0, sizeof *x);
         snprintf(x->code, sizeof x->code, "%.64s", code);
         x->team = -1;
@@ -203,11 +168,11 @@ static void s_section_start(reasons_t *r, const char *name)
             s_error(r, r->line, "out of memory");
             return;
         }
-        intake_team_t *t = &r->teams[r->nt];
+        reasons_team_t *t = &r->teams[r->nt];
         snprintf(t->name, sizeof t->name, "%.63s", tname);
         snprintf(t->tz, sizeof t->tz, "UTC");
         char err[200];
-        survey_window_parse("9-17", "mon-fri", &t->hours, err, sizeof err);
+        tz_window_parse("9-17", "mon-fri", &t->hours, err, sizeof err);
         r->cur_team = (int)r->nt++;
     } else {
         s_error(r, r->line, "[%s]: unknown section (expected [reason.CODE] or [team.NAME])",
@@ -274,8 +239,8 @@ static int s_bool(const char *v)
 /* s_locale_index - "ru" -> 1; -1 when not one of Hark's locales */
 static int s_locale_index(const char *l)
 {
-    for (int i = 0; i < INTAKE_LOCALES; i++)
-        if (strcmp(l, intake_locales[i]) == 0)
+    for (int i = 0; i < REASONS_LOCALES; i++)
+        if (strcmp(l, reasons_locales[i]) == 0)
             return i;
     return -1;
 }
@@ -322,7 +287,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
     reasons_t *r = user;
     (void)section; /* the reader tracked it (with duplicates rejected) */
     if (r->cur_reason >= 0) {
-        intake_reason_t *x = &r->reasons[r->cur_reason];
+        reasons_reason_t *x = &r->reasons[r->cur_reason];
         if (strncmp(name, "label.", 6) == 0 && s_locale_index(name + 6) >= 0) {
             int li = s_locale_index(name + 6);
             free(x->label[li]);
@@ -359,7 +324,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
             s_error(r, r->line, "[%s] %s: unknown key", r->section, name);
         }
     } else if (r->cur_team >= 0) {
-        intake_team_t *t = &r->teams[r->cur_team];
+        reasons_team_t *t = &r->teams[r->cur_team];
         if (strcmp(name, "email") == 0) {
             const char *at = strchr(value, '@');
             if (!at || at == value || !at[1] || strpbrk(value, " <>\"\r\n,;") ||
@@ -370,7 +335,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 snprintf(t->email, sizeof t->email, "%s", value);
         } else if (strcmp(name, "hours") == 0 || strcmp(name, "days") == 0) {
             char err[200];
-            survey_window_t w = t->hours;
+            tz_window_t w = t->hours;
             char hours[32], days[128];
             snprintf(hours, sizeof hours, "%d-%d", w.start_hour, w.end_hour);
             snprintf(days, sizeof days, "all");
@@ -378,7 +343,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 snprintf(hours, sizeof hours, "%s", value);
             else
                 snprintf(days, sizeof days, "%s", value);
-            if (survey_window_parse(hours, days, &w, err, sizeof err)) {
+            if (tz_window_parse(hours, days, &w, err, sizeof err)) {
                 const char *m = strchr(err, ':');
                 s_error(r, r->line, "[%s] %s: bad %s%s", r->section, name, name,
                         m ? m : "");
@@ -391,7 +356,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 }
             }
         } else if (strcmp(name, "timezone") == 0) {
-            if (!survey_tz_ok(value) || strlen(value) >= sizeof t->tz)
+            if (!tz_ok(value) || strlen(value) >= sizeof t->tz)
                 s_error(r, r->line, "[%s] timezone: unknown time zone \"%s\"", r->section,
                         value);
             else
@@ -401,177 +366,6 @@ static int s_handler(void *user, const char *section, const char *name, const ch
         }
     }
     return 1;
-}
-
-/* s_fold - the normalized form of s (see the header comment): malloc'd,
- * *outlen bytes (not NUL-terminated); when starts is not NULL it gets a
- * malloc'd flag per output byte: 1 where a word may start.  NULL on
- * invalid UTF-8 or OOM. */
-static uint8_t *s_fold(const uint8_t *s, size_t n, size_t *outlen, unsigned char **starts)
-{
-    size_t fl = 0;
-    uint8_t *f = u8_casefold(s, n, NULL, UNINORM_NFKD, NULL, &fl);
-    if (!f)
-        return NULL;
-    uint8_t *out = malloc(fl + 1);
-    unsigned char *st = starts ? malloc(fl + 1) : NULL;
-    if (!out || (starts && !st)) {
-        free(f);
-        free(out);
-        free(st);
-        return NULL;
-    }
-    size_t o = 0;
-    int prev_word = 0, prev_space = 1;
-    for (size_t i = 0; i < fl;) {
-        ucs4_t cp;
-        int k = u8_mbtouc(&cp, f + i, fl - i);
-        if (k <= 0)
-            break;
-        if (uc_is_general_category(cp, UC_CATEGORY_M)) { /* accents */
-            i += (size_t)k;
-            continue;
-        }
-        if (uc_is_space(cp) || uc_is_general_category(cp, UC_CATEGORY_Z) || cp == '\n' ||
-            cp == '\t') {
-            if (!prev_space) {
-                if (st)
-                    st[o] = 1;
-                out[o++] = ' ';
-            }
-            prev_space = 1;
-            prev_word = 0;
-            i += (size_t)k;
-            continue;
-        }
-        if (st) {
-            st[o] = !prev_word;
-            for (int j = 1; j < k; j++)
-                st[o + (size_t)j] = 0;
-        }
-        memcpy(out + o, f + i, (size_t)k);
-        o += (size_t)k;
-        prev_space = 0;
-        prev_word = uc_is_alnum(cp) && !uc_is_property_ideographic(cp);
-        i += (size_t)k;
-    }
-    free(f);
-    while (o > 0 && out[o - 1] == ' ') /* keywords: no trailing space */
-        o--;
-    *outlen = o;
-    if (starts)
-        *starts = st;
-    return out;
-}
-
-/* s_new_state - a fresh automaton state (every edge -1); -1 on OOM */
-static int s_new_state(reasons_t *r)
-{
-    if (r->nstates == r->capstates) {
-        int nc = r->capstates ? r->capstates * 2 : 256;
-        int32_t *d = realloc(r->delta, (size_t)nc * (size_t)r->ncls * sizeof *d);
-        if (!d)
-            return -1;
-        r->delta = d;
-        int *o = realloc(r->out, (size_t)nc * sizeof *o);
-        if (!o)
-            return -1;
-        r->out = o;
-        int *di = realloc(r->dict, (size_t)nc * sizeof *di);
-        if (!di)
-            return -1;
-        r->dict = di;
-        r->capstates = nc;
-    }
-    int s = r->nstates++;
-    for (int c = 0; c < r->ncls; c++)
-        r->delta[(size_t)s * (size_t)r->ncls + (size_t)c] = -1;
-    r->out[s] = -1;
-    r->dict[s] = 0;
-    return s;
-}
-
-/* s_build - the Aho-Corasick automaton of every keyword; 0/-1 */
-static int s_build(reasons_t *r)
-{
-    uint8_t **folded = calloc(r->nraw ? r->nraw : 1, sizeof *folded);
-    size_t *flen = calloc(r->nraw ? r->nraw : 1, sizeof *flen);
-    int rc = -1;
-    if (!folded || !flen)
-        goto done;
-    /* the alphabet: class 0 for bytes no keyword has */
-    memset(r->cls, 0, sizeof r->cls);
-    r->ncls = 1;
-    for (size_t i = 0; i < r->nraw; i++) {
-        folded[i] = s_fold((const uint8_t *)r->raw[i], strlen(r->raw[i]), &flen[i], NULL);
-        if (!folded[i])
-            goto done;
-        for (size_t j = 0; j < flen[i]; j++)
-            if (!r->cls[folded[i][j]])
-                r->cls[folded[i][j]] = (unsigned char)r->ncls++;
-    }
-    r->kw = calloc(r->nraw ? r->nraw : 1, sizeof *r->kw);
-    if (!r->kw || s_new_state(r) < 0)
-        goto done;
-    /* the trie */
-    for (size_t i = 0; i < r->nraw; i++) {
-        if (flen[i] == 0)
-            continue;
-        int s = 0;
-        for (size_t j = 0; j < flen[i]; j++) {
-            size_t at = (size_t)s * (size_t)r->ncls + r->cls[folded[i][j]];
-            if (r->delta[at] < 0) {
-                int ns = s_new_state(r);
-                if (ns < 0)
-                    goto done;
-                r->delta[at] = ns; /* after s_new_state: it may move delta */
-            }
-            s = r->delta[(size_t)s * (size_t)r->ncls + r->cls[folded[i][j]]];
-        }
-        ucs4_t first;
-        u8_mbtouc(&first, folded[i], flen[i]);
-        s_kw_t *k = &r->kw[r->nkw];
-        k->reason = r->raw_reason[i];
-        k->len = (int)flen[i];
-        k->wordstart = uc_is_alnum(first) && !uc_is_property_ideographic(first);
-        k->next = r->out[s];
-        r->out[s] = (int)r->nkw++;
-    }
-    /* failure links, breadth first; a missing edge becomes the failure
-     * state's edge, so matching is one table lookup per byte */
-    int *queue = malloc((size_t)r->nstates * sizeof *queue), *fail = calloc((size_t)r->nstates,
-                                                                             sizeof *fail);
-    if (!queue || !fail) {
-        free(queue);
-        free(fail);
-        goto done;
-    }
-    int qh = 0, qt = 0;
-    queue[qt++] = 0;
-    while (qh < qt) {
-        int u = queue[qh++];
-        for (int c = 0; c < r->ncls; c++) {
-            int32_t *e = &r->delta[(size_t)u * (size_t)r->ncls + (size_t)c];
-            if (*e >= 0 && !(u == 0 && *e == 0)) {
-                int v = *e;
-                int f = u == 0 ? 0 : r->delta[(size_t)fail[u] * (size_t)r->ncls + (size_t)c];
-                fail[v] = f;
-                r->dict[v] = r->out[f] >= 0 ? f : r->dict[f];
-                queue[qt++] = v;
-            } else {
-                *e = u == 0 ? 0 : r->delta[(size_t)fail[u] * (size_t)r->ncls + (size_t)c];
-            }
-        }
-    }
-    free(queue);
-    free(fail);
-    rc = 0;
-done:
-    for (size_t i = 0; folded && i < r->nraw; i++)
-        free(folded[i]);
-    free(folded);
-    free(flen);
-    return rc;
 }
 
 reasons_t *reasons_load(const char *path, void (*report)(const char *msg, void *arg), void *arg,
@@ -614,15 +408,6 @@ reasons_t *reasons_load(const char *path, void (*report)(const char *msg, void *
         s_error(r, 0, "no [reason.other]: texts that match no keyword are filed under it");
     if (r->n == 0 || r->nt == 0)
         s_error(r, 0, "the taxonomy needs at least one [team.NAME] and one [reason.CODE]");
-    if (s_build(r))
-        s_error(r, 0, "out of memory building the keyword matcher");
-    for (size_t i = 0; i < r->nraw; i++)
-        free(r->raw[i]);
-    free(r->raw);
-    free(r->raw_reason);
-    r->raw = NULL;
-    r->raw_reason = NULL;
-    r->nraw = 0;
     if (errors)
         *errors = r->errors;
     return r;
@@ -634,7 +419,7 @@ void reasons_destroy(reasons_t **self_p)
         return;
     reasons_t *r = *self_p;
     for (size_t i = 0; i < r->n; i++) {
-        for (int l = 0; l < INTAKE_LOCALES; l++)
+        for (int l = 0; l < REASONS_LOCALES; l++)
             free(r->reasons[i].label[l]);
         if (r->team_name)
             free(r->team_name[i]);
@@ -647,22 +432,27 @@ void reasons_destroy(reasons_t **self_p)
     free(r->team_name);
     free(r->team_line);
     free(r->teams);
-    free(r->kw);
-    free(r->delta);
-    free(r->out);
-    free(r->dict);
     free(r->linebuf);
     free(r);
     *self_p = NULL;
 }
 
 size_t reasons_count(const reasons_t *r) { return r->n; }
-const intake_reason_t *reasons_get(const reasons_t *r, size_t i) { return &r->reasons[i]; }
+const reasons_reason_t *reasons_get(const reasons_t *r, size_t i) { return &r->reasons[i]; }
 int reasons_other(const reasons_t *r) { return r->other; }
 size_t reasons_team_count(const reasons_t *r) { return r->nt; }
-size_t reasons_keywords(const reasons_t *r) { return r->nkw; }
+size_t reasons_keyword_count(const reasons_t *r) { return r->nraw; }
 
-const intake_team_t *reasons_team(const reasons_t *r, int team)
+const char *reasons_keyword(const reasons_t *r, size_t i, int *reason)
+{
+    if (i >= r->nraw)
+        return NULL;
+    if (reason)
+        *reason = r->raw_reason[i];
+    return r->raw[i];
+}
+
+const reasons_team_t *reasons_team(const reasons_t *r, int team)
 {
     return team >= 0 && (size_t)team < r->nt ? &r->teams[team] : NULL;
 }
@@ -685,7 +475,7 @@ int reasons_team_find(const reasons_t *r, const char *name)
 
 const char *reasons_label(const reasons_t *r, size_t i, const char *locale)
 {
-    const intake_reason_t *x = &r->reasons[i];
+    const reasons_reason_t *x = &r->reasons[i];
     int li = 0;
     if (locale && strlen(locale) >= 2) {
         char lang[3] = {(char)tolower((unsigned char)locale[0]),
@@ -698,41 +488,8 @@ const char *reasons_label(const reasons_t *r, size_t i, const char *locale)
     return x->label[0] ? x->label[0] : x->code;
 }
 
-int reasons_tag(const reasons_t *r, const char *text, size_t len, int *idx, int max)
-{
-    if (u8_check((const uint8_t *)text, len))
-        return -1;
-    size_t n = 0;
-    unsigned char *starts = NULL;
-    uint8_t *t = s_fold((const uint8_t *)text, len, &n, &starts);
-    if (!t)
-        return -1;
-    unsigned char seen[S_REASONS_MAX]; /* per reason: found */
-    size_t nr = r->n;
-    memset(seen, 0, nr);
-    int s = 0;
-    const size_t ncls = (size_t)r->ncls;
-    for (size_t i = 0; i < n && r->nstates > 0; i++) {
-        s = r->delta[(size_t)s * ncls + r->cls[t[i]]];
-        for (int q = r->out[s] >= 0 ? s : r->dict[s]; q > 0; q = r->dict[q])
-            for (int k = r->out[q]; k >= 0; k = r->kw[k].next) {
-                const s_kw_t *kw = &r->kw[k];
-                size_t start = i + 1 - (size_t)kw->len;
-                if ((!kw->wordstart || starts[start]) && (size_t)kw->reason < nr)
-                    seen[kw->reason] = 1;
-            }
-    }
-    free(t);
-    free(starts);
-    int found = 0;
-    for (size_t i = 0; i < nr && found < max; i++)
-        if (seen[i] && (int)i != r->other)
-            idx[found++] = (int)i;
-    return found;
-}
-
-int intake_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
-                        void *arg)
+int reasons_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
+                         void *arg)
 {
     int errors = 0;
     const char *path = config_get(cfg, "intake", "reasons");
@@ -741,127 +498,3 @@ int intake_check_config(const config_t *cfg, void (*report)(const char *msg, voi
     return errors;
 }
 
-/* ---- the business-hours clock ------------------------------------------
- * C's only local-time API is TZ + localtime_r/mktime.  survey_time.c
- * switches TZ and back on every call, which re-reads the zone file each
- * time; the clock makes several conversions per case, so it switches only
- * when the zone changes and leaves it set: hark-intake is single-threaded
- * and reads no other local time. */
-
-/* s_zone - make tz the process's zone */
-static void s_zone(const char *tz)
-{
-    const char *cur = getenv("TZ");
-    if (cur && strcmp(cur, tz) == 0)
-        return;
-    setenv("TZ", tz, 1);
-    tzset();
-}
-
-/* s_day_bounds - business hours [open, close) of the local day `day` days
- * after the local day of ms; 0 when it is a working day, -1 when not */
-static int s_day_bounds(const intake_team_t *t, int64_t ms, int day, int64_t *open,
-                        int64_t *close)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm lt;
-    if (!localtime_r(&secs, &lt))
-        return -1;
-    struct tm a = lt;
-    a.tm_mday += day;
-    a.tm_hour = 12; /* find the weekday at noon, away from DST changes */
-    a.tm_min = a.tm_sec = 0;
-    a.tm_isdst = -1;
-    if (mktime(&a) == (time_t)-1 || !(t->hours.days & (1u << a.tm_wday)))
-        return -1;
-    struct tm o = a, c = a;
-    o.tm_hour = t->hours.start_hour;
-    o.tm_isdst = -1;
-    c.tm_hour = t->hours.end_hour; /* 24: mktime rolls over to the next midnight */
-    c.tm_isdst = -1;
-    *open = (int64_t)mktime(&o) * 1000;
-    *close = (int64_t)mktime(&c) * 1000;
-    return 0;
-}
-
-int64_t intake_hours_add(const intake_team_t *t, int64_t start, int64_t business_ms)
-{
-    if (business_ms <= 0 || !t->hours.days)
-        return start;
-    s_zone(t->tz);
-    int64_t left = business_ms;
-    for (int d = 0; d < 3700; d++) {
-        int64_t open, close;
-        if (s_day_bounds(t, start, d, &open, &close))
-            continue;
-        int64_t a = open > start ? open : start;
-        if (a >= close)
-            continue;
-        if (close - a >= left)
-            return a + left;
-        left -= close - a;
-    }
-    return start + business_ms;
-}
-
-int64_t intake_hours_between(const intake_team_t *t, int64_t a, int64_t b)
-{
-    if (b <= a || !t->hours.days)
-        return 0;
-    s_zone(t->tz);
-    int64_t sum = 0;
-    for (int d = 0; d < 3700; d++) {
-        int64_t open, close;
-        if (s_day_bounds(t, a, d, &open, &close))
-            continue;
-        if (open >= b)
-            break;
-        int64_t x = open > a ? open : a, y = close < b ? close : b;
-        if (y > x)
-            sum += y - x;
-    }
-    return sum;
-}
-
-/* ---- customer tokens ---------------------------------------------------- */
-
-char *intake_token_make(const char *key, const char *customer_id, const char *locale)
-{
-    if (!customer_id || !*customer_id || strlen(customer_id) > 128 || strchr(customer_id, '\n'))
-        return NULL;
-    char payload[200];
-    int n = snprintf(payload, sizeof payload, "%s\n%s", customer_id, locale ? locale : "");
-    if (n < 0 || (size_t)n >= sizeof payload)
-        return NULL;
-    return token_sign(key, "customer", payload, (size_t)n);
-}
-
-int intake_token_check(const char *key, const char *token, char *id, char *locale)
-{
-    size_t len = 0;
-    char *p = token ? token_verify(key, "customer", token, &len) : NULL;
-    if (!p)
-        return -1;
-    char *nl = memchr(p, '\n', len);
-    int rc = -1;
-    if (nl && nl > p && (size_t)(nl - p) <= 128 && strlen(nl + 1) < 36 &&
-        strlen(p) == len) {
-        snprintf(id, 129, "%.*s", (int)(nl - p), p);
-        snprintf(locale, 36, "%s", nl + 1);
-        rc = 0;
-    }
-    free(p);
-    return rc;
-}
-
-const char *intake_hours_format(int64_t ms, const char *tz, char *buf, size_t len)
-{
-    s_zone(tz && *tz ? tz : "UTC");
-    time_t secs = (time_t)(ms / 1000);
-    struct tm lt;
-    char when[40] = "";
-    if (localtime_r(&secs, &lt))
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &lt);
-    snprintf(buf, len, "%s (%s)", when, tz && *tz ? tz : "UTC");
-    return buf;
-}

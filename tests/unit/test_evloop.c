@@ -1,5 +1,5 @@
 /*
- * test_loop.c - unit tests for services/common/loop.c.
+ * test_evloop.c - unit tests for services/common/evloop.c.
  *
  * Timers, an inproc PAIR socket, a pipe and real signals raised at the
  * process (through the loop's signalfd).  Every run has a safety timer that

@@ -1,7 +1,7 @@
 /*
  * loop_check.c - a request to close a loop, checked the same way wherever
  * it comes from: POST /v1/loops (the gateway) and `hark loop close` (the
- * command line) both link this file (the Makefile's LIBSVC), so a 400 and
+ * command line) both link this file (common/), so a 400 and
  * the CLI's refusal say the same thing about the same field.  The last word
  * is proto/events/loop.closed.json itself.
  */
@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "intake.h"
-#include "loop.h"
+#include "loop_check.h"
 #include "proto.h"
+#include "reasons.h"
 #include "schema.h"
 
 const char *loop_check_loop_id(const char *reason, const char *title, char *out, size_t len)
