@@ -194,12 +194,11 @@ test-unit: $(UNIT_BINS)
 test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-# bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
-# against smtp-sink and a private Postfix (issue 3), then the survey's
-# scheduling rate and NPS report time (issue 4), the milestone service's
-# one day of messages among 1,000,000 customers (issue 5), intake's cases
-# tagged per second (issue 6), the time hark-loop takes to request 100,000
-# loop emails (issue 7); see tests/bench/README.md
+# bench: the journal/gateway/SQLite figures, then the mailer's against
+# smtp-sink and a private Postfix, then the survey's scheduling rate and NPS
+# report time, the milestone service's one day of messages among 1,000,000
+# customers, intake's cases tagged per second, the time hark-loop takes to
+# request 100,000 loop emails; see tests/bench/README.md
 bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop
 
 bench-journal: deps-bench

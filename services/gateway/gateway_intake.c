@@ -1,5 +1,5 @@
 /*
- * gateway_intake.c - what the gateway does for hark-intake (issue 6).
+ * gateway_intake.c - what the gateway does for hark-intake.
  *
  * The taxonomy: when `intake` is in [hark] services, the gateway loads
  * [intake] reasons itself at start (the same file and parser as

@@ -1,5 +1,5 @@
 /*
- * gateway_reports.c - the admin API's NPS report (issue 4), asked of
+ * gateway_reports.c - the admin API's NPS report, asked of
  * hark-survey, which owns the data; the gateway keeps none.
  *
  *   GET /v1/reports/nps?campaign=&from=&to=&by=   SURVEY_REPORT -> 200 JSON
