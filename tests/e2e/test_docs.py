@@ -1,6 +1,7 @@
-"""hark.conf(5) documents every setting, and the README's walk through the
-four jobs runs as written."""
+"""The manual: every page renders without a warning, documents every setting,
+event and command, and the README's walk through the four jobs runs as written."""
 import glob
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,28 @@ def render(path):
                           capture_output=True, text=True, env=env)
 
 
+def test_make_man_writes_every_page_beside_its_program_and_the_generated_two(man_dir):
+    have = set(pages(man_dir))
+    want = {"hark.1", "harkd.8", "hark.conf.5", "hark-api.7", "hark-events.7"}
+    for d in os.listdir(os.path.join(ROOT, "services")):
+        if d not in ("common", "hark", "harkd"):
+            want.add("hark-%s.8" % d)
+            assert os.path.exists(os.path.join(ROOT, "services", d, "hark-%s.8" % d)), d
+    assert want <= have, "missing: %s" % sorted(want - have)
+
+
+def test_every_page_renders_without_a_warning(man_dir):
+    for name, path in pages(man_dir).items():
+        p = render(path)
+        assert p.returncode == 0, name
+        assert p.stderr == "", "%s:\n%s" % (name, p.stderr)
+        assert len(p.stdout.splitlines()) > 15, name
+        assert "NAME" in p.stdout and "SEE ALSO" in p.stdout, name
+        # every page it points to exists
+        for ref, sec in re.findall(r"\b(hark[a-z.\-]*)\((\d)\)", p.stdout):
+            assert "%s.%s" % (ref, sec) in pages(man_dir), "%s names %s(%s)" % (name, ref, sec)
+
+
 def test_every_config_key_is_documented_under_its_section(man_dir):
     text = render(pages(man_dir)["hark.conf.5"]).stdout
     sections = {}
@@ -52,12 +75,71 @@ def test_every_config_key_is_documented_under_its_section(man_dir):
     assert missing == [], "not in hark.conf(5): %s" % missing
 
 
+def test_hark_conf_page_shows_the_table_defaults(man_dir):
+    text = render(pages(man_dir)["hark.conf.5"]).stdout
+    assert re.search(r"^       synchronous = full\n\s+\(one word of full normal\)", text, re.M)
+    assert re.search(r"^       max_body = 4M\n\s+\(size, 1k to 64M\)", text, re.M)
+    assert re.search(r"^       token_key = \(unset\)", text, re.M)
+
+
+def test_every_event_type_is_documented(man_dir):
+    text = render(pages(man_dir)["hark-events.7"]).stdout
+    types = [os.path.basename(p)[:-5] for p in glob.glob(os.path.join(ROOT, "proto", "events", "*.json"))]
+    assert len(types) > 15
+    missing = [t for t in types if not re.search(r"^   %s\n" % re.escape(t), text, re.M)]
+    assert missing == [], "not in hark-events(7): %s" % missing
+    # and every field of each payload, under its type
+    for t in types:
+        with open(os.path.join(ROOT, "proto", "events", t + ".json")) as f:
+            props = json.load(f).get("properties", {})
+        part = re.split(r"\n {0,3}(?=\S)", text.split("\n   %s\n" % t, 1)[1], 1)[0]
+        for field in props:
+            assert re.search(r"^       %s\b" % re.escape(field), part, re.M), (t, field)
+
+
+def test_every_command_is_documented(man_dir):
+    events = render(pages(man_dir)["hark-events.7"]).stdout
+    api = render(pages(man_dir)["hark-api.7"]).stdout
+    with open(os.path.join(ROOT, "proto", "commands.json")) as f:
+        names = [c["name"] for c in json.load(f)["commands"]]
+    assert len(names) > 20
+    missing = [n for n in names if n not in events and n not in api]
+    assert missing == [], "not in hark-events(7) or hark-api(7): %s" % missing
+
+
+def test_every_cli_command_is_in_hark_1(man_dir):
+    text = render(pages(man_dir)["hark.1"]).stdout
+    usage = subprocess.run([os.path.join(BIN, "hark"), "--help"], capture_output=True, text=True).stdout
+    cmds = re.findall(r"^  ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", usage, re.M)
+    assert len(cmds) > 20
+    missing = [c for c in cmds if c not in text]
+    assert missing == [], "not in hark(1): %s" % missing
+
+
 def test_readme_is_a_front_door():
     text = read("README.md")
     assert len(text.splitlines()) <= 250
     assert "make run" in text and "make test" in text
     for page in ("hark(1)", "harkd(8)", "hark.conf(5)", "hark-api(7)", "hark-events(7)"):
         assert page in text.split("## Read on", 1)[1], page
+
+
+def test_no_issue_numbers_in_the_tree():
+    """Code, docs and tests say what they mean, not which ticket asked."""
+    pattern = re.compile(r"issues? ?#?[0-9]|\(#[0-9]+\)", re.I)
+    hits = []
+    for top, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in (".git", "build", "bin", "var", "node_modules")]
+        for name in files:
+            path = os.path.join(top, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except (UnicodeDecodeError, OSError):
+                continue
+            hits += ["%s: %s" % (os.path.relpath(path, ROOT), m.group(0))
+                     for m in pattern.finditer(text)]
+    assert hits == []
 
 
 def test_shipped_config_sets_only_known_keys():
