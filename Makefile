@@ -3,6 +3,7 @@
 #   make            build the release binaries into bin/
 #   make run        install what is missing, build, start harkd with config/hark.conf
 #   make test       install what is missing, build under ASan+UBSan, run unit and end-to-end tests
+#   make man        the manual pages, generated ones included, into build/man/ (man -M build/man hark)
 #   make bench      benchmarks (tests/bench/), optimised build
 #   make deps       only install the Debian packages Hark needs (when absent)
 #
@@ -19,7 +20,8 @@ DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
-             python3-aiosmtpd postfix curl valgrind
+             python3-aiosmtpd postfix curl valgrind \
+             man-db groff-base
 DEB_BENCH := wrk
 
 PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl
@@ -77,7 +79,7 @@ unit_svc = $(or $(UNIT_SVC_$(1)),$(filter $(SERVICE_DIRS),$(word 2,$(subst _, ,$
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
 .PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
-        check-config check-walls san
+        check-config check-walls san man
 .DEFAULT_GOAL := all
 
 all: build
@@ -185,6 +187,7 @@ san: deps
 
 test: deps-test check-walls
 	$(MAKE) MODE=san test-build
+	$(MAKE) man
 	$(MAKE) MODE=san test-unit
 	$(MAKE) MODE=san test-e2e
 
@@ -211,12 +214,11 @@ test-unit: $(UNIT_BINS)
 test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-# bench: the journal/gateway/SQLite figures (issue 2), then the mailer's
-# against smtp-sink and a private Postfix (issue 3), then the survey's
-# scheduling rate and NPS report time (issue 4), the milestone service's
-# one day of messages among 1,000,000 customers (issue 5), intake's cases
-# tagged per second (issue 6), the time hark-loop takes to request 100,000
-# loop emails (issue 7); see tests/bench/README.md
+# bench: the journal/gateway/SQLite figures, then the mailer's against
+# smtp-sink and a private Postfix, then the survey's scheduling rate and NPS
+# report time, the milestone service's one day of messages among 1,000,000
+# customers, intake's cases tagged per second, the time hark-loop takes to
+# request 100,000 loop emails; see tests/bench/README.md
 bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop
 
 bench-journal: deps-bench
@@ -242,6 +244,48 @@ bench-intake: deps-test
 bench-loop: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/loop_bench.py
+
+# --- manual -------------------------------------------------------------------
+# Hand-written pages live beside what they describe (services/<name>/*.[1-8]);
+# hark.conf(5) is generated from the settings table and hark-events(7) from
+# proto/, so neither can drift.  build/man/manN/ is a man tree (man -M build/man
+# hark.conf); build/man/PAGE.txt is each page as man shows it, 80 columns wide.
+MAN_DIR   := build/man
+MAN_SRC   := $(wildcard services/*/*.[1-8])
+man_path   = $(MAN_DIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
+MAN_PAGES := $(foreach p,$(MAN_SRC),$(call man_path,$(p))) \
+             $(MAN_DIR)/man5/hark.conf.5 $(MAN_DIR)/man7/hark-events.7
+
+# A page groff warns about fails the build, as a compiler warning does.
+man: $(MAN_PAGES)
+	@fail=0; for p in $(MAN_PAGES); do \
+	  MANWIDTH=80 man --warnings=w -E UTF-8 -l $$p > $(MAN_DIR)/$$(basename $$p).txt \
+	    2> $(MAN_DIR)/warnings || fail=1; \
+	  if [ -s $(MAN_DIR)/warnings ]; then echo "$$p:"; cat $(MAN_DIR)/warnings; fail=1; fi; \
+	done; rm -f $(MAN_DIR)/warnings; \
+	[ $$fail = 0 ] && echo "man: $(words $(MAN_PAGES)) pages in $(MAN_DIR)/"
+
+define MAN_RULE
+$(call man_path,$(1)): $(1)
+	@mkdir -p $$(dir $$@)
+	cp $$< $$@
+endef
+$(foreach p,$(MAN_SRC),$(eval $(call MAN_RULE,$(p))))
+
+# config_doc.c and the table alone, without sanitizers, whatever MODE is
+$(MAN_DIR)/config-man: services/common/config_doc.c services/common/config_doc.h \
+                       services/common/config_table.c services/common/config.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DCONFIG_DOC_MAIN -Iservices/common \
+	  -o $@ services/common/config_doc.c services/common/config_table.c
+
+$(MAN_DIR)/man5/hark.conf.5: $(MAN_DIR)/config-man
+	@mkdir -p $(dir $@)
+	$(MAN_DIR)/config-man > $@.tmp && mv $@.tmp $@
+
+$(MAN_DIR)/man7/hark-events.7: proto/events_man.py $(PROTO_FILES)
+	@mkdir -p $(dir $@)
+	$(PYTHON) proto/events_man.py proto > $@.tmp && mv $@.tmp $@
 
 clean:
 	rm -rf build bin var

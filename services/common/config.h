@@ -38,7 +38,7 @@ typedef struct {
     const char *def;     /* default as text; NULL means "unset" */
     long long min, max;  /* bounds for INT, DURATION (ms), SIZE */
     const char *choices; /* ENUM words */
-    const char *help;    /* one line, shown in README and config/hark.conf */
+    const char *help;    /* one line, shown in hark.conf(5) */
 } config_setting_t;
 
 /* The one table of every setting of every service (config_table.c). */

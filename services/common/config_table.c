@@ -1,8 +1,9 @@
 /*
  * config_table.c - every setting of every Hark process, declared once.
  *
- * Name, type, default, bounds and a one-line help.  config/hark.conf and the
- * README list the same keys; tests/e2e/test_config.py checks they agree.
+ * Name, type, default, bounds and a one-line help.  hark.conf(5) is generated
+ * from this table (config_doc.c); tests/e2e/test_docs.py checks that it shows
+ * every key and that config/hark.conf sets none but these.
  */
 #include "config.h"
 

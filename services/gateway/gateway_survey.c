@@ -1,6 +1,6 @@
 /*
  * gateway_survey.c - the NPS survey pages behind the score links in an
- * invite (issue 4).
+ * invite.
  *
  *   GET, HEAD /s/TOKEN?score=N  the question, eleven scores 0-10 with N
  *                  chosen, a comment box and a button.  Records NOTHING:

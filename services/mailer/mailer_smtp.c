@@ -46,7 +46,7 @@
  *   same way as connect(); TLS reads come through it too, since OpenSSL's
  *   socket BIO calls read().  mailer_smtp_quickack_count() lets tests see it.
  *
- * - STARTTLS, libESMTP #30.  Without smtp_starttls_set_ctx() libESMTP caches
+ * - STARTTLS, a libESMTP bug.  Without smtp_starttls_set_ctx() libESMTP caches
  *   one SSL_CTX in a static variable, but smtp_destroy_session() frees it:
  *   the next STARTTLS session in the process calls SSL_new() on freed memory
  *   (ASan: heap-use-after-free in SSL_new from the second session).  We give

@@ -5,7 +5,7 @@
  * Built on libESMTP 1.1.0 (Debian libesmtp-dev), with what it does not get
  * right on its own done here: a connect timeout and short protocol timeouts,
  * TCP_NODELAY (without it every message over ~2 KB stalls ~40 ms), a fresh
- * TLS context per session (libESMTP #30: the second STARTTLS session in a
+ * TLS context per session (a libESMTP bug: the second STARTTLS session in a
  * process uses a freed SSL_CTX), TLS 1.3 session tickets that otherwise stall
  * the EHLO after STARTTLS, AUTH that must succeed before any MAIL FROM, and
  * SIGPIPE kept away from the process.  mailer_smtp.c says how and why.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hark intake benchmark (issue 6): cases tagged per second for a
+"""Hark intake benchmark: cases tagged per second for a
 mixed-language burst of complaints against a 200-keyword taxonomy.
 
     make bench-intake               # builds bin/ (release) and runs this

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hark loop benchmark (issue 7): time from `hark loop close` to every
+"""Hark loop benchmark: time from `hark loop close` to every
 request journaled, for 100,000 customers.
 
     make bench-loop                 # builds bin/ (release) and runs this

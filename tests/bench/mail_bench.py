@@ -8,7 +8,7 @@ beside, in the same run:
   (b) Node.js with nodemailer (pooled SMTP) and marked for the Markdown
       (tests/bench/node/send.mjs): what a team would reach for instead.
 
-Goal (from the issue): Hark >= 70 % of (a) and >= 3x (b), on both servers.
+Goal: Hark >= 70 % of (a) and >= 3x (b), on both servers.
 
     make MODE=release build
     HARK_BIN=$PWD/bin HARK_ROOT=$PWD /usr/bin/python3 tests/bench/mail_bench.py
@@ -533,7 +533,7 @@ class Postfix:
 
 class PostfixNoChunking(Postfix):
     """The same Postfix with CHUNKING taken out of its EHLO answer, so that
-    libESMTP uses DATA (informational: not one of the issue's two servers)"""
+    libESMTP uses DATA (informational: not one of the two judged servers)"""
     name = "postfix-nochunking"
     extra_main_cf = "smtpd_discard_ehlo_keywords = chunking\n"
 
@@ -915,7 +915,7 @@ def report(out):
             g["server"], fmt(g["hark"]), fmt(g["smtp_source"]), fmt(g["nodemailer"]),
             "-" if g["hark_vs_source"] is None else "%.0f%%" % (100 * g["hark_vs_source"]), g["verdict_source"],
             "-" if g["hark_vs_node"] is None else "%.2fx" % g["hark_vs_node"], g["verdict_node"],
-            "" if g["judged"] else "   (informational, not one of the issue's servers)"))
+            "" if g["judged"] else "   (informational, not one of the judged servers)"))
     p("")
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hark milestone benchmark (issue 5): with 1,000,000 customers stored, the
+"""Hark milestone benchmark: with 1,000,000 customers stored, the
 time to find and request one day's birthday and anniversary messages, and
 the memory hark-milestone uses.
 
@@ -11,7 +11,7 @@ the memory hark-milestone uses.
    Python's sqlite3 (what `customer` and `purchase` events would leave
    there: contact, the birthday's month*100+day, for 60% a first purchase
    between 2015 and 2025), in 18 zones from UTC+14 to UTC-12.  Loading
-   through the journal would measure the consumer, not this issue.
+   through the journal would measure the consumer, not the service.
 2. catch-up: the instance (journal + milestone, release build, real
    journal with synchronous = full) starts with the clock (HARK_CLOCK_FILE)
    at 00:00 UTC on the day: everything whose local 09:00 fell in the 12

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hark survey benchmark (issue 4): invites scheduled per second from a burst
+"""Hark survey benchmark: invites scheduled per second from a burst
 of purchases, and the time of the NPS report over a million responses.
 
     make bench-survey               # builds bin/ (release) and runs this

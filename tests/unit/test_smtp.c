@@ -915,7 +915,7 @@ static void test_starttls_optional_without_offer_goes_plain(void)
     s_stop(&sv);
 }
 
-/* libESMTP #30 (second STARTTLS session uses a freed SSL_CTX) and TLS 1.3
+/* libESMTP's bug (a second STARTTLS session uses a freed SSL_CTX) and TLS 1.3
  * session tickets (EHLO after STARTTLS stalls): five sessions in a row, each
  * STARTTLS + AUTH + two messages, against a server that refuses mail
  * without both. */
