@@ -181,7 +181,7 @@ test: deps-test
 test-unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; \
-	  HARK_SHARED=$(CURDIR)/../shared $$t || fail=1; \
+	  $$t || fail=1; \
 	done; \
 	echo "== tests/unit/mime_roundtrip.py (Python's email parser reads what mime.c writes)"; \
 	$(PYTHON) tests/unit/mime_roundtrip.py $(OUT)/tests/test_mime || fail=1; \
