@@ -3,6 +3,7 @@
 #   make            build the release binaries into bin/
 #   make run        install what is missing, build, start harkd with config/hark.conf
 #   make test       install what is missing, build under ASan+UBSan, run unit and end-to-end tests
+#   make golden     rewrite tests/golden/ (every mail template and locale) after a meant change
 #   make bench      benchmarks (tests/bench/), optimised build
 #   make deps       only install the Debian packages Hark needs (when absent)
 #
@@ -70,7 +71,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -187,7 +188,14 @@ test-unit: $(UNIT_BINS)
 	$(PYTHON) tests/unit/mime_roundtrip.py $(OUT)/tests/test_mime || fail=1; \
 	echo "== tests/unit/render_check.py (composed messages, parsed by Python's email)"; \
 	$(PYTHON) tests/unit/render_check.py $(OUT)/tests/test_render || fail=1; \
+	echo "== tests/unit/golden.py (every template and locale against tests/golden/)"; \
+	$(PYTHON) tests/unit/golden.py $(OUT)/tests/test_render || fail=1; \
 	exit $$fail
+
+# golden: after a meant change to a template, the layout, the renderer or the
+# composer, write the new tests/golden/ (review its diff before committing)
+golden: $(OUT)/tests/test_render
+	$(PYTHON) tests/unit/golden.py $(OUT)/tests/test_render --update
 
 test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
