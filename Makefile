@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, start harkd with config/hark.conf
 #   make test       install what is missing, build under ASan+UBSan, run unit and end-to-end tests
 #   make golden     rewrite tests/golden/ (every mail template and locale) after a meant change
+#   make fuzz       every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (60) each, clang
 #   make bench      benchmarks (tests/bench/), optimised build
 #   make deps       only install the Debian packages Hark needs (when absent)
 #
@@ -22,6 +23,7 @@ DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              python3-aiosmtpd postfix curl valgrind
 DEB_BENCH := wrk
+DEB_FUZZ  := clang libclang-rt-dev
 
 PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
@@ -69,9 +71,17 @@ LIBSVC       := $(OUT)/libhark-services.a
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
+# Fuzz targets: tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/<name>/.  The
+# parts of a service a target tests are listed here (the rest is libhark).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_PARTS_journal_scan := services/journal/journal_scan.c
+FUZZ_PARTS_reasons      := services/intake/intake_reasons.c services/survey/survey_time.c
+FUZZ_REPLAYS := $(patsubst %,$(OUT)/fuzz/replay_%,$(FUZZ_NAMES))
+FUZZ_SECONDS ?= 60
+
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: golden bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config san
 .DEFAULT_GOAL := all
 
@@ -128,6 +138,42 @@ $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIBSVC) $(LIBHARK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# replay_<name>: a fuzz target with a plain main() (tests/fuzz/replay.c) in
+# place of libFuzzer, built like the unit tests; `make test` runs its corpus
+define FUZZ_REPLAY_RULE
+$(OUT)/fuzz/replay_$(1): $(OUT)/obj/tests/fuzz/fuzz_$(1).o $(OUT)/obj/tests/fuzz/replay.o $(patsubst %.c,$(OUT)/obj/%.o,$(FUZZ_PARTS_$(1))) $(LIBHARK)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_REPLAY_RULE,$(n))))
+
+# --- fuzzing (clang's libFuzzer; not needed by make test) ----------------------
+FUZZ_OUT    := build/fuzz
+FUZZ_CC     := clang
+FUZZ_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) -O1 -fno-omit-frame-pointer \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_COMMON := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(COMMON_SRC)) $(FUZZ_OUT)/obj/gen/proto_gen.o
+
+$(FUZZ_OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(FUZZ_OUT)/obj/%.o: %.c build/gen/proto_cmds.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(FUZZ_OUT)/obj -name '*.d' 2>/dev/null)
+
+$(FUZZ_OUT)/libhark.a: $(FUZZ_COMMON)
+	@rm -f $@
+	ar rcs $@ $^
+
+define FUZZ_RULE
+$(FUZZ_OUT)/fuzz_$(1): $(FUZZ_OUT)/obj/tests/fuzz/fuzz_$(1).o $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_PARTS_$(1))) $(FUZZ_OUT)/libhark.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(n))))
+
 # --- set-up -------------------------------------------------------------------
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 define APT_INSTALL
@@ -147,6 +193,9 @@ deps:
 
 deps-test: deps
 	$(call APT_INSTALL,$(DEB_TEST))
+
+deps-fuzz: deps
+	$(call APT_INSTALL,$(DEB_FUZZ))
 
 deps-bench: deps-test
 	$(call APT_INSTALL,$(DEB_BENCH))
@@ -169,7 +218,7 @@ check-config: build
 
 # --- tests --------------------------------------------------------------------
 # everything the tests run (names depend on MODE, so ask the sub-make)
-test-build: build $(TEST_PROGS) $(UNIT_BINS)
+test-build: build $(TEST_PROGS) $(UNIT_BINS) $(FUZZ_REPLAYS)
 
 san: deps
 	$(MAKE) MODE=san test-build
@@ -179,7 +228,7 @@ test: deps-test
 	$(MAKE) MODE=san test-unit
 	$(MAKE) MODE=san test-e2e
 
-test-unit: $(UNIT_BINS)
+test-unit: $(UNIT_BINS) $(FUZZ_REPLAYS)
 	@fail=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; \
 	  $$t || fail=1; \
@@ -190,7 +239,28 @@ test-unit: $(UNIT_BINS)
 	$(PYTHON) tests/unit/render_check.py $(OUT)/tests/test_render || fail=1; \
 	echo "== tests/unit/golden.py (every template and locale against tests/golden/)"; \
 	$(PYTHON) tests/unit/golden.py $(OUT)/tests/test_render || fail=1; \
+	for n in $(FUZZ_NAMES); do \
+	  echo "== tests/fuzz/$$n/ (the fuzz corpus, replayed once)"; \
+	  $(OUT)/fuzz/replay_$$n tests/fuzz/$$n 2>/dev/null || { \
+	    $(OUT)/fuzz/replay_$$n tests/fuzz/$$n 2>&1 | tail -30; fail=1; }; \
+	done; \
 	exit $$fail
+
+# fuzz: each target for FUZZ_SECONDS, from its checked-in seeds; what it
+# learns goes to build/fuzz/corpus/<name>/, a crash to build/fuzz/crash-<name>-*
+# (copy one into tests/fuzz/<name>/ with its fix, and it is replayed for good)
+fuzz-build: $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
+
+fuzz: deps-fuzz
+	$(MAKE) fuzz-build
+	@fail=0; for n in $(FUZZ_NAMES); do \
+	  echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	  mkdir -p $(FUZZ_OUT)/corpus/$$n; \
+	  $(FUZZ_OUT)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_OUT)/crash-$$n- $(FUZZ_OUT)/corpus/$$n tests/fuzz/$$n \
+	    > $(FUZZ_OUT)/$$n.log 2>&1 || { fail=1; tail -40 $(FUZZ_OUT)/$$n.log; }; \
+	  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+.*DONE' $(FUZZ_OUT)/$$n.log; \
+	done; exit $$fail
 
 # golden: after a meant change to a template, the layout, the renderer or the
 # composer, write the new tests/golden/ (review its diff before committing)

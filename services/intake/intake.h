@@ -105,7 +105,8 @@ json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t
                      size_t errlen);
 
 /* Customer tokens (/feedback, /cancel): purpose "customer", payload
- * "<customer id>\n<locale>".  intake_token_make returns a malloc'd token;
+ * "<customer id>\n<locale>".  intake_token_make returns a malloc'd token
+ * (NULL for an id of more than 128 bytes or a locale of more than 35);
  * intake_token_check fills id (129 bytes) and locale (36 bytes), 0/-1. */
 char *intake_token_make(const char *key, const char *customer_id, const char *locale);
 int intake_token_check(const char *key, const char *token, char *id, char *locale);
