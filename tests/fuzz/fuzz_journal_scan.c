@@ -4,7 +4,7 @@
  *
  * The scanner's promise (journal_scan.h): it only says yes to a body the
  * jansson path accepts too, and with the same meaning.  So whenever
- * jscan_append returns JSCAN_OK, the body is parsed again with
+ * journal_scan_append returns JSCAN_OK, the body is parsed again with
  * json_loadb(JSON_REJECT_DUPLICATES) and checked as the journal's slow path
  * checks it (one "events" array of objects with type 1-64 bytes, key 1-512
  * bytes, a payload object, an RFC 3339 occurred_at), and every event the
@@ -32,14 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(body, data, size);
     body[size] = '\0';
-    jscan_list_t l = {0};
+    journal_scan_list_t l = {0};
     /* one event already there: the scanner appends after it and keeps it */
-    jscan_event_t *pre = jscan_list_push(&l);
+    journal_scan_event_t *pre = journal_scan_list_push(&l);
     FUZZ_CHECK(pre != NULL);
     memset(pre, 0, sizeof *pre);
     pre->type = "pre";
     pre->type_len = 3;
-    int rc = jscan_append(body, size, &l);
+    int rc = journal_scan_append(body, size, &l);
     FUZZ_CHECK(rc == JSCAN_OK || rc == JSCAN_SLOW || rc == JSCAN_NOMEM);
     FUZZ_CHECK(l.n >= 1 && l.ev[0].type_len == 3 && memcmp(l.ev[0].type, "pre", 3) == 0);
     if (rc != JSCAN_OK) {
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(json_array_size(events) == l.n - 1);
     for (size_t i = 0; i < json_array_size(events); i++) {
         json_t *e = json_array_get(events, i);
-        const jscan_event_t *ev = &l.ev[i + 1];
+        const journal_scan_event_t *ev = &l.ev[i + 1];
         FUZZ_CHECK(json_is_object(e));
         const char *k;
         json_t *v;
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_decref(ref);
 done:
-    jscan_list_free(&l);
+    journal_scan_list_free(&l);
     free(body);
     return 0;
 }

@@ -92,7 +92,7 @@ static char *s_text(const char *md, int block, int opts)
 
 static void s_check(const char *in, int block)
 {
-    char *md = block ? md_escape_block(in, 0) : md_escape_inline(in, 0);
+    char *md = block ? mdescape_block(in, 0) : mdescape_inline(in, 0);
     FUZZ_CHECK(md != NULL);
     FUZZ_CHECK(block || strchr(md, '\n') == NULL);
     char *want = malloc(strlen(in) + 1), *got_n = NULL;
@@ -126,14 +126,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in[size - 1] = '\0';
     size_t len = strlen(in);
     if (u8_check((const uint8_t *)in, len) != NULL) {
-        FUZZ_CHECK(md_escape_inline(in, 0) == NULL && md_escape_block(in, 0) == NULL);
+        FUZZ_CHECK(mdescape_inline(in, 0) == NULL && mdescape_block(in, 0) == NULL);
         free(in);
         return 0;
     }
     s_check(in, 0);
     s_check(in, 1);
     size_t cap = data[0] % 64 + 1;
-    char *cut = md_escape_inline(in, cap);
+    char *cut = mdescape_inline(in, cap);
     FUZZ_CHECK(cut != NULL && u8_check((const uint8_t *)cut, strlen(cut)) == NULL);
     /* escapes add at most one byte per code point, the ellipsis one more */
     FUZZ_CHECK(u8_mbsnlen((const uint8_t *)cut, strlen(cut)) <= 2 * cap + 1);

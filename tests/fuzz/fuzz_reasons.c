@@ -65,23 +65,23 @@ static void s_check_token(const char *s)
     char cid[200];
     snprintf(cid, sizeof cid, "%.*s", (int)(nl ? nl - s : (long)strlen(s)), s);
     const char *loc = nl ? nl + 1 : "pl";
-    char *tok = intake_token_make(S_KEY, cid, loc);
+    char *tok = customer_token_make(S_KEY, cid, loc);
     if (tok) {
-        FUZZ_CHECK(intake_token_check(S_KEY, tok, id, locale) == 0);
+        FUZZ_CHECK(customer_token_check(S_KEY, tok, id, locale) == 0);
         FUZZ_CHECK(strcmp(id, cid) == 0 && strcmp(locale, loc) == 0);
-        FUZZ_CHECK(intake_token_check("another-key-0123456789abcdef", tok, id, locale) == -1);
+        FUZZ_CHECK(customer_token_check("another-key-0123456789abcdef", tok, id, locale) == -1);
         size_t tl = strlen(tok);
         for (size_t i = 0; i < tl; i += 1 + tl / 8) {
             char saved = tok[i];
             tok[i] = saved == 'A' ? 'B' : 'A';
-            FUZZ_CHECK(intake_token_check(S_KEY, tok, id, locale) == -1);
+            FUZZ_CHECK(customer_token_check(S_KEY, tok, id, locale) == -1);
             tok[i] = saved;
         }
         free(tok);
     } else {
         FUZZ_CHECK(!*cid || strlen(cid) > 128 || strlen(loc) >= 36);
     }
-    if (intake_token_check(S_KEY, s, id, locale) == 0)
+    if (customer_token_check(S_KEY, s, id, locale) == 0)
         FUZZ_CHECK(*id && strlen(id) <= 128 && strlen(locale) < 36 && !strchr(id, '\n'));
 }
 
