@@ -4,6 +4,8 @@
 #   make run        install what is missing, build, start harkd with config/hark.conf
 #   make test       install what is missing, build under ASan+UBSan, run unit and end-to-end tests
 #   make man        the manual pages, generated ones included, into build/man/ (man -M build/man hark)
+#   make golden     rewrite tests/golden/ (every mail template and locale) after a meant change
+#   make fuzz       every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (60) each, clang
 #   make bench      benchmarks (tests/bench/), optimised build
 #   make deps       only install the Debian packages Hark needs (when absent)
 #
@@ -23,6 +25,7 @@ DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              python3-aiosmtpd postfix curl valgrind \
              man-db groff-base
 DEB_BENCH := wrk
+DEB_FUZZ  := clang libclang-rt-dev
 
 PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl
 # Walls: every program sees common/ and the generated headers; its own
@@ -76,9 +79,20 @@ UNIT_SVC_test_render := mailer
 UNIT_SVC_test_smtp   := mailer
 unit_svc = $(or $(UNIT_SVC_$(1)),$(filter $(SERVICE_DIRS),$(word 2,$(subst _, ,$(1)))))
 
+# Fuzz targets: tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/<name>/.  The
+# parts of a service a target tests are listed here (the rest is libhark).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_PARTS_journal_scan := services/journal/journal_scan.c
+FUZZ_PARTS_reasons      := services/intake/intake_match.c
+# ...and the one service folder each sees (the walls, as for unit tests)
+FUZZ_SVC_journal_scan   := journal
+FUZZ_SVC_reasons        := intake
+FUZZ_REPLAYS := $(patsubst %,$(OUT)/fuzz/replay_%,$(FUZZ_NAMES))
+FUZZ_SECONDS ?= 60
+
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config check-walls san man
 .DEFAULT_GOAL := all
 
@@ -139,6 +153,46 @@ $(OUT)/tests/$(1): $(OUT)/obj/tests/unit/$(1).o $(if $(2),$(call svc_parts,$(2))
 endef
 $(foreach t,$(UNIT_NAMES),$(eval $(call UNIT_RULE,$(t),$(call unit_svc,$(t)))))
 
+# replay_<name>: a fuzz target with a plain main() (tests/fuzz/replay.c) in
+# place of libFuzzer, built like the unit tests; `make test` runs its corpus
+define FUZZ_REPLAY_RULE
+$(OUT)/obj/tests/fuzz/fuzz_$(1).o: SVC_CFLAGS := $(if $(FUZZ_SVC_$(1)),-Iservices/$(FUZZ_SVC_$(1)))
+$(OUT)/fuzz/replay_$(1): $(OUT)/obj/tests/fuzz/fuzz_$(1).o $(OUT)/obj/tests/fuzz/replay.o $(patsubst %.c,$(OUT)/obj/%.o,$(FUZZ_PARTS_$(1))) $(LIBHARK)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_REPLAY_RULE,$(n))))
+
+# --- fuzzing (clang's libFuzzer; not needed by make test) ----------------------
+FUZZ_OUT    := build/fuzz
+FUZZ_CC     := clang
+FUZZ_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) -O1 -fno-omit-frame-pointer \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_COMMON := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(COMMON_SRC)) $(FUZZ_OUT)/obj/gen/proto_gen.o
+
+$(FUZZ_OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(FUZZ_OUT)/obj/%.o: %.c build/gen/proto_cmds.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(SVC_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(FUZZ_OUT)/obj -name '*.d' 2>/dev/null)
+
+$(FUZZ_OUT)/libhark.a: $(FUZZ_COMMON)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(foreach d,$(SERVICE_DIRS),$(eval $(FUZZ_OUT)/obj/services/$(d)/%.o: SVC_CFLAGS := -Iservices/$(d)))
+
+define FUZZ_RULE
+$(FUZZ_OUT)/obj/tests/fuzz/fuzz_$(1).o: SVC_CFLAGS := $(if $(FUZZ_SVC_$(1)),-Iservices/$(FUZZ_SVC_$(1)))
+$(FUZZ_OUT)/fuzz_$(1): $(FUZZ_OUT)/obj/tests/fuzz/fuzz_$(1).o $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_PARTS_$(1))) $(FUZZ_OUT)/libhark.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(n))))
+
 # --- set-up -------------------------------------------------------------------
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 define APT_INSTALL
@@ -158,6 +212,9 @@ deps:
 
 deps-test: deps
 	$(call APT_INSTALL,$(DEB_TEST))
+
+deps-fuzz: deps
+	$(call APT_INSTALL,$(DEB_FUZZ))
 
 deps-bench: deps-test
 	$(call APT_INSTALL,$(DEB_BENCH))
@@ -180,7 +237,7 @@ check-config: build
 
 # --- tests --------------------------------------------------------------------
 # everything the tests run (names depend on MODE, so ask the sub-make)
-test-build: build $(TEST_PROGS) $(UNIT_BINS)
+test-build: build $(TEST_PROGS) $(UNIT_BINS) $(FUZZ_REPLAYS)
 
 san: deps
 	$(MAKE) MODE=san test-build
@@ -195,7 +252,7 @@ test: deps-test check-walls
 check-walls:
 	sh tests/walls.sh .
 
-test-unit: $(UNIT_BINS)
+test-unit: $(UNIT_BINS) $(FUZZ_REPLAYS)
 	@fail=0; \
 	echo "== tests/walls.sh (no service includes another's header)"; \
 	sh tests/walls.sh . || fail=1; \
@@ -203,13 +260,41 @@ test-unit: $(UNIT_BINS)
 	sh tests/unit/walls_test.sh tests/walls.sh || fail=1; \
 	for t in $(UNIT_BINS); do \
 	  echo "== $$t"; \
-	  HARK_SHARED=$(CURDIR)/../shared $$t || fail=1; \
+	  $$t || fail=1; \
 	done; \
 	echo "== tests/unit/mime_roundtrip.py (Python's email parser reads what mime.c writes)"; \
 	$(PYTHON) tests/unit/mime_roundtrip.py $(OUT)/tests/test_mime || fail=1; \
 	echo "== tests/unit/render_check.py (composed messages, parsed by Python's email)"; \
 	$(PYTHON) tests/unit/render_check.py $(OUT)/tests/test_render || fail=1; \
+	echo "== tests/unit/golden.py (every template and locale against tests/golden/)"; \
+	$(PYTHON) tests/unit/golden.py $(OUT)/tests/test_render || fail=1; \
+	for n in $(FUZZ_NAMES); do \
+	  echo "== tests/fuzz/$$n/ (the fuzz corpus, replayed once)"; \
+	  $(OUT)/fuzz/replay_$$n tests/fuzz/$$n 2>/dev/null || { \
+	    $(OUT)/fuzz/replay_$$n tests/fuzz/$$n 2>&1 | tail -30; fail=1; }; \
+	done; \
 	exit $$fail
+
+# fuzz: each target for FUZZ_SECONDS, from its checked-in seeds; what it
+# learns goes to build/fuzz/corpus/<name>/, a crash to build/fuzz/crash-<name>-*
+# (copy one into tests/fuzz/<name>/ with its fix, and it is replayed for good)
+fuzz-build: $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
+
+fuzz: deps-fuzz
+	$(MAKE) fuzz-build
+	@fail=0; for n in $(FUZZ_NAMES); do \
+	  echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	  mkdir -p $(FUZZ_OUT)/corpus/$$n; \
+	  $(FUZZ_OUT)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_OUT)/crash-$$n- $(FUZZ_OUT)/corpus/$$n tests/fuzz/$$n \
+	    > $(FUZZ_OUT)/$$n.log 2>&1 || { fail=1; tail -40 $(FUZZ_OUT)/$$n.log; }; \
+	  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+.*DONE' $(FUZZ_OUT)/$$n.log; \
+	done; exit $$fail
+
+# golden: after a meant change to a template, the layout, the renderer or the
+# composer, write the new tests/golden/ (review its diff before committing)
+golden: $(OUT)/tests/test_render
+	$(PYTHON) tests/unit/golden.py $(OUT)/tests/test_render --update
 
 test-e2e:
 	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e

@@ -13,6 +13,8 @@ char *customer_token_make(const char *key, const char *customer_id, const char *
 {
     if (!customer_id || !*customer_id || strlen(customer_id) > 128 || strchr(customer_id, '\n'))
         return NULL;
+    if (locale && strlen(locale) >= 36) /* customer_token_check would refuse it */
+        return NULL;
     char payload[200];
     int n = snprintf(payload, sizeof payload, "%s\n%s", customer_id, locale ? locale : "");
     if (n < 0 || (size_t)n >= sizeof payload)

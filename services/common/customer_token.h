@@ -8,7 +8,8 @@
 #define HARK_CUSTOMER_TOKEN_H
 
 /* customer_token_make - a malloc'd token for customer_id (1..128 bytes, no
- * newline) and locale; NULL on a bad id or no memory */
+ * newline) and locale (at most 35 bytes, what customer_token_check takes);
+ * NULL on a bad id or locale, or no memory */
 char *customer_token_make(const char *key, const char *customer_id, const char *locale);
 
 /* customer_token_check - fills id (129 bytes) and locale (36 bytes) from a

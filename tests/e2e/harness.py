@@ -15,10 +15,9 @@ import time
 
 import zmq
 
-ROOT = os.environ.get("HARK_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+from contract import ROOT, WIRE, check_frames, check_request, reply_names
+
 BIN = os.environ.get("HARK_BIN", os.path.join(ROOT, "bin"))
-with open(os.path.join(ROOT, "proto", "commands.json")) as _f:
-    WIRE = json.load(_f)["version"]  # the protocol version, from the contract
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")
@@ -186,17 +185,21 @@ class Hark:
     def endpoint(self, name):
         return "ipc://%s/%s" % (self.state, name)
 
-    def call(self, endpoint, cmd, body=None, timeout=5000, reqid=1):
+    def call(self, endpoint, cmd, body=None, timeout=5000, reqid=1, valid=True):
+        """One request, its reply (command, body).  Both are checked against
+        proto/commands.json; valid=False sends a request the contract
+        forbids, on purpose (it must be one)."""
+        body = body if body is not None else {}
+        check_request(cmd, body, valid)
         s = self.zctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
         s.connect(endpoint)
         try:
             s.send_multipart([("%s %s %d" % (WIRE, cmd, reqid)).encode(),
-                              json.dumps(body if body is not None else {}).encode()])
+                              json.dumps(body).encode()])
             if not s.poll(timeout):
                 raise TimeoutError(cmd)
-            hdr, b = s.recv_multipart()
-            return hdr.decode().split(" ")[1], json.loads(b)
+            return check_frames(s.recv_multipart(), reqid, reply_names(cmd))
         finally:
             s.close()
 

@@ -1,92 +1,14 @@
 """proto/ is the contract: the schemas are valid, what the processes send
 matches them, and the gateway's C validator agrees with Python's jsonschema."""
-import datetime
 import glob
-import json
 import os
-import re
-import zoneinfo
 
 import jsonschema
 import pytest
 import zmq
 
+from contract import COMMANDS, EVENT_SCHEMAS, PROTO, WIRE, check_frames, check_message, load, validator
 from harness import ROOT, wait_for
-
-PROTO = os.path.join(ROOT, "proto")
-
-
-def load(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-EVENT_SCHEMAS = {os.path.basename(p)[:-5]: load(p) for p in glob.glob(os.path.join(PROTO, "events", "*.json"))}
-COMMANDS = {c["name"]: c for c in load(os.path.join(PROTO, "commands.json"))["commands"]}
-
-# Hark's own formats, checked here independently of the C code.
-fc = jsonschema.FormatChecker()
-
-
-@fc.checks("date")
-def _date(s):
-    try:
-        return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", s)) and datetime.date.fromisoformat(s) is not None
-    except ValueError:
-        return False
-
-
-@fc.checks("date-time")
-def _dt(s):
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", s):
-        return False
-    try:
-        datetime.datetime.fromisoformat(s.upper().replace("Z", "+00:00"))
-        return True
-    except ValueError:
-        return False
-
-
-@fc.checks("birthday")
-def _birthday(s):
-    if s.startswith("--"):
-        return _date("2000" + s[1:])
-    return _date(s)
-
-
-@fc.checks("timezone")
-def _tz(s):
-    if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", s) or ".." in s or s.startswith("/") or s == "localtime":
-        return False
-    try:
-        zoneinfo.ZoneInfo(s)
-        return True
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-
-
-@fc.checks("email")
-def _email(s):
-    return bool(re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+", s)) and len(s) <= 254
-
-
-@fc.checks("locale")
-def _locale(s):
-    return bool(re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?", s))
-
-
-@fc.checks("currency")
-def _currency(s):
-    return bool(re.fullmatch(r"[A-Z]{3}", s))
-
-
-@fc.checks("duration")
-def _duration(s):
-    return bool(re.fullmatch(r"[1-9]\d{0,9}[smhdw]", s))
-
-
-def validator(schema):
-    return jsonschema.Draft202012Validator(schema, format_checker=fc)
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_SCHEMAS))
@@ -104,10 +26,6 @@ def test_command_schemas_are_valid_and_every_command_is_used_in_code():
         jsonschema.Draft202012Validator.check_schema(c["request"])
         assert "CMD_" + name in sources, name + " is specified but no code uses it"
     jsonschema.Draft202012Validator.check_schema(load(os.path.join(PROTO, "envelope.json")))
-
-
-def check_message(cmd, body):
-    validator(COMMANDS[cmd]["request"]).validate(body)
 
 
 def test_every_reply_on_the_wire_matches_its_schema(make_hark):
@@ -130,17 +48,43 @@ def test_every_reply_on_the_wire_matches_its_schema(make_hark):
         ("SERVICE_STATUS", {}, h.endpoint("counter.ctl")),
         ("HARKD_STATUS", {}, h.endpoint("harkd.ctl")),
     ]:
-        check_message(cmd, body) if cmd != "JOURNAL_FETCH" or isinstance(body["after"], int) else None
-        reply, rbody = h.call(ep, cmd, body)
-        check_message(reply, rbody)
+        valid = cmd != "JOURNAL_FETCH" or isinstance(body["after"], int)
+        reply, rbody = h.call(ep, cmd, body, valid=valid)  # the harness checks both
         seen[reply] = rbody
     assert set(seen) == {"JOURNAL_APPEND_OK", "JOURNAL_FETCH_OK", "ERROR", "SERVICE_STATUS_OK",
                          "HARKD_STATUS_OK"}
     assert sub.poll(5000)
-    hdr, body = sub.recv_multipart()
-    check_message(hdr.decode().split()[1], json.loads(body))
+    cmd, body = check_frames(sub.recv_multipart(), expect={"JOURNAL_HEAD"})
+    assert body["head"] >= 1
     sub.close()
     h.stop()
+
+
+def test_the_harness_refuses_messages_that_break_the_contract(hark):
+    """Every call() checks its request and its reply: a test cannot send
+    or accept what proto/commands.json forbids without failing."""
+    j = hark.endpoint("journal.sock")
+    with pytest.raises(AssertionError, match="request breaks"):
+        hark.call(j, "JOURNAL_FETCH", {"after": 0, "colour": "red"})
+    with pytest.raises(AssertionError, match="not in proto"):
+        hark.call(j, "JOURNAL_FROB", {})
+    with pytest.raises(AssertionError, match="meant to be invalid is valid"):
+        hark.call(j, "JOURNAL_FETCH", {"after": 0}, valid=False)
+    hdr = ("%s JOURNAL_FETCH_OK 7" % WIRE).encode()
+    with pytest.raises(AssertionError, match="reply breaks"):
+        check_frames([hdr, b'{"events": [], "next": 0}'], 7)
+    with pytest.raises(AssertionError, match="request id"):
+        check_frames([hdr, b'{"events": [], "next": 0, "head": 0}'], 8)
+    with pytest.raises(AssertionError, match="frames"):
+        check_frames([hdr, b"{}", b"extra"])
+    with pytest.raises(AssertionError, match="bad header"):
+        check_frames([b"hark/0 JOURNAL_FETCH_OK 7", b'{"events": [], "next": 0, "head": 0}'])
+    with pytest.raises(AssertionError, match="expected one of"):
+        check_frames([hdr, b'{"events": [], "next": 0, "head": 0}'], 7, {"ERROR"})
+    cmd, body = check_frames([hdr, b'{"events": [], "next": 0, "head": 0}'], 7, {"JOURNAL_FETCH_OK"})
+    assert (cmd, body["head"]) == ("JOURNAL_FETCH_OK", 0)
+    cmd, body = hark.call(j, "JOURNAL_FETCH", {"after": "x"}, valid=False)
+    assert cmd == "ERROR" and body["error"]["code"] == "bad_request"
 
 
 GOOD = {

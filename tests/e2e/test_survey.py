@@ -174,7 +174,8 @@ def test_survey__purchase_brings_an_invite_after_the_delay_and_the_answer_shows_
     assert "NPS 0.0" in out and "responses 1" in out
     cmd, body = survey.call(survey.endpoint("survey.ctl"), "SURVEY_INVITE", {"invite": "nope"})
     assert cmd == "ERROR" and body["error"]["code"] == "not_found"
-    cmd, body = survey.call(survey.endpoint("survey.ctl"), "SURVEY_REPORT", {"by": "year"})
+    cmd, body = survey.call(survey.endpoint("survey.ctl"), "SURVEY_REPORT", {"by": "year"},
+                             valid=False)
     assert cmd == "ERROR"
 
 

@@ -3,8 +3,9 @@
  *
  * Runs the official Mustache spec suite (each spec file is one test, so a
  * failure names the file; mismatches print file, test name, expected and
- * got) from $HARK_SHARED/spec/mustache, or ../shared/spec/mustache relative
- * to the current directory, with HTML escaping and each case's partials.
+ * got) from tests/spec/mustache (kept in the repository with its MIT
+ * licence, so a plain clone needs nothing beside it) under $HARK_ROOT or the
+ * current directory, with HTML escaping and each case's partials.
  * Then Hark's own needs: compile once / render many, the pluggable escaper,
  * syntax errors naming the line, and hostile templates (recursive partials,
  * deep nesting, truncated tags, output/step limits) failing cleanly.
@@ -58,11 +59,9 @@ static char *s_render(const char *tpl, const char *data, const char *partials,
 /* s_spec_path - path of spec file `file` into buf. */
 static void s_spec_path(char *buf, size_t size, const char *file)
 {
-    const char *shared = getenv("HARK_SHARED");
-    if (shared && *shared)
-        snprintf(buf, size, "%s/spec/mustache/%s", shared, file);
-    else
-        snprintf(buf, size, "../shared/spec/mustache/%s", file);
+    const char *root = getenv("HARK_ROOT");
+    snprintf(buf, size, "%s/tests/spec/mustache/%s",
+             root && *root ? root : ".", file);
 }
 
 /* s_run_spec - run every case of one spec file; CHECKs each. */

@@ -13,7 +13,10 @@
  * $HARK_ROOT/templates).  Run with "--emit DIR" to write composed messages
  * with hostile names (DIR/NN.eml) and what they should decode to
  * (DIR/cases.json) for tests/unit/render_check.py, which parses them with
- * Python's email package.
+ * Python's email package.  Run with "--golden DIR" to write every template
+ * in every locale, composed as the mailer sends it from the sample
+ * variables, to DIR/<locale>/<template>.eml for tests/unit/golden.py, which
+ * masks what changes per message and compares them with tests/golden/.
  */
 #include "mailer_compose.h"
 #include "render.h"
@@ -1288,6 +1291,71 @@ static int s_emit(const char *dir)
     return rc ? 1 : 0;
 }
 
+/* s_golden_category - the X-Hark-Category the mailer's callers give name */
+static const char *s_golden_category(const char *name)
+{
+    if (strncmp(name, "nps_", 4) == 0)
+        return "survey";
+    if (strcmp(name, "birthday") == 0 || strcmp(name, "anniversary") == 0)
+        return "milestone";
+    if (strncmp(name, "complaint_", 10) == 0)
+        return "intake";
+    if (strcmp(name, "loop_closed") == 0)
+        return "loop";
+    return "test";
+}
+
+/* s_golden - write DIR/<locale>/<name>.eml for every template and locale:
+ * the sample variables rendered and composed with fixed addresses, date
+ * and Message-ID (the boundary stays random: golden.py masks it); 0 on
+ * success */
+static int s_golden(const char *dir)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        perror(dir);
+        return 1;
+    }
+    for (size_t l = 0; l < S_NLOCALES; l++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, s_locales[l]);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            perror(path);
+            return 1;
+        }
+        for (size_t n = 0; n < S_NNAMES; n++) {
+            int staff = s_is_staff(s_names[n]);
+            char id[128];
+            snprintf(id, sizeof id, "<golden.%s.%s@herbata.example>",
+                     s_locales[l], s_names[n]);
+            mailer_compose_opts_t o = {
+                .from_name = "Herbata & Co", .from_addr = "shop@herbata.example",
+                .reply_to = "help@herbata.example",
+                .to_name = staff ? "Herbata staff" : "Anna Nowak",
+                .to_addr = staff ? "staff@herbata.example" : "anna@example.pl",
+                .message_id = id, .date_ms = 1795430112123LL,
+                .unsubscribe_url = staff ? NULL : S_UNSUB,
+                .category = s_golden_category(s_names[n])};
+            size_t len = 0;
+            char *msg = s_compose(s_names[n], s_locales[l], &o, &len);
+            if (!msg) {
+                fprintf(stderr, "%s/%s: no message\n", s_locales[l], s_names[n]);
+                return 1;
+            }
+            snprintf(path, sizeof path, "%s/%s/%s.eml", dir, s_locales[l],
+                     s_names[n]);
+            FILE *f = fopen(path, "wb");
+            int bad = !f || fwrite(msg, 1, len, f) != len;
+            if ((f && fclose(f) != 0) || bad) {
+                perror(path);
+                free(msg);
+                return 1;
+            }
+            free(msg);
+        }
+    }
+    return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 /* s_find_templates - ./templates, else $HARK_ROOT/templates, into s_dir */
@@ -1307,8 +1375,9 @@ static int s_find_templates(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !(argc == 3 && strcmp(argv[1], "--emit") == 0)) {
-        fprintf(stderr, "usage: %s [--emit DIR]\n", argv[0]);
+    if (argc > 1 && !(argc == 3 && (strcmp(argv[1], "--emit") == 0 ||
+                                     strcmp(argv[1], "--golden") == 0))) {
+        fprintf(stderr, "usage: %s [--emit DIR | --golden DIR]\n", argv[0]);
         return 2;
     }
     if (s_find_templates() != 0) {
@@ -1323,7 +1392,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc == 3) {
-        int rc = s_emit(argv[2]);
+        int rc = strcmp(argv[1], "--emit") == 0 ? s_emit(argv[2])
+                                                 : s_golden(argv[2]);
         render_destroy(&s_r);
         return rc;
     }
