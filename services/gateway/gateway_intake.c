@@ -107,7 +107,7 @@ void gateway_intake_fini(gateway_t *gw)
 
 int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long index)
 {
-    if (!r->gw->reasons || (strcmp(type, "complaint") != 0 && strcmp(type, "cancellation") != 0))
+    if (!r->gw->reasons || (strcmp(type, EV_COMPLAINT) != 0 && strcmp(type, EV_CANCELLATION) != 0))
         return 0;
     const char *code = json_string_value(json_object_get(data, "reason_code"));
     if (!code || reasons_find(r->gw->reasons, code) >= 0)
@@ -164,9 +164,9 @@ static int s_case_exists(gw_req_t *r, const char *id)
 /* s_case_action - POST /v1/cases/ID/ACTION: journal case.<action> */
 static void s_case_action(gw_req_t *r, const char *id, const char *action)
 {
-    const char *type = strcmp(action, "reply") == 0     ? "case.replied"
-                       : strcmp(action, "retag") == 0   ? "case.retagged"
-                       : strcmp(action, "resolve") == 0 ? "case.resolved"
+    const char *type = strcmp(action, "reply") == 0     ? EV_CASE_REPLIED
+                       : strcmp(action, "retag") == 0   ? EV_CASE_RETAGGED
+                       : strcmp(action, "resolve") == 0 ? EV_CASE_RESOLVED
                                                         : NULL;
     if (!type) {
         gw_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
@@ -197,7 +197,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         return;
     }
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
-    if (strcmp(type, "case.replied") == 0) {
+    if (strcmp(type, EV_CASE_REPLIED) == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
         if (!m || !*m || !mime_utf8_valid(m, strlen(m)) || strlen(m) > 20000) {
             gw_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
@@ -205,7 +205,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
             goto done;
         }
         json_object_set_new(p, "message", json_string(m));
-    } else if (strcmp(type, "case.retagged") == 0) {
+    } else if (strcmp(type, EV_CASE_RETAGGED) == 0) {
         json_t *codes = json_object_get(body, "codes"), *v;
         size_t i;
         if (!json_is_array(codes) || json_array_size(codes) == 0 ||
@@ -607,7 +607,7 @@ static int s_record(gw_req_t *r, const s_form_t *f)
         json_object_set_new(p, "text", json_string(f->text));
     /* what the form made must pass the same schema as an ingested event
      * (the address above all: s_email_ok is only a first filter) */
-    const char *type = f->cancel ? "cancellation" : "complaint";
+    const char *type = f->cancel ? EV_CANCELLATION : EV_COMPLAINT;
     for (size_t i = 0; i < r->gw->n_types; i++)
         if (strcmp(r->gw->types[i].type, type) == 0 &&
             schema_validate(r->gw->types[i].schema, p, NULL, 0, NULL, 0)) {

@@ -119,7 +119,7 @@ void gw_post_loops(gw_req_t *r)
         return;
     }
     /* a close sent again after a 503 tells nobody twice: the loop id is the same */
-    long long off = gw_journal_one(r, "loop.closed", payload, NULL);
+    long long off = gw_journal_one(r, EV_LOOP_CLOSED, payload, NULL);
     const char *lid = json_string_value(json_object_get(payload, "loop"));
     if (off >= 0) {
         json_t *body = json_pack("{s:s,s:I,s:O}", "loop", lid, "offset", (json_int_t)off,

@@ -138,7 +138,7 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    long long off = cli_journal_one(cli, "milestone.saved", kind, c);
+    long long off = cli_journal_one(cli, EV_MILESTONE_SAVED, kind, c);
     json_decref(c);
     if (off < 0)
         return 1;

@@ -198,12 +198,12 @@ static int s_dispatch(evloop_t *loop, void *arg)
         const char *category = (const char *)sqlite3_column_text(st, 1);
         const char *addr = (const char *)sqlite3_column_text(st, 4);
         if (!addr || !*addr) {
-            mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
+            mailer_store_outcome(db, id, "skipped", EV_MAIL_SKIPPED, NULL, 2, 0);
             continue;
         }
         if (s_marketing(category) && contacts_suppressed(db, addr)) {
             log_info("event=suppressed message=%lld", (long long)id);
-            mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
+            mailer_store_outcome(db, id, "skipped", EV_MAIL_SKIPPED, NULL, 1, 0);
             continue;
         }
         mjob_t *j = calloc(1, sizeof *j);

@@ -404,7 +404,7 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, s_due
     json_t *mail = s_mail(m, set, d);
     char key[256];
     snprintf(key, sizeof key, "milestone/%s/%s/%d", ms_kind_names[d->kind], d->cid, d->year);
-    rc = mail ? outbox_add(db, "mail.requested", key, mail) : -1;
+    rc = mail ? outbox_add(db, EV_MAIL_REQUESTED, key, mail) : -1;
     json_decref(mail);
     return rc;
 }

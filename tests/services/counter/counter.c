@@ -43,8 +43,8 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     sqlite3_bind_text(st, 2, ev->type, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
-    if (rc == 0 && every > 0 && ev->offset % every == 0 && strcmp(ev->type, "test.counted"))
-        rc = consumer_emit(c, ev, "test.counted", "counted",
+    if (rc == 0 && every > 0 && ev->offset % every == 0 && strcmp(ev->type, EV_TEST_COUNTED))
+        rc = consumer_emit(c, ev, EV_TEST_COUNTED, "counted",
                            json_pack("{s:I}", "source_offset", (json_int_t)ev->offset));
     return rc;
 }
