@@ -60,6 +60,46 @@
 #include "service.h"
 #include "survey_time.h"
 
+static int s_on_customer(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_purchase(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_unsubscribed(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_bounced(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_saved(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static json_t *s_settings_cmd(service_t *, const json_t *, service_err_t *);
+static json_t *s_customer_cmd(service_t *, const json_t *, service_err_t *);
+static int s_init(service_t *svc);
+static void s_fini(service_t *svc);
+static void s_status(service_t *svc, json_t *body);
+
+static const service_event_t s_events[] = {
+    {EV_CUSTOMER, s_on_customer},
+    {EV_PURCHASE, s_on_purchase},
+    {EV_MAIL_UNSUBSCRIBED, s_on_unsubscribed},
+    {EV_MAIL_BOUNCED, s_on_bounced},
+    {EV_MILESTONE_SAVED, s_on_saved},
+    {NULL, NULL},
+};
+
+static const service_command_t s_commands[] = {
+    {CMD_MILESTONE_SETTINGS, s_settings_cmd},
+    {CMD_MILESTONE_CUSTOMER, s_customer_cmd},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "milestone",
+        .migrations = milestone_migrations,
+        .events = s_events,
+        .commands = s_commands,
+        .init = s_init, /* settings, keys, the tick (s_on_tick) */
+        .fini = s_fini,
+        .status = s_status,
+    };
+    return service_main(argc, argv, &def);
+}
+
 #define DAY_MS 86400000LL
 #define CACHE_SLOTS 4096
 
@@ -105,10 +145,6 @@ typedef struct {
     uint64_t gen;              /* bumped by every event that may change who is due */
 } milestone_t;
 
-static const char *const s_consumes[] = {
-    "customer", "purchase", "mail.unsubscribed", "mail.bounced", "milestone.saved", NULL,
-};
-
 /* s_col - a text column or "" */
 static const char *s_col(sqlite3_stmt *st, int i)
 {
@@ -131,45 +167,65 @@ static int64_t s_purchase_ms(const hark_event_t *ev)
     return clock_now_ms();
 }
 
-/* s_apply - one journal event */
-static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+/* s_on_customer - customer: birthday, signup date, contact */
+static int s_on_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     (void)c;
-    service_t *svc = arg;
+    milestone_t *m = service_state(svc);
+    m->gen++; /* who is due may change: zones are read again */
+    return milestone_store_customer(db, ev->payload);
+}
+
+/* s_on_purchase - purchase: the first one starts the anniversaries */
+static int s_on_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
     milestone_t *m = service_state(svc);
     const json_t *p = ev->payload;
-    if (strcmp(ev->type, "customer") == 0 || strcmp(ev->type, "purchase") == 0 ||
-        strcmp(ev->type, "milestone.saved") == 0)
-        m->gen++; /* who is due may change: zones are read again */
-    if (strcmp(ev->type, "customer") == 0)
-        return milestone_store_customer(db, p);
-    if (strcmp(ev->type, "purchase") == 0) {
-        json_t *cust = json_object_get(p, "customer");
-        if (cust && milestone_store_customer(db, cust))
-            return -1;
-        const char *cid = json_string_value(json_object_get(cust ? cust : p,
-                                                            cust ? "id" : "customer_id"));
-        return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
-    }
-    if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
-                               "unsubscribed");
-    if (strcmp(ev->type, "mail.bounced") == 0)
-        return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
-    if (strcmp(ev->type, "milestone.saved") == 0) {
-        char err[200] = "";
-        int rc = milestone_store_save(db, m->cfg, p, err, sizeof err);
-        if (rc > 0)
-            log_error("event=settings_not_applied offset=%lld error=\"%s\"",
-                      (long long)ev->offset, err);
-        else if (rc == 0)
-            log_info("event=settings_saved kind=%s by=%s",
-                     json_string_value(json_object_get(p, "kind")),
-                     json_string_value(json_object_get(p, "by")));
-        evloop_timer_at(service_evloop(svc), m->timer, 0); /* a new time may be due now */
-        return rc < 0 ? -1 : 0;
-    }
-    return 0;
+    m->gen++;
+    json_t *cust = json_object_get(p, "customer");
+    if (cust && milestone_store_customer(db, cust))
+        return -1;
+    const char *cid = json_string_value(json_object_get(cust ? cust : p,
+                                                        cust ? "id" : "customer_id"));
+    return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
+}
+
+/* s_on_unsubscribed - mail.unsubscribed: suppress */
+static int s_on_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
+                             "unsubscribed");
+}
+
+/* s_on_bounced - mail.bounced: suppress */
+static int s_on_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
+                             "bounced");
+}
+
+/* s_on_saved - milestone.saved: a marketer's settings */
+static int s_on_saved(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    milestone_t *m = service_state(svc);
+    const json_t *p = ev->payload;
+    m->gen++;
+    char err[200] = "";
+    int rc = milestone_store_save(db, m->cfg, p, err, sizeof err);
+    if (rc > 0)
+        log_error("event=settings_not_applied offset=%lld error=\"%s\"", (long long)ev->offset,
+                  err);
+    else if (rc == 0)
+        log_info("event=settings_saved kind=%s by=%s",
+                 json_string_value(json_object_get(p, "kind")),
+                 json_string_value(json_object_get(p, "by")));
+    evloop_timer_at(service_evloop(svc), m->timer, 0); /* a new time may be due now */
+    return rc < 0 ? -1 : 0;
 }
 
 /* s_slot - the cache entry of local date `day` (days since the epoch) at
@@ -493,29 +549,13 @@ static int s_on_tick(evloop_t *loop, void *arg)
     return 0;
 }
 
-/* s_reply - send body (stolen) as cmd */
-static void s_reply(void *sock, const wire_msg_t *msg, const char *cmd, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (text)
-        wire_reply(sock, msg, cmd, text, strlen(text));
-    else
-        wire_reply_error(sock, msg, "internal", "out of memory");
-    free(text);
-    json_decref(body);
-}
-
 /* s_settings_cmd - MILESTONE_SETTINGS {kind?} */
-static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
+static json_t *s_settings_cmd(service_t *svc, const json_t *req, service_err_t *err)
 {
     milestone_t *m = service_state(svc);
-    json_t *req = wire_body_json(msg);
     const char *kind = json_string_value(json_object_get(req, "kind"));
-    if (!req || (json_object_get(req, "kind") && ms_kind(kind) < 0)) {
-        json_decref(req);
-        return wire_reply_error(sock, msg, "invalid_request",
-                                "kind must be birthday or anniversary"), 0;
-    }
+    if (json_object_get(req, "kind") && ms_kind(kind) < 0)
+        return service_fail(err, "invalid_request", "kind must be birthday or anniversary");
     json_t *list = json_array();
     sqlite3 *db = service_db(svc);
     for (int k = 0; k < MS_KINDS; k++) {
@@ -533,9 +573,7 @@ static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
         json_object_set_new(v, "counts", counts);
         json_array_append_new(list, v);
     }
-    json_decref(req);
-    s_reply(sock, msg, CMD_MILESTONE_SETTINGS_OK, json_pack("{s:o}", "milestones", list));
-    return 0;
+    return json_pack("{s:o}", "milestones", list);
 }
 
 /* s_next - the next milestone of kind for customer row values: the first
@@ -578,11 +616,10 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
 
 /* s_customer_cmd - MILESTONE_CUSTOMER {customer_id}: each kind's next
  * milestone and the years decided */
-static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
+static json_t *s_customer_cmd(service_t *svc, const json_t *req, service_err_t *err)
 {
     milestone_t *m = service_state(svc);
     sqlite3 *db = service_db(svc);
-    json_t *req = wire_body_json(msg);
     const char *cid = json_string_value(json_object_get(req, "customer_id"));
     sqlite3_stmt *st = cid ? db_prepare(db, "SELECT timezone, b_md, s_year, s_md, p_year, p_md"
                                             " FROM customers WHERE id = ?")
@@ -591,8 +628,7 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
         sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         db_finish(st);
-        json_decref(req);
-        return wire_reply_error(sock, msg, "not_found", "no such customer"), 0;
+        return service_fail(err, "not_found", "no such customer");
     }
     char tz[80];
     snprintf(tz, sizeof tz, "%s", s_col(st, 0));
@@ -632,20 +668,7 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
         json_object_set_new(item, "decided", decided);
         json_array_append_new(list, item);
     }
-    json_t *body = json_pack("{s:s,s:o}", "customer_id", cid, "milestones", list);
-    json_decref(req);
-    s_reply(sock, msg, CMD_MILESTONE_CUSTOMER_OK, body);
-    return 0;
-}
-
-/* s_command - MILESTONE_SETTINGS, MILESTONE_CUSTOMER */
-static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
-{
-    if (strcmp(msg->cmd, CMD_MILESTONE_SETTINGS) == 0)
-        return s_settings_cmd(svc, sock, msg);
-    if (strcmp(msg->cmd, CMD_MILESTONE_CUSTOMER) == 0)
-        return s_customer_cmd(svc, sock, msg);
-    return -1;
+    return json_pack("{s:s,s:o}", "customer_id", cid, "milestones", list);
 }
 
 /* s_status - decisions by status and the last tick, in SERVICE_STATUS */
@@ -720,19 +743,4 @@ static void s_fini(service_t *svc)
     free(m->due);
     free(m);
     service_set_state(svc, NULL);
-}
-
-int main(int argc, char **argv)
-{
-    static const service_def_t def = {
-        .name = "milestone",
-        .migrations = milestone_migrations,
-        .apply = s_apply,
-        .consumes = s_consumes,
-        .init = s_init,
-        .fini = s_fini,
-        .status = s_status,
-        .command = s_command,
-    };
-    return service_main(argc, argv, &def);
 }
