@@ -57,6 +57,49 @@
 #include "outbox.h"
 #include "service.h"
 
+static int s_on_customer(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_complaint(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_feedback(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_case(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_loop_notified(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static json_t *s_cases_cmd(service_t *, const json_t *, service_err_t *);
+static json_t *s_report_cmd(service_t *, const json_t *, service_err_t *);
+static int s_init(service_t *svc);
+static void s_fini(service_t *svc);
+static void s_status(service_t *svc, json_t *body);
+
+static const service_event_t s_events[] = {
+    {EV_CUSTOMER, s_on_customer},
+    {EV_COMPLAINT, s_on_complaint},
+    {EV_CANCELLATION, s_on_complaint},
+    {EV_FEEDBACK_GIVEN, s_on_feedback},
+    {EV_CASE_REPLIED, s_on_case},
+    {EV_CASE_RETAGGED, s_on_case},
+    {EV_CASE_RESOLVED, s_on_case},
+    {EV_LOOP_NOTIFIED, s_on_loop_notified},
+    {NULL, NULL},
+};
+
+static const service_command_t s_commands[] = {
+    {CMD_INTAKE_CASES, s_cases_cmd},
+    {CMD_INTAKE_REPORT, s_report_cmd},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "intake",
+        .migrations = intake_migrations,
+        .events = s_events,
+        .commands = s_commands,
+        .init = s_init, /* the taxonomy, the breach timer (s_on_due) */
+        .fini = s_fini,
+        .status = s_status,
+    };
+    return service_main(argc, argv, &def);
+}
+
 #define BREACH_BATCH 200
 
 typedef struct {
@@ -66,11 +109,6 @@ typedef struct {
     int due_timer;
     long long opened;
 } intake_t;
-
-static const char *const s_consumes[] = {
-    "customer",     "complaint",    "cancellation",  "feedback.given", "case.replied",
-    "case.retagged", "case.resolved", "loop.notified", NULL,
-};
 
 static const char *s_col(sqlite3_stmt *st, int i)
 {
@@ -586,25 +624,46 @@ static int s_loop(sqlite3 *db, const hark_event_t *ev)
     return 0;
 }
 
-/* s_apply - one journal event */
-static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+/* s_woken - rc, after waking the breach timer: a new case may be due
+ * sooner, and the timer also flushes what a retag queued */
+static int s_woken(service_t *svc, int rc)
 {
-    service_t *svc = arg;
     intake_t *s = service_state(svc);
-    int rc = 0;
-    if (strcmp(ev->type, "customer") == 0)
-        return contacts_upsert(db, ev->payload);
-    if (strcmp(ev->type, "complaint") == 0 || strcmp(ev->type, "cancellation") == 0)
-        rc = s_open(s, db, ev, c, ev->type);
-    else if (strcmp(ev->type, "feedback.given") == 0)
-        rc = s_open(s, db, ev, c, "nps");
-    else if (strncmp(ev->type, "case.", 5) == 0)
-        rc = s_staff(s, db, ev, c);
-    else if (strcmp(ev->type, "loop.notified") == 0)
-        rc = s_loop(db, ev);
-    /* the breach timer also flushes what a retag queued */
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
     return rc;
+}
+
+/* s_on_customer - customer: the contact copy */
+static int s_on_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_upsert(db, ev->payload);
+}
+
+/* s_on_complaint - complaint, cancellation: open a case of that kind */
+static int s_on_complaint(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    return s_woken(svc, s_open(service_state(svc), db, ev, c, ev->type));
+}
+
+/* s_on_feedback - feedback.given (an NPS comment): open an nps case */
+static int s_on_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    return s_woken(svc, s_open(service_state(svc), db, ev, c, "nps"));
+}
+
+/* s_on_case - case.replied, case.retagged, case.resolved: staff at work */
+static int s_on_case(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    return s_woken(svc, s_staff(service_state(svc), db, ev, c));
+}
+
+/* s_on_loop_notified - loop.notified: the customer's open cases noted */
+static int s_on_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c)
+{
+    (void)c;
+    return s_woken(svc, s_loop(db, ev));
 }
 
 typedef struct {
@@ -724,41 +783,29 @@ static int s_on_due(evloop_t *loop, void *arg)
     return 0;
 }
 
-/* s_reply_json - send body as reply cmd */
-static void s_reply_json(void *sock, const wire_msg_t *msg, const char *cmd, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (text)
-        wire_reply(sock, msg, cmd, text, strlen(text));
-    else
-        wire_reply_error(sock, msg, "internal", "out of memory");
-    free(text);
-}
-
-/* s_command - INTAKE_CASES, INTAKE_REPORT */
-static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
+/* s_cases_cmd - INTAKE_CASES: a page of cases, or one case by id */
+static json_t *s_cases_cmd(service_t *svc, const json_t *req, service_err_t *err)
 {
     intake_t *s = service_state(svc);
-    int cases = strcmp(msg->cmd, CMD_INTAKE_CASES) == 0;
-    if (!cases && strcmp(msg->cmd, CMD_INTAKE_REPORT) != 0)
-        return -1;
-    json_t *req = wire_body_json(msg);
-    char err[200] = "not a JSON object";
-    json_t *body = !req   ? NULL
-                   : cases ? intake_cases(service_db(svc), s->reasons, req, clock_now_ms(), err,
-                                          sizeof err)
-                           : intake_report(service_db(svc), s->reasons, req, err, sizeof err);
-    int missing = cases && body && json_object_get(req, "id") &&
-                  json_array_size(json_object_get(body, "cases")) == 0;
-    json_decref(req);
-    if (missing)
-        wire_reply_error(sock, msg, "not_found", "no such case");
-    else if (!body)
-        wire_reply_error(sock, msg, "invalid_request", err);
-    else
-        s_reply_json(sock, msg, cases ? CMD_INTAKE_CASES_OK : CMD_INTAKE_REPORT_OK, body);
-    json_decref(body);
-    return 0;
+    json_t *body = intake_cases(service_db(svc), s->reasons, req, clock_now_ms(), err->text,
+                                sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    else if (json_object_get(req, "id") && json_array_size(json_object_get(body, "cases")) == 0) {
+        json_decref(body);
+        return service_fail(err, "not_found", "no such case");
+    }
+    return body;
+}
+
+/* s_report_cmd - INTAKE_REPORT: cases by reason, team and day */
+static json_t *s_report_cmd(service_t *svc, const json_t *req, service_err_t *err)
+{
+    intake_t *s = service_state(svc);
+    json_t *body = intake_report(service_db(svc), s->reasons, req, err->text, sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    return body;
 }
 
 /* s_status - case counts in SERVICE_STATUS */
@@ -823,19 +870,4 @@ static void s_fini(service_t *svc)
     reasons_destroy(&s->reasons);
     free(s);
     service_set_state(svc, NULL);
-}
-
-int main(int argc, char **argv)
-{
-    static const service_def_t def = {
-        .name = "intake",
-        .migrations = intake_migrations,
-        .apply = s_apply,
-        .consumes = s_consumes,
-        .init = s_init,
-        .fini = s_fini,
-        .status = s_status,
-        .command = s_command,
-    };
-    return service_main(argc, argv, &def);
 }

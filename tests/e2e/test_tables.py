@@ -16,7 +16,7 @@ EVENT_TYPES = {os.path.basename(p)[:-5] for p in glob.glob(os.path.join(ROOT, "p
 COMMANDS = {c["name"] for c in json.load(open(os.path.join(ROOT, "proto", "commands.json")))["commands"]}
 # the services that consume events, and those that serve commands from a
 # table (the journal answers its own socket)
-CONSUMERS = ["survey", "mailer", "loop", "milestone"]
+CONSUMERS = ["survey", "mailer", "loop", "milestone", "intake"]
 SERVERS = CONSUMERS
 
 
