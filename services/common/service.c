@@ -187,9 +187,7 @@ static int s_on_control(evloop_t *loop, void *arg)
                 wire_reply(svc->control, &m, CMD_SERVICE_STATUS_OK, s, strlen(s));
             free(s);
             json_decref(b);
-        } else if (s_command(svc, &m) == 0) {
-            ; /* answered from the table */
-        } else if (!svc->def->command || svc->def->command(svc, svc->control, &m) < 0) {
+        } else if (s_command(svc, &m) < 0) {
             wire_reply_error(svc->control, &m, "unknown_command", m.cmd);
         }
         wire_msg_free(&m);
@@ -268,13 +266,6 @@ int service_main(int argc, char **argv, const service_def_t *def)
                                      config_get(svc->cfg, "journal", "endpoint"),
                                      config_get(svc->cfg, "journal", "pub_endpoint"),
                                      svc->consumes, 500, s_apply, svc);
-        if (!svc->consumer || consumer_attach(svc->consumer, svc->loop, 1000))
-            goto out;
-    } else if (def->apply) {
-        svc->consumer = consumer_new(svc->zctx, def->name, svc->db,
-                                     config_get(svc->cfg, "journal", "endpoint"),
-                                     config_get(svc->cfg, "journal", "pub_endpoint"),
-                                     def->consumes, 500, def->apply, svc);
         if (!svc->consumer || consumer_attach(svc->consumer, svc->loop, 1000))
             goto out;
     }

@@ -73,16 +73,10 @@ typedef struct {
     const char *const *migrations;  /* NULL: the service has no SQLite file */
     const service_event_t *events;  /* NULL: the service consumes nothing */
     const service_command_t *commands; /* NULL: only SERVICE_STATUS */
-    /* (transitional) the old way, until every service has its tables */
-    consumer_apply_fn apply;
-    const char *const *consumes;
     int (*init)(service_t *svc);    /* 0/-1; after everything above is ready */
     void (*fini)(service_t *svc);   /* before teardown */
     /* status: add service-specific fields to the SERVICE_STATUS_OK body */
     void (*status)(service_t *svc, json_t *body);
-    /* command: answer a control command other than SERVICE_STATUS; return 0
-     * when answered, -1 to have the skeleton reply ERROR unknown_command */
-    int (*command)(service_t *svc, void *sock, const wire_msg_t *m);
 } service_def_t;
 
 /* service_main - run the service; returns the process exit status.

@@ -17,7 +17,7 @@ COMMANDS = {c["name"] for c in json.load(open(os.path.join(ROOT, "proto", "comma
 # the services that consume events, and those that serve commands from a
 # table (the journal answers its own socket)
 CONSUMERS = ["survey", "mailer", "loop", "milestone", "intake"]
-SERVERS = CONSUMERS
+SERVERS = CONSUMERS + ["harkd"]
 
 
 def tables(name):

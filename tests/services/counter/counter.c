@@ -24,10 +24,9 @@ static const char *const s_migrations[] = {
     NULL,
 };
 
-/* s_apply - count one event, maybe emit */
-static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+/* s_on_any - count one event, maybe emit */
+static int s_on_any(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
-    service_t *svc = arg;
     const config_t *cfg = service_config(svc);
     long long every = config_int(cfg, "counter", "emit_every");
     long long delay = config_duration_ms(cfg, "counter", "apply_delay");
@@ -49,12 +48,17 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     return rc;
 }
 
+static const service_event_t s_events[] = {
+    {SERVICE_EVERY_TYPE, s_on_any},
+    {NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "counter",
         .migrations = s_migrations,
-        .apply = s_apply,
+        .events = s_events,
     };
     return service_main(argc, argv, &def);
 }
