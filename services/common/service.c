@@ -146,9 +146,7 @@ static int s_command(service_t *svc, const wire_msg_t *m)
     json_decref(req);
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (text) {
-        char reply[64];
-        snprintf(reply, sizeof reply, "%s_OK", m->cmd);
-        wire_reply(svc->control, m, reply, text, strlen(text));
+        wire_reply(svc->control, m, cmd->reply, text, strlen(text));
     } else if (err.code) {
         wire_reply_error(svc->control, m, err.code, err.text);
     } else {
@@ -225,7 +223,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
             for (size_t t = 0; types && types[t]; t++)
                 printf("consumes %s\n", types[t]);
             for (const service_command_t *c = def->commands; c && c->cmd; c++)
-                printf("serves %s\n", c->cmd);
+                printf("serves %s %s\n", c->cmd, c->reply);
             free(types);
             return ok ? 0 : 1;
         }

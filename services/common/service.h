@@ -54,12 +54,13 @@ typedef struct {
 /* service_command_fn - answer a control command.  req is the request's
  * body, always a JSON object (the skeleton answers anything else with
  * ERROR invalid_request).  Returns the reply's body (the skeleton sends it
- * as <command>_OK and frees it), or NULL with err set (ERROR err->code
+ * as the table's reply and frees it), or NULL with err set (ERROR err->code
  * err->text; "internal" when the handler left err alone). */
 typedef json_t *(*service_command_fn)(service_t *svc, const json_t *req, service_err_t *err);
 
 typedef struct {
     const char *cmd;       /* CMD_*; NULL ends the table */
+    const char *reply;     /* CMD_*_OK, its reply */
     service_command_fn fn;
 } service_command_t;
 
@@ -81,8 +82,8 @@ typedef struct {
 
 /* service_main - run the service; returns the process exit status.
  * `--tables` prints its tables and exits: "consumes <type>" for each event
- * type it fetches (none for every type), "serves <COMMAND>" for each
- * control command besides SERVICE_STATUS; tests compare them with the
+ * type it fetches (none for every type), "serves <COMMAND> <REPLY>" for
+ * each control command besides SERVICE_STATUS; tests compare them with the
  * Consumes: and Serves: of the service's header comment. */
 int service_main(int argc, char **argv, const service_def_t *def);
 

@@ -279,8 +279,8 @@ static void s_fini(service_t *svc)
 }
 
 static const service_command_t s_commands[] = {
-    {CMD_HARKD_STATUS, s_harkd_status},
-    {NULL, NULL},
+    {CMD_HARKD_STATUS, CMD_HARKD_STATUS_OK, s_harkd_status},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

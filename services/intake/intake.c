@@ -81,9 +81,9 @@ static const service_event_t s_events[] = {
 };
 
 static const service_command_t s_commands[] = {
-    {CMD_INTAKE_CASES, s_cases_cmd},
-    {CMD_INTAKE_REPORT, s_report_cmd},
-    {NULL, NULL},
+    {CMD_INTAKE_CASES, CMD_INTAKE_CASES_OK, s_cases_cmd},
+    {CMD_INTAKE_REPORT, CMD_INTAKE_REPORT_OK, s_report_cmd},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

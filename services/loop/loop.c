@@ -87,9 +87,9 @@ static const service_event_t s_events[] = {
 };
 
 static const service_command_t s_commands[] = {
-    {CMD_LOOP_PREVIEW, s_preview},
-    {CMD_LOOP_REPORT, s_report},
-    {NULL, NULL},
+    {CMD_LOOP_PREVIEW, CMD_LOOP_PREVIEW_OK, s_preview},
+    {CMD_LOOP_REPORT, CMD_LOOP_REPORT_OK, s_report},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -83,8 +83,8 @@ static const service_event_t s_events[] = {
 };
 
 static const service_command_t s_commands[] = {
-    {CMD_MAILER_QUEUE, s_queue},
-    {NULL, NULL},
+    {CMD_MAILER_QUEUE, CMD_MAILER_QUEUE_OK, s_queue},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

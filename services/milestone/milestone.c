@@ -81,9 +81,9 @@ static const service_event_t s_events[] = {
 };
 
 static const service_command_t s_commands[] = {
-    {CMD_MILESTONE_SETTINGS, s_settings_cmd},
-    {CMD_MILESTONE_CUSTOMER, s_customer_cmd},
-    {NULL, NULL},
+    {CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK, s_settings_cmd},
+    {CMD_MILESTONE_CUSTOMER, CMD_MILESTONE_CUSTOMER_OK, s_customer_cmd},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

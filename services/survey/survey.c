@@ -85,11 +85,11 @@ static const service_event_t s_events[] = {
 
 /* What it serves on [survey] control (survey_control.c) */
 static const service_command_t s_commands[] = {
-    {CMD_SURVEY_REPORT, survey_control_report},
-    {CMD_SURVEY_RESPONSES, survey_control_responses},
-    {CMD_SURVEY_INVITE, survey_control_invite},
-    {CMD_SURVEY_CAMPAIGNS, survey_control_campaigns},
-    {NULL, NULL},
+    {CMD_SURVEY_REPORT, CMD_SURVEY_REPORT_OK, survey_control_report},
+    {CMD_SURVEY_RESPONSES, CMD_SURVEY_RESPONSES_OK, survey_control_responses},
+    {CMD_SURVEY_INVITE, CMD_SURVEY_INVITE_OK, survey_control_invite},
+    {CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK, survey_control_campaigns},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -13,7 +13,8 @@ import pytest
 from harness import BIN, ROOT
 
 EVENT_TYPES = {os.path.basename(p)[:-5] for p in glob.glob(os.path.join(ROOT, "proto", "events", "*.json"))}
-COMMANDS = {c["name"] for c in json.load(open(os.path.join(ROOT, "proto", "commands.json")))["commands"]}
+with open(os.path.join(ROOT, "proto", "commands.json")) as _f:
+    COMMANDS = {c["name"]: c for c in json.load(_f)["commands"]}
 # the services that consume events, and those that serve commands from a
 # table (the journal answers its own socket)
 CONSUMERS = ["survey", "mailer", "loop", "milestone", "intake"]
@@ -25,7 +26,7 @@ def tables(name):
     out = subprocess.run([os.path.join(BIN, prog), "--tables"], capture_output=True,
                          text=True, timeout=30, check=True).stdout
     consumes = [l.split()[1] for l in out.splitlines() if l.startswith("consumes ")]
-    serves = [l.split()[1] for l in out.splitlines() if l.startswith("serves ")]
+    serves = [l.split()[1:] for l in out.splitlines() if l.startswith("serves ")]
     return consumes, serves
 
 
@@ -50,10 +51,14 @@ def test_service_consumes_the_types_of_its_event_table_and_its_comment_names_the
 
 @pytest.mark.parametrize("name", SERVERS)
 def test_service_serves_the_commands_of_its_table_and_its_comment_names_them(name):
-    _, serves = tables(name)
-    said = set(re.findall(r"\b[A-Z][A-Z_]+[A-Z]\b", header(name, "Serves"))) & COMMANDS
+    _, table = tables(name)
+    assert table, "an empty command table"
+    for cmd, reply in table:
+        assert COMMANDS[cmd].get("reply") == reply, "%s answers %s, proto/ says %s" % (
+            cmd, reply, COMMANDS[cmd].get("reply"))
+    serves = [cmd for cmd, _ in table]
+    said = set(re.findall(r"\b[A-Z][A-Z_]+[A-Z]\b", header(name, "Serves"))) & set(COMMANDS)
     said.discard("SERVICE_STATUS")  # the skeleton's, in every service
-    assert serves, "an empty command table"
     assert said == set(serves), "Serves: says %s, the table %s" % (sorted(said), sorted(serves))
 
 
