@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         .migrations = survey_migrations,
         .events = s_events,
         .commands = s_commands,
-        .init = s_init,          /* settings; the send timer (survey_send.c) */
+        .init = s_init, /* settings, the default campaign, the send timer (survey_send.c) */
         .fini = s_fini,
         .status = survey_control_status,
     };
