@@ -287,7 +287,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     if (rc || s_note(db, id, at, NULL, "answer", msg))
         return -1;
     log_info("event=case_answer_changed case=%s codes=\"%s\" opens=%d", id, codes, opens);
-    if (!staff && consumer_emit(c, ev, "feedback.tagged", "tagged",
+    if (!staff && consumer_emit(c, ev, EV_FEEDBACK_TAGGED, "tagged",
                                 s_tagged(r, id, *cid ? cid : NULL, "nps", idx, n, via, text,
                                          *locale ? locale : NULL, at, ev->key, NULL)))
         return -1;
@@ -408,7 +408,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     s->opened++;
     log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s", id, kind, codes,
              via, team->name);
-    if (consumer_emit(c, ev, "feedback.tagged", "tagged",
+    if (consumer_emit(c, ev, EV_FEEDBACK_TAGGED, "tagged",
                       s_tagged(r, id, cid, kind, idx, n, via, text, locale, opened, ev->key,
                                NULL)))
         return -1;
@@ -436,7 +436,7 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
                                  "complaint_ack", "category", "complaint", "vars", vars);
         if (locale && *locale)
             json_object_set_new(mail, "locale", json_string(locale));
-        if (consumer_emit(c, ev, "mail.requested", "ack", mail))
+        if (consumer_emit(c, ev, EV_MAIL_REQUESTED, "ack", mail))
             return -1;
     }
     if (*team->email) { /* the team's alert, in the team's zone */
@@ -456,7 +456,7 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
             json_object_set_new(vars, "text", json_string(text));
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
                                  "complaint_alert", "category", "alert", "vars", vars);
-        if (consumer_emit(c, ev, "mail.requested", "alert", mail))
+        if (consumer_emit(c, ev, EV_MAIL_REQUESTED, "alert", mail))
             return -1;
     }
     return 0;
@@ -499,7 +499,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         return 0;
     }
     int64_t at = consumer_event_ms(ev);
-    if (strcmp(ev->type, "case.replied") == 0) {
+    if (strcmp(ev->type, EV_CASE_REPLIED) == 0) {
         const char *message = json_string_value(json_object_get(p, "message"));
         if (!message)
             return -1;
@@ -524,9 +524,9 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
                                  "complaint_reply", "category", "complaint", "vars", vars);
         if (*locale)
             json_object_set_new(mail, "locale", json_string(locale));
-        return consumer_emit(c, ev, "mail.requested", "reply", mail);
+        return consumer_emit(c, ev, EV_MAIL_REQUESTED, "reply", mail);
     }
-    if (strcmp(ev->type, "case.resolved") == 0) {
+    if (strcmp(ev->type, EV_CASE_RESOLVED) == 0) {
         sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET status = 'resolved', resolved_at ="
                                           " ?2 WHERE id = ?1 AND status <> 'resolved'");
         if (!st)
@@ -582,7 +582,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     snprintf(key, sizeof key, "intake/retag/%s/%d", id, retags + 1);
     json_t *t = s_tagged(r, id, *cid ? cid : NULL, kind, idx, n, "staff", NULL, locale, at,
                          ev->key, by);
-    rc = t ? outbox_add(db, "feedback.tagged", key, t) : -1;
+    rc = t ? outbox_add(db, EV_FEEDBACK_TAGGED, key, t) : -1;
     json_decref(t);
     log_info("event=case_retagged case=%s codes=\"%s\" by=%s", id, codes, by ? by : "");
     return rc;
@@ -713,7 +713,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
                              "complaint_breach", "category", "alert", "vars", vars);
     snprintf(key, sizeof key, "intake/breach/%s", id);
-    rc = mail ? outbox_add(db, "mail.requested", key, mail) : -1;
+    rc = mail ? outbox_add(db, EV_MAIL_REQUESTED, key, mail) : -1;
     json_decref(mail);
     return rc;
 }
