@@ -59,9 +59,9 @@ json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *
 /* survey_control_campaigns - SURVEY_CAMPAIGNS {id?} */
 json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_t *err)
 {
-    (void)err;
-    return survey_campaigns_list(service_db(svc), service_config(svc),
-                                 json_string_value(json_object_get(req, "id")));
+    json_t *body = survey_campaigns_list(service_db(svc), service_config(svc),
+                                         json_string_value(json_object_get(req, "id")));
+    return body ? body : service_fail(err, "internal", "the campaigns could not be read");
 }
 
 /* survey_control_report - SURVEY_REPORT: the NPS report (survey_report.c) */
