@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "service.h"
 #include "survey_time.h"
 
 #define INTAKE_LOCALES 5         /* en ru pl zh be, in this order */
@@ -109,5 +110,33 @@ json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t
  * intake_token_check fills id (129 bytes) and locale (36 bytes), 0/-1. */
 char *intake_token_make(const char *key, const char *customer_id, const char *locale);
 int intake_token_check(const char *key, const char *token, char *id, char *locale);
+
+/* --- the service (intake.c) and its parts -------------------------------- */
+
+/* hark-intake's state, set up by intake.c's init */
+typedef struct {
+    const config_t *cfg;
+    reasons_t *reasons;
+    char staff_url[512];
+    int due_timer;
+    long long opened;
+} intake_t;
+
+/* Event handlers (intake_case.c), see service_event_fn */
+int intake_case_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_complaint(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c);
+/* intake_case_breaches - the timer (arg: the service) that alerts cases
+ * past their deadline and flushes the outbox (intake_case.c) */
+int intake_case_breaches(evloop_t *loop, void *arg);
+
+/* Control commands (intake_control.c), see service_command_fn */
+json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *err);
+json_t *intake_control_report(service_t *svc, const json_t *req, service_err_t *err);
+/* intake_control_status - case counts in SERVICE_STATUS */
+void intake_control_status(service_t *svc, json_t *body);
 
 #endif
