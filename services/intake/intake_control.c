@@ -16,7 +16,7 @@ static const char *s_col(sqlite3_stmt *st, int i)
 json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *err)
 {
     intake_t *s = service_state(svc);
-    json_t *body = intake_cases(service_db(svc), s->reasons, req, clock_now_ms(), err->text,
+    json_t *body = intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(), err->text,
                                 sizeof err->text);
     if (!body)
         err->code = "invalid_request";
@@ -31,7 +31,7 @@ json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *e
 json_t *intake_control_report(service_t *svc, const json_t *req, service_err_t *err)
 {
     intake_t *s = service_state(svc);
-    json_t *body = intake_report(service_db(svc), s->reasons, req, err->text, sizeof err->text);
+    json_t *body = intake_store_report(service_db(svc), s->reasons, req, err->text, sizeof err->text);
     if (!body)
         err->code = "invalid_request";
     return body;

@@ -26,7 +26,7 @@
  * such date and enabled kind, the zones of the customers whose stored
  * month*100+day matches (29 February also on its stand-in day) from the
  * (md, timezone) index alone, computes each zone's send instant on D (the
- * settings' local time in that zone: ms_send_instant, correct across DST
+ * settings' local time in that zone: milestone_date_send_instant, correct across DST
  * changes; cached per zone and day), and reads the customers of the zones
  * that are due, leaving out those whose year is decided already.
  * Due: send instant <= now < send instant + catch_up.  So each zone's
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "milestone",
-        .migrations = milestone_migrations,
+        .migrations = milestone_store_migrations,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, keys, the tick (milestone_tick.c) */
@@ -103,7 +103,7 @@ static int s_init(service_t *svc)
         return -1;
     service_set_state(svc, m);
     m->cfg = cfg;
-    if (ms_check_config(cfg, s_config_error, NULL))
+    if (milestone_settings_check_config(cfg, s_config_error, NULL))
         return -1;
     m->cache = calloc(MILESTONE_CACHE_SLOTS, sizeof *m->cache);
     m->default_tz = config_get(cfg, "milestone", "default_timezone");
@@ -115,7 +115,7 @@ static int s_init(service_t *svc)
         m->catch_up = m->interval;
     m->batch = (int)config_int(cfg, "milestone", "batch");
     m->mar1 = strcmp(config_get(cfg, "milestone", "feb29"), "mar1") == 0;
-    m->coupon_prefix = ms_coupon_prefix(cfg);
+    m->coupon_prefix = milestone_coupon_prefix(cfg);
     if (!m->cache ||
         keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;

@@ -22,19 +22,19 @@ json_t *milestone_control_settings(service_t *svc, const json_t *req, service_er
 {
     milestone_t *m = service_state(svc);
     const char *kind = json_string_value(json_object_get(req, "kind"));
-    if (json_object_get(req, "kind") && ms_kind(kind) < 0)
+    if (json_object_get(req, "kind") && milestone_settings_kind(kind) < 0)
         return service_fail(err, "invalid_request", "kind must be birthday or anniversary");
     json_t *list = json_array();
     sqlite3 *db = service_db(svc);
-    for (int k = 0; k < MS_KINDS; k++) {
-        ms_settings_t s;
-        if ((kind && k != ms_kind(kind)) || milestone_store_settings(db, m->cfg, k, &s))
+    for (int k = 0; k < MILESTONE_KINDS; k++) {
+        milestone_settings_t s;
+        if ((kind && k != milestone_settings_kind(kind)) || milestone_store_settings(db, m->cfg, k, &s))
             continue;
-        json_t *v = ms_settings_view(&s), *counts = json_object();
+        json_t *v = milestone_settings_view(&s), *counts = json_object();
         sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
                                           " GROUP BY status");
         if (st)
-            sqlite3_bind_text(st, 1, ms_kind_names[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 1, milestone_settings_kind_names[k], -1, SQLITE_STATIC);
         while (st && sqlite3_step(st) == SQLITE_ROW)
             json_object_set_new(counts, s_col(st, 0), json_integer(sqlite3_column_int64(st, 1)));
         db_finish(st);
@@ -46,16 +46,16 @@ json_t *milestone_control_settings(service_t *svc, const json_t *req, service_er
 
 /* s_next - the next milestone of kind for customer row values: the first
  * year whose message is neither decided nor missed; NULL when none */
-static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, const char *cid,
+static json_t *s_next(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, const char *cid,
                       int md, int start_year, const char *tz, int64_t now)
 {
     int y0, mo, d;
     clock_civil_from_days(now / MILESTONE_DAY_MS, &y0, &mo, &d);
     for (int y = y0 - 1; y <= y0 + 2; y++) {
-        if (set->kind == MS_ANNIVERSARY && y - start_year < 1)
+        if (set->kind == MILESTONE_ANNIVERSARY && y - start_year < 1)
             continue;
         int om, od;
-        ms_observed(y, md / 100, md % 100, m->mar1, &om, &od);
+        milestone_date_observed(y, md / 100, md % 100, m->mar1, &om, &od);
         int64_t event_day = clock_days_from_civil(y, om, od);
         int64_t at = milestone_tick_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
         if (at + m->catch_up <= now)
@@ -64,7 +64,7 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
                                           " customer_id = ? AND year = ?");
         if (!st)
             return NULL;
-        sqlite3_bind_text(st, 1, ms_kind_names[set->kind], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, milestone_settings_kind_names[set->kind], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 3, y);
         int decided = sqlite3_step(st) == SQLITE_ROW;
@@ -75,7 +75,7 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
         snprintf(date, sizeof date, "%04d-%02d-%02d", y, om, od);
         json_t *next = json_pack("{s:i,s:s,s:s}", "year", y, "date", date, "send_at",
                                  clock_format(at, when, sizeof when));
-        if (set->kind == MS_ANNIVERSARY)
+        if (set->kind == MILESTONE_ANNIVERSARY)
             json_object_set_new(next, "years", json_integer(y - start_year));
         return next;
     }
@@ -109,14 +109,14 @@ json_t *milestone_control_customer(service_t *svc, const json_t *req, service_er
     db_finish(st);
     int64_t now = clock_now_ms();
     json_t *list = json_array();
-    for (int k = 0; k < MS_KINDS; k++) {
-        ms_settings_t set;
+    for (int k = 0; k < MILESTONE_KINDS; k++) {
+        milestone_settings_t set;
         if (milestone_store_settings(db, m->cfg, k, &set))
             continue;
-        int mdi = k == MS_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
-        json_t *item = json_pack("{s:s,s:b}", "kind", ms_kind_names[k], "enabled", set.enabled);
+        int mdi = k == MILESTONE_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
+        json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled", set.enabled);
         if (has[mdi]) {
-            json_t *next = s_next(m, db, &set, cid, col[mdi], k == MS_BIRTHDAY ? 0 : col[mdi - 1],
+            json_t *next = s_next(m, db, &set, cid, col[mdi], k == MILESTONE_BIRTHDAY ? 0 : col[mdi - 1],
                                   tz, now);
             if (next)
                 json_object_set_new(item, "next", next);
@@ -125,7 +125,7 @@ json_t *milestone_control_customer(service_t *svc, const json_t *req, service_er
         st = db_prepare(db, "SELECT year, status FROM sends WHERE kind = ? AND customer_id = ?"
                             " ORDER BY year");
         if (st) {
-            sqlite3_bind_text(st, 1, ms_kind_names[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 1, milestone_settings_kind_names[k], -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
         }
         while (st && sqlite3_step(st) == SQLITE_ROW)

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "milestone.h"
 #include "outbox.h"
-#include "survey_time.h"
+#include "tz.h"
 
 /* s_col - a text column or "" */
 static const char *s_col(sqlite3_stmt *st, int i)
@@ -43,9 +43,9 @@ milestone_slot_t *milestone_tick_slot(milestone_t *m, const char *tz, int64_t da
         return e;
     int y, mo, d;
     clock_civil_from_days(day, &y, &mo, &d);
-    const char *zone = survey_tz_ok(tz) ? tz : m->default_tz;
+    const char *zone = tz_ok(tz) ? tz : m->default_tz;
     memset(e, 0, sizeof *e);
-    e->at = ms_send_instant(y, mo, d, minutes, zone);
+    e->at = milestone_date_send_instant(y, mo, d, minutes, zone);
     snprintf(e->tz, sizeof e->tz, "%s", tz);
     e->day = day;
     e->minutes = minutes;
@@ -61,7 +61,7 @@ milestone_slot_t *milestone_tick_slot(milestone_t *m, const char *tz, int64_t da
 static int s_zones(sqlite3 *db, int kind, int from_signup, const int md[2], char ***out)
 {
     /* the column names come from this fixed list, never from input */
-    const char *sql = kind == MS_BIRTHDAY ? "SELECT DISTINCT timezone FROM customers"
+    const char *sql = kind == MILESTONE_BIRTHDAY ? "SELECT DISTINCT timezone FROM customers"
                                             " WHERE b_md IN (?1, ?2)"
                       : from_signup ? "SELECT DISTINCT timezone FROM customers"
                                       " WHERE s_md IN (?1, ?2)"
@@ -106,12 +106,12 @@ static int s_zones(sqlite3 *db, int kind, int from_signup, const int md[2], char
 /* s_scan_zone - the decisions due now among the customers of one zone
  * (tz, NULL for none) whose milestone of year y is kept on `day`; appended
  * to *out (grown; caller frees).  0/-1 */
-static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, const int md[2],
+static int s_scan_zone(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, const int md[2],
                        int y, const char *tz, int64_t at, int64_t now, milestone_due_t **out, size_t *n,
                        size_t *cap)
 {
     const char *sql =
-        set->kind == MS_BIRTHDAY
+        set->kind == MILESTONE_BIRTHDAY
             ? "SELECT id, email, name, locale, 0 FROM customers c"
               " WHERE b_md IN (?1, ?2) AND timezone IS ?5 AND NOT EXISTS"
               " (SELECT 1 FROM sends s WHERE s.kind = ?3 AND s.customer_id = c.id"
@@ -130,14 +130,14 @@ static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, co
         return -1;
     sqlite3_bind_int(st, 1, md[0]);
     sqlite3_bind_int(st, 2, md[1]);
-    sqlite3_bind_text(st, 3, ms_kind_names[set->kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, milestone_settings_kind_names[set->kind], -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, y);
     if (tz) /* unbound: NULL, and "timezone IS NULL" finds those without */
         sqlite3_bind_text(st, 5, tz, -1, SQLITE_TRANSIENT);
     int rc = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int years = y - sqlite3_column_int(st, 4);
-        if (set->kind == MS_ANNIVERSARY && years < 1)
+        if (set->kind == MILESTONE_ANNIVERSARY && years < 1)
             continue; /* whole years only: the first comes next year */
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 256;
@@ -169,14 +169,14 @@ static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, co
  * instant still ahead.  Zone by zone: the zones whose send instant on
  * `day` has not come (or is long past and decided) cost an index read.
  * 0/-1 */
-static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t day,
+static int s_scan(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, int64_t day,
                   int64_t now, milestone_due_t **out, size_t *n, size_t *cap, int64_t *next_at)
 {
     /* the milestone kept on `day` is the one `offset` days later */
     int64_t event_day = day - set->offset_days;
     int y, mo, d, md[2];
     clock_civil_from_days(event_day, &y, &mo, &d);
-    if (ms_match_md(y, mo, d, m->mar1, md) < 2)
+    if (milestone_date_match_md(y, mo, d, m->mar1, md) < 2)
         md[1] = md[0];
     char **zones = NULL;
     int nz = s_zones(db, set->kind, set->from_signup, md, &zones);
@@ -204,15 +204,15 @@ static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t
 }
 
 /* s_mail - the mail.requested payload of one message; caller decrefs */
-static json_t *s_mail(milestone_t *m, const ms_settings_t *set, const milestone_due_t *d)
+static json_t *s_mail(milestone_t *m, const milestone_settings_t *set, const milestone_due_t *d)
 {
     json_t *vars = json_object();
     if (*d->name)
         json_object_set_new(vars, "name", json_string(d->name));
-    if (d->kind == MS_ANNIVERSARY)
+    if (d->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(vars, "years", json_integer(d->years));
     if (m->coupon_prefix) {
-        char *code = ms_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
+        char *code = milestone_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
         if (!code) {
             json_decref(vars);
             return NULL;
@@ -229,7 +229,7 @@ static json_t *s_mail(milestone_t *m, const ms_settings_t *set, const milestone_
 
 /* s_decide - record one decision (and queue its message) inside the open
  * transaction; a year decided already is left alone.  0/-1 */
-static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, milestone_due_t *d,
+static int s_decide(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, milestone_due_t *d,
                     int64_t now)
 {
     if (strcmp(d->status, "sent") == 0) {
@@ -242,7 +242,7 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, miles
                                       " status, at) VALUES(?, ?, ?, ?, ?)");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, ms_kind_names[d->kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, milestone_settings_kind_names[d->kind], -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, d->cid, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, d->year);
     sqlite3_bind_text(st, 4, d->status, -1, SQLITE_STATIC);
@@ -254,7 +254,7 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, miles
         return rc;
     json_t *mail = s_mail(m, set, d);
     char key[256];
-    snprintf(key, sizeof key, "milestone/%s/%s/%d", ms_kind_names[d->kind], d->cid, d->year);
+    snprintf(key, sizeof key, "milestone/%s/%s/%d", milestone_settings_kind_names[d->kind], d->cid, d->year);
     rc = mail ? outbox_add(db, EV_MAIL_REQUESTED, key, mail) : -1;
     json_decref(mail);
     return rc;
@@ -276,7 +276,7 @@ static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
             sent++;
         if (!bad && strcmp(d->status, "missed") != 0)
             log_info("event=milestone_%s kind=%s customer=%s year=%d", d->status,
-                     ms_kind_names[d->kind], d->cid, d->year);
+                     milestone_settings_kind_names[d->kind], d->cid, d->year);
     }
     if (bad || db_commit(db)) {
         db_rollback(db);
@@ -303,7 +303,7 @@ static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
         m->n_due = m->i_due = 0;
         m->sent = 0;
         m->scan_at = now;
-        for (int k = 0; k < MS_KINDS && !bad; k++) {
+        for (int k = 0; k < MILESTONE_KINDS && !bad; k++) {
             bad = milestone_store_settings(db, m->cfg, k, &m->set[k]);
             for (int64_t day = lo; day <= hi && !bad && m->set[k].enabled; day++)
                 bad = s_scan(m, db, &m->set[k], day, now, &m->due, &m->n_due, &m->cap_due,

@@ -64,7 +64,7 @@
 #include "log.h"
 #include "service.h"
 #include "survey.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define CAMPAIGN_POST_PURCHASE "post-purchase"
 
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "survey",
-        .migrations = survey_migrations,
+        .migrations = survey_store_migrations,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the default campaign, the send timer (survey_send.c) */
@@ -161,7 +161,7 @@ static int s_init(service_t *svc)
     s->default_tz = config_get(cfg, "survey", "default_timezone");
     s->default_locale = config_get(cfg, "mailer", "default_locale");
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    if (survey_check_config(cfg, NULL, s_config_error, NULL))
+    if (campaign_check_config(cfg, NULL, s_config_error, NULL))
         return -1;
     static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     const char *dday = config_get(cfg, "survey", "digest_day");

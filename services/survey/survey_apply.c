@@ -12,7 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "survey.h"
-#include "survey_time.h"
+#include "tz.h"
 
 /* s_col - a text column or NULL */
 static const char *s_col(sqlite3_stmt *st, int i)
@@ -50,14 +50,14 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         snprintf(tz, sizeof tz, "%s", s_col(st, 2) ? s_col(st, 2) : "");
     }
     db_finish(st);
-    if (!survey_tz_ok(tz))
+    if (!tz_ok(tz))
         snprintf(tz, sizeof tz, "%s", s->default_tz);
 
     /* due: delay after the purchase, then the customer's next window */
     int64_t at = s_purchase_ms(ev);
     /* the first enabled campaign in id order that wants this purchase;
      * its sample decides, so a purchase gets at most one invite */
-    survey_campaign_t camp;
+    campaign_t camp;
     char err[200];
     int picked = survey_campaign_pick(db, s->cfg, p, &camp, err, sizeof err);
     if (picked < 0)
@@ -67,11 +67,11 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         return 0;
     }
     int64_t delay = camp.delay, expiry = camp.expiry;
-    int64_t due = survey_window_next(&camp.window, at + delay, tz);
+    int64_t due = tz_window_next(&camp.window, at + delay, tz);
     int sampled = survey_campaign_sampled(order_id, camp.sample_rate);
     char campaign[sizeof camp.id];
     snprintf(campaign, sizeof campaign, "%s", camp.id);
-    survey_campaign_free(&camp);
+    campaign_free(&camp);
 
     const char *status = "scheduled";
     if (!sampled) {
@@ -84,7 +84,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         status = "suppressed";
     } else {
         /* another invite to this address planned within the throttle */
-        int t = sstore_throttled(db, email, due, s->throttle);
+        int t = survey_store_throttled(db, email, due, s->throttle);
         if (t < 0)
             return -1;
         if (t)
@@ -117,7 +117,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     log_info("event=invite_%s invite=%s campaign=%s order=%s due=%s", status, id, campaign,
              order_id, clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
-        return sstore_stat_add(db, consumer_event_ms(ev), campaign,
+        return survey_store_stat_add(db, consumer_event_ms(ev), campaign,
                                *locale ? locale : s->default_locale, status, 1);
     return 0;
 }
@@ -141,7 +141,7 @@ static int s_delivered(sqlite3 *db, const hark_event_t *ev)
         snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : "");
         sqlite3_step(st);
         db_finish(st);
-        return sstore_stat_add(db, consumer_event_ms(ev), campaign, *locale ? locale : NULL,
+        return survey_store_stat_add(db, consumer_event_ms(ev), campaign, *locale ? locale : NULL,
                                "delivered", 1);
     }
     db_finish(st);
@@ -229,14 +229,14 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
      * a changed score moves from one category to the other there */
     if (!had_score) {
         answered_at = t;
-        if (sstore_stat_add(db, t, campaign, locale, "responses", 1))
+        if (survey_store_stat_add(db, t, campaign, locale, "responses", 1))
             return -1;
-    } else if (sstore_stat_add(db, answered_at, campaign, locale, s_category(old), -1)) {
+    } else if (survey_store_stat_add(db, answered_at, campaign, locale, s_category(old), -1)) {
         return -1;
     }
-    if (sstore_stat_add(db, answered_at, campaign, locale, s_category(score), 1))
+    if (survey_store_stat_add(db, answered_at, campaign, locale, s_category(score), 1))
         return -1;
-    if (comment && !had_comment && sstore_stat_add(db, answered_at, campaign, locale, "comments", 1))
+    if (comment && !had_comment && survey_store_stat_add(db, answered_at, campaign, locale, "comments", 1))
         return -1;
     int alert = score <= 6 && !alerted && s->alert_to && *s->alert_to;
     st = db_prepare(db, "UPDATE invites SET score = ?2, comment = coalesce(?3, comment),"
@@ -273,7 +273,7 @@ int survey_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
     (void)svc, (void)c;
     const json_t *p = ev->payload;
     return contacts_upsert(db, p) ||
-                   sstore_customer_extra(db, p, json_string_value(json_object_get(p, "id")), -1)
+                   survey_store_customer_extra(db, p, json_string_value(json_object_get(p, "id")), -1)
                ? -1
                : 0;
 }
@@ -289,7 +289,7 @@ int survey_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
         return -1;
     const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                         cust ? "id" : "customer_id"));
-    if (sstore_customer_extra(db, cust, cid, s_purchase_ms(ev)))
+    if (survey_store_customer_extra(db, cust, cid, s_purchase_ms(ev)))
         return -1;
     int rc = s_schedule(s, db, ev, cid);
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);

@@ -21,7 +21,7 @@ static const char *s_col(sqlite3_stmt *st, int i)
 json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *err)
 {
     const char *id = json_string_value(json_object_get(req, "invite"));
-    sqlite3_stmt *st = id && survey_invite_ok(id)
+    sqlite3_stmt *st = id && survey_link_invite_ok(id)
                            ? db_prepare(service_db(svc),
                                         "SELECT status, campaign, locale, score, comment,"
                                         " expires_at, due_at FROM invites WHERE id = ?")
@@ -59,7 +59,7 @@ json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *
 /* survey_control_campaigns - SURVEY_CAMPAIGNS {id?} */
 json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_t *err)
 {
-    json_t *body = survey_campaigns_list(service_db(svc), service_config(svc),
+    json_t *body = survey_campaign_list(service_db(svc), service_config(svc),
                                          json_string_value(json_object_get(req, "id")));
     return body ? body : service_fail(err, "internal", "the campaigns could not be read");
 }
@@ -76,7 +76,7 @@ json_t *survey_control_report(service_t *svc, const json_t *req, service_err_t *
 /* survey_control_responses - SURVEY_RESPONSES: the answers, newest first */
 json_t *survey_control_responses(service_t *svc, const json_t *req, service_err_t *err)
 {
-    json_t *body = survey_responses(service_db(svc), req, err->text, sizeof err->text);
+    json_t *body = survey_report_responses(service_db(svc), req, err->text, sizeof err->text);
     if (!body)
         err->code = "invalid_request";
     return body;

@@ -57,7 +57,7 @@ typedef struct {
 static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
 {
     const char *status = "sent", *locale = *d->locale ? d->locale : s->default_locale;
-    survey_campaign_t camp;
+    campaign_t camp;
     char err[200];
     if (survey_campaign_get(db, s->cfg, d->campaign, &camp, err, sizeof err)) {
         log_error("event=bad_campaign campaign=%s error=\"%s\"", d->campaign, err);
@@ -65,7 +65,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
     }
     int64_t expiry = camp.expiry, reminder = camp.reminder;
     int enabled = camp.enabled;
-    survey_campaign_free(&camp);
+    campaign_free(&camp);
     if (!enabled) {
         status = "cancelled"; /* disabled after this invite was planned */
     } else if (!*d->email) {
@@ -115,7 +115,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
     log_info("event=invite_%s invite=%s", status, d->id);
     if (rc || strcmp(status, "skipped") == 0 || strcmp(status, "cancelled") == 0)
         return rc;
-    return sstore_stat_add(db, now, d->campaign, locale, status, 1);
+    return survey_store_stat_add(db, now, d->campaign, locale, status, 1);
 }
 
 /* s_due - up to SURVEY_SEND_BATCH rows of sql (bound to now) as s_due_t */
@@ -164,11 +164,11 @@ int survey_send_due(evloop_t *loop, void *arg)
     sqlite3 *db = service_db(svc);
     int64_t now = clock_now_ms();
     /* relationship campaigns' runs make scheduled invites, sent below */
-    if (survey_runs_due(db, &s->env, now) < 0)
+    if (survey_run_due(db, &s->env, now) < 0)
         log_error("event=run_failed error=\"%s\"", sqlite3_errmsg(db));
     if (now >= s->digest_check_at) {
         int64_t next;
-        int r = survey_digest_due(db, &s->env, now, &next);
+        int r = survey_run_digest_due(db, &s->env, now, &next);
         if (r < 0)
             log_error("event=digest_failed error=\"%s\"", sqlite3_errmsg(db));
         else
