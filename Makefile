@@ -109,12 +109,16 @@ build/gen/proto_cmds.h: proto/commands.json services/common/proto_embed.sh
 	@mkdir -p build/gen
 	sh services/common/proto_embed.sh --header proto/commands.json > $@.tmp && mv $@.tmp $@
 
-$(OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h
+build/gen/proto_events.h: $(wildcard proto/events/*.json) services/common/proto_embed.sh
+	@mkdir -p build/gen
+	sh services/common/proto_embed.sh --events $(wildcard proto/events/*.json) > $@.tmp && mv $@.tmp $@
+
+$(OUT)/obj/gen/proto_gen.o: build/gen/proto_gen.c build/gen/proto_cmds.h build/gen/proto_events.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
 # -MMD: each object also depends on the headers it includes (the .d files)
-$(OUT)/obj/%.o: %.c build/gen/proto_cmds.h
+$(OUT)/obj/%.o: %.c build/gen/proto_cmds.h build/gen/proto_events.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SVC_CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -21,7 +21,7 @@
 schema_t *campaign_schema(char *err, size_t errlen)
 {
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++)
-        if (strcmp(d->name, "campaign.saved") == 0)
+        if (strcmp(d->name, EV_CAMPAIGN_SAVED) == 0)
             return schema_new(d->json, err, errlen);
     snprintf(err, errlen, "no schema for campaign.saved");
     return NULL;

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "jclient.h"
 #include "log.h"
+#include "outbox.h"
 #include "wire.h"
 
 #define CONSUMER_TIMEOUT_MS 10000
@@ -26,17 +27,19 @@ struct consumer {
     consumer_apply_fn apply;
     void *arg;
     int64_t cursor;
-    int64_t head;   /* the journal's head at the last fetch */
-    json_t *outbox; /* events emitted by the batch being applied */
+    int64_t head; /* the journal's head at the last fetch */
     evloop_t *loop;
     int timer;
 };
 
-/* s_load_cursor - read (creating) the cursor row */
+/* s_load_cursor - read (creating) the cursor row; the outbox table too,
+ * for a consumer whose migrations do not make it (outbox.h) */
 static int s_load_cursor(consumer_t *c)
 {
     if (db_exec(c->db, "CREATE TABLE IF NOT EXISTS hark_cursor("
-                       " name TEXT PRIMARY KEY, offset INTEGER NOT NULL)"))
+                       " name TEXT PRIMARY KEY, offset INTEGER NOT NULL)") ||
+        db_exec(c->db, "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY,"
+                       " type TEXT NOT NULL, key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL)"))
         return -1;
     sqlite3_stmt *st = db_prepare(c->db, "SELECT offset FROM hark_cursor WHERE name = ?");
     if (!st)
@@ -96,7 +99,6 @@ void consumer_destroy(consumer_t **self_p)
     wire_client_destroy(&c->journal);
     if (c->sub)
         zmq_close(c->sub);
-    json_decref(c->outbox);
     free(c->name);
     free(c);
     *self_p = NULL;
@@ -104,18 +106,16 @@ void consumer_destroy(consumer_t **self_p)
 
 int64_t consumer_cursor(const consumer_t *c) { return c->cursor; }
 
-/* consumer_emit - queue an event with a deterministic key */
+/* consumer_emit - into the outbox, in the open transaction, with a
+ * deterministic key */
 int consumer_emit(consumer_t *c, const hark_event_t *source, const char *type,
                   const char *suffix, json_t *payload)
 {
     char key[512];
     snprintf(key, sizeof key, "%s/%lld/%s", c->name, (long long)source->offset, suffix);
-    if (!c->outbox)
-        c->outbox = json_array();
-    json_t *ev = json_pack("{s:s,s:s,s:o}", "type", type, "key", key, "payload", payload);
-    if (!ev || !c->outbox || json_array_append_new(c->outbox, ev))
-        return -1;
-    return 0;
+    int rc = payload ? outbox_add(c->db, type, key, payload) : -1;
+    json_decref(payload);
+    return rc;
 }
 
 /* s_apply_one - one event inside a savepoint */
@@ -133,20 +133,20 @@ static void s_apply_one(consumer_t *c, json_t *e)
         log_error("event=bad_journal_event offset=%lld", (long long)ev.offset);
         return;
     }
-    size_t outbox_before = c->outbox ? json_array_size(c->outbox) : 0;
     db_exec(c->db, "SAVEPOINT ev");
     if (c->apply(c->arg, c->db, &ev, c) < 0) {
+        /* its changes and its outbox rows alike */
         db_exec(c->db, "ROLLBACK TO ev");
-        while (c->outbox && json_array_size(c->outbox) > outbox_before)
-            json_array_remove(c->outbox, json_array_size(c->outbox) - 1);
         log_warn("event=apply_skipped offset=%lld type=%s", (long long)ev.offset, ev.type);
     }
     db_exec(c->db, "RELEASE ev");
 }
 
-/* consumer_poll - one batch, one transaction */
+/* consumer_poll - one batch, one transaction, then its outbox */
 int consumer_poll(consumer_t *c)
 {
+    /* what a crash or a journal outage left after an earlier commit */
+    outbox_flush(c->db, c->journal);
     json_t *r = jclient_fetch(c->journal, c->cursor, c->batch, c->types, CONSUMER_TIMEOUT_MS);
     if (!r)
         return -1;
@@ -162,23 +162,8 @@ int consumer_poll(consumer_t *c)
         json_decref(r);
         return -1;
     }
-    json_decref(c->outbox);
-    c->outbox = NULL;
     for (size_t i = 0; i < n; i++)
         s_apply_one(c, json_array_get(events, i));
-    if (c->outbox && json_array_size(c->outbox) > 0) {
-        /* the emitted events reach the journal before our cursor moves: a
-         * crash between the two re-applies and re-emits the same keys */
-        char err[200];
-        json_t *ok = jclient_append(c->journal, c->outbox, CONSUMER_TIMEOUT_MS, err);
-        if (!ok) {
-            log_warn("event=emit_failed error=\"%s\" offset=%lld", err, (long long)c->cursor);
-            db_rollback(c->db);
-            json_decref(r);
-            return -1;
-        }
-        json_decref(ok);
-    }
     sqlite3_stmt *st = db_prepare(c->db, "INSERT INTO hark_cursor(name, offset) VALUES(?, ?)"
                                          " ON CONFLICT(name) DO UPDATE SET offset = excluded.offset");
     int bad = !st;
@@ -194,9 +179,11 @@ int consumer_poll(consumer_t *c)
         return -1;
     }
     c->cursor = next;
-    json_decref(c->outbox);
-    c->outbox = NULL;
     json_decref(r);
+    /* after the commit, never with a transaction open: a crash before
+     * this leaves the rows for the next flush, and the journal stores a
+     * key once whoever sends it */
+    outbox_flush(c->db, c->journal);
     return n > 0 ? (int)n : 0;
 }
 

@@ -2,13 +2,17 @@
  * consumer.h - apply the journal to a service's own SQLite file, exactly once.
  *
  * The consumer fetches events after the service's cursor and, in ONE SQLite
- * transaction, applies each (the service's callback changes its tables),
- * appends the events the service emitted to the journal, and stores the new
- * cursor.  A crash anywhere leaves either nothing or everything committed:
- *   - before COMMIT: the service's changes and cursor roll back; the events
- *     are applied again.  Anything they emit gets the same deterministic key
- *     (service / source offset / suffix), so the journal stores it once.
- *   - after COMMIT: done; the cursor moved with the changes.
+ * transaction, applies each (the service's callback changes its tables and
+ * writes what it emits into its outbox, outbox.h) and stores the new
+ * cursor; after the COMMIT it flushes the outbox to the journal.  No
+ * journal round trip happens with the transaction open.  A crash anywhere
+ * leaves either nothing or everything committed:
+ *   - before COMMIT: the service's changes, its outbox rows and the cursor
+ *     roll back; the events are applied again.  Anything they emit gets the
+ *     same deterministic key (service / source offset / suffix).
+ *   - after COMMIT, before the flush: the outbox rows are there; the next
+ *     flush (the first poll after a restart) sends them.  The journal
+ *     stores a key once, so a resend adds nothing.
  * Each event runs inside a SAVEPOINT: an event the service cannot apply is
  * logged and skipped without undoing the rest of the batch.
  */
@@ -55,9 +59,10 @@ wire_client_t *consumer_journal(consumer_t *c);
 /* consumer_attach - poll on journal hints and every poll_ms */
 int consumer_attach(consumer_t *c, evloop_t *loop, int poll_ms);
 
-/* consumer_poll - fetch and apply one batch now.  Returns the number of
- * events applied (0: none), or -1 when the journal could not be reached or
- * the transaction failed (nothing was applied; try again later). */
+/* consumer_poll - flush the outbox, fetch and apply one batch now, then
+ * flush what it emitted.  Returns the number of events applied (0: none),
+ * or -1 when the journal could not be reached or the transaction failed
+ * (nothing was applied; try again later). */
 int consumer_poll(consumer_t *c);
 
 /* consumer_caught_up - fetch and apply one batch now, like consumer_poll:
@@ -72,8 +77,9 @@ int consumer_caught_up(consumer_t *c);
  * recorded_at */
 int64_t consumer_event_ms(const hark_event_t *ev);
 
-/* consumer_emit - during apply: queue an event for the journal with key
- * "<consumer name>/<source offset>/<suffix>".  payload is stolen.  0/-1. */
+/* consumer_emit - during apply: write an event into the outbox, in the
+ * open transaction, with key "<consumer name>/<source offset>/<suffix>";
+ * it reaches the journal after the commit.  payload is stolen.  0/-1. */
 int consumer_emit(consumer_t *c, const hark_event_t *source, const char *type,
                   const char *suffix, json_t *payload);
 

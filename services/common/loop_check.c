@@ -122,7 +122,7 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
     char err[256], path[128] = "", why[256] = "";
     schema_t *s = NULL;
     for (const proto_doc_t *d = proto_event_schemas; d->name && !s; d++)
-        if (strcmp(d->name, "loop.closed") == 0)
+        if (strcmp(d->name, EV_LOOP_CLOSED) == 0)
             s = schema_new(d->json, err, sizeof err);
     if (!s) {
         json_decref(p);

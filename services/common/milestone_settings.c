@@ -166,7 +166,7 @@ int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone
 schema_t *milestone_settings_schema(char *err, size_t errlen)
 {
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++)
-        if (strcmp(d->name, "milestone.saved") == 0)
+        if (strcmp(d->name, EV_MILESTONE_SAVED) == 0)
             return schema_new(d->json, err, errlen);
     snprintf(err, errlen, "no schema for milestone.saved");
     return NULL;

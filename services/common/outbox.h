@@ -2,12 +2,15 @@
  * outbox.h - events a service emits, kept in its own SQLite file until the
  * journal has them.
  *
- * A service that decides to emit an event (the mailer's outcomes, the
- * survey's invites) writes it into its `outbox` table in the same
- * transaction as the state change that caused it, then hands the outbox to
- * the journal.  A crash in between loses nothing: the rows stay and the next
- * flush sends them; the journal stores a key once, so a resend adds nothing.
- * The table (each service creates it in its migrations):
+ * Everything a service emits goes this one way: whether it decides in a
+ * timer (the mailer's outcomes, the survey's invites) or while applying a
+ * journal event (consumer_emit), it writes the event into its `outbox`
+ * table in the same transaction as the state change that caused it, and
+ * hands the outbox to the journal after the commit.  A crash in between
+ * loses nothing: the rows stay and the next flush sends them; the journal
+ * stores a key once, so a resend adds nothing.
+ * The table (each service creates it in its migrations; the consumer
+ * creates it when they do not):
  *   CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,
  *                       key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);
  */

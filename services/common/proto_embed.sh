@@ -2,6 +2,7 @@
 # proto_embed.sh - compile proto/ into C, so binaries carry the contract they
 # were built with instead of reading a checkout at run time.
 #   proto_embed.sh --header proto/commands.json   -> #defines for every command
+#   proto_embed.sh --events proto/events/*.json   -> #defines for every event type
 #   proto_embed.sh FILES...                        -> proto_gen.c (schema texts)
 set -eu
 
@@ -18,6 +19,25 @@ if [ "$1" = "--header" ]; then
     sed -n 's/.*"name": *"\([A-Z_]*\)".*/\1/p' "$2" | while read -r name; do
         echo "#define CMD_$name \"$name\""
     done
+    echo "#endif"
+    exit 0
+fi
+
+if [ "$1" = "--events" ]; then
+    # EV_MAIL_REQUESTED "mail.requested": code names a type by its constant,
+    # so a type proto/ does not define fails to compile
+    shift
+    echo "/* generated from proto/events/ by proto_embed.sh - do not edit */"
+    echo "#ifndef HARK_PROTO_EVENTS_H"
+    echo "#define HARK_PROTO_EVENTS_H"
+    n=0
+    for f in "$@"; do
+        name=$(basename "$f" .json)
+        macro=$(printf '%s' "$name" | tr 'a-z.' 'A-Z_')
+        echo "#define EV_$macro \"$name\""
+        n=$((n + 1))
+    done
+    echo "#define PROTO_EVENT_COUNT $n"
     echo "#endif"
     exit 0
 fi

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ struct service {
     consumer_t *consumer;
     void *state;
     int64_t started_mono;
-    int lock_fd; /* <state_dir>/<name>.lock, held for our life (pidlock.h) */
+    int lock_fd;           /* <state_dir>/<name>.lock, held for our life (pidlock.h) */
+    const char **consumes; /* derived from def->events */
 };
 
 const config_t *service_config(const service_t *svc) { return svc->cfg; }
@@ -86,6 +88,78 @@ void *service_bind(void *zctx, int type, const char *endpoint)
     return NULL;
 }
 
+json_t *service_fail(service_err_t *err, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+/* service_consumes - the types of the event table */
+const char **service_consumes(const service_def_t *def, int *ok)
+{
+    *ok = 1;
+    size_t n = 0;
+    for (; def->events && def->events[n].type; n++)
+        if (strcmp(def->events[n].type, SERVICE_EVERY_TYPE) == 0)
+            return NULL;
+    if (n == 0)
+        return NULL;
+    const char **types = calloc(n + 1, sizeof *types);
+    if (!types) {
+        *ok = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        types[i] = def->events[i].type;
+    return types;
+}
+
+/* s_apply - an event to the handler its type has in the event table */
+static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    service_t *svc = arg;
+    for (const service_event_t *e = svc->def->events; e->type; e++)
+        if (strcmp(e->type, ev->type) == 0 || strcmp(e->type, SERVICE_EVERY_TYPE) == 0)
+            return e->fn(svc, db, ev, c);
+    return 0; /* not ours: the journal sends only our types, so never */
+}
+
+/* s_command - one request to the handler its command has in the table:
+ * decode, call, encode and send the reply or the ERROR.  0 when the table
+ * has the command, -1 when not. */
+static int s_command(service_t *svc, const wire_msg_t *m)
+{
+    const service_command_t *cmd = svc->def->commands;
+    while (cmd && cmd->cmd && strcmp(cmd->cmd, m->cmd) != 0)
+        cmd++;
+    if (!cmd || !cmd->cmd)
+        return -1;
+    json_t *req = wire_body_json(m);
+    if (!json_is_object(req)) {
+        json_decref(req);
+        wire_reply_error(svc->control, m, "invalid_request", "not a JSON object");
+        return 0;
+    }
+    service_err_t err = {.code = NULL};
+    json_t *body = cmd->fn(svc, req, &err);
+    json_decref(req);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    if (text) {
+        wire_reply(svc->control, m, cmd->reply, text, strlen(text));
+    } else if (err.code) {
+        wire_reply_error(svc->control, m, err.code, err.text);
+    } else {
+        wire_reply_error(svc->control, m, "internal", "out of memory");
+    }
+    free(text);
+    json_decref(body);
+    return 0;
+}
+
 /* s_on_control - SERVICE_STATUS, or the service's own commands */
 static int s_on_control(evloop_t *loop, void *arg)
 {
@@ -114,7 +188,7 @@ static int s_on_control(evloop_t *loop, void *arg)
                 wire_reply(svc->control, &m, CMD_SERVICE_STATUS_OK, s, strlen(s));
             free(s);
             json_decref(b);
-        } else if (!svc->def->command || svc->def->command(svc, svc->control, &m) < 0) {
+        } else if (s_command(svc, &m) < 0) {
             wire_reply_error(svc->control, &m, "unknown_command", m.cmd);
         }
         wire_msg_free(&m);
@@ -142,8 +216,19 @@ int service_main(int argc, char **argv, const service_def_t *def)
     log_init(def->name);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: %s [-c FILE]\n", argv[0]);
+            printf("usage: %s [-c FILE] [--tables]\n", argv[0]);
             return 0;
+        }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--tables") == 0) {
+            int ok;
+            const char **types = service_consumes(def, &ok);
+            for (size_t t = 0; types && types[t]; t++)
+                printf("consumes %s\n", types[t]);
+            for (const service_command_t *c = def->commands; c && c->cmd; c++)
+                printf("serves %s %s\n", c->cmd, c->reply);
+            free(types);
+            return ok ? 0 : 1;
         }
     service_t svc_mem = {.def = def, .lock_fd = -1}, *svc = &svc_mem;
     int rc = 1, inited = 0;
@@ -190,11 +275,15 @@ int service_main(int argc, char **argv, const service_def_t *def)
         if (!svc->db)
             goto out;
     }
-    if (def->apply) {
+    if (def->events) {
+        int ok;
+        svc->consumes = service_consumes(def, &ok);
+        if (!ok)
+            goto out;
         svc->consumer = consumer_new(svc->zctx, def->name, svc->db,
                                      config_get(svc->cfg, "journal", "endpoint"),
                                      config_get(svc->cfg, "journal", "pub_endpoint"),
-                                     def->consumes, 500, def->apply, svc);
+                                     svc->consumes, 500, s_apply, svc);
         if (!svc->consumer || consumer_attach(svc->consumer, svc->loop, 1000))
             goto out;
     }
@@ -209,6 +298,7 @@ out:
     if (inited && def->fini)
         def->fini(svc);
     consumer_destroy(&svc->consumer);
+    free(svc->consumes);
     db_close(&svc->db);
     if (svc->control)
         zmq_close(svc->control);

@@ -128,7 +128,7 @@ static void s_put(gateway_req_t *r, const char *id)
         json_decref(c);
         return;
     }
-    long long off = gateway_journal_one(r, "campaign.saved", c, NULL);
+    long long off = gateway_journal_one(r, EV_CAMPAIGN_SAVED, c, NULL);
     json_decref(c);
     if (off < 0)
         return;

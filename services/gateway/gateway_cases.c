@@ -40,9 +40,9 @@ static int s_case_exists(gateway_req_t *r, const char *id)
 /* s_case_action - POST /v1/cases/ID/ACTION: journal case.<action> */
 static void s_case_action(gateway_req_t *r, const char *id, const char *action)
 {
-    const char *type = strcmp(action, "reply") == 0     ? "case.replied"
-                       : strcmp(action, "retag") == 0   ? "case.retagged"
-                       : strcmp(action, "resolve") == 0 ? "case.resolved"
+    const char *type = strcmp(action, "reply") == 0     ? EV_CASE_REPLIED
+                       : strcmp(action, "retag") == 0   ? EV_CASE_RETAGGED
+                       : strcmp(action, "resolve") == 0 ? EV_CASE_RESOLVED
                                                         : NULL;
     if (!type) {
         gateway_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
@@ -73,7 +73,7 @@ static void s_case_action(gateway_req_t *r, const char *id, const char *action)
         return;
     }
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
-    if (strcmp(type, "case.replied") == 0) {
+    if (strcmp(type, EV_CASE_REPLIED) == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
         if (!m || !*m || !mime_utf8_valid(m, strlen(m)) || strlen(m) > 20000) {
             gateway_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
@@ -81,7 +81,7 @@ static void s_case_action(gateway_req_t *r, const char *id, const char *action)
             goto done;
         }
         json_object_set_new(p, "message", json_string(m));
-    } else if (strcmp(type, "case.retagged") == 0) {
+    } else if (strcmp(type, EV_CASE_RETAGGED) == 0) {
         json_t *codes = json_object_get(body, "codes"), *v;
         size_t i;
         if (!json_is_array(codes) || json_array_size(codes) == 0 ||

@@ -39,7 +39,7 @@ int gateway_events_init(gateway_t *gw)
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++) {
         json_t *doc = json_loads(d->json, 0, NULL);
         json_t *ingest = json_object_get(json_object_get(doc, "x-hark"), "ingest");
-        if (doc && strcmp(d->name, "survey.answered") == 0) {
+        if (doc && strcmp(d->name, EV_SURVEY_ANSWERED) == 0) {
             gw->answered = schema_new_json(doc, err, sizeof err);
             if (!gw->answered) {
                 log_error("event=schema_failed schema=%s error=\"%s\"", d->name, err);

@@ -104,7 +104,7 @@ void gateway_intake_fini(gateway_t *gw)
 
 int gateway_intake_check(gateway_req_t *r, const char *type, const json_t *data, long index)
 {
-    if (!r->gw->reasons || (strcmp(type, "complaint") != 0 && strcmp(type, "cancellation") != 0))
+    if (!r->gw->reasons || (strcmp(type, EV_COMPLAINT) != 0 && strcmp(type, EV_CANCELLATION) != 0))
         return 0;
     const char *code = json_string_value(json_object_get(data, "reason_code"));
     if (!code || reasons_find(r->gw->reasons, code) >= 0)
@@ -337,7 +337,7 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
         json_object_set_new(p, "text", json_string(f->text));
     /* what the form made must pass the same schema as an ingested event
      * (the address above all: s_email_ok is only a first filter) */
-    const char *type = f->cancel ? "cancellation" : "complaint";
+    const char *type = f->cancel ? EV_CANCELLATION : EV_COMPLAINT;
     for (size_t i = 0; i < r->gw->n_types; i++)
         if (strcmp(r->gw->types[i].type, type) == 0 &&
             schema_validate(r->gw->types[i].schema, p, NULL, 0, NULL, 0)) {

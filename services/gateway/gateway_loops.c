@@ -99,7 +99,7 @@ void gateway_loops_post(gateway_req_t *r)
         return;
     }
     /* a close sent again after a 503 tells nobody twice: the loop id is the same */
-    long long off = gateway_journal_one(r, "loop.closed", payload, NULL);
+    long long off = gateway_journal_one(r, EV_LOOP_CLOSED, payload, NULL);
     const char *lid = json_string_value(json_object_get(payload, "loop"));
     if (off >= 0) {
         json_t *body = json_pack("{s:s,s:I,s:O}", "loop", lid, "offset", (json_int_t)off,

@@ -99,7 +99,7 @@ static void s_put(gateway_req_t *r, const char *kind)
         json_decref(c);
         return;
     }
-    long long off = gateway_journal_one(r, "milestone.saved", c, NULL);
+    long long off = gateway_journal_one(r, EV_MILESTONE_SAVED, c, NULL);
     json_decref(c);
     if (off < 0)
         return;

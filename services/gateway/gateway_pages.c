@@ -176,7 +176,7 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
         const char *dot = strchr(tok, '.');
         char key[200];
         snprintf(key, sizeof key, "unsub:%.150s", dot ? dot + 1 : tok);
-        json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.unsubscribed", "key", key,
+        json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", EV_MAIL_UNSUBSCRIBED, "key", key,
                                    "payload", p);
         char err[200];
         json_t *ok = gateway_append(r->gw, events, err);

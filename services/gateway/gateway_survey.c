@@ -372,7 +372,7 @@ static int s_record(gateway_req_t *r, const survey_link_t *link, int score, cons
             json_object_del(p, "locale");
         }
     }
-    json_t *events = p ? json_pack("[{s:s,s:s,s:o}]", "type", "survey.answered", "key", key,
+    json_t *events = p ? json_pack("[{s:s,s:s,s:o}]", "type", EV_SURVEY_ANSWERED, "key", key,
                                    "payload", p)
                        : NULL;
     char err[200] = "out of memory";

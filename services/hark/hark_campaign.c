@@ -277,7 +277,7 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    long long off = hark_journal_one(cli, "campaign.saved", id, c);
+    long long off = hark_journal_one(cli, EV_CAMPAIGN_SAVED, id, c);
     json_decref(c);
     if (off < 0)
         return 1;

@@ -242,9 +242,9 @@ static int s_action(cli_t *cli, const char *what)
     char by[80];
     hark_by(by, sizeof by);
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
-    const char *type = "case.resolved";
+    const char *type = EV_CASE_RESOLVED;
     if (strcmp(what, "reply") == 0) {
-        type = "case.replied";
+        type = EV_CASE_REPLIED;
         const char *file = cli->argc == 4 && strcmp(cli->argv[2], "--message-file") == 0
                                ? cli->argv[3]
                                : NULL;
@@ -261,7 +261,7 @@ static int s_action(cli_t *cli, const char *what)
         json_object_set_new(p, "message", json_string(msg));
         free(msg);
     } else if (strcmp(what, "retag") == 0) {
-        type = "case.retagged";
+        type = EV_CASE_RETAGGED;
         int errors = 0;
         reasons_t *r = reasons_load(config_get(cli->cfg, "intake", "reasons"), NULL, NULL, &errors);
         json_t *codes = json_array();

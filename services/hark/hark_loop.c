@@ -182,7 +182,7 @@ static int s_close(cli_t *cli)
         return 0;
     }
     const char *lid = json_string_value(json_object_get(payload, "loop"));
-    long long off = hark_journal_one(cli, "loop.closed", lid, payload);
+    long long off = hark_journal_one(cli, EV_LOOP_CLOSED, lid, payload);
     if (off >= 0) {
         if (as_json)
             printf("{\"loop\":\"%s\",\"offset\":%lld,\"customers\":%lld}\n", lid, off,

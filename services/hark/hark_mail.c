@@ -148,7 +148,7 @@ static int s_send(cli_t *cli, s_args_t *a)
     char rnd[17], key[64];
     keys_random_hex(rnd, 8);
     snprintf(key, sizeof key, "cli/mail.send/%s", rnd);
-    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.requested", "key", key,
+    json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", EV_MAIL_REQUESTED, "key", key,
                                "payload", p);
     json_t *ok = hark_append(cli, events);
     json_decref(events);
@@ -164,8 +164,8 @@ static int s_send(cli_t *cli, s_args_t *a)
     int64_t deadline = clock_mono_ms() + 60000, after = off;
     while (clock_mono_ms() < deadline) {
         json_t *body = json_pack("{s:I,s:i,s:[ssss]}", "after", (json_int_t)after, "limit", 1000,
-                                 "types", "mail.delivered", "mail.bounced", "mail.failed",
-                                 "mail.skipped");
+                                 "types", EV_MAIL_DELIVERED, EV_MAIL_BOUNCED, EV_MAIL_FAILED,
+                                 EV_MAIL_SKIPPED);
         char cmd[48];
         json_t *r = hark_call(cli, ep, CMD_JOURNAL_FETCH, body, cmd);
         json_decref(body);
@@ -184,7 +184,7 @@ static int s_send(cli_t *cli, s_args_t *a)
                            ? json_string_value(json_object_get(pl, "address"))
                            : "?",
                        err || reason ? ": " : "", err ? err : reason ? reason : "");
-                int good = strcmp(type, "mail.delivered") == 0;
+                int good = strcmp(type, EV_MAIL_DELIVERED) == 0;
                 json_decref(r);
                 return good ? 0 : 1;
             }
@@ -256,7 +256,7 @@ static int s_retry(cli_t *cli, s_args_t *a)
     s_actor(actor, sizeof actor);
     keys_random_hex(rnd, 8);
     snprintf(key, sizeof key, "cli/mail.retry/%lld/%s", a->id, rnd);
-    json_t *events = json_pack("[{s:s,s:s,s:{s:I,s:s}}]", "type", "mail.retry_requested", "key",
+    json_t *events = json_pack("[{s:s,s:s,s:{s:I,s:s}}]", "type", EV_MAIL_RETRY_REQUESTED, "key",
                                key, "payload", "message", (json_int_t)a->id, "actor", actor);
     json_t *ok = hark_append(cli, events);
     json_decref(events);

@@ -140,7 +140,7 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    long long off = hark_journal_one(cli, "milestone.saved", kind, c);
+    long long off = hark_journal_one(cli, EV_MILESTONE_SAVED, kind, c);
     json_decref(c);
     if (off < 0)
         return 1;

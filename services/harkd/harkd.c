@@ -169,12 +169,11 @@ static int s_on_tick(evloop_t *loop, void *arg)
     return 0;
 }
 
-/* s_command - HARKD_STATUS */
-static int s_command(service_t *svc, void *sock, const wire_msg_t *m)
+/* s_harkd_status - HARKD_STATUS: every child, running or not */
+static json_t *s_harkd_status(service_t *svc, const json_t *req, service_err_t *err)
 {
+    (void)req, (void)err;
     harkd_t *h = service_state(svc);
-    if (strcmp(m->cmd, CMD_HARKD_STATUS) != 0)
-        return -1;
     json_t *list = json_array();
     int64_t now = clock_mono_ms();
     for (size_t i = 0; i < h->n; i++) {
@@ -187,13 +186,7 @@ static int s_command(service_t *svc, void *sock, const wire_msg_t *m)
             json_object_set_new(o, "last_exit", json_string(c->last_exit));
         json_array_append_new(list, o);
     }
-    json_t *body = json_pack("{s:i,s:o}", "pid", (int)getpid(), "services", list);
-    char *s = json_dumps(body, JSON_COMPACT);
-    if (s)
-        wire_reply(sock, m, CMD_HARKD_STATUS_OK, s, strlen(s));
-    free(s);
-    json_decref(body);
-    return 0;
+    return json_pack("{s:i,s:o}", "pid", (int)getpid(), "services", list);
 }
 
 /* s_bin_dir - [harkd] bin_dir, or the directory harkd runs from */
@@ -308,13 +301,18 @@ static void s_fini(service_t *svc)
     service_set_state(svc, NULL);
 }
 
+static const service_command_t s_commands[] = {
+    {CMD_HARKD_STATUS, CMD_HARKD_STATUS_OK, s_harkd_status},
+    {NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "harkd",
+        .commands = s_commands,
         .init = s_init,
         .fini = s_fini,
-        .command = s_command,
     };
     return service_main(argc, argv, &def);
 }

@@ -1,7 +1,9 @@
 /*
- * intake.h - what the parts of hark-intake share: text tagging
- * (intake_match.c), the business-hours clock (intake_hours.c), intake.db's
- * schema, its cases and its report (intake_store.c).  The taxonomy itself
+ * intake.h - what the parts of hark-intake share: its state (intake.c),
+ * the cases' handlers (intake_case.c), the control commands
+ * (intake_control.c), text tagging (intake_match.c), the business-hours
+ * clock (intake_hours.c), intake.db's schema, its cases and its report
+ * (intake_store.c).  The taxonomy itself
  * is common/reasons.h, the customers' tokens common/customer_token.h.
  *
  * Single-threaded use for the clock (intake_hours_*): local time comes
@@ -17,6 +19,7 @@
 
 #include "config.h"
 #include "reasons.h"
+#include "service.h"
 
 #define INTAKE_TEXT_MAX 10000    /* characters, as complaint.json */
 
@@ -63,5 +66,34 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
 /* intake_store_cases - INTAKE_CASES: a list (filters) or one case with notes */
 json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
                            char *err, size_t errlen);
+
+/* --- the service (intake.c) and its parts -------------------------------- */
+
+/* hark-intake's state, set up by intake.c's init */
+typedef struct {
+    const config_t *cfg;
+    reasons_t *reasons;
+    intake_match_t *match;    /* the taxonomy's keywords */
+    char staff_url[512];
+    int due_timer;
+    long long opened;
+} intake_t;
+
+/* Event handlers (intake_case.c), see service_event_fn */
+int intake_case_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_complaint(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c);
+/* intake_case_breaches - the timer (arg: the service) that alerts cases
+ * past their deadline and flushes the outbox (intake_case.c) */
+int intake_case_breaches(evloop_t *loop, void *arg);
+
+/* Control commands (intake_control.c), see service_command_fn */
+json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *err);
+json_t *intake_control_report(service_t *svc, const json_t *req, service_err_t *err);
+/* intake_control_status - case counts in SERVICE_STATUS */
+void intake_control_status(service_t *svc, json_t *body);
 
 #endif

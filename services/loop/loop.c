@@ -58,51 +58,124 @@ typedef struct {
     int send_timer;
 } loop_state_t;
 
-static const char *const s_consumes[] = {
-    "customer",        "purchase",       "complaint",   "cancellation", "mail.unsubscribed",
-    "mail.bounced",    "feedback.tagged", "loop.closed", "mail.requested", "survey.answered",
-    NULL,
+static int s_on_customer(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_contact(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_unsubscribed(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_bounced(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_tagged(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_closed(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_requested(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_answered(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static json_t *s_preview(service_t *, const json_t *, service_err_t *);
+static json_t *s_report(service_t *, const json_t *, service_err_t *);
+static int s_init(service_t *svc);
+static void s_fini(service_t *svc);
+static void s_status(service_t *svc, json_t *body);
+
+static const service_event_t s_events[] = {
+    {EV_CUSTOMER, s_on_customer},
+    {EV_PURCHASE, s_on_contact},
+    {EV_COMPLAINT, s_on_contact},
+    {EV_CANCELLATION, s_on_contact},
+    {EV_MAIL_UNSUBSCRIBED, s_on_unsubscribed},
+    {EV_MAIL_BOUNCED, s_on_bounced},
+    {EV_FEEDBACK_TAGGED, s_on_tagged},
+    {EV_LOOP_CLOSED, s_on_closed},
+    {EV_MAIL_REQUESTED, s_on_requested},
+    {EV_SURVEY_ANSWERED, s_on_answered},
+    {NULL, NULL},
 };
 
-/* s_apply - one journal event */
-static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+static const service_command_t s_commands[] = {
+    {CMD_LOOP_PREVIEW, CMD_LOOP_PREVIEW_OK, s_preview},
+    {CMD_LOOP_REPORT, CMD_LOOP_REPORT_OK, s_report},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "loop",
+        .migrations = loop_store_migrations,
+        .events = s_events,
+        .commands = s_commands,
+        .init = s_init, /* settings, the taxonomy, the send timer */
+        .fini = s_fini,
+        .status = s_status,
+    };
+    return service_main(argc, argv, &def);
+}
+
+/* s_on_customer - customer: the contact copy */
+static int s_on_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_upsert(db, ev->payload);
+}
+
+/* s_on_contact - purchase, complaint, cancellation: the customer they carry */
+static int s_on_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    json_t *cust = json_object_get(ev->payload, "customer");
+    return cust ? contacts_upsert(db, cust) : 0;
+}
+
+/* s_on_unsubscribed - mail.unsubscribed: no loop email */
+static int s_on_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
+                             "unsubscribed");
+}
+
+/* s_on_bounced - mail.bounced: no loop email */
+static int s_on_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
+                             "bounced");
+}
+
+/* s_on_tagged - feedback.tagged: who raised which reason */
+static int s_on_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return loop_store_tagged(db, ev->payload, ev->offset);
+}
+
+/* s_on_requested - mail.requested: hark-survey's invites, for the report */
+static int s_on_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return loop_store_invite(db, ev->key, ev->payload);
+}
+
+/* s_on_answered - survey.answered: scores, for the report */
+static int s_on_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return loop_store_answer(db, ev->payload, consumer_event_ms(ev));
+}
+
+/* s_on_closed - loop.closed: a loop and the customers to tell */
+static int s_on_closed(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     (void)c;
-    service_t *svc = arg;
     loop_state_t *h = service_state(svc);
     const json_t *p = ev->payload;
-    if (strcmp(ev->type, "customer") == 0)
-        return contacts_upsert(db, p);
-    if (strcmp(ev->type, "purchase") == 0 || strcmp(ev->type, "complaint") == 0 ||
-        strcmp(ev->type, "cancellation") == 0) {
-        json_t *cust = json_object_get(p, "customer");
-        return cust ? contacts_upsert(db, cust) : 0;
+    long added = 0;
+    if (loop_store_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
+        log_error("event=loop_not_closed offset=%lld loop=%s", (long long)ev->offset,
+                  json_string_value(json_object_get(p, "loop")));
+        return -1;
     }
-    if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
-                               "unsubscribed");
-    if (strcmp(ev->type, "mail.bounced") == 0)
-        return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
-    if (strcmp(ev->type, "feedback.tagged") == 0)
-        return loop_store_tagged(db, p, ev->offset);
-    if (strcmp(ev->type, "mail.requested") == 0)
-        return loop_store_invite(db, ev->key, p);
-    if (strcmp(ev->type, "survey.answered") == 0)
-        return loop_store_answer(db, p, consumer_event_ms(ev));
-    if (strcmp(ev->type, "loop.closed") == 0) {
-        long added = 0;
-        if (loop_store_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
-            log_error("event=loop_not_closed offset=%lld loop=%s", (long long)ev->offset,
-                      json_string_value(json_object_get(p, "loop")));
-            return -1;
-        }
-        log_info("event=loop_closed loop=%s reason=%s recipients=%ld",
-                 json_string_value(json_object_get(p, "loop")),
-                 json_string_value(json_object_get(p, "reason")), added);
-        if (h && added)
-            evloop_timer_at(service_evloop(svc), h->send_timer, 0);
-        return 0;
-    }
+    log_info("event=loop_closed loop=%s reason=%s recipients=%ld",
+             json_string_value(json_object_get(p, "loop")),
+             json_string_value(json_object_get(p, "reason")), added);
+    if (h && added)
+        evloop_timer_at(service_evloop(svc), h->send_timer, 0);
     return 0;
 }
 
@@ -121,36 +194,21 @@ static int s_on_send(evloop_t *loop, void *arg)
     return 0;
 }
 
-/* s_reply - a JSON reply body, or ERROR invalid_request with err */
-static int s_reply(void *sock, const wire_msg_t *msg, const char *cmd, json_t *body,
-                   const char *err)
-{
-    if (!body)
-        return wire_reply_error(sock, msg, "invalid_request", err), 0;
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (text)
-        wire_reply(sock, msg, cmd, text, strlen(text));
-    free(text);
-    json_decref(body);
-    return 0;
-}
-
-/* s_command - LOOP_PREVIEW, LOOP_REPORT */
-static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
+/* s_preview - LOOP_PREVIEW: the mail a close would send */
+static json_t *s_preview(service_t *svc, const json_t *req, service_err_t *err)
 {
     loop_state_t *h = service_state(svc);
-    int preview = strcmp(msg->cmd, CMD_LOOP_PREVIEW) == 0;
-    if (!preview && strcmp(msg->cmd, CMD_LOOP_REPORT) != 0)
-        return -1;
-    json_t *req = wire_body_json(msg);
-    char err[300] = "not a JSON object";
-    json_t *body = !req      ? NULL
-                   : preview ? loop_send_preview(service_db(svc), &h->send, req, err, sizeof err)
-                             : loop_report_build(service_db(svc), req);
-    if (req && !body && !preview)
-        snprintf(err, sizeof err, "the report failed");
-    json_decref(req);
-    return s_reply(sock, msg, preview ? CMD_LOOP_PREVIEW_OK : CMD_LOOP_REPORT_OK, body, err);
+    json_t *body = loop_send_preview(service_db(svc), &h->send, req, err->text, sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    return body;
+}
+
+/* s_report - LOOP_REPORT: loops and their effect */
+static json_t *s_report(service_t *svc, const json_t *req, service_err_t *err)
+{
+    json_t *body = loop_report_build(service_db(svc), req);
+    return body ? body : service_fail(err, "invalid_request", "the report failed");
 }
 
 /* s_status - recipients by status in SERVICE_STATUS */
@@ -218,19 +276,4 @@ static void s_fini(service_t *svc)
     reasons_destroy(&h->reasons);
     free(h);
     service_set_state(svc, NULL);
-}
-
-int main(int argc, char **argv)
-{
-    static const service_def_t def = {
-        .name = "loop",
-        .migrations = loop_store_migrations,
-        .apply = s_apply,
-        .consumes = s_consumes,
-        .init = s_init,
-        .fini = s_fini,
-        .status = s_status,
-        .command = s_command,
-    };
-    return service_main(argc, argv, &def);
 }

@@ -118,9 +118,9 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
         char key[400];
         int bad = !mail || !told;
         snprintf(key, sizeof key, "loop/%s/mail/%s", r->loop, r->cid);
-        bad = bad || outbox_add(db, "mail.requested", key, mail);
+        bad = bad || outbox_add(db, EV_MAIL_REQUESTED, key, mail);
         snprintf(key, sizeof key, "loop/%s/notified/%s", r->loop, r->cid);
-        bad = bad || outbox_add(db, "loop.notified", key, told);
+        bad = bad || outbox_add(db, EV_LOOP_NOTIFIED, key, told);
         json_decref(mail);
         json_decref(told);
         if (bad)

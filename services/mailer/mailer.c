@@ -62,10 +62,45 @@ typedef struct {
     int dispatch_timer;
 } mailer_t;
 
-static const char *const s_consumes[] = {
-    "customer", "purchase", "complaint", "cancellation",
-    "mail.requested", "mail.unsubscribed", "mail.retry_requested", NULL,
+static int s_on_customer(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_contact(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_requested(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_unsubscribed(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static int s_on_retry(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
+static json_t *s_queue(service_t *, const json_t *, service_err_t *);
+static int s_init(service_t *svc);
+static void s_fini(service_t *svc);
+static void s_status(service_t *svc, json_t *body);
+
+static const service_event_t s_events[] = {
+    {EV_CUSTOMER, s_on_customer},
+    {EV_PURCHASE, s_on_contact},
+    {EV_COMPLAINT, s_on_contact},
+    {EV_CANCELLATION, s_on_contact},
+    {EV_MAIL_REQUESTED, s_on_requested},
+    {EV_MAIL_UNSUBSCRIBED, s_on_unsubscribed},
+    {EV_MAIL_RETRY_REQUESTED, s_on_retry},
+    {NULL, NULL},
 };
+
+static const service_command_t s_commands[] = {
+    {CMD_MAILER_QUEUE, CMD_MAILER_QUEUE_OK, s_queue},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "mailer",
+        .migrations = mailer_store_migrations,
+        .events = s_events,
+        .commands = s_commands,
+        .init = s_init, /* settings, the worker pool, the dispatch timer */
+        .fini = s_fini,
+        .status = s_status,
+    };
+    return service_main(argc, argv, &def);
+}
 
 /* s_marketing - categories a suppressed address does not get */
 static int s_marketing(const char *category)
@@ -74,49 +109,64 @@ static int s_marketing(const char *category)
            strcmp(category, "loop") == 0;
 }
 
-/* s_apply - one journal event */
-static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+/* s_on_customer - customer: the contact copy */
+static int s_on_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
-    (void)c;
-    service_t *svc = arg;
-    mailer_t *m = service_state(svc);
-    const json_t *p = ev->payload;
-    if (strcmp(ev->type, "customer") == 0)
-        return contacts_upsert(db, p);
-    if (strcmp(ev->type, "purchase") == 0 || strcmp(ev->type, "complaint") == 0 ||
-        strcmp(ev->type, "cancellation") == 0) {
-        json_t *cust = json_object_get(p, "customer");
-        return cust ? contacts_upsert(db, cust) : 0;
-    }
-    if (strcmp(ev->type, "mail.unsubscribed") == 0)
-        return mailer_store_suppress(db, json_string_value(json_object_get(p, "address")),
-                               "unsubscribed", ev->offset);
-    if (strcmp(ev->type, "mail.retry_requested") == 0) {
-        log_info("event=retry_requested message=%lld actor=%s",
-                 (long long)json_integer_value(json_object_get(p, "message")),
-                 json_string_value(json_object_get(p, "actor")));
-        if (m)
-            evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
-        return mailer_store_requeue(db, json_integer_value(json_object_get(p, "message")),
-                              clock_now_ms());
-    }
-    if (strcmp(ev->type, "mail.requested") == 0) {
-        char mid[256], rnd[17];
-        if (keys_random_hex(rnd, 8))
-            return -1;
-        snprintf(mid, sizeof mid, "<hark.%lld.%s@%s>", (long long)ev->offset, rnd,
-                 m ? m->from_domain : "localhost");
-        int64_t nb = 0;
-        const char *nbs = json_string_value(json_object_get(p, "not_before"));
-        if (nbs && clock_parse(nbs, &nb))
-            nb = 0;
-        if (m)
-            evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
-        return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
-    }
-    return 0;
+    (void)svc, (void)c;
+    return contacts_upsert(db, ev->payload);
 }
 
+/* s_on_contact - purchase, complaint, cancellation: the customer they carry */
+static int s_on_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    json_t *cust = json_object_get(ev->payload, "customer");
+    return cust ? contacts_upsert(db, cust) : 0;
+}
+
+/* s_on_unsubscribed - mail.unsubscribed: suppress the address */
+static int s_on_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c)
+{
+    (void)svc, (void)c;
+    return mailer_store_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
+                                 "unsubscribed", ev->offset);
+}
+
+/* s_on_retry - mail.retry_requested: a failed message queued again */
+static int s_on_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    mailer_t *m = service_state(svc);
+    const json_t *p = ev->payload;
+    log_info("event=retry_requested message=%lld actor=%s",
+             (long long)json_integer_value(json_object_get(p, "message")),
+             json_string_value(json_object_get(p, "actor")));
+    if (m)
+        evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
+    return mailer_store_requeue(db, json_integer_value(json_object_get(p, "message")),
+                                clock_now_ms());
+}
+
+/* s_on_requested - mail.requested: a message queued */
+static int s_on_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    mailer_t *m = service_state(svc);
+    const json_t *p = ev->payload;
+    char mid[256], rnd[17];
+    if (keys_random_hex(rnd, 8))
+        return -1;
+    snprintf(mid, sizeof mid, "<hark.%lld.%s@%s>", (long long)ev->offset, rnd,
+             m ? m->from_domain : "localhost");
+    int64_t nb = 0;
+    const char *nbs = json_string_value(json_object_get(p, "not_before"));
+    if (nbs && clock_parse(nbs, &nb))
+        nb = 0;
+    if (m)
+        evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
+    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
+}
 
 /* s_on_results - jobs the workers finished (and recorded): free them, send
  * the outcome events on, and look for more work */
@@ -205,12 +255,12 @@ static int s_dispatch(evloop_t *loop, void *arg)
         /* the one address rule (mailbox.h): ingest refuses what it
          * refuses, so this catches only addresses from config or old data */
         if (!addr || !*addr || !mailbox_valid(addr, strlen(addr), 0)) {
-            mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 2, 0);
+            mailer_store_outcome(db, id, "skipped", EV_MAIL_SKIPPED, NULL, 2, 0);
             continue;
         }
         if (s_marketing(category) && contacts_suppressed(db, addr)) {
             log_info("event=suppressed message=%lld", (long long)id);
-            mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
+            mailer_store_outcome(db, id, "skipped", EV_MAIL_SKIPPED, NULL, 1, 0);
             continue;
         }
         mailer_pool_job_t *j = calloc(1, sizeof *j);
@@ -277,12 +327,10 @@ static int s_dispatch(evloop_t *loop, void *arg)
 }
 
 /* s_queue - MAILER_QUEUE {status?, limit?}: counts and the rows */
-static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
+static json_t *s_queue(service_t *svc, const json_t *req, service_err_t *err)
 {
-    if (strcmp(msg->cmd, CMD_MAILER_QUEUE) != 0)
-        return -1;
+    (void)err;
     sqlite3 *db = service_db(svc);
-    json_t *req = wire_body_json(msg);
     const char *status = json_string_value(json_object_get(req, "status"));
     json_int_t limit = json_integer_value(json_object_get(req, "limit"));
     if (limit <= 0 || limit > 1000)
@@ -318,14 +366,7 @@ static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
         }
         sqlite3_finalize(st);
     }
-    json_decref(req);
-    json_t *body = json_pack("{s:o,s:o}", "counts", counts, "messages", rows);
-    char *s = json_dumps(body, JSON_COMPACT);
-    if (s)
-        wire_reply(sock, msg, CMD_MAILER_QUEUE_OK, s, strlen(s));
-    free(s);
-    json_decref(body);
-    return 0;
+    return json_pack("{s:o,s:o}", "counts", counts, "messages", rows);
 }
 
 /* s_status - queue counts in SERVICE_STATUS */
@@ -452,19 +493,4 @@ static void s_fini(service_t *svc)
     }
     free(m);
     service_set_state(svc, NULL);
-}
-
-int main(int argc, char **argv)
-{
-    static const service_def_t def = {
-        .name = "mailer",
-        .migrations = mailer_store_migrations,
-        .apply = s_apply,
-        .consumes = s_consumes,
-        .init = s_init,
-        .fini = s_fini,
-        .status = s_status,
-        .command = s_command,
-    };
-    return service_main(argc, argv, &def);
 }

@@ -161,7 +161,7 @@ void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const cha
     json_t *e = s_event(db, id);
     if (!e)
         return;
-    if (strcmp(type, "mail.skipped") == 0) {
+    if (strcmp(type, EV_MAIL_SKIPPED) == 0) {
         json_object_del(e, "attempts");
         json_object_set_new(e, "reason", json_string(code == 1   ? "suppressed"
                                                      : code == 2 ? "no_address"
@@ -170,7 +170,7 @@ void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const cha
             json_object_set_new(e, "error", json_string(error));
     } else if (error) {
         json_object_set_new(e, "error", json_string(error));
-        if (strcmp(type, "mail.bounced") == 0)
+        if (strcmp(type, EV_MAIL_BOUNCED) == 0)
             json_object_set_new(e, "code", json_integer(code));
     }
     char key[200];
@@ -192,7 +192,7 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
     int64_t now = clock_now_ms();
     if (j->render_failed) {
         log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
-        mailer_store_outcome(db, j->id, "skipped", "mail.skipped", j->diag, 3, 0);
+        mailer_store_outcome(db, j->id, "skipped", EV_MAIL_SKIPPED, j->diag, 3, 0);
         return db_commit(db) ? (db_rollback(db), -1) : 0;
     }
     sqlite3_stmt *up = db_prepare(db, "UPDATE messages SET attempts = attempts + 1 WHERE id = ?");
@@ -209,12 +209,12 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
         return -1;
     }
     if (j->code >= 200 && j->code < 300) {
-        mailer_store_outcome(db, j->id, "delivered", "mail.delivered", NULL, 0, 0);
+        mailer_store_outcome(db, j->id, "delivered", EV_MAIL_DELIVERED, NULL, 0, 0);
     } else if (j->permanent) {
         log_warn("event=bounced message=%lld code=%d diag=\"%s\"", (long long)j->id, j->code,
                  j->diag);
         mailer_store_suppress(db, j->to_addr, "bounced", 0);
-        mailer_store_outcome(db, j->id, "bounced", "mail.bounced", j->diag,
+        mailer_store_outcome(db, j->id, "bounced", EV_MAIL_BOUNCED, j->diag,
                        j->code >= 500 && j->code < 600 ? j->code : 550, 0);
     } else {
         int attempts = 1;
@@ -231,7 +231,7 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
         if (now - first >= rules->give_up) {
             log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"", (long long)j->id,
                      attempts, j->diag);
-            mailer_store_outcome(db, j->id, "failed", "mail.failed", j->diag, 0, 0);
+            mailer_store_outcome(db, j->id, "failed", EV_MAIL_FAILED, j->diag, 0, 0);
         } else {
             int64_t delay = rules->retry_min;
             for (int i = 1; i < attempts && delay < rules->retry_max; i++)

@@ -1,6 +1,8 @@
 /*
- * milestone.h - what the parts of hark-milestone share: the date math
- * (milestone_date.c) and milestone.db (milestone_store.c).  The marketer's
+ * milestone.h - what the parts of hark-milestone share: its state
+ * (milestone.c), the event handlers (milestone_apply.c), the tick
+ * (milestone_tick.c), the control commands (milestone_control.c), the date
+ * math (milestone_date.c) and milestone.db (milestone_store.c).  The marketer's
  * settings and the coupon codes are in common/ (milestone_settings.h,
  * milestone_coupon.h), so the admin API, the CLI and the service check the
  * same way.
@@ -16,6 +18,7 @@
 #include "config.h"
 #include "milestone_coupon.h"
 #include "milestone_settings.h"
+#include "service.h"
 #include "schema.h"
 
 /* --- dates (milestone_date.c) -------------------------------------------- */
@@ -67,5 +70,77 @@ int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, milesto
 /* milestone_store_save - apply a milestone.saved payload: 0 applied, 1 not applied
  * (err says why), -1 on a database error */
 int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len);
+
+/* --- the service (milestone.c) and its parts ----------------------------- */
+
+#define MILESTONE_DAY_MS 86400000LL
+#define MILESTONE_CACHE_SLOTS 4096
+
+/* A send instant once computed: (zone, local date, minutes) -> epoch ms.
+ * Zone rules do not change while we run, so an entry stays right.  done[k]
+ * is gen + 1 once that zone's customers of kind k were all decided at
+ * generation gen: until an event changes customers or settings (a new
+ * generation), later ticks need not read them again. */
+typedef struct {
+    char tz[65];
+    int none; /* customers without a zone */
+    int64_t day;
+    int minutes;
+    int64_t at;
+    uint64_t done[MILESTONE_KINDS];
+} milestone_slot_t;
+
+/* One decision a tick has made about a customer's year. */
+typedef struct {
+    int kind, year, years;
+    /* name: customer.json allows 200 characters, up to 4 bytes each in
+     * UTF-8 (a shorter buffer cut names, mid-character at times) */
+    char cid[129], email[320], name[801], locale[64];
+    const char *status;        /* sent, suppressed, no_address, missed */
+} milestone_due_t;
+
+typedef struct {
+    const config_t *cfg;
+    char token_key[128];
+    const char *coupon_prefix; /* NULL: no coupons */
+    const char *default_tz;
+    int64_t catch_up, interval;
+    int mar1, batch;
+    int timer;
+    int64_t tick_at;           /* the clock at the start of the last finished tick */
+    /* the decisions of the current tick, made a batch per loop turn */
+    milestone_due_t *due;
+    size_t n_due, i_due, cap_due, sent;
+    milestone_settings_t set[MILESTONE_KINDS];
+    int64_t scan_at, next_wait;
+    int64_t busy_ms, ticks;    /* time spent finding and requesting, for the benchmark */
+    milestone_slot_t *cache;   /* MILESTONE_CACHE_SLOTS entries */
+    uint64_t gen;              /* bumped by every event that may change who is due */
+} milestone_t;
+
+/* Event handlers (milestone_apply.c), see service_event_fn */
+int milestone_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c);
+int milestone_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c);
+int milestone_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                                 consumer_t *c);
+int milestone_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                            consumer_t *c);
+int milestone_apply_saved(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+
+/* milestone_tick - the timer (arg: the service): find what is due, then
+ * request it a batch per turn (milestone_tick.c) */
+int milestone_tick(evloop_t *loop, void *arg);
+/* milestone_tick_slot - the cache entry of local date `day` (days since
+ * the epoch) at `minutes` in zone tz (NULL: none; the default zone when tz
+ * is not one), its send instant computed on first use */
+milestone_slot_t *milestone_tick_slot(milestone_t *m, const char *tz, int64_t day, int minutes);
+
+/* Control commands (milestone_control.c), see service_command_fn */
+json_t *milestone_control_settings(service_t *svc, const json_t *req, service_err_t *err);
+json_t *milestone_control_customer(service_t *svc, const json_t *req, service_err_t *err);
+/* milestone_control_status - decisions by status and the last tick */
+void milestone_control_status(service_t *svc, json_t *body);
 
 #endif

@@ -1,6 +1,8 @@
 /*
- * survey.h - what the parts of hark-survey share: survey.db's schema and
- * small writes (survey_store.c) and the NPS report (survey_report.c).
+ * survey.h - what the parts of hark-survey share: its state (survey.c),
+ * the event handlers (survey_apply.c), the sender (survey_send.c), the
+ * control commands (survey_control.c), survey.db's schema and small writes
+ * (survey_store.c) and the NPS report (survey_report.c).
  */
 #ifndef HARK_SURVEY_H
 #define HARK_SURVEY_H
@@ -12,6 +14,7 @@
 
 #include "config.h"
 #include "campaign.h"
+#include "service.h"
 #include "tz.h"
 
 extern const char *const survey_store_migrations[];
@@ -111,5 +114,45 @@ int survey_run_due(sqlite3 *db, const survey_env_t *env, int64_t now);
  * gets the time of the next moment (nothing is due before it), or now when
  * env->sync could not catch up (try again). */
 int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms);
+
+/* --- the service (survey.c) and its handlers ----------------------------- */
+
+#define SURVEY_SEND_BATCH 200
+
+/* hark-survey's state, set up by survey.c's init */
+typedef struct {
+    const config_t *cfg;
+    char token_key[128];
+    char public_url[512];
+    const char *staff_url, *alert_to, *default_tz, *default_locale;
+    int64_t throttle; /* across campaigns; the rest is per campaign */
+    survey_env_t env;        /* what runs and digests need (survey_run.c) */
+    int64_t digest_check_at; /* no digest is due before this */
+    int due_timer;           /* survey_send_due */
+} survey_t;
+
+/* Event handlers (survey_apply.c), see service_event_fn */
+int survey_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c);
+int survey_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_delivered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+
+/* survey_send_due - the timer (arg: the service) that starts due runs,
+ * mails the digest and sends due invites and reminders (survey_send.c) */
+int survey_send_due(evloop_t *loop, void *arg);
+/* survey_send_sync - survey_env_t's sync (arg: the service) */
+int survey_send_sync(void *arg);
+
+/* Control commands (survey_control.c), see service_command_fn */
+json_t *survey_control_report(service_t *svc, const json_t *req, service_err_t *err);
+json_t *survey_control_responses(service_t *svc, const json_t *req, service_err_t *err);
+json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *err);
+json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_t *err);
+/* survey_control_status - invite counts in SERVICE_STATUS */
+void survey_control_status(service_t *svc, json_t *body);
 
 #endif

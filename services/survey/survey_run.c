@@ -488,7 +488,7 @@ int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int
     db_finish(st);
     json_t *mail = fresh ? s_digest_mail(db, env, prev, from, moment) : NULL;
     snprintf(key, sizeof key, "survey/digest/%s", week);
-    if (rc || (fresh && (!mail || outbox_add(db, "mail.requested", key, mail))) ||
+    if (rc || (fresh && (!mail || outbox_add(db, EV_MAIL_REQUESTED, key, mail))) ||
         db_commit(db)) {
         json_decref(mail);
         db_rollback(db);

@@ -162,3 +162,54 @@ def test_harkd_waits_for_an_old_copy_to_exit_before_starting_a_new_one(make_hark
     wait_for(lambda: h.pid("survey"), 20, what="survey started")
     h.wait_healthy()
     assert h.log().count("event=waiting_for_old_copy service=survey") == 1
+
+
+def test_an_event_emitted_while_applying_reaches_the_journal_after_the_commit_and_once_after_a_kill(make_hark):
+    """The consumer writes what a service emits into its outbox in the
+    transaction that applies the source event, and flushes the outbox only
+    after the commit: with the journal frozen the commit still happens (no
+    journal round trip with the transaction open), and a consumer killed
+    between its commit and its flush sends the row at restart, once."""
+    import signal
+    h = make_hark(services=("journal", "gateway", "counter"),
+                  conf={"counter": {"apply_delay": "3s", "emit_every": "1"},
+                        "harkd": {"restart_min": "2s", "restart_max": "2s"}})
+    wait_for(lambda: h.pid("counter"), what="counter running")
+    jpid, cpid = h.pid("journal"), h.pid("counter")
+    st, body = h.post_events([{"type": "customer", "data": {"id": "c1"}}], idem="one")
+    assert st == 202
+    off = body["offsets"][0]
+    key = "counter/%d/counted" % off
+    path = os.path.join(h.state, "counter.db")
+
+    def read(sql, *args):
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    # the counter fetched the event at once (a hint, or its 1 s poll) and
+    # spends 3 s applying it: freeze the journal meanwhile
+    time.sleep(1.5)
+    os.kill(jpid, signal.SIGSTOP)
+    try:
+        def committed():
+            cur = read("SELECT offset FROM hark_cursor WHERE name = 'counter'")
+            return bool(cur) and cur[0][0] >= off and \
+                read("SELECT count(*) FROM outbox WHERE key = ?", key) == [(1,)]
+        # the cursor moved and the emitted event waits in the outbox, though
+        # the journal cannot answer: the commit did not wait for it
+        wait_for(committed, timeout=20, what="cursor and outbox row committed")
+        assert read("SELECT times FROM applied WHERE offset = ?", off) == [(1,)]
+        os.kill(cpid, signal.SIGKILL)  # between the commit and the flush
+    finally:
+        os.kill(jpid, signal.SIGCONT)
+    wait_for(lambda: h.pid("counter") not in (0, cpid), timeout=30, what="counter back")
+    wait_for(lambda: read("SELECT count(*) FROM outbox") == [(0,)], timeout=30,
+             what="outbox flushed after the restart")
+    counted = [e for e in h.fetch_all(types=["test.counted"]) if e["key"] == key]
+    assert len(counted) == 1, counted
+    assert counted[0]["payload"]["source_offset"] == off
+    assert read("SELECT times FROM applied WHERE offset = ?", off) == [(1,)], "applied twice"
+    h.stop()

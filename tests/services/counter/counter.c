@@ -24,10 +24,9 @@ static const char *const s_migrations[] = {
     NULL,
 };
 
-/* s_apply - count one event, maybe emit */
-static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+/* s_on_any - count one event, maybe emit */
+static int s_on_any(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
-    service_t *svc = arg;
     const config_t *cfg = service_config(svc);
     long long every = config_int(cfg, "counter", "emit_every");
     long long delay = config_duration_ms(cfg, "counter", "apply_delay");
@@ -43,18 +42,23 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     sqlite3_bind_text(st, 2, ev->type, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
-    if (rc == 0 && every > 0 && ev->offset % every == 0 && strcmp(ev->type, "test.counted"))
-        rc = consumer_emit(c, ev, "test.counted", "counted",
+    if (rc == 0 && every > 0 && ev->offset % every == 0 && strcmp(ev->type, EV_TEST_COUNTED))
+        rc = consumer_emit(c, ev, EV_TEST_COUNTED, "counted",
                            json_pack("{s:I}", "source_offset", (json_int_t)ev->offset));
     return rc;
 }
+
+static const service_event_t s_events[] = {
+    {SERVICE_EVERY_TYPE, s_on_any},
+    {NULL, NULL},
+};
 
 int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "counter",
         .migrations = s_migrations,
-        .apply = s_apply,
+        .events = s_events,
     };
     return service_main(argc, argv, &def);
 }

@@ -1,0 +1,55 @@
+/*
+ * intake_control.c - hark-intake's control commands (intake.c lists them
+ * in its command table; the skeleton decodes each request and sends each
+ * reply) and its SERVICE_STATUS detail.
+ */
+#include "clock.h"
+#include "db.h"
+#include "intake.h"
+
+static const char *s_col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* intake_control_cases - INTAKE_CASES: a page of cases, or one case by id */
+json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *err)
+{
+    intake_t *s = service_state(svc);
+    json_t *body = intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(), err->text,
+                                sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    else if (json_object_get(req, "id") && json_array_size(json_object_get(body, "cases")) == 0) {
+        json_decref(body);
+        return service_fail(err, "not_found", "no such case");
+    }
+    return body;
+}
+
+/* intake_control_report - INTAKE_REPORT: cases by reason, team and day */
+json_t *intake_control_report(service_t *svc, const json_t *req, service_err_t *err)
+{
+    intake_t *s = service_state(svc);
+    json_t *body =
+        intake_store_report(service_db(svc), s->reasons, req, err->text, sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    return body;
+}
+
+/* intake_control_status - case counts in SERVICE_STATUS */
+void intake_control_status(service_t *svc, json_t *body)
+{
+    json_t *d = json_object();
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT status, count(*) FROM cases GROUP BY status");
+    long long total = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_object_set_new(d, s_col(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+        total += sqlite3_column_int64(st, 1);
+    }
+    db_finish(st);
+    json_object_set_new(d, "cases", json_integer(total));
+    json_object_set_new(body, "detail", d);
+}

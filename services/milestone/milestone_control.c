@@ -1,0 +1,163 @@
+/*
+ * milestone_control.c - hark-milestone's control commands (milestone.c
+ * lists them in its command table; the skeleton decodes each request and
+ * sends each reply) and its SERVICE_STATUS detail.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "milestone.h"
+
+/* s_col - a text column or "" */
+static const char *s_col(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    return v ? v : "";
+}
+
+/* milestone_control_settings - MILESTONE_SETTINGS {kind?} */
+json_t *milestone_control_settings(service_t *svc, const json_t *req, service_err_t *err)
+{
+    milestone_t *m = service_state(svc);
+    const char *kind = json_string_value(json_object_get(req, "kind"));
+    if (json_object_get(req, "kind") && milestone_settings_kind(kind) < 0)
+        return service_fail(err, "invalid_request", "kind must be birthday or anniversary");
+    json_t *list = json_array();
+    sqlite3 *db = service_db(svc);
+    for (int k = 0; k < MILESTONE_KINDS; k++) {
+        milestone_settings_t s;
+        if ((kind && k != milestone_settings_kind(kind)) ||
+            milestone_store_settings(db, m->cfg, k, &s))
+            continue;
+        json_t *v = milestone_settings_view(&s), *counts = json_object();
+        sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
+                                          " GROUP BY status");
+        if (st)
+            sqlite3_bind_text(st, 1, milestone_settings_kind_names[k], -1, SQLITE_STATIC);
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+            json_object_set_new(counts, s_col(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+        db_finish(st);
+        json_object_set_new(v, "counts", counts);
+        json_array_append_new(list, v);
+    }
+    return json_pack("{s:o}", "milestones", list);
+}
+
+/* s_next - the next milestone of kind for customer row values: the first
+ * year whose message is neither decided nor missed; NULL when none */
+static json_t *s_next(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, const char *cid,
+                      int md, int start_year, const char *tz, int64_t now)
+{
+    int y0, mo, d;
+    clock_civil_from_days(now / MILESTONE_DAY_MS, &y0, &mo, &d);
+    for (int y = y0 - 1; y <= y0 + 2; y++) {
+        if (set->kind == MILESTONE_ANNIVERSARY && y - start_year < 1)
+            continue;
+        int om, od;
+        milestone_date_observed(y, md / 100, md % 100, m->mar1, &om, &od);
+        int64_t event_day = clock_days_from_civil(y, om, od);
+        int64_t at =
+            milestone_tick_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
+        if (at + m->catch_up <= now)
+            continue;
+        sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM sends WHERE kind = ? AND"
+                                          " customer_id = ? AND year = ?");
+        if (!st)
+            return NULL;
+        sqlite3_bind_text(st, 1, milestone_settings_kind_names[set->kind], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, y);
+        int decided = sqlite3_step(st) == SQLITE_ROW;
+        db_finish(st);
+        if (decided)
+            continue;
+        char date[16], when[40];
+        snprintf(date, sizeof date, "%04d-%02d-%02d", y, om, od);
+        json_t *next = json_pack("{s:i,s:s,s:s}", "year", y, "date", date, "send_at",
+                                 clock_format(at, when, sizeof when));
+        if (set->kind == MILESTONE_ANNIVERSARY)
+            json_object_set_new(next, "years", json_integer(y - start_year));
+        return next;
+    }
+    return NULL;
+}
+
+/* milestone_control_customer - MILESTONE_CUSTOMER {customer_id}: each kind's next
+ * milestone and the years decided */
+json_t *milestone_control_customer(service_t *svc, const json_t *req, service_err_t *err)
+{
+    milestone_t *m = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    const char *cid = json_string_value(json_object_get(req, "customer_id"));
+    sqlite3_stmt *st = cid ? db_prepare(db, "SELECT timezone, b_md, s_year, s_md, p_year, p_md"
+                                            " FROM customers WHERE id = ?")
+                           : NULL;
+    if (st)
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        db_finish(st);
+        return service_fail(err, "not_found", "no such customer");
+    }
+    char tz[80];
+    snprintf(tz, sizeof tz, "%s", s_col(st, 0));
+    int col[5];
+    int has[5];
+    for (int i = 0; i < 5; i++) {
+        has[i] = sqlite3_column_type(st, i + 1) != SQLITE_NULL;
+        col[i] = sqlite3_column_int(st, i + 1);
+    }
+    db_finish(st);
+    int64_t now = clock_now_ms();
+    json_t *list = json_array();
+    for (int k = 0; k < MILESTONE_KINDS; k++) {
+        milestone_settings_t set;
+        if (milestone_store_settings(db, m->cfg, k, &set))
+            continue;
+        int mdi = k == MILESTONE_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
+        json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled",
+                                 set.enabled);
+        if (has[mdi]) {
+            json_t *next = s_next(m, db, &set, cid, col[mdi],
+                                  k == MILESTONE_BIRTHDAY ? 0 : col[mdi - 1], tz, now);
+            if (next)
+                json_object_set_new(item, "next", next);
+        }
+        json_t *decided = json_array();
+        st = db_prepare(db, "SELECT year, status FROM sends WHERE kind = ? AND customer_id = ?"
+                            " ORDER BY year");
+        if (st) {
+            sqlite3_bind_text(st, 1, milestone_settings_kind_names[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
+        }
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(decided, json_pack("{s:i,s:s}", "year",
+                                                     sqlite3_column_int(st, 0), "status",
+                                                     s_col(st, 1)));
+        db_finish(st);
+        json_object_set_new(item, "decided", decided);
+        json_array_append_new(list, item);
+    }
+    return json_pack("{s:s,s:o}", "customer_id", cid, "milestones", list);
+}
+
+/* milestone_control_status - decisions by status and the last tick, in SERVICE_STATUS */
+void milestone_control_status(service_t *svc, json_t *body)
+{
+    milestone_t *m = service_state(svc);
+    json_t *d = json_object();
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT status, count(*) FROM sends GROUP BY status");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(d, s_col(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+    db_finish(st);
+    char when[40];
+    if (m && m->tick_at)
+        json_object_set_new(d, "tick_at", json_string(clock_format(m->tick_at, when, sizeof when)));
+    if (m) {
+        json_object_set_new(d, "ticks", json_integer(m->ticks));
+        json_object_set_new(d, "busy_ms", json_integer(m->busy_ms));
+    }
+    json_object_set_new(body, "detail", d);
+}
