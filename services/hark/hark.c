@@ -30,7 +30,6 @@
 #include "keys.h"
 #include "milestone.h"
 #include "service.h"
-#include "survey_time.h"
 #include "wire.h"
 
 #define HARK_TIMEOUT_MS 3000
@@ -413,11 +412,9 @@ static int s_check_config(cli_t *cli)
         }
     }
     for (size_t i = 0; i < ns; i++) {
-        if (strcmp(names[i], "survey") == 0)
-            bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
-        else if (strcmp(names[i], "milestone") == 0)
-            bad += ms_check_config(cli->cfg, s_print_error, NULL);
-        else if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
+        /* every hark.conf value is checked by the config table (config.c);
+         * the reason taxonomy is a file of its own */
+        if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
             bad += intake_check_config(cli->cfg, s_print_error, NULL);
     }
     if (n + (size_t)bad) {

@@ -668,13 +668,6 @@ static void s_status(service_t *svc, json_t *body)
     json_object_set_new(body, "detail", d);
 }
 
-/* s_config_error - a [milestone] value we cannot work with */
-static void s_config_error(const char *msg, void *arg)
-{
-    (void)arg;
-    log_error("event=bad_config error=\"%s\"", msg);
-}
-
 /* s_init - settings, keys, the tick */
 static int s_init(service_t *svc)
 {
@@ -684,8 +677,6 @@ static int s_init(service_t *svc)
         return -1;
     service_set_state(svc, m);
     m->cfg = cfg;
-    if (ms_check_config(cfg, s_config_error, NULL))
-        return -1;
     m->cache = calloc(CACHE_SLOTS, sizeof *m->cache);
     m->default_tz = config_get(cfg, "milestone", "default_timezone");
     m->catch_up = config_duration_ms(cfg, "milestone", "catch_up");

@@ -111,11 +111,6 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
 int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
                       char *msg, size_t mlen);
 
-/* ms_check_config - the [milestone] values the config table cannot check
- * (time, default_timezone, coupon): each error as "FILE:LINE: [milestone]
- * key: message" to report(msg, arg).  Returns the number of errors. */
-int ms_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg);
-
 /* --- coupons (milestone_coupon.c) ---------------------------------------- */
 
 /* ms_coupon_prefix - the prefix [milestone] coupon gives ("GIFT" for on),

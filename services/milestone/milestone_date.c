@@ -65,15 +65,11 @@ int ms_parse_birthday(const char *s, int *m, int *d)
     return ms_parse_date(s, &y, m, d);
 }
 
+/* ms_parse_time - the config's time-of-day kind, so [milestone] time and a
+ * milestone.saved time read alike */
 int ms_parse_time(const char *s, int *minutes)
 {
-    if (!s || strlen(s) != 5 || s[2] != ':')
-        return -1;
-    int h = s_digits(s, 2), mi = s_digits(s + 3, 2);
-    if (h < 0 || h > 23 || mi < 0 || mi > 59)
-        return -1;
-    *minutes = h * 60 + mi;
-    return 0;
+    return config_parse_time(s, minutes);
 }
 
 int ms_parse_offset(const char *s, int *days)

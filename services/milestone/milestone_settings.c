@@ -11,7 +11,6 @@
 
 #include "milestone.h"
 #include "proto.h"
-#include "survey_time.h"
 
 const char *const ms_kind_names[MS_KINDS] = {"birthday", "anniversary"};
 
@@ -166,46 +165,4 @@ int ms_template_check(const config_t *cfg, const char *name, char *field, size_t
     snprintf(msg, mlen, "template %.64s does not exist: no %.64s/%.64s.md under [mailer] templates",
              name, *loc ? loc : "en", name);
     return -1;
-}
-
-/* s_report - one "FILE:LINE: [milestone] ..." error */
-static void s_report(const config_t *cfg, const char *key, const char *msg,
-                     void (*report)(const char *, void *), void *arg)
-{
-    char line[400];
-    int n = config_line(cfg, "milestone", key);
-    if (n > 0)
-        snprintf(line, sizeof line, "%s:%d: [milestone] %s: %s", config_path(cfg), n, key, msg);
-    else
-        snprintf(line, sizeof line, "%s: [milestone] %s: %s", config_path(cfg), key, msg);
-    report(line, arg);
-}
-
-int ms_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg)
-{
-    int bad = 0, v;
-    char m[200];
-    const char *t = config_get(cfg, "milestone", "time");
-    if (ms_parse_time(t, &v)) {
-        snprintf(m, sizeof m, "expected HH:MM (00:00 to 23:59), got \"%.40s\"", t ? t : "");
-        s_report(cfg, "time", m, report, arg);
-        bad++;
-    }
-    const char *tz = config_get(cfg, "milestone", "default_timezone");
-    if (!survey_tz_ok(tz)) {
-        snprintf(m, sizeof m, "unknown time zone \"%.64s\"", tz ? tz : "");
-        s_report(cfg, "default_timezone", m, report, arg);
-        bad++;
-    }
-    const char *c = config_get(cfg, "milestone", "coupon");
-    int ok = c && *c && strlen(c) <= 16;
-    for (const char *p = c; ok && *p; p++)
-        ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
-    if (!ok) {
-        snprintf(m, sizeof m, "expected on, off or a prefix of 1-16 letters and digits, got"
-                              " \"%.40s\"", c ? c : "");
-        s_report(cfg, "coupon", m, report, arg);
-        bad++;
-    }
-    return bad;
 }

@@ -742,13 +742,6 @@ static int s_campaign_row(sqlite3 *db, const config_t *cfg)
     return rc;
 }
 
-/* s_config_error - a [survey] value we cannot work with */
-static void s_config_error(const char *msg, void *arg)
-{
-    (void)arg;
-    log_error("event=bad_config error=\"%s\"", msg);
-}
-
 /* s_init - settings, the default campaign, the send timer */
 static int s_init(service_t *svc)
 {
@@ -767,8 +760,6 @@ static int s_init(service_t *svc)
     s->default_tz = config_get(cfg, "survey", "default_timezone");
     s->default_locale = config_get(cfg, "mailer", "default_locale");
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    if (survey_check_config(cfg, NULL, s_config_error, NULL))
-        return -1;
     static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     const char *dday = config_get(cfg, "survey", "digest_day");
     for (int i = 0; i < 7; i++)

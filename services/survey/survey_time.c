@@ -196,67 +196,26 @@ int64_t survey_time_from_local(const struct tm *local, const char *tz)
     return t;
 }
 
-static const char *const s_days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-/* s_day - index of a three-letter day name at p, or -1 */
-static int s_day(const char *p, size_t n)
-{
-    if (n != 3)
-        return -1;
-    for (int i = 0; i < 7; i++)
-        if (strncasecmp(p, s_days[i], 3) == 0)
-            return i;
-    return -1;
-}
-
+/* survey_window_parse - the config's hour range and weekday kinds, so a
+ * campaign's window and [survey] window_hours/window_days read alike */
 int survey_window_parse(const char *hours, const char *days, survey_window_t *w, char *err,
                         size_t errlen)
 {
-    int a, b, n = 0;
-    if (!hours || sscanf(hours, "%d-%d%n", &a, &b, &n) != 2 || hours[n] != '\0' || a < 0 ||
-        a > 23 || b < 1 || b > 24 || a >= b) {
+    int a, b;
+    if (config_parse_hours(hours, &a, &b)) {
         snprintf(err, errlen, "window_hours: expected START-END hours like 9-20 (0-24: all day),"
                               " got \"%s\"", hours ? hours : "");
         return -1;
     }
-    w->start_hour = a;
-    w->end_hour = b;
-    w->days = 0;
-    if (!days || strcasecmp(days, "all") == 0) {
-        w->days = 0x7f;
-        return 0;
-    }
-    const char *p = days;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        size_t len = strcspn(p, " ,-");
-        int d1 = s_day(p, len), d2 = d1;
-        p += len;
-        if (*p == '-') {
-            p++;
-            len = strcspn(p, " ,-");
-            d2 = s_day(p, len);
-            p += len;
-        }
-        if (d1 < 0 || d2 < 0) {
-            snprintf(err, errlen, "window_days: expected days like mon-sat or mon,wed,fri,"
-                                  " got \"%s\"", days);
-            return -1;
-        }
-        /* a range may wrap: sat-mon is sat, sun, mon */
-        for (int d = d1;; d = (d + 1) % 7) {
-            w->days |= 1u << d;
-            if (d == d2)
-                break;
-        }
-    }
-    if (!w->days) {
-        snprintf(err, errlen, "window_days: no days given");
+    unsigned mask = 0x7f;
+    if (days && config_parse_days(days, &mask)) {
+        snprintf(err, errlen, "window_days: expected days like mon-sat or mon,wed,fri,"
+                              " got \"%s\"", days);
         return -1;
     }
+    w->start_hour = a;
+    w->end_hour = b;
+    w->days = mask;
     return 0;
 }
 
@@ -308,45 +267,4 @@ int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
     s_search(w, ms, s_zone(tz), 0, &at);
     s_tz_restore(&saved);
     return at;
-}
-
-/* s_report - one "FILE:LINE: [survey] ..." error */
-static void s_report(const config_t *cfg, const char *key, const char *msg,
-                     void (*report)(const char *, void *), void *arg)
-{
-    char line[400];
-    int n = config_line(cfg, "survey", key);
-    if (n > 0)
-        snprintf(line, sizeof line, "%s:%d: [survey] %s", config_path(cfg), n, msg);
-    else
-        snprintf(line, sizeof line, "%s: [survey] %s", config_path(cfg), msg);
-    report(line, arg);
-}
-
-int survey_check_config(const config_t *cfg, survey_window_t *w,
-                        void (*report)(const char *msg, void *arg), void *arg)
-{
-    survey_window_t tmp;
-    char err[300];
-    int bad = 0;
-    const char *hours = config_get(cfg, "survey", "window_hours");
-    const char *days = config_get(cfg, "survey", "window_days");
-    /* each key on its own, so the error names the line that is wrong */
-    if (survey_window_parse(hours, "all", &tmp, err, sizeof err)) {
-        s_report(cfg, "window_hours", err, report, arg);
-        bad++;
-    }
-    if (survey_window_parse("0-24", days, &tmp, err, sizeof err)) {
-        s_report(cfg, "window_days", err, report, arg);
-        bad++;
-    }
-    const char *tz = config_get(cfg, "survey", "default_timezone");
-    if (!survey_tz_ok(tz)) {
-        snprintf(err, sizeof err, "default_timezone: unknown time zone \"%s\"", tz ? tz : "");
-        s_report(cfg, "default_timezone", err, report, arg);
-        bad++;
-    }
-    if (!bad && w)
-        survey_window_parse(hours, days, w, err, sizeof err);
-    return bad;
 }

@@ -42,11 +42,4 @@ int survey_window_parse(const char *hours, const char *days, survey_window_t *w,
  * next opening of the window after ms */
 int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz);
 
-/* survey_check_config - the [survey] values the config table cannot check
- * (window_hours, window_days, default_timezone): each error as
- * "FILE:LINE: [survey] key: message" to report(msg, arg).  Returns the
- * number of errors; w, when not NULL, gets the window. */
-int survey_check_config(const config_t *cfg, survey_window_t *w,
-                        void (*report)(const char *msg, void *arg), void *arg);
-
 #endif
