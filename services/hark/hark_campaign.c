@@ -333,7 +333,9 @@ static int s_set(cli_t *cli)
         /* settings the survey service could not use (a window like 20-9)
          * it would not apply: say so now */
         char *text = json_dumps(c, JSON_COMPACT);
-        json_t *v = text ? survey_campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
+        survey_config_t set;
+        survey_config_load(cli->cfg, &set);
+        json_t *v = text ? survey_campaign_view(&set, id, 1, "admin", text) : NULL;
         survey_campaign_t parsed;
         *path = '\0';
         bad = !v || survey_campaign_parse(v, &parsed, msg, sizeof msg) != 0;

@@ -23,6 +23,17 @@
 static const char *const s_defaulted[] = {"delay", "window_hours", "window_days", "reminder",
                                           "expiry", NULL};
 
+/* s_default - the [survey] value a campaign's setting falls back to */
+static const char *s_default(const survey_config_t *set, const char *key)
+{
+    return strcmp(key, "delay") == 0          ? set->delay
+           : strcmp(key, "window_hours") == 0 ? set->window_hours
+           : strcmp(key, "window_days") == 0  ? set->window_days
+           : strcmp(key, "reminder") == 0     ? set->reminder
+           : strcmp(key, "expiry") == 0       ? set->expiry
+                                              : NULL;
+}
+
 /* survey_campaign_sampled - FNV-1a 64 of the order id, mixed, 53 bits as a
  * fraction in [0, 1): the same order always gets the same answer, so a
  * replay of the journal decides as the first run did */
@@ -63,45 +74,45 @@ int survey_campaign_matches(const json_t *products, const json_t *purchase)
 }
 
 /* survey_campaign_view - the effective campaign of one row */
-json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
+json_t *survey_campaign_view(const survey_config_t *set, const char *id, int enabled,
                              const char *source, const char *settings)
 {
-    json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
-    const char *kind = json_string_value(json_object_get(set, "kind"));
+    json_t *row = json_loads(settings ? settings : "{}", 0, NULL);
+    const char *kind = json_string_value(json_object_get(row, "kind"));
     int rel = kind && strcmp(kind, "relationship") == 0;
     json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind",
                           rel ? "relationship" : "post_purchase", "enabled", enabled);
     if (!v) {
-        json_decref(set);
+        json_decref(row);
         return NULL;
     }
     for (int i = rel ? 1 : 0; s_defaulted[i]; i++) {
-        const char *x = json_string_value(json_object_get(set, s_defaulted[i]));
-        const char *dflt = config_get(cfg, "survey", s_defaulted[i]);
+        const char *x = json_string_value(json_object_get(row, s_defaulted[i]));
+        const char *dflt = s_default(set, s_defaulted[i]);
         json_object_set_new(v, s_defaulted[i], json_string(x ? x : dflt ? dflt : "0"));
     }
     if (rel) {
         static const char *const own[] = {"start", "every", "segment", NULL};
         for (int i = 0; own[i]; i++) {
-            json_t *x = json_object_get(set, own[i]);
+            json_t *x = json_object_get(row, own[i]);
             if (x)
                 json_object_set(v, own[i], x);
         }
-        const char *spread = json_string_value(json_object_get(set, "spread"));
+        const char *spread = json_string_value(json_object_get(row, "spread"));
         json_object_set_new(v, "spread", json_string(spread ? spread : "0"));
     } else {
-        json_t *rate = json_object_get(set, "sample_rate");
+        json_t *rate = json_object_get(row, "sample_rate");
         json_object_set_new(v, "sample_rate",
                             json_real(json_is_number(rate) ? json_number_value(rate) : 1.0));
-        json_t *products = json_object_get(set, "products");
+        json_t *products = json_object_get(row, "products");
         if (json_is_array(products))
             json_object_set(v, "products", products);
     }
-    json_t *by = json_object_get(set, "by");
+    json_t *by = json_object_get(row, "by");
     if (json_is_string(by))
         json_object_set(v, "by", by);
     json_object_set_new(v, "source", json_string(source ? source : "admin"));
-    json_decref(set);
+    json_decref(row);
     return v;
 }
 
@@ -170,9 +181,9 @@ void survey_campaign_free(survey_campaign_t *c)
 
 /* s_row_view - the view of the current row of a campaigns SELECT
  * (id, enabled, source, settings) */
-static json_t *s_row_view(const config_t *cfg, sqlite3_stmt *st)
+static json_t *s_row_view(const survey_config_t *set, sqlite3_stmt *st)
 {
-    return survey_campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
+    return survey_campaign_view(set, (const char *)sqlite3_column_text(st, 0),
                                 sqlite3_column_int(st, 1),
                                 (const char *)sqlite3_column_text(st, 2),
                                 (const char *)sqlite3_column_text(st, 3));
@@ -238,7 +249,7 @@ static int s_runs_view(sqlite3 *db, json_t *v)
 }
 
 /* survey_campaigns_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
+json_t *survey_campaigns_list(sqlite3 *db, const survey_config_t *set, const char *id)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");
@@ -248,7 +259,7 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     json_t *list = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *v = s_row_view(cfg, st);
+        json_t *v = s_row_view(set, st);
         if (v)
             json_array_append_new(list, v);
     }
@@ -276,7 +287,7 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
 
 /* survey_campaign_get - one campaign's settings; an unknown id (a campaign
  * row lost to nothing we know of) gets the [survey] ones */
-int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
+int survey_campaign_get(sqlite3 *db, const survey_config_t *set, const char *id,
                         survey_campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
@@ -284,8 +295,8 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    json_t *v = sqlite3_step(st) == SQLITE_ROW ? s_row_view(cfg, st)
-                                               : survey_campaign_view(cfg, id, 1, "config", "{}");
+    json_t *v = sqlite3_step(st) == SQLITE_ROW ? s_row_view(set, st)
+                                               : survey_campaign_view(set, id, 1, "config", "{}");
     db_finish(st);
     int rc = v ? survey_campaign_parse(v, out, err, len) : -1;
     json_decref(v);
@@ -294,7 +305,7 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
 
 /* survey_campaign_pick - the first enabled campaign, in id order, whose
  * products the purchase matches */
-int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
+int survey_campaign_pick(sqlite3 *db, const survey_config_t *set, const json_t *purchase,
                          survey_campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
@@ -304,7 +315,7 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
         return -1;
     int found = 0;
     while (!found && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *v = s_row_view(cfg, st);
+        json_t *v = s_row_view(set, st);
         if (!v)
             continue;
         survey_campaign_t c;
@@ -324,8 +335,8 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
 
 /* survey_campaign_save - apply a campaign.saved: the event wins over
  * [survey] from now on (source 'admin') */
-int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload, char *err,
-                         size_t len)
+int survey_campaign_save(sqlite3 *db, const survey_config_t *set, const json_t *payload,
+                         char *err, size_t len)
 {
     const char *id = json_string_value(json_object_get(payload, "id"));
     if (!id)
@@ -334,7 +345,7 @@ int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload
     /* the schema checks shapes; a window like 20-9 passes it but could
      * never send: such a change is not applied (the campaign stays as it
      * was), rather than stop every invite behind it */
-    json_t *v = text ? survey_campaign_view(cfg, id, 1, "admin", text) : NULL;
+    json_t *v = text ? survey_campaign_view(set, id, 1, "admin", text) : NULL;
     survey_campaign_t c;
     int usable = v && survey_campaign_parse(v, &c, err, len) == 0;
     if (usable)
