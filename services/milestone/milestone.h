@@ -78,10 +78,25 @@ typedef struct {
     char by[80];
 } ms_settings_t;
 
+/* hark-milestone's settings, read once at start (milestone_config.c).
+ * Strings point into the config, which lives as long as the process. */
+typedef struct {
+    int time_min;              /* [milestone] time, minutes after midnight */
+    int from_signup;           /* anniversary_from = signup_date */
+    const char *default_tz;
+    int64_t catch_up, interval; /* ms */
+    int batch;
+    int mar1;                  /* feb29 = mar1 */
+    const char *coupon_prefix; /* "GIFT" for on; NULL: no coupons */
+} milestone_config_t;
+
+/* milestone_config_load - fill out from cfg (already checked) */
+void milestone_config_load(const config_t *cfg, milestone_config_t *out);
+
 /* ms_settings_default - the settings before any milestone.saved: enabled,
  * [milestone] time, offset 0, the template named like the kind,
  * [milestone] anniversary_from */
-void ms_settings_default(const config_t *cfg, int kind, ms_settings_t *out);
+void ms_settings_default(const milestone_config_t *mc, int kind, ms_settings_t *out);
 
 /* ms_settings_view - settings as the MILESTONE_SETTINGS_OK item (without
  * counts); caller decrefs */
@@ -89,7 +104,7 @@ json_t *ms_settings_view(const ms_settings_t *s);
 
 /* ms_settings_from_json - a milestone.saved payload over the defaults into
  * out; 0, or -1 with the field in field and a message in msg */
-int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *out,
+int ms_settings_from_json(const milestone_config_t *mc, const json_t *p, ms_settings_t *out,
                           char *field, size_t flen, char *msg, size_t mlen);
 
 /* ms_saved_schema - milestone.saved's schema, compiled (caller frees with
@@ -103,19 +118,15 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
                            char *msg, size_t mlen);
 
 /* ms_template_check - 0 when template `name` exists for the mailer:
- * <[mailer] templates>/<[mailer] default_locale>/<name>.md, the file every
+ * <templates>/<default_locale>/<name>.md ([mailer]'s), the file every
  * locale falls back to.  Else -1 with field "template" and a message
  * naming it (a settings change to a missing template would otherwise be
  * accepted and fail at every send).  The gateway and `hark milestone set`
  * call it on a template given. */
-int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
-                      char *msg, size_t mlen);
+int ms_template_check(const char *templates, const char *default_locale, const char *name,
+                      char *field, size_t flen, char *msg, size_t mlen);
 
 /* --- coupons (milestone_coupon.c) ---------------------------------------- */
-
-/* ms_coupon_prefix - the prefix [milestone] coupon gives ("GIFT" for on),
- * or NULL when coupons are off */
-const char *ms_coupon_prefix(const config_t *cfg);
 
 /* ms_coupon_make - "<PREFIX>-<token>": an HMAC under key (purpose
  * "coupon") of kind, year and customer id, so whoever holds the key can
@@ -141,10 +152,12 @@ int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const cha
 
 /* milestone_store_settings - kind's effective settings (the row a milestone.saved
  * left, else the defaults); 0/-1 */
-int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out);
+int milestone_store_settings(sqlite3 *db, const milestone_config_t *mc, int kind,
+                             ms_settings_t *out);
 
 /* milestone_store_save - apply a milestone.saved payload: 0 applied, 1 not applied
  * (err says why), -1 on a database error */
-int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len);
+int milestone_store_save(sqlite3 *db, const milestone_config_t *mc, const json_t *p, char *err,
+                         size_t len);
 
 #endif

@@ -22,16 +22,14 @@ int ms_kind(const char *name)
     return -1;
 }
 
-void ms_settings_default(const config_t *cfg, int kind, ms_settings_t *out)
+void ms_settings_default(const milestone_config_t *mc, int kind, ms_settings_t *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = kind;
     out->enabled = 1;
-    out->minutes = 9 * 60;
-    ms_parse_time(config_get(cfg, "milestone", "time"), &out->minutes);
+    out->minutes = mc->time_min;
     snprintf(out->template_name, sizeof out->template_name, "%s", ms_kind_names[kind]);
-    const char *from = config_get(cfg, "milestone", "anniversary_from");
-    out->from_signup = from && strcmp(from, "signup_date") == 0;
+    out->from_signup = mc->from_signup;
 }
 
 json_t *ms_settings_view(const ms_settings_t *s)
@@ -58,13 +56,13 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     return -1;
 }
 
-int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *out, char *field,
-                          size_t flen, char *msg, size_t mlen)
+int ms_settings_from_json(const milestone_config_t *mc, const json_t *p, ms_settings_t *out,
+                          char *field, size_t flen, char *msg, size_t mlen)
 {
     int kind = ms_kind(json_string_value(json_object_get(p, "kind")));
     if (kind < 0)
         return s_fail(field, flen, "kind", msg, mlen, "kind must be birthday or anniversary");
-    ms_settings_default(cfg, kind, out);
+    ms_settings_default(mc, kind, out);
     out->admin = 1;
     const json_t *en = json_object_get(p, "enabled");
     if (en && !json_is_boolean(en))
@@ -145,11 +143,9 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
     return NULL;
 }
 
-int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
-                      char *msg, size_t mlen)
+int ms_template_check(const char *dir, const char *def, const char *name, char *field,
+                      size_t flen, char *msg, size_t mlen)
 {
-    const char *dir = config_get(cfg, "mailer", "templates");
-    const char *def = config_get(cfg, "mailer", "default_locale");
     char loc[32], path[4096];
     size_t i = 0;
     /* the mailer's folder names: lower case, "-" (pl_PL is pl-pl/) */
