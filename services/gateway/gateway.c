@@ -198,7 +198,7 @@ static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const ch
 /* gw_journal - the calling thread's journal client */
 wire_client_t *gw_journal(gateway_t *gw)
 {
-    return s_thread_client(gw, gw->journal_key, config_get(gw->cfg, "journal", "endpoint"));
+    return s_thread_client(gw, gw->journal_key, gw->conf.journal_endpoint);
 }
 
 /* gw_survey_call - ask hark-survey; reads go to the owner of the data */
@@ -206,7 +206,7 @@ json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int t
                        char *reply_cmd)
 {
     wire_client_t *c =
-        s_thread_client(gw, gw->survey_key, config_get(gw->cfg, "survey", "control"));
+        s_thread_client(gw, gw->survey_key, gw->conf.survey_control);
     return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
 }
 
@@ -214,23 +214,23 @@ json_t *gw_survey_call(gateway_t *gw, const char *cmd, const json_t *body, int t
 json_t *gw_milestone_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
 {
     wire_client_t *c =
-        s_thread_client(gw, gw->milestone_key, config_get(gw->cfg, "milestone", "control"));
-    return c ? wire_client_call_json(c, cmd, body, gw->milestone_timeout_ms, reply_cmd) : NULL;
+        s_thread_client(gw, gw->milestone_key, gw->conf.milestone_control);
+    return c ? wire_client_call_json(c, cmd, body, gw->conf.milestone_timeout_ms, reply_cmd) : NULL;
 }
 
 /* gw_loop_call - ask hark-loop (previews, reports, the reason check) */
 json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
 {
-    wire_client_t *c = s_thread_client(gw, gw->loop_key, config_get(gw->cfg, "loop", "control"));
-    return c ? wire_client_call_json(c, cmd, body, gw->loop_timeout_ms, reply_cmd) : NULL;
+    wire_client_t *c = s_thread_client(gw, gw->loop_key, gw->conf.loop_control);
+    return c ? wire_client_call_json(c, cmd, body, gw->conf.loop_timeout_ms, reply_cmd) : NULL;
 }
 
 /* gw_intake_call - ask hark-intake (case lists, case checks, reports) */
 json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd)
 {
     wire_client_t *c =
-        s_thread_client(gw, gw->intake_key, config_get(gw->cfg, "intake", "control"));
-    return c ? wire_client_call_json(c, cmd, body, gw->intake_timeout_ms, reply_cmd) : NULL;
+        s_thread_client(gw, gw->intake_key, gw->conf.intake_control);
+    return c ? wire_client_call_json(c, cmd, body, gw->conf.intake_timeout_ms, reply_cmd) : NULL;
 }
 
 /* gw_append - append through the thread's journal client */
@@ -241,7 +241,7 @@ json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
         snprintf(err, 200, "no journal client");
         return NULL;
     }
-    return jclient_append(jc, events, gw->journal_timeout_ms, err);
+    return jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
 }
 
 /* s_route - pick the handler; sets 404/405 itself */
@@ -364,16 +364,16 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *con_cls = r;
         /* refuse an announced oversized body before reading any of it */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoll(cl, NULL, 10) > gw->max_body) {
+        if (cl && strtoll(cl, NULL, 10) > gw->conf.max_body) {
             char msg[120];
-            snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->max_body);
+            snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->conf.max_body);
             gw_error(r, 413, "body_too_large", msg, NULL, -1);
             return s_respond(r);
         }
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!r->too_large && r->body.len + *upload_data_size <= (size_t)gw->max_body)
+        if (!r->too_large && r->body.len + *upload_data_size <= (size_t)gw->conf.max_body)
             buf_append(&r->body, upload_data, *upload_data_size);
         else
             r->too_large = 1;
@@ -450,13 +450,7 @@ static int s_init(service_t *svc)
     service_set_state(svc, gw);
     gw->cfg = service_config(svc);
     gw->zctx = service_zctx(svc);
-    gw->max_body = config_size(gw->cfg, "gateway", "max_body");
-    gw->journal_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "journal_timeout");
-    gw->survey_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "survey_timeout");
-    gw->milestone_timeout_ms =
-        (int)config_duration_ms(gw->cfg, "gateway", "milestone_timeout");
-    gw->loop_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "loop_timeout");
-    gw->intake_timeout_ms = (int)config_duration_ms(gw->cfg, "intake", "timeout");
+    gateway_config_load(gw->cfg, &gw->conf);
     /* one per-thread client key per service the gateway talks to */
     pthread_key_t *tkeys[] = {&gw->journal_key, &gw->survey_key, &gw->milestone_key,
                               &gw->loop_key, &gw->intake_key};
@@ -482,24 +476,22 @@ static int s_init(service_t *svc)
     if (gateway_types_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
         gateway_intake_init(gw))
         return -1;
-    const char *listen = config_get(gw->cfg, "gateway", "listen");
+    const char *listen = gw->conf.listen;
     struct sockaddr_storage ss;
     int v6 = 0;
     if (s_listen_addr(listen, &ss, &v6)) {
         log_error("event=bad_listen listen=%s", listen);
         return -1;
     }
-    unsigned timeout_s =
-        (unsigned)(config_duration_ms(gw->cfg, "gateway", "connection_timeout") / 1000);
+    unsigned timeout_s = (unsigned)(gw->conf.connection_timeout_ms / 1000);
     gw->httpd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
             (v6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, s_access, gw, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gw,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)config_int(gw->cfg, "gateway", "max_connections"),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)config_int(gw->cfg, "gateway", "per_ip_connections"),
+        gw->conf.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        gw->conf.per_ip_connections,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, gw, MHD_OPTION_END);
     if (!gw->httpd) {
         log_error("event=listen_failed listen=%s error=\"%s\"", listen, strerror(errno));

@@ -90,8 +90,7 @@ static void s_put(gw_req_t *r, const char *kind)
     const char *code = ms_saved_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
     const char *tmpl = json_string_value(json_object_get(c, "template"));
     if (!code && tmpl &&
-        ms_template_check(config_get(r->gw->cfg, "mailer", "templates"),
-                          config_get(r->gw->cfg, "mailer", "default_locale"), tmpl, field,
+        ms_template_check(r->gw->conf.templates, r->gw->conf.default_locale, tmpl, field,
                           sizeof field, msg, sizeof msg))
         code = "invalid_field";
     if (code) {

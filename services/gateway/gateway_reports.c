@@ -130,7 +130,7 @@ static json_t *s_filters(gw_req_t *r, int csv)
 static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const char *want)
 {
     char got[48] = "";
-    json_t *reply = gw_survey_call(r->gw, cmd, body, r->gw->survey_timeout_ms, got);
+    json_t *reply = gw_survey_call(r->gw, cmd, body, r->gw->conf.survey_timeout_ms, got);
     if (reply && strcmp(got, want) == 0)
         return reply;
     if (reply) {
@@ -171,7 +171,7 @@ static ssize_t s_csv_read(void *cls, uint64_t pos, char *buf, size_t max)
         c->sent = 0;
         char got[48] = "";
         json_t *reply = gw_survey_call(c->gw, CMD_SURVEY_RESPONSES, c->filters,
-                                       c->gw->survey_timeout_ms, got);
+                                       c->gw->conf.survey_timeout_ms, got);
         if (!reply || strcmp(got, CMD_SURVEY_RESPONSES_OK) != 0) {
             /* the status line is gone: cutting the body short is all that
              * tells the client the export is incomplete */
