@@ -54,6 +54,7 @@
 
 #include "intake.h"
 #include "token.h"
+#include "tz.h"
 
 #define S_LINE_MAX 200 /* Debian's libinih INI_MAX_LINE */
 #define S_REASONS_MAX 1000
@@ -391,7 +392,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 }
             }
         } else if (strcmp(name, "timezone") == 0) {
-            if (!survey_tz_ok(value) || strlen(value) >= sizeof t->tz)
+            if (!tz_valid(value) || strlen(value) >= sizeof t->tz)
                 s_error(r, r->line, "[%s] timezone: unknown time zone \"%s\"", r->section,
                         value);
             else
