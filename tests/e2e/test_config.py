@@ -107,3 +107,19 @@ def test_config__shipped_sample_sets_every_key_to_a_value_hark_config_shows():
         key, _, value = line.partition("=")
         if "{state_dir}" not in value:
             assert values[section, key.strip()] == value.strip(), (section, key)
+
+
+def test_config__a_service_refuses_to_start_on_a_bad_value_of_a_new_kind(tmp_path):
+    # the table checks these now (no per-service checker): each program
+    # still refuses to start, naming file, line and key
+    for prog, text, want in (
+            ("hark-survey", "[survey]\nwindow_hours = 20-9\n", "[survey] window_hours"),
+            ("hark-survey", "[survey]\nwindow_days = mon-xyz\n", "[survey] window_days"),
+            ("hark-milestone", "[milestone]\ndefault_timezone = Mars/Olympus\n",
+             "[milestone] default_timezone"),
+            ("hark-milestone", "[milestone]\ncoupon = GIFT-2027\n", "[milestone] coupon")):
+        conf = write_conf(tmp_path, text)
+        r = subprocess.run([os.path.join(BIN, prog), "-c", str(conf)], capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 2, (prog, text, r.stderr)
+        assert "%s:4: %s: " % (conf, want) in r.stderr, r.stderr
