@@ -8,8 +8,8 @@
 
 #include "gateway.h"
 
-/* gw_get_healthz - 200 when every service answered, 503 otherwise */
-void gw_get_healthz(gw_req_t *r)
+/* gateway_health_get - 200 when every service answered, 503 otherwise */
+void gateway_health_get(gateway_req_t *r)
 {
     const gateway_config_t *conf = &r->gw->conf;
     const char *const *names = conf->services;
@@ -39,6 +39,6 @@ void gw_get_healthz(gw_req_t *r)
     }
     json_t *body = json_pack("{s:s,s:o}", "status", all_up ? "ok" : "degraded", "services",
                              services);
-    gw_json(r, all_up ? 200 : 503, body);
+    gateway_json(r, all_up ? 200 : 503, body);
     json_decref(body);
 }

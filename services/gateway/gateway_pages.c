@@ -51,10 +51,10 @@ static const s_words_t s_words[] = {
      "У нас нешта пайшло не так. Паспрабуйце яшчэ раз праз хвіліну."},
 };
 
-/* gw_words_for - the entry whose language starts the locale ("pl-PL" ->
+/* gateway_pages_words_for - the entry whose language starts the locale ("pl-PL" ->
  * pl); the first (English) otherwise.  Each table's first member is its
  * language, so one lookup serves every page's words. */
-const void *gw_words_for(const void *table, size_t n, size_t size, const char *locale)
+const void *gateway_pages_words_for(const void *table, size_t n, size_t size, const char *locale)
 {
     const char *base = table;
     for (size_t i = 0; locale && i < n; i++) {
@@ -68,11 +68,11 @@ const void *gw_words_for(const void *table, size_t n, size_t size, const char *l
 /* s_words_for - the unsubscribe page's words for a locale */
 static const s_words_t *s_words_for(const char *locale)
 {
-    return gw_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0], locale);
+    return gateway_pages_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0], locale);
 }
 
-/* gw_page - a complete small page: title and trusted body HTML */
-void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
+/* gateway_pages_show - a complete small page: title and trusted body HTML */
+void gateway_pages_show(gateway_req_t *r, unsigned status, const char *lang, const char *title,
              const char *body_html)
 {
     buf_reset(&r->out);
@@ -111,8 +111,8 @@ void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
     r->referrer = "same-origin";
 }
 
-/* gw_page_text - heading and one paragraph */
-void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *title,
+/* gateway_pages_text - heading and one paragraph */
+void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, const char *title,
                   const char *cls, const char *text_html)
 {
     buf_t b = BUF_INIT;
@@ -125,12 +125,12 @@ void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *ti
     }
     buf_puts(&b, text_html);
     buf_puts(&b, "</p>");
-    gw_page(r, status, lang, title, b.data ? b.data : "");
+    gateway_pages_show(r, status, lang, title, b.data ? b.data : "");
     buf_free(&b);
 }
 
 /* s_unsub_token - verify; fills address, locale, customer id.  0/-1 */
-static int s_unsub_token(gw_req_t *r, const char *tok, char **payload, char **addr,
+static int s_unsub_token(gateway_req_t *r, const char *tok, char **payload, char **addr,
                          char **locale, char **cid)
 {
     size_t len = 0;
@@ -151,15 +151,15 @@ static int s_unsub_token(gw_req_t *r, const char *tok, char **payload, char **ad
     return **addr ? 0 : -1;
 }
 
-/* gw_unsubscribe - GET and POST /u/TOKEN */
-void gw_unsubscribe(gw_req_t *r)
+/* gateway_pages_unsubscribe - GET and POST /u/TOKEN */
+void gateway_pages_unsubscribe(gateway_req_t *r)
 {
     const char *tok = r->url + 3;
     char *payload = NULL, *addr, *locale, *cid;
     if (s_unsub_token(r, tok, &payload, &addr, &locale, &cid)) {
         free(payload);
         const s_words_t *w = s_words_for(NULL);
-        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
         return;
     }
     const s_words_t *w = s_words_for(locale);
@@ -178,18 +178,18 @@ void gw_unsubscribe(gw_req_t *r)
         json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.unsubscribed", "key", key,
                                    "payload", p);
         char err[200];
-        json_t *ok = gw_append(r->gw, events, err);
+        json_t *ok = gateway_append(r->gw, events, err);
         json_decref(events);
         if (!ok) {
             log_warn("event=unsubscribe_failed error=\"%s\"", err);
             r->retry_after = "60";
-            gw_page_text(r, 503, w->lang, w->title, "err", w->error);
+            gateway_pages_text(r, 503, w->lang, w->title, "err", w->error);
         } else {
             json_decref(ok);
             buf_printf(&b, "<h1>%s</h1><p>", w->title);
             buf_printf(&b, w->done, a);
             buf_puts(&b, "</p>");
-            gw_page(r, 200, w->lang, w->title, b.data ? b.data : "");
+            gateway_pages_show(r, 200, w->lang, w->title, b.data ? b.data : "");
         }
     } else {
         buf_printf(&b, "<h1>%s</h1><p>", w->title);
@@ -197,7 +197,7 @@ void gw_unsubscribe(gw_req_t *r)
         buf_puts(&b, "</p><form method=\"post\"><button type=\"submit\">");
         buf_puts(&b, w->button);
         buf_puts(&b, "</button></form>");
-        gw_page(r, 200, w->lang, w->title, b.data ? b.data : "");
+        gateway_pages_show(r, 200, w->lang, w->title, b.data ? b.data : "");
     }
     buf_free(&b);
     buf_free(&addr_html);

@@ -42,7 +42,7 @@
 #define S_INVITE_TIMEOUT_MS 500
 
 typedef struct {
-    const char *lang;      /* first: gw_words_for() picks by it */
+    const char *lang;      /* first: gateway_pages_words_for() picks by it */
     const char *title;
     const char *question;  /* %s: the shop's name, escaped */
     const char *low, *high; /* what 0 and 10 mean */
@@ -151,7 +151,7 @@ static int s_score(const char *s)
 }
 
 /* s_form_html - the question and the form, into b */
-static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
+static void s_form_html(gateway_req_t *r, buf_t *b, const s_page_t *p)
 {
     const s_words_t *w = p->w;
     buf_t shop = BUF_INIT;
@@ -187,7 +187,7 @@ static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
         buf_html(b, p->err_text);
         buf_puts(b, "</p>");
     }
-    char *csrf = survey_form_make(r->gw->token_key, p->invite);
+    char *csrf = survey_link_form_make(r->gw->token_key, p->invite);
     buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
     buf_html(b, csrf ? csrf : "");
     buf_puts(b, "\"><p><button type=\"submit\">");
@@ -198,20 +198,20 @@ static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
 }
 
 /* s_show - the form page (status 200, or 400 with the error beside its field) */
-static void s_show(gw_req_t *r, unsigned status, const s_page_t *p)
+static void s_show(gateway_req_t *r, unsigned status, const s_page_t *p)
 {
     buf_t b = BUF_INIT;
     buf_puts(&b, "<h1>");
     buf_html(&b, p->w->title);
     buf_puts(&b, "</h1>");
     s_form_html(r, &b, p);
-    gw_page(r, status, p->w->lang, p->w->title, b.data ? b.data : "");
+    gateway_pages_show(r, status, p->w->lang, p->w->title, b.data ? b.data : "");
     buf_free(&b);
 }
 
 /* s_thanks - the page after a recorded answer: what was saved, then the
  * form again with it, to change it */
-static void s_thanks(gw_req_t *r, const s_page_t *p)
+static void s_thanks(gateway_req_t *r, const s_page_t *p)
 {
     const s_words_t *w = p->w;
     buf_t b = BUF_INIT;
@@ -231,7 +231,7 @@ static void s_thanks(gw_req_t *r, const s_page_t *p)
     buf_html(&b, w->change);
     buf_puts(&b, "</p>");
     s_form_html(r, &b, p);
-    gw_page(r, 200, w->lang, w->thanks, b.data ? b.data : "");
+    gateway_pages_show(r, 200, w->lang, w->thanks, b.data ? b.data : "");
     buf_free(&b);
 }
 
@@ -342,9 +342,9 @@ static int s_origin(const char *url, int path_ok, char *out, size_t len)
 }
 
 /* s_origin_ok - 1 when the request has no Origin or public_url's */
-static int s_origin_ok(gw_req_t *r)
+static int s_origin_ok(gateway_req_t *r)
 {
-    const char *origin = gw_header(r, "Origin");
+    const char *origin = gateway_header(r, "Origin");
     if (!origin)
         return 1;
     char want[300], got[300];
@@ -354,10 +354,10 @@ static int s_origin_ok(gw_req_t *r)
 }
 
 /* s_record - journal one survey.answered; 0 once committed, else -1 */
-static int s_record(gw_req_t *r, const survey_link_t *link, int score, const char *comment)
+static int s_record(gateway_req_t *r, const survey_link_t *link, int score, const char *comment)
 {
     char key[64];
-    if (gw_key_fresh(key, sizeof key))
+    if (gateway_events_key_fresh(key, sizeof key))
         return -1;
     json_t *p = json_pack("{s:s,s:i}", "invite", link->invite, "score", score);
     if (p && *comment)
@@ -376,7 +376,7 @@ static int s_record(gw_req_t *r, const survey_link_t *link, int score, const cha
                                    "payload", p)
                        : NULL;
     char err[200] = "out of memory";
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=survey_answer_failed invite=%s error=\"%s\"", link->invite, err);
@@ -389,11 +389,11 @@ static int s_record(gw_req_t *r, const survey_link_t *link, int score, const cha
 }
 
 /* s_post - check and record the form */
-static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
+static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
 {
     const s_words_t *w = pg->w;
     if (r->too_large) {
-        gw_page_text(r, 413, w->lang, w->title, "err", w->too_large);
+        gateway_pages_text(r, 413, w->lang, w->title, "err", w->too_large);
         return;
     }
     const char *body = r->body.data ? r->body.data : "";
@@ -402,10 +402,10 @@ static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
     /* Origin and csrf first: a forged request learns nothing from the rest */
     if (!s_origin_ok(r) || s_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
         strlen(csrf.data) != csrf.len ||
-        !survey_form_check(r->gw->token_key, link->invite, csrf.data)) {
+        !survey_link_form_check(r->gw->token_key, link->invite, csrf.data)) {
         log_info("event=survey_form_refused invite=%s origin=%s", link->invite,
-                 gw_header(r, "Origin") ? "other" : "none");
-        gw_page_text(r, 403, w->lang, w->title, "err", w->refused);
+                 gateway_header(r, "Origin") ? "other" : "none");
+        gateway_pages_text(r, 403, w->lang, w->title, "err", w->refused);
         goto done;
     }
     int has_comment = s_field(body, blen, "comment", &raw);
@@ -429,7 +429,7 @@ static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
     }
     if (s_record(r, link, sc, pg->comment)) {
         r->retry_after = "60";
-        gw_page_text(r, 503, w->lang, w->title, "err", w->error);
+        gateway_pages_text(r, 503, w->lang, w->title, "err", w->error);
         goto done;
     }
     s_thanks(r, pg);
@@ -445,7 +445,7 @@ done:
  * when hark-survey says there is no such invite; NULL with *not_found 0
  * when it did not answer in time (or answered otherwise): the caller then
  * goes by the token alone. */
-static json_t *s_invite_state(gw_req_t *r, const char *invite, int *not_found)
+static json_t *s_invite_state(gateway_req_t *r, const char *invite, int *not_found)
 {
     *not_found = 0;
     json_t *body = json_pack("{s:s}", "invite", invite);
@@ -467,20 +467,20 @@ static json_t *s_invite_state(gw_req_t *r, const char *invite, int *not_found)
     return NULL;
 }
 
-/* gw_survey - GET, HEAD and POST /s/TOKEN */
-void gw_survey(gw_req_t *r)
+/* gateway_survey - GET, HEAD and POST /s/TOKEN */
+void gateway_survey(gateway_req_t *r)
 {
     const char *token = r->url + 3;
     survey_link_t link;
     int bad = survey_link_check(r->gw->token_key, token, &link) != 0;
-    const s_words_t *w = gw_words_for(s_words, sizeof s_words / sizeof s_words[0],
+    const s_words_t *w = gateway_pages_words_for(s_words, sizeof s_words / sizeof s_words[0],
                                       sizeof s_words[0], bad ? NULL : link.locale);
     if (bad) {
-        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
         return;
     }
     if (link.expires < clock_now_ms() / 1000) {
-        gw_page_text(r, 410, w->lang, w->title, NULL, w->closed);
+        gateway_pages_text(r, 410, w->lang, w->title, NULL, w->closed);
         return;
     }
     /* a genuine token may still name an invite hark-survey never made (a
@@ -488,7 +488,7 @@ void gw_survey(gw_req_t *r)
     int not_found = 0;
     json_t *inv = s_invite_state(r, link.invite, &not_found);
     if (not_found) {
-        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
         return;
     }
     s_page_t pg = {.w = w, .token = token, .invite = link.invite, .score = -1, .comment = ""};
@@ -501,11 +501,11 @@ void gw_survey(gw_req_t *r)
     pg.score = s_score(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "score"));
     const char *status = json_string_value(json_object_get(inv, "status"));
     if (status && strcmp(status, "expired") == 0) {
-        gw_page_text(r, 410, w->lang, w->title, NULL, w->closed);
+        gateway_pages_text(r, 410, w->lang, w->title, NULL, w->closed);
     } else if (status && strcmp(status, "open") != 0 && strcmp(status, "answered") != 0) {
         /* scheduled, throttled, suppressed, …: no invite went out with
          * this link, so there is nothing to answer */
-        gw_page_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
     } else {
         if (status && strcmp(status, "answered") == 0) {
             /* the answer given, to change it; the link's score wins */
@@ -520,19 +520,19 @@ void gw_survey(gw_req_t *r)
     json_decref(inv); /* after the page: pg.comment points into it */
 }
 
-/* gw_form_field / gw_origin_ok / gw_clean_text - the survey form's
+/* gateway_survey_form_field / gateway_survey_origin_ok / gateway_survey_clean_text - the survey form's
  * helpers, for the other customer forms (gateway_intake.c) */
-int gw_form_field(const char *body, size_t len, const char *name, buf_t *out)
+int gateway_survey_form_field(const char *body, size_t len, const char *name, buf_t *out)
 {
     return s_field(body, len, name, out);
 }
 
-int gw_origin_ok(gw_req_t *r)
+int gateway_survey_origin_ok(gateway_req_t *r)
 {
     return s_origin_ok(r);
 }
 
-int gw_clean_text(const char *s, size_t n, buf_t *out)
+int gateway_survey_clean_text(const char *s, size_t n, buf_t *out)
 {
     return s_clean_comment(s, n, out);
 }

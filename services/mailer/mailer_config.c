@@ -20,7 +20,7 @@ void mailer_config_load(const config_t *cfg, mailer_config_t *out)
     out->from_domain = at ? at + 1 : "localhost";
     out->smtp_password_file = config_get(cfg, "smtp", "password_file");
 
-    mpool_conf_t *pc = &out->pool;
+    mailer_pool_conf_t *pc = &out->pool;
     pc->workers = (int)config_int(cfg, "mailer", "connections");
     pc->per_connection = (int)config_int(cfg, "mailer", "per_connection");
     pc->rate = (int)config_int(cfg, "mailer", "rate");

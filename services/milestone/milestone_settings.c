@@ -12,35 +12,35 @@
 #include "milestone.h"
 #include "proto.h"
 
-const char *const ms_kind_names[MS_KINDS] = {"birthday", "anniversary"};
+const char *const milestone_settings_kind_names[MILESTONE_KINDS] = {"birthday", "anniversary"};
 
-int ms_kind(const char *name)
+int milestone_settings_kind(const char *name)
 {
-    for (int i = 0; name && i < MS_KINDS; i++)
-        if (strcmp(name, ms_kind_names[i]) == 0)
+    for (int i = 0; name && i < MILESTONE_KINDS; i++)
+        if (strcmp(name, milestone_settings_kind_names[i]) == 0)
             return i;
     return -1;
 }
 
-void ms_settings_default(const milestone_config_t *mc, int kind, ms_settings_t *out)
+void milestone_settings_default(const milestone_config_t *mc, int kind, milestone_settings_t *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = kind;
     out->enabled = 1;
     out->minutes = mc->time_min;
-    snprintf(out->template_name, sizeof out->template_name, "%s", ms_kind_names[kind]);
+    snprintf(out->template_name, sizeof out->template_name, "%s", milestone_settings_kind_names[kind]);
     out->from_signup = mc->from_signup;
 }
 
-json_t *ms_settings_view(const ms_settings_t *s)
+json_t *milestone_settings_view(const milestone_settings_t *s)
 {
     char t[8], off[8];
     snprintf(t, sizeof t, "%02d:%02d", s->minutes / 60 % 100, s->minutes % 60);
-    json_t *v = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", ms_kind_names[s->kind], "enabled",
+    json_t *v = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", milestone_settings_kind_names[s->kind], "enabled",
                           s->enabled, "time", t, "offset",
-                          ms_format_offset(s->offset_days, off, sizeof off), "template",
+                          milestone_settings_format_offset(s->offset_days, off, sizeof off), "template",
                           s->template_name, "source", s->admin ? "admin" : "config");
-    if (s->kind == MS_ANNIVERSARY)
+    if (s->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(v, "anniversary_from",
                             json_string(s->from_signup ? "signup_date" : "first_purchase"));
     if (*s->by)
@@ -56,13 +56,13 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     return -1;
 }
 
-int ms_settings_from_json(const milestone_config_t *mc, const json_t *p, ms_settings_t *out,
+int milestone_settings_from_json(const milestone_config_t *mc, const json_t *p, milestone_settings_t *out,
                           char *field, size_t flen, char *msg, size_t mlen)
 {
-    int kind = ms_kind(json_string_value(json_object_get(p, "kind")));
+    int kind = milestone_settings_kind(json_string_value(json_object_get(p, "kind")));
     if (kind < 0)
         return s_fail(field, flen, "kind", msg, mlen, "kind must be birthday or anniversary");
-    ms_settings_default(mc, kind, out);
+    milestone_settings_default(mc, kind, out);
     out->admin = 1;
     const json_t *en = json_object_get(p, "enabled");
     if (en && !json_is_boolean(en))
@@ -70,10 +70,10 @@ int ms_settings_from_json(const milestone_config_t *mc, const json_t *p, ms_sett
     if (en)
         out->enabled = json_is_true(en);
     const json_t *t = json_object_get(p, "time");
-    if (t && ms_parse_time(json_string_value(t), &out->minutes))
+    if (t && milestone_settings_parse_time(json_string_value(t), &out->minutes))
         return s_fail(field, flen, "time", msg, mlen, "time must be HH:MM, 00:00 to 23:59");
     const json_t *o = json_object_get(p, "offset");
-    if (o && ms_parse_offset(json_string_value(o), &out->offset_days))
+    if (o && milestone_settings_parse_offset(json_string_value(o), &out->offset_days))
         return s_fail(field, flen, "offset", msg, mlen,
                       "offset must be 0 or whole days from -30d to +30d, like -3d");
     const char *tmpl = json_string_value(json_object_get(p, "template"));
@@ -90,7 +90,7 @@ int ms_settings_from_json(const milestone_config_t *mc, const json_t *p, ms_sett
     const json_t *from = json_object_get(p, "anniversary_from");
     if (from) {
         const char *f = json_string_value(from);
-        if (kind != MS_ANNIVERSARY)
+        if (kind != MILESTONE_ANNIVERSARY)
             return s_fail(field, flen, "anniversary_from", msg, mlen,
                           "anniversary_from is a setting of kind anniversary only");
         if (!f || (strcmp(f, "first_purchase") != 0 && strcmp(f, "signup_date") != 0))
@@ -103,7 +103,7 @@ int ms_settings_from_json(const milestone_config_t *mc, const json_t *p, ms_sett
     return 0;
 }
 
-schema_t *ms_saved_schema(char *err, size_t errlen)
+schema_t *milestone_settings_schema(char *err, size_t errlen)
 {
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++)
         if (strcmp(d->name, "milestone.saved") == 0)
@@ -112,7 +112,7 @@ schema_t *ms_saved_schema(char *err, size_t errlen)
     return NULL;
 }
 
-const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size_t flen,
+const char *milestone_settings_check(const schema_t *s, const json_t *p, char *field, size_t flen,
                            char *msg, size_t mlen)
 {
     char why[256];
@@ -125,17 +125,17 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
     const json_t *t = json_object_get(p, "time");
     const json_t *o = json_object_get(p, "offset");
     int v;
-    if (t && ms_parse_time(json_string_value(t), &v)) {
+    if (t && milestone_settings_parse_time(json_string_value(t), &v)) {
         s_fail(field, flen, "time", msg, mlen, "time must be HH:MM, 00:00 to 23:59");
         return "invalid_field";
     }
-    if (o && ms_parse_offset(json_string_value(o), &v)) {
+    if (o && milestone_settings_parse_offset(json_string_value(o), &v)) {
         s_fail(field, flen, "offset", msg, mlen,
                "offset must be 0 or whole days from -30d to +30d, like -3d");
         return "invalid_field";
     }
     if (json_object_get(p, "anniversary_from") &&
-        ms_kind(json_string_value(json_object_get(p, "kind"))) != MS_ANNIVERSARY) {
+        milestone_settings_kind(json_string_value(json_object_get(p, "kind"))) != MILESTONE_ANNIVERSARY) {
         s_fail(field, flen, "anniversary_from", msg, mlen,
                "anniversary_from is a setting of kind anniversary only");
         return "invalid_field";
@@ -143,7 +143,7 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
     return NULL;
 }
 
-int ms_template_check(const char *dir, const char *def, const char *name, char *field,
+int milestone_settings_template_check(const char *dir, const char *def, const char *name, char *field,
                       size_t flen, char *msg, size_t mlen)
 {
     char loc[32], path[4096];

@@ -13,7 +13,7 @@
  * three hours either side (the wall time is neither skipped nor repeated).
  * Anything else takes the exact path under TZ, as before.
  */
-#include "survey_time.h"
+#include "tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +21,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-/* survey_tz_ok - a known zone name with no path tricks */
-int survey_tz_ok(const char *name)
+/* tz_ok - a known zone name with no path tricks */
+int tz_ok(const char *name)
 {
     if (!name || !*name || strlen(name) > 64 || name[0] == '/' || strstr(name, ".."))
         return 0;
@@ -173,7 +173,7 @@ static int s_mktime_cached(const struct tm *local, const char *zone, int64_t *ou
     return 0;
 }
 
-int survey_time_local(int64_t ms, const char *tz, struct tm *out)
+int tz_local(int64_t ms, const char *tz, struct tm *out)
 {
     if (s_local_cached(ms, s_zone(tz), out) == 0)
         return 0;
@@ -184,7 +184,7 @@ int survey_time_local(int64_t ms, const char *tz, struct tm *out)
     return rc;
 }
 
-int64_t survey_time_from_local(const struct tm *local, const char *tz)
+int64_t tz_from_local(const struct tm *local, const char *tz)
 {
     int64_t t;
     if (s_mktime_cached(local, s_zone(tz), &t) == 0)
@@ -196,9 +196,9 @@ int64_t survey_time_from_local(const struct tm *local, const char *tz)
     return t;
 }
 
-/* survey_window_parse - the config's hour range and weekday kinds, so a
+/* tz_window_parse - the config's hour range and weekday kinds, so a
  * campaign's window and [survey] window_hours/window_days read alike */
-int survey_window_parse(const char *hours, const char *days, survey_window_t *w, char *err,
+int tz_window_parse(const char *hours, const char *days, tz_window_t *w, char *err,
                         size_t errlen)
 {
     int a, b;
@@ -219,10 +219,10 @@ int survey_window_parse(const char *hours, const char *days, survey_window_t *w,
     return 0;
 }
 
-/* s_search - the window search (see survey_window_next) with conversions
+/* s_search - the window search (see tz_window_next) with conversions
  * from the cache (cached 1) or under TZ already set (cached 0); 0, or -1
  * when the cache cannot answer one of them */
-static int s_search(const survey_window_t *w, int64_t ms, const char *zone, int cached,
+static int s_search(const tz_window_t *w, int64_t ms, const char *zone, int cached,
                     int64_t *at)
 {
     struct tm lt;
@@ -256,7 +256,7 @@ static int s_search(const survey_window_t *w, int64_t ms, const char *zone, int 
     return 0;
 }
 
-int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
+int64_t tz_window_next(const tz_window_t *w, int64_t ms, const char *tz)
 {
     int64_t at;
     if (s_search(w, ms, s_zone(tz), 1, &at) == 0)
