@@ -72,22 +72,17 @@ static void s_report(const char *msg, void *arg)
 
 int gateway_intake_init(gateway_t *gw)
 {
-    const char *names[64];
-    size_t n = config_list(gw->cfg, "hark", "services", names, 64);
-    int on = 0;
-    for (size_t i = 0; i < n; i++)
-        on |= strcmp(names[i], "intake") == 0;
     s_rate_t *rate = calloc(1, sizeof *rate);
     if (!rate || pthread_mutex_init(&rate->mu, NULL)) {
         free(rate);
         return -1;
     }
-    rate->limit = (int)config_int(gw->cfg, "intake", "form_rate");
+    rate->limit = gw->conf.form_rate;
     gw->form_rate = rate;
-    if (!on)
+    if (!gw->conf.intake_on)
         return 0;
     int errors = 0;
-    gw->reasons = reasons_load(config_get(gw->cfg, "intake", "reasons"), s_report, NULL, &errors);
+    gw->reasons = reasons_load(gw->conf.reasons, s_report, NULL, &errors);
     return gw->reasons && !errors ? 0 : -1;
 }
 

@@ -155,7 +155,7 @@ static void s_form_html(gateway_req_t *r, buf_t *b, const s_page_t *p)
 {
     const s_words_t *w = p->w;
     buf_t shop = BUF_INIT;
-    buf_html(&shop, config_get(r->gw->cfg, "mailer", "shop_name"));
+    buf_html(&shop, r->gw->conf.shop_name);
     buf_puts(b, "<form method=\"post\" action=\"");
     /* relative to /s/<token>: the same URL, also when public_url has a path
      * prefix in front of the gateway */
@@ -348,7 +348,7 @@ static int s_origin_ok(gateway_req_t *r)
     if (!origin)
         return 1;
     char want[300], got[300];
-    return s_origin(config_get(r->gw->cfg, "gateway", "public_url"), 1, want, sizeof want) ==
+    return s_origin(r->gw->conf.public_url, 1, want, sizeof want) ==
                0 &&
            s_origin(origin, 0, got, sizeof got) == 0 && strcmp(want, got) == 0;
 }
@@ -450,8 +450,8 @@ static json_t *s_invite_state(gateway_req_t *r, const char *invite, int *not_fou
     *not_found = 0;
     json_t *body = json_pack("{s:s}", "invite", invite);
     char cmd[48] = "";
-    int ms = r->gw->survey_timeout_ms < S_INVITE_TIMEOUT_MS ? r->gw->survey_timeout_ms
-                                                            : S_INVITE_TIMEOUT_MS;
+    int ms = r->gw->conf.survey_timeout_ms < S_INVITE_TIMEOUT_MS ? r->gw->conf.survey_timeout_ms
+                                                                 : S_INVITE_TIMEOUT_MS;
     json_t *reply = body ? gateway_call(r->gw, "survey", CMD_SURVEY_INVITE, body, ms, cmd) : NULL;
     json_decref(body);
     if (reply && strcmp(cmd, CMD_SURVEY_INVITE_OK) == 0)

@@ -59,11 +59,12 @@
 
 #define BREACH_BATCH 200
 
+/* Settings are read once, in s_init: staff_url here, [intake] reasons into
+ * the taxonomy; handlers never see the config. */
 typedef struct {
-    const config_t *cfg;
     reasons_t *reasons;
-    intake_match_t *match;    /* the taxonomy's keywords */
-    char staff_url[512];
+    intake_match_t *match; /* the taxonomy's keywords */
+    char staff_url[512];   /* [intake] staff_url, else [gateway] public_url; no trailing '/' */
     int due_timer;
     long long opened;
 } intake_t;
@@ -793,7 +794,6 @@ static int s_init(service_t *svc)
     if (!s)
         return -1;
     service_set_state(svc, s);
-    s->cfg = cfg;
     const char *staff = config_get(cfg, "intake", "staff_url");
     snprintf(s->staff_url, sizeof s->staff_url, "%s",
              staff ? staff : config_get(cfg, "gateway", "public_url"));

@@ -87,12 +87,8 @@ typedef struct {
 } s_due_t;
 
 typedef struct {
-    const config_t *cfg;
+    milestone_config_t mc; /* read once at start */
     char token_key[128];
-    const char *coupon_prefix; /* NULL: no coupons */
-    const char *default_tz;
-    int64_t catch_up, interval;
-    int mar1, batch;
     int timer;
     int64_t tick_at;           /* the clock at the start of the last finished tick */
     /* the decisions of the current tick, made a batch per loop turn */
@@ -149,7 +145,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
             return -1;
         const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                             cust ? "id" : "customer_id"));
-        return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
+        return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->mc.default_tz);
     }
     if (strcmp(ev->type, "mail.unsubscribed") == 0)
         return contacts_suppress(db, json_string_value(json_object_get(p, "address")),
@@ -158,7 +154,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return contacts_suppress(db, json_string_value(json_object_get(p, "address")), "bounced");
     if (strcmp(ev->type, "milestone.saved") == 0) {
         char err[200] = "";
-        int rc = milestone_store_save(db, m->cfg, p, err, sizeof err);
+        int rc = milestone_store_save(db, &m->mc, p, err, sizeof err);
         if (rc > 0)
             log_error("event=settings_not_applied offset=%lld error=\"%s\"",
                       (long long)ev->offset, err);
@@ -192,7 +188,7 @@ static s_cache_t *s_slot(milestone_t *m, const char *tz, int64_t day, int minute
         return e;
     int y, mo, d;
     clock_civil_from_days(day, &y, &mo, &d);
-    const char *zone = tz_ok(tz) ? tz : m->default_tz;
+    const char *zone = tz_ok(tz) ? tz : m->mc.default_tz;
     memset(e, 0, sizeof *e);
     e->at = milestone_date_send_instant(y, mo, d, minutes, zone);
     snprintf(e->tz, sizeof e->tz, "%s", tz);
@@ -307,7 +303,7 @@ static int s_scan_zone(milestone_t *m, sqlite3 *db, const milestone_settings_t *
         contacts_lower(s_col(st, 1), e->email, sizeof e->email);
         snprintf(e->name, sizeof e->name, "%s", s_col(st, 2));
         snprintf(e->locale, sizeof e->locale, "%s", s_col(st, 3));
-        e->status = now >= at + m->catch_up ? "missed" : "sent";
+        e->status = now >= at + m->mc.catch_up ? "missed" : "sent";
     }
     db_finish(st);
     return rc;
@@ -325,7 +321,7 @@ static int s_scan(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, 
     int64_t event_day = day - set->offset_days;
     int y, mo, d, md[2];
     clock_civil_from_days(event_day, &y, &mo, &d);
-    if (milestone_date_match_md(y, mo, d, m->mar1, md) < 2)
+    if (milestone_date_match_md(y, mo, d, m->mc.mar1, md) < 2)
         md[1] = md[0];
     char **zones = NULL;
     int nz = s_zones(db, set->kind, set->from_signup, md, &zones);
@@ -360,9 +356,9 @@ static json_t *s_mail(milestone_t *m, const milestone_settings_t *set, const s_d
         json_object_set_new(vars, "name", json_string(d->name));
     if (d->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(vars, "years", json_integer(d->years));
-    if (m->coupon_prefix) {
+    if (m->mc.coupon_prefix) {
         char *code =
-            milestone_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
+            milestone_coupon_make(m->token_key, m->mc.coupon_prefix, d->kind, d->year, d->cid);
         if (!code) {
             json_decref(vars);
             return NULL;
@@ -417,7 +413,8 @@ static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
 {
     if (db_begin(db))
         return -1;
-    size_t end = m->i_due + (size_t)m->batch < m->n_due ? m->i_due + (size_t)m->batch : m->n_due;
+    size_t end =
+        m->i_due + (size_t)m->mc.batch < m->n_due ? m->i_due + (size_t)m->mc.batch : m->n_due;
     int bad = 0;
     size_t sent = 0;
     for (size_t i = m->i_due; i < end && !bad; i++) {
@@ -448,19 +445,19 @@ static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
         int64_t now = clock_now_ms(), next_at = INT64_MAX;
         /* local dates whose send instants can lie in (now - catch_up, now]:
          * D's instants run from D 00:00 at UTC+14 to D 23:59 at UTC-12 */
-        int64_t lo = (now - m->catch_up - 36 * 3600000LL) / DAY_MS;
+        int64_t lo = (now - m->mc.catch_up - 36 * 3600000LL) / DAY_MS;
         int64_t hi = (now + 14 * 3600000LL) / DAY_MS;
         int bad = 0;
         m->n_due = m->i_due = 0;
         m->sent = 0;
         m->scan_at = now;
         for (int k = 0; k < MILESTONE_KINDS && !bad; k++) {
-            bad = milestone_store_settings(db, m->cfg, k, &m->set[k]);
+            bad = milestone_store_settings(db, &m->mc, k, &m->set[k]);
             for (int64_t day = lo; day <= hi && !bad && m->set[k].enabled; day++)
                 bad = s_scan(m, db, &m->set[k], day, now, &m->due, &m->n_due, &m->cap_due,
                              &next_at);
         }
-        m->next_wait = m->interval;
+        m->next_wait = m->mc.interval;
         if (next_at != INT64_MAX && next_at - now + 1 < m->next_wait)
             m->next_wait = next_at - now + 1;
         if (bad)
@@ -469,7 +466,7 @@ static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
     if (m->i_due < m->n_due && s_send_batch(svc, m, db)) {
         m->n_due = m->i_due = 0; /* decided again at the next scan */
         m->gen++;
-        evloop_timer_at(loop, m->timer, m->interval);
+        evloop_timer_at(loop, m->timer, m->mc.interval);
         return;
     }
     if (m->i_due < m->n_due) {
@@ -523,7 +520,7 @@ static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     for (int k = 0; k < MILESTONE_KINDS; k++) {
         milestone_settings_t s;
         if ((kind && k != milestone_settings_kind(kind)) ||
-            milestone_store_settings(db, m->cfg, k, &s))
+            milestone_store_settings(db, &m->mc, k, &s))
             continue;
         json_t *v = milestone_settings_view(&s), *counts = json_object();
         sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
@@ -552,10 +549,10 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const milestone_settings_t *s
         if (set->kind == MILESTONE_ANNIVERSARY && y - start_year < 1)
             continue;
         int om, od;
-        milestone_date_observed(y, md / 100, md % 100, m->mar1, &om, &od);
+        milestone_date_observed(y, md / 100, md % 100, m->mc.mar1, &om, &od);
         int64_t event_day = clock_days_from_civil(y, om, od);
         int64_t at = s_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
-        if (at + m->catch_up <= now)
+        if (at + m->mc.catch_up <= now)
             continue;
         sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM sends WHERE kind = ? AND"
                                           " customer_id = ? AND year = ?");
@@ -610,7 +607,7 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     json_t *list = json_array();
     for (int k = 0; k < MILESTONE_KINDS; k++) {
         milestone_settings_t set;
-        if (milestone_store_settings(db, m->cfg, k, &set))
+        if (milestone_store_settings(db, &m->mc, k, &set))
             continue;
         int mdi = k == MILESTONE_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
         json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled",
@@ -672,13 +669,6 @@ static void s_status(service_t *svc, json_t *body)
     json_object_set_new(body, "detail", d);
 }
 
-/* s_config_error - a [milestone] value we cannot work with */
-static void s_config_error(const char *msg, void *arg)
-{
-    (void)arg;
-    log_error("event=bad_config error=\"%s\"", msg);
-}
-
 /* s_init - settings, keys, the tick */
 static int s_init(service_t *svc)
 {
@@ -687,30 +677,22 @@ static int s_init(service_t *svc)
     if (!m)
         return -1;
     service_set_state(svc, m);
-    m->cfg = cfg;
-    if (milestone_settings_check_config(cfg, s_config_error, NULL))
-        return -1;
+    milestone_config_load(cfg, &m->mc);
     m->cache = calloc(CACHE_SLOTS, sizeof *m->cache);
-    m->default_tz = config_get(cfg, "milestone", "default_timezone");
-    m->catch_up = config_duration_ms(cfg, "milestone", "catch_up");
-    m->interval = config_duration_ms(cfg, "milestone", "interval");
     /* a scan may come up to one interval after a send time: that is on
      * time, not a catch-up (so catch_up = 0 means "only on time") */
-    if (m->catch_up < m->interval)
-        m->catch_up = m->interval;
-    m->batch = (int)config_int(cfg, "milestone", "batch");
-    m->mar1 = strcmp(config_get(cfg, "milestone", "feb29"), "mar1") == 0;
-    m->coupon_prefix = milestone_coupon_prefix(cfg);
+    if (m->mc.catch_up < m->mc.interval)
+        m->mc.catch_up = m->mc.interval;
     if (!m->cache ||
         keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
-    m->timer = evloop_add_timer(service_evloop(svc), m->interval, s_on_tick, svc);
+    m->timer = evloop_add_timer(service_evloop(svc), m->mc.interval, s_on_tick, svc);
     if (m->timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), m->timer, 0);
     log_info("event=milestone_ready catch_up_ms=%lld feb29=%s coupon=%s",
-             (long long)m->catch_up, m->mar1 ? "mar1" : "feb28",
-             m->coupon_prefix ? m->coupon_prefix : "off");
+             (long long)m->mc.catch_up, m->mc.mar1 ? "mar1" : "feb28",
+             m->mc.coupon_prefix ? m->mc.coupon_prefix : "off");
     return 0;
 }
 

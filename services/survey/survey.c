@@ -75,11 +75,8 @@
 #define SEND_BATCH 200
 
 typedef struct {
-    const config_t *cfg;
+    survey_config_t set; /* read once at start */
     char token_key[128];
-    char public_url[512];
-    const char *staff_url, *alert_to, *default_tz, *default_locale;
-    int64_t throttle; /* across campaigns; the rest is per campaign */
     survey_env_t env;        /* what runs and digests need (survey_run.c) */
     int64_t digest_check_at; /* no digest is due before this */
     int due_timer;
@@ -127,7 +124,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     }
     db_finish(st);
     if (!tz_ok(tz))
-        snprintf(tz, sizeof tz, "%s", s->default_tz);
+        snprintf(tz, sizeof tz, "%s", s->set.default_tz);
 
     /* due: delay after the purchase, then the customer's next window */
     int64_t at = s_purchase_ms(ev);
@@ -135,7 +132,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
      * its sample decides, so a purchase gets at most one invite */
     campaign_t camp;
     char err[200];
-    int picked = survey_campaign_pick(db, s->cfg, p, &camp, err, sizeof err);
+    int picked = survey_campaign_pick(db, &s->set, p, &camp, err, sizeof err);
     if (picked < 0)
         return -1;
     if (picked == 0) {
@@ -160,7 +157,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         status = "suppressed";
     } else {
         /* another invite to this address planned within the throttle */
-        int t = survey_store_throttled(db, email, due, s->throttle);
+        int t = survey_store_throttled(db, email, due, s->set.throttle);
         if (t < 0)
             return -1;
         if (t)
@@ -194,7 +191,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
              order_id, clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
         return survey_store_stat_add(db, consumer_event_ms(ev), campaign,
-                               *locale ? locale : s->default_locale, status, 1);
+                               *locale ? locale : s->set.default_locale, status, 1);
     return 0;
 }
 
@@ -246,14 +243,14 @@ static int s_alert(survey_t *s, sqlite3 *db, consumer_t *c, const hark_event_t *
     db_finish(st);
     json_t *vars = json_pack("{s:s,s:i,s:s}", "customer_name",
                              *name ? name : *email ? email : cid, "score", score, "staff_url",
-                             s->staff_url ? s->staff_url : s->public_url);
+                             s->set.staff_url);
     if (*email)
         json_object_set_new(vars, "customer_email", json_string(email));
     if (comment)
         json_object_set_new(vars, "comment", json_string(comment));
     if (order_id)
         json_object_set_new(vars, "order_number", json_string(order_id));
-    json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", s->alert_to, "template",
+    json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", s->set.alert_to, "template",
                              "nps_detractor_alert", "category", "alert", "vars", vars);
     return consumer_emit(c, ev, "mail.requested", "alert", mail);
 }
@@ -285,7 +282,7 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
     }
     char campaign[80], locale[64], cid[160], order[160];
     snprintf(campaign, sizeof campaign, "%s", s_col(st, 0));
-    snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : s->default_locale);
+    snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : s->set.default_locale);
     snprintf(cid, sizeof cid, "%s", s_col(st, 2));
     snprintf(order, sizeof order, "%s", s_col(st, 3) ? s_col(st, 3) : "");
     int64_t expires = sqlite3_column_int64(st, 5);
@@ -315,7 +312,7 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
     if (comment && !had_comment &&
         survey_store_stat_add(db, answered_at, campaign, locale, "comments", 1))
         return -1;
-    int alert = score <= 6 && !alerted && s->alert_to && *s->alert_to;
+    int alert = score <= 6 && !alerted && s->set.alert_to && *s->set.alert_to;
     st = db_prepare(db, "UPDATE invites SET score = ?2, comment = coalesce(?3, comment),"
                         " answered_at = ?4, alerted = alerted OR ?5 WHERE id = ?1");
     if (!st)
@@ -378,7 +375,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
         return s_answer(s, db, ev, c);
     if (strcmp(ev->type, "campaign.saved") == 0) {
         char err[200] = "";
-        int rc = survey_campaign_save(db, s->cfg, p, err, sizeof err);
+        int rc = survey_campaign_save(db, &s->set, p, err, sizeof err);
         if (rc > 0)
             log_error("event=campaign_not_applied offset=%lld error=\"%s\"",
                       (long long)ev->offset, err);
@@ -400,7 +397,7 @@ static json_t *s_mail(survey_t *s, const char *template_name, const char *id, co
     json_t *scores = json_array();
     for (int n = 0; n <= 10; n++) {
         char url[1200];
-        snprintf(url, sizeof url, "%s/s/%s?score=%d", s->public_url, tok, n);
+        snprintf(url, sizeof url, "%s/s/%s?score=%d", s->set.public_url, tok, n);
         json_array_append_new(scores, json_pack("{s:i,s:s}", "score", n, "url", url));
     }
     free(tok);
@@ -423,10 +420,10 @@ typedef struct {
  * throttled or without address */
 static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
 {
-    const char *status = "sent", *locale = *d->locale ? d->locale : s->default_locale;
+    const char *status = "sent", *locale = *d->locale ? d->locale : s->set.default_locale;
     campaign_t camp;
     char err[200];
-    if (survey_campaign_get(db, s->cfg, d->campaign, &camp, err, sizeof err)) {
+    if (survey_campaign_get(db, &s->set, d->campaign, &camp, err, sizeof err)) {
         log_error("event=bad_campaign campaign=%s error=\"%s\"", d->campaign, err);
         return -1;
     }
@@ -439,7 +436,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
         status = "skipped";
     } else if (contacts_suppressed(db, d->email)) {
         status = "suppressed";
-    } else if (s->throttle > 0) {
+    } else if (s->set.throttle > 0) {
         /* sent meanwhile by another campaign or order */
         sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM invites WHERE email = ? AND id <> ?"
                                           " AND status = 'sent' AND sent_at > ? LIMIT 1");
@@ -447,7 +444,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
             return -1;
         sqlite3_bind_text(st, 1, d->email, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, d->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, now - s->throttle);
+        sqlite3_bind_int64(st, 3, now - s->set.throttle);
         if (sqlite3_step(st) == SQLITE_ROW)
             status = "throttled";
         db_finish(st);
@@ -659,7 +656,8 @@ static int s_invite(service_t *svc, void *sock, const wire_msg_t *msg)
 static int s_campaigns(service_t *svc, void *sock, const wire_msg_t *msg)
 {
     json_t *req = wire_body_json(msg);
-    json_t *body = req ? survey_campaign_list(service_db(svc), service_config(svc),
+    survey_t *s = service_state(svc);
+    json_t *body = req ? survey_campaign_list(service_db(svc), &s->set,
                                                json_string_value(json_object_get(req, "id")))
                        : NULL;
     json_decref(req);
@@ -713,16 +711,21 @@ static void s_status(service_t *svc, json_t *body)
 }
 
 /* s_campaign_row - the default campaign, its settings from [survey] */
-static int s_campaign_row(sqlite3 *db, const config_t *cfg)
+static int s_campaign_row(sqlite3 *db, const survey_config_t *set)
 {
-    static const char *const keys[] = {"delay", "window_hours", "window_days",
-                                       "default_timezone", "throttle", "expiry", "reminder",
-                                       "alert_to", NULL};
+    const char *const kv[][2] = {
+        {"delay", set->campaign.delay},
+        {"window_hours", set->campaign.window_hours},
+        {"window_days", set->campaign.window_days},
+        {"default_timezone", set->default_tz},
+        {"throttle", set->throttle_text},
+        {"expiry", set->campaign.expiry},
+        {"reminder", set->campaign.reminder},
+        {"alert_to", set->alert_to},
+    };
     json_t *settings = json_object();
-    for (int i = 0; keys[i]; i++) {
-        const char *v = config_get(cfg, "survey", keys[i]);
-        json_object_set_new(settings, keys[i], json_string(v ? v : ""));
-    }
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+        json_object_set_new(settings, kv[i][0], json_string(kv[i][1] ? kv[i][1] : ""));
     char *text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(settings);
     sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO campaigns(id, kind, enabled, source,"
@@ -742,13 +745,6 @@ static int s_campaign_row(sqlite3 *db, const config_t *cfg)
     return rc;
 }
 
-/* s_config_error - a [survey] value we cannot work with */
-static void s_config_error(const char *msg, void *arg)
-{
-    (void)arg;
-    log_error("event=bad_config error=\"%s\"", msg);
-}
-
 /* s_init - settings, the default campaign, the send timer */
 static int s_init(service_t *svc)
 {
@@ -757,41 +753,19 @@ static int s_init(service_t *svc)
     if (!s)
         return -1;
     service_set_state(svc, s);
-    s->cfg = cfg;
-    snprintf(s->public_url, sizeof s->public_url, "%s", config_get(cfg, "gateway", "public_url"));
-    size_t ul = strlen(s->public_url);
-    while (ul > 0 && s->public_url[ul - 1] == '/')
-        s->public_url[--ul] = '\0';
-    s->staff_url = config_get(cfg, "survey", "staff_url");
-    s->alert_to = config_get(cfg, "survey", "alert_to");
-    s->default_tz = config_get(cfg, "survey", "default_timezone");
-    s->default_locale = config_get(cfg, "mailer", "default_locale");
-    s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    if (campaign_check_config(cfg, NULL, s_config_error, NULL))
-        return -1;
-    static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-    const char *dday = config_get(cfg, "survey", "digest_day");
-    for (int i = 0; i < 7; i++)
-        if (dday && strcmp(dday, days[i]) == 0)
-            s->env.digest_wday = i;
-    s->env.cfg = cfg;
+    survey_config_load(cfg, &s->set);
+    s->env.set = &s->set;
     s->env.sync = s_sync;
     s->env.sync_arg = svc;
-    s->env.throttle = s->throttle;
-    s->env.default_tz = s->default_tz;
-    s->env.default_locale = s->default_locale;
-    s->env.digest_to = config_get(cfg, "survey", "digest_to");
-    s->env.digest_hour = (int)config_int(cfg, "survey", "digest_hour");
-    s->env.staff_url = s->staff_url && *s->staff_url ? s->staff_url : s->public_url;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
-    if (s_campaign_row(service_db(svc), cfg))
+    if (s_campaign_row(service_db(svc), &s->set))
         return -1;
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
-    log_info("event=survey_ready throttle_ms=%lld", (long long)s->throttle);
+    log_info("event=survey_ready throttle_ms=%lld", (long long)s->set.throttle);
     return 0;
 }
 
