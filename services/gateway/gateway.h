@@ -47,6 +47,7 @@ typedef struct {
     pthread_key_t loop_key;    /* per-thread DEALER to [loop] control */
     int intake_timeout_ms;     /* [intake] timeout */
     pthread_key_t intake_key;  /* per-thread DEALER to [intake] control */
+    struct words *words;       /* the words on pages, per locale (gateway_pages.c) */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -143,6 +144,16 @@ void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
  * cls when not NULL), for "not found", "try again" and the like */
 void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *title,
                   const char *cls, const char *text_html);
+
+/* gw_page_say - a page of a heading and one paragraph, the words title_key
+ * and text_key of locale (words.h; vars fill text_key in, may be NULL) */
+void gw_page_say(gw_req_t *r, unsigned status, const char *locale, const char *title_key,
+                 const char *cls, const char *text_key, const json_t *vars);
+
+/* gateway_pages_init - load the pages' words ([mailer] templates); 0/-1.
+ * gateway_pages_fini frees them. */
+int gateway_pages_init(gateway_t *gw);
+void gateway_pages_fini(gateway_t *gw);
 
 /* gw_words_for - a page's words for locale from table, an array of n
  * structs of size bytes whose first member is "const char *lang" (a
