@@ -155,12 +155,6 @@ void gw_page_say(gw_req_t *r, unsigned status, const char *locale, const char *t
 int gateway_pages_init(gateway_t *gw);
 void gateway_pages_fini(gateway_t *gw);
 
-/* gw_words_for - a page's words for locale from table, an array of n
- * structs of size bytes whose first member is "const char *lang" (a
- * two-letter language); "pl-PL" picks pl, anything unknown (or NULL) the
- * first entry.  Returns a pointer into table. */
-const void *gw_words_for(const void *table, size_t n, size_t size, const char *locale);
-
 /* gw_form_field - the first value of name in an urlencoded body, decoded
  * into out: 1 found, 0 absent, -1 malformed (gateway_survey.c) */
 int gw_form_field(const char *body, size_t len, const char *name, buf_t *out);

@@ -45,20 +45,6 @@ void gateway_pages_fini(gateway_t *gw)
     words_destroy(&gw->words);
 }
 
-/* gw_words_for - the entry whose language starts the locale ("pl-PL" ->
- * pl); the first (English) otherwise.  Each table's first member is its
- * language, so one lookup serves every page's words. */
-const void *gw_words_for(const void *table, size_t n, size_t size, const char *locale)
-{
-    const char *base = table;
-    for (size_t i = 0; locale && i < n; i++) {
-        const char *lang = *(const char *const *)(const void *)(base + i * size);
-        if (strncmp(locale, lang, 2) == 0)
-            return base + i * size;
-    }
-    return table;
-}
-
 /* gw_page - a complete small page: title and trusted body HTML */
 void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
              const char *body_html)
