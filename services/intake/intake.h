@@ -19,12 +19,16 @@
 #include "config.h"
 #include "survey_time.h"
 
-#define INTAKE_LOCALES 5         /* en ru pl zh be, in this order */
+#define INTAKE_TAG_MAX 35        /* characters of a label's language tag */
 #define INTAKE_CODE_MAX 64
 #define INTAKE_MAX_CODES 32      /* feedback.tagged's maxItems */
 #define INTAKE_TEXT_MAX 10000    /* characters, as complaint.json */
 
-extern const char *const intake_locales[INTAKE_LOCALES];
+/* One label.<tag> of a reason: any language, as templates/ has folders */
+typedef struct {
+    char tag[INTAKE_TAG_MAX + 1]; /* lower case, '-' between subtags: "pt-br" */
+    char *text;
+} intake_label_t;
 
 typedef struct {
     char name[64];
@@ -35,7 +39,8 @@ typedef struct {
 
 typedef struct {
     char code[INTAKE_CODE_MAX + 1];
-    char *label[INTAKE_LOCALES]; /* NULL falls back to en, then the code */
+    intake_label_t *labels;      /* as given; none for a language falls back */
+    size_t nlabels;              /* to en, then the code */
     int team;                    /* index into the teams */
     int voluntary;               /* 1 voluntary churn, 0 involuntary */
     int influenceable;
