@@ -29,8 +29,9 @@ static void s_keys_present(const json_t *en, const char *locale, char *path, siz
             s_keys_present(v, locale, path, plen);
             continue;
         }
-        const char *en_word = words_get(s_w, "en", path);
-        const char *got = words_get(s_w, locale, path);
+        int list = json_is_array(v);
+        const char *en_word = list ? words_list(s_w, "en", path, 0) : words_get(s_w, "en", path);
+        const char *got = list ? words_list(s_w, locale, path, 0) : words_get(s_w, locale, path);
         /* words_get falls back to en: a word missing in locale is en's */
         if (strcmp(locale, "en") != 0 && got == en_word) {
             fprintf(stderr, "%s: %s is missing\n", locale, path);
@@ -105,6 +106,13 @@ static void test_a_missing_word_falls_back_to_english_then_to_its_key(void)
     CHECK_STR(words_get(s_w, "ru", "no.such.word"), "no.such.word");
     CHECK_STR(words_get(s_w, "pl", "survey.send"), "Wyślij");
     CHECK_STR(words_get(s_w, "xx", "survey.send"), "Send");
+    CHECK_STR(words_list(s_w, "pl", "date.months", 10), "listopada");
+    CHECK(words_list(s_w, "pl", "date.months", 12) == NULL);
+    json_t *v = json_pack("{s:i,s:i}", "hours", 2, "minutes", 5);
+    char *t = words_text(s_w, "en", "intake.overdue_hours", v);
+    CHECK_STR(t, "2h 5m");
+    free(t);
+    json_decref(v);
 }
 
 /* s_write - a file under the private directory */
