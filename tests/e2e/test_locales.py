@@ -173,3 +173,5 @@ def test_a_broken_words_file_stops_the_gateway_naming_file_and_line(make_hark, t
     line = next(l for l in h.log().splitlines() if "event=bad_words" in l)
     assert "uk/words.json:1:" in line
     h.stop(check=False)
+    r = h.hark("check-config", check=False)  # says so before a start, too
+    assert r.returncode == 1 and "uk/words.json:1:" in r.stderr
