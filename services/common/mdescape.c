@@ -116,14 +116,14 @@ static char *s_escape(const char *s, size_t max_chars, int block)
     return buf_release(&b);
 }
 
-/* md_escape_inline - one-line escaped copy; the caller frees it */
-char *md_escape_inline(const char *s, size_t max_chars)
+/* mdescape_inline - one-line escaped copy; the caller frees it */
+char *mdescape_inline(const char *s, size_t max_chars)
 {
     return s_escape(s, max_chars, 0);
 }
 
-/* md_escape_block - escaped copy with hard line breaks; the caller frees it */
-char *md_escape_block(const char *s, size_t max_chars)
+/* mdescape_block - escaped copy with hard line breaks; the caller frees it */
+char *mdescape_block(const char *s, size_t max_chars)
 {
     return s_escape(s, max_chars, 1);
 }

@@ -19,18 +19,18 @@
 
 #include <stddef.h>
 
-/* md_escape_inline - escaped copy of s for use inside a paragraph.  Line
+/* mdescape_inline - escaped copy of s for use inside a paragraph.  Line
  * breaks (\r\n, \r, \n) become spaces so the text cannot start a new block.
  * s is first cut to at most max_chars code points (0 = no cap), and when
  * anything was cut "…" is appended.  Returns a malloc'd string the caller
  * frees, or NULL when s is NULL or not valid UTF-8, or on OOM. */
-char *md_escape_inline(const char *s, size_t max_chars);
+char *mdescape_inline(const char *s, size_t max_chars);
 
-/* md_escape_block - like md_escape_inline, but each line break becomes a
+/* mdescape_block - like mdescape_inline, but each line break becomes a
  * hard line break ("\\\n") inside the one paragraph, for quoting multi-line
  * comments; blank lines collapse into one hard break, and blank lines at the
  * start or end are dropped, so the text stays one paragraph.  The caller
- * frees the result; NULL as for md_escape_inline. */
-char *md_escape_block(const char *s, size_t max_chars);
+ * frees the result; NULL as for mdescape_inline. */
+char *mdescape_block(const char *s, size_t max_chars);
 
 #endif

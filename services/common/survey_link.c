@@ -9,7 +9,7 @@
 
 #include "token.h"
 
-int survey_invite_ok(const char *id)
+int survey_link_invite_ok(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > SURVEY_INVITE_MAX)
@@ -43,7 +43,7 @@ char *survey_link_make(const char *key, const char *invite, int64_t expires,
 {
     if (!locale)
         locale = "";
-    if (!survey_invite_ok(invite) || !s_locale_ok(locale) || expires < 0)
+    if (!survey_link_invite_ok(invite) || !s_locale_ok(locale) || expires < 0)
         return NULL;
     char payload[160];
     int n = snprintf(payload, sizeof payload, "%s\n%lld\n%s", invite, (long long)expires, locale);
@@ -65,7 +65,7 @@ int survey_link_check(const char *key, const char *token, survey_link_t *out)
         *nl1 = *nl2 = '\0';
         char *end = NULL;
         long long exp = strtoll(nl1 + 1, &end, 10);
-        if (survey_invite_ok(p) && end && *end == '\0' && end != nl1 + 1 && exp >= 0 &&
+        if (survey_link_invite_ok(p) && end && *end == '\0' && end != nl1 + 1 && exp >= 0 &&
             s_locale_ok(nl2 + 1)) {
             snprintf(out->invite, sizeof out->invite, "%s", p);
             snprintf(out->locale, sizeof out->locale, "%s", nl2 + 1);
@@ -77,17 +77,17 @@ int survey_link_check(const char *key, const char *token, survey_link_t *out)
     return rc;
 }
 
-char *survey_form_make(const char *key, const char *invite)
+char *survey_link_form_make(const char *key, const char *invite)
 {
-    if (!survey_invite_ok(invite))
+    if (!survey_link_invite_ok(invite))
         return NULL;
     return token_sign(key, "survey-form", invite, strlen(invite));
 }
 
-int survey_form_check(const char *key, const char *invite, const char *field)
+int survey_link_form_check(const char *key, const char *invite, const char *field)
 {
     size_t len = 0;
-    char *p = field && survey_invite_ok(invite) ? token_verify(key, "survey-form", field, &len)
+    char *p = field && survey_link_invite_ok(invite) ? token_verify(key, "survey-form", field, &len)
                                                 : NULL;
     int ok = p && len == strlen(invite) && memcmp(p, invite, len) == 0;
     free(p);

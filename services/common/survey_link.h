@@ -33,13 +33,13 @@ char *survey_link_make(const char *key, const char *invite, int64_t expires,
  * malformed or forged. */
 int survey_link_check(const char *key, const char *token, survey_link_t *out);
 
-/* survey_form_make - the CSRF field for invite's form; the caller frees it */
-char *survey_form_make(const char *key, const char *invite);
+/* survey_link_form_make - the CSRF field for invite's form; the caller frees it */
+char *survey_link_form_make(const char *key, const char *invite);
 
-/* survey_form_check - 1 when field is the form token of invite, else 0 */
-int survey_form_check(const char *key, const char *invite, const char *field);
+/* survey_link_form_check - 1 when field is the form token of invite, else 0 */
+int survey_link_form_check(const char *key, const char *invite, const char *field);
 
-/* survey_invite_ok - 1 when id is a valid invite id */
-int survey_invite_ok(const char *id);
+/* survey_link_invite_ok - 1 when id is a valid invite id */
+int survey_link_invite_ok(const char *id);
 
 #endif

@@ -53,8 +53,8 @@
 #include "log.h"
 #include "service.h"
 
-/* gw_error - JSON error body */
-void gw_error(gw_req_t *r, unsigned status, const char *code, const char *message,
+/* gateway_error - JSON error body */
+void gateway_error(gateway_req_t *r, unsigned status, const char *code, const char *message,
               const char *field, long index)
 {
     json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
@@ -63,12 +63,12 @@ void gw_error(gw_req_t *r, unsigned status, const char *code, const char *messag
     if (index >= 0)
         json_object_set_new(e, "index", json_integer(index));
     json_t *body = json_pack("{s:o}", "error", e);
-    gw_json(r, status, body);
+    gateway_json(r, status, body);
     json_decref(body);
 }
 
-/* gw_body_object - the admin API's bodies (campaigns, milestones, loops) */
-json_t *gw_body_object(gw_req_t *r)
+/* gateway_body_object - the admin API's bodies (campaigns, milestones, loops) */
+json_t *gateway_body_object(gateway_req_t *r)
 {
     json_error_t jerr;
     json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
@@ -78,13 +78,13 @@ json_t *gw_body_object(gw_req_t *r)
     char msg[300];
     snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)",
              jerr.line, jerr.column, c ? "not an object" : jerr.text);
-    gw_error(r, 400, "invalid_json", msg, NULL, -1);
+    gateway_error(r, 400, "invalid_json", msg, NULL, -1);
     json_decref(c);
     return NULL;
 }
 
-/* gw_json - JSON body */
-void gw_json(gw_req_t *r, unsigned status, const json_t *body)
+/* gateway_json - JSON body */
+void gateway_json(gateway_req_t *r, unsigned status, const json_t *body)
 {
     buf_reset(&r->out);
     /* reals (the report's rates and NPS) as the CLI prints them: 33.3,
@@ -99,33 +99,33 @@ void gw_json(gw_req_t *r, unsigned status, const json_t *body)
     r->content_type = "application/json";
 }
 
-/* gw_header - request header lookup */
-const char *gw_header(gw_req_t *r, const char *name)
+/* gateway_header - request header lookup */
+const char *gateway_header(gateway_req_t *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-/* gw_bearer_ok - check Authorization: Bearer KEY */
-int gw_bearer_ok(gw_req_t *r, const char *key)
+/* gateway_bearer_ok - check Authorization: Bearer KEY */
+int gateway_bearer_ok(gateway_req_t *r, const char *key)
 {
-    const char *auth = gw_header(r, "Authorization");
+    const char *auth = gateway_header(r, "Authorization");
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
         keys_equal(key, auth + 7, strlen(auth + 7)))
         return 1;
     r->www_auth = "Bearer realm=\"hark\"";
-    gw_error(r, 401, "unauthorized",
+    gateway_error(r, 401, "unauthorized",
              auth ? "the key is not valid here" : "send Authorization: Bearer <key>",
              "Authorization", -1);
     return 0;
 }
 
-/* gw_actor - who an admin-API change is by, for the event's `by`: "api",
+/* gateway_actor - who an admin-API change is by, for the event's `by`: "api",
  * or "api:<name>" when the request says X-Hark-Actor: <name> (the admin key
  * is shared, so the header is how a team's tool names the person; 1-64 of
  * A-Z a-z 0-9 . _ @ -).  0, or -1 having answered 400 naming the header. */
-int gw_actor(gw_req_t *r, char *out, size_t len)
+int gateway_actor(gateway_req_t *r, char *out, size_t len)
 {
-    const char *a = gw_header(r, "X-Hark-Actor");
+    const char *a = gateway_header(r, "X-Hark-Actor");
     if (!a) {
         snprintf(out, len, "api");
         return 0;
@@ -137,7 +137,7 @@ int gw_actor(gw_req_t *r, char *out, size_t len)
              (a[i] >= '0' && a[i] <= '9') || a[i] == '.' || a[i] == '_' || a[i] == '@' ||
              a[i] == '-';
     if (!ok) {
-        gw_error(r, 400, "invalid_header",
+        gateway_error(r, 400, "invalid_header",
                  "X-Hark-Actor names who acts: 1-64 of A-Z a-z 0-9 . _ @ -", "X-Hark-Actor", -1);
         return -1;
     }
@@ -145,26 +145,26 @@ int gw_actor(gw_req_t *r, char *out, size_t len)
     return 0;
 }
 
-/* gw_journal_one - journal one admin change (payload borrowed) under key
+/* gateway_journal_one - journal one admin change (payload borrowed) under key
  * (NULL: a fresh one; a client's Idempotency-Key makes a retry the same
  * event, which the journal stores once) and wait for the commit; its
  * offset, or -1 having answered 503 (the change is not made: the client
  * sends it again) */
-long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload, const char *key)
+long long gateway_journal_one(gateway_req_t *r, const char *type, const json_t *payload, const char *key)
 {
     char fresh[64], err[200] = "out of memory";
     if (!key)
-        key = gw_key_fresh(fresh, sizeof fresh) == 0 ? fresh : NULL;
+        key = gateway_events_key_fresh(fresh, sizeof fresh) == 0 ? fresh : NULL;
     json_t *events = key
                          ? json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload",
                                      (json_t *)payload)
                          : NULL;
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=change_not_journaled type=%s error=\"%s\"", type, err);
         r->retry_after = "1";
-        gw_error(r, 503, "journal_unavailable",
+        gateway_error(r, 503, "journal_unavailable",
                  "the journal did not confirm the change; send it again", NULL, -1);
         return -1;
     }
@@ -196,8 +196,8 @@ static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const ch
     return c;
 }
 
-/* gw_journal - the calling thread's journal client */
-wire_client_t *gw_journal(gateway_t *gw)
+/* gateway_journal - the calling thread's journal client */
+wire_client_t *gateway_journal(gateway_t *gw)
 {
     return s_thread_client(gw, gw->journal_key, config_get(gw->cfg, "journal", "endpoint"));
 }
@@ -234,10 +234,10 @@ json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char 
     return c ? wire_client_call_json(c, cmd, body, gw->intake_timeout_ms, reply_cmd) : NULL;
 }
 
-/* gw_append - append through the thread's journal client */
-json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
+/* gateway_append - append through the thread's journal client */
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err)
 {
-    wire_client_t *jc = gw_journal(gw);
+    wire_client_t *jc = gateway_journal(gw);
     if (!jc) {
         snprintf(err, 200, "no journal client");
         return NULL;
@@ -246,40 +246,40 @@ json_t *gw_append(gateway_t *gw, const json_t *events, char *err)
 }
 
 /* s_route - pick the handler; sets 404/405 itself */
-static void s_route(gw_req_t *r)
+static void s_route(gateway_req_t *r)
 {
     static const struct {
         const char *method, *path;
-        void (*fn)(gw_req_t *);
+        void (*fn)(gateway_req_t *);
     } routes[] = {
-        {"POST", "/v1/events", gw_post_events},
-        {"GET", "/healthz", gw_get_healthz},
-        {"HEAD", "/healthz", gw_get_healthz},
-        {"GET", "/u/", gw_unsubscribe},
-        {"HEAD", "/u/", gw_unsubscribe},
-        {"POST", "/u/", gw_unsubscribe},
-        {"GET", "/s/", gw_survey},
-        {"HEAD", "/s/", gw_survey},
-        {"POST", "/s/", gw_survey},
-        {"GET", "/v1/campaigns", gw_campaigns},
-        {"GET", "/v1/campaigns/", gw_campaigns},
-        {"PUT", "/v1/campaigns/", gw_campaigns},
-        {"GET", "/v1/milestones", gw_milestones},
-        {"GET", "/v1/milestones/", gw_milestones},
-        {"PUT", "/v1/milestones/", gw_milestones},
-        {"GET", "/v1/reports/nps", gw_get_report_nps},
-        {"GET", "/v1/reports/nps.csv", gw_get_report_nps_csv},
-        {"GET", "/v1/reports/reasons", gw_get_report_reasons},
-        {"GET", "/v1/cases", gw_cases},
-        {"GET", "/v1/cases/", gw_cases},
-        {"POST", "/v1/cases/", gw_cases},
-        {"GET", "/feedback", gw_intake_form},
-        {"POST", "/feedback", gw_intake_form},
-        {"GET", "/cancel", gw_intake_form},
-        {"POST", "/cancel", gw_intake_form},
-        {"POST", "/v1/loops", gw_post_loops},
-        {"GET", "/v1/loops/preview", gw_get_loops_preview},
-        {"GET", "/v1/reports/loops", gw_get_report_loops},
+        {"POST", "/v1/events", gateway_events_post},
+        {"GET", "/healthz", gateway_health_get},
+        {"HEAD", "/healthz", gateway_health_get},
+        {"GET", "/u/", gateway_pages_unsubscribe},
+        {"HEAD", "/u/", gateway_pages_unsubscribe},
+        {"POST", "/u/", gateway_pages_unsubscribe},
+        {"GET", "/s/", gateway_survey},
+        {"HEAD", "/s/", gateway_survey},
+        {"POST", "/s/", gateway_survey},
+        {"GET", "/v1/campaigns", gateway_admin_campaigns},
+        {"GET", "/v1/campaigns/", gateway_admin_campaigns},
+        {"PUT", "/v1/campaigns/", gateway_admin_campaigns},
+        {"GET", "/v1/milestones", gateway_milestone},
+        {"GET", "/v1/milestones/", gateway_milestone},
+        {"PUT", "/v1/milestones/", gateway_milestone},
+        {"GET", "/v1/reports/nps", gateway_reports_nps},
+        {"GET", "/v1/reports/nps.csv", gateway_reports_nps_csv},
+        {"GET", "/v1/reports/reasons", gateway_reports_reasons},
+        {"GET", "/v1/cases", gateway_cases},
+        {"GET", "/v1/cases/", gateway_cases},
+        {"POST", "/v1/cases/", gateway_cases},
+        {"GET", "/feedback", gateway_intake_form},
+        {"POST", "/feedback", gateway_intake_form},
+        {"GET", "/cancel", gateway_intake_form},
+        {"POST", "/cancel", gateway_intake_form},
+        {"POST", "/v1/loops", gateway_loops_post},
+        {"GET", "/v1/loops/preview", gateway_loops_preview},
+        {"GET", "/v1/reports/loops", gateway_loops_report},
     };
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -301,15 +301,15 @@ static void s_route(gw_req_t *r)
         else if (strncmp(r->url, "/v1/campaigns/", 14) == 0 ||
                  strncmp(r->url, "/v1/milestones/", 15) == 0)
             r->allow = "GET, PUT";
-        gw_error(r, 405, "method_not_allowed", "this path does not take that method",
+        gateway_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
     } else {
-        gw_error(r, 404, "not_found", "no such path", NULL, -1);
+        gateway_error(r, 404, "not_found", "no such path", NULL, -1);
     }
 }
 
 /* s_respond - hand the answer to MHD */
-static enum MHD_Result s_respond(gw_req_t *r)
+static enum MHD_Result s_respond(gateway_req_t *r)
 {
     struct MHD_Response *resp =
         r->reader ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, r->reader,
@@ -353,7 +353,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
 {
     (void)version;
     gateway_t *gw = cls;
-    gw_req_t *r = *con_cls;
+    gateway_req_t *r = *con_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
@@ -368,7 +368,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         if (cl && strtoll(cl, NULL, 10) > gw->max_body) {
             char msg[120];
             snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->max_body);
-            gw_error(r, 413, "body_too_large", msg, NULL, -1);
+            gateway_error(r, 413, "body_too_large", msg, NULL, -1);
             return s_respond(r);
         }
         return MHD_YES;
@@ -394,7 +394,7 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)conn, (void)toe;
-    gw_req_t *r = *con_cls;
+    gateway_req_t *r = *con_cls;
     if (!r)
         return;
     buf_free(&r->body);
@@ -480,7 +480,7 @@ static int s_init(service_t *svc)
         log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
         return -1;
     }
-    if (gateway_types_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
+    if (gateway_events_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
         gateway_intake_init(gw) || gateway_pages_init(gw))
         return -1;
     const char *listen = config_get(gw->cfg, "gateway", "listen");
@@ -519,7 +519,7 @@ static void s_fini(service_t *svc)
         return;
     if (gw->httpd)
         MHD_stop_daemon(gw->httpd);
-    gateway_types_fini(gw);
+    gateway_events_fini(gw);
     gateway_admin_fini(gw);
     gateway_milestone_fini(gw);
     gateway_intake_fini(gw);

@@ -18,7 +18,7 @@
 typedef struct {
     const char *type;
     schema_t *schema;
-} gw_event_type_t;
+} gateway_event_type_t;
 
 typedef struct {
     const config_t *cfg;
@@ -28,7 +28,7 @@ typedef struct {
     char admin_key[128];
     char token_key[128];      /* signs links in emails */
     schema_t *envelope;
-    gw_event_type_t types[32]; /* event types the gateway accepts */
+    gateway_event_type_t types[32]; /* event types the gateway accepts */
     size_t n_types;
     char known_types[512];     /* "customer, purchase, …" for error messages */
     schema_t *answered;        /* survey.answered, which the gateway itself emits */
@@ -74,44 +74,44 @@ typedef struct {
     MHD_ContentReaderCallback reader;
     void *reader_cls;
     MHD_ContentReaderFreeCallback reader_free;
-} gw_req_t;
+} gateway_req_t;
 
-/* gw_error - a JSON error {"error":{"code","message","field"?,"index"?}};
+/* gateway_error - a JSON error {"error":{"code","message","field"?,"index"?}};
  * index < 0 leaves it out */
-void gw_error(gw_req_t *r, unsigned status, const char *code, const char *message,
+void gateway_error(gateway_req_t *r, unsigned status, const char *code, const char *message,
               const char *field, long index);
 
-/* gw_json - answer with a JSON value (not stolen) */
-void gw_json(gw_req_t *r, unsigned status, const json_t *body);
+/* gateway_json - answer with a JSON value (not stolen) */
+void gateway_json(gateway_req_t *r, unsigned status, const json_t *body);
 
-/* gw_body_object - the request body as a JSON object (caller decrefs), or
+/* gateway_body_object - the request body as a JSON object (caller decrefs), or
  * NULL having answered 400 invalid_json with where the parse failed */
-json_t *gw_body_object(gw_req_t *r);
+json_t *gateway_body_object(gateway_req_t *r);
 
-/* gw_header - a request header, or NULL */
-const char *gw_header(gw_req_t *r, const char *name);
+/* gateway_header - a request header, or NULL */
+const char *gateway_header(gateway_req_t *r, const char *name);
 
-/* gw_bearer_ok - whether Authorization: Bearer matches key (constant time);
+/* gateway_bearer_ok - whether Authorization: Bearer matches key (constant time);
  * answers 401 itself when not */
-int gw_bearer_ok(gw_req_t *r, const char *key);
+int gateway_bearer_ok(gateway_req_t *r, const char *key);
 
-/* gw_journal_one - journal one admin change (payload borrowed) under key
+/* gateway_journal_one - journal one admin change (payload borrowed) under key
  * (NULL: a fresh one), waiting for the commit; its offset, or -1 having
  * answered 503 */
-long long gw_journal_one(gw_req_t *r, const char *type, const json_t *payload, const char *key);
+long long gateway_journal_one(gateway_req_t *r, const char *type, const json_t *payload, const char *key);
 
-/* gw_actor - "api" or "api:<X-Hark-Actor>" into out (at least 72 bytes),
+/* gateway_actor - "api" or "api:<X-Hark-Actor>" into out (at least 72 bytes),
  * for the by field of an admin change; -1 having answered 400 */
-int gw_actor(gw_req_t *r, char *out, size_t len);
+int gateway_actor(gateway_req_t *r, char *out, size_t len);
 
-/* gw_journal - this thread's journal client (made on first use) */
-wire_client_t *gw_journal(gateway_t *gw);
+/* gateway_journal - this thread's journal client (made on first use) */
+wire_client_t *gateway_journal(gateway_t *gw);
 
-/* gw_append - append events (a JSON array of JOURNAL_APPEND events, not
+/* gateway_append - append events (a JSON array of JOURNAL_APPEND events, not
  * stolen) through this thread's journal client and wait for the commit.
  * Returns the JOURNAL_APPEND_OK body (caller decrefs), or NULL with err
  * (size >= 200) saying why. */
-json_t *gw_append(gateway_t *gw, const json_t *events, char *err);
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err);
 
 /* gw_survey_call - one request to hark-survey's control socket through
  * this thread's client, waiting at most timeout_ms.  Returns the reply body
@@ -132,22 +132,22 @@ json_t *gw_loop_call(gateway_t *gw, const char *cmd, const json_t *body, char *r
 /* gw_intake_call - ask hark-intake (cases, reports), like gw_loop_call */
 json_t *gw_intake_call(gateway_t *gw, const char *cmd, const json_t *body, char *reply_cmd);
 
-/* gw_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
+/* gateway_events_key_fresh - a fresh, time-ordered gateway event key "gw:…" into key
  * (size >= 48); 0/-1 */
-int gw_key_fresh(char *key, size_t len);
+int gateway_events_key_fresh(char *key, size_t len);
 
-/* gw_page - a small HTML page with Hark's style; body_html is trusted */
-void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
+/* gateway_pages_show - a small HTML page with Hark's style; body_html is trusted */
+void gateway_pages_show(gateway_req_t *r, unsigned status, const char *lang, const char *title,
              const char *body_html);
 
-/* gw_page_text - a page of a heading and one paragraph (trusted HTML, class
+/* gateway_pages_text - a page of a heading and one paragraph (trusted HTML, class
  * cls when not NULL), for "not found", "try again" and the like */
-void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *title,
+void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, const char *title,
                   const char *cls, const char *text_html);
 
 /* gw_page_say - a page of a heading and one paragraph, the words title_key
  * and text_key of locale (words.h; vars fill text_key in, may be NULL) */
-void gw_page_say(gw_req_t *r, unsigned status, const char *locale, const char *title_key,
+void gw_page_say(gateway_req_t *r, unsigned status, const char *locale, const char *title_key,
                  const char *cls, const char *text_key, const json_t *vars);
 
 /* gateway_pages_init - load the pages' words ([mailer] templates); 0/-1.
@@ -155,42 +155,42 @@ void gw_page_say(gw_req_t *r, unsigned status, const char *locale, const char *t
 int gateway_pages_init(gateway_t *gw);
 void gateway_pages_fini(gateway_t *gw);
 
-/* gw_form_field - the first value of name in an urlencoded body, decoded
+/* gateway_survey_form_field - the first value of name in an urlencoded body, decoded
  * into out: 1 found, 0 absent, -1 malformed (gateway_survey.c) */
-int gw_form_field(const char *body, size_t len, const char *name, buf_t *out);
-/* gw_origin_ok - 1 when the request has no Origin or public_url's */
-int gw_origin_ok(gw_req_t *r);
-/* gw_clean_text - customer text as stored: valid UTF-8 (-1 otherwise),
+int gateway_survey_form_field(const char *body, size_t len, const char *name, buf_t *out);
+/* gateway_survey_origin_ok - 1 when the request has no Origin or public_url's */
+int gateway_survey_origin_ok(gateway_req_t *r);
+/* gateway_survey_clean_text - customer text as stored: valid UTF-8 (-1 otherwise),
  * control characters dropped, trimmed, at most 4000 characters; 0/-1 */
-int gw_clean_text(const char *s, size_t n, buf_t *out);
+int gateway_survey_clean_text(const char *s, size_t n, buf_t *out);
 
 /* gateway_intake.c: the reason taxonomy (when hark-intake runs), the
  * customer forms, the cases admin API and the reasons report */
 int gateway_intake_init(gateway_t *gw);
 void gateway_intake_fini(gateway_t *gw);
-/* gw_intake_check - a complaint/cancellation's reason_code must be in the
+/* gateway_intake_check - a complaint/cancellation's reason_code must be in the
  * taxonomy; 0, or -1 having answered 400 */
-int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long index);
-void gw_intake_form(gw_req_t *r);
-void gw_cases(gw_req_t *r);
-void gw_get_report_reasons(gw_req_t *r);
+int gateway_intake_check(gateway_req_t *r, const char *type, const json_t *data, long index);
+void gateway_intake_form(gateway_req_t *r);
+void gateway_cases(gateway_req_t *r);
+void gateway_reports_reasons(gateway_req_t *r);
 
 /* the routes */
-void gw_post_events(gw_req_t *r);
-void gw_get_healthz(gw_req_t *r);
-void gw_unsubscribe(gw_req_t *r);
-void gw_survey(gw_req_t *r);
-void gw_campaigns(gw_req_t *r);
-void gw_milestones(gw_req_t *r);
-void gw_get_report_nps(gw_req_t *r);
-void gw_get_report_nps_csv(gw_req_t *r);
-void gw_post_loops(gw_req_t *r);
-void gw_get_loops_preview(gw_req_t *r);
-void gw_get_report_loops(gw_req_t *r);
+void gateway_events_post(gateway_req_t *r);
+void gateway_health_get(gateway_req_t *r);
+void gateway_pages_unsubscribe(gateway_req_t *r);
+void gateway_survey(gateway_req_t *r);
+void gateway_admin_campaigns(gateway_req_t *r);
+void gateway_milestone(gateway_req_t *r);
+void gateway_reports_nps(gateway_req_t *r);
+void gateway_reports_nps_csv(gateway_req_t *r);
+void gateway_loops_post(gateway_req_t *r);
+void gateway_loops_preview(gateway_req_t *r);
+void gateway_loops_report(gateway_req_t *r);
 
-/* gateway_types_init - compile the event schemas the gateway accepts; 0/-1 */
-int gateway_types_init(gateway_t *gw);
-void gateway_types_fini(gateway_t *gw);
+/* gateway_events_init - compile the event schemas the gateway accepts; 0/-1 */
+int gateway_events_init(gateway_t *gw);
+void gateway_events_fini(gateway_t *gw);
 
 /* gateway_admin_init - what the admin API needs (campaign.saved's schema);
  * 0/-1.  gateway_admin_fini frees it. */

@@ -19,7 +19,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "proto.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define CAMPAIGNS_PATH "/v1/campaigns"
 
@@ -53,7 +53,7 @@ static int s_slug_ok(const char *id)
 
 /* s_list - SURVEY_CAMPAIGNS {id?}; the reply's campaigns array (caller
  * decrefs) or NULL having answered 503 */
-static json_t *s_list(gw_req_t *r, const char *id)
+static json_t *s_list(gateway_req_t *r, const char *id)
 {
     json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
     char cmd[48] = "";
@@ -65,7 +65,7 @@ static json_t *s_list(gw_req_t *r, const char *id)
     if (!reply || strcmp(cmd, CMD_SURVEY_CAMPAIGNS_OK) != 0 || !json_is_array(list)) {
         json_decref(reply);
         r->retry_after = "1";
-        gw_error(r, 503, "survey_unavailable", "the survey service did not answer; retry",
+        gateway_error(r, 503, "survey_unavailable", "the survey service did not answer; retry",
                  NULL, -1);
         return NULL;
     }
@@ -76,18 +76,18 @@ static json_t *s_list(gw_req_t *r, const char *id)
 
 /* s_check - a PUT body made a campaign.saved payload; 0, or -1 having
  * answered 400 naming the field */
-static int s_check(gw_req_t *r, json_t *c, const char *id)
+static int s_check(gateway_req_t *r, json_t *c, const char *id)
 {
     const json_t *bid = json_object_get(c, "id");
     if (bid && !(json_is_string(bid) && strcmp(json_string_value(bid), id) == 0)) {
-        gw_error(r, 400, "invalid_field", "id must be the one in the path (or left out)", "id",
+        gateway_error(r, 400, "invalid_field", "id must be the one in the path (or left out)", "id",
                  -1);
         return -1;
     }
     /* what a marketer would not bother to say */
     json_object_set_new(c, "id", json_string(id));
     char by[80];
-    if (gw_actor(r, by, sizeof by))
+    if (gateway_actor(r, by, sizeof by))
         return -1;
     json_object_set_new(c, "by", json_string(by));
     if (!json_object_get(c, "kind"))
@@ -97,7 +97,7 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
     char field[256], msg[600];
     const char *code = campaign_check(r->gw->campaign, c, field, sizeof field, msg, sizeof msg);
     if (code) {
-        gw_error(r, 400, code, msg, *field ? field : NULL, -1);
+        gateway_error(r, 400, code, msg, *field ? field : NULL, -1);
         return -1;
     }
     /* a window like 20-9 has the schema's shape but never opens: the
@@ -105,55 +105,55 @@ static int s_check(gw_req_t *r, json_t *c, const char *id)
      * field at a time so the 400 names it */
     const char *hours = json_string_value(json_object_get(c, "window_hours"));
     const char *days = json_string_value(json_object_get(c, "window_days"));
-    survey_window_t w;
+    tz_window_t w;
     const char *bad = NULL;
-    if (hours && survey_window_parse(hours, "all", &w, msg, sizeof msg))
+    if (hours && tz_window_parse(hours, "all", &w, msg, sizeof msg))
         bad = "window_hours";
-    else if (days && survey_window_parse("0-24", days, &w, msg, sizeof msg))
+    else if (days && tz_window_parse("0-24", days, &w, msg, sizeof msg))
         bad = "window_days";
     if (bad) {
-        gw_error(r, 400, "invalid_field", msg, bad, -1);
+        gateway_error(r, 400, "invalid_field", msg, bad, -1);
         return -1;
     }
     return 0;
 }
 
 /* s_put - create or replace one campaign */
-static void s_put(gw_req_t *r, const char *id)
+static void s_put(gateway_req_t *r, const char *id)
 {
-    json_t *c = gw_body_object(r);
+    json_t *c = gateway_body_object(r);
     if (!c)
         return;
     if (s_check(r, c, id)) {
         json_decref(c);
         return;
     }
-    long long off = gw_journal_one(r, "campaign.saved", c, NULL);
+    long long off = gateway_journal_one(r, "campaign.saved", c, NULL);
     json_decref(c);
     if (off < 0)
         return;
     json_t *body = json_pack("{s:s,s:I}", "id", id, "offset", (json_int_t)off);
-    gw_json(r, 202, body);
+    gateway_json(r, 202, body);
     json_decref(body);
 }
 
-/* gw_campaigns - /v1/campaigns and /v1/campaigns/ID */
-void gw_campaigns(gw_req_t *r)
+/* gateway_admin_campaigns - /v1/campaigns and /v1/campaigns/ID */
+void gateway_admin_campaigns(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     const char *id = NULL;
     if (strncmp(r->url, CAMPAIGNS_PATH "/", sizeof CAMPAIGNS_PATH) == 0) {
         id = r->url + sizeof CAMPAIGNS_PATH;
         if (!s_slug_ok(id)) {
-            gw_error(r, 400, "invalid_field", "a campaign id is 1-64 of a-z, 0-9 and -", "id",
+            gateway_error(r, 400, "invalid_field", "a campaign id is 1-64 of a-z, 0-9 and -", "id",
                      -1);
             return;
         }
     }
     if (strcmp(r->method, "PUT") == 0) {
         if (r->too_large) {
-            gw_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
+            gateway_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
             return;
         }
         s_put(r, id);
@@ -163,11 +163,11 @@ void gw_campaigns(gw_req_t *r)
     if (!list)
         return;
     if (id && json_array_size(list) == 0) {
-        gw_error(r, 404, "not_found", "no such campaign", "id", -1);
+        gateway_error(r, 404, "not_found", "no such campaign", "id", -1);
     } else {
         json_t *body = id ? json_incref(json_array_get(list, 0))
                           : json_pack("{s:O}", "campaigns", list);
-        gw_json(r, 200, body);
+        gateway_json(r, 200, body);
         json_decref(body);
     }
     json_decref(list);

@@ -23,11 +23,11 @@
 #include "log.h"
 #include "proto.h"
 
-#define GW_MAX_EVENTS 1000
+#define GATEWAY_MAX_EVENTS 1000
 
-/* gateway_types_init - compile envelope, the ingestible event schemas and
+/* gateway_events_init - compile envelope, the ingestible event schemas and
  * survey.answered (the survey page checks what it journals) */
-int gateway_types_init(gateway_t *gw)
+int gateway_events_init(gateway_t *gw)
 {
     char err[256];
     gw->envelope = schema_new(proto_envelope_json, err, sizeof err);
@@ -59,7 +59,7 @@ int gateway_types_init(gateway_t *gw)
             buf_free(&names);
             return -1;
         }
-        gw->types[gw->n_types++] = (gw_event_type_t){d->name, s};
+        gw->types[gw->n_types++] = (gateway_event_type_t){d->name, s};
         buf_printf(&names, "%s%s", names.len ? ", " : "", d->name);
     }
     snprintf(gw->known_types, sizeof gw->known_types, "%s", names.data ? names.data : "");
@@ -67,8 +67,8 @@ int gateway_types_init(gateway_t *gw)
     return 0;
 }
 
-/* gateway_types_fini - free the schemas */
-void gateway_types_fini(gateway_t *gw)
+/* gateway_events_fini - free the schemas */
+void gateway_events_fini(gateway_t *gw)
 {
     schema_destroy(&gw->envelope);
     schema_destroy(&gw->answered);
@@ -87,18 +87,18 @@ static const schema_t *s_type(const gateway_t *gw, const char *type)
 }
 
 /* s_check_event - validate one envelope; 0, or -1 having answered 400 */
-static int s_check_event(gw_req_t *r, const json_t *e, long index)
+static int s_check_event(gateway_req_t *r, const json_t *e, long index)
 {
     char path[256], msg[256], field[300];
     if (!json_is_object(e)) {
-        gw_error(r, 400, "invalid_event", "each event must be a JSON object", NULL, index);
+        gateway_error(r, 400, "invalid_event", "each event must be a JSON object", NULL, index);
         return -1;
     }
     if (schema_validate(r->gw->envelope, e, path, sizeof path, msg, sizeof msg)) {
         snprintf(field, sizeof field, "%s", path);
         char full[600];
         snprintf(full, sizeof full, "%s %s", *path ? path : "event", msg);
-        gw_error(r, 400, "invalid_field", full, field, index);
+        gateway_error(r, 400, "invalid_field", full, field, index);
         return -1;
     }
     const char *type = json_string_value(json_object_get(e, "type"));
@@ -107,7 +107,7 @@ static int s_check_event(gw_req_t *r, const json_t *e, long index)
         char full[800];
         snprintf(full, sizeof full, "unknown event type \"%.64s\"; known types: %s", type,
                  r->gw->known_types);
-        gw_error(r, 400, "unknown_type", full, "type", index);
+        gateway_error(r, 400, "unknown_type", full, "type", index);
         return -1;
     }
     if (schema_validate(s, json_object_get(e, "data"), path, sizeof path, msg,
@@ -115,10 +115,10 @@ static int s_check_event(gw_req_t *r, const json_t *e, long index)
         snprintf(field, sizeof field, "data%s%s", *path ? "." : "", path);
         char full[600];
         snprintf(full, sizeof full, "%s %s", field, msg);
-        gw_error(r, 400, "invalid_field", full, field, index);
+        gateway_error(r, 400, "invalid_field", full, field, index);
         return -1;
     }
-    return gw_intake_check(r, type, json_object_get(e, "data"), index);
+    return gateway_intake_check(r, type, json_object_get(e, "data"), index);
 }
 
 /* s_idem_ok - Idempotency-Key: 1-200 printable ASCII characters */
@@ -144,12 +144,12 @@ typedef struct {
     long long ms;
     unsigned long long seq; /* the next counter value reserved for this request */
     char rnd[17];           /* "" until the first key is made */
-} gw_keygen_t;
+} gateway_events_keygen_t;
 
 static atomic_ullong s_key_seq; /* counter values handed out so far */
 
 /* s_gw_key - the next gateway key of this request into key; 0/-1 */
-static int s_gw_key(gw_keygen_t *g, size_t events, char *key, size_t len)
+static int s_gw_key(gateway_events_keygen_t *g, size_t events, char *key, size_t len)
 {
     if (!g->rnd[0]) {
         if (keys_random_hex(g->rnd, 8))
@@ -160,18 +160,18 @@ static int s_gw_key(gw_keygen_t *g, size_t events, char *key, size_t len)
     return 0;
 }
 
-/* gw_key_fresh - one fresh key, as for an event posted without id or
+/* gateway_events_key_fresh - one fresh key, as for an event posted without id or
  * Idempotency-Key */
-int gw_key_fresh(char *key, size_t len)
+int gateway_events_key_fresh(char *key, size_t len)
 {
     int64_t now_ms = clock_now_ms();
-    gw_keygen_t g = {.ms = now_ms > 0 ? (long long)now_ms : 0};
+    gateway_events_keygen_t g = {.ms = now_ms > 0 ? (long long)now_ms : 0};
     return s_gw_key(&g, 1, key, len);
 }
 
 /* s_journal_event - the JOURNAL_APPEND form of one checked event of n */
 static json_t *s_journal_event(const json_t *e, const char *idem, long index, size_t n,
-                               const char *now, gw_keygen_t *keygen)
+                               const char *now, gateway_events_keygen_t *keygen)
 {
     const char *type = json_string_value(json_object_get(e, "type"));
     const char *id = json_string_value(json_object_get(e, "id"));
@@ -190,27 +190,27 @@ static json_t *s_journal_event(const json_t *e, const char *idem, long index, si
                      occ ? occ : now, "payload", data);
 }
 
-/* gw_post_events - the ingest endpoint */
-void gw_post_events(gw_req_t *r)
+/* gateway_events_post - the ingest endpoint */
+void gateway_events_post(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->ingest_key))
+    if (!gateway_bearer_ok(r, r->gw->ingest_key))
         return;
-    const char *ct = gw_header(r, "Content-Type");
+    const char *ct = gateway_header(r, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
         (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
-        gw_error(r, 415, "unsupported_media_type",
+        gateway_error(r, 415, "unsupported_media_type",
                  "send the events as Content-Type: application/json", "Content-Type", -1);
         return;
     }
     if (r->too_large) {
         char msg[120];
         snprintf(msg, sizeof msg, "the body is larger than %lld bytes", r->gw->max_body);
-        gw_error(r, 413, "body_too_large", msg, NULL, -1);
+        gateway_error(r, 413, "body_too_large", msg, NULL, -1);
         return;
     }
-    const char *idem = gw_header(r, "Idempotency-Key");
+    const char *idem = gateway_header(r, "Idempotency-Key");
     if (idem && !s_idem_ok(idem)) {
-        gw_error(r, 400, "invalid_header",
+        gateway_error(r, 400, "invalid_header",
                  "Idempotency-Key must be 1-200 printable ASCII characters",
                  "Idempotency-Key", -1);
         return;
@@ -226,21 +226,21 @@ void gw_post_events(gw_req_t *r)
         else
             snprintf(msg, sizeof msg, "not valid JSON at line %d column %d: %s", jerr.line,
                      jerr.column, jerr.text);
-        gw_error(r, 400, "invalid_json", msg, NULL, -1);
+        gateway_error(r, 400, "invalid_json", msg, NULL, -1);
         return;
     }
     json_t *list = json_is_array(doc) ? doc : NULL;
     size_t n = list ? json_array_size(list) : 1;
     if (list && n == 0) {
-        gw_error(r, 400, "empty_batch", "the array holds no events", NULL, -1);
+        gateway_error(r, 400, "empty_batch", "the array holds no events", NULL, -1);
         json_decref(doc);
         return;
     }
-    if (n > GW_MAX_EVENTS) {
+    if (n > GATEWAY_MAX_EVENTS) {
         char msg[120];
         snprintf(msg, sizeof msg, "a batch holds at most %d events, this one %zu",
-                 GW_MAX_EVENTS, n);
-        gw_error(r, 413, "too_many_events", msg, NULL, -1);
+                 GATEWAY_MAX_EVENTS, n);
+        gateway_error(r, 413, "too_many_events", msg, NULL, -1);
         json_decref(doc);
         return;
     }
@@ -252,13 +252,13 @@ void gw_post_events(gw_req_t *r)
     char now[40];
     int64_t now_ms = clock_now_ms();
     clock_format(now_ms, now, sizeof now);
-    gw_keygen_t keygen = {.ms = now_ms > 0 ? (long long)now_ms : 0};
+    gateway_events_keygen_t keygen = {.ms = now_ms > 0 ? (long long)now_ms : 0};
     json_t *events = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *je = s_journal_event(list ? json_array_get(list, i) : doc, idem, (long)i, n, now,
                                      &keygen);
         if (!je || json_array_append_new(events, je)) {
-            gw_error(r, 500, "internal", "out of memory", NULL, -1);
+            gateway_error(r, 500, "internal", "out of memory", NULL, -1);
             json_decref(events);
             json_decref(doc);
             return;
@@ -266,18 +266,18 @@ void gw_post_events(gw_req_t *r)
     }
     json_decref(doc);
     char err[200];
-    json_t *ok = gw_append(r->gw, events, err);
+    json_t *ok = gateway_append(r->gw, events, err);
     json_decref(events);
     if (!ok) {
         log_warn("event=append_failed error=\"%s\"", err);
         r->retry_after = "1";
-        gw_error(r, 503, "journal_unavailable",
+        gateway_error(r, 503, "journal_unavailable",
                  "the journal did not confirm the events; retry with the same "
                  "Idempotency-Key or event ids",
                  NULL, -1);
         return;
     }
     json_object_set_new(ok, "accepted", json_integer((json_int_t)n));
-    gw_json(r, 202, ok);
+    gateway_json(r, 202, ok);
     json_decref(ok);
 }

@@ -8,8 +8,8 @@
 
 #include "gateway.h"
 
-/* gw_get_healthz - 200 when every service answered, 503 otherwise */
-void gw_get_healthz(gw_req_t *r)
+/* gateway_health_get - 200 when every service answered, 503 otherwise */
+void gateway_health_get(gateway_req_t *r)
 {
     const char *names[32];
     size_t n = config_list(r->gw->cfg, "hark", "services", names, 32);
@@ -38,6 +38,6 @@ void gw_get_healthz(gw_req_t *r)
     }
     json_t *body = json_pack("{s:s,s:o}", "status", all_up ? "ok" : "degraded", "services",
                              services);
-    gw_json(r, all_up ? 200 : 503, body);
+    gateway_json(r, all_up ? 200 : 503, body);
     json_decref(body);
 }

@@ -22,14 +22,14 @@
  *        journals a complaint/cancellation (channel "web") and only then
  *        answers 200; its key hashes the csrf token and the fields, so the
  *        same form re-POSTed unchanged is stored once.
- *   TOKEN is intake_token_make() of the customer id and locale, e.g. from
+ *   TOKEN is customer_token_make() of the customer id and locale, e.g. from
  *   `hark cases link CUSTOMER`.  The page's language is the token's, else
  *   ?lang=, else the browser's Accept-Language, among the locale folders
  *   of words.json (the "form" words); reasons show their label there.
  *
  * Admin API (Bearer admin key), reads asked of hark-intake (INTAKE_CASES,
  * INTAKE_REPORT), writes journaled as case.* events with by = "api" (or "api:NAME" given
- * X-Hark-Actor: NAME, see gw_actor):
+ * X-Hark-Actor: NAME, see gateway_actor):
  *   GET  /v1/cases[?status=&reason=&team=&breached=1]   GET /v1/cases/ID
  *   POST /v1/cases/ID/reply {message}  /retag {codes}  /resolve {}
  *        (an Idempotency-Key header makes a retry store nothing new)
@@ -108,7 +108,7 @@ void gateway_intake_fini(gateway_t *gw)
     gw->form_rate = NULL;
 }
 
-int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long index)
+int gateway_intake_check(gateway_req_t *r, const char *type, const json_t *data, long index)
 {
     if (!r->gw->reasons || (strcmp(type, "complaint") != 0 && strcmp(type, "cancellation") != 0))
         return 0;
@@ -117,31 +117,31 @@ int gw_intake_check(gw_req_t *r, const char *type, const json_t *data, long inde
         return 0;
     char msg[300];
     snprintf(msg, sizeof msg, "data.reason_code \"%s\" is not a reason in the taxonomy", code);
-    gw_error(r, 400, "unknown_reason", msg, "data.reason_code", index);
+    gateway_error(r, 400, "unknown_reason", msg, "data.reason_code", index);
     return -1;
 }
 
 /* s_answer - relay hark-intake's answer: ok_cmd as 200, ERROR as 400/404 */
-static void s_answer(gw_req_t *r, json_t *reply, const char *cmd, const char *ok_cmd)
+static void s_answer(gateway_req_t *r, json_t *reply, const char *cmd, const char *ok_cmd)
 {
     if (!reply) {
         r->retry_after = "5";
-        gw_error(r, 503, "intake_unavailable", "hark-intake did not answer", NULL, -1);
+        gateway_error(r, 503, "intake_unavailable", "hark-intake did not answer", NULL, -1);
         return;
     }
     if (strcmp(cmd, ok_cmd) == 0) {
-        gw_json(r, 200, reply);
+        gateway_json(r, 200, reply);
         return;
     }
     json_t *e = json_object_get(reply, "error");
     const char *code = json_string_value(json_object_get(e, "code"));
     const char *msg = json_string_value(json_object_get(e, "message"));
     int nf = code && strcmp(code, "not_found") == 0;
-    gw_error(r, nf ? 404 : 400, code ? code : "error", msg ? msg : "", NULL, -1);
+    gateway_error(r, nf ? 404 : 400, code ? code : "error", msg ? msg : "", NULL, -1);
 }
 
 /* s_arg - a query argument or NULL */
-static const char *s_arg(gw_req_t *r, const char *name)
+static const char *s_arg(gateway_req_t *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     return v && *v ? v : NULL;
@@ -149,7 +149,7 @@ static const char *s_arg(gw_req_t *r, const char *name)
 
 /* s_case_exists - 1 when hark-intake knows id, 0 when not (answered
  * 404), -1 when it did not answer (answered 503) */
-static int s_case_exists(gw_req_t *r, const char *id)
+static int s_case_exists(gateway_req_t *r, const char *id)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
@@ -157,7 +157,7 @@ static int s_case_exists(gw_req_t *r, const char *id)
     json_decref(req);
     int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
     if (rc == 0)
-        gw_error(r, 404, "not_found", "no such case", "case", -1);
+        gateway_error(r, 404, "not_found", "no such case", "case", -1);
     else if (rc < 0)
         s_answer(r, NULL, cmd, "");
     json_decref(reply);
@@ -165,36 +165,36 @@ static int s_case_exists(gw_req_t *r, const char *id)
 }
 
 /* s_case_action - POST /v1/cases/ID/ACTION: journal case.<action> */
-static void s_case_action(gw_req_t *r, const char *id, const char *action)
+static void s_case_action(gateway_req_t *r, const char *id, const char *action)
 {
     const char *type = strcmp(action, "reply") == 0     ? "case.replied"
                        : strcmp(action, "retag") == 0   ? "case.retagged"
                        : strcmp(action, "resolve") == 0 ? "case.resolved"
                                                         : NULL;
     if (!type) {
-        gw_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
+        gateway_error(r, 404, "not_found", "actions: reply, retag, resolve", NULL, -1);
         return;
     }
     json_t *body = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : json_object();
     if (!json_is_object(body)) {
         json_decref(body);
-        gw_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
+        gateway_error(r, 400, "invalid_json", "the body must be a JSON object", NULL, -1);
         return;
     }
     char by[80];
-    if (gw_actor(r, by, sizeof by)) {
+    if (gateway_actor(r, by, sizeof by)) {
         json_decref(body);
         return;
     }
     /* a client that lost an answer retries with the same Idempotency-Key
      * (as on /v1/events): the same key, so one event and one reply mail */
-    const char *idem = gw_header(r, "Idempotency-Key");
+    const char *idem = gateway_header(r, "Idempotency-Key");
     int idem_ok = idem && *idem && strlen(idem) <= 200;
     for (const char *c = idem; idem_ok && *c; c++)
         idem_ok = *c >= 0x21 && *c <= 0x7e;
     if (idem && !idem_ok) {
         json_decref(body);
-        gw_error(r, 400, "invalid_header",
+        gateway_error(r, 400, "invalid_header",
                  "Idempotency-Key must be 1-200 printable ASCII characters", "Idempotency-Key",
                  -1);
         return;
@@ -203,7 +203,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     if (strcmp(type, "case.replied") == 0) {
         const char *m = json_string_value(json_object_get(body, "message"));
         if (!m || !*m || !mime_utf8_valid(m, strlen(m)) || strlen(m) > 20000) {
-            gw_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
+            gateway_error(r, 400, "invalid_field", "message: the reply's Markdown (1-20000 bytes)",
                      "message", -1);
             goto done;
         }
@@ -212,8 +212,8 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
         json_t *codes = json_object_get(body, "codes"), *v;
         size_t i;
         if (!json_is_array(codes) || json_array_size(codes) == 0 ||
-            json_array_size(codes) > INTAKE_MAX_CODES) {
-            gw_error(r, 400, "invalid_field", "codes: a list of 1-32 reason codes", "codes", -1);
+            json_array_size(codes) > REASONS_MAX_CODES) {
+            gateway_error(r, 400, "invalid_field", "codes: a list of 1-32 reason codes", "codes", -1);
             goto done;
         }
         json_t *clean = json_array();
@@ -223,7 +223,7 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
                 char msg[200];
                 snprintf(msg, sizeof msg, "codes[%zu]: \"%.64s\" is not a reason in the"
                                           " taxonomy", i, c ? c : "");
-                gw_error(r, 400, "unknown_reason", msg, "codes", (long)i);
+                gateway_error(r, 400, "unknown_reason", msg, "codes", (long)i);
                 json_decref(clean);
                 goto done;
             }
@@ -241,11 +241,11 @@ static void s_case_action(gw_req_t *r, const char *id, const char *action)
     char key[400];
     if (idem)
         snprintf(key, sizeof key, "idem:cases/%s/%s:%s", id, action, idem);
-    long long off = gw_journal_one(r, type, p, idem ? key : NULL);
+    long long off = gateway_journal_one(r, type, p, idem ? key : NULL);
     if (off < 0)
         goto done;
     json_t *ans = json_pack("{s:s,s:s,s:I}", "case", id, "event", type, "offset", (json_int_t)off);
-    gw_json(r, 202, ans);
+    gateway_json(r, 202, ans);
     json_decref(ans);
 done:
     json_decref(p);
@@ -268,7 +268,7 @@ static int64_t s_day(const char *v)
  * 400 naming it: dates real (to not before from), kind and status from
  * their lists, reason and team in the taxonomy (an unknown one would only
  * answer an empty list) */
-static int s_param_ok(gw_req_t *r, const char *name, const char *v)
+static int s_param_ok(gateway_req_t *r, const char *name, const char *v)
 {
     const reasons_t *rs = r->gw->reasons;
     const char *why = NULL;
@@ -299,14 +299,14 @@ static int s_param_ok(gw_req_t *r, const char *name, const char *v)
     if (why) {
         char msg[160];
         snprintf(msg, sizeof msg, "%s: %s", name, why);
-        gw_error(r, 400, "invalid_parameter", msg, name, -1);
+        gateway_error(r, 400, "invalid_parameter", msg, name, -1);
     }
     return why == NULL;
 }
 
-void gw_cases(gw_req_t *r)
+void gateway_cases(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     const char *rest = r->url + strlen("/v1/cases");
     if (*rest == '/')
@@ -322,14 +322,14 @@ void gw_cases(gw_req_t *r)
     }
     if (strcmp(r->method, "POST") == 0) {
         if (!*id || !*action) {
-            gw_error(r, 404, "not_found", "POST /v1/cases/ID/reply|retag|resolve", NULL, -1);
+            gateway_error(r, 404, "not_found", "POST /v1/cases/ID/reply|retag|resolve", NULL, -1);
             return;
         }
         s_case_action(r, id, action);
         return;
     }
     if (*action) {
-        gw_error(r, 404, "not_found", "no such path", NULL, -1);
+        gateway_error(r, 404, "not_found", "no such path", NULL, -1);
         return;
     }
     json_t *req = json_object();
@@ -359,16 +359,16 @@ void gw_cases(gw_req_t *r)
     json_decref(req);
     if (*id && reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
         json_t *one = json_array_get(json_object_get(reply, "cases"), 0);
-        gw_json(r, 200, one);
+        gateway_json(r, 200, one);
     } else {
         s_answer(r, reply, cmd, CMD_INTAKE_CASES_OK);
     }
     json_decref(reply);
 }
 
-void gw_get_report_reasons(gw_req_t *r)
+void gateway_reports_reasons(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     json_t *req = json_object();
     static const char *const keys[] = {"from", "to", "kind", "team", NULL};
@@ -430,7 +430,7 @@ static int s_csrf_ok(gateway_t *gw, const s_form_t *f, const char *field)
 }
 
 /* s_show - the form (200, or 400 with the error beside its field) */
-static void s_show(gw_req_t *r, unsigned status, const s_form_t *f)
+static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
 {
     const words_t *w = r->gw->words;
     const reasons_t *rs = r->gw->reasons;
@@ -485,12 +485,12 @@ static void s_show(gw_req_t *r, unsigned status, const s_form_t *f)
     words_html(&b, w, f->lang, "form.send", NULL);
     buf_puts(&b, "</button></p></form>");
     free(csrf);
-    gw_page(r, status, f->lang, words_get(w, f->lang, title), b.data ? b.data : "");
+    gateway_pages_show(r, status, f->lang, words_get(w, f->lang, title), b.data ? b.data : "");
     buf_free(&b);
 }
 
 /* s_rate_ok - count one POST from this client; 0 when over the limit */
-static int s_rate_ok(gw_req_t *r)
+static int s_rate_ok(gateway_req_t *r)
 {
     s_rate_t *rate = r->gw->form_rate;
     char ip[64] = "?";
@@ -529,7 +529,7 @@ static int s_email_ok(const char *e)
 
 /* s_record - journal the complaint/cancellation; 0 once committed, 1 when
  * the event would not pass its schema (nothing stored), -1 on failure */
-static int s_record(gw_req_t *r, const s_form_t *f)
+static int s_record(gateway_req_t *r, const s_form_t *f)
 {
     json_t *p = json_pack("{s:s}", "channel", "web");
     if (*f->cid) {
@@ -578,7 +578,7 @@ static int s_record(gw_req_t *r, const s_form_t *f)
     for (size_t i = 0; i < 20; i++)
         kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", d[i]);
     json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", p);
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=intake_form_failed error=\"%s\"", err);
@@ -592,7 +592,7 @@ static int s_record(gw_req_t *r, const s_form_t *f)
 }
 
 /* s_post - check the form; journal it or show it again */
-static void s_post(gw_req_t *r, s_form_t *f)
+static void s_post(gateway_req_t *r, s_form_t *f)
 {
     const char *lang = f->lang;
     const char *title = f->cancel ? "form.cancel_title" : "form.feedback_title";
@@ -608,22 +608,22 @@ static void s_post(gw_req_t *r, s_form_t *f)
     const char *body = r->body.data ? r->body.data : "";
     size_t blen = r->body.len;
     buf_t csrf = BUF_INIT, reason = BUF_INIT, raw = BUF_INIT, text = BUF_INIT, email = BUF_INIT;
-    if (!gw_origin_ok(r) || gw_form_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
+    if (!gateway_survey_origin_ok(r) || gateway_survey_form_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
         strlen(csrf.data) != csrf.len || !s_csrf_ok(r->gw, f, csrf.data)) {
-        log_info("event=intake_form_refused origin=%s", gw_header(r, "Origin") ? "other" : "none");
+        log_info("event=intake_form_refused origin=%s", gateway_header(r, "Origin") ? "other" : "none");
         gw_page_say(r, 403, lang, title, "err", "form.refused", NULL);
         goto done;
     }
     f->csrf = csrf.data;
-    int has_reason = gw_form_field(body, blen, "reason", &reason);
-    int has_text = gw_form_field(body, blen, "text", &raw);
-    int has_email = gw_form_field(body, blen, "email", &email);
+    int has_reason = gateway_survey_form_field(body, blen, "reason", &reason);
+    int has_text = gateway_survey_form_field(body, blen, "text", &raw);
+    int has_email = gateway_survey_form_field(body, blen, "email", &email);
     f->reason = has_reason == 1 && reason.data && strlen(reason.data) == reason.len ? reason.data
                                                                                    : "";
     f->email = has_email == 1 && email.data && strlen(email.data) == email.len ? email.data : "";
     f->text = "";
     if (has_text < 0 || (has_text == 1 && raw.len &&
-                         (strlen(raw.data) != raw.len || gw_clean_text(raw.data, raw.len, &text)))) {
+                         (strlen(raw.data) != raw.len || gateway_survey_clean_text(raw.data, raw.len, &text)))) {
         f->err_field = "text";
         f->err_key = "form.bad_text";
     } else if (has_text == 1 && raw.len && utf8_count(raw.data, raw.len) > S_TEXT_MAX) {
@@ -668,16 +668,16 @@ done:
     buf_free(&email);
 }
 
-void gw_intake_form(gw_req_t *r)
+void gateway_intake_form(gateway_req_t *r)
 {
     s_form_t f = {.cancel = strcmp(r->url, "/cancel") == 0, .token = "", .reason = "",
                   .text = "", .email = ""};
     const char *tok = s_arg(r, "customer");
-    int bad = tok && intake_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
+    int bad = tok && customer_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
     /* the customer's language, else the one asked for, else the browser's */
     const char *lang = *f.locale ? f.locale : s_arg(r, "lang");
     const words_t *w = r->gw->words;
-    f.lang = lang ? words_locale(w, lang) : words_accept(w, gw_header(r, "Accept-Language"));
+    f.lang = lang ? words_locale(w, lang) : words_accept(w, gateway_header(r, "Accept-Language"));
     if (!f.lang)
         f.lang = words_locale(w, NULL);
     if (!r->gw->reasons) {

@@ -31,7 +31,7 @@
 
 /* s_ask - call hark-loop; the reply with cmd == want, else NULL having
  * answered 503 (no answer) or 400 (refused) */
-static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const char *want)
+static json_t *s_ask(gateway_req_t *r, const char *cmd, const json_t *body, const char *want)
 {
     char got[48] = "";
     json_t *reply = gw_loop_call(r->gw, cmd, body, got);
@@ -40,11 +40,11 @@ static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const cha
     if (reply) {
         const char *m = json_string_value(json_object_get(json_object_get(reply, "error"),
                                                           "message"));
-        gw_error(r, 400, "invalid_request", m ? m : "hark-loop refused the request", NULL, -1);
+        gateway_error(r, 400, "invalid_request", m ? m : "hark-loop refused the request", NULL, -1);
     } else {
         log_warn("event=loop_unavailable cmd=%s", cmd);
         r->retry_after = "1";
-        gw_error(r, 503, "loop_unavailable", "hark-loop did not answer; try again", NULL, -1);
+        gateway_error(r, 503, "loop_unavailable", "hark-loop did not answer; try again", NULL, -1);
     }
     json_decref(reply);
     return NULL;
@@ -52,7 +52,7 @@ static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const cha
 
 /* s_preview - LOOP_PREVIEW for a checked payload; the reply, or NULL
  * having answered (400 for a reason no feedback carries) */
-static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
+static json_t *s_preview(gateway_req_t *r, const json_t *payload, int render)
 {
     json_t *req = loop_check_preview_body(payload, render);
     json_t *p = s_ask(r, CMD_LOOP_PREVIEW, req, CMD_LOOP_PREVIEW_OK);
@@ -63,7 +63,7 @@ static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
                  "unknown reason %.64s: no feedback has been tagged with it and [intake] "
                  "reasons does not define it",
                  json_string_value(json_object_get(payload, "reason")));
-        gw_error(r, 400, "unknown_reason", msg, "reason", -1);
+        gateway_error(r, 400, "unknown_reason", msg, "reason", -1);
         json_decref(p);
         return NULL;
     }
@@ -73,30 +73,30 @@ static json_t *s_preview(gw_req_t *r, const json_t *payload, int render)
         char msg[240];
         snprintf(msg, sizeof msg, "id %.64s is a loop of reason %.64s: a loop closes one reason",
                  json_string_value(json_object_get(payload, "loop")), lr);
-        gw_error(r, 400, "invalid_field", msg, "id", -1);
+        gateway_error(r, 400, "invalid_field", msg, "id", -1);
         json_decref(p);
         return NULL;
     }
     return p;
 }
 
-/* gw_post_loops - POST /v1/loops */
-void gw_post_loops(gw_req_t *r)
+/* gateway_loops_post - POST /v1/loops */
+void gateway_loops_post(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     if (r->too_large) {
-        gw_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
+        gateway_error(r, 413, "body_too_large", "the body is too large", NULL, -1);
         return;
     }
-    json_t *req = gw_body_object(r);
+    json_t *req = gateway_body_object(r);
     if (!req)
         return;
     json_t *payload = NULL;
     int dry_run = 0;
     char field[128], msg[300];
     char by[80];
-    if (gw_actor(r, by, sizeof by)) {
+    if (gateway_actor(r, by, sizeof by)) {
         json_decref(req);
         return;
     }
@@ -104,7 +104,7 @@ void gw_post_loops(gw_req_t *r)
                              sizeof msg);
     json_decref(req);
     if (bad) {
-        gw_error(r, 400, "invalid_field", msg, *field ? field : NULL, -1);
+        gateway_error(r, 400, "invalid_field", msg, *field ? field : NULL, -1);
         return;
     }
     json_t *preview = s_preview(r, payload, dry_run);
@@ -113,13 +113,13 @@ void gw_post_loops(gw_req_t *r)
         return;
     }
     if (dry_run) { /* nothing is journaled */
-        gw_json(r, 200, preview);
+        gateway_json(r, 200, preview);
         json_decref(preview);
         json_decref(payload);
         return;
     }
     /* a close sent again after a 503 tells nobody twice: the loop id is the same */
-    long long off = gw_journal_one(r, "loop.closed", payload, NULL);
+    long long off = gateway_journal_one(r, "loop.closed", payload, NULL);
     const char *lid = json_string_value(json_object_get(payload, "loop"));
     if (off >= 0) {
         json_t *body = json_pack("{s:s,s:I,s:O}", "loop", lid, "offset", (json_int_t)off,
@@ -129,7 +129,7 @@ void gw_post_loops(gw_req_t *r)
                                 json_string("no feedback carries this reason yet: nobody was "
                                             "told; later feedback tagged with it opens it "
                                             "again"));
-        gw_json(r, 202, body);
+        gateway_json(r, 202, body);
         json_decref(body);
     }
     json_decref(preview);
@@ -162,10 +162,10 @@ static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key
     return MHD_YES;
 }
 
-/* gw_get_loops_preview - GET /v1/loops/preview */
-void gw_get_loops_preview(gw_req_t *r)
+/* gateway_loops_preview - GET /v1/loops/preview */
+void gateway_loops_preview(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     s_query_t q = {.req = json_object()};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_arg, &q);
@@ -182,22 +182,22 @@ void gw_get_loops_preview(gw_req_t *r)
                                       sizeof msg);
     json_decref(q.req);
     if (bad) {
-        gw_error(r, 400, q.bad ? "invalid_parameter" : "invalid_field", msg,
+        gateway_error(r, 400, q.bad ? "invalid_parameter" : "invalid_field", msg,
                  *field ? field : NULL, -1);
         return;
     }
     json_t *preview = s_preview(r, payload, 1);
     json_decref(payload);
     if (preview) {
-        gw_json(r, 200, preview);
+        gateway_json(r, 200, preview);
         json_decref(preview);
     }
 }
 
-/* gw_get_report_loops - GET /v1/reports/loops[?reason=R] */
-void gw_get_report_loops(gw_req_t *r)
+/* gateway_loops_report - GET /v1/reports/loops[?reason=R] */
+void gateway_loops_report(gateway_req_t *r)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     const char *reason = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "reason");
     json_t *req = json_object();
@@ -210,7 +210,7 @@ void gw_get_report_loops(gw_req_t *r)
         json_decref(probe);
         if (bad) {
             json_decref(req);
-            gw_error(r, 400, "invalid_parameter", msg, "reason", -1);
+            gateway_error(r, 400, "invalid_parameter", msg, "reason", -1);
             return;
         }
         json_object_set_new(req, "reason", json_string(reason));
@@ -218,7 +218,7 @@ void gw_get_report_loops(gw_req_t *r)
     json_t *rep = s_ask(r, CMD_LOOP_REPORT, req, CMD_LOOP_REPORT_OK);
     json_decref(req);
     if (rep) {
-        gw_json(r, 200, rep);
+        gateway_json(r, 200, rep);
         json_decref(rep);
     }
 }

@@ -45,8 +45,8 @@ void gateway_pages_fini(gateway_t *gw)
     words_destroy(&gw->words);
 }
 
-/* gw_page - a complete small page: title and trusted body HTML */
-void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
+/* gateway_pages_show - a complete small page: title and trusted body HTML */
+void gateway_pages_show(gateway_req_t *r, unsigned status, const char *lang, const char *title,
              const char *body_html)
 {
     buf_reset(&r->out);
@@ -85,8 +85,8 @@ void gw_page(gw_req_t *r, unsigned status, const char *lang, const char *title,
     r->referrer = "same-origin";
 }
 
-/* gw_page_text - heading and one paragraph */
-void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *title,
+/* gateway_pages_text - heading and one paragraph */
+void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, const char *title,
                   const char *cls, const char *text_html)
 {
     buf_t b = BUF_INIT;
@@ -99,24 +99,24 @@ void gw_page_text(gw_req_t *r, unsigned status, const char *lang, const char *ti
     }
     buf_puts(&b, text_html);
     buf_puts(&b, "</p>");
-    gw_page(r, status, lang, title, b.data ? b.data : "");
+    gateway_pages_show(r, status, lang, title, b.data ? b.data : "");
     buf_free(&b);
 }
 
-/* gw_page_say - gw_page_text with the words title_key and text_key of
+/* gw_page_say - gateway_pages_text with the words title_key and text_key of
  * locale (text_key may be an "_html" word, filled in with vars) */
-void gw_page_say(gw_req_t *r, unsigned status, const char *locale, const char *title_key,
+void gw_page_say(gateway_req_t *r, unsigned status, const char *locale, const char *title_key,
                  const char *cls, const char *text_key, const json_t *vars)
 {
     buf_t b = BUF_INIT;
     words_html(&b, r->gw->words, locale, text_key, vars);
-    gw_page_text(r, status, locale, words_get(r->gw->words, locale, title_key), cls,
+    gateway_pages_text(r, status, locale, words_get(r->gw->words, locale, title_key), cls,
                  b.data ? b.data : "");
     buf_free(&b);
 }
 
 /* s_unsub_token - verify; fills address, locale, customer id.  0/-1 */
-static int s_unsub_token(gw_req_t *r, const char *tok, char **payload, char **addr,
+static int s_unsub_token(gateway_req_t *r, const char *tok, char **payload, char **addr,
                          char **locale, char **cid)
 {
     size_t len = 0;
@@ -139,7 +139,7 @@ static int s_unsub_token(gw_req_t *r, const char *tok, char **payload, char **ad
 
 /* s_unsub_page - the unsubscribe page: the heading, word as a paragraph
  * with the address in it, and the button when asking */
-static void s_unsub_page(gw_req_t *r, const char *lang, const char *word, const char *addr,
+static void s_unsub_page(gateway_req_t *r, const char *lang, const char *word, const char *addr,
                          int button)
 {
     const words_t *w = r->gw->words;
@@ -155,13 +155,13 @@ static void s_unsub_page(gw_req_t *r, const char *lang, const char *word, const 
         words_html(&b, w, lang, "unsubscribe.button", NULL);
         buf_puts(&b, "</button></form>");
     }
-    gw_page(r, 200, lang, words_get(w, lang, "unsubscribe.title"), b.data ? b.data : "");
+    gateway_pages_show(r, 200, lang, words_get(w, lang, "unsubscribe.title"), b.data ? b.data : "");
     buf_free(&b);
     json_decref(vars);
 }
 
-/* gw_unsubscribe - GET and POST /u/TOKEN */
-void gw_unsubscribe(gw_req_t *r)
+/* gateway_pages_unsubscribe - GET and POST /u/TOKEN */
+void gateway_pages_unsubscribe(gateway_req_t *r)
 {
     const char *tok = r->url + 3;
     char *payload = NULL, *addr, *locale, *cid;
@@ -184,7 +184,7 @@ void gw_unsubscribe(gw_req_t *r)
         json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.unsubscribed", "key", key,
                                    "payload", p);
         char err[200];
-        json_t *ok = gw_append(r->gw, events, err);
+        json_t *ok = gateway_append(r->gw, events, err);
         json_decref(events);
         if (!ok) {
             log_warn("event=unsubscribe_failed error=\"%s\"", err);

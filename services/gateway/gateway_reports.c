@@ -66,10 +66,10 @@ static int s_date_ok(const char *s)
 }
 
 /* s_bad - a 400 naming the parameter; returns NULL for the caller */
-static json_t *s_bad(gw_req_t *r, json_t *body, const char *code, const char *msg,
+static json_t *s_bad(gateway_req_t *r, json_t *body, const char *code, const char *msg,
                      const char *field)
 {
-    gw_error(r, 400, code, msg, field, -1);
+    gateway_error(r, 400, code, msg, field, -1);
     json_decref(body);
     return NULL;
 }
@@ -77,7 +77,7 @@ static json_t *s_bad(gw_req_t *r, json_t *body, const char *code, const char *ms
 /* s_filters - the request body for hark-survey from the query string, or
  * NULL having answered 400.  csv: the export, which has no "by" but may
  * have format=csv.  Caller decrefs. */
-static json_t *s_filters(gw_req_t *r, int csv)
+static json_t *s_filters(gateway_req_t *r, int csv)
 {
     s_query_t q = {0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_arg, &q);
@@ -127,7 +127,7 @@ static json_t *s_filters(gw_req_t *r, int csv)
 
 /* s_ask - call hark-survey; the reply with cmd == want, else NULL having
  * answered 503 (no answer) or 400 (refused) */
-static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const char *want)
+static json_t *s_ask(gateway_req_t *r, const char *cmd, const json_t *body, const char *want)
 {
     char got[48] = "";
     json_t *reply = gw_survey_call(r->gw, cmd, body, r->gw->survey_timeout_ms, got);
@@ -136,12 +136,12 @@ static json_t *s_ask(gw_req_t *r, const char *cmd, const json_t *body, const cha
     if (reply) {
         const char *m = json_string_value(json_object_get(json_object_get(reply, "error"),
                                                           "message"));
-        gw_error(r, 400, "invalid_request", m ? m : "hark-survey refused the request", NULL,
+        gateway_error(r, 400, "invalid_request", m ? m : "hark-survey refused the request", NULL,
                  -1);
     } else {
         log_warn("event=survey_unavailable cmd=%s", cmd);
         r->retry_after = "1";
-        gw_error(r, 503, "survey_unavailable", "hark-survey did not answer; try again", NULL,
+        gateway_error(r, 503, "survey_unavailable", "hark-survey did not answer; try again", NULL,
                  -1);
     }
     json_decref(reply);
@@ -204,7 +204,7 @@ static void s_csv_free(void *cls)
 
 /* s_csv - the export: the first page is asked for before answering, so a
  * hark-survey that is down is a 503, not a cut 200 */
-static void s_csv(gw_req_t *r, json_t *filters)
+static void s_csv(gateway_req_t *r, json_t *filters)
 {
     json_object_set_new(filters, "after", json_integer(0));
     json_object_set_new(filters, "limit", json_integer(S_PAGE));
@@ -217,7 +217,7 @@ static void s_csv(gw_req_t *r, json_t *filters)
     if (!c) {
         json_decref(first);
         json_decref(filters);
-        gw_error(r, 500, "internal", "out of memory", NULL, -1);
+        gateway_error(r, 500, "internal", "out of memory", NULL, -1);
         return;
     }
     c->gw = r->gw;
@@ -235,14 +235,14 @@ static void s_csv(gw_req_t *r, json_t *filters)
 }
 
 /* s_report - both routes; csv from the path */
-static void s_report(gw_req_t *r, int csv)
+static void s_report(gateway_req_t *r, int csv)
 {
-    if (!gw_bearer_ok(r, r->gw->admin_key))
+    if (!gateway_bearer_ok(r, r->gw->admin_key))
         return;
     const char *format =
         MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "format");
     if (csv && format && strcmp(format, "csv") != 0) {
-        gw_error(r, 400, "invalid_parameter", "nps.csv is always CSV", "format", -1);
+        gateway_error(r, 400, "invalid_parameter", "nps.csv is always CSV", "format", -1);
         return;
     }
     csv = csv || (format && strcmp(format, "csv") == 0);
@@ -257,18 +257,18 @@ static void s_report(gw_req_t *r, int csv)
     json_decref(filters);
     if (!reply)
         return;
-    gw_json(r, 200, reply);
+    gateway_json(r, 200, reply);
     json_decref(reply);
 }
 
-/* gw_get_report_nps - GET /v1/reports/nps (JSON, or CSV with format=csv) */
-void gw_get_report_nps(gw_req_t *r)
+/* gateway_reports_nps - GET /v1/reports/nps (JSON, or CSV with format=csv) */
+void gateway_reports_nps(gateway_req_t *r)
 {
     s_report(r, 0);
 }
 
-/* gw_get_report_nps_csv - GET /v1/reports/nps.csv */
-void gw_get_report_nps_csv(gw_req_t *r)
+/* gateway_reports_nps_csv - GET /v1/reports/nps.csv */
+void gateway_reports_nps_csv(gateway_req_t *r)
 {
     s_report(r, 1);
 }

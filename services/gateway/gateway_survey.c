@@ -69,7 +69,7 @@ static int s_score(const char *s)
 }
 
 /* s_form_html - the question and the form, into b */
-static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
+static void s_form_html(gateway_req_t *r, buf_t *b, const s_page_t *p)
 {
     const words_t *w = r->gw->words;
     json_t *shop = json_pack("{s:s}", "shop", config_get(r->gw->cfg, "mailer", "shop_name"));
@@ -104,7 +104,7 @@ static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
         words_html(b, w, p->lang, p->err_key, NULL);
         buf_puts(b, "</p>");
     }
-    char *csrf = survey_form_make(r->gw->token_key, p->invite);
+    char *csrf = survey_link_form_make(r->gw->token_key, p->invite);
     buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
     buf_html(b, csrf ? csrf : "");
     buf_puts(b, "\"><p><button type=\"submit\">");
@@ -115,21 +115,21 @@ static void s_form_html(gw_req_t *r, buf_t *b, const s_page_t *p)
 }
 
 /* s_show - the form page (status 200, or 400 with the error beside its field) */
-static void s_show(gw_req_t *r, unsigned status, const s_page_t *p)
+static void s_show(gateway_req_t *r, unsigned status, const s_page_t *p)
 {
     buf_t b = BUF_INIT;
     buf_puts(&b, "<h1>");
     words_html(&b, r->gw->words, p->lang, "survey.title", NULL);
     buf_puts(&b, "</h1>");
     s_form_html(r, &b, p);
-    gw_page(r, status, p->lang, words_get(r->gw->words, p->lang, "survey.title"),
+    gateway_pages_show(r, status, p->lang, words_get(r->gw->words, p->lang, "survey.title"),
             b.data ? b.data : "");
     buf_free(&b);
 }
 
 /* s_thanks - the page after a recorded answer: what was saved, then the
  * form again with it, to change it */
-static void s_thanks(gw_req_t *r, const s_page_t *p)
+static void s_thanks(gateway_req_t *r, const s_page_t *p)
 {
     const words_t *w = r->gw->words;
     json_t *score = json_pack("{s:i}", "score", p->score);
@@ -151,7 +151,7 @@ static void s_thanks(gw_req_t *r, const s_page_t *p)
     words_html(&b, w, p->lang, "survey.change", NULL);
     buf_puts(&b, "</p>");
     s_form_html(r, &b, p);
-    gw_page(r, 200, p->lang, words_get(w, p->lang, "survey.thanks"), b.data ? b.data : "");
+    gateway_pages_show(r, 200, p->lang, words_get(w, p->lang, "survey.thanks"), b.data ? b.data : "");
     buf_free(&b);
 }
 
@@ -262,9 +262,9 @@ static int s_origin(const char *url, int path_ok, char *out, size_t len)
 }
 
 /* s_origin_ok - 1 when the request has no Origin or public_url's */
-static int s_origin_ok(gw_req_t *r)
+static int s_origin_ok(gateway_req_t *r)
 {
-    const char *origin = gw_header(r, "Origin");
+    const char *origin = gateway_header(r, "Origin");
     if (!origin)
         return 1;
     char want[300], got[300];
@@ -274,10 +274,10 @@ static int s_origin_ok(gw_req_t *r)
 }
 
 /* s_record - journal one survey.answered; 0 once committed, else -1 */
-static int s_record(gw_req_t *r, const survey_link_t *link, int score, const char *comment)
+static int s_record(gateway_req_t *r, const survey_link_t *link, int score, const char *comment)
 {
     char key[64];
-    if (gw_key_fresh(key, sizeof key))
+    if (gateway_events_key_fresh(key, sizeof key))
         return -1;
     json_t *p = json_pack("{s:s,s:i}", "invite", link->invite, "score", score);
     if (p && *comment)
@@ -296,7 +296,7 @@ static int s_record(gw_req_t *r, const survey_link_t *link, int score, const cha
                                    "payload", p)
                        : NULL;
     char err[200] = "out of memory";
-    json_t *ok = events ? gw_append(r->gw, events, err) : NULL;
+    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=survey_answer_failed invite=%s error=\"%s\"", link->invite, err);
@@ -309,7 +309,7 @@ static int s_record(gw_req_t *r, const survey_link_t *link, int score, const cha
 }
 
 /* s_post - check and record the form */
-static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
+static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
 {
     const char *lang = pg->lang;
     if (r->too_large) {
@@ -322,9 +322,9 @@ static void s_post(gw_req_t *r, s_page_t *pg, const survey_link_t *link)
     /* Origin and csrf first: a forged request learns nothing from the rest */
     if (!s_origin_ok(r) || s_field(body, blen, "csrf", &csrf) != 1 || !csrf.data ||
         strlen(csrf.data) != csrf.len ||
-        !survey_form_check(r->gw->token_key, link->invite, csrf.data)) {
+        !survey_link_form_check(r->gw->token_key, link->invite, csrf.data)) {
         log_info("event=survey_form_refused invite=%s origin=%s", link->invite,
-                 gw_header(r, "Origin") ? "other" : "none");
+                 gateway_header(r, "Origin") ? "other" : "none");
         gw_page_say(r, 403, lang, "survey.title", "err", "survey.refused", NULL);
         goto done;
     }
@@ -365,7 +365,7 @@ done:
  * when hark-survey says there is no such invite; NULL with *not_found 0
  * when it did not answer in time (or answered otherwise): the caller then
  * goes by the token alone. */
-static json_t *s_invite_state(gw_req_t *r, const char *invite, int *not_found)
+static json_t *s_invite_state(gateway_req_t *r, const char *invite, int *not_found)
 {
     *not_found = 0;
     json_t *body = json_pack("{s:s}", "invite", invite);
@@ -387,8 +387,8 @@ static json_t *s_invite_state(gw_req_t *r, const char *invite, int *not_found)
     return NULL;
 }
 
-/* gw_survey - GET, HEAD and POST /s/TOKEN */
-void gw_survey(gw_req_t *r)
+/* gateway_survey - GET, HEAD and POST /s/TOKEN */
+void gateway_survey(gateway_req_t *r)
 {
     const char *token = r->url + 3;
     survey_link_t link;
@@ -439,19 +439,19 @@ void gw_survey(gw_req_t *r)
     json_decref(inv); /* after the page: pg.comment points into it */
 }
 
-/* gw_form_field / gw_origin_ok / gw_clean_text - the survey form's
+/* gateway_survey_form_field / gateway_survey_origin_ok / gateway_survey_clean_text - the survey form's
  * helpers, for the other customer forms (gateway_intake.c) */
-int gw_form_field(const char *body, size_t len, const char *name, buf_t *out)
+int gateway_survey_form_field(const char *body, size_t len, const char *name, buf_t *out)
 {
     return s_field(body, len, name, out);
 }
 
-int gw_origin_ok(gw_req_t *r)
+int gateway_survey_origin_ok(gateway_req_t *r)
 {
     return s_origin_ok(r);
 }
 
-int gw_clean_text(const char *s, size_t n, buf_t *out)
+int gateway_survey_clean_text(const char *s, size_t n, buf_t *out)
 {
     return s_clean_comment(s, n, out);
 }

@@ -30,7 +30,7 @@
 #include "keys.h"
 #include "milestone.h"
 #include "service.h"
-#include "survey_time.h"
+#include "tz.h"
 #include "wire.h"
 #include "words.h"
 
@@ -89,11 +89,11 @@ static int s_usage(FILE *f)
 /* s_call - one request to endpoint; reply body or NULL */
 static json_t *s_call(cli_t *cli, const char *endpoint, const char *cmd, char *reply_cmd)
 {
-    return cli_call(cli, endpoint, cmd, NULL, reply_cmd);
+    return hark_call(cli, endpoint, cmd, NULL, reply_cmd);
 }
 
-/* cli_call - one request with a body (not stolen); reply body or NULL */
-json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
+/* hark_call - one request with a body (not stolen); reply body or NULL */
+json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
                  char *reply_cmd)
 {
     wire_client_t *c = wire_client_new(cli->zctx, endpoint);
@@ -102,8 +102,8 @@ json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t
     return r;
 }
 
-/* cli_append - append events to the journal; the reply or NULL (said why) */
-json_t *cli_append(cli_t *cli, json_t *events)
+/* hark_append - append events to the journal; the reply or NULL (said why) */
+json_t *hark_append(cli_t *cli, json_t *events)
 {
     const char *ep = config_get(cli->cfg, "journal", "endpoint");
     wire_client_t *c = wire_client_new(cli->zctx, ep);
@@ -115,11 +115,11 @@ json_t *cli_append(cli_t *cli, json_t *events)
     return r;
 }
 
-/* cli_journal_one - append one event of type whose payload is borrowed (the
+/* hark_journal_one - append one event of type whose payload is borrowed (the
  * caller keeps and frees it), keyed cli/<type>/<name>/<random> so that a
  * retried command is a new change; its journal offset, or -1 having printed
  * why */
-long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
+long long hark_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload)
 {
     char rnd[17], key[256];
     if (keys_random_hex(rnd, 8)) {
@@ -128,7 +128,7 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     }
     snprintf(key, sizeof key, "cli/%s/%.128s/%s", type, name, rnd);
     json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", payload);
-    json_t *ok = events ? cli_append(cli, events) : NULL;
+    json_t *ok = events ? hark_append(cli, events) : NULL;
     json_decref(events);
     if (!ok)
         return -1;
@@ -137,8 +137,8 @@ long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t
     return off;
 }
 
-/* cli_read_file - a file named on the command line (--message-file) */
-char *cli_read_file(const char *path, size_t max, size_t *len)
+/* hark_read_file - a file named on the command line (--message-file) */
+char *hark_read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -415,11 +415,11 @@ static int s_check_config(cli_t *cli)
     }
     for (size_t i = 0; i < ns; i++) {
         if (strcmp(names[i], "survey") == 0)
-            bad += survey_check_config(cli->cfg, NULL, s_print_error, NULL);
+            bad += campaign_check_config(cli->cfg, NULL, s_print_error, NULL);
         else if (strcmp(names[i], "milestone") == 0)
-            bad += ms_check_config(cli->cfg, s_print_error, NULL);
+            bad += milestone_settings_check_config(cli->cfg, s_print_error, NULL);
         else if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
-            bad += intake_check_config(cli->cfg, s_print_error, NULL);
+            bad += reasons_check_config(cli->cfg, s_print_error, NULL);
     }
     /* the words of pages and fixed mail texts, which the gateway, intake
      * and loop read at start (templates/<locale>/words.json) */
@@ -496,7 +496,7 @@ int main(int argc, char **argv)
     else if (strcmp(rest[0], "milestone") == 0)
         rc = hark_milestone(&cli);
     else if (strcmp(rest[0], "coupon") == 0)
-        rc = hark_coupon(&cli);
+        rc = hark_milestone_coupon(&cli);
     else if (strcmp(rest[0], "cases") == 0)
         rc = hark_cases(&cli);
     else if (strcmp(rest[0], "loop") == 0)

@@ -17,32 +17,32 @@ typedef struct {
     char **argv; /* the command's own arguments, -c removed */
 } cli_t;
 
-/* cli_call - request cmd of the service at endpoint; reply body (caller
+/* hark_call - request cmd of the service at endpoint; reply body (caller
  * decrefs) or NULL; reply_cmd (48 bytes) gets the reply's command */
-json_t *cli_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
+json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
                  char *reply_cmd);
 
-/* cli_append - append events (array, not stolen) to the journal; the
+/* hark_append - append events (array, not stolen) to the journal; the
  * JOURNAL_APPEND_OK body or NULL after printing why */
-json_t *cli_append(cli_t *cli, json_t *events);
+json_t *hark_append(cli_t *cli, json_t *events);
 
-/* cli_journal_one - append one event (payload borrowed), key
+/* hark_journal_one - append one event (payload borrowed), key
  * cli/<type>/<name>/<random>; its offset, or -1 having printed why */
-long long cli_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload);
+long long hark_journal_one(cli_t *cli, const char *type, const char *name, json_t *payload);
 
-/* cli_by - "cli:<user>" (from $USER) into out: who a journaled change is by */
-void cli_by(char *out, size_t len);
+/* hark_by - "cli:<user>" (from $USER) into out: who a journaled change is by */
+void hark_by(char *out, size_t len);
 
-/* cli_read_file - path's content, NUL-terminated (caller frees), reading at
+/* hark_read_file - path's content, NUL-terminated (caller frees), reading at
  * most max + 1 bytes: *len is max + 1 when the file is larger than max;
  * NULL when it cannot be read */
-char *cli_read_file(const char *path, size_t max, size_t *len);
+char *hark_read_file(const char *path, size_t max, size_t *len);
 
 /* hark_cases - `hark cases list|show|reply|retag|resolve|link` */
 int hark_cases(cli_t *cli);
 
-/* hark_report_reasons - `hark report reasons` */
-int hark_report_reasons(cli_t *cli);
+/* hark_cases_report - `hark report reasons` */
+int hark_cases_report(cli_t *cli);
 
 /* hark_mail - `hark mail preview|send|queue|retry` */
 int hark_mail(cli_t *cli);
@@ -53,26 +53,26 @@ int hark_report(cli_t *cli);
 /* hark_campaign - `hark campaign list|show|set` */
 int hark_campaign(cli_t *cli);
 
-/* cli_applied_list - once the consumer `service` has applied the journal,
+/* hark_applied_list - once the consumer `service` has applied the journal,
  * the array `field` of its reply to cmd (req stolen); NULL having said why */
-json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+json_t *hark_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
                          json_t *req, const char *field, const char *what);
 
-/* cli_wait_applied - wait (up to 3 s) until the consumer answering on
+/* hark_wait_applied - wait (up to 3 s) until the consumer answering on
  * control endpoint ep has applied the journal up to its head now */
-void cli_wait_applied(cli_t *cli, const char *ep);
+void hark_wait_applied(cli_t *cli, const char *ep);
 
 
 /* hark_milestone - `hark milestone list|set` */
 int hark_milestone(cli_t *cli);
 
-/* hark_coupon - `hark coupon verify CODE` */
-int hark_coupon(cli_t *cli);
+/* hark_milestone_coupon - `hark coupon verify CODE` */
+int hark_milestone_coupon(cli_t *cli);
 
 /* hark_loop - `hark loop close` (hark_loop.c) */
 int hark_loop(cli_t *cli);
 
-/* hark_report_loops - `hark report loops` (hark_loop.c) */
-int hark_report_loops(cli_t *cli);
+/* hark_loop_report - `hark report loops` (hark_loop.c) */
+int hark_loop_report(cli_t *cli);
 
 #endif

@@ -26,21 +26,21 @@
 #include "schema.h"
 #include "survey.h"
 
-/* cli_wait_applied - wait (up to 3 s) until the service at ep has applied
+/* hark_wait_applied - wait (up to 3 s) until the service at ep has applied
  * the journal as it is now, so what we read includes the last change (a
  * PUT answered a moment ago), and `set` changes that, not an older state.
  * hark_milestone.c uses it too. */
-void cli_wait_applied(cli_t *cli, const char *ep)
+void hark_wait_applied(cli_t *cli, const char *ep)
 {
     char cmd[48] = "";
     json_t *req = json_pack("{s:i,s:i}", "after", 0, "limit", 1);
-    json_t *f = cli_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
+    json_t *f = hark_call(cli, config_get(cli->cfg, "journal", "endpoint"), CMD_JOURNAL_FETCH,
                          req, cmd);
     json_int_t head = json_integer_value(json_object_get(f, "head"));
     json_decref(req);
     json_decref(f);
     for (int i = 0; i < 60 && head > 0; i++) {
-        json_t *st = cli_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
+        json_t *st = hark_call(cli, ep, CMD_SERVICE_STATUS, NULL, cmd);
         json_int_t cursor = json_integer_value(json_object_get(st, "cursor"));
         json_decref(st);
         if (!st || cursor >= head)
@@ -53,21 +53,21 @@ void cli_wait_applied(cli_t *cli, const char *ep)
  * decrefs), or NULL having said why */
 static json_t *s_campaigns(cli_t *cli, const char *id)
 {
-    return cli_applied_list(cli, "survey", CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK,
+    return hark_applied_list(cli, "survey", CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK,
                             id ? json_pack("{s:s}", "id", id) : json_object(), "campaigns",
                             "campaign");
 }
 
-/* cli_applied_list - wait until the consumer `service` has applied the
+/* hark_applied_list - wait until the consumer `service` has applied the
  * journal, send it cmd with req (stolen) and return the array `field` of
  * its ok reply (caller decrefs), or NULL having said why as "hark: what:" */
-json_t *cli_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
+json_t *hark_applied_list(cli_t *cli, const char *service, const char *cmd, const char *ok,
                          json_t *req, const char *field, const char *what)
 {
     const char *ep = config_get(cli->cfg, service, "control");
-    cli_wait_applied(cli, ep);
+    hark_wait_applied(cli, ep);
     char got[48] = "";
-    json_t *r = req ? cli_call(cli, ep, cmd, req, got) : NULL;
+    json_t *r = req ? hark_call(cli, ep, cmd, req, got) : NULL;
     json_decref(req);
     json_t *list = json_object_get(r, field);
     if (!r || strcmp(got, ok) != 0 || !json_is_array(list)) {
@@ -162,9 +162,9 @@ static int s_show(cli_t *cli)
     return rc;
 }
 
-/* cli_by - "cli:<user>" from $USER (else the account), keeping only the
+/* hark_by - "cli:<user>" from $USER (else the account), keeping only the
  * characters the schema allows (hark_milestone.c and hark_cases.c use it too) */
-void cli_by(char *out, size_t len)
+void hark_by(char *out, size_t len)
 {
     const char *user = getenv("USER");
     if (!user || !*user) {
@@ -321,7 +321,7 @@ static int s_set(cli_t *cli)
         }
     }
     char by[80];
-    cli_by(by, sizeof by);
+    hark_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     /* the same check as the admin API's, so nothing the survey service
      * would have to ignore is ever journaled */
@@ -333,12 +333,12 @@ static int s_set(cli_t *cli)
         /* settings the survey service could not use (a window like 20-9)
          * it would not apply: say so now */
         char *text = json_dumps(c, JSON_COMPACT);
-        json_t *v = text ? survey_campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
-        survey_campaign_t parsed;
+        json_t *v = text ? campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
+        campaign_t parsed;
         *path = '\0';
-        bad = !v || survey_campaign_parse(v, &parsed, msg, sizeof msg) != 0;
+        bad = !v || campaign_parse(v, &parsed, msg, sizeof msg) != 0;
         if (!bad)
-            survey_campaign_free(&parsed);
+            campaign_free(&parsed);
         json_decref(v);
         free(text);
     }
@@ -347,7 +347,7 @@ static int s_set(cli_t *cli)
         json_decref(c);
         return 2;
     }
-    long long off = cli_journal_one(cli, "campaign.saved", id, c);
+    long long off = hark_journal_one(cli, "campaign.saved", id, c);
     json_decref(c);
     if (off < 0)
         return 1;

@@ -132,7 +132,7 @@ static int s_list(cli_t *cli)
         }
     }
     char cmd[48] = "";
-    json_t *r = cli_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_CASES, req,
+    json_t *r = hark_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_CASES, req,
                          cmd);
     json_decref(req);
     if (!r || strcmp(cmd, CMD_INTAKE_CASES_OK) != 0)
@@ -167,7 +167,7 @@ static json_t *s_get(cli_t *cli, const char *id)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
-    json_t *r = cli_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_CASES, req,
+    json_t *r = hark_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_CASES, req,
                          cmd);
     json_decref(req);
     if (!r || strcmp(cmd, CMD_INTAKE_CASES_OK) != 0) {
@@ -221,7 +221,7 @@ static int s_show(cli_t *cli)
 /* s_journal - append one case.* event; 0 once committed */
 static int s_journal(cli_t *cli, const char *type, json_t *payload)
 {
-    long long off = cli_journal_one(cli, type, json_string_value(json_object_get(payload, "case")),
+    long long off = hark_journal_one(cli, type, json_string_value(json_object_get(payload, "case")),
                                     payload);
     json_decref(payload);
     if (off < 0)
@@ -239,7 +239,7 @@ static int s_action(cli_t *cli, const char *what)
     }
     const char *id = cli->argv[1];
     char by[80];
-    cli_by(by, sizeof by);
+    hark_by(by, sizeof by);
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
     const char *type = "case.resolved";
     if (strcmp(what, "reply") == 0) {
@@ -248,7 +248,7 @@ static int s_action(cli_t *cli, const char *what)
                                ? cli->argv[3]
                                : NULL;
         size_t len = 0;
-        char *msg = file ? cli_read_file(file, S_MESSAGE_MAX, &len) : NULL;
+        char *msg = file ? hark_read_file(file, S_MESSAGE_MAX, &len) : NULL;
         if (!msg || len == 0 || len > S_MESSAGE_MAX || strlen(msg) != len ||
             !mime_utf8_valid(msg, len)) {
             fprintf(stderr, "hark: cases reply ID --message-file F: F must hold the reply's"
@@ -283,7 +283,7 @@ static int s_action(cli_t *cli, const char *what)
             }
         }
         reasons_destroy(&r);
-        if (bad || json_array_size(codes) == 0 || json_array_size(codes) > INTAKE_MAX_CODES) {
+        if (bad || json_array_size(codes) == 0 || json_array_size(codes) > REASONS_MAX_CODES) {
             if (!bad)
                 fprintf(stderr, "hark: cases retag ID --reason R [R...]\n");
             json_decref(codes);
@@ -319,7 +319,7 @@ static int s_link(cli_t *cli)
         fprintf(stderr, "hark: no [hark] token_key (start Hark once to generate it)\n");
         return 1;
     }
-    char *tok = intake_token_make(key, cli->argv[1], locale);
+    char *tok = customer_token_make(key, cli->argv[1], locale);
     if (!tok) {
         fprintf(stderr, "hark: cases link: not a customer id\n");
         return 2;
@@ -345,7 +345,7 @@ int hark_cases(cli_t *cli)
     return 2;
 }
 
-int hark_report_reasons(cli_t *cli)
+int hark_cases_report(cli_t *cli)
 {
     json_t *req = json_object();
     int as_json = 0;
@@ -364,7 +364,7 @@ int hark_report_reasons(cli_t *cli)
         }
     }
     char cmd[48] = "";
-    json_t *r = cli_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_REPORT, req,
+    json_t *r = hark_call(cli, config_get(cli->cfg, "intake", "control"), CMD_INTAKE_REPORT, req,
                          cmd);
     json_decref(req);
     if (!r || strcmp(cmd, CMD_INTAKE_REPORT_OK) != 0)

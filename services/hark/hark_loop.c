@@ -30,7 +30,7 @@ static json_t *s_preview(cli_t *cli, const json_t *payload, int render, int *rc)
     const char *ep = config_get(cli->cfg, "loop", "control");
     json_t *req = loop_check_preview_body(payload, render);
     char cmd[48] = "";
-    json_t *r = cli_call(cli, ep, CMD_LOOP_PREVIEW, req, cmd);
+    json_t *r = hark_call(cli, ep, CMD_LOOP_PREVIEW, req, cmd);
     json_decref(req);
     if (!r) {
         fprintf(stderr, "hark: hark-loop does not answer on %s\n", ep);
@@ -128,7 +128,7 @@ static int s_close(cli_t *cli)
         return 2;
     }
     size_t len = 0;
-    char *message = cli_read_file(file, S_MAX_MESSAGE, &len);
+    char *message = hark_read_file(file, S_MAX_MESSAGE, &len);
     if (!message || len > S_MAX_MESSAGE) {
         if (message)
             fprintf(stderr, "hark: loop close: %s is too large\n", file);
@@ -155,7 +155,7 @@ static int s_close(cli_t *cli)
     if (id)
         json_object_set_new(req, "id", json_string(id));
     char by[80], field[128], msg[300];
-    cli_by(by, sizeof by);
+    hark_by(by, sizeof by);
     json_t *payload = NULL;
     int bad = loop_check_request(req, 0, by, &payload, NULL, field, sizeof field, msg, sizeof msg);
     json_decref(req);
@@ -182,7 +182,7 @@ static int s_close(cli_t *cli)
         return 0;
     }
     const char *lid = json_string_value(json_object_get(payload, "loop"));
-    long long off = cli_journal_one(cli, "loop.closed", lid, payload);
+    long long off = hark_journal_one(cli, "loop.closed", lid, payload);
     if (off >= 0) {
         if (as_json)
             printf("{\"loop\":\"%s\",\"offset\":%lld,\"customers\":%lld}\n", lid, off,
@@ -222,7 +222,7 @@ static const char *s_nps(const json_t *g, char *out, size_t len)
     return out;
 }
 
-int hark_report_loops(cli_t *cli)
+int hark_loop_report(cli_t *cli)
 {
     json_t *body = json_object();
     int as_json = 0;
@@ -240,7 +240,7 @@ int hark_report_loops(cli_t *cli)
     }
     const char *ep = config_get(cli->cfg, "loop", "control");
     char cmd[48] = "";
-    json_t *r = cli_call(cli, ep, CMD_LOOP_REPORT, body, cmd);
+    json_t *r = hark_call(cli, ep, CMD_LOOP_REPORT, body, cmd);
     json_decref(body);
     if (!r) {
         fprintf(stderr, "hark: hark-loop does not answer on %s\n", ep);

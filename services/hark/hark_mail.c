@@ -19,7 +19,7 @@
 #include "clock.h"
 #include "hark.h"
 #include "keys.h"
-#include "mailer_render.h"
+#include "render.h"
 #include "proto.h"
 
 typedef struct {
@@ -113,7 +113,7 @@ static int s_preview(cli_t *cli, s_args_t *a)
         printf("Subject: %s\nPreheader: %s\nLocale: %s\n\n--- text ---\n%s\n--- html ---\n%s\n",
                out.subject, out.preheader ? out.preheader : "",
                out.locale_used ? out.locale_used : "", out.text, out.html);
-        rendered_free(&out);
+        render_message_free(&out);
     }
     render_destroy(&r);
     json_decref(vars);
@@ -150,7 +150,7 @@ static int s_send(cli_t *cli, s_args_t *a)
     snprintf(key, sizeof key, "cli/mail.send/%s", rnd);
     json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.requested", "key", key,
                                "payload", p);
-    json_t *ok = cli_append(cli, events);
+    json_t *ok = hark_append(cli, events);
     json_decref(events);
     if (!ok)
         return 1;
@@ -167,7 +167,7 @@ static int s_send(cli_t *cli, s_args_t *a)
                                  "types", "mail.delivered", "mail.bounced", "mail.failed",
                                  "mail.skipped");
         char cmd[48];
-        json_t *r = cli_call(cli, ep, CMD_JOURNAL_FETCH, body, cmd);
+        json_t *r = hark_call(cli, ep, CMD_JOURNAL_FETCH, body, cmd);
         json_decref(body);
         size_t i;
         json_t *e;
@@ -207,7 +207,7 @@ static int s_queue(cli_t *cli, s_args_t *a)
         json_object_set_new(body, "status", json_string(a->status));
     char cmd[48] = "";
     const char *ep = config_get(cli->cfg, "mailer", "control");
-    json_t *r = cli_call(cli, ep, CMD_MAILER_QUEUE, body, cmd);
+    json_t *r = hark_call(cli, ep, CMD_MAILER_QUEUE, body, cmd);
     json_decref(body);
     if (!r || strcmp(cmd, CMD_MAILER_QUEUE_OK) != 0) {
         fprintf(stderr, "hark: the mailer does not answer on %s\n", ep);
@@ -258,7 +258,7 @@ static int s_retry(cli_t *cli, s_args_t *a)
     snprintf(key, sizeof key, "cli/mail.retry/%lld/%s", a->id, rnd);
     json_t *events = json_pack("[{s:s,s:s,s:{s:I,s:s}}]", "type", "mail.retry_requested", "key",
                                key, "payload", "message", (json_int_t)a->id, "actor", actor);
-    json_t *ok = cli_append(cli, events);
+    json_t *ok = hark_append(cli, events);
     json_decref(events);
     if (!ok)
         return 1;

@@ -26,7 +26,7 @@
  * NULL having said why */
 static json_t *s_settings(cli_t *cli, const char *kind)
 {
-    return cli_applied_list(cli, "milestone", CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK,
+    return hark_applied_list(cli, "milestone", CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK,
                             kind ? json_pack("{s:s}", "kind", kind) : json_object(), "milestones",
                             "milestone");
 }
@@ -71,7 +71,7 @@ static int s_list(cli_t *cli)
 static int s_set(cli_t *cli)
 {
     const char *kind = cli->argc > 1 ? cli->argv[1] : "";
-    if (ms_kind(kind) < 0) {
+    if (milestone_settings_kind(kind) < 0) {
         fprintf(stderr, "hark: milestone set needs a kind: birthday or anniversary\n");
         return 2;
     }
@@ -124,21 +124,21 @@ static int s_set(cli_t *cli)
     json_object_update(c, changes);
     json_decref(changes);
     char by[80];
-    cli_by(by, sizeof by);
+    hark_by(by, sizeof by);
     json_object_set_new(c, "by", json_string(by));
     char field[256] = "", msg[600] = "";
-    schema_t *s = ms_saved_schema(msg, sizeof msg);
-    int bad = !s || ms_saved_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
+    schema_t *s = milestone_settings_schema(msg, sizeof msg);
+    int bad = !s || milestone_settings_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
     schema_destroy(&s);
     if (!bad && template_given)
-        bad = ms_template_check(cli->cfg, json_string_value(json_object_get(c, "template")),
+        bad = milestone_settings_template_check(cli->cfg, json_string_value(json_object_get(c, "template")),
                                 field, sizeof field, msg, sizeof msg);
     if (bad) {
         fprintf(stderr, "hark: milestone set: %s\n", msg);
         json_decref(c);
         return 2;
     }
-    long long off = cli_journal_one(cli, "milestone.saved", kind, c);
+    long long off = hark_journal_one(cli, "milestone.saved", kind, c);
     json_decref(c);
     if (off < 0)
         return 1;
@@ -158,8 +158,8 @@ int hark_milestone(cli_t *cli)
     return 2;
 }
 
-/* hark_coupon - `hark coupon verify CODE [--json]`: exit 0 valid, 1 not */
-int hark_coupon(cli_t *cli)
+/* hark_milestone_coupon - `hark coupon verify CODE [--json]`: exit 0 valid, 1 not */
+int hark_milestone_coupon(cli_t *cli)
 {
     if (cli->argc < 2 || strcmp(cli->argv[0], "verify") != 0) {
         fprintf(stderr, "hark: coupon verify needs a code\n");
@@ -173,9 +173,9 @@ int hark_coupon(cli_t *cli)
     }
     int kind = 0, year = 0;
     char *cid = NULL;
-    int ok = ms_coupon_verify(key, cli->argv[1], &kind, &year, &cid) == 0;
+    int ok = milestone_coupon_verify(key, cli->argv[1], &kind, &year, &cid) == 0;
     if (as_json) {
-        json_t *j = ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind", ms_kind_names[kind],
+        json_t *j = ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind", milestone_settings_kind_names[kind],
                                    "year", year, "customer_id", cid)
                        : json_pack("{s:b}", "valid", 0);
         char *s = json_dumps(j, JSON_COMPACT);
@@ -183,7 +183,7 @@ int hark_coupon(cli_t *cli)
         free(s);
         json_decref(j);
     } else if (ok) {
-        printf("valid: %s coupon of customer %s for %d\n", ms_kind_names[kind], cid, year);
+        printf("valid: %s coupon of customer %s for %d\n", milestone_settings_kind_names[kind], cid, year);
     } else {
         printf("invalid: not a coupon made with this instance's key\n");
     }

@@ -53,7 +53,7 @@ static int s_csv(cli_t *cli, json_t *filters)
         buf_reset(&out);
         json_object_set_new(filters, "after", json_integer(after));
         char cmd[48] = "";
-        json_t *r = cli_call(cli, ep, CMD_SURVEY_RESPONSES, filters, cmd);
+        json_t *r = hark_call(cli, ep, CMD_SURVEY_RESPONSES, filters, cmd);
         if (!r || strcmp(cmd, CMD_SURVEY_RESPONSES_OK) != 0) {
             fprintf(stderr, "hark: the survey service does not answer on %s\n", ep);
             json_decref(r);
@@ -98,7 +98,7 @@ static int s_nps(cli_t *cli)
     }
     char cmd[48] = "";
     const char *ep = config_get(cli->cfg, "survey", "control");
-    json_t *r = cli_call(cli, ep, CMD_SURVEY_REPORT, body, cmd);
+    json_t *r = hark_call(cli, ep, CMD_SURVEY_REPORT, body, cmd);
     json_decref(body);
     if (!r) {
         fprintf(stderr, "hark: the survey service does not answer on %s\n", ep);
@@ -148,9 +148,9 @@ static int s_nps(cli_t *cli)
 int hark_report(cli_t *cli)
 {
     if (cli->argc >= 1 && strcmp(cli->argv[0], "reasons") == 0)
-        return hark_report_reasons(cli);
+        return hark_cases_report(cli);
     if (cli->argc >= 1 && strcmp(cli->argv[0], "loops") == 0)
-        return hark_report_loops(cli);
+        return hark_loop_report(cli);
     if (cli->argc < 1 || strcmp(cli->argv[0], "nps") != 0) {
         fprintf(stderr, "hark: report needs nps, reasons or loops\n");
         return 2;

@@ -195,7 +195,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     if (json_is_integer(js))
         sqlite3_bind_int64(st, 3, json_integer_value(js));
     int same = 1, staff = 0, waited_for_nobody = 0;
-    char cid[160] = "", locale[64] = "", kept[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1] = "";
+    char cid[160] = "", locale[64] = "", kept[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1] = "";
     if (sqlite3_step(st) == SQLITE_ROW) {
         same = sqlite3_column_int(st, 0);
         staff = sqlite3_column_int(st, 1);
@@ -208,18 +208,18 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     if (same)
         return 0;
     int opens = waited_for_nobody && !quiet;
-    int staff_idx[INTAKE_MAX_CODES], ns = 0;
+    int staff_idx[REASONS_MAX_CODES], ns = 0;
     for (char *save = NULL, *t = staff ? strtok_r(kept, " ", &save) : NULL;
-         t && ns < INTAKE_MAX_CODES; t = strtok_r(NULL, " ", &save))
+         t && ns < REASONS_MAX_CODES; t = strtok_r(NULL, " ", &save))
         if (reasons_find(r, t) >= 0)
             staff_idx[ns++] = reasons_find(r, t);
     if (ns) /* the codes staff set stay, and they pick the team and the clock */
         idx = staff_idx, n = ns;
-    const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
-    const intake_team_t *team = reasons_team(r, primary->team);
+    const reasons_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const reasons_team_t *team = reasons_team(r, primary->team);
     int64_t at = consumer_event_ms(ev);
     int64_t due = opens ? intake_hours_add(team, at, primary->target_ms) : 0;
-    char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     s_codes_text(r, idx, n, codes, sizeof codes);
     st = db_prepare(db, "UPDATE cases SET text = ?2, score = ?3,"
                         " codes = CASE WHEN ?4 THEN codes ELSE ?5 END,"
@@ -246,7 +246,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     sqlite3_bind_int64(st, 10, due);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    char msg[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 600];
+    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 600];
     snprintf(msg, sizeof msg, "the customer changed the answer (%.512s)%s%s%s",
              ev->key ? ev->key : "", staff ? "" : ", reasons ", staff ? "" : codes,
              opens ? "; now waiting for a reply" : "");
@@ -281,7 +281,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     const char *order = json_string_value(json_object_get(p, "order_id"));
     const char *channel = json_string_value(json_object_get(p, "channel"));
     json_t *js = json_object_get(p, "score");
-    int idx[INTAKE_MAX_CODES], n = 0;
+    int idx[REASONS_MAX_CODES], n = 0;
     const char *via = "keywords";
     int explicit = code ? reasons_find(r, code) : -1;
     if (explicit >= 0) {
@@ -292,14 +292,14 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
             log_warn("event=unknown_reason_code offset=%lld code=%s", (long long)ev->offset,
                      code);
         if (text)
-            n = reasons_tag(r, text, strlen(text), idx, INTAKE_MAX_CODES);
+            n = reasons_tag(r, text, strlen(text), idx, REASONS_MAX_CODES);
         if (n < 0)
             n = 0;
     }
     if (n == 0)
         idx[n++] = reasons_other(r);
-    const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
-    const intake_team_t *team = reasons_team(r, primary->team);
+    const reasons_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const reasons_team_t *team = reasons_team(r, primary->team);
     s_contact_t who;
     s_contact(db, cid, &who);
     const char *locale = json_string_value(json_object_get(p, "locale"));
@@ -324,7 +324,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
             return s_nps_again(s, db, ev, c, prior, idx, n, via, quiet);
     }
     int64_t due = quiet ? 0 : intake_hours_add(team, opened, primary->target_ms);
-    char id[32], codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    char id[32], codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     snprintf(id, sizeof id, "C%lld", (long long)ev->offset);
     s_codes_text(r, idx, n, codes, sizeof codes);
     sqlite3_stmt *st = db_prepare(
@@ -366,7 +366,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     db_finish(st);
     if (rc || !inserted)
         return rc;
-    char msg[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1024];
+    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1024];
     snprintf(msg, sizeof msg, "opened from %s %.512s, reasons %s (via %s), team %s", kind,
              ev->key ? ev->key : "", codes, via, team->name);
     if (s_note(db, id, opened, NULL, "opened", msg))
@@ -390,7 +390,7 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
                    int64_t due, const char *text, const char *order, const char *channel)
 {
     const reasons_t *r = s->reasons;
-    const intake_team_t *team = reasons_team(r, reasons_get(r, (size_t)idx[0])->team);
+    const reasons_team_t *team = reasons_team(r, reasons_get(r, (size_t)idx[0])->team);
     s_contact_t who = *w;
     char respond_by[120], staff[700];
     const char *label_en = reasons_label(r, (size_t)idx[0], NULL);
@@ -506,7 +506,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     }
     /* case.retagged: the staff's codes replace the case's */
     const reasons_t *r = s->reasons;
-    int idx[INTAKE_MAX_CODES], n = 0;
+    int idx[REASONS_MAX_CODES], n = 0;
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(p, "codes"), i, v) {
@@ -518,15 +518,15 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
             log_warn("event=retag_unknown_code case=%s code=%s", id, json_string_value(v));
             return 0; /* the CLI and gateway check codes; skip, change nothing */
         }
-        if (!dup && n < INTAKE_MAX_CODES)
+        if (!dup && n < REASONS_MAX_CODES)
             idx[n++] = k;
     }
     if (n == 0)
         return -1;
-    char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     s_codes_text(r, idx, n, codes, sizeof codes);
-    const intake_reason_t *primary = reasons_get(r, (size_t)idx[0]);
-    const intake_team_t *team = reasons_team(r, primary->team);
+    const reasons_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const reasons_team_t *team = reasons_team(r, primary->team);
     /* the team follows the first code; the deadline stays (the customer
      * was told when they will hear back) */
     sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET codes = ?2, reason = ?3, team = ?4,"
@@ -539,7 +539,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     sqlite3_bind_text(st, 4, team->name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    char msg[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 128];
+    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 128];
     snprintf(msg, sizeof msg, "retagged: %s (team %s)", codes, team->name);
     if (rc || s_note(db, id, at, by, "retag", msg))
         return -1;
@@ -612,7 +612,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
 }
 
 typedef struct {
-    char id[65], reason[INTAKE_CODE_MAX + 1], team[64], cid[160];
+    char id[65], reason[REASONS_CODE_MAX + 1], team[64], cid[160];
     int64_t opened, due;
 } s_due_t;
 
@@ -622,7 +622,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     const char *id = row->id;
     const char *reason = row->reason;
     int ti = reasons_team_find(s->reasons, row->team);
-    const intake_team_t *team = reasons_team(s->reasons, ti);
+    const reasons_team_t *team = reasons_team(s->reasons, ti);
     int64_t opened = row->opened, due = row->due;
     sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET breach_alerted = 1 WHERE id = ?");
     if (!st)
@@ -754,9 +754,9 @@ static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
     json_t *req = wire_body_json(msg);
     char err[200] = "not a JSON object";
     json_t *body = !req   ? NULL
-                   : cases ? intake_cases(service_db(svc), s->reasons, req, clock_now_ms(), err,
+                   : cases ? intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(), err,
                                           sizeof err)
-                           : intake_report(service_db(svc), s->reasons, req, err, sizeof err);
+                           : intake_store_report(service_db(svc), s->reasons, req, err, sizeof err);
     int missing = cases && body && json_object_get(req, "id") &&
                   json_array_size(json_object_get(body, "cases")) == 0;
     json_decref(req);
@@ -846,7 +846,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "intake",
-        .migrations = intake_migrations,
+        .migrations = intake_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

@@ -17,11 +17,11 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define INTAKE_TAG_MAX 35        /* characters of a label's language tag */
-#define INTAKE_CODE_MAX 64
-#define INTAKE_MAX_CODES 32      /* feedback.tagged's maxItems */
+#define REASONS_CODE_MAX 64
+#define REASONS_MAX_CODES 32      /* feedback.tagged's maxItems */
 #define INTAKE_TEXT_MAX 10000    /* characters, as complaint.json */
 
 /* One label.<tag> of a reason: any language, as templates/ has folders */
@@ -34,18 +34,18 @@ typedef struct {
     char name[64];
     char email[256];
     char tz[80];
-    survey_window_t hours; /* business hours: local [start, end) on days */
-} intake_team_t;
+    tz_window_t hours; /* business hours: local [start, end) on days */
+} reasons_team_t;
 
 typedef struct {
-    char code[INTAKE_CODE_MAX + 1];
+    char code[REASONS_CODE_MAX + 1];
     intake_label_t *labels;      /* as given; none for a language falls back */
     size_t nlabels;              /* to en, then the code */
     int team;                    /* index into the teams */
     int voluntary;               /* 1 voluntary churn, 0 involuntary */
     int influenceable;
     int64_t target_ms;           /* first-response target, business time */
-} intake_reason_t;
+} reasons_reason_t;
 
 typedef struct reasons reasons_t;
 
@@ -58,7 +58,7 @@ reasons_t *reasons_load(const char *path, void (*report)(const char *msg, void *
 void reasons_destroy(reasons_t **self_p);
 
 size_t reasons_count(const reasons_t *r);
-const intake_reason_t *reasons_get(const reasons_t *r, size_t i);
+const reasons_reason_t *reasons_get(const reasons_t *r, size_t i);
 /* reasons_code_ok - 1 when code is a well-formed reason code,
  * ^[a-z][a-z0-9_]{0,63}$ (feedback.tagged's and loop.closed's pattern) */
 int reasons_code_ok(const char *code);
@@ -67,7 +67,7 @@ int reasons_code_ok(const char *code);
 int reasons_find(const reasons_t *r, const char *code);
 /* reasons_other - index of `other` (always present in a loaded taxonomy) */
 int reasons_other(const reasons_t *r);
-const intake_team_t *reasons_team(const reasons_t *r, int team);
+const reasons_team_t *reasons_team(const reasons_t *r, int team);
 size_t reasons_team_count(const reasons_t *r);
 int reasons_team_find(const reasons_t *r, const char *name);
 /* reasons_label - the label of reason i for locale ("pl-PL" takes pl) */
@@ -81,38 +81,38 @@ size_t reasons_keywords(const reasons_t *r);
  * or -1 when text is not valid UTF-8 / out of memory. */
 int reasons_tag(const reasons_t *r, const char *text, size_t len, int *idx, int max);
 
-/* intake_check_config - load [intake] reasons and report its errors
+/* reasons_check_config - load [intake] reasons and report its errors
  * (hark check-config); returns the number of errors */
-int intake_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
+int reasons_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
                         void *arg);
 
 /* intake_hours_add - the moment `business_ms` of team's business hours
  * after start (start itself may be outside them: the clock starts at the
  * next opening) */
-int64_t intake_hours_add(const intake_team_t *t, int64_t start, int64_t business_ms);
+int64_t intake_hours_add(const reasons_team_t *t, int64_t start, int64_t business_ms);
 /* intake_hours_between - business time of team between a and b (0 when
  * b <= a) */
-int64_t intake_hours_between(const intake_team_t *t, int64_t a, int64_t b);
+int64_t intake_hours_between(const reasons_team_t *t, int64_t a, int64_t b);
 
 /* intake_hours_format - ms as local "YYYY-MM-DD HH:MM (zone)" in tz */
 const char *intake_hours_format(int64_t ms, const char *tz, char *buf, size_t len);
 
-/* intake_migrations - intake.db's schema */
-extern const char *const intake_migrations[];
+/* intake_store_migrations - intake.db's schema */
+extern const char *const intake_store_migrations[];
 
-/* intake_report - the reasons report (INTAKE_REPORT) from intake.db;
+/* intake_store_report - the reasons report (INTAKE_REPORT) from intake.db;
  * NULL with err on a bad request */
-json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
+json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
                       size_t errlen);
 
-/* intake_cases - INTAKE_CASES: a list (filters) or one case with notes */
-json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
+/* intake_store_cases - INTAKE_CASES: a list (filters) or one case with notes */
+json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
                      size_t errlen);
 
 /* Customer tokens (/feedback, /cancel): purpose "customer", payload
- * "<customer id>\n<locale>".  intake_token_make returns a malloc'd token;
- * intake_token_check fills id (129 bytes) and locale (36 bytes), 0/-1. */
-char *intake_token_make(const char *key, const char *customer_id, const char *locale);
-int intake_token_check(const char *key, const char *token, char *id, char *locale);
+ * "<customer id>\n<locale>".  customer_token_make returns a malloc'd token;
+ * customer_token_check fills id (129 bytes) and locale (36 bytes), 0/-1. */
+char *customer_token_make(const char *key, const char *customer_id, const char *locale);
+int customer_token_check(const char *key, const char *token, char *id, char *locale);
 
 #endif

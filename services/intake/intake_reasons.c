@@ -68,11 +68,11 @@ typedef struct {
 } s_kw_t;
 
 struct reasons {
-    intake_reason_t *reasons;
+    reasons_reason_t *reasons;
     int *team_line;           /* per reason: the line of its team key */
     char **team_name;         /* per reason, until resolved */
     size_t n, cap;
-    intake_team_t *teams;
+    reasons_team_t *teams;
     size_t nt, capt;
     int other;
     /* the matcher */
@@ -138,7 +138,7 @@ static int s_grow(void **p, size_t n, size_t *cap, size_t size)
 int reasons_code_ok(const char *c)
 {
     size_t n = strlen(c);
-    if (n == 0 || n > INTAKE_CODE_MAX || !(c[0] >= 'a' && c[0] <= 'z'))
+    if (n == 0 || n > REASONS_CODE_MAX || !(c[0] >= 'a' && c[0] <= 'z'))
         return 0;
     for (size_t i = 1; i < n; i++)
         if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_'))
@@ -180,7 +180,7 @@ static void s_section_start(reasons_t *r, const char *name)
             return;
         }
         r->team_line = tl;
-        intake_reason_t *x = &r->reasons[r->n];
+        reasons_reason_t *x = &r->reasons[r->n];
         memset(x, 0, sizeof *x);
         snprintf(x->code, sizeof x->code, "%.64s", code);
         x->team = -1;
@@ -203,11 +203,11 @@ static void s_section_start(reasons_t *r, const char *name)
             s_error(r, r->line, "out of memory");
             return;
         }
-        intake_team_t *t = &r->teams[r->nt];
+        reasons_team_t *t = &r->teams[r->nt];
         snprintf(t->name, sizeof t->name, "%.63s", tname);
         snprintf(t->tz, sizeof t->tz, "UTC");
         char err[200];
-        survey_window_parse("9-17", "mon-fri", &t->hours, err, sizeof err);
+        tz_window_parse("9-17", "mon-fri", &t->hours, err, sizeof err);
         r->cur_team = (int)r->nt++;
     } else {
         s_error(r, r->line, "[%s]: unknown section (expected [reason.CODE] or [team.NAME])",
@@ -290,7 +290,7 @@ static int s_tag(const char *l, char *out)
 }
 
 /* s_label_find - reason x's label for tag, or NULL */
-static const char *s_label_find(const intake_reason_t *x, const char *tag)
+static const char *s_label_find(const reasons_reason_t *x, const char *tag)
 {
     for (size_t i = 0; i < x->nlabels; i++)
         if (strcmp(x->labels[i].tag, tag) == 0)
@@ -299,7 +299,7 @@ static const char *s_label_find(const intake_reason_t *x, const char *tag)
 }
 
 /* s_label_set - label.<tag> = value (a repeated key replaces); 0/-1 */
-static int s_label_set(intake_reason_t *x, const char *tag, const char *value)
+static int s_label_set(reasons_reason_t *x, const char *tag, const char *value)
 {
     size_t i = 0;
     while (i < x->nlabels && strcmp(x->labels[i].tag, tag) != 0)
@@ -365,7 +365,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
     reasons_t *r = user;
     (void)section; /* the reader tracked it (with duplicates rejected) */
     if (r->cur_reason >= 0) {
-        intake_reason_t *x = &r->reasons[r->cur_reason];
+        reasons_reason_t *x = &r->reasons[r->cur_reason];
         char tag[INTAKE_TAG_MAX + 1];
         if (strncmp(name, "label.", 6) == 0 && s_tag(name + 6, tag) == 0) {
             if (s_label_set(x, tag, value))
@@ -402,7 +402,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
             s_error(r, r->line, "[%s] %s: unknown key", r->section, name);
         }
     } else if (r->cur_team >= 0) {
-        intake_team_t *t = &r->teams[r->cur_team];
+        reasons_team_t *t = &r->teams[r->cur_team];
         if (strcmp(name, "email") == 0) {
             const char *at = strchr(value, '@');
             if (!at || at == value || !at[1] || strpbrk(value, " <>\"\r\n,;") ||
@@ -413,7 +413,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 snprintf(t->email, sizeof t->email, "%s", value);
         } else if (strcmp(name, "hours") == 0 || strcmp(name, "days") == 0) {
             char err[200];
-            survey_window_t w = t->hours;
+            tz_window_t w = t->hours;
             char hours[32], days[128];
             snprintf(hours, sizeof hours, "%d-%d", w.start_hour, w.end_hour);
             snprintf(days, sizeof days, "all");
@@ -421,7 +421,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 snprintf(hours, sizeof hours, "%s", value);
             else
                 snprintf(days, sizeof days, "%s", value);
-            if (survey_window_parse(hours, days, &w, err, sizeof err)) {
+            if (tz_window_parse(hours, days, &w, err, sizeof err)) {
                 const char *m = strchr(err, ':');
                 s_error(r, r->line, "[%s] %s: bad %s%s", r->section, name, name,
                         m ? m : "");
@@ -434,7 +434,7 @@ static int s_handler(void *user, const char *section, const char *name, const ch
                 }
             }
         } else if (strcmp(name, "timezone") == 0) {
-            if (!survey_tz_ok(value) || strlen(value) >= sizeof t->tz)
+            if (!tz_ok(value) || strlen(value) >= sizeof t->tz)
                 s_error(r, r->line, "[%s] timezone: unknown time zone \"%s\"", r->section,
                         value);
             else
@@ -701,12 +701,12 @@ void reasons_destroy(reasons_t **self_p)
 }
 
 size_t reasons_count(const reasons_t *r) { return r->n; }
-const intake_reason_t *reasons_get(const reasons_t *r, size_t i) { return &r->reasons[i]; }
+const reasons_reason_t *reasons_get(const reasons_t *r, size_t i) { return &r->reasons[i]; }
 int reasons_other(const reasons_t *r) { return r->other; }
 size_t reasons_team_count(const reasons_t *r) { return r->nt; }
 size_t reasons_keywords(const reasons_t *r) { return r->nkw; }
 
-const intake_team_t *reasons_team(const reasons_t *r, int team)
+const reasons_team_t *reasons_team(const reasons_t *r, int team)
 {
     return team >= 0 && (size_t)team < r->nt ? &r->teams[team] : NULL;
 }
@@ -729,7 +729,7 @@ int reasons_team_find(const reasons_t *r, const char *name)
 
 const char *reasons_label(const reasons_t *r, size_t i, const char *locale)
 {
-    const intake_reason_t *x = &r->reasons[i];
+    const reasons_reason_t *x = &r->reasons[i];
     char tag[INTAKE_TAG_MAX + 1];
     const char *l = NULL;
     if (s_tag(locale, tag) == 0) { /* "pt-BR": pt-br, then pt */
@@ -778,7 +778,7 @@ int reasons_tag(const reasons_t *r, const char *text, size_t len, int *idx, int 
     return found;
 }
 
-int intake_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
+int reasons_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
                         void *arg)
 {
     int errors = 0;
@@ -807,7 +807,7 @@ static void s_zone(const char *tz)
 
 /* s_day_bounds - business hours [open, close) of the local day `day` days
  * after the local day of ms; 0 when it is a working day, -1 when not */
-static int s_day_bounds(const intake_team_t *t, int64_t ms, int day, int64_t *open,
+static int s_day_bounds(const reasons_team_t *t, int64_t ms, int day, int64_t *open,
                         int64_t *close)
 {
     time_t secs = (time_t)(ms / 1000);
@@ -831,7 +831,7 @@ static int s_day_bounds(const intake_team_t *t, int64_t ms, int day, int64_t *op
     return 0;
 }
 
-int64_t intake_hours_add(const intake_team_t *t, int64_t start, int64_t business_ms)
+int64_t intake_hours_add(const reasons_team_t *t, int64_t start, int64_t business_ms)
 {
     if (business_ms <= 0 || !t->hours.days)
         return start;
@@ -851,7 +851,7 @@ int64_t intake_hours_add(const intake_team_t *t, int64_t start, int64_t business
     return start + business_ms;
 }
 
-int64_t intake_hours_between(const intake_team_t *t, int64_t a, int64_t b)
+int64_t intake_hours_between(const reasons_team_t *t, int64_t a, int64_t b)
 {
     if (b <= a || !t->hours.days)
         return 0;
@@ -872,7 +872,7 @@ int64_t intake_hours_between(const intake_team_t *t, int64_t a, int64_t b)
 
 /* ---- customer tokens ---------------------------------------------------- */
 
-char *intake_token_make(const char *key, const char *customer_id, const char *locale)
+char *customer_token_make(const char *key, const char *customer_id, const char *locale)
 {
     if (!customer_id || !*customer_id || strlen(customer_id) > 128 || strchr(customer_id, '\n'))
         return NULL;
@@ -883,7 +883,7 @@ char *intake_token_make(const char *key, const char *customer_id, const char *lo
     return token_sign(key, "customer", payload, (size_t)n);
 }
 
-int intake_token_check(const char *key, const char *token, char *id, char *locale)
+int customer_token_check(const char *key, const char *token, char *id, char *locale)
 {
     size_t len = 0;
     char *p = token ? token_verify(key, "customer", token, &len) : NULL;

@@ -10,7 +10,7 @@
 #include "db.h"
 #include "intake.h"
 
-const char *const intake_migrations[] = {
+const char *const intake_store_migrations[] = {
     "CREATE TABLE customers("
     "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
     "CREATE TABLE cases("
@@ -82,7 +82,7 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
                           "status", s_col(st, 7));
     s_set_str(o, "customer_id", st, 2);
     json_t *codes = json_array();
-    char buf[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+    char buf[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     snprintf(buf, sizeof buf, "%s", s_col(st, 3));
     for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
         json_array_append_new(codes, json_string(t));
@@ -109,7 +109,7 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
     return o;
 }
 
-json_t *intake_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
+json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now, char *err,
                      size_t errlen)
 {
     (void)r;
@@ -211,7 +211,7 @@ typedef struct {
     size_t nt, capt;
 } s_team_stat_t;
 
-json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
+json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
                       size_t errlen)
 {
     const char *from = json_string_value(json_object_get(req, "from"));
@@ -270,7 +270,7 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
         json_object_set_new(w, "count",
                             json_integer(json_integer_value(json_object_get(w, "count")) + 1));
         json_t *wr = json_object_get(w, "reasons");
-        char codes[INTAKE_MAX_CODES * (INTAKE_CODE_MAX + 1) + 1];
+        char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
         snprintf(codes, sizeof codes, "%s", s_col(st, 0));
         for (char *save = NULL, *t = strtok_r(codes, " ", &save); t;
              t = strtok_r(NULL, " ", &save)) {
@@ -301,7 +301,7 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
                 t->times = q;
                 t->capt = nc;
             }
-            const intake_team_t *team = reasons_team(r, ti);
+            const reasons_team_t *team = reasons_team(r, ti);
             t->times[t->nt++] = team ? intake_hours_between(team, opened, first) : first - opened;
         }
     }
@@ -319,8 +319,8 @@ json_t *intake_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *
                 best = count[i], bi = i;
         if (best == 0)
             break;
-        const intake_reason_t *x = reasons_get(r, bi);
-        const intake_team_t *team = reasons_team(r, x->team);
+        const reasons_reason_t *x = reasons_get(r, bi);
+        const reasons_team_t *team = reasons_team(r, x->team);
         json_array_append_new(
             reasons, json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:o}", "code", x->code, "label",
                                reasons_label(r, bi, "en"), "team", team ? team->name : "",

@@ -55,13 +55,13 @@
 
 typedef struct {
     void *router, *pub;
-    jstore_t *store;
-    jckpt_t *ckpt;       /* WAL checkpoints, off the commit path */
+    journal_store_t *store;
+    journal_ckpt_t *ckpt;       /* WAL checkpoints, off the commit path */
     int max_batch, fetch_max;
     wire_msg_t *pending; /* JOURNAL_APPEND requests of this round */
     json_t **bodies;     /* per request: the jansson tree on the slow path, else NULL */
     size_t *first;       /* per request: its first event in events */
-    jscan_list_t events; /* this round's events, pointing into pending[] bodies
+    journal_scan_list_t events; /* this round's events, pointing into pending[] bodies
                             or bodies[] trees (and owned[] payload texts) */
     char **owned;        /* payload texts made by json_dumps on the slow path */
     size_t n_owned, cap_owned;
@@ -117,7 +117,7 @@ static int s_slow_events(journal_t *j, const json_t *body)
             j->cap_owned = cap;
         }
         char *payload = json_dumps(json_object_get(e, "payload"), JSON_COMPACT);
-        jscan_event_t *ev = payload ? jscan_list_push(&j->events) : NULL;
+        journal_scan_event_t *ev = payload ? journal_scan_list_push(&j->events) : NULL;
         if (!ev) {
             free(payload);
             goto fail;
@@ -153,7 +153,7 @@ static void s_put_int(buf_t *b, int64_t v)
 }
 
 /* s_reply_ok - JOURNAL_APPEND_OK {"offsets":[...],"duplicates":[...]} for events ev[0..n) */
-static void s_reply_ok(journal_t *j, const wire_msg_t *m, const jscan_event_t *ev, size_t n)
+static void s_reply_ok(journal_t *j, const wire_msg_t *m, const journal_scan_event_t *ev, size_t n)
 {
     buf_t *b = &j->reply;
     buf_reset(b);
@@ -179,12 +179,12 @@ static void s_commit_round(service_t *svc, journal_t *j, int n)
     sqlite3 *db = service_db(svc);
     char now[40];
     clock_format(clock_now_ms(), now, sizeof now);
-    int64_t head = jstore_head(j->store);
-    jckpt_before_begin(j->ckpt);
+    int64_t head = journal_store_head(j->store);
+    journal_ckpt_before_begin(j->ckpt);
     int failed = db_begin(db) != 0;
     for (size_t i = 0; i < j->events.n && !failed; i++) {
-        jscan_event_t *e = &j->events.ev[i];
-        if (jstore_append(j->store, e, now))
+        journal_scan_event_t *e = &j->events.ev[i];
+        if (journal_store_append(j->store, e, now))
             failed = 1;
         else if (!e->dup && e->offset > head)
             head = e->offset;
@@ -192,13 +192,13 @@ static void s_commit_round(service_t *svc, journal_t *j, int n)
     if (!failed && db_commit(db) != 0)
         failed = 1;
     if (!failed)
-        jckpt_committed(j->ckpt); /* it copies pages while we reply */
+        journal_ckpt_committed(j->ckpt); /* it copies pages while we reply */
     if (failed) {
         db_rollback(db);
-        jstore_reload_head(j->store);
+        journal_store_reload_head(j->store);
         log_error("event=commit_failed requests=%d", n);
     } else {
-        jstore_set_head(j->store, head); /* rows only ever go in at the top */
+        journal_store_set_head(j->store, head); /* rows only ever go in at the top */
     }
     /* replies only now: after COMMIT returned, the events are durable */
     for (int r = 0; r < n; r++) {
@@ -213,7 +213,7 @@ static void s_commit_round(service_t *svc, journal_t *j, int n)
     if (!failed) {
         char body[64];
         int len = snprintf(body, sizeof body, "{\"head\":%lld}",
-                           (long long)jstore_head(j->store));
+                           (long long)journal_store_head(j->store));
         wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
     }
 }
@@ -246,7 +246,7 @@ static void s_fetch(journal_t *j, const wire_msg_t *m, json_t *body)
                                 : j->fetch_max)
                     : j->fetch_max;
     buf_t out = BUF_INIT;
-    if (jstore_fetch(j->store, json_integer_value(after), lim, tv, nt, &out) == 0)
+    if (journal_store_fetch(j->store, json_integer_value(after), lim, tv, nt, &out) == 0)
         wire_reply(j->router, m, CMD_JOURNAL_FETCH_OK, out.data, out.len);
     else
         wire_reply_error(j->router, m, "store_failed", "fetch failed");
@@ -260,7 +260,7 @@ static int s_take_append(journal_t *j, int n)
     j->first[n] = j->events.n;
     j->bodies[n] = NULL;
     /* the fast path: one pass over the text; jansson only for what it does not take */
-    int rc = jscan_append(m->body, m->body_len, &j->events);
+    int rc = journal_scan_append(m->body, m->body_len, &j->events);
     if (rc == JSCAN_OK)
         return 1;
     json_t *body = wire_body_json(m);
@@ -333,7 +333,7 @@ static int s_on_router(evloop_t *loop, void *arg)
 static void s_status(service_t *svc, json_t *body)
 {
     journal_t *j = service_state(svc);
-    json_object_set_new(body, "head", json_integer(jstore_head(j->store)));
+    json_object_set_new(body, "head", json_integer(journal_store_head(j->store)));
 }
 
 /* s_init - bind the sockets */
@@ -349,15 +349,15 @@ static int s_init(service_t *svc)
     j->pending = calloc(JOURNAL_MAX_MSGS, sizeof *j->pending);
     j->bodies = calloc(JOURNAL_MAX_MSGS, sizeof *j->bodies);
     j->first = calloc(JOURNAL_MAX_MSGS, sizeof *j->first);
-    j->store = jstore_new(service_db(svc));
-    j->ckpt = jckpt_new(service_db(svc));
+    j->store = journal_store_new(service_db(svc));
+    j->ckpt = journal_ckpt_new(service_db(svc));
     j->router = service_bind(service_zctx(svc), ZMQ_ROUTER,
                              config_get(cfg, "journal", "endpoint"));
     j->pub = service_bind(service_zctx(svc), ZMQ_PUB,
                           config_get(cfg, "journal", "pub_endpoint"));
     if (!j->pending || !j->bodies || !j->first || !j->store || !j->ckpt || !j->router || !j->pub)
         return -1;
-    log_info("event=journal_open head=%lld", (long long)jstore_head(j->store));
+    log_info("event=journal_open head=%lld", (long long)journal_store_head(j->store));
     return evloop_add_socket(service_evloop(svc), j->router, s_on_router, svc);
 }
 
@@ -371,12 +371,12 @@ static void s_fini(service_t *svc)
         zmq_close(j->router);
     if (j->pub)
         zmq_close(j->pub);
-    jckpt_destroy(&j->ckpt);
-    jstore_destroy(&j->store);
+    journal_ckpt_destroy(&j->ckpt);
+    journal_store_destroy(&j->store);
     free(j->pending);
     free(j->bodies);
     free(j->first);
-    jscan_list_free(&j->events);
+    journal_scan_list_free(&j->events);
     free(j->owned);
     buf_free(&j->reply);
     free(j);
@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "journal",
-        .migrations = journal_migrations,
+        .migrations = journal_store_migrations,
         .init = s_init,
         .fini = s_fini,
         .status = s_status,

@@ -33,14 +33,14 @@ struct jckpt {
 static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     (void)db, (void)name;
-    ((jckpt_t *)arg)->wal_pages = pages;
+    ((journal_ckpt_t *)arg)->wal_pages = pages;
     return SQLITE_OK;
 }
 
 /* s_run - the thread: one PASSIVE checkpoint per wake-up, covering every ask so far */
 static void *s_run(void *arg)
 {
-    jckpt_t *c = arg;
+    journal_ckpt_t *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->stop && c->served == c->asked)
@@ -63,7 +63,7 @@ static void *s_run(void *arg)
 }
 
 /* s_open_own - the thread's connection, syncing like the loop's; 0/-1 */
-static int s_open_own(jckpt_t *c)
+static int s_open_own(journal_ckpt_t *c)
 {
     const char *path = sqlite3_db_filename(c->db, "main");
     if (!path || !*path ||
@@ -85,10 +85,10 @@ static int s_open_own(jckpt_t *c)
     return 0;
 }
 
-/* jckpt_new - own connection and thread, or SQLite's default */
-jckpt_t *jckpt_new(sqlite3 *db)
+/* journal_ckpt_new - own connection and thread, or SQLite's default */
+journal_ckpt_t *journal_ckpt_new(sqlite3 *db)
 {
-    jckpt_t *c = calloc(1, sizeof *c);
+    journal_ckpt_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->db = db;
@@ -110,12 +110,12 @@ jckpt_t *jckpt_new(sqlite3 *db)
     return c;
 }
 
-/* jckpt_destroy - join, close, hand checkpoints back to SQLite */
-void jckpt_destroy(jckpt_t **self_p)
+/* journal_ckpt_destroy - join, close, hand checkpoints back to SQLite */
+void journal_ckpt_destroy(journal_ckpt_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    jckpt_t *c = *self_p;
+    journal_ckpt_t *c = *self_p;
     if (c->threaded) {
         pthread_mutex_lock(&c->mu);
         c->stop = 1;
@@ -132,8 +132,8 @@ void jckpt_destroy(jckpt_t **self_p)
     *self_p = NULL;
 }
 
-/* jckpt_committed - wake the thread each time the WAL has grown by JCKPT_PAGES */
-void jckpt_committed(jckpt_t *c)
+/* journal_ckpt_committed - wake the thread each time the WAL has grown by JCKPT_PAGES */
+void journal_ckpt_committed(journal_ckpt_t *c)
 {
     if (!c->threaded)
         return;
@@ -149,8 +149,8 @@ void jckpt_committed(jckpt_t *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* jckpt_before_begin - bound the WAL: wait for a checkpoint that starts now */
-void jckpt_before_begin(jckpt_t *c)
+/* journal_ckpt_before_begin - bound the WAL: wait for a checkpoint that starts now */
+void journal_ckpt_before_begin(journal_ckpt_t *c)
 {
     if (!c->threaded || c->wal_pages < JCKPT_MAX_PAGES)
         return;

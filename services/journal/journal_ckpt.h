@@ -27,26 +27,26 @@
 #define JCKPT_PAGES 1000      /* WAL pages that start a checkpoint (SQLite's own default) */
 #define JCKPT_MAX_PAGES 16384 /* WAL pages (64 MiB) past which the writer waits for one */
 
-typedef struct jckpt jckpt_t;
+typedef struct jckpt journal_ckpt_t;
 
-/* jckpt_new - take over checkpoints of db (an open WAL database, which stays
+/* journal_ckpt_new - take over checkpoints of db (an open WAL database, which stays
  * the caller's and must outlive the jckpt).  When the thread or its
  * connection cannot be had, falls back to SQLite's automatic checkpoints
  * and still returns a jckpt.  NULL only when out of memory.  Free with
- * jckpt_destroy(). */
-jckpt_t *jckpt_new(sqlite3 *db);
+ * journal_ckpt_destroy(). */
+journal_ckpt_t *journal_ckpt_new(sqlite3 *db);
 
-/* jckpt_destroy - stop and join the thread, close its connection; safe on
+/* journal_ckpt_destroy - stop and join the thread, close its connection; safe on
  * NULL and twice */
-void jckpt_destroy(jckpt_t **self_p);
+void journal_ckpt_destroy(journal_ckpt_t **self_p);
 
-/* jckpt_committed - call after each COMMIT: wakes the thread each time the
+/* journal_ckpt_committed - call after each COMMIT: wakes the thread each time the
  * WAL has grown by another JCKPT_PAGES */
-void jckpt_committed(jckpt_t *c);
+void journal_ckpt_committed(journal_ckpt_t *c);
 
-/* jckpt_before_begin - call before each BEGIN: when the WAL has grown past
+/* journal_ckpt_before_begin - call before each BEGIN: when the WAL has grown past
  * JCKPT_MAX_PAGES, waits until a checkpoint has run to its end, so that the
  * transaction starts the WAL over */
-void jckpt_before_begin(jckpt_t *c);
+void journal_ckpt_before_begin(journal_ckpt_t *c);
 
 #endif

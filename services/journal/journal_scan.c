@@ -355,7 +355,7 @@ static size_t s_compact(char *t, size_t n)
 }
 
 /* s_event - one event object into e */
-static int s_event(s_scan_t *s, jscan_event_t *e)
+static int s_event(s_scan_t *s, journal_scan_event_t *e)
 {
     enum { F_TYPE = 1, F_KEY = 2, F_PAYLOAD = 4, F_OCCURRED = 8 };
     unsigned seen = 0;
@@ -419,12 +419,12 @@ static int s_event(s_scan_t *s, jscan_event_t *e)
     return 0;
 }
 
-/* jscan_list_push - grow by one */
-jscan_event_t *jscan_list_push(jscan_list_t *l)
+/* journal_scan_list_push - grow by one */
+journal_scan_event_t *journal_scan_list_push(journal_scan_list_t *l)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
-        jscan_event_t *ev = realloc(l->ev, cap * sizeof *ev);
+        journal_scan_event_t *ev = realloc(l->ev, cap * sizeof *ev);
         if (!ev)
             return NULL;
         l->ev = ev;
@@ -433,16 +433,16 @@ jscan_event_t *jscan_list_push(jscan_list_t *l)
     return &l->ev[l->n++];
 }
 
-/* jscan_list_free - free the array */
-void jscan_list_free(jscan_list_t *l)
+/* journal_scan_list_free - free the array */
+void journal_scan_list_free(journal_scan_list_t *l)
 {
     free(l->ev);
     l->ev = NULL;
     l->n = l->cap = 0;
 }
 
-/* jscan_append - {"events":[event, ...]} and nothing else */
-int jscan_append(char *body, size_t len, jscan_list_t *l)
+/* journal_scan_append - {"events":[event, ...]} and nothing else */
+int journal_scan_append(char *body, size_t len, journal_scan_list_t *l)
 {
     s_scan_t s; /* ~16 KiB of names on the stack; nothing allocated per request */
     s.p = (const unsigned char *)body;
@@ -461,7 +461,7 @@ int jscan_append(char *body, size_t len, jscan_list_t *l)
         goto out;
     do {
         s_ws(&s);
-        jscan_event_t *e = jscan_list_push(l);
+        journal_scan_event_t *e = journal_scan_list_push(l);
         if (!e) {
             rc = JSCAN_NOMEM;
             goto out;

@@ -26,33 +26,33 @@
 enum { JSCAN_OK = 0, JSCAN_SLOW = 1, JSCAN_NOMEM = 2 };
 
 /* one event of a request; the strings are spans (not NUL-terminated) into
- * the body passed to jscan_append, or wherever the caller points them */
+ * the body passed to journal_scan_append, or wherever the caller points them */
 typedef struct {
     const char *type, *key, *occurred_at, *payload; /* occurred_at NULL when absent */
     size_t type_len, key_len, occurred_at_len, payload_len;
     int64_t offset; /* the caller's: set when stored */
     int dup;        /* the caller's: 1 when the key was stored before */
     int spaced;     /* the scanner's: the payload had whitespace to drop */
-} jscan_event_t;
+} journal_scan_event_t;
 
-/* jscan_list_t - a growing array of events, reused round after round.
- * Owns only the array (free with jscan_list_free); never the strings. */
+/* journal_scan_list_t - a growing array of events, reused round after round.
+ * Owns only the array (free with journal_scan_list_free); never the strings. */
 typedef struct {
-    jscan_event_t *ev;
+    journal_scan_event_t *ev;
     size_t n, cap;
-} jscan_list_t;
+} journal_scan_list_t;
 
-/* jscan_list_push - room for one more event at the end; NULL when out of
+/* journal_scan_list_push - room for one more event at the end; NULL when out of
  * memory.  The caller fills it and the list counts it. */
-jscan_event_t *jscan_list_push(jscan_list_t *l);
-void jscan_list_free(jscan_list_t *l);
+journal_scan_event_t *journal_scan_list_push(journal_scan_list_t *l);
+void journal_scan_list_free(journal_scan_list_t *l);
 
-/* jscan_append - read body[0..len) as a JOURNAL_APPEND body.  JSCAN_OK: its
+/* journal_scan_append - read body[0..len) as a JOURNAL_APPEND body.  JSCAN_OK: its
  * events were appended to l, pointing into body, whose payloads may have
  * been compacted in place (body must stay alive and unchanged while the
  * events are used).  JSCAN_SLOW: not taken (bad, or not handled here); l and
  * body are as they were.  JSCAN_NOMEM: l could not grow; l and body are as
  * they were. */
-int jscan_append(char *body, size_t len, jscan_list_t *l);
+int journal_scan_append(char *body, size_t len, journal_scan_list_t *l);
 
 #endif

@@ -19,7 +19,7 @@
 
 #define JSTORE_CACHE_KIB "65536" /* 64 MiB of page cache (SQLite's default is 2 MiB) */
 
-const char *const journal_migrations[] = {
+const char *const journal_store_migrations[] = {
     "CREATE TABLE events("
     "  offset INTEGER PRIMARY KEY,"
     "  type TEXT NOT NULL,"
@@ -38,10 +38,10 @@ struct jstore {
     int64_t head;
 };
 
-/* jstore_new - prepare the statements */
-jstore_t *jstore_new(sqlite3 *db)
+/* journal_store_new - prepare the statements */
+journal_store_t *journal_store_new(sqlite3 *db)
 {
-    jstore_t *js = calloc(1, sizeof *js);
+    journal_store_t *js = calloc(1, sizeof *js);
     if (!js)
         return NULL;
     js->db = db;
@@ -55,19 +55,19 @@ jstore_t *jstore_new(sqlite3 *db)
     js->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload"
                                    " FROM events WHERE offset > ? ORDER BY offset LIMIT ?");
     if (!js->insert || !js->by_key || !js->fetch_all) {
-        jstore_destroy(&js);
+        journal_store_destroy(&js);
         return NULL;
     }
-    jstore_reload_head(js);
+    journal_store_reload_head(js);
     return js;
 }
 
-/* jstore_destroy - finalize; safe on NULL and twice */
-void jstore_destroy(jstore_t **self_p)
+/* journal_store_destroy - finalize; safe on NULL and twice */
+void journal_store_destroy(journal_store_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    jstore_t *js = *self_p;
+    journal_store_t *js = *self_p;
     sqlite3_finalize(js->insert);
     sqlite3_finalize(js->by_key);
     sqlite3_finalize(js->fetch_all);
@@ -75,15 +75,15 @@ void jstore_destroy(jstore_t **self_p)
     *self_p = NULL;
 }
 
-int64_t jstore_head(jstore_t *js) { return js->head; }
-void jstore_set_head(jstore_t *js, int64_t head) { js->head = head; }
-void jstore_reload_head(jstore_t *js)
+int64_t journal_store_head(journal_store_t *js) { return js->head; }
+void journal_store_set_head(journal_store_t *js, int64_t head) { js->head = head; }
+void journal_store_reload_head(journal_store_t *js)
 {
     js->head = db_int(js->db, "SELECT max(offset) FROM events", 0);
 }
 
-/* jstore_append - insert or find the existing offset */
-int jstore_append(jstore_t *js, jscan_event_t *e, const char *now)
+/* journal_store_append - insert or find the existing offset */
+int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now)
 {
     if (e->type_len > INT_MAX || e->key_len > INT_MAX || e->occurred_at_len > INT_MAX ||
         e->payload_len > INT_MAX) {
@@ -121,8 +121,8 @@ int jstore_append(jstore_t *js, jscan_event_t *e, const char *now)
     return rc;
 }
 
-/* jstore_fetch - build the reply body from the rows */
-int jstore_fetch(jstore_t *js, int64_t after, int limit, const char *const *types,
+/* journal_store_fetch - build the reply body from the rows */
+int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const char *const *types,
                  int n_types, buf_t *out)
 {
     sqlite3_stmt *st = js->fetch_all;

@@ -12,32 +12,32 @@
 #include "buf.h"
 #include "journal_scan.h"
 
-extern const char *const journal_migrations[];
+extern const char *const journal_store_migrations[];
 
-typedef struct jstore jstore_t;
+typedef struct jstore journal_store_t;
 
-/* jstore_new - statements over an open journal.db; NULL on error.  The db
- * stays the caller's.  Free with jstore_destroy(). */
-jstore_t *jstore_new(sqlite3 *db);
-void jstore_destroy(jstore_t **self_p);
+/* journal_store_new - statements over an open journal.db; NULL on error.  The db
+ * stays the caller's.  Free with journal_store_destroy(). */
+journal_store_t *journal_store_new(sqlite3 *db);
+void journal_store_destroy(journal_store_t **self_p);
 
-/* jstore_append - insert e inside the caller's transaction, recorded_at now
+/* journal_store_append - insert e inside the caller's transaction, recorded_at now
  * (also its occurred_at when it has none).  Sets e->offset and e->dup: a key
  * already stored is not stored again, e->offset is then the existing offset
  * and e->dup 1.  The strings stay the caller's (only read during the call).
  * 0/-1. */
-int jstore_append(jstore_t *js, jscan_event_t *e, const char *now);
+int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now);
 
-/* jstore_fetch - append the JOURNAL_FETCH_OK body for events after `after`
+/* journal_store_fetch - append the JOURNAL_FETCH_OK body for events after `after`
  * (at most limit, only types if n_types > 0) to out.  0/-1. */
-int jstore_fetch(jstore_t *js, int64_t after, int limit, const char *const *types,
+int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const char *const *types,
                  int n_types, buf_t *out);
 
-/* jstore_head - the newest committed offset (0 when empty) */
-int64_t jstore_head(jstore_t *js);
-/* jstore_set_head - after a commit, the newest offset */
-void jstore_set_head(jstore_t *js, int64_t head);
-/* jstore_reload_head - read the head from the file (after a rollback) */
-void jstore_reload_head(jstore_t *js);
+/* journal_store_head - the newest committed offset (0 when empty) */
+int64_t journal_store_head(journal_store_t *js);
+/* journal_store_set_head - after a commit, the newest offset */
+void journal_store_set_head(journal_store_t *js, int64_t head);
+/* journal_store_reload_head - read the head from the file (after a rollback) */
+void journal_store_reload_head(journal_store_t *js);
 
 #endif

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mailer_render.h"
+#include "render.h"
 #include "words.h"
 
 #define LOOP_TEMPLATE "loop_closed"

@@ -12,7 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "loop.h"
-#include "mailer_render.h"
+#include "render.h"
 #include "outbox.h"
 
 /* s_col - a text column or NULL */
@@ -260,7 +260,7 @@ static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, 
         sample = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "customer_id", cid, "locale",
                            out.locale_used, "subject", out.subject, "preheader", out.preheader,
                            "text", out.text, "html", out.html);
-        rendered_free(&out);
+        render_message_free(&out);
     }
     json_decref(vars);
     return sample;

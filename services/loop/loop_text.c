@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "loop.h"
-#include "survey_time.h"
+#include "tz.h"
 #include "utf8.h"
 #include "words.h"
 
@@ -88,7 +88,7 @@ const char *loop_text_date(const words_t *w, int64_t ms, const char *locale, con
      * Los Angeles is already tomorrow in UTC */
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    if (!tz || !*tz || !survey_tz_ok(tz) || survey_time_local(ms, tz, &tm))
+    if (!tz || !*tz || !tz_ok(tz) || tz_local(ms, tz, &tm))
         if (!gmtime_r(&t, &tm))
             memset(&tm, 0, sizeof tm);
     const char *lang = words_locale(w, locale);

@@ -49,8 +49,8 @@
 #include "token.h"
 
 typedef struct {
-    mpool_t *pool;
-    mpool_conf_t pc;
+    mailer_pool_t *pool;
+    mailer_pool_conf_t pc;
     char password[256];
     char token_key[128];
     const char *public_url;
@@ -123,12 +123,12 @@ static int s_on_results(evloop_t *loop, void *arg)
 {
     service_t *svc = arg;
     mailer_t *m = service_state(svc);
-    mjob_t *list = mpool_results(m->pool);
+    mailer_pool_job_t *list = mailer_pool_results(m->pool);
     if (!list)
         return 0;
-    for (mjob_t *j = list, *nx; j; j = nx) {
+    for (mailer_pool_job_t *j = list, *nx; j; j = nx) {
         nx = j->next;
-        mjob_free(j);
+        mailer_pool_job_free(j);
     }
     service_flush_outbox(svc);
     evloop_timer_at(loop, m->dispatch_timer, 0);
@@ -166,7 +166,7 @@ static int s_dispatch(evloop_t *loop, void *arg)
     service_t *svc = arg;
     mailer_t *m = service_state(svc);
     sqlite3 *db = service_db(svc);
-    size_t pending = mpool_pending(m->pool);
+    size_t pending = mailer_pool_pending(m->pool);
     if (pending >= m->capacity)
         return 0;
     int64_t now = clock_now_ms();
@@ -192,7 +192,7 @@ static int s_dispatch(evloop_t *loop, void *arg)
     }
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(m->capacity - pending));
-    mjob_t *jobs = NULL;
+    mailer_pool_job_t *jobs = NULL;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         const char *category = (const char *)sqlite3_column_text(st, 1);
@@ -206,7 +206,7 @@ static int s_dispatch(evloop_t *loop, void *arg)
             mailer_store_outcome(db, id, "skipped", "mail.skipped", NULL, 1, 0);
             continue;
         }
-        mjob_t *j = calloc(1, sizeof *j);
+        mailer_pool_job_t *j = calloc(1, sizeof *j);
         if (!j)
             break;
         j->id = id;
@@ -239,7 +239,7 @@ static int s_dispatch(evloop_t *loop, void *arg)
                                                 " lease_until = ?1, sent_to = ?2 WHERE id = ?3")
                                : NULL;
     int unclaimed = jobs && !claim;
-    for (mjob_t *j = jobs; j && claim; j = j->next) {
+    for (mailer_pool_job_t *j = jobs; j && claim; j = j->next) {
         sqlite3_bind_int64(claim, 1, now + m->lease);
         sqlite3_bind_text(claim, 2, j->to_addr, -1, SQLITE_STATIC);
         sqlite3_bind_int64(claim, 3, j->id);
@@ -255,15 +255,15 @@ static int s_dispatch(evloop_t *loop, void *arg)
     /* the claim is durable before any worker sees the job */
     if (unclaimed || db_commit(db)) {
         db_rollback(db); /* the rows stay due; the next dispatch tries again */
-        for (mjob_t *j = jobs, *nx; j; j = nx) {
+        for (mailer_pool_job_t *j = jobs, *nx; j; j = nx) {
             nx = j->next;
-            mjob_free(j);
+            mailer_pool_job_free(j);
         }
         return 0;
     }
-    for (mjob_t *j = jobs, *nx; j; j = nx) {
+    for (mailer_pool_job_t *j = jobs, *nx; j; j = nx) {
         nx = j->next;
-        mpool_submit(m->pool, j);
+        mailer_pool_submit(m->pool, j);
     }
     service_flush_outbox(svc);
     return 0;
@@ -333,7 +333,7 @@ static void s_status(service_t *svc, json_t *body)
                             json_integer(sqlite3_column_int64(st, 1)));
     sqlite3_finalize(st);
     if (m && m->pool)
-        json_object_set_new(d, "in_flight", json_integer((json_int_t)mpool_pending(m->pool)));
+        json_object_set_new(d, "in_flight", json_integer((json_int_t)mailer_pool_pending(m->pool)));
     json_object_set_new(body, "detail", d);
 }
 
@@ -369,7 +369,7 @@ static int s_init(service_t *svc)
     if (keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
 
-    mpool_conf_t *pc = &m->pc;
+    mailer_pool_conf_t *pc = &m->pc;
     pc->workers = (int)config_int(cfg, "mailer", "connections");
     pc->per_connection = (int)config_int(cfg, "mailer", "per_connection");
     pc->rate = (int)config_int(cfg, "mailer", "rate");
@@ -413,14 +413,14 @@ static int s_init(service_t *svc)
         log_warn("event=requeued_after_restart messages=%lld", stranded);
 
     char err[256];
-    m->pool = mpool_new(pc, err, sizeof err);
+    m->pool = mailer_pool_new(pc, err, sizeof err);
     if (!m->pool) {
         log_error("event=pool_failed error=\"%s\"", err);
         return -1;
     }
     evloop_t *loop = service_evloop(svc);
     m->dispatch_timer = evloop_add_timer(loop, 250, s_dispatch, svc);
-    if (m->dispatch_timer < 0 || evloop_add_fd(loop, mpool_fd(m->pool), s_on_results, svc))
+    if (m->dispatch_timer < 0 || evloop_add_fd(loop, mailer_pool_fd(m->pool), s_on_results, svc))
         return -1;
     log_info("event=mailer_ready delivery=%s workers=%d", pc->smtp.host ? pc->smtp.host : "maildir",
              pc->workers);
@@ -437,11 +437,11 @@ static void s_fini(service_t *svc)
         /* let the batches in flight finish (each message is recorded as it
          * ends, so a clean stop sends nothing twice); jobs not started go
          * back to the queue */
-        mpool_stop(m->pool);
+        mailer_pool_stop(m->pool);
         s_on_results(service_evloop(svc), svc);
         db_exec(service_db(svc), "UPDATE messages SET status = 'retry', lease_until = NULL"
                                  " WHERE status = 'sending'");
-        mpool_destroy(&m->pool);
+        mailer_pool_destroy(&m->pool);
     }
     free(m);
     service_set_state(svc, NULL);
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "mailer",
-        .migrations = mailer_migrations,
+        .migrations = mailer_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

@@ -24,12 +24,12 @@ typedef struct mjob {
     int recorded;          /* its outcome is committed */
     char diag[256];
     struct mjob *next;
-} mjob_t;
+} mailer_pool_job_t;
 
-void mjob_free(mjob_t *j);
+void mailer_pool_job_free(mailer_pool_job_t *j);
 
 /* --- the store (mailer_store.c) ------------------------------------------- */
-extern const char *const mailer_migrations[];
+extern const char *const mailer_store_migrations[];
 
 int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
 int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
@@ -42,38 +42,38 @@ void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const cha
                     const char *error, int code, int64_t next_at);
 
 /* --- the worker pool (mailer_pool.c) --------------------------------------- */
-typedef struct mpool mpool_t;
-typedef struct mpool_conf {
+typedef struct mpool mailer_pool_t;
+typedef struct mailer_pool_conf {
     int workers;
     int per_connection;
     int rate;               /* messages per second, 0 = no limit */
-    msmtp_conf_t smtp;      /* host NULL or "" -> Maildir */
+    mailer_smtp_conf_t smtp;      /* host NULL or "" -> Maildir */
     const char *maildir;
     const char *templates, *default_locale;
     const char *from, *from_name, *reply_to;
     const char *db_path;    /* each worker records outcomes on its own connection */
     int64_t retry_min, retry_max, give_up;
-} mpool_conf_t;
+} mailer_pool_conf_t;
 
 /* mailer_store_record - commit one job's outcome (see mailer_store.c) */
-int mailer_store_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j);
+int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mailer_pool_job_t *j);
 
-/* mpool_new - start the workers (each with its own renderer and SMTP
+/* mailer_pool_new - start the workers (each with its own renderer and SMTP
  * session).  The strings in conf must outlive the pool.  NULL on error. */
-mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen);
-/* mpool_destroy - stop after the batches in flight; unstarted jobs are
+mailer_pool_t *mailer_pool_new(const mailer_pool_conf_t *conf, char *err, size_t errlen);
+/* mailer_pool_destroy - stop after the batches in flight; unstarted jobs are
  * dropped (their rows stay claimed and are re-queued at the next start). */
-void mpool_destroy(mpool_t **self_p);
-/* mpool_stop - let the workers finish their batches and end; the results
- * stay for mpool_results */
-void mpool_stop(mpool_t *p);
-/* mpool_submit - queue a job (taken over) */
-void mpool_submit(mpool_t *p, mjob_t *job);
-/* mpool_results - every finished job, as a list (caller frees each) */
-mjob_t *mpool_results(mpool_t *p);
-/* mpool_fd - readable when results are waiting */
-int mpool_fd(mpool_t *p);
-/* mpool_pending - jobs submitted and not yet returned */
-size_t mpool_pending(mpool_t *p);
+void mailer_pool_destroy(mailer_pool_t **self_p);
+/* mailer_pool_stop - let the workers finish their batches and end; the results
+ * stay for mailer_pool_results */
+void mailer_pool_stop(mailer_pool_t *p);
+/* mailer_pool_submit - queue a job (taken over) */
+void mailer_pool_submit(mailer_pool_t *p, mailer_pool_job_t *job);
+/* mailer_pool_results - every finished job, as a list (caller frees each) */
+mailer_pool_job_t *mailer_pool_results(mailer_pool_t *p);
+/* mailer_pool_fd - readable when results are waiting */
+int mailer_pool_fd(mailer_pool_t *p);
+/* mailer_pool_pending - jobs submitted and not yet returned */
+size_t mailer_pool_pending(mailer_pool_t *p);
 
 #endif

@@ -42,8 +42,8 @@ static char *s_err(char *err, size_t errlen, const char *fmt, ...)
     return NULL;
 }
 
-/* compose_date - RFC 5322 date in UTC */
-const char *compose_date(int64_t ms, char *buf, size_t len)
+/* mailer_compose_date - RFC 5322 date in UTC */
+const char *mailer_compose_date(int64_t ms, char *buf, size_t len)
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri",
                                     "Sat"};
@@ -148,8 +148,8 @@ static int s_part(buf_t *b, const char *boundary, const char *type,
     return 0;
 }
 
-/* compose_message - the whole message; the caller frees it */
-char *compose_message(const compose_opts_t *o, const rendered_t *r,
+/* mailer_compose_message - the whole message; the caller frees it */
+char *mailer_compose_message(const mailer_compose_opts_t *o, const rendered_t *r,
                       size_t *len, char *err, size_t errlen)
 {
     if (len)
@@ -206,7 +206,7 @@ char *compose_message(const compose_opts_t *o, const rendered_t *r,
     if (reply)
         s_header(&b, "Reply-To", reply);
     s_header(&b, "Subject", subject);
-    s_header(&b, "Date", compose_date(o->date_ms, date, sizeof date));
+    s_header(&b, "Date", mailer_compose_date(o->date_ms, date, sizeof date));
     s_header_token(&b, "Message-ID", o->message_id);
     s_header(&b, "MIME-Version", "1.0");
     if (unsub) {

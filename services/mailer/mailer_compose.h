@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mailer_render.h"
+#include "render.h"
 
 typedef struct {
     const char *from_name;      /* config; NULL or "": the bare address */
@@ -40,17 +40,17 @@ typedef struct {
                                    http(s) or mailto, printable ASCII */
     const char *category;       /* X-Hark-Category ([A-Za-z0-9._-], <= 64);
                                    NULL or "": no header */
-} compose_opts_t;
+} mailer_compose_opts_t;
 
-/* compose_message - the whole message for o and r with CRLF line ends;
+/* mailer_compose_message - the whole message for o and r with CRLF line ends;
  * *len gets its length (len may be NULL).  Returns a malloc'd string the
  * caller frees, or NULL with err set: a bad address, Message-ID, URL or
  * category, text that is not UTF-8, no randomness for the boundary, OOM. */
-char *compose_message(const compose_opts_t *o, const rendered_t *r,
+char *mailer_compose_message(const mailer_compose_opts_t *o, const rendered_t *r,
                       size_t *len, char *err, size_t errlen);
 
-/* compose_date - RFC 5322 date ("Mon, 23 Nov 2026 10:35:12 +0000", always
+/* mailer_compose_date - RFC 5322 date ("Mon, 23 Nov 2026 10:35:12 +0000", always
  * UTC) of Unix ms into buf (at least 32 bytes); returns buf. */
-const char *compose_date(int64_t ms, char *buf, size_t len);
+const char *mailer_compose_date(int64_t ms, char *buf, size_t len);
 
 #endif

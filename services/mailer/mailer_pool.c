@@ -24,24 +24,24 @@
 #include "log.h"
 #include "mailer.h"
 #include "mailer_compose.h"
-#include "mailer_render.h"
+#include "render.h"
 
 struct mpool {
-    mpool_conf_t conf;
+    mailer_pool_conf_t conf;
     pthread_t *threads;
     int n_threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    mjob_t *head, *tail; /* waiting jobs */
-    mjob_t *results;
+    mailer_pool_job_t *head, *tail; /* waiting jobs */
+    mailer_pool_job_t *results;
     size_t pending;
     int efd;
     int stop;
     int64_t next_slot; /* rate limit: the earliest time the next message may go */
 };
 
-/* mjob_free - free a job and its strings */
-void mjob_free(mjob_t *j)
+/* mailer_pool_job_free - free a job and its strings */
+void mailer_pool_job_free(mailer_pool_job_t *j)
 {
     if (!j)
         return;
@@ -57,7 +57,7 @@ void mjob_free(mjob_t *j)
 }
 
 /* s_rate_wait - sleep until this message's slot under [mailer] rate */
-static void s_rate_wait(mpool_t *p)
+static void s_rate_wait(mailer_pool_t *p)
 {
     if (p->conf.rate <= 0)
         return;
@@ -73,7 +73,7 @@ static void s_rate_wait(mpool_t *p)
 }
 
 /* s_maildir_write - deliver into Maildir: write tmp/, fsync, rename to new/ */
-static int s_maildir_write(const char *dir, const mjob_t *j, const char *data, size_t len,
+static int s_maildir_write(const char *dir, const mailer_pool_job_t *j, const char *data, size_t len,
                            char *diag, size_t dlen)
 {
     char tmp[4200], dst[4200], name[128];
@@ -98,7 +98,7 @@ static int s_maildir_write(const char *dir, const mjob_t *j, const char *data, s
 }
 
 /* s_compose - render and compose one job; NULL (job marked) on failure */
-static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
+static char *s_compose(mailer_pool_t *p, render_t *r, mailer_pool_job_t *j, size_t *len)
 {
     rendered_t out = {0};
     char err[200];
@@ -107,7 +107,7 @@ static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
         snprintf(j->diag, sizeof j->diag, "render: %s", err);
         return NULL;
     }
-    compose_opts_t o = {
+    mailer_compose_opts_t o = {
         .from_name = p->conf.from_name,
         .from_addr = p->conf.from,
         .reply_to = p->conf.reply_to && *p->conf.reply_to ? p->conf.reply_to : NULL,
@@ -118,8 +118,8 @@ static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
         .unsubscribe_url = j->unsubscribe_url,
         .category = j->category,
     };
-    char *msg = compose_message(&o, &out, len, err, sizeof err);
-    rendered_free(&out);
+    char *msg = mailer_compose_message(&o, &out, len, err, sizeof err);
+    render_message_free(&out);
     if (!msg) {
         j->render_failed = 1;
         snprintf(j->diag, sizeof j->diag, "compose: %s", err);
@@ -128,7 +128,7 @@ static char *s_compose(mpool_t *p, render_t *r, mjob_t *j, size_t *len)
 }
 
 /* s_record - commit a job's outcome now, on the worker's own connection */
-static void s_record(mpool_t *p, sqlite3 *db, mjob_t *j)
+static void s_record(mailer_pool_t *p, sqlite3 *db, mailer_pool_job_t *j)
 {
     if (!db || mailer_store_record(db, &p->conf, j))
         log_error("event=record_failed message=%lld code=%d", (long long)j->id, j->code);
@@ -136,18 +136,18 @@ static void s_record(mpool_t *p, sqlite3 *db, mjob_t *j)
 
 /* The state msmtp's per-message callback needs to find the job. */
 typedef struct {
-    mpool_t *p;
+    mailer_pool_t *p;
     sqlite3 *db;
-    mjob_t **jobs;
-    msmtp_msg_t *msgs;
+    mailer_pool_job_t **jobs;
+    mailer_smtp_msg_t *msgs;
     size_t *map;
 } s_batch_t;
 
 /* s_on_result - msmtp: one message's outcome is final: commit it now */
-static void s_on_result(void *arg, msmtp_msg_t *msg)
+static void s_on_result(void *arg, mailer_smtp_msg_t *msg)
 {
     s_batch_t *b = arg;
-    mjob_t *j = b->jobs[b->map[msg - b->msgs]];
+    mailer_pool_job_t *j = b->jobs[b->map[msg - b->msgs]];
     j->code = msg->code;
     j->permanent = msg->permanent;
     snprintf(j->diag, sizeof j->diag, "%s", msg->diag);
@@ -157,11 +157,11 @@ static void s_on_result(void *arg, msmtp_msg_t *msg)
 
 /* s_deliver - one connection's worth of jobs; each outcome is committed
  * as soon as it is known */
-static void s_deliver(mpool_t *p, render_t *r, sqlite3 *db, mjob_t **jobs, size_t n)
+static void s_deliver(mailer_pool_t *p, render_t *r, sqlite3 *db, mailer_pool_job_t **jobs, size_t n)
 {
     char **data = calloc(n, sizeof *data);
     size_t *lens = calloc(n, sizeof *lens);
-    msmtp_msg_t *msgs = calloc(n, sizeof *msgs);
+    mailer_smtp_msg_t *msgs = calloc(n, sizeof *msgs);
     size_t *map = calloc(n, sizeof *map);
     if (!data || !lens || !msgs || !map) {
         for (size_t i = 0; i < n; i++)
@@ -183,18 +183,18 @@ static void s_deliver(mpool_t *p, render_t *r, sqlite3 *db, mjob_t **jobs, size_
             s_record(p, db, jobs[i]);
             continue;
         }
-        msgs[m] = (msmtp_msg_t){.envelope_from = p->conf.from, .rcpt = jobs[i]->to_addr,
+        msgs[m] = (mailer_smtp_msg_t){.envelope_from = p->conf.from, .rcpt = jobs[i]->to_addr,
                                 .data = data[i], .len = lens[i]};
         map[m++] = i;
     }
     if (m > 0) {
         s_batch_t b = {p, db, jobs, msgs, map};
-        msmtp_conf_t conf = p->conf.smtp;
+        mailer_smtp_conf_t conf = p->conf.smtp;
         conf.on_result = s_on_result;
         conf.on_result_arg = &b;
-        msmtp_send(&conf, msgs, m);
+        mailer_smtp_send(&conf, msgs, m);
         for (size_t k = 0; k < m; k++) { /* those never offered */
-            mjob_t *j = jobs[map[k]];
+            mailer_pool_job_t *j = jobs[map[k]];
             if (j->recorded)
                 continue;
             j->code = msgs[k].code;
@@ -215,14 +215,14 @@ out:
 /* s_worker - take a batch, deliver it, hand back the results */
 static void *s_worker(void *arg)
 {
-    mpool_t *p = arg;
+    mailer_pool_t *p = arg;
     char err[256];
     render_t *r = render_new(p->conf.templates, p->conf.default_locale, err, sizeof err);
     if (!r)
         log_error("event=render_init_failed error=\"%s\"", err);
     sqlite3 *db = db_open(p->conf.db_path, "normal", NULL);
     size_t cap = (size_t)p->conf.per_connection;
-    mjob_t **batch = calloc(cap, sizeof *batch);
+    mailer_pool_job_t **batch = calloc(cap, sizeof *batch);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (!p->head && !p->stop)
@@ -263,10 +263,10 @@ static void *s_worker(void *arg)
     return NULL;
 }
 
-/* mpool_new - start the workers */
-mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen)
+/* mailer_pool_new - start the workers */
+mailer_pool_t *mailer_pool_new(const mailer_pool_conf_t *conf, char *err, size_t errlen)
 {
-    mpool_t *p = calloc(1, sizeof *p);
+    mailer_pool_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->conf = *conf;
@@ -276,7 +276,7 @@ mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen)
     p->threads = calloc((size_t)conf->workers, sizeof *p->threads);
     if (p->efd < 0 || !p->threads) {
         snprintf(err, errlen, "cannot set up the worker pool");
-        mpool_destroy(&p);
+        mailer_pool_destroy(&p);
         return NULL;
     }
     if (!conf->smtp.host || !*conf->smtp.host) {
@@ -292,7 +292,7 @@ mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen)
     for (int i = 0; i < conf->workers; i++) {
         if (pthread_create(&p->threads[i], NULL, s_worker, p)) {
             snprintf(err, errlen, "cannot start worker %d", i);
-            mpool_destroy(&p);
+            mailer_pool_destroy(&p);
             return NULL;
         }
         p->n_threads++;
@@ -300,8 +300,8 @@ mpool_t *mpool_new(const mpool_conf_t *conf, char *err, size_t errlen)
     return p;
 }
 
-/* mpool_stop - end the workers after their current batch */
-void mpool_stop(mpool_t *p)
+/* mailer_pool_stop - end the workers after their current batch */
+void mailer_pool_stop(mailer_pool_t *p)
 {
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
@@ -312,20 +312,20 @@ void mpool_stop(mpool_t *p)
     p->n_threads = 0;
 }
 
-/* mpool_destroy - stop, join and free; safe on NULL and twice */
-void mpool_destroy(mpool_t **self_p)
+/* mailer_pool_destroy - stop, join and free; safe on NULL and twice */
+void mailer_pool_destroy(mailer_pool_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    mpool_t *p = *self_p;
-    mpool_stop(p);
-    for (mjob_t *j = p->head, *nx; j; j = nx) {
+    mailer_pool_t *p = *self_p;
+    mailer_pool_stop(p);
+    for (mailer_pool_job_t *j = p->head, *nx; j; j = nx) {
         nx = j->next;
-        mjob_free(j);
+        mailer_pool_job_free(j);
     }
-    for (mjob_t *j = p->results, *nx; j; j = nx) {
+    for (mailer_pool_job_t *j = p->results, *nx; j; j = nx) {
         nx = j->next;
-        mjob_free(j);
+        mailer_pool_job_free(j);
     }
     if (p->efd >= 0)
         close(p->efd);
@@ -336,8 +336,8 @@ void mpool_destroy(mpool_t **self_p)
     *self_p = NULL;
 }
 
-/* mpool_submit - queue a job */
-void mpool_submit(mpool_t *p, mjob_t *job)
+/* mailer_pool_submit - queue a job */
+void mailer_pool_submit(mailer_pool_t *p, mailer_pool_job_t *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&p->mu);
@@ -351,24 +351,24 @@ void mpool_submit(mpool_t *p, mjob_t *job)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* mpool_results - take the finished jobs */
-mjob_t *mpool_results(mpool_t *p)
+/* mailer_pool_results - take the finished jobs */
+mailer_pool_job_t *mailer_pool_results(mailer_pool_t *p)
 {
     uint64_t v;
     ssize_t r = read(p->efd, &v, sizeof v);
     (void)r;
     pthread_mutex_lock(&p->mu);
-    mjob_t *list = p->results;
+    mailer_pool_job_t *list = p->results;
     p->results = NULL;
-    for (mjob_t *j = list; j; j = j->next)
+    for (mailer_pool_job_t *j = list; j; j = j->next)
         p->pending--;
     pthread_mutex_unlock(&p->mu);
     return list;
 }
 
-int mpool_fd(mpool_t *p) { return p->efd; }
+int mailer_pool_fd(mailer_pool_t *p) { return p->efd; }
 
-size_t mpool_pending(mpool_t *p)
+size_t mailer_pool_pending(mailer_pool_t *p)
 {
     pthread_mutex_lock(&p->mu);
     size_t n = p->pending;

@@ -1,7 +1,7 @@
 /*
  * mailer_render.c - Markdown+Mustache templates to subject, text and HTML.
  *
- * What happens in render_message (see mailer_render.h for the contract):
+ * What happens in render_message (see render.h for the contract):
  *  1. the locale chain is built (tag, primary subtag, default) over the
  *     locale directories found by render_new; the first directory holding
  *     <name>.md supplies the template, read and compiled once and cached
@@ -9,7 +9,7 @@
  *  2. the variables are copied (shallowly) and get plural flags;
  *  3. subject and preheader are rendered with a plain-text escaper (controls
  *     become spaces, values are capped) and squeezed to one line; the body
- *     is rendered with md_escape_inline for {{var}};
+ *     is rendered with mdescape_inline for {{var}};
  *  4. cmark parses the body once; the text part is written from its tree
  *     (s_text_*), then paragraphs made only of links (the 0-10 score row)
  *     are wrapped in <div class="links"> so layout.html can style them as
@@ -30,7 +30,7 @@
  * Ownership: render_t owns the cache entries (names, compiled templates,
  * partial texts) and the layout; strings handed out are malloc'd.
  */
-#include "mailer_render.h"
+#include "render.h"
 
 #include "buf.h"
 #include "mdescape.h"
@@ -119,8 +119,8 @@ static size_t s_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return 1;
 }
 
-/* render_text_width - columns of code point cp in the text part */
-int render_text_width(unsigned cp)
+/* mdtext_width - columns of code point cp in the text part */
+int mdtext_width(unsigned cp)
 {
     if (cp < 0x300)             /* below every range here: most text */
         return 1;
@@ -177,9 +177,9 @@ static int s_no_break_after(uint32_t c)
  * written without a space: only next to wide (CJK) characters */
 static int s_break_between(uint32_t a, uint32_t b)
 {
-    if (render_text_width(b) == 0 || a == 0x200D)
+    if (mdtext_width(b) == 0 || a == 0x200D)
         return 0;
-    if (render_text_width(a) != 2 && render_text_width(b) != 2)
+    if (mdtext_width(a) != 2 && mdtext_width(b) != 2)
         return 0;
     return !s_no_break_before(b) && !s_no_break_after(a);
 }
@@ -566,7 +566,7 @@ static const char *s_partial_loader(const char *name, void *arg)
 
 /* s_multiline - the variables that carry what a customer wrote in several
  * lines (an NPS comment, a complaint's text, a quoted excerpt): their line
- * breaks stay (hard breaks inside the one paragraph, md_escape_block);
+ * breaks stay (hard breaks inside the one paragraph, mdescape_block);
  * every other variable (a name, a title) stays on one line */
 static int s_multiline(const mustache_buf_t *out)
 {
@@ -581,8 +581,8 @@ static int s_escape_md(mustache_buf_t *out, const char *s, size_t len,
     (void)arg;
     char *copy = s_copy_nul(s, len);
     char *esc = !copy           ? NULL
-                : s_multiline(out) ? md_escape_block(copy, RENDER_MAX_VAR_CHARS)
-                                   : md_escape_inline(copy, RENDER_MAX_VAR_CHARS);
+                : s_multiline(out) ? mdescape_block(copy, RENDER_MAX_VAR_CHARS)
+                                   : mdescape_inline(copy, RENDER_MAX_VAR_CHARS);
     free(copy);
     if (!esc)
         return -1;
@@ -804,7 +804,7 @@ static void s_wrap_line(buf_t *out, const char *s, size_t len, size_t width)
             size_t n = s_utf8_next(p + j, len - j, &cp);
             if (j > i && s_break_between(last, cp))
                 break;
-            w += (size_t)render_text_width(cp);
+            w += (size_t)mdtext_width(cp);
             last = cp;
             j += n;
         }
@@ -1177,8 +1177,8 @@ void render_destroy(render_t **self_p)
     *self_p = NULL;
 }
 
-/* rendered_free - free the strings of r and zero it */
-void rendered_free(rendered_t *r)
+/* render_message_free - free the strings of r and zero it */
+void render_message_free(rendered_t *r)
 {
     if (!r)
         return;
@@ -1210,7 +1210,7 @@ static char *s_render_line(mustache_t *t, json_t *ctx, s_loader_t *l,
     return line;
 }
 
-/* render_message - render one message; see mailer_render.h */
+/* render_message - render one message; see render.h */
 int render_message(render_t *r, const char *name, const char *locale,
                    const json_t *vars, rendered_t *out, char *err,
                    size_t errlen)
@@ -1325,6 +1325,6 @@ done:
     free(md);
     free(body_html);
     if (rc != 0)
-        rendered_free(out);
+        render_message_free(out);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * mailer_render.h - turn a template name, a locale and JSON variables into
+ * render.h - turn a template name, a locale and JSON variables into
  * the subject, preheader, plain-text and HTML parts of one e-mail.
  *
  * Templates are Markdown with Mustache, one file per template and locale:
@@ -10,7 +10,7 @@
  * templates/README.md lists every template and its variables.
  *
  * Why this shape: customers' names, comments and complaint texts end up in
- * these mails, so {{var}} is escaped for Markdown (md_escape_inline: the
+ * these mails, so {{var}} is escaped for Markdown (mdescape_inline: the
  * text shows literally and never becomes a link, image, heading or HTML),
  * while {{{var}}} is trusted staff Markdown (replies, announcements) or a
  * URL the sender built.  cmark renders in safe mode either way, so even
@@ -31,7 +31,7 @@
  * Caching: each (locale, name) is read and compiled once (mustache_new),
  * on first use, and kept until render_destroy(); edits to template files
  * need a restart.  Ownership: render_t owns its caches; rendered_t's
- * strings are malloc'd, freed by rendered_free().
+ * strings are malloc'd, freed by render_message_free().
  *
  * Thread-safety: a render_t is used by one thread at a time (its caches and
  * the compiled templates' partial caches are not locked); make one per
@@ -69,12 +69,12 @@ render_t *render_new(const char *templates_dir, const char *default_locale,
  * twice; sets *self_p = NULL. */
 void render_destroy(render_t **self_p);
 
-/* rendered_free - free r's strings and zero it; safe on NULL and twice. */
-void rendered_free(rendered_t *r);
+/* render_message_free - free r's strings and zero it; safe on NULL and twice. */
+void render_message_free(rendered_t *r);
 
 /* render_message - render template `name` for `locale` (NULL or "": the
  * default) with vars (a JSON object; NULL: none) into *out, which the
- * caller frees with rendered_free().  {{var}} values are capped at
+ * caller frees with render_message_free().  {{var}} values are capped at
  * RENDER_MAX_VAR_CHARS code points (RENDER_MAX_LINE_VAR_CHARS in subject
  * and preheader) with "…" appended when cut; a body whose Markdown exceeds
  * RENDER_MAX_MARKDOWN is an error (cmark has quadratic inputs).  Returns 0,
@@ -90,10 +90,10 @@ int render_message(render_t *r, const char *name, const char *locale,
  * unknown (one/other), zh (other). */
 const char *render_plural_category(const char *locale, long long n);
 
-/* render_text_width - columns the code point cp takes in the text part:
+/* mdtext_width - columns the code point cp takes in the text part:
  * 0 for combining marks, joiners and variation selectors, 2 for East Asian
  * wide and fullwidth characters (CJK, Hangul, fullwidth forms, most emoji),
  * 1 otherwise.  Exposed for tests. */
-int render_text_width(unsigned cp);
+int mdtext_width(unsigned cp);
 
 #endif

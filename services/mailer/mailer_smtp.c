@@ -8,7 +8,7 @@
  *
  * - Outcomes.  smtp_start_session() returns 1 whenever it talked to a server,
  *   even if every recipient was refused.  Each message's outcome is read from
- *   its MAIL FROM, RCPT TO and end-of-data statuses (msmtp_send).
+ *   its MAIL FROM, RCPT TO and end-of-data statuses (mailer_smtp_send).
  *
  * - Timeouts.  libESMTP's connect() has none and its reply timeouts default
  *   to the RFC 5321 minimums (5 to 10 minutes).  We set all five with
@@ -24,13 +24,13 @@
  *   libESMTP has no hook to its socket, so this file defines connect(): the
  *   executable's symbol comes first in the dynamic linker's search order, so
  *   libESMTP's call to connect() (through its PLT) lands here.  While
- *   msmtp_send() runs on this thread, a blocking AF_INET/AF_INET6 stream
+ *   mailer_smtp_send() runs on this thread, a blocking AF_INET/AF_INET6 stream
  *   socket gets TCP_NODELAY and a non-blocking connect + poll() bounded by
  *   timeout_ms, then blocking mode back.  Every other connect() in the
  *   process (ZeroMQ's, other threads') goes straight to the next definition,
  *   found with dlsym(RTLD_NEXT) - libc's, or ASan's interceptor in sanitizer
  *   builds.  This works only while this file is linked into the executable
- *   itself (not into a shared library loaded later); msmtp_nodelay_count()
+ *   itself (not into a shared library loaded later); mailer_smtp_nodelay_count()
  *   lets tests prove it is in effect.
  *
  * - Delayed ACKs with BDAT.  Against a server that offers CHUNKING (Postfix
@@ -44,7 +44,7 @@
  *   we set TCP_QUICKACK, which sends the pending ACK at once (Linux leaves
  *   quick-ACK mode on its own, hence every read).  read() is interposed the
  *   same way as connect(); TLS reads come through it too, since OpenSSL's
- *   socket BIO calls read().  msmtp_quickack_count() lets tests see it.
+ *   socket BIO calls read().  mailer_smtp_quickack_count() lets tests see it.
  *
  * - STARTTLS, libESMTP #30.  Without smtp_starttls_set_ctx() libESMTP caches
  *   one SSL_CTX in a static variable, but smtp_destroy_session() frees it:
@@ -77,7 +77,7 @@
  *   thread for the session and a SIGPIPE it raised is discarded.
  *
  * Who frees what: everything libESMTP allocates is freed by
- * smtp_destroy_session() and auth_destroy_context() before msmtp_send()
+ * smtp_destroy_session() and auth_destroy_context() before mailer_smtp_send()
  * returns; the message callback keeps its state in our slot, so libESMTP
  * has no ctx to free.
  */
@@ -126,7 +126,7 @@ typedef struct s_sess s_sess_t;
 
 /* One message of the session: ours and libESMTP's view of it. */
 typedef struct {
-    msmtp_msg_t *msg;        /* NULL: unusable, never offered */
+    mailer_smtp_msg_t *msg;        /* NULL: unusable, never offered */
     s_sess_t *sess;
     smtp_message_t m;        /* libESMTP's message; NULL until added */
     smtp_recipient_t r;
@@ -137,7 +137,7 @@ typedef struct {
 
 /* What we learn about one session while libESMTP runs it. */
 struct s_sess {
-    const msmtp_conf_t *conf;
+    const mailer_smtp_conf_t *conf;
     int timeout_ms;          /* connect and our own waits */
     int fd;                  /* the SMTP socket (from connect()); -1 before */
     int connected;           /* connect() succeeded through us */
@@ -302,7 +302,7 @@ static int s_connect_timed(s_connect_fn real, int fd, __CONST_SOCKADDR_ARG addr,
     return r;
 }
 
-/* connect - libc's connect(); for msmtp_send()'s SMTP socket also TCP_NODELAY
+/* connect - libc's connect(); for mailer_smtp_send()'s SMTP socket also TCP_NODELAY
  * and a timeout (see the top of this file) */
 __attribute__((visibility("default")))
 int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
@@ -341,8 +341,8 @@ int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
     return 0;
 }
 
-/* msmtp_nodelay_count - SMTP connections that got TCP_NODELAY */
-unsigned long msmtp_nodelay_count(void)
+/* mailer_smtp_nodelay_count - SMTP connections that got TCP_NODELAY */
+unsigned long mailer_smtp_nodelay_count(void)
 {
     return atomic_load(&s_nodelay);
 }
@@ -361,7 +361,7 @@ static s_read_fn s_real_read(void)
     return fn;
 }
 
-/* read - libc's read(); after data from msmtp_send()'s SMTP socket, also
+/* read - libc's read(); after data from mailer_smtp_send()'s SMTP socket, also
  * TCP_QUICKACK (see the top of this file).  Every other read() in the
  * process costs one thread-local load more. */
 __attribute__((visibility("default")))
@@ -383,8 +383,8 @@ ssize_t read(int fd, void *buf, size_t n)
     return r;
 }
 
-/* msmtp_quickack_count - reads of an SMTP socket followed by TCP_QUICKACK */
-unsigned long msmtp_quickack_count(void)
+/* mailer_smtp_quickack_count - reads of an SMTP socket followed by TCP_QUICKACK */
+unsigned long mailer_smtp_quickack_count(void)
 {
     return atomic_load(&s_quickack);
 }
@@ -414,7 +414,7 @@ static const char *s_verb(const char *buf, size_t len)
 /* s_gate - MAIL FROM is about to go out: stop it if AUTH or TLS is missing */
 static void s_gate(s_sess_t *s)
 {
-    const msmtp_conf_t *c = s->conf;
+    const mailer_smtp_conf_t *c = s->conf;
     if (c->tls == MSMTP_TLS_REQUIRED && !s->tls_ok) {
         s_reason(s, "STARTTLS required but not in effect");
         s_abort(s);
@@ -586,7 +586,7 @@ static void s_ssl_info(const SSL *ssl, int where, int ret)
  * with s->reason set */
 static SSL_CTX *s_tls_ctx(s_sess_t *s)
 {
-    const msmtp_conf_t *c = s->conf;
+    const mailer_smtp_conf_t *c = s->conf;
     char err[160];
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
@@ -633,7 +633,7 @@ static void s_event(smtp_session_t session, int event, void *arg, ...)
 {
     (void)session;
     s_sess_t *s = arg;
-    const msmtp_conf_t *c = s->conf;
+    const mailer_smtp_conf_t *c = s->conf;
     va_list ap;
     va_start(ap, arg);
     switch (event) {
@@ -741,7 +741,7 @@ static const char *s_message_cb(void **ctx, int *len, void *arg)
 {
     (void)ctx;                   /* left NULL: libESMTP would free() it */
     s_slot_t *slot = arg;
-    const msmtp_msg_t *m = slot->msg;
+    const mailer_smtp_msg_t *m = slot->msg;
     slot->sess->last_io_ms = clock_mono_ms();
     if (!len) {
         slot->cb_state = 0;
@@ -764,7 +764,7 @@ static const char *s_message_cb(void **ctx, int *len, void *arg)
     return NULL;
 }
 
-/* --- msmtp_send ---------------------------------------------------------- */
+/* --- mailer_smtp_send ---------------------------------------------------------- */
 
 /* s_bad_address - why addr cannot go into MAIL FROM / RCPT TO, or NULL */
 static const char *s_bad_address(const char *addr, int empty_ok)
@@ -780,7 +780,7 @@ static const char *s_bad_address(const char *addr, int empty_ok)
 }
 
 /* s_bad_message - why m cannot be sent at all, or NULL */
-static const char *s_bad_message(const msmtp_msg_t *m)
+static const char *s_bad_message(const mailer_smtp_msg_t *m)
 {
     const char *why = s_bad_address(m->envelope_from, 1);
     if (why)
@@ -812,7 +812,7 @@ static void s_lost(const s_sess_t *s, char *dst, size_t size)
 static void s_setup_failure(const s_sess_t *s, int err, char *dst, size_t size)
 {
     char tmp[200];
-    const msmtp_conf_t *c = s->conf;
+    const mailer_smtp_conf_t *c = s->conf;
     if (s->reason[0])
         snprintf(dst, size, "%s", s->reason);
     else if (!s->connected && s->connect_errno)
@@ -834,7 +834,7 @@ static void s_setup_failure(const s_sess_t *s, int err, char *dst, size_t size)
 /* s_outcome - one offered message's result from its statuses; 1 if 2xx */
 static int s_outcome(const s_sess_t *s, const s_slot_t *slot)
 {
-    msmtp_msg_t *out = slot->msg;
+    mailer_smtp_msg_t *out = slot->msg;
     const smtp_status_t *mail = smtp_reverse_path_status(slot->m);
     const smtp_status_t *rcpt = smtp_recipient_status(slot->r);
     const smtp_status_t *data = smtp_message_transfer_status(slot->m);
@@ -875,7 +875,7 @@ static int s_outcome(const s_sess_t *s, const s_slot_t *slot)
 }
 
 /* s_fail_all - every message not refused as unusable gets code 0 and why */
-static void s_fail_all(s_slot_t *slots, msmtp_msg_t *msgs, size_t n, const char *why)
+static void s_fail_all(s_slot_t *slots, mailer_smtp_msg_t *msgs, size_t n, const char *why)
 {
     for (size_t i = 0; i < n; i++) {
         if (slots && !slots[i].msg)
@@ -887,7 +887,7 @@ static void s_fail_all(s_slot_t *slots, msmtp_msg_t *msgs, size_t n, const char 
 }
 
 /* s_config_problem - why conf cannot work, or NULL */
-static const char *s_config_problem(const msmtp_conf_t *c)
+static const char *s_config_problem(const mailer_smtp_conf_t *c)
 {
     if (!c)
         return "no SMTP configuration";
@@ -905,10 +905,10 @@ static const char *s_config_problem(const msmtp_conf_t *c)
     return NULL;
 }
 
-/* s_run - the session proper; returns msmtp_send's result */
-static int s_run(s_sess_t *s, s_slot_t *slots, msmtp_msg_t *msgs, size_t n)
+/* s_run - the session proper; returns mailer_smtp_send's result */
+static int s_run(s_sess_t *s, s_slot_t *slots, mailer_smtp_msg_t *msgs, size_t n)
 {
-    const msmtp_conf_t *c = s->conf;
+    const mailer_smtp_conf_t *c = s->conf;
     int result = -1;
     char tmp[300];
     smtp_session_t session = smtp_create_session();
@@ -1004,8 +1004,8 @@ done:
     return result;
 }
 
-/* msmtp_send - deliver msgs in one session; see mailer_smtp.h */
-int msmtp_send(const msmtp_conf_t *conf, msmtp_msg_t *msgs, size_t n)
+/* mailer_smtp_send - deliver msgs in one session; see mailer_smtp.h */
+int mailer_smtp_send(const mailer_smtp_conf_t *conf, mailer_smtp_msg_t *msgs, size_t n)
 {
     static pthread_once_t auth_once = PTHREAD_ONCE_INIT;
     if (n && !msgs)

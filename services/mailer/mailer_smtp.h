@@ -12,7 +12,7 @@
  *
  * smtp_start_session() "succeeding" says nothing about the mail: the outcome
  * of each message is read from its MAIL FROM, RCPT TO and end-of-data replies
- * and put into msmtp_msg_t.  Nothing is kept between calls: every call is
+ * and put into mailer_smtp_msg_t.  Nothing is kept between calls: every call is
  * one SMTP session, and the caller owns every string it passes in.
  */
 #ifndef HARK_MAILER_SMTP_H
@@ -23,20 +23,20 @@
 /* STARTTLS means TLS 1.2 or later, and a certificate that passes (see
  * tls_no_verify) - also with OPTIONAL: a server that offers STARTTLS and then
  * fails it gets no mail in plain text. */
-typedef struct msmtp_msg msmtp_msg_t;
+typedef struct mailer_smtp_msg mailer_smtp_msg_t;
 
 typedef enum {
     MSMTP_TLS_OFF,      /* never STARTTLS, even when offered */
     MSMTP_TLS_OPTIONAL, /* STARTTLS when offered, plain text when not */
     MSMTP_TLS_REQUIRED  /* no STARTTLS offered or it fails: no mail sent */
-} msmtp_tls_t;
+} mailer_smtp_tls_t;
 
 typedef struct {
     const char *host;     /* "127.0.0.1" or a name; IPv6 literals are not
                            * possible (libESMTP splits "host:port" at the
                            * first ':') */
     int port;             /* 2525 */
-    msmtp_tls_t tls;
+    mailer_smtp_tls_t tls;
     const char *user;     /* NULL: no AUTH.  Otherwise AUTH PLAIN or LOGIN
                            * must succeed before MAIL FROM, or nothing is sent */
     const char *password; /* already read from the password file by the caller */
@@ -50,16 +50,16 @@ typedef struct {
      * outcome is final: for a message the server accepted, right after its
      * end-of-data reply and before the next message goes, so the caller can
      * commit "delivered" and a crash repeats at most that one message.
-     * Called on the thread running msmtp_send.  Messages that were never
+     * Called on the thread running mailer_smtp_send.  Messages that were never
      * offered (unusable, or the session failed) are not reported here. */
-    void (*on_result)(void *arg, msmtp_msg_t *msg);
+    void (*on_result)(void *arg, mailer_smtp_msg_t *msg);
     void *on_result_arg;
     int tls_no_verify;    /* 1: accept any certificate (tests with a
                            * self-signed one).  0, the default: the chain must
                            * verify and name host (DNS name or IP address) */
-} msmtp_conf_t;
+} mailer_smtp_conf_t;
 
-struct msmtp_msg {
+struct mailer_smtp_msg {
     const char *envelope_from; /* MAIL FROM address, "" or NULL for <> */
     const char *rcpt;          /* RCPT TO address, one per message */
     const char *data;          /* the whole RFC 5322 message, CRLF line ends.
@@ -79,7 +79,7 @@ struct msmtp_msg {
                                 * ours */
 };
 
-/* msmtp_send - deliver msgs[0..n) in ONE SMTP session, in order.  Fills each
+/* mailer_smtp_send - deliver msgs[0..n) in ONE SMTP session, in order.  Fills each
  * msg's code/permanent/diag.  Returns how many were accepted (2xx), or -1 if
  * the session could not be set up at all (bad conf, connect, greeting,
  * STARTTLS or AUTH failed: no MAIL FROM was answered).  Then every msg has
@@ -87,16 +87,16 @@ struct msmtp_msg {
  * an address with spaces, controls or <>), which are never offered and
  * always get permanent 1 and "not sent: ...".  Blocks for at most about
  * timeout_ms per protocol step.  Safe to call from several threads at once. */
-int msmtp_send(const msmtp_conf_t *conf, msmtp_msg_t *msgs, size_t n);
+int mailer_smtp_send(const mailer_smtp_conf_t *conf, mailer_smtp_msg_t *msgs, size_t n);
 
-/* msmtp_nodelay_count - how many SMTP connections so far had TCP_NODELAY set
+/* mailer_smtp_nodelay_count - how many SMTP connections so far had TCP_NODELAY set
  * and read back by this module's connect() (for tests and health checks:
  * if it stays 0 while mail goes out, the interposition is not in effect). */
-unsigned long msmtp_nodelay_count(void);
+unsigned long mailer_smtp_nodelay_count(void);
 
-/* msmtp_quickack_count - how many reads of an SMTP socket so far were
+/* mailer_smtp_quickack_count - how many reads of an SMTP socket so far were
  * followed by TCP_QUICKACK (see mailer_smtp.c: delayed ACKs with BDAT), so a
  * test can prove the read() interposer is in effect. */
-unsigned long msmtp_quickack_count(void);
+unsigned long mailer_smtp_quickack_count(void);
 
 #endif

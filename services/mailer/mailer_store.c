@@ -13,7 +13,7 @@
 #include "outbox.h"
 #include "mailer.h"
 
-const char *const mailer_migrations[] = {
+const char *const mailer_store_migrations[] = {
     "CREATE TABLE customers("
     "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
     "CREATE TABLE suppressions("
@@ -185,7 +185,7 @@ void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const cha
  * after give_up.  Called by the worker right after the server's answer, on
  * its own connection, so a crash can repeat at most the message whose
  * answer had not been committed yet. */
-int mailer_store_record(sqlite3 *db, const mpool_conf_t *rules, const mjob_t *j)
+int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mailer_pool_job_t *j)
 {
     if (db_begin(db))
         return -1;

@@ -26,7 +26,7 @@
  * such date and enabled kind, the zones of the customers whose stored
  * month*100+day matches (29 February also on its stand-in day) from the
  * (md, timezone) index alone, computes each zone's send instant on D (the
- * settings' local time in that zone: ms_send_instant, correct across DST
+ * settings' local time in that zone: milestone_date_send_instant, correct across DST
  * changes; cached per zone and day), and reads the customers of the zones
  * that are due, leaving out those whose year is decided already.
  * Due: send instant <= now < send instant + catch_up.  So each zone's
@@ -58,7 +58,7 @@
 #include "outbox.h"
 #include "proto.h"
 #include "service.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define DAY_MS 86400000LL
 #define CACHE_SLOTS 4096
@@ -74,7 +74,7 @@ typedef struct {
     int64_t day;
     int minutes;
     int64_t at;
-    uint64_t done[MS_KINDS];
+    uint64_t done[MILESTONE_KINDS];
 } s_cache_t;
 
 /* One decision a tick has made about a customer's year. */
@@ -98,7 +98,7 @@ typedef struct {
     /* the decisions of the current tick, made a batch per loop turn */
     s_due_t *due;
     size_t n_due, i_due, cap_due, sent;
-    ms_settings_t set[MS_KINDS];
+    milestone_settings_t set[MILESTONE_KINDS];
     int64_t scan_at, next_wait;
     int64_t busy_ms, ticks;    /* time spent finding and requesting, for the benchmark */
     s_cache_t *cache;          /* CACHE_SLOTS entries */
@@ -192,9 +192,9 @@ static s_cache_t *s_slot(milestone_t *m, const char *tz, int64_t day, int minute
         return e;
     int y, mo, d;
     clock_civil_from_days(day, &y, &mo, &d);
-    const char *zone = survey_tz_ok(tz) ? tz : m->default_tz;
+    const char *zone = tz_ok(tz) ? tz : m->default_tz;
     memset(e, 0, sizeof *e);
-    e->at = ms_send_instant(y, mo, d, minutes, zone);
+    e->at = milestone_date_send_instant(y, mo, d, minutes, zone);
     snprintf(e->tz, sizeof e->tz, "%s", tz);
     e->day = day;
     e->minutes = minutes;
@@ -210,7 +210,7 @@ static s_cache_t *s_slot(milestone_t *m, const char *tz, int64_t day, int minute
 static int s_zones(sqlite3 *db, int kind, int from_signup, const int md[2], char ***out)
 {
     /* the column names come from this fixed list, never from input */
-    const char *sql = kind == MS_BIRTHDAY ? "SELECT DISTINCT timezone FROM customers"
+    const char *sql = kind == MILESTONE_BIRTHDAY ? "SELECT DISTINCT timezone FROM customers"
                                             " WHERE b_md IN (?1, ?2)"
                       : from_signup ? "SELECT DISTINCT timezone FROM customers"
                                       " WHERE s_md IN (?1, ?2)"
@@ -255,12 +255,12 @@ static int s_zones(sqlite3 *db, int kind, int from_signup, const int md[2], char
 /* s_scan_zone - the decisions due now among the customers of one zone
  * (tz, NULL for none) whose milestone of year y is kept on `day`; appended
  * to *out (grown; caller frees).  0/-1 */
-static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, const int md[2],
+static int s_scan_zone(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, const int md[2],
                        int y, const char *tz, int64_t at, int64_t now, s_due_t **out, size_t *n,
                        size_t *cap)
 {
     const char *sql =
-        set->kind == MS_BIRTHDAY
+        set->kind == MILESTONE_BIRTHDAY
             ? "SELECT id, email, name, locale, 0 FROM customers c"
               " WHERE b_md IN (?1, ?2) AND timezone IS ?5 AND NOT EXISTS"
               " (SELECT 1 FROM sends s WHERE s.kind = ?3 AND s.customer_id = c.id"
@@ -279,14 +279,14 @@ static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, co
         return -1;
     sqlite3_bind_int(st, 1, md[0]);
     sqlite3_bind_int(st, 2, md[1]);
-    sqlite3_bind_text(st, 3, ms_kind_names[set->kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, milestone_settings_kind_names[set->kind], -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, y);
     if (tz) /* unbound: NULL, and "timezone IS NULL" finds those without */
         sqlite3_bind_text(st, 5, tz, -1, SQLITE_TRANSIENT);
     int rc = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int years = y - sqlite3_column_int(st, 4);
-        if (set->kind == MS_ANNIVERSARY && years < 1)
+        if (set->kind == MILESTONE_ANNIVERSARY && years < 1)
             continue; /* whole years only: the first comes next year */
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 256;
@@ -318,14 +318,14 @@ static int s_scan_zone(milestone_t *m, sqlite3 *db, const ms_settings_t *set, co
  * instant still ahead.  Zone by zone: the zones whose send instant on
  * `day` has not come (or is long past and decided) cost an index read.
  * 0/-1 */
-static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t day,
+static int s_scan(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, int64_t day,
                   int64_t now, s_due_t **out, size_t *n, size_t *cap, int64_t *next_at)
 {
     /* the milestone kept on `day` is the one `offset` days later */
     int64_t event_day = day - set->offset_days;
     int y, mo, d, md[2];
     clock_civil_from_days(event_day, &y, &mo, &d);
-    if (ms_match_md(y, mo, d, m->mar1, md) < 2)
+    if (milestone_date_match_md(y, mo, d, m->mar1, md) < 2)
         md[1] = md[0];
     char **zones = NULL;
     int nz = s_zones(db, set->kind, set->from_signup, md, &zones);
@@ -353,15 +353,15 @@ static int s_scan(milestone_t *m, sqlite3 *db, const ms_settings_t *set, int64_t
 }
 
 /* s_mail - the mail.requested payload of one message; caller decrefs */
-static json_t *s_mail(milestone_t *m, const ms_settings_t *set, const s_due_t *d)
+static json_t *s_mail(milestone_t *m, const milestone_settings_t *set, const s_due_t *d)
 {
     json_t *vars = json_object();
     if (*d->name)
         json_object_set_new(vars, "name", json_string(d->name));
-    if (d->kind == MS_ANNIVERSARY)
+    if (d->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(vars, "years", json_integer(d->years));
     if (m->coupon_prefix) {
-        char *code = ms_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
+        char *code = milestone_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
         if (!code) {
             json_decref(vars);
             return NULL;
@@ -378,7 +378,7 @@ static json_t *s_mail(milestone_t *m, const ms_settings_t *set, const s_due_t *d
 
 /* s_decide - record one decision (and queue its message) inside the open
  * transaction; a year decided already is left alone.  0/-1 */
-static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, s_due_t *d,
+static int s_decide(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, s_due_t *d,
                     int64_t now)
 {
     if (strcmp(d->status, "sent") == 0) {
@@ -391,7 +391,7 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, s_due
                                       " status, at) VALUES(?, ?, ?, ?, ?)");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, ms_kind_names[d->kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, milestone_settings_kind_names[d->kind], -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, d->cid, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, d->year);
     sqlite3_bind_text(st, 4, d->status, -1, SQLITE_STATIC);
@@ -403,7 +403,7 @@ static int s_decide(milestone_t *m, sqlite3 *db, const ms_settings_t *set, s_due
         return rc;
     json_t *mail = s_mail(m, set, d);
     char key[256];
-    snprintf(key, sizeof key, "milestone/%s/%s/%d", ms_kind_names[d->kind], d->cid, d->year);
+    snprintf(key, sizeof key, "milestone/%s/%s/%d", milestone_settings_kind_names[d->kind], d->cid, d->year);
     rc = mail ? outbox_add(db, "mail.requested", key, mail) : -1;
     json_decref(mail);
     return rc;
@@ -425,7 +425,7 @@ static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
             sent++;
         if (!bad && strcmp(d->status, "missed") != 0)
             log_info("event=milestone_%s kind=%s customer=%s year=%d", d->status,
-                     ms_kind_names[d->kind], d->cid, d->year);
+                     milestone_settings_kind_names[d->kind], d->cid, d->year);
     }
     if (bad || db_commit(db)) {
         db_rollback(db);
@@ -452,7 +452,7 @@ static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
         m->n_due = m->i_due = 0;
         m->sent = 0;
         m->scan_at = now;
-        for (int k = 0; k < MS_KINDS && !bad; k++) {
+        for (int k = 0; k < MILESTONE_KINDS && !bad; k++) {
             bad = milestone_store_settings(db, m->cfg, k, &m->set[k]);
             for (int64_t day = lo; day <= hi && !bad && m->set[k].enabled; day++)
                 bad = s_scan(m, db, &m->set[k], day, now, &m->due, &m->n_due, &m->cap_due,
@@ -511,22 +511,22 @@ static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     milestone_t *m = service_state(svc);
     json_t *req = wire_body_json(msg);
     const char *kind = json_string_value(json_object_get(req, "kind"));
-    if (!req || (json_object_get(req, "kind") && ms_kind(kind) < 0)) {
+    if (!req || (json_object_get(req, "kind") && milestone_settings_kind(kind) < 0)) {
         json_decref(req);
         return wire_reply_error(sock, msg, "invalid_request",
                                 "kind must be birthday or anniversary"), 0;
     }
     json_t *list = json_array();
     sqlite3 *db = service_db(svc);
-    for (int k = 0; k < MS_KINDS; k++) {
-        ms_settings_t s;
-        if ((kind && k != ms_kind(kind)) || milestone_store_settings(db, m->cfg, k, &s))
+    for (int k = 0; k < MILESTONE_KINDS; k++) {
+        milestone_settings_t s;
+        if ((kind && k != milestone_settings_kind(kind)) || milestone_store_settings(db, m->cfg, k, &s))
             continue;
-        json_t *v = ms_settings_view(&s), *counts = json_object();
+        json_t *v = milestone_settings_view(&s), *counts = json_object();
         sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
                                           " GROUP BY status");
         if (st)
-            sqlite3_bind_text(st, 1, ms_kind_names[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 1, milestone_settings_kind_names[k], -1, SQLITE_STATIC);
         while (st && sqlite3_step(st) == SQLITE_ROW)
             json_object_set_new(counts, s_col(st, 0), json_integer(sqlite3_column_int64(st, 1)));
         db_finish(st);
@@ -540,16 +540,16 @@ static int s_settings_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
 
 /* s_next - the next milestone of kind for customer row values: the first
  * year whose message is neither decided nor missed; NULL when none */
-static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, const char *cid,
+static json_t *s_next(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, const char *cid,
                       int md, int start_year, const char *tz, int64_t now)
 {
     int y0, mo, d;
     clock_civil_from_days(now / DAY_MS, &y0, &mo, &d);
     for (int y = y0 - 1; y <= y0 + 2; y++) {
-        if (set->kind == MS_ANNIVERSARY && y - start_year < 1)
+        if (set->kind == MILESTONE_ANNIVERSARY && y - start_year < 1)
             continue;
         int om, od;
-        ms_observed(y, md / 100, md % 100, m->mar1, &om, &od);
+        milestone_date_observed(y, md / 100, md % 100, m->mar1, &om, &od);
         int64_t event_day = clock_days_from_civil(y, om, od);
         int64_t at = s_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
         if (at + m->catch_up <= now)
@@ -558,7 +558,7 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
                                           " customer_id = ? AND year = ?");
         if (!st)
             return NULL;
-        sqlite3_bind_text(st, 1, ms_kind_names[set->kind], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, milestone_settings_kind_names[set->kind], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 3, y);
         int decided = sqlite3_step(st) == SQLITE_ROW;
@@ -569,7 +569,7 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const ms_settings_t *set, con
         snprintf(date, sizeof date, "%04d-%02d-%02d", y, om, od);
         json_t *next = json_pack("{s:i,s:s,s:s}", "year", y, "date", date, "send_at",
                                  clock_format(at, when, sizeof when));
-        if (set->kind == MS_ANNIVERSARY)
+        if (set->kind == MILESTONE_ANNIVERSARY)
             json_object_set_new(next, "years", json_integer(y - start_year));
         return next;
     }
@@ -605,14 +605,14 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
     db_finish(st);
     int64_t now = clock_now_ms();
     json_t *list = json_array();
-    for (int k = 0; k < MS_KINDS; k++) {
-        ms_settings_t set;
+    for (int k = 0; k < MILESTONE_KINDS; k++) {
+        milestone_settings_t set;
         if (milestone_store_settings(db, m->cfg, k, &set))
             continue;
-        int mdi = k == MS_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
-        json_t *item = json_pack("{s:s,s:b}", "kind", ms_kind_names[k], "enabled", set.enabled);
+        int mdi = k == MILESTONE_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
+        json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled", set.enabled);
         if (has[mdi]) {
-            json_t *next = s_next(m, db, &set, cid, col[mdi], k == MS_BIRTHDAY ? 0 : col[mdi - 1],
+            json_t *next = s_next(m, db, &set, cid, col[mdi], k == MILESTONE_BIRTHDAY ? 0 : col[mdi - 1],
                                   tz, now);
             if (next)
                 json_object_set_new(item, "next", next);
@@ -621,7 +621,7 @@ static int s_customer_cmd(service_t *svc, void *sock, const wire_msg_t *msg)
         st = db_prepare(db, "SELECT year, status FROM sends WHERE kind = ? AND customer_id = ?"
                             " ORDER BY year");
         if (st) {
-            sqlite3_bind_text(st, 1, ms_kind_names[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 1, milestone_settings_kind_names[k], -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
         }
         while (st && sqlite3_step(st) == SQLITE_ROW)
@@ -684,7 +684,7 @@ static int s_init(service_t *svc)
         return -1;
     service_set_state(svc, m);
     m->cfg = cfg;
-    if (ms_check_config(cfg, s_config_error, NULL))
+    if (milestone_settings_check_config(cfg, s_config_error, NULL))
         return -1;
     m->cache = calloc(CACHE_SLOTS, sizeof *m->cache);
     m->default_tz = config_get(cfg, "milestone", "default_timezone");
@@ -696,7 +696,7 @@ static int s_init(service_t *svc)
         m->catch_up = m->interval;
     m->batch = (int)config_int(cfg, "milestone", "batch");
     m->mar1 = strcmp(config_get(cfg, "milestone", "feb29"), "mar1") == 0;
-    m->coupon_prefix = ms_coupon_prefix(cfg);
+    m->coupon_prefix = milestone_coupon_prefix(cfg);
     if (!m->cache ||
         keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
@@ -726,7 +726,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "milestone",
-        .migrations = milestone_migrations,
+        .migrations = milestone_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

@@ -18,53 +18,53 @@
 
 /* --- dates (milestone_date.c) -------------------------------------------- */
 
-/* ms_leap - 1 for a Gregorian leap year */
-int ms_leap(int y);
+/* milestone_date_leap - 1 for a Gregorian leap year */
+int milestone_date_leap(int y);
 
-/* ms_parse_date - "YYYY-MM-DD" (a real date); 0/-1 */
-int ms_parse_date(const char *s, int *y, int *m, int *d);
+/* milestone_date_parse - "YYYY-MM-DD" (a real date); 0/-1 */
+int milestone_date_parse(const char *s, int *y, int *m, int *d);
 
-/* ms_parse_birthday - "YYYY-MM-DD" or "--MM-DD" into month and day (29
+/* milestone_date_parse_birthday - "YYYY-MM-DD" or "--MM-DD" into month and day (29
  * February is a birthday with or without a year); 0/-1 */
-int ms_parse_birthday(const char *s, int *m, int *d);
+int milestone_date_parse_birthday(const char *s, int *m, int *d);
 
-/* ms_parse_time - "HH:MM" (00:00..23:59) into minutes after midnight; 0/-1 */
-int ms_parse_time(const char *s, int *minutes);
+/* milestone_settings_parse_time - "HH:MM" (00:00..23:59) into minutes after midnight; 0/-1 */
+int milestone_settings_parse_time(const char *s, int *minutes);
 
-/* ms_parse_offset - "0", "-3d", "+2d", "2d" (-30..30 days); 0/-1 */
-int ms_parse_offset(const char *s, int *days);
+/* milestone_settings_parse_offset - "0", "-3d", "+2d", "2d" (-30..30 days); 0/-1 */
+int milestone_settings_parse_offset(const char *s, int *days);
 
-/* ms_format_offset - days as "0", "-3d" or "+2d" into out (size >= 8) */
-const char *ms_format_offset(int days, char *out, size_t len);
+/* milestone_settings_format_offset - days as "0", "-3d" or "+2d" into out (size >= 8) */
+const char *milestone_settings_format_offset(int days, char *out, size_t len);
 
-/* ms_observed - the day in year y a milestone of month m, day d is kept
+/* milestone_date_observed - the day in year y a milestone of month m, day d is kept
  * on: itself, except 29 February in other years, which is 28 February,
  * or 1 March when mar1 is set */
-void ms_observed(int y, int m, int d, int mar1, int *om, int *od);
+void milestone_date_observed(int y, int m, int d, int mar1, int *om, int *od);
 
-/* ms_match_md - the stored (month * 100 + day) values whose milestone is
+/* milestone_date_match_md - the stored (month * 100 + day) values whose milestone is
  * kept on y-m-d: that day's own, and 229 on the day that stands in for 29
  * February in a common year.  Fills out[0..1]; returns how many (1 or 2). */
-int ms_match_md(int y, int m, int d, int mar1, int out[2]);
+int milestone_date_match_md(int y, int m, int d, int mar1, int out[2]);
 
-/* ms_send_instant - epoch ms of `minutes` after midnight on local date
+/* milestone_date_send_instant - epoch ms of `minutes` after midnight on local date
  * y-m-d in zone tz: the first instant at which the local clock shows that
  * time or later.  So a time repeated by a fall-back change is its first
  * occurrence, and a time skipped by a spring-forward gap is the end of the
  * gap (02:30 on a day that jumps from 02:00 to 03:00 is 03:00).  Switches
  * TZ (survey_time.c): single-threaded processes only. */
-int64_t ms_send_instant(int y, int m, int d, int minutes, const char *tz);
+int64_t milestone_date_send_instant(int y, int m, int d, int minutes, const char *tz);
 
 /* --- settings (milestone_settings.c) ------------------------------------- */
 
-#define MS_BIRTHDAY 0
-#define MS_ANNIVERSARY 1
-#define MS_KINDS 2
+#define MILESTONE_BIRTHDAY 0
+#define MILESTONE_ANNIVERSARY 1
+#define MILESTONE_KINDS 2
 
-extern const char *const ms_kind_names[MS_KINDS]; /* "birthday", "anniversary" */
+extern const char *const milestone_settings_kind_names[MILESTONE_KINDS]; /* "birthday", "anniversary" */
 
-/* ms_kind - MS_BIRTHDAY, MS_ANNIVERSARY, or -1 for another name */
-int ms_kind(const char *name);
+/* milestone_settings_kind - MILESTONE_BIRTHDAY, MILESTONE_ANNIVERSARY, or -1 for another name */
+int milestone_settings_kind(const char *name);
 
 /* One kind's effective settings. */
 typedef struct {
@@ -76,65 +76,65 @@ typedef struct {
     int from_signup;    /* anniversaries: count from signup_date, not the first purchase */
     int admin;          /* set by a milestone.saved (else [milestone]'s defaults) */
     char by[80];
-} ms_settings_t;
+} milestone_settings_t;
 
-/* ms_settings_default - the settings before any milestone.saved: enabled,
+/* milestone_settings_default - the settings before any milestone.saved: enabled,
  * [milestone] time, offset 0, the template named like the kind,
  * [milestone] anniversary_from */
-void ms_settings_default(const config_t *cfg, int kind, ms_settings_t *out);
+void milestone_settings_default(const config_t *cfg, int kind, milestone_settings_t *out);
 
-/* ms_settings_view - settings as the MILESTONE_SETTINGS_OK item (without
+/* milestone_settings_view - settings as the MILESTONE_SETTINGS_OK item (without
  * counts); caller decrefs */
-json_t *ms_settings_view(const ms_settings_t *s);
+json_t *milestone_settings_view(const milestone_settings_t *s);
 
-/* ms_settings_from_json - a milestone.saved payload over the defaults into
+/* milestone_settings_from_json - a milestone.saved payload over the defaults into
  * out; 0, or -1 with the field in field and a message in msg */
-int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *out,
+int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone_settings_t *out,
                           char *field, size_t flen, char *msg, size_t mlen);
 
-/* ms_saved_schema - milestone.saved's schema, compiled (caller frees with
+/* milestone_settings_schema - milestone.saved's schema, compiled (caller frees with
  * schema_destroy); NULL with a message in err */
-schema_t *ms_saved_schema(char *err, size_t errlen);
+schema_t *milestone_settings_schema(char *err, size_t errlen);
 
-/* ms_saved_check - NULL when p is a milestone.saved payload that can be
+/* milestone_settings_check - NULL when p is a milestone.saved payload that can be
  * applied; else the error code ("invalid_field") with the field and a
  * message naming it.  The gateway and `hark milestone set` call it. */
-const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size_t flen,
+const char *milestone_settings_check(const schema_t *s, const json_t *p, char *field, size_t flen,
                            char *msg, size_t mlen);
 
-/* ms_template_check - 0 when template `name` exists for the mailer:
+/* milestone_settings_template_check - 0 when template `name` exists for the mailer:
  * <[mailer] templates>/<[mailer] default_locale>/<name>.md, the file every
  * locale falls back to.  Else -1 with field "template" and a message
  * naming it (a settings change to a missing template would otherwise be
  * accepted and fail at every send).  The gateway and `hark milestone set`
  * call it on a template given. */
-int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
+int milestone_settings_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
                       char *msg, size_t mlen);
 
-/* ms_check_config - the [milestone] values the config table cannot check
+/* milestone_settings_check_config - the [milestone] values the config table cannot check
  * (time, default_timezone, coupon): each error as "FILE:LINE: [milestone]
  * key: message" to report(msg, arg).  Returns the number of errors. */
-int ms_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg);
+int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg);
 
 /* --- coupons (milestone_coupon.c) ---------------------------------------- */
 
-/* ms_coupon_prefix - the prefix [milestone] coupon gives ("GIFT" for on),
+/* milestone_coupon_prefix - the prefix [milestone] coupon gives ("GIFT" for on),
  * or NULL when coupons are off */
-const char *ms_coupon_prefix(const config_t *cfg);
+const char *milestone_coupon_prefix(const config_t *cfg);
 
-/* ms_coupon_make - "<PREFIX>-<token>": an HMAC under key (purpose
+/* milestone_coupon_make - "<PREFIX>-<token>": an HMAC under key (purpose
  * "coupon") of kind, year and customer id, so whoever holds the key can
  * tell offline that the code is genuine, whose it is and for which year.
  * Caller frees; NULL on error. */
-char *ms_coupon_make(const char *key, const char *prefix, int kind, int year, const char *cid);
+char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year, const char *cid);
 
-/* ms_coupon_verify - 0 when code is genuine (kind, year and the customer
+/* milestone_coupon_verify - 0 when code is genuine (kind, year and the customer
  * id, malloc'd for the caller, filled); -1 otherwise */
-int ms_coupon_verify(const char *key, const char *code, int *kind, int *year, char **cid);
+int milestone_coupon_verify(const char *key, const char *code, int *kind, int *year, char **cid);
 
 /* --- milestone.db (milestone_store.c) ------------------------------------ */
 
-extern const char *const milestone_migrations[];
+extern const char *const milestone_store_migrations[];
 
 /* milestone_store_customer - a customer object (from `customer`, or a purchase's
  * `customer`): contacts plus birthday and signup_date; 0/-1 */
@@ -146,7 +146,7 @@ int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const cha
 
 /* milestone_store_settings - kind's effective settings (the row a milestone.saved
  * left, else the defaults); 0/-1 */
-int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out);
+int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, milestone_settings_t *out);
 
 /* milestone_store_save - apply a milestone.saved payload: 0 applied, 1 not applied
  * (err says why), -1 on a database error */

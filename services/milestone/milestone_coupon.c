@@ -16,7 +16,7 @@
 #include "milestone.h"
 #include "token.h"
 
-const char *ms_coupon_prefix(const config_t *cfg)
+const char *milestone_coupon_prefix(const config_t *cfg)
 {
     const char *c = config_get(cfg, "milestone", "coupon");
     if (!c || !*c || strcmp(c, "off") == 0)
@@ -24,12 +24,12 @@ const char *ms_coupon_prefix(const config_t *cfg)
     return strcmp(c, "on") == 0 ? "GIFT" : c;
 }
 
-char *ms_coupon_make(const char *key, const char *prefix, int kind, int year, const char *cid)
+char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year, const char *cid)
 {
-    if (kind < 0 || kind >= MS_KINDS || !cid || !prefix)
+    if (kind < 0 || kind >= MILESTONE_KINDS || !cid || !prefix)
         return NULL;
     char payload[256];
-    int n = snprintf(payload, sizeof payload, "%c\n%d\n%s", ms_kind_names[kind][0], year, cid);
+    int n = snprintf(payload, sizeof payload, "%c\n%d\n%s", milestone_settings_kind_names[kind][0], year, cid);
     if (n < 0 || (size_t)n >= sizeof payload)
         return NULL;
     char *tok = token_sign(key, "coupon", payload, (size_t)n);
@@ -43,7 +43,7 @@ char *ms_coupon_make(const char *key, const char *prefix, int kind, int year, co
     return code;
 }
 
-int ms_coupon_verify(const char *key, const char *code, int *kind, int *year, char **cid)
+int milestone_coupon_verify(const char *key, const char *code, int *kind, int *year, char **cid)
 {
     const char *dash = code ? strchr(code, '-') : NULL;
     if (!dash)
@@ -54,7 +54,7 @@ int ms_coupon_verify(const char *key, const char *code, int *kind, int *year, ch
         return -1;
     /* "<b|a>\n<year>\n<customer id>" */
     char *nl1 = strchr(p, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
-    int k = p[0] == 'b' ? MS_BIRTHDAY : p[0] == 'a' ? MS_ANNIVERSARY : -1;
+    int k = p[0] == 'b' ? MILESTONE_BIRTHDAY : p[0] == 'a' ? MILESTONE_ANNIVERSARY : -1;
     if (!nl2 || nl1 != p + 1 || k < 0 || strlen(p) != len || nl2[1] == '\0') {
         free(p);
         return -1;

@@ -12,9 +12,9 @@
 
 #include "clock.h"
 #include "milestone.h"
-#include "survey_time.h"
+#include "tz.h"
 
-int ms_leap(int y)
+int milestone_date_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
@@ -23,7 +23,7 @@ int ms_leap(int y)
 static int s_mdays(int y, int m)
 {
     static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && ms_leap(y) ? 29 : d[m - 1];
+    return m == 2 && milestone_date_leap(y) ? 29 : d[m - 1];
 }
 
 /* s_digits - n ASCII digits at s as a number, or -1 */
@@ -38,7 +38,7 @@ static int s_digits(const char *s, int n)
     return v;
 }
 
-int ms_parse_date(const char *s, int *y, int *m, int *d)
+int milestone_date_parse(const char *s, int *y, int *m, int *d)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return -1;
@@ -51,7 +51,7 @@ int ms_parse_date(const char *s, int *y, int *m, int *d)
     return 0;
 }
 
-int ms_parse_birthday(const char *s, int *m, int *d)
+int milestone_date_parse_birthday(const char *s, int *m, int *d)
 {
     int y;
     if (s && strlen(s) == 7 && s[0] == '-' && s[1] == '-' && s[4] == '-') {
@@ -62,10 +62,10 @@ int ms_parse_birthday(const char *s, int *m, int *d)
         *d = dd;
         return 0;
     }
-    return ms_parse_date(s, &y, m, d);
+    return milestone_date_parse(s, &y, m, d);
 }
 
-int ms_parse_time(const char *s, int *minutes)
+int milestone_settings_parse_time(const char *s, int *minutes)
 {
     if (!s || strlen(s) != 5 || s[2] != ':')
         return -1;
@@ -76,7 +76,7 @@ int ms_parse_time(const char *s, int *minutes)
     return 0;
 }
 
-int ms_parse_offset(const char *s, int *days)
+int milestone_settings_parse_offset(const char *s, int *days)
 {
     if (!s)
         return -1;
@@ -98,7 +98,7 @@ int ms_parse_offset(const char *s, int *days)
     return 0;
 }
 
-const char *ms_format_offset(int days, char *out, size_t len)
+const char *milestone_settings_format_offset(int days, char *out, size_t len)
 {
     if (days == 0)
         snprintf(out, len, "0");
@@ -107,21 +107,21 @@ const char *ms_format_offset(int days, char *out, size_t len)
     return out;
 }
 
-void ms_observed(int y, int m, int d, int mar1, int *om, int *od)
+void milestone_date_observed(int y, int m, int d, int mar1, int *om, int *od)
 {
     *om = m;
     *od = d;
-    if (m == 2 && d == 29 && !ms_leap(y)) {
+    if (m == 2 && d == 29 && !milestone_date_leap(y)) {
         *om = mar1 ? 3 : 2;
         *od = mar1 ? 1 : 28;
     }
 }
 
-int ms_match_md(int y, int m, int d, int mar1, int out[2])
+int milestone_date_match_md(int y, int m, int d, int mar1, int out[2])
 {
     int n = 0;
     out[n++] = m * 100 + d;
-    if (!ms_leap(y) && ((!mar1 && m == 2 && d == 28) || (mar1 && m == 3 && d == 1)))
+    if (!milestone_date_leap(y) && ((!mar1 && m == 2 && d == 28) || (mar1 && m == 3 && d == 1)))
         out[n++] = 229;
     return n;
 }
@@ -130,12 +130,12 @@ int ms_match_md(int y, int m, int d, int mar1, int out[2])
 static long s_gmtoff(int64_t t, const char *tz)
 {
     struct tm tm;
-    if (survey_time_local(t * 1000, tz, &tm))
+    if (tz_local(t * 1000, tz, &tm))
         return 0;
     return tm.tm_gmtoff;
 }
 
-int64_t ms_send_instant(int y, int m, int d, int minutes, const char *tz)
+int64_t milestone_date_send_instant(int y, int m, int d, int minutes, const char *tz)
 {
     /* u: the wall time read as if it were UTC.  A zone changes its offset
      * at most once within a day either side of any time (true of every

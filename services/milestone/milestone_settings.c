@@ -11,39 +11,39 @@
 
 #include "milestone.h"
 #include "proto.h"
-#include "survey_time.h"
+#include "tz.h"
 
-const char *const ms_kind_names[MS_KINDS] = {"birthday", "anniversary"};
+const char *const milestone_settings_kind_names[MILESTONE_KINDS] = {"birthday", "anniversary"};
 
-int ms_kind(const char *name)
+int milestone_settings_kind(const char *name)
 {
-    for (int i = 0; name && i < MS_KINDS; i++)
-        if (strcmp(name, ms_kind_names[i]) == 0)
+    for (int i = 0; name && i < MILESTONE_KINDS; i++)
+        if (strcmp(name, milestone_settings_kind_names[i]) == 0)
             return i;
     return -1;
 }
 
-void ms_settings_default(const config_t *cfg, int kind, ms_settings_t *out)
+void milestone_settings_default(const config_t *cfg, int kind, milestone_settings_t *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = kind;
     out->enabled = 1;
     out->minutes = 9 * 60;
-    ms_parse_time(config_get(cfg, "milestone", "time"), &out->minutes);
-    snprintf(out->template_name, sizeof out->template_name, "%s", ms_kind_names[kind]);
+    milestone_settings_parse_time(config_get(cfg, "milestone", "time"), &out->minutes);
+    snprintf(out->template_name, sizeof out->template_name, "%s", milestone_settings_kind_names[kind]);
     const char *from = config_get(cfg, "milestone", "anniversary_from");
     out->from_signup = from && strcmp(from, "signup_date") == 0;
 }
 
-json_t *ms_settings_view(const ms_settings_t *s)
+json_t *milestone_settings_view(const milestone_settings_t *s)
 {
     char t[8], off[8];
     snprintf(t, sizeof t, "%02d:%02d", s->minutes / 60 % 100, s->minutes % 60);
-    json_t *v = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", ms_kind_names[s->kind], "enabled",
+    json_t *v = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "kind", milestone_settings_kind_names[s->kind], "enabled",
                           s->enabled, "time", t, "offset",
-                          ms_format_offset(s->offset_days, off, sizeof off), "template",
+                          milestone_settings_format_offset(s->offset_days, off, sizeof off), "template",
                           s->template_name, "source", s->admin ? "admin" : "config");
-    if (s->kind == MS_ANNIVERSARY)
+    if (s->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(v, "anniversary_from",
                             json_string(s->from_signup ? "signup_date" : "first_purchase"));
     if (*s->by)
@@ -59,13 +59,13 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     return -1;
 }
 
-int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *out, char *field,
+int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone_settings_t *out, char *field,
                           size_t flen, char *msg, size_t mlen)
 {
-    int kind = ms_kind(json_string_value(json_object_get(p, "kind")));
+    int kind = milestone_settings_kind(json_string_value(json_object_get(p, "kind")));
     if (kind < 0)
         return s_fail(field, flen, "kind", msg, mlen, "kind must be birthday or anniversary");
-    ms_settings_default(cfg, kind, out);
+    milestone_settings_default(cfg, kind, out);
     out->admin = 1;
     const json_t *en = json_object_get(p, "enabled");
     if (en && !json_is_boolean(en))
@@ -73,10 +73,10 @@ int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *o
     if (en)
         out->enabled = json_is_true(en);
     const json_t *t = json_object_get(p, "time");
-    if (t && ms_parse_time(json_string_value(t), &out->minutes))
+    if (t && milestone_settings_parse_time(json_string_value(t), &out->minutes))
         return s_fail(field, flen, "time", msg, mlen, "time must be HH:MM, 00:00 to 23:59");
     const json_t *o = json_object_get(p, "offset");
-    if (o && ms_parse_offset(json_string_value(o), &out->offset_days))
+    if (o && milestone_settings_parse_offset(json_string_value(o), &out->offset_days))
         return s_fail(field, flen, "offset", msg, mlen,
                       "offset must be 0 or whole days from -30d to +30d, like -3d");
     const char *tmpl = json_string_value(json_object_get(p, "template"));
@@ -93,7 +93,7 @@ int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *o
     const json_t *from = json_object_get(p, "anniversary_from");
     if (from) {
         const char *f = json_string_value(from);
-        if (kind != MS_ANNIVERSARY)
+        if (kind != MILESTONE_ANNIVERSARY)
             return s_fail(field, flen, "anniversary_from", msg, mlen,
                           "anniversary_from is a setting of kind anniversary only");
         if (!f || (strcmp(f, "first_purchase") != 0 && strcmp(f, "signup_date") != 0))
@@ -106,7 +106,7 @@ int ms_settings_from_json(const config_t *cfg, const json_t *p, ms_settings_t *o
     return 0;
 }
 
-schema_t *ms_saved_schema(char *err, size_t errlen)
+schema_t *milestone_settings_schema(char *err, size_t errlen)
 {
     for (const proto_doc_t *d = proto_event_schemas; d->name; d++)
         if (strcmp(d->name, "milestone.saved") == 0)
@@ -115,7 +115,7 @@ schema_t *ms_saved_schema(char *err, size_t errlen)
     return NULL;
 }
 
-const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size_t flen,
+const char *milestone_settings_check(const schema_t *s, const json_t *p, char *field, size_t flen,
                            char *msg, size_t mlen)
 {
     char why[256];
@@ -128,17 +128,17 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
     const json_t *t = json_object_get(p, "time");
     const json_t *o = json_object_get(p, "offset");
     int v;
-    if (t && ms_parse_time(json_string_value(t), &v)) {
+    if (t && milestone_settings_parse_time(json_string_value(t), &v)) {
         s_fail(field, flen, "time", msg, mlen, "time must be HH:MM, 00:00 to 23:59");
         return "invalid_field";
     }
-    if (o && ms_parse_offset(json_string_value(o), &v)) {
+    if (o && milestone_settings_parse_offset(json_string_value(o), &v)) {
         s_fail(field, flen, "offset", msg, mlen,
                "offset must be 0 or whole days from -30d to +30d, like -3d");
         return "invalid_field";
     }
     if (json_object_get(p, "anniversary_from") &&
-        ms_kind(json_string_value(json_object_get(p, "kind"))) != MS_ANNIVERSARY) {
+        milestone_settings_kind(json_string_value(json_object_get(p, "kind"))) != MILESTONE_ANNIVERSARY) {
         s_fail(field, flen, "anniversary_from", msg, mlen,
                "anniversary_from is a setting of kind anniversary only");
         return "invalid_field";
@@ -146,7 +146,7 @@ const char *ms_saved_check(const schema_t *s, const json_t *p, char *field, size
     return NULL;
 }
 
-int ms_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
+int milestone_settings_template_check(const config_t *cfg, const char *name, char *field, size_t flen,
                       char *msg, size_t mlen)
 {
     const char *dir = config_get(cfg, "mailer", "templates");
@@ -181,18 +181,18 @@ static void s_report(const config_t *cfg, const char *key, const char *msg,
     report(line, arg);
 }
 
-int ms_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg)
+int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg), void *arg)
 {
     int bad = 0, v;
     char m[200];
     const char *t = config_get(cfg, "milestone", "time");
-    if (ms_parse_time(t, &v)) {
+    if (milestone_settings_parse_time(t, &v)) {
         snprintf(m, sizeof m, "expected HH:MM (00:00 to 23:59), got \"%.40s\"", t ? t : "");
         s_report(cfg, "time", m, report, arg);
         bad++;
     }
     const char *tz = config_get(cfg, "milestone", "default_timezone");
-    if (!survey_tz_ok(tz)) {
+    if (!tz_ok(tz)) {
         snprintf(m, sizeof m, "unknown time zone \"%.64s\"", tz ? tz : "");
         s_report(cfg, "default_timezone", m, report, arg);
         bad++;

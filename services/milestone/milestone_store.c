@@ -11,9 +11,9 @@
 #include "contacts.h"
 #include "db.h"
 #include "milestone.h"
-#include "survey_time.h"
+#include "tz.h"
 
-const char *const milestone_migrations[] = {
+const char *const milestone_store_migrations[] = {
     /* b_md, s_md, p_md: month * 100 + day of the birthday, the signup date
      * and the first purchase (local date in the customer's zone), so the
      * customers whose day it is are an index range, not a scan */
@@ -63,12 +63,12 @@ int milestone_store_customer(sqlite3 *db, const json_t *c)
     int y, m, d;
     /* a birthday edited to a later day this year after this year's message
      * went out sends nothing more: sends is keyed on the year, not the day */
-    if (bday && ms_parse_birthday(bday, &m, &d) == 0) {
+    if (bday && milestone_date_parse_birthday(bday, &m, &d) == 0) {
         int64_t v[] = {m * 100 + d};
         if (s_update(db, "UPDATE customers SET b_md = ?2 WHERE id = ?1", id, 1, v))
             return -1;
     }
-    if (signup && ms_parse_date(signup, &y, &m, &d) == 0) {
+    if (signup && milestone_date_parse(signup, &y, &m, &d) == 0) {
         int64_t v[] = {y, m * 100 + d};
         if (s_update(db, "UPDATE customers SET s_year = ?2, s_md = ?3 WHERE id = ?1", id, 2, v))
             return -1;
@@ -103,24 +103,24 @@ int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const cha
         return 0;
     /* the day of the first purchase is the customer's local day then (the
      * zone known at the time; a later change of zone does not move it) */
-    if (!survey_tz_ok(tz))
+    if (!tz_ok(tz))
         snprintf(tz, sizeof tz, "%s", default_tz);
     struct tm lt;
-    if (survey_time_local(ms, tz, &lt))
+    if (tz_local(ms, tz, &lt))
         return -1;
     int64_t v[] = {ms, lt.tm_year + 1900, (lt.tm_mon + 1) * 100 + lt.tm_mday};
     return s_update(db, "UPDATE customers SET p_at = ?2, p_year = ?3, p_md = ?4 WHERE id = ?1",
                     cid, 3, v);
 }
 
-int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, ms_settings_t *out)
+int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, milestone_settings_t *out)
 {
-    ms_settings_default(cfg, kind, out);
+    milestone_settings_default(cfg, kind, out);
     sqlite3_stmt *st = db_prepare(db, "SELECT enabled, minutes, offset_days, template,"
                                       " from_signup, by FROM settings WHERE kind = ?");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, ms_kind_names[kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, milestone_settings_kind_names[kind], -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         out->admin = 1;
         out->enabled = sqlite3_column_int(st, 0);
@@ -138,9 +138,9 @@ int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, ms_sett
 
 int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len)
 {
-    ms_settings_t s;
+    milestone_settings_t s;
     char field[64], msg[200];
-    if (ms_settings_from_json(cfg, p, &s, field, sizeof field, msg, sizeof msg)) {
+    if (milestone_settings_from_json(cfg, p, &s, field, sizeof field, msg, sizeof msg)) {
         snprintf(err, len, "%s", msg);
         return 1;
     }
@@ -149,7 +149,7 @@ int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char
             " from_signup, by) VALUES(?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, ms_kind_names[s.kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, milestone_settings_kind_names[s.kind], -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, s.enabled);
     sqlite3_bind_int(st, 3, s.minutes);
     sqlite3_bind_int(st, 4, s.offset_days);

@@ -69,7 +69,7 @@
 #include "service.h"
 #include "survey.h"
 #include "survey_link.h"
-#include "survey_time.h"
+#include "tz.h"
 
 #define CAMPAIGN_POST_PURCHASE "post-purchase"
 #define SEND_BATCH 200
@@ -126,14 +126,14 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         snprintf(tz, sizeof tz, "%s", s_col(st, 2) ? s_col(st, 2) : "");
     }
     db_finish(st);
-    if (!survey_tz_ok(tz))
+    if (!tz_ok(tz))
         snprintf(tz, sizeof tz, "%s", s->default_tz);
 
     /* due: delay after the purchase, then the customer's next window */
     int64_t at = s_purchase_ms(ev);
     /* the first enabled campaign in id order that wants this purchase;
      * its sample decides, so a purchase gets at most one invite */
-    survey_campaign_t camp;
+    campaign_t camp;
     char err[200];
     int picked = survey_campaign_pick(db, s->cfg, p, &camp, err, sizeof err);
     if (picked < 0)
@@ -143,11 +143,11 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         return 0;
     }
     int64_t delay = camp.delay, expiry = camp.expiry;
-    int64_t due = survey_window_next(&camp.window, at + delay, tz);
+    int64_t due = tz_window_next(&camp.window, at + delay, tz);
     int sampled = survey_campaign_sampled(order_id, camp.sample_rate);
     char campaign[sizeof camp.id];
     snprintf(campaign, sizeof campaign, "%s", camp.id);
-    survey_campaign_free(&camp);
+    campaign_free(&camp);
 
     const char *status = "scheduled";
     if (!sampled) {
@@ -160,7 +160,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         status = "suppressed";
     } else {
         /* another invite to this address planned within the throttle */
-        int t = sstore_throttled(db, email, due, s->throttle);
+        int t = survey_store_throttled(db, email, due, s->throttle);
         if (t < 0)
             return -1;
         if (t)
@@ -193,7 +193,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     log_info("event=invite_%s invite=%s campaign=%s order=%s due=%s", status, id, campaign,
              order_id, clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
-        return sstore_stat_add(db, consumer_event_ms(ev), campaign,
+        return survey_store_stat_add(db, consumer_event_ms(ev), campaign,
                                *locale ? locale : s->default_locale, status, 1);
     return 0;
 }
@@ -217,7 +217,7 @@ static int s_delivered(sqlite3 *db, const hark_event_t *ev)
         snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : "");
         sqlite3_step(st);
         db_finish(st);
-        return sstore_stat_add(db, consumer_event_ms(ev), campaign, *locale ? locale : NULL,
+        return survey_store_stat_add(db, consumer_event_ms(ev), campaign, *locale ? locale : NULL,
                                "delivered", 1);
     }
     db_finish(st);
@@ -305,14 +305,14 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
      * a changed score moves from one category to the other there */
     if (!had_score) {
         answered_at = t;
-        if (sstore_stat_add(db, t, campaign, locale, "responses", 1))
+        if (survey_store_stat_add(db, t, campaign, locale, "responses", 1))
             return -1;
-    } else if (sstore_stat_add(db, answered_at, campaign, locale, s_category(old), -1)) {
+    } else if (survey_store_stat_add(db, answered_at, campaign, locale, s_category(old), -1)) {
         return -1;
     }
-    if (sstore_stat_add(db, answered_at, campaign, locale, s_category(score), 1))
+    if (survey_store_stat_add(db, answered_at, campaign, locale, s_category(score), 1))
         return -1;
-    if (comment && !had_comment && sstore_stat_add(db, answered_at, campaign, locale, "comments", 1))
+    if (comment && !had_comment && survey_store_stat_add(db, answered_at, campaign, locale, "comments", 1))
         return -1;
     int alert = score <= 6 && !alerted && s->alert_to && *s->alert_to;
     st = db_prepare(db, "UPDATE invites SET score = ?2, comment = coalesce(?3, comment),"
@@ -351,7 +351,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     const json_t *p = ev->payload;
     if (strcmp(ev->type, "customer") == 0)
         return contacts_upsert(db, p) ||
-                       sstore_customer_extra(db, p, json_string_value(json_object_get(p, "id")),
+                       survey_store_customer_extra(db, p, json_string_value(json_object_get(p, "id")),
                                              -1)
                    ? -1
                    : 0;
@@ -361,7 +361,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
             return -1;
         const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                             cust ? "id" : "customer_id"));
-        if (sstore_customer_extra(db, cust, cid, s_purchase_ms(ev)))
+        if (survey_store_customer_extra(db, cust, cid, s_purchase_ms(ev)))
             return -1;
         int rc = s_schedule(s, db, ev, cid);
         evloop_timer_at(service_evloop(svc), s->due_timer, 0);
@@ -424,7 +424,7 @@ typedef struct {
 static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
 {
     const char *status = "sent", *locale = *d->locale ? d->locale : s->default_locale;
-    survey_campaign_t camp;
+    campaign_t camp;
     char err[200];
     if (survey_campaign_get(db, s->cfg, d->campaign, &camp, err, sizeof err)) {
         log_error("event=bad_campaign campaign=%s error=\"%s\"", d->campaign, err);
@@ -432,7 +432,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
     }
     int64_t expiry = camp.expiry, reminder = camp.reminder;
     int enabled = camp.enabled;
-    survey_campaign_free(&camp);
+    campaign_free(&camp);
     if (!enabled) {
         status = "cancelled"; /* disabled after this invite was planned */
     } else if (!*d->email) {
@@ -482,7 +482,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
     log_info("event=invite_%s invite=%s", status, d->id);
     if (rc || strcmp(status, "skipped") == 0 || strcmp(status, "cancelled") == 0)
         return rc;
-    return sstore_stat_add(db, now, d->campaign, locale, status, 1);
+    return survey_store_stat_add(db, now, d->campaign, locale, status, 1);
 }
 
 /* s_due - up to SEND_BATCH rows of sql (bound to now) as s_due_t */
@@ -531,11 +531,11 @@ static int s_on_due(evloop_t *loop, void *arg)
     sqlite3 *db = service_db(svc);
     int64_t now = clock_now_ms();
     /* relationship campaigns' runs make scheduled invites, sent below */
-    if (survey_runs_due(db, &s->env, now) < 0)
+    if (survey_run_due(db, &s->env, now) < 0)
         log_error("event=run_failed error=\"%s\"", sqlite3_errmsg(db));
     if (now >= s->digest_check_at) {
         int64_t next;
-        int r = survey_digest_due(db, &s->env, now, &next);
+        int r = survey_run_digest_due(db, &s->env, now, &next);
         if (r < 0)
             log_error("event=digest_failed error=\"%s\"", sqlite3_errmsg(db));
         else
@@ -613,7 +613,7 @@ static int s_invite(service_t *svc, void *sock, const wire_msg_t *msg)
 {
     json_t *req = wire_body_json(msg);
     const char *id = json_string_value(json_object_get(req, "invite"));
-    sqlite3_stmt *st = id && survey_invite_ok(id)
+    sqlite3_stmt *st = id && survey_link_invite_ok(id)
                            ? db_prepare(service_db(svc),
                                         "SELECT status, campaign, locale, score, comment,"
                                         " expires_at, due_at FROM invites WHERE id = ?")
@@ -659,7 +659,7 @@ static int s_invite(service_t *svc, void *sock, const wire_msg_t *msg)
 static int s_campaigns(service_t *svc, void *sock, const wire_msg_t *msg)
 {
     json_t *req = wire_body_json(msg);
-    json_t *body = req ? survey_campaigns_list(service_db(svc), service_config(svc),
+    json_t *body = req ? survey_campaign_list(service_db(svc), service_config(svc),
                                                json_string_value(json_object_get(req, "id")))
                        : NULL;
     json_decref(req);
@@ -687,7 +687,7 @@ static int s_command(service_t *svc, void *sock, const wire_msg_t *msg)
     char err[200] = "not a JSON object";
     json_t *body = !req      ? NULL
                    : report ? survey_report(service_db(svc), req, err, sizeof err)
-                            : survey_responses(service_db(svc), req, err, sizeof err);
+                            : survey_report_responses(service_db(svc), req, err, sizeof err);
     json_decref(req);
     if (!body)
         return wire_reply_error(sock, msg, "invalid_request", err), 0;
@@ -767,7 +767,7 @@ static int s_init(service_t *svc)
     s->default_tz = config_get(cfg, "survey", "default_timezone");
     s->default_locale = config_get(cfg, "mailer", "default_locale");
     s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    if (survey_check_config(cfg, NULL, s_config_error, NULL))
+    if (campaign_check_config(cfg, NULL, s_config_error, NULL))
         return -1;
     static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     const char *dday = config_get(cfg, "survey", "digest_day");
@@ -809,7 +809,7 @@ int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "survey",
-        .migrations = survey_migrations,
+        .migrations = survey_store_migrations,
         .apply = s_apply,
         .consumes = s_consumes,
         .init = s_init,

@@ -11,41 +11,41 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "survey_time.h"
+#include "tz.h"
 
-extern const char *const survey_migrations[];
+extern const char *const survey_store_migrations[];
 
-/* sstore_throttled - 1 when another invite to email (lowercased) is
+/* survey_store_throttled - 1 when another invite to email (lowercased) is
  * planned or sent within throttle of due (across campaigns), 0 when not
  * (or throttle is 0), -1 on error */
-int sstore_throttled(sqlite3 *db, const char *email, int64_t due, int64_t throttle);
+int survey_store_throttled(sqlite3 *db, const char *email, int64_t due, int64_t throttle);
 
-/* sstore_customer_extra - what the shared contacts copy leaves out and a
+/* survey_store_customer_extra - what the shared contacts copy leaves out and a
  * segment filters on: the attributes of a customer payload (replaced when
  * given) and, when purchase_ms >= 0, its last purchase time; 0/-1 */
-int sstore_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
+int survey_store_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
                           int64_t purchase_ms);
 
-/* sstore_stat_add - add delta to one counter of the aggregate row of the
+/* survey_store_stat_add - add delta to one counter of the aggregate row of the
  * UTC day of at_ms, campaign and locale.  column is one of sent delivered
  * throttled suppressed responses comments promoters passives detractors.
  * 0/-1. */
-int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
+int survey_store_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
                     const char *column, int delta);
 
 
-/* survey_nps - NPS (-100..100, one decimal) of the counts; 0 when n is 0 */
-double survey_nps(long long promoters, long long detractors, long long responses);
+/* survey_report_nps - NPS (-100..100, one decimal) of the counts; 0 when n is 0 */
+double survey_report_nps(long long promoters, long long detractors, long long responses);
 
 /* survey_report - the SURVEY_REPORT_OK body for a SURVEY_REPORT request
  * {campaign?, from?, to?, by?} read from the aggregates only; NULL with a
  * message in err on a bad request.  Caller decrefs. */
 json_t *survey_report(sqlite3 *db, const json_t *req, char *err, size_t errlen);
 
-/* survey_responses - the SURVEY_RESPONSES_OK body: answered invites
+/* survey_report_responses - the SURVEY_RESPONSES_OK body: answered invites
  * {campaign?, from?, to? (UTC dates of the first answer), after?, limit?};
  * NULL with a message in err on a bad request.  Caller decrefs. */
-json_t *survey_responses(sqlite3 *db, const json_t *req, char *err, size_t errlen);
+json_t *survey_report_responses(sqlite3 *db, const json_t *req, char *err, size_t errlen);
 
 /* --- campaigns (survey_campaign.c) --------------------------------------- */
 
@@ -55,7 +55,7 @@ typedef struct {
     int enabled;
     int relationship;    /* 0: post_purchase; 1: relationship (scheduled) */
     int64_t delay, expiry, reminder; /* ms */
-    survey_window_t window;
+    tz_window_t window;
     double sample_rate;  /* 0..1 */
     json_t *products;    /* SKUs, or NULL for every purchase; owned */
     /* relationship only */
@@ -64,7 +64,7 @@ typedef struct {
     char every[16];        /* "" (once), "2w", "3mo" (campaign_every_parse) */
     json_t *segment;       /* {locales?, attributes?, purchased_within?} or NULL; owned */
     int64_t purchased_within; /* ms, -1 when not filtered */
-} survey_campaign_t;
+} campaign_t;
 
 /* survey_campaign_sampled - 1 when order_id is in a sample of rate (0..1):
  * a hash of the order id, so the same order always decides the same */
@@ -74,24 +74,24 @@ int survey_campaign_sampled(const char *order_id, double rate);
  * any) holds the SKU of one of the purchase payload's items */
 int survey_campaign_matches(const json_t *products, const json_t *purchase);
 
-/* survey_campaign_view - the effective campaign (SURVEY_CAMPAIGNS_OK item
+/* campaign_view - the effective campaign (SURVEY_CAMPAIGNS_OK item
  * without counts) of a row: its settings JSON over [survey].  Caller decrefs. */
-json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
+json_t *campaign_view(const config_t *cfg, const char *id, int enabled,
                              const char *source, const char *settings);
 
-/* survey_campaign_parse - a view's settings into out (free with
- * survey_campaign_free); 0, or -1 with a message in err */
-int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err, size_t len);
-void survey_campaign_free(survey_campaign_t *c);
+/* campaign_parse - a view's settings into out (free with
+ * campaign_free); 0, or -1 with a message in err */
+int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len);
+void campaign_free(campaign_t *c);
 
-/* survey_campaigns_list - the SURVEY_CAMPAIGNS_OK body (all, or id only);
+/* survey_campaign_list - the SURVEY_CAMPAIGNS_OK body (all, or id only);
  * caller decrefs; NULL on a database error */
-json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id);
+json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id);
 
 /* survey_campaign_get - the settings of campaign id ([survey]'s when there
  * is no such row); 0/-1 */
 int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
-                        survey_campaign_t *out, char *err, size_t len);
+                        campaign_t *out, char *err, size_t len);
 
 /* survey_campaign_runs - a relationship campaign's runs so far and the
  * scheduled time of the last one (-1 when none); 0/-1 */
@@ -101,7 +101,7 @@ int survey_campaign_runs(sqlite3 *db, const char *id, long *runs, int64_t *last_
  * order whose products the purchase payload matches: 1 (out filled), 0
  * none, -1 on error */
 int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
-                         survey_campaign_t *out, char *err, size_t len);
+                         campaign_t *out, char *err, size_t len);
 
 /* survey_campaign_save - apply a campaign.saved payload: 0 applied, 1 not
  * applied because its settings cannot work (err says why), -1 on a
@@ -125,17 +125,17 @@ typedef struct {
     void *sync_arg;
 } survey_env_t;
 
-/* survey_runs_due - start every enabled relationship campaign's run whose
+/* survey_run_due - start every enabled relationship campaign's run whose
  * time has come (each in its own transaction, with its invites); returns
  * the number of runs done, -1 on error */
-int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now);
+int survey_run_due(sqlite3 *db, const survey_env_t *env, int64_t now);
 
-/* survey_digest_due - when the digest moment (digest_day, digest_hour) of
+/* survey_run_digest_due - when the digest moment (digest_day, digest_hour) of
  * this week has passed, less than a day ago, and its week was not mailed:
  * queue nps_digest in the outbox with its row in digests (one
  * transaction).  Returns 1 queued, 0 nothing to do, -1 on error; *next_ms
  * gets the time of the next moment (nothing is due before it), or now when
  * env->sync could not catch up (try again). */
-int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms);
+int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms);
 
 #endif

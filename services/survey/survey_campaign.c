@@ -62,8 +62,8 @@ int survey_campaign_matches(const json_t *products, const json_t *purchase)
     return 0;
 }
 
-/* survey_campaign_view - the effective campaign of one row */
-json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
+/* campaign_view - the effective campaign of one row */
+json_t *campaign_view(const config_t *cfg, const char *id, int enabled,
                              const char *source, const char *settings)
 {
     json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
@@ -105,8 +105,8 @@ json_t *survey_campaign_view(const config_t *cfg, const char *id, int enabled,
     return v;
 }
 
-/* survey_campaign_parse - the settings of a view as numbers */
-int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err, size_t len)
+/* campaign_parse - the settings of a view as numbers */
+int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(view, "id")));
@@ -122,7 +122,7 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
             return -1;
         }
     out->delay = ms[0], out->expiry = ms[1], out->reminder = ms[2];
-    if (survey_window_parse(json_string_value(json_object_get(view, "window_hours")),
+    if (tz_window_parse(json_string_value(json_object_get(view, "window_hours")),
                             json_string_value(json_object_get(view, "window_days")),
                             &out->window, err, len))
         return -1;
@@ -159,8 +159,8 @@ int survey_campaign_parse(const json_t *view, survey_campaign_t *out, char *err,
     return 0;
 }
 
-/* survey_campaign_free - what parse took */
-void survey_campaign_free(survey_campaign_t *c)
+/* campaign_free - what parse took */
+void campaign_free(campaign_t *c)
 {
     json_decref(c->products);
     json_decref(c->segment);
@@ -172,7 +172,7 @@ void survey_campaign_free(survey_campaign_t *c)
  * (id, enabled, source, settings) */
 static json_t *s_row_view(const config_t *cfg, sqlite3_stmt *st)
 {
-    return survey_campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
+    return campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
                                 sqlite3_column_int(st, 1),
                                 (const char *)sqlite3_column_text(st, 2),
                                 (const char *)sqlite3_column_text(st, 3));
@@ -237,8 +237,8 @@ static int s_runs_view(sqlite3 *db, json_t *v)
     return 0;
 }
 
-/* survey_campaigns_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
+/* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
+json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");
@@ -277,7 +277,7 @@ json_t *survey_campaigns_list(sqlite3 *db, const config_t *cfg, const char *id)
 /* survey_campaign_get - one campaign's settings; an unknown id (a campaign
  * row lost to nothing we know of) gets the [survey] ones */
 int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
-                        survey_campaign_t *out, char *err, size_t len)
+                        campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE id = ?");
@@ -285,9 +285,9 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     json_t *v = sqlite3_step(st) == SQLITE_ROW ? s_row_view(cfg, st)
-                                               : survey_campaign_view(cfg, id, 1, "config", "{}");
+                                               : campaign_view(cfg, id, 1, "config", "{}");
     db_finish(st);
-    int rc = v ? survey_campaign_parse(v, out, err, len) : -1;
+    int rc = v ? campaign_parse(v, out, err, len) : -1;
     json_decref(v);
     return rc;
 }
@@ -295,7 +295,7 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
 /* survey_campaign_pick - the first enabled campaign, in id order, whose
  * products the purchase matches */
 int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
-                         survey_campaign_t *out, char *err, size_t len)
+                         campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE enabled = 1 AND kind = 'post_purchase'"
@@ -307,13 +307,13 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
         json_t *v = s_row_view(cfg, st);
         if (!v)
             continue;
-        survey_campaign_t c;
-        if (survey_campaign_parse(v, &c, err, len) == 0) {
+        campaign_t c;
+        if (campaign_parse(v, &c, err, len) == 0) {
             if (survey_campaign_matches(c.products, purchase)) {
                 *out = c;
                 found = 1;
             } else {
-                survey_campaign_free(&c);
+                campaign_free(&c);
             }
         }
         json_decref(v);
@@ -334,11 +334,11 @@ int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload
     /* the schema checks shapes; a window like 20-9 passes it but could
      * never send: such a change is not applied (the campaign stays as it
      * was), rather than stop every invite behind it */
-    json_t *v = text ? survey_campaign_view(cfg, id, 1, "admin", text) : NULL;
-    survey_campaign_t c;
-    int usable = v && survey_campaign_parse(v, &c, err, len) == 0;
+    json_t *v = text ? campaign_view(cfg, id, 1, "admin", text) : NULL;
+    campaign_t c;
+    int usable = v && campaign_parse(v, &c, err, len) == 0;
     if (usable)
-        survey_campaign_free(&c);
+        campaign_free(&c);
     json_decref(v);
     if (text && !usable) {
         free(text);

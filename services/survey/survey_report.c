@@ -24,7 +24,7 @@ static const char *const s_names[S_N] = {"sent",      "delivered", "throttled",
 /* s_round1 - one decimal */
 static double s_round1(double x) { return round(x * 10.0) / 10.0; }
 
-double survey_nps(long long promoters, long long detractors, long long responses)
+double survey_report_nps(long long promoters, long long detractors, long long responses)
 {
     if (responses <= 0)
         return 0;
@@ -46,7 +46,7 @@ static json_t *s_counts(const long long *v)
     json_object_set_new(o, "response_rate", s_pct(v[S_RESPONSES], v[S_SENT]));
     json_object_set_new(o, "comment_rate", s_pct(v[S_COMMENTS], v[S_RESPONSES]));
     json_object_set_new(o, "nps", v[S_RESPONSES] > 0
-                                      ? json_real(survey_nps(v[S_PROMOTERS], v[S_DETRACTORS],
+                                      ? json_real(survey_report_nps(v[S_PROMOTERS], v[S_DETRACTORS],
                                                              v[S_RESPONSES]))
                                       : json_null());
     return o;
@@ -142,7 +142,7 @@ static int64_t s_day_ms(const char *date, int days)
     return ms + (int64_t)days * 86400000;
 }
 
-json_t *survey_responses(sqlite3 *db, const json_t *req, char *err, size_t errlen)
+json_t *survey_report_responses(sqlite3 *db, const json_t *req, char *err, size_t errlen)
 {
     const char *campaign = json_string_value(json_object_get(req, "campaign"));
     const char *from = json_string_value(json_object_get(req, "from"));

@@ -136,7 +136,7 @@ typedef struct {
 /* s_segment - walk the segment's customers (those with an address):
  * count them when insert is 0; else write one invite each for run, the
  * i-th of n due at base + spread * i / n in the customer's window */
-static int s_segment(sqlite3 *db, const survey_env_t *env, const survey_campaign_t *c,
+static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
                      long run, int64_t base, int64_t now, long n, int insert, s_counts_t *k)
 {
     const json_t *locales = json_object_get(c->segment, "locales");
@@ -164,16 +164,16 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const survey_campaign
         contacts_lower(s_col(st, 1), email, sizeof email);
         snprintf(loc, sizeof loc, "%s", s_col(st, 2));
         snprintf(tz, sizeof tz, "%s", s_col(st, 3));
-        if (!survey_tz_ok(tz))
+        if (!tz_ok(tz))
             snprintf(tz, sizeof tz, "%s", env->default_tz);
         int64_t due = base + (n > 0 ? (int64_t)((double)c->spread * (double)i / (double)n) : 0);
         i++;
-        due = survey_window_next(&c->window, due, tz);
+        due = tz_window_next(&c->window, due, tz);
         const char *status = "scheduled";
         int t = 0;
         if (contacts_suppressed(db, email))
             status = "suppressed";
-        else if ((t = sstore_throttled(db, email, due, env->throttle)) > 0)
+        else if ((t = survey_store_throttled(db, email, due, env->throttle)) > 0)
             status = "throttled";
         if (t < 0) {
             rc = -1;
@@ -209,7 +209,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const survey_campaign
             k->throttled++;
         else
             k->suppressed++;
-        rc = sstore_stat_add(db, now, c->id, *loc ? loc : env->default_locale, status, 1);
+        rc = survey_store_stat_add(db, now, c->id, *loc ? loc : env->default_locale, status, 1);
     }
     db_finish(st);
     return rc;
@@ -217,7 +217,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const survey_campaign
 
 /* s_run - campaign c's due run, if it still is (read again in the
  * transaction); 1 done, 0 nothing due, -1 error (rolled back) */
-static int s_run(sqlite3 *db, const survey_env_t *env, const survey_campaign_t *c, int64_t now)
+static int s_run(sqlite3 *db, const survey_env_t *env, const campaign_t *c, int64_t now)
 {
     if (db_begin(db))
         return -1;
@@ -268,7 +268,7 @@ fail:
  * relationship one and has a run due after its last one: 1 (caller frees
  * c), 0 not due, -1 error */
 static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, int64_t now,
-                          survey_campaign_t *c)
+                          campaign_t *c)
 {
     char err[200];
     if (survey_campaign_get(db, env->cfg, id, c, err, sizeof err)) {
@@ -278,17 +278,17 @@ static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, 
     long runs = 0;
     int64_t last = -1, next, due = -1;
     if (survey_campaign_runs(db, c->id, &runs, &last)) {
-        survey_campaign_free(c);
+        campaign_free(c);
         return -1;
     }
     if (c->enabled && c->relationship)
         campaign_next_run(c->start, c->start_off, c->every, last, now, &next, &due);
     if (due < 0)
-        survey_campaign_free(c);
+        campaign_free(c);
     return due >= 0;
 }
 
-int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
+int survey_run_due(sqlite3 *db, const survey_env_t *env, int64_t now)
 {
     /* the ids first, 64 at a time: a run writes while this statement
      * would be open */
@@ -306,14 +306,14 @@ int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
             snprintf(ids[n++], sizeof ids[0], "%s", s_col(st, 0));
         db_finish(st);
         for (int i = 0; i < n; i++) {
-            survey_campaign_t c;
+            campaign_t c;
             int r = s_due_campaign(db, env, ids[i], now, &c);
             if (r == 1 && !synced) {
                 /* a run selects from what the journal says now: events
                  * journaled before it but not applied yet (a backlog after
                  * a pause or restart) first; then the campaign again,
                  * which they may have changed */
-                survey_campaign_free(&c);
+                campaign_free(&c);
                 if (env->sync && env->sync(env->sync_arg))
                     return done; /* not caught up: the next tick tries again */
                 synced = 1;
@@ -321,7 +321,7 @@ int survey_runs_due(sqlite3 *db, const survey_env_t *env, int64_t now)
             }
             if (r == 1) {
                 r = s_run(db, env, &c, now);
-                survey_campaign_free(&c);
+                campaign_free(&c);
             }
             if (r < 0)
                 return -1;
@@ -366,7 +366,7 @@ static int s_week(sqlite3 *db, int64_t from, int64_t to, s_week_t *w)
 static const char *s_local_time(int64_t ms, const char *tz, char *out, size_t len)
 {
     struct tm t;
-    if (survey_time_local(ms, tz, &t) || !strftime(out, len, "%Y-%m-%d %H:%M", &t))
+    if (tz_local(ms, tz, &t) || !strftime(out, len, "%Y-%m-%d %H:%M", &t))
         snprintf(out, len, "?");
     return out;
 }
@@ -380,7 +380,7 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     if (s_week(db, from, to, &w) || s_week(db, prev, from, &p))
         return NULL;
     char nps[32], change[32], d1[24], d2[24], week[200];
-    double now_nps = survey_nps(w.promoters, w.detractors, w.responses);
+    double now_nps = survey_report_nps(w.promoters, w.detractors, w.responses);
     if (w.responses)
         snprintf(nps, sizeof nps, "%.1f", now_nps);
     else
@@ -396,7 +396,7 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     /* a change needs responses in both weeks */
     if (w.responses && p.responses) {
         snprintf(change, sizeof change, "%+.1f",
-                 now_nps - survey_nps(p.promoters, p.detractors, p.responses));
+                 now_nps - survey_report_nps(p.promoters, p.detractors, p.responses));
         json_object_set_new(vars, "nps_change", json_string(change));
     }
     json_t *comments = json_array();
@@ -431,7 +431,7 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
                      "category", "alert", "vars", vars);
 }
 
-int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms)
+int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms)
 {
     *next_ms = INT64_MAX;
     if (!env->digest_to || !*env->digest_to)
@@ -439,22 +439,22 @@ int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t
     /* this week's moment: digest_day at digest_hour local, not after now */
     const char *tz = env->default_tz;
     struct tm lt;
-    if (survey_time_local(now, tz, &lt))
+    if (tz_local(now, tz, &lt))
         return -1;
     struct tm m = lt;
     m.tm_mday -= (lt.tm_wday - env->digest_wday + 7) % 7;
     m.tm_hour = env->digest_hour;
     m.tm_min = m.tm_sec = 0;
-    int64_t moment = survey_time_from_local(&m, tz);
+    int64_t moment = tz_from_local(&m, tz);
     if (moment > now) {
         m.tm_mday -= 7;
-        moment = survey_time_from_local(&m, tz);
+        moment = tz_from_local(&m, tz);
     }
     /* days step the local calendar, so a week across a DST change is
      * still Monday 09:00 to Monday 09:00 */
     struct tm x = m;
     x.tm_mday += 7;
-    *next_ms = survey_time_from_local(&x, tz);
+    *next_ms = tz_from_local(&x, tz);
     if (now - moment >= DAY_MS) /* missed by a day (hark-survey was down): skipped */
         return 0;
     /* the week's answers include those journaled but not applied yet (a
@@ -465,13 +465,13 @@ int survey_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t
     }
     x = m;
     x.tm_mday -= 7;
-    int64_t from = survey_time_from_local(&x, tz);
+    int64_t from = tz_from_local(&x, tz);
     x = m;
     x.tm_mday -= 14;
-    int64_t prev = survey_time_from_local(&x, tz);
+    int64_t prev = tz_from_local(&x, tz);
     struct tm wk;
     char week[16], key[64];
-    if (survey_time_local(from, tz, &wk) || !strftime(week, sizeof week, "%G-W%V", &wk))
+    if (tz_local(from, tz, &wk) || !strftime(week, sizeof week, "%G-W%V", &wk))
         return -1;
     if (db_begin(db))
         return -1;

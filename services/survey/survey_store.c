@@ -12,7 +12,7 @@
 #include "db.h"
 #include "survey.h"
 
-const char *const survey_migrations[] = {
+const char *const survey_store_migrations[] = {
     /* settings: JSON; source 'config' rows follow the [survey] section at
      * every start, 'admin' rows (later: hark campaign) are left alone */
     "CREATE TABLE campaigns(id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
@@ -71,7 +71,7 @@ const char *const survey_migrations[] = {
     NULL,
 };
 
-int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
+int survey_store_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
                     const char *column, int delta)
 {
     static const char *const cols[] = {"sent",      "delivered", "throttled",
@@ -103,7 +103,7 @@ int sstore_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char
 }
 
 
-int sstore_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
+int survey_store_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
                           int64_t purchase_ms)
 {
     const json_t *attrs = json_object_get(customer, "attributes");
@@ -133,7 +133,7 @@ int sstore_customer_extra(sqlite3 *db, const json_t *customer, const char *cid,
     return rc;
 }
 
-int sstore_throttled(sqlite3 *db, const char *email, int64_t due, int64_t throttle)
+int survey_store_throttled(sqlite3 *db, const char *email, int64_t due, int64_t throttle)
 {
     if (throttle <= 0 || !email || !*email)
         return 0;

@@ -13,7 +13,7 @@
  * three hours either side (the wall time is neither skipped nor repeated).
  * Anything else takes the exact path under TZ, as before.
  */
-#include "survey_time.h"
+#include "tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +21,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-/* survey_tz_ok - a known zone name with no path tricks */
-int survey_tz_ok(const char *name)
+/* tz_ok - a known zone name with no path tricks */
+int tz_ok(const char *name)
 {
     if (!name || !*name || strlen(name) > 64 || name[0] == '/' || strstr(name, ".."))
         return 0;
@@ -173,7 +173,7 @@ static int s_mktime_cached(const struct tm *local, const char *zone, int64_t *ou
     return 0;
 }
 
-int survey_time_local(int64_t ms, const char *tz, struct tm *out)
+int tz_local(int64_t ms, const char *tz, struct tm *out)
 {
     if (s_local_cached(ms, s_zone(tz), out) == 0)
         return 0;
@@ -184,7 +184,7 @@ int survey_time_local(int64_t ms, const char *tz, struct tm *out)
     return rc;
 }
 
-int64_t survey_time_from_local(const struct tm *local, const char *tz)
+int64_t tz_from_local(const struct tm *local, const char *tz)
 {
     int64_t t;
     if (s_mktime_cached(local, s_zone(tz), &t) == 0)
@@ -209,7 +209,7 @@ static int s_day(const char *p, size_t n)
     return -1;
 }
 
-int survey_window_parse(const char *hours, const char *days, survey_window_t *w, char *err,
+int tz_window_parse(const char *hours, const char *days, tz_window_t *w, char *err,
                         size_t errlen)
 {
     int a, b, n = 0;
@@ -260,10 +260,10 @@ int survey_window_parse(const char *hours, const char *days, survey_window_t *w,
     return 0;
 }
 
-/* s_search - the window search (see survey_window_next) with conversions
+/* s_search - the window search (see tz_window_next) with conversions
  * from the cache (cached 1) or under TZ already set (cached 0); 0, or -1
  * when the cache cannot answer one of them */
-static int s_search(const survey_window_t *w, int64_t ms, const char *zone, int cached,
+static int s_search(const tz_window_t *w, int64_t ms, const char *zone, int cached,
                     int64_t *at)
 {
     struct tm lt;
@@ -297,7 +297,7 @@ static int s_search(const survey_window_t *w, int64_t ms, const char *zone, int 
     return 0;
 }
 
-int64_t survey_window_next(const survey_window_t *w, int64_t ms, const char *tz)
+int64_t tz_window_next(const tz_window_t *w, int64_t ms, const char *tz)
 {
     int64_t at;
     if (s_search(w, ms, s_zone(tz), 1, &at) == 0)
@@ -323,30 +323,30 @@ static void s_report(const config_t *cfg, const char *key, const char *msg,
     report(line, arg);
 }
 
-int survey_check_config(const config_t *cfg, survey_window_t *w,
+int campaign_check_config(const config_t *cfg, tz_window_t *w,
                         void (*report)(const char *msg, void *arg), void *arg)
 {
-    survey_window_t tmp;
+    tz_window_t tmp;
     char err[300];
     int bad = 0;
     const char *hours = config_get(cfg, "survey", "window_hours");
     const char *days = config_get(cfg, "survey", "window_days");
     /* each key on its own, so the error names the line that is wrong */
-    if (survey_window_parse(hours, "all", &tmp, err, sizeof err)) {
+    if (tz_window_parse(hours, "all", &tmp, err, sizeof err)) {
         s_report(cfg, "window_hours", err, report, arg);
         bad++;
     }
-    if (survey_window_parse("0-24", days, &tmp, err, sizeof err)) {
+    if (tz_window_parse("0-24", days, &tmp, err, sizeof err)) {
         s_report(cfg, "window_days", err, report, arg);
         bad++;
     }
     const char *tz = config_get(cfg, "survey", "default_timezone");
-    if (!survey_tz_ok(tz)) {
+    if (!tz_ok(tz)) {
         snprintf(err, sizeof err, "default_timezone: unknown time zone \"%s\"", tz ? tz : "");
         s_report(cfg, "default_timezone", err, report, arg);
         bad++;
     }
     if (!bad && w)
-        survey_window_parse(hours, days, w, err, sizeof err);
+        tz_window_parse(hours, days, w, err, sizeof err);
     return bad;
 }

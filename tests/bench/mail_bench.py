@@ -132,7 +132,7 @@ PROBE_C = r"""
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
-#include "mailer_render.h"
+#include "render.h"
 #include "mailer_compose.h"
 #ifdef WITH_STORE
 #include <sqlite3.h>
@@ -171,15 +171,15 @@ static int render_bench(const char *dir, const char *name, int n, const char *sa
             fprintf(stderr, "render_message: %s\n", err); return 1;
         }
         double t1 = now_s();
-        compose_opts_t o = {.from_name = "Hark Bench Shop", .from_addr = "shop@example.com",
+        mailer_compose_opts_t o = {.from_name = "Hark Bench Shop", .from_addr = "shop@example.com",
                             .to_name = nm, .to_addr = to,
                             .message_id = "<hark.1.0123456789abcdef@example.com>",
                             .date_ms = (long long)time(NULL) * 1000, .unsubscribe_url = url,
                             .category = "milestone"};
         size_t len = 0;
-        char *msg = compose_message(&o, &out, &len, err, sizeof err);
+        char *msg = mailer_compose_message(&o, &out, &len, err, sizeof err);
         double t2 = now_s();
-        if (!msg) { fprintf(stderr, "compose_message: %s\n", err); return 1; }
+        if (!msg) { fprintf(stderr, "mailer_compose_message: %s\n", err); return 1; }
         if (i >= 0) {
             t_render += t1 - t0; t_compose += t2 - t1;
             bytes += len; text += strlen(out.text); html += strlen(out.html);
@@ -189,7 +189,7 @@ static int render_bench(const char *dir, const char *name, int n, const char *sa
             if (f) { fwrite(msg, 1, len, f); fclose(f); }
         }
         free(msg);
-        rendered_free(&out);
+        render_message_free(&out);
         json_decref(vars);
     }
     render_destroy(&r);
@@ -202,7 +202,7 @@ static int render_bench(const char *dir, const char *name, int n, const char *sa
 
 #ifdef WITH_STORE
 typedef struct { const char *path; int from, to; double secs; int failed; } arg_t;
-static mpool_conf_t rules = {.retry_min = 1000, .retry_max = 10000, .give_up = 100000};
+static mailer_pool_conf_t rules = {.retry_min = 1000, .retry_max = 10000, .give_up = 100000};
 
 static void *recorder(void *p)
 {
@@ -211,7 +211,7 @@ static void *recorder(void *p)
     if (!db) { a->failed = a->to - a->from; return NULL; }
     double t0 = now_s();
     for (int id = a->from; id < a->to; id++) {
-        mjob_t j = {0};
+        mailer_pool_job_t j = {0};
         j.id = id;
         j.code = 250;
         j.to_addr = "u@example.com";
@@ -227,7 +227,7 @@ static void *recorder(void *p)
 /* the same rows the mailer has after dispatch: n messages, status 'sending' */
 static int store_setup(const char *path, int n)
 {
-    sqlite3 *db = db_open(path, "normal", mailer_migrations);
+    sqlite3 *db = db_open(path, "normal", mailer_store_migrations);
     if (!db) return -1;
     db_begin(db);
     json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "template", "bench", "category",

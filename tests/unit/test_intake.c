@@ -28,8 +28,8 @@ static int64_t s_ms(const char *s)
 static const char *s_tags(const char *text)
 {
     static char out[512];
-    int idx[INTAKE_MAX_CODES];
-    int n = reasons_tag(s_r, text, strlen(text), idx, INTAKE_MAX_CODES);
+    int idx[REASONS_MAX_CODES];
+    int n = reasons_tag(s_r, text, strlen(text), idx, REASONS_MAX_CODES);
     if (n < 0)
         return "(invalid)";
     out[0] = '\0';
@@ -104,7 +104,7 @@ static void test_taxonomy__shipped_file_loads(void)
     CHECK(reasons_other(s_r) >= 0);
     CHECK_STR(reasons_label(s_r, (size_t)reasons_find(s_r, "price"), "pl-PL"), "Cena");
     CHECK_STR(reasons_label(s_r, (size_t)reasons_find(s_r, "price"), "xx"), "Price");
-    const intake_reason_t *x = reasons_get(s_r, (size_t)reasons_find(s_r, "payment_failed"));
+    const reasons_reason_t *x = reasons_get(s_r, (size_t)reasons_find(s_r, "payment_failed"));
     CHECK_INT(x->voluntary, 0);
     CHECK_STR(reasons_team(s_r, x->team)->name, "billing");
 }
@@ -187,19 +187,19 @@ static void test_taxonomy__labels_and_keywords_in_any_language(void)
 }
 
 /* a team working 9-17 Monday to Friday in zone tz */
-static intake_team_t s_team(const char *tz)
+static reasons_team_t s_team(const char *tz)
 {
-    intake_team_t t;
+    reasons_team_t t;
     char err[200];
     memset(&t, 0, sizeof t);
     snprintf(t.tz, sizeof t.tz, "%s", tz);
-    survey_window_parse("9-17", "mon-fri", &t.hours, err, sizeof err);
+    tz_window_parse("9-17", "mon-fri", &t.hours, err, sizeof err);
     return t;
 }
 
 static void test_hours__across_a_weekend(void)
 {
-    intake_team_t t = s_team("UTC");
+    reasons_team_t t = s_team("UTC");
     char at[40];
     /* Friday 2026-11-20 15:00 UTC + 4 business hours: 2 on Friday, 2 on Monday */
     int64_t due = intake_hours_add(&t, s_ms("2026-11-20T15:00:00Z"), 4 * 3600000LL);
@@ -216,13 +216,13 @@ static void test_hours__in_the_teams_time_zone(void)
 {
     /* 16:00 UTC on a Monday is 01:00 Tuesday in Tokyo (UTC+9): the Tokyo
      * team's clock starts Tuesday 09:00 local = 00:00 UTC */
-    intake_team_t tokyo = s_team("Asia/Tokyo");
+    reasons_team_t tokyo = s_team("Asia/Tokyo");
     char at[40];
     int64_t due = intake_hours_add(&tokyo, s_ms("2026-11-23T16:00:00Z"), 2 * 3600000LL);
     CHECK_STR(clock_format(due, at, sizeof at), "2026-11-24T02:00:00.000Z");
     /* the same moment for a New York team (UTC-5): 11:00 Monday local,
      * so two hours later is 13:00 local = 18:00 UTC */
-    intake_team_t ny = s_team("America/New_York");
+    reasons_team_t ny = s_team("America/New_York");
     due = intake_hours_add(&ny, s_ms("2026-11-23T16:00:00Z"), 2 * 3600000LL);
     CHECK_STR(clock_format(due, at, sizeof at), "2026-11-23T18:00:00.000Z");
     /* Friday 16:00 New York + 2h -> Monday 10:00 New York (15:00 UTC) */
@@ -233,7 +233,7 @@ static void test_hours__in_the_teams_time_zone(void)
 static void test_hours__across_a_dst_change_weekend(void)
 {
     /* Warsaw 9-17 Mon-Fri; the clocks change on Sunday at 02:00/03:00 */
-    intake_team_t t = s_team("Europe/Warsaw");
+    reasons_team_t t = s_team("Europe/Warsaw");
     char at[40];
     /* spring: Friday 2026-03-27 15:00 CET (14:00Z) + 4h = Monday 11:00 CEST (09:00Z) */
     int64_t due = intake_hours_add(&t, s_ms("2026-03-27T14:00:00Z"), 4 * 3600000LL);
@@ -247,9 +247,9 @@ static void test_hours__across_a_dst_change_weekend(void)
     due = intake_hours_add(&t, s_ms("2026-10-22T07:00:00Z"), 20 * 3600000LL);
     CHECK_STR(clock_format(due, at, sizeof at), "2026-10-26T12:00:00.000Z");
     /* a whole day open (0-24) on the autumn Sunday has 25 hours */
-    intake_team_t all = s_team("Europe/Warsaw");
+    reasons_team_t all = s_team("Europe/Warsaw");
     char err[200];
-    survey_window_parse("0-24", "all", &all.hours, err, sizeof err);
+    tz_window_parse("0-24", "all", &all.hours, err, sizeof err);
     CHECK_INT(intake_hours_between(&all, s_ms("2026-10-24T22:00:00Z"),
                                    s_ms("2026-10-25T23:00:00Z")),
               25 * 3600000LL);
@@ -258,12 +258,12 @@ static void test_hours__across_a_dst_change_weekend(void)
 static void test_token__round_trip_and_forgery(void)
 {
     char id[129], loc[36];
-    char *tok = intake_token_make("k", "cust-1", "pl");
+    char *tok = customer_token_make("k", "cust-1", "pl");
     CHECK(tok != NULL);
-    CHECK_INT(intake_token_check("k", tok, id, loc), 0);
+    CHECK_INT(customer_token_check("k", tok, id, loc), 0);
     CHECK_STR(id, "cust-1");
     CHECK_STR(loc, "pl");
-    CHECK_INT(intake_token_check("other-key", tok, id, loc), -1);
+    CHECK_INT(customer_token_check("other-key", tok, id, loc), -1);
     free(tok);
 }
 

@@ -20,23 +20,23 @@
 #include "journal_scan.h"
 #include "unit.h"
 
-/* s_scan - jscan_append on a private copy of text; its result */
-static int s_scan(const char *text, jscan_list_t *l, char **copy)
+/* s_scan - journal_scan_append on a private copy of text; its result */
+static int s_scan(const char *text, journal_scan_list_t *l, char **copy)
 {
     size_t n = strlen(text);
     *copy = malloc(n + 1);
     memcpy(*copy, text, n + 1);
-    return jscan_append(*copy, n, l);
+    return journal_scan_append(*copy, n, l);
 }
 
 /* s_rc - just the result for text */
 static int s_rc(const char *text)
 {
-    jscan_list_t l = {0};
+    journal_scan_list_t l = {0};
     char *copy;
     int rc = s_scan(text, &l, &copy);
     free(copy);
-    jscan_list_free(&l);
+    journal_scan_list_free(&l);
     return rc;
 }
 
@@ -103,8 +103,8 @@ static int s_agree(const char *text, size_t len)
     char *copy = malloc(len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
-    jscan_list_t l = {0};
-    int rc = jscan_append(copy, len, &l);
+    journal_scan_list_t l = {0};
+    int rc = journal_scan_append(copy, len, &l);
     if (rc == JSCAN_OK) {
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
         int good = doc && json_is_object(doc) && s_journal_ok(doc);
@@ -113,7 +113,7 @@ static int s_agree(const char *text, size_t len)
             good = 0;
         for (size_t i = 0; good && i < l.n; i++) {
             json_t *e = json_array_get(events, i);
-            jscan_event_t *ev = &l.ev[i];
+            journal_scan_event_t *ev = &l.ev[i];
             const char *occ = json_string_value(json_object_get(e, "occurred_at"));
             json_t *p = json_loadb(ev->payload, ev->payload_len, JSON_REJECT_DUPLICATES, NULL);
             good = s_span_is(ev->type, ev->type_len,
@@ -139,13 +139,13 @@ static int s_agree(const char *text, size_t len)
         fprintf(stderr, "scanner left events behind: %.*s\n", (int)len, text);
     }
     free(copy);
-    jscan_list_free(&l);
+    journal_scan_list_free(&l);
     return rc;
 }
 
 static void test_takes_a_plain_body_and_points_into_it(void)
 {
-    jscan_list_t l = {0};
+    journal_scan_list_t l = {0};
     char *body;
     CHECK_INT(s_scan("{\"events\":[{\"type\":\"customer\",\"key\":\"k1\",\"payload\":{\"a\":1}},"
                      "{\"payload\":{},\"occurred_at\":\"2026-01-02T03:04:05Z\",\"key\":\"k2\","
@@ -174,12 +174,12 @@ static void test_takes_a_plain_body_and_points_into_it(void)
     free(body);
     free(body2);
     free(body3);
-    jscan_list_free(&l);
+    journal_scan_list_free(&l);
 }
 
 static void test_compacts_the_payload_in_place(void)
 {
-    jscan_list_t l = {0};
+    journal_scan_list_t l = {0};
     char *body;
     CHECK_INT(s_scan(" \n{ \"events\" : [ { \"type\" : \"t\" , \"key\" : \"k\" , \"payload\" : "
                      "{ \"a\" : [ 1 , 2.5e3 , \"x y\\\" \" ] ,\r\n\t\"b\" : { } , \"c\":null } } ] } \n",
@@ -189,7 +189,7 @@ static void test_compacts_the_payload_in_place(void)
     CHECK(s_span_is(l.ev[0].payload, l.ev[0].payload_len,
                     "{\"a\":[1,2.5e3,\"x y\\\" \"],\"b\":{},\"c\":null}"));
     free(body);
-    jscan_list_free(&l);
+    journal_scan_list_free(&l);
 }
 
 static void test_leaves_every_bad_body_to_jansson(void)
@@ -261,11 +261,11 @@ static void test_leaves_every_bad_body_to_jansson(void)
     }
     /* a body with a NUL byte inside */
     static const char nul[] = "{\"events\":[{\"type\":\"t\",\"key\":\"k\",\"payload\":{\"a\":\"x\0\"}}]}";
-    jscan_list_t l = {0};
+    journal_scan_list_t l = {0};
     char copy[sizeof nul];
     memcpy(copy, nul, sizeof nul);
-    CHECK_INT(jscan_append(copy, sizeof nul - 1, &l), JSCAN_SLOW);
-    jscan_list_free(&l);
+    CHECK_INT(journal_scan_append(copy, sizeof nul - 1, &l), JSCAN_SLOW);
+    journal_scan_list_free(&l);
     CHECK_INT(s_agree_failures, 0);
 }
 

@@ -117,11 +117,11 @@ static int s_expect_md(const char *what, const char *md, const char *visible,
     return ok;
 }
 
-/* s_inline_shows - md_escape_inline(in) renders as visible, alone and
+/* s_inline_shows - mdescape_inline(in) renders as visible, alone and
  * after other text in the same paragraph */
 static int s_inline_shows(const char *in, const char *visible)
 {
-    char *esc = md_escape_inline(in, 0);
+    char *esc = mdescape_inline(in, 0);
     if (!esc)
         return 0;
     int ok = s_expect_md(in, esc, visible, 0);
@@ -138,10 +138,10 @@ static int s_inline_shows(const char *in, const char *visible)
     return ok;
 }
 
-/* s_block_shows - md_escape_block(in) renders as visible ('\n' = <br />) */
+/* s_block_shows - mdescape_block(in) renders as visible ('\n' = <br />) */
 static int s_block_shows(const char *in, const char *visible)
 {
-    char *esc = md_escape_block(in, 0);
+    char *esc = mdescape_block(in, 0);
     if (!esc)
         return 0;
     int ok = s_expect_md(in, esc, visible, 1);
@@ -235,7 +235,7 @@ static void test_inline_code_spans_stay_literal(void)
 static void test_inline_entities_show_as_typed(void)
 {
     CHECK(s_inline_shows("&amp; &#x41; &copy;", "&amp; &#x41; &copy;"));
-    char *esc = md_escape_inline("&#x41;", 0);
+    char *esc = mdescape_inline("&#x41;", 0);
     char *html = esc ? s_render(esc, CMARK_OPT_DEFAULT) : NULL;
     CHECK(html && strstr(html, "&amp;#x41;") && !strstr(html, ">A<"));
     free(html);
@@ -251,7 +251,7 @@ static void test_inline_urls_are_not_linked(void)
     CHECK(s_inline_shows("<x@evil.example>", "<x@evil.example>"));
     CHECK(s_inline_shows("www.evil.example", "www.evil.example"));
     CHECK(s_inline_shows("x@evil.example", "x@evil.example"));
-    char *esc = md_escape_inline("see https://evil.example or www.evil.example", 0);
+    char *esc = mdescape_inline("see https://evil.example or www.evil.example", 0);
     CHECK(esc && !strstr(esc, "://") && !strstr(esc, "www.") &&
           strstr(esc, "https\\:\\/\\/evil\\.example"));
     free(esc);
@@ -264,7 +264,7 @@ static void test_inline_line_breaks_become_spaces(void)
     CHECK(s_inline_shows("Bob\r\nBcc: x@evil", "Bob Bcc: x@evil"));
     CHECK(s_inline_shows("a\rb\nc\r\n# d", "a b c # d"));
     CHECK(s_inline_shows("line\n===", "line ==="));
-    char *esc = md_escape_inline("Bob\r\nBcc: x@evil", 0);
+    char *esc = mdescape_inline("Bob\r\nBcc: x@evil", 0);
     CHECK(esc && !strchr(esc, '\r') && !strchr(esc, '\n'));
     free(esc);
 }
@@ -274,7 +274,7 @@ static void test_inline_unicode_stays_intact(void)
 {
     const char *t = "Доставка опоздала 😡, żółw 快递";
     CHECK(s_inline_shows(t, t));
-    char *esc = md_escape_inline("Доставка 😡 żółw 快递 👍🏽", 0);
+    char *esc = mdescape_inline("Доставка 😡 żółw 快递 👍🏽", 0);
     CHECK_STR(esc, "Доставка 😡 żółw 快递 👍🏽");
     free(esc);
 }
@@ -283,7 +283,7 @@ static void test_inline_unicode_stays_intact(void)
 static void test_inline_escapes_every_ascii_punctuation(void)
 {
     const char *punct = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
-    char *esc = md_escape_inline(punct, 0);
+    char *esc = mdescape_inline(punct, 0);
     CHECK_INT(esc ? strlen(esc) : 0, 2 * strlen(punct));
     for (size_t i = 0; esc && i < strlen(punct); i++) {
         CHECK(esc[2 * i] == '\\');
@@ -298,7 +298,7 @@ static void test_inline_escapes_every_ascii_punctuation(void)
 static void test_inline_trailing_backslash_is_literal(void)
 {
     CHECK(s_inline_shows("ends with \\", "ends with \\"));
-    char *esc = md_escape_inline("x\\", 0);
+    char *esc = mdescape_inline("x\\", 0);
     CHECK_STR(esc, "x\\\\");
     free(esc);
 }
@@ -306,7 +306,7 @@ static void test_inline_trailing_backslash_is_literal(void)
 /* test_inline_empty_and_blank - empty or blank input gives "" */
 static void test_inline_empty_and_blank(void)
 {
-    char *a = md_escape_inline("", 0), *b = md_escape_inline(" \r\n\t ", 0);
+    char *a = mdescape_inline("", 0), *b = mdescape_inline(" \r\n\t ", 0);
     CHECK_STR(a, "");
     CHECK_STR(b, "");
     free(a);
@@ -321,12 +321,12 @@ static void test_bad_utf8_returns_null(void)
         "ok \xE2\x82", "\x80", "\xFF", "abc\xF0\x9F\x98",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK(md_escape_inline(bad[i], 0) == NULL);
-        CHECK(md_escape_block(bad[i], 0) == NULL);
-        CHECK(md_escape_inline(bad[i], 1) == NULL);   /* even past the cut */
+        CHECK(mdescape_inline(bad[i], 0) == NULL);
+        CHECK(mdescape_block(bad[i], 0) == NULL);
+        CHECK(mdescape_inline(bad[i], 1) == NULL);   /* even past the cut */
     }
-    CHECK(md_escape_inline(NULL, 0) == NULL);
-    CHECK(md_escape_block(NULL, 0) == NULL);
+    CHECK(mdescape_inline(NULL, 0) == NULL);
+    CHECK(mdescape_block(NULL, 0) == NULL);
 }
 
 /* ---- truncation ---------------------------------------------------------- */
@@ -338,7 +338,7 @@ static void test_truncation_never_splits_a_character(void)
     const char *t = "Доставка опоздала 😡, żółw 快递 👍🏽!";
     size_t total = s_cp_count(t);
     for (size_t max = 1; max <= total + 2; max++) {
-        char *esc = md_escape_inline(t, max);
+        char *esc = mdescape_inline(t, max);
         CHECK(esc != NULL);
         if (!esc)
             continue;
@@ -364,13 +364,13 @@ static void test_truncation_never_splits_a_character(void)
 /* test_truncation_exact_results - the cut, the ellipsis, no cap at 0 */
 static void test_truncation_exact_results(void)
 {
-    char *a = md_escape_inline("ab😡cd", 3);
-    char *b = md_escape_inline("ab😡cd", 2);
-    char *c = md_escape_inline("ab😡cd", 5);
-    char *d = md_escape_inline("ab😡cd", 0);
-    char *e = md_escape_inline("Доставка опоздала", 10);
-    char *f = md_escape_inline("a.b.c", 2);
-    char *g = md_escape_block("one\ntwo\nthree", 5);
+    char *a = mdescape_inline("ab😡cd", 3);
+    char *b = mdescape_inline("ab😡cd", 2);
+    char *c = mdescape_inline("ab😡cd", 5);
+    char *d = mdescape_inline("ab😡cd", 0);
+    char *e = mdescape_inline("Доставка опоздала", 10);
+    char *f = mdescape_inline("a.b.c", 2);
+    char *g = mdescape_block("one\ntwo\nthree", 5);
     CHECK_STR(a, "ab😡" S_ELL);
     CHECK_STR(b, "ab" S_ELL);
     CHECK_STR(c, "ab😡cd");
@@ -388,7 +388,7 @@ static void test_block_lines_become_hard_breaks(void)
 {
     CHECK(s_block_shows("line one\nline two", "line one\nline two"));
     CHECK(s_block_shows("a\r\nb\rc", "a\nb\nc"));
-    char *esc = md_escape_block("a\nb", 0);
+    char *esc = mdescape_block("a\nb", 0);
     CHECK_STR(esc, "a\\\nb");
     free(esc);
 }
@@ -400,7 +400,7 @@ static void test_block_blank_lines_collapse(void)
     CHECK(s_block_shows("a\n\n\n\nb", "a\nb"));
     CHECK(s_block_shows("a\r\n\r\n  \t \r\nb", "a\nb"));
     CHECK(s_block_shows("\n\n  a\nb  \n\n", "a\nb"));
-    char *esc = md_escape_block("\n\na\n\n\nb\n\n", 0);
+    char *esc = mdescape_block("\n\na\n\n\nb\n\n", 0);
     CHECK_STR(esc, "a\\\nb");
     free(esc);
 }
@@ -513,8 +513,8 @@ static void test_random_text_always_renders_literally(void)
         for (size_t i = 0; i < count; i++)
             s_adds(&in, atoms[s_rand(&st) % (sizeof atoms / sizeof atoms[0])]);
         for (int block = 0; block < 2; block++) {
-            char *esc = block ? md_escape_block(in.d, 0)
-                              : md_escape_inline(in.d, 0);
+            char *esc = block ? mdescape_block(in.d, 0)
+                              : mdescape_inline(in.d, 0);
             char *vis = s_model(in.d, block);
             if (!esc || !s_expect_md("(random)", esc, vis, block)) {
                 bad++;

@@ -17,8 +17,8 @@ static const char *s_at(int y, int m, int d, const char *hhmm, const char *tz)
 {
     static char buf[40];
     int minutes = -1;
-    ms_parse_time(hhmm, &minutes);
-    return clock_format(ms_send_instant(y, m, d, minutes, tz), buf, sizeof buf);
+    milestone_settings_parse_time(hhmm, &minutes);
+    return clock_format(milestone_date_send_instant(y, m, d, minutes, tz), buf, sizeof buf);
 }
 
 static void test_civil_days_round_trip_and_leap_years(void)
@@ -33,68 +33,68 @@ static void test_civil_days_round_trip_and_leap_years(void)
         bad += clock_days_from_civil(y, m, d) != z;
     }
     CHECK_INT(bad, 0);
-    CHECK(ms_leap(2024) && ms_leap(2000) && ms_leap(2028));
-    CHECK(!ms_leap(2026) && !ms_leap(2100) && !ms_leap(1900));
+    CHECK(milestone_date_leap(2024) && milestone_date_leap(2000) && milestone_date_leap(2028));
+    CHECK(!milestone_date_leap(2026) && !milestone_date_leap(2100) && !milestone_date_leap(1900));
 }
 
 static void test_parse_birthday_time_offset(void)
 {
     int m = 0, d = 0, v = 0;
-    CHECK_INT(ms_parse_birthday("--02-29", &m, &d), 0);
+    CHECK_INT(milestone_date_parse_birthday("--02-29", &m, &d), 0);
     CHECK_INT(m * 100 + d, 229);
-    CHECK_INT(ms_parse_birthday("2024-02-29", &m, &d), 0);
-    CHECK_INT(ms_parse_birthday("1990-12-31", &m, &d), 0);
+    CHECK_INT(milestone_date_parse_birthday("2024-02-29", &m, &d), 0);
+    CHECK_INT(milestone_date_parse_birthday("1990-12-31", &m, &d), 0);
     CHECK_INT(m * 100 + d, 1231);
-    CHECK_INT(ms_parse_birthday("2023-02-29", &m, &d), -1); /* no such day */
-    CHECK_INT(ms_parse_birthday("--13-01", &m, &d), -1);
-    CHECK_INT(ms_parse_birthday("--04-31", &m, &d), -1);
-    CHECK_INT(ms_parse_birthday("1990-1-1", &m, &d), -1);
-    CHECK_INT(ms_parse_birthday("", &m, &d), -1);
-    CHECK_INT(ms_parse_birthday(NULL, &m, &d), -1);
-    CHECK_INT(ms_parse_time("09:00", &v), 0);
+    CHECK_INT(milestone_date_parse_birthday("2023-02-29", &m, &d), -1); /* no such day */
+    CHECK_INT(milestone_date_parse_birthday("--13-01", &m, &d), -1);
+    CHECK_INT(milestone_date_parse_birthday("--04-31", &m, &d), -1);
+    CHECK_INT(milestone_date_parse_birthday("1990-1-1", &m, &d), -1);
+    CHECK_INT(milestone_date_parse_birthday("", &m, &d), -1);
+    CHECK_INT(milestone_date_parse_birthday(NULL, &m, &d), -1);
+    CHECK_INT(milestone_settings_parse_time("09:00", &v), 0);
     CHECK_INT(v, 540);
-    CHECK_INT(ms_parse_time("23:59", &v), 0);
-    CHECK_INT(ms_parse_time("24:00", &v), -1);
-    CHECK_INT(ms_parse_time("9:00", &v), -1);
-    CHECK_INT(ms_parse_offset("-3d", &v), 0);
+    CHECK_INT(milestone_settings_parse_time("23:59", &v), 0);
+    CHECK_INT(milestone_settings_parse_time("24:00", &v), -1);
+    CHECK_INT(milestone_settings_parse_time("9:00", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("-3d", &v), 0);
     CHECK_INT(v, -3);
-    CHECK_INT(ms_parse_offset("+2d", &v), 0);
+    CHECK_INT(milestone_settings_parse_offset("+2d", &v), 0);
     CHECK_INT(v, 2);
-    CHECK_INT(ms_parse_offset("0", &v), 0);
+    CHECK_INT(milestone_settings_parse_offset("0", &v), 0);
     CHECK_INT(v, 0);
-    CHECK_INT(ms_parse_offset("-31d", &v), -1);
-    CHECK_INT(ms_parse_offset("3", &v), -1);
-    CHECK_INT(ms_parse_offset("-3h", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("-31d", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("3", &v), -1);
+    CHECK_INT(milestone_settings_parse_offset("-3h", &v), -1);
     char buf[8];
-    CHECK_STR(ms_format_offset(-3, buf, sizeof buf), "-3d");
-    CHECK_STR(ms_format_offset(2, buf, sizeof buf), "+2d");
-    CHECK_STR(ms_format_offset(0, buf, sizeof buf), "0");
+    CHECK_STR(milestone_settings_format_offset(-3, buf, sizeof buf), "-3d");
+    CHECK_STR(milestone_settings_format_offset(2, buf, sizeof buf), "+2d");
+    CHECK_STR(milestone_settings_format_offset(0, buf, sizeof buf), "0");
 }
 
 static void test_feb29_in_leap_and_common_years_both_settings(void)
 {
     int m, d, md[2];
-    ms_observed(2026, 2, 29, 0, &m, &d);
+    milestone_date_observed(2026, 2, 29, 0, &m, &d);
     CHECK_INT(m * 100 + d, 228);
-    ms_observed(2026, 2, 29, 1, &m, &d);
+    milestone_date_observed(2026, 2, 29, 1, &m, &d);
     CHECK_INT(m * 100 + d, 301);
-    ms_observed(2028, 2, 29, 1, &m, &d);
+    milestone_date_observed(2028, 2, 29, 1, &m, &d);
     CHECK_INT(m * 100 + d, 229);
-    ms_observed(2026, 7, 14, 1, &m, &d);
+    milestone_date_observed(2026, 7, 14, 1, &m, &d);
     CHECK_INT(m * 100 + d, 714);
     /* the days whose lookups include the 29 February customers */
-    CHECK_INT(ms_match_md(2026, 2, 28, 0, md), 2);
+    CHECK_INT(milestone_date_match_md(2026, 2, 28, 0, md), 2);
     CHECK_INT(md[0], 228);
     CHECK_INT(md[1], 229);
-    CHECK_INT(ms_match_md(2026, 3, 1, 0, md), 1);
+    CHECK_INT(milestone_date_match_md(2026, 3, 1, 0, md), 1);
     CHECK_INT(md[0], 301);
-    CHECK_INT(ms_match_md(2026, 3, 1, 1, md), 2);
+    CHECK_INT(milestone_date_match_md(2026, 3, 1, 1, md), 2);
     CHECK_INT(md[1], 229);
-    CHECK_INT(ms_match_md(2026, 2, 28, 1, md), 1);
-    CHECK_INT(ms_match_md(2028, 2, 28, 0, md), 1); /* a leap year has its own 29th */
-    CHECK_INT(ms_match_md(2028, 2, 29, 0, md), 1);
+    CHECK_INT(milestone_date_match_md(2026, 2, 28, 1, md), 1);
+    CHECK_INT(milestone_date_match_md(2028, 2, 28, 0, md), 1); /* a leap year has its own 29th */
+    CHECK_INT(milestone_date_match_md(2028, 2, 29, 0, md), 1);
     CHECK_INT(md[0], 229);
-    CHECK_INT(ms_match_md(2100, 2, 28, 0, md), 2); /* 2100 is not a leap year */
+    CHECK_INT(milestone_date_match_md(2100, 2, 28, 0, md), 2); /* 2100 is not a leap year */
 }
 
 static void test_send_instant_both_sides_of_the_date_line(void)
@@ -137,36 +137,36 @@ static void test_send_instant_in_a_repeated_hour_is_its_first_occurrence(void)
 static void test_process_tz_is_left_as_it_was(void)
 {
     setenv("TZ", "Asia/Tokyo", 1);
-    ms_send_instant(2026, 3, 29, 540, "Europe/Warsaw");
+    milestone_date_send_instant(2026, 3, 29, 540, "Europe/Warsaw");
     CHECK_STR(getenv("TZ"), "Asia/Tokyo");
     unsetenv("TZ");
-    ms_send_instant(2026, 3, 29, 540, "Europe/Warsaw");
+    milestone_date_send_instant(2026, 3, 29, 540, "Europe/Warsaw");
     CHECK(getenv("TZ") == NULL);
 }
 
 static void test_coupon_verifies_offline_and_forgeries_do_not(void)
 {
     const char *key = "0123456789abcdef0123456789abcdef";
-    char *code = ms_coupon_make(key, "GIFT", MS_BIRTHDAY, 2027, "c-42");
+    char *code = milestone_coupon_make(key, "GIFT", MILESTONE_BIRTHDAY, 2027, "c-42");
     CHECK(code != NULL && strncmp(code, "GIFT-", 5) == 0);
     int kind = -1, year = 0;
     char *cid = NULL;
-    CHECK_INT(ms_coupon_verify(key, code, &kind, &year, &cid), 0);
-    CHECK_INT(kind, MS_BIRTHDAY);
+    CHECK_INT(milestone_coupon_verify(key, code, &kind, &year, &cid), 0);
+    CHECK_INT(kind, MILESTONE_BIRTHDAY);
     CHECK_INT(year, 2027);
     CHECK_STR(cid, "c-42");
     free(cid);
     cid = NULL;
-    CHECK_INT(ms_coupon_verify("another key", code, &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify("another key", code, &kind, &year, &cid), -1);
     size_t n = strlen(code);
     code[n - 1] = code[n - 1] == 'A' ? 'B' : 'A'; /* one character changed */
-    CHECK_INT(ms_coupon_verify(key, code, &kind, &year, &cid), -1);
-    CHECK_INT(ms_coupon_verify(key, "GIFT", &kind, &year, &cid), -1);
-    CHECK_INT(ms_coupon_verify(key, "", &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify(key, code, &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify(key, "GIFT", &kind, &year, &cid), -1);
+    CHECK_INT(milestone_coupon_verify(key, "", &kind, &year, &cid), -1);
     free(code);
-    code = ms_coupon_make(key, "BDAY", MS_ANNIVERSARY, 2030, "Ола/7");
-    CHECK_INT(ms_coupon_verify(key, code, &kind, &year, &cid), 0);
-    CHECK_INT(kind, MS_ANNIVERSARY);
+    code = milestone_coupon_make(key, "BDAY", MILESTONE_ANNIVERSARY, 2030, "Ола/7");
+    CHECK_INT(milestone_coupon_verify(key, code, &kind, &year, &cid), 0);
+    CHECK_INT(kind, MILESTONE_ANNIVERSARY);
     CHECK_STR(cid, "Ола/7");
     free(cid);
     free(code);
@@ -175,7 +175,7 @@ static void test_coupon_verifies_offline_and_forgeries_do_not(void)
 static void test_saved_payload_checks_name_the_field(void)
 {
     char err[200];
-    schema_t *s = ms_saved_schema(err, sizeof err);
+    schema_t *s = milestone_settings_schema(err, sizeof err);
     CHECK(s != NULL);
     struct {
         const char *json, *field; /* field NULL: valid */
@@ -196,7 +196,7 @@ static void test_saved_payload_checks_name_the_field(void)
     for (size_t i = 0; s && i < sizeof cases / sizeof *cases; i++) {
         json_t *p = json_loads(cases[i].json, 0, NULL);
         char field[64] = "", msg[300] = "";
-        const char *code = ms_saved_check(s, p, field, sizeof field, msg, sizeof msg);
+        const char *code = milestone_settings_check(s, p, field, sizeof field, msg, sizeof msg);
         if (!cases[i].field) {
             CHECK(code == NULL);
         } else {

@@ -16,7 +16,7 @@
  * Python's email package.
  */
 #include "../../services/mailer/mailer_compose.h"
-#include "../../services/mailer/mailer_render.h"
+#include "../../services/mailer/render.h"
 
 #include "config.h"
 #include "mime.h"
@@ -120,7 +120,7 @@ static size_t s_cols(const char *s, size_t len)
             cp &= 0x1F, n = 2;
         for (size_t k = 1; k < n && i + k < len; k++)
             cp = (cp << 6) | (p[i + k] & 0x3Fu);
-        cols += (size_t)render_text_width(cp);
+        cols += (size_t)mdtext_width(cp);
         i += n;
     }
     return cols;
@@ -366,7 +366,7 @@ static void test_every_template_renders_in_every_locale(void)
             /* the signature partial came along in customer mails */
             CHECK((strstr(o.text, "Herbata & Co") != NULL) ||
                   s_is_staff(name));
-            rendered_free(&o);
+            render_message_free(&o);
         }
     }
 }
@@ -383,12 +383,12 @@ static void test_locale_fallback(void)
         rendered_t o;
         CHECK_INT(s_render("test", cases[i][0], "{\"shop_name\":\"S\"}", &o), 0);
         CHECK_STR(o.locale_used, cases[i][1]);
-        rendered_free(&o);
+        render_message_free(&o);
     }
     rendered_t o;
     CHECK_INT(s_render("test", NULL, "{\"shop_name\":\"S\"}", &o), 0);
     CHECK_STR(o.locale_used, "en");
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 /* unknown templates, bad names and non-object variables fail cleanly */
@@ -410,8 +410,8 @@ static void test_bad_names_and_vars_fail(void)
     json_decref(arr);
     /* no variables at all is fine (sections are simply empty) */
     CHECK_INT(render_message(s_r, "test", "en", NULL, &o, err, sizeof err), 0);
-    rendered_free(&o);
-    rendered_free(&o);          /* twice is safe */
+    render_message_free(&o);
+    render_message_free(&o);          /* twice is safe */
 }
 
 /* ---- escaping ----------------------------------------------------------- */
@@ -436,8 +436,8 @@ static void test_customer_text_never_becomes_markup(void)
             json_decref(bad);
             CHECK_INT(rc, 0);
             if (rc) {
-                rendered_free(&g);
-                rendered_free(&b);
+                render_message_free(&g);
+                render_message_free(&b);
                 continue;
             }
             for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
@@ -461,8 +461,8 @@ static void test_customer_text_never_becomes_markup(void)
             CHECK(!strchr(b.preheader, '\n') && !strchr(b.preheader, '\r'));
             CHECK(strchr(b.subject, '\\') == NULL);
             CHECK_INT(s_long_lines(b.text, RENDER_TEXT_WIDTH, 1), 0);
-            rendered_free(&g);
-            rendered_free(&b);
+            render_message_free(&g);
+            render_message_free(&b);
         }
     }
 }
@@ -520,7 +520,7 @@ static void test_multiline_customer_text_keeps_its_lines_and_no_line_is_markup(v
             CHECK(strstr(o.text, "# not a heading") != NULL);
             const char *t1 = strstr(o.text, "first line"), *t2 = strstr(o.text, "# not a heading");
             CHECK(t1 && t2 && memchr(t1, '\n', (size_t)(t2 - t1)) != NULL);
-            rendered_free(&o);
+            render_message_free(&o);
         }
 }
 
@@ -533,13 +533,13 @@ static void test_subject_and_preheader_are_plain_lines(void)
                        "\\\\o/ [a](b) <b>\"}", &o), 0);
     CHECK_STR(o.subject, "Happy birthday, Anna* _x_ \\o/ [a](b) <b>! \xF0\x9F\x8E\x82");
     CHECK_STR(o.preheader, "Warm wishes from all of us at S");
-    rendered_free(&o);
+    render_message_free(&o);
     CHECK_INT(s_render("nps_detractor_alert", "ru",
                        "{\"shop_name\":\"S\",\"score\":2,\"customer_name\":"
                        "\"Bob\\r\\nBcc: x@evil\",\"staff_url\":\"https://h/\"}",
                        &o), 0);
     CHECK_STR(o.subject, "Низкая оценка 2/10 — Bob Bcc: x@evil");
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 /* {{{reply}}} is staff Markdown: rendered, but raw HTML and script links
@@ -564,7 +564,7 @@ static void test_trusted_markdown_renders_safely(void)
     CHECK(strstr(o.text, "ok <https://ok.example/>") != NULL);
     CHECK(strstr(o.text, "javascript") == NULL);
     CHECK(strstr(o.text, "block") == NULL);     /* raw HTML block dropped */
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 /* {{{announcement}}} and the quotes: every text-part rule in one mail */
@@ -590,7 +590,7 @@ static void test_text_part_structure(void)
     CHECK(strstr(o.text, "\nline one\nline two\n") != NULL);
     CHECK(strstr(o.html, "<h1>Big news</h1>") != NULL);
     CHECK(strstr(o.html, "<h2>Free *delivery*</h2>") != NULL);
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 /* the 0-10 row: one link per line in text, buttons in HTML */
@@ -614,7 +614,7 @@ static void test_score_row(void)
     CHECK(row != NULL);
     CHECK(row && strstr(row, "<a href=\"https://s.example/nps/t0k?score=10\">10</a></p>\n</div>") != NULL);
     CHECK_INT(s_count(o.html, "<div class=\"links\">"), 1);
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 #define S_LONG_WORD "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij" \
@@ -660,7 +660,7 @@ static void test_text_wraps_at_78(void)
         CHECK(strstr(o.text, "\n- Мы проверили") != NULL);
         CHECK(strstr(o.text, "\n  ") != NULL);      /* list continuation */
         CHECK(mime_utf8_valid(o.text, strlen(o.text)));
-        rendered_free(&o);
+        render_message_free(&o);
     }
 }
 
@@ -691,7 +691,7 @@ static void test_deeply_nested_markdown(void)
     CHECK(o.text && strstr(o.text, "deep list") != NULL);
     CHECK(o.text && strstr(o.text, "stars") != NULL);
     CHECK(o.html && strstr(o.html, "deep quote") != NULL);
-    rendered_free(&o);
+    render_message_free(&o);
     json_decref(v);
     free(md);
 }
@@ -699,13 +699,13 @@ static void test_deeply_nested_markdown(void)
 /* columns: CJK and emoji 2, combining marks 0 */
 static void test_text_width(void)
 {
-    CHECK_INT(render_text_width('a'), 1);
-    CHECK_INT(render_text_width(0x0416), 1);    /* Ж */
-    CHECK_INT(render_text_width(0x4E2D), 2);    /* 中 */
-    CHECK_INT(render_text_width(0xFF0C), 2);    /* ， */
-    CHECK_INT(render_text_width(0x1F389), 2);   /* 🎉 */
-    CHECK_INT(render_text_width(0x0301), 0);    /* combining acute */
-    CHECK_INT(render_text_width(0x200D), 0);    /* ZWJ */
+    CHECK_INT(mdtext_width('a'), 1);
+    CHECK_INT(mdtext_width(0x0416), 1);    /* Ж */
+    CHECK_INT(mdtext_width(0x4E2D), 2);    /* 中 */
+    CHECK_INT(mdtext_width(0xFF0C), 2);    /* ， */
+    CHECK_INT(mdtext_width(0x1F389), 2);   /* 🎉 */
+    CHECK_INT(mdtext_width(0x0301), 0);    /* combining acute */
+    CHECK_INT(mdtext_width(0x200D), 0);    /* ZWJ */
 }
 
 /* ---- plurals ------------------------------------------------------------ */
@@ -752,13 +752,13 @@ static void test_plurals(void)
                     words[i].loc, words[i].years, words[i].want,
                     o.text ? o.text : "");
         CHECK(ok);
-        rendered_free(&o);
+        render_message_free(&o);
     }
     rendered_t o;   /* the sender's own word wins */
     CHECK_INT(s_render("anniversary", "ru", "{\"shop_name\":\"S\",\"years\":5,"
                        "\"years_word\":\"годиков\"}", &o), 0);
     CHECK(o.text && strstr(o.text, "уже 5 годиков.") != NULL);
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 /* ---- limits ------------------------------------------------------------- */
@@ -786,7 +786,7 @@ static void test_limits(void)
     CHECK(o.html && strstr(o.html, cut) == NULL);
     CHECK(o.subject && strlen(o.subject) < 260);
     CHECK(o.subject && strstr(o.subject, "a\xE2\x80\xA6") != NULL);
-    rendered_free(&o);
+    render_message_free(&o);
     free(cut);
 
     size_t huge = RENDER_MAX_MARKDOWN + 100;
@@ -806,7 +806,7 @@ static void test_limits(void)
                   "reply", raw);
     CHECK_INT(render_message(s_r, "complaint_reply", "en", v, &o, err, sizeof err), 0);
     json_decref(v);
-    rendered_free(&o);
+    render_message_free(&o);
     free(raw);
     free(big);
 }
@@ -829,7 +829,7 @@ static void test_layout(void)
     CHECK(strstr(o.html, "name=\"viewport\"") != NULL);
     CHECK(strstr(o.html, "<b>") == NULL);
     CHECK(strstr(o.html, "<p>С днём рождения, &lt;b&gt;Ann&lt;/b&gt;") != NULL);
-    rendered_free(&o);
+    render_message_free(&o);
 }
 
 /* ---- a private templates directory: cache, partials, errors ------------- */
@@ -908,18 +908,18 @@ static void test_private_templates(void)
     CHECK_STR(o.preheader, "p");
     CHECK_STR(o.text, "pl body\n\npartial from en\n");
     CHECK_STR(o.html, "[pl]<p>pl body</p>\n<p>partial from en</p>\n");
-    rendered_free(&o);
+    render_message_free(&o);
 
     /* edits after the first use are not seen: compiled once */
     s_write(dir, "pl/a.md", "---\nsubject: changed\n---\nchanged\n");
     s_write(dir, "pl-pl/a.md", "---\nsubject: new file\n---\nnew\n");
     CHECK_INT(render_message(r, "a", "pl-PL", v, &o, err, sizeof err), 0);
     CHECK_STR(o.subject, "PL 1");
-    rendered_free(&o);
+    render_message_free(&o);
     CHECK_INT(render_message(r, "a", "en", v, &o, err, sizeof err), 0);
     CHECK_STR(o.subject, "A 1");
     CHECK_STR(o.preheader, "");
-    rendered_free(&o);
+    render_message_free(&o);
 
     static const char *const broken[][2] = {
         {"bad", "bad.md"}, {"nofm", "nofm.md"}, {"empty", "empty"},
@@ -943,7 +943,7 @@ static void test_private_templates(void)
         CHECK_INT(render_message(r, "a", "pl-PL", v, &o, err, sizeof err), 0);
         CHECK_STR(o.locale_used, "pl-pl");
         CHECK_STR(o.subject, "new file");
-        rendered_free(&o);
+        render_message_free(&o);
         render_destroy(&r);
     }
     json_decref(v);
@@ -962,7 +962,7 @@ static void test_private_templates(void)
 /* s_compose - render name/locale with the sample vars and compose it;
  * the caller frees the message */
 static char *s_compose(const char *name, const char *locale,
-                       const compose_opts_t *o, size_t *len)
+                       const mailer_compose_opts_t *o, size_t *len)
 {
     json_t *v = s_sample(name);
     rendered_t r;
@@ -971,10 +971,10 @@ static char *s_compose(const char *name, const char *locale,
     json_decref(v);
     if (rc)
         return NULL;
-    char *msg = compose_message(o, &r, len, err, sizeof err);
+    char *msg = mailer_compose_message(o, &r, len, err, sizeof err);
     if (!msg)
         fprintf(stderr, "  compose: %s\n", err);
-    rendered_free(&r);
+    render_message_free(&r);
     return msg;
 }
 
@@ -997,7 +997,7 @@ static int s_header_count(const char *msg, const char *name)
  * injected Bcc, both parts, List-Unsubscribe only when given */
 static void test_compose_structure(void)
 {
-    compose_opts_t o = {
+    mailer_compose_opts_t o = {
         .from_name = "Herbata & Co", .from_addr = "shop@herbata.example",
         .reply_to = "help@herbata.example",
         .to_name = "Bob\r\nBcc: x@evil.example\r\n\r\nbody?",
@@ -1105,17 +1105,17 @@ static void test_compose_rejects_bad_input(void)
 {
     rendered_t r = {.subject = "s", .preheader = "", .text = "t\n",
                     .html = "<p>t</p>\n", .locale_used = "en"};
-    const compose_opts_t good = {.from_addr = "a@b.example",
+    const mailer_compose_opts_t good = {.from_addr = "a@b.example",
                                  .to_addr = "c@d.example",
                                  .message_id = "<x@b.example>"};
     char err[256];
     size_t len = 99;
-    char *msg = compose_message(&good, &r, &len, err, sizeof err);
+    char *msg = mailer_compose_message(&good, &r, &len, err, sizeof err);
     CHECK(msg != NULL);
     CHECK(len == (msg ? strlen(msg) : 0));
     free(msg);
 
-    compose_opts_t o;
+    mailer_compose_opts_t o;
     static const char *const bad_to[] = {"c@d.example\r\nBcc: x@evil",
                                          "c d@x.example", "nobody", "",
                                          "<c@d.example>"};
@@ -1123,7 +1123,7 @@ static void test_compose_rejects_bad_input(void)
         o = good;
         o.to_addr = bad_to[i];
         err[0] = '\0';
-        CHECK(compose_message(&o, &r, &len, err, sizeof err) == NULL);
+        CHECK(mailer_compose_message(&o, &r, &len, err, sizeof err) == NULL);
         CHECK(err[0] != '\0');
         CHECK_INT(len, 0);
     }
@@ -1133,38 +1133,38 @@ static void test_compose_rejects_bad_input(void)
     for (size_t i = 0; i < sizeof bad_id / sizeof bad_id[0]; i++) {
         o = good;
         o.message_id = bad_id[i];
-        CHECK(compose_message(&o, &r, &len, err, sizeof err) == NULL);
+        CHECK(mailer_compose_message(&o, &r, &len, err, sizeof err) == NULL);
     }
     static const char *const bad_url[] = {"javascript:alert(1)", "https://x y",
                                           "https://x>\r\nBcc: y", "ftp://x"};
     for (size_t i = 0; i < sizeof bad_url / sizeof bad_url[0]; i++) {
         o = good;
         o.unsubscribe_url = bad_url[i];
-        CHECK(compose_message(&o, &r, &len, err, sizeof err) == NULL);
+        CHECK(mailer_compose_message(&o, &r, &len, err, sizeof err) == NULL);
     }
     o = good;
     o.category = "nps invite";
-    CHECK(compose_message(&o, &r, &len, err, sizeof err) == NULL);
+    CHECK(mailer_compose_message(&o, &r, &len, err, sizeof err) == NULL);
     o = good;
     o.reply_to = "x";
-    CHECK(compose_message(&o, &r, &len, err, sizeof err) == NULL);
+    CHECK(mailer_compose_message(&o, &r, &len, err, sizeof err) == NULL);
     o = good;
     o.from_addr = NULL;
-    CHECK(compose_message(&o, &r, &len, err, sizeof err) == NULL);
+    CHECK(mailer_compose_message(&o, &r, &len, err, sizeof err) == NULL);
     rendered_t broken = r;
     broken.text = "\xC3\x28";
-    CHECK(compose_message(&good, &broken, &len, err, sizeof err) == NULL);
-    CHECK(compose_message(&good, NULL, &len, err, sizeof err) == NULL);
+    CHECK(mailer_compose_message(&good, &broken, &len, err, sizeof err) == NULL);
+    CHECK(mailer_compose_message(&good, NULL, &len, err, sizeof err) == NULL);
 }
 
 /* RFC 5322 dates in UTC */
 static void test_compose_date(void)
 {
     char buf[40];
-    CHECK_STR(compose_date(0, buf, sizeof buf), "Thu, 01 Jan 1970 00:00:00 +0000");
-    CHECK_STR(compose_date(1795430112123LL, buf, sizeof buf),
+    CHECK_STR(mailer_compose_date(0, buf, sizeof buf), "Thu, 01 Jan 1970 00:00:00 +0000");
+    CHECK_STR(mailer_compose_date(1795430112123LL, buf, sizeof buf),
               "Mon, 23 Nov 2026 10:35:12 +0000");
-    CHECK_STR(compose_date(-1, buf, sizeof buf), "Wed, 31 Dec 1969 23:59:59 +0000");
+    CHECK_STR(mailer_compose_date(-1, buf, sizeof buf), "Wed, 31 Dec 1969 23:59:59 +0000");
 }
 
 /* ---- --emit ------------------------------------------------------------- */
@@ -1241,17 +1241,17 @@ static int s_emit(const char *dir)
         json_decref(v);
         snprintf(id, sizeof id, "<case%zu.%lld@herbata.example>", i,
                  1795430112123LL + (long long)i);
-        compose_opts_t o = {
+        mailer_compose_opts_t o = {
             .from_name = c->from_name, .from_addr = "shop@herbata.example",
             .reply_to = c->reply_to, .to_name = c->to_name,
             .to_addr = c->to_addr, .message_id = id,
             .date_ms = 1795430112123LL + (long long)i * 86400000LL,
             .unsubscribe_url = c->unsub, .category = c->category};
         size_t len;
-        char *msg = compose_message(&o, &r, &len, err, sizeof err);
+        char *msg = mailer_compose_message(&o, &r, &len, err, sizeof err);
         if (!msg) {
             fprintf(stderr, "%s: compose: %s\n", c->name, err);
-            rendered_free(&r);
+            render_message_free(&r);
             json_decref(all);
             return 1;
         }
@@ -1261,7 +1261,7 @@ static int s_emit(const char *dir)
         if (!f || fwrite(msg, 1, len, f) != len || fclose(f) != 0) {
             perror(path);
             free(msg);
-            rendered_free(&r);
+            render_message_free(&r);
             json_decref(all);
             return 1;
         }
@@ -1278,7 +1278,7 @@ static int s_emit(const char *dir)
         json_object_set_new(j, "category", c->category ? json_string(c->category)
                                                         : json_null());
         json_array_append_new(all, j);
-        rendered_free(&r);
+        render_message_free(&r);
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/cases.json", dir);

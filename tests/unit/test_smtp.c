@@ -398,9 +398,9 @@ static void s_stop(s_server_t *sv)
 }
 
 /* s_conf - plain SMTP to 127.0.0.1:port, 5 s timeout */
-static msmtp_conf_t s_conf(int port)
+static mailer_smtp_conf_t s_conf(int port)
 {
-    msmtp_conf_t c = {.host = "127.0.0.1", .port = port, .tls = MSMTP_TLS_OFF,
+    mailer_smtp_conf_t c = {.host = "127.0.0.1", .port = port, .tls = MSMTP_TLS_OFF,
                       .helo = "hark-test.example", .timeout_ms = 5000};
     return c;
 }
@@ -439,9 +439,9 @@ static char *s_message(const char *to, const char *tag, size_t size)
 }
 
 /* s_msg - a message to send; data from s_message */
-static msmtp_msg_t s_msg(const char *rcpt, char *data)
+static mailer_smtp_msg_t s_msg(const char *rcpt, char *data)
 {
-    msmtp_msg_t m = {.envelope_from = "bounce@hark.example", .rcpt = rcpt,
+    mailer_smtp_msg_t m = {.envelope_from = "bounce@hark.example", .rcpt = rcpt,
                      .data = data, .len = strlen(data)};
     return m;
 }
@@ -459,10 +459,10 @@ static void test_delivers_one_message_with_exact_bytes(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("ann@example.com", "one", 3000);
-    msmtp_msg_t m = s_msg("ann@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), 1);
+    mailer_smtp_msg_t m = s_msg("ann@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 1);
     CHECK_INT(m.code, 250);
     CHECK_INT(m.permanent, 0);
     CHECK(strstr(m.diag, "OK queued") != NULL);
@@ -479,9 +479,9 @@ static void test_delivers_one_message_with_exact_bytes(void)
     static const char bare[] = "From: <a@hark.example>\r\nSubject: bare\r\n"
                                "Date: Mon, 23 Nov 2026 10:35:12 +0000\r\n"
                                "Message-ID: <bare@hark.example>\r\n\r\nno newline";
-    msmtp_msg_t b = {.envelope_from = NULL, .rcpt = "bob@example.com", .data = bare,
+    mailer_smtp_msg_t b = {.envelope_from = NULL, .rcpt = "bob@example.com", .data = bare,
                      .len = sizeof bare - 1};
-    CHECK_INT(msmtp_send(&c, &b, 1), 1);
+    CHECK_INT(mailer_smtp_send(&c, &b, 1), 1);
     got = s_stored(&sv, 2, &len, &env);
     CHECK(got && len == b.len + 2 && memcmp(got, bare, b.len) == 0 &&
           memcmp(got + b.len, "\r\n", 2) == 0);
@@ -497,18 +497,18 @@ static void test_one_connection_many_messages_each_with_its_outcome(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     static const char *const rcpts[] = {
         "a@example.com", "rcpt451@example.com", "rcpt550@example.com",
         "data451@example.com", "data554@example.com", "b@example.com"};
     enum { N = sizeof rcpts / sizeof rcpts[0] };
-    msmtp_msg_t m[N];
+    mailer_smtp_msg_t m[N];
     char *data[N];
     for (int i = 0; i < N; i++) {
         data[i] = s_message(rcpts[i], "mixed", 1500);
         m[i] = s_msg(rcpts[i], data[i]);
     }
-    CHECK_INT(msmtp_send(&c, m, N), 2);
+    CHECK_INT(mailer_smtp_send(&c, m, N), 2);
     CHECK_INT(s_connections(&sv), 1);
     CHECK_INT(s_nstored(&sv), 2);
     CHECK_INT(m[0].code, 250);
@@ -537,16 +537,16 @@ static void test_unusable_messages_are_permanent_and_never_offered(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("ok@example.com", "ok", 500);
-    msmtp_msg_t m[4] = {
+    mailer_smtp_msg_t m[4] = {
         s_msg("evil@example.com>\r\nRCPT TO:<victim@example.com", data),
         s_msg("ok@example.com", data),
         s_msg("", data),
         s_msg("x@example.com", data),
     };
     m[3].len = 0;
-    CHECK_INT(msmtp_send(&c, m, 4), 1);
+    CHECK_INT(mailer_smtp_send(&c, m, 4), 1);
     CHECK_INT(m[0].permanent, 1);
     CHECK_INT(m[0].code, 0);
     CHECK(strncmp(m[0].diag, "not sent:", 9) == 0);
@@ -569,15 +569,15 @@ static void test_smtp_socket_gets_tcp_nodelay_20_by_12k_to_smtp_sink(void)
     s_server_t sv;
     if (s_start_sink(&sv, NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     enum { N = 20 };
-    msmtp_msg_t m[N];
+    mailer_smtp_msg_t m[N];
     char *data = s_message("sink@example.com", "12k", 12 * 1024);
     for (int i = 0; i < N; i++)
         m[i] = s_msg("sink@example.com", data);
-    unsigned long before = msmtp_nodelay_count();
-    CHECK_INT(msmtp_send(&c, m, N), N);
-    CHECK_INT(msmtp_nodelay_count() - before, 1);   /* one connection, NODELAY */
+    unsigned long before = mailer_smtp_nodelay_count();
+    CHECK_INT(mailer_smtp_send(&c, m, N), N);
+    CHECK_INT(mailer_smtp_nodelay_count() - before, 1);   /* one connection, NODELAY */
     for (int i = 0; i < N; i++)
         CHECK_INT(m[i].code, 250);
     free(data);
@@ -594,15 +594,15 @@ static void test_bdat_replies_are_acked_at_once_20_by_12k(void)
     s_server_t sv;
     if (s_start_py(&sv, "raw", "--chunking", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     enum { N = 20 };
-    msmtp_msg_t m[N];
+    mailer_smtp_msg_t m[N];
     char *data = s_message("q@example.com", "12k", 12 * 1024);
     for (int i = 0; i < N; i++)
         m[i] = s_msg("q@example.com", data);
-    unsigned long before = msmtp_quickack_count();
-    CHECK_INT(msmtp_send(&c, m, N), N);
-    CHECK(msmtp_quickack_count() - before >= N);
+    unsigned long before = mailer_smtp_quickack_count();
+    CHECK_INT(mailer_smtp_send(&c, m, N), N);
+    CHECK(mailer_smtp_quickack_count() - before >= N);
     for (int i = 0; i < N; i++)
         CHECK_INT(m[i].code, 250);
     free(data);
@@ -615,11 +615,11 @@ static void test_other_reads_in_the_process_are_untouched(void)
     int p[2];
     CHECK(pipe(p) == 0);
     CHECK(write(p[1], "abc", 3) == 3);
-    unsigned long before = msmtp_quickack_count();
+    unsigned long before = mailer_smtp_quickack_count();
     char b[4] = {0};
     CHECK(read(p[0], b, sizeof b) == 3);
     CHECK_STR(b, "abc");
-    CHECK_INT(msmtp_quickack_count(), before);
+    CHECK_INT(mailer_smtp_quickack_count(), before);
     close(p[0]);
     close(p[1]);
 }
@@ -632,14 +632,14 @@ static void test_other_connects_in_the_process_are_untouched(void)
     CHECK(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0);
     CHECK(listen(lfd, 4) == 0);
     CHECK(getsockname(lfd, (struct sockaddr *)&a, &al) == 0);
-    unsigned long before = msmtp_nodelay_count();
+    unsigned long before = mailer_smtp_nodelay_count();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     int on = -1;
     socklen_t ol = sizeof on;
     CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0);
     CHECK_INT(on, 0);
-    CHECK_INT(msmtp_nodelay_count(), before);
+    CHECK_INT(mailer_smtp_nodelay_count(), before);
     close(fd);
     close(lfd);
 }
@@ -649,10 +649,10 @@ static void test_smtp_sink_soft_reject_of_rcpt_is_temporary(void)
     s_server_t sv;
     if (s_start_sink(&sv, "-r", "RCPT", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "soft", 800);
-    msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
-    CHECK_INT(msmtp_send(&c, m, 2), 0);
+    mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+    CHECK_INT(mailer_smtp_send(&c, m, 2), 0);
     for (int i = 0; i < 2; i++) {
         CHECK_INT(m[i].code, 450);
         CHECK_INT(m[i].permanent, 0);
@@ -667,10 +667,10 @@ static void test_smtp_sink_hard_reject_of_rcpt_is_permanent(void)
     s_server_t sv;
     if (s_start_sink(&sv, "-f", "RCPT", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "hard", 800);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), 0);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 0);
     CHECK(m.code >= 500 && m.code < 600);
     CHECK_INT(m.permanent, 1);
     CHECK(strstr(m.diag, "RCPT TO refused: 5") == m.diag);
@@ -683,10 +683,10 @@ static void test_smtp_sink_soft_reject_after_data_is_temporary(void)
     s_server_t sv;
     if (s_start_sink(&sv, "-r", ".", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "dot", 5000);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), 0);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 0);
     CHECK_INT(m.code, 450);
     CHECK_INT(m.permanent, 0);
     CHECK(strstr(m.diag, "message refused: 450") == m.diag);
@@ -699,10 +699,10 @@ static void test_smtp_sink_hard_reject_of_data_is_permanent(void)
     s_server_t sv;
     if (s_start_sink(&sv, "-f", "DATA", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "data", 5000);
-    msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
-    CHECK_INT(msmtp_send(&c, m, 2), 0);
+    mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+    CHECK_INT(mailer_smtp_send(&c, m, 2), 0);
     for (int i = 0; i < 2; i++) {
         CHECK(m[i].code >= 500 && m[i].code < 600);
         CHECK_INT(m[i].permanent, 1);
@@ -716,10 +716,10 @@ static void test_smtp_sink_hangs_up_after_dot_is_temporary(void)
     s_server_t sv;
     if (s_start_sink(&sv, "-q", ".", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "hangup", 5000);
-    msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
-    CHECK_INT(msmtp_send(&c, m, 2), 0);
+    mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+    CHECK_INT(mailer_smtp_send(&c, m, 2), 0);
     CHECK_INT(m[0].code, 0);
     CHECK_INT(m[0].permanent, 0);
     CHECK(strstr(m[0].diag, "no final reply: connection closed by server") == m[0].diag);
@@ -735,10 +735,10 @@ static void test_smtp_sink_421_at_data_is_temporary(void)
     s_server_t sv;
     if (s_start_sink(&sv, "-Q", "DATA", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "421", 800);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), 0);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 0);
     CHECK_INT(m.code, 421);
     CHECK_INT(m.permanent, 0);
     free(data);
@@ -750,10 +750,10 @@ static void test_connection_dropped_mid_data_is_temporary_and_no_sigpipe(void)
     s_server_t sv;
     if (s_start_py(&sv, "raw", "--drop-in-data", "4000", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     char *data = s_message("x@example.com", "drop", 60 * 1024);
-    msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
-    CHECK_INT(msmtp_send(&c, m, 2), 0);   /* we are still alive: no SIGPIPE */
+    mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+    CHECK_INT(mailer_smtp_send(&c, m, 2), 0);   /* we are still alive: no SIGPIPE */
     CHECK_INT(m[0].code, 0);
     CHECK_INT(m[0].permanent, 0);
     CHECK(strstr(m[0].diag, "no final reply:") == m[0].diag);
@@ -773,17 +773,17 @@ static void test_chunking_server_gets_bdat_with_exact_bytes(void)
     s_server_t sv;
     if (s_start_py(&sv, "raw", "--chunking", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     static const char *const rcpts[] = {"a@example.com", "rcpt550@example.com",
                                         "b@example.com", "data451@example.com"};
     static const size_t sizes[] = {12 * 1024, 500, 300, 2000};
-    msmtp_msg_t m[4];
+    mailer_smtp_msg_t m[4];
     char *data[4];
     for (int i = 0; i < 4; i++) {
         data[i] = s_message(rcpts[i], "bdat", sizes[i]);
         m[i] = s_msg(rcpts[i], data[i]);
     }
-    CHECK_INT(msmtp_send(&c, m, 4), 2);
+    CHECK_INT(mailer_smtp_send(&c, m, 4), 2);
     CHECK_INT(m[0].code, 250);
     CHECK_INT(m[1].code, 550);
     CHECK_INT(m[1].permanent, 1);
@@ -796,7 +796,7 @@ static void test_chunking_server_gets_bdat_with_exact_bytes(void)
         size_t len = 0;
         char *env = NULL;
         char *got = s_stored(&sv, i + 1, &len, &env);
-        const msmtp_msg_t *sent = &m[i == 0 ? 0 : 2];
+        const mailer_smtp_msg_t *sent = &m[i == 0 ? 0 : 2];
         CHECK(got && len == sent->len && memcmp(got, sent->data, len) == 0);
         CHECK(env && strstr(env, "\nBDAT\n") != NULL);
         free(got);
@@ -810,11 +810,11 @@ static void test_chunking_server_gets_bdat_with_exact_bytes(void)
 static void test_nothing_listening_fails_fast_with_reason(void)
 {
     int port = s_free_port();
-    msmtp_conf_t c = s_conf(port);
+    mailer_smtp_conf_t c = s_conf(port);
     char *data = s_message("x@example.com", "refused", 500);
-    msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+    mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
     long long t0 = s_ms();
-    CHECK_INT(msmtp_send(&c, m, 2), -1);
+    CHECK_INT(mailer_smtp_send(&c, m, 2), -1);
     CHECK(s_ms() - t0 < 2000);
     char want[128];
     snprintf(want, sizeof want, "connect to 127.0.0.1:%d failed: Connection refused", port);
@@ -847,12 +847,12 @@ static void test_connect_times_out(void)
         }
     }
     CHECK(hangs);
-    msmtp_conf_t c = s_conf(ntohs(a.sin_port));
+    mailer_smtp_conf_t c = s_conf(ntohs(a.sin_port));
     c.timeout_ms = 300;
     char *data = s_message("x@example.com", "ct", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
     long long t0 = s_ms();
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     long long took = s_ms() - t0;
     CHECK(took >= 250 && took < 3000);
     CHECK(strstr(m.diag, "Connection timed out") != NULL);
@@ -869,12 +869,12 @@ static void test_silent_server_times_out_at_greeting(void)
     s_server_t sv;
     if (s_start_py(&sv, "raw", "--silent", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.timeout_ms = 1000;
     char *data = s_message("x@example.com", "silent", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
     long long t0 = s_ms();
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     long long took = s_ms() - t0;
     CHECK(took >= 900 && took < 5000);
     CHECK_STR(m.diag, "timed out after 1000 ms (after greeting)");
@@ -887,11 +887,11 @@ static void test_starttls_required_but_not_offered_sends_nothing(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.tls = MSMTP_TLS_REQUIRED;
     char *data = s_message("x@example.com", "notls", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     CHECK_INT(m.code, 0);
     CHECK_INT(m.permanent, 0);
     CHECK_STR(m.diag, "server does not offer STARTTLS (tls is required)");
@@ -905,11 +905,11 @@ static void test_starttls_optional_without_offer_goes_plain(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.tls = MSMTP_TLS_OPTIONAL;
     char *data = s_message("x@example.com", "plain", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), 1);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 1);
     CHECK_INT(m.code, 250);
     free(data);
     s_stop(&sv);
@@ -929,15 +929,15 @@ static void test_five_starttls_auth_sessions_in_a_row(void)
     if (s_start_py(&sv, "aiosmtpd", "--tls", s_cert, s_key, "--require-tls",
                    "--auth", "hark:s3cret", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.tls = MSMTP_TLS_REQUIRED;
     c.tls_no_verify = 1;
     c.user = "hark";
     c.password = "s3cret";
     char *data = s_message("x@example.com", "tls", 6000);
     for (int round = 0; round < 5; round++) {
-        msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
-        CHECK_INT(msmtp_send(&c, m, 2), 2);
+        mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+        CHECK_INT(mailer_smtp_send(&c, m, 2), 2);
         CHECK_INT(m[0].code, 250);
         CHECK_INT(m[1].code, 250);
         if (m[0].code != 250)
@@ -963,14 +963,14 @@ static void test_auth_rejected_sends_nothing_even_if_server_would_take_it(void)
     if (s_start_py(&sv, "aiosmtpd", "--tls", s_cert, s_key, "--auth", "hark:s3cret",
                    "--auth-optional", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.tls = MSMTP_TLS_REQUIRED;
     c.tls_no_verify = 1;
     c.user = "hark";
     c.password = "wrong";
     char *data = s_message("x@example.com", "badauth", 500);
-    msmtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
-    CHECK_INT(msmtp_send(&c, m, 2), -1);
+    mailer_smtp_msg_t m[2] = {s_msg("x@example.com", data), s_msg("y@example.com", data)};
+    CHECK_INT(mailer_smtp_send(&c, m, 2), -1);
     for (int i = 0; i < 2; i++) {
         CHECK_INT(m[i].code, 0);
         CHECK_INT(m[i].permanent, 0);
@@ -986,12 +986,12 @@ static void test_auth_not_offered_sends_nothing(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.user = "hark";
     c.password = "s3cret";
     char *data = s_message("x@example.com", "noauth", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     CHECK_STR(m.diag, "server offers no AUTH we can use (PLAIN, LOGIN)");
     CHECK_INT(s_nstored(&sv), 0);
     free(data);
@@ -1007,17 +1007,17 @@ static void test_tls_verified_with_ca_file_by_ip_and_by_name(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", "--tls", s_cert, s_key, "--require-tls", NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.tls = MSMTP_TLS_REQUIRED;
     c.ca_file = s_cert;
     char *data = s_message("x@example.com", "verified", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
-    CHECK_INT(msmtp_send(&c, &m, 1), 1);   /* IP SAN 127.0.0.1 */
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 1);   /* IP SAN 127.0.0.1 */
     CHECK_INT(m.code, 250);
     if (m.code != 250)
         fprintf(stderr, "  by IP: %s\n", m.diag);
     c.host = "localhost";                  /* DNS SAN, sent as SNI */
-    CHECK_INT(msmtp_send(&c, &m, 1), 1);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), 1);
     CHECK_INT(m.code, 250);
     if (m.code != 250)
         fprintf(stderr, "  by name: %s\n", m.diag);
@@ -1040,14 +1040,14 @@ static void test_tls_untrusted_certificate_sends_nothing(void)
     s_server_t sv;
     if (s_start_py(&sv, "aiosmtpd", "--tls", s_cert, s_key, NULL) < 0)
         return;
-    msmtp_conf_t c = s_conf(sv.port);
+    mailer_smtp_conf_t c = s_conf(sv.port);
     c.tls = MSMTP_TLS_OPTIONAL;            /* even optional TLS must verify */
     c.user = "hark";
     c.password = "s3cret";
     char *data = s_message("x@example.com", "untrusted", 500);
-    msmtp_msg_t m = s_msg("x@example.com", data);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
     long long t0 = s_ms();
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     CHECK(s_ms() - t0 < 3000);
     CHECK_STR(m.diag, "TLS certificate of 127.0.0.1 not accepted: self-signed certificate");
     CHECK_INT(s_nstored(&sv), 0);
@@ -1057,18 +1057,18 @@ static void test_tls_untrusted_certificate_sends_nothing(void)
 
 static void test_bad_configuration_and_empty_batch(void)
 {
-    msmtp_conf_t c = s_conf(25);
-    CHECK_INT(msmtp_send(&c, NULL, 0), 0);
+    mailer_smtp_conf_t c = s_conf(25);
+    CHECK_INT(mailer_smtp_send(&c, NULL, 0), 0);
     char *data = s_message("x@example.com", "cfg", 300);
-    msmtp_msg_t m = s_msg("x@example.com", data);
+    mailer_smtp_msg_t m = s_msg("x@example.com", data);
     c.host = "::1";
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     CHECK_STR(m.diag, "SMTP host must be a name or an IPv4 address");
     CHECK_INT(m.permanent, 0);
     c = s_conf(0);
-    CHECK_INT(msmtp_send(&c, &m, 1), -1);
+    CHECK_INT(mailer_smtp_send(&c, &m, 1), -1);
     CHECK_STR(m.diag, "SMTP port out of range");
-    CHECK_INT(msmtp_send(NULL, &m, 1), -1);
+    CHECK_INT(mailer_smtp_send(NULL, &m, 1), -1);
     free(data);
 }
 

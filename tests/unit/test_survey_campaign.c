@@ -57,7 +57,7 @@ static void test_view_falls_back_to_survey_config_and_parses(void)
     fclose(f);
     config_t *cfg = config_load(path);
     CHECK(cfg != NULL);
-    json_t *v = survey_campaign_view(cfg, "tea", 1, "admin",
+    json_t *v = campaign_view(cfg, "tea", 1, "admin",
                                      "{\"delay\":\"90s\",\"products\":[\"TEA-1\"],"
                                      "\"sample_rate\":0.5,\"by\":\"api\"}");
     CHECK_STR(json_string_value(json_object_get(v, "delay")), "90s");
@@ -65,23 +65,23 @@ static void test_view_falls_back_to_survey_config_and_parses(void)
     CHECK_STR(json_string_value(json_object_get(v, "expiry")), "10d");
     CHECK_STR(json_string_value(json_object_get(v, "kind")), "post_purchase");
     CHECK_STR(json_string_value(json_object_get(v, "by")), "api");
-    survey_campaign_t c;
+    campaign_t c;
     char err[200] = "";
-    CHECK_INT(survey_campaign_parse(v, &c, err, sizeof err), 0);
+    CHECK_INT(campaign_parse(v, &c, err, sizeof err), 0);
     CHECK_INT(c.delay, 90000);
     CHECK_INT(c.expiry, 10LL * 86400000);
     CHECK_INT(c.window.start_hour, 9);
     CHECK(c.sample_rate == 0.5 && c.enabled && json_array_size(c.products) == 1);
-    survey_campaign_free(&c);
+    campaign_free(&c);
     json_decref(v);
     /* a row that says nothing is [survey] with every purchase, all of them */
-    v = survey_campaign_view(cfg, "post-purchase", 0, "config", NULL);
-    CHECK_INT(survey_campaign_parse(v, &c, err, sizeof err), 0);
+    v = campaign_view(cfg, "post-purchase", 0, "config", NULL);
+    CHECK_INT(campaign_parse(v, &c, err, sizeof err), 0);
     CHECK(c.delay == 3LL * 86400000 && c.sample_rate == 1.0 && !c.products && !c.enabled);
-    survey_campaign_free(&c);
+    campaign_free(&c);
     json_decref(v);
-    v = survey_campaign_view(cfg, "x", 1, "admin", "{\"window_hours\":\"20-9\"}");
-    CHECK_INT(survey_campaign_parse(v, &c, err, sizeof err), -1);
+    v = campaign_view(cfg, "x", 1, "admin", "{\"window_hours\":\"20-9\"}");
+    CHECK_INT(campaign_parse(v, &c, err, sizeof err), -1);
     json_decref(v);
     config_destroy(&cfg);
 }

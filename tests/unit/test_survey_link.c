@@ -62,9 +62,9 @@ static void test_link_forged_or_other_key_or_purpose(void)
     char *u = token_sign(K, "unsubscribe", payload, strlen(payload));
     CHECK_INT(survey_link_check(K, u, &l), -1);
     /* a form token is not a link token, nor the other way round */
-    char *f = survey_form_make(K, "inv1");
+    char *f = survey_link_form_make(K, "inv1");
     CHECK_INT(survey_link_check(K, f, &l), -1);
-    CHECK_INT(survey_form_check(K, "inv1", t), 0);
+    CHECK_INT(survey_link_form_check(K, "inv1", t), 0);
     CHECK_INT(survey_link_check(K, NULL, &l), -1);
     CHECK_INT(survey_link_check(K, "", &l), -1);
     free(t);
@@ -74,14 +74,14 @@ static void test_link_forged_or_other_key_or_purpose(void)
 
 static void test_form_token_binds_the_invite(void)
 {
-    char *f = survey_form_make(K, "inv1");
+    char *f = survey_link_form_make(K, "inv1");
     CHECK(f != NULL);
-    CHECK_INT(survey_form_check(K, "inv1", f), 1);
-    CHECK_INT(survey_form_check(K, "inv2", f), 0);
-    CHECK_INT(survey_form_check("other", "inv1", f), 0);
-    CHECK_INT(survey_form_check(K, "inv1", NULL), 0);
-    CHECK_INT(survey_form_check(K, "inv1", "x.y"), 0);
-    CHECK(survey_form_make(K, "bad id") == NULL);
+    CHECK_INT(survey_link_form_check(K, "inv1", f), 1);
+    CHECK_INT(survey_link_form_check(K, "inv2", f), 0);
+    CHECK_INT(survey_link_form_check("other", "inv1", f), 0);
+    CHECK_INT(survey_link_form_check(K, "inv1", NULL), 0);
+    CHECK_INT(survey_link_form_check(K, "inv1", "x.y"), 0);
+    CHECK(survey_link_form_make(K, "bad id") == NULL);
     free(f);
 }
 

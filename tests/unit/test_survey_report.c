@@ -41,34 +41,34 @@ static json_t *s_report(sqlite3 *db, const char *req_text)
 
 static void test_nps_is_promoters_minus_detractors_with_one_decimal(void)
 {
-    CHECK(survey_nps(2, 1, 3) == 33.3);
-    CHECK(survey_nps(1, 2, 3) == -33.3);
-    CHECK(survey_nps(3, 0, 3) == 100.0);
-    CHECK(survey_nps(0, 7, 7) == -100.0);
-    CHECK(survey_nps(0, 0, 0) == 0.0);
-    CHECK(survey_nps(1, 0, 8) == 12.5);
+    CHECK(survey_report_nps(2, 1, 3) == 33.3);
+    CHECK(survey_report_nps(1, 2, 3) == -33.3);
+    CHECK(survey_report_nps(3, 0, 3) == 100.0);
+    CHECK(survey_report_nps(0, 7, 7) == -100.0);
+    CHECK(survey_report_nps(0, 0, 0) == 0.0);
+    CHECK(survey_report_nps(1, 0, 8) == 12.5);
 }
 
 static void test_report_sums_aggregates_by_period(void)
 {
-    sqlite3 *db = db_open(s_path, "normal", survey_migrations);
+    sqlite3 *db = db_open(s_path, "normal", survey_store_migrations);
     CHECK(db != NULL);
     if (!db)
         return;
     /* Monday 2026-11-16 and Sunday 2026-11-22 are one week; 2026-11-23 the next */
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-16T10:00:00Z"), "post-purchase", "en", "sent", 2), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "sent", 1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "responses", 1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "promoters", 1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "responses", 2), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "detractors", 1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "passives", 1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "comments", 1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-12-01T08:00:00Z"), "other", "en", "throttled", 4), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-16T10:00:00Z"), "post-purchase", "en", "sent", 2), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "sent", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "responses", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "promoters", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "responses", 2), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "detractors", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "passives", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "comments", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-12-01T08:00:00Z"), "other", "en", "throttled", 4), 0);
     /* a changed score: passive -> promoter on the day of the first answer */
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "passives", -1), 0);
-    CHECK_INT(sstore_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "promoters", 1), 0);
-    CHECK_INT(sstore_stat_add(db, 0, "x", "en", "sent; DROP TABLE stats", 1), -1);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "passives", -1), 0);
+    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en", "promoters", 1), 0);
+    CHECK_INT(survey_store_stat_add(db, 0, "x", "en", "sent; DROP TABLE stats", 1), -1);
 
     json_t *r = s_report(db, "{\"by\":\"week\"}");
     CHECK(r != NULL);

@@ -22,7 +22,7 @@ static void s_customer(sqlite3 *db, const char *json)
     json_t *c = json_loads(json, 0, NULL);
     CHECK(c != NULL);
     CHECK_INT(contacts_upsert(db, c), 0);
-    CHECK_INT(sstore_customer_extra(db, c, json_string_value(json_object_get(c, "id")), -1), 0);
+    CHECK_INT(survey_store_customer_extra(db, c, json_string_value(json_object_get(c, "id")), -1), 0);
     json_decref(c);
 }
 
@@ -55,7 +55,7 @@ static void test_cli_attribute_strings_match_numbers_and_booleans_and_a_run_is_o
     fputs("[survey]\nwindow_hours = 0-24\nwindow_days = all\n", f);
     fclose(f);
     config_t *cfg = config_load(path);
-    sqlite3 *db = db_open(dbpath, "normal", survey_migrations);
+    sqlite3 *db = db_open(dbpath, "normal", survey_store_migrations);
     CHECK(cfg != NULL && db != NULL);
     if (!cfg || !db)
         return;
@@ -89,14 +89,14 @@ static void test_cli_attribute_strings_match_numbers_and_booleans_and_a_run_is_o
     survey_env_t env = {.cfg = cfg, .throttle = 0, .default_tz = "UTC",
                         .default_locale = "en"};
     int64_t now = 1799053200000LL + 1000; /* 2027-01-04T09:00:01Z */
-    CHECK_INT(survey_runs_due(db, &env, now), 2);
+    CHECK_INT(survey_run_due(db, &env, now), 2);
     char got[200];
     s_invited(db, "cli", got, sizeof got);
     CHECK_STR(got, "a,c,e,");
     s_invited(db, "api", got, sizeof got);
     CHECK_STR(got, "a,c,e,");
     /* done: the next tick (or a restart) runs nothing again */
-    CHECK_INT(survey_runs_due(db, &env, now + 5000), 0);
+    CHECK_INT(survey_run_due(db, &env, now + 5000), 0);
     CHECK_INT(db_int(db, "SELECT count(*) FROM invites", -1), 6);
     db_close(&db);
     config_destroy(&cfg);

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "survey_time.h"
+#include "tz.h"
 #include "unit.h"
 
 /* s_ms - epoch ms of an RFC 3339 time */
@@ -21,12 +21,12 @@ static int64_t s_ms(const char *s)
     return ms;
 }
 
-static survey_window_t s_win(const char *hours, const char *days)
+static tz_window_t s_win(const char *hours, const char *days)
 {
-    survey_window_t w;
+    tz_window_t w;
     char err[200];
     memset(&w, 0, sizeof w);
-    if (survey_window_parse(hours, days, &w, err, sizeof err))
+    if (tz_window_parse(hours, days, &w, err, sizeof err))
         fprintf(stderr, "%s\n", err);
     return w;
 }
@@ -34,61 +34,61 @@ static survey_window_t s_win(const char *hours, const char *days)
 static void test_local_time_follows_dst_in_both_zones(void)
 {
     struct tm t;
-    CHECK_INT(survey_time_local(s_ms("2026-03-29T00:30:00Z"), "Europe/Warsaw", &t), 0);
+    CHECK_INT(tz_local(s_ms("2026-03-29T00:30:00Z"), "Europe/Warsaw", &t), 0);
     CHECK_INT(t.tm_hour, 1); /* CET, +1 */
-    CHECK_INT(survey_time_local(s_ms("2026-03-29T01:30:00Z"), "Europe/Warsaw", &t), 0);
+    CHECK_INT(tz_local(s_ms("2026-03-29T01:30:00Z"), "Europe/Warsaw", &t), 0);
     CHECK_INT(t.tm_hour, 3); /* CEST, +2: 02:xx was skipped */
-    CHECK_INT(survey_time_local(s_ms("2026-03-08T06:30:00Z"), "America/New_York", &t), 0);
+    CHECK_INT(tz_local(s_ms("2026-03-08T06:30:00Z"), "America/New_York", &t), 0);
     CHECK_INT(t.tm_hour, 1); /* EST, -5 */
-    CHECK_INT(survey_time_local(s_ms("2026-03-08T07:30:00Z"), "America/New_York", &t), 0);
+    CHECK_INT(tz_local(s_ms("2026-03-08T07:30:00Z"), "America/New_York", &t), 0);
     CHECK_INT(t.tm_hour, 3); /* EDT, -4 */
-    CHECK_INT(survey_time_local(s_ms("2026-11-01T05:30:00Z"), "America/New_York", &t), 0);
+    CHECK_INT(tz_local(s_ms("2026-11-01T05:30:00Z"), "America/New_York", &t), 0);
     CHECK_INT(t.tm_hour, 1); /* EDT: the first 01:30 */
-    CHECK_INT(survey_time_local(s_ms("2026-11-01T06:30:00Z"), "America/New_York", &t), 0);
+    CHECK_INT(tz_local(s_ms("2026-11-01T06:30:00Z"), "America/New_York", &t), 0);
     CHECK_INT(t.tm_hour, 1); /* EST: the second 01:30 */
     CHECK_INT(t.tm_wday, 0);
 }
 
 static void test_window_waits_over_spring_forward(void)
 {
-    survey_window_t w = s_win("9-20", "all");
+    tz_window_t w = s_win("9-20", "all");
     /* Saturday 21:00 CET -> Sunday 09:00 CEST */
-    CHECK(survey_window_next(&w, s_ms("2026-03-28T20:00:00Z"), "Europe/Warsaw") ==
+    CHECK(tz_window_next(&w, s_ms("2026-03-28T20:00:00Z"), "Europe/Warsaw") ==
           s_ms("2026-03-29T07:00:00Z"));
     /* Saturday 21:00 EST -> Sunday 09:00 EDT */
-    CHECK(survey_window_next(&w, s_ms("2026-03-08T02:00:00Z"), "America/New_York") ==
+    CHECK(tz_window_next(&w, s_ms("2026-03-08T02:00:00Z"), "America/New_York") ==
           s_ms("2026-03-08T13:00:00Z"));
 }
 
 static void test_window_waits_over_fall_back(void)
 {
-    survey_window_t w = s_win("9-17", "mon-sun");
-    CHECK(survey_window_next(&w, s_ms("2026-10-24T19:00:00Z"), "Europe/Warsaw") ==
+    tz_window_t w = s_win("9-17", "mon-sun");
+    CHECK(tz_window_next(&w, s_ms("2026-10-24T19:00:00Z"), "Europe/Warsaw") ==
           s_ms("2026-10-25T08:00:00Z"));
-    CHECK(survey_window_next(&w, s_ms("2026-10-31T22:00:00Z"), "America/New_York") ==
+    CHECK(tz_window_next(&w, s_ms("2026-10-31T22:00:00Z"), "America/New_York") ==
           s_ms("2026-11-01T14:00:00Z"));
 }
 
 static void test_window_inside_is_now_and_weekend_waits_for_monday(void)
 {
-    survey_window_t w = s_win("9-20", "mon-fri");
+    tz_window_t w = s_win("9-20", "mon-fri");
     int64_t now = s_ms("2026-03-27T10:00:00Z"); /* Friday 11:00 in Warsaw */
-    CHECK(survey_window_next(&w, now, "Europe/Warsaw") == now);
+    CHECK(tz_window_next(&w, now, "Europe/Warsaw") == now);
     /* Saturday 10:00 in Warsaw -> Monday 09:00 CEST */
-    CHECK(survey_window_next(&w, s_ms("2026-03-28T09:00:00Z"), "Europe/Warsaw") ==
+    CHECK(tz_window_next(&w, s_ms("2026-03-28T09:00:00Z"), "Europe/Warsaw") ==
           s_ms("2026-03-30T07:00:00Z"));
     /* the same instant is Friday 19:45 in New York (inside, before 20:00) */
     now = s_ms("2026-03-27T23:45:00Z");
-    CHECK(survey_window_next(&w, now, "America/New_York") == now);
+    CHECK(tz_window_next(&w, now, "America/New_York") == now);
     /* ... and Saturday 00:45 in Warsaw: Monday */
-    CHECK(survey_window_next(&w, now, "Europe/Warsaw") == s_ms("2026-03-30T07:00:00Z"));
+    CHECK(tz_window_next(&w, now, "Europe/Warsaw") == s_ms("2026-03-30T07:00:00Z"));
 }
 
 static void test_window_opening_in_a_skipped_hour_moves_forward(void)
 {
-    survey_window_t w = s_win("2-5", "all");
+    tz_window_t w = s_win("2-5", "all");
     /* 02:00 does not exist in Warsaw on 2026-03-29: opens at 03:00 CEST */
-    CHECK(survey_window_next(&w, s_ms("2026-03-28T23:30:00Z"), "Europe/Warsaw") ==
+    CHECK(tz_window_next(&w, s_ms("2026-03-28T23:30:00Z"), "Europe/Warsaw") ==
           s_ms("2026-03-29T01:00:00Z"));
 }
 
@@ -96,10 +96,10 @@ static void test_process_tz_is_restored(void)
 {
     setenv("TZ", "Asia/Tokyo", 1);
     struct tm t;
-    survey_time_local(0, "America/New_York", &t);
+    tz_local(0, "America/New_York", &t);
     CHECK_STR(getenv("TZ"), "Asia/Tokyo");
     unsetenv("TZ");
-    survey_time_local(0, "Europe/Warsaw", &t);
+    tz_local(0, "Europe/Warsaw", &t);
     CHECK(getenv("TZ") == NULL);
     CHECK_INT(t.tm_hour, 1);
 }
@@ -119,7 +119,7 @@ static void test_cache_agrees_with_the_zone_files(void)
         for (int i = 0; i < 4400 && bad < 5; i++) {
             int64_t ms = start + (int64_t)i * 7919 * 1000;
             struct tm got, want;
-            CHECK_INT(survey_time_local(ms, zones[z], &got), 0);
+            CHECK_INT(tz_local(ms, zones[z], &got), 0);
             setenv("TZ", zones[z], 1);
             tzset();
             time_t t = (time_t)(ms / 1000);
@@ -132,7 +132,7 @@ static void test_cache_agrees_with_the_zone_files(void)
             if (got.tm_year != want.tm_year || got.tm_yday != want.tm_yday ||
                 got.tm_hour != want.tm_hour || got.tm_min != want.tm_min ||
                 got.tm_wday != want.tm_wday || got.tm_isdst != want.tm_isdst ||
-                survey_time_from_local(&want, zones[z]) != want_ms) {
+                tz_from_local(&want, zones[z]) != want_ms) {
                 fprintf(stderr, "%s at %lld differs\n", zones[z], (long long)ms);
                 bad++;
             }
@@ -143,33 +143,33 @@ static void test_cache_agrees_with_the_zone_files(void)
 
 static void test_window_parse(void)
 {
-    survey_window_t w;
+    tz_window_t w;
     char err[200];
-    CHECK_INT(survey_window_parse("0-24", "sat-mon", &w, err, sizeof err), 0);
+    CHECK_INT(tz_window_parse("0-24", "sat-mon", &w, err, sizeof err), 0);
     CHECK_INT(w.days, (1u << 6) | (1u << 0) | (1u << 1));
-    CHECK_INT(survey_window_parse("9-20", "mon,wed Fri", &w, err, sizeof err), 0);
+    CHECK_INT(tz_window_parse("9-20", "mon,wed Fri", &w, err, sizeof err), 0);
     CHECK_INT(w.days, (1u << 1) | (1u << 3) | (1u << 5));
-    CHECK_INT(survey_window_parse("20-9", "all", &w, err, sizeof err), -1);
+    CHECK_INT(tz_window_parse("20-9", "all", &w, err, sizeof err), -1);
     CHECK(strstr(err, "window_hours") != NULL);
-    CHECK_INT(survey_window_parse("9-25", "all", &w, err, sizeof err), -1);
-    CHECK_INT(survey_window_parse("9", "all", &w, err, sizeof err), -1);
-    CHECK_INT(survey_window_parse("9-20x", "all", &w, err, sizeof err), -1);
-    CHECK_INT(survey_window_parse("9-20", "mon-xyz", &w, err, sizeof err), -1);
+    CHECK_INT(tz_window_parse("9-25", "all", &w, err, sizeof err), -1);
+    CHECK_INT(tz_window_parse("9", "all", &w, err, sizeof err), -1);
+    CHECK_INT(tz_window_parse("9-20x", "all", &w, err, sizeof err), -1);
+    CHECK_INT(tz_window_parse("9-20", "mon-xyz", &w, err, sizeof err), -1);
     CHECK(strstr(err, "window_days") != NULL);
-    CHECK_INT(survey_window_parse("9-20", " , ", &w, err, sizeof err), -1);
+    CHECK_INT(tz_window_parse("9-20", " , ", &w, err, sizeof err), -1);
 }
 
 static void test_tz_names(void)
 {
-    CHECK(survey_tz_ok("Europe/Warsaw"));
-    CHECK(survey_tz_ok("UTC"));
-    CHECK(survey_tz_ok("America/Argentina/Buenos_Aires"));
-    CHECK(!survey_tz_ok("Europe/Nowhere"));
-    CHECK(!survey_tz_ok("../../etc/passwd"));
-    CHECK(!survey_tz_ok("/etc/localtime"));
-    CHECK(!survey_tz_ok("Europe"));  /* a directory */
-    CHECK(!survey_tz_ok(""));
-    CHECK(!survey_tz_ok(NULL));
+    CHECK(tz_ok("Europe/Warsaw"));
+    CHECK(tz_ok("UTC"));
+    CHECK(tz_ok("America/Argentina/Buenos_Aires"));
+    CHECK(!tz_ok("Europe/Nowhere"));
+    CHECK(!tz_ok("../../etc/passwd"));
+    CHECK(!tz_ok("/etc/localtime"));
+    CHECK(!tz_ok("Europe"));  /* a directory */
+    CHECK(!tz_ok(""));
+    CHECK(!tz_ok(NULL));
 }
 
 int main(void)
