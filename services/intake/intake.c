@@ -17,9 +17,11 @@
  *           /alert), complaint_reply (intake/<offset>/reply),
  *           complaint_breach (intake/breach/<case>).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
- * Config:   [intake] control db reasons staff_url; [gateway] public_url.
+ * Config:   [intake] control db reasons staff_url; [gateway] public_url;
+ *           [mailer] templates default_locale (the staff mails' fixed texts,
+ *           the "intake" words of words.json).
  *           The taxonomy and the teams' business hours are in [intake]
- *           reasons (config/reasons.conf, see intake_reasons.c).
+ *           reasons (config/reasons.conf, see common/reasons.c).
  *
  * A case is opened in the consumer's transaction, so exactly once per
  * source event: its id is C<journal offset of the source event>, and its
@@ -56,6 +58,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "service.h"
+#include "words.h"
 
 #define BREACH_BATCH 200
 
@@ -63,6 +66,7 @@ typedef struct {
     const config_t *cfg;
     reasons_t *reasons;
     intake_match_t *match;    /* the taxonomy's keywords */
+    words_t *words;           /* fixed texts of the staff mails (words.json "intake") */
     char staff_url[512];
     int due_timer;
     long long opened;
@@ -637,11 +641,16 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     char respond_by[120], opened_s[120], staff[700], overdue[64], key[128];
     intake_hours_format(due, team->tz, respond_by, sizeof respond_by);
     intake_hours_format(opened, team->tz, opened_s, sizeof opened_s);
+    /* staff mails go out in the default locale (they carry none) */
     long long late = (now - due) / 60000;
-    if (late >= 60)
-        snprintf(overdue, sizeof overdue, "%lldh %lldm", late / 60, late % 60);
-    else
-        snprintf(overdue, sizeof overdue, "%lld min", late);
+    json_t *by = json_pack("{s:I,s:I}", "hours", (json_int_t)(late / 60), "minutes",
+                           (json_int_t)(late >= 60 ? late % 60 : late));
+    char *o = by ? words_text(s->words, words_locale(s->words, NULL),
+                              late >= 60 ? "intake.overdue_hours" : "intake.overdue_minutes", by)
+                 : NULL;
+    snprintf(overdue, sizeof overdue, "%s", o ? o : "?");
+    free(o);
+    json_decref(by);
     s_staff_url(s, id, staff, sizeof staff);
     int ri = reasons_find(s->reasons, reason);
     json_t *vars = json_pack(
@@ -810,6 +819,13 @@ static int s_init(service_t *svc)
         log_error("event=intake_failed error=\"out of memory building the keyword matcher\"");
         return -1;
     }
+    char err[600];
+    s->words = words_load(config_get(cfg, "mailer", "templates"),
+                          config_get(cfg, "mailer", "default_locale"), err, sizeof err);
+    if (!s->words) {
+        log_error("event=bad_words error=\"%s\"", err);
+        return -1;
+    }
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
         return -1;
@@ -828,6 +844,7 @@ static void s_fini(service_t *svc)
         return;
     intake_match_destroy(&s->match);
     reasons_destroy(&s->reasons);
+    words_destroy(&s->words);
     free(s);
     service_set_state(svc, NULL);
 }

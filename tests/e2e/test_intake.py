@@ -354,6 +354,8 @@ def test_intake__breach_alert_exactly_once_after_the_first_response_target(make_
               if e["payload"]["template"] == "complaint_breach"]
     assert [e["key"] for e in breach] == ["intake/breach/%s" % late]
     assert breach[0]["payload"]["address"] == "logistics@example.com"
+    # how late, in the default locale's words ("intake" in templates/en/words.json)
+    assert re.fullmatch(r"\d+h \d+m|\d+ min", breach[0]["payload"]["vars"]["overdue"])
     msgs = smtp.wait_messages(6)
     overdue = [m for m in msgs if m["Subject"].startswith("Overdue")]
     assert len(overdue) == 1 and late in overdue[0]["Subject"]
