@@ -28,7 +28,8 @@
  *           journal_timeout survey_timeout milestone_timeout loop_timeout;
  *           [hark] token_key; [intake] control reasons timeout form_rate;
  *           [survey] control; [milestone] control; [loop] control; [mailer]
- *           shop_name (the survey page names the shop as the emails do).
+ *           shop_name (the survey page names the shop as the emails do),
+ *           templates and default_locale (the words on pages, words.h).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
  * for the journal's commit blocks only its own connection; many waiting
@@ -516,7 +517,7 @@ static int s_init(service_t *svc)
         return -1;
     }
     if (gateway_events_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
-        gateway_intake_init(gw))
+        gateway_intake_init(gw) || gateway_pages_init(gw))
         return -1;
     const char *listen = gw->conf.listen;
     struct sockaddr_storage ss;
@@ -556,6 +557,7 @@ static void s_fini(service_t *svc)
     gateway_admin_fini(gw);
     gateway_milestone_fini(gw);
     gateway_intake_fini(gw);
+    gateway_pages_fini(gw);
     pthread_key_delete(gw->journal_key);
     for (size_t i = 0; i < GATEWAY_OWNERS; i++)
         pthread_key_delete(gw->owner_keys[i]);

@@ -71,6 +71,7 @@ typedef struct {
     pthread_key_t owner_keys[GATEWAY_OWNERS];
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
     void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
+    struct words *words;       /* the words on pages, per locale (gateway_pages.c) */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -172,11 +173,17 @@ void gateway_pages_show(gateway_req_t *r, unsigned status, const char *lang, con
 void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, const char *title,
                   const char *cls, const char *text_html);
 
-/* gateway_pages_words_for - a page's words for locale from table, an array of n
- * structs of size bytes whose first member is "const char *lang" (a
- * two-letter language); "pl-PL" picks pl, anything unknown (or NULL) the
- * first entry.  Returns a pointer into table. */
-const void *gateway_pages_words_for(const void *table, size_t n, size_t size, const char *locale);
+/* gateway_pages_say - a page of a heading and one paragraph, the words
+ * title_key and text_key of locale (words.h; vars fill text_key in, may be
+ * NULL) */
+void gateway_pages_say(gateway_req_t *r, unsigned status, const char *locale,
+                       const char *title_key, const char *cls, const char *text_key,
+                       const json_t *vars);
+
+/* gateway_pages_init - load the pages' words ([mailer] templates); 0/-1.
+ * gateway_pages_fini frees them. */
+int gateway_pages_init(gateway_t *gw);
+void gateway_pages_fini(gateway_t *gw);
 
 /* gateway_survey_form_field - the first value of name in an urlencoded body, decoded
  * into out: 1 found, 0 absent, -1 malformed (gateway_survey.c) */

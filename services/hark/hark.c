@@ -34,6 +34,7 @@
 #include "reasons.h"
 #include "service.h"
 #include "wire.h"
+#include "words.h"
 
 #define HARK_TIMEOUT_MS 3000
 
@@ -489,6 +490,22 @@ static int s_check_config(cli_t *cli)
          * the reason taxonomy is a file of its own */
         if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
             bad += reasons_check_config(cli->cfg, s_print_error, NULL);
+    }
+    /* the words of pages and fixed mail texts, which the gateway, intake
+     * and loop read at start (templates/<locale>/words.json) */
+    int words = 0;
+    for (size_t i = 0; i < ns; i++)
+        words |= strcmp(names[i], "gateway") == 0 || strcmp(names[i], "intake") == 0 ||
+                 strcmp(names[i], "loop") == 0;
+    if (words) {
+        char err[600];
+        words_t *w = words_load(config_get(cli->cfg, "mailer", "templates"),
+                                config_get(cli->cfg, "mailer", "default_locale"), err, sizeof err);
+        if (!w) {
+            fprintf(stderr, "%s\n", err);
+            bad++;
+        }
+        words_destroy(&w);
     }
     if (n + (size_t)bad) {
         fprintf(stderr, "%s: %zu error%s\n", config_path(cli->cfg), n + (size_t)bad,

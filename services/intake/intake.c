@@ -17,9 +17,16 @@
  *           /alert), complaint_reply (intake/<offset>/reply),
  *           complaint_breach (intake/breach/<case>).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
- * Config:   [intake] control db reasons staff_url; [gateway] public_url.
+ * Config:   [intake] control db reasons staff_url; [gateway] public_url;
+ *           [mailer] templates default_locale (the staff mails' fixed texts
+ *           and the cases' notes: the "intake" words of words.json).
+ *
+ * Notes: a case's history is written for the staff, whose language Hark
+ * does not know, so its fixed texts ("opened from …", "retagged: …") are
+ * the "intake" words of the default locale, filled in when the note is
+ * written; a reply's note is the staff's own text.
  *           The taxonomy and the teams' business hours are in [intake]
- *           reasons (config/reasons.conf, see intake_reasons.c).
+ *           reasons (config/reasons.conf, see common/reasons.c).
  *
  * A case is opened in the consumer's transaction, so exactly once per
  * source event: its id is C<journal offset of the source event>, and its
@@ -56,6 +63,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "service.h"
+#include "words.h"
 
 #define BREACH_BATCH 200
 
@@ -64,6 +72,7 @@
 typedef struct {
     reasons_t *reasons;
     intake_match_t *match; /* the taxonomy's keywords */
+    words_t *words;        /* fixed texts of the staff mails (words.json "intake") */
     char staff_url[512];   /* [intake] staff_url, else [gateway] public_url; no trailing '/' */
     int due_timer;
     long long opened;
@@ -96,6 +105,18 @@ static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
         sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
+    return rc;
+}
+
+/* s_note_say - a note whose text is the word key ("intake.note_opened")
+ * filled in with vars (borrowed; NULL for none), in the staff's locale:
+ * the default one, as no staff member's language is known */
+static int s_note_say(intake_t *s, sqlite3 *db, const char *case_id, int64_t at, const char *by,
+                      const char *kind, const char *key, const json_t *vars)
+{
+    char *text = words_text(s->words, words_locale(s->words, NULL), key, vars);
+    int rc = text ? s_note(db, case_id, at, by, kind, text) : -1;
+    free(text);
     return rc;
 }
 
@@ -244,12 +265,13 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     sqlite3_bind_int64(st, 10, due);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 600];
-    snprintf(msg, sizeof msg, "the customer changed the answer (%.512s)%s%s%s",
-             ev->key ? ev->key : "", staff ? "" : ", reasons ", staff ? "" : codes,
-             opens ? "; now waiting for a reply" : "");
-    if (rc || s_note(db, id, at, NULL, "answer", msg))
+    json_t *say = json_pack("{s:s,s:s,s:b}", "key", ev->key ? ev->key : "", "codes",
+                            staff ? "" : codes, "waiting", opens);
+    if (rc || !say || s_note_say(s, db, id, at, NULL, "answer", "intake.note_answer", say)) {
+        json_decref(say);
         return -1;
+    }
+    json_decref(say);
     log_info("event=case_answer_changed case=%s codes=\"%s\" opens=%d", id, codes, opens);
     if (!staff && consumer_emit(c, ev, "feedback.tagged", "tagged",
                                 s_tagged(r, id, *cid ? cid : NULL, "nps", idx, n, via, text,
@@ -364,10 +386,11 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     db_finish(st);
     if (rc || !inserted)
         return rc;
-    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1024];
-    snprintf(msg, sizeof msg, "opened from %s %.512s, reasons %s (via %s), team %s", kind,
-             ev->key ? ev->key : "", codes, via, team->name);
-    if (s_note(db, id, opened, NULL, "opened", msg))
+    json_t *say = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", kind, "key", ev->key ? ev->key : "",
+                            "codes", codes, "via", via, "team", team->name);
+    rc = say ? s_note_say(s, db, id, opened, NULL, "opened", "intake.note_opened", say) : -1;
+    json_decref(say);
+    if (rc)
         return -1;
     s->opened++;
     log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s", id, kind, codes,
@@ -482,7 +505,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
             return -1;
         log_info("event=case_replied case=%s by=%s", id, by ? by : "");
         if (!*cid)
-            return s_note(db, id, at, NULL, "note", "no customer to mail the reply to");
+            return s_note_say(s, db, id, at, NULL, "note", "intake.note_no_customer", NULL);
         json_t *vars = json_pack("{s:s,s:s}", "case_number", id, "reply", message);
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "customer_id", cid, "template",
                                  "complaint_reply", "category", "complaint", "vars", vars);
@@ -500,7 +523,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         db_finish(st);
         log_info("event=case_resolved case=%s by=%s", id, by ? by : "");
-        return rc ? -1 : s_note(db, id, at, by, "resolved", "resolved");
+        return rc ? -1 : s_note_say(s, db, id, at, by, "resolved", "intake.note_resolved", NULL);
     }
     /* case.retagged: the staff's codes replace the case's */
     const reasons_t *r = s->reasons;
@@ -537,10 +560,12 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     sqlite3_bind_text(st, 4, team->name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 128];
-    snprintf(msg, sizeof msg, "retagged: %s (team %s)", codes, team->name);
-    if (rc || s_note(db, id, at, by, "retag", msg))
+    json_t *say = json_pack("{s:s,s:s}", "codes", codes, "team", team->name);
+    if (rc || !say || s_note_say(s, db, id, at, by, "retag", "intake.note_retagged", say)) {
+        json_decref(say);
         return -1;
+    }
+    json_decref(say);
     /* the contract's key for a retag: intake/retag/<case>/<n> */
     char key[128];
     snprintf(key, sizeof key, "intake/retag/%s/%d", id, retags + 1);
@@ -553,7 +578,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
 }
 
 /* s_loop - loop.notified: the customer's still-open cases get "loop closed" */
-static int s_loop(sqlite3 *db, const hark_event_t *ev)
+static int s_loop(intake_t *s, sqlite3 *db, const hark_event_t *ev)
 {
     const json_t *p = ev->payload;
     const char *loop = json_string_value(json_object_get(p, "loop"));
@@ -578,10 +603,12 @@ static int s_loop(sqlite3 *db, const hark_event_t *ev)
             return -1;
         if (!changed)
             continue;
-        char msg[300];
-        snprintf(msg, sizeof msg, "loop closed: the customer was told that %s was acted on"
-                                  " (loop %s)", reason ? reason : "?", loop ? loop : "?");
-        if (s_note(db, id, at, "loop", "loop_closed", msg))
+        json_t *say =
+            json_pack("{s:s,s:s}", "reason", reason ? reason : "?", "loop", loop ? loop : "?");
+        rc = say ? s_note_say(s, db, id, at, "loop", "loop_closed", "intake.note_loop_closed", say)
+                 : -1;
+        json_decref(say);
+        if (rc)
             return -1;
         log_info("event=case_loop_closed case=%s loop=%s", id, loop ? loop : "");
     }
@@ -603,7 +630,7 @@ static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c
     else if (strncmp(ev->type, "case.", 5) == 0)
         rc = s_staff(s, db, ev, c);
     else if (strcmp(ev->type, "loop.notified") == 0)
-        rc = s_loop(db, ev);
+        rc = s_loop(s, db, ev);
     /* the breach timer also flushes what a retag queued */
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
     return rc;
@@ -628,7 +655,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    if (rc || s_note(db, id, now, NULL, "breach", "first-response target missed; team alerted"))
+    if (rc || s_note_say(s, db, id, now, NULL, "breach", "intake.note_breach", NULL))
         return -1;
     log_info("event=case_breached case=%s team=%s", id, team ? team->name : "?");
     if (!team || !*team->email)
@@ -638,11 +665,16 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     char respond_by[120], opened_s[120], staff[700], overdue[64], key[128];
     intake_hours_format(due, team->tz, respond_by, sizeof respond_by);
     intake_hours_format(opened, team->tz, opened_s, sizeof opened_s);
+    /* staff mails go out in the default locale (they carry none) */
     long long late = (now - due) / 60000;
-    if (late >= 60)
-        snprintf(overdue, sizeof overdue, "%lldh %lldm", late / 60, late % 60);
-    else
-        snprintf(overdue, sizeof overdue, "%lld min", late);
+    json_t *by = json_pack("{s:I,s:I}", "hours", (json_int_t)(late / 60), "minutes",
+                           (json_int_t)(late >= 60 ? late % 60 : late));
+    char *o = by ? words_text(s->words, words_locale(s->words, NULL),
+                              late >= 60 ? "intake.overdue_hours" : "intake.overdue_minutes", by)
+                 : NULL;
+    snprintf(overdue, sizeof overdue, "%s", o ? o : "?");
+    free(o);
+    json_decref(by);
     s_staff_url(s, id, staff, sizeof staff);
     int ri = reasons_find(s->reasons, reason);
     json_t *vars = json_pack(
@@ -810,6 +842,13 @@ static int s_init(service_t *svc)
         log_error("event=intake_failed error=\"out of memory building the keyword matcher\"");
         return -1;
     }
+    char err[600];
+    s->words = words_load(config_get(cfg, "mailer", "templates"),
+                          config_get(cfg, "mailer", "default_locale"), err, sizeof err);
+    if (!s->words) {
+        log_error("event=bad_words error=\"%s\"", err);
+        return -1;
+    }
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_due, svc);
     if (s->due_timer < 0)
         return -1;
@@ -828,6 +867,7 @@ static void s_fini(service_t *svc)
         return;
     intake_match_destroy(&s->match);
     reasons_destroy(&s->reasons);
+    words_destroy(&s->words);
     free(s);
     service_set_state(svc, NULL);
 }
