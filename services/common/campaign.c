@@ -3,7 +3,7 @@
  * schema cannot say (durations as the config file takes them, which
  * fields belong to which kind), the run times of a relationship
  * (scheduled) campaign, a campaign's effective settings over [survey]
- * (its view, parsed) and the [survey] values behind them.  hark-survey,
+ * (its view, parsed) over the [survey] values behind them.  hark-survey,
  * the gateway's admin API and `hark campaign set` all check this way.
  */
 #include <stdio.h>
@@ -192,46 +192,67 @@ int campaign_next_run(int64_t start_ms, int off_min, const char *every, int64_t 
 static const char *const s_defaulted[] = {"delay", "window_hours", "window_days", "reminder",
                                           "expiry", NULL};
 
-/* campaign_view - the effective campaign of one row */
-json_t *campaign_view(const config_t *cfg, const char *id, int enabled,
-                             const char *source, const char *settings)
+/* campaign_defaults_load - [survey]'s values, as written */
+void campaign_defaults_load(const config_t *cfg, campaign_defaults_t *out)
 {
-    json_t *set = json_loads(settings ? settings : "{}", 0, NULL);
-    const char *kind = json_string_value(json_object_get(set, "kind"));
+    out->delay = config_get(cfg, "survey", "delay");
+    out->window_hours = config_get(cfg, "survey", "window_hours");
+    out->window_days = config_get(cfg, "survey", "window_days");
+    out->reminder = config_get(cfg, "survey", "reminder");
+    out->expiry = config_get(cfg, "survey", "expiry");
+}
+
+/* s_default - the [survey] value a campaign's setting falls back to */
+static const char *s_default(const campaign_defaults_t *def, const char *key)
+{
+    return strcmp(key, "delay") == 0          ? def->delay
+           : strcmp(key, "window_hours") == 0 ? def->window_hours
+           : strcmp(key, "window_days") == 0  ? def->window_days
+           : strcmp(key, "reminder") == 0     ? def->reminder
+           : strcmp(key, "expiry") == 0       ? def->expiry
+                                              : NULL;
+}
+
+/* campaign_view - the effective campaign of one row */
+json_t *campaign_view(const campaign_defaults_t *def, const char *id, int enabled,
+                      const char *source, const char *settings)
+{
+    json_t *row = json_loads(settings ? settings : "{}", 0, NULL);
+    const char *kind = json_string_value(json_object_get(row, "kind"));
     int rel = kind && strcmp(kind, "relationship") == 0;
     json_t *v = json_pack("{s:s,s:s,s:b}", "id", id, "kind",
                           rel ? "relationship" : "post_purchase", "enabled", enabled);
     if (!v) {
-        json_decref(set);
+        json_decref(row);
         return NULL;
     }
     for (int i = rel ? 1 : 0; s_defaulted[i]; i++) {
-        const char *x = json_string_value(json_object_get(set, s_defaulted[i]));
-        const char *dflt = config_get(cfg, "survey", s_defaulted[i]);
+        const char *x = json_string_value(json_object_get(row, s_defaulted[i]));
+        const char *dflt = s_default(def, s_defaulted[i]);
         json_object_set_new(v, s_defaulted[i], json_string(x ? x : dflt ? dflt : "0"));
     }
     if (rel) {
         static const char *const own[] = {"start", "every", "segment", NULL};
         for (int i = 0; own[i]; i++) {
-            json_t *x = json_object_get(set, own[i]);
+            json_t *x = json_object_get(row, own[i]);
             if (x)
                 json_object_set(v, own[i], x);
         }
-        const char *spread = json_string_value(json_object_get(set, "spread"));
+        const char *spread = json_string_value(json_object_get(row, "spread"));
         json_object_set_new(v, "spread", json_string(spread ? spread : "0"));
     } else {
-        json_t *rate = json_object_get(set, "sample_rate");
+        json_t *rate = json_object_get(row, "sample_rate");
         json_object_set_new(v, "sample_rate",
                             json_real(json_is_number(rate) ? json_number_value(rate) : 1.0));
-        json_t *products = json_object_get(set, "products");
+        json_t *products = json_object_get(row, "products");
         if (json_is_array(products))
             json_object_set(v, "products", products);
     }
-    json_t *by = json_object_get(set, "by");
+    json_t *by = json_object_get(row, "by");
     if (json_is_string(by))
         json_object_set(v, "by", by);
     json_object_set_new(v, "source", json_string(source ? source : "admin"));
-    json_decref(set);
+    json_decref(row);
     return v;
 }
 
@@ -296,45 +317,4 @@ void campaign_free(campaign_t *c)
     json_decref(c->segment);
     c->products = NULL;
     c->segment = NULL;
-}
-
-/* s_report - one "FILE:LINE: [survey] ..." error */
-static void s_report(const config_t *cfg, const char *key, const char *msg,
-                     void (*report)(const char *, void *), void *arg)
-{
-    char line[400];
-    int n = config_line(cfg, "survey", key);
-    if (n > 0)
-        snprintf(line, sizeof line, "%s:%d: [survey] %s", config_path(cfg), n, msg);
-    else
-        snprintf(line, sizeof line, "%s: [survey] %s", config_path(cfg), msg);
-    report(line, arg);
-}
-
-int campaign_check_config(const config_t *cfg, tz_window_t *w,
-                          void (*report)(const char *msg, void *arg), void *arg)
-{
-    tz_window_t tmp;
-    char err[300];
-    int bad = 0;
-    const char *hours = config_get(cfg, "survey", "window_hours");
-    const char *days = config_get(cfg, "survey", "window_days");
-    /* each key on its own, so the error names the line that is wrong */
-    if (tz_window_parse(hours, "all", &tmp, err, sizeof err)) {
-        s_report(cfg, "window_hours", err, report, arg);
-        bad++;
-    }
-    if (tz_window_parse("0-24", days, &tmp, err, sizeof err)) {
-        s_report(cfg, "window_days", err, report, arg);
-        bad++;
-    }
-    const char *tz = config_get(cfg, "survey", "default_timezone");
-    if (!tz_ok(tz)) {
-        snprintf(err, sizeof err, "default_timezone: unknown time zone \"%s\"", tz ? tz : "");
-        s_report(cfg, "default_timezone", err, report, arg);
-        bad++;
-    }
-    if (!bad && w)
-        tz_window_parse(hours, days, w, err, sizeof err);
-    return bad;
 }

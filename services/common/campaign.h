@@ -62,21 +62,26 @@ typedef struct {
     int64_t purchased_within; /* ms, -1 when not filtered */
 } campaign_t;
 
+/* The [survey] values a campaign's own settings fall back to (the
+ * post-purchase campaign's), as text: read once at start by hark-survey
+ * (in its survey_config_t) and by `hark campaign set`.  They point into the
+ * config. */
+typedef struct {
+    const char *delay, *window_hours, *window_days, *reminder, *expiry;
+} campaign_defaults_t;
+
+/* campaign_defaults_load - fill out from cfg (already checked) */
+void campaign_defaults_load(const config_t *cfg, campaign_defaults_t *out);
+
 /* campaign_view - the effective campaign (SURVEY_CAMPAIGNS_OK item
- * without counts) of a row: its settings JSON over [survey].  Caller decrefs. */
-json_t *campaign_view(const config_t *cfg, const char *id, int enabled,
-                             const char *source, const char *settings);
+ * without counts) of a row: its settings JSON over def ([survey]'s).
+ * Caller decrefs. */
+json_t *campaign_view(const campaign_defaults_t *def, const char *id, int enabled,
+                      const char *source, const char *settings);
 
 /* campaign_parse - a view's settings into out (free with
  * campaign_free); 0, or -1 with a message in err */
 int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len);
 void campaign_free(campaign_t *c);
-
-/* campaign_check_config - the [survey] values the config table cannot check
- * (window_hours, window_days, default_timezone): each error as
- * "FILE:LINE: [survey] key: message" to report(msg, arg).  Returns the
- * number of errors; w, when not NULL, gets the window. */
-int campaign_check_config(const config_t *cfg, tz_window_t *w,
-                          void (*report)(const char *msg, void *arg), void *arg);
 
 #endif

@@ -8,6 +8,7 @@
  * and lines longer than inih's fixed 200-byte buffer.
  */
 #include "config.h"
+#include "tz.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +160,109 @@ int config_parse_size(const char *s, long long *bytes)
     return 0;
 }
 
+/* s_digits - n decimal digits at s as a number, or -1 */
+static int s_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* config_parse_time - "HH:MM" (two digits each) to minutes */
+int config_parse_time(const char *s, int *minutes)
+{
+    if (!s || strlen(s) != 5 || s[2] != ':')
+        return -1;
+    int h = s_digits(s, 2), m = s_digits(s + 3, 2);
+    if (h < 0 || h > 23 || m < 0 || m > 59)
+        return -1;
+    *minutes = h * 60 + m;
+    return 0;
+}
+
+/* s_hour - "9", "09" or "09:00" at p (up to end) as a whole hour, or -1;
+ * a minute other than :00 is refused: windows open on the hour */
+static int s_hour(const char *p, size_t n)
+{
+    if (n >= 4 && p[n - 3] == ':') {
+        if (s_digits(p + n - 2, 2) != 0)
+            return -1;
+        n -= 3;
+    }
+    return n >= 1 && n <= 2 ? s_digits(p, (int)n) : -1;
+}
+
+/* config_parse_hours - "START-END" in whole hours */
+int config_parse_hours(const char *s, int *start, int *end)
+{
+    const char *dash = s ? strchr(s, '-') : NULL;
+    if (!dash)
+        return -1;
+    int a = s_hour(s, (size_t)(dash - s)), b = s_hour(dash + 1, strlen(dash + 1));
+    if (a < 0 || a > 23 || b < 1 || b > 24 || a >= b)
+        return -1;
+    *start = a;
+    *end = b;
+    return 0;
+}
+
+static const char *const s_days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+/* s_day - index of a three-letter day name at p, or -1 */
+static int s_day(const char *p, size_t n)
+{
+    if (n != 3)
+        return -1;
+    for (int i = 0; i < 7; i++)
+        if (strncasecmp(p, s_days[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+/* config_parse_days - day names and ranges to a tm_wday mask */
+int config_parse_days(const char *s, unsigned *mask)
+{
+    if (!s)
+        return -1;
+    if (strcasecmp(s, "all") == 0) {
+        *mask = 0x7f;
+        return 0;
+    }
+    unsigned m = 0;
+    const char *p = s;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, " ,-");
+        int d1 = s_day(p, len), d2 = d1;
+        p += len;
+        if (*p == '-') {
+            p++;
+            len = strcspn(p, " ,-");
+            d2 = s_day(p, len);
+            p += len;
+        }
+        if (d1 < 0 || d2 < 0)
+            return -1;
+        /* a range may wrap: sat-mon is sat, sun, mon */
+        for (int d = d1;; d = (d + 1) % 7) {
+            m |= 1u << d;
+            if (d == d2)
+                break;
+        }
+    }
+    if (!m)
+        return -1;
+    *mask = m;
+    return 0;
+}
+
 /* s_check_listen - HOST:PORT or [V6]:PORT */
 static int s_check_listen(const char *v)
 {
@@ -254,6 +359,45 @@ static const char *s_check_value(const config_setting_t *s, const char *v, char 
             return NULL;
         snprintf(msg, len, "expected an http:// or https:// URL, got \"%s\"", v);
         return msg;
+    case CFG_TIME: {
+        int m;
+        if (config_parse_time(v, &m) == 0)
+            return NULL;
+        snprintf(msg, len, "expected HH:MM (00:00 to 23:59), got \"%s\"", v);
+        return msg;
+    }
+    case CFG_TZ:
+        if (tz_ok(v))
+            return NULL;
+        snprintf(msg, len, "unknown time zone \"%s\"", v);
+        return msg;
+    case CFG_HOURS: {
+        int a, b;
+        if (config_parse_hours(v, &a, &b) == 0)
+            return NULL;
+        snprintf(msg, len,
+                 "expected START-END hours like 9-20 or 09:00-20:00 (0-24: all day), got \"%s\"",
+                 v);
+        return msg;
+    }
+    case CFG_DAYS: {
+        unsigned m;
+        if (config_parse_days(v, &m) == 0)
+            return NULL;
+        snprintf(msg, len, "expected days like mon-sat, mon,wed,fri or all, got \"%s\"", v);
+        return msg;
+    }
+    case CFG_WORD: {
+        long long vl = (long long)strlen(v);
+        int ok = vl >= s->min && vl <= s->max;
+        for (const char *p = v; ok && *p; p++)
+            ok = isascii((unsigned char)*p) && isalnum((unsigned char)*p);
+        if (ok)
+            return NULL;
+        snprintf(msg, len, "expected %lld to %lld letters and digits, got \"%s\"", s->min,
+                 s->max, v);
+        return msg;
+    }
     }
     if (n < s->min || n > s->max) {
         snprintf(msg, len, "\"%s\" is out of range", v);
@@ -544,6 +688,80 @@ long long config_size(const config_t *cfg, const char *section, const char *key)
     if (v && config_parse_size(v, &n))
         n = 0;
     return n;
+}
+
+/* config_time_min - TIME value in minutes; 0 when unset */
+int config_time_min(const config_t *cfg, const char *section, const char *key)
+{
+    int m = 0;
+    const char *v = config_get(cfg, section, key);
+    if (v && config_parse_time(v, &m))
+        m = 0;
+    return m;
+}
+
+/* config_hours - HOURS value; all day when unset */
+int config_hours(const config_t *cfg, const char *section, const char *key, int *start,
+                 int *end)
+{
+    const char *v = config_get(cfg, section, key);
+    if (v && config_parse_hours(v, start, end) == 0)
+        return 0;
+    *start = 0;
+    *end = 24;
+    return -1;
+}
+
+/* config_days - DAYS value; every day when unset */
+unsigned config_days(const config_t *cfg, const char *section, const char *key)
+{
+    unsigned m;
+    const char *v = config_get(cfg, section, key);
+    return v && config_parse_days(v, &m) == 0 ? m : 0x7f;
+}
+
+/* config_default - the table's default */
+const char *config_default(const char *section, const char *key)
+{
+    const config_setting_t *s = s_find_setting(section, key);
+    return s ? s->def : NULL;
+}
+
+/* s_print_key - one "section.key = value" line */
+static void s_print_key(const config_t *cfg, const char *section, const config_setting_t *s,
+                        int mode, FILE *fp)
+{
+    const char *v = s->def;
+    if (mode != CONFIG_PRINT_DEFAULTS) {
+        const s_entry_t *e = s_find_entry(cfg, section, s->key);
+        v = e ? e->value : NULL;
+        if (mode == CONFIG_PRINT_CHANGED) {
+            if (!e || e->line == 0)
+                return;
+            char *d = s->def ? s_expand(s->def, cfg->state_dir) : NULL;
+            int same = d && strcmp(d, v) == 0;
+            free(d);
+            if (same)
+                return;
+        }
+    }
+    fprintf(fp, "%s.%s =%s%s\n", section, s->key, v && *v ? " " : "", v ? v : "");
+}
+
+/* config_print - postconf's view: every key, one a line */
+void config_print(const config_t *cfg, int mode, FILE *fp)
+{
+    for (const config_setting_t *s = config_table; s->section; s++) {
+        if (!strchr(s->section, '*')) {
+            s_print_key(cfg, s->section, s, mode, fp);
+            continue;
+        }
+        /* a section per name ("team.*"): its keys under each one present */
+        const char *names[64];
+        size_t n = cfg ? config_sections_like(cfg, s->section, names, 64) : 0;
+        for (size_t i = 0; i < n; i++)
+            s_print_key(cfg, names[i], s, mode, fp);
+    }
 }
 
 /* s_own - keep a string for the config's lifetime */

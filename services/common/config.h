@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum {
     CFG_STR,      /* any text */
@@ -29,6 +30,11 @@ typedef enum {
     CFG_PATH,     /* a file system path */
     CFG_EMAIL,    /* an email address, may be empty */
     CFG_URL,      /* http:// or https:// URL */
+    CFG_TIME,     /* time of day HH:MM, 00:00 to 23:59 -> minutes after midnight */
+    CFG_TZ,       /* an IANA time zone the system knows (tz_ok) */
+    CFG_HOURS,    /* local hours START-END: 9-17 or 09:00-17:00 (0-24: all day) */
+    CFG_DAYS,     /* weekdays: mon-fri, mon,wed,fri, "sat sun" or all */
+    CFG_WORD,     /* letters and digits, length within [min, max] */
 } config_type_t;
 
 typedef struct {
@@ -80,9 +86,39 @@ size_t config_list(const config_t *cfg, const char *section, const char *key,
 size_t config_sections_like(const config_t *cfg, const char *prefix,
                             const char **out, size_t max);
 
+/* config_time_min - TIME value as minutes after midnight; 0 when unset */
+int config_time_min(const config_t *cfg, const char *section, const char *key);
+/* config_hours - HOURS value as [start, end) whole hours; 0, or -1 when
+ * unset (start 0, end 24 then) */
+int config_hours(const config_t *cfg, const char *section, const char *key, int *start,
+                 int *end);
+/* config_days - DAYS value as a mask, bit 0 Sunday .. bit 6 Saturday
+ * (tm_wday); every day when unset */
+unsigned config_days(const config_t *cfg, const char *section, const char *key);
+
 /* config_parse_duration / config_parse_size - text to ms / bytes; 0 or -1 */
 int config_parse_duration(const char *s, long long *ms);
 int config_parse_size(const char *s, long long *bytes);
+/* config_parse_time - "09:30" to minutes after midnight; 0 or -1 */
+int config_parse_time(const char *s, int *minutes);
+/* config_parse_hours - "9-17" or "09:00-17:00" to whole hours start 0..23,
+ * end 1..24, start < end; 0 or -1 */
+int config_parse_hours(const char *s, int *start, int *end);
+/* config_parse_days - "mon-fri", "mon,wed,fri", "sat-mon" (a range may
+ * wrap), "sat sun" or "all" to a tm_wday bit mask, never empty; 0 or -1 */
+int config_parse_days(const char *s, unsigned *mask);
+
+/* config_default - the table's default of [section] key, {state_dir} not
+ * expanded; NULL when it has none (or the key is unknown) */
+const char *config_default(const char *section, const char *key);
+
+/* config_print - every key of the table as "section.key = value", one a
+ * line in table order, to fp.  CONFIG_PRINT_DEFAULTS prints the table's
+ * defaults instead of cfg's values (cfg may then be NULL);
+ * CONFIG_PRINT_CHANGED only keys set in the file to a value other than
+ * their default.  Keys of "team.*"-like sections print per section present. */
+enum { CONFIG_PRINT_VALUES, CONFIG_PRINT_DEFAULTS, CONFIG_PRINT_CHANGED };
+void config_print(const config_t *cfg, int mode, FILE *fp);
 
 /* config_ensure_state_dir - create the state dir (0700) if missing; 0/-1 */
 int config_ensure_state_dir(const config_t *cfg);

@@ -114,6 +114,11 @@ static const char *s_type(config_type_t type, int *bounds)
     case CFG_PATH: return "path";
     case CFG_EMAIL: return "email address";
     case CFG_URL: return "URL";
+    case CFG_TIME: return "time of day (HH:MM)";
+    case CFG_TZ: return "time zone (IANA name, e.g. Europe/Warsaw)";
+    case CFG_HOURS: return "hours (START-END, e.g. 09:00-17:00)";
+    case CFG_DAYS: return "weekdays (e.g. mon-fri, sat sun)";
+    case CFG_WORD: *bounds = 1; return "letters and digits, length";
     default: return "value";
     }
 }

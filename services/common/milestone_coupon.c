@@ -17,14 +17,6 @@
 #include "milestone_settings.h"
 #include "token.h"
 
-const char *milestone_coupon_prefix(const config_t *cfg)
-{
-    const char *c = config_get(cfg, "milestone", "coupon");
-    if (!c || !*c || strcmp(c, "off") == 0)
-        return NULL;
-    return strcmp(c, "on") == 0 ? "GIFT" : c;
-}
-
 char *milestone_coupon_make(const char *key, const char *prefix, int kind, int year,
                             const char *cid)
 {

@@ -6,12 +6,6 @@
 #ifndef HARK_MILESTONE_COUPON_H
 #define HARK_MILESTONE_COUPON_H
 
-#include "config.h"
-
-/* milestone_coupon_prefix - the prefix [milestone] coupon gives ("GIFT" for on),
- * or NULL when coupons are off */
-const char *milestone_coupon_prefix(const config_t *cfg);
-
 /* milestone_coupon_make - "<PREFIX>-<token>": an HMAC under key (purpose
  * "coupon") of kind, year and customer id, so whoever holds the key can
  * tell offline that the code is genuine, whose it is and for which year.

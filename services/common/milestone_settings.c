@@ -12,7 +12,6 @@
 
 #include "milestone_settings.h"
 #include "proto.h"
-#include "tz.h"
 
 /* s_digits - n ASCII digits at s as a number, or -1 */
 static int s_digits(const char *s, int n)
@@ -26,15 +25,11 @@ static int s_digits(const char *s, int n)
     return v;
 }
 
+/* milestone_settings_parse_time - the config's time-of-day kind, so
+ * [milestone] time and a milestone.saved time read alike */
 int milestone_settings_parse_time(const char *s, int *minutes)
 {
-    if (!s || strlen(s) != 5 || s[2] != ':')
-        return -1;
-    int h = s_digits(s, 2), mi = s_digits(s + 3, 2);
-    if (h < 0 || h > 23 || mi < 0 || mi > 59)
-        return -1;
-    *minutes = h * 60 + mi;
-    return 0;
+    return config_parse_time(s, minutes);
 }
 
 int milestone_settings_parse_offset(const char *s, int *days)
@@ -78,17 +73,15 @@ int milestone_settings_kind(const char *name)
     return -1;
 }
 
-void milestone_settings_default(const config_t *cfg, int kind, milestone_settings_t *out)
+void milestone_settings_default(const milestone_config_t *mc, int kind, milestone_settings_t *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = kind;
     out->enabled = 1;
-    out->minutes = 9 * 60;
-    milestone_settings_parse_time(config_get(cfg, "milestone", "time"), &out->minutes);
+    out->minutes = mc->time_min;
     snprintf(out->template_name, sizeof out->template_name, "%s",
              milestone_settings_kind_names[kind]);
-    const char *from = config_get(cfg, "milestone", "anniversary_from");
-    out->from_signup = from && strcmp(from, "signup_date") == 0;
+    out->from_signup = mc->from_signup;
 }
 
 json_t *milestone_settings_view(const milestone_settings_t *s)
@@ -116,13 +109,14 @@ static int s_fail(char *field, size_t flen, const char *f, char *msg, size_t mle
     return -1;
 }
 
-int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone_settings_t *out,
-                                 char *field, size_t flen, char *msg, size_t mlen)
+int milestone_settings_from_json(const milestone_config_t *mc, const json_t *p,
+                                 milestone_settings_t *out, char *field, size_t flen, char *msg,
+                                 size_t mlen)
 {
     int kind = milestone_settings_kind(json_string_value(json_object_get(p, "kind")));
     if (kind < 0)
         return s_fail(field, flen, "kind", msg, mlen, "kind must be birthday or anniversary");
-    milestone_settings_default(cfg, kind, out);
+    milestone_settings_default(mc, kind, out);
     out->admin = 1;
     const json_t *en = json_object_get(p, "enabled");
     if (en && !json_is_boolean(en))
@@ -204,11 +198,9 @@ const char *milestone_settings_check(const schema_t *s, const json_t *p, char *f
     return NULL;
 }
 
-int milestone_settings_template_check(const config_t *cfg, const char *name, char *field,
-                                      size_t flen, char *msg, size_t mlen)
+int milestone_settings_template_check(const char *dir, const char *def, const char *name,
+                                      char *field, size_t flen, char *msg, size_t mlen)
 {
-    const char *dir = config_get(cfg, "mailer", "templates");
-    const char *def = config_get(cfg, "mailer", "default_locale");
     char loc[32], path[4096];
     size_t i = 0;
     /* the mailer's folder names: lower case, "-" (pl_PL is pl-pl/) */
@@ -224,47 +216,4 @@ int milestone_settings_template_check(const config_t *cfg, const char *name, cha
     snprintf(msg, mlen, "template %.64s does not exist: no %.64s/%.64s.md under [mailer] templates",
              name, *loc ? loc : "en", name);
     return -1;
-}
-
-/* s_report - one "FILE:LINE: [milestone] ..." error */
-static void s_report(const config_t *cfg, const char *key, const char *msg,
-                     void (*report)(const char *, void *), void *arg)
-{
-    char line[400];
-    int n = config_line(cfg, "milestone", key);
-    if (n > 0)
-        snprintf(line, sizeof line, "%s:%d: [milestone] %s: %s", config_path(cfg), n, key, msg);
-    else
-        snprintf(line, sizeof line, "%s: [milestone] %s: %s", config_path(cfg), key, msg);
-    report(line, arg);
-}
-
-int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
-                                    void *arg)
-{
-    int bad = 0, v;
-    char m[200];
-    const char *t = config_get(cfg, "milestone", "time");
-    if (milestone_settings_parse_time(t, &v)) {
-        snprintf(m, sizeof m, "expected HH:MM (00:00 to 23:59), got \"%.40s\"", t ? t : "");
-        s_report(cfg, "time", m, report, arg);
-        bad++;
-    }
-    const char *tz = config_get(cfg, "milestone", "default_timezone");
-    if (!tz_ok(tz)) {
-        snprintf(m, sizeof m, "unknown time zone \"%.64s\"", tz ? tz : "");
-        s_report(cfg, "default_timezone", m, report, arg);
-        bad++;
-    }
-    const char *c = config_get(cfg, "milestone", "coupon");
-    int ok = c && *c && strlen(c) <= 16;
-    for (const char *p = c; ok && *p; p++)
-        ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
-    if (!ok) {
-        snprintf(m, sizeof m, "expected on, off or a prefix of 1-16 letters and digits, got"
-                              " \"%.40s\"", c ? c : "");
-        s_report(cfg, "coupon", m, report, arg);
-        bad++;
-    }
-    return bad;
 }

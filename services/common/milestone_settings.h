@@ -1,19 +1,22 @@
 /*
  * milestone_settings.h - what a marketer sets per milestone kind (on/off,
- * local send time, offset, template, where anniversaries count from), the
- * checks of a milestone.saved payload and of [milestone]'s values: shared
- * by hark-milestone, the gateway's admin API and `hark milestone set`.
+ * local send time, offset, template, where anniversaries count from) and the
+ * checks of a milestone.saved payload: shared by hark-milestone, the
+ * gateway's admin API and `hark milestone set`.  [milestone]'s values are
+ * checked by the config table (config_table.c).
  */
 #ifndef HARK_MILESTONE_SETTINGS_H
 #define HARK_MILESTONE_SETTINGS_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "schema.h"
 
-/* milestone_settings_parse_time - "HH:MM" (00:00..23:59) into minutes after midnight; 0/-1 */
+/* milestone_settings_parse_time - "HH:MM" (00:00..23:59) into minutes after midnight, as
+ * the config's time-of-day kind reads it; 0/-1 */
 int milestone_settings_parse_time(const char *s, int *minutes);
 
 /* milestone_settings_parse_offset - "0", "-3d", "+2d", "2d" (-30..30 days); 0/-1 */
@@ -44,10 +47,23 @@ typedef struct {
     char by[80];
 } milestone_settings_t;
 
+/* hark-milestone's settings, read once at start (milestone_config_load, in
+ * hark-milestone's milestone_config.c).  Strings point into the config,
+ * which lives as long as the process. */
+typedef struct {
+    int time_min;               /* [milestone] time, minutes after midnight */
+    int from_signup;            /* anniversary_from = signup_date */
+    const char *default_tz;
+    int64_t catch_up, interval; /* ms */
+    int batch;
+    int mar1;                   /* feb29 = mar1 */
+    const char *coupon_prefix;  /* "GIFT" for on; NULL: no coupons */
+} milestone_config_t;
+
 /* milestone_settings_default - the settings before any milestone.saved: enabled,
  * [milestone] time, offset 0, the template named like the kind,
  * [milestone] anniversary_from */
-void milestone_settings_default(const config_t *cfg, int kind, milestone_settings_t *out);
+void milestone_settings_default(const milestone_config_t *mc, int kind, milestone_settings_t *out);
 
 /* milestone_settings_view - settings as the MILESTONE_SETTINGS_OK item (without
  * counts); caller decrefs */
@@ -55,8 +71,9 @@ json_t *milestone_settings_view(const milestone_settings_t *s);
 
 /* milestone_settings_from_json - a milestone.saved payload over the defaults into
  * out; 0, or -1 with the field in field and a message in msg */
-int milestone_settings_from_json(const config_t *cfg, const json_t *p, milestone_settings_t *out,
-                          char *field, size_t flen, char *msg, size_t mlen);
+int milestone_settings_from_json(const milestone_config_t *mc, const json_t *p,
+                                 milestone_settings_t *out, char *field, size_t flen, char *msg,
+                                 size_t mlen);
 
 /* milestone_settings_schema - milestone.saved's schema, compiled (caller frees with
  * schema_destroy); NULL with a message in err */
@@ -69,18 +86,13 @@ const char *milestone_settings_check(const schema_t *s, const json_t *p, char *f
                            char *msg, size_t mlen);
 
 /* milestone_settings_template_check - 0 when template `name` exists for the mailer:
- * <[mailer] templates>/<[mailer] default_locale>/<name>.md, the file every
+ * <templates>/<default_locale>/<name>.md ([mailer]'s), the file every
  * locale falls back to.  Else -1 with field "template" and a message
  * naming it (a settings change to a missing template would otherwise be
  * accepted and fail at every send).  The gateway and `hark milestone set`
  * call it on a template given. */
-int milestone_settings_template_check(const config_t *cfg, const char *name, char *field,
-                                      size_t flen, char *msg, size_t mlen);
-
-/* milestone_settings_check_config - the [milestone] values the config table cannot check
- * (time, default_timezone, coupon): each error as "FILE:LINE: [milestone]
- * key: message" to report(msg, arg).  Returns the number of errors. */
-int milestone_settings_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),
-                                    void *arg);
+int milestone_settings_template_check(const char *templates, const char *default_locale,
+                                      const char *name, char *field, size_t flen, char *msg,
+                                      size_t mlen);
 
 #endif

@@ -14,7 +14,9 @@
  *   timezone = Europe/Warsaw
  *
  *   [reason.shipping_delay]        a reason; the code never changes once used
- *   label.en = Late delivery       one per locale (en ru pl zh be)
+ *   label.en = Late delivery       one per language: any tag (de, pt-BR);
+ *                                  the pages and mails of a language
+ *                                  without one show en's
  *   team = logistics
  *   churn = voluntary              or involuntary
  *   influenceable = yes
@@ -38,8 +40,6 @@
 #include "reasons.h"
 
 #define S_LINE_MAX 200 /* Debian's libinih INI_MAX_LINE */
-
-const char *const reasons_locales[REASONS_LOCALES] = {"en", "ru", "pl", "zh", "be"};
 
 struct reasons {
     reasons_reason_t *reasons;
@@ -236,13 +236,56 @@ static int s_bool(const char *v)
     return -1;
 }
 
-/* s_locale_index - "ru" -> 1; -1 when not one of Hark's locales */
-static int s_locale_index(const char *l)
+/* s_tag - a language tag lowercased with '_' as '-' into out (size >
+ * REASONS_TAG_MAX); -1 unless [a-z0-9-] starting with a letter.  No list of
+ * languages: a new one is a templates/ folder and its labels here. */
+static int s_tag(const char *l, char *out)
 {
-    for (int i = 0; i < REASONS_LOCALES; i++)
-        if (strcmp(l, reasons_locales[i]) == 0)
-            return i;
-    return -1;
+    size_t n = l ? strlen(l) : 0;
+    if (n == 0 || n > REASONS_TAG_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = l[i] == '_' ? '-' : (char)tolower((unsigned char)l[i]);
+        if (!islower((unsigned char)c) && !isdigit((unsigned char)c) && c != '-')
+            return -1;
+        out[i] = c;
+    }
+    out[n] = '\0';
+    return islower((unsigned char)out[0]) ? 0 : -1;
+}
+
+/* s_label_find - reason x's label for tag, or NULL */
+static const char *s_label_find(const reasons_reason_t *x, const char *tag)
+{
+    for (size_t i = 0; i < x->nlabels; i++)
+        if (strcmp(x->labels[i].tag, tag) == 0)
+            return x->labels[i].text;
+    return NULL;
+}
+
+/* s_label_set - label.<tag> = value (a repeated key replaces); 0/-1 */
+static int s_label_set(reasons_reason_t *x, const char *tag, const char *value)
+{
+    size_t i = 0;
+    while (i < x->nlabels && strcmp(x->labels[i].tag, tag) != 0)
+        i++;
+    char *text = strdup(value);
+    if (!text)
+        return -1;
+    if (i == x->nlabels) {
+        reasons_label_t *nl = realloc(x->labels, (x->nlabels + 1) * sizeof *nl);
+        if (!nl) {
+            free(text);
+            return -1;
+        }
+        x->labels = nl;
+        snprintf(nl[i].tag, sizeof nl[i].tag, "%s", tag);
+        nl[i].text = NULL;
+        x->nlabels++;
+    }
+    free(x->labels[i].text);
+    x->labels[i].text = text;
+    return 0;
 }
 
 /* s_add_keywords - a comma-separated list for reason i */
@@ -288,11 +331,11 @@ static int s_handler(void *user, const char *section, const char *name, const ch
     (void)section; /* the reader tracked it (with duplicates rejected) */
     if (r->cur_reason >= 0) {
         reasons_reason_t *x = &r->reasons[r->cur_reason];
-        if (strncmp(name, "label.", 6) == 0 && s_locale_index(name + 6) >= 0) {
-            int li = s_locale_index(name + 6);
-            free(x->label[li]);
-            x->label[li] = strdup(value);
-        } else if (strncmp(name, "keywords.", 9) == 0 && s_locale_index(name + 9) >= 0) {
+        char tag[REASONS_TAG_MAX + 1];
+        if (strncmp(name, "label.", 6) == 0 && s_tag(name + 6, tag) == 0) {
+            if (s_label_set(x, tag, value))
+                s_error(r, r->line, "out of memory");
+        } else if (strncmp(name, "keywords.", 9) == 0 && s_tag(name + 9, tag) == 0) {
             s_add_keywords(r, r->cur_reason, value);
         } else if (strcmp(name, "team") == 0) {
             free(r->team_name[r->cur_reason]);
@@ -419,8 +462,9 @@ void reasons_destroy(reasons_t **self_p)
         return;
     reasons_t *r = *self_p;
     for (size_t i = 0; i < r->n; i++) {
-        for (int l = 0; l < REASONS_LOCALES; l++)
-            free(r->reasons[i].label[l]);
+        for (size_t l = 0; l < r->reasons[i].nlabels; l++)
+            free(r->reasons[i].labels[l].text);
+        free(r->reasons[i].labels);
         if (r->team_name)
             free(r->team_name[i]);
     }
@@ -476,16 +520,19 @@ int reasons_team_find(const reasons_t *r, const char *name)
 const char *reasons_label(const reasons_t *r, size_t i, const char *locale)
 {
     const reasons_reason_t *x = &r->reasons[i];
-    int li = 0;
-    if (locale && strlen(locale) >= 2) {
-        char lang[3] = {(char)tolower((unsigned char)locale[0]),
-                        (char)tolower((unsigned char)locale[1]), 0};
-        if (!locale[2] || locale[2] == '-' || locale[2] == '_')
-            li = s_locale_index(lang);
+    char tag[REASONS_TAG_MAX + 1];
+    const char *l = NULL;
+    if (s_tag(locale, tag) == 0) { /* "pt-BR": pt-br, then pt */
+        l = s_label_find(x, tag);
+        char *dash = strchr(tag, '-');
+        if (!l && dash) {
+            *dash = '\0';
+            l = s_label_find(x, tag);
+        }
     }
-    if (li > 0 && x->label[li])
-        return x->label[li];
-    return x->label[0] ? x->label[0] : x->code;
+    if (!l)
+        l = s_label_find(x, "en");
+    return l ? l : x->code;
 }
 
 int reasons_check_config(const config_t *cfg, void (*report)(const char *msg, void *arg),

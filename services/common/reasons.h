@@ -17,12 +17,16 @@
 #include "config.h"
 #include "tz.h"
 
-#define REASONS_LOCALES 5         /* en ru pl zh be, in this order */
+#define REASONS_TAG_MAX 35        /* characters of a label's language tag */
 #define REASONS_CODE_MAX 64
 #define REASONS_MAX_CODES 32      /* feedback.tagged's maxItems */
 #define REASONS_MAX 1000          /* reasons in one taxonomy */
 
-extern const char *const reasons_locales[REASONS_LOCALES];
+/* One label.<tag> of a reason: any language, as templates/ has folders */
+typedef struct {
+    char tag[REASONS_TAG_MAX + 1]; /* lower case, '-' between subtags: "pt-br" */
+    char *text;
+} reasons_label_t;
 
 typedef struct {
     char name[64];
@@ -33,7 +37,8 @@ typedef struct {
 
 typedef struct {
     char code[REASONS_CODE_MAX + 1];
-    char *label[REASONS_LOCALES]; /* NULL falls back to en, then the code */
+    reasons_label_t *labels;     /* as given; none for a language falls back */
+    size_t nlabels;              /* to en, then the code */
     int team;                    /* index into the teams */
     int voluntary;               /* 1 voluntary churn, 0 involuntary */
     int influenceable;
@@ -63,7 +68,8 @@ int reasons_other(const reasons_t *r);
 const reasons_team_t *reasons_team(const reasons_t *r, int team);
 size_t reasons_team_count(const reasons_t *r);
 int reasons_team_find(const reasons_t *r, const char *name);
-/* reasons_label - the label of reason i for locale ("pl-PL" takes pl) */
+/* reasons_label - the label of reason i for locale: its own tag ("pt-br"),
+ * then its language ("pt"), then en, then the code */
 const char *reasons_label(const reasons_t *r, size_t i, const char *locale);
 /* reasons_keyword_count - how many keywords the taxonomy lists (as
  * written: "late", "Доставк"; the matcher folds them) */

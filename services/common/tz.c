@@ -22,13 +22,13 @@
  * Anything else takes the exact path under TZ, as before.
  */
 #include "tz.h"
+#include "config.h"
 
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -295,67 +295,27 @@ int64_t tz_from_local(const struct tm *local, const char *tz)
     return t;
 }
 
-static const char *const s_days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-/* s_day - index of a three-letter day name at p, or -1 */
-static int s_day(const char *p, size_t n)
-{
-    if (n != 3)
-        return -1;
-    for (int i = 0; i < 7; i++)
-        if (strncasecmp(p, s_days[i], 3) == 0)
-            return i;
-    return -1;
-}
-
+/* tz_window_parse - the config's hour range and weekday kinds, so a
+ * campaign's window, [survey] window_hours/window_days and a team's
+ * business hours read alike */
 int tz_window_parse(const char *hours, const char *days, tz_window_t *w, char *err,
-                        size_t errlen)
+                    size_t errlen)
 {
-    int a, b, n = 0;
-    if (!hours || sscanf(hours, "%d-%d%n", &a, &b, &n) != 2 || hours[n] != '\0' || a < 0 ||
-        a > 23 || b < 1 || b > 24 || a >= b) {
+    int a, b;
+    if (config_parse_hours(hours, &a, &b)) {
         snprintf(err, errlen, "window_hours: expected START-END hours like 9-20 (0-24: all day),"
                               " got \"%s\"", hours ? hours : "");
         return -1;
     }
-    w->start_hour = a;
-    w->end_hour = b;
-    w->days = 0;
-    if (!days || strcasecmp(days, "all") == 0) {
-        w->days = 0x7f;
-        return 0;
-    }
-    const char *p = days;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        size_t len = strcspn(p, " ,-");
-        int d1 = s_day(p, len), d2 = d1;
-        p += len;
-        if (*p == '-') {
-            p++;
-            len = strcspn(p, " ,-");
-            d2 = s_day(p, len);
-            p += len;
-        }
-        if (d1 < 0 || d2 < 0) {
-            snprintf(err, errlen, "window_days: expected days like mon-sat or mon,wed,fri,"
-                                  " got \"%s\"", days);
-            return -1;
-        }
-        /* a range may wrap: sat-mon is sat, sun, mon */
-        for (int d = d1;; d = (d + 1) % 7) {
-            w->days |= 1u << d;
-            if (d == d2)
-                break;
-        }
-    }
-    if (!w->days) {
-        snprintf(err, errlen, "window_days: no days given");
+    unsigned mask = 0x7f;
+    if (days && config_parse_days(days, &mask)) {
+        snprintf(err, errlen, "window_days: expected days like mon-sat or mon,wed,fri,"
+                              " got \"%s\"", days);
         return -1;
     }
+    w->start_hour = a;
+    w->end_hour = b;
+    w->days = mask;
     return 0;
 }
 

@@ -38,9 +38,9 @@ typedef struct {
     unsigned days;            /* bit 0 Sunday .. bit 6 Saturday (tm_wday) */
 } tz_window_t;
 
-/* tz_window_parse - hours "9-20" (09:00 to 20:00; "0-24" all day) and
- * days "mon-sat", "mon,wed,fri", "sat-sun mon" or "all"; 0, or -1 with a
- * message in err */
+/* tz_window_parse - hours "9-20" or "09:00-20:00" ("0-24" all day) and
+ * days "mon-sat", "mon,wed,fri", "sat-sun mon" or "all" (NULL: all), read by
+ * the config's hour-range and weekday kinds; 0, or -1 with a message in err */
 int tz_window_parse(const char *hours, const char *days, tz_window_t *w, char *err,
                     size_t errlen);
 

@@ -28,7 +28,8 @@
  *           journal_timeout survey_timeout milestone_timeout loop_timeout;
  *           [hark] token_key; [intake] control reasons timeout form_rate;
  *           [survey] control; [milestone] control; [loop] control; [mailer]
- *           shop_name (the survey page names the shop as the emails do).
+ *           shop_name (the survey page names the shop as the emails do),
+ *           templates and default_locale (the words on pages, words.h).
  *
  * Threads: libmicrohttpd runs a thread per connection, so a request waiting
  * for the journal's commit blocks only its own connection; many waiting
@@ -199,7 +200,7 @@ static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const ch
 /* gateway_journal - the calling thread's journal client */
 wire_client_t *gateway_journal(gateway_t *gw)
 {
-    return s_thread_client(gw, gw->journal_key, config_get(gw->cfg, "journal", "endpoint"));
+    return s_thread_client(gw, gw->journal_key, gw->conf.journal_endpoint);
 }
 
 /* the services the gateway asks, by name (their [NAME] control socket):
@@ -213,8 +214,7 @@ json_t *gateway_call(gateway_t *gw, const char *owner, const char *cmd, const js
     for (size_t i = 0; i < GATEWAY_OWNERS; i++) {
         if (strcmp(gateway_owners[i], owner) != 0)
             continue;
-        wire_client_t *c =
-            s_thread_client(gw, gw->owner_keys[i], config_get(gw->cfg, owner, "control"));
+        wire_client_t *c = s_thread_client(gw, gw->owner_keys[i], gw->conf.owner_controls[i]);
         return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
     }
     log_error("event=unknown_owner owner=%s cmd=%s", owner, cmd);
@@ -284,7 +284,7 @@ json_t *gateway_append(gateway_t *gw, const json_t *events, char *err)
         snprintf(err, 200, "no journal client");
         return NULL;
     }
-    return jclient_append(jc, events, gw->journal_timeout_ms, err);
+    return jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
 }
 
 /* s_route - pick the handler; sets 404/405 itself */
@@ -407,16 +407,16 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *con_cls = r;
         /* refuse an announced oversized body before reading any of it */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoll(cl, NULL, 10) > gw->max_body) {
+        if (cl && strtoll(cl, NULL, 10) > gw->conf.max_body) {
             char msg[120];
-            snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->max_body);
+            snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->conf.max_body);
             gateway_error(r, 413, "body_too_large", msg, NULL, -1);
             return s_respond(r);
         }
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!r->too_large && r->body.len + *upload_data_size <= (size_t)gw->max_body)
+        if (!r->too_large && r->body.len + *upload_data_size <= (size_t)gw->conf.max_body)
             buf_append(&r->body, upload_data, *upload_data_size);
         else
             r->too_large = 1;
@@ -493,13 +493,7 @@ static int s_init(service_t *svc)
     service_set_state(svc, gw);
     gw->cfg = service_config(svc);
     gw->zctx = service_zctx(svc);
-    gw->max_body = config_size(gw->cfg, "gateway", "max_body");
-    gw->journal_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "journal_timeout");
-    gw->survey_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "survey_timeout");
-    gw->milestone_timeout_ms =
-        (int)config_duration_ms(gw->cfg, "gateway", "milestone_timeout");
-    gw->loop_timeout_ms = (int)config_duration_ms(gw->cfg, "gateway", "loop_timeout");
-    gw->intake_timeout_ms = (int)config_duration_ms(gw->cfg, "intake", "timeout");
+    gateway_config_load(gw->cfg, &gw->conf);
     /* one per-thread client key per service the gateway talks to */
     pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
                               &gw->owner_keys[2], &gw->owner_keys[3]};
@@ -523,26 +517,24 @@ static int s_init(service_t *svc)
         return -1;
     }
     if (gateway_events_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
-        gateway_intake_init(gw))
+        gateway_intake_init(gw) || gateway_pages_init(gw))
         return -1;
-    const char *listen = config_get(gw->cfg, "gateway", "listen");
+    const char *listen = gw->conf.listen;
     struct sockaddr_storage ss;
     int v6 = 0;
     if (s_listen_addr(listen, &ss, &v6)) {
         log_error("event=bad_listen listen=%s", listen);
         return -1;
     }
-    unsigned timeout_s =
-        (unsigned)(config_duration_ms(gw->cfg, "gateway", "connection_timeout") / 1000);
+    unsigned timeout_s = (unsigned)(gw->conf.connection_timeout_ms / 1000);
     gw->httpd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
             (v6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, s_access, gw, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gw,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)config_int(gw->cfg, "gateway", "max_connections"),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)config_int(gw->cfg, "gateway", "per_ip_connections"),
+        gw->conf.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        gw->conf.per_ip_connections,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, gw, MHD_OPTION_END);
     if (!gw->httpd) {
         log_error("event=listen_failed listen=%s error=\"%s\"", listen, strerror(errno));
@@ -565,6 +557,7 @@ static void s_fini(service_t *svc)
     gateway_admin_fini(gw);
     gateway_milestone_fini(gw);
     gateway_intake_fini(gw);
+    gateway_pages_fini(gw);
     pthread_key_delete(gw->journal_key);
     for (size_t i = 0; i < GATEWAY_OWNERS; i++)
         pthread_key_delete(gw->owner_keys[i]);

@@ -24,8 +24,36 @@ typedef struct {
 #define GATEWAY_OWNERS 4
 extern const char *const gateway_owners[GATEWAY_OWNERS];
 
+/* hark-gateway's settings, read once at start (gateway_config.c).  Strings
+ * point into the config, which lives as long as the process. */
+#define GW_SERVICES_MAX 32
+typedef struct {
+    const char *listen, *public_url;
+    long long max_body;
+    long long connection_timeout_ms;
+    unsigned max_connections, per_ip_connections;
+    int journal_timeout_ms;
+    int survey_timeout_ms;      /* [gateway] survey_timeout, for reports */
+    int milestone_timeout_ms;   /* [gateway] milestone_timeout */
+    int loop_timeout_ms;        /* [gateway] loop_timeout */
+    int intake_timeout_ms;      /* [intake] timeout */
+    const char *journal_endpoint; /* [journal] endpoint */
+    const char *owner_controls[GATEWAY_OWNERS]; /* each gateway_owners[i]'s [NAME] control */
+    const char *services[GW_SERVICES_MAX]; /* [hark] services */
+    const char *controls[GW_SERVICES_MAX]; /* each one's control endpoint, or NULL */
+    size_t n_services;
+    int intake_on;              /* hark-intake is one of them */
+    int form_rate;              /* [intake] form_rate */
+    const char *reasons;        /* [intake] reasons */
+    const char *shop_name, *templates, *default_locale; /* [mailer] */
+} gateway_config_t;
+
+/* gateway_config_load - fill out from cfg (already checked) */
+void gateway_config_load(const config_t *cfg, gateway_config_t *out);
+
 typedef struct {
     const config_t *cfg;
+    gateway_config_t conf;     /* read once at start */
     void *zctx;
     struct MHD_Daemon *httpd;
     char ingest_key[128];
@@ -38,17 +66,12 @@ typedef struct {
     schema_t *answered;        /* survey.answered, which the gateway itself emits */
     schema_t *campaign;        /* campaign.saved, from the admin API (gateway_admin.c) */
     schema_t *milestone;       /* milestone.saved, from the admin API (gateway_milestone.c) */
-    long long max_body;
-    int journal_timeout_ms;
-    int survey_timeout_ms;     /* [gateway] survey_timeout, for reports */
     pthread_key_t journal_key; /* per-thread DEALER to the journal */
     /* per-thread DEALER to each gateway_owners[i]'s control socket */
     pthread_key_t owner_keys[GATEWAY_OWNERS];
-    int milestone_timeout_ms;  /* [gateway] milestone_timeout */
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
     void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
-    int loop_timeout_ms;       /* [gateway] loop_timeout */
-    int intake_timeout_ms;     /* [intake] timeout */
+    struct words *words;       /* the words on pages, per locale (gateway_pages.c) */
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
@@ -150,11 +173,17 @@ void gateway_pages_show(gateway_req_t *r, unsigned status, const char *lang, con
 void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, const char *title,
                   const char *cls, const char *text_html);
 
-/* gateway_pages_words_for - a page's words for locale from table, an array of n
- * structs of size bytes whose first member is "const char *lang" (a
- * two-letter language); "pl-PL" picks pl, anything unknown (or NULL) the
- * first entry.  Returns a pointer into table. */
-const void *gateway_pages_words_for(const void *table, size_t n, size_t size, const char *locale);
+/* gateway_pages_say - a page of a heading and one paragraph, the words
+ * title_key and text_key of locale (words.h; vars fill text_key in, may be
+ * NULL) */
+void gateway_pages_say(gateway_req_t *r, unsigned status, const char *locale,
+                       const char *title_key, const char *cls, const char *text_key,
+                       const json_t *vars);
+
+/* gateway_pages_init - load the pages' words ([mailer] templates); 0/-1.
+ * gateway_pages_fini frees them. */
+int gateway_pages_init(gateway_t *gw);
+void gateway_pages_fini(gateway_t *gw);
 
 /* gateway_survey_form_field - the first value of name in an urlencoded body, decoded
  * into out: 1 found, 0 absent, -1 malformed (gateway_survey.c) */

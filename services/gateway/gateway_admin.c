@@ -58,7 +58,7 @@ static json_t *s_list(gateway_req_t *r, const char *id)
     json_t *req = id ? json_pack("{s:s}", "id", id) : json_object();
     char cmd[48] = "";
     json_t *reply = req ? gateway_call(r->gw, "survey", CMD_SURVEY_CAMPAIGNS, req,
-                                         r->gw->survey_timeout_ms, cmd)
+                                         r->gw->conf.survey_timeout_ms, cmd)
                         : NULL;
     json_decref(req);
     json_t *list = json_object_get(reply, "campaigns");

@@ -26,7 +26,7 @@ static int s_case_exists(gateway_req_t *r, const char *id)
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
     json_t *reply =
-        gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->intake_timeout_ms, cmd);
+        gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->conf.intake_timeout_ms, cmd);
     json_decref(req);
     int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
     if (rc == 0)
@@ -230,7 +230,7 @@ void gateway_cases(gateway_req_t *r)
     }
     char cmd[48] = "";
     json_t *reply =
-        gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->intake_timeout_ms, cmd);
+        gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->conf.intake_timeout_ms, cmd);
     json_decref(req);
     if (*id && reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
         json_t *one = json_array_get(json_object_get(reply, "cases"), 0);

@@ -204,7 +204,7 @@ void gateway_events_post(gateway_req_t *r)
     }
     if (r->too_large) {
         char msg[120];
-        snprintf(msg, sizeof msg, "the body is larger than %lld bytes", r->gw->max_body);
+        snprintf(msg, sizeof msg, "the body is larger than %lld bytes", r->gw->conf.max_body);
         gateway_error(r, 413, "body_too_large", msg, NULL, -1);
         return;
     }

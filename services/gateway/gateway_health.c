@@ -11,8 +11,9 @@
 /* gateway_health_get - 200 when every service answered, 503 otherwise */
 void gateway_health_get(gateway_req_t *r)
 {
-    const char *names[32];
-    size_t n = config_list(r->gw->cfg, "hark", "services", names, 32);
+    const gateway_config_t *conf = &r->gw->conf;
+    const char *const *names = conf->services;
+    size_t n = conf->n_services;
     json_t *services = json_object();
     int all_up = 1;
     for (size_t i = 0; i < n; i++) {
@@ -20,7 +21,7 @@ void gateway_health_get(gateway_req_t *r)
         if (strcmp(names[i], "gateway") == 0) {
             st = json_pack("{s:b}", "up", 1);
         } else {
-            const char *ep = config_get(r->gw->cfg, names[i], "control");
+            const char *ep = conf->controls[i];
             wire_client_t *c = ep ? wire_client_new(r->gw->zctx, ep) : NULL;
             char cmd[48] = "";
             json_t *reply = c ? wire_client_call_json(c, CMD_SERVICE_STATUS, NULL, 1000, cmd)

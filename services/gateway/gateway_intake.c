@@ -24,7 +24,9 @@
  *        answers 200; its key hashes the csrf token and the fields, so the
  *        same form re-POSTed unchanged is stored once.
  *   TOKEN is customer_token_make() of the customer id and locale, e.g. from
- *   `hark cases link CUSTOMER`.
+ *   `hark cases link CUSTOMER`.  The page's language is the token's, else
+ *   ?lang=, else the browser's Accept-Language, among the locale folders
+ *   of words.json (the "form" words); reasons show their label there.
  *
  * The cases admin API is gateway_cases.c, the reasons report
  * gateway_reports.c.
@@ -47,6 +49,7 @@
 #include "reasons.h"
 #include "token.h"
 #include "utf8.h"
+#include "words.h"
 
 #define S_TEXT_MAX 4000       /* characters a form takes */
 #define S_RATE_SLOTS 1024     /* client addresses tracked at once */
@@ -72,22 +75,17 @@ static void s_report(const char *msg, void *arg)
 
 int gateway_intake_init(gateway_t *gw)
 {
-    const char *names[64];
-    size_t n = config_list(gw->cfg, "hark", "services", names, 64);
-    int on = 0;
-    for (size_t i = 0; i < n; i++)
-        on |= strcmp(names[i], "intake") == 0;
     s_rate_t *rate = calloc(1, sizeof *rate);
     if (!rate || pthread_mutex_init(&rate->mu, NULL)) {
         free(rate);
         return -1;
     }
-    rate->limit = (int)config_int(gw->cfg, "intake", "form_rate");
+    rate->limit = gw->conf.form_rate;
     gw->form_rate = rate;
-    if (!on)
+    if (!gw->conf.intake_on)
         return 0;
     int errors = 0;
-    gw->reasons = reasons_load(config_get(gw->cfg, "intake", "reasons"), s_report, NULL, &errors);
+    gw->reasons = reasons_load(gw->conf.reasons, s_report, NULL, &errors);
     return gw->reasons && !errors ? 0 : -1;
 }
 
@@ -118,73 +116,14 @@ int gateway_intake_check(gateway_req_t *r, const char *type, const json_t *data,
 /* ---- the customer forms ------------------------------------------------ */
 
 typedef struct {
-    const char *lang;
-    const char *feedback_title, *cancel_title;
-    const char *reason, *choose, *text, *email, *send;
-    const char *thanks, *saved;
-    const char *refused, *bad_link, *too_large, *too_many;
-    const char *bad_text, *long_text, *bad_reason, *empty, *bad_email, *error;
-} s_words_t;
-
-static const s_words_t s_words[] = {
-    {"en", "Tell us what went wrong", "Why are you cancelling?", "Reason", "Choose…",
-     "Tell us more (optional if you chose a reason)", "Your email address", "Send",
-     "Thank you!", "We have received your message and will get back to you.",
-     "This form could not be accepted. Please open the page again.",
-     "This link is not valid. It may have been copied incompletely.",
-     "The message is too long.", "Too many attempts. Please try again in a minute.",
-     "The text could not be read. Please type it again.",
-     "The text is too long (at most 4000 characters).", "Please choose a reason from the list.",
-     "Please choose a reason or tell us what happened.", "Please enter a valid email address.",
-     "Something went wrong on our side and nothing was saved. Please try again in a minute."},
-    {"ru", "Расскажите, что пошло не так", "Почему вы отменяете?", "Причина", "Выберите…",
-     "Расскажите подробнее (необязательно, если выбрана причина)", "Ваш адрес email",
-     "Отправить", "Спасибо!", "Мы получили ваше сообщение и ответим вам.",
-     "Не удалось принять форму. Откройте страницу ещё раз.",
-     "Ссылка недействительна. Возможно, она скопирована не полностью.",
-     "Сообщение слишком длинное.", "Слишком много попыток. Попробуйте через минуту.",
-     "Не удалось прочитать текст. Пожалуйста, напишите его ещё раз.",
-     "Текст слишком длинный (не больше 4000 символов).", "Выберите причину из списка.",
-     "Выберите причину или расскажите, что случилось.", "Введите правильный адрес email.",
-     "У нас что-то пошло не так, ничего не сохранено. Попробуйте через минуту."},
-    {"pl", "Powiedz nam, co poszło nie tak", "Dlaczego rezygnujesz?", "Powód", "Wybierz…",
-     "Opowiedz więcej (opcjonalnie, jeśli wybrano powód)", "Twój adres e-mail", "Wyślij",
-     "Dziękujemy!", "Otrzymaliśmy Twoją wiadomość i odpowiemy.",
-     "Nie udało się przyjąć formularza. Otwórz stronę ponownie.",
-     "Ten link jest nieprawidłowy. Być może nie został skopiowany w całości.",
-     "Wiadomość jest za długa.", "Zbyt wiele prób. Spróbuj ponownie za minutę.",
-     "Nie udało się odczytać tekstu. Wpisz go ponownie.",
-     "Tekst jest za długi (najwyżej 4000 znaków).", "Wybierz powód z listy.",
-     "Wybierz powód lub opisz, co się stało.", "Podaj prawidłowy adres e-mail.",
-     "Coś poszło nie tak po naszej stronie i nic nie zapisano. Spróbuj za minutę."},
-    {"zh", "告诉我们出了什么问题", "您为什么要取消？", "原因", "请选择…",
-     "详细说明（已选择原因时可不填）", "您的电子邮箱", "提交", "谢谢！",
-     "我们已收到您的留言，会尽快回复您。", "无法接受此表单，请重新打开页面。",
-     "此链接无效，可能没有完整复制。", "留言太长了。", "尝试次数太多，请一分钟后再试。",
-     "无法读取文字，请重新输入。", "文字太长（最多 4000 个字符）。", "请从列表中选择原因。",
-     "请选择原因或告诉我们发生了什么。", "请输入有效的电子邮箱。",
-     "我们这边出了点问题，没有保存任何内容。请一分钟后再试。"},
-    {"be", "Раскажыце, што пайшло не так", "Чаму вы адмяняеце?", "Прычына", "Выберыце…",
-     "Раскажыце падрабязней (неабавязкова, калі выбрана прычына)", "Ваш адрас email",
-     "Адправіць", "Дзякуй!", "Мы атрымалі ваша паведамленне і адкажам вам.",
-     "Не ўдалося прыняць форму. Адкрыйце старонку яшчэ раз.",
-     "Спасылка несапраўдная. Магчыма, яна скапіравана не цалкам.",
-     "Паведамленне занадта доўгае.", "Занадта шмат спроб. Паспрабуйце праз хвіліну.",
-     "Не ўдалося прачытаць тэкст. Калі ласка, напішыце яго яшчэ раз.",
-     "Тэкст занадта доўгі (не больш за 4000 знакаў).", "Выберыце прычыну са спісу.",
-     "Выберыце прычыну або раскажыце, што здарылася.", "Увядзіце правільны адрас email.",
-     "У нас нешта пайшло не так, нічога не захавана. Паспрабуйце праз хвіліну."},
-};
-
-typedef struct {
-    const s_words_t *w;
+    const char *lang;     /* the locale whose words.json the words come from */
     int cancel;
     const char *token;    /* "" without */
     char cid[129];        /* "" for an anonymous /feedback */
     char locale[36];
     const char *reason, *text, *email;
     const char *csrf;     /* the POST's csrf field (checked) */
-    const char *err_field, *err_text;
+    const char *err_field, *err_key; /* a 400's field and the word for it */
 } s_form_t;
 
 /* s_csrf - the form's csrf token: kind, customer, issue time */
@@ -218,17 +157,17 @@ static int s_csrf_ok(gateway_t *gw, const s_form_t *f, const char *field)
 /* s_show - the form (200, or 400 with the error beside its field) */
 static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
 {
-    const s_words_t *w = f->w;
+    const words_t *w = r->gw->words;
     const reasons_t *rs = r->gw->reasons;
     buf_t b = BUF_INIT;
-    const char *title = f->cancel ? w->cancel_title : w->feedback_title;
+    const char *title = f->cancel ? "form.cancel_title" : "form.feedback_title";
     buf_puts(&b, "<h1>");
-    buf_html(&b, title);
+    words_html(&b, w, f->lang, title, NULL);
     buf_puts(&b, "</h1>");
     if (f->err_field) {
         buf_printf(&b, "<p class=\"err\" id=\"error-%s\" data-field=\"%s\">", f->err_field,
                    f->err_field);
-        buf_html(&b, f->err_text);
+        words_html(&b, w, f->lang, f->err_key, NULL);
         buf_puts(&b, "</p>");
     }
     buf_puts(&b, "<form method=\"post\" action=\"");
@@ -238,27 +177,27 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
         buf_html(&b, f->token);
     }
     buf_puts(&b, "\"><p><label for=\"reason\">");
-    buf_html(&b, w->reason);
+    words_html(&b, w, f->lang, "form.reason", NULL);
     buf_puts(&b, "</label></p><select id=\"reason\" name=\"reason\"><option value=\"\">");
-    buf_html(&b, w->choose);
+    words_html(&b, w, f->lang, "form.choose", NULL);
     buf_puts(&b, "</option>");
     for (size_t i = 0; rs && i < reasons_count(rs); i++) {
         const char *code = reasons_get(rs, i)->code;
         buf_puts(&b, "<option value=\"");
         buf_html(&b, code);
         buf_puts(&b, f->reason && strcmp(f->reason, code) == 0 ? "\" selected>" : "\">");
-        buf_html(&b, reasons_label(rs, i, w->lang));
+        buf_html(&b, reasons_label(rs, i, f->lang));
         buf_puts(&b, "</option>");
     }
     buf_puts(&b, "</select><p><label for=\"text\">");
-    buf_html(&b, w->text);
+    words_html(&b, w, f->lang, "form.text", NULL);
     buf_printf(&b, "</label></p><textarea id=\"text\" name=\"text\" maxlength=\"%d\">",
                S_TEXT_MAX);
     buf_html(&b, f->text ? f->text : "");
     buf_puts(&b, "</textarea>");
     if (!*f->cid) {
         buf_puts(&b, "<p><label for=\"email\">");
-        buf_html(&b, w->email);
+        words_html(&b, w, f->lang, "form.email", NULL);
         buf_puts(&b, "</label></p><input type=\"email\" id=\"email\" name=\"email\" required"
                      " value=\"");
         buf_html(&b, f->email ? f->email : "");
@@ -268,10 +207,10 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
     buf_puts(&b, "<input type=\"hidden\" name=\"csrf\" value=\"");
     buf_html(&b, csrf ? csrf : "");
     buf_puts(&b, "\"><p><button type=\"submit\">");
-    buf_html(&b, w->send);
+    words_html(&b, w, f->lang, "form.send", NULL);
     buf_puts(&b, "</button></p></form>");
     free(csrf);
-    gateway_pages_show(r, status, w->lang, title, b.data ? b.data : "");
+    gateway_pages_show(r, status, f->lang, words_get(w, f->lang, title), b.data ? b.data : "");
     buf_free(&b);
 }
 
@@ -328,7 +267,7 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
                                                                        : f->email[i]);
         low[i] = '\0';
         snprintf(id, sizeof id, "web:%.120s", low);
-        json_t *c = json_pack("{s:s,s:s,s:s}", "id", id, "email", f->email, "locale", f->w->lang);
+        json_t *c = json_pack("{s:s,s:s,s:s}", "id", id, "email", f->email, "locale", f->lang);
         json_object_set_new(p, "customer", c);
     }
     if (*f->reason)
@@ -380,15 +319,15 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
 /* s_post - check the form; journal it or show it again */
 static void s_post(gateway_req_t *r, s_form_t *f)
 {
-    const s_words_t *w = f->w;
-    const char *title = f->cancel ? w->cancel_title : w->feedback_title;
+    const char *lang = f->lang;
+    const char *title = f->cancel ? "form.cancel_title" : "form.feedback_title";
     if (r->too_large) {
-        gateway_pages_text(r, 413, w->lang, title, "err", w->too_large);
+        gateway_pages_say(r, 413, lang, title, "err", "form.too_large", NULL);
         return;
     }
     if (!s_rate_ok(r)) {
         r->retry_after = "60";
-        gateway_pages_text(r, 429, w->lang, title, "err", w->too_many);
+        gateway_pages_say(r, 429, lang, title, "err", "form.too_many", NULL);
         return;
     }
     const char *body = r->body.data ? r->body.data : "";
@@ -398,7 +337,7 @@ static void s_post(gateway_req_t *r, s_form_t *f)
         !csrf.data || strlen(csrf.data) != csrf.len || !s_csrf_ok(r->gw, f, csrf.data)) {
         log_info("event=intake_form_refused origin=%s",
                  gateway_header(r, "Origin") ? "other" : "none");
-        gateway_pages_text(r, 403, w->lang, title, "err", w->refused);
+        gateway_pages_say(r, 403, lang, title, "err", "form.refused", NULL);
         goto done;
     }
     f->csrf = csrf.data;
@@ -413,23 +352,23 @@ static void s_post(gateway_req_t *r, s_form_t *f)
         (has_text == 1 && raw.len &&
          (strlen(raw.data) != raw.len || gateway_survey_clean_text(raw.data, raw.len, &text)))) {
         f->err_field = "text";
-        f->err_text = w->bad_text;
+        f->err_key = "form.bad_text";
     } else if (has_text == 1 && raw.len && utf8_count(raw.data, raw.len) > S_TEXT_MAX) {
         f->err_field = "text";
-        f->err_text = w->long_text;
+        f->err_key = "form.long_text";
     } else {
         f->text = text.data ? text.data : "";
     }
     if (!f->err_field && *f->reason && reasons_find(r->gw->reasons, f->reason) < 0) {
         f->err_field = "reason";
-        f->err_text = w->bad_reason;
+        f->err_key = "form.bad_reason";
         f->reason = "";
     } else if (!f->err_field && !*f->reason && !*f->text) {
         f->err_field = "reason";
-        f->err_text = w->empty;
+        f->err_key = "form.empty";
     } else if (!f->err_field && !*f->cid && !s_email_ok(f->email)) {
         f->err_field = "email";
-        f->err_text = w->bad_email;
+        f->err_key = "form.bad_email";
     }
     if (f->err_field) {
         s_show(r, 400, f);
@@ -438,16 +377,16 @@ static void s_post(gateway_req_t *r, s_form_t *f)
     int rc = s_record(r, f);
     if (rc > 0) {
         f->err_field = "email";
-        f->err_text = w->bad_email;
+        f->err_key = "form.bad_email";
         s_show(r, 400, f);
         goto done;
     }
     if (rc) {
         r->retry_after = "60";
-        gateway_pages_text(r, 503, w->lang, title, "err", w->error);
+        gateway_pages_say(r, 503, lang, title, "err", "form.error", NULL);
         goto done;
     }
-    gateway_pages_text(r, 200, w->lang, w->thanks, "ok", w->saved);
+    gateway_pages_say(r, 200, lang, "form.thanks", "ok", "form.saved", NULL);
 done:
     buf_free(&csrf);
     buf_free(&reason);
@@ -462,17 +401,20 @@ void gateway_intake_form(gateway_req_t *r)
                   .text = "", .email = ""};
     const char *tok = gateway_arg(r, "customer");
     int bad = tok && customer_token_check(r->gw->token_key, tok, f.cid, f.locale) != 0;
-    const char *lang = gateway_arg(r, "lang");
-    f.w = gateway_pages_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0],
-                       *f.locale ? f.locale : lang);
+    /* the customer's language, else the one asked for, else the browser's */
+    const char *lang = *f.locale ? f.locale : gateway_arg(r, "lang");
+    const words_t *w = r->gw->words;
+    f.lang = lang ? words_locale(w, lang) : words_accept(w, gateway_header(r, "Accept-Language"));
+    if (!f.lang)
+        f.lang = words_locale(w, NULL);
     if (!r->gw->reasons) {
-        gateway_pages_text(r, 404, f.w->lang, f.w->feedback_title, NULL, f.w->bad_link);
+        gateway_pages_say(r, 404, f.lang, "form.feedback_title", NULL, "form.bad_link", NULL);
         return;
     }
     if (bad || (f.cancel && !tok)) { /* cancelling needs to know who */
         f.cid[0] = '\0';
-        gateway_pages_text(r, 404, f.w->lang, f.cancel ? f.w->cancel_title : f.w->feedback_title,
-                     NULL, f.w->bad_link);
+        gateway_pages_say(r, 404, f.lang, f.cancel ? "form.cancel_title" : "form.feedback_title",
+                          NULL, "form.bad_link", NULL);
         return;
     }
     f.token = tok ? tok : "";

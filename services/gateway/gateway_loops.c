@@ -34,8 +34,8 @@
 static json_t *s_preview(gateway_req_t *r, const json_t *payload, int render)
 {
     json_t *req = loop_check_preview_body(payload, render);
-    json_t *p =
-        gateway_ask(r, "loop", CMD_LOOP_PREVIEW, req, r->gw->loop_timeout_ms, CMD_LOOP_PREVIEW_OK);
+    json_t *p = gateway_ask(r, "loop", CMD_LOOP_PREVIEW, req, r->gw->conf.loop_timeout_ms,
+                            CMD_LOOP_PREVIEW_OK);
     json_decref(req);
     if (p && !json_is_true(json_object_get(p, "known"))) {
         char msg[200];
@@ -195,8 +195,8 @@ void gateway_loops_report(gateway_req_t *r)
         }
         json_object_set_new(req, "reason", json_string(reason));
     }
-    json_t *rep =
-        gateway_ask(r, "loop", CMD_LOOP_REPORT, req, r->gw->loop_timeout_ms, CMD_LOOP_REPORT_OK);
+    json_t *rep = gateway_ask(r, "loop", CMD_LOOP_REPORT, req, r->gw->conf.loop_timeout_ms,
+                              CMD_LOOP_REPORT_OK);
     json_decref(req);
     if (rep) {
         gateway_json(r, 200, rep);

@@ -50,7 +50,7 @@ static json_t *s_list(gateway_req_t *r, const char *kind)
     json_t *req = kind ? json_pack("{s:s}", "kind", kind) : json_object();
     char cmd[48] = "";
     json_t *reply = req ? gateway_call(r->gw, "milestone", CMD_MILESTONE_SETTINGS, req,
-                                   r->gw->milestone_timeout_ms, cmd) : NULL;
+                                   r->gw->conf.milestone_timeout_ms, cmd) : NULL;
     json_decref(req);
     json_t *list = json_object_get(reply, "milestones");
     if (!reply || strcmp(cmd, CMD_MILESTONE_SETTINGS_OK) != 0 || !json_is_array(list)) {
@@ -92,7 +92,8 @@ static void s_put(gateway_req_t *r, const char *kind)
         milestone_settings_check(r->gw->milestone, c, field, sizeof field, msg, sizeof msg);
     const char *tmpl = json_string_value(json_object_get(c, "template"));
     if (!code && tmpl &&
-        milestone_settings_template_check(r->gw->cfg, tmpl, field, sizeof field, msg, sizeof msg))
+        milestone_settings_template_check(r->gw->conf.templates, r->gw->conf.default_locale, tmpl,
+                                          field, sizeof field, msg, sizeof msg))
         code = "invalid_field";
     if (code) {
         gateway_error(r, 400, code, msg, *field ? field : NULL, -1);

@@ -10,6 +10,10 @@
  * A token that does not verify is a 404 page and writes nothing.  Pages
  * are localized by the locale the token carries, need no JavaScript, and
  * every piece of customer data on them is HTML-escaped.
+ *
+ * The markup of every page is written here, with one escaping function
+ * per context; the words on them are not: they come from
+ * <templates>/<locale>/words.json (words.h), loaded at start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,57 +23,26 @@
 #include "jclient.h"
 #include "log.h"
 #include "token.h"
+#include "words.h"
 
-typedef struct {
-    const char *lang, *title, *ask, *button, *done, *gone, *error;
-} s_words_t;
-
-/* the unsubscribe page in Hark's languages; %s is the address */
-static const s_words_t s_words[] = {
-    {"en", "Unsubscribe", "Stop sending surveys, greetings and updates to <b>%s</b>?",
-     "Unsubscribe", "Done: <b>%s</b> will get no more surveys, greetings or updates. "
-                    "Replies to your own requests still reach you.",
-     "This link is not valid. It may have been copied incompletely.",
-     "Something went wrong on our side. Please try again in a minute."},
-    {"ru", "Отписка", "Больше не присылать опросы, поздравления и новости на <b>%s</b>?",
-     "Отписаться", "Готово: на <b>%s</b> больше не придут опросы, поздравления и новости. "
-                   "Ответы на ваши обращения по-прежнему будут приходить.",
-     "Ссылка недействительна. Возможно, она скопирована не полностью.",
-     "У нас что-то пошло не так. Попробуйте ещё раз через минуту."},
-    {"pl", "Wypisz się", "Nie wysyłać już ankiet, życzeń i nowości na <b>%s</b>?",
-     "Wypisz mnie", "Gotowe: na <b>%s</b> nie wyślemy już ankiet, życzeń ani nowości. "
-                    "Odpowiedzi na Twoje zgłoszenia nadal będą docierać.",
-     "Ten link jest nieprawidłowy. Być może nie został skopiowany w całości.",
-     "Coś poszło nie tak po naszej stronie. Spróbuj ponownie za minutę."},
-    {"zh", "退订", "不再向 <b>%s</b> 发送问卷、祝福和新闻？", "退订",
-     "已退订：<b>%s</b> 将不再收到问卷、祝福和新闻。关于您提交的问题的回复仍会发送给您。",
-     "此链接无效，可能没有完整复制。", "我们这边出了点问题，请一分钟后再试。"},
-    {"be", "Адпіска", "Больш не дасылаць апытанні, віншаванні і навіны на <b>%s</b>?",
-     "Адпісацца", "Гатова: на <b>%s</b> больш не прыйдуць апытанні, віншаванні і навіны. "
-                  "Адказы на вашы звароты па-ранейшаму будуць прыходзіць.",
-     "Спасылка несапраўдная. Магчыма, яна скапіравана не цалкам.",
-     "У нас нешта пайшло не так. Паспрабуйце яшчэ раз праз хвіліну."},
-};
-
-/* gateway_pages_words_for - the entry whose language starts the locale ("pl-PL" ->
- * pl); the first (English) otherwise.  Each table's first member is its
- * language, so one lookup serves every page's words. */
-const void *gateway_pages_words_for(const void *table, size_t n, size_t size, const char *locale)
+/* gateway_pages_init - the words of every page, from [mailer] templates
+ * (the folders there are the languages pages come in); 0/-1 */
+int gateway_pages_init(gateway_t *gw)
 {
-    const char *base = table;
-    for (size_t i = 0; locale && i < n; i++) {
-        const char *lang = *(const char *const *)(const void *)(base + i * size);
-        if (strncmp(locale, lang, 2) == 0)
-            return base + i * size;
+    char err[600];
+    const char *dir = config_get(gw->cfg, "mailer", "templates");
+    gw->words = words_load(dir, config_get(gw->cfg, "mailer", "default_locale"), err, sizeof err);
+    if (!gw->words) {
+        log_error("event=bad_words error=\"%s\"", err);
+        return -1;
     }
-    return table;
+    log_info("event=words_loaded dir=\"%s\" locales=%zu", dir, words_count(gw->words));
+    return 0;
 }
 
-/* s_words_for - the unsubscribe page's words for a locale */
-static const s_words_t *s_words_for(const char *locale)
+void gateway_pages_fini(gateway_t *gw)
 {
-    return gateway_pages_words_for(s_words, sizeof s_words / sizeof s_words[0], sizeof s_words[0],
-                                   locale);
+    words_destroy(&gw->words);
 }
 
 /* gateway_pages_show - a complete small page: title and trusted body HTML */
@@ -130,6 +103,19 @@ void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, con
     buf_free(&b);
 }
 
+/* gateway_pages_say - gateway_pages_text with the words title_key and
+ * text_key of locale (text_key may be an "_html" word, filled in with vars) */
+void gateway_pages_say(gateway_req_t *r, unsigned status, const char *locale,
+                       const char *title_key, const char *cls, const char *text_key,
+                       const json_t *vars)
+{
+    buf_t b = BUF_INIT;
+    words_html(&b, r->gw->words, locale, text_key, vars);
+    gateway_pages_text(r, status, locale, words_get(r->gw->words, locale, title_key), cls,
+                       b.data ? b.data : "");
+    buf_free(&b);
+}
+
 /* s_unsub_token - verify; fills address, locale, customer id.  0/-1 */
 static int s_unsub_token(gateway_req_t *r, const char *tok, char **payload, char **addr,
                          char **locale, char **cid)
@@ -152,6 +138,30 @@ static int s_unsub_token(gateway_req_t *r, const char *tok, char **payload, char
     return **addr ? 0 : -1;
 }
 
+/* s_unsub_page - the unsubscribe page: the heading, word as a paragraph
+ * with the address in it, and the button when asking */
+static void s_unsub_page(gateway_req_t *r, const char *lang, const char *word, const char *addr,
+                         int button)
+{
+    const words_t *w = r->gw->words;
+    json_t *vars = json_pack("{s:s}", "address", addr);
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "<h1>");
+    words_html(&b, w, lang, "unsubscribe.title", NULL);
+    buf_puts(&b, "</h1><p>");
+    words_html(&b, w, lang, word, vars);
+    buf_puts(&b, "</p>");
+    if (button) {
+        buf_puts(&b, "<form method=\"post\"><button type=\"submit\">");
+        words_html(&b, w, lang, "unsubscribe.button", NULL);
+        buf_puts(&b, "</button></form>");
+    }
+    gateway_pages_show(r, 200, lang, words_get(w, lang, "unsubscribe.title"),
+                       b.data ? b.data : "");
+    buf_free(&b);
+    json_decref(vars);
+}
+
 /* gateway_pages_unsubscribe - GET and POST /u/TOKEN */
 void gateway_pages_unsubscribe(gateway_req_t *r)
 {
@@ -159,14 +169,11 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
     char *payload = NULL, *addr, *locale, *cid;
     if (s_unsub_token(r, tok, &payload, &addr, &locale, &cid)) {
         free(payload);
-        const s_words_t *w = s_words_for(NULL);
-        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_say(r, 404, words_locale(r->gw->words, NULL), "unsubscribe.title", NULL,
+                          "unsubscribe.gone", NULL);
         return;
     }
-    const s_words_t *w = s_words_for(locale);
-    buf_t addr_html = BUF_INIT, b = BUF_INIT;
-    buf_html(&addr_html, addr);
-    const char *a = addr_html.data ? addr_html.data : "";
+    const char *lang = words_locale(r->gw->words, locale);
     if (strcmp(r->method, "POST") == 0) {
         const char *body = r->body.data ? r->body.data : "";
         int one_click = strstr(body, "List-Unsubscribe=One-Click") != NULL;
@@ -184,23 +191,13 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
         if (!ok) {
             log_warn("event=unsubscribe_failed error=\"%s\"", err);
             r->retry_after = "60";
-            gateway_pages_text(r, 503, w->lang, w->title, "err", w->error);
+            gateway_pages_say(r, 503, lang, "unsubscribe.title", "err", "unsubscribe.error", NULL);
         } else {
             json_decref(ok);
-            buf_printf(&b, "<h1>%s</h1><p>", w->title);
-            buf_printf(&b, w->done, a);
-            buf_puts(&b, "</p>");
-            gateway_pages_show(r, 200, w->lang, w->title, b.data ? b.data : "");
+            s_unsub_page(r, lang, "unsubscribe.done_html", addr, 0);
         }
     } else {
-        buf_printf(&b, "<h1>%s</h1><p>", w->title);
-        buf_printf(&b, w->ask, a);
-        buf_puts(&b, "</p><form method=\"post\"><button type=\"submit\">");
-        buf_puts(&b, w->button);
-        buf_puts(&b, "</button></form>");
-        gateway_pages_show(r, 200, w->lang, w->title, b.data ? b.data : "");
+        s_unsub_page(r, lang, "unsubscribe.ask_html", addr, 1);
     }
-    buf_free(&b);
-    buf_free(&addr_html);
     free(payload);
 }

@@ -150,7 +150,7 @@ static ssize_t s_csv_read(void *cls, uint64_t pos, char *buf, size_t max)
         c->sent = 0;
         char got[48] = "";
         json_t *reply = gateway_call(c->gw, "survey", CMD_SURVEY_RESPONSES, c->filters,
-                                       c->gw->survey_timeout_ms, got);
+                                       c->gw->conf.survey_timeout_ms, got);
         if (!reply || strcmp(got, CMD_SURVEY_RESPONSES_OK) != 0) {
             /* the status line is gone: cutting the body short is all that
              * tells the client the export is incomplete */
@@ -188,7 +188,7 @@ static void s_csv(gateway_req_t *r, json_t *filters)
     json_object_set_new(filters, "after", json_integer(0));
     json_object_set_new(filters, "limit", json_integer(S_PAGE));
     json_t *first = gateway_ask(r, "survey", CMD_SURVEY_RESPONSES, filters,
-                                r->gw->survey_timeout_ms, CMD_SURVEY_RESPONSES_OK);
+                                r->gw->conf.survey_timeout_ms, CMD_SURVEY_RESPONSES_OK);
     if (!first) {
         json_decref(filters);
         return;
@@ -233,8 +233,8 @@ static void s_report(gateway_req_t *r, int csv)
         s_csv(r, filters);
         return;
     }
-    json_t *reply = gateway_ask(r, "survey", CMD_SURVEY_REPORT, filters, r->gw->survey_timeout_ms,
-                                CMD_SURVEY_REPORT_OK);
+    json_t *reply = gateway_ask(r, "survey", CMD_SURVEY_REPORT, filters,
+                                r->gw->conf.survey_timeout_ms, CMD_SURVEY_REPORT_OK);
     json_decref(filters);
     if (!reply)
         return;
@@ -272,7 +272,7 @@ void gateway_reports_reasons(gateway_req_t *r)
     }
     char cmd[48] = "";
     json_t *reply =
-        gateway_call(r->gw, "intake", CMD_INTAKE_REPORT, req, r->gw->intake_timeout_ms, cmd);
+        gateway_call(r->gw, "intake", CMD_INTAKE_REPORT, req, r->gw->conf.intake_timeout_ms, cmd);
     json_decref(req);
     gateway_relay(r, "intake", reply, cmd, CMD_INTAKE_REPORT_OK);
     json_decref(reply);

@@ -22,7 +22,8 @@
  * form's csrf field is an HMAC of the invite under another purpose, and a
  * POST that carries an Origin must come from [gateway] public_url's origin:
  * either failing is a 403 page.  Everything shown is HTML-escaped, the
- * comment above all; pages need no JavaScript.
+ * comment above all; pages need no JavaScript.  The words come from the
+ * "survey" part of <templates>/<locale>/words.json, in the link's locale.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -35,104 +36,21 @@
 #include "mime.h"
 #include "proto.h"
 #include "survey_link.h"
+#include "words.h"
 
 #define S_COMMENT_MAX 4000 /* characters (code points), as the event's schema */
 /* how long a page waits for hark-survey's SURVEY_INVITE before going by the
  * token alone: a customer would rather get the form than wait */
 #define S_INVITE_TIMEOUT_MS 500
 
-typedef struct {
-    const char *lang;      /* first: gateway_pages_words_for() picks by it */
-    const char *title;
-    const char *question;  /* %s: the shop's name, escaped */
-    const char *low, *high; /* what 0 and 10 mean */
-    const char *comment;
-    const char *send;
-    const char *thanks;    /* heading after an answer */
-    const char *saved;     /* %d: the score */
-    const char *yours;     /* before the comment as received */
-    const char *change;
-    const char *gone;      /* 404 */
-    const char *closed;    /* 410 */
-    const char *refused;   /* 403 */
-    const char *bad_score; /* 400 */
-    const char *bad_comment;
-    const char *too_large; /* 413 */
-    const char *error;     /* 503 */
-} s_words_t;
-
-/* the survey pages in Hark's languages */
-static const s_words_t s_words[] = {
-    {"en", "Your opinion", "How likely are you to recommend %s to a friend?",
-     "Not at all likely", "Extremely likely",
-     "What is the main reason for your score? (optional)", "Send", "Thank you!",
-     "Your answer is saved: <b>%d</b> out of 10.", "Your comment:",
-     "Changed your mind? You can change your answer here until the survey closes.",
-     "This link is not valid. It may have been copied incompletely.",
-     "This survey has closed. Thank you for wanting to answer all the same.",
-     "This form could not be accepted. Please open the link from the email again.",
-     "Please choose a score from 0 to 10.",
-     "The comment could not be read. Please type it again.",
-     "The comment is too long.",
-     "Something went wrong on our side and your answer is not saved yet. "
-     "Please try again in a minute."},
-    {"ru", "Ваше мнение", "Насколько вероятно, что вы порекомендуете «%s» другу?",
-     "Точно нет", "Обязательно",
-     "Что больше всего повлияло на вашу оценку? (необязательно)", "Отправить", "Спасибо!",
-     "Ваш ответ сохранён: <b>%d</b> из 10.", "Ваш комментарий:",
-     "Передумали? Ответ можно изменить здесь, пока опрос открыт.",
-     "Ссылка недействительна. Возможно, она скопирована не полностью.",
-     "Этот опрос уже закрыт. Всё равно спасибо, что хотели ответить.",
-     "Не удалось принять эту форму. Откройте ссылку из письма ещё раз.",
-     "Выберите оценку от 0 до 10.",
-     "Не удалось прочитать комментарий. Пожалуйста, напишите его ещё раз.",
-     "Комментарий слишком длинный.",
-     "У нас что-то пошло не так, и ответ пока не сохранён. "
-     "Попробуйте ещё раз через минуту."},
-    {"pl", "Twoja opinia", "Jak bardzo prawdopodobne jest, że polecisz %s znajomemu?",
-     "Na pewno nie", "Na pewno tak",
-     "Co najbardziej wpłynęło na Twoją ocenę? (opcjonalnie)", "Wyślij", "Dziękujemy!",
-     "Zapisaliśmy Twoją odpowiedź: <b>%d</b> na 10.", "Twój komentarz:",
-     "Zmiana zdania? Odpowiedź możesz zmienić tutaj, dopóki ankieta jest otwarta.",
-     "Ten link jest nieprawidłowy. Być może nie został skopiowany w całości.",
-     "Ta ankieta jest już zamknięta. Mimo to dziękujemy za chęć odpowiedzi.",
-     "Nie udało się przyjąć formularza. Otwórz ponownie link z e-maila.",
-     "Wybierz ocenę od 0 do 10.",
-     "Nie udało się odczytać komentarza. Wpisz go ponownie.",
-     "Komentarz jest za długi.",
-     "Coś poszło nie tak po naszej stronie i odpowiedź nie została jeszcze zapisana. "
-     "Spróbuj ponownie za minutę."},
-    {"zh", "您的意见", "您向朋友推荐%s的可能性有多大？", "完全不可能", "非常可能",
-     "您打这个分数的主要原因是什么？（选填）", "提交", "谢谢！",
-     "您的评分已保存：<b>%d</b> 分（满分 10 分）。", "您的留言：",
-     "改变主意了？在问卷结束前，您可以在这里修改答案。",
-     "此链接无效，可能没有完整复制。", "此问卷已结束。仍然感谢您愿意作答。",
-     "无法接受此表单，请重新打开邮件中的链接。", "请选择 0 到 10 之间的分数。",
-     "无法读取您的留言，请重新输入。", "留言太长了。",
-     "我们这边出了点问题，您的回答尚未保存。请一分钟后再试。"},
-    {"be", "Ваша меркаванне", "Наколькі верагодна, што вы параіце «%s» сябру?",
-     "Дакладна не", "Абавязкова",
-     "Што найбольш паўплывала на вашу ацэнку? (неабавязкова)", "Адправіць", "Дзякуй!",
-     "Ваш адказ захаваны: <b>%d</b> з 10.", "Ваш каментарый:",
-     "Перадумалі? Адказ можна змяніць тут, пакуль апытанне адкрытае.",
-     "Спасылка несапраўдная. Магчыма, яна скапіравана не цалкам.",
-     "Гэта апытанне ўжо закрыта. Усё роўна дзякуй, што хацелі адказаць.",
-     "Не ўдалося прыняць гэтую форму. Адкрыйце спасылку з ліста яшчэ раз.",
-     "Выберыце ацэнку ад 0 да 10.",
-     "Не ўдалося прачытаць каментарый. Калі ласка, напішыце яго яшчэ раз.",
-     "Каментарый занадта доўгі.",
-     "У нас нешта пайшло не так, і адказ пакуль не захаваны. "
-     "Паспрабуйце яшчэ раз праз хвіліну."},
-};
-
 /* What one page shows; every string is raw text, escaped when written. */
 typedef struct {
-    const s_words_t *w;
+    const char *lang;    /* the locale whose words.json the words come from */
     const char *token;   /* the form posts back to /s/<token> */
     const char *invite;
     int score;           /* -1: none chosen */
     const char *comment; /* put back into the box; "" for none */
-    const char *err_field, *err_text; /* a 400's field and message, or NULL */
+    const char *err_field, *err_key; /* a 400's field and the word for it, or NULL */
 } s_page_t;
 
 /* s_score - "0".."10" as a number; -1 for anything else (NULL, "", "07x",
@@ -153,48 +71,47 @@ static int s_score(const char *s)
 /* s_form_html - the question and the form, into b */
 static void s_form_html(gateway_req_t *r, buf_t *b, const s_page_t *p)
 {
-    const s_words_t *w = p->w;
-    buf_t shop = BUF_INIT;
-    buf_html(&shop, config_get(r->gw->cfg, "mailer", "shop_name"));
+    const words_t *w = r->gw->words;
+    json_t *shop = json_pack("{s:s}", "shop", r->gw->conf.shop_name);
     buf_puts(b, "<form method=\"post\" action=\"");
     /* relative to /s/<token>: the same URL, also when public_url has a path
      * prefix in front of the gateway */
     buf_html(b, p->token);
     buf_puts(b, "\"><fieldset><legend><h2>");
-    buf_printf(b, w->question, shop.data ? shop.data : "");
+    words_html(b, w, p->lang, "survey.question", shop);
     buf_puts(b, "</h2></legend><div class=\"scores\">");
     for (int i = 0; i <= 10; i++)
         buf_printf(b, "<label><input type=\"radio\" name=\"score\" value=\"%d\"%s%s> %d</label>",
                    i, i == 0 ? " required" : "", i == p->score ? " checked" : "", i);
     buf_puts(b, "</div><p class=\"scale\"><span>0 = ");
-    buf_html(b, w->low);
+    words_html(b, w, p->lang, "survey.low", NULL);
     buf_puts(b, "</span><span>10 = ");
-    buf_html(b, w->high);
+    words_html(b, w, p->lang, "survey.high", NULL);
     buf_puts(b, "</span></p></fieldset>");
     if (p->err_field && strcmp(p->err_field, "score") == 0) {
         buf_puts(b, "<p class=\"err\" id=\"error-score\" data-field=\"score\">");
-        buf_html(b, p->err_text);
+        words_html(b, w, p->lang, p->err_key, NULL);
         buf_puts(b, "</p>");
     }
     buf_puts(b, "<p><label for=\"comment\">");
-    buf_html(b, w->comment);
+    words_html(b, w, p->lang, "survey.comment", NULL);
     buf_printf(b, "</label></p><textarea id=\"comment\" name=\"comment\" maxlength=\"%d\">",
                S_COMMENT_MAX);
     buf_html(b, p->comment ? p->comment : "");
     buf_puts(b, "</textarea>");
     if (p->err_field && strcmp(p->err_field, "comment") == 0) {
         buf_puts(b, "<p class=\"err\" id=\"error-comment\" data-field=\"comment\">");
-        buf_html(b, p->err_text);
+        words_html(b, w, p->lang, p->err_key, NULL);
         buf_puts(b, "</p>");
     }
     char *csrf = survey_link_form_make(r->gw->token_key, p->invite);
     buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
     buf_html(b, csrf ? csrf : "");
     buf_puts(b, "\"><p><button type=\"submit\">");
-    buf_html(b, w->send);
+    words_html(b, w, p->lang, "survey.send", NULL);
     buf_puts(b, "</button></p></form>");
     free(csrf);
-    buf_free(&shop);
+    json_decref(shop);
 }
 
 /* s_show - the form page (status 200, or 400 with the error beside its field) */
@@ -202,10 +119,11 @@ static void s_show(gateway_req_t *r, unsigned status, const s_page_t *p)
 {
     buf_t b = BUF_INIT;
     buf_puts(&b, "<h1>");
-    buf_html(&b, p->w->title);
+    words_html(&b, r->gw->words, p->lang, "survey.title", NULL);
     buf_puts(&b, "</h1>");
     s_form_html(r, &b, p);
-    gateway_pages_show(r, status, p->w->lang, p->w->title, b.data ? b.data : "");
+    gateway_pages_show(r, status, p->lang, words_get(r->gw->words, p->lang, "survey.title"),
+                       b.data ? b.data : "");
     buf_free(&b);
 }
 
@@ -213,25 +131,28 @@ static void s_show(gateway_req_t *r, unsigned status, const s_page_t *p)
  * form again with it, to change it */
 static void s_thanks(gateway_req_t *r, const s_page_t *p)
 {
-    const s_words_t *w = p->w;
+    const words_t *w = r->gw->words;
+    json_t *score = json_pack("{s:i}", "score", p->score);
     buf_t b = BUF_INIT;
     buf_puts(&b, "<h1>");
-    buf_html(&b, w->thanks);
+    words_html(&b, w, p->lang, "survey.thanks", NULL);
     buf_puts(&b, "</h1><p>");
-    buf_printf(&b, w->saved, p->score);
+    words_html(&b, w, p->lang, "survey.saved_html", score);
     buf_puts(&b, "</p>");
+    json_decref(score);
     if (*p->comment) {
         buf_puts(&b, "<p>");
-        buf_html(&b, w->yours);
+        words_html(&b, w, p->lang, "survey.yours", NULL);
         buf_puts(&b, "</p><blockquote id=\"your-comment\">");
         buf_html(&b, p->comment);
         buf_puts(&b, "</blockquote>");
     }
     buf_puts(&b, "<hr><p>");
-    buf_html(&b, w->change);
+    words_html(&b, w, p->lang, "survey.change", NULL);
     buf_puts(&b, "</p>");
     s_form_html(r, &b, p);
-    gateway_pages_show(r, 200, w->lang, w->thanks, b.data ? b.data : "");
+    gateway_pages_show(r, 200, p->lang, words_get(w, p->lang, "survey.thanks"),
+                       b.data ? b.data : "");
     buf_free(&b);
 }
 
@@ -348,7 +269,7 @@ static int s_origin_ok(gateway_req_t *r)
     if (!origin)
         return 1;
     char want[300], got[300];
-    return s_origin(config_get(r->gw->cfg, "gateway", "public_url"), 1, want, sizeof want) ==
+    return s_origin(r->gw->conf.public_url, 1, want, sizeof want) ==
                0 &&
            s_origin(origin, 0, got, sizeof got) == 0 && strcmp(want, got) == 0;
 }
@@ -391,9 +312,9 @@ static int s_record(gateway_req_t *r, const survey_link_t *link, int score, cons
 /* s_post - check and record the form */
 static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
 {
-    const s_words_t *w = pg->w;
+    const char *lang = pg->lang;
     if (r->too_large) {
-        gateway_pages_text(r, 413, w->lang, w->title, "err", w->too_large);
+        gateway_pages_say(r, 413, lang, "survey.title", "err", "survey.too_large", NULL);
         return;
     }
     const char *body = r->body.data ? r->body.data : "";
@@ -405,13 +326,13 @@ static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
         !survey_link_form_check(r->gw->token_key, link->invite, csrf.data)) {
         log_info("event=survey_form_refused invite=%s origin=%s", link->invite,
                  gateway_header(r, "Origin") ? "other" : "none");
-        gateway_pages_text(r, 403, w->lang, w->title, "err", w->refused);
+        gateway_pages_say(r, 403, lang, "survey.title", "err", "survey.refused", NULL);
         goto done;
     }
     int has_comment = s_field(body, blen, "comment", &raw);
     if (has_comment < 0 || (has_comment && s_clean_comment(raw.data ? raw.data : "", raw.len, &comment))) {
         pg->err_field = "comment";
-        pg->err_text = w->bad_comment;
+        pg->err_key = "survey.bad_comment";
     }
     int sc = s_field(body, blen, "score", &score) == 1 && score.data &&
                      strlen(score.data) == score.len
@@ -420,7 +341,7 @@ static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
     pg->comment = comment.data ? comment.data : "";
     if (sc < 0) { /* named first: the comment box keeps what was typed */
         pg->err_field = "score";
-        pg->err_text = w->bad_score;
+        pg->err_key = "survey.bad_score";
     }
     pg->score = sc;
     if (pg->err_field) {
@@ -429,7 +350,7 @@ static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
     }
     if (s_record(r, link, sc, pg->comment)) {
         r->retry_after = "60";
-        gateway_pages_text(r, 503, w->lang, w->title, "err", w->error);
+        gateway_pages_say(r, 503, lang, "survey.title", "err", "survey.error", NULL);
         goto done;
     }
     s_thanks(r, pg);
@@ -450,8 +371,8 @@ static json_t *s_invite_state(gateway_req_t *r, const char *invite, int *not_fou
     *not_found = 0;
     json_t *body = json_pack("{s:s}", "invite", invite);
     char cmd[48] = "";
-    int ms = r->gw->survey_timeout_ms < S_INVITE_TIMEOUT_MS ? r->gw->survey_timeout_ms
-                                                            : S_INVITE_TIMEOUT_MS;
+    int ms = r->gw->conf.survey_timeout_ms < S_INVITE_TIMEOUT_MS ? r->gw->conf.survey_timeout_ms
+                                                                 : S_INVITE_TIMEOUT_MS;
     json_t *reply = body ? gateway_call(r->gw, "survey", CMD_SURVEY_INVITE, body, ms, cmd) : NULL;
     json_decref(body);
     if (reply && strcmp(cmd, CMD_SURVEY_INVITE_OK) == 0)
@@ -473,14 +394,13 @@ void gateway_survey(gateway_req_t *r)
     const char *token = r->url + 3;
     survey_link_t link;
     int bad = survey_link_check(r->gw->token_key, token, &link) != 0;
-    const s_words_t *w = gateway_pages_words_for(s_words, sizeof s_words / sizeof s_words[0],
-                                      sizeof s_words[0], bad ? NULL : link.locale);
+    const char *lang = words_locale(r->gw->words, bad ? NULL : link.locale);
     if (bad) {
-        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_say(r, 404, lang, "survey.title", NULL, "survey.gone", NULL);
         return;
     }
     if (link.expires < clock_now_ms() / 1000) {
-        gateway_pages_text(r, 410, w->lang, w->title, NULL, w->closed);
+        gateway_pages_say(r, 410, lang, "survey.title", NULL, "survey.closed", NULL);
         return;
     }
     /* a genuine token may still name an invite hark-survey never made (a
@@ -488,10 +408,10 @@ void gateway_survey(gateway_req_t *r)
     int not_found = 0;
     json_t *inv = s_invite_state(r, link.invite, &not_found);
     if (not_found) {
-        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_say(r, 404, lang, "survey.title", NULL, "survey.gone", NULL);
         return;
     }
-    s_page_t pg = {.w = w, .token = token, .invite = link.invite, .score = -1, .comment = ""};
+    s_page_t pg = {.lang = lang, .token = token, .invite = link.invite, .score = -1, .comment = ""};
     if (strcmp(r->method, "POST") == 0) {
         s_post(r, &pg, &link);
         json_decref(inv);
@@ -501,11 +421,11 @@ void gateway_survey(gateway_req_t *r)
     pg.score = s_score(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "score"));
     const char *status = json_string_value(json_object_get(inv, "status"));
     if (status && strcmp(status, "expired") == 0) {
-        gateway_pages_text(r, 410, w->lang, w->title, NULL, w->closed);
+        gateway_pages_say(r, 410, lang, "survey.title", NULL, "survey.closed", NULL);
     } else if (status && strcmp(status, "open") != 0 && strcmp(status, "answered") != 0) {
         /* scheduled, throttled, suppressed, …: no invite went out with
          * this link, so there is nothing to answer */
-        gateway_pages_text(r, 404, w->lang, w->title, NULL, w->gone);
+        gateway_pages_say(r, 404, lang, "survey.title", NULL, "survey.gone", NULL);
     } else {
         if (status && strcmp(status, "answered") == 0) {
             /* the answer given, to change it; the link's score wins */

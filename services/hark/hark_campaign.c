@@ -263,7 +263,9 @@ static int s_set(cli_t *cli)
         /* settings the survey service could not use (a window like 20-9)
          * it would not apply: say so now */
         char *text = json_dumps(c, JSON_COMPACT);
-        json_t *v = text ? campaign_view(cli->cfg, id, 1, "admin", text) : NULL;
+        campaign_defaults_t def;
+        campaign_defaults_load(cli->cfg, &def);
+        json_t *v = text ? campaign_view(&def, id, 1, "admin", text) : NULL;
         campaign_t parsed;
         *path = '\0';
         bad = !v || campaign_parse(v, &parsed, msg, sizeof msg) != 0;

@@ -132,9 +132,11 @@ static int s_set(cli_t *cli)
     int bad = !s || milestone_settings_check(s, c, field, sizeof field, msg, sizeof msg) != NULL;
     schema_destroy(&s);
     if (!bad && template_given)
-        bad = milestone_settings_template_check(cli->cfg,
-                                                json_string_value(json_object_get(c, "template")),
-                                                field, sizeof field, msg, sizeof msg);
+        bad = milestone_settings_template_check(
+            config_get(cli->cfg, "mailer", "templates"),
+            config_get(cli->cfg, "mailer", "default_locale"),
+            json_string_value(json_object_get(c, "template")), field, sizeof field, msg,
+            sizeof msg);
     if (bad) {
         fprintf(stderr, "hark: milestone set: %s\n", msg);
         json_decref(c);

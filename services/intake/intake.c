@@ -17,9 +17,16 @@
  *           /alert), complaint_reply (intake/<offset>/reply),
  *           complaint_breach (intake/breach/<case>).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
- * Config:   [intake] control db reasons staff_url; [gateway] public_url.
+ * Config:   [intake] control db reasons staff_url; [gateway] public_url;
+ *           [mailer] templates default_locale (the staff mails' fixed texts
+ *           and the cases' notes: the "intake" words of words.json).
  *           The taxonomy and the teams' business hours are in [intake]
  *           reasons (config/reasons.conf, see common/reasons.c).
+ *
+ * Notes: a case's history is written for the staff, whose language Hark
+ * does not know, so its fixed texts ("opened from …", "retagged: …") are
+ * the "intake" words of the default locale, filled in when the note is
+ * written; a reply's note is the staff's own text.
  *
  * A case is opened in the consumer's transaction, so exactly once per
  * source event: its id is C<journal offset of the source event>, and its
@@ -52,6 +59,7 @@
 #include "intake.h"
 #include "log.h"
 #include "service.h"
+#include "words.h"
 
 static int s_init(service_t *svc);
 static void s_fini(service_t *svc);
@@ -105,7 +113,6 @@ static int s_init(service_t *svc)
     if (!s)
         return -1;
     service_set_state(svc, s);
-    s->cfg = cfg;
     const char *staff = config_get(cfg, "intake", "staff_url");
     snprintf(s->staff_url, sizeof s->staff_url, "%s",
              staff ? staff : config_get(cfg, "gateway", "public_url"));
@@ -120,6 +127,13 @@ static int s_init(service_t *svc)
     s->match = intake_match_new(s->reasons);
     if (!s->match) {
         log_error("event=intake_failed error=\"out of memory building the keyword matcher\"");
+        return -1;
+    }
+    char err[600];
+    s->words = words_load(config_get(cfg, "mailer", "templates"),
+                          config_get(cfg, "mailer", "default_locale"), err, sizeof err);
+    if (!s->words) {
+        log_error("event=bad_words error=\"%s\"", err);
         return -1;
     }
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, intake_case_breaches, svc);
@@ -140,6 +154,7 @@ static void s_fini(service_t *svc)
         return;
     intake_match_destroy(&s->match);
     reasons_destroy(&s->reasons);
+    words_destroy(&s->words);
     free(s);
     service_set_state(svc, NULL);
 }

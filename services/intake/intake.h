@@ -20,6 +20,7 @@
 #include "config.h"
 #include "reasons.h"
 #include "service.h"
+#include "words.h"
 
 #define INTAKE_TEXT_MAX 10000    /* characters, as complaint.json */
 
@@ -69,12 +70,14 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
 
 /* --- the service (intake.c) and its parts -------------------------------- */
 
-/* hark-intake's state, set up by intake.c's init */
+/* hark-intake's state, set up by intake.c's init.  Settings are read once
+ * there: staff_url here, [intake] reasons into the taxonomy; handlers never
+ * see the config. */
 typedef struct {
-    const config_t *cfg;
     reasons_t *reasons;
-    intake_match_t *match;    /* the taxonomy's keywords */
-    char staff_url[512];
+    intake_match_t *match; /* the taxonomy's keywords */
+    words_t *words;        /* fixed texts of the staff mails (words.json "intake") */
+    char staff_url[512];   /* [intake] staff_url, else [gateway] public_url; no trailing '/' */
     int due_timer;
     long long opened;
 } intake_t;

@@ -15,6 +15,7 @@
 #include "intake.h"
 #include "log.h"
 #include "outbox.h"
+#include "words.h"
 
 #define BREACH_BATCH 200
 
@@ -40,6 +41,18 @@ static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
         sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
+    return rc;
+}
+
+/* s_note_say - a note whose text is the word key ("intake.note_opened")
+ * filled in with vars (borrowed; NULL for none), in the staff's locale:
+ * the default one, as no staff member's language is known */
+static int s_note_say(intake_t *s, sqlite3 *db, const char *case_id, int64_t at, const char *by,
+                      const char *kind, const char *key, const json_t *vars)
+{
+    char *text = words_text(s->words, words_locale(s->words, NULL), key, vars);
+    int rc = text ? s_note(db, case_id, at, by, kind, text) : -1;
+    free(text);
     return rc;
 }
 
@@ -188,12 +201,13 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     sqlite3_bind_int64(st, 10, due);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 600];
-    snprintf(msg, sizeof msg, "the customer changed the answer (%.512s)%s%s%s",
-             ev->key ? ev->key : "", staff ? "" : ", reasons ", staff ? "" : codes,
-             opens ? "; now waiting for a reply" : "");
-    if (rc || s_note(db, id, at, NULL, "answer", msg))
+    json_t *say = json_pack("{s:s,s:s,s:b}", "key", ev->key ? ev->key : "", "codes",
+                            staff ? "" : codes, "waiting", opens);
+    if (rc || !say || s_note_say(s, db, id, at, NULL, "answer", "intake.note_answer", say)) {
+        json_decref(say);
         return -1;
+    }
+    json_decref(say);
     log_info("event=case_answer_changed case=%s codes=\"%s\" opens=%d", id, codes, opens);
     if (!staff && consumer_emit(c, ev, EV_FEEDBACK_TAGGED, "tagged",
                                 s_tagged(r, id, *cid ? cid : NULL, "nps", idx, n, via, text,
@@ -308,10 +322,11 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     db_finish(st);
     if (rc || !inserted)
         return rc;
-    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1024];
-    snprintf(msg, sizeof msg, "opened from %s %.512s, reasons %s (via %s), team %s", kind,
-             ev->key ? ev->key : "", codes, via, team->name);
-    if (s_note(db, id, opened, NULL, "opened", msg))
+    json_t *say = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", kind, "key", ev->key ? ev->key : "",
+                            "codes", codes, "via", via, "team", team->name);
+    rc = say ? s_note_say(s, db, id, opened, NULL, "opened", "intake.note_opened", say) : -1;
+    json_decref(say);
+    if (rc)
         return -1;
     s->opened++;
     log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s", id, kind, codes,
@@ -426,7 +441,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
             return -1;
         log_info("event=case_replied case=%s by=%s", id, by ? by : "");
         if (!*cid)
-            return s_note(db, id, at, NULL, "note", "no customer to mail the reply to");
+            return s_note_say(s, db, id, at, NULL, "note", "intake.note_no_customer", NULL);
         json_t *vars = json_pack("{s:s,s:s}", "case_number", id, "reply", message);
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "customer_id", cid, "template",
                                  "complaint_reply", "category", "complaint", "vars", vars);
@@ -444,7 +459,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         db_finish(st);
         log_info("event=case_resolved case=%s by=%s", id, by ? by : "");
-        return rc ? -1 : s_note(db, id, at, by, "resolved", "resolved");
+        return rc ? -1 : s_note_say(s, db, id, at, by, "resolved", "intake.note_resolved", NULL);
     }
     /* case.retagged: the staff's codes replace the case's */
     const reasons_t *r = s->reasons;
@@ -481,10 +496,12 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     sqlite3_bind_text(st, 4, team->name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    char msg[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 128];
-    snprintf(msg, sizeof msg, "retagged: %s (team %s)", codes, team->name);
-    if (rc || s_note(db, id, at, by, "retag", msg))
+    json_t *say = json_pack("{s:s,s:s}", "codes", codes, "team", team->name);
+    if (rc || !say || s_note_say(s, db, id, at, by, "retag", "intake.note_retagged", say)) {
+        json_decref(say);
         return -1;
+    }
+    json_decref(say);
     /* the contract's key for a retag: intake/retag/<case>/<n> */
     char key[128];
     snprintf(key, sizeof key, "intake/retag/%s/%d", id, retags + 1);
@@ -497,7 +514,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
 }
 
 /* s_loop - loop.notified: the customer's still-open cases get "loop closed" */
-static int s_loop(sqlite3 *db, const hark_event_t *ev)
+static int s_loop(intake_t *s, sqlite3 *db, const hark_event_t *ev)
 {
     const json_t *p = ev->payload;
     const char *loop = json_string_value(json_object_get(p, "loop"));
@@ -522,10 +539,12 @@ static int s_loop(sqlite3 *db, const hark_event_t *ev)
             return -1;
         if (!changed)
             continue;
-        char msg[300];
-        snprintf(msg, sizeof msg, "loop closed: the customer was told that %s was acted on"
-                                  " (loop %s)", reason ? reason : "?", loop ? loop : "?");
-        if (s_note(db, id, at, "loop", "loop_closed", msg))
+        json_t *say =
+            json_pack("{s:s,s:s}", "reason", reason ? reason : "?", "loop", loop ? loop : "?");
+        rc = say ? s_note_say(s, db, id, at, "loop", "loop_closed", "intake.note_loop_closed", say)
+                 : -1;
+        json_decref(say);
+        if (rc)
             return -1;
         log_info("event=case_loop_closed case=%s loop=%s", id, loop ? loop : "");
     }
@@ -571,7 +590,7 @@ int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *e
                               consumer_t *c)
 {
     (void)c;
-    return s_woken(svc, s_loop(db, ev));
+    return s_woken(svc, s_loop(service_state(svc), db, ev));
 }
 
 typedef struct {
@@ -593,7 +612,7 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    if (rc || s_note(db, id, now, NULL, "breach", "first-response target missed; team alerted"))
+    if (rc || s_note_say(s, db, id, now, NULL, "breach", "intake.note_breach", NULL))
         return -1;
     log_info("event=case_breached case=%s team=%s", id, team ? team->name : "?");
     if (!team || !*team->email)
@@ -603,11 +622,16 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
     char respond_by[120], opened_s[120], staff[700], overdue[64], key[128];
     intake_hours_format(due, team->tz, respond_by, sizeof respond_by);
     intake_hours_format(opened, team->tz, opened_s, sizeof opened_s);
+    /* staff mails go out in the default locale (they carry none) */
     long long late = (now - due) / 60000;
-    if (late >= 60)
-        snprintf(overdue, sizeof overdue, "%lldh %lldm", late / 60, late % 60);
-    else
-        snprintf(overdue, sizeof overdue, "%lld min", late);
+    json_t *by = json_pack("{s:I,s:I}", "hours", (json_int_t)(late / 60), "minutes",
+                           (json_int_t)(late >= 60 ? late % 60 : late));
+    char *o = by ? words_text(s->words, words_locale(s->words, NULL),
+                              late >= 60 ? "intake.overdue_hours" : "intake.overdue_minutes", by)
+                 : NULL;
+    snprintf(overdue, sizeof overdue, "%s", o ? o : "?");
+    free(o);
+    json_decref(by);
     s_staff_url(s, id, staff, sizeof staff);
     int ri = reasons_find(s->reasons, reason);
     json_t *vars = json_pack(

@@ -22,7 +22,8 @@
  *           reason defined there is one a loop may close before any
  *           feedback carries it: that close tells nobody); [mailer] templates
  *           default_locale shop_name (the preview renders as the mailer
- *           does, with common/render.c).
+ *           does, with common/render.c; the dates of quotes are
+ *           written with the "date" words of templates/<locale>/words.json).
  *
  * The life of a loop: a loop.closed event (hark loop close, POST /v1/loops)
  * is applied in the consumer's transaction: the customers to tell are
@@ -55,6 +56,7 @@
 typedef struct {
     loop_send_conf_t send;
     reasons_t *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
+    words_t *words;     /* the dates' words; send.words points to it */
     int send_timer;
 } loop_state_t;
 
@@ -248,6 +250,13 @@ static int s_init(service_t *svc)
     h->send.shop_name = config_get(cfg, "mailer", "shop_name");
     h->send.templates = config_get(cfg, "mailer", "templates");
     h->send.default_locale = config_get(cfg, "mailer", "default_locale");
+    char err[600];
+    h->words = words_load(h->send.templates, h->send.default_locale, err, sizeof err);
+    if (!h->words) {
+        log_error("event=bad_words error=\"%s\"", err);
+        return -1;
+    }
+    h->send.words = h->words;
     /* the taxonomy only widens what a close accepts: without it (no file,
      * or errors hark check-config names) a reason is known once feedback
      * carries it, as before */
@@ -273,6 +282,7 @@ static void s_fini(service_t *svc)
     if (!h)
         return;
     render_destroy(&h->send.render);
+    words_destroy(&h->words);
     reasons_destroy(&h->reasons);
     free(h);
     service_set_state(svc, NULL);

@@ -15,6 +15,7 @@
 
 #include "loop_check.h"
 #include "render.h"
+#include "words.h"
 
 #define LOOP_TEMPLATE "loop_closed"
 
@@ -62,11 +63,12 @@ int64_t loop_store_since_ms(const char *since);
 char *loop_text_excerpt(const char *text, size_t max_chars);
 
 /* loop_text_date - the date of ms in the customer's zone tz (NULL, "" or a
- * zone the system does not know: UTC) as they read it in locale (en ru pl
- * be zh by the primary subtag; anything else as en): "23 November 2026",
- * "23 ноября 2026 г.", "2026年11月23日".  Switches TZ (tz.c):
- * single-threaded processes only.  Returns out. */
-const char *loop_text_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len);
+ * zone the system does not know: UTC) as they read it in locale, by the
+ * "date" words of the locale folder that serves it (words_locale): "23
+ * November 2026", "23 ноября 2026 г.", "2026年11月23日".  Switches TZ
+ * (tz.c): single-threaded processes only.  Returns out. */
+const char *loop_text_date(const words_t *w, int64_t ms, const char *locale, const char *tz,
+                           char *out, size_t len);
 
 /* --- loop_send.c: the email of one customer ------------------------------ */
 
@@ -78,6 +80,7 @@ typedef struct {
     const char *templates;  /* [mailer] templates */
     const char *default_locale;
     render_t *render;       /* the preview's renderer, made on first use; owned */
+    const words_t *words;   /* the dates' words ([mailer] templates); owned by loop.c */
     const struct reasons *reasons; /* [intake] reasons (NULL: none could be read): a
                                     * reason defined there is known before any
                                     * feedback carries it; owned by loop.c */
@@ -89,9 +92,9 @@ typedef struct {
  * each cut to excerpt_chars and dated in locale, on the customer's day in
  * zone tz (loop_text_date).  Every case id is
  * appended to case_ids when not NULL (at most 1000).  Caller decrefs. */
-json_t *loop_send_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
-                   const char *locale, const char *tz, int quotes, size_t excerpt_chars,
-                   json_t *case_ids);
+json_t *loop_send_vars(const words_t *w, sqlite3_stmt *cases, const char *title,
+                       const char *announcement, const char *locale, const char *tz, int quotes,
+                       size_t excerpt_chars, json_t *case_ids);
 
 /* loop_send_batch - in one transaction, decide up to conf->batch pending
  * recipients: for each customer we may write to, its mail.requested (key

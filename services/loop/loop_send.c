@@ -21,9 +21,9 @@ static const char *s_col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-json_t *loop_send_vars(sqlite3_stmt *cases, const char *title, const char *announcement,
-                   const char *locale, const char *tz, int quotes, size_t excerpt_chars,
-                   json_t *case_ids)
+json_t *loop_send_vars(const words_t *w, sqlite3_stmt *cases, const char *title,
+                       const char *announcement, const char *locale, const char *tz, int quotes,
+                       size_t excerpt_chars, json_t *case_ids)
 {
     json_t *q = json_array();
     json_t *vars = json_pack("{s:s,s:s,s:o}", "title", title, "announcement", announcement,
@@ -40,7 +40,7 @@ json_t *loop_send_vars(sqlite3_stmt *cases, const char *title, const char *annou
             continue;
         char *ex = loop_text_excerpt(text, excerpt_chars);
         char date[80];
-        loop_text_date(sqlite3_column_int64(cases, 2), locale, tz, date, sizeof date);
+        loop_text_date(w, sqlite3_column_int64(cases, 2), locale, tz, date, sizeof date);
         if (ex && *ex)
             json_array_append_new(q, json_pack("{s:s,s:s}", "excerpt", ex, "date", date));
         free(ex);
@@ -104,8 +104,8 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
         sqlite3_bind_text(st, 1, r->loop, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, r->cid, -1, SQLITE_TRANSIENT);
         json_t *cases = json_array();
-        json_t *vars =
-            loop_send_vars(st, title, ann, locale, tz, conf->quotes, conf->excerpt, cases);
+        json_t *vars = loop_send_vars(conf->words, st, title, ann, locale, tz, conf->quotes,
+                                      conf->excerpt, cases);
         db_finish(st);
         json_t *mail = vars ? json_pack("{s:s,s:s,s:s,s:o}", "customer_id", r->cid, "template",
                                         LOOP_TEMPLATE, "category", "loop", "vars", vars)
@@ -236,9 +236,9 @@ static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, 
     if (lid)
         sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
-    json_t *vars = loop_send_vars(st, json_string_value(json_object_get(req, "title")),
-                              json_string_value(json_object_get(req, "announcement")), locale,
-                              tz, conf->quotes, conf->excerpt, NULL);
+    json_t *vars = loop_send_vars(conf->words, st, json_string_value(json_object_get(req, "title")),
+                                  json_string_value(json_object_get(req, "announcement")), locale,
+                                  tz, conf->quotes, conf->excerpt, NULL);
     db_finish(st);
     if (!vars)
         return NULL;

@@ -2,11 +2,12 @@
  * loop_text.c - what a loop email quotes: a short excerpt of what the
  * customer said, and the date they said it, written in their language.
  *
- * The dates are our own small table, not strftime: the C library's month
- * names depend on which locales the host has generated (usually none but C
- * and C.UTF-8), and Russian, Belarusian and Polish need the genitive month
- * ("23 ноября"), which only some versions of glibc give.  Five languages
- * are what the templates exist in.
+ * The dates are written from the "date" words of templates/<locale>/
+ * words.json (a format and the month names), not strftime: the C library's
+ * month names depend on which locales the host has generated (usually none
+ * but C and C.UTF-8), and Russian, Belarusian and Polish need the genitive
+ * month ("23 ноября"), which only some versions of glibc give.  The
+ * languages are the folders there, as for the mail itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "loop.h"
 #include "tz.h"
 #include "utf8.h"
+#include "words.h"
 
 /* s_space - ASCII whitespace and control characters, which become one
  * space in an excerpt (the renderer would turn line breaks into spaces
@@ -79,20 +81,9 @@ char *loop_text_excerpt(const char *text, size_t max_chars)
     return out;
 }
 
-const char *loop_text_date(int64_t ms, const char *locale, const char *tz, char *out, size_t len)
+const char *loop_text_date(const words_t *w, int64_t ms, const char *locale, const char *tz,
+                           char *out, size_t len)
 {
-    static const char *const en[] = {"January", "February", "March",     "April",
-                                     "May",     "June",     "July",      "August",
-                                     "September", "October", "November", "December"};
-    static const char *const ru[] = {"января", "февраля", "марта",    "апреля",
-                                     "мая",    "июня",    "июля",     "августа",
-                                     "сентября", "октября", "ноября", "декабря"};
-    static const char *const be[] = {"студзеня", "лютага",  "сакавіка", "красавіка",
-                                     "мая",      "чэрвеня", "ліпеня",   "жніўня",
-                                     "верасня",  "кастрычніка", "лістапада", "снежня"};
-    static const char *const pl[] = {"stycznia", "lutego",   "marca",    "kwietnia",
-                                     "maja",     "czerwca",  "lipca",    "sierpnia",
-                                     "września", "października", "listopada", "grudnia"};
     /* the day the customer said it is their own day, not UTC's: 20:00 in
      * Los Angeles is already tomorrow in UTC */
     time_t t = (time_t)(ms / 1000);
@@ -100,24 +91,13 @@ const char *loop_text_date(int64_t ms, const char *locale, const char *tz, char 
     if (!tz || !*tz || !tz_ok(tz) || tz_local(ms, tz, &tm))
         if (!gmtime_r(&t, &tm))
             memset(&tm, 0, sizeof tm);
-    char lang[4] = "en";
-    if (locale && strlen(locale) >= 2) {
-        lang[0] = (char)(locale[0] | 0x20);
-        lang[1] = (char)(locale[1] | 0x20);
-        lang[2] = '\0';
-        if (locale[2] && locale[2] != '-' && locale[2] != '_')
-            snprintf(lang, sizeof lang, "en"); /* three letters: none of ours */
-    }
-    int y = tm.tm_year + 1900, d = tm.tm_mday, m = tm.tm_mon;
-    if (strcmp(lang, "zh") == 0)
-        snprintf(out, len, "%d年%d月%d日", y, m + 1, d);
-    else if (strcmp(lang, "ru") == 0)
-        snprintf(out, len, "%d %s %d г.", d, ru[m], y);
-    else if (strcmp(lang, "be") == 0)
-        snprintf(out, len, "%d %s %d г.", d, be[m], y);
-    else if (strcmp(lang, "pl") == 0)
-        snprintf(out, len, "%d %s %d", d, pl[m], y);
-    else
-        snprintf(out, len, "%d %s %d", d, en[m], y);
+    const char *lang = words_locale(w, locale);
+    const char *month = words_list(w, lang, "date.months", (size_t)tm.tm_mon);
+    json_t *v = json_pack("{s:i,s:s,s:i,s:i}", "day", tm.tm_mday, "month", month ? month : "",
+                          "month_number", tm.tm_mon + 1, "year", tm.tm_year + 1900);
+    char *s = v ? words_text(w, lang, "date.format", v) : NULL;
+    snprintf(out, len, "%s", s ? s : "");
+    free(s);
+    json_decref(v);
     return out;
 }

@@ -51,13 +51,9 @@
 
 typedef struct {
     mailer_pool_t *pool;
-    mailer_pool_conf_t pc;
+    mailer_config_t conf; /* read once at start */
     char password[256];
     char token_key[128];
-    const char *public_url;
-    const char *shop_name;
-    const char *from_domain;
-    int64_t retry_min, retry_max, give_up, lease;
     size_t capacity;
     int dispatch_timer;
 } mailer_t;
@@ -158,7 +154,7 @@ static int s_on_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
     if (keys_random_hex(rnd, 8))
         return -1;
     snprintf(mid, sizeof mid, "<hark.%lld.%s@%s>", (long long)ev->offset, rnd,
-             m ? m->from_domain : "localhost");
+             m ? m->conf.from_domain : "localhost");
     int64_t nb = 0;
     const char *nbs = json_string_value(json_object_get(p, "not_before"));
     if (nbs && clock_parse(nbs, &nb))
@@ -206,10 +202,10 @@ static char *s_unsubscribe_url(mailer_t *m, const char *addr, const char *locale
     free(payload);
     if (!tok)
         return NULL;
-    size_t len = strlen(m->public_url) + strlen(tok) + 8;
+    size_t len = strlen(m->conf.public_url) + strlen(tok) + 8;
     char *url = malloc(len);
     if (url)
-        snprintf(url, len, "%s/u/%s", m->public_url, tok);
+        snprintf(url, len, "%s/u/%s", m->conf.public_url, tok);
     free(tok);
     return url;
 }
@@ -281,7 +277,7 @@ static int s_dispatch(evloop_t *loop, void *arg)
         }
         if (j->to_name && !json_object_get(j->vars, "name"))
             json_object_set_new(j->vars, "name", json_string(j->to_name));
-        json_object_set_new(j->vars, "shop_name", json_string(m->shop_name));
+        json_object_set_new(j->vars, "shop_name", json_string(m->conf.shop_name));
         if (s_marketing(category)) {
             j->unsubscribe_url = s_unsubscribe_url(m, addr, j->locale, cid);
             if (j->unsubscribe_url)
@@ -297,7 +293,7 @@ static int s_dispatch(evloop_t *loop, void *arg)
                                : NULL;
     int unclaimed = jobs && !claim;
     for (mailer_pool_job_t *j = jobs; j && claim; j = j->next) {
-        sqlite3_bind_int64(claim, 1, now + m->lease);
+        sqlite3_bind_int64(claim, 1, now + m->conf.lease);
         sqlite3_bind_text(claim, 2, j->to_addr, -1, SQLITE_STATIC);
         sqlite3_bind_int64(claim, 3, j->id);
         /* a job whose row did not become 'sending' must not reach a worker:
@@ -405,52 +401,19 @@ static int s_init(service_t *svc)
     if (!m)
         return -1;
     service_set_state(svc, m);
-    m->public_url = config_get(cfg, "gateway", "public_url");
-    m->shop_name = config_get(cfg, "mailer", "shop_name");
-    m->retry_min = config_duration_ms(cfg, "mailer", "retry_min");
-    m->retry_max = config_duration_ms(cfg, "mailer", "retry_max");
-    m->give_up = config_duration_ms(cfg, "mailer", "give_up");
-    m->lease = config_duration_ms(cfg, "mailer", "lease");
-    const char *from = config_get(cfg, "mailer", "from");
-    const char *at = strchr(from, '@');
-    m->from_domain = at ? at + 1 : "localhost";
+    mailer_config_load(cfg, &m->conf);
     if (keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
-
-    mailer_pool_conf_t *pc = &m->pc;
-    pc->workers = (int)config_int(cfg, "mailer", "connections");
-    pc->per_connection = (int)config_int(cfg, "mailer", "per_connection");
-    pc->rate = (int)config_int(cfg, "mailer", "rate");
-    pc->maildir = config_get(cfg, "mailer", "maildir");
-    pc->templates = config_get(cfg, "mailer", "templates");
-    pc->default_locale = config_get(cfg, "mailer", "default_locale");
-    pc->from = from;
-    pc->from_name = config_get(cfg, "mailer", "from_name");
-    pc->reply_to = config_get(cfg, "mailer", "reply_to");
-    const char *host = config_get(cfg, "smtp", "host");
-    pc->smtp.host = host && *host ? host : NULL;
-    pc->smtp.port = (int)config_int(cfg, "smtp", "port");
-    const char *tls = config_get(cfg, "smtp", "starttls");
-    pc->smtp.tls = strcmp(tls, "required") == 0  ? MSMTP_TLS_REQUIRED
-                   : strcmp(tls, "optional") == 0 ? MSMTP_TLS_OPTIONAL
-                                                  : MSMTP_TLS_OFF;
-    pc->smtp.tls_no_verify = !config_bool(cfg, "smtp", "tls_verify");
-    pc->smtp.timeout_ms = (int)config_duration_ms(cfg, "smtp", "timeout");
-    const char *user = config_get(cfg, "smtp", "user");
-    if (user && *user) {
-        const char *pf = config_get(cfg, "smtp", "password_file");
+    mailer_pool_conf_t *pc = &m->conf.pool;
+    if (pc->smtp.user) {
+        const char *pf = m->conf.smtp_password_file;
         if (!pf || s_read_password(pf, m->password, sizeof m->password)) {
             log_error("event=password_file_unreadable path=%s", pf ? pf : "");
             return -1;
         }
-        pc->smtp.user = user;
         pc->smtp.password = m->password;
     }
     m->capacity = (size_t)pc->workers * (size_t)pc->per_connection * 2;
-    pc->db_path = config_get(cfg, "mailer", "db");
-    pc->retry_min = m->retry_min;
-    pc->retry_max = m->retry_max;
-    pc->give_up = m->give_up;
 
     /* nobody else sends: whatever was being sent when we stopped goes again */
     sqlite3 *db = service_db(svc);

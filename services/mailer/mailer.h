@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "mailer_smtp.h"
 
 /* One message on its way through a worker.  The main thread fills the
@@ -54,6 +55,21 @@ typedef struct mailer_pool_conf {
     const char *db_path;    /* each worker records outcomes on its own connection */
     int64_t retry_min, retry_max, give_up;
 } mailer_pool_conf_t;
+
+/* --- settings (mailer_config.c) ------------------------------------------- */
+/* hark-mailer's settings, read once at start.  Strings point into the
+ * config, which lives as long as the process. */
+typedef struct {
+    mailer_pool_conf_t pool;        /* what the workers need (smtp.password: s_init) */
+    const char *public_url;         /* [gateway] public_url, for unsubscribe links */
+    const char *shop_name;
+    const char *from_domain;        /* of [mailer] from, for Message-IDs */
+    int64_t lease;                  /* ms */
+    const char *smtp_password_file;
+} mailer_config_t;
+
+/* mailer_config_load - fill out from cfg (already checked) */
+void mailer_config_load(const config_t *cfg, mailer_config_t *out);
 
 /* mailer_store_record - commit one job's outcome (see mailer_store.c) */
 int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mailer_pool_job_t *j);

@@ -87,13 +87,6 @@ int main(int argc, char **argv)
     return service_main(argc, argv, &def);
 }
 
-/* s_config_error - a [milestone] value we cannot work with */
-static void s_config_error(const char *msg, void *arg)
-{
-    (void)arg;
-    log_error("event=bad_config error=\"%s\"", msg);
-}
-
 /* s_init - settings, keys, the tick */
 static int s_init(service_t *svc)
 {
@@ -102,30 +95,22 @@ static int s_init(service_t *svc)
     if (!m)
         return -1;
     service_set_state(svc, m);
-    m->cfg = cfg;
-    if (milestone_settings_check_config(cfg, s_config_error, NULL))
-        return -1;
+    milestone_config_load(cfg, &m->mc);
     m->cache = calloc(MILESTONE_CACHE_SLOTS, sizeof *m->cache);
-    m->default_tz = config_get(cfg, "milestone", "default_timezone");
-    m->catch_up = config_duration_ms(cfg, "milestone", "catch_up");
-    m->interval = config_duration_ms(cfg, "milestone", "interval");
     /* a scan may come up to one interval after a send time: that is on
      * time, not a catch-up (so catch_up = 0 means "only on time") */
-    if (m->catch_up < m->interval)
-        m->catch_up = m->interval;
-    m->batch = (int)config_int(cfg, "milestone", "batch");
-    m->mar1 = strcmp(config_get(cfg, "milestone", "feb29"), "mar1") == 0;
-    m->coupon_prefix = milestone_coupon_prefix(cfg);
+    if (m->mc.catch_up < m->mc.interval)
+        m->mc.catch_up = m->mc.interval;
     if (!m->cache ||
         keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
-    m->timer = evloop_add_timer(service_evloop(svc), m->interval, milestone_tick, svc);
+    m->timer = evloop_add_timer(service_evloop(svc), m->mc.interval, milestone_tick, svc);
     if (m->timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), m->timer, 0);
     log_info("event=milestone_ready catch_up_ms=%lld feb29=%s coupon=%s",
-             (long long)m->catch_up, m->mar1 ? "mar1" : "feb28",
-             m->coupon_prefix ? m->coupon_prefix : "off");
+             (long long)m->mc.catch_up, m->mc.mar1 ? "mar1" : "feb28",
+             m->mc.coupon_prefix ? m->mc.coupon_prefix : "off");
     return 0;
 }
 

@@ -51,6 +51,13 @@ int milestone_date_match_md(int y, int m, int d, int mar1, int out[2]);
  * TZ (tz.c): single-threaded processes only. */
 int64_t milestone_date_send_instant(int y, int m, int d, int minutes, const char *tz);
 
+/* --- settings (milestone_config.c) --------------------------------------- */
+
+/* milestone_config_load - fill out from cfg (already checked by the config
+ * table); milestone_config_t is in milestone_settings.h, beside the
+ * defaults it feeds */
+void milestone_config_load(const config_t *cfg, milestone_config_t *out);
+
 /* --- milestone.db (milestone_store.c) ------------------------------------ */
 
 extern const char *const milestone_store_migrations[];
@@ -65,11 +72,13 @@ int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const cha
 
 /* milestone_store_settings - kind's effective settings (the row a milestone.saved
  * left, else the defaults); 0/-1 */
-int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, milestone_settings_t *out);
+int milestone_store_settings(sqlite3 *db, const milestone_config_t *mc, int kind,
+                             milestone_settings_t *out);
 
 /* milestone_store_save - apply a milestone.saved payload: 0 applied, 1 not applied
  * (err says why), -1 on a database error */
-int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len);
+int milestone_store_save(sqlite3 *db, const milestone_config_t *mc, const json_t *p, char *err,
+                         size_t len);
 
 /* --- the service (milestone.c) and its parts ----------------------------- */
 
@@ -100,12 +109,8 @@ typedef struct {
 } milestone_due_t;
 
 typedef struct {
-    const config_t *cfg;
+    milestone_config_t mc; /* read once at start */
     char token_key[128];
-    const char *coupon_prefix; /* NULL: no coupons */
-    const char *default_tz;
-    int64_t catch_up, interval;
-    int mar1, batch;
     int timer;
     int64_t tick_at;           /* the clock at the start of the last finished tick */
     /* the decisions of the current tick, made a batch per loop turn */

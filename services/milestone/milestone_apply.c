@@ -44,7 +44,7 @@ int milestone_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev
         return -1;
     const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                         cust ? "id" : "customer_id"));
-    return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->default_tz);
+    return milestone_store_purchase(db, cid, s_purchase_ms(ev), m->mc.default_tz);
 }
 
 /* milestone_apply_unsubscribed - mail.unsubscribed: suppress */
@@ -72,7 +72,7 @@ int milestone_apply_saved(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
     const json_t *p = ev->payload;
     m->gen++;
     char err[200] = "";
-    int rc = milestone_store_save(db, m->cfg, p, err, sizeof err);
+    int rc = milestone_store_save(db, &m->mc, p, err, sizeof err);
     if (rc > 0)
         log_error("event=settings_not_applied offset=%lld error=\"%s\"", (long long)ev->offset,
                   err);

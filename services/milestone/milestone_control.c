@@ -29,7 +29,7 @@ json_t *milestone_control_settings(service_t *svc, const json_t *req, service_er
     for (int k = 0; k < MILESTONE_KINDS; k++) {
         milestone_settings_t s;
         if ((kind && k != milestone_settings_kind(kind)) ||
-            milestone_store_settings(db, m->cfg, k, &s))
+            milestone_store_settings(db, &m->mc, k, &s))
             continue;
         json_t *v = milestone_settings_view(&s), *counts = json_object();
         sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM sends WHERE kind = ?"
@@ -56,11 +56,11 @@ static json_t *s_next(milestone_t *m, sqlite3 *db, const milestone_settings_t *s
         if (set->kind == MILESTONE_ANNIVERSARY && y - start_year < 1)
             continue;
         int om, od;
-        milestone_date_observed(y, md / 100, md % 100, m->mar1, &om, &od);
+        milestone_date_observed(y, md / 100, md % 100, m->mc.mar1, &om, &od);
         int64_t event_day = clock_days_from_civil(y, om, od);
         int64_t at =
             milestone_tick_slot(m, *tz ? tz : NULL, event_day + set->offset_days, set->minutes)->at;
-        if (at + m->catch_up <= now)
+        if (at + m->mc.catch_up <= now)
             continue;
         sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM sends WHERE kind = ? AND"
                                           " customer_id = ? AND year = ?");
@@ -113,7 +113,7 @@ json_t *milestone_control_customer(service_t *svc, const json_t *req, service_er
     json_t *list = json_array();
     for (int k = 0; k < MILESTONE_KINDS; k++) {
         milestone_settings_t set;
-        if (milestone_store_settings(db, m->cfg, k, &set))
+        if (milestone_store_settings(db, &m->mc, k, &set))
             continue;
         int mdi = k == MILESTONE_BIRTHDAY ? 0 : set.from_signup ? 2 : 4;
         json_t *item = json_pack("{s:s,s:b}", "kind", milestone_settings_kind_names[k], "enabled",

@@ -113,9 +113,10 @@ int milestone_store_purchase(sqlite3 *db, const char *cid, int64_t ms, const cha
                     cid, 3, v);
 }
 
-int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, milestone_settings_t *out)
+int milestone_store_settings(sqlite3 *db, const milestone_config_t *mc, int kind,
+                             milestone_settings_t *out)
 {
-    milestone_settings_default(cfg, kind, out);
+    milestone_settings_default(mc, kind, out);
     sqlite3_stmt *st = db_prepare(db, "SELECT enabled, minutes, offset_days, template,"
                                       " from_signup, by FROM settings WHERE kind = ?");
     if (!st)
@@ -136,11 +137,12 @@ int milestone_store_settings(sqlite3 *db, const config_t *cfg, int kind, milesto
     return 0;
 }
 
-int milestone_store_save(sqlite3 *db, const config_t *cfg, const json_t *p, char *err, size_t len)
+int milestone_store_save(sqlite3 *db, const milestone_config_t *mc, const json_t *p, char *err,
+                         size_t len)
 {
     milestone_settings_t s;
     char field[64], msg[200];
-    if (milestone_settings_from_json(cfg, p, &s, field, sizeof field, msg, sizeof msg)) {
+    if (milestone_settings_from_json(mc, p, &s, field, sizeof field, msg, sizeof msg)) {
         snprintf(err, len, "%s", msg);
         return 1;
     }

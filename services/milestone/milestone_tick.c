@@ -43,7 +43,7 @@ milestone_slot_t *milestone_tick_slot(milestone_t *m, const char *tz, int64_t da
         return e;
     int y, mo, d;
     clock_civil_from_days(day, &y, &mo, &d);
-    const char *zone = tz_ok(tz) ? tz : m->default_tz;
+    const char *zone = tz_ok(tz) ? tz : m->mc.default_tz;
     memset(e, 0, sizeof *e);
     e->at = milestone_date_send_instant(y, mo, d, minutes, zone);
     snprintf(e->tz, sizeof e->tz, "%s", tz);
@@ -158,7 +158,7 @@ static int s_scan_zone(milestone_t *m, sqlite3 *db, const milestone_settings_t *
         contacts_lower(s_col(st, 1), e->email, sizeof e->email);
         snprintf(e->name, sizeof e->name, "%s", s_col(st, 2));
         snprintf(e->locale, sizeof e->locale, "%s", s_col(st, 3));
-        e->status = now >= at + m->catch_up ? "missed" : "sent";
+        e->status = now >= at + m->mc.catch_up ? "missed" : "sent";
     }
     db_finish(st);
     return rc;
@@ -176,7 +176,7 @@ static int s_scan(milestone_t *m, sqlite3 *db, const milestone_settings_t *set, 
     int64_t event_day = day - set->offset_days;
     int y, mo, d, md[2];
     clock_civil_from_days(event_day, &y, &mo, &d);
-    if (milestone_date_match_md(y, mo, d, m->mar1, md) < 2)
+    if (milestone_date_match_md(y, mo, d, m->mc.mar1, md) < 2)
         md[1] = md[0];
     char **zones = NULL;
     int nz = s_zones(db, set->kind, set->from_signup, md, &zones);
@@ -211,9 +211,9 @@ static json_t *s_mail(milestone_t *m, const milestone_settings_t *set, const mil
         json_object_set_new(vars, "name", json_string(d->name));
     if (d->kind == MILESTONE_ANNIVERSARY)
         json_object_set_new(vars, "years", json_integer(d->years));
-    if (m->coupon_prefix) {
+    if (m->mc.coupon_prefix) {
         char *code =
-            milestone_coupon_make(m->token_key, m->coupon_prefix, d->kind, d->year, d->cid);
+            milestone_coupon_make(m->token_key, m->mc.coupon_prefix, d->kind, d->year, d->cid);
         if (!code) {
             json_decref(vars);
             return NULL;
@@ -268,7 +268,8 @@ static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
 {
     if (db_begin(db))
         return -1;
-    size_t end = m->i_due + (size_t)m->batch < m->n_due ? m->i_due + (size_t)m->batch : m->n_due;
+    size_t end =
+        m->i_due + (size_t)m->mc.batch < m->n_due ? m->i_due + (size_t)m->mc.batch : m->n_due;
     int bad = 0;
     size_t sent = 0;
     for (size_t i = m->i_due; i < end && !bad; i++) {
@@ -299,19 +300,19 @@ static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
         int64_t now = clock_now_ms(), next_at = INT64_MAX;
         /* local dates whose send instants can lie in (now - catch_up, now]:
          * D's instants run from D 00:00 at UTC+14 to D 23:59 at UTC-12 */
-        int64_t lo = (now - m->catch_up - 36 * 3600000LL) / MILESTONE_DAY_MS;
+        int64_t lo = (now - m->mc.catch_up - 36 * 3600000LL) / MILESTONE_DAY_MS;
         int64_t hi = (now + 14 * 3600000LL) / MILESTONE_DAY_MS;
         int bad = 0;
         m->n_due = m->i_due = 0;
         m->sent = 0;
         m->scan_at = now;
         for (int k = 0; k < MILESTONE_KINDS && !bad; k++) {
-            bad = milestone_store_settings(db, m->cfg, k, &m->set[k]);
+            bad = milestone_store_settings(db, &m->mc, k, &m->set[k]);
             for (int64_t day = lo; day <= hi && !bad && m->set[k].enabled; day++)
                 bad = s_scan(m, db, &m->set[k], day, now, &m->due, &m->n_due, &m->cap_due,
                              &next_at);
         }
-        m->next_wait = m->interval;
+        m->next_wait = m->mc.interval;
         if (next_at != INT64_MAX && next_at - now + 1 < m->next_wait)
             m->next_wait = next_at - now + 1;
         if (bad)
@@ -320,7 +321,7 @@ static void s_turn(evloop_t *loop, service_t *svc, milestone_t *m, sqlite3 *db)
     if (m->i_due < m->n_due && s_send_batch(svc, m, db)) {
         m->n_due = m->i_due = 0; /* decided again at the next scan */
         m->gen++;
-        evloop_timer_at(loop, m->timer, m->interval);
+        evloop_timer_at(loop, m->timer, m->mc.interval);
         return;
     }
     if (m->i_due < m->n_due) {

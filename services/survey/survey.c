@@ -107,16 +107,21 @@ int main(int argc, char **argv)
 }
 
 /* s_campaign_row - the default campaign, its settings from [survey] */
-static int s_campaign_row(sqlite3 *db, const config_t *cfg)
+static int s_campaign_row(sqlite3 *db, const survey_config_t *set)
 {
-    static const char *const keys[] = {"delay", "window_hours", "window_days",
-                                       "default_timezone", "throttle", "expiry", "reminder",
-                                       "alert_to", NULL};
+    const char *const kv[][2] = {
+        {"delay", set->campaign.delay},
+        {"window_hours", set->campaign.window_hours},
+        {"window_days", set->campaign.window_days},
+        {"default_timezone", set->default_tz},
+        {"throttle", set->throttle_text},
+        {"expiry", set->campaign.expiry},
+        {"reminder", set->campaign.reminder},
+        {"alert_to", set->alert_to},
+    };
     json_t *settings = json_object();
-    for (int i = 0; keys[i]; i++) {
-        const char *v = config_get(cfg, "survey", keys[i]);
-        json_object_set_new(settings, keys[i], json_string(v ? v : ""));
-    }
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+        json_object_set_new(settings, kv[i][0], json_string(kv[i][1] ? kv[i][1] : ""));
     char *text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(settings);
     sqlite3_stmt *st = text ? db_prepare(db, "INSERT INTO campaigns(id, kind, enabled, source,"
@@ -136,13 +141,6 @@ static int s_campaign_row(sqlite3 *db, const config_t *cfg)
     return rc;
 }
 
-/* s_config_error - a [survey] value we cannot work with */
-static void s_config_error(const char *msg, void *arg)
-{
-    (void)arg;
-    log_error("event=bad_config error=\"%s\"", msg);
-}
-
 /* s_init - settings, the default campaign, the send timer */
 static int s_init(service_t *svc)
 {
@@ -151,41 +149,19 @@ static int s_init(service_t *svc)
     if (!s)
         return -1;
     service_set_state(svc, s);
-    s->cfg = cfg;
-    snprintf(s->public_url, sizeof s->public_url, "%s", config_get(cfg, "gateway", "public_url"));
-    size_t ul = strlen(s->public_url);
-    while (ul > 0 && s->public_url[ul - 1] == '/')
-        s->public_url[--ul] = '\0';
-    s->staff_url = config_get(cfg, "survey", "staff_url");
-    s->alert_to = config_get(cfg, "survey", "alert_to");
-    s->default_tz = config_get(cfg, "survey", "default_timezone");
-    s->default_locale = config_get(cfg, "mailer", "default_locale");
-    s->throttle = config_duration_ms(cfg, "survey", "throttle");
-    if (campaign_check_config(cfg, NULL, s_config_error, NULL))
-        return -1;
-    static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-    const char *dday = config_get(cfg, "survey", "digest_day");
-    for (int i = 0; i < 7; i++)
-        if (dday && strcmp(dday, days[i]) == 0)
-            s->env.digest_wday = i;
-    s->env.cfg = cfg;
+    survey_config_load(cfg, &s->set);
+    s->env.set = &s->set;
     s->env.sync = survey_send_sync;
     s->env.sync_arg = svc;
-    s->env.throttle = s->throttle;
-    s->env.default_tz = s->default_tz;
-    s->env.default_locale = s->default_locale;
-    s->env.digest_to = config_get(cfg, "survey", "digest_to");
-    s->env.digest_hour = (int)config_int(cfg, "survey", "digest_hour");
-    s->env.staff_url = s->staff_url && *s->staff_url ? s->staff_url : s->public_url;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
-    if (s_campaign_row(service_db(svc), cfg))
+    if (s_campaign_row(service_db(svc), &s->set))
         return -1;
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, survey_send_due, svc);
     if (s->due_timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
-    log_info("event=survey_ready throttle_ms=%lld", (long long)s->throttle);
+    log_info("event=survey_ready throttle_ms=%lld", (long long)s->set.throttle);
     return 0;
 }
 

@@ -53,6 +53,29 @@ json_t *survey_report_responses(sqlite3 *db, const json_t *req, char *err, size_
 
 /* --- campaigns (survey_campaign.c) --------------------------------------- */
 
+/* --- settings (survey_config.c) ------------------------------------------ */
+
+/* hark-survey's settings, read once at start.  Strings point into the
+ * config (it lives as long as the process) or into the struct. */
+typedef struct {
+    /* the post-purchase campaign's [survey] values, as text: a campaign's
+     * own settings fall back to them (campaign_view) */
+    campaign_defaults_t campaign;
+    const char *default_tz;     /* for customers whose record has none */
+    const char *throttle_text;  /* [survey] throttle as written */
+    int64_t throttle;           /* ms: one invite per address in this long */
+    const char *alert_to;       /* detractor alerts; "": none */
+    const char *digest_to;      /* the weekly digest; "": none */
+    int digest_wday, digest_hour; /* tm_wday; 0..23 in default_tz */
+    const char *default_locale; /* [mailer] */
+    char public_url[512];       /* [gateway] public_url without a trailing '/' */
+    const char *staff_url;      /* [survey] staff_url, else public_url */
+} survey_config_t;
+
+/* survey_config_load - fill out from cfg (already checked); out keeps
+ * pointers into cfg */
+void survey_config_load(const config_t *cfg, survey_config_t *out);
+
 /* survey_campaign_sampled - 1 when order_id is in a sample of rate (0..1):
  * a hash of the order id, so the same order always decides the same */
 int survey_campaign_sampled(const char *order_id, double rate);
@@ -63,11 +86,11 @@ int survey_campaign_matches(const json_t *products, const json_t *purchase);
 
 /* survey_campaign_list - the SURVEY_CAMPAIGNS_OK body (all, or id only);
  * caller decrefs; NULL on a database error */
-json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id);
+json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id);
 
 /* survey_campaign_get - the settings of campaign id ([survey]'s when there
  * is no such row); 0/-1 */
-int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
+int survey_campaign_get(sqlite3 *db, const survey_config_t *set, const char *id,
                         campaign_t *out, char *err, size_t len);
 
 /* survey_campaign_runs - a relationship campaign's runs so far and the
@@ -77,24 +100,20 @@ int survey_campaign_runs(sqlite3 *db, const char *id, long *runs, int64_t *last_
 /* survey_campaign_pick - the first enabled post-purchase campaign in id
  * order whose products the purchase payload matches: 1 (out filled), 0
  * none, -1 on error */
-int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
+int survey_campaign_pick(sqlite3 *db, const survey_config_t *set, const json_t *purchase,
                          campaign_t *out, char *err, size_t len);
 
 /* survey_campaign_save - apply a campaign.saved payload: 0 applied, 1 not
  * applied because its settings cannot work (err says why), -1 on a
  * database error */
-int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload, char *err,
-                         size_t len);
+int survey_campaign_save(sqlite3 *db, const survey_config_t *set, const json_t *payload,
+                         char *err, size_t len);
 
 /* --- relationship runs and the weekly digest (survey_run.c) ------------- */
 
 /* What runs and digests need of hark-survey's settings. */
 typedef struct {
-    const config_t *cfg;
-    int64_t throttle;
-    const char *default_tz, *default_locale;
-    const char *digest_to, *staff_url; /* digest_to NULL or "": no digest */
-    int digest_wday, digest_hour;      /* tm_wday; 0..23 in default_tz */
+    const survey_config_t *set;
     /* sync: apply every event journaled so far (0), or -1 when that could
      * not be done now; runs and digests wait for it, so they count every
      * customer and answer journaled before them.  NULL: nothing to wait for */
@@ -121,11 +140,8 @@ int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int
 
 /* hark-survey's state, set up by survey.c's init */
 typedef struct {
-    const config_t *cfg;
+    survey_config_t set; /* read once at start */
     char token_key[128];
-    char public_url[512];
-    const char *staff_url, *alert_to, *default_tz, *default_locale;
-    int64_t throttle; /* across campaigns; the rest is per campaign */
     survey_env_t env;        /* what runs and digests need (survey_run.c) */
     int64_t digest_check_at; /* no digest is due before this */
     int due_timer;           /* survey_send_due */

@@ -51,7 +51,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     }
     db_finish(st);
     if (!tz_ok(tz))
-        snprintf(tz, sizeof tz, "%s", s->default_tz);
+        snprintf(tz, sizeof tz, "%s", s->set.default_tz);
 
     /* due: delay after the purchase, then the customer's next window */
     int64_t at = s_purchase_ms(ev);
@@ -59,7 +59,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
      * its sample decides, so a purchase gets at most one invite */
     campaign_t camp;
     char err[200];
-    int picked = survey_campaign_pick(db, s->cfg, p, &camp, err, sizeof err);
+    int picked = survey_campaign_pick(db, &s->set, p, &camp, err, sizeof err);
     if (picked < 0)
         return -1;
     if (picked == 0) {
@@ -84,7 +84,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
         status = "suppressed";
     } else {
         /* another invite to this address planned within the throttle */
-        int t = survey_store_throttled(db, email, due, s->throttle);
+        int t = survey_store_throttled(db, email, due, s->set.throttle);
         if (t < 0)
             return -1;
         if (t)
@@ -118,7 +118,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
              order_id, clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
         return survey_store_stat_add(db, consumer_event_ms(ev), campaign,
-                               *locale ? locale : s->default_locale, status, 1);
+                               *locale ? locale : s->set.default_locale, status, 1);
     return 0;
 }
 
@@ -170,14 +170,14 @@ static int s_alert(survey_t *s, sqlite3 *db, consumer_t *c, const hark_event_t *
     db_finish(st);
     json_t *vars = json_pack("{s:s,s:i,s:s}", "customer_name",
                              *name ? name : *email ? email : cid, "score", score, "staff_url",
-                             s->staff_url ? s->staff_url : s->public_url);
+                             s->set.staff_url);
     if (*email)
         json_object_set_new(vars, "customer_email", json_string(email));
     if (comment)
         json_object_set_new(vars, "comment", json_string(comment));
     if (order_id)
         json_object_set_new(vars, "order_number", json_string(order_id));
-    json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", s->alert_to, "template",
+    json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", s->set.alert_to, "template",
                              "nps_detractor_alert", "category", "alert", "vars", vars);
     return consumer_emit(c, ev, EV_MAIL_REQUESTED, "alert", mail);
 }
@@ -209,7 +209,7 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
     }
     char campaign[80], locale[64], cid[160], order[160];
     snprintf(campaign, sizeof campaign, "%s", s_col(st, 0));
-    snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : s->default_locale);
+    snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : s->set.default_locale);
     snprintf(cid, sizeof cid, "%s", s_col(st, 2));
     snprintf(order, sizeof order, "%s", s_col(st, 3) ? s_col(st, 3) : "");
     int64_t expires = sqlite3_column_int64(st, 5);
@@ -239,7 +239,7 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
     if (comment && !had_comment &&
         survey_store_stat_add(db, answered_at, campaign, locale, "comments", 1))
         return -1;
-    int alert = score <= 6 && !alerted && s->alert_to && *s->alert_to;
+    int alert = score <= 6 && !alerted && s->set.alert_to && *s->set.alert_to;
     st = db_prepare(db, "UPDATE invites SET score = ?2, comment = coalesce(?3, comment),"
                         " answered_at = ?4, alerted = alerted OR ?5 WHERE id = ?1");
     if (!st)
@@ -333,7 +333,7 @@ int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
     (void)c;
     survey_t *s = service_state(svc);
     char err[200] = "";
-    int rc = survey_campaign_save(db, s->cfg, ev->payload, err, sizeof err);
+    int rc = survey_campaign_save(db, &s->set, ev->payload, err, sizeof err);
     if (rc > 0)
         log_error("event=campaign_not_applied offset=%lld error=\"%s\"", (long long)ev->offset,
                   err);

@@ -59,12 +59,11 @@ int survey_campaign_matches(const json_t *products, const json_t *purchase)
 
 /* s_row_view - the view of the current row of a campaigns SELECT
  * (id, enabled, source, settings) */
-static json_t *s_row_view(const config_t *cfg, sqlite3_stmt *st)
+static json_t *s_row_view(const survey_config_t *set, sqlite3_stmt *st)
 {
-    return campaign_view(cfg, (const char *)sqlite3_column_text(st, 0),
-                                sqlite3_column_int(st, 1),
-                                (const char *)sqlite3_column_text(st, 2),
-                                (const char *)sqlite3_column_text(st, 3));
+    return campaign_view(&set->campaign, (const char *)sqlite3_column_text(st, 0),
+                         sqlite3_column_int(st, 1), (const char *)sqlite3_column_text(st, 2),
+                         (const char *)sqlite3_column_text(st, 3));
 }
 
 int survey_campaign_runs(sqlite3 *db, const char *id, long *runs, int64_t *last_at)
@@ -127,7 +126,7 @@ static int s_runs_view(sqlite3 *db, json_t *v)
 }
 
 /* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id)
+json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");
@@ -137,7 +136,7 @@ json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id)
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     json_t *list = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *v = s_row_view(cfg, st);
+        json_t *v = s_row_view(set, st);
         if (v)
             json_array_append_new(list, v);
     }
@@ -165,7 +164,7 @@ json_t *survey_campaign_list(sqlite3 *db, const config_t *cfg, const char *id)
 
 /* survey_campaign_get - one campaign's settings; an unknown id (a campaign
  * row lost to nothing we know of) gets the [survey] ones */
-int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
+int survey_campaign_get(sqlite3 *db, const survey_config_t *set, const char *id,
                         campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
@@ -173,8 +172,9 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    json_t *v = sqlite3_step(st) == SQLITE_ROW ? s_row_view(cfg, st)
-                                               : campaign_view(cfg, id, 1, "config", "{}");
+    json_t *v = sqlite3_step(st) == SQLITE_ROW
+                    ? s_row_view(set, st)
+                    : campaign_view(&set->campaign, id, 1, "config", "{}");
     db_finish(st);
     int rc = v ? campaign_parse(v, out, err, len) : -1;
     json_decref(v);
@@ -183,7 +183,7 @@ int survey_campaign_get(sqlite3 *db, const config_t *cfg, const char *id,
 
 /* survey_campaign_pick - the first enabled campaign, in id order, whose
  * products the purchase matches */
-int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchase,
+int survey_campaign_pick(sqlite3 *db, const survey_config_t *set, const json_t *purchase,
                          campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
@@ -193,7 +193,7 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
         return -1;
     int found = 0;
     while (!found && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *v = s_row_view(cfg, st);
+        json_t *v = s_row_view(set, st);
         if (!v)
             continue;
         campaign_t c;
@@ -213,8 +213,8 @@ int survey_campaign_pick(sqlite3 *db, const config_t *cfg, const json_t *purchas
 
 /* survey_campaign_save - apply a campaign.saved: the event wins over
  * [survey] from now on (source 'admin') */
-int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload, char *err,
-                         size_t len)
+int survey_campaign_save(sqlite3 *db, const survey_config_t *set, const json_t *payload,
+                         char *err, size_t len)
 {
     const char *id = json_string_value(json_object_get(payload, "id"));
     if (!id)
@@ -223,7 +223,7 @@ int survey_campaign_save(sqlite3 *db, const config_t *cfg, const json_t *payload
     /* the schema checks shapes; a window like 20-9 passes it but could
      * never send: such a change is not applied (the campaign stays as it
      * was), rather than stop every invite behind it */
-    json_t *v = text ? campaign_view(cfg, id, 1, "admin", text) : NULL;
+    json_t *v = text ? campaign_view(&set->campaign, id, 1, "admin", text) : NULL;
     campaign_t c;
     int usable = v && campaign_parse(v, &c, err, len) == 0;
     if (usable)

@@ -59,7 +59,8 @@ json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *
 /* survey_control_campaigns - SURVEY_CAMPAIGNS {id?} */
 json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_t *err)
 {
-    json_t *body = survey_campaign_list(service_db(svc), service_config(svc),
+    survey_t *s = service_state(svc);
+    json_t *body = survey_campaign_list(service_db(svc), &s->set,
                                          json_string_value(json_object_get(req, "id")));
     return body ? body : service_fail(err, "internal", "the campaigns could not be read");
 }

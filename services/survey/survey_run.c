@@ -152,7 +152,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
     int rc = 0;
     long i = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        const char *locale = *s_col(st, 2) ? s_col(st, 2) : env->default_locale;
+        const char *locale = *s_col(st, 2) ? s_col(st, 2) : env->set->default_locale;
         if (!s_locale_match(locales, locale) || !s_attrs_match(attrs, s_col(st, 4)))
             continue;
         if (!insert) {
@@ -165,7 +165,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
         snprintf(loc, sizeof loc, "%s", s_col(st, 2));
         snprintf(tz, sizeof tz, "%s", s_col(st, 3));
         if (!tz_ok(tz))
-            snprintf(tz, sizeof tz, "%s", env->default_tz);
+            snprintf(tz, sizeof tz, "%s", env->set->default_tz);
         int64_t due = base + (n > 0 ? (int64_t)((double)c->spread * (double)i / (double)n) : 0);
         i++;
         due = tz_window_next(&c->window, due, tz);
@@ -173,7 +173,7 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
         int t = 0;
         if (contacts_suppressed(db, email))
             status = "suppressed";
-        else if ((t = survey_store_throttled(db, email, due, env->throttle)) > 0)
+        else if ((t = survey_store_throttled(db, email, due, env->set->throttle)) > 0)
             status = "throttled";
         if (t < 0) {
             rc = -1;
@@ -209,7 +209,8 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
             k->throttled++;
         else
             k->suppressed++;
-        rc = survey_store_stat_add(db, now, c->id, *loc ? loc : env->default_locale, status, 1);
+        rc = survey_store_stat_add(db, now, c->id, *loc ? loc : env->set->default_locale, status,
+                                   1);
     }
     db_finish(st);
     return rc;
@@ -271,7 +272,7 @@ static int s_due_campaign(sqlite3 *db, const survey_env_t *env, const char *id, 
                           campaign_t *c)
 {
     char err[200];
-    if (survey_campaign_get(db, env->cfg, id, c, err, sizeof err)) {
+    if (survey_campaign_get(db, env->set, id, c, err, sizeof err)) {
         log_error("event=bad_campaign campaign=%s error=\"%s\"", id, err);
         return 0;
     }
@@ -385,8 +386,9 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
         snprintf(nps, sizeof nps, "%.1f", now_nps);
     else
         snprintf(nps, sizeof nps, "–"); /* no answers: no score (any language) */
-    snprintf(week, sizeof week, "%s – %s (%s)", s_local_time(from, env->default_tz, d1, sizeof d1),
-             s_local_time(to, env->default_tz, d2, sizeof d2), env->default_tz);
+    const char *tz = env->set->default_tz;
+    snprintf(week, sizeof week, "%s – %s (%s)", s_local_time(from, tz, d1, sizeof d1),
+             s_local_time(to, tz, d2, sizeof d2), tz);
     json_t *vars = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "nps", nps, "week", week, "responses",
                              (json_int_t)w.responses, "promoters", (json_int_t)w.promoters,
                              "passives", (json_int_t)w.passives, "detractors",
@@ -425,25 +427,25 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     }
     db_finish(st);
     json_object_set_new(vars, "comments", comments);
-    if (env->staff_url && *env->staff_url)
-        json_object_set_new(vars, "staff_url", json_string(env->staff_url));
-    return json_pack("{s:s,s:s,s:s,s:o}", "address", env->digest_to, "template", "nps_digest",
+    if (env->set->staff_url && *env->set->staff_url)
+        json_object_set_new(vars, "staff_url", json_string(env->set->staff_url));
+    return json_pack("{s:s,s:s,s:s,s:o}", "address", env->set->digest_to, "template", "nps_digest",
                      "category", "alert", "vars", vars);
 }
 
 int survey_run_digest_due(sqlite3 *db, const survey_env_t *env, int64_t now, int64_t *next_ms)
 {
     *next_ms = INT64_MAX;
-    if (!env->digest_to || !*env->digest_to)
+    if (!env->set->digest_to || !*env->set->digest_to)
         return 0;
     /* this week's moment: digest_day at digest_hour local, not after now */
-    const char *tz = env->default_tz;
+    const char *tz = env->set->default_tz;
     struct tm lt;
     if (tz_local(now, tz, &lt))
         return -1;
     struct tm m = lt;
-    m.tm_mday -= (lt.tm_wday - env->digest_wday + 7) % 7;
-    m.tm_hour = env->digest_hour;
+    m.tm_mday -= (lt.tm_wday - env->set->digest_wday + 7) % 7;
+    m.tm_hour = env->set->digest_hour;
     m.tm_min = m.tm_sec = 0;
     int64_t moment = tz_from_local(&m, tz);
     if (moment > now) {

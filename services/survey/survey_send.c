@@ -33,7 +33,7 @@ static json_t *s_mail(survey_t *s, const char *template_name, const char *id, co
     json_t *scores = json_array();
     for (int n = 0; n <= 10; n++) {
         char url[1200];
-        snprintf(url, sizeof url, "%s/s/%s?score=%d", s->public_url, tok, n);
+        snprintf(url, sizeof url, "%s/s/%s?score=%d", s->set.public_url, tok, n);
         json_array_append_new(scores, json_pack("{s:i,s:s}", "score", n, "url", url));
     }
     free(tok);
@@ -56,10 +56,10 @@ typedef struct {
  * throttled or without address */
 static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
 {
-    const char *status = "sent", *locale = *d->locale ? d->locale : s->default_locale;
+    const char *status = "sent", *locale = *d->locale ? d->locale : s->set.default_locale;
     campaign_t camp;
     char err[200];
-    if (survey_campaign_get(db, s->cfg, d->campaign, &camp, err, sizeof err)) {
+    if (survey_campaign_get(db, &s->set, d->campaign, &camp, err, sizeof err)) {
         log_error("event=bad_campaign campaign=%s error=\"%s\"", d->campaign, err);
         return -1;
     }
@@ -72,7 +72,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
         status = "skipped";
     } else if (contacts_suppressed(db, d->email)) {
         status = "suppressed";
-    } else if (s->throttle > 0) {
+    } else if (s->set.throttle > 0) {
         /* sent meanwhile by another campaign or order */
         sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM invites WHERE email = ? AND id <> ?"
                                           " AND status = 'sent' AND sent_at > ? LIMIT 1");
@@ -80,7 +80,7 @@ static int s_send_one(survey_t *s, sqlite3 *db, const s_due_t *d, int64_t now)
             return -1;
         sqlite3_bind_text(st, 1, d->email, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, d->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, now - s->throttle);
+        sqlite3_bind_int64(st, 3, now - s->set.throttle);
         if (sqlite3_step(st) == SQLITE_ROW)
             status = "throttled";
         db_finish(st);

@@ -354,6 +354,8 @@ def test_intake__breach_alert_exactly_once_after_the_first_response_target(make_
               if e["payload"]["template"] == "complaint_breach"]
     assert [e["key"] for e in breach] == ["intake/breach/%s" % late]
     assert breach[0]["payload"]["address"] == "logistics@example.com"
+    # how late, in the default locale's words ("intake" in templates/en/words.json)
+    assert re.fullmatch(r"\d+h \d+m|\d+ min", breach[0]["payload"]["vars"]["overdue"])
     msgs = smtp.wait_messages(6)
     overdue = [m for m in msgs if m["Subject"].startswith("Overdue")]
     assert len(overdue) == 1 and late in overdue[0]["Subject"]
@@ -586,4 +588,75 @@ def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_anothe
     alert = next(m for m in mails if m["payload"]["template"] == "complaint_alert"
                  and m["payload"]["vars"]["case_number"] == b_id)
     assert alert["payload"]["address"] == "billing@example.com"
+    h.stop()
+
+
+def fill(word, **v):
+    """A words.json word filled in as mustache.c fills it: sections of a
+    true value kept, of a false one dropped, then the variables."""
+    word = re.sub(r"\{\{#(\w+)\}\}(.*?)\{\{/\1\}\}", lambda m: m.group(2) if v[m.group(1)] else "",
+                  word)
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: str(v[m.group(1)]), word)
+
+
+@pytest.mark.parametrize("locale", ["en", "ru"])
+def test_intake__case_notes_are_the_intake_words_of_the_default_locale(make_hark, tmp_path, smtp,
+                                                                       locale):
+    # the staff's language is unknown: a case's history is written in
+    # [mailer] default_locale, from the "intake" words of its words.json
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    conf = intake_conf(tmp_path, smtp.port)
+    conf["mailer"]["default_locale"] = locale
+    h = make_hark(services=SERVICES, conf=conf, start=False)
+    h.env["HARK_CLOCK_FILE"] = str(clock)
+    h.start()
+    with open(os.path.join(ROOT, "templates", locale, "words.json"), encoding="utf-8") as f:
+        words = json.load(f)["intake"]
+    customer(h, "c1", "ann@example.com")
+    a = complain(h, {"customer_id": "c1", "reason_code": "price", "text": "too expensive"})
+    late = complain(h, {"customer_id": "c1", "text": "late delivery"})
+    h.hark("cases", "retag", a, "--reason", "damaged_item", "price")
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        {"type": "loop.notified", "key": "loop/L1/notified/c1",
+         "payload": {"loop": "L1", "reason": "price", "customer_id": "c1", "cases": [a]}},
+        {"type": "feedback.given", "key": "survey/1/feedback",
+         "payload": {"customer_id": "c1", "text": "all fine", "source": "nps", "score": 9,
+                     "invite": "inv1"}},
+        {"type": "feedback.given", "key": "survey/2/feedback",
+         "payload": {"customer_id": "c1", "text": "the delivery was late", "source": "nps",
+                     "score": 3, "invite": "inv1"}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    nps = "C%d" % r["offsets"][1]
+    wait_for(lambda: show(h, a)["loop_closed"], what="loop closed")
+    h.hark("cases", "resolve", a)
+    wait_for(lambda: show(h, a)["status"] == "resolved", what="resolved")
+    wait_for(lambda: any(n["kind"] == "answer" for n in show(h, nps)["notes"]), what="answer")
+    clock.write_text("7200")  # past the 1h target: the late case breaches
+    wait_for(lambda: any(n["kind"] == "breach" for n in show(h, late)["notes"]), what="breach")
+
+    key_a = next(e["key"] for e in h.fetch_all(types=["complaint"]))
+    notes = {n["kind"]: n["text"] for n in show(h, a)["notes"]}
+    got = [notes["opened"], notes["retag"], notes["loop_closed"], notes["resolved"],
+           next(n["text"] for n in show(h, late)["notes"] if n["kind"] == "breach"),
+           next(n["text"] for n in show(h, nps)["notes"] if n["kind"] == "answer")]
+    want = [fill(words["note_opened"], kind="complaint", key=key_a, codes="price", via="customer",
+                 team="billing"),
+            fill(words["note_retagged"], codes="damaged_item price", team="logistics"),
+            fill(words["note_loop_closed"], reason="price", loop="L1"),
+            words["note_resolved"], words["note_breach"],
+            fill(words["note_answer"], key="survey/2/feedback", codes="shipping_delay",
+                 waiting=True)]
+    assert got == want
+    if locale == "en":  # the English words write what the C did before them
+        assert got == [
+            "opened from complaint %s, reasons price (via customer), team billing" % key_a,
+            "retagged: damaged_item price (team logistics)",
+            "loop closed: the customer was told that price was acted on (loop L1)",
+            "resolved", "first-response target missed; team alerted",
+            "the customer changed the answer (survey/2/feedback), reasons shipping_delay;"
+            " now waiting for a reply"]
+    else:
+        assert all(re.search("[а-я]", t) and "{{" not in t for t in got), got
+        assert "цикл закрыт" in h.hark("cases", "show", a).stdout
     h.stop()

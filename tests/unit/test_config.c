@@ -429,6 +429,180 @@ static void test_email_values(void)
     }
 }
 
+/* s_kind_cases - each value of a kind's key loads cleanly (ok) or with one
+ * error "FILE:2: [section] key: <msg...>" naming file, line and key */
+typedef struct {
+    const char *v;
+    int ok;
+} s_case_t;
+
+static void s_kind_cases(config_type_t type, const char *name, const s_case_t *cases, size_t n)
+{
+    const config_setting_t *s = s_first_of_type(type);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char text[256], path[256], want[600];
+        snprintf(text, sizeof text, "[%s]\n%s = %s\n", s->section, s->key, cases[i].v);
+        config_t *cfg = s_load("kind.conf", text, path, sizeof path);
+        if (!cfg)
+            continue;
+        if ((config_error_count(cfg) == 0) != cases[i].ok)
+            fprintf(stderr, "  %s \"%s\"\n", name, cases[i].v);
+        CHECK_INT(config_error_count(cfg), cases[i].ok ? 0 : 1);
+        if (!cases[i].ok && config_error_count(cfg) == 1) {
+            snprintf(want, sizeof want, "%s:2: [%s] %s: ", path, s->section, s->key);
+            CHECK(strncmp(config_error(cfg, 0), want, strlen(want)) == 0);
+            CHECK(strstr(config_error(cfg, 0), cases[i].v) != NULL);
+        }
+        config_destroy(&cfg);
+    }
+}
+
+static void test_time_values(void)
+{
+    static const s_case_t cases[] = {
+        {"00:00", 1}, {"09:30", 1}, {"23:59", 1}, {"9:00", 0}, {"24:00", 0},
+        {"12:60", 0}, {"12:5", 0},  {"noon", 0},  {"12.30", 0},
+    };
+    s_kind_cases(CFG_TIME, "time", cases, sizeof cases / sizeof *cases);
+    int m = -1;
+    CHECK_INT(config_parse_time("09:30", &m), 0);
+    CHECK_INT(m, 570);
+    CHECK_INT(config_parse_time("23:59", &m), 0);
+    CHECK_INT(m, 23 * 60 + 59);
+    CHECK_INT(config_parse_time(NULL, &m), -1);
+}
+
+static void test_time_zone_values(void)
+{
+    static const s_case_t cases[] = {
+        {"UTC", 1},           {"Europe/Warsaw", 1}, {"America/Argentina/Buenos_Aires", 1},
+        {"Mars/Olympus", 0},  {"../etc/passwd", 0}, {"/etc/localtime", 0},
+        {"Europe/Warsaw ", 1}, /* inih trims the value */
+        {"Europe", 0},        /* a directory, not a zone */
+    };
+    s_kind_cases(CFG_TZ, "zone", cases, sizeof cases / sizeof *cases);
+}
+
+static void test_hour_range_values(void)
+{
+    static const s_case_t cases[] = {
+        {"9-20", 1},  {"0-24", 1},  {"09:00-17:00", 1}, {"9-17:00", 1}, {"20-9", 0},
+        {"9-9", 0},   {"0-25", 0},  {"24-24", 0},       {"09:30-17:00", 0},
+        {"nine", 0},  {"9", 0},     {"-9", 0},          {"9-", 0},
+    };
+    s_kind_cases(CFG_HOURS, "hours", cases, sizeof cases / sizeof *cases);
+    int a = -1, b = -1;
+    CHECK_INT(config_parse_hours("09:00-17:00", &a, &b), 0);
+    CHECK_INT(a, 9);
+    CHECK_INT(b, 17);
+    CHECK_INT(config_parse_hours("0-24", &a, &b), 0);
+    CHECK_INT(a, 0);
+    CHECK_INT(b, 24);
+}
+
+static void test_weekday_values(void)
+{
+    static const s_case_t cases[] = {
+        {"mon-fri", 1}, {"mon,wed,fri", 1}, {"sat sun", 1}, {"all", 1}, {"sat-mon", 1},
+        {"Mon-Sat", 1}, {"mon-xyz", 0},     {"monday", 0},  {"", 0},    {"1-5", 0},
+    };
+    s_kind_cases(CFG_DAYS, "days", cases, sizeof cases / sizeof *cases);
+    unsigned m = 0;
+    CHECK_INT(config_parse_days("mon-fri", &m), 0);
+    CHECK_INT(m, 0x3e);
+    CHECK_INT(config_parse_days("sat-mon", &m), 0); /* wraps: sat, sun, mon */
+    CHECK_INT(m, 0x43);
+    CHECK_INT(config_parse_days("mon tue", &m), 0);
+    CHECK_INT(m, 0x06);
+    CHECK_INT(config_parse_days("all", &m), 0);
+    CHECK_INT(m, 0x7f);
+    CHECK_INT(config_parse_days(" , ", &m), -1);
+}
+
+static void test_word_values(void)
+{
+    static const s_case_t cases[] = {
+        {"on", 1}, {"off", 1}, {"GIFT", 1}, {"ABCDEFGHIJKLMNOP", 1},
+        {"ABCDEFGHIJKLMNOPQ", 0}, {"GIFT-2027", 0}, {"gift code", 0}, {"Ünï", 0},
+    };
+    s_kind_cases(CFG_WORD, "word", cases, sizeof cases / sizeof *cases);
+}
+
+static void test_url_values(void)
+{
+    static const s_case_t cases[] = {
+        {"http://127.0.0.1:8080", 1}, {"https://shop.example.com/hark", 1},
+        {"ftp://example.com", 0},     {"shop.example.com", 0},
+        {"http://a b", 0},
+    };
+    s_kind_cases(CFG_URL, "url", cases, sizeof cases / sizeof *cases);
+}
+
+static void test_typed_getters(void)
+{
+    char path[256];
+    config_t *cfg = s_load("typed.conf",
+                           "[survey]\nwindow_hours = 08:00-18:00\nwindow_days = tue thu\n"
+                           "[milestone]\ntime = 07:45\n",
+                           path, sizeof path);
+    CHECK_INT(config_error_count(cfg), 0);
+    int a = -1, b = -1;
+    CHECK_INT(config_hours(cfg, "survey", "window_hours", &a, &b), 0);
+    CHECK_INT(a, 8);
+    CHECK_INT(b, 18);
+    CHECK_INT(config_days(cfg, "survey", "window_days"), (1u << 2) | (1u << 4));
+    CHECK_INT(config_time_min(cfg, "milestone", "time"), 7 * 60 + 45);
+    /* unset keys: all day, every day */
+    CHECK_INT(config_hours(cfg, "nosuch", "key", &a, &b), -1);
+    CHECK_INT(a, 0);
+    CHECK_INT(b, 24);
+    CHECK_INT(config_days(cfg, "nosuch", "key"), 0x7f);
+    config_destroy(&cfg);
+}
+
+static void test_print_shows_every_key_in_table_order(void)
+{
+    char path[256];
+    config_t *cfg = s_load("print.conf", "[survey]\ndelay = 3d\n[mailer]\nfrom = shop@example.com\n",
+                           path, sizeof path);
+    CHECK_INT(config_error_count(cfg), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    config_print(cfg, CONFIG_PRINT_VALUES, fp);
+    fclose(fp);
+    size_t keys = 0;
+    for (const config_setting_t *s = config_table; s->section; s++)
+        keys++;
+    size_t lines = 0;
+    for (const char *p = buf; p && *p; p++)
+        lines += *p == '\n';
+    CHECK_INT(lines, keys);
+    CHECK(strstr(buf, "\nsurvey.delay = 3d\n") != NULL);
+    CHECK(strstr(buf, "\nmailer.from = shop@example.com\n") != NULL);
+    CHECK(strstr(buf, "\nsurvey.throttle = 90d\n") != NULL);
+    CHECK(strstr(buf, "\nhark.token_key =\n") != NULL); /* unset: empty */
+    CHECK(strstr(buf, "hark.state_dir = var\n") == buf);
+    free(buf);
+
+    fp = open_memstream(&buf, &len);
+    config_print(cfg, CONFIG_PRINT_CHANGED, fp);
+    fclose(fp);
+    CHECK_STR(buf, "mailer.from = shop@example.com\nsurvey.delay = 3d\n");
+    free(buf);
+
+    fp = open_memstream(&buf, &len);
+    config_print(NULL, CONFIG_PRINT_DEFAULTS, fp);
+    fclose(fp);
+    CHECK(strstr(buf, "\nsurvey.delay = 7d\n") != NULL);
+    CHECK(strstr(buf, "\njournal.endpoint = ipc://{state_dir}/journal.sock\n") != NULL);
+    free(buf);
+    config_destroy(&cfg);
+}
+
 static void test_good_endpoints_and_listeners_pass(void)
 {
     char path[256];
@@ -630,6 +804,14 @@ static void test_table_defaults_are_all_valid(void)
         }
         if (s->type == CFG_ENUM)
             CHECK(s->choices != NULL && s->def && strstr(s->choices, s->def) != NULL);
+        int a, b, m;
+        unsigned d;
+        if (s->type == CFG_TIME && s->def)
+            CHECK_INT(config_parse_time(s->def, &m), 0);
+        if (s->type == CFG_HOURS && s->def)
+            CHECK_INT(config_parse_hours(s->def, &a, &b), 0);
+        if (s->type == CFG_DAYS && s->def)
+            CHECK_INT(config_parse_days(s->def, &d), 0);
     }
 }
 
@@ -651,6 +833,14 @@ int main(void)
     UNIT_RUN(test_one_error_per_file_for_single_mistakes);
     UNIT_RUN(test_bool_values);
     UNIT_RUN(test_email_values);
+    UNIT_RUN(test_time_values);
+    UNIT_RUN(test_time_zone_values);
+    UNIT_RUN(test_hour_range_values);
+    UNIT_RUN(test_weekday_values);
+    UNIT_RUN(test_word_values);
+    UNIT_RUN(test_url_values);
+    UNIT_RUN(test_typed_getters);
+    UNIT_RUN(test_print_shows_every_key_in_table_order);
     UNIT_RUN(test_good_endpoints_and_listeners_pass);
     UNIT_RUN(test_line_length_limit_is_exact);
     UNIT_RUN(test_missing_file_is_one_error_and_defaults);

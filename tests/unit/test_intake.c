@@ -153,6 +153,45 @@ static void test_taxonomy__errors_name_file_and_line(void)
     unlink(path);
 }
 
+/* a language is any tag: label.de and keywords.pt-BR need no list in C */
+static void test_taxonomy__labels_and_keywords_in_any_language(void)
+{
+    char path[] = "/tmp/hark-reasons-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("[team.a]\n"
+          "[reason.price]\nteam = a\nlabel.en = Price\nlabel.de = Preis\n"
+          "label.pt-BR = Preço\nlabel.pt = Preço (pt)\nkeywords.de = teuer\n"
+          "keywords.pt_BR = caro\n"
+          "[reason.other]\nteam = a\nlabel.de = Anderes\nlabel.de = Sonstiges\n"
+          "label.x y = no\n",
+          f);
+    fclose(f);
+    s_errs[0] = '\0';
+    int errors = 0;
+    reasons_t *r = reasons_load(path, s_collect, NULL, &errors);
+    CHECK(r != NULL);
+    CHECK_INT(errors, 1); /* "label.x y" is no language tag */
+    if (r) {
+        size_t p = (size_t)reasons_find(r, "price"), o = (size_t)reasons_find(r, "other");
+        CHECK_STR(reasons_label(r, p, "de-AT"), "Preis");
+        CHECK_STR(reasons_label(r, p, "pt_BR"), "Preço");
+        CHECK_STR(reasons_label(r, p, "pt-PT"), "Preço (pt)");
+        CHECK_STR(reasons_label(r, p, "uk"), "Price");
+        CHECK_STR(reasons_label(r, o, "de"), "Sonstiges"); /* a repeated key replaces */
+        CHECK_STR(reasons_label(r, o, "en"), "other");     /* no label at all: the code */
+        intake_match_t *m = intake_match_new(r);
+        CHECK(m != NULL);
+        int idx[4];
+        CHECK_INT(intake_match_tag(m, "zu TEUER", 8, idx, 4), 1);
+        CHECK_INT(intake_match_tag(m, "muito caro", 10, idx, 4), 1);
+        CHECK_INT(idx[0], (int)p);
+        intake_match_destroy(&m);
+    }
+    reasons_destroy(&r);
+    unlink(path);
+}
+
 /* a team working 9-17 Monday to Friday in zone tz */
 static reasons_team_t s_team(const char *tz)
 {
@@ -270,6 +309,7 @@ int main(void)
     UNIT_RUN(test_tag__invalid_utf8_is_refused);
     UNIT_RUN(test_taxonomy__shipped_file_loads);
     UNIT_RUN(test_taxonomy__errors_name_file_and_line);
+    UNIT_RUN(test_taxonomy__labels_and_keywords_in_any_language);
     UNIT_RUN(test_hours__across_a_weekend);
     UNIT_RUN(test_hours__in_the_teams_time_zone);
     UNIT_RUN(test_hours__across_a_dst_change_weekend);

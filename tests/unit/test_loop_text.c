@@ -3,12 +3,15 @@
  * (services/loop/loop_text.c), its loop ids and request checks
  * (loop_check.c) and the report's arithmetic (loop_report.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loop.h"
 #include "unit.h"
 #include "utf8.h"
+
+static words_t *s_words; /* templates/<locale>/words.json, for the dates */
 
 /* s_chars - code points of a valid UTF-8 string, -1 when it is not valid */
 static long s_chars(const char *s)
@@ -67,14 +70,14 @@ static void test_dates_in_each_language(void)
 {
     char b[80];
     int64_t ms = 1795435200000LL; /* 2026-11-23T... UTC */
-    CHECK_STR(loop_text_date(ms, "en", NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(loop_text_date(ms, "ru-RU", NULL, b, sizeof b), "23 ноября 2026 г.");
-    CHECK_STR(loop_text_date(ms, "be", NULL, b, sizeof b), "23 лістапада 2026 г.");
-    CHECK_STR(loop_text_date(ms, "pl_PL", NULL, b, sizeof b), "23 listopada 2026");
-    CHECK_STR(loop_text_date(ms, "zh-Hans", NULL, b, sizeof b), "2026年11月23日");
-    CHECK_STR(loop_text_date(ms, "fr", NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(loop_text_date(ms, NULL, NULL, b, sizeof b), "23 November 2026");
-    CHECK_STR(loop_text_date(ms, "pol", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "en", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "ru-RU", NULL, b, sizeof b), "23 ноября 2026 г.");
+    CHECK_STR(loop_text_date(s_words, ms, "be", NULL, b, sizeof b), "23 лістапада 2026 г.");
+    CHECK_STR(loop_text_date(s_words, ms, "pl_PL", NULL, b, sizeof b), "23 listopada 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "zh-Hans", NULL, b, sizeof b), "2026年11月23日");
+    CHECK_STR(loop_text_date(s_words, ms, "fr", NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(s_words, ms, NULL, NULL, b, sizeof b), "23 November 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "pol", NULL, b, sizeof b), "23 November 2026");
 }
 
 static void test_dates_are_the_customers_own_day(void)
@@ -83,13 +86,13 @@ static void test_dates_are_the_customers_own_day(void)
     /* 2026-03-06T04:00Z: still the 5th in Los Angeles, already the 6th in
      * Auckland; a zone hark does not know reads as UTC */
     int64_t ms = 1772769600000LL;
-    CHECK_STR(loop_text_date(ms, "en", "America/Los_Angeles", b, sizeof b), "5 March 2026");
-    CHECK_STR(loop_text_date(ms, "ru", "Pacific/Auckland", b, sizeof b), "6 марта 2026 г.");
-    CHECK_STR(loop_text_date(ms, "en", "UTC", b, sizeof b), "6 March 2026");
-    CHECK_STR(loop_text_date(ms, "en", "Mars/Olympus", b, sizeof b), "6 March 2026");
-    CHECK_STR(loop_text_date(ms, "en", "", b, sizeof b), "6 March 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "en", "America/Los_Angeles", b, sizeof b), "5 March 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "ru", "Pacific/Auckland", b, sizeof b), "6 марта 2026 г.");
+    CHECK_STR(loop_text_date(s_words, ms, "en", "UTC", b, sizeof b), "6 March 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "en", "Mars/Olympus", b, sizeof b), "6 March 2026");
+    CHECK_STR(loop_text_date(s_words, ms, "en", "", b, sizeof b), "6 March 2026");
     /* 2026-12-31T23:30Z is New Year's Day in Kiritimati */
-    CHECK_STR(loop_text_date(1798759800000LL, "zh", "Pacific/Kiritimati", b, sizeof b),
+    CHECK_STR(loop_text_date(s_words, 1798759800000LL, "zh", "Pacific/Kiritimati", b, sizeof b),
               "2027年1月1日");
 }
 
@@ -149,6 +152,15 @@ static void test_median_and_nps(void)
 
 int main(void)
 {
+    /* run from the repository root (as make does), or with HARK_ROOT */
+    char dir[4096], err[600];
+    const char *root = getenv("HARK_ROOT");
+    snprintf(dir, sizeof dir, "%s/templates", root && *root ? root : ".");
+    s_words = words_load(dir, "en", err, sizeof err);
+    if (!s_words) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     UNIT_RUN(test_excerpt_short_text_is_kept_with_whitespace_collapsed);
     UNIT_RUN(test_excerpt_cuts_at_a_word_boundary_with_an_ellipsis);
     UNIT_RUN(test_excerpt_never_cuts_inside_a_character);
@@ -158,5 +170,6 @@ int main(void)
     UNIT_RUN(test_loop_id_is_deterministic_and_fits_the_schema);
     UNIT_RUN(test_request_check_names_the_field);
     UNIT_RUN(test_median_and_nps);
+    words_destroy(&s_words);
     return UNIT_END();
 }

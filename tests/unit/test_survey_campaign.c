@@ -57,9 +57,11 @@ static void test_view_falls_back_to_survey_config_and_parses(void)
     fclose(f);
     config_t *cfg = config_load(path);
     CHECK(cfg != NULL);
-    json_t *v = campaign_view(cfg, "tea", 1, "admin",
-                                     "{\"delay\":\"90s\",\"products\":[\"TEA-1\"],"
-                                     "\"sample_rate\":0.5,\"by\":\"api\"}");
+    survey_config_t set;
+    survey_config_load(cfg, &set);
+    json_t *v = campaign_view(&set.campaign, "tea", 1, "admin",
+                              "{\"delay\":\"90s\",\"products\":[\"TEA-1\"],"
+                              "\"sample_rate\":0.5,\"by\":\"api\"}");
     CHECK_STR(json_string_value(json_object_get(v, "delay")), "90s");
     CHECK_STR(json_string_value(json_object_get(v, "window_hours")), "9-18");
     CHECK_STR(json_string_value(json_object_get(v, "expiry")), "10d");
@@ -75,12 +77,12 @@ static void test_view_falls_back_to_survey_config_and_parses(void)
     campaign_free(&c);
     json_decref(v);
     /* a row that says nothing is [survey] with every purchase, all of them */
-    v = campaign_view(cfg, "post-purchase", 0, "config", NULL);
+    v = campaign_view(&set.campaign, "post-purchase", 0, "config", NULL);
     CHECK_INT(campaign_parse(v, &c, err, sizeof err), 0);
     CHECK(c.delay == 3LL * 86400000 && c.sample_rate == 1.0 && !c.products && !c.enabled);
     campaign_free(&c);
     json_decref(v);
-    v = campaign_view(cfg, "x", 1, "admin", "{\"window_hours\":\"20-9\"}");
+    v = campaign_view(&set.campaign, "x", 1, "admin", "{\"window_hours\":\"20-9\"}");
     CHECK_INT(campaign_parse(v, &c, err, sizeof err), -1);
     json_decref(v);
     config_destroy(&cfg);

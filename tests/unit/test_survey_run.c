@@ -60,6 +60,9 @@ static void test_cli_attribute_strings_match_numbers_and_booleans_and_a_run_is_o
     CHECK(cfg != NULL && db != NULL);
     if (!cfg || !db)
         return;
+    survey_config_t set;
+    survey_config_load(cfg, &set);
+    set.throttle = 0;
     s_customer(db, "{\"id\":\"a\",\"email\":\"a@example.com\",\"attributes\":"
                    "{\"vip\":true,\"visits\":3,\"tier\":\"gold\"}}");
     s_customer(db, "{\"id\":\"b\",\"email\":\"b@example.com\",\"attributes\":"
@@ -77,18 +80,17 @@ static void test_cli_attribute_strings_match_numbers_and_booleans_and_a_run_is_o
                                "\"segment\":{\"attributes\":{\"vip\":\"true\","
                                "\"visits\":\"3\",\"tier\":\"gold\"}}}",
                                0, NULL);
-    CHECK_INT(survey_campaign_save(db, cfg, saved, err, sizeof err), 0);
+    CHECK_INT(survey_campaign_save(db, &set, saved, err, sizeof err), 0);
     json_decref(saved);
     /* and through the API, typed: a number matches the string "3" too */
     saved = json_loads("{\"id\":\"api\",\"kind\":\"relationship\",\"enabled\":true,"
                        "\"by\":\"api\",\"start\":\"2027-01-04T09:00:00Z\","
                        "\"segment\":{\"attributes\":{\"vip\":true,\"visits\":3}}}",
                        0, NULL);
-    CHECK_INT(survey_campaign_save(db, cfg, saved, err, sizeof err), 0);
+    CHECK_INT(survey_campaign_save(db, &set, saved, err, sizeof err), 0);
     json_decref(saved);
 
-    survey_env_t env = {.cfg = cfg, .throttle = 0, .default_tz = "UTC",
-                        .default_locale = "en"};
+    survey_env_t env = {.set = &set};
     int64_t now = 1799053200000LL + 1000; /* 2027-01-04T09:00:01Z */
     CHECK_INT(survey_run_due(db, &env, now), 2);
     char got[200];
