@@ -75,6 +75,26 @@ def arm_deadline(seconds):
     signal.alarm(seconds)
 
 
+def wait_until(pred, timeout, what, interval=0.05):
+    """pred()'s first true value, asked every interval s; TimeoutError after timeout s"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what))
+
+
+def clean_up(base, keep, live):
+    """the end of every run, however it went: disarm the deadline, stop the
+    instances still in live, remove base (unless keep)"""
+    signal.alarm(0)
+    for h in list(live):
+        stop_hark(h, h.dir)
+    remove_temp(base, keep)
+
+
 def remove_temp(base, keep):
     if not keep:
         shutil.rmtree(base, ignore_errors=True)

@@ -29,14 +29,13 @@ import argparse
 import datetime
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, CpuMeter, Deadline, arm_deadline, check_binaries, fmt, log,  # noqa: E402
-                      machine_info, remove_temp, stop_hark, write_results)
+                      clean_up, machine_info, stop_hark, wait_until, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
 import zmq  # noqa: E402
@@ -142,16 +141,6 @@ def report(ctl, body, timeout_ms=30000):
     if cmd != "SURVEY_REPORT_OK":
         raise RuntimeError("SURVEY_REPORT %s: %s %s" % (body, cmd, r))
     return r
-
-
-def wait_until(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what))
 
 
 def start(base, name, conf, env=None):
@@ -449,10 +438,7 @@ def main():
         out["errors"].append("stopped early: %s" % (e or "interrupted"))
         rc = 1
     finally:
-        signal.alarm(0)
-        for h in list(live):
-            stop_hark(h, h.dir)
-        remove_temp(base, args.keep)
+        clean_up(base, args.keep, live)
     out["goals"] = [{"what": "NPS report (SURVEY_REPORT) max over %s" % r["what"], "value_ms": r["max_ms"],
                      "goal_ms": GOAL_REPORT_MS, "verdict": r["verdict"]}
                     for r in out.get("report", {}).get("report", [])]
