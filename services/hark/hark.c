@@ -105,6 +105,74 @@ json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_
     return r;
 }
 
+/* hark_ask - request cmd of the service answering on ep, as hark_call; the
+ * reply when it is ok (caller decrefs), else NULL having said why: *rc 1
+ * when `who` does not answer, 2 when it refused ("hark: what: message") */
+json_t *hark_ask(cli_t *cli, const char *ep, const char *cmd, const char *ok, const json_t *body,
+                 const char *who, const char *what, int *rc)
+{
+    char got[48] = "";
+    json_t *r = hark_call(cli, ep, cmd, body, got);
+    if (!r) {
+        fprintf(stderr, "hark: %s does not answer on %s\n", who, ep);
+        *rc = 1;
+        return NULL;
+    }
+    if (strcmp(got, ok) != 0) {
+        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        fprintf(stderr, "hark: %s: %s\n", what, m ? m : got);
+        json_decref(r);
+        *rc = 2;
+        return NULL;
+    }
+    return r;
+}
+
+/* hark_show - hark_ask (body stolen), then the reply as one JSON line
+ * (as_json) or as print lays it out; the exit code */
+int hark_show(cli_t *cli, const char *ep, const char *cmd, const char *ok, json_t *body,
+              const char *who, const char *what, int as_json, void (*print)(const json_t *r))
+{
+    int rc = 0;
+    json_t *r = hark_ask(cli, ep, cmd, ok, body, who, what, &rc);
+    json_decref(body);
+    if (!r)
+        return rc;
+    if (as_json)
+        hark_print_json(r, JSON_COMPACT | JSON_REAL_PRECISION(6), "{}");
+    else
+        print(r);
+    json_decref(r);
+    return 0;
+}
+
+/* hark_print_json - v as one line (flags as json_dumps's), or `empty`
+ * when it cannot be written */
+void hark_print_json(const json_t *v, size_t flags, const char *empty)
+{
+    char *s = json_dumps(v, flags);
+    puts(s ? s : empty);
+    free(s);
+}
+
+/* hark_save - journal `type` for name with the settings c (stolen) unless
+ * bad, in which case say msg as "hark: what set:"; the exit code */
+int hark_save(cli_t *cli, const char *what, const char *type, const char *name, const char *by,
+              json_t *c, int bad, const char *msg)
+{
+    if (bad) {
+        fprintf(stderr, "hark: %s set: %s\n", what, msg);
+        json_decref(c);
+        return 2;
+    }
+    long long off = hark_journal_one(cli, type, name, c);
+    json_decref(c);
+    if (off < 0)
+        return 1;
+    printf("%s %s saved by %s (journal offset %lld)\n", what, name, by, off);
+    return 0;
+}
+
 /* hark_append - append events to the journal; the reply or NULL (said why) */
 json_t *hark_append(cli_t *cli, json_t *events)
 {
@@ -279,9 +347,7 @@ static int s_status(cli_t *cli)
     if (head >= 0)
         json_object_set_new(st, "head", json_integer(head));
     if (as_json) {
-        char *out = json_dumps(st, JSON_COMPACT);
-        puts(out ? out : "{}");
-        free(out);
+        hark_print_json(st, JSON_COMPACT, "{}");
         json_decref(st);
         return 0;
     }
