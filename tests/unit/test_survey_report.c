@@ -14,6 +14,7 @@
 #include "db.h"
 #include "survey.h"
 #include "unit.h"
+#include "unit_file.h"
 
 static char s_dir[] = "/tmp/hark-survey-report-XXXXXX";
 static char s_path[128];
@@ -147,9 +148,7 @@ int main(void)
     snprintf(s_path, sizeof s_path, "%s/survey.db", s_dir);
     UNIT_RUN(test_nps_is_promoters_minus_detractors_with_one_decimal);
     UNIT_RUN(test_report_sums_aggregates_by_period);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system(cmd) != 0)
+    if (unit_remove_dir(s_dir) != 0)
         fprintf(stderr, "could not remove %s\n", s_dir);
     return UNIT_END();
 }
