@@ -26,7 +26,7 @@ os.environ["HARK_BIN"] = os.path.abspath(os.environ.get("HARK_BIN") or os.path.j
 BIN = os.environ["HARK_BIN"]
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from harness import WIRE  # noqa: E402
+from harness import WIRE, wait_for  # noqa: E402
 
 
 class Deadline(BaseException):
@@ -76,14 +76,12 @@ def arm_deadline(seconds):
 
 
 def wait_until(pred, timeout, what, interval=0.05):
-    """pred()'s first true value, asked every interval s; TimeoutError after timeout s"""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what))
+    """pred()'s first true value, asked every interval s (harness.wait_for);
+    TimeoutError after timeout s, so that a run reports it as a bench error"""
+    try:
+        return wait_for(pred, timeout, interval, what)
+    except AssertionError:
+        raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what)) from None
 
 
 def clean_up(base, keep, live):
