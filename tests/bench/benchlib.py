@@ -158,6 +158,14 @@ def machine_info(base, fs_key, versions):
 
 
 # --- CPU accounting ------------------------------------------------------------------
+def machine_line(title, m, where=""):
+    """a report's first line: title, then the machine m (machine_info) ran on,
+    where the state was (when given) and the load before the run"""
+    return "%s  %s  %s CPUs (%s)  kernel %s  %sload before: %s" % (
+        title, m["date"], m["nproc"], m.get("cpu_model"), m["kernel"], where + "  " if where else "",
+        m.get("loadavg_before"))
+
+
 def cpu_total():
     """(busy, total, iowait, steal) jiffies of all CPUs, from /proc/stat"""
     with open("/proc/stat") as f:

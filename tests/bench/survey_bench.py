@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, CpuMeter, Deadline, arm_deadline, check_binaries, fmt, log,  # noqa: E402
-                      clean_up, machine_info, stop_hark, wait_until, write_results)
+                      clean_up, machine_info, machine_line, stop_hark, wait_until, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
 import zmq  # noqa: E402
@@ -350,8 +350,7 @@ def render(out):
     lines = []
     p = lines.append
     p("")
-    p("Hark survey benchmark  %s  %s CPUs (%s)  kernel %s  state dir on %s  load before: %s" % (
-        m["date"], m["nproc"], m.get("cpu_model"), m["kernel"], m["state_fs"]["type"], m.get("loadavg_before")))
+    p(machine_line("Hark survey benchmark", m, "state dir on %s" % m["state_fs"]["type"]))
     s = out.get("schedule")
     if s:
         c = s.get("cpu", {})
