@@ -635,6 +635,19 @@ static int s_config(cli_t *cli)
     return 0;
 }
 
+/* the commands that talk to the services (check-config and config do not) */
+static const struct {
+    const char *name;
+    int (*run)(cli_t *cli);
+} s_commands[] = {
+    {"status", s_status},         {"tail", s_tail},
+    {"keys", s_keys},             {"mail", hark_mail},
+    {"report", hark_report},      {"campaign", hark_campaign},
+    {"milestone", hark_milestone}, {"coupon", hark_milestone_coupon},
+    {"cases", hark_cases},        {"loop", hark_loop},
+};
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
+
 int main(int argc, char **argv)
 {
     const char *file = service_config_arg(argc, argv);
@@ -674,27 +687,12 @@ int main(int argc, char **argv)
         return 2;
     }
     cli.zctx = zmq_ctx_new();
-    if (strcmp(rest[0], "status") == 0)
-        rc = s_status(&cli);
-    else if (strcmp(rest[0], "tail") == 0)
-        rc = s_tail(&cli);
-    else if (strcmp(rest[0], "keys") == 0)
-        rc = s_keys(&cli);
-    else if (strcmp(rest[0], "mail") == 0)
-        rc = hark_mail(&cli);
-    else if (strcmp(rest[0], "report") == 0)
-        rc = hark_report(&cli);
-    else if (strcmp(rest[0], "campaign") == 0)
-        rc = hark_campaign(&cli);
-    else if (strcmp(rest[0], "milestone") == 0)
-        rc = hark_milestone(&cli);
-    else if (strcmp(rest[0], "coupon") == 0)
-        rc = hark_milestone_coupon(&cli);
-    else if (strcmp(rest[0], "cases") == 0)
-        rc = hark_cases(&cli);
-    else if (strcmp(rest[0], "loop") == 0)
-        rc = hark_loop(&cli);
-    else {
+    size_t c = 0;
+    while (c < S_NCOMMANDS && strcmp(rest[0], s_commands[c].name) != 0)
+        c++;
+    if (c < S_NCOMMANDS) {
+        rc = s_commands[c].run(&cli);
+    } else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);
     }
