@@ -132,10 +132,7 @@ static void test_foreign_keys_are_enforced(void)
 
 static void test_migrations_run_once(void)
 {
-    char path[128];
-    s_path("once.db", path, sizeof path);
-    sqlite3 *db = db_open(path, "normal", s_two);
-    CHECK(db != NULL);
+    sqlite3 *db = s_open("once.db");
     if (!db)
         return;
     CHECK_INT(db_int(db, "PRAGMA user_version", -1), 2);
@@ -144,8 +141,7 @@ static void test_migrations_run_once(void)
     db_close(&db);
 
     for (int i = 0; i < 3; i++) {
-        db = db_open(path, "normal", s_two);
-        CHECK(db != NULL);
+        db = s_open("once.db");
         if (!db)
             return;
         CHECK_INT(db_int(db, "PRAGMA user_version", -1), 2);
@@ -272,10 +268,7 @@ static void test_db_int_value_and_default(void)
 
 static void test_transactions_commit_and_roll_back(void)
 {
-    char path[128];
-    s_path("tx.db", path, sizeof path);
-    sqlite3 *db = db_open(path, "normal", s_two);
-    CHECK(db != NULL);
+    sqlite3 *db = s_open("tx.db");
     if (!db)
         return;
     CHECK_INT(db_rollback(db), 0); /* nothing open: fine */
@@ -291,6 +284,8 @@ static void test_transactions_commit_and_roll_back(void)
     CHECK_INT(db_commit(db), 0);
     CHECK_INT(db_commit(db), -1); /* nothing to commit */
     db_close(&db);
+    char path[128];
+    s_path("tx.db", path, sizeof path);
     CHECK_INT(s_raw_int(path, "SELECT count(*) FROM t WHERE x = 11", -1), 1);
 }
 
