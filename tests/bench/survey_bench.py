@@ -143,6 +143,14 @@ def report(ctl, body, timeout_ms=30000):
     return r
 
 
+def finish(h, live, what, *sockets):
+    """close the sockets, stop instance h (no longer live); harkd's exit code"""
+    for sock in sockets:
+        sock.close()
+    live.remove(h)
+    return stop_hark(h, what)
+
+
 def start(base, name, conf, env=None):
     d = os.path.join(base, name)
     os.makedirs(d)
@@ -199,10 +207,7 @@ def bench_schedule(base, args, live):
         log("  %s invites scheduled in %.2f s: %s/s (journal took them in %.2f s)" % (
             fmt(n), t1 - t0, fmt(res["invites_per_s"]), res["appended_s"]))
     finally:
-        ap.close()
-        ctl.close()
-        live.remove(h)
-        res["harkd_exit"] = stop_hark(h, "schedule instance")
+        res["harkd_exit"] = finish(h, live, "schedule instance", ap, ctl)
     return res
 
 
@@ -338,10 +343,7 @@ def bench_report(base, args, live):
         res["cli_report_by_week_ms"] = {"median": round(sorted(ms)[2], 1), "max": round(max(ms), 1)}
         res["stats_days"] = len(report(ctl, {"by": "day"})["series"])  # rows in stats: days x locales
     finally:
-        ap.close()
-        ctl.close()
-        live.remove(h)
-        res["harkd_exit"] = stop_hark(h, "report instance")
+        res["harkd_exit"] = finish(h, live, "report instance", ap, ctl)
     return res
 
 
