@@ -421,19 +421,16 @@ def main():
                         "report_calls": args.report_calls}, "errors": []}
     rc = 0
     try:
-        if "schedule" in only:
-            log("1. scheduling: a burst of %s purchases" % fmt(args.purchases))
+        parts = (("schedule", "1. scheduling: a burst of %s purchases" % fmt(args.purchases), bench_schedule),
+                 ("report", "2. the NPS report over %s responses" % fmt(args.responses), bench_report))
+        for part, title, run in parts:
+            if part not in only:
+                continue
+            log(title)
             try:
-                out["schedule"] = bench_schedule(base, args, live)
+                out[part] = run(base, args, live)
             except Exception as e:  # noqa: BLE001 - a failed part must not hide the other
-                out["errors"].append("schedule: %s" % e)
-                rc = 1
-        if "report" in only:
-            log("2. the NPS report over %s responses" % fmt(args.responses))
-            try:
-                out["report"] = bench_report(base, args, live)
-            except Exception as e:  # noqa: BLE001 - a failed part must not hide the other
-                out["errors"].append("report: %s" % e)
+                out["errors"].append("%s: %s" % (part, e))
                 rc = 1
     except (Deadline, KeyboardInterrupt) as e:
         out["errors"].append("stopped early: %s" % (e or "interrupted"))
