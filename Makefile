@@ -314,25 +314,13 @@ bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
 
+# bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
+BENCH_PY := mail survey milestone intake loop
+$(BENCH_PY:%=bench-%): bench-%: deps-test
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py
+
 bench-mail: deps-bench
-	$(MAKE) MODE=release build
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/mail_bench.py
-
-bench-survey: deps-test
-	$(MAKE) MODE=release build
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/survey_bench.py
-
-bench-milestone: deps-test
-	$(MAKE) MODE=release build
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/milestone_bench.py
-
-bench-intake: deps-test
-	$(MAKE) MODE=release build
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/intake_bench.py
-
-bench-loop: deps-test
-	$(MAKE) MODE=release build
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/loop_bench.py
 
 # --- manual -------------------------------------------------------------------
 # Hand-written pages live beside what they describe (services/<name>/*.[1-8]);

@@ -106,6 +106,74 @@ json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_
     return r;
 }
 
+/* hark_ask - request cmd of the service answering on ep, as hark_call; the
+ * reply when it is ok (caller decrefs), else NULL having said why: *rc 1
+ * when `who` does not answer, 2 when it refused ("hark: what: message") */
+json_t *hark_ask(cli_t *cli, const char *ep, const char *cmd, const char *ok, const json_t *body,
+                 const char *who, const char *what, int *rc)
+{
+    char got[48] = "";
+    json_t *r = hark_call(cli, ep, cmd, body, got);
+    if (!r) {
+        fprintf(stderr, "hark: %s does not answer on %s\n", who, ep);
+        *rc = 1;
+        return NULL;
+    }
+    if (strcmp(got, ok) != 0) {
+        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        fprintf(stderr, "hark: %s: %s\n", what, m ? m : got);
+        json_decref(r);
+        *rc = 2;
+        return NULL;
+    }
+    return r;
+}
+
+/* hark_show - hark_ask (body stolen), then the reply as one JSON line
+ * (as_json) or as print lays it out; the exit code */
+int hark_show(cli_t *cli, const char *ep, const char *cmd, const char *ok, json_t *body,
+              const char *who, const char *what, int as_json, void (*print)(const json_t *r))
+{
+    int rc = 0;
+    json_t *r = hark_ask(cli, ep, cmd, ok, body, who, what, &rc);
+    json_decref(body);
+    if (!r)
+        return rc;
+    if (as_json)
+        hark_print_json(r, JSON_COMPACT | JSON_REAL_PRECISION(6), "{}");
+    else
+        print(r);
+    json_decref(r);
+    return 0;
+}
+
+/* hark_print_json - v as one line (flags as json_dumps's), or `empty`
+ * when it cannot be written */
+void hark_print_json(const json_t *v, size_t flags, const char *empty)
+{
+    char *s = json_dumps(v, flags);
+    puts(s ? s : empty);
+    free(s);
+}
+
+/* hark_save - journal `type` for name with the settings c (stolen) unless
+ * bad, in which case say msg as "hark: what set:"; the exit code */
+int hark_save(cli_t *cli, const char *what, const char *type, const char *name, const char *by,
+              json_t *c, int bad, const char *msg)
+{
+    if (bad) {
+        fprintf(stderr, "hark: %s set: %s\n", what, msg);
+        json_decref(c);
+        return 2;
+    }
+    long long off = hark_journal_one(cli, type, name, c);
+    json_decref(c);
+    if (off < 0)
+        return 1;
+    printf("%s %s saved by %s (journal offset %lld)\n", what, name, by, off);
+    return 0;
+}
+
 /* hark_append - append events to the journal; the reply or NULL (said why) */
 json_t *hark_append(cli_t *cli, json_t *events)
 {
@@ -280,9 +348,7 @@ static int s_status(cli_t *cli)
     if (head >= 0)
         json_object_set_new(st, "head", json_integer(head));
     if (as_json) {
-        char *out = json_dumps(st, JSON_COMPACT);
-        puts(out ? out : "{}");
-        free(out);
+        hark_print_json(st, JSON_COMPACT, "{}");
         json_decref(st);
         return 0;
     }
@@ -586,6 +652,19 @@ static int s_config(cli_t *cli)
     return 0;
 }
 
+/* the commands that talk to the services (check-config and config do not) */
+static const struct {
+    const char *name;
+    int (*run)(cli_t *cli);
+} s_commands[] = {
+    {"status", s_status},         {"tail", s_tail},
+    {"keys", s_keys},             {"mail", hark_mail},
+    {"report", hark_report},      {"campaign", hark_campaign},
+    {"milestone", hark_milestone}, {"coupon", hark_milestone_coupon},
+    {"cases", hark_cases},        {"loop", hark_loop},
+};
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
+
 int main(int argc, char **argv)
 {
     const char *file = service_config_arg(argc, argv);
@@ -625,27 +704,12 @@ int main(int argc, char **argv)
         return 2;
     }
     cli.zctx = zmq_ctx_new();
-    if (strcmp(rest[0], "status") == 0)
-        rc = s_status(&cli);
-    else if (strcmp(rest[0], "tail") == 0)
-        rc = s_tail(&cli);
-    else if (strcmp(rest[0], "keys") == 0)
-        rc = s_keys(&cli);
-    else if (strcmp(rest[0], "mail") == 0)
-        rc = hark_mail(&cli);
-    else if (strcmp(rest[0], "report") == 0)
-        rc = hark_report(&cli);
-    else if (strcmp(rest[0], "campaign") == 0)
-        rc = hark_campaign(&cli);
-    else if (strcmp(rest[0], "milestone") == 0)
-        rc = hark_milestone(&cli);
-    else if (strcmp(rest[0], "coupon") == 0)
-        rc = hark_milestone_coupon(&cli);
-    else if (strcmp(rest[0], "cases") == 0)
-        rc = hark_cases(&cli);
-    else if (strcmp(rest[0], "loop") == 0)
-        rc = hark_loop(&cli);
-    else {
+    size_t c = 0;
+    while (c < S_NCOMMANDS && strcmp(rest[0], s_commands[c].name) != 0)
+        c++;
+    if (c < S_NCOMMANDS) {
+        rc = s_commands[c].run(&cli);
+    } else {
         fprintf(stderr, "hark: unknown command \"%s\"\n", rest[0]);
         rc = s_usage(stderr);
     }

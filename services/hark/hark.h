@@ -22,6 +22,24 @@ typedef struct {
 json_t *hark_call(cli_t *cli, const char *endpoint, const char *cmd, const json_t *body,
                  char *reply_cmd);
 
+/* hark_ask - hark_call on ep expecting the reply ok; NULL having said why
+ * (*rc 1: `who` does not answer; 2: refused, said as "hark: what: ...") */
+json_t *hark_ask(cli_t *cli, const char *ep, const char *cmd, const char *ok, const json_t *body,
+                 const char *who, const char *what, int *rc);
+
+/* hark_show - hark_ask (body stolen), then the reply as a JSON line when
+ * as_json, else by print; the exit code */
+int hark_show(cli_t *cli, const char *ep, const char *cmd, const char *ok, json_t *body,
+              const char *who, const char *what, int as_json, void (*print)(const json_t *r));
+
+/* hark_print_json - v as one line, json_dumps flags; `empty` if it cannot */
+void hark_print_json(const json_t *v, size_t flags, const char *empty);
+
+/* hark_save - `hark X set`'s end: journal type for name with c (stolen), or
+ * say msg when bad; prints "X name saved by ..."; the exit code */
+int hark_save(cli_t *cli, const char *what, const char *type, const char *name, const char *by,
+              json_t *c, int bad, const char *msg);
+
 /* hark_append - append events (array, not stolen) to the journal; the
  * JOURNAL_APPEND_OK body or NULL after printing why */
 json_t *hark_append(cli_t *cli, json_t *events);

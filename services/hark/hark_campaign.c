@@ -41,9 +41,7 @@ static int s_list(cli_t *cli)
     if (!list)
         return 1;
     if (as_json) {
-        char *s = json_dumps(list, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        puts(s ? s : "[]");
-        free(s);
+        hark_print_json(list, JSON_COMPACT | JSON_REAL_PRECISION(6), "[]");
         json_decref(list);
         return 0;
     }
@@ -103,9 +101,7 @@ static int s_show(cli_t *cli)
         fprintf(stderr, "hark: no campaign %s\n", cli->argv[1]);
         rc = 1;
     } else {
-        char *s = json_dumps(json_array_get(list, 0), JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        puts(s ? s : "{}");
-        free(s);
+        hark_print_json(json_array_get(list, 0), JSON_INDENT(2) | JSON_REAL_PRECISION(6), "{}");
     }
     json_decref(list);
     return rc;
@@ -274,17 +270,7 @@ static int s_set(cli_t *cli)
         json_decref(v);
         free(text);
     }
-    if (bad) {
-        fprintf(stderr, "hark: campaign set: %s\n", msg);
-        json_decref(c);
-        return 2;
-    }
-    long long off = hark_journal_one(cli, EV_CAMPAIGN_SAVED, id, c);
-    json_decref(c);
-    if (off < 0)
-        return 1;
-    printf("campaign %s saved by %s (journal offset %lld)\n", id, by, off);
-    return 0;
+    return hark_save(cli, "campaign", EV_CAMPAIGN_SAVED, id, by, c, bad, msg);
 }
 
 /* hark_campaign - `hark campaign list|show|set` */

@@ -39,9 +39,7 @@ static int s_err(cli_t *cli, json_t *r, const char *what)
 /* s_print_json - a value as one JSON line */
 static void s_print_json(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    puts(s ? s : "{}");
-    free(s);
+    hark_print_json(v, JSON_COMPACT | JSON_REAL_PRECISION(6), "{}");
 }
 
 /* s_codes - "a,b" of a case's codes into out */

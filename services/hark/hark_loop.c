@@ -29,21 +29,11 @@ static json_t *s_preview(cli_t *cli, const json_t *payload, int render, int *rc)
 {
     const char *ep = config_get(cli->cfg, "loop", "control");
     json_t *req = loop_check_preview_body(payload, render);
-    char cmd[48] = "";
-    json_t *r = hark_call(cli, ep, CMD_LOOP_PREVIEW, req, cmd);
+    json_t *r = hark_ask(cli, ep, CMD_LOOP_PREVIEW, CMD_LOOP_PREVIEW_OK, req, "hark-loop",
+                         "loop close", rc);
     json_decref(req);
-    if (!r) {
-        fprintf(stderr, "hark: hark-loop does not answer on %s\n", ep);
-        *rc = 1;
+    if (!r)
         return NULL;
-    }
-    if (strcmp(cmd, CMD_LOOP_PREVIEW_OK) != 0) {
-        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
-        fprintf(stderr, "hark: loop close: %s\n", m ? m : cmd);
-        json_decref(r);
-        *rc = 2;
-        return NULL;
-    }
     if (!json_is_true(json_object_get(r, "known"))) {
         fprintf(stderr, "hark: loop close: reason: unknown reason %s: no feedback has been "
                         "tagged with it and [intake] reasons does not define it\n",
@@ -171,9 +161,7 @@ static int s_close(cli_t *cli)
     }
     if (dry) {
         if (as_json) {
-            char *s = json_dumps(p, JSON_COMPACT);
-            puts(s ? s : "{}");
-            free(s);
+            hark_print_json(p, JSON_COMPACT, "{}");
         } else {
             s_print_preview(p);
         }
@@ -222,43 +210,9 @@ static const char *s_nps(const json_t *g, char *out, size_t len)
     return out;
 }
 
-int hark_loop_report(cli_t *cli)
+/* s_loops_print - LOOP_REPORT_OK as a table, one line per reason */
+static void s_loops_print(const json_t *r)
 {
-    json_t *body = json_object();
-    int as_json = 0;
-    for (int i = 1; i < cli->argc; i++) {
-        if (strcmp(cli->argv[i], "--json") == 0) {
-            as_json = 1;
-        } else if (strcmp(cli->argv[i], "--reason") == 0 && i + 1 < cli->argc) {
-            json_object_set_new(body, "reason", json_string(cli->argv[++i]));
-        } else {
-            fprintf(stderr, "hark: report loops: unknown or incomplete argument %s\n",
-                    cli->argv[i]);
-            json_decref(body);
-            return 2;
-        }
-    }
-    const char *ep = config_get(cli->cfg, "loop", "control");
-    char cmd[48] = "";
-    json_t *r = hark_call(cli, ep, CMD_LOOP_REPORT, body, cmd);
-    json_decref(body);
-    if (!r) {
-        fprintf(stderr, "hark: hark-loop does not answer on %s\n", ep);
-        return 1;
-    }
-    if (strcmp(cmd, CMD_LOOP_REPORT_OK) != 0) {
-        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
-        fprintf(stderr, "hark: report loops: %s\n", m ? m : cmd);
-        json_decref(r);
-        return 2;
-    }
-    if (as_json) {
-        char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        puts(s ? s : "{}");
-        free(s);
-        json_decref(r);
-        return 0;
-    }
     printf("%-24s %8s %6s %5s %6s %6s  %-18s %-18s\n", "reason", "feedback", "open", "loops",
            "told", "days", "NPS told", "NPS not told");
     size_t i;
@@ -279,6 +233,25 @@ int hark_loop_report(cli_t *cli)
     printf("\ndays: median from a piece of feedback to the email that told its author;\n"
            "NPS: latest survey answer before → after being told (not told: the reason's "
            "first loop)\n");
-    json_decref(r);
-    return 0;
+}
+
+int hark_loop_report(cli_t *cli)
+{
+    json_t *body = json_object();
+    int as_json = 0;
+    for (int i = 1; i < cli->argc; i++) {
+        if (strcmp(cli->argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(cli->argv[i], "--reason") == 0 && i + 1 < cli->argc) {
+            json_object_set_new(body, "reason", json_string(cli->argv[++i]));
+        } else {
+            fprintf(stderr, "hark: report loops: unknown or incomplete argument %s\n",
+                    cli->argv[i]);
+            json_decref(body);
+            return 2;
+        }
+    }
+    return hark_show(cli, config_get(cli->cfg, "loop", "control"), CMD_LOOP_REPORT,
+                     CMD_LOOP_REPORT_OK, body, "hark-loop", "report loops", as_json,
+                     s_loops_print);
 }

@@ -215,9 +215,7 @@ static int s_queue(cli_t *cli, s_args_t *a)
         return 1;
     }
     if (a->json) {
-        char *s = json_dumps(r, JSON_COMPACT);
-        puts(s ? s : "{}");
-        free(s);
+        hark_print_json(r, JSON_COMPACT, "{}");
         json_decref(r);
         return 0;
     }

@@ -40,9 +40,7 @@ static int s_list(cli_t *cli)
     if (!list)
         return 1;
     if (as_json) {
-        char *s = json_dumps(list, JSON_COMPACT);
-        puts(s ? s : "[]");
-        free(s);
+        hark_print_json(list, JSON_COMPACT, "[]");
         json_decref(list);
         return 0;
     }
@@ -137,17 +135,7 @@ static int s_set(cli_t *cli)
             config_get(cli->cfg, "mailer", "default_locale"),
             json_string_value(json_object_get(c, "template")), field, sizeof field, msg,
             sizeof msg);
-    if (bad) {
-        fprintf(stderr, "hark: milestone set: %s\n", msg);
-        json_decref(c);
-        return 2;
-    }
-    long long off = hark_journal_one(cli, EV_MILESTONE_SAVED, kind, c);
-    json_decref(c);
-    if (off < 0)
-        return 1;
-    printf("milestone %s saved by %s (journal offset %lld)\n", kind, by, off);
-    return 0;
+    return hark_save(cli, "milestone", EV_MILESTONE_SAVED, kind, by, c, bad, msg);
 }
 
 /* hark_milestone - `hark milestone list|set` */
@@ -183,9 +171,7 @@ int hark_milestone_coupon(cli_t *cli)
             ok ? json_pack("{s:b,s:s,s:i,s:s}", "valid", 1, "kind",
                            milestone_settings_kind_names[kind], "year", year, "customer_id", cid)
                : json_pack("{s:b}", "valid", 0);
-        char *s = json_dumps(j, JSON_COMPACT);
-        puts(s ? s : "{}");
-        free(s);
+        hark_print_json(j, JSON_COMPACT, "{}");
         json_decref(j);
     } else if (ok) {
         printf("valid: %s coupon of customer %s for %d\n", milestone_settings_kind_names[kind], cid,

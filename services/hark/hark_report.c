@@ -70,6 +70,34 @@ static int s_csv(cli_t *cli, json_t *filters)
     }
 }
 
+/* s_nps_print - SURVEY_REPORT_OK as totals, then a bar per period */
+static void s_nps_print(const json_t *r)
+{
+    json_t *t = json_object_get(r, "totals");
+    char a[32], b[32], c[32];
+#define N(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+    printf("NPS %s   responses %lld   promoters %lld · passives %lld · detractors %lld\n",
+           s_num(json_object_get(t, "nps"), "", a, sizeof a), N(t, "responses"),
+           N(t, "promoters"), N(t, "passives"), N(t, "detractors"));
+    printf("invites sent %lld   delivered %lld   throttled %lld   suppressed %lld\n",
+           N(t, "sent"), N(t, "delivered"), N(t, "throttled"), N(t, "suppressed"));
+    printf("response rate %s   comment rate %s\n\n",
+           s_num(json_object_get(t, "response_rate"), "%", b, sizeof b),
+           s_num(json_object_get(t, "comment_rate"), "%", c, sizeof c));
+    printf("%-12s %6s %5s %5s  %-20s%-21s\n", json_string_value(json_object_get(r, "by")),
+           "NPS", "resp", "sent", "-100", "0                +100");
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(r, "series"), i, row) {
+        char bar[200];
+        s_bar(json_object_get(row, "nps"), bar, sizeof bar);
+        printf("%-12s %6s %5lld %5lld  %s\n", json_string_value(json_object_get(row, "period")),
+               s_num(json_object_get(row, "nps"), "", a, sizeof a), N(row, "responses"),
+               N(row, "sent"), bar);
+    }
+#undef N
+}
+
 /* s_nps - `hark report nps [--campaign C] [--from D] [--to D] [--by B] [--json|--csv]` */
 static int s_nps(cli_t *cli)
 {
@@ -96,52 +124,9 @@ static int s_nps(cli_t *cli)
         json_decref(body);
         return rc;
     }
-    char cmd[48] = "";
-    const char *ep = config_get(cli->cfg, "survey", "control");
-    json_t *r = hark_call(cli, ep, CMD_SURVEY_REPORT, body, cmd);
-    json_decref(body);
-    if (!r) {
-        fprintf(stderr, "hark: the survey service does not answer on %s\n", ep);
-        return 1;
-    }
-    if (strcmp(cmd, CMD_SURVEY_REPORT_OK) != 0) {
-        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
-        fprintf(stderr, "hark: report nps: %s\n", m ? m : cmd);
-        json_decref(r);
-        return 2;
-    }
-    if (as_json) {
-        char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        puts(s ? s : "{}");
-        free(s);
-        json_decref(r);
-        return 0;
-    }
-    json_t *t = json_object_get(r, "totals");
-    char a[32], b[32], c[32];
-#define N(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
-    printf("NPS %s   responses %lld   promoters %lld · passives %lld · detractors %lld\n",
-           s_num(json_object_get(t, "nps"), "", a, sizeof a), N(t, "responses"),
-           N(t, "promoters"), N(t, "passives"), N(t, "detractors"));
-    printf("invites sent %lld   delivered %lld   throttled %lld   suppressed %lld\n",
-           N(t, "sent"), N(t, "delivered"), N(t, "throttled"), N(t, "suppressed"));
-    printf("response rate %s   comment rate %s\n\n",
-           s_num(json_object_get(t, "response_rate"), "%", b, sizeof b),
-           s_num(json_object_get(t, "comment_rate"), "%", c, sizeof c));
-    printf("%-12s %6s %5s %5s  %-20s%-21s\n", json_string_value(json_object_get(r, "by")),
-           "NPS", "resp", "sent", "-100", "0                +100");
-    size_t i;
-    json_t *row;
-    json_array_foreach(json_object_get(r, "series"), i, row) {
-        char bar[200];
-        s_bar(json_object_get(row, "nps"), bar, sizeof bar);
-        printf("%-12s %6s %5lld %5lld  %s\n", json_string_value(json_object_get(row, "period")),
-               s_num(json_object_get(row, "nps"), "", a, sizeof a), N(row, "responses"),
-               N(row, "sent"), bar);
-    }
-#undef N
-    json_decref(r);
-    return 0;
+    return hark_show(cli, config_get(cli->cfg, "survey", "control"), CMD_SURVEY_REPORT,
+                     CMD_SURVEY_REPORT_OK, body, "the survey service", "report nps", as_json,
+                     s_nps_print);
 }
 
 /* hark_report - `hark report nps|reasons|loops …` */

@@ -26,7 +26,7 @@ os.environ["HARK_BIN"] = os.path.abspath(os.environ.get("HARK_BIN") or os.path.j
 BIN = os.environ["HARK_BIN"]
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from harness import WIRE  # noqa: E402
+from harness import WIRE, wait_for  # noqa: E402
 
 
 class Deadline(BaseException):
@@ -73,6 +73,24 @@ def arm_deadline(seconds):
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
     signal.alarm(seconds)
+
+
+def wait_until(pred, timeout, what, interval=0.05):
+    """pred()'s first true value, asked every interval s (harness.wait_for);
+    TimeoutError after timeout s, so that a run reports it as a bench error"""
+    try:
+        return wait_for(pred, timeout, interval, what)
+    except AssertionError:
+        raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what)) from None
+
+
+def clean_up(base, keep, live):
+    """the end of every run, however it went: disarm the deadline, stop the
+    instances still in live, remove base (unless keep)"""
+    signal.alarm(0)
+    for h in list(live):
+        stop_hark(h, h.dir)
+    remove_temp(base, keep)
 
 
 def remove_temp(base, keep):
@@ -140,6 +158,14 @@ def machine_info(base, fs_key, versions):
 
 
 # --- CPU accounting ------------------------------------------------------------------
+def machine_line(title, m, where=""):
+    """a report's first line: title, then the machine m (machine_info) ran on,
+    where the state was (when given) and the load before the run"""
+    return "%s  %s  %s CPUs (%s)  kernel %s  %sload before: %s" % (
+        title, m["date"], m["nproc"], m.get("cpu_model"), m["kernel"], where + "  " if where else "",
+        m.get("loadavg_before"))
+
+
 def cpu_total():
     """(busy, total, iowait, steal) jiffies of all CPUs, from /proc/stat"""
     with open("/proc/stat") as f:

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import sqlite3
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, Deadline, arm_deadline, check_binaries, fmt, log,  # noqa: E402
-                      machine_info, remove_temp, stop_hark, write_results)
+                      clean_up, machine_info, stop_hark, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
 import zmq  # noqa: E402
@@ -229,10 +228,7 @@ def main():
         out["errors"].append(str(e) or type(e).__name__)
         rc = 1
     finally:
-        signal.alarm(0)
-        for h in list(live):
-            stop_hark(h, h.dir)
-        remove_temp(base, args.keep)
+        clean_up(base, args.keep, live)
     write_results(args.out, out, render, t0)
     if not out.get("tagging", {}).get("verified"):
         log("intake_bench.py: check FAILED")

@@ -28,7 +28,6 @@ is removed.  Writes tests/bench/loop_results.json and prints a table.
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, CpuMeter, Deadline, arm_deadline, check_binaries, fmt, log,  # noqa: E402
-                      machine_info, remove_temp, stop_hark, write_results)
+                      clean_up, machine_info, wait_until, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
 LOCALES = ("en", "pl", "ru")
@@ -47,16 +46,6 @@ def call(h, name, cmd, body, timeout_ms=60000):
     if not c.endswith("_OK"):
         raise RuntimeError("%s: %s %s" % (cmd, c, r))
     return r
-
-
-def wait_until(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what))
 
 
 def loop_detail(h):
@@ -88,7 +77,7 @@ def bench(base, args, live):
                 "via": "keywords", "text": "My parcel %d came two weeks late, again." % i,
                 "locale": LOCALES[i % 3], "given_at": "2026-10-01T10:00:00Z"}})
         call(h, "journal.sock", "JOURNAL_APPEND", {"events": ev})
-    wait_until(lambda: applied(h), args.step_timeout, "hark-loop to apply the feedback")
+    wait_until(lambda: applied(h), args.step_timeout, "hark-loop to apply the feedback", 0.02)
     setup_s = time.monotonic() - t
     log("   %s customers and their feedback applied in %.1f s" % (fmt(n), setup_s))
     msg = os.path.join(base, "announcement.md")
@@ -116,7 +105,7 @@ def bench(base, args, live):
     cli_s = time.monotonic() - t
     wait_until(lambda: (lambda d: d.get("sent", 0) == n and not d.get("pending") and
                         not d.get("outbox"))(loop_detail(h)),
-               args.step_timeout, "every request journaled")
+               args.step_timeout, "every request journaled", 0.02)
     close_s = time.monotonic() - t
     usage = cpu.stop()
     log("   close -> all requests journaled: %.2f s (%s customers/s)" % (close_s, fmt(n / close_s)))
@@ -198,10 +187,7 @@ def main():
         out["errors"].append(str(e))
         rc = 1
     finally:
-        signal.alarm(0)
-        for h in list(live):
-            stop_hark(h, h.dir)
-        remove_temp(base, args.keep)
+        clean_up(base, args.keep, live)
     write_results(args.out, out, render, t0)
     if "bench" in out and not out["bench"]["verified"]:
         log("loop_bench.py: check FAILED")

@@ -38,7 +38,7 @@ import time
 # benchlib (next to this script) sets HARK_ROOT/HARK_BIN and finds harness
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, ROOT, CpuMeter, Deadline, Perf, arm_deadline,  # noqa: E402
-                      check_binaries, command_output, end_process, fmt, log, machine_info,
+                      check_binaries, command_output, end_process, fmt, log, machine_info, machine_line,
                       perf_report, perf_symbols, remove_temp, stop_hark, write_results)
 from harness import Hark, free_port  # noqa: E402
 
@@ -856,8 +856,7 @@ def report(out):
     lines = []
     p = lines.append
     p("")
-    p("Hark mailer benchmark  %s  %s CPUs (%s)  kernel %s  load before: %s" % (
-        m["date"], m["nproc"], m.get("cpu_model"), m["kernel"], m.get("loadavg_before")))
+    p(machine_line("Hark mailer benchmark", m))
     s = out["settings"]
     p("%d messages per run, %d connections (Hark [mailer] connections=%d per_connection=%d; nodemailer "
       "maxConnections=%d maxMessages=%d; smtp-source -s %d -d)" % (

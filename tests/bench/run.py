@@ -28,7 +28,7 @@ import time
 # benchlib (next to this script) sets HARK_ROOT/HARK_BIN and finds harness
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, CpuMeter, Deadline, Perf, arm_deadline,  # noqa: E402
-                      check_binaries, command_output, fmt, log, machine_info, perf_report,
+                      check_binaries, command_output, fmt, log, machine_info, machine_line, perf_report,
                       perf_symbols, remove_temp, stop_hark, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
@@ -372,9 +372,8 @@ def report(out):
     lines = []
     p = lines.append
     p("")
-    p("Hark benchmarks  %s  %s CPUs (%s)  kernel %s  state dir on %s (%s)  load before: %s" % (
-        m["date"], m["nproc"], m.get("cpu_model"), m["kernel"], m["state_fs"]["type"],
-        m["state_fs"]["device"], m.get("loadavg_before")))
+    p(machine_line("Hark benchmarks", m,
+                   "state dir on %s (%s)" % (m["state_fs"]["type"], m["state_fs"]["device"])))
     p("CPU columns are % of one core over the measured window; 'loop r/w/s' is the journal event-loop")
     p("thread's time running / waiting for a CPU / sleeping (fsync, or no request to work on);")
     p("'others' is CPU taken by processes outside the benchmark (noise on a shared machine).")

@@ -29,14 +29,13 @@ import argparse
 import datetime
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, CpuMeter, Deadline, arm_deadline, check_binaries, fmt, log,  # noqa: E402
-                      machine_info, remove_temp, stop_hark, write_results)
+                      clean_up, machine_info, machine_line, stop_hark, wait_until, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
 import zmq  # noqa: E402
@@ -144,14 +143,12 @@ def report(ctl, body, timeout_ms=30000):
     return r
 
 
-def wait_until(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise TimeoutError("timed out after %d s waiting for %s" % (timeout, what))
+def finish(h, live, what, *sockets):
+    """close the sockets, stop instance h (no longer live); harkd's exit code"""
+    for sock in sockets:
+        sock.close()
+    live.remove(h)
+    return stop_hark(h, what)
 
 
 def start(base, name, conf, env=None):
@@ -210,10 +207,7 @@ def bench_schedule(base, args, live):
         log("  %s invites scheduled in %.2f s: %s/s (journal took them in %.2f s)" % (
             fmt(n), t1 - t0, fmt(res["invites_per_s"]), res["appended_s"]))
     finally:
-        ap.close()
-        ctl.close()
-        live.remove(h)
-        res["harkd_exit"] = stop_hark(h, "schedule instance")
+        res["harkd_exit"] = finish(h, live, "schedule instance", ap, ctl)
     return res
 
 
@@ -349,10 +343,7 @@ def bench_report(base, args, live):
         res["cli_report_by_week_ms"] = {"median": round(sorted(ms)[2], 1), "max": round(max(ms), 1)}
         res["stats_days"] = len(report(ctl, {"by": "day"})["series"])  # rows in stats: days x locales
     finally:
-        ap.close()
-        ctl.close()
-        live.remove(h)
-        res["harkd_exit"] = stop_hark(h, "report instance")
+        res["harkd_exit"] = finish(h, live, "report instance", ap, ctl)
     return res
 
 
@@ -361,8 +352,7 @@ def render(out):
     lines = []
     p = lines.append
     p("")
-    p("Hark survey benchmark  %s  %s CPUs (%s)  kernel %s  state dir on %s  load before: %s" % (
-        m["date"], m["nproc"], m.get("cpu_model"), m["kernel"], m["state_fs"]["type"], m.get("loadavg_before")))
+    p(machine_line("Hark survey benchmark", m, "state dir on %s" % m["state_fs"]["type"]))
     s = out.get("schedule")
     if s:
         c = s.get("cpu", {})
@@ -431,28 +421,22 @@ def main():
                         "report_calls": args.report_calls}, "errors": []}
     rc = 0
     try:
-        if "schedule" in only:
-            log("1. scheduling: a burst of %s purchases" % fmt(args.purchases))
+        parts = (("schedule", "1. scheduling: a burst of %s purchases" % fmt(args.purchases), bench_schedule),
+                 ("report", "2. the NPS report over %s responses" % fmt(args.responses), bench_report))
+        for part, title, run in parts:
+            if part not in only:
+                continue
+            log(title)
             try:
-                out["schedule"] = bench_schedule(base, args, live)
+                out[part] = run(base, args, live)
             except Exception as e:  # noqa: BLE001 - a failed part must not hide the other
-                out["errors"].append("schedule: %s" % e)
-                rc = 1
-        if "report" in only:
-            log("2. the NPS report over %s responses" % fmt(args.responses))
-            try:
-                out["report"] = bench_report(base, args, live)
-            except Exception as e:  # noqa: BLE001 - a failed part must not hide the other
-                out["errors"].append("report: %s" % e)
+                out["errors"].append("%s: %s" % (part, e))
                 rc = 1
     except (Deadline, KeyboardInterrupt) as e:
         out["errors"].append("stopped early: %s" % (e or "interrupted"))
         rc = 1
     finally:
-        signal.alarm(0)
-        for h in list(live):
-            stop_hark(h, h.dir)
-        remove_temp(base, args.keep)
+        clean_up(base, args.keep, live)
     out["goals"] = [{"what": "NPS report (SURVEY_REPORT) max over %s" % r["what"], "value_ms": r["max_ms"],
                      "goal_ms": GOAL_REPORT_MS, "verdict": r["verdict"]}
                     for r in out.get("report", {}).get("report", [])]

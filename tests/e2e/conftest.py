@@ -1,6 +1,7 @@
 import pytest
 
 from harness import Hark
+from smtp import SmtpServer
 
 
 @pytest.fixture
@@ -9,6 +10,14 @@ def hark(tmp_path):
     h = Hark(tmp_path).start()
     yield h
     h.stop()
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    """A loopback SMTP server that keeps what it is sent; stopped after."""
+    s = SmtpServer(tmp_path / "smtp")
+    yield s
+    s.stop()
 
 
 @pytest.fixture

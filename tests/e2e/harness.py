@@ -39,6 +39,32 @@ def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def shop_conf(smtp_port=None, **mailer):
+    """[mailer] with the shop's templates and quick retries (mailer's keys
+    override), and [smtp] towards the test server on smtp_port if given."""
+    conf = {"mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
+                       "shop_name": "Tea House", "retry_min": "200ms", "retry_max": "400ms"}}
+    conf["mailer"].update(mailer)
+    if smtp_port:
+        conf["smtp"] = {"host": "127.0.0.1", "port": str(smtp_port), "starttls": "off",
+                        "timeout": "5s"}
+    return conf
+
+
+def conf_settings(text):
+    """(section, key, value) of each setting in hark.conf-style text"""
+    section = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in ";#":
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        yield section, key.strip(), value.strip()
+
+
 class Hark:
     """One running instance: harkd and the services listed."""
 
@@ -180,6 +206,18 @@ class Hark:
         assert pid, name + " is not running"
         os.kill(pid, sig)
         return pid
+
+    def kill_for(self, name, seconds, every):
+        """SIGKILL service name each `every` s (when harkd has it running)
+        for `seconds` s; how many times it was killed"""
+        kills = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.pid(name):
+                self.kill(name, signal.SIGKILL)
+                kills += 1
+            time.sleep(every)
+        return kills
 
     # --- ZeroMQ -----------------------------------------------------------
     def endpoint(self, name):

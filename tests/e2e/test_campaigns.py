@@ -11,7 +11,6 @@ import pytest
 
 from harness import ROOT, wait_for
 import test_survey as ts
-from test_survey import smtp  # noqa: F401  (the fixture: an aiosmtpd server)
 
 SERVICES = ts.SERVICES
 

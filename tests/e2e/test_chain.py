@@ -13,22 +13,12 @@ import re
 import time
 import urllib.parse
 
-import pytest
-
-from harness import ROOT, wait_for
-from smtp import SmtpServer
+from harness import ROOT, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer", "survey", "intake", "loop")
 REASON = "shipping_delay"
 TITLE = "Two-day delivery"
 HOSTILE = "Parcel came late <script>alert(1)</script> [win](javascript:alert(2)) **again**"
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    s = SmtpServer(tmp_path / "smtp")
-    yield s
-    s.stop()
 
 
 def to(msg):
@@ -53,13 +43,10 @@ def show(h, case_id):
 
 def test_chain__nps_comment_complaint_and_cancellation_tagged_then_one_loop_email_each(
         make_hark, smtp, tmp_path):
-    h = make_hark(services=SERVICES, conf={
-        "smtp": {"host": "127.0.0.1", "port": str(smtp.port), "starttls": "off", "timeout": "5s"},
-        "mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
-                   "shop_name": "Tea House", "retry_min": "200ms", "retry_max": "400ms"},
-        "survey": {"delay": "1s", "window_hours": "0-24", "window_days": "all"},
-        "intake": {"reasons": os.path.join(ROOT, "config", "reasons.conf")},
-    })
+    h = make_hark(services=SERVICES, conf=dict(
+        shop_conf(smtp.port),
+        survey={"delay": "1s", "window_hours": "0-24", "window_days": "all"},
+        intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")}))
     people = {"ola": ("ola@example.com", "pl"), "anna": ("anna@example.com", "en"),
               "boris": ("boris@example.com", "ru"), "dan": ("dan@example.com", "en")}
     st, body = h.post_events([{"type": "customer", "data": {"id": cid, "email": e, "locale": loc,

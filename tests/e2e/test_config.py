@@ -3,7 +3,7 @@ import os
 import re
 import subprocess
 
-from harness import BIN, ROOT
+from harness import BIN, ROOT, conf_settings
 
 
 def table_keys():
@@ -96,17 +96,9 @@ def test_config__a_bad_file_prints_its_errors_not_values(tmp_path):
 def test_config__shipped_sample_sets_every_key_to_a_value_hark_config_shows():
     conf = os.path.join(ROOT, "config", "hark.conf")
     values = {(s, k): v for s, k, v in parse(hark_config(conf).stdout)}
-    section = None
-    for line in open(conf).read().splitlines():
-        line = line.strip()
-        if not line or line[0] in ";#":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
+    for section, key, value in conf_settings(open(conf).read()):
         if "{state_dir}" not in value:
-            assert values[section, key.strip()] == value.strip(), (section, key)
+            assert values[section, key] == value, (section, key)
 
 
 def test_config__a_service_refuses_to_start_on_a_bad_value_of_a_new_kind(tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness import BIN, ROOT, wait_for
+from harness import BIN, ROOT, conf_settings, wait_for
 
 
 def read(*p):
@@ -144,15 +144,7 @@ def test_no_issue_numbers_in_the_tree():
 
 def test_shipped_config_sets_only_known_keys():
     known = set(config_keys())
-    section = None
-    for line in read("config", "hark.conf").splitlines():
-        line = line.strip()
-        if not line or line[0] in ";#":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key = line.split("=")[0].strip()
+    for section, key, _ in conf_settings(read("config", "hark.conf")):
         assert (section, key) in known, (section, key)
 
 

@@ -12,8 +12,7 @@ import urllib.parse
 import jsonschema
 import pytest
 
-from harness import ROOT, wait_for
-from smtp import SmtpServer
+from harness import ROOT, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer", "intake")
 
@@ -85,20 +84,9 @@ first_response = 1h
 def intake_conf(tmp_path, smtp_port, **intake):
     path = tmp_path / "reasons.conf"
     path.write_text(REASONS)
-    conf = {"smtp": {"host": "127.0.0.1", "port": str(smtp_port), "starttls": "off",
-                     "timeout": "5s"},
-            "mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
-                       "shop_name": "Tea House", "retry_min": "200ms", "retry_max": "400ms"},
-            "intake": {"reasons": str(path)}}
+    conf = dict(shop_conf(smtp_port), intake={"reasons": str(path)})
     conf["intake"].update(intake)
     return conf
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    s = SmtpServer(tmp_path / "smtp")
-    yield s
-    s.stop()
 
 
 def start(make_hark, tmp_path, smtp, clock=None, **intake):

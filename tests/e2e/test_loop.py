@@ -15,10 +15,8 @@ import signal
 import time
 
 import jsonschema
-import pytest
 
-from harness import ROOT, wait_for
-from smtp import SmtpServer
+from harness import ROOT, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer", "loop")
 REASON = "slow_delivery"
@@ -38,20 +36,7 @@ def schema(type_):
 
 
 def loop_conf(port=None, **loop):
-    conf = {"mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
-                       "shop_name": "Tea House", "retry_min": "200ms", "retry_max": "400ms"},
-            "loop": dict(loop)}
-    if port:
-        conf["smtp"] = {"host": "127.0.0.1", "port": str(port), "starttls": "off",
-                        "timeout": "5s"}
-    return conf
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    s = SmtpServer(tmp_path / "smtp")
-    yield s
-    s.stop()
+    return dict(shop_conf(port), loop=dict(loop))
 
 
 def append(h, events):

@@ -9,27 +9,16 @@ import urllib.parse
 
 import pytest
 
-from harness import ROOT, wait_for
-from smtp import SmtpServer
+from harness import ROOT, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer")
 
 
 def mail_conf(port, **extra):
-    conf = {"smtp": {"host": "127.0.0.1", "port": str(port), "starttls": "off", "timeout": "5s"},
-            "mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
-                       "from_name": "Чайная Лавка", "shop_name": "Чайная Лавка",
-                       "retry_min": "200ms", "retry_max": "400ms", "give_up": "3s"}}
+    conf = shop_conf(port, from_name="Чайная Лавка", shop_name="Чайная Лавка", give_up="3s")
     for sec, kv in extra.items():
         conf.setdefault(sec, {}).update(kv)
     return conf
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    s = SmtpServer(tmp_path / "smtp")
-    yield s
-    s.stop()
 
 
 @pytest.fixture

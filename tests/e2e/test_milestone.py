@@ -13,10 +13,8 @@ import time
 import zoneinfo
 
 import jsonschema
-import pytest
 
 from harness import ROOT, wait_for
-from smtp import SmtpServer
 
 UTC = datetime.timezone.utc
 
@@ -156,13 +154,6 @@ def to(msg):
 
 def text(msg):
     return msg.get_body(preferencelist=("plain",)).get_content()
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    s = SmtpServer(tmp_path / "smtp")
-    yield s
-    s.stop()
 
 
 def T(s):

@@ -13,7 +13,6 @@ import pytest
 
 from harness import wait_for
 import test_survey as ts
-from test_survey import smtp  # noqa: F401  (the fixture: an aiosmtpd server)
 from test_campaigns import admin, campaign, put
 
 UTC = datetime.timezone.utc
@@ -183,14 +182,7 @@ def test_relationship__kill_9_around_a_run_invites_each_customer_once(make_hark,
               datetime.datetime.now(UTC))
     put(h, "all", kind="relationship",
         start=iso(datetime.datetime.now(UTC) + datetime.timedelta(seconds=3)))
-    kills = 0
-    deadline = time.monotonic() + 6
-    while time.monotonic() < deadline:
-        if h.pid("survey"):
-            h.kill("survey", signal.SIGKILL)
-            kills += 1
-        time.sleep(0.5)
-    assert kills >= 3
+    assert h.kill_for("survey", 6, 0.5) >= 3
     smtp.wait_messages(n, timeout=60)
     time.sleep(2)
     assert sorted(ts.to(m) for m in smtp.messages()) == ["k%02d@example.com" % i for i in range(n)]

@@ -8,15 +8,13 @@ import io
 import json
 import os
 import re
-import signal
 import time
 import zoneinfo
 
 import jsonschema
 import pytest
 
-from harness import ROOT, wait_for
-from smtp import SmtpServer
+from harness import ROOT, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer", "survey")
 STAFF = "staff@example.com"
@@ -30,20 +28,11 @@ def check_message(cmd, body):
 
 
 def survey_conf(port, **survey):
-    conf = {"smtp": {"host": "127.0.0.1", "port": str(port), "starttls": "off", "timeout": "5s"},
-            "mailer": {"templates": os.path.join(ROOT, "templates"), "from": "shop@example.com",
-                       "shop_name": "Tea House", "retry_min": "200ms", "retry_max": "400ms"},
-            "survey": {"delay": "2s", "window_hours": "0-24", "window_days": "all",
-                       "alert_to": STAFF}}
+    conf = dict(shop_conf(port),
+                survey={"delay": "2s", "window_hours": "0-24", "window_days": "all",
+                        "alert_to": STAFF})
     conf["survey"].update(survey)
     return conf
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    s = SmtpServer(tmp_path / "smtp")
-    yield s
-    s.stop()
 
 
 @pytest.fixture
@@ -355,14 +344,7 @@ def test_survey__kill_9_while_invites_are_pending_sends_each_exactly_once(make_h
         {"type": "customer", "data": {"id": "k%d" % i, "email": "k%d@example.com" % i}},
         {"type": "purchase", "data": {"customer_id": "k%d" % i, "order_id": "ok%d" % i}})])
     assert st == 202
-    kills = 0
-    deadline = time.monotonic() + 8
-    while time.monotonic() < deadline:
-        if h.pid("survey"):
-            h.kill("survey", signal.SIGKILL)
-            kills += 1
-        time.sleep(0.7)
-    assert kills >= 3
+    assert h.kill_for("survey", 8, 0.7) >= 3
     msgs = smtp.wait_messages(n, timeout=60)
     time.sleep(3)
     msgs = smtp.messages()

@@ -11,7 +11,6 @@ import zoneinfo
 
 from harness import wait_for
 import test_survey as ts
-from test_survey import smtp  # noqa: F401  (the fixture: an aiosmtpd server)
 from test_relationship import Clock
 
 DIGEST = "digest@example.com"

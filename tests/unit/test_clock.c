@@ -166,6 +166,15 @@ static void test_mono_never_goes_back(void)
     CHECK(b < a + 5000);
 }
 
+/* s_offset_ms - how far clock_now_ms() is from the real time now */
+static int64_t s_offset_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms() - real;
+}
+
 static void test_clock_file_offset_moves_now(void)
 {
     char tmpl[] = "/tmp/hark-test-clock-XXXXXX";
@@ -179,37 +188,28 @@ static void test_clock_file_offset_moves_now(void)
     CHECK_INT(s_write_file(path, "3600\n"), 0);
     setenv("HARK_CLOCK_FILE", path, 1);
     s_sleep_ms(150); /* past the per-thread cache */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int64_t d = clock_now_ms() - real;
+    int64_t d = s_offset_ms();
     CHECK(d >= 3600000 - 1000 && d <= 3600000 + 1000);
 
     /* negative and fractional seconds are honoured */
     CHECK_INT(s_write_file(path, "-90.5"), 0);
     s_sleep_ms(150);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    d = clock_now_ms() - real;
+    d = s_offset_ms();
     CHECK(d >= -90500 - 1000 && d <= -90500 + 1000);
 
     /* garbage in the file means no offset */
     CHECK_INT(s_write_file(path, "soon"), 0);
     s_sleep_ms(150);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    d = clock_now_ms() - real;
+    d = s_offset_ms();
     CHECK(d >= -1000 && d <= 1000);
 
     /* a missing file means no offset */
     CHECK_INT(s_write_file(path, "7200"), 0);
     s_sleep_ms(150);
-    CHECK(clock_now_ms() - real > 7000000);
+    CHECK(s_offset_ms() > 7000000);
     unlink(path);
     s_sleep_ms(150);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    d = clock_now_ms() - real;
+    d = s_offset_ms();
     CHECK(d >= -1000 && d <= 1000);
 
     /* the monotonic clock is never offset */
@@ -220,9 +220,7 @@ static void test_clock_file_offset_moves_now(void)
     CHECK(clock_mono_ms() - m1 < 1000);
 
     unsetenv("HARK_CLOCK_FILE");
-    clock_gettime(CLOCK_REALTIME, &ts);
-    real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    d = clock_now_ms() - real;
+    d = s_offset_ms();
     CHECK(d >= -1000 && d <= 1000);
 
     unlink(path);

@@ -65,6 +65,16 @@ static const char *const s_two[] = {
     NULL,
 };
 
+/* s_open - db_open of <s_dir>/name with the two-step migrations, checked:
+ * NULL (and a failed check) when it cannot be opened */
+static sqlite3 *s_open(const char *name)
+{
+    char path[128];
+    sqlite3 *db = db_open(s_path(name, path, sizeof path), "normal", s_two);
+    CHECK(db != NULL);
+    return db;
+}
+
 static void test_open_sets_wal_and_pragmas(void)
 {
     char path[128], text[32];
@@ -122,10 +132,7 @@ static void test_foreign_keys_are_enforced(void)
 
 static void test_migrations_run_once(void)
 {
-    char path[128];
-    s_path("once.db", path, sizeof path);
-    sqlite3 *db = db_open(path, "normal", s_two);
-    CHECK(db != NULL);
+    sqlite3 *db = s_open("once.db");
     if (!db)
         return;
     CHECK_INT(db_int(db, "PRAGMA user_version", -1), 2);
@@ -134,8 +141,7 @@ static void test_migrations_run_once(void)
     db_close(&db);
 
     for (int i = 0; i < 3; i++) {
-        db = db_open(path, "normal", s_two);
-        CHECK(db != NULL);
+        db = s_open("once.db");
         if (!db)
             return;
         CHECK_INT(db_int(db, "PRAGMA user_version", -1), 2);
@@ -247,10 +253,7 @@ static void test_open_fails_in_missing_dir(void)
 
 static void test_db_int_value_and_default(void)
 {
-    char path[128];
-    s_path("int.db", path, sizeof path);
-    sqlite3 *db = db_open(path, "normal", s_two);
-    CHECK(db != NULL);
+    sqlite3 *db = s_open("int.db");
     if (!db)
         return;
     CHECK_INT(db_int(db, "SELECT 9007199254740993", 0), 9007199254740993LL);
@@ -265,10 +268,7 @@ static void test_db_int_value_and_default(void)
 
 static void test_transactions_commit_and_roll_back(void)
 {
-    char path[128];
-    s_path("tx.db", path, sizeof path);
-    sqlite3 *db = db_open(path, "normal", s_two);
-    CHECK(db != NULL);
+    sqlite3 *db = s_open("tx.db");
     if (!db)
         return;
     CHECK_INT(db_rollback(db), 0); /* nothing open: fine */
@@ -284,6 +284,8 @@ static void test_transactions_commit_and_roll_back(void)
     CHECK_INT(db_commit(db), 0);
     CHECK_INT(db_commit(db), -1); /* nothing to commit */
     db_close(&db);
+    char path[128];
+    s_path("tx.db", path, sizeof path);
     CHECK_INT(s_raw_int(path, "SELECT count(*) FROM t WHERE x = 11", -1), 1);
 }
 
@@ -335,10 +337,7 @@ static void *s_writer_thread(void *arg)
 
 static void test_writers_in_one_process_take_turns(void)
 {
-    char path[128];
-    s_path("turns.db", path, sizeof path);
-    sqlite3 *a = db_open(path, "normal", s_two), *b = db_open(path, "normal", s_two);
-    CHECK(a != NULL && b != NULL);
+    sqlite3 *a = s_open("turns.db"), *b = s_open("turns.db");
     if (!a || !b) {
         db_close(&a);
         db_close(&b);
@@ -368,10 +367,7 @@ static void test_writers_in_one_process_take_turns(void)
  * and unbound; one still in use is never handed out twice. */
 static void test_finished_statements_are_reused(void)
 {
-    char path[128];
-    s_path("reuse.db", path, sizeof path);
-    sqlite3 *db = db_open(path, "normal", s_two);
-    CHECK(db != NULL);
+    sqlite3 *db = s_open("reuse.db");
     if (!db)
         return;
     const char *sql = "SELECT ?1 + 1";
@@ -402,10 +398,7 @@ static void test_finished_statements_are_reused(void)
  * lets the next writer in at once. */
 static void test_finish_twice_and_close_inside_a_transaction(void)
 {
-    char path[128];
-    s_path("misuse.db", path, sizeof path);
-    sqlite3 *a = db_open(path, "normal", s_two), *b = db_open(path, "normal", s_two);
-    CHECK(a != NULL && b != NULL);
+    sqlite3 *a = s_open("misuse.db"), *b = s_open("misuse.db");
     if (!a || !b) {
         db_close(&a);
         db_close(&b);

@@ -56,6 +56,18 @@ static int s_safety(evloop_t *loop, void *arg)
     return -1;
 }
 
+/* s_pair - a bound to endpoint and b connected to it, ZMQ_PAIR, no linger */
+static void s_pair(const char *endpoint, void **a, void **b)
+{
+    int linger = 0;
+    *a = zmq_socket(s_ctx, ZMQ_PAIR);
+    *b = zmq_socket(s_ctx, ZMQ_PAIR);
+    zmq_setsockopt(*a, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(*b, ZMQ_LINGER, &linger, sizeof linger);
+    CHECK_INT(zmq_bind(*a, endpoint), 0);
+    CHECK_INT(zmq_connect(*b, endpoint), 0);
+}
+
 /* s_loop - a new loop with a 3 s safety timer setting *tripped */
 static evloop_t *s_loop(int *tripped)
 {
@@ -195,12 +207,8 @@ static void test_socket_handler_runs_when_message_arrives(void)
     evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
-    void *a = zmq_socket(s_ctx, ZMQ_PAIR), *b = zmq_socket(s_ctx, ZMQ_PAIR);
-    int linger = 0;
-    zmq_setsockopt(a, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof linger);
-    CHECK_INT(zmq_bind(a, "inproc://loop-pair"), 0);
-    CHECK_INT(zmq_connect(b, "inproc://loop-pair"), 0);
+    void *a, *b;
+    s_pair("inproc://loop-pair", &a, &b);
     s_probe_t rx = {.sock = a}, tx = {.sock = b};
     CHECK_INT(evloop_add_socket(loop, a, s_on_pair, &rx), 0);
     CHECK(evloop_add_timer(loop, 50, s_send_hello, &tx) >= 0);
@@ -472,12 +480,8 @@ static void test_failing_socket_handler_ends_run_with_minus_one(void)
     evloop_t *loop = s_loop(&tripped);
     if (!loop)
         return;
-    void *a = zmq_socket(s_ctx, ZMQ_PAIR), *b = zmq_socket(s_ctx, ZMQ_PAIR);
-    int linger = 0;
-    zmq_setsockopt(a, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof linger);
-    CHECK_INT(zmq_bind(a, "inproc://loop-fail"), 0);
-    CHECK_INT(zmq_connect(b, "inproc://loop-fail"), 0);
+    void *a, *b;
+    s_pair("inproc://loop-fail", &a, &b);
     s_probe_t rx = {.sock = a};
     CHECK_INT(evloop_add_socket(loop, a, s_fail_on_read, &rx), 0);
     CHECK_INT(zmq_send(b, "x", 1, 0), 1);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "keys.h"
 #include "unit.h"
+#include "unit_file.h"
 
 static char s_dir[64];
 
@@ -148,12 +149,8 @@ static void test_load_reads_an_existing_file_and_strips_newline(void)
     CHECK_INT(mkdir(sd, 0700), 0);
     CHECK_INT(mkdir(kd, 0700), 0);
     keys_path(sd, "x", path, sizeof path);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f)
+    if (unit_write_file(path, "operator-chosen-secret\r\n"))
         return;
-    fputs("operator-chosen-secret\r\n", f);
-    fclose(f);
     CHECK_INT(keys_load_or_create(sd, "x", k, sizeof k), 0);
     CHECK_STR(k, "operator-chosen-secret");
 }

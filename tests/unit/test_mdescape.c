@@ -8,6 +8,7 @@
  */
 #include "mdescape.h"
 #include "unit.h"
+#include "unit_str.h"
 
 #include <cmark.h>
 #include <stdint.h>
@@ -22,32 +23,6 @@ static const char *const s_forbidden[] = {
     "<table", "<div", "<!--", NULL,
 };
 
-/* Growable string for the tests; the owner frees d. */
-typedef struct {
-    char *d;
-    size_t len, cap;
-} s_str_t;
-
-/* s_add - append n bytes (aborts on OOM: this is a test) */
-static void s_add(s_str_t *s, const char *p, size_t n)
-{
-    if (s->len + n + 1 > s->cap) {
-        s->cap = (s->len + n + 1) * 2;
-        s->d = realloc(s->d, s->cap);
-        if (!s->d)
-            abort();
-    }
-    memcpy(s->d + s->len, p, n);
-    s->len += n;
-    s->d[s->len] = '\0';
-}
-
-/* s_adds - append a C string */
-static void s_adds(s_str_t *s, const char *p)
-{
-    s_add(s, p, strlen(p));
-}
-
 /* s_render - cmark HTML of md; the caller frees it */
 static char *s_render(const char *md, int opts)
 {
@@ -57,15 +32,15 @@ static char *s_render(const char *md, int opts)
 /* s_html_text - text as cmark writes it in HTML; the caller frees it */
 static char *s_html_text(const char *t)
 {
-    s_str_t s = {0};
-    s_add(&s, "", 0);
+    unit_str_t s = {0};
+    unit_str_add(&s, "", 0);
     for (; *t; t++) {
         switch (*t) {
-        case '&': s_adds(&s, "&amp;"); break;
-        case '<': s_adds(&s, "&lt;"); break;
-        case '>': s_adds(&s, "&gt;"); break;
-        case '"': s_adds(&s, "&quot;"); break;
-        default: s_add(&s, t, 1);
+        case '&': unit_str_adds(&s, "&amp;"); break;
+        case '<': unit_str_adds(&s, "&lt;"); break;
+        case '>': unit_str_adds(&s, "&gt;"); break;
+        case '"': unit_str_adds(&s, "&quot;"); break;
+        default: unit_str_add(&s, t, 1);
         }
     }
     return s.d;
@@ -88,18 +63,18 @@ static int s_expect_md(const char *what, const char *md, const char *visible,
 {
     static const int opts[] = {CMARK_OPT_DEFAULT, CMARK_OPT_SAFE};
     char *vis = s_html_text(visible);
-    s_str_t want = {0};
+    unit_str_t want = {0};
     if (*visible) {
-        s_adds(&want, "<p>");
+        unit_str_adds(&want, "<p>");
         for (const char *p = vis; *p; p++) {
             if (*p == '\n')
-                s_adds(&want, "<br />\n");
+                unit_str_adds(&want, "<br />\n");
             else
-                s_add(&want, p, 1);
+                unit_str_add(&want, p, 1);
         }
-        s_adds(&want, "</p>\n");
+        unit_str_adds(&want, "</p>\n");
     } else {
-        s_add(&want, "", 0);
+        unit_str_add(&want, "", 0);
     }
     int ok = 1;
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
@@ -125,12 +100,12 @@ static int s_inline_shows(const char *in, const char *visible)
     if (!esc)
         return 0;
     int ok = s_expect_md(in, esc, visible, 0);
-    s_str_t md = {0}, vis = {0};
-    s_adds(&md, "Comment: ");
-    s_adds(&md, esc);
-    s_adds(&md, "\n");
-    s_adds(&vis, "Comment: ");
-    s_adds(&vis, visible);
+    unit_str_t md = {0}, vis = {0};
+    unit_str_adds(&md, "Comment: ");
+    unit_str_adds(&md, esc);
+    unit_str_adds(&md, "\n");
+    unit_str_adds(&vis, "Comment: ");
+    unit_str_adds(&vis, visible);
     ok &= s_expect_md(in, md.d, vis.d, 0);
     free(md.d);
     free(vis.d);
@@ -415,17 +390,17 @@ static void test_block_lines_cannot_start_blocks(void)
         "| a | b |", "`code`", "![i](http://x/y.png)", "&amp;",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        s_str_t in = {0}, want = {0};
-        s_adds(&in, "first line\n");
-        s_adds(&in, lines[i]);
-        s_adds(&in, "\n\n");
-        s_adds(&in, lines[i]);
-        s_adds(&in, "\n    indented code\nlast");
-        s_adds(&want, "first line\n");
-        s_adds(&want, lines[i]);
-        s_adds(&want, "\n");
-        s_adds(&want, lines[i]);
-        s_adds(&want, "\nindented code\nlast");
+        unit_str_t in = {0}, want = {0};
+        unit_str_adds(&in, "first line\n");
+        unit_str_adds(&in, lines[i]);
+        unit_str_adds(&in, "\n\n");
+        unit_str_adds(&in, lines[i]);
+        unit_str_adds(&in, "\n    indented code\nlast");
+        unit_str_adds(&want, "first line\n");
+        unit_str_adds(&want, lines[i]);
+        unit_str_adds(&want, "\n");
+        unit_str_adds(&want, lines[i]);
+        unit_str_adds(&want, "\nindented code\nlast");
         CHECK(s_block_shows(in.d, want.d));
         /* and as the very first line */
         CHECK(s_block_shows(lines[i], lines[i]));
@@ -457,9 +432,9 @@ static uint64_t s_rand(uint64_t *st)
  * frees it */
 static char *s_model(const char *in, int block)
 {
-    s_str_t out = {0}, line = {0};
-    s_add(&out, "", 0);
-    s_add(&line, "", 0);
+    unit_str_t out = {0}, line = {0};
+    unit_str_add(&out, "", 0);
+    unit_str_add(&line, "", 0);
     int pending = 0;
     for (const char *p = in;; p++) {
         int brk = *p == '\n' || *p == '\r' || *p == '\0';
@@ -471,8 +446,8 @@ static char *s_model(const char *in, int block)
                 z--;
             if (z > a) {
                 if (pending && out.len)
-                    s_add(&out, "\n", 1);
-                s_add(&out, line.d + a, z - a);
+                    unit_str_add(&out, "\n", 1);
+                unit_str_add(&out, line.d + a, z - a);
                 pending = 0;
             }
             line.len = 0;
@@ -486,7 +461,7 @@ static char *s_model(const char *in, int block)
         if (*p == '\r' && p[1] == '\n')
             p++;
         unsigned char c = (unsigned char)*p;
-        s_add(&line, c < 0x20 || c == 0x7F ? " " : p, 1);
+        unit_str_add(&line, c < 0x20 || c == 0x7F ? " " : p, 1);
     }
     free(line.d);
     return out.d;
@@ -507,11 +482,11 @@ static void test_random_text_always_renders_literally(void)
     uint64_t st = 0x9E3779B97F4A7C15ULL;
     int bad = 0;
     for (int n = 0; n < 3000 && bad < 5; n++) {
-        s_str_t in = {0};
-        s_add(&in, "", 0);
+        unit_str_t in = {0};
+        unit_str_add(&in, "", 0);
         size_t count = s_rand(&st) % 24;
         for (size_t i = 0; i < count; i++)
-            s_adds(&in, atoms[s_rand(&st) % (sizeof atoms / sizeof atoms[0])]);
+            unit_str_adds(&in, atoms[s_rand(&st) % (sizeof atoms / sizeof atoms[0])]);
         for (int block = 0; block < 2; block++) {
             char *esc = block ? mdescape_block(in.d, 0)
                               : mdescape_inline(in.d, 0);

@@ -10,36 +10,10 @@
  */
 #include "mime.h"
 #include "unit.h"
+#include "unit_str.h"
 
 #include <stdint.h>
 #include <stdlib.h>
-
-/* Growable string for the tests; the owner frees d. */
-typedef struct {
-    char *d;
-    size_t len, cap;
-} s_str_t;
-
-/* s_add - append n bytes (aborts on OOM: this is a test) */
-static void s_add(s_str_t *s, const char *p, size_t n)
-{
-    if (s->len + n + 1 > s->cap) {
-        s->cap = (s->len + n + 1) * 2;
-        s->d = realloc(s->d, s->cap);
-        if (!s->d)
-            abort();
-    }
-    if (n)
-        memcpy(s->d + s->len, p, n);
-    s->len += n;
-    s->d[s->len] = '\0';
-}
-
-/* s_adds - append a C string */
-static void s_adds(s_str_t *s, const char *p)
-{
-    s_add(s, p, strlen(p));
-}
 
 /* s_rand - xorshift64*; the state lives with the caller */
 static uint64_t s_rand(uint64_t *st)
@@ -57,7 +31,7 @@ static size_t s_below(uint64_t *st, size_t n)
 }
 
 /* s_put_cp - append code point cp as UTF-8 */
-static void s_put_cp(s_str_t *s, uint32_t cp)
+static void s_put_cp(unit_str_t *s, uint32_t cp)
 {
     char u[4];
     size_t n;
@@ -73,7 +47,7 @@ static void s_put_cp(s_str_t *s, uint32_t cp)
         u[2] = (char)(0x80 | ((cp >> 6) & 63)), u[3] = (char)(0x80 | (cp & 63));
         n = 4;
     }
-    s_add(s, u, n);
+    unit_str_add(s, u, n);
 }
 
 /* ---- strict decoders and checks ------------------------------------------ */
@@ -168,8 +142,8 @@ static int s_qp_lines_ok(const char *qp)
  * the caller frees the result */
 static char *s_qp_decode(const char *qp)
 {
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     for (const char *p = qp; *p; p++) {
         if (*p == '=' && p[1] == '\r' && p[2] == '\n') {
             p += 2;
@@ -180,16 +154,16 @@ static char *s_qp_decode(const char *qp)
                 return NULL;
             }
             char c = (char)(hi * 16 + lo);
-            s_add(&o, &c, 1);
+            unit_str_add(&o, &c, 1);
             p += 2;
         } else if (*p == '\r' && p[1] == '\n') {
-            s_add(&o, "\n", 1);
+            unit_str_add(&o, "\n", 1);
             p++;
         } else if (*p == '\r' || *p == '\n') {
             free(o.d);
             return NULL;
         } else {
-            s_add(&o, p, 1);
+            unit_str_add(&o, p, 1);
         }
     }
     return o.d;
@@ -209,30 +183,30 @@ static int s_b64val(char c)
 
 /* s_ew_decode - decode one whole encoded word w[0..n) onto out; 0 when it
  * is malformed, longer than 75 or does not hold whole UTF-8 characters */
-static int s_ew_decode(const char *w, size_t n, s_str_t *out)
+static int s_ew_decode(const char *w, size_t n, unit_str_t *out)
 {
     if (n > 75 || n < 12 || strncmp(w, "=?UTF-8?", 8) != 0 ||
         (w[8] != 'B' && w[8] != 'Q') || w[9] != '?' ||
         w[n - 2] != '?' || w[n - 1] != '=')
         return 0;
-    s_str_t bytes = {0};
-    s_add(&bytes, "", 0);
+    unit_str_t bytes = {0};
+    unit_str_add(&bytes, "", 0);
     const char *p = w + 10, *e = w + n - 2;
     int ok = 1;
     if (w[8] == 'Q') {
         for (; p < e && ok; p++) {
             if (*p == '_') {
-                s_add(&bytes, " ", 1);
+                unit_str_add(&bytes, " ", 1);
             } else if (*p == '=') {
                 int hi = p + 2 < e ? s_hexval(p[1]) : -1;
                 int lo = hi < 0 ? -1 : s_hexval(p[2]);
                 char c = (char)(hi * 16 + lo);
                 ok = lo >= 0;
                 if (ok)
-                    s_add(&bytes, &c, 1);
+                    unit_str_add(&bytes, &c, 1);
                 p += 2;
             } else if (*p > 32 && *p < 127 && *p != '?') {
-                s_add(&bytes, p, 1);
+                unit_str_add(&bytes, p, 1);
             } else {
                 ok = 0;
             }
@@ -253,12 +227,12 @@ static int s_ew_decode(const char *w, size_t n, s_str_t *out)
                          (char)((v[1] & 15) << 4 | v[2] >> 2),
                          (char)((v[2] & 3) << 6 | v[3])};
             if (ok)
-                s_add(&bytes, o, (size_t)(3 - pad));
+                unit_str_add(&bytes, o, (size_t)(3 - pad));
         }
     }
     ok = ok && bytes.len > 0 && mime_utf8_valid(bytes.d, bytes.len);
     if (ok)
-        s_add(out, bytes.d, bytes.len);
+        unit_str_add(out, bytes.d, bytes.len);
     free(bytes.d);
     return ok;
 }
@@ -267,8 +241,8 @@ static int s_ew_decode(const char *w, size_t n, s_str_t *out)
  * NULL when any piece is not one good word; the caller frees the result */
 static char *s_words_decode(const char *v, int *words)
 {
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     *words = 0;
     const char *p = v;
     if (!strncmp(p, "\r\n ", 3))
@@ -294,13 +268,13 @@ static char *s_header_decode(const char *v, int *words)
     *words = 0;
     if (!strncmp(v, "=?", 2) || !strncmp(v, "\r\n =?", 5))
         return s_words_decode(v, words);
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     for (const char *p = v; *p; p++) {
         if (*p == '\r' && p[1] == '\n')
             p++;
         else
-            s_add(&o, p, 1);
+            unit_str_add(&o, p, 1);
     }
     return o.d;
 }
@@ -309,10 +283,10 @@ static char *s_header_decode(const char *v, int *words)
  * input: each control but tab a space; the caller frees it */
 static char *s_sanitized(const char *s)
 {
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        s_add(&o, (*p < 0x20 && *p != '\t') || *p == 0x7F ? " " : (const char *)p, 1);
+        unit_str_add(&o, (*p < 0x20 && *p != '\t') || *p == 0x7F ? " " : (const char *)p, 1);
     return o.d;
 }
 
@@ -447,18 +421,18 @@ static void test_qp_dot_and_from_lines_are_safe(void)
     CHECK_STR(q, "=2E\r\n=46rom me\r\n..\r\nFrom\r\n x.\r\nFromage");
     free(q);
     /* the same rules hold where a soft break starts a physical line */
-    s_str_t s = {0};
+    unit_str_t s = {0};
     for (int i = 0; i < 75; i++)
-        s_add(&s, "x", 1);
-    s_adds(&s, "From here and on");
+        unit_str_add(&s, "x", 1);
+    unit_str_adds(&s, "From here and on");
     q = mime_qp_encode(s.d, s.len);
     CHECK(q && strstr(q, "=\r\n=46rom here"));
     CHECK(q && s_qp_lines_ok(q));
     free(q);
     s.len = 0;
     for (int i = 0; i < 75; i++)
-        s_add(&s, "y", 1);
-    s_adds(&s, ".");
+        unit_str_add(&s, "y", 1);
+    unit_str_adds(&s, ".");
     q = mime_qp_encode(s.d, s.len);
     CHECK(q && s_qp_lines_ok(q) && !strstr(q, "\r\n.\r\n") &&
           !(strlen(q) >= 3 && !strcmp(q + strlen(q) - 3, "\n.")));
@@ -470,9 +444,9 @@ static void test_qp_dot_and_from_lines_are_safe(void)
  * end all but the last line, decoding joins them */
 static void test_qp_long_lines_soft_break_at_76(void)
 {
-    s_str_t s = {0};
+    unit_str_t s = {0};
     for (int i = 0; i < 300; i++)
-        s_add(&s, i % 7 == 6 ? " " : "x", 1);
+        unit_str_add(&s, i % 7 == 6 ? " " : "x", 1);
     char *q = mime_qp_encode(s.d, s.len);
     CHECK(q && s_qp_lines_ok(q));
     CHECK(q && s_max_line(q, 0) == 76);         /* lines are filled, too */
@@ -492,11 +466,11 @@ static void test_qp_never_splits_triplets_or_characters(void)
     static const char *const fill[] = {"=", "é", "快", "😡", "a=", "ab😡"};
     for (size_t f = 0; f < sizeof fill / sizeof fill[0]; f++) {
         for (size_t lead = 0; lead < 8; lead++) {
-            s_str_t s = {0};
+            unit_str_t s = {0};
             for (size_t i = 0; i < lead; i++)
-                s_add(&s, "L", 1);
+                unit_str_add(&s, "L", 1);
             for (int i = 0; i < 40; i++)
-                s_adds(&s, fill[f]);
+                unit_str_adds(&s, fill[f]);
             char *q = mime_qp_encode(s.d, s.len);
             CHECK(q && s_qp_lines_ok(q));
             /* each physical line must decode to whole UTF-8 characters */
@@ -529,15 +503,15 @@ static void test_qp_random_round_trip(void)
     uint64_t st = 42;
     int bad = 0;
     for (int n = 0; n < 500 && bad < 3; n++) {
-        s_str_t s = {0}, want = {0};
-        s_add(&s, "", 0);
+        unit_str_t s = {0}, want = {0};
+        unit_str_add(&s, "", 0);
         size_t count = s_below(&st, 200);
         for (size_t i = 0; i < count; i++)
-            s_adds(&s, atoms[s_below(&st, sizeof atoms / sizeof atoms[0])]);
+            unit_str_adds(&s, atoms[s_below(&st, sizeof atoms / sizeof atoms[0])]);
         for (const char *p = s.d; *p; p++)   /* CRLF reads as \n */
             if (!(*p == '\r' && p[1] == '\n'))
-                s_add(&want, p, 1);
-        s_add(&want, "", 0);
+                unit_str_add(&want, p, 1);
+        unit_str_add(&want, "", 0);
         char *q = mime_qp_encode(s.d, s.len);
         char *back = q ? s_qp_decode(q) : NULL;
         int ok = q && s_qp_lines_ok(q) && s_seven_bit(q) && back &&
@@ -561,7 +535,7 @@ static void test_qp_rejects_bad_utf8(void)
 
 /* s_qp_ref_line - the QP rules applied one character at a time, the way
  * mime.c did before it learned to copy runs: a reference for its fast path */
-static void s_qp_ref_line(s_str_t *o, const unsigned char *p, size_t n)
+static void s_qp_ref_line(unit_str_t *o, const unsigned char *p, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t col = 0, k = 0;
@@ -576,16 +550,16 @@ static void s_qp_ref_line(s_str_t *o, const unsigned char *p, size_t n)
                   (n - k >= 5 && memcmp(p + k, "From ", 5) == 0);
         size_t w = enc ? 3 * seq : 1;
         if (col + w > (last ? 76u : 75u)) {
-            s_adds(o, "=\r\n");
+            unit_str_adds(o, "=\r\n");
             col = 0;
             continue;
         }
         for (size_t j = 0; j < seq; j++) {
             char t[3] = {'=', hex[p[k + j] >> 4], hex[p[k + j] & 15]};
             if (enc)
-                s_add(o, t, 3);
+                unit_str_add(o, t, 3);
             else
-                s_add(o, (const char *)p + k, 1);
+                unit_str_add(o, (const char *)p + k, 1);
         }
         col += w;
         k += seq;
@@ -597,8 +571,8 @@ static char *s_qp_ref(const char *text, size_t len)
 {
     if (!mime_utf8_valid(text, len))
         return NULL;
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     size_t i = 0;
     for (;;) {
         size_t j = i;
@@ -610,7 +584,7 @@ static char *s_qp_ref(const char *text, size_t len)
         s_qp_ref_line(&o, (const unsigned char *)text + i, end - i);
         if (j >= len)
             break;
-        s_adds(&o, "\r\n");
+        unit_str_adds(&o, "\r\n");
         i = j + 1;
     }
     return o.d;
@@ -631,18 +605,18 @@ static void test_qp_equals_character_by_character_reference(void)
     uint64_t st = 7;
     int bad = 0, invalid = 0;
     for (int n = 0; n < 3000 && bad < 3; n++) {
-        s_str_t s = {0};
-        s_add(&s, "", 0);
+        unit_str_t s = {0};
+        unit_str_add(&s, "", 0);
         int valid_only = s_below(&st, 4) != 0;
         size_t count = s_below(&st, 80);
         for (size_t i = 0; i < count; i++) {
             if (s_below(&st, 6) == 0) {         /* a run of plain bytes */
                 size_t run = s_below(&st, 160);
                 for (size_t r = 0; r < run; r++)
-                    s_add(&s, "abc de"+ s_below(&st, 6), 1);
+                    unit_str_add(&s, "abc de"+ s_below(&st, 6), 1);
             }
             size_t a = s_below(&st, natoms - (valid_only ? 3 : 0));
-            s_adds(&s, atoms[a]);
+            unit_str_adds(&s, atoms[a]);
         }
         char *q = mime_qp_encode(s.d, s.len), *ref = s_qp_ref(s.d, s.len);
         invalid += ref == NULL;
@@ -706,10 +680,10 @@ static void test_header_long_ascii_folds_at_whitespace(void)
     CHECK(s_header_roundtrip("Subject", v, v));
     free(f);
     /* a word too long to fold falls back to encoded words */
-    s_str_t s = {0};
-    s_adds(&s, "see ");
+    unit_str_t s = {0};
+    unit_str_adds(&s, "see ");
     for (int i = 0; i < 100; i++)
-        s_add(&s, "x", 1);
+        unit_str_add(&s, "x", 1);
     f = mime_header_value("Subject", s.d);
     CHECK(f && !strncmp(f, "=?UTF-8?", 8));
     CHECK(s_header_roundtrip("Subject", s.d, s.d));
@@ -740,11 +714,11 @@ static void test_header_words_fit_and_hold_whole_characters(void)
     for (size_t u = 0; u < sizeof unit / sizeof unit[0]; u++) {
         for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
             for (int reps = 1; reps < 60; reps += 7) {
-                s_str_t s = {0};
-                s_adds(&s, "ж");
+                unit_str_t s = {0};
+                unit_str_adds(&s, "ж");
                 for (int i = 0; i < reps; i++)
-                    s_adds(&s, unit[u]);
-                s_adds(&s, "!");
+                    unit_str_adds(&s, unit[u]);
+                unit_str_adds(&s, "!");
                 CHECK(s_header_roundtrip(names[k], s.d, s.d));
                 free(s.d);
             }
@@ -763,11 +737,11 @@ static void test_header_random_round_trip(void)
     uint64_t st = 7;
     int bad = 0;
     for (int n = 0; n < 400 && bad < 3; n++) {
-        s_str_t s = {0};
-        s_add(&s, "", 0);
+        unit_str_t s = {0};
+        unit_str_add(&s, "", 0);
         size_t count = s_below(&st, 90);
         for (size_t i = 0; i < count; i++)
-            s_adds(&s, atoms[s_below(&st, sizeof atoms / sizeof atoms[0])]);
+            unit_str_adds(&s, atoms[s_below(&st, sizeof atoms / sizeof atoms[0])]);
         int ok = s_header_roundtrip("Subject", s.d, s.d);
         bad += !ok;
         CHECK(ok);
@@ -846,14 +820,14 @@ static char *s_address_name(const char *a, const char *addr)
     else
         return NULL;
     char *phrase = strndup(a, cut);
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     if (phrase[0] == '"') {
         size_t i = 1;
         for (; phrase[i] && phrase[i] != '"'; i++) {
             if (phrase[i] == '\\')
                 i++;
-            s_add(&o, phrase + i, 1);
+            unit_str_add(&o, phrase + i, 1);
         }
         if (phrase[i] != '"' || phrase[i + 1] != '\0') {
             free(o.d);
@@ -911,14 +885,14 @@ static void test_address_rejects_injection_and_bad_addr(void)
         CHECK(mime_address(NULL, bad[i]) == NULL);
     }
     CHECK(mime_address("x", NULL) == NULL);
-    s_str_t s = {0};
+    unit_str_t s = {0};
     for (int i = 0; i < 250; i++)
-        s_add(&s, "x", 1);
-    s_adds(&s, "@b.c");                             /* 254: the limit */
+        unit_str_add(&s, "x", 1);
+    unit_str_adds(&s, "@b.c");                             /* 254: the limit */
     char *ok = mime_address(NULL, s.d);
     CHECK_STR(ok, s.d);
     free(ok);
-    s_adds(&s, "c");
+    unit_str_adds(&s, "c");
     char *too = mime_address(NULL, s.d);
     CHECK(too == NULL);
     free(too);
@@ -977,7 +951,7 @@ static void s_json(FILE *f, const char *s)
 
 /* s_gen_text - append ncp random pieces to raw, and what a reader should see
  * to want; controls (when allowed) go in raw and a space in want */
-static void s_gen_text(uint64_t *st, s_str_t *raw, s_str_t *want, size_t pieces,
+static void s_gen_text(uint64_t *st, unit_str_t *raw, unit_str_t *want, size_t pieces,
                        int ascii_only, int controls)
 {
     static const char *const words[] = {
@@ -991,21 +965,21 @@ static void s_gen_text(uint64_t *st, s_str_t *raw, s_str_t *want, size_t pieces,
     };
     for (size_t i = 0; i < pieces; i++) {
         if (i)
-            s_add(raw, " ", 1), s_add(want, " ", 1);
+            unit_str_add(raw, " ", 1), unit_str_add(want, " ", 1);
         size_t k = s_below(st, 10);
         if (controls && k == 0) {
             static const char *const ctl[] = {"\r\n", "\n", "\r", "\x01", "\x7f"};
             const char *c = ctl[s_below(st, 5)];
-            s_adds(raw, c);
+            unit_str_adds(raw, c);
             for (size_t j = 0; j < strlen(c); j++)
-                s_add(want, " ", 1);
-            s_add(raw, "x", 1), s_add(want, "x", 1);
+                unit_str_add(want, " ", 1);
+            unit_str_add(raw, "x", 1), unit_str_add(want, "x", 1);
         } else if (ascii_only || k < 4) {
             const char *w = ascii[s_below(st, sizeof ascii / sizeof ascii[0])];
-            s_adds(raw, w), s_adds(want, w);
+            unit_str_adds(raw, w), unit_str_adds(want, w);
         } else if (k < 7) {
             const char *w = words[s_below(st, sizeof words / sizeof words[0])];
-            s_adds(raw, w), s_adds(want, w);
+            unit_str_adds(raw, w), unit_str_adds(want, w);
         } else {
             static const uint32_t lo[] = {0x410, 0x4E00, 0x1F600, 0x100, 0xAC00};
             static const uint32_t span[] = {64, 0x5000, 80, 128, 0x2000};
@@ -1019,58 +993,58 @@ static void s_gen_text(uint64_t *st, s_str_t *raw, s_str_t *want, size_t pieces,
 }
 
 /* s_gen_body - random multi-line text with the QP corner cases */
-static void s_gen_body(uint64_t *st, s_str_t *raw)
+static void s_gen_body(uint64_t *st, unit_str_t *raw)
 {
     size_t lines = 1 + s_below(st, 12);
-    s_str_t dummy = {0};
+    unit_str_t dummy = {0};
     for (size_t i = 0; i < lines; i++) {
         if (i)
-            s_adds(raw, s_below(st, 3) ? "\n" : "\r\n");
+            unit_str_adds(raw, s_below(st, 3) ? "\n" : "\r\n");
         static const char *const special[] = {
             ".", "..", "From here", "From", "a=b=c", "trailing   ", "\ttab",
             "", "bell\x07", "lone\rcr", "=?UTF-8?B?x?=",
         };
         size_t k = s_below(st, 4);
         if (k == 0) {
-            s_adds(raw, special[s_below(st, sizeof special / sizeof special[0])]);
+            unit_str_adds(raw, special[s_below(st, sizeof special / sizeof special[0])]);
         } else {
             s_gen_text(st, raw, &dummy, 1 + s_below(st, k == 3 ? 60 : 12), 0, 0);
             if (s_below(st, 5) == 0)
-                s_adds(raw, "  ");
+                unit_str_adds(raw, "  ");
         }
     }
     if (s_below(st, 2))
-        s_adds(raw, "\n");
+        unit_str_adds(raw, "\n");
     free(dummy.d);
 }
 
 /* s_html_of - a small HTML page showing text; the caller frees it */
 static char *s_html_of(const char *text)
 {
-    s_str_t h = {0};
-    s_adds(&h, "<!DOCTYPE html>\n<html><body><p style=\"white-space:pre-wrap\">");
+    unit_str_t h = {0};
+    unit_str_adds(&h, "<!DOCTYPE html>\n<html><body><p style=\"white-space:pre-wrap\">");
     for (const char *p = text; *p; p++) {
         if (*p == '<')
-            s_adds(&h, "&lt;");
+            unit_str_adds(&h, "&lt;");
         else if (*p == '>')
-            s_adds(&h, "&gt;");
+            unit_str_adds(&h, "&gt;");
         else if (*p == '&')
-            s_adds(&h, "&amp;");
+            unit_str_adds(&h, "&amp;");
         else
-            s_add(&h, p, 1);
+            unit_str_add(&h, p, 1);
     }
-    s_adds(&h, "</p></body></html>\n");
+    unit_str_adds(&h, "</p></body></html>\n");
     return h.d;
 }
 
 /* s_crlf_to_lf - copy with CRLF as LF (what a reader gets); caller frees */
 static char *s_crlf_to_lf(const char *s)
 {
-    s_str_t o = {0};
-    s_add(&o, "", 0);
+    unit_str_t o = {0};
+    unit_str_add(&o, "", 0);
     for (const char *p = s; *p; p++)
         if (!(*p == '\r' && p[1] == '\n'))
-            s_add(&o, p, 1);
+            unit_str_add(&o, p, 1);
     return o.d;
 }
 
@@ -1085,12 +1059,12 @@ static int s_emit(const char *path)
     uint64_t st = 0x5EED2024ULL;
     int rc = 0;
     for (int i = 0; i < 200 && !rc; i++) {
-        s_str_t subj = {0}, subj_want = {0}, name = {0}, name_want = {0};
-        s_str_t to = {0}, to_want = {0}, body = {0};
+        unit_str_t subj = {0}, subj_want = {0}, name = {0}, name_want = {0};
+        unit_str_t to = {0}, to_want = {0}, body = {0};
         int ascii = s_below(&st, 5) == 0;
-        s_add(&subj, "", 0), s_add(&subj_want, "", 0), s_add(&name, "", 0);
-        s_add(&name_want, "", 0), s_add(&to, "", 0), s_add(&to_want, "", 0);
-        s_add(&body, "", 0);
+        unit_str_add(&subj, "", 0), unit_str_add(&subj_want, "", 0), unit_str_add(&name, "", 0);
+        unit_str_add(&name_want, "", 0), unit_str_add(&to, "", 0), unit_str_add(&to_want, "", 0);
+        unit_str_add(&body, "", 0);
         s_gen_text(&st, &subj, &subj_want, 1 + s_below(&st, i % 4 ? 12 : 40), ascii, 1);
         s_gen_text(&st, &name, &name_want, 1 + s_below(&st, i % 5 ? 4 : 14), ascii, 1);
         s_gen_text(&st, &to, &to_want, 1 + s_below(&st, 3), !ascii, 0);
@@ -1110,28 +1084,28 @@ static int s_emit(const char *path)
             fprintf(stderr, "case %d: encoding failed\n", i);
             rc = 1;
         } else {
-            s_str_t m = {0};
+            unit_str_t m = {0};
             char tmp[200];
-            s_adds(&m, "From: "), s_adds(&m, hf), s_adds(&m, "\r\n");
-            s_adds(&m, "To: "), s_adds(&m, ht), s_adds(&m, "\r\n");
-            s_adds(&m, "Subject: "), s_adds(&m, hs), s_adds(&m, "\r\n");
+            unit_str_adds(&m, "From: "), unit_str_adds(&m, hf), unit_str_adds(&m, "\r\n");
+            unit_str_adds(&m, "To: "), unit_str_adds(&m, ht), unit_str_adds(&m, "\r\n");
+            unit_str_adds(&m, "Subject: "), unit_str_adds(&m, hs), unit_str_adds(&m, "\r\n");
             snprintf(tmp, sizeof tmp,
                      "Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n"
                      "Message-ID: <case-%d@hark.test>\r\n"
                      "MIME-Version: 1.0\r\n"
                      "Content-Type: multipart/alternative; boundary=\"=_hark_%d\"\r\n"
                      "\r\n", i, i);
-            s_adds(&m, tmp);
+            unit_str_adds(&m, tmp);
             snprintf(tmp, sizeof tmp,
                      "--=_hark_%d\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Transfer-Encoding: quoted-printable\r\n\r\n", i);
-            s_adds(&m, tmp), s_adds(&m, qt), s_adds(&m, "\r\n");
+            unit_str_adds(&m, tmp), unit_str_adds(&m, qt), unit_str_adds(&m, "\r\n");
             snprintf(tmp, sizeof tmp,
                      "--=_hark_%d\r\nContent-Type: text/html; charset=utf-8\r\n"
                      "Content-Transfer-Encoding: quoted-printable\r\n\r\n", i);
-            s_adds(&m, tmp), s_adds(&m, qh), s_adds(&m, "\r\n");
+            unit_str_adds(&m, tmp), unit_str_adds(&m, qh), unit_str_adds(&m, "\r\n");
             snprintf(tmp, sizeof tmp, "--=_hark_%d--\r\n", i);
-            s_adds(&m, tmp);
+            unit_str_adds(&m, tmp);
 
             fputs("{\"raw\": ", f), s_json(f, m.d);
             fputs(", \"subject\": ", f), s_json(f, subj_want.d);

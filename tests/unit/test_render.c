@@ -204,63 +204,74 @@ static json_t *s_scores(void)
     return a;
 }
 
+/* s_samples - sample variables of each template, as JSON text */
+static const struct {
+    const char *name, *json;
+} s_samples[] = {
+    {"nps_invite",
+     "{\"name\":\"Anna\",\"order_number\":\"A-1001\"}"},
+    {"nps_reminder",
+     "{\"name\":\"Anna\",\"order_number\":\"A-1001\"}"},
+    {"nps_detractor_alert",
+     "{\"customer_name\":\"Anna Nowak\",\"customer_email\":"
+     "\"anna@example.pl\",\"score\":3,\"comment\":\"Delivery "
+     "took two weeks.\",\"order_number\":\"A-1001\","
+     "\"staff_url\":\"https://hark.example/nps/42\"}"},
+    {"nps_digest",
+     "{\"week\":\"17-23 Nov 2026\",\"nps\":42,\"nps_change\":"
+     "\"+5\",\"responses\":120,\"promoters\":70,\"passives\":"
+     "30,\"detractors\":20,\"comments\":[{\"score\":10,"
+     "\"comment\":\"Great tea\",\"customer_name\":\"Ola\"},"
+     "{\"score\":2,\"comment\":\"Late again\"}],\"staff_url\":"
+     "\"https://hark.example/nps\"}"},
+    {"birthday",
+     "{\"name\":\"Anna\",\"coupon_code\":\"HB-2026\","
+     "\"coupon_expires\":\"30.11.2026\"}"},
+    {"anniversary",
+     "{\"name\":\"Anna\",\"years\":3,\"coupon_code\":\"TY3\"}"},
+    {"complaint_ack",
+     "{\"name\":\"Anna\",\"case_number\":\"C-2041\","
+     "\"respond_by\":\"26.11.2026 18:00\",\"reason_label\":"
+     "\"Late delivery\"}"},
+    {"complaint_alert",
+     "{\"case_number\":\"C-2041\",\"customer_name\":\"Anna "
+     "Nowak\",\"customer_email\":\"anna@example.pl\","
+     "\"reason_label\":\"Late delivery\",\"text\":\"Where is my "
+     "parcel?\",\"order_number\":\"A-1001\",\"channel\":\"web\","
+     "\"respond_by\":\"26.11.2026 18:00\",\"staff_url\":"
+     "\"https://hark.example/c/2041\"}"},
+    {"complaint_reply",
+     "{\"name\":\"Anna\",\"case_number\":\"C-2041\",\"reply\":"
+     "\"Your parcel left our warehouse **today**.\\n\\nSorry for "
+     "the wait.\"}"},
+    {"complaint_breach",
+     "{\"case_number\":\"C-2041\",\"customer_name\":\"Anna "
+     "Nowak\",\"customer_email\":\"anna@example.pl\","
+     "\"reason_label\":\"Late delivery\",\"opened\":\"24.11.2026"
+     "\",\"respond_by\":\"26.11.2026 18:00\",\"overdue\":\"5 h\","
+     "\"team\":\"Logistics\",\"staff_url\":"
+     "\"https://hark.example/c/2041\"}"},
+    {"loop_closed",
+     "{\"name\":\"Anna\",\"title\":\"Free delivery from 100 PLN"
+     "\",\"quotes\":[{\"excerpt\":\"Delivery is too expensive\","
+     "\"date\":\"02.10.2026\"},{\"excerpt\":\"Why do I pay for "
+     "shipping?\"}],\"announcement\":\"From today delivery is "
+     "**free** above 100 PLN.\"}"},
+    {"test",
+     "{\"sent_at\":\"23.11.2026 10:35\"}"},
+};
+
 /* s_sample - sample variables for template name; the caller decrefs */
 static json_t *s_sample(const char *name)
 {
     json_t *v = NULL;
-    if (strcmp(name, "nps_invite") == 0 || strcmp(name, "nps_reminder") == 0) {
-        v = s_json("{\"name\":\"Anna\",\"order_number\":\"A-1001\"}");
-        json_object_set_new(v, "scores", s_scores());
-    } else if (strcmp(name, "nps_detractor_alert") == 0) {
-        v = s_json("{\"customer_name\":\"Anna Nowak\",\"customer_email\":"
-                   "\"anna@example.pl\",\"score\":3,\"comment\":\"Delivery "
-                   "took two weeks.\",\"order_number\":\"A-1001\","
-                   "\"staff_url\":\"https://hark.example/nps/42\"}");
-    } else if (strcmp(name, "nps_digest") == 0) {
-        v = s_json("{\"week\":\"17-23 Nov 2026\",\"nps\":42,\"nps_change\":"
-                   "\"+5\",\"responses\":120,\"promoters\":70,\"passives\":"
-                   "30,\"detractors\":20,\"comments\":[{\"score\":10,"
-                   "\"comment\":\"Great tea\",\"customer_name\":\"Ola\"},"
-                   "{\"score\":2,\"comment\":\"Late again\"}],\"staff_url\":"
-                   "\"https://hark.example/nps\"}");
-    } else if (strcmp(name, "birthday") == 0) {
-        v = s_json("{\"name\":\"Anna\",\"coupon_code\":\"HB-2026\","
-                   "\"coupon_expires\":\"30.11.2026\"}");
-    } else if (strcmp(name, "anniversary") == 0) {
-        v = s_json("{\"name\":\"Anna\",\"years\":3,\"coupon_code\":\"TY3\"}");
-    } else if (strcmp(name, "complaint_ack") == 0) {
-        v = s_json("{\"name\":\"Anna\",\"case_number\":\"C-2041\","
-                   "\"respond_by\":\"26.11.2026 18:00\",\"reason_label\":"
-                   "\"Late delivery\"}");
-    } else if (strcmp(name, "complaint_alert") == 0) {
-        v = s_json("{\"case_number\":\"C-2041\",\"customer_name\":\"Anna "
-                   "Nowak\",\"customer_email\":\"anna@example.pl\","
-                   "\"reason_label\":\"Late delivery\",\"text\":\"Where is my "
-                   "parcel?\",\"order_number\":\"A-1001\",\"channel\":\"web\","
-                   "\"respond_by\":\"26.11.2026 18:00\",\"staff_url\":"
-                   "\"https://hark.example/c/2041\"}");
-    } else if (strcmp(name, "complaint_reply") == 0) {
-        v = s_json("{\"name\":\"Anna\",\"case_number\":\"C-2041\",\"reply\":"
-                   "\"Your parcel left our warehouse **today**.\\n\\nSorry for "
-                   "the wait.\"}");
-    } else if (strcmp(name, "complaint_breach") == 0) {
-        v = s_json("{\"case_number\":\"C-2041\",\"customer_name\":\"Anna "
-                   "Nowak\",\"customer_email\":\"anna@example.pl\","
-                   "\"reason_label\":\"Late delivery\",\"opened\":\"24.11.2026"
-                   "\",\"respond_by\":\"26.11.2026 18:00\",\"overdue\":\"5 h\","
-                   "\"team\":\"Logistics\",\"staff_url\":"
-                   "\"https://hark.example/c/2041\"}");
-    } else if (strcmp(name, "loop_closed") == 0) {
-        v = s_json("{\"name\":\"Anna\",\"title\":\"Free delivery from 100 PLN"
-                   "\",\"quotes\":[{\"excerpt\":\"Delivery is too expensive\","
-                   "\"date\":\"02.10.2026\"},{\"excerpt\":\"Why do I pay for "
-                   "shipping?\"}],\"announcement\":\"From today delivery is "
-                   "**free** above 100 PLN.\"}");
-    } else if (strcmp(name, "test") == 0) {
-        v = s_json("{\"sent_at\":\"23.11.2026 10:35\"}");
-    } else {
+    for (size_t i = 0; i < sizeof s_samples / sizeof s_samples[0] && !v; i++)
+        if (strcmp(name, s_samples[i].name) == 0)
+            v = s_json(s_samples[i].json);
+    if (!v)
         abort();
-    }
+    if (strcmp(name, "nps_invite") == 0 || strcmp(name, "nps_reminder") == 0)
+        json_object_set_new(v, "scores", s_scores());
     json_object_set_new(v, "shop_name", json_string("Herbata & Co"));
     json_object_set_new(v, "shop_url", json_string("https://shop.example"));
     if (!s_is_staff(name))

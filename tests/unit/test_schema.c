@@ -82,6 +82,28 @@ static schema_t *format_schema(const char *name)
     return compile(text);
 }
 
+/* format_check - with the schema of format name, each of good (the text of a
+ * JSON string, quotes left out) validates, each of wrong does not, and
+ * refused is refused with msg */
+static void format_check(const char *name, const char *const *good, const char *const *wrong,
+                         const char *refused, const char *msg)
+{
+    schema_t *s = format_schema(name);
+    CHECK(s);
+    char json[600];
+    for (; *good; good++) {
+        snprintf(json, sizeof json, "\"%s\"", *good);
+        CHECK(ok(s, json));
+    }
+    for (; *wrong; wrong++) {
+        snprintf(json, sizeof json, "\"%s\"", *wrong);
+        CHECK(bad(s, json));
+    }
+    snprintf(json, sizeof json, "\"%s\"", refused);
+    CHECK_STR(run(s, json).msg, msg);
+    schema_destroy(&s);
+}
+
 static void test_type_names_each_json_type(void)
 {
     schema_t *s = compile("{\"type\":\"string\"}");
@@ -582,75 +604,54 @@ static void test_invalid_utf8_built_in_code_is_refused(void)
 
 static void test_format_date(void)
 {
-    schema_t *s = format_schema("date");
-    CHECK(s);
-    CHECK(ok(s, "\"2024-02-29\""));
-    CHECK(ok(s, "\"2000-02-29\""));
-    CHECK(ok(s, "\"2023-12-31\""));
-    CHECK(bad(s, "\"2023-02-29\""));
-    CHECK(bad(s, "\"1900-02-29\""));
-    CHECK(bad(s, "\"2023-04-31\""));
-    CHECK(bad(s, "\"2023-13-01\""));
-    CHECK(bad(s, "\"2023-00-10\""));
-    CHECK(bad(s, "\"0000-01-01\""));
-    CHECK(bad(s, "\"2023-1-01\""));
-    CHECK(bad(s, "\"20230101\""));
-    CHECK(bad(s, "\"2023-01-01T00:00:00Z\""));
-    CHECK_STR(run(s, "\"2023-02-30\"").msg, "must be a date YYYY-MM-DD");
-    schema_destroy(&s);
+    static const char *const good[] = {"2024-02-29", "2000-02-29", "2023-12-31", NULL};
+    static const char *const wrong[] = {
+        "2023-02-29", "1900-02-29", "2023-04-31", "2023-13-01", "2023-00-10", "0000-01-01",
+        "2023-1-01", "20230101", "2023-01-01T00:00:00Z", NULL,
+    };
+    format_check("date", good, wrong, "2023-02-30", "must be a date YYYY-MM-DD");
 
     /* format only constrains strings */
-    s = compile("{\"format\":\"date\"}");
+    schema_t *s = compile("{\"format\":\"date\"}");
     CHECK(ok(s, "20230101"));
     schema_destroy(&s);
 }
 
 static void test_format_date_time(void)
 {
-    schema_t *s = format_schema("date-time");
-    CHECK(s);
-    CHECK(ok(s, "\"2024-05-01T12:30:00Z\""));
-    CHECK(ok(s, "\"2024-05-01T12:30:00.123456Z\""));
-    CHECK(ok(s, "\"2024-05-01T12:30:00+02:00\""));
-    CHECK(ok(s, "\"2024-05-01T23:59:59-05:30\""));
-    CHECK(ok(s, "\"2024-05-01t12:30:00z\""));
-    CHECK(bad(s, "\"2024-05-01T12:30:00\""));      /* no offset */
-    CHECK(bad(s, "\"2024-05-01 12:30:00Z\""));     /* space */
-    CHECK(bad(s, "\"2024-05-01T24:00:00Z\""));
-    CHECK(bad(s, "\"2024-05-01T12:60:00Z\""));
-    CHECK(bad(s, "\"2024-05-01T12:30:00.Z\""));
-    CHECK(bad(s, "\"2024-05-01T12:30:00+0200\""));
-    CHECK(bad(s, "\"2023-02-29T12:30:00Z\""));
-    CHECK(bad(s, "\"2024-05-01T12:30Z\""));
-    CHECK(bad(s, "\"2024-05-01\""));
-    CHECK_STR(run(s, "\"yesterday\"").msg, "must be a date-time YYYY-MM-DDThh:mm:ssZ (RFC 3339)");
-    schema_destroy(&s);
+    static const char *const good[] = {
+        "2024-05-01T12:30:00Z", "2024-05-01T12:30:00.123456Z", "2024-05-01T12:30:00+02:00",
+        "2024-05-01T23:59:59-05:30", "2024-05-01t12:30:00z", NULL,
+    };
+    static const char *const wrong[] = {
+        "2024-05-01T12:30:00", /* no offset */
+        "2024-05-01 12:30:00Z", /* space */
+        "2024-05-01T24:00:00Z", "2024-05-01T12:60:00Z", "2024-05-01T12:30:00.Z",
+        "2024-05-01T12:30:00+0200", "2023-02-29T12:30:00Z", "2024-05-01T12:30Z", "2024-05-01",
+        NULL,
+    };
+    format_check("date-time", good, wrong, "yesterday",
+                 "must be a date-time YYYY-MM-DDThh:mm:ssZ (RFC 3339)");
 }
 
 static void test_format_email(void)
 {
+    static const char *const good[] = {
+        "bob@example.com", "bob.smith+tag@mail.example.co.uk", "zane@xn--przykad-fsb.pl", NULL,
+    };
+    static const char *const wrong[] = {
+        /* no SMTPUTF8: libESMTP cannot send to it (mailbox.h) */
+        "\xc5\xbc\x61\x6e\x65@przyk\xc5\x82\x61\x64.pl",
+        "Bob\\r\\n", "bob@example.com\\r\\nBcc: x@y.z", "bob", "@example.com", "bob@",
+        "bob@localhost", "bob@@example.com", "a@b@example.com", "bob smith@example.com",
+        "bob@example.com, eve@example.com", "Bob <bob@example.com>", "bob@.example.com",
+        "bob@example.com.", "bob@example..com",
+        "bob\\u00a0x@example.com", /* no-break space */
+        NULL,
+    };
+    format_check("email", good, wrong, "nope", "must be an e-mail address");
+
     schema_t *s = format_schema("email");
-    CHECK(s);
-    CHECK(ok(s, "\"bob@example.com\""));
-    CHECK(ok(s, "\"bob.smith+tag@mail.example.co.uk\""));
-    /* no SMTPUTF8: libESMTP cannot send to it (mailbox.h) */
-    CHECK(bad(s, "\"\xc5\xbc\x61\x6e\x65@przyk\xc5\x82\x61\x64.pl\""));
-    CHECK(ok(s, "\"zane@xn--przykad-fsb.pl\""));
-    CHECK(bad(s, "\"Bob\\r\\n\""));
-    CHECK(bad(s, "\"bob@example.com\\r\\nBcc: x@y.z\""));
-    CHECK(bad(s, "\"bob\""));
-    CHECK(bad(s, "\"@example.com\""));
-    CHECK(bad(s, "\"bob@\""));
-    CHECK(bad(s, "\"bob@localhost\""));
-    CHECK(bad(s, "\"bob@@example.com\""));
-    CHECK(bad(s, "\"a@b@example.com\""));
-    CHECK(bad(s, "\"bob smith@example.com\""));
-    CHECK(bad(s, "\"bob@example.com, eve@example.com\""));
-    CHECK(bad(s, "\"Bob <bob@example.com>\""));
-    CHECK(bad(s, "\"bob@.example.com\""));
-    CHECK(bad(s, "\"bob@example.com.\""));
-    CHECK(bad(s, "\"bob@example..com\""));
-    CHECK(bad(s, "\"bob\\u00a0x@example.com\"")); /* no-break space */
     char json[300];
     json[0] = '"';
     memset(json + 1, 'a', 65);
@@ -658,115 +659,70 @@ static void test_format_email(void)
     CHECK(bad(s, json));
     memcpy(json + 65, "@example.com\"", 14); /* local part of 64 */
     CHECK(ok(s, json));
-    CHECK_STR(run(s, "\"nope\"").msg, "must be an e-mail address");
     schema_destroy(&s);
 }
 
 static void test_format_birthday(void)
 {
-    schema_t *s = format_schema("birthday");
-    CHECK(s);
-    CHECK(ok(s, "\"1990-07-15\""));
-    CHECK(ok(s, "\"2024-02-29\""));
-    CHECK(ok(s, "\"--02-29\""));
-    CHECK(ok(s, "\"--12-31\""));
-    CHECK(ok(s, "\"1850-01-01\"")); /* no lower bound on the year */
-    CHECK(bad(s, "\"2023-02-29\""));
-    CHECK(bad(s, "\"--13-01\""));
-    CHECK(bad(s, "\"--02-30\""));
-    CHECK(bad(s, "\"--04-31\""));
-    CHECK(bad(s, "\"--00-10\""));
-    CHECK(bad(s, "\"-02-28\""));
-    CHECK(bad(s, "\"02-28\""));
-    CHECK_STR(run(s, "\"July\"").msg, "must be a birthday YYYY-MM-DD or --MM-DD");
-    schema_destroy(&s);
+    static const char *const good[] = {
+        "1990-07-15", "2024-02-29", "--02-29", "--12-31",
+        "1850-01-01", /* no lower bound on the year */
+        NULL,
+    };
+    static const char *const wrong[] = {
+        "2023-02-29", "--13-01", "--02-30", "--04-31", "--00-10", "-02-28", "02-28", NULL,
+    };
+    format_check("birthday", good, wrong, "July", "must be a birthday YYYY-MM-DD or --MM-DD");
 }
 
 static void test_format_timezone(void)
 {
-    schema_t *s = format_schema("timezone");
-    CHECK(s);
-    CHECK(ok(s, "\"Europe/Warsaw\""));
-    CHECK(ok(s, "\"America/Argentina/Buenos_Aires\""));
-    CHECK(ok(s, "\"Etc/GMT+5\""));
-    CHECK(ok(s, "\"UTC\""));
-    CHECK(bad(s, "\"Mars/Olympus\""));
-    CHECK(bad(s, "\"../etc/passwd\""));
-    CHECK(bad(s, "\"Europe/../Europe/Warsaw\""));
-    CHECK(bad(s, "\"/usr/share/zoneinfo/Europe/Warsaw\""));
-    CHECK(bad(s, "\"Europe\""));         /* a directory */
-    CHECK(bad(s, "\"Europe/\""));
-    CHECK(bad(s, "\"Europe//Warsaw\""));
-    CHECK(bad(s, "\"Europe/Warsaw \""));
-    CHECK(bad(s, "\"zone.tab\""));
-    CHECK(bad(s, "\"leapseconds\""));    /* a file, but not TZif data */
-    CHECK(bad(s, "\"localtime\""));
-    CHECK(bad(s, "\"\""));
-    CHECK_STR(run(s, "\"Mars/Olympus\"").msg, "must be a known time zone like Europe/Warsaw");
-    schema_destroy(&s);
+    static const char *const good[] = {
+        "Europe/Warsaw", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC", NULL,
+    };
+    static const char *const wrong[] = {
+        "Mars/Olympus", "../etc/passwd", "Europe/../Europe/Warsaw",
+        "/usr/share/zoneinfo/Europe/Warsaw",
+        "Europe", /* a directory */
+        "Europe/", "Europe//Warsaw", "Europe/Warsaw ", "zone.tab",
+        "leapseconds", /* a file, but not TZif data */
+        "localtime", "", NULL,
+    };
+    format_check("timezone", good, wrong, "Mars/Olympus",
+                 "must be a known time zone like Europe/Warsaw");
 }
 
 static void test_format_locale(void)
 {
-    schema_t *s = format_schema("locale");
-    CHECK(s);
-    CHECK(ok(s, "\"en\""));
-    CHECK(ok(s, "\"be\""));
-    CHECK(ok(s, "\"pl-PL\""));
-    CHECK(ok(s, "\"zh-Hans\""));
-    CHECK(ok(s, "\"zh-Hans-CN\""));
-    CHECK(ok(s, "\"es-419\""));
-    CHECK(ok(s, "\"fil-PH\""));
-    CHECK(bad(s, "\"e\""));
-    CHECK(bad(s, "\"engl\""));
-    CHECK(bad(s, "\"pl_PL\""));
-    CHECK(bad(s, "\"pl-\""));
-    CHECK(bad(s, "\"pl-PL-\""));
-    CHECK(bad(s, "\"pl-P\""));
-    CHECK(bad(s, "\"pl-PL-Latn\""));
-    CHECK(bad(s, "\"zh-Hans-CN-x\""));
-    CHECK(bad(s, "\"en-12\""));
-    CHECK(bad(s, "\"\""));
-    CHECK_STR(run(s, "\"english\"").msg, "must be a locale like en or pl-PL");
-    schema_destroy(&s);
+    static const char *const good[] = {
+        "en", "be", "pl-PL", "zh-Hans", "zh-Hans-CN", "es-419", "fil-PH", NULL,
+    };
+    static const char *const wrong[] = {
+        "e", "engl", "pl_PL", "pl-", "pl-PL-", "pl-P", "pl-PL-Latn", "zh-Hans-CN-x", "en-12", "",
+        NULL,
+    };
+    format_check("locale", good, wrong, "english", "must be a locale like en or pl-PL");
 }
 
 static void test_format_currency(void)
 {
-    schema_t *s = format_schema("currency");
-    CHECK(s);
-    CHECK(ok(s, "\"PLN\""));
-    CHECK(ok(s, "\"EUR\""));
-    CHECK(bad(s, "\"eur\""));
-    CHECK(bad(s, "\"EU\""));
-    CHECK(bad(s, "\"EURO\""));
-    CHECK(bad(s, "\"E1R\""));
-    CHECK_STR(run(s, "\"zl\"").msg, "must be a currency code like EUR");
-    schema_destroy(&s);
+    static const char *const good[] = {"PLN", "EUR", NULL};
+    static const char *const wrong[] = {"eur", "EU", "EURO", "E1R", NULL};
+    format_check("currency", good, wrong, "zl", "must be a currency code like EUR");
 }
 
 static void test_format_duration(void)
 {
-    schema_t *s = format_schema("duration");
-    CHECK(s);
-    CHECK(ok(s, "\"90s\""));
-    CHECK(ok(s, "\"2h\""));
-    CHECK(ok(s, "\"7d\""));
-    CHECK(ok(s, "\"15m\""));
-    CHECK(ok(s, "\"1w\""));
-    CHECK(ok(s, "\"9999999999s\""));   /* 10 digits */
-    CHECK(bad(s, "\"12345678901s\"")); /* 11 digits */
-    CHECK(bad(s, "\"0s\""));
-    CHECK(bad(s, "\"05m\""));
-    CHECK(bad(s, "\"-5m\""));
-    CHECK(bad(s, "\"5\""));
-    CHECK(bad(s, "\"s\""));
-    CHECK(bad(s, "\"5y\""));
-    CHECK(bad(s, "\"5 m\""));
-    CHECK(bad(s, "\"1h30m\""));
-    CHECK(bad(s, "\"1.5h\""));
-    CHECK_STR(run(s, "\"soon\"").msg, "must be a duration like 90s, 2h or 7d");
-    schema_destroy(&s);
+    static const char *const good[] = {
+        "90s", "2h", "7d", "15m", "1w",
+        "9999999999s", /* 10 digits */
+        NULL,
+    };
+    static const char *const wrong[] = {
+        "12345678901s", /* 11 digits */
+        "0s", "05m", "-5m", "5", "s", "5y", "5 m", "1h30m", "1.5h", NULL,
+    };
+    format_check("duration", good, wrong, "soon", "must be a duration like 90s, 2h or 7d");
 }
 
 static void test_compile_rejects_unknown_keyword_and_format(void)

@@ -156,6 +156,25 @@ static void s_child_reset(void)
     signal(SIGTERM, SIG_DFL);
 }
 
+/* s_spawn - run path with argv, its stdin and stdout on in and out; the
+ * pid, or -1 (the test failed) */
+static pid_t s_spawn(const char *path, const char *const *argv, int in, int out)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        s_fail("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        s_child_reset();
+        dup2(in, 0);
+        dup2(out, 1);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 /* s_run_quiet - run argv, output discarded; its exit status or -1 */
 static int s_run_quiet(char *const argv[])
 {
@@ -272,20 +291,15 @@ static int s_start_py(s_server_t *sv, const char *mode, ...)
         s_fail("pipe: %s", strerror(errno));
         return -1;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        s_fail("fork: %s", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        s_child_reset();
-        dup2(in[0], 0);          /* in[0] is never 0: main() keeps 0-2 open */
-        dup2(out[1], 1);
-        execv(S_PYTHON, (char *const *)argv);
-        _exit(127);
-    }
+    /* in[0] is never 0: main() keeps 0-2 open */
+    pid_t pid = s_spawn(S_PYTHON, argv, in[0], out[1]);
     close(in[0]);
     close(out[1]);
+    if (pid < 0) {
+        close(in[1]);
+        close(out[0]);
+        return -1;
+    }
     sv->pid = pid;
     sv->stdin_fd = in[1];
 
@@ -346,19 +360,11 @@ static int s_start_sink(s_server_t *sv, ...)
     argv[argc++] = listen_on;
     argv[argc++] = "64";
     argv[argc] = NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        s_fail("fork: %s", strerror(errno));
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    pid_t pid = s_spawn(sink, argv, nul, nul);
+    close(nul);
+    if (pid < 0)
         return -1;
-    }
-    if (pid == 0) {
-        s_child_reset();
-        int nul = open("/dev/null", O_RDWR);
-        dup2(nul, 0);
-        dup2(nul, 1);
-        execv(sink, (char *const *)argv);
-        _exit(127);
-    }
     sv->pid = pid;
     for (long long deadline = s_ms() + 5000; s_ms() < deadline;) {
         if (s_can_connect(sv->port))

@@ -11,6 +11,7 @@
 
 #include "survey.h"
 #include "unit.h"
+#include "unit_file.h"
 
 static char s_dir[] = "/tmp/hark-survey-campaign-XXXXXX";
 
@@ -49,12 +50,9 @@ static void test_view_falls_back_to_survey_config_and_parses(void)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/hark.conf", s_dir);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f)
+    if (unit_write_file(path, "[survey]\ndelay = 3d\nwindow_hours = 9-18\nwindow_days = mon-fri\n"
+                              "expiry = 10d\n"))
         return;
-    fputs("[survey]\ndelay = 3d\nwindow_hours = 9-18\nwindow_days = mon-fri\nexpiry = 10d\n", f);
-    fclose(f);
     config_t *cfg = config_load(path);
     CHECK(cfg != NULL);
     survey_config_t set;
@@ -97,9 +95,7 @@ int main(void)
     UNIT_RUN(test_sample_is_deterministic_and_near_the_rate);
     UNIT_RUN(test_products_match_any_item_ignoring_case);
     UNIT_RUN(test_view_falls_back_to_survey_config_and_parses);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system(cmd) != 0)
+    if (unit_remove_dir(s_dir) != 0)
         fprintf(stderr, "could not remove %s\n", s_dir);
     return UNIT_END();
 }

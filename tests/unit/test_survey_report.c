@@ -14,6 +14,7 @@
 #include "db.h"
 #include "survey.h"
 #include "unit.h"
+#include "unit_file.h"
 
 static char s_dir[] = "/tmp/hark-survey-report-XXXXXX";
 static char s_path[128];
@@ -55,40 +56,28 @@ static void test_report_sums_aggregates_by_period(void)
     CHECK(db != NULL);
     if (!db)
         return;
-    /* Monday 2026-11-16 and Sunday 2026-11-22 are one week; 2026-11-23 the next */
-    CHECK_INT(
-        survey_store_stat_add(db, s_ms("2026-11-16T10:00:00Z"), "post-purchase", "en", "sent", 2),
-        0);
-    CHECK_INT(
-        survey_store_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl", "sent", 1),
-        0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl",
-                                    "responses", 1),
-              0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-22T23:59:00Z"), "post-purchase", "pl",
-                                    "promoters", 1),
-              0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en",
-                                    "responses", 2),
-              0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en",
-                                    "detractors", 1),
-              0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en",
-                                    "passives", 1),
-              0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en",
-                                    "comments", 1),
-              0);
-    CHECK_INT(
-        survey_store_stat_add(db, s_ms("2026-12-01T08:00:00Z"), "other", "en", "throttled", 4), 0);
-    /* a changed score: passive -> promoter on the day of the first answer */
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en",
-                                    "passives", -1),
-              0);
-    CHECK_INT(survey_store_stat_add(db, s_ms("2026-11-23T00:00:01Z"), "post-purchase", "en",
-                                    "promoters", 1),
-              0);
+    static const struct {
+        const char *at, *campaign, *locale, *stat;
+        int delta;
+    } adds[] = {
+        /* Monday 2026-11-16 and Sunday 2026-11-22 are one week; 2026-11-23 the next */
+        {"2026-11-16T10:00:00Z", "post-purchase", "en", "sent", 2},
+        {"2026-11-22T23:59:00Z", "post-purchase", "pl", "sent", 1},
+        {"2026-11-22T23:59:00Z", "post-purchase", "pl", "responses", 1},
+        {"2026-11-22T23:59:00Z", "post-purchase", "pl", "promoters", 1},
+        {"2026-11-23T00:00:01Z", "post-purchase", "en", "responses", 2},
+        {"2026-11-23T00:00:01Z", "post-purchase", "en", "detractors", 1},
+        {"2026-11-23T00:00:01Z", "post-purchase", "en", "passives", 1},
+        {"2026-11-23T00:00:01Z", "post-purchase", "en", "comments", 1},
+        {"2026-12-01T08:00:00Z", "other", "en", "throttled", 4},
+        /* a changed score: passive -> promoter on the day of the first answer */
+        {"2026-11-23T00:00:01Z", "post-purchase", "en", "passives", -1},
+        {"2026-11-23T00:00:01Z", "post-purchase", "en", "promoters", 1},
+    };
+    for (size_t i = 0; i < sizeof adds / sizeof adds[0]; i++)
+        CHECK_INT(survey_store_stat_add(db, s_ms(adds[i].at), adds[i].campaign, adds[i].locale,
+                                        adds[i].stat, adds[i].delta),
+                  0);
     CHECK_INT(survey_store_stat_add(db, 0, "x", "en", "sent; DROP TABLE stats", 1), -1);
 
     json_t *r = s_report(db, "{\"by\":\"week\"}");
@@ -147,9 +136,7 @@ int main(void)
     snprintf(s_path, sizeof s_path, "%s/survey.db", s_dir);
     UNIT_RUN(test_nps_is_promoters_minus_detractors_with_one_decimal);
     UNIT_RUN(test_report_sums_aggregates_by_period);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system(cmd) != 0)
+    if (unit_remove_dir(s_dir) != 0)
         fprintf(stderr, "could not remove %s\n", s_dir);
     return UNIT_END();
 }

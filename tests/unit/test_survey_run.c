@@ -14,6 +14,7 @@
 #include "db.h"
 #include "survey.h"
 #include "unit.h"
+#include "unit_file.h"
 
 static char s_dir[] = "/tmp/hark-survey-run-XXXXXX";
 
@@ -49,12 +50,8 @@ static void test_cli_attribute_strings_match_numbers_and_booleans_and_a_run_is_o
     char path[160], dbpath[160], err[200] = "";
     snprintf(path, sizeof path, "%s/hark.conf", s_dir);
     snprintf(dbpath, sizeof dbpath, "%s/survey.db", s_dir);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f)
+    if (unit_write_file(path, "[survey]\nwindow_hours = 0-24\nwindow_days = all\n"))
         return;
-    fputs("[survey]\nwindow_hours = 0-24\nwindow_days = all\n", f);
-    fclose(f);
     config_t *cfg = config_load(path);
     sqlite3 *db = db_open(dbpath, "normal", survey_store_migrations);
     CHECK(cfg != NULL && db != NULL);
@@ -112,9 +109,7 @@ int main(void)
         return 1;
     }
     UNIT_RUN(test_cli_attribute_strings_match_numbers_and_booleans_and_a_run_is_once);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system(cmd) != 0)
+    if (unit_remove_dir(s_dir) != 0)
         return 1;
     return UNIT_END();
 }

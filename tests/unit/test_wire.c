@@ -439,6 +439,25 @@ static int s_server_start(s_server_t *s, const char *endpoint, int mode)
     return pthread_create(&s->thread, NULL, s_server_main, s);
 }
 
+/* s_server_client - s_server_start on endpoint, and a client of it
+ * (checked: NULL when it could not be made) */
+static wire_client_t *s_server_client(s_server_t *srv, const char *endpoint, int mode)
+{
+    CHECK_INT(s_server_start(srv, endpoint, mode), 0);
+    wire_client_t *c = wire_client_new(s_ctx, endpoint);
+    CHECK(c != NULL);
+    return c;
+}
+
+/* s_echoed - a PING with body (JSON text) is answered with that body */
+static void s_echoed(wire_client_t *c, const char *body)
+{
+    wire_msg_t r;
+    CHECK_INT(wire_client_call(c, "PING", body, strlen(body), 2000, &r), 0);
+    CHECK_STR(r.body, body);
+    wire_msg_free(&r);
+}
+
 /* s_server_stop - stop and join */
 static void s_server_stop(s_server_t *s)
 {
@@ -449,9 +468,7 @@ static void s_server_stop(s_server_t *s)
 static void test_client_call_gets_matching_reply(void)
 {
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, "inproc://client-echo", SERVE_ECHO), 0);
-    wire_client_t *c = wire_client_new(s_ctx, "inproc://client-echo");
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, "inproc://client-echo", SERVE_ECHO);
     if (!c) {
         s_server_stop(&srv);
         return;
@@ -479,18 +496,11 @@ static void test_client_call_gets_matching_reply(void)
 static void test_client_drops_duplicate_reply_of_earlier_call(void)
 {
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, "inproc://client-twice", SERVE_TWICE), 0);
-    wire_client_t *c = wire_client_new(s_ctx, "inproc://client-twice");
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, "inproc://client-twice", SERVE_TWICE);
     if (c) {
-        wire_msg_t r;
-        CHECK_INT(wire_client_call(c, "PING", "{\"call\":1}", 10, 2000, &r), 0);
-        CHECK_STR(r.body, "{\"call\":1}");
-        wire_msg_free(&r);
+        s_echoed(c, "{\"call\":1}");
         /* the second answer to call 1 is waiting; call 2 must skip it */
-        CHECK_INT(wire_client_call(c, "PING", "{\"call\":2}", 10, 2000, &r), 0);
-        CHECK_STR(r.body, "{\"call\":2}");
-        wire_msg_free(&r);
+        s_echoed(c, "{\"call\":2}");
     }
     s_server_stop(&srv);
     CHECK_INT(srv.served, 2);
@@ -500,16 +510,10 @@ static void test_client_drops_duplicate_reply_of_earlier_call(void)
 static void test_client_drops_reply_with_wrong_reqid(void)
 {
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, "inproc://client-wrong-id", SERVE_WRONG_ID_FIRST), 0);
-    wire_client_t *c = wire_client_new(s_ctx, "inproc://client-wrong-id");
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, "inproc://client-wrong-id", SERVE_WRONG_ID_FIRST);
     if (c) {
-        for (int i = 0; i < 3; i++) {
-            wire_msg_t r;
-            CHECK_INT(wire_client_call(c, "PING", "{\"real\":1}", 10, 2000, &r), 0);
-            CHECK_STR(r.body, "{\"real\":1}");
-            wire_msg_free(&r);
-        }
+        for (int i = 0; i < 3; i++)
+            s_echoed(c, "{\"real\":1}");
     }
     s_server_stop(&srv);
     CHECK_INT(srv.served, 3);
@@ -519,9 +523,7 @@ static void test_client_drops_reply_with_wrong_reqid(void)
 static void test_client_skips_malformed_reply(void)
 {
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, "inproc://client-garbage", SERVE_GARBAGE_FIRST), 0);
-    wire_client_t *c = wire_client_new(s_ctx, "inproc://client-garbage");
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, "inproc://client-garbage", SERVE_GARBAGE_FIRST);
     if (c) {
         wire_msg_t r;
         CHECK_INT(wire_client_call(c, "PING", "{\"g\":1}", 7, 2000, &r), 0);
@@ -560,9 +562,7 @@ static void test_client_times_out_when_server_is_silent(void)
     char ep[128];
     snprintf(ep, sizeof ep, "ipc://%s/silent.sock", s_dir);
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, ep, SERVE_NEVER), 0);
-    wire_client_t *c = wire_client_new(s_ctx, ep);
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, ep, SERVE_NEVER);
     if (c) {
         wire_msg_t r;
         errno = 0;
@@ -579,21 +579,15 @@ static void test_late_reply_never_answers_the_next_call(void)
     char ep[128];
     snprintf(ep, sizeof ep, "ipc://%s/late.sock", s_dir);
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, ep, SERVE_LATE), 0);
-    wire_client_t *c = wire_client_new(s_ctx, ep);
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, ep, SERVE_LATE);
     if (c) {
         wire_msg_t r;
         CHECK_INT(wire_client_call(c, "PING", "{\"call\":1}", 10, 200, &r), -1);
         CHECK_INT(errno, ETIMEDOUT);
         /* the server now answers call 1, then call 2 */
-        CHECK_INT(wire_client_call(c, "PING", "{\"call\":2}", 10, 2000, &r), 0);
-        CHECK_STR(r.body, "{\"call\":2}");
-        wire_msg_free(&r);
+        s_echoed(c, "{\"call\":2}");
         /* and a third call is not confused by anything left over */
-        CHECK_INT(wire_client_call(c, "PING", "{\"call\":3}", 10, 2000, &r), 0);
-        CHECK_STR(r.body, "{\"call\":3}");
-        wire_msg_free(&r);
+        s_echoed(c, "{\"call\":3}");
     }
     s_server_stop(&srv);
     CHECK_INT(srv.served, 3);
@@ -603,9 +597,7 @@ static void test_late_reply_never_answers_the_next_call(void)
 static void test_client_call_json_returns_error_replies(void)
 {
     s_server_t srv;
-    CHECK_INT(s_server_start(&srv, "inproc://client-error", SERVE_ERROR), 0);
-    wire_client_t *c = wire_client_new(s_ctx, "inproc://client-error");
-    CHECK(c != NULL);
+    wire_client_t *c = s_server_client(&srv, "inproc://client-error", SERVE_ERROR);
     if (c) {
         json_t *body = json_pack("{s:i}", "x", 1);
         char cmd[48] = "";
