@@ -51,6 +51,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "log.h"
+#include "proto.h"
 #include "service.h"
 
 /* gateway_error - JSON error body */
@@ -73,6 +74,15 @@ json_t *gateway_body_object(gateway_req_t *r)
     json_error_t jerr;
     json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
                            JSON_REJECT_DUPLICATES, &jerr);
+    char deep[120];
+    if (json_is_object(c) && schema_depth_check(c, PROTO_MAX_DEPTH, deep, sizeof deep)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the body nests deeper than %d levels (at %s)",
+                 PROTO_MAX_DEPTH, deep);
+        gateway_error(r, 400, "too_deep", msg, deep, -1);
+        json_decref(c);
+        return NULL;
+    }
     if (json_is_object(c))
         return c;
     char msg[300];
@@ -160,10 +170,17 @@ long long gateway_journal_one(gateway_req_t *r, const char *type, const json_t *
                          ? json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload",
                                      (json_t *)payload)
                          : NULL;
-    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
+    int refused = 0;
+    json_t *ok = events ? gateway_append(r->gw, events, err, &refused) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=change_not_journaled type=%s error=\"%s\"", type, err);
+        if (refused) {
+            gateway_error(r, 500, "journal_refused",
+                          "the journal refused the change; sending it again will not help",
+                          NULL, -1);
+            return -1;
+        }
         r->retry_after = "1";
         gateway_error(r, 503, "journal_unavailable",
                  "the journal did not confirm the change; send it again", NULL, -1);
@@ -277,14 +294,19 @@ const char *gateway_arg(gateway_req_t *r, const char *name)
 }
 
 /* gateway_append - append through the thread's journal client */
-json_t *gateway_append(gateway_t *gw, const json_t *events, char *err)
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused)
 {
+    if (refused)
+        *refused = 0;
     wire_client_t *jc = gateway_journal(gw);
     if (!jc) {
         snprintf(err, 200, "no journal client");
         return NULL;
     }
-    return jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
+    json_t *ok = jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
+    if (!ok && refused)
+        *refused = errno == EBADMSG;
+    return ok;
 }
 
 /* s_route - pick the handler; sets 404/405 itself */
@@ -374,8 +396,9 @@ static enum MHD_Result s_respond(gateway_req_t *r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (r->www_auth)
         MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth);
-    if (r->retry_after)
-        MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    /* a 503 is only for what a retry can fix, so it always says when */
+    if (r->retry_after || r->status == 503)
+        MHD_add_response_header(resp, "Retry-After", r->retry_after ? r->retry_after : "5");
     if (r->csp)
         MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->referrer)

@@ -135,8 +135,10 @@ wire_client_t *gateway_journal(gateway_t *gw);
 /* gateway_append - append events (a JSON array of JOURNAL_APPEND events, not
  * stolen) through this thread's journal client and wait for the commit.
  * Returns the JOURNAL_APPEND_OK body (caller decrefs), or NULL with err
- * (size >= 200) saying why. */
-json_t *gateway_append(gateway_t *gw, const json_t *events, char *err);
+ * (size >= 200) saying why and *refused (may be NULL) 1 when the journal
+ * refused the events as they are (answer 500, not 503: a retry cannot help),
+ * 0 when it did not answer or could not store them now (503). */
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused);
 
 /* gateway_call - one request to owner's control socket ([owner] control; one
  * of gateway_owners) through this thread's client, waiting at most timeout_ms.

@@ -253,7 +253,8 @@ static int s_email_ok(const char *e)
 }
 
 /* s_record - journal the complaint/cancellation; 0 once committed, 1 when
- * the event would not pass its schema (nothing stored), -1 on failure */
+ * the event would not pass its schema (nothing stored), -1 when the journal
+ * did not answer, -2 when it refused the event (a retry cannot help) */
 static int s_record(gateway_req_t *r, const s_form_t *f)
 {
     json_t *p = json_pack("{s:s}", "channel", "web");
@@ -303,11 +304,12 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
     for (size_t i = 0; i < 20; i++)
         kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", d[i]);
     json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", p);
-    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
+    int refused = 0;
+    json_t *ok = events ? gateway_append(r->gw, events, err, &refused) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=intake_form_failed error=\"%s\"", err);
-        return -1;
+        return refused ? -2 : -1;
     }
     log_info("event=intake_form_recorded kind=%s offset=%lld", f->cancel ? "cancellation" :
              "complaint",
@@ -381,9 +383,10 @@ static void s_post(gateway_req_t *r, s_form_t *f)
         s_show(r, 400, f);
         goto done;
     }
-    if (rc) {
-        r->retry_after = "60";
-        gateway_pages_say(r, 503, lang, title, "err", "form.error", NULL);
+    if (rc) { /* -2: refused as it is, which a retry cannot fix */
+        if (rc == -1)
+            r->retry_after = "60";
+        gateway_pages_say(r, rc == -1 ? 503 : 500, lang, title, "err", "form.error", NULL);
         goto done;
     }
     gateway_pages_say(r, 200, lang, "form.thanks", "ok", "form.saved", NULL);

@@ -186,12 +186,15 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
         json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", "mail.unsubscribed", "key", key,
                                    "payload", p);
         char err[200];
-        json_t *ok = gateway_append(r->gw, events, err);
+        int refused = 0;
+        json_t *ok = gateway_append(r->gw, events, err, &refused);
         json_decref(events);
         if (!ok) {
             log_warn("event=unsubscribe_failed error=\"%s\"", err);
-            r->retry_after = "60";
-            gateway_pages_say(r, 503, lang, "unsubscribe.title", "err", "unsubscribe.error", NULL);
+            if (!refused)
+                r->retry_after = "60";
+            gateway_pages_say(r, refused ? 500 : 503, lang, "unsubscribe.title", "err",
+                              "unsubscribe.error", NULL);
         } else {
             json_decref(ok);
             s_unsub_page(r, lang, "unsubscribe.done_html", addr, 0);

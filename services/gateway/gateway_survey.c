@@ -297,11 +297,12 @@ static int s_record(gateway_req_t *r, const survey_link_t *link, int score, cons
                                    "payload", p)
                        : NULL;
     char err[200] = "out of memory";
-    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
+    int refused = 0;
+    json_t *ok = events ? gateway_append(r->gw, events, err, &refused) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=survey_answer_failed invite=%s error=\"%s\"", link->invite, err);
-        return -1;
+        return refused ? -2 : -1;
     }
     log_info("event=survey_answered invite=%s score=%d offset=%lld", link->invite, score,
              (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
@@ -348,9 +349,12 @@ static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
         s_show(r, 400, pg);
         goto done;
     }
-    if (s_record(r, link, sc, pg->comment)) {
-        r->retry_after = "60";
-        gateway_pages_say(r, 503, lang, "survey.title", "err", "survey.error", NULL);
+    int rc = s_record(r, link, sc, pg->comment);
+    if (rc) { /* -2: refused as it is, which a retry cannot fix */
+        if (rc == -1)
+            r->retry_after = "60";
+        gateway_pages_say(r, rc == -1 ? 503 : 500, lang, "survey.title", "err", "survey.error",
+                          NULL);
         goto done;
     }
     s_thanks(r, pg);

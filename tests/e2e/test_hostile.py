@@ -1,0 +1,64 @@
+"""The gateway under hostile clients: answers that say whether to retry,
+exact per-address limits, strict forms and headers."""
+import json
+
+from harness import wait_for
+
+
+def _nested(depth):
+    """an attributes value nesting objects depth levels deep"""
+    v = {}
+    for _ in range(depth - 1):
+        v = {"a": v}
+    return v
+
+
+def _customer(attributes):
+    return {"type": "customer", "data": {"id": "deep", "email": "deep@example.com",
+                                         "attributes": attributes}}
+
+
+def test_too_deep_data_is_a_400_naming_the_field_not_a_503(hark):
+    # 2,044 levels passed the gateway once and the journal refused them:
+    # the client got 503 journal_unavailable and retried for ever
+    deep = '{"a":' * 2043 + '{}' + '}' * 2043  # too deep for Python's json
+    raw = json.dumps(_customer("X")).replace('"X"', deep).encode()
+    st, body = hark.post_events(None, raw=raw)
+    assert st == 400, body
+    assert body["error"]["code"] == "too_deep"
+    assert body["error"]["field"].startswith("data.attributes.a.a")
+    assert "32 levels" in body["error"]["message"]
+    assert hark.fetch_all() == []
+
+
+def test_the_depth_limit_is_one_number_and_what_it_allows_is_stored(hark):
+    # data is level 1, attributes level 2: 30 more still fit in 32
+    st, body = hark.post_events(_customer(_nested(31)))
+    assert st == 202, body
+    st, body = hark.post_events(_customer(_nested(32)))
+    assert st == 400 and body["error"]["code"] == "too_deep", body
+    events = hark.fetch_all()
+    assert len(events) == 1 and events[0]["payload"]["attributes"] == _nested(31)
+
+
+def test_too_deep_admin_body_is_a_400(hark):
+    st, _, body = hark.request("PUT", "/v1/campaigns/deep", _nested(40),
+                               {"Authorization": "Bearer " + hark.admin_key,
+                                "Content-Type": "application/json"})
+    assert st == 400, body
+    assert json.loads(body)["error"]["code"] == "too_deep"
+
+
+def test_every_503_says_when_to_retry(make_hark):
+    h = make_hark(conf={"harkd": {"restart_min": "60s", "restart_max": "60s"},
+                        "gateway": {"journal_timeout": "500ms"}})
+    h.kill("journal")
+    wait_for(lambda: h.request("GET", "/healthz")[0] == 503, what="healthz 503")
+    st, hdrs, _ = h.request("GET", "/healthz")
+    assert st == 503 and hdrs.get("Retry-After", "").isdigit()
+    st, hdrs, body = h.request("POST", "/v1/events", _customer({}),
+                               {"Authorization": "Bearer " + h.ingest_key,
+                                "Content-Type": "application/json"})
+    assert st == 503 and json.loads(body)["error"]["code"] == "journal_unavailable"
+    assert hdrs.get("Retry-After", "").isdigit()
+    h.stop(check=False)
