@@ -70,7 +70,7 @@ typedef struct {
     /* per-thread DEALER to each gateway_owners[i]'s control socket */
     pthread_key_t owner_keys[GATEWAY_OWNERS];
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
-    void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
+    struct ratelimit *form_rate; /* per-address counts of form POSTs (gateway_intake.c) */
     struct words *words;       /* the words on pages, per locale (gateway_pages.c) */
 } gateway_t;
 
@@ -88,7 +88,8 @@ typedef struct {
     const char *content_type;
     const char *allow;         /* for 405 */
     const char *www_auth;      /* for 401 */
-    const char *retry_after;   /* for 503 */
+    const char *retry_after;   /* for 503 and 429 */
+    char retry_buf[16];        /* retry_after when it is counted */
     const char *csp;           /* Content-Security-Policy for pages */
     const char *referrer;      /* Referrer-Policy for pages */
     const char *disposition;   /* Content-Disposition for downloads */

@@ -62,3 +62,4 @@ def test_every_503_says_when_to_retry(make_hark):
     assert st == 503 and json.loads(body)["error"]["code"] == "journal_unavailable"
     assert hdrs.get("Retry-After", "").isdigit()
     h.stop(check=False)
+
