@@ -54,10 +54,11 @@ typedef struct {
 } s_page_t;
 
 /* s_score - "0".."10" as a number; -1 for anything else (NULL, "", "07x",
- * "+7", "11") */
+ * "+7", "11", and "09" or "00": only the canonical forms, so one answer
+ * has one spelling) */
 static int s_score(const char *s)
 {
-    if (!s || !*s || strlen(s) > 2)
+    if (!s || !*s || strlen(s) > 2 || (s[0] == '0' && s[1]))
         return -1;
     int v = 0;
     for (const char *p = s; *p; p++) {
