@@ -214,6 +214,32 @@ static int s_email_ok(const char *e)
            strlen(e) <= 254 && !strchr(at + 1, '@');
 }
 
+/* s_web_id - the customer id of a form's address (lower-cased), unique for
+ * every address within the id's 128 characters: "web:<address>" while it
+ * fits in 127, else "web:" + its first 83 bytes + "~" + 40 hex digits of
+ * the SHA-256 of the whole address, 128 bytes.  Cutting at 120 made two
+ * long addresses with the same start one customer.  The two forms differ
+ * in length, so a whole address is never taken for a cut one. */
+static void s_web_id(const char *low, char *id, size_t len)
+{
+    size_t n = strlen(low);
+    if (n <= 123) {
+        snprintf(id, len, "web:%s", low);
+        return;
+    }
+    struct sha256_ctx h;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_init(&h);
+    sha256_update(&h, n, (const uint8_t *)low);
+    sha256_digest(&h, sizeof d, d);
+    size_t cut = 83;
+    while (cut > 0 && ((unsigned char)low[cut] & 0xC0) == 0x80) /* not inside a character */
+        cut--;
+    int k = snprintf(id, len, "web:%.*s~", (int)cut, low);
+    for (size_t i = 0; i < 20 && k > 0 && (size_t)k < len; i++)
+        k += snprintf(id + k, len - (size_t)k, "%02x", d[i]);
+}
+
 /* s_record - journal the complaint/cancellation; 0 once committed, 1 when
  * the event would not pass its schema (nothing stored), -1 when the journal
  * did not answer, -2 when it refused the event (a retry cannot help) */
@@ -229,7 +255,7 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
             low[i] = (char)((f->email[i] >= 'A' && f->email[i] <= 'Z') ? f->email[i] + 32
                                                                        : f->email[i]);
         low[i] = '\0';
-        snprintf(id, sizeof id, "web:%.120s", low);
+        s_web_id(low, id, sizeof id);
         json_t *c = json_pack("{s:s,s:s,s:s}", "id", id, "email", f->email, "locale", f->lang);
         json_object_set_new(p, "customer", c);
     }

@@ -693,3 +693,25 @@ def test_intake__form_rate_limit_is_exact_per_address(make_hark, tmp_path, smtp)
     # a third address is not held back by the other two
     assert _post_from(h, "127.0.3.3", "/feedback")[0] == 403
     h.stop()
+
+
+def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):
+    # ids were cut at 120 characters: two long addresses sharing a start
+    # became one customer
+    h = start(make_hark, tmp_path, smtp)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    long_host = "a" * 60 + "." + "b" * 60 + "." + "c" * 20
+    addrs = ["Pat@%s.one.example" % long_host, "pat@%s.two.example" % long_host,
+             "kim@short.example"]
+    for addr in addrs:
+        st, _, page = h.request("GET", "/feedback?lang=en")
+        fcsrf = form_fields(page.decode())["csrf"]
+        st, _, data = h.request("POST", "/feedback", urllib.parse.urlencode(
+            {"text": "broken cup", "email": addr, "csrf": fcsrf}).encode(), form)
+        assert st == 200, (addr, data)
+    ids = [e["payload"]["customer"]["id"] for e in h.fetch_all(types=["complaint"])]
+    assert len(ids) == 3 and len(set(ids)) == 3, ids
+    assert ids[2] == "web:kim@short.example"              # short ones stay whole
+    for cid, addr in zip(ids[:2], addrs[:2]):
+        assert len(cid) == 128 and cid.startswith("web:" + addr.lower()[:83] + "~")
+    h.stop()
