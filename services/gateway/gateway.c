@@ -405,9 +405,21 @@ static enum MHD_Result s_respond(gateway_req_t *r)
         MHD_add_response_header(resp, "Referrer-Policy", r->referrer);
     if (r->disposition)
         MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+    if (r->close) /* libmicrohttpd closes the connection after this answer */
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* s_count_cl - MHD_get_connection_values iterator: count Content-Length */
+static enum MHD_Result s_count_cl(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind, (void)value;
+    if (key && strcasecmp(key, "Content-Length") == 0)
+        (*(int *)cls)++;
+    return MHD_YES;
 }
 
 /* s_access - MHD's request callback: gather the body, then route */
@@ -428,6 +440,18 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         r->method = method;
         r->url = url;
         *con_cls = r;
+        /* two Content-Length headers (same or not) frame the body two
+         * ways: libmicrohttpd reads by the first, a proxy in front may
+         * have used the other.  Refuse, and close: where this body ends
+         * is not known. */
+        int ncl = 0;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, s_count_cl, &ncl);
+        if (ncl > 1) {
+            r->close = 1;
+            gateway_error(r, 400, "bad_request",
+                          "send one Content-Length header, not several", "Content-Length", -1);
+            return s_respond(r);
+        }
         /* refuse an announced oversized body before reading any of it */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoll(cl, NULL, 10) > gw->conf.max_body) {
@@ -446,7 +470,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->status) /* already answered (the early 413) */
+    if (r->status) /* already answered (the early 400 or 413) */
         return MHD_YES;
     if (buf_failed(&r->body))
         r->too_large = 1;

@@ -93,6 +93,7 @@ typedef struct {
     const char *csp;           /* Content-Security-Policy for pages */
     const char *referrer;      /* Referrer-Policy for pages */
     const char *disposition;   /* Content-Disposition for downloads */
+    int close;                 /* close the connection after answering */
     /* a streamed body instead of out (status and content_type still set):
      * MHD calls reader from this connection's thread until it ends, then
      * reader_free(reader_cls) */

@@ -1,6 +1,7 @@
 """The gateway under hostile clients: answers that say whether to retry,
 exact per-address limits, strict forms and headers."""
 import json
+import socket
 
 from harness import wait_for
 
@@ -63,3 +64,37 @@ def test_every_503_says_when_to_retry(make_hark):
     assert hdrs.get("Retry-After", "").isdigit()
     h.stop(check=False)
 
+
+
+def _raw(h, data):
+    """send raw bytes, read until the server closes: (status, headers text, body)"""
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+    try:
+        s.sendall(data)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head.decode("latin-1"), body
+
+
+def test_duplicate_or_conflicting_content_length_is_a_400_and_stores_nothing(hark):
+    body = json.dumps(_customer({})).encode()
+    for lengths in ((len(body), 2), (2, len(body)), (len(body), len(body))):
+        req = (b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Authorization: Bearer " + hark.ingest_key.encode() + b"\r\n" +
+               b"".join(b"Content-Length: %d\r\n" % n for n in lengths) + b"\r\n" + body)
+        st, head, data = _raw(hark, req)
+        assert st == 400, (lengths, head)
+        err = json.loads(data)["error"]
+        assert err["field"] == "Content-Length", err
+        assert "connection: close" in head.lower()
+    assert hark.fetch_all() == []
+    # one Content-Length is fine
+    st, _ = hark.post_events(_customer({}))
+    assert st == 202
