@@ -2,6 +2,9 @@
 exact per-address limits, strict forms and headers."""
 import json
 import socket
+import threading
+
+import zmq
 
 from harness import wait_for
 
@@ -98,3 +101,38 @@ def test_duplicate_or_conflicting_content_length_is_a_400_and_stores_nothing(har
     # one Content-Length is fine
     st, _ = hark.post_events(_customer({}))
     assert st == 202
+
+
+def test_a_refusal_by_the_journal_is_a_500_and_only_what_a_retry_fixes_is_a_503(make_hark,
+                                                                                tmp_path):
+    # a stand-in journal that refuses every append, first as malformed
+    # (permanent), then as "could not store now" (store_failed: retry)
+    ep = "ipc://%s/fake-journal" % tmp_path
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.bind(ep)
+    codes = ["bad_request", "store_failed"]
+
+    def serve():
+        for code in codes:
+            ident, hdr, _ = router.recv_multipart()
+            wire, _, reqid = hdr.decode().split(" ")
+            router.send_multipart([ident, ("%s ERROR %s" % (wire, reqid)).encode(), json.dumps(
+                {"error": {"code": code, "message": "refused on purpose"}}).encode()])
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    h = make_hark(services=("gateway",), conf={"journal": {"endpoint": ep}})
+    try:
+        hdrs_body = [h.request("POST", "/v1/events", _customer({}),
+                               {"Authorization": "Bearer " + h.ingest_key,
+                                "Content-Type": "application/json"}) for _ in codes]
+        (st1, hd1, b1), (st2, hd2, b2) = hdrs_body
+        assert st1 == 500 and json.loads(b1)["error"]["code"] == "journal_refused", b1
+        assert "Retry-After" not in hd1
+        assert st2 == 503 and json.loads(b2)["error"]["code"] == "journal_unavailable", b2
+        assert hd2.get("Retry-After", "").isdigit()
+    finally:
+        t.join(5)
+        router.close()
+        h.stop(check=False)
