@@ -20,6 +20,15 @@ json_t *jclient_append(wire_client_t *c, const json_t *events, int timeout_ms, c
         json_is_array(json_object_get(r, "offsets")) &&
         json_array_size(json_object_get(r, "offsets")) == json_array_size(events))
         return r;
+    /* what the caller may tell its own client: retry, or not */
+    int why = errno == ETIMEDOUT ? ETIMEDOUT : EAGAIN;
+    if (r) {
+        const char *code = json_string_value(json_object_get(json_object_get(r, "error"),
+                                                             "code"));
+        why = strcmp(cmd, CMD_ERROR) == 0 && code && strcmp(code, "store_failed") == 0
+                  ? EAGAIN
+                  : EBADMSG;
+    }
     if (err) {
         if (r && strcmp(cmd, CMD_ERROR) == 0)
             snprintf(err, 200, "journal refused: %s",
@@ -30,6 +39,7 @@ json_t *jclient_append(wire_client_t *c, const json_t *events, int timeout_ms, c
             snprintf(err, 200, "journal call failed: %s", r ? "bad reply" : strerror(errno));
     }
     json_decref(r);
+    errno = why;
     return NULL;
 }
 

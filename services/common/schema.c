@@ -1299,3 +1299,42 @@ int schema_validate(const schema_t *s, const json_t *value, char *path, size_t p
     s_copy_out(msg, msglen, e.msg);
     return -1;
 }
+
+/* s_depth - whether v, at nesting level (1 for the root), stays within max;
+ * path (S_PATH_MAX, filled to plen) names v, and on -1 the value too deep */
+static int s_depth(const json_t *v, int level, int max, char *path, size_t plen)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    if (level > max)
+        return -1;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int n = snprintf(path + plen, S_PATH_MAX - plen, "[%zu]", i);
+            size_t np = n > 0 && plen + (size_t)n < S_PATH_MAX ? plen + (size_t)n : plen;
+            if (s_depth(json_array_get(v, i), level + 1, max, path, np))
+                return -1;
+            path[plen] = '\0';
+        }
+        return 0;
+    }
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)v, k, m) {
+        int n = snprintf(path + plen, S_PATH_MAX - plen, "%s%s", plen ? "." : "", k);
+        size_t np = n > 0 && plen + (size_t)n < S_PATH_MAX ? plen + (size_t)n : plen;
+        if (s_depth(m, level + 1, max, path, np))
+            return -1;
+        path[plen] = '\0';
+    }
+    return 0;
+}
+
+/* schema_depth_check - the nesting limit, before any schema */
+int schema_depth_check(const json_t *value, int max, char *path, size_t pathlen)
+{
+    char p[S_PATH_MAX] = "";
+    int rc = value ? s_depth(value, 1, max, p, 0) : 0;
+    s_copy_out(path, pathlen, rc ? p : "");
+    return rc;
+}

@@ -75,4 +75,12 @@ void schema_destroy(schema_t **self_p);
 int schema_validate(const schema_t *s, const json_t *value, char *path, size_t pathlen, char *msg,
                     size_t msglen);
 
+/* schema_depth_check - 0 when value nests objects and arrays at most max
+   levels deep (value itself, if one, is level 1; scalars add none).
+   Otherwise -1 with the path of the first value one level too deep written
+   to path (dotted as schema_validate's, cut to pathlen).  Not a keyword:
+   the one limit is PROTO_MAX_DEPTH (proto.h), checked on any JSON that
+   comes in, before its schema. */
+int schema_depth_check(const json_t *value, int max, char *path, size_t pathlen);
+
 #endif

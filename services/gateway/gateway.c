@@ -51,6 +51,7 @@
 #include "jclient.h"
 #include "keys.h"
 #include "log.h"
+#include "proto.h"
 #include "service.h"
 
 /* gateway_error - JSON error body */
@@ -73,6 +74,15 @@ json_t *gateway_body_object(gateway_req_t *r)
     json_error_t jerr;
     json_t *c = json_loadb(r->body.data ? r->body.data : "", r->body.len,
                            JSON_REJECT_DUPLICATES, &jerr);
+    char deep[120];
+    if (json_is_object(c) && schema_depth_check(c, PROTO_MAX_DEPTH, deep, sizeof deep)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the body nests deeper than %d levels (at %s)",
+                 PROTO_MAX_DEPTH, deep);
+        gateway_error(r, 400, "too_deep", msg, deep, -1);
+        json_decref(c);
+        return NULL;
+    }
     if (json_is_object(c))
         return c;
     char msg[300];
@@ -160,10 +170,17 @@ long long gateway_journal_one(gateway_req_t *r, const char *type, const json_t *
                          ? json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload",
                                      (json_t *)payload)
                          : NULL;
-    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
+    int refused = 0;
+    json_t *ok = events ? gateway_append(r->gw, events, err, &refused) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=change_not_journaled type=%s error=\"%s\"", type, err);
+        if (refused) {
+            gateway_error(r, 500, "journal_refused",
+                          "the journal refused the change; sending it again will not help",
+                          NULL, -1);
+            return -1;
+        }
         r->retry_after = "1";
         gateway_error(r, 503, "journal_unavailable",
                  "the journal did not confirm the change; send it again", NULL, -1);
@@ -277,14 +294,19 @@ const char *gateway_arg(gateway_req_t *r, const char *name)
 }
 
 /* gateway_append - append through the thread's journal client */
-json_t *gateway_append(gateway_t *gw, const json_t *events, char *err)
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused)
 {
+    if (refused)
+        *refused = 0;
     wire_client_t *jc = gateway_journal(gw);
     if (!jc) {
         snprintf(err, 200, "no journal client");
         return NULL;
     }
-    return jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
+    json_t *ok = jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
+    if (!ok && refused)
+        *refused = errno == EBADMSG;
+    return ok;
 }
 
 /* s_route - pick the handler; sets 404/405 itself */
@@ -374,17 +396,30 @@ static enum MHD_Result s_respond(gateway_req_t *r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (r->www_auth)
         MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth);
-    if (r->retry_after)
-        MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    /* a 503 is only for what a retry can fix, so it always says when */
+    if (r->retry_after || r->status == 503)
+        MHD_add_response_header(resp, "Retry-After", r->retry_after ? r->retry_after : "5");
     if (r->csp)
         MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->referrer)
         MHD_add_response_header(resp, "Referrer-Policy", r->referrer);
     if (r->disposition)
         MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+    if (r->close) /* libmicrohttpd closes the connection after this answer */
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* s_count_cl - MHD_get_connection_values iterator: count Content-Length */
+static enum MHD_Result s_count_cl(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind, (void)value;
+    if (key && strcasecmp(key, "Content-Length") == 0)
+        (*(int *)cls)++;
+    return MHD_YES;
 }
 
 /* s_access - MHD's request callback: gather the body, then route */
@@ -405,6 +440,18 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         r->method = method;
         r->url = url;
         *con_cls = r;
+        /* two Content-Length headers (same or not) frame the body two
+         * ways: libmicrohttpd reads by the first, a proxy in front may
+         * have used the other.  Refuse, and close: where this body ends
+         * is not known. */
+        int ncl = 0;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, s_count_cl, &ncl);
+        if (ncl > 1) {
+            r->close = 1;
+            gateway_error(r, 400, "bad_request",
+                          "send one Content-Length header, not several", "Content-Length", -1);
+            return s_respond(r);
+        }
         /* refuse an announced oversized body before reading any of it */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoll(cl, NULL, 10) > gw->conf.max_body) {
@@ -423,7 +470,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->status) /* already answered (the early 413) */
+    if (r->status) /* already answered (the early 400 or 413) */
         return MHD_YES;
     if (buf_failed(&r->body))
         r->too_large = 1;

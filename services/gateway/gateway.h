@@ -70,7 +70,7 @@ typedef struct {
     /* per-thread DEALER to each gateway_owners[i]'s control socket */
     pthread_key_t owner_keys[GATEWAY_OWNERS];
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
-    void *form_rate;           /* per-IP counters of form POSTs (gateway_intake.c) */
+    struct ratelimit *form_rate; /* per-address counts of form POSTs (gateway_intake.c) */
     struct words *words;       /* the words on pages, per locale (gateway_pages.c) */
 } gateway_t;
 
@@ -88,10 +88,12 @@ typedef struct {
     const char *content_type;
     const char *allow;         /* for 405 */
     const char *www_auth;      /* for 401 */
-    const char *retry_after;   /* for 503 */
+    const char *retry_after;   /* for 503 and 429 */
+    char retry_buf[16];        /* retry_after when it is counted */
     const char *csp;           /* Content-Security-Policy for pages */
     const char *referrer;      /* Referrer-Policy for pages */
     const char *disposition;   /* Content-Disposition for downloads */
+    int close;                 /* close the connection after answering */
     /* a streamed body instead of out (status and content_type still set):
      * MHD calls reader from this connection's thread until it ends, then
      * reader_free(reader_cls) */
@@ -135,8 +137,10 @@ wire_client_t *gateway_journal(gateway_t *gw);
 /* gateway_append - append events (a JSON array of JOURNAL_APPEND events, not
  * stolen) through this thread's journal client and wait for the commit.
  * Returns the JOURNAL_APPEND_OK body (caller decrefs), or NULL with err
- * (size >= 200) saying why. */
-json_t *gateway_append(gateway_t *gw, const json_t *events, char *err);
+ * (size >= 200) saying why and *refused (may be NULL) 1 when the journal
+ * refused the events as they are (answer 500, not 503: a retry cannot help),
+ * 0 when it did not answer or could not store them now (503). */
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused);
 
 /* gateway_call - one request to owner's control socket ([owner] control; one
  * of gateway_owners) through this thread's client, waiting at most timeout_ms.

@@ -101,6 +101,17 @@ static int s_check_event(gateway_req_t *r, const json_t *e, long index)
         gateway_error(r, 400, "invalid_field", full, field, index);
         return -1;
     }
+    /* the one depth limit, before any schema: deeper than this, the
+     * journal's envelope around the payload could be refused further on */
+    char deep[120];
+    if (schema_depth_check(json_object_get(e, "data"), PROTO_MAX_DEPTH, deep, sizeof deep)) {
+        snprintf(field, sizeof field, "data%s%s", *deep ? "." : "", deep);
+        char full[400];
+        snprintf(full, sizeof full, "data nests deeper than %d levels (at %s)", PROTO_MAX_DEPTH,
+                 field);
+        gateway_error(r, 400, "too_deep", full, field, index);
+        return -1;
+    }
     const char *type = json_string_value(json_object_get(e, "type"));
     const schema_t *s = s_type(r->gw, type);
     if (!s) {
@@ -266,10 +277,17 @@ void gateway_events_post(gateway_req_t *r)
     }
     json_decref(doc);
     char err[200];
-    json_t *ok = gateway_append(r->gw, events, err);
+    int refused = 0;
+    json_t *ok = gateway_append(r->gw, events, err, &refused);
     json_decref(events);
     if (!ok) {
         log_warn("event=append_failed error=\"%s\"", err);
+        if (refused) { /* the same request would be refused again: no 503 */
+            gateway_error(r, 500, "journal_refused",
+                          "the journal refused the events; sending them again will not help",
+                          NULL, -1);
+            return;
+        }
         r->retry_after = "1";
         gateway_error(r, 503, "journal_unavailable",
                  "the journal did not confirm the events; retry with the same "

@@ -39,6 +39,8 @@ void gateway_health_get(gateway_req_t *r)
     }
     json_t *body = json_pack("{s:s,s:o}", "status", all_up ? "ok" : "degraded", "services",
                              services);
+    if (!all_up)
+        r->retry_after = "5";
     gateway_json(r, all_up ? 200 : 503, body);
     json_decref(body);
 }

@@ -16,8 +16,9 @@
  *   POST the form (csrf, reason, text[, email]): the csrf field is a token
  *        (purpose "intake-form") over the form's kind and customer, valid a
  *        day, and a POST with an Origin must come from public_url: else
- *        403.  At most [intake] form_rate POSTs a minute per client address
- *        (429).  Bad input (text not UTF-8 or longer than 4000 characters,
+ *        403.  At most [intake] form_rate POSTs a minute per client address,
+ *        each address counted on its own (ratelimit.h): 429 with
+ *        Retry-After.  Bad input (text not UTF-8 or longer than 4000 characters,
  *        an unknown reason, neither reason nor text, a bad email) shows the
  *        form again with the error (400) and stores nothing.  A good one
  *        journals a complaint/cancellation (channel "web") and only then
@@ -31,10 +32,7 @@
  * The cases admin API is gateway_cases.c, the reasons report
  * gateway_reports.c.
  */
-#include <arpa/inet.h>
 #include <nettle/sha2.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,26 +44,15 @@
 #include "log.h"
 #include "mime.h"
 #include "proto.h"
+#include "ratelimit.h"
 #include "reasons.h"
 #include "token.h"
 #include "utf8.h"
 #include "words.h"
 
 #define S_TEXT_MAX 4000       /* characters a form takes */
-#define S_RATE_SLOTS 1024     /* client addresses tracked at once */
+#define S_RATE_ADDRS 4096     /* client addresses remembered at once */
 #define S_CSRF_TTL_S 86400
-
-typedef struct {
-    char ip[64];
-    int64_t window; /* the minute (mono ms / 60000) counted */
-    int count;
-} s_slot_t;
-
-typedef struct {
-    pthread_mutex_t mu;
-    s_slot_t slots[S_RATE_SLOTS];
-    int limit;
-} s_rate_t;
 
 static void s_report(const char *msg, void *arg)
 {
@@ -75,13 +62,9 @@ static void s_report(const char *msg, void *arg)
 
 int gateway_intake_init(gateway_t *gw)
 {
-    s_rate_t *rate = calloc(1, sizeof *rate);
-    if (!rate || pthread_mutex_init(&rate->mu, NULL)) {
-        free(rate);
+    gw->form_rate = ratelimit_new(gw->conf.form_rate, 60000, S_RATE_ADDRS);
+    if (!gw->form_rate)
         return -1;
-    }
-    rate->limit = gw->conf.form_rate;
-    gw->form_rate = rate;
     if (!gw->conf.intake_on)
         return 0;
     int errors = 0;
@@ -92,12 +75,7 @@ int gateway_intake_init(gateway_t *gw)
 void gateway_intake_fini(gateway_t *gw)
 {
     reasons_destroy(&gw->reasons);
-    s_rate_t *rate = gw->form_rate;
-    if (rate) {
-        pthread_mutex_destroy(&rate->mu);
-        free(rate);
-    }
-    gw->form_rate = NULL;
+    ratelimit_destroy(&gw->form_rate);
 }
 
 int gateway_intake_check(gateway_req_t *r, const char *type, const json_t *data, long index)
@@ -214,34 +192,18 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
     buf_free(&b);
 }
 
-/* s_rate_ok - count one POST from this client; 0 when over the limit */
+/* s_rate_ok - count one POST from this client's address; 0 when over the
+ * limit, with r->retry_after set to when its minute ends */
 static int s_rate_ok(gateway_req_t *r)
 {
-    s_rate_t *rate = r->gw->form_rate;
-    char ip[64] = "?";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
-    }
-    unsigned h = 5381;
-    for (const char *p = ip; *p; p++)
-        h = h * 33 + (unsigned char)*p;
-    int64_t minute = clock_mono_ms() / 60000;
-    pthread_mutex_lock(&rate->mu);
-    s_slot_t *s = &rate->slots[h % S_RATE_SLOTS];
-    if (strcmp(s->ip, ip) != 0 || s->window != minute) { /* a new minute, or evicted */
-        snprintf(s->ip, sizeof s->ip, "%s", ip);
-        s->window = minute;
-        s->count = 0;
-    }
-    int ok = ++s->count <= rate->limit;
-    pthread_mutex_unlock(&rate->mu);
-    return ok;
+    int retry = 60;
+    if (ratelimit_hit(r->gw->form_rate, ci ? ci->client_addr : NULL, clock_mono_ms(), &retry))
+        return 1;
+    snprintf(r->retry_buf, sizeof r->retry_buf, "%d", retry);
+    r->retry_after = r->retry_buf;
+    return 0;
 }
 
 /* s_email_ok - a plausible address (the event's schema checks it too) */
@@ -252,8 +214,35 @@ static int s_email_ok(const char *e)
            strlen(e) <= 254 && !strchr(at + 1, '@');
 }
 
+/* s_web_id - the customer id of a form's address (lower-cased), unique for
+ * every address within the id's 128 characters: "web:<address>" while it
+ * fits in 127, else "web:" + its first 83 bytes + "~" + 40 hex digits of
+ * the SHA-256 of the whole address, 128 bytes.  Cutting at 120 made two
+ * long addresses with the same start one customer.  The two forms differ
+ * in length, so a whole address is never taken for a cut one. */
+static void s_web_id(const char *low, char *id, size_t len)
+{
+    size_t n = strlen(low);
+    if (n <= 123) {
+        snprintf(id, len, "web:%s", low);
+        return;
+    }
+    struct sha256_ctx h;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_init(&h);
+    sha256_update(&h, n, (const uint8_t *)low);
+    sha256_digest(&h, sizeof d, d);
+    size_t cut = 83;
+    while (cut > 0 && ((unsigned char)low[cut] & 0xC0) == 0x80) /* not inside a character */
+        cut--;
+    int k = snprintf(id, len, "web:%.*s~", (int)cut, low);
+    for (size_t i = 0; i < 20 && k > 0 && (size_t)k < len; i++)
+        k += snprintf(id + k, len - (size_t)k, "%02x", d[i]);
+}
+
 /* s_record - journal the complaint/cancellation; 0 once committed, 1 when
- * the event would not pass its schema (nothing stored), -1 on failure */
+ * the event would not pass its schema (nothing stored), -1 when the journal
+ * did not answer, -2 when it refused the event (a retry cannot help) */
 static int s_record(gateway_req_t *r, const s_form_t *f)
 {
     json_t *p = json_pack("{s:s}", "channel", "web");
@@ -266,7 +255,7 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
             low[i] = (char)((f->email[i] >= 'A' && f->email[i] <= 'Z') ? f->email[i] + 32
                                                                        : f->email[i]);
         low[i] = '\0';
-        snprintf(id, sizeof id, "web:%.120s", low);
+        s_web_id(low, id, sizeof id);
         json_t *c = json_pack("{s:s,s:s,s:s}", "id", id, "email", f->email, "locale", f->lang);
         json_object_set_new(p, "customer", c);
     }
@@ -303,11 +292,12 @@ static int s_record(gateway_req_t *r, const s_form_t *f)
     for (size_t i = 0; i < 20; i++)
         kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", d[i]);
     json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", type, "key", key, "payload", p);
-    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
+    int refused = 0;
+    json_t *ok = events ? gateway_append(r->gw, events, err, &refused) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=intake_form_failed error=\"%s\"", err);
-        return -1;
+        return refused ? -2 : -1;
     }
     log_info("event=intake_form_recorded kind=%s offset=%lld", f->cancel ? "cancellation" :
              "complaint",
@@ -326,7 +316,6 @@ static void s_post(gateway_req_t *r, s_form_t *f)
         return;
     }
     if (!s_rate_ok(r)) {
-        r->retry_after = "60";
         gateway_pages_say(r, 429, lang, title, "err", "form.too_many", NULL);
         return;
     }
@@ -381,9 +370,10 @@ static void s_post(gateway_req_t *r, s_form_t *f)
         s_show(r, 400, f);
         goto done;
     }
-    if (rc) {
-        r->retry_after = "60";
-        gateway_pages_say(r, 503, lang, title, "err", "form.error", NULL);
+    if (rc) { /* -2: refused as it is, which a retry cannot fix */
+        if (rc == -1)
+            r->retry_after = "60";
+        gateway_pages_say(r, rc == -1 ? 503 : 500, lang, title, "err", "form.error", NULL);
         goto done;
     }
     gateway_pages_say(r, 200, lang, "form.thanks", "ok", "form.saved", NULL);

@@ -6,7 +6,9 @@
  *                  (mail scanners follow links)
  *   POST /u/TOKEN  unsubscribe: mail.unsubscribed is journaled, then 200.
  *                  No redirect, no cookies, any body (mail clients send
- *                  "List-Unsubscribe=One-Click").
+ *                  "List-Unsubscribe=One-Click").  A POST with an Origin
+ *                  other than public_url's (another site's page) records
+ *                  nothing: 403 and the page with the button again.
  * A token that does not verify is a 404 page and writes nothing.  Pages
  * are localized by the locale the token carries, need no JavaScript, and
  * every piece of customer data on them is HTML-escaped.
@@ -140,8 +142,8 @@ static int s_unsub_token(gateway_req_t *r, const char *tok, char **payload, char
 
 /* s_unsub_page - the unsubscribe page: the heading, word as a paragraph
  * with the address in it, and the button when asking */
-static void s_unsub_page(gateway_req_t *r, const char *lang, const char *word, const char *addr,
-                         int button)
+static void s_unsub_page(gateway_req_t *r, unsigned status, const char *lang, const char *word,
+                         const char *addr, int button)
 {
     const words_t *w = r->gw->words;
     json_t *vars = json_pack("{s:s}", "address", addr);
@@ -156,7 +158,7 @@ static void s_unsub_page(gateway_req_t *r, const char *lang, const char *word, c
         words_html(&b, w, lang, "unsubscribe.button", NULL);
         buf_puts(&b, "</button></form>");
     }
-    gateway_pages_show(r, 200, lang, words_get(w, lang, "unsubscribe.title"),
+    gateway_pages_show(r, status, lang, words_get(w, lang, "unsubscribe.title"),
                        b.data ? b.data : "");
     buf_free(&b);
     json_decref(vars);
@@ -174,7 +176,14 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
         return;
     }
     const char *lang = words_locale(r->gw->words, locale);
-    if (strcmp(r->method, "POST") == 0) {
+    if (strcmp(r->method, "POST") == 0 && !gateway_survey_origin_ok(r)) {
+        /* another site's page posting here (the survey and forms' rule):
+         * mail clients' one-click POSTs come with no Origin (RFC 8058) and
+         * our own button with ours.  Asking again on our page lets a
+         * person who meant it finish, and records nothing. */
+        log_info("event=unsubscribe_refused origin=other");
+        s_unsub_page(r, 403, lang, "unsubscribe.ask_html", addr, 1);
+    } else if (strcmp(r->method, "POST") == 0) {
         const char *body = r->body.data ? r->body.data : "";
         int one_click = strstr(body, "List-Unsubscribe=One-Click") != NULL;
         json_t *p = json_pack("{s:s,s:s}", "address", addr, "via", one_click ? "one-click" : "page");
@@ -186,18 +195,21 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
         json_t *events = json_pack("[{s:s,s:s,s:o}]", "type", EV_MAIL_UNSUBSCRIBED, "key", key,
                                    "payload", p);
         char err[200];
-        json_t *ok = gateway_append(r->gw, events, err);
+        int refused = 0;
+        json_t *ok = gateway_append(r->gw, events, err, &refused);
         json_decref(events);
         if (!ok) {
             log_warn("event=unsubscribe_failed error=\"%s\"", err);
-            r->retry_after = "60";
-            gateway_pages_say(r, 503, lang, "unsubscribe.title", "err", "unsubscribe.error", NULL);
+            if (!refused)
+                r->retry_after = "60";
+            gateway_pages_say(r, refused ? 500 : 503, lang, "unsubscribe.title", "err",
+                              "unsubscribe.error", NULL);
         } else {
             json_decref(ok);
-            s_unsub_page(r, lang, "unsubscribe.done_html", addr, 0);
+            s_unsub_page(r, 200, lang, "unsubscribe.done_html", addr, 0);
         }
     } else {
-        s_unsub_page(r, lang, "unsubscribe.ask_html", addr, 1);
+        s_unsub_page(r, 200, lang, "unsubscribe.ask_html", addr, 1);
     }
     free(payload);
 }

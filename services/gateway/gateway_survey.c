@@ -54,10 +54,11 @@ typedef struct {
 } s_page_t;
 
 /* s_score - "0".."10" as a number; -1 for anything else (NULL, "", "07x",
- * "+7", "11") */
+ * "+7", "11", and "09" or "00": only the canonical forms, so one answer
+ * has one spelling) */
 static int s_score(const char *s)
 {
-    if (!s || !*s || strlen(s) > 2)
+    if (!s || !*s || strlen(s) > 2 || (s[0] == '0' && s[1]))
         return -1;
     int v = 0;
     for (const char *p = s; *p; p++) {
@@ -297,11 +298,12 @@ static int s_record(gateway_req_t *r, const survey_link_t *link, int score, cons
                                    "payload", p)
                        : NULL;
     char err[200] = "out of memory";
-    json_t *ok = events ? gateway_append(r->gw, events, err) : NULL;
+    int refused = 0;
+    json_t *ok = events ? gateway_append(r->gw, events, err, &refused) : NULL;
     json_decref(events);
     if (!ok) {
         log_warn("event=survey_answer_failed invite=%s error=\"%s\"", link->invite, err);
-        return -1;
+        return refused ? -2 : -1;
     }
     log_info("event=survey_answered invite=%s score=%d offset=%lld", link->invite, score,
              (long long)json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0)));
@@ -348,9 +350,12 @@ static void s_post(gateway_req_t *r, s_page_t *pg, const survey_link_t *link)
         s_show(r, 400, pg);
         goto done;
     }
-    if (s_record(r, link, sc, pg->comment)) {
-        r->retry_after = "60";
-        gateway_pages_say(r, 503, lang, "survey.title", "err", "survey.error", NULL);
+    int rc = s_record(r, link, sc, pg->comment);
+    if (rc) { /* -2: refused as it is, which a retry cannot fix */
+        if (rc == -1)
+            r->retry_after = "60";
+        gateway_pages_say(r, rc == -1 ? 503 : 500, lang, "survey.title", "err", "survey.error",
+                          NULL);
         goto done;
     }
     s_thanks(r, pg);

@@ -2,6 +2,7 @@
 SMTP server (every mail parsed with Python's email package), the customer
 forms over real HTTP, staff actions through `hark cases` and the admin API,
 and a fake clock (HARK_CLOCK_FILE) for the first-response deadline."""
+import http.client
 import json
 import os
 import re
@@ -647,4 +648,58 @@ def test_intake__case_notes_are_the_intake_words_of_the_default_locale(make_hark
     else:
         assert all(re.search("[а-я]", t) and "{{" not in t for t in got), got
         assert "цикл закрыт" in h.hark("cases", "show", a).stdout
+    h.stop()
+
+
+def _post_from(h, addr, path, body=b"text=x", headers=None):
+    """POST from a given loopback address: (status, headers, body)"""
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30,
+                                      source_address=(addr, 0))
+    try:
+        conn.request("POST", path, body=body, headers=dict(
+            {"Content-Type": "application/x-www-form-urlencoded"}, **(headers or {})))
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def test_intake__form_rate_limit_is_exact_per_address(make_hark, tmp_path, smtp):
+    # 127.0.8.1 and 127.0.2.115 shared one slot of a hashed table and reset
+    # each other's count: interleaved, 60 POSTs and no 429
+    h = start(make_hark, tmp_path, smtp, form_rate="5")
+    a, b = "127.0.8.1", "127.0.2.115"
+    codes = {a: [], b: []}
+    for _ in range(7):
+        for addr in (a, b):
+            st, hdrs, _ = _post_from(h, addr, "/feedback")
+            codes[addr].append((st, hdrs.get("Retry-After")))
+    for addr in (a, b):
+        assert [c for c, _ in codes[addr]] == [403] * 5 + [429] * 2, (addr, codes[addr])
+        retry = codes[addr][-1][1]
+        assert retry is not None and 1 <= int(retry) <= 60, retry
+    # a third address is not held back by the other two
+    assert _post_from(h, "127.0.3.3", "/feedback")[0] == 403
+    h.stop()
+
+
+def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):
+    # ids were cut at 120 characters: two long addresses sharing a start
+    # became one customer
+    h = start(make_hark, tmp_path, smtp)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    long_host = "a" * 60 + "." + "b" * 60 + "." + "c" * 20
+    addrs = ["Pat@%s.one.example" % long_host, "pat@%s.two.example" % long_host,
+             "kim@short.example"]
+    for addr in addrs:
+        st, _, page = h.request("GET", "/feedback?lang=en")
+        fcsrf = form_fields(page.decode())["csrf"]
+        st, _, data = h.request("POST", "/feedback", urllib.parse.urlencode(
+            {"text": "broken cup", "email": addr, "csrf": fcsrf}).encode(), form)
+        assert st == 200, (addr, data)
+    ids = [e["payload"]["customer"]["id"] for e in h.fetch_all(types=["complaint"])]
+    assert len(ids) == 3 and len(set(ids)) == 3, ids
+    assert ids[2] == "web:kim@short.example"              # short ones stay whole
+    for cid, addr in zip(ids[:2], addrs[:2]):
+        assert len(cid) == 128 and cid.startswith("web:" + addr.lower()[:83] + "~")
     h.stop()

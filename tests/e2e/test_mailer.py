@@ -140,6 +140,26 @@ def test_unsubscribe_get_records_nothing_post_suppresses_and_complaints_still_go
     assert len(smtp.messages()) == 2
 
 
+def test_unsubscribe_post_from_another_site_is_refused_and_one_click_still_works(mailer, smtp):
+    # a foreign page's form posting to /u/TOKEN unsubscribed the customer
+    customer(mailer, "c5", "lee@example.com")
+    request(mailer, "birthday", "milestone", customer_id="c5")
+    (msg,) = smtp.wait_messages(1)
+    path = urllib.parse.urlparse(str(msg["List-Unsubscribe"]).strip()[1:-1]).path
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for origin in ("https://evil.example", "null", "http://127.0.0.1:%d.evil.example" % mailer.port):
+        st, _, page = mailer.request("POST", path, b"List-Unsubscribe=One-Click",
+                                     dict(form, Origin=origin))
+        assert st == 403, origin
+        assert b"lee@example.com" in page and b"<form" in page  # asks again, on our page
+    assert mailer.fetch_all(types=["mail.unsubscribed"]) == []
+    # our own page's button (our Origin) and a mail client's POST (none) go through
+    st, _, _ = mailer.request("POST", path, b"", dict(form, Origin="http://127.0.0.1:%d" % mailer.port))
+    assert st == 200
+    (ev,) = mailer.fetch_all(types=["mail.unsubscribed"])
+    assert ev["payload"]["via"] == "page"
+    assert mailer.request("POST", path, b"List-Unsubscribe=One-Click", form)[0] == 200
+
 def test_forged_or_broken_unsubscribe_token_is_404_and_writes_nothing(mailer, smtp):
     customer(mailer, "c4", "kim@example.com")
     request(mailer, "birthday", "milestone", customer_id="c4")

@@ -110,7 +110,7 @@ def test_get_shows_the_form_with_the_score_chosen_and_records_nothing(h):
     assert urllib.parse.urljoin("/s/" + tok, html.unescape(form)) == "/s/" + tok
     assert "<script" not in text
     # the language falls back to English; no or a bad score selects nothing
-    for q in ("", "?score=", "?score=11", "?score=x", "?score=-1", "?score=07x"):
+    for q in ("", "?score=", "?score=11", "?score=x", "?score=-1", "?score=07x", "?score=09"):
         st, _, page = get(h, link_token(h.token_key, "inv-get-2", locale="xx-YY"), q)
         assert st == 200 and checked(page) == [], q
         assert b"How likely are you to recommend" in page and b'<html lang="en">' in page
@@ -202,7 +202,7 @@ def test_post_refused_without_the_right_csrf_or_from_another_site_writes_nothing
                    "http://127.0.0.1:%d/s/" % h.port, "https://127.0.0.1:%d" % h.port):
         st, _, _ = post(h, tok, {"score": "5", "csrf": good}, origin=origin)
         assert st == 403, origin
-    for score in ("11", "x", "", "-1", "3.0", " 3"):
+    for score in ("11", "x", "", "-1", "3.0", " 3", "09", "00", "010"):  # 09 was taken as 9
         st, _, page = post(h, tok, {"score": score, "comment": "keep <me>", "csrf": good})
         assert st == 400, score
         text = page.decode()

@@ -863,6 +863,32 @@ static void test_deep_values_fail_cleanly(void)
     CHECK(strstr(err, "nested") != NULL);
 }
 
+/* the one nesting limit: max levels pass, one more is refused with the path */
+static void test_depth_check_names_the_value_too_deep(void)
+{
+    char path[64];
+    json_t *v = json_loads("{\"a\":{\"b\":[1,{\"c\":{}}]}}", 0, NULL);
+    CHECK(v != NULL);
+    CHECK_INT(schema_depth_check(v, 5, path, sizeof path), 0);
+    CHECK_STR(path, "");
+    CHECK_INT(schema_depth_check(v, 4, path, sizeof path), -1);
+    CHECK_STR(path, "a.b[1].c");
+    CHECK_INT(schema_depth_check(v, 1, path, sizeof path), -1);
+    CHECK_STR(path, "a");
+    json_decref(v);
+    json_t *s = json_string("x"); /* scalars add no level */
+    CHECK_INT(schema_depth_check(s, 0, path, sizeof path), 0);
+    json_decref(s);
+    /* 2,000 levels (jansson takes them): refused, the path cut to the buffer */
+    json_t *deep = json_object();
+    for (int i = 0; i < 2000; i++)
+        deep = json_pack("{s:o}", "a", deep);
+    CHECK_INT(schema_depth_check(deep, 32, path, sizeof path), -1);
+    CHECK(strncmp(path, "a.a.a.", 6) == 0 && strlen(path) < sizeof path);
+    CHECK_INT(schema_depth_check(deep, 32, NULL, 0), -1);
+    json_decref(deep);
+}
+
 int main(void)
 {
     UNIT_RUN(test_type_names_each_json_type);
@@ -903,5 +929,6 @@ int main(void)
     UNIT_RUN(test_destroy_is_safe_twice_and_on_null);
     UNIT_RUN(test_validate_handles_null_and_small_buffers);
     UNIT_RUN(test_deep_values_fail_cleanly);
+    UNIT_RUN(test_depth_check_names_the_value_too_deep);
     return UNIT_END();
 }
