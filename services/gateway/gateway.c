@@ -38,14 +38,10 @@
  * to the journal and one to hark-survey, made on first use (a pthread key
  * closes each when the thread ends).
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "gateway.h"
 #include "jclient.h"
@@ -53,6 +49,145 @@
 #include "log.h"
 #include "proto.h"
 #include "service.h"
+
+static int s_init(service_t *svc);
+static void s_fini(service_t *svc);
+static void s_client_free(void *p);
+
+/* What it serves over HTTP: method, path (ending in '/': a prefix, the
+ * rest is the route's own) and handler (gateway_<file>.c); MHD's side of a
+ * request is gateway_http.c */
+static const struct {
+    const char *method, *path;
+    void (*fn)(gateway_req_t *);
+} s_routes[] = {
+    {"POST", "/v1/events", gateway_events_post},
+    {"GET", "/healthz", gateway_health_get},
+    {"HEAD", "/healthz", gateway_health_get},
+    {"GET", "/u/", gateway_pages_unsubscribe},
+    {"HEAD", "/u/", gateway_pages_unsubscribe},
+    {"POST", "/u/", gateway_pages_unsubscribe},
+    {"GET", "/s/", gateway_survey},
+    {"HEAD", "/s/", gateway_survey},
+    {"POST", "/s/", gateway_survey},
+    {"GET", "/v1/campaigns", gateway_admin_campaigns},
+    {"GET", "/v1/campaigns/", gateway_admin_campaigns},
+    {"PUT", "/v1/campaigns/", gateway_admin_campaigns},
+    {"GET", "/v1/milestones", gateway_milestone},
+    {"GET", "/v1/milestones/", gateway_milestone},
+    {"PUT", "/v1/milestones/", gateway_milestone},
+    {"GET", "/v1/reports/nps", gateway_reports_nps},
+    {"GET", "/v1/reports/nps.csv", gateway_reports_nps_csv},
+    {"GET", "/v1/reports/reasons", gateway_reports_reasons},
+    {"GET", "/v1/cases", gateway_cases},
+    {"GET", "/v1/cases/", gateway_cases},
+    {"POST", "/v1/cases/", gateway_cases},
+    {"GET", "/feedback", gateway_intake_form},
+    {"POST", "/feedback", gateway_intake_form},
+    {"GET", "/cancel", gateway_intake_form},
+    {"POST", "/cancel", gateway_intake_form},
+    {"POST", "/v1/loops", gateway_loops_post},
+    {"GET", "/v1/loops/preview", gateway_loops_preview},
+    {"GET", "/v1/reports/loops", gateway_loops_report},
+};
+
+int main(int argc, char **argv)
+{
+    static const service_def_t def = {
+        .name = "gateway",
+        .init = s_init,
+        .fini = s_fini,
+    };
+    return service_main(argc, argv, &def);
+}
+
+/* s_init - keys, schemas, the HTTP daemon */
+static int s_init(service_t *svc)
+{
+    gateway_t *gw = calloc(1, sizeof *gw);
+    if (!gw)
+        return -1;
+    service_set_state(svc, gw);
+    gw->cfg = service_config(svc);
+    gw->zctx = service_zctx(svc);
+    gateway_config_load(gw->cfg, &gw->conf);
+    /* one per-thread client key per service the gateway talks to */
+    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
+                              &gw->owner_keys[2], &gw->owner_keys[3]};
+    size_t nk = sizeof tkeys / sizeof tkeys[0];
+    for (size_t i = 0; i < nk; i++) {
+        if (pthread_key_create(tkeys[i], s_client_free)) {
+            while (i-- > 0)
+                pthread_key_delete(*tkeys[i]);
+            free(gw);
+            service_set_state(svc, NULL);
+            return -1;
+        }
+    }
+    if (keys_from_config(gw->cfg, "gateway", "ingest_key", "ingest", gw->ingest_key,
+                         sizeof gw->ingest_key) ||
+        keys_from_config(gw->cfg, "gateway", "admin_key", "admin", gw->admin_key,
+                         sizeof gw->admin_key) ||
+        keys_from_config(gw->cfg, "hark", "token_key", "token", gw->token_key,
+                         sizeof gw->token_key)) {
+        log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
+        return -1;
+    }
+    if (gateway_events_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
+        gateway_intake_init(gw) || gateway_pages_init(gw))
+        return -1;
+    return gateway_http_start(gw);
+}
+
+/* s_fini - stop HTTP first (joins the connection threads, whose journal
+ * clients close as they end), then free */
+static void s_fini(service_t *svc)
+{
+    gateway_t *gw = service_state(svc);
+    if (!gw)
+        return;
+    gateway_http_stop(gw);
+    gateway_events_fini(gw);
+    gateway_admin_fini(gw);
+    gateway_milestone_fini(gw);
+    gateway_intake_fini(gw);
+    gateway_pages_fini(gw);
+    pthread_key_delete(gw->journal_key);
+    for (size_t i = 0; i < GATEWAY_OWNERS; i++)
+        pthread_key_delete(gw->owner_keys[i]);
+    free(gw);
+    service_set_state(svc, NULL);
+}
+
+/* gateway_route - pick the handler; sets 404/405 itself */
+void gateway_route(gateway_req_t *r)
+{
+    const char *allow = NULL;
+    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
+        size_t pl = strlen(s_routes[i].path);
+        /* a path ending in '/' is a prefix: the rest is the route's own */
+        if (s_routes[i].path[pl - 1] == '/' ? strncmp(s_routes[i].path, r->url, pl) != 0
+                                             : strcmp(s_routes[i].path, r->url) != 0)
+            continue;
+        if (strcmp(s_routes[i].method, r->method) == 0) {
+            s_routes[i].fn(r);
+            return;
+        }
+        allow = s_routes[i].method;
+    }
+    if (allow) {
+        r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
+        if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
+            r->allow = "GET, HEAD, POST";
+        else if (strncmp(r->url, "/v1/campaigns/", 14) == 0 ||
+                 strncmp(r->url, "/v1/milestones/", 15) == 0)
+            r->allow = "GET, PUT";
+        gateway_error(r, 405, "method_not_allowed", "this path does not take that method",
+                 NULL, -1);
+    } else {
+        gateway_error(r, 404, "not_found", "no such path", NULL, -1);
+    }
+}
 
 /* gateway_error - JSON error body */
 void gateway_error(gateway_req_t *r, unsigned status, const char *code, const char *message,
@@ -307,317 +442,4 @@ json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refu
     if (!ok && refused)
         *refused = errno == EBADMSG;
     return ok;
-}
-
-/* s_route - pick the handler; sets 404/405 itself */
-static void s_route(gateway_req_t *r)
-{
-    static const struct {
-        const char *method, *path;
-        void (*fn)(gateway_req_t *);
-    } routes[] = {
-        {"POST", "/v1/events", gateway_events_post},
-        {"GET", "/healthz", gateway_health_get},
-        {"HEAD", "/healthz", gateway_health_get},
-        {"GET", "/u/", gateway_pages_unsubscribe},
-        {"HEAD", "/u/", gateway_pages_unsubscribe},
-        {"POST", "/u/", gateway_pages_unsubscribe},
-        {"GET", "/s/", gateway_survey},
-        {"HEAD", "/s/", gateway_survey},
-        {"POST", "/s/", gateway_survey},
-        {"GET", "/v1/campaigns", gateway_admin_campaigns},
-        {"GET", "/v1/campaigns/", gateway_admin_campaigns},
-        {"PUT", "/v1/campaigns/", gateway_admin_campaigns},
-        {"GET", "/v1/milestones", gateway_milestone},
-        {"GET", "/v1/milestones/", gateway_milestone},
-        {"PUT", "/v1/milestones/", gateway_milestone},
-        {"GET", "/v1/reports/nps", gateway_reports_nps},
-        {"GET", "/v1/reports/nps.csv", gateway_reports_nps_csv},
-        {"GET", "/v1/reports/reasons", gateway_reports_reasons},
-        {"GET", "/v1/cases", gateway_cases},
-        {"GET", "/v1/cases/", gateway_cases},
-        {"POST", "/v1/cases/", gateway_cases},
-        {"GET", "/feedback", gateway_intake_form},
-        {"POST", "/feedback", gateway_intake_form},
-        {"GET", "/cancel", gateway_intake_form},
-        {"POST", "/cancel", gateway_intake_form},
-        {"POST", "/v1/loops", gateway_loops_post},
-        {"GET", "/v1/loops/preview", gateway_loops_preview},
-        {"GET", "/v1/reports/loops", gateway_loops_report},
-    };
-    const char *allow = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        size_t pl = strlen(routes[i].path);
-        /* a path ending in '/' is a prefix: the rest is the route's own */
-        if (routes[i].path[pl - 1] == '/' ? strncmp(routes[i].path, r->url, pl) != 0
-                                           : strcmp(routes[i].path, r->url) != 0)
-            continue;
-        if (strcmp(routes[i].method, r->method) == 0) {
-            routes[i].fn(r);
-            return;
-        }
-        allow = routes[i].method;
-    }
-    if (allow) {
-        r->allow = strcmp(allow, "HEAD") == 0 ? "GET, HEAD" : allow;
-        if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
-            r->allow = "GET, HEAD, POST";
-        else if (strncmp(r->url, "/v1/campaigns/", 14) == 0 ||
-                 strncmp(r->url, "/v1/milestones/", 15) == 0)
-            r->allow = "GET, PUT";
-        gateway_error(r, 405, "method_not_allowed", "this path does not take that method",
-                 NULL, -1);
-    } else {
-        gateway_error(r, 404, "not_found", "no such path", NULL, -1);
-    }
-}
-
-/* s_respond - hand the answer to MHD */
-static enum MHD_Result s_respond(gateway_req_t *r)
-{
-    struct MHD_Response *resp =
-        r->reader ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, r->reader,
-                                                      r->reader_cls, r->reader_free)
-                  : MHD_create_response_from_buffer(r->out.len,
-                                                    r->out.data ? r->out.data : (char *)"",
-                                                    MHD_RESPMEM_MUST_COPY);
-    if (r->reader) { /* a made response owns reader_cls; MHD frees it */
-        r->reader = NULL;
-        if (!resp && r->reader_free)
-            r->reader_free(r->reader_cls);
-    }
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type",
-                            r->content_type ? r->content_type : "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (r->allow)
-        MHD_add_response_header(resp, "Allow", r->allow);
-    if (r->www_auth)
-        MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth);
-    /* a 503 is only for what a retry can fix, so it always says when */
-    if (r->retry_after || r->status == 503)
-        MHD_add_response_header(resp, "Retry-After", r->retry_after ? r->retry_after : "5");
-    if (r->csp)
-        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
-    if (r->referrer)
-        MHD_add_response_header(resp, "Referrer-Policy", r->referrer);
-    if (r->disposition)
-        MHD_add_response_header(resp, "Content-Disposition", r->disposition);
-    if (r->close) /* libmicrohttpd closes the connection after this answer */
-        MHD_add_response_header(resp, "Connection", "close");
-    enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : 500, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-/* s_count_cl - MHD_get_connection_values iterator: count Content-Length */
-static enum MHD_Result s_count_cl(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    (void)kind, (void)value;
-    if (key && strcasecmp(key, "Content-Length") == 0)
-        (*(int *)cls)++;
-    return MHD_YES;
-}
-
-/* s_access - MHD's request callback: gather the body, then route */
-static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                const char *method, const char *version,
-                                const char *upload_data, size_t *upload_data_size,
-                                void **con_cls)
-{
-    (void)version;
-    gateway_t *gw = cls;
-    gateway_req_t *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
-        r->gw = gw;
-        r->conn = conn;
-        r->method = method;
-        r->url = url;
-        *con_cls = r;
-        /* two Content-Length headers (same or not) frame the body two
-         * ways: libmicrohttpd reads by the first, a proxy in front may
-         * have used the other.  Refuse, and close: where this body ends
-         * is not known. */
-        int ncl = 0;
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, s_count_cl, &ncl);
-        if (ncl > 1) {
-            r->close = 1;
-            gateway_error(r, 400, "bad_request",
-                          "send one Content-Length header, not several", "Content-Length", -1);
-            return s_respond(r);
-        }
-        /* refuse an announced oversized body before reading any of it */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoll(cl, NULL, 10) > gw->conf.max_body) {
-            char msg[120];
-            snprintf(msg, sizeof msg, "the body is larger than %lld bytes", gw->conf.max_body);
-            gateway_error(r, 413, "body_too_large", msg, NULL, -1);
-            return s_respond(r);
-        }
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        if (!r->too_large && r->body.len + *upload_data_size <= (size_t)gw->conf.max_body)
-            buf_append(&r->body, upload_data, *upload_data_size);
-        else
-            r->too_large = 1;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (r->status) /* already answered (the early 400 or 413) */
-        return MHD_YES;
-    if (buf_failed(&r->body))
-        r->too_large = 1;
-    s_route(r);
-    return s_respond(r);
-}
-
-/* s_completed - free the request */
-static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                        enum MHD_RequestTerminationCode toe)
-{
-    (void)cls, (void)conn, (void)toe;
-    gateway_req_t *r = *con_cls;
-    if (!r)
-        return;
-    buf_free(&r->body);
-    buf_free(&r->out);
-    free(r);
-    *con_cls = NULL;
-}
-
-/* s_mhd_log - MHD's own errors as our log lines */
-static void s_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512], q[560];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    msg[strcspn(msg, "\n")] = '\0';
-    log_warn("event=httpd message=%s", log_quote(msg, q, sizeof q));
-}
-
-/* s_listen_addr - parse [gateway] listen into a sockaddr */
-static int s_listen_addr(const char *listen, struct sockaddr_storage *ss, int *v6)
-{
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    size_t hl = (size_t)(colon - listen);
-    if (hl >= sizeof host)
-        return -1;
-    memcpy(host, listen, hl);
-    host[hl] = '\0';
-    int port = atoi(colon + 1);
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        host[strlen(host) - 1] = '\0';
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *v6 = 1;
-        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? 0 : -1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *v6 = 0;
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof host, "127.0.0.1");
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
-}
-
-/* s_init - keys, schemas, the HTTP daemon */
-static int s_init(service_t *svc)
-{
-    gateway_t *gw = calloc(1, sizeof *gw);
-    if (!gw)
-        return -1;
-    service_set_state(svc, gw);
-    gw->cfg = service_config(svc);
-    gw->zctx = service_zctx(svc);
-    gateway_config_load(gw->cfg, &gw->conf);
-    /* one per-thread client key per service the gateway talks to */
-    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
-                              &gw->owner_keys[2], &gw->owner_keys[3]};
-    size_t nk = sizeof tkeys / sizeof tkeys[0];
-    for (size_t i = 0; i < nk; i++) {
-        if (pthread_key_create(tkeys[i], s_client_free)) {
-            while (i-- > 0)
-                pthread_key_delete(*tkeys[i]);
-            free(gw);
-            service_set_state(svc, NULL);
-            return -1;
-        }
-    }
-    if (keys_from_config(gw->cfg, "gateway", "ingest_key", "ingest", gw->ingest_key,
-                         sizeof gw->ingest_key) ||
-        keys_from_config(gw->cfg, "gateway", "admin_key", "admin", gw->admin_key,
-                         sizeof gw->admin_key) ||
-        keys_from_config(gw->cfg, "hark", "token_key", "token", gw->token_key,
-                         sizeof gw->token_key)) {
-        log_error("event=keys_failed dir=%s/keys", config_state_dir(gw->cfg));
-        return -1;
-    }
-    if (gateway_events_init(gw) || gateway_admin_init(gw) || gateway_milestone_init(gw) ||
-        gateway_intake_init(gw) || gateway_pages_init(gw))
-        return -1;
-    const char *listen = gw->conf.listen;
-    struct sockaddr_storage ss;
-    int v6 = 0;
-    if (s_listen_addr(listen, &ss, &v6)) {
-        log_error("event=bad_listen listen=%s", listen);
-        return -1;
-    }
-    unsigned timeout_s = (unsigned)(gw->conf.connection_timeout_ms / 1000);
-    gw->httpd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-            (v6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, s_access, gw, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gw,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        gw->conf.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        gw->conf.per_ip_connections,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, gw, MHD_OPTION_END);
-    if (!gw->httpd) {
-        log_error("event=listen_failed listen=%s error=\"%s\"", listen, strerror(errno));
-        return -1;
-    }
-    log_info("event=listening listen=%s", listen);
-    return 0;
-}
-
-/* s_fini - stop HTTP first (joins the connection threads, whose journal
- * clients close as they end), then free */
-static void s_fini(service_t *svc)
-{
-    gateway_t *gw = service_state(svc);
-    if (!gw)
-        return;
-    if (gw->httpd)
-        MHD_stop_daemon(gw->httpd);
-    gateway_events_fini(gw);
-    gateway_admin_fini(gw);
-    gateway_milestone_fini(gw);
-    gateway_intake_fini(gw);
-    gateway_pages_fini(gw);
-    pthread_key_delete(gw->journal_key);
-    for (size_t i = 0; i < GATEWAY_OWNERS; i++)
-        pthread_key_delete(gw->owner_keys[i]);
-    free(gw);
-    service_set_state(svc, NULL);
-}
-
-int main(int argc, char **argv)
-{
-    static const service_def_t def = {
-        .name = "gateway",
-        .init = s_init,
-        .fini = s_fini,
-    };
-    return service_main(argc, argv, &def);
 }

@@ -102,6 +102,15 @@ typedef struct {
     MHD_ContentReaderFreeCallback reader_free;
 } gateway_req_t;
 
+/* gateway_route - answer r by the route table (gateway.c); 404/405 itself */
+void gateway_route(gateway_req_t *r);
+
+/* gateway_http_start - start the HTTP daemon on [gateway] listen
+ * (gateway_http.c); 0/-1 (logged) */
+int gateway_http_start(gateway_t *gw);
+/* gateway_http_stop - stop it: no new requests, connection threads joined */
+void gateway_http_stop(gateway_t *gw);
+
 /* gateway_error - a JSON error {"error":{"code","message","field"?,"index"?}};
  * index < 0 leaves it out */
 void gateway_error(gateway_req_t *r, unsigned status, const char *code, const char *message,

@@ -43,54 +43,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "contacts.h"
-#include "db.h"
 #include "log.h"
 #include "loop.h"
-#include "outbox.h"
-#include "proto.h"
 #include "reasons.h"
 #include "service.h"
 
-typedef struct {
-    loop_send_conf_t send;
-    reasons_t *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
-    words_t *words;     /* the dates' words; send.words points to it */
-    int send_timer;
-} loop_state_t;
-
-static int s_on_customer(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_contact(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_unsubscribed(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_bounced(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_tagged(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_closed(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_requested(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static int s_on_answered(service_t *, sqlite3 *, const hark_event_t *, consumer_t *);
-static json_t *s_preview(service_t *, const json_t *, service_err_t *);
-static json_t *s_report(service_t *, const json_t *, service_err_t *);
 static int s_init(service_t *svc);
 static void s_fini(service_t *svc);
-static void s_status(service_t *svc, json_t *body);
 
+/* What hark-loop consumes (its handlers in loop_apply.c) */
 static const service_event_t s_events[] = {
-    {EV_CUSTOMER, s_on_customer},
-    {EV_PURCHASE, s_on_contact},
-    {EV_COMPLAINT, s_on_contact},
-    {EV_CANCELLATION, s_on_contact},
-    {EV_MAIL_UNSUBSCRIBED, s_on_unsubscribed},
-    {EV_MAIL_BOUNCED, s_on_bounced},
-    {EV_FEEDBACK_TAGGED, s_on_tagged},
-    {EV_LOOP_CLOSED, s_on_closed},
-    {EV_MAIL_REQUESTED, s_on_requested},
-    {EV_SURVEY_ANSWERED, s_on_answered},
+    {EV_CUSTOMER, loop_apply_customer},
+    {EV_PURCHASE, loop_apply_contact},
+    {EV_COMPLAINT, loop_apply_contact},
+    {EV_CANCELLATION, loop_apply_contact},
+    {EV_MAIL_UNSUBSCRIBED, loop_apply_unsubscribed},
+    {EV_MAIL_BOUNCED, loop_apply_bounced},
+    {EV_FEEDBACK_TAGGED, loop_apply_tagged},
+    {EV_LOOP_CLOSED, loop_apply_closed},
+    {EV_MAIL_REQUESTED, loop_apply_requested},
+    {EV_SURVEY_ANSWERED, loop_apply_answered},
     {NULL, NULL},
 };
 
+/* What it serves on [loop] control (loop_control.c) */
 static const service_command_t s_commands[] = {
-    {CMD_LOOP_PREVIEW, CMD_LOOP_PREVIEW_OK, s_preview},
-    {CMD_LOOP_REPORT, CMD_LOOP_REPORT_OK, s_report},
+    {CMD_LOOP_PREVIEW, CMD_LOOP_PREVIEW_OK, loop_control_preview},
+    {CMD_LOOP_REPORT, CMD_LOOP_REPORT_OK, loop_control_report},
     {NULL, NULL, NULL},
 };
 
@@ -101,131 +80,11 @@ int main(int argc, char **argv)
         .migrations = loop_store_migrations,
         .events = s_events,
         .commands = s_commands,
-        .init = s_init, /* settings, the taxonomy, the send timer */
+        .init = s_init, /* settings, the taxonomy, the send timer (loop_send.c) */
         .fini = s_fini,
-        .status = s_status,
+        .status = loop_control_status,
     };
     return service_main(argc, argv, &def);
-}
-
-/* s_on_customer - customer: the contact copy */
-static int s_on_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)svc, (void)c;
-    return contacts_upsert(db, ev->payload);
-}
-
-/* s_on_contact - purchase, complaint, cancellation: the customer they carry */
-static int s_on_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)svc, (void)c;
-    json_t *cust = json_object_get(ev->payload, "customer");
-    return cust ? contacts_upsert(db, cust) : 0;
-}
-
-/* s_on_unsubscribed - mail.unsubscribed: no loop email */
-static int s_on_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
-                             consumer_t *c)
-{
-    (void)svc, (void)c;
-    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
-                             "unsubscribed");
-}
-
-/* s_on_bounced - mail.bounced: no loop email */
-static int s_on_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)svc, (void)c;
-    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
-                             "bounced");
-}
-
-/* s_on_tagged - feedback.tagged: who raised which reason */
-static int s_on_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)svc, (void)c;
-    return loop_store_tagged(db, ev->payload, ev->offset);
-}
-
-/* s_on_requested - mail.requested: hark-survey's invites, for the report */
-static int s_on_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)svc, (void)c;
-    return loop_store_invite(db, ev->key, ev->payload);
-}
-
-/* s_on_answered - survey.answered: scores, for the report */
-static int s_on_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)svc, (void)c;
-    return loop_store_answer(db, ev->payload, consumer_event_ms(ev));
-}
-
-/* s_on_closed - loop.closed: a loop and the customers to tell */
-static int s_on_closed(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
-{
-    (void)c;
-    loop_state_t *h = service_state(svc);
-    const json_t *p = ev->payload;
-    long added = 0;
-    if (loop_store_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
-        log_error("event=loop_not_closed offset=%lld loop=%s", (long long)ev->offset,
-                  json_string_value(json_object_get(p, "loop")));
-        return -1;
-    }
-    log_info("event=loop_closed loop=%s reason=%s recipients=%ld",
-             json_string_value(json_object_get(p, "loop")),
-             json_string_value(json_object_get(p, "reason")), added);
-    if (h && added)
-        evloop_timer_at(service_evloop(svc), h->send_timer, 0);
-    return 0;
-}
-
-/* s_on_send - tell the next batch of pending recipients */
-static int s_on_send(evloop_t *loop, void *arg)
-{
-    service_t *svc = arg;
-    loop_state_t *h = service_state(svc);
-    sqlite3 *db = service_db(svc);
-    service_flush_outbox(svc); /* left over from a crash or a journal outage */
-    int n = loop_send_batch(db, &h->send);
-    if (n > 0) {
-        service_flush_outbox(svc);
-        evloop_timer_at(loop, h->send_timer, 0); /* there may be more */
-    }
-    return 0;
-}
-
-/* s_preview - LOOP_PREVIEW: the mail a close would send */
-static json_t *s_preview(service_t *svc, const json_t *req, service_err_t *err)
-{
-    loop_state_t *h = service_state(svc);
-    json_t *body = loop_send_preview(service_db(svc), &h->send, req, err->text, sizeof err->text);
-    if (!body)
-        err->code = "invalid_request";
-    return body;
-}
-
-/* s_report - LOOP_REPORT: loops and their effect */
-static json_t *s_report(service_t *svc, const json_t *req, service_err_t *err)
-{
-    json_t *body = loop_report_build(service_db(svc), req);
-    return body ? body : service_fail(err, "invalid_request", "the report failed");
-}
-
-/* s_status - recipients by status in SERVICE_STATUS */
-static void s_status(service_t *svc, json_t *body)
-{
-    json_t *d = json_object();
-    sqlite3 *db = service_db(svc);
-    sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM recipients GROUP BY status");
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_object_set_new(d, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    db_finish(st);
-    json_object_set_new(d, "loops", json_integer(db_int(db, "SELECT count(*) FROM loops", 0)));
-    json_object_set_new(d, "outbox", json_integer(db_int(db, "SELECT count(*) FROM outbox", 0)));
-    json_object_set_new(body, "detail", d);
 }
 
 /* s_reasons_error - a problem with [intake] reasons: hark-loop goes on
@@ -240,7 +99,7 @@ static void s_reasons_error(const char *msg, void *arg)
 static int s_init(service_t *svc)
 {
     const config_t *cfg = service_config(svc);
-    loop_state_t *h = calloc(1, sizeof *h);
+    loop_t *h = calloc(1, sizeof *h);
     if (!h)
         return -1;
     service_set_state(svc, h);
@@ -266,7 +125,7 @@ static int s_init(service_t *svc)
     if (h->reasons && errors)
         reasons_destroy(&h->reasons);
     h->send.reasons = h->reasons;
-    h->send_timer = evloop_add_timer(service_evloop(svc), 1000, s_on_send, svc);
+    h->send_timer = evloop_add_timer(service_evloop(svc), 1000, loop_send_due, svc);
     if (h->send_timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), h->send_timer, 0); /* resume what a crash left */
@@ -278,7 +137,7 @@ static int s_init(service_t *svc)
 /* s_fini - nothing in flight: every change is committed as it is made */
 static void s_fini(service_t *svc)
 {
-    loop_state_t *h = service_state(svc);
+    loop_t *h = service_state(svc);
     if (!h)
         return;
     render_destroy(&h->send.render);

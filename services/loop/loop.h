@@ -15,6 +15,7 @@
 
 #include "loop_check.h"
 #include "render.h"
+#include "service.h"
 #include "words.h"
 
 #define LOOP_TEMPLATE "loop_closed"
@@ -120,5 +121,38 @@ double loop_report_median(const double *v, size_t n);
 
 /* loop_report_nps - % promoters - % detractors, one decimal (0 when n is 0) */
 double loop_report_nps(long promoters, long detractors, long n);
+
+/* --- loop_send.c: the send timer ----------------------------------------- */
+
+/* loop_send_due - timer: tell the next batch of pending recipients (and
+ * again at once while there are more) */
+int loop_send_due(evloop_t *loop, void *arg);
+
+/* --- the process's state (loop.c) ----------------------------------------- */
+
+typedef struct {
+    loop_send_conf_t send;
+    struct reasons *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
+    words_t *words;     /* the dates' words; send.words points to it */
+    int send_timer;
+} loop_t;
+
+/* --- the events it consumes (loop_apply.c) -------------------------------- */
+
+int loop_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                            consumer_t *c);
+int loop_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_closed(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+
+/* --- [loop] control (loop_control.c) -------------------------------------- */
+
+json_t *loop_control_preview(service_t *svc, const json_t *req, service_err_t *err);
+json_t *loop_control_report(service_t *svc, const json_t *req, service_err_t *err);
+void loop_control_status(service_t *svc, json_t *body);
 
 #endif

@@ -347,3 +347,18 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
     }
     return body;
 }
+
+/* loop_send_due - tell the next batch of pending recipients */
+int loop_send_due(evloop_t *loop, void *arg)
+{
+    service_t *svc = arg;
+    loop_t *h = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    service_flush_outbox(svc); /* left over from a crash or a journal outage */
+    int n = loop_send_batch(db, &h->send);
+    if (n > 0) {
+        service_flush_outbox(svc);
+        evloop_timer_at(loop, h->send_timer, 0); /* there may be more */
+    }
+    return 0;
+}

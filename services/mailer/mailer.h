@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "mailer_smtp.h"
+#include "service.h"
 
 /* One message on its way through a worker.  The main thread fills the
  * first part, a worker the result; the job is owned by whoever holds it. */
@@ -91,5 +92,34 @@ mailer_pool_job_t *mailer_pool_results(mailer_pool_t *p);
 int mailer_pool_fd(mailer_pool_t *p);
 /* mailer_pool_pending - jobs submitted and not yet returned */
 size_t mailer_pool_pending(mailer_pool_t *p);
+
+/* --- the process's state (mailer.c) -------------------------------------- */
+typedef struct {
+    mailer_pool_t *pool;
+    mailer_config_t conf; /* read once at start */
+    char password[256];
+    char token_key[128];
+    size_t capacity;
+    int dispatch_timer;
+} mailer_t;
+
+/* --- the events it consumes (mailer_apply.c) ------------------------------ */
+int mailer_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int mailer_apply_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c);
+int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+
+/* --- the dispatcher (mailer_dispatch.c) ----------------------------------- */
+/* mailer_dispatch_run - timer: claim due messages and hand them to the workers */
+int mailer_dispatch_run(evloop_t *loop, void *arg);
+/* mailer_dispatch_results - pool fd readable: free finished jobs, flush the
+ * outbox, dispatch again */
+int mailer_dispatch_results(evloop_t *loop, void *arg);
+
+/* --- [mailer] control (mailer_control.c) ---------------------------------- */
+json_t *mailer_control_queue(service_t *svc, const json_t *req, service_err_t *err);
+void mailer_control_status(service_t *svc, json_t *body);
 
 #endif

@@ -40,7 +40,7 @@ static int s_rc(const char *text)
     return rc;
 }
 
-/* s_journal_ok - the journal's own rules on a parsed body (journal.c s_check_append) */
+/* s_journal_ok - the journal's own rules on a parsed body (journal_serve.c s_check_append) */
 static int s_journal_ok(const json_t *body)
 {
     json_t *events = json_object_get(body, "events");

@@ -1,0 +1,66 @@
+/*
+ * mailer_control.c - what the mailer serves on [mailer] control: MAILER_QUEUE
+ * and its part of SERVICE_STATUS.
+ */
+#include "clock.h"
+#include "db.h"
+#include "mailer.h"
+
+/* mailer_control_queue - MAILER_QUEUE {status?, limit?}: counts and the rows */
+json_t *mailer_control_queue(service_t *svc, const json_t *req, service_err_t *err)
+{
+    (void)err;
+    sqlite3 *db = service_db(svc);
+    const char *status = json_string_value(json_object_get(req, "status"));
+    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    if (limit <= 0 || limit > 1000)
+        limit = 100;
+    json_t *counts = json_object(), *rows = json_array();
+    sqlite3_stmt *st = db_prepare(db, "SELECT status, count(*) FROM messages GROUP BY status");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(counts, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_finalize(st);
+    st = db_prepare(db, "SELECT id, status, template, category, coalesce(sent_to, address,"
+                        " customer_id), attempts, next_at, last_error FROM messages"
+                        " WHERE (?1 IS NULL AND status NOT IN ('delivered', 'skipped'))"
+                        " OR status = ?1 ORDER BY id LIMIT ?2");
+    if (st) {
+        if (status)
+            sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, limit);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            char at[40];
+            json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s}", "id",
+                                  (json_int_t)sqlite3_column_int64(st, 0), "status",
+                                  sqlite3_column_text(st, 1), "template",
+                                  sqlite3_column_text(st, 2), "category",
+                                  sqlite3_column_text(st, 3), "to",
+                                  sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "",
+                                  "attempts", sqlite3_column_int(st, 5), "next_at",
+                                  clock_format(sqlite3_column_int64(st, 6), at, sizeof at));
+            if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+                json_object_set_new(r, "last_error",
+                                    json_string((const char *)sqlite3_column_text(st, 7)));
+            json_array_append_new(rows, r);
+        }
+        sqlite3_finalize(st);
+    }
+    return json_pack("{s:o,s:o}", "counts", counts, "messages", rows);
+}
+
+/* mailer_control_status - queue counts in SERVICE_STATUS */
+void mailer_control_status(service_t *svc, json_t *body)
+{
+    mailer_t *m = service_state(svc);
+    json_t *d = json_object();
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT status, count(*) FROM messages GROUP BY status");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(d, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_finalize(st);
+    if (m && m->pool)
+        json_object_set_new(d, "in_flight", json_integer((json_int_t)mailer_pool_pending(m->pool)));
+    json_object_set_new(body, "detail", d);
+}
