@@ -38,6 +38,7 @@
  * to the journal and one to hark-survey, made on first use (a pthread key
  * closes each when the thread ends).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
