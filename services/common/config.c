@@ -160,8 +160,8 @@ int config_parse_size(const char *s, long long *bytes)
     return 0;
 }
 
-/* s_digits - n decimal digits at s as a number, or -1 */
-static int s_digits(const char *s, int n)
+/* config_digits - n decimal digits at s as a number, or -1 */
+int config_digits(const char *s, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -177,7 +177,7 @@ int config_parse_time(const char *s, int *minutes)
 {
     if (!s || strlen(s) != 5 || s[2] != ':')
         return -1;
-    int h = s_digits(s, 2), m = s_digits(s + 3, 2);
+    int h = config_digits(s, 2), m = config_digits(s + 3, 2);
     if (h < 0 || h > 23 || m < 0 || m > 59)
         return -1;
     *minutes = h * 60 + m;
@@ -189,11 +189,11 @@ int config_parse_time(const char *s, int *minutes)
 static int s_hour(const char *p, size_t n)
 {
     if (n >= 4 && p[n - 3] == ':') {
-        if (s_digits(p + n - 2, 2) != 0)
+        if (config_digits(p + n - 2, 2) != 0)
             return -1;
         n -= 3;
     }
-    return n >= 1 && n <= 2 ? s_digits(p, (int)n) : -1;
+    return n >= 1 && n <= 2 ? config_digits(p, (int)n) : -1;
 }
 
 /* config_parse_hours - "START-END" in whole hours */
