@@ -102,15 +102,23 @@ static const config_setting_t *s_find_setting(const char *section, const char *k
     return NULL;
 }
 
-/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" (or "0") to ms */
-int config_parse_duration(const char *s, long long *ms)
+/* s_number - the decimal number s starts with (at most 12 digits) into *v,
+ * *end after it; 0, or -1 when s starts with no digit or too many */
+static int s_number(const char *s, long long *v, char **end)
 {
     if (!s || !isdigit((unsigned char)*s))
         return -1;
     errno = 0;
+    *v = strtoll(s, end, 10);
+    return errno || *end - s > 12 ? -1 : 0;
+}
+
+/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" (or "0") to ms */
+int config_parse_duration(const char *s, long long *ms)
+{
+    long long v;
     char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end - s > 12)
+    if (s_number(s, &v, &end))
         return -1;
     long long mult;
     if (*end == '\0' && v == 0 && end - s == 1)
@@ -138,12 +146,9 @@ int config_parse_duration(const char *s, long long *ms)
 /* config_parse_size - "512", "64k", "4M", "1G" to bytes */
 int config_parse_size(const char *s, long long *bytes)
 {
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    errno = 0;
+    long long v;
     char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end - s > 12)
+    if (s_number(s, &v, &end))
         return -1;
     long long mult = 1;
     if (*end == 'k' || *end == 'K')
