@@ -412,6 +412,19 @@ static int s_case_get(sqlite3 *db, const char *id, char *status, char *cid, char
     return rc;
 }
 
+/* s_case_at - run sql, an UPDATE of case id (?1) at time at (?2); 0/-1 */
+static int s_case_at(sqlite3 *db, const char *sql, const char *id, int64_t at)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, at);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
 /* s_staff - case.replied, case.retagged, case.resolved */
 static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
@@ -430,16 +443,9 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         if (!message)
             return -1;
         /* the first reply stops the first-response clock */
-        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET first_reply_at ="
-                                          " coalesce(first_reply_at, ?2), status = CASE status"
-                                          " WHEN 'resolved' THEN status ELSE 'waiting' END"
-                                          " WHERE id = ?1");
-        if (!st)
-            return -1;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, at);
-        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        db_finish(st);
+        int rc = s_case_at(db, "UPDATE cases SET first_reply_at = coalesce(first_reply_at, ?2),"
+                               " status = CASE status WHEN 'resolved' THEN status"
+                               " ELSE 'waiting' END WHERE id = ?1", id, at);
         if (rc || s_note(db, id, at, by, "reply", message))
             return -1;
         log_info("event=case_replied case=%s by=%s", id, by ? by : "");
@@ -453,14 +459,8 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         return consumer_emit(c, ev, EV_MAIL_REQUESTED, "reply", mail);
     }
     if (strcmp(ev->type, EV_CASE_RESOLVED) == 0) {
-        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET status = 'resolved', resolved_at ="
-                                          " ?2 WHERE id = ?1 AND status <> 'resolved'");
-        if (!st)
-            return -1;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, at);
-        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        db_finish(st);
+        int rc = s_case_at(db, "UPDATE cases SET status = 'resolved', resolved_at = ?2"
+                               " WHERE id = ?1 AND status <> 'resolved'", id, at);
         log_info("event=case_resolved case=%s by=%s", id, by ? by : "");
         return rc ? -1 : s_note_say(s, db, id, at, by, "resolved", "intake.note_resolved", NULL);
     }
