@@ -102,15 +102,23 @@ static const config_setting_t *s_find_setting(const char *section, const char *k
     return NULL;
 }
 
-/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" (or "0") to ms */
-int config_parse_duration(const char *s, long long *ms)
+/* s_number - the decimal number s starts with (at most 12 digits) into *v,
+ * *end after it; 0, or -1 when s starts with no digit or too many */
+static int s_number(const char *s, long long *v, char **end)
 {
     if (!s || !isdigit((unsigned char)*s))
         return -1;
     errno = 0;
+    *v = strtoll(s, end, 10);
+    return errno || *end - s > 12 ? -1 : 0;
+}
+
+/* config_parse_duration - "500ms" "90s" "5m" "2h" "7d" "1w" (or "0") to ms */
+int config_parse_duration(const char *s, long long *ms)
+{
+    long long v;
     char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end - s > 12)
+    if (s_number(s, &v, &end))
         return -1;
     long long mult;
     if (*end == '\0' && v == 0 && end - s == 1)
@@ -138,12 +146,9 @@ int config_parse_duration(const char *s, long long *ms)
 /* config_parse_size - "512", "64k", "4M", "1G" to bytes */
 int config_parse_size(const char *s, long long *bytes)
 {
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    errno = 0;
+    long long v;
     char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end - s > 12)
+    if (s_number(s, &v, &end))
         return -1;
     long long mult = 1;
     if (*end == 'k' || *end == 'K')
@@ -160,8 +165,8 @@ int config_parse_size(const char *s, long long *bytes)
     return 0;
 }
 
-/* s_digits - n decimal digits at s as a number, or -1 */
-static int s_digits(const char *s, int n)
+/* config_digits - n decimal digits at s as a number, or -1 */
+int config_digits(const char *s, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -177,7 +182,7 @@ int config_parse_time(const char *s, int *minutes)
 {
     if (!s || strlen(s) != 5 || s[2] != ':')
         return -1;
-    int h = s_digits(s, 2), m = s_digits(s + 3, 2);
+    int h = config_digits(s, 2), m = config_digits(s + 3, 2);
     if (h < 0 || h > 23 || m < 0 || m > 59)
         return -1;
     *minutes = h * 60 + m;
@@ -189,11 +194,11 @@ int config_parse_time(const char *s, int *minutes)
 static int s_hour(const char *p, size_t n)
 {
     if (n >= 4 && p[n - 3] == ':') {
-        if (s_digits(p + n - 2, 2) != 0)
+        if (config_digits(p + n - 2, 2) != 0)
             return -1;
         n -= 3;
     }
-    return n >= 1 && n <= 2 ? s_digits(p, (int)n) : -1;
+    return n >= 1 && n <= 2 ? config_digits(p, (int)n) : -1;
 }
 
 /* config_parse_hours - "START-END" in whole hours */

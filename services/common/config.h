@@ -99,6 +99,8 @@ unsigned config_days(const config_t *cfg, const char *section, const char *key);
 /* config_parse_duration / config_parse_size - text to ms / bytes; 0 or -1 */
 int config_parse_duration(const char *s, long long *ms);
 int config_parse_size(const char *s, long long *bytes);
+/* config_digits - exactly n ASCII digits at s as a number, or -1 */
+int config_digits(const char *s, int n);
 /* config_parse_time - "09:30" to minutes after midnight; 0 or -1 */
 int config_parse_time(const char *s, int *minutes);
 /* config_parse_hours - "9-17" or "09:00-17:00" to whole hours start 0..23,

@@ -13,18 +13,6 @@
 #include "milestone_settings.h"
 #include "proto.h"
 
-/* s_digits - n ASCII digits at s as a number, or -1 */
-static int s_digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /* milestone_settings_parse_time - the config's time-of-day kind, so
  * [milestone] time and a milestone.saved time read alike */
 int milestone_settings_parse_time(const char *s, int *minutes)
@@ -47,7 +35,7 @@ int milestone_settings_parse_offset(const char *s, int *days)
     size_t n = strlen(p);
     if (n < 2 || n > 3 || p[n - 1] != 'd')
         return -1;
-    int v = s_digits(p, (int)n - 1);
+    int v = config_digits(p, (int)n - 1);
     if (v < 0 || v > 30)
         return -1;
     *days = sign * v;

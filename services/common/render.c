@@ -24,6 +24,7 @@
 #include "render.h"
 
 #include "buf.h"
+#include "locale_tag.h"
 #include "mdescape.h"
 #include "mdtext.h"
 #include "mime.h"
@@ -43,7 +44,6 @@
 
 #define S_MAX_FILE        ((size_t)1024 * 1024)  /* a template file, bytes */
 #define S_MAX_LOCALES     64        /* locale directories we look at */
-#define S_MAX_LOCALE_LEN  35        /* BCP 47 tags we accept, characters */
 #define S_MAX_NAME_LEN    64        /* template and partial names */
 #define S_MAX_ENTRIES     4096      /* cache entries, misses included */
 #define S_MAX_LINE_OUTPUT ((size_t)64 * 1024)   /* rendered subject, bytes */
@@ -156,27 +156,6 @@ static char *s_one_line(const char *s)
     }
     clean[o] = '\0';
     return clean;
-}
-
-/* s_locale_norm - tag lowercased with '_' as '-' into out; -1 unless it is
- * 1..S_MAX_LOCALE_LEN of [a-z0-9-] starting with a letter */
-static int s_locale_norm(const char *tag, char *out, size_t outlen)
-{
-    size_t n = tag ? strlen(tag) : 0;
-    if (n == 0 || n > S_MAX_LOCALE_LEN || n + 1 > outlen)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        char c = tag[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        else if (c == '_')
-            c = '-';
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return -1;
-        out[i] = c;
-    }
-    out[n] = '\0';
-    return (out[0] >= 'a' && out[0] <= 'z') ? 0 : -1;
 }
 
 /* s_name_ok - template names are [a-z0-9_-] without a leading '_';
@@ -432,9 +411,9 @@ static const char *s_known_locale(const render_t *r, const char *locale)
  * (pointers into r); returns how many (at least the default) */
 static size_t s_chain(const render_t *r, const char *tag, const char *chain[3])
 {
-    char norm[S_MAX_LOCALE_LEN + 1];
+    char norm[LOCALE_TAG_MAX + 1];
     size_t n = 0;
-    if (s_locale_norm(tag, norm, sizeof norm) == 0) {
+    if (locale_tag_norm(tag, norm, sizeof norm) == 0) {
         const char *full = s_known_locale(r, norm);
         if (full)
             chain[n++] = full;
@@ -527,11 +506,11 @@ static int s_escape_line(mustache_buf_t *out, const char *s, size_t len,
 /* render_plural_category - CLDR cardinal category of integer n */
 const char *render_plural_category(const char *locale, long long n)
 {
-    char lang[S_MAX_LOCALE_LEN + 1];
+    char lang[LOCALE_TAG_MAX + 1];
     unsigned long long a = n < 0 ? 0ULL - (unsigned long long)n
                                  : (unsigned long long)n;
     unsigned m10 = (unsigned)(a % 10), m100 = (unsigned)(a % 100);
-    if (s_locale_norm(locale, lang, sizeof lang) != 0)
+    if (locale_tag_norm(locale, lang, sizeof lang) != 0)
         return a == 1 ? "one" : "other";
     lang[strcspn(lang, "-")] = '\0';
     if (strcmp(lang, "ru") == 0 || strcmp(lang, "be") == 0 ||
@@ -647,12 +626,12 @@ static void s_mark_link_rows(cmark_node *doc)
 render_t *render_new(const char *templates_dir, const char *default_locale,
                      char *err, size_t errlen)
 {
-    char def[S_MAX_LOCALE_LEN + 1];
+    char def[LOCALE_TAG_MAX + 1];
     if (!templates_dir || !*templates_dir) {
         s_err(err, errlen, "no templates directory");
         return NULL;
     }
-    if (s_locale_norm(default_locale, def, sizeof def) != 0) {
+    if (locale_tag_norm(default_locale, def, sizeof def) != 0) {
         s_err(err, errlen, "bad default locale \"%.40s\"",
               default_locale ? default_locale : "");
         return NULL;
@@ -672,8 +651,8 @@ render_t *render_new(const char *templates_dir, const char *default_locale,
     }
     struct dirent *de;
     while ((de = readdir(d)) && r->nlocales < S_MAX_LOCALES) {
-        char norm[S_MAX_LOCALE_LEN + 1];
-        if (s_locale_norm(de->d_name, norm, sizeof norm) != 0 ||
+        char norm[LOCALE_TAG_MAX + 1];
+        if (locale_tag_norm(de->d_name, norm, sizeof norm) != 0 ||
             strcmp(norm, de->d_name) != 0)
             continue;           /* directory names are lowercase tags */
         size_t plen = strlen(templates_dir) + strlen(de->d_name) + 2;

@@ -19,10 +19,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "locale_tag.h"
 #include "mustache.h"
 #include "words.h"
-
-#define S_TAG_MAX 35 /* characters of a locale tag, as the mailer takes */
 
 typedef struct {
     char *name; /* the folder */
@@ -34,27 +33,6 @@ struct words {
     size_t n;
     size_t fallback;
 };
-
-/* s_norm - tag lowercased with '_' as '-' into out (size > S_TAG_MAX);
- * -1 unless 1..S_TAG_MAX of [a-z0-9-] starting with a letter */
-static int s_norm(const char *tag, char *out)
-{
-    size_t n = tag ? strlen(tag) : 0;
-    if (n == 0 || n > S_TAG_MAX)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        char c = tag[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        else if (c == '_')
-            c = '-';
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return -1;
-        out[i] = c;
-    }
-    out[n] = '\0';
-    return out[0] >= 'a' && out[0] <= 'z' ? 0 : -1;
-}
 
 /* s_find - the locale whose folder is name (case aside), or -1 */
 static int s_find(const words_t *w, const char *name)
@@ -125,9 +103,9 @@ words_t *words_load(const char *dir, const char *fallback, char *err, size_t err
     size_t cap = 0;
     int bad = 0;
     while (!bad && (e = readdir(d))) {
-        char norm[S_TAG_MAX + 1], file[4096];
+        char norm[LOCALE_TAG_MAX + 1], file[4096];
         struct stat st;
-        if (s_norm(e->d_name, norm))
+        if (locale_tag_norm(e->d_name, norm, sizeof norm))
             continue; /* ".", "..", or no language tag */
         snprintf(file, sizeof file, "%s/%s/words.json", dir, e->d_name);
         if (stat(file, &st) || !S_ISREG(st.st_mode))
@@ -204,8 +182,8 @@ const char *words_name(const words_t *w, size_t i) { return i < w->n ? w->loc[i]
  * language), or -1 */
 static int s_match(const words_t *w, const char *tag)
 {
-    char norm[S_TAG_MAX + 1];
-    if (s_norm(tag, norm))
+    char norm[LOCALE_TAG_MAX + 1];
+    if (locale_tag_norm(tag, norm, sizeof norm))
         return -1;
     int i = s_find(w, norm);
     char *dash = strchr(norm, '-');

@@ -221,6 +221,9 @@ void gateway_reports_reasons(gateway_req_t *r);
 /* gateway_cases_param_ok - a cases or reasons-report query parameter's
  * value, or 0 having answered 400 naming it */
 int gateway_cases_param_ok(gateway_req_t *r, const char *name, const char *v);
+/* gateway_cases_params - the NULL-ended keys the query has, each checked,
+ * into req as strings; 0, or -1 having answered 400 */
+int gateway_cases_params(gateway_req_t *r, json_t *req, const char *const keys[]);
 
 /* the routes */
 void gateway_events_post(gateway_req_t *r);

@@ -178,6 +178,21 @@ int gateway_cases_param_ok(gateway_req_t *r, const char *name, const char *v)
     return why == NULL;
 }
 
+/* gateway_cases_params - each of keys (NULL-ended) the query has, checked
+ * by gateway_cases_param_ok, into req as a string; 0, or -1 having answered */
+int gateway_cases_params(gateway_req_t *r, json_t *req, const char *const keys[])
+{
+    for (int i = 0; keys[i]; i++) {
+        const char *v = gateway_arg(r, keys[i]);
+        if (!v)
+            continue;
+        if (!gateway_cases_param_ok(r, keys[i], v))
+            return -1;
+        json_object_set_new(req, keys[i], json_string(v));
+    }
+    return 0;
+}
+
 void gateway_cases(gateway_req_t *r)
 {
     if (!gateway_bearer_ok(r, r->gw->admin_key))
@@ -211,14 +226,9 @@ void gateway_cases(gateway_req_t *r)
         json_object_set_new(req, "id", json_string(id));
     } else {
         static const char *const keys[] = {"status", "reason", "team", NULL};
-        for (int i = 0; keys[i]; i++) {
-            if (!gateway_arg(r, keys[i]))
-                continue;
-            if (!gateway_cases_param_ok(r, keys[i], gateway_arg(r, keys[i]))) {
-                json_decref(req);
-                return;
-            }
-            json_object_set_new(req, keys[i], json_string(gateway_arg(r, keys[i])));
+        if (gateway_cases_params(r, req, keys)) {
+            json_decref(req);
+            return;
         }
         const char *b = gateway_arg(r, "breached");
         if (b && !gateway_cases_param_ok(r, "breached", b)) {

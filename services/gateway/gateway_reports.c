@@ -261,14 +261,9 @@ void gateway_reports_reasons(gateway_req_t *r)
         return;
     json_t *req = json_object();
     static const char *const keys[] = {"from", "to", "kind", "team", NULL};
-    for (int i = 0; keys[i]; i++) {
-        if (!gateway_arg(r, keys[i]))
-            continue;
-        if (!gateway_cases_param_ok(r, keys[i], gateway_arg(r, keys[i]))) {
-            json_decref(req);
-            return;
-        }
-        json_object_set_new(req, keys[i], json_string(gateway_arg(r, keys[i])));
+    if (gateway_cases_params(r, req, keys)) {
+        json_decref(req);
+        return;
     }
     char cmd[48] = "";
     json_t *reply =

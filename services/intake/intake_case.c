@@ -124,6 +124,17 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
                    const char *cid, const s_contact_t *w, const int *idx, const char *locale,
                    int64_t due, const char *text, const char *order, const char *channel);
 
+/* s_bind_answer - the case id, text and score (NULL when absent) as ?1..?3:
+ * the check whether an answer changed and its update bind them alike */
+static void s_bind_answer(sqlite3_stmt *st, const char *id, const char *text, const json_t *js)
+{
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    if (json_is_integer(js))
+        sqlite3_bind_int64(st, 3, json_integer_value(js));
+}
+
 /* s_nps_again - a later feedback.given of an invite that already has case
  * id: the survey page lets a customer change an answer, and hark-survey
  * emits each one.  It is the same piece of feedback, so no second case and
@@ -144,11 +155,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
                                       " WHERE id = ?1");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    if (json_is_integer(js))
-        sqlite3_bind_int64(st, 3, json_integer_value(js));
+    s_bind_answer(st, id, text, js);
     int same = 1, staff = 0, waited_for_nobody = 0;
     char cid[160] = "", locale[64] = "", kept[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1] = "";
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -187,11 +194,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
                         " WHERE id = ?1");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    if (json_is_integer(js))
-        sqlite3_bind_int64(st, 3, json_integer_value(js));
+    s_bind_answer(st, id, text, js);
     sqlite3_bind_int(st, 4, staff);
     sqlite3_bind_text(st, 5, codes, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, primary->code, -1, SQLITE_TRANSIENT);
@@ -409,6 +412,19 @@ static int s_case_get(sqlite3 *db, const char *id, char *status, char *cid, char
     return rc;
 }
 
+/* s_case_at - run sql, an UPDATE of case id (?1) at time at (?2); 0/-1 */
+static int s_case_at(sqlite3 *db, const char *sql, const char *id, int64_t at)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, at);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
 /* s_staff - case.replied, case.retagged, case.resolved */
 static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
@@ -427,16 +443,9 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         if (!message)
             return -1;
         /* the first reply stops the first-response clock */
-        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET first_reply_at ="
-                                          " coalesce(first_reply_at, ?2), status = CASE status"
-                                          " WHEN 'resolved' THEN status ELSE 'waiting' END"
-                                          " WHERE id = ?1");
-        if (!st)
-            return -1;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, at);
-        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        db_finish(st);
+        int rc = s_case_at(db, "UPDATE cases SET first_reply_at = coalesce(first_reply_at, ?2),"
+                               " status = CASE status WHEN 'resolved' THEN status"
+                               " ELSE 'waiting' END WHERE id = ?1", id, at);
         if (rc || s_note(db, id, at, by, "reply", message))
             return -1;
         log_info("event=case_replied case=%s by=%s", id, by ? by : "");
@@ -450,14 +459,8 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         return consumer_emit(c, ev, EV_MAIL_REQUESTED, "reply", mail);
     }
     if (strcmp(ev->type, EV_CASE_RESOLVED) == 0) {
-        sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET status = 'resolved', resolved_at ="
-                                          " ?2 WHERE id = ?1 AND status <> 'resolved'");
-        if (!st)
-            return -1;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, at);
-        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        db_finish(st);
+        int rc = s_case_at(db, "UPDATE cases SET status = 'resolved', resolved_at = ?2"
+                               " WHERE id = ?1 AND status <> 'resolved'", id, at);
         log_info("event=case_resolved case=%s by=%s", id, by ? by : "");
         return rc ? -1 : s_note_say(s, db, id, at, by, "resolved", "intake.note_resolved", NULL);
     }

@@ -209,6 +209,21 @@ static const char s_preview_sql[] =
     " cu.email, s.reason FROM who w LEFT JOIN customers cu ON cu.id = w.customer_id"
     " LEFT JOIN suppressions s ON s.address = lower(cu.email)";
 
+/* s_candidates - sql (built on loop_store_candidates_sql) prepared with
+ * its reason (?1), since (?2) and loop (?3, NULL: any) bound, or NULL */
+static sqlite3_stmt *s_candidates(sqlite3 *db, const char *sql, const char *reason,
+                                  int64_t since_ms, const char *lid)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if (lid)
+        sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
+    return st;
+}
+
 /* s_render - the sample: customer cid's email as the mailer would render it */
 static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, const char *cid,
                         const char *locale, int64_t since_ms, char *err, size_t errlen)
@@ -228,13 +243,9 @@ static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, 
     if (sqlite3_step(st) == SQLITE_ROW && s_col(st, 0))
         snprintf(tz, sizeof tz, "%s", s_col(st, 0));
     db_finish(st);
-    st = db_prepare(db, sql);
+    st = s_candidates(db, sql, reason, since_ms, lid);
     if (!st)
         return NULL;
-    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, since_ms);
-    if (lid)
-        sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
     json_t *vars = loop_send_vars(conf->words, st, json_string_value(json_object_get(req, "title")),
                                   json_string_value(json_object_get(req, "announcement")), locale,
@@ -288,13 +299,9 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
     db_finish(st);
     char sql[4096];
     snprintf(sql, sizeof sql, s_preview_sql, loop_store_candidates_sql);
-    st = db_prepare(db, sql);
+    st = s_candidates(db, sql, reason, since_ms, lid);
     if (!st)
         return NULL;
-    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, since_ms);
-    if (lid)
-        sqlite3_bind_text(st, 3, lid, -1, SQLITE_TRANSIENT);
     json_t *locales = json_object(), *skipped = json_object();
     long long customers = 0;
     char sample_cid[160] = "", sample_locale[64] = "";

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "config.h"
 #include "milestone.h"
 #include "tz.h"
 
@@ -26,23 +27,11 @@ static int s_mdays(int y, int m)
     return m == 2 && milestone_date_leap(y) ? 29 : d[m - 1];
 }
 
-/* s_digits - n ASCII digits at s as a number, or -1 */
-static int s_digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 int milestone_date_parse(const char *s, int *y, int *m, int *d)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return -1;
-    int yy = s_digits(s, 4), mm = s_digits(s + 5, 2), dd = s_digits(s + 8, 2);
+    int yy = config_digits(s, 4), mm = config_digits(s + 5, 2), dd = config_digits(s + 8, 2);
     if (yy < 1 || mm < 1 || mm > 12 || dd < 1 || dd > s_mdays(yy, mm))
         return -1;
     *y = yy;
@@ -55,7 +44,7 @@ int milestone_date_parse_birthday(const char *s, int *m, int *d)
 {
     int y;
     if (s && strlen(s) == 7 && s[0] == '-' && s[1] == '-' && s[4] == '-') {
-        int mm = s_digits(s + 2, 2), dd = s_digits(s + 5, 2);
+        int mm = config_digits(s + 2, 2), dd = config_digits(s + 5, 2);
         if (mm < 1 || mm > 12 || dd < 1 || dd > s_mdays(2000, mm)) /* 2000: a leap year */
             return -1;
         *m = mm;
