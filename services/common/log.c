@@ -129,3 +129,23 @@ const char *log_quote(const char *s, char *buf, size_t len)
     buf[o] = '\0';
     return buf;
 }
+
+/* log_value - see log.h.  A per-thread ring rather than a caller's buffer
+ * so that a call site stays one readable line; the gateway logs from many
+ * threads, hence _Thread_local. */
+const char *log_value(const char *s)
+{
+    static _Thread_local char ring[8][512];
+    static _Thread_local unsigned next;
+    char *buf = ring[next++ % 8];
+    if (!s)
+        s = "";
+    int plain = *s != '\0';
+    for (const unsigned char *p = (const unsigned char *)s; plain && *p; p++)
+        plain = *p > 0x20 && *p != 0x7f && *p != '"' && *p != '=' && *p != '\\';
+    if (plain && strlen(s) < sizeof ring[0]) {
+        memcpy(buf, s, strlen(s) + 1);
+        return buf;
+    }
+    return log_quote(s, buf, sizeof ring[0]);
+}

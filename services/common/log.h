@@ -22,4 +22,13 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * characters escaped into buf (truncated to fit); returns buf. */
 const char *log_quote(const char *s, char *buf, size_t len);
 
+/* log_value - s as a logfmt value for this log call: as it is when it is
+ * a plain word (no space, quote, '=', backslash or control byte, not
+ * empty), else quoted as log_quote does.  For ids and text that came from
+ * outside (customer and order ids, actors, codes), so "c1 level=error"
+ * cannot add a key to the line.  The result lives in a ring of 8 buffers
+ * per thread: use it within the log call, at most 8 in one call; values
+ * are cut at about 500 bytes. */
+const char *log_value(const char *s);
+
 #endif

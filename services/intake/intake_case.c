@@ -249,7 +249,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     } else {
         if (code) /* the gateway refuses these; a taxonomy changed since */
             log_warn("event=unknown_reason_code offset=%lld code=%s", (long long)ev->offset,
-                     code);
+                     log_value(code));
         if (text)
             n = intake_match_tag(s->match, text, strlen(text), idx, REASONS_MAX_CODES);
         if (n < 0)
@@ -434,7 +434,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     char status[16], cid[160], kind[16], locale[64];
     int retags = 0;
     if (s_case_get(db, id, status, cid, kind, locale, &retags)) {
-        log_warn("event=case_unknown type=%s case=%s", ev->type, id ? id : "");
+        log_warn("event=case_unknown type=%s case=%s", ev->type, log_value(id));
         return 0;
     }
     int64_t at = consumer_event_ms(ev);
@@ -448,7 +448,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
                                " ELSE 'waiting' END WHERE id = ?1", id, at);
         if (rc || s_note(db, id, at, by, "reply", message))
             return -1;
-        log_info("event=case_replied case=%s by=%s", id, by ? by : "");
+        log_info("event=case_replied case=%s by=%s", log_value(id), log_value(by));
         if (!*cid)
             return s_note_say(s, db, id, at, NULL, "note", "intake.note_no_customer", NULL);
         json_t *vars = json_pack("{s:s,s:s}", "case_number", id, "reply", message);
@@ -461,7 +461,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     if (strcmp(ev->type, EV_CASE_RESOLVED) == 0) {
         int rc = s_case_at(db, "UPDATE cases SET status = 'resolved', resolved_at = ?2"
                                " WHERE id = ?1 AND status <> 'resolved'", id, at);
-        log_info("event=case_resolved case=%s by=%s", id, by ? by : "");
+        log_info("event=case_resolved case=%s by=%s", log_value(id), log_value(by));
         return rc ? -1 : s_note_say(s, db, id, at, by, "resolved", "intake.note_resolved", NULL);
     }
     /* case.retagged: the staff's codes replace the case's */
@@ -475,7 +475,8 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         for (int j = 0; j < n; j++)
             dup |= idx[j] == k;
         if (k < 0) {
-            log_warn("event=retag_unknown_code case=%s code=%s", id, json_string_value(v));
+            log_warn("event=retag_unknown_code case=%s code=%s", log_value(id),
+                     log_value(json_string_value(v)));
             return 0; /* the CLI and gateway check codes; skip, change nothing */
         }
         if (!dup && n < REASONS_MAX_CODES)
@@ -549,7 +550,7 @@ static int s_loop(intake_t *s, sqlite3 *db, const hark_event_t *ev)
         json_decref(say);
         if (rc)
             return -1;
-        log_info("event=case_loop_closed case=%s loop=%s", id, loop ? loop : "");
+        log_info("event=case_loop_closed case=%s loop=%s", log_value(id), log_value(loop));
     }
     return 0;
 }

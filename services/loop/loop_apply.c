@@ -70,12 +70,12 @@ int loop_apply_closed(service_t *svc, sqlite3 *db, const hark_event_t *ev, consu
     long added = 0;
     if (loop_store_closed(db, p, consumer_event_ms(ev), ev->offset, &added)) {
         log_error("event=loop_not_closed offset=%lld loop=%s", (long long)ev->offset,
-                  json_string_value(json_object_get(p, "loop")));
+                  log_value(json_string_value(json_object_get(p, "loop"))));
         return -1;
     }
     log_info("event=loop_closed loop=%s reason=%s recipients=%ld",
-             json_string_value(json_object_get(p, "loop")),
-             json_string_value(json_object_get(p, "reason")), added);
+             log_value(json_string_value(json_object_get(p, "loop"))),
+             log_value(json_string_value(json_object_get(p, "reason"))), added);
     if (h && added)
         evloop_timer_at(service_evloop(svc), h->send_timer, 0);
     return 0;

@@ -137,7 +137,8 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     if (strcmp(status, "sent") != 0)
-        log_info("event=loop_skipped loop=%s customer=%s why=%s", r->loop, r->cid, status);
+        log_info("event=loop_skipped loop=%s customer=%s why=%s", log_value(r->loop),
+                 log_value(r->cid), status);
     return rc;
 }
 

@@ -43,7 +43,7 @@ int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
     const json_t *p = ev->payload;
     log_info("event=retry_requested message=%lld actor=%s",
              (long long)json_integer_value(json_object_get(p, "message")),
-             json_string_value(json_object_get(p, "actor")));
+             log_value(json_string_value(json_object_get(p, "actor"))));
     if (m)
         evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
     return mailer_store_requeue(db, json_integer_value(json_object_get(p, "message")),

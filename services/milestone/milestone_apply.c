@@ -78,8 +78,8 @@ int milestone_apply_saved(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
                   err);
     else if (rc == 0)
         log_info("event=settings_saved kind=%s by=%s",
-                 json_string_value(json_object_get(p, "kind")),
-                 json_string_value(json_object_get(p, "by")));
+                 log_value(json_string_value(json_object_get(p, "kind"))),
+                 log_value(json_string_value(json_object_get(p, "by"))));
     evloop_timer_at(service_evloop(svc), m->timer, 0); /* a new time may be due now */
     return rc < 0 ? -1 : 0;
 }

@@ -279,7 +279,7 @@ static int s_send_batch(service_t *svc, milestone_t *m, sqlite3 *db)
             sent++;
         if (!bad && strcmp(d->status, "missed") != 0)
             log_info("event=milestone_%s kind=%s customer=%s year=%d", d->status,
-                     milestone_settings_kind_names[d->kind], d->cid, d->year);
+                     milestone_settings_kind_names[d->kind], log_value(d->cid), d->year);
     }
     if (bad || db_commit(db)) {
         db_rollback(db);

@@ -63,7 +63,7 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     if (picked < 0)
         return -1;
     if (picked == 0) {
-        log_info("event=no_campaign order=%s", order_id);
+        log_info("event=no_campaign order=%s", log_value(order_id));
         return 0;
     }
     int64_t delay = camp.delay, expiry = camp.expiry;
@@ -114,8 +114,8 @@ static int s_schedule(survey_t *s, sqlite3 *db, const hark_event_t *ev, const ch
     if (rc || !inserted) /* not twice for one purchase, nor for one order */
         return rc;
     char when[40];
-    log_info("event=invite_%s invite=%s campaign=%s order=%s due=%s", status, id, campaign,
-             order_id, clock_format(due, when, sizeof when));
+    log_info("event=invite_%s invite=%s campaign=%s order=%s due=%s", status, id,
+             log_value(campaign), log_value(order_id), clock_format(due, when, sizeof when));
     if (strcmp(status, "throttled") == 0 || strcmp(status, "suppressed") == 0)
         return survey_store_stat_add(db, consumer_event_ms(ev), campaign,
                                *locale ? locale : s->set.default_locale, status, 1);

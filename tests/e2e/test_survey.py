@@ -366,3 +366,19 @@ def test_survey__check_config_names_file_and_line_of_a_bad_window_or_zone(make_h
         n = next(i for i, line in enumerate(lines, 1) if line.startswith(key + " ="))
         assert "%s:%d: [survey] %s: " % (h.config, n, key) in r.stderr, r.stderr
     assert "3 errors" in r.stderr
+
+
+def test_survey__forged_ids_stay_values_in_one_log_line_of_their_own(survey):
+    # a customer id and an order id written to forge a journal error line
+    # and to add keys to the survey's own line
+    forged_cid = "m1\nts=2026-12-07T00:00:00.000Z svc=journal level=error event=FORGED_LINE"
+    forged_order = "o1 level=error event=FORGED_KEY"
+    buy(survey, forged_cid, "m1@example.com", forged_order)
+    wait_for(lambda: "event=invite_" in survey.log(), 20, what="the invite logged")
+    log = survey.log()
+    for line in log.splitlines():
+        assert not line.startswith("ts=2026-12-07T00:00:00.000Z"), line
+        assert "svc=journal level=error event=FORGED_LINE" not in line.split('"')[0], line
+    line = [l for l in log.splitlines() if "event=invite_" in l][0]
+    assert 'order="o1 level=error event=FORGED_KEY"' in line
+    assert line.count(" level=") == 2 and line.index(" level=info ") < line.index("order=")

@@ -79,6 +79,48 @@ static void test_log__utf8_passes_unchanged(void)
     CHECK(strstr(out, "customer=Пётр 张伟\n") != NULL);
 }
 
+static void test_log__log_value_leaves_plain_ids_bare_and_quotes_the_rest(void)
+{
+    CHECK_STR(log_value("c-42"), "c-42");
+    CHECK_STR(log_value("web:ola@example.pl"), "web:ola@example.pl");
+    CHECK_STR(log_value("o1 level=error"), "\"o1 level=error\"");
+    CHECK_STR(log_value("a=b"), "\"a=b\"");
+    CHECK_STR(log_value("say \"hi\""), "\"say \\\"hi\\\"\"");
+    CHECK_STR(log_value("m1\nts=x"), "\"m1\\x0ats=x\"");
+    CHECK_STR(log_value(""), "\"\"");
+    CHECK_STR(log_value(NULL), "\"\"");
+}
+
+static void test_log__a_forged_order_id_adds_no_key_to_the_line(void)
+{
+    char out[4096];
+    int p[2];
+    CHECK(pipe(p) == 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(p[1], STDERR_FILENO);
+    log_info("event=no_campaign order=%s", log_value("o1 level=error event=FORGED"));
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(p[1]);
+    ssize_t n = read(p[0], out, sizeof out - 1);
+    close(p[0]);
+    out[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(out, "order=\"o1 level=error event=FORGED\"\n") != NULL);
+    CHECK(strstr(out, " level=error") == strstr(out, "o1 level=error") + 2);
+}
+
+static void test_log__eight_values_in_one_call_do_not_overwrite_each_other(void)
+{
+    const char *v[8];
+    char want[8][16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(want[i], sizeof want[i], "v%d", i);
+        v[i] = log_value(want[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        CHECK_STR(v[i], want[i]);
+}
+
 int main(void)
 {
     log_init("test");
@@ -86,5 +128,8 @@ int main(void)
     UNIT_RUN(test_log__carriage_return_tab_and_del_are_escaped);
     UNIT_RUN(test_log__a_value_of_only_newlines_longer_than_the_line_is_cut_not_split);
     UNIT_RUN(test_log__utf8_passes_unchanged);
+    UNIT_RUN(test_log__log_value_leaves_plain_ids_bare_and_quotes_the_rest);
+    UNIT_RUN(test_log__a_forged_order_id_adds_no_key_to_the_line);
+    UNIT_RUN(test_log__eight_values_in_one_call_do_not_overwrite_each_other);
     return UNIT_END();
 }
