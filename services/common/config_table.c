@@ -69,6 +69,10 @@ const config_setting_t config_table[] = {
      "total HTTP connections at once"},
     {"gateway", "per_ip_connections", CFG_INT, "128", 1, 10000, NULL,
      "HTTP connections at once from one client address"},
+    {"gateway", "trusted_proxies", CFG_LIST, "", 0, 0, NULL,
+     "IPv4 or IPv6 addresses of reverse proxies in front of the gateway; a request from one of "
+     "them is counted, for the form rate limit, against the address its X-Forwarded-For names "
+     "(empty: X-Forwarded-For is ignored)"},
     {"gateway", "journal_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long a request waits for the journal before answering 503"},
     {"gateway", "survey_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,

@@ -39,6 +39,7 @@
  * closes each when the thread ends).
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,13 @@ static int s_init(service_t *svc)
     gateway_t *gw = calloc(1, sizeof *gw);
     if (!gw)
         return -1;
-    service_set_state(svc, gw);
     gw->cfg = service_config(svc);
+    if (gateway_config_load(gw->cfg, &gw->conf)) {
+        free(gw);
+        return -1;
+    }
+    service_set_state(svc, gw);
     gw->zctx = service_zctx(svc);
-    gateway_config_load(gw->cfg, &gw->conf);
     /* one per-thread client key per service the gateway talks to */
     pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
                               &gw->owner_keys[2], &gw->owner_keys[3]};
@@ -427,6 +431,73 @@ const char *gateway_arg(gateway_req_t *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     return v && *v ? v : NULL;
+}
+
+/* s_addr_eq - the same IPv4 or IPv6 address (ports aside) */
+static int s_addr_eq(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+    if (a->sa_family != b->ss_family)
+        return 0;
+    if (a->sa_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+    if (a->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return 0;
+}
+
+/* s_trusted - sa is one of [gateway] trusted_proxies */
+static int s_trusted(const gateway_t *gw, const struct sockaddr *sa)
+{
+    for (size_t i = 0; i < gw->conf.n_proxies; i++)
+        if (s_addr_eq(sa, &gw->conf.proxies[i]))
+            return 1;
+    return 0;
+}
+
+/* gateway_client_addr - see gateway.h.  X-Forwarded-For is read from the
+ * right: each proxy appends the address it heard from, so the entries left
+ * of the last one our own proxies added are the client's to forge. */
+const struct sockaddr *gateway_client_addr(gateway_req_t *r, struct sockaddr_storage *out)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return NULL;
+    const struct sockaddr *peer = ci->client_addr;
+    size_t plen = peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    memcpy(out, peer, plen);
+    const char *xff = gateway_header(r, "X-Forwarded-For");
+    if (!xff || !s_trusted(r->gw, peer))
+        return (const struct sockaddr *)out;
+    char list[1024];
+    if (strlen(xff) >= sizeof list) /* its trustworthy right end would be cut */
+        return (const struct sockaddr *)out;
+    snprintf(list, sizeof list, "%s", xff);
+    for (char *end = list + strlen(list); end > list;) {
+        char *comma = end;
+        while (comma > list && comma[-1] != ',')
+            comma--;
+        char *item = comma;
+        *end = '\0';
+        while (*item == ' ' || *item == '\t')
+            item++;
+        for (char *t = item + strlen(item); t > item && (t[-1] == ' ' || t[-1] == '\t');)
+            *--t = '\0';
+        struct sockaddr_storage ss;
+        if (gateway_config_parse_addr(item, &ss)) {
+            memcpy(out, peer, plen); /* malformed: believe only the peer */
+            return (const struct sockaddr *)out;
+        }
+        *out = ss;
+        if (!s_trusted(r->gw, (const struct sockaddr *)&ss))
+            break;
+        end = comma > list ? comma - 1 : list;
+    }
+    return (const struct sockaddr *)out;
 }
 
 /* gateway_append - append through the thread's journal client */

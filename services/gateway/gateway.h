@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "config.h"
@@ -27,6 +28,7 @@ extern const char *const gateway_owners[GATEWAY_OWNERS];
 /* hark-gateway's settings, read once at start (gateway_config.c).  Strings
  * point into the config, which lives as long as the process. */
 #define GW_SERVICES_MAX 32
+#define GW_PROXIES_MAX 32
 typedef struct {
     const char *listen, *public_url;
     long long max_body;
@@ -46,10 +48,15 @@ typedef struct {
     int form_rate;              /* [intake] form_rate */
     const char *reasons;        /* [intake] reasons */
     const char *shop_name, *templates, *default_locale; /* [mailer] */
+    /* [gateway] trusted_proxies, parsed: whose X-Forwarded-For we believe */
+    struct sockaddr_storage proxies[GW_PROXIES_MAX];
+    size_t n_proxies;
 } gateway_config_t;
 
 /* gateway_config_load - fill out from cfg (already checked) */
-void gateway_config_load(const config_t *cfg, gateway_config_t *out);
+int gateway_config_load(const config_t *cfg, gateway_config_t *out);
+/* gateway_config_parse_addr - a numeric IPv4 or IPv6 address; 0/-1 */
+int gateway_config_parse_addr(const char *s, struct sockaddr_storage *ss);
 
 typedef struct {
     const config_t *cfg;
@@ -150,6 +157,12 @@ wire_client_t *gateway_journal(gateway_t *gw);
  * refused the events as they are (answer 500, not 503: a retry cannot help),
  * 0 when it did not answer or could not store them now (503). */
 json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused);
+/* gateway_client_addr - who the request is from: the peer, or, when the
+ * peer is one of [gateway] trusted_proxies, the last address in
+ * X-Forwarded-For that is not itself a trusted proxy (a malformed entry
+ * there: the peer).  Into out; returns (struct sockaddr *)out, or NULL
+ * when MHD does not know the peer. */
+const struct sockaddr *gateway_client_addr(gateway_req_t *r, struct sockaddr_storage *out);
 
 /* gateway_call - one request to owner's control socket ([owner] control; one
  * of gateway_owners) through this thread's client, waiting at most timeout_ms.

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "mime.h"
 #include "proto.h"
+#include "mailbox.h"
 #include "ratelimit.h"
 #include "reasons.h"
 #include "token.h"
@@ -196,22 +197,19 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
  * limit, with r->retry_after set to when its minute ends */
 static int s_rate_ok(gateway_req_t *r)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct sockaddr_storage ss;
     int retry = 60;
-    if (ratelimit_hit(r->gw->form_rate, ci ? ci->client_addr : NULL, clock_mono_ms(), &retry))
+    if (ratelimit_hit(r->gw->form_rate, gateway_client_addr(r, &ss), clock_mono_ms(), &retry))
         return 1;
     snprintf(r->retry_buf, sizeof r->retry_buf, "%d", retry);
     r->retry_after = r->retry_buf;
     return 0;
 }
 
-/* s_email_ok - a plausible address (the event's schema checks it too) */
+/* s_email_ok - the one address rule (mailbox.h), as the event's schema */
 static int s_email_ok(const char *e)
 {
-    const char *at = strchr(e, '@');
-    return at && at > e && strchr(at + 1, '.') && !strpbrk(e, " <>\"(),;:\\[]\r\n\t") &&
-           strlen(e) <= 254 && !strchr(at + 1, '@');
+    return mailbox_valid(e, strlen(e), MAILBOX_FQDN);
 }
 
 /* s_web_id - the customer id of a form's address (lower-cased), unique for

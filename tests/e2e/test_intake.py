@@ -683,6 +683,45 @@ def test_intake__form_rate_limit_is_exact_per_address(make_hark, tmp_path, smtp)
     h.stop()
 
 
+def test_intake__behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
+        make_hark, tmp_path, smtp):
+    # the proxy is 127.0.5.1; everyone reaches the gateway through it
+    conf = intake_conf(tmp_path, smtp.port, form_rate="3")
+    conf.setdefault("gateway", {})["trusted_proxies"] = "127.0.5.1 ::1"
+    h = make_hark(services=SERVICES, conf=conf)
+    proxy = "127.0.5.1"
+
+    def post(xff):
+        return _post_from(h, proxy, "/feedback", headers={"X-Forwarded-For": xff})[0]
+
+    a = [post("198.51.100.7") for _ in range(5)]
+    b = [post("203.0.113.9, 127.0.5.1") for _ in range(3)]      # a trusted hop is skipped
+    assert a == [403] * 3 + [429] * 2, a
+    assert b == [403] * 3, b
+    # a client cannot pick its address: only the right end counts
+    assert post("203.0.113.77, 198.51.100.7") == 429
+    # a malformed entry: the proxy itself is counted
+    assert [post("not-an-address") for _ in range(4)] == [403] * 3 + [429]
+    # from an address that is not a proxy, X-Forwarded-For is ignored
+    other = [_post_from(h, "127.0.6.1", "/feedback",
+                        headers={"X-Forwarded-For": "192.0.2.%d" % i})[0] for i in range(4)]
+    assert other == [403] * 3 + [429], other
+    h.stop()
+
+
+def test_intake__a_trusted_proxy_that_is_not_an_address_stops_the_gateway_naming_the_line(
+        make_hark, tmp_path, smtp):
+    conf = intake_conf(tmp_path, smtp.port)
+    conf.setdefault("gateway", {})["trusted_proxies"] = "127.0.5.1 proxy.example"
+    h = make_hark(services=SERVICES, conf=conf, start=False)
+    h.start(wait=False)
+    wait_for(lambda: "trusted_proxies: not an IPv4 or IPv6 address" in h.log(), 20,
+             what="the config error")
+    line = [l for l in h.log().splitlines() if "trusted_proxies: not an" in l][0]
+    assert line.startswith(h.config + ":")
+    h.stop(check=False)
+
+
 def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):
     # ids were cut at 120 characters: two long addresses sharing a start
     # became one customer
