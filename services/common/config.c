@@ -10,6 +10,7 @@
 #include "config.h"
 #include "tz.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -390,6 +391,23 @@ static const char *s_check_value(const config_setting_t *s, const char *v, char 
         if (config_parse_days(v, &m) == 0)
             return NULL;
         snprintf(msg, len, "expected days like mon-sat, mon,wed,fri or all, got \"%s\"", v);
+        return msg;
+    }
+    case CFG_ADDRS: {
+        char copy[1024], *save = NULL;
+        long long count = 0;
+        snprintf(copy, sizeof copy, "%s", v);
+        for (char *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+            unsigned char a[16];
+            if (inet_pton(AF_INET, t, a) != 1 && inet_pton(AF_INET6, t, a) != 1) {
+                snprintf(msg, len, "\"%s\" is not an IPv4 or IPv6 address", t);
+                return msg;
+            }
+            count++;
+        }
+        if (count <= s->max && strlen(v) < sizeof copy)
+            return NULL;
+        snprintf(msg, len, "at most %lld addresses", s->max);
         return msg;
     }
     case CFG_WORD: {

@@ -35,6 +35,7 @@ typedef enum {
     CFG_HOURS,    /* local hours START-END: 9-17 or 09:00-17:00 (0-24: all day) */
     CFG_DAYS,     /* weekdays: mon-fri, mon,wed,fri, "sat sun" or all */
     CFG_WORD,     /* letters and digits, length within [min, max] */
+    CFG_ADDRS,    /* numeric IPv4/IPv6 addresses, a LIST of at most max */
 } config_type_t;
 
 typedef struct {

@@ -111,6 +111,7 @@ static const char *s_type(config_type_t type, int *bounds)
     case CFG_ENDPOINT: return "ZeroMQ endpoint";
     case CFG_LISTEN: return "host:port";
     case CFG_LIST: return "list";
+    case CFG_ADDRS: *bounds = 1; return "IPv4 or IPv6 addresses, how many";
     case CFG_PATH: return "path";
     case CFG_EMAIL: return "email address";
     case CFG_URL: return "URL";

@@ -69,7 +69,7 @@ const config_setting_t config_table[] = {
      "total HTTP connections at once"},
     {"gateway", "per_ip_connections", CFG_INT, "128", 1, 10000, NULL,
      "HTTP connections at once from one client address"},
-    {"gateway", "trusted_proxies", CFG_LIST, "", 0, 0, NULL,
+    {"gateway", "trusted_proxies", CFG_ADDRS, "", 0, 32, NULL,
      "IPv4 or IPv6 addresses of reverse proxies in front of the gateway; a request from one of "
      "them is counted, for the form rate limit, against the address its X-Forwarded-For names "
      "(empty: X-Forwarded-For is ignored)"},

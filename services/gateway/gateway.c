@@ -109,13 +109,10 @@ static int s_init(service_t *svc)
     gateway_t *gw = calloc(1, sizeof *gw);
     if (!gw)
         return -1;
-    gw->cfg = service_config(svc);
-    if (gateway_config_load(gw->cfg, &gw->conf)) {
-        free(gw);
-        return -1;
-    }
     service_set_state(svc, gw);
+    gw->cfg = service_config(svc);
     gw->zctx = service_zctx(svc);
+    gateway_config_load(gw->cfg, &gw->conf);
     /* one per-thread client key per service the gateway talks to */
     pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
                               &gw->owner_keys[2], &gw->owner_keys[3]};
@@ -477,25 +474,21 @@ const struct sockaddr *gateway_client_addr(gateway_req_t *r, struct sockaddr_sto
     if (strlen(xff) >= sizeof list) /* its trustworthy right end would be cut */
         return (const struct sockaddr *)out;
     snprintf(list, sizeof list, "%s", xff);
-    for (char *end = list + strlen(list); end > list;) {
-        char *comma = end;
-        while (comma > list && comma[-1] != ',')
-            comma--;
-        char *item = comma;
-        *end = '\0';
-        while (*item == ' ' || *item == '\t')
-            item++;
+    for (;;) { /* the last entry, then the one before while they are proxies */
+        char *comma = strrchr(list, ',');
+        char *item = comma ? comma + 1 : list;
+        item += strspn(item, " \t");
         for (char *t = item + strlen(item); t > item && (t[-1] == ' ' || t[-1] == '\t');)
             *--t = '\0';
         struct sockaddr_storage ss;
         if (gateway_config_parse_addr(item, &ss)) {
             memcpy(out, peer, plen); /* malformed: believe only the peer */
-            return (const struct sockaddr *)out;
+            break;
         }
         *out = ss;
-        if (!s_trusted(r->gw, (const struct sockaddr *)&ss))
+        if (!comma || !s_trusted(r->gw, (const struct sockaddr *)&ss))
             break;
-        end = comma > list ? comma - 1 : list;
+        *comma = '\0';
     }
     return (const struct sockaddr *)out;
 }

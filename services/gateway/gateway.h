@@ -54,7 +54,7 @@ typedef struct {
 } gateway_config_t;
 
 /* gateway_config_load - fill out from cfg (already checked) */
-int gateway_config_load(const config_t *cfg, gateway_config_t *out);
+void gateway_config_load(const config_t *cfg, gateway_config_t *out);
 /* gateway_config_parse_addr - a numeric IPv4 or IPv6 address; 0/-1 */
 int gateway_config_parse_addr(const char *s, struct sockaddr_storage *ss);
 

@@ -10,10 +10,9 @@
 #include <string.h>
 
 #include "gateway.h"
-#include "log.h"
 
-/* s_parse_addr - a numeric IPv4 or IPv6 address into ss; 0/-1 */
-static int s_parse_addr(const char *s, struct sockaddr_storage *ss)
+/* gateway_config_parse_addr - see gateway.h */
+int gateway_config_parse_addr(const char *s, struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
@@ -29,17 +28,9 @@ static int s_parse_addr(const char *s, struct sockaddr_storage *ss)
     return -1;
 }
 
-/* gateway_config_parse_addr - see gateway.h */
-int gateway_config_parse_addr(const char *s, struct sockaddr_storage *ss)
-{
-    return s_parse_addr(s, ss);
-}
-
 /* gateway_config_load - [gateway] and what the gateway uses of the other
- * sections: the owners' endpoints, [intake] and [mailer] keys.  -1 (having
- * logged FILE:LINE) when [gateway] trusted_proxies names something that is
- * not an address or more than GW_PROXIES_MAX of them. */
-int gateway_config_load(const config_t *cfg, gateway_config_t *out)
+ * sections: the owners' endpoints, [intake] and [mailer] keys */
+void gateway_config_load(const config_t *cfg, gateway_config_t *out)
 {
     memset(out, 0, sizeof *out);
     out->listen = config_get(cfg, "gateway", "listen");
@@ -66,22 +57,10 @@ int gateway_config_load(const config_t *cfg, gateway_config_t *out)
     out->shop_name = config_get(cfg, "mailer", "shop_name");
     out->templates = config_get(cfg, "mailer", "templates");
     out->default_locale = config_get(cfg, "mailer", "default_locale");
-    const char *px[GW_PROXIES_MAX + 1];
-    size_t n = config_list(cfg, "gateway", "trusted_proxies", px, GW_PROXIES_MAX + 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i == GW_PROXIES_MAX || s_parse_addr(px[i], &out->proxies[i])) {
-            log_error("event=config_error file=%s line=%d key=gateway.trusted_proxies "
-                      "error=%s",
-                      config_path(cfg), config_line(cfg, "gateway", "trusted_proxies"),
-                      log_value(i == GW_PROXIES_MAX ? "more than 32 addresses"
-                                                    : "not an IPv4 or IPv6 address"));
-            fprintf(stderr, "%s:%d: [gateway] trusted_proxies: %s\n", config_path(cfg),
-                    config_line(cfg, "gateway", "trusted_proxies"),
-                    i == GW_PROXIES_MAX ? "more than 32 addresses"
-                                        : "not an IPv4 or IPv6 address");
-            return -1;
-        }
-        out->n_proxies = i + 1;
-    }
-    return 0;
+    /* the table checked each is an address, at most GW_PROXIES_MAX */
+    const char *px[GW_PROXIES_MAX];
+    size_t n = config_list(cfg, "gateway", "trusted_proxies", px, GW_PROXIES_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (gateway_config_parse_addr(px[i], &out->proxies[out->n_proxies]) == 0)
+            out->n_proxies++;
 }

@@ -709,17 +709,21 @@ def test_intake__behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
     h.stop()
 
 
-def test_intake__a_trusted_proxy_that_is_not_an_address_stops_the_gateway_naming_the_line(
+def test_intake__a_trusted_proxy_that_is_not_an_address_is_a_config_error_naming_the_line(
         make_hark, tmp_path, smtp):
     conf = intake_conf(tmp_path, smtp.port)
     conf.setdefault("gateway", {})["trusted_proxies"] = "127.0.5.1 proxy.example"
     h = make_hark(services=SERVICES, conf=conf, start=False)
+    bad = '[gateway] trusted_proxies: "proxy.example" is not an IPv4 or IPv6 address'
+    # the config table checks it: Hark does not start, and check-config says why
     h.start(wait=False)
-    wait_for(lambda: "trusted_proxies: not an IPv4 or IPv6 address" in h.log(), 20,
-             what="the config error")
-    line = [l for l in h.log().splitlines() if "trusted_proxies: not an" in l][0]
-    assert line.startswith(h.config + ":")
+    wait_for(lambda: bad in h.log(), 20, what="the config error")
+    line = [l for l in h.log().splitlines() if bad in l][0]
+    assert re.search(re.escape(h.config) + r":\d+: ", line), line
+    assert h.proc.wait(20) == 2
     h.stop(check=False)
+    r = h.hark("check-config", check=False)
+    assert r.returncode != 0 and bad in r.stdout + r.stderr
 
 
 def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):

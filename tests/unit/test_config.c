@@ -531,6 +531,15 @@ static void test_word_values(void)
     s_kind_cases(CFG_WORD, "word", cases, sizeof cases / sizeof *cases);
 }
 
+static void test_address_list_values(void)
+{
+    static const s_case_t cases[] = {
+        {"127.0.0.1", 1},     {"127.0.0.1 ::1", 1},  {"10.0.0.1,10.0.0.2", 1},
+        {"proxy.example", 0}, {"127.0.0.256", 0},    {"10.0.0.0/8", 0},
+    };
+    s_kind_cases(CFG_ADDRS, "addresses", cases, sizeof cases / sizeof *cases);
+}
+
 static void test_url_values(void)
 {
     static const s_case_t cases[] = {
@@ -838,6 +847,7 @@ int main(void)
     UNIT_RUN(test_hour_range_values);
     UNIT_RUN(test_weekday_values);
     UNIT_RUN(test_word_values);
+    UNIT_RUN(test_address_list_values);
     UNIT_RUN(test_url_values);
     UNIT_RUN(test_typed_getters);
     UNIT_RUN(test_print_shows_every_key_in_table_order);
