@@ -8,6 +8,7 @@
  * and lines longer than inih's fixed 200-byte buffer.
  */
 #include "config.h"
+#include "mailbox.h"
 #include "tz.h"
 
 #include <arpa/inet.h>
@@ -353,8 +354,9 @@ static const char *s_check_value(const config_setting_t *s, const char *v, char 
         snprintf(msg, len, "expected HOST:PORT, got \"%s\"", v);
         return msg;
     case CFG_EMAIL: {
-        const char *at = strchr(v, '@');
-        if (!*v || (at && at != v && at[1] && !strchr(at + 1, '@') && !strpbrk(v, " \t<>,")))
+        /* the one address rule (mailbox.h); a dotless domain is fine here
+         * (hark@localhost) */
+        if (!*v || mailbox_valid(v, strlen(v), 0))
             return NULL;
         snprintf(msg, len, "expected an email address, got \"%s\"", v);
         return msg;

@@ -415,6 +415,7 @@ static void test_email_values(void)
     } cases[] = {
         {"a@b", 1}, {"shop+news@example.com", 1}, {"no-at-sign", 0}, {"@example.com", 0},
         {"a@", 0}, {"a@b@c", 0}, {"a b@c", 0}, {"<a@b>", 0}, {"a@b,c@d", 0},
+        {"a;b@example.com", 0}, {"\xc3\xa4@example.com", 0}, {"a@[127.0.0.1]", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char text[256], path[256];
