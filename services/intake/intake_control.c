@@ -3,7 +3,10 @@
  * in its command table; the skeleton decodes each request and sends each
  * reply) and its SERVICE_STATUS detail.
  */
+#include <stdlib.h>
+
 #include "clock.h"
+#include "consumer.h"
 #include "db.h"
 #include "intake.h"
 
@@ -12,10 +15,28 @@ static const char *s_col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
+/* s_read_own_write - a case id is "C<journal offset>": when that offset is
+ * past our cursor, the case was journaled (its id handed out) but not yet
+ * applied here, so apply up to it before answering, or a caller that reads
+ * right after writing would be told "no such case".  Bounded: a journal we
+ * cannot reach, or a few batches that do not reach it, answer as we are. */
+static void s_read_own_write(service_t *svc, const char *id)
+{
+    consumer_t *c = service_consumer(svc);
+    char *end = NULL;
+    if (!c || !id || id[0] != 'C' || id[1] < '1' || id[1] > '9')
+        return;
+    long long off = strtoll(id + 1, &end, 10);
+    for (int i = 0; *end == '\0' && off > consumer_cursor(c) && i < 16; i++)
+        if (consumer_caught_up(c) != 0)
+            break;
+}
+
 /* intake_control_cases - INTAKE_CASES: a page of cases, or one case by id */
 json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *err)
 {
     intake_t *s = service_state(svc);
+    s_read_own_write(svc, json_string_value(json_object_get(req, "id")));
     json_t *body = intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(), err->text,
                                 sizeof err->text);
     if (!body)
