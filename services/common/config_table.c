@@ -64,14 +64,27 @@ const config_setting_t config_table[] = {
     {"gateway", "max_body", CFG_SIZE, "4M", 1024, 64LL << 20, NULL,
      "largest request body accepted (413 beyond)"},
     {"gateway", "connection_timeout", CFG_DURATION, "30s", SEC(1), SEC(3600), NULL,
-     "idle HTTP connections are closed after this"},
-    {"gateway", "max_connections", CFG_INT, "512", 1, 10000, NULL,
-     "total HTTP connections at once"},
-    {"gateway", "per_ip_connections", CFG_INT, "128", 1, 10000, NULL,
-     "HTTP connections at once from one client address"},
+     "a kept-alive connection is closed when its next request has not come whole within this"},
+    {"gateway", "head_timeout", CFG_DURATION, "10s", SEC(1), SEC(600), NULL,
+     "a new connection's request line and headers must arrive whole within this (408 after)"},
+    {"gateway", "body_timeout", CFG_DURATION, "60s", SEC(1), SEC(3600), NULL,
+     "a request's whole body must arrive within this of its headers (the connection is "
+     "closed after)"},
+    {"gateway", "max_header", CFG_SIZE, "16K", 1024, 64 * 1024, NULL,
+     "largest request line and headers accepted (431 beyond)"},
+    {"gateway", "threads", CFG_INT, "0", 0, 64, NULL,
+     "threads serving HTTP (0: one per CPU); requests that wait for another service run on "
+     "four workers per thread, and a waiting request holds no thread"},
+    {"gateway", "max_connections", CFG_INT, "4096", 1, 100000, NULL,
+     "total HTTP connections at once (when full, the one idle longest is closed to make "
+     "room; with none idle, 503)"},
+    {"gateway", "per_ip_connections", CFG_INT, "512", 1, 100000, NULL,
+     "HTTP connections at once from one client address (429 beyond); behind "
+     "trusted_proxies, from one forwarded address"},
     {"gateway", "trusted_proxies", CFG_ADDRS, "", 0, 32, NULL,
      "IPv4 or IPv6 addresses of reverse proxies in front of the gateway; a request from one of "
-     "them is counted, for the form rate limit, against the address its X-Forwarded-For names "
+     "them is counted, for the connection and form rate limits, against the address its "
+     "X-Forwarded-For names "
      "(empty: X-Forwarded-For is ignored)"},
     {"gateway", "journal_timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long a request waits for the journal before answering 503"},

@@ -31,12 +31,16 @@
  *           shop_name (the survey page names the shop as the emails do),
  *           templates and default_locale (the words on pages, words.h).
  *
- * Threads: libmicrohttpd runs a thread per connection, so a request waiting
- * for the journal's commit blocks only its own connection; many waiting
- * requests are what lets the journal commit them as one group.  ZeroMQ
- * sockets are not thread-safe, so each connection thread has its own DEALER
- * to the journal and one to hark-survey, made on first use (a pthread key
- * closes each when the thread ends).
+ * Threads: no thread per connection.  libmicrohttpd runs in epoll mode on
+ * [gateway] threads threads behind the shared front door (common/httpd.c:
+ * connection limits, head and body deadlines, errors in our words).  A
+ * request that waits is suspended (MHD_suspend_connection), not a thread:
+ * POST /v1/events hands its events to the pump (gateway_pump.c), the one
+ * thread with a socket to the journal, which sends every waiting request's
+ * events in one JOURNAL_APPEND and resumes each request with its own
+ * answer; every other route runs on one of a fixed set of workers (four per
+ * thread), each with its own DEALER to the owners it asks (ZeroMQ sockets
+ * are not thread-safe; a pthread key closes each when the thread ends).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -46,7 +50,6 @@
 #include <strings.h>
 
 #include "gateway.h"
-#include "jclient.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -56,41 +59,45 @@ static int s_init(service_t *svc);
 static void s_fini(service_t *svc);
 static void s_client_free(void *p);
 
+enum { GW_WORKER, GW_INLINE };
+
 /* What it serves over HTTP: method, path (ending in '/': a prefix, the
  * rest is the route's own) and handler (gateway_<file>.c); MHD's side of a
  * request is gateway_http.c */
 static const struct {
     const char *method, *path;
     void (*fn)(gateway_req_t *);
+    int where; /* GW_INLINE: on an HTTP thread, never waiting (it appends
+                * through gateway_append_then); GW_WORKER: on a worker */
 } s_routes[] = {
-    {"POST", "/v1/events", gateway_events_post},
-    {"GET", "/healthz", gateway_health_get},
-    {"HEAD", "/healthz", gateway_health_get},
-    {"GET", "/u/", gateway_pages_unsubscribe},
-    {"HEAD", "/u/", gateway_pages_unsubscribe},
-    {"POST", "/u/", gateway_pages_unsubscribe},
-    {"GET", "/s/", gateway_survey},
-    {"HEAD", "/s/", gateway_survey},
-    {"POST", "/s/", gateway_survey},
-    {"GET", "/v1/campaigns", gateway_admin_campaigns},
-    {"GET", "/v1/campaigns/", gateway_admin_campaigns},
-    {"PUT", "/v1/campaigns/", gateway_admin_campaigns},
-    {"GET", "/v1/milestones", gateway_milestone},
-    {"GET", "/v1/milestones/", gateway_milestone},
-    {"PUT", "/v1/milestones/", gateway_milestone},
-    {"GET", "/v1/reports/nps", gateway_reports_nps},
-    {"GET", "/v1/reports/nps.csv", gateway_reports_nps_csv},
-    {"GET", "/v1/reports/reasons", gateway_reports_reasons},
-    {"GET", "/v1/cases", gateway_cases},
-    {"GET", "/v1/cases/", gateway_cases},
-    {"POST", "/v1/cases/", gateway_cases},
-    {"GET", "/feedback", gateway_intake_form},
-    {"POST", "/feedback", gateway_intake_form},
-    {"GET", "/cancel", gateway_intake_form},
-    {"POST", "/cancel", gateway_intake_form},
-    {"POST", "/v1/loops", gateway_loops_post},
-    {"GET", "/v1/loops/preview", gateway_loops_preview},
-    {"GET", "/v1/reports/loops", gateway_loops_report},
+    {"POST", "/v1/events", gateway_events_post, GW_INLINE},
+    {"GET", "/healthz", gateway_health_get, GW_WORKER},
+    {"HEAD", "/healthz", gateway_health_get, GW_WORKER},
+    {"GET", "/u/", gateway_pages_unsubscribe, GW_WORKER},
+    {"HEAD", "/u/", gateway_pages_unsubscribe, GW_WORKER},
+    {"POST", "/u/", gateway_pages_unsubscribe, GW_WORKER},
+    {"GET", "/s/", gateway_survey, GW_WORKER},
+    {"HEAD", "/s/", gateway_survey, GW_WORKER},
+    {"POST", "/s/", gateway_survey, GW_WORKER},
+    {"GET", "/v1/campaigns", gateway_admin_campaigns, GW_WORKER},
+    {"GET", "/v1/campaigns/", gateway_admin_campaigns, GW_WORKER},
+    {"PUT", "/v1/campaigns/", gateway_admin_campaigns, GW_WORKER},
+    {"GET", "/v1/milestones", gateway_milestone, GW_WORKER},
+    {"GET", "/v1/milestones/", gateway_milestone, GW_WORKER},
+    {"PUT", "/v1/milestones/", gateway_milestone, GW_WORKER},
+    {"GET", "/v1/reports/nps", gateway_reports_nps, GW_WORKER},
+    {"GET", "/v1/reports/nps.csv", gateway_reports_nps_csv, GW_WORKER},
+    {"GET", "/v1/reports/reasons", gateway_reports_reasons, GW_WORKER},
+    {"GET", "/v1/cases", gateway_cases, GW_WORKER},
+    {"GET", "/v1/cases/", gateway_cases, GW_WORKER},
+    {"POST", "/v1/cases/", gateway_cases, GW_WORKER},
+    {"GET", "/feedback", gateway_intake_form, GW_WORKER},
+    {"POST", "/feedback", gateway_intake_form, GW_WORKER},
+    {"GET", "/cancel", gateway_intake_form, GW_WORKER},
+    {"POST", "/cancel", gateway_intake_form, GW_WORKER},
+    {"POST", "/v1/loops", gateway_loops_post, GW_WORKER},
+    {"GET", "/v1/loops/preview", gateway_loops_preview, GW_WORKER},
+    {"GET", "/v1/reports/loops", gateway_loops_report, GW_WORKER},
 };
 
 int main(int argc, char **argv)
@@ -113,9 +120,9 @@ static int s_init(service_t *svc)
     gw->cfg = service_config(svc);
     gw->zctx = service_zctx(svc);
     gateway_config_load(gw->cfg, &gw->conf);
-    /* one per-thread client key per service the gateway talks to */
-    pthread_key_t *tkeys[] = {&gw->journal_key, &gw->owner_keys[0], &gw->owner_keys[1],
-                              &gw->owner_keys[2], &gw->owner_keys[3]};
+    /* one per-thread client key per owner the gateway asks */
+    pthread_key_t *tkeys[] = {&gw->owner_keys[0], &gw->owner_keys[1], &gw->owner_keys[2],
+                              &gw->owner_keys[3]};
     size_t nk = sizeof tkeys / sizeof tkeys[0];
     for (size_t i = 0; i < nk; i++) {
         if (pthread_key_create(tkeys[i], s_client_free)) {
@@ -141,8 +148,8 @@ static int s_init(service_t *svc)
     return gateway_http_start(gw);
 }
 
-/* s_fini - stop HTTP first (joins the connection threads, whose journal
- * clients close as they end), then free */
+/* s_fini - stop HTTP first (answers what is suspended, joins the threads,
+ * whose clients close as they end), then free */
 static void s_fini(service_t *svc)
 {
     gateway_t *gw = service_state(svc);
@@ -154,7 +161,6 @@ static void s_fini(service_t *svc)
     gateway_milestone_fini(gw);
     gateway_intake_fini(gw);
     gateway_pages_fini(gw);
-    pthread_key_delete(gw->journal_key);
     for (size_t i = 0; i < GATEWAY_OWNERS; i++)
         pthread_key_delete(gw->owner_keys[i]);
     free(gw);
@@ -162,7 +168,7 @@ static void s_fini(service_t *svc)
 }
 
 /* gateway_route - pick the handler; sets 404/405 itself */
-void gateway_route(gateway_req_t *r)
+int gateway_route(gateway_req_t *r, int worker)
 {
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
@@ -172,8 +178,10 @@ void gateway_route(gateway_req_t *r)
                                              : strcmp(s_routes[i].path, r->url) != 0)
             continue;
         if (strcmp(s_routes[i].method, r->method) == 0) {
+            if (!worker && s_routes[i].where != GW_INLINE)
+                return 0;
             s_routes[i].fn(r);
-            return;
+            return 1;
         }
         allow = s_routes[i].method;
     }
@@ -189,6 +197,7 @@ void gateway_route(gateway_req_t *r)
     } else {
         gateway_error(r, 404, "not_found", "no such path", NULL, -1);
     }
+    return 1;
 }
 
 /* gateway_error - JSON error body */
@@ -351,12 +360,6 @@ static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const ch
     return c;
 }
 
-/* gateway_journal - the calling thread's journal client */
-wire_client_t *gateway_journal(gateway_t *gw)
-{
-    return s_thread_client(gw, gw->journal_key, gw->conf.journal_endpoint);
-}
-
 /* the services the gateway asks, by name (their [NAME] control socket):
  * reads go to the owner of the data; gateway_t's owner_keys follow it */
 const char *const gateway_owners[GATEWAY_OWNERS] = {"survey", "milestone", "loop", "intake"};
@@ -430,81 +433,9 @@ const char *gateway_arg(gateway_req_t *r, const char *name)
     return v && *v ? v : NULL;
 }
 
-/* s_addr_eq - the same IPv4 or IPv6 address (ports aside) */
-static int s_addr_eq(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-    if (a->sa_family != b->ss_family)
-        return 0;
-    if (a->sa_family == AF_INET)
-        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-                      &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
-    if (a->sa_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr,
-                      sizeof(struct in6_addr)) == 0;
-    return 0;
-}
-
-/* s_trusted - sa is one of [gateway] trusted_proxies */
-static int s_trusted(const gateway_t *gw, const struct sockaddr *sa)
-{
-    for (size_t i = 0; i < gw->conf.n_proxies; i++)
-        if (s_addr_eq(sa, &gw->conf.proxies[i]))
-            return 1;
-    return 0;
-}
-
-/* gateway_client_addr - see gateway.h.  X-Forwarded-For is read from the
- * right: each proxy appends the address it heard from, so the entries left
- * of the last one our own proxies added are the client's to forge. */
+/* gateway_client_addr - who the request is from (httpd.c reads
+ * X-Forwarded-For from [gateway] trusted_proxies) */
 const struct sockaddr *gateway_client_addr(gateway_req_t *r, struct sockaddr_storage *out)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
-        return NULL;
-    const struct sockaddr *peer = ci->client_addr;
-    size_t plen = peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    memcpy(out, peer, plen);
-    const char *xff = gateway_header(r, "X-Forwarded-For");
-    if (!xff || !s_trusted(r->gw, peer))
-        return (const struct sockaddr *)out;
-    char list[1024];
-    if (strlen(xff) >= sizeof list) /* its trustworthy right end would be cut */
-        return (const struct sockaddr *)out;
-    snprintf(list, sizeof list, "%s", xff);
-    for (;;) { /* the last entry, then the one before while they are proxies */
-        char *comma = strrchr(list, ',');
-        char *item = comma ? comma + 1 : list;
-        item += strspn(item, " \t");
-        for (char *t = item + strlen(item); t > item && (t[-1] == ' ' || t[-1] == '\t');)
-            *--t = '\0';
-        struct sockaddr_storage ss;
-        if (gateway_config_parse_addr(item, &ss)) {
-            memcpy(out, peer, plen); /* malformed: believe only the peer */
-            break;
-        }
-        *out = ss;
-        if (!comma || !s_trusted(r->gw, (const struct sockaddr *)&ss))
-            break;
-        *comma = '\0';
-    }
-    return (const struct sockaddr *)out;
-}
-
-/* gateway_append - append through the thread's journal client */
-json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused)
-{
-    if (refused)
-        *refused = 0;
-    wire_client_t *jc = gateway_journal(gw);
-    if (!jc) {
-        snprintf(err, 200, "no journal client");
-        return NULL;
-    }
-    json_t *ok = jclient_append(jc, events, gw->conf.journal_timeout_ms, err);
-    if (!ok && refused)
-        *refused = errno == EBADMSG;
-    return ok;
+    return httpd_client_addr(r->gw->httpd, r->conn, out);
 }

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "httpd.h"
 #include "schema.h"
 #include "wire.h"
 
@@ -34,6 +35,9 @@ typedef struct {
     long long max_body;
     long long connection_timeout_ms;
     unsigned max_connections, per_ip_connections;
+    unsigned threads;           /* [gateway] threads (0 in the config: the CPUs) */
+    long long head_timeout_ms, body_timeout_ms;
+    size_t max_header;
     int journal_timeout_ms;
     int survey_timeout_ms;      /* [gateway] survey_timeout, for reports */
     int milestone_timeout_ms;   /* [gateway] milestone_timeout */
@@ -55,14 +59,38 @@ typedef struct {
 
 /* gateway_config_load - fill out from cfg (already checked) */
 void gateway_config_load(const config_t *cfg, gateway_config_t *out);
-/* gateway_config_parse_addr - a numeric IPv4 or IPv6 address; 0/-1 */
-int gateway_config_parse_addr(const char *s, struct sockaddr_storage *ss);
+
+/* A journal append handed to the pump (gateway_pump.c): events borrowed
+ * until done, which runs on the pump's thread with the JOURNAL_APPEND_OK
+ * result ({"offsets","duplicates"}, given to done) or err and refused (1:
+ * the journal refused the events as they are, a retry cannot help). */
+typedef struct gateway_job gateway_job_t;
+struct gateway_job {
+    json_t *events;
+    void (*done)(gateway_job_t *j, json_t *ok, const char *err, int refused);
+    /* the pump's own */
+    gateway_job_t *next;
+    uint64_t reqid;
+    int64_t queued_ms, sent_ms;
+};
+typedef struct gateway_pump gateway_pump_t;
+gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms);
+void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j);
+void gateway_pump_destroy(gateway_pump_t **p_p);
 
 typedef struct {
     const config_t *cfg;
     gateway_config_t conf;     /* read once at start */
     void *zctx;
-    struct MHD_Daemon *httpd;
+    httpd_t *httpd;
+    gateway_pump_t *pump;      /* the one line to the journal */
+    /* the workers: requests that wait for an owner (gateway_http.c) */
+    pthread_t *workers;
+    unsigned n_workers;
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_cv;
+    struct gateway_req *work_head, *work_tail;
+    int work_stop;
     char ingest_key[128];
     char admin_key[128];
     char token_key[128];      /* signs links in emails */
@@ -73,8 +101,8 @@ typedef struct {
     schema_t *answered;        /* survey.answered, which the gateway itself emits */
     schema_t *campaign;        /* campaign.saved, from the admin API (gateway_admin.c) */
     schema_t *milestone;       /* milestone.saved, from the admin API (gateway_milestone.c) */
-    pthread_key_t journal_key; /* per-thread DEALER to the journal */
-    /* per-thread DEALER to each gateway_owners[i]'s control socket */
+    /* each worker's (and HTTP thread's, for streamed answers) DEALER to
+     * each gateway_owners[i]'s control socket: a fixed number of threads */
     pthread_key_t owner_keys[GATEWAY_OWNERS];
     struct reasons *reasons;   /* [intake] reasons, NULL when intake is not run */
     struct ratelimit *form_rate; /* per-address counts of form POSTs (gateway_intake.c) */
@@ -82,7 +110,7 @@ typedef struct {
 } gateway_t;
 
 /* One HTTP request, alive from its first callback to MHD's "completed". */
-typedef struct {
+typedef struct gateway_req {
     gateway_t *gw;
     struct MHD_Connection *conn;
     const char *method;
@@ -107,15 +135,30 @@ typedef struct {
     MHD_ContentReaderCallback reader;
     void *reader_cls;
     MHD_ContentReaderFreeCallback reader_free;
+    /* while suspended: waiting for a worker, or for the pump (job) */
+    int answered;              /* the answer is ready: queue it when resumed */
+    gateway_job_t job;
+    void (*then)(struct gateway_req *r, json_t *ok, const char *err, int refused);
+    struct gateway_req *next;  /* the workers' queue */
 } gateway_req_t;
 
-/* gateway_route - answer r by the route table (gateway.c); 404/405 itself */
-void gateway_route(gateway_req_t *r);
+/* gateway_route - answer r by the route table (gateway.c); 404/405 itself.
+ * On an HTTP thread (worker 0) only a route that never waits runs: 0 when
+ * r must go to a worker instead, 1 when the route ran. */
+int gateway_route(gateway_req_t *r, int worker);
+
+/* gateway_append_then - from a route on an HTTP thread: append events
+ * (stolen) through the pump without waiting; the request is suspended and
+ * then(r, ok (stolen), err, refused) answers it on the pump's thread */
+void gateway_append_then(gateway_req_t *r, json_t *events,
+                         void (*then)(gateway_req_t *r, json_t *ok, const char *err,
+                                      int refused));
 
 /* gateway_http_start - start the HTTP daemon on [gateway] listen
  * (gateway_http.c); 0/-1 (logged) */
 int gateway_http_start(gateway_t *gw);
-/* gateway_http_stop - stop it: no new requests, connection threads joined */
+/* gateway_http_stop - stop it: no new connections, the suspended ones
+ * answered, the threads joined */
 void gateway_http_stop(gateway_t *gw);
 
 /* gateway_error - a JSON error {"error":{"code","message","field"?,"index"?}};
@@ -147,11 +190,8 @@ long long gateway_journal_one(gateway_req_t *r, const char *type, const json_t *
  * for the by field of an admin change; -1 having answered 400 */
 int gateway_actor(gateway_req_t *r, char *out, size_t len);
 
-/* gateway_journal - this thread's journal client (made on first use) */
-wire_client_t *gateway_journal(gateway_t *gw);
-
-/* gateway_append - append events (a JSON array of JOURNAL_APPEND events, not
- * stolen) through this thread's journal client and wait for the commit.
+/* gateway_append - on a worker: append events (a JSON array of
+ * JOURNAL_APPEND events, not stolen) through the pump and wait for the commit.
  * Returns the JOURNAL_APPEND_OK body (caller decrefs), or NULL with err
  * (size >= 200) saying why and *refused (may be NULL) 1 when the journal
  * refused the events as they are (answer 500, not 503: a retry cannot help),

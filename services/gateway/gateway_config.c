@@ -4,29 +4,11 @@
  * the struct, never the config (every value was checked by the config table
  * before we run).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway.h"
-
-/* gateway_config_parse_addr - see gateway.h */
-int gateway_config_parse_addr(const char *s, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        return 0;
-    }
-    return -1;
-}
 
 /* gateway_config_load - [gateway] and what the gateway uses of the other
  * sections: the owners' endpoints, [intake] and [mailer] keys */
@@ -39,6 +21,13 @@ void gateway_config_load(const config_t *cfg, gateway_config_t *out)
     out->connection_timeout_ms = config_duration_ms(cfg, "gateway", "connection_timeout");
     out->max_connections = (unsigned)config_int(cfg, "gateway", "max_connections");
     out->per_ip_connections = (unsigned)config_int(cfg, "gateway", "per_ip_connections");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    out->threads = (unsigned)config_int(cfg, "gateway", "threads");
+    if (out->threads == 0)
+        out->threads = cpus > 0 ? (unsigned)(cpus < 64 ? cpus : 64) : 2;
+    out->head_timeout_ms = config_duration_ms(cfg, "gateway", "head_timeout");
+    out->body_timeout_ms = config_duration_ms(cfg, "gateway", "body_timeout");
+    out->max_header = (size_t)config_size(cfg, "gateway", "max_header");
     out->journal_timeout_ms = (int)config_duration_ms(cfg, "gateway", "journal_timeout");
     out->survey_timeout_ms = (int)config_duration_ms(cfg, "gateway", "survey_timeout");
     out->milestone_timeout_ms = (int)config_duration_ms(cfg, "gateway", "milestone_timeout");
@@ -61,6 +50,6 @@ void gateway_config_load(const config_t *cfg, gateway_config_t *out)
     const char *px[GW_PROXIES_MAX];
     size_t n = config_list(cfg, "gateway", "trusted_proxies", px, GW_PROXIES_MAX);
     for (size_t i = 0; i < n; i++)
-        if (gateway_config_parse_addr(px[i], &out->proxies[out->n_proxies]) == 0)
+        if (httpd_parse_addr(px[i], &out->proxies[out->n_proxies]) == 0)
             out->n_proxies++;
 }

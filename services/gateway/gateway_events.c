@@ -201,7 +201,34 @@ static json_t *s_journal_event(const json_t *e, const char *idem, long index, si
                      occ ? occ : now, "payload", data);
 }
 
-/* gateway_events_post - the ingest endpoint */
+/* s_appended - the journal's answer (on the pump's thread): 202 with the
+ * offsets once committed */
+static void s_appended(gateway_req_t *r, json_t *ok, const char *err, int refused)
+{
+    if (!ok) {
+        char q[260];
+        log_warn("event=append_failed error=%s", log_quote(err, q, sizeof q));
+        if (refused) { /* the same request would be refused again: no 503 */
+            gateway_error(r, 500, "journal_refused",
+                          "the journal refused the events; sending them again will not help",
+                          NULL, -1);
+            return;
+        }
+        r->retry_after = "1";
+        gateway_error(r, 503, "journal_unavailable",
+                      "the journal did not confirm the events; retry with the same "
+                      "Idempotency-Key or event ids",
+                      NULL, -1);
+        return;
+    }
+    json_object_set_new(ok, "accepted",
+                        json_integer((json_int_t)json_array_size(r->job.events)));
+    gateway_json(r, 202, ok);
+    json_decref(ok);
+}
+
+/* gateway_events_post - the ingest endpoint (on an HTTP thread: it checks,
+ * then hands the events to the pump and is resumed by s_appended) */
 void gateway_events_post(gateway_req_t *r)
 {
     if (!gateway_bearer_ok(r, r->gw->ingest_key))
@@ -276,26 +303,6 @@ void gateway_events_post(gateway_req_t *r)
         }
     }
     json_decref(doc);
-    char err[200];
-    int refused = 0;
-    json_t *ok = gateway_append(r->gw, events, err, &refused);
-    json_decref(events);
-    if (!ok) {
-        log_warn("event=append_failed error=\"%s\"", err);
-        if (refused) { /* the same request would be refused again: no 503 */
-            gateway_error(r, 500, "journal_refused",
-                          "the journal refused the events; sending them again will not help",
-                          NULL, -1);
-            return;
-        }
-        r->retry_after = "1";
-        gateway_error(r, 503, "journal_unavailable",
-                 "the journal did not confirm the events; retry with the same "
-                 "Idempotency-Key or event ids",
-                 NULL, -1);
-        return;
-    }
-    json_object_set_new(ok, "accepted", json_integer((json_int_t)n));
-    gateway_json(r, 202, ok);
-    json_decref(ok);
+    gateway_append_then(r, events, s_appended);
 }
+

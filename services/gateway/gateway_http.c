@@ -1,20 +1,21 @@
 /*
- * gateway_http.c - the gateway's side of libmicrohttpd: the daemon (a
- * thread per connection), a request's body gathered and bounded, the route
- * taken (gateway_route) and the answer handed back with its headers.
+ * gateway_http.c - the gateway's side of libmicrohttpd, behind the shared
+ * front door (common/httpd.c): a request's body gathered and bounded, the
+ * route taken (gateway_route) on the HTTP thread when it never waits, else
+ * on a worker while the connection is suspended, and the answer handed
+ * back with its headers.  Errors the front door makes itself are worded
+ * here too (s_front_error): JSON on the API, a page in the reader's
+ * language on the customers' pages.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "gateway.h"
 #include "log.h"
+#include "words.h"
 
 /* s_respond - hand the answer to MHD */
 static enum MHD_Result s_respond(gateway_req_t *r)
@@ -66,7 +67,78 @@ static enum MHD_Result s_count_cl(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-/* s_access - MHD's request callback: gather the body, then route */
+/* s_work_push - queue r for a worker (r's connection is suspended); -1
+ * when the workers are stopping */
+static int s_work_push(gateway_t *gw, gateway_req_t *r)
+{
+    r->next = NULL;
+    pthread_mutex_lock(&gw->work_lock);
+    if (gw->work_stop) {
+        pthread_mutex_unlock(&gw->work_lock);
+        return -1;
+    }
+    if (gw->work_tail)
+        gw->work_tail->next = r;
+    else
+        gw->work_head = r;
+    gw->work_tail = r;
+    pthread_cond_signal(&gw->work_cv);
+    pthread_mutex_unlock(&gw->work_lock);
+    return 0;
+}
+
+/* s_job_done - the pump's answer to a request's append (pump thread) */
+static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refused)
+{
+    gateway_req_t *r = (gateway_req_t *)((char *)j - offsetof(gateway_req_t, job));
+    r->then(r, ok, err ? err : "", refused);
+    json_decref(r->job.events);
+    r->job.events = NULL;
+    r->answered = 1;
+    MHD_resume_connection(r->conn); /* the last touch: MHD owns r again */
+}
+
+/* gateway_append_then - see gateway.h: s_access suspends r and submits */
+void gateway_append_then(gateway_req_t *r, json_t *events,
+                         void (*then)(gateway_req_t *r, json_t *ok, const char *err,
+                                      int refused))
+{
+    r->job.events = events;
+    r->job.done = s_job_done;
+    r->then = then;
+}
+
+/* s_worker - a worker: run queued routes, resume their connections */
+static void *s_worker(void *arg)
+{
+    gateway_t *gw = arg;
+    for (;;) {
+        pthread_mutex_lock(&gw->work_lock);
+        while (!gw->work_head && !gw->work_stop)
+            pthread_cond_wait(&gw->work_cv, &gw->work_lock);
+        gateway_req_t *r = gw->work_head;
+        if (r) {
+            gw->work_head = r->next;
+            if (!gw->work_head)
+                gw->work_tail = NULL;
+        }
+        int stop = gw->work_stop;
+        pthread_mutex_unlock(&gw->work_lock);
+        if (!r && stop)
+            return NULL;
+        if (stop) { /* stopping: answer without waiting for anyone */
+            r->retry_after = "5";
+            gateway_error(r, 503, "stopping", "the gateway is stopping; try again", NULL, -1);
+        } else {
+            gateway_route(r, 1);
+        }
+        r->answered = 1;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+/* s_access - MHD's request callback (through httpd.c): gather the body,
+ * then route */
 static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
                                 const char *method, const char *version,
                                 const char *upload_data, size_t *upload_data_size,
@@ -87,7 +159,8 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         /* two Content-Length headers (same or not) frame the body two
          * ways: libmicrohttpd reads by the first, a proxy in front may
          * have used the other.  Refuse, and close: where this body ends
-         * is not known. */
+         * is not known.  (httpd.c refuses it before a connection's first
+         * request; this is for the ones after.) */
         int ncl = 0;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, s_count_cl, &ncl);
         if (ncl > 1) {
@@ -114,11 +187,27 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->answered) /* resumed: a worker or the pump answered */
+        return s_respond(r);
     if (r->status) /* already answered (the early 400 or 413) */
         return MHD_YES;
     if (buf_failed(&r->body))
         r->too_large = 1;
-    gateway_route(r);
+    if (!gateway_route(r, 0)) { /* it waits: on a worker, suspended */
+        MHD_suspend_connection(conn);
+        if (s_work_push(gw, r) == 0)
+            return MHD_YES;
+        MHD_resume_connection(conn);
+        r->retry_after = "5";
+        gateway_error(r, 503, "stopping", "the gateway is stopping; try again", NULL, -1);
+        r->answered = 1;
+        return MHD_YES;
+    }
+    if (r->job.events) { /* it appends: suspended until the pump answers */
+        MHD_suspend_connection(conn);
+        gateway_pump_submit(gw->pump, &r->job);
+        return MHD_YES;
+    }
     return s_respond(r);
 }
 
@@ -130,83 +219,110 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gateway_req_t *r = *con_cls;
     if (!r)
         return;
+    json_decref(r->job.events);
     buf_free(&r->body);
     buf_free(&r->out);
     free(r);
     *con_cls = NULL;
 }
 
-/* s_mhd_log - MHD's own errors as our log lines */
-static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+/* s_page_path - the customers' pages: their errors are pages */
+static int s_page_path(const char *path)
 {
-    (void)cls;
-    char msg[512], q[560];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    msg[strcspn(msg, "\n")] = '\0';
-    log_warn("event=httpd message=%s", log_quote(msg, q, sizeof q));
+    return strncmp(path, "/s/", 3) == 0 || strncmp(path, "/u/", 3) == 0 ||
+           strcmp(path, "/feedback") == 0 || strcmp(path, "/cancel") == 0;
 }
 
-/* s_listen_addr - parse [gateway] listen into a sockaddr */
-static int s_listen_addr(const char *listen, struct sockaddr_storage *ss, int *v6)
+/* s_front_error - an error the front door answers itself (httpd.c): JSON,
+ * or on a customer page a short page in the reader's language */
+static void s_front_error(void *cls, unsigned status, const char *code, const char *message,
+                          const char *field, const char *path, const char *lang, buf_t *out,
+                          const char **content_type, const char **csp)
 {
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    size_t hl = (size_t)(colon - listen);
-    if (hl >= sizeof host)
-        return -1;
-    memcpy(host, listen, hl);
-    host[hl] = '\0';
-    int port = atoi(colon + 1);
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        host[strlen(host) - 1] = '\0';
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *v6 = 1;
-        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? 0 : -1;
+    gateway_t *gw = cls;
+    if (s_page_path(path) && gw->words) {
+        /* the page a customer's own request would get, in their words */
+        gateway_req_t tmp = {.gw = gw};
+        int busy = status == 503 || status == 429 || status == 408;
+        const char *loc = words_accept(gw->words, lang);
+        gateway_pages_say(&tmp, status, loc ? loc : words_locale(gw->words, NULL),
+                          busy ? "http.busy_title" : "http.bad_title", "err",
+                          busy ? "http.busy_text" : "http.bad_text", NULL);
+        buf_append(out, tmp.out.data ? tmp.out.data : "", tmp.out.len);
+        buf_free(&tmp.out);
+        *content_type = "text/html; charset=utf-8";
+        *csp = tmp.csp;
+        return;
     }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *v6 = 0;
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof host, "127.0.0.1");
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    if (field)
+        json_object_set_new(json_object_get(body, "error"), "field", json_string(field));
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (s) {
+        buf_puts(out, s);
+        buf_putc(out, '\n');
+    }
+    free(s);
+    json_decref(body);
+    *content_type = "application/json";
 }
 
-/* gateway_http_start - listen on [gateway] listen; 0/-1 (logged) */
+/* gateway_http_start - the workers, the pump and the front door */
 int gateway_http_start(gateway_t *gw)
 {
-    const char *listen = gw->conf.listen;
-    struct sockaddr_storage ss;
-    int v6 = 0;
-    if (s_listen_addr(listen, &ss, &v6)) {
-        log_error("event=bad_listen listen=%s", listen);
+    pthread_mutex_init(&gw->work_lock, NULL);
+    pthread_cond_init(&gw->work_cv, NULL);
+    gw->pump = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint, gw->conf.journal_timeout_ms);
+    if (!gw->pump)
         return -1;
-    }
-    unsigned timeout_s = (unsigned)(gw->conf.connection_timeout_ms / 1000);
-    gw->httpd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-            (v6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, s_access, gw, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gw,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        gw->conf.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        gw->conf.per_ip_connections,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, gw, MHD_OPTION_END);
-    if (!gw->httpd) {
-        log_error("event=listen_failed listen=%s error=\"%s\"", listen, strerror(errno));
+    unsigned nw = gw->conf.threads * 4;
+    gw->workers = calloc(nw, sizeof *gw->workers);
+    if (!gw->workers)
         return -1;
-    }
-    log_info("event=listening listen=%s", listen);
-    return 0;
+    for (; gw->n_workers < nw; gw->n_workers++)
+        if (pthread_create(&gw->workers[gw->n_workers], NULL, s_worker, gw))
+            return -1;
+    httpd_config_t hc = {
+        .listen = gw->conf.listen,
+        .name = "gateway",
+        .threads = gw->conf.threads,
+        .max_connections = gw->conf.max_connections,
+        .per_ip_connections = gw->conf.per_ip_connections,
+        .head_timeout_ms = gw->conf.head_timeout_ms,
+        .body_timeout_ms = gw->conf.body_timeout_ms,
+        .idle_timeout_ms = gw->conf.connection_timeout_ms,
+        .max_header = gw->conf.max_header,
+        .max_body = gw->conf.max_body,
+        .proxies = gw->conf.proxies,
+        .n_proxies = gw->conf.n_proxies,
+        .error = s_front_error,
+        .error_cls = gw,
+        .access = s_access,
+        .access_cls = gw,
+        .completed = s_completed,
+        .completed_cls = gw,
+    };
+    gw->httpd = httpd_new(&hc);
+    return gw->httpd ? 0 : -1;
 }
 
-/* gateway_http_stop - stop taking requests; joins the connection threads */
+/* gateway_http_stop - no new connections; the workers answer what they
+ * hold, the pump fails what the journal has not answered (503), and only
+ * then does libmicrohttpd stop, with no connection left suspended */
 void gateway_http_stop(gateway_t *gw)
 {
-    if (gw->httpd)
-        MHD_stop_daemon(gw->httpd);
-    gw->httpd = NULL;
+    httpd_quiesce(gw->httpd);
+    pthread_mutex_lock(&gw->work_lock);
+    gw->work_stop = 1;
+    pthread_cond_broadcast(&gw->work_cv);
+    pthread_mutex_unlock(&gw->work_lock);
+    for (unsigned i = 0; i < gw->n_workers; i++)
+        pthread_join(gw->workers[i], NULL);
+    free(gw->workers);
+    gw->workers = NULL;
+    gw->n_workers = 0;
+    gateway_pump_destroy(&gw->pump);
+    httpd_destroy(&gw->httpd);
+    pthread_cond_destroy(&gw->work_cv);
+    pthread_mutex_destroy(&gw->work_lock);
 }

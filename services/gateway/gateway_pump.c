@@ -1,0 +1,431 @@
+/*
+ * gateway_pump.c - the gateway's one line to the journal.
+ *
+ * Every request that appends (a thread of libmicrohttpd's pool for
+ * POST /v1/events, a worker for the rest) hands its events to this thread
+ * as a job and does not wait on a socket of its own.  The thread takes
+ * every job waiting, sends them together, and finishes each job from the
+ * journal's answer: its own offsets, or its own error.  So one DEALER
+ * serves every connection, and the more requests arrive at once, the more
+ * each JOURNAL_APPEND (and the journal's one transaction) carries.
+ *
+ * Each job keeps its own all-or-nothing batch: the journal takes the jobs
+ * of one message as separate batches ("batches" in proto/commands.json),
+ * refusing one without touching the others.
+ *
+ * A job not answered within journal_timeout fails as "not confirmed"
+ * (503: the client retries with the same keys, which the journal stores
+ * once).  The socket is then made anew, so nothing still queued in it can
+ * reach the journal after its client was told to retry.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "gateway.h"
+#include "log.h"
+
+/* the most events one JOURNAL_APPEND carries; more jobs wait for the next */
+#define PUMP_MAX_EVENTS 2000
+/* whether the journal takes "batches" (one message for many jobs) */
+#ifndef PUMP_BATCHES
+#define PUMP_BATCHES 0
+#endif
+
+struct gateway_pump {
+    void *zctx;
+    const char *endpoint;
+    int timeout_ms;
+    pthread_t thread;
+    int running;
+    int efd;                       /* wakes the thread: a job or stop */
+    pthread_mutex_t lock;          /* queue, stop */
+    gateway_job_t *queue, *queue_tail;
+    int stop;
+    /* the thread's own */
+    void *sock;
+    uint64_t next_reqid;
+    gateway_job_t *flight, *flight_tail; /* sent, in order */
+    gateway_job_t *unsent;         /* no journal connected yet: tried again */
+};
+
+/* s_finish - a job is over: ok (stolen) or err */
+static void s_finish(gateway_job_t *j, json_t *ok, const char *err, int refused)
+{
+    j->done(j, ok, err, refused);
+}
+
+/* s_connect - (re)make the DEALER, failing everything in flight */
+static void s_connect(gateway_pump_t *p, const char *why)
+{
+    for (gateway_job_t *j = p->flight, *next; j; j = next) {
+        next = j->next;
+        s_finish(j, NULL, why ? why : "the journal did not answer", 0);
+    }
+    p->flight = p->flight_tail = NULL;
+    if (p->sock)
+        zmq_close(p->sock);
+    p->sock = zmq_socket(p->zctx, ZMQ_DEALER);
+    if (!p->sock)
+        return;
+    int linger = 0, immediate = 1, hwm = 0;
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* nothing queued for a journal not connected: fail fast, 503 */
+    zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(p->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(p->sock, p->endpoint) < 0) {
+        zmq_close(p->sock);
+        p->sock = NULL;
+    }
+}
+
+/* s_message - one JOURNAL_APPEND's text for the jobs in list: "batches"
+ * when the journal takes them, else one job's "events" */
+static char *s_message(const gateway_job_t *list, int batches)
+{
+    json_t *body;
+    if (batches) {
+        json_t *a = json_array();
+        for (const gateway_job_t *j = list; j; j = j->next)
+            json_array_append_new(a, json_pack("{s:O}", "events", j->events));
+        body = json_pack("{s:o}", "batches", a);
+    } else {
+        body = json_pack("{s:O}", "events", list->events);
+    }
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return text;
+}
+
+/* s_send - the jobs in list, as one JOURNAL_APPEND of batches (or, to a
+ * journal without them, one message each: the journal still commits all
+ * it has read in one transaction) */
+static void s_send(gateway_pump_t *p, gateway_job_t *list)
+{
+    int64_t now = clock_mono_ms();
+    while (list) {
+        gateway_job_t *rest = NULL;
+        if (!PUMP_BATCHES) {
+            rest = list->next;
+            list->next = NULL;
+        }
+        uint64_t id = p->next_reqid++;
+        for (gateway_job_t *j = list; j; j = j->next) {
+            j->reqid = id;
+            j->sent_ms = now;
+        }
+        char *text = s_message(list, PUMP_BATCHES);
+        int rc = text && p->sock ? wire_send(p->sock, NULL, 0, CMD_JOURNAL_APPEND, id, text,
+                                             strlen(text), ZMQ_DONTWAIT)
+                                 : -1;
+        free(text);
+        if (rc) {
+            /* no journal connected (ZMQ_IMMEDIATE): keep them and try
+             * again until their time is up, as a restarting journal is
+             * back within a second or two */
+            int64_t now2 = clock_mono_ms();
+            for (gateway_job_t *j = list, *next; j; j = next) {
+                next = j->next;
+                if (now2 - j->queued_ms >= p->timeout_ms) {
+                    s_finish(j, NULL, "the journal is not reachable", 0);
+                } else {
+                    j->next = p->unsent;
+                    p->unsent = j;
+                }
+            }
+        } else {
+            if (p->flight_tail)
+                p->flight_tail->next = list;
+            else
+                p->flight = list;
+            while (list->next)
+                list = list->next;
+            p->flight_tail = list;
+        }
+        list = rest;
+    }
+}
+
+/* s_take - every job waiting, sent in messages of at most PUMP_MAX_EVENTS */
+static void s_take(gateway_pump_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    gateway_job_t *q = p->queue;
+    p->queue = p->queue_tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    if (p->unsent) { /* the oldest first (unsent is kept newest first) */
+        gateway_job_t *rev = NULL;
+        while (p->unsent) {
+            gateway_job_t *j = p->unsent;
+            p->unsent = j->next;
+            j->next = rev;
+            rev = j;
+        }
+        gateway_job_t *last = rev;
+        while (last->next)
+            last = last->next;
+        last->next = q;
+        q = rev;
+    }
+    while (q) {
+        gateway_job_t *list = q, *last = q;
+        size_t events = json_array_size(q->events);
+        q = q->next;
+        while (q && events + json_array_size(q->events) <= PUMP_MAX_EVENTS) {
+            events += json_array_size(q->events);
+            last = q;
+            q = q->next;
+        }
+        last->next = NULL;
+        s_send(p, list);
+    }
+}
+
+/* s_result - one batch's result ({"offsets","duplicates"} or {"error"})
+ * for job j */
+static void s_result(gateway_job_t *j, json_t *res)
+{
+    json_t *offs = json_object_get(res, "offsets");
+    if (json_is_array(offs) && json_array_size(offs) == json_array_size(j->events)) {
+        s_finish(j, json_incref(res), NULL, 0);
+        return;
+    }
+    json_t *e = json_object_get(res, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    char err[200];
+    snprintf(err, sizeof err, "journal refused: %s", msg ? msg : "bad reply");
+    /* store_failed is the journal's own trouble: worth a retry */
+    s_finish(j, NULL, err, !(code && strcmp(code, "store_failed") == 0));
+}
+
+/* s_reply - the journal answered message m: finish its jobs */
+static void s_reply(gateway_pump_t *p, wire_msg_t *m)
+{
+    gateway_job_t *mine = NULL, **tail = &mine, **pp = &p->flight;
+    p->flight_tail = NULL;
+    while (*pp) {
+        gateway_job_t *j = *pp;
+        if (j->reqid == m->reqid) {
+            *pp = j->next;
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+        } else {
+            p->flight_tail = j;
+            pp = &j->next;
+        }
+    }
+    if (!mine)
+        return; /* a late answer to jobs already failed */
+    json_t *body = wire_body_json(m);
+    json_t *results = json_object_get(body, "results");
+    int ok = strcmp(m->cmd, CMD_JOURNAL_APPEND_OK) == 0 && json_is_array(results);
+    size_t i = 0;
+    for (gateway_job_t *j = mine, *next; j; j = next, i++) {
+        next = j->next;
+        if (ok && i < json_array_size(results)) {
+            s_result(j, json_array_get(results, i));
+        } else if (strcmp(m->cmd, CMD_JOURNAL_APPEND_OK) == 0 && !results && !j->next && i == 0) {
+            s_result(j, body); /* the one job of an "events" message */
+        } else {
+            /* an ERROR for the whole message: the store's trouble (retry)
+             * unless the journal says the request itself is wrong */
+            const char *code = json_string_value(
+                json_object_get(json_object_get(body, "error"), "code"));
+            const char *msg = json_string_value(
+                json_object_get(json_object_get(body, "error"), "message"));
+            char err[200];
+            snprintf(err, sizeof err, "journal: %s", msg ? msg : "bad reply");
+            s_finish(j, NULL, err,
+                     code && strcmp(code, "store_failed") != 0 && strcmp(code, "busy") != 0);
+        }
+    }
+    json_decref(body);
+}
+
+/* s_main - the pump's thread */
+static void *s_main(void *arg)
+{
+    gateway_pump_t *p = arg;
+    p->next_reqid = (uint64_t)clock_mono_ms() << 16;
+    s_connect(p, NULL);
+    for (;;) {
+        zmq_pollitem_t items[2] = {{p->sock, 0, ZMQ_POLLIN, 0}, {NULL, p->efd, ZMQ_POLLIN, 0}};
+        long timeout = p->unsent ? 5 : -1;
+        if (p->flight) {
+            int64_t left = p->flight->sent_ms + p->timeout_ms - clock_mono_ms();
+            timeout = left <= 0 ? 0 : timeout >= 0 && timeout < left ? timeout : (long)left;
+        }
+        int n = p->sock ? zmq_poll(items, 2, timeout) : zmq_poll(items + 1, 1, 100);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (!p->sock) {
+            s_connect(p, NULL);
+            continue;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            uint64_t v;
+            if (read(p->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+                log_warn("event=pump_wake_failed error=\"%s\"", strerror(errno));
+        }
+        pthread_mutex_lock(&p->lock);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            break;
+        s_take(p);
+        for (;;) {
+            wire_msg_t m;
+            if (wire_recv(p->sock, 0, &m, ZMQ_DONTWAIT) < 0) {
+                if (errno == EPROTO)
+                    continue;
+                break;
+            }
+            s_reply(p, &m);
+            wire_msg_free(&m);
+        }
+        if (p->flight && clock_mono_ms() - p->flight->sent_ms >= p->timeout_ms) {
+            char why[80];
+            snprintf(why, sizeof why, "the journal did not answer in %d ms", p->timeout_ms);
+            log_warn("event=journal_timeout ms=%d", p->timeout_ms);
+            s_connect(p, why);
+        }
+    }
+    /* stopping: nothing more will be answered */
+    s_connect(p, "the gateway is stopping");
+    for (gateway_job_t *j = p->unsent, *next; j; j = next) {
+        next = j->next;
+        s_finish(j, NULL, "the gateway is stopping", 0);
+    }
+    p->unsent = NULL;
+    pthread_mutex_lock(&p->lock);
+    gateway_job_t *q = p->queue;
+    p->queue = p->queue_tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    for (gateway_job_t *j = q, *next; j; j = next) {
+        next = j->next;
+        s_finish(j, NULL, "the gateway is stopping", 0);
+    }
+    if (p->sock)
+        zmq_close(p->sock);
+    p->sock = NULL;
+    return NULL;
+}
+
+/* gateway_pump_new - start the pump's thread */
+gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms)
+{
+    gateway_pump_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->zctx = zctx;
+    p->endpoint = endpoint;
+    p->timeout_ms = timeout_ms;
+    pthread_mutex_init(&p->lock, NULL);
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0 || pthread_create(&p->thread, NULL, s_main, p)) {
+        gateway_pump_destroy(&p);
+        return NULL;
+    }
+    p->running = 1;
+    return p;
+}
+
+/* gateway_pump_submit - hand a job over; its done runs on the pump's
+ * thread (or on this one, when the pump is stopping) */
+void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j)
+{
+    j->next = NULL;
+    j->queued_ms = clock_mono_ms();
+    pthread_mutex_lock(&p->lock);
+    if (p->stop) {
+        pthread_mutex_unlock(&p->lock);
+        s_finish(j, NULL, "the gateway is stopping", 0);
+        return;
+    }
+    int was_empty = !p->queue;
+    if (p->queue_tail)
+        p->queue_tail->next = j;
+    else
+        p->queue = j;
+    p->queue_tail = j;
+    pthread_mutex_unlock(&p->lock);
+    uint64_t one = 1;
+    /* one wake-up per burst: the thread takes the whole queue */
+    if (was_empty && write(p->efd, &one, sizeof one) < 0)
+        log_warn("event=pump_wake_failed error=\"%s\"", strerror(errno));
+}
+
+/* gateway_pump_destroy - stop; every job not answered fails (503) */
+void gateway_pump_destroy(gateway_pump_t **p_p)
+{
+    gateway_pump_t *p = *p_p;
+    if (!p)
+        return;
+    if (p->running) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_mutex_unlock(&p->lock);
+        uint64_t one = 1;
+        if (write(p->efd, &one, sizeof one) < 0)
+            log_warn("event=pump_wake_failed error=\"%s\"", strerror(errno));
+        pthread_join(p->thread, NULL);
+    }
+    if (p->efd >= 0)
+        close(p->efd);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    *p_p = NULL;
+}
+
+/* s_wake - a blocking append's job is done */
+typedef struct {
+    gateway_job_t job;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int done, refused;
+    json_t *ok;
+    char err[200];
+} s_waiter_t;
+
+static void s_wake(gateway_job_t *j, json_t *ok, const char *err, int refused)
+{
+    s_waiter_t *w = (s_waiter_t *)j;
+    pthread_mutex_lock(&w->lock);
+    w->ok = ok;
+    w->refused = refused;
+    if (err)
+        snprintf(w->err, sizeof w->err, "%s", err);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* gateway_append - see gateway.h: a job, waited for on this thread (a
+ * worker's: the HTTP threads never wait) */
+json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refused)
+{
+    s_waiter_t w = {.job = {.events = (json_t *)events, .done = s_wake}};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    gateway_pump_submit(gw->pump, &w.job);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.lock);
+    if (refused)
+        *refused = w.refused;
+    if (!w.ok)
+        snprintf(err, 200, "%s", w.err[0] ? w.err : "the journal did not answer");
+    return w.ok;
+}
