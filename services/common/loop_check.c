@@ -47,49 +47,17 @@ static int s_blank(const char *s)
     return 1;
 }
 
-/* s_tag_ok - 1 when tag (normalised) is a locale tag as the schemas' format
- * "locale" reads one: language[-Script][-REGION] */
+/* s_tag_ok - 1 when tag is a locale tag as the schemas' format "locale"
+ * reads one (language[-Script][-REGION]): schema.c's rule, not a second */
 static int s_tag_ok(const char *tag)
 {
-    size_t part[4], n = 0, len = 0;
-    for (const char *c = tag;; c++) {
-        if (*c && *c != '-') {
-            len++;
-            continue;
-        }
-        if (n == 4 || len == 0)
-            return 0;
-        part[n++] = len;
-        len = 0;
-        if (!*c)
-            break;
-    }
-    const char *c = tag;
-    for (size_t i = 0; i < part[0]; i++)
-        if (c[i] < 'a' || c[i] > 'z')
-            return 0;
-    if (part[0] < 2 || part[0] > 3)
-        return 0;
-    size_t k = 1;
-    c += part[0] + 1;
-    if (k < n && part[k] == 4) {
-        for (size_t i = 0; i < 4; i++)
-            if (c[i] < 'a' || c[i] > 'z')
-                return 0;
-        c += 5;
-        k++;
-    }
-    if (k < n && (part[k] == 2 || part[k] == 3)) {
-        int letters = 1, digits = 1;
-        for (size_t i = 0; i < part[k]; i++) {
-            letters &= c[i] >= 'a' && c[i] <= 'z';
-            digits &= c[i] >= '0' && c[i] <= '9';
-        }
-        if (!(part[k] == 2 ? letters : digits))
-            return 0;
-        k++;
-    }
-    return k == n;
+    char err[200], path[8], why[200];
+    schema_t *s = schema_new("{\"type\": \"string\", \"format\": \"locale\"}", err, sizeof err);
+    json_t *v = json_string(tag);
+    int ok = s && v && schema_validate(s, v, path, sizeof path, why, sizeof why) == 0;
+    json_decref(v);
+    schema_destroy(&s);
+    return ok;
 }
 
 int loop_check_locale(const char *tag, char *out, size_t len)
@@ -293,10 +261,6 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
     int bad = schema_validate(s, p, path, sizeof path, why, sizeof why);
     schema_destroy(&s);
     if (bad) {
-        /* /texts/pl/title is named texts.pl.title, as the request spells it */
-        for (char *c = path; *c; c++)
-            if (*c == '/' && c != path)
-                *c = '.';
         const char *f = path[0] == '/' ? path + 1 : path;
         if (strcmp(f, "loop") == 0)
             f = "id";
