@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "locale_tag.h"
 #include "loop_check.h"
 #include "proto.h"
 #include "reasons.h"
@@ -46,6 +47,126 @@ static int s_blank(const char *s)
     return 1;
 }
 
+/* s_tag_ok - 1 when tag is a locale tag as the schemas' format "locale"
+ * reads one (language[-Script][-REGION]): schema.c's rule, not a second */
+static int s_tag_ok(const char *tag)
+{
+    char err[200], path[8], why[200];
+    schema_t *s = schema_new("{\"type\": \"string\", \"format\": \"locale\"}", err, sizeof err);
+    json_t *v = json_string(tag);
+    int ok = s && v && schema_validate(s, v, path, sizeof path, why, sizeof why) == 0;
+    json_decref(v);
+    schema_destroy(&s);
+    return ok;
+}
+
+int loop_check_locale(const char *tag, char *out, size_t len)
+{
+    char norm[LOCALE_TAG_MAX + 1];
+    if (locale_tag_norm(tag, norm, sizeof norm) || !s_tag_ok(norm))
+        return -1;
+    if (strlen(norm) + 1 > len)
+        return -1;
+    memcpy(out, norm, strlen(norm) + 1);
+    return 0;
+}
+
+const char *loop_check_text_for(const json_t *texts, const char *locale,
+                                const char *default_locale)
+{
+    if (!json_is_object(texts) || json_object_size(texts) == 0)
+        return NULL;
+    /* no locale of their own: the mailer writes to them in its default */
+    const char *tag = locale && *locale ? locale : default_locale;
+    char norm[LOCALE_TAG_MAX + 1];
+    if (!tag || locale_tag_norm(tag, norm, sizeof norm))
+        return NULL;
+    /* the key itself, not norm: the caller keeps texts, not our stack */
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)texts, k, v)
+        if (strcmp(k, norm) == 0)
+            return k;
+    /* "ru-ru" reads the "ru" text, as the renderer's folders fall back */
+    char *dash = strchr(norm, '-');
+    if (!dash)
+        return NULL;
+    *dash = '\0';
+    json_object_foreach((json_t *)texts, k, v)
+        if (strcmp(k, norm) == 0)
+            return k;
+    return NULL;
+}
+
+/* s_texts - check texts {locale: {title, announcement}} of a request into
+ * *out (keys normalised, caller decrefs); the lengths are the schema's.
+ * 0, or -1 naming the field (texts.pl.announcement) */
+static int s_texts(const json_t *texts, json_t **out, char *field, size_t flen, char *msg,
+                   size_t mlen)
+{
+    *out = NULL;
+    if (!json_is_object(texts))
+        return s_fail(field, flen, "texts", msg, mlen,
+                      "texts must be an object: {locale: {title, announcement}}");
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)texts, k, v) {
+        char tag[LOCALE_TAG_MAX + 1];
+        if (loop_check_locale(k, tag, sizeof tag)) {
+            snprintf(field, flen, "texts.%.64s", k);
+            snprintf(msg, mlen, "texts: %.64s is not a locale tag (language[-Script][-REGION], "
+                                "like ru, pl-PL or zh-Hans)", k);
+            json_decref(o);
+            return -1;
+        }
+        if (json_object_get(o, tag)) {
+            snprintf(field, flen, "texts.%.64s", k);
+            snprintf(msg, mlen, "texts: %.64s is the same locale as another one (%s): one text "
+                                "per locale", k, tag);
+            json_decref(o);
+            return -1;
+        }
+        if (!json_is_object(v)) {
+            snprintf(field, flen, "texts.%.64s", k);
+            snprintf(msg, mlen, "texts.%.64s must be an object {title, announcement}", k);
+            json_decref(o);
+            return -1;
+        }
+        const char *sk;
+        json_t *sv;
+        json_object_foreach(v, sk, sv) {
+            if (strcmp(sk, "title") != 0 && strcmp(sk, "announcement") != 0) {
+                snprintf(field, flen, "texts.%.64s.%.64s", k, sk);
+                snprintf(msg, mlen, "unknown field texts.%.64s.%.64s; known: title, "
+                                    "announcement", k, sk);
+                json_decref(o);
+                return -1;
+            }
+        }
+        static const char *const half[] = {"title", "announcement"};
+        static const char *const what[] = {"what changed, in a few words",
+                                           "the Markdown telling customers what changed"};
+        for (int i = 0; i < 2; i++) {
+            const json_t *t = json_object_get(v, half[i]);
+            const char *why = !t                       ? "is required"
+                              : !json_is_string(t)     ? "must be a string"
+                              : s_blank(json_string_value(t)) ? "must not be empty"
+                                                              : NULL;
+            if (why) {
+                snprintf(field, flen, "texts.%.64s.%s", k, half[i]);
+                snprintf(msg, mlen, "texts.%.64s.%s %s: each locale has a title and an "
+                                    "announcement (%s)", k, half[i], why, what[i]);
+                json_decref(o);
+                return -1;
+            }
+        }
+        json_object_set(o, tag, v);
+    }
+    *out = o;
+    return 0;
+}
+
 int loop_check_request(const json_t *req, int preview, const char *by, json_t **payload,
                    int *dry_run, char *field, size_t flen, char *msg, size_t mlen)
 {
@@ -53,8 +174,8 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
         *payload = NULL;
     if (!json_is_object(req))
         return s_fail(field, flen, "", msg, mlen, "the request must be a JSON object");
-    static const char *const known[] = {"reason", "title", "announcement", "since", "id",
-                                        "dry_run", NULL};
+    static const char *const known[] = {"reason", "title", "announcement", "texts", "since",
+                                        "id", "dry_run", NULL};
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)req, k, v) {
@@ -64,7 +185,7 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
         if (!known[i]) {
             snprintf(field, flen, "%s", k);
             snprintf(msg, mlen, "unknown field %.64s; known: reason, title, announcement, "
-                                "since, id, dry_run", k);
+                                "texts, since, id, dry_run", k);
             return -1;
         }
     }
@@ -74,12 +195,12 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
     if (!json_is_string(json_object_get(req, "reason")))
         return s_fail(field, flen, "reason", msg, mlen,
                       "reason is required: the reason code the feedback was tagged with");
-    static const char *const texts[] = {"title", "announcement", "since", "id", NULL};
-    for (int i = 0; texts[i]; i++) {
-        const json_t *t = json_object_get(req, texts[i]);
+    static const char *const strs[] = {"title", "announcement", "since", "id", NULL};
+    for (int i = 0; strs[i]; i++) {
+        const json_t *t = json_object_get(req, strs[i]);
         if (t && !json_is_string(t)) {
-            snprintf(field, flen, "%s", texts[i]);
-            snprintf(msg, mlen, "%s must be a string", texts[i]);
+            snprintf(field, flen, "%s", strs[i]);
+            snprintf(msg, mlen, "%s must be a string", strs[i]);
             return -1;
         }
     }
@@ -104,6 +225,10 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
         return s_fail(field, flen, "title", msg, mlen, "title must not be empty");
     if (ann && s_blank(ann))
         return s_fail(field, flen, "announcement", msg, mlen, "announcement must not be empty");
+    json_t *texts = NULL;
+    if (json_object_get(req, "texts") &&
+        s_texts(json_object_get(req, "texts"), &texts, field, flen, msg, mlen))
+        return -1;
 
     /* the event as it would be journaled; a preview without a title is
      * checked with a stand-in (and the id cannot be derived) */
@@ -115,8 +240,13 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
     json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "loop", *lid ? lid : "x", "reason", reason,
                           "title", title ? title : "x", "announcement", ann ? ann : "x", "by",
                           by);
-    if (!p)
+    if (!p) {
+        json_decref(texts);
         return s_fail(field, flen, "", msg, mlen, "out of memory");
+    }
+    if (texts && json_object_size(texts) > 0)
+        json_object_set(p, "texts", texts);
+    json_decref(texts);
     if (since)
         json_object_set_new(p, "since", json_string(since));
     char err[256], path[128] = "", why[256] = "";
@@ -163,7 +293,8 @@ int loop_check_request(const json_t *req, int preview, const char *by, json_t **
 json_t *loop_check_preview_body(const json_t *payload, int render)
 {
     json_t *b = json_object();
-    static const char *const f[] = {"reason", "loop", "since", "title", "announcement", NULL};
+    static const char *const f[] = {"reason", "loop", "since", "title", "announcement", "texts",
+                                    NULL};
     for (int i = 0; f[i]; i++) {
         json_t *v = json_object_get(payload, f[i]);
         if (v)

@@ -2,8 +2,8 @@
  * gateway_loops.c - closing the loop through the admin API (Bearer admin
  * key), with hark-loop, which owns the feedback and who was told:
  *
- *   POST /v1/loops             {reason, title, announcement, since?, id?,
- *                              dry_run?}: checked (loop_check.c, as `hark
+ *   POST /v1/loops             {reason, title, announcement, texts?, since?,
+ *                              id?, dry_run?}: checked (loop_check.c, as `hark
  *                              loop close` checks it), the reason asked of
  *                              hark-loop (LOOP_PREVIEW: 400 when no feedback
  *                              was ever tagged with it and [intake] reasons
@@ -12,9 +12,14 @@
  *                              note?} after the commit (note: a defined
  *                              reason no feedback carries: nobody told).  dry_run: 200 and the
  *                              preview; nothing is journaled.
+ *                              texts: {locale: {title, announcement}},
+ *                              the words of customers of that locale; the
+ *                              others read title and announcement.
  *   GET /v1/loops/preview?reason=&since=&title=&announcement=&id=
+ *                         &texts.<locale>.title=&texts.<locale>.announcement=
  *                              the same preview: how many would hear, per
- *                              locale, and one rendered email (with title
+ *                              locale, which text each locale reads, and
+ *                              one rendered email per locale (with title
  *                              and announcement)
  *   GET /v1/reports/loops[?reason=]   LOOP_REPORT
  *
@@ -123,12 +128,48 @@ typedef struct {
     int repeated;
 } s_query_t;
 
+/* s_text_arg - texts.<locale>.title or .announcement into q->req's texts,
+ * as POST /v1/loops spells them; 0, -1 when key is not one, -2 when it is
+ * repeated.  The locale is checked with the rest (loop_check_request). */
+static int s_text_arg(s_query_t *q, const char *key, const char *value)
+{
+    const char *loc = key + sizeof "texts." - 1;
+    const char *dot = strrchr(loc, '.');
+    if (!dot || dot == loc || dot - loc > 64 ||
+        (strcmp(dot + 1, "title") != 0 && strcmp(dot + 1, "announcement") != 0))
+        return -1;
+    char tag[65];
+    snprintf(tag, sizeof tag, "%.*s", (int)(dot - loc), loc);
+    json_t *texts = json_object_get(q->req, "texts");
+    if (!texts) {
+        texts = json_object();
+        json_object_set_new(q->req, "texts", texts);
+    }
+    json_t *t = json_object_get(texts, tag);
+    if (!t) {
+        t = json_object();
+        json_object_set_new(texts, tag, t);
+    }
+    if (json_object_get(t, dot + 1))
+        return -2;
+    json_object_set_new(t, dot + 1, json_string(value ? value : ""));
+    return 0;
+}
+
 /* s_arg - MHD's iterator over the query string */
 static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                              const char *value)
 {
     (void)kind;
     s_query_t *q = cls;
+    if (strncmp(key, "texts.", 6) == 0) {
+        int rc = s_text_arg(q, key, value);
+        if (rc && !q->bad) {
+            q->bad = key;
+            q->repeated = rc == -2;
+        }
+        return MHD_YES;
+    }
     static const char *const known[] = {"reason", "since", "title", "announcement", "id", NULL};
     int i = 0;
     while (known[i] && strcmp(known[i], key) != 0)
@@ -155,7 +196,9 @@ void gateway_loops_preview(gateway_req_t *r)
         snprintf(field, sizeof field, "%s", q.bad);
         snprintf(msg, sizeof msg, q.repeated ? "%.64s is given more than once"
                                              : "unknown parameter %.64s; known: reason, since, "
-                                               "title, announcement, id",
+                                               "title, announcement, id, "
+                                               "texts.<locale>.title, "
+                                               "texts.<locale>.announcement",
                  q.bad);
     }
     int bad = q.bad || loop_check_request(q.req, 1, "api", &payload, NULL, field, sizeof field, msg,

@@ -84,6 +84,7 @@ static int s_usage(FILE *f)
           "  report reasons [--from D] [--to D] [--kind complaint|cancellation|nps] [--team T]\n"
           "                 [--json]             reasons (Pareto), trend, churn, first replies\n"
           "  loop close --reason R --title T --message-file F [--since YYYY-MM-DD]\n"
+          "             [--title L=T --message-file L=F]... (locale L's own text)\n"
           "             [--id ID] [--dry-run] [--json]   tell who raised R what changed\n"
           "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n",
           f);

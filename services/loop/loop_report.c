@@ -48,6 +48,23 @@ static long long s_count(sqlite3 *db, const char *sql, const char *reason)
     return n;
 }
 
+/* s_text_locales - the locales the loops of reason gave a title and an
+ * announcement of their own (loops.texts' keys), sorted */
+static json_t *s_text_locales(sqlite3 *db, const char *reason)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *st = db_prepare(db, "SELECT DISTINCT j.key FROM loops l, json_each(l.texts) j"
+                                      " WHERE l.reason = ?1 AND l.texts IS NOT NULL"
+                                      " ORDER BY 1");
+    if (!st)
+        return a;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
+    db_finish(st);
+    return a;
+}
+
 /* s_median_days - median days from a piece of feedback to the email that
  * answered it; JSON null when none was answered */
 static json_t *s_median_days(sqlite3 *db, const char *reason)
@@ -168,6 +185,13 @@ json_t *loop_report_build(sqlite3 *db, const json_t *req)
                                     " JOIN loops l ON l.id = r.loop WHERE l.reason = ?1"
                                     " AND r.status = 'sent'",
                                 r));
+        json_object_set_new(o, "text_locales", s_text_locales(db, r));
+        json_object_set_new(
+            o, "told_own_text",
+            json_integer(s_count(db, "SELECT count(DISTINCT r.customer_id) FROM recipients r"
+                                     " JOIN loops l ON l.id = r.loop WHERE l.reason = ?1"
+                                     " AND r.status = 'sent' AND r.text_locale IS NOT NULL",
+                                 r)));
         json_object_set_new(o, "median_days", s_median_days(db, r));
         json_object_set_new(o, "nps", json_pack("{s:o,s:o}", "told", s_nps(db, s_told_nps_sql, r),
                                                 "not_told", s_nps(db, s_untold_nps_sql, r)));

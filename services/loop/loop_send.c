@@ -71,7 +71,7 @@ typedef struct {
  * loop.notified) of a customer we can write to, or the reason we do not.
  * 0/-1 */
 static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t *r, const char *reason,
-                    const char *title, const char *ann, int64_t now)
+                    const char *title, const char *ann, const json_t *texts, int64_t now)
 {
     char locale[64] = "", email[320] = "", tz[80] = "";
     sqlite3_stmt *st = db_prepare(db, s_locale_sql);
@@ -85,6 +85,15 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
         snprintf(tz, sizeof tz, "%s", s_col(st, 2) ? s_col(st, 2) : "");
     }
     db_finish(st);
+    /* their language's title and announcement, when the close gave one */
+    const char *tl = loop_check_text_for(texts, locale, conf->default_locale);
+    if (tl) {
+        const json_t *t = json_object_get(texts, tl);
+        title = json_string_value(json_object_get(t, "title"));
+        ann = json_string_value(json_object_get(t, "announcement"));
+        if (!title || !ann)
+            return -1;
+    }
     const char *status = "sent";
     sqlite3_stmt *sup = NULL;
     if (!*email) {
@@ -126,14 +135,16 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
         if (bad)
             return -1;
     }
-    st = db_prepare(db, "UPDATE recipients SET status = ?2, locale = ?3, told_at = ?4"
-                        " WHERE rowid = ?1");
+    st = db_prepare(db, "UPDATE recipients SET status = ?2, locale = ?3, told_at = ?4,"
+                        " text_locale = ?5 WHERE rowid = ?1");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, r->rowid);
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, locale, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 4, now);
+    if (tl && strcmp(status, "sent") == 0)
+        sqlite3_bind_text(st, 5, tl, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     if (strcmp(status, "sent") != 0)
@@ -167,9 +178,11 @@ int loop_send_batch(sqlite3 *db, const loop_send_conf_t *conf)
     int64_t now = clock_now_ms();
     char cur[80] = "", reason[80] = "";
     char *title = NULL, *ann = NULL;
+    json_t *texts = NULL;
     for (int i = 0; i < n && !bad; i++) {
         if (strcmp(cur, due[i].loop) != 0) { /* a batch is mostly one loop */
-            st = db_prepare(db, "SELECT reason, title, announcement FROM loops WHERE id = ?");
+            st = db_prepare(db, "SELECT reason, title, announcement, texts FROM loops"
+                                " WHERE id = ?");
             bad = !st;
             if (st) {
                 sqlite3_bind_text(st, 1, due[i].loop, -1, SQLITE_TRANSIENT);
@@ -178,19 +191,22 @@ int loop_send_batch(sqlite3 *db, const loop_send_conf_t *conf)
                     snprintf(reason, sizeof reason, "%s", s_col(st, 0));
                     free(title);
                     free(ann);
+                    json_decref(texts);
                     title = strdup(s_col(st, 1));
                     ann = strdup(s_col(st, 2));
-                    bad = !title || !ann;
+                    texts = s_col(st, 3) ? json_loads(s_col(st, 3), 0, NULL) : NULL;
+                    bad = !title || !ann || (s_col(st, 3) && !texts);
                 }
                 db_finish(st);
             }
             snprintf(cur, sizeof cur, "%s", due[i].loop);
         }
         if (!bad)
-            bad = s_decide(db, conf, &due[i], reason, title, ann, now);
+            bad = s_decide(db, conf, &due[i], reason, title, ann, texts, now);
     }
     free(title);
     free(ann);
+    json_decref(texts);
     free(due);
     if (bad || db_commit(db)) {
         db_rollback(db);
@@ -225,9 +241,11 @@ static sqlite3_stmt *s_candidates(sqlite3 *db, const char *sql, const char *reas
     return st;
 }
 
-/* s_render - the sample: customer cid's email as the mailer would render it */
+/* s_render - a sample: customer cid's email as the mailer would render it,
+ * with title and ann (the text of their locale, or the fallback) */
 static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, const char *cid,
-                        const char *locale, int64_t since_ms, char *err, size_t errlen)
+                        const char *locale, const char *title, const char *ann,
+                        int64_t since_ms, char *err, size_t errlen)
 {
     const char *reason = json_string_value(json_object_get(req, "reason"));
     const char *lid = json_string_value(json_object_get(req, "loop"));
@@ -248,9 +266,8 @@ static json_t *s_render(sqlite3 *db, loop_send_conf_t *conf, const json_t *req, 
     if (!st)
         return NULL;
     sqlite3_bind_text(st, 4, cid, -1, SQLITE_TRANSIENT);
-    json_t *vars = loop_send_vars(conf->words, st, json_string_value(json_object_get(req, "title")),
-                                  json_string_value(json_object_get(req, "announcement")), locale,
-                                  tz, conf->quotes, conf->excerpt, NULL);
+    json_t *vars = loop_send_vars(conf->words, st, title, ann, locale, tz, conf->quotes,
+                                  conf->excerpt, NULL);
     db_finish(st);
     if (!vars)
         return NULL;
@@ -304,6 +321,7 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
     if (!st)
         return NULL;
     json_t *locales = json_object(), *skipped = json_object();
+    json_t *first = json_object(); /* locale: its first customer, whose email is the sample */
     long long customers = 0;
     char sample_cid[160] = "", sample_locale[64] = "";
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -315,19 +333,34 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
         const char *k = why ? why : s_col(st, 1);
         json_object_set_new(tally, k,
                             json_integer(json_integer_value(json_object_get(tally, k)) + 1));
+        if (!why && !json_object_get(first, k))
+            json_object_set_new(first, k, json_string(s_col(st, 0)));
         if (!why && customers++ == 0) {
             snprintf(sample_cid, sizeof sample_cid, "%s", s_col(st, 0));
             snprintf(sample_locale, sizeof sample_locale, "%s", s_col(st, 1));
         }
     }
     db_finish(st);
+    /* which text each locale reads: its own, or the fallback */
+    const json_t *texts = json_object_get(req, "texts");
+    json_t *text_of = json_object();
+    const char *lk;
+    json_t *lv;
+    json_object_foreach(locales, lk, lv) {
+        const char *tl = loop_check_text_for(texts, lk, conf->default_locale);
+        json_object_set_new(text_of, lk, json_string(tl ? tl : "fallback"));
+    }
     /* known: some feedback carries the reason, or the taxonomy defines it
      * (closing a defined reason nobody raised yet tells nobody) */
     int defined = conf->reasons && reasons_find(conf->reasons, reason) >= 0;
-    json_t *body = json_pack("{s:s,s:b,s:b,s:I,s:I,s:o,s:o}", "reason", reason, "known",
+    json_t *body = json_pack("{s:s,s:b,s:b,s:I,s:I,s:o,s:o,s:o}", "reason", reason, "known",
                              tagged > 0 || defined, "defined", defined, "feedback",
                              (json_int_t)tagged, "customers", (json_int_t)customers,
-                             "locales", locales, "skipped", skipped);
+                             "locales", locales, "skipped", skipped, "texts", text_of);
+    if (!body) {
+        json_decref(first);
+        return NULL;
+    }
     if (lid) {
         json_object_set_new(body, "loop", json_string(lid));
         /* a loop belongs to one reason: a close of its id under another
@@ -336,6 +369,7 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
         if (!st) {
             snprintf(err, errlen, "loop.db could not be read");
             json_decref(body);
+            json_decref(first);
             return NULL;
         }
         sqlite3_bind_text(st, 1, lid, -1, SQLITE_TRANSIENT);
@@ -346,13 +380,31 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
     if (since)
         json_object_set_new(body, "since", json_string(since));
     if (render && *sample_cid) {
-        json_t *sample = s_render(db, conf, req, sample_cid, sample_locale, since_ms, err, errlen);
-        if (!sample) {
-            json_decref(body);
-            return NULL;
+        /* one email per locale, each as its first customer will get it
+         * (sample: the first customer's, as before texts) */
+        json_t *samples = json_array();
+        json_object_set_new(body, "samples", samples);
+        json_object_foreach(first, lk, lv) {
+            const char *tl = json_string_value(json_object_get(text_of, lk));
+            const json_t *t = strcmp(tl, "fallback") != 0 ? json_object_get(texts, tl) : req;
+            json_t *sample =
+                s_render(db, conf, req, json_string_value(lv), lk,
+                         json_string_value(json_object_get(t, "title")),
+                         json_string_value(json_object_get(t, "announcement")), since_ms, err,
+                         errlen);
+            if (!sample) {
+                json_decref(body);
+                json_decref(first);
+                return NULL;
+            }
+            json_object_set_new(sample, "for_locale", json_string(lk));
+            json_object_set_new(sample, "text_locale", json_string(tl));
+            if (strcmp(lk, sample_locale) == 0)
+                json_object_set(body, "sample", sample);
+            json_array_append_new(samples, sample);
         }
-        json_object_set_new(body, "sample", sample);
     }
+    json_decref(first);
     return body;
 }
 

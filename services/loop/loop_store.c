@@ -49,6 +49,11 @@ const char *const loop_store_migrations[] = {
     "CREATE INDEX answers_customer ON answers(customer_id, answered_at);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    /* the title and announcement per locale (loop.closed's texts, JSON;
+     * NULL: everyone reads the fallback), and which a recipient read
+     * (NULL: the fallback) */
+    "ALTER TABLE loops ADD COLUMN texts TEXT;"
+    "ALTER TABLE recipients ADD COLUMN text_locale TEXT;",
     NULL,
 };
 
@@ -180,16 +185,19 @@ int loop_store_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t o
     const char *ann = json_string_value(json_object_get(p, "announcement"));
     const char *since = json_string_value(json_object_get(p, "since"));
     const char *by = json_string_value(json_object_get(p, "by"));
+    const json_t *texts = json_object_get(p, "texts");
     int64_t since_ms = loop_store_since_ms(since);
     *added = 0;
-    if (!id || !reason || !title || !ann || since_ms == -2)
+    if (!id || !reason || !title || !ann || since_ms == -2 || (texts && !json_is_object(texts)))
         return -1;
     /* closing a loop again keeps when it was first closed; its newest
      * words go to the customers not told yet */
     sqlite3_stmt *st = db_prepare(
         db, "INSERT INTO loops(id, reason, title, announcement, since, by, closed_at,"
-            " source_offset) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE"
+            " source_offset, texts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            " ON CONFLICT(id) DO UPDATE"
             " SET title = excluded.title, announcement = excluded.announcement,"
+            " texts = excluded.texts,"
             " since = excluded.since, by = excluded.by, closes = closes + 1"
             " WHERE reason = excluded.reason");
     if (!st)
@@ -204,6 +212,15 @@ int loop_store_closed(sqlite3 *db, const json_t *p, int64_t closed_ms, int64_t o
         sqlite3_bind_text(st, 6, by, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 7, closed_ms);
     sqlite3_bind_int64(st, 8, offset);
+    if (texts && json_object_size(texts) > 0) {
+        char *t = json_dumps(texts, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!t) {
+            db_finish(st);
+            return -1;
+        }
+        sqlite3_bind_text(st, 9, t, -1, SQLITE_TRANSIENT);
+        free(t);
+    }
     if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) == 0) {
         /* the same id with another reason: a loop belongs to one reason */
         db_finish(st);

@@ -505,3 +505,238 @@ def test_loop__the_quoted_date_is_the_customers_own_day(make_hark):
     (m,) = loop_mails(h)
     assert m["payload"]["vars"]["quotes"] == [{"excerpt": "three weeks", "date": "5 March 2026"}]
     h.stop()
+
+
+RU_TITLE, PL_TITLE = "Быстрая доставка", "Szybsza dostawa"
+RU_MSG = "Мы сменили **курьера**: заказы приходят за два дня.\n"
+PL_MSG = "Zmieniliśmy **kuriera**: paczki docierają w dwa dni.\n"
+
+
+def texts_hark(make_hark, smtp):
+    """customers in en, de (no template folder: the mailer's default), ru-RU
+    (the "ru" text) and pl, each with feedback tagged slow_delivery"""
+    h = make_hark(services=SERVICES, conf=loop_conf(smtp.port))
+    append(h, [customer("c-en", "anna@example.com", "en"),
+               customer("c-de", "dora@example.de", "de"),
+               customer("c-ru", "ivan@example.ru", "ru-RU"),
+               customer("c-pl", "ola@example.pl", "pl"),
+               tagged("t1", "c-en", "complaint", [REASON], "slow"),
+               tagged("t2", "c-de", "complaint", [REASON], "langsam"),
+               tagged("t3", "c-ru", "complaint", [REASON], "медленно"),
+               tagged("t4", "c-pl", "complaint", [REASON], "wolno")])
+    caught_up(h)
+    return h
+
+
+def recipients(h):
+    """loop.db's recipients: (loop, customer, status, locale, text_locale)"""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(h.state, "loop.db"), uri=True)
+    try:
+        return sorted(db.execute("SELECT loop, customer_id, status, locale, text_locale"
+                                 " FROM recipients"))
+    finally:
+        db.close()
+
+
+def test_loop__each_locale_reads_its_own_title_and_message_the_others_the_fallback(
+        make_hark, smtp, tmp_path):
+    h = texts_hark(make_hark, smtp)
+    (tmp_path / "en.md").write_text(ANNOUNCEMENT)
+    (tmp_path / "ru.md").write_text(RU_MSG)
+    (tmp_path / "pl.md").write_text(PL_MSG)
+    args = ["loop", "close", "--reason", REASON, "--title", "Faster shipping",
+            "--message-file", str(tmp_path / "en.md"),
+            "--title", "ru=" + RU_TITLE, "--message-file", "ru=" + str(tmp_path / "ru.md"),
+            "--title", "PL=" + PL_TITLE, "--message-file", "pl=" + str(tmp_path / "pl.md")]
+
+    # the dry run says which text each locale reads and renders each locale's email
+    p = json.loads(h.hark(*args, "--dry-run", "--json").stdout)
+    jsonschema.Draft202012Validator(COMMANDS["LOOP_PREVIEW_OK"]["request"]).validate(p)
+    assert p["locales"] == {"en": 1, "de": 1, "ru-RU": 1, "pl": 1}
+    assert p["texts"] == {"en": "fallback", "de": "fallback", "ru-RU": "ru", "pl": "pl"}
+    subjects = {s["for_locale"]: s["subject"] for s in p["samples"]}
+    assert subjects == {"en": "You said, we listened: Faster shipping",
+                        "de": "You said, we listened: Faster shipping",
+                        "ru-RU": "Вы сказали — мы услышали: " + RU_TITLE,
+                        "pl": "Twoja opinia coś zmieniła: " + PL_TITLE}
+    ru_sample = [s for s in p["samples"] if s["for_locale"] == "ru-RU"][0]
+    assert ru_sample["text_locale"] == "ru" and "курьера" in ru_sample["text"]
+    assert "new courier" not in ru_sample["text"]
+    out = h.hark(*args, "--dry-run").stdout
+    assert "locale de: the fallback title and message" in out, out
+    assert "locale ru-RU: its own title and message (ru)" in out, out
+    assert out.count("--- the email to customer") == 4 and RU_TITLE in out and PL_TITLE in out
+    # the same over HTTP, GET and POST
+    st, _, data = h.request("GET", "/v1/loops/preview?reason=%s&title=Faster+shipping"
+                            "&announcement=Hello&texts.ru.title=%%D0%%AF&texts.ru.announcement=x"
+                            % REASON, headers=admin(h))
+    assert st == 200, data
+    assert json.loads(data)["texts"] == {"en": "fallback", "de": "fallback", "ru-RU": "ru",
+                                         "pl": "fallback"}
+    st, body = post_loop(h, {"reason": REASON, "title": "Faster shipping", "dry_run": True,
+                             "announcement": ANNOUNCEMENT,
+                             "texts": {"pl": {"title": PL_TITLE, "announcement": PL_MSG}}})
+    assert st == 200 and body["texts"]["pl"] == "pl" and body["texts"]["ru-RU"] == "fallback"
+    assert h.fetch_all(["loop.closed"]) == [] and loop_mails(h) == []
+
+    # the close, from the command line
+    r = h.hark(*args)
+    assert "tells 4 customers" in r.stdout
+    smtp.wait_messages(4)
+    caught_up(h)
+    by = {to(m): m for m in smtp.messages()}
+    assert sorted(by) == ["anna@example.com", "dora@example.de", "ivan@example.ru",
+                          "ola@example.pl"]
+    ru = by["ivan@example.ru"]
+    assert str(ru["Subject"]) == "Вы сказали — мы услышали: " + RU_TITLE
+    assert RU_TITLE in text(ru) and "<strong>курьера</strong>" in html(ru)
+    assert "Faster shipping" not in text(ru) and "courier" not in text(ru)
+    pl = by["ola@example.pl"]
+    assert str(pl["Subject"]) == "Twoja opinia coś zmieniła: " + PL_TITLE
+    assert PL_TITLE in text(pl) and "<strong>kuriera</strong>" in html(pl)
+    assert "Faster shipping" not in text(pl)
+    for addr in ("anna@example.com", "dora@example.de"):
+        m = by[addr]
+        assert str(m["Subject"]) == "You said, we listened: Faster shipping"
+        assert "<strong>new courier</strong>" in html(m)
+        assert RU_TITLE not in text(m) and PL_TITLE not in text(m)
+
+    # the event: the fallback, and the texts under normalised tags
+    (closed,) = h.fetch_all(["loop.closed"])
+    schema("loop.closed").validate(closed["payload"])
+    assert closed["payload"]["title"] == "Faster shipping"
+    assert closed["payload"]["texts"] == {"ru": {"title": RU_TITLE, "announcement": RU_MSG},
+                                          "pl": {"title": PL_TITLE, "announcement": PL_MSG}}
+    for e in loop_mails(h):
+        schema("mail.requested").validate(e["payload"])
+
+    # the report: which locales had their own text, and how many read one
+    rep = json.loads(h.hark("report", "loops", "--json").stdout)
+    jsonschema.Draft202012Validator(COMMANDS["LOOP_REPORT_OK"]["request"]).validate(rep)
+    (row,) = rep["reasons"]
+    assert row["text_locales"] == ["pl", "ru"] and row["told_own_text"] == 2 and row["told"] == 4
+    table = h.hark("report", "loops").stdout
+    assert re.search(r"%s .* pl,ru$" % REASON, table, re.M), table
+
+    # the same close over the API, for feedback that came later
+    append(h, [tagged("t5", "c-ru", "nps", [REASON], "снова медленно",
+                      given_at="2026-06-01T10:00:00Z"),
+               tagged("t6", "c-de", "nps", [REASON], "wieder langsam",
+                      given_at="2026-06-01T10:00:00Z")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": REASON, "title": "Even faster",
+                             "announcement": "Next day.",
+                             "texts": {"ru_RU": {"title": "Ещё быстрее",
+                                                 "announcement": "На следующий день."}}})
+    assert st == 202 and body["customers"] == 2, body
+    smtp.wait_messages(6)
+    caught_up(h)
+    later = {to(m): m for m in smtp.messages()[4:]}
+    assert str(later["ivan@example.ru"]["Subject"]) == "Вы сказали — мы услышали: Ещё быстрее"
+    assert "На следующий день." in text(later["ivan@example.ru"])
+    assert str(later["dora@example.de"]["Subject"]) == "You said, we listened: Even faster"
+
+    # replay: loop.db rebuilt from the journal decides every recipient's text the same way
+    before = recipients(h)
+    assert sorted(r[4] for r in before if r[1] == "c-ru") == ["ru", "ru-ru"]
+    h.stop()
+    for f in os.listdir(h.state):
+        if f.startswith("loop.db"):
+            os.remove(os.path.join(h.state, f))
+    h.start()
+    caught_up(h)
+    assert recipients(h) == before
+    assert len(loop_mails(h)) == 6 and len(smtp.messages()) == 6
+    h.stop()
+
+
+def test_loop__texts_that_are_not_a_locale_or_half_a_pair_or_twice_are_refused_naming_them(
+        make_hark, smtp, tmp_path):
+    h = texts_hark(make_hark, smtp)
+    ok = {"title": "t", "announcement": "a"}
+    for texts, field in [({"xx-yyyyyy": ok}, "texts.xx-yyyyyy"),
+                         ({"ru.UTF-8": ok}, "texts.ru.UTF-8"),
+                         ({"pl": {"title": "Szybciej"}}, "texts.pl.announcement"),
+                         ({"pl": {"announcement": "Dwa dni"}}, "texts.pl.title"),
+                         ({"pl": {"title": "", "announcement": "x"}}, "texts.pl.title"),
+                         ({"pl": {"title": "x" * 201, "announcement": "x"}}, "texts.pl.title"),
+                         ({"pl": dict(ok, body="x")}, "texts.pl.body"),
+                         ({"pt-BR": ok, "pt_br": ok}, "texts.pt_br"),
+                         ({"pl": "Szybciej"}, "texts.pl"),
+                         (["pl"], "texts")]:
+        st, body = post_loop(h, {"reason": REASON, "title": "Faster", "announcement": "2 days",
+                                 "texts": texts})
+        assert st == 400, (texts, body)
+        assert body["error"]["field"] == field, (texts, body)
+    # the fallback stays required
+    st, body = post_loop(h, {"reason": REASON, "announcement": "2 days", "texts": {"pl": ok}})
+    assert st == 400 and body["error"]["field"] == "title", body
+    st, _, data = h.request("GET", "/v1/loops/preview?reason=%s&texts.pl.title=a"
+                            "&texts.pl.title=b" % REASON, headers=admin(h))
+    assert st == 400 and json.loads(data)["error"]["field"] == "texts.pl.title", data
+    st, _, data = h.request("GET", "/v1/loops/preview?reason=%s&texts.pl.title=a" % REASON,
+                            headers=admin(h))
+    assert st == 400 and json.loads(data)["error"]["field"] == "texts.pl.announcement", data
+
+    (tmp_path / "a.md").write_text("Two days.")
+    (tmp_path / "ru.md").write_text("Два дня.")
+    base = ["loop", "close", "--reason", REASON, "--title", "Faster", "--message-file",
+            str(tmp_path / "a.md")]
+    ru_file = "ru=" + str(tmp_path / "ru.md")
+    for extra, words in [(["--title", "klingon=Qapla", "--message-file", ru_file],
+                          "klingon is not a locale tag"),
+                         (["--title", "ru=Быстрее"], "locale ru has a --title but no"),
+                         (["--message-file", ru_file], "locale ru has a --message-file but no"),
+                         (["--title", "ru=А", "--title", "RU=Б", "--message-file", ru_file],
+                          "--title is given twice for locale ru"),
+                         (["--title", "Again"], "--title is given twice for the fallback"),
+                         (["--title", "pl=" + "x" * 201, "--message-file",
+                           "pl=" + str(tmp_path / "a.md")], "texts.pl.title")]:
+        r = h.hark(*(base + extra), check=False)
+        assert r.returncode == 2 and words in r.stderr, (extra, r.stderr)
+    r = h.hark("loop", "close", "--reason", REASON, "--title", "ru=Быстрее", "--message-file",
+               ru_file, check=False)
+    assert r.returncode == 2 and "--message-file is required" in r.stderr, r.stderr
+    # '=' starts a fallback that has '=' in it, and a title that does not start like a
+    # tag is the fallback as it was
+    r = h.hark("loop", "close", "--reason", REASON, "--title", "=Speed=fast", "--message-file",
+               str(tmp_path / "a.md"), "--dry-run", "--json")
+    assert json.loads(r.stdout)["samples"][0]["subject"].endswith(": Speed=fast")
+    r = h.hark("loop", "close", "--reason", REASON, "--title", "2x = faster", "--message-file",
+               str(tmp_path / "a.md"), "--dry-run", "--json")
+    assert json.loads(r.stdout)["sample"]["subject"].endswith(": 2x = faster")
+    assert h.fetch_all(["loop.closed"]) == [] and loop_mails(h) == []
+    h.stop()
+
+
+def test_loop__a_close_journaled_before_texts_gives_everyone_its_one_text_and_replays_so(
+        make_hark, smtp):
+    """The journal is forever: a loop.closed without texts, as every close
+    before them was written, still tells each customer in the frame of their
+    language around the one title and announcement."""
+    h = texts_hark(make_hark, smtp)
+    old = {"loop": "old-close", "reason": REASON, "title": "Faster shipping",
+           "announcement": "Two days now.", "by": "cli:eva"}
+    schema("loop.closed").validate(old)
+    append(h, [("loop.closed", "test/old-close", old)])
+    smtp.wait_messages(4)
+    caught_up(h)
+    by = {to(m): m for m in smtp.messages()}
+    assert str(by["ivan@example.ru"]["Subject"]) == "Вы сказали — мы услышали: Faster shipping"
+    assert str(by["ola@example.pl"]["Subject"]) == "Twoja opinia coś zmieniła: Faster shipping"
+    for m in by.values():
+        assert "Two days now." in text(m)
+    before = recipients(h)
+    assert [r[4] for r in before] == [None] * 4
+    (row,) = json.loads(h.hark("report", "loops", "--json").stdout)["reasons"]
+    assert row["text_locales"] == [] and row["told_own_text"] == 0 and row["told"] == 4
+    h.stop()
+    for f in os.listdir(h.state):
+        if f.startswith("loop.db"):
+            os.remove(os.path.join(h.state, f))
+    h.start()
+    caught_up(h)
+    assert recipients(h) == before
+    assert len(loop_mails(h)) == 4 and len(smtp.messages()) == 4
+    h.stop()

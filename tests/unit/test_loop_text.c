@@ -140,6 +140,132 @@ static void test_request_check_names_the_field(void)
     json_decref(r);
 }
 
+/* s_texts_req - a close with the fallback and texts (JSON) */
+static json_t *s_texts_req(const char *texts)
+{
+    json_t *r = json_pack("{s:s,s:s,s:s}", "reason", "slow_delivery", "title",
+                          "Faster shipping", "announcement", "Two days now.");
+    json_object_set_new(r, "texts", json_loads(texts, 0, NULL));
+    return r;
+}
+
+/* s_texts_field - the field loop_check_request names for texts, "" when
+ * it accepts them */
+static const char *s_texts_field(const char *texts, char *field, size_t flen)
+{
+    char msg[300];
+    json_t *r = s_texts_req(texts);
+    if (loop_check_request(r, 0, "api", NULL, NULL, field, flen, msg, sizeof msg) == 0)
+        field[0] = '\0';
+    json_decref(r);
+    return field;
+}
+
+static void test_request_texts_are_checked_per_locale_and_keys_normalised(void)
+{
+    char field[64], msg[300];
+    json_t *p = NULL;
+    json_t *r = s_texts_req("{\"ru\": {\"title\": \"Быстрая доставка\", \"announcement\":"
+                            " \"Два дня.\"}, \"pt_BR\": {\"title\": \"Entrega\","
+                            " \"announcement\": \"Dois dias.\"}}");
+    CHECK_INT(loop_check_request(r, 0, "api", &p, NULL, field, sizeof field, msg, sizeof msg), 0);
+    const json_t *t = json_object_get(p, "texts");
+    CHECK_INT(json_object_size(t), 2);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(t, "ru"), "title")),
+              "Быстрая доставка");
+    CHECK(json_object_get(t, "pt-br") != NULL); /* normalised as the renderer's folders */
+    /* the fallback names the loop, as before texts */
+    char lid[80];
+    CHECK_STR(json_string_value(json_object_get(p, "loop")),
+              loop_check_loop_id("slow_delivery", "Faster shipping", lid, sizeof lid));
+    json_decref(p);
+    json_decref(r);
+    /* an empty texts is left out: the event a close without texts always was */
+    r = s_texts_req("{}");
+    CHECK_INT(loop_check_request(r, 0, "api", &p, NULL, field, sizeof field, msg, sizeof msg), 0);
+    CHECK(json_object_get(p, "texts") == NULL);
+    json_decref(p);
+    json_decref(r);
+
+    CHECK_STR(s_texts_field("{\"pl\": {\"title\": \"Szybciej\"}}", field, sizeof field),
+              "texts.pl.announcement");
+    CHECK_STR(s_texts_field("{\"pl\": {\"announcement\": \"x\"}}", field, sizeof field),
+              "texts.pl.title");
+    CHECK_STR(s_texts_field("{\"pl\": {\"title\": \" \", \"announcement\": \"x\"}}", field,
+                            sizeof field),
+              "texts.pl.title");
+    CHECK_STR(s_texts_field("{\"pl\": {\"title\": 1, \"announcement\": \"x\"}}", field,
+                            sizeof field),
+              "texts.pl.title");
+    CHECK_STR(s_texts_field("{\"pl\": {\"title\": \"t\", \"announcement\": \"x\", \"to\": 1}}",
+                            field, sizeof field),
+              "texts.pl.to");
+    CHECK_STR(s_texts_field("{\"klingon\": {\"title\": \"t\", \"announcement\": \"x\"}}",
+                            field, sizeof field),
+              "texts.klingon");
+    CHECK_STR(s_texts_field("{\"p l\": {\"title\": \"t\", \"announcement\": \"x\"}}", field,
+                            sizeof field),
+              "texts.p l");
+    CHECK_STR(s_texts_field("{\"pt-BR\": {\"title\": \"t\", \"announcement\": \"x\"},"
+                            " \"pt_br\": {\"title\": \"t\", \"announcement\": \"y\"}}",
+                            field, sizeof field),
+              "texts.pt_br");
+    CHECK_STR(s_texts_field("{\"pl\": \"Szybciej\"}", field, sizeof field), "texts.pl");
+    CHECK_STR(s_texts_field("[]", field, sizeof field), "texts");
+    /* the same limits as the fallback's, named by path */
+    char longt[260];
+    memset(longt, 'a', 250);
+    longt[250] = '\0';
+    char j[400];
+    snprintf(j, sizeof j, "{\"pl\": {\"title\": \"%s\", \"announcement\": \"x\"}}", longt);
+    CHECK_STR(s_texts_field(j, field, sizeof field), "texts.pl.title");
+    /* texts do not stand in for the fallback */
+    r = s_texts_req("{\"pl\": {\"title\": \"t\", \"announcement\": \"x\"}}");
+    json_object_del(r, "title");
+    CHECK_INT(loop_check_request(r, 0, "api", NULL, NULL, field, sizeof field, msg, sizeof msg), -1);
+    CHECK_STR(field, "title");
+    json_decref(r);
+}
+
+static void test_locale_tags_are_checked_and_normalised(void)
+{
+    char out[40];
+    static const char *const good[][2] = {{"ru", "ru"},       {"PL", "pl"},
+                                          {"pt_BR", "pt-br"}, {"zh-Hans-CN", "zh-hans-cn"},
+                                          {"es-419", "es-419"}, {"fil", "fil"}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECK_INT(loop_check_locale(good[i][0], out, sizeof out), 0);
+        CHECK_STR(out, good[i][1]);
+    }
+    static const char *const bad[] = {"", "r", "russian", "ru-", "-ru", "ru--ru", "ru-RUS-x",
+                                      "ru.UTF-8", "en-US-POSIX", "12", "ru RU", "de-1996"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(loop_check_locale(bad[i], out, sizeof out), -1);
+}
+
+static void test_a_customer_reads_their_locale_else_its_language_else_the_fallback(void)
+{
+    json_t *t = json_loads("{\"ru\": {}, \"pt-br\": {}, \"en\": {}}", 0, NULL);
+    CHECK_STR(loop_check_text_for(t, "ru", "en"), "ru");
+    CHECK_STR(loop_check_text_for(t, "ru-RU", "en"), "ru");
+    CHECK_STR(loop_check_text_for(t, "ru_RU", "en"), "ru");
+    CHECK_STR(loop_check_text_for(t, "pt-BR", "en"), "pt-br");
+    CHECK(loop_check_text_for(t, "pt", "en") == NULL); /* a region's text is not the language's */
+    CHECK(loop_check_text_for(t, "pt-PT", "en") == NULL);
+    CHECK(loop_check_text_for(t, "de", "en") == NULL);
+    CHECK(loop_check_text_for(t, "be", "en") == NULL);
+    /* without a locale: the mailer's default_locale */
+    CHECK_STR(loop_check_text_for(t, "", "en"), "en");
+    CHECK_STR(loop_check_text_for(t, NULL, "en-GB"), "en");
+    CHECK(loop_check_text_for(t, "", "de") == NULL);
+    /* no texts (a close from before them): everyone reads the fallback */
+    CHECK(loop_check_text_for(NULL, "ru", "en") == NULL);
+    json_t *empty = json_object();
+    CHECK(loop_check_text_for(empty, "ru", "en") == NULL);
+    json_decref(empty);
+    json_decref(t);
+}
+
 static void test_median_and_nps(void)
 {
     double odd[] = {1, 2, 10}, even[] = {1, 2, 4, 10};
@@ -169,6 +295,9 @@ int main(void)
     UNIT_RUN(test_dates_are_the_customers_own_day);
     UNIT_RUN(test_loop_id_is_deterministic_and_fits_the_schema);
     UNIT_RUN(test_request_check_names_the_field);
+    UNIT_RUN(test_request_texts_are_checked_per_locale_and_keys_normalised);
+    UNIT_RUN(test_locale_tags_are_checked_and_normalised);
+    UNIT_RUN(test_a_customer_reads_their_locale_else_its_language_else_the_fallback);
     UNIT_RUN(test_median_and_nps);
     words_destroy(&s_words);
     return UNIT_END();
