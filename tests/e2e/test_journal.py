@@ -150,6 +150,19 @@ def test_a_bad_batches_envelope_is_refused_as_a_whole(hark):
     assert r["results"][0] == {"offsets": [1], "duplicates": [False]}
     assert r["results"][1]["error"]["code"] == "bad_request" and "index" not in r["results"][1]["error"]
     assert [e["key"] for e in hark.fetch_all()] == ["e1"]
+    # more batches than one message may carry
+    many = {"batches": [{"events": [ev("m%d" % i)]} for i in range(4097)]}
+    cmd, r = hark.call(j, "JOURNAL_APPEND", many, valid=False)
+    assert cmd == "ERROR" and '"batches"' in r["error"]["message"] and "4096" in r["error"]["message"]
+    # every batch refused: answered all the same, nothing stored, the journal serves on
+    cmd, r = hark.call(j, "JOURNAL_APPEND", {"batches": [{"events": []}, {"events": [{"key": "z"}]}]},
+                       valid=False)
+    assert cmd == "JOURNAL_APPEND_OK"
+    assert [b["error"]["code"] for b in r["results"]] == ["bad_request", "bad_request"]
+    assert r["results"][1]["error"]["index"] == 0
+    cmd, r = hark.call(j, "JOURNAL_APPEND", {"events": [ev("e3")]})
+    assert r["offsets"] == [2]
+    assert [e["key"] for e in hark.fetch_all()] == ["e1", "e3"]
 
 
 def test_batches_over_max_batch_are_refused_whole_but_one_batch_is_not(make_hark):
