@@ -21,6 +21,8 @@ def describe(s, defs):
     """One schema in a few words: type, format, limits, choices."""
     if "$ref" in s:
         name = s["$ref"].rsplit("/", 1)[-1]
+        if defs.get(name, {}).get("type") not in (None, "object"):
+            return describe(defs[name], defs)  # a shared array or value: say what it is
         return "object (%s, below)" % name if name in defs else "object"
     parts = []
     t = s.get("type")

@@ -16,8 +16,8 @@
 /* PROTO_MAX_DEPTH - the deepest a payload may nest objects and arrays (the
  * payload itself is level 1), checked once, where a value comes in (the
  * gateway's ingest and admin bodies).  Every message that carries a payload
- * wraps it in a few levels more (JOURNAL_APPEND three, a fetch reply as
- * many), so one number far below jansson's parser limit (2048) means that a
+ * wraps it in a few levels more (JOURNAL_APPEND three, or five in batches,
+ * a fetch reply three), so one number far below jansson's parser limit (2048) means that a
  * payload the gateway takes is never refused further on: a client told 202
  * could otherwise see the journal refuse the same value as too deep. */
 #define PROTO_MAX_DEPTH 32

@@ -7,6 +7,11 @@
  *             JOURNAL_APPEND {events:[{type,key,occurred_at?,payload}]}
  *               -> JOURNAL_APPEND_OK {offsets, duplicates}, sent only after
  *                  the transaction holding the events has committed
+ *             JOURNAL_APPEND {batches:[{events:[...]}, ...]}
+ *               -> JOURNAL_APPEND_OK {results:[{offsets, duplicates} or
+ *                  {error}, ...]}: each batch taken or refused on its own,
+ *                  as if it were a request of its own (a gateway coalesces
+ *                  many clients' requests into one message this way)
  *             JOURNAL_FETCH {after, limit?, types?} -> JOURNAL_FETCH_OK
  *           [journal] control (ROUTER): SERVICE_STATUS (+ head)
  * Emits:    [journal] pub_endpoint (PUB): JOURNAL_HEAD {head} after each
@@ -21,11 +26,12 @@
  * and form the next transaction, so one fsync serves many clients and
  * throughput grows with concurrency.
  *
- * CPU per event: a JOURNAL_APPEND body is read by one pass of
- * journal_scan.c, which checks it as strictly as jansson and our rules
- * would and hands back each payload's own text (compacted), so the common
- * case builds no JSON tree and dumps nothing; a body it does not take goes
- * the jansson way (journal_serve.c), which also words every error.  Replies
+ * CPU per event: a JOURNAL_APPEND body, of either form, is read by one
+ * pass of journal_scan.c, which checks it as strictly as jansson and our
+ * rules would and hands back each payload's own text (compacted), so the
+ * common case builds no JSON tree and dumps nothing; a body it does not
+ * take goes the jansson way (journal_serve.c), which also words every
+ * error - in a {"batches"} body, only the batch it does not take does.  Replies
  * are written straight into a reused buffer.  Checkpoints run in a thread
  * of their own (journal_ckpt.c), not inside COMMIT.
  *
@@ -104,14 +110,9 @@ static int s_on_router(evloop_t *loop, void *arg)
     }
     if (n > 0)
         journal_serve_commit(svc, j, n);
-    for (int r = 0; r < n; r++) {
-        json_decref(j->bodies[r]);
+    journal_serve_end(j); /* before the bodies the events point into */
+    for (int r = 0; r < n; r++)
         wire_msg_free(&j->pending[r]);
-    }
-    for (size_t i = 0; i < j->n_owned; i++)
-        free(j->owned[i]);
-    j->n_owned = 0;
-    j->events.n = 0;
     return 0;
 }
 
@@ -126,15 +127,15 @@ static int s_init(service_t *svc)
     j->max_batch = (int)config_int(cfg, "journal", "max_batch");
     j->fetch_max = (int)config_int(cfg, "journal", "fetch_max");
     j->pending = calloc(JOURNAL_MAX_MSGS, sizeof *j->pending);
-    j->bodies = calloc(JOURNAL_MAX_MSGS, sizeof *j->bodies);
-    j->first = calloc(JOURNAL_MAX_MSGS, sizeof *j->first);
+    j->bfirst = calloc(JOURNAL_MAX_MSGS, sizeof *j->bfirst);
+    j->batched = calloc(JOURNAL_MAX_MSGS, sizeof *j->batched);
     j->store = journal_store_new(service_db(svc));
     j->ckpt = journal_ckpt_new(service_db(svc));
     j->router = service_bind(service_zctx(svc), ZMQ_ROUTER,
                              config_get(cfg, "journal", "endpoint"));
     j->pub = service_bind(service_zctx(svc), ZMQ_PUB,
                           config_get(cfg, "journal", "pub_endpoint"));
-    if (!j->pending || !j->bodies || !j->first || !j->store || !j->ckpt || !j->router || !j->pub)
+    if (!j->pending || !j->bfirst || !j->batched || !j->store || !j->ckpt || !j->router || !j->pub)
         return -1;
     log_info("event=journal_open head=%lld", (long long)journal_store_head(j->store));
     return evloop_add_socket(service_evloop(svc), j->router, s_on_router, svc);
@@ -153,9 +154,12 @@ static void s_fini(service_t *svc)
     journal_ckpt_destroy(&j->ckpt);
     journal_store_destroy(&j->store);
     free(j->pending);
-    free(j->bodies);
-    free(j->first);
+    free(j->bfirst);
+    free(j->batched);
+    free(j->batch);
+    journal_scan_batches_free(&j->scanned);
     journal_scan_list_free(&j->events);
+    free(j->trees);
     free(j->owned);
     buf_free(&j->reply);
     free(j);

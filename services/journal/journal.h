@@ -16,6 +16,17 @@
 #include "wire.h"
 
 #define JOURNAL_MAX_MSGS 4096 /* requests drained into one transaction */
+#define JOURNAL_MAX_BATCHES JOURNAL_MAX_MSGS /* batches in one {"batches"} request:
+                                                as many as requests in a round */
+
+/* One batch of a round: a request's events (the one batch of an {"events"}
+ * request, or one of a {"batches"} request), taken or refused on its own. */
+typedef struct {
+    size_t first, n;   /* its events in the round's list (n 0 when refused) */
+    const char *code;  /* NULL when taken; else the refusal (static strings) */
+    const char *why;
+    size_t index;      /* the event refused, SIZE_MAX when the batch as a whole */
+} journal_batch_t;
 
 typedef struct {
     void *router, *pub;
@@ -23,10 +34,15 @@ typedef struct {
     journal_ckpt_t *ckpt;       /* WAL checkpoints, off the commit path */
     int max_batch, fetch_max;
     wire_msg_t *pending; /* JOURNAL_APPEND requests of this round */
-    json_t **bodies;     /* per request: the jansson tree on the slow path, else NULL */
-    size_t *first;       /* per request: its first event in events */
+    size_t *bfirst;      /* per request: its first batch in batch[] */
+    unsigned char *batched; /* per request: 1 when it came as {"batches"} */
+    journal_batch_t *batch; /* this round's batches, in arrival order */
+    size_t n_batch, cap_batch;
+    journal_scan_batches_t scanned; /* one request's batches, as the scanner left them */
     journal_scan_list_t events; /* this round's events, pointing into pending[] bodies
-                            or bodies[] trees (and owned[] payload texts) */
+                            or trees[] (and owned[] payload texts) */
+    json_t **trees;      /* jansson trees of the slow path, freed with the round */
+    size_t n_trees, cap_trees;
     char **owned;        /* payload texts made by json_dumps on the slow path */
     size_t n_owned, cap_owned;
     buf_t reply;         /* reused for every JOURNAL_APPEND_OK */
@@ -51,6 +67,9 @@ void journal_serve_unknown(journal_t *j, const wire_msg_t *m);
  * them) in one transaction; reply to each only after the commit, and
  * publish the new head */
 void journal_serve_commit(service_t *svc, journal_t *j, int n);
+/* journal_serve_end - forget the round's events, batches and trees (the
+ * requests themselves are the caller's) */
+void journal_serve_end(journal_t *j);
 /* journal_serve_status - add the head to SERVICE_STATUS_OK */
 void journal_serve_status(service_t *svc, json_t *body);
 

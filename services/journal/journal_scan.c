@@ -441,6 +441,51 @@ void journal_scan_list_free(journal_scan_list_t *l)
     l->n = l->cap = 0;
 }
 
+/* s_name_is - a plain member name at s->p equal to want, then its colon */
+static int s_name_is(s_scan_t *s, const char *want, size_t n)
+{
+    s_span_t name;
+    int plain;
+    s_ws(s);
+    if (s->p >= s->end || *s->p != '"' || s_string(s, &name, &plain) || !plain ||
+        name.n != n || memcmp(name.s, want, n) != 0 || s_expect(s, ':'))
+        return -1;
+    return 0;
+}
+
+/* s_events - {"events":[event, ...]} at s->p (after its whitespace), its
+ * events appended to l.  0, -1 (not taken; l may hold some of them), or
+ * -2 (l could not grow) */
+static int s_events(s_scan_t *s, journal_scan_list_t *l)
+{
+    if (s->p >= s->end || *s->p != '{')
+        return -1;
+    s->p++;
+    if (s_name_is(s, "events", 6) || s_expect(s, '['))
+        return -1;
+    do {
+        s_ws(s);
+        journal_scan_event_t *e = journal_scan_list_push(l);
+        if (!e)
+            return -2;
+        if (s_event(s, e))
+            return -1;
+    } while (s_expect(s, ',') == 0);
+    if (s->p >= s->end || *s->p != ']')
+        return -1;
+    s->p++;
+    return s_expect(s, '}');
+}
+
+/* s_compact_from - compact the payloads of l's events from first on, now
+ * that the whole body is good and may change */
+static void s_compact_from(journal_scan_list_t *l, size_t first)
+{
+    for (size_t i = first; i < l->n; i++)
+        if (l->ev[i].spaced)
+            l->ev[i].payload_len = s_compact((char *)l->ev[i].payload, l->ev[i].payload_len);
+}
+
 /* journal_scan_append - {"events":[event, ...]} and nothing else */
 int journal_scan_append(char *body, size_t len, journal_scan_list_t *l)
 {
@@ -449,25 +494,85 @@ int journal_scan_append(char *body, size_t len, journal_scan_list_t *l)
     s.end = s.p + len;
     s.nnames = 0;
     size_t first = l->n;
-    int rc = JSCAN_SLOW;
-    s_span_t name;
-    int plain;
-    if (s_expect(&s, '{'))
-        goto out;
     s_ws(&s);
-    if (s.p >= s.end || *s.p != '"' || s_string(&s, &name, &plain) || !plain ||
-        name.n != 6 || memcmp(name.s, "events", 6) != 0 || s_expect(&s, ':') ||
-        s_expect(&s, '['))
+    int rc = s_events(&s, l);
+    if (rc == 0) {
+        s_ws(&s);
+        rc = s.p == s.end ? 0 : -1;
+    }
+    if (rc != 0) {
+        l->n = first;
+        return rc == -2 ? JSCAN_NOMEM : JSCAN_SLOW;
+    }
+    s_compact_from(l, first);
+    return JSCAN_OK;
+}
+
+/* journal_scan_batches_free - free the array */
+void journal_scan_batches_free(journal_scan_batches_t *bl)
+{
+    free(bl->b);
+    bl->b = NULL;
+    bl->n = bl->cap = 0;
+}
+
+/* s_batch_push - room for one more batch record; NULL when out of memory */
+static journal_scan_batch_t *s_batch_push(journal_scan_batches_t *bl)
+{
+    if (bl->n == bl->cap) {
+        size_t cap = bl->cap ? bl->cap * 2 : 64;
+        journal_scan_batch_t *b = realloc(bl->b, cap * sizeof *b);
+        if (!b)
+            return NULL;
+        bl->b = b;
+        bl->cap = cap;
+    }
+    return &bl->b[bl->n++];
+}
+
+/* journal_scan_batches - {"batches":[{"events":[...]}, ...]} and nothing else */
+int journal_scan_batches(char *body, size_t len, size_t max_batches, journal_scan_list_t *l,
+                         journal_scan_batches_t *bl)
+{
+    s_scan_t s;
+    s.p = (const unsigned char *)body;
+    s.end = s.p + len;
+    s.nnames = 0;
+    size_t first = l->n, bfirst = bl->n;
+    int rc = JSCAN_SLOW;
+    if (s_expect(&s, '{') || s_name_is(&s, "batches", 7) || s_expect(&s, '['))
         goto out;
     do {
         s_ws(&s);
-        journal_scan_event_t *e = journal_scan_list_push(l);
-        if (!e) {
+        if (bl->n - bfirst == max_batches)
+            goto out; /* jansson words the refusal */
+        journal_scan_batch_t *b = s_batch_push(bl);
+        if (!b) {
             rc = JSCAN_NOMEM;
             goto out;
         }
-        if (s_event(&s, e))
+        const unsigned char *start = s.p;
+        size_t efirst = l->n;
+        int r = s_events(&s, l);
+        if (r == -2) {
+            rc = JSCAN_NOMEM;
             goto out;
+        }
+        b->rc = JSCAN_OK;
+        if (r) {
+            /* not taken: back to its start, and only make sure it is JSON
+             * (an object), so that the other batches still count */
+            l->n = efirst;
+            s.p = start;
+            s.nnames = 0;
+            if (s.p >= s.end || *s.p != '{' || s_value(&s, 0))
+                goto out;
+            b->rc = JSCAN_SLOW;
+        }
+        b->first = efirst;
+        b->n = l->n - efirst;
+        b->text = (const char *)start;
+        b->len = (size_t)(s.p - start);
     } while (s_expect(&s, ',') == 0);
     if (s.p >= s.end || *s.p != ']')
         goto out;
@@ -477,13 +582,12 @@ int journal_scan_append(char *body, size_t len, journal_scan_list_t *l)
     s_ws(&s);
     if (s.p != s.end)
         goto out;
-    /* all of it is good: only now may the body change */
-    for (size_t i = first; i < l->n; i++)
-        if (l->ev[i].spaced)
-            l->ev[i].payload_len = s_compact((char *)l->ev[i].payload, l->ev[i].payload_len);
+    s_compact_from(l, first); /* only the batches taken have events in l */
     rc = JSCAN_OK;
 out:
-    if (rc != JSCAN_OK)
+    if (rc != JSCAN_OK) {
         l->n = first;
+        bl->n = bfirst;
+    }
     return rc;
 }

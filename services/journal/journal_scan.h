@@ -1,5 +1,6 @@
 /*
- * journal_scan.h - a one-pass, strict reader of JOURNAL_APPEND bodies.
+ * journal_scan.h - a one-pass, strict reader of JOURNAL_APPEND bodies, of
+ * both forms: {"events": [...]} and {"batches": [{"events": [...]}, ...]}.
  *
  * Why: building a jansson tree of every request and dumping each payload
  * back to text was over half of the journal's CPU per event.  The scanner
@@ -54,5 +55,35 @@ void journal_scan_list_free(journal_scan_list_t *l);
  * body are as they were.  JSCAN_NOMEM: l could not grow; l and body are as
  * they were. */
 int journal_scan_append(char *body, size_t len, journal_scan_list_t *l);
+
+/* one batch of a {"batches": [...]} body, as the scanner left it */
+typedef struct {
+    int rc;           /* JSCAN_OK: taken, its events are l->ev[first .. first + n);
+                         JSCAN_SLOW: not taken (n 0), for jansson to decide */
+    size_t first, n;
+    const char *text; /* the batch object's own text, text[0..len): valid JSON */
+    size_t len;
+} journal_scan_batch_t;
+
+/* journal_scan_batches_t - the batches of one body (reused; owns only the array) */
+typedef struct {
+    journal_scan_batch_t *b;
+    size_t n, cap;
+} journal_scan_batches_t;
+
+void journal_scan_batches_free(journal_scan_batches_t *bl);
+
+/* journal_scan_batches - read body[0..len) as {"batches": [{"events": [...]},
+ * ...]} with 1 to max_batches batches.  Each batch is judged on its own, as
+ * journal_scan_append judges a body: JSCAN_OK when the envelope is good and
+ * every batch is valid JSON: one record per batch appended to bl, the events
+ * of the batches taken appended to l in batch order (payloads compacted in
+ * place, as above); a batch not taken (bad, or not handled here) is left
+ * whole for jansson, with its text.  JSCAN_SLOW: the body is not taken at all
+ * (a bad envelope, a batch that is not valid JSON or not handled, more than
+ * max_batches batches); JSCAN_NOMEM.  Unless JSCAN_OK, l, bl and body are as
+ * they were. */
+int journal_scan_batches(char *body, size_t len, size_t max_batches, journal_scan_list_t *l,
+                         journal_scan_batches_t *bl);
 
 #endif

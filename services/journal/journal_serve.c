@@ -1,7 +1,18 @@
 /*
  * journal_serve.c - what hark-journal serves on [journal] endpoint: the
  * handlers of journal.c's command table, and the round's one transaction.
+ *
+ * Every JOURNAL_APPEND becomes one or more batches of the round
+ * (journal_batch_t): an {"events"} request is one, a {"batches"} request
+ * one per element.  A batch is judged exactly as a request of its own
+ * would be - the same checks, the same words - so that a gateway may
+ * coalesce many clients' requests into one message and still tell each
+ * client what it alone would have been told.  A refused batch stores
+ * nothing and is answered in its place of the reply; the others go into
+ * the round's transaction in order, and keys are deduplicated across
+ * batches as across requests, by the order the events are stored in.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +23,9 @@
 #include "journal.h"
 #include "log.h"
 
-/* s_check_append - validate one JOURNAL_APPEND body (the jansson path); NULL or a message */
+/* s_check_append - validate one JOURNAL_APPEND {"events"} body (the jansson
+ * path), or one batch; NULL or a message.  *index is set to the event at
+ * fault, and left alone when the body as a whole is. */
 static const char *s_check_append(const json_t *body, size_t *index)
 {
     json_t *events = json_object_get(body, "events");
@@ -96,11 +109,9 @@ static void s_put_int(buf_t *b, int64_t v)
     buf_append(b, p, (size_t)(d + sizeof d - p));
 }
 
-/* s_reply_ok - JOURNAL_APPEND_OK {"offsets":[...],"duplicates":[...]} for events ev[0..n) */
-static void s_reply_ok(journal_t *j, const wire_msg_t *m, const journal_scan_event_t *ev, size_t n)
+/* s_put_ok - {"offsets":[...],"duplicates":[...]} for events ev[0..n) */
+static void s_put_ok(buf_t *b, const journal_scan_event_t *ev, size_t n)
 {
-    buf_t *b = &j->reply;
-    buf_reset(b);
     buf_puts(b, "{\"offsets\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -111,10 +122,70 @@ static void s_reply_ok(journal_t *j, const wire_msg_t *m, const journal_scan_eve
     for (size_t i = 0; i < n; i++)
         buf_puts(b, ev[i].dup ? (i ? ",true" : "true") : (i ? ",false" : "false"));
     buf_puts(b, "]}");
-    if (buf_failed(b))
+}
+
+/* s_refusal - the message of a refused body or batch, as a request of its own
+ * has always been told it */
+static void s_refusal(char *msg, size_t size, const char *why, size_t index)
+{
+    snprintf(msg, size, "event %zu: %s", index == SIZE_MAX ? 0 : index, why);
+}
+
+/* s_put_error - {"error":{"code","message","index"?}} for a refused batch */
+static void s_put_error(buf_t *b, const journal_batch_t *bt)
+{
+    char msg[200];
+    if (strcmp(bt->code, "bad_request") == 0)
+        s_refusal(msg, sizeof msg, bt->why, bt->index);
+    else
+        snprintf(msg, sizeof msg, "%s", bt->why);
+    buf_puts(b, "{\"error\":{\"code\":");
+    buf_json_string(b, bt->code);
+    buf_puts(b, ",\"message\":");
+    buf_json_string(b, msg);
+    if (bt->index != SIZE_MAX) {
+        buf_puts(b, ",\"index\":");
+        s_put_int(b, (int64_t)bt->index);
+    }
+    buf_puts(b, "}}");
+}
+
+/* s_send - the reply in j->reply, unless building it ran out of memory */
+static void s_send(journal_t *j, const wire_msg_t *m)
+{
+    if (buf_failed(&j->reply))
         wire_reply_error(j->router, m, "store_failed", "out of memory; retry");
     else
-        wire_reply(j->router, m, CMD_JOURNAL_APPEND_OK, b->data, b->len);
+        wire_reply(j->router, m, CMD_JOURNAL_APPEND_OK, j->reply.data, j->reply.len);
+}
+
+/* s_reply_ok - JOURNAL_APPEND_OK {"offsets":[...],"duplicates":[...]} for an
+ * {"events"} request, its one batch bt */
+static void s_reply_ok(journal_t *j, const wire_msg_t *m, const journal_batch_t *bt)
+{
+    buf_reset(&j->reply);
+    s_put_ok(&j->reply, &j->events.ev[bt->first], bt->n);
+    s_send(j, m);
+}
+
+/* s_reply_results - JOURNAL_APPEND_OK {"results":[...]} for a {"batches"}
+ * request, its batches bt[0..n) in order */
+static void s_reply_results(journal_t *j, const wire_msg_t *m, const journal_batch_t *bt,
+                            size_t n)
+{
+    buf_t *b = &j->reply;
+    buf_reset(b);
+    buf_puts(b, "{\"results\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(b, ',');
+        if (bt[i].code)
+            s_put_error(b, &bt[i]);
+        else
+            s_put_ok(b, &j->events.ev[bt[i].first], bt[i].n);
+    }
+    buf_puts(b, "]}");
+    s_send(j, m);
 }
 
 /* journal_serve_commit - append every pending request in one transaction */
@@ -124,8 +195,12 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
     char now[40];
     clock_format(clock_now_ms(), now, sizeof now);
     int64_t head = journal_store_head(j->store);
-    journal_ckpt_before_begin(j->ckpt);
-    int failed = db_begin(db) != 0;
+    /* every batch refused: nothing to store, no transaction, no new head */
+    int empty = j->events.n == 0, failed = 0;
+    if (!empty) {
+        journal_ckpt_before_begin(j->ckpt);
+        failed = db_begin(db) != 0;
+    }
     for (size_t i = 0; i < j->events.n && !failed; i++) {
         journal_scan_event_t *e = &j->events.ev[i];
         if (journal_store_append(j->store, e, now))
@@ -133,9 +208,9 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
         else if (!e->dup && e->offset > head)
             head = e->offset;
     }
-    if (!failed && db_commit(db) != 0)
+    if (!empty && !failed && db_commit(db) != 0)
         failed = 1;
-    if (!failed)
+    if (!empty && !failed)
         journal_ckpt_committed(j->ckpt); /* it copies pages while we reply */
     if (failed) {
         db_rollback(db);
@@ -151,10 +226,13 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
                              "the journal could not commit; retry");
             continue;
         }
-        size_t end = r + 1 < n ? j->first[r + 1] : j->events.n;
-        s_reply_ok(j, &j->pending[r], &j->events.ev[j->first[r]], end - j->first[r]);
+        size_t end = r + 1 < n ? j->bfirst[r + 1] : j->n_batch;
+        if (j->batched[r])
+            s_reply_results(j, &j->pending[r], &j->batch[j->bfirst[r]], end - j->bfirst[r]);
+        else
+            s_reply_ok(j, &j->pending[r], &j->batch[j->bfirst[r]]);
     }
-    if (!failed) {
+    if (!failed && !empty) {
         char body[64];
         int len = snprintf(body, sizeof body, "{\"head\":%lld}",
                            (long long)journal_store_head(j->store));
@@ -222,33 +300,255 @@ void journal_serve_unknown(journal_t *j, const wire_msg_t *m)
     json_decref(body);
 }
 
+/* s_batch_push - one more batch of the round, not refused and empty; NULL
+ * when out of memory */
+static journal_batch_t *s_batch_push(journal_t *j)
+{
+    if (j->n_batch == j->cap_batch) {
+        size_t cap = j->cap_batch ? j->cap_batch * 2 : 256;
+        journal_batch_t *b = realloc(j->batch, cap * sizeof *b);
+        if (!b)
+            return NULL;
+        j->batch = b;
+        j->cap_batch = cap;
+    }
+    journal_batch_t *b = &j->batch[j->n_batch++];
+    memset(b, 0, sizeof *b);
+    b->first = j->events.n;
+    b->index = SIZE_MAX;
+    return b;
+}
+
+/* s_keep_tree - keep a jansson tree (the events point into it) until the
+ * round ends; 0, or -1 (out of memory: the tree is freed) */
+static int s_keep_tree(journal_t *j, json_t *tree)
+{
+    if (j->n_trees == j->cap_trees) {
+        size_t cap = j->cap_trees ? j->cap_trees * 2 : 64;
+        json_t **t = realloc(j->trees, cap * sizeof *t);
+        if (!t) {
+            json_decref(tree);
+            return -1;
+        }
+        j->trees = t;
+        j->cap_trees = cap;
+    }
+    j->trees[j->n_trees++] = tree;
+    return 0;
+}
+
+/* s_batch_tree - judge one batch, a parsed {"events"} object kept until the
+ * round ends, as a request of its own would be: its events into the round,
+ * or its refusal into bt */
+static void s_batch_tree(journal_t *j, journal_batch_t *bt, const json_t *tree)
+{
+    bt->first = j->events.n;
+    bt->n = 0;
+    const char *bad = s_check_append(tree, &bt->index);
+    if (bad) {
+        bt->code = "bad_request";
+        bt->why = bad;
+        return;
+    }
+    bt->index = SIZE_MAX;
+    if (s_slow_events(j, tree)) {
+        bt->code = "store_failed";
+        bt->why = "out of memory; retry";
+        return;
+    }
+    bt->n = j->events.n - bt->first;
+}
+
+/* s_events_in - how many events a batch holds, refused or not */
+static size_t s_events_in(const json_t *batch)
+{
+    return json_array_size(json_object_get(batch, "events"));
+}
+
+/* s_take_one - an {"events"} request whose events from first on are in the
+ * round: its one batch (1), or refused for memory (0) */
+static int s_take_one(journal_t *j, int n, size_t first)
+{
+    journal_batch_t *bt = s_batch_push(j);
+    if (!bt) {
+        j->events.n = first;
+        wire_reply_error(j->router, &j->pending[n], "store_failed", "out of memory; retry");
+        return 0;
+    }
+    bt->first = first;
+    bt->n = j->events.n - first;
+    return 1;
+}
+
+/* s_refuse_batches - refuse request n, a {"batches"} request, as a whole:
+ * forget its batches and events (its trees and texts go with the round) */
+static int s_refuse_batches(journal_t *j, int n, size_t first, const char *code,
+                            const char *msg)
+{
+    j->events.n = first;
+    j->n_batch = j->bfirst[n];
+    wire_reply_error(j->router, &j->pending[n], code, msg);
+    return 0;
+}
+
+/* s_limit - request n's batches into the round (1), unless they are more
+ * events than one round takes: a single batch is never too many, as a
+ * single request is not (the round closes after it), but many are sent
+ * together only as far as max_batch (0, refused) */
+static int s_limit(journal_t *j, int n, size_t first, size_t total)
+{
+    if (j->n_batch - j->bfirst[n] > 1 && total > (size_t)j->max_batch) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "\"batches\" hold %zu events in all, more than [journal] max_batch (%d):"
+                 " send them in more messages",
+                 total, j->max_batch);
+        return s_refuse_batches(j, n, first, "bad_request", msg);
+    }
+    j->batched[n] = 1;
+    return 1;
+}
+
+/* s_in_batch_order - the events of request n's batches (from first on) in
+ * batch order: the scanner put those of the batches it took first, and
+ * jansson's came after, but offsets and which of two equal keys is the
+ * duplicate follow the order the batches were sent in.  0/-1 (memory) */
+static int s_in_batch_order(journal_t *j, int n, size_t first)
+{
+    size_t total = j->events.n - first, o = 0;
+    journal_scan_event_t *tmp = malloc(total * sizeof *tmp);
+    if (!tmp)
+        return -1;
+    for (size_t i = j->bfirst[n]; i < j->n_batch; i++) {
+        journal_batch_t *bt = &j->batch[i];
+        if (bt->n)
+            memcpy(tmp + o, &j->events.ev[bt->first], bt->n * sizeof *tmp);
+        bt->first = first + o;
+        o += bt->n;
+    }
+    memcpy(&j->events.ev[first], tmp, total * sizeof *tmp);
+    free(tmp);
+    return 0;
+}
+
+/* s_batches_scanned - a {"batches"} request the scanner took (j->scanned):
+ * its batches into the round, those it did not take judged by jansson */
+static int s_batches_scanned(journal_t *j, int n, size_t first)
+{
+    size_t total = 0, slow = 0;
+    for (size_t i = 0; i < j->scanned.n; i++) {
+        const journal_scan_batch_t *sb = &j->scanned.b[i];
+        journal_batch_t *bt = s_batch_push(j);
+        if (!bt)
+            return s_refuse_batches(j, n, first, "store_failed", "out of memory; retry");
+        if (sb->rc == JSCAN_OK) {
+            bt->first = sb->first;
+            bt->n = sb->n;
+            total += sb->n;
+            continue;
+        }
+        /* valid JSON, the scanner made sure: jansson fails only for memory */
+        json_t *tree = json_loadb(sb->text, sb->len, JSON_REJECT_DUPLICATES, NULL);
+        if (!tree || s_keep_tree(j, tree)) {
+            bt->code = "store_failed";
+            bt->why = "out of memory; retry";
+            continue;
+        }
+        total += s_events_in(tree);
+        s_batch_tree(j, bt, tree);
+        slow += bt->n > 0;
+    }
+    if (slow && s_in_batch_order(j, n, first))
+        return s_refuse_batches(j, n, first, "store_failed", "out of memory; retry");
+    return s_limit(j, n, first, total);
+}
+
+/* s_batches_tree - a {"batches"} request on the jansson path: the envelope
+ * checked as a whole, then each batch on its own.  Takes body. */
+static int s_batches_tree(journal_t *j, int n, size_t first, json_t *body)
+{
+    json_t *batches = json_object_get(body, "batches"), *e;
+    size_t nb = json_array_size(batches), i;
+    int good = json_object_size(body) == 1 && json_is_array(batches) && nb >= 1 &&
+               nb <= JOURNAL_MAX_BATCHES;
+    json_array_foreach(batches, i, e)
+        good = good && json_is_object(e);
+    if (!good) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "body must be {\"batches\": [{\"events\": [...]}, ...]} with 1 to %d batches,"
+                 " or {\"events\": [...]}",
+                 JOURNAL_MAX_BATCHES);
+        json_decref(body);
+        return s_refuse_batches(j, n, first, "bad_request", msg);
+    }
+    if (s_keep_tree(j, body))
+        return s_refuse_batches(j, n, first, "store_failed", "out of memory; retry");
+    size_t total = 0;
+    json_array_foreach(batches, i, e) {
+        journal_batch_t *bt = s_batch_push(j);
+        if (!bt)
+            return s_refuse_batches(j, n, first, "store_failed", "out of memory; retry");
+        total += s_events_in(e);
+        s_batch_tree(j, bt, e);
+    }
+    return s_limit(j, n, first, total);
+}
+
 /* journal_serve_append - a JOURNAL_APPEND into the round (1) or answered with an ERROR (0) */
 int journal_serve_append(journal_t *j, int n)
 {
     wire_msg_t *m = &j->pending[n];
-    j->first[n] = j->events.n;
-    j->bodies[n] = NULL;
+    size_t first = j->events.n;
+    j->bfirst[n] = j->n_batch;
+    j->batched[n] = 0;
     /* the fast path: one pass over the text; jansson only for what it does not take */
     int rc = journal_scan_append(m->body, m->body_len, &j->events);
     if (rc == JSCAN_OK)
-        return 1;
+        return s_take_one(j, n, first);
+    if (rc == JSCAN_SLOW) {
+        j->scanned.n = 0;
+        if (journal_scan_batches(m->body, m->body_len, JOURNAL_MAX_BATCHES, &j->events,
+                                 &j->scanned) == JSCAN_OK)
+            return s_batches_scanned(j, n, first);
+    }
     json_t *body = wire_body_json(m);
-    size_t idx = 0;
-    const char *bad = body ? s_check_append(body, &idx) : NULL;
+    size_t idx = SIZE_MAX;
+    const char *bad = NULL;
+    if (body && json_object_get(body, "batches"))
+        return s_batches_tree(j, n, first, body);
+    if (body)
+        bad = s_check_append(body, &idx);
     if (!body) {
         wire_reply_error(j->router, m, "bad_request", "body is not a JSON object");
     } else if (bad) {
         char msg[200];
-        snprintf(msg, sizeof msg, "event %zu: %s", idx, bad);
+        s_refusal(msg, sizeof msg, bad, idx);
         wire_reply_error(j->router, m, "bad_request", msg);
+    } else if (s_keep_tree(j, body)) {
+        body = NULL; /* freed */
+        wire_reply_error(j->router, m, "store_failed", "out of memory; retry");
     } else if (s_slow_events(j, body)) {
+        body = NULL; /* kept until the round ends */
         wire_reply_error(j->router, m, "store_failed", "out of memory; retry");
     } else {
-        j->bodies[n] = body; /* the events point into it until the round commits */
-        return 1;
+        return s_take_one(j, n, first); /* the events point into body until the round ends */
     }
     json_decref(body);
     return 0;
+}
+
+/* journal_serve_end - forget the round */
+void journal_serve_end(journal_t *j)
+{
+    for (size_t i = 0; i < j->n_trees; i++)
+        json_decref(j->trees[i]);
+    j->n_trees = 0;
+    for (size_t i = 0; i < j->n_owned; i++)
+        free(j->owned[i]);
+    j->n_owned = 0;
+    j->events.n = 0;
+    j->n_batch = 0;
 }
 
 /* journal_serve_status - add the head to SERVICE_STATUS_OK */

@@ -6,6 +6,10 @@
  * keep W requests in flight (pipelined: each has its own request id, and a
  * new one is sent as soon as a reply arrives).  Every request is a batch of
  * B events of type "customer" with a unique key and a ~200-byte payload.
+ * With -m M, every request is instead M batches of B events each, in the
+ * batched form {"batches":[{"events":[...]}, ...]} a gateway coalescing its
+ * clients' requests sends, and its reply must hold M results that pass the
+ * same checks.
  *
  * Only JOURNAL_APPEND_OK replies count, and only when the reply carries as
  * many offsets as the request had events, every offset >= 1, consecutive
@@ -26,7 +30,7 @@
  *
  * usage: bench_journal -e ENDPOINT [-p PUB_ENDPOINT] [-t THREADS] [-w WINDOW]
  *                      [-b BATCH] [-d SECONDS] [-u WARMUP_SECONDS] [-k KEY_PREFIX]
- *                      [-V WIRE_VERSION] [-r]
+ *                      [-V WIRE_VERSION] [-r] [-m BATCHES_PER_MESSAGE]
  *
  * -r: random keys "gw:<32 hex digits>" (keys in no order; the form
  * hark-gateway gave events that carry no id before its keys became
@@ -77,6 +81,8 @@ typedef struct {
 
 static const char *g_endpoint;
 static int g_threads = 1, g_window = 1, g_batch = 1;
+static int g_batches;     /* -m: batches per message, 0 for the {"events"} form */
+static int g_req_events;  /* events per request: B, or M * B */
 static double g_seconds = 5, g_warmup = 1;
 static const char *g_prefix = "bench";
 static const char *g_version = "hark/1";
@@ -103,42 +109,47 @@ static uint64_t s_rand(uint64_t *st)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* s_build - the JSON body of one request: B events with unique keys */
+/* s_build - the JSON body of one request: B events with unique keys, or M
+   batches of them */
 static size_t s_build(char *buf, size_t cap, int tid, uint64_t seq, uint64_t *rng)
 {
     size_t n = 0;
-    n += (size_t)snprintf(buf + n, cap - n, "{\"events\":[");
-    for (int i = 0; i < g_batch; i++) {
-        unsigned long long c = (unsigned long long)seq * (unsigned long long)g_batch +
-                               (unsigned long long)i;
-        char key[80];
-        if (g_random_keys) {
-            unsigned long long a = s_rand(rng), b = s_rand(rng);
-            snprintf(key, sizeof key, "gw:%016llx%016llx", a, b);
-        } else {
-            snprintf(key, sizeof key, "%s-%d-%llu", g_prefix, tid, c);
+    int m = g_batches ? g_batches : 1;
+    n += (size_t)snprintf(buf + n, cap - n, g_batches ? "{\"batches\":[" : "");
+    for (int k = 0; k < m && n < cap; k++) {
+        n += (size_t)snprintf(buf + n, cap - n, "%s{\"events\":[", k ? "," : "");
+        for (int i = 0; i < g_batch; i++) {
+            unsigned long long c = (unsigned long long)seq * (unsigned long long)g_req_events +
+                                   (unsigned long long)(k * g_batch + i);
+            char key[80];
+            if (g_random_keys) {
+                unsigned long long a = s_rand(rng), b = s_rand(rng);
+                snprintf(key, sizeof key, "gw:%016llx%016llx", a, b);
+            } else {
+                snprintf(key, sizeof key, "%s-%d-%llu", g_prefix, tid, c);
+            }
+            n += (size_t)snprintf(
+                buf + n, cap - n,
+                "%s{\"type\":\"customer\",\"key\":\"%s\",\"payload\":"
+                "{\"id\":\"c%d-%llu\",\"email\":\"customer.%d.%llu@example.com\","
+                "\"name\":\"Customer Number %llu\",\"locale\":\"en-GB\","
+                "\"timezone\":\"Europe/London\",\"signup_date\":\"2024-01-31\","
+                "\"attributes\":{\"plan\":\"gold\",\"source\":\"bench\",\"visits\":%llu,"
+                "\"newsletter\":true}}}",
+                i ? "," : "", key, tid, c, tid, c, c, c % 1000);
+            if (n >= cap)
+                return 0;
         }
-        n += (size_t)snprintf(
-            buf + n, cap - n,
-            "%s{\"type\":\"customer\",\"key\":\"%s\",\"payload\":"
-            "{\"id\":\"c%d-%llu\",\"email\":\"customer.%d.%llu@example.com\","
-            "\"name\":\"Customer Number %llu\",\"locale\":\"en-GB\","
-            "\"timezone\":\"Europe/London\",\"signup_date\":\"2024-01-31\","
-            "\"attributes\":{\"plan\":\"gold\",\"source\":\"bench\",\"visits\":%llu,"
-            "\"newsletter\":true}}}",
-            i ? "," : "", key, tid, c, tid, c, c, c % 1000);
-        if (n >= cap)
-            return 0;
+        n += (size_t)snprintf(buf + n, cap - n, "]}");
     }
-    n += (size_t)snprintf(buf + n, cap - n, "]}");
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, g_batches ? "]}" : "");
     return n < cap ? n : 0;
 }
 
-/* s_check_ok - a JOURNAL_APPEND_OK body for a batch of B: 0 when it holds */
-static int s_check_ok(const char *body, size_t len, char *why, size_t why_len)
+/* s_check_batch - {"offsets","duplicates"} for a batch of B: 0 when it holds */
+static int s_check_batch(const json_t *j, char *why, size_t why_len)
 {
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
     json_t *off = json_object_get(j, "offsets"), *dup = json_object_get(j, "duplicates");
     int bad = 0;
     if (!json_is_array(off) || !json_is_array(dup)) {
@@ -162,6 +173,27 @@ static int s_check_ok(const char *body, size_t len, char *why, size_t why_len)
             }
             prev = o;
         }
+    }
+    return bad;
+}
+
+/* s_check_ok - a JOURNAL_APPEND_OK body for one request: 0 when it holds */
+static int s_check_ok(const char *body, size_t len, char *why, size_t why_len)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    int bad = 0;
+    if (!g_batches) {
+        bad = s_check_batch(j, why, why_len);
+    } else {
+        json_t *results = json_object_get(j, "results");
+        if ((int)json_array_size(results) != g_batches) {
+            snprintf(why, why_len, "reply has %zu results for %d batches",
+                     json_array_size(results), g_batches);
+            bad = 1;
+        }
+        for (int k = 0; k < g_batches && !bad; k++)
+            bad = s_check_batch(json_array_get(results, (size_t)k), why, why_len);
     }
     json_decref(j);
     return bad;
@@ -201,7 +233,7 @@ static int s_send(void *sock, worker_t *w, slot_t *slot, char *buf, size_t cap)
     if (zmq_send(sock, hdr, (size_t)hl, ZMQ_SNDMORE) < 0 || zmq_send(sock, buf, len, 0) < 0)
         return -1;
     w->sent_req++;
-    w->sent_events += (uint64_t)g_batch;
+    w->sent_events += (uint64_t)g_req_events;
     return 0;
 }
 
@@ -219,7 +251,7 @@ static void *s_worker(void *arg)
         zmq_close(sock);
         return NULL;
     }
-    size_t cap = (size_t)g_batch * 512 + 64;
+    size_t cap = (size_t)g_req_events * 512 + (size_t)g_batches * 32 + 64;
     char *buf = malloc(cap);
     slot_t *slots = calloc((size_t)g_window, sizeof *slots);
     if (!buf || !slots) {
@@ -300,10 +332,10 @@ static void *s_worker(void *arg)
                         snprintf(w->first_error, sizeof w->first_error, "%s", why);
                 } else {
                     w->ok_req++;
-                    w->ok_events += (uint64_t)g_batch;
+                    w->ok_events += (uint64_t)g_req_events;
                     if (now >= g_t_win0 && now < g_t_win1) {
                         w->win_req++;
-                        w->win_events += (uint64_t)g_batch;
+                        w->win_events += (uint64_t)g_req_events;
                         s_lat_push(w, now - slots[s].sent);
                     }
                 }
@@ -346,7 +378,7 @@ int main(int argc, char **argv)
 {
     const char *pub = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "e:p:t:w:b:d:u:k:V:r")) != -1) {
+    while ((opt = getopt(argc, argv, "e:p:t:w:b:d:u:k:V:rm:")) != -1) {
         switch (opt) {
         case 'e': g_endpoint = optarg; break;
         case 'p': pub = optarg; break;
@@ -358,18 +390,21 @@ int main(int argc, char **argv)
         case 'k': g_prefix = optarg; break;
         case 'V': g_version = optarg; break;
         case 'r': g_random_keys = 1; break;
+        case 'm': g_batches = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: %s -e ENDPOINT [-p PUB] [-t T] [-w W] [-b B] [-d S] "
-                            "[-u WARMUP] [-k PREFIX] [-V VERSION] [-r]\n", argv[0]);
+                            "[-u WARMUP] [-k PREFIX] [-V VERSION] [-r] [-m M]\n", argv[0]);
             return 2;
         }
     }
     if (!g_endpoint || g_threads < 1 || g_threads > MAX_THREADS || g_window < 1 ||
         g_window > MAX_WINDOW || g_batch < 1 || g_batch > 100000 || g_seconds <= 0 ||
-        g_warmup < 0) {
+        g_warmup < 0 || g_batches < 0 || g_batches > 4096 ||
+        (long)g_batch * (g_batches ? g_batches : 1) > 100000) {
         fprintf(stderr, "bench_journal: bad arguments\n");
         return 2;
     }
+    g_req_events = g_batch * (g_batches ? g_batches : 1);
     g_zctx = zmq_ctx_new();
     void *sub = NULL;
     if (pub) {
@@ -507,6 +542,7 @@ int main(int argc, char **argv)
         "max", lat && n_lat ? (double)lat[n_lat - 1] / 1000.0 : 0.0, "mean",
         0.0, "client_cpu_s", cpu, "total_s", t_end - g_t_start,
         "verified", verified, "first_error", first_error);
+    json_object_set_new(out, "batches_per_message", json_integer(g_batches));
     if (lat && n_lat) {
         double sum = 0;
         for (size_t i = 0; i < n_lat; i++)

@@ -94,6 +94,27 @@ static int s_compact_text(const char *s, size_t n)
     return 1;
 }
 
+/* s_same_events - the scanner's events ev[0..n) are what jansson read as events */
+static int s_same_events(const json_t *events, const journal_scan_event_t *ev, size_t n)
+{
+    int good = json_array_size(events) == n;
+    for (size_t i = 0; good && i < n; i++) {
+        json_t *e = json_array_get(events, i);
+        const char *occ = json_string_value(json_object_get(e, "occurred_at"));
+        json_t *p = json_loadb(ev[i].payload, ev[i].payload_len, JSON_REJECT_DUPLICATES, NULL);
+        good = s_span_is(ev[i].type, ev[i].type_len,
+                         json_string_value(json_object_get(e, "type"))) &&
+               s_span_is(ev[i].key, ev[i].key_len, json_string_value(json_object_get(e, "key"))) &&
+               (occ ? ev[i].occurred_at &&
+                          s_span_is(ev[i].occurred_at, ev[i].occurred_at_len, occ)
+                    : !ev[i].occurred_at) &&
+               p && json_equal(p, json_object_get(e, "payload")) &&
+               s_compact_text(ev[i].payload, ev[i].payload_len);
+        json_decref(p);
+    }
+    return good;
+}
+
 static int s_agree_failures;
 
 /* s_agree - scan text and hold the result against jansson; returns the scan result.
@@ -107,24 +128,8 @@ static int s_agree(const char *text, size_t len)
     int rc = journal_scan_append(copy, len, &l);
     if (rc == JSCAN_OK) {
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-        int good = doc && json_is_object(doc) && s_journal_ok(doc);
-        json_t *events = json_object_get(doc, "events");
-        if (good && json_array_size(events) != l.n)
-            good = 0;
-        for (size_t i = 0; good && i < l.n; i++) {
-            json_t *e = json_array_get(events, i);
-            journal_scan_event_t *ev = &l.ev[i];
-            const char *occ = json_string_value(json_object_get(e, "occurred_at"));
-            json_t *p = json_loadb(ev->payload, ev->payload_len, JSON_REJECT_DUPLICATES, NULL);
-            good = s_span_is(ev->type, ev->type_len,
-                             json_string_value(json_object_get(e, "type"))) &&
-                   s_span_is(ev->key, ev->key_len, json_string_value(json_object_get(e, "key"))) &&
-                   (occ ? ev->occurred_at && s_span_is(ev->occurred_at, ev->occurred_at_len, occ)
-                        : !ev->occurred_at) &&
-                   p && json_equal(p, json_object_get(e, "payload")) &&
-                   s_compact_text(ev->payload, ev->payload_len);
-            json_decref(p);
-        }
+        int good = doc && json_is_object(doc) && s_journal_ok(doc) &&
+                   s_same_events(json_object_get(doc, "events"), l.ev, l.n);
         if (!good) {
             s_agree_failures++;
             fprintf(stderr, "scanner said yes, jansson disagrees: %.*s\n", (int)len, text);
@@ -393,8 +398,8 @@ static json_t *s_rand_value(int depth)
     }
 }
 
-/* s_rand_body - a valid JOURNAL_APPEND body as text (caller frees) */
-static char *s_rand_body(void)
+/* s_rand_events - a valid JOURNAL_APPEND events array */
+static json_t *s_rand_events(void)
 {
     json_t *events = json_array();
     int n = 1 + (int)(s_rand() % 3);
@@ -412,13 +417,24 @@ static char *s_rand_body(void)
             json_object_set_new(e, "occurred_at", json_string("2026-11-23T10:35:12.123Z"));
         json_array_append_new(events, e);
     }
-    json_t *body = json_pack("{s:o}", "events", events);
+    return events;
+}
+
+/* s_dump - body as text the way a client might write it (caller frees); takes body */
+static char *s_dump(json_t *body)
+{
     size_t flags = s_rand() % 3 == 0 ? JSON_COMPACT : JSON_INDENT((int)(s_rand() % 3));
     if (s_rand() % 3 == 0)
         flags |= JSON_ENSURE_ASCII;
     char *text = json_dumps(body, flags);
     json_decref(body);
     return text;
+}
+
+/* s_rand_body - a valid JOURNAL_APPEND body as text (caller frees) */
+static char *s_rand_body(void)
+{
+    return s_dump(json_pack("{s:o}", "events", s_rand_events()));
 }
 
 static void test_random_bodies_agree_with_jansson(void)
@@ -451,6 +467,258 @@ static void test_random_bodies_agree_with_jansson(void)
     CHECK_INT(s_agree_failures, 0);
 }
 
+/* --- the batched form: {"batches":[{"events":[...]}, ...]} ------------------ */
+
+#define EV(k) "{\"type\":\"t\",\"key\":\"" k "\",\"payload\":{}}"
+
+/* s_scan_batches - journal_scan_batches on a private copy of text */
+static int s_scan_batches(const char *text, size_t max, journal_scan_list_t *l,
+                          journal_scan_batches_t *bl, char **copy)
+{
+    size_t n = strlen(text);
+    *copy = malloc(n + 1);
+    memcpy(*copy, text, n + 1);
+    return journal_scan_batches(*copy, n, max, l, bl);
+}
+
+static void test_batches_take_each_batch_in_order(void)
+{
+    journal_scan_list_t l = {0};
+    journal_scan_batches_t bl = {0};
+    char *body;
+    CHECK_INT(s_scan_batches(" {\"batches\" : [ {\"events\":[" EV("a1") "," EV("a2") "]},\n"
+                             "{ \"events\" : [" EV("b1") "] } ] } ",
+                             4096, &l, &bl, &body),
+              JSCAN_OK);
+    CHECK_INT(bl.n, 2);
+    CHECK_INT(l.n, 3);
+    CHECK_INT(bl.b[0].rc, JSCAN_OK);
+    CHECK_INT(bl.b[0].first, 0);
+    CHECK_INT(bl.b[0].n, 2);
+    CHECK_INT(bl.b[1].rc, JSCAN_OK);
+    CHECK_INT(bl.b[1].first, 2);
+    CHECK_INT(bl.b[1].n, 1);
+    CHECK(s_span_is(l.ev[0].key, l.ev[0].key_len, "a1"));
+    CHECK(s_span_is(l.ev[1].key, l.ev[1].key_len, "a2"));
+    CHECK(s_span_is(l.ev[2].key, l.ev[2].key_len, "b1"));
+    CHECK(s_span_is(bl.b[1].text, bl.b[1].len, "{ \"events\" : [" EV("b1") "] }"));
+    /* the {"events"} reader does not take it, nor this one an {"events"} body */
+    CHECK_INT(s_rc(body), JSCAN_SLOW);
+    char *body2;
+    CHECK_INT(s_scan_batches("{\"events\":[" EV("x") "]}", 4096, &l, &bl, &body2), JSCAN_SLOW);
+    CHECK_INT(l.n, 3);
+    CHECK_INT(bl.n, 2);
+    free(body);
+    free(body2);
+    journal_scan_list_free(&l);
+    journal_scan_batches_free(&bl);
+}
+
+static void test_batches_leave_a_bad_batch_to_jansson_and_take_the_others(void)
+{
+    /* batch 2 of 3 is bad in each a different way; valid JSON all the same */
+    const char *bad[] = {
+        "{\"events\":[" EV("b1") ",{\"type\":\"t\",\"key\":\"b2\"}]}", /* event 1: no payload */
+        "{\"events\":[]}",
+        "{\"events\":[" EV("b1") "],\"x\":1}",
+        "{\"x\":1,\"events\":[" EV("b1") "]}",
+        "{}",
+        "{\"events\":[" EV("b\\u00e9") "]}", /* good, but escaped: jansson's */
+        "{\"events\":[{\"type\":\"t\",\"key\":\"k\",\"payload\":{},\"occurred_at\":\"now\"}]}",
+        "{\"events\":[" EV("b1") "],\"events\":[" EV("b2") "]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"batches\":[{\"events\":[" EV("a1") "]}, %s ,{\"events\":[{\"type\":\"t\","
+                 "\"key\":\"c1\",\"payload\":{ \"x\" : 1 }}]}]}",
+                 bad[i]);
+        journal_scan_list_t l = {0};
+        journal_scan_batches_t bl = {0};
+        char *body;
+        int rc = s_scan_batches(text, 4096, &l, &bl, &body);
+        if (strstr(bad[i], "\"events\":[" EV("b1") "],\"events\"")) {
+            CHECK_INT(rc, JSCAN_SLOW); /* a repeated name is not JSON jansson takes */
+        } else {
+            CHECK_INT(rc, JSCAN_OK);
+            CHECK_INT(bl.n, 3);
+            CHECK_INT(l.n, 2);
+            CHECK_INT(bl.b[0].rc, JSCAN_OK);
+            CHECK_INT(bl.b[1].rc, JSCAN_SLOW);
+            CHECK_INT(bl.b[1].n, 0);
+            CHECK(s_span_is(bl.b[1].text, bl.b[1].len, bad[i]));
+            CHECK_INT(bl.b[2].rc, JSCAN_OK);
+            CHECK_INT(bl.b[2].first, 1);
+            CHECK(s_span_is(l.ev[1].key, l.ev[1].key_len, "c1"));
+            CHECK(s_span_is(l.ev[1].payload, l.ev[1].payload_len, "{\"x\":1}")); /* compacted */
+        }
+        if (unit_failures_in_test)
+            fprintf(stderr, "  with batch 2: %s\n", bad[i]);
+        free(body);
+        journal_scan_list_free(&l);
+        journal_scan_batches_free(&bl);
+    }
+}
+
+static void test_bad_batches_envelopes_go_to_jansson_whole(void)
+{
+    const char *bad[] = {
+        "",
+        "{}",
+        "{\"batches\":[]}",
+        "{\"batches\":{}}",
+        "{\"batches\":null}",
+        "{\"batches\":[5]}",
+        "{\"batches\":[[]]}",
+        "{\"batches\":[\"x\"]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]},7]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]}],\"events\":[" EV("b") "]}",
+        "{\"events\":[" EV("b") "],\"batches\":[{\"events\":[" EV("a") "]}]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]}],\"x\":1}",
+        "{\"batches\":[{\"events\":[" EV("a") "]}],}",
+        "{\"batches\":[{\"events\":[" EV("a") "]},]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]}]",
+        "{\"batches\":[{\"events\":[" EV("a") "]}]}x",
+        "{\"b\\u0061tches\":[{\"events\":[" EV("a") "]}]}",
+        /* a batch that is not JSON (or not JSON this reader vouches for) spoils the lot */
+        "{\"batches\":[{\"events\":[" EV("a") "]},{\"events\":[{\"payload\":{\"n\":01}}]}]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]},{\"events\":[{\"payload\":\"\x01\"}]}]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]},{\"events\":[{\"p\\u0061yload\":{}}]}]}",
+        "{\"batches\":[{\"events\":[" EV("a") "]},{\"events\":[" EV("b") "],\"n\":1234567890123456789012}]}",
+        /* too many batches for max_batches (3 here) */
+        "{\"batches\":[{\"events\":[" EV("a") "]},{\"events\":[" EV("b") "]},"
+        "{\"events\":[" EV("c") "]},{\"events\":[" EV("d") "]}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        journal_scan_list_t l = {0};
+        journal_scan_batches_t bl = {0};
+        char *body;
+        int rc = s_scan_batches(bad[i], 3, &l, &bl, &body);
+        CHECK_INT(rc, JSCAN_SLOW);
+        CHECK_INT(l.n, 0);
+        CHECK_INT(bl.n, 0);
+        CHECK(strcmp(body, bad[i]) == 0);
+        if (unit_failures_in_test) {
+            fprintf(stderr, "  body: %s\n", bad[i]);
+            break;
+        }
+        free(body);
+        journal_scan_list_free(&l);
+        journal_scan_batches_free(&bl);
+    }
+    /* three is not too many for 3 */
+    journal_scan_list_t l = {0};
+    journal_scan_batches_t bl = {0};
+    char *body;
+    CHECK_INT(s_scan_batches("{\"batches\":[{\"events\":[" EV("a") "]},{\"events\":[" EV("b") "]},"
+                             "{\"events\":[" EV("c") "]}]}",
+                             3, &l, &bl, &body),
+              JSCAN_OK);
+    CHECK_INT(bl.n, 3);
+    free(body);
+    journal_scan_list_free(&l);
+    journal_scan_batches_free(&bl);
+}
+
+/* s_agree_batches - scan a batches body and hold the result against jansson:
+ * JSCAN_OK must be jansson's yes to the envelope; a batch taken must be one
+ * jansson and the journal take, with the same events; a batch left must be
+ * the text of the same batch; anything else must leave all as it was */
+static int s_agree_batches(const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    journal_scan_list_t l = {0};
+    journal_scan_batches_t bl = {0};
+    int rc = journal_scan_batches(copy, len, 8, &l, &bl);
+    if (rc == JSCAN_OK) {
+        json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *batches = json_object_get(doc, "batches");
+        int good = doc && json_object_size(doc) == 1 && json_array_size(batches) == bl.n &&
+                   bl.n >= 1 && bl.n <= 8;
+        size_t taken = 0;
+        for (size_t i = 0; good && i < bl.n; i++) {
+            json_t *b = json_array_get(batches, i);
+            if (!json_is_object(b)) {
+                good = 0;
+            } else if (bl.b[i].rc == JSCAN_OK) {
+                good = s_journal_ok(b) && bl.b[i].first == taken &&
+                       s_same_events(json_object_get(b, "events"), &l.ev[taken], bl.b[i].n);
+                taken += bl.b[i].n;
+            } else {
+                json_t *alone = json_loadb(bl.b[i].text, bl.b[i].len, JSON_REJECT_DUPLICATES,
+                                           NULL);
+                good = bl.b[i].n == 0 && alone && json_equal(alone, b);
+                json_decref(alone);
+            }
+        }
+        if (!good || taken != l.n) {
+            s_agree_failures++;
+            fprintf(stderr, "batches: scanner said yes, jansson disagrees: %.*s\n", (int)len, text);
+        }
+        json_decref(doc);
+    } else if (memcmp(copy, text, len) != 0 || l.n || bl.n) {
+        s_agree_failures++;
+        fprintf(stderr, "batches: scanner changed or kept what it did not take: %.*s\n", (int)len,
+                text);
+    }
+    free(copy);
+    journal_scan_list_free(&l);
+    journal_scan_batches_free(&bl);
+    return rc;
+}
+
+/* s_rand_batches - a batches body, every so often with a batch the journal refuses */
+static char *s_rand_batches(int *refused)
+{
+    json_t *batches = json_array();
+    int n = 1 + (int)(s_rand() % 4);
+    *refused = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *events = s_rand_events();
+        json_t *b = json_pack("{s:o}", "events", events);
+        switch (s_rand() % 8) {
+        case 0: json_object_del(json_array_get(events, 0), "payload"); (*refused)++; break;
+        case 1: json_object_set_new(b, "x", json_true()); (*refused)++; break;
+        case 2: json_array_clear(events); (*refused)++; break;
+        default: break;
+        }
+        json_array_append_new(batches, b);
+    }
+    return s_dump(json_pack("{s:o}", "batches", batches));
+}
+
+static void test_random_batches_agree_with_jansson(void)
+{
+    int bodies = 0, mutants_taken = 0;
+    for (int round = 0; round < S_ROUNDS; round++) {
+        int refused;
+        char *text = s_rand_batches(&refused);
+        size_t len = strlen(text);
+        if (s_agree_batches(text, len) == JSCAN_OK)
+            bodies++;
+        for (int m = 0; m < 8; m++) {
+            char *bad = malloc(len + 2);
+            memcpy(bad, text, len + 1);
+            size_t blen = len, at = (size_t)(s_rand() % len);
+            static const char bytes[] = "{}[],:\"\\ 0123456789.eE+-tfnu\x01\x80\xc3\xff";
+            switch (s_rand() % 3) {
+            case 0: bad[at] = bytes[s_rand() % (sizeof bytes - 1)]; break;
+            case 1: memmove(bad + at, bad + at + 1, len - at); blen--; break;
+            default: memmove(bad + at + 1, bad + at, len - at + 1); blen++; break;
+            }
+            if (s_agree_batches(bad, blen) == JSCAN_OK)
+                mutants_taken++;
+            free(bad);
+        }
+        free(text);
+    }
+    CHECK_INT(bodies, S_ROUNDS); /* every well-formed envelope is taken, bad batches and all */
+    CHECK(mutants_taken > 0);
+    CHECK_INT(s_agree_failures, 0);
+}
+
 int main(void)
 {
     UNIT_RUN(test_takes_a_plain_body_and_points_into_it);
@@ -460,5 +728,9 @@ int main(void)
     UNIT_RUN(test_type_and_key_lengths_are_the_journals);
     UNIT_RUN(test_nesting_and_wide_objects_go_to_jansson);
     UNIT_RUN(test_random_bodies_agree_with_jansson);
+    UNIT_RUN(test_batches_take_each_batch_in_order);
+    UNIT_RUN(test_batches_leave_a_bad_batch_to_jansson_and_take_the_others);
+    UNIT_RUN(test_bad_batches_envelopes_go_to_jansson_whole);
+    UNIT_RUN(test_random_batches_agree_with_jansson);
     return UNIT_END();
 }
