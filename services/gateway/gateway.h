@@ -44,6 +44,7 @@ typedef struct {
     int loop_timeout_ms;        /* [gateway] loop_timeout */
     int intake_timeout_ms;      /* [intake] timeout */
     const char *journal_endpoint; /* [journal] endpoint */
+    size_t journal_max_batch;   /* [journal] max_batch: events in one JOURNAL_APPEND */
     const char *owner_controls[GATEWAY_OWNERS]; /* each gateway_owners[i]'s [NAME] control */
     const char *services[GW_SERVICES_MAX]; /* [hark] services */
     const char *controls[GW_SERVICES_MAX]; /* each one's control endpoint, or NULL */
@@ -74,7 +75,8 @@ struct gateway_job {
     int64_t queued_ms, sent_ms;
 };
 typedef struct gateway_pump gateway_pump_t;
-gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms);
+gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms,
+                                 size_t max_events);
 void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j);
 void gateway_pump_destroy(gateway_pump_t **p_p);
 

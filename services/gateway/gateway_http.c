@@ -272,7 +272,8 @@ int gateway_http_start(gateway_t *gw)
 {
     pthread_mutex_init(&gw->work_lock, NULL);
     pthread_cond_init(&gw->work_cv, NULL);
-    gw->pump = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint, gw->conf.journal_timeout_ms);
+    gw->pump = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint, gw->conf.journal_timeout_ms,
+                                gw->conf.journal_max_batch);
     if (!gw->pump)
         return -1;
     unsigned nw = gw->conf.threads * 4;

@@ -29,19 +29,17 @@
 
 #include "clock.h"
 #include "gateway.h"
+#include "jclient.h"
 #include "log.h"
 
-/* the most events one JOURNAL_APPEND carries; more jobs wait for the next */
-#define PUMP_MAX_EVENTS 2000
-/* whether the journal takes "batches" (one message for many jobs) */
-#ifndef PUMP_BATCHES
-#define PUMP_BATCHES 0
-#endif
+/* the most batches the journal takes in one message */
+#define PUMP_MAX_BATCHES 4096
 
 struct gateway_pump {
     void *zctx;
     const char *endpoint;
     int timeout_ms;
+    size_t max_events;             /* [journal] max_batch: per message */
     pthread_t thread;
     int running;
     int efd;                       /* wakes the thread: a job or stop */
@@ -86,74 +84,53 @@ static void s_connect(gateway_pump_t *p, const char *why)
     }
 }
 
-/* s_message - one JOURNAL_APPEND's text for the jobs in list: "batches"
- * when the journal takes them, else one job's "events" */
-static char *s_message(const gateway_job_t *list, int batches)
+/* s_send - the jobs in list (n of them) as one JOURNAL_APPEND of batches */
+static void s_send(gateway_pump_t *p, gateway_job_t *list, size_t n)
 {
-    json_t *body;
-    if (batches) {
-        json_t *a = json_array();
-        for (const gateway_job_t *j = list; j; j = j->next)
-            json_array_append_new(a, json_pack("{s:O}", "events", j->events));
-        body = json_pack("{s:o}", "batches", a);
-    } else {
-        body = json_pack("{s:O}", "events", list->events);
-    }
+    const json_t **evs = calloc(n, sizeof *evs);
+    size_t i = 0;
+    for (gateway_job_t *j = list; j && evs; j = j->next)
+        evs[i++] = j->events;
+    json_t *body = evs ? jclient_batches_body(evs, n) : NULL;
+    free(evs);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    return text;
-}
-
-/* s_send - the jobs in list, as one JOURNAL_APPEND of batches (or, to a
- * journal without them, one message each: the journal still commits all
- * it has read in one transaction) */
-static void s_send(gateway_pump_t *p, gateway_job_t *list)
-{
+    uint64_t id = p->next_reqid++;
+    int rc = text && p->sock ? wire_send(p->sock, NULL, 0, CMD_JOURNAL_APPEND, id, text,
+                                         strlen(text), ZMQ_DONTWAIT)
+                             : -1;
+    free(text);
     int64_t now = clock_mono_ms();
-    while (list) {
-        gateway_job_t *rest = NULL;
-        if (!PUMP_BATCHES) {
-            rest = list->next;
-            list->next = NULL;
-        }
-        uint64_t id = p->next_reqid++;
-        for (gateway_job_t *j = list; j; j = j->next) {
-            j->reqid = id;
-            j->sent_ms = now;
-        }
-        char *text = s_message(list, PUMP_BATCHES);
-        int rc = text && p->sock ? wire_send(p->sock, NULL, 0, CMD_JOURNAL_APPEND, id, text,
-                                             strlen(text), ZMQ_DONTWAIT)
-                                 : -1;
-        free(text);
-        if (rc) {
-            /* no journal connected (ZMQ_IMMEDIATE): keep them and try
-             * again until their time is up, as a restarting journal is
-             * back within a second or two */
-            int64_t now2 = clock_mono_ms();
-            for (gateway_job_t *j = list, *next; j; j = next) {
-                next = j->next;
-                if (now2 - j->queued_ms >= p->timeout_ms) {
-                    s_finish(j, NULL, "the journal is not reachable", 0);
-                } else {
-                    j->next = p->unsent;
-                    p->unsent = j;
-                }
+    if (rc) {
+        /* no journal connected (ZMQ_IMMEDIATE): keep them and try again
+         * until their time is up, as a restarting journal is back within a
+         * second or two */
+        for (gateway_job_t *j = list, *next; j; j = next) {
+            next = j->next;
+            if (now - j->queued_ms >= p->timeout_ms) {
+                s_finish(j, NULL, "the journal is not reachable", 0);
+            } else {
+                j->next = p->unsent;
+                p->unsent = j;
             }
-        } else {
-            if (p->flight_tail)
-                p->flight_tail->next = list;
-            else
-                p->flight = list;
-            while (list->next)
-                list = list->next;
-            p->flight_tail = list;
         }
-        list = rest;
+        return;
     }
+    for (gateway_job_t *j = list; j; j = j->next) {
+        j->reqid = id;
+        j->sent_ms = now;
+    }
+    if (p->flight_tail)
+        p->flight_tail->next = list;
+    else
+        p->flight = list;
+    while (list->next)
+        list = list->next;
+    p->flight_tail = list;
 }
 
-/* s_take - every job waiting, sent in messages of at most PUMP_MAX_EVENTS */
+/* s_take - every job waiting, sent in messages of at most max_events
+ * events (a job larger than that alone) and PUMP_MAX_BATCHES jobs */
 static void s_take(gateway_pump_t *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -176,34 +153,18 @@ static void s_take(gateway_pump_t *p)
     }
     while (q) {
         gateway_job_t *list = q, *last = q;
-        size_t events = json_array_size(q->events);
+        size_t events = json_array_size(q->events), n = 1;
         q = q->next;
-        while (q && events + json_array_size(q->events) <= PUMP_MAX_EVENTS) {
+        while (q && n < PUMP_MAX_BATCHES &&
+               events + json_array_size(q->events) <= p->max_events) {
             events += json_array_size(q->events);
             last = q;
             q = q->next;
+            n++;
         }
         last->next = NULL;
-        s_send(p, list);
+        s_send(p, list, n);
     }
-}
-
-/* s_result - one batch's result ({"offsets","duplicates"} or {"error"})
- * for job j */
-static void s_result(gateway_job_t *j, json_t *res)
-{
-    json_t *offs = json_object_get(res, "offsets");
-    if (json_is_array(offs) && json_array_size(offs) == json_array_size(j->events)) {
-        s_finish(j, json_incref(res), NULL, 0);
-        return;
-    }
-    json_t *e = json_object_get(res, "error");
-    const char *code = json_string_value(json_object_get(e, "code"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    char err[200];
-    snprintf(err, sizeof err, "journal refused: %s", msg ? msg : "bad reply");
-    /* store_failed is the journal's own trouble: worth a retry */
-    s_finish(j, NULL, err, !(code && strcmp(code, "store_failed") == 0));
 }
 
 /* s_reply - the journal answered message m: finish its jobs */
@@ -225,30 +186,30 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
     }
     if (!mine)
         return; /* a late answer to jobs already failed */
+    size_t n = 0;
+    for (gateway_job_t *j = mine; j; j = j->next)
+        n++;
+    const json_t **evs = calloc(n, sizeof *evs);
+    jclient_result_t *res = calloc(n, sizeof *res);
     json_t *body = wire_body_json(m);
-    json_t *results = json_object_get(body, "results");
-    int ok = strcmp(m->cmd, CMD_JOURNAL_APPEND_OK) == 0 && json_is_array(results);
     size_t i = 0;
+    for (gateway_job_t *j = mine; j && evs; j = j->next)
+        evs[i++] = j->events;
+    if (evs && res)
+        jclient_batches_split(m->cmd, body, evs, n, res);
+    i = 0;
     for (gateway_job_t *j = mine, *next; j; j = next, i++) {
         next = j->next;
-        if (ok && i < json_array_size(results)) {
-            s_result(j, json_array_get(results, i));
-        } else if (strcmp(m->cmd, CMD_JOURNAL_APPEND_OK) == 0 && !results && !j->next && i == 0) {
-            s_result(j, body); /* the one job of an "events" message */
-        } else {
-            /* an ERROR for the whole message: the store's trouble (retry)
-             * unless the journal says the request itself is wrong */
-            const char *code = json_string_value(
-                json_object_get(json_object_get(body, "error"), "code"));
-            const char *msg = json_string_value(
-                json_object_get(json_object_get(body, "error"), "message"));
-            char err[200];
-            snprintf(err, sizeof err, "journal: %s", msg ? msg : "bad reply");
-            s_finish(j, NULL, err,
-                     code && strcmp(code, "store_failed") != 0 && strcmp(code, "busy") != 0);
-        }
+        if (!evs || !res)
+            s_finish(j, NULL, "out of memory", 0);
+        else if (res[i].ok)
+            s_finish(j, res[i].ok, NULL, 0); /* given away */
+        else
+            s_finish(j, NULL, res[i].err, res[i].error == EBADMSG);
     }
     json_decref(body);
+    free(evs);
+    free(res);
 }
 
 /* s_main - the pump's thread */
@@ -321,11 +282,13 @@ static void *s_main(void *arg)
 }
 
 /* gateway_pump_new - start the pump's thread */
-gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms)
+gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms,
+                                 size_t max_events)
 {
     gateway_pump_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->max_events = max_events ? max_events : 1;
     p->zctx = zctx;
     p->endpoint = endpoint;
     p->timeout_ms = timeout_ms;
