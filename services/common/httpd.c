@@ -287,13 +287,7 @@ static int s_tchar(unsigned char c)
            (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-typedef struct {
-    char path[512];
-    char lang[128];
-    unsigned status;             /* 0: fine */
-    const char *code, *msg, *field;
-    char buf[120];               /* msg when it is counted */
-} head_check_t;
+typedef httpd_head_t head_check_t;
 
 static void s_badf(head_check_t *hc, unsigned status, const char *code, const char *msg,
                    const char *field)
@@ -311,10 +305,10 @@ static void s_bad(head_check_t *hc, unsigned status, const char *code, const cha
     s_badf(hc, status, code, msg, NULL);
 }
 
-/* s_head_check - the shape of a request head p[0..n) (ending in its empty
- * line): request line, header fields, the body's framing.  Fills hc. */
-static void s_head_check(const httpd_t *h, const char *p, size_t n, head_check_t *hc)
+/* httpd_head_check - see httpd.h */
+void httpd_head_check(const char *p, size_t n, long long max_body, httpd_head_t *hc)
 {
+    memset(hc, 0, sizeof *hc);
     const char *end = p + n, *q = p;
     /* the request line: method SP target SP HTTP/1.x */
     const char *m = q;
@@ -327,9 +321,9 @@ static void s_head_check(const httpd_t *h, const char *p, size_t n, head_check_t
         q++;
     if (q == t || q >= end || *q != ' ')
         return s_bad(hc, 400, "bad_request", "the request line is malformed");
-    size_t pl = strcspn(t, "? ");
-    if (pl > (size_t)(q - t))
-        pl = (size_t)(q - t);
+    size_t pl = 0;
+    while (t + pl < q && t[pl] != '?')
+        pl++;
     snprintf(hc->path, sizeof hc->path, "%.*s", (int)(pl < 500 ? pl : 500), t);
     q++;
     if (end - q < 10 || strncmp(q, "HTTP/", 5) != 0 || q[5] < '0' || q[5] > '9' ||
@@ -388,9 +382,9 @@ static void s_head_check(const httpd_t *h, const char *p, size_t n, head_check_t
                 else
                     len = len * 10 + (unsigned)(*d - '0');
             }
-            if (over || len > (unsigned long long)h->conf.max_body) {
+            if (over || len > (unsigned long long)max_body) {
                 snprintf(hc->buf, sizeof hc->buf, "the body is larger than %lld bytes",
-                         h->conf.max_body);
+                         max_body);
                 s_badf(hc, 413, "body_too_large", hc->buf, "Content-Length");
             }
         } else if (nl == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) {
@@ -446,9 +440,8 @@ static void s_head_meta(const char *p, size_t n, head_check_t *hc)
     }
 }
 
-/* s_head_end - the length of the head in p[0..n) up to and including its
- * empty line, or 0 when it is not whole yet */
-static size_t s_head_end(const char *p, size_t n)
+/* httpd_head_end - see httpd.h */
+size_t httpd_head_end(const char *p, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++) {
         if (p[i] != '\n')
@@ -591,10 +584,11 @@ static void s_readable(httpd_t *h, conn_t *c)
         s_drop(h, c, 0, NULL, NULL, NULL, NULL, NULL);
         return;
     }
-    size_t hl = s_head_end(h->peek, (size_t)n);
+    size_t hl = httpd_head_end(h->peek, (size_t)n);
     if (!hl) {
         if ((size_t)n > h->conf.max_header) {
-            head_check_t hc = {.status = 0};
+            head_check_t hc;
+            memset(&hc, 0, sizeof hc);
             s_head_meta(h->peek, (size_t)n, &hc);
             s_drop(h, c, 431, "header_too_large",
                    "the request's header is larger than this server takes", NULL, hc.path,
@@ -602,8 +596,8 @@ static void s_readable(httpd_t *h, conn_t *c)
         }
         return; /* more to come (edge-triggered: the next segment wakes us) */
     }
-    head_check_t hc = {.status = 0};
-    s_head_check(h, h->peek, hl, &hc);
+    head_check_t hc;
+    httpd_head_check(h->peek, hl, h->conf.max_body, &hc);
     if (hc.status) {
         s_drop(h, c, hc.status, hc.code, hc.msg, hc.field, hc.path, hc.lang[0] ? hc.lang : NULL);
         return;

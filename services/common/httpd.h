@@ -89,7 +89,30 @@ int httpd_parse_addr(const char *s, struct sockaddr_storage *ss);
 const struct sockaddr *httpd_client_addr(const httpd_t *h, struct MHD_Connection *conn,
                                          struct sockaddr_storage *out);
 
-/* httpd_stats - connections open now (held by the acceptor or MHD) */
+/* httpd_open - connections open now (held by the acceptor or MHD) */
 unsigned httpd_open(httpd_t *h);
+
+/* The check of a connection's first request head, before libmicrohttpd
+ * sees it (exposed for its tests and fuzz target). */
+typedef struct {
+    char path[512];              /* the target up to '?' (cut at 500) */
+    char lang[128];              /* Accept-Language, if any */
+    unsigned status;             /* 0: fine; else the answer: 400 413 501 505 */
+    const char *code, *msg;      /* the error's code and words */
+    const char *field;           /* the header at fault, or NULL */
+    char buf[120];               /* msg when it is counted */
+} httpd_head_t;
+
+/* httpd_head_end - the length of a request head in p[0..n), up to and
+ * including its empty line; 0 when it is not whole yet */
+size_t httpd_head_end(const char *p, size_t n);
+
+/* httpd_head_check - the shape of the head p[0..n) (as httpd_head_end
+ * measured it): the request line (method, target, HTTP/1.0 or 1.1), each
+ * header line (a token, ':', a value without control characters; no
+ * folding), one Host for HTTP/1.1, and the body's framing (at most one
+ * Content-Length, a number no larger than max_body; never with
+ * Transfer-Encoding, which must be chunked).  Fills out. */
+void httpd_head_check(const char *p, size_t n, long long max_body, httpd_head_t *out);
 
 #endif
