@@ -499,10 +499,10 @@ def hold_once(inst, args):
         resource.setrlimit(resource.RLIMIT_NOFILE, old_nofile)
         res["harkd_exit"] = inst.stop(h)
     c = res.get("client", {}).get("all", {})
-    o = res.get("connections_opened", {}).get("all", {})
-    log("  %-42s %s/%s held  client %s/%s 202  p99 %s ms  RSS %s MiB  HWM %s MiB  %s" % (
+    g = res.get("gateway_side_opened", {})
+    log("  %-42s gateway holds %s (%s queued)  client %s/%s 202  p99 %s ms  RSS %s MiB  HWM %s MiB  %s" % (
         "hold %d idle + %d slow connections" % (gateway_hold.IDLE, gateway_hold.SLOW),
-        fmt(o.get("open")), fmt(o.get("total")), fmt(c.get("accepted_202")), fmt(c.get("sent")),
+        fmt(g.get("accepted")), fmt(g.get("accept_queue")), fmt(c.get("accepted_202")), fmt(c.get("sent")),
         fmt(c.get("latency_ms", {}).get("p99"), 1), fmt(res.get("rss_open_mib"), 1),
         fmt(res.get("hwm_mib"), 1), "ok" if res.get("verified") else "NOT VERIFIED: %s" % res.get("error")))
     return res
@@ -565,11 +565,11 @@ def s_counts_line(c):
 
 def hold_report(r, p):
     st = r.get("settings", {})
-    p("4. Gateway holding %s idle keep-alive + %s slow connections (a header line every %s s, never ended) "
-      "from %s, while" % (fmt(r.get("idle")), fmt(r.get("slow")), fmt(r.get("slow_line_every_s")),
-                          " ".join(r.get("sources", []))))
-    p("   %s posts 1 event per request, one at a time, on new connections and then keep-alive"
-      % r.get("client_address"))
+    p("4. Gateway holding %s idle keep-alive + %s slow connections (a header line every %s s, never ended)"
+      % (fmt(r.get("idle")), fmt(r.get("slow")), fmt(r.get("slow_line_every_s"))))
+    p("   from %s, while %s posts 1 event per request, one at a time," % (
+        " ".join(r.get("sources", [])), r.get("client_address")))
+    p("   on new connections and then on one keep-alive connection")
     p("   gateway: %s; defaults %s; set for this run: %s" % (
         st.get("gateway"), " ".join("%s=%s" % kv for kv in st.get("defaults", {}).items()),
         " ".join("%s=%s" % kv for kv in st.get("set_for_run", {}).items()) or "nothing"))
