@@ -399,7 +399,8 @@ def hold_settings(mode):
     """the gateway's defaults (hark config -d gateway) and what the hold run
     sets: nothing, unless the gateway is the epoll one (it knows
     [gateway] head_timeout) and its defaults would not hold every connection
-    (mode "auto"); mode "defaults" never sets anything"""
+    (mode "auto"); mode "raise" raises them whatever the gateway, mode
+    "defaults" never sets anything"""
     r = subprocess.run([os.path.join(BIN, "hark"), "config", "-d", "gateway"],
                        capture_output=True, text=True, timeout=20)
     d = {}
@@ -414,7 +415,7 @@ def hold_settings(mode):
     per_ip = -(-total // len(gateway_hold.SOURCES))
     epoll = "head_timeout" in d or "threads" in d
     conf = {}
-    if mode == "auto" and epoll:
+    if (mode == "auto" and epoll) or mode == "raise":
         try:
             if int(d.get("max_connections", 0)) < total + 64:
                 conf["max_connections"] = str(total + 100)
@@ -762,10 +763,11 @@ def main():
                     help="comma-separated subset of %s (bare: the bare libmicrohttpd server "
                          "under the gateway's wrk command; hold: the gateway with 1,300 connections "
                          "open)" % ",".join(SECTIONS))
-    ap.add_argument("--hold-conf", choices=("auto", "defaults"), default="auto",
+    ap.add_argument("--hold-conf", choices=("auto", "defaults", "raise"), default="auto",
                     help="hold: 'auto' raises [gateway] max_connections/per_ip_connections for the "
                          "run when the gateway is the epoll one and its defaults would not hold "
-                         "1,300 connections; 'defaults' never sets them")
+                         "1,300 connections; 'raise' does so whatever the gateway; 'defaults' "
+                         "never sets them")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each journal/gateway measurement N times and report the median "
                          "(use 3 on a busy machine; raise --max-seconds accordingly)")
