@@ -680,6 +680,9 @@ def report(out):
             fmt(cpu.get("others_cpu_pct"), 0), "ok" if b.get("verified") else "FAILED"))
         if b.get("error"):
             p("     error: %s" % b["error"])
+        if b.get("repeats"):
+            p("     median of %d runs: %s requests/s" % (
+                len(b["repeats"]), ", ".join(fmt(v) for v in b["repeats"])))
         ratio = bare_ratio(out)
         if ratio is not None:
             p("   the gateway (1 event/request) does %.0f %% of the bare server's requests/s" % ratio)
