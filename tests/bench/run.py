@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Hark benchmarks: the journal over ZeroMQ, the gateway over HTTP, and plain
+"""Hark benchmarks: the journal over ZeroMQ, the gateway over HTTP (beside a
+bare libmicrohttpd server under the same load), the gateway holding 1,300
+idle and slow connections while another client posts events, and plain
 SQLite as the baseline -- all on this machine, in one run.
 
     make bench                      # builds bin/ (release) and runs this
@@ -17,6 +19,8 @@ import argparse
 import json
 import os
 import re
+import resource
+import select
 import shlex
 import shutil
 import signal
@@ -28,12 +32,17 @@ import time
 # benchlib (next to this script) sets HARK_ROOT/HARK_BIN and finds harness
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BIN, HERE, CpuMeter, Deadline, Perf, arm_deadline,  # noqa: E402
-                      check_binaries, command_output, fmt, log, machine_info, machine_line, perf_report,
-                      perf_symbols, remove_temp, stop_hark, write_results)
+                      check_binaries, command_output, end_process, fmt, log, machine_info, machine_line,
+                      perf_report, perf_symbols, remove_temp, stop_hark, write_results)
 from harness import WIRE, Hark  # noqa: E402
+import gateway_hold  # noqa: E402
 
 GOAL_JOURNAL = 100_000  # events/s over ZeroMQ, acknowledged after COMMIT
-GOAL_GATEWAY = 20_000   # events/s through POST /v1/events, 202 after COMMIT
+# events/s through POST /v1/events (202 after COMMIT), by events per request
+GOAL_GATEWAY = {1: 25_667, 100: 101_578}
+GOAL_BARE_PCT = 50       # gateway 1 event/request as % of bare libmicrohttpd, same wrk run
+GOAL_HOLD_P99_MS = 1000  # events posted while 1,300 connections are held open
+GOAL_HOLD_RSS_MIB = 64   # the gateway's VmHWM with them open
 
 # (threads, window, batch, synchronous, keys); keys "seq" = ascending per
 # connection (as the gateway's time-ordered keys), "random" = gw:<32 hex>,
@@ -54,6 +63,9 @@ JOURNAL_RUNS = [
 ]
 GATEWAY_RUNS = [1, 100]          # events per request
 GATEWAY_CONNECTIONS = 64
+HOLD_NEW, HOLD_KEEPALIVE = 200, 200  # events posted while the connections are held
+HOLD_SETTLE_S = 5.0                  # at most, after opening, for answers and refusals to arrive
+SECTIONS = ("journal", "gateway", "bare", "hold", "sqlite")
 # (rows per transaction, seconds, keys)
 SQLITE_RUNS = [(1000, 3.0, "sequential"), (100, 3.0, "sequential"), (1, 2.0, "sequential"),
                (1000, 3.0, "random")]
@@ -63,8 +75,8 @@ SQLITE_RUNS = [(1000, 3.0, "sequential"), (100, 3.0, "sequential"), (1, 2.0, "se
 def run_machine_info(base):
     versions = {p: command_output(["pkg-config", "--modversion", p])
                 for p in ("libzmq", "sqlite3", "jansson", "libmicrohttpd")}
-    r = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    m = re.search(r"wrk (\S+)", r.stdout + r.stderr)
+    r = subprocess.run(["wrk", "-v"], capture_output=True, text=True) if shutil.which("wrk") else None
+    m = r and re.search(r"wrk (\S+)", r.stdout + r.stderr)
     versions["wrk"] = m.group(1) if m else None
     # the SQLite files live in the temp dir: its filesystem decides what an fsync costs
     info = machine_info(base, "state_fs", versions)
@@ -82,7 +94,8 @@ def run_machine_info(base):
 def compile_tools(build):
     cc = os.environ.get("CC", "cc")
     out = {}
-    for name, pkgs in (("bench_journal", "libzmq jansson"), ("sqlite_baseline", "sqlite3")):
+    for name, pkgs in (("bench_journal", "libzmq jansson"), ("sqlite_baseline", "sqlite3"),
+                       ("bare_httpd", "libmicrohttpd")):
         r = subprocess.run(["pkg-config", "--cflags", "--libs"] + pkgs.split(),
                            capture_output=True, text=True, check=True)
         exe = os.path.join(build, name)
@@ -259,10 +272,10 @@ def bench_journal(tools, inst, args, perf, results):
                                  lambda r: r.get("verified") and r.get("head_matches_acked")))
 
 
-def wrk_cmd(h, events, seconds, args):
+def wrk_cmd(port, key, events, seconds, args):
     return ["wrk", "-t", str(args.wrk_threads), "-c", str(GATEWAY_CONNECTIONS), "-d", "%ds" % seconds,
             "--timeout", "10s", "--latency", "-s", os.path.join(HERE, "post_events.lua"),
-            "http://127.0.0.1:%d" % h.port, "--", h.ingest_key, str(events)]
+            "http://127.0.0.1:%d" % port, "--", key, str(events)]
 
 
 def wrk_result(r):
@@ -289,11 +302,11 @@ def gateway_once(inst, args, perf, events):
         if st != 202:
             raise RuntimeError("probe POST answered %s %s" % (st, body))
         # warm-up: MHD starts its 64 connection threads, each makes its journal DEALER
-        wrk_result(subprocess.run(wrk_cmd(h, events, max(1, int(args.warmup)), args),
+        wrk_result(subprocess.run(wrk_cmd(h.port, h.ingest_key, events, max(1, int(args.warmup)), args),
                                   capture_output=True, text=True, timeout=60))
         head0 = settle_head(h)
         pids = {"gateway": h.pid("gateway"), "journal": h.pid("journal")}
-        r, cpu, top = run_sampled(wrk_cmd(h, events, args.gateway_seconds, args), pids, 0.2,
+        r, cpu, top = run_sampled(wrk_cmd(h.port, h.ingest_key, events, args.gateway_seconds, args), pids, 0.2,
                                   args.gateway_seconds - 0.4, args.gateway_seconds + 60,
                                   perf, pids["gateway"], "gateway-%d" % events)
         w = wrk_result(r)
@@ -341,6 +354,169 @@ def bench_gateway(inst, args, perf, results):
                                  lambda r: r.get("verified")))
 
 
+def bare_once(tools, args):
+    """the same wrk command as the 1-event gateway run against bare_httpd:
+    libmicrohttpd in epoll mode with a thread per CPU, answering every
+    request 202 with a fixed body, no Hark code (the ceiling for the gateway)"""
+    res = {"events_per_request": 1, "connections": GATEWAY_CONNECTIONS, "wrk_threads": args.wrk_threads}
+    p = subprocess.Popen([tools["bare_httpd"], "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        r, _, _ = select.select([p.stdout], [], [], 10)
+        line = p.stdout.readline().split() if r else []
+        if len(line) != 3 or line[0] != "READY":
+            raise RuntimeError("bare_httpd did not start: %r %s" % (
+                line, p.stderr.read(500) if p.poll() is not None else ""))
+        port, res["threads"] = int(line[1]), int(line[2])
+        wrk_result(subprocess.run(wrk_cmd(port, "bench", 1, max(1, int(args.warmup)), args),
+                                  capture_output=True, text=True, timeout=60))
+        r, cpu, _ = run_sampled(wrk_cmd(port, "bench", 1, args.gateway_seconds, args), {"bare": p.pid}, 0.2,
+                                args.gateway_seconds - 0.4, args.gateway_seconds + 60)
+        w = wrk_result(r)
+        secs = w["duration_us"] / 1e6
+        err = w["errors"]
+        res.update({
+            "seconds": round(secs, 3), "requests": w["requests"], "non_2xx": err["status"],
+            "socket_errors": {k: err[k] for k in ("connect", "read", "write", "timeout")},
+            "requests_per_s": w["requests"] / secs,
+            "events_per_s": (w["requests"] - err["status"]) / secs,
+            "latency_ms": w["latency_ms"], "cpu": cpu})
+        res["verified"] = err["status"] == 0 and sum(res["socket_errors"].values()) == 0
+    except Exception as e:  # noqa: BLE001 - report, keep going
+        res.update({"verified": False, "error": "%s: %s" % (type(e).__name__, e)})
+    finally:
+        end_process(p)
+        res["exit"] = p.returncode
+    log("  %-42s %9s req/s     p50 %7s ms  bare CPU %4s%%  others %4s%%  %s" % (
+        "bare libmicrohttpd, 202, same wrk command", fmt(res.get("requests_per_s")),
+        fmt(res.get("latency_ms", {}).get("p50"), 1), fmt(res.get("cpu", {}).get("bare_cpu_pct"), 0),
+        fmt(res.get("cpu", {}).get("others_cpu_pct"), 0),
+        "ok" if res.get("verified") else "NOT VERIFIED: %s" % (res.get("error") or {
+            k: res.get(k) for k in ("non_2xx", "socket_errors")})))
+    return res
+
+
+def bench_bare(tools, args, out):
+    out.update(median_of([bare_once(tools, args) for _ in range(args.repeat)], lambda r: r.get("verified")))
+
+
+def hold_settings(mode):
+    """the gateway's defaults (hark config -d gateway) and what the hold run
+    sets: nothing, unless the gateway is the epoll one (it knows
+    [gateway] head_timeout) and its defaults would not hold every connection
+    (mode "auto"); mode "raise" raises them whatever the gateway, mode
+    "defaults" never sets anything"""
+    r = subprocess.run([os.path.join(BIN, "hark"), "config", "-d", "gateway"],
+                       capture_output=True, text=True, timeout=20)
+    d = {}
+    for line in r.stdout.splitlines():
+        k, _, v = line.partition("=")
+        if k.strip().startswith("gateway."):
+            d[k.strip()[len("gateway."):]] = v.strip()
+    keep = ("max_connections", "per_ip_connections", "connection_timeout", "threads", "head_timeout",
+            "body_timeout", "max_header")
+    defaults = {k: d[k] for k in keep if k in d}
+    total = gateway_hold.IDLE + gateway_hold.SLOW
+    per_ip = -(-total // len(gateway_hold.SOURCES))
+    epoll = "head_timeout" in d or "threads" in d
+    conf = {}
+    if (mode == "auto" and epoll) or mode == "raise":
+        try:
+            if int(d.get("max_connections", 0)) < total + 64:
+                conf["max_connections"] = str(total + 100)
+            if int(d.get("per_ip_connections", 0)) < per_ip:
+                conf["per_ip_connections"] = str(per_ip + 40)
+        except ValueError:
+            pass
+    return {"defaults": defaults, "set_for_run": conf,
+            "gateway": "epoll, thread pool" if epoll else "thread per connection"}
+
+
+def hold_once(inst, args):
+    """1,000 idle and 300 slow connections held open (gateway_hold.Holder),
+    then events posted from another address; what got through, how fast,
+    how many connections the gateway kept, and its memory"""
+    settings = hold_settings(args.hold_conf)
+    res = {"idle": gateway_hold.IDLE, "slow": gateway_hold.SLOW, "sources": gateway_hold.SOURCES,
+           "client_address": gateway_hold.CLIENT_ADDR, "slow_line_every_s": gateway_hold.SLOW_EVERY,
+           "settings": settings}
+    try:
+        conf = settings["set_for_run"]
+        h = inst.start(("journal", "gateway"), {"gateway": conf} if conf else None)
+    except Exception as e:  # noqa: BLE001 - report, keep going
+        log("  hold: did not start: %s" % e)
+        return dict(res, verified=False, error="start failed: %s" % e)
+    holder = None
+    # raised only now, so that the gateway keeps the limit it was given
+    old_nofile = gateway_hold.raise_nofile(gateway_hold.IDLE + gateway_hold.SLOW + 256)
+    try:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft < gateway_hold.IDLE + gateway_hold.SLOW + 64:
+            raise RuntimeError("RLIMIT_NOFILE hard limit %d is too low for %d sockets" % (
+                soft, gateway_hold.IDLE + gateway_hold.SLOW))
+        pid = h.pid("gateway")
+        res["memory_before"] = gateway_hold.proc_memory(pid)
+        head0 = journal_head(h)
+        holder = gateway_hold.Holder(h.port)
+        t0 = time.monotonic()
+        holder.start()
+        if not holder.opened.wait(120):
+            raise TimeoutError("the connections were not all opened within 120 s")
+        if holder.error:
+            raise RuntimeError("holder: " + holder.error)
+        res["open_seconds"] = round(holder.t_opened - t0, 2)
+        # answers and refusals still on their way: until nothing changed for 1 s
+        last, since, t_end = None, time.monotonic(), time.monotonic() + HOLD_SETTLE_S
+        while time.monotonic() < t_end:
+            cur = holder.counts()
+            if cur != last:
+                last, since = cur, time.monotonic()
+            elif time.monotonic() - since >= 1.0:
+                break
+            time.sleep(0.2)
+        res["connections_opened"] = holder.counts()
+        res["gateway_side_opened"] = gateway_hold.gateway_connections(pid, h.port)
+        res["memory_open"] = gateway_hold.proc_memory(pid)
+        res["client"] = gateway_hold.post_events(h.port, h.ingest_key, args.hold_new, args.hold_keepalive)
+        res["memory_end"] = gateway_hold.proc_memory(pid)
+        res["connections_end"] = holder.counts()
+        res["gateway_side_end"] = gateway_hold.gateway_connections(pid, h.port)
+        res["held_seconds"] = round(time.monotonic() - holder.t_opened, 1)
+        if holder.error:
+            raise RuntimeError("holder: " + holder.error)
+        holder.stop()
+        holder = None
+        head1 = settle_head(h)
+        res["head_growth"] = head1 - head0
+        res["gateway_restarted"] = h.pid("gateway") != pid
+        mem = [res[k].get("vmrss_kib", 0) for k in ("memory_open", "memory_end")]
+        res["rss_open_mib"] = round(max(mem) / 1024, 1)
+        res["hwm_mib"] = round(res["memory_end"].get("vmhwm_kib", 0) / 1024, 1) or None
+        res["verified"] = (res["head_growth"] >= res["client"]["all"]["accepted_202"]
+                           and not res["gateway_restarted"] and bool(res["memory_end"]))
+        if not res["verified"]:
+            res["error"] = "head growth %d < %d 202s, or the gateway restarted (%s), or no /proc figures" % (
+                res["head_growth"], res["client"]["all"]["accepted_202"], res["gateway_restarted"])
+    except Exception as e:  # noqa: BLE001 - report, keep going
+        res.update({"verified": False, "error": "%s: %s" % (type(e).__name__, e)})
+    finally:
+        if holder is not None:
+            holder.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, old_nofile)
+        res["harkd_exit"] = inst.stop(h)
+    c = res.get("client", {}).get("all", {})
+    g = res.get("gateway_side_opened", {})
+    log("  %-42s gateway holds %s (%s queued)  client %s/%s 202  p99 %s ms  RSS %s MiB  HWM %s MiB  %s" % (
+        "hold %d idle + %d slow connections" % (gateway_hold.IDLE, gateway_hold.SLOW),
+        fmt(g.get("accepted")), fmt(g.get("accept_queue")), fmt(c.get("accepted_202")), fmt(c.get("sent")),
+        fmt(c.get("latency_ms", {}).get("p99"), 1), fmt(res.get("rss_open_mib"), 1),
+        fmt(res.get("hwm_mib"), 1), "ok" if res.get("verified") else "NOT VERIFIED: %s" % res.get("error")))
+    return res
+
+
+def bench_hold(inst, args, out):
+    out.update(hold_once(inst, args))
+
+
 def bench_sqlite(tools, base, args, results):
     for txn, secs, keys in SQLITE_RUNS:
         secs = secs * args.scale
@@ -358,8 +534,82 @@ def bench_sqlite(tools, base, args, results):
 
 
 # --- report -----------------------------------------------------------------------
-def verdict(v, goal):
-    return "PASS" if v is not None and v >= goal else "MISS"
+def verdict(v, goal, lower=False):
+    if v is None:
+        return "MISS"
+    return "PASS" if (v < goal if lower else v >= goal) else "MISS"
+
+
+def bare_ratio(out):
+    """the gateway's 1-event events/s as % of the bare server's, same wrk command"""
+    bare = out.get("bare") or {}
+    gw = [r for r in out.get("gateway", []) if r.get("events_per_request") == 1 and r.get("verified")]
+    if not (gw and bare.get("verified") and bare.get("events_per_s")):
+        return None
+    return 100 * gw[0]["events_per_s"] / bare["events_per_s"]
+
+
+def s_counts_line(c):
+    """idle/slow connection states of gateway_hold.Holder.counts() in words"""
+    parts = []
+    for kind in ("idle", "slow"):
+        k = c.get(kind)
+        if not k:
+            continue
+        words = "%s open" % fmt(k["open"])
+        if kind == "idle":
+            words += " (%s answered, %s unanswered)" % (fmt(k["answered"]), fmt(k["unanswered"]))
+        words += ", %s closed by the gateway" % fmt(k["closed"])
+        if k.get("connecting") or k.get("failed"):
+            words += ", %s still connecting, %s failed" % (fmt(k["connecting"]), fmt(k["failed"]))
+        if k.get("statuses"):
+            words += ", answers %s" % " ".join("%s x%s" % kv for kv in k["statuses"].items())
+        parts.append("%s %s: %s" % (fmt(k["total"]), kind, words))
+    return "; ".join(parts)
+
+
+def hold_report(r, p):
+    st = r.get("settings", {})
+    p("4. Gateway holding %s idle keep-alive + %s slow connections (a header line every %s s, never ended)"
+      % (fmt(r.get("idle")), fmt(r.get("slow")), fmt(r.get("slow_line_every_s"))))
+    p("   from %s, while %s posts 1 event per request, one at a time," % (
+        " ".join(r.get("sources", [])), r.get("client_address")))
+    p("   on new connections and then on one keep-alive connection")
+    p("   gateway: %s; defaults %s; set for this run: %s" % (
+        st.get("gateway"), " ".join("%s=%s" % kv for kv in st.get("defaults", {}).items()),
+        " ".join("%s=%s" % kv for kv in st.get("set_for_run", {}).items()) or "nothing"))
+    for when, ck, gk in (("after opening", "connections_opened", "gateway_side_opened"),
+                         ("at the end", "connections_end", "gateway_side_end")):
+        c, g = r.get(ck), r.get(gk) or {}
+        if not c:
+            continue
+        p("   %-13s gateway holds %s of %s (accepted, descriptor open), %s wait in its accept queue;"
+          % (when, fmt(g.get("accepted")), fmt(c["all"]["total"]), fmt(g.get("accept_queue"))))
+        p("   %13s held per address: %s" % ("", ", ".join(
+            "%s %s" % kv for kv in g.get("accepted_per_source", {}).items()) or "-"))
+        p("   %13s client side: %s" % ("", s_counts_line(c)))
+    p("   mode            sent   202  other  errors                  p50 ms   p99 ms   max ms  seconds")
+    for mode in ("new_connection", "keep_alive", "all"):
+        m = r.get("client", {}).get(mode)
+        if not m:
+            continue
+        lat = m.get("latency_ms", {})
+        other = sum(v for k, v in m.get("statuses", {}).items() if k != "202")
+        p("   %-14s %5s %5s %6s  %-22s %7s  %7s  %7s  %7s" % (
+            mode.replace("_", "-"), fmt(m.get("sent")), fmt(m.get("accepted_202")),
+            fmt(other) if mode != "all" else "", (", ".join("%s %s" % kv for kv in m.get("errors", {}).items())
+                                                 or "-") if mode != "all" else "",
+            fmt(lat.get("p50"), 1), fmt(lat.get("p99"), 1), fmt(lat.get("max"), 1),
+            fmt(m.get("seconds"), 1) if mode != "all" else ""))
+    mo, me = r.get("memory_open", {}), r.get("memory_end", {})
+    p("   gateway memory: VmRSS %s MiB before, %s MiB with the connections open, %s MiB at the end; "
+      "VmHWM %s MiB; threads %s, descriptors %s (open)" % (
+        fmt(r.get("memory_before", {}).get("vmrss_kib", 0) / 1024, 1), fmt(mo.get("vmrss_kib", 0) / 1024, 1),
+        fmt(me.get("vmrss_kib", 0) / 1024, 1), fmt(r.get("hwm_mib"), 1), fmt(mo.get("threads")),
+        fmt(mo.get("fds"))))
+    p("   journal head grew by %s (>= %s 202s)  connections held %s s  %s" % (
+        fmt(r.get("head_growth")), fmt(r.get("client", {}).get("all", {}).get("accepted_202")),
+        fmt(r.get("held_seconds"), 1), "ok" if r.get("verified") else "FAILED: %s" % r.get("error")))
 
 
 def loop_thread(cpu, k):
@@ -426,6 +676,24 @@ def report(out):
             if r.get("repeats"):
                 p("     median of %d runs: %s events/s" % (
                     len(r["repeats"]), ", ".join(fmt(v) for v in r["repeats"])))
+    b = out.get("bare")
+    if b:
+        cpu = b.get("cpu", {})
+        p("   bare libmicrohttpd (epoll, %s threads, reads and drops the body, fixed 202), the same wrk command:"
+          % b.get("threads", "?"))
+        p("   %6d %11s %8s %7s %7s %7s  %29s  %10s%%  %10s   %10s %4s%%  %5s%%  %s" % (
+            1, fmt(b.get("events_per_s")), fmt(b.get("requests_per_s")),
+            fmt(b.get("latency_ms", {}).get("p50"), 1), fmt(b.get("latency_ms", {}).get("p99"), 1),
+            b.get("non_2xx", "-"), "", fmt(cpu.get("bare_cpu_pct"), 0), "", "", fmt(cpu.get("client_cpu_pct"), 0),
+            fmt(cpu.get("others_cpu_pct"), 0), "ok" if b.get("verified") else "FAILED"))
+        if b.get("error"):
+            p("     error: %s" % b["error"])
+        if b.get("repeats"):
+            p("     median of %d runs: %s requests/s" % (
+                len(b["repeats"]), ", ".join(fmt(v) for v in b["repeats"])))
+        ratio = bare_ratio(out)
+        if ratio is not None:
+            p("   the gateway (1 event/request) does %.0f %% of the bare server's requests/s" % ratio)
     if out.get("sqlite"):
         p("")
         p("3. Baseline: plain SQLite, same schema and INSERT, WAL, synchronous=FULL, one prepared statement")
@@ -435,11 +703,16 @@ def report(out):
                 r.get("txn_rows"), "rand" if r.get("keys") == "random" else "seq", fmt(r.get("rows_per_s")), fmt(r.get("txn_per_s")),
                 fmt(r.get("insert_us_per_row"), 2), fmt(r.get("commit_ms_avg"), 3),
                 fmt(r.get("commit_ms_max"), 2)))
+    if out.get("hold"):
+        p("")
+        hold_report(out["hold"], p)
     p("")
     p("Goals (acknowledgement = committed; judged on synchronous=full, the default)")
     for g in out["goals"]:
-        p("   %-4s  %-66s %10s events/s  (goal >= %s)" % (
-            g["verdict"], g["what"], fmt(g.get("value")), fmt(g["goal"])))
+        n = g.get("decimals", 0)
+        p("   %-4s  %-66s %10s %-9s (goal %s %s)" % (
+            g["verdict"], g["what"], fmt(g.get("value"), n), g.get("unit", "events/s"),
+            "<" if g.get("lower") else ">=", fmt(g["goal"], n)))
     p("")
     return "\n".join(lines)
 
@@ -471,17 +744,44 @@ def goals(out):
     if out.get("gateway") is not None:
         for r in out["gateway"]:
             v = r.get("events_per_s") if r.get("verified") else None
+            goal = GOAL_GATEWAY.get(r["events_per_request"], GOAL_GATEWAY[1])
             res.append({"what": "gateway, %d event%s per request, %d connections" % (
                 r["events_per_request"], "" if r["events_per_request"] == 1 else "s", GATEWAY_CONNECTIONS),
-                "value": v, "goal": GOAL_GATEWAY, "verdict": verdict(v, GOAL_GATEWAY)})
+                "value": v, "goal": goal, "verdict": verdict(v, goal)})
+    if out.get("gateway") is not None and out.get("bare") is not None:
+        v = bare_ratio(out)
+        res.append({"what": "  gateway 1 event/request vs bare libmicrohttpd, same wrk command",
+                    "value": v, "unit": "%", "goal": GOAL_BARE_PCT, "verdict": verdict(v, GOAL_BARE_PCT)})
+    h = out.get("hold")
+    if h is not None:
+        c = h.get("client", {}).get("all", {}) if h.get("verified") else {}
+        planned = sum(h.get("client", {}).get(m, {}).get("requests", 0) for m in ("new_connection", "keep_alive"))
+        res.append({"what": "1,300 connections held: events posted from another address, 202s",
+                    "value": c.get("accepted_202"), "unit": "of %s" % fmt(planned), "goal": planned,
+                    "verdict": verdict(c.get("accepted_202"), planned or 1)})
+        p99 = c.get("latency_ms", {}).get("p99") if c.get("accepted_202") == planned else None
+        res.append({"what": "  their p99 latency (every request a 202)", "value": p99, "unit": "ms",
+                    "decimals": 1, "goal": GOAL_HOLD_P99_MS, "lower": True,
+                    "verdict": verdict(p99, GOAL_HOLD_P99_MS, lower=True)})
+        hwm = h.get("hwm_mib") if h.get("verified") else None
+        res.append({"what": "  the gateway's VmHWM with them open", "value": hwm, "unit": "MiB",
+                    "decimals": 1, "goal": GOAL_HOLD_RSS_MIB, "lower": True,
+                    "verdict": verdict(hwm, GOAL_HOLD_RSS_MIB, lower=True)})
     return res
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="shorter runs (about a third of the time)")
-    ap.add_argument("--only", default="journal,gateway,sqlite",
-                    help="comma-separated subset of journal,gateway,sqlite")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="comma-separated subset of %s (bare: the bare libmicrohttpd server "
+                         "under the gateway's wrk command; hold: the gateway with 1,300 connections "
+                         "open)" % ",".join(SECTIONS))
+    ap.add_argument("--hold-conf", choices=("auto", "defaults", "raise"), default="auto",
+                    help="hold: 'auto' raises [gateway] max_connections/per_ip_connections for the "
+                         "run when the gateway is the epoll one and its defaults would not hold "
+                         "1,300 connections; 'raise' does so whatever the gateway; 'defaults' "
+                         "never sets them")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each journal/gateway measurement N times and report the median "
                          "(use 3 on a busy machine; raise --max-seconds accordingly)")
@@ -489,18 +789,22 @@ def main():
                     help="also profile the journal/gateway with perf (slower; adds perf_top to results)")
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"), help="where to write results")
     ap.add_argument("--max-seconds", type=int, default=None,
-                    help="cut the whole run off after this (default 300 s per --repeat)")
+                    help="cut the whole run off after this (default 420 s per --repeat)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, perf data)")
     args = ap.parse_args()
     args.scale = 0.4 if args.quick else 1.0
     args.repeat = max(1, args.repeat)
     if args.max_seconds is None:
-        args.max_seconds = 300 * args.repeat
+        args.max_seconds = 420 * args.repeat
     args.journal_seconds = round(5 * args.scale, 1)
     args.gateway_seconds = max(2, int(round(10 * args.scale)))
     args.warmup = 1.0
     args.wrk_threads = 2
+    args.hold_new = args.hold_keepalive = 100 if args.quick else HOLD_NEW
     only = set(args.only.split(","))
+    if only - set(SECTIONS):
+        sys.exit("run.py: --only: unknown %s (known: %s)" % (",".join(sorted(only - set(SECTIONS))),
+                                                             ",".join(SECTIONS)))
 
     check_binaries("run.py", ("harkd", "hark", "hark-journal", "hark-gateway"), "make bench")
     with open("/proc/loadavg") as f:
@@ -508,7 +812,7 @@ def main():
     if load1 > 0.5:
         log("note: load average %.2f: other work is running on this machine, the figures will be "
             "noisy (see the 'others' column; --repeat 3 reports medians)" % load1)
-    for tool in ("wrk",) if "gateway" in only else ():
+    for tool in ("wrk",) if only & {"gateway", "bare"} else ():
         if not shutil.which(tool):
             sys.exit("run.py: %s is not installed (apt-get install wrk, or `make bench`)" % tool)
 
@@ -521,7 +825,8 @@ def main():
     out = {"machine": run_machine_info(base), "bin": BIN,
            "settings": {"journal_window_s": args.journal_seconds, "warmup_s": args.warmup,
                         "gateway_s": args.gateway_seconds, "gateway_connections": GATEWAY_CONNECTIONS,
-                        "wrk_threads": args.wrk_threads, "quick": args.quick}}
+                        "wrk_threads": args.wrk_threads, "quick": args.quick,
+                        "hold_conf": args.hold_conf, "hold_requests": [args.hold_new, args.hold_keepalive]}}
     rc = 0
     try:
         log("building the bench tools into %s" % base)
@@ -532,6 +837,14 @@ def main():
         if "gateway" in only:
             log("2. gateway over HTTP (wrk, %d connections, %d s each)" % (GATEWAY_CONNECTIONS, args.gateway_seconds))
             bench_gateway(inst, args, perf, out.setdefault("gateway", []))
+        if "bare" in only:
+            log("2b. bare libmicrohttpd (epoll, a thread per CPU, fixed 202) under the same wrk command")
+            bench_bare(tools, args, out.setdefault("bare", {}))
+        if "hold" in only:
+            log("4. gateway holding %d idle + %d slow connections from %d addresses, events posted "
+                "from %s" % (gateway_hold.IDLE, gateway_hold.SLOW, len(gateway_hold.SOURCES),
+                             gateway_hold.CLIENT_ADDR))
+            bench_hold(inst, args, out.setdefault("hold", {}))
         if "sqlite" in only:
             log("3. plain SQLite baseline")
             bench_sqlite(tools, base, args, out.setdefault("sqlite", []))
@@ -546,6 +859,7 @@ def main():
     write_results(args.out, out, report, t0)
     failed = [r for r in out.get("journal", []) if not (r.get("verified") and r.get("head_matches_acked"))]
     failed += [r for r in out.get("gateway", []) if not r.get("verified")]
+    failed += [r for r in (out.get("bare"), out.get("hold")) if r is not None and not r.get("verified")]
     if failed:
         log("run.py: %d measurement(s) failed their checks" % len(failed))
         rc = 1
