@@ -321,3 +321,18 @@ def test_concurrent_requests_each_keep_their_own_batch_and_offsets(make_hark):
     for i, (st, body, n) in results.items():
         for j, off in enumerate(body["offsets"]):
             assert stored[off]["payload"]["id"] == "c%d-%d" % (i, j)
+
+
+def test_a_later_request_on_a_kept_alive_connection_is_held_to_the_same_header_limit(make_hark):
+    # the first request is checked before libmicrohttpd sees it; the next
+    # one on the same connection is parsed by libmicrohttpd, and still gets
+    # Hark's JSON 431
+    h = make_hark(conf={"gateway": {"max_header": "4K"}})
+    s = _connect(h)
+    assert _post(h, s)[0] == 202
+    s.sendall(b"GET /v1/cases HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 6000 + b"\r\n\r\n")
+    st, hdrs, body = _parse(_read_all(s))
+    s.close()
+    assert st == 431
+    assert hdrs["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "header_too_large"
