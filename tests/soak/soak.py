@@ -744,7 +744,11 @@ def main(argv):
             threading.Thread(target=d.flood_round, daemon=True).start()
             time.sleep(args.seconds / 2)
         else:
-            time.sleep(args.seconds)
+            while now() < t_start + args.seconds:
+                time.sleep(max(0, min(30, t_start + args.seconds - now())))
+                LOG.note("%.0f s: %d kills, %d batches acknowledged, %d mails received" % (
+                    now() - t_start, sum(killer.kills.values()), len(d.acked),
+                    sum(d.mail_ids.values())))
 
         # stop: no new work; what is in flight gets until drain_at to be
         # acknowledged (the killer finishes its last restart first)
