@@ -9,7 +9,7 @@
 #   make bench      benchmarks (tests/bench/), optimised build
 #   make soak       a chaos run of SOAK_SECONDS (300): load while every service and
 #                   harkd are SIGKILLed in turn; fails on a lost event or mail
-#                   (tests/soak/; make test runs a 25 s version)
+#                   (tests/soak/; make test runs an 18 s version)
 #   make deps       only install the Debian packages Hark needs (when absent)
 #
 # MODE=release builds into bin/ (what `make run` starts); MODE=san builds the

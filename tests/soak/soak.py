@@ -142,9 +142,17 @@ class Drivers:
         self.form_tokens = []
         self.flood = {"rounds": 0, "opened": 0, "refused": 0, "answered": 0,
                       "closed_early": 0, "open_at_end": 0, "probe_ok": 0, "probe_failed": 0,
+                      "probe_errors": collections.Counter(), "rounds_gateway_killed": 0,
                       "probe_ms": []}
-        self.slow = {"opened": 0, "refused": 0, "closed_by_server": 0, "answered": 0,
-                     "open_at_end": 0, "lifetimes": []}
+        self.slow = {"opened": 0, "refused": 0, "closed_by_server": 0,
+                     "closed_gateway_up": 0, "answered": 0, "open_at_end": 0, "lifetimes": []}
+        self.kill_log = []                 # the killer's (when, name)
+        self.flooding = threading.Event()  # a flood is on: the gateway is left alone
+
+    def gateway_down(self, t0, t1):
+        """was the gateway (or harkd, which takes it along) killed between
+        t0 and t1 (and a moment before, while it came back)"""
+        return any(t0 - 3 <= t <= t1 and n in ("gateway", "harkd") for t, n in self.kill_log)
 
     def stop_at(self):
         return self.drain_at if self.drain_at else now() + 3600
@@ -332,6 +340,8 @@ class Drivers:
                             gone = True
                     if gone:
                         self.slow["closed_by_server"] += 1
+                        if not self.gateway_down(c[1], now()):
+                            self.slow["closed_gateway_up"] += 1
                         self.slow["lifetimes"].append(round(now() - c[1], 1))
                         s.close()
                         conns.remove(c)
@@ -353,6 +363,8 @@ class Drivers:
         f = self.flood
         f["rounds"] += 1
         socks = []
+        t0 = now()
+        self.flooding.set()
         try:
             for a in range(self.args.addresses):
                 addr = "127.0.3.%d" % (a + 1)
@@ -383,13 +395,15 @@ class Drivers:
                 t = now()
                 try:
                     st, _, _ = http_call(self.h.port, "GET", "/healthz", timeout=5)
-                except (OSError, http.client.HTTPException):
-                    st = None
+                    err = str(st)
+                except (OSError, http.client.HTTPException) as e:
+                    st, err = None, type(e).__name__
                 if st == 200:
                     f["probe_ok"] += 1
                     f["probe_ms"].append(round((now() - t) * 1000, 1))
                 else:
                     f["probe_failed"] += 1
+                    f["probe_errors"][err] += 1
                 time.sleep(0.2)
             for s in socks:
                 r, _, _ = select.select([s], [], [], 0)
@@ -404,15 +418,21 @@ class Drivers:
         finally:
             for s in socks:
                 s.close()
+            if self.gateway_down(t0, now()):
+                f["rounds_gateway_killed"] += 1
+            self.flooding.clear()
 
 
 # --- chaos ---------------------------------------------------------------------
 
 class Killer:
-    def __init__(self, h, args, stop):
-        self.h, self.args, self.stop = h, args, stop
+    def __init__(self, h, args, stop, flooding):
+        self.h, self.args, self.stop, self.flooding = h, args, stop, flooding
         self.kills = collections.Counter()
         self.restart_s = []
+        self.rounds = 0                    # times every name was killed
+        self.restart_max = {}              # name -> slowest restart, s
+        self.log = []                      # (when, name) of each kill
         self.not_restarted = []
 
     def pids(self):
@@ -438,6 +458,7 @@ class Killer:
 
     def kill(self, name):
         t = now()
+        self.log.append((t, name))
         if name == "harkd":
             # SIGKILL harkd: its children get SIGTERM (PR_SET_PDEATHSIG) and
             # stop; the operator starts harkd again, which waits for any old
@@ -467,16 +488,28 @@ class Killer:
         self.kills[name] += 1
         if ok:
             self.restart_s.append(now() - t)
+            self.restart_max[name] = round(max(self.restart_max.get(name, 0), now() - t), 2)
         else:
             self.not_restarted.append(name)
             LOG.note("%s not back within %ss" % (name, self.args.restart_timeout))
 
     def run(self):
-        i = 0
-        while not self.stop.wait(self.args.kill_every):
+        """kill i at start + (i + 1) * kill_every, or as soon as the restart
+        after kill i - 1 is done when that took longer, until the stop"""
+        start, i = now(), 0
+        while True:
+            due = start + (i + 1) * self.args.kill_every
+            if self.stop.wait(max(0, due - now())):
+                return
             name = KILL_ORDER[i % len(KILL_ORDER)]
-            i += 1
+            # the gateway (and harkd, which takes it along) waits for the
+            # end of a flood, so the flood's figures say what it did alone
+            while name in ("gateway", "harkd") and self.flooding.is_set() and \
+                    not self.stop.is_set():
+                time.sleep(0.1)
             self.kill(name)
+            i += 1
+            self.rounds = i // len(KILL_ORDER)
 
 
 # --- the journal, read back ----------------------------------------------------
@@ -712,7 +745,7 @@ def main(argv):
     smtp = h = None
     procs = lambda: [p for p in (smtp and smtp.proc, h and h.proc) if p]  # noqa: E731
     dog = watchdog(args, procs)
-    result = {"args": vars(args), "ok": False}
+    result = {"args": dict(vars(args), out=os.path.relpath(args.out, ROOT)), "ok": False}
     threads = []
     d = None
     try:
@@ -728,7 +761,8 @@ def main(argv):
         h.start()
         d = Drivers(h, args, smtp)
         d.form_tokens = form_customers(h, 5)
-        killer = Killer(h, args, d.stop)
+        killer = Killer(h, args, d.stop, d.flooding)
+        d.kill_log = killer.log
         t_start = now()
         LOG.note("instance up on port %d; chaos for %.0f s" % (h.port, args.seconds))
         for t in range(args.threads):
@@ -739,10 +773,12 @@ def main(argv):
         threads.append(watcher)
         for t in threads:
             t.start()
-        if args.flood_every > args.seconds:   # a short run: one flood half way
-            time.sleep(args.seconds / 2)
+        if args.flood_every > args.seconds:
+            # a short run: one flood, a quarter in (after the gateway's kill
+            # and before harkd's, in the kill order)
+            time.sleep(args.seconds / 4)
             threading.Thread(target=d.flood_round, daemon=True).start()
-            time.sleep(args.seconds / 2)
+            time.sleep(args.seconds * 3 / 4)
         else:
             while now() < t_start + args.seconds:
                 time.sleep(max(0, min(30, t_start + args.seconds - now())))
@@ -750,6 +786,10 @@ def main(argv):
                     now() - t_start, sum(killer.kills.values()), len(d.acked),
                     sum(d.mail_ids.values())))
 
+        # every service and harkd killed at least once, even when restarts
+        # were slow (a short run on a busy machine), within 15 s more
+        while killer.rounds < 1 and now() < t_start + args.seconds + 15:
+            time.sleep(0.1)
         # stop: no new work; what is in flight gets until drain_at to be
         # acknowledged (the killer finishes its last restart first)
         d.drain_at = now() + max(30, args.settle / 2)
@@ -765,8 +805,11 @@ def main(argv):
 
         journal = Journal(h)
         t_settle = now()
+        # the settle ends in time for the counts and the stop (about 10 s)
+        # before the global deadline
+        settle_end = min(t_settle + args.settle, T0 + args.max_seconds - 12)
         why = "not tried"
-        while now() < t_settle + args.settle:
+        while now() < settle_end:
             ok, why = settled(d, h, journal)
             if ok:
                 time.sleep(1)   # and still so a moment later
@@ -775,7 +818,7 @@ def main(argv):
                     break
             time.sleep(0.5)
         else:
-            LOG.note("not settled after %.0f s: %s" % (args.settle, why))
+            LOG.note("not settled after %.0f s: %s" % (now() - t_settle, why))
         settle_s = now() - t_settle
         journal.update()
         d.mail_scan()
@@ -803,6 +846,7 @@ def main(argv):
             "total_seconds": round(now() - T0, 1),
             "kills": kills, "kills_by_service": dict(killer.kills),
             "restart_seconds_max": round(max(killer.restart_s or [0]), 2),
+            "restart_seconds_max_by_service": killer.restart_max,
             "restart_seconds_mean": round(sum(killer.restart_s) / max(1, len(killer.restart_s)),
                                           2),
             "figures": fig,
@@ -811,7 +855,7 @@ def main(argv):
             "flood": summary(d.flood, "probe_ms"),
             "notes": LOG.notes,
             "machine": {"nproc": os.cpu_count(), "loadavg": os.getloadavg(),
-                        "bin": os.environ.get("HARK_BIN", "")},
+                        "bin": os.path.relpath(os.environ.get("HARK_BIN", ""), ROOT)},
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
         report(result)
