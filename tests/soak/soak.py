@@ -141,8 +141,9 @@ class Drivers:
         self.mail_seen = set()
         self.form_tokens = []
         self.flood = {"rounds": 0, "opened": 0, "refused": 0, "answered": 0,
-                      "closed_early": 0, "open_at_end": 0, "probe_ok": 0, "probe_failed": 0,
-                      "probe_errors": collections.Counter(), "rounds_gateway_killed": 0,
+                      "closed_early": 0, "open_at_end": 0, "probe_ok": 0, "probe_other_status": 0,
+                      "probe_no_answer": 0, "probe_errors": collections.Counter(),
+                      "rounds_gateway_killed": 0,
                       "probe_ms": []}
         self.slow = {"opened": 0, "refused": 0, "closed_by_server": 0,
                      "closed_gateway_up": 0, "answered": 0, "open_at_end": 0, "lifetimes": []}
@@ -398,11 +399,13 @@ class Drivers:
                     err = str(st)
                 except (OSError, http.client.HTTPException) as e:
                     st, err = None, type(e).__name__
+                # 200; another answer (a 503 while the journal is down);
+                # or none (refused, reset, timed out)
                 if st == 200:
                     f["probe_ok"] += 1
                     f["probe_ms"].append(round((now() - t) * 1000, 1))
                 else:
-                    f["probe_failed"] += 1
+                    f["probe_other_status" if st else "probe_no_answer"] += 1
                     f["probe_errors"][err] += 1
                 time.sleep(0.2)
             for s in socks:
@@ -839,6 +842,11 @@ def main(argv):
             fail.append("sanitizer report in harkd.log: %s" % marks)
         if h.proc.returncode != 0:
             fail.append("harkd exit %s at the end" % h.proc.returncode)
+        last = log.rsplit("svc=harkd level=info event=stopping", 1)[-1]
+        unclean = [ln for ln in last.splitlines()
+                   if "event=service_stopped" in ln and 'how="exit 0"' not in ln]
+        if unclean:
+            fail.append("unclean stop at the end: %s" % unclean[:3])
 
         result.update({
             "ok": not fail, "failures": fail,
