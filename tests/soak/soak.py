@@ -710,7 +710,27 @@ def parse(argv):
     return a
 
 
-def watchdog(args, procs):
+def reap(h):
+    """SIGKILL every service of this instance still running: the pid in
+    each lock file of its state dir, when that process runs with this
+    instance's config (a service orphaned by a killed harkd stops on its
+    own, but may take seconds); how many"""
+    n = 0
+    for lock in glob.glob(os.path.join(h.state, "*.lock")):
+        try:
+            with open(lock) as f:
+                pid = int(f.read().split()[0])
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                ours = h.config.encode() in f.read().split(b"\0")
+            if ours and pid != os.getpid():
+                os.kill(pid, signal.SIGKILL)
+                n += 1
+        except (OSError, ValueError, IndexError):
+            pass
+    return n
+
+
+def watchdog(args, procs, instance):
     """past the global deadline: stop everything and exit 2"""
     def fire():
         print("soak: global deadline (%.0f s) passed, stopping everything" % args.max_seconds,
@@ -720,6 +740,8 @@ def watchdog(args, procs):
                 p.kill()
             except OSError:
                 pass
+        if instance():
+            reap(instance())
         os._exit(2)
     t = threading.Timer(args.max_seconds, fire)
     t.daemon = True
@@ -747,7 +769,7 @@ def main(argv):
     tmp = tempfile.mkdtemp(prefix="hark-soak-")
     smtp = h = None
     procs = lambda: [p for p in (smtp and smtp.proc, h and h.proc) if p]  # noqa: E731
-    dog = watchdog(args, procs)
+    dog = watchdog(args, procs, lambda: h)
     result = {"args": dict(vars(args), out=os.path.relpath(args.out, ROOT)), "ok": False}
     threads = []
     d = None
@@ -880,6 +902,8 @@ def main(argv):
                 h.stop(check=False)
             except Exception:  # noqa: BLE001
                 h.proc.kill()
+        if h and reap(h):
+            print("soak: killed services left running", flush=True)
         if smtp:
             smtp.stop()
         dog.cancel()
