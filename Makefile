@@ -7,6 +7,9 @@
 #   make golden     rewrite tests/golden/ (every mail template and locale) after a meant change
 #   make fuzz       every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (60) each, clang
 #   make bench      benchmarks (tests/bench/), optimised build
+#   make soak       a chaos run of SOAK_SECONDS (300): load while every service and
+#                   harkd are SIGKILLed in turn; fails on a lost event or mail
+#                   (tests/soak/; make test runs an 18 s version)
 #   make deps       only install the Debian packages Hark needs (when absent)
 #
 # MODE=release builds into bin/ (what `make run` starts); MODE=san builds the
@@ -321,6 +324,15 @@ $(BENCH_PY:%=bench-%): bench-%: deps-test
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py
 
 bench-mail: deps-bench
+
+# soak: tests/soak/soak.py against the sanitizer build for SOAK_SECONDS of
+# chaos, then its counts (tests/soak/results.json); at most about ten
+# minutes in all, see tests/soak/README.md
+SOAK_SECONDS ?= 300
+soak: deps-test
+	$(MAKE) MODE=san build
+	HARK_BIN=$(CURDIR)/build/san/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/soak/soak.py \
+	  --seconds $(SOAK_SECONDS)
 
 # --- manual -------------------------------------------------------------------
 # Hand-written pages live beside what they describe (services/<name>/*.[1-8]);
