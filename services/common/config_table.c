@@ -207,7 +207,8 @@ const config_setting_t config_table[] = {
     {"intake", "timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long the gateway and the CLI wait for hark-intake before giving up"},
     {"intake", "form_rate", CFG_INT, "20", 1, 100000, NULL,
-     "customer form POSTs (/feedback, /cancel) per minute from one client address; 429 beyond"},
+     "customer form POSTs (/feedback, /cancel) per minute from one client address, and for one "
+     "customer's link from all addresses; 429 beyond"},
 
     /* [loop] - close the loop: tell customers what changed (hark-loop) */
     {"loop", "control", CFG_ENDPOINT, "ipc://{state_dir}/loop.ctl", 0, 0, NULL,

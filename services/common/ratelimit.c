@@ -10,6 +10,7 @@
 #include "ratelimit.h"
 
 #include <netinet/in.h>
+#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,10 +134,31 @@ static uint32_t s_free_entry(ratelimit_t *self, int64_t now)
     return best;
 }
 
+static int s_hit(ratelimit_t *self, const unsigned char *key, size_t klen, int64_t now_ms,
+                 int *retry_s);
+
 int ratelimit_hit(ratelimit_t *self, const struct sockaddr *sa, int64_t now_ms, int *retry_s)
 {
     unsigned char key[S_KEY_MAX];
     size_t klen = s_key(sa, key);
+    return s_hit(self, key, klen, now_ms, retry_s);
+}
+
+int ratelimit_hit_name(ratelimit_t *self, const char *name, int64_t now_ms, int *retry_s)
+{
+    unsigned char key[S_KEY_MAX], digest[SHA256_DIGEST_SIZE];
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, strlen(name), (const uint8_t *)name);
+    sha256_digest(&ctx, sizeof digest, digest);
+    key[0] = 'n'; /* addresses are 0, 4 and 6 */
+    memcpy(key + 1, digest, 16);
+    return s_hit(self, key, S_KEY_MAX, now_ms, retry_s);
+}
+
+static int s_hit(ratelimit_t *self, const unsigned char *key, size_t klen, int64_t now_ms,
+                 int *retry_s)
+{
     uint32_t b = s_hash(key, klen) % self->nbuckets;
     pthread_mutex_lock(&self->mu);
     uint32_t i = self->buckets[b];

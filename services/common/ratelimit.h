@@ -33,6 +33,11 @@ void ratelimit_destroy(ratelimit_t **self_p);
  * address that is neither IPv4 nor IPv6 (or NULL) counts as one key. */
 int ratelimit_hit(ratelimit_t *self, const struct sockaddr *sa, int64_t now_ms, int *retry_s);
 
+/* ratelimit_hit_name - the same for a name instead of an address (a
+ * customer behind a link, whatever address they come from): the name's
+ * SHA-256, cut to 128 bits, is its key, which never equals an address's */
+int ratelimit_hit_name(ratelimit_t *self, const char *name, int64_t now_ms, int *retry_s);
+
 /* ratelimit_size - the addresses remembered now (for tests) */
 size_t ratelimit_size(ratelimit_t *self);
 

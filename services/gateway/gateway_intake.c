@@ -193,13 +193,19 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
     buf_free(&b);
 }
 
-/* s_rate_ok - count one POST from this client's address; 0 when over the
- * limit, with r->retry_after set to when its minute ends */
-static int s_rate_ok(gateway_req_t *r)
+/* s_rate_ok - count one POST from this client's address, and for the
+ * customer its link names (one link posted from many addresses is held
+ * to the same limit); 0 when over either, with r->retry_after set to when
+ * that minute ends */
+static int s_rate_ok(gateway_req_t *r, const s_form_t *f)
 {
     struct sockaddr_storage ss;
     int retry = 60;
-    if (ratelimit_hit(r->gw->form_rate, gateway_client_addr(r, &ss), clock_mono_ms(), &retry))
+    int64_t now = clock_mono_ms();
+    char name[160];
+    snprintf(name, sizeof name, "customer:%s", f->cid);
+    if (ratelimit_hit(r->gw->form_rate, gateway_client_addr(r, &ss), now, &retry) &&
+        (!f->cid[0] || ratelimit_hit_name(r->gw->form_rate, name, now, &retry)))
         return 1;
     snprintf(r->retry_buf, sizeof r->retry_buf, "%d", retry);
     r->retry_after = r->retry_buf;
@@ -313,7 +319,7 @@ static void s_post(gateway_req_t *r, s_form_t *f)
         gateway_pages_say(r, 413, lang, title, "err", "form.too_large", NULL);
         return;
     }
-    if (!s_rate_ok(r)) {
+    if (!s_rate_ok(r, f)) {
         gateway_pages_say(r, 429, lang, title, "err", "form.too_many", NULL);
         return;
     }

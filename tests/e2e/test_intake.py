@@ -746,3 +746,19 @@ def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):
     for cid, addr in zip(ids[:2], addrs[:2]):
         assert len(cid) == 128 and cid.startswith("web:" + addr.lower()[:83] + "~")
     h.stop()
+
+
+def test_intake__one_customer_link_posted_from_many_addresses_has_one_limit(
+        make_hark, tmp_path, smtp):
+    # the limit is per address and, for a customer's own link, per customer:
+    # a link passed around a botnet is held back as one address would be
+    h = start(make_hark, tmp_path, smtp, form_rate="4")
+    link = h.hark("cases", "link", "c9", "--locale", "en").stdout.split()[0]
+    path = link[link.index("/feedback"):]
+    codes = [_post_from(h, "127.0.10.%d" % (i + 1), path)[0] for i in range(6)]
+    assert codes == [403] * 4 + [429] * 2, codes
+    # another customer's link, and the anonymous form, are not held back
+    other = h.hark("cases", "link", "c10").stdout.split()[0]
+    assert _post_from(h, "127.0.10.1", other[other.index("/feedback"):])[0] == 403
+    assert _post_from(h, "127.0.10.9", "/feedback")[0] == 403
+    h.stop()

@@ -89,11 +89,29 @@ static void test_memory_is_bounded_and_the_oldest_goes_first(void)
     ratelimit_destroy(&rl);
 }
 
+/* a name (a customer behind a link) has its own count, apart from any
+ * address and from other names */
+static void test_names_are_counted_apart_from_addresses(void)
+{
+    ratelimit_t *rl = ratelimit_new(2, 60000, 1024);
+    struct sockaddr_in a = v4("127.0.0.1");
+    CHECK_INT(ratelimit_hit_name(rl, "customer:c1", 1000, NULL), 1);
+    CHECK_INT(ratelimit_hit_name(rl, "customer:c1", 1000, NULL), 1);
+    int retry = 0;
+    CHECK_INT(ratelimit_hit_name(rl, "customer:c1", 2000, &retry), 0);
+    CHECK_INT(retry, 59);
+    CHECK_INT(ratelimit_hit_name(rl, "customer:c2", 2000, NULL), 1);
+    CHECK_INT(ratelimit_hit(rl, SA(a), 2000, NULL), 1);
+    CHECK_INT((long long)ratelimit_size(rl), 3);
+    ratelimit_destroy(&rl);
+}
+
 int main(void)
 {
     UNIT_RUN(test_colliding_addresses_keep_their_own_counts);
     UNIT_RUN(test_a_window_ends_and_counting_starts_again);
     UNIT_RUN(test_ipv6_is_exact_and_mapped_ipv4_is_the_ipv4_address);
     UNIT_RUN(test_memory_is_bounded_and_the_oldest_goes_first);
+    UNIT_RUN(test_names_are_counted_apart_from_addresses);
     return UNIT_END();
 }
