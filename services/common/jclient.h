@@ -24,13 +24,17 @@
  * EAGAIN (it could not store them now): worth a retry. */
 json_t *jclient_append(wire_client_t *c, const json_t *events, int timeout_ms, char *err);
 
+/* JCLIENT_MAX_BATCHES - the most batches the journal takes in one message
+ * (proto/commands.json, and the journal's JOURNAL_MAX_BATCHES) */
+#define JCLIENT_MAX_BATCHES 4096
+
 /* jclient_batches_body - the body of one JOURNAL_APPEND carrying n batches,
  * {"batches":[{"events":events[0]}, ...]} (each an array of events, not
  * stolen; each batch is stored or refused on its own).  NULL when n is 0 or
  * out of memory.  The journal refuses the whole message when n is more than
- * 4096, or when n > 1 and the batches hold more than [journal] max_batch
- * events in all: a caller coalescing requests stops adding before that, and
- * sends a request bigger than max_batch alone. */
+ * JCLIENT_MAX_BATCHES, or when n > 1 and the batches hold more than
+ * [journal] max_batch events in all: a caller coalescing requests stops
+ * adding before that, and sends a request bigger than max_batch alone. */
 json_t *jclient_batches_body(const json_t *const *events, size_t n);
 
 /* jclient_result_t - what became of one batch */

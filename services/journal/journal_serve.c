@@ -20,8 +20,12 @@
 
 #include "clock.h"
 #include "db.h"
+#include "jclient.h"
 #include "journal.h"
 #include "log.h"
+
+/* what the journal takes is what its clients are told it takes */
+_Static_assert(JOURNAL_MAX_BATCHES == JCLIENT_MAX_BATCHES, "batches in one message");
 
 /* s_check_append - validate one JOURNAL_APPEND {"events"} body (the jansson
  * path), or one batch; NULL or a message.  *index is set to the event at
