@@ -33,7 +33,7 @@
 #include "log.h"
 
 /* the most batches the journal takes in one message */
-#define PUMP_MAX_BATCHES 4096
+#define PUMP_MAX_BATCHES JCLIENT_MAX_BATCHES
 
 struct gateway_pump {
     void *zctx;
