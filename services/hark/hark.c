@@ -85,7 +85,12 @@ static int s_usage(FILE *f)
           "                 [--json]             reasons (Pareto), trend, churn, first replies\n"
           "  loop close --reason R --title T --message-file F [--since YYYY-MM-DD]\n"
           "             [--id ID] [--dry-run] [--json]   tell who raised R what changed\n"
-          "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n",
+          "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n"
+          "  user add NAME --role admin|support|marketer [--locale L]\n"
+          "                                       a Hark Console account (password on stdin)\n"
+          "  user list [--json]                   the console's accounts\n"
+          "  user disable NAME                    no more sign-ins; its sessions end\n"
+          "  user reset NAME                      a new password (on stdin); sessions end\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -662,6 +667,7 @@ static const struct {
     {"report", hark_report},      {"campaign", hark_campaign},
     {"milestone", hark_milestone}, {"coupon", hark_milestone_coupon},
     {"cases", hark_cases},        {"loop", hark_loop},
+    {"user", hark_user},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
