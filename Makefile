@@ -23,6 +23,7 @@ DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl \
              libsodium-dev
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
+             chromium chromium-driver python3-selenium \
              python3-aiosmtpd postfix curl valgrind \
              man-db groff-base
 DEB_BENCH := wrk

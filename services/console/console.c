@@ -114,25 +114,6 @@ static int s_role_bit(const char *role)
                                            : 0;
 }
 
-void console_header(console_req_t *r, const char *name, const char *value)
-{
-    if (r->n_hdr == CONSOLE_HEADERS_MAX)
-        return;
-    char *v = strdup(value);
-    if (!v)
-        return;
-    r->hdr_name[r->n_hdr] = name;
-    r->hdr_value[r->n_hdr++] = v;
-}
-
-void console_redirect(console_req_t *r, const char *path)
-{
-    buf_reset(&r->out);
-    r->status = 303;
-    r->content_type = "text/plain; charset=utf-8";
-    console_header(r, "Location", path);
-}
-
 /* s_home - GET /: each role's home.  Every role starts at the inbox for
  * now (see the top of this file). */
 static void s_home(console_req_t *r)
@@ -151,6 +132,8 @@ static void s_handle(console_req_t *r)
     console_header(r, "Content-Security-Policy",
                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                    "frame-ancestors 'none'; base-uri 'none'");
+    if (r->con->conf.secure) /* behind https: the browser never tries http again */
+        console_header(r, "Strict-Transport-Security", "max-age=31536000");
     int found = -1;
     const char *allow = NULL;
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {

@@ -108,7 +108,6 @@ const char *console_http_cookie(console_req_t *r, const char *name);
 /* console_http_peer - the client's address into out; NULL when unknown */
 const struct sockaddr *console_http_peer(console_req_t *r, struct sockaddr_storage *out);
 
-/* --- console.c -------------------------------------------------------- */
 /* console_header - add a response header (value copied) */
 void console_header(console_req_t *r, const char *name, const char *value);
 /* console_redirect - 303 See Other to a same-site path */
@@ -165,7 +164,7 @@ json_t *console_control_user_disable(service_t *svc, const json_t *req, service_
 json_t *console_control_user_reset(service_t *svc, const json_t *req, service_err_t *err);
 void console_control_status(service_t *svc, json_t *body);
 
-/* --- console_page.c: templates and words ------------------------------ */
+/* --- console_page.c: templates and words, and answers ---------------- */
 int console_page_init(console_t *con);
 void console_page_fini(console_t *con);
 /* console_page_locale - choose r->locale: the account's, else

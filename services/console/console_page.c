@@ -228,6 +228,25 @@ void console_page_error(console_req_t *r, unsigned status)
     console_page(r, status, "error", tk, ctx);
 }
 
+void console_header(console_req_t *r, const char *name, const char *value)
+{
+    if (r->n_hdr == CONSOLE_HEADERS_MAX)
+        return;
+    char *v = strdup(value);
+    if (!v)
+        return;
+    r->hdr_name[r->n_hdr] = name;
+    r->hdr_value[r->n_hdr++] = v;
+}
+
+void console_redirect(console_req_t *r, const char *path)
+{
+    buf_reset(&r->out);
+    r->status = 303;
+    r->content_type = "text/plain; charset=utf-8";
+    console_header(r, "Location", path);
+}
+
 void console_page_css(console_req_t *r)
 {
     buf_reset(&r->out);

@@ -562,12 +562,12 @@ static int s_check_config(cli_t *cli)
         if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
             bad += reasons_check_config(cli->cfg, s_print_error, NULL);
     }
-    /* the words of pages and fixed mail texts, which the gateway, intake
-     * and loop read at start (templates/<locale>/words.json) */
+    /* the words of pages and fixed mail texts, which the gateway, intake,
+     * loop and console read at start (templates/<locale>/words.json) */
     int words = 0;
     for (size_t i = 0; i < ns; i++)
         words |= strcmp(names[i], "gateway") == 0 || strcmp(names[i], "intake") == 0 ||
-                 strcmp(names[i], "loop") == 0;
+                 strcmp(names[i], "loop") == 0 || strcmp(names[i], "console") == 0;
     if (words) {
         char err[600];
         words_t *w = words_load(config_get(cli->cfg, "mailer", "templates"),

@@ -306,7 +306,7 @@ def test_console__sign_in_sets_a_strict_session_cookie_and_bad_password_does_not
         assert hdr[name] == value
     csp = hdr["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
-    assert "script-src" not in csp
+    assert "script-src" not in csp and "Strict-Transport-Security" not in hdr
     # an unsafe next is ignored
     b2 = Browser(con.console_port)
     for bad in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
@@ -380,7 +380,8 @@ def test_console__sign_ins_per_address_are_throttled_and_https_cookie_is_secure(
         assert st == 303
         (c,) = [c for c in cookies if c.startswith("__Host-hark_console=")]
         assert "; Secure" in c and "SameSite=Strict" in c
-        assert b.get("/cases")[0] == 200
+        st, hdr, _, _ = b.get("/cases")
+        assert st == 200 and hdr["Strict-Transport-Security"] == "max-age=31536000"
         # a POST from the origin public_url names is accepted, the http one not
         p = b.page("/cases")
         assert b.submit(p, "/logout", headers={"Origin": h.console_origin})[0] == 403
@@ -552,3 +553,52 @@ def test_console__retag_and_resolve_are_journaled_by_the_user(con):
         return p if "resolved" in p.all_text() and "user:ada" in p.all_text() else None
     p = wait_for(applied, 30, what="the history to show the changes")
     assert "/cases/%s/resolve" % case not in p.forms  # resolved: no resolve form
+
+
+# --- a real browser ---------------------------------------------------------
+def test_console__chromium_signs_in_follows_next_and_replies_to_a_case(con):
+    """Debian's Chromium, headless, through chromedriver: what the pages do
+    in a browser that applies the CSP, the cookie flags and Origin."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    case = complain(con, "chrome-c", "my parcel is late <b>again</b>\nsecond line")
+    case_page(_signed_in(con), case)
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--lang=en"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        drv.get(con.console_origin + "/cases/" + case)
+        assert "/login?next=%2Fcases%2F" + case in drv.current_url
+        drv.find_element(By.ID, "username").send_keys("ada")
+        drv.find_element(By.ID, "password").send_keys(PASSWORD)
+        drv.find_element(By.CSS_SELECTOR, "form.login button").click()
+        wait_for(lambda: drv.current_url.endswith("/cases/" + case), 20, what="the case")
+        assert drv.find_element(By.TAG_NAME, "h1").text == "Case " + case
+        said = drv.find_element(By.CSS_SELECTOR, "blockquote.said")
+        assert "late <b>again</b>\nsecond line" in said.text  # text, not markup
+        assert drv.find_elements(By.CSS_SELECTOR, "blockquote.said b") == []
+        # the stylesheet applied under the CSP
+        assert said.value_of_css_property("white-space") == "pre-wrap"
+        drv.find_element(By.ID, "message").send_keys("We are on it.")
+        drv.find_element(By.CSS_SELECTOR, "form[action$='/reply'] button").click()
+        wait_for(lambda: "done=reply" in drv.current_url, 20, what="the reply's redirect")
+        assert drv.find_element(By.CSS_SELECTOR, ".done").text
+        csp = [m["message"] for m in drv.get_log("browser") if "Content Security" in m["message"]]
+        assert csp == []
+    finally:
+        drv.quit()
+    replies = [e for e in con.fetch_all(["case.replied"]) if e["payload"]["case"] == case]
+    assert [e["payload"]["by"] for e in replies] == ["user:ada"]
+
+
+def _signed_in(h, name="ada"):
+    b = Browser(h.console_port)
+    assert b.login(name)[0] == 303
+    return b
