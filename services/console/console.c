@@ -242,11 +242,13 @@ static int s_init(service_t *svc)
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
+    /* before the HTTP workers start: from then on console.db is theirs too */
+    long long accounts = console_store_users(con->db);
     con->http = console_http_start(con->conf.listen, con->conf.threads, 256 * 1024, s_handle,
                                    con);
     if (!con->http)
         return -1;
-    if (console_store_users(con->db) == 0)
+    if (accounts == 0)
         log_warn("event=no_accounts hint=\"nobody can sign in yet: create the first admin with"
                  " 'hark user add NAME --role admin' (the password is read from standard"
                  " input), then open %s\"",
