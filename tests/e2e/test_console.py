@@ -602,3 +602,20 @@ def _signed_in(h, name="ada"):
     b = Browser(h.console_port)
     assert b.login(name)[0] == 303
     return b
+
+
+def test_console__pages_speak_the_accounts_language_else_the_browsers(con):
+    for header, lang, word in (("ru-RU,ru;q=0.9,en;q=0.5", "ru", "Вход"), ("zh-CN", "zh", "登录"),
+                               ("be", "be", "Уваход"), ("de-DE,pl;q=0.5", "pl", "Logowanie"),
+                               ("de", "en", "Sign in")):
+        p = Page(Browser(con.console_port, lang=header).get("/login")[2])
+        assert (p.lang, p.forms["/login"]["csrf"] != []) == (lang, True), header
+        assert word in p.all_text(), header
+    ada = Browser(con.console_port, lang="ru")  # no --locale: the browser's
+    assert ada.login("ada")[0] == 303
+    p = ada.page("/cases")
+    assert p.lang == "ru" and "Обращения" in p.all_text()
+    sam = Browser(con.console_port, lang="ru")  # --locale pl wins
+    assert sam.login("sam")[0] == 303
+    p = sam.page("/cases")
+    assert p.lang == "pl" and "Zgłoszenia" in p.all_text()
