@@ -103,6 +103,9 @@ void console_http_stop(console_http_t **p);
 const char *console_http_header(console_req_t *r, const char *name);
 /* console_http_arg - a query argument, or NULL when absent or empty */
 const char *console_http_arg(console_req_t *r, const char *name);
+/* console_http_query - the query, "?a=1&b=2" (encoded again), appended to
+ * b; nothing when there is none */
+void console_http_query(console_req_t *r, buf_t *b);
 /* console_http_cookie - a cookie's value, or NULL */
 const char *console_http_cookie(console_req_t *r, const char *name);
 /* console_http_peer - the client's address into out; NULL when unknown */

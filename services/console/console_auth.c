@@ -153,12 +153,17 @@ static int s_next_ok(const char *n)
 
 void console_auth_to_login(console_req_t *r)
 {
-    buf_t b = BUF_INIT;
+    buf_t b = BUF_INIT, here = BUF_INIT;
     buf_puts(&b, "/login");
-    if (strcmp(r->method, "GET") == 0 && strcmp(r->url, "/") != 0 && s_next_ok(r->url)) {
+    buf_puts(&here, r->url); /* the page asked for, its query kept (the inbox's filters) */
+    console_http_query(r, &here);
+    buf_putc(&here, '\0');
+    if (strcmp(r->method, "GET") == 0 && strcmp(r->url, "/") != 0 && !buf_failed(&here) &&
+        s_next_ok(here.data)) {
         buf_puts(&b, "?next=");
-        console_url_arg(&b, r->url);
+        console_url_arg(&b, here.data);
     }
+    buf_free(&here);
     console_redirect(r, b.data ? b.data : "/login");
     buf_free(&b);
 }

@@ -190,6 +190,30 @@ const char *console_http_arg(console_req_t *r, const char *name)
     return v && *v ? v : NULL;
 }
 
+/* s_query_arg - MHD_get_connection_values iterator: one argument, encoded */
+static enum MHD_Result s_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    buf_t *b = cls;
+    buf_putc(b, b->len ? '&' : '?');
+    console_url_arg(b, key);
+    if (value) {
+        buf_putc(b, '=');
+        console_url_arg(b, value);
+    }
+    return MHD_YES;
+}
+
+void console_http_query(console_req_t *r, buf_t *b)
+{
+    buf_t q = BUF_INIT;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_query_arg, &q);
+    if (q.len)
+        buf_append(b, q.data, q.len);
+    buf_free(&q);
+}
+
 const char *console_http_cookie(console_req_t *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);

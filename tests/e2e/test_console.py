@@ -333,6 +333,13 @@ def test_console__unauthenticated_page_redirects_to_login_with_next_and_back(con
     assert st == 303 and hdr["Location"] == "/login?next=%2Fcases%2FC1"
     p = b.page(hdr["Location"])
     assert p.forms["/login"]["next"] == ["/cases/C1"]
+    # the inbox's filters survive the detour through /login
+    st, hdr, _, _ = b.get("/cases?status=all&team=logistics")
+    assert hdr["Location"] == "/login?next=%2Fcases%3Fstatus%3Dall%26team%3Dlogistics"
+    p = b.page(hdr["Location"])
+    assert p.forms["/login"]["next"] == ["/cases?status=all&team=logistics"]
+    st, hdr, _, _ = b.login("ada", next_=p.forms["/login"]["next"][0])
+    assert st == 303 and hdr["Location"] == "/cases?status=all&team=logistics"
     assert {"username", "password"} <= p.labels  # every control has a label
 
 
