@@ -468,7 +468,7 @@ def test_console__inbox_shows_a_new_complaint_with_its_clock_in_words(con):
 def test_console__inbox_lists_breached_first_and_pages(tmp_path):
     clock = tmp_path / "clock"
     clock.write_text("0")
-    h = start_console(tmp_path, clock=clock, page_size="5", session_idle="1d", session_max="1d")
+    h = start_console(tmp_path, clock=clock, page_size="5", session_idle="3h", session_max="4h")
     try:
         add_user(h, "ada", "admin")
         b = Browser(h.console_port)
@@ -491,9 +491,15 @@ def test_console__inbox_lists_breached_first_and_pages(tmp_path):
         p2 = Page(b.get(nxt[0])[2])
         assert len([l for l in p2.links if l.startswith("/cases/C")]) == 1
         assert "/cases?status=open&page=1" in p2.links
-        # two days on, past session_max: the session has ended
-        clock.write_text(str(7200 + 2 * 86400))
-        wait_for(lambda: b.get("/cases")[0] == 303, 5, what="the session to end")
+        # sessions end session_max after sign-in however busy, and
+        # session_idle after their last use
+        b2 = Browser(h.console_port)
+        assert b2.login("ada")[0] == 303  # at 2 h
+        clock.write_text(str(7200 + 9000))  # 4.5 h: b's is too old, idle only 2.5 h
+        wait_for(lambda: b.get("/cases")[0] == 303, 5, what="the session to end at session_max")
+        clock.write_text(str(7200 + 12600))  # b2's unused 3.5 h, 3.5 h old
+        wait_for(lambda: b2.get("/cases")[0] == 303, 5, what="the idle session to end")
+        assert b.login("ada")[0] == 303 and b.get("/cases")[0] == 200
     finally:
         h.stop()
 
