@@ -44,6 +44,8 @@ static const struct {
                "themselves are in the file \\fBreasons\\fR names (see hark-intake(8)); "
                "restart the gateway and hark-intake after editing it."},
     {"loop", "Close the loop, hark-loop(8)."},
+    {"console", "Hark Console, the staff's web pages, hark-console(8).  Staff accounts are "
+                "made with \\fBhark user add\\fR, see hark(1)."},
     {"counter", "A test-only consumer (tests/services/counter), used by the crash tests; "
                 "not started unless listed in [hark] services."},
 };

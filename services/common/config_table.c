@@ -15,8 +15,8 @@ const config_setting_t config_table[] = {
     /* [hark] - the whole instance */
     {"hark", "state_dir", CFG_PATH, "var", 0, 0, NULL,
      "directory for SQLite files, sockets and generated keys (relative to the working directory)"},
-    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake loop", 0, 0, NULL,
-     "services harkd starts, in order"},
+    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake loop console", 0, 0,
+     NULL, "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
 
@@ -221,6 +221,32 @@ const config_setting_t config_table[] = {
      "pieces of a customer's feedback quoted in one email, newest first"},
     {"loop", "excerpt", CFG_INT, "200", 20, 2000, NULL,
      "characters of each quote; longer feedback is cut at a word boundary with …"},
+
+    /* [console] - Hark Console, the staff's web pages (hark-console) */
+    {"console", "listen", CFG_LISTEN, "127.0.0.1:8081", 0, 0, NULL,
+     "HTTP address and port of the console (put a TLS proxy in front for staff elsewhere)"},
+    {"console", "public_url", CFG_URL, "http://127.0.0.1:8081", 0, 0, NULL,
+     "the address staff reach the console at: the Origin every form POST must come from, "
+     "and https here makes the session cookie Secure"},
+    {"console", "control", CFG_ENDPOINT, "ipc://{state_dir}/console.ctl", 0, 0, NULL,
+     "ROUTER socket for SERVICE_STATUS and `hark user` (CONSOLE_USER_*)"},
+    {"console", "db", CFG_PATH, "{state_dir}/console.db", 0, 0, NULL,
+     "the console's SQLite file: staff accounts and sessions"},
+    {"console", "threads", CFG_INT, "4", 1, 64, NULL,
+     "HTTP worker threads (each serves many connections through epoll)"},
+    {"console", "session_idle", CFG_DURATION, "30m", SEC(60), SEC(7 * 86400), NULL,
+     "a session unused this long ends (sign in again)"},
+    {"console", "session_max", CFG_DURATION, "12h", SEC(60), SEC(30 * 86400), NULL,
+     "a session ends this long after sign-in, however busy"},
+    {"console", "login_failures", CFG_INT, "5", 1, 1000, NULL,
+     "failed sign-ins to one account in login_lockout before it is refused (429) until the "
+     "window ends"},
+    {"console", "login_lockout", CFG_DURATION, "15m", SEC(1), SEC(86400), NULL,
+     "the window login_failures counts in"},
+    {"console", "login_rate", CFG_INT, "20", 1, 100000, NULL,
+     "sign-in attempts per minute from one client address; 429 beyond"},
+    {"console", "page_size", CFG_INT, "50", 5, 500, NULL,
+     "cases per inbox page"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

@@ -86,7 +86,12 @@ static int s_usage(FILE *f)
           "  loop close --reason R --title T --message-file F [--since YYYY-MM-DD]\n"
           "             [--title L=T --message-file L=F]... (locale L's own text)\n"
           "             [--id ID] [--dry-run] [--json]   tell who raised R what changed\n"
-          "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n",
+          "  report loops [--reason R] [--json]   per reason: feedback, told, days, NPS\n"
+          "  user add NAME --role admin|support|marketer [--locale L]\n"
+          "                                       a Hark Console account (password on stdin)\n"
+          "  user list [--json]                   the console's accounts\n"
+          "  user disable NAME                    no more sign-ins; its sessions end\n"
+          "  user reset NAME                      a new password (on stdin); sessions end\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -558,12 +563,12 @@ static int s_check_config(cli_t *cli)
         if (strcmp(names[i], "intake") == 0) /* config/reasons.conf */
             bad += reasons_check_config(cli->cfg, s_print_error, NULL);
     }
-    /* the words of pages and fixed mail texts, which the gateway, intake
-     * and loop read at start (templates/<locale>/words.json) */
+    /* the words of pages and fixed mail texts, which the gateway, intake,
+     * loop and console read at start (templates/<locale>/words.json) */
     int words = 0;
     for (size_t i = 0; i < ns; i++)
         words |= strcmp(names[i], "gateway") == 0 || strcmp(names[i], "intake") == 0 ||
-                 strcmp(names[i], "loop") == 0;
+                 strcmp(names[i], "loop") == 0 || strcmp(names[i], "console") == 0;
     if (words) {
         char err[600];
         words_t *w = words_load(config_get(cli->cfg, "mailer", "templates"),
@@ -663,6 +668,7 @@ static const struct {
     {"report", hark_report},      {"campaign", hark_campaign},
     {"milestone", hark_milestone}, {"coupon", hark_milestone_coupon},
     {"cases", hark_cases},        {"loop", hark_loop},
+    {"user", hark_user},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -90,6 +90,9 @@ int hark_milestone_coupon(cli_t *cli);
 /* hark_loop - `hark loop close` (hark_loop.c) */
 int hark_loop(cli_t *cli);
 
+/* hark_user - `hark user add|list|disable|reset` (hark_user.c) */
+int hark_user(cli_t *cli);
+
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);
 

@@ -116,13 +116,19 @@ static int s_init(service_t *svc)
         if (harkd_child_spawn(h, &h->children[i]))
             return -1;
     const char *listen = config_get(cfg, "gateway", "listen");
+    char console[300] = "";
+    for (size_t i = 0; i < h->n; i++) /* staff sign in there (hark-console(8)) */
+        if (strcmp(names[i], "console") == 0)
+            snprintf(console, sizeof console, "  console:  %s\n",
+                     config_get(cfg, "console", "public_url"));
     fprintf(stderr,
             "\nHark is starting: %zu services, state in %s\n"
             "  gateway:  http://%s\n"
+            "%s"
             "  keys:     %s/keys/ (or run: bin/hark -c %s keys)\n"
             "  status:   bin/hark -c %s status\n"
             "  stop:     Ctrl-C\n\n",
-            h->n, config_state_dir(cfg), listen, config_state_dir(cfg), h->config_file,
+            h->n, config_state_dir(cfg), listen, console, config_state_dir(cfg), h->config_file,
             h->config_file);
     return 0;
 }

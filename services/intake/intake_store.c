@@ -98,9 +98,10 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
                                        : (strcmp(s_col(st, 7), "resolved") != 0 && now > due));
     json_object_set_new(o, "breached", json_boolean(breached || sqlite3_column_int(st, 18)));
     json_object_set_new(o, "loop_closed", json_boolean(sqlite3_column_int(st, 11)));
+    /* the language the customer wrote in: a list shows it (Hark Console's inbox) */
+    s_set_str(o, "locale", st, 14);
     if (full) {
         s_set_str(o, "text", st, 13);
-        s_set_str(o, "locale", st, 14);
         s_set_str(o, "order_id", st, 15);
         s_set_str(o, "channel", st, 16);
         if (sqlite3_column_type(st, 17) != SQLITE_NULL)

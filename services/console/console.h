@@ -1,0 +1,211 @@
+/*
+ * console.h - what the parts of hark-console share: the console, one HTTP
+ * request as its handlers see it (no libmicrohttpd type in sight: only
+ * console_http.c knows the HTTP library), the signed-in staff member, and
+ * the helpers each part offers the others.
+ */
+#ifndef HARK_CONSOLE_H
+#define HARK_CONSOLE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "config.h"
+#include "service.h"
+
+struct reasons;
+struct ratelimit;
+struct words;
+typedef struct console_http console_http_t;
+
+#define CONSOLE_NAME_MAX 64  /* an account name: 1-64 of A-Z a-z 0-9 . _ @ - */
+#define CONSOLE_TOKEN_HEX 64 /* a session or CSRF token: 32 random bytes, hex */
+#define CONSOLE_PAGE_MAX 32  /* templates in templates/console/ */
+
+/* console_conf_t - the settings, read once at start */
+typedef struct {
+    const char *listen, *public_url, *templates, *default_locale, *reasons_path;
+    const char *journal_endpoint, *intake_control;
+    char origin[300];       /* public_url's scheme://host[:port]: the Origin a POST must have */
+    int secure;             /* public_url is https: the cookie is Secure */
+    unsigned threads;
+    int64_t session_idle_ms, session_max_ms, lockout_ms;
+    int login_failures, login_rate, page_size;
+    int intake_timeout_ms, journal_timeout_ms;
+} console_conf_t;
+
+typedef struct console {
+    const config_t *cfg;
+    console_conf_t conf;
+    void *zctx;
+    /* console.db: the skeleton's connection, shared by the control commands
+     * (main thread) and the HTTP threads, one at a time */
+    sqlite3 *db;
+    pthread_mutex_t db_lock;
+    console_http_t *http;
+    struct words *words;        /* templates/<locale>/words.json */
+    json_t *word_keys;          /* the "console" words' keys (an array), from the fallback */
+    char *pages[CONSOLE_PAGE_MAX]; /* templates/console/<name>.html, read at start */
+    char *page_names[CONSOLE_PAGE_MAX];
+    size_t n_pages;
+    char *stylesheet;           /* templates/console/console.css */
+    struct reasons *reasons;    /* [intake] reasons: filters and retag (NULL: none) */
+    struct ratelimit *login_rate; /* sign-in attempts per address */
+    char dummy_hash[160];       /* verified against for an unknown name: same time */
+    pthread_key_t intake_key, journal_key; /* each HTTP thread's own DEALERs */
+} console_t;
+
+/* console_user_t - who a request is from, once its session is found */
+typedef struct {
+    char name[CONSOLE_NAME_MAX + 1];
+    char role[16];          /* admin, support, marketer */
+    char locale[36];        /* the account's --locale, or "" */
+    char csrf[CONSOLE_TOKEN_HEX + 1];
+    char session[CONSOLE_TOKEN_HEX + 1]; /* the session's id (a hash of the cookie) */
+} console_user_t;
+
+#define CONSOLE_HEADERS_MAX 16
+
+/* One HTTP request, alive from its first callback to its end. */
+typedef struct {
+    console_t *con;
+    void *conn;              /* console_http.c's own */
+    const char *method, *url;
+    buf_t body;
+    int too_large;
+    /* the answer */
+    unsigned status;
+    buf_t out;
+    const char *content_type;
+    const char *hdr_name[CONSOLE_HEADERS_MAX];
+    char *hdr_value[CONSOLE_HEADERS_MAX]; /* malloc'd */
+    size_t n_hdr;
+    /* the session, once console_auth_session has looked */
+    int signed_in;
+    console_user_t user;
+    char locale[36];         /* the words' language of this answer */
+} console_req_t;
+
+/* --- console_http.c: the only file that knows libmicrohttpd ------------- */
+/* console_http_start - serve listen ("host:port", "[v6]:port") with threads
+ * workers over epoll, bodies up to max_body; each request is handed to
+ * handle(r) once its body is in.  NULL (logged) on failure. */
+console_http_t *console_http_start(const char *listen, unsigned threads, size_t max_body,
+                                   void (*handle)(console_req_t *r), console_t *con);
+/* console_http_stop - stop taking requests, join the workers; sets *p NULL */
+void console_http_stop(console_http_t **p);
+/* console_http_header - a request header, or NULL */
+const char *console_http_header(console_req_t *r, const char *name);
+/* console_http_arg - a query argument, or NULL when absent or empty */
+const char *console_http_arg(console_req_t *r, const char *name);
+/* console_http_query - the query, "?a=1&b=2" (encoded again), appended to
+ * b; nothing when there is none */
+void console_http_query(console_req_t *r, buf_t *b);
+/* console_http_cookie - a cookie's value, or NULL */
+const char *console_http_cookie(console_req_t *r, const char *name);
+/* console_http_peer - the client's address into out; NULL when unknown */
+const struct sockaddr *console_http_peer(console_req_t *r, struct sockaddr_storage *out);
+
+/* console_header - add a response header (value copied) */
+void console_header(console_req_t *r, const char *name, const char *value);
+/* console_redirect - 303 See Other to a same-site path */
+void console_redirect(console_req_t *r, const char *path);
+
+/* --- console_form.c: application/x-www-form-urlencoded ---------------- */
+/* console_form_get - the n-th (0: first) value of field name in a
+ * urlencoded body, decoded into out (NUL-terminated).  1 found, 0 not, -1
+ * when it is longer than outlen - 1 or not valid UTF-8 or holds a NUL. */
+int console_form_get(const char *body, size_t len, const char *name, size_t n, char *out,
+                     size_t outlen);
+/* console_url_arg - s percent-encoded for a query or path (RFC 3986
+ * unreserved kept), appended to b */
+void console_url_arg(buf_t *b, const char *s);
+/* console_name_ok - 1 when s is a valid account name */
+int console_name_ok(const char *s);
+
+/* --- console_store.c: console.db ------------------------------------- */
+extern const char *const console_store_migrations[];
+/* console_store_user_add - 0 added, 1 name taken, -1 error */
+int console_store_user_add(sqlite3 *db, const char *name, const char *role, const char *locale,
+                           const char *hash, const char *by, int64_t now);
+/* console_store_user_list - every account, as CONSOLE_USER_LIST_OK's users */
+json_t *console_store_user_list(sqlite3 *db);
+/* console_store_user_disable / _reset - the sessions ended, -1 no such
+ * account, -2 error */
+int console_store_user_disable(sqlite3 *db, const char *name);
+int console_store_user_reset(sqlite3 *db, const char *name, const char *hash);
+/* console_store_users - how many accounts can sign in */
+long long console_store_users(sqlite3 *db);
+/* console_store_login_get - an enabled account's hash and who it is; 1
+ * found, 0 none (or disabled), -1 error.  *locked_s > 0 when the account
+ * has failed login_failures times in the window: the seconds left. */
+int console_store_login_get(sqlite3 *db, const char *name, int64_t now, int failures,
+                            int64_t window_ms, console_user_t *u, char *hash, size_t hlen,
+                            int *locked_s);
+/* console_store_login_failed / _ok - count a failure; clear them */
+void console_store_login_failed(sqlite3 *db, const char *name, int64_t now, int64_t window_ms);
+void console_store_login_ok(sqlite3 *db, const char *name, int64_t now);
+/* console_store_session_new - 0/-1 */
+int console_store_session_new(sqlite3 *db, const char *id, const char *user, const char *csrf,
+                              int64_t now);
+/* console_store_session_get - the live session id (its user into u, seen
+ * now); 1, 0 when none or expired (an expired one is deleted), -1 error */
+int console_store_session_get(sqlite3 *db, const char *id, int64_t now, int64_t idle_ms,
+                              int64_t max_ms, console_user_t *u);
+void console_store_session_end(sqlite3 *db, const char *id);
+int console_store_sessions_sweep(sqlite3 *db, int64_t now, int64_t idle_ms, int64_t max_ms);
+
+/* --- console_control.c: [console] control, `hark user` ----------------- */
+json_t *console_control_user_add(service_t *svc, const json_t *req, service_err_t *err);
+json_t *console_control_user_list(service_t *svc, const json_t *req, service_err_t *err);
+json_t *console_control_user_disable(service_t *svc, const json_t *req, service_err_t *err);
+json_t *console_control_user_reset(service_t *svc, const json_t *req, service_err_t *err);
+void console_control_status(service_t *svc, json_t *body);
+
+/* --- console_page.c: templates and words, and answers ---------------- */
+int console_page_init(console_t *con);
+void console_page_fini(console_t *con);
+/* console_page_locale - choose r->locale: the account's, else
+ * Accept-Language's, else the fallback */
+void console_page_locale(console_req_t *r);
+/* console_page - render templates/console/<name>.html with ctx (stolen)
+ * into the layout, as status.  ctx gains w (the words), lang, user, csrf
+ * and title (the word title_key). */
+void console_page(console_req_t *r, unsigned status, const char *name, const char *title_key,
+                  json_t *ctx);
+/* console_page_error - a page of a heading and one sentence, the words
+ * console.error_<status>_title and _text */
+void console_page_error(console_req_t *r, unsigned status);
+/* console_page_css - GET /console.css */
+void console_page_css(console_req_t *r);
+/* console_word - a console word ("console.<key>") in r's language */
+const char *console_word(console_req_t *r, const char *key);
+
+/* --- console_auth.c: sign-in, sessions, CSRF, roles ------------------ */
+int console_auth_init(console_t *con);
+void console_auth_fini(console_t *con);
+/* console_auth_session - look the session cookie up into r->user; 1 signed in */
+int console_auth_session(console_req_t *r);
+/* console_auth_post_ok - a POST from our own page: Origin (when sent) is
+ * public_url's, and the csrf field is the session's; 0 having answered 403 */
+int console_auth_post_ok(console_req_t *r);
+void console_auth_login(console_req_t *r);
+void console_auth_logout(console_req_t *r);
+/* console_auth_to_login - 303 to /login?next=<this page> */
+void console_auth_to_login(console_req_t *r);
+/* console_token - 32 random bytes as hex into out (CONSOLE_TOKEN_HEX + 1) */
+void console_token(char *out);
+
+/* --- console_cases.c: the cases of hark-intake ----------------------- */
+int console_cases_init(console_t *con);
+void console_cases_fini(console_t *con);
+void console_cases_list(console_req_t *r);
+void console_cases_show(console_req_t *r);
+void console_cases_action(console_req_t *r);
+
+#endif

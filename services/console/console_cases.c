@@ -1,0 +1,544 @@
+/*
+ * console_cases.c - the cases of hark-intake, for people:
+ *
+ *   GET  /cases[?status=&team=&reason=&page=]  the inbox: breached first,
+ *        then the soonest due; the clock said in words (not colour alone)
+ *   GET  /cases/ID[?done=ACTION]  the case: the customer, what they said,
+ *        its history; the reply, retag and resolve forms (admin, support)
+ *   POST /cases/ID/reply (message: Markdown)  /retag (code, repeated)
+ *        /resolve: journaled as case.replied, case.retagged, case.resolved
+ *        with by "user:NAME" - the events the admin API and `hark cases`
+ *        journal, so hark-intake applies them the same way (a reply is
+ *        mailed to the customer in the customer's language) - then 303
+ *        back to the case.
+ *
+ * Reads are asked of hark-intake (INTAKE_CASES on [intake] control); the
+ * console keeps no copy.  Each form carries a nonce made when the page was
+ * rendered, and the event's key is made from it: sending the same form
+ * twice (a reload, a double click) journals one event, one reply mail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "console.h"
+#include "jclient.h"
+#include "log.h"
+#include "mime.h"
+#include "proto.h"
+#include "reasons.h"
+#include "wire.h"
+
+#define S_MESSAGE_MAX 20000
+#define S_LIST_MAX 1000 /* cases asked of hark-intake for one inbox */
+
+/* s_client_free - pthread key destructor: close the thread's client */
+static void s_client_free(void *p)
+{
+    wire_client_t *c = p;
+    wire_client_destroy(&c);
+}
+
+int console_cases_init(console_t *con)
+{
+    int errors = 0;
+    con->reasons = reasons_load(con->conf.reasons_path, NULL, NULL, &errors);
+    if (!con->reasons || errors)
+        log_warn("event=no_reasons path=%s hint=\"the inbox filters and retag need [intake]"
+                 " reasons\"",
+                 log_value(con->conf.reasons_path));
+    if (errors)
+        reasons_destroy(&con->reasons);
+    if (pthread_key_create(&con->intake_key, s_client_free))
+        return -1;
+    if (pthread_key_create(&con->journal_key, s_client_free)) {
+        pthread_key_delete(con->intake_key);
+        return -1;
+    }
+    return 0;
+}
+
+void console_cases_fini(console_t *con)
+{
+    pthread_key_delete(con->intake_key);
+    pthread_key_delete(con->journal_key);
+    reasons_destroy(&con->reasons);
+}
+
+/* s_client - this thread's client under key, made on first use */
+static wire_client_t *s_client(console_t *con, pthread_key_t key, const char *endpoint)
+{
+    wire_client_t *c = pthread_getspecific(key);
+    if (!c) {
+        c = wire_client_new(con->zctx, endpoint);
+        if (c && pthread_setspecific(key, c))
+            wire_client_destroy(&c);
+    }
+    return c;
+}
+
+/* s_intake - INTAKE_CASES with req (stolen): the reply's cases (caller
+ * decrefs), or NULL having answered 404 (no such case) or 503 */
+static json_t *s_intake(console_req_t *r, json_t *req)
+{
+    console_t *con = r->con;
+    wire_client_t *c = s_client(con, con->intake_key, con->conf.intake_control);
+    char cmd[48] = "";
+    json_t *reply = c ? wire_client_call_json(c, CMD_INTAKE_CASES, req,
+                                              con->conf.intake_timeout_ms, cmd)
+                      : NULL;
+    json_decref(req);
+    if (reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
+        json_t *cases = json_incref(json_object_get(reply, "cases"));
+        json_decref(reply);
+        return cases;
+    }
+    const char *code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+    if (reply && code && strcmp(code, "not_found") == 0) {
+        json_decref(reply);
+        console_page_error(r, 404);
+        return NULL;
+    }
+    log_warn("event=intake_unavailable cmd=%s answer=%s", CMD_INTAKE_CASES, reply ? cmd : "none");
+    json_decref(reply);
+    console_header(r, "Retry-After", "5");
+    console_page_error(r, 503);
+    return NULL;
+}
+
+#define S(o, k) json_string_value(json_object_get((o), (k)))
+
+/* s_ms - a case's timestamp field as ms, or -1 */
+static int64_t s_ms(const json_t *c, const char *k)
+{
+    int64_t ms;
+    const char *v = S(c, k);
+    return v && clock_parse(v, &ms) == 0 ? ms : -1;
+}
+
+/* s_span - a length of time in words: "3 d 4 h", "2 h 5 min", "7 min" */
+static void s_span(console_req_t *r, int64_t ms, char *out, size_t len)
+{
+    long long m = ms / 60000, h = m / 60, d = h / 24;
+    if (d > 0)
+        snprintf(out, len, "%lld %s %lld %s", d, console_word(r, "unit_d"), h % 24,
+                 console_word(r, "unit_h"));
+    else if (h > 0)
+        snprintf(out, len, "%lld %s %lld %s", h, console_word(r, "unit_h"), m % 60,
+                 console_word(r, "unit_min"));
+    else
+        snprintf(out, len, "%lld %s", m < 1 ? 1 : m, console_word(r, "unit_min"));
+}
+
+/* s_when - a timestamp for people: "2026-12-07 04:33 UTC" */
+static void s_when(int64_t ms, char *out, size_t len)
+{
+    char iso[40];
+    clock_format(ms, iso, sizeof iso);
+    snprintf(out, len, "%.10s %.5s UTC", iso, iso + 11);
+}
+
+/* s_clock - the first-response clock of c into row: clock (the words),
+ * clock_state (a class: breached, overdue, due, answered, none) */
+static void s_clock(console_req_t *r, const json_t *c, int64_t now, json_t *row)
+{
+    int64_t due = s_ms(c, "due_at"), first = s_ms(c, "first_reply_at");
+    char text[160], span[64];
+    const char *state;
+    if (json_is_true(json_object_get(c, "breached"))) {
+        state = "breached";
+        if (first < 0 && due >= 0) {
+            s_span(r, now - due, span, sizeof span);
+            snprintf(text, sizeof text, "%s (%s %s)", console_word(r, "clock_breached"), span,
+                     console_word(r, "clock_late"));
+        } else {
+            snprintf(text, sizeof text, "%s", console_word(r, "clock_breached"));
+        }
+    } else if (first >= 0) {
+        state = "answered";
+        snprintf(text, sizeof text, "%s", console_word(r, "clock_answered"));
+    } else if (due < 0) {
+        state = "none";
+        snprintf(text, sizeof text, "%s", console_word(r, "clock_none"));
+    } else if (now >= due) {
+        state = "overdue";
+        s_span(r, now - due, span, sizeof span);
+        snprintf(text, sizeof text, "%s (%s %s)", console_word(r, "clock_overdue"), span,
+                 console_word(r, "clock_late"));
+    } else {
+        state = "due";
+        s_span(r, due - now, span, sizeof span);
+        snprintf(text, sizeof text, "%s %s", console_word(r, "clock_due"), span);
+    }
+    json_object_set_new(row, "clock", json_string(text));
+    json_object_set_new(row, "clock_state", json_string(state));
+}
+
+/* s_reason_label - a reason code's label in r's language */
+static const char *s_reason_label(console_req_t *r, const char *code)
+{
+    const reasons_t *rs = r->con->reasons;
+    int i = rs && code ? reasons_find(rs, code) : -1;
+    return i >= 0 ? reasons_label(rs, (size_t)i, r->locale) : code ? code : "";
+}
+
+/* s_word_of - the word "<prefix>_<value>" (status_open, kind_complaint) */
+static const char *s_word_of(console_req_t *r, const char *prefix, const char *value)
+{
+    char k[80];
+    snprintf(k, sizeof k, "%s_%s", prefix, value ? value : "none");
+    return console_word(r, k);
+}
+
+/* s_row - what the inbox and the case page show of a case */
+static json_t *s_row(console_req_t *r, const json_t *c, int64_t now)
+{
+    char age[64];
+    int64_t opened = s_ms(c, "opened_at");
+    s_span(r, opened >= 0 ? now - opened : 0, age, sizeof age);
+    json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", S(c, "id") ? S(c, "id") : "",
+                            "reason", s_reason_label(r, S(c, "reason")), "reason_code",
+                            S(c, "reason") ? S(c, "reason") : "", "team",
+                            S(c, "team") ? S(c, "team") : "", "customer",
+                            S(c, "customer_id") ? S(c, "customer_id") : "—", "language",
+                            S(c, "locale") ? S(c, "locale") : "—", "age", age, "status",
+                            s_word_of(r, "status", S(c, "status")), "kind",
+                            s_word_of(r, "kind", S(c, "kind")));
+    s_clock(r, c, now, row);
+    return row;
+}
+
+/* s_cmp - the inbox order: breached first, then the soonest due, then the
+ * oldest */
+static int s_cmp(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int bx = json_is_true(json_object_get(x, "breached")),
+        by = json_is_true(json_object_get(y, "breached"));
+    if (bx != by)
+        return by - bx;
+    int64_t dx = s_ms(x, "due_at"), dy = s_ms(y, "due_at");
+    if ((dx < 0) != (dy < 0))
+        return dx < 0 ? 1 : -1;
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    int64_t ox = s_ms(x, "opened_at"), oy = s_ms(y, "opened_at");
+    return ox < oy ? -1 : ox > oy;
+}
+
+/* s_options - a select's options: values (NULL-ended) or the taxonomy's */
+static json_t *s_option(const char *value, const char *label, const char *selected)
+{
+    return json_pack("{s:s,s:s,s:b}", "value", value, "label", label, "selected",
+                     selected && strcmp(value, selected) == 0);
+}
+
+void console_cases_list(console_req_t *r)
+{
+    console_t *con = r->con;
+    const reasons_t *rs = con->reasons;
+    const char *status = console_http_arg(r, "status");
+    const char *team = console_http_arg(r, "team");
+    const char *reason = console_http_arg(r, "reason");
+    const char *pg = console_http_arg(r, "page");
+    if (!status)
+        status = "open";
+    long page = pg ? strtol(pg, NULL, 10) : 1;
+    int bad = (strcmp(status, "open") && strcmp(status, "waiting") &&
+               strcmp(status, "resolved") && strcmp(status, "all")) ||
+              (team && (!rs || reasons_team_find(rs, team) < 0)) ||
+              (reason && (!rs || reasons_find(rs, reason) < 0)) || page < 1 || page > 100000;
+    if (bad) {
+        console_page_error(r, 400);
+        return;
+    }
+    json_t *req = json_pack("{s:i}", "limit", S_LIST_MAX);
+    if (strcmp(status, "all") != 0)
+        json_object_set_new(req, "status", json_string(status));
+    if (team)
+        json_object_set_new(req, "team", json_string(team));
+    if (reason)
+        json_object_set_new(req, "reason", json_string(reason));
+    json_t *cases = s_intake(r, req);
+    if (!cases)
+        return;
+    size_t n = json_array_size(cases);
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = json_array_get(cases, i);
+    if (v)
+        qsort(v, n, sizeof *v, s_cmp);
+    size_t size = (size_t)con->conf.page_size, pages = n ? (n + size - 1) / size : 1;
+    if ((size_t)page > pages)
+        page = (long)pages;
+    int64_t now = clock_now_ms();
+    json_t *rows = json_array();
+    for (size_t i = (size_t)(page - 1) * size; v && i < n && i < (size_t)page * size; i++)
+        json_array_append_new(rows, s_row(r, v[i], now));
+    free(v);
+    /* the filters, and the query every page link keeps */
+    json_t *statuses = json_array(), *teams = json_array(), *reasons = json_array();
+    static const char *const st[] = {"open", "waiting", "resolved", "all", NULL};
+    for (int i = 0; st[i]; i++)
+        json_array_append_new(statuses, s_option(st[i], s_word_of(r, "status", st[i]), status));
+    for (size_t i = 0; rs && i < reasons_team_count(rs); i++)
+        json_array_append_new(teams, s_option(reasons_team(rs, (int)i)->name,
+                                              reasons_team(rs, (int)i)->name, team));
+    for (size_t i = 0; rs && i < reasons_count(rs); i++)
+        json_array_append_new(reasons, s_option(reasons_get(rs, i)->code,
+                                                reasons_label(rs, i, r->locale), reason));
+    buf_t q = BUF_INIT;
+    buf_puts(&q, "status=");
+    console_url_arg(&q, status);
+    if (team) {
+        buf_puts(&q, "&team=");
+        console_url_arg(&q, team);
+    }
+    if (reason) {
+        buf_puts(&q, "&reason=");
+        console_url_arg(&q, reason);
+    }
+    char shown[120];
+    snprintf(shown, sizeof shown, "%zu", n);
+    json_t *ctx = json_pack("{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:b}", "cases", rows,
+                            "statuses", statuses, "teams", teams, "reasons", reasons, "page",
+                            (json_int_t)page, "pages", (json_int_t)pages, "total",
+                            (json_int_t)n, "query", q.data ? q.data : "", "count", shown,
+                            "empty", n == 0);
+    if (page > 1)
+        json_object_set_new(ctx, "prev", json_integer(page - 1));
+    if ((size_t)page < pages)
+        json_object_set_new(ctx, "next", json_integer(page + 1));
+    if (n == S_LIST_MAX)
+        json_object_set_new(ctx, "capped", json_true());
+    buf_free(&q);
+    json_decref(cases);
+    console_page(r, 200, "cases", "cases_title", ctx);
+}
+
+/* s_id_ok - a case id as INTAKE_CASES takes it */
+static int s_id_ok(const char *id, size_t n)
+{
+    if (n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* s_can_act - the role may change cases */
+static int s_can_act(const console_req_t *r)
+{
+    return strcmp(r->user.role, "admin") == 0 || strcmp(r->user.role, "support") == 0;
+}
+
+/* s_show - the case page of c (borrowed), with an error beside the form
+ * that failed (form: reply or retag; word: the error's) and what was typed */
+static void s_show(console_req_t *r, const json_t *c, unsigned status, const char *form,
+                   const char *word, const char *typed)
+{
+    int64_t now = clock_now_ms();
+    json_t *row = s_row(r, c, now);
+    char when[40], nonce[CONSOLE_TOKEN_HEX + 1];
+    int64_t opened = s_ms(c, "opened_at");
+    s_when(opened >= 0 ? opened : 0, when, sizeof when);
+    json_object_set_new(row, "opened_at", json_string(when));
+    const char *keys[] = {"text", "order_id", "channel", NULL};
+    for (int i = 0; keys[i]; i++)
+        if (S(c, keys[i]) && *S(c, keys[i]))
+            json_object_set_new(row, keys[i], json_string(S(c, keys[i])));
+    if (json_is_integer(json_object_get(c, "score")))
+        json_object_set(row, "score", json_object_get(c, "score"));
+    json_t *codes = json_array(), *notes = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(c, "codes"), i, v)
+        json_array_append_new(codes, json_pack("{s:s,s:s}", "code", json_string_value(v),
+                                               "label", s_reason_label(r, json_string_value(v))));
+    json_array_foreach(json_object_get(c, "notes"), i, v) {
+        int64_t at = s_ms(v, "at");
+        s_when(at >= 0 ? at : 0, when, sizeof when);
+        json_array_append_new(notes, json_pack("{s:s,s:s,s:s,s:s}", "at", when, "by",
+                                               S(v, "by") ? S(v, "by") : "hark-intake", "kind",
+                                               s_word_of(r, "note", S(v, "kind")), "text",
+                                               S(v, "text") ? S(v, "text") : ""));
+    }
+    json_object_set_new(row, "codes", codes);
+    json_object_set_new(row, "has_notes", json_boolean(json_array_size(notes) > 0));
+    json_object_set_new(row, "notes", notes);
+    json_t *ctx = json_pack("{s:o}", "case", row);
+    if (s_can_act(r)) {
+        console_token(nonce);
+        json_t *all = json_array();
+        const reasons_t *rs = r->con->reasons;
+        for (size_t k = 0; rs && k < reasons_count(rs); k++) {
+            const char *code = reasons_get(rs, k)->code;
+            int on = 0;
+            json_array_foreach(json_object_get(c, "codes"), i, v) on |=
+                strcmp(json_string_value(v), code) == 0;
+            json_array_append_new(all, json_pack("{s:s,s:s,s:b}", "code", code, "label",
+                                                 reasons_label(rs, k, r->locale), "checked", on));
+        }
+        json_t *act = json_pack("{s:s,s:o,s:b}", "nonce", nonce, "reasons", all, "resolvable",
+                                strcmp(S(c, "status") ? S(c, "status") : "", "resolved") != 0);
+        if (form && word) {
+            char k[40];
+            snprintf(k, sizeof k, "%s_error", form);
+            json_object_set_new(act, k, json_string(console_word(r, word)));
+        }
+        if (typed)
+            json_object_set_new(act, "message", json_string(typed));
+        json_object_set_new(ctx, "act", act);
+    }
+    const char *done = console_http_arg(r, "done");
+    if (done && (!strcmp(done, "reply") || !strcmp(done, "retag") || !strcmp(done, "resolve")))
+        json_object_set_new(ctx, "done", json_string(s_word_of(r, "done", done)));
+    console_page(r, status, "case", "case_title", ctx);
+}
+
+/* s_split - /cases/ID[/ACTION] into id and action; 0, or -1 having answered 404 */
+static int s_split(console_req_t *r, char *id, char *action)
+{
+    const char *rest = r->url + strlen("/cases/");
+    size_t n = strcspn(rest, "/");
+    const char *a = rest[n] ? rest + n + 1 : "";
+    if (!s_id_ok(rest, n) || strchr(a, '/') || strlen(a) > 16 || (!*a && rest[n])) {
+        console_page_error(r, 404);
+        return -1;
+    }
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    strcpy(action, a);
+    return 0;
+}
+
+/* s_case - the one case id (caller decrefs), or NULL having answered */
+static json_t *s_case(console_req_t *r, const char *id)
+{
+    json_t *cases = s_intake(r, json_pack("{s:s}", "id", id));
+    json_t *c = json_incref(json_array_get(cases, 0));
+    json_decref(cases);
+    if (cases && !c)
+        console_page_error(r, 404);
+    return c;
+}
+
+void console_cases_show(console_req_t *r)
+{
+    char id[80], action[20];
+    if (s_split(r, id, action))
+        return;
+    if (*action) {
+        console_page_error(r, 404);
+        return;
+    }
+    json_t *c = s_case(r, id);
+    if (!c)
+        return;
+    s_show(r, c, 200, NULL, NULL, NULL);
+    json_decref(c);
+}
+
+/* s_journal - append one event; 0, or -1 having answered 503 (or 500 when
+ * the journal refused it as it is) */
+static int s_journal(console_req_t *r, const char *type, const char *key, json_t *payload)
+{
+    console_t *con = r->con;
+    wire_client_t *jc = s_client(con, con->journal_key, con->conf.journal_endpoint);
+    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", payload);
+    char err[200] = "no journal client";
+    json_t *ok = jc && events ? jclient_append(jc, events, con->conf.journal_timeout_ms, err)
+                              : NULL;
+    json_decref(events);
+    if (!ok) {
+        log_warn("event=change_not_journaled type=%s error=\"%s\"", type, err);
+        console_header(r, "Retry-After", "2");
+        console_page_error(r, 503);
+        return -1;
+    }
+    long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
+    json_decref(ok);
+    log_info("event=change_journaled type=%s case=%s by=user:%s offset=%lld",
+             type, log_value(S(payload, "case")), log_value(r->user.name), off);
+    return 0;
+}
+
+void console_cases_action(console_req_t *r)
+{
+    char id[80], action[20], nonce[CONSOLE_TOKEN_HEX + 2];
+    if (s_split(r, id, action))
+        return;
+    const char *type = strcmp(action, "reply") == 0     ? EV_CASE_REPLIED
+                       : strcmp(action, "retag") == 0   ? EV_CASE_RETAGGED
+                       : strcmp(action, "resolve") == 0 ? EV_CASE_RESOLVED
+                                                        : NULL;
+    if (!type) {
+        console_page_error(r, 404);
+        return;
+    }
+    const char *body = r->body.data;
+    size_t len = r->body.len;
+    if (console_form_get(body, len, "nonce", 0, nonce, sizeof nonce) != 1 ||
+        strlen(nonce) != CONSOLE_TOKEN_HEX || strspn(nonce, "0123456789abcdef") != CONSOLE_TOKEN_HEX) {
+        console_page_error(r, 400);
+        return;
+    }
+    json_t *c = s_case(r, id);
+    if (!c)
+        return;
+    char by[CONSOLE_NAME_MAX + 8];
+    snprintf(by, sizeof by, "user:%s", r->user.name);
+    json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
+    if (strcmp(type, EV_CASE_REPLIED) == 0) {
+        char *m = malloc(S_MESSAGE_MAX + 1);
+        int got = m ? console_form_get(body, len, "message", 0, m, S_MESSAGE_MAX + 1) : -1;
+        size_t ml = got == 1 ? strspn(m, " \t\r\n") : 0;
+        if (got != 1 || !m[ml]) {
+            s_show(r, c, 400, "reply", got < 0 ? "reply_too_long" : "reply_empty",
+                   got == 1 ? m : NULL);
+            free(m);
+            goto done;
+        }
+        json_object_set_new(p, "message", json_string(m));
+        free(m);
+    } else if (strcmp(type, EV_CASE_RETAGGED) == 0) {
+        json_t *codes = json_array();
+        char code[80];
+        for (size_t n = 0; n < REASONS_MAX_CODES + 1; n++) {
+            int got = console_form_get(body, len, "code", n, code, sizeof code);
+            if (got == 0)
+                break;
+            if (got < 0 || !r->con->reasons || reasons_find(r->con->reasons, code) < 0 ||
+                n == REASONS_MAX_CODES) {
+                json_array_clear(codes);
+                break;
+            }
+            int dup = 0;
+            size_t k;
+            json_t *w;
+            json_array_foreach(codes, k, w) dup |= strcmp(json_string_value(w), code) == 0;
+            if (!dup)
+                json_array_append_new(codes, json_string(code));
+        }
+        if (json_array_size(codes) == 0) {
+            json_decref(codes);
+            s_show(r, c, 400, "retag", "retag_none", NULL);
+            goto done;
+        }
+        json_object_set_new(p, "codes", codes);
+    }
+    char key[200];
+    snprintf(key, sizeof key, "console:%s:%s:%s", action, id, nonce);
+    if (s_journal(r, type, key, p) == 0) {
+        char to[160];
+        snprintf(to, sizeof to, "/cases/%s?done=%s", id, action);
+        console_redirect(r, to);
+    }
+done:
+    json_decref(p);
+    json_decref(c);
+}

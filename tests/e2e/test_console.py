@@ -1,0 +1,634 @@
+"""Hark Console end to end: a real journal, gateway, mailer, intake and
+console, a real SMTP server, accounts made with `hark user` (password on
+stdin), and a browser played by http.client over loopback, reading every page
+with html.parser: signing in, throttles, cookies, CSRF, every route for every
+role, the inbox, a case's page and its forms, and what they journal."""
+import http.client
+import json
+import os
+import re
+import subprocess
+import urllib.parse
+from html.parser import HTMLParser
+
+import pytest
+
+from harness import BIN, Hark, free_port, shop_conf, wait_for
+from smtp import SmtpServer
+
+SERVICES = ("journal", "gateway", "mailer", "intake", "console")
+PASSWORD = "correct horse battery staple"
+
+REASONS = """
+[team.logistics]
+email = logistics@example.com
+days = all
+hours = 0-24
+timezone = UTC
+
+[team.billing]
+email = billing@example.com
+days = all
+hours = 0-24
+timezone = UTC
+
+[reason.shipping_delay]
+label.en = Late delivery
+label.pl = Opóźniona dostawa
+team = logistics
+first_response = 1h
+keywords.en = late, delivery
+
+[reason.price]
+label.en = Price
+label.pl = Cena
+team = billing
+first_response = 1h
+keywords.en = expensive
+
+[reason.other]
+label.en = Other
+team = billing
+first_response = 1h
+"""
+
+
+# --- a small browser ---------------------------------------------------------
+class Page(HTMLParser):
+    """What a test reads of a page: its forms (action -> {name: [values]}),
+    links, start tags, lang, and its text."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.forms, self.links, self.tags, self.text, self.lang = {}, [], [], [], None
+        self.labels, self.ids, self._form = set(), set(), None
+        self._in = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "html":
+            self.lang = a.get("lang")
+        elif tag == "form":
+            self._form = a.get("action")
+            self.forms.setdefault(self._form, {})
+        elif tag in ("input", "textarea", "select") and self._form is not None and "name" in a:
+            if tag == "input" and a.get("type") == "checkbox" and "checked" not in a:
+                self.forms[self._form].setdefault(a["name"], [])
+            else:
+                self.forms[self._form].setdefault(a["name"], []).append(a.get("value", ""))
+        elif tag == "a" and "href" in a:
+            self.links.append(a["href"])
+        elif tag == "label" and "for" in a:
+            self.labels.add(a["for"])
+        self._in.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def all_text(self):
+        return "".join(self.text)
+
+
+class Browser:
+    """One browser: its cookies, sent back as a browser would."""
+
+    def __init__(self, port, lang=None):
+        self.port, self.cookies, self.lang = port, {}, lang
+
+    def request(self, method, path, fields=None, headers=None, raw=None):
+        h = dict(headers or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        if self.lang:
+            h.setdefault("Accept-Language", self.lang)
+        body = raw
+        if fields is not None:
+            body = urllib.parse.urlencode(fields, doseq=True)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read().decode("utf-8", "replace")
+            set_cookies = r.msg.get_all("Set-Cookie") or []
+            for c in set_cookies:
+                name, _, rest = c.partition("=")
+                value = rest.split(";", 1)[0]
+                if "Max-Age=0" in c:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = value
+            return r.status, r.msg, data, set_cookies
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def page(self, path):
+        st, hdr, data, _ = self.get(path)
+        assert st == 200, (path, st, data[:500])
+        return Page(data)
+
+    def login(self, name, password=PASSWORD, next_=None):
+        p = self.page("/login")
+        fields = {k: v[0] for k, v in p.forms["/login"].items() if v}
+        fields.update(username=name, password=password)
+        if next_:
+            fields["next"] = next_
+        return self.request("POST", "/login", fields)
+
+    def submit(self, page, action, extra=None, drop=(), headers=None):
+        """POST the form of page whose action is `action`, as a browser would,
+        with fields changed by extra and fields in drop left out"""
+        fields = {k: list(v) for k, v in page.forms[action].items() if k not in drop}
+        for k, v in (extra or {}).items():
+            fields[k] = v if isinstance(v, list) else [v]
+        return self.request("POST", action, fields, headers=headers)
+
+
+def add_user(h, name, role, password=PASSWORD, locale=None, check=True):
+    args = [os.path.join(BIN, "hark"), "-c", h.config, "user", "add", name, "--role", role]
+    if locale:
+        args += ["--locale", locale]
+    r = subprocess.run(args, input=password + "\n", capture_output=True, text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def hark_user(h, *args, stdin=None):
+    return subprocess.run([os.path.join(BIN, "hark"), "-c", h.config, "user"] + list(args),
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def db_bytes(h):
+    """console.db as stored: the file and its write-ahead log"""
+    out = b""
+    for name in ("console.db", "console.db-wal"):
+        p = os.path.join(h.state, name)
+        if os.path.exists(p):
+            with open(p, "rb") as f:
+                out += f.read()
+    return out
+
+
+def start_console(tmp_path, smtp_port=None, clock=None, **console):
+    reasons = tmp_path / "reasons.conf"
+    reasons.write_text(REASONS)
+    port = free_port()
+    conf = shop_conf(smtp_port)
+    conf["intake"] = {"reasons": str(reasons)}
+    conf["console"] = {"listen": "127.0.0.1:%d" % port,
+                       "public_url": "http://127.0.0.1:%d" % port, "login_rate": "1000"}
+    conf["console"].update(console)
+    d = tmp_path / ("h-%d" % port)
+    d.mkdir()
+    h = Hark(d, SERVICES, conf)
+    h.console_port = port
+    h.console_origin = "http://127.0.0.1:%d" % port
+    if clock is not None:
+        h.env["HARK_CLOCK_FILE"] = str(clock)
+    return h.start()
+
+
+def complain(h, cid, text, email=None, locale="en"):
+    st, body = h.post_events({"type": "customer", "data": {"id": cid, "email": email or
+                                                           cid + "@example.com", "name": "Ola",
+                                                           "locale": locale}})
+    assert st == 202, body
+    st, body = h.post_events({"type": "complaint", "data": {"customer_id": cid, "text": text}})
+    assert st == 202, body
+    return "C%d" % body["offsets"][0]
+
+
+def case_page(b, case):
+    """the case's page once hark-intake has it"""
+    def ready():
+        st, _, data, _ = b.get("/cases/" + case)
+        return Page(data) if st == 200 else None
+    return wait_for(ready, 30, what="case %s on the console" % case)
+
+
+@pytest.fixture(scope="module")
+def smtp_mod(tmp_path_factory):
+    s = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory, smtp_mod):
+    """One instance for the tests that do not need settings of their own,
+    with an account of each role."""
+    h = start_console(tmp_path_factory.mktemp("console"), smtp_mod.port)
+    add_user(h, "ada", "admin")
+    add_user(h, "sam", "support", locale="pl")
+    add_user(h, "mia", "marketer")
+    yield h
+    h.stop()
+
+
+# --- the process and its accounts ------------------------------------------
+def test_console__first_start_says_how_to_create_the_first_admin(con):
+    line = next(l for l in con.log().splitlines() if "event=no_accounts" in l)
+    assert "hark user add NAME --role admin" in line
+
+
+def test_console__user_commands_keep_accounts_and_never_show_a_hash(con):
+    r = hark_user(con, "list", "--json")
+    assert r.returncode == 0, r.stderr
+    users = {u["name"]: u for u in json.loads(r.stdout)["users"]}
+    assert users["sam"]["role"] == "support" and users["sam"]["locale"] == "pl"
+    assert "argon2" not in r.stdout and "hash" not in r.stdout
+    # the contract of the control socket, checked by the harness
+    cmd, body = con.call(con.endpoint("console.ctl"), "CONSOLE_USER_LIST")
+    assert cmd == "CONSOLE_USER_LIST_OK" and {"ada", "sam", "mia"} <= {u["name"] for u in body["users"]}
+    dup = add_user(con, "ada", "admin", check=False)
+    assert dup.returncode == 2 and "already" in dup.stderr
+    short = add_user(con, "tim", "support", password="short", check=False)
+    assert short.returncode == 2 and "at least 10" in short.stderr
+    bad = add_user(con, "tim", "boss", check=False)
+    assert bad.returncode == 2
+    # the password is never on the command line, and console.db holds a hash
+    db = db_bytes(con)
+    assert PASSWORD.encode() not in db and b"$argon2id$" in db
+
+
+def test_console__disable_ends_sessions_and_reset_sets_a_new_password(con):
+    add_user(con, "dora", "support")
+    b = Browser(con.console_port)
+    st, hdr, _, _ = b.login("dora")
+    assert st == 303
+    assert b.get("/cases")[0] == 200
+    r = hark_user(con, "disable", "dora")
+    assert r.returncode == 0 and "1 session ended" in r.stdout, r.stdout + r.stderr
+    st, hdr, _, _ = b.get("/cases")
+    assert st == 303 and hdr["Location"].startswith("/login")
+    assert b.login("dora")[0] == 200  # disabled: refused like a wrong password
+    r = hark_user(con, "reset", "dora", stdin="a brand new password\n")
+    assert r.returncode == 0, r.stderr
+    assert b.login("dora")[0] == 200  # the old password no longer works
+    assert b.login("dora", "a brand new password")[0] == 303
+    assert hark_user(con, "disable", "nobody").returncode == 2
+
+
+# --- signing in -------------------------------------------------------------
+def test_console__sign_in_sets_a_strict_session_cookie_and_bad_password_does_not(con):
+    b = Browser(con.console_port)
+    st, hdr, data, cookies = b.login("ada", "wrong password!")
+    assert st == 200 and "Wrong name or password." in Page(data).all_text()
+    assert not any(c.startswith("hark_console=") for c in cookies)
+    st, hdr, data, cookies = b.login("nobody-at-all", "wrong password!")
+    assert st == 200 and "Wrong name or password." in Page(data).all_text()
+    st, hdr, data, cookies = b.login("ada", next_="/cases?status=all")
+    assert st == 303 and hdr["Location"] == "/cases?status=all"
+    (c,) = [c for c in cookies if c.startswith("hark_console=")]
+    flags = [f.strip() for f in c.split(";")]
+    assert "HttpOnly" in flags and "SameSite=Strict" in flags and "Path=/" in flags
+    assert "Secure" not in flags  # public_url is http here
+    assert len(flags[0].split("=", 1)[1]) == 64
+    # the cookie's value is not what console.db keeps
+    db = db_bytes(con)
+    assert b"$argon2id$" in db and flags[0].split("=", 1)[1].encode() not in db
+    st, hdr, data, _ = b.get("/cases")
+    assert st == 200 and "ada" in Page(data).all_text()
+    for name, value in (("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+                        ("X-Content-Type-Options", "nosniff")):
+        assert hdr[name] == value
+    csp = hdr["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src" not in csp and "Strict-Transport-Security" not in hdr
+    # an unsafe next is ignored
+    b2 = Browser(con.console_port)
+    for bad in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        st, hdr, _, _ = b2.login("ada", next_=bad)
+        assert st == 303 and hdr["Location"] == "/", bad
+        b2.cookies.clear()
+
+
+def test_console__sign_out_ends_the_session(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    p = b.page("/cases")
+    kept = dict(b.cookies)
+    st, hdr, _, _ = b.submit(p, "/logout")
+    assert st == 303 and hdr["Location"] == "/login"
+    b.cookies = kept  # a copy of the old cookie signs nobody in
+    st, hdr, _, _ = b.get("/cases")
+    assert st == 303 and hdr["Location"].startswith("/login")
+
+
+def test_console__unauthenticated_page_redirects_to_login_with_next_and_back(con):
+    b = Browser(con.console_port)
+    st, hdr, _, _ = b.get("/cases/C1")
+    assert st == 303 and hdr["Location"] == "/login?next=%2Fcases%2FC1"
+    p = b.page(hdr["Location"])
+    assert p.forms["/login"]["next"] == ["/cases/C1"]
+    # the inbox's filters survive the detour through /login
+    st, hdr, _, _ = b.get("/cases?status=all&team=logistics")
+    assert hdr["Location"] == "/login?next=%2Fcases%3Fstatus%3Dall%26team%3Dlogistics"
+    p = b.page(hdr["Location"])
+    assert p.forms["/login"]["next"] == ["/cases?status=all&team=logistics"]
+    st, hdr, _, _ = b.login("ada", next_=p.forms["/login"]["next"][0])
+    assert st == 303 and hdr["Location"] == "/cases?status=all&team=logistics"
+    assert {"username", "password"} <= p.labels  # every control has a label
+
+
+def test_console__csrf_missing_or_wrong_and_foreign_origin_are_refused(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    p = b.page("/cases")
+    assert b.submit(p, "/logout", drop=("csrf",))[0] == 403
+    assert b.submit(p, "/logout", extra={"csrf": "0" * 64})[0] == 403
+    assert b.submit(p, "/logout", headers={"Origin": "http://evil.example"})[0] == 403
+    assert b.get("/cases")[0] == 200  # none of them signed out
+    # the sign-in form without its cookie, or from another site
+    b2 = Browser(con.console_port)
+    lp = b2.page("/login")
+    b2.cookies.clear()
+    assert b2.submit(lp, "/login", extra={"username": "ada", "password": PASSWORD})[0] == 403
+    b3 = Browser(con.console_port)
+    lp = b3.page("/login")
+    st, _, _, _ = b3.submit(lp, "/login", extra={"username": "ada", "password": PASSWORD},
+                            headers={"Origin": "http://evil.example"})
+    assert st == 403
+    st, _, _, _ = b3.submit(lp, "/login", extra={"username": "ada", "password": PASSWORD},
+                            headers={"Origin": con.console_origin})
+    assert st == 303
+
+
+def test_console__failed_sign_ins_lock_the_account_not_others(con):
+    add_user(con, "lou", "support")
+    b = Browser(con.console_port)
+    for _ in range(5):  # [console] login_failures, the default
+        assert b.login("lou", "not the password")[0] == 200
+    st, hdr, data, _ = b.login("lou")  # even the right password, for now
+    assert st == 429 and int(hdr["Retry-After"]) > 800
+    assert "Too many" in Page(data).all_text()
+    assert b.login("ada")[0] == 303  # another account is not locked
+    assert "event=login_locked user=lou" in con.log()
+
+
+def test_console__sign_ins_per_address_are_throttled_and_https_cookie_is_secure(tmp_path):
+    h = start_console(tmp_path, login_rate="3", public_url="https://console.example")
+    try:
+        add_user(h, "ada", "admin")
+        b = Browser(h.console_port)
+        st, hdr, _, cookies = b.login("ada")
+        assert st == 303
+        (c,) = [c for c in cookies if c.startswith("__Host-hark_console=")]
+        assert "; Secure" in c and "SameSite=Strict" in c
+        st, hdr, _, _ = b.get("/cases")
+        assert st == 200 and hdr["Strict-Transport-Security"] == "max-age=31536000"
+        # a POST from the origin public_url names is accepted, the http one not
+        p = b.page("/cases")
+        assert b.submit(p, "/logout", headers={"Origin": h.console_origin})[0] == 403
+        codes = [Browser(h.console_port).login("ada", "wrong password!")[0] for _ in range(3)]
+        assert codes == [200, 200, 429], codes
+        st, hdr, _, _ = Browser(h.console_port).login("ada")
+        assert st == 429 and 1 <= int(hdr["Retry-After"]) <= 60
+    finally:
+        h.stop()
+
+
+# --- every route, every role ------------------------------------------------
+ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer gets
+    ("GET", "/", ("/login", "/cases", "/cases", "/cases")),
+    ("GET", "/cases", ("/login?next=%2Fcases", 200, 200, 200)),
+    ("GET", "/cases/{case}", ("/login?next=%2Fcases%2F{case}", 200, 200, 200)),
+    ("POST", "/cases/{case}/retag", ("/login", "/cases/{case}?done=retag",
+                                     "/cases/{case}?done=retag", 403)),
+    ("POST", "/cases/{case}/nothing", ("/login", 404, 404, 403)),
+    ("GET", "/cases/NOPE404", ("/login?next=%2Fcases%2FNOPE404", 404, 404, 404)),
+    ("GET", "/dashboard", (404, 404, 404, 404)),
+    ("GET", "/login", (200, "/", "/", "/")),
+    ("GET", "/console.css", (200, 200, 200, 200)),
+    ("DELETE", "/cases", (405, 405, 405, 405)),
+]
+
+
+def test_console__every_route_for_every_role_and_for_nobody(con):
+    case = complain(con, "route-c", "late delivery")
+    sessions = {None: Browser(con.console_port)}
+    for name in ("ada", "sam", "mia"):
+        sessions[name] = Browser(con.console_port)
+        assert sessions[name].login(name)[0] == 303
+    case_page(sessions["ada"], case)
+    csrf = {n: b.page("/cases").forms["/logout"]["csrf"][0] for n, b in sessions.items() if n}
+    for method, path, want in ROUTES:
+        path = path.format(case=case)
+        for who, expect in zip((None, "ada", "sam", "mia"), want):
+            b = sessions[who]
+            fields = None
+            if method == "POST":
+                fields = {"csrf": csrf.get(who, ""), "nonce": "%064x" % len(path),
+                          "code": "other"}
+            st, hdr, data, _ = b.request(method, path, fields)
+            if isinstance(expect, str):
+                expect = expect.format(case=case)
+                assert (st, hdr.get("Location")) == (303, expect), (method, path, who, st, data[:300])
+            else:
+                assert st == expect, (method, path, who, st, data[:300])
+            if st == 403:
+                assert "Not allowed" in Page(data).all_text() and "marketer" in data
+    # a marketer reads a case without the forms; support sees them
+    assert set(case_page(sessions["mia"], case).forms) == {"/logout"}
+    assert "/cases/%s/reply" % case in case_page(sessions["sam"], case).forms
+
+
+# --- pages ------------------------------------------------------------------
+def test_console__inbox_shows_a_new_complaint_with_its_clock_in_words(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    case = complain(con, "inbox-c", "my parcel is late again")
+
+    def row():
+        p = Page(b.get("/cases?status=open&team=logistics")[2])
+        return p if "/cases/" + case in p.links else None
+    p = wait_for(row, 30, what="the complaint in the inbox")
+    text = p.all_text()
+    assert "Late delivery" in text and "logistics" in text and "inbox-c" in text
+    assert re.search(r"due in \d+ min", text)
+    assert p.lang == "en" and {"status", "team", "reason"} <= p.labels
+    # filters are checked: an unknown team is a 400 page, not an empty list
+    assert b.get("/cases?team=nobody")[0] == 400
+    # another team's filter leaves it out
+    assert "/cases/" + case not in Page(b.get("/cases?team=billing")[2]).links
+
+
+def test_console__inbox_lists_breached_first_and_pages(tmp_path):
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    h = start_console(tmp_path, clock=clock, page_size="5", session_idle="3h", session_max="4h")
+    try:
+        add_user(h, "ada", "admin")
+        b = Browser(h.console_port)
+        assert b.login("ada")[0] == 303
+        old = complain(h, "old-c", "too expensive")
+        case_page(b, old)
+        clock.write_text("7200")  # two hours on: past the 1h target, unanswered
+        new = [complain(h, "new-c%d" % i, "late delivery") for i in range(5)]
+        case_page(b, new[-1])
+
+        def first_page():
+            p = Page(b.get("/cases")[2])
+            cases = [l for l in p.links if l.startswith("/cases/")]
+            return p if cases and cases[0] == "/cases/" + old else None
+        p = wait_for(first_page, 30, what="the breached case first")
+        assert len([l for l in p.links if l.startswith("/cases/C")]) == 5
+        assert "BREACHED" in p.all_text() and "Page 1 / 2" in p.all_text()
+        nxt = [l for l in p.links if "page=2" in l]
+        assert nxt == ["/cases?status=open&page=2"]
+        p2 = Page(b.get(nxt[0])[2])
+        assert len([l for l in p2.links if l.startswith("/cases/C")]) == 1
+        assert "/cases?status=open&page=1" in p2.links
+        # sessions end session_max after sign-in however busy, and
+        # session_idle after their last use
+        b2 = Browser(h.console_port)
+        assert b2.login("ada")[0] == 303  # at 2 h
+        clock.write_text(str(7200 + 9000))  # 4.5 h: b's is too old, idle only 2.5 h
+        wait_for(lambda: b.get("/cases")[0] == 303, 5, what="the session to end at session_max")
+        clock.write_text(str(7200 + 12600))  # b2's unused 3.5 h, 3.5 h old
+        wait_for(lambda: b2.get("/cases")[0] == 303, 5, what="the idle session to end")
+        assert b.login("ada")[0] == 303 and b.get("/cases")[0] == 200
+    finally:
+        h.stop()
+
+
+def test_console__case_page_escapes_customer_text_and_keeps_line_breaks(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    evil = 'late <script>alert(1)</script>\n<a href="http://evil.example">click</a> & more'
+    case = complain(con, "evil-c", evil)
+    p = case_page(b, case)
+    assert not any(t == "script" for t, _ in p.tags)
+    assert "http://evil.example" not in p.links
+    assert evil in p.all_text()  # shown as typed, line break included
+    st, _, raw, _ = b.get("/cases/" + case)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;\n&lt;a href=" in raw
+
+
+def test_console__reply_from_the_page_is_mailed_in_the_customers_language(con, smtp_mod):
+    b = Browser(con.console_port)
+    assert b.login("sam")[0] == 303  # sam's console is in Polish
+    case = complain(con, "reply-c", "late delivery", email="ola@example.com", locale="pl")
+    p = case_page(b, case)
+    assert p.lang == "pl"
+    action = "/cases/%s/reply" % case
+    st, hdr, _, _ = b.submit(p, action, extra={"message": "Przepraszamy, **paczka** wyszła."})
+    assert st == 303 and hdr["Location"] == "/cases/%s?done=reply" % case
+    again = b.submit(p, action, extra={"message": "Przepraszamy, **paczka** wyszła."})
+    assert again[0] == 303  # the same form twice: one event, one mail
+
+    def reply_mail():
+        return [m for m in smtp_mod.messages() if m["To"].addresses[0].addr_spec ==
+                "ola@example.com" and "Odpowiedź na Twoje zgłoszenie" in m["Subject"]]
+    (m,) = wait_for(reply_mail, 30, what="the reply at the SMTP server")
+    assert case in m["Subject"]
+    assert "paczka" in m.get_body(("plain",)).get_content()
+    replies = [e for e in con.fetch_all(["case.replied"]) if e["payload"]["case"] == case]
+    assert len(replies) == 1 and replies[0]["payload"]["by"] == "user:sam"
+    # an empty reply is refused beside the field, nothing journaled
+    p = case_page(b, case)
+    st, _, data, _ = b.submit(p, action, extra={"message": "   "})
+    assert st == 400 and "message-error" in Page(data).ids
+
+
+def test_console__retag_and_resolve_are_journaled_by_the_user(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    case = complain(con, "retag-c", "late delivery")
+    p = case_page(b, case)
+    assert p.forms["/cases/%s/retag" % case]["code"] == ["shipping_delay"]
+    st, _, _, _ = b.submit(p, "/cases/%s/retag" % case, extra={"code": ["price", "other"]})
+    assert st == 303
+    assert b.submit(p, "/cases/%s/retag" % case, extra={"code": ["nonsense"]})[0] == 400
+    assert b.submit(p, "/cases/%s/retag" % case, extra={"code": []})[0] == 400
+    p = case_page(b, case)
+    assert b.submit(p, "/cases/%s/resolve" % case)[0] == 303
+    retag = [e for e in con.fetch_all(["case.retagged"]) if e["payload"]["case"] == case]
+    resolve = [e for e in con.fetch_all(["case.resolved"]) if e["payload"]["case"] == case]
+    assert [e["payload"] for e in retag] == [{"case": case, "by": "user:ada",
+                                             "codes": ["price", "other"]}]
+    assert [e["payload"] for e in resolve] == [{"case": case, "by": "user:ada"}]
+
+    def applied():
+        p = case_page(b, case)
+        return p if "resolved" in p.all_text() and "user:ada" in p.all_text() else None
+    p = wait_for(applied, 30, what="the history to show the changes")
+    assert "/cases/%s/resolve" % case not in p.forms  # resolved: no resolve form
+
+
+# --- a real browser ---------------------------------------------------------
+def test_console__chromium_signs_in_follows_next_and_replies_to_a_case(con):
+    """Debian's Chromium, headless, through chromedriver: what the pages do
+    in a browser that applies the CSP, the cookie flags and Origin."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    case = complain(con, "chrome-c", "my parcel is late <b>again</b>\nsecond line")
+    case_page(_signed_in(con), case)
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--lang=en"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        drv.get(con.console_origin + "/cases/" + case)
+        assert "/login?next=%2Fcases%2F" + case in drv.current_url
+        drv.find_element(By.ID, "username").send_keys("ada")
+        drv.find_element(By.ID, "password").send_keys(PASSWORD)
+        drv.find_element(By.CSS_SELECTOR, "form.login button").click()
+        wait_for(lambda: drv.current_url.endswith("/cases/" + case), 20, what="the case")
+        assert drv.find_element(By.TAG_NAME, "h1").text == "Case " + case
+        said = drv.find_element(By.CSS_SELECTOR, "blockquote.said")
+        assert "late <b>again</b>\nsecond line" in said.text  # text, not markup
+        assert drv.find_elements(By.CSS_SELECTOR, "blockquote.said b") == []
+        # the stylesheet applied under the CSP
+        assert said.value_of_css_property("white-space") == "pre-wrap"
+        drv.find_element(By.ID, "message").send_keys("We are on it.")
+        drv.find_element(By.CSS_SELECTOR, "form[action$='/reply'] button").click()
+        wait_for(lambda: "done=reply" in drv.current_url, 20, what="the reply's redirect")
+        assert drv.find_element(By.CSS_SELECTOR, ".done").text
+        csp = [m["message"] for m in drv.get_log("browser") if "Content Security" in m["message"]]
+        assert csp == []
+    finally:
+        drv.quit()
+    replies = [e for e in con.fetch_all(["case.replied"]) if e["payload"]["case"] == case]
+    assert [e["payload"]["by"] for e in replies] == ["user:ada"]
+
+
+def _signed_in(h, name="ada"):
+    b = Browser(h.console_port)
+    assert b.login(name)[0] == 303
+    return b
+
+
+def test_console__pages_speak_the_accounts_language_else_the_browsers(con):
+    for header, lang, word in (("ru-RU,ru;q=0.9,en;q=0.5", "ru", "Вход"), ("zh-CN", "zh", "登录"),
+                               ("be", "be", "Уваход"), ("de-DE,pl;q=0.5", "pl", "Logowanie"),
+                               ("de", "en", "Sign in")):
+        p = Page(Browser(con.console_port, lang=header).get("/login")[2])
+        assert (p.lang, p.forms["/login"]["csrf"] != []) == (lang, True), header
+        assert word in p.all_text(), header
+    ada = Browser(con.console_port, lang="ru")  # no --locale: the browser's
+    assert ada.login("ada")[0] == 303
+    p = ada.page("/cases")
+    assert p.lang == "ru" and "Обращения" in p.all_text()
+    sam = Browser(con.console_port, lang="ru")  # --locale pl wins
+    assert sam.login("sam")[0] == 303
+    p = sam.page("/cases")
+    assert p.lang == "pl" and "Zgłoszenia" in p.all_text()
