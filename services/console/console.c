@@ -129,9 +129,7 @@ static void s_handle(console_req_t *r)
     console_header(r, "X-Content-Type-Options", "nosniff");
     console_header(r, "X-Frame-Options", "DENY");
     console_header(r, "Referrer-Policy", "same-origin");
-    console_header(r, "Content-Security-Policy",
-                   "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                   "frame-ancestors 'none'; base-uri 'none'");
+    console_header(r, "Content-Security-Policy", CONSOLE_CSP);
     if (r->con->conf.secure) /* behind https: the browser never tries http again */
         console_header(r, "Strict-Transport-Security", "max-age=31536000");
     int found = -1;

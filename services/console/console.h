@@ -91,6 +91,12 @@ typedef struct {
     char locale[36];         /* the words' language of this answer */
 } console_req_t;
 
+/* the pages' Content-Security-Policy: the console's own stylesheet, no
+ * script, no frames, forms only to itself */
+#define CONSOLE_CSP                                                                        \
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "            \
+    "frame-ancestors 'none'; base-uri 'none'"
+
 /* --- console_http.c: the only file that knows libmicrohttpd ------------- */
 /* console_http_start - serve listen ("host:port", "[v6]:port") with threads
  * workers over epoll, bodies up to max_body; each request is handed to

@@ -6,10 +6,12 @@
  * accessors of console.h, so a shared HTTP layer can take this file's place
  * without touching the pages.
  *
- * Threads: a small pool of workers (MHD_USE_EPOLL_INTERNAL_THREAD with
- * MHD_OPTION_THREAD_POOL_SIZE), each serving many connections, instead of a
- * thread per connection: staff are few, and a page waits only for
- * hark-intake or the journal (milliseconds) or for one Argon2id check.
+ * Behind the front door the gateway uses too (common/httpd.c: connection
+ * limits, head and body deadlines, malformed requests answered with the
+ * console's own error page).  Threads: a small pool (libmicrohttpd's epoll
+ * mode), each serving many connections, instead of a thread per
+ * connection: staff are few, and a page waits only for hark-intake or the
+ * journal (milliseconds) or for one Argon2id check.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,10 +24,12 @@
 #include <strings.h>
 
 #include "console.h"
+#include "httpd.h"
 #include "log.h"
+#include "words.h"
 
 struct console_http {
-    struct MHD_Daemon *d;
+    httpd_t *d;                /* the shared front door (common/httpd.c) */
     console_t *con;
     void (*handle)(console_req_t *r);
     size_t max_body;
@@ -97,75 +101,67 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* s_mhd_log - MHD's own errors as our log lines */
-static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+/* s_front_error - an error the shared front door answers itself (a head
+ * too large, slow or malformed; too many connections): the console's own
+ * error page, in the reader's language, under the console's CSP */
+static void s_front_error(void *cls, unsigned status, const char *code, const char *message,
+                          const char *field, const char *path, const char *lang, buf_t *out,
+                          const char **content_type, const char **csp)
 {
-    (void)cls;
-    char msg[512], q[560];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    msg[strcspn(msg, "\n")] = '\0';
-    log_warn("event=httpd message=%s", log_quote(msg, q, sizeof q));
-}
-
-/* s_listen_addr - "host:port" or "[v6]:port" into a sockaddr; 0/-1 */
-static int s_listen_addr(const char *listen, struct sockaddr_storage *ss, int *v6)
-{
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon)
-        return -1;
-    size_t hl = (size_t)(colon - listen);
-    if (hl >= sizeof host)
-        return -1;
-    memcpy(host, listen, hl);
-    host[hl] = '\0';
-    int port = atoi(colon + 1);
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        host[strlen(host) - 1] = '\0';
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *v6 = 1;
-        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? 0 : -1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *v6 = 0;
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof host, "127.0.0.1");
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+    (void)code, (void)message, (void)field, (void)path;
+    console_http_t *h = cls;
+    console_req_t tmp = {.con = h->con};
+    const char *loc = words_accept(h->con->words, lang);
+    snprintf(tmp.locale, sizeof tmp.locale, "%s", loc ? loc : words_locale(h->con->words, NULL));
+    /* the page words there are: the front door's own statuses read as the
+     * nearest one (a slow or refused request: try again; a bad one: 400) */
+    unsigned shown = status == 408 || status == 503 ? 503
+                     : status == 429               ? 429
+                     : status == 413 || status == 431 ? 413
+                                                   : 400;
+    console_page_error(&tmp, shown);
+    buf_append(out, tmp.out.data ? tmp.out.data : "", tmp.out.len);
+    *content_type = tmp.content_type ? tmp.content_type : "text/html; charset=utf-8";
+    *csp = CONSOLE_CSP;
+    for (size_t i = 0; i < tmp.n_hdr; i++)
+        free(tmp.hdr_value[i]);
+    buf_free(&tmp.out);
 }
 
 console_http_t *console_http_start(const char *listen, unsigned threads, size_t max_body,
                                    void (*handle)(console_req_t *r), console_t *con)
 {
-    struct sockaddr_storage ss;
-    int v6 = 0;
-    if (s_listen_addr(listen, &ss, &v6)) {
-        log_error("event=bad_listen listen=%s", listen);
-        return NULL;
-    }
     console_http_t *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
     h->con = con;
     h->handle = handle;
     h->max_body = max_body;
-    h->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
-        NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 256u,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_NOTIFY_COMPLETED, s_completed, h,
-        MHD_OPTION_END);
+    /* the console's pages are staff pages: few people, so the limits are
+     * small and fixed (hark-console(8)); the front door is the gateway's */
+    httpd_config_t hc = {
+        .listen = listen,
+        .name = "console",
+        .threads = threads,
+        .max_connections = 256,
+        .per_ip_connections = 64,
+        .head_timeout_ms = 10000,
+        .body_timeout_ms = 60000,
+        .idle_timeout_ms = 30000,
+        .max_header = 16 * 1024,
+        .max_body = (long long)max_body,
+        .error = s_front_error,
+        .error_cls = h,
+        .access = s_access,
+        .access_cls = h,
+        .completed = s_completed,
+        .completed_cls = h,
+    };
+    h->d = httpd_new(&hc);
     if (!h->d) {
-        log_error("event=listen_failed listen=%s error=\"%s\"", listen, strerror(errno));
         free(h);
         return NULL;
     }
-    log_info("event=listening listen=%s threads=%u", listen, threads);
     return h;
 }
 
@@ -173,8 +169,7 @@ void console_http_stop(console_http_t **p)
 {
     if (!p || !*p)
         return;
-    if ((*p)->d)
-        MHD_stop_daemon((*p)->d);
+    httpd_destroy(&(*p)->d);
     free(*p);
     *p = NULL;
 }

@@ -632,3 +632,27 @@ def test_console__pages_speak_the_accounts_language_else_the_browsers(con):
     assert sam.login("sam")[0] == 303
     p = sam.page("/cases")
     assert p.lang == "pl" and "Zgłoszenia" in p.all_text()
+
+
+def test_console__a_malformed_or_oversized_request_gets_the_console_page_in_the_readers_language(
+        con):
+    # the console stands behind the gateway's front door (common/httpd.c):
+    # what it refuses before any page runs is still a console page
+    import socket
+    for raw, status in ((b"GET /cases HTTP/1.1\r\nHost: x\r\nAccept-Language: pl\r\nX-Big: " +
+                         b"a" * 20000 + b"\r\n\r\n", 431),
+                        (b"GET /cases HTTP/1.1\r\nAccept-Language: pl\r\n\r\n", 400)):
+        s = socket.create_connection(("127.0.0.1", con.console_port), timeout=10)
+        s.sendall(raw)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        head, _, body = got.partition(b"\r\n\r\n")
+        assert int(head.split()[1]) == status
+        assert b"text/html" in head and b"default-src 'none'" in head
+        page = Page(body.decode())
+        assert page.lang == "pl", body[:300]
