@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import urllib.parse
 from html.parser import HTMLParser
 
@@ -496,9 +497,11 @@ def test_console__inbox_lists_breached_first_and_pages(tmp_path):
         b2 = Browser(h.console_port)
         assert b2.login("ada")[0] == 303  # at 2 h
         clock.write_text(str(7200 + 9000))  # 4.5 h: b's is too old, idle only 2.5 h
-        wait_for(lambda: b.get("/cases")[0] == 303, 5, what="the session to end at session_max")
+        time.sleep(0.3)  # each thread keeps the clock file's value for 100 ms
+        wait_for(lambda: b.get("/cases")[0] == 303, 30, what="the session to end at session_max")
         clock.write_text(str(7200 + 12600))  # b2's unused 3.5 h, 3.5 h old
-        wait_for(lambda: b2.get("/cases")[0] == 303, 5, what="the idle session to end")
+        time.sleep(0.3)  # a request read at the old time would count as a use
+        wait_for(lambda: b2.get("/cases")[0] == 303, 30, what="the idle session to end")
         assert b.login("ada")[0] == 303 and b.get("/cases")[0] == 200
     finally:
         h.stop()
