@@ -165,7 +165,8 @@ const config_setting_t config_table[] = {
     {"survey", "alert_to", CFG_EMAIL, "", 0, 0, NULL,
      "where a detractor's answer is mailed (empty: no alerts)"},
     {"survey", "staff_url", CFG_URL, NULL, 0, 0, NULL,
-     "the link in detractor alerts (default: [gateway] public_url)"},
+     "Hark Console's public address, linked from detractor alerts (URL/cases?customer=ID)"
+     " and the digest (URL/cases); default: [console] public_url, else http://127.0.0.1:8081"},
     {"survey", "digest_to", CFG_EMAIL, "", 0, 0, NULL,
      "where the weekly NPS digest is mailed (empty: no digest)"},
     {"survey", "digest_day", CFG_ENUM, "mon", 0, 0, "mon tue wed thu fri sat sun",
