@@ -204,7 +204,8 @@ const config_setting_t config_table[] = {
     {"intake", "reasons", CFG_PATH, "config/reasons.conf", 0, 0, NULL,
      "the reason taxonomy and teams (relative to the working directory)"},
     {"intake", "staff_url", CFG_URL, NULL, 0, 0, NULL,
-     "base of the case links in team alerts (default: [gateway] public_url)"},
+     "Hark Console's public address: team and breach alerts link URL/cases/ID;"
+     " default: [console] public_url, else http://127.0.0.1:8081"},
     {"intake", "timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long the gateway and the CLI wait for hark-intake before giving up"},
     {"intake", "form_rate", CFG_INT, "20", 1, 100000, NULL,
