@@ -165,7 +165,8 @@ const config_setting_t config_table[] = {
     {"survey", "alert_to", CFG_EMAIL, "", 0, 0, NULL,
      "where a detractor's answer is mailed (empty: no alerts)"},
     {"survey", "staff_url", CFG_URL, NULL, 0, 0, NULL,
-     "the link in detractor alerts (default: [gateway] public_url)"},
+     "Hark Console's public address, linked from detractor alerts (URL/cases?customer=ID)"
+     " and the digest (URL/cases); default: [console] public_url, else http://127.0.0.1:8081"},
     {"survey", "digest_to", CFG_EMAIL, "", 0, 0, NULL,
      "where the weekly NPS digest is mailed (empty: no digest)"},
     {"survey", "digest_day", CFG_ENUM, "mon", 0, 0, "mon tue wed thu fri sat sun",
@@ -203,7 +204,8 @@ const config_setting_t config_table[] = {
     {"intake", "reasons", CFG_PATH, "config/reasons.conf", 0, 0, NULL,
      "the reason taxonomy and teams (relative to the working directory)"},
     {"intake", "staff_url", CFG_URL, NULL, 0, 0, NULL,
-     "base of the case links in team alerts (default: [gateway] public_url)"},
+     "Hark Console's public address: team and breach alerts link URL/cases/ID;"
+     " default: [console] public_url, else http://127.0.0.1:8081"},
     {"intake", "timeout", CFG_DURATION, "5s", MS(100), SEC(120), NULL,
      "how long the gateway and the CLI wait for hark-intake before giving up"},
     {"intake", "form_rate", CFG_INT, "20", 1, 100000, NULL,

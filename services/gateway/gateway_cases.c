@@ -20,20 +20,38 @@
 #include "reasons.h"
 
 /* s_case_exists - 1 when hark-intake knows id, 0 when not (answered
- * 404), -1 when it did not answer (answered 503) */
-static int s_case_exists(gateway_req_t *r, const char *id)
+ * 404), -1 when it did not answer (answered 503).  With reply set, a case
+ * whose customer cannot be mailed is 0 too (answered 409 no_usable_email):
+ * a reply nobody receives must not stop the first-response clock. */
+static int s_case_exists(gateway_req_t *r, const char *id, int reply)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
-    json_t *reply =
+    json_t *answer =
         gateway_call(r->gw, "intake", CMD_INTAKE_CASES, req, r->gw->conf.intake_timeout_ms, cmd);
     json_decref(req);
-    int rc = reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : reply ? 0 : -1;
-    if (rc == 0)
+    int rc = answer && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0 ? 1 : answer ? 0 : -1;
+    const char *why = rc == 1 ? json_string_value(json_object_get(
+                                    json_array_get(json_object_get(answer, "cases"), 0),
+                                    "unreachable"))
+                              : NULL;
+    if (rc == 0) {
         gateway_error(r, 404, "not_found", "no such case", "case", -1);
-    else if (rc < 0)
+    } else if (rc < 0) {
         gateway_relay(r, "intake", NULL, cmd, "");
-    json_decref(reply);
+    } else if (reply && why) {
+        gateway_error(r, 409, "no_usable_email",
+                      strcmp(why, "no_customer") == 0
+                          ? "the case has no customer to mail a reply to; nothing stored"
+                      : strcmp(why, "bounced") == 0
+                          ? "the customer's email address bounced; nothing stored (a customer"
+                            " event with a working address fixes it)"
+                          : "the customer has no email address Hark knows; nothing stored (send"
+                            " a customer event with their email first)",
+                      "case", -1);
+        rc = 0;
+    }
+    json_decref(answer);
     return rc;
 }
 
@@ -110,7 +128,7 @@ static void s_case_action(gateway_req_t *r, const char *id, const char *action)
         }
         json_object_set_new(p, "codes", clean);
     }
-    if (s_case_exists(r, id) != 1)
+    if (s_case_exists(r, id, strcmp(type, EV_CASE_REPLIED) == 0) != 1)
         goto done;
     char key[400];
     if (idem)

@@ -178,6 +178,17 @@ static json_t *s_get(cli_t *cli, const char *id)
     return c;
 }
 
+/* s_unreachable_text - INTAKE_CASES' "unreachable" for a person */
+static const char *s_unreachable_text(const char *why)
+{
+    return strcmp(why, "no_customer") == 0 ? "the case has no customer to mail a reply to"
+           : strcmp(why, "bounced") == 0
+               ? "the customer's email address bounced (no usable email); fix it with a"
+                 " customer event carrying a working address"
+               : "the customer has no usable email (Hark knows no address); send a customer"
+                 " event with their email first";
+}
+
 /* s_show - hark cases show ID */
 static int s_show(cli_t *cli)
 {
@@ -204,6 +215,8 @@ static int s_show(cli_t *cli)
            S(c, "due_at"), S(c, "first_reply_at"));
     if (json_object_get(c, "order_id"))
         s_puts_safe("order:     %s\n", S(c, "order_id"));
+    if (json_object_get(c, "unreachable"))
+        printf("replies:   refused: %s\n", s_unreachable_text(S(c, "unreachable")));
     if (json_object_get(c, "text"))
         s_puts_safe("\n%s\n", S(c, "text"));
     printf("\nhistory:\n");
@@ -297,6 +310,16 @@ static int s_action(cli_t *cli, const char *what)
     }
     json_t *c = s_get(cli, id);
     if (!c) {
+        json_decref(p);
+        return 1;
+    }
+    /* a reply nobody can receive is refused, so it never counts as the
+     * first response (hark-intake would keep it only as a note) */
+    const char *why = json_string_value(json_object_get(c, "unreachable"));
+    if (why && strcmp(type, EV_CASE_REPLIED) == 0) {
+        fprintf(stderr, "hark: cases reply %s: not sent, nothing stored: %s\n", id,
+                s_unreachable_text(why));
+        json_decref(c);
         json_decref(p);
         return 1;
     }

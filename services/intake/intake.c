@@ -3,21 +3,23 @@
  * complaint, cancellation and NPS comment becomes a case with reason codes,
  * an owning team and a first-response clock.
  *
- * Owns:     intake.db ([intake] db): customers (contact copies), cases,
- *           notes (a case's history), outbox (events on their way to the
- *           journal).
+ * Owns:     intake.db ([intake] db): customers (contact copies),
+ *           suppressions (hard-bounced addresses), cases, notes (a case's
+ *           history), outbox (events on their way to the journal).
  * Consumes: customer; complaint, cancellation (gateway) and feedback.given
  *           (hark-survey's NPS comments): open a case; case.replied,
  *           case.retagged, case.resolved (staff, journaled by the gateway's
  *           admin API and `hark cases`); loop.notified (hark-loop: the
- *           customer was told a loop closed; open cases get "loop closed").
+ *           customer was told a loop closed; open cases get "loop closed");
+ *           mail.bounced (the address is unusable for replies).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,
  *           /alert), complaint_reply (intake/<offset>/reply),
  *           complaint_breach (intake/breach/<case>).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
- * Config:   [intake] control db reasons staff_url; [gateway] public_url;
+ * Config:   [intake] control db reasons staff_url (else [console]
+ *           public_url: the alerts link Hark Console's case pages);
  *           [mailer] templates default_locale (the staff mails' fixed texts
  *           and the cases' notes: the "intake" words of words.json).
  *           The taxonomy and the teams' business hours are in [intake]
@@ -43,6 +45,13 @@
  * One case per survey invite: a changed answer (the survey page allows it)
  * updates the invite's case instead of opening another (s_nps_again).
  *
+ * Replies: a reply only counts as the first response when it can reach
+ * the customer.  One to a case without a customer, a customer without an
+ * address or one whose address hard-bounced is kept as a note with "reply
+ * not sent", and the clock runs on; the gateway and `hark cases reply`
+ * refuse it before journaling (INTAKE_CASES says "unreachable"), so this
+ * is for a race with a bounce or a changed address.
+ *
  * Breaches: a timer finds cases past their deadline with no reply and, in
  * one transaction, marks each alerted and queues its complaint_breach in
  * the outbox (key intake/breach/<case>): one alert per case, ever.  It
@@ -59,6 +68,7 @@
 #include "intake.h"
 #include "log.h"
 #include "service.h"
+#include "staff_link.h"
 #include "words.h"
 
 static int s_init(service_t *svc);
@@ -74,6 +84,7 @@ static const service_event_t s_events[] = {
     {EV_CASE_RETAGGED, intake_case_staff},
     {EV_CASE_RESOLVED, intake_case_staff},
     {EV_LOOP_NOTIFIED, intake_case_loop_notified},
+    {EV_MAIL_BOUNCED, intake_case_bounced},
     {NULL, NULL},
 };
 
@@ -113,12 +124,7 @@ static int s_init(service_t *svc)
     if (!s)
         return -1;
     service_set_state(svc, s);
-    const char *staff = config_get(cfg, "intake", "staff_url");
-    snprintf(s->staff_url, sizeof s->staff_url, "%s",
-             staff ? staff : config_get(cfg, "gateway", "public_url"));
-    size_t ul = strlen(s->staff_url);
-    while (ul > 0 && s->staff_url[ul - 1] == '/')
-        s->staff_url[--ul] = '\0';
+    staff_link_base(cfg, "intake", s->staff_url, sizeof s->staff_url);
     int errors = 0;
     s->reasons = reasons_load(config_get(cfg, "intake", "reasons"), s_config_error, NULL,
                               &errors);

@@ -64,6 +64,12 @@ extern const char *const intake_store_migrations[];
 json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,
                       size_t errlen);
 
+/* intake_store_unreachable - why a reply to customer cid (NULL: none)
+ * cannot be mailed: "no_customer", "no_email" (intake.db knows no address)
+ * or "bounced" (the address hard-bounced); NULL when it can.  An
+ * unsubscribe does not count: a reply to a complaint is not marketing. */
+const char *intake_store_unreachable(sqlite3 *db, const char *cid);
+
 /* intake_store_cases - INTAKE_CASES: a list (filters) or one case with notes */
 json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
                            char *err, size_t errlen);
@@ -77,7 +83,7 @@ typedef struct {
     reasons_t *reasons;
     intake_match_t *match; /* the taxonomy's keywords */
     words_t *words;        /* fixed texts of the staff mails (words.json "intake") */
-    char staff_url[512];   /* [intake] staff_url, else [gateway] public_url; no trailing '/' */
+    char staff_url[512];   /* Hark Console's address (staff_link_base); no trailing '/' */
     int due_timer;
     long long opened;
 } intake_t;
@@ -89,6 +95,7 @@ int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, co
 int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
+int intake_case_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 /* intake_case_breaches - the timer (arg: the service) that alerts cases
  * past their deadline and flushes the outbox (intake_case.c) */
 int intake_case_breaches(evloop_t *loop, void *arg);

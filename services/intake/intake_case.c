@@ -15,6 +15,7 @@
 #include "intake.h"
 #include "log.h"
 #include "outbox.h"
+#include "staff_link.h"
 #include "words.h"
 
 #define BREACH_BATCH 200
@@ -79,10 +80,11 @@ static void s_contact(sqlite3 *db, const char *cid, s_contact_t *c)
     db_finish(st);
 }
 
-/* s_staff_url - the case's page for staff (the admin API's view) */
+/* s_staff_url - the case's page in Hark Console (a browser there logs in
+ * first; the admin API would answer it 401) */
 static void s_staff_url(intake_t *s, const char *case_id, char *out, size_t len)
 {
-    snprintf(out, len, "%s/v1/cases/%s", s->staff_url, case_id);
+    staff_link_make(s->staff_url, "/cases/", case_id, out, len);
 }
 
 /* s_codes_text - codes idx[0..n) as "a b c" */
@@ -442,6 +444,17 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         const char *message = json_string_value(json_object_get(p, "message"));
         if (!message)
             return -1;
+        const char *why = intake_store_unreachable(db, *cid ? cid : NULL);
+        if (why) { /* kept, but nobody was answered: the clock runs on */
+            log_warn("event=reply_not_sent case=%s why=%s by=%s", log_value(id), why,
+                     log_value(by));
+            if (s_note(db, id, at, by, "reply", message))
+                return -1;
+            return s_note_say(s, db, id, at, NULL, "note",
+                              strcmp(why, "no_customer") == 0 ? "intake.note_no_customer"
+                                                              : "intake.note_reply_unsent",
+                              NULL);
+        }
         /* the first reply stops the first-response clock */
         int rc = s_case_at(db, "UPDATE cases SET first_reply_at = coalesce(first_reply_at, ?2),"
                                " status = CASE status WHEN 'resolved' THEN status"
@@ -449,8 +462,6 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         if (rc || s_note(db, id, at, by, "reply", message))
             return -1;
         log_info("event=case_replied case=%s by=%s", log_value(id), log_value(by));
-        if (!*cid)
-            return s_note_say(s, db, id, at, NULL, "note", "intake.note_no_customer", NULL);
         json_t *vars = json_pack("{s:s,s:s}", "case_number", id, "reply", message);
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "customer_id", cid, "template",
                                  "complaint_reply", "category", "complaint", "vars", vars);
@@ -587,6 +598,14 @@ int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, co
 int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     return s_woken(svc, s_staff(service_state(svc), db, ev, c));
+}
+
+/* intake_case_bounced - mail.bounced: a reply to that address is refused */
+int intake_case_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
+                             "bounced");
 }
 
 /* intake_case_loop_notified - loop.notified: the customer's open cases noted */

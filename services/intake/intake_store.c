@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "contacts.h"
 #include "db.h"
 #include "intake.h"
 
@@ -44,6 +45,9 @@ const char *const intake_store_migrations[] = {
      * answers update it */
     "ALTER TABLE cases ADD COLUMN invite TEXT;"
     "CREATE INDEX cases_invite ON cases(invite) WHERE invite IS NOT NULL;",
+    /* 3: addresses that hard-bounced (mail.bounced): a reply to them is
+     * refused, as one with no address at all */
+    "CREATE TABLE suppressions(address TEXT PRIMARY KEY, reason TEXT NOT NULL);",
     NULL,
 };
 
@@ -67,6 +71,24 @@ static void s_set_str(json_t *o, const char *key, sqlite3_stmt *st, int i)
 {
     if (s_col(st, i))
         json_object_set_new(o, key, json_string(s_col(st, i)));
+}
+
+/* intake_store_unreachable - why a reply cannot be mailed to customer cid */
+const char *intake_store_unreachable(sqlite3 *db, const char *cid)
+{
+    if (!cid || !*cid)
+        return "no_customer";
+    sqlite3_stmt *st = db_prepare(db, "SELECT email FROM customers WHERE id = ?");
+    if (!st)
+        return "no_email";
+    sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    char email[320] = "";
+    if (sqlite3_step(st) == SQLITE_ROW && s_col(st, 0))
+        snprintf(email, sizeof email, "%s", s_col(st, 0));
+    db_finish(st);
+    if (!*email)
+        return "no_email";
+    return contacts_suppressed(db, email) ? "bounced" : NULL;
 }
 
 #define S_CASE_COLS                                                                          \
@@ -137,6 +159,11 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
         if (!c) {
             return json_pack("{s:[]}", "cases"); /* the caller says not_found */
         }
+        /* the gateway and the CLI refuse a reply that could not be mailed */
+        const char *why =
+            intake_store_unreachable(db, json_string_value(json_object_get(c, "customer_id")));
+        if (why)
+            json_object_set_new(c, "unreachable", json_string(why));
         json_t *notes = json_array();
         st = db_prepare(db, "SELECT at, by, kind, text FROM notes WHERE case_id = ? ORDER BY id");
         if (st) {

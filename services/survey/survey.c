@@ -18,6 +18,7 @@
  *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url
+ *           (else [console] public_url: the staff mails link Hark Console)
  *           digest_to digest_day digest_hour;
  *           [gateway] public_url; [mailer] default_locale; [hark] token_key.
  *

@@ -69,7 +69,7 @@ typedef struct {
     int digest_wday, digest_hour; /* tm_wday; 0..23 in default_tz */
     const char *default_locale; /* [mailer] */
     char public_url[512];       /* [gateway] public_url without a trailing '/' */
-    const char *staff_url;      /* [survey] staff_url, else public_url */
+    char staff_url[512];        /* Hark Console's address (staff_link_base), no '/' at the end */
 } survey_config_t;
 
 /* survey_config_load - fill out from cfg (already checked); out keeps

@@ -11,6 +11,7 @@
 #include "contacts.h"
 #include "db.h"
 #include "log.h"
+#include "staff_link.h"
 #include "survey.h"
 #include "tz.h"
 
@@ -168,9 +169,14 @@ static int s_alert(survey_t *s, sqlite3 *db, consumer_t *c, const hark_event_t *
         snprintf(email, sizeof email, "%s", s_col(st, 1) ? s_col(st, 1) : "");
     }
     db_finish(st);
+    /* the case hark-intake opens from a comment gets its id only when the
+     * journal stores our feedback.given, so the link is the customer's
+     * cases in Hark Console (this answer's among them) */
+    char staff[1200];
+    staff_link_make(s->set.staff_url, "/cases?customer=", cid, staff, sizeof staff);
     json_t *vars = json_pack("{s:s,s:i,s:s}", "customer_name",
                              *name ? name : *email ? email : cid, "score", score, "staff_url",
-                             s->set.staff_url);
+                             staff);
     if (*email)
         json_object_set_new(vars, "customer_email", json_string(email));
     if (comment)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "staff_link.h"
 #include "survey.h"
 
 /* survey_config_load - [survey] and the [gateway] and [mailer] keys the
@@ -31,6 +32,5 @@ void survey_config_load(const config_t *cfg, survey_config_t *out)
     size_t ul = strlen(out->public_url);
     while (ul > 0 && out->public_url[ul - 1] == '/')
         out->public_url[--ul] = '\0';
-    const char *staff = config_get(cfg, "survey", "staff_url");
-    out->staff_url = staff && *staff ? staff : out->public_url;
+    staff_link_base(cfg, "survey", out->staff_url, sizeof out->staff_url);
 }

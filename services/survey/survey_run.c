@@ -20,6 +20,7 @@
 #include "db.h"
 #include "log.h"
 #include "outbox.h"
+#include "staff_link.h"
 #include "survey.h"
 
 #define DAY_MS 86400000LL
@@ -427,8 +428,9 @@ static json_t *s_digest_mail(sqlite3 *db, const survey_env_t *env, int64_t prev,
     }
     db_finish(st);
     json_object_set_new(vars, "comments", comments);
-    if (env->set->staff_url && *env->set->staff_url)
-        json_object_set_new(vars, "staff_url", json_string(env->set->staff_url));
+    char staff[600]; /* Hark Console's inbox */
+    staff_link_make(env->set->staff_url, "/cases", NULL, staff, sizeof staff);
+    json_object_set_new(vars, "staff_url", json_string(staff));
     return json_pack("{s:s,s:s,s:s,s:o}", "address", env->set->digest_to, "template", "nps_digest",
                      "category", "alert", "vars", vars);
 }
