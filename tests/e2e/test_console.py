@@ -751,6 +751,15 @@ def test_console__support_closes_a_loop_per_locale_with_preview_progress_and_rep
         assert not [t for t, a in page.tags if t in ("iframe", "script")]
         assert page.forms["/loops/new"]["title.ru"] == [RU_TITLE]  # kept for the close
         assert h.fetch_all(["loop.closed"]) == []
+        # a bad form is the form again with what is wrong, and nothing journaled
+        assert b.get("/loops/new?reason=nope")[0] == 400
+        st, _, data, _ = b.submit(page, "/loops/new", extra=dict(texts, message=""))
+        assert st == 400 and 'role="alert"' in data and "announcement" in data
+        st, _, data, _ = b.submit(page, "/loops/new", extra=dict(texts, **{"message.ru": ""}))
+        assert st == 400 and "texts.ru" in Page(data).all_text()
+        assert Page(data).forms["/loops/new"]["title.ru"] == [RU_TITLE]  # kept
+        assert b.submit(page, "/loops/new", extra=dict(texts, nonce="x"))[0] == 400
+        assert h.fetch_all(["loop.closed"]) == []
 
         # a marketer reads the report but may not close; no CSRF token: 403
         m = Browser(h.console_port)
