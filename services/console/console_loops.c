@@ -263,6 +263,19 @@ static json_t *s_locales(console_req_t *r, const json_t *preview)
     return a;
 }
 
+/* s_fallback_row - how row (of locale loc, whose customers read the
+ * fallback) says so: "the fallback" for the language the fallback is
+ * written in ("en", "en-gb" for "en"), else "falls back to" it */
+static void s_fallback_row(console_req_t *r, json_t *row, const char *loc, const char *fallback)
+{
+    char tag[40];
+    size_t n = strlen(fallback);
+    int same = loop_check_locale(loc && *loc ? loc : r->con->conf.default_locale, tag,
+                                 sizeof tag) == 0 &&
+               strncmp(tag, fallback, n) == 0 && (tag[n] == '\0' || tag[n] == '-');
+    json_object_set_new(row, same ? "is_fallback" : "falls_back", json_string(fallback));
+}
+
 /* s_render - the form's page: f (what was typed), the counts and which
  * text each locale reads (preview), the rendered samples (when rendered),
  * an error */
@@ -293,7 +306,7 @@ static void s_render(console_req_t *r, unsigned status, const s_form_t *f, const
             if (t && strcmp(t, "fallback") != 0)
                 json_object_set_new(row, "own", json_string(t));
             else if (t)
-                json_object_set_new(row, "falls_back", json_string(f->fallback));
+                s_fallback_row(r, row, k, f->fallback);
             json_array_append_new(counts, row);
         }
         json_t *skipped = json_array();
@@ -325,7 +338,7 @@ static void s_render(console_req_t *r, unsigned status, const s_form_t *f, const
             if (tl && strcmp(tl, "fallback") != 0)
                 json_object_set_new(row, "own", json_string(tl));
             else
-                json_object_set_new(row, "falls_back", json_string(f->fallback));
+                s_fallback_row(r, row, fl, f->fallback);
             json_array_append_new(samples, row);
         }
         json_object_set_new(ctx, "picked", json_pack("{s:s,s:O,s:o,s:o,s:b,s:o,s:o,s:o,s:b}",

@@ -740,10 +740,11 @@ def test_console__support_closes_a_loop_per_locale_with_preview_progress_and_rep
         assert st == 200, re.findall(r"class=\"err\"[^<]*<", data) or data[:500]
         counts = _counts(data)
         assert counts["ru"][1] == "own text (ru)" and counts["pl"][1] == "own text (pl)"
-        assert counts["de"][1] == "falls back to en" and counts["en"][1] == "falls back to en"
+        assert counts["de"][1] == "falls back to en" and counts["en"][1] == "the fallback (en)"
         page = Page(data)
         text = page.all_text()
-        assert "de: falls back to en" in text and "ru: own text (ru)" in text, re.findall(r"<h3>.*</h3>", data)
+        assert "de: falls back to en" in text and "ru: own text (ru)" in text and \
+            "en: the fallback (en)" in text, re.findall(r"<h3>.*</h3>", data)
         assert RU_TITLE in text and PL_TITLE in text and "Мы сменили" in text
         assert SAID in text  # the customer's words, quoted in the email, as text
         assert "<script>alert(1)" not in data and "<b>now</b>" not in data
