@@ -410,6 +410,9 @@ ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer 
                                      "/cases/{case}?done=retag", 403)),
     ("POST", "/cases/{case}/nothing", ("/login", 404, 404, 403)),
     ("GET", "/cases/NOPE404", ("/login?next=%2Fcases%2FNOPE404", 404, 404, 404)),
+    ("GET", "/loops/new", ("/login?next=%2Floops%2Fnew", 200, 200, 403)),
+    ("POST", "/loops/new", ("/login", 400, 400, 403)),  # (no reason: 400)
+    ("POST", "/loops/some-loop", (405, 405, 405, 405)),
     ("GET", "/dashboard", (404, 404, 404, 404)),
     ("GET", "/login", (200, "/", "/", "/")),
     ("GET", "/console.css", (200, 200, 200, 200)),
