@@ -448,7 +448,7 @@ void console_loops_post(console_req_t *r)
     locales = s_locales(r, first);
     /* the close as POST /v1/loops takes it; a locale's pair left empty
      * falls back */
-    json_t *close = json_pack("{s:s,s:s,s:s}", "reason", f.reason, "title",
+    json_t *want = json_pack("{s:s,s:s,s:s}", "reason", f.reason, "title",
                               f.title ? f.title : "", "announcement", f.message ? f.message : "");
     json_t *texts = json_object(), *v;
     size_t i;
@@ -473,15 +473,15 @@ void console_loops_post(console_req_t *r)
         free(m);
     }
     if (json_object_size(texts))
-        json_object_set(close, "texts", texts);
+        json_object_set(want, "texts", texts);
     json_decref(texts);
     char by[CONSOLE_NAME_MAX + 8];
     snprintf(by, sizeof by, "user:%s", r->user.name);
     if (!f.title || !f.message)
         snprintf(msg, sizeof msg, "the fallback title or message is too long");
     else if (!*msg)
-        loop_check_request(close, 0, by, &payload, NULL, field, sizeof field, msg, sizeof msg);
-    json_decref(close);
+        loop_check_request(want, 0, by, &payload, NULL, field, sizeof field, msg, sizeof msg);
+    json_decref(want);
     if (!payload) {
         s_render(r, 400, &f, locales, first, msg);
         goto done;
