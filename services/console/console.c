@@ -33,9 +33,10 @@
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
  *
- * Roles: admin and support read and act on cases; a marketer reads them
- * (the inbox and a case, without the forms: what customers say is what
- * marketing needs to hear) and is refused every change with a 403.  The
+ * Roles: admin and support read and act on cases and close loops; a
+ * marketer reads them (the inbox, a case and the loop report, without the
+ * forms: what customers say is what marketing needs to hear) and is refused
+ * every change with a 403.  The
  * marketers' own pages (reports) come in a later version; until then there
  * is no /dashboard at all (404) rather than a page that pretends.  Account
  * administration is `hark user` for now, so admin differs from support only
