@@ -8,7 +8,8 @@
  *           (console_store.c).
  * Consumes: nothing.
  * Emits:    case.replied, case.retagged, case.resolved (by "user:NAME",
- *           via JOURNAL_APPEND), which hark-intake applies.
+ *           via JOURNAL_APPEND), which hark-intake applies; loop.closed
+ *           (by "user:NAME"), which hark-loop applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css              the one stylesheet
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -17,20 +18,25 @@
  *             GET  /cases/ID                 one case and its history
  *             POST /cases/ID/reply|retag|resolve   (admin, support)
  *                  (console_cases.c; the cases are asked of hark-intake)
+ *             GET  /loops  GET /loops/ID      the loop report, one close's
+ *             GET, POST /loops/new            progress; closing a loop
+ *                  (admin, support; console_loops.c, with hark-loop)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
- * Reads:    hark-intake's cases ([intake] control, its cases command).
+ * Reads:    hark-intake's cases ([intake] control, its cases command);
+ *           hark-loop's preview and report ([loop] control).
  * Config:   [console] listen public_url control db threads session_idle
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
- *           [gateway] journal_timeout; [mailer] templates default_locale
+ *           [gateway] journal_timeout loop_timeout; [loop] control; [mailer] templates default_locale
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
  *
- * Roles: admin and support read and act on cases; a marketer reads them
- * (the inbox and a case, without the forms: what customers say is what
- * marketing needs to hear) and is refused every change with a 403.  The
+ * Roles: admin and support read and act on cases and close loops; a
+ * marketer reads them (the inbox, a case and the loop report, without the
+ * forms: what customers say is what marketing needs to hear) and is refused
+ * every change with a 403.  The
  * marketers' own pages (reports) come in a later version; until then there
  * is no /dashboard at all (404) rather than a page that pretends.  Account
  * administration is `hark user` for now, so admin differs from support only
@@ -90,6 +96,10 @@ static const struct {
     {"GET", "/cases", S_STAFF, console_cases_list},
     {"GET", "/cases/", S_STAFF, console_cases_show},
     {"POST", "/cases/", S_ADMIN | S_SUPPORT, console_cases_action},
+    {"GET", "/loops", S_STAFF, console_loops_list},
+    {"GET", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_new},
+    {"POST", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_post},
+    {"GET", "/loops/", S_STAFF, console_loops_show},
 };
 
 int main(int argc, char **argv)
@@ -211,6 +221,8 @@ static int s_conf(console_t *con)
     c->page_size = (int)config_int(cfg, "console", "page_size");
     c->intake_timeout_ms = (int)config_duration_ms(cfg, "intake", "timeout");
     c->journal_timeout_ms = (int)config_duration_ms(cfg, "gateway", "journal_timeout");
+    c->loop_control = config_get(cfg, "loop", "control");
+    c->loop_timeout_ms = (int)config_duration_ms(cfg, "gateway", "loop_timeout");
     /* the origin: scheme://host[:port], without path or trailing slash */
     const char *u = c->public_url;
     const char *hs = strstr(u, "://");
@@ -236,7 +248,7 @@ static int s_init(service_t *svc)
     con->zctx = service_zctx(svc);
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
-        console_cases_init(con))
+        console_cases_init(con) || console_loops_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -262,6 +274,7 @@ static void s_fini(service_t *svc)
         return;
     console_http_stop(&con->http);
     console_cases_fini(con);
+    console_loops_fini(con);
     console_auth_fini(con);
     console_page_fini(con);
     pthread_mutex_destroy(&con->db_lock);

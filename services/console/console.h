@@ -37,6 +37,8 @@ typedef struct {
     int64_t session_idle_ms, session_max_ms, lockout_ms;
     int login_failures, login_rate, page_size;
     int intake_timeout_ms, journal_timeout_ms;
+    const char *loop_control; /* [loop] control: LOOP_PREVIEW, LOOP_REPORT */
+    int loop_timeout_ms;      /* [gateway] loop_timeout */
 } console_conf_t;
 
 typedef struct console {
@@ -213,5 +215,13 @@ void console_cases_fini(console_t *con);
 void console_cases_list(console_req_t *r);
 void console_cases_show(console_req_t *r);
 void console_cases_action(console_req_t *r);
+
+/* --- console_loops.c: closing the loop, with hark-loop ----------------- */
+int console_loops_init(console_t *con);
+void console_loops_fini(console_t *con);
+void console_loops_list(console_req_t *r);
+void console_loops_new(console_req_t *r);
+void console_loops_post(console_req_t *r);
+void console_loops_show(console_req_t *r);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 #include "loop.h"
 
@@ -125,6 +126,47 @@ static json_t *s_nps(sqlite3 *db, const char *sql, const char *reason)
     return o;
 }
 
+/* s_history - the loops of reason, newest first, each with who closed it,
+ * when, and its own counts (recipients by status): what a page showing a
+ * close's progress reads */
+static json_t *s_history(sqlite3 *db, const char *reason)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *st = db_prepare(
+        db, "SELECT l.id, l.title, l.by, l.closed_at, l.closes,"
+            " (SELECT count(*) FROM recipients r WHERE r.loop = l.id),"
+            " (SELECT count(*) FROM recipients r WHERE r.loop = l.id AND r.status = 'pending'),"
+            " (SELECT count(*) FROM recipients r WHERE r.loop = l.id AND r.status = 'sent'),"
+            " (SELECT json_group_array(key) FROM (SELECT j.key FROM json_each(l.texts) j"
+            "   ORDER BY 1))"
+            " FROM loops l WHERE l.reason = ?1 ORDER BY l.closed_at DESC, l.id");
+    if (!st)
+        return a;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char at[40];
+        clock_format(sqlite3_column_int64(st, 3), at, sizeof at);
+        long long n = sqlite3_column_int64(st, 5), pending = sqlite3_column_int64(st, 6),
+                  sent = sqlite3_column_int64(st, 7);
+        const char *by = (const char *)sqlite3_column_text(st, 2);
+        const char *tl = (const char *)sqlite3_column_text(st, 8);
+        json_t *locales = tl ? json_loads(tl, 0, NULL) : NULL;
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "loop",
+                              (const char *)sqlite3_column_text(st, 0), "title",
+                              (const char *)sqlite3_column_text(st, 1), "by", by ? by : "",
+                              "closed_at", at, "closes", (json_int_t)sqlite3_column_int64(st, 4),
+                              "recipients", (json_int_t)n, "pending", (json_int_t)pending, "sent",
+                              (json_int_t)sent, "skipped", (json_int_t)(n - pending - sent),
+                              "text_locales", json_is_array(locales) ? locales : json_array());
+        if (!json_is_array(locales))
+            json_decref(locales);
+        if (o)
+            json_array_append_new(a, o);
+    }
+    db_finish(st);
+    return a;
+}
+
 #define S_BEFORE_AFTER                                                                      \
     " SELECT (SELECT score FROM answers a WHERE a.customer_id = w.cid AND a.answered_at < w.at" \
     "         ORDER BY a.answered_at DESC LIMIT 1),"                                          \
@@ -193,6 +235,7 @@ json_t *loop_report_build(sqlite3 *db, const json_t *req)
                                      " AND r.status = 'sent' AND r.text_locale IS NOT NULL",
                                  r)));
         json_object_set_new(o, "median_days", s_median_days(db, r));
+        json_object_set_new(o, "history", s_history(db, r));
         json_object_set_new(o, "nps", json_pack("{s:o,s:o}", "told", s_nps(db, s_told_nps_sql, r),
                                                 "not_told", s_nps(db, s_untold_nps_sql, r)));
         json_array_append_new(list, o);

@@ -410,6 +410,9 @@ ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer 
                                      "/cases/{case}?done=retag", 403)),
     ("POST", "/cases/{case}/nothing", ("/login", 404, 404, 403)),
     ("GET", "/cases/NOPE404", ("/login?next=%2Fcases%2FNOPE404", 404, 404, 404)),
+    ("GET", "/loops/new", ("/login?next=%2Floops%2Fnew", 200, 200, 403)),
+    ("POST", "/loops/new", ("/login", 400, 400, 403)),  # (no reason: 400)
+    ("POST", "/loops/some-loop", (405, 405, 405, 405)),
     ("GET", "/dashboard", (404, 404, 404, 404)),
     ("GET", "/login", (200, "/", "/", "/")),
     ("GET", "/console.css", (200, 200, 200, 200)),
@@ -659,3 +662,175 @@ def test_console__a_malformed_or_oversized_request_gets_the_console_page_in_the_
         assert b"text/html" in head and b"default-src 'none'" in head
         page = Page(body.decode())
         assert page.lang == "pl", body[:300]
+
+
+# --- closing the loop (/loops, /loops/new, /loops/ID) -------------------------
+LOOP_SERVICES = ("journal", "gateway", "mailer", "loop", "console")
+RU_TITLE, PL_TITLE = "Доставка быстрее", "Szybsza dostawa"
+RU_MSG = "Мы сменили **курьера**: теперь заказы приходят за 2 дня."
+PL_MSG = "Zmieniliśmy **kuriera**: zamówienia docierają w 2 dni."
+EN_TITLE, EN_MSG = "Faster delivery <b>now</b>", "We moved to a **new courier**."
+SAID = "<script>alert(1)</script> took three weeks"
+
+
+def _loop_console(tmp_path, smtp_port):
+    """a console with hark-loop beside it, and feedback tagged shipping_delay
+    from customers writing in ru, pl, en and de (no text of its own: the
+    fallback), put into the journal as hark-intake would"""
+    reasons = tmp_path / "reasons.conf"
+    reasons.write_text(REASONS)
+    port = free_port()
+    conf = shop_conf(smtp_port)
+    conf["intake"] = {"reasons": str(reasons)}
+    conf["console"] = {"listen": "127.0.0.1:%d" % port,
+                       "public_url": "http://127.0.0.1:%d" % port, "login_rate": "1000"}
+    h = Hark(tmp_path, LOOP_SERVICES, conf)
+    h.console_port = port
+    h.start()
+    events = []
+    for cid, email, loc in (("c-ru", "ivan@example.ru", "ru"), ("c-pl", "ola@example.pl", "pl"),
+                            ("c-en", "anna@example.com", "en"),
+                            ("c-de", "dora@example.de", "de")):
+        events.append({"type": "customer", "key": "test/customer/" + cid,
+                       "payload": {"id": cid, "email": email, "locale": loc}})
+        events.append({"type": "feedback.tagged", "key": "test/tagged/" + cid,
+                       "payload": {"case": "k-" + cid, "customer_id": cid, "kind": "complaint",
+                                   "codes": ["shipping_delay"], "via": "customer",
+                                   "given_at": "2026-03-05T10:00:00Z", "text": SAID}})
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": events})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    add_user(h, "sam", "support")
+    add_user(h, "mia", "marketer")
+    return h
+
+
+def _counts(page):
+    """the counts table of /loops/new: {locale: (customers, which text)}"""
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td><td>([^<]*)</td></tr>", page)
+    return {loc: (int(n), text) for loc, n, text in rows}
+
+
+def test_console__support_closes_a_loop_per_locale_with_preview_progress_and_report(tmp_path):
+    (tmp_path / "smtp").mkdir()
+    (tmp_path / "h").mkdir()
+    smtp = SmtpServer(tmp_path / "smtp")
+    h = _loop_console(tmp_path / "h", smtp.port)
+    try:
+        b = Browser(h.console_port)
+        assert b.login("sam")[0] == 303
+        p = b.page("/loops")
+        assert "/loops/new" in p.links and "/loops" in p.links
+        p = b.page("/loops/new")
+        assert ("option", {"value": "shipping_delay"}) in p.tags
+
+        # after picking the reason: who would hear, per locale
+        def picked():
+            st, _, data, _ = b.get("/loops/new?reason=shipping_delay")
+            return data if st == 200 and len(_counts(data)) == 4 else None
+        data = wait_for(picked, 30, what="the counts per locale")
+        counts = _counts(data)
+        assert {k: v[0] for k, v in counts.items()} == {"ru": 1, "pl": 1, "en": 1, "de": 1}
+        assert counts["de"][1] == "falls back to en"
+        form = Page(data).forms["/loops/new"]
+        assert {"title.ru", "message.ru", "title.pl", "message.pl", "title.de"} <= set(form)
+        assert "title.en" not in form  # the fallback is written in en
+        for f in ("title", "message", "title-ru", "message-ru", "fallback"):
+            assert f in Page(data).labels
+
+        # the preview: the exact email per locale, who falls back, all escaped
+        texts = {"title": EN_TITLE, "message": EN_MSG, "title.ru": RU_TITLE,
+                 "message.ru": RU_MSG, "title.pl": PL_TITLE, "message.pl": PL_MSG,
+                 "do": "preview", "reason": "shipping_delay"}  # (the picker's select too)
+        st, _, data, _ = b.submit(Page(data), "/loops/new", extra=texts)
+        assert st == 200, re.findall(r"class=\"err\"[^<]*<", data) or data[:500]
+        counts = _counts(data)
+        assert counts["ru"][1] == "own text (ru)" and counts["pl"][1] == "own text (pl)"
+        assert counts["de"][1] == "falls back to en" and counts["en"][1] == "the fallback (en)"
+        page = Page(data)
+        text = page.all_text()
+        assert "de: falls back to en" in text and "ru: own text (ru)" in text and \
+            "en: the fallback (en)" in text, re.findall(r"<h3>.*</h3>", data)
+        assert RU_TITLE in text and PL_TITLE in text and "Мы сменили" in text
+        assert SAID in text  # the customer's words, quoted in the email, as text
+        assert "<script>alert(1)" not in data and "<b>now</b>" not in data
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in data
+        assert not [t for t, a in page.tags if t in ("iframe", "script")]
+        assert page.forms["/loops/new"]["title.ru"] == [RU_TITLE]  # kept for the close
+        assert h.fetch_all(["loop.closed"]) == []
+        # a bad form is the form again with what is wrong, and nothing journaled
+        assert b.get("/loops/new?reason=nope")[0] == 400
+        st, _, data, _ = b.submit(page, "/loops/new", extra=dict(texts, message=""))
+        assert st == 400 and 'role="alert"' in data and "announcement" in data
+        st, _, data, _ = b.submit(page, "/loops/new", extra=dict(texts, **{"message.ru": ""}))
+        assert st == 400 and "texts.ru" in Page(data).all_text()
+        assert Page(data).forms["/loops/new"]["title.ru"] == [RU_TITLE]  # kept
+        assert b.submit(page, "/loops/new", extra=dict(texts, nonce="x"))[0] == 400
+        assert h.fetch_all(["loop.closed"]) == []
+
+        # a marketer reads the report but may not close; no CSRF token: 403
+        m = Browser(h.console_port)
+        assert m.login("mia")[0] == 303
+        mp = m.page("/loops")
+        assert "/loops/new" not in mp.links
+        assert m.get("/loops/new")[0] == 403
+        csrf = mp.forms["/logout"]["csrf"][0]
+        fields = dict(page.forms["/loops/new"], **texts)  # (the parser keeps no textarea)
+        fields.update(csrf=csrf, do="close")
+        assert m.request("POST", "/loops/new", fields)[0] == 403
+        assert b.submit(page, "/loops/new", extra=dict(texts, do="close"), drop=("csrf",))[0] == 403
+        assert h.fetch_all(["loop.closed"]) == []
+
+        # the close, sent twice (a double click): one event, one mail each
+        st, hdr, _, _ = b.submit(page, "/loops/new", extra=dict(texts, do="close"))
+        assert st == 303 and hdr["Location"].startswith("/loops/shipping_delay-"), hdr
+        loop_url = hdr["Location"]
+        st2, hdr2, _, _ = b.submit(page, "/loops/new", extra=dict(texts, do="close"))
+        assert (st2, hdr2["Location"]) == (303, loop_url)
+
+        # the loop's page: a progress bar fed by the loop's own counts, refreshing
+        # itself while it sends, then the report
+        seen = []
+
+        def done():
+            st, _, data, _ = b.get(loop_url)
+            assert st == 200
+            refresh = '<meta http-equiv="refresh" content="2">' in data
+            seen.append(refresh)
+            if "4 of 4 told" in Page(data).all_text() and not refresh:
+                return data
+            assert refresh, data  # not done yet: the page comes back by itself
+            return None
+        data = wait_for(done, 60, what="the loop sent")
+        lp = Page(data)
+        assert ("progress", {"max": "4", "value": "4"}) in lp.tags
+        assert "user:sam" in lp.all_text() and "pl, ru" in lp.all_text()
+        (closed,) = h.fetch_all(["loop.closed"])
+        pl = closed["payload"]
+        assert pl["by"] == "user:sam" and pl["title"] == EN_TITLE
+        assert pl["texts"] == {"ru": {"title": RU_TITLE, "announcement": RU_MSG},
+                               "pl": {"title": PL_TITLE, "announcement": PL_MSG}}
+        assert loop_url == "/loops/" + pl["loop"]
+
+        # each customer reads their own language, the others the English fallback
+        smtp.wait_messages(4)
+        time.sleep(1)
+        by = {str(msg["To"]).split("<")[-1].rstrip(">"): msg for msg in smtp.messages()}
+        assert len(smtp.messages()) == 4 and len(by) == 4
+        body = {a: "".join(part.get_content() for part in msg.walk()
+                           if part.get_content_type() == "text/plain")
+                for a, msg in by.items()}
+        assert RU_TITLE in str(by["ivan@example.ru"]["Subject"]) and "курьера" in body["ivan@example.ru"]
+        assert PL_TITLE in str(by["ola@example.pl"]["Subject"]) and "kuriera" in body["ola@example.pl"]
+        for a in ("anna@example.com", "dora@example.de"):
+            assert "Faster delivery" in str(by[a]["Subject"]) and "new courier" in body[a]
+            assert RU_TITLE not in body[a] and PL_TITLE not in body[a]
+
+        # the report: who closed it and when, newest first, and the counts
+        rp = b.page("/loops")
+        assert loop_url in rp.links and "user:sam" in rp.all_text()
+        assert re.search(r"<td>Late delivery \(shipping_delay\)</td><td>4</td><td>4</td>"
+                         r"<td>1</td><td>4</td><td>0</td><td>pl, ru</td>",
+                         b.get("/loops")[2])
+    finally:
+        h.stop()
+        smtp.stop()
