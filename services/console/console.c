@@ -7,15 +7,17 @@
  *           Argon2id password hash, failed sign-ins) and sessions
  *           (console_store.c).
  * Consumes: nothing.
- * Emits:    case.replied, case.retagged, case.resolved (by "user:NAME",
- *           via JOURNAL_APPEND), which hark-intake applies.
+ * Emits:    case.replied, case.retagged, case.resolved, case.noted,
+ *           case.assigned, case.reopened (by "user:NAME", via
+ *           JOURNAL_APPEND), which hark-intake applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css              the one stylesheet
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
  *             GET  /                         each role's home: /cases
- *             GET  /cases[?status=&team=&reason=&page=]  the inbox
+ *             GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox
  *             GET  /cases/ID                 one case and its history
- *             POST /cases/ID/reply|retag|resolve   (admin, support)
+ *             POST /cases/ID/reply|retag|resolve|note|assign|reopen
+ *                                            (admin, support)
  *                  (console_cases.c; the cases are asked of hark-intake)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
