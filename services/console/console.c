@@ -22,11 +22,13 @@
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
- * Reads:    hark-intake's cases ([intake] control, its cases command).
+ * Reads:    hark-intake's cases ([intake] control, its cases command);
+ *           whether mail to a case's customer is suppressed ([mailer]
+ *           control, MAILER_CONTACT).
  * Config:   [console] listen public_url control db threads session_idle
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
- *           [gateway] journal_timeout; [mailer] templates default_locale
+ *           [gateway] journal_timeout; [mailer] control templates default_locale
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
  *
@@ -204,6 +206,7 @@ static int s_conf(console_t *con)
     c->reasons_path = config_get(cfg, "intake", "reasons");
     c->journal_endpoint = config_get(cfg, "journal", "endpoint");
     c->intake_control = config_get(cfg, "intake", "control");
+    c->mailer_control = config_get(cfg, "mailer", "control");
     c->threads = (unsigned)config_int(cfg, "console", "threads");
     c->session_idle_ms = config_duration_ms(cfg, "console", "session_idle");
     c->session_max_ms = config_duration_ms(cfg, "console", "session_max");

@@ -61,6 +61,11 @@ int console_cases_init(console_t *con)
         pthread_key_delete(con->intake_key);
         return -1;
     }
+    if (pthread_key_create(&con->mailer_key, s_client_free)) {
+        pthread_key_delete(con->intake_key);
+        pthread_key_delete(con->journal_key);
+        return -1;
+    }
     return 0;
 }
 
@@ -68,6 +73,7 @@ void console_cases_fini(console_t *con)
 {
     pthread_key_delete(con->intake_key);
     pthread_key_delete(con->journal_key);
+    pthread_key_delete(con->mailer_key);
     reasons_destroy(&con->reasons);
 }
 
@@ -404,7 +410,35 @@ static void s_customer(console_req_t *r, const json_t *c, json_t *ctx)
             known = 1;
         }
     json_object_set_new(cust, "known", json_boolean(known));
+    /* whether mail reaches them: hark-mailer keeps the suppression list */
+    console_t *con = r->con;
+    wire_client_t *mc = s_client(con, con->mailer_key, con->conf.mailer_control);
     char cmd[48] = "";
+    json_t *ask = json_pack("{s:s}", "customer_id", cid);
+    if (S(who, "email") && *S(who, "email"))
+        json_object_set_new(ask, "address", json_string(S(who, "email")));
+    json_t *mail = mc ? wire_client_call_json(mc, CMD_MAILER_CONTACT, ask,
+                                              con->conf.intake_timeout_ms, cmd)
+                      : NULL;
+    json_decref(ask);
+    if (mail && strcmp(cmd, CMD_MAILER_CONTACT_OK) == 0) {
+        int off = json_is_true(json_object_get(mail, "suppressed"));
+        const char *why = S(mail, "reason") ? S(mail, "reason") : "";
+        json_object_set_new(cust, "mail",
+                            json_string(!off ? console_word(r, "mail_ok")
+                                        : strcmp(why, "bounced") == 0
+                                            ? console_word(r, "mail_bounced")
+                                            : strcmp(why, "unsubscribed") == 0
+                                                ? console_word(r, "mail_unsubscribed")
+                                                : console_word(r, "mail_suppressed")));
+        json_object_set_new(cust, "mail_off", json_boolean(off));
+    } else {
+        log_warn("event=mailer_unavailable cmd=%s answer=%s", CMD_MAILER_CONTACT,
+                 mail ? cmd : "none");
+        json_object_set_new(cust, "mail", json_string(console_word(r, "mail_unknown")));
+    }
+    json_decref(mail);
+    cmd[0] = '\0';
     json_t *reply = s_intake_ask(r, json_pack("{s:s,s:i}", "customer_id", cid, "limit", 50), cmd);
     json_t *others = json_array(), *v;
     size_t i;

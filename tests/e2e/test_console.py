@@ -696,6 +696,15 @@ def test_console__the_customers_story_is_escaped_and_links_their_other_cases(con
     assert "/cases/" + first in p.links and "/cases/" + second not in p.links
     assert not [l for l in p.links if "story@example.com" in l]  # text, never a link
     assert "/cases/" + first not in case_page(b, lone).links
+    # whether mail reaches them is hark-mailer's to say
+    assert "reaches them" in p.all_text()
+    cmd, r = con.call(con.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        {"type": "mail.unsubscribed", "key": "test/unsub/story",
+         "payload": {"address": "Story@example.com", "customer_id": "story-c", "via": "page"}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: "suppressed: they unsubscribed" in case_page(b, second).all_text(), 30,
+             what="the suppression on the case page")
+    assert "reaches them" in case_page(b, lone).all_text()
 
 
 # --- a real browser ---------------------------------------------------------
