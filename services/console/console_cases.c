@@ -477,11 +477,25 @@ static void s_show(console_req_t *r, const json_t *c, unsigned status, const cha
         json_array_append_new(codes, json_pack("{s:s,s:s}", "code", json_string_value(v),
                                                "label", s_reason_label(r, json_string_value(v))));
     json_array_foreach(json_object_get(c, "notes"), i, v) {
+        /* when: the moment, and how long ago in the reader's words */
         int64_t at = s_ms(v, "at");
+        char iso[40], ago[120], span[64];
         s_when(at >= 0 ? at : 0, when, sizeof when);
-        json_array_append_new(notes, json_pack("{s:s,s:s,s:s,s:s}", "at", when, "by",
-                                               S(v, "by") ? S(v, "by") : "hark-intake", "kind",
-                                               s_word_of(r, "note", S(v, "kind")), "text",
+        clock_format(at >= 0 ? at : 0, iso, sizeof iso);
+        s_span(r, at >= 0 && now > at ? now - at : 0, span, sizeof span);
+        snprintf(ago, sizeof ago, console_word(r, "ago")[0] ? "%s %s" : "%s", span,
+                 console_word(r, "ago"));
+        /* who: staff as journaled, else the customer (what they did) or
+         * Hark itself (a missed deadline) */
+        const char *kind = S(v, "kind") ? S(v, "kind") : "";
+        const char *who = S(v, "by");
+        if (!who)
+            who = (!strcmp(kind, "opened") || !strcmp(kind, "answer")) && S(c, "customer_id")
+                      ? S(c, "customer_id")
+                      : console_word(r, "by_hark");
+        json_array_append_new(notes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "at", when, "iso",
+                                               iso, "ago", ago, "by", who, "kind",
+                                               s_word_of(r, "note", kind), "text",
                                                S(v, "text") ? S(v, "text") : ""));
     }
     json_object_set_new(row, "codes", codes);

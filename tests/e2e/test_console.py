@@ -594,6 +594,11 @@ def test_console__an_internal_note_shows_in_the_history_with_who_and_is_never_ma
     assert st == 303 and hdr["Location"] == "/cases/%s?done=note" % case
     assert b.submit(p, action, extra={"text": note})[0] == 303  # a double click: one note
     p = _history(b, case, ["user:sam", "in Łódź"])
+    # every line says who and when, the when in the reader's words (sam reads Polish)
+    st, _, raw, _ = b.get("/cases/" + case)
+    rows = re.findall(r"<tr><td>(.*?)</tr>", raw.split('class="notes"', 1)[1], re.S)
+    assert len(rows) >= 2 and all("<time datetime=" in r and " temu)" in r for r in rows)
+    assert "note-c" in rows[0]  # opened: by the customer
     st, _, raw, _ = b.get("/cases/" + case)
     assert raw.count("Called the depot") == 1 and "&lt;b&gt;in Łódź&lt;/b&gt;" in raw
     noted = [e["payload"] for e in con.fetch_all(["case.noted"]) if e["payload"]["case"] == case]
