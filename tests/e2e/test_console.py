@@ -712,6 +712,39 @@ def test_console__the_customers_story_is_escaped_and_links_their_other_cases(con
     assert "reaches them" in case_page(b, lone).all_text()
 
 
+def test_console__hark_cases_note_assign_reopen_and_the_intake_filters(con, tmp_path):
+    case = complain(con, "cli-c", "late delivery")
+    other = complain(con, "cli-d", "late delivery")
+    note = tmp_path / "note.txt"
+    note.write_text("checked the warehouse")
+    con.hark("cases", "note", case, "--text-file", str(note))
+    con.hark("cases", "assign", case, "sam")
+    con.hark("cases", "resolve", case)
+    con.hark("cases", "reopen", case)
+    bad = subprocess.run([os.path.join(BIN, "hark"), "-c", con.config, "cases", "assign", case,
+                          "not a name"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+
+    def applied():
+        cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"id": case})
+        c = r["cases"][0] if cmd == "INTAKE_CASES_OK" else {}
+        kinds = [n["kind"] for n in c.get("notes", [])]
+        return c if "reopened" in kinds else None
+    c = wait_for(applied, 30, what="the CLI's events applied")
+    assert c["assignee"] == "sam" and c["status"] == "open"
+    (n,) = [n for n in c["notes"] if n["kind"] == "note" and n.get("by", "").startswith("cli:")]
+    assert n["text"] == "checked the warehouse"
+    assert c["customer"]["email"] == "cli-c@example.com"
+    cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"assignee": "sam"})
+    ids = [x["id"] for x in r["cases"]]
+    assert case in ids and other not in ids
+    cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"customer_id": "cli-d"})
+    assert [x["id"] for x in r["cases"]] == [other]
+    cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"assignee": ""})
+    ids = [x["id"] for x in r["cases"]]
+    assert other in ids and case not in ids
+
+
 # --- a real browser ---------------------------------------------------------
 def test_console__chromium_signs_in_follows_next_and_replies_to_a_case(con):
     """Debian's Chromium, headless, through chromedriver: what the pages do
