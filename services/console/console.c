@@ -7,16 +7,18 @@
  *           Argon2id password hash, failed sign-ins) and sessions
  *           (console_store.c).
  * Consumes: nothing.
- * Emits:    case.replied, case.retagged, case.resolved (by "user:NAME",
- *           via JOURNAL_APPEND), which hark-intake applies; loop.closed
+ * Emits:    case.replied, case.retagged, case.resolved, case.noted,
+ *           case.assigned, case.reopened (by "user:NAME", via
+ *           JOURNAL_APPEND), which hark-intake applies; loop.closed
  *           (by "user:NAME"), which hark-loop applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css              the one stylesheet
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
  *             GET  /                         each role's home: /cases
- *             GET  /cases[?status=&team=&reason=&page=]  the inbox
+ *             GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox
  *             GET  /cases/ID                 one case and its history
- *             POST /cases/ID/reply|retag|resolve   (admin, support)
+ *             POST /cases/ID/reply|retag|resolve|note|assign|reopen
+ *                                            (admin, support)
  *                  (console_cases.c; the cases are asked of hark-intake)
  *             GET  /loops  GET /loops/ID      the loop report, one close's
  *             GET, POST /loops/new            progress; closing a loop
@@ -25,11 +27,14 @@
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
  * Reads:    hark-intake's cases ([intake] control, its cases command);
- *           hark-loop's preview and report ([loop] control).
+ *           hark-loop's preview and report ([loop] control); whether mail
+ *           to a case's customer is suppressed ([mailer] control,
+ *           MAILER_CONTACT).
  * Config:   [console] listen public_url control db threads session_idle
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
- *           [gateway] journal_timeout loop_timeout; [loop] control; [mailer] templates default_locale
+ *           [gateway] journal_timeout loop_timeout; [loop] control;
+ *           [mailer] control templates default_locale
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
  *
@@ -212,6 +217,7 @@ static int s_conf(console_t *con)
     c->reasons_path = config_get(cfg, "intake", "reasons");
     c->journal_endpoint = config_get(cfg, "journal", "endpoint");
     c->intake_control = config_get(cfg, "intake", "control");
+    c->mailer_control = config_get(cfg, "mailer", "control");
     c->threads = (unsigned)config_int(cfg, "console", "threads");
     c->session_idle_ms = config_duration_ms(cfg, "console", "session_idle");
     c->session_max_ms = config_duration_ms(cfg, "console", "session_max");

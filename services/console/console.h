@@ -31,6 +31,7 @@ typedef struct console_http console_http_t;
 typedef struct {
     const char *listen, *public_url, *templates, *default_locale, *reasons_path;
     const char *journal_endpoint, *intake_control;
+    const char *mailer_control; /* [mailer] control: is mail to a customer suppressed */
     char origin[300];       /* public_url's scheme://host[:port]: the Origin a POST must have */
     int secure;             /* public_url is https: the cookie is Secure */
     unsigned threads;
@@ -60,6 +61,7 @@ typedef struct console {
     struct ratelimit *login_rate; /* sign-in attempts per address */
     char dummy_hash[160];       /* verified against for an unknown name: same time */
     pthread_key_t intake_key, journal_key; /* each HTTP thread's own DEALERs */
+    pthread_key_t mailer_key;
 } console_t;
 
 /* console_user_t - who a request is from, once its session is found */

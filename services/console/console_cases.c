@@ -1,16 +1,21 @@
 /*
  * console_cases.c - the cases of hark-intake, for people:
  *
- *   GET  /cases[?status=&team=&reason=&page=]  the inbox: breached first,
+ *   GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox: breached first,
  *        then the soonest due; the clock said in words (not colour alone)
- *   GET  /cases/ID[?done=ACTION]  the case: the customer, what they said,
- *        its history; the reply, retag and resolve forms (admin, support)
+ *   GET  /cases/ID[?done=ACTION]  the case: what the customer said, the
+ *        customer's story (hark-intake's contact copy, their other cases),
+ *        its history; the reply, note, assign, retag, resolve and reopen
+ *        forms (admin, support)
  *   POST /cases/ID/reply (message: Markdown)  /retag (code, repeated)
  *        /resolve: journaled as case.replied, case.retagged, case.resolved
  *        with by "user:NAME" - the events the admin API and `hark cases`
  *        journal, so hark-intake applies them the same way (a reply is
  *        mailed to the customer in the customer's language) - then 303
  *        back to the case.
+ *   POST /cases/ID/note (text) /assign (assignee: an enabled account or
+ *        "") /reopen: case.noted, case.assigned, case.reopened, the same
+ *        way; none is mailed to anyone.
  *
  * Reads are asked of hark-intake (INTAKE_CASES on [intake] control); the
  * console keeps no copy.  Each form carries a nonce made when the page was
@@ -56,6 +61,11 @@ int console_cases_init(console_t *con)
         pthread_key_delete(con->intake_key);
         return -1;
     }
+    if (pthread_key_create(&con->mailer_key, s_client_free)) {
+        pthread_key_delete(con->intake_key);
+        pthread_key_delete(con->journal_key);
+        return -1;
+    }
     return 0;
 }
 
@@ -63,6 +73,7 @@ void console_cases_fini(console_t *con)
 {
     pthread_key_delete(con->intake_key);
     pthread_key_delete(con->journal_key);
+    pthread_key_delete(con->mailer_key);
     reasons_destroy(&con->reasons);
 }
 
@@ -78,17 +89,25 @@ static wire_client_t *s_client(console_t *con, pthread_key_t key, const char *en
     return c;
 }
 
-/* s_intake - INTAKE_CASES with req (stolen): the reply's cases (caller
- * decrefs), or NULL having answered 404 (no such case) or 503 */
-static json_t *s_intake(console_req_t *r, json_t *req)
+/* s_intake_ask - INTAKE_CASES with req (stolen): the reply (caller
+ * decrefs; cmd says which), or NULL when hark-intake did not answer */
+static json_t *s_intake_ask(console_req_t *r, json_t *req, char *cmd)
 {
     console_t *con = r->con;
     wire_client_t *c = s_client(con, con->intake_key, con->conf.intake_control);
-    char cmd[48] = "";
     json_t *reply = c ? wire_client_call_json(c, CMD_INTAKE_CASES, req,
                                               con->conf.intake_timeout_ms, cmd)
                       : NULL;
     json_decref(req);
+    return reply;
+}
+
+/* s_intake - INTAKE_CASES with req (stolen): the reply's cases (caller
+ * decrefs), or NULL having answered 404 (no such case) or 503 */
+static json_t *s_intake(console_req_t *r, json_t *req)
+{
+    char cmd[48] = "";
+    json_t *reply = s_intake_ask(r, req, cmd);
     if (reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0) {
         json_t *cases = json_incref(json_object_get(reply, "cases"));
         json_decref(reply);
@@ -205,6 +224,8 @@ static json_t *s_row(console_req_t *r, const json_t *c, int64_t now)
                             S(c, "locale") ? S(c, "locale") : "—", "age", age, "status",
                             s_word_of(r, "status", S(c, "status")), "kind",
                             s_word_of(r, "kind", S(c, "kind")));
+    if (S(c, "assignee"))
+        json_object_set_new(row, "assignee", json_string(S(c, "assignee")));
     s_clock(r, c, now, row);
     return row;
 }
@@ -234,6 +255,23 @@ static json_t *s_option(const char *value, const char *label, const char *select
                      selected && strcmp(value, selected) == 0);
 }
 
+/* s_accounts - the console's enabled accounts as options (selected: the
+ * one chosen, or NULL): whom a case can be assigned to */
+static json_t *s_accounts(console_req_t *r, const char *selected)
+{
+    pthread_mutex_lock(&r->con->db_lock);
+    json_t *users = console_store_user_list(r->con->db);
+    pthread_mutex_unlock(&r->con->db_lock);
+    json_t *out = json_array(), *u;
+    size_t i;
+    json_array_foreach(users, i, u) {
+        if (!json_is_true(json_object_get(u, "disabled")))
+            json_array_append_new(out, s_option(S(u, "name"), S(u, "name"), selected));
+    }
+    json_decref(users);
+    return out;
+}
+
 void console_cases_list(console_req_t *r)
 {
     console_t *con = r->con;
@@ -242,13 +280,15 @@ void console_cases_list(console_req_t *r)
     const char *team = console_http_arg(r, "team");
     const char *reason = console_http_arg(r, "reason");
     const char *pg = console_http_arg(r, "page");
+    const char *assignee = console_http_arg(r, "assignee");
     if (!status)
         status = "open";
     long page = pg ? strtol(pg, NULL, 10) : 1;
     int bad = (strcmp(status, "open") && strcmp(status, "waiting") &&
                strcmp(status, "resolved") && strcmp(status, "all")) ||
               (team && (!rs || reasons_team_find(rs, team) < 0)) ||
-              (reason && (!rs || reasons_find(rs, reason) < 0)) || page < 1 || page > 100000;
+              (reason && (!rs || reasons_find(rs, reason) < 0)) || page < 1 || page > 100000 ||
+              (assignee && !console_name_ok(assignee));
     if (bad) {
         console_page_error(r, 400);
         return;
@@ -260,6 +300,8 @@ void console_cases_list(console_req_t *r)
         json_object_set_new(req, "team", json_string(team));
     if (reason)
         json_object_set_new(req, "reason", json_string(reason));
+    if (assignee)
+        json_object_set_new(req, "assignee", json_string(assignee));
     json_t *cases = s_intake(r, req);
     if (!cases)
         return;
@@ -299,6 +341,10 @@ void console_cases_list(console_req_t *r)
         buf_puts(&q, "&reason=");
         console_url_arg(&q, reason);
     }
+    if (assignee) {
+        buf_puts(&q, "&assignee=");
+        console_url_arg(&q, assignee);
+    }
     char shown[120];
     snprintf(shown, sizeof shown, "%zu", n);
     json_t *ctx = json_pack("{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:b}", "cases", rows,
@@ -314,6 +360,15 @@ void console_cases_list(console_req_t *r)
         json_object_set_new(ctx, "capped", json_true());
     buf_free(&q);
     json_decref(cases);
+    json_object_set_new(ctx, "assignees", s_accounts(r, assignee));
+    /* "mine": the signed-in staff member's own cases, in the same status */
+    buf_t mine = BUF_INIT;
+    buf_puts(&mine, "/cases?status=");
+    console_url_arg(&mine, status);
+    buf_puts(&mine, "&assignee=");
+    console_url_arg(&mine, r->user.name);
+    json_object_set_new(ctx, "mine", json_string(mine.data ? mine.data : "/cases"));
+    buf_free(&mine);
     console_page(r, 200, "cases", "cases_title", ctx);
 }
 
@@ -335,6 +390,68 @@ static int s_id_ok(const char *id, size_t n)
 static int s_can_act(const console_req_t *r)
 {
     return strcmp(r->user.role, "admin") == 0 || strcmp(r->user.role, "support") == 0;
+}
+
+/* s_customer - the customer's story into ctx: what hark-intake knows of
+ * them (name, email, language, time zone) and their other cases.  Only
+ * asked, never required: without an answer the page shows the case. */
+static void s_customer(console_req_t *r, const json_t *c, json_t *ctx)
+{
+    const char *cid = S(c, "customer_id");
+    const json_t *who = json_object_get(c, "customer");
+    if (!cid)
+        return;
+    json_t *cust = json_pack("{s:s}", "id", cid);
+    static const char *const keys[] = {"name", "email", "locale", "timezone", NULL};
+    int known = 0;
+    for (int i = 0; keys[i]; i++)
+        if (S(who, keys[i]) && *S(who, keys[i])) {
+            json_object_set_new(cust, keys[i], json_string(S(who, keys[i])));
+            known = 1;
+        }
+    json_object_set_new(cust, "known", json_boolean(known));
+    /* whether mail reaches them: hark-mailer keeps the suppression list */
+    console_t *con = r->con;
+    wire_client_t *mc = s_client(con, con->mailer_key, con->conf.mailer_control);
+    char cmd[48] = "";
+    json_t *ask = json_pack("{s:s}", "customer_id", cid);
+    if (S(who, "email") && *S(who, "email"))
+        json_object_set_new(ask, "address", json_string(S(who, "email")));
+    json_t *mail = mc ? wire_client_call_json(mc, CMD_MAILER_CONTACT, ask,
+                                              con->conf.intake_timeout_ms, cmd)
+                      : NULL;
+    json_decref(ask);
+    if (mail && strcmp(cmd, CMD_MAILER_CONTACT_OK) == 0) {
+        int off = json_is_true(json_object_get(mail, "suppressed"));
+        const char *why = S(mail, "reason") ? S(mail, "reason") : "";
+        json_object_set_new(cust, "mail",
+                            json_string(!off ? console_word(r, "mail_ok")
+                                        : strcmp(why, "bounced") == 0
+                                            ? console_word(r, "mail_bounced")
+                                            : strcmp(why, "unsubscribed") == 0
+                                                ? console_word(r, "mail_unsubscribed")
+                                                : console_word(r, "mail_suppressed")));
+        json_object_set_new(cust, "mail_off", json_boolean(off));
+    } else {
+        log_warn("event=mailer_unavailable cmd=%s answer=%s", CMD_MAILER_CONTACT,
+                 mail ? cmd : "none");
+        json_object_set_new(cust, "mail", json_string(console_word(r, "mail_unknown")));
+    }
+    json_decref(mail);
+    cmd[0] = '\0';
+    json_t *reply = s_intake_ask(r, json_pack("{s:s,s:i}", "customer_id", cid, "limit", 50), cmd);
+    json_t *others = json_array(), *v;
+    size_t i;
+    int64_t now = clock_now_ms();
+    if (reply && strcmp(cmd, CMD_INTAKE_CASES_OK) == 0)
+        json_array_foreach(json_object_get(reply, "cases"), i, v) {
+            if (S(v, "id") && strcmp(S(v, "id"), S(c, "id") ? S(c, "id") : "") != 0)
+                json_array_append_new(others, s_row(r, v, now));
+        }
+    json_decref(reply);
+    json_object_set_new(cust, "has_others", json_boolean(json_array_size(others) > 0));
+    json_object_set_new(cust, "others", others);
+    json_object_set_new(ctx, "customer", cust);
 }
 
 /* s_show - the case page of c (borrowed), with an error beside the form
@@ -360,17 +477,32 @@ static void s_show(console_req_t *r, const json_t *c, unsigned status, const cha
         json_array_append_new(codes, json_pack("{s:s,s:s}", "code", json_string_value(v),
                                                "label", s_reason_label(r, json_string_value(v))));
     json_array_foreach(json_object_get(c, "notes"), i, v) {
+        /* when: the moment, and how long ago in the reader's words */
         int64_t at = s_ms(v, "at");
+        char iso[40], ago[120], span[64];
         s_when(at >= 0 ? at : 0, when, sizeof when);
-        json_array_append_new(notes, json_pack("{s:s,s:s,s:s,s:s}", "at", when, "by",
-                                               S(v, "by") ? S(v, "by") : "hark-intake", "kind",
-                                               s_word_of(r, "note", S(v, "kind")), "text",
+        clock_format(at >= 0 ? at : 0, iso, sizeof iso);
+        s_span(r, at >= 0 && now > at ? now - at : 0, span, sizeof span);
+        snprintf(ago, sizeof ago, console_word(r, "ago")[0] ? "%s %s" : "%s", span,
+                 console_word(r, "ago"));
+        /* who: staff as journaled, else the customer (what they did) or
+         * Hark itself (a missed deadline) */
+        const char *kind = S(v, "kind") ? S(v, "kind") : "";
+        const char *who = S(v, "by");
+        if (!who)
+            who = (!strcmp(kind, "opened") || !strcmp(kind, "answer")) && S(c, "customer_id")
+                      ? S(c, "customer_id")
+                      : console_word(r, "by_hark");
+        json_array_append_new(notes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "at", when, "iso",
+                                               iso, "ago", ago, "by", who, "kind",
+                                               s_word_of(r, "note", kind), "text",
                                                S(v, "text") ? S(v, "text") : ""));
     }
     json_object_set_new(row, "codes", codes);
     json_object_set_new(row, "has_notes", json_boolean(json_array_size(notes) > 0));
     json_object_set_new(row, "notes", notes);
     json_t *ctx = json_pack("{s:o}", "case", row);
+    s_customer(r, c, ctx);
     if (s_can_act(r)) {
         console_token(nonce);
         json_t *all = json_array();
@@ -383,19 +515,23 @@ static void s_show(console_req_t *r, const json_t *c, unsigned status, const cha
             json_array_append_new(all, json_pack("{s:s,s:s,s:b}", "code", code, "label",
                                                  reasons_label(rs, k, r->locale), "checked", on));
         }
-        json_t *act = json_pack("{s:s,s:o,s:b}", "nonce", nonce, "reasons", all, "resolvable",
-                                strcmp(S(c, "status") ? S(c, "status") : "", "resolved") != 0);
+        int resolved = strcmp(S(c, "status") ? S(c, "status") : "", "resolved") == 0;
+        json_t *act = json_pack("{s:s,s:o,s:b,s:b,s:o}", "nonce", nonce, "reasons", all,
+                                "resolvable", !resolved, "reopenable", resolved, "accounts",
+                                s_accounts(r, S(c, "assignee")));
         if (form && word) {
             char k[40];
             snprintf(k, sizeof k, "%s_error", form);
             json_object_set_new(act, k, json_string(console_word(r, word)));
         }
         if (typed)
-            json_object_set_new(act, "message", json_string(typed));
+            json_object_set_new(act, form && strcmp(form, "note") == 0 ? "note_text" : "message",
+                                json_string(typed));
         json_object_set_new(ctx, "act", act);
     }
     const char *done = console_http_arg(r, "done");
-    if (done && (!strcmp(done, "reply") || !strcmp(done, "retag") || !strcmp(done, "resolve")))
+    if (done && (!strcmp(done, "reply") || !strcmp(done, "retag") || !strcmp(done, "resolve") ||
+                 !strcmp(done, "note") || !strcmp(done, "assign") || !strcmp(done, "reopen")))
         json_object_set_new(ctx, "done", json_string(s_word_of(r, "done", done)));
     console_page(r, status, "case", "case_title", ctx);
 }
@@ -475,6 +611,9 @@ void console_cases_action(console_req_t *r)
     const char *type = strcmp(action, "reply") == 0     ? EV_CASE_REPLIED
                        : strcmp(action, "retag") == 0   ? EV_CASE_RETAGGED
                        : strcmp(action, "resolve") == 0 ? EV_CASE_RESOLVED
+                       : strcmp(action, "note") == 0    ? EV_CASE_NOTED
+                       : strcmp(action, "assign") == 0  ? EV_CASE_ASSIGNED
+                       : strcmp(action, "reopen") == 0  ? EV_CASE_REOPENED
                                                         : NULL;
     if (!type) {
         console_page_error(r, 404);
@@ -493,18 +632,39 @@ void console_cases_action(console_req_t *r)
     char by[CONSOLE_NAME_MAX + 8];
     snprintf(by, sizeof by, "user:%s", r->user.name);
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
-    if (strcmp(type, EV_CASE_REPLIED) == 0) {
+    if (strcmp(type, EV_CASE_REPLIED) == 0 || strcmp(type, EV_CASE_NOTED) == 0) {
+        /* a reply's message, a note's text: both the staff's own words */
+        int reply = strcmp(type, EV_CASE_REPLIED) == 0;
+        const char *field = reply ? "message" : "text";
         char *m = malloc(S_MESSAGE_MAX + 1);
-        int got = m ? console_form_get(body, len, "message", 0, m, S_MESSAGE_MAX + 1) : -1;
+        int got = m ? console_form_get(body, len, field, 0, m, S_MESSAGE_MAX + 1) : -1;
         size_t ml = got == 1 ? strspn(m, " \t\r\n") : 0;
         if (got != 1 || !m[ml]) {
-            s_show(r, c, 400, "reply", got < 0 ? "reply_too_long" : "reply_empty",
+            s_show(r, c, 400, action,
+                   got < 0 ? (reply ? "reply_too_long" : "note_too_long")
+                           : (reply ? "reply_empty" : "note_empty"),
                    got == 1 ? m : NULL);
             free(m);
             goto done;
         }
-        json_object_set_new(p, "message", json_string(m));
+        json_object_set_new(p, field, json_string(m));
         free(m);
+    } else if (strcmp(type, EV_CASE_ASSIGNED) == 0) {
+        /* an enabled account, or "" (nobody) */
+        char who[CONSOLE_NAME_MAX + 2] = "";
+        int got = console_form_get(body, len, "assignee", 0, who, sizeof who);
+        int ok = got == 0 || (got == 1 && !*who);
+        if (got == 1 && *who && console_name_ok(who)) {
+            json_t *all = s_accounts(r, NULL), *v;
+            size_t k;
+            json_array_foreach(all, k, v) ok |= strcmp(S(v, "value"), who) == 0;
+            json_decref(all);
+        }
+        if (!ok) {
+            console_page_error(r, 400);
+            goto done;
+        }
+        json_object_set_new(p, "assignee", json_string(got == 1 ? who : ""));
     } else if (strcmp(type, EV_CASE_RETAGGED) == 0) {
         json_t *codes = json_array();
         char code[80];

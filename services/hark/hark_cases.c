@@ -4,7 +4,8 @@
  *
  * Reads are asked of hark-intake ([intake] control: INTAKE_CASES,
  * INTAKE_REPORT).  Every action is a journal event with by = "cli:$USER"
- * (case.replied, case.retagged, case.resolved) that hark-intake applies;
+ * (case.replied, case.retagged, case.resolved, case.noted, case.assigned,
+ * case.reopened) that hark-intake applies;
  * the CLI checks first that the case exists and (retag) that the codes are
  * in [intake] reasons, so a typo is an error here, not a skipped event.
  */
@@ -213,6 +214,8 @@ static int s_show(cli_t *cli)
            "reply due: %s\nreplied:   %s\n",
            s_codes(c, codes, sizeof codes), S(c, "via"), S(c, "team"), S(c, "opened_at"),
            S(c, "due_at"), S(c, "first_reply_at"));
+    if (json_object_get(c, "assignee"))
+        s_puts_safe("assignee:  %s\n", S(c, "assignee"));
     if (json_object_get(c, "order_id"))
         s_puts_safe("order:     %s\n", S(c, "order_id"));
     if (json_object_get(c, "unreachable"))
@@ -242,7 +245,7 @@ static int s_journal(cli_t *cli, const char *type, json_t *payload)
     return 0;
 }
 
-/* s_action - hark cases reply|retag|resolve ID … */
+/* s_action - hark cases reply|retag|resolve|note|assign|reopen ID … */
 static int s_action(cli_t *cli, const char *what)
 {
     if (cli->argc < 2) {
@@ -254,23 +257,48 @@ static int s_action(cli_t *cli, const char *what)
     hark_by(by, sizeof by);
     json_t *p = json_pack("{s:s,s:s}", "case", id, "by", by);
     const char *type = EV_CASE_RESOLVED;
-    if (strcmp(what, "reply") == 0) {
-        type = EV_CASE_REPLIED;
-        const char *file = cli->argc == 4 && strcmp(cli->argv[2], "--message-file") == 0
-                               ? cli->argv[3]
-                               : NULL;
+    if (strcmp(what, "reply") == 0 || strcmp(what, "note") == 0) {
+        /* a reply is mailed; a note (internal) never is */
+        int reply = strcmp(what, "reply") == 0;
+        type = reply ? EV_CASE_REPLIED : EV_CASE_NOTED;
+        const char *opt = reply ? "--message-file" : "--text-file";
+        const char *file = cli->argc == 4 && strcmp(cli->argv[2], opt) == 0 ? cli->argv[3]
+                                                                            : NULL;
         size_t len = 0;
         char *msg = file ? hark_read_file(file, S_MESSAGE_MAX, &len) : NULL;
         if (!msg || len == 0 || len > S_MESSAGE_MAX || strlen(msg) != len ||
             !mime_utf8_valid(msg, len)) {
-            fprintf(stderr, "hark: cases reply ID --message-file F: F must hold the reply's"
-                            " Markdown (UTF-8, 1-%d bytes)\n", S_MESSAGE_MAX);
+            fprintf(stderr, "hark: cases %s ID %s F: F must hold the %s (UTF-8, 1-%d bytes)\n",
+                    what, opt, reply ? "reply's Markdown" : "note", S_MESSAGE_MAX);
             free(msg);
             json_decref(p);
             return 2;
         }
-        json_object_set_new(p, "message", json_string(msg));
+        json_object_set_new(p, reply ? "message" : "text", json_string(msg));
         free(msg);
+    } else if (strcmp(what, "assign") == 0) {
+        /* a Hark Console account's name, or --nobody; the console's
+         * accounts are its own, so only the name's form is checked here */
+        type = EV_CASE_ASSIGNED;
+        const char *who = cli->argc == 3 ? cli->argv[2] : NULL;
+        int nobody = who && strcmp(who, "--nobody") == 0;
+        size_t n = who ? strlen(who) : 0;
+        if (!who || (!nobody && (n < 1 || n > 64 ||
+                                 strspn(who, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                             "0123456789._@-") != n))) {
+            fprintf(stderr, "hark: cases assign ID NAME|--nobody (NAME: a Hark Console"
+                            " account)\n");
+            json_decref(p);
+            return 2;
+        }
+        json_object_set_new(p, "assignee", json_string(nobody ? "" : who));
+    } else if (strcmp(what, "reopen") == 0) {
+        type = EV_CASE_REOPENED;
+        if (cli->argc != 2) {
+            fprintf(stderr, "hark: cases reopen takes only the case id\n");
+            json_decref(p);
+            return 2;
+        }
     } else if (strcmp(what, "retag") == 0) {
         type = EV_CASE_RETAGGED;
         int errors = 0;
@@ -359,11 +387,13 @@ int hark_cases(cli_t *cli)
         return s_list(cli);
     if (strcmp(sub, "show") == 0)
         return s_show(cli);
-    if (strcmp(sub, "reply") == 0 || strcmp(sub, "retag") == 0 || strcmp(sub, "resolve") == 0)
+    if (strcmp(sub, "reply") == 0 || strcmp(sub, "retag") == 0 || strcmp(sub, "resolve") == 0 ||
+        strcmp(sub, "note") == 0 || strcmp(sub, "assign") == 0 || strcmp(sub, "reopen") == 0)
         return s_action(cli, sub);
     if (strcmp(sub, "link") == 0)
         return s_link(cli);
-    fprintf(stderr, "hark: cases needs list, show, reply, retag, resolve or link\n");
+    fprintf(stderr, "hark: cases needs list, show, reply, retag, resolve, note, assign, reopen"
+                    " or link\n");
     return 2;
 }
 

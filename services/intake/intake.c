@@ -4,14 +4,18 @@
  * an owning team and a first-response clock.
  *
  * Owns:     intake.db ([intake] db): customers (contact copies),
- *           suppressions (hard-bounced addresses), cases, notes (a case's
- *           history), outbox (events on their way to the journal).
+ *           suppressions (hard-bounced addresses), cases (with their
+ *           assignee), notes (a case's history), outbox (events on their
+ *           way to the journal).
  * Consumes: customer; complaint, cancellation (gateway) and feedback.given
  *           (hark-survey's NPS comments): open a case; case.replied,
  *           case.retagged, case.resolved (staff, journaled by the gateway's
- *           admin API and `hark cases`); loop.notified (hark-loop: the
- *           customer was told a loop closed; open cases get "loop closed");
- *           mail.bounced (the address is unusable for replies).
+ *           admin API, `hark cases` and Hark Console); case.noted,
+ *           case.assigned, case.reopened (Hark Console: an internal note,
+ *           the case's assignee, a resolved case open again; none is
+ *           mailed to anyone); loop.notified (hark-loop: the customer was
+ *           told a loop closed; open cases get "loop closed"); mail.bounced
+ *           (the address is unusable for replies).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,
@@ -83,6 +87,9 @@ static const service_event_t s_events[] = {
     {EV_CASE_REPLIED, intake_case_staff},
     {EV_CASE_RETAGGED, intake_case_staff},
     {EV_CASE_RESOLVED, intake_case_staff},
+    {EV_CASE_NOTED, intake_case_staff},
+    {EV_CASE_ASSIGNED, intake_case_staff},
+    {EV_CASE_REOPENED, intake_case_staff},
     {EV_LOOP_NOTIFIED, intake_case_loop_notified},
     {EV_MAIL_BOUNCED, intake_case_bounced},
     {NULL, NULL},

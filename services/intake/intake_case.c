@@ -45,6 +45,28 @@ static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
     return rc;
 }
 
+/* s_note_once - a note made by the journal event at offset: written once
+ * however often that event is applied.  1 written, 0 it was already, -1 */
+static int s_note_once(sqlite3 *db, const char *case_id, int64_t at, const char *by,
+                       const char *kind, const char *text, int64_t offset)
+{
+    sqlite3_stmt *st = db_prepare(db, "INSERT OR IGNORE INTO notes(case_id, at, by, kind, text,"
+                                      " source_offset) VALUES(?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, at);
+    if (by)
+        sqlite3_bind_text(st, 3, by, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+    if (text)
+        sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, offset);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(db) > 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
 /* s_note_say - a note whose text is the word key ("intake.note_opened")
  * filled in with vars (borrowed; NULL for none), in the staff's locale:
  * the default one, as no staff member's language is known */
@@ -427,7 +449,65 @@ static int s_case_at(sqlite3 *db, const char *sql, const char *id, int64_t at)
     return rc;
 }
 
-/* s_staff - case.replied, case.retagged, case.resolved */
+/* s_changed - run sql, an UPDATE of case id (?1) with the text value (?2;
+ * NULL when v is NULL): 1 when it changed the case, 0 not, -1 */
+static int s_changed(sqlite3 *db, const char *sql, const char *id, const char *v)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (v)
+        sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(db) > 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+/* s_desk - case.noted, case.assigned, case.reopened: the staff's own
+ * bookkeeping, which never mails the customer.  Each changes the case only
+ * when it is not so already, so applying one again changes nothing. */
+static int s_desk(intake_t *s, sqlite3 *db, const hark_event_t *ev, const char *id,
+                  const char *by, int64_t at)
+{
+    const json_t *p = ev->payload;
+    if (strcmp(ev->type, EV_CASE_NOTED) == 0) {
+        const char *text = json_string_value(json_object_get(p, "text"));
+        if (!text)
+            return -1;
+        int rc = s_note_once(db, id, at, by, "note", text, ev->offset);
+        if (rc > 0)
+            log_info("event=case_noted case=%s by=%s", log_value(id), log_value(by));
+        return rc < 0 ? -1 : 0;
+    }
+    if (strcmp(ev->type, EV_CASE_ASSIGNED) == 0) {
+        const char *who = json_string_value(json_object_get(p, "assignee"));
+        if (!who)
+            return -1;
+        int rc = s_changed(db, "UPDATE cases SET assignee = ?2 WHERE id = ?1"
+                               " AND assignee IS NOT ?2", id, *who ? who : NULL);
+        if (rc <= 0)
+            return rc;
+        log_info("event=case_assigned case=%s assignee=%s by=%s", log_value(id),
+                 log_value(who), log_value(by));
+        json_t *say = json_pack("{s:s}", "assignee", who);
+        rc = say ? s_note_say(s, db, id, at, by, "assigned",
+                              *who ? "intake.note_assigned" : "intake.note_unassigned", say)
+                 : -1;
+        json_decref(say);
+        return rc;
+    }
+    /* case.reopened: first_reply_at and due_at stay, so the first-response
+     * clock goes on where it was (answered stays answered) */
+    int rc = s_changed(db, "UPDATE cases SET status = 'open', resolved_at = NULL"
+                           " WHERE id = ?1 AND status = 'resolved'", id, NULL);
+    if (rc <= 0)
+        return rc;
+    log_info("event=case_reopened case=%s by=%s", log_value(id), log_value(by));
+    return s_note_say(s, db, id, at, by, "reopened", "intake.note_reopened", NULL);
+}
+
+/* s_staff - case.replied, case.retagged, case.resolved; the others s_desk */
 static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     const json_t *p = ev->payload;
@@ -440,6 +520,9 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         return 0;
     }
     int64_t at = consumer_event_ms(ev);
+    if (strcmp(ev->type, EV_CASE_NOTED) == 0 || strcmp(ev->type, EV_CASE_ASSIGNED) == 0 ||
+        strcmp(ev->type, EV_CASE_REOPENED) == 0)
+        return s_desk(s, db, ev, id, by, at);
     if (strcmp(ev->type, EV_CASE_REPLIED) == 0) {
         const char *message = json_string_value(json_object_get(p, "message"));
         if (!message)
@@ -594,7 +677,8 @@ int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, co
     return s_woken(svc, s_open(service_state(svc), db, ev, c, "nps"));
 }
 
-/* intake_case_staff - case.replied, case.retagged, case.resolved: staff at work */
+/* intake_case_staff - case.replied, case.retagged, case.resolved,
+ * case.noted, case.assigned, case.reopened: staff at work */
 int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     return s_woken(svc, s_staff(service_state(svc), db, ev, c));

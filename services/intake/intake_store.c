@@ -48,6 +48,12 @@ const char *const intake_store_migrations[] = {
     /* 3: addresses that hard-bounced (mail.bounced): a reply to them is
      * refused, as one with no address at all */
     "CREATE TABLE suppressions(address TEXT PRIMARY KEY, reason TEXT NOT NULL);",
+    /* 4: the staff member a case is assigned to; a note's source event, so
+     * a staff note (case.noted) is written once however often it is applied */
+    "ALTER TABLE cases ADD COLUMN assignee TEXT;"
+    "CREATE INDEX cases_assignee ON cases(assignee);"
+    "ALTER TABLE notes ADD COLUMN source_offset INTEGER;"
+    "CREATE UNIQUE INDEX notes_source ON notes(source_offset) WHERE source_offset IS NOT NULL;",
     NULL,
 };
 
@@ -94,7 +100,7 @@ const char *intake_store_unreachable(sqlite3 *db, const char *cid)
 #define S_CASE_COLS                                                                          \
     "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
     " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
-    " breach_alerted"
+    " breach_alerted, assignee"
 
 /* s_case_json - one row of S_CASE_COLS */
 static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
@@ -122,6 +128,7 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
     json_object_set_new(o, "loop_closed", json_boolean(sqlite3_column_int(st, 11)));
     /* the language the customer wrote in: a list shows it (Hark Console's inbox) */
     s_set_str(o, "locale", st, 14);
+    s_set_str(o, "assignee", st, 19);
     if (full) {
         s_set_str(o, "text", st, 13);
         s_set_str(o, "order_id", st, 15);
@@ -140,6 +147,8 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
     const char *status = json_string_value(json_object_get(req, "status"));
     const char *reason = json_string_value(json_object_get(req, "reason"));
     const char *team = json_string_value(json_object_get(req, "team"));
+    const char *assignee = json_string_value(json_object_get(req, "assignee"));
+    const char *customer = json_string_value(json_object_get(req, "customer_id"));
     int breached = json_is_true(json_object_get(req, "breached"));
     json_int_t limit = json_integer_value(json_object_get(req, "limit"));
     if (limit <= 0 || limit > 1000)
@@ -178,6 +187,24 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
             db_finish(st);
         }
         json_object_set_new(c, "notes", notes);
+        /* the customer as intake.db's contact copy knows them */
+        st = json_object_get(c, "customer_id")
+                 ? db_prepare(db, "SELECT name, email, locale, timezone FROM customers"
+                                  " WHERE id = ?")
+                 : NULL;
+        if (st) {
+            sqlite3_bind_text(st, 1, json_string_value(json_object_get(c, "customer_id")), -1,
+                              SQLITE_TRANSIENT);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                json_t *who = json_object();
+                s_set_str(who, "name", st, 0);
+                s_set_str(who, "email", st, 1);
+                s_set_str(who, "locale", st, 2);
+                s_set_str(who, "timezone", st, 3);
+                json_object_set_new(c, "customer", who);
+            }
+            db_finish(st);
+        }
         return json_pack("{s:[o]}", "cases", c);
     }
     /* ?5: breached = past the deadline unanswered, or answered late */
@@ -188,6 +215,8 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
             " AND (?4 = 0 OR breach_alerted = 1 OR (due_at IS NOT NULL AND"
             "  ((first_reply_at IS NULL AND status <> 'resolved' AND due_at < ?5)"
             "   OR first_reply_at > due_at)))"
+            " AND (?7 IS NULL OR coalesce(assignee, '') = ?7)"
+            " AND (?8 IS NULL OR customer_id = ?8)"
             " ORDER BY opened_at DESC, source_offset DESC LIMIT ?6");
     if (!st)
         return NULL;
@@ -200,6 +229,10 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
     sqlite3_bind_int(st, 4, breached);
     sqlite3_bind_int64(st, 5, now);
     sqlite3_bind_int64(st, 6, limit);
+    if (assignee)
+        sqlite3_bind_text(st, 7, assignee, -1, SQLITE_TRANSIENT);
+    if (customer)
+        sqlite3_bind_text(st, 8, customer, -1, SQLITE_TRANSIENT);
     json_t *list = json_array();
     while (sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(list, s_case_json(st, now, 0));

@@ -8,7 +8,7 @@
  *           mail.requested (queue a message), mail.unsubscribed (suppress),
  *           mail.retry_requested (staff: try a failed message again).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
- * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE.
+ * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT.
  * Config:   [mailer] control db templates default_locale from from_name
  *           reply_to shop_name connections per_connection rate retry_min
  *           retry_max give_up lease maildir; [smtp] host port starttls
@@ -58,6 +58,7 @@ static const service_event_t s_events[] = {
 /* What it serves on [mailer] control (mailer_control.c) */
 static const service_command_t s_commands[] = {
     {CMD_MAILER_QUEUE, CMD_MAILER_QUEUE_OK, mailer_control_queue},
+    {CMD_MAILER_CONTACT, CMD_MAILER_CONTACT_OK, mailer_control_contact},
     {NULL, NULL, NULL},
 };
 

@@ -120,6 +120,8 @@ int mailer_dispatch_results(evloop_t *loop, void *arg);
 
 /* --- [mailer] control (mailer_control.c) ---------------------------------- */
 json_t *mailer_control_queue(service_t *svc, const json_t *req, service_err_t *err);
+/* mailer_control_contact - MAILER_CONTACT: is mail to a customer suppressed */
+json_t *mailer_control_contact(service_t *svc, const json_t *req, service_err_t *err);
 void mailer_control_status(service_t *svc, json_t *body);
 
 #endif

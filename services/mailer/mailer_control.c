@@ -1,10 +1,51 @@
 /*
- * mailer_control.c - what the mailer serves on [mailer] control: MAILER_QUEUE
- * and its part of SERVICE_STATUS.
+ * mailer_control.c - what the mailer serves on [mailer] control: MAILER_QUEUE,
+ * MAILER_CONTACT and its part of SERVICE_STATUS.
  */
+#include <stdio.h>
+
 #include "clock.h"
+#include "contacts.h"
 #include "db.h"
 #include "mailer.h"
+
+/* mailer_control_contact - MAILER_CONTACT {customer_id?, address?}: whether
+ * the suppression list holds the address (given, else the contact copy's
+ * email), and why.  Hark Console shows it on a case, so staff know whether
+ * the customer can be mailed before they write. */
+json_t *mailer_control_contact(service_t *svc, const json_t *req, service_err_t *err)
+{
+    (void)err;
+    sqlite3 *db = service_db(svc);
+    const char *cid = json_string_value(json_object_get(req, "customer_id"));
+    const char *given = json_string_value(json_object_get(req, "address"));
+    char addr[330] = "", low[330];
+    if (given)
+        snprintf(addr, sizeof addr, "%s", given);
+    sqlite3_stmt *st = !given && cid ? db_prepare(db, "SELECT email FROM customers WHERE id = ?")
+                                     : NULL;
+    if (st) {
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(addr, sizeof addr, "%s", (const char *)sqlite3_column_text(st, 0));
+        db_finish(st);
+    }
+    json_t *out = json_pack("{s:b}", "suppressed", 0);
+    if (!*addr)
+        return out;
+    json_object_set_new(out, "address", json_string(addr));
+    st = db_prepare(db, "SELECT reason FROM suppressions WHERE address = ?");
+    if (st) {
+        sqlite3_bind_text(st, 1, contacts_lower(addr, low, sizeof low), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            json_object_set_new(out, "suppressed", json_true());
+            json_object_set_new(out, "reason",
+                                json_string((const char *)sqlite3_column_text(st, 0)));
+        }
+        db_finish(st);
+    }
+    return out;
+}
 
 /* mailer_control_queue - MAILER_QUEUE {status?, limit?}: counts and the rows */
 json_t *mailer_control_queue(service_t *svc, const json_t *req, service_err_t *err)

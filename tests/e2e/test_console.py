@@ -409,6 +409,9 @@ ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer 
     ("POST", "/cases/{case}/retag", ("/login", "/cases/{case}?done=retag",
                                      "/cases/{case}?done=retag", 403)),
     ("POST", "/cases/{case}/nothing", ("/login", 404, 404, 403)),
+    ("POST", "/cases/{case}/note", ("/login", 400, 400, 403)),  # no text
+    ("POST", "/cases/{case}/assign", ("/login", "/cases/{case}?done=assign",
+                                      "/cases/{case}?done=assign", 403)),
     ("GET", "/cases/NOPE404", ("/login?next=%2Fcases%2FNOPE404", 404, 404, 404)),
     ("GET", "/loops/new", ("/login?next=%2Floops%2Fnew", 200, 200, 403)),
     ("POST", "/loops/new", ("/login", 400, 400, 403)),  # (no reason: 400)
@@ -572,6 +575,180 @@ def test_console__retag_and_resolve_are_journaled_by_the_user(con):
         return p if "resolved" in p.all_text() and "user:ada" in p.all_text() else None
     p = wait_for(applied, 30, what="the history to show the changes")
     assert "/cases/%s/resolve" % case not in p.forms  # resolved: no resolve form
+
+
+def _history(b, case, want):
+    """the case page once its history has a row holding every string of want"""
+    def ready():
+        p = case_page(b, case)
+        st, _, raw, _ = b.get("/cases/" + case)
+        rows = re.findall(r"<tr>(.*?)</tr>", raw.split('class="notes"', 1)[-1], re.S)
+        return p if any(all(w in r for w in want) for r in rows) else None
+    return wait_for(ready, 30, what="%s in the history of %s" % (want, case))
+
+
+def test_console__an_internal_note_shows_in_the_history_with_who_and_is_never_mailed(
+        con, smtp_mod):
+    b = Browser(con.console_port)
+    assert b.login("sam")[0] == 303
+    case = complain(con, "note-c", "late delivery", email="note-c@example.com")
+    p = case_page(b, case)
+    action = "/cases/%s/note" % case
+    assert "note-text" in p.labels and "csrf" in p.forms[action]
+    note = "Called the depot: parcel 7731 is stuck <b>in Łódź</b>"
+    st, hdr, _, _ = b.submit(p, action, extra={"text": note})
+    assert st == 303 and hdr["Location"] == "/cases/%s?done=note" % case
+    assert b.submit(p, action, extra={"text": note})[0] == 303  # a double click: one note
+    p = _history(b, case, ["user:sam", "in Łódź"])
+    # every line says who and when, the when in the reader's words (sam reads Polish)
+    st, _, raw, _ = b.get("/cases/" + case)
+    rows = re.findall(r"<tr><td>(.*?)</tr>", raw.split('class="notes"', 1)[1], re.S)
+    assert len(rows) >= 2 and all("<time datetime=" in r and " temu)" in r for r in rows)
+    assert "note-c" in rows[0]  # opened: by the customer
+    st, _, raw, _ = b.get("/cases/" + case)
+    assert raw.count("Called the depot") == 1 and "&lt;b&gt;in Łódź&lt;/b&gt;" in raw
+    noted = [e["payload"] for e in con.fetch_all(["case.noted"]) if e["payload"]["case"] == case]
+    assert noted == [{"case": case, "text": note, "by": "user:sam"}]
+    # never mailed: no mail request carries it, no message at the SMTP server
+    wait_for(lambda: [m for m in smtp_mod.messages() if case in m["Subject"]], 30,
+             what="the acknowledgement (mail flows)")
+    assert not [e for e in con.fetch_all(["mail.requested"]) if "stuck" in json.dumps(e)]
+    assert not [m for m in smtp_mod.messages() if "stuck" in m.as_string()]
+    # an empty note is refused beside its field; a marketer may not write one
+    st, _, data, _ = b.submit(case_page(b, case), action, extra={"text": "  "})
+    assert st == 400 and "note-error" in Page(data).ids
+    m = Browser(con.console_port)
+    assert m.login("mia")[0] == 303
+    csrf = m.page("/cases").forms["/logout"]["csrf"][0]
+    assert m.request("POST", action, {"csrf": csrf, "nonce": "a" * 64, "text": "x"})[0] == 403
+
+
+def test_console__assign_to_a_staff_member_shows_in_the_inbox_and_its_filter(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    case = complain(con, "assign-c", "late delivery")
+    other = complain(con, "assign-d", "late delivery")
+    p = case_page(b, case)
+    action = "/cases/%s/assign" % case
+    assert "assignee" in p.labels
+    assert " selected" not in b.get("/cases/" + case)[2].split('id="assignee"')[1].split("</select>")[0]
+    # a name that is no account is refused
+    assert b.submit(p, action, extra={"assignee": "nobody-here"})[0] == 400
+    st, hdr, _, _ = b.submit(p, action, extra={"assignee": "sam"})
+    assert st == 303 and hdr["Location"] == "/cases/%s?done=assign" % case
+    p = _history(b, case, ["user:ada", "assigned to sam"])
+    assert '<option value="sam" selected>' in b.get("/cases/" + case)[2]
+    ev = [e["payload"] for e in con.fetch_all(["case.assigned"]) if e["payload"]["case"] == case]
+    assert ev == [{"case": case, "assignee": "sam", "by": "user:ada"}]
+    # sam's "mine": the case, not the other one; the inbox shows the column
+    s = Browser(con.console_port)
+    assert s.login("sam")[0] == 303
+    inbox = s.page("/cases")
+    mine = [l for l in inbox.links if "assignee=sam" in l]
+    assert mine, inbox.links
+    st, _, raw, _ = s.get(mine[0].replace("&amp;", "&"))
+    assert st == 200 and "/cases/%s\"" % case in raw and "/cases/%s\"" % other not in raw
+    st, _, raw, _ = s.get("/cases?status=all&assignee=ada")
+    assert st == 200 and "/cases/%s\"" % case not in raw
+    st, _, raw, _ = b.get("/cases?status=all")
+    row = [r for r in raw.split("<tr") if "/cases/%s\"" % case in r][0]
+    assert "<td>sam</td>" in row
+    assert b.get("/cases?assignee=%3Cx%3E")[0] == 400
+    # unassign
+    st, _, _, _ = b.submit(case_page(b, case), action, extra={"assignee": ""})
+    assert st == 303
+    _history(b, case, ["user:ada", "unassigned"])
+    st, _, raw, _ = s.get(mine[0].replace("&amp;", "&"))
+    assert "/cases/%s\"" % case not in raw
+
+
+def test_console__reopen_a_resolved_case_keeps_its_first_response(con):
+    b = Browser(con.console_port)
+    assert b.login("sam")[0] == 303
+    case = complain(con, "reopen-c", "late delivery")
+    p = case_page(b, case)
+    assert "/cases/%s/reopen" % case not in p.forms  # open: nothing to reopen
+    assert b.submit(p, "/cases/%s/reply" % case, extra={"message": "On its way."})[0] == 303
+    assert b.submit(case_page(b, case), "/cases/%s/resolve" % case)[0] == 303
+    p = _history(b, case, ["user:sam", "resolved"])
+    st, hdr, _, _ = b.submit(p, "/cases/%s/reopen" % case)
+    assert st == 303 and hdr["Location"] == "/cases/%s?done=reopen" % case
+    p = _history(b, case, ["user:sam", "reopened"])
+    raw = b.get("/cases/" + case)[2]
+    assert 'class="clock answered"' in raw  # the first response still counts
+    assert "/cases/%s/resolve" % case in p.forms and "/cases/%s/reopen" % case not in p.forms
+    st, _, raw, _ = b.get("/cases?status=open")
+    assert "/cases/%s\"" % case in raw
+    ev = [e["payload"] for e in con.fetch_all(["case.reopened"]) if e["payload"]["case"] == case]
+    assert ev == [{"case": case, "by": "user:sam"}]
+
+
+def test_console__the_customers_story_is_escaped_and_links_their_other_cases(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    evil = "<script>alert(1)</script>"
+    st, body = con.post_events({"type": "customer", "data": {
+        "id": "story-c", "email": "story@example.com", "name": evil, "locale": "pl",
+        "timezone": "Europe/Warsaw"}})
+    assert st == 202, body
+    first, second = None, None
+    for text in ("too expensive", "late delivery"):
+        st, body = con.post_events({"type": "complaint", "data": {"customer_id": "story-c",
+                                                                  "text": text}})
+        assert st == 202, body
+        first, second = second, "C%d" % body["offsets"][0]
+    lone = complain(con, "story-d", "late delivery")
+    p = case_page(b, second)
+    st, _, raw, _ = b.get("/cases/" + second)
+    assert not any(t == "script" for t, _ in p.tags)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and evil in p.all_text()
+    for fact in ("story@example.com", "Europe/Warsaw"):
+        assert fact in p.all_text()
+    assert "/cases/" + first in p.links and "/cases/" + second not in p.links
+    assert not [l for l in p.links if "story@example.com" in l]  # text, never a link
+    assert "/cases/" + first not in case_page(b, lone).links
+    # whether mail reaches them is hark-mailer's to say
+    assert "reaches them" in p.all_text()
+    cmd, r = con.call(con.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        {"type": "mail.unsubscribed", "key": "test/unsub/story",
+         "payload": {"address": "Story@example.com", "customer_id": "story-c", "via": "page"}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: "suppressed: they unsubscribed" in case_page(b, second).all_text(), 30,
+             what="the suppression on the case page")
+    assert "reaches them" in case_page(b, lone).all_text()
+
+
+def test_console__hark_cases_note_assign_reopen_and_the_intake_filters(con, tmp_path):
+    case = complain(con, "cli-c", "late delivery")
+    other = complain(con, "cli-d", "late delivery")
+    note = tmp_path / "note.txt"
+    note.write_text("checked the warehouse")
+    con.hark("cases", "note", case, "--text-file", str(note))
+    con.hark("cases", "assign", case, "sam")
+    con.hark("cases", "resolve", case)
+    con.hark("cases", "reopen", case)
+    bad = subprocess.run([os.path.join(BIN, "hark"), "-c", con.config, "cases", "assign", case,
+                          "not a name"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+
+    def applied():
+        cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"id": case})
+        c = r["cases"][0] if cmd == "INTAKE_CASES_OK" else {}
+        kinds = [n["kind"] for n in c.get("notes", [])]
+        return c if "reopened" in kinds else None
+    c = wait_for(applied, 30, what="the CLI's events applied")
+    assert c["assignee"] == "sam" and c["status"] == "open"
+    (n,) = [n for n in c["notes"] if n["kind"] == "note" and n.get("by", "").startswith("cli:")]
+    assert n["text"] == "checked the warehouse"
+    assert c["customer"]["email"] == "cli-c@example.com"
+    cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"assignee": "sam"})
+    ids = [x["id"] for x in r["cases"]]
+    assert case in ids and other not in ids
+    cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"customer_id": "cli-d"})
+    assert [x["id"] for x in r["cases"]] == [other]
+    cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"assignee": ""})
+    ids = [x["id"] for x in r["cases"]]
+    assert other in ids and case not in ids
 
 
 # --- a real browser ---------------------------------------------------------
