@@ -68,6 +68,8 @@ void gateway_config_load(const config_t *cfg, gateway_config_t *out);
 typedef struct gateway_job gateway_job_t;
 struct gateway_job {
     json_t *events;
+    char *text;               /* events as JSON, written by gateway_pump_submit */
+    size_t text_len;
     void (*done)(gateway_job_t *j, json_t *ok, const char *err, int refused);
     /* the pump's own */
     gateway_job_t *next;
@@ -140,6 +142,11 @@ typedef struct gateway_req {
     /* while suspended: waiting for a worker, or for the pump (job) */
     int answered;              /* the answer is ready: queue it when resumed */
     gateway_job_t job;
+    /* the pump's answer to job, turned into the answer by then() on the
+     * HTTP thread when resumed (the pump's one thread only hands it over) */
+    int job_done, job_refused;
+    json_t *job_ok;
+    char job_err[200];
     void (*then)(struct gateway_req *r, json_t *ok, const char *err, int refused);
     struct gateway_req *next;  /* the workers' queue */
 } gateway_req_t;

@@ -87,14 +87,15 @@ static int s_work_push(gateway_t *gw, gateway_req_t *r)
     return 0;
 }
 
-/* s_job_done - the pump's answer to a request's append (pump thread) */
+/* s_job_done - the pump's answer to a request's append (pump thread):
+ * kept for the HTTP thread, which words the answer when resumed */
 static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refused)
 {
     gateway_req_t *r = (gateway_req_t *)((char *)j - offsetof(gateway_req_t, job));
-    r->then(r, ok, err ? err : "", refused);
-    json_decref(r->job.events);
-    r->job.events = NULL;
-    r->answered = 1;
+    r->job_ok = ok;
+    r->job_refused = refused;
+    snprintf(r->job_err, sizeof r->job_err, "%s", err ? err : "");
+    r->job_done = 1;
     MHD_resume_connection(r->conn); /* the last touch: MHD owns r again */
 }
 
@@ -187,6 +188,11 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->job_done && !r->answered) { /* resumed by the pump: word its answer */
+        r->then(r, r->job_ok, r->job_err, r->job_refused);
+        r->job_ok = NULL;
+        r->answered = 1;
+    }
     if (r->answered) /* resumed: a worker or the pump answered */
         return s_respond(r);
     if (r->status) /* already answered (the early 400 or 413) */
@@ -220,6 +226,8 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     json_decref(r->job.events);
+    json_decref(r->job_ok);
+    free(r->job.text);
     buf_free(&r->body);
     buf_free(&r->out);
     free(r);

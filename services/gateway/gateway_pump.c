@@ -87,19 +87,24 @@ static void s_connect(gateway_pump_t *p, const char *why)
 /* s_send - the jobs in list (n of them) as one JOURNAL_APPEND of batches */
 static void s_send(gateway_pump_t *p, gateway_job_t *list, size_t n)
 {
-    const json_t **evs = calloc(n, sizeof *evs);
-    size_t i = 0;
-    for (gateway_job_t *j = list; j && evs; j = j->next)
-        evs[i++] = j->events;
-    json_t *body = evs ? jclient_batches_body(evs, n) : NULL;
-    free(evs);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
+    /* the body jclient_batches_body would make, from each job's events
+     * as its submitter already wrote them: this thread serves every
+     * request, so it only concatenates */
+    (void)n;
+    buf_t body = BUF_INIT;
+    buf_puts(&body, "{\"batches\":[");
+    for (gateway_job_t *j = list; j; j = j->next) {
+        buf_puts(&body, j == list ? "{\"events\":" : ",{\"events\":");
+        buf_append(&body, j->text, j->text_len);
+        buf_putc(&body, '}');
+    }
+    buf_puts(&body, "]}");
     uint64_t id = p->next_reqid++;
-    int rc = text && p->sock ? wire_send(p->sock, NULL, 0, CMD_JOURNAL_APPEND, id, text,
-                                         strlen(text), ZMQ_DONTWAIT)
-                             : -1;
-    free(text);
+    int rc = !buf_failed(&body) && p->sock
+                 ? wire_send(p->sock, NULL, 0, CMD_JOURNAL_APPEND, id, body.data, body.len,
+                             ZMQ_DONTWAIT)
+                 : -1;
+    buf_free(&body);
     int64_t now = clock_mono_ms();
     if (rc) {
         /* no journal connected (ZMQ_IMMEDIATE): keep them and try again
@@ -307,6 +312,14 @@ gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_m
 void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j)
 {
     j->next = NULL;
+    if (!j->text) { /* written here, on the submitter's thread, not the pump's */
+        j->text = json_dumps(j->events, JSON_COMPACT);
+        j->text_len = j->text ? strlen(j->text) : 0;
+        if (!j->text) {
+            s_finish(j, NULL, "out of memory", 0);
+            return;
+        }
+    }
     j->queued_ms = clock_mono_ms();
     pthread_mutex_lock(&p->lock);
     if (p->stop) {
@@ -386,6 +399,7 @@ json_t *gateway_append(gateway_t *gw, const json_t *events, char *err, int *refu
     pthread_mutex_unlock(&w.lock);
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.lock);
+    free(w.job.text);
     if (refused)
         *refused = w.refused;
     if (!w.ok)
