@@ -960,6 +960,8 @@ httpd_t *httpd_new(const httpd_config_t *conf)
     size_t pool = h->conf.max_header + 16 * 1024;
     h->mhd = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_TURBO | /* read and write before asking epoll: fewer syscalls, each
+                             * costly under a hypervisor (perf: a quarter of the time) */
             MHD_USE_ERROR_LOG | MHD_USE_ITC,
         0, NULL, NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, h,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads ? conf->threads : 1),
