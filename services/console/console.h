@@ -101,6 +101,18 @@ typedef struct {
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "            \
     "frame-ancestors 'none'; base-uri 'none'"
 
+/* --- console_cases.c: what every page that asks or writes shares ------- */
+/* console_client - this thread's DEALER to endpoint under key, made on
+ * first use (a thread's own: ZeroMQ sockets are not thread-safe);
+ * console_client_free is the keys' destructor */
+wire_client_t *console_client(console_t *con, pthread_key_t key, const char *endpoint);
+void console_client_free(void *p);
+/* console_journal - append one event (payload borrowed) under key, by the
+ * signed-in user; its payload's subject field ("case", "loop") names it in
+ * the log.  0, or -1 having answered 503 */
+int console_journal(console_req_t *r, const char *type, const char *key, const json_t *payload,
+                    const char *subject);
+
 /* --- console_http.c: the only file that knows libmicrohttpd ------------- */
 /* console_http_start - serve listen ("host:port", "[v6]:port") with threads
  * workers over epoll, bodies up to max_body; each request is handed to

@@ -38,8 +38,8 @@
 #define S_MESSAGE_MAX 20000
 #define S_LIST_MAX 1000 /* cases asked of hark-intake for one inbox */
 
-/* s_client_free - pthread key destructor: close the thread's client */
-static void s_client_free(void *p)
+/* console_client_free - see console.h */
+void console_client_free(void *p)
 {
     wire_client_t *c = p;
     wire_client_destroy(&c);
@@ -55,13 +55,13 @@ int console_cases_init(console_t *con)
                  log_value(con->conf.reasons_path));
     if (errors)
         reasons_destroy(&con->reasons);
-    if (pthread_key_create(&con->intake_key, s_client_free))
+    if (pthread_key_create(&con->intake_key, console_client_free))
         return -1;
-    if (pthread_key_create(&con->journal_key, s_client_free)) {
+    if (pthread_key_create(&con->journal_key, console_client_free)) {
         pthread_key_delete(con->intake_key);
         return -1;
     }
-    if (pthread_key_create(&con->mailer_key, s_client_free)) {
+    if (pthread_key_create(&con->mailer_key, console_client_free)) {
         pthread_key_delete(con->intake_key);
         pthread_key_delete(con->journal_key);
         return -1;
@@ -77,8 +77,8 @@ void console_cases_fini(console_t *con)
     reasons_destroy(&con->reasons);
 }
 
-/* s_client - this thread's client under key, made on first use */
-static wire_client_t *s_client(console_t *con, pthread_key_t key, const char *endpoint)
+/* console_client - see console.h */
+wire_client_t *console_client(console_t *con, pthread_key_t key, const char *endpoint)
 {
     wire_client_t *c = pthread_getspecific(key);
     if (!c) {
@@ -94,7 +94,7 @@ static wire_client_t *s_client(console_t *con, pthread_key_t key, const char *en
 static json_t *s_intake_ask(console_req_t *r, json_t *req, char *cmd)
 {
     console_t *con = r->con;
-    wire_client_t *c = s_client(con, con->intake_key, con->conf.intake_control);
+    wire_client_t *c = console_client(con, con->intake_key, con->conf.intake_control);
     json_t *reply = c ? wire_client_call_json(c, CMD_INTAKE_CASES, req,
                                               con->conf.intake_timeout_ms, cmd)
                       : NULL;
@@ -412,7 +412,7 @@ static void s_customer(console_req_t *r, const json_t *c, json_t *ctx)
     json_object_set_new(cust, "known", json_boolean(known));
     /* whether mail reaches them: hark-mailer keeps the suppression list */
     console_t *con = r->con;
-    wire_client_t *mc = s_client(con, con->mailer_key, con->conf.mailer_control);
+    wire_client_t *mc = console_client(con, con->mailer_key, con->conf.mailer_control);
     char cmd[48] = "";
     json_t *ask = json_pack("{s:s}", "customer_id", cid);
     if (S(who, "email") && *S(who, "email"))
@@ -579,13 +579,14 @@ void console_cases_show(console_req_t *r)
     json_decref(c);
 }
 
-/* s_journal - append one event; 0, or -1 having answered 503 (or 500 when
- * the journal refused it as it is) */
-static int s_journal(console_req_t *r, const char *type, const char *key, json_t *payload)
+/* console_journal - see console.h */
+int console_journal(console_req_t *r, const char *type, const char *key, const json_t *payload,
+                    const char *subject)
 {
     console_t *con = r->con;
-    wire_client_t *jc = s_client(con, con->journal_key, con->conf.journal_endpoint);
-    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload", payload);
+    wire_client_t *jc = console_client(con, con->journal_key, con->conf.journal_endpoint);
+    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", type, "key", key, "payload",
+                               (json_t *)payload);
     char err[200] = "no journal client";
     json_t *ok = jc && events ? jclient_append(jc, events, con->conf.journal_timeout_ms, err)
                               : NULL;
@@ -598,8 +599,8 @@ static int s_journal(console_req_t *r, const char *type, const char *key, json_t
     }
     long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
     json_decref(ok);
-    log_info("event=change_journaled type=%s case=%s by=user:%s offset=%lld",
-             type, log_value(S(payload, "case")), log_value(r->user.name), off);
+    log_info("event=change_journaled type=%s %s=%s by=user:%s offset=%lld", type, subject,
+             log_value(S(payload, subject)), log_value(r->user.name), off);
     return 0;
 }
 
@@ -693,7 +694,7 @@ void console_cases_action(console_req_t *r)
     }
     char key[200];
     snprintf(key, sizeof key, "console:%s:%s:%s", action, id, nonce);
-    if (s_journal(r, type, key, p) == 0) {
+    if (console_journal(r, type, key, p, "case") == 0) {
         char to[160];
         snprintf(to, sizeof to, "/cases/%s?done=%s", id, action);
         console_redirect(r, to);

@@ -48,16 +48,10 @@
 
 static pthread_key_t s_loop_key; /* each HTTP thread's DEALER to hark-loop */
 
-static void s_client_free(void *p)
-{
-    wire_client_t *c = p;
-    wire_client_destroy(&c);
-}
-
 int console_loops_init(console_t *con)
 {
     (void)con;
-    return pthread_key_create(&s_loop_key, s_client_free) ? -1 : 0;
+    return pthread_key_create(&s_loop_key, console_client_free) ? -1 : 0;
 }
 
 void console_loops_fini(console_t *con)
@@ -66,24 +60,12 @@ void console_loops_fini(console_t *con)
     pthread_key_delete(s_loop_key);
 }
 
-/* s_client - this thread's client under key, made on first use */
-static wire_client_t *s_client(console_t *con, pthread_key_t key, const char *endpoint)
-{
-    wire_client_t *c = pthread_getspecific(key);
-    if (!c) {
-        c = wire_client_new(con->zctx, endpoint);
-        if (c && pthread_setspecific(key, c))
-            wire_client_destroy(&c);
-    }
-    return c;
-}
-
 /* s_loop - ask hark-loop cmd with req (not stolen); the reply (caller
  * decrefs), or NULL having answered 503 */
 static json_t *s_loop(console_req_t *r, const char *cmd, const char *ok, const json_t *req)
 {
     console_t *con = r->con;
-    wire_client_t *c = s_client(con, s_loop_key, con->conf.loop_control);
+    wire_client_t *c = console_client(con, s_loop_key, con->conf.loop_control);
     char got[48] = "";
     json_t *reply = c ? wire_client_call_json(c, cmd, req, con->conf.loop_timeout_ms, got) : NULL;
     if (reply && strcmp(got, ok) == 0)
@@ -391,30 +373,6 @@ void console_loops_new(console_req_t *r)
     s_form_free(&f);
 }
 
-/* s_journal - loop.closed under key; 0, or -1 having answered 503 */
-static int s_journal(console_req_t *r, const char *key, const json_t *payload)
-{
-    console_t *con = r->con;
-    wire_client_t *jc = s_client(con, con->journal_key, con->conf.journal_endpoint);
-    json_t *events = json_pack("[{s:s,s:s,s:O}]", "type", EV_LOOP_CLOSED, "key", key, "payload",
-                               payload);
-    char err[200] = "no journal client";
-    json_t *ok = jc && events ? jclient_append(jc, events, con->conf.journal_timeout_ms, err)
-                              : NULL;
-    json_decref(events);
-    if (!ok) {
-        log_warn("event=change_not_journaled type=%s error=\"%s\"", EV_LOOP_CLOSED, err);
-        console_header(r, "Retry-After", "2");
-        console_page_error(r, 503);
-        return -1;
-    }
-    long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
-    json_decref(ok);
-    log_info("event=change_journaled type=%s loop=%s by=user:%s offset=%lld", EV_LOOP_CLOSED,
-             log_value(S(payload, "loop")), log_value(r->user.name), off);
-    return 0;
-}
-
 /* console_loops_post - POST /loops/new: do=preview or do=close */
 void console_loops_post(console_req_t *r)
 {
@@ -498,7 +456,7 @@ void console_loops_post(console_req_t *r)
      * form's nonce (a double submit is one event) */
     char key[200];
     snprintf(key, sizeof key, "console:loop:%s", f.nonce);
-    if (s_journal(r, key, payload) == 0) {
+    if (console_journal(r, EV_LOOP_CLOSED, key, payload, "loop") == 0) {
         char to[160];
         snprintf(to, sizeof to, "/loops/%s", S(payload, "loop"));
         console_redirect(r, to);
