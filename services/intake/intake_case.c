@@ -25,12 +25,20 @@ static const char *s_col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-/* s_note - one line in a case's history */
-static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
-                  const char *kind, const char *text)
+/* s_note_once - a line in a case's history made by the journal event at
+ * offset: written once however often that event is applied (offset < 0:
+ * no event of its own, written each time).  1 written, 0 it was already,
+ * -1 */
+static int s_note_once(sqlite3 *db, const char *case_id, int64_t at, const char *by,
+                       const char *kind, const char *text, int64_t offset)
 {
-    sqlite3_stmt *st =
-        db_prepare(db, "INSERT INTO notes(case_id, at, by, kind, text) VALUES(?, ?, ?, ?, ?)");
+    /* OR IGNORE only for the unique source: any other refusal is an error */
+    sqlite3_stmt *st = db_prepare(db, offset >= 0 ? "INSERT OR IGNORE INTO notes(case_id, at, by,"
+                                                    " kind, text, source_offset)"
+                                                    " VALUES(?, ?, ?, ?, ?, ?)"
+                                                  : "INSERT INTO notes(case_id, at, by, kind,"
+                                                    " text, source_offset)"
+                                                    " VALUES(?, ?, ?, ?, ?, ?)");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
@@ -40,31 +48,18 @@ static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
     sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
     if (text)
         sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    if (offset >= 0) /* NULL otherwise: the unique index leaves it out */
+        sqlite3_bind_int64(st, 6, offset);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(db) > 0 : -1;
     db_finish(st);
     return rc;
 }
 
-/* s_note_once - a note made by the journal event at offset: written once
- * however often that event is applied.  1 written, 0 it was already, -1 */
-static int s_note_once(sqlite3 *db, const char *case_id, int64_t at, const char *by,
-                       const char *kind, const char *text, int64_t offset)
+/* s_note - one line in a case's history; 0/-1 */
+static int s_note(sqlite3 *db, const char *case_id, int64_t at, const char *by,
+                  const char *kind, const char *text)
 {
-    sqlite3_stmt *st = db_prepare(db, "INSERT OR IGNORE INTO notes(case_id, at, by, kind, text,"
-                                      " source_offset) VALUES(?, ?, ?, ?, ?, ?)");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, at);
-    if (by)
-        sqlite3_bind_text(st, 3, by, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-    if (text)
-        sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 6, offset);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(db) > 0 : -1;
-    db_finish(st);
-    return rc;
+    return s_note_once(db, case_id, at, by, kind, text, -1) < 0 ? -1 : 0;
 }
 
 /* s_note_say - a note whose text is the word key ("intake.note_opened")
