@@ -351,6 +351,20 @@ static int s_action(cli_t *cli, const char *what)
         json_decref(p);
         return 1;
     }
+    /* resolving a resolved case (or reopening an open one) changes
+     * nothing: say so rather than journal it */
+    const char *status = json_string_value(json_object_get(c, "status"));
+    int resolved = status && strcmp(status, "resolved") == 0;
+    if ((strcmp(type, EV_CASE_RESOLVED) == 0 && resolved) ||
+        (strcmp(type, EV_CASE_REOPENED) == 0 && status && !resolved)) {
+        const char *at = json_string_value(json_object_get(c, "resolved_at"));
+        fprintf(stderr, "hark: cases %s %s: the case is %s%s%s; nothing stored\n", what, id,
+                resolved ? "already resolved" : "not resolved", resolved && at ? " since " : "",
+                resolved && at ? at : "");
+        json_decref(c);
+        json_decref(p);
+        return 1;
+    }
     json_decref(c);
     return s_journal(cli, type, p);
 }

@@ -256,6 +256,16 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     # resolve through the CLI
     h.hark("cases", "resolve", a)
     wait_for(lambda: show(h, a)["status"] == "resolved", what="resolved")
+    # doing it again is said, not silently journaled again
+    before = len(h.hark("tail", "--from", "0", "--type", "case.resolved").stdout.splitlines())
+    again = h.hark("cases", "resolve", a, check=False)
+    assert again.returncode == 1 and "already resolved" in again.stderr, again
+    st, body = admin(h, "POST", "/v1/cases/%s/resolve" % a, {})
+    assert st == 409 and body["error"]["code"] == "already_resolved", body
+    assert body["error"]["field"] == "case" and "nothing stored" in body["error"]["message"]
+    reopen = h.hark("cases", "reopen", b, check=False)
+    assert reopen.returncode == 1 and "not resolved" in reopen.stderr
+    assert len(h.hark("tail", "--from", "0", "--type", "case.resolved").stdout.splitlines()) == before
     assert [c["id"] for c in cases(h, "--status", "resolved")] == [a]
     assert [c["id"] for c in cases(h, "--status", "open")] == [b]
     assert [c["id"] for c in cases(h, "--reason", "price")] == [b, a]
