@@ -103,6 +103,15 @@ def customer(h, cid, email, locale="en", name="Anna"):
     assert st == 202, body
 
 
+def link_(h, cid, *args, locale="en"):
+    """`hark cases link` for a customer Hark knows (it refuses one it does
+    not): the customer event first, then the links once the mailer has it"""
+    customer(h, cid, cid + "@example.com", locale=locale)
+    wait_for(lambda: h.hark("cases", "link", cid, *args, check=False).returncode == 0,
+             what="hark-mailer to know " + cid)
+    return h.hark("cases", "link", cid, *args).stdout
+
+
 def complain(h, data, kind="complaint"):
     st, body = h.post_events({"type": kind, "data": data})
     assert st == 202, body
@@ -369,7 +378,7 @@ def form_fields(html):
 def test_intake__forms_refuse_bad_input_and_store_nothing_then_journal_a_good_post(
         make_hark, tmp_path, smtp):
     h = start(make_hark, tmp_path, smtp, form_rate="12")
-    link = h.hark("cases", "link", "c4", "--locale", "pl").stdout.split()[1]
+    link = link_(h, "c4", "--locale", "pl").split()[1]
     path = link[link.index("/cancel"):]
     st, _, page = h.request("GET", path)
     page = page.decode()
@@ -479,7 +488,7 @@ def test_intake__a_form_posted_twice_opens_one_case_a_changed_one_another(make_h
     # a browser re-POSTs a form on refresh or after a lost answer: the same
     # form (same csrf token) with the same fields is one complaint, not two
     h = start(make_hark, tmp_path, smtp)
-    link = h.hark("cases", "link", "c5", "--locale", "en").stdout.split()[1]
+    link = link_(h, "c5", "--locale", "en").split()[1]
     path = link[link.index("/cancel"):]
     st, _, page = h.request("GET", path)
     assert st == 200
@@ -758,17 +767,32 @@ def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):
     h.stop()
 
 
+def test_intake__cases_link_is_for_a_known_customer_in_their_own_language(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    r = h.hark("cases", "link", "nobody-1", check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert 'Hark knows no customer "nobody-1"' in r.stderr
+    out = link_(h, "c-zh", locale="zh-CN")  # no --locale: theirs
+    st, _, page = h.request("GET", out.split()[0][out.index("/feedback"):])
+    assert st == 200 and '<html lang="zh' in page.decode(), page[:300]
+    out = link_(h, "c-zh2", "--locale", "pl", locale="zh")  # told: as told
+    st, _, page = h.request("GET", out.split()[1][out.split()[1].index("/cancel"):])
+    assert st == 200 and '<html lang="pl"' in page.decode()
+    h.stop()
+
+
 def test_intake__one_customer_link_posted_from_many_addresses_has_one_limit(
         make_hark, tmp_path, smtp):
     # the limit is per address and, for a customer's own link, per customer:
     # a link passed around a botnet is held back as one address would be
     h = start(make_hark, tmp_path, smtp, form_rate="4")
-    link = h.hark("cases", "link", "c9", "--locale", "en").stdout.split()[0]
+    link = link_(h, "c9", "--locale", "en").split()[0]
     path = link[link.index("/feedback"):]
     codes = [_post_from(h, "127.0.10.%d" % (i + 1), path)[0] for i in range(6)]
     assert codes == [403] * 4 + [429] * 2, codes
     # another customer's link, and the anonymous form, are not held back
-    other = h.hark("cases", "link", "c10").stdout.split()[0]
+    other = link_(h, "c10").split()[0]
     assert _post_from(h, "127.0.10.1", other[other.index("/feedback"):])[0] == 403
     assert _post_from(h, "127.0.10.9", "/feedback")[0] == 403
     h.stop()
