@@ -139,9 +139,10 @@ static json_t *s_tagged(const reasons_t *r, const char *case_id, const char *cid
     return p;
 }
 
-static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *id,
-                   const char *cid, const s_contact_t *w, const int *idx, const char *locale,
-                   int64_t due, const char *text, const char *order, const char *channel);
+static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *kind,
+                   const char *id, const char *cid, const s_contact_t *w, const int *idx,
+                   const char *locale, int64_t due, const char *text, const char *order,
+                   const char *channel);
 
 /* s_bind_answer - the case id, text and score (NULL when absent) as ?1..?3:
  * the check whether an answer changed and its update bind them alike */
@@ -239,8 +240,8 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
         return 0;
     s_contact_t who;
     s_contact(db, *cid ? cid : NULL, &who);
-    return s_mails(s, ev, c, id, *cid ? cid : NULL, &who, idx, *locale ? locale : NULL, due,
-                   text, NULL, NULL);
+    return s_mails(s, ev, c, "nps", id, *cid ? cid : NULL, &who, idx, *locale ? locale : NULL,
+                   due, text, NULL, NULL);
 }
 
 /* s_open - a complaint, cancellation or NPS comment becomes a case */
@@ -359,14 +360,15 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
         return -1;
     if (quiet)
         return 0;
-    return s_mails(s, ev, c, id, cid, &who, idx, locale, due, text, order, channel);
+    return s_mails(s, ev, c, kind, id, cid, &who, idx, locale, due, text, order, channel);
 }
 
 /* s_mails - a case's acknowledgement to the customer and alert to the
  * team (keys intake/<offset of ev>/ack, /alert) */
-static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *id,
-                   const char *cid, const s_contact_t *w, const int *idx, const char *locale,
-                   int64_t due, const char *text, const char *order, const char *channel)
+static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *kind,
+                   const char *id, const char *cid, const s_contact_t *w, const int *idx,
+                   const char *locale, int64_t due, const char *text, const char *order,
+                   const char *channel)
 {
     const reasons_t *r = s->reasons;
     const reasons_team_t *team = reasons_team(r, reasons_get(r, (size_t)idx[0])->team);
@@ -399,6 +401,10 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
             json_object_set_new(vars, "channel", json_string(channel));
         if (text && *text)
             json_object_set_new(vars, "text", json_string(text));
+        /* the alert names what came in: a cancellation is not a complaint */
+        if (strcmp(kind, "cancellation") == 0 || strcmp(kind, "nps") == 0)
+            json_object_set_new(vars, strcmp(kind, "nps") == 0 ? "nps_comment" : "cancellation",
+                                json_true());
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
                                  "complaint_alert", "category", "alert", "vars", vars);
         if (consumer_emit(c, ev, EV_MAIL_REQUESTED, "alert", mail))

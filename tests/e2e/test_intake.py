@@ -213,6 +213,10 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)", text(ack))  # when they hear back
     alerts = {re.search(r"C\d+", m["Subject"]).group(0): m for m in msgs if to(m) != "anna@example.com"}
     assert to(alerts[c_explicit]) == "billing@example.com"
+    # the alert names what came in
+    assert alerts[c_explicit]["Subject"].startswith("New complaint " + c_explicit)
+    assert alerts[c_zh]["Subject"].startswith("New cancellation " + c_zh)
+    assert alerts[c_detractor]["Subject"].startswith("New NPS comment " + c_detractor)
     assert to(alerts[c_ru]) == "logistics@example.com"
     assert "ДОСТАВКА опоздала" in text(alerts[c_ru])
     h.stop()
