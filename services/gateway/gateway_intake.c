@@ -155,6 +155,13 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
         buf_puts(&b, "?customer=");
         buf_html(&b, f->token);
     }
+    /* a language asked for with ?lang= (and not the link's own) goes with
+     * the post, or the error page, the thanks and the acknowledgement
+     * would fall back to the browser's */
+    if (!*f->locale && gateway_arg(r, "lang")) {
+        buf_puts(&b, *f->token ? "&amp;lang=" : "?lang=");
+        buf_html(&b, f->lang);
+    }
     buf_puts(&b, "\"><p><label for=\"reason\">");
     words_html(&b, w, f->lang, "form.reason", NULL);
     buf_puts(&b, "</label></p><select id=\"reason\" name=\"reason\"><option value=\"\">");

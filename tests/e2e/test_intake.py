@@ -438,6 +438,30 @@ def test_intake__forms_refuse_bad_input_and_store_nothing_then_journal_a_good_po
     h.stop()
 
 
+def test_intake__a_form_in_the_language_asked_for_keeps_it_through_the_post(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "en"}
+    st, _, page = h.request("GET", "/feedback?lang=pl", None, {"Accept-Language": "en"})
+    page = page.decode()
+    assert st == 200 and '<html lang="pl"' in page
+    action = re.search(r'<form method="post" action="([^"]*)"', page).group(1)
+    assert action == "feedback?lang=pl", action
+    csrf = form_fields(page)["csrf"]
+    st, _, data = h.request("POST", "/" + action, urllib.parse.urlencode(
+        {"csrf": csrf, "email": "ola@example.com"}).encode(), form)
+    assert st == 400 and "Wybierz powód lub opisz, co się stało." in data.decode()
+    st, _, data = h.request("POST", "/" + action, urllib.parse.urlencode(
+        {"text": "Paczka szła prawie miesiąc", "email": "ola@example.com", "csrf": csrf}).encode(),
+        form)
+    assert st == 200 and "Otrzymaliśmy Twoją wiadomość" in data.decode()
+    ev = h.fetch_all(types=["complaint"])
+    assert ev[0]["payload"]["customer"]["locale"] == "pl"
+    (ack,) = [m for m in smtp.wait_messages(2) if to(m) == "ola@example.com"]
+    assert ack["Subject"].startswith("Otrzymaliśmy Twoje zgłoszenie nr C"), ack["Subject"]
+    h.stop()
+
+
 def test_intake__kill_9_during_a_burst_opens_each_case_once_and_requests_each_mail_once(
         make_hark, tmp_path, smtp):
     h = start(make_hark, tmp_path, smtp)
