@@ -244,6 +244,31 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
                    due, text, NULL, NULL);
 }
 
+/* s_known_address - for a web: customer (one a public form made from an
+ * address), the id of a customer of the shop with that address
+ * (case-folded), the first by id: 1 with it in out, 0 when none, -1 */
+static int s_known_address(sqlite3 *db, const json_t *cust, char *out, size_t len)
+{
+    const char *id = json_string_value(json_object_get(cust, "id"));
+    const char *email = json_string_value(json_object_get(cust, "email"));
+    if (!id || strncmp(id, "web:", 4) != 0 || !email || !*email)
+        return 0;
+    char low[330];
+    contacts_lower(email, low, sizeof low);
+    sqlite3_stmt *st = db_prepare(db, "SELECT id FROM customers WHERE lower(email) = ?1"
+                                      " AND id NOT LIKE 'web:%' ORDER BY id LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, low, -1, SQLITE_TRANSIENT);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(out, len, "%s", s_col(st, 0));
+        rc = 1;
+    }
+    db_finish(st);
+    return rc;
+}
+
 /* s_open - a complaint, cancellation or NPS comment becomes a case */
 static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c,
                   const char *kind)
@@ -251,10 +276,16 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     const json_t *p = ev->payload;
     const reasons_t *r = s->reasons;
     json_t *cust = json_object_get(p, "customer");
-    if (cust && contacts_upsert(db, cust))
-        return -1;
     const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                         cust ? "id" : "customer_id"));
+    /* one person, one customer: a form's web: customer whose address Hark
+     * knows under the shop's id is that customer (her case, her language,
+     * one loop email) */
+    char same[160];
+    if (cust && s_known_address(db, cust, same, sizeof same) == 1)
+        cid = same;
+    else if (cust && contacts_upsert(db, cust))
+        return -1;
     const char *text = json_string_value(json_object_get(p, "text"));
     const char *code = json_string_value(json_object_get(p, "reason_code"));
     const char *order = json_string_value(json_object_get(p, "order_id"));

@@ -824,3 +824,49 @@ def test_intake__one_customer_link_posted_from_many_addresses_has_one_limit(
     assert _post_from(h, "127.0.10.1", other[other.index("/feedback"):])[0] == 403
     assert _post_from(h, "127.0.10.9", "/feedback")[0] == 403
     h.stop()
+
+
+def test_intake__one_person_one_customer_a_form_from_a_known_address_and_one_loop_email(
+        make_hark, tmp_path, smtp):
+    """A /feedback post from Anna@Example.com is the shop's customer c-en
+    (anna@example.com), not a new web: one; two shop ids with one address
+    get one loop email; the dry run counts the address once."""
+    conf = intake_conf(tmp_path, smtp.port)
+    h = make_hark(services=SERVICES + ("loop",), conf=conf)
+    customer(h, "c-en", "anna@example.com", locale="en", name="Anna")
+    customer(h, "c-twin", "ANNA@example.com", locale="en", name="Anna (old account)")
+    customer(h, "c-pl", "ola@example.pl", locale="pl", name="Ola")
+    wait_for(lambda: h.hark("cases", "link", "c-twin", check=False).returncode == 0,
+             what="the customers known")
+    st, _, page = h.request("GET", "/feedback?lang=en")
+    csrf = form_fields(page.decode())["csrf"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    st, _, _ = h.request("POST", "/feedback", urllib.parse.urlencode(
+        {"text": "My parcel is late, still waiting", "email": " Anna@Example.com",
+         "csrf": csrf}).encode(), form)
+    assert st == 200
+    complain(h, {"customer_id": "c-twin", "text": "Delivery is late again"})
+    complain(h, {"customer_id": "c-pl", "text": "Dostawa spóźniona"})
+    wait_for(lambda: len(cases(h)) == 3, what="three cases")
+    by_cust = sorted(c["customer_id"] for c in cases(h))
+    assert by_cust == ["c-en", "c-pl", "c-twin"], by_cust  # no web:anna@example.com
+    reason = next(c["codes"][0] for c in cases(h) if c["customer_id"] == "c-en")
+    wait_for(lambda: h.hark("loop", "close", "--reason", reason, "--title", "Faster",
+                            "--message-file", "/dev/null", "--dry-run", "--json",
+                            check=False).returncode in (0, 2), what="hark-loop answering")
+    msg = tmp_path / "m.md"
+    msg.write_text("We changed couriers.")
+    def preview():
+        r = h.hark("loop", "close", "--reason", reason, "--title", "Faster", "--message-file",
+                   str(msg), "--dry-run", "--json", check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+    wait_for(lambda: preview().get("customers") == 2, what="the loop's view of three cases")
+    p = preview()
+    assert p["skipped"] == {"same_address": 1}, p
+    h.hark("loop", "close", "--reason", reason, "--title", "Faster", "--message-file", str(msg))
+    wait_for(lambda: len([m for m in smtp.messages() if "Faster" in m["Subject"]]) == 2,
+             what="two loop emails")
+    time.sleep(1)
+    told = sorted(to(m).lower() for m in smtp.messages() if "Faster" in m["Subject"])
+    assert told == ["anna@example.com", "ola@example.pl"], told
+    h.stop()
