@@ -870,7 +870,8 @@ def _loop_console(tmp_path, smtp_port):
     events = []
     for cid, email, loc in (("c-ru", "ivan@example.ru", "ru"), ("c-pl", "ola@example.pl", "pl"),
                             ("c-en", "anna@example.com", "en"),
-                            ("c-de", "dora@example.de", "de")):
+                            ("c-de", "dora@example.de", "de"),
+                            ("c-ru2", "Ivan@Example.ru", "ru")):  # c-ru's address: told once
         events.append({"type": "customer", "key": "test/customer/" + cid,
                        "payload": {"id": cid, "email": email, "locale": loc}})
         events.append({"type": "feedback.tagged", "key": "test/tagged/" + cid,
@@ -911,6 +912,7 @@ def test_console__support_closes_a_loop_per_locale_with_preview_progress_and_rep
         counts = _counts(data)
         assert {k: v[0] for k, v in counts.items()} == {"ru": 1, "pl": 1, "en": 1, "de": 1}
         assert counts["de"][1] == "falls back to en"
+        assert "same address as another customer: 1" in Page(data).all_text()  # in words
         form = Page(data).forms["/loops/new"]
         assert {"title.ru", "message.ru", "title.pl", "message.pl", "title.de"} <= set(form)
         assert "title.en" not in form  # the fallback is written in en
@@ -976,13 +978,13 @@ def test_console__support_closes_a_loop_per_locale_with_preview_progress_and_rep
             assert st == 200
             refresh = '<meta http-equiv="refresh" content="2">' in data
             seen.append(refresh)
-            if "4 of 4 told" in Page(data).all_text() and not refresh:
+            if "4 of 5 told" in Page(data).all_text() and not refresh:
                 return data
             assert refresh, data  # not done yet: the page comes back by itself
             return None
         data = wait_for(done, 60, what="the loop sent")
         lp = Page(data)
-        assert ("progress", {"max": "4", "value": "4"}) in lp.tags
+        assert ("progress", {"max": "5", "value": "5"}) in lp.tags  # c-ru2: skipped
         assert "user:sam" in lp.all_text() and "pl, ru" in lp.all_text()
         (closed,) = h.fetch_all(["loop.closed"])
         pl = closed["payload"]
@@ -1008,7 +1010,7 @@ def test_console__support_closes_a_loop_per_locale_with_preview_progress_and_rep
         # the report: who closed it and when, newest first, and the counts
         rp = b.page("/loops")
         assert loop_url in rp.links and "user:sam" in rp.all_text()
-        assert re.search(r"<td>Late delivery \(shipping_delay\)</td><td>4</td><td>4</td>"
+        assert re.search(r"<td>Late delivery \(shipping_delay\)</td><td>5</td><td>5</td>"
                          r"<td>1</td><td>4</td><td>0</td><td>pl, ru</td>",
                          b.get("/loops")[2])
     finally:
