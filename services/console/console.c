@@ -1,11 +1,13 @@
 /*
  * hark-console - Hark Console: the web pages support staff work cases in.
  * Server-rendered HTML, no JavaScript; every read is asked of the service
- * that owns the data, every change is a journal event by "user:NAME".
+ * that owns the data, every change of a case or loop is a journal event by
+ * "user:NAME".
  *
  * Owns:     console.db ([console] db): staff accounts (role, language,
  *           Argon2id password hash, failed sign-ins) and sessions
- *           (console_store.c).
+ *           (console_store.c); one-time links and the accounts' audit
+ *           (console_link.c).
  * Consumes: nothing.
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
@@ -23,6 +25,11 @@
  *             GET  /loops  GET /loops/ID      the loop report, one close's
  *             GET, POST /loops/new            progress; closing a loop
  *                  (admin, support; console_loops.c, with hark-loop)
+ *             GET, POST /users  POST /users/NAME/change|disable|enable|reset
+ *                                            the accounts (admin;
+ *                                            console_users.c)
+ *             GET, POST /welcome/TOKEN       a one-time link's page: choose
+ *                                            a password (console_welcome.c)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
@@ -43,9 +50,8 @@
  * forms: what customers say is what marketing needs to hear) and is refused
  * every change with a 403.  The
  * marketers' own pages (reports) come in a later version; until then there
- * is no /dashboard at all (404) rather than a page that pretends.  Account
- * administration is `hark user` for now, so admin differs from support only
- * in what later versions add.
+ * is no /dashboard at all (404) rather than a page that pretends.  Only an
+ * admin administers accounts (/users, as `hark user` does).
  *
  * Every answer is no-store, framed by nobody (frame-ancestors 'none',
  * X-Frame-Options DENY) and under a CSP that allows only the console's own
@@ -94,6 +100,8 @@ static const struct {
     void (*fn)(console_req_t *);
 } s_routes[] = {
     {"GET", "/console.css", 0, console_page_css},
+    {"GET", "/welcome/", 0, console_welcome},
+    {"POST", "/welcome/", 0, console_welcome},
     {"GET", "/login", 0, console_auth_login},
     {"POST", "/login", 0, console_auth_login},
     {"POST", "/logout", S_STAFF, console_auth_logout},
@@ -105,6 +113,9 @@ static const struct {
     {"GET", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_new},
     {"POST", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_post},
     {"GET", "/loops/", S_STAFF, console_loops_show},
+    {"GET", "/users", S_ADMIN, console_users_list},
+    {"POST", "/users", S_ADMIN, console_users_post},
+    {"POST", "/users/", S_ADMIN, console_users_post},
 };
 
 int main(int argc, char **argv)
@@ -267,7 +278,7 @@ static int s_init(service_t *svc)
     if (accounts == 0)
         log_warn("event=no_accounts hint=\"nobody can sign in yet: create the first admin with"
                  " 'hark user add NAME --role admin' (the password is read from standard"
-                 " input), then open %s\"",
+                 " input; or --link for a one-time link), then open %s\"",
                  con->conf.public_url);
     return 0;
 }

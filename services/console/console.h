@@ -26,6 +26,9 @@ typedef struct console_http console_http_t;
 #define CONSOLE_NAME_MAX 64  /* an account name: 1-64 of A-Z a-z 0-9 . _ @ - */
 #define CONSOLE_TOKEN_HEX 64 /* a session or CSRF token: 32 random bytes, hex */
 #define CONSOLE_PAGE_MAX 32  /* templates in templates/console/ */
+#define CONSOLE_LINK_MS (24LL * 3600 * 1000) /* a one-time link lives a day */
+#define CONSOLE_PASSWORD_MIN 10              /* characters, as `hark user` asks */
+#define CONSOLE_PASSWORD_MAX 1024            /* bytes */
 
 /* console_conf_t - the settings, read once at start */
 typedef struct {
@@ -222,6 +225,48 @@ void console_auth_logout(console_req_t *r);
 void console_auth_to_login(console_req_t *r);
 /* console_token - 32 random bytes as hex into out (CONSOLE_TOKEN_HEX + 1) */
 void console_token(char *out);
+/* console_auth_begin - sign name in: a new session, its cookie, the
+ * sign-in counted (db_lock not held); 0, or -1 having answered 503 */
+int console_auth_begin(console_req_t *r, const char *name);
+/* console_auth_peer - the client's address as text into out ("-" unknown) */
+const struct sockaddr *console_auth_peer(console_req_t *r, struct sockaddr_storage *ss,
+                                         char *out, size_t len);
+/* console_auth_throttled - count an attempt against [console] login_rate
+ * for r's address; 1 (having answered 429) when over it */
+int console_auth_throttled(console_req_t *r);
+
+/* --- console_link.c: one-time links and the accounts' audit ------------
+ * (db_lock held for all) */
+/* console_link_id - the stored id of a link's token (BLAKE2b, hex) */
+void console_link_id(const char *token, char *out);
+/* console_link_new - a fresh link for name (its earlier ones die), the URL
+ * ([console] public_url/welcome/TOKEN) into url; 0/-1 */
+int console_link_new(console_t *con, const char *name, int64_t now, char *url, size_t ulen);
+/* console_link_kill - every link of name dies; 0/-1 */
+int console_link_kill(sqlite3 *db, const char *name);
+/* console_link_get - the link id: its account into name, the account's
+ * language into locale ("" none); 1 live, 2 used or expired (or its
+ * account disabled), 0 unknown, -1 error */
+int console_link_get(sqlite3 *db, const char *id, int64_t now, char *name, size_t nlen,
+                     char *locale, size_t llen);
+/* console_link_use - use link id of name: the password's hash set, the
+ * account's sessions ended; 0, 1 no longer live, -1 error */
+int console_link_use(sqlite3 *db, const char *id, const char *name, const char *hash,
+                     int64_t now);
+/* console_audit - record a change of account name by by ("user:NAME",
+ * "cli:USER"): action (added, disabled, enabled, reset, changed, link_used) */
+void console_audit(sqlite3 *db, const char *by, const char *action, const char *name,
+                   const char *detail, int64_t now);
+/* console_audit_list - the newest limit changes, newest first */
+json_t *console_audit_list(sqlite3 *db, int limit);
+
+/* --- console_users.c: /users (admin) ----------------------------------- */
+void console_users_list(console_req_t *r);
+void console_users_post(console_req_t *r);
+
+/* --- console_welcome.c: /welcome/TOKEN, a one-time link's page -------- */
+void console_welcome(console_req_t *r);
+
 
 /* --- console_cases.c: the cases of hark-intake ----------------------- */
 int console_cases_init(console_t *con);

@@ -1,0 +1,264 @@
+"""Hark Console's /users page and one-time links (/welcome/TOKEN and `hark user
+add|reset --link`), end to end:
+a real journal, gateway, mailer, intake and console, a browser played by
+http.client over loopback, every page read with html.parser."""
+import re
+import time
+
+import pytest
+
+from smtp import SmtpServer
+from test_console import Browser, Page, add_user, db_bytes, hark_user, start_console
+
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+)(/welcome/([0-9a-f]{64}))")
+
+
+@pytest.fixture(scope="module")
+def smtp_mod(tmp_path_factory):
+    s = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory, smtp_mod):
+    """one console on a test clock, with an account of each role"""
+    d = tmp_path_factory.mktemp("console-users")
+    clock = d / "clock"
+    clock.write_text("0")
+    h = start_console(d, smtp_mod.port, clock=clock)
+    h.clock = clock
+    add_user(h, "ada", "admin")
+    add_user(h, "sam", "support", locale="pl")
+    add_user(h, "mia", "marketer")
+    yield h
+    h.stop()
+
+
+def signed_in(h, name, lang=None):
+    b = Browser(h.console_port, lang=lang)
+    st, hdr, data, _ = b.login(name)
+    assert st == 303, data[:300]
+    return b
+
+
+def the_link(page_html):
+    """the one-time link a page shows: its whole URL and its path"""
+    p = Page(page_html)
+    (value,) = [a["value"] for t, a in p.tags if t == "input" and a.get("id") == "link-url"]
+    m = LINK.fullmatch(value)
+    assert m, value
+    return value, m.group(2)
+
+
+def choose_password(b, path, password, again=None):
+    p = b.page(path)
+    return b.submit(p, path, extra={"password": password,
+                                    "again": password if again is None else again})
+
+
+# --- /users ----------------------------------------------------------------
+def test_users__only_an_admin_sees_the_accounts_with_state_and_last_sign_in(con):
+    ada = signed_in(con, "ada")
+    p = ada.page("/users")
+    text = p.all_text()
+    for name in ("ada", "sam", "mia"):
+        assert name in text
+    assert "/users" in ada.page("/cases").links  # the admin's menu has it
+    # sam has signed in never; ada just now: the table says so
+    row = dict(re.findall(r'<tr id="user-([^"]+)">(.*?)</tr>', ada.get("/users")[2], re.S))
+    last = {n: re.search(r'class="last">(.*?)<', r).group(1) for n, r in row.items()}
+    assert last["ada"].endswith(" UTC") and last["sam"] == "—"
+    assert "enabled" in row["sam"]
+    # every control has a label
+    for t, a in p.tags:
+        if t in ("select", "textarea") or (t == "input" and a.get("type") not in ("hidden",)):
+            if "hidden" not in a:
+                assert a.get("id") in p.labels, a
+    for who in ("sam", "mia"):
+        b = signed_in(con, who)
+        st, _, data, _ = b.get("/users")
+        assert st == 403 and ("Not allowed" in data or "Niedozwolone" in data), who
+        assert "/users" not in b.page("/cases").links
+    st, hdr, _, _ = Browser(con.console_port).get("/users")
+    assert st == 303 and hdr["Location"] == "/login?next=%2Fusers"
+
+
+def test_users__add_gives_a_one_time_link_that_sets_the_password_and_signs_in(con):
+    ada = signed_in(con, "ada")
+    p = ada.page("/users")
+    st, _, data, _ = ada.submit(p, "/users", extra={"name": "nina", "role": "support",
+                                                    "locale": "pl"})
+    assert st == 200, data[:500]
+    url, path = the_link(data)
+    assert url.startswith(con.console_origin + "/welcome/")
+    assert "24" in Page(data).all_text()  # it says how long the link works
+    # the token is kept only hashed
+    assert path.rsplit("/", 1)[1].encode() not in db_bytes(con)
+    # the new person opens it: the page in the language the admin chose
+    nina = Browser(con.console_port)
+    st, _, data, _ = nina.get(path)
+    form = Page(data)
+    assert st == 200 and form.lang == "pl" and {"password", "again"} <= form.labels
+    assert "10" in form.all_text()  # the minimum length is stated
+    st, _, data, _ = choose_password(nina, path, "long enough 1", "long enough 2")
+    assert st == 400 and Page(data).lang == "pl" and "nie są takie same" in data
+    st, _, data, _ = choose_password(nina, path, "short")
+    assert st == 400 and "za krótkie" in data
+    # nobody could sign in with any password before
+    assert Browser(con.console_port).login("nina", "!")[0] == 200
+    st, hdr, _, _ = choose_password(nina, path, "nina's own password")
+    assert st == 303 and hdr["Location"] == "/"
+    st, _, data, _ = nina.get("/cases")
+    assert st == 200 and "nina" in Page(data).all_text()
+    # used: a clear page, never twice
+    st, _, data, _ = nina.request("POST", path, {"password": "x" * 12, "again": "x" * 12,
+                                                 "csrf": form.forms[path]["csrf"][0]})
+    assert st == 410
+    st, _, data, _ = Browser(con.console_port, lang="ru").get(path)
+    # the page a person reads: in the account's language, no JSON
+    assert st == 410 and Page(data).lang == "pl" and "użyty" in data
+    assert "{" not in Page(data).all_text() and "<form" not in data
+    st, _, data, _ = Browser(con.console_port, lang="ru").get("/welcome/" + "0" * 64)
+    assert st == 404 and Page(data).lang == "ru" and "не работает" in data
+    assert Browser(con.console_port).get("/welcome/nothex")[0] == 404
+    assert Browser(con.console_port).login("nina", "nina's own password")[0] == 303
+    # the audit says who did what
+    text = ada.page("/users").all_text()
+    assert "user:ada" in text and "user:nina" in text and "chose a password" in text
+    # a name taken, a bad name, a bad role: beside the field, and nothing added
+    p = ada.page("/users")
+    for extra, word in (({"name": "nina"}, "already"), ({"name": "no spaces"}, "1 to 64"),
+                        ({"name": "zed", "role": "boss"}, "Choose admin"),
+                        ({"name": "zed", "locale": "xx"}, "languages in the list")):
+        st, _, data, _ = ada.submit(p, "/users", extra=dict({"role": "support"}, **extra))
+        assert st == 400 and word in data, extra
+        assert 'aria-invalid="true"' in data
+    assert "zed" not in hark_user(con, "list").stdout
+
+
+def test_users__disable_ends_sessions_enable_and_change_role_and_language(con):
+    add_user(con, "ray", "support")
+    ray = signed_in(con, "ray")
+    assert ray.get("/loops/new")[0] == 200
+    ada = signed_in(con, "ada")
+    p = ada.page("/users")
+    st, hdr, _, _ = ada.submit(p, "/users/ray/disable")
+    assert st == 303 and hdr["Location"] == "/users?done=disable"
+    st, hdr, _, _ = ray.get("/cases")
+    assert st == 303 and hdr["Location"].startswith("/login")
+    assert Browser(con.console_port).login("ray")[0] == 200
+    assert "disabled" in ada.page("/users?done=disable").all_text()
+    p = ada.page("/users")
+    assert ada.submit(p, "/users/ray/enable")[0] == 303
+    ray = signed_in(con, "ray")
+    st, hdr, _, _ = ada.submit(ada.page("/users"), "/users/ray/change",
+                               extra={"role": "marketer", "locale": "ru"})
+    assert st == 303 and hdr["Location"] == "/users?done=change"
+    # the change holds at once for the signed-in session
+    assert ray.get("/loops/new")[0] == 403
+    p = ray.page("/cases")
+    assert p.lang == "ru"
+    # an admin cannot disable themselves or drop their own admin role
+    p = ada.page("/users")
+    assert "/users/ada/disable" not in p.forms
+    st, _, data, _ = ada.request("POST", "/users/ada/disable",
+                                 {"csrf": p.forms["/users"]["csrf"][0]})
+    assert st == 400 and "cannot disable your own" in data
+    st, _, data, _ = ada.submit(p, "/users/ada/change", extra={"role": "support"})
+    assert st == 400 and "cannot disable your own" in data
+    assert ada.get("/users")[0] == 200
+    st, _, _, _ = ada.request("POST", "/users/ghost/disable",
+                              {"csrf": p.forms["/users"]["csrf"][0]})
+    assert st == 404
+    text = ada.page("/users").all_text()
+    assert "role or language changed" in text and "marketer ru" in text
+
+
+def test_users__reset_ends_sessions_and_kills_the_old_link_and_password(con):
+    add_user(con, "gus", "support")
+    gus = signed_in(con, "gus")
+    ada = signed_in(con, "ada")
+    st, _, data, _ = ada.submit(ada.page("/users"), "/users/gus/reset")
+    assert st == 200
+    _, first = the_link(data)
+    st, hdr, _, _ = gus.get("/cases")
+    assert st == 303  # its sessions ended
+    assert Browser(con.console_port).login("gus")[0] == 200  # the old password is gone
+    st, _, data, _ = ada.submit(ada.page("/users"), "/users/gus/reset")
+    _, second = the_link(data)
+    assert Browser(con.console_port).get(first)[0] == 404  # replaced
+    assert Browser(con.console_port).get(second)[0] == 200
+    assert ada.submit(ada.page("/users"), "/users/gus/disable")[0] == 303
+    assert Browser(con.console_port).get(second)[0] == 404  # disabling kills it too
+
+
+def test_users__cli_link_expires_after_24_hours(con):
+    r = hark_user(con, "add", "kim", "--role", "support", "--locale", "ru", "--link")
+    assert r.returncode == 0, r.stderr
+    m = LINK.search(r.stdout)
+    assert m and m.group(1) == con.console_origin and "works once" in r.stdout, r.stdout
+    path = m.group(2)
+    r = hark_user(con, "add", "kim2", "--role", "support", "--link")
+    m2 = LINK.search(r.stdout)
+    r = hark_user(con, "reset", "kim2", "--link")
+    assert r.returncode == 0 and "no password until the link is used" in r.stdout
+    m3 = LINK.search(r.stdout)
+    assert m3 and m3.group(2) != m2.group(2)
+    assert Browser(con.console_port).get(m2.group(2))[0] == 404
+    b = Browser(con.console_port)
+    assert b.get(path)[0] == 200
+    try:
+        con.clock.write_text(str(23 * 3600))
+        time.sleep(0.3)  # each thread keeps the clock file's value for 100 ms
+        assert b.get(path)[0] == 200
+        con.clock.write_text(str(24 * 3600 + 60))
+        time.sleep(0.3)
+        st, _, data, _ = b.get(path)
+        assert st == 410 and Page(data).lang == "ru" and "истекла" in data
+        st, _, data, _ = b.request("POST", path, {"password": "x" * 12, "again": "x" * 12})
+        assert st == 410
+    finally:
+        con.clock.write_text("0")
+        time.sleep(0.3)
+    assert "kim" in hark_user(con, "list").stdout
+    text = signed_in(con, "ada").page("/users").all_text()
+    assert "cli:" in text
+
+
+def test_users__the_new_forms_refuse_missing_csrf_and_a_foreign_origin(con):
+    ada = signed_in(con, "ada")
+    p = ada.page("/users")
+    for action, extra in (("/users", {"name": "csrfx", "role": "support"}),
+                          ("/users/mia/disable", {}), ("/users/mia/reset", {}),
+                          ("/users/mia/change", {"role": "admin"})):
+        assert ada.submit(p, action, extra=extra, drop=("csrf",))[0] == 403, action
+        assert ada.submit(p, action, extra=dict(extra, csrf="0" * 64))[0] == 403, action
+        assert ada.submit(p, action, extra=extra,
+                          headers={"Origin": "http://evil.example"})[0] == 403, action
+    assert "csrfx" not in hark_user(con, "list").stdout
+    assert signed_in(con, "mia").get("/cases")[0] == 200  # mia untouched
+    # the welcome form: its cookie and the origin
+    r = hark_user(con, "add", "wes", "--role", "support", "--link")
+    path = LINK.search(r.stdout).group(2)
+    b = Browser(con.console_port)
+    wp = b.page(path)
+    b.cookies.clear()
+    assert b.submit(wp, path, extra={"password": "x" * 12, "again": "x" * 12})[0] == 403
+    b = Browser(con.console_port)
+    wp = b.page(path)
+    assert b.submit(wp, path, extra={"password": "x" * 12, "again": "x" * 12},
+                    headers={"Origin": "http://evil.example"})[0] == 403
+    assert b.get(path)[0] == 200  # still unused
+
+
+def test_users__welcome_posts_are_throttled_like_sign_ins(tmp_path):
+    h = start_console(tmp_path, login_rate="3")
+    try:
+        r = hark_user(h, "add", "tess", "--role", "support", "--link")
+        path = LINK.search(r.stdout).group(2)
+        codes = [Browser(h.console_port).request("POST", path, {"password": "a"})[0]
+                 for _ in range(4)]
+        assert codes[:3] == [403, 403, 403] and codes[3] == 429, codes
+    finally:
+        h.stop()
