@@ -1,25 +1,26 @@
 /*
  * hark-console - Hark Console: the web pages support staff work cases in.
- * Server-rendered HTML, no JavaScript; every read is asked of the service
- * that owns the data, every change of a case or loop is a journal event by
- * "user:NAME".
+ * Server-rendered HTML that works without JavaScript (one small script of
+ * its own only adds the reply's live preview); every read is asked of the
+ * service that owns the data, every change of a case or loop is a journal
+ * event by "user:NAME".
  *
  * Owns:     console.db ([console] db): staff accounts (role, language,
  *           Argon2id password hash, failed sign-ins) and sessions
  *           (console_store.c); one-time links and the accounts' audit
- *           (console_link.c).
+ *           (console_link.c); reply drafts (console_preview.c).
  * Consumes: nothing.
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
  *           (by "user:NAME"), which hark-loop applies.
  * Serves:   HTTP on [console] listen (console_http.c)
- *             GET  /console.css              the one stylesheet
+ *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
  *             GET  /                         each role's home: /cases
  *             GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox
  *             GET  /cases/ID                 one case and its history
- *             POST /cases/ID/reply|retag|resolve|note|assign|reopen
+ *             POST /cases/ID/reply|retag|resolve|note|assign|reopen|preview
  *                                            (admin, support)
  *                  (console_cases.c; the cases are asked of hark-intake)
  *             GET  /loops  GET /loops/ID      the loop report, one close's
@@ -33,7 +34,8 @@
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
- * Reads:    hark-intake's cases ([intake] control, its cases command);
+ * Reads:    the mail templates (the reply's preview renders as hark-mailer
+ *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
  *           hark-loop's preview and report ([loop] control); whether mail
  *           to a case's customer is suppressed ([mailer] control,
  *           MAILER_CONTACT).
@@ -41,7 +43,7 @@
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
  *           [gateway] journal_timeout loop_timeout; [loop] control;
- *           [mailer] control templates default_locale
+ *           [mailer] control templates default_locale shop_name
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
  *
@@ -55,8 +57,8 @@
  *
  * Every answer is no-store, framed by nobody (frame-ancestors 'none',
  * X-Frame-Options DENY) and under a CSP that allows only the console's own
- * stylesheet: customer text is escaped everywhere, and even a slip would
- * find no script allowed to run.
+ * stylesheet and script file: customer text is escaped everywhere, and
+ * even a slip would find no inline script allowed to run.
  *
  * Threads: the HTTP workers (console_http.c) serve the pages; the main
  * thread runs the skeleton's loop (the control socket, the session sweep).
@@ -100,6 +102,7 @@ static const struct {
     void (*fn)(console_req_t *);
 } s_routes[] = {
     {"GET", "/console.css", 0, console_page_css},
+    {"GET", "/console.js", 0, console_page_js},
     {"GET", "/welcome/", 0, console_welcome},
     {"POST", "/welcome/", 0, console_welcome},
     {"GET", "/login", 0, console_auth_login},
@@ -265,7 +268,7 @@ static int s_init(service_t *svc)
     con->zctx = service_zctx(svc);
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
-        console_cases_init(con) || console_loops_init(con))
+        console_cases_init(con) || console_loops_init(con) || console_preview_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -292,6 +295,7 @@ static void s_fini(service_t *svc)
     console_http_stop(&con->http);
     console_cases_fini(con);
     console_loops_fini(con);
+    console_preview_fini(con);
     console_auth_fini(con);
     console_page_fini(con);
     pthread_mutex_destroy(&con->db_lock);

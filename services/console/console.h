@@ -60,11 +60,13 @@ typedef struct console {
     char *page_names[CONSOLE_PAGE_MAX];
     size_t n_pages;
     char *stylesheet;           /* templates/console/console.css */
+    char *script;               /* templates/console/console.js: the live preview */
     struct reasons *reasons;    /* [intake] reasons: filters and retag (NULL: none) */
     struct ratelimit *login_rate; /* sign-in attempts per address */
     char dummy_hash[160];       /* verified against for an unknown name: same time */
     pthread_key_t intake_key, journal_key; /* each HTTP thread's own DEALERs */
     pthread_key_t mailer_key;
+    pthread_key_t render_key;   /* each HTTP thread's render_t (the reply preview) */
 } console_t;
 
 /* console_user_t - who a request is from, once its session is found */
@@ -98,11 +100,12 @@ typedef struct {
     char locale[36];         /* the words' language of this answer */
 } console_req_t;
 
-/* the pages' Content-Security-Policy: the console's own stylesheet, no
- * script, no frames, forms only to itself */
+/* the pages' Content-Security-Policy: the console's own stylesheet and
+ * its one script (/console.js, the reply's live preview: no inline script,
+ * and it fetches only the console), no frames, forms only to itself */
 #define CONSOLE_CSP                                                                        \
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "            \
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "             \
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /* --- console_cases.c: what every page that asks or writes shares ------- */
 /* console_client - this thread's DEALER to endpoint under key, made on
@@ -267,6 +270,20 @@ void console_users_post(console_req_t *r);
 /* --- console_welcome.c: /welcome/TOKEN, a one-time link's page -------- */
 void console_welcome(console_req_t *r);
 
+/* --- console_preview.c: the reply's preview, drafts, /console.js ------- */
+int console_preview_init(console_t *con);
+void console_preview_fini(console_t *con);
+/* console_preview_mail - the email the customer of case c would get for
+ * message, as hark-mailer renders it: {subject, preheader, text, html,
+ * locale} (caller decrefs), or NULL (logged) */
+json_t *console_preview_mail(console_req_t *r, const json_t *c, const char *message);
+/* console_draft_get - the signed-in user's draft of case id (malloc'd,
+ * *saved its time) or NULL; _put saves it ("" deletes); _clear deletes it */
+char *console_draft_get(console_req_t *r, const char *id, int64_t *saved);
+void console_draft_put(console_req_t *r, const char *id, const char *text);
+void console_draft_clear(console_req_t *r, const char *id);
+/* console_page_js - GET /console.js */
+void console_page_js(console_req_t *r);
 
 /* --- console_cases.c: the cases of hark-intake ----------------------- */
 int console_cases_init(console_t *con);

@@ -107,6 +107,12 @@ int console_page_init(console_t *con)
         log_error("event=bad_template path=%s error=\"cannot read\"", log_value(path));
         return -1;
     }
+    snprintf(path, sizeof path, "%s/console/console.js", dir);
+    con->script = s_read(path);
+    if (!con->script) {
+        log_error("event=bad_template path=%s error=\"cannot read\"", log_value(path));
+        return -1;
+    }
     log_info("event=pages_loaded dir=\"%s/console\" pages=%zu locales=%zu", dir, con->n_pages,
              words_count(con->words));
     return 0;
@@ -121,6 +127,8 @@ void console_page_fini(console_t *con)
     con->n_pages = 0;
     free(con->stylesheet);
     con->stylesheet = NULL;
+    free(con->script);
+    con->script = NULL;
     json_decref(con->word_keys);
     con->word_keys = NULL;
     words_destroy(&con->words);
@@ -255,4 +263,12 @@ void console_page_css(console_req_t *r)
     buf_puts(&r->out, r->con->stylesheet);
     r->status = 200;
     r->content_type = "text/css; charset=utf-8";
+}
+
+void console_page_js(console_req_t *r)
+{
+    buf_reset(&r->out);
+    buf_puts(&r->out, r->con->script);
+    r->status = 200;
+    r->content_type = "text/javascript; charset=utf-8";
 }

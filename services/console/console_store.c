@@ -14,7 +14,7 @@
  *           carries.  A session ends session_idle after it was last used or
  *           session_max after it began, whichever is first.
  *
- * links, audit: console_link.c.
+ * links, audit, drafts: console_link.c and console_preview.c.
  *
  * Every function is called with the console's db_lock held (console.h):
  * the main thread (CONSOLE_USER_* commands) and the HTTP threads share one
@@ -49,8 +49,8 @@ const char *const console_store_migrations[] = {
     "  seen_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX sessions_user ON sessions(user);",
-    /* 2: one-time links (console_link.c) and the accounts' audit (who
-     * changed which account, when) */
+    /* 2: one-time links (console_link.c), the accounts' audit (who changed
+     * which account, when) and reply drafts (console_preview.c) */
     "CREATE TABLE links ("
     "  id TEXT PRIMARY KEY,"
     "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
@@ -66,6 +66,13 @@ const char *const console_store_migrations[] = {
     "  action TEXT NOT NULL,"
     "  user TEXT NOT NULL,"
     "  detail TEXT"
+    ");"
+    "CREATE TABLE drafts ("
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  case_id TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  saved_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, case_id)"
     ");",
     NULL,
 };

@@ -1,14 +1,17 @@
-"""Hark Console's /users page and one-time links (/welcome/TOKEN and `hark user
-add|reset --link`), end to end:
+"""Hark Console's /users page, one-time links (/welcome/TOKEN and `hark user
+add|reset --link`), and the case page's reply preview and drafts, end to end:
 a real journal, gateway, mailer, intake and console, a browser played by
 http.client over loopback, every page read with html.parser."""
+import html
 import re
 import time
 
 import pytest
 
+from harness import wait_for
 from smtp import SmtpServer
-from test_console import Browser, Page, add_user, db_bytes, hark_user, start_console
+from test_console import (PASSWORD, Browser, Page, add_user, case_page, complain, db_bytes,
+                          hark_user, start_console)
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+)(/welcome/([0-9a-f]{64}))")
 
@@ -49,6 +52,22 @@ def the_link(page_html):
     m = LINK.fullmatch(value)
     assert m, value
     return value, m.group(2)
+
+
+def typed(b, case):
+    """the reply box's text on the case page (html.parser's Page keeps no
+    textarea text), and the page"""
+    st, _, data, _ = b.get("/cases/" + case)
+    assert st == 200, data[:300]
+    m = re.search(r'<textarea id="message"[^>]*>(.*?)</textarea>', data, re.S)
+    return html.unescape(m.group(1)), Page(data)
+
+
+def preview(b, page, case, message):
+    """the reply form posted by its Preview button (formaction)"""
+    fields = {k: list(v) for k, v in page.forms["/cases/%s/reply" % case].items()}
+    fields["message"] = [message]
+    return b.request("POST", "/cases/%s/preview" % case, fields)
 
 
 def choose_password(b, path, password, again=None):
@@ -262,3 +281,85 @@ def test_users__welcome_posts_are_throttled_like_sign_ins(tmp_path):
         assert codes[:3] == [403, 403, 403] and codes[3] == 429, codes
     finally:
         h.stop()
+
+
+# --- the reply's preview and drafts -----------------------------------------
+def test_preview__shows_the_email_in_the_customers_language_and_escapes_staff_html(con, smtp_mod):
+    case = complain(con, "prev-c", "where is my parcel", locale="pl")
+    sam = signed_in(con, "sam")
+    p = case_page(sam, case)
+    reply = "/cases/%s/reply" % case
+    assert "/console.js" in [a.get("src") for t, a in p.tags if t == "script"]
+    message = "Dzień dobry, **already shipped**.\n\n<script>alert('x')</script> [a](javascript:x)"
+    buttons = [a for t, a in p.tags if t == "button" and a.get("formaction")]
+    assert buttons == [{"type": "submit", "formaction": "/cases/%s/preview" % case,
+                        "formnovalidate": None, "class": "secondary"}]
+    st, hdr, data, _ = preview(sam, p, case, message)
+    assert st == 200, data[:500]
+    pv = Page(data)
+    # no live script but the console's own file, no javascript: link
+    assert [a for t, a in pv.tags if t == "script"] == [{"src": "/console.js", "defer": None}]
+    assert "javascript:" not in " ".join(pv.links)
+    assert "<script>alert" not in data
+    subject = re.search(r'class="preview-subject">(.*?)<', data).group(1)
+    assert subject == "Odpowiedź na Twoje zgłoszenie nr %s" % case
+    assert re.search(r'class="preview-locale">pl<', data)
+    text = re.search(r'<pre class="mail preview-text">(.*?)</pre>', data, re.S).group(1)
+    assert "already shipped" in text and "**" not in text  # Markdown rendered
+    src = re.search(r'<pre class="mail preview-html">(.*?)</pre>', data, re.S).group(1)
+    assert "&lt;strong&gt;already shipped&lt;/strong&gt;" in src  # the HTML, as text
+    assert "&lt;script&gt;" not in src  # cmark's safe mode dropped it
+    assert "javascript:" not in src and "javascript:" not in text
+    # what was typed stays in the form
+    m = re.search(r'<textarea id="message"[^>]*>(.*?)</textarea>', data, re.S)
+    assert html.unescape(m.group(1)) == message
+    # a reader (marketer) may not preview
+    mia = signed_in(con, "mia")
+    assert mia.request("POST", "/cases/%s/preview" % case,
+                       {"csrf": mia.page("/cases").forms["/logout"]["csrf"][0],
+                        "message": "x"})[0] == 403
+
+
+def test_drafts__a_preview_is_kept_per_user_across_reloads_and_cleared_by_sending(con, smtp_mod):
+    case = complain(con, "draft-c", "the box was empty", locale="en",
+                    email="draft-c@example.com")
+    sam = signed_in(con, "sam")
+    p = case_page(sam, case)
+    reply = "/cases/%s/reply" % case
+    assert typed(sam, case)[0] == ""
+    st, _, _, _ = preview(sam, p, case, "We are sending a <b>new</b> one.")
+    assert st == 200
+    # a reload, and a new sign-in, find the draft (escaped, as typed)
+    again = signed_in(con, "sam")
+    text, p = typed(again, case)
+    assert text == "We are sending a <b>new</b> one."
+    assert "Szkic zapisany" in p.all_text()  # sam reads Polish
+    # it is sam's: ada does not see it
+    assert typed(signed_in(con, "ada"), case)[0] == ""
+    # the live preview posts the same endpoint as one types: a newer draft
+    st, _, _, _ = preview(again, p, case, "We are sending a new one today.")
+    assert st == 200
+    text, p = typed(again, case)
+    assert text == "We are sending a new one today."
+    st, hdr, _, _ = again.submit(p, reply, extra={"message": text})
+    assert st == 303 and hdr["Location"] == "/cases/%s?done=reply" % case
+    text, p = typed(again, case)
+    assert text == "" and "Szkic" not in p.all_text()
+    replies = wait_for(lambda: [e for e in con.fetch_all(["case.replied"])
+                                if e["payload"]["case"] == case] or None, 10, what="the reply")
+    assert [e["payload"]["message"] for e in replies] == ["We are sending a new one today."]
+    # an empty preview deletes the draft too
+    preview(again, p, case, "half a thought")
+    assert typed(again, case)[0] == "half a thought"
+    preview(again, p, case, "")
+    assert typed(again, case)[0] == ""
+
+
+def test_console_js__is_served_under_the_csp_and_fetches_only_the_console(con):
+    b = Browser(con.console_port)
+    st, hdr, data, _ = b.get("/console.js")
+    assert st == 200 and hdr["Content-Type"].startswith("text/javascript")
+    assert "fetch(" in data and "://" not in data
+    csp = signed_in(con, "ada").get("/cases")[1]["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "connect-src 'self'" in csp and "frame-src" not in csp
