@@ -363,3 +363,47 @@ def test_console_js__is_served_under_the_csp_and_fetches_only_the_console(con):
     csp = signed_in(con, "ada").get("/cases")[1]["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "connect-src 'self'" in csp and "frame-src" not in csp
+
+
+def test_preview__chromium_shows_the_live_preview_as_one_types_and_keeps_the_draft(con):
+    """Debian's Chromium, headless: /console.js runs under the console's
+    CSP, previews as one types, and what was typed survives a reload."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    case = complain(con, "live-c", "nothing arrived", locale="pl")
+    case_page(signed_in(con, "ada"), case)
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--lang=en"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        drv.get(con.console_origin + "/login?next=/cases/" + case)
+        drv.find_element(By.ID, "username").send_keys("ada")
+        drv.find_element(By.ID, "password").send_keys(PASSWORD)
+        drv.find_element(By.CSS_SELECTOR, "form.login button").click()
+        wait_for(lambda: drv.current_url.endswith("/cases/" + case), 20, what="the case")
+        assert drv.find_elements(By.CSS_SELECTOR, "#preview .preview-subject") == []
+        drv.find_element(By.ID, "message").send_keys(
+            "It is **on its way** <img src=x onerror=alert(1)>")
+        subject = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR,
+                                                     "#preview .preview-subject"),
+                           20, what="the live preview")
+        assert subject[0].text == "Odpowiedź na Twoje zgłoszenie nr %s" % case
+        text = drv.find_element(By.CSS_SELECTOR, "#preview .preview-text").text
+        assert "on its way" in text and "**" not in text
+        # staff text became no element of the page
+        assert drv.find_elements(By.CSS_SELECTOR, "#preview img, #preview strong") == []
+        # the live preview saved the draft: a reload shows it
+        drv.get(con.console_origin + "/cases/" + case)
+        box = drv.find_element(By.ID, "message")
+        assert box.get_attribute("value") == "It is **on its way** <img src=x onerror=alert(1)>"
+        logs = [m["message"] for m in drv.get_log("browser")]
+        assert not [m for m in logs if "Content Security" in m or "alert" in m], logs
+    finally:
+        drv.quit()
