@@ -74,6 +74,22 @@ const char *intake_store_unreachable(sqlite3 *db, const char *cid);
 json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
                            char *err, size_t errlen);
 
+/* INTAKE_CASE_COLS - the columns intake_store_case_row reads, in order */
+#define INTAKE_CASE_COLS                                                                     \
+    "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
+    " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
+    " breach_alerted, assignee"
+
+/* intake_store_case_row - a list's case from a row of INTAKE_CASE_COLS */
+json_t *intake_store_case_row(sqlite3_stmt *st, int64_t now);
+
+/* --- intake_list.c: INTAKE_CASES' lists ----------------------------------- */
+
+/* intake_list_cases - the cases req asks for (filters, order, offset,
+ * limit) and, in order "due", their total and counts per facet; NULL with
+ * err on a bad request or a store error */
+json_t *intake_list_cases(sqlite3 *db, const json_t *req, int64_t now, char *err, size_t errlen);
+
 /* --- the service (intake.c) and its parts -------------------------------- */
 
 /* hark-intake's state, set up by intake.c's init.  Settings are read once
