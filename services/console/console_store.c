@@ -45,6 +45,15 @@ const char *const console_store_migrations[] = {
     "  seen_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX sessions_user ON sessions(user);",
+    /* 2: an account's saved inbox filters (console_inbox.c): a name and
+     * the inbox's query string */
+    "CREATE TABLE saved_filters ("
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, name)"
+    ");",
     NULL,
 };
 
