@@ -5,8 +5,9 @@
  *
  * Owns:     intake.db ([intake] db): customers (contact copies),
  *           suppressions (hard-bounced addresses), cases (with their
- *           assignee), notes (a case's history), outbox (events on their
- *           way to the journal).
+ *           assignee), case_search (their text, for the inbox's search),
+ *           notes (a case's history), outbox (events on their way to the
+ *           journal).
  * Consumes: customer; complaint, cancellation (gateway) and feedback.given
  *           (hark-survey's NPS comments): open a case; case.replied,
  *           case.retagged, case.resolved (staff, journaled by the gateway's

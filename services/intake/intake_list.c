@@ -246,10 +246,16 @@ static int s_count(sqlite3 *db, const s_filter_t *f, long long runs[3], json_t *
 static int s_page(sqlite3 *db, const s_filter_t *f, int run, long long offset, long long limit,
                   json_t *list)
 {
+    /* one customer's cases (the case page asks) by cases_customer, not by
+     * walking every case newest first */
     sqlite3_stmt *st =
-        run < 0 ? db_prepare(db, "SELECT " INTAKE_CASE_COLS " FROM cases WHERE " S_WHERE_OTHER
-                                 S_WHERE_FACETS
+        run < 0 && f->customer
+            ? db_prepare(db, "SELECT " INTAKE_CASE_COLS " FROM cases WHERE customer_id = ?8 AND "
+                             S_WHERE_OTHER S_WHERE_FACETS
                              " ORDER BY opened_at DESC, source_offset DESC LIMIT ?6 OFFSET ?13")
+        : run < 0 ? db_prepare(db, "SELECT " INTAKE_CASE_COLS " FROM cases WHERE " S_WHERE_OTHER
+                                   S_WHERE_FACETS
+                               " ORDER BY opened_at DESC, source_offset DESC LIMIT ?6 OFFSET ?13")
                 : db_prepare(db, "SELECT " INTAKE_CASE_COLS " FROM cases INDEXED BY cases_inbox"
                                  " WHERE " S_WHERE_OTHER S_WHERE_FACETS S_RUN
                                  " ORDER BY due_at, opened_at, source_offset LIMIT ?6 OFFSET ?13");

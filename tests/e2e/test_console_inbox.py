@@ -226,3 +226,12 @@ def test_inbox__a_saved_filter_is_a_link_for_its_account_only_and_can_be_deleted
     p = b.page("/cases")
     assert "/cases?status=open&team=billing&lang=ru" not in p.links
     assert "/filters/delete" not in p.forms
+
+
+def test_inbox__hark_cases_list_takes_lang_and_search(inbox):
+    import json
+    r = inbox.hark("cases", "list", "--lang", "ru", "--search", "ПОСЫЛКА", "--json")
+    assert [c["id"] for c in json.loads(r.stdout)["cases"]] == [inbox.later["bill-ru"]]
+    r = inbox.hark("cases", "list", "--search", "包裹")
+    assert inbox.later["bill-zh"] in r.stdout and "1 case\n" in r.stdout
+    assert inbox.hark("cases", "list", "--lang", "pl", "--json").stdout.count('"id"') == 6
