@@ -142,11 +142,16 @@ typedef struct {
     char *key[S_SLOTS];
     long long n[S_SLOTS];
     size_t used;
+    size_t last; /* the slot counted last + 1 (0: none): most rows repeat it */
 } s_tally_t;
 
 /* s_tally_add - one more case under key (len bytes) */
 static void s_tally_add(s_tally_t *t, const char *key, size_t len)
 {
+    if (t->last && strncmp(t->key[t->last - 1], key, len) == 0 && !t->key[t->last - 1][len]) {
+        t->n[t->last - 1]++;
+        return;
+    }
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)key[i]) * 16777619u;
@@ -159,6 +164,7 @@ static void s_tally_add(s_tally_t *t, const char *key, size_t len)
             continue;
         }
         t->n[j]++;
+        t->last = j + 1;
         return;
     }
 }
@@ -189,9 +195,11 @@ static int s_has_code(const char *codes, const char *code)
  * and counts into out: per facet the cases under the other filters */
 static int s_count(sqlite3 *db, const s_filter_t *f, long long runs[3], json_t *out)
 {
+    /* the breach state is worked out here, not by SQL for every row: this
+     * loop is most of the inbox's time at 100,000 cases */
     sqlite3_stmt *st = db_prepare(
-        db, "SELECT status, codes, team, coalesce(assignee, ''), coalesce(locale, ''), "
-            S_BREACHED ", due_at IS NULL FROM cases INDEXED BY cases_inbox WHERE " S_WHERE_OTHER);
+        db, "SELECT status, codes, team, assignee, locale, due_at, first_reply_at,"
+            " breach_alerted FROM cases INDEXED BY cases_inbox WHERE " S_WHERE_OTHER);
     if (!st)
         return -1;
     s_bind(st, f, -1);
@@ -215,8 +223,16 @@ static int s_count(sqlite3 *db, const s_filter_t *f, long long runs[3], json_t *
         }
         if (fails > 1)
             continue;
-        if (fails == 0)
-            runs[sqlite3_column_int(st, 5) ? 0 : sqlite3_column_int(st, 6) ? 2 : 1]++;
+        if (fails == 0) {
+            int has_due = sqlite3_column_type(st, 5) != SQLITE_NULL;
+            int64_t due = sqlite3_column_int64(st, 5);
+            int replied = sqlite3_column_type(st, 6) != SQLITE_NULL;
+            int breached = sqlite3_column_int(st, 7) ||
+                           (has_due && (replied ? sqlite3_column_int64(st, 6) > due
+                                                : strcmp(col[S_STATUS], "resolved") != 0 &&
+                                                      due < f->now));
+            runs[breached ? 0 : has_due ? 1 : 2]++;
+        }
         for (int i = 0; i < S_FACETS; i++) {
             if (fails && which != i)
                 continue;

@@ -316,6 +316,7 @@ def bench(base, args, live):
         elif data.count("called the courier") < 200:
             raise RuntimeError("GET %s: the 200 notes are not all on the page" % path)
 
+    load_before = os.getloadavg()
     results = {}
     for name, (path, rows) in pages.items():
         get(path, rows)  # warm: the statement cache, the page cache
@@ -338,7 +339,10 @@ def bench(base, args, live):
         log("   intake %-9s p50 %7.2f ms  p99 %7.2f ms" % (name, intake[name]["p50_ms"],
                                                           intake[name]["p99_ms"]))
     raw.close()
-    return {"cases": n, "posted_s": round(posted_s, 1), "intake_applied_s": round(intake_s, 1),
+    load_after = os.getloadavg()
+    return {"loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in load_after],
+            "cases": n, "posted_s": round(posted_s, 1), "intake_applied_s": round(intake_s, 1),
             "setup_s": round(settle_s, 1), "open_cases": whole["total"], "breached": breached,
             "filtered_cases": filt["total"], "search_matches": found["total"],
             "deep_page": deep_page, "page_size": size, "requests": args.requests,
@@ -362,6 +366,8 @@ def render(out):
         lines.append("  open cases %s (breached %s), filtered %s, search matches %s; load %.0f s"
                      % (fmt(b["open_cases"]), fmt(b["breached"]), fmt(b["filtered_cases"]),
                         fmt(b["search_matches"]), b["setup_s"]))
+        lines.append("  load average (1, 5, 15 min) before the timing %s, after %s" % (
+            b["loadavg_before"], b["loadavg_after"]))
         lines.append("  targets: inbox p99 < %d ms %s, filtered %s, case p99 < %d ms %s" % (
             TARGET_INBOX_P99_MS, "met" if b["met"]["inbox"] else "MISSED",
             "met" if b["met"]["filtered"] else "MISSED", TARGET_CASE_P99_MS,
