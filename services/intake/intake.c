@@ -154,6 +154,9 @@ static int s_init(service_t *svc)
     if (s->due_timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
+    /* the text search, a batch at a time (intake_list.c) */
+    if (evloop_add_timer(service_evloop(svc), 250, intake_list_index_timer, svc) < 0)
+        return -1;
     log_info("event=intake_ready reasons=%zu teams=%zu keywords=%zu",
              reasons_count(s->reasons), reasons_team_count(s->reasons),
              intake_match_keywords(s->match));

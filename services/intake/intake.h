@@ -90,6 +90,14 @@ json_t *intake_store_case_row(sqlite3_stmt *st, int64_t now);
  * err on a bad request or a store error */
 json_t *intake_list_cases(sqlite3 *db, const json_t *req, int64_t now, char *err, size_t errlen);
 
+/* intake_list_index - move up to max cases noted in case_search_todo into
+ * the text search, in one transaction (not inside another: 0); how many,
+ * or -1 on a store error */
+int intake_list_index(sqlite3 *db, int max);
+
+/* intake_list_index_timer - intake_list_index on a timer (arg: the service) */
+int intake_list_index_timer(evloop_t *loop, void *arg);
+
 /* --- the service (intake.c) and its parts -------------------------------- */
 
 /* hark-intake's state, set up by intake.c's init.  Settings are read once

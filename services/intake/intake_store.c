@@ -11,12 +11,6 @@
 #include "db.h"
 #include "intake.h"
 
-/* S_WORDS - what the text search finds a case by, from row t of cases */
-#define S_WORDS(t)                                                                           \
-    t ".id || ' ' || coalesce(" t ".customer_id, '') || ' ' || coalesce(" t ".text, '')"     \
-    " || coalesce((SELECT ' ' || coalesce(name, '') || ' ' || coalesce(email, '')"           \
-    " FROM customers WHERE id = " t ".customer_id), '')"
-
 const char *const intake_store_migrations[] = {
     "CREATE TABLE customers("
     "  id TEXT PRIMARY KEY, email TEXT, name TEXT, locale TEXT, timezone TEXT);"
@@ -62,35 +56,33 @@ const char *const intake_store_migrations[] = {
     "CREATE UNIQUE INDEX notes_source ON notes(source_offset) WHERE source_offset IS NOT NULL;",
     /* 5: the inbox (intake_list.c): one index in its order holding every
      * column its filters read, and the text search - case id, customer id,
-     * what the customer said, their name and address - kept by triggers */
+     * what the customer said, their name and address.  Triggers only note
+     * which cases changed (case_search_todo); intake_list_index moves them
+     * into case_search in batches, as FTS5 flushes at every savepoint and
+     * each event is applied in one (34,000 plain rows/s, 2,200 with FTS5) */
     "CREATE INDEX cases_inbox ON cases(due_at, opened_at, source_offset, status, team, locale,"
     "  assignee, codes, first_reply_at, breach_alerted);"
     "CREATE VIRTUAL TABLE case_search USING fts5(words, tokenize = 'trigram');"
+    "CREATE TABLE case_search_todo(source_offset INTEGER PRIMARY KEY, id TEXT NOT NULL);"
     "CREATE TRIGGER case_search_insert AFTER INSERT ON cases BEGIN"
-    "  INSERT INTO case_search(rowid, words) VALUES(new.source_offset, " S_WORDS("new") ");"
+    "  INSERT OR IGNORE INTO case_search_todo VALUES(new.source_offset, new.id);"
     " END;"
     "CREATE TRIGGER case_search_update AFTER UPDATE OF text, customer_id ON cases BEGIN"
-    "  DELETE FROM case_search WHERE rowid = old.source_offset;"
-    "  INSERT INTO case_search(rowid, words) VALUES(new.source_offset, " S_WORDS("new") ");"
+    "  INSERT OR IGNORE INTO case_search_todo VALUES(new.source_offset, new.id);"
     " END;"
     "CREATE TRIGGER case_search_delete AFTER DELETE ON cases BEGIN"
-    "  DELETE FROM case_search WHERE rowid = old.source_offset;"
+    "  INSERT OR IGNORE INTO case_search_todo VALUES(old.source_offset, old.id);"
     " END;"
     "CREATE TRIGGER case_search_customer AFTER INSERT ON customers BEGIN"
-    "  DELETE FROM case_search WHERE rowid IN"
-    "   (SELECT source_offset FROM cases WHERE customer_id = new.id);"
-    "  INSERT INTO case_search(rowid, words) SELECT source_offset, " S_WORDS("cases")
-    "   FROM cases WHERE customer_id = new.id;"
+    "  INSERT OR IGNORE INTO case_search_todo"
+    "   SELECT source_offset, id FROM cases WHERE customer_id = new.id;"
     " END;"
     "CREATE TRIGGER case_search_contact AFTER UPDATE OF name, email ON customers"
     " WHEN old.name IS NOT new.name OR old.email IS NOT new.email BEGIN"
-    "  DELETE FROM case_search WHERE rowid IN"
-    "   (SELECT source_offset FROM cases WHERE customer_id = new.id);"
-    "  INSERT INTO case_search(rowid, words) SELECT source_offset, " S_WORDS("cases")
-    "   FROM cases WHERE customer_id = new.id;"
+    "  INSERT OR IGNORE INTO case_search_todo"
+    "   SELECT source_offset, id FROM cases WHERE customer_id = new.id;"
     " END;"
-    "INSERT INTO case_search(rowid, words) SELECT source_offset, " S_WORDS("cases")
-    " FROM cases;",
+    "INSERT INTO case_search_todo SELECT source_offset, id FROM cases;",
     NULL,
 };
 
