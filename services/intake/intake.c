@@ -172,6 +172,7 @@ static void s_fini(service_t *svc)
     intake_match_destroy(&s->match);
     reasons_destroy(&s->reasons);
     words_destroy(&s->words);
+    intake_list_memo_destroy(&s->inbox);
     free(s);
     service_set_state(svc, NULL);
 }

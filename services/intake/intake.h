@@ -85,10 +85,17 @@ json_t *intake_store_case_row(sqlite3_stmt *st, int64_t now);
 
 /* --- intake_list.c: INTAKE_CASES' lists ----------------------------------- */
 
+/* intake_list_memo_t - the counts of the last few inbox asks, each kept
+ * while intake.db is unchanged and no deadline has passed (intake_list.c) */
+typedef struct intake_list_memo intake_list_memo_t;
+void intake_list_memo_destroy(intake_list_memo_t **self_p);
+
 /* intake_list_cases - the cases req asks for (filters, order, offset,
  * limit) and, in order "due", their total and counts per facet; NULL with
- * err on a bad request or a store error */
-json_t *intake_list_cases(sqlite3 *db, const json_t *req, int64_t now, char *err, size_t errlen);
+ * err on a bad request or a store error.  memo (NULL: none) keeps the
+ * counts for the next ask, made on first use. */
+json_t *intake_list_cases(sqlite3 *db, intake_list_memo_t **memo, const json_t *req, int64_t now,
+                          char *err, size_t errlen);
 
 /* intake_list_index - move up to max cases noted in case_search_todo into
  * the text search, in one transaction (not inside another: 0); how many,
@@ -110,6 +117,7 @@ typedef struct {
     char staff_url[512];   /* Hark Console's address (staff_link_base); no trailing '/' */
     int due_timer;
     long long opened;
+    intake_list_memo_t *inbox; /* the inbox's counts (intake_list.c) */
 } intake_t;
 
 /* Event handlers (intake_case.c), see service_event_fn */

@@ -225,7 +225,7 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
         }
         return json_pack("{s:[o]}", "cases", c);
     }
-    return intake_list_cases(db, req, now, err, errlen);
+    return intake_list_cases(db, NULL, req, now, err, errlen);
 }
 
 /* s_day_ms - "YYYY-MM-DD" as the UTC midnight in ms; -1 if malformed */

@@ -55,6 +55,7 @@ def inbox(tmp_path_factory):
     clock = tmp / "clock"
     clock.write_text("0")
     h = start_console(tmp, clock=clock, page_size="5", session_idle="3h", session_max="4h")
+    h.clock = clock
     try:
         add_user(h, "ada", "admin")
         add_user(h, "sam", "support")
@@ -235,3 +236,27 @@ def test_inbox__hark_cases_list_takes_lang_and_search(inbox):
     r = inbox.hark("cases", "list", "--search", "包裹")
     assert inbox.later["bill-zh"] in r.stdout and "1 case\n" in r.stdout
     assert inbox.hark("cases", "list", "--lang", "pl", "--json").stdout.count('"id"') == 6
+
+
+def test_inbox__intake_counts_again_when_a_case_comes_or_a_deadline_passes(inbox):
+    # (last in this file: it adds a case.) hark-intake keeps the counts of
+    # recent asks while nothing changed: a new case must show at once
+    before = _cases(inbox, order="due", status="open", team="logistics")
+    assert before == _cases(inbox, order="due", status="open", team="logistics")
+    _customer(inbox, "late-2", "pl")
+    case = _complain(inbox, "late-2", "late again")
+    wait_for(lambda: _cases(inbox, order="due", status="open", team="logistics")["total"] ==
+             before["total"] + 1, 30, what="the new case counted")
+    after = _cases(inbox, order="due", status="open", team="logistics")
+    assert after["counts"]["lang"]["pl"] == before["counts"]["lang"]["pl"] + 1
+    assert case in _ids(after)
+    # three hours on, the logistics cases' 1 h deadlines have passed: breached
+    # now, although intake.db has not changed (the breach timer may not have run)
+    assert not any(c["breached"] for c in after["cases"])
+    inbox.clock.write_text(str(7200 + 3 * 3600))
+    time.sleep(0.3)  # each thread keeps the clock file's value for 100 ms
+    now = _cases(inbox, order="due", status="open", team="logistics")
+    assert now["total"] == after["total"] and len(now["cases"]) == after["total"]
+    assert all(c["breached"] for c in now["cases"])
+    late = _cases(inbox, order="due", status="open", team="logistics", breached=True)
+    assert late["total"] == after["total"]
