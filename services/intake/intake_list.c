@@ -13,9 +13,12 @@
  * the same order).  One scan of the same index, in C, counts each run and
  * the facets, so a page at any offset is found by subtracting runs and
  * asking the one or two runs it falls in with LIMIT and OFFSET; a walk that
- * skips rows reads the index only, never the table.  Measured on 100,000
- * cases (tests/bench/console_bench.py): the first page about 1 ms, offset
- * 40,000 about 20 ms, the scan about 25 ms.
+ * skips rows reads the index only, never the table.  Measured with the
+ * sqlite3 shell on 100,000 generated cases: the first page about 1 ms,
+ * offset 40,000 about 20 ms, the scan about 25 ms (console_bench.py's
+ * figures are in tests/bench/README.md).  The counts of the last few asks
+ * are kept (the memo) while intake.db is unchanged and no deadline has
+ * passed: paging through the inbox, or coming back to it, is one scan.
  *
  * The filters a facet is counted under are the other active ones: "Billing
  * (12)" says how many cases the inbox would show if team were Billing and
