@@ -300,10 +300,23 @@ void db_close(sqlite3 **db_p)
         return;
     if (!sqlite3_get_autocommit(*db_p)) /* before the turn goes to another writer */
         db_exec(*db_p, "ROLLBACK");
+    /* the statements kept for db_prepare, then close: it disconnects
+     * virtual tables (FTS5), whose own statements are theirs to finalize -
+     * finalizing them here too is a double free; only then what the
+     * program left open */
+    pthread_mutex_lock(&s_table_lock);
+    s_conn_t *c = s_conn(*db_p);
+    for (int i = 0; c && i < c->n_idle; i++)
+        sqlite3_finalize(c->idle[i]);
+    if (c)
+        c->n_idle = 0;
+    pthread_mutex_unlock(&s_table_lock);
     s_unregister(*db_p);
-    sqlite3_stmt *st;
-    while ((st = sqlite3_next_stmt(*db_p, NULL)))
-        sqlite3_finalize(st);
-    sqlite3_close(*db_p);
+    if (sqlite3_close(*db_p) == SQLITE_BUSY) {
+        sqlite3_stmt *st;
+        while ((st = sqlite3_next_stmt(*db_p, NULL)))
+            sqlite3_finalize(st);
+        sqlite3_close(*db_p);
+    }
     *db_p = NULL;
 }

@@ -18,7 +18,9 @@
  *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
  *             GET  /                         each role's home: /cases
- *             GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox
+ *             GET  /cases[?status=&team=&reason=&assignee=&lang=&q=&page=]
+ *                  the inbox (console_inbox.c)
+ *             POST /filters, /filters/delete  an account's saved filters
  *             GET  /cases/ID                 one case and its history
  *             POST /cases/ID/reply|retag|resolve|note|assign|reopen|preview
  *                                            (admin, support)
@@ -112,6 +114,8 @@ static const struct {
     {"GET", "/cases", S_STAFF, console_cases_list},
     {"GET", "/cases/", S_STAFF, console_cases_show},
     {"POST", "/cases/", S_ADMIN | S_SUPPORT, console_cases_action},
+    {"POST", "/filters", S_STAFF, console_inbox_save},
+    {"POST", "/filters/delete", S_STAFF, console_inbox_forget},
     {"GET", "/loops", S_STAFF, console_loops_list},
     {"GET", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_new},
     {"POST", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_post},

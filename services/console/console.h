@@ -288,9 +288,16 @@ void console_page_js(console_req_t *r);
 /* --- console_cases.c: the cases of hark-intake ----------------------- */
 int console_cases_init(console_t *con);
 void console_cases_fini(console_t *con);
-void console_cases_list(console_req_t *r);
 void console_cases_show(console_req_t *r);
 void console_cases_action(console_req_t *r);
+/* console_case_row - what the inbox and the case page show of a case c
+ * (INTAKE_CASES' form) at now: a new object */
+json_t *console_case_row(console_req_t *r, const json_t *c, int64_t now);
+
+/* --- console_inbox.c: the inbox and the saved filters ----------------- */
+void console_cases_list(console_req_t *r);
+void console_inbox_save(console_req_t *r);
+void console_inbox_forget(console_req_t *r);
 
 /* --- console_loops.c: closing the loop, with hark-loop ----------------- */
 int console_loops_init(console_t *con);

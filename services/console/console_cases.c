@@ -1,8 +1,7 @@
 /*
  * console_cases.c - the cases of hark-intake, for people:
  *
- *   GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox: breached first,
- *        then the soonest due; the clock said in words (not colour alone)
+ *   GET  /cases  the inbox (console_inbox.c); its rows are made here
  *   GET  /cases/ID[?done=ACTION]  the case: what the customer said, the
  *        customer's story (hark-intake's contact copy, their other cases),
  *        its history; the reply, note, assign, retag, resolve and reopen
@@ -39,7 +38,6 @@
 #include "wire.h"
 
 #define S_MESSAGE_MAX 20000
-#define S_LIST_MAX 1000 /* cases asked of hark-intake for one inbox */
 
 /* console_client_free - see console.h */
 void console_client_free(void *p)
@@ -233,22 +231,10 @@ static json_t *s_row(console_req_t *r, const json_t *c, int64_t now)
     return row;
 }
 
-/* s_cmp - the inbox order: breached first, then the soonest due, then the
- * oldest */
-static int s_cmp(const void *a, const void *b)
+/* console_case_row - see console.h */
+json_t *console_case_row(console_req_t *r, const json_t *c, int64_t now)
 {
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int bx = json_is_true(json_object_get(x, "breached")),
-        by = json_is_true(json_object_get(y, "breached"));
-    if (bx != by)
-        return by - bx;
-    int64_t dx = s_ms(x, "due_at"), dy = s_ms(y, "due_at");
-    if ((dx < 0) != (dy < 0))
-        return dx < 0 ? 1 : -1;
-    if (dx != dy)
-        return dx < dy ? -1 : 1;
-    int64_t ox = s_ms(x, "opened_at"), oy = s_ms(y, "opened_at");
-    return ox < oy ? -1 : ox > oy;
+    return s_row(r, c, now);
 }
 
 /* s_options - a select's options: values (NULL-ended) or the taxonomy's */
@@ -273,106 +259,6 @@ static json_t *s_accounts(console_req_t *r, const char *selected)
     }
     json_decref(users);
     return out;
-}
-
-void console_cases_list(console_req_t *r)
-{
-    console_t *con = r->con;
-    const reasons_t *rs = con->reasons;
-    const char *status = console_http_arg(r, "status");
-    const char *team = console_http_arg(r, "team");
-    const char *reason = console_http_arg(r, "reason");
-    const char *pg = console_http_arg(r, "page");
-    const char *assignee = console_http_arg(r, "assignee");
-    if (!status)
-        status = "open";
-    long page = pg ? strtol(pg, NULL, 10) : 1;
-    int bad = (strcmp(status, "open") && strcmp(status, "waiting") &&
-               strcmp(status, "resolved") && strcmp(status, "all")) ||
-              (team && (!rs || reasons_team_find(rs, team) < 0)) ||
-              (reason && (!rs || reasons_find(rs, reason) < 0)) || page < 1 || page > 100000 ||
-              (assignee && !console_name_ok(assignee));
-    if (bad) {
-        console_page_error(r, 400);
-        return;
-    }
-    json_t *req = json_pack("{s:i}", "limit", S_LIST_MAX);
-    if (strcmp(status, "all") != 0)
-        json_object_set_new(req, "status", json_string(status));
-    if (team)
-        json_object_set_new(req, "team", json_string(team));
-    if (reason)
-        json_object_set_new(req, "reason", json_string(reason));
-    if (assignee)
-        json_object_set_new(req, "assignee", json_string(assignee));
-    json_t *cases = s_intake(r, req);
-    if (!cases)
-        return;
-    size_t n = json_array_size(cases);
-    json_t **v = calloc(n ? n : 1, sizeof *v);
-    for (size_t i = 0; v && i < n; i++)
-        v[i] = json_array_get(cases, i);
-    if (v)
-        qsort(v, n, sizeof *v, s_cmp);
-    size_t size = (size_t)con->conf.page_size, pages = n ? (n + size - 1) / size : 1;
-    if ((size_t)page > pages)
-        page = (long)pages;
-    int64_t now = clock_now_ms();
-    json_t *rows = json_array();
-    for (size_t i = (size_t)(page - 1) * size; v && i < n && i < (size_t)page * size; i++)
-        json_array_append_new(rows, s_row(r, v[i], now));
-    free(v);
-    /* the filters, and the query every page link keeps */
-    json_t *statuses = json_array(), *teams = json_array(), *reasons = json_array();
-    static const char *const st[] = {"open", "waiting", "resolved", "all", NULL};
-    for (int i = 0; st[i]; i++)
-        json_array_append_new(statuses, s_option(st[i], s_word_of(r, "status", st[i]), status));
-    for (size_t i = 0; rs && i < reasons_team_count(rs); i++)
-        json_array_append_new(teams, s_option(reasons_team(rs, (int)i)->name,
-                                              reasons_team(rs, (int)i)->name, team));
-    for (size_t i = 0; rs && i < reasons_count(rs); i++)
-        json_array_append_new(reasons, s_option(reasons_get(rs, i)->code,
-                                                reasons_label(rs, i, r->locale), reason));
-    buf_t q = BUF_INIT;
-    buf_puts(&q, "status=");
-    console_url_arg(&q, status);
-    if (team) {
-        buf_puts(&q, "&team=");
-        console_url_arg(&q, team);
-    }
-    if (reason) {
-        buf_puts(&q, "&reason=");
-        console_url_arg(&q, reason);
-    }
-    if (assignee) {
-        buf_puts(&q, "&assignee=");
-        console_url_arg(&q, assignee);
-    }
-    char shown[120];
-    snprintf(shown, sizeof shown, "%zu", n);
-    json_t *ctx = json_pack("{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:b}", "cases", rows,
-                            "statuses", statuses, "teams", teams, "reasons", reasons, "page",
-                            (json_int_t)page, "pages", (json_int_t)pages, "total",
-                            (json_int_t)n, "query", q.data ? q.data : "", "count", shown,
-                            "empty", n == 0);
-    if (page > 1)
-        json_object_set_new(ctx, "prev", json_integer(page - 1));
-    if ((size_t)page < pages)
-        json_object_set_new(ctx, "next", json_integer(page + 1));
-    if (n == S_LIST_MAX)
-        json_object_set_new(ctx, "capped", json_true());
-    buf_free(&q);
-    json_decref(cases);
-    json_object_set_new(ctx, "assignees", s_accounts(r, assignee));
-    /* "mine": the signed-in staff member's own cases, in the same status */
-    buf_t mine = BUF_INIT;
-    buf_puts(&mine, "/cases?status=");
-    console_url_arg(&mine, status);
-    buf_puts(&mine, "&assignee=");
-    console_url_arg(&mine, r->user.name);
-    json_object_set_new(ctx, "mine", json_string(mine.data ? mine.data : "/cases"));
-    buf_free(&mine);
-    console_page(r, 200, "cases", "cases_title", ctx);
 }
 
 /* s_id_ok - a case id as INTAKE_CASES takes it */

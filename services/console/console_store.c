@@ -74,6 +74,15 @@ const char *const console_store_migrations[] = {
     "  saved_at INTEGER NOT NULL,"
     "  PRIMARY KEY (user, case_id)"
     ");",
+    /* 3: an account's saved inbox filters (console_inbox.c): a name and
+     * the inbox's query string */
+    "CREATE TABLE saved_filters ("
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, name)"
+    ");",
     NULL,
 };
 

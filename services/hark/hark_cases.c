@@ -102,8 +102,11 @@ static int s_list(cli_t *cli)
         else if (strcmp(o, "--breached") == 0)
             json_object_set_new(req, "breached", json_true());
         else if ((strcmp(o, "--status") == 0 || strcmp(o, "--reason") == 0 ||
-                  strcmp(o, "--team") == 0) && v) {
+                  strcmp(o, "--team") == 0 || strcmp(o, "--lang") == 0) && v) {
             json_object_set_new(req, o + 2, json_string(v));
+            i++;
+        } else if (strcmp(o, "--search") == 0 && v) { /* INTAKE_CASES' q */
+            json_object_set_new(req, "q", json_string(v));
             i++;
         } else {
             fprintf(stderr, "hark: cases list: unknown or incomplete argument %s\n", o);

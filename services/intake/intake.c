@@ -5,8 +5,9 @@
  *
  * Owns:     intake.db ([intake] db): customers (contact copies),
  *           suppressions (hard-bounced addresses), cases (with their
- *           assignee), notes (a case's history), outbox (events on their
- *           way to the journal).
+ *           assignee), case_search (their text, for the inbox's search),
+ *           notes (a case's history), outbox (events on their way to the
+ *           journal).
  * Consumes: customer; complaint, cancellation (gateway) and feedback.given
  *           (hark-survey's NPS comments): open a case; case.replied,
  *           case.retagged, case.resolved (staff, journaled by the gateway's
@@ -153,6 +154,9 @@ static int s_init(service_t *svc)
     if (s->due_timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
+    /* the text search, a batch at a time (intake_list.c) */
+    if (evloop_add_timer(service_evloop(svc), 250, intake_list_index_timer, svc) < 0)
+        return -1;
     log_info("event=intake_ready reasons=%zu teams=%zu keywords=%zu",
              reasons_count(s->reasons), reasons_team_count(s->reasons),
              intake_match_keywords(s->match));
@@ -168,6 +172,7 @@ static void s_fini(service_t *svc)
     intake_match_destroy(&s->match);
     reasons_destroy(&s->reasons);
     words_destroy(&s->words);
+    intake_list_memo_destroy(&s->inbox);
     free(s);
     service_set_state(svc, NULL);
 }

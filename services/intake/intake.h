@@ -74,6 +74,37 @@ const char *intake_store_unreachable(sqlite3 *db, const char *cid);
 json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
                            char *err, size_t errlen);
 
+/* INTAKE_CASE_COLS - the columns intake_store_case_row reads, in order */
+#define INTAKE_CASE_COLS                                                                     \
+    "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
+    " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
+    " breach_alerted, assignee"
+
+/* intake_store_case_row - a list's case from a row of INTAKE_CASE_COLS */
+json_t *intake_store_case_row(sqlite3_stmt *st, int64_t now);
+
+/* --- intake_list.c: INTAKE_CASES' lists ----------------------------------- */
+
+/* intake_list_memo_t - the counts of the last few inbox asks, each kept
+ * while intake.db is unchanged and no deadline has passed (intake_list.c) */
+typedef struct intake_list_memo intake_list_memo_t;
+void intake_list_memo_destroy(intake_list_memo_t **self_p);
+
+/* intake_list_cases - the cases req asks for (filters, order, offset,
+ * limit) and, in order "due", their total and counts per facet; NULL with
+ * err on a bad request or a store error.  memo (NULL: none) keeps the
+ * counts for the next ask, made on first use. */
+json_t *intake_list_cases(sqlite3 *db, intake_list_memo_t **memo, const json_t *req, int64_t now,
+                          char *err, size_t errlen);
+
+/* intake_list_index - move up to max cases noted in case_search_todo into
+ * the text search, in one transaction (not inside another: 0); how many,
+ * or -1 on a store error */
+int intake_list_index(sqlite3 *db, int max);
+
+/* intake_list_index_timer - intake_list_index on a timer (arg: the service) */
+int intake_list_index_timer(evloop_t *loop, void *arg);
+
 /* --- the service (intake.c) and its parts -------------------------------- */
 
 /* hark-intake's state, set up by intake.c's init.  Settings are read once
@@ -86,6 +117,7 @@ typedef struct {
     char staff_url[512];   /* Hark Console's address (staff_link_base); no trailing '/' */
     int due_timer;
     long long opened;
+    intake_list_memo_t *inbox; /* the inbox's counts (intake_list.c) */
 } intake_t;
 
 /* Event handlers (intake_case.c), see service_event_fn */

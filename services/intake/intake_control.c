@@ -37,8 +37,11 @@ json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *e
 {
     intake_t *s = service_state(svc);
     s_read_own_write(svc, json_string_value(json_object_get(req, "id")));
-    json_t *body = intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(), err->text,
-                                sizeof err->text);
+    json_t *body = json_object_get(req, "id")
+                       ? intake_store_cases(service_db(svc), s->reasons, req, clock_now_ms(),
+                                            err->text, sizeof err->text)
+                       : intake_list_cases(service_db(svc), &s->inbox, req, clock_now_ms(),
+                                           err->text, sizeof err->text);
     if (!body)
         err->code = "invalid_request";
     else if (json_object_get(req, "id") && json_array_size(json_object_get(body, "cases")) == 0) {

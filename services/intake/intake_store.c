@@ -56,6 +56,35 @@ const char *const intake_store_migrations[] = {
     "CREATE UNIQUE INDEX notes_source ON notes(source_offset) WHERE source_offset IS NOT NULL;",
     /* a form's address is looked up among the known customers */
     "CREATE INDEX customers_email ON customers(lower(email));",
+    /* 6: the inbox (intake_list.c): one index in its order holding every
+     * column its filters read, and the text search - case id, customer id,
+     * what the customer said, their name and address.  Triggers only note
+     * which cases changed (case_search_todo); intake_list_index moves them
+     * into case_search in batches, as FTS5 flushes at every savepoint and
+     * each event is applied in one (34,000 plain rows/s, 2,200 with FTS5) */
+    "CREATE INDEX cases_inbox ON cases(due_at, opened_at, source_offset, status, team, locale,"
+    "  assignee, codes, first_reply_at, breach_alerted);"
+    "CREATE VIRTUAL TABLE case_search USING fts5(words, tokenize = 'trigram');"
+    "CREATE TABLE case_search_todo(source_offset INTEGER PRIMARY KEY, id TEXT NOT NULL);"
+    "CREATE TRIGGER case_search_insert AFTER INSERT ON cases BEGIN"
+    "  INSERT OR IGNORE INTO case_search_todo VALUES(new.source_offset, new.id);"
+    " END;"
+    "CREATE TRIGGER case_search_update AFTER UPDATE OF text, customer_id ON cases BEGIN"
+    "  INSERT OR IGNORE INTO case_search_todo VALUES(new.source_offset, new.id);"
+    " END;"
+    "CREATE TRIGGER case_search_delete AFTER DELETE ON cases BEGIN"
+    "  INSERT OR IGNORE INTO case_search_todo VALUES(old.source_offset, old.id);"
+    " END;"
+    "CREATE TRIGGER case_search_customer AFTER INSERT ON customers BEGIN"
+    "  INSERT OR IGNORE INTO case_search_todo"
+    "   SELECT source_offset, id FROM cases WHERE customer_id = new.id;"
+    " END;"
+    "CREATE TRIGGER case_search_contact AFTER UPDATE OF name, email ON customers"
+    " WHEN old.name IS NOT new.name OR old.email IS NOT new.email BEGIN"
+    "  INSERT OR IGNORE INTO case_search_todo"
+    "   SELECT source_offset, id FROM cases WHERE customer_id = new.id;"
+    " END;"
+    "INSERT INTO case_search_todo SELECT source_offset, id FROM cases;",
     NULL,
 };
 
@@ -99,10 +128,7 @@ const char *intake_store_unreachable(sqlite3 *db, const char *cid)
     return contacts_suppressed(db, email) ? "bounced" : NULL;
 }
 
-#define S_CASE_COLS                                                                          \
-    "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
-    " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
-    " breach_alerted, assignee"
+#define S_CASE_COLS INTAKE_CASE_COLS
 
 /* s_case_json - one row of S_CASE_COLS */
 static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
@@ -141,25 +167,17 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
     return o;
 }
 
+/* intake_store_case_row - see intake.h */
+json_t *intake_store_case_row(sqlite3_stmt *st, int64_t now)
+{
+    return s_case_json(st, now, 0);
+}
+
 json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, int64_t now,
                            char *err, size_t errlen)
 {
     (void)r;
     const char *id = json_string_value(json_object_get(req, "id"));
-    const char *status = json_string_value(json_object_get(req, "status"));
-    const char *reason = json_string_value(json_object_get(req, "reason"));
-    const char *team = json_string_value(json_object_get(req, "team"));
-    const char *assignee = json_string_value(json_object_get(req, "assignee"));
-    const char *customer = json_string_value(json_object_get(req, "customer_id"));
-    int breached = json_is_true(json_object_get(req, "breached"));
-    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
-    if (limit <= 0 || limit > 1000)
-        limit = 200;
-    if (status && strcmp(status, "open") != 0 && strcmp(status, "waiting") != 0 &&
-        strcmp(status, "resolved") != 0) {
-        snprintf(err, errlen, "status: open, waiting or resolved");
-        return NULL;
-    }
     if (id) {
         sqlite3_stmt *st = db_prepare(db, "SELECT " S_CASE_COLS " FROM cases WHERE id = ?");
         if (!st)
@@ -209,37 +227,7 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
         }
         return json_pack("{s:[o]}", "cases", c);
     }
-    /* ?5: breached = past the deadline unanswered, or answered late */
-    sqlite3_stmt *st = db_prepare(
-        db, "SELECT " S_CASE_COLS " FROM cases WHERE (?1 IS NULL OR status = ?1)"
-            " AND (?2 IS NULL OR ' ' || codes || ' ' LIKE '% ' || ?2 || ' %')"
-            " AND (?3 IS NULL OR team = ?3)"
-            " AND (?4 = 0 OR breach_alerted = 1 OR (due_at IS NOT NULL AND"
-            "  ((first_reply_at IS NULL AND status <> 'resolved' AND due_at < ?5)"
-            "   OR first_reply_at > due_at)))"
-            " AND (?7 IS NULL OR coalesce(assignee, '') = ?7)"
-            " AND (?8 IS NULL OR customer_id = ?8)"
-            " ORDER BY opened_at DESC, source_offset DESC LIMIT ?6");
-    if (!st)
-        return NULL;
-    if (status)
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
-    if (reason)
-        sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
-    if (team)
-        sqlite3_bind_text(st, 3, team, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 4, breached);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_int64(st, 6, limit);
-    if (assignee)
-        sqlite3_bind_text(st, 7, assignee, -1, SQLITE_TRANSIENT);
-    if (customer)
-        sqlite3_bind_text(st, 8, customer, -1, SQLITE_TRANSIENT);
-    json_t *list = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(list, s_case_json(st, now, 0));
-    db_finish(st);
-    return json_pack("{s:o}", "cases", list);
+    return intake_list_cases(db, NULL, req, now, err, errlen);
 }
 
 /* s_day_ms - "YYYY-MM-DD" as the UTC midnight in ms; -1 if malformed */
