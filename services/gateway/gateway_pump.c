@@ -158,11 +158,10 @@ static void s_take(gateway_pump_t *p)
     }
     while (q) {
         gateway_job_t *list = q, *last = q;
-        size_t events = json_array_size(q->events), n = 1;
+        size_t events = q->n_events, n = 1;
         q = q->next;
-        while (q && n < PUMP_MAX_BATCHES &&
-               events + json_array_size(q->events) <= p->max_events) {
-            events += json_array_size(q->events);
+        while (q && n < PUMP_MAX_BATCHES && events + q->n_events <= p->max_events) {
+            events += q->n_events;
             last = q;
             q = q->next;
             n++;
@@ -194,18 +193,18 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
     size_t n = 0;
     for (gateway_job_t *j = mine; j; j = j->next)
         n++;
-    const json_t **evs = calloc(n, sizeof *evs);
+    size_t *counts = calloc(n, sizeof *counts);
     jclient_result_t *res = calloc(n, sizeof *res);
     json_t *body = wire_body_json(m);
     size_t i = 0;
-    for (gateway_job_t *j = mine; j && evs; j = j->next)
-        evs[i++] = j->events;
-    if (evs && res)
-        jclient_batches_split(m->cmd, body, evs, n, res);
+    for (gateway_job_t *j = mine; j && counts; j = j->next)
+        counts[i++] = j->n_events;
+    if (counts && res)
+        jclient_batches_split_n(m->cmd, body, counts, n, res);
     i = 0;
     for (gateway_job_t *j = mine, *next; j; j = next, i++) {
         next = j->next;
-        if (!evs || !res)
+        if (!counts || !res)
             s_finish(j, NULL, "out of memory", 0);
         else if (res[i].ok)
             s_finish(j, res[i].ok, NULL, 0); /* given away */
@@ -213,7 +212,7 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
             s_finish(j, NULL, res[i].err, res[i].error == EBADMSG);
     }
     json_decref(body);
-    free(evs);
+    free(counts);
     free(res);
 }
 
@@ -315,6 +314,7 @@ void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j)
     if (!j->text) { /* written here, on the submitter's thread, not the pump's */
         j->text = json_dumps(j->events, JSON_COMPACT);
         j->text_len = j->text ? strlen(j->text) : 0;
+        j->n_events = json_array_size(j->events);
         if (!j->text) {
             s_finish(j, NULL, "out of memory", 0);
             return;
