@@ -51,6 +51,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "jtext.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -246,104 +247,6 @@ json_t *gateway_body_object(gateway_req_t *r)
     return NULL;
 }
 
-/* s_json_string - a string as json_dumps writes it (compact, UTF-8 kept) */
-static void s_json_string(buf_t *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    buf_putc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_append(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': buf_append(b, "\\\"", 2); break;
-        case '\\': buf_append(b, "\\\\", 2); break;
-        case '\b': buf_append(b, "\\b", 2); break;
-        case '\f': buf_append(b, "\\f", 2); break;
-        case '\n': buf_append(b, "\\n", 2); break;
-        case '\r': buf_append(b, "\\r", 2); break;
-        case '\t': buf_append(b, "\\t", 2); break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            buf_append(b, u, 6);
-        }
-        }
-    }
-    buf_append(b, s + run, n - run);
-    buf_putc(b, '"');
-}
-
-/* gateway_json_string - see gateway.h */
-void gateway_json_string(buf_t *b, const char *s)
-{
-    s_json_string(b, s, strlen(s));
-}
-
-/* gateway_json_write - see gateway.h.  json_dumps checks every container
- * for loops with a snprintf'd pointer in a hash table and builds its text
- * a character at a time; for the small trees of a request that was most
- * of the gateway's JSON time, so the common kinds are written here and
- * only a real is left to jansson (its own formatting of doubles). */
-void gateway_json_write(buf_t *b, const json_t *v, size_t flags)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *m;
-        int first = 1;
-        buf_putc(b, '{');
-        json_object_foreach((json_t *)v, k, m) {
-            if (!first)
-                buf_putc(b, ',');
-            first = 0;
-            s_json_string(b, k, strlen(k));
-            buf_putc(b, ':');
-            gateway_json_write(b, m, flags);
-        }
-        buf_putc(b, '}');
-        return;
-    }
-    case JSON_ARRAY:
-        buf_putc(b, '[');
-        for (size_t i = 0, n = json_array_size(v); i < n; i++) {
-            if (i)
-                buf_putc(b, ',');
-            gateway_json_write(b, json_array_get(v, i), flags);
-        }
-        buf_putc(b, ']');
-        return;
-    case JSON_STRING:
-        s_json_string(b, json_string_value(v), json_string_length(v));
-        return;
-    case JSON_INTEGER: {
-        char num[24], *e = num + sizeof num, *p = e;
-        json_int_t x = json_integer_value(v);
-        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-        do
-            *--p = (char)('0' + u % 10);
-        while (u /= 10);
-        if (x < 0)
-            *--p = '-';
-        buf_append(b, p, (size_t)(e - p));
-        return;
-    }
-    case JSON_TRUE: buf_append(b, "true", 4); return;
-    case JSON_FALSE: buf_append(b, "false", 5); return;
-    case JSON_NULL: buf_append(b, "null", 4); return;
-    default: {
-        char *s = json_dumps(v, flags | JSON_COMPACT | JSON_ENCODE_ANY);
-        if (s)
-            buf_puts(b, s);
-        else
-            b->failed = 1;
-        free(s);
-    }
-    }
-}
-
 /* gateway_json - JSON body */
 void gateway_json(gateway_req_t *r, unsigned status, const json_t *body)
 {
@@ -351,7 +254,7 @@ void gateway_json(gateway_req_t *r, unsigned status, const json_t *body)
     /* reals (the report's rates and NPS) as the CLI prints them: 33.3,
      * not 33.299999999999997 */
     if (body) {
-        gateway_json_write(&r->out, body, JSON_REAL_PRECISION(6));
+        jtext_write(&r->out, body, JSON_REAL_PRECISION(6));
         buf_putc(&r->out, '\n');
     }
     r->status = status;

@@ -179,14 +179,6 @@ void gateway_http_stop(gateway_t *gw);
 void gateway_error(gateway_req_t *r, unsigned status, const char *code, const char *message,
               const char *field, long index);
 
-/* gateway_json_write - v as json_dumps(v, JSON_COMPACT | flags) writes it
- * (flags: JSON_REAL_PRECISION), appended to b */
-void gateway_json_write(buf_t *b, const json_t *v, size_t flags);
-
-/* gateway_json_string - s (UTF-8, as from a parsed document) as a JSON
- * string literal, escaped as json_dumps escapes it, appended to b */
-void gateway_json_string(buf_t *b, const char *s);
-
 /* gateway_json - answer with a JSON value (not stolen) */
 void gateway_json(gateway_req_t *r, unsigned status, const json_t *body);
 

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "gateway.h"
 #include "jclient.h"
+#include "jtext.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -219,7 +220,7 @@ int gateway_events_key_fresh(char *key, size_t len)
 
 /* s_journal_event - the JOURNAL_APPEND form of one checked event of n,
  * {"type","key","occurred_at","payload"}, written into b as json_pack and
- * json_dumps made it (without building it: see gateway_json_write); 0/-1 */
+ * json_dumps made it (without building it: see jtext_write); 0/-1 */
 static int s_journal_event(buf_t *b, const json_t *e, const char *idem, long index, size_t n,
                            const char *now, gateway_events_keygen_t *keygen)
 {
@@ -239,13 +240,13 @@ static int s_journal_event(buf_t *b, const json_t *e, const char *idem, long ind
     if (!type || !data)
         return -1;
     buf_append(b, "{\"type\":", 8);
-    gateway_json_string(b, type);
+    jtext_string(b, type);
     buf_append(b, ",\"key\":", 7);
-    gateway_json_string(b, key);
+    jtext_string(b, key);
     buf_append(b, ",\"occurred_at\":", 15);
-    gateway_json_string(b, occ ? occ : now);
+    jtext_string(b, occ ? occ : now);
     buf_append(b, ",\"payload\":", 11);
-    gateway_json_write(b, data, 0);
+    jtext_write(b, data, 0);
     buf_putc(b, '}');
     return 0;
 }
@@ -302,8 +303,7 @@ void gateway_events_post(gateway_req_t *r)
         return;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                             JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = jtext_load(r->body.data ? r->body.data : "", r->body.len, &jerr);
     if (!doc) {
         char msg[300];
         if (strstr(jerr.text, "\\u0000")) /* jansson's wording names its own flag */
