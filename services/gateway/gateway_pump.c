@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "gateway.h"
 #include "jclient.h"
+#include "jtext.h"
 #include "log.h"
 
 /* the most batches the journal takes in one message */
@@ -195,7 +196,13 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
         n++;
     size_t *counts = calloc(n, sizeof *counts);
     jclient_result_t *res = calloc(n, sizeof *res);
-    json_t *body = wire_body_json(m);
+    /* the journal's answer is integers and flags: jtext_load reads it
+     * without jansson's character stream (wire_body_json's json_loadb) */
+    json_t *body = m->body ? jtext_load(m->body, m->body_len, NULL) : NULL;
+    if (body && !json_is_object(body)) {
+        json_decref(body);
+        body = NULL;
+    }
     size_t i = 0;
     for (gateway_job_t *j = mine; j && counts; j = j->next)
         counts[i++] = j->n_events;
