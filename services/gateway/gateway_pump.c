@@ -13,10 +13,16 @@
  * of one message as separate batches ("batches" in proto/commands.json),
  * refusing one without touching the others.
  *
+ * At most PUMP_MAX_INFLIGHT messages wait for the journal at once; jobs
+ * arriving meanwhile wait in the queue and go together in the next
+ * message, so a busy gateway sends few large messages (one commit each)
+ * rather than one per wake-up.
+ *
  * A job not answered within journal_timeout fails as "not confirmed"
  * (503: the client retries with the same keys, which the journal stores
  * once).  The socket is then made anew, so nothing still queued in it can
- * reach the journal after its client was told to retry.
+ * reach the journal after its client was told to retry.  A job that waited
+ * in the queue that long fails the same way, never having been sent.
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,6 +42,12 @@
 /* the most batches the journal takes in one message */
 #define PUMP_MAX_BATCHES JCLIENT_MAX_BATCHES
 
+/* messages sent and not yet answered, at most: while the journal commits
+ * one and holds the next, the requests arriving gather into the message
+ * after (one JOURNAL_APPEND and one commit for many, and one wake-up of
+ * this thread and of ZeroMQ's for many) instead of a message each */
+#define PUMP_MAX_INFLIGHT 2
+
 struct gateway_pump {
     void *zctx;
     const char *endpoint;
@@ -52,6 +64,8 @@ struct gateway_pump {
     uint64_t next_reqid;
     gateway_job_t *flight, *flight_tail; /* sent, in order */
     gateway_job_t *unsent;         /* no journal connected yet: tried again */
+    int inflight;                  /* messages sent, not answered */
+    int max_inflight;
 };
 
 /* s_finish - a job is over: ok (stolen) or err */
@@ -68,6 +82,7 @@ static void s_connect(gateway_pump_t *p, const char *why)
         s_finish(j, NULL, why ? why : "the journal did not answer", 0);
     }
     p->flight = p->flight_tail = NULL;
+    p->inflight = 0;
     if (p->sock)
         zmq_close(p->sock);
     p->sock = zmq_socket(p->zctx, ZMQ_DEALER);
@@ -126,6 +141,7 @@ static void s_send(gateway_pump_t *p, gateway_job_t *list, size_t n)
         j->reqid = id;
         j->sent_ms = now;
     }
+    p->inflight++;
     if (p->flight_tail)
         p->flight_tail->next = list;
     else
@@ -139,6 +155,8 @@ static void s_send(gateway_pump_t *p, gateway_job_t *list, size_t n)
  * events (a job larger than that alone) and PUMP_MAX_BATCHES jobs */
 static void s_take(gateway_pump_t *p)
 {
+    if (p->inflight >= p->max_inflight)
+        return; /* they wait for an answer, in the queue (see PUMP_MAX_INFLIGHT) */
     pthread_mutex_lock(&p->lock);
     gateway_job_t *q = p->queue;
     p->queue = p->queue_tail = NULL;
@@ -156,6 +174,20 @@ static void s_take(gateway_pump_t *p)
             last = last->next;
         last->next = q;
         q = rev;
+    }
+    /* a job that waited in the queue as long as the journal is given
+     * fails as one unanswered would (it never reached the socket) */
+    int64_t now = clock_mono_ms();
+    for (gateway_job_t **pp = &q; *pp;) {
+        gateway_job_t *j = *pp;
+        if (now - j->queued_ms < p->timeout_ms) {
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        char why[80];
+        snprintf(why, sizeof why, "the journal did not answer in %d ms", p->timeout_ms);
+        s_finish(j, NULL, why, 0);
     }
     while (q) {
         gateway_job_t *list = q, *last = q;
@@ -191,6 +223,8 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
     }
     if (!mine)
         return; /* a late answer to jobs already failed */
+    if (p->inflight > 0)
+        p->inflight--;
     size_t n = 0;
     for (gateway_job_t *j = mine; j; j = j->next)
         n++;
@@ -253,8 +287,7 @@ static void *s_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (stop)
             break;
-        s_take(p);
-        for (;;) {
+        for (;;) { /* answers first: each frees a place for a message */
             wire_msg_t m;
             if (wire_recv(p->sock, 0, &m, ZMQ_DONTWAIT) < 0) {
                 if (errno == EPROTO)
@@ -270,6 +303,7 @@ static void *s_main(void *arg)
             log_warn("event=journal_timeout ms=%d", p->timeout_ms);
             s_connect(p, why);
         }
+        s_take(p);
     }
     /* stopping: nothing more will be answered */
     s_connect(p, "the gateway is stopping");
@@ -300,6 +334,7 @@ gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_m
     if (!p)
         return NULL;
     p->max_events = max_events ? max_events : 1;
+    p->max_inflight = PUMP_MAX_INFLIGHT;
     p->zctx = zctx;
     p->endpoint = endpoint;
     p->timeout_ms = timeout_ms;
