@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* s_refused - a journal's {"code","message"} refusal as an errno (store_failed:
@@ -88,6 +89,22 @@ void jclient_batches_fail(jclient_result_t *res, size_t n, int error, const char
 size_t jclient_batches_split(const char *cmd, const json_t *reply, const json_t *const *events,
                              size_t n, jclient_result_t *res)
 {
+    size_t *counts = calloc(n ? n : 1, sizeof *counts);
+    if (!counts) {
+        jclient_batches_fail(res, n, EAGAIN, "out of memory");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        counts[i] = json_array_size(events[i]);
+    size_t stored = jclient_batches_split_n(cmd, reply, counts, n, res);
+    free(counts);
+    return stored;
+}
+
+/* jclient_batches_split_n - the same, by each batch's number of events */
+size_t jclient_batches_split_n(const char *cmd, const json_t *reply, const size_t *counts,
+                               size_t n, jclient_result_t *res)
+{
     if (cmd && strcmp(cmd, CMD_ERROR) == 0) { /* the whole message, or the round's commit */
         char err[200];
         int why = s_refused(json_object_get(reply, "error"), err);
@@ -109,7 +126,7 @@ size_t jclient_batches_split(const char *cmd, const json_t *reply, const json_t 
         res[i].err[0] = '\0';
         if (json_is_object(error)) {
             res[i].error = s_refused(error, res[i].err);
-        } else if (s_offsets_for(r, json_array_size(events[i]))) {
+        } else if (s_offsets_for(r, counts[i])) {
             res[i].ok = json_incref(r);
             stored++;
         } else {

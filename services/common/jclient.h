@@ -52,6 +52,10 @@ typedef struct {
  * how many batches were stored. */
 size_t jclient_batches_split(const char *cmd, const json_t *reply, const json_t *const *events,
                              size_t n, jclient_result_t *res);
+/* jclient_batches_split_n - the same, given each batch's number of events
+ * (counts[0..n)) instead of the events */
+size_t jclient_batches_split_n(const char *cmd, const json_t *reply, const size_t *counts,
+                               size_t n, jclient_result_t *res);
 
 /* jclient_batches_fail - no reply to use (none in time, or the send failed):
  * every batch gets error (ETIMEDOUT, EAGAIN) and the message why */

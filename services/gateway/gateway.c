@@ -51,6 +51,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "jtext.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -252,11 +253,9 @@ void gateway_json(gateway_req_t *r, unsigned status, const json_t *body)
     buf_reset(&r->out);
     /* reals (the report's rates and NPS) as the CLI prints them: 33.3,
      * not 33.299999999999997 */
-    char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (s) {
-        buf_puts(&r->out, s);
+    if (body) {
+        jtext_write(&r->out, body, JSON_REAL_PRECISION(6));
         buf_putc(&r->out, '\n');
-        free(s);
     }
     r->status = status;
     r->content_type = "application/json";

@@ -64,12 +64,15 @@ void gateway_config_load(const config_t *cfg, gateway_config_t *out);
 /* A journal append handed to the pump (gateway_pump.c): events borrowed
  * until done, which runs on the pump's thread with the JOURNAL_APPEND_OK
  * result ({"offsets","duplicates"}, given to done) or err and refused (1:
- * the journal refused the events as they are, a retry cannot help). */
+ * the journal refused the events as they are, a retry cannot help).  The
+ * events are given either as JSON (events; text is then written by
+ * gateway_pump_submit) or already as text with their number (n_events). */
 typedef struct gateway_job gateway_job_t;
 struct gateway_job {
     json_t *events;
-    char *text;               /* events as JSON, written by gateway_pump_submit */
+    char *text;               /* the events' JSON array text (owned) */
     size_t text_len;
+    size_t n_events;          /* how many events text holds */
     void (*done)(gateway_job_t *j, json_t *ok, const char *err, int refused);
     /* the pump's own */
     gateway_job_t *next;
@@ -156,10 +159,11 @@ typedef struct gateway_req {
  * r must go to a worker instead, 1 when the route ran. */
 int gateway_route(gateway_req_t *r, int worker);
 
-/* gateway_append_then - from a route on an HTTP thread: append events
- * (stolen) through the pump without waiting; the request is suspended and
- * then(r, ok (stolen), err, refused) answers it on the pump's thread */
-void gateway_append_then(gateway_req_t *r, json_t *events,
+/* gateway_append_then - from a route on an HTTP thread: append n events,
+ * given as the text of their JSON array (stolen, len bytes), through the
+ * pump without waiting; the request is suspended and then(r, ok (stolen),
+ * err, refused) answers it on its HTTP thread when resumed */
+void gateway_append_then(gateway_req_t *r, char *text, size_t len, size_t n,
                          void (*then)(gateway_req_t *r, json_t *ok, const char *err,
                                       int refused));
 

@@ -11,6 +11,7 @@
  * gateway makes a fresh time-ordered key "gw:…" (s_gw_key), and a retry
  * stores the event again.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "clock.h"
 #include "gateway.h"
 #include "jclient.h"
+#include "jtext.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -86,6 +88,29 @@ static const schema_t *s_type(const gateway_t *gw, const char *type)
     return NULL;
 }
 
+/* s_too_deep - whether v (at level, 1 for the root) nests deeper than
+ * PROTO_MAX_DEPTH, as schema_depth_check counts; without the path it
+ * writes at every key, which only a refusal needs */
+static int s_too_deep(const json_t *v, int level)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    if (level > PROTO_MAX_DEPTH)
+        return 1;
+    if (json_is_array(v)) {
+        for (size_t i = 0, n = json_array_size(v); i < n; i++)
+            if (s_too_deep(json_array_get(v, i), level + 1))
+                return 1;
+        return 0;
+    }
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)v, k, m)
+        if (s_too_deep(m, level + 1))
+            return 1;
+    return 0;
+}
+
 /* s_check_event - validate one envelope; 0, or -1 having answered 400 */
 static int s_check_event(gateway_req_t *r, const json_t *e, long index)
 {
@@ -104,7 +129,8 @@ static int s_check_event(gateway_req_t *r, const json_t *e, long index)
     /* the one depth limit, before any schema: deeper than this, the
      * journal's envelope around the payload could be refused further on */
     char deep[120];
-    if (schema_depth_check(json_object_get(e, "data"), PROTO_MAX_DEPTH, deep, sizeof deep)) {
+    if (s_too_deep(json_object_get(e, "data"), 1) &&
+        schema_depth_check(json_object_get(e, "data"), PROTO_MAX_DEPTH, deep, sizeof deep)) {
         snprintf(field, sizeof field, "data%s%s", *deep ? "." : "", deep);
         char full[400];
         snprintf(full, sizeof full, "data nests deeper than %d levels (at %s)", PROTO_MAX_DEPTH,
@@ -146,28 +172,40 @@ static int s_idem_ok(const char *k)
 
 /* the parts of the gateway's own keys "gw:<ms><seq><rnd>": 13 digits of the
  * request's time in ms, then a per-process counter (10+ hex digits), then 16
- * hex digits of getrandom() drawn once per request.  Keys made later sort
- * later, so inserts land at the end of the journal's key index instead of
- * on a random page of it (random keys halved the journal's throughput).
- * Unique within a process by the counter; across processes and restarts
- * (a clock set back) by the 64 random bits. */
+ * hex digits of getrandom() drawn once per process (a getrandom(2) a
+ * request was a syscall each, and the counter already tells a process's
+ * requests apart).  Keys made later sort later, so inserts land at the end
+ * of the journal's key index instead of on a random page of it (random
+ * keys halved the journal's throughput).  Unique within a process by the
+ * counter; across processes and restarts (a clock set back) by the 64
+ * random bits. */
 typedef struct {
     long long ms;
     unsigned long long seq; /* the next counter value reserved for this request */
-    char rnd[17];           /* "" until the first key is made */
+    int reserved;           /* seq is reserved (at the first key made) */
 } gateway_events_keygen_t;
 
 static atomic_ullong s_key_seq; /* counter values handed out so far */
+static pthread_once_t s_rnd_once = PTHREAD_ONCE_INIT;
+static char s_rnd[17];          /* this process's random part; "" if none */
+
+static void s_rnd_draw(void)
+{
+    if (keys_random_hex(s_rnd, 8))
+        s_rnd[0] = '\0';
+}
 
 /* s_gw_key - the next gateway key of this request into key; 0/-1 */
 static int s_gw_key(gateway_events_keygen_t *g, size_t events, char *key, size_t len)
 {
-    if (!g->rnd[0]) {
-        if (keys_random_hex(g->rnd, 8))
-            return -1;
+    pthread_once(&s_rnd_once, s_rnd_draw);
+    if (!s_rnd[0])
+        return -1;
+    if (!g->reserved) {
         g->seq = atomic_fetch_add(&s_key_seq, (unsigned long long)events);
+        g->reserved = 1;
     }
-    snprintf(key, len, "gw:%013lld%010llx%s", g->ms, g->seq++, g->rnd);
+    snprintf(key, len, "gw:%013lld%010llx%s", g->ms, g->seq++, s_rnd);
     return 0;
 }
 
@@ -180,9 +218,11 @@ int gateway_events_key_fresh(char *key, size_t len)
     return s_gw_key(&g, 1, key, len);
 }
 
-/* s_journal_event - the JOURNAL_APPEND form of one checked event of n */
-static json_t *s_journal_event(const json_t *e, const char *idem, long index, size_t n,
-                               const char *now, gateway_events_keygen_t *keygen)
+/* s_journal_event - the JOURNAL_APPEND form of one checked event of n,
+ * {"type","key","occurred_at","payload"}, written into b as json_pack and
+ * json_dumps made it (without building it: see jtext_write); 0/-1 */
+static int s_journal_event(buf_t *b, const json_t *e, const char *idem, long index, size_t n,
+                           const char *now, gateway_events_keygen_t *keygen)
 {
     const char *type = json_string_value(json_object_get(e, "type"));
     const char *id = json_string_value(json_object_get(e, "id"));
@@ -193,12 +233,22 @@ static json_t *s_journal_event(const json_t *e, const char *idem, long index, si
     else if (idem)
         snprintf(key, sizeof key, "idem:%s:%ld", idem, index);
     else if (s_gw_key(keygen, n, key, sizeof key))
-        return NULL;
+        return -1;
     const char *occ = json_string_value(json_object_get(e, "occurred_at"));
     if (!occ)
         occ = json_string_value(json_object_get(data, "occurred_at"));
-    return json_pack("{s:s,s:s,s:s,s:O}", "type", type, "key", key, "occurred_at",
-                     occ ? occ : now, "payload", data);
+    if (!type || !data)
+        return -1;
+    buf_append(b, "{\"type\":", 8);
+    jtext_string(b, type);
+    buf_append(b, ",\"key\":", 7);
+    jtext_string(b, key);
+    buf_append(b, ",\"occurred_at\":", 15);
+    jtext_string(b, occ ? occ : now);
+    buf_append(b, ",\"payload\":", 11);
+    jtext_write(b, data, 0);
+    buf_putc(b, '}');
+    return 0;
 }
 
 /* s_appended - the journal's answer (on the pump's thread): 202 with the
@@ -221,8 +271,7 @@ static void s_appended(gateway_req_t *r, json_t *ok, const char *err, int refuse
                       NULL, -1);
         return;
     }
-    json_object_set_new(ok, "accepted",
-                        json_integer((json_int_t)json_array_size(r->job.events)));
+    json_object_set_new(ok, "accepted", json_integer((json_int_t)r->job.n_events));
     gateway_json(r, 202, ok);
     json_decref(ok);
 }
@@ -254,8 +303,7 @@ void gateway_events_post(gateway_req_t *r)
         return;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                             JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = jtext_load(r->body.data ? r->body.data : "", r->body.len, &jerr);
     if (!doc) {
         char msg[300];
         if (strstr(jerr.text, "\\u0000")) /* jansson's wording names its own flag */
@@ -291,18 +339,25 @@ void gateway_events_post(gateway_req_t *r)
     int64_t now_ms = clock_now_ms();
     clock_format(now_ms, now, sizeof now);
     gateway_events_keygen_t keygen = {.ms = now_ms > 0 ? (long long)now_ms : 0};
-    json_t *events = json_array();
+    /* the events' JOURNAL_APPEND text, written once here on the HTTP
+     * thread: the pump only concatenates */
+    buf_t text = BUF_INIT;
+    buf_reserve(&text, r->body.len + n * 160 + 2);
+    buf_putc(&text, '[');
     for (size_t i = 0; i < n; i++) {
-        json_t *je = s_journal_event(list ? json_array_get(list, i) : doc, idem, (long)i, n, now,
-                                     &keygen);
-        if (!je || json_array_append_new(events, je)) {
-            gateway_error(r, 500, "internal", "out of memory", NULL, -1);
-            json_decref(events);
-            json_decref(doc);
-            return;
-        }
+        if (i)
+            buf_putc(&text, ',');
+        if (s_journal_event(&text, list ? json_array_get(list, i) : doc, idem, (long)i, n, now,
+                            &keygen))
+            text.failed = 1;
     }
+    buf_putc(&text, ']');
     json_decref(doc);
-    gateway_append_then(r, events, s_appended);
+    if (buf_failed(&text)) {
+        buf_free(&text);
+        gateway_error(r, 500, "internal", "out of memory", NULL, -1);
+        return;
+    }
+    size_t len = text.len;
+    gateway_append_then(r, buf_release(&text), len, n, s_appended);
 }
-

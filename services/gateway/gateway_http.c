@@ -100,11 +100,13 @@ static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refuse
 }
 
 /* gateway_append_then - see gateway.h: s_access suspends r and submits */
-void gateway_append_then(gateway_req_t *r, json_t *events,
+void gateway_append_then(gateway_req_t *r, char *text, size_t len, size_t n,
                          void (*then)(gateway_req_t *r, json_t *ok, const char *err,
                                       int refused))
 {
-    r->job.events = events;
+    r->job.text = text;
+    r->job.text_len = len;
+    r->job.n_events = n;
     r->job.done = s_job_done;
     r->then = then;
 }
@@ -209,7 +211,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         r->answered = 1;
         return MHD_YES;
     }
-    if (r->job.events) { /* it appends: suspended until the pump answers */
+    if (r->job.text) { /* it appends: suspended until the pump answers */
         MHD_suspend_connection(conn);
         gateway_pump_submit(gw->pump, &r->job);
         return MHD_YES;

@@ -13,10 +13,16 @@
  * of one message as separate batches ("batches" in proto/commands.json),
  * refusing one without touching the others.
  *
+ * At most PUMP_MAX_INFLIGHT messages wait for the journal at once; jobs
+ * arriving meanwhile wait in the queue and go together in the next
+ * message, so a busy gateway sends few large messages (one commit each)
+ * rather than one per wake-up.
+ *
  * A job not answered within journal_timeout fails as "not confirmed"
  * (503: the client retries with the same keys, which the journal stores
  * once).  The socket is then made anew, so nothing still queued in it can
- * reach the journal after its client was told to retry.
+ * reach the journal after its client was told to retry.  A job that waited
+ * in the queue that long fails the same way, never having been sent.
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,10 +36,17 @@
 #include "clock.h"
 #include "gateway.h"
 #include "jclient.h"
+#include "jtext.h"
 #include "log.h"
 
 /* the most batches the journal takes in one message */
 #define PUMP_MAX_BATCHES JCLIENT_MAX_BATCHES
+
+/* messages sent and not yet answered, at most: while the journal commits
+ * one and holds the next, the requests arriving gather into the message
+ * after (one JOURNAL_APPEND and one commit for many, and one wake-up of
+ * this thread and of ZeroMQ's for many) instead of a message each */
+#define PUMP_MAX_INFLIGHT 2
 
 struct gateway_pump {
     void *zctx;
@@ -51,6 +64,8 @@ struct gateway_pump {
     uint64_t next_reqid;
     gateway_job_t *flight, *flight_tail; /* sent, in order */
     gateway_job_t *unsent;         /* no journal connected yet: tried again */
+    int inflight;                  /* messages sent, not answered */
+    int max_inflight;
 };
 
 /* s_finish - a job is over: ok (stolen) or err */
@@ -67,6 +82,7 @@ static void s_connect(gateway_pump_t *p, const char *why)
         s_finish(j, NULL, why ? why : "the journal did not answer", 0);
     }
     p->flight = p->flight_tail = NULL;
+    p->inflight = 0;
     if (p->sock)
         zmq_close(p->sock);
     p->sock = zmq_socket(p->zctx, ZMQ_DEALER);
@@ -125,6 +141,7 @@ static void s_send(gateway_pump_t *p, gateway_job_t *list, size_t n)
         j->reqid = id;
         j->sent_ms = now;
     }
+    p->inflight++;
     if (p->flight_tail)
         p->flight_tail->next = list;
     else
@@ -138,6 +155,8 @@ static void s_send(gateway_pump_t *p, gateway_job_t *list, size_t n)
  * events (a job larger than that alone) and PUMP_MAX_BATCHES jobs */
 static void s_take(gateway_pump_t *p)
 {
+    if (p->inflight >= p->max_inflight)
+        return; /* they wait for an answer, in the queue (see PUMP_MAX_INFLIGHT) */
     pthread_mutex_lock(&p->lock);
     gateway_job_t *q = p->queue;
     p->queue = p->queue_tail = NULL;
@@ -156,13 +175,26 @@ static void s_take(gateway_pump_t *p)
         last->next = q;
         q = rev;
     }
+    /* a job that waited in the queue as long as the journal is given
+     * fails as one unanswered would (it never reached the socket) */
+    int64_t now = clock_mono_ms();
+    for (gateway_job_t **pp = &q; *pp;) {
+        gateway_job_t *j = *pp;
+        if (now - j->queued_ms < p->timeout_ms) {
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        char why[80];
+        snprintf(why, sizeof why, "the journal did not answer in %d ms", p->timeout_ms);
+        s_finish(j, NULL, why, 0);
+    }
     while (q) {
         gateway_job_t *list = q, *last = q;
-        size_t events = json_array_size(q->events), n = 1;
+        size_t events = q->n_events, n = 1;
         q = q->next;
-        while (q && n < PUMP_MAX_BATCHES &&
-               events + json_array_size(q->events) <= p->max_events) {
-            events += json_array_size(q->events);
+        while (q && n < PUMP_MAX_BATCHES && events + q->n_events <= p->max_events) {
+            events += q->n_events;
             last = q;
             q = q->next;
             n++;
@@ -191,21 +223,29 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
     }
     if (!mine)
         return; /* a late answer to jobs already failed */
+    if (p->inflight > 0)
+        p->inflight--;
     size_t n = 0;
     for (gateway_job_t *j = mine; j; j = j->next)
         n++;
-    const json_t **evs = calloc(n, sizeof *evs);
+    size_t *counts = calloc(n, sizeof *counts);
     jclient_result_t *res = calloc(n, sizeof *res);
-    json_t *body = wire_body_json(m);
+    /* the journal's answer is integers and flags: jtext_load reads it
+     * without jansson's character stream (wire_body_json's json_loadb) */
+    json_t *body = m->body ? jtext_load(m->body, m->body_len, NULL) : NULL;
+    if (body && !json_is_object(body)) {
+        json_decref(body);
+        body = NULL;
+    }
     size_t i = 0;
-    for (gateway_job_t *j = mine; j && evs; j = j->next)
-        evs[i++] = j->events;
-    if (evs && res)
-        jclient_batches_split(m->cmd, body, evs, n, res);
+    for (gateway_job_t *j = mine; j && counts; j = j->next)
+        counts[i++] = j->n_events;
+    if (counts && res)
+        jclient_batches_split_n(m->cmd, body, counts, n, res);
     i = 0;
     for (gateway_job_t *j = mine, *next; j; j = next, i++) {
         next = j->next;
-        if (!evs || !res)
+        if (!counts || !res)
             s_finish(j, NULL, "out of memory", 0);
         else if (res[i].ok)
             s_finish(j, res[i].ok, NULL, 0); /* given away */
@@ -213,7 +253,7 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
             s_finish(j, NULL, res[i].err, res[i].error == EBADMSG);
     }
     json_decref(body);
-    free(evs);
+    free(counts);
     free(res);
 }
 
@@ -247,8 +287,7 @@ static void *s_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (stop)
             break;
-        s_take(p);
-        for (;;) {
+        for (;;) { /* answers first: each frees a place for a message */
             wire_msg_t m;
             if (wire_recv(p->sock, 0, &m, ZMQ_DONTWAIT) < 0) {
                 if (errno == EPROTO)
@@ -264,6 +303,7 @@ static void *s_main(void *arg)
             log_warn("event=journal_timeout ms=%d", p->timeout_ms);
             s_connect(p, why);
         }
+        s_take(p);
     }
     /* stopping: nothing more will be answered */
     s_connect(p, "the gateway is stopping");
@@ -294,6 +334,7 @@ gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_m
     if (!p)
         return NULL;
     p->max_events = max_events ? max_events : 1;
+    p->max_inflight = PUMP_MAX_INFLIGHT;
     p->zctx = zctx;
     p->endpoint = endpoint;
     p->timeout_ms = timeout_ms;
@@ -315,6 +356,7 @@ void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j)
     if (!j->text) { /* written here, on the submitter's thread, not the pump's */
         j->text = json_dumps(j->events, JSON_COMPACT);
         j->text_len = j->text ? strlen(j->text) : 0;
+        j->n_events = json_array_size(j->events);
         if (!j->text) {
             s_finish(j, NULL, "out of memory", 0);
             return;

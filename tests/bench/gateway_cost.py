@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""gateway_cost.py - what one POST /v1/events costs hark-gateway, in counts
+that stay put on a loaded machine (wall-clock figures do not):
+
+    HARK_BIN=$PWD/bin HARK_ROOT=$PWD /usr/bin/python3 tests/bench/gateway_cost.py MODE [EVENTS] [SECONDS]
+
+MODE is one of
+  cpu        the gateway's and the journal's CPU time and the gateway's context
+             switches, per request (from /proc)
+  syscalls   the gateway's system calls per request, by call (strace -c -f)
+  callgrind  the gateway's instructions per request (valgrind --tool=callgrind,
+             counters zeroed after a warm-up); the profile is kept in
+             /tmp/gateway_cost.callgrind for callgrind_annotate
+
+Each run starts a fresh journal and gateway (tests/e2e/harness.py) from
+$HARK_BIN, sends one second of warm-up, then wrk with post_events.lua (64
+connections, EVENTS events a request, default 1) for SECONDS (default 5),
+and divides by the requests wrk counted.  Under strace and valgrind the
+gateway is slower, so the pump's messages hold more requests each than
+at full speed: compare builds under the same MODE, not MODEs.
+"""
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.setdefault("HARK_ROOT", os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("cpu", "syscalls", "callgrind"):
+        sys.exit(__doc__)
+    mode = sys.argv[1]
+    events = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    src = os.environ.get("HARK_BIN", os.path.join(ROOT, "bin"))
+    tmp = tempfile.mkdtemp(prefix="gateway-cost-")
+    out = os.path.join(tmp, "cg.out")
+    try:
+        if mode == "callgrind":  # the gateway under valgrind, the rest as built
+            b = os.path.join(tmp, "bin")
+            shutil.copytree(src, b)
+            real = os.path.join(b, "hark-gateway.real")
+            os.rename(os.path.join(b, "hark-gateway"), real)
+            with open(os.path.join(b, "hark-gateway"), "w") as f:
+                f.write('#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s "%s" "$@"\n'
+                        % (out, real))
+            os.chmod(os.path.join(b, "hark-gateway"), 0o755)
+            src = b
+        os.environ["HARK_BIN"] = src
+        import harness  # noqa: E402 - after HARK_BIN is set
+        os.makedirs(os.path.join(tmp, "hark"))
+        h = harness.Hark(os.path.join(tmp, "hark"), services=("journal", "gateway"))
+        h.start(wait=False)
+        h.wait_healthy(120)
+        try:
+            run(h, mode, events, seconds, tmp, out)
+        finally:
+            h.stop(check=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wrk(h, events, seconds):
+    r = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, "--timeout", "10s", "-s",
+                        os.path.join(HERE, "post_events.lua"), "http://127.0.0.1:%d" % h.port,
+                        "--", h.ingest_key, str(events)], capture_output=True, text=True)
+    m = re.search(r'"requests":(\d+).*"status":(\d+)', r.stdout)
+    if not m:
+        sys.exit("wrk failed: %s %s" % (r.stdout[-500:], r.stderr[-500:]))
+    if int(m.group(2)):
+        sys.exit("wrk: %s answers were not 2xx" % m.group(2))
+    return int(m.group(1))
+
+
+def cpu_ticks(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+def switches(pid):
+    n = 0
+    for st in glob.glob("/proc/%d/task/*/status" % pid):
+        for line in open(st):
+            if "ctxt_switches" in line:
+                n += int(line.split()[1])
+    return n
+
+
+def run(h, mode, events, seconds, tmp, out):
+    gw, jr = h.pid("gateway"), h.pid("journal")
+    wrk(h, events, 1)
+    if mode == "cpu":
+        g0, j0, x0 = cpu_ticks(gw), cpu_ticks(jr), switches(gw)
+        n = wrk(h, events, seconds)
+        g1, j1, x1 = cpu_ticks(gw), cpu_ticks(jr), switches(gw)
+        hz = os.sysconf("SC_CLK_TCK")
+        print("requests %d (%.0f/s)  gateway CPU %.1f us/request  journal CPU %.1f us/request  "
+              "gateway context switches %.2f/request" % (
+                  n, n / seconds, (g1 - g0) / hz * 1e6 / n, (j1 - j0) / hz * 1e6 / n, (x1 - x0) / n))
+    elif mode == "syscalls":
+        log = os.path.join(tmp, "strace")
+        p = subprocess.Popen(["strace", "-c", "-f", "-p", str(gw), "-o", log])
+        time.sleep(1)
+        n = wrk(h, events, seconds)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        total = 0
+        rows = []
+        for line in open(log):
+            f = line.split()
+            if len(f) >= 5 and f[3].isdigit():
+                if f[-1] == "total":
+                    total = int(f[3])
+                else:
+                    rows.append((f[-1], int(f[3])))
+        print("requests %d  system calls %.2f/request" % (n, total / n))
+        for name, calls in sorted(rows, key=lambda r: -r[1]):
+            print("  %-16s %.3f" % (name, calls / n))
+    else:
+        subprocess.run(["callgrind_control", "-z", str(gw)], capture_output=True)
+        n = wrk(h, events, seconds)
+        subprocess.run(["callgrind_control", "-d", str(gw)], capture_output=True)
+        time.sleep(2)
+        dumps = [f for f in glob.glob(out + "*") if f != out]
+        if not dumps:
+            sys.exit("callgrind wrote no dump")
+        r = subprocess.run(["callgrind_annotate", "--threshold=100", dumps[-1]],
+                           capture_output=True, text=True)
+        total = int(re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", r.stdout).group(1).replace(",", ""))
+        m = re.search(r"([\d,]+) \([\d.]+%\)\s+\S*memset\S*", r.stdout)
+        memset = int(m.group(1).replace(",", "")) if m else 0
+        shutil.copy(dumps[-1], "/tmp/gateway_cost.callgrind")
+        print("requests %d  instructions %.0f/request (%.0f of them memset, mostly libmicrohttpd "
+              "clearing the connection's memory pool)" % (n, total / n, memset / n))
+
+
+if __name__ == "__main__":
+    main()
