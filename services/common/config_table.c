@@ -109,7 +109,10 @@ const config_setting_t config_table[] = {
     {"mailer", "from_name", CFG_STR, "Hark", 0, 0, NULL,
      "From display name"},
     {"mailer", "reply_to", CFG_EMAIL, "", 0, 0, NULL,
-     "Reply-To address (empty: none)"},
+     "Reply-To address (empty: none); [mailer] reply_domain takes its place when set"},
+    {"mailer", "reply_domain", CFG_STR, "", 0, 0, NULL,
+     "replies come back to reply+TOKEN@ this domain, delivered to hark-inbox (empty: no"
+     " reply address; the token, signed, names the case, survey invite or mail)"},
     {"mailer", "shop_name", CFG_STR, "Our shop", 0, 0, NULL,
      "the shop's name, {{shop_name}} in templates"},
     {"mailer", "connections", CFG_INT, "2", 1, 64, NULL,

@@ -4,12 +4,14 @@
  * transaction, so exactly once).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
 #include "contacts.h"
 #include "keys.h"
 #include "log.h"
 #include "mailer.h"
+#include "reply_token.h"
 
 /* mailer_apply_customer - customer: the contact copy */
 int mailer_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
@@ -50,22 +52,54 @@ int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
                                 clock_now_ms());
 }
 
-/* mailer_apply_requested - mail.requested: a message queued */
+/* s_thread - what a requested mail is about, for its Message-ID and reply
+ * address: a case (the complaint mails carry its number), a survey invite
+ * (its request key names it), else the mail itself (its offset) */
+static char s_thread(const hark_event_t *ev, char *id, size_t len)
+{
+    const json_t *p = ev->payload;
+    const char *category = json_string_value(json_object_get(p, "category"));
+    const char *cn = json_string_value(json_object_get(json_object_get(p, "vars"), "case_number"));
+    const char *key = ev->key ? ev->key : "";
+    const char *inv = strncmp(key, "survey/invite/", 14) == 0     ? key + 14
+                      : strncmp(key, "survey/reminder/", 16) == 0 ? key + 16
+                                                                  : NULL;
+    char tok[REPLY_TOKEN_MAX];
+    /* reply_token_make refuses an id it cannot carry: then the mail's own */
+    if (category && strcmp(category, "complaint") == 0 && cn &&
+        reply_token_make("k", 'c', cn, 0, tok, sizeof tok) == 0) {
+        snprintf(id, len, "%s", cn);
+        return 'c';
+    }
+    if (category && strcmp(category, "survey") == 0 && inv &&
+        reply_token_make("k", 's', inv, 0, tok, sizeof tok) == 0) {
+        snprintf(id, len, "%s", inv);
+        return 's';
+    }
+    snprintf(id, len, "%lld", (long long)ev->offset);
+    return 'm';
+}
+
+/* mailer_apply_requested - mail.requested: a message queued, its Message-ID
+ * <hark.TOKEN@from-domain> (reply_token.h) and, on a case or invite mailed
+ * before, the first message it follows */
 int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     (void)c;
     mailer_t *m = service_state(svc);
     const json_t *p = ev->payload;
-    char mid[256], rnd[17];
-    if (keys_random_hex(rnd, 8))
+    char mid[256], id[REPLY_TOKEN_ID_MAX + 1], tok[REPLY_TOKEN_MAX], first[256] = "";
+    char kind = s_thread(ev, id, sizeof id);
+    if (reply_token_make(m ? m->token_key : "", kind, id, ev->offset, tok, sizeof tok))
         return -1;
-    snprintf(mid, sizeof mid, "<hark.%lld.%s@%s>", (long long)ev->offset, rnd,
-             m ? m->conf.from_domain : "localhost");
+    snprintf(mid, sizeof mid, "<hark.%s@%s>", tok, m ? m->conf.from_domain : "localhost");
+    if (kind != 'm' && mailer_store_thread(db, kind, id, mid, first, sizeof first))
+        return -1;
     int64_t nb = 0;
     const char *nbs = json_string_value(json_object_get(p, "not_before"));
     if (nbs && clock_parse(nbs, &nb))
         nb = 0;
     if (m)
         evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
-    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
+    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, first, nb, clock_now_ms());
 }
