@@ -6,7 +6,9 @@
  *           outbox (events on their way to the journal).
  * Consumes: customer, purchase, complaint, cancellation (contact copies),
  *           mail.requested (queue a message), mail.unsubscribed (suppress),
- *           mail.retry_requested (staff: try a failed message again).
+ *           mail.retry_requested (staff: try a failed message again),
+ *           mail.dsn_received (a bounce that came back by mail, from
+ *           hark-inbox: 5.x.x bounces the message, 4.x.x is counted).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
  * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT.
  * Config:   [mailer] control db templates default_locale from from_name
@@ -59,6 +61,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_REQUESTED, mailer_apply_requested},
     {EV_MAIL_UNSUBSCRIBED, mailer_apply_unsubscribed},
     {EV_MAIL_RETRY_REQUESTED, mailer_apply_retry},
+    {EV_MAIL_DSN_RECEIVED, mailer_apply_dsn},
     {NULL, NULL},
 };
 

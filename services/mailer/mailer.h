@@ -118,6 +118,7 @@ int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
 int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 
 /* --- the dispatcher (mailer_dispatch.c) ----------------------------------- */
 /* mailer_dispatch_run - timer: claim due messages and hand them to the workers */

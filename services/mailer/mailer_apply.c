@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "db.h"
 #include "contacts.h"
 #include "keys.h"
 #include "log.h"
@@ -102,4 +103,62 @@ int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
     if (m)
         evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
     return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, first, nb, clock_now_ms());
+}
+
+/* mailer_apply_dsn - mail.dsn_received: a bounce that came back by mail
+ * (hark-inbox).  A permanent one (5.x.x) ends the message as a bounce sent
+ * at once would: the address suppressed and mail.bounced, the same key as
+ * an SMTP bounce of that attempt, so it is never said twice.  A temporary
+ * one (4.x.x) is counted on the message: the relay still tries. */
+int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    const json_t *p = ev->payload;
+    const char *mid = json_string_value(json_object_get(p, "message_id"));
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const char *diag = json_string_value(json_object_get(p, "diagnostic"));
+    if (!mid || !status)
+        return -1;
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, status, coalesce(sent_to, address) FROM messages"
+                                      " WHERE message_id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, mid, -1, SQLITE_TRANSIENT);
+    int64_t id = 0;
+    char was[16] = "", to[330] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        snprintf(was, sizeof was, "%s", (const char *)sqlite3_column_text(st, 1));
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            snprintf(to, sizeof to, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+    db_finish(st);
+    if (!id) {
+        log_warn("event=dsn_unknown_message message_id=%s", log_value(mid));
+        return 0;
+    }
+    if (status[0] != '5') {
+        log_info("event=dsn_delayed message=%lld status=%s", (long long)id, status);
+        st = db_prepare(db, "UPDATE messages SET deferrals = deferrals + 1 WHERE id = ?");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+        return rc;
+    }
+    if (strcmp(was, "bounced") == 0)
+        return 0;
+    /* the code mail.bounced carries: the diagnostic's SMTP code, else 550 */
+    int code = 550;
+    const char *d = diag ? strpbrk(diag, "5") : NULL;
+    if (d && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' && d[2] <= '9' && (d[3] == ' ' || d[3] == '-'))
+        code = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    char error[300];
+    snprintf(error, sizeof error, "%s %s", status, diag ? diag : "(delivery status notification)");
+    log_warn("event=bounced_later message=%lld status=%s", (long long)id, status);
+    if (*to && mailer_store_suppress(db, to, "bounced", ev->offset))
+        return -1;
+    mailer_store_outcome(db, id, "bounced", EV_MAIL_BOUNCED, error, code, 0);
+    return 0;
 }

@@ -43,8 +43,9 @@ const char *const mailer_store_migrations[] = {
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
     /* threads: the first Message-ID of each case and survey invite, which
      * later mails on it answer (In-Reply-To, References); DSNs name a
-     * message by its Message-ID */
+     * message by its Message-ID, and temporary ones are counted */
     "ALTER TABLE messages ADD COLUMN in_reply_to TEXT;"
+    "ALTER TABLE messages ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;" /* 4.x.x DSNs */
     "CREATE TABLE threads(kind TEXT NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL,"
     "  PRIMARY KEY(kind, id));"
     "CREATE INDEX messages_message_id ON messages(message_id);",
