@@ -24,7 +24,7 @@ PYTHON  := /usr/bin/python3
 DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl \
-             libsodium-dev
+             libsodium-dev libgmime-3.0-dev
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              chromium chromium-driver python3-selenium \
              python3-aiosmtpd postfix curl valgrind \
@@ -33,7 +33,7 @@ DEB_BENCH := wrk
 DEB_FUZZ  := clang libclang-rt-dev
 
 PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl \
-           libsodium
+           libsodium gmime-3.0
 # Walls: every program sees common/ and the generated headers; its own
 # folder is added per object below (SVC_CFLAGS), so no program includes
 # another's header (tests/walls.sh checks the sources too).
@@ -90,9 +90,11 @@ unit_svc = $(or $(UNIT_SVC_$(1)),$(filter $(SERVICE_DIRS),$(word 2,$(subst _, ,$
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_PARTS_journal_scan := services/journal/journal_scan.c
 FUZZ_PARTS_reasons      := services/intake/intake_match.c
+FUZZ_PARTS_inbox_parse  := services/inbox/inbox_parse.c services/inbox/inbox_text.c
 # ...and the one service folder each sees (the walls, as for unit tests)
 FUZZ_SVC_journal_scan   := journal
 FUZZ_SVC_reasons        := intake
+FUZZ_SVC_inbox_parse    := inbox
 FUZZ_REPLAYS := $(patsubst %,$(OUT)/fuzz/replay_%,$(FUZZ_NAMES))
 FUZZ_SECONDS ?= 60
 
