@@ -551,3 +551,42 @@ def test_inbox__kill9_between_parse_and_commit_handles_a_reply_once(make_hark, t
     if when == "commit":
         assert "event=moved_after_restart file=1700000005.crash.test" in log
     h.stop(check=False)  # the SIGKILL is in harkd's log
+
+
+def test_inbox__an_emailed_answer_to_a_survey_invite_becomes_its_comment(make_hark, tmp_path,
+                                                                          smtp):
+    from harness import shop_conf as _shop
+    c = conf(tmp_path)
+    c.update({k: v for k, v in _shop(smtp.port).items() if k == "smtp"})
+    c["survey"] = {"delay": "1s", "window_hours": "0-24", "window_days": "all"}
+    h = make_hark(services=("journal", "gateway", "mailer", "survey", "inbox"), conf=c)
+    st, body = h.post_events([{"type": "customer", "data": {"id": "c1", "email": "anna@customers.test",
+                                                           "name": "Anna", "locale": "pl"}},
+                              {"type": "purchase", "data": {"customer_id": "c1", "order_id": "o-1"}}])
+    assert st == 202, body
+    invite = "p%d" % body["offsets"][1]
+    (msg,) = smtp.wait_messages(1)
+    assert msg["Message-ID"].startswith("<hark.s.%s." % invite)
+    reply_to = msg["Reply-To"]
+    assert reply_to.startswith("reply+s.%s." % invite) and reply_to.endswith("@" + REPLY_DOMAIN)
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        {"type": "survey.answered", "key": "test/answer", "payload": {"invite": invite, "score": 9}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+
+    def invite_state():
+        cmd, r = h.call(h.endpoint("survey.ctl"), "SURVEY_INVITE", {"invite": invite})
+        assert cmd == "SURVEY_INVITE_OK", r
+        return r
+    wait_for(lambda: invite_state().get("score") == 9, what="the score")
+    deliver(h, "1700000006.nps.test",
+            "From: anna@customers.test\nTo: %s\nSubject: Re: %s\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=UTF-8\n\nHerbata była świetna!\n\n"
+            "W dniu 7.12.2026 o 10:00 Tea House <hark@shop.example> napisał(a):\n> Jak bardzo\n"
+            % (reply_to, "ankieta"))
+    read_out(h, "1700000006.nps.test")
+    wait_for(lambda: invite_state().get("comment") == "Herbata była świetna!",
+             what="the comment, got %r" % invite_state())
+    fb = [e["payload"] for e in events(h, "feedback.given")]
+    assert fb == [{"text": "Herbata była świetna!", "source": "nps", "customer_id": "c1",
+                   "invite": invite, "locale": "pl", "score": 9}]
+    h.stop()
