@@ -21,8 +21,8 @@
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,
  *           /alert), complaint_reply (intake/<offset>/reply),
- *           complaint_breach (intake/breach/<case>), complaint_alert on a
- *           customer's reply (intake/<offset>/customer_reply).
+ *           complaint_breach (intake/breach/<case>),
+ *           complaint_customer_reply (intake/<offset>/customer_reply).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
  * Config:   [intake] control db reasons staff_url (else [console]
  *           public_url: the alerts link Hark Console's case pages);

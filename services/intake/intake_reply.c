@@ -3,8 +3,8 @@
  * a case by email.  Their words go into the case's history (a note of kind
  * "customer", by "customer:<address>"); a resolved case is open again and a
  * waiting one open (the next move is the team's); the team gets the
- * complaint_alert mail with the reply as its text (key intake/<offset>/
- * customer_reply).  All in the consumer's transaction: the note's unique
+ * complaint_customer_reply mail with the reply as its text (key
+ * intake/<offset>/customer_reply).  All in the consumer's transaction: the note's unique
  * source offset makes a replay add nothing.
  */
 #include <stdio.h>
@@ -69,6 +69,7 @@ int intake_reply_apply(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
     int64_t at = consumer_event_ms(ev);
     char by[400];
     snprintf(by, sizeof by, "customer:%s", from && *from ? from : "?");
+    int reopened = strcmp(status, "resolved") == 0;
     int rc = s_note(db, id, at, by, "customer", text, ev->offset);
     if (rc <= 0)
         return rc; /* seen before: nothing more */
@@ -81,7 +82,7 @@ int intake_reply_apply(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
         db_finish(st);
         if (rc)
             return -1;
-        if (strcmp(status, "resolved") == 0) {
+        if (reopened) {
             char *say = words_text(s->words, words_locale(s->words, NULL),
                                    "intake.note_reopened", NULL);
             rc = say ? s_note(db, id, at, by, "reopened", say, -1) : -1;
@@ -105,7 +106,9 @@ int intake_reply_apply(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
                              "staff_url", staff, "text", text);
     if (from && *from)
         json_object_set_new(vars, "customer_email", json_string(from));
+    if (reopened)
+        json_object_set_new(vars, "reopened", json_true());
     json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", t->email, "template",
-                             "complaint_alert", "category", "alert", "vars", vars);
+                             "complaint_customer_reply", "category", "alert", "vars", vars);
     return consumer_emit(c, ev, EV_MAIL_REQUESTED, "customer_reply", mail);
 }

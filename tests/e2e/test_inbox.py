@@ -307,6 +307,11 @@ def test_inbox__postfix_delivers_a_threaded_reply_and_its_own_bounce(make_hark, 
                   if e["key"].endswith("/customer_reply")]
         assert len(alerts) == 1 and alerts[0]["payload"]["address"] == "care@team.test"
         assert alerts[0]["payload"]["vars"]["text"] == "It has not arrived yet."
+        assert alerts[0]["payload"]["template"] == "complaint_customer_reply"
+        # the team's mail, as Postfix delivered it
+        wait_for(lambda: glob.glob(os.path.join(base, "team", "new", "*")), what="team mails")
+        subjects = [str(parsed(p)["Subject"]) for p in glob.glob(os.path.join(base, "team", "new", "*"))]
+        assert "Case %s: the customer replied" % case in subjects, subjects
 
         # a customer whose address does not exist: Postfix accepts, local(8)
         # finds no such user, and Postfix's own DSN comes back to [mailer] from

@@ -58,12 +58,14 @@ static const char *const s_locales[] = {"en", "ru", "pl", "zh", "be"};
 static const char *const s_names[] = {
     "nps_invite",  "nps_reminder",    "nps_detractor_alert", "nps_digest",
     "birthday",    "anniversary",     "complaint_ack",       "complaint_alert",
-    "complaint_reply", "complaint_breach", "loop_closed",    "test"};
+    "complaint_reply", "complaint_breach", "loop_closed",    "test",
+    "complaint_customer_reply"};
 #define S_NNAMES (sizeof s_names / sizeof s_names[0])
 
 /* staff templates: no footer, no unsubscribe line */
 static const char *const s_staff[] = {"nps_detractor_alert", "nps_digest",
-                                      "complaint_alert", "complaint_breach"};
+                                      "complaint_alert", "complaint_breach",
+                                      "complaint_customer_reply"};
 
 #define S_UNSUB "https://shop.example/u/tok123"
 
@@ -259,6 +261,12 @@ static const struct {
      "**free** above 100 PLN.\"}"},
     {"test",
      "{\"sent_at\":\"23.11.2026 10:35\"}"},
+    {"complaint_customer_reply",
+     "{\"case_number\":\"C-2041\",\"customer_name\":\"Anna "
+     "Nowak\",\"customer_email\":\"anna@example.pl\","
+     "\"reason_label\":\"Late delivery\",\"reopened\":true,"
+     "\"text\":\"Still nothing.\\nPlease check <b>again</b>.\","
+     "\"staff_url\":\"https://hark.example/c/2041\"}"},
 };
 
 /* s_sample - sample variables for template name; the caller decrefs */
