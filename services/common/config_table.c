@@ -112,7 +112,8 @@ const config_setting_t config_table[] = {
      "Reply-To address (empty: none); [mailer] reply_domain takes its place when set"},
     {"mailer", "reply_domain", CFG_STR, "", 0, 0, NULL,
      "replies come back to reply+TOKEN@ this domain, delivered to hark-inbox (empty: no"
-     " reply address; the token, signed, names the case, survey invite or mail)"},
+     " reply address; the token, signed, names the case, survey invite or mail; staff"
+     " alerts keep reply_to)"},
     {"mailer", "shop_name", CFG_STR, "Our shop", 0, 0, NULL,
      "the shop's name, {{shop_name}} in templates"},
     {"mailer", "connections", CFG_INT, "2", 1, 64, NULL,

@@ -77,7 +77,6 @@ typedef struct {
     char token_key[128];
     wire_client_t *journal; /* appends the outbox */
     int timer;
-    int64_t counts[INBOX_BAD + 1]; /* since start, for SERVICE_STATUS */
 } inbox_t;
 
 /* --- the Maildir (inbox_maildir.c) ---------------------------------------- */

@@ -173,7 +173,6 @@ static int s_one(service_t *svc, inbox_t *in, const char *name)
         return -1;
     }
     s_crash_hook("commit");
-    in->counts[m.outcome]++;
     log_info("event=mail_read file=%s outcome=%s from=%s reason=\"%s\"", log_value(unique),
              inbox_outcome_name(m.outcome), log_value(m.from ? m.from : ""), m.reason);
     s_move(in->maildir, name, unique, m.outcome == INBOX_BAD);

@@ -143,7 +143,10 @@ int mailer_dispatch_run(evloop_t *loop, void *arg)
         j->to_name = s_strdup0(sqlite3_column_text(st, 5));
         j->message_id = s_strdup0(sqlite3_column_text(st, 7));
         j->in_reply_to = s_strdup0(sqlite3_column_text(st, 9));
-        j->reply_addr = s_reply_addr(m, j->message_id);
+        /* staff alerts keep [mailer] reply_to: a colleague's answer to one
+         * is not the customer's */
+        if (strcmp(category, "alert") != 0)
+            j->reply_addr = s_reply_addr(m, j->message_id);
         const char *cid = (const char *)sqlite3_column_text(st, 8);
         j->vars = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
         if (!json_is_object(j->vars)) {

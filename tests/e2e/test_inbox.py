@@ -312,6 +312,9 @@ def test_inbox__postfix_delivers_a_threaded_reply_and_its_own_bounce(make_hark, 
         wait_for(lambda: glob.glob(os.path.join(base, "team", "new", "*")), what="team mails")
         subjects = [str(parsed(p)["Subject"]) for p in glob.glob(os.path.join(base, "team", "new", "*"))]
         assert "Case %s: the customer replied" % case in subjects, subjects
+        # a colleague's answer to a staff alert is not the customer's: no token
+        assert all(parsed(p)["Reply-To"] is None
+                   for p in glob.glob(os.path.join(base, "team", "new", "*")))
 
         # a customer whose address does not exist: Postfix accepts, local(8)
         # finds no such user, and Postfix's own DSN comes back to [mailer] from

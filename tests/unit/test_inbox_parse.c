@@ -208,6 +208,17 @@ static void test_inbox_not_a_message_is_bad(void)
     inbox_parse(K, "From: a@b\n\n\0\0", 13, &m);
     CHECK_INT(m.outcome, INBOX_BAD);
     inbox_mail_clear(&m);
+    /* thirty multiparts deep: moved aside, not walked */
+    char msg[8192];
+    size_t w = (size_t)snprintf(msg, sizeof msg, "From: a@b.example\nSubject: deep\n");
+    for (int i = 0; i < 30; i++)
+        w += (size_t)snprintf(msg + w, sizeof msg - w,
+                              "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+    w += (size_t)snprintf(msg + w, sizeof msg - w, "\ntext\n");
+    inbox_parse(K, msg, w, &m);
+    CHECK_INT(m.outcome, INBOX_BAD);
+    CHECK(strstr(m.reason, "nested") != NULL);
+    inbox_mail_clear(&m);
 }
 
 int main(void)
