@@ -97,7 +97,8 @@ static char *s_part_bytes(GMimePart *part)
     GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
     size_t n = ba->len < S_TEXT_MAX ? ba->len : S_TEXT_MAX;
     char *out = g_malloc(n + 1);
-    memcpy(out, ba->data, n);
+    if (n) /* an empty part has no data at all */
+        memcpy(out, ba->data, n);
     out[n] = '\0';
     g_object_unref(ms);
     return out;
