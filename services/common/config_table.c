@@ -15,7 +15,7 @@ const config_setting_t config_table[] = {
     /* [hark] - the whole instance */
     {"hark", "state_dir", CFG_PATH, "var", 0, 0, NULL,
      "directory for SQLite files, sockets and generated keys (relative to the working directory)"},
-    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake loop console", 0, 0,
+    {"hark", "services", CFG_LIST, "journal gateway mailer survey milestone intake loop console inbox", 0, 0,
      NULL, "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
@@ -109,7 +109,11 @@ const config_setting_t config_table[] = {
     {"mailer", "from_name", CFG_STR, "Hark", 0, 0, NULL,
      "From display name"},
     {"mailer", "reply_to", CFG_EMAIL, "", 0, 0, NULL,
-     "Reply-To address (empty: none)"},
+     "Reply-To address (empty: none); [mailer] reply_domain takes its place when set"},
+    {"mailer", "reply_domain", CFG_STR, "", 0, 0, NULL,
+     "replies come back to reply+TOKEN@ this domain, delivered to hark-inbox (empty: no"
+     " reply address; the token, signed, names the case, survey invite or mail; staff"
+     " alerts keep reply_to)"},
     {"mailer", "shop_name", CFG_STR, "Our shop", 0, 0, NULL,
      "the shop's name, {{shop_name}} in templates"},
     {"mailer", "connections", CFG_INT, "2", 1, 64, NULL,
@@ -249,6 +253,19 @@ const config_setting_t config_table[] = {
      "sign-in attempts per minute from one client address; 429 beyond"},
     {"console", "page_size", CFG_INT, "50", 5, 500, NULL,
      "cases per inbox page"},
+
+    /* [inbox] - mail coming back: replies, bounces, auto-replies */
+    {"inbox", "control", CFG_ENDPOINT, "ipc://{state_dir}/inbox.ctl", 0, 0, NULL,
+     "ROUTER socket for SERVICE_STATUS, INBOX_UNMATCHED"},
+    {"inbox", "db", CFG_PATH, "{state_dir}/inbox.db", 0, 0, NULL,
+     "the inbox's SQLite file: every message read, and what became of it"},
+    {"inbox", "maildir", CFG_PATH, "{state_dir}/inbox", 0, 0, NULL,
+     "the Maildir mail to [mailer] from and reply+TOKEN@[mailer] reply_domain is delivered"
+     " to (new/ is read, read mail goes to cur/, what cannot be read to .bad/cur/)"},
+    {"inbox", "max_size", CFG_SIZE, "10M", 1024, 256LL << 20, NULL,
+     "a larger message is not parsed but moved aside to .bad/"},
+    {"inbox", "poll", CFG_DURATION, "1s", MS(50), SEC(3600), NULL,
+     "how often new/ is looked at"},
 
     /* [counter] - test-only consumer (tests/services/counter) */
     {"counter", "control", CFG_ENDPOINT, "ipc://{state_dir}/counter.ctl", 0, 0, NULL,

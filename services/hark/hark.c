@@ -11,6 +11,7 @@
  *                                        hark_campaign.c, hark_loop.c
  *   hark [-c FILE] milestone|coupon …    hark_milestone.c
  *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
+ *   hark [-c FILE] inbox unmatched       hark_inbox.c (mail hark-inbox could not place)
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -63,6 +64,8 @@ static int s_usage(FILE *f)
           "            [--category C] [--wait]\n"
           "  mail queue [--status S] [--json]     pending, retrying, failed messages\n"
           "  mail retry ID                        try a failed message again\n"
+          "  inbox unmatched [--limit N] [--json] mail that matched no case, survey or\n"
+          "                                       bounce, and mail moved aside, newest first\n"
           "  report nps [--campaign C] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
           "             [--by day|week|month|locale|campaign] [--json]   NPS and its trend\n"
           "  report nps --csv [--campaign C] [--from D] [--to D]   every response as CSV\n"
@@ -671,7 +674,7 @@ static const struct {
     {"report", hark_report},      {"campaign", hark_campaign},
     {"milestone", hark_milestone}, {"coupon", hark_milestone_coupon},
     {"cases", hark_cases},        {"loop", hark_loop},
-    {"user", hark_user},
+    {"user", hark_user},          {"inbox", hark_inbox},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

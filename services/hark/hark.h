@@ -62,6 +62,9 @@ int hark_cases(cli_t *cli);
 /* hark_cases_report - `hark report reasons` */
 int hark_cases_report(cli_t *cli);
 
+/* hark_inbox - `hark inbox unmatched` (hark_inbox.c) */
+int hark_inbox(cli_t *cli);
+
 /* hark_mail - `hark mail preview|send|queue|retry` */
 int hark_mail(cli_t *cli);
 

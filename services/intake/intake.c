@@ -16,12 +16,14 @@
  *           the case's assignee, a resolved case open again; none is
  *           mailed to anyone); loop.notified (hark-loop: the customer was
  *           told a loop closed; open cases get "loop closed"); mail.bounced
- *           (the address is unusable for replies).
+ *           (the address is unusable for replies); case.customer_replied
+ *           (hark-inbox: the customer answered by email; intake_reply.c).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,
  *           /alert), complaint_reply (intake/<offset>/reply),
- *           complaint_breach (intake/breach/<case>).
+ *           complaint_breach (intake/breach/<case>),
+ *           complaint_customer_reply (intake/<offset>/customer_reply).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
  * Config:   [intake] control db reasons staff_url (else [console]
  *           public_url: the alerts link Hark Console's case pages);
@@ -93,6 +95,7 @@ static const service_event_t s_events[] = {
     {EV_CASE_REOPENED, intake_case_staff},
     {EV_LOOP_NOTIFIED, intake_case_loop_notified},
     {EV_MAIL_BOUNCED, intake_case_bounced},
+    {EV_CASE_CUSTOMER_REPLIED, intake_reply_apply},
     {NULL, NULL},
 };
 

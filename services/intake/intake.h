@@ -128,6 +128,8 @@ int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consu
 int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int intake_case_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+/* intake_reply_apply - case.customer_replied (intake_reply.c) */
+int intake_reply_apply(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 /* intake_case_breaches - the timer (arg: the service) that alerts cases
  * past their deadline and flushes the outbox (intake_case.c) */
 int intake_case_breaches(evloop_t *loop, void *arg);

@@ -6,14 +6,23 @@
  *           outbox (events on their way to the journal).
  * Consumes: customer, purchase, complaint, cancellation (contact copies),
  *           mail.requested (queue a message), mail.unsubscribed (suppress),
- *           mail.retry_requested (staff: try a failed message again).
+ *           mail.retry_requested (staff: try a failed message again),
+ *           mail.dsn_received (a bounce that came back by mail, from
+ *           hark-inbox: 5.x.x bounces the message, 4.x.x is counted).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
  * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT.
  * Config:   [mailer] control db templates default_locale from from_name
- *           reply_to shop_name connections per_connection rate retry_min
+ *           reply_to reply_domain shop_name connections per_connection rate retry_min
  *           retry_max give_up lease maildir; [smtp] host port starttls
  *           tls_verify user password_file timeout; [gateway] public_url;
  *           [hark] token_key.
+ *
+ * Threads: every Message-ID is <hark.TOKEN@from-domain>, TOKEN signed and
+ * naming the case, survey invite or mail (reply_token.h), and with
+ * [mailer] reply_domain the Reply-To is reply+TOKEN@reply_domain, so
+ * hark-inbox knows what a reply answers.  The first mail of a case or
+ * invite starts its thread (table threads); later ones carry In-Reply-To
+ * and References to it, so the customer's mail program shows one thread.
  *
  * The life of a message: a mail.requested event becomes a 'queued' row (in
  * the consumer's transaction, so exactly once).  The dispatcher claims due
@@ -52,6 +61,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_REQUESTED, mailer_apply_requested},
     {EV_MAIL_UNSUBSCRIBED, mailer_apply_unsubscribed},
     {EV_MAIL_RETRY_REQUESTED, mailer_apply_retry},
+    {EV_MAIL_DSN_RECEIVED, mailer_apply_dsn},
     {NULL, NULL},
 };
 
@@ -99,6 +109,12 @@ static int s_init(service_t *svc)
     mailer_config_load(cfg, &m->conf);
     if (keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
+    const char *rd = m->conf.reply_domain;
+    if (rd && (strlen(rd) > 200 || strspn(rd, "abcdefghijklmnopqrstuvwxyz"
+                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(rd))) {
+        log_error("event=bad_setting key=mailer.reply_domain value=\"%s\"", log_value(rd));
+        return -1;
+    }
     mailer_pool_conf_t *pc = &m->conf.pool;
     if (pc->smtp.user) {
         const char *pf = m->conf.smtp_password_file;

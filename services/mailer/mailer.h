@@ -18,6 +18,8 @@ typedef struct mjob {
     int64_t id;
     char *to_addr, *to_name, *locale, *template_name, *category, *message_id;
     char *unsubscribe_url; /* NULL for complaint and alert mail */
+    char *in_reply_to;     /* the thread's first message (NULL: it is the first) */
+    char *reply_addr;      /* reply+TOKEN@reply_domain, or NULL */
     json_t *vars;          /* owned reference */
     /* result */
     int code;              /* SMTP code; 250 for a Maildir write */
@@ -35,8 +37,13 @@ extern const char *const mailer_store_migrations[];
 
 int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
 int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
-                   const char *message_id, int64_t not_before_ms, int64_t now_ms);
+                   const char *message_id, const char *in_reply_to, int64_t not_before_ms,
+                   int64_t now_ms);
 int mailer_store_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
+/* mailer_store_thread - the first Message-ID of thread kind/id into first
+ * (len bytes), or "" when message_id starts it (recorded as its first) */
+int mailer_store_thread(sqlite3 *db, char kind, const char *id, const char *message_id,
+                        char *first, size_t len);
 /* mailer_store_outcome - set a message's status and queue its event (type NULL:
  * none).  For mail.skipped, code says why: 1 suppressed, 2 no address, 3
  * render failed.  Inside the caller's transaction. */
@@ -65,6 +72,7 @@ typedef struct {
     const char *public_url;         /* [gateway] public_url, for unsubscribe links */
     const char *shop_name;
     const char *from_domain;        /* of [mailer] from, for Message-IDs */
+    const char *reply_domain;       /* [mailer] reply_domain, NULL when empty */
     int64_t lease;                  /* ms */
     const char *smtp_password_file;
 } mailer_config_t;
@@ -110,6 +118,7 @@ int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
 int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 
 /* --- the dispatcher (mailer_dispatch.c) ----------------------------------- */
 /* mailer_dispatch_run - timer: claim due messages and hand them to the workers */

@@ -4,12 +4,15 @@
  * transaction, so exactly once).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
+#include "db.h"
 #include "contacts.h"
 #include "keys.h"
 #include "log.h"
 #include "mailer.h"
+#include "reply_token.h"
 
 /* mailer_apply_customer - customer: the contact copy */
 int mailer_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
@@ -50,22 +53,112 @@ int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
                                 clock_now_ms());
 }
 
-/* mailer_apply_requested - mail.requested: a message queued */
+/* s_thread - what a requested mail is about, for its Message-ID and reply
+ * address: a case (the complaint mails carry its number), a survey invite
+ * (its request key names it), else the mail itself (its offset) */
+static char s_thread(const hark_event_t *ev, char *id, size_t len)
+{
+    const json_t *p = ev->payload;
+    const char *category = json_string_value(json_object_get(p, "category"));
+    const char *cn = json_string_value(json_object_get(json_object_get(p, "vars"), "case_number"));
+    const char *key = ev->key ? ev->key : "";
+    const char *inv = strncmp(key, "survey/invite/", 14) == 0     ? key + 14
+                      : strncmp(key, "survey/reminder/", 16) == 0 ? key + 16
+                                                                  : NULL;
+    char tok[REPLY_TOKEN_MAX];
+    /* reply_token_make refuses an id it cannot carry: then the mail's own */
+    if (category && strcmp(category, "complaint") == 0 && cn &&
+        reply_token_make("k", 'c', cn, 0, tok, sizeof tok) == 0) {
+        snprintf(id, len, "%s", cn);
+        return 'c';
+    }
+    if (category && strcmp(category, "survey") == 0 && inv &&
+        reply_token_make("k", 's', inv, 0, tok, sizeof tok) == 0) {
+        snprintf(id, len, "%s", inv);
+        return 's';
+    }
+    snprintf(id, len, "%lld", (long long)ev->offset);
+    return 'm';
+}
+
+/* mailer_apply_requested - mail.requested: a message queued, its Message-ID
+ * <hark.TOKEN@from-domain> (reply_token.h) and, on a case or invite mailed
+ * before, the first message it follows */
 int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     (void)c;
     mailer_t *m = service_state(svc);
     const json_t *p = ev->payload;
-    char mid[256], rnd[17];
-    if (keys_random_hex(rnd, 8))
+    char mid[256], id[REPLY_TOKEN_ID_MAX + 1], tok[REPLY_TOKEN_MAX], first[256] = "";
+    char kind = s_thread(ev, id, sizeof id);
+    if (reply_token_make(m ? m->token_key : "", kind, id, ev->offset, tok, sizeof tok))
         return -1;
-    snprintf(mid, sizeof mid, "<hark.%lld.%s@%s>", (long long)ev->offset, rnd,
-             m ? m->conf.from_domain : "localhost");
+    snprintf(mid, sizeof mid, "<hark.%s@%s>", tok, m ? m->conf.from_domain : "localhost");
+    if (kind != 'm' && mailer_store_thread(db, kind, id, mid, first, sizeof first))
+        return -1;
     int64_t nb = 0;
     const char *nbs = json_string_value(json_object_get(p, "not_before"));
     if (nbs && clock_parse(nbs, &nb))
         nb = 0;
     if (m)
         evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
-    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, nb, clock_now_ms());
+    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, first, nb, clock_now_ms());
+}
+
+/* mailer_apply_dsn - mail.dsn_received: a bounce that came back by mail
+ * (hark-inbox).  A permanent one (5.x.x) ends the message as a bounce sent
+ * at once would: the address suppressed and mail.bounced, the same key as
+ * an SMTP bounce of that attempt, so it is never said twice.  A temporary
+ * one (4.x.x) is counted on the message: the relay still tries. */
+int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc, (void)c;
+    const json_t *p = ev->payload;
+    const char *mid = json_string_value(json_object_get(p, "message_id"));
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const char *diag = json_string_value(json_object_get(p, "diagnostic"));
+    if (!mid || !status)
+        return -1;
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, status, coalesce(sent_to, address) FROM messages"
+                                      " WHERE message_id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, mid, -1, SQLITE_TRANSIENT);
+    int64_t id = 0;
+    char was[16] = "", to[330] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        snprintf(was, sizeof was, "%s", (const char *)sqlite3_column_text(st, 1));
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            snprintf(to, sizeof to, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+    db_finish(st);
+    if (!id) {
+        log_warn("event=dsn_unknown_message message_id=%s", log_value(mid));
+        return 0;
+    }
+    if (status[0] != '5') {
+        log_info("event=dsn_delayed message=%lld status=%s", (long long)id, status);
+        st = db_prepare(db, "UPDATE messages SET deferrals = deferrals + 1 WHERE id = ?");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+        return rc;
+    }
+    if (strcmp(was, "bounced") == 0)
+        return 0;
+    /* the code mail.bounced carries: the diagnostic's SMTP code, else 550 */
+    int code = 550;
+    const char *d = diag ? strpbrk(diag, "5") : NULL;
+    if (d && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' && d[2] <= '9' && (d[3] == ' ' || d[3] == '-'))
+        code = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    char error[300];
+    snprintf(error, sizeof error, "%s %s", status, diag ? diag : "(delivery status notification)");
+    log_warn("event=bounced_later message=%lld status=%s", (long long)id, status);
+    if (*to && mailer_store_suppress(db, to, "bounced", ev->offset))
+        return -1;
+    mailer_store_outcome(db, id, "bounced", EV_MAIL_BOUNCED, error, code, 0);
+    return 0;
 }

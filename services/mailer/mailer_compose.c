@@ -162,6 +162,10 @@ char *mailer_compose_message(const mailer_compose_opts_t *o, const rendered_t *r
     if (!s_msgid_ok(o->message_id))
         return s_err(err, errlen, "bad Message-ID (want \"<left@right>\", "
                      "printable ASCII)");
+    const char *irt = o->in_reply_to && *o->in_reply_to ? o->in_reply_to : NULL;
+    if (irt && !s_msgid_ok(irt))
+        return s_err(err, errlen, "bad In-Reply-To (want \"<left@right>\", "
+                     "printable ASCII)");
     if (unsub && !s_url_ok(unsub))
         return s_err(err, errlen, "bad unsubscribe URL (want http(s) or "
                      "mailto, printable ASCII, no spaces)");
@@ -208,6 +212,10 @@ char *mailer_compose_message(const mailer_compose_opts_t *o, const rendered_t *r
     s_header(&b, "Subject", subject);
     s_header(&b, "Date", mailer_compose_date(o->date_ms, date, sizeof date));
     s_header_token(&b, "Message-ID", o->message_id);
+    if (irt) { /* one thread per case: every later mail points at its first */
+        s_header_token(&b, "In-Reply-To", irt);
+        s_header_token(&b, "References", irt);
+    }
     s_header(&b, "MIME-Version", "1.0");
     if (unsub) {
         char *angle = malloc(strlen(unsub) + 3);

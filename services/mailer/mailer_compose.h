@@ -8,7 +8,8 @@
  * end a header or add one), and both parts are quoted-printable UTF-8 with
  * lines of at most 76.  The layout:
  *
- *   From, To, [Reply-To], Subject, Date, Message-ID, MIME-Version,
+ *   From, To, [Reply-To], Subject, Date, Message-ID, [In-Reply-To,
+ *   References], MIME-Version,
  *   [List-Unsubscribe, List-Unsubscribe-Post], [X-Hark-Category],
  *   Content-Type: multipart/alternative; boundary="=_hark_<24 hex>"
  *     text/plain; charset=UTF-8, quoted-printable
@@ -34,6 +35,9 @@ typedef struct {
     const char *to_addr;        /* customer; required */
     const char *message_id;     /* "<...@host>", made once per message by
                                    the caller and kept across retries */
+    const char *in_reply_to;    /* NULL or "": none; else a Message-ID the
+                                   message follows (In-Reply-To and
+                                   References: the thread's first message) */
     int64_t date_ms;            /* Date header, Unix ms (UTC) */
     const char *unsubscribe_url;/* NULL or "": none; else List-Unsubscribe: <url>
                                    and List-Unsubscribe-Post (RFC 8058);

@@ -18,6 +18,8 @@ void mailer_config_load(const config_t *cfg, mailer_config_t *out)
     const char *from = config_get(cfg, "mailer", "from");
     const char *at = from ? strchr(from, '@') : NULL;
     out->from_domain = at ? at + 1 : "localhost";
+    const char *rd = config_get(cfg, "mailer", "reply_domain");
+    out->reply_domain = rd && *rd ? rd : NULL;
     out->smtp_password_file = config_get(cfg, "smtp", "password_file");
 
     mailer_pool_conf_t *pc = &out->pool;

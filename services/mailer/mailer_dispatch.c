@@ -69,6 +69,20 @@ static char *s_unsubscribe_url(mailer_t *m, const char *addr, const char *locale
     return url;
 }
 
+/* s_reply_addr - reply+TOKEN@[mailer] reply_domain for a Message-ID of
+ * ours (<hark.TOKEN@...>), or NULL: no reply domain, an older message */
+static char *s_reply_addr(mailer_t *m, const char *message_id)
+{
+    const char *rd = m->conf.reply_domain;
+    if (!rd || !message_id || strncmp(message_id, "<hark.", 6) != 0)
+        return NULL;
+    const char *tok = message_id + 6, *at = strchr(tok, '@');
+    char *addr = NULL;
+    if (!at || asprintf(&addr, "reply+%.*s@%s", (int)(at - tok), tok, rd) < 0)
+        return NULL;
+    return addr;
+}
+
 /* mailer_dispatch_run - claim due messages and hand them to the workers */
 int mailer_dispatch_run(evloop_t *loop, void *arg)
 {
@@ -93,7 +107,7 @@ int mailer_dispatch_run(evloop_t *loop, void *arg)
     st = db_prepare(
         db, "SELECT m.id, m.category, m.template, coalesce(m.locale, c.locale),"
             " coalesce(m.address, c.email), coalesce(m.name, c.name), m.vars, m.message_id,"
-            " m.customer_id FROM messages m LEFT JOIN customers c ON c.id = m.customer_id"
+            " m.customer_id, m.in_reply_to FROM messages m LEFT JOIN customers c ON c.id = m.customer_id"
             " WHERE m.status IN ('queued', 'retry') AND m.next_at <= ?"
             " ORDER BY m.next_at LIMIT ?");
     if (!st) {
@@ -128,6 +142,11 @@ int mailer_dispatch_run(evloop_t *loop, void *arg)
         j->to_addr = strdup(addr);
         j->to_name = s_strdup0(sqlite3_column_text(st, 5));
         j->message_id = s_strdup0(sqlite3_column_text(st, 7));
+        j->in_reply_to = s_strdup0(sqlite3_column_text(st, 9));
+        /* staff alerts keep [mailer] reply_to: a colleague's answer to one
+         * is not the customer's */
+        if (strcmp(category, "alert") != 0)
+            j->reply_addr = s_reply_addr(m, j->message_id);
         const char *cid = (const char *)sqlite3_column_text(st, 8);
         j->vars = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
         if (!json_is_object(j->vars)) {

@@ -51,6 +51,8 @@ void mailer_pool_job_free(mailer_pool_job_t *j)
     free(j->template_name);
     free(j->category);
     free(j->message_id);
+    free(j->in_reply_to);
+    free(j->reply_addr);
     free(j->unsubscribe_url);
     json_decref(j->vars);
     free(j);
@@ -110,7 +112,10 @@ static char *s_compose(mailer_pool_t *p, render_t *r, mailer_pool_job_t *j, size
     mailer_compose_opts_t o = {
         .from_name = p->conf.from_name,
         .from_addr = p->conf.from,
-        .reply_to = p->conf.reply_to && *p->conf.reply_to ? p->conf.reply_to : NULL,
+        .reply_to = j->reply_addr                           ? j->reply_addr
+                    : p->conf.reply_to && *p->conf.reply_to ? p->conf.reply_to
+                                                            : NULL,
+        .in_reply_to = j->in_reply_to,
         .to_name = j->to_name,
         .to_addr = j->to_addr,
         .message_id = j->message_id,

@@ -41,6 +41,14 @@ const char *const mailer_store_migrations[] = {
     "CREATE INDEX messages_due ON messages(status, next_at);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    /* threads: the first Message-ID of each case and survey invite, which
+     * later mails on it answer (In-Reply-To, References); DSNs name a
+     * message by its Message-ID, and temporary ones are counted */
+    "ALTER TABLE messages ADD COLUMN in_reply_to TEXT;"
+    "ALTER TABLE messages ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;" /* 4.x.x DSNs */
+    "CREATE TABLE threads(kind TEXT NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL,"
+    "  PRIMARY KEY(kind, id));"
+    "CREATE INDEX messages_message_id ON messages(message_id);",
     NULL,
 };
 
@@ -63,12 +71,14 @@ int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, 
 /* mailer_store_enqueue - a requested message, queued; a request seen before is
  * ignored (its key is unique) */
 int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
-                   const char *message_id, int64_t not_before_ms, int64_t now_ms)
+                   const char *message_id, const char *in_reply_to, int64_t not_before_ms,
+                   int64_t now_ms)
 {
     sqlite3_stmt *st = db_prepare(
         db, "INSERT INTO messages(request_key, request_offset, category, template, locale,"
-            " customer_id, address, name, vars, message_id, status, next_at, first_at, updated_at)"
-            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)"
+            " customer_id, address, name, vars, message_id, status, next_at, first_at, updated_at,"
+            " in_reply_to)"
+            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
             " ON CONFLICT(request_key) DO NOTHING");
     if (!st)
         return -1;
@@ -88,10 +98,41 @@ int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, c
     sqlite3_bind_int64(st, 11, not_before_ms > now_ms ? not_before_ms : now_ms);
     sqlite3_bind_int64(st, 12, now_ms);
     sqlite3_bind_int64(st, 13, now_ms);
+    if (in_reply_to && *in_reply_to)
+        sqlite3_bind_text(st, 14, in_reply_to, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     free(vtext);
     return rc;
+}
+
+/* mailer_store_thread - the thread's first message, or this one becomes it */
+int mailer_store_thread(sqlite3 *db, char kind, const char *id, const char *message_id,
+                        char *first, size_t len)
+{
+    char k[2] = {kind, '\0'};
+    first[0] = '\0';
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO threads(kind, id, message_id) VALUES(?1, ?2, ?3)"
+                                      " ON CONFLICT(kind, id) DO NOTHING");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, message_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    int started = rc == 0 && sqlite3_changes(db) > 0;
+    db_finish(st);
+    if (rc || started)
+        return rc;
+    st = db_prepare(db, "SELECT message_id FROM threads WHERE kind = ?1 AND id = ?2");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(first, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    db_finish(st);
+    return 0;
 }
 
 /* mailer_store_requeue - staff retry: a failed or bounced message goes again,

@@ -10,10 +10,12 @@
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
  *           mail.bounced (suppress: never even ask), mail.delivered (counts
  *           our invites delivered, matched on request_key),
- *           survey.answered (records the score), campaign.saved.
+ *           survey.answered (records the score), survey.commented
+ *           (hark-inbox: an emailed answer to an invite, added to its
+ *           comment), campaign.saved.
  * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert,
  *           nps_digest),
- *           feedback.given (an answer's comment).
+ *           feedback.given (an answer's comment, from the page or by mail).
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
  *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
  * Config:   [survey] control db delay window_hours window_days
@@ -80,6 +82,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_BOUNCED, survey_apply_bounced},
     {EV_MAIL_DELIVERED, survey_apply_delivered},
     {EV_SURVEY_ANSWERED, survey_apply_answered},
+    {EV_SURVEY_COMMENTED, survey_apply_commented},
     {EV_CAMPAIGN_SAVED, survey_apply_campaign},
     {NULL, NULL},
 };

@@ -155,6 +155,7 @@ int survey_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *e
 int survey_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_delivered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_commented(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 
 /* survey_send_due - the timer (arg: the service) that starts due runs,

@@ -345,3 +345,56 @@ int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
                   err);
     return rc < 0 ? -1 : 0;
 }
+
+/* survey_apply_commented - survey.commented (hark-inbox): a customer's
+ * emailed answer to an invite, added to its comment (after one given on
+ * the page) and passed on as feedback.given like a page comment */
+int survey_apply_commented(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    survey_t *s = service_state(svc);
+    const json_t *p = ev->payload;
+    const char *invite = json_string_value(json_object_get(p, "invite"));
+    const char *comment = json_string_value(json_object_get(p, "comment"));
+    if (!invite || !comment || !*comment)
+        return -1;
+    sqlite3_stmt *st = db_prepare(db, "SELECT campaign, locale, customer_id, score, comment IS NOT"
+                                      " NULL, answered_at FROM invites WHERE id = ?"
+                                      " AND status = 'sent'");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, invite, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        db_finish(st);
+        log_warn("event=comment_ignored invite=%s why=unknown_invite", invite);
+        return 0;
+    }
+    char campaign[80], locale[64], cid[160];
+    snprintf(campaign, sizeof campaign, "%s", s_col(st, 0));
+    snprintf(locale, sizeof locale, "%s", s_col(st, 1) ? s_col(st, 1) : s->set.default_locale);
+    snprintf(cid, sizeof cid, "%s", s_col(st, 2));
+    int has_score = sqlite3_column_type(st, 3) != SQLITE_NULL;
+    int score = sqlite3_column_int(st, 3);
+    int had_comment = sqlite3_column_int(st, 4);
+    int64_t answered_at = sqlite3_column_int64(st, 5);
+    db_finish(st);
+    /* counted on the answer's day, as a page comment is; unanswered: not yet */
+    if (has_score && !had_comment &&
+        survey_store_stat_add(db, answered_at, campaign, locale, "comments", 1))
+        return -1;
+    st = db_prepare(db, "UPDATE invites SET comment = substr(CASE WHEN comment IS NULL THEN ?2"
+                        " ELSE comment || char(10) || char(10) || ?2 END, 1, 8000) WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, invite, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, comment, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    if (rc)
+        return -1;
+    log_info("event=commented_by_mail invite=%s", invite);
+    json_t *fb = json_pack("{s:s,s:s,s:s,s:s,s:s}", "text", comment, "source", "nps",
+                           "customer_id", cid, "invite", invite, "locale", locale);
+    if (fb && has_score)
+        json_object_set_new(fb, "score", json_integer(score));
+    return consumer_emit(c, ev, EV_FEEDBACK_GIVEN, "feedback", fb);
+}

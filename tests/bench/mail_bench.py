@@ -237,7 +237,7 @@ static int store_setup(const char *path, int n)
         char key[64], mid[96];
         snprintf(key, sizeof key, "bench/%d", i);
         snprintf(mid, sizeof mid, "<hark.%d.0123456789abcdef@example.com>", i);
-        if (mailer_store_enqueue(db, key, i, req, mid, 0, 1)) return -1;
+        if (mailer_store_enqueue(db, key, i, req, mid, NULL, 0, 1)) return -1;
     }
     json_decref(req);
     db_exec(db, "UPDATE messages SET status = 'sending', lease_until = 9e15, sent_to = address");

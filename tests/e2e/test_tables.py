@@ -18,7 +18,7 @@ with open(os.path.join(ROOT, "proto", "commands.json")) as _f:
 # the services that consume events, and those that serve commands from a
 # table (the journal answers its own socket)
 CONSUMERS = ["survey", "mailer", "loop", "milestone", "intake"]
-SERVERS = CONSUMERS + ["harkd", "console"]
+SERVERS = CONSUMERS + ["harkd", "console", "inbox"]
 
 
 def tables(name):

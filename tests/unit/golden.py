@@ -34,7 +34,7 @@ GOLDEN = os.path.join(REPO, "tests", "golden")
 LOCALES = ("en", "ru", "pl", "zh", "be")
 TEMPLATES = ("nps_invite", "nps_reminder", "nps_detractor_alert", "nps_digest", "birthday",
              "anniversary", "complaint_ack", "complaint_alert", "complaint_breach",
-             "complaint_reply", "loop_closed", "test")
+             "complaint_reply", "loop_closed", "test", "complaint_customer_reply")
 
 # what differs per message, and the fixed text that replaces it (same
 # shape, so the masked message is still one the parser accepts)

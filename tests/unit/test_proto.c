@@ -18,6 +18,7 @@ static void test_every_event_constant_names_a_schema_in_proto(void)
         EV_MAIL_DELIVERED, EV_MAIL_FAILED,   EV_MAIL_REQUESTED, EV_MAIL_RETRY_REQUESTED,
         EV_MAIL_SKIPPED,   EV_MAIL_UNSUBSCRIBED, EV_MILESTONE_SAVED, EV_PURCHASE,
         EV_SURVEY_ANSWERED, EV_TEST_COUNTED,
+        EV_CASE_CUSTOMER_REPLIED, EV_SURVEY_COMMENTED, EV_MAIL_DSN_RECEIVED,
     };
     size_t n = sizeof all / sizeof all[0];
     CHECK_INT(n, PROTO_EVENT_COUNT);

@@ -58,12 +58,14 @@ static const char *const s_locales[] = {"en", "ru", "pl", "zh", "be"};
 static const char *const s_names[] = {
     "nps_invite",  "nps_reminder",    "nps_detractor_alert", "nps_digest",
     "birthday",    "anniversary",     "complaint_ack",       "complaint_alert",
-    "complaint_reply", "complaint_breach", "loop_closed",    "test"};
+    "complaint_reply", "complaint_breach", "loop_closed",    "test",
+    "complaint_customer_reply"};
 #define S_NNAMES (sizeof s_names / sizeof s_names[0])
 
 /* staff templates: no footer, no unsubscribe line */
 static const char *const s_staff[] = {"nps_detractor_alert", "nps_digest",
-                                      "complaint_alert", "complaint_breach"};
+                                      "complaint_alert", "complaint_breach",
+                                      "complaint_customer_reply"};
 
 #define S_UNSUB "https://shop.example/u/tok123"
 
@@ -259,6 +261,12 @@ static const struct {
      "**free** above 100 PLN.\"}"},
     {"test",
      "{\"sent_at\":\"23.11.2026 10:35\"}"},
+    {"complaint_customer_reply",
+     "{\"case_number\":\"C-2041\",\"customer_name\":\"Anna "
+     "Nowak\",\"customer_email\":\"anna@example.pl\","
+     "\"reason_label\":\"Late delivery\",\"reopened\":true,"
+     "\"text\":\"Still nothing.\\nPlease check <b>again</b>.\","
+     "\"staff_url\":\"https://hark.example/c/2041\"}"},
 };
 
 /* s_sample - sample variables for template name; the caller decrefs */
@@ -1100,6 +1108,19 @@ static void test_compose_structure(void)
         free(msg);
     }
 
+    /* a mail on a case follows its first one: In-Reply-To and References */
+    o.in_reply_to = "<hark.c.C1.5.0123456789abcdef@herbata.example>";
+    msg = s_compose("complaint_reply", "en", &o, &len);
+    CHECK(msg != NULL);
+    if (msg) {
+        CHECK(strstr(msg, "\r\nIn-Reply-To: <hark.c.C1.5.0123456789abcdef@herbata.example>\r\n"));
+        CHECK(strstr(msg, "\r\nReferences: <hark.c.C1.5.0123456789abcdef@herbata.example>\r\n"));
+        free(msg);
+    }
+    o.in_reply_to = "no angle brackets";
+    CHECK(s_compose("complaint_reply", "en", &o, &len) == NULL);
+    o.in_reply_to = NULL;
+
     /* a long unsubscribe URL goes to its own line, whole */
     char url[300] = "https://shop.example/unsubscribe/";
     while (strlen(url) < 200)
@@ -1338,9 +1359,20 @@ static int s_golden(const char *dir)
             char id[128];
             snprintf(id, sizeof id, "<golden.%s.%s@herbata.example>",
                      s_locales[l], s_names[n]);
+            /* customers' mail answers to its token (reply_token.h), and a
+             * staff reply follows the case's acknowledgement */
+            char first[128];
+            snprintf(first, sizeof first, "<golden.%s.complaint_ack@herbata.example>",
+                     s_locales[l]);
             mailer_compose_opts_t o = {
                 .from_name = "Herbata & Co", .from_addr = "shop@herbata.example",
-                .reply_to = "help@herbata.example",
+                .reply_to = staff ? "help@herbata.example"
+                            : strncmp(s_names[n], "complaint_", 10) == 0
+                                ? "reply+c.C-2041.7.0123456789abcdef@reply.herbata.example"
+                            : strncmp(s_names[n], "nps_", 4) == 0
+                                ? "reply+s.p1.7.0123456789abcdef@reply.herbata.example"
+                                : "reply+m.7.7.0123456789abcdef@reply.herbata.example",
+                .in_reply_to = strcmp(s_names[n], "complaint_reply") == 0 ? first : NULL,
                 .to_name = staff ? "Herbata staff" : "Anna Nowak",
                 .to_addr = staff ? "staff@herbata.example" : "anna@example.pl",
                 .message_id = id, .date_ms = 1795430112123LL,
