@@ -24,7 +24,7 @@ PYTHON  := /usr/bin/python3
 DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl \
-             libsodium-dev
+             libsodium-dev liblinear-dev
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              chromium chromium-driver python3-selenium \
              python3-aiosmtpd postfix curl valgrind \
@@ -54,7 +54,7 @@ else
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -ldl -lm -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -llinear -ldl -lm -lpthread
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_MODE) $(PKG_CFLAGS)
 LDFLAGS += $(LDFLAGS_MODE)
 

@@ -21,7 +21,7 @@ const char *const intake_store_migrations[] = {
     "  codes TEXT NOT NULL,"            /* space-separated, taxonomy order */
     "  reason TEXT NOT NULL,"           /* the first code: it picks the team */
     "  team TEXT NOT NULL,"
-    "  via TEXT NOT NULL,"              /* customer keywords staff */
+    "  via TEXT NOT NULL,"              /* customer model keywords staff */
     "  text TEXT, locale TEXT, order_id TEXT, channel TEXT, score INTEGER,"
     "  status TEXT NOT NULL,"           /* open waiting resolved */
     "  opened_at INTEGER NOT NULL,"
@@ -54,6 +54,14 @@ const char *const intake_store_migrations[] = {
     "CREATE INDEX cases_assignee ON cases(assignee);"
     "ALTER TABLE notes ADD COLUMN source_offset INTEGER;"
     "CREATE UNIQUE INDEX notes_source ON notes(source_offset) WHERE source_offset IS NOT NULL;",
+    /* 5: the tagger: a case it was unsure of waits for staff to give it a
+     * reason (needs_review); a staff retag of a case with text is a
+     * labelled example the next start learns from (one per case: the
+     * latest retag) */
+    "ALTER TABLE cases ADD COLUMN needs_review INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX cases_review ON cases(needs_review) WHERE needs_review = 1;"
+    "CREATE TABLE examples(case_id TEXT PRIMARY KEY, locale TEXT, code TEXT NOT NULL,"
+    "  text TEXT NOT NULL, at INTEGER NOT NULL);",
     NULL,
 };
 
@@ -100,7 +108,7 @@ const char *intake_store_unreachable(sqlite3 *db, const char *cid)
 #define S_CASE_COLS                                                                          \
     "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
     " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
-    " breach_alerted, assignee"
+    " breach_alerted, assignee, needs_review"
 
 /* s_case_json - one row of S_CASE_COLS */
 static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
@@ -129,6 +137,8 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
     /* the language the customer wrote in: a list shows it (Hark Console's inbox) */
     s_set_str(o, "locale", st, 14);
     s_set_str(o, "assignee", st, 19);
+    /* the tagger was not sure: the inbox shows "needs a reason" */
+    json_object_set_new(o, "needs_review", json_boolean(sqlite3_column_int(st, 20)));
     if (full) {
         s_set_str(o, "text", st, 13);
         s_set_str(o, "order_id", st, 15);
