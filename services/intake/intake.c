@@ -6,7 +6,7 @@
  * Owns:     intake.db ([intake] db): customers (contact copies),
  *           suppressions (hard-bounced addresses), cases (with their
  *           assignee), notes (a case's history), outbox (events on their
- *           way to the journal).
+ *           way to the journal), examples (staff retags the tagger learns).
  * Consumes: customer; complaint, cancellation (gateway) and feedback.given
  *           (hark-survey's NPS comments): open a case; case.replied,
  *           case.retagged, case.resolved (staff, journaled by the gateway's
@@ -22,7 +22,7 @@
  *           /alert), complaint_reply (intake/<offset>/reply),
  *           complaint_breach (intake/breach/<case>).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
- * Config:   [intake] control db reasons staff_url (else [console]
+ * Config:   [intake] control db reasons examples tag_threshold staff_url (else [console]
  *           public_url: the alerts link Hark Console's case pages);
  *           [mailer] templates default_locale (the staff mails' fixed texts
  *           and the cases' notes: the "intake" words of words.json).
@@ -40,8 +40,11 @@
  * twice and the journal stores each email request once.
  *
  * The reason: the customer's reason_code when it is in the taxonomy;
- * otherwise the text's keywords (intake_match_tag); none -> `other`.  The first
- * code (taxonomy order) picks the team, the deadline and the alert address.
+ * otherwise the tagger's codes, best first (intake_tagger.c: a classifier
+ * trained at start on [intake] examples and the staff's retags, the
+ * keywords as strong evidence); not sure -> `other`, marked needs_review.
+ * The first code picks the team, the deadline and the alert address.  A
+ * comment the tagger reads as praise opens no case (s_praise).
  * The deadline is the reason's first_response in the team's business hours
  * from the moment the journal recorded the source event.  An NPS comment
  * with a score of 7 or more is tagged (reports count it) but opened as
