@@ -98,7 +98,7 @@ FUZZ_SECONDS ?= 60
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config check-walls san man
 .DEFAULT_GOAL := all
 
@@ -314,14 +314,14 @@ test-e2e:
 # report time, the milestone service's one day of messages among 1,000,000
 # customers, intake's cases tagged per second, the time hark-loop takes to
 # request 100,000 loop emails; see tests/bench/README.md
-bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop
+bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
 
 # bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
-BENCH_PY := mail survey milestone intake loop
+BENCH_PY := mail survey milestone intake tagger loop
 $(BENCH_PY:%=bench-%): bench-%: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py
