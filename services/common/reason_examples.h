@@ -12,6 +12,7 @@
 
 #define REASON_EXAMPLES_PRAISE "praise" /* the class that is not a reason */
 #define REASON_EXAMPLES_TEXT_MAX 10000  /* characters, as a complaint's text */
+#define REASON_EXAMPLES_SHIPPED "config/reason_examples.tsv"
 
 /* reason_examples_add_fn - one good example: locale normalized ("pt-br"),
  * code a reason of the taxonomy or "praise"; nonzero stops the reading */
@@ -32,7 +33,10 @@ long reason_examples_load(const char *path, const reasons_t *r, int strict,
                           void (*report)(const char *msg, void *arg), void *arg, int *errors);
 
 /* reason_examples_check_config - check [intake] examples against [intake]
- * reasons (hark check-config); the number of errors */
+ * reasons (hark check-config); the number of errors.  In the shipped
+ * examples a code the taxonomy lacks is skipped (a taxonomy of one's own
+ * learns the reasons it shares with them); in any other file it is an
+ * error. */
 int reason_examples_check_config(const config_t *cfg, const reasons_t *r,
                                  void (*report)(const char *msg, void *arg), void *arg);
 
