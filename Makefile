@@ -90,9 +90,11 @@ unit_svc = $(or $(UNIT_SVC_$(1)),$(filter $(SERVICE_DIRS),$(word 2,$(subst _, ,$
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_PARTS_journal_scan := services/journal/journal_scan.c
 FUZZ_PARTS_reasons      := services/intake/intake_match.c
+FUZZ_PARTS_tagger       := services/intake/intake_tagger.c services/intake/intake_match.c
 # ...and the one service folder each sees (the walls, as for unit tests)
 FUZZ_SVC_journal_scan   := journal
 FUZZ_SVC_reasons        := intake
+FUZZ_SVC_tagger         := intake
 FUZZ_REPLAYS := $(patsubst %,$(OUT)/fuzz/replay_%,$(FUZZ_NAMES))
 FUZZ_SECONDS ?= 60
 

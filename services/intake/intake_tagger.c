@@ -252,7 +252,8 @@ static struct feature_node *s_features(const intake_tagger_t *t, const char *tex
         i += (size_t)k;
     }
     /* binary n-grams at unit length, then the keywords and the bias */
-    qsort(f.h, f.n, sizeof *f.h, s_cmp_u32);
+    if (f.n) /* an empty text has none (and qsort wants a pointer) */
+        qsort(f.h, f.n, sizeof *f.h, s_cmp_u32);
     size_t uniq = 0;
     for (size_t i = 0; i < f.n; i++)
         if (i == 0 || f.h[i] != f.h[i - 1])
