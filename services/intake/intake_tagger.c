@@ -530,9 +530,6 @@ int intake_tagger_tag(const intake_tagger_t *t, const char *text, size_t len, in
     struct feature_node *x = s_features(t, text, len, kw);
     if (!x)
         return -1;
-    int nkw = 0;
-    for (int i = 0; i < t->nreasons; i++)
-        nkw += kw[i] && i != other;
     if (!t->model) { /* no examples: the keywords alone, in taxonomy order */
         for (int i = 0; i < t->nreasons && out->n < REASONS_MAX_CODES; i++)
             if (kw[i] && i != other)
