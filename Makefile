@@ -24,7 +24,7 @@ PYTHON  := /usr/bin/python3
 DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl \
-             libsodium-dev libgmime-3.0-dev
+             libsodium-dev libgmime-3.0-dev liblinear-dev
 DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
              chromium chromium-driver python3-selenium \
              python3-aiosmtpd postfix curl valgrind \
@@ -54,7 +54,7 @@ else
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -ldl -lm -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -llinear -ldl -lm -lpthread
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_MODE) $(PKG_CFLAGS)
 LDFLAGS += $(LDFLAGS_MODE)
 
@@ -91,16 +91,18 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_PARTS_journal_scan := services/journal/journal_scan.c
 FUZZ_PARTS_reasons      := services/intake/intake_match.c
 FUZZ_PARTS_inbox_parse  := services/inbox/inbox_parse.c services/inbox/inbox_text.c
+FUZZ_PARTS_tagger       := services/intake/intake_tagger.c services/intake/intake_match.c
 # ...and the one service folder each sees (the walls, as for unit tests)
 FUZZ_SVC_journal_scan   := journal
 FUZZ_SVC_reasons        := intake
 FUZZ_SVC_inbox_parse    := inbox
+FUZZ_SVC_tagger         := intake
 FUZZ_REPLAYS := $(patsubst %,$(OUT)/fuzz/replay_%,$(FUZZ_NAMES))
 FUZZ_SECONDS ?= 60
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop bench-console bench-inbox all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config check-walls san man
 .DEFAULT_GOAL := all
 
@@ -316,16 +318,17 @@ test-e2e:
 # report time, the milestone service's one day of messages among 1,000,000
 # customers, intake's cases tagged per second, the time hark-loop takes to
 # request 100,000 loop emails, Hark Console's inbox and case page over
-# 100,000 cases, the mail hark-inbox reads a minute; see tests/bench/README.md
-bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-loop bench-console \
-       bench-inbox
+# 100,000 cases, the mail hark-inbox reads a minute, the tagger's texts a
+# second; see tests/bench/README.md
+bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger \
+       bench-loop bench-console bench-inbox
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
 
 # bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
-BENCH_PY := mail survey milestone intake loop console inbox
+BENCH_PY := mail survey milestone intake tagger loop console inbox
 $(BENCH_PY:%=bench-%): bench-%: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py

@@ -37,6 +37,7 @@
 #include <strings.h>
 #include <unistr.h>
 
+#include "reason_examples.h"
 #include "reasons.h"
 
 #define S_LINE_MAX 200 /* Debian's libinih INI_MAX_LINE */
@@ -541,6 +542,8 @@ int reasons_check_config(const config_t *cfg, void (*report)(const char *msg, vo
     int errors = 0;
     const char *path = config_get(cfg, "intake", "reasons");
     reasons_t *r = reasons_load(path ? path : "config/reasons.conf", report, arg, &errors);
+    /* the tagger's examples name reasons of this taxonomy */
+    errors += reason_examples_check_config(cfg, r, report, arg);
     reasons_destroy(&r);
     return errors;
 }

@@ -227,6 +227,8 @@ static json_t *s_row(console_req_t *r, const json_t *c, int64_t now)
                             s_word_of(r, "kind", S(c, "kind")));
     if (S(c, "assignee"))
         json_object_set_new(row, "assignee", json_string(S(c, "assignee")));
+    if (json_is_true(json_object_get(c, "needs_review"))) /* the tagger was not sure */
+        json_object_set_new(row, "needs_review", json_true());
     s_clock(r, c, now, row);
     return row;
 }

@@ -7,7 +7,7 @@
  *           suppressions (hard-bounced addresses), cases (with their
  *           assignee), case_search (their text, for the inbox's search),
  *           notes (a case's history), outbox (events on their way to the
- *           journal).
+ *           journal), examples (staff retags the tagger learns).
  * Consumes: customer; complaint, cancellation (gateway) and feedback.given
  *           (hark-survey's NPS comments): open a case; case.replied,
  *           case.retagged, case.resolved (staff, journaled by the gateway's
@@ -25,7 +25,7 @@
  *           complaint_breach (intake/breach/<case>),
  *           complaint_customer_reply (intake/<offset>/customer_reply).
  * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
- * Config:   [intake] control db reasons staff_url (else [console]
+ * Config:   [intake] control db reasons examples tag_threshold staff_url (else [console]
  *           public_url: the alerts link Hark Console's case pages);
  *           [mailer] templates default_locale (the staff mails' fixed texts
  *           and the cases' notes: the "intake" words of words.json).
@@ -43,8 +43,11 @@
  * twice and the journal stores each email request once.
  *
  * The reason: the customer's reason_code when it is in the taxonomy;
- * otherwise the text's keywords (intake_match_tag); none -> `other`.  The first
- * code (taxonomy order) picks the team, the deadline and the alert address.
+ * otherwise the tagger's codes, best first (intake_tagger.c: a classifier
+ * trained at start on [intake] examples and the staff's retags, the
+ * keywords as strong evidence); not sure -> `other`, marked needs_review.
+ * The first code picks the team, the deadline and the alert address.  A
+ * comment the tagger reads as praise opens no case (s_praise).
  * The deadline is the reason's first_response in the team's business hours
  * from the moment the journal recorded the source event.  An NPS comment
  * with a score of 7 or more is tagged (reports count it) but opened as
@@ -72,8 +75,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "db.h"
 #include "intake.h"
 #include "log.h"
+#include "reason_examples.h"
 #include "service.h"
 #include "staff_link.h"
 #include "words.h"
@@ -106,8 +112,13 @@ static const service_command_t s_commands[] = {
     {NULL, NULL, NULL},
 };
 
+static int s_offline(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--evaluate") == 0 || strcmp(argv[i], "--cross-validate") == 0)
+            return s_offline(argc, argv);
     static const service_def_t def = {
         .name = "intake",
         .migrations = intake_store_migrations,
@@ -127,7 +138,112 @@ static void s_config_error(const char *msg, void *arg)
     log_error("event=bad_reasons error=\"%s\"", msg);
 }
 
-/* s_init - the taxonomy and the breach timer */
+/* s_add_example - one shipped example for the tagger */
+static int s_add_example(const char *locale, const char *code, const char *text, void *arg)
+{
+    return intake_tagger_add(arg, locale, code, text) < 0 ? -1 : 0;
+}
+
+/* s_tagger - the tagger of taxonomy s->reasons, trained on [intake]
+ * examples and (db not NULL) the staff's retags, each of those counted
+ * LEARNED_WEIGHT times: a staff member's correction of this shop's own
+ * text says more than a shipped example.  NULL on an error (logged). */
+#define LEARNED_WEIGHT 2
+static intake_tagger_t *s_tagger(const config_t *cfg, intake_t *s, sqlite3 *db)
+{
+    int64_t t0 = clock_mono_ms();
+    intake_tagger_t *t = intake_tagger_new(s->reasons, s->match,
+                                           (int)config_int(cfg, "intake", "tag_threshold"));
+    if (!t)
+        return NULL;
+    const char *path = config_get(cfg, "intake", "examples");
+    int errors = 0;
+    long shipped = 0, learned = 0;
+    if (path && *path) { /* codes this taxonomy lacks are skipped, not errors */
+        shipped = reason_examples_load(path, s->reasons, 0, s_add_example, t, s_config_error,
+                                       NULL, &errors);
+        if (shipped < 0 || errors) {
+            intake_tagger_destroy(&t);
+            return NULL;
+        }
+    }
+    sqlite3_stmt *st = db ? db_prepare(db, "SELECT locale, code, text FROM examples") : NULL;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *loc = (const char *)sqlite3_column_text(st, 0);
+        const char *code = (const char *)sqlite3_column_text(st, 1);
+        const char *text = (const char *)sqlite3_column_text(st, 2);
+        for (int w = 0; w < LEARNED_WEIGHT && code && text; w++)
+            if (intake_tagger_add(t, loc, code, text) == 0 && w == 0)
+                learned++;
+    }
+    db_finish(st);
+    int64_t t1 = clock_mono_ms();
+    if (intake_tagger_train(t)) {
+        intake_tagger_destroy(&t);
+        return NULL;
+    }
+    log_info("event=tagger_trained shipped=%ld learned=%ld model=%s read_ms=%lld train_ms=%lld",
+             shipped, learned, intake_tagger_trained(t) ? "yes" : "keywords_only",
+             (long long)(t1 - t0), (long long)(clock_mono_ms() - t1));
+    return t;
+}
+
+/* s_print_error - an error of --evaluate / --cross-validate */
+static void s_print_error(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "hark-intake: %s\n", msg);
+}
+
+/* s_offline - hark-intake --evaluate FILE | --cross-validate K [--min
+ * PERCENT] [-c FILE]: train as at start (shipped examples only), tag a
+ * held-out TSV or cross-validate, print per-locale accuracy and the misses;
+ * exit 1 below --min, 2 on an error */
+static int s_offline(int argc, char **argv)
+{
+    const char *file = NULL;
+    int folds = 0;
+    double min = 0;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--evaluate") == 0)
+            file = argv[i + 1];
+        else if (strcmp(argv[i], "--cross-validate") == 0)
+            folds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--min") == 0)
+            min = atof(argv[i + 1]) / 100.0;
+    }
+    if (!file && folds < 2) {
+        fprintf(stderr, "usage: hark-intake [-c FILE] --evaluate TSV | --cross-validate K "
+                        "[--min PERCENT]\n");
+        return 2;
+    }
+    config_t *cfg = config_load(service_config_arg(argc, argv));
+    if (!cfg || config_error_count(cfg)) {
+        for (size_t i = 0; cfg && i < config_error_count(cfg); i++)
+            s_print_error(config_error(cfg, i), NULL);
+        config_destroy(&cfg);
+        return 2;
+    }
+    intake_t s = {0};
+    int errors = 0, rc = 2;
+    s.reasons = reasons_load(config_get(cfg, "intake", "reasons"), s_print_error, NULL, &errors);
+    s.match = s.reasons && !errors ? intake_match_new(s.reasons) : NULL;
+    intake_tagger_t *t = s.match ? s_tagger(cfg, &s, NULL) : NULL;
+    double acc = -1;
+    if (t && folds >= 2)
+        acc = intake_tagger_cross_validate(t, folds, stdout);
+    else if (t && intake_tagger_trained(t))
+        acc = intake_tagger_evaluate(t, file, stdout, s_print_error, NULL);
+    if (acc >= 0)
+        rc = acc + 1e-9 >= min ? 0 : 1;
+    intake_tagger_destroy(&t);
+    intake_match_destroy(&s.match);
+    reasons_destroy(&s.reasons);
+    config_destroy(&cfg);
+    return rc;
+}
+
+/* s_init - the taxonomy, the tagger and the breach timer */
 static int s_init(service_t *svc)
 {
     const config_t *cfg = service_config(svc);
@@ -146,6 +262,9 @@ static int s_init(service_t *svc)
         log_error("event=intake_failed error=\"out of memory building the keyword matcher\"");
         return -1;
     }
+    s->tagger = s_tagger(cfg, s, service_db(svc));
+    if (!s->tagger)
+        return -1;
     char err[600];
     s->words = words_load(config_get(cfg, "mailer", "templates"),
                           config_get(cfg, "mailer", "default_locale"), err, sizeof err);
@@ -172,6 +291,7 @@ static void s_fini(service_t *svc)
     intake_t *s = service_state(svc);
     if (!s)
         return;
+    intake_tagger_destroy(&s->tagger);
     intake_match_destroy(&s->match);
     reasons_destroy(&s->reasons);
     words_destroy(&s->words);

@@ -43,6 +43,52 @@ size_t intake_match_keywords(const intake_match_t *m);
  * or -1 when text is not valid UTF-8 / out of memory. */
 int intake_match_tag(const intake_match_t *m, const char *text, size_t len, int *idx, int max);
 
+/* --- intake_tagger.c: the reason tagger (a classifier over examples) ---- */
+
+#include <stdio.h>
+
+typedef struct intake_tagger intake_tagger_t;
+
+/* What the tagger made of a text */
+typedef struct {
+    int idx[REASONS_MAX_CODES]; /* reasons, best first; idx[0] routes the case */
+    int n;                      /* 0 only when praise */
+    int praise;                 /* 1: praise, no reason, no case */
+    int review;                 /* 1: not sure: idx[0] is `other`, staff decide */
+    int keywords;               /* 1: a keyword of a listed reason is in the text */
+    double confidence;          /* the probability of idx[0] (praise's when praise) */
+    double praise_p;            /* the probability of praise */
+} intake_tag_t;
+
+/* intake_tagger_new - an empty tagger for taxonomy r with keyword matcher m
+ * (both borrowed: they outlive it; m may be NULL) and the confidence
+ * threshold in percent; NULL when out of memory.  Free with
+ * intake_tagger_destroy(). */
+intake_tagger_t *intake_tagger_new(const reasons_t *r, const intake_match_t *m,
+                                   int threshold_percent);
+void intake_tagger_destroy(intake_tagger_t **self_p);
+/* intake_tagger_add - one labelled example (code: a reason of r or
+ * "praise"); 0 added, 1 skipped (a code r does not have, bad UTF-8), -1 OOM */
+int intake_tagger_add(intake_tagger_t *t, const char *locale, const char *code,
+                      const char *text);
+size_t intake_tagger_examples(const intake_tagger_t *t);
+/* intake_tagger_train - learn from the examples added; 0, -1 OOM.  With
+ * fewer than two classes there is no model and the keywords alone tag. */
+int intake_tagger_train(intake_tagger_t *t);
+int intake_tagger_trained(const intake_tagger_t *t);
+/* intake_tagger_tag - tag text (UTF-8, len bytes); 0, or -1 on invalid
+ * UTF-8 / OOM.  Read-only: any number of calls on a trained tagger. */
+int intake_tagger_tag(const intake_tagger_t *t, const char *text, size_t len, intake_tag_t *out);
+/* intake_tagger_evaluate - tag every example of the TSV at path (the
+ * examples' format); per-locale accuracy and each miss to out (may be
+ * NULL); the fraction right, or -1 when the file has errors (reported) */
+double intake_tagger_evaluate(const intake_tagger_t *t, const char *path, FILE *out,
+                              void (*report)(const char *msg, void *arg), void *arg);
+/* intake_tagger_cross_validate - k-fold cross-validation on the examples
+ * added (each fold trained on the others, then tagged as in service);
+ * the fraction right.  Leaves the tagger untrained. */
+double intake_tagger_cross_validate(intake_tagger_t *t, int k, FILE *out);
+
 /* --- intake_hours.c: the business-hours clock --------------------------- */
 
 /* intake_hours_add - the moment `business_ms` of team's business hours
@@ -78,7 +124,7 @@ json_t *intake_store_cases(sqlite3 *db, const reasons_t *r, const json_t *req, i
 #define INTAKE_CASE_COLS                                                                     \
     "id, kind, customer_id, codes, reason, team, via, status, opened_at, due_at,"            \
     " first_reply_at, loop_closed, resolved_at, text, locale, order_id, channel, score,"      \
-    " breach_alerted, assignee"
+    " breach_alerted, assignee, needs_review"
 
 /* intake_store_case_row - a list's case from a row of INTAKE_CASE_COLS */
 json_t *intake_store_case_row(sqlite3_stmt *st, int64_t now);
@@ -113,6 +159,7 @@ int intake_list_index_timer(evloop_t *loop, void *arg);
 typedef struct {
     reasons_t *reasons;
     intake_match_t *match; /* the taxonomy's keywords */
+    intake_tagger_t *tagger; /* trained at start (examples + staff retags) */
     words_t *words;        /* fixed texts of the staff mails (words.json "intake") */
     char staff_url[512];   /* Hark Console's address (staff_link_base); no trailing '/' */
     int due_timer;

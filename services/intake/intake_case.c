@@ -118,7 +118,7 @@ static void s_codes_text(const reasons_t *r, const int *idx, int n, char *out, s
 static json_t *s_tagged(const reasons_t *r, const char *case_id, const char *cid,
                         const char *kind, const int *idx, int n, const char *via,
                         const char *text, const char *locale, int64_t given, const char *source,
-                        const char *by)
+                        const char *by, int review)
 {
     char at[40];
     json_t *codes = json_array();
@@ -136,6 +136,8 @@ static json_t *s_tagged(const reasons_t *r, const char *case_id, const char *cid
         json_object_set_new(p, "source_key", json_string(source));
     if (by)
         json_object_set_new(p, "by", json_string(by));
+    if (review) /* the tagger was not sure: staff give it its reason */
+        json_object_set_new(p, "needs_review", json_true());
     return p;
 }
 
@@ -164,7 +166,8 @@ static void s_bind_answer(sqlite3_stmt *st, const char *id, const char *text, co
  * waited for nobody (a promoter's) and now should (a detractor's) opens:
  * its clock starts at this answer and the ack and alert go out. */
 static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c,
-                       const char *id, const int *idx, int n, const char *via, int quiet)
+                       const char *id, const int *idx, int n, const char *via, int quiet,
+                       int review)
 {
     const json_t *p = ev->payload;
     const reasons_t *r = s->reasons;
@@ -210,7 +213,8 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
                         " via = CASE WHEN ?4 THEN via ELSE ?8 END,"
                         " status = CASE WHEN ?9 THEN 'open' ELSE status END,"
                         " due_at = CASE WHEN ?9 THEN ?10 ELSE due_at END,"
-                        " resolved_at = CASE WHEN ?9 THEN NULL ELSE resolved_at END"
+                        " resolved_at = CASE WHEN ?9 THEN NULL ELSE resolved_at END,"
+                        " needs_review = CASE WHEN ?4 THEN needs_review ELSE ?11 END"
                         " WHERE id = ?1");
     if (!st)
         return -1;
@@ -222,6 +226,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     sqlite3_bind_text(st, 8, via, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 9, opens);
     sqlite3_bind_int64(st, 10, due);
+    sqlite3_bind_int(st, 11, review);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     json_t *say = json_pack("{s:s,s:s,s:b}", "key", ev->key ? ev->key : "", "codes",
@@ -234,7 +239,7 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
     log_info("event=case_answer_changed case=%s codes=\"%s\" opens=%d", id, codes, opens);
     if (!staff && consumer_emit(c, ev, EV_FEEDBACK_TAGGED, "tagged",
                                 s_tagged(r, id, *cid ? cid : NULL, "nps", idx, n, via, text,
-                                         *locale ? locale : NULL, at, ev->key, NULL)))
+                                         *locale ? locale : NULL, at, ev->key, NULL, review)))
         return -1;
     if (!opens)
         return 0;
@@ -269,6 +274,20 @@ static int s_known_address(sqlite3 *db, const json_t *cust, char *out, size_t le
     return rc;
 }
 
+/* s_praise - a comment the tagger reads as praise: no case, no reason (so
+ * no report counts it and no loop includes it), no feedback.tagged: a
+ * log line.  A later answer of a survey
+ * invite that already has a case leaves that case as it is. */
+static int s_praise(intake_t *s, sqlite3 *db, const hark_event_t *ev, const char *kind,
+                    double confidence)
+{
+    (void)s;
+    (void)db;
+    log_info("event=praise offset=%lld kind=%s confidence=%.2f", (long long)ev->offset, kind,
+             confidence);
+    return 0;
+}
+
 /* s_open - a complaint, cancellation or NPS comment becomes a case */
 static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c,
                   const char *kind)
@@ -291,8 +310,8 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     const char *order = json_string_value(json_object_get(p, "order_id"));
     const char *channel = json_string_value(json_object_get(p, "channel"));
     json_t *js = json_object_get(p, "score");
-    int idx[REASONS_MAX_CODES], n = 0;
-    const char *via = "keywords";
+    int idx[REASONS_MAX_CODES], n = 0, review = 0;
+    const char *via = intake_tagger_trained(s->tagger) ? "model" : "keywords";
     int explicit = code ? reasons_find(r, code) : -1;
     if (explicit >= 0) {
         idx[n++] = explicit;
@@ -301,13 +320,19 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
         if (code) /* the gateway refuses these; a taxonomy changed since */
             log_warn("event=unknown_reason_code offset=%lld code=%s", (long long)ev->offset,
                      log_value(code));
-        if (text)
-            n = intake_match_tag(s->match, text, strlen(text), idx, REASONS_MAX_CODES);
-        if (n < 0)
-            n = 0;
+        intake_tag_t tag;
+        if (text && *text && intake_tagger_tag(s->tagger, text, strlen(text), &tag) == 0) {
+            if (tag.praise && strcmp(kind, "cancellation") != 0)
+                return s_praise(s, db, ev, kind, tag.confidence);
+            memcpy(idx, tag.idx, (size_t)tag.n * sizeof *idx);
+            n = tag.n;
+            review = tag.review;
+        }
     }
-    if (n == 0)
+    if (n == 0) { /* no text, or a cancellation in words of praise */
         idx[n++] = reasons_other(r);
+        review = 1;
+    }
     const reasons_reason_t *primary = reasons_get(r, (size_t)idx[0]);
     const reasons_team_t *team = reasons_team(r, primary->team);
     s_contact_t who;
@@ -331,7 +356,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
             snprintf(prior, sizeof prior, "%s", s_col(q, 0));
         db_finish(q);
         if (*prior)
-            return s_nps_again(s, db, ev, c, prior, idx, n, via, quiet);
+            return s_nps_again(s, db, ev, c, prior, idx, n, via, quiet, review);
     }
     int64_t due = quiet ? 0 : intake_hours_add(team, opened, primary->target_ms);
     char id[32], codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
@@ -340,8 +365,8 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     sqlite3_stmt *st = db_prepare(
         db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
             " locale, order_id, channel, score, status, opened_at, due_at, resolved_at,"
-            " source_offset, invite) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-            " ?13, ?14, ?15, ?16, ?17, ?18)");
+            " source_offset, invite, needs_review) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+            " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -371,6 +396,7 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     sqlite3_bind_int64(st, 17, ev->offset);
     if (invite)
         sqlite3_bind_text(st, 18, invite, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 19, review);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     int inserted = rc == 0 && sqlite3_changes(db) > 0;
     db_finish(st);
@@ -383,11 +409,11 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     if (rc)
         return -1;
     s->opened++;
-    log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s", id, kind, codes,
-             via, team->name);
+    log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s needs_review=%d",
+             id, kind, codes, via, team->name, review);
     if (consumer_emit(c, ev, EV_FEEDBACK_TAGGED, "tagged",
                       s_tagged(r, id, cid, kind, idx, n, via, text, locale, opened, ev->key,
-                               NULL)))
+                               NULL, review)))
         return -1;
     if (quiet)
         return 0;
@@ -539,6 +565,24 @@ static int s_desk(intake_t *s, sqlite3 *db, const hark_event_t *ev, const char *
     return s_note_say(s, db, id, at, by, "reopened", "intake.note_reopened", NULL);
 }
 
+/* s_learn - a staff retag teaches the tagger: the case's text with its
+ * new first code becomes a labelled example the next start trains on
+ * (one per case, the latest retag's; a case without text teaches nothing) */
+static int s_learn(sqlite3 *db, const char *id, const char *code, int64_t at)
+{
+    sqlite3_stmt *st = db_prepare(db, "INSERT OR REPLACE INTO examples(case_id, locale, code,"
+                                      " text, at) SELECT id, coalesce(locale, ''), ?2, text, ?3"
+                                      " FROM cases WHERE id = ?1 AND coalesce(text, '') <> ''");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, at);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
 /* s_staff - case.replied, case.retagged, case.resolved; the others s_desk */
 static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
@@ -617,7 +661,8 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     /* the team follows the first code; the deadline stays (the customer
      * was told when they will hear back) */
     sqlite3_stmt *st = db_prepare(db, "UPDATE cases SET codes = ?2, reason = ?3, team = ?4,"
-                                      " via = 'staff', retags = retags + 1 WHERE id = ?1");
+                                      " via = 'staff', retags = retags + 1, needs_review = 0"
+                                      " WHERE id = ?1");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -626,6 +671,8 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     sqlite3_bind_text(st, 4, team->name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
+    if (rc == 0)
+        rc = s_learn(db, id, primary->code, at);
     json_t *say = json_pack("{s:s,s:s}", "codes", codes, "team", team->name);
     if (rc || !say || s_note_say(s, db, id, at, by, "retag", "intake.note_retagged", say)) {
         json_decref(say);
@@ -636,7 +683,7 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
     char key[128];
     snprintf(key, sizeof key, "intake/retag/%s/%d", id, retags + 1);
     json_t *t = s_tagged(r, id, *cid ? cid : NULL, kind, idx, n, "staff", NULL, locale, at,
-                         ev->key, by);
+                         ev->key, by, 0);
     rc = t ? outbox_add(db, EV_FEEDBACK_TAGGED, key, t) : -1;
     json_decref(t);
     log_info("event=case_retagged case=%s codes=\"%s\" by=%s", id, codes, by ? by : "");

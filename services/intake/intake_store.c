@@ -21,7 +21,7 @@ const char *const intake_store_migrations[] = {
     "  codes TEXT NOT NULL,"            /* space-separated, taxonomy order */
     "  reason TEXT NOT NULL,"           /* the first code: it picks the team */
     "  team TEXT NOT NULL,"
-    "  via TEXT NOT NULL,"              /* customer keywords staff */
+    "  via TEXT NOT NULL,"              /* customer model keywords staff */
     "  text TEXT, locale TEXT, order_id TEXT, channel TEXT, score INTEGER,"
     "  status TEXT NOT NULL,"           /* open waiting resolved */
     "  opened_at INTEGER NOT NULL,"
@@ -85,6 +85,14 @@ const char *const intake_store_migrations[] = {
     "   SELECT source_offset, id FROM cases WHERE customer_id = new.id;"
     " END;"
     "INSERT INTO case_search_todo SELECT source_offset, id FROM cases;",
+    /* 7: the tagger: a case it was unsure of waits for staff to give it a
+     * reason (needs_review); a staff retag of a case with text is a
+     * labelled example the next start learns from (one per case: the
+     * latest retag) */
+    "ALTER TABLE cases ADD COLUMN needs_review INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX cases_review ON cases(needs_review) WHERE needs_review = 1;"
+    "CREATE TABLE examples(case_id TEXT PRIMARY KEY, locale TEXT, code TEXT NOT NULL,"
+    "  text TEXT NOT NULL, at INTEGER NOT NULL);",
     NULL,
 };
 
@@ -157,6 +165,8 @@ static json_t *s_case_json(sqlite3_stmt *st, int64_t now, int full)
     /* the language the customer wrote in: a list shows it (Hark Console's inbox) */
     s_set_str(o, "locale", st, 14);
     s_set_str(o, "assignee", st, 19);
+    /* the tagger was not sure: the inbox shows "needs a reason" */
+    json_object_set_new(o, "needs_review", json_boolean(sqlite3_column_int(st, 20)));
     if (full) {
         s_set_str(o, "text", st, 13);
         s_set_str(o, "order_id", st, 15);

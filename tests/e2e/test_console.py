@@ -485,6 +485,27 @@ def test_console__inbox_shows_a_new_complaint_with_its_clock_in_words(con):
     assert "/cases/" + case not in Page(b.get("/cases?team=billing")[2]).links
 
 
+def test_console__a_case_the_tagger_was_unsure_of_says_it_needs_a_reason_until_retagged(con):
+    b = Browser(con.console_port)
+    assert b.login("ada")[0] == 303
+    unsure = complain(con, "unsure-c", "hello, about my order")
+    sure = complain(con, "unsure-c", "my parcel is late again")
+
+    def rows():
+        p = Page(b.get("/cases?status=open")[2])
+        return p if {"/cases/" + unsure, "/cases/" + sure} <= set(p.links) else None
+    wait_for(rows, 30, what="both cases in the inbox")
+    _, _, raw, _ = b.get("/cases?status=open")
+    row = {c: r for r in re.findall(r"<tr class=\"case.*?</tr>", raw, re.S)
+           for c in (unsure, sure) if "/cases/%s\"" % c in r}
+    assert "needs a reason" in row[unsure] and "needs a reason" not in row[sure]
+    p = case_page(b, unsure)
+    assert "needs a reason" in p.all_text()
+    assert b.submit(p, "/cases/%s/retag" % unsure, extra={"code": ["price"]})[0] == 303
+    wait_for(lambda: "needs a reason" not in case_page(b, unsure).all_text(), 30,
+             what="the mark gone after the retag")
+
+
 def test_console__inbox_lists_breached_first_and_pages(tmp_path):
     clock = tmp_path / "clock"
     clock.write_text("0")

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import time
 import urllib.parse
 
@@ -189,10 +190,12 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
     assert by_case[c_explicit]["payload"]["codes"] == ["billing_error"]
     assert by_case[c_explicit]["payload"]["via"] == "customer"
     assert by_case[c_ru]["payload"]["codes"] == ["shipping_delay"]
-    assert by_case[c_ru]["payload"]["via"] == "keywords"
+    assert by_case[c_ru]["payload"]["via"] == "model"     # the tagger, keywords as evidence
+    assert "needs_review" not in by_case[c_ru]["payload"]
     assert by_case[c_zh]["payload"]["codes"] == ["damaged_item"]
     assert by_case[c_zh]["payload"]["kind"] == "cancellation"
     assert by_case[c_none]["payload"]["codes"] == ["other"]
+    assert by_case[c_none]["payload"]["needs_review"] is True  # not sure: staff decide
     listed = {c["id"]: c for c in cases(h, "--status", "open") if c["kind"] != "nps"}
     assert listed[c_explicit]["team"] == "billing" and listed[c_ru]["team"] == "logistics"
     assert all(c["status"] == "open" for c in listed.values())
@@ -596,7 +599,7 @@ def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_anothe
     given(1, "inv7", 3, "too expensive")
     given(2, "inv7", 2, "too expensive and the delivery was late")
     given(3, "inv7", 2, "too expensive and the delivery was late")   # the same, re-POSTed
-    b_id = "C%d" % given(4, "inv8", 9, "all fine")                    # a promoter: no mails
+    b_id = "C%d" % given(4, "inv8", 9, "fine, a bit pricey")          # a promoter: no mails
     cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [  # staff's codes
         {"type": "case.retagged", "key": "test/retag",
          "payload": {"case": b_id, "codes": ["price"], "by": "cli:staff"}}]})
@@ -608,7 +611,9 @@ def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_anothe
     assert len(nps) == 2, nps
     by_text = {show(h, c["id"])["text"]: show(h, c["id"]) for c in nps}
     a = by_text["too expensive and the delivery was late"]
-    assert a["codes"] == ["shipping_delay", "price"] and a["score"] == 2 and a["status"] == "open"
+    # both reasons, best first (the tagger's order, not the taxonomy's)
+    assert sorted(a["codes"]) == ["price", "shipping_delay"]
+    assert a["score"] == 2 and a["status"] == "open"
     b = by_text["it arrived broken after all"]
     assert b["id"] == b_id and b["status"] == "open" and "due_at" in b
     assert b["codes"] == ["price"] and b["team"] == "billing"      # what staff set stays
@@ -616,7 +621,7 @@ def test_intake__a_changed_nps_answer_updates_its_case_instead_of_opening_anothe
     for e in tagged(h):
         schema("feedback.tagged").validate(e["payload"])
         last[e["payload"]["case"]] = e["payload"]["codes"]
-    assert last == {a["id"]: ["shipping_delay", "price"], b_id: ["price"]}
+    assert last == {a["id"]: a["codes"], b_id: ["price"]}
     mails = h.fetch_all(types=["mail.requested"])
     assert sorted((m["payload"]["template"], m["payload"]["vars"]["case_number"]) for m in mails) == \
         sorted([("complaint_ack", a["id"]), ("complaint_alert", a["id"]),
@@ -656,9 +661,9 @@ def test_intake__case_notes_are_the_intake_words_of_the_default_locale(make_hark
     cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
         {"type": "loop.notified", "key": "loop/L1/notified/c1",
          "payload": {"loop": "L1", "reason": "price", "customer_id": "c1", "cases": [a]}},
-        {"type": "feedback.given", "key": "survey/1/feedback",
-         "payload": {"customer_id": "c1", "text": "all fine", "source": "nps", "score": 9,
-                     "invite": "inv1"}},
+        {"type": "feedback.given", "key": "survey/1/feedback",  # a promoter, not praise
+         "payload": {"customer_id": "c1", "text": "fine, a bit pricey", "source": "nps",
+                     "score": 9, "invite": "inv1"}},
         {"type": "feedback.given", "key": "survey/2/feedback",
          "payload": {"customer_id": "c1", "text": "the delivery was late", "source": "nps",
                      "score": 3, "invite": "inv1"}}]})
@@ -870,3 +875,74 @@ def test_intake__one_person_one_customer_a_form_from_a_known_address_and_one_loo
     told = sorted(to(m).lower() for m in smtp.messages() if "Faster" in m["Subject"])
     assert told == ["anna@example.com", "ola@example.pl"], told
     h.stop()
+
+
+def test_intake__the_tagger_reads_praise_opens_nothing_best_reason_routes_retags_are_learned(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    customer(h, "c9", "vera@example.com", locale="ru")
+    # a promoter's praise and a complaint's: no case, no reason, no loop
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        {"type": "feedback.given", "key": "survey/9/feedback",
+         "payload": {"customer_id": "c9", "text": "Lovely tea, fast delivery", "source": "nps",
+                     "score": 10, "invite": "inv9"}},
+        {"type": "feedback.given", "key": "survey/10/feedback",
+         "payload": {"customer_id": "c9", "text": "Отличный чай, быстрая доставка",
+                     "source": "nps", "score": 9}}]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    complain(h, {"customer_id": "c9", "text": "Great service, thank you!"})
+    # what the keywords missed: no keyword of this taxonomy in either text
+    twice = complain(h, {"customer_id": "c9", "text": "You took the money from my card twice"})
+    # mostly delivery and damage (and a word on money): logistics, not billing
+    mixed = complain(h, {"customer_id": "c9", "text": "The parcel came three weeks late and the "
+                                                     "teapot inside was smashed, what a waste "
+                                                     "of money"})
+    unsure = complain(h, {"customer_id": "c9", "text": "hello, about my order"})
+    wait_for(lambda: len(tagged(h)) == 3, what="three feedback.tagged")
+    time.sleep(1)  # the praise was applied before these: still nothing for it
+    by_case = {e["payload"]["case"]: e["payload"] for e in tagged(h)}
+    assert sorted(by_case) == sorted([twice, mixed, unsure])
+    assert len(cases(h)) == 3
+    assert by_case[twice]["codes"][0] == "billing_error" and by_case[twice]["via"] == "model"
+    assert by_case[mixed]["codes"][0] in ("shipping_delay", "damaged_item")
+    assert {"shipping_delay", "damaged_item"} & set(by_case[mixed]["codes"][1:]) or \
+        len(by_case[mixed]["codes"]) == 1
+    assert show(h, mixed)["team"] == "logistics"
+    # not sure: other, marked for staff, in the event and in INTAKE_CASES
+    assert by_case[unsure]["codes"] == ["other"] and by_case[unsure]["needs_review"] is True
+    assert show(h, unsure)["needs_review"] is True and show(h, mixed)["needs_review"] is False
+    for p in by_case.values():
+        schema("feedback.tagged").validate(p)
+    # staff give it a reason: the mark goes, and the next start learns it
+    h.hark("cases", "retag", unsure, "--reason", "price")
+    wait_for(lambda: not show(h, unsure)["needs_review"], what="retag applied")
+    assert show(h, unsure)["codes"] == ["price"]
+    h.stop()
+    db = sqlite3.connect(os.path.join(h.state, "intake.db"))
+    assert db.execute("SELECT code, text FROM examples WHERE case_id = ?",
+                      (unsure,)).fetchall() == [("price", "hello, about my order")]
+    db.close()
+    h.start()
+    again = complain(h, {"customer_id": "c9", "text": "hello, about my order"})
+    wait_for(lambda: any(e["payload"]["case"] == again for e in tagged(h)), what="tagged")
+    assert show(h, again)["codes"][0] == "price" and not show(h, again)["needs_review"]
+    h.stop()
+
+
+def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, tmp_path):
+    ex = tmp_path / "examples.tsv"
+    ex.write_text("# mine\nen\tprice\ttoo dear\nen\tshiping_delay\tlate again\n"
+                  "12\tprice\tcostly\npl\tpraise\tsuper\n", encoding="utf-8")
+    reasons = tmp_path / "reasons.conf"
+    reasons.write_text(REASONS)
+    h = make_hark(services=("journal", "gateway", "intake"),
+                  conf={"intake": {"reasons": str(reasons), "examples": str(ex)}}, start=False)
+    r = h.hark("check-config", check=False)
+    assert r.returncode == 1
+    assert '%s:3: unknown reason "shiping_delay"' % ex in r.stderr
+    assert '%s:4: bad locale "12"' % ex in r.stderr
+    assert "2 errors" in r.stderr
+    # the shipped examples name reasons this small taxonomy lacks: skipped, no error
+    h2 = make_hark(services=("journal", "gateway", "intake"),
+                   conf={"intake": {"reasons": str(reasons)}}, start=False)
+    assert h2.hark("check-config", check=False).returncode == 0
