@@ -182,12 +182,12 @@ def db_bytes(h):
     return out
 
 
-def start_console(tmp_path, smtp_port=None, clock=None, **console):
+def start_console(tmp_path, smtp_port=None, clock=None, intake=None, **console):
     reasons = tmp_path / "reasons.conf"
     reasons.write_text(REASONS)
     port = free_port()
     conf = shop_conf(smtp_port)
-    conf["intake"] = {"reasons": str(reasons)}
+    conf["intake"] = dict({"reasons": str(reasons)}, **(intake or {}))
     conf["console"] = {"listen": "127.0.0.1:%d" % port,
                        "public_url": "http://127.0.0.1:%d" % port, "login_rate": "1000"}
     conf["console"].update(console)
