@@ -8,6 +8,9 @@ import os
 import time
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from chromium import assert_accessible, chromium, screenshot, set_language
 from harness import wait_for
@@ -63,23 +66,25 @@ def site(tmp_path_factory, smtp_mod):
     add_user(h, "ivan", "admin", locale="ru")
     add_user(h, "sam", "support")
     add_user(h, "mia", "marketer")
-    h.cases = cases = {cid: complaint(h, cid, email, name, loc, reason, text)
-             for cid, email, name, loc, reason, text in CUSTOMERS}
+    h.cases = {cid: complaint(h, cid, email, name, loc, reason, text)
+               for cid, email, name, loc, reason, text in CUSTOMERS}
     b = Browser(h.console_port)
     assert b.login("ada")[0] == 303
-    h.case = cases["c-anna"]
+    h.case = h.cases["c-anna"]  # the case page checked: a history, every form
     p = case_page(b, h.case)
     assert b.submit(p, "/cases/%s/note" % h.case,
                     extra={"text": "Checked the price list: the 250 g tin went from 9 to 18."})[0] == 303
     assert b.submit(case_page(b, h.case), "/cases/%s/assign" % h.case,
                     extra={"assignee": "ada"})[0] == 303
     # a loop closed for price, by hand over HTTP (the browser closes one below)
+
     def counted():
         st, _, data, _ = b.get("/loops/new?reason=price")
         return Page(data) if st == 200 and "zh" in Page(data).all_text() else None
     p = wait_for(counted, 30, what="the price reason's customers")
     st, hdr, data, _ = b.submit(p, "/loops/new", extra={
-        "do": "close", "reason": "price", "title": "A lower price", "message": "The **250 g tin** is 12 again.",
+        "do": "close", "reason": "price", "title": "A lower price",
+        "message": "The **250 g tin** is 12 again.",
         "title.zh": "降价了", "message.zh": "250 克罐装茶叶恢复原价。"})
     assert st == 303, Page(data).all_text()[-800:]
     h.loop = hdr["Location"]
@@ -109,7 +114,6 @@ def sign_in(drv, origin, name, path="/cases"):
     """sign in as name through the form, starting from path; where it lands"""
     drv.delete_all_cookies()
     drv.get(origin + path)
-    from selenium.webdriver.common.by import By
     assert "/login" in drv.current_url, drv.current_url
     drv.find_element(By.ID, "username").send_keys(name)
     drv.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -119,7 +123,6 @@ def sign_in(drv, origin, name, path="/cases"):
 
 
 def click(drv, css):
-    from selenium.webdriver.common.by import By
     drv.find_element(By.CSS_SELECTOR, css).click()
 
 
@@ -132,7 +135,6 @@ def look(drv, locale, scheme):
 
 @pytest.mark.parametrize("locale,scheme", LOOKS)
 def test_console_browser__every_console_page_passes_axe(site, drv, locale, scheme):
-    from selenium.webdriver.common.by import By
     look(drv, locale, scheme)
     who = ACCOUNT[locale]
     # signed out: the sign-in form, then its error state
@@ -170,7 +172,6 @@ def test_console_browser__every_console_page_passes_axe(site, drv, locale, schem
 def test_console_browser__customer_pages_pass_axe(site, drv, locale, scheme):
     """the survey page after a score click, the page after the comment, the
     unsubscribe page and the /feedback form, on the gateway"""
-    from selenium.webdriver.common.by import By
     look(drv, locale, scheme)
     tok = link_token(site.token_key, "inv-axe-" + locale, locale=locale)
     drv.get(site.origin + "/s/" + tok + "?score=3")
@@ -195,8 +196,6 @@ def test_console_browser__the_case_page_works_by_keyboard_with_a_visible_focus(s
     """Tab from the top: the skip link first, shown when focused, then every
     control of the case's forms in order, each with a focus outline; the
     customer's words are marked with their language"""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     look(drv, "en", "light")
     sign_in(drv, site.console_origin, "ada", "/cases/" + site.cases["c-tom"])
     said = drv.find_element(By.CSS_SELECTOR, "blockquote.said")
@@ -236,8 +235,6 @@ def test_console_browser__a_staff_members_day_by_clicks_with_a_screenshot_of_eac
     in, a new complaint in the inbox, its case, reply, note, assign, retag,
     resolve, close a loop per language, a refused role, a tampered form, an
     idle session; the customers' mail parsed with Python's email module."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
     look(drv, "en", "light")
     drv.delete_all_cookies()
     drv.get(site.console_origin + "/")

@@ -163,7 +163,8 @@ def test_readme_walk_through_runs_as_written(make_hark):
     blocks = re.findall(r"```sh\n(.*?)```", walk, re.S)
     assert len(blocks) >= 8
     # KEY and post() come from the five minutes before it (not its complaint)
-    blocks = [b for b in _blocks(text, "## Five minutes to the console") if "post() {" in b] + blocks
+    five = _blocks(text, "## Five minutes to the console")
+    blocks = [b for b in five if "post() {" in b] + blocks
     h = make_hark(services=("journal", "gateway", "mailer", "survey", "milestone", "intake", "loop"),
                   conf={"milestone": {"interval": "1s"}})
     for name, target in (("bin", BIN), ("config", os.path.join(ROOT, "config")),
@@ -222,8 +223,8 @@ def test_readme_five_minutes_to_the_console_run_as_written(make_hark):
         os.symlink(target, os.path.join(h.dir, d))
     script = "set -e -o pipefail\n" + "\n".join(blocks)
     script = script.replace("127.0.0.1:8080", "127.0.0.1:%d" % h.port)
-    p = subprocess.run(["bash", "-c", script], cwd=h.dir, env=dict(os.environ, HARK_CONFIG=h.config),
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(["bash", "-c", script], cwd=h.dir, capture_output=True, text=True,
+                       env=dict(os.environ, HARK_CONFIG=h.config), timeout=120)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
     case = "C%d" % json.loads(p.stdout.strip().splitlines()[-1])["offsets"][0]
     # the browser the README opens, at the console's address, signed in as it says
