@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "campaign.h"
@@ -244,6 +245,10 @@ json_t *campaign_view(const campaign_defaults_t *def, const char *id, int enable
         json_t *rate = json_object_get(row, "sample_rate");
         json_object_set_new(v, "sample_rate",
                             json_real(json_is_number(rate) ? json_number_value(rate) : 1.0));
+        json_t *prio = json_object_get(row, "priority");
+        json_object_set_new(v, "priority", json_integer(json_is_integer(prio)
+                                                            ? json_integer_value(prio)
+                                                            : CAMPAIGN_PRIORITY_DEFAULT));
         json_t *products = json_object_get(row, "products");
         if (json_is_array(products))
             json_object_set(v, "products", products);
@@ -278,6 +283,9 @@ int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len)
                             &out->window, err, len))
         return -1;
     if (!out->relationship) {
+        json_t *prio = json_object_get(view, "priority");
+        out->priority = json_is_integer(prio) ? (int)json_integer_value(prio)
+                                              : CAMPAIGN_PRIORITY_DEFAULT;
         json_t *p = json_object_get(view, "products");
         out->products = json_is_array(p) ? json_incref(p) : NULL;
         return 0;
@@ -317,4 +325,72 @@ void campaign_free(campaign_t *c)
     json_decref(c->segment);
     c->products = NULL;
     c->segment = NULL;
+}
+
+/* s_tried_before - whether post-purchase campaign a is tried before b:
+ * priority, then id (the order hark-survey picks in) */
+static int s_tried_before(const json_t *a, const json_t *b)
+{
+    json_int_t pa = json_integer_value(json_object_get(a, "priority"));
+    json_int_t pb = json_integer_value(json_object_get(b, "priority"));
+    if (!pa)
+        pa = CAMPAIGN_PRIORITY_DEFAULT;
+    if (!pb)
+        pb = CAMPAIGN_PRIORITY_DEFAULT;
+    if (pa != pb)
+        return pa < pb;
+    const char *ia = json_string_value(json_object_get(a, "id"));
+    const char *ib = json_string_value(json_object_get(b, "id"));
+    return ia && ib && strcmp(ia, ib) < 0;
+}
+
+/* s_takes_all - whether every purchase campaign c would take has a SKU
+ * of products (no products: every purchase) */
+static int s_takes_all(const json_t *products, const json_t *c)
+{
+    if (json_array_size(products) == 0)
+        return 1;
+    json_t *mine = json_object_get(c, "products");
+    if (json_array_size(mine) == 0)
+        return 0;
+    size_t i, j;
+    json_t *sku, *other;
+    json_array_foreach(mine, i, sku) {
+        int found = 0;
+        json_array_foreach(products, j, other) {
+            /* as hark-survey matches them: ASCII case ignored */
+            if (json_is_string(sku) && json_is_string(other) &&
+                strcasecmp(json_string_value(sku), json_string_value(other)) == 0)
+                found = 1;
+        }
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* campaign_shadow - see campaign.h */
+int campaign_shadow(const json_t *views, const json_t *c, char *by, size_t len)
+{
+    const char *kind = json_string_value(json_object_get(c, "kind"));
+    const char *id = json_string_value(json_object_get(c, "id"));
+    if (len)
+        *by = '\0';
+    if ((kind && strcmp(kind, "post_purchase") != 0) || !id ||
+        !json_is_true(json_object_get(c, "enabled")))
+        return 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(views, i, o) {
+        const char *oid = json_string_value(json_object_get(o, "id"));
+        const char *okind = json_string_value(json_object_get(o, "kind"));
+        if (!oid || strcmp(oid, id) == 0 || (okind && strcmp(okind, "post_purchase") != 0) ||
+            !json_is_true(json_object_get(o, "enabled")))
+            continue;
+        if (s_tried_before(o, c) && s_takes_all(json_object_get(o, "products"), c)) {
+            snprintf(by, len, "%s", oid);
+            return 1;
+        }
+    }
+    return 0;
 }

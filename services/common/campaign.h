@@ -45,6 +45,11 @@ int64_t campaign_run_at(int64_t start_ms, int off_min, int n, int months, long k
 int campaign_next_run(int64_t start_ms, int off_min, const char *every, int64_t last_at,
                       int64_t now, int64_t *next, int64_t *due);
 
+/* A post-purchase campaign's priority when it gives none: purchases try
+ * campaigns in priority order (1 first), then in id order. */
+#define CAMPAIGN_PRIORITY_DEFAULT 100
+#define CAMPAIGN_PRIORITY_TEXT "100" /* the same, for SQL */
+
 /* A campaign's settings, parsed. */
 typedef struct {
     char id[65];
@@ -53,6 +58,7 @@ typedef struct {
     int64_t delay, expiry, reminder; /* ms */
     tz_window_t window;
     double sample_rate;  /* 0..1 */
+    int priority;        /* post_purchase: tried in this order, 1 first */
     json_t *products;    /* SKUs, or NULL for every purchase; owned */
     /* relationship only */
     int64_t start, spread; /* ms: the first run; the period invites spread over */
@@ -83,5 +89,14 @@ json_t *campaign_view(const campaign_defaults_t *def, const char *id, int enable
  * campaign_free); 0, or -1 with a message in err */
 int campaign_parse(const json_t *view, campaign_t *out, char *err, size_t len);
 void campaign_free(campaign_t *c);
+
+/* campaign_shadow - whether c (a view or a campaign.saved payload), an
+ * enabled post-purchase campaign, can never invite anyone because an
+ * enabled post-purchase campaign of views (SURVEY_CAMPAIGNS items; c's
+ * own id in it is skipped) is tried before it and takes every purchase
+ * c would: 1 with that campaign's id in by, else 0.  A marketer saving
+ * such a campaign is told, not refused (the other one may be about to
+ * change). */
+int campaign_shadow(const json_t *views, const json_t *c, char *by, size_t len);
 
 #endif

@@ -1052,3 +1052,23 @@ char *mustache_render(mustache_t *t, const json_t *context,
     t->last_len = r.out.len;
     return r.out.data;          /* caller frees */
 }
+
+/* mustache_names - see mustache.h */
+void mustache_names(const mustache_t *t,
+                    void (*fn)(const char *name, size_t len, void *arg),
+                    void *arg)
+{
+    for (size_t i = 0; t && i < t->n;) {
+        const struct s_node *nd = &t->nodes[i];
+        if (nd->kind == S_VAR || nd->kind == S_RAW || nd->kind == S_SECTION ||
+            nd->kind == S_INVERTED) {
+            const char *name = t->src + nd->off;
+            size_t len = 0;
+            while (len < nd->len && name[len] != '.')
+                len++;
+            if (len)
+                fn(name, len, arg);
+        }
+        i = nd->kind == S_SECTION || nd->kind == S_INVERTED ? nd->end : i + 1;
+    }
+}

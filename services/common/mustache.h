@@ -109,4 +109,13 @@ char *mustache_render(mustache_t *t, const json_t *context,
                       mustache_escape_fn escape, void *escape_arg,
                       char *err, size_t errlen);
 
+/* mustache_names - call fn once per tag at the template's top level (not
+   inside a section, where a name may be a field of the section's item)
+   with the name it looks up, cut at its first '.'; "." is skipped.
+   Partials are not followed.  A preview uses it to say which variables a
+   template wants that it was not given. */
+void mustache_names(const mustache_t *t,
+                    void (*fn)(const char *name, size_t len, void *arg),
+                    void *arg);
+
 #endif

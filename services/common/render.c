@@ -868,3 +868,42 @@ done:
         render_message_free(out);
     return rc;
 }
+
+/* s_name_add - mustache_names' callback: a name into the array once */
+static void s_name_add(const char *name, size_t len, void *arg)
+{
+    json_t *names = arg, *v;
+    size_t i;
+    json_array_foreach(names, i, v) {
+        if (strlen(json_string_value(v)) == len && memcmp(json_string_value(v), name, len) == 0)
+            return;
+    }
+    json_array_append_new(names, json_stringn(name, len));
+}
+
+/* render_names - see render.h */
+int render_names(render_t *r, const char *name, const char *locale, json_t *names, char *err,
+                 size_t errlen)
+{
+    if (!r || !json_is_array(names))
+        return s_err(err, errlen, "no renderer or list");
+    if (!s_name_ok(name, 0))
+        return s_err(err, errlen, "bad template name \"%.64s\"", name ? name : "");
+    const char *chain[3];
+    size_t n = s_chain(r, locale, chain), used = 0;
+    s_entry_t *e = NULL;
+    for (; used < n; used++) {
+        int rc = s_get(r, chain[used], name, 0, &e, err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+    }
+    if (used == n)
+        return s_err(err, errlen, "no template \"%s\" for locale \"%.40s\" or \"%s\"", name,
+                     locale ? locale : "", r->default_locale);
+    mustache_names(e->subject, s_name_add, names);
+    mustache_names(e->preheader, s_name_add, names);
+    mustache_names(e->body, s_name_add, names);
+    return 0;
+}

@@ -84,6 +84,13 @@ int render_message(render_t *r, const char *name, const char *locale,
                    const json_t *vars, rendered_t *out, char *err,
                    size_t errlen);
 
+/* render_names - the variables template `name` (for locale, as
+ * render_message picks it) looks up at its top level in subject,
+ * preheader and body, each once, appended to names (a JSON array of
+ * strings); 0, or -1 with err set as render_message would */
+int render_names(render_t *r, const char *name, const char *locale, json_t *names, char *err,
+                 size_t errlen);
+
 /* render_plural_category - CLDR cardinal plural category of the integer n
  * in language `locale` ("one", "few", "many" or "other"); the primary
  * subtag decides: ru and be (one/few/many), pl (one/few/many), en and

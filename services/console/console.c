@@ -1,32 +1,41 @@
 /*
  * hark-console - Hark Console: the web pages support staff work cases in.
- * Server-rendered HTML, no JavaScript; every read is asked of the service
- * that owns the data, every change is a journal event by "user:NAME".
+ * Server-rendered HTML that works without JavaScript (one small script of
+ * its own only adds the reply's live preview); every read is asked of the
+ * service that owns the data, every change of a case or loop is a journal
+ * event by "user:NAME".
  *
  * Owns:     console.db ([console] db): staff accounts (role, language,
  *           Argon2id password hash, failed sign-ins) and sessions
- *           (console_store.c).
+ *           (console_store.c); one-time links and the accounts' audit
+ *           (console_link.c); reply drafts (console_preview.c).
  * Consumes: nothing.
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
  *           (by "user:NAME"), which hark-loop applies.
  * Serves:   HTTP on [console] listen (console_http.c)
- *             GET  /console.css              the one stylesheet
+ *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
  *             GET  /                         each role's home: /cases
  *             GET  /cases[?status=&team=&reason=&assignee=&page=]  the inbox
  *             GET  /cases/ID                 one case and its history
- *             POST /cases/ID/reply|retag|resolve|note|assign|reopen
+ *             POST /cases/ID/reply|retag|resolve|note|assign|reopen|preview
  *                                            (admin, support)
  *                  (console_cases.c; the cases are asked of hark-intake)
  *             GET  /loops  GET /loops/ID      the loop report, one close's
  *             GET, POST /loops/new            progress; closing a loop
  *                  (admin, support; console_loops.c, with hark-loop)
+ *             GET, POST /users  POST /users/NAME/change|disable|enable|reset
+ *                                            the accounts (admin;
+ *                                            console_users.c)
+ *             GET, POST /welcome/TOKEN       a one-time link's page: choose
+ *                                            a password (console_welcome.c)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
- * Reads:    hark-intake's cases ([intake] control, its cases command);
+ * Reads:    the mail templates (the reply's preview renders as hark-mailer
+ *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
  *           hark-loop's preview and report ([loop] control); whether mail
  *           to a case's customer is suppressed ([mailer] control,
  *           MAILER_CONTACT).
@@ -34,7 +43,7 @@
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
  *           [gateway] journal_timeout loop_timeout; [loop] control;
- *           [mailer] control templates default_locale
+ *           [mailer] control templates default_locale shop_name
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
  *
@@ -43,14 +52,13 @@
  * forms: what customers say is what marketing needs to hear) and is refused
  * every change with a 403.  The
  * marketers' own pages (reports) come in a later version; until then there
- * is no /dashboard at all (404) rather than a page that pretends.  Account
- * administration is `hark user` for now, so admin differs from support only
- * in what later versions add.
+ * is no /dashboard at all (404) rather than a page that pretends.  Only an
+ * admin administers accounts (/users, as `hark user` does).
  *
  * Every answer is no-store, framed by nobody (frame-ancestors 'none',
  * X-Frame-Options DENY) and under a CSP that allows only the console's own
- * stylesheet: customer text is escaped everywhere, and even a slip would
- * find no script allowed to run.
+ * stylesheet and script file: customer text is escaped everywhere, and
+ * even a slip would find no inline script allowed to run.
  *
  * Threads: the HTTP workers (console_http.c) serve the pages; the main
  * thread runs the skeleton's loop (the control socket, the session sweep).
@@ -94,6 +102,9 @@ static const struct {
     void (*fn)(console_req_t *);
 } s_routes[] = {
     {"GET", "/console.css", 0, console_page_css},
+    {"GET", "/console.js", 0, console_page_js},
+    {"GET", "/welcome/", 0, console_welcome},
+    {"POST", "/welcome/", 0, console_welcome},
     {"GET", "/login", 0, console_auth_login},
     {"POST", "/login", 0, console_auth_login},
     {"POST", "/logout", S_STAFF, console_auth_logout},
@@ -105,6 +116,9 @@ static const struct {
     {"GET", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_new},
     {"POST", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_post},
     {"GET", "/loops/", S_STAFF, console_loops_show},
+    {"GET", "/users", S_ADMIN, console_users_list},
+    {"POST", "/users", S_ADMIN, console_users_post},
+    {"POST", "/users/", S_ADMIN, console_users_post},
 };
 
 int main(int argc, char **argv)
@@ -254,7 +268,7 @@ static int s_init(service_t *svc)
     con->zctx = service_zctx(svc);
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
-        console_cases_init(con) || console_loops_init(con))
+        console_cases_init(con) || console_loops_init(con) || console_preview_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -267,7 +281,7 @@ static int s_init(service_t *svc)
     if (accounts == 0)
         log_warn("event=no_accounts hint=\"nobody can sign in yet: create the first admin with"
                  " 'hark user add NAME --role admin' (the password is read from standard"
-                 " input), then open %s\"",
+                 " input; or --link for a one-time link), then open %s\"",
                  con->conf.public_url);
     return 0;
 }
@@ -281,6 +295,7 @@ static void s_fini(service_t *svc)
     console_http_stop(&con->http);
     console_cases_fini(con);
     console_loops_fini(con);
+    console_preview_fini(con);
     console_auth_fini(con);
     console_page_fini(con);
     pthread_mutex_destroy(&con->db_lock);

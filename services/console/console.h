@@ -26,6 +26,9 @@ typedef struct console_http console_http_t;
 #define CONSOLE_NAME_MAX 64  /* an account name: 1-64 of A-Z a-z 0-9 . _ @ - */
 #define CONSOLE_TOKEN_HEX 64 /* a session or CSRF token: 32 random bytes, hex */
 #define CONSOLE_PAGE_MAX 32  /* templates in templates/console/ */
+#define CONSOLE_LINK_MS (24LL * 3600 * 1000) /* a one-time link lives a day */
+#define CONSOLE_PASSWORD_MIN 10              /* characters, as `hark user` asks */
+#define CONSOLE_PASSWORD_MAX 1024            /* bytes */
 
 /* console_conf_t - the settings, read once at start */
 typedef struct {
@@ -57,11 +60,13 @@ typedef struct console {
     char *page_names[CONSOLE_PAGE_MAX];
     size_t n_pages;
     char *stylesheet;           /* templates/console/console.css */
+    char *script;               /* templates/console/console.js: the live preview */
     struct reasons *reasons;    /* [intake] reasons: filters and retag (NULL: none) */
     struct ratelimit *login_rate; /* sign-in attempts per address */
     char dummy_hash[160];       /* verified against for an unknown name: same time */
     pthread_key_t intake_key, journal_key; /* each HTTP thread's own DEALERs */
     pthread_key_t mailer_key;
+    pthread_key_t render_key;   /* each HTTP thread's render_t (the reply preview) */
 } console_t;
 
 /* console_user_t - who a request is from, once its session is found */
@@ -95,11 +100,12 @@ typedef struct {
     char locale[36];         /* the words' language of this answer */
 } console_req_t;
 
-/* the pages' Content-Security-Policy: the console's own stylesheet, no
- * script, no frames, forms only to itself */
+/* the pages' Content-Security-Policy: the console's own stylesheet and
+ * its one script (/console.js, the reply's live preview: no inline script,
+ * and it fetches only the console), no frames, forms only to itself */
 #define CONSOLE_CSP                                                                        \
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "            \
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "             \
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /* --- console_cases.c: what every page that asks or writes shares ------- */
 /* console_client - this thread's DEALER to endpoint under key, made on
@@ -222,6 +228,62 @@ void console_auth_logout(console_req_t *r);
 void console_auth_to_login(console_req_t *r);
 /* console_token - 32 random bytes as hex into out (CONSOLE_TOKEN_HEX + 1) */
 void console_token(char *out);
+/* console_auth_begin - sign name in: a new session, its cookie, the
+ * sign-in counted (db_lock not held); 0, or -1 having answered 503 */
+int console_auth_begin(console_req_t *r, const char *name);
+/* console_auth_peer - the client's address as text into out ("-" unknown) */
+const struct sockaddr *console_auth_peer(console_req_t *r, struct sockaddr_storage *ss,
+                                         char *out, size_t len);
+/* console_auth_throttled - count an attempt against [console] login_rate
+ * for r's address; 1 (having answered 429) when over it */
+int console_auth_throttled(console_req_t *r);
+
+/* --- console_link.c: one-time links and the accounts' audit ------------
+ * (db_lock held for all) */
+/* console_link_id - the stored id of a link's token (BLAKE2b, hex) */
+void console_link_id(const char *token, char *out);
+/* console_link_new - a fresh link for name (its earlier ones die), the URL
+ * ([console] public_url/welcome/TOKEN) into url; 0/-1 */
+int console_link_new(console_t *con, const char *name, int64_t now, char *url, size_t ulen);
+/* console_link_kill - every link of name dies; 0/-1 */
+int console_link_kill(sqlite3 *db, const char *name);
+/* console_link_get - the link id: its account into name, the account's
+ * language into locale ("" none); 1 live, 2 used or expired (or its
+ * account disabled), 0 unknown, -1 error */
+int console_link_get(sqlite3 *db, const char *id, int64_t now, char *name, size_t nlen,
+                     char *locale, size_t llen);
+/* console_link_use - use link id of name: the password's hash set, the
+ * account's sessions ended; 0, 1 no longer live, -1 error */
+int console_link_use(sqlite3 *db, const char *id, const char *name, const char *hash,
+                     int64_t now);
+/* console_audit - record a change of account name by by ("user:NAME",
+ * "cli:USER"): action (added, disabled, enabled, reset, changed, link_used) */
+void console_audit(sqlite3 *db, const char *by, const char *action, const char *name,
+                   const char *detail, int64_t now);
+/* console_audit_list - the newest limit changes, newest first */
+json_t *console_audit_list(sqlite3 *db, int limit);
+
+/* --- console_users.c: /users (admin) ----------------------------------- */
+void console_users_list(console_req_t *r);
+void console_users_post(console_req_t *r);
+
+/* --- console_welcome.c: /welcome/TOKEN, a one-time link's page -------- */
+void console_welcome(console_req_t *r);
+
+/* --- console_preview.c: the reply's preview, drafts, /console.js ------- */
+int console_preview_init(console_t *con);
+void console_preview_fini(console_t *con);
+/* console_preview_mail - the email the customer of case c would get for
+ * message, as hark-mailer renders it: {subject, preheader, text, html,
+ * locale} (caller decrefs), or NULL (logged) */
+json_t *console_preview_mail(console_req_t *r, const json_t *c, const char *message);
+/* console_draft_get - the signed-in user's draft of case id (malloc'd,
+ * *saved its time) or NULL; _put saves it ("" deletes); _clear deletes it */
+char *console_draft_get(console_req_t *r, const char *id, int64_t *saved);
+void console_draft_put(console_req_t *r, const char *id, const char *text);
+void console_draft_clear(console_req_t *r, const char *id);
+/* console_page_js - GET /console.js */
+void console_page_js(console_req_t *r);
 
 /* --- console_cases.c: the cases of hark-intake ----------------------- */
 int console_cases_init(console_t *con);

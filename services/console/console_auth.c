@@ -195,6 +195,54 @@ static void s_too_many(console_req_t *r, int retry_s)
     console_page_error(r, 429);
 }
 
+const struct sockaddr *console_auth_peer(console_req_t *r, struct sockaddr_storage *ss,
+                                         char *out, size_t len)
+{
+    const struct sockaddr *peer = console_http_peer(r, ss);
+    snprintf(out, len, "-");
+    if (peer)
+        inet_ntop(peer->sa_family,
+                  peer->sa_family == AF_INET6
+                      ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
+                      : (const void *)&((const struct sockaddr_in *)peer)->sin_addr,
+                  out, (socklen_t)len);
+    return peer;
+}
+
+int console_auth_throttled(console_req_t *r)
+{
+    struct sockaddr_storage ss;
+    char addr[64];
+    const struct sockaddr *peer = console_auth_peer(r, &ss, addr, sizeof addr);
+    int retry = 0;
+    if (ratelimit_hit(r->con->login_rate, peer, clock_mono_ms(), &retry))
+        return 0;
+    log_warn("event=login_throttled addr=%s path=%s retry_s=%d", addr, log_value(r->url), retry);
+    s_too_many(r, retry);
+    return 1;
+}
+
+int console_auth_begin(console_req_t *r, const char *name)
+{
+    console_t *con = r->con;
+    char token[CONSOLE_TOKEN_HEX + 1], id[CONSOLE_TOKEN_HEX + 1], csrf[CONSOLE_TOKEN_HEX + 1];
+    console_token(token);
+    console_token(csrf);
+    s_session_id(token, id);
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&con->db_lock);
+    int rc = console_store_session_new(con->db, id, name, csrf, now);
+    if (rc == 0)
+        console_store_login_ok(con->db, name, now);
+    pthread_mutex_unlock(&con->db_lock);
+    if (rc) {
+        console_page_error(r, 503);
+        return -1;
+    }
+    s_set_cookie(r, s_cookie_name(con), token, -1);
+    return 0;
+}
+
 /* s_login_post - check the form, the throttles and the password */
 static void s_login_post(console_req_t *r)
 {
@@ -218,20 +266,10 @@ static void s_login_post(console_req_t *r)
         goto done;
     }
     struct sockaddr_storage ss;
-    const struct sockaddr *peer = console_http_peer(r, &ss);
-    char addr[64] = "-";
-    if (peer)
-        inet_ntop(peer->sa_family,
-                  peer->sa_family == AF_INET6
-                      ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
-                      : (const void *)&((const struct sockaddr_in *)peer)->sin_addr,
-                  addr, sizeof addr);
-    int retry = 0;
-    if (!ratelimit_hit(con->login_rate, peer, clock_mono_ms(), &retry)) {
-        log_warn("event=login_throttled addr=%s retry_s=%d", addr, retry);
-        s_too_many(r, retry);
+    char addr[64];
+    console_auth_peer(r, &ss, addr, sizeof addr);
+    if (console_auth_throttled(r))
         goto done;
-    }
     if (!name_ok || !console_name_ok(name) || !pw_ok || !*pw) {
         s_login_page(r, 200, next, "login_failed", name_ok ? name : NULL);
         goto done;
@@ -249,8 +287,12 @@ static void s_login_post(console_req_t *r)
         s_too_many(r, locked);
         goto done;
     }
-    /* slow by design (Argon2id): outside db_lock, so others go on */
-    int good = crypto_pwhash_str_verify(found == 1 ? hash : con->dummy_hash, pw, strlen(pw)) == 0;
+    /* slow by design (Argon2id): outside db_lock, so others go on.  An
+     * account whose one-time link is not used yet has no password ("!"):
+     * checked against the dummy, so it takes as long as any other */
+    int real = found == 1 && strncmp(hash, "$argon2id$", 10) == 0;
+    int good = crypto_pwhash_str_verify(real ? hash : con->dummy_hash, pw, strlen(pw)) == 0 &&
+               real;
     if (!(found == 1 && good)) {
         if (found == 1) {
             pthread_mutex_lock(&con->db_lock);
@@ -261,21 +303,9 @@ static void s_login_post(console_req_t *r)
         s_login_page(r, 200, next, "login_failed", name);
         goto done;
     }
-    char token[CONSOLE_TOKEN_HEX + 1], id[CONSOLE_TOKEN_HEX + 1], csrf_new[CONSOLE_TOKEN_HEX + 1];
-    console_token(token);
-    console_token(csrf_new);
-    s_session_id(token, id);
-    pthread_mutex_lock(&con->db_lock);
-    int rc = console_store_session_new(con->db, id, name, csrf_new, now);
-    if (rc == 0)
-        console_store_login_ok(con->db, name, now);
-    pthread_mutex_unlock(&con->db_lock);
-    if (rc) {
-        console_page_error(r, 503);
+    if (console_auth_begin(r, name))
         goto done;
-    }
     log_info("event=login user=%s role=%s addr=%s", log_value(name), u.role, addr);
-    s_set_cookie(r, s_cookie_name(con), token, -1);
     s_set_cookie(r, "hark_login", "", 0);
     console_redirect(r, s_next_ok(next) ? next : "/");
 done:

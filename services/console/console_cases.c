@@ -16,6 +16,9 @@
  *   POST /cases/ID/note (text) /assign (assignee: an enabled account or
  *        "") /reopen: case.noted, case.assigned, case.reopened, the same
  *        way; none is mailed to anyone.
+ *   POST /cases/ID/preview (message): the case page again with the email
+ *        the reply would be (console_preview.c), the message kept as the
+ *        staff member's draft; a sent reply deletes the draft.
  *
  * Reads are asked of hark-intake (INTAKE_CASES on [intake] control); the
  * console keeps no copy.  Each form carries a nonce made when the page was
@@ -454,10 +457,29 @@ static void s_customer(console_req_t *r, const json_t *c, json_t *ctx)
     json_object_set_new(ctx, "customer", cust);
 }
 
+/* s_draft - the reply form's draft (when nothing was typed) and preview
+ * (stolen) into act */
+static void s_draft(console_req_t *r, const json_t *c, json_t *act, const char *typed,
+                    json_t *preview)
+{
+    int64_t saved = 0;
+    char *draft = typed || !S(c, "id") ? NULL : console_draft_get(r, S(c, "id"), &saved);
+    if (draft) {
+        char when[40];
+        s_when(saved, when, sizeof when);
+        json_object_set_new(act, "message", json_string(draft));
+        json_object_set_new(act, "draft_saved", json_string(when));
+        free(draft);
+    }
+    if (preview)
+        json_object_set_new(act, "preview", preview);
+}
+
 /* s_show - the case page of c (borrowed), with an error beside the form
- * that failed (form: reply or retag; word: the error's) and what was typed */
+ * that failed (form: reply or retag; word: the error's) and what was typed,
+ * and a reply's preview (stolen; NULL none) */
 static void s_show(console_req_t *r, const json_t *c, unsigned status, const char *form,
-                   const char *word, const char *typed)
+                   const char *word, const char *typed, json_t *preview)
 {
     int64_t now = clock_now_ms();
     json_t *row = s_row(r, c, now);
@@ -530,12 +552,15 @@ static void s_show(console_req_t *r, const json_t *c, unsigned status, const cha
         if (typed)
             json_object_set_new(act, form && strcmp(form, "note") == 0 ? "note_text" : "message",
                                 json_string(typed));
+        s_draft(r, c, act, typed, preview);
+        preview = NULL;
         json_object_set_new(ctx, "act", act);
     }
     const char *done = console_http_arg(r, "done");
     if (done && (!strcmp(done, "reply") || !strcmp(done, "retag") || !strcmp(done, "resolve") ||
                  !strcmp(done, "note") || !strcmp(done, "assign") || !strcmp(done, "reopen")))
         json_object_set_new(ctx, "done", json_string(s_word_of(r, "done", done)));
+    json_decref(preview);
     console_page(r, status, "case", "case_title", ctx);
 }
 
@@ -578,7 +603,7 @@ void console_cases_show(console_req_t *r)
     json_t *c = s_case(r, id);
     if (!c)
         return;
-    s_show(r, c, 200, NULL, NULL, NULL);
+    s_show(r, c, 200, NULL, NULL, NULL, NULL);
     json_decref(c);
 }
 
@@ -607,11 +632,39 @@ int console_journal(console_req_t *r, const char *type, const char *key, const j
     return 0;
 }
 
+/* s_preview - POST /cases/ID/preview: the message kept as a draft, and
+ * the case page with the email it would be */
+static void s_preview(console_req_t *r, const char *id)
+{
+    json_t *c = s_case(r, id);
+    if (!c)
+        return;
+    char *m = malloc(S_MESSAGE_MAX + 1);
+    int got = m ? console_form_get(r->body.data, r->body.len, "message", 0, m,
+                                   S_MESSAGE_MAX + 1)
+                : -1;
+    if (got < 0) {
+        s_show(r, c, 400, "reply", "reply_too_long", NULL, NULL);
+    } else {
+        console_draft_put(r, id, m);
+        json_t *mail = m[strspn(m, " \t\r\n")] ? console_preview_mail(r, c, m) : NULL;
+        if (m[strspn(m, " \t\r\n")] && !mail)
+            mail = json_pack("{s:b}", "failed", 1);
+        s_show(r, c, 200, NULL, NULL, m, mail);
+    }
+    free(m);
+    json_decref(c);
+}
+
 void console_cases_action(console_req_t *r)
 {
     char id[80], action[20], nonce[CONSOLE_TOKEN_HEX + 2];
     if (s_split(r, id, action))
         return;
+    if (strcmp(action, "preview") == 0) {
+        s_preview(r, id);
+        return;
+    }
     const char *type = strcmp(action, "reply") == 0     ? EV_CASE_REPLIED
                        : strcmp(action, "retag") == 0   ? EV_CASE_RETAGGED
                        : strcmp(action, "resolve") == 0 ? EV_CASE_RESOLVED
@@ -647,7 +700,7 @@ void console_cases_action(console_req_t *r)
             s_show(r, c, 400, action,
                    got < 0 ? (reply ? "reply_too_long" : "note_too_long")
                            : (reply ? "reply_empty" : "note_empty"),
-                   got == 1 ? m : NULL);
+                   got == 1 ? m : NULL, NULL);
             free(m);
             goto done;
         }
@@ -690,7 +743,7 @@ void console_cases_action(console_req_t *r)
         }
         if (json_array_size(codes) == 0) {
             json_decref(codes);
-            s_show(r, c, 400, "retag", "retag_none", NULL);
+            s_show(r, c, 400, "retag", "retag_none", NULL, NULL);
             goto done;
         }
         json_object_set_new(p, "codes", codes);
@@ -698,6 +751,8 @@ void console_cases_action(console_req_t *r)
     char key[200];
     snprintf(key, sizeof key, "console:%s:%s:%s", action, id, nonce);
     if (console_journal(r, type, key, p, "case") == 0) {
+        if (strcmp(type, EV_CASE_REPLIED) == 0)
+            console_draft_clear(r, id);
         char to[160];
         snprintf(to, sizeof to, "/cases/%s?done=%s", id, action);
         console_redirect(r, to);

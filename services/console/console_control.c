@@ -9,8 +9,11 @@
  * console's.  So hark-console is the only writer of its accounts, as of
  * everything in console.db, and the CLI asks it.  The CLI hashes the
  * password itself (Argon2id, crypto_pwhash_str): the password never crosses
- * a socket, and the console keeps only the hash.  Each change is logged
- * with who made it (by: "cli:<user>").
+ * a socket, and the console keeps only the hash.  Or, with link (`--link`),
+ * no password at all: the console makes a one-time link (console_link.c)
+ * and answers it, for the admin to give the person, who chooses their own.
+ * Each change is logged and kept in the audit (console_link.c) with who
+ * made it (by: "cli:<user>").
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +43,17 @@ static int s_hash_ok(const char *h)
     return h && strncmp(h, "$argon2id$", 10) == 0 && strlen(h) < 128;
 }
 
+/* s_link_reply - a one-time link's URL and end into a reply (none: none) */
+static void s_link_reply(json_t *ok, const char *url, int64_t now)
+{
+    char at[40];
+    if (!*url)
+        return;
+    json_object_set_new(ok, "link", json_string(url));
+    json_object_set_new(ok, "expires_at",
+                        json_string(clock_format(now + CONSOLE_LINK_MS, at, sizeof at)));
+}
+
 json_t *console_control_user_add(service_t *svc, const json_t *req, service_err_t *err)
 {
     console_t *con = service_state(svc);
@@ -54,19 +68,29 @@ json_t *console_control_user_add(service_t *svc, const json_t *req, service_err_
         return service_fail(err, "invalid_request", "role: admin, support or marketer");
     if (locale && !s_locale_ok(locale))
         return service_fail(err, "invalid_request", "locale: a language tag such as en or pl-PL");
-    if (!s_hash_ok(hash))
-        return service_fail(err, "invalid_request", "hash: an Argon2id hash");
+    int link = json_is_true(json_object_get(req, "link"));
+    if (link == (hash != NULL) || (hash && !s_hash_ok(hash)))
+        return service_fail(err, "invalid_request", "hash: an Argon2id hash, or link: true");
     if (!by || !*by)
         return service_fail(err, "invalid_request", "by: who adds the account");
+    char url[600] = "";
+    int64_t now = clock_now_ms();
     pthread_mutex_lock(&con->db_lock);
-    int rc = console_store_user_add(con->db, name, role, locale, hash, by, clock_now_ms());
+    int rc = console_store_user_add(con->db, name, role, locale, link ? "!" : hash, by, now);
+    if (rc == 0)
+        console_audit(con->db, by, "added", name, role, now);
+    if (rc == 0 && link && console_link_new(con, name, now, url, sizeof url))
+        rc = -1;
     pthread_mutex_unlock(&con->db_lock);
     if (rc == 1)
         return service_fail(err, "conflict", "there is an account named %s already", name);
     if (rc < 0)
         return NULL;
-    log_info("event=user_added user=%s role=%s by=%s", log_value(name), role, log_value(by));
-    return json_pack("{s:s,s:s}", "name", name, "role", role);
+    log_info("event=user_added user=%s role=%s link=%s by=%s", log_value(name), role,
+             link ? "yes" : "no", log_value(by));
+    json_t *ok = json_pack("{s:s,s:s}", "name", name, "role", role);
+    s_link_reply(ok, url, now);
+    return ok;
 }
 
 json_t *console_control_user_list(service_t *svc, const json_t *req, service_err_t *err)
@@ -88,21 +112,31 @@ static json_t *s_change(service_t *svc, const json_t *req, service_err_t *err, i
     const char *by = json_string_value(json_object_get(req, "by"));
     if (!console_name_ok(name))
         return service_fail(err, "invalid_request", "name: 1-64 of A-Z a-z 0-9 . _ @ -");
-    if (reset && !s_hash_ok(hash))
-        return service_fail(err, "invalid_request", "hash: an Argon2id hash");
+    int link = reset && json_is_true(json_object_get(req, "link"));
+    if (reset && (link == (hash != NULL) || (hash && !s_hash_ok(hash))))
+        return service_fail(err, "invalid_request", "hash: an Argon2id hash, or link: true");
     if (!by || !*by)
         return service_fail(err, "invalid_request", "by: who changes the account");
+    char url[600] = "";
+    int64_t now = clock_now_ms();
     pthread_mutex_lock(&con->db_lock);
-    int ended = reset ? console_store_user_reset(con->db, name, hash)
+    int ended = reset ? console_store_user_reset(con->db, name, link ? "!" : hash)
                       : console_store_user_disable(con->db, name);
+    if (ended >= 0)
+        console_audit(con->db, by, reset ? "reset" : "disabled", name, NULL, now);
+    if (ended >= 0 && link && console_link_new(con, name, now, url, sizeof url))
+        ended = -2;
     pthread_mutex_unlock(&con->db_lock);
     if (ended == -1)
         return service_fail(err, "not_found", "no account named %s", name);
     if (ended < 0)
         return NULL;
-    log_info("event=%s user=%s sessions_ended=%d by=%s", reset ? "user_reset" : "user_disabled",
-             log_value(name), ended, log_value(by));
-    return json_pack("{s:s,s:i}", "name", name, "sessions_ended", ended);
+    log_info("event=%s user=%s sessions_ended=%d link=%s by=%s",
+             reset ? "user_reset" : "user_disabled", log_value(name), ended, link ? "yes" : "no",
+             log_value(by));
+    json_t *ok = json_pack("{s:s,s:i}", "name", name, "sessions_ended", ended);
+    s_link_reply(ok, url, now);
+    return ok;
 }
 
 json_t *console_control_user_disable(service_t *svc, const json_t *req, service_err_t *err)

@@ -132,14 +132,18 @@ static json_t *s_loop_row(console_req_t *r, const json_t *reason, const json_t *
 {
     char when[40];
     s_when(S(l, "closed_at"), when, sizeof when);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:o}", "id", S(l, "loop"),
+    /* the bar fills with the recipients dealt with, told or skipped, so
+     * it is full when the sending is done */
+    json_int_t handled = json_integer_value(json_object_get(l, "recipients")) -
+                         json_integer_value(json_object_get(l, "pending"));
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:o,s:I}", "id", S(l, "loop"),
                      "title", S(l, "title"), "by", *S(l, "by") ? S(l, "by") : "—", "when", when,
                      "closed_at", S(l, "closed_at"), "reason",
                      s_reason_label(r, S(reason, "reason")), "recipients",
                      json_object_get(l, "recipients"), "sent", json_object_get(l, "sent"),
                      "pending", json_object_get(l, "pending"), "skipped",
                      json_object_get(l, "skipped"), "text_locales",
-                     s_join(json_object_get(l, "text_locales")));
+                     s_join(json_object_get(l, "text_locales")), "handled", handled);
 }
 
 /* s_newest - loops newest first (closed_at is RFC 3339 UTC: it sorts as text) */
@@ -292,8 +296,15 @@ static void s_render(console_req_t *r, unsigned status, const s_form_t *f, const
             json_array_append_new(counts, row);
         }
         json_t *skipped = json_array();
-        json_object_foreach(json_object_get(preview, "skipped"), k, v)
-            json_array_append_new(skipped, json_pack("{s:s,s:O}", "why", k, "count", v));
+        json_object_foreach(json_object_get(preview, "skipped"), k, v) {
+            /* why, in the reader's words (the code itself for one unknown) */
+            char key[80];
+            snprintf(key, sizeof key, "loops_why_%s", k);
+            const char *why = console_word(r, key);
+            json_array_append_new(skipped, json_pack("{s:s,s:O}", "why",
+                                                     strstr(why, "loops_why_") ? k : why,
+                                                     "count", v));
+        }
         json_t *fb = json_array(), *pairs = json_array();
         size_t i;
         json_array_foreach(locales, i, v) {

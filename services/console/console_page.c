@@ -43,7 +43,8 @@ static char *s_read(const char *path)
 }
 
 /* the templates a console needs; a missing one stops it at start */
-static const char *const s_needed[] = {"layout", "login", "cases", "case", "error", NULL};
+static const char *const s_needed[] = {"layout", "login", "cases", "case", "error",
+                                      "users", "welcome", NULL};
 
 int console_page_init(console_t *con)
 {
@@ -106,6 +107,12 @@ int console_page_init(console_t *con)
         log_error("event=bad_template path=%s error=\"cannot read\"", log_value(path));
         return -1;
     }
+    snprintf(path, sizeof path, "%s/console/console.js", dir);
+    con->script = s_read(path);
+    if (!con->script) {
+        log_error("event=bad_template path=%s error=\"cannot read\"", log_value(path));
+        return -1;
+    }
     log_info("event=pages_loaded dir=\"%s/console\" pages=%zu locales=%zu", dir, con->n_pages,
              words_count(con->words));
     return 0;
@@ -120,6 +127,8 @@ void console_page_fini(console_t *con)
     con->n_pages = 0;
     free(con->stylesheet);
     con->stylesheet = NULL;
+    free(con->script);
+    con->script = NULL;
     json_decref(con->word_keys);
     con->word_keys = NULL;
     words_destroy(&con->words);
@@ -191,9 +200,10 @@ void console_page(console_req_t *r, unsigned status, const char *name, const cha
     json_object_set_new(ctx, "lang", json_string(r->locale));
     json_object_set_new(ctx, "title", json_string(console_word(r, title_key)));
     if (r->signed_in) {
-        json_object_set_new(ctx, "user", json_pack("{s:s,s:s,s:s}", "name", r->user.name,
+        json_object_set_new(ctx, "user", json_pack("{s:s,s:s,s:s,s:b}", "name", r->user.name,
                                                    "role", r->user.role, "role_word",
-                                                   console_word(r, r->user.role)));
+                                                   console_word(r, r->user.role), "admin",
+                                                   strcmp(r->user.role, "admin") == 0));
         json_object_set_new(ctx, "csrf", json_string(r->user.csrf));
     }
     char *body = s_render(con, name, ctx);
@@ -253,4 +263,12 @@ void console_page_css(console_req_t *r)
     buf_puts(&r->out, r->con->stylesheet);
     r->status = 200;
     r->content_type = "text/css; charset=utf-8";
+}
+
+void console_page_js(console_req_t *r)
+{
+    buf_reset(&r->out);
+    buf_puts(&r->out, r->con->script);
+    r->status = 200;
+    r->content_type = "text/javascript; charset=utf-8";
 }

@@ -6,11 +6,15 @@
  *           whether it is disabled, and its failed sign-ins in the current
  *           window (fail_count since fail_since), so a restart does not
  *           reset the lockout.
+ *           An account made with a one-time link has no password until the
+ *           link is used: its hash is "!", which no password matches.
  * sessions: one row per signed-in browser.  The id is a BLAKE2b hash of the
  *           cookie's value, not the value: a copy of console.db does not
  *           sign anyone in.  csrf is the token every form of the session
  *           carries.  A session ends session_idle after it was last used or
  *           session_max after it began, whichever is first.
+ *
+ * links, audit, drafts: console_link.c and console_preview.c.
  *
  * Every function is called with the console's db_lock held (console.h):
  * the main thread (CONSOLE_USER_* commands) and the HTTP threads share one
@@ -45,6 +49,31 @@ const char *const console_store_migrations[] = {
     "  seen_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX sessions_user ON sessions(user);",
+    /* 2: one-time links (console_link.c), the accounts' audit (who changed
+     * which account, when) and reply drafts (console_preview.c) */
+    "CREATE TABLE links ("
+    "  id TEXT PRIMARY KEY,"
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER"
+    ");"
+    "CREATE INDEX links_user ON links(user);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  by TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  user TEXT NOT NULL,"
+    "  detail TEXT"
+    ");"
+    "CREATE TABLE drafts ("
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  case_id TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  saved_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, case_id)"
+    ");",
     NULL,
 };
 
@@ -101,9 +130,12 @@ json_t *console_store_user_list(sqlite3 *db)
     return list;
 }
 
-/* s_end_sessions - delete name's sessions; how many, or -1 */
+/* s_end_sessions - delete name's sessions, and its one-time links (a
+ * disable or a reset kills them too); how many sessions, or -1 */
 static int s_end_sessions(sqlite3 *db, const char *name)
 {
+    if (console_link_kill(db, name))
+        return -1;
     sqlite3_stmt *st = db_prepare(db, "DELETE FROM sessions WHERE user = ?");
     if (!st)
         return -1;

@@ -128,11 +128,31 @@ static void s_put(gateway_req_t *r, const char *id)
         json_decref(c);
         return;
     }
+    /* one that can never invite anyone is saved (the campaign in its way
+     * may be the next one changed) but the answer says so */
+    json_t *all = s_list(r, NULL);
+    if (!all) {
+        json_decref(c);
+        return;
+    }
+    char shadow[80];
+    int never = campaign_shadow(all, c, shadow, sizeof shadow);
+    json_decref(all);
     long long off = gateway_journal_one(r, EV_CAMPAIGN_SAVED, c, NULL);
     json_decref(c);
     if (off < 0)
         return;
     json_t *body = json_pack("{s:s,s:I}", "id", id, "offset", (json_int_t)off);
+    if (never) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "this campaign can never invite anyone: %s is tried first (priority, then id)"
+                 " and takes every purchase it would; give this one a smaller priority",
+                 shadow);
+        json_object_set_new(body, "warnings",
+                            json_pack("[{s:s,s:s,s:s,s:s}]", "code", "never_invites", "field",
+                                      "priority", "because", shadow, "message", msg));
+    }
     gateway_json(r, 202, body);
     json_decref(body);
 }

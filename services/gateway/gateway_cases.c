@@ -22,8 +22,11 @@
 /* s_case_exists - 1 when hark-intake knows id, 0 when not (answered
  * 404), -1 when it did not answer (answered 503).  With reply set, a case
  * whose customer cannot be mailed is 0 too (answered 409 no_usable_email):
- * a reply nobody receives must not stop the first-response clock. */
-static int s_case_exists(gateway_req_t *r, const char *id, int reply)
+ * a reply nobody receives must not stop the first-response clock.  With
+ * resolve set, a case already resolved is 0 (answered 409
+ * already_resolved): doing it again would change nothing, and saying so
+ * tells staff someone else got there first. */
+static int s_case_exists(gateway_req_t *r, const char *id, int reply, int resolve)
 {
     json_t *req = json_pack("{s:s}", "id", id);
     char cmd[48] = "";
@@ -35,7 +38,16 @@ static int s_case_exists(gateway_req_t *r, const char *id, int reply)
                                     json_array_get(json_object_get(answer, "cases"), 0),
                                     "unreachable"))
                               : NULL;
-    if (rc == 0) {
+    const json_t *one = rc == 1 ? json_array_get(json_object_get(answer, "cases"), 0) : NULL;
+    const char *status = json_string_value(json_object_get(one, "status"));
+    if (rc == 1 && resolve && status && strcmp(status, "resolved") == 0) {
+        const char *at = json_string_value(json_object_get(one, "resolved_at"));
+        char msg[200];
+        snprintf(msg, sizeof msg, "the case is already resolved%s%s; nothing stored",
+                 at ? " since " : "", at ? at : "");
+        gateway_error(r, 409, "already_resolved", msg, "case", -1);
+        rc = 0;
+    } else if (rc == 0) {
         gateway_error(r, 404, "not_found", "no such case", "case", -1);
     } else if (rc < 0) {
         gateway_relay(r, "intake", NULL, cmd, "");
@@ -128,7 +140,10 @@ static void s_case_action(gateway_req_t *r, const char *id, const char *action)
         }
         json_object_set_new(p, "codes", clean);
     }
-    if (s_case_exists(r, id, strcmp(type, EV_CASE_REPLIED) == 0) != 1)
+    /* a retry with its Idempotency-Key gets the first answer again, so
+     * only a resolve without one is checked against the case's status */
+    if (s_case_exists(r, id, strcmp(type, EV_CASE_REPLIED) == 0,
+                      strcmp(type, EV_CASE_RESOLVED) == 0 && !idem) != 1)
         goto done;
     char key[400];
     if (idem)

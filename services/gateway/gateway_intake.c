@@ -155,6 +155,13 @@ static void s_show(gateway_req_t *r, unsigned status, const s_form_t *f)
         buf_puts(&b, "?customer=");
         buf_html(&b, f->token);
     }
+    /* a language asked for with ?lang= (and not the link's own) goes with
+     * the post, or the error page, the thanks and the acknowledgement
+     * would fall back to the browser's */
+    if (!*f->locale && gateway_arg(r, "lang")) {
+        buf_puts(&b, *f->token ? "&amp;lang=" : "?lang=");
+        buf_html(&b, f->lang);
+    }
     buf_puts(&b, "\"><p><label for=\"reason\">");
     words_html(&b, w, f->lang, "form.reason", NULL);
     buf_puts(&b, "</label></p><select id=\"reason\" name=\"reason\"><option value=\"\">");
@@ -340,6 +347,15 @@ static void s_post(gateway_req_t *r, s_form_t *f)
     f->reason = has_reason == 1 && reason.data && strlen(reason.data) == reason.len ? reason.data
                                                                                    : "";
     f->email = has_email == 1 && email.data && strlen(email.data) == email.len ? email.data : "";
+    /* spaces around an address (pasted) are not part of it, as browsers'
+     * type=email fields agree */
+    while (*f->email == ' ' || *f->email == '\t')
+        f->email++;
+    if (email.data && *f->email) {
+        size_t n = strlen(f->email);
+        while (n && (f->email[n - 1] == ' ' || f->email[n - 1] == '\t'))
+            email.data[(size_t)(f->email - email.data) + --n] = '\0';
+    }
     f->text = "";
     if (has_text < 0 ||
         (has_text == 1 && raw.len &&

@@ -22,10 +22,20 @@
  * form's csrf field is an HMAC of the invite under another purpose, and a
  * POST that carries an Origin must come from [gateway] public_url's origin:
  * either failing is a 403 page.  Everything shown is HTML-escaped, the
- * comment above all; pages need no JavaScript.  The words come from the
+ * comment above all; pages need no JavaScript.
+ *
+ * One click: the page of a score link carries one small script (allowed
+ * by its hash in the page's CSP, nothing else may run) that posts the
+ * form - the clicked score and the csrf field - once the page is visible
+ * in a browser, and then says the answer is saved above the comment box.
+ * A mail scanner that fetches the link (GET, HEAD) runs no script and so
+ * records nothing; without JavaScript the customer presses Send as before.  The words come from the
  * "survey" part of <templates>/<locale>/words.json, in the link's locale.
  */
 #include <ctype.h>
+#include <nettle/base64.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +61,40 @@ typedef struct {
     int score;           /* -1: none chosen */
     const char *comment; /* put back into the box; "" for none */
     const char *err_field, *err_key; /* a 400's field and the word for it, or NULL */
+    int autopost;        /* 1: the page posts its score itself once visible */
 } s_page_t;
+
+/* The one script of the survey page: post the form as it stands (the
+ * clicked score, the csrf field, the comment box) when the page is shown,
+ * once; on success reveal the "saved" line.  Kept tiny and constant so the
+ * CSP can allow exactly it by its hash. */
+static const char s_autopost_js[] =
+    "(function(){var f=document.getElementById('answer'),m=document.getElementById('recorded'),"
+    "done=false;if(!f||!window.fetch||!window.URLSearchParams)return;function go(){"
+    "if(done||document.visibilityState!=='visible')return;done=true;"
+    "fetch(f.action,{method:'POST',credentials:'same-origin',body:new URLSearchParams("
+    "new FormData(f))}).then(function(r){if(r.ok&&m)m.hidden=false;},function(){});}"
+    "go();document.addEventListener('visibilitychange',go);})();";
+
+static pthread_once_t s_csp_once = PTHREAD_ONCE_INIT;
+static char s_csp[300];
+
+/* s_csp_make - the survey page's CSP with the script's hash */
+static void s_csp_make(void)
+{
+    struct sha256_ctx ctx;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    char b64[BASE64_ENCODE_RAW_LENGTH(SHA256_DIGEST_SIZE) + 1];
+    sha256_init(&ctx);
+    sha256_update(&ctx, sizeof s_autopost_js - 1, (const uint8_t *)s_autopost_js);
+    sha256_digest(&ctx, sizeof digest, digest);
+    base64_encode_raw(b64, sizeof digest, digest);
+    b64[sizeof b64 - 1] = '\0';
+    snprintf(s_csp, sizeof s_csp,
+             "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-%s';"
+             " connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
+             b64);
+}
 
 /* s_score - "0".."10" as a number; -1 for anything else (NULL, "", "07x",
  * "+7", "11", and "09" or "00": only the canonical forms, so one answer
@@ -74,11 +117,18 @@ static void s_form_html(gateway_req_t *r, buf_t *b, const s_page_t *p)
 {
     const words_t *w = r->gw->words;
     json_t *shop = json_pack("{s:s}", "shop", r->gw->conf.shop_name);
+    if (p->autopost) {
+        json_t *score = json_pack("{s:i}", "score", p->score);
+        buf_puts(b, "<p id=\"recorded\" role=\"status\" hidden>");
+        words_html(b, w, p->lang, "survey.saved_html", score);
+        buf_puts(b, "</p>");
+        json_decref(score);
+    }
     buf_puts(b, "<form method=\"post\" action=\"");
     /* relative to /s/<token>: the same URL, also when public_url has a path
      * prefix in front of the gateway */
     buf_html(b, p->token);
-    buf_puts(b, "\"><fieldset><legend><h2>");
+    buf_puts(b, "\" id=\"answer\"><fieldset><legend><h2>");
     words_html(b, w, p->lang, "survey.question", shop);
     buf_puts(b, "</h2></legend><div class=\"scores\">");
     for (int i = 0; i <= 10; i++)
@@ -123,8 +173,15 @@ static void s_show(gateway_req_t *r, unsigned status, const s_page_t *p)
     words_html(&b, r->gw->words, p->lang, "survey.title", NULL);
     buf_puts(&b, "</h1>");
     s_form_html(r, &b, p);
+    if (p->autopost) {
+        buf_puts(&b, "<script>");
+        buf_puts(&b, s_autopost_js);
+        buf_puts(&b, "</script>");
+    }
     gateway_pages_show(r, status, p->lang, words_get(r->gw->words, p->lang, "survey.title"),
                        b.data ? b.data : "");
+    if (p->autopost && pthread_once(&s_csp_once, s_csp_make) == 0)
+        r->csp = s_csp;
     buf_free(&b);
 }
 
@@ -432,9 +489,15 @@ void gateway_survey(gateway_req_t *r)
          * this link, so there is nothing to answer */
         gateway_pages_say(r, 404, lang, "survey.title", NULL, "survey.gone", NULL);
     } else {
+        /* a score link opened in a browser answers with one click (the
+         * page's script); a link already answered with that score is not
+         * answered again */
+        pg.autopost = pg.score >= 0 && strcmp(r->method, "GET") == 0;
         if (status && strcmp(status, "answered") == 0) {
             /* the answer given, to change it; the link's score wins */
             json_t *last = json_object_get(inv, "score");
+            if (json_is_integer(last) && pg.score == (int)json_integer_value(last))
+                pg.autopost = 0;
             if (pg.score < 0 && json_is_integer(last))
                 pg.score = (int)json_integer_value(last);
             const char *c = json_string_value(json_object_get(inv, "comment"));

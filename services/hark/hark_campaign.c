@@ -8,7 +8,11 @@
  *                            append campaign.saved with by = "cli:$USER";
  *                            a relationship campaign's segment is set with
  *                            segment.locales=en,pl, segment.purchased_within=90d,
- *                            segment.attributes.NAME=VALUE (empty: removed)
+ *                            segment.attributes.NAME=VALUE (empty: removed);
+ *                            priority=N orders post-purchase campaigns (1 is
+ *                            tried first); a campaign that another one tried
+ *                            before it would always take is saved with a
+ *                            warning that it can never invite anyone
  *
  * A change is an event like the admin API's, checked against the same
  * schema (proto/events/campaign.saved.json) before it is appended.
@@ -45,8 +49,8 @@ static int s_list(cli_t *cli)
         json_decref(list);
         return 0;
     }
-    printf("%-24s %-8s %-7s %-6s %-20s %-7s %s\n", "id", "enabled", "delay", "sample",
-           "products", "source", "by");
+    printf("%-24s %-8s %-8s %-7s %-6s %-20s %-7s %s\n", "id", "enabled", "priority", "delay",
+           "sample", "products", "source", "by");
     /* relationship campaigns have no delay, sample or products: their
      * line says when they run instead */
     size_t i;
@@ -75,12 +79,19 @@ static int s_list(cli_t *cli)
                    json_string_value(json_object_get(c, "source")), by ? by : "-");
             continue;
         }
-        printf("%-24s %-8s %-7s %-6.2f %-20s %-7s %s\n",
+        printf("%-24s %-8s %-8lld %-7s %-6.2f %-20s %-7s %s\n",
                json_string_value(json_object_get(c, "id")),
                json_is_true(json_object_get(c, "enabled")) ? "yes" : "no",
+               (long long)json_integer_value(json_object_get(c, "priority")),
                json_string_value(json_object_get(c, "delay")),
                json_number_value(json_object_get(c, "sample_rate")), products,
                json_string_value(json_object_get(c, "source")), by ? by : "-");
+        const char *because =
+            json_string_value(json_object_get(json_object_get(c, "never_invites"), "because"));
+        if (because)
+            printf("%-24s never invites anyone: %s is tried first and takes every purchase it"
+                   " would (priority, then id)\n",
+                   "", because);
     }
     json_decref(list);
     return 0;
@@ -117,6 +128,11 @@ static json_t *s_value(const char *key, const char *v)
                : strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0
                    ? json_false()
                    : NULL;
+    if (strcmp(key, "priority") == 0) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        return *v && !*end && n >= 1 && n <= 1000 ? json_integer(n) : NULL;
+    }
     if (strcmp(key, "sample_rate") == 0) {
         char *end;
         double d = strtod(v, &end);
@@ -174,6 +190,34 @@ static int s_segment_set(json_t *c, const char *key, const char *v)
     return rc;
 }
 
+/* s_warn_shadow - say on stderr when the campaign about to be saved can
+ * never invite anyone (common/campaign.c: campaign_shadow); saving goes
+ * on, since the campaign in its way may be the next one changed */
+static void s_warn_shadow(cli_t *cli, const json_t *c)
+{
+    json_t *all = s_campaigns(cli, NULL);
+    char by[80];
+    if (all && campaign_shadow(all, c, by, sizeof by)) {
+        json_t *o = NULL, *x;
+        size_t i;
+        json_array_foreach(all, i, x) {
+            if (strcmp(json_string_value(json_object_get(x, "id")), by) == 0)
+                o = x;
+        }
+        fprintf(stderr,
+                "hark: warning: campaign %s can never invite anyone: %s (priority %lld) is tried"
+                " first and takes every purchase it would; give %s a smaller priority, e.g."
+                " priority=%lld\n",
+                json_string_value(json_object_get(c, "id")), by,
+                (long long)json_integer_value(json_object_get(o, "priority")),
+                json_string_value(json_object_get(c, "id")),
+                json_integer_value(json_object_get(o, "priority")) > 1
+                    ? (long long)json_integer_value(json_object_get(o, "priority")) - 1
+                    : 1LL);
+    }
+    json_decref(all);
+}
+
 /* s_set - change some settings of a campaign (or make it) */
 static int s_set(cli_t *cli)
 {
@@ -195,9 +239,10 @@ static int s_set(cli_t *cli)
     json_object_del(c, "runs");
     json_object_del(c, "next_run");
     json_object_del(c, "last_run");
+    json_object_del(c, "never_invites");
     /* kind=...: the view's settings of the other kind go (what the
      * command line gives is then checked as it is) */
-    static const char *const post_only[] = {"delay", "sample_rate", "products", NULL};
+    static const char *const post_only[] = {"delay", "sample_rate", "products", "priority", NULL};
     static const char *const rel_only[] = {"start", "every", "segment", "spread", NULL};
     for (int i = 2; i < cli->argc; i++) {
         if (strncmp(cli->argv[i], "kind=", 5) != 0)
@@ -270,6 +315,8 @@ static int s_set(cli_t *cli)
         json_decref(v);
         free(text);
     }
+    if (!bad)
+        s_warn_shadow(cli, c);
     return hark_save(cli, "campaign", EV_CAMPAIGN_SAVED, id, by, c, bad, msg);
 }
 

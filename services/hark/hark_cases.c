@@ -351,6 +351,20 @@ static int s_action(cli_t *cli, const char *what)
         json_decref(p);
         return 1;
     }
+    /* resolving a resolved case (or reopening an open one) changes
+     * nothing: say so rather than journal it */
+    const char *status = json_string_value(json_object_get(c, "status"));
+    int resolved = status && strcmp(status, "resolved") == 0;
+    if ((strcmp(type, EV_CASE_RESOLVED) == 0 && resolved) ||
+        (strcmp(type, EV_CASE_REOPENED) == 0 && status && !resolved)) {
+        const char *at = json_string_value(json_object_get(c, "resolved_at"));
+        fprintf(stderr, "hark: cases %s %s: the case is %s%s%s; nothing stored\n", what, id,
+                resolved ? "already resolved" : "not resolved", resolved && at ? " since " : "",
+                resolved && at ? at : "");
+        json_decref(c);
+        json_decref(p);
+        return 1;
+    }
     json_decref(c);
     return s_journal(cli, type, p);
 }
@@ -363,7 +377,32 @@ static int s_link(cli_t *cli)
         return 2;
     }
     const char *locale = cli->argc == 4 && strcmp(cli->argv[2], "--locale") == 0 ? cli->argv[3]
-                                                                                : "";
+                                                                                : NULL;
+    /* links for a customer Hark has never heard of would lead to forms
+     * whose cases have nobody to answer: ask the mailer (its contact copy)
+     * first, and take the customer's own language unless told */
+    json_t *req = json_pack("{s:s}", "customer_id", cli->argv[1]);
+    int rc = 0;
+    json_t *who = req ? hark_ask(cli, config_get(cli->cfg, "mailer", "control"),
+                                 CMD_MAILER_CONTACT, CMD_MAILER_CONTACT_OK, req, "hark-mailer",
+                                 "cases link", &rc)
+                      : NULL;
+    json_decref(req);
+    if (!who)
+        return rc ? rc : 1;
+    if (!json_is_true(json_object_get(who, "known"))) {
+        fprintf(stderr, "hark: cases link: Hark knows no customer \"%s\" (send a customer event"
+                        " for them first)\n",
+                cli->argv[1]);
+        json_decref(who);
+        return 1;
+    }
+    const char *loc = json_string_value(json_object_get(who, "locale"));
+    char theirs[40];
+    snprintf(theirs, sizeof theirs, "%s", loc ? loc : "");
+    json_decref(who);
+    if (!locale)
+        locale = theirs;
     char key[128];
     if (keys_from_config(cli->cfg, "hark", "token_key", "token", key, sizeof key)) {
         fprintf(stderr, "hark: no [hark] token_key (start Hark once to generate it)\n");

@@ -83,6 +83,50 @@ static json_t *s_vars(const char *file)
     return v;
 }
 
+/* s_sample - merge the template's sample variables (templates/
+ * samples.json, as the service asking for that mail gives them) into
+ * vars; 1 when there were some.  Without them an invite previews with no
+ * score links, which looks like a broken template. */
+static int s_sample(const char *tdir, const char *name, json_t *vars)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/samples.json", tdir);
+    json_t *all = json_load_file(path, 0, NULL);
+    json_t *mine = json_object_get(all, name);
+    int found = json_is_object(mine);
+    if (found)
+        json_object_update_missing(vars, mine);
+    json_decref(all);
+    return found;
+}
+
+/* s_warn_missing - name on stderr the variables the template looks up
+ * that vars does not give (they render empty) */
+static void s_warn_missing(render_t *r, const s_args_t *a, const json_t *vars)
+{
+    json_t *names = json_array(), *v;
+    char err[256];
+    if (!names || render_names(r, a->template_name, a->locale ? a->locale : "", names, err,
+                               sizeof err)) {
+        json_decref(names);
+        return;
+    }
+    char list[512] = "";
+    size_t i, n = 0;
+    json_array_foreach(names, i, v) {
+        const char *name = json_string_value(v);
+        if (json_object_get(vars, name))
+            continue;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", n++ ? ", " : "", name);
+    }
+    if (n)
+        fprintf(stderr, "hark: warning: %s uses %s, which %s not give: %s empty\n",
+                a->template_name, list, a->vars_file ? "--vars does" : "the sample does",
+                n > 1 ? "they render" : "it renders");
+    json_decref(names);
+}
+
 /* s_preview - render locally and print */
 static int s_preview(cli_t *cli, s_args_t *a)
 {
@@ -93,17 +137,21 @@ static int s_preview(cli_t *cli, s_args_t *a)
     json_t *vars = s_vars(a->vars_file);
     if (!vars)
         return 2;
+    const char *tdir = config_get(cli->cfg, "mailer", "templates");
+    if (!a->vars_file && s_sample(tdir, a->template_name, vars))
+        fprintf(stderr, "hark: no --vars: the sample variables of %s/samples.json\n", tdir);
     if (!json_object_get(vars, "shop_name"))
         json_object_set_new(vars, "shop_name",
                             json_string(config_get(cli->cfg, "mailer", "shop_name")));
     char err[256];
-    render_t *r = render_new(config_get(cli->cfg, "mailer", "templates"),
+    render_t *r = render_new(tdir,
                              config_get(cli->cfg, "mailer", "default_locale"), err, sizeof err);
     if (!r) {
         fprintf(stderr, "hark: %s\n", err);
         json_decref(vars);
         return 1;
     }
+    s_warn_missing(r, a, vars);
     rendered_t out = {0};
     int rc = render_message(r, a->template_name, a->locale ? a->locale : "", vars, &out, err,
                             sizeof err);

@@ -7,7 +7,10 @@
  * The password is read from standard input (its first line; with no echo
  * when that is a terminal), never from the command line, where `ps` and the
  * shell's history would show it.  It is hashed here with Argon2id
- * (libsodium's crypto_pwhash_str) and only the hash is sent.
+ * (libsodium's crypto_pwhash_str) and only the hash is sent.  With --link
+ * no password is read: hark-console makes a one-time link ([console]
+ * public_url/welcome/TOKEN, 24 hours, single use) and this prints it, for
+ * the admin to give the person, who chooses their own password there.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -97,14 +100,24 @@ static void s_print_list(const json_t *r)
     }
 }
 
+/* s_print_link - a one-time link of reply r, and how long it works */
+static void s_print_link(const json_t *r)
+{
+    const char *link = json_string_value(json_object_get(r, "link"));
+    const char *until = json_string_value(json_object_get(r, "expires_at"));
+    if (link)
+        printf("one-time link (works once, until %s):\n%s\n", until ? until : "?", link);
+}
+
 /* s_usage - the user commands' usage */
 static int s_usage(void)
 {
     fprintf(stderr, "usage: hark user add NAME --role admin|support|marketer [--locale L]"
-                    "   (password on stdin)\n"
+                    " [--link]   (password on stdin, or a one-time link)\n"
                     "       hark user list [--json]\n"
                     "       hark user disable NAME\n"
-                    "       hark user reset NAME   (new password on stdin)\n");
+                    "       hark user reset NAME [--link]   (new password on stdin, or a"
+                    " one-time link)\n");
     return 2;
 }
 
@@ -128,12 +141,15 @@ int hark_user(cli_t *cli)
     json_t *r = NULL;
     if (strcmp(sub, "add") == 0) {
         const char *role = NULL, *locale = NULL;
+        int link = 0;
         for (int i = 2; i < cli->argc; i++) {
             const char *o = cli->argv[i], *v = i + 1 < cli->argc ? cli->argv[i + 1] : NULL;
             if (strcmp(o, "--role") == 0 && v)
                 role = cli->argv[++i];
             else if (strcmp(o, "--locale") == 0 && v)
                 locale = cli->argv[++i];
+            else if (strcmp(o, "--link") == 0)
+                link = 1;
             else
                 return s_usage();
         }
@@ -142,10 +158,10 @@ int hark_user(cli_t *cli)
             fprintf(stderr, "hark: user add: --role admin, support or marketer\n");
             return 2;
         }
-        if ((rc = s_hash(hash)) != 0)
+        if (!link && (rc = s_hash(hash)) != 0)
             return rc;
-        json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role", role, "hash", hash,
-                                "by", by);
+        json_t *req = json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "by", by);
+        json_object_set_new(req, link ? "link" : "hash", link ? json_true() : json_string(hash));
         if (locale)
             json_object_set_new(req, "locale", json_string(locale));
         r = hark_ask(cli, ep, CMD_CONSOLE_USER_ADD, CMD_CONSOLE_USER_ADD_OK, req, "hark-console",
@@ -153,24 +169,29 @@ int hark_user(cli_t *cli)
         json_decref(req);
         if (r)
             printf("user %s added (%s)\n", name, role);
+        s_print_link(r);
     } else if (strcmp(sub, "disable") == 0 || strcmp(sub, "reset") == 0) {
         int reset = sub[0] == 'r';
-        if (cli->argc != 2)
+        int link = reset && cli->argc == 3 && strcmp(cli->argv[2], "--link") == 0;
+        if (cli->argc != 2 + link)
             return s_usage();
-        if (reset && (rc = s_hash(hash)) != 0)
+        if (reset && !link && (rc = s_hash(hash)) != 0)
             return rc;
         json_t *req = json_pack("{s:s,s:s}", "name", name, "by", by);
         if (reset)
-            json_object_set_new(req, "hash", json_string(hash));
+            json_object_set_new(req, link ? "link" : "hash",
+                                link ? json_true() : json_string(hash));
         r = hark_ask(cli, ep, reset ? CMD_CONSOLE_USER_RESET : CMD_CONSOLE_USER_DISABLE,
                      reset ? CMD_CONSOLE_USER_RESET_OK : CMD_CONSOLE_USER_DISABLE_OK, req,
                      "hark-console", reset ? "user reset" : "user disable", &rc);
         json_decref(req);
         if (r)
             printf("user %s %s; %lld session%s ended\n", name,
-                   reset ? "has a new password" : "disabled",
+                   !reset ? "disabled" : link ? "has no password until the link is used"
+                                              : "has a new password",
                    (long long)json_integer_value(json_object_get(r, "sessions_ended")),
                    json_integer_value(json_object_get(r, "sessions_ended")) == 1 ? "" : "s");
+        s_print_link(r);
     } else {
         return s_usage();
     }

@@ -139,9 +139,10 @@ static json_t *s_tagged(const reasons_t *r, const char *case_id, const char *cid
     return p;
 }
 
-static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *id,
-                   const char *cid, const s_contact_t *w, const int *idx, const char *locale,
-                   int64_t due, const char *text, const char *order, const char *channel);
+static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *kind,
+                   const char *id, const char *cid, const s_contact_t *w, const int *idx,
+                   const char *locale, int64_t due, const char *text, const char *order,
+                   const char *channel);
 
 /* s_bind_answer - the case id, text and score (NULL when absent) as ?1..?3:
  * the check whether an answer changed and its update bind them alike */
@@ -239,8 +240,33 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
         return 0;
     s_contact_t who;
     s_contact(db, *cid ? cid : NULL, &who);
-    return s_mails(s, ev, c, id, *cid ? cid : NULL, &who, idx, *locale ? locale : NULL, due,
-                   text, NULL, NULL);
+    return s_mails(s, ev, c, "nps", id, *cid ? cid : NULL, &who, idx, *locale ? locale : NULL,
+                   due, text, NULL, NULL);
+}
+
+/* s_known_address - for a web: customer (one a public form made from an
+ * address), the id of a customer of the shop with that address
+ * (case-folded), the first by id: 1 with it in out, 0 when none, -1 */
+static int s_known_address(sqlite3 *db, const json_t *cust, char *out, size_t len)
+{
+    const char *id = json_string_value(json_object_get(cust, "id"));
+    const char *email = json_string_value(json_object_get(cust, "email"));
+    if (!id || strncmp(id, "web:", 4) != 0 || !email || !*email)
+        return 0;
+    char low[330];
+    contacts_lower(email, low, sizeof low);
+    sqlite3_stmt *st = db_prepare(db, "SELECT id FROM customers WHERE lower(email) = ?1"
+                                      " AND id NOT LIKE 'web:%' ORDER BY id LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, low, -1, SQLITE_TRANSIENT);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(out, len, "%s", s_col(st, 0));
+        rc = 1;
+    }
+    db_finish(st);
+    return rc;
 }
 
 /* s_open - a complaint, cancellation or NPS comment becomes a case */
@@ -250,10 +276,16 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     const json_t *p = ev->payload;
     const reasons_t *r = s->reasons;
     json_t *cust = json_object_get(p, "customer");
-    if (cust && contacts_upsert(db, cust))
-        return -1;
     const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                         cust ? "id" : "customer_id"));
+    /* one person, one customer: a form's web: customer whose address Hark
+     * knows under the shop's id is that customer (her case, her language,
+     * one loop email) */
+    char same[160];
+    if (cust && s_known_address(db, cust, same, sizeof same) == 1)
+        cid = same;
+    else if (cust && contacts_upsert(db, cust))
+        return -1;
     const char *text = json_string_value(json_object_get(p, "text"));
     const char *code = json_string_value(json_object_get(p, "reason_code"));
     const char *order = json_string_value(json_object_get(p, "order_id"));
@@ -359,14 +391,15 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
         return -1;
     if (quiet)
         return 0;
-    return s_mails(s, ev, c, id, cid, &who, idx, locale, due, text, order, channel);
+    return s_mails(s, ev, c, kind, id, cid, &who, idx, locale, due, text, order, channel);
 }
 
 /* s_mails - a case's acknowledgement to the customer and alert to the
  * team (keys intake/<offset of ev>/ack, /alert) */
-static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *id,
-                   const char *cid, const s_contact_t *w, const int *idx, const char *locale,
-                   int64_t due, const char *text, const char *order, const char *channel)
+static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const char *kind,
+                   const char *id, const char *cid, const s_contact_t *w, const int *idx,
+                   const char *locale, int64_t due, const char *text, const char *order,
+                   const char *channel)
 {
     const reasons_t *r = s->reasons;
     const reasons_team_t *team = reasons_team(r, reasons_get(r, (size_t)idx[0])->team);
@@ -399,6 +432,10 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
             json_object_set_new(vars, "channel", json_string(channel));
         if (text && *text)
             json_object_set_new(vars, "text", json_string(text));
+        /* the alert names what came in: a cancellation is not a complaint */
+        if (strcmp(kind, "cancellation") == 0 || strcmp(kind, "nps") == 0)
+            json_object_set_new(vars, strcmp(kind, "nps") == 0 ? "nps_comment" : "cancellation",
+                                json_true());
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
                                  "complaint_alert", "category", "alert", "vars", vars);
         if (consumer_emit(c, ev, EV_MAIL_REQUESTED, "alert", mail))

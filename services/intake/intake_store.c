@@ -54,6 +54,8 @@ const char *const intake_store_migrations[] = {
     "CREATE INDEX cases_assignee ON cases(assignee);"
     "ALTER TABLE notes ADD COLUMN source_offset INTEGER;"
     "CREATE UNIQUE INDEX notes_source ON notes(source_offset) WHERE source_offset IS NOT NULL;",
+    /* a form's address is looked up among the known customers */
+    "CREATE INDEX customers_email ON customers(lower(email));",
     NULL,
 };
 

@@ -106,6 +106,20 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
     } else {
         return -1;
     }
+    /* one email per address: two customer ids with one address (a web
+     * form's and the shop's) are one person, told once */
+    if (strcmp(status, "sent") == 0) {
+        sup = db_prepare(db, "SELECT 1 FROM recipients WHERE loop = ?1 AND address = ?2"
+                             " AND rowid != ?3 LIMIT 1");
+        if (!sup)
+            return -1;
+        sqlite3_bind_text(sup, 1, r->loop, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(sup, 2, email, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(sup, 3, r->rowid);
+        if (sqlite3_step(sup) == SQLITE_ROW)
+            status = "same_address";
+        db_finish(sup);
+    }
     if (strcmp(status, "sent") == 0) {
         st = db_prepare(db, s_told_sql);
         if (!st)
@@ -136,7 +150,7 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
             return -1;
     }
     st = db_prepare(db, "UPDATE recipients SET status = ?2, locale = ?3, told_at = ?4,"
-                        " text_locale = ?5 WHERE rowid = ?1");
+                        " text_locale = ?5, address = ?6 WHERE rowid = ?1");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, r->rowid);
@@ -145,6 +159,8 @@ static int s_decide(sqlite3 *db, const loop_send_conf_t *conf, const s_pending_t
     sqlite3_bind_int64(st, 4, now);
     if (tl && strcmp(status, "sent") == 0)
         sqlite3_bind_text(st, 5, tl, -1, SQLITE_TRANSIENT);
+    if (strcmp(status, "sent") == 0)
+        sqlite3_bind_text(st, 6, email, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     if (strcmp(status, "sent") != 0)
@@ -324,11 +340,17 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
     json_t *first = json_object(); /* locale: its first customer, whose email is the sample */
     long long customers = 0;
     char sample_cid[160] = "", sample_locale[64] = "";
+    json_t *seen = json_object(); /* addresses counted: one email each */
     while (sqlite3_step(st) == SQLITE_ROW) {
+        char low[330];
+        contacts_lower(s_col(st, 2), low, sizeof low);
         const char *why = !s_col(st, 2) || !*s_col(st, 2) ? "no_address"
                           : s_col(st, 3) && strcmp(s_col(st, 3), "bounced") == 0 ? "bounced"
                           : s_col(st, 3)                                          ? "unsubscribed"
+                          : json_object_get(seen, low)                            ? "same_address"
                                                                                   : NULL;
+        if (!why)
+            json_object_set_new(seen, low, json_true());
         json_t *tally = why ? skipped : locales;
         const char *k = why ? why : s_col(st, 1);
         json_object_set_new(tally, k,
@@ -341,6 +363,7 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
         }
     }
     db_finish(st);
+    json_decref(seen);
     /* which text each locale reads: its own, or the fallback */
     const json_t *texts = json_object_get(req, "texts");
     json_t *text_of = json_object();

@@ -54,6 +54,10 @@ const char *const loop_store_migrations[] = {
      * (NULL: the fallback) */
     "ALTER TABLE loops ADD COLUMN texts TEXT;"
     "ALTER TABLE recipients ADD COLUMN text_locale TEXT;",
+    /* the address a recipient was told at (lower case): one email per
+     * address and loop, however many customer ids share it */
+    "ALTER TABLE recipients ADD COLUMN address TEXT;"
+    "CREATE INDEX recipients_address ON recipients(loop, address) WHERE address IS NOT NULL;",
     NULL,
 };
 

@@ -12,25 +12,38 @@
 /* mailer_control_contact - MAILER_CONTACT {customer_id?, address?}: whether
  * the suppression list holds the address (given, else the contact copy's
  * email), and why.  Hark Console shows it on a case, so staff know whether
- * the customer can be mailed before they write. */
+ * the customer can be mailed before they write.  With customer_id, known
+ * and locale say whether a customer event for it arrived and its
+ * language (`hark cases link` makes links only for a known customer, in
+ * their language). */
 json_t *mailer_control_contact(service_t *svc, const json_t *req, service_err_t *err)
 {
     (void)err;
     sqlite3 *db = service_db(svc);
     const char *cid = json_string_value(json_object_get(req, "customer_id"));
     const char *given = json_string_value(json_object_get(req, "address"));
-    char addr[330] = "", low[330];
+    char addr[330] = "", low[330], locale[40] = "";
+    int known = 0;
     if (given)
         snprintf(addr, sizeof addr, "%s", given);
-    sqlite3_stmt *st = !given && cid ? db_prepare(db, "SELECT email FROM customers WHERE id = ?")
-                                     : NULL;
+    sqlite3_stmt *st =
+        cid ? db_prepare(db, "SELECT email, locale FROM customers WHERE id = ?") : NULL;
     if (st) {
         sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            snprintf(addr, sizeof addr, "%s", (const char *)sqlite3_column_text(st, 0));
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            known = 1;
+            if (!given && sqlite3_column_text(st, 0))
+                snprintf(addr, sizeof addr, "%s", (const char *)sqlite3_column_text(st, 0));
+            if (sqlite3_column_text(st, 1))
+                snprintf(locale, sizeof locale, "%s", (const char *)sqlite3_column_text(st, 1));
+        }
         db_finish(st);
     }
     json_t *out = json_pack("{s:b}", "suppressed", 0);
+    if (cid)
+        json_object_set_new(out, "known", json_boolean(known));
+    if (*locale)
+        json_object_set_new(out, "locale", json_string(locale));
     if (!*addr)
         return out;
     json_object_set_new(out, "address", json_string(addr));

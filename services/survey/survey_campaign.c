@@ -141,8 +141,23 @@ json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char
             json_array_append_new(list, v);
     }
     db_finish(st);
+    /* which can never invite: asked of every campaign, not of the one
+     * listed alone */
+    json_t *all = list;
+    if (id) {
+        json_t *every = survey_campaign_list(db, set, NULL);
+        all = json_incref(json_object_get(every, "campaigns"));
+        json_decref(every);
+    }
     size_t i;
     json_t *v;
+    json_array_foreach(list, i, v) {
+        char by[80];
+        if (campaign_shadow(all, v, by, sizeof by))
+            json_object_set_new(v, "never_invites", json_pack("{s:s}", "because", by));
+    }
+    if (all != list)
+        json_decref(all);
     json_array_foreach(list, i, v) {
         json_t *counts = json_object();
         sqlite3_stmt *c = db_prepare(db, "SELECT status, count(*) FROM invites"
@@ -181,14 +196,15 @@ int survey_campaign_get(sqlite3 *db, const survey_config_t *set, const char *id,
     return rc;
 }
 
-/* survey_campaign_pick - the first enabled campaign, in id order, whose
- * products the purchase matches */
+/* survey_campaign_pick - the first enabled campaign, in priority then id
+ * order, whose products the purchase matches */
 int survey_campaign_pick(sqlite3 *db, const survey_config_t *set, const json_t *purchase,
                          campaign_t *out, char *err, size_t len)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE enabled = 1 AND kind = 'post_purchase'"
-                                      " ORDER BY id");
+                                      " ORDER BY coalesce(json_extract(settings, '$.priority'),"
+                                      " " CAMPAIGN_PRIORITY_TEXT "), id");
     if (!st)
         return -1;
     int found = 0;

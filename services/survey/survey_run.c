@@ -142,10 +142,14 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
 {
     const json_t *locales = json_object_get(c->segment, "locales");
     const json_t *attrs = json_object_get(c->segment, "attributes");
-    sqlite3_stmt *st = db_prepare(db, "SELECT id, email, locale, timezone, attributes"
+    /* one invite per address: customers that share one (a web form's and
+     * the shop's id of one person) are asked once, as the first by id
+     * (SQLite takes the bare columns from the row min() picked) */
+    sqlite3_stmt *st = db_prepare(db, "SELECT min(id), email, locale, timezone, attributes"
                                       " FROM customers WHERE email IS NOT NULL"
                                       " AND email <> '' AND (?1 IS NULL OR"
-                                      " last_purchase_at >= ?1) ORDER BY id");
+                                      " last_purchase_at >= ?1) GROUP BY lower(email)"
+                                      " ORDER BY 1");
     if (!st)
         return -1;
     if (c->purchased_within >= 0) /* a zero (saved before it was refused) is nobody */

@@ -99,6 +99,42 @@ def test_campaigns__the_first_matching_campaign_in_id_order_asks_once(h, smtp):
     assert len(msgs) == 2
 
 
+def test_campaigns__priority_orders_them_and_one_that_can_never_invite_is_told(h, smtp):
+    put(h, "post-purchase", delay="2s")  # every purchase, priority 100 (the default)
+    st, body = admin(h, "PUT", "/v1/campaigns/tea-lovers", {"delay": "2s", "products": ["tea-1"]})
+    assert st == 202, body
+    (w,) = body["warnings"]
+    assert w["code"] == "never_invites" and w["because"] == "post-purchase"
+    assert w["field"] == "priority" and "smaller priority" in w["message"]
+    wait_for(lambda: campaign(h, "tea-lovers").get("never_invites") == {"because": "post-purchase"},
+             what="the list to say tea-lovers never invites")
+    assert campaign(h, "post-purchase")["priority"] == 100
+    assert "never_invites" not in campaign(h, "post-purchase")
+    listing = h.hark("campaign", "list").stdout
+    assert "never invites anyone: post-purchase" in listing
+    # a warning on the command line too, and the way out
+    r = h.hark("campaign", "set", "tea-lovers", "delay=3s")
+    assert "can never invite anyone" in r.stderr and "priority=99" in r.stderr
+    r = h.hark("campaign", "set", "tea-lovers", "priority=10")
+    assert "never" not in r.stderr, r.stderr
+    wait_for(lambda: campaign(h, "tea-lovers").get("priority") == 10, what="priority applied")
+    assert "never_invites" not in campaign(h, "tea-lovers")
+    buy(h, "t1", "t1@example.com", "o-t1", ["TEA-1"])
+    buy(h, "m1", "m1@example.com", "o-m1", ["MUG-2"])
+    smtp.wait_messages(2)
+    wait_for(lambda: campaign(h, "tea-lovers")["counts"] == {"sent": 1}
+             and campaign(h, "post-purchase")["counts"] == {"sent": 1},
+             what="tea to tea-lovers, the mug to post-purchase")
+    # a product list inside an earlier one's is shadowed too; a bad priority is a 400
+    st, body = admin(h, "PUT", "/v1/campaigns/green-tea",
+                     {"delay": "2s", "products": ["TEA-1"], "priority": 50})
+    assert st == 202 and body["warnings"][0]["because"] == "tea-lovers"
+    for bad in (0, 1001, "1", 2.5):
+        st, r = admin(h, "PUT", "/v1/campaigns/x", {"delay": "2s", "priority": bad})
+        assert st == 400 and r["error"]["field"] == "priority", (bad, r)
+    assert h.hark("campaign", "set", "x", "priority=0", check=False).returncode == 2
+
+
 def test_campaigns__sample_rate_0_and_disabled_campaigns_send_nothing(h, smtp):
     put(h, "post-purchase", delay="2s", sample_rate=0)
     for i in range(5):

@@ -103,6 +103,15 @@ def customer(h, cid, email, locale="en", name="Anna"):
     assert st == 202, body
 
 
+def link_(h, cid, *args, locale="en"):
+    """`hark cases link` for a customer Hark knows (it refuses one it does
+    not): the customer event first, then the links once the mailer has it"""
+    customer(h, cid, cid + "@example.com", locale=locale)
+    wait_for(lambda: h.hark("cases", "link", cid, *args, check=False).returncode == 0,
+             what="hark-mailer to know " + cid)
+    return h.hark("cases", "link", cid, *args).stdout
+
+
 def complain(h, data, kind="complaint"):
     st, body = h.post_events({"type": kind, "data": data})
     assert st == 202, body
@@ -204,6 +213,10 @@ def test_intake__explicit_code_beats_keywords_unknown_code_is_400_and_ack_alert_
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)", text(ack))  # when they hear back
     alerts = {re.search(r"C\d+", m["Subject"]).group(0): m for m in msgs if to(m) != "anna@example.com"}
     assert to(alerts[c_explicit]) == "billing@example.com"
+    # the alert names what came in
+    assert alerts[c_explicit]["Subject"].startswith("New complaint " + c_explicit)
+    assert alerts[c_zh]["Subject"].startswith("New cancellation " + c_zh)
+    assert alerts[c_detractor]["Subject"].startswith("New NPS comment " + c_detractor)
     assert to(alerts[c_ru]) == "logistics@example.com"
     assert "ДОСТАВКА опоздала" in text(alerts[c_ru])
     h.stop()
@@ -256,6 +269,16 @@ def test_intake__staff_reply_retag_resolve_and_loop_closed_are_journaled(make_ha
     # resolve through the CLI
     h.hark("cases", "resolve", a)
     wait_for(lambda: show(h, a)["status"] == "resolved", what="resolved")
+    # doing it again is said, not silently journaled again
+    before = len(h.hark("tail", "--from", "0", "--type", "case.resolved").stdout.splitlines())
+    again = h.hark("cases", "resolve", a, check=False)
+    assert again.returncode == 1 and "already resolved" in again.stderr, again
+    st, body = admin(h, "POST", "/v1/cases/%s/resolve" % a, {})
+    assert st == 409 and body["error"]["code"] == "already_resolved", body
+    assert body["error"]["field"] == "case" and "nothing stored" in body["error"]["message"]
+    reopen = h.hark("cases", "reopen", b, check=False)
+    assert reopen.returncode == 1 and "not resolved" in reopen.stderr
+    assert len(h.hark("tail", "--from", "0", "--type", "case.resolved").stdout.splitlines()) == before
     assert [c["id"] for c in cases(h, "--status", "resolved")] == [a]
     assert [c["id"] for c in cases(h, "--status", "open")] == [b]
     assert [c["id"] for c in cases(h, "--reason", "price")] == [b, a]
@@ -359,7 +382,7 @@ def form_fields(html):
 def test_intake__forms_refuse_bad_input_and_store_nothing_then_journal_a_good_post(
         make_hark, tmp_path, smtp):
     h = start(make_hark, tmp_path, smtp, form_rate="12")
-    link = h.hark("cases", "link", "c4", "--locale", "pl").stdout.split()[1]
+    link = link_(h, "c4", "--locale", "pl").split()[1]
     path = link[link.index("/cancel"):]
     st, _, page = h.request("GET", path)
     page = page.decode()
@@ -412,6 +435,30 @@ def test_intake__forms_refuse_bad_input_and_store_nothing_then_journal_a_good_po
     assert st == 404
     codes = [post({"reason": "price", "csrf": csrf})[0] for _ in range(3)]
     assert codes[-1] == 429
+    h.stop()
+
+
+def test_intake__a_form_in_the_language_asked_for_keeps_it_through_the_post(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "en"}
+    st, _, page = h.request("GET", "/feedback?lang=pl", None, {"Accept-Language": "en"})
+    page = page.decode()
+    assert st == 200 and '<html lang="pl"' in page
+    action = re.search(r'<form method="post" action="([^"]*)"', page).group(1)
+    assert action == "feedback?lang=pl", action
+    csrf = form_fields(page)["csrf"]
+    st, _, data = h.request("POST", "/" + action, urllib.parse.urlencode(
+        {"csrf": csrf, "email": "ola@example.com"}).encode(), form)
+    assert st == 400 and "Wybierz powód lub opisz, co się stało." in data.decode()
+    st, _, data = h.request("POST", "/" + action, urllib.parse.urlencode(
+        {"text": "Paczka szła prawie miesiąc", "email": "ola@example.com", "csrf": csrf}).encode(),
+        form)
+    assert st == 200 and "Otrzymaliśmy Twoją wiadomość" in data.decode()
+    ev = h.fetch_all(types=["complaint"])
+    assert ev[0]["payload"]["customer"]["locale"] == "pl"
+    (ack,) = [m for m in smtp.wait_messages(2) if to(m) == "ola@example.com"]
+    assert ack["Subject"].startswith("Otrzymaliśmy Twoje zgłoszenie nr C"), ack["Subject"]
     h.stop()
 
 
@@ -469,7 +516,7 @@ def test_intake__a_form_posted_twice_opens_one_case_a_changed_one_another(make_h
     # a browser re-POSTs a form on refresh or after a lost answer: the same
     # form (same csrf token) with the same fields is one complaint, not two
     h = start(make_hark, tmp_path, smtp)
-    link = h.hark("cases", "link", "c5", "--locale", "en").stdout.split()[1]
+    link = link_(h, "c5", "--locale", "en").split()[1]
     path = link[link.index("/cancel"):]
     st, _, page = h.request("GET", path)
     assert st == 200
@@ -748,17 +795,78 @@ def test_intake__long_addresses_get_distinct_web_ids(make_hark, tmp_path, smtp):
     h.stop()
 
 
+def test_intake__cases_link_is_for_a_known_customer_in_their_own_language(
+        make_hark, tmp_path, smtp):
+    h = start(make_hark, tmp_path, smtp)
+    r = h.hark("cases", "link", "nobody-1", check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert 'Hark knows no customer "nobody-1"' in r.stderr
+    out = link_(h, "c-zh", locale="zh-CN")  # no --locale: theirs
+    st, _, page = h.request("GET", out.split()[0][out.index("/feedback"):])
+    assert st == 200 and '<html lang="zh' in page.decode(), page[:300]
+    out = link_(h, "c-zh2", "--locale", "pl", locale="zh")  # told: as told
+    st, _, page = h.request("GET", out.split()[1][out.split()[1].index("/cancel"):])
+    assert st == 200 and '<html lang="pl"' in page.decode()
+    h.stop()
+
+
 def test_intake__one_customer_link_posted_from_many_addresses_has_one_limit(
         make_hark, tmp_path, smtp):
     # the limit is per address and, for a customer's own link, per customer:
     # a link passed around a botnet is held back as one address would be
     h = start(make_hark, tmp_path, smtp, form_rate="4")
-    link = h.hark("cases", "link", "c9", "--locale", "en").stdout.split()[0]
+    link = link_(h, "c9", "--locale", "en").split()[0]
     path = link[link.index("/feedback"):]
     codes = [_post_from(h, "127.0.10.%d" % (i + 1), path)[0] for i in range(6)]
     assert codes == [403] * 4 + [429] * 2, codes
     # another customer's link, and the anonymous form, are not held back
-    other = h.hark("cases", "link", "c10").stdout.split()[0]
+    other = link_(h, "c10").split()[0]
     assert _post_from(h, "127.0.10.1", other[other.index("/feedback"):])[0] == 403
     assert _post_from(h, "127.0.10.9", "/feedback")[0] == 403
+    h.stop()
+
+
+def test_intake__one_person_one_customer_a_form_from_a_known_address_and_one_loop_email(
+        make_hark, tmp_path, smtp):
+    """A /feedback post from Anna@Example.com is the shop's customer c-en
+    (anna@example.com), not a new web: one; two shop ids with one address
+    get one loop email; the dry run counts the address once."""
+    conf = intake_conf(tmp_path, smtp.port)
+    h = make_hark(services=SERVICES + ("loop",), conf=conf)
+    customer(h, "c-en", "anna@example.com", locale="en", name="Anna")
+    customer(h, "c-twin", "ANNA@example.com", locale="en", name="Anna (old account)")
+    customer(h, "c-pl", "ola@example.pl", locale="pl", name="Ola")
+    wait_for(lambda: h.hark("cases", "link", "c-twin", check=False).returncode == 0,
+             what="the customers known")
+    st, _, page = h.request("GET", "/feedback?lang=en")
+    csrf = form_fields(page.decode())["csrf"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    st, _, _ = h.request("POST", "/feedback", urllib.parse.urlencode(
+        {"text": "My parcel is late, still waiting", "email": " Anna@Example.com",
+         "csrf": csrf}).encode(), form)
+    assert st == 200
+    complain(h, {"customer_id": "c-twin", "text": "Delivery is late again"})
+    complain(h, {"customer_id": "c-pl", "text": "Dostawa spóźniona"})
+    wait_for(lambda: len(cases(h)) == 3, what="three cases")
+    by_cust = sorted(c["customer_id"] for c in cases(h))
+    assert by_cust == ["c-en", "c-pl", "c-twin"], by_cust  # no web:anna@example.com
+    reason = next(c["codes"][0] for c in cases(h) if c["customer_id"] == "c-en")
+    wait_for(lambda: h.hark("loop", "close", "--reason", reason, "--title", "Faster",
+                            "--message-file", "/dev/null", "--dry-run", "--json",
+                            check=False).returncode in (0, 2), what="hark-loop answering")
+    msg = tmp_path / "m.md"
+    msg.write_text("We changed couriers.")
+    def preview():
+        r = h.hark("loop", "close", "--reason", reason, "--title", "Faster", "--message-file",
+                   str(msg), "--dry-run", "--json", check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+    wait_for(lambda: preview().get("customers") == 2, what="the loop's view of three cases")
+    p = preview()
+    assert p["skipped"] == {"same_address": 1}, p
+    h.hark("loop", "close", "--reason", reason, "--title", "Faster", "--message-file", str(msg))
+    wait_for(lambda: len([m for m in smtp.messages() if "Faster" in m["Subject"]]) == 2,
+             what="two loop emails")
+    time.sleep(1)
+    told = sorted(to(m).lower() for m in smtp.messages() if "Faster" in m["Subject"])
+    assert told == ["anna@example.com", "ola@example.pl"], told
     h.stop()

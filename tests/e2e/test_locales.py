@@ -117,6 +117,10 @@ def test_a_locale_folder_added_at_run_time_is_served_with_no_c_change(make_hark,
     assert ev["payload"] == {"invite": "inv-de", "score": 9, "locale": "de-DE"}
 
     # the cancellation form from a customer's link, with the reasons' German labels
+    st, body = h.post_events({"type": "customer", "data": {"id": "c1", "email": "c1@example.com"}})
+    assert st == 202, body
+    wait_for(lambda: h.hark("cases", "link", "c1", check=False).returncode == 0,
+             what="hark-mailer to know c1")
     link = h.hark("cases", "link", "c1", "--locale", "de").stdout.split()[1]
     st, _, page = h.request("GET", link[link.index("/cancel"):])
     text = page.decode()

@@ -239,6 +239,28 @@ def test_preview_prints_subject_text_and_html_without_sending(mailer, smtp, tmp_
     assert smtp.messages() == []
 
 
+def test_preview_without_vars_shows_the_sample_and_missing_vars_are_named(mailer, tmp_path):
+    import html.parser
+    r = mailer.hark("mail", "preview", "--template", "nps_invite", "--locale", "ru")
+    assert "no --vars: the sample variables of" in r.stderr and "warning" not in r.stderr
+    text, html_part = r.stdout.split("--- html ---")
+    links = []
+
+    class Links(html.parser.HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                links.append(dict(attrs).get("href"))
+    Links().feed(html_part)
+    scores = [u for u in links if u and "/s/SAMPLE?score=" in u]
+    assert len(scores) == 11, links  # every score is a link, 0 to 10
+    assert "Locale: ru" in r.stdout
+    v = tmp_path / "vars.json"
+    v.write_text(json.dumps({"name": "Bo"}))
+    r = mailer.hark("mail", "preview", "--template", "nps_invite", "--vars", str(v))
+    assert "warning: nps_invite uses order_number, scores, which --vars does not give" in r.stderr
+    assert "/s/SAMPLE" not in r.stdout
+
+
 def test_kill9_mailer_while_sending_loses_nothing_and_repeats_at_most_one_per_kill(make_hark, smtp):
     h = make_hark(services=SERVICES, conf=mail_conf(smtp.port, mailer={"connections": "1",
                                                                        "per_connection": "20"}))

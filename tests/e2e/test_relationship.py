@@ -96,7 +96,8 @@ def test_relationship__the_segment_picks_locale_attributes_and_recent_buyers_spr
                   ("d", "d@example.com", "en", {"tier": "silver"}, 1),      # attribute
                   ("e", "e@example.com", "en", {"tier": "gold"}, None),     # never bought
                   ("f", "f@example.com", "en", {"tier": "gold"}, 100),      # too long ago
-                  ("g", None, "en", {"tier": "gold"}, 1)], now)             # no address
+                  ("g", None, "en", {"tier": "gold"}, 1),                   # no address
+                  ("h", "A@Example.com", "en", {"tier": "gold"}, 1)], now)  # a's address
     start = (now + datetime.timedelta(hours=1)).replace(second=0, microsecond=0)
     put(h, "quarterly", kind="relationship", start=iso(start), spread="3d",
         segment={"locales": ["en"], "attributes": {"tier": "gold"}, "purchased_within": "90d"})
@@ -122,7 +123,7 @@ def test_relationship__the_segment_picks_locale_attributes_and_recent_buyers_spr
     cmd, body = invite(h, rid("quarterly", 1, "c"))
     assert cmd == "SURVEY_INVITE_OK" and body["status"] == "scheduled", body
     assert parse(body["due_at"]) == start + datetime.timedelta(days=1.5)
-    for other in "bdefg":
+    for other in "bdefgh":  # h shares a's address: one invite per address
         assert invite(h, rid("quarterly", 1, other))[0] == "ERROR"
     clock.at(start + datetime.timedelta(days=1.4))
     time.sleep(1.5)

@@ -108,7 +108,9 @@ def test_get_shows_the_form_with_the_score_chosen_and_records_nothing(h):
     assert csrf_of(page) == sign(h.token_key, "survey-form", b"inv-get-1")
     form = re.search(r'<form method="post" action="([^"]*)"', text).group(1)
     assert urllib.parse.urljoin("/s/" + tok, html.unescape(form)) == "/s/" + tok
-    assert "<script" not in text
+    # one script, the one-click post, allowed by its hash and nothing else
+    assert len(re.findall(r"<script>", text)) == 1 and "<script src" not in text
+    assert "'unsafe-inline'" not in hdrs["Content-Security-Policy"].split("script-src")[1]
     # the language falls back to English; no or a bad score selects nothing
     for q in ("", "?score=", "?score=11", "?score=x", "?score=-1", "?score=07x", "?score=09"):
         st, _, page = get(h, link_token(h.token_key, "inv-get-2", locale="xx-YY"), q)
@@ -277,3 +279,60 @@ def test_journal_down_is_a_503_page_and_the_retry_records_once(tmp_path):
         assert ev["payload"] == {"invite": "inv-down", "score": 6, "locale": "pl"}
     finally:
         inst.stop(check=False)
+
+
+def test_one_click_a_browser_records_the_clicked_score_and_a_scanner_does_not(h):
+    """The score link's page posts its score itself once a browser shows it
+    (a script the CSP allows by hash); a scanner's GET or HEAD records
+    nothing.  Then the comment, and a later click replaces the score."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    def mine():
+        return [e["payload"] for e in answers(h) if e["payload"]["invite"] == "inv-click-1"]
+
+    tok = link_token(h.token_key, "inv-click-1", locale="pl")
+    for method in ("GET", "HEAD", "GET"):
+        assert get(h, tok, "?score=9", method)[0] == 200
+    st, hdrs, page = get(h, tok, "?score=9")
+    (script,) = re.findall(rb"<script>(.*?)</script>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
+    csp = hdrs["Content-Security-Policy"]
+    assert "script-src 'sha256-%s'" % digest in csp and "connect-src 'self'" in csp
+    assert b'<p id="recorded" role="status" hidden>' in page
+    assert get(h, tok)[2].count(b"<script") == 0  # no score clicked: nothing to post
+    time.sleep(0.5)
+    assert mine() == []  # scanners: nothing
+
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking", "--disable-component-update", "--no-first-run",
+              "--disable-sync", "--lang=pl"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        drv.get("http://127.0.0.1:%d/s/%s?score=9" % (h.port, tok))
+        wait_for(lambda: drv.find_element(By.ID, "recorded").is_displayed(), 20,
+                 what="the saved line")
+        assert "9" in drv.find_element(By.ID, "recorded").text
+        wait_for(lambda: len(mine()) == 1, what="one answer")
+        assert mine() == [{"invite": "inv-click-1", "score": 9, "locale": "pl"}]
+        # the comment box is still there: tell more, send
+        drv.find_element(By.ID, "comment").send_keys("Szybka dostawa, dziękuję")
+        drv.find_element(By.CSS_SELECTOR, "form#answer button[type=submit]").click()
+        wait_for(lambda: len(mine()) == 2, what="the answer with its comment")
+        assert mine()[-1] == {"invite": "inv-click-1", "score": 9, "locale": "pl",
+                              "comment": "Szybka dostawa, dziękuję"}
+        # a later click on another score replaces it
+        drv.get("http://127.0.0.1:%d/s/%s?score=4" % (h.port, tok))
+        wait_for(lambda: len(mine()) == 3, what="the changed score")
+        assert mine()[-1]["score"] == 4
+        logs = [m["message"] for m in drv.get_log("browser")
+                if "Content Security" in m["message"] or "Refused" in m["message"]]
+        assert logs == []
+    finally:
+        drv.quit()
