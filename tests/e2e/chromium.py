@@ -23,7 +23,9 @@ def chromium(lang="en", width=1280, height=800):
     opts = Options()
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--hide-scrollbars", "--lang=" + lang, "--window-size=%d,%d" % (width, height)):
+              "--disable-background-networking", "--disable-component-update", "--no-first-run",
+              "--disable-sync", "--hide-scrollbars", "--lang=" + lang,
+              "--window-size=%d,%d" % (width, height)):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
