@@ -102,7 +102,7 @@ FUZZ_SECONDS ?= 60
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: golden fuzz fuzz-build deps-fuzz bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz deps-node bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config check-walls san man
 .DEFAULT_GOAL := all
 
@@ -224,22 +224,32 @@ endef
 deps:
 	$(call APT_INSTALL,$(DEB_BUILD))
 
-deps-test: deps
+AXE_INSTALLED := tests/e2e/axe/node_modules/.package-lock.json
+deps-test: deps $(AXE_INSTALLED)
 	$(call APT_INSTALL,$(DEB_TEST))
 
 deps-fuzz: deps
 	$(call APT_INSTALL,$(DEB_FUZZ))
 
-deps-bench: deps-test
+deps-bench: deps-test deps-node
 	$(call APT_INSTALL,$(DEB_BENCH))
-	@# Node.js and npm for the nodemailer baseline of the mail benchmark; only
-	@# when there is no node/npm at all (a NodeSource nodejs already has npm,
-	@# and Debian's npm package would conflict with it)
+
+# Node.js and npm: axe-core for the accessibility tests, and the nodemailer
+# baseline of the mail benchmark.  Only when there is no node/npm at all (a
+# NodeSource nodejs already has npm, and Debian's npm package would conflict
+# with it).
+deps-node:
 	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
 	  echo "installing: nodejs npm"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; \
 	fi
+
+# axe-core, the version tests/e2e/axe/package-lock.json pins, into
+# tests/e2e/axe/node_modules/ (not in git): again when the lock file is newer
+$(AXE_INSTALLED): tests/e2e/axe/package-lock.json tests/e2e/axe/package.json | deps-node
+	cd tests/e2e/axe && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # --- run ----------------------------------------------------------------------
 run: deps

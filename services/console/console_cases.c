@@ -379,6 +379,9 @@ static void s_show(console_req_t *r, const json_t *c, unsigned status, const cha
     for (int i = 0; keys[i]; i++)
         if (S(c, keys[i]) && *S(c, keys[i]))
             json_object_set_new(row, keys[i], json_string(S(c, keys[i])));
+    /* what they said is marked with their language, so a screen reader reads it so */
+    if (S(c, "locale") && *S(c, "locale"))
+        json_object_set_new(row, "lang", json_string(S(c, "locale")));
     if (json_is_integer(json_object_get(c, "score")))
         json_object_set(row, "score", json_object_get(c, "score"));
     json_t *codes = json_array(), *notes = json_array(), *v;

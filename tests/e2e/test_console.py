@@ -182,7 +182,8 @@ def db_bytes(h):
     return out
 
 
-def start_console(tmp_path, smtp_port=None, clock=None, intake=None, **console):
+def start_console(tmp_path, smtp_port=None, clock=None, intake=None, services=SERVICES,
+                  **console):
     reasons = tmp_path / "reasons.conf"
     reasons.write_text(REASONS)
     port = free_port()
@@ -193,7 +194,7 @@ def start_console(tmp_path, smtp_port=None, clock=None, intake=None, **console):
     conf["console"].update(console)
     d = tmp_path / ("h-%d" % port)
     d.mkdir()
-    h = Hark(d, SERVICES, conf)
+    h = Hark(d, services, conf)
     h.console_port = port
     h.console_origin = "http://127.0.0.1:%d" % port
     if clock is not None:
@@ -788,55 +789,6 @@ def test_console__hark_cases_note_assign_reopen_and_the_intake_filters(con, tmp_
     cmd, r = con.call(con.endpoint("intake.ctl"), "INTAKE_CASES", {"assignee": ""})
     ids = [x["id"] for x in r["cases"]]
     assert other in ids and case not in ids
-
-
-# --- a real browser ---------------------------------------------------------
-def test_console__chromium_signs_in_follows_next_and_replies_to_a_case(con):
-    """Debian's Chromium, headless, through chromedriver: what the pages do
-    in a browser that applies the CSP, the cookie flags and Origin."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-
-    case = complain(con, "chrome-c", "my parcel is late <b>again</b>\nsecond line")
-    case_page(_signed_in(con), case)
-    opts = Options()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--lang=en"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    try:
-        drv.get(con.console_origin + "/cases/" + case)
-        assert "/login?next=%2Fcases%2F" + case in drv.current_url
-        drv.find_element(By.ID, "username").send_keys("ada")
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, "form.login button").click()
-        wait_for(lambda: drv.current_url.endswith("/cases/" + case), 20, what="the case")
-        assert drv.find_element(By.TAG_NAME, "h1").text == "Case " + case
-        said = drv.find_element(By.CSS_SELECTOR, "blockquote.said")
-        assert "late <b>again</b>\nsecond line" in said.text  # text, not markup
-        assert drv.find_elements(By.CSS_SELECTOR, "blockquote.said b") == []
-        # the stylesheet applied under the CSP
-        assert said.value_of_css_property("white-space") == "pre-wrap"
-        drv.find_element(By.ID, "message").send_keys("We are on it.")
-        drv.find_element(By.CSS_SELECTOR, "form[action$='/reply'] button").click()
-        wait_for(lambda: "done=reply" in drv.current_url, 20, what="the reply's redirect")
-        assert drv.find_element(By.CSS_SELECTOR, ".done").text
-        csp = [m["message"] for m in drv.get_log("browser") if "Content Security" in m["message"]]
-        assert csp == []
-    finally:
-        drv.quit()
-    replies = [e for e in con.fetch_all(["case.replied"]) if e["payload"]["case"] == case]
-    assert [e["payload"]["by"] for e in replies] == ["user:ada"]
-
-
-def _signed_in(h, name="ada"):
-    b = Browser(h.console_port)
-    assert b.login(name)[0] == 303
-    return b
 
 
 def test_console__pages_speak_the_accounts_language_else_the_browsers(con):

@@ -368,20 +368,12 @@ def test_console_js__is_served_under_the_csp_and_fetches_only_the_console(con):
 def test_preview__chromium_shows_the_live_preview_as_one_types_and_keeps_the_draft(con):
     """Debian's Chromium, headless: /console.js runs under the console's
     CSP, previews as one types, and what was typed survives a reload."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
+    from chromium import chromium
     case = complain(con, "live-c", "nothing arrived", locale="pl")
     case_page(signed_in(con, "ada"), case)
-    opts = Options()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--lang=en"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv = chromium("en")
     try:
         drv.get(con.console_origin + "/login?next=/cases/" + case)
         drv.find_element(By.ID, "username").send_keys("ada")

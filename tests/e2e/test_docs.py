@@ -150,6 +150,11 @@ def test_shipped_config_sets_only_known_keys():
         assert (section, key) in known, (section, key)
 
 
+def _blocks(text, heading):
+    """the shell blocks of the README's section under heading"""
+    return re.findall(r"```sh\n(.*?)```", text.split(heading, 1)[1].split("\n## ", 1)[0], re.S)
+
+
 def test_readme_walk_through_runs_as_written(make_hark):
     """The ten-minute walk, block by block in one shell, against a real
     instance: bin/, config/ and templates/ are the repository's, var/ is the
@@ -159,6 +164,9 @@ def test_readme_walk_through_runs_as_written(make_hark):
     walk = text.split("## Ten minutes with Hark", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", walk, re.S)
     assert len(blocks) >= 8
+    # KEY and post() come from the five minutes before it (not its complaint)
+    five = _blocks(text, "## Five minutes to the console")
+    blocks = [b for b in five if "post() {" in b] + blocks
     h = make_hark(services=("journal", "gateway", "mailer", "survey", "milestone", "intake", "loop"),
                   conf={"milestone": {"interval": "1s"}})
     for name, target in (("bin", BIN), ("config", os.path.join(ROOT, "config")),
@@ -193,4 +201,44 @@ def test_readme_walk_through_runs_as_written(make_hark):
                                    "loop_closed", "nps_invite"]
     told = [e["payload"]["customer_id"] for e in h.fetch_all(["loop.notified"])]
     assert sorted(told) == ["c42", "c7"]
+    h.stop()
+
+
+def test_readme_five_minutes_to_the_console_run_as_written(make_hark):
+    """From `make run` to the first complaint in Hark Console's inbox: the
+    section's blocks in one shell against a real instance (the repository's
+    bin/, config/ and templates/), then the console signed in to with the
+    README's own name and password, over HTTP."""
+    from test_console import Browser
+    from harness import free_port
+    text = read("README.md")
+    blocks = _blocks(text, "## Five minutes to the console")
+    assert len(blocks) == 3 and "bin/hark user add" in blocks[0]
+    name, password = re.search(r"printf '%s\\n' '([^']+)' \| bin/hark user add (\w+) ",
+                               blocks[0]).group(2, 1)
+    console_port = free_port()
+    h = make_hark(services=("journal", "gateway", "mailer", "intake", "console"),
+                  conf={"console": {"listen": "127.0.0.1:%d" % console_port,
+                                    "public_url": "http://127.0.0.1:%d" % console_port}})
+    for d, target in (("bin", BIN), ("config", os.path.join(ROOT, "config")),
+                      ("templates", os.path.join(ROOT, "templates"))):
+        os.symlink(target, os.path.join(h.dir, d))
+    script = "set -e -o pipefail\n" + "\n".join(blocks)
+    script = script.replace("127.0.0.1:8080", "127.0.0.1:%d" % h.port)
+    p = subprocess.run(["bash", "-c", script], cwd=h.dir, capture_output=True, text=True,
+                       env=dict(os.environ, HARK_CONFIG=h.config), timeout=120)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+    case = "C%d" % json.loads(p.stdout.strip().splitlines()[-1])["offsets"][0]
+    # the browser the README opens, at the console's address, signed in as it says
+    assert "http://127.0.0.1:8081" in text.split("## Five minutes to the console", 1)[1]
+    b = Browser(console_port)
+    st, hdr, _, _ = b.login(name, password)
+    assert st == 303, st
+
+    def listed():
+        st, _, page, _ = b.get("/cases")
+        return page if st == 200 and 'href="/cases/%s"' % case in page else None
+    page = wait_for(listed, 30, what="the README's complaint in the inbox")
+    row = [r for r in page.split("<tr") if 'href="/cases/%s"' % case in r][0]
+    assert "logistics" in row and "Damaged item" in row and "c1" in row
     h.stop()

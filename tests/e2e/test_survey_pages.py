@@ -285,10 +285,9 @@ def test_one_click_a_browser_records_the_clicked_score_and_a_scanner_does_not(h)
     """The score link's page posts its score itself once a browser shows it
     (a script the CSP allows by hash); a scanner's GET or HEAD records
     nothing.  Then the comment, and a later click replaces the score."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+
+    from chromium import chromium
 
     def mine():
         return [e["payload"] for e in answers(h) if e["payload"]["invite"] == "inv-click-1"]
@@ -306,14 +305,7 @@ def test_one_click_a_browser_records_the_clicked_score_and_a_scanner_does_not(h)
     time.sleep(0.5)
     assert mine() == []  # scanners: nothing
 
-    opts = Options()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--disable-background-networking", "--disable-component-update", "--no-first-run",
-              "--disable-sync", "--lang=pl"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv = chromium("pl")
     try:
         drv.get("http://127.0.0.1:%d/s/%s?score=9" % (h.port, tok))
         wait_for(lambda: drv.find_element(By.ID, "recorded").is_displayed(), 20,
