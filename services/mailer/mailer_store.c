@@ -41,6 +41,11 @@ const char *const mailer_store_migrations[] = {
     "CREATE INDEX messages_due ON messages(status, next_at);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    /* template.saved, numbered per (locale, name); source NULL: the file */
+    "CREATE TABLE template_versions(id INTEGER PRIMARY KEY, locale TEXT NOT NULL,"
+    "  name TEXT NOT NULL, version INTEGER NOT NULL, source TEXT, by TEXT NOT NULL,"
+    "  restored_from INTEGER, offset INTEGER NOT NULL UNIQUE, saved_at INTEGER NOT NULL,"
+    "  UNIQUE(locale, name, version));",
     NULL,
 };
 
