@@ -143,3 +143,75 @@ def test_templates__saved_version_outlives_kill_9_and_a_rebuild_from_the_journal
     assert templates(h, name="test", locale="en")["templates"][0]["version"] == 1
     msgs = len(smtp.messages())
     assert send(h, smtp, msgs + 1, to="after@example.com")["Subject"] == "Fresh words for Anna"
+
+
+def admin(h, method, path, body=None, key=None, actor=None):
+    hdrs = {"Authorization": "Bearer " + (key or h.admin_key)}
+    if actor:
+        hdrs["X-Hark-Actor"] = actor
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+    st, _, data = h.request(method, path, body, hdrs)
+    return st, json.loads(data) if data else None
+
+
+def test_templates__api_put_is_what_the_next_email_carries_and_get_shows_the_history(h, smtp):
+    st, body = admin(h, "GET", "/v1/templates")
+    assert st == 200
+    rows = {(t["name"], t["locale"]): t for t in body["templates"]}
+    assert rows[("test", "ru")]["version"] == 0 and rows[("test", "ru")]["file"] is True
+    assert ("_footer", "en") not in rows and not any(loc == "console" for _, loc in rows)
+    pid = h.pid("mailer")
+    st, body = admin(h, "PUT", "/v1/templates/ru/test", {"source": NEW.replace("Fresh", "Свежие")},
+                     actor="olga")
+    assert st == 202, body
+    assert body["locale"] == "ru" and body["name"] == "test" and body["offset"] > 0
+    applied(h, body["offset"])
+    msg = send(h, smtp, 1, to="oleg@example.ru", locale="ru", name="Олег")
+    assert msg["Subject"] == "Свежие words for Олег"
+    assert h.pid("mailer") == pid
+    st, one = admin(h, "GET", "/v1/templates/ru/test")
+    assert st == 200 and one["version"] == 1 and one["by"] == "api:olga"
+    assert one["source"].startswith("---\nsubject: Свежие") and one["history"][0]["version"] == 1
+    st, file_ = admin(h, "GET", "/v1/templates/ru/test?version=0")
+    assert st == 200 and "Свежие" not in file_["source"] and file_["shown"] == 0
+    (ev,) = h.fetch_all(types=["template.saved"])
+    assert ev["payload"]["by"] == "api:olga" and ev["payload"]["locale"] == "ru"
+    # back to the file, through the API
+    st, body = admin(h, "PUT", "/v1/templates/ru/test", {"default": True, "restored_from": 1})
+    assert st == 202, body
+    applied(h, body["offset"])
+    assert "Свежие" not in send(h, smtp, 2, to="oleg@example.ru", locale="ru")["Subject"]
+
+
+def test_templates__api_refuses_bad_text_naming_the_field_and_line(h):
+    cases = [
+        ({"source": UNCLOSED}, "source", 6),
+        ({"source": "---\nsubject:   \n---\nbody\n"}, "source", 2),
+        ({"source": ""}, "source", None),
+        ({}, "source", None),
+        ({"source": NEW, "by": "me"}, "by", None),
+        ({"source": "x" * 70000}, "source", None),
+    ]
+    for body, field, line in cases:
+        st, r = admin(h, "PUT", "/v1/templates/en/test", body)
+        assert st == 400, (body, r)
+        assert r["error"]["field"] == field, r
+        assert r["error"].get("line") == line, r
+    st, r = admin(h, "PUT", "/v1/templates/en/nosuch", {"source": NEW})
+    assert st == 400 and r["error"]["field"] == "name"
+    st, r = admin(h, "PUT", "/v1/templates/xx/test", {"source": NEW})
+    assert st == 400 and r["error"]["field"] == "locale"
+    st, r = admin(h, "PUT", "/v1/templates/console/test", {"source": NEW})
+    assert st == 400 and r["error"]["field"] == "locale"
+    st, r = admin(h, "GET", "/v1/templates/en/nosuch")
+    assert st == 404
+    st, r = admin(h, "GET", "/v1/templates/en")
+    assert st == 404
+    st, r = admin(h, "GET", "/v1/templates", key="wrong")
+    assert st == 401
+    st, r = admin(h, "PUT", "/v1/templates/en/test", {"source": NEW}, key=h.ingest_key)
+    assert st == 401
+    st, _, _ = h.request("DELETE", "/v1/templates/en/test")
+    assert st == 405
+    assert h.fetch_all(types=["template.saved"]) == []
