@@ -10,7 +10,8 @@
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
- *           (by "user:NAME"), which hark-loop applies.
+ *           (by "user:NAME"), which hark-loop applies; template.saved (by
+ *           "user:NAME"), which hark-mailer applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css              the one stylesheet
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -23,6 +24,10 @@
  *             GET  /loops  GET /loops/ID      the loop report, one close's
  *             GET, POST /loops/new            progress; closing a loop
  *                  (admin, support; console_loops.c, with hark-loop)
+ *             GET  /templates  GET, POST /templates/LOCALE/NAME  GET
+ *                  /templates.js  the email templates: list, editor with
+ *                  live preview, save, restore (admin, marketer;
+ *                  console_templates.c, with hark-mailer)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
@@ -105,6 +110,10 @@ static const struct {
     {"GET", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_new},
     {"POST", "/loops/new", S_ADMIN | S_SUPPORT, console_loops_post},
     {"GET", "/loops/", S_STAFF, console_loops_show},
+    {"GET", "/templates", S_ADMIN | S_MARKETER, console_templates_list},
+    {"GET", "/templates/", S_ADMIN | S_MARKETER, console_templates_show},
+    {"POST", "/templates/", S_ADMIN | S_MARKETER, console_templates_post},
+    {"GET", "/templates.js", S_ADMIN | S_MARKETER, console_templates_js},
 };
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@ template.saved; hark-mailer applies it and the next email (a real SMTP
 server, read back with Python's email package) carries the new text, with
 no restart; the saved version outlives a kill -9 and a rebuild from the
 journal; bad texts are refused naming the line."""
+import html
 import json
 import os
 import re
@@ -215,3 +216,126 @@ def test_templates__api_refuses_bad_text_naming_the_field_and_line(h):
     st, _, _ = h.request("DELETE", "/v1/templates/en/test")
     assert st == 405
     assert h.fetch_all(types=["template.saved"]) == []
+
+
+# --- Hark Console's /templates ----------------------------------------------
+import test_console as tc  # noqa: E402  (its browser, pages and instance)
+
+
+@pytest.fixture
+def con(tmp_path, smtp):
+    inst = tc.start_console(tmp_path, smtp.port)
+    tc.add_user(inst, "mia", "marketer")
+    tc.add_user(inst, "sam", "support")
+    yield inst
+    inst.stop()
+
+
+def signed_in(con, name):
+    b = tc.Browser(con.console_port)
+    assert b.login(name)[0] == 303
+    return b, b.page("/templates").forms["/logout"]["csrf"][0]
+
+
+def textarea(data):
+    """the editor's text, as a browser would show it"""
+    m = re.search(r'<textarea id="source"[^>]*>(.*?)</textarea>', data, re.S)
+    return html.unescape(m.group(1)) if m else None
+
+
+def editor_error(data):
+    """the text beside the textarea: (line, message)"""
+    line = re.search(r'<span id="source-error-line">(\d+)</span>', data)
+    msg = re.search(r'<span id="source-error-text">([^<]*)</span>', data)
+    return (int(line.group(1)) if line else None), (msg.group(1) if msg else None)
+
+
+def test_templates__console_saves_a_version_the_next_email_carries(con, smtp):
+    b, csrf = signed_in(con, "mia")
+    page = b.page("/templates")
+    assert "/templates/en/test" in page.links and "/templates/ru/nps_invite" in page.links
+    st, hdr, data, _ = b.get("/templates/en/test")
+    assert st == 200
+    assert "script-src 'self'" in hdr["Content-Security-Policy"]
+    assert "default-src 'none'" in hdr["Content-Security-Policy"]
+    p = tc.Page(data)
+    assert "source" in p.labels and textarea(data).startswith("---\nsubject: Test message")
+    assert "Test message" in p.all_text()  # the preview of the current text
+    st, hdr, js, _ = b.get("/templates.js")
+    assert st == 200 and hdr["Content-Type"].startswith("text/javascript") and "fetch(" in js
+    # save: 303 back to the editor, journaled by the user, mailed from the next email on
+    st, hdr, data, _ = b.request("POST", "/templates/en/test",
+                                 {"csrf": csrf, "do": "save", "source": NEW})
+    assert (st, hdr["Location"]) == (303, "/templates/en/test?done=saved"), data[:300]
+    (ev,) = con.fetch_all(types=["template.saved"])
+    assert ev["payload"]["by"] == "user:mia" and ev["payload"]["source"] == NEW
+    wait_for(lambda: ((con.service("mailer") or {}).get("cursor") or 0) >= ev["offset"],
+             what="hark-mailer to apply template.saved")
+    request(con, "test", "alert", {"name": "Anna"}, address="anna@example.com", locale="en")
+    (msg,) = smtp.wait_messages(1)
+    assert msg["Subject"] == "Fresh words for Anna"
+    page = b.page("/templates/en/test?done=saved")
+    assert "Fresh words for" in page.all_text()  # the preview, on the sample data
+    rows = b.page("/templates").all_text()
+    assert "mia" in rows
+    # restore the file through the history's button: a new version
+    st, hdr, _, _ = b.request("POST", "/templates/en/test", {"csrf": csrf, "do": "default"})
+    assert (st, hdr["Location"]) == (303, "/templates/en/test?done=restored")
+    evs = con.fetch_all(types=["template.saved"])
+    assert len(evs) == 2 and evs[1]["payload"]["default"] is True
+    wait_for(lambda: "restores" not in b.get("/templates/en/test")[2] and
+             ">2 (" in b.get("/templates/en/test")[2], what="version 2 in the history")
+    st, hdr, _, _ = b.request("POST", "/templates/en/test",
+                              {"csrf": csrf, "do": "restore", "version": "1"})
+    assert st == 303
+    evs = con.fetch_all(types=["template.saved"])
+    assert evs[2]["payload"]["restored_from"] == 1 and evs[2]["payload"]["source"] == NEW
+
+
+def test_templates__console_refuses_a_bad_text_beside_the_field_with_its_line(con):
+    b, csrf = signed_in(con, "mia")
+    st, _, data, _ = b.request("POST", "/templates/en/test",
+                               {"csrf": csrf, "do": "save", "source": UNCLOSED})
+    assert st == 400
+    line, msg = editor_error(data)
+    assert line == 6 and "unclosed section" in msg
+    assert textarea(data) == UNCLOSED  # kept, not lost
+    st, _, data, _ = b.request("POST", "/templates/en/test", {
+        "csrf": csrf, "do": "save", "source": "---\nsubject:\n---\nbody\n"})
+    assert st == 400 and editor_error(data)[0] == 2
+    # the live preview's answer says the same, as JSON
+    st, hdr, data, _ = b.request("POST", "/templates/en/test", {
+        "csrf": csrf, "do": "preview", "format": "json", "source": UNCLOSED})
+    assert st == 200 and hdr["Content-Type"].startswith("application/json")
+    r = json.loads(data)
+    assert r["error_line"] == 6 and not r.get("preview")
+    assert con.fetch_all(types=["template.saved"]) == []
+
+
+def test_templates__console_preview_escapes_markup_and_csrf_and_roles_hold(con):
+    b, csrf = signed_in(con, "mia")
+    hostile = ("---\nsubject: <script>alert(1)</script> {{name}}\n---\n"
+               "<script>alert(2)</script>\n\n<img src=x onerror=alert(3)>\n")
+    st, _, data, _ = b.request("POST", "/templates/en/test",
+                               {"csrf": csrf, "do": "preview", "source": hostile})
+    assert st == 200
+    assert "<script>alert" not in data and "<img src=x" not in data
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in data  # the subject, shown as text
+    r = json.loads(b.request("POST", "/templates/en/test", {
+        "csrf": csrf, "do": "preview", "format": "json", "source": hostile})[2])
+    assert r["preview"]["subject"].startswith("<script>alert(1)</script>")  # text, for textContent
+    assert "<script>alert(2)" not in r["preview"]["html"]  # cmark's safe mode dropped it
+    # CSRF: no token, a wrong one, another site's Origin
+    for fields, headers in (({"do": "save", "source": NEW}, None),
+                            ({"csrf": "0" * 64, "do": "save", "source": NEW}, None),
+                            ({"csrf": csrf, "do": "save", "source": NEW},
+                             {"Origin": "https://evil.example"})):
+        st, _, _, _ = b.request("POST", "/templates/en/test", fields, headers=headers)
+        assert st == 403
+    # support: not for them
+    s, scsrf = tc.Browser(con.console_port), None
+    assert s.login("sam")[0] == 303
+    assert s.get("/templates")[0] == 403
+    st, _, _, _ = s.request("POST", "/templates/en/test", {"do": "save", "source": NEW})
+    assert st == 403
+    assert con.fetch_all(types=["template.saved"]) == []
