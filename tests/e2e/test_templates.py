@@ -339,3 +339,44 @@ def test_templates__console_preview_escapes_markup_and_csrf_and_roles_hold(con):
     st, _, _, _ = s.request("POST", "/templates/en/test", {"do": "save", "source": NEW})
     assert st == 403
     assert con.fetch_all(types=["template.saved"]) == []
+
+
+def test_templates__chromium_live_preview_follows_typing_under_the_csp(con):
+    """Debian's Chromium, headless: templates.js runs under the editor's
+    CSP, fetches the preview as one types, and writes it as text."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--lang=en"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        drv.get(con.console_origin + "/templates/en/test")
+        drv.find_element(By.ID, "username").send_keys("mia")
+        drv.find_element(By.ID, "password").send_keys(tc.PASSWORD)
+        drv.find_element(By.CSS_SELECTOR, "form.login button").click()
+        wait_for(lambda: drv.current_url.endswith("/templates/en/test"), 20, what="the editor")
+        assert drv.find_element(By.ID, "pv-subject").text.startswith("Test message")
+        src = drv.find_element(By.ID, "source")
+        src.clear()
+        src.send_keys("---\nsubject: Typed <b>live</b>\n---\nHello <script>alert(1)</script>\n")
+        wait_for(lambda: drv.find_element(By.ID, "pv-subject").text == "Typed <b>live</b>",
+                 20, what="the live preview of the subject")
+        assert drv.find_elements(By.CSS_SELECTOR, "#pv-subject b") == []  # text, not markup
+        assert "Hello" in drv.find_element(By.ID, "pv-text").text
+        # an error shows beside the field, with its line, as one types
+        src.send_keys("{{#open}}\n")
+        wait_for(lambda: "line 5" in drv.find_element(By.ID, "source-error").text, 20,
+                 what="the error with its line")
+        assert drv.find_element(By.ID, "source").get_attribute("aria-invalid") == "true"
+        csp = [m["message"] for m in drv.get_log("browser") if "Content Security" in m["message"]]
+        assert csp == []
+    finally:
+        drv.quit()
+    assert con.fetch_all(types=["template.saved"]) == []  # a preview saves nothing
