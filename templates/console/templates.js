@@ -22,7 +22,10 @@
     set("pv-html", p.html);
     var err = document.getElementById("source-error");
     if (r.error) {
-      err.textContent = (r.error_line ? "line " + r.error_line + ": " : "") + r.error;
+      // the page's own words ("This template cannot be used", "line")
+      err.textContent = err.getAttribute("data-cannot") +
+        (r.error_line ? " (" + err.getAttribute("data-line") + " " + r.error_line + ")" : "") +
+        ": " + r.error;
       src.setAttribute("aria-invalid", "true");
     } else {
       err.textContent = "";
