@@ -57,6 +57,7 @@ typedef struct s_entry {
     char *name;                 /* owned */
     int partial;                /* 1: a partial, text only */
     int found;                  /* 0: no such file (a remembered miss) */
+    int saved;                  /* 1: from render_set_source, not the file */
     mustache_t *subject;        /* templates: owned, compiled once */
     mustache_t *preheader;      /* NULL when the template has none */
     mustache_t *body;
@@ -267,15 +268,22 @@ static void s_keep(render_t *r, s_entry_t *e)
 }
 
 /* s_compile - compile one front-matter or body text for path; NULL with
- * err set */
+ * err set.  first_line is the file's line the text starts on, so an error
+ * names the line of the file ("line 9"), not of the part */
 static mustache_t *s_compile(const char *text, const char *path,
-                             const char *what, size_t max_output, char *err,
-                             size_t errlen)
+                             const char *what, size_t max_output, int first_line,
+                             char *err, size_t errlen)
 {
     char cerr[200];
     mustache_t *t = mustache_new(text, cerr, sizeof cerr);
     if (!t) {
-        s_err(err, errlen, "%s: %s: %s", path, what, cerr);
+        unsigned line;
+        int used = 0;
+        if (first_line > 1 && sscanf(cerr, "line %u:%n", &line, &used) == 1 && used > 0)
+            s_err(err, errlen, "%s: %s: line %u:%s", path, what,
+                  line + (unsigned)first_line - 1, cerr + used);
+        else
+            s_err(err, errlen, "%s: %s: %s", path, what, cerr);
         return NULL;
     }
     mustache_set_limits(t, max_output, 0);
@@ -296,6 +304,7 @@ static int s_front_matter(s_entry_t *e, char *text, const char *path,
         return s_err(err, errlen, "%s: must start with a \"---\" front-matter "
                      "block", path);
     char *subject = NULL, *preheader = NULL;
+    int subject_line = 0, preheader_line = 0, body_line = 0;
     for (int line = 2;; line++) {
         char *nl = strchr(p, '\n');
         if (!nl)
@@ -307,6 +316,7 @@ static int s_front_matter(s_entry_t *e, char *text, const char *path,
         char *next = nl + 1;
         if (strcmp(p, "---") == 0) {
             p = next;
+            body_line = line + 1;
             break;
         }
         if (p[strspn(p, " \t")] != '\0') {
@@ -330,22 +340,25 @@ static int s_front_matter(s_entry_t *e, char *text, const char *path,
                 return s_err(err, errlen, "%s: line %d: %s given twice", path,
                              line, p);
             *slot = v;
+            *(slot == &subject ? &subject_line : &preheader_line) = line;
         }
         p = next;
     }
     if (!subject || !*subject)
-        return s_err(err, errlen, "%s: front matter has no subject", path);
-    e->subject = s_compile(subject, path, "subject", S_MAX_LINE_OUTPUT, err,
+        return subject_line ? s_err(err, errlen, "%s: line %d: the subject is empty", path,
+                                    subject_line)
+                            : s_err(err, errlen, "%s: front matter has no subject", path);
+    e->subject = s_compile(subject, path, "subject", S_MAX_LINE_OUTPUT, subject_line, err,
                            errlen);
     if (!e->subject)
         return -1;
     if (preheader && *preheader) {
         e->preheader = s_compile(preheader, path, "preheader",
-                                 S_MAX_LINE_OUTPUT, err, errlen);
+                                 S_MAX_LINE_OUTPUT, preheader_line, err, errlen);
         if (!e->preheader)
             return -1;
     }
-    e->body = s_compile(p, path, "body", RENDER_MAX_MARKDOWN, err, errlen);
+    e->body = s_compile(p, path, "body", RENDER_MAX_MARKDOWN, body_line, err, errlen);
     return e->body ? 0 : -1;
 }
 
@@ -686,7 +699,7 @@ render_t *render_new(const char *templates_dir, const char *default_locale,
     if (rc == 1)
         s_err(err, errlen, "%s: missing", path);
     if (rc == 0)
-        r->layout = s_compile(text, path, "layout", 0, err, errlen);
+        r->layout = s_compile(text, path, "layout", 0, 1, err, errlen);
     free(text);
     free(path);
     if (!r->layout) {
@@ -906,4 +919,202 @@ int render_names(render_t *r, const char *name, const char *locale, json_t *name
     mustache_names(e->preheader, s_name_add, names);
     mustache_names(e->body, s_name_add, names);
     return 0;
+}
+
+/* s_line_of - the first "line N" in msg, 0 when none */
+static int s_line_of(const char *msg)
+{
+    const char *p = msg ? strstr(msg, "line ") : NULL;
+    return p ? atoi(p + 5) : 0;
+}
+
+/* s_compile_source - text compiled as a template file would be, into a
+ * fresh entry for (locale, name) named `label` in errors; NULL with err
+ * set */
+static s_entry_t *s_compile_source(const char *locale, const char *name, const char *text,
+                                   const char *label, char *err, size_t errlen)
+{
+    size_t len = strlen(text);
+    if (len > RENDER_MAX_SOURCE) {
+        s_err(err, errlen, "%s: %zu bytes is over the %zu limit", label, len,
+              (size_t)RENDER_MAX_SOURCE);
+        return NULL;
+    }
+    if (!mime_utf8_valid(text, len)) {
+        s_err(err, errlen, "%s: not UTF-8 text", label);
+        return NULL;
+    }
+    s_entry_t *e = s_new_entry(locale, name, 0);
+    char *copy = strdup(text); /* s_front_matter cuts it into parts */
+    if (!e || !copy) {
+        free(copy);
+        if (e)
+            s_entry_free(e);
+        s_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = s_front_matter(e, copy, label, err, errlen);
+    free(copy);
+    if (rc != 0) {
+        s_entry_free(e);
+        return NULL;
+    }
+    e->found = 1;
+    e->saved = 1;
+    return e;
+}
+
+/* render_check_source - see render.h */
+int render_check_source(const char *text, char *err, size_t errlen, int *line)
+{
+    if (line)
+        *line = 0;
+    if (!text)
+        return s_err(err, errlen, "template: no text");
+    s_entry_t *e = s_compile_source("-", "-", text, "template", err, errlen);
+    if (!e) {
+        if (line && err)
+            *line = s_line_of(err);
+        return -1;
+    }
+    s_entry_free(e);
+    return 0;
+}
+
+/* render_set_source - see render.h: the cached entry of (locale, name) is
+ * replaced (a saved text) or dropped (NULL: the file is read again on
+ * next use) */
+int render_set_source(render_t *r, const char *locale, const char *name, const char *text,
+                      char *err, size_t errlen)
+{
+    if (!r)
+        return s_err(err, errlen, "no renderer");
+    if (!s_name_ok(name, 0))
+        return s_err(err, errlen, "bad template name \"%.64s\"", name ? name : "");
+    const char *loc = locale ? s_known_locale(r, locale) : NULL;
+    if (!loc)
+        return s_err(err, errlen, "no locale directory \"%.40s\"", locale ? locale : "");
+    s_entry_t *fresh = NULL;
+    if (text) {
+        char label[160];
+        snprintf(label, sizeof label, "%s/%s (saved)", loc, name);
+        if (!(fresh = s_compile_source(loc, name, text, label, err, errlen)))
+            return -1;
+    }
+    for (s_entry_t **pp = &r->entries; *pp; pp = &(*pp)->next) {
+        s_entry_t *e = *pp;
+        if (!e->partial && strcmp(e->name, name) == 0 && strcmp(e->locale, loc) == 0) {
+            *pp = e->next;
+            s_entry_free(e);
+            r->nentries--;
+            break;
+        }
+    }
+    if (fresh) {
+        fresh->next = r->entries;
+        r->entries = fresh;
+        r->nentries++;
+    }
+    return 0;
+}
+
+/* s_cmp_json_str - qsort: two JSON strings by strcmp */
+static int s_cmp_json_str(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* s_sort_strings - sort an array of strings in place (readdir's
+ * order is the disk's, and lists should read the same every time) */
+static void s_sort_strings(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof *v, s_cmp_json_str);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, v[i]);
+    free(v);
+}
+
+/* s_dir_templates - every template name in locale directory loc appended
+ * to names (once each); 0/-1 */
+static int s_dir_templates(const render_t *r, const char *loc, json_t *names)
+{
+    size_t plen = strlen(r->dir) + strlen(loc) + 2;
+    char *path = malloc(plen);
+    if (!path)
+        return -1;
+    snprintf(path, plen, "%s/%s", r->dir, loc);
+    DIR *d = opendir(path);
+    free(path);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        char name[S_MAX_NAME_LEN + 1];
+        if (n < 4 || n - 3 > S_MAX_NAME_LEN || strcmp(de->d_name + n - 3, ".md") != 0)
+            continue;
+        memcpy(name, de->d_name, n - 3);
+        name[n - 3] = '\0';
+        if (s_name_ok(name, 0))
+            s_name_add(name, n - 3, names);
+    }
+    if (d)
+        closedir(d);
+    return 0;
+}
+
+/* render_templates - see render.h */
+int render_templates(const render_t *r, json_t *names)
+{
+    if (!r || !json_is_array(names))
+        return -1;
+    for (size_t i = 0; i < r->nlocales; i++)
+        if (s_dir_templates(r, r->locales[i], names))
+            return -1;
+    s_sort_strings(names);
+    return 0;
+}
+
+/* render_locales - see render.h */
+size_t render_locales(const render_t *r, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; r && i < r->nlocales && n < max; i++) {
+        json_t *names = json_array();
+        int some = names && s_dir_templates(r, r->locales[i], names) == 0 &&
+                   json_array_size(names) > 0;
+        json_decref(names);
+        if (!some)
+            continue; /* templates/console/ is the console's pages, not a language */
+        size_t k = n++;
+        for (; k > 0 && strcmp(out[k - 1], r->locales[i]) > 0; k--)
+            out[k] = out[k - 1]; /* sorted: readdir's order is the disk's */
+        out[k] = r->locales[i];
+    }
+    return n;
+}
+
+/* render_source_text - see render.h */
+int render_source_text(const render_t *r, const char *locale, const char *name, char **text,
+                       char *err, size_t errlen)
+{
+    *text = NULL;
+    if (!r || !s_name_ok(name, 0))
+        return s_err(err, errlen, "bad template name \"%.64s\"", name ? name : "");
+    const char *loc = locale ? s_known_locale(r, locale) : NULL;
+    if (!loc)
+        return s_err(err, errlen, "no locale directory \"%.40s\"", locale ? locale : "");
+    size_t plen = strlen(r->dir) + strlen(loc) + strlen(name) + 8;
+    char *path = malloc(plen);
+    if (!path)
+        return s_err(err, errlen, "out of memory");
+    snprintf(path, plen, "%s/%s/%s.md", r->dir, loc, name);
+    int rc = s_read_file(path, text, err, errlen);
+    free(path);
+    return rc;
 }

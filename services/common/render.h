@@ -30,7 +30,10 @@
  *
  * Caching: each (locale, name) is read and compiled once (mustache_new),
  * on first use, and kept until render_destroy(); edits to template files
- * need a restart.  Ownership: render_t owns its caches; rendered_t's
+ * need a restart.  A text saved by staff (the template.saved event) takes
+ * a file's place through render_set_source(): the files stay the defaults,
+ * and hark-mailer hands every worker's renderer the newest saved versions
+ * without a restart.  Ownership: render_t owns its caches; rendered_t's
  * strings are malloc'd, freed by render_message_free().
  *
  * Thread-safety: a render_t is used by one thread at a time (its caches and
@@ -47,6 +50,7 @@
 #define RENDER_MAX_VAR_CHARS  2000    /* {{var}} in a body: code points kept */
 #define RENDER_MAX_LINE_VAR_CHARS 200 /* {{var}} in subject/preheader */
 #define RENDER_MAX_MARKDOWN   ((size_t)256 * 1024)  /* rendered body, bytes */
+#define RENDER_MAX_SOURCE     ((size_t)64 * 1024)   /* a saved template's text, bytes */
 
 typedef struct render render_t;
 
@@ -96,5 +100,38 @@ int render_names(render_t *r, const char *name, const char *locale, json_t *name
  * subtag decides: ru and be (one/few/many), pl (one/few/many), en and
  * unknown (one/other), zh (other). */
 const char *render_plural_category(const char *locale, long long n);
+
+/* render_check_source - whether text (a whole template file: front matter
+ * and body) compiles: a front-matter block with a non-empty subject,
+ * Mustache syntax of subject, preheader and body, at most
+ * RENDER_MAX_SOURCE bytes of UTF-8.  0, or -1 with err naming the line of
+ * text ("template: body: line 9: unclosed section 'items'") and *line
+ * (may be NULL) that line, 0 when the error is not on one line. */
+int render_check_source(const char *text, char *err, size_t errlen, int *line);
+
+/* render_set_source - render template `name` of locale directory `locale`
+ * from text (copied; checked as render_check_source does) from now on,
+ * instead of <locale>/<name>.md, replacing what was cached; text NULL
+ * drops such a text (the file counts again).  The locale must be one of
+ * the renderer's directories; the file need not exist (a saved text for
+ * a locale that has none is found before the fallback).  0, or -1 with
+ * err set and the renderer unchanged. */
+int render_set_source(render_t *r, const char *locale, const char *name, const char *text,
+                      char *err, size_t errlen);
+
+/* render_source_text - the file text of template `name` in locale
+ * directory `locale` (not a saved text: the default) into *text (caller
+ * frees); 0, 1 when there is no such file, -1 with err set */
+int render_source_text(const render_t *r, const char *locale, const char *name, char **text,
+                       char *err, size_t errlen);
+
+/* render_templates - every template name (<name>.md, not a partial) of
+ * every locale directory, each once, appended to names (a JSON array);
+ * 0/-1 */
+int render_templates(const render_t *r, json_t *names);
+
+/* render_locales - the renderer's locale directories that hold a template
+ * (pointers into r), sorted, at most max, into out; how many */
+size_t render_locales(const render_t *r, const char **out, size_t max);
 
 #endif

@@ -13,7 +13,8 @@
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
- *           (by "user:NAME"), which hark-loop applies.
+ *           (by "user:NAME"), which hark-loop applies; template.saved (by
+ *           "user:NAME"), which hark-mailer applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -33,6 +34,10 @@
  *                                            console_users.c)
  *             GET, POST /welcome/TOKEN       a one-time link's page: choose
  *                                            a password (console_welcome.c)
+ *             GET  /templates  GET, POST /templates/LOCALE/NAME  GET
+ *                  /templates.js  the email templates: list, editor with
+ *                  live preview, save, restore (admin, marketer;
+ *                  console_templates.c, with hark-mailer)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
@@ -123,6 +128,10 @@ static const struct {
     {"GET", "/users", S_ADMIN, console_users_list},
     {"POST", "/users", S_ADMIN, console_users_post},
     {"POST", "/users/", S_ADMIN, console_users_post},
+    {"GET", "/templates", S_ADMIN | S_MARKETER, console_templates_list},
+    {"GET", "/templates/", S_ADMIN | S_MARKETER, console_templates_show},
+    {"POST", "/templates/", S_ADMIN | S_MARKETER, console_templates_post},
+    {"GET", "/templates.js", S_ADMIN | S_MARKETER, console_templates_js},
 };
 
 int main(int argc, char **argv)

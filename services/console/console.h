@@ -307,4 +307,10 @@ void console_loops_new(console_req_t *r);
 void console_loops_post(console_req_t *r);
 void console_loops_show(console_req_t *r);
 
+/* --- console_templates.c: the email templates, with hark-mailer ------- */
+void console_templates_list(console_req_t *r);
+void console_templates_show(console_req_t *r);
+void console_templates_post(console_req_t *r);
+void console_templates_js(console_req_t *r);
+
 #endif

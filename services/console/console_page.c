@@ -200,10 +200,11 @@ void console_page(console_req_t *r, unsigned status, const char *name, const cha
     json_object_set_new(ctx, "lang", json_string(r->locale));
     json_object_set_new(ctx, "title", json_string(console_word(r, title_key)));
     if (r->signed_in) {
-        json_object_set_new(ctx, "user", json_pack("{s:s,s:s,s:s,s:b}", "name", r->user.name,
+        json_object_set_new(ctx, "user", json_pack("{s:s,s:s,s:s,s:b,s:b}", "name", r->user.name,
                                                    "role", r->user.role, "role_word",
                                                    console_word(r, r->user.role), "admin",
-                                                   strcmp(r->user.role, "admin") == 0));
+                                                   strcmp(r->user.role, "admin") == 0, "templates",
+                                                   strcmp(r->user.role, "support") != 0));
         json_object_set_new(ctx, "csrf", json_string(r->user.csrf));
     }
     char *body = s_render(con, name, ctx);

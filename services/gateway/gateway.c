@@ -12,6 +12,8 @@
  *             GET, PUT /v1/campaigns[/ID]  (Bearer admin key; gateway_admin.c)
  *             GET, PUT /v1/milestones[/KIND]  (Bearer admin key), read from
  *                  hark-milestone (gateway_milestone.c)
+ *             GET, PUT /v1/templates[/LOCALE/NAME]  (Bearer admin key), read
+ *                  from hark-mailer (gateway_templates.c)
  *             GET  /v1/reports/nps[.csv] (Bearer admin key), asked of
  *                  hark-survey (gateway_reports.c)
  *             GET, POST /feedback, /cancel  customer forms; GET /v1/cases[/ID],
@@ -28,6 +30,7 @@
  *           journal_timeout survey_timeout milestone_timeout loop_timeout;
  *           [hark] token_key; [intake] control reasons timeout form_rate;
  *           [survey] control; [milestone] control; [loop] control; [mailer]
+ *           control (the templates' versions);
  *           shop_name (the survey page names the shop as the emails do),
  *           templates and default_locale (the words on pages, words.h).
  *
@@ -87,6 +90,9 @@ static const struct {
     {"GET", "/v1/milestones", gateway_milestone, GW_WORKER},
     {"GET", "/v1/milestones/", gateway_milestone, GW_WORKER},
     {"PUT", "/v1/milestones/", gateway_milestone, GW_WORKER},
+    {"GET", "/v1/templates", gateway_templates, GW_WORKER},
+    {"GET", "/v1/templates/", gateway_templates, GW_WORKER},
+    {"PUT", "/v1/templates/", gateway_templates, GW_WORKER},
     {"GET", "/v1/reports/nps", gateway_reports_nps, GW_WORKER},
     {"GET", "/v1/reports/nps.csv", gateway_reports_nps_csv, GW_WORKER},
     {"GET", "/v1/reports/reasons", gateway_reports_reasons, GW_WORKER},
@@ -130,7 +136,7 @@ static int s_init(service_t *svc)
     gateway_config_load(gw->cfg, &gw->conf);
     /* one per-thread client key per owner the gateway asks */
     pthread_key_t *tkeys[] = {&gw->owner_keys[0], &gw->owner_keys[1], &gw->owner_keys[2],
-                              &gw->owner_keys[3]};
+                              &gw->owner_keys[3], &gw->owner_keys[4]};
     size_t nk = sizeof tkeys / sizeof tkeys[0];
     for (size_t i = 0; i < nk; i++) {
         if (pthread_key_create(tkeys[i], s_client_free)) {
@@ -198,7 +204,8 @@ int gateway_route(gateway_req_t *r, int worker)
         if (strncmp(r->url, "/u/", 3) == 0 || strncmp(r->url, "/s/", 3) == 0)
             r->allow = "GET, HEAD, POST";
         else if (strncmp(r->url, "/v1/campaigns/", 14) == 0 ||
-                 strncmp(r->url, "/v1/milestones/", 15) == 0)
+                 strncmp(r->url, "/v1/milestones/", 15) == 0 ||
+                 strncmp(r->url, "/v1/templates/", 14) == 0)
             r->allow = "GET, PUT";
         gateway_error(r, 405, "method_not_allowed", "this path does not take that method",
                  NULL, -1);
@@ -368,7 +375,8 @@ static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const ch
 
 /* the services the gateway asks, by name (their [NAME] control socket):
  * reads go to the owner of the data; gateway_t's owner_keys follow it */
-const char *const gateway_owners[GATEWAY_OWNERS] = {"survey", "milestone", "loop", "intake"};
+const char *const gateway_owners[GATEWAY_OWNERS] = {"survey", "milestone", "loop", "intake",
+                                                    "mailer"};
 
 /* gateway_call - ask owner through this thread's client */
 json_t *gateway_call(gateway_t *gw, const char *owner, const char *cmd, const json_t *body,

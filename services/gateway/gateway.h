@@ -22,8 +22,9 @@ typedef struct {
     schema_t *schema;
 } gateway_event_type_t;
 
-/* the services the gateway asks: "survey", "milestone", "loop", "intake" */
-#define GATEWAY_OWNERS 4
+/* the services the gateway asks: "survey", "milestone", "loop", "intake",
+ * "mailer" */
+#define GATEWAY_OWNERS 5
 extern const char *const gateway_owners[GATEWAY_OWNERS];
 
 /* hark-gateway's settings, read once at start (gateway_config.c).  Strings
@@ -298,6 +299,7 @@ void gateway_pages_unsubscribe(gateway_req_t *r);
 void gateway_survey(gateway_req_t *r);
 void gateway_admin_campaigns(gateway_req_t *r);
 void gateway_milestone(gateway_req_t *r);
+void gateway_templates(gateway_req_t *r); /* gateway_templates.c */
 void gateway_reports_nps(gateway_req_t *r);
 void gateway_reports_nps_csv(gateway_req_t *r);
 void gateway_loops_post(gateway_req_t *r);

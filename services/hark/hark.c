@@ -12,6 +12,7 @@
  *   hark [-c FILE] milestone|coupon …    hark_milestone.c
  *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
  *   hark [-c FILE] inbox unmatched       hark_inbox.c (mail hark-inbox could not place)
+ *   hark [-c FILE] template …            hark_template.c (email templates, versions)
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -97,7 +98,12 @@ static int s_usage(FILE *f)
           "                                       a Hark Console account (password on stdin)\n"
           "  user list [--json]                   the console's accounts\n"
           "  user disable NAME                    no more sign-ins; its sessions end\n"
-          "  user reset NAME                      a new password (on stdin); sessions end\n",
+          "  user reset NAME                      a new password (on stdin); sessions end\n"
+          "  template list [--json]               email templates per locale, current version\n"
+          "  template show NAME [--locale L] [--version N]   a version's text (0: the file)\n"
+          "  template set NAME [--locale L] --file F   a new version (checked, journaled)\n"
+          "  template history NAME [--locale L] [--json]   every saved version\n"
+          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -675,6 +681,7 @@ static const struct {
     {"milestone", hark_milestone}, {"coupon", hark_milestone_coupon},
     {"cases", hark_cases},        {"loop", hark_loop},
     {"user", hark_user},          {"inbox", hark_inbox},
+    {"template", hark_template},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -96,6 +96,9 @@ int hark_loop(cli_t *cli);
 /* hark_user - `hark user add|list|disable|reset` (hark_user.c) */
 int hark_user(cli_t *cli);
 
+/* hark_template - `hark template list|show|set|history|restore` (hark_template.c) */
+int hark_template(cli_t *cli);
+
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);
 

@@ -3,14 +3,18 @@
  *
  * Owns:     mailer.db ([mailer] db): customers (contact copies), suppressions,
  *           messages (the queue, with status, attempts, Message-ID, lease),
- *           outbox (events on their way to the journal).
+ *           outbox (events on their way to the journal), template_versions
+ *           (every saved version of a template).
  * Consumes: customer, purchase, complaint, cancellation (contact copies),
  *           mail.requested (queue a message), mail.unsubscribed (suppress),
  *           mail.retry_requested (staff: try a failed message again),
  *           mail.dsn_received (a bounce that came back by mail, from
  *           hark-inbox: 5.x.x bounces the message, 4.x.x is counted).
+ *           template.saved (a new version of a template, used from the next
+ *           message on without a restart; mailer_templates.c).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
- * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT.
+ * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT,
+ *           MAILER_TEMPLATES.
  * Config:   [mailer] control db templates default_locale from from_name
  *           reply_to reply_domain shop_name connections per_connection rate retry_min
  *           retry_max give_up lease maildir; [smtp] host port starttls
@@ -62,6 +66,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_UNSUBSCRIBED, mailer_apply_unsubscribed},
     {EV_MAIL_RETRY_REQUESTED, mailer_apply_retry},
     {EV_MAIL_DSN_RECEIVED, mailer_apply_dsn},
+    {EV_TEMPLATE_SAVED, mailer_apply_template},
     {NULL, NULL},
 };
 
@@ -69,6 +74,7 @@ static const service_event_t s_events[] = {
 static const service_command_t s_commands[] = {
     {CMD_MAILER_QUEUE, CMD_MAILER_QUEUE_OK, mailer_control_queue},
     {CMD_MAILER_CONTACT, CMD_MAILER_CONTACT_OK, mailer_control_contact},
+    {CMD_MAILER_TEMPLATES, CMD_MAILER_TEMPLATES_OK, mailer_control_templates},
     {NULL, NULL, NULL},
 };
 

@@ -120,6 +120,16 @@ int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *e
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 
+/* --- templates saved by staff (mailer_templates.c) ------------------------ */
+struct render;
+/* mailer_apply_template - template.saved: the next version of (locale, name) */
+int mailer_apply_template(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+/* mailer_control_templates - MAILER_TEMPLATES: the list, or one's history and text */
+json_t *mailer_control_templates(service_t *svc, const json_t *req, service_err_t *err);
+/* mailer_templates_sync - a worker: hand r the versions saved since *seen
+ * (a template_versions id, 0 at start), in order; *seen moves on */
+void mailer_templates_sync(sqlite3 *db, struct render *r, int64_t *seen);
+
 /* --- the dispatcher (mailer_dispatch.c) ----------------------------------- */
 /* mailer_dispatch_run - timer: claim due messages and hand them to the workers */
 int mailer_dispatch_run(evloop_t *loop, void *arg);

@@ -6,7 +6,9 @@
  * not shared between threads) and its own session of up to
  * [mailer] per_connection messages.  The main thread alone touches SQLite:
  * it hands jobs in and takes results out, woken by an eventfd.  A job
- * queue under one mutex is all the coordination there is.
+ * queue under one mutex is all the coordination there is: a template saved
+ * by staff reaches each worker's renderer through mailer.db
+ * (mailer_templates_sync, before each batch).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -229,6 +231,7 @@ static void *s_worker(void *arg)
     sqlite3 *db = db_open(p->conf.db_path, "normal", NULL);
     size_t cap = (size_t)p->conf.per_connection;
     mailer_pool_job_t **batch = calloc(cap, sizeof *batch);
+    int64_t templates_seen = 0; /* template_versions applied to r (mailer_templates.c) */
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (!p->head && !p->stop)
@@ -246,6 +249,7 @@ static void *s_worker(void *arg)
             p->tail = NULL;
         pthread_mutex_unlock(&p->mu);
         if (r && batch) {
+            mailer_templates_sync(db, r, &templates_seen);
             s_deliver(p, r, db, batch, n);
         } else {
             for (size_t i = 0; i < n; i++) {

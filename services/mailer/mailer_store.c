@@ -49,6 +49,11 @@ const char *const mailer_store_migrations[] = {
     "CREATE TABLE threads(kind TEXT NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL,"
     "  PRIMARY KEY(kind, id));"
     "CREATE INDEX messages_message_id ON messages(message_id);",
+    /* template.saved, numbered per (locale, name); source NULL: the file */
+    "CREATE TABLE template_versions(id INTEGER PRIMARY KEY, locale TEXT NOT NULL,"
+    "  name TEXT NOT NULL, version INTEGER NOT NULL, source TEXT, by TEXT NOT NULL,"
+    "  restored_from INTEGER, offset INTEGER NOT NULL UNIQUE, saved_at INTEGER NOT NULL,"
+    "  UNIQUE(locale, name, version));",
     NULL,
 };
 

@@ -419,6 +419,10 @@ ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer 
     ("GET", "/loops/new", ("/login?next=%2Floops%2Fnew", 200, 200, 403)),
     ("POST", "/loops/new", ("/login", 400, 400, 403)),  # (no reason: 400)
     ("POST", "/loops/some-loop", (405, 405, 405, 405)),
+    ("GET", "/templates", ("/login?next=%2Ftemplates", 200, 403, 200)),
+    ("GET", "/templates/en/test", ("/login?next=%2Ftemplates%2Fen%2Ftest", 200, 403, 200)),
+    ("GET", "/templates/en/nosuch", ("/login?next=%2Ftemplates%2Fen%2Fnosuch", 404, 403, 404)),
+    ("POST", "/templates/en/test", ("/login", 400, 403, 400)),  # (no do: 400)
     ("GET", "/dashboard", (404, 404, 404, 404)),
     ("GET", "/login", (200, "/", "/", "/")),
     ("GET", "/console.css", (200, 200, 200, 200)),

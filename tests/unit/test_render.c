@@ -1416,6 +1416,73 @@ static int s_find_templates(void)
     return -1;
 }
 
+/* a saved text takes the file's place for its (locale, name) only, at
+ * once; NULL goes back to the file; a text that does not compile changes
+ * nothing and its error names the line of the text */
+static void test_saved_source_replaces_the_file_until_dropped(void)
+{
+    char err[512];
+    int line = -1;
+    render_t *r = render_new(s_dir, "en", err, sizeof err);
+    CHECK(r != NULL);
+    json_t *vars = json_pack("{s:s}", "name", "Anna");
+    rendered_t o;
+    CHECK(render_message(r, "test", "en", vars, &o, err, sizeof err) == 0);
+    CHECK(strncmp(o.subject, "Test message", 12) == 0);
+    render_message_free(&o);
+    const char *text = "---\nsubject: Saved for {{name}}\n---\nHello **{{name}}**.\n";
+    CHECK(render_check_source(text, err, sizeof err, &line) == 0 && line == 0);
+    CHECK(render_set_source(r, "en", "test", text, err, sizeof err) == 0);
+    CHECK(render_message(r, "test", "en", vars, &o, err, sizeof err) == 0);
+    CHECK_STR(o.subject, "Saved for Anna");
+    CHECK(strstr(o.html, "<strong>Anna</strong>") != NULL);
+    render_message_free(&o);
+    /* pl keeps its own file; a locale without the file falls back to en's saved text */
+    CHECK(render_message(r, "test", "pl", vars, &o, err, sizeof err) == 0);
+    CHECK(strstr(o.subject, "Saved") == NULL);
+    render_message_free(&o);
+    CHECK(render_message(r, "test", "de", vars, &o, err, sizeof err) == 0);
+    CHECK_STR(o.subject, "Saved for Anna");
+    render_message_free(&o);
+    /* a bad text: refused with the line of the whole text, the old one stays */
+    const char *bad = "---\nsubject: Hi\n---\nOne.\n\n{{#items}}\nopen\n";
+    CHECK(render_check_source(bad, err, sizeof err, &line) == -1);
+    CHECK(line == 6);
+    CHECK(strstr(err, "line 6: unclosed section 'items'") != NULL);
+    CHECK(render_set_source(r, "en", "test", bad, err, sizeof err) == -1);
+    CHECK(render_check_source("---\nsubject:\n---\nx\n", err, sizeof err, &line) == -1);
+    CHECK(line == 2 && strstr(err, "subject is empty") != NULL);
+    CHECK(render_check_source("---\npreheader: {{/x}}\nsubject: s\n---\nx\n", err, sizeof err,
+                              &line) == -1 && line == 2);
+    CHECK(render_set_source(r, "xx", "test", text, err, sizeof err) == -1);
+    CHECK(render_set_source(r, "en", "../test", text, err, sizeof err) == -1);
+    CHECK(render_message(r, "test", "en", vars, &o, err, sizeof err) == 0);
+    CHECK_STR(o.subject, "Saved for Anna");
+    render_message_free(&o);
+    /* back to the file */
+    CHECK(render_set_source(r, "en", "test", NULL, err, sizeof err) == 0);
+    CHECK(render_message(r, "test", "en", vars, &o, err, sizeof err) == 0);
+    CHECK(strncmp(o.subject, "Test message", 12) == 0);
+    render_message_free(&o);
+    /* the lists: sorted, templates without partials */
+    json_t *names = json_array();
+    CHECK(render_templates(r, names) == 0);
+    CHECK(json_array_size(names) > 5);
+    CHECK_STR(json_string_value(json_array_get(names, 0)), "anniversary");
+    for (size_t i = 0; i < json_array_size(names); i++)
+        CHECK(json_string_value(json_array_get(names, i))[0] != '_');
+    json_decref(names);
+    const char *locs[8];
+    size_t nl = render_locales(r, locs, 8);
+    CHECK(nl == 5 && strcmp(locs[0], "be") == 0 && strcmp(locs[4], "zh") == 0);
+    char *file = NULL;
+    CHECK(render_source_text(r, "en", "test", &file, err, sizeof err) == 0);
+    CHECK(file && strncmp(file, "---\nsubject: Test message", 25) == 0);
+    free(file);
+    json_decref(vars);
+    render_destroy(&r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !(argc == 3 && (strcmp(argv[1], "--emit") == 0 ||
@@ -1460,6 +1527,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_compose_structure);
     UNIT_RUN(test_compose_rejects_bad_input);
     UNIT_RUN(test_compose_date);
+    UNIT_RUN(test_saved_source_replaces_the_file_until_dropped);
     render_destroy(&s_r);
     return UNIT_END();
 }
