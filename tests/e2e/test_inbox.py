@@ -507,6 +507,9 @@ def test_inbox__bounces_auto_replies_unmatched_and_bad_mail(make_hark, tmp_path)
     for name in ("big", "junk", "nofrom"):
         read_out(h, "1700000004.%s.test" % name, bad=True)
 
+    # a message is moved to cur/ once its events are committed in inbox.db;
+    # they reach the journal from the outbox a moment later
+    wait_for(lambda: len(events(h, "mail.dsn_received")) == 4, what="four mail.dsn_received")
     got = {e["key"]: e["payload"] for e in events(h, "mail.dsn_received")}
     assert len(got) == 4, got
     for name, status, _ in dsn_samples():
