@@ -210,7 +210,7 @@ const config_setting_t config_table[] = {
     {"intake", "examples", CFG_PATH, "config/reason_examples.tsv", 0, 0, NULL,
      "labelled examples (LOCALE<TAB>REASON<TAB>TEXT a line, REASON a code or praise) the tagger"
      " learns from at start, with the staff's retags; empty: the keywords alone tag"},
-    {"intake", "tag_threshold", CFG_INT, "8", 1, 99, NULL,
+    {"intake", "tag_threshold", CFG_INT, "2", 1, 99, NULL,
      "the tagger's confidence in percent below which a text is filed under `other` and the case"
      " marked as needing a reason from staff"},
     {"intake", "staff_url", CFG_URL, NULL, 0, 0, NULL,

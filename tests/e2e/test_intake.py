@@ -946,3 +946,31 @@ def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, t
     h2 = make_hark(services=("journal", "gateway", "intake"),
                    conf={"intake": {"reasons": str(reasons)}}, start=False)
     assert h2.hark("check-config", check=False).returncode == 0
+
+
+# The tagger's accuracy on tests/heldout/complaints.tsv: 695 complaints and
+# praise in en ru pl zh be, written by someone who never saw the examples.
+# Never train or tune on it (hark-intake(8), TAGGING).  The tagger measured
+# 88.1% there before the praise floor and the keyword features came back;
+# the shipped one was not measured again (the set is evaluated at most three
+# times), so the floor is a conservative 80 (baseline before: 73.7%).
+HELDOUT_MIN = 80
+
+
+def test_intake__tagger_is_right_on_the_independent_held_out_complaints():
+    import subprocess
+    from harness import BIN
+    cmd = [os.path.join(BIN, "hark-intake"), "-c", os.path.join(ROOT, "config", "hark.conf"),
+           "--evaluate", os.path.join(ROOT, "tests", "heldout", "complaints.tsv")]
+    # only the totals are kept, so a failure shows no held-out text
+    def run(floor):
+        r = subprocess.run(cmd + ["--min", str(floor)], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+        return r.returncode, [l for l in r.stdout.splitlines() if not l.startswith("miss ")]
+    rc, totals = run(HELDOUT_MIN)
+    assert rc == 0, totals
+    assert [l.split()[1] for l in totals if l.startswith("locale ")] == ["en", "ru", "pl", "zh",
+                                                                         "be"], totals
+    total = [l for l in totals if l.startswith("total ")]
+    assert len(total) == 1 and float(total[0].split()[2].rstrip("%")) >= HELDOUT_MIN, totals
+    assert run(100)[0] == 1  # --min is a floor that can fail
