@@ -763,6 +763,26 @@ static char *s_render_line(mustache_t *t, json_t *ctx, s_loader_t *l,
     return line;
 }
 
+/* s_lookup - the template name of the first locale of chain[0..n) that has
+ * it (*used: its index), or NULL with err set (no such template, or a
+ * file that fails to load) */
+static s_entry_t *s_lookup(render_t *r, const char *name, const char *locale,
+                           const char *const *chain, size_t n, size_t *used, char *err,
+                           size_t errlen)
+{
+    s_entry_t *e = NULL;
+    for (*used = 0; *used < n; (*used)++) {
+        int rc = s_get(r, chain[*used], name, 0, &e, err, errlen);
+        if (rc < 0)
+            return NULL;
+        if (rc == 0)
+            return e;
+    }
+    s_err(err, errlen, "no template \"%s\" for locale \"%.40s\" or \"%s\"", name,
+          locale ? locale : "", r->default_locale);
+    return NULL;
+}
+
 /* render_message - render one message; see render.h */
 int render_message(render_t *r, const char *name, const char *locale,
                    const json_t *vars, rendered_t *out, char *err,
@@ -780,17 +800,9 @@ int render_message(render_t *r, const char *name, const char *locale,
 
     const char *chain[3];
     size_t n = s_chain(r, locale, chain), used = 0;
-    s_entry_t *e = NULL;
-    for (; used < n; used++) {
-        int rc = s_get(r, chain[used], name, 0, &e, err, errlen);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            break;
-    }
-    if (used == n)
-        return s_err(err, errlen, "no template \"%s\" for locale \"%.40s\" "
-                     "or \"%s\"", name, locale ? locale : "", r->default_locale);
+    s_entry_t *e = s_lookup(r, name, locale, chain, n, &used, err, errlen);
+    if (!e)
+        return -1;
 
     s_loader_t l = {.r = r, .n = 0};
     for (size_t i = used; i < n; i++)
@@ -904,17 +916,9 @@ int render_names(render_t *r, const char *name, const char *locale, json_t *name
         return s_err(err, errlen, "bad template name \"%.64s\"", name ? name : "");
     const char *chain[3];
     size_t n = s_chain(r, locale, chain), used = 0;
-    s_entry_t *e = NULL;
-    for (; used < n; used++) {
-        int rc = s_get(r, chain[used], name, 0, &e, err, errlen);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            break;
-    }
-    if (used == n)
-        return s_err(err, errlen, "no template \"%s\" for locale \"%.40s\" or \"%s\"", name,
-                     locale ? locale : "", r->default_locale);
+    s_entry_t *e = s_lookup(r, name, locale, chain, n, &used, err, errlen);
+    if (!e)
+        return -1;
     mustache_names(e->subject, s_name_add, names);
     mustache_names(e->preheader, s_name_add, names);
     mustache_names(e->body, s_name_add, names);
