@@ -125,8 +125,8 @@ static int s_runs_view(sqlite3 *db, json_t *v)
     return 0;
 }
 
-/* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id)
+/* s_views - the effective campaigns (all, or id only), without counts */
+static json_t *s_views(sqlite3 *db, const survey_config_t *set, const char *id)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id, enabled, source, settings FROM campaigns"
                                       " WHERE ?1 IS NULL OR id = ?1 ORDER BY id");
@@ -141,14 +141,18 @@ json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char
             json_array_append_new(list, v);
     }
     db_finish(st);
+    return list;
+}
+
+/* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
+json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id)
+{
+    json_t *list = s_views(db, set, id);
+    if (!list)
+        return NULL;
     /* which can never invite: asked of every campaign, not of the one
      * listed alone */
-    json_t *all = list;
-    if (id) {
-        json_t *every = survey_campaign_list(db, set, NULL);
-        all = json_incref(json_object_get(every, "campaigns"));
-        json_decref(every);
-    }
+    json_t *all = id ? s_views(db, set, NULL) : json_incref(list);
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v) {
@@ -156,8 +160,7 @@ json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char
         if (campaign_shadow(all, v, by, sizeof by))
             json_object_set_new(v, "never_invites", json_pack("{s:s}", "because", by));
     }
-    if (all != list)
-        json_decref(all);
+    json_decref(all);
     json_array_foreach(list, i, v) {
         json_t *counts = json_object();
         sqlite3_stmt *c = db_prepare(db, "SELECT status, count(*) FROM invites"
