@@ -349,13 +349,9 @@ static void s_post(gateway_req_t *r, s_form_t *f)
     f->email = has_email == 1 && email.data && strlen(email.data) == email.len ? email.data : "";
     /* spaces around an address (pasted) are not part of it, as browsers'
      * type=email fields agree */
-    while (*f->email == ' ' || *f->email == '\t')
-        f->email++;
-    if (email.data && *f->email) {
-        size_t n = strlen(f->email);
-        while (n && (f->email[n - 1] == ' ' || f->email[n - 1] == '\t'))
-            email.data[(size_t)(f->email - email.data) + --n] = '\0';
-    }
+    while (*f->email && strchr(" \t", f->email[email.len - 1]))
+        email.data[--email.len] = '\0';
+    f->email += strspn(f->email, " \t");
     f->text = "";
     if (has_text < 0 ||
         (has_text == 1 && raw.len &&
