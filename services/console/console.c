@@ -58,6 +58,7 @@
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
  *           [gateway] journal_timeout loop_timeout; [loop] control;
+ *           [survey] control; [milestone] control;
  *           [mailer] control templates default_locale shop_name
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).

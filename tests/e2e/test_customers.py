@@ -331,3 +331,45 @@ def test_customers__export_holds_each_item_and_nothing_of_another_customer(site)
     assert kinds <= {i["kind"] for i in cli["items"]}
     assert any(e["payload"]["by"].startswith("cli:")
                for e in site.fetch_all(types=["customer.exported"]))
+
+
+# --- in a real browser --------------------------------------------------------
+@pytest.fixture(scope="module")
+def drv():
+    from chromium import chromium
+    d = chromium()
+    yield d
+    d.quit()
+
+
+@pytest.mark.parametrize("locale,scheme,who", [("en", "light", "ada"), ("ru", "dark", "ivan")])
+def test_customers__the_pages_render_in_chromium_and_pass_axe(site, drv, locale, scheme, who):
+    from selenium.webdriver.common.by import By
+    from chromium import assert_accessible, screenshot, set_language
+    set_language(drv, locale)
+    drv.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+        {"name": "prefers-color-scheme", "value": scheme}]})
+    origin = "http://127.0.0.1:%d" % site.console_port
+    drv.delete_all_cookies()
+    drv.get(origin + "/customers")
+    drv.find_element(By.ID, "username").send_keys(who)
+    drv.find_element(By.ID, "password").send_keys(PASSWORD)
+    drv.find_element(By.CSS_SELECTOR, "form.login button").click()
+    wait_for(lambda: "/login" not in drv.current_url, 20, what="signed in")
+    assert drv.current_url.endswith("/customers")
+    assert drv.find_element(By.TAG_NAME, "html").get_attribute("lang") == locale
+    assert_accessible(drv, "customers in " + locale)
+    # a search typed into the box, a result clicked
+    box = drv.find_element(By.ID, "q")
+    box.send_keys("Петров")
+    drv.find_element(By.CSS_SELECTOR, "form.search button").click()
+    wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "table.customers a"), 20,
+             what="the results")
+    assert_accessible(drv, "search results in " + locale)
+    screenshot(drv, "customers-" + locale)
+    drv.find_element(By.CSS_SELECTOR, "table.customers a").click()
+    wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "table.timeline"), 20,
+             what="Olga's timeline")
+    assert OLGA[2] in drv.find_element(By.TAG_NAME, "h1").text
+    assert_accessible(drv, "customer in " + locale)
+    screenshot(drv, "customer-" + locale)
