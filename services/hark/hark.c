@@ -108,7 +108,9 @@ static int s_usage(FILE *f)
           "  customers find TEXT [--page N] [--json]   customers by name, email or id\n"
           "  customers show ID [--json]           a customer's profile and timeline\n"
           "  customers export ID                  everything Hark holds of them, as JSON\n"
-          "                                       (customer.exported journaled)\n",
+          "                                       (customer.exported journaled)\n"
+          "  customers suppress ID                no survey, milestone or loop email (journaled)\n"
+          "  customers unsuppress ID              allow that email again (journaled)\n",
           f);
     return f == stderr ? 2 : 0;
 }

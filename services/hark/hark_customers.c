@@ -9,6 +9,9 @@
  *                                             (every owner must answer), and
  *                                             customer.exported journaled
  *                                             by cli:$USER
+ *   customers suppress|unsuppress ID          mail.unsubscribed (via staff) or
+ *                                             customer.unsuppressed for the
+ *                                             address hark-mailer knows
  *
  * Gathering is common/customer.c's, as for the console's customer page and
  * GET /v1/customers/ID/export.
@@ -196,6 +199,43 @@ static int s_export(cli_t *cli)
     return 0;
 }
 
+/* s_suppress - customers suppress|unsuppress ID: the customer's address (as
+ * hark-mailer knows it) off or back on every mailing list, journaled */
+static int s_suppress(cli_t *cli, int on)
+{
+    if (cli->argc != 2) {
+        fprintf(stderr, "usage: hark customers %s ID\n", on ? "unsuppress" : "suppress");
+        return 2;
+    }
+    const char *id = cli->argv[1];
+    json_t *req = json_pack("{s:s}", "customer_id", id);
+    int rc = 0;
+    json_t *r = hark_ask(cli, config_get(cli->cfg, "mailer", "control"), CMD_MAILER_CONTACT,
+                         CMD_MAILER_CONTACT_OK, req, "hark-mailer", "customers", &rc);
+    json_decref(req);
+    if (!r)
+        return rc;
+    const char *addr = S(r, "address");
+    if (!addr) {
+        fprintf(stderr, "hark: no address is known for customer \"%s\"\n", id);
+        json_decref(r);
+        return 1;
+    }
+    char by[80];
+    hark_by(by, sizeof by);
+    json_t *ev = on ? json_pack("{s:s,s:s,s:s}", "address", addr, "customer_id", id, "by", by)
+                    : json_pack("{s:s,s:s,s:s,s:s}", "address", addr, "customer_id", id, "via",
+                                "staff", "by", by);
+    long long off =
+        hark_journal_one(cli, on ? EV_CUSTOMER_UNSUPPRESSED : EV_MAIL_UNSUBSCRIBED, id, ev);
+    if (off >= 0)
+        printf("%s %s (%s) by %s (journal offset %lld)\n", on ? "unsuppressed" : "suppressed",
+               id, addr, by, off);
+    json_decref(ev);
+    json_decref(r);
+    return off < 0;
+}
+
 /* hark_customers - see hark.h */
 int hark_customers(cli_t *cli)
 {
@@ -206,8 +246,11 @@ int hark_customers(cli_t *cli)
         return s_show(cli);
     if (strcmp(sub, "export") == 0)
         return s_export(cli);
+    if (strcmp(sub, "suppress") == 0 || strcmp(sub, "unsuppress") == 0)
+        return s_suppress(cli, sub[0] == 'u');
     fprintf(stderr, "usage: hark customers find TEXT [--page N] [--json]\n"
                     "       hark customers show ID [--json]\n"
-                    "       hark customers export ID\n");
+                    "       hark customers export ID\n"
+                    "       hark customers suppress|unsuppress ID\n");
     return 2;
 }

@@ -373,3 +373,20 @@ def test_customers__the_pages_render_in_chromium_and_pass_axe(site, drv, locale,
     assert OLGA[2] in drv.find_element(By.TAG_NAME, "h1").text
     assert_accessible(drv, "customer in " + locale)
     screenshot(drv, "customer-" + locale)
+
+
+def test_customers__the_command_line_suppresses_and_unsuppresses_too(site):
+    out = site.hark("customers", "suppress", TOM[0]).stdout
+    assert out.startswith("suppressed c-tom (tom@example.com) by cli:")
+    send = ("mail", "send", "--template", "test", "--customer", TOM[0], "--category", "loop",
+            "--wait")
+    wait_for(lambda: "mail.skipped" in site.hark(*send, check=False, timeout=90).stdout, 60,
+             what="Tom's loop mail skipped")
+    (ev,) = [e for e in site.fetch_all(types=["mail.unsubscribed"])
+             if e["payload"].get("customer_id") == TOM[0]]
+    assert ev["payload"]["via"] == "staff" and ev["payload"]["by"].startswith("cli:")
+    assert site.hark("customers", "unsuppress", TOM[0]).returncode == 0
+    wait_for(lambda: site.hark(*send, check=False, timeout=90).returncode == 0, 60,
+             what="Tom's loop mail delivered")
+    r = site.hark("customers", "suppress", "nobody-known", check=False)
+    assert r.returncode == 1 and "no address" in r.stderr
