@@ -331,14 +331,14 @@ test-e2e:
 # 100,000 cases, the mail hark-inbox reads a minute, the tagger's texts a
 # second; see tests/bench/README.md
 bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger \
-       bench-loop bench-console bench-inbox
+       bench-loop bench-console bench-inbox bench-customers
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
 
 # bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
-BENCH_PY := mail survey milestone intake tagger loop console inbox
+BENCH_PY := mail survey milestone intake tagger loop console inbox customers
 $(BENCH_PY:%=bench-%): bench-%: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py

@@ -65,3 +65,17 @@ int contacts_suppress(sqlite3 *db, const char *address, const char *reason)
     db_finish(st);
     return rc;
 }
+
+int contacts_unsuppress(sqlite3 *db, const char *address)
+{
+    if (!address)
+        return 0;
+    char low[320];
+    sqlite3_stmt *st = db_prepare(db, "DELETE FROM suppressions WHERE address = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}

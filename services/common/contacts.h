@@ -27,6 +27,10 @@ int contacts_upsert(sqlite3 *db, const json_t *customer);
  * list with reason (unsubscribed, bounced), keeping an earlier entry; 0/-1 */
 int contacts_suppress(sqlite3 *db, const char *address, const char *reason);
 
+/* contacts_unsuppress - take address (NULL: nothing to do) off the
+ * suppression list, whatever put it there (customer.unsuppressed); 0/-1 */
+int contacts_unsuppress(sqlite3 *db, const char *address);
+
 /* contacts_suppressed - 1 when address is on the suppression list */
 int contacts_suppressed(sqlite3 *db, const char *address);
 

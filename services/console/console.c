@@ -14,7 +14,9 @@
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
  *           (by "user:NAME"), which hark-loop applies; template.saved (by
- *           "user:NAME"), which hark-mailer applies.
+ *           "user:NAME"), which hark-mailer applies; mail.unsubscribed (via
+ *           staff) and customer.unsuppressed (by "user:NAME"), which every
+ *           copy of the suppressions applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -38,6 +40,10 @@
  *                  /templates.js  the email templates: list, editor with
  *                  live preview, save, restore (admin, marketer;
  *                  console_templates.c, with hark-mailer)
+ *             GET  /customers[?q=&page=]  GET /customers/ID  POST
+ *                  /customers/ID/suppress|unsuppress  finding a customer,
+ *                  their profile and timeline from every owner, their mail
+ *                  on or off (admin, marketer; console_customers.c)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
@@ -45,11 +51,14 @@
  *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
  *           hark-loop's preview and report ([loop] control); whether mail
  *           to a case's customer is suppressed ([mailer] control,
- *           MAILER_CONTACT).
+ *           MAILER_CONTACT); a customer, from each owner ([survey]
+ *           [milestone] [intake] [loop] [mailer] control: the *_CUSTOMER
+ *           commands, SURVEY_CUSTOMERS to find one; common/customer.c).
  * Config:   [console] listen public_url control db threads session_idle
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
  *           [gateway] journal_timeout loop_timeout; [loop] control;
+ *           [survey] control; [milestone] control;
  *           [mailer] control templates default_locale shop_name
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
@@ -132,6 +141,9 @@ static const struct {
     {"GET", "/templates/", S_ADMIN | S_MARKETER, console_templates_show},
     {"POST", "/templates/", S_ADMIN | S_MARKETER, console_templates_post},
     {"GET", "/templates.js", S_ADMIN | S_MARKETER, console_templates_js},
+    {"GET", "/customers", S_ADMIN | S_MARKETER, console_customers_list},
+    {"GET", "/customers/", S_ADMIN | S_MARKETER, console_customers_show},
+    {"POST", "/customers/", S_ADMIN | S_MARKETER, console_customers_post},
 };
 
 int main(int argc, char **argv)
@@ -281,7 +293,8 @@ static int s_init(service_t *svc)
     con->zctx = service_zctx(svc);
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
-        console_cases_init(con) || console_loops_init(con) || console_preview_init(con))
+        console_cases_init(con) || console_loops_init(con) || console_preview_init(con) ||
+        console_customers_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -308,6 +321,7 @@ static void s_fini(service_t *svc)
     console_http_stop(&con->http);
     console_cases_fini(con);
     console_loops_fini(con);
+    console_customers_fini(con);
     console_preview_fini(con);
     console_auth_fini(con);
     console_page_fini(con);

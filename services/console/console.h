@@ -307,6 +307,13 @@ void console_loops_new(console_req_t *r);
 void console_loops_post(console_req_t *r);
 void console_loops_show(console_req_t *r);
 
+/* --- console_customers.c: the customers, their timelines ------------- */
+int console_customers_init(console_t *con);
+void console_customers_fini(console_t *con);
+void console_customers_list(console_req_t *r);
+void console_customers_show(console_req_t *r);
+void console_customers_post(console_req_t *r);
+
 /* --- console_templates.c: the email templates, with hark-mailer ------- */
 void console_templates_list(console_req_t *r);
 void console_templates_show(console_req_t *r);

@@ -306,6 +306,9 @@ void gateway_loops_post(gateway_req_t *r);
 void gateway_loops_preview(gateway_req_t *r);
 void gateway_loops_report(gateway_req_t *r);
 
+/* gateway_customers.c: GET /v1/customers/ID/export (admin key) */
+void gateway_customers_export(gateway_req_t *r);
+
 /* gateway_events_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_events_init(gateway_t *gw);
 void gateway_events_fini(gateway_t *gw);

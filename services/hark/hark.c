@@ -11,6 +11,7 @@
  *                                        hark_campaign.c, hark_loop.c
  *   hark [-c FILE] milestone|coupon …    hark_milestone.c
  *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
+ *   hark [-c FILE] customers …           hark_customers.c (find, show, export one)
  *   hark [-c FILE] inbox unmatched       hark_inbox.c (mail hark-inbox could not place)
  *   hark [-c FILE] template …            hark_template.c (email templates, versions)
  *
@@ -103,7 +104,13 @@ static int s_usage(FILE *f)
           "  template show NAME [--locale L] [--version N]   a version's text (0: the file)\n"
           "  template set NAME [--locale L] --file F   a new version (checked, journaled)\n"
           "  template history NAME [--locale L] [--json]   every saved version\n"
-          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n",
+          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n"
+          "  customers find TEXT [--page N] [--json]   customers by name, email or id\n"
+          "  customers show ID [--json]           a customer's profile and timeline\n"
+          "  customers export ID                  everything Hark holds of them, as JSON\n"
+          "                                       (customer.exported journaled)\n"
+          "  customers suppress ID                no survey, milestone or loop email (journaled)\n"
+          "  customers unsuppress ID              allow that email again (journaled)\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -682,6 +689,7 @@ static const struct {
     {"cases", hark_cases},        {"loop", hark_loop},
     {"user", hark_user},          {"inbox", hark_inbox},
     {"template", hark_template},
+    {"customers", hark_customers}, {"customer", hark_customers},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

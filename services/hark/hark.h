@@ -56,6 +56,9 @@ void hark_by(char *out, size_t len);
  * NULL when it cannot be read */
 char *hark_read_file(const char *path, size_t max, size_t *len);
 
+/* hark_customers - `hark customers find|show|export` (hark_customers.c) */
+int hark_customers(cli_t *cli);
+
 /* hark_cases - `hark cases list|show|reply|retag|resolve|link` */
 int hark_cases(cli_t *cli);
 

@@ -17,14 +17,16 @@
  *           mailed to anyone); loop.notified (hark-loop: the customer was
  *           told a loop closed; open cases get "loop closed"); mail.bounced
  *           (the address is unusable for replies); case.customer_replied
- *           (hark-inbox: the customer answered by email; intake_reply.c).
+ *           (hark-inbox: the customer answered by email; intake_reply.c);
+ *           customer.unsuppressed (staff: the address works again).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,
  *           /alert), complaint_reply (intake/<offset>/reply),
  *           complaint_breach (intake/breach/<case>),
  *           complaint_customer_reply (intake/<offset>/customer_reply).
- * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT.
+ * Serves:   [intake] control: SERVICE_STATUS, INTAKE_CASES, INTAKE_REPORT,
+ *           INTAKE_CUSTOMER (all it holds of one customer).
  * Config:   [intake] control db reasons examples tag_threshold staff_url (else [console]
  *           public_url: the alerts link Hark Console's case pages);
  *           [mailer] templates default_locale (the staff mails' fixed texts
@@ -102,6 +104,7 @@ static const service_event_t s_events[] = {
     {EV_LOOP_NOTIFIED, intake_case_loop_notified},
     {EV_MAIL_BOUNCED, intake_case_bounced},
     {EV_CASE_CUSTOMER_REPLIED, intake_reply_apply},
+    {EV_CUSTOMER_UNSUPPRESSED, intake_case_unsuppressed},
     {NULL, NULL},
 };
 
@@ -109,6 +112,7 @@ static const service_event_t s_events[] = {
 static const service_command_t s_commands[] = {
     {CMD_INTAKE_CASES, CMD_INTAKE_CASES_OK, intake_control_cases},
     {CMD_INTAKE_REPORT, CMD_INTAKE_REPORT_OK, intake_control_report},
+    {CMD_INTAKE_CUSTOMER, CMD_INTAKE_CUSTOMER_OK, intake_control_customer},
     {NULL, NULL, NULL},
 };
 

@@ -175,6 +175,9 @@ int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consu
 int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int intake_case_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+/* intake_case_unsuppressed - customer.unsuppressed: replies to it again */
+int intake_case_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c);
 /* intake_reply_apply - case.customer_replied (intake_reply.c) */
 int intake_reply_apply(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 /* intake_case_breaches - the timer (arg: the service) that alerts cases
@@ -184,6 +187,7 @@ int intake_case_breaches(evloop_t *loop, void *arg);
 /* Control commands (intake_control.c), see service_command_fn */
 json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *err);
 json_t *intake_control_report(service_t *svc, const json_t *req, service_err_t *err);
+json_t *intake_control_customer(service_t *svc, const json_t *req, service_err_t *err);
 /* intake_control_status - case counts in SERVICE_STATUS */
 void intake_control_status(service_t *svc, json_t *body);
 

@@ -771,6 +771,15 @@ int intake_case_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, con
                              "bounced");
 }
 
+/* intake_case_unsuppressed - customer.unsuppressed: staff say the address
+ * works again, so a reply to it is allowed */
+int intake_case_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                             consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_unsuppress(db, json_string_value(json_object_get(ev->payload, "address")));
+}
+
 /* intake_case_loop_notified - loop.notified: the customer's open cases noted */
 int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c)

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "consumer.h"
+#include "customer.h"
 #include "db.h"
 #include "intake.h"
 
@@ -76,4 +77,46 @@ void intake_control_status(service_t *svc, json_t *body)
     db_finish(st);
     json_object_set_new(d, "cases", json_integer(total));
     json_object_set_new(body, "detail", d);
+}
+
+/* intake_control_customer - INTAKE_CUSTOMER {customer_id}: the customer's
+ * cases and each one's history, as timeline items (customer.h) */
+json_t *intake_control_customer(service_t *svc, const json_t *req, service_err_t *err)
+{
+    (void)err;
+    sqlite3 *db = service_db(svc);
+    const char *cid = json_string_value(json_object_get(req, "customer_id"));
+    json_t *items = json_array();
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, kind, status, reason, text, order_id, score,"
+                                      " opened_at FROM cases WHERE customer_id = ?");
+    if (st)
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *it = customer_item(sqlite3_column_int64(st, 7), "case");
+        customer_item_str(it, "case", s_col(st, 0));
+        customer_item_str(it, "case_kind", s_col(st, 1));
+        customer_item_str(it, "status", s_col(st, 2));
+        customer_item_str(it, "reason", s_col(st, 3));
+        customer_item_str(it, "text", s_col(st, 4));
+        customer_item_str(it, "order_id", s_col(st, 5));
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+            json_object_set_new(it, "score", json_integer(sqlite3_column_int(st, 6)));
+        json_array_append_new(items, it);
+    }
+    db_finish(st);
+    st = db_prepare(db, "SELECT n.case_id, n.kind, n.by, n.text, n.at FROM cases c"
+                        " JOIN notes n ON n.case_id = c.id WHERE c.customer_id = ?");
+    if (st)
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *it = customer_item(sqlite3_column_int64(st, 4), "case_note");
+        customer_item_str(it, "case", s_col(st, 0));
+        customer_item_str(it, "note", s_col(st, 1));
+        customer_item_str(it, "by", s_col(st, 2));
+        customer_item_str(it, "text", s_col(st, 3));
+        json_array_append_new(items, it);
+    }
+    db_finish(st);
+    customer_items_sort(items);
+    return json_pack("{s:s,s:o}", "customer_id", cid, "items", items);
 }

@@ -10,6 +10,7 @@
  *           NPS in the report), outbox (events on their way to the journal).
  * Consumes: customer, purchase, complaint, cancellation (contact copies),
  *           mail.unsubscribed and mail.bounced (suppress: no loop email),
+ *           customer.unsuppressed (staff lift it),
  *           feedback.tagged (who raised which reason; the last tagging of a
  *           case holds its codes), loop.closed (close a loop),
  *           mail.requested (only hark-survey's invites: invite -> customer)
@@ -17,7 +18,8 @@
  * Emits:    mail.requested (template loop_closed, category loop; key
  *           loop/<loop>/mail/<customer>) and loop.notified (key
  *           loop/<loop>/notified/<customer>), one each per customer told.
- * Serves:   [loop] control: SERVICE_STATUS, LOOP_PREVIEW, LOOP_REPORT.
+ * Serves:   [loop] control: SERVICE_STATUS, LOOP_PREVIEW, LOOP_REPORT,
+ *           LOOP_CUSTOMER (one customer's loop emails).
  * Config:   [loop] control db batch quotes excerpt; [intake] reasons (a
  *           reason defined there is one a loop may close before any
  *           feedback carries it: that close tells nobody); [mailer] templates
@@ -59,6 +61,7 @@ static const service_event_t s_events[] = {
     {EV_CANCELLATION, loop_apply_contact},
     {EV_MAIL_UNSUBSCRIBED, loop_apply_unsubscribed},
     {EV_MAIL_BOUNCED, loop_apply_bounced},
+    {EV_CUSTOMER_UNSUPPRESSED, loop_apply_unsuppressed},
     {EV_FEEDBACK_TAGGED, loop_apply_tagged},
     {EV_LOOP_CLOSED, loop_apply_closed},
     {EV_MAIL_REQUESTED, loop_apply_requested},
@@ -70,6 +73,7 @@ static const service_event_t s_events[] = {
 static const service_command_t s_commands[] = {
     {CMD_LOOP_PREVIEW, CMD_LOOP_PREVIEW_OK, loop_control_preview},
     {CMD_LOOP_REPORT, CMD_LOOP_REPORT_OK, loop_control_report},
+    {CMD_LOOP_CUSTOMER, CMD_LOOP_CUSTOMER_OK, loop_control_customer},
     {NULL, NULL, NULL},
 };
 

@@ -144,6 +144,8 @@ int loop_apply_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
 int loop_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                             consumer_t *c);
 int loop_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int loop_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                            consumer_t *c);
 int loop_apply_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int loop_apply_closed(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int loop_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
@@ -153,6 +155,7 @@ int loop_apply_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, con
 
 json_t *loop_control_preview(service_t *svc, const json_t *req, service_err_t *err);
 json_t *loop_control_report(service_t *svc, const json_t *req, service_err_t *err);
+json_t *loop_control_customer(service_t *svc, const json_t *req, service_err_t *err);
 void loop_control_status(service_t *svc, json_t *body);
 
 #endif

@@ -40,6 +40,14 @@ int loop_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
                              "bounced");
 }
 
+/* loop_apply_unsuppressed - customer.unsuppressed: loop email again */
+int loop_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                            consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_unsuppress(db, json_string_value(json_object_get(ev->payload, "address")));
+}
+
 /* loop_apply_tagged - feedback.tagged: who raised which reason */
 int loop_apply_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {

@@ -2,6 +2,7 @@
  * loop_control.c - what hark-loop serves on [loop] control: LOOP_PREVIEW,
  * LOOP_REPORT and its part of SERVICE_STATUS.
  */
+#include "customer.h"
 #include "db.h"
 #include "loop.h"
 
@@ -35,4 +36,30 @@ void loop_control_status(service_t *svc, json_t *body)
     json_object_set_new(d, "loops", json_integer(db_int(db, "SELECT count(*) FROM loops", 0)));
     json_object_set_new(d, "outbox", json_integer(db_int(db, "SELECT count(*) FROM outbox", 0)));
     json_object_set_new(body, "detail", d);
+}
+
+/* loop_control_customer - LOOP_CUSTOMER {customer_id}: the loop emails of
+ * one customer as timeline items (customer.h), at the telling (else the
+ * close, while pending) */
+json_t *loop_control_customer(service_t *svc, const json_t *req, service_err_t *err)
+{
+    (void)err;
+    const char *cid = json_string_value(json_object_get(req, "customer_id"));
+    json_t *items = json_array();
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT r.loop, l.title, l.reason, r.status, r.locale,"
+                                  " coalesce(r.told_at, l.closed_at) FROM recipients r"
+                                  " JOIN loops l ON l.id = r.loop WHERE r.customer_id = ?");
+    if (st)
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *it = customer_item(sqlite3_column_int64(st, 5), "loop_email");
+        static const char *const keys[] = {"loop", "title", "reason", "status", "locale"};
+        for (int i = 0; i < 5; i++)
+            customer_item_str(it, keys[i], (const char *)sqlite3_column_text(st, i));
+        json_array_append_new(items, it);
+    }
+    db_finish(st);
+    customer_items_sort(items);
+    return json_pack("{s:s,s:o}", "customer_id", cid, "items", items);
 }

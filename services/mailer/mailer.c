@@ -7,6 +7,7 @@
  *           (every saved version of a template).
  * Consumes: customer, purchase, complaint, cancellation (contact copies),
  *           mail.requested (queue a message), mail.unsubscribed (suppress),
+ *           customer.unsuppressed (staff: mail the address again),
  *           mail.retry_requested (staff: try a failed message again),
  *           mail.dsn_received (a bounce that came back by mail, from
  *           hark-inbox: 5.x.x bounces the message, 4.x.x is counted).
@@ -14,7 +15,7 @@
  *           message on without a restart; mailer_templates.c).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
  * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT,
- *           MAILER_TEMPLATES.
+ *           MAILER_TEMPLATES, MAILER_CUSTOMER (all it holds of one customer).
  * Config:   [mailer] control db templates default_locale from from_name
  *           reply_to reply_domain shop_name connections per_connection rate retry_min
  *           retry_max give_up lease maildir; [smtp] host port starttls
@@ -64,6 +65,7 @@ static const service_event_t s_events[] = {
     {EV_CANCELLATION, mailer_apply_contact},
     {EV_MAIL_REQUESTED, mailer_apply_requested},
     {EV_MAIL_UNSUBSCRIBED, mailer_apply_unsubscribed},
+    {EV_CUSTOMER_UNSUPPRESSED, mailer_apply_unsuppressed},
     {EV_MAIL_RETRY_REQUESTED, mailer_apply_retry},
     {EV_MAIL_DSN_RECEIVED, mailer_apply_dsn},
     {EV_TEMPLATE_SAVED, mailer_apply_template},
@@ -75,6 +77,7 @@ static const service_command_t s_commands[] = {
     {CMD_MAILER_QUEUE, CMD_MAILER_QUEUE_OK, mailer_control_queue},
     {CMD_MAILER_CONTACT, CMD_MAILER_CONTACT_OK, mailer_control_contact},
     {CMD_MAILER_TEMPLATES, CMD_MAILER_TEMPLATES_OK, mailer_control_templates},
+    {CMD_MAILER_CUSTOMER, CMD_MAILER_CUSTOMER_OK, mailer_control_customer},
     {NULL, NULL, NULL},
 };
 

@@ -115,6 +115,8 @@ typedef struct {
 int mailer_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int mailer_apply_contact(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int mailer_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c);
 int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
@@ -141,6 +143,8 @@ int mailer_dispatch_results(evloop_t *loop, void *arg);
 json_t *mailer_control_queue(service_t *svc, const json_t *req, service_err_t *err);
 /* mailer_control_contact - MAILER_CONTACT: is mail to a customer suppressed */
 json_t *mailer_control_contact(service_t *svc, const json_t *req, service_err_t *err);
+/* mailer_control_customer - MAILER_CUSTOMER: all it holds of one customer */
+json_t *mailer_control_customer(service_t *svc, const json_t *req, service_err_t *err);
 void mailer_control_status(service_t *svc, json_t *body);
 
 #endif

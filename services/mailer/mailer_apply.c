@@ -38,6 +38,15 @@ int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *e
                                  "unsubscribed", ev->offset);
 }
 
+/* mailer_apply_unsuppressed - customer.unsuppressed: staff say mail may go
+ * to the address again, whatever suppressed it */
+int mailer_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_unsuppress(db, json_string_value(json_object_get(ev->payload, "address")));
+}
+
 /* mailer_apply_retry - mail.retry_requested: a failed message queued again */
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {

@@ -3,9 +3,11 @@
  * MAILER_CONTACT and its part of SERVICE_STATUS.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
 #include "contacts.h"
+#include "customer.h"
 #include "db.h"
 #include "mailer.h"
 
@@ -117,4 +119,65 @@ void mailer_control_status(service_t *svc, json_t *body)
     if (m && m->pool)
         json_object_set_new(d, "in_flight", json_integer((json_int_t)mailer_pool_pending(m->pool)));
     json_object_set_new(body, "detail", d);
+}
+
+/* mailer_control_customer - MAILER_CUSTOMER {customer_id}: every mail to
+ * the customer (not the staff alerts about them), each bounce again, and
+ * the suppression of their address, as timeline items (customer.h) */
+json_t *mailer_control_customer(service_t *svc, const json_t *req, service_err_t *err)
+{
+    sqlite3 *db = service_db(svc);
+    const char *cid = json_string_value(json_object_get(req, "customer_id"));
+    json_t *out = mailer_control_contact(svc, req, err);
+    if (!out)
+        return NULL;
+    json_object_del(out, "known");
+    json_object_del(out, "locale");
+    json_object_set_new(out, "customer_id", json_string(cid));
+    json_t *items = json_array();
+    sqlite3_stmt *st = db_prepare(db, "SELECT id, template, category, status,"
+                                      " coalesce(sent_to, address), last_error, updated_at"
+                                      " FROM messages WHERE customer_id = ?"
+                                      " AND category <> 'alert'");
+    if (st)
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(st, 3);
+        for (int bounce = 0; bounce < 2; bounce++) {
+            if (bounce && strcmp(status, "bounced") != 0)
+                break;
+            json_t *it = customer_item(sqlite3_column_int64(st, 6), bounce ? "bounce" : "mail");
+            json_object_set_new(it, "message", json_integer(sqlite3_column_int64(st, 0)));
+            if (!bounce) {
+                customer_item_str(it, "template", (const char *)sqlite3_column_text(st, 1));
+                customer_item_str(it, "category", (const char *)sqlite3_column_text(st, 2));
+                customer_item_str(it, "status", status);
+            }
+            customer_item_str(it, "address", (const char *)sqlite3_column_text(st, 4));
+            customer_item_str(it, "error", (const char *)sqlite3_column_text(st, 5));
+            json_array_append_new(items, it);
+        }
+    }
+    db_finish(st);
+    const char *addr = json_string_value(json_object_get(out, "address"));
+    char low[320];
+    st = addr ? db_prepare(db, "SELECT reason, at FROM suppressions WHERE address = ?"
+                               " AND at IS NOT NULL")
+              : NULL;
+    if (st) {
+        sqlite3_bind_text(st, 1, contacts_lower(addr, low, sizeof low), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *reason = (const char *)sqlite3_column_text(st, 0);
+            json_t *it = customer_item(sqlite3_column_int64(st, 1),
+                                       strcmp(reason, "unsubscribed") == 0
+                                           ? "unsubscribe"
+                                           : "bounce_suppression");
+            customer_item_str(it, "address", addr);
+            json_array_append_new(items, it);
+        }
+    }
+    db_finish(st);
+    customer_items_sort(items);
+    json_object_set_new(out, "items", items);
+    return out;
 }

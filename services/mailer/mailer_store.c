@@ -54,6 +54,10 @@ const char *const mailer_store_migrations[] = {
     "  name TEXT NOT NULL, version INTEGER NOT NULL, source TEXT, by TEXT NOT NULL,"
     "  restored_from INTEGER, offset INTEGER NOT NULL UNIQUE, saved_at INTEGER NOT NULL,"
     "  UNIQUE(locale, name, version));",
+    /* one customer's mail (MAILER_CUSTOMER), and when an address was
+     * suppressed (NULL: before this column) */
+    "CREATE INDEX messages_customer ON messages(customer_id);"
+    "ALTER TABLE suppressions ADD COLUMN at INTEGER;",
     NULL,
 };
 
@@ -61,13 +65,14 @@ const char *const mailer_store_migrations[] = {
 int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset)
 {
     char low[320];
-    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason, source_offset)"
-                                      " VALUES(?, ?, ?) ON CONFLICT(address) DO NOTHING");
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO suppressions(address, reason, source_offset,"
+                                      " at) VALUES(?, ?, ?, ?) ON CONFLICT(address) DO NOTHING");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, contacts_lower(address, low, sizeof low), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, offset);
+    sqlite3_bind_int64(st, 4, clock_now_ms());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     return rc;

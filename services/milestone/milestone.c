@@ -10,7 +10,8 @@
  * Consumes: customer (birthday YYYY-MM-DD or --MM-DD, signup_date, contact),
  *           purchase (the first purchase starts the anniversaries; its
  *           customer object is upserted too), mail.unsubscribed and
- *           mail.bounced (suppress), milestone.saved (a marketer's settings).
+ *           mail.bounced (suppress), customer.unsuppressed (staff lift it),
+ *           milestone.saved (a marketer's settings).
  * Emits:    mail.requested (category milestone; templates birthday and
  *           anniversary by default; vars name, years, coupon_code), keyed
  *           milestone/<kind>/<customer id>/<year>.
@@ -62,6 +63,7 @@ static const service_event_t s_events[] = {
     {EV_PURCHASE, milestone_apply_purchase},
     {EV_MAIL_UNSUBSCRIBED, milestone_apply_unsubscribed},
     {EV_MAIL_BOUNCED, milestone_apply_bounced},
+    {EV_CUSTOMER_UNSUPPRESSED, milestone_apply_unsuppressed},
     {EV_MILESTONE_SAVED, milestone_apply_saved},
     {NULL, NULL},
 };

@@ -130,6 +130,8 @@ int milestone_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev
                              consumer_t *c);
 int milestone_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                                  consumer_t *c);
+int milestone_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                                 consumer_t *c);
 int milestone_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                             consumer_t *c);
 int milestone_apply_saved(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);

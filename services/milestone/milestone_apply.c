@@ -56,6 +56,14 @@ int milestone_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t
                              "unsubscribed");
 }
 
+/* milestone_apply_unsuppressed - customer.unsuppressed: mail them again */
+int milestone_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                                 consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_unsuppress(db, json_string_value(json_object_get(ev->payload, "address")));
+}
+
 /* milestone_apply_bounced - mail.bounced: suppress */
 int milestone_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "customer.h"
 #include "db.h"
 #include "milestone.h"
 
@@ -139,7 +140,21 @@ json_t *milestone_control_customer(service_t *svc, const json_t *req, service_er
         json_object_set_new(item, "decided", decided);
         json_array_append_new(list, item);
     }
-    return json_pack("{s:s,s:o}", "customer_id", cid, "milestones", list);
+    /* the same decisions as the timeline's items (customer.h) */
+    json_t *items = json_array();
+    st = db_prepare(db, "SELECT kind, year, status, at FROM sends WHERE customer_id = ?");
+    if (st)
+        sqlite3_bind_text(st, 1, cid, -1, SQLITE_TRANSIENT);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *it = customer_item(sqlite3_column_int64(st, 3), "milestone");
+        customer_item_str(it, "milestone", s_col(st, 0));
+        json_object_set_new(it, "year", json_integer(sqlite3_column_int(st, 1)));
+        customer_item_str(it, "status", s_col(st, 2));
+        json_array_append_new(items, it);
+    }
+    db_finish(st);
+    customer_items_sort(items);
+    return json_pack("{s:s,s:o,s:o}", "customer_id", cid, "milestones", list, "items", items);
 }
 
 /* milestone_control_status - decisions by status and the last tick, in SERVICE_STATUS */

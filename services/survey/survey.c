@@ -4,7 +4,8 @@
  * Owns:     survey.db ([survey] db): campaigns, customers (contact copies
  *           with attributes and last purchase time, for segments),
  *           suppressions, invites (with their answers), runs (of
- *           relationship campaigns), stats (aggregates per UTC day,
+ *           relationship campaigns), purchases, customer_search (FTS5,
+ *           survey_customers.c), stats (aggregates per UTC day,
  *           campaign and locale), digests (weeks mailed), outbox (events on
  *           their way to the journal).
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
@@ -12,12 +13,15 @@
  *           our invites delivered, matched on request_key),
  *           survey.answered (records the score), survey.commented
  *           (hark-inbox: an emailed answer to an invite, added to its
- *           comment), campaign.saved.
+ *           comment), campaign.saved, customer.unsuppressed (staff
+ *           lift a suppression).
  * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert,
  *           nps_digest),
  *           feedback.given (an answer's comment, from the page or by mail).
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
- *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
+ *           SURVEY_INVITE, SURVEY_CAMPAIGNS, SURVEY_CUSTOMERS (finding a
+ *           customer), SURVEY_CUSTOMER (all it holds of one;
+ *           survey_customers.c).
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url
  *           (else [console] public_url: the staff mails link Hark Console)
@@ -84,6 +88,7 @@ static const service_event_t s_events[] = {
     {EV_SURVEY_ANSWERED, survey_apply_answered},
     {EV_SURVEY_COMMENTED, survey_apply_commented},
     {EV_CAMPAIGN_SAVED, survey_apply_campaign},
+    {EV_CUSTOMER_UNSUPPRESSED, survey_apply_unsuppressed},
     {NULL, NULL},
 };
 
@@ -93,6 +98,8 @@ static const service_command_t s_commands[] = {
     {CMD_SURVEY_RESPONSES, CMD_SURVEY_RESPONSES_OK, survey_control_responses},
     {CMD_SURVEY_INVITE, CMD_SURVEY_INVITE_OK, survey_control_invite},
     {CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK, survey_control_campaigns},
+    {CMD_SURVEY_CUSTOMERS, CMD_SURVEY_CUSTOMERS_OK, survey_control_customers},
+    {CMD_SURVEY_CUSTOMER, CMD_SURVEY_CUSTOMER_OK, survey_control_customer},
     {NULL, NULL, NULL},
 };
 
@@ -165,6 +172,8 @@ static int s_init(service_t *svc)
     if (s->due_timer < 0)
         return -1;
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
+    if (evloop_add_timer(service_evloop(svc), 250, survey_customers_index_timer, svc) < 0)
+        return -1;
     log_info("event=survey_ready throttle_ms=%lld", (long long)s->set.throttle);
     return 0;
 }

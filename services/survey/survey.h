@@ -152,6 +152,8 @@ int survey_apply_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
 int survey_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
+int survey_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c);
 int survey_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_delivered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
@@ -163,6 +165,17 @@ int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
 int survey_send_due(evloop_t *loop, void *arg);
 /* survey_send_sync - survey_env_t's sync (arg: the service) */
 int survey_send_sync(void *arg);
+
+/* --- customers (survey_customers.c) -------------------------------------- */
+/* survey_customers_index - move up to max noted customers into
+ * customer_search (outside any transaction); the number moved, -1 error */
+int survey_customers_index(sqlite3 *db, int max);
+/* survey_customers_index_timer - the timer that keeps customer_search fresh */
+int survey_customers_index_timer(evloop_t *loop, void *arg);
+/* survey_customers_purchase - record purchase event ev of customer cid; 0/-1 */
+int survey_customers_purchase(sqlite3 *db, const hark_event_t *ev, const char *cid, int64_t at);
+json_t *survey_control_customers(service_t *svc, const json_t *req, service_err_t *err);
+json_t *survey_control_customer(service_t *svc, const json_t *req, service_err_t *err);
 
 /* Control commands (survey_control.c), see service_command_fn */
 json_t *survey_control_report(service_t *svc, const json_t *req, service_err_t *err);

@@ -296,7 +296,8 @@ int survey_apply_purchase(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
         return -1;
     const char *cid = json_string_value(json_object_get(cust ? cust : p,
                                                         cust ? "id" : "customer_id"));
-    if (survey_store_customer_extra(db, cust, cid, s_purchase_ms(ev)))
+    if (survey_store_customer_extra(db, cust, cid, s_purchase_ms(ev)) ||
+        (cid && survey_customers_purchase(db, ev, cid, s_purchase_ms(ev))))
         return -1;
     int rc = s_schedule(s, db, ev, cid);
     evloop_timer_at(service_evloop(svc), s->due_timer, 0);
@@ -310,6 +311,14 @@ int survey_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *e
     (void)svc, (void)c;
     return contacts_suppress(db, json_string_value(json_object_get(ev->payload, "address")),
                              "unsubscribed");
+}
+
+/* survey_apply_unsuppressed - customer.unsuppressed: staff say ask again */
+int survey_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                              consumer_t *c)
+{
+    (void)svc, (void)c;
+    return contacts_unsuppress(db, json_string_value(json_object_get(ev->payload, "address")));
 }
 
 /* survey_apply_bounced - mail.bounced: never ask again */

@@ -68,6 +68,29 @@ const char *const survey_store_migrations[] = {
     "  throttled INTEGER NOT NULL, suppressed INTEGER NOT NULL,"
     "  PRIMARY KEY(campaign, run));"
     "CREATE TABLE digests(week TEXT PRIMARY KEY, sent_at INTEGER NOT NULL);",
+    /* customers as staff look them up (survey_customers.c): each purchase
+     * (the timeline and the export), an invite's customer, and the search -
+     * exact and prefix on id, address and name, FTS5 trigram for the rest,
+     * fed in batches from customer_search_todo */
+    "CREATE TABLE purchases(source_offset INTEGER PRIMARY KEY, customer_id TEXT NOT NULL,"
+    "  order_id TEXT, at INTEGER NOT NULL, amount REAL, currency TEXT, items TEXT);"
+    "CREATE INDEX purchases_customer ON purchases(customer_id);"
+    "CREATE INDEX invites_customer ON invites(customer_id);"
+    "CREATE INDEX customers_email ON customers(lower(email));"
+    "CREATE INDEX customers_name ON customers(name);"
+    "CREATE VIRTUAL TABLE customer_search USING fts5(words, tokenize = 'trigram');"
+    "CREATE TABLE customer_search_todo(rid INTEGER PRIMARY KEY);"
+    "CREATE TRIGGER customer_search_insert AFTER INSERT ON customers BEGIN"
+    "  INSERT OR IGNORE INTO customer_search_todo VALUES(new.rowid);"
+    " END;"
+    "CREATE TRIGGER customer_search_update AFTER UPDATE OF id, name, email ON customers"
+    " WHEN old.name IS NOT new.name OR old.email IS NOT new.email OR old.id IS NOT new.id BEGIN"
+    "  INSERT OR IGNORE INTO customer_search_todo VALUES(new.rowid);"
+    " END;"
+    "CREATE TRIGGER customer_search_delete AFTER DELETE ON customers BEGIN"
+    "  INSERT OR IGNORE INTO customer_search_todo VALUES(old.rowid);"
+    " END;"
+    "INSERT INTO customer_search_todo SELECT rowid FROM customers;",
     NULL,
 };
 

@@ -436,6 +436,8 @@ ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer 
     ("GET", "/welcome/" + "0" * 64, (404, 404, 404, 404)),
     ("POST", "/welcome/" + "0" * 64, (404, 404, 404, 404)),
     ("GET", "/console.js", (200, 200, 200, 200)),
+    ("GET", "/customers", ("/login?next=%2Fcustomers", 200, 403, 200)),
+    ("POST", "/customers/route-c/nothing", ("/login", 404, 403, 404)),
 ]
 
 
