@@ -13,6 +13,8 @@
  *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
  *   hark [-c FILE] inbox unmatched       hark_inbox.c (mail hark-inbox could not place)
  *   hark [-c FILE] template …            hark_template.c (email templates, versions)
+ *   hark [-c FILE] import|export …       hark_import.c (customers and purchases from
+ *                                        CSV; customers and answers to CSV)
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -103,7 +105,11 @@ static int s_usage(FILE *f)
           "  template show NAME [--locale L] [--version N]   a version's text (0: the file)\n"
           "  template set NAME [--locale L] --file F   a new version (checked, journaled)\n"
           "  template history NAME [--locale L] [--json]   every saved version\n"
-          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n",
+          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n"
+          "  import customers|purchases FILE.csv [--map field=Column,...] [--check]\n"
+          "         [--batch N]                   rows from CSV, journaled once each\n"
+          "  export customers|answers [--output FILE]   CSV (answers: [--campaign C]\n"
+          "                                       [--from D] [--to D])\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -682,6 +688,7 @@ static const struct {
     {"cases", hark_cases},        {"loop", hark_loop},
     {"user", hark_user},          {"inbox", hark_inbox},
     {"template", hark_template},
+    {"import", hark_import},      {"export", hark_export},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
