@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BIN, HERE, Deadline, arm_deadline, check_binaries, clean_up, fmt, log,  # noqa: E402
+from benchlib import (BIN, HERE, Deadline, proc_stat, arm_deadline, check_binaries, clean_up, fmt, log,  # noqa: E402
                       machine_info, wait_until, write_results)
 from harness import WIRE, Hark  # noqa: E402
 
@@ -49,6 +49,19 @@ def lags(h):
     return {s["name"]: s.get("lag") for s in st.get("services", []) if s["name"] in COPIES}
 
 
+def cpu_s(h):
+    """CPU seconds (user + system) each service has used so far"""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for s in h.status().get("services", []):
+        try:
+            f = proc_stat(s["pid"])
+            out[s["name"]] = (int(f[11]) + int(f[12])) / tick
+        except (OSError, KeyError, IndexError):
+            pass
+    return out
+
+
 def bench(base, args, live):
     conf = {"mailer": {"templates": os.path.join(os.environ["HARK_ROOT"], "templates"),
                        "from": "shop@example.com"}}
@@ -62,9 +75,16 @@ def bench(base, args, live):
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     log("%s rows, %s bytes; load average %s" % (fmt(args.customers), fmt(size), load))
+    cpu0 = cpu_s(h)
     t0 = time.monotonic()
     r = subprocess.run([os.path.join(BIN, "hark"), "-c", h.config, "import", "customers", path],
                        capture_output=True, text=True, timeout=args.step_timeout)
+    cli_cpu = None
+    try:
+        ru = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
+        cli_cpu = round(ru.ru_utime + ru.ru_stime, 1)  # hark import (and hark status) so far
+    except OSError:
+        pass
     t_import = time.monotonic() - t0
     if r.returncode != 0 or "%d new" % args.customers not in r.stdout:
         raise RuntimeError("import failed: %s %s" % (r.stdout, r.stderr[-500:]))
@@ -77,6 +97,8 @@ def bench(base, args, live):
         return len(caught) == len(COPIES)
     wait_until(all_applied, args.step_timeout, "every copy applied", interval=0.2)
     t_all = time.monotonic() - t0
+    cpu1 = cpu_s(h)
+    cpu = {k: round(cpu1[k] - cpu0.get(k, 0), 1) for k in cpu1}
     t1 = time.monotonic()
     r2 = subprocess.run([os.path.join(BIN, "hark"), "-c", h.config, "import", "customers", path],
                         capture_output=True, text=True, timeout=args.step_timeout)
@@ -89,7 +111,8 @@ def bench(base, args, live):
     with open("/proc/loadavg") as f:
         load_after = " ".join(f.read().split()[:3])
     return {"rows": args.customers, "bytes": size, "import_s": round(t_import, 2),
-            "end_to_end_s": round(t_all, 2), "caught_up_s": caught, "rows_per_s": round(args.customers / t_all),
+            "end_to_end_s": round(t_all, 2), "caught_up_s": caught,
+            "cpu_s": cpu, "cpu_s_total": round(sum(cpu.values()), 1), "cli_cpu_s": cli_cpu, "rows_per_s": round(args.customers / t_all),
             "again_s": round(t_again, 2), "again_nothing_twice": again_ok,
             "exported": exported, "load_before": load, "load_after": load_after,
             "verified": again_ok and exported == args.customers and t_all < 30}
@@ -108,6 +131,9 @@ def render(out):
               "each copy caught up at    %s" % ", ".join("%s %.1f s" % kv for kv in
                                                        sorted(b["caught_up_s"].items(),
                                                               key=lambda kv: kv[1])),
+              "CPU seconds used          %s; all services %.1f, hark import %s" % (
+                  ", ".join("%s %.1f" % kv for kv in sorted(b["cpu_s"].items(), key=lambda kv: -kv[1])),
+                  b["cpu_s_total"], b["cli_cpu_s"]),
               "the same file again       %.1f s, nothing twice: %s" % (b["again_s"],
                                                                      b["again_nothing_twice"]),
               "exported afterwards       %s" % fmt(b["exported"]),
