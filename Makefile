@@ -102,7 +102,7 @@ FUZZ_SECONDS ?= 60
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: golden fuzz fuzz-build deps-fuzz deps-node bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz deps-node bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox bench-customers bench-import all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config check-walls san man
 .DEFAULT_GOAL := all
 
@@ -331,14 +331,14 @@ test-e2e:
 # 100,000 cases, the mail hark-inbox reads a minute, the tagger's texts a
 # second; see tests/bench/README.md
 bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger \
-       bench-loop bench-console bench-inbox bench-customers
+       bench-loop bench-console bench-inbox bench-customers bench-import
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
 
 # bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
-BENCH_PY := mail survey milestone intake tagger loop console inbox customers
+BENCH_PY := mail survey milestone intake tagger loop console inbox customers import
 $(BENCH_PY:%=bench-%): bench-%: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py

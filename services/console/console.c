@@ -44,6 +44,11 @@
  *                  /customers/ID/suppress|unsuppress  finding a customer,
  *                  their profile and timeline from every owner, their mail
  *                  on or off (admin, marketer; console_customers.c)
+ *             GET, POST /import  GET, POST /import/ID   a CSV of customers or
+ *                  purchases: upload, map, preview, run, summary; GET /export
+ *                  /export/customers.csv|answers.csv (admin, marketer;
+ *                  console_import.c: it journals customer and purchase
+ *                  events keyed import:TYPE:ID:HASH, a batch a timer turn)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
@@ -144,6 +149,12 @@ static const struct {
     {"GET", "/customers", S_ADMIN | S_MARKETER, console_customers_list},
     {"GET", "/customers/", S_ADMIN | S_MARKETER, console_customers_show},
     {"POST", "/customers/", S_ADMIN | S_MARKETER, console_customers_post},
+    {"GET", "/import", S_ADMIN | S_MARKETER, console_import_form},
+    {"POST", "/import", S_ADMIN | S_MARKETER, console_import_upload},
+    {"GET", "/import/", S_ADMIN | S_MARKETER, console_import_show},
+    {"POST", "/import/", S_ADMIN | S_MARKETER, console_import_post},
+    {"GET", "/export", S_ADMIN | S_MARKETER, console_export_page},
+    {"GET", "/export/", S_ADMIN | S_MARKETER, console_export_csv},
 };
 
 int main(int argc, char **argv)
@@ -294,7 +305,7 @@ static int s_init(service_t *svc)
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
         console_cases_init(con) || console_loops_init(con) || console_preview_init(con) ||
-        console_customers_init(con))
+        console_customers_init(con) || console_import_init(con, service_evloop(svc)))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -319,6 +330,7 @@ static void s_fini(service_t *svc)
     if (!con)
         return;
     console_http_stop(&con->http);
+    console_import_fini(con);
     console_cases_fini(con);
     console_loops_fini(con);
     console_customers_fini(con);

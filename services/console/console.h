@@ -67,6 +67,7 @@ typedef struct console {
     pthread_key_t intake_key, journal_key; /* each HTTP thread's own DEALERs */
     pthread_key_t mailer_key;
     pthread_key_t render_key;   /* each HTTP thread's render_t (the reply preview) */
+    struct console_imports *imports; /* /import's files in memory (console_import.c) */
 } console_t;
 
 /* console_user_t - who a request is from, once its session is found */
@@ -319,5 +320,22 @@ void console_templates_list(console_req_t *r);
 void console_templates_show(console_req_t *r);
 void console_templates_post(console_req_t *r);
 void console_templates_js(console_req_t *r);
+
+/* --- console_import.c: CSV import and export (admin, marketer) ------- */
+#define CONSOLE_IMPORT_MAX (20 * 1024 * 1024) /* bytes a POST /import may carry */
+struct loop; /* evloop_t */
+int console_import_init(console_t *con, struct loop *loop);
+void console_import_fini(console_t *con);
+void console_import_form(console_req_t *r);
+void console_import_upload(console_req_t *r);
+void console_import_show(console_req_t *r);
+void console_import_post(console_req_t *r);
+void console_export_page(console_req_t *r);
+void console_export_csv(console_req_t *r);
+/* console_multipart_get - field name of a multipart/form-data body: 1 with
+ * its bytes at *val (*len; inside r->body) and, when filename is given, the
+ * part's filename; 0 absent; -1 not multipart */
+int console_multipart_get(console_req_t *r, const char *name, const char **val, size_t *len,
+                          char *filename, size_t flen);
 
 #endif

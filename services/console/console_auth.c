@@ -126,6 +126,12 @@ int console_auth_post_ok(console_req_t *r)
 {
     char csrf[CONSOLE_TOKEN_HEX + 2];
     int got = console_form_get(r->body.data, r->body.len, "csrf", 0, csrf, sizeof csrf);
+    const char *mv;
+    size_t ml;
+    if (console_multipart_get(r, "csrf", &mv, &ml, NULL, 0) == 1) { /* an upload (/import) */
+        got = ml < sizeof csrf ? 1 : -1;
+        snprintf(csrf, sizeof csrf, "%.*s", (int)(ml < sizeof csrf - 1 ? ml : sizeof csrf - 1), mv);
+    }
     const char *why = !s_origin_ok(r) ? "origin" : got != 1 || !s_same(csrf, r->user.csrf)
                                                        ? "csrf"
                                                        : NULL;

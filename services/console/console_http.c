@@ -72,7 +72,9 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!r->too_large && r->body.len + *upload_data_size <= h->max_body)
+        /* only an upload to /import may be larger than the pages' bodies */
+        size_t max = strcmp(r->url, "/import") == 0 ? CONSOLE_IMPORT_MAX : h->max_body;
+        if (!r->too_large && r->body.len + *upload_data_size <= max)
             buf_append(&r->body, upload_data, *upload_data_size);
         else
             r->too_large = 1;
@@ -149,7 +151,7 @@ console_http_t *console_http_start(const char *listen, unsigned threads, size_t 
         .body_timeout_ms = 60000,
         .idle_timeout_ms = 30000,
         .max_header = 16 * 1024,
-        .max_body = (long long)max_body,
+        .max_body = (long long)(max_body > CONSOLE_IMPORT_MAX ? max_body : CONSOLE_IMPORT_MAX),
         .error = s_front_error,
         .error_cls = h,
         .access = s_access,

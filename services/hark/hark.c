@@ -14,6 +14,8 @@
  *   hark [-c FILE] customers …           hark_customers.c (find, show, export one)
  *   hark [-c FILE] inbox unmatched       hark_inbox.c (mail hark-inbox could not place)
  *   hark [-c FILE] template …            hark_template.c (email templates, versions)
+ *   hark [-c FILE] import|export …       hark_import.c (customers and purchases from
+ *                                        CSV; customers and answers to CSV)
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -110,7 +112,11 @@ static int s_usage(FILE *f)
           "  customers export ID                  everything Hark holds of them, as JSON\n"
           "                                       (customer.exported journaled)\n"
           "  customers suppress ID                no survey, milestone or loop email (journaled)\n"
-          "  customers unsuppress ID              allow that email again (journaled)\n",
+          "  customers unsuppress ID              allow that email again (journaled)\n"
+          "  import customers|purchases FILE.csv [--map field=Column,...] [--check]\n"
+          "         [--batch N]                   rows from CSV, journaled once each\n"
+          "  export customers|answers [--output FILE]   CSV (answers: [--campaign C]\n"
+          "                                       [--from D] [--to D])\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -690,6 +696,7 @@ static const struct {
     {"user", hark_user},          {"inbox", hark_inbox},
     {"template", hark_template},
     {"customers", hark_customers}, {"customer", hark_customers},
+    {"import", hark_import},      {"export", hark_export},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

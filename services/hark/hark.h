@@ -105,4 +105,10 @@ int hark_template(cli_t *cli);
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);
 
+/* hark_import - `hark import customers|purchases FILE.csv` (hark_import.c) */
+int hark_import(cli_t *cli);
+
+/* hark_export - `hark export customers|answers` (hark_import.c) */
+int hark_export(cli_t *cli);
+
 #endif

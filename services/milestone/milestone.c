@@ -16,7 +16,8 @@
  *           anniversary by default; vars name, years, coupon_code), keyed
  *           milestone/<kind>/<customer id>/<year>.
  * Serves:   [milestone] control: SERVICE_STATUS, MILESTONE_SETTINGS,
- *           MILESTONE_CUSTOMER.
+ *           MILESTONE_CUSTOMER, MILESTONE_CUSTOMERS (every customer, paged: the
+ *           CSV export).
  * Config:   [milestone] control db time default_timezone catch_up feb29
  *           coupon anniversary_from interval batch; [hark] token_key.
  *
@@ -72,6 +73,7 @@ static const service_event_t s_events[] = {
 static const service_command_t s_commands[] = {
     {CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK, milestone_control_settings},
     {CMD_MILESTONE_CUSTOMER, CMD_MILESTONE_CUSTOMER_OK, milestone_control_customer},
+    {CMD_MILESTONE_CUSTOMERS, CMD_MILESTONE_CUSTOMERS_OK, milestone_control_customers},
     {NULL, NULL, NULL},
 };
 

@@ -176,3 +176,48 @@ void milestone_control_status(service_t *svc, json_t *body)
     }
     json_object_set_new(body, "detail", d);
 }
+
+/* milestone_control_customers - MILESTONE_CUSTOMERS {after?, limit?}: a
+ * page of customers in id order (the export reads them all, a page at a
+ * time, so a big list never holds the loop long) */
+json_t *milestone_control_customers(service_t *svc, const json_t *req, service_err_t *err)
+{
+    const char *after = json_string_value(json_object_get(req, "after"));
+    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    if (limit <= 0)
+        limit = 1000;
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT id, email, name, locale, timezone, b_md, s_year, s_md"
+                                  " FROM customers WHERE id > ?1 ORDER BY id LIMIT ?2");
+    if (!st)
+        return service_fail(err, "internal", "cannot read the customers");
+    sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, limit);
+    json_t *list = json_array();
+    const char *last = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *c = json_pack("{s:s}", "id", s_col(st, 0));
+        static const char *const text[] = {NULL, "email", "name", "locale", "timezone"};
+        for (int i = 1; i <= 4; i++)
+            if (*s_col(st, i))
+                json_object_set_new(c, text[i], json_string(s_col(st, i)));
+        char d[16];
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            int md = sqlite3_column_int(st, 5);
+            snprintf(d, sizeof d, "--%02d-%02d", md / 100 % 100, md % 100);
+            json_object_set_new(c, "birthday", json_string(d));
+        }
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL && sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            int y = sqlite3_column_int(st, 6), md = sqlite3_column_int(st, 7);
+            snprintf(d, sizeof d, "%04d-%02d-%02d", y % 10000, md / 100 % 100, md % 100);
+            json_object_set_new(c, "signup_date", json_string(d));
+        }
+        json_array_append_new(list, c);
+        last = json_string_value(json_object_get(c, "id"));
+    }
+    json_t *r = json_pack("{s:o}", "customers", list);
+    if (last && (json_int_t)json_array_size(list) == limit)
+        json_object_set_new(r, "next", json_string(last));
+    db_finish(st);
+    return r;
+}
