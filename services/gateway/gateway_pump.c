@@ -55,17 +55,19 @@
  * commits back to back, as before.  With one event a request it is not:
  * two messages in flight split 64 clients into two halves that took turns
  * (about 22 requests a commit), and the gateway and the journal spent
- * ~74 us of CPU a request between them, measured on the loaded machine. */
+ * ~75 us of CPU a request between them, measured on the loaded machine. */
 #define PUMP_PIPELINE_EVENTS 1000
 
 /* With nothing in flight, the clients the last answer freed come back
  * within a fraction of a millisecond: the queue waits for as many jobs
  * as that answer finished, or this long, and goes as one message.  One
- * event a request, 64 connections: ~41 requests a commit instead of ~22,
- * CPU per request gateway 45.6 -> 30.9-36.7 us and journal 28.0 -> 14.1-18.5
- * us, system calls of the gateway 8.7 -> 7.4 and context switches 0.52 ->
- * 0.28 a request (perf stat on the loaded machine).  A lone client is not
- * held: its request is as many as the last answer finished. */
+ * event a request, 64 connections, this and PUMP_PIPELINE_EVENTS against
+ * two messages in flight (perf stat, old and new builds alternately on
+ * the loaded machine): requests a commit 21-22 -> 33-36, CPU per request
+ * of the gateway 47.8-49.6 -> 40.4-41.9 us and of the journal 26.7-28.4 ->
+ * 21.9-23.3 us, the gateway's system calls 8.9-9.2 -> 7.6-7.7 and context
+ * switches 0.53-0.58 -> 0.34-0.35 a request.  A lone client is not held:
+ * its request is as many as the last answer finished. */
 #define PUMP_HOLD_MS 2
 
 struct gateway_pump {
