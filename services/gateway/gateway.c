@@ -21,8 +21,11 @@
  *                  /v1/reports/reasons (Bearer admin key) (gateway_intake.c)
  *             POST /v1/loops, GET /v1/loops/preview, GET /v1/reports/loops
  *                  (Bearer admin key; gateway_loops.c), with hark-loop
+ *             DELETE /v1/customers/ID (Bearer admin key): customer.erased
+ *                  (gateway_customers.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
- * Emits:    the events it accepts, mail.unsubscribed and survey.answered,
+ * Emits:    the events it accepts, mail.unsubscribed, survey.answered and
+ *           customer.erased,
  *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
@@ -106,6 +109,7 @@ static const struct {
     {"POST", "/v1/loops", gateway_loops_post, GW_WORKER},
     {"GET", "/v1/loops/preview", gateway_loops_preview, GW_WORKER},
     {"GET", "/v1/reports/loops", gateway_loops_report, GW_WORKER},
+    {"DELETE", "/v1/customers/", gateway_customers, GW_WORKER},
 };
 
 int main(int argc, char **argv)

@@ -305,6 +305,7 @@ void gateway_reports_nps_csv(gateway_req_t *r);
 void gateway_loops_post(gateway_req_t *r);
 void gateway_loops_preview(gateway_req_t *r);
 void gateway_loops_report(gateway_req_t *r);
+void gateway_customers(gateway_req_t *r); /* gateway_customers.c */
 
 /* gateway_events_init - compile the event schemas the gateway accepts; 0/-1 */
 int gateway_events_init(gateway_t *gw);

@@ -103,7 +103,9 @@ static int s_usage(FILE *f)
           "  template show NAME [--locale L] [--version N]   a version's text (0: the file)\n"
           "  template set NAME [--locale L] --file F   a new version (checked, journaled)\n"
           "  template history NAME [--locale L] [--json]   every saved version\n"
-          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n",
+          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n"
+          "  customer erase ID                    forget a customer: keys destroyed, every\n"
+          "                                       copy blanked (journaled)\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -682,6 +684,7 @@ static const struct {
     {"cases", hark_cases},        {"loop", hark_loop},
     {"user", hark_user},          {"inbox", hark_inbox},
     {"template", hark_template},
+    {"customer", hark_customer},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "intake",
         .migrations = intake_store_migrations,
+        .privacy = &intake_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* the taxonomy, the breach timer (intake_case.c) */

@@ -16,12 +16,14 @@
  */
 #include "journal_keys.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "journal_crypt.h"
 #include "db.h"
 #include "log.h"
 
@@ -31,13 +33,14 @@
 static const char *const s_migrations[] = {
     "CREATE TABLE keys("
     "  id INTEGER PRIMARY KEY,"          /* random, never reused */
-    "  owner TEXT NOT NULL,"              /* customer:ID invite:ID case:ID address:A event:KEY */
+    "  owner TEXT NOT NULL,"              /* tag of customer:ID invite:ID case:ID address:A event:KEY */
     "  period INTEGER NOT NULL,"          /* year * 10 + class (1 contact, 2 free text) */
     "  wrapped BLOB NOT NULL,"
     "  made_at TEXT NOT NULL,"
-    "  used_at TEXT NOT NULL);"           /* the day it last sealed an event */
+    "  used_at TEXT NOT NULL,"            /* the day it last sealed an event */
+    "  who BLOB);"                        /* the owner, sealed by the master key (for retention) */
     "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
-    "CREATE TABLE links(ref TEXT PRIMARY KEY, customer TEXT NOT NULL);"
+    "CREATE TABLE links(ref TEXT PRIMARY KEY, customer TEXT NOT NULL);" /* tags */
     "CREATE INDEX links_customer ON links(customer);",
     NULL,
 };
@@ -67,6 +70,17 @@ static uint64_t s_hash(const char *owner, int period)
     return (h ^ (uint64_t)period) * 1099511628211ULL;
 }
 
+/* s_tag - what the file stores for an owner, a ref or a customer: a keyed
+ * hash (BLAKE2b under the master key) in hex, so journal-keys.db names no
+ * one - an address is a ref, and an erased customer's id must not stay */
+static void s_tag(const jkeys_t *k, const char *text, char out[33])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)text, strlen(text), k->master,
+                       JKEYS_LEN);
+    sodium_bin2hex(out, 33, h, sizeof h);
+}
+
 static void s_forget(jkeys_t *k)
 {
     sodium_memzero(k->by_owner_cache, JKEYS_CACHE * sizeof *k->by_owner_cache);
@@ -93,8 +107,8 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
     k->by_owner = db_prepare(k->db, "SELECT id, wrapped, used_at FROM keys"
                                     " WHERE owner = ? AND period = ?");
     k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?");
-    k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at)"
-                                  " VALUES(?, ?, ?, ?, ?, ?)");
+    k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
+                                  " used_at, who) VALUES(?, ?, ?, ?, ?, ?, ?)");
     k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
     k->link_get = db_prepare(k->db, "SELECT customer FROM links WHERE ref = ?");
     k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
@@ -201,6 +215,10 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
 {
     if (strlen(owner) >= JKEYS_OWNER_MAX)
         return -1;
+    const char *plain = owner;
+    char tag[33];
+    s_tag(k, owner, tag);
+    owner = tag;
     char now[40];
     int today = s_today(now, sizeof now);
     jkeys_slot_t *s = &k->by_owner_cache[s_hash(owner, period) & (JKEYS_CACHE - 1)];
@@ -250,6 +268,14 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
         sqlite3_bind_blob(k->insert, 4, wrapped, sizeof wrapped, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 5, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 6, now, -1, SQLITE_STATIC);
+        buf_t who = BUF_INIT;
+        unsigned char ad[8];
+        for (int i = 0; i < 8; i++)
+            ad[i] = (unsigned char)((uint64_t)*id >> (56 - 8 * i));
+        jcrypt_box(k->master, ad, sizeof ad, plain, strlen(plain), &who);
+        if (who.len <= INT_MAX)
+            sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
+        buf_free(&who);
         rc = sqlite3_step(k->insert);
         sqlite3_reset(k->insert);
         if (rc != SQLITE_DONE) {
@@ -296,8 +322,12 @@ int jkeys_by_id(jkeys_t *k, int64_t id, unsigned char key[JKEYS_LEN])
     return out;
 }
 
-int jkeys_link(jkeys_t *k, const char *ref, const char *customer)
+int jkeys_link(jkeys_t *k, const char *ref_plain, const char *customer_id)
 {
+    char ref[33], customer[33], c[JKEYS_OWNER_MAX];
+    snprintf(c, sizeof c, "customer:%s", customer_id);
+    s_tag(k, ref_plain, ref);
+    s_tag(k, c, customer);
     sqlite3_bind_text(k->link_get, 1, ref, -1, SQLITE_STATIC);
     int same = sqlite3_step(k->link_get) == SQLITE_ROW &&
                strcmp((const char *)sqlite3_column_text(k->link_get, 0), customer) == 0;
@@ -352,13 +382,14 @@ static int s_ids(jkeys_t *k, const char *sql, const char *p1, const char *p2, in
 
 int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t *n)
 {
-    char owner[JKEYS_OWNER_MAX];
-    snprintf(owner, sizeof owner, "customer:%s", customer);
+    char plain[JKEYS_OWNER_MAX], owner[33];
+    snprintf(plain, sizeof plain, "customer:%s", customer);
+    s_tag(k, plain, owner);
     return s_ids(k,
                  "SELECT id FROM keys WHERE owner = ?1"
                  " UNION SELECT k.id FROM links l JOIN keys k ON k.owner = l.ref"
                  " WHERE l.customer = ?2",
-                 owner, customer, ids, n);
+                 owner, owner, ids, n);
 }
 
 int jkeys_expired(jkeys_t *k, int before, const char *idle_before, int64_t **ids, size_t *n)
@@ -389,6 +420,22 @@ int jkeys_drop(jkeys_t *k, const int64_t *ids, size_t n, size_t *gone)
     }
     s_forget(k);
     return 0;
+}
+
+int jkeys_unlink(jkeys_t *k, const char *customer)
+{
+    char plain[JKEYS_OWNER_MAX], tag[33];
+    snprintf(plain, sizeof plain, "customer:%s", customer);
+    s_tag(k, plain, tag);
+    if (s_write(k))
+        return -1;
+    sqlite3_stmt *st = db_prepare(k->db, "DELETE FROM links WHERE customer = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, tag, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
 }
 
 size_t jkeys_count_existing(jkeys_t *k, const int64_t *ids, size_t n)

@@ -12,7 +12,9 @@
  *
  * links(ref, customer) says which invites, cases and addresses are a
  * customer's, learnt from events that carry both: erasing the customer
- * destroys their keys too.
+ * destroys their keys too.  Owners, refs and customers are stored as keyed
+ * hashes, so the file names no one; each key row also holds its owner
+ * sealed by the master key, for retention to say whose keys it dropped.
  *
  * Only hark-journal includes this.
  */
@@ -51,6 +53,9 @@ int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t 
 /* jkeys_drop - delete the keys ids[0..n) (in the open write) and forget
  * every cached key; *gone gets how many existed.  0/-1 */
 int jkeys_drop(jkeys_t *k, const int64_t *ids, size_t n, size_t *gone);
+
+/* jkeys_unlink - forget which refs were customer's (in the open write); 0/-1 */
+int jkeys_unlink(jkeys_t *k, const char *customer);
 
 /* jkeys_count_existing - how many of ids[0..n) still exist */
 size_t jkeys_count_existing(jkeys_t *k, const int64_t *ids, size_t n);

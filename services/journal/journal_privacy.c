@@ -68,7 +68,7 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     int rc = !text || s_log_append(j->erasure_log, text) ||
-                     jkeys_drop(j->keys, ids, n, &gone)
+                     jkeys_drop(j->keys, ids, n, &gone) || jkeys_unlink(j->keys, customer)
                  ? -1
                  : 0;
     free(text);

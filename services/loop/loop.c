@@ -78,6 +78,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "loop",
         .migrations = loop_store_migrations,
+        .privacy = &loop_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the taxonomy, the send timer (loop_send.c) */

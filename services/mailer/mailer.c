@@ -83,6 +83,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "mailer",
         .migrations = mailer_store_migrations,
+        .privacy = &mailer_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the worker pool, the dispatch timer (mailer_dispatch.c) */

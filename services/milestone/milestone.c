@@ -78,6 +78,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "milestone",
         .migrations = milestone_store_migrations,
+        .privacy = &milestone_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, keys, the tick (milestone_tick.c) */

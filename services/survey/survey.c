@@ -101,6 +101,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "survey",
         .migrations = survey_store_migrations,
+        .privacy = &survey_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the default campaign, the send timer (survey_send.c) */
