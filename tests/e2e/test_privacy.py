@@ -2,6 +2,7 @@
 erasure log, retention (hark-journal(8) PRIVACY)."""
 import glob
 import os
+import shutil
 
 from harness import wait_for
 
@@ -20,6 +21,12 @@ def raw_files(state):
             except OSError:
                 pass
     return out
+
+
+def copy_state(src, dst):
+    """the state dir's files, not its sockets: a backup taken while stopped"""
+    shutil.copytree(src, dst, ignore=lambda d, names: [
+        n for n in names if n.endswith((".sock", ".pub", ".ctl"))])
 
 
 def files_holding(state, needles):
@@ -209,5 +216,44 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     assert st == 202, body
     last = h.fetch_all(["customer"])[-1]
     assert last["payload"]["email"] == "new.olaf@example.org" and "erased" not in last
+    h.stop()
+    assert files_holding(h.state, NEEDLES) == []
+
+
+def test_erasure_log__a_restored_older_copy_forgets_them_again(make_hark, tmp_path):
+    log = tmp_path / "outside" / "erasure.log"
+    log.parent.mkdir()
+    h = make_hark(services=("journal", "gateway", "intake"), conf=dict(
+        intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")},
+        privacy={"erasure_log": str(log)}))
+    st, body = h.post_events([
+        {"type": "customer", "data": {"id": OLAF[0], "email": OLAF[1], "name": OLAF[2]}},
+        {"type": "complaint", "data": {"customer_id": OLAF[0], "text": COMPLAINT}}])
+    assert st == 202, body
+    wait_for(lambda: h.fetch_all(["feedback.tagged"]), what="the complaint tagged")
+    all_caught_up(h)
+    h.stop()
+    assert files_holding(h.state, NEEDLES)  # intake's copy
+    old = tmp_path / "var.old"
+    copy_state(h.state, old)
+
+    h.start()
+    h.hark("customer", "erase", OLAF[0])
+    all_caught_up(h)
+    h.stop()
+    assert files_holding(h.state, NEEDLES) == []
+    assert '"customer_id":"olaf"' in log.read_text()
+
+    # the backup comes back; the log (kept elsewhere) stays
+    shutil.rmtree(h.state)
+    copy_state(old, h.state)
+    h.start()
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
+             what="no file holds Olaf after the restore (%s)" % files_holding(h.state, NEEDLES))
+    assert [e["payload"]["customer_id"] for e in h.fetch_all(["customer.erased"])] == [OLAF[0]]
+    for e in h.fetch_all(["customer", "complaint"]):
+        assert e.get("erased") is True, e
+    assert "event=erasure_reapplied" in h.log()
     h.stop()
     assert files_holding(h.state, NEEDLES) == []
