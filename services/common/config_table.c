@@ -294,8 +294,8 @@ const config_setting_t config_table[] = {
      " outside the state dir (or copy it with every backup) so a restored older copy cannot"
      " bring an erased person back"},
     {"privacy", "free_text_days", CFG_INT, "730", 1, 36500, NULL,
-     "free text (comments, complaints, replies) becomes unreadable this many days after the"
-     " customer's last activity, once its calendar year is over"},
+     "free text (comments, complaints, replies, notes) becomes unreadable this many days"
+     " after the customer's last activity (their newest event with personal fields)"},
     {"privacy", "contact_days", CFG_INT, "1095", 1, 36500, NULL,
      "contact fields (address, name, birthday, attributes) likewise"},
     {"privacy", "sweep", CFG_DURATION, "1h", SEC(1), SEC(86400), NULL,

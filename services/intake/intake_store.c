@@ -123,6 +123,8 @@ static const char *const s_free_text[] = {
     NULL,
 };
 static const char *const s_contact[] = {
+    "DELETE FROM case_search WHERE rowid IN (SELECT source_offset FROM cases"
+    " WHERE customer_id = ?1)",
     "UPDATE customers SET email = NULL, name = NULL WHERE id = ?1",
     NULL,
 };

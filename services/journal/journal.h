@@ -54,6 +54,7 @@ typedef struct {
     jcrypt_t *crypt_off;       /* opens only, when it is off */
     const char *erasure_log;   /* [privacy] erasure_log */
     int shred;                 /* an erasure deleted keys this round */
+    int free_text_days, contact_days; /* [privacy] retention */
     buf_t rest, sealed, names; /* one event's sealing */
 } journal_t;
 
@@ -96,6 +97,9 @@ int journal_privacy_commit(journal_t *j);
 void journal_privacy_rollback(journal_t *j);
 /* journal_privacy_done - after the events' commit: shred erased keys */
 void journal_privacy_done(journal_t *j);
+/* journal_privacy_sweep - retention: drop idle owners' keys per class and
+ * append privacy.retention; every [privacy] sweep.  0/-1 */
+int journal_privacy_sweep(journal_t *j, sqlite3 *db);
 
 /* journal_serve_status - add the head to SERVICE_STATUS_OK */
 void journal_serve_status(service_t *svc, json_t *body);

@@ -23,6 +23,7 @@ typedef struct {
     size_t type_len;
     json_t *fields[JCRYPT_CLASSES]; /* arrays of paths ("a" or "a.b") */
     json_t *subject;                /* array of [path, kind] */
+    int activity;                   /* the customer did something: counts for retention */
 } jcrypt_type_t;
 
 struct jcrypt {
@@ -59,6 +60,7 @@ jcrypt_t *jcrypt_new(jkeys_t *keys)
             t->fields[0] = json_incref(p);
             t->fields[1] = json_incref(f);
             t->subject = json_incref(json_object_get(x, "subject"));
+            t->activity = json_is_true(json_object_get(x, "activity"));
         }
         json_decref(s);
     }
@@ -272,7 +274,7 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
             continue;
         int64_t id;
         unsigned char key[JKEYS_LEN];
-        if (jkeys_get(c->keys, owner.data, year * 10 + k + 1, &id, key))
+        if (jkeys_get(c->keys, owner.data, year * 10 + k + 1, t->activity, &id, key))
             goto out;
         char *plain = json_dumps(part[k], JSON_COMPACT);
         if (!plain) {

@@ -38,7 +38,8 @@ static const char *const s_migrations[] = {
     "  wrapped BLOB NOT NULL,"
     "  made_at TEXT NOT NULL,"
     "  used_at TEXT NOT NULL,"            /* the day it last sealed an event */
-    "  who BLOB);"                        /* the owner, sealed by the master key (for retention) */
+    "  who BLOB,"                         /* the owner, sealed by the master key (for retention) */
+    "  customer INTEGER NOT NULL DEFAULT 0);" /* 1: the owner is a customer */
     "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
     "CREATE TABLE links(ref TEXT PRIMARY KEY, customer TEXT NOT NULL);" /* tags */
     "CREATE INDEX links_customer ON links(customer);",
@@ -108,7 +109,7 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
                                     " WHERE owner = ? AND period = ?");
     k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?");
     k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
-                                  " used_at, who) VALUES(?, ?, ?, ?, ?, ?, ?)");
+                                  " used_at, who, customer) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
     k->link_get = db_prepare(k->db, "SELECT customer FROM links WHERE ref = ?");
     k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
@@ -210,7 +211,7 @@ static int s_today(char *now, size_t len)
     return (int)(ms / 86400000);
 }
 
-int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
+int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
               unsigned char key[JKEYS_LEN])
 {
     if (strlen(owner) >= JKEYS_OWNER_MAX)
@@ -223,7 +224,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
     int today = s_today(now, sizeof now);
     jkeys_slot_t *s = &k->by_owner_cache[s_hash(owner, period) & (JKEYS_CACHE - 1)];
     if (s->id && s->period == period && strcmp(s->owner, owner) == 0) {
-        if (s->used_day != today) { /* last activity, for retention: once a day */
+        if (touch && s->used_day != today) { /* last activity, for retention: once a day */
             if (s_write(k))
                 return -1;
             sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
@@ -276,13 +277,14 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
         if (who.len <= INT_MAX)
             sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
         buf_free(&who);
+        sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
         rc = sqlite3_step(k->insert);
         sqlite3_reset(k->insert);
         if (rc != SQLITE_DONE) {
             log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
             return -1;
         }
-    } else if (strncmp(used, now, 10) != 0) {
+    } else if (touch && strncmp(used, now, 10) != 0) {
         sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
         sqlite3_bind_int64(k->touch, 2, *id);
         rc = sqlite3_step(k->touch);
@@ -292,7 +294,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
     }
     s->id = *id;
     s->period = period;
-    s->used_day = today;
+    s->used_day = touch || !found ? today : -1;
     snprintf(s->owner, sizeof s->owner, "%s", owner);
     memcpy(s->key, key, JKEYS_LEN);
     return 0;
@@ -392,15 +394,88 @@ int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t 
                  owner, owner, ids, n);
 }
 
-int jkeys_expired(jkeys_t *k, int before, const char *idle_before, int64_t **ids, size_t *n)
+int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***customers,
+                    size_t *n, size_t *dropped)
 {
-    char b[16];
-    snprintf(b, sizeof b, "%d", before * 10);
-    /* an owner's last activity is the newest used_at of any of its keys */
-    return s_ids(k,
-                 "SELECT id FROM keys k WHERE period < CAST(?1 AS INTEGER)"
-                 " AND (SELECT max(used_at) FROM keys o WHERE o.owner = k.owner) < ?2",
-                 b, idle_before, ids, n);
+    *customers = NULL;
+    *n = 0;
+    *dropped = 0;
+    /* a customer's last activity: the newest use of any key of theirs or
+     * of what is linked to them */
+    sqlite3_stmt *st = db_prepare(
+        k->db,
+        "SELECT c.owner, (SELECT who FROM keys w WHERE w.owner = c.owner AND who IS NOT NULL"
+        "  LIMIT 1), (SELECT id FROM keys w WHERE w.owner = c.owner LIMIT 1)"
+        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.owner"
+        " HAVING (SELECT max(used_at) FROM keys o WHERE o.owner = c.owner) < ?2"
+        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o ON o.owner = l.ref"
+        "  WHERE l.customer = c.owner), '') < ?2");
+    sqlite3_stmt *ids = db_prepare(
+        k->db, "SELECT id FROM keys WHERE period % 10 = ?1 AND (owner = ?2 OR owner IN"
+               " (SELECT ref FROM links WHERE customer = ?2))");
+    if (!st || !ids || s_write(k)) {
+        db_finish(st);
+        db_finish(ids);
+        return -1;
+    }
+    sqlite3_bind_int(st, 1, class);
+    sqlite3_bind_text(st, 2, idle_before, -1, SQLITE_TRANSIENT);
+    size_t cap = 0;
+    int rc = 0, step;
+    buf_t who = BUF_INIT;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *owner = (const char *)sqlite3_column_text(st, 0);
+        int64_t first = sqlite3_column_int64(st, 2);
+        unsigned char ad[8];
+        for (int i = 0; i < 8; i++)
+            ad[i] = (unsigned char)((uint64_t)first >> (56 - 8 * i));
+        buf_reset(&who);
+        if (sqlite3_column_type(st, 1) == SQLITE_BLOB &&
+            jcrypt_unbox(k->master, ad, sizeof ad, sqlite3_column_blob(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), &who) == 0 &&
+            strncmp(who.data, "customer:", 9) == 0) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **t = realloc(*customers, cap * sizeof *t);
+                if (!t) {
+                    rc = -1;
+                    break;
+                }
+                *customers = t;
+            }
+            (*customers)[(*n)++] = strdup(who.data + 9);
+        }
+        sqlite3_bind_int(ids, 1, class);
+        sqlite3_bind_text(ids, 2, owner, -1, SQLITE_TRANSIENT);
+        while (rc == 0 && sqlite3_step(ids) == SQLITE_ROW) {
+            sqlite3_bind_int64(k->del, 1, sqlite3_column_int64(ids, 0));
+            rc = sqlite3_step(k->del) == SQLITE_DONE ? 0 : -1;
+            sqlite3_reset(k->del);
+            *dropped += rc == 0;
+        }
+        sqlite3_reset(ids);
+    }
+    buf_free(&who);
+    db_finish(st);
+    db_finish(ids);
+    /* owners linked to no customer (an anonymous form's event) go by their own use */
+    if (rc == 0) {
+        sqlite3_stmt *anon = db_prepare(
+            k->db, "DELETE FROM keys WHERE customer = 0 AND period % 10 = ?1"
+                   " AND owner NOT IN (SELECT ref FROM links)"
+                   " AND owner IN (SELECT owner FROM keys GROUP BY owner"
+                   "  HAVING max(used_at) < ?2)");
+        if (!anon)
+            return -1;
+        sqlite3_bind_int(anon, 1, class);
+        sqlite3_bind_text(anon, 2, idle_before, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(anon) == SQLITE_DONE ? 0 : -1;
+        *dropped += (size_t)sqlite3_changes(k->db);
+        db_finish(anon);
+    }
+    if (*dropped)
+        s_forget(k);
+    return rc;
 }
 
 int jkeys_drop(jkeys_t *k, const int64_t *ids, size_t n, size_t *gone)

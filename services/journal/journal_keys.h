@@ -36,8 +36,10 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
 void jkeys_destroy(jkeys_t **self_p);
 
 /* jkeys_get - the key of owner for period into key, and its id; made (in
- * the open write, see jkeys_commit) when there is none.  0/-1. */
-int jkeys_get(jkeys_t *k, const char *owner, int period, int64_t *id,
+ * the open write, see jkeys_commit) when there is none.  touch: the event
+ * is the owner's own activity (proto's "activity"), which retention counts
+ * from (a key's used_at, written at most once a day).  0/-1. */
+int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
               unsigned char key[JKEYS_LEN]);
 
 /* jkeys_by_id - the key with id into key: 0, 1 when it is gone, -1 on error */
@@ -72,10 +74,13 @@ void jkeys_rollback(jkeys_t *k);
  * them) and no old copy stays in the WAL.  0/-1 */
 int jkeys_shred(jkeys_t *k);
 
-/* jkeys_expire - the ids of keys whose period ended before year `before`
- * and whose owner had no key made or used since `idle_before` (RFC 3339),
- * into *ids (malloc'd); for retention.  0/-1 */
-int jkeys_expired(jkeys_t *k, int before, const char *idle_before, int64_t **ids, size_t *n);
+/* jkeys_retention - drop (in the open write) the keys of class (1 contact,
+ * 2 free text) of every owner whose last activity (the newest use of a key
+ * of theirs or of what is linked to them) is before idle_before (RFC
+ * 3339): *customers (malloc'd, each malloc'd) the customers concerned, *n
+ * their number, *dropped the keys.  0/-1 */
+int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***customers,
+                    size_t *n, size_t *dropped);
 
 /* jkeys_wrap, jkeys_unwrap - the wrapping of one data key by master, with
  * id as associated data: wrapped is JKEYS_WRAPPED bytes; unwrap 0, or -1

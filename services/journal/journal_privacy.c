@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "clock.h"
 #include "config.h"
@@ -222,6 +223,101 @@ static int s_reapply_log(journal_t *j, sqlite3 *db)
     return 0;
 }
 
+#define S_RETENTION_CHUNK 1000 /* customers per privacy.retention (proto's maxItems) */
+
+/* s_emit_retention - privacy.retention events for customers[0..n) of class,
+ * appended in the open transaction; 0/-1 */
+static int s_emit_retention(journal_t *j, const char *class, char **customers, size_t n,
+                            size_t dropped, int64_t now_ms, const char *now, int64_t *head)
+{
+    for (size_t at = 0; at == 0 || at < n; at += S_RETENTION_CHUNK) {
+        json_t *list = json_array();
+        for (size_t i = at; i < n && i < at + S_RETENTION_CHUNK; i++)
+            json_array_append_new(list, json_string(customers[i]));
+        json_t *p = json_pack("{s:s, s:o, s:I}", "class", class, "customers", list, "keys",
+                              (json_int_t)(at == 0 ? dropped : 0));
+        char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        json_decref(p);
+        char key[96];
+        snprintf(key, sizeof key, "journal/retention/%s/%lld/%zu", class, (long long)now_ms,
+                 at / S_RETENTION_CHUNK);
+        journal_scan_event_t e = {0};
+        e.type = EV_PRIVACY_RETENTION;
+        e.type_len = strlen(e.type);
+        e.key = key;
+        e.key_len = strlen(key);
+        e.payload = text;
+        e.payload_len = text ? strlen(text) : 0;
+        int rc = text ? journal_store_append(j->store, &e, now, NULL, NULL) : -1;
+        free(text);
+        if (rc)
+            return -1;
+        if (!e.dup && e.offset > *head)
+            *head = e.offset;
+    }
+    return 0;
+}
+
+/* journal_privacy_sweep - retention: drop the keys of each class whose
+ * owner was idle longer than its setting, and tell the services whose
+ * (privacy.retention).  The events commit before the keys' deletion: a
+ * crash between repeats the sweep, it never loses the telling.  0/-1 */
+int journal_privacy_sweep(journal_t *j, sqlite3 *db)
+{
+    static const struct {
+        int class;
+        const char *name;
+    } classes[] = {{2, "free_text"}, {1, "contact"}};
+    int64_t now_ms = clock_now_ms(), head = journal_store_head(j->store);
+    char now[40];
+    clock_format(now_ms, now, sizeof now);
+    if (db_begin(db))
+        return -1;
+    int rc = 0, any = 0;
+    for (size_t c = 0; c < 2 && rc == 0; c++) {
+        int days = classes[c].class == 2 ? j->free_text_days : j->contact_days;
+        char before[40];
+        clock_format(now_ms - (int64_t)days * 86400000, before, sizeof before);
+        char **customers = NULL;
+        size_t n = 0, dropped = 0;
+        rc = jkeys_retention(j->keys, classes[c].class, before, &customers, &n, &dropped);
+        if (rc == 0 && dropped) {
+            any = 1;
+            rc = s_emit_retention(j, classes[c].name, customers, n, dropped, now_ms, now, &head);
+            log_info("event=retention class=%s keys=%zu customers=%zu", classes[c].name,
+                     dropped, n);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(customers[i]);
+        free(customers);
+    }
+    if (rc || db_commit(db)) {
+        db_rollback(db);
+        jkeys_rollback(j->keys);
+        return -1;
+    }
+    journal_store_set_head(j->store, head);
+    if (jkeys_commit(j->keys))
+        return -1;
+    if (any) {
+        jkeys_shred(j->keys);
+        char body[64];
+        int len = snprintf(body, sizeof body, "{\"head\":%lld}", (long long)head);
+        wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
+    }
+    return 0;
+}
+
+/* s_on_sweep - the retention timer */
+static int s_on_sweep(evloop_t *loop, void *arg)
+{
+    (void)loop;
+    service_t *svc = arg;
+    if (journal_privacy_sweep(service_state(svc), service_db(svc)))
+        log_error("event=retention_failed");
+    return 0;
+}
+
 /* journal_privacy_init - keys, the sealing table, the log applied again */
 int journal_privacy_init(journal_t *j, service_t *svc)
 {
@@ -253,7 +349,14 @@ int journal_privacy_init(journal_t *j, service_t *svc)
         j->crypt_off = jcrypt_new(j->keys);
         journal_store_set_crypt(j->store, j->crypt_off);
     }
-    return s_reapply_log(j, service_db(svc));
+    j->free_text_days = (int)config_int(cfg, "privacy", "free_text_days");
+    j->contact_days = (int)config_int(cfg, "privacy", "contact_days");
+    if (s_reapply_log(j, service_db(svc)))
+        return -1;
+    return evloop_add_timer(service_evloop(svc), config_duration_ms(cfg, "privacy", "sweep"),
+                            s_on_sweep, svc) < 0
+               ? -1
+               : 0;
 }
 
 /* journal_privacy_fini - free */

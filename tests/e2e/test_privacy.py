@@ -257,3 +257,47 @@ def test_erasure_log__a_restored_older_copy_forgets_them_again(make_hark, tmp_pa
     assert "event=erasure_reapplied" in h.log()
     h.stop()
     assert files_holding(h.state, NEEDLES) == []
+
+
+def test_retention__old_free_text_unreadable_then_contact_counts_kept(make_hark, tmp_path):
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    h = make_hark(services=("journal", "gateway", "intake"), start=False, conf=dict(
+        intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")},
+        privacy={"free_text_days": "1", "contact_days": "3", "sweep": "1s",
+                 "erasure_log": str(tmp_path / "erasure.log")}))
+    h.env["HARK_CLOCK_FILE"] = str(clock)
+    h.start()
+    st, body = h.post_events([
+        {"type": "customer", "data": {"id": OLAF[0], "email": OLAF[1], "name": OLAF[2]}},
+        {"type": "complaint", "data": {"customer_id": OLAF[0], "text": COMPLAINT}}])
+    assert st == 202, body
+    wait_for(lambda: h.fetch_all(["feedback.tagged"]), what="the complaint tagged")
+    all_caught_up(h)
+    before = json.loads(h.hark("report", "reasons", "--json").stdout)
+    assert h.fetch_all(["privacy.retention"]) == []
+
+    clock.write_text(str(2 * 86400))  # two days idle: free text goes, contact stays
+    wait_for(lambda: h.fetch_all(["privacy.retention"]), timeout=30, what="free text retention")
+    [r] = h.fetch_all(["privacy.retention"])
+    assert r["payload"]["class"] == "free_text" and r["payload"]["customers"] == [OLAF[0]]
+    [c] = h.fetch_all(["complaint"])
+    assert c["erased"] is True and c["payload"]["text"] == "[erased]"
+    [cust] = h.fetch_all(["customer"])
+    assert cust["payload"]["email"] == OLAF[1] and "erased" not in cust
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, [COMPLAINT.encode()]) == [], timeout=30,
+             what="no file holds the complaint")
+    assert files_holding(h.state, [OLAF[1].encode()])  # intake still has the contact
+    after = json.loads(h.hark("report", "reasons", "--json").stdout)
+    assert counts({}, after) == counts({}, before)
+
+    clock.write_text(str(4 * 86400))  # four: the contact goes too
+    wait_for(lambda: len(h.fetch_all(["privacy.retention"])) == 2, timeout=30,
+             what="contact retention")
+    [cust] = h.fetch_all(["customer"])
+    assert cust["erased"] is True and cust["payload"]["email"] == "[erased]"
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
+             what="no file holds Olaf's contact")
+    h.stop()
