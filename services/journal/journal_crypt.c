@@ -238,7 +238,13 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
         return -1;
     }
     json_t *part[JCRYPT_CLASSES] = {NULL, NULL};
-    int rc = 0;
+    int rc = -1;
+    /* the owner from the whole payload, before the fields go: an address
+     * is both a subject and personal */
+    buf_t owner = BUF_INIT;
+    if (s_owner(c, t, tree, e, &owner))
+        goto out;
+    rc = 0;
     buf_reset(names);
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
         size_t i;
@@ -260,15 +266,10 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
         }
     }
     if (!part[0] && !part[1])
-        goto done; /* nothing personal in this one */
-    buf_t owner = BUF_INIT;
+        goto out; /* nothing personal in this one */
     buf_reset(sealed);
     int year = s_year(e, now);
     rc = -1;
-    /* the owner comes from the whole payload: an address is both */
-    json_t *whole = json_loadb(e->payload, e->payload_len, 0, NULL);
-    if (!whole || s_owner(c, t, whole, e, &owner))
-        goto out;
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
         if (!part[k])
             continue;
@@ -301,9 +302,7 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
              ? 1
              : -1;
 out:
-    json_decref(whole);
     buf_free(&owner);
-done:
     json_decref(part[0]);
     json_decref(part[1]);
     json_decref(tree);
