@@ -18,6 +18,8 @@
  *           told a loop closed; open cases get "loop closed"); mail.bounced
  *           (the address is unusable for replies); case.customer_replied
  *           (hark-inbox: the customer answered by email; intake_reply.c).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (intake_store_privacy, privacy.h).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,

@@ -125,15 +125,18 @@ static json_t *s_get(json_t *root, const char *path)
     return p ? json_object_get(p, leaf) : NULL;
 }
 
-void jcrypt_box(const unsigned char key[JKEYS_LEN], const void *ad, size_t ad_len,
-                const void *plain, size_t len, buf_t *out)
+void jcrypt_box(const unsigned char key[JKEYS_LEN], const unsigned char *nonce, const void *ad,
+                size_t ad_len, const void *plain, size_t len, buf_t *out)
 {
     size_t need = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + len +
                   crypto_aead_xchacha20poly1305_ietf_ABYTES;
     if (buf_reserve(out, need))
         return;
     unsigned char *n = (unsigned char *)out->data + out->len;
-    randombytes_buf(n, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    if (nonce)
+        memcpy(n, nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    else
+        randombytes_buf(n, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
     crypto_aead_xchacha20poly1305_ietf_encrypt(n + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
                                                NULL, plain, len, ad, ad_len, NULL, n, key);
     out->len += need;
@@ -287,7 +290,9 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
         s_put_seg(sealed, k + 1, id,
                   (uint32_t)(len + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
                              crypto_aead_xchacha20poly1305_ietf_ABYTES));
-        jcrypt_box(key, c->ad.data, c->ad.len, plain, len, sealed);
+        unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+        jkeys_random(c->keys, nonce, sizeof nonce);
+        jcrypt_box(key, nonce, c->ad.data, c->ad.len, plain, len, sealed);
         sodium_memzero(plain, len);
         free(plain);
         sodium_memzero(key, sizeof key);

@@ -58,11 +58,12 @@ int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest
                 const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
                 int *erased);
 
-/* jcrypt_box - plain sealed under key with ad: nonce and ciphertext appended
- * to out.  jcrypt_unbox - the reverse into out: 0, or -1 when the bytes,
- * the key or ad are not the ones it was sealed with. */
-void jcrypt_box(const unsigned char key[JKEYS_LEN], const void *ad, size_t ad_len,
-                const void *plain, size_t len, buf_t *out);
+/* jcrypt_box - plain sealed under key with ad: nonce (24 bytes; NULL: a
+ * fresh one) and ciphertext appended to out.  jcrypt_unbox - the reverse
+ * into out: 0, or -1 when the bytes, the key or ad are not the ones it was
+ * sealed with. */
+void jcrypt_box(const unsigned char key[JKEYS_LEN], const unsigned char *nonce, const void *ad,
+                size_t ad_len, const void *plain, size_t len, buf_t *out);
 int jcrypt_unbox(const unsigned char key[JKEYS_LEN], const void *ad, size_t ad_len,
                  const void *box, size_t len, buf_t *out);
 

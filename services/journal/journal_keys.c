@@ -60,6 +60,8 @@ struct jkeys {
     int writing; /* a transaction is open */
     sqlite3_stmt *by_owner, *by_id, *insert, *touch, *link_get, *link_put, *del;
     jkeys_slot_t *by_owner_cache, *by_id_cache;
+    unsigned char pool[4096]; /* jkeys_random's */
+    size_t pool_left;
 };
 
 /* s_hash - FNV-1a 64 of owner and period */
@@ -143,6 +145,7 @@ void jkeys_destroy(jkeys_t **self_p)
     free(k->by_owner_cache);
     free(k->by_id_cache);
     sodium_memzero(k->master, sizeof k->master);
+    sodium_memzero(k->pool, sizeof k->pool);
     free(k);
     *self_p = NULL;
 }
@@ -179,13 +182,35 @@ void jkeys_rollback(jkeys_t *k)
     s_forget(k); /* keys made in it are gone */
 }
 
+void jkeys_random(jkeys_t *k, void *out, size_t n)
+{
+    unsigned char *o = out;
+    while (n > 0) {
+        if (k->pool_left == 0) {
+            randombytes_buf(k->pool, sizeof k->pool);
+            k->pool_left = sizeof k->pool;
+        }
+        size_t take = n < k->pool_left ? n : k->pool_left;
+        unsigned char *from = k->pool + sizeof k->pool - k->pool_left;
+        memcpy(o, from, take);
+        sodium_memzero(from, take); /* handed out once */
+        k->pool_left -= take;
+        o += take;
+        n -= take;
+    }
+}
+
 void jkeys_wrap(const unsigned char master[JKEYS_LEN], int64_t id,
-                const unsigned char key[JKEYS_LEN], unsigned char wrapped[JKEYS_WRAPPED])
+                const unsigned char key[JKEYS_LEN], const unsigned char *nonce,
+                unsigned char wrapped[JKEYS_WRAPPED])
 {
     unsigned char ad[8];
     for (int i = 0; i < 8; i++)
         ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
-    randombytes_buf(wrapped, 24);
+    if (nonce)
+        memcpy(wrapped, nonce, 24);
+    else
+        randombytes_buf(wrapped, 24);
     crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 24, NULL, key, JKEYS_LEN, ad, sizeof ad,
                                                NULL, wrapped, master);
 }
@@ -257,12 +282,13 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     if (s_write(k))
         return -1;
     if (!found) {
-        unsigned char wrapped[JKEYS_WRAPPED];
+        unsigned char wrapped[JKEYS_WRAPPED], nonce[24];
         do
-            randombytes_buf(id, sizeof *id);
+            jkeys_random(k, id, sizeof *id);
         while ((*id &= INT64_MAX) == 0);
-        crypto_aead_xchacha20poly1305_ietf_keygen(key);
-        jkeys_wrap(k->master, *id, key, wrapped);
+        jkeys_random(k, key, JKEYS_LEN);
+        jkeys_random(k, nonce, sizeof nonce);
+        jkeys_wrap(k->master, *id, key, nonce, wrapped);
         sqlite3_bind_int64(k->insert, 1, *id);
         sqlite3_bind_text(k->insert, 2, owner, -1, SQLITE_STATIC);
         sqlite3_bind_int(k->insert, 3, period);
@@ -273,7 +299,8 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         unsigned char ad[8];
         for (int i = 0; i < 8; i++)
             ad[i] = (unsigned char)((uint64_t)*id >> (56 - 8 * i));
-        jcrypt_box(k->master, ad, sizeof ad, plain, strlen(plain), &who);
+        jkeys_random(k, nonce, sizeof nonce);
+        jcrypt_box(k->master, nonce, ad, sizeof ad, plain, strlen(plain), &who);
         if (who.len <= INT_MAX)
             sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
         buf_free(&who);

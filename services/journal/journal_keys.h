@@ -82,12 +82,19 @@ int jkeys_shred(jkeys_t *k);
 int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***customers,
                     size_t *n, size_t *dropped);
 
+/* jkeys_random - n random bytes from a pool refilled from the kernel 4 KiB
+ * at a time: a getrandom() per nonce was a tenth of the journal's time
+ * (each syscall is dear in a virtual machine) */
+void jkeys_random(jkeys_t *k, void *out, size_t n);
+
 /* jkeys_wrap, jkeys_unwrap - the wrapping of one data key by master, with
- * id as associated data: wrapped is JKEYS_WRAPPED bytes; unwrap 0, or -1
- * when the bytes were changed or master/id are not theirs */
+ * id as associated data: wrapped is JKEYS_WRAPPED bytes (nonce: 24 bytes,
+ * NULL for fresh ones); unwrap 0, or -1 when the bytes were changed or
+ * master/id are not theirs */
 #define JKEYS_WRAPPED (24 + JKEYS_LEN + 16)
 void jkeys_wrap(const unsigned char master[JKEYS_LEN], int64_t id,
-                const unsigned char key[JKEYS_LEN], unsigned char wrapped[JKEYS_WRAPPED]);
+                const unsigned char key[JKEYS_LEN], const unsigned char *nonce,
+                unsigned char wrapped[JKEYS_WRAPPED]);
 int jkeys_unwrap(const unsigned char master[JKEYS_LEN], int64_t id,
                  const unsigned char wrapped[JKEYS_WRAPPED], unsigned char key[JKEYS_LEN]);
 

@@ -14,6 +14,8 @@
  *           case holds its codes), loop.closed (close a loop),
  *           mail.requested (only hark-survey's invites: invite -> customer)
  *           and survey.answered (scores), for the report.
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (loop_store_privacy, privacy.h).
  * Emits:    mail.requested (template loop_closed, category loop; key
  *           loop/<loop>/mail/<customer>) and loop.notified (key
  *           loop/<loop>/notified/<customer>), one each per customer told.

@@ -12,6 +12,8 @@
  *           hark-inbox: 5.x.x bounces the message, 4.x.x is counted).
  *           template.saved (a new version of a template, used from the next
  *           message on without a restart; mailer_templates.c).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (mailer_store_privacy, privacy.h).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
  * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT,
  *           MAILER_TEMPLATES.

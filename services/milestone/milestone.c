@@ -11,6 +11,8 @@
  *           purchase (the first purchase starts the anniversaries; its
  *           customer object is upserted too), mail.unsubscribed and
  *           mail.bounced (suppress), milestone.saved (a marketer's settings).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (milestone_store_privacy, privacy.h).
  * Emits:    mail.requested (category milestone; templates birthday and
  *           anniversary by default; vars name, years, coupon_code), keyed
  *           milestone/<kind>/<customer id>/<year>.

@@ -13,6 +13,8 @@
  *           survey.answered (records the score), survey.commented
  *           (hark-inbox: an emailed answer to an invite, added to its
  *           comment), campaign.saved.
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (survey_store_privacy, privacy.h).
  * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert,
  *           nps_digest),
  *           feedback.given (an answer's comment, from the page or by mail).

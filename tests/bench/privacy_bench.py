@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import HERE, check_binaries  # noqa: E402
-from harness import Hark  # noqa: E402
+from harness import WIRE, Hark  # noqa: E402
 
 
 def compile_bench(build):
@@ -42,11 +42,13 @@ def throughput(exe, base, encrypt, seconds):
     h = Hark(d, services=("journal",), conf={"privacy": {"encrypt": encrypt}}).start()
     try:
         r = subprocess.run([exe, "-e", h.endpoint("journal.sock"), "-t", "4", "-w", "16",
-                            "-b", "50", "-d", str(seconds), "-u", "1", "-k", "p" + encrypt],
+                            "-b", "50", "-d", str(seconds), "-u", "1", "-k", "p" + encrypt,
+                            "-V", WIRE],
                            capture_output=True, text=True, timeout=seconds + 120)
         res = json.loads(r.stdout.strip().splitlines()[-1])
         return {"encrypt": encrypt, "events_per_s": res["events_per_s"],
-                "verified": res["verified"], "p50_ms": res["latency_ms"]["p50"]}
+                "verified": res["verified"], "p50_ms": res["latency_ms"]["p50"],
+                "first_error": res.get("first_error", "")}
     finally:
         h.stop(check=False)
 

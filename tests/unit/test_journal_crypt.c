@@ -22,7 +22,7 @@ static void test_a_box_opens_with_its_key_and_associated_data(void)
     unsigned char key[JKEYS_LEN];
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
     buf_t box = BUF_INIT, out = BUF_INIT;
-    jcrypt_box(key, "customer\nc1\n1", 13, "{\"email\":\"a@b.c\"}", 17, &box);
+    jcrypt_box(key, NULL, "customer\nc1\n1", 13, "{\"email\":\"a@b.c\"}", 17, &box);
     CHECK_INT(jcrypt_unbox(key, "customer\nc1\n1", 13, box.data, box.len, &out), 0);
     CHECK_STR(out.data, "{\"email\":\"a@b.c\"}");
     buf_free(&box);
@@ -34,7 +34,7 @@ static void test_a_tampered_box_is_refused(void)
     unsigned char key[JKEYS_LEN];
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
     buf_t box = BUF_INIT, out = BUF_INIT;
-    jcrypt_box(key, "ad", 2, "secret text", 11, &box);
+    jcrypt_box(key, NULL, "ad", 2, "secret text", 11, &box);
     for (size_t i = 0; i < box.len; i++) {
         box.data[i] ^= 1;
         buf_reset(&out);
@@ -52,7 +52,7 @@ static void test_a_wrong_key_or_associated_data_is_refused(void)
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
     crypto_aead_xchacha20poly1305_ietf_keygen(other);
     buf_t box = BUF_INIT, out = BUF_INIT;
-    jcrypt_box(key, "customer\nc1\n1", 13, "x", 1, &box);
+    jcrypt_box(key, NULL, "customer\nc1\n1", 13, "x", 1, &box);
     CHECK_INT(jcrypt_unbox(other, "customer\nc1\n1", 13, box.data, box.len, &out), -1);
     /* moved to another event: its key (the event's) differs */
     CHECK_INT(jcrypt_unbox(key, "customer\nc2\n1", 13, box.data, box.len, &out), -1);
@@ -66,7 +66,7 @@ static void test_a_wrapped_key_opens_only_with_its_master_and_id(void)
     unsigned char key[JKEYS_LEN], back[JKEYS_LEN], wrapped[JKEYS_WRAPPED];
     unsigned char other[JKEYS_LEN] = {1};
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
-    jkeys_wrap(s_master, 42, key, wrapped);
+    jkeys_wrap(s_master, 42, key, NULL, wrapped);
     CHECK_INT(jkeys_unwrap(s_master, 42, wrapped, back), 0);
     CHECK(memcmp(key, back, sizeof key) == 0);
     CHECK_INT(jkeys_unwrap(s_master, 43, wrapped, back), -1);
