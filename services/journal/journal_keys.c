@@ -103,7 +103,10 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
     k->by_id_cache = calloc(JKEYS_CACHE, sizeof *k->by_id_cache);
     k->db = db_open(path, synchronous, s_migrations);
     if (!k->by_owner_cache || !k->by_id_cache || !k->db ||
-        db_exec(k->db, "PRAGMA secure_delete = ON")) {
+        db_exec(k->db, "PRAGMA secure_delete = ON") ||
+        /* random ids and hashed owners land all over both b-trees: with
+         * SQLite's 2 MiB cache, every new key re-read pages from the OS */
+        db_exec(k->db, "PRAGMA cache_size = -65536")) {
         jkeys_destroy(&k);
         return NULL;
     }
