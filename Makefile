@@ -337,6 +337,13 @@ bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
 
+# bench-privacy: journal throughput with [privacy] encrypt on and off, one
+# erasure among PRIVACY_CUSTOMERS (200000) customers
+.PHONY: bench-privacy
+bench-privacy: deps-bench
+	$(MAKE) MODE=release build
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/privacy_bench.py
+
 # bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
 BENCH_PY := mail survey milestone intake tagger loop console inbox customers import
 $(BENCH_PY:%=bench-%): bench-%: deps-test

@@ -118,6 +118,12 @@ def main():
         line = "Produced by: %s." % x.get("producer", "?")
         if x.get("ingest"):
             line += "  Taken in by POST /v1/events (ingest)."
+        if x.get("personal"):
+            line += ("  Personal fields (contact), stored encrypted, erased with the customer"
+                     " and after [privacy] contact_days: %s." % ", ".join(x["personal"]))
+        if x.get("free_text"):
+            line += ("  Free text, stored encrypted, erased with the customer and after"
+                     " [privacy] free_text_days: %s." % ", ".join(x["free_text"]))
         out.append(esc(line))
         if "$comment" in schema:
             out.append(".PP")

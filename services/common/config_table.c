@@ -283,5 +283,23 @@ const config_setting_t config_table[] = {
     {"counter", "apply_delay", CFG_DURATION, "0ms", MS(0), SEC(10), NULL,
      "sleep per event applied, to widen crash windows in tests"},
 
+    /* [privacy] - personal fields sealed in the journal, erasure, retention */
+    {"privacy", "encrypt", CFG_BOOL, "yes", 0, 0, NULL,
+     "seal events' personal fields with per-customer keys (no: stored in clear and erasure"
+     " cannot shred them; for measuring only)"},
+    {"privacy", "keys_db", CFG_PATH, "{state_dir}/journal-keys.db", 0, 0, NULL,
+     "the journal's data keys, apart from the events (secure_delete on)"},
+    {"privacy", "erasure_log", CFG_PATH, "{state_dir}/erasure.log", 0, 0, NULL,
+     "every erasure, appended and fsynced; re-applied when the journal starts. Keep it"
+     " outside the state dir (or copy it with every backup) so a restored older copy cannot"
+     " bring an erased person back"},
+    {"privacy", "free_text_days", CFG_INT, "730", 1, 36500, NULL,
+     "free text (comments, complaints, replies, notes) becomes unreadable this many days"
+     " after the customer's last activity (their newest event with personal fields)"},
+    {"privacy", "contact_days", CFG_INT, "1095", 1, 36500, NULL,
+     "contact fields (address, name, birthday, attributes) likewise"},
+    {"privacy", "sweep", CFG_DURATION, "1h", SEC(1), SEC(86400), NULL,
+     "how often the journal looks for keys retention drops"},
+
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };

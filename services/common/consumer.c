@@ -13,6 +13,7 @@
 #include "jclient.h"
 #include "log.h"
 #include "outbox.h"
+#include "proto.h"
 #include "wire.h"
 
 #define CONSUMER_TIMEOUT_MS 10000
@@ -118,6 +119,12 @@ int consumer_emit(consumer_t *c, const hark_event_t *source, const char *type,
     return rc;
 }
 
+/* s_shreds - 1 when the event makes services blank what they copied */
+static int s_shreds(const char *type)
+{
+    return type && (strcmp(type, EV_CUSTOMER_ERASED) == 0 || strcmp(type, EV_PRIVACY_RETENTION) == 0);
+}
+
 /* s_apply_one - one event inside a savepoint */
 static void s_apply_one(consumer_t *c, json_t *e)
 {
@@ -128,6 +135,7 @@ static void s_apply_one(consumer_t *c, json_t *e)
         .occurred_at = json_string_value(json_object_get(e, "occurred_at")),
         .recorded_at = json_string_value(json_object_get(e, "recorded_at")),
         .payload = json_object_get(e, "payload"),
+        .erased = json_is_true(json_object_get(e, "erased")),
     };
     if (!ev.type || !ev.key || !json_is_object(ev.payload)) {
         log_error("event=bad_journal_event offset=%lld", (long long)ev.offset);
@@ -162,8 +170,12 @@ int consumer_poll(consumer_t *c)
         json_decref(r);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        s_apply_one(c, json_array_get(events, i));
+    int shred = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(events, i);
+        s_apply_one(c, e);
+        shred |= s_shreds(json_string_value(json_object_get(e, "type")));
+    }
     sqlite3_stmt *st = db_prepare(c->db, "INSERT INTO hark_cursor(name, offset) VALUES(?, ?)"
                                          " ON CONFLICT(name) DO UPDATE SET offset = excluded.offset");
     int bad = !st;
@@ -180,6 +192,8 @@ int consumer_poll(consumer_t *c)
     }
     c->cursor = next;
     json_decref(r);
+    if (shred && db_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)"))
+        log_warn("event=shred_checkpoint_failed consumer=%s", c->name);
     /* after the commit, never with a transaction open: a crash before
      * this leaves the rows for the next flush, and the journal stores a
      * key once whoever sends it */

@@ -33,9 +33,14 @@ typedef struct {
     const char *occurred_at;
     const char *recorded_at;
     const json_t *payload; /* borrowed for the duration of apply */
+    int erased;            /* its personal fields read "[erased]" (their key is gone) */
 } hark_event_t;
 
 typedef struct consumer consumer_t;
+/* After a batch that held customer.erased or privacy.retention commits, the
+ * consumer checkpoints the service's WAL and truncates it, so the pages
+ * that held what the service blanked are overwritten (db_open sets
+ * secure_delete) and no old copy stays in the WAL. */
 
 /* apply callback: change the service's tables for ev (inside the open
  * transaction on db); emit with consumer_emit().  0, or -1 to skip ev. */

@@ -284,7 +284,10 @@ sqlite3 *db_open(const char *path, const char *synchronous,
              strcmp(synchronous, "normal") == 0 ? "NORMAL" : "FULL");
     sqlite3_busy_timeout(db, S_BUSY_MS);
     if (db_exec(db, "PRAGMA journal_mode = WAL") || db_exec(db, sync) ||
-        db_exec(db, "PRAGMA foreign_keys = ON") || s_migrate(db, path, migrations)) {
+        db_exec(db, "PRAGMA foreign_keys = ON") ||
+        /* what a service deletes or blanks (an erased customer's rows) is
+         * zeroed in its page, not left in free space */
+        db_exec(db, "PRAGMA secure_delete = ON") || s_migrate(db, path, migrations)) {
         sqlite3_close(db);
         return NULL;
     }

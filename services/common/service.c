@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "privacy.h"
 #include "pidlock.h"
 
 struct service {
@@ -108,13 +109,17 @@ const char **service_consumes(const service_def_t *def, int *ok)
             return NULL;
     if (n == 0)
         return NULL;
-    const char **types = calloc(n + 1, sizeof *types);
+    const char **types = calloc(n + 3, sizeof *types);
     if (!types) {
         *ok = 0;
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
         types[i] = def->events[i].type;
+    if (def->privacy) {
+        types[n++] = EV_CUSTOMER_ERASED;
+        types[n++] = EV_PRIVACY_RETENTION;
+    }
     return types;
 }
 
@@ -122,6 +127,8 @@ const char **service_consumes(const service_def_t *def, int *ok)
 static int s_apply(void *arg, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     service_t *svc = arg;
+    if (svc->def->privacy && privacy_apply(db, ev, svc->def->privacy))
+        return -1;
     for (const service_event_t *e = svc->def->events; e->type; e++)
         if (strcmp(e->type, ev->type) == 0 || strcmp(e->type, SERVICE_EVERY_TYPE) == 0)
             return e->fn(svc, db, ev, c);

@@ -78,6 +78,10 @@ typedef struct {
     void (*fini)(service_t *svc);   /* before teardown */
     /* status: add service-specific fields to the SERVICE_STATUS_OK body */
     void (*status)(service_t *svc, json_t *body);
+    /* privacy: what the service blanks on customer.erased and
+     * privacy.retention (privacy.h); the skeleton consumes both for it,
+     * before any handler the event table has for them */
+    const struct privacy_sql *privacy;
 } service_def_t;
 
 /* service_main - run the service; returns the process exit status.

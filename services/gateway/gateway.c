@@ -24,8 +24,10 @@
  *             GET  /v1/customers/ID/export (Bearer admin key) everything
  *                  every owner holds of one customer (gateway_customers.c)
  *           [gateway] control (ROUTER): SERVICE_STATUS
- * Emits:    the events it accepts, mail.unsubscribed, survey.answered and
- *           customer.exported,
+ *             DELETE /v1/customers/ID (Bearer admin key): customer.erased
+ *                  (gateway_customers.c)
+ * Emits:    the events it accepts, mail.unsubscribed, survey.answered,
+ *           customer.exported and customer.erased,
  *           via JOURNAL_APPEND.
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
@@ -110,6 +112,7 @@ static const struct {
     {"GET", "/v1/loops/preview", gateway_loops_preview, GW_WORKER},
     {"GET", "/v1/reports/loops", gateway_loops_report, GW_WORKER},
     {"GET", "/v1/customers/", gateway_customers_export, GW_WORKER},
+    {"DELETE", "/v1/customers/", gateway_customers_erase, GW_WORKER},
 };
 
 int main(int argc, char **argv)

@@ -305,6 +305,7 @@ void gateway_reports_nps_csv(gateway_req_t *r);
 void gateway_loops_post(gateway_req_t *r);
 void gateway_loops_preview(gateway_req_t *r);
 void gateway_loops_report(gateway_req_t *r);
+void gateway_customers_erase(gateway_req_t *r); /* gateway_customers.c: DELETE /v1/customers/ID */
 
 /* gateway_customers.c: GET /v1/customers/ID/export (admin key) */
 void gateway_customers_export(gateway_req_t *r);

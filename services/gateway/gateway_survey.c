@@ -473,6 +473,13 @@ void gateway_survey(gateway_req_t *r)
         gateway_pages_say(r, 404, lang, "survey.title", NULL, "survey.gone", NULL);
         return;
     }
+    const char *st = json_string_value(json_object_get(inv, "status"));
+    if (st && strcmp(st, "erased") == 0) {
+        /* the customer was erased: nothing is shown or taken, for good */
+        json_decref(inv);
+        gateway_pages_say(r, 410, lang, "survey.title", NULL, "survey.closed", NULL);
+        return;
+    }
     s_page_t pg = {.lang = lang, .token = token, .invite = link.invite, .score = -1, .comment = ""};
     if (strcmp(r->method, "POST") == 0) {
         s_post(r, &pg, &link);

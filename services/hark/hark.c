@@ -116,7 +116,9 @@ static int s_usage(FILE *f)
           "  import customers|purchases FILE.csv [--map field=Column,...] [--check]\n"
           "         [--batch N]                   rows from CSV, journaled once each\n"
           "  export customers|answers [--output FILE]   CSV (answers: [--campaign C]\n"
-          "                                       [--from D] [--to D])\n",
+          "                                       [--from D] [--to D])\n"
+          "  customer erase ID                    forget a customer: keys destroyed, every\n"
+          "                                       copy blanked (journaled)\n",
           f);
     return f == stderr ? 2 : 0;
 }

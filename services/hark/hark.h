@@ -101,6 +101,8 @@ int hark_user(cli_t *cli);
 
 /* hark_template - `hark template list|show|set|history|restore` (hark_template.c) */
 int hark_template(cli_t *cli);
+/* hark_customer - `hark customer erase ID` (hark_customer.c) */
+int hark_customer(cli_t *cli);
 
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);

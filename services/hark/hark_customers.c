@@ -248,9 +248,12 @@ int hark_customers(cli_t *cli)
         return s_export(cli);
     if (strcmp(sub, "suppress") == 0 || strcmp(sub, "unsuppress") == 0)
         return s_suppress(cli, sub[0] == 'u');
+    if (strcmp(sub, "erase") == 0)
+        return hark_customer(cli); /* hark_customer.c */
     fprintf(stderr, "usage: hark customers find TEXT [--page N] [--json]\n"
                     "       hark customers show ID [--json]\n"
                     "       hark customers export ID\n"
-                    "       hark customers suppress|unsuppress ID\n");
+                    "       hark customers suppress|unsuppress ID\n"
+                    "       hark customers erase ID\n");
     return 2;
 }

@@ -19,6 +19,8 @@
  *           (the address is unusable for replies); case.customer_replied
  *           (hark-inbox: the customer answered by email; intake_reply.c);
  *           customer.unsuppressed (staff: the address works again).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (intake_store_privacy, privacy.h).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
  *           intake/retag/<case>/<n>), mail.requested: complaint_ack to the
  *           customer and complaint_alert to the team (intake/<offset>/ack,
@@ -126,6 +128,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "intake",
         .migrations = intake_store_migrations,
+        .privacy = &intake_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* the taxonomy, the breach timer (intake_case.c) */

@@ -104,6 +104,8 @@ const char *intake_hours_format(int64_t ms, const char *tz, char *buf, size_t le
 
 /* intake_store_migrations - intake.db's schema */
 extern const char *const intake_store_migrations[];
+/* intake_store_privacy - what customer.erased and privacy.retention blank */
+extern const struct privacy_sql intake_store_privacy;
 
 /* intake_store_report - the reasons report (INTAKE_REPORT) from intake.db;
  * NULL with err on a bad request */

@@ -464,6 +464,8 @@ static int s_mails(intake_t *s, const hark_event_t *ev, consumer_t *c, const cha
                                 json_true());
         json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
                                  "complaint_alert", "category", "alert", "vars", vars);
+        if (mail && cid && *cid) /* whom it quotes: erased with them */
+            json_object_set_new(mail, "about", json_string(cid));
         if (consumer_emit(c, ev, EV_MAIL_REQUESTED, "alert", mail))
             return -1;
     }
@@ -839,6 +841,8 @@ static int s_breach_one(intake_t *s, sqlite3 *db, const s_due_t *row, int64_t no
         json_object_set_new(vars, "customer_email", json_string(who.email));
     json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", team->email, "template",
                              "complaint_breach", "category", "alert", "vars", vars);
+    if (mail && *row->cid) /* whom it names: erased with them */
+        json_object_set_new(mail, "about", json_string(row->cid));
     snprintf(key, sizeof key, "intake/breach/%s", id);
     rc = mail ? outbox_add(db, EV_MAIL_REQUESTED, key, mail) : -1;
     json_decref(mail);

@@ -110,5 +110,7 @@ int intake_reply_apply(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
         json_object_set_new(vars, "reopened", json_true());
     json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", t->email, "template",
                              "complaint_customer_reply", "category", "alert", "vars", vars);
+    if (mail && *cid) /* whom it quotes: erased with them */
+        json_object_set_new(mail, "about", json_string(cid));
     return consumer_emit(c, ev, EV_MAIL_REQUESTED, "customer_reply", mail);
 }

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
+#include "privacy.h"
 #include "intake.h"
 
 const char *const intake_store_migrations[] = {
@@ -95,6 +96,39 @@ const char *const intake_store_migrations[] = {
     "  text TEXT NOT NULL, at INTEGER NOT NULL);",
     NULL,
 };
+
+/* What an erasure or retention blanks here (privacy.h): the contact, the texts of
+ * their cases and notes and the tagger's examples from them; the cases
+ * themselves (kind, codes, status, times) stay, so `hark report reasons`
+ * keeps its counts.  The text search is re-indexed by its triggers */
+static const char *const s_erase[] = {
+    "DELETE FROM suppressions WHERE address IN (SELECT lower(email) FROM customers"
+     " WHERE id = ?1 AND email IS NOT NULL)",
+    "UPDATE notes SET text = NULL WHERE case_id IN (SELECT id FROM cases WHERE customer_id = ?1)",
+    "DELETE FROM examples WHERE case_id IN (SELECT id FROM cases WHERE customer_id = ?1)",
+    /* out of the search now, not at the next indexing: the triggers index
+     * the cases again, without what was blanked */
+    "DELETE FROM case_search WHERE rowid IN (SELECT source_offset FROM cases"
+    " WHERE customer_id = ?1)",
+    "UPDATE cases SET text = NULL WHERE customer_id = ?1",
+    "DELETE FROM customers WHERE id = ?1",
+    NULL,
+};
+static const char *const s_free_text[] = {
+    "UPDATE notes SET text = NULL WHERE case_id IN (SELECT id FROM cases WHERE customer_id = ?1)",
+    "DELETE FROM examples WHERE case_id IN (SELECT id FROM cases WHERE customer_id = ?1)",
+    "DELETE FROM case_search WHERE rowid IN (SELECT source_offset FROM cases"
+    " WHERE customer_id = ?1)",
+    "UPDATE cases SET text = NULL WHERE customer_id = ?1",
+    NULL,
+};
+static const char *const s_contact[] = {
+    "DELETE FROM case_search WHERE rowid IN (SELECT source_offset FROM cases"
+    " WHERE customer_id = ?1)",
+    "UPDATE customers SET email = NULL, name = NULL WHERE id = ?1",
+    NULL,
+};
+const privacy_sql_t intake_store_privacy = {s_erase, s_free_text, s_contact};
 
 /* s_col - a text column or NULL */
 static const char *s_col(sqlite3_stmt *st, int i)

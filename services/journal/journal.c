@@ -2,7 +2,9 @@
  * hark-journal - the durable, ordered event log; the single source of truth.
  *
  * Owns:     journal.db ([journal] db), table events(offset, type, key,
- *           occurred_at, recorded_at, payload).  Nothing else writes it.
+ *           occurred_at, recorded_at, payload, sealed, sealed_names).
+ *           Nothing else writes it.  journal-keys.db ([privacy] keys_db):
+ *           the data keys and links; [privacy] erasure_log (appended).
  * Serves:   [journal] endpoint (ROUTER)
  *             JOURNAL_APPEND {events:[{type,key,occurred_at?,payload}]}
  *               -> JOURNAL_APPEND_OK {offsets, duplicates}, sent only after
@@ -18,7 +20,13 @@
  *           commit.  A hint only; consumers also poll.
  * Consumes: nothing.
  * Config:   [journal] endpoint pub_endpoint control db synchronous max_batch
- *           fetch_max.
+ *           fetch_max; [privacy] encrypt keys_db erasure_log free_text_days
+ *           contact_days sweep.
+ *
+ * Privacy: personal fields are sealed per customer and year before they
+ * are stored, with keys kept in journal-keys.db apart from the events, and
+ * opened on fetch; customer.erased destroys the keys (journal_crypt.c,
+ * journal_keys.c, journal_privacy.c, hark-journal(8)).
  *
  * Group commit: the loop drains every request waiting on the socket, runs
  * all their appends in ONE transaction, commits, and only then replies.
@@ -137,6 +145,8 @@ static int s_init(service_t *svc)
                           config_get(cfg, "journal", "pub_endpoint"));
     if (!j->pending || !j->bfirst || !j->batched || !j->store || !j->ckpt || !j->router || !j->pub)
         return -1;
+    if (journal_privacy_init(j, svc))
+        return -1;
     log_info("event=journal_open head=%lld", (long long)journal_store_head(j->store));
     return evloop_add_socket(service_evloop(svc), j->router, s_on_router, svc);
 }
@@ -153,6 +163,7 @@ static void s_fini(service_t *svc)
         zmq_close(j->pub);
     journal_ckpt_destroy(&j->ckpt);
     journal_store_destroy(&j->store);
+    journal_privacy_fini(j);
     free(j->pending);
     free(j->bfirst);
     free(j->batched);

@@ -10,6 +10,8 @@
 
 #include "buf.h"
 #include "journal_ckpt.h"
+#include "journal_crypt.h"
+#include "journal_keys.h"
 #include "journal_scan.h"
 #include "journal_store.h"
 #include "service.h"
@@ -46,6 +48,14 @@ typedef struct {
     char **owned;        /* payload texts made by json_dumps on the slow path */
     size_t n_owned, cap_owned;
     buf_t reply;         /* reused for every JOURNAL_APPEND_OK */
+    /* privacy (journal_privacy.c) */
+    jkeys_t *keys;             /* journal-keys.db */
+    jcrypt_t *crypt;           /* seals personal fields; NULL when [privacy] encrypt is off */
+    jcrypt_t *crypt_off;       /* opens only, when it is off */
+    const char *erasure_log;   /* [privacy] erasure_log */
+    int shred;                 /* an erasure deleted keys this round */
+    int free_text_days, contact_days; /* [privacy] retention */
+    buf_t rest, sealed, names; /* one event's sealing */
 } journal_t;
 
 /* One command of [journal] endpoint: its handler answers request
@@ -70,6 +80,27 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n);
 /* journal_serve_end - forget the round's events, batches and trees (the
  * requests themselves are the caller's) */
 void journal_serve_end(journal_t *j);
+/* journal_privacy_init - the keys file, the sealing table, the erasure
+ * log applied again (journal_privacy.c).  0/-1 */
+int journal_privacy_init(journal_t *j, service_t *svc);
+void journal_privacy_fini(journal_t *j);
+/* journal_privacy_seal - before e is stored: its personal fields sealed;
+ * *sealed and *names to store beside it (NULL when nothing).  0/-1 */
+int journal_privacy_seal(journal_t *j, journal_scan_event_t *e, const char *now,
+                         const buf_t **sealed, const char **names);
+/* journal_privacy_stored - after e is stored: a new customer.erased
+ * destroys that customer's keys (in the round's write).  0/-1 */
+int journal_privacy_stored(journal_t *j, const journal_scan_event_t *e, const char *now);
+/* journal_privacy_commit - commit the keys' write, before the events; 0/-1 */
+int journal_privacy_commit(journal_t *j);
+/* journal_privacy_rollback - the round failed: undo the keys' write */
+void journal_privacy_rollback(journal_t *j);
+/* journal_privacy_done - after the events' commit: shred erased keys */
+void journal_privacy_done(journal_t *j);
+/* journal_privacy_sweep - retention: drop idle owners' keys per class and
+ * append privacy.retention; every [privacy] sweep.  0/-1 */
+int journal_privacy_sweep(journal_t *j, sqlite3 *db);
+
 /* journal_serve_status - add the head to SERVICE_STATUS_OK */
 void journal_serve_status(service_t *svc, json_t *body);
 

@@ -207,16 +207,26 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
     }
     for (size_t i = 0; i < j->events.n && !failed; i++) {
         journal_scan_event_t *e = &j->events.ev[i];
-        if (journal_store_append(j->store, e, now))
+        const buf_t *sealed;
+        const char *names;
+        if (journal_privacy_seal(j, e, now, &sealed, &names) ||
+            journal_store_append(j->store, e, now, sealed, names) ||
+            journal_privacy_stored(j, e, now))
             failed = 1;
         else if (!e->dup && e->offset > head)
             head = e->offset;
     }
+    /* the keys before the events: no event is durable before its key */
+    if (!empty && !failed && journal_privacy_commit(j) != 0)
+        failed = 1;
     if (!empty && !failed && db_commit(db) != 0)
         failed = 1;
-    if (!empty && !failed)
+    if (!empty && !failed) {
         journal_ckpt_committed(j->ckpt); /* it copies pages while we reply */
+        journal_privacy_done(j);
+    }
     if (failed) {
+        journal_privacy_rollback(j);
         db_rollback(db);
         journal_store_reload_head(j->store);
         log_error("event=commit_failed requests=%d", n);

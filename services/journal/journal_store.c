@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "journal_crypt.h"
 #include "log.h"
 
 #define JSTORE_CACHE_KIB "65536" /* 64 MiB of page cache (SQLite's default is 2 MiB) */
@@ -29,6 +30,9 @@ const char *const journal_store_migrations[] = {
     "  payload TEXT NOT NULL);"
     "CREATE UNIQUE INDEX events_key ON events(key);"
     "CREATE INDEX events_type ON events(type, offset);",
+    /* personal fields sealed apart from the payload (journal_crypt.h) */
+    "ALTER TABLE events ADD COLUMN sealed BLOB;"
+    "ALTER TABLE events ADD COLUMN sealed_names TEXT;",
     NULL,
 };
 
@@ -36,6 +40,8 @@ struct jstore {
     sqlite3 *db;
     sqlite3_stmt *insert, *by_key, *fetch_all;
     int64_t head;
+    jcrypt_t *crypt; /* borrowed; opens sealed fields on fetch */
+    buf_t open;      /* one opened payload */
 };
 
 /* journal_store_new - prepare the statements */
@@ -49,10 +55,12 @@ journal_store_t *journal_store_new(sqlite3 *db)
      * thousands of inserts neither spills dirty pages to the WAL before its
      * COMMIT nor re-reads index pages it evicted a moment ago */
     db_exec(db, "PRAGMA cache_size = -" JSTORE_CACHE_KIB);
-    js->insert = db_prepare(db, "INSERT INTO events(type, key, occurred_at, recorded_at, payload)"
-                                " VALUES(?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING");
+    js->insert = db_prepare(db, "INSERT INTO events(type, key, occurred_at, recorded_at, payload,"
+                                " sealed, sealed_names)"
+                                " VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING");
     js->by_key = db_prepare(db, "SELECT offset FROM events WHERE key = ?");
-    js->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload"
+    js->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload,"
+                                   " sealed, sealed_names"
                                    " FROM events WHERE offset > ? ORDER BY offset LIMIT ?");
     if (!js->insert || !js->by_key || !js->fetch_all) {
         journal_store_destroy(&js);
@@ -71,6 +79,7 @@ void journal_store_destroy(journal_store_t **self_p)
     sqlite3_finalize(js->insert);
     sqlite3_finalize(js->by_key);
     sqlite3_finalize(js->fetch_all);
+    buf_free(&js->open);
     free(js);
     *self_p = NULL;
 }
@@ -82,8 +91,11 @@ void journal_store_reload_head(journal_store_t *js)
     js->head = db_int(js->db, "SELECT max(offset) FROM events", 0);
 }
 
+void journal_store_set_crypt(journal_store_t *js, jcrypt_t *crypt) { js->crypt = crypt; }
+
 /* journal_store_append - insert or find the existing offset */
-int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now)
+int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now,
+                         const buf_t *sealed, const char *names)
 {
     if (e->type_len > INT_MAX || e->key_len > INT_MAX || e->occurred_at_len > INT_MAX ||
         e->payload_len > INT_MAX) {
@@ -99,6 +111,13 @@ int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const cha
         sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, e->payload, (int)e->payload_len, SQLITE_STATIC);
+    if (sealed && sealed->len <= INT_MAX) {
+        sqlite3_bind_blob(st, 6, sealed->data, (int)sealed->len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, names, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 6);
+        sqlite3_bind_null(st, 7);
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -129,7 +148,8 @@ int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const cha
     sqlite3_stmt *own = NULL;
     if (n_types > 0) {
         buf_t sql = BUF_INIT;
-        buf_puts(&sql, "SELECT offset, type, key, occurred_at, recorded_at, payload FROM events"
+        buf_puts(&sql, "SELECT offset, type, key, occurred_at, recorded_at, payload, sealed,"
+                       " sealed_names FROM events"
                        " WHERE offset > ? AND type IN (");
         for (int i = 0; i < n_types; i++)
             buf_puts(&sql, i ? ",?" : "?");
@@ -160,8 +180,26 @@ int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const cha
         buf_json_string(out, (const char *)sqlite3_column_text(st, 3));
         buf_puts(out, ",\"recorded_at\":");
         buf_json_string(out, (const char *)sqlite3_column_text(st, 4));
-        buf_puts(out, ",\"payload\":");
-        buf_puts(out, (const char *)sqlite3_column_text(st, 5));
+        if (sqlite3_column_type(st, 6) == SQLITE_BLOB && js->crypt) {
+            int erased = 0;
+            buf_reset(&js->open);
+            if (jcrypt_open(js->crypt, (const char *)sqlite3_column_text(st, 1),
+                            (const char *)sqlite3_column_text(st, 2),
+                            (const char *)sqlite3_column_text(st, 5), sqlite3_column_blob(st, 6),
+                            (size_t)sqlite3_column_bytes(st, 6),
+                            (const char *)sqlite3_column_text(st, 7), &js->open, &erased) ||
+                buf_failed(&js->open)) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            if (erased)
+                buf_puts(out, ",\"erased\":true");
+            buf_puts(out, ",\"payload\":");
+            buf_append(out, js->open.data, js->open.len);
+        } else {
+            buf_puts(out, ",\"payload\":");
+            buf_puts(out, (const char *)sqlite3_column_text(st, 5));
+        }
         buf_putc(out, '}');
         n++;
     }

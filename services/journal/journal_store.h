@@ -25,8 +25,14 @@ void journal_store_destroy(journal_store_t **self_p);
  * (also its occurred_at when it has none).  Sets e->offset and e->dup: a key
  * already stored is not stored again, e->offset is then the existing offset
  * and e->dup 1.  The strings stay the caller's (only read during the call).
- * 0/-1. */
-int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now);
+ * sealed and names (NULL when nothing was sealed): journal_crypt.h.  0/-1. */
+int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now,
+                         const buf_t *sealed, const char *names);
+
+/* journal_store_set_crypt - open sealed personal fields on fetch with crypt
+ * (borrowed; NULL: never) */
+struct jcrypt;
+void journal_store_set_crypt(journal_store_t *js, struct jcrypt *crypt);
 
 /* journal_store_fetch - append the JOURNAL_FETCH_OK body for events after `after`
  * (at most limit, only types if n_types > 0) to out.  0/-1. */

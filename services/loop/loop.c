@@ -15,6 +15,8 @@
  *           case holds its codes), loop.closed (close a loop),
  *           mail.requested (only hark-survey's invites: invite -> customer)
  *           and survey.answered (scores), for the report.
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (loop_store_privacy, privacy.h).
  * Emits:    mail.requested (template loop_closed, category loop; key
  *           loop/<loop>/mail/<customer>) and loop.notified (key
  *           loop/<loop>/notified/<customer>), one each per customer told.
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "loop",
         .migrations = loop_store_migrations,
+        .privacy = &loop_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the taxonomy, the send timer (loop_send.c) */

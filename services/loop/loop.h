@@ -21,6 +21,8 @@
 #define LOOP_TEMPLATE "loop_closed"
 
 extern const char *const loop_store_migrations[];
+/* loop_store_privacy - what customer.erased and privacy.retention blank */
+extern const struct privacy_sql loop_store_privacy;
 
 /* --- loop_store.c: what the journal tells us -------------------------- */
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
+#include "privacy.h"
 #include "loop.h"
 
 const char *const loop_store_migrations[] = {
@@ -60,6 +61,29 @@ const char *const loop_store_migrations[] = {
     "CREATE INDEX recipients_address ON recipients(loop, address) WHERE address IS NOT NULL;",
     NULL,
 };
+
+/* What an erasure or retention blanks here (privacy.h): the contact, what they
+ * said in their cases, the address a loop told them at; who was told and
+ * the scores stay, so `hark report loops` keeps its counts */
+static const char *const s_erase[] = {
+    "DELETE FROM suppressions WHERE address IN (SELECT lower(email) FROM customers"
+     " WHERE id = ?1 AND email IS NOT NULL UNION SELECT address FROM recipients"
+     " WHERE customer_id = ?1 AND address IS NOT NULL)",
+    "UPDATE cases SET text = NULL WHERE customer_id = ?1",
+    "UPDATE recipients SET address = NULL WHERE customer_id = ?1",
+    "DELETE FROM customers WHERE id = ?1",
+    NULL,
+};
+static const char *const s_free_text[] = {
+    "UPDATE cases SET text = NULL WHERE customer_id = ?1",
+    NULL,
+};
+static const char *const s_contact[] = {
+    "UPDATE recipients SET address = NULL WHERE customer_id = ?1",
+    "UPDATE customers SET email = NULL, name = NULL WHERE id = ?1",
+    NULL,
+};
+const privacy_sql_t loop_store_privacy = {s_erase, s_free_text, s_contact};
 
 const char loop_store_candidates_sql[] =
     "SELECT c.id, c.customer_id FROM case_reasons r JOIN cases c ON c.id = r.case_id"

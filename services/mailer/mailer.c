@@ -13,6 +13,8 @@
  *           hark-inbox: 5.x.x bounces the message, 4.x.x is counted).
  *           template.saved (a new version of a template, used from the next
  *           message on without a restart; mailer_templates.c).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (mailer_store_privacy, privacy.h).
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
  * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT,
  *           MAILER_TEMPLATES, MAILER_CUSTOMER (all it holds of one customer).
@@ -86,6 +88,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "mailer",
         .migrations = mailer_store_migrations,
+        .privacy = &mailer_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the worker pool, the dispatch timer (mailer_dispatch.c) */

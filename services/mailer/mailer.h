@@ -34,6 +34,8 @@ void mailer_pool_job_free(mailer_pool_job_t *j);
 
 /* --- the store (mailer_store.c) ------------------------------------------- */
 extern const char *const mailer_store_migrations[];
+/* mailer_store_privacy - what customer.erased and privacy.retention blank */
+extern const struct privacy_sql mailer_store_privacy;
 
 int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
 int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
+#include "privacy.h"
 #include "log.h"
 #include "outbox.h"
 #include "mailer.h"
@@ -58,8 +59,42 @@ const char *const mailer_store_migrations[] = {
      * suppressed (NULL: before this column) */
     "CREATE INDEX messages_customer ON messages(customer_id);"
     "ALTER TABLE suppressions ADD COLUMN at INTEGER;",
+    /* a staff mail's customer (mail.requested about): erased with them */
+    "ALTER TABLE messages ADD COLUMN about TEXT;"
+    "CREATE INDEX messages_about ON messages(about) WHERE about IS NOT NULL;",
     NULL,
 };
+
+/* What an erasure or retention blanks here (privacy.h): the contact, its
+ * suppressed addresses, and every message to them: address, name and the
+ * variables (the reply, the comment quoted) blanked, a message still
+ * queued skipped; the rows and their statuses stay for the counts */
+static const char *const s_erase[] = {
+    "DELETE FROM suppressions WHERE address IN (SELECT lower(email) FROM customers"
+     " WHERE id = ?1 AND email IS NOT NULL UNION SELECT lower(address) FROM messages"
+     " WHERE customer_id = ?1 AND address IS NOT NULL UNION SELECT lower(sent_to)"
+     " FROM messages WHERE customer_id = ?1 AND sent_to IS NOT NULL)",
+    "UPDATE messages SET address = NULL, name = NULL, vars = '{}', sent_to = NULL,"
+     " last_error = NULL, status = CASE WHEN status IN ('queued', 'retry')"
+     " THEN 'skipped' ELSE status END WHERE customer_id = ?1",
+    "UPDATE messages SET vars = '{}', last_error = NULL WHERE about = ?1",
+    "DELETE FROM customers WHERE id = ?1",
+    NULL,
+};
+static const char *const s_free_text[] = {
+    "UPDATE messages SET vars = '{}', last_error = NULL WHERE customer_id = ?1"
+     " AND status NOT IN ('queued', 'retry', 'sending')",
+    "UPDATE messages SET vars = '{}' WHERE about = ?1 AND status NOT IN ('queued', 'retry',"
+     " 'sending')",
+    NULL,
+};
+static const char *const s_contact[] = {
+    "UPDATE messages SET address = NULL, name = NULL, sent_to = NULL WHERE customer_id = ?1"
+     " AND status NOT IN ('queued', 'retry', 'sending')",
+    "UPDATE customers SET email = NULL, name = NULL WHERE id = ?1",
+    NULL,
+};
+const privacy_sql_t mailer_store_privacy = {s_erase, s_free_text, s_contact};
 
 /* mailer_store_suppress - add an address to the suppression list */
 int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset)
@@ -87,8 +122,8 @@ int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, c
     sqlite3_stmt *st = db_prepare(
         db, "INSERT INTO messages(request_key, request_offset, category, template, locale,"
             " customer_id, address, name, vars, message_id, status, next_at, first_at, updated_at,"
-            " in_reply_to)"
-            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
+            " in_reply_to, about)"
+            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)"
             " ON CONFLICT(request_key) DO NOTHING");
     if (!st)
         return -1;
@@ -104,6 +139,9 @@ int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, c
             sqlite3_bind_text(st, 3 + i, v, -1, SQLITE_TRANSIENT);
     }
     sqlite3_bind_text(st, 9, vtext ? vtext : "{}", -1, SQLITE_TRANSIENT);
+    const char *about = json_string_value(json_object_get(req, "about"));
+    if (about)
+        sqlite3_bind_text(st, 15, about, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 10, message_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 11, not_before_ms > now_ms ? not_before_ms : now_ms);
     sqlite3_bind_int64(st, 12, now_ms);

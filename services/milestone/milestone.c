@@ -12,6 +12,8 @@
  *           customer object is upserted too), mail.unsubscribed and
  *           mail.bounced (suppress), customer.unsuppressed (staff lift it),
  *           milestone.saved (a marketer's settings).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (milestone_store_privacy, privacy.h).
  * Emits:    mail.requested (category milestone; templates birthday and
  *           anniversary by default; vars name, years, coupon_code), keyed
  *           milestone/<kind>/<customer id>/<year>.
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "milestone",
         .migrations = milestone_store_migrations,
+        .privacy = &milestone_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, keys, the tick (milestone_tick.c) */

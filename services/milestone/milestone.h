@@ -61,6 +61,8 @@ void milestone_config_load(const config_t *cfg, milestone_config_t *out);
 /* --- milestone.db (milestone_store.c) ------------------------------------ */
 
 extern const char *const milestone_store_migrations[];
+/* milestone_store_privacy - what customer.erased and privacy.retention blank */
+extern const struct privacy_sql milestone_store_privacy;
 
 /* milestone_store_customer - a customer object (from `customer`, or a purchase's
  * `customer`): contacts plus birthday and signup_date; 0/-1 */

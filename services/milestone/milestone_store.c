@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
+#include "privacy.h"
 #include "milestone.h"
 #include "tz.h"
 
@@ -38,6 +39,23 @@ const char *const milestone_store_migrations[] = {
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
     NULL,
 };
+
+/* What an erasure or retention blanks here (privacy.h): the contact and its suppressed address; the
+ * years already decided (sends) stay */
+static const char *const s_erase[] = {
+    "DELETE FROM suppressions WHERE address IN (SELECT lower(email) FROM customers"
+     " WHERE id = ?1 AND email IS NOT NULL)",
+    "DELETE FROM customers WHERE id = ?1",
+    NULL,
+};
+static const char *const s_free_text[] = {
+    NULL,
+};
+static const char *const s_contact[] = {
+    "UPDATE customers SET email = NULL, name = NULL, b_md = NULL WHERE id = ?1",
+    NULL,
+};
+const privacy_sql_t milestone_store_privacy = {s_erase, s_free_text, s_contact};
 
 /* s_update - run sql with ?1 = id and ?2.. the n integers of v; 0/-1 */
 static int s_update(sqlite3 *db, const char *sql, const char *id, int n, const int64_t *v)

@@ -15,6 +15,8 @@
  *           (hark-inbox: an emailed answer to an invite, added to its
  *           comment), campaign.saved, customer.unsuppressed (staff
  *           lift a suppression).
+ *           customer.erased, privacy.retention: what it copied about the customer
+ *           blanked, counts kept (survey_store_privacy, privacy.h).
  * Emits:    mail.requested (nps_invite, nps_reminder, nps_detractor_alert,
  *           nps_digest),
  *           feedback.given (an answer's comment, from the page or by mail).
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
     static const service_def_t def = {
         .name = "survey",
         .migrations = survey_store_migrations,
+        .privacy = &survey_store_privacy,
         .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the default campaign, the send timer (survey_send.c) */

@@ -18,6 +18,8 @@
 #include "tz.h"
 
 extern const char *const survey_store_migrations[];
+/* survey_store_privacy - what customer.erased and privacy.retention blank */
+extern const struct privacy_sql survey_store_privacy;
 
 /* survey_store_throttled - 1 when another invite to email (lowercased) is
  * planned or sent within throttle of due (across campaigns), 0 when not

@@ -185,6 +185,8 @@ static int s_alert(survey_t *s, sqlite3 *db, consumer_t *c, const hark_event_t *
         json_object_set_new(vars, "order_number", json_string(order_id));
     json_t *mail = json_pack("{s:s,s:s,s:s,s:o}", "address", s->set.alert_to, "template",
                              "nps_detractor_alert", "category", "alert", "vars", vars);
+    if (mail && *cid) /* whom it quotes: erased with them */
+        json_object_set_new(mail, "about", json_string(cid));
     return consumer_emit(c, ev, EV_MAIL_REQUESTED, "alert", mail);
 }
 

@@ -24,7 +24,7 @@ json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *
     sqlite3_stmt *st = id && survey_link_invite_ok(id)
                            ? db_prepare(service_db(svc),
                                         "SELECT status, campaign, locale, score, comment,"
-                                        " expires_at, due_at FROM invites WHERE id = ?")
+                                        " expires_at, due_at, erased FROM invites WHERE id = ?")
                            : NULL;
     if (st)
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -38,6 +38,8 @@ json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *
     int scored = sqlite3_column_type(st, 3) != SQLITE_NULL;
     if (sent)
         status = expires <= clock_now_ms() ? "expired" : scored ? "answered" : "open";
+    if (sqlite3_column_int(st, 7))
+        status = "erased"; /* the customer was erased: the link is gone for good */
     json_t *body = json_pack("{s:s,s:s,s:s}", "invite", id, "status", status, "campaign",
                              s_col(st, 1));
     if (s_col(st, 2))

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "contacts.h"
 #include "db.h"
+#include "privacy.h"
 #include "survey.h"
 
 const char *const survey_store_migrations[] = {
@@ -91,8 +92,35 @@ const char *const survey_store_migrations[] = {
     "  INSERT OR IGNORE INTO customer_search_todo VALUES(old.rowid);"
     " END;"
     "INSERT INTO customer_search_todo SELECT rowid FROM customers;",
+    /* an invite of a customer who was erased: its link answers 410 */
+    "ALTER TABLE invites ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;",
     NULL,
 };
+
+/* What an erasure or retention blanks here (privacy.h): the contact, the addresses it suppressed, the comment and address of
+ * each invite; scores and the daily stats stay, so NPS keeps its counts, and
+ * the invites are marked erased (their links answer 410) */
+static const char *const s_erase[] = {
+    "DELETE FROM suppressions WHERE address IN (SELECT lower(email) FROM customers"
+     " WHERE id = ?1 AND email IS NOT NULL UNION SELECT email FROM invites"
+     " WHERE customer_id = ?1 AND email IS NOT NULL)",
+    "UPDATE invites SET email = NULL, comment = NULL, erased = 1 WHERE customer_id = ?1",
+    /* out of the customers' search now, not at its next indexing */
+    "DELETE FROM customer_search WHERE rowid IN (SELECT rowid FROM customers WHERE id = ?1)",
+    "DELETE FROM customers WHERE id = ?1",
+    NULL,
+};
+static const char *const s_free_text[] = {
+    "UPDATE invites SET comment = NULL WHERE customer_id = ?1",
+    NULL,
+};
+static const char *const s_contact[] = {
+    "UPDATE invites SET email = NULL WHERE customer_id = ?1",
+    "DELETE FROM customer_search WHERE rowid IN (SELECT rowid FROM customers WHERE id = ?1)",
+    "UPDATE customers SET email = NULL, name = NULL, attributes = NULL WHERE id = ?1",
+    NULL,
+};
+const privacy_sql_t survey_store_privacy = {s_erase, s_free_text, s_contact};
 
 int survey_store_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
                     const char *column, int delta)

@@ -1,0 +1,564 @@
+/*
+ * journal_keys.c - journal-keys.db: the data keys, wrapped, and the links
+ * that tie invites, cases and addresses to a customer.
+ *
+ * The file has secure_delete on, so a deleted key's bytes are zeroed in
+ * its page, and jkeys_shred() checkpoints the WAL and truncates it, so no
+ * earlier copy of that page survives in the WAL either.  Writes happen in
+ * one transaction per journal round, begun on the first write and
+ * committed (jkeys_commit) before the round's events are: an event is
+ * never durable before the key that opens it.  A key committed for a
+ * round that then failed opens nothing and costs 80 bytes.
+ *
+ * Unwrapped keys are cached in two small direct-mapped tables (by owner
+ * and by id): a customer's events mostly come together, and a collision
+ * only costs an unwrap.  An erasure forgets the whole cache.
+ */
+#include "journal_keys.h"
+
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "journal_crypt.h"
+#include "db.h"
+#include "log.h"
+
+#define JKEYS_CACHE 4096 /* entries of each cache (a power of two) */
+#define JKEYS_OWNER_MAX 300
+
+static const char *const s_migrations[] = {
+    "CREATE TABLE keys("
+    "  id INTEGER PRIMARY KEY,"          /* random, never reused */
+    "  owner TEXT NOT NULL,"              /* tag of customer:ID invite:ID case:ID address:A event:KEY */
+    "  period INTEGER NOT NULL,"          /* year * 10 + class (1 contact, 2 free text) */
+    "  wrapped BLOB NOT NULL,"
+    "  made_at TEXT NOT NULL,"
+    "  used_at TEXT NOT NULL,"            /* the day it last sealed an event */
+    "  who BLOB,"                         /* the owner, sealed by the master key (for retention) */
+    "  customer INTEGER NOT NULL DEFAULT 0);" /* 1: the owner is a customer */
+    "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
+    "CREATE TABLE links(ref TEXT PRIMARY KEY, customer TEXT NOT NULL);" /* tags */
+    "CREATE INDEX links_customer ON links(customer);",
+    NULL,
+};
+
+typedef struct {
+    int64_t id;
+    int period;
+    int used_day;
+    char owner[JKEYS_OWNER_MAX];
+    unsigned char key[JKEYS_LEN];
+} jkeys_slot_t;
+
+struct jkeys {
+    sqlite3 *db;
+    unsigned char master[JKEYS_LEN];
+    int writing; /* a transaction is open */
+    sqlite3_stmt *by_owner, *by_id, *insert, *touch, *link_get, *link_put, *del;
+    jkeys_slot_t *by_owner_cache, *by_id_cache;
+    unsigned char pool[4096]; /* jkeys_random's */
+    size_t pool_left;
+};
+
+/* s_hash - FNV-1a 64 of owner and period */
+static uint64_t s_hash(const char *owner, int period)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)owner; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (h ^ (uint64_t)period) * 1099511628211ULL;
+}
+
+/* s_tag - what the file stores for an owner, a ref or a customer: a keyed
+ * hash (BLAKE2b under the master key) in hex, so journal-keys.db names no
+ * one - an address is a ref, and an erased customer's id must not stay */
+static void s_tag(const jkeys_t *k, const char *text, char out[33])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)text, strlen(text), k->master,
+                       JKEYS_LEN);
+    sodium_bin2hex(out, 33, h, sizeof h);
+}
+
+static void s_forget(jkeys_t *k)
+{
+    sodium_memzero(k->by_owner_cache, JKEYS_CACHE * sizeof *k->by_owner_cache);
+    sodium_memzero(k->by_id_cache, JKEYS_CACHE * sizeof *k->by_id_cache);
+}
+
+jkeys_t *jkeys_new(const char *path, const char *synchronous,
+                   const unsigned char master[JKEYS_LEN])
+{
+    if (sodium_init() < 0)
+        return NULL;
+    jkeys_t *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    memcpy(k->master, master, JKEYS_LEN);
+    k->by_owner_cache = calloc(JKEYS_CACHE, sizeof *k->by_owner_cache);
+    k->by_id_cache = calloc(JKEYS_CACHE, sizeof *k->by_id_cache);
+    k->db = db_open(path, synchronous, s_migrations);
+    if (!k->by_owner_cache || !k->by_id_cache || !k->db ||
+        db_exec(k->db, "PRAGMA secure_delete = ON") ||
+        /* random ids and hashed owners land all over both b-trees: with
+         * SQLite's 2 MiB cache, every new key re-read pages from the OS */
+        db_exec(k->db, "PRAGMA cache_size = -65536")) {
+        jkeys_destroy(&k);
+        return NULL;
+    }
+    k->by_owner = db_prepare(k->db, "SELECT id, wrapped, used_at FROM keys"
+                                    " WHERE owner = ? AND period = ?");
+    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?");
+    k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
+                                  " used_at, who, customer) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
+    k->link_get = db_prepare(k->db, "SELECT customer FROM links WHERE ref = ?");
+    k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
+                                    " ON CONFLICT(ref) DO UPDATE SET customer = excluded.customer");
+    k->del = db_prepare(k->db, "DELETE FROM keys WHERE id = ?");
+    if (!k->by_owner || !k->by_id || !k->insert || !k->touch || !k->link_get || !k->link_put ||
+        !k->del) {
+        jkeys_destroy(&k);
+        return NULL;
+    }
+    return k;
+}
+
+void jkeys_destroy(jkeys_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jkeys_t *k = *self_p;
+    if (k->writing)
+        db_rollback(k->db);
+    sqlite3_finalize(k->by_owner);
+    sqlite3_finalize(k->by_id);
+    sqlite3_finalize(k->insert);
+    sqlite3_finalize(k->touch);
+    sqlite3_finalize(k->link_get);
+    sqlite3_finalize(k->link_put);
+    sqlite3_finalize(k->del);
+    db_close(&k->db);
+    if (k->by_owner_cache)
+        s_forget(k);
+    free(k->by_owner_cache);
+    free(k->by_id_cache);
+    sodium_memzero(k->master, sizeof k->master);
+    sodium_memzero(k->pool, sizeof k->pool);
+    free(k);
+    *self_p = NULL;
+}
+
+/* s_write - open the round's write on first use */
+static int s_write(jkeys_t *k)
+{
+    if (k->writing)
+        return 0;
+    if (db_begin(k->db))
+        return -1;
+    k->writing = 1;
+    return 0;
+}
+
+int jkeys_commit(jkeys_t *k)
+{
+    if (!k->writing)
+        return 0;
+    k->writing = 0;
+    if (db_commit(k->db) == 0)
+        return 0;
+    db_rollback(k->db);
+    s_forget(k);
+    return -1;
+}
+
+void jkeys_rollback(jkeys_t *k)
+{
+    if (!k->writing)
+        return;
+    k->writing = 0;
+    db_rollback(k->db);
+    s_forget(k); /* keys made in it are gone */
+}
+
+void jkeys_random(jkeys_t *k, void *out, size_t n)
+{
+    unsigned char *o = out;
+    while (n > 0) {
+        if (k->pool_left == 0) {
+            randombytes_buf(k->pool, sizeof k->pool);
+            k->pool_left = sizeof k->pool;
+        }
+        size_t take = n < k->pool_left ? n : k->pool_left;
+        unsigned char *from = k->pool + sizeof k->pool - k->pool_left;
+        memcpy(o, from, take);
+        sodium_memzero(from, take); /* handed out once */
+        k->pool_left -= take;
+        o += take;
+        n -= take;
+    }
+}
+
+void jkeys_wrap(const unsigned char master[JKEYS_LEN], int64_t id,
+                const unsigned char key[JKEYS_LEN], const unsigned char *nonce,
+                unsigned char wrapped[JKEYS_WRAPPED])
+{
+    unsigned char ad[8];
+    for (int i = 0; i < 8; i++)
+        ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+    if (nonce)
+        memcpy(wrapped, nonce, 24);
+    else
+        randombytes_buf(wrapped, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 24, NULL, key, JKEYS_LEN, ad, sizeof ad,
+                                               NULL, wrapped, master);
+}
+
+int jkeys_unwrap(const unsigned char master[JKEYS_LEN], int64_t id,
+                 const unsigned char wrapped[JKEYS_WRAPPED], unsigned char key[JKEYS_LEN])
+{
+    unsigned char ad[8];
+    for (int i = 0; i < 8; i++)
+        ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, wrapped + 24,
+                                                      JKEYS_WRAPPED - 24, ad, sizeof ad, wrapped,
+                                                      master) == 0
+               ? 0
+               : -1;
+}
+
+/* s_today - days since the epoch, and the RFC 3339 time now */
+static int s_today(char *now, size_t len)
+{
+    int64_t ms = clock_now_ms();
+    clock_format(ms, now, len);
+    return (int)(ms / 86400000);
+}
+
+int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
+              unsigned char key[JKEYS_LEN])
+{
+    if (strlen(owner) >= JKEYS_OWNER_MAX)
+        return -1;
+    const char *plain = owner;
+    char tag[33];
+    s_tag(k, owner, tag);
+    owner = tag;
+    char now[40];
+    int today = s_today(now, sizeof now);
+    jkeys_slot_t *s = &k->by_owner_cache[s_hash(owner, period) & (JKEYS_CACHE - 1)];
+    if (s->id && s->period == period && strcmp(s->owner, owner) == 0) {
+        if (touch && s->used_day != today) { /* last activity, for retention: once a day */
+            if (s_write(k))
+                return -1;
+            sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(k->touch, 2, s->id);
+            int rc = sqlite3_step(k->touch);
+            sqlite3_reset(k->touch);
+            if (rc != SQLITE_DONE)
+                return -1;
+            s->used_day = today;
+        }
+        *id = s->id;
+        memcpy(key, s->key, JKEYS_LEN);
+        return 0;
+    }
+    int found = 0, rc;
+    char used[40] = "";
+    sqlite3_bind_text(k->by_owner, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int(k->by_owner, 2, period);
+    if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW &&
+        sqlite3_column_bytes(k->by_owner, 1) == JKEYS_WRAPPED) {
+        *id = sqlite3_column_int64(k->by_owner, 0);
+        snprintf(used, sizeof used, "%s", (const char *)sqlite3_column_text(k->by_owner, 2));
+        found = jkeys_unwrap(k->master, *id, sqlite3_column_blob(k->by_owner, 1), key) == 0 ? 1 : -1;
+    }
+    sqlite3_reset(k->by_owner);
+    if (found < 0 || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
+        log_error("event=key_unreadable owner_period=%d", period);
+        return -1;
+    }
+    if (s_write(k))
+        return -1;
+    if (!found) {
+        unsigned char wrapped[JKEYS_WRAPPED], nonce[24];
+        do
+            jkeys_random(k, id, sizeof *id);
+        while ((*id &= INT64_MAX) == 0);
+        jkeys_random(k, key, JKEYS_LEN);
+        jkeys_random(k, nonce, sizeof nonce);
+        jkeys_wrap(k->master, *id, key, nonce, wrapped);
+        sqlite3_bind_int64(k->insert, 1, *id);
+        sqlite3_bind_text(k->insert, 2, owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int(k->insert, 3, period);
+        sqlite3_bind_blob(k->insert, 4, wrapped, sizeof wrapped, SQLITE_STATIC);
+        sqlite3_bind_text(k->insert, 5, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(k->insert, 6, now, -1, SQLITE_STATIC);
+        buf_t who = BUF_INIT;
+        unsigned char ad[8];
+        for (int i = 0; i < 8; i++)
+            ad[i] = (unsigned char)((uint64_t)*id >> (56 - 8 * i));
+        jkeys_random(k, nonce, sizeof nonce);
+        jcrypt_box(k->master, nonce, ad, sizeof ad, plain, strlen(plain), &who);
+        if (who.len <= INT_MAX)
+            sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
+        buf_free(&who);
+        sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
+        rc = sqlite3_step(k->insert);
+        sqlite3_reset(k->insert);
+        if (rc != SQLITE_DONE) {
+            log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
+            return -1;
+        }
+    } else if (touch && strncmp(used, now, 10) != 0) {
+        sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(k->touch, 2, *id);
+        rc = sqlite3_step(k->touch);
+        sqlite3_reset(k->touch);
+        if (rc != SQLITE_DONE)
+            return -1;
+    }
+    s->id = *id;
+    s->period = period;
+    s->used_day = touch || !found ? today : -1;
+    snprintf(s->owner, sizeof s->owner, "%s", owner);
+    memcpy(s->key, key, JKEYS_LEN);
+    return 0;
+}
+
+int jkeys_by_id(jkeys_t *k, int64_t id, unsigned char key[JKEYS_LEN])
+{
+    jkeys_slot_t *s = &k->by_id_cache[(uint64_t)id & (JKEYS_CACHE - 1)];
+    if (s->id == id) {
+        memcpy(key, s->key, JKEYS_LEN);
+        return 0;
+    }
+    sqlite3_bind_int64(k->by_id, 1, id);
+    int rc = sqlite3_step(k->by_id), out = 1;
+    if (rc == SQLITE_ROW)
+        out = sqlite3_column_bytes(k->by_id, 0) == JKEYS_WRAPPED &&
+                      jkeys_unwrap(k->master, id, sqlite3_column_blob(k->by_id, 0), key) == 0
+                  ? 0
+                  : -1;
+    else if (rc != SQLITE_DONE)
+        out = -1;
+    sqlite3_reset(k->by_id);
+    if (out == 0) {
+        s->id = id;
+        memcpy(s->key, key, JKEYS_LEN);
+    }
+    return out;
+}
+
+int jkeys_link(jkeys_t *k, const char *ref_plain, const char *customer_id)
+{
+    char ref[33], customer[33], c[JKEYS_OWNER_MAX];
+    snprintf(c, sizeof c, "customer:%s", customer_id);
+    s_tag(k, ref_plain, ref);
+    s_tag(k, c, customer);
+    sqlite3_bind_text(k->link_get, 1, ref, -1, SQLITE_STATIC);
+    int same = sqlite3_step(k->link_get) == SQLITE_ROW &&
+               strcmp((const char *)sqlite3_column_text(k->link_get, 0), customer) == 0;
+    sqlite3_reset(k->link_get);
+    if (same)
+        return 0;
+    if (s_write(k))
+        return -1;
+    sqlite3_bind_text(k->link_put, 1, ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(k->link_put, 2, customer, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(k->link_put);
+    sqlite3_reset(k->link_put);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* s_ids - every id sql (one text parameter) selects into *ids */
+static int s_ids(jkeys_t *k, const char *sql, const char *p1, const char *p2, int64_t **ids,
+                 size_t *n)
+{
+    sqlite3_stmt *st = db_prepare(k->db, sql);
+    if (!st)
+        return -1;
+    if (p1)
+        sqlite3_bind_text(st, 1, p1, -1, SQLITE_TRANSIENT);
+    if (p2)
+        sqlite3_bind_text(st, 2, p2, -1, SQLITE_TRANSIENT);
+    size_t cap = 0;
+    int rc;
+    *ids = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *t = realloc(*ids, cap * sizeof *t);
+            if (!t) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *ids = t;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    db_finish(st);
+    if (rc != SQLITE_DONE) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t *n)
+{
+    char plain[JKEYS_OWNER_MAX], owner[33];
+    snprintf(plain, sizeof plain, "customer:%s", customer);
+    s_tag(k, plain, owner);
+    return s_ids(k,
+                 "SELECT id FROM keys WHERE owner = ?1"
+                 " UNION SELECT k.id FROM links l JOIN keys k ON k.owner = l.ref"
+                 " WHERE l.customer = ?2",
+                 owner, owner, ids, n);
+}
+
+int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***customers,
+                    size_t *n, size_t *dropped)
+{
+    *customers = NULL;
+    *n = 0;
+    *dropped = 0;
+    /* a customer's last activity: the newest use of any key of theirs or
+     * of what is linked to them */
+    sqlite3_stmt *st = db_prepare(
+        k->db,
+        "SELECT c.owner, (SELECT who FROM keys w WHERE w.owner = c.owner AND who IS NOT NULL"
+        "  LIMIT 1), (SELECT id FROM keys w WHERE w.owner = c.owner LIMIT 1)"
+        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.owner"
+        " HAVING (SELECT max(used_at) FROM keys o WHERE o.owner = c.owner) < ?2"
+        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o ON o.owner = l.ref"
+        "  WHERE l.customer = c.owner), '') < ?2");
+    sqlite3_stmt *ids = db_prepare(
+        k->db, "SELECT id FROM keys WHERE period % 10 = ?1 AND (owner = ?2 OR owner IN"
+               " (SELECT ref FROM links WHERE customer = ?2))");
+    if (!st || !ids || s_write(k)) {
+        db_finish(st);
+        db_finish(ids);
+        return -1;
+    }
+    sqlite3_bind_int(st, 1, class);
+    sqlite3_bind_text(st, 2, idle_before, -1, SQLITE_TRANSIENT);
+    size_t cap = 0;
+    int rc = 0, step;
+    buf_t who = BUF_INIT;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *owner = (const char *)sqlite3_column_text(st, 0);
+        int64_t first = sqlite3_column_int64(st, 2);
+        unsigned char ad[8];
+        for (int i = 0; i < 8; i++)
+            ad[i] = (unsigned char)((uint64_t)first >> (56 - 8 * i));
+        buf_reset(&who);
+        if (sqlite3_column_type(st, 1) == SQLITE_BLOB &&
+            jcrypt_unbox(k->master, ad, sizeof ad, sqlite3_column_blob(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), &who) == 0 &&
+            strncmp(who.data, "customer:", 9) == 0) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **t = realloc(*customers, cap * sizeof *t);
+                if (!t) {
+                    rc = -1;
+                    break;
+                }
+                *customers = t;
+            }
+            (*customers)[(*n)++] = strdup(who.data + 9);
+        }
+        sqlite3_bind_int(ids, 1, class);
+        sqlite3_bind_text(ids, 2, owner, -1, SQLITE_TRANSIENT);
+        while (rc == 0 && sqlite3_step(ids) == SQLITE_ROW) {
+            sqlite3_bind_int64(k->del, 1, sqlite3_column_int64(ids, 0));
+            rc = sqlite3_step(k->del) == SQLITE_DONE ? 0 : -1;
+            sqlite3_reset(k->del);
+            *dropped += rc == 0;
+        }
+        sqlite3_reset(ids);
+    }
+    buf_free(&who);
+    db_finish(st);
+    db_finish(ids);
+    /* owners linked to no customer (an anonymous form's event) go by their own use */
+    if (rc == 0) {
+        sqlite3_stmt *anon = db_prepare(
+            k->db, "DELETE FROM keys WHERE customer = 0 AND period % 10 = ?1"
+                   " AND owner NOT IN (SELECT ref FROM links)"
+                   " AND owner IN (SELECT owner FROM keys GROUP BY owner"
+                   "  HAVING max(used_at) < ?2)");
+        if (!anon)
+            return -1;
+        sqlite3_bind_int(anon, 1, class);
+        sqlite3_bind_text(anon, 2, idle_before, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(anon) == SQLITE_DONE ? 0 : -1;
+        *dropped += (size_t)sqlite3_changes(k->db);
+        db_finish(anon);
+    }
+    if (*dropped)
+        s_forget(k);
+    return rc;
+}
+
+int jkeys_drop(jkeys_t *k, const int64_t *ids, size_t n, size_t *gone)
+{
+    *gone = 0;
+    if (n == 0)
+        return 0;
+    if (s_write(k))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(k->del, 1, ids[i]);
+        int rc = sqlite3_step(k->del);
+        sqlite3_reset(k->del);
+        if (rc != SQLITE_DONE)
+            return -1;
+        *gone += (size_t)sqlite3_changes(k->db);
+    }
+    s_forget(k);
+    return 0;
+}
+
+int jkeys_unlink(jkeys_t *k, const char *customer)
+{
+    char plain[JKEYS_OWNER_MAX], tag[33];
+    snprintf(plain, sizeof plain, "customer:%s", customer);
+    s_tag(k, plain, tag);
+    if (s_write(k))
+        return -1;
+    sqlite3_stmt *st = db_prepare(k->db, "DELETE FROM links WHERE customer = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, tag, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+size_t jkeys_count_existing(jkeys_t *k, const int64_t *ids, size_t n)
+{
+    size_t have = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(k->by_id, 1, ids[i]);
+        have += sqlite3_step(k->by_id) == SQLITE_ROW;
+        sqlite3_reset(k->by_id);
+    }
+    return have;
+}
+
+int jkeys_shred(jkeys_t *k)
+{
+    int logf = -1, done = -1;
+    int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logf, &done);
+    if (rc != SQLITE_OK)
+        log_error("event=key_shred_failed error=\"%s\"", sqlite3_errmsg(k->db));
+    return rc == SQLITE_OK ? 0 : -1;
+}

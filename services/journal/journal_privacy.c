@@ -1,0 +1,371 @@
+/*
+ * journal_privacy.c - the journal's side of privacy: sealing in each round,
+ * customer.erased, the erasure log, and retention's sweep.
+ *
+ * Erasure: a customer.erased event stored in a round (not a duplicate)
+ * looks up the ids of every key of that customer and of what is linked to
+ * them, appends a line to [privacy] erasure_log and fsyncs it, and deletes
+ * those keys in the round's write on journal-keys.db.  That write commits
+ * before the events do; after the events, the keys file's WAL is
+ * checkpointed and truncated (jkeys_shred), so the key bytes are in no
+ * file.  Events later in the same round get new keys: a customer event
+ * after the erasure is a new person.
+ *
+ * The log outlives the keys: when the journal starts, every line whose keys
+ * still exist (a restored older copy of the state dir) is applied again,
+ * and its customer.erased event appended again under its own key when the
+ * journal does not have it, so every service blanks what it copied.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "journal.h"
+#include "keys.h"
+#include "log.h"
+#include "proto.h"
+
+/* s_log_append - one JSON line, fsynced; 0/-1 */
+static int s_log_append(const char *path, const char *line)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("event=erasure_log_failed path=%s error=\"%s\"", path, strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(line);
+    int bad = write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd);
+    if (bad)
+        log_error("event=erasure_log_failed path=%s error=\"%s\"", path, strerror(errno));
+    close(fd);
+    return bad ? -1 : 0;
+}
+
+/* s_erase - destroy the keys of customer (in the keys' open write), the
+ * line logged first; 0/-1 */
+static int s_erase(journal_t *j, const char *customer, const char *by, const char *key,
+                   size_t key_len, const char *now)
+{
+    int64_t *ids = NULL;
+    size_t n = 0, gone = 0;
+    if (jkeys_customer_keys(j->keys, customer, &ids, &n))
+        return -1;
+    json_t *line = json_pack("{s:s, s:s%, s:s, s:s, s:[]}", "at", now, "key", key, key_len,
+                             "customer_id", customer, "by", by ? by : "api", "keys");
+    char idtext[24];
+    for (size_t i = 0; line && i < n; i++) {
+        snprintf(idtext, sizeof idtext, "%lld", (long long)ids[i]);
+        json_array_append_new(json_object_get(line, "keys"), json_string(idtext));
+    }
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    int rc = !text || s_log_append(j->erasure_log, text) ||
+                     jkeys_drop(j->keys, ids, n, &gone) || jkeys_unlink(j->keys, customer)
+                 ? -1
+                 : 0;
+    free(text);
+    free(ids);
+    if (rc == 0) {
+        j->shred = 1;
+        log_info("event=customer_erased keys=%zu", gone);
+    }
+    return rc;
+}
+
+/* journal_privacy_seal - before e is stored: its personal fields out of
+ * its payload.  *sealed and *names are what to store beside it (NULL when
+ * nothing).  0/-1 */
+int journal_privacy_seal(journal_t *j, journal_scan_event_t *e, const char *now,
+                         const buf_t **sealed, const char **names)
+{
+    *sealed = NULL;
+    *names = NULL;
+    if (!j->crypt)
+        return 0;
+    int rc = jcrypt_seal(j->crypt, e, now, &j->rest, &j->sealed, &j->names);
+    if (rc <= 0)
+        return rc;
+    e->payload = j->rest.data;
+    e->payload_len = j->rest.len;
+    *sealed = &j->sealed;
+    *names = j->names.data;
+    return 0;
+}
+
+/* journal_privacy_stored - after e is stored: a new customer.erased erases */
+int journal_privacy_stored(journal_t *j, const journal_scan_event_t *e, const char *now)
+{
+    if (e->dup || !j->keys || e->type_len != strlen(EV_CUSTOMER_ERASED) ||
+        memcmp(e->type, EV_CUSTOMER_ERASED, e->type_len))
+        return 0;
+    json_t *p = json_loadb(e->payload, e->payload_len, 0, NULL);
+    const char *customer = json_string_value(json_object_get(p, "customer_id"));
+    int rc = customer && *customer
+                 ? s_erase(j, customer, json_string_value(json_object_get(p, "by")), e->key,
+                           e->key_len, now)
+                 : 0;
+    json_decref(p);
+    return rc;
+}
+
+/* journal_privacy_commit - the keys' write, before the events commit; 0/-1 */
+int journal_privacy_commit(journal_t *j)
+{
+    return j->keys ? jkeys_commit(j->keys) : 0;
+}
+
+/* journal_privacy_rollback - the round failed */
+void journal_privacy_rollback(journal_t *j)
+{
+    if (j->keys)
+        jkeys_rollback(j->keys);
+    j->shred = 0;
+}
+
+/* journal_privacy_done - after the events committed: shred what an erasure
+ * deleted */
+void journal_privacy_done(journal_t *j)
+{
+    if (j->shred && j->keys)
+        jkeys_shred(j->keys);
+    j->shred = 0;
+}
+
+/* s_has_key - 1 when the journal holds an event with key */
+static int s_has_key(sqlite3 *db, const char *key)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM events WHERE key = ?");
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int has = sqlite3_step(st) == SQLITE_ROW;
+    db_finish(st);
+    return has;
+}
+
+/* s_reapply - one line of the log, again when its keys or event are missing */
+static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
+{
+    const char *key = json_string_value(json_object_get(line, "key"));
+    const char *customer = json_string_value(json_object_get(line, "customer_id"));
+    const char *by = json_string_value(json_object_get(line, "by"));
+    json_t *ks = json_object_get(line, "keys");
+    if (!key || !customer || !json_is_array(ks))
+        return 0; /* not ours to judge: a torn last line, say */
+    size_t n = json_array_size(ks), gone = 0;
+    int64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = strtoll(json_string_value(json_array_get(ks, i)) ? json_string_value(json_array_get(ks, i)) : "0", NULL, 10);
+    int rc = 0;
+    if (jkeys_count_existing(j->keys, ids, n) > 0) {
+        rc = jkeys_drop(j->keys, ids, n, &gone) || jkeys_commit(j->keys) ? -1 : 0;
+        j->shred = rc == 0;
+        log_info("event=erasure_reapplied keys=%zu", gone);
+    }
+    free(ids);
+    if (rc == 0 && !s_has_key(db, key)) {
+        /* the copy the journal started from is older than the erasure */
+        json_t *p = json_pack("{s:s, s:s}", "customer_id", customer, "by", by ? by : "journal");
+        char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        json_decref(p);
+        char now[40];
+        clock_format(clock_now_ms(), now, sizeof now);
+        journal_scan_event_t e = {0};
+        e.type = EV_CUSTOMER_ERASED;
+        e.type_len = strlen(e.type);
+        e.key = key;
+        e.key_len = strlen(key);
+        e.payload = text;
+        e.payload_len = text ? strlen(text) : 0;
+        rc = text && journal_store_append(j->store, &e, now, NULL, NULL) == 0 ? 0 : -1;
+        *appended += rc == 0;
+        free(text);
+    }
+    return rc;
+}
+
+/* s_reapply_log - every line of the erasure log, in one transaction */
+static int s_reapply_log(journal_t *j, sqlite3 *db)
+{
+    FILE *f = fopen(j->erasure_log, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *text = NULL;
+    size_t cap = 0;
+    int rc = db_begin(db), appended = 0;
+    while (rc == 0 && getline(&text, &cap, f) > 0) {
+        json_t *line = json_loads(text, 0, NULL);
+        if (line)
+            rc = s_reapply(j, db, line, &appended);
+        json_decref(line);
+    }
+    free(text);
+    fclose(f);
+    if (rc || db_commit(db)) {
+        db_rollback(db);
+        return -1;
+    }
+    journal_store_reload_head(j->store);
+    journal_privacy_done(j);
+    if (appended)
+        log_info("event=erasure_events_appended n=%d", appended);
+    return 0;
+}
+
+#define S_RETENTION_CHUNK 1000 /* customers per privacy.retention (proto's maxItems) */
+
+/* s_emit_retention - privacy.retention events for customers[0..n) of class,
+ * appended in the open transaction; 0/-1 */
+static int s_emit_retention(journal_t *j, const char *class, char **customers, size_t n,
+                            size_t dropped, int64_t now_ms, const char *now, int64_t *head)
+{
+    for (size_t at = 0; at == 0 || at < n; at += S_RETENTION_CHUNK) {
+        json_t *list = json_array();
+        for (size_t i = at; i < n && i < at + S_RETENTION_CHUNK; i++)
+            json_array_append_new(list, json_string(customers[i]));
+        json_t *p = json_pack("{s:s, s:o, s:I}", "class", class, "customers", list, "keys",
+                              (json_int_t)(at == 0 ? dropped : 0));
+        char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        json_decref(p);
+        char key[96];
+        snprintf(key, sizeof key, "journal/retention/%s/%lld/%zu", class, (long long)now_ms,
+                 at / S_RETENTION_CHUNK);
+        journal_scan_event_t e = {0};
+        e.type = EV_PRIVACY_RETENTION;
+        e.type_len = strlen(e.type);
+        e.key = key;
+        e.key_len = strlen(key);
+        e.payload = text;
+        e.payload_len = text ? strlen(text) : 0;
+        int rc = text ? journal_store_append(j->store, &e, now, NULL, NULL) : -1;
+        free(text);
+        if (rc)
+            return -1;
+        if (!e.dup && e.offset > *head)
+            *head = e.offset;
+    }
+    return 0;
+}
+
+/* journal_privacy_sweep - retention: drop the keys of each class whose
+ * owner was idle longer than its setting, and tell the services whose
+ * (privacy.retention).  The events commit before the keys' deletion: a
+ * crash between repeats the sweep, it never loses the telling.  0/-1 */
+int journal_privacy_sweep(journal_t *j, sqlite3 *db)
+{
+    static const struct {
+        int class;
+        const char *name;
+    } classes[] = {{2, "free_text"}, {1, "contact"}};
+    int64_t now_ms = clock_now_ms(), head = journal_store_head(j->store);
+    char now[40];
+    clock_format(now_ms, now, sizeof now);
+    if (db_begin(db))
+        return -1;
+    int rc = 0, any = 0;
+    for (size_t c = 0; c < 2 && rc == 0; c++) {
+        int days = classes[c].class == 2 ? j->free_text_days : j->contact_days;
+        char before[40];
+        clock_format(now_ms - (int64_t)days * 86400000, before, sizeof before);
+        char **customers = NULL;
+        size_t n = 0, dropped = 0;
+        rc = jkeys_retention(j->keys, classes[c].class, before, &customers, &n, &dropped);
+        if (rc == 0 && dropped) {
+            any = 1;
+            rc = s_emit_retention(j, classes[c].name, customers, n, dropped, now_ms, now, &head);
+            log_info("event=retention class=%s keys=%zu customers=%zu", classes[c].name,
+                     dropped, n);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(customers[i]);
+        free(customers);
+    }
+    if (rc || db_commit(db)) {
+        db_rollback(db);
+        jkeys_rollback(j->keys);
+        return -1;
+    }
+    journal_store_set_head(j->store, head);
+    if (jkeys_commit(j->keys))
+        return -1;
+    if (any) {
+        jkeys_shred(j->keys);
+        char body[64];
+        int len = snprintf(body, sizeof body, "{\"head\":%lld}", (long long)head);
+        wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
+    }
+    return 0;
+}
+
+/* s_on_sweep - the retention timer */
+static int s_on_sweep(evloop_t *loop, void *arg)
+{
+    (void)loop;
+    service_t *svc = arg;
+    if (journal_privacy_sweep(service_state(svc), service_db(svc)))
+        log_error("event=retention_failed");
+    return 0;
+}
+
+/* journal_privacy_init - keys, the sealing table, the log applied again */
+int journal_privacy_init(journal_t *j, service_t *svc)
+{
+    const config_t *cfg = service_config(svc);
+    j->erasure_log = config_get(cfg, "privacy", "erasure_log");
+    char hex[80];
+    unsigned char master[JKEYS_LEN];
+    size_t got = 0;
+    if (keys_load_or_create(config_state_dir(cfg), "journal-master", hex, sizeof hex) ||
+        sodium_init() < 0 ||
+        sodium_hex2bin(master, sizeof master, hex, strlen(hex), NULL, &got, NULL) ||
+        got != sizeof master) {
+        log_error("event=master_key_failed");
+        return -1;
+    }
+    const char *sync = config_get(cfg, "journal", "synchronous");
+    j->keys = jkeys_new(config_get(cfg, "privacy", "keys_db"), sync ? sync : "full", master);
+    sodium_memzero(master, sizeof master);
+    sodium_memzero(hex, sizeof hex);
+    if (!j->keys)
+        return -1;
+    if (config_bool(cfg, "privacy", "encrypt")) {
+        j->crypt = jcrypt_new(j->keys);
+        if (!j->crypt)
+            return -1;
+        journal_store_set_crypt(j->store, j->crypt);
+    } else {
+        /* what earlier runs sealed still opens */
+        j->crypt_off = jcrypt_new(j->keys);
+        journal_store_set_crypt(j->store, j->crypt_off);
+    }
+    j->free_text_days = (int)config_int(cfg, "privacy", "free_text_days");
+    j->contact_days = (int)config_int(cfg, "privacy", "contact_days");
+    if (s_reapply_log(j, service_db(svc)))
+        return -1;
+    return evloop_add_timer(service_evloop(svc), config_duration_ms(cfg, "privacy", "sweep"),
+                            s_on_sweep, svc) < 0
+               ? -1
+               : 0;
+}
+
+/* journal_privacy_fini - free */
+void journal_privacy_fini(journal_t *j)
+{
+    jcrypt_destroy(&j->crypt);
+    jcrypt_destroy(&j->crypt_off);
+    jkeys_destroy(&j->keys);
+    buf_free(&j->rest);
+    buf_free(&j->sealed);
+    buf_free(&j->names);
+}

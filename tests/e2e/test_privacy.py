@@ -1,0 +1,303 @@
+"""Personal fields sealed in the journal, erasure by crypto-shredding, the
+erasure log, retention (hark-journal(8) PRIVACY)."""
+import glob
+import os
+import shutil
+
+from harness import wait_for
+
+EMAIL = b"erin.erasable@example.org"
+NAME = b"Erin Erasable"
+
+
+def raw_files(state):
+    """Every file under the state dir: (path, bytes)."""
+    out = []
+    for p in glob.glob(os.path.join(state, "**"), recursive=True):
+        if os.path.isfile(p) and not p.endswith((".sock", ".pub", ".ctl")):
+            try:
+                with open(p, "rb") as f:
+                    out.append((p, f.read()))
+            except OSError:
+                pass
+    return out
+
+
+def copy_state(src, dst):
+    """the state dir's files, not its sockets: a backup taken while stopped"""
+    shutil.copytree(src, dst, ignore=lambda d, names: [
+        n for n in names if n.endswith((".sock", ".pub", ".ctl"))])
+
+
+def files_holding(state, needles):
+    return sorted({p for p, data in raw_files(state) for n in needles if n in data})
+
+
+def append(hark, events):
+    cmd, r = hark.call(hark.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": events})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    return r
+
+
+def test_personal_fields_are_sealed_on_disk_and_open_for_readers(hark):
+    append(hark, [{"type": "customer", "key": "c1", "payload": {
+        "id": "c1", "email": EMAIL.decode(), "name": NAME.decode(), "locale": "en"}}])
+    hark.stop()
+    assert files_holding(hark.state, [EMAIL, NAME]) == []
+    hark.start()
+    [e] = hark.fetch_all()
+    assert e["payload"] == {"id": "c1", "email": EMAIL.decode(), "name": NAME.decode(),
+                            "locale": "en"}
+    assert "erased" not in e
+
+
+def test_erasure_reads_erased_and_a_later_customer_event_is_a_new_person(hark):
+    append(hark, [
+        {"type": "customer", "key": "c1", "payload": {"id": "c1", "email": EMAIL.decode(),
+                                                     "name": NAME.decode(),
+                                                     "attributes": {"tier": "gold"}}},
+        {"type": "complaint", "key": "k1", "payload": {"customer_id": "c1",
+                                                      "text": "the parcel was wet"}},
+        {"type": "customer", "key": "c2", "payload": {"id": "c2", "email": "other@example.org"}},
+    ])
+    append(hark, [{"type": "customer.erased", "key": "erase-c1",
+                   "payload": {"customer_id": "c1", "by": "api"}}])
+    append(hark, [{"type": "customer", "key": "c1-again",
+                   "payload": {"id": "c1", "email": "new@example.org"}}])
+    ev = {e["key"]: e for e in hark.fetch_all()}
+    assert ev["c1"]["erased"] is True
+    assert ev["c1"]["payload"] == {"id": "c1", "email": "[erased]", "name": "[erased]"}
+    assert ev["k1"]["erased"] is True
+    assert ev["k1"]["payload"] == {"customer_id": "c1", "text": "[erased]"}
+    assert ev["c2"]["payload"]["email"] == "other@example.org" and "erased" not in ev["c2"]
+    assert ev["c1-again"]["payload"]["email"] == "new@example.org"
+    assert "erased" not in ev["c1-again"]
+    log = open(os.path.join(hark.state, "erasure.log")).read()
+    assert '"customer_id":"c1"' in log and '"key":"erase-c1"' in log
+
+
+# --- the whole chain -------------------------------------------------------
+
+import json
+import re
+import shutil
+import urllib.parse
+
+from harness import ROOT, shop_conf
+
+CHAIN = ("journal", "gateway", "mailer", "survey", "intake", "loop")
+OLAF = ("olaf", "olaf.erasmusson@example.org", "Olaf Erasmusson")
+COMMENT = "Zamówienie przyszło zgniecione, Olafie przykro mi"
+COMPLAINT = "The blender from order 7731 arrived smashed in pieces"
+REPLY = "So sorry about the blender, a replacement ships today."
+NEEDLES = [OLAF[1].encode(), OLAF[2].encode(), COMMENT.encode(), COMPLAINT.encode()]
+
+
+def to(msg):
+    return msg["To"].addresses[0].addr_spec
+
+
+def all_caught_up(h):
+    def ok():
+        st = h.status().get("services", [])
+        return st and all(s.get("lag", 0) == 0 for s in st)
+    wait_for(ok, timeout=60, what="every service caught up")
+
+
+def chain(make_hark, smtp, tmp_path, erasure_log):
+    """Olaf answers an NPS invite with a comment, complains, gets a staff
+    reply and a loop email; Anna complains too (a second person, kept)."""
+    h = make_hark(services=CHAIN, conf=dict(
+        shop_conf(smtp.port),
+        survey={"delay": "1s", "window_hours": "0-24", "window_days": "all"},
+        intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")},
+        privacy={"erasure_log": str(erasure_log)}))
+    st, body = h.post_events([
+        {"type": "customer", "data": {"id": OLAF[0], "email": OLAF[1], "name": OLAF[2],
+                                      "locale": "pl"}},
+        {"type": "customer", "data": {"id": "anna", "email": "anna@example.com",
+                                      "name": "Anna", "locale": "en"}}])
+    assert st == 202, body
+    st, body = h.post_events({"type": "purchase", "data": {"customer_id": OLAF[0],
+                                                           "order_id": "o-7731"}})
+    assert st == 202, body
+    (invite,) = smtp.wait_messages(1)
+    assert to(invite) == OLAF[1]
+    html = invite.get_body(preferencelist=("html",)).get_content()
+    link = re.findall(r'href="http://127\.0\.0\.1:%d(/s/[A-Za-z0-9_.-]+)\?score=2"' % h.port,
+                      html)[0]
+    st, _, page = h.request("GET", link + "?score=2")
+    assert st == 200
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
+    form = urllib.parse.urlencode({"score": "2", "csrf": csrf, "comment": COMMENT}).encode()
+    st, _, _ = h.request("POST", link, form, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Origin": "http://127.0.0.1:%d" % h.port})
+    assert st == 200
+    for cid, txt in ((OLAF[0], COMPLAINT), ("anna", "My parcel arrived smashed and late")):
+        st, body = h.post_events({"type": "complaint", "data": {"customer_id": cid,
+                                                                "text": txt}})
+        assert st == 202, body
+    wait_for(lambda: len(h.fetch_all(["feedback.tagged"])) == 3, timeout=30,
+             what="three pieces of feedback tagged")
+    tagged = [e["payload"] for e in h.fetch_all(["feedback.tagged"])]
+    case = [p["case"] for p in tagged if p["customer_id"] == OLAF[0] and p["kind"] == "complaint"][0]
+    admin = {"Authorization": "Bearer " + h.admin_key, "Content-Type": "application/json"}
+    st, _, data = h.request("POST", "/v1/cases/%s/reply" % case, {"message": REPLY}, admin)
+    assert st == 202, data
+    smtp.wait_messages(2)
+    all_caught_up(h)
+    reason = [p for p in tagged if p["customer_id"] == OLAF[0] and p["kind"] == "complaint"][0]["codes"][0]
+    note = tmp_path / "note.md"
+    note.write_text("We changed how we pack blenders.\n")
+    h.hark("loop", "close", "--reason", reason, "--title", "Better packing",
+           "--message-file", str(note))
+    wait_for(lambda: any("Better packing" in str(m["Subject"]) and to(m) == OLAF[1]
+                         for m in smtp.messages()), timeout=30, what="Olaf's loop email")
+    all_caught_up(h)
+    return h, link, admin
+
+
+def reports(h):
+    nps = json.loads(h.hark("report", "nps", "--json").stdout)
+    reasons = json.loads(h.hark("report", "reasons", "--json").stdout)
+    return nps, reasons
+
+
+def counts(nps, reasons):
+    """what must not change: every count, not the texts"""
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in ("comment", "text", "quotes",
+                                                                   "examples", "generated_at")}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+    return strip(nps), strip(reasons)
+
+
+def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_fresh(
+        make_hark, smtp, tmp_path):
+    h, link, admin = chain(make_hark, smtp, tmp_path, tmp_path / "erasure.log")
+    assert files_holding(h.state, NEEDLES) != []  # the services did copy them
+    before = counts(*reports(h))
+    sent_before = len(smtp.messages())
+
+    st, _, data = h.request("DELETE", "/v1/customers/" + OLAF[0], None,
+                            dict(admin, **{"X-Hark-Actor": "dpo"}))
+    assert st == 202, data
+    [erased] = h.fetch_all(["customer.erased"])
+    assert erased["payload"] == {"customer_id": OLAF[0], "by": "api:dpo"}
+    all_caught_up(h)
+
+    # no file under the state dir holds their address, name, comment or complaint
+    wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
+             what="no file holds Olaf (%s)" % files_holding(h.state, NEEDLES))
+    assert os.path.getsize(os.path.join(h.state, "journal-keys.db-wal")) == 0
+    # the reports keep their counts
+    assert counts(*reports(h)) == before
+    # the journal reads their fields as erased; Anna's are whole
+    for e in h.fetch_all(["customer", "complaint", "survey.answered", "case.replied"]):
+        who = e["payload"].get("id", e["payload"].get("customer_id"))
+        assert e.get("erased") is (None if who == "anna" else True), e
+    assert [e["payload"]["comment"] for e in h.fetch_all(["survey.answered"])] == ["[erased]"]
+    # their survey link answers 410, in their language
+    st, _, page = h.request("GET", link + "?score=9")
+    assert st == 410 and b'lang="pl"' in page
+    # the CLI erases too (no one here: harmless); nothing more was mailed to Olaf
+    r = h.hark("customer", "erase", "nobody-at-all")
+    assert "customer.erased journaled" in r.stdout
+    all_caught_up(h)
+    assert len(smtp.messages()) == sent_before
+
+    # a later customer event with the same id is a new person
+    st, body = h.post_events({"type": "customer", "data": {"id": OLAF[0],
+                                                           "email": "new.olaf@example.org"}})
+    assert st == 202, body
+    last = h.fetch_all(["customer"])[-1]
+    assert last["payload"]["email"] == "new.olaf@example.org" and "erased" not in last
+    h.stop()
+    assert files_holding(h.state, NEEDLES) == []
+
+
+def test_erasure_log__a_restored_older_copy_forgets_them_again(make_hark, tmp_path):
+    log = tmp_path / "outside" / "erasure.log"
+    log.parent.mkdir()
+    h = make_hark(services=("journal", "gateway", "intake"), conf=dict(
+        intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")},
+        privacy={"erasure_log": str(log)}))
+    st, body = h.post_events([
+        {"type": "customer", "data": {"id": OLAF[0], "email": OLAF[1], "name": OLAF[2]}},
+        {"type": "complaint", "data": {"customer_id": OLAF[0], "text": COMPLAINT}}])
+    assert st == 202, body
+    wait_for(lambda: h.fetch_all(["feedback.tagged"]), what="the complaint tagged")
+    all_caught_up(h)
+    h.stop()
+    assert files_holding(h.state, NEEDLES)  # intake's copy
+    old = tmp_path / "var.old"
+    copy_state(h.state, old)
+
+    h.start()
+    h.hark("customer", "erase", OLAF[0])
+    all_caught_up(h)
+    h.stop()
+    assert files_holding(h.state, NEEDLES) == []
+    assert '"customer_id":"olaf"' in log.read_text()
+
+    # the backup comes back; the log (kept elsewhere) stays
+    shutil.rmtree(h.state)
+    copy_state(old, h.state)
+    h.start()
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
+             what="no file holds Olaf after the restore (%s)" % files_holding(h.state, NEEDLES))
+    assert [e["payload"]["customer_id"] for e in h.fetch_all(["customer.erased"])] == [OLAF[0]]
+    for e in h.fetch_all(["customer", "complaint"]):
+        assert e.get("erased") is True, e
+    assert "event=erasure_reapplied" in h.log()
+    h.stop()
+    assert files_holding(h.state, NEEDLES) == []
+
+
+def test_retention__old_free_text_unreadable_then_contact_counts_kept(make_hark, tmp_path):
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    h = make_hark(services=("journal", "gateway", "intake"), start=False, conf=dict(
+        intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")},
+        privacy={"free_text_days": "1", "contact_days": "3", "sweep": "1s",
+                 "erasure_log": str(tmp_path / "erasure.log")}))
+    h.env["HARK_CLOCK_FILE"] = str(clock)
+    h.start()
+    st, body = h.post_events([
+        {"type": "customer", "data": {"id": OLAF[0], "email": OLAF[1], "name": OLAF[2]}},
+        {"type": "complaint", "data": {"customer_id": OLAF[0], "text": COMPLAINT}}])
+    assert st == 202, body
+    wait_for(lambda: h.fetch_all(["feedback.tagged"]), what="the complaint tagged")
+    all_caught_up(h)
+    before = json.loads(h.hark("report", "reasons", "--json").stdout)
+    assert h.fetch_all(["privacy.retention"]) == []
+
+    clock.write_text(str(2 * 86400))  # two days idle: free text goes, contact stays
+    wait_for(lambda: h.fetch_all(["privacy.retention"]), timeout=30, what="free text retention")
+    [r] = h.fetch_all(["privacy.retention"])
+    assert r["payload"]["class"] == "free_text" and r["payload"]["customers"] == [OLAF[0]]
+    [c] = h.fetch_all(["complaint"])
+    assert c["erased"] is True and c["payload"]["text"] == "[erased]"
+    [cust] = h.fetch_all(["customer"])
+    assert cust["payload"]["email"] == OLAF[1] and "erased" not in cust
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, [COMPLAINT.encode()]) == [], timeout=30,
+             what="no file holds the complaint")
+    assert files_holding(h.state, [OLAF[1].encode()])  # intake still has the contact
+    after = json.loads(h.hark("report", "reasons", "--json").stdout)
+    assert counts({}, after) == counts({}, before)
+
+    clock.write_text(str(4 * 86400))  # four: the contact goes too
+    wait_for(lambda: len(h.fetch_all(["privacy.retention"])) == 2, timeout=30,
+             what="contact retention")
+    [cust] = h.fetch_all(["customer"])
+    assert cust["erased"] is True and cust["payload"]["email"] == "[erased]"
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
+             what="no file holds Olaf's contact")
+    h.stop()
