@@ -13,6 +13,7 @@
  *   hark [-c FILE] cases …               hark_cases.c (complaint and cancellation cases)
  *   hark [-c FILE] inbox unmatched       hark_inbox.c (mail hark-inbox could not place)
  *   hark [-c FILE] template …            hark_template.c (email templates, versions)
+ *   hark [-c FILE] backup|restore|rebuild …   hark_backup.c (hark-backup(7))
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -103,7 +104,11 @@ static int s_usage(FILE *f)
           "  template show NAME [--locale L] [--version N]   a version's text (0: the file)\n"
           "  template set NAME [--locale L] --file F   a new version (checked, journaled)\n"
           "  template history NAME [--locale L] [--json]   every saved version\n"
-          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n",
+          "  template restore NAME [--locale L] (--version N | --default)   (journaled)\n"
+          "  backup DIR                           every SQLite file, online, and a manifest\n"
+          "  backup --verify DIR                  every file against the manifest's SHA-256\n"
+          "  restore [--state DIR] [--force] BACKUP   into a stopped or new state dir\n"
+          "  rebuild SERVICE|all                  a service's file again from the journal\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -682,6 +687,8 @@ static const struct {
     {"cases", hark_cases},        {"loop", hark_loop},
     {"user", hark_user},          {"inbox", hark_inbox},
     {"template", hark_template},
+    {"backup", hark_backup},      {"restore", hark_restore},
+    {"rebuild", hark_rebuild},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

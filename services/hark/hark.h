@@ -99,6 +99,15 @@ int hark_user(cli_t *cli);
 /* hark_template - `hark template list|show|set|history|restore` (hark_template.c) */
 int hark_template(cli_t *cli);
 
+/* hark_backup - `hark backup [--verify] DIR` (hark_backup.c) */
+int hark_backup(cli_t *cli);
+
+/* hark_restore - `hark restore [--state DIR] [--force] BACKUP` (hark_backup.c) */
+int hark_restore(cli_t *cli);
+
+/* hark_rebuild - `hark rebuild SERVICE|all` (hark_backup.c) */
+int hark_rebuild(cli_t *cli);
+
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);
 
