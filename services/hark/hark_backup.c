@@ -427,7 +427,17 @@ int hark_restore(cli_t *cli)
     json_t *m = s_checked(dir, "restore");
     if (!m)
         return 1;
-    int rc = 0;
+    int rc = 0, journal = 0;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(m, "files"), i, f)
+        journal |= strcmp(json_string_value(json_object_get(f, "name")),
+                          s_journal_files[0].name) == 0;
+    if (!journal) { /* nothing can be restored without the truth */
+        fprintf(stderr, "hark: restore: %s has no %s\n", dir, s_journal_files[0].name);
+        json_decref(m);
+        return 1;
+    }
     if (s_running(cli->cfg, sd)) {
         json_decref(m);
         return 1;
@@ -435,8 +445,7 @@ int hark_restore(cli_t *cli)
     /* what is there already: the backup's files, and every other
      * service's file (from another history: it could be ahead of the
      * restored journal, so it goes) */
-    size_t i, nf = json_array_size(json_object_get(m, "files"));
-    json_t *f;
+    size_t nf = json_array_size(json_object_get(m, "files"));
     char (*targets)[PATH_MAX] = calloc(nf + 1, PATH_MAX);
     if (!targets) {
         json_decref(m);

@@ -40,6 +40,13 @@ def instance(path):
     return Hark(path, services=SERVICES, conf=conf())
 
 
+def start(h):
+    """harkd, then /healthz 200: every service up (nine of them, hark-intake
+    training its tagger, take long on a loaded machine)"""
+    h.start(wait=False)
+    h.wait_healthy(timeout=180)
+
+
 def append(h, events):
     cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND",
                     {"events": [{"type": t, "key": k, "payload": p} for t, k, p in events]})
@@ -110,7 +117,7 @@ def seed(h, tmp):
 def orig(tmp_path_factory):
     base = tmp_path_factory.mktemp("backup")
     h = instance(base / "orig")
-    h.start()
+    start(h)
     h.base = base
     seed(h, base)
     h.before = reports(h)
@@ -138,6 +145,12 @@ def cursors(path):
 
 
 def test_backup__while_events_flow_is_consistent_verified_and_a_flipped_byte_is_found(orig):
+    # the per-customer keys beside the journal, when there are some, go too
+    keys = sqlite3.connect(os.path.join(orig.state, "journal-keys.db"))
+    keys.execute("CREATE TABLE k(customer TEXT PRIMARY KEY, key BLOB)")
+    keys.execute("INSERT INTO k VALUES('ann', x'00112233')")
+    keys.commit()
+    keys.close()
     stop, posted = threading.Event(), []
     t = threading.Thread(target=flowing, args=(orig, stop, posted))
     t.start()
@@ -153,7 +166,8 @@ def test_backup__while_events_flow_is_consistent_verified_and_a_flipped_byte_is_
     assert len(posted) > n_during > 0, "events flowed while the backup ran"
     m = json.loads((out / "manifest.json").read_text())
     files = {f["name"]: f for f in m["files"]}
-    assert set(files) == {s + ".db" for s in SERVICES if s != "gateway"}, files
+    assert set(files) == {s + ".db" for s in SERVICES if s != "gateway"} | {"journal-keys.db"}
+    assert files["journal-keys.db"]["required"] and files["journal-keys.db"]["role"] == "journal"
     for s in KEPT + ("journal",):
         assert files[s + ".db"]["required"], s
     for s in REBUILDABLE:
@@ -202,7 +216,7 @@ def test_backup__restored_into_a_new_state_dir_has_the_head_then_hark_restored_a
     r = new.hark("restore", str(orig.b1))
     assert "journal head %d" % m["journal_head"] in r.stdout
     assert os.path.exists(os.path.join(new.state, "restore.pending"))
-    new.start()
+    start(new)
     try:
         caught_up(new)
         mine = orig.fetch_all()[:m["journal_head"]]
@@ -216,6 +230,9 @@ def test_backup__restored_into_a_new_state_dir_has_the_head_then_hark_restored_a
         assert first["payload"]["backup_at"] == m["created_at"]
         assert first["payload"]["by"].startswith("cli:")
         assert not os.path.exists(os.path.join(new.state, "restore.pending"))
+        keys = sqlite3.connect(os.path.join(new.state, "journal-keys.db"))
+        assert keys.execute("SELECT customer FROM k").fetchall() == [("ann",)]
+        keys.close()
         assert reports(new) == orig.before
         users = json.loads(new.hark("user", "list", "--json").stdout)
         assert "eva" in json.dumps(users)
@@ -229,7 +246,7 @@ def test_backup__restored_into_a_new_state_dir_has_the_head_then_hark_restored_a
     forced = new.hark("restore", "--force", str(orig.b1))
     assert forced.returncode == 0
     # a second start journals a second hark.restored, after the same head
-    new.start()
+    start(new)
     try:
         caught_up(new)
         ev = new.fetch_all(types=["hark.restored"])
