@@ -24,9 +24,10 @@
 #include "db.h"
 #include "journal.h"
 #include "log.h"
+#include "proto.h"
 
 #define S_PENDING "restore.pending"
-#define S_TYPE "hark.restored"
+#define S_TYPE EV_HARK_RESTORED
 
 /* journal_restored_note - see journal.h */
 int journal_restored_note(service_t *svc, journal_t *j)

@@ -19,6 +19,7 @@ static void test_every_event_constant_names_a_schema_in_proto(void)
         EV_MAIL_SKIPPED,   EV_MAIL_UNSUBSCRIBED, EV_MILESTONE_SAVED, EV_PURCHASE,
         EV_SURVEY_ANSWERED, EV_TEST_COUNTED,
         EV_CASE_CUSTOMER_REPLIED, EV_SURVEY_COMMENTED, EV_MAIL_DSN_RECEIVED, EV_TEMPLATE_SAVED,
+        EV_HARK_RESTORED,
     };
     size_t n = sizeof all / sizeof all[0];
     CHECK_INT(n, PROTO_EVENT_COUNT);
