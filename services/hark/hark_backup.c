@@ -143,7 +143,8 @@ static int s_copy_one(json_t *m, const char *dir, const char *src, const char *n
         fprintf(stderr, "hark: backup: %s\n", err);
         return -1;
     }
-    json_t *f = json_array_get(json_object_get(m, "files"), json_array_size(json_object_get(m, "files")) - 1);
+    const json_t *files = json_object_get(m, "files");
+    const json_t *f = json_array_get(files, json_array_size(files) - 1);
     printf("  %-20s %12lld bytes  %s\n", name,
            (long long)json_integer_value(json_object_get(f, "size")),
            required ? "required" : "rebuildable");
@@ -463,8 +464,13 @@ int hark_restore(cli_t *cli)
     }
     const char *names[64];
     size_t n = config_list(cli->cfg, "hark", "services", names, 64);
-    char others[64][PATH_MAX];
+    char (*others)[PATH_MAX] = calloc(n + 1, PATH_MAX);
     size_t no = 0;
+    if (!others) {
+        free(targets);
+        json_decref(m);
+        return 1;
+    }
     for (size_t s = 0; s < n; s++) {
         const char *db = config_get(cli->cfg, names[s], "db");
         char want[128];
@@ -511,6 +517,7 @@ int hark_restore(cli_t *cli)
                "when Hark starts there\n", dir, sd,
                (long long)json_integer_value(json_object_get(m, "journal_head")));
 out:
+    free(others);
     free(targets);
     json_decref(m);
     return rc;

@@ -461,7 +461,8 @@ int survey_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
     if (rc)
         return -1;
     const char *locale = json_string_value(json_object_get(ev->payload, "locale"));
+    if (!locale || !*locale)
+        locale = s->set.default_locale;
     log_info("event=invite_sent invite=%s from=journal", id);
-    return survey_store_stat_add(db, t, campaign, locale && *locale ? locale : s->set.default_locale,
-                                 "sent", 1);
+    return survey_store_stat_add(db, t, campaign, locale, "sent", 1);
 }

@@ -216,8 +216,8 @@ def test_backup__restored_into_a_new_state_dir_has_the_head_then_hark_restored_a
     r = new.hark("restore", str(orig.b1))
     assert "journal head %d" % m["journal_head"] in r.stdout
     assert os.path.exists(os.path.join(new.state, "restore.pending"))
-    start(new)
     try:
+        start(new)
         caught_up(new)
         mine = orig.fetch_all()[:m["journal_head"]]
         theirs = new.fetch_all()
@@ -246,8 +246,8 @@ def test_backup__restored_into_a_new_state_dir_has_the_head_then_hark_restored_a
     forced = new.hark("restore", "--force", str(orig.b1))
     assert forced.returncode == 0
     # a second start journals a second hark.restored, after the same head
-    start(new)
     try:
+        start(new)
         caught_up(new)
         ev = new.fetch_all(types=["hark.restored"])
         assert len(ev) == 1 and ev[0]["offset"] == m["journal_head"] + 1
