@@ -16,6 +16,7 @@
  *   hark [-c FILE] template …            hark_template.c (email templates, versions)
  *   hark [-c FILE] import|export …       hark_import.c (customers and purchases from
  *                                        CSV; customers and answers to CSV)
+ *   hark [-c FILE] backup|restore|rebuild …   hark_backup.c (hark-backup(7))
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -118,7 +119,11 @@ static int s_usage(FILE *f)
           "  export customers|answers [--output FILE]   CSV (answers: [--campaign C]\n"
           "                                       [--from D] [--to D])\n"
           "  customer erase ID                    forget a customer: keys destroyed, every\n"
-          "                                       copy blanked (journaled)\n",
+          "                                       copy blanked (journaled)\n"
+          "  backup DIR                           every SQLite file, online, and a manifest\n"
+          "  backup --verify DIR                  every file against the manifest's SHA-256\n"
+          "  restore [--state DIR] [--force] BACKUP   into a stopped or new state dir\n"
+          "  rebuild SERVICE|all                  a service's file again from the journal\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -699,6 +704,8 @@ static const struct {
     {"template", hark_template},
     {"customers", hark_customers}, {"customer", hark_customers},
     {"import", hark_import},      {"export", hark_export},
+    {"backup", hark_backup},      {"restore", hark_restore},
+    {"rebuild", hark_rebuild},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

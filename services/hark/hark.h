@@ -104,6 +104,15 @@ int hark_template(cli_t *cli);
 /* hark_customer - `hark customer erase ID` (hark_customer.c) */
 int hark_customer(cli_t *cli);
 
+/* hark_backup - `hark backup [--verify] DIR` (hark_backup.c) */
+int hark_backup(cli_t *cli);
+
+/* hark_restore - `hark restore [--state DIR] [--force] BACKUP` (hark_backup.c) */
+int hark_restore(cli_t *cli);
+
+/* hark_rebuild - `hark rebuild SERVICE|all` (hark_backup.c) */
+int hark_rebuild(cli_t *cli);
+
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);
 

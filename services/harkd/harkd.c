@@ -5,7 +5,9 @@
  * Owns:     the child processes; <state_dir>/keys/ (generated on first start,
  *           so `make run` can say where they are).
  * Serves:   [harkd] control (ROUTER): HARKD_STATUS -> each service's pid,
- *           uptime, restarts and how it last ended; SERVICE_STATUS.
+ *           uptime, restarts and how it last ended; HARKD_SERVICE_STOP,
+ *           HARKD_SERVICE_START -> one service held stopped and let go
+ *           again (`hark rebuild`); SERVICE_STATUS.
  * Emits:    nothing.  Consumes: nothing.
  * Config:   [hark] services state_dir; [harkd] control grace restart_min
  *           restart_max stable_after bin_dir.
@@ -38,6 +40,8 @@ static void s_fini(service_t *svc);
 /* What it serves on [harkd] control (harkd_control.c) */
 static const service_command_t s_commands[] = {
     {CMD_HARKD_STATUS, CMD_HARKD_STATUS_OK, harkd_control_status},
+    {CMD_HARKD_SERVICE_STOP, CMD_HARKD_SERVICE_STOP_OK, harkd_control_stop},
+    {CMD_HARKD_SERVICE_START, CMD_HARKD_SERVICE_START_OK, harkd_control_start},
     {NULL, NULL, NULL},
 };
 

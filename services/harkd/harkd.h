@@ -25,6 +25,8 @@ typedef struct {
     int restarts;
     int started_once;     /* a later start is a restart */
     int waiting;          /* an old copy still holds the service's lock */
+    int held;             /* stopped by HARKD_SERVICE_STOP: not restarted */
+    int64_t kill_at;      /* mono ms: SIGKILL a held child still running then */
     char last_exit[64];
 } harkd_child_t;
 
@@ -55,5 +57,9 @@ void harkd_child_stop(harkd_t *h);
 /* --- [harkd] control (harkd_control.c) ------------------------------------ */
 
 json_t *harkd_control_status(service_t *svc, const json_t *req, service_err_t *err);
+/* HARKD_SERVICE_STOP / HARKD_SERVICE_START: hold one service stopped (while
+ * `hark rebuild` moves its file aside), and let it run again */
+json_t *harkd_control_stop(service_t *svc, const json_t *req, service_err_t *err);
+json_t *harkd_control_start(service_t *svc, const json_t *req, service_err_t *err);
 
 #endif

@@ -84,7 +84,7 @@ void harkd_child_reap(harkd_t *h)
                 continue;
             c->pid = 0;
             s_describe(status, c->last_exit, sizeof c->last_exit);
-            if (h->stopping) {
+            if (h->stopping || c->held) {
                 log_info("event=service_stopped service=%s how=\"%s\"", c->name, c->last_exit);
                 break;
             }
@@ -119,8 +119,14 @@ int harkd_child_tick(evloop_t *loop, void *arg)
     int64_t now = clock_mono_ms();
     for (size_t i = 0; i < h->n; i++) {
         harkd_child_t *c = &h->children[i];
-        if (!c->pid && c->restart_at && c->restart_at <= now)
+        if (!c->pid && !c->held && c->restart_at && c->restart_at <= now)
             harkd_child_spawn(h, c);
+        if (c->pid && c->held && c->kill_at && c->kill_at <= now) { /* HARKD_SERVICE_STOP */
+            log_warn("event=service_kill service=%s pid=%d reason=grace_expired", c->name,
+                     (int)c->pid);
+            kill(c->pid, SIGKILL);
+            c->kill_at = 0;
+        }
     }
     return 0;
 }

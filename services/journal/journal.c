@@ -17,7 +17,8 @@
  *             JOURNAL_FETCH {after, limit?, types?} -> JOURNAL_FETCH_OK
  *           [journal] control (ROUTER): SERVICE_STATUS (+ head)
  * Emits:    [journal] pub_endpoint (PUB): JOURNAL_HEAD {head} after each
- *           commit.  A hint only; consumers also poll.
+ *           commit.  A hint only; consumers also poll.  hark.restored, once, at
+ *           the first start after `hark restore` (journal_restored.c).
  * Consumes: nothing.
  * Config:   [journal] endpoint pub_endpoint control db synchronous max_batch
  *           fetch_max; [privacy] encrypt keys_db erasure_log free_text_days
@@ -138,6 +139,8 @@ static int s_init(service_t *svc)
     j->bfirst = calloc(JOURNAL_MAX_MSGS, sizeof *j->bfirst);
     j->batched = calloc(JOURNAL_MAX_MSGS, sizeof *j->batched);
     j->store = journal_store_new(service_db(svc));
+    if (j->store && journal_restored_note(svc, j))
+        return -1;
     j->ckpt = journal_ckpt_new(service_db(svc));
     j->router = service_bind(service_zctx(svc), ZMQ_ROUTER,
                              config_get(cfg, "journal", "endpoint"));

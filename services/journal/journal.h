@@ -104,4 +104,9 @@ int journal_privacy_sweep(journal_t *j, sqlite3 *db);
 /* journal_serve_status - add the head to SERVICE_STATUS_OK */
 void journal_serve_status(service_t *svc, json_t *body);
 
+/* journal_restored_note - after `hark restore` (<state_dir>/restore.pending):
+ * append hark.restored and remove the file (journal_restored.c).  0, or -1
+ * when it could not be stored (the file stays for the next start). */
+int journal_restored_note(service_t *svc, journal_t *j);
+
 #endif

@@ -11,6 +11,8 @@
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
  *           mail.bounced (suppress: never even ask), mail.delivered (counts
  *           our invites delivered, matched on request_key),
+ *           mail.requested (only its own: an invite or reminder the journal
+ *           says was sent, for a replay to mark it as the timer did),
  *           survey.answered (records the score), survey.commented
  *           (hark-inbox: an emailed answer to an invite, added to its
  *           comment), campaign.saved, customer.unsuppressed (staff
@@ -87,6 +89,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_UNSUBSCRIBED, survey_apply_unsubscribed},
     {EV_MAIL_BOUNCED, survey_apply_bounced},
     {EV_MAIL_DELIVERED, survey_apply_delivered},
+    {EV_MAIL_REQUESTED, survey_apply_requested},
     {EV_SURVEY_ANSWERED, survey_apply_answered},
     {EV_SURVEY_COMMENTED, survey_apply_commented},
     {EV_CAMPAIGN_SAVED, survey_apply_campaign},

@@ -158,6 +158,7 @@ int survey_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *e
                               consumer_t *c);
 int survey_apply_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_delivered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int survey_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_answered(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_commented(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);

@@ -409,3 +409,71 @@ int survey_apply_commented(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
         json_object_set_new(fb, "score", json_integer(score));
     return consumer_emit(c, ev, EV_FEEDBACK_GIVEN, "feedback", fb);
 }
+
+/* survey_apply_requested - mail.requested of our own invite (key
+ * survey/invite/<id>) or reminder (survey/reminder/<id>): what the timer
+ * did, as the journal recorded it.  Live, the timer marked the row in the
+ * transaction that wrote this event, and nothing changes here.  In a replay
+ * (`hark rebuild survey`, a restore without survey.db) the row is still
+ * 'scheduled' when its mail.requested comes by, and it is marked sent at
+ * the journal's time, as the timer marked it: the answers that follow find
+ * it 'sent', and the day counts are the first run's. */
+int survey_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    survey_t *s = service_state(svc);
+    const char *key = ev->key ? ev->key : "";
+    int64_t t = consumer_event_ms(ev);
+    if (strncmp(key, "survey/reminder/", 16) == 0) {
+        sqlite3_stmt *st = db_prepare(db, "UPDATE invites SET reminder_at = NULL, reminded_at = ?2"
+                                          " WHERE id = ?1 AND reminder_at IS NOT NULL");
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 1, key + 16, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, t);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+        return rc;
+    }
+    if (strncmp(key, "survey/invite/", 14) != 0)
+        return 0;
+    const char *id = key + 14;
+    sqlite3_stmt *st = db_prepare(db, "SELECT campaign FROM invites WHERE id = ?"
+                                      " AND status = 'scheduled'");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    char campaign[80] = "";
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(campaign, sizeof campaign, "%s", s_col(st, 0));
+    db_finish(st);
+    if (!*campaign)
+        return 0; /* the timer marked it already (or it is not ours) */
+    campaign_t camp;
+    char err[200];
+    if (survey_campaign_get(db, &s->set, campaign, &camp, err, sizeof err)) {
+        log_error("event=bad_campaign campaign=%s error=\"%s\"", campaign, err);
+        return -1;
+    }
+    int64_t expiry = camp.expiry, reminder = camp.reminder;
+    campaign_free(&camp);
+    st = db_prepare(db, "UPDATE invites SET status = 'sent', sent_at = ?2, expires_at = ?3,"
+                        " reminder_at = ?4, email = lower(coalesce((SELECT email FROM customers"
+                        " WHERE id = invites.customer_id), email)) WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int64(st, 3, t + expiry);
+    if (reminder > 0 && reminder < expiry)
+        sqlite3_bind_int64(st, 4, t + reminder);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    if (rc)
+        return -1;
+    const char *locale = json_string_value(json_object_get(ev->payload, "locale"));
+    if (!locale || !*locale)
+        locale = s->set.default_locale;
+    log_info("event=invite_sent invite=%s from=journal", id);
+    return survey_store_stat_add(db, t, campaign, locale, "sent", 1);
+}

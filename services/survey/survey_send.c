@@ -185,6 +185,11 @@ int survey_send_due(evloop_t *loop, void *arg)
             evloop_timer_at(loop, s->due_timer, next - now);
         return 0;
     }
+    /* nothing is sent on a state behind the journal: in a replay the
+     * journal already holds the mail.requested of invites the first run
+     * sent, and applying it marks them (survey_apply_requested) */
+    if (survey_send_sync(svc))
+        return 0;
     s_due_t *due = calloc(SURVEY_SEND_BATCH, sizeof *due);
     if (!due || db_begin(db)) {
         free(due);

@@ -21,6 +21,7 @@ static void test_every_event_constant_names_a_schema_in_proto(void)
         EV_CASE_CUSTOMER_REPLIED, EV_SURVEY_COMMENTED, EV_MAIL_DSN_RECEIVED, EV_TEMPLATE_SAVED,
         EV_CUSTOMER_UNSUPPRESSED, EV_CUSTOMER_EXPORTED,
         EV_CUSTOMER_ERASED, EV_PRIVACY_RETENTION,
+        EV_HARK_RESTORED,
     };
     size_t n = sizeof all / sizeof all[0];
     CHECK_INT(n, PROTO_EVENT_COUNT);
