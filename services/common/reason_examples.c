@@ -75,7 +75,8 @@ long reason_examples_load(const char *path, const reasons_t *r, int strict,
                                                     "characters%s", NULL);
             continue;
         }
-        if (strcmp(code, REASON_EXAMPLES_PRAISE) != 0 && reasons_find(r, code) < 0) {
+        if (strict >= 0 && strcmp(code, REASON_EXAMPLES_PRAISE) != 0 &&
+            reasons_find(r, code) < 0) {
             if (strict)
                 s_say(report, arg, errors, path, lineno,
                       "unknown reason \"%s\" (not in [intake] reasons, nor praise)", code);

@@ -15,7 +15,8 @@
 #define REASON_EXAMPLES_SHIPPED "config/reason_examples.tsv"
 
 /* reason_examples_add_fn - one good example: locale normalized ("pt-br"),
- * code a reason of the taxonomy or "praise"; nonzero stops the reading */
+ * code a reason of the taxonomy or "praise" (any code when strict < 0);
+ * nonzero stops the reading */
 typedef int (*reason_examples_add_fn)(const char *locale, const char *code, const char *text,
                                       void *arg);
 
@@ -25,7 +26,8 @@ typedef int (*reason_examples_add_fn)(const char *locale, const char *code, cons
  * reason of r goes to report(msg, arg) as "FILE:LINE: message" and is
  * counted in *errors; with strict == 0 an unknown code is skipped
  * silently instead (a taxonomy may have fewer reasons than the shipped
- * examples: hark-intake then learns the ones it has).  Lines starting with
+ * examples), and with strict < 0 it goes to add as well (hark-intake
+ * learns those as complaints of a reason it lacks).  Lines starting with
  * '#' and blank lines are skipped.  Returns the number of examples given
  * to add, or -1 when the file cannot be read (reported) or add said stop. */
 long reason_examples_load(const char *path, const reasons_t *r, int strict,

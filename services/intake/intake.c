@@ -166,8 +166,8 @@ static intake_tagger_t *s_tagger(const config_t *cfg, intake_t *s, sqlite3 *db)
     const char *path = config_get(cfg, "intake", "examples");
     int errors = 0;
     long shipped = 0, learned = 0;
-    if (path && *path) { /* codes this taxonomy lacks are skipped, not errors */
-        shipped = reason_examples_load(path, s->reasons, 0, s_add_example, t, s_config_error,
+    if (path && *path) { /* codes this taxonomy lacks are no errors (intake_tagger_add) */
+        shipped = reason_examples_load(path, s->reasons, -1, s_add_example, t, s_config_error,
                                        NULL, &errors);
         if (shipped < 0 || errors) {
             intake_tagger_destroy(&t);

@@ -484,7 +484,11 @@ def test_intake__kill_9_during_a_burst_opens_each_case_once_and_requests_each_ma
             kills += 1
         time.sleep(0.4)
     assert kills >= 2
-    wait_for(lambda: len(cases(h)) == n, timeout=60, what="every case")
+
+    def listed():  # hark-intake may still be training after the last kill: not yet
+        r = h.hark("cases", "list", "--json", check=False)
+        return json.loads(r.stdout)["cases"] if r.returncode == 0 else []
+    wait_for(lambda: len(listed()) == n, timeout=60, what="every case")
     ids = [c["id"] for c in cases(h)]
     assert len(set(ids)) == n
     wait_for(lambda: len(h.fetch_all(types=["mail.requested"])) >= 2 * n, timeout=60,
@@ -951,9 +955,11 @@ def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, t
 # The tagger's accuracy on tests/heldout/complaints.tsv: 695 complaints and
 # praise in en ru pl zh be, written by someone who never saw the examples.
 # Never train or tune on it (hark-intake(8), TAGGING).  The tagger measured
-# 88.1% there before the praise floor and the keyword features came back;
-# the shipped one was not measured again (the set is evaluated at most three
-# times), so the floor is a conservative 80 (baseline before: 73.7%).
+# 88.1% there before the praise floor and the keyword features came back,
+# 85.2% with them; the present one (no floor of 30%, a class of reasons
+# elsewhere, the skeleton features, a third writer's examples) was tuned
+# without it and not measured there, so the floor stays a conservative 80
+# until it is (baseline before: 73.7%).
 HELDOUT_MIN = 80
 
 

@@ -5,7 +5,8 @@
  * examples (tests/unit/tagger_heldout.tsv, five languages) is at least
  * 90% right; praise is praise (no reason, no case); several reasons come
  * best first; an unsure text is `other` for staff; a staff retag (an
- * added example) teaches it; the examples' errors name file and line.
+ * added example) teaches it; the examples' errors name file and line; a
+ * small taxonomy of one's own takes no complaint for praise.
  * Run from the checkout, as make does.
  */
 #include <stdio.h>
@@ -133,7 +134,8 @@ static void test_tagger__a_staff_retag_is_learned_by_the_next_training(void)
     /* what intake_case.c stores on case.retagged, read back at start */
     for (int i = 0; i < 4; i++)
         CHECK_INT(intake_tagger_add(t, "en", "too_complex", "zorblax glorping again"), 0);
-    CHECK_INT(intake_tagger_add(t, "en", "no_such_reason", "zorblax"), 1); /* skipped */
+    /* a code the taxonomy lacks: no reason of it, only "not praise" (1) */
+    CHECK_INT(intake_tagger_add(t, "en", "no_such_reason", "zorblax"), 1);
     CHECK_INT(intake_tagger_train(t), 0);
     CHECK_STR(s_first(t, text, &g), "too_complex");
     intake_tagger_destroy(&t);
@@ -173,7 +175,79 @@ static void test_tagger__example_errors_name_file_and_line(void)
     s_errs[0] = '\0';
     reason_examples_load(path, s_r, 0, NULL, NULL, s_collect, NULL, &errors);
     CHECK(strstr(s_errs, "no_such_reason") == NULL);
+    /* strict < 0 (hark-intake's shipped examples): it goes to add as well */
+    errors = 0;
+    CHECK_INT(reason_examples_load(path, s_r, -1, NULL, NULL, s_collect, NULL, &errors), 2);
+    CHECK_INT(errors, 3);
     unlink(path);
+}
+
+/* s_small - a tagger of a small taxonomy (the reasons conf text), trained
+ * as hark-intake trains it: the shipped examples, the codes it lacks too */
+static intake_tagger_t *s_small(const char *conf, reasons_t **r, intake_match_t **m)
+{
+    char path[] = "/tmp/hark_reasons_XXXXXX";
+    int fd = mkstemp(path), errors = 0;
+    *r = NULL;
+    *m = NULL;
+    if (fd < 0)
+        return NULL;
+    int ok = write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf);
+    close(fd);
+    *r = ok ? reasons_load(path, s_collect, NULL, &errors) : NULL;
+    unlink(path);
+    *m = *r && !errors ? intake_match_new(*r) : NULL;
+    intake_tagger_t *t = *m ? intake_tagger_new(*r, *m, 2) : NULL;
+    if (!t || reason_examples_load("config/reason_examples.tsv", *r, -1, s_add, t, s_collect,
+                                   NULL, &errors) < 0 || errors || intake_tagger_train(t))
+        intake_tagger_destroy(&t);
+    return t;
+}
+
+static void test_tagger__a_small_taxonomy_takes_no_complaint_for_praise(void)
+{
+    /* two reasons, German keywords the examples never saw */
+    const char *two = "[team.t]\nemail = t@example.com\n"
+                      "[reason.shipping_delay]\nlabel.en = Late\nteam = t\nfirst_response = 1h\n"
+                      "keywords.en = late\nkeywords.de = verspätet\n"
+                      "[reason.other]\nlabel.en = Other\nteam = t\nfirst_response = 1h\n";
+    reasons_t *r;
+    intake_match_t *m;
+    intake_tagger_t *t = s_small(two, &r, &m);
+    CHECK(t != NULL && intake_tagger_trained(t));
+    intake_tag_t g;
+    if (t) {
+        CHECK_INT(intake_tagger_tag(t, "Paket VERSPÄTET", strlen("Paket VERSPÄTET"), &g), 0);
+        CHECK_INT(g.praise, 0);
+        CHECK_STR(reasons_get(r, (size_t)g.idx[0])->code, "shipping_delay");
+        /* a complaint of a reason it lacks: a complaint still */
+        const char *dear = "Far too expensive for what you get";
+        CHECK_INT(intake_tagger_tag(t, dear, strlen(dear), &g), 0);
+        CHECK_INT(g.praise, 0);
+        const char *nice = "Lovely tea, thank you so much!";
+        CHECK_INT(intake_tagger_tag(t, nice, strlen(nice), &g), 0);
+        CHECK_INT(g.praise, 1);
+    }
+    intake_tagger_destroy(&t);
+    intake_match_destroy(&m);
+    reasons_destroy(&r);
+    /* three reasons, none about what went wrong here */
+    const char *three = "[team.t]\nemail = t@example.com\n"
+                        "[reason.shipping_delay]\nlabel.en = Late\nteam = t\n"
+                        "first_response = 1h\nkeywords.en = late, delivery\n"
+                        "[reason.price]\nlabel.en = Price\nteam = t\nfirst_response = 1h\n"
+                        "keywords.en = expensive\n"
+                        "[reason.other]\nlabel.en = Other\nteam = t\nfirst_response = 1h\n";
+    t = s_small(three, &r, &m);
+    CHECK(t != NULL);
+    if (t) {
+        CHECK_INT(intake_tagger_tag(t, "the box was empty", 17, &g), 0);
+        CHECK_INT(g.praise, 0);
+        CHECK(g.n >= 1);
+    }
+    intake_tagger_destroy(&t);
+    intake_match_destroy(&m);
+    reasons_destroy(&r);
 }
 
 int main(void)
@@ -194,6 +268,7 @@ int main(void)
     UNIT_RUN(test_tagger__unsure_is_other_for_staff);
     UNIT_RUN(test_tagger__a_staff_retag_is_learned_by_the_next_training);
     UNIT_RUN(test_tagger__example_errors_name_file_and_line);
+    UNIT_RUN(test_tagger__a_small_taxonomy_takes_no_complaint_for_praise);
     intake_tagger_destroy(&s_t);
     intake_match_destroy(&s_m);
     reasons_destroy(&s_r);
