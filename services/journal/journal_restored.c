@@ -65,7 +65,7 @@ int journal_restored_note(service_t *svc, journal_t *j)
     sqlite3 *db = service_db(svc);
     int rc = -1;
     if (text && db_begin(db) == 0) {
-        if (journal_store_append(j->store, &e, now) == 0 && db_commit(db) == 0)
+        if (journal_store_append(j->store, &e, now, NULL, NULL) == 0 && db_commit(db) == 0)
             rc = 0;
         else
             db_rollback(db);

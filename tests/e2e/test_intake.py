@@ -952,31 +952,32 @@ def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, t
     assert h2.hark("check-config", check=False).returncode == 0
 
 
-# The tagger's accuracy on tests/heldout/complaints.tsv: 695 complaints and
-# praise in en ru pl zh be, written by someone who never saw the examples.
-# Never train or tune on it (hark-intake(8), TAGGING).  The tagger measured
-# 88.1% there before the praise floor and the keyword features came back,
-# 85.2% with them; the present one (no floor of 30%, a class of reasons
-# elsewhere, the skeleton features, a third writer's examples) was tuned
-# without it and not measured there, so the floor stays a conservative 80
-# until it is (baseline before: 73.7%).
-HELDOUT_MIN = 80
+# The tagger's accuracy on the held-out sets (tests/heldout/README.md): texts
+# in en ru pl zh be, written by people who never saw the examples or the
+# keywords.  Never train or tune on them (hark-intake(8), TAGGING).  Measured
+# once each at the end of the last tuning (tuned on dev.tsv alone):
+# complaints.tsv (695 texts, first writer) 91.1%; complaints2.tsv (660 texts,
+# a second writer, never evaluated before that tuning) 86.2%.  The floors sit
+# a little below, so a regression fails and noise does not.
+HELDOUT_MIN = {"complaints.tsv": 89, "complaints2.tsv": 84}
 
 
-def test_intake__tagger_is_right_on_the_independent_held_out_complaints():
+@pytest.mark.parametrize("heldout", sorted(HELDOUT_MIN))
+def test_intake__tagger_is_right_on_the_independent_held_out_complaints(heldout):
     import subprocess
     from harness import BIN
+    floor = HELDOUT_MIN[heldout]
     cmd = [os.path.join(BIN, "hark-intake"), "-c", os.path.join(ROOT, "config", "hark.conf"),
-           "--evaluate", os.path.join(ROOT, "tests", "heldout", "complaints.tsv")]
+           "--evaluate", os.path.join(ROOT, "tests", "heldout", heldout)]
     # only the totals are kept, so a failure shows no held-out text
     def run(floor):
         r = subprocess.run(cmd + ["--min", str(floor)], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)
         return r.returncode, [l for l in r.stdout.splitlines() if not l.startswith("miss ")]
-    rc, totals = run(HELDOUT_MIN)
+    rc, totals = run(floor)
     assert rc == 0, totals
     assert [l.split()[1] for l in totals if l.startswith("locale ")] == ["en", "ru", "pl", "zh",
                                                                          "be"], totals
     total = [l for l in totals if l.startswith("total ")]
-    assert len(total) == 1 and float(total[0].split()[2].rstrip("%")) >= HELDOUT_MIN, totals
+    assert len(total) == 1 and float(total[0].split()[2].rstrip("%")) >= floor, totals
     assert run(100)[0] == 1  # --min is a floor that can fail
