@@ -3,7 +3,8 @@
  *
  * Owns:     survey.db ([survey] db): campaigns, customers (contact copies
  *           with attributes and last purchase time, for segments),
- *           suppressions, invites (with their answers), runs (of
+ *           suppressions, invites (with their answers), campaign_history
+ *           (each campaign.saved applied), runs (of
  *           relationship campaigns), stats (aggregates per UTC day,
  *           campaign and locale), digests (weeks mailed), outbox (events on
  *           their way to the journal).
@@ -17,7 +18,9 @@
  *           nps_digest),
  *           feedback.given (an answer's comment, from the page or by mail).
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
- *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
+ *           SURVEY_INVITE, SURVEY_CAMPAIGNS (with a campaign's history:
+ *           the campaign.saved events applied, kept in campaign_history),
+ *           SURVEY_SEGMENT (how many a segment selects now).
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url
  *           (else [console] public_url: the staff mails link Hark Console)
@@ -93,6 +96,7 @@ static const service_command_t s_commands[] = {
     {CMD_SURVEY_RESPONSES, CMD_SURVEY_RESPONSES_OK, survey_control_responses},
     {CMD_SURVEY_INVITE, CMD_SURVEY_INVITE_OK, survey_control_invite},
     {CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK, survey_control_campaigns},
+    {CMD_SURVEY_SEGMENT, CMD_SURVEY_SEGMENT_OK, survey_control_segment},
     {NULL, NULL, NULL},
 };
 

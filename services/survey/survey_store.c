@@ -68,6 +68,12 @@ const char *const survey_store_migrations[] = {
     "  throttled INTEGER NOT NULL, suppressed INTEGER NOT NULL,"
     "  PRIMARY KEY(campaign, run));"
     "CREATE TABLE digests(week TEXT PRIMARY KEY, sent_at INTEGER NOT NULL);",
+    /* each campaign.saved applied, as the journal had it: who changed a
+     * campaign when and to what (SURVEY_CAMPAIGNS history); the offset
+     * makes a replay write each one once */
+    "CREATE TABLE campaign_history(offset INTEGER PRIMARY KEY, campaign TEXT NOT NULL,"
+    "  at INTEGER NOT NULL, by TEXT NOT NULL, settings TEXT NOT NULL);"
+    "CREATE INDEX campaign_history_id ON campaign_history(campaign, offset);",
     NULL,
 };
 
