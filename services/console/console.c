@@ -14,7 +14,9 @@
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
  *           (by "user:NAME"), which hark-loop applies; template.saved (by
- *           "user:NAME"), which hark-mailer applies.
+ *           "user:NAME"), which hark-mailer applies; campaign.saved (by
+ *           "user:NAME"), which hark-survey applies; milestone.saved (by
+ *           "user:NAME"), which hark-milestone applies.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -38,6 +40,12 @@
  *                  /templates.js  the email templates: list, editor with
  *                  live preview, save, restore (admin, marketer;
  *                  console_templates.c, with hark-mailer)
+ *             GET  /campaigns  GET, POST /campaigns/new|ID  the survey
+ *                  campaigns: list, order, form, segment size, history
+ *                  (admin, marketer; console_campaigns.c, with hark-survey)
+ *             GET  /milestones  POST /milestones/KIND  birthdays and
+ *                  anniversaries: settings, the next 7 days (admin,
+ *                  marketer; console_milestones.c, with hark-milestone)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
  *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
  *           (`hark user`, console_control.c).
@@ -45,11 +53,16 @@
  *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
  *           hark-loop's preview and report ([loop] control); whether mail
  *           to a case's customer is suppressed ([mailer] control,
- *           MAILER_CONTACT).
+ *           MAILER_CONTACT); hark-survey's campaigns ([survey] control:
+ *           SURVEY_CAMPAIGNS, SURVEY_SEGMENT); hark-milestone's settings
+ *           and schedule ([milestone] control: MILESTONE_SETTINGS,
+ *           MILESTONE_SCHEDULE).
  * Config:   [console] listen public_url control db threads session_idle
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
- *           [gateway] journal_timeout loop_timeout; [loop] control;
+ *           [gateway] journal_timeout loop_timeout survey_timeout
+ *           milestone_timeout; [loop] control; [survey] control;
+ *           [milestone] control;
  *           [mailer] control templates default_locale shop_name
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
@@ -132,6 +145,11 @@ static const struct {
     {"GET", "/templates/", S_ADMIN | S_MARKETER, console_templates_show},
     {"POST", "/templates/", S_ADMIN | S_MARKETER, console_templates_post},
     {"GET", "/templates.js", S_ADMIN | S_MARKETER, console_templates_js},
+    {"GET", "/campaigns", S_ADMIN | S_MARKETER, console_campaigns_list},
+    {"GET", "/campaigns/", S_ADMIN | S_MARKETER, console_campaigns_show},
+    {"POST", "/campaigns/", S_ADMIN | S_MARKETER, console_campaigns_post},
+    {"GET", "/milestones", S_ADMIN | S_MARKETER, console_milestones_show},
+    {"POST", "/milestones/", S_ADMIN | S_MARKETER, console_milestones_post},
 };
 
 int main(int argc, char **argv)
@@ -256,6 +274,10 @@ static int s_conf(console_t *con)
     c->journal_timeout_ms = (int)config_duration_ms(cfg, "gateway", "journal_timeout");
     c->loop_control = config_get(cfg, "loop", "control");
     c->loop_timeout_ms = (int)config_duration_ms(cfg, "gateway", "loop_timeout");
+    c->survey_control = config_get(cfg, "survey", "control");
+    c->survey_timeout_ms = (int)config_duration_ms(cfg, "gateway", "survey_timeout");
+    c->milestone_control = config_get(cfg, "milestone", "control");
+    c->milestone_timeout_ms = (int)config_duration_ms(cfg, "gateway", "milestone_timeout");
     /* the origin: scheme://host[:port], without path or trailing slash */
     const char *u = c->public_url;
     const char *hs = strstr(u, "://");
@@ -281,7 +303,8 @@ static int s_init(service_t *svc)
     con->zctx = service_zctx(svc);
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
-        console_cases_init(con) || console_loops_init(con) || console_preview_init(con))
+        console_cases_init(con) || console_loops_init(con) || console_preview_init(con) ||
+        console_campaigns_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -309,6 +332,7 @@ static void s_fini(service_t *svc)
     console_cases_fini(con);
     console_loops_fini(con);
     console_preview_fini(con);
+    console_campaigns_fini(con);
     console_auth_fini(con);
     console_page_fini(con);
     pthread_mutex_destroy(&con->db_lock);

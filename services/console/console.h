@@ -43,6 +43,10 @@ typedef struct {
     int intake_timeout_ms, journal_timeout_ms;
     const char *loop_control; /* [loop] control: LOOP_PREVIEW, LOOP_REPORT */
     int loop_timeout_ms;      /* [gateway] loop_timeout */
+    const char *survey_control; /* [survey] control: the campaigns */
+    int survey_timeout_ms;      /* [gateway] survey_timeout */
+    const char *milestone_control; /* [milestone] control: its settings */
+    int milestone_timeout_ms;   /* [gateway] milestone_timeout */
 } console_conf_t;
 
 typedef struct console {
@@ -67,6 +71,7 @@ typedef struct console {
     pthread_key_t intake_key, journal_key; /* each HTTP thread's own DEALERs */
     pthread_key_t mailer_key;
     pthread_key_t render_key;   /* each HTTP thread's render_t (the reply preview) */
+    pthread_key_t survey_key, milestone_key; /* each HTTP thread's DEALERs to them */
 } console_t;
 
 /* console_user_t - who a request is from, once its session is found */
@@ -98,6 +103,7 @@ typedef struct {
     int signed_in;
     console_user_t user;
     char locale[36];         /* the words' language of this answer */
+    long long journaled;     /* the offset of the last event console_journal appended */
 } console_req_t;
 
 /* the pages' Content-Security-Policy: the console's own stylesheet and
@@ -312,5 +318,16 @@ void console_templates_list(console_req_t *r);
 void console_templates_show(console_req_t *r);
 void console_templates_post(console_req_t *r);
 void console_templates_js(console_req_t *r);
+
+/* --- console_campaigns.c: the survey campaigns, with hark-survey ------ */
+int console_campaigns_init(console_t *con);
+void console_campaigns_fini(console_t *con);
+void console_campaigns_list(console_req_t *r);
+void console_campaigns_show(console_req_t *r);
+void console_campaigns_post(console_req_t *r);
+
+/* --- console_milestones.c: birthdays and anniversaries, with hark-milestone */
+void console_milestones_show(console_req_t *r);
+void console_milestones_post(console_req_t *r);
 
 #endif
