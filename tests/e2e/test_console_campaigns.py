@@ -274,3 +274,76 @@ def test_console_milestones__the_next_seven_days_by_zone(con):
     text = b.page("/milestones").all_text()
     assert "Europe/Warsaw" in text and "Wanda" in text and "Taro" in text
     assert "Xavier" not in text
+
+
+# --- Chromium: axe-core and a campaign edited by clicks ----------------------
+def test_console_campaigns__chromium_pages_pass_axe_and_a_browser_edit_takes_effect(con, smtp):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from chromium import assert_accessible, chromium, screenshot, set_language
+
+    tc.add_user(con, "ivan", "marketer", locale="ru")
+    drv = chromium()
+    try:
+        def sign_in(name, path):
+            drv.delete_all_cookies()
+            drv.get(con.console_origin + path)
+            drv.find_element(By.ID, "username").send_keys(name)
+            drv.find_element(By.ID, "password").send_keys(tc.PASSWORD)
+            drv.find_element(By.CSS_SELECTOR, "form.login button").click()
+            wait_for(lambda: "/login" not in drv.current_url, 20, what="signed in as " + name)
+
+        for who, lang in (("mia", "en"), ("ivan", "ru")):
+            set_language(drv, lang)
+            sign_in(who, "/campaigns")
+            assert drv.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+            assert_accessible(drv, "/campaigns in " + lang)
+            screenshot(drv, "campaigns-" + lang)
+            drv.get(con.console_origin + "/campaigns/new")
+            drv.find_element(By.ID, "f-id").send_keys("Bad Id")
+            drv.find_element(By.ID, "f-delay").send_keys("soon")
+            drv.find_element(By.ID, "f-sample_rate").send_keys("7")
+            drv.find_element(By.CSS_SELECTOR, "button[value=save]").click()
+            wait_for(lambda: drv.find_elements(By.ID, "form-error"), 20, what="the errors")
+            assert drv.find_element(By.ID, "f-delay").get_attribute("aria-invalid") == "true"
+            assert drv.find_element(By.ID, "f-delay").get_attribute("value") == "soon"
+            assert_accessible(drv, "a campaign with errors in " + lang)
+            screenshot(drv, "campaign-errors-" + lang)
+            drv.get(con.console_origin + "/milestones")
+            assert_accessible(drv, "/milestones in " + lang)
+            screenshot(drv, "milestones-" + lang)
+        set_language(drv, "en")
+        # a campaign made and then edited by clicks: journaled by the
+        # account, and the next purchase gets the edited campaign's invite
+        sign_in("mia", "/campaigns")
+        drv.get(con.console_origin + "/campaigns/post-purchase")
+        drv.find_element(By.CSS_SELECTOR, "button[value=disable]").click()
+        wait_for(lambda: "done=disabled" in drv.current_url, 20, what="disabled")
+        drv.get(con.console_origin + "/campaigns/new")
+        drv.find_element(By.ID, "f-id").send_keys("teapots")
+        Select(drv.find_element(By.ID, "f-kind")).select_by_value("post_purchase")
+        drv.find_element(By.ID, "f-delay").send_keys("1h")
+        drv.find_element(By.ID, "f-products").send_keys("POT-1")
+        drv.find_element(By.CSS_SELECTOR, "button[value=save]").click()
+        wait_for(lambda: "/campaigns/teapots?done=saved" in drv.current_url, 20, what="saved")
+        delay = drv.find_element(By.ID, "f-delay")
+        delay.clear()
+        delay.send_keys("1s")
+        drv.find_element(By.CSS_SELECTOR, "button[value=save]").click()
+        wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#history tbody tr")
+                 and len(drv.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 2, 20,
+                 what="two versions in the history")
+        screenshot(drv, "campaign-history")
+        last = saved(con)[-1]
+        assert last["id"] == "teapots" and last["delay"] == "1s" and last["by"] == "user:mia"
+        st, body = con.post_events([
+            {"type": "customer", "data": {"id": "p1", "email": "pot@example.com", "locale": "en"}},
+            {"type": "purchase", "data": {"customer_id": "p1", "order_id": "o-pot",
+                                          "items": [{"sku": "POT-1", "quantity": 1}]}}])
+        assert st == 202, body
+        (msg,) = smtp.wait_messages(1, timeout=30)
+        assert ts.to(msg) == "pot@example.com"  # within the edited 1s, not the first 1h
+        assert campaigns(con)["teapots"]["counts"] == {"sent": 1}
+    finally:
+        drv.quit()
