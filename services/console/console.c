@@ -6,7 +6,8 @@
  * event by "user:NAME".
  *
  * Owns:     console.db ([console] db): staff accounts (role, language,
- *           Argon2id password hash, failed sign-ins) and sessions
+ *           Argon2id password hash, failed sign-ins, own address for test
+ *           sends) and sessions
  *           (console_store.c); one-time links and the accounts' audit
  *           (console_link.c); reply drafts (console_preview.c).
  * Consumes: nothing.
@@ -16,7 +17,9 @@
  *           (by "user:NAME"), which hark-loop applies; template.saved (by
  *           "user:NAME"), which hark-mailer applies; campaign.saved (by
  *           "user:NAME"), which hark-survey applies; milestone.saved (by
- *           "user:NAME"), which hark-milestone applies.
+ *           "user:NAME"), which hark-milestone applies; mail.requested of
+ *           category test (console_testsend.c), which hark-mailer sends to
+ *           the signed-in account's own address.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -47,8 +50,8 @@
  *                  anniversaries: settings, the next 7 days (admin,
  *                  marketer; console_milestones.c, with hark-milestone)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
- *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
- *           (`hark user`, console_control.c).
+ *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET,
+ *           CONSOLE_USER_SET (`hark user`, console_control.c).
  * Reads:    the mail templates (the reply's preview renders as hark-mailer
  *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
  *           hark-loop's preview and report ([loop] control); whether mail
@@ -105,6 +108,7 @@ static const service_command_t s_commands[] = {
     {CMD_CONSOLE_USER_LIST, CMD_CONSOLE_USER_LIST_OK, console_control_user_list},
     {CMD_CONSOLE_USER_DISABLE, CMD_CONSOLE_USER_DISABLE_OK, console_control_user_disable},
     {CMD_CONSOLE_USER_RESET, CMD_CONSOLE_USER_RESET_OK, console_control_user_reset},
+    {CMD_CONSOLE_USER_SET, CMD_CONSOLE_USER_SET_OK, console_control_user_set},
     {NULL, NULL, NULL},
 };
 

@@ -173,6 +173,12 @@ json_t *console_store_user_list(sqlite3 *db);
  * account, -2 error */
 int console_store_user_disable(sqlite3 *db, const char *name);
 int console_store_user_reset(sqlite3 *db, const char *name, const char *hash);
+/* console_store_user_email - set an account's own address (NULL or ""
+ * removes it); 0, -1 no such account, -2 error */
+int console_store_user_email(sqlite3 *db, const char *name, const char *email);
+/* console_store_user_email_get - the account's address into out; 1 it has
+ * one, 0 none, -1 error */
+int console_store_user_email_get(sqlite3 *db, const char *name, char *out, size_t len);
 /* console_store_users - how many accounts can sign in */
 long long console_store_users(sqlite3 *db);
 /* console_store_login_get - an enabled account's hash and who it is; 1
@@ -199,6 +205,7 @@ json_t *console_control_user_add(service_t *svc, const json_t *req, service_err_
 json_t *console_control_user_list(service_t *svc, const json_t *req, service_err_t *err);
 json_t *console_control_user_disable(service_t *svc, const json_t *req, service_err_t *err);
 json_t *console_control_user_reset(service_t *svc, const json_t *req, service_err_t *err);
+json_t *console_control_user_set(service_t *svc, const json_t *req, service_err_t *err);
 void console_control_status(service_t *svc, json_t *body);
 
 /* --- console_page.c: templates and words, and answers ---------------- */
@@ -325,6 +332,19 @@ void console_campaigns_fini(console_t *con);
 void console_campaigns_list(console_req_t *r);
 void console_campaigns_show(console_req_t *r);
 void console_campaigns_post(console_req_t *r);
+
+/* --- console_testsend.c: "Send me a test" ----------------------------- */
+/* console_test_send - journal a test send of template in locale, on the
+ * sample data (templates/samples.json; vars, borrowed, over them), to the
+ * signed-in account's own address only (mail.requested, category test,
+ * the subject prefixed with the localized "[test]").  Into ctx: test_note,
+ * the sentence the page shows (sent, or how to add an address).  0 sent,
+ * 1 not (no address), -1 having answered 503. */
+int console_test_send(console_req_t *r, const char *template_name, const char *locale,
+                      const json_t *vars, json_t *ctx);
+/* console_test_locales - the locales a test can be sent in, for a <select>
+ * (value, label, selected: r's), as a new array */
+json_t *console_test_locales(console_req_t *r);
 
 /* --- console_milestones.c: birthdays and anniversaries, with hark-milestone */
 void console_milestones_show(console_req_t *r);

@@ -14,7 +14,9 @@
  *   POST /campaigns/new, /campaigns/ID  do=save: campaign.saved by
  *                               "user:NAME"; do=preview: the page again
  *                               with the typed segment's size; do=enable,
- *                               do=disable, do=up, do=down (303 /campaigns)
+ *                               do=disable, do=up, do=down (303 /campaigns);
+ *                               do=test (locale): its invite to the account's
+ *                               own address (console_testsend.c)
  *
  * A campaign is checked here exactly as the admin API checks it
  * (campaign_check and tz_window_parse of common/), field by field, so every
@@ -589,6 +591,7 @@ static void s_page(console_req_t *r, unsigned status, const char *id, json_t *ty
     char action[96];
     snprintf(action, sizeof action, S_PREFIX "%s", id ? id : "new");
     json_object_set_new(ctx, "action", json_string(action));
+    json_object_set_new(ctx, "locales", console_test_locales(r));
     if (c) {
         json_t *never = json_object_get(c, "never_invites");
         if (never)
@@ -635,6 +638,37 @@ static const char *s_id(console_req_t *r)
     return id;
 }
 
+/* s_show - campaign id's page with ctx (stolen); with test set, a test
+ * send of its invite first (do=test) */
+static void s_show(console_req_t *r, const char *id, json_t *ctx, int test)
+{
+    json_t *list = s_campaigns(r, id);
+    json_t *c = json_array_get(list, 0);
+    if (!c) {
+        if (list)
+            console_page_error(r, 404);
+        json_decref(list);
+        json_decref(ctx);
+        return;
+    }
+    if (test) {
+        char locale[40] = "";
+        console_form_get(r->body.data, r->body.len, "locale", 0, locale, sizeof locale);
+        json_t *vars = json_object();
+        int rc = console_test_send(r, "nps_invite", locale, vars, ctx);
+        json_decref(vars);
+        if (rc < 0) {
+            json_decref(list);
+            json_decref(ctx);
+            return;
+        }
+    }
+    if (strcmp(S(c, "kind"), "relationship") == 0)
+        s_segment_size(r, json_object_get(c, "segment"), ctx);
+    s_page(r, 200, id, s_typed_from(c), json_object(), c, ctx);
+    json_decref(list);
+}
+
 /* console_campaigns_show - GET /campaigns/new, /campaigns/ID */
 void console_campaigns_show(console_req_t *r)
 {
@@ -646,15 +680,6 @@ void console_campaigns_show(console_req_t *r)
                json_object(), NULL, NULL);
         return;
     }
-    json_t *list = s_campaigns(r, id);
-    if (!list)
-        return;
-    json_t *c = json_array_get(list, 0);
-    if (!c) {
-        json_decref(list);
-        console_page_error(r, 404);
-        return;
-    }
     json_t *ctx = json_object();
     const char *done = console_http_arg(r, "done");
     if (done && (strcmp(done, "saved") == 0 || strcmp(done, "enabled") == 0 ||
@@ -663,10 +688,7 @@ void console_campaigns_show(console_req_t *r)
         snprintf(key, sizeof key, "camp_done_%s", done);
         json_object_set_new(ctx, "done", json_string(console_word(r, key)));
     }
-    if (strcmp(S(c, "kind"), "relationship") == 0)
-        s_segment_size(r, json_object_get(c, "segment"), ctx);
-    s_page(r, 200, id, s_typed_from(c), json_object(), c, ctx);
-    json_decref(list);
+    s_show(r, id, ctx, 0);
 }
 
 /* s_save - journal campaign.saved p (borrowed) by the user; its offset, or
@@ -811,6 +833,10 @@ void console_campaigns_post(console_req_t *r)
     }
     if (*path_id && (strcmp(what, "enable") == 0 || strcmp(what, "disable") == 0)) {
         s_switch(r, path_id, strcmp(what, "enable") == 0);
+        return;
+    }
+    if (*path_id && strcmp(what, "test") == 0) {
+        s_show(r, path_id, json_object(), 1);
         return;
     }
     if (strcmp(what, "save") != 0 && strcmp(what, "preview") != 0) {

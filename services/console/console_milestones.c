@@ -11,7 +11,9 @@
  *                               checked as the admin API checks it
  *                               (milestone_settings_check, and the template
  *                               must exist); errors beside their field, the
- *                               form keeping what was typed
+ *                               form keeping what was typed; do=test
+ *                               (locale): the kind's mail to the account's
+ *                               own address (console_testsend.c)
  *
  * Reads are asked of hark-milestone (MILESTONE_SETTINGS); a save waits a
  * moment until hark-milestone has applied it, so the page shows it.
@@ -162,6 +164,7 @@ static void s_show(console_req_t *r, unsigned status, const char *posted, const 
     json_object_set_new(ctx, "kinds", s_kinds(r, json_object_get(reply, "milestones"), posted,
                                               typed, errors));
     json_decref(reply);
+    json_object_set_new(ctx, "locales", console_test_locales(r));
     s_schedule(r, ctx);
     console_page(r, status, "milestones", "ms_title", ctx);
 }
@@ -195,6 +198,29 @@ void console_milestones_post(console_req_t *r)
     }
     char what[16] = "", v[80];
     console_form_get(r->body.data, r->body.len, "do", 0, what, sizeof what);
+    if (strcmp(what, "test") == 0) {
+        /* the kind's template, as hark-milestone would send it, to the
+         * account's own address (console_testsend.c) */
+        json_t *reply = s_ask(r, CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK,
+                              json_pack("{s:s}", "kind", kind), 1);
+        if (!reply)
+            return;
+        const char *tmpl = S(json_array_get(json_object_get(reply, "milestones"), 0), "template");
+        char name[80];
+        snprintf(name, sizeof name, "%s", tmpl ? tmpl : kind);
+        json_decref(reply);
+        char locale[40] = "";
+        console_form_get(r->body.data, r->body.len, "locale", 0, locale, sizeof locale);
+        json_t *ctx = json_object(), *vars = json_object();
+        int rc = console_test_send(r, name, locale, vars, ctx);
+        json_decref(vars);
+        if (rc < 0) {
+            json_decref(ctx);
+            return;
+        }
+        s_show(r, 200, NULL, NULL, NULL, ctx);
+        return;
+    }
     if (strcmp(what, "save") != 0) {
         console_page_error(r, 400);
         return;

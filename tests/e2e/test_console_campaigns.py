@@ -3,6 +3,7 @@ gateway, mailer, survey, milestone and console; pages read with html.parser
 (test_console's small browser), changes read back from the journal and from
 the owning services, invites received by the test SMTP server."""
 import datetime
+import json
 import re
 import time
 
@@ -347,3 +348,71 @@ def test_console_campaigns__chromium_pages_pass_axe_and_a_browser_edit_takes_eff
         assert campaigns(con)["teapots"]["counts"] == {"sent": 1}
     finally:
         drv.quit()
+
+
+# --- "Send me a test" ----------------------------------------------------------
+def test_console_testsend__campaign_milestone_and_template_reach_the_account_only_and_count_nothing(
+        con, smtp):
+    b, csrf = signed_in(con, "mia")
+    # no address yet: the page says how to add one, and nothing is requested
+    st, _, data, _ = b.request("POST", "/campaigns/post-purchase",
+                               {"csrf": csrf, "do": "test", "locale": "en"})
+    assert st == 200 and "hark user set" in tc.Page(data).all_text()
+    assert con.fetch_all(types=["mail.requested"]) == []
+    # the address: the shared rule refuses a bad one, on the CLI and on /users
+    assert tc.hark_user(con, "set", "mia", "--email", "not-an-address").returncode == 2
+    bad = tc.hark_user(con, "add", "tom", "--role", "marketer", "--email", "tom@", "--link")
+    assert bad.returncode == 2 and "--email" in bad.stderr
+    a, acsrf = signed_in(con, "ada")
+    st, _, data, _ = a.request("POST", "/users/mia/change", {
+        "csrf": acsrf, "role": "marketer", "locale": "", "email": "mia@@staff"})
+    assert st == 400 and "name@example.com" in tc.Page(data).all_text()
+    st, _, _, _ = a.request("POST", "/users/mia/change", {
+        "csrf": acsrf, "role": "marketer", "locale": "", "email": "mia@staff.example"})
+    assert st == 303
+    assert "mia@staff.example" in a.page("/users").all_text()  # shown on the account
+    ok = tc.hark_user(con, "add", "lea", "--role", "marketer", "--email", "lea@staff.example",
+                      "--link")
+    assert ok.returncode == 0, ok.stderr
+    users = {u["name"]: u for u in json.loads(tc.hark_user(con, "list", "--json").stdout)["users"]}
+    assert users["mia"]["email"] == "mia@staff.example"
+    assert users["lea"]["email"] == "lea@staff.example" and "email" not in users["sam"]
+    before = campaigns(con)["post-purchase"]["counts"], milestone_settings(con)
+    # a campaign's invite, in Russian
+    st, _, data, _ = b.request("POST", "/campaigns/post-purchase",
+                               {"csrf": csrf, "do": "test", "locale": "ru"})
+    assert st == 200 and "mia@staff.example" in tc.Page(data).all_text()
+    (m1,) = smtp.wait_messages(1)
+    assert ts.to(m1) == "mia@staff.example" and m1["Subject"].startswith("[тест] ")
+    assert m1["List-Unsubscribe"] is None and m1["X-Hark-Category"] == "test"
+    # a birthday mail, in English
+    st, _, _, _ = b.request("POST", "/milestones/birthday",
+                            {"csrf": csrf, "do": "test", "locale": "en"})
+    assert st == 200
+    m2 = smtp.wait_messages(2)[1]
+    assert ts.to(m2) == "mia@staff.example" and m2["Subject"].startswith("[test] ")
+    # the template being edited: its saved version
+    new = "---\nsubject: Saved words for {{name}}\n---\nHello.\n"
+    st, _, _, _ = b.request("POST", "/templates/en/test", {"csrf": csrf, "do": "save",
+                                                           "source": new})
+    assert st == 303
+    (ev,) = con.fetch_all(types=["template.saved"])
+    wait_for(lambda: ((con.service("mailer") or {}).get("cursor") or 0) >= ev["offset"],
+             what="hark-mailer to apply template.saved")
+    st, _, data, _ = b.request("POST", "/templates/en/test", {
+        "csrf": csrf, "do": "test", "source": "---\nsubject: Unsaved\n---\nx\n"})
+    assert st == 200 and "test-note" in tc.Page(data).ids
+    m3 = smtp.wait_messages(3)[2]
+    assert m3["Subject"].startswith("[test] Saved words for"), m3["Subject"]
+    # to the account only, and nothing counted as a campaign's or milestone's send
+    tests = con.fetch_all(types=["mail.requested"])
+    assert len(tests) == 3
+    for e in tests:
+        p = e["payload"]
+        assert p["category"] == "test" and p["address"] == "mia@staff.example"
+        assert "customer_id" not in p and e["key"].startswith("console/test/")
+    time.sleep(1)
+    assert [ts.to(m) for m in smtp.messages()] == ["mia@staff.example"] * 3
+    assert campaigns(con)["post-purchase"]["counts"] == before[0]
+    after = milestone_settings(con)
+    assert [after[k]["counts"] for k in after] == [before[1][k]["counts"] for k in before[1]]
