@@ -6,7 +6,8 @@
  * event by "user:NAME".
  *
  * Owns:     console.db ([console] db): staff accounts (role, language,
- *           Argon2id password hash, failed sign-ins) and sessions
+ *           Argon2id password hash, failed sign-ins, own address for test
+ *           sends) and sessions
  *           (console_store.c); one-time links and the accounts' audit
  *           (console_link.c); reply drafts (console_preview.c).
  * Consumes: nothing.
@@ -16,7 +17,11 @@
  *           (by "user:NAME"), which hark-loop applies; template.saved (by
  *           "user:NAME"), which hark-mailer applies; mail.unsubscribed (via
  *           staff) and customer.unsuppressed (by "user:NAME"), which every
- *           copy of the suppressions applies.
+ *           copy of the suppressions applies; campaign.saved (by
+ *           "user:NAME"), which hark-survey applies; milestone.saved (by
+ *           "user:NAME"), which hark-milestone applies; mail.requested of
+ *           category test (console_testsend.c), which hark-mailer sends to
+ *           the signed-in account's own address.
  * Serves:   HTTP on [console] listen (console_http.c)
  *             GET  /console.css  /console.js the stylesheet, the live preview
  *             GET, POST /login  POST /logout sign in and out (console_auth.c)
@@ -49,21 +54,31 @@
  *                  /export/customers.csv|answers.csv (admin, marketer;
  *                  console_import.c: it journals customer and purchase
  *                  events keyed import:TYPE:ID:HASH, a batch a timer turn)
+ *             GET  /campaigns  GET, POST /campaigns/new|ID  the survey
+ *                  campaigns: list, order, form, segment size, history
+ *                  (admin, marketer; console_campaigns.c, with hark-survey)
+ *             GET  /milestones  POST /milestones/KIND  birthdays and
+ *                  anniversaries: settings, the next 7 days (admin,
+ *                  marketer; console_milestones.c, with hark-milestone)
  *           [console] control (ROUTER): SERVICE_STATUS, CONSOLE_USER_ADD,
- *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET
- *           (`hark user`, console_control.c).
+ *           CONSOLE_USER_LIST, CONSOLE_USER_DISABLE, CONSOLE_USER_RESET,
+ *           CONSOLE_USER_SET (`hark user`, console_control.c).
  * Reads:    the mail templates (the reply's preview renders as hark-mailer
  *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
  *           hark-loop's preview and report ([loop] control); whether mail
  *           to a case's customer is suppressed ([mailer] control,
  *           MAILER_CONTACT); a customer, from each owner ([survey]
  *           [milestone] [intake] [loop] [mailer] control: the *_CUSTOMER
- *           commands, SURVEY_CUSTOMERS to find one; common/customer.c).
+ *           commands, SURVEY_CUSTOMERS to find one; common/customer.c);
+ *           hark-survey's campaigns (SURVEY_CAMPAIGNS, SURVEY_SEGMENT);
+ *           hark-milestone's settings and schedule (MILESTONE_SETTINGS,
+ *           MILESTONE_SCHEDULE).
  * Config:   [console] listen public_url control db threads session_idle
  *           session_max login_failures login_lockout login_rate page_size;
  *           [intake] control timeout reasons; [journal] endpoint;
- *           [gateway] journal_timeout loop_timeout; [loop] control;
- *           [survey] control; [milestone] control;
+ *           [gateway] journal_timeout loop_timeout survey_timeout
+ *           milestone_timeout; [loop] control; [survey] control;
+ *           [milestone] control;
  *           [mailer] control templates default_locale shop_name
  *           (the pages: templates/console/, the words: the "console" words
  *           of templates/<locale>/words.json).
@@ -106,6 +121,7 @@ static const service_command_t s_commands[] = {
     {CMD_CONSOLE_USER_LIST, CMD_CONSOLE_USER_LIST_OK, console_control_user_list},
     {CMD_CONSOLE_USER_DISABLE, CMD_CONSOLE_USER_DISABLE_OK, console_control_user_disable},
     {CMD_CONSOLE_USER_RESET, CMD_CONSOLE_USER_RESET_OK, console_control_user_reset},
+    {CMD_CONSOLE_USER_SET, CMD_CONSOLE_USER_SET_OK, console_control_user_set},
     {NULL, NULL, NULL},
 };
 
@@ -155,6 +171,11 @@ static const struct {
     {"POST", "/import/", S_ADMIN | S_MARKETER, console_import_post},
     {"GET", "/export", S_ADMIN | S_MARKETER, console_export_page},
     {"GET", "/export/", S_ADMIN | S_MARKETER, console_export_csv},
+    {"GET", "/campaigns", S_ADMIN | S_MARKETER, console_campaigns_list},
+    {"GET", "/campaigns/", S_ADMIN | S_MARKETER, console_campaigns_show},
+    {"POST", "/campaigns/", S_ADMIN | S_MARKETER, console_campaigns_post},
+    {"GET", "/milestones", S_ADMIN | S_MARKETER, console_milestones_show},
+    {"POST", "/milestones/", S_ADMIN | S_MARKETER, console_milestones_post},
 };
 
 int main(int argc, char **argv)
@@ -279,6 +300,10 @@ static int s_conf(console_t *con)
     c->journal_timeout_ms = (int)config_duration_ms(cfg, "gateway", "journal_timeout");
     c->loop_control = config_get(cfg, "loop", "control");
     c->loop_timeout_ms = (int)config_duration_ms(cfg, "gateway", "loop_timeout");
+    c->survey_control = config_get(cfg, "survey", "control");
+    c->survey_timeout_ms = (int)config_duration_ms(cfg, "gateway", "survey_timeout");
+    c->milestone_control = config_get(cfg, "milestone", "control");
+    c->milestone_timeout_ms = (int)config_duration_ms(cfg, "gateway", "milestone_timeout");
     /* the origin: scheme://host[:port], without path or trailing slash */
     const char *u = c->public_url;
     const char *hs = strstr(u, "://");
@@ -305,7 +330,8 @@ static int s_init(service_t *svc)
     con->db = service_db(svc);
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
         console_cases_init(con) || console_loops_init(con) || console_preview_init(con) ||
-        console_customers_init(con) || console_import_init(con, service_evloop(svc)))
+        console_customers_init(con) || console_import_init(con, service_evloop(svc)) ||
+        console_campaigns_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -335,6 +361,7 @@ static void s_fini(service_t *svc)
     console_loops_fini(con);
     console_customers_fini(con);
     console_preview_fini(con);
+    console_campaigns_fini(con);
     console_auth_fini(con);
     console_page_fini(con);
     pthread_mutex_destroy(&con->db_lock);

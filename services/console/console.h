@@ -43,6 +43,10 @@ typedef struct {
     int intake_timeout_ms, journal_timeout_ms;
     const char *loop_control; /* [loop] control: LOOP_PREVIEW, LOOP_REPORT */
     int loop_timeout_ms;      /* [gateway] loop_timeout */
+    const char *survey_control; /* [survey] control: the campaigns */
+    int survey_timeout_ms;      /* [gateway] survey_timeout */
+    const char *milestone_control; /* [milestone] control: its settings */
+    int milestone_timeout_ms;   /* [gateway] milestone_timeout */
 } console_conf_t;
 
 typedef struct console {
@@ -68,6 +72,7 @@ typedef struct console {
     pthread_key_t mailer_key;
     pthread_key_t render_key;   /* each HTTP thread's render_t (the reply preview) */
     struct console_imports *imports; /* /import's files in memory (console_import.c) */
+    pthread_key_t survey_key, milestone_key; /* each HTTP thread's DEALERs to them */
 } console_t;
 
 /* console_user_t - who a request is from, once its session is found */
@@ -99,6 +104,7 @@ typedef struct {
     int signed_in;
     console_user_t user;
     char locale[36];         /* the words' language of this answer */
+    long long journaled;     /* the offset of the last event console_journal appended */
 } console_req_t;
 
 /* the pages' Content-Security-Policy: the console's own stylesheet and
@@ -168,6 +174,12 @@ json_t *console_store_user_list(sqlite3 *db);
  * account, -2 error */
 int console_store_user_disable(sqlite3 *db, const char *name);
 int console_store_user_reset(sqlite3 *db, const char *name, const char *hash);
+/* console_store_user_email - set an account's own address (NULL or ""
+ * removes it); 0, -1 no such account, -2 error */
+int console_store_user_email(sqlite3 *db, const char *name, const char *email);
+/* console_store_user_email_get - the account's address into out; 1 it has
+ * one, 0 none, -1 error */
+int console_store_user_email_get(sqlite3 *db, const char *name, char *out, size_t len);
 /* console_store_users - how many accounts can sign in */
 long long console_store_users(sqlite3 *db);
 /* console_store_login_get - an enabled account's hash and who it is; 1
@@ -194,6 +206,7 @@ json_t *console_control_user_add(service_t *svc, const json_t *req, service_err_
 json_t *console_control_user_list(service_t *svc, const json_t *req, service_err_t *err);
 json_t *console_control_user_disable(service_t *svc, const json_t *req, service_err_t *err);
 json_t *console_control_user_reset(service_t *svc, const json_t *req, service_err_t *err);
+json_t *console_control_user_set(service_t *svc, const json_t *req, service_err_t *err);
 void console_control_status(service_t *svc, json_t *body);
 
 /* --- console_page.c: templates and words, and answers ---------------- */
@@ -337,5 +350,28 @@ void console_export_csv(console_req_t *r);
  * part's filename; 0 absent; -1 not multipart */
 int console_multipart_get(console_req_t *r, const char *name, const char **val, size_t *len,
                           char *filename, size_t flen);
+/* --- console_campaigns.c: the survey campaigns, with hark-survey ------ */
+int console_campaigns_init(console_t *con);
+void console_campaigns_fini(console_t *con);
+void console_campaigns_list(console_req_t *r);
+void console_campaigns_show(console_req_t *r);
+void console_campaigns_post(console_req_t *r);
+
+/* --- console_testsend.c: "Send me a test" ----------------------------- */
+/* console_test_send - journal a test send of template in locale, on the
+ * sample data (templates/samples.json; vars, borrowed, over them), to the
+ * signed-in account's own address only (mail.requested, category test,
+ * the subject prefixed with the localized "[test]").  Into ctx: test_note,
+ * the sentence the page shows (sent, or how to add an address).  0 sent,
+ * 1 not (no address), -1 having answered 503. */
+int console_test_send(console_req_t *r, const char *template_name, const char *locale,
+                      const json_t *vars, json_t *ctx);
+/* console_test_locales - the locales a test can be sent in, for a <select>
+ * (value, label, selected: r's), as a new array */
+json_t *console_test_locales(console_req_t *r);
+
+/* --- console_milestones.c: birthdays and anniversaries, with hark-milestone */
+void console_milestones_show(console_req_t *r);
+void console_milestones_post(console_req_t *r);
 
 #endif

@@ -514,6 +514,7 @@ int console_journal(console_req_t *r, const char *type, const char *key, const j
         return -1;
     }
     long long off = json_integer_value(json_array_get(json_object_get(ok, "offsets"), 0));
+    r->journaled = off;
     json_decref(ok);
     log_info("event=change_journaled type=%s %s=%s by=user:%s offset=%lld", type, subject,
              log_value(S(payload, subject)), log_value(r->user.name), off);

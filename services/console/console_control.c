@@ -1,6 +1,6 @@
 /*
  * console_control.c - [console] control: the staff accounts, for `hark
- * user` (CONSOLE_USER_ADD, _LIST, _DISABLE, _RESET), and the status.
+ * user` (CONSOLE_USER_ADD, _LIST, _DISABLE, _RESET, _SET), and the status.
  *
  * Why a control socket and not journaled user.* events: the journal is
  * append-only and every service may read it, so a password hash written
@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "console.h"
 #include "log.h"
+#include "mailbox.h"
 
 /* s_locale_ok - a locale tag as CONSOLE_USER_ADD's pattern says */
 static int s_locale_ok(const char *s)
@@ -73,12 +74,17 @@ json_t *console_control_user_add(service_t *svc, const json_t *req, service_err_
         return service_fail(err, "invalid_request", "hash: an Argon2id hash, or link: true");
     if (!by || !*by)
         return service_fail(err, "invalid_request", "by: who adds the account");
+    const char *email = json_string_value(json_object_get(req, "email"));
+    if (email && !mailbox_valid(email, strlen(email), 0))
+        return service_fail(err, "invalid_request", "email: an address like name@example.com");
     char url[600] = "";
     int64_t now = clock_now_ms();
     pthread_mutex_lock(&con->db_lock);
     int rc = console_store_user_add(con->db, name, role, locale, link ? "!" : hash, by, now);
     if (rc == 0)
         console_audit(con->db, by, "added", name, role, now);
+    if (rc == 0 && email && console_store_user_email(con->db, name, email))
+        rc = -1;
     if (rc == 0 && link && console_link_new(con, name, now, url, sizeof url))
         rc = -1;
     pthread_mutex_unlock(&con->db_lock);
@@ -158,4 +164,33 @@ void console_control_status(service_t *svc, json_t *body)
     long long n = console_store_users(con->db);
     pthread_mutex_unlock(&con->db_lock);
     json_object_set_new(body, "detail", json_pack("{s:I}", "accounts", (json_int_t)n));
+}
+
+/* console_control_user_set - CONSOLE_USER_SET {name, email, by}: the
+ * account's own address ("" removes it), by the shared address rule */
+json_t *console_control_user_set(service_t *svc, const json_t *req, service_err_t *err)
+{
+    console_t *con = service_state(svc);
+    const char *name = json_string_value(json_object_get(req, "name"));
+    const char *email = json_string_value(json_object_get(req, "email"));
+    const char *by = json_string_value(json_object_get(req, "by"));
+    if (!console_name_ok(name) || !email || !by || !*by)
+        return service_fail(err, "invalid_request", "name, email and by are needed");
+    if (*email && !mailbox_valid(email, strlen(email), 0))
+        return service_fail(err, "invalid_request", "email: an address like name@example.com");
+    pthread_mutex_lock(&con->db_lock);
+    int rc = console_store_user_email(con->db, name, email);
+    if (rc == 0)
+        console_audit(con->db, by, "changed", name, *email ? email : "email removed",
+                      clock_now_ms());
+    pthread_mutex_unlock(&con->db_lock);
+    if (rc == -1)
+        return service_fail(err, "not_found", "no account named %s", name);
+    if (rc < 0)
+        return NULL;
+    log_info("event=user_email_set user=%s by=%s", log_value(name), log_value(by));
+    json_t *ok = json_pack("{s:s}", "name", name);
+    if (*email)
+        json_object_set_new(ok, "email", json_string(email));
+    return ok;
 }

@@ -83,6 +83,8 @@ const char *const console_store_migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (user, name)"
     ");",
+    /* 4: an account's own email address, where its test sends go */
+    "ALTER TABLE users ADD COLUMN email TEXT;",
     NULL,
 };
 
@@ -117,7 +119,8 @@ json_t *console_store_user_list(sqlite3 *db)
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT name, role, locale, disabled, created_at,"
                                       " last_login_at, (SELECT count(*) FROM sessions s"
-                                      " WHERE s.user = u.name) FROM users u ORDER BY name");
+                                      " WHERE s.user = u.name), email FROM users u"
+                                      " ORDER BY name");
     if (!st)
         return NULL;
     json_t *list = json_array();
@@ -129,6 +132,8 @@ json_t *console_store_user_list(sqlite3 *db)
                               "sessions", (json_int_t)sqlite3_column_int64(st, 6));
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
             json_object_set_new(u, "locale", json_string(s_text(st, 2)));
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+            json_object_set_new(u, "email", json_string(s_text(st, 7)));
         if (sqlite3_column_type(st, 5) != SQLITE_NULL)
             json_object_set_new(u, "last_login_at",
                                 json_string(clock_format(sqlite3_column_int64(st, 5), at,
@@ -192,6 +197,32 @@ int console_store_user_reset(sqlite3 *db, const char *name, const char *hash)
                          "UPDATE users SET hash = ?2, disabled = 0, fail_count = 0,"
                          " fail_since = 0 WHERE name = ?1",
                          name, hash);
+}
+
+int console_store_user_email(sqlite3 *db, const char *name, const char *email)
+{
+    sqlite3_stmt *st = db_prepare(db, "UPDATE users SET email = ?2 WHERE name = ?1");
+    if (!st)
+        return -2;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (email && *email)
+        sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db) ? 0 : -1) : -2;
+    db_finish(st);
+    return rc;
+}
+
+int console_store_user_email_get(sqlite3 *db, const char *name, char *out, size_t len)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT email FROM users WHERE name = ?");
+    *out = '\0';
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, len, "%s", s_text(st, 0));
+    db_finish(st);
+    return *out ? 1 : 0;
 }
 
 long long console_store_users(sqlite3 *db)

@@ -12,7 +12,9 @@
  *                                   text (format=json: just the preview, for
  *                                   templates.js); do=save: template.saved
  *                                   by "user:NAME"; do=restore version=N;
- *                                   do=default (back to the file); do=test
+ *                                   do=default (back to the file); do=test:
+ *                                   the saved version to the account's own
+ *                                   address (console_testsend.c)
  *   GET  /templates.js              the live preview: a debounced fetch of
  *                                   do=preview&format=json as one types
  *
@@ -378,9 +380,16 @@ void console_templates_post(console_req_t *r)
         json_decref(old);
         done = "restored";
     } else if (strcmp(what, "test") == 0) {
-        /* Hark Console accounts carry no email address yet: say so
-         * rather than guess one */
-        json_object_set_new(ctx, "test_note", json_string(console_word(r, "tpl_test_no_address")));
+        /* the saved version (what the mailer sends), to the account's own
+         * address (console_testsend.c) */
+        json_t *vars = json_object();
+        int rc = console_test_send(r, w.name, w.locale, vars, ctx);
+        json_decref(vars);
+        if (rc < 0) {
+            free(text);
+            json_decref(ctx);
+            return;
+        }
     } else if (strcmp(what, "preview") != 0) {
         free(text);
         json_decref(ctx);

@@ -10,7 +10,9 @@
  *                               shown once on the page that answers, for the
  *                               admin to give the person: the admin never
  *                               types or learns their password
- *   POST /users/NAME/change     role, locale   } 303 /users?done=ACTION
+ *   POST /users/NAME/change     role, locale,  } 303 /users?done=ACTION
+ *                               email (the account's own address, where its
+ *                               test sends go; "" none)
  *   POST /users/NAME/disable                   } (disable ends the account's
  *   POST /users/NAME/enable                    }  sessions and kills its link)
  *   POST /users/NAME/reset      the password stops working, sessions end,
@@ -30,6 +32,7 @@
 #include "console.h"
 #include "db.h"
 #include "log.h"
+#include "mailbox.h"
 #include "words.h"
 
 #define S(o, k) json_string_value(json_object_get((o), (k)))
@@ -132,6 +135,7 @@ static void s_page(console_req_t *r, unsigned status, const s_view_t *v)
             s_when(S(u, "created_at")), "last", s_when(S(u, "last_login_at")), "sessions",
             json_object_get(u, "sessions"), "roles", s_role_options(r, role), "locales",
             s_locale_options(r, loc), "self", strcmp(name, r->user.name) == 0);
+        json_object_set_new(row, "email", json_string(S(u, "email") ? S(u, "email") : ""));
         if (v->row_name && strcmp(v->row_name, name) == 0)
             json_object_set_new(row, "error", json_string(console_word(r, v->row_error)));
         json_array_append_new(rows, row);
@@ -275,10 +279,18 @@ static void s_action(console_req_t *r)
         console_page_error(r, 404);
         return;
     }
-    char role[16] = "", locale[40] = "";
+    char role[16] = "", locale[40] = "", email[300] = "";
     s_view_t v = {.row_name = name};
     int self = strcmp(name, r->user.name) == 0;
-    if (change && (!s_field(r, "role", role, sizeof role) || !s_role_ok(role)))
+    /* the account's own address (test sends), when the form has the field */
+    int has_email = change && console_form_get(r->body.data, r->body.len, "email", 0, email,
+                                               sizeof email) != 0;
+    char *em = email + strspn(email, " \t");
+    em[strcspn(em, " \t")] = '\0';
+    if (has_email && (strlen(email) >= sizeof email - 1 ||
+                      (*em && !mailbox_valid(em, strlen(em), 0))))
+        v.row_error = "users_email_bad";
+    else if (change && (!s_field(r, "role", role, sizeof role) || !s_role_ok(role)))
         v.row_error = "users_role_bad";
     else if (change && (!s_field(r, "locale", locale, sizeof locale) || !s_locale_ok(con, locale)))
         v.row_error = "users_locale_bad";
@@ -296,6 +308,8 @@ static void s_action(console_req_t *r)
     if (change) {
         rc = s_set(con->db, "UPDATE users SET role = ?2, locale = ?3 WHERE name = ?1", name, role,
                    locale);
+        if (rc == 1 && has_email && console_store_user_email(con->db, name, em))
+            rc = -1;
         snprintf(detail, sizeof detail, "%s %s", role, *locale ? locale : "-");
     } else if (enable) {
         rc = s_set(con->db, "UPDATE users SET disabled = 0, fail_count = 0, fail_since = 0"

@@ -240,6 +240,7 @@ static int s_set(cli_t *cli)
     json_object_del(c, "next_run");
     json_object_del(c, "last_run");
     json_object_del(c, "never_invites");
+    json_object_del(c, "answered");
     /* kind=...: the view's settings of the other kind go (what the
      * command line gives is then checked as it is) */
     static const char *const post_only[] = {"delay", "sample_rate", "products", "priority", NULL};

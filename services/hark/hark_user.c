@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hark.h"
+#include "mailbox.h"
 #include "proto.h"
 
 #define S_PASSWORD_MIN 10
@@ -113,7 +114,8 @@ static void s_print_link(const json_t *r)
 static int s_usage(void)
 {
     fprintf(stderr, "usage: hark user add NAME --role admin|support|marketer [--locale L]"
-                    " [--link]   (password on stdin, or a one-time link)\n"
+                    " [--email ADDR] [--link]   (password on stdin, or a one-time link)\n"
+                    "       hark user set NAME --email ADDR   (\"\" removes it)\n"
                     "       hark user list [--json]\n"
                     "       hark user disable NAME\n"
                     "       hark user reset NAME [--link]   (new password on stdin, or a"
@@ -140,7 +142,7 @@ int hark_user(cli_t *cli)
     int rc = 0;
     json_t *r = NULL;
     if (strcmp(sub, "add") == 0) {
-        const char *role = NULL, *locale = NULL;
+        const char *role = NULL, *locale = NULL, *email = NULL;
         int link = 0;
         for (int i = 2; i < cli->argc; i++) {
             const char *o = cli->argv[i], *v = i + 1 < cli->argc ? cli->argv[i + 1] : NULL;
@@ -148,6 +150,8 @@ int hark_user(cli_t *cli)
                 role = cli->argv[++i];
             else if (strcmp(o, "--locale") == 0 && v)
                 locale = cli->argv[++i];
+            else if (strcmp(o, "--email") == 0 && v)
+                email = cli->argv[++i];
             else if (strcmp(o, "--link") == 0)
                 link = 1;
             else
@@ -158,9 +162,15 @@ int hark_user(cli_t *cli)
             fprintf(stderr, "hark: user add: --role admin, support or marketer\n");
             return 2;
         }
+        if (email && !mailbox_valid(email, strlen(email), 0)) {
+            fprintf(stderr, "hark: user add: --email must be an address like name@example.com\n");
+            return 2;
+        }
         if (!link && (rc = s_hash(hash)) != 0)
             return rc;
         json_t *req = json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "by", by);
+        if (email)
+            json_object_set_new(req, "email", json_string(email));
         json_object_set_new(req, link ? "link" : "hash", link ? json_true() : json_string(hash));
         if (locale)
             json_object_set_new(req, "locale", json_string(locale));
@@ -170,6 +180,23 @@ int hark_user(cli_t *cli)
         if (r)
             printf("user %s added (%s)\n", name, role);
         s_print_link(r);
+    } else if (strcmp(sub, "set") == 0) {
+        if (cli->argc != 4 || strcmp(cli->argv[2], "--email") != 0)
+            return s_usage();
+        const char *email = cli->argv[3];
+        if (*email && !mailbox_valid(email, strlen(email), 0)) {
+            fprintf(stderr, "hark: user set: --email must be an address like name@example.com"
+                            " (or \"\" to remove it)\n");
+            return 2;
+        }
+        json_t *req = json_pack("{s:s,s:s,s:s}", "name", name, "email", email, "by", by);
+        r = hark_ask(cli, ep, CMD_CONSOLE_USER_SET, CMD_CONSOLE_USER_SET_OK, req, "hark-console",
+                     "user set", &rc);
+        json_decref(req);
+        if (r && *email)
+            printf("user %s: email %s\n", name, email);
+        else if (r)
+            printf("user %s: no email\n", name);
     } else if (strcmp(sub, "disable") == 0 || strcmp(sub, "reset") == 0) {
         int reset = sub[0] == 'r';
         int link = reset && cli->argc == 3 && strcmp(cli->argv[2], "--link") == 0;

@@ -111,6 +111,18 @@ static char *s_compose(mailer_pool_t *p, render_t *r, mailer_pool_job_t *j, size
         snprintf(j->diag, sizeof j->diag, "render: %s", err);
         return NULL;
     }
+    /* a test send from Hark Console says so first, in its own language
+     * (mail.requested: category test, vars.subject_prefix) */
+    const char *prefix = json_string_value(json_object_get(j->vars, "subject_prefix"));
+    if (j->category && strcmp(j->category, "test") == 0 && prefix && *prefix && out.subject) {
+        size_t n = strlen(prefix) + strlen(out.subject) + 2;
+        char *subject = malloc(n);
+        if (subject) {
+            snprintf(subject, n, "%s %s", prefix, out.subject);
+            free(out.subject);
+            out.subject = subject;
+        }
+    }
     mailer_compose_opts_t o = {
         .from_name = p->conf.from_name,
         .from_addr = p->conf.from,

@@ -19,7 +19,7 @@
  *           milestone/<kind>/<customer id>/<year>.
  * Serves:   [milestone] control: SERVICE_STATUS, MILESTONE_SETTINGS,
  *           MILESTONE_CUSTOMER, MILESTONE_CUSTOMERS (every customer, paged: the
- *           CSV export).
+ *           CSV export), MILESTONE_SCHEDULE (the next 7 days by zone).
  * Config:   [milestone] control db time default_timezone catch_up feb29
  *           coupon anniversary_from interval batch; [hark] token_key.
  *
@@ -76,6 +76,7 @@ static const service_command_t s_commands[] = {
     {CMD_MILESTONE_SETTINGS, CMD_MILESTONE_SETTINGS_OK, milestone_control_settings},
     {CMD_MILESTONE_CUSTOMER, CMD_MILESTONE_CUSTOMER_OK, milestone_control_customer},
     {CMD_MILESTONE_CUSTOMERS, CMD_MILESTONE_CUSTOMERS_OK, milestone_control_customers},
+    {CMD_MILESTONE_SCHEDULE, CMD_MILESTONE_SCHEDULE_OK, milestone_control_schedule},
     {NULL, NULL, NULL},
 };
 

@@ -148,6 +148,7 @@ milestone_slot_t *milestone_tick_slot(milestone_t *m, const char *tz, int64_t da
 
 /* Control commands (milestone_control.c), see service_command_fn */
 json_t *milestone_control_settings(service_t *svc, const json_t *req, service_err_t *err);
+json_t *milestone_control_schedule(service_t *svc, const json_t *req, service_err_t *err);
 json_t *milestone_control_customer(service_t *svc, const json_t *req, service_err_t *err);
 json_t *milestone_control_customers(service_t *svc, const json_t *req, service_err_t *err);
 /* milestone_control_status - decisions by status and the last tick */

@@ -220,4 +220,115 @@ json_t *milestone_control_customers(service_t *svc, const json_t *req, service_e
         json_object_set_new(r, "next", json_string(last));
     db_finish(st);
     return r;
+/* s_schedule_zone - the customers of one zone (tz; NULL none) whose
+ * milestone of year y is kept on the day: how many, and the first few
+ * names (or ids) appended to names */
+static long s_schedule_zone(sqlite3 *db, const milestone_settings_t *set, const int md[2], int y,
+                            const char *tz, json_t *names)
+{
+    /* the column names come from this fixed list, never from input */
+    const char *sql =
+        set->kind == MILESTONE_BIRTHDAY
+            ? "SELECT id, name, 0 FROM customers c WHERE b_md IN (?1, ?2) AND timezone IS ?5"
+              " AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.kind = ?3"
+              " AND s.customer_id = c.id AND s.year = ?4) ORDER BY id"
+        : set->from_signup
+            ? "SELECT id, name, s_year FROM customers c WHERE s_md IN (?1, ?2) AND timezone IS ?5"
+              " AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.kind = ?3"
+              " AND s.customer_id = c.id AND s.year = ?4) ORDER BY id"
+            : "SELECT id, name, p_year FROM customers c WHERE p_md IN (?1, ?2) AND timezone IS ?5"
+              " AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.kind = ?3"
+              " AND s.customer_id = c.id AND s.year = ?4) ORDER BY id";
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (!st)
+        return 0;
+    sqlite3_bind_int(st, 1, md[0]);
+    sqlite3_bind_int(st, 2, md[1]);
+    sqlite3_bind_text(st, 3, milestone_settings_kind_names[set->kind], -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, y);
+    if (tz)
+        sqlite3_bind_text(st, 5, tz, -1, SQLITE_TRANSIENT);
+    long n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (set->kind == MILESTONE_ANNIVERSARY && y - sqlite3_column_int(st, 2) < 1)
+            continue; /* whole years only */
+        if (json_array_size(names) < 5)
+            json_array_append_new(names, json_string(*s_col(st, 1) ? s_col(st, 1)
+                                                                   : s_col(st, 0)));
+        n++;
+    }
+    db_finish(st);
+    return n;
+}
+
+/* milestone_control_schedule - MILESTONE_SCHEDULE: the next 7 days, by
+ * kind, local send date and zone */
+json_t *milestone_control_schedule(service_t *svc, const json_t *req, service_err_t *err)
+{
+    (void)req;
+    (void)err;
+    milestone_t *m = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    int64_t now = clock_now_ms(), end = now + 7 * MILESTONE_DAY_MS;
+    json_t *list = json_array();
+    /* local send dates from yesterday (zones ahead of UTC) to 8 days on */
+    int64_t today = now / MILESTONE_DAY_MS;
+    for (int64_t day = today - 1; day <= today + 8; day++) {
+        for (int k = 0; k < MILESTONE_KINDS; k++) {
+            milestone_settings_t set;
+            if (milestone_store_settings(db, &m->mc, k, &set) || !set.enabled)
+                continue;
+            int y, mo, d, md[2];
+            clock_civil_from_days(day - set.offset_days, &y, &mo, &d);
+            if (milestone_date_match_md(y, mo, d, m->mc.mar1, md) < 2)
+                md[1] = md[0];
+            const char *col = k == MILESTONE_BIRTHDAY ? "b_md" : set.from_signup ? "s_md" : "p_md";
+            char sql[160];
+            snprintf(sql, sizeof sql, "SELECT DISTINCT timezone FROM customers WHERE %s IN (?1, ?2)"
+                                      " ORDER BY timezone", col);
+            sqlite3_stmt *st = db_prepare(db, sql);
+            if (!st)
+                continue;
+            sqlite3_bind_int(st, 1, md[0]);
+            sqlite3_bind_int(st, 2, md[1]);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *tz = (const char *)sqlite3_column_text(st, 0);
+                char zone[80];
+                snprintf(zone, sizeof zone, "%s", tz ? tz : "");
+                int64_t at = milestone_tick_slot(m, tz ? zone : NULL, day, set.minutes)->at;
+                if (at < now || at >= end)
+                    continue;
+                json_t *names = json_array();
+                long n = s_schedule_zone(db, &set, md, y, tz ? zone : NULL, names);
+                if (n == 0) {
+                    json_decref(names);
+                    continue;
+                }
+                int ly, lm, ld;
+                clock_civil_from_days(day, &ly, &lm, &ld);
+                char date[16], when[40];
+                snprintf(date, sizeof date, "%04d-%02d-%02d", ly, lm, ld);
+                json_array_append_new(
+                    list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "kind",
+                                    milestone_settings_kind_names[k], "date", date, "timezone",
+                                    tz ? zone : m->mc.default_tz, "send_at",
+                                    clock_format(at, when, sizeof when), "customers",
+                                    (json_int_t)n, "names", names));
+            }
+            db_finish(st);
+        }
+    }
+    /* in send order */
+    size_t n = json_array_size(list);
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            json_t *x = json_array_get(list, b - 1), *yv = json_array_get(list, b);
+            if (strcmp(json_string_value(json_object_get(x, "send_at")),
+                       json_string_value(json_object_get(yv, "send_at"))) <= 0)
+                break;
+            json_incref(x);
+            json_array_set(list, b - 1, yv);
+            json_array_set_new(list, b, x);
+        }
+    return json_pack("{s:o}", "schedule", list);
 }

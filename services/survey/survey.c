@@ -5,7 +5,8 @@
  *           with attributes and last purchase time, for segments),
  *           suppressions, invites (with their answers), runs (of
  *           relationship campaigns), purchases, customer_search (FTS5,
- *           survey_customers.c), stats (aggregates per UTC day,
+ *           survey_customers.c), campaign_history (each campaign.saved
+ *           applied), stats (aggregates per UTC day,
  *           campaign and locale), digests (weeks mailed), outbox (events on
  *           their way to the journal).
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
@@ -25,7 +26,9 @@
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
  *           SURVEY_INVITE, SURVEY_CAMPAIGNS, SURVEY_CUSTOMERS (finding a
  *           customer), SURVEY_CUSTOMER (all it holds of one;
- *           survey_customers.c).
+ *           survey_customers.c), a campaign's history (SURVEY_CAMPAIGNS
+ *           with history: the campaign.saved events applied),
+ *           SURVEY_SEGMENT (how many a segment selects now).
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url
  *           (else [console] public_url: the staff mails link Hark Console)
@@ -105,6 +108,7 @@ static const service_command_t s_commands[] = {
     {CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK, survey_control_campaigns},
     {CMD_SURVEY_CUSTOMERS, CMD_SURVEY_CUSTOMERS_OK, survey_control_customers},
     {CMD_SURVEY_CUSTOMER, CMD_SURVEY_CUSTOMER_OK, survey_control_customer},
+    {CMD_SURVEY_SEGMENT, CMD_SURVEY_SEGMENT_OK, survey_control_segment},
     {NULL, NULL, NULL},
 };
 

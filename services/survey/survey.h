@@ -86,9 +86,16 @@ int survey_campaign_sampled(const char *order_id, double rate);
  * any) holds the SKU of one of the purchase payload's items */
 int survey_campaign_matches(const json_t *products, const json_t *purchase);
 
-/* survey_campaign_list - the SURVEY_CAMPAIGNS_OK body (all, or id only);
- * caller decrefs; NULL on a database error */
-json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id);
+/* survey_campaign_list - the SURVEY_CAMPAIGNS_OK body (all, or id only,
+ * with its history when history is set); caller decrefs; NULL on a
+ * database error */
+json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id,
+                             int history);
+
+/* survey_campaign_history_add - keep one applied campaign.saved (its
+ * journal offset, time in ms); 0/-1 */
+int survey_campaign_history_add(sqlite3 *db, int64_t offset, int64_t at_ms,
+                                const json_t *payload);
 
 /* survey_campaign_get - the settings of campaign id ([survey]'s when there
  * is no such row); 0/-1 */
@@ -127,6 +134,12 @@ typedef struct {
  * time has come (each in its own transaction, with its invites); returns
  * the number of runs done, -1 on error */
 int survey_run_due(sqlite3 *db, const survey_env_t *env, int64_t now);
+
+/* survey_run_segment_count - how many customers a segment ({locales?,
+ * attributes?, purchased_within?}) would select if a run started now, as
+ * a run selects them (SURVEY_SEGMENT); 0, or -1 with a message in err */
+int survey_run_segment_count(sqlite3 *db, const survey_config_t *set, const json_t *segment,
+                             int64_t now, long *n, char *err, size_t len);
 
 /* survey_run_digest_due - when the digest moment (digest_day, digest_hour) of
  * this week has passed, less than a day ago, and its week was not mailed:
@@ -185,6 +198,7 @@ json_t *survey_control_report(service_t *svc, const json_t *req, service_err_t *
 json_t *survey_control_responses(service_t *svc, const json_t *req, service_err_t *err);
 json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *err);
 json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_t *err);
+json_t *survey_control_segment(service_t *svc, const json_t *req, service_err_t *err);
 /* survey_control_status - invite counts in SERVICE_STATUS */
 void survey_control_status(service_t *svc, json_t *body);
 

@@ -354,6 +354,8 @@ int survey_apply_campaign(service_t *svc, sqlite3 *db, const hark_event_t *ev, c
     if (rc > 0)
         log_error("event=campaign_not_applied offset=%lld error=\"%s\"", (long long)ev->offset,
                   err);
+    if (rc == 0)
+        rc = survey_campaign_history_add(db, ev->offset, consumer_event_ms(ev), ev->payload);
     return rc < 0 ? -1 : 0;
 }
 

@@ -144,8 +144,59 @@ static json_t *s_views(sqlite3 *db, const survey_config_t *set, const char *id)
     return list;
 }
 
+/* survey_campaign_history_add - see survey.h */
+int survey_campaign_history_add(sqlite3 *db, int64_t offset, int64_t at_ms,
+                                const json_t *payload)
+{
+    char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *id = json_string_value(json_object_get(payload, "id"));
+    const char *by = json_string_value(json_object_get(payload, "by"));
+    sqlite3_stmt *st = text && id ? db_prepare(db, "INSERT OR IGNORE INTO campaign_history(offset,"
+                                                   " campaign, at, by, settings)"
+                                                   " VALUES(?, ?, ?, ?, ?)")
+                                  : NULL;
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_int64(st, 1, offset);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, at_ms);
+        sqlite3_bind_text(st, 4, by ? by : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+    }
+    free(text);
+    return rc;
+}
+
+/* s_history - campaign id's saved versions, newest first (100 at most) */
+static json_t *s_history(sqlite3 *db, const char *id)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT offset, at, by, settings FROM campaign_history"
+                                      " WHERE campaign = ? ORDER BY offset DESC LIMIT 100");
+    json_t *list = json_array();
+    if (!st)
+        return list;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char at[40];
+        json_t *settings = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+        if (!json_is_object(settings)) {
+            json_decref(settings);
+            continue;
+        }
+        json_array_append_new(
+            list, json_pack("{s:I,s:s,s:s,s:o}", "offset", sqlite3_column_int64(st, 0), "at",
+                            clock_format(sqlite3_column_int64(st, 1), at, sizeof at), "by",
+                            (const char *)sqlite3_column_text(st, 2), "settings", settings));
+    }
+    db_finish(st);
+    return list;
+}
+
 /* survey_campaign_list - SURVEY_CAMPAIGNS_OK */
-json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id)
+json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char *id,
+                             int history)
 {
     json_t *list = s_views(db, set, id);
     if (!list)
@@ -174,6 +225,17 @@ json_t *survey_campaign_list(sqlite3 *db, const survey_config_t *set, const char
             db_finish(c);
         }
         json_object_set_new(v, "counts", counts);
+        sqlite3_stmt *a = db_prepare(db, "SELECT count(*) FROM invites WHERE campaign = ?"
+                                         " AND score IS NOT NULL");
+        if (a) {
+            sqlite3_bind_text(a, 1, json_string_value(json_object_get(v, "id")), -1,
+                              SQLITE_TRANSIENT);
+            if (sqlite3_step(a) == SQLITE_ROW)
+                json_object_set_new(v, "answered", json_integer(sqlite3_column_int64(a, 0)));
+            db_finish(a);
+        }
+        if (id && history)
+            json_object_set_new(v, "history", s_history(db, id));
         if (s_runs_view(db, v))
             break;
     }

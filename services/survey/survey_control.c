@@ -63,8 +63,23 @@ json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_
 {
     survey_t *s = service_state(svc);
     json_t *body = survey_campaign_list(service_db(svc), &s->set,
-                                         json_string_value(json_object_get(req, "id")));
+                                         json_string_value(json_object_get(req, "id")),
+                                         json_is_true(json_object_get(req, "history")));
     return body ? body : service_fail(err, "internal", "the campaigns could not be read");
+}
+
+/* survey_control_segment - SURVEY_SEGMENT {segment}: how many a run now
+ * would select (Hark Console's preview) */
+json_t *survey_control_segment(service_t *svc, const json_t *req, service_err_t *err)
+{
+    survey_t *s = service_state(svc);
+    long n = 0;
+    if (survey_run_segment_count(service_db(svc), &s->set, json_object_get(req, "segment"),
+                                 clock_now_ms(), &n, err->text, sizeof err->text)) {
+        err->code = "invalid_request";
+        return NULL;
+    }
+    return json_pack("{s:I}", "customers", (json_int_t)n);
 }
 
 /* survey_control_report - SURVEY_REPORT: the NPS report (survey_report.c) */

@@ -221,6 +221,32 @@ static int s_segment(sqlite3 *db, const survey_env_t *env, const campaign_t *c,
     return rc;
 }
 
+/* survey_run_segment_count - see survey.h: the run's own first pass */
+int survey_run_segment_count(sqlite3 *db, const survey_config_t *set, const json_t *segment,
+                             int64_t now, long *n, char *err, size_t len)
+{
+    campaign_t c;
+    memset(&c, 0, sizeof c);
+    c.purchased_within = -1;
+    const char *within = json_string_value(json_object_get(segment, "purchased_within"));
+    long long pw = 0;
+    if (within && config_parse_duration(within, &pw)) {
+        snprintf(err, len, "segment.purchased_within is not a duration");
+        return -1;
+    }
+    if (within)
+        c.purchased_within = pw;
+    c.segment = (json_t *)segment;
+    survey_env_t env = {.set = set};
+    s_counts_t k = {0, 0, 0, 0};
+    if (s_segment(db, &env, &c, 0, now, now, 0, 0, &k)) {
+        snprintf(err, len, "the customers could not be read");
+        return -1;
+    }
+    *n = k.selected;
+    return 0;
+}
+
 /* s_run - campaign c's due run, if it still is (read again in the
  * transaction); 1 done, 0 nothing due, -1 error (rolled back) */
 static int s_run(sqlite3 *db, const survey_env_t *env, const campaign_t *c, int64_t now)

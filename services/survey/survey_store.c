@@ -94,6 +94,12 @@ const char *const survey_store_migrations[] = {
     "INSERT INTO customer_search_todo SELECT rowid FROM customers;",
     /* an invite of a customer who was erased: its link answers 410 */
     "ALTER TABLE invites ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;",
+    /* each campaign.saved applied, as the journal had it: who changed a
+     * campaign when and to what (SURVEY_CAMPAIGNS history); the offset
+     * makes a replay write each one once */
+    "CREATE TABLE campaign_history(offset INTEGER PRIMARY KEY, campaign TEXT NOT NULL,"
+    "  at INTEGER NOT NULL, by TEXT NOT NULL, settings TEXT NOT NULL);"
+    "CREATE INDEX campaign_history_id ON campaign_history(campaign, offset);",
     NULL,
 };
 
