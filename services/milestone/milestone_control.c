@@ -220,6 +220,8 @@ json_t *milestone_control_customers(service_t *svc, const json_t *req, service_e
         json_object_set_new(r, "next", json_string(last));
     db_finish(st);
     return r;
+}
+
 /* s_schedule_zone - the customers of one zone (tz; NULL none) whose
  * milestone of year y is kept on the day: how many, and the first few
  * names (or ids) appended to names */
