@@ -119,7 +119,7 @@ static int s_usage(FILE *f)
           "         [--batch N]                   rows from CSV, journaled once each\n"
           "  export customers|answers [--output FILE]   CSV (answers: [--campaign C]\n"
           "                                       [--from D] [--to D])\n"
-          "  customer erase ID                    forget a customer: keys destroyed, every\n"
+          "  customers erase ID                   forget a customer: keys destroyed, every\n"
           "                                       copy blanked (journaled)\n"
           "  backup DIR                           every SQLite file, online, and a manifest\n"
           "  backup --verify DIR                  every file against the manifest's SHA-256\n"
