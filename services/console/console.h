@@ -43,6 +43,8 @@ typedef struct {
     int intake_timeout_ms, journal_timeout_ms;
     const char *loop_control; /* [loop] control: LOOP_PREVIEW, LOOP_REPORT */
     int loop_timeout_ms;      /* [gateway] loop_timeout */
+    const char *survey_control; /* [survey] control: SURVEY_DASHBOARD */
+    int survey_timeout_ms;      /* [gateway] survey_timeout */
 } console_conf_t;
 
 typedef struct console {
@@ -312,5 +314,11 @@ void console_templates_list(console_req_t *r);
 void console_templates_show(console_req_t *r);
 void console_templates_post(console_req_t *r);
 void console_templates_js(console_req_t *r);
+
+/* --- console_dashboard.c: the marketers' dashboard ------------------- */
+int console_dashboard_init(console_t *con);
+void console_dashboard_fini(console_t *con);
+void console_dashboard(console_req_t *r);
+void console_dashboard_csv(console_req_t *r);
 
 #endif

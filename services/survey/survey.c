@@ -6,7 +6,8 @@
  *           suppressions, invites (with their answers), runs (of
  *           relationship campaigns), stats (aggregates per UTC day,
  *           campaign and locale), digests (weeks mailed), outbox (events on
- *           their way to the journal).
+ *           their way to the journal), score_stats (answers per UTC day,
+ *           campaign, locale and score).
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
  *           mail.bounced (suppress: never even ask), mail.delivered (counts
  *           our invites delivered, matched on request_key),
@@ -17,7 +18,8 @@
  *           nps_digest),
  *           feedback.given (an answer's comment, from the page or by mail).
  * Serves:   [survey] control: SERVICE_STATUS, SURVEY_REPORT, SURVEY_RESPONSES,
- *           SURVEY_INVITE, SURVEY_CAMPAIGNS.
+ *           SURVEY_INVITE, SURVEY_CAMPAIGNS, SURVEY_DASHBOARD (Hark Console's
+ *           dashboard, from stats, score_stats and the comments' index).
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url
  *           (else [console] public_url: the staff mails link Hark Console)
@@ -93,6 +95,7 @@ static const service_command_t s_commands[] = {
     {CMD_SURVEY_RESPONSES, CMD_SURVEY_RESPONSES_OK, survey_control_responses},
     {CMD_SURVEY_INVITE, CMD_SURVEY_INVITE_OK, survey_control_invite},
     {CMD_SURVEY_CAMPAIGNS, CMD_SURVEY_CAMPAIGNS_OK, survey_control_campaigns},
+    {CMD_SURVEY_DASHBOARD, CMD_SURVEY_DASHBOARD_OK, survey_control_dashboard},
     {NULL, NULL, NULL},
 };
 
@@ -159,7 +162,8 @@ static int s_init(service_t *svc)
     s->env.sync_arg = svc;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
-    if (s_campaign_row(service_db(svc), &s->set))
+    if (s_campaign_row(service_db(svc), &s->set) ||
+        survey_store_scores_fix(service_db(svc), s->set.default_locale))
         return -1;
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, survey_send_due, svc);
     if (s->due_timer < 0)
