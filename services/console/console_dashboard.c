@@ -461,7 +461,7 @@ static void s_columns(s_chart_t *c, const char *const *labels, size_t n, const d
 static void s_lines(s_chart_t *c, const char *const *labels, size_t n, const double *v, int k,
                     const char *const *series, const char *unit)
 {
-    int top = k > 1 ? 34 : 14, ph = 200, h = top + ph + 40;
+    int top = k > 1 ? 40 : 24, ph = 200, h = top + ph + 40;
     s_svg_open(c, h);
     if (k > 1)
         s_legend(c, series, k, 1);
@@ -537,7 +537,7 @@ static void s_lines(s_chart_t *c, const char *const *labels, size_t n, const dou
             }
             lx = px, ly = py, lastv = x;
         }
-        if (lx >= 0) {
+        if (lx >= 0 && !(k == 1 && n <= 16)) { /* (else every point says its value) */
             snprintf(t, sizeof t, "%s %.1f%s", k > 1 ? series[j] : "", lastv, unit);
             s_text(c, lx + 10, ly + 4 + (k > 1 ? (j - k / 2.0) * 3 : 0), "start",
                    t + (k > 1 ? 0 : 1));
