@@ -277,6 +277,25 @@ static int s_cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* s_week_flush - a week's counts (wn cases, wc[i] of known reason i) into
+ * its trend object w (added to what it has), the counts then zeroed */
+static void s_week_flush(const reasons_t *r, json_t *w, long long wn, long long *wc, size_t nr)
+{
+    if (!w)
+        return;
+    json_object_set_new(w, "count", json_integer(json_integer_value(json_object_get(w, "count")) +
+                                                 wn));
+    json_t *wr = json_object_get(w, "reasons");
+    for (size_t i = 0; i < nr; i++) {
+        if (!wc[i])
+            continue;
+        const char *code = reasons_get(r, i)->code;
+        json_object_set_new(wr, code,
+                            json_integer(json_integer_value(json_object_get(wr, code)) + wc[i]));
+        wc[i] = 0;
+    }
+}
+
 typedef struct {
     long long cases, replied, within;
     long long *times; /* business ms to the first reply */
@@ -313,9 +332,17 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
                                                     " WHERE opened_at >= ?1 AND opened_at < ?2"
                                                     " AND (?3 IS NULL OR kind = ?3)"
                                                     " AND (?4 IS NULL OR team = ?4)"
-                                                    " AND (?5 IS NULL OR locale = ?5)")
+                                                    " AND (?5 IS NULL OR locale = ?5)"
+                                                    " ORDER BY opened_at")
                                    : NULL;
-    if (!st) {
+    /* the week's counts per known reason: the rows come in time order, so
+     * a week is counted in this array and written out once it ends */
+    long long *wc = calloc(nr + 1, sizeof *wc), wn = 0;
+    int64_t cur = INT64_MIN;
+    json_t *w = NULL;
+    if (!st || !wc) {
+        db_finish(st);
+        free(wc);
         free(count);
         free(ts);
         json_decref(trend);
@@ -336,16 +363,20 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
         /* the week (named by its Monday, UTC) */
         int64_t day = opened / 86400000LL;
         int64_t monday = day - ((day + 3) % 7); /* 1970-01-01 was a Thursday */
-        char period[40];
-        clock_format(monday * 86400000LL, period, sizeof period);
-        period[10] = '\0';
-        json_t *w = json_object_get(trend, period);
-        if (!w) {
-            w = json_pack("{s:s,s:i,s:{}}", "period", period, "count", 0, "reasons");
-            json_object_set_new(trend, period, w);
+        if (monday != cur) {
+            s_week_flush(r, w, wn, wc, nr);
+            char period[40];
+            clock_format(monday * 86400000LL, period, sizeof period);
+            period[10] = '\0';
+            w = json_object_get(trend, period);
+            if (!w) {
+                w = json_pack("{s:s,s:i,s:{}}", "period", period, "count", 0, "reasons");
+                json_object_set_new(trend, period, w);
+            }
+            cur = monday;
+            wn = 0;
         }
-        json_object_set_new(w, "count",
-                            json_integer(json_integer_value(json_object_get(w, "count")) + 1));
+        wn++;
         json_t *wr = json_object_get(w, "reasons");
         char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
         snprintf(codes, sizeof codes, "%s", s_col(st, 0));
@@ -353,8 +384,11 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
              t = strtok_r(NULL, " ", &save)) {
             int i = reasons_find(r, t);
             count[i < 0 ? nr : (size_t)i]++;
-            json_object_set_new(wr, t,
-                                json_integer(json_integer_value(json_object_get(wr, t)) + 1));
+            if (i >= 0)
+                wc[i]++;
+            else /* a code the taxonomy no longer has */
+                json_object_set_new(wr, t,
+                                    json_integer(json_integer_value(json_object_get(wr, t)) + 1));
         }
         int pi = reasons_find(r, s_col(st, 1));
         if (pi >= 0 && reasons_get(r, (size_t)pi)->voluntary)
@@ -386,6 +420,8 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
         }
     }
     db_finish(st);
+    s_week_flush(r, w, wn, wc, nr);
+    free(wc);
     /* reasons, most frequent first, with the cumulative share (Pareto) */
     json_t *reasons = json_array();
     long long tagged = 0;

@@ -7,8 +7,9 @@
  * per UTC day, campaign and locale), the score distribution from
  * score_stats (the same, per score), so a million answers cost what a
  * thousand do.  Only the newest comments read invites, through the partial
- * index invites_comments (answered_at, comments only), newest first: a
- * page of them costs one index walk from the end of the range.
+ * indexes invites_comments (answered_at first) and invites_comments_score
+ * (score first), comments only, holding the columns the filters read:
+ * newest first, a page costs one index walk from the end of the range.
  *
  * Shares and rates are percentages with one decimal, null when there is
  * nothing to divide by; the response rate is the answers over the invites
@@ -152,13 +153,21 @@ static int64_t s_day_ms(const char *date, int days)
 /* s_comments - the newest comments in the range, of a score or any */
 static json_t *s_comments(sqlite3 *db, const s_filter_t *f)
 {
+    /* of one score: from that score's newest; else from the newest of all */
     sqlite3_stmt *st = db_prepare(
-        db, "SELECT id, campaign, coalesce(locale, ?5), score, comment, answered_at"
-            " FROM invites INDEXED BY invites_comments"
-            " WHERE score IS NOT NULL AND comment IS NOT NULL"
-            " AND answered_at >= ?2 AND answered_at < ?3 AND (?1 IS NULL OR campaign = ?1)"
-            " AND (?4 IS NULL OR coalesce(locale, ?5) = ?4) AND (?6 < 0 OR score = ?6)"
-            " ORDER BY answered_at DESC LIMIT ?7");
+        db, f->score >= 0
+                ? "SELECT id, campaign, coalesce(locale, ?5), score, comment, answered_at"
+                  " FROM invites INDEXED BY invites_comments_score"
+                  " WHERE score IS NOT NULL AND comment IS NOT NULL AND score = ?6"
+                  " AND answered_at >= ?2 AND answered_at < ?3 AND (?1 IS NULL OR campaign = ?1)"
+                  " AND (?4 IS NULL OR coalesce(locale, ?5) = ?4)"
+                  " ORDER BY answered_at DESC LIMIT ?7"
+                : "SELECT id, campaign, coalesce(locale, ?5), score, comment, answered_at"
+                  " FROM invites INDEXED BY invites_comments"
+                  " WHERE score IS NOT NULL AND comment IS NOT NULL"
+                  " AND answered_at >= ?2 AND answered_at < ?3 AND (?1 IS NULL OR campaign = ?1)"
+                  " AND (?4 IS NULL OR coalesce(locale, ?5) = ?4) AND ?6 < 0"
+                  " ORDER BY answered_at DESC LIMIT ?7");
     if (!st)
         return NULL;
     if (f->campaign)

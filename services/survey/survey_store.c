@@ -74,7 +74,9 @@ const char *const survey_store_migrations[] = {
      * invites; the comments newest first from an index of their own.
      * Existing answers are counted here; an invite without a locale is
      * counted under '' and moved to [mailer] default_locale at start
-     * (survey_store_scores_fix), as stats counts it there */
+     * (survey_store_scores_fix), as stats counts it there.  The comments'
+     * indexes hold what their filters read, so a filter that matches few
+     * walks index entries, not invites; one of a score starts at it */
     "CREATE TABLE score_stats(day TEXT NOT NULL, campaign TEXT NOT NULL,"
     "  locale TEXT NOT NULL, score INTEGER NOT NULL, n INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(day, campaign, locale, score)) WITHOUT ROWID;"
@@ -82,7 +84,9 @@ const char *const survey_store_migrations[] = {
     "  SELECT strftime('%Y-%m-%d', answered_at / 1000, 'unixepoch'), campaign,"
     "   coalesce(locale, ''), score, count(*) FROM invites"
     "  WHERE score IS NOT NULL AND answered_at IS NOT NULL GROUP BY 1, 2, 3, 4;"
-    "CREATE INDEX invites_comments ON invites(answered_at)"
+    "CREATE INDEX invites_comments ON invites(answered_at, score, campaign, locale)"
+    "  WHERE score IS NOT NULL AND comment IS NOT NULL;"
+    "CREATE INDEX invites_comments_score ON invites(score, answered_at, campaign, locale)"
     "  WHERE score IS NOT NULL AND comment IS NOT NULL;",
     NULL,
 };

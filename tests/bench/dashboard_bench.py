@@ -13,7 +13,7 @@ measures that path):
 
   survey.db  --answers invites, sent and delivered, answered over the last
              365 days in 3 campaigns and 5 locales (about 55 % promoters,
-             25 % passives, 20 % detractors, every 20th with a comment), and
+             25 % passives, 20 % detractors, every 17th with a comment), and
              stats, their daily aggregates.  survey.db is put back at schema
              version 2, without score_stats, so the next start runs
              migration 3 over every answer: its time is measured.
@@ -95,10 +95,10 @@ def seed_survey(path, n, now_ms):
     for i in range(n):
         camp = CAMPAIGNS[(i // 7) % 3]
         loc = LOCALES[i % 5]
-        at = start + (i * 365 * DAY_MS) // n + (i % 86_400) * 1000
+        at = start + (i * 364 * DAY_MS) // n + (i % 86_400) * 1000  # before now
         sc = score_for(i)
         comment = ("Bench comment %d: delivery was %s." % (i, "fine" if sc > 6 else "late")
-                   if i % 20 == 0 else None)
+                   if i % 17 == 0 else None)
         rows.append(("b%07d" % i, camp, "o%07d" % i, "c%07d" % (i % 400_000),
                      "c%07d@example.com" % (i % 400_000), loc, i + 1, at - DAY_MS, at - DAY_MS,
                      at + 365 * DAY_MS, sc, comment, at))

@@ -192,7 +192,9 @@ def test_dashboard__survey_dashboard_sums_aggregates_with_filters(dash):
     assert t["nps"] == 25.0 and t["response_rate"] == 80.0
     assert d["scores"] == [0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1]
     assert {x["locale"]: x["nps"] for x in d["locales"]} == {"en": 0.0, "pl": 0.0, "ru": 100.0}
-    assert [c["comment"] for c in d["comments"]] == ["Отлично", SCRIPT, FORMULA]
+    assert sorted(c["comment"] for c in d["comments"]) == sorted(["Отлично", SCRIPT, FORMULA])
+    at = [c["answered_at"] for c in d["comments"]]
+    assert at == sorted(at, reverse=True)  # the newest first
     assert [c["score"] for c in dashboard(dash, score=3)["comments"]] == [3]
     assert dashboard(dash, locale="en")["scores"] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0]
     assert dashboard(dash, campaign="no-such")["totals"]["responses"] == 0
@@ -300,3 +302,35 @@ def test_dashboard__speaks_the_readers_language(dash):
     html, p = page(b)
     assert 'lang="ru"' in html and "Распределение оценок" in p.sections["scores"]["title"]
     assert "Ответы" in p.sections["scores"]["head"]
+
+
+@pytest.fixture(scope="module")
+def drv():
+    from chromium import chromium
+    d = chromium()
+    yield d
+    d.quit()
+
+
+@pytest.mark.parametrize("locale,scheme", (("en", "light"), ("ru", "dark")))
+def test_dashboard__chromium_shows_the_charts_and_tables_and_axe_finds_nothing(
+        dash, drv, locale, scheme):
+    from selenium.webdriver.common.by import By
+
+    from chromium import assert_accessible, screenshot
+    from test_console_browser import look, sign_in
+    look(drv, locale, scheme)
+    sign_in(drv, "http://127.0.0.1:%d" % dash.console_port, "mia", "/dashboard?by=day")
+    assert "/dashboard" in drv.current_url
+    assert drv.find_element(By.TAG_NAME, "html").get_attribute("lang") == locale
+    svg = drv.find_element(By.CSS_SELECTOR, "#nps svg.chart")
+    assert svg.is_displayed() and svg.size["width"] > 300 and svg.size["height"] > 100
+    assert drv.find_element(By.CSS_SELECTOR, "#scores table").is_displayed()
+    assert [c.text for c in drv.find_elements(By.CSS_SELECTOR, "#scores tbody th")] == \
+        [str(s) for s in range(11)]
+    dark = drv.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert (dark == "rgb(17, 17, 17)") == (scheme == "dark"), dark
+    assert_accessible(drv, "dashboard in %s (%s)" % (locale, scheme))
+    if locale == "en":
+        screenshot(drv, "dashboard")
+    look(drv, "en", "light")
