@@ -76,6 +76,7 @@ def seed_survey(path, n, now_ms):
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("DROP INDEX IF EXISTS invites_comments")
+    db.execute("DROP INDEX IF EXISTS invites_comments_score")
     db.execute("DROP TABLE IF EXISTS score_stats")
     settings = db.execute("SELECT settings FROM campaigns WHERE id = 'post-purchase'").fetchone()[0]
     for c in CAMPAIGNS[1:]:  # disabled: they only name answers here
