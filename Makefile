@@ -102,7 +102,7 @@ FUZZ_SECONDS ?= 60
 
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
-.PHONY: golden fuzz fuzz-build deps-fuzz deps-node bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox bench-customers bench-import bench-backup bench-privacy all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
+.PHONY: golden fuzz fuzz-build deps-fuzz deps-node bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox bench-customers bench-import bench-backup bench-privacy bench-dashboard all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
         check-config check-walls san man
 .DEFAULT_GOAL := all
 
@@ -329,10 +329,11 @@ test-e2e:
 # customers, intake's cases tagged per second, the time hark-loop takes to
 # request 100,000 loop emails, Hark Console's inbox and case page over
 # 100,000 cases, the mail hark-inbox reads a minute, the tagger's texts a
-# second, `hark backup` and `hark rebuild all` of 1,000,000 events; see
-# tests/bench/README.md
+# second, `hark backup` and `hark rebuild all` of 1,000,000 events, the
+# dashboard over 1,000,000 answers and 100,000 cases; see tests/bench/README.md
 bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger \
-       bench-loop bench-console bench-inbox bench-customers bench-import bench-backup
+       bench-loop bench-console bench-inbox bench-customers bench-import bench-backup \
+       bench-dashboard
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
@@ -346,7 +347,8 @@ bench-privacy: deps-bench
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/privacy_bench.py
 
 # bench-mail needs what deps-bench adds (smtp-sink, Postfix, Node.js)
-BENCH_PY := mail survey milestone intake tagger loop console inbox customers import backup
+BENCH_PY := mail survey milestone intake tagger loop console inbox customers import backup \
+            dashboard
 $(BENCH_PY:%=bench-%): bench-%: deps-test
 	$(MAKE) MODE=release build
 	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$*_bench.py

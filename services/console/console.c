@@ -41,6 +41,11 @@
  *                                            console_users.c)
  *             GET, POST /welcome/TOKEN       a one-time link's page: choose
  *                                            a password (console_welcome.c)
+ *             GET  /dashboard[?from=&to=&campaign=&locale=&by=&score=]
+ *                  GET /dashboard.csv?chart=NAME&...  the marketers'
+ *                  dashboard and each chart's numbers as CSV (admin,
+ *                  marketer; console_dashboard.c, with hark-survey,
+ *                  hark-intake and hark-loop)
  *             GET  /templates  GET, POST /templates/LOCALE/NAME  GET
  *                  /templates.js  the email templates: list, editor with
  *                  live preview, save, restore (admin, marketer;
@@ -65,7 +70,8 @@
  *           CONSOLE_USER_SET (`hark user`, console_control.c).
  * Reads:    the mail templates (the reply's preview renders as hark-mailer
  *           does, common/render.c); hark-intake's cases ([intake] control, its cases command);
- *           hark-loop's preview and report ([loop] control); whether mail
+ *           hark-loop's preview and report ([loop] control); hark-survey's
+ *           dashboard ([survey] control, SURVEY_DASHBOARD); whether mail
  *           to a case's customer is suppressed ([mailer] control,
  *           MAILER_CONTACT); a customer, from each owner ([survey]
  *           [milestone] [intake] [loop] [mailer] control: the *_CUSTOMER
@@ -86,10 +92,10 @@
  * Roles: admin and support read and act on cases and close loops; a
  * marketer reads them (the inbox, a case and the loop report, without the
  * forms: what customers say is what marketing needs to hear) and is refused
- * every change with a 403.  The
- * marketers' own pages (reports) come in a later version; until then there
- * is no /dashboard at all (404) rather than a page that pretends.  Only an
- * admin administers accounts (/users, as `hark user` does).
+ * every change with a 403.  The marketers' own page is the dashboard
+ * (admin and marketer): NPS, scores, comments, reasons,
+ * first responses and loop outcomes.  Only an admin administers accounts
+ * (/users, as `hark user` does).
  *
  * Every answer is no-store, framed by nobody (frame-ancestors 'none',
  * X-Frame-Options DENY) and under a CSP that allows only the console's own
@@ -176,6 +182,8 @@ static const struct {
     {"POST", "/campaigns/", S_ADMIN | S_MARKETER, console_campaigns_post},
     {"GET", "/milestones", S_ADMIN | S_MARKETER, console_milestones_show},
     {"POST", "/milestones/", S_ADMIN | S_MARKETER, console_milestones_post},
+    {"GET", "/dashboard", S_ADMIN | S_MARKETER, console_dashboard},
+    {"GET", "/dashboard.csv", S_ADMIN | S_MARKETER, console_dashboard_csv},
 };
 
 int main(int argc, char **argv)
@@ -200,8 +208,8 @@ static int s_role_bit(const char *role)
                                            : 0;
 }
 
-/* s_home - GET /: each role's home.  Every role starts at the inbox for
- * now (see the top of this file). */
+/* s_home - GET /: each role's home.  Every role starts at the inbox (the
+ * dashboard is one link away in the navigation). */
 static void s_home(console_req_t *r)
 {
     console_redirect(r, "/cases");
@@ -331,7 +339,7 @@ static int s_init(service_t *svc)
     if (s_conf(con) || console_page_init(con) || console_auth_init(con) ||
         console_cases_init(con) || console_loops_init(con) || console_preview_init(con) ||
         console_customers_init(con) || console_import_init(con, service_evloop(svc)) ||
-        console_campaigns_init(con))
+        console_campaigns_init(con) || console_dashboard_init(con))
         return -1;
     if (evloop_add_timer(service_evloop(svc), 60000, s_sweep, svc) < 0)
         return -1;
@@ -362,6 +370,7 @@ static void s_fini(service_t *svc)
     console_customers_fini(con);
     console_preview_fini(con);
     console_campaigns_fini(con);
+    console_dashboard_fini(con);
     console_auth_fini(con);
     console_page_fini(con);
     pthread_mutex_destroy(&con->db_lock);

@@ -373,5 +373,10 @@ json_t *console_test_locales(console_req_t *r);
 /* --- console_milestones.c: birthdays and anniversaries, with hark-milestone */
 void console_milestones_show(console_req_t *r);
 void console_milestones_post(console_req_t *r);
+/* --- console_dashboard.c: the marketers' dashboard ------------------- */
+int console_dashboard_init(console_t *con);
+void console_dashboard_fini(console_t *con);
+void console_dashboard(console_req_t *r);
+void console_dashboard_csv(console_req_t *r);
 
 #endif

@@ -286,9 +286,30 @@ static int s_init(service_t *svc)
     /* the text search, a batch at a time (intake_list.c) */
     if (evloop_add_timer(service_evloop(svc), 250, intake_list_index_timer, svc) < 0)
         return -1;
+    /* the first responses of cases replied to before schema version 8 */
+    if (evloop_add_timer(service_evloop(svc), 250, intake_response_timer, svc) < 0)
+        return -1;
     log_info("event=intake_ready reasons=%zu teams=%zu keywords=%zu",
              reasons_count(s->reasons), reasons_team_count(s->reasons),
              intake_match_keywords(s->match));
+    return 0;
+}
+
+int intake_response_timer(evloop_t *loop, void *arg)
+{
+    (void)loop;
+    service_t *svc = arg;
+    intake_t *s = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    if (db_begin(db))
+        return 0;
+    int n = intake_store_response_fill(db, s->reasons, NULL, 2000);
+    if (n < 0 || db_commit(db)) {
+        db_rollback(db);
+        return 0;
+    }
+    if (n > 0)
+        log_info("event=first_responses_filled cases=%d", n);
     return 0;
 }
 

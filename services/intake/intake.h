@@ -107,6 +107,13 @@ extern const char *const intake_store_migrations[];
 /* intake_store_privacy - what customer.erased and privacy.retention blank */
 extern const struct privacy_sql intake_store_privacy;
 
+/* intake_store_response_fill - work out first_response_ms (the business
+ * time of the case's team to its first reply) of case id, or of up to
+ * limit cases replied to without it (id NULL); how many, or -1 */
+int intake_store_response_fill(sqlite3 *db, const reasons_t *r, const char *id, int limit);
+/* intake_response_timer - the cases replied to before schema version 8,
+ * filled a batch at a time (arg: the service) */
+int intake_response_timer(evloop_t *loop, void *arg);
 /* intake_store_report - the reasons report (INTAKE_REPORT) from intake.db;
  * NULL with err on a bad request */
 json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, char *err,

@@ -620,7 +620,8 @@ static int s_staff(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t 
         int rc = s_case_at(db, "UPDATE cases SET first_reply_at = coalesce(first_reply_at, ?2),"
                                " status = CASE status WHEN 'resolved' THEN status"
                                " ELSE 'waiting' END WHERE id = ?1", id, at);
-        if (rc || s_note(db, id, at, by, "reply", message))
+        if (rc || intake_store_response_fill(db, s->reasons, id, 1) < 0 ||
+            s_note(db, id, at, by, "reply", message))
             return -1;
         log_info("event=case_replied case=%s by=%s", log_value(id), log_value(by));
         json_t *vars = json_pack("{s:s,s:s}", "case_number", id, "reply", message);

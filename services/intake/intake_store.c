@@ -94,6 +94,17 @@ const char *const intake_store_migrations[] = {
     "CREATE INDEX cases_review ON cases(needs_review) WHERE needs_review = 1;"
     "CREATE TABLE examples(case_id TEXT PRIMARY KEY, locale TEXT, code TEXT NOT NULL,"
     "  text TEXT NOT NULL, at INTEGER NOT NULL);",
+    /* 8: the reasons report (and Hark Console's dashboard, which draws it):
+     * the business time to the first reply, worked out once when the reply
+     * is applied (intake_store_response_fill) instead of at every report,
+     * where it walked each case's days in its team's zone; and an index
+     * holding every column the report reads, in its order.  The cases
+     * replied to before this are filled in batches after start. */
+    "ALTER TABLE cases ADD COLUMN first_response_ms INTEGER;"
+    "CREATE INDEX cases_report ON cases(opened_at, kind, team, locale, codes, reason, due_at,"
+    "  first_reply_at, first_response_ms);"
+    "CREATE INDEX cases_response_todo ON cases(first_reply_at)"
+    "  WHERE first_reply_at IS NOT NULL AND first_response_ms IS NULL;",
     NULL,
 };
 
@@ -300,6 +311,25 @@ static int s_cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* s_week_flush - a week's counts (wn cases, wc[i] of known reason i) into
+ * its trend object w (added to what it has), the counts then zeroed */
+static void s_week_flush(const reasons_t *r, json_t *w, long long wn, long long *wc, size_t nr)
+{
+    if (!w)
+        return;
+    json_object_set_new(w, "count", json_integer(json_integer_value(json_object_get(w, "count")) +
+                                                 wn));
+    json_t *wr = json_object_get(w, "reasons");
+    for (size_t i = 0; i < nr; i++) {
+        if (!wc[i])
+            continue;
+        const char *code = reasons_get(r, i)->code;
+        json_object_set_new(wr, code,
+                            json_integer(json_integer_value(json_object_get(wr, code)) + wc[i]));
+        wc[i] = 0;
+    }
+}
+
 typedef struct {
     long long cases, replied, within;
     long long *times; /* business ms to the first reply */
@@ -313,6 +343,7 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
     const char *to = json_string_value(json_object_get(req, "to"));
     const char *kind = json_string_value(json_object_get(req, "kind"));
     const char *team_f = json_string_value(json_object_get(req, "team"));
+    const char *locale = json_string_value(json_object_get(req, "locale"));
     int64_t a = from ? s_day_ms(from) : 0, b = to ? s_day_ms(to) : 0;
     if (a < 0 || b < 0) {
         snprintf(err, errlen, "%s: a date YYYY-MM-DD", a < 0 ? "from" : "to");
@@ -330,12 +361,22 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
     json_t *trend = json_object(); /* week -> {count, reasons{}} */
     long long total = 0, vol = 0, invol = 0;
     sqlite3_stmt *st = count && ts ? db_prepare(db, "SELECT codes, reason, team, opened_at,"
-                                                    " due_at, first_reply_at FROM cases"
+                                                    " due_at, first_reply_at, first_response_ms"
+                                                    " FROM cases INDEXED BY cases_report"
                                                     " WHERE opened_at >= ?1 AND opened_at < ?2"
                                                     " AND (?3 IS NULL OR kind = ?3)"
-                                                    " AND (?4 IS NULL OR team = ?4)")
+                                                    " AND (?4 IS NULL OR team = ?4)"
+                                                    " AND (?5 IS NULL OR locale = ?5)"
+                                                    " ORDER BY opened_at")
                                    : NULL;
-    if (!st) {
+    /* the week's counts per known reason: the rows come in time order, so
+     * a week is counted in this array and written out once it ends */
+    long long *wc = calloc(nr + 1, sizeof *wc), wn = 0;
+    int64_t cur = INT64_MIN;
+    json_t *w = NULL;
+    if (!st || !wc) {
+        db_finish(st);
+        free(wc);
         free(count);
         free(ts);
         json_decref(trend);
@@ -348,22 +389,28 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
         sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
     if (team_f)
         sqlite3_bind_text(st, 4, team_f, -1, SQLITE_TRANSIENT);
+    if (locale)
+        sqlite3_bind_text(st, 5, locale, -1, SQLITE_TRANSIENT);
     while (sqlite3_step(st) == SQLITE_ROW) {
         total++;
         int64_t opened = sqlite3_column_int64(st, 3);
         /* the week (named by its Monday, UTC) */
         int64_t day = opened / 86400000LL;
         int64_t monday = day - ((day + 3) % 7); /* 1970-01-01 was a Thursday */
-        char period[40];
-        clock_format(monday * 86400000LL, period, sizeof period);
-        period[10] = '\0';
-        json_t *w = json_object_get(trend, period);
-        if (!w) {
-            w = json_pack("{s:s,s:i,s:{}}", "period", period, "count", 0, "reasons");
-            json_object_set_new(trend, period, w);
+        if (monday != cur) {
+            s_week_flush(r, w, wn, wc, nr);
+            char period[40];
+            clock_format(monday * 86400000LL, period, sizeof period);
+            period[10] = '\0';
+            w = json_object_get(trend, period);
+            if (!w) {
+                w = json_pack("{s:s,s:i,s:{}}", "period", period, "count", 0, "reasons");
+                json_object_set_new(trend, period, w);
+            }
+            cur = monday;
+            wn = 0;
         }
-        json_object_set_new(w, "count",
-                            json_integer(json_integer_value(json_object_get(w, "count")) + 1));
+        wn++;
         json_t *wr = json_object_get(w, "reasons");
         char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
         snprintf(codes, sizeof codes, "%s", s_col(st, 0));
@@ -371,8 +418,11 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
              t = strtok_r(NULL, " ", &save)) {
             int i = reasons_find(r, t);
             count[i < 0 ? nr : (size_t)i]++;
-            json_object_set_new(wr, t,
-                                json_integer(json_integer_value(json_object_get(wr, t)) + 1));
+            if (i >= 0)
+                wc[i]++;
+            else /* a code the taxonomy no longer has */
+                json_object_set_new(wr, t,
+                                    json_integer(json_integer_value(json_object_get(wr, t)) + 1));
         }
         int pi = reasons_find(r, s_col(st, 1));
         if (pi >= 0 && reasons_get(r, (size_t)pi)->voluntary)
@@ -397,10 +447,15 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
                 t->capt = nc;
             }
             const reasons_team_t *team = reasons_team(r, ti);
-            t->times[t->nt++] = team ? intake_hours_between(team, opened, first) : first - opened;
+            t->times[t->nt++] = sqlite3_column_type(st, 6) != SQLITE_NULL
+                                    ? sqlite3_column_int64(st, 6)
+                                : team ? intake_hours_between(team, opened, first)
+                                       : first - opened;
         }
     }
     db_finish(st);
+    s_week_flush(r, w, wn, wc, nr);
+    free(wc);
     /* reasons, most frequent first, with the cumulative share (Pareto) */
     json_t *reasons = json_array();
     long long tagged = 0;
@@ -436,12 +491,15 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
         s_team_stat_t *t = &ts[k];
         if (team_f && strcmp(reasons_team(r, (int)k)->name, team_f) != 0)
             continue;
-        json_t *median = json_null();
+        json_t *median = json_null(), *p90 = json_null();
         if (t->nt) {
             qsort(t->times, t->nt, sizeof *t->times, s_cmp_ll);
             long long m = t->nt % 2 ? t->times[t->nt / 2]
                                     : (t->times[t->nt / 2 - 1] + t->times[t->nt / 2]) / 2;
             median = json_real((double)(long long)((double)m / 360000.0 + 0.5) / 10.0);
+            /* the 90th percentile by nearest rank: 9 in 10 replied within it */
+            long long q = t->times[(t->nt * 9 + 9) / 10 - 1];
+            p90 = json_real((double)(long long)((double)q / 360000.0 + 0.5) / 10.0);
         }
         json_array_append_new(teams,
                               json_pack("{s:s,s:I,s:I,s:o,s:I,s:o}", "team",
@@ -450,6 +508,8 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
                                         "median_first_response_hours", median, "within_target",
                                         (json_int_t)t->within, "within_target_share",
                                         s_pct(t->within, t->replied)));
+        json_object_set_new(json_array_get(teams, json_array_size(teams) - 1),
+                            "p90_first_response_hours", p90);
     }
     for (size_t k = 0; k <= ntm; k++)
         free(ts[k].times);
@@ -486,5 +546,35 @@ json_t *intake_store_report(sqlite3 *db, const reasons_t *r, const json_t *req, 
         json_object_set_new(out, "kind", json_string(kind));
     if (team_f)
         json_object_set_new(out, "team", json_string(team_f));
+    if (locale)
+        json_object_set_new(out, "locale", json_string(locale));
     return out;
+}
+
+int intake_store_response_fill(sqlite3 *db, const reasons_t *r, const char *id, int limit)
+{
+    sqlite3_stmt *st = db_prepare(
+        db, id ? "SELECT id, team, opened_at, first_reply_at FROM cases WHERE id = ?1"
+                 " AND first_reply_at IS NOT NULL AND first_response_ms IS NULL"
+               : "SELECT id, team, opened_at, first_reply_at FROM cases"
+                 " INDEXED BY cases_response_todo WHERE first_reply_at IS NOT NULL"
+                 " AND first_response_ms IS NULL LIMIT ?2");
+    sqlite3_stmt *up = db_prepare(db, "UPDATE cases SET first_response_ms = ?2 WHERE id = ?1");
+    int n = 0, rc = st && up ? 0 : -1;
+    if (st && id)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (st)
+        sqlite3_bind_int(st, 2, limit);
+    while (rc == 0 && st && sqlite3_step(st) == SQLITE_ROW) {
+        const reasons_team_t *team = reasons_team(r, reasons_team_find(r, s_col(st, 1)));
+        int64_t a = sqlite3_column_int64(st, 2), b = sqlite3_column_int64(st, 3);
+        sqlite3_bind_text(up, 1, s_col(st, 0), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(up, 2, team ? intake_hours_between(team, a, b) : b > a ? b - a : 0);
+        rc = sqlite3_step(up) == SQLITE_DONE ? 0 : -1;
+        sqlite3_reset(up);
+        n++;
+    }
+    db_finish(st);
+    db_finish(up);
+    return rc ? -1 : n;
 }

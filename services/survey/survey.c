@@ -8,7 +8,8 @@
  *           survey_customers.c), campaign_history (each campaign.saved
  *           applied), stats (aggregates per UTC day,
  *           campaign and locale), digests (weeks mailed), outbox (events on
- *           their way to the journal).
+ *           their way to the journal), score_stats (answers per UTC day,
+ *           campaign, locale and score).
  * Consumes: customer, purchase (schedules an invite), mail.unsubscribed and
  *           mail.bounced (suppress: never even ask), mail.delivered (counts
  *           our invites delivered, matched on request_key),
@@ -28,7 +29,9 @@
  *           customer), SURVEY_CUSTOMER (all it holds of one;
  *           survey_customers.c), a campaign's history (SURVEY_CAMPAIGNS
  *           with history: the campaign.saved events applied),
- *           SURVEY_SEGMENT (how many a segment selects now).
+ *           SURVEY_SEGMENT (how many a segment selects now), SURVEY_DASHBOARD
+ *           (Hark Console's dashboard, from stats, score_stats and the
+ *           comments' index).
  * Config:   [survey] control db delay window_hours window_days
  *           default_timezone throttle expiry reminder alert_to staff_url
  *           (else [console] public_url: the staff mails link Hark Console)
@@ -109,6 +112,7 @@ static const service_command_t s_commands[] = {
     {CMD_SURVEY_CUSTOMERS, CMD_SURVEY_CUSTOMERS_OK, survey_control_customers},
     {CMD_SURVEY_CUSTOMER, CMD_SURVEY_CUSTOMER_OK, survey_control_customer},
     {CMD_SURVEY_SEGMENT, CMD_SURVEY_SEGMENT_OK, survey_control_segment},
+    {CMD_SURVEY_DASHBOARD, CMD_SURVEY_DASHBOARD_OK, survey_control_dashboard},
     {NULL, NULL, NULL},
 };
 
@@ -176,7 +180,8 @@ static int s_init(service_t *svc)
     s->env.sync_arg = svc;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
-    if (s_campaign_row(service_db(svc), &s->set))
+    if (s_campaign_row(service_db(svc), &s->set) ||
+        survey_store_scores_fix(service_db(svc), s->set.default_locale))
         return -1;
     s->due_timer = evloop_add_timer(service_evloop(svc), 1000, survey_send_due, svc);
     if (s->due_timer < 0)

@@ -40,6 +40,19 @@ int survey_store_stat_add(sqlite3 *db, int64_t at_ms, const char *campaign, cons
                     const char *column, int delta);
 
 
+/* survey_store_score_add - add delta to the answers of score on at_ms's UTC
+ * day, campaign and locale (score_stats: the dashboard's distribution) */
+int survey_store_score_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
+                           int score, int delta);
+/* survey_store_scores_fix - move the answers migration 3 counted without a
+ * locale to default_locale, where stats counts them; 0/-1 */
+int survey_store_scores_fix(sqlite3 *db, const char *default_locale);
+
+/* survey_dashboard - the SURVEY_DASHBOARD_OK body (survey_dashboard.c), or
+ * NULL with err set; an invite without a locale is default_locale's */
+json_t *survey_dashboard(sqlite3 *db, const json_t *req, const char *default_locale, char *err,
+                         size_t errlen);
+
 /* survey_report_nps - NPS (-100..100, one decimal) of the counts; 0 when n is 0 */
 double survey_report_nps(long long promoters, long long detractors, long long responses);
 
@@ -199,6 +212,7 @@ json_t *survey_control_responses(service_t *svc, const json_t *req, service_err_
 json_t *survey_control_invite(service_t *svc, const json_t *req, service_err_t *err);
 json_t *survey_control_campaigns(service_t *svc, const json_t *req, service_err_t *err);
 json_t *survey_control_segment(service_t *svc, const json_t *req, service_err_t *err);
+json_t *survey_control_dashboard(service_t *svc, const json_t *req, service_err_t *err);
 /* survey_control_status - invite counts in SERVICE_STATUS */
 void survey_control_status(service_t *svc, json_t *body);
 

@@ -244,6 +244,9 @@ static int s_answer(survey_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t
     }
     if (survey_store_stat_add(db, answered_at, campaign, locale, s_category(score), 1))
         return -1;
+    if ((had_score && survey_store_score_add(db, answered_at, campaign, locale, old, -1)) ||
+        survey_store_score_add(db, answered_at, campaign, locale, score, 1))
+        return -1;
     if (comment && !had_comment &&
         survey_store_stat_add(db, answered_at, campaign, locale, "comments", 1))
         return -1;

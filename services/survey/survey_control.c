@@ -91,6 +91,18 @@ json_t *survey_control_report(service_t *svc, const json_t *req, service_err_t *
     return body;
 }
 
+/* survey_control_dashboard - SURVEY_DASHBOARD: Hark Console's dashboard
+ * (survey_dashboard.c) */
+json_t *survey_control_dashboard(service_t *svc, const json_t *req, service_err_t *err)
+{
+    survey_t *s = service_state(svc);
+    json_t *body = survey_dashboard(service_db(svc), req, s->set.default_locale, err->text,
+                                    sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    return body;
+}
+
 /* survey_control_responses - SURVEY_RESPONSES: the answers, newest first */
 json_t *survey_control_responses(service_t *svc, const json_t *req, service_err_t *err)
 {

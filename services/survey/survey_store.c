@@ -100,6 +100,26 @@ const char *const survey_store_migrations[] = {
     "CREATE TABLE campaign_history(offset INTEGER PRIMARY KEY, campaign TEXT NOT NULL,"
     "  at INTEGER NOT NULL, by TEXT NOT NULL, settings TEXT NOT NULL);"
     "CREATE INDEX campaign_history_id ON campaign_history(campaign, offset);",
+    /* 3: the dashboard (survey_dashboard.c): the answers per UTC day,
+     * campaign, locale and score, kept like stats (on the day of an
+     * invite's first answer), so the score distribution never reads
+     * invites; the comments newest first from an index of their own.
+     * Existing answers are counted here; an invite without a locale is
+     * counted under '' and moved to [mailer] default_locale at start
+     * (survey_store_scores_fix), as stats counts it there.  The comments'
+     * indexes hold what their filters read, so a filter that matches few
+     * walks index entries, not invites; one of a score starts at it */
+    "CREATE TABLE score_stats(day TEXT NOT NULL, campaign TEXT NOT NULL,"
+    "  locale TEXT NOT NULL, score INTEGER NOT NULL, n INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(day, campaign, locale, score)) WITHOUT ROWID;"
+    "INSERT INTO score_stats(day, campaign, locale, score, n)"
+    "  SELECT strftime('%Y-%m-%d', answered_at / 1000, 'unixepoch'), campaign,"
+    "   coalesce(locale, ''), score, count(*) FROM invites"
+    "  WHERE score IS NOT NULL AND answered_at IS NOT NULL GROUP BY 1, 2, 3, 4;"
+    "CREATE INDEX invites_comments ON invites(answered_at, score, campaign, locale)"
+    "  WHERE score IS NOT NULL AND comment IS NOT NULL;"
+    "CREATE INDEX invites_comments_score ON invites(score, answered_at, campaign, locale)"
+    "  WHERE score IS NOT NULL AND comment IS NOT NULL;",
     NULL,
 };
 
@@ -205,4 +225,49 @@ int survey_store_throttled(sqlite3 *db, const char *email, int64_t due, int64_t 
     int r = sqlite3_step(st) == SQLITE_ROW;
     db_finish(st);
     return r;
+}
+
+int survey_store_score_add(sqlite3 *db, int64_t at_ms, const char *campaign, const char *locale,
+                           int score, int delta)
+{
+    char day[32];
+    clock_format(at_ms, day, sizeof day);
+    day[10] = '\0';
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT INTO score_stats(day, campaign, locale, score, n) VALUES(?, ?, ?, ?, ?)"
+            " ON CONFLICT(day, campaign, locale, score) DO UPDATE SET n = n + excluded.n");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, campaign, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, locale ? locale : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, score);
+    sqlite3_bind_int(st, 5, delta);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
+
+int survey_store_scores_fix(sqlite3 *db, const char *default_locale)
+{
+    if (db_int(db, "SELECT count(*) FROM score_stats WHERE locale = ''", 0) == 0)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = db_begin(db);
+    if (rc == 0)
+        st = db_prepare(db, "INSERT INTO score_stats(day, campaign, locale, score, n)"
+                            " SELECT day, campaign, ?1, score, n FROM score_stats"
+                            " WHERE locale = '' AND 1"
+                            " ON CONFLICT(day, campaign, locale, score)"
+                            " DO UPDATE SET n = n + excluded.n");
+    if (st) {
+        sqlite3_bind_text(st, 1, default_locale ? default_locale : "", -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        db_finish(st);
+    } else {
+        rc = -1;
+    }
+    if (rc == 0 && default_locale && *default_locale)
+        rc = db_exec(db, "DELETE FROM score_stats WHERE locale = ''");
+    return rc == 0 ? db_commit(db) : (db_rollback(db), -1);
 }

@@ -423,7 +423,7 @@ ROUTES = [  # method, path, then what each of: nobody, admin, support, marketer 
     ("GET", "/templates/en/test", ("/login?next=%2Ftemplates%2Fen%2Ftest", 200, 403, 200)),
     ("GET", "/templates/en/nosuch", ("/login?next=%2Ftemplates%2Fen%2Fnosuch", 404, 403, 404)),
     ("POST", "/templates/en/test", ("/login", 400, 403, 400)),  # (no do: 400)
-    ("GET", "/dashboard", (404, 404, 404, 404)),
+    ("GET", "/dashboard", ("/login?next=%2Fdashboard", 503, 403, 503)),  # no hark-survey here
     ("GET", "/login", (200, "/", "/", "/")),
     ("GET", "/console.css", (200, 200, 200, 200)),
     ("DELETE", "/cases", (405, 405, 405, 405)),
