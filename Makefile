@@ -25,7 +25,7 @@ DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl \
              libsodium-dev libgmime-3.0-dev liblinear-dev
-DEB_TEST  := python3 python3-pytest python3-zmq python3-jsonschema \
+DEB_TEST  := python3 python3-pytest python3-pytest-xdist python3-zmq python3-jsonschema \
              chromium chromium-driver python3-selenium \
              python3-aiosmtpd postfix curl valgrind \
              man-db groff-base
@@ -320,8 +320,13 @@ fuzz: deps-fuzz
 golden: $(OUT)/tests/test_render
 	$(PYTHON) tests/unit/golden.py $(OUT)/tests/test_render --update
 
+# two test files at a time (each file in order, on one worker: a file's tests
+# may build on each other): the tests wait on processes, mail and browsers
+# far more than they compute, and one at a time took 13 of make test's 15
+# minutes on the 2-core machine
 test-e2e:
-	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	HARK_BIN=$(CURDIR)/$(BINDIR) HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    -n 2 --dist loadfile tests/e2e
 
 # bench: the journal/gateway/SQLite figures, then the mailer's against
 # smtp-sink and a private Postfix, then the survey's scheduling rate and NPS
