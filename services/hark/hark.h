@@ -73,6 +73,12 @@ int hark_mail(cli_t *cli);
 
 /* hark_report - `hark report nps` */
 int hark_report(cli_t *cli);
+/* hark_report_csv - every response (SURVEY_RESPONSES, a page at a time) as
+ * CSV into f (csv.h, as the gateway's /v1/reports/nps.csv writes it): `hark
+ * report nps --csv` and `hark export answers`.  filters: SURVEY_RESPONSES'
+ * (by is dropped; after is set page by page).  0, 1 the survey service did
+ * not answer (hark_report.c) */
+int hark_report_csv(cli_t *cli, json_t *filters, FILE *f);
 
 /* hark_campaign - `hark campaign list|show|set` */
 int hark_campaign(cli_t *cli);

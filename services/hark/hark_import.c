@@ -313,35 +313,6 @@ static int s_export_customers(cli_t *cli, FILE *out)
     return rc;
 }
 
-/* s_export_answers - every survey answer, as `hark report nps --csv` */
-static int s_export_answers(cli_t *cli, FILE *out, json_t *filters)
-{
-    const char *ep = config_get(cli->cfg, "survey", "control");
-    buf_t b = BUF_INIT;
-    csv_header(&b);
-    json_int_t after = 0;
-    for (;;) {
-        fwrite(b.data, 1, b.len, out);
-        buf_reset(&b);
-        json_object_set_new(filters, "after", json_integer(after));
-        char cmd[48] = "";
-        json_t *r = hark_call(cli, ep, CMD_SURVEY_RESPONSES, filters, cmd);
-        if (!r || strcmp(cmd, CMD_SURVEY_RESPONSES_OK) != 0) {
-            fprintf(stderr, "hark: export: the survey service does not answer on %s\n", ep);
-            json_decref(r);
-            buf_free(&b);
-            return 1;
-        }
-        size_t n = csv_responses(&b, r);
-        after = json_integer_value(json_object_get(r, "next"));
-        json_decref(r);
-        if (n == 0) {
-            buf_free(&b);
-            return 0;
-        }
-    }
-}
-
 /* hark_import - `hark import ...` */
 int hark_import(cli_t *cli)
 {
@@ -381,7 +352,7 @@ int hark_export(cli_t *cli)
         return 2;
     }
     int rc = strcmp(what, "customers") == 0 ? s_export_customers(cli, out)
-                                            : s_export_answers(cli, out, filters);
+                                            : hark_report_csv(cli, filters, out);
     json_decref(filters);
     if (out != stdout && fclose(out) != 0) {
         fprintf(stderr, "hark: export: cannot write %s\n", path);

@@ -39,9 +39,8 @@ static void s_bar(const json_t *nps, char *out, size_t len)
     snprintf(out, len, "%*s%s|%s", (int)(20 - used), "", left, right);
 }
 
-/* s_csv - every response (SURVEY_RESPONSES, a page at a time) as CSV
- * (csv.h, as the gateway's /v1/reports/nps.csv writes it) */
-static int s_csv(cli_t *cli, json_t *filters)
+/* hark_report_csv - see hark.h */
+int hark_report_csv(cli_t *cli, json_t *filters, FILE *f)
 {
     const char *ep = config_get(cli->cfg, "survey", "control");
     json_object_del(filters, "by");
@@ -49,7 +48,7 @@ static int s_csv(cli_t *cli, json_t *filters)
     csv_header(&out);
     json_int_t after = 0;
     for (;;) {
-        fwrite(out.data, 1, out.len, stdout);
+        fwrite(out.data, 1, out.len, f);
         buf_reset(&out);
         json_object_set_new(filters, "after", json_integer(after));
         char cmd[48] = "";
@@ -120,7 +119,7 @@ static int s_nps(cli_t *cli)
         }
     }
     if (as_csv) {
-        int rc = s_csv(cli, body);
+        int rc = hark_report_csv(cli, body, stdout);
         json_decref(body);
         return rc;
     }
