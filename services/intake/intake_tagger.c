@@ -30,6 +30,14 @@
  *  - for Chinese, which has no spaces, character 1-2-grams of each run of
  *    ideographs (one character is often a word: 贵 expensive, 碎 broken;
  *    3-grams too were 1 point worse in cross-validation).
+ * No stemmer: a suffix-stripping stem (one list of Russian and Belarusian
+ * endings, one of Polish and English; Snowball has neither Belarusian
+ * nor Polish) as a further feature, alone and in stem pairs, left 5-fold
+ * cross-validation of 5,558 examples at 83.1% and the tuning set at 95.0%:
+ * the n-grams and prefixes already carry the inflection.  Nor did word
+ * features counted twice (83.1%, 82.9% three times) or a keyword boost of
+ * 1.5 or 3 (83.0%): what moved the tagger was examples of the paraphrase
+ * it missed.
  * Apostrophes inside words are dropped ("сям'я", "don't").  The features
  * are binary and the vector is scaled to unit length, so a long text does
  * not shout.  The keywords (intake_match.c) are no feature: as one (value
@@ -136,7 +144,7 @@
                                  had price at 19% */
 #define LR_C 100.0            /* inverse regularization: 5-fold cross-validation of 4,011
                                  examples gave 75.5% at 8, 78.0% at 30, 78.9% at 100, 78.4% at
-                                 300 */
+                                 300; of 5,904, 82.4% at 30, 82.7% at 50, 82.6% at 100 */
 #define NGRAM_MIN 3           /* character n-grams of words: 3..5 (with 2-grams too,
                                  cross-validation was 0.7 point worse) */
 #define NGRAM_MAX 5
