@@ -955,11 +955,12 @@ def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, t
 # The tagger's accuracy on the held-out sets (tests/heldout/README.md): texts
 # in en ru pl zh be, written by people who never saw the examples or the
 # keywords.  Never train or tune on them (hark-intake(8), TAGGING).  Measured
-# once each at the end of the last tuning (tuned on dev.tsv alone):
-# complaints.tsv (695 texts, first writer) 91.1%; complaints2.tsv (660 texts,
-# a second writer, never evaluated before that tuning) 86.2%.  The floors sit
-# a little below, so a regression fails and noise does not.
-HELDOUT_MIN = {"complaints.tsv": 89, "complaints2.tsv": 84}
+# by the lead after the fourth and fifth writers' examples (tuned on dev.tsv
+# alone): complaints.tsv (695 texts, first writer) 92.2%; complaints2.tsv (660
+# texts, second writer) 88.3%; complaints3.tsv (720 texts, a third writer,
+# evaluated for the first time then) 84.3%.  The floors sit a little below, so
+# a regression fails and noise does not.
+HELDOUT_MIN = {"complaints.tsv": 90, "complaints2.tsv": 86, "complaints3.tsv": 82}
 
 
 @pytest.mark.parametrize("heldout", sorted(HELDOUT_MIN))
