@@ -227,6 +227,13 @@ static int64_t s_day_ms(const char *date)
     return clock_parse(ts, &ms) == 0 ? ms : -1;
 }
 
+/* the feedback (case_reasons cr) of reason ?1 given in the range; a loop
+ * (l) closed in it */
+#define S_GIVEN                                                                               \
+    " JOIN cases c ON c.id = cr.case_id WHERE cr.reason = ?1"                                 \
+    " AND c.given_at >= ?2 AND c.given_at < ?3"
+#define S_CLOSED " AND l.closed_at >= ?2 AND l.closed_at < ?3"
+
 json_t *loop_report_build(sqlite3 *db, const json_t *req, char *err, size_t errlen)
 {
     const char *only = json_string_value(json_object_get(req, "reason"));
@@ -267,9 +274,6 @@ json_t *loop_report_build(sqlite3 *db, const json_t *req, char *err, size_t errl
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
         const char *r = reasons[i];
-#define S_GIVEN " JOIN cases c ON c.id = cr.case_id WHERE cr.reason = ?1" \
-                " AND c.given_at >= ?2 AND c.given_at < ?3"
-#define S_CLOSED " AND l.closed_at >= ?2 AND l.closed_at < ?3"
         json_t *o = json_pack(
             "{s:s,s:I,s:I,s:I,s:I,s:I}", "reason", r, "feedback",
             (json_int_t)s_count(db, "SELECT count(*) FROM case_reasons cr" S_GIVEN, r, &rg),
