@@ -562,20 +562,43 @@ static void s_page(console_req_t *r, unsigned status, const char *id, json_t *ty
         ctx = json_object();
     int rel = strcmp(S(typed, "kind") ? S(typed, "kind") : "post_purchase", "relationship") == 0;
     json_t *groups[3] = {json_array(), json_array(), json_array()};
+    /* each field at fault says what is wrong with it, beside it (the
+     * input's aria-describedby names its hint and its error) and in the
+     * list under the form's alert, in the page's order, each a link to
+     * its field */
+    json_t *list = json_array();
+    if (json_is_true(json_object_get(errors, "id")))
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s}", "name", "id", "label", console_word(r, "camp_f_id"),
+                            "error",
+                            console_word(r, json_is_true(json_object_get(ctx, "id_taken"))
+                                                ? "camp_id_taken"
+                                                : "camp_e_id")));
+    if (json_is_true(json_object_get(errors, "kind")))
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", "kind", "label",
+                                              console_word(r, "camp_f_kind"), "error",
+                                              console_word(r, "camp_e_kind")));
     for (int i = 0; s_fields[i].name; i++) {
         const s_field_t *f = &s_fields[i];
-        char lk[48], hk[48];
+        char lk[48], hk[48], ek[48];
         snprintf(lk, sizeof lk, "camp_f_%s", f->name);
         snprintf(hk, sizeof hk, "camp_h_%s", f->name);
+        snprintf(ek, sizeof ek, "camp_e_%s", f->name);
         int bad = json_is_true(json_object_get(errors, f->name));
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "name", f->name, "label",
                               console_word(r, lk), "hint", console_word(r, hk), "value",
                               S(typed, f->name) ? S(typed, f->name) : "", "textarea",
                               f->type == 'a', "bad", bad);
-        if (bad)
-            json_object_set_new(o, "error", json_string(console_word(r, "camp_invalid")));
+        if (bad) {
+            json_object_set_new(o, "error", json_string(console_word(r, ek)));
+            json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", f->name, "label",
+                                                  console_word(r, lk), "error",
+                                                  console_word(r, ek)));
+        }
         json_array_append_new(groups[f->kind], o);
     }
+    json_object_set_new(ctx, "has_error_list", json_boolean(json_array_size(list) > 0));
+    json_object_set_new(ctx, "error_list", list);
     json_object_set_new(ctx, "common_fields", groups[0]);
     json_object_set_new(ctx, "post_fields", groups[1]);
     json_object_set_new(ctx, "rel_fields", groups[2]);

@@ -911,7 +911,7 @@ static int s_build(console_req_t *r, const s_filter_t *f, s_dash_t *d)
     d->intake = s_ask(r, con->intake_key, con->conf.intake_control, con->conf.intake_timeout_ms,
                       CMD_INTAKE_REPORT, CMD_INTAKE_REPORT_OK, req);
     json_decref(req);
-    req = json_object();
+    req = json_pack("{s:s,s:s}", "from", f->from, "to", f->to);
     d->loop = s_ask(r, s_loop_key, con->conf.loop_control, con->conf.loop_timeout_ms,
                     CMD_LOOP_REPORT, CMD_LOOP_REPORT_OK, req);
     json_decref(req);

@@ -259,6 +259,8 @@ static int s_init(service_t *svc)
         return -1;
     service_set_state(svc, s);
     staff_link_base(cfg, "intake", s->staff_url, sizeof s->staff_url);
+    if (!(s->report = reply_memo_new(16)))
+        return -1;
     int errors = 0;
     s->reasons = reasons_load(config_get(cfg, "intake", "reasons"), s_config_error, NULL,
                               &errors);
@@ -324,6 +326,7 @@ static void s_fini(service_t *svc)
     reasons_destroy(&s->reasons);
     words_destroy(&s->words);
     intake_list_memo_destroy(&s->inbox);
+    reply_memo_destroy(&s->report);
     free(s);
     service_set_state(svc, NULL);
 }

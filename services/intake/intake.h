@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "reasons.h"
+#include "reply_memo.h"
 #include "service.h"
 #include "words.h"
 
@@ -174,6 +175,7 @@ typedef struct {
     int due_timer;
     long long opened;
     intake_list_memo_t *inbox; /* the inbox's counts (intake_list.c) */
+    reply_memo_t *report;      /* INTAKE_REPORT's replies while intake.db is unchanged */
 } intake_t;
 
 /* Event handlers (intake_case.c), see service_event_fn */

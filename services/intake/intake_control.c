@@ -52,14 +52,20 @@ json_t *intake_control_cases(service_t *svc, const json_t *req, service_err_t *e
     return body;
 }
 
-/* intake_control_report - INTAKE_REPORT: cases by reason, team and day */
+/* intake_control_report - INTAKE_REPORT: cases by reason, team and day; a
+ * report asked again while intake.db is unchanged is the reply kept for it
+ * (reply_memo.h): the dashboard asks it at every view, and a year of cases
+ * is a walk through each */
 json_t *intake_control_report(service_t *svc, const json_t *req, service_err_t *err)
 {
     intake_t *s = service_state(svc);
-    json_t *body =
-        intake_store_report(service_db(svc), s->reasons, req, err->text, sizeof err->text);
+    json_t *body = reply_memo_get(s->report, service_db(svc), req);
+    if (body)
+        return body;
+    body = intake_store_report(service_db(svc), s->reasons, req, err->text, sizeof err->text);
     if (!body)
         err->code = "invalid_request";
+    reply_memo_put(s->report, service_db(svc), req, body);
     return body;
 }
 

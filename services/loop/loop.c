@@ -110,6 +110,8 @@ static int s_init(service_t *svc)
     if (!h)
         return -1;
     service_set_state(svc, h);
+    if (!(h->report = reply_memo_new(16)))
+        return -1;
     h->send.batch = (int)config_int(cfg, "loop", "batch");
     h->send.quotes = (int)config_int(cfg, "loop", "quotes");
     h->send.excerpt = (size_t)config_int(cfg, "loop", "excerpt");
@@ -150,6 +152,7 @@ static void s_fini(service_t *svc)
     render_destroy(&h->send.render);
     words_destroy(&h->words);
     reasons_destroy(&h->reasons);
+    reply_memo_destroy(&h->report);
     free(h);
     service_set_state(svc, NULL);
 }

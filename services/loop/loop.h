@@ -15,6 +15,7 @@
 
 #include "loop_check.h"
 #include "render.h"
+#include "reply_memo.h"
 #include "service.h"
 #include "words.h"
 
@@ -114,9 +115,10 @@ json_t *loop_send_preview(sqlite3 *db, loop_send_conf_t *conf, const json_t *req
 
 /* --- loop_report.c ------------------------------------------------------- */
 
-/* loop_report_build - the LOOP_REPORT_OK body (every reason, or req's reason);
- * caller decrefs; NULL on a database error */
-json_t *loop_report_build(sqlite3 *db, const json_t *req);
+/* loop_report_build - the LOOP_REPORT_OK body (every reason, or req's reason;
+ * all time, or req's from/to); caller decrefs; NULL with err on a bad range
+ * or a database error */
+json_t *loop_report_build(sqlite3 *db, const json_t *req, char *err, size_t errlen);
 
 /* loop_report_median - the median of n sorted values (0 when n is 0) */
 double loop_report_median(const double *v, size_t n);
@@ -137,6 +139,7 @@ typedef struct {
     struct reasons *reasons; /* [intake] reasons, or NULL; send.reasons points to it */
     words_t *words;     /* the dates' words; send.words points to it */
     int send_timer;
+    reply_memo_t *report; /* LOOP_REPORT's replies while loop.db is unchanged */
 } loop_t;
 
 /* --- the events it consumes (loop_apply.c) -------------------------------- */

@@ -16,11 +16,20 @@ json_t *loop_control_preview(service_t *svc, const json_t *req, service_err_t *e
     return body;
 }
 
-/* loop_control_report - LOOP_REPORT: loops and their effect */
+/* loop_control_report - LOOP_REPORT: loops and their effect; a report
+ * asked again while loop.db is unchanged is the reply kept for it
+ * (reply_memo.h): the dashboard asks it at every view */
 json_t *loop_control_report(service_t *svc, const json_t *req, service_err_t *err)
 {
-    json_t *body = loop_report_build(service_db(svc), req);
-    return body ? body : service_fail(err, "invalid_request", "the report failed");
+    loop_t *h = service_state(svc);
+    json_t *body = reply_memo_get(h->report, service_db(svc), req);
+    if (body)
+        return body;
+    body = loop_report_build(service_db(svc), req, err->text, sizeof err->text);
+    if (!body)
+        err->code = "invalid_request";
+    reply_memo_put(h->report, service_db(svc), req, body);
+    return body;
 }
 
 /* loop_control_status - recipients by status in SERVICE_STATUS */

@@ -178,6 +178,8 @@ static int s_init(service_t *svc)
     s->env.set = &s->set;
     s->env.sync = survey_send_sync;
     s->env.sync_arg = svc;
+    if (!(s->dashboard = reply_memo_new(16)))
+        return -1;
     if (keys_from_config(cfg, "hark", "token_key", "token", s->token_key, sizeof s->token_key))
         return -1;
     if (s_campaign_row(service_db(svc), &s->set) ||
@@ -199,6 +201,7 @@ static void s_fini(service_t *svc)
     survey_t *s = service_state(svc);
     if (!s)
         return;
+    reply_memo_destroy(&s->dashboard);
     free(s);
     service_set_state(svc, NULL);
 }

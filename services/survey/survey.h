@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "campaign.h"
+#include "reply_memo.h"
 #include "service.h"
 #include "tz.h"
 
@@ -173,6 +174,7 @@ typedef struct {
     survey_env_t env;        /* what runs and digests need (survey_run.c) */
     int64_t digest_check_at; /* no digest is due before this */
     int due_timer;           /* survey_send_due */
+    reply_memo_t *dashboard; /* SURVEY_DASHBOARD's replies while survey.db is unchanged */
 } survey_t;
 
 /* Event handlers (survey_apply.c), see service_event_fn */

@@ -92,14 +92,20 @@ json_t *survey_control_report(service_t *svc, const json_t *req, service_err_t *
 }
 
 /* survey_control_dashboard - SURVEY_DASHBOARD: Hark Console's dashboard
- * (survey_dashboard.c) */
+ * (survey_dashboard.c); a view asked again while survey.db is unchanged
+ * is the reply kept for it (reply_memo.h): every marketer's every reload
+ * would otherwise sum the same rollups again */
 json_t *survey_control_dashboard(service_t *svc, const json_t *req, service_err_t *err)
 {
     survey_t *s = service_state(svc);
-    json_t *body = survey_dashboard(service_db(svc), req, s->set.default_locale, err->text,
-                                    sizeof err->text);
+    json_t *body = reply_memo_get(s->dashboard, service_db(svc), req);
+    if (body)
+        return body;
+    body = survey_dashboard(service_db(svc), req, s->set.default_locale, err->text,
+                            sizeof err->text);
     if (!body)
         err->code = "invalid_request";
+    reply_memo_put(s->dashboard, service_db(svc), req, body);
     return body;
 }
 

@@ -4,12 +4,14 @@ gateway, mailer, survey, milestone and console; pages read with html.parser
 the owning services, invites received by the test SMTP server."""
 import datetime
 import json
+import os
 import re
 import time
+from html.parser import HTMLParser
 
 import pytest
 
-from harness import Hark, free_port, wait_for
+from harness import ROOT, Hark, free_port, wait_for
 import test_console as tc
 import test_survey as ts
 
@@ -118,6 +120,95 @@ def test_console_campaigns__errors_beside_each_field_keep_what_was_typed_then_sa
     assert "user:ada" in hist and "user:mia" in hist and "created" in hist
     assert re.search(r"delay: \"2s\" → \"3d\"", hist) and re.search(r"enabled: true → false", hist)
     assert [e["by"] for e in saved(con)] == ["user:mia", "user:mia", "user:ada"]
+
+
+class Fields(HTMLParser):
+    """The campaign form as a screen reader meets it: each control's
+    attributes by id, each element's text by id, and the alert's list
+    (href, text) of the fields to correct."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.controls, self.text, self.listed = {}, {}, []
+        self._open, self._li = [], None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("input", "select", "textarea") and "id" in a:
+            self.controls[a["id"]] = a
+        if "id" in a and tag in ("span", "p"):
+            self._open.append([a["id"], tag, []])
+        if tag == "li" and self.text.get("form-error") is not None:
+            self._li = [None, []]
+        if tag == "a" and self._li is not None:
+            self._li[0] = a.get("href")
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1][1] == tag:
+            i, _, t = self._open.pop()
+            self.text[i] = "".join(t).strip()
+        if tag == "li" and self._li is not None:
+            self.listed.append((self._li[0], "".join(self._li[1]).strip()))
+            self._li = None
+
+    def handle_data(self, data):
+        for o in self._open:
+            o[2].append(data)
+        if self._li is not None:
+            self._li[1].append(data)
+
+
+def words(lang):
+    with open(os.path.join(ROOT, "templates", lang, "words.json"), encoding="utf-8") as f:
+        return json.load(f)["console"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl", "zh", "be"])
+def test_console_campaigns__each_field_says_its_own_error_beside_it_in_the_readers_language(
+        con, lang):
+    b, csrf = signed_in(con, "mia", lang=lang)
+    w = words(lang)
+    st, _, data, _ = b.request("POST", "/campaigns/new", form(
+        csrf, id="Tea Lovers", delay="soon", priority="first", sample_rate="2",
+        window_hours="20-9", window_days="someday", expiry="forever"))
+    assert st == 400, data[:300]
+    p = Fields(data)
+    bad = ["id", "delay", "priority", "sample_rate", "window_hours", "window_days", "expiry"]
+    for name in bad:
+        c = p.controls["f-" + name]
+        assert c.get("aria-invalid") == "true", (name, c)
+        assert c["aria-describedby"].split() == ["f-%s-hint" % name, "f-%s-error" % name], c
+        assert p.text["f-%s-error" % name] == w["camp_e_" + name], (lang, name)
+        assert p.text["f-%s-hint" % name] == w["camp_h_" + name]
+    # each field its own words, none the old sentence for all
+    assert len({p.text["f-%s-error" % n] for n in bad}) == len(bad)
+    assert w["camp_invalid"] not in data
+    for name in ("products", "reminder", "every"):  # right, or left out: nothing said
+        assert "aria-invalid" not in p.controls["f-" + name], name
+        assert "f-%s-error" % name not in p.text
+    # the alert lists them in the page's order, each a link to its field
+    assert p.text["form-error"] == w["camp_errors"]
+    assert [h for h, _ in p.listed] == ["#f-" + n for n in
+                                        ("id", "delay", "priority", "sample_rate",
+                                         "window_hours", "window_days", "expiry")]
+    assert p.listed[1][1] == "%s: %s" % (w["camp_f_delay"], w["camp_e_delay"])
+    # a relationship campaign: its first run is needed, a segment line needs a name
+    st, _, data, _ = b.request("POST", "/campaigns/new", form(
+        csrf, id="monthly", kind="relationship", every="2w", segment_attributes="=gold"))
+    p = Fields(data)
+    assert st == 400 and {n for n in ("start", "segment_attributes")
+                          if p.controls["f-" + n].get("aria-invalid") == "true"} == \
+        {"start", "segment_attributes"}
+    assert p.text["f-start-error"] == w["camp_e_start"]
+    assert p.text["f-segment_attributes-error"] == w["camp_e_segment_attributes"]
+    # a name taken says so, beside the name and in the list
+    st, _, data, _ = b.request("POST", "/campaigns/new", form(csrf, id="post-purchase",
+                                                              delay="1d"))
+    p = Fields(data)
+    assert st == 400 and p.text["f-id-error"] == w["camp_id_taken"]
+    assert p.listed == [("#f-id", "%s: %s" % (w["camp_f_id"], w["camp_id_taken"]))]
+    assert saved(con) == []
 
 
 def test_console_campaigns__the_order_on_the_page_decides_which_campaign_invites(con, smtp):

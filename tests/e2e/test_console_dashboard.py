@@ -275,6 +275,25 @@ def test_dashboard__csv_parses_with_the_numbers_and_formulas_kept_as_text(dash):
     assert b.get("/dashboard.csv")[0] == 400
 
 
+def test_dashboard__the_loop_chart_follows_the_date_range(dash):
+    """the complaints came today: the loop chart, its table and its CSV have
+    their reasons in the default range and none in January 2020 (hark-loop
+    is asked for the page's from and to)"""
+    b = signed_in(dash, "mia")
+    _, p = page(b)
+    assert {"Late delivery", "Price"} <= set(p.table("loops"))
+    rows = list(csv.reader(io.StringIO(b.get("/dashboard.csv?chart=loops")[2])))
+    assert {"Late delivery", "Price"} <= {r[0] for r in rows[1:]}
+    q = "?from=2020-01-01&to=2020-01-31"
+    _, p = page(b, q)
+    assert p.table("loops") == {}
+    st, _, data, _ = b.get("/dashboard.csv" + q + "&chart=loops")
+    assert st == 200 and len(list(csv.reader(io.StringIO(data)))) == 1  # its header only
+    cmd, body = dash.call(dash.endpoint("loop.ctl"), "LOOP_REPORT",
+                          {"from": "2020-01-01", "to": "2020-01-31"})
+    assert cmd == "LOOP_REPORT_OK" and body["reasons"] == []
+
+
 def test_dashboard__support_is_refused_and_nobody_is_sent_to_sign_in(dash):
     b = signed_in(dash, "sam")
     assert b.get("/dashboard")[0] == 403

@@ -8,6 +8,7 @@ proto/events/feedback.tagged.json describes them.  Likewise the survey
 events the NPS part of the report reads (hark-survey's mail.requested for
 its invites, survey.answered) and mail.unsubscribed / mail.bounced.  A
 full-chain test through hark-intake belongs after the merge."""
+import datetime
 import json
 import os
 import re
@@ -338,6 +339,64 @@ def test_loop__report_compares_nps_of_told_and_not_told_customers(make_hark, tmp
                                       "answers_after": 1}
     r = h.hark("report", "loops")
     assert "price" in r.stdout and "-100.0 → 0.0" in r.stdout
+    # a date range: the feedback was given on 5 March, the loop closed and
+    # every answer came today; up to yesterday: the feedback, no loop, no
+    # answer; from today: the loop and the answers, no feedback
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    yesterday = (today - datetime.timedelta(days=1)).isoformat()
+    (before,) = loop_report(h, to=yesterday)["reasons"]
+    assert (before["feedback"], before["customers"], before["loops"], before["told"]) == \
+        (3, 3, 0, 0)
+    assert before["nps"]["not_told"]["answers_before"] == 0
+    (since,) = loop_report(h, reason="price", **{"from": today.isoformat()})["reasons"]
+    assert (since["feedback"], since["loops"], since["told"]) == (0, 1, 2)
+    assert since["nps"]["told"] == row["nps"]["told"]
+    assert since["nps"]["not_told"]["answers_after"] == 0  # c3 raised it before the range
+    h.stop()
+
+
+def loop_report(h, **req):
+    cmd, body = h.call(h.endpoint("loop.ctl"), "LOOP_REPORT", req)
+    assert cmd == "LOOP_REPORT_OK", body
+    return body
+
+
+def test_loop__report_over_a_date_range_counts_what_happened_in_it(make_hark, tmp_path):
+    """Feedback given in February and May, two loops closed today: each
+    part of the report follows the range (the dashboard's loop chart sends
+    its own); a range that is not one is refused."""
+    h = make_hark(services=("journal", "gateway", "loop"), conf=loop_conf())
+    append(h, [customer("c1", "one@example.com", "en"), customer("c2", "two@example.com", "pl"),
+               ("mail.requested", "survey/invite/i1",
+                {"customer_id": "c1", "template": "nps_invite", "category": "survey",
+                 "vars": {}}),
+               tagged("s1", "c1", "complaint", ["packaging"], "box crushed",
+                      given_at="2026-02-10T10:00:00Z"),
+               tagged("s2", "c2", "complaint", ["packaging"], "pudełko zgniecione",
+                      given_at="2026-05-10T10:00:00Z")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "packaging", "title": "Sturdier boxes",
+                             "announcement": "Double walls now."})
+    assert st == 202 and body["customers"] == 2
+    caught_up(h)
+    append(h, [("survey.answered", "gw:i1", {"invite": "i1", "score": 10})])
+    caught_up(h)
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    (feb,) = loop_report(h, **{"from": "2026-02-01", "to": "2026-02-28"})["reasons"]
+    assert (feb["feedback"], feb["customers"], feb["loops"], feb["told"], feb["history"]) == \
+        (1, 1, 0, 0, [])
+    assert feb["nps"]["told"]["answers_after"] == 0
+    (spring,) = loop_report(h, **{"from": "2026-02-01", "to": "2026-05-31"})["reasons"]
+    assert (spring["feedback"], spring["customers"]) == (2, 2)
+    (now,) = loop_report(h, **{"from": today, "to": today})["reasons"]
+    assert (now["feedback"], now["loops"], now["told"], len(now["history"])) == (0, 1, 2, 1)
+    assert now["nps"]["told"] == {"before": None, "after": 100.0, "answers_before": 0,
+                                  "answers_after": 1}
+    (every,) = loop_report(h)["reasons"]
+    assert (every["feedback"], every["loops"], every["told"]) == (2, 1, 2)
+    assert loop_report(h, **{"from": "2020-01-01", "to": "2020-12-31"})["reasons"] == []
+    cmd, body = h.call(h.endpoint("loop.ctl"), "LOOP_REPORT", {"from": "2026-13-45"})
+    assert cmd == "ERROR" and "YYYY-MM-DD" in json.dumps(body), body
     h.stop()
 
 
