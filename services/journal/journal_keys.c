@@ -62,6 +62,7 @@ struct jkeys {
     jkeys_slot_t *by_owner_cache, *by_id_cache;
     unsigned char pool[4096]; /* jkeys_random's */
     size_t pool_left;
+    int64_t last_id; /* the highest id made or seen (s_new_id) */
 };
 
 /* s_hash - FNV-1a 64 of owner and period */
@@ -125,6 +126,7 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
         jkeys_destroy(&k);
         return NULL;
     }
+    k->last_id = db_int(k->db, "SELECT max(id) FROM keys", 0);
     return k;
 }
 
@@ -231,6 +233,28 @@ int jkeys_unwrap(const unsigned char master[JKEYS_LEN], int64_t id,
                : -1;
 }
 
+/* s_new_id - a key's id: the time in ms, shifted left 21 bits, plus a
+ * count, and above every id this file or the erasure log ever held
+ * (jkeys_seen).  Ids were random; in time order every new key row goes at
+ * the right edge of the b-tree instead of into a random page, which halved
+ * the pages each round wrote with a new key per event.  Never reused, even
+ * after a restored older copy: the clock, and the floor, only go up. */
+static int64_t s_new_id(jkeys_t *k)
+{
+    int64_t t = clock_now_ms();
+    int64_t id = t > 0 && t < (INT64_MAX >> 21) ? t << 21 : 0;
+    if (id <= k->last_id)
+        id = k->last_id + 1;
+    k->last_id = id;
+    return id;
+}
+
+void jkeys_seen(jkeys_t *k, int64_t id)
+{
+    if (id > k->last_id)
+        k->last_id = id;
+}
+
 /* s_today - days since the epoch, and the RFC 3339 time now */
 static int s_today(char *now, size_t len)
 {
@@ -245,16 +269,16 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     if (strlen(owner) >= JKEYS_OWNER_MAX)
         return -1;
     const char *plain = owner;
-    char tag[33];
-    s_tag(k, owner, tag);
-    owner = tag;
     char now[40];
-    int today = s_today(now, sizeof now);
-    jkeys_slot_t *s = &k->by_owner_cache[s_hash(owner, period) & (JKEYS_CACHE - 1)];
-    if (s->id && s->period == period && strcmp(s->owner, owner) == 0) {
+    int today = (int)(clock_now_ms() / 86400000);
+    /* the cache is looked up by the owner as given, so a hit costs no keyed
+     * hash: it is memory only, like the unwrapped key beside it */
+    jkeys_slot_t *s = &k->by_owner_cache[s_hash(plain, period) & (JKEYS_CACHE - 1)];
+    if (s->id && s->period == period && strcmp(s->owner, plain) == 0) {
         if (touch && s->used_day != today) { /* last activity, for retention: once a day */
             if (s_write(k))
                 return -1;
+            s_today(now, sizeof now);
             sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
             sqlite3_bind_int64(k->touch, 2, s->id);
             int rc = sqlite3_step(k->touch);
@@ -267,6 +291,10 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         memcpy(key, s->key, JKEYS_LEN);
         return 0;
     }
+    char tag[33];
+    s_tag(k, owner, tag);
+    owner = tag;
+    today = s_today(now, sizeof now);
     int found = 0, rc;
     char used[40] = "";
     sqlite3_bind_text(k->by_owner, 1, owner, -1, SQLITE_STATIC);
@@ -286,9 +314,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         return -1;
     if (!found) {
         unsigned char wrapped[JKEYS_WRAPPED], nonce[24];
-        do
-            jkeys_random(k, id, sizeof *id);
-        while ((*id &= INT64_MAX) == 0);
+        *id = s_new_id(k);
         jkeys_random(k, key, JKEYS_LEN);
         jkeys_random(k, nonce, sizeof nonce);
         jkeys_wrap(k->master, *id, key, nonce, wrapped);
@@ -325,7 +351,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     s->id = *id;
     s->period = period;
     s->used_day = touch || !found ? today : -1;
-    snprintf(s->owner, sizeof s->owner, "%s", owner);
+    snprintf(s->owner, sizeof s->owner, "%s", plain);
     memcpy(s->key, key, JKEYS_LEN);
     return 0;
 }

@@ -167,6 +167,8 @@ static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
         return -1;
     for (size_t i = 0; i < n; i++)
         ids[i] = strtoll(json_string_value(json_array_get(ks, i)) ? json_string_value(json_array_get(ks, i)) : "0", NULL, 10);
+    for (size_t i = 0; i < n; i++)
+        jkeys_seen(j->keys, ids[i]); /* no new key takes an erased one's id */
     int rc = 0;
     if (jkeys_count_existing(j->keys, ids, n) > 0) {
         rc = jkeys_drop(j->keys, ids, n, &gone) || jkeys_commit(j->keys) ? -1 : 0;
