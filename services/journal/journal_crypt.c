@@ -43,8 +43,29 @@ typedef struct {
     size_t n_in[S_NESTED], n_nested;
 } s_text_t;
 
+/*
+ * Opened events, cached: every consumer (five and more) fetches each event,
+ * mostly soon after it was stored, and opening one is a jansson parse of
+ * the rest and of each segment, a decryption and a dump.  Direct-mapped by
+ * the event's key; a slot is used only when key and sealed bytes are both
+ * the same.  Bounded: JCRYPT_OPEN_CACHE slots of at most JCRYPT_OPEN_MAX
+ * bytes each.  Whenever keys may have gone (an erasure, retention, a
+ * rollback: jkeys_generation changes) every slot is wiped before anything
+ * is opened again, so a fetch after an erasure never sees a cached field.
+ */
+#define JCRYPT_OPEN_CACHE 8192 /* slots (a power of two) */
+#define JCRYPT_OPEN_MAX 4096   /* the key, the sealed bytes and the text of one */
+
+typedef struct {
+    char *mem; /* key, then sealed, then the opened text (NUL-terminated) */
+    size_t key_len, sealed_len, text_len;
+    int erased;
+} jcrypt_slot_t;
+
 struct jcrypt {
     jkeys_t *keys;
+    jcrypt_slot_t *opened;
+    uint64_t opened_gen; /* the keys' generation the slots were filled in */
     jcrypt_type_t *t;
     size_t n;
     buf_t plain, ad, owner;
@@ -59,11 +80,15 @@ jcrypt_t *jcrypt_new(jkeys_t *keys)
     if (!c)
         return NULL;
     c->keys = keys;
+    c->opened = calloc(JCRYPT_OPEN_CACHE, sizeof *c->opened);
+    c->opened_gen = jkeys_generation(keys);
     size_t cap = 0;
     while (proto_event_schemas[cap].name)
         cap++;
     c->t = calloc(cap ? cap : 1, sizeof *c->t);
-    if (!c->t) {
+    if (!c->t || !c->opened) {
+        free(c->t);
+        free(c->opened);
         free(c);
         return NULL;
     }
@@ -97,6 +122,8 @@ void jcrypt_destroy(jcrypt_t **self_p)
         json_decref(c->t[i].subject);
     }
     free(c->t);
+    jcrypt_forget(c);
+    free(c->opened);
     buf_free(&c->plain);
     buf_free(&c->ad);
     buf_free(&c->owner);
@@ -584,7 +611,9 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
         memcpy(v, m->val + 1, m->val_len - 2);
         v[m->val_len - 2] = '\0';
         if (owner->len == 0) {
-            buf_printf(owner, "%s:%s", kind, v);
+            buf_puts(owner, kind);
+            buf_putc(owner, ':');
+            buf_puts(owner, v);
             if (strcmp(kind, "customer") == 0) {
                 memcpy(cust, v, sizeof cust);
                 customer = cust;
@@ -615,8 +644,11 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
                 continue;
             m->taken = k + 1;
             any[k] = 1;
-            buf_printf(names, "%s%s%s", names->len ? "," : "", m->val[0] == '"' ? "" : "-",
-                       path);
+            if (names->len)
+                buf_putc(names, ',');
+            if (m->val[0] != '"')
+                buf_putc(names, '-');
+            buf_puts(names, path);
         }
     }
     if (!any[0] && !any[1])
@@ -667,9 +699,10 @@ static void s_merge(json_t *dst, json_t *src)
     }
 }
 
-int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
-                const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
-                int *erased)
+/* s_open - jcrypt_open without the cache */
+static int s_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
+                  const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
+                  int *erased)
 {
     *erased = 0;
     json_t *tree = json_loads(rest, 0, NULL);
@@ -738,5 +771,62 @@ int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest
         return -1;
     buf_puts(out, text);
     free(text);
+    return 0;
+}
+
+void jcrypt_forget(jcrypt_t *c)
+{
+    for (size_t i = 0; c->opened && i < JCRYPT_OPEN_CACHE; i++) {
+        jcrypt_slot_t *s = &c->opened[i];
+        if (!s->mem)
+            continue;
+        sodium_memzero(s->mem, s->key_len + s->sealed_len + s->text_len + 1);
+        free(s->mem);
+        memset(s, 0, sizeof *s);
+    }
+    c->opened_gen = jkeys_generation(c->keys);
+}
+
+int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
+                const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
+                int *erased)
+{
+    if (c->opened_gen != jkeys_generation(c->keys))
+        jcrypt_forget(c);
+    size_t key_len = strlen(key);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < key_len; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    jcrypt_slot_t *s = &c->opened[h & (JCRYPT_OPEN_CACHE - 1)];
+    if (s->mem && s->key_len == key_len && s->sealed_len == sealed_len &&
+        memcmp(s->mem, key, key_len) == 0 &&
+        memcmp(s->mem + key_len, sealed, sealed_len) == 0) {
+        *erased = s->erased;
+        buf_append(out, s->mem + key_len + sealed_len, s->text_len);
+        return 0;
+    }
+    size_t from = out->len;
+    if (s_open(c, type, key, rest, sealed, sealed_len, names, out, erased))
+        return -1;
+    size_t text_len = out->len - from;
+    /* an erased event is not kept: a key that failed to read is not gone */
+    if (*erased || buf_failed(out) || key_len + sealed_len + text_len >= JCRYPT_OPEN_MAX)
+        return 0;
+    char *mem = malloc(key_len + sealed_len + text_len + 1);
+    if (!mem)
+        return 0;
+    if (s->mem) {
+        sodium_memzero(s->mem, s->key_len + s->sealed_len + s->text_len + 1);
+        free(s->mem);
+    }
+    memcpy(mem, key, key_len);
+    memcpy(mem + key_len, sealed, sealed_len);
+    memcpy(mem + key_len + sealed_len, out->data + from, text_len);
+    mem[key_len + sealed_len + text_len] = '\0';
+    s->mem = mem;
+    s->key_len = key_len;
+    s->sealed_len = sealed_len;
+    s->text_len = text_len;
+    s->erased = *erased;
     return 0;
 }

@@ -65,6 +65,10 @@ int jkeys_unlink(jkeys_t *k, const char *customer);
  * it or a lower one */
 void jkeys_seen(jkeys_t *k, int64_t id);
 
+/* jkeys_generation - a number that changes whenever keys may have gone
+ * (drop, retention, a rollback): what was opened with them before is stale */
+uint64_t jkeys_generation(const jkeys_t *k);
+
 /* jkeys_count_existing - how many of ids[0..n) still exist */
 size_t jkeys_count_existing(jkeys_t *k, const int64_t *ids, size_t n);
 
