@@ -615,7 +615,7 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
             buf_putc(owner, ':');
             buf_puts(owner, v);
             if (strcmp(kind, "customer") == 0) {
-                memcpy(cust, v, sizeof cust);
+                memcpy(cust, v, strlen(v) + 1);
                 customer = cust;
             }
             continue;
