@@ -26,11 +26,50 @@ typedef struct {
     int activity;                   /* the customer did something: counts for retention */
 } jcrypt_type_t;
 
+#define S_MEMBERS 64 /* of one object; more: the tree path */
+#define S_NESTED 4   /* objects looked into ("customer" of "customer.email") */
+
+typedef struct {
+    const char *name, *val; /* name without its quotes; val the value's text */
+    size_t name_len, val_len;
+    int taken;   /* class + 1 when sealed */
+    int nested;  /* index into the nested table + 1 when looked into */
+} s_member_t;
+
+typedef struct {
+    s_member_t top[S_MEMBERS];
+    size_t n_top;
+    s_member_t in[S_NESTED][S_MEMBERS];
+    size_t n_in[S_NESTED], n_nested;
+} s_text_t;
+
+/*
+ * Opened events, cached: every consumer (five and more) fetches each event,
+ * mostly soon after it was stored, and opening one is a jansson parse of
+ * the rest and of each segment, a decryption and a dump.  Direct-mapped by
+ * the event's key; a slot is used only when key and sealed bytes are both
+ * the same.  Bounded: JCRYPT_OPEN_CACHE slots of at most JCRYPT_OPEN_MAX
+ * bytes each.  Whenever keys may have gone (an erasure, retention, a
+ * rollback: jkeys_generation changes) every slot is wiped before anything
+ * is opened again, so a fetch after an erasure never sees a cached field.
+ */
+#define JCRYPT_OPEN_CACHE 8192 /* slots (a power of two) */
+#define JCRYPT_OPEN_MAX 4096   /* the key, the sealed bytes and the text of one */
+
+typedef struct {
+    char *mem; /* key, then sealed, then the opened text (NUL-terminated) */
+    size_t key_len, sealed_len, text_len;
+    int erased;
+} jcrypt_slot_t;
+
 struct jcrypt {
     jkeys_t *keys;
+    jcrypt_slot_t *opened;
+    uint64_t opened_gen; /* the keys' generation the slots were filled in */
     jcrypt_type_t *t;
     size_t n;
-    buf_t plain, ad;
+    buf_t plain, ad, owner;
+    s_text_t text; /* s_seal_text's spans of one payload */
 };
 
 jcrypt_t *jcrypt_new(jkeys_t *keys)
@@ -41,11 +80,15 @@ jcrypt_t *jcrypt_new(jkeys_t *keys)
     if (!c)
         return NULL;
     c->keys = keys;
+    c->opened = calloc(JCRYPT_OPEN_CACHE, sizeof *c->opened);
+    c->opened_gen = jkeys_generation(keys);
     size_t cap = 0;
     while (proto_event_schemas[cap].name)
         cap++;
     c->t = calloc(cap ? cap : 1, sizeof *c->t);
-    if (!c->t) {
+    if (!c->t || !c->opened) {
+        free(c->t);
+        free(c->opened);
         free(c);
         return NULL;
     }
@@ -79,8 +122,11 @@ void jcrypt_destroy(jcrypt_t **self_p)
         json_decref(c->t[i].subject);
     }
     free(c->t);
+    jcrypt_forget(c);
+    free(c->opened);
     buf_free(&c->plain);
     buf_free(&c->ad);
+    buf_free(&c->owner);
     free(c);
     *self_p = NULL;
 }
@@ -229,12 +275,32 @@ static void s_put_seg(buf_t *b, int class, int64_t id, uint32_t len)
     buf_append(b, h, sizeof h);
 }
 
-int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf_t *rest,
-                buf_t *sealed, buf_t *names)
+/* s_seal_part - one class's fields (plain, a JSON object) sealed under the
+ * owner's key for the year, as a segment appended to sealed; 0/-1 */
+static int s_seal_part(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_event_t *e,
+                       const char *owner, int year, int k, const char *plain, size_t len,
+                       buf_t *sealed)
 {
-    const jcrypt_type_t *t = s_type(c, e->type, e->type_len);
-    if (!t)
-        return 0;
+    int64_t id;
+    unsigned char key[JKEYS_LEN];
+    if (jkeys_get(c->keys, owner, year * 10 + k + 1, t->activity, &id, key))
+        return -1;
+    s_ad(&c->ad, e->type, e->type_len, e->key, e->key_len, k + 1);
+    s_put_seg(sealed, k + 1, id,
+              (uint32_t)(len + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                         crypto_aead_xchacha20poly1305_ietf_ABYTES));
+    unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    jkeys_random(c->keys, nonce, sizeof nonce);
+    jcrypt_box(key, nonce, c->ad.data, c->ad.len, plain, len, sealed);
+    sodium_memzero(key, sizeof key);
+    return 0;
+}
+
+/* s_seal_tree - jcrypt_seal by a jansson tree: any payload s_seal_text
+ * does not take */
+static int s_seal_tree(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_event_t *e,
+                       const char *now, buf_t *rest, buf_t *sealed, buf_t *names)
+{
     json_t *tree = json_loadb(e->payload, e->payload_len, 0, NULL);
     if (!json_is_object(tree)) {
         json_decref(tree);
@@ -276,26 +342,15 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
         if (!part[k])
             continue;
-        int64_t id;
-        unsigned char key[JKEYS_LEN];
-        if (jkeys_get(c->keys, owner.data, year * 10 + k + 1, t->activity, &id, key))
-            goto out;
         char *plain = json_dumps(part[k], JSON_COMPACT);
-        if (!plain) {
-            sodium_memzero(key, sizeof key);
+        if (!plain)
             goto out;
-        }
         size_t len = strlen(plain);
-        s_ad(&c->ad, e->type, e->type_len, e->key, e->key_len, k + 1);
-        s_put_seg(sealed, k + 1, id,
-                  (uint32_t)(len + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
-                             crypto_aead_xchacha20poly1305_ietf_ABYTES));
-        unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-        jkeys_random(c->keys, nonce, sizeof nonce);
-        jcrypt_box(key, nonce, c->ad.data, c->ad.len, plain, len, sealed);
+        int bad = s_seal_part(c, t, e, owner.data, year, k, plain, len, sealed);
         sodium_memzero(plain, len);
         free(plain);
-        sodium_memzero(key, sizeof key);
+        if (bad)
+            goto out;
     }
     char *r = json_dumps(tree, JSON_COMPACT);
     buf_reset(rest);
@@ -314,6 +369,322 @@ out:
     return rc;
 }
 
+/*
+ * The text path.  Parsing each payload into a jansson tree and dumping the
+ * rest and each class back to text was most of sealing's CPU (a tree of a
+ * 300-byte customer is some 30 allocations).  The payloads the journal
+ * stores are compact JSON already checked (journal_scan.c, or jansson's own
+ * dump), so the members can be cut out of the text as it is: s_skip finds
+ * where a value ends, s_members lists an object's members, and the rest and
+ * the parts are copied from those spans.  What this reader does not take
+ * (whitespace, an escape in a member name or in a subject's value, too many
+ * members) goes to s_seal_tree, which gives the same meaning.
+ */
+/* s_skip - the end of the compact JSON value at p, or NULL when it is not
+ * one this reader takes */
+static const char *s_skip(const char *p, const char *end)
+{
+    if (p >= end)
+        return NULL;
+    if (*p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                return p + 1;
+        }
+        return NULL;
+    }
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (; p < end; p++) {
+            if (*p == '"') {
+                const char *q = s_skip(p, end);
+                if (!q)
+                    return NULL;
+                p = q - 1;
+            } else if (*p == '{' || *p == '[') {
+                depth++;
+            } else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+        }
+        return NULL;
+    }
+    const char *q = p;
+    while (q < end && *q != ',' && *q != '}' && *q != ']') {
+        if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+            return NULL;
+        q++;
+    }
+    return q > p ? q : NULL;
+}
+
+/* s_members - the members of the object text[0..len) (exactly one object)
+ * into m; 0, or -1 when this reader does not take it */
+static int s_members(const char *text, size_t len, s_member_t *m, size_t *n)
+{
+    const char *p = text, *end = text + len;
+    *n = 0;
+    if (len < 2 || *p != '{' || end[-1] != '}')
+        return -1;
+    p++;
+    if (p == end - 1)
+        return 0;
+    for (;;) {
+        if (*n == S_MEMBERS || p >= end || *p != '"')
+            return -1;
+        const char *q = s_skip(p, end);
+        if (!q || q >= end || *q != ':' || memchr(p, '\\', (size_t)(q - p)))
+            return -1;
+        s_member_t *x = &m[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->name = p + 1;
+        x->name_len = (size_t)(q - p) - 2;
+        x->val = q + 1;
+        const char *v = s_skip(x->val, end);
+        if (!v)
+            return -1;
+        x->val_len = (size_t)(v - x->val);
+        if (v == end - 1)
+            return 0;
+        if (*v != ',')
+            return -1;
+        p = v + 1;
+    }
+}
+
+static s_member_t *s_find(s_member_t *m, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].name_len == len && memcmp(m[i].name, name, len) == 0)
+            return &m[i];
+    return NULL;
+}
+
+/* s_lookup - the member at path ("a" or "a.b"); *inner the nested table
+ * index + 1 when it is inside one.  0 (*out NULL when absent), or -1 when
+ * this reader does not take it */
+static int s_lookup(s_text_t *x, const char *path, s_member_t **out)
+{
+    *out = NULL;
+    const char *dot = strchr(path, '.');
+    if (!dot) {
+        *out = s_find(x->top, x->n_top, path, strlen(path));
+        return 0;
+    }
+    if (strchr(dot + 1, '.'))
+        return -1;
+    s_member_t *h = s_find(x->top, x->n_top, path, (size_t)(dot - path));
+    if (!h || h->val_len == 0 || h->val[0] != '{')
+        return 0; /* absent, or not an object: nothing there */
+    if (!h->nested) {
+        if (x->n_nested == S_NESTED)
+            return -1;
+        size_t i = x->n_nested;
+        if (s_members(h->val, h->val_len, x->in[i], &x->n_in[i]))
+            return -1;
+        h->nested = (int)++x->n_nested;
+    }
+    size_t i = (size_t)h->nested - 1;
+    *out = s_find(x->in[i], x->n_in[i], dot + 1, strlen(dot + 1));
+    return 0;
+}
+
+/* s_put_member - "name":value */
+static void s_put_member(buf_t *b, const s_member_t *m)
+{
+    buf_putc(b, '"');
+    buf_append(b, m->name, m->name_len);
+    buf_puts(b, "\":");
+    buf_append(b, m->val, m->val_len);
+}
+
+/* s_put_part - class k's members as one object: nested ones under their
+ * head, as s_seal_tree's tree would have them */
+static void s_put_part(buf_t *b, s_text_t *x, int k)
+{
+    buf_putc(b, '{');
+    int first = 1;
+    for (size_t i = 0; i < x->n_top; i++) {
+        s_member_t *m = &x->top[i];
+        if (m->taken == k + 1) {
+            if (!first)
+                buf_putc(b, ',');
+            s_put_member(b, m);
+            first = 0;
+            continue;
+        }
+        if (!m->nested)
+            continue;
+        size_t n = (size_t)m->nested - 1, any = 0;
+        for (size_t j = 0; j < x->n_in[n]; j++) {
+            if (x->in[n][j].taken != k + 1)
+                continue;
+            if (!any) {
+                buf_printf(b, "%s\"", first ? "" : ",");
+                buf_append(b, m->name, m->name_len);
+                buf_puts(b, "\":{");
+            } else {
+                buf_putc(b, ',');
+            }
+            s_put_member(b, &x->in[n][j]);
+            any = 1;
+            first = 0;
+        }
+        if (any)
+            buf_putc(b, '}');
+    }
+    buf_putc(b, '}');
+}
+
+/* s_put_rest - the payload without what was taken */
+static void s_put_rest(buf_t *b, s_text_t *x)
+{
+    buf_putc(b, '{');
+    int first = 1;
+    for (size_t i = 0; i < x->n_top; i++) {
+        s_member_t *m = &x->top[i];
+        if (m->taken)
+            continue;
+        if (!first)
+            buf_putc(b, ',');
+        first = 0;
+        size_t n = (size_t)m->nested - 1;
+        int cut = 0;
+        for (size_t j = 0; m->nested && j < x->n_in[n]; j++)
+            cut |= x->in[n][j].taken != 0;
+        if (!cut) {
+            s_put_member(b, m);
+            continue;
+        }
+        buf_putc(b, '"');
+        buf_append(b, m->name, m->name_len);
+        buf_puts(b, "\":{");
+        int f = 1;
+        for (size_t j = 0; j < x->n_in[n]; j++) {
+            if (x->in[n][j].taken)
+                continue;
+            if (!f)
+                buf_putc(b, ',');
+            s_put_member(b, &x->in[n][j]);
+            f = 0;
+        }
+        buf_putc(b, '}');
+    }
+    buf_putc(b, '}');
+}
+
+/* s_seal_text - jcrypt_seal on the payload's text; 2 when this reader does
+ * not take it (nothing done) */
+static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_event_t *e,
+                       const char *now, buf_t *rest, buf_t *sealed, buf_t *names)
+{
+    s_text_t *x = &c->text;
+    x->n_nested = 0;
+    if (s_members(e->payload, e->payload_len, x->top, &x->n_top))
+        return 2;
+    /* everything this reader might refuse, before anything is written */
+    size_t i;
+    json_t *f;
+    s_member_t *m;
+    json_array_foreach(t->subject, i, f) {
+        if (s_lookup(x, json_string_value(json_array_get(f, 0)), &m))
+            return 2;
+        if (m && m->val[0] == '"' && (m->val_len > 250 || memchr(m->val, '\\', m->val_len)))
+            return 2;
+    }
+    for (int k = 0; k < JCRYPT_CLASSES; k++)
+        json_array_foreach(t->fields[k], i, f) if (s_lookup(x, json_string_value(f), &m)) return 2;
+    /* the owner, as s_owner finds it: the first subject present */
+    buf_t *owner = &c->owner;
+    buf_reset(owner);
+    const char *customer = NULL;
+    char cust[256];
+    json_array_foreach(t->subject, i, f) {
+        const char *kind = json_string_value(json_array_get(f, 1));
+        s_lookup(x, json_string_value(json_array_get(f, 0)), &m);
+        if (!kind || !m || m->val[0] != '"' || m->val_len <= 2)
+            continue;
+        char v[256];
+        memcpy(v, m->val + 1, m->val_len - 2);
+        v[m->val_len - 2] = '\0';
+        if (owner->len == 0) {
+            buf_puts(owner, kind);
+            buf_putc(owner, ':');
+            buf_puts(owner, v);
+            if (strcmp(kind, "customer") == 0) {
+                memcpy(cust, v, strlen(v) + 1);
+                customer = cust;
+            }
+            continue;
+        }
+        if (!customer || strcmp(kind, "customer") == 0)
+            continue;
+        char ref[320];
+        snprintf(ref, sizeof ref, "%s:%s", kind, v);
+        if (jkeys_link(c->keys, ref, customer))
+            return -1;
+    }
+    if (owner->len == 0) {
+        buf_puts(owner, "event:");
+        buf_append(owner, e->key, e->key_len);
+    }
+    if (buf_failed(owner))
+        return -1;
+    /* the fields, class by class; one listed twice goes with the first */
+    buf_reset(names);
+    int any[JCRYPT_CLASSES] = {0, 0};
+    for (int k = 0; k < JCRYPT_CLASSES; k++) {
+        json_array_foreach(t->fields[k], i, f) {
+            const char *path = json_string_value(f);
+            s_lookup(x, path, &m);
+            if (!m || m->taken)
+                continue;
+            m->taken = k + 1;
+            any[k] = 1;
+            if (names->len)
+                buf_putc(names, ',');
+            if (m->val[0] != '"')
+                buf_putc(names, '-');
+            buf_puts(names, path);
+        }
+    }
+    if (!any[0] && !any[1])
+        return 0;
+    buf_reset(sealed);
+    int year = s_year(e, now);
+    for (int k = 0; k < JCRYPT_CLASSES; k++) {
+        if (!any[k])
+            continue;
+        buf_reset(&c->plain);
+        s_put_part(&c->plain, x, k);
+        int bad = buf_failed(&c->plain) ||
+                  s_seal_part(c, t, e, owner->data, year, k, c->plain.data, c->plain.len, sealed);
+        if (c->plain.data)
+            sodium_memzero(c->plain.data, c->plain.len);
+        if (bad)
+            return -1;
+    }
+    buf_reset(rest);
+    s_put_rest(rest, x);
+    return !buf_failed(rest) && !buf_failed(sealed) && !buf_failed(names) && !buf_failed(&c->ad)
+               ? 1
+               : -1;
+}
+
+
+int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf_t *rest,
+                buf_t *sealed, buf_t *names)
+{
+    const jcrypt_type_t *t = s_type(c, e->type, e->type_len);
+    if (!t)
+        return 0;
+    int rc = s_seal_text(c, t, e, now, rest, sealed, names);
+    return rc == 2 ? s_seal_tree(c, t, e, now, rest, sealed, names) : rc;
+}
+
 /* s_merge - put src's members into dst, objects one level down merged */
 static void s_merge(json_t *dst, json_t *src)
 {
@@ -328,9 +699,10 @@ static void s_merge(json_t *dst, json_t *src)
     }
 }
 
-int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
-                const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
-                int *erased)
+/* s_open - jcrypt_open without the cache */
+static int s_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
+                  const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
+                  int *erased)
 {
     *erased = 0;
     json_t *tree = json_loads(rest, 0, NULL);
@@ -399,5 +771,62 @@ int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest
         return -1;
     buf_puts(out, text);
     free(text);
+    return 0;
+}
+
+void jcrypt_forget(jcrypt_t *c)
+{
+    for (size_t i = 0; c->opened && i < JCRYPT_OPEN_CACHE; i++) {
+        jcrypt_slot_t *s = &c->opened[i];
+        if (!s->mem)
+            continue;
+        sodium_memzero(s->mem, s->key_len + s->sealed_len + s->text_len + 1);
+        free(s->mem);
+        memset(s, 0, sizeof *s);
+    }
+    c->opened_gen = jkeys_generation(c->keys);
+}
+
+int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
+                const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
+                int *erased)
+{
+    if (c->opened_gen != jkeys_generation(c->keys))
+        jcrypt_forget(c);
+    size_t key_len = strlen(key);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < key_len; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    jcrypt_slot_t *s = &c->opened[h & (JCRYPT_OPEN_CACHE - 1)];
+    if (s->mem && s->key_len == key_len && s->sealed_len == sealed_len &&
+        memcmp(s->mem, key, key_len) == 0 &&
+        memcmp(s->mem + key_len, sealed, sealed_len) == 0) {
+        *erased = s->erased;
+        buf_append(out, s->mem + key_len + sealed_len, s->text_len);
+        return 0;
+    }
+    size_t from = out->len;
+    if (s_open(c, type, key, rest, sealed, sealed_len, names, out, erased))
+        return -1;
+    size_t text_len = out->len - from;
+    /* an erased event is not kept: a key that failed to read is not gone */
+    if (*erased || buf_failed(out) || key_len + sealed_len + text_len >= JCRYPT_OPEN_MAX)
+        return 0;
+    char *mem = malloc(key_len + sealed_len + text_len + 1);
+    if (!mem)
+        return 0;
+    if (s->mem) {
+        sodium_memzero(s->mem, s->key_len + s->sealed_len + s->text_len + 1);
+        free(s->mem);
+    }
+    memcpy(mem, key, key_len);
+    memcpy(mem + key_len, sealed, sealed_len);
+    memcpy(mem + key_len + sealed_len, out->data + from, text_len);
+    mem[key_len + sealed_len + text_len] = '\0';
+    s->mem = mem;
+    s->key_len = key_len;
+    s->sealed_len = sealed_len;
+    s->text_len = text_len;
+    s->erased = *erased;
     return 0;
 }

@@ -53,10 +53,16 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
 
 /* jcrypt_open - the payload text of a stored event into out: rest with what
  * sealed holds put back.  *erased is 1 when a key was gone (or the bytes did
- * not open).  0/-1 (memory, a malformed row). */
+ * not open).  0/-1 (memory, a malformed row).  What it opened is kept (a
+ * bounded cache in memory, wiped when keys go), for the next consumer to
+ * fetch the same event. */
 int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
                 const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
                 int *erased);
+
+/* jcrypt_forget - wipe the opened events jcrypt_open keeps (it does so by
+ * itself when keys go: see jkeys_generation) */
+void jcrypt_forget(jcrypt_t *c);
 
 /* jcrypt_box - plain sealed under key with ad: nonce (24 bytes; NULL: a
  * fresh one) and ciphertext appended to out.  jcrypt_unbox - the reverse

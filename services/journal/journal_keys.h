@@ -5,8 +5,10 @@
  *
  * A key belongs to an owner ("customer:ID", "invite:ID", "case:ID",
  * "address:ADDR" or "event:KEY") and a period (a calendar year).  Its id is
- * random (63 bits), so an erasure can name exactly the keys it destroyed
- * whatever became of the file's row ids since (a restored older copy).  A
+ * the time it was made (ms, shifted left 21 bits) plus a count, above every
+ * id the file and the erasure log hold, so an erasure can name exactly the
+ * keys it destroyed whatever became of the file since (a restored older
+ * copy makes no key with an id the log names).  A
  * key is stored wrapped by the master key (XChaCha20-Poly1305, its id as
  * associated data), so journal-keys.db alone opens nothing.
  *
@@ -58,6 +60,14 @@ int jkeys_drop(jkeys_t *k, const int64_t *ids, size_t n, size_t *gone);
 
 /* jkeys_unlink - forget which refs were customer's (in the open write); 0/-1 */
 int jkeys_unlink(jkeys_t *k, const char *customer);
+
+/* jkeys_seen - id was a key's (the erasure log names it): no new key gets
+ * it or a lower one */
+void jkeys_seen(jkeys_t *k, int64_t id);
+
+/* jkeys_generation - a number that changes whenever keys may have gone
+ * (drop, retention, a rollback): what was opened with them before is stale */
+uint64_t jkeys_generation(const jkeys_t *k);
 
 /* jkeys_count_existing - how many of ids[0..n) still exist */
 size_t jkeys_count_existing(jkeys_t *k, const int64_t *ids, size_t n);

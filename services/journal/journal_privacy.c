@@ -50,6 +50,15 @@ static int s_log_append(const char *path, const char *line)
     return bad ? -1 : 0;
 }
 
+/* s_forget_opened - wipe the opened events the sealing tables keep */
+static void s_forget_opened(journal_t *j)
+{
+    if (j->crypt)
+        jcrypt_forget(j->crypt);
+    if (j->crypt_off)
+        jcrypt_forget(j->crypt_off);
+}
+
 /* s_erase - destroy the keys of customer (in the keys' open write), the
  * line logged first; 0/-1 */
 static int s_erase(journal_t *j, const char *customer, const char *by, const char *key,
@@ -76,6 +85,7 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
     free(ids);
     if (rc == 0) {
         j->shred = 1;
+        s_forget_opened(j); /* the cache would notice; the plaintext goes now */
         log_info("event=customer_erased keys=%zu", gone);
     }
     return rc;
@@ -167,6 +177,8 @@ static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
         return -1;
     for (size_t i = 0; i < n; i++)
         ids[i] = strtoll(json_string_value(json_array_get(ks, i)) ? json_string_value(json_array_get(ks, i)) : "0", NULL, 10);
+    for (size_t i = 0; i < n; i++)
+        jkeys_seen(j->keys, ids[i]); /* no new key takes an erased one's id */
     int rc = 0;
     if (jkeys_count_existing(j->keys, ids, n) > 0) {
         rc = jkeys_drop(j->keys, ids, n, &gone) || jkeys_commit(j->keys) ? -1 : 0;
@@ -300,6 +312,7 @@ int journal_privacy_sweep(journal_t *j, sqlite3 *db)
     if (jkeys_commit(j->keys))
         return -1;
     if (any) {
+        s_forget_opened(j);
         jkeys_shred(j->keys);
         char body[64];
         int len = snprintf(body, sizeof body, "{\"head\":%lld}", (long long)head);

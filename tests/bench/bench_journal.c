@@ -32,6 +32,10 @@
  *                      [-b BATCH] [-d SECONDS] [-u WARMUP_SECONDS] [-k KEY_PREFIX]
  *                      [-V WIRE_VERSION] [-r] [-m BATCHES_PER_MESSAGE]
  *
+ * -c CUSTOMERS: the events' customer ids cycle over that many customers
+ * (c0 .. cN-1, the same in every thread), instead of each event being a new
+ * customer: returning customers, whose data keys the journal has already.
+ *
  * -r: random keys "gw:<32 hex digits>" (keys in no order; the form
  * hark-gateway gave events that carry no id before its keys became
  * time-ordered), instead of the default "<prefix>-<thread>-<n>" (ascending
@@ -84,6 +88,7 @@ static int g_threads = 1, g_window = 1, g_batch = 1;
 static int g_batches;     /* -m: batches per message, 0 for the {"events"} form */
 static int g_req_events;  /* events per request: B, or M * B */
 static double g_seconds = 5, g_warmup = 1;
+static unsigned long long g_customers; /* -c: customer ids cycle over this many (0: all new) */
 static const char *g_prefix = "bench";
 static const char *g_version = "hark/1";
 static int g_random_keys;
@@ -136,7 +141,8 @@ static size_t s_build(char *buf, size_t cap, int tid, uint64_t seq, uint64_t *rn
                 "\"timezone\":\"Europe/London\",\"signup_date\":\"2024-01-31\","
                 "\"attributes\":{\"plan\":\"gold\",\"source\":\"bench\",\"visits\":%llu,"
                 "\"newsletter\":true}}}",
-                i ? "," : "", key, tid, c, tid, c, c, c % 1000);
+                i ? "," : "", key, g_customers ? 0 : tid, g_customers ? c % g_customers : c,
+                g_customers ? 0 : tid, g_customers ? c % g_customers : c, c, c % 1000);
             if (n >= cap)
                 return 0;
         }
@@ -378,7 +384,7 @@ int main(int argc, char **argv)
 {
     const char *pub = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "e:p:t:w:b:d:u:k:V:rm:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:p:t:w:b:d:u:k:V:rm:c:")) != -1) {
         switch (opt) {
         case 'e': g_endpoint = optarg; break;
         case 'p': pub = optarg; break;
@@ -391,9 +397,10 @@ int main(int argc, char **argv)
         case 'V': g_version = optarg; break;
         case 'r': g_random_keys = 1; break;
         case 'm': g_batches = atoi(optarg); break;
+        case 'c': g_customers = strtoull(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: %s -e ENDPOINT [-p PUB] [-t T] [-w W] [-b B] [-d S] "
-                            "[-u WARMUP] [-k PREFIX] [-V VERSION] [-r] [-m M]\n", argv[0]);
+                            "[-u WARMUP] [-k PREFIX] [-V VERSION] [-r] [-m M] [-c CUSTOMERS]\n", argv[0]);
             return 2;
         }
     }

@@ -290,7 +290,8 @@ def gateway_once(inst, args, perf, events):
     res = {"events_per_request": events, "connections": GATEWAY_CONNECTIONS,
            "wrk_threads": args.wrk_threads}
     try:
-        h = inst.start(("journal", "gateway"))
+        h = inst.start(("journal", "gateway"),
+                       {"privacy": {"encrypt": args.encrypt}} if args.encrypt else None)
     except Exception as e:  # noqa: BLE001 - report, keep going
         log("  %-42s did not start: %s" % (name, e))
         return dict(res, verified=False, error="start failed: %s" % e)
@@ -791,6 +792,8 @@ def main():
     ap.add_argument("--max-seconds", type=int, default=None,
                     help="cut the whole run off after this (default 420 s per --repeat)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, perf data)")
+    ap.add_argument("--encrypt", choices=("yes", "no"), default=None,
+                    help="gateway runs: the journal's [privacy] encrypt (default: its default, yes)")
     args = ap.parse_args()
     args.scale = 0.4 if args.quick else 1.0
     args.repeat = max(1, args.repeat)

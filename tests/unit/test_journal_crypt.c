@@ -4,7 +4,9 @@
  * sealed opens only with its key, its associated data and unchanged bytes;
  * a destroyed key reads "[erased]".
  */
+#include <jansson.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,216 @@ static void test_seal_open_and_erase_a_customer(void)
     unit_remove_dir(dir);
 }
 
+/* s_opened - seal payload as type, commit, open it again: 1 when what
+ * opens means what was sealed and rest holds none of absent[] */
+static int s_round_trip(jcrypt_t *c, jkeys_t *k, const char *type, const char *payload,
+                        const char *want_names, const char *const *absent)
+{
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, out = BUF_INIT;
+    journal_scan_event_t e = s_event(type, "rt", payload);
+    int ok = jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names) == 1 &&
+             jkeys_commit(k) == 0;
+    if (ok && want_names && strcmp(names.data, want_names) != 0) {
+        fprintf(stderr, "names %s, want %s\n", names.data, want_names);
+        ok = 0;
+    }
+    for (size_t i = 0; ok && absent[i]; i++)
+        if (strstr(rest.data, absent[i])) {
+            fprintf(stderr, "rest %s holds %s\n", rest.data, absent[i]);
+            ok = 0;
+        }
+    int erased = -1;
+    ok = ok && jcrypt_open(c, type, "rt", rest.data, (unsigned char *)sealed.data, sealed.len,
+                           names.data, &out, &erased) == 0 && erased == 0;
+    json_t *a = json_loads(payload, 0, NULL), *b = ok ? json_loads(out.data, 0, NULL) : NULL;
+    ok = ok && a && b && json_equal(a, b);
+    if (!ok)
+        fprintf(stderr, "payload %s opened as %s\n", payload, out.data ? out.data : "");
+    json_decref(a);
+    json_decref(b);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&out);
+    return ok;
+}
+
+static void test_sealing_cuts_the_fields_out_of_the_text_and_opening_puts_them_back(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    static const char *const mail[] = {"a@b.c", "Ann", NULL};
+    static const char *const none[] = {NULL};
+    /* nested fields: the rest keeps "customer" with what is not personal */
+    CHECK(s_round_trip(c, k, "complaint",
+                       "{\"customer_id\":\"c9\",\"customer\":{\"id\":\"c9\",\"email\":\"a@b.c\","
+                       "\"name\":\"Ann\",\"attributes\":{\"a\":[1,{\"b\":\"}\"}]}},"
+                       "\"text\":\"it broke, \\\"badly\\\" {\",\"reason\":\"late\"}",
+                       "customer.email,customer.name,-customer.attributes,text", mail));
+    /* strings with escapes, numbers, literals, arrays, an empty object */
+    CHECK(s_round_trip(c, k, "mail.requested",
+                       "{\"customer_id\":\"c1\",\"address\":\"a@b.c\",\"name\":\"A\\u00e9n\\\\\","
+                       "\"vars\":{},\"n\":-1.5e3,\"ok\":true,\"x\":null,\"l\":[]}",
+                       "address,name,-vars", mail));
+    /* whitespace, or an escape in a member name: the tree path, the same meaning */
+    CHECK(s_round_trip(c, k, "customer", "{ \"id\": \"c2\", \"email\": \"a@b.c\" }", "email",
+                       mail));
+    CHECK(s_round_trip(c, k, "customer", "{\"id\":\"c3\",\"em\\u0061il\":\"a@b.c\"}", "email",
+                       mail));
+    /* a subject with an escape: the tree path decodes it */
+    CHECK(s_round_trip(c, k, "customer", "{\"id\":\"c\\u0034\",\"name\":\"Ann\"}", "name", mail));
+    /* no subject: the event owns its keys */
+    CHECK(s_round_trip(c, k, "survey.answered", "{\"comment\":\"fine\",\"score\":9}", "comment",
+                       none));
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
+/* s_file_has - 1 when path's bytes hold needle */
+static int s_file_has(const char *path, const void *needle, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    buf_t b = BUF_INIT;
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&b, chunk, got);
+    fclose(f);
+    int has = b.data && memmem(b.data, b.len, needle, len) != NULL;
+    buf_free(&b);
+    return has;
+}
+
+static void test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300], wal[320];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, out = BUF_INIT;
+    journal_scan_event_t e = s_event("customer", "k1", "{\"id\":\"c1\",\"email\":\"a@b.c\"}");
+    CHECK_INT(jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* the wrapped key as the file holds it, read beside the journal's handle */
+    unsigned char wrapped[JKEYS_WRAPPED];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED);
+    memcpy(wrapped, sqlite3_column_blob(st, 0), sizeof wrapped);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK(s_file_has(path, wrapped, sizeof wrapped) || s_file_has(wal, wrapped, sizeof wrapped));
+    /* opened once: the key is cached */
+    int erased = -1;
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 0);
+    int64_t *ids = NULL;
+    size_t n = 0, gone = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+    free(ids);
+    /* right after the drop, before any commit: nothing opens any more */
+    buf_reset(&out);
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 1);
+    CHECK_STR(out.data, "{\"id\":\"c1\",\"email\":\"[erased]\"}");
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(jkeys_shred(k), 0);
+    CHECK(!s_file_has(path, wrapped, sizeof wrapped));
+    CHECK(!s_file_has(wal, wrapped, sizeof wrapped));
+    /* a new key for c1 is a new person's: the old bytes stay shut */
+    journal_scan_event_t again = s_event("customer", "k2", "{\"id\":\"c1\",\"email\":\"x@y.z\"}");
+    buf_t r2 = BUF_INIT, s2 = BUF_INIT, n2 = BUF_INIT;
+    CHECK_INT(jcrypt_seal(c, &again, "2026-12-07T10:00:00Z", &r2, &s2, &n2), 1);
+    CHECK_INT(jkeys_commit(k), 0);
+    buf_reset(&out);
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 1);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&out);
+    buf_free(&r2);
+    buf_free(&s2);
+    buf_free(&n2);
+    unit_remove_dir(dir);
+}
+
+static void test_a_restart_opens_what_was_sealed_before_and_makes_higher_ids(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, out = BUF_INIT;
+    const char *payload = "{\"id\":\"c1\",\"email\":\"a@b.c\"}";
+    journal_scan_event_t e = s_event("customer", "k1", payload);
+    CHECK_INT(jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    CHECK_INT(jkeys_commit(k), 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(n, 1);
+    int64_t first = n ? ids[0] : 0;
+    free(ids);
+    CHECK(first > 0);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    k = jkeys_new(path, "normal", s_master);
+    c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    int erased = -1;
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 0);
+    CHECK_STR(out.data, payload);
+    /* an id the erasure log names (a key a restored copy never had): new
+     * keys come after it */
+    jkeys_seen(k, first + ((int64_t)1 << 40));
+    journal_scan_event_t e2 = s_event("customer", "k2", "{\"id\":\"c2\",\"email\":\"d@e.f\"}");
+    CHECK_INT(jcrypt_seal(c, &e2, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(jkeys_customer_keys(k, "c2", &ids, &n), 0);
+    CHECK_INT(n, 1);
+    CHECK(n && ids[0] > first + ((int64_t)1 << 40));
+    free(ids);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&out);
+    unit_remove_dir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -153,5 +365,8 @@ int main(void)
     UNIT_RUN(test_a_wrong_key_or_associated_data_is_refused);
     UNIT_RUN(test_a_wrapped_key_opens_only_with_its_master_and_id);
     UNIT_RUN(test_seal_open_and_erase_a_customer);
+    UNIT_RUN(test_sealing_cuts_the_fields_out_of_the_text_and_opening_puts_them_back);
+    UNIT_RUN(test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens);
+    UNIT_RUN(test_a_restart_opens_what_was_sealed_before_and_makes_higher_ids);
     return UNIT_END();
 }
