@@ -182,6 +182,14 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     assert files_holding(h.state, NEEDLES) != []  # the services did copy them
     before = counts(*reports(h))
     sent_before = len(smtp.messages())
+    # their unsubscribe link (the invite's) and form links show their page now
+    unsub = str(smtp.messages()[0]["List-Unsubscribe"]).strip()[1:-1]
+    unsub = unsub[unsub.index("/u/"):]
+    st, _, page = h.request("GET", unsub)
+    assert st == 200 and OLAF[1].encode() in page
+    forms = [u[u.index("/", len("http://")):] for u in
+             h.hark("cases", "link", OLAF[0]).stdout.split()]
+    assert [h.request("GET", u)[0] for u in forms] == [200, 200]
 
     st, _, data = h.request("DELETE", "/v1/customers/" + OLAF[0], None,
                             dict(admin, **{"X-Hark-Actor": "dpo"}))
@@ -204,6 +212,27 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     # their survey link answers 410, in their language
     st, _, page = h.request("GET", link + "?score=9")
     assert st == 410 and b'lang="pl"' in page
+    gone = json.load(open(os.path.join(ROOT, "templates", "pl", "words.json")))["erased"]
+    assert gone["title"].encode() in page
+    # so do their unsubscribe and form links, GET and POST, showing nothing
+    # of them and journaling nothing
+    origin = {"Origin": "http://127.0.0.1:%d" % h.port,
+              "Content-Type": "application/x-www-form-urlencoded"}
+    for method, url, body in [("GET", unsub, None), ("HEAD", unsub, None),
+                              ("POST", unsub, b"List-Unsubscribe=One-Click"),
+                              ("GET", forms[0], None), ("GET", forms[1], None),
+                              ("POST", forms[0], b"reason=&text=still+there%3F&csrf=x")]:
+        st, _, page = h.request(method, url, body, origin if body else None)
+        assert st == 410, (method, url, st)
+        if method != "HEAD":
+            assert b'lang="pl"' in page and gone["title"].encode() in page, page
+            assert OLAF[1].encode() not in page
+    assert h.fetch_all(["mail.unsubscribed"]) == []
+    # the API: their export is a JSON 410
+    st, _, data = h.request("GET", "/v1/customers/%s/export" % OLAF[0], None, admin)
+    assert st == 410 and json.loads(data)["error"]["code"] == "customer_erased", data
+    st, _, data = h.request("GET", "/v1/customers/anna/export", None, admin)
+    assert st != 410, data  # Anna was not erased (503 here: no hark-milestone)
     # the CLI erases too (no one here: harmless); nothing more was mailed to Olaf
     r = h.hark("customer", "erase", "nobody-at-all")
     assert "customer.erased journaled" in r.stdout
@@ -216,6 +245,8 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     assert st == 202, body
     last = h.fetch_all(["customer"])[-1]
     assert last["payload"]["email"] == "new.olaf@example.org" and "erased" not in last
+    # ... whose form links work again
+    assert h.request("GET", forms[0])[0] == 200
     h.stop()
     assert files_holding(h.state, NEEDLES) == []
 
@@ -301,3 +332,4 @@ def test_retention__old_free_text_unreadable_then_contact_counts_kept(make_hark,
     wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
              what="no file holds Olaf's contact")
     h.stop()
+
