@@ -11,8 +11,8 @@
  *           (console_store.c); one-time links and the accounts' audit
  *           (console_link.c); reply drafts (console_preview.c).
  * Consumes: feedback.tagged (whose each case is), customer.erased and
- *           privacy.retention: the reply drafts on the customer's cases are
- *           deleted (console_store.c).
+ *           privacy.retention: the reply drafts on the erased person's cases
+ *           are deleted (console_store.c).
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed

@@ -8,8 +8,8 @@
  *           maildir (new/ is read, read mail goes to cur/, mail that
  *           cannot be read to .bad/cur/).
  * Consumes: mail.requested (whom each mail of ours is to or about) and
- *           customer.erased: the customer's messages leave the Maildir, their
- *           rows are blanked (inbox_privacy.c).
+ *           customer.erased: the erased person's messages leave the Maildir,
+ *           their rows are blanked (inbox_privacy.c).
  * Emits:    case.customer_replied (a reply on a case, quote removed),
  *           survey.commented (a reply to a survey invite),
  *           mail.dsn_received (a bounce for a mail of ours).
