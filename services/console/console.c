@@ -10,7 +10,9 @@
  *           sends) and sessions
  *           (console_store.c); one-time links and the accounts' audit
  *           (console_link.c); reply drafts (console_preview.c).
- * Consumes: nothing.
+ * Consumes: feedback.tagged (whose each case is), customer.erased and
+ *           privacy.retention: the reply drafts on the erased person's cases
+ *           are deleted (console_store.c).
  * Emits:    case.replied, case.retagged, case.resolved, case.noted,
  *           case.assigned, case.reopened (by "user:NAME", via
  *           JOURNAL_APPEND), which hark-intake applies; loop.closed
@@ -188,9 +190,16 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    /* consumed only to forget an erased customer's drafts */
+    static const service_event_t events[] = {
+        {EV_FEEDBACK_TAGGED, console_store_tagged},
+        {NULL, NULL},
+    };
     static const service_def_t def = {
         .name = "console",
         .migrations = console_store_migrations,
+        .events = events,
+        .privacy = &console_store_privacy,
         .commands = s_commands,
         .init = s_init,
         .fini = s_fini,

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "privacy.h"
 #include "service.h"
 
 struct reasons;
@@ -165,6 +166,10 @@ int console_name_ok(const char *s);
 
 /* --- console_store.c: console.db ------------------------------------- */
 extern const char *const console_store_migrations[];
+/* console_store_privacy - what customer.erased deletes (drafts on their cases) */
+extern const privacy_sql_t console_store_privacy;
+/* console_store_tagged - feedback.tagged: whose a case is, for that */
+int console_store_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 /* console_store_user_add - 0 added, 1 name taken, -1 error */
 int console_store_user_add(sqlite3 *db, const char *name, const char *role, const char *locale,
                            const char *hash, const char *by, int64_t now);

@@ -85,8 +85,42 @@ const char *const console_store_migrations[] = {
     ");",
     /* 4: an account's own email address, where its test sends go */
     "ALTER TABLE users ADD COLUMN email TEXT;",
+    /* 5: whose each case is (feedback.tagged), so a customer's erasure
+     * deletes the staff's drafts on their cases */
+    "CREATE TABLE case_customers(case_id TEXT PRIMARY KEY, customer TEXT NOT NULL);"
+    "CREATE INDEX case_customers_customer ON case_customers(customer);",
     NULL,
 };
+
+/* What customer.erased and free-text retention delete here (privacy.h):
+ * the reply drafts on the customer's cases; the accounts are staff's */
+static const char *const s_drafts[] = {
+    "DELETE FROM drafts WHERE case_id IN"
+    " (SELECT case_id FROM case_customers WHERE customer = ?1)",
+    NULL,
+};
+static const char *const s_none[] = {NULL};
+const privacy_sql_t console_store_privacy = {s_drafts, s_drafts, s_none};
+
+/* console_store_tagged - feedback.tagged: whose the case is */
+int console_store_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc;
+    (void)c;
+    const char *cs = json_string_value(json_object_get(ev->payload, "case"));
+    const char *who = json_string_value(json_object_get(ev->payload, "customer_id"));
+    if (!cs || !who || !*who)
+        return 0;
+    sqlite3_stmt *st =
+        db_prepare(db, "INSERT OR IGNORE INTO case_customers(case_id, customer) VALUES(?, ?)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, cs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    return rc;
+}
 
 /* s_text - column i as text, "" for NULL */
 static const char *s_text(sqlite3_stmt *st, int i)

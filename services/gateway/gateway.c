@@ -35,7 +35,8 @@
  *           journal_timeout survey_timeout milestone_timeout loop_timeout;
  *           [hark] token_key; [intake] control reasons timeout form_rate;
  *           [survey] control; [milestone] control; [loop] control; [mailer]
- *           control (the templates' versions);
+ *           control (the templates' versions); [journal] control (whether
+ *           the customer of a link was erased: JOURNAL_ERASED, gateway_pages.c);
  *           shop_name (the survey page names the shop as the emails do),
  *           templates and default_locale (the words on pages, words.h).
  *
@@ -143,7 +144,7 @@ static int s_init(service_t *svc)
     gateway_config_load(gw->cfg, &gw->conf);
     /* one per-thread client key per owner the gateway asks */
     pthread_key_t *tkeys[] = {&gw->owner_keys[0], &gw->owner_keys[1], &gw->owner_keys[2],
-                              &gw->owner_keys[3], &gw->owner_keys[4]};
+                              &gw->owner_keys[3], &gw->owner_keys[4], &gw->owner_keys[5]};
     size_t nk = sizeof tkeys / sizeof tkeys[0];
     for (size_t i = 0; i < nk; i++) {
         if (pthread_key_create(tkeys[i], s_client_free)) {
@@ -383,7 +384,7 @@ static wire_client_t *s_thread_client(gateway_t *gw, pthread_key_t key, const ch
 /* the services the gateway asks, by name (their [NAME] control socket):
  * reads go to the owner of the data; gateway_t's owner_keys follow it */
 const char *const gateway_owners[GATEWAY_OWNERS] = {"survey", "milestone", "loop", "intake",
-                                                    "mailer"};
+                                                    "mailer", "journal"};
 
 /* gateway_call - ask owner through this thread's client */
 json_t *gateway_call(gateway_t *gw, const char *owner, const char *cmd, const json_t *body,

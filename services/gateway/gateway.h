@@ -24,7 +24,7 @@ typedef struct {
 
 /* the services the gateway asks: "survey", "milestone", "loop", "intake",
  * "mailer" */
-#define GATEWAY_OWNERS 5
+#define GATEWAY_OWNERS 6
 extern const char *const gateway_owners[GATEWAY_OWNERS];
 
 /* hark-gateway's settings, read once at start (gateway_config.c).  Strings
@@ -259,6 +259,13 @@ void gateway_pages_text(gateway_req_t *r, unsigned status, const char *lang, con
 void gateway_pages_say(gateway_req_t *r, unsigned status, const char *locale,
                        const char *title_key, const char *cls, const char *text_key,
                        const json_t *vars);
+
+/* gateway_pages_erased - 1 when hark-journal says customer cid was erased
+ * (JOURNAL_ERASED); 0 when not, for "" and when it does not answer in time */
+int gateway_pages_erased(gateway_t *gw, const char *cid);
+
+/* gateway_pages_erased_say - the 410 page of an erased customer's link */
+void gateway_pages_erased_say(gateway_req_t *r, const char *lang);
 
 /* gateway_pages_init - load the pages' words ([mailer] templates); 0/-1.
  * gateway_pages_fini frees them. */

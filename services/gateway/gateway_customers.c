@@ -9,7 +9,8 @@
  *       owner that does not answer makes it 503 owners_unavailable (an
  *       export is all or nothing); an id no owner knows is 404.  Before
  *       answering, customer.exported (by "api" or "api:NAME") is journaled,
- *       the record a data-access request needs.
+ *       the record a data-access request needs.  An erased customer is 410
+ *       customer_erased (JOURNAL_ERASED).
  *   DELETE /v1/customers/ID (Bearer admin key)  erase a customer: journals
  *       customer.erased {customer_id, by} and answers 202 {customer, event,
  *       offset} once it is committed: by then hark-journal has destroyed
@@ -52,6 +53,10 @@ void gateway_customers_export(gateway_req_t *r)
     snprintf(id, sizeof id, "%.*s", (int)(n - sl), rest);
     if (gateway_actor(r, by, sizeof by))
         return;
+    if (gateway_pages_erased(r->gw, id)) {
+        gateway_error(r, 410, "customer_erased", "this customer was erased", NULL, -1);
+        return;
+    }
     int known = 0;
     json_t *g = customer_gather(id, s_call, r->gw, r->gw->conf.intake_timeout_ms, &known);
     json_t *missing = json_object_get(g, "missing");

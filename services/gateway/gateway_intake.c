@@ -24,6 +24,8 @@
  *        journals a complaint/cancellation (channel "web") and only then
  *        answers 200; its key hashes the csrf token and the fields, so the
  *        same form re-POSTed unchanged is stored once.
+ *   The token of a customer who was erased is a 410 page (GET and POST) that
+ *   stores nothing (gateway_pages_erased).
  *   TOKEN is customer_token_make() of the customer id and locale, e.g. from
  *   `hark cases link CUSTOMER`.  The page's language is the token's, else
  *   ?lang=, else the browser's Accept-Language, among the locale folders
@@ -421,6 +423,10 @@ void gateway_intake_form(gateway_req_t *r)
         f.cid[0] = '\0';
         gateway_pages_say(r, 404, f.lang, f.cancel ? "form.cancel_title" : "form.feedback_title",
                           NULL, "form.bad_link", NULL);
+        return;
+    }
+    if (gateway_pages_erased(r->gw, f.cid)) { /* the customer was erased */
+        gateway_pages_erased_say(r, f.lang);
         return;
     }
     f.token = tok ? tok : "";

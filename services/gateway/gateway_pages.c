@@ -9,7 +9,9 @@
  *                  "List-Unsubscribe=One-Click").  A POST with an Origin
  *                  other than public_url's (another site's page) records
  *                  nothing: 403 and the page with the button again.
- * A token that does not verify is a 404 page and writes nothing.  Pages
+ * A token that does not verify is a 404 page and writes nothing.  The link
+ * of a customer who was erased is a 410 page, GET and POST, that shows
+ * nothing of them and writes nothing (gateway_pages_erased).  Pages
  * are localized by the locale the token carries, need no JavaScript, and
  * every piece of customer data on them is HTML-escaped.
  *
@@ -118,6 +120,36 @@ void gateway_pages_say(gateway_req_t *r, unsigned status, const char *locale,
     buf_free(&b);
 }
 
+/* how long a page waits for hark-journal's JOURNAL_ERASED: without an
+ * answer the page is shown as before (a person can still unsubscribe) */
+#define S_ERASED_TIMEOUT_MS 500
+
+/* gateway_pages_erased - see gateway.h */
+int gateway_pages_erased(gateway_t *gw, const char *cid)
+{
+    if (!cid || !*cid)
+        return 0;
+    char got[48] = "";
+    json_t *body = json_pack("{s:s}", "customer_id", cid);
+    json_t *reply = body ? gateway_call(gw, "journal", CMD_JOURNAL_ERASED, body,
+                                        S_ERASED_TIMEOUT_MS, got)
+                         : NULL;
+    json_decref(body);
+    int erased = reply && strcmp(got, CMD_JOURNAL_ERASED_OK) == 0 &&
+                 json_is_true(json_object_get(reply, "erased"));
+    if (!reply)
+        log_warn("event=erased_unknown why=no_answer");
+    json_decref(reply);
+    return erased;
+}
+
+/* gateway_pages_erased_say - see gateway.h */
+void gateway_pages_erased_say(gateway_req_t *r, const char *lang)
+{
+    log_info("event=erased_link status=410");
+    gateway_pages_say(r, 410, lang, "erased.title", NULL, "erased.text", NULL);
+}
+
 /* s_unsub_token - verify; fills address, locale, customer id.  0/-1 */
 static int s_unsub_token(gateway_req_t *r, const char *tok, char **payload, char **addr,
                          char **locale, char **cid)
@@ -176,7 +208,11 @@ void gateway_pages_unsubscribe(gateway_req_t *r)
         return;
     }
     const char *lang = words_locale(r->gw->words, locale);
-    if (strcmp(r->method, "POST") == 0 && !gateway_survey_origin_ok(r)) {
+    if (gateway_pages_erased(r->gw, cid)) {
+        /* neither their address shown nor their unsubscribe journaled:
+         * nothing of them is taken in again */
+        gateway_pages_erased_say(r, lang);
+    } else if (strcmp(r->method, "POST") == 0 && !gateway_survey_origin_ok(r)) {
         /* another site's page posting here (the survey and forms' rule):
          * mail clients' one-click POSTs come with no Origin (RFC 8058) and
          * our own button with ours.  Asking again on our page lets a

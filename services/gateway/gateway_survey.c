@@ -477,7 +477,7 @@ void gateway_survey(gateway_req_t *r)
     if (st && strcmp(st, "erased") == 0) {
         /* the customer was erased: nothing is shown or taken, for good */
         json_decref(inv);
-        gateway_pages_say(r, 410, lang, "survey.title", NULL, "survey.closed", NULL);
+        gateway_pages_erased_say(r, lang);
         return;
     }
     s_page_t pg = {.lang = lang, .token = token, .invite = link.invite, .score = -1, .comment = ""};

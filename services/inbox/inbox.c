@@ -7,7 +7,9 @@
  *           (events on their way to the journal); the Maildir [inbox]
  *           maildir (new/ is read, read mail goes to cur/, mail that
  *           cannot be read to .bad/cur/).
- * Consumes: nothing (it reads mail, not events).
+ * Consumes: mail.requested (whom each mail of ours is to or about) and
+ *           customer.erased: the erased person's messages leave the Maildir,
+ *           their rows are blanked (inbox_privacy.c).
  * Emits:    case.customer_replied (a reply on a case, quote removed),
  *           survey.commented (a reply to a survey invite),
  *           mail.dsn_received (a bounce for a mail of ours).
@@ -24,8 +26,9 @@
  * each is handled exactly once whatever is killed when.  Unmatched mail and
  * mail moved aside wait for staff: `hark inbox unmatched`.
  *
- * The inbox consumes no events, so it has no consumer: its own journal
- * client appends the outbox.
+ * Its own journal client appends the outbox after each message read; the
+ * consumer of the two event types appends it too after each batch (the
+ * journal stores each key once).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +51,19 @@ static const service_command_t s_commands[] = {
     {NULL, NULL, NULL},
 };
 
+/* What it consumes: only to forget an erased customer (inbox_privacy.c) */
+static const service_event_t s_events[] = {
+    {EV_MAIL_REQUESTED, inbox_privacy_requested},
+    {EV_CUSTOMER_ERASED, inbox_privacy_erased},
+    {NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "inbox",
         .migrations = inbox_store_migrations,
+        .events = s_events,
         .commands = s_commands,
         .init = s_init, /* settings, the Maildir, the journal client, the timer */
         .fini = s_fini,

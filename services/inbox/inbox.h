@@ -30,7 +30,8 @@ typedef struct {
     char *message_id;           /* the message's own, without <> */
     char *text;                 /* REPLY/COMMENT: the new text, quote removed;
                                    UNMATCHED: the text, for staff */
-    reply_token_t ref;          /* REPLY, COMMENT: what it answers */
+    reply_token_t ref;          /* REPLY, COMMENT: what it answers; any
+                                   message naming a mail of ours: that mail */
     /* DSN */
     char *dsn_message_id;       /* "<hark.TOKEN@...>" of the mail that failed */
     char dsn_status[16];        /* "5.1.1" */
@@ -84,6 +85,15 @@ typedef struct {
 int inbox_maildir_prepare(const char *maildir);
 /* inbox_maildir_run - timer: read what is in new/ */
 int inbox_maildir_run(evloop_t *loop, void *arg);
+
+/* --- customer.erased (inbox_privacy.c) ---------------------------------- */
+/* inbox_privacy_requested - mail.requested: whom mail ev->offset is to or
+ * about */
+int inbox_privacy_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev,
+                            consumer_t *c);
+/* inbox_privacy_erased - customer.erased: their messages' files deleted,
+ * their rows blanked (the rows and outcomes stay, the counts with them) */
+int inbox_privacy_erased(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 
 /* --- [inbox] control (inbox_control.c) ------------------------------------ */
 json_t *inbox_control_unmatched(service_t *svc, const json_t *req, service_err_t *err);

@@ -464,7 +464,12 @@ void inbox_parse(const char *key, const char *data, size_t len, inbox_mail_t *m)
         snprintf(m->reason, sizeof m->reason, "more than %d parts or nested deeper than %d",
                  S_PARTS_MAX, S_DEPTH_MAX);
     } else if (s_dsn(key, msg, &w, m) || s_auto(msg, m)) {
-        /* sorted */
+        /* sorted; a bounce names the mail of ours it is about (whose
+         * customer's erasure deletes it, inbox_privacy.c) */
+        reply_token_t t;
+        size_t n = m->dsn_message_id ? strlen(m->dsn_message_id) : 0;
+        if (n && reply_token_from_msgid(key, m->dsn_message_id, n, &t) == 0)
+            m->ref = t;
     } else {
         char *body = s_body(&w);
         if (s_reply_ref(key, msg, &m->ref) == 0 && m->ref.kind != 'm') {

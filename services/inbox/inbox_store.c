@@ -24,6 +24,14 @@ const char *const inbox_store_migrations[] = {
     "CREATE INDEX messages_outcome ON messages(outcome, id);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     "  key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL);",
+    /* whom each message is from or about, for customer.erased
+     * (inbox_privacy.c): mail is the journal offset of the mail.requested
+     * a reply or bounce names in its token, mails whom each such mail was
+     * to or about */
+    "ALTER TABLE messages ADD COLUMN mail INTEGER;"
+    "CREATE INDEX messages_mail ON messages(mail) WHERE mail IS NOT NULL;"
+    "CREATE TABLE mails(n INTEGER NOT NULL, customer TEXT NOT NULL,"
+    "  PRIMARY KEY (customer, n)) WITHOUT ROWID;",
     NULL,
 };
 
@@ -99,7 +107,7 @@ int inbox_store_record(sqlite3 *db, const char *file, int64_t size, const inbox_
         return -1;
     sqlite3_stmt *st = db_prepare(
         db, "INSERT INTO messages(file, received_at, size, outcome, reason, from_addr, subject,"
-            " message_id, ref, text) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " message_id, ref, text, mail) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) {
         db_rollback(db);
         return -1;
@@ -125,6 +133,8 @@ int inbox_store_record(sqlite3 *db, const char *file, int64_t size, const inbox_
         sqlite3_bind_text(st, 9, m->dsn_message_id, -1, SQLITE_TRANSIENT);
     if (m->text)
         sqlite3_bind_text(st, 10, s_cut(m->text, 20000), -1, SQLITE_TRANSIENT);
+    if (m->ref.kind && m->ref.n > 0)
+        sqlite3_bind_int64(st, 11, m->ref.n);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     const char *type = NULL;

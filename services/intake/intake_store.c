@@ -116,6 +116,9 @@ static const char *const s_erase[] = {
     "DELETE FROM suppressions WHERE address IN (SELECT lower(email) FROM customers"
      " WHERE id = ?1 AND email IS NOT NULL)",
     "UPDATE notes SET text = NULL WHERE case_id IN (SELECT id FROM cases WHERE customer_id = ?1)",
+    /* their emailed answers name them by address ("customer:ADDR") */
+    "UPDATE notes SET by = 'customer' WHERE by LIKE 'customer:%' AND case_id IN"
+    " (SELECT id FROM cases WHERE customer_id = ?1)",
     "DELETE FROM examples WHERE case_id IN (SELECT id FROM cases WHERE customer_id = ?1)",
     /* out of the search now, not at the next indexing: the triggers index
      * the cases again, without what was blanked */
@@ -137,6 +140,8 @@ static const char *const s_contact[] = {
     "DELETE FROM case_search WHERE rowid IN (SELECT source_offset FROM cases"
     " WHERE customer_id = ?1)",
     "UPDATE customers SET email = NULL, name = NULL WHERE id = ?1",
+    "UPDATE notes SET by = 'customer' WHERE by LIKE 'customer:%' AND case_id IN"
+    " (SELECT id FROM cases WHERE customer_id = ?1)",
     NULL,
 };
 const privacy_sql_t intake_store_privacy = {s_erase, s_free_text, s_contact};

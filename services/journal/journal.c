@@ -15,7 +15,9 @@
  *                  as if it were a request of its own (a gateway coalesces
  *                  many clients' requests into one message this way)
  *             JOURNAL_FETCH {after, limit?, types?} -> JOURNAL_FETCH_OK
- *           [journal] control (ROUTER): SERVICE_STATUS (+ head)
+ *           [journal] control (ROUTER): SERVICE_STATUS (+ head);
+ *             JOURNAL_ERASED {customer_id} -> JOURNAL_ERASED_OK {customer_id,
+ *               erased, erased_at?} (journal_privacy.c)
  * Emits:    [journal] pub_endpoint (PUB): JOURNAL_HEAD {head} after each
  *           commit.  A hint only; consumers also poll.  hark.restored, once, at
  *           the first start after `hark restore` (journal_restored.c).
@@ -71,10 +73,17 @@ static const journal_command_t s_commands[] = {
     {NULL, NULL},
 };
 
+/* What it serves on [journal] control, beside SERVICE_STATUS */
+static const service_command_t s_control[] = {
+    {CMD_JOURNAL_ERASED, CMD_JOURNAL_ERASED_OK, journal_privacy_erased},
+    {NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
     static const service_def_t def = {
         .name = "journal",
+        .commands = s_control,
         .migrations = journal_store_migrations,
         .init = s_init, /* the store, the checkpointer, the sockets */
         .fini = s_fini,

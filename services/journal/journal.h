@@ -84,6 +84,8 @@ void journal_serve_end(journal_t *j);
  * log applied again (journal_privacy.c).  0/-1 */
 int journal_privacy_init(journal_t *j, service_t *svc);
 void journal_privacy_fini(journal_t *j);
+/* journal_privacy_erased - JOURNAL_ERASED (journal_privacy.c) */
+json_t *journal_privacy_erased(service_t *svc, const json_t *req, service_err_t *err);
 /* journal_privacy_seal - before e is stored: its personal fields sealed;
  * *sealed and *names to store beside it (NULL when nothing).  0/-1 */
 int journal_privacy_seal(journal_t *j, journal_scan_event_t *e, const char *now,

@@ -331,6 +331,44 @@ static int s_on_sweep(evloop_t *loop, void *arg)
     return 0;
 }
 
+/* journal_privacy_erased - JOURNAL_ERASED: whether customer_id was erased
+ * and has not come back since.  An erasure is a customer.erased event (the
+ * events_erased index finds it); a customer event after it gave the id new
+ * keys (journal_crypt.c), and that new person is not erased.  The pages of
+ * an erased customer's links answer 410 from this (hark-gateway(8)). */
+json_t *journal_privacy_erased(service_t *svc, const json_t *req, service_err_t *err)
+{
+    journal_t *j = service_state(svc);
+    const char *customer = json_string_value(json_object_get(req, "customer_id"));
+    if (!customer || !*customer)
+        return service_fail(err, "invalid_request", "customer_id: a non-empty string");
+    sqlite3_stmt *st = db_prepare(service_db(svc),
+                                  "SELECT recorded_at FROM events"
+                                  " WHERE json_extract(payload, '$.customer_id') = ?1"
+                                  " AND type = 'customer.erased' ORDER BY offset DESC LIMIT 1");
+    if (!st)
+        return service_fail(err, "store_failed", "the journal could not be read");
+    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    json_t *out = json_pack("{s:s, s:b}", "customer_id", customer, "erased", 0);
+    if (rc == SQLITE_ROW && out) {
+        int64_t *ids = NULL;
+        size_t n = 0;
+        /* keys again: a later customer event made a new person of the id */
+        if (j->keys && jkeys_customer_keys(j->keys, customer, &ids, &n) == 0 && n == 0) {
+            json_object_set_new(out, "erased", json_true());
+            json_object_set_new(out, "erased_at",
+                                json_string((const char *)sqlite3_column_text(st, 0)));
+        }
+        free(ids);
+    } else if (rc != SQLITE_DONE) {
+        json_decref(out);
+        out = service_fail(err, "store_failed", "the journal could not be read");
+    }
+    db_finish(st);
+    return out;
+}
+
 /* journal_privacy_init - keys, the sealing table, the log applied again */
 int journal_privacy_init(journal_t *j, service_t *svc)
 {

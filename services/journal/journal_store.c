@@ -33,6 +33,10 @@ const char *const journal_store_migrations[] = {
     /* personal fields sealed apart from the payload (journal_crypt.h) */
     "ALTER TABLE events ADD COLUMN sealed BLOB;"
     "ALTER TABLE events ADD COLUMN sealed_names TEXT;",
+    /* whether a customer was erased (JOURNAL_ERASED), without reading
+     * every erasure: only customer.erased rows are in it */
+    "CREATE INDEX events_erased ON events(json_extract(payload, '$.customer_id'))"
+    " WHERE type = 'customer.erased';",
     NULL,
 };
 

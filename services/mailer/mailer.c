@@ -15,6 +15,10 @@
  *           message on without a restart; mailer_templates.c).
  *           customer.erased, privacy.retention: what it copied about the customer
  *           blanked, counts kept (mailer_store_privacy, privacy.h).
+ *           mail.delivered, mail.bounced, mail.failed, mail.skipped: its own
+ *           outcomes read back, so a file made again from the journal (hark
+ *           rebuild mailer) marks what was sent and sends nothing twice: on a
+ *           new file nothing is sent until the journal is read to its end.
  * Emits:    mail.delivered, mail.failed, mail.bounced, mail.skipped.
  * Serves:   [mailer] control: SERVICE_STATUS, MAILER_QUEUE, MAILER_CONTACT,
  *           MAILER_TEMPLATES, MAILER_CUSTOMER (all it holds of one customer).
@@ -71,6 +75,10 @@ static const service_event_t s_events[] = {
     {EV_MAIL_RETRY_REQUESTED, mailer_apply_retry},
     {EV_MAIL_DSN_RECEIVED, mailer_apply_dsn},
     {EV_TEMPLATE_SAVED, mailer_apply_template},
+    {EV_MAIL_DELIVERED, mailer_apply_outcome},
+    {EV_MAIL_BOUNCED, mailer_apply_outcome},
+    {EV_MAIL_FAILED, mailer_apply_outcome},
+    {EV_MAIL_SKIPPED, mailer_apply_outcome},
     {NULL, NULL},
 };
 
@@ -143,6 +151,7 @@ static int s_init(service_t *svc)
     db_exec(db, "UPDATE messages SET status = 'retry', lease_until = NULL"
                 " WHERE status = 'sending'");
     long long stranded = sqlite3_changes(db);
+    m->replaying = consumer_cursor(service_consumer(svc)) == 0;
     if (stranded)
         log_warn("event=requeued_after_restart messages=%lld", stranded);
 

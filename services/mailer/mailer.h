@@ -111,6 +111,8 @@ typedef struct {
     char token_key[128];
     size_t capacity;
     int dispatch_timer;
+    int replaying; /* started on a new file: nothing is sent until the
+                    * journal is read to its end (mailer_dispatch.c) */
 } mailer_t;
 
 /* --- the events it consumes (mailer_apply.c) ------------------------------ */
@@ -122,6 +124,9 @@ int mailer_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *e
 int mailer_apply_unsubscribed(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+/* mailer_apply_outcome - mail.delivered, .bounced, .failed, .skipped read
+ * back: what a replay queued is marked as it ended, not sent again */
+int mailer_apply_outcome(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 
 /* --- templates saved by staff (mailer_templates.c) ------------------------ */

@@ -62,6 +62,45 @@ int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
                                 clock_now_ms());
 }
 
+/* mailer_apply_outcome - see mailer.h.  Live, each finds its message
+ * already in that state and changes nothing.  When the file is made again
+ * from the journal (hark rebuild mailer), the mail.requested before it
+ * queued the message again: it is marked as it ended, with its attempts,
+ * and a hard bounce suppresses its address again, so nothing is sent twice
+ * (the dispatcher waits until the journal is read to its end). */
+int mailer_apply_outcome(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)svc;
+    (void)c;
+    const json_t *p = ev->payload;
+    const char *key = json_string_value(json_object_get(p, "request_key"));
+    const char *status = strcmp(ev->type, EV_MAIL_DELIVERED) == 0 ? "delivered"
+                         : strcmp(ev->type, EV_MAIL_BOUNCED) == 0 ? "bounced"
+                         : strcmp(ev->type, EV_MAIL_FAILED) == 0  ? "failed"
+                                                                  : "skipped";
+    if (!key)
+        return 0;
+    sqlite3_stmt *st = db_prepare(db, "UPDATE messages SET status = ?2,"
+                                      " attempts = max(attempts, ?3), lease_until = NULL,"
+                                      " updated_at = ?4 WHERE request_key = ?1"
+                                      " AND status IN ('queued', 'retry', 'sending')");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(p, "attempts")));
+    sqlite3_bind_int64(st, 4, consumer_event_ms(ev));
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    db_finish(st);
+    if (rc || sqlite3_changes(db) == 0)
+        return rc;
+    log_info("event=outcome_replayed request=%s status=%s", log_value(key), status);
+    const char *addr = json_string_value(json_object_get(p, "address"));
+    if (strcmp(status, "bounced") == 0 && addr && !ev->erased)
+        rc = mailer_store_suppress(db, addr, "bounced", ev->offset);
+    return rc;
+}
+
 /* s_thread - what a requested mail is about, for its Message-ID and reply
  * address: a case (the complaint mails carry its number), a survey invite
  * (its request key names it), else the mail itself (its offset) */

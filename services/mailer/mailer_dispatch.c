@@ -90,6 +90,15 @@ int mailer_dispatch_run(evloop_t *loop, void *arg)
     service_t *svc = arg;
     mailer_t *m = service_state(svc);
     sqlite3 *db = service_db(svc);
+    if (m->replaying) {
+        /* a new file (hark rebuild, a first start on an old journal): the
+         * outcomes of mail already sent are further on in the journal, so
+         * nothing goes out before it is read to its end */
+        if (consumer_caught_up(service_consumer(svc)) != 1)
+            return 0;
+        m->replaying = 0;
+        log_info("event=replay_done");
+    }
     size_t pending = mailer_pool_pending(m->pool);
     if (pending >= m->capacity)
         return 0;

@@ -20,8 +20,8 @@ from harness import BIN, ROOT, Hark, free_port, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer", "survey", "milestone", "intake", "loop", "console",
             "inbox")
-REBUILDABLE = ("survey", "milestone", "intake", "loop")
-KEPT = ("mailer", "console", "inbox")
+REBUILDABLE = ("survey", "milestone", "intake", "loop", "mailer")
+KEPT = ("console", "inbox")
 
 
 def conf():
@@ -275,6 +275,12 @@ def test_backup__restore_with_state_dir_into_a_new_directory(orig, tmp_path):
 def test_backup__rebuild_each_service_then_all_answers_as_before_and_journals_nothing(orig):
     caught_up(orig)
     before, h0 = reports(orig), head(orig)
+    mailed = os.path.join(orig.state, "maildir", "new")  # [mailer] maildir: no SMTP host here
+
+    def sent():
+        return sorted(os.listdir(mailed))
+    was_sent = sent()
+    assert was_sent, "the seed mailed invites and the loop"
     for s in REBUILDABLE:
         pid = orig.pid(s)
         r = orig.hark("rebuild", s, timeout=180)
@@ -288,9 +294,55 @@ def test_backup__rebuild_each_service_then_all_answers_as_before_and_journals_no
     caught_up(orig)
     assert reports(orig) == before
     assert head(orig) == h0, "a rebuild journals nothing new"
+    assert sent() == was_sent, "a rebuild mails no one"
     for s in KEPT + ("journal",):
         r = orig.hark("rebuild", s, check=False)
         assert r.returncode == 2 and "cannot be rebuilt" in r.stderr, s
     assert orig.hark("rebuild", "nosuch", check=False).returncode == 2
     st = orig.status()
     assert all(s["running"] and not s.get("held") for s in st["services"])
+
+
+def test_backup__rebuild_mailer_marks_what_was_sent_and_mails_no_one_then_sends_what_is_new(
+        make_hark, smtp, tmp_path):
+    """a real SMTP sink: the mail sent before the rebuild is not sent again"""
+    h = make_hark(services=("journal", "gateway", "mailer", "survey"), conf=dict(
+        shop_conf(smtp.port),
+        survey={"delay": "1s", "window_hours": "0-24", "window_days": "all"}))
+    people = ["ann", "ola", "bob"]
+    for cid in people:
+        st, body = h.post_events([
+            {"type": "customer", "data": {"id": cid, "email": cid + "@example.com"}},
+            {"type": "purchase", "data": {"customer_id": cid, "order_id": "o-" + cid}}])
+        assert st == 202, body
+    smtp.wait_messages(3)
+    wait_for(lambda: len(h.fetch_all(["mail.delivered"])) == 3, timeout=60, what="3 delivered")
+    caught_up(h)
+    h0 = head(h)
+
+    def statuses():
+        """each message the mailer holds: its request, status and attempts"""
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(h.state, "mailer.db"), uri=True)
+        try:
+            return sorted(db.execute("SELECT request_key, status, attempts FROM messages"))
+        finally:
+            db.close()
+    before = statuses()
+    assert [st for _, st, _ in before] == ["delivered"] * 3, before
+
+    r = h.hark("rebuild", "mailer", timeout=180)
+    assert "rebuilt from the journal" in r.stdout, r.stdout
+    assert os.path.exists(os.path.join(h.state, "mailer.db.before-rebuild"))
+    caught_up(h)
+    time.sleep(2)  # the dispatcher runs every 250 ms: long enough to send, were it to
+    assert len(smtp.messages()) == 3, "the rebuild mailed someone again"
+    assert statuses() == before
+    assert head(h) == h0, "a rebuild journals nothing new"
+    # and the rebuilt mailer sends what is new, once
+    st, body = h.post_events([
+        {"type": "customer", "data": {"id": "eve", "email": "eve@example.com"}},
+        {"type": "purchase", "data": {"customer_id": "eve", "order_id": "o-eve"}}])
+    assert st == 202, body
+    smtp.wait_messages(4)
+    time.sleep(1)
+    assert [m["To"].addresses[0].addr_spec for m in smtp.messages()][3:] == ["eve@example.com"]

@@ -182,6 +182,14 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     assert files_holding(h.state, NEEDLES) != []  # the services did copy them
     before = counts(*reports(h))
     sent_before = len(smtp.messages())
+    # their unsubscribe link (the invite's) and form links show their page now
+    unsub = str(smtp.messages()[0]["List-Unsubscribe"]).strip()[1:-1]
+    unsub = unsub[unsub.index("/u/"):]
+    st, _, page = h.request("GET", unsub)
+    assert st == 200 and OLAF[1].encode() in page
+    forms = [u[u.index("/", len("http://")):] for u in
+             h.hark("cases", "link", OLAF[0]).stdout.split()]
+    assert [h.request("GET", u)[0] for u in forms] == [200, 200]
 
     st, _, data = h.request("DELETE", "/v1/customers/" + OLAF[0], None,
                             dict(admin, **{"X-Hark-Actor": "dpo"}))
@@ -204,6 +212,27 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     # their survey link answers 410, in their language
     st, _, page = h.request("GET", link + "?score=9")
     assert st == 410 and b'lang="pl"' in page
+    gone = json.load(open(os.path.join(ROOT, "templates", "pl", "words.json")))["erased"]
+    assert gone["title"].encode() in page
+    # so do their unsubscribe and form links, GET and POST, showing nothing
+    # of them and journaling nothing
+    origin = {"Origin": "http://127.0.0.1:%d" % h.port,
+              "Content-Type": "application/x-www-form-urlencoded"}
+    for method, url, body in [("GET", unsub, None), ("HEAD", unsub, None),
+                              ("POST", unsub, b"List-Unsubscribe=One-Click"),
+                              ("GET", forms[0], None), ("GET", forms[1], None),
+                              ("POST", forms[0], b"reason=&text=still+there%3F&csrf=x")]:
+        st, _, page = h.request(method, url, body, origin if body else None)
+        assert st == 410, (method, url, st)
+        if method != "HEAD":
+            assert b'lang="pl"' in page and gone["title"].encode() in page, page
+            assert OLAF[1].encode() not in page
+    assert h.fetch_all(["mail.unsubscribed"]) == []
+    # the API: their export is a JSON 410
+    st, _, data = h.request("GET", "/v1/customers/%s/export" % OLAF[0], None, admin)
+    assert st == 410 and json.loads(data)["error"]["code"] == "customer_erased", data
+    st, _, data = h.request("GET", "/v1/customers/anna/export", None, admin)
+    assert st != 410, data  # Anna was not erased (503 here: no hark-milestone)
     # the CLI erases too (no one here: harmless); nothing more was mailed to Olaf
     r = h.hark("customer", "erase", "nobody-at-all")
     assert "customer.erased journaled" in r.stdout
@@ -216,6 +245,8 @@ def test_erasure__no_file_holds_them_reports_keep_counts_links_gone_new_person_f
     assert st == 202, body
     last = h.fetch_all(["customer"])[-1]
     assert last["payload"]["email"] == "new.olaf@example.org" and "erased" not in last
+    # ... whose form links work again
+    assert h.request("GET", forms[0])[0] == 200
     h.stop()
     assert files_holding(h.state, NEEDLES) == []
 
@@ -301,3 +332,100 @@ def test_retention__old_free_text_unreadable_then_contact_counts_kept(make_hark,
     wait_for(lambda: files_holding(h.state, NEEDLES) == [], timeout=30,
              what="no file holds Olaf's contact")
     h.stop()
+
+
+# --- the Maildir hark-inbox reads and the staff's drafts -------------------
+
+PIA = ("pia", "pia.przezroczysta@example.org", "Pia Przezroczysta")
+PIA_REPLY = "Kartonik był rozerwany, a czajnik pęknięty na pół"
+PIA_DRAFT = "Droga Pio Przezroczysta, wysyłamy nowy czajnik"
+
+
+def reply_to(mail, frm, name, text, n):
+    """the customer's answer to one of our mails, as her mail program sends it"""
+    return ("From: %s <%s>\nTo: %s\nSubject: Re: %s\nMessage-ID: <answer.%d@client.test>\n"
+            "In-Reply-To: %s\nReferences: %s\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+            "%s\n\n> %s\n" % (name, frm, mail["Reply-To"] or mail["From"], mail["Subject"], n,
+                              mail["Message-ID"], mail["Message-ID"], text, REPLY)
+            ).replace("\n", "\r\n").encode()
+
+
+def test_erasure__their_mail_in_the_inbox_maildir_and_drafts_on_their_case_go_too(
+        make_hark, smtp, tmp_path):
+    from harness import free_port
+    from test_console import Browser, add_user, case_page
+    from test_console_users import preview, typed
+    port = free_port()
+    h = make_hark(services=("journal", "gateway", "mailer", "intake", "inbox", "console"),
+                  conf=dict(shop_conf(smtp.port, reply_domain="reply.shop.example"),
+                            intake={"reasons": os.path.join(ROOT, "config", "reasons.conf")},
+                            inbox={"poll": "100ms"},
+                            console={"listen": "127.0.0.1:%d" % port,
+                                     "public_url": "http://127.0.0.1:%d" % port,
+                                     "login_rate": "1000"}))
+    h.console_port = port
+    admin = {"Authorization": "Bearer " + h.admin_key, "Content-Type": "application/json"}
+    cases = {}
+    for cid, addr, name, text in (PIA + ("Mój czajnik przyszedł pęknięty",),
+                                  ("anna", "anna@example.com", "Anna", "My kettle is broken")):
+        st, body = h.post_events([
+            {"type": "customer", "data": {"id": cid, "email": addr, "name": name,
+                                          "locale": "pl"}},
+            {"type": "complaint", "data": {"customer_id": cid, "text": text}}])
+        assert st == 202, body
+        cases[cid] = "C%d" % body["offsets"][1]
+        wait_for(lambda: h.hark("cases", "show", cases[cid], "--json",
+                                check=False).returncode == 0, what="case " + cases[cid])
+        st, _, data = h.request("POST", "/v1/cases/%s/reply" % cases[cid], {"message": REPLY},
+                                admin)
+        assert st == 202, data
+    mails = wait_for(lambda: [m for m in smtp.messages() if REPLY in str(m)] if len(
+        [m for m in smtp.messages() if REPLY in str(m)]) == 2 else None, timeout=30,
+                     what="the two replies mailed")
+    # each customer answers; hark-inbox reads the answers into cur/
+    maildir = os.path.join(h.state, "inbox")
+    for n, m in enumerate(mails):
+        who = PIA if to(m) == PIA[1] else ("anna", "anna@example.com", "Anna")
+        raw = reply_to(m, who[1], who[2], PIA_REPLY if who == PIA else "Thanks, Anna here", n)
+        with open(os.path.join(maildir, "tmp", "m%d" % n), "wb") as f:
+            f.write(raw)
+        os.rename(os.path.join(maildir, "tmp", "m%d" % n), os.path.join(maildir, "new", "m%d" % n))
+    wait_for(lambda: len(os.listdir(os.path.join(maildir, "cur"))) == 2, timeout=30,
+             what="both answers read")
+    wait_for(lambda: len(h.fetch_all(["case.customer_replied"])) == 2, timeout=30,
+             what="both answers on their cases")
+    # a member of staff drafts a reply on each case
+    add_user(h, "sam", "support")
+    b = Browser(port)
+    assert b.login("sam")[0] == 303
+    for cid, text in (("pia", PIA_DRAFT), ("anna", "Dear Anna, a new kettle")):
+        st, _, _, _ = preview(b, case_page(b, cases[cid]), cases[cid], text)
+        assert st == 200
+    all_caught_up(h)
+    needles = [PIA[1].encode(), PIA[2].encode(), PIA_REPLY.encode(), PIA_DRAFT.encode()]
+    held = files_holding(h.state, needles)
+    assert any("/inbox/cur/" in p for p in held), held
+    assert any(p.endswith(("console.db", "console.db-wal")) for p in held), held
+    inbox_db = os.path.join(h.state, "inbox.db")
+
+    def outcomes():
+        import sqlite3
+        with sqlite3.connect("file:%s?mode=ro" % inbox_db, uri=True) as db:
+            return sorted(r[0] for r in db.execute("SELECT outcome FROM messages"))
+    before = outcomes()
+    assert before == ["reply", "reply"]
+
+    st, _, data = h.request("DELETE", "/v1/customers/pia", None, admin)
+    assert st == 202, data
+    all_caught_up(h)
+    wait_for(lambda: files_holding(h.state, needles) == [], timeout=30,
+             what="no file holds Pia (%s)" % files_holding(h.state, needles))
+    # Anna's answer and draft stay; the inbox keeps its counts
+    assert len(os.listdir(os.path.join(maildir, "cur"))) == 1
+    assert files_holding(h.state, [b"Thanks, Anna here"]) != []
+    assert typed(b, cases["anna"])[0] == "Dear Anna, a new kettle"
+    assert typed(b, cases["pia"])[0] == ""
+    assert outcomes() == before
+    h.stop()
+    assert files_holding(h.state, needles) == []
