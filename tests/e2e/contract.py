@@ -18,9 +18,19 @@ ROOT = os.environ.get("HARK_ROOT", os.path.abspath(os.path.join(os.path.dirname(
 PROTO = os.path.join(ROOT, "proto")
 
 
+def _no_duplicates(pairs):
+    # A merge once ran two specifications into one object: JSON keeps the
+    # last "name" and the first command silently went unchecked.
+    keys = [k for k, _ in pairs]
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise ValueError("duplicate keys %s in one object" % dup)
+    return dict(pairs)
+
+
 def load(path):
     with open(path) as f:
-        return json.load(f)
+        return json.load(f, object_pairs_hook=_no_duplicates)
 
 
 _COMMANDS_DOC = load(os.path.join(PROTO, "commands.json"))
