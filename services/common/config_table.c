@@ -19,6 +19,9 @@ const config_setting_t config_table[] = {
      NULL, "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
+    {"hark", "curve_keys", CFG_PATH, "{state_dir}/keys", 0, 0, NULL,
+     "directory of the CURVE keypairs (curve-NAME.key, curve-NAME.pub) that tcp:// endpoints "
+     "use; `hark keys --curve` makes them"},
 
     /* [harkd] - the supervisor */
     {"harkd", "control", CFG_ENDPOINT, "ipc://{state_dir}/harkd.ctl", 0, 0, NULL,

@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "db.h"
 #include "log.h"
 #include "privacy.h"
@@ -25,6 +26,7 @@ struct service {
     void *zctx;
     evloop_t *loop;
     void *control;
+    curve_zap_t *zap;      /* the ZAP handler, when an endpoint is tcp:// (curve.h) */
     sqlite3 *db;
     consumer_t *consumer;
     void *state;
@@ -74,6 +76,10 @@ void *service_bind(void *zctx, int type, const char *endpoint)
         int hwm = 100000;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    if (curve_server(s, endpoint) < 0) {
+        zmq_close(s);
+        return NULL;
     }
     if (zmq_bind(s, endpoint) < 0 && strncmp(endpoint, "ipc://", 6) == 0 &&
         errno == EADDRINUSE) {
@@ -269,6 +275,15 @@ int service_main(int argc, char **argv, const service_def_t *def)
     svc->loop = evloop_new();
     if (!svc->zctx || !svc->loop)
         goto out;
+    /* the ZAP handler before any CURVE server socket: a handshake with no
+     * handler bound would be let in unchecked */
+    curve_init(svc->cfg, def->name);
+    if (curve_needed(svc->cfg)) {
+        svc->zap = curve_zap_new(svc->zctx);
+        if (!svc->zap ||
+            evloop_add_socket(svc->loop, curve_zap_socket(svc->zap), curve_zap_on, svc->zap))
+            goto out;
+    }
     const char *ctl = config_get(svc->cfg, def->name, "control");
     if (ctl) {
         svc->control = service_bind(svc->zctx, ZMQ_ROUTER, ctl);
@@ -309,6 +324,7 @@ out:
     db_close(&svc->db);
     if (svc->control)
         zmq_close(svc->control);
+    curve_zap_destroy(&svc->zap);
     evloop_destroy(&svc->loop);
     if (svc->zctx)
         zmq_ctx_term(svc->zctx);

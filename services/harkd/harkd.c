@@ -12,7 +12,10 @@
  * Config:   [hark] services state_dir; [harkd] control grace restart_min
  *           restart_max stable_after bin_dir.
  *
- * Each service is bin_dir/hark-<name> -c <the same config file>.  A child
+ * Each service is bin_dir/hark-<name> -c <the same config file>, with its
+ * CURVE keypair's file in HARK_CURVE_KEY and the dir of the instance's
+ * public keys in HARK_CURVE_PEERS (curve.h; used by tcp:// endpoints; the
+ * secret itself never on a command line).  A child
  * that dies is restarted after restart_min, doubling for each crash in a row
  * up to restart_max; a child that ran stable_after is forgiven its history.
  * Children get PR_SET_PDEATHSIG, so a harkd killed with -9 takes them along
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curve.h"
 #include "harkd.h"
 #include "keys.h"
 #include "log.h"
@@ -45,8 +49,24 @@ static const service_command_t s_commands[] = {
     {NULL, NULL, NULL},
 };
 
+/* s_curve_keys - with a tcp:// endpoint, every keypair made before the
+ * skeleton binds harkd's own control socket (curve.h); an error shows
+ * when that bind then fails */
+static void s_curve_keys(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && strcmp(argv[i], "-c") && strcmp(argv[i], "--config"))
+            return; /* --help, --tables: nothing to make */
+    config_t *cfg = config_load(service_config_arg(argc, argv));
+    if (cfg && !config_error_count(cfg) && curve_needed(cfg) &&
+        (config_ensure_state_dir(cfg) || curve_keygen_all(cfg)))
+        fprintf(stderr, "harkd: cannot make the CURVE keypairs in %s\n", curve_keys_dir(cfg));
+    config_destroy(&cfg);
+}
+
 int main(int argc, char **argv)
 {
+    s_curve_keys(argc, argv);
     static const service_def_t def = {
         .name = "harkd",
         .commands = s_commands,
@@ -87,6 +107,7 @@ static int s_init(service_t *svc)
     h->restart_max = config_duration_ms(cfg, "harkd", "restart_max");
     h->stable_after = config_duration_ms(cfg, "harkd", "stable_after");
     h->grace = config_duration_ms(cfg, "harkd", "grace");
+    h->curve_keys = curve_keys_dir(cfg);
 
     /* keys first, so they exist before anyone asks `hark keys` */
     char key[128];

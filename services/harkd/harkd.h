@@ -35,6 +35,7 @@ typedef struct {
     size_t n;
     const char *config_file;
     const char *state_dir;
+    const char *curve_keys; /* [hark] curve_keys: the keypairs (curve.h) */
     int64_t restart_min, restart_max, stable_after, grace;
     int stopping;
 } harkd_t;
