@@ -135,6 +135,9 @@ const config_setting_t config_table[] = {
      "a message claimed for sending and not finished in this time is claimed again"},
     {"mailer", "maildir", CFG_PATH, "{state_dir}/maildir", 0, 0, NULL,
      "where messages go when [smtp] host is empty"},
+    {"mailer", "partitions", CFG_INT, "1", 1, 16, NULL,
+     "hark-mailer processes harkd starts; each delivers the mail of the customers whose hash mod"
+     " this is its number, with its own mailer-K.db (hark-scaling(7))"},
 
     /* [smtp] - where the mailer delivers */
     {"smtp", "host", CFG_STR, "", 0, 0, NULL,

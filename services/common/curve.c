@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "partition.h"
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define S_ZAP_DOMAIN "hark"
@@ -146,6 +147,13 @@ static const char *s_owner(const char *endpoint)
         const char *v = config_get(s_id.cfg, s->section, s->key);
         if (v && strcmp(v, endpoint) == 0)
             return s->section;
+        /* the other partitions of a service share its keypair */
+        long long n = config_default(s->section, "partitions")
+                          ? config_int(s_id.cfg, s->section, "partitions") : 1;
+        char part[512];
+        for (int k = 1; v && k < n; k++)
+            if (partition_endpoint(v, k, part, sizeof part) == 0 && strcmp(part, endpoint) == 0)
+                return s->section;
     }
     return NULL;
 }

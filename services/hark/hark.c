@@ -38,6 +38,7 @@
 #include "jclient.h"
 #include "curve.h"
 #include "keys.h"
+#include "partition.h"
 #include "proto.h"
 #include "reasons.h"
 #include "service.h"
@@ -368,6 +369,13 @@ static int s_status(cli_t *cli)
     json_array_foreach(services, i, s) { /* ask each running service */
         const char *name = json_string_value(json_object_get(s, "name"));
         const char *ctl = config_get(cli->cfg, name, "control");
+        char sec[64], part_ctl[512];
+        int k;
+        if (!ctl && name && partition_split(name, sec, sizeof sec, &k) == 0) { /* mailer-2 */
+            const char *base = config_get(cli->cfg, sec, "control");
+            ctl = base && partition_endpoint(base, k, part_ctl, sizeof part_ctl) == 0 ? part_ctl
+                                                                                   : NULL;
+        }
         if (!ctl || !json_is_true(json_object_get(s, "running")))
             continue;
         json_t *ss = s_call(cli, ctl, CMD_SERVICE_STATUS, cmd);

@@ -12,6 +12,8 @@
  * Config:   [hark] services state_dir; [harkd] control grace restart_min
  *           restart_max stable_after bin_dir.
  *
+ * A service with [<name>] partitions = N > 1 is N children, each started
+ * with --partition K and named <name>-K (hark-scaling(7)).
  * Each service is bin_dir/hark-<name> -c <the same config file>, with its
  * CURVE keypair's file in HARK_CURVE_KEY and the dir of the instance's
  * public keys in HARK_CURVE_PEERS (curve.h; used by tcp:// endpoints; the
@@ -122,15 +124,30 @@ static int s_init(service_t *svc)
     char bin[PATH_MAX - 64];
     s_bin_dir(cfg, bin, sizeof bin);
     const char *names[HARKD_MAX_CHILDREN];
-    h->n = config_list(cfg, "hark", "services", names, HARKD_MAX_CHILDREN);
-    for (size_t i = 0; i < h->n; i++) {
-        harkd_child_t *c = &h->children[i];
-        c->name = names[i];
-        c->delay = h->restart_min;
-        snprintf(c->path, sizeof c->path, "%s/hark-%s", bin, names[i]);
-        if (access(c->path, X_OK) != 0) {
-            log_error("event=no_such_service service=%s path=%s", c->name, c->path);
-            return -1;
+    size_t nnames = config_list(cfg, "hark", "services", names, HARKD_MAX_CHILDREN);
+    for (size_t i = 0; i < nnames; i++) {
+        /* a service with [<name>] partitions = N > 1 is N children
+         * (partition.h), each started with --partition K */
+        long long parts = config_default(names[i], "partitions")
+                              ? config_int(cfg, names[i], "partitions") : 1;
+        for (long long k = 0; k < parts; k++) {
+            if (h->n == HARKD_MAX_CHILDREN) {
+                log_error("event=too_many_children max=%d", HARKD_MAX_CHILDREN);
+                return -1;
+            }
+            harkd_child_t *c = &h->children[h->n++];
+            c->service = c->name = names[i];
+            c->partition = parts > 1 ? (int)k : -1;
+            if (parts > 1) {
+                snprintf(c->instance, sizeof c->instance, "%s-%lld", names[i], k);
+                c->name = c->instance;
+            }
+            c->delay = h->restart_min;
+            snprintf(c->path, sizeof c->path, "%s/hark-%s", bin, names[i]);
+            if (access(c->path, X_OK) != 0) {
+                log_error("event=no_such_service service=%s path=%s", c->name, c->path);
+                return -1;
+            }
         }
     }
     evloop_t *loop = service_evloop(svc);
@@ -142,7 +159,7 @@ static int s_init(service_t *svc)
             return -1;
     const char *listen = config_get(cfg, "gateway", "listen");
     char console[300] = "";
-    for (size_t i = 0; i < h->n; i++) /* staff sign in there (hark-console(8)) */
+    for (size_t i = 0; i < nnames; i++) /* staff sign in there (hark-console(8)) */
         if (strcmp(names[i], "console") == 0)
             snprintf(console, sizeof console, "  console:  %s\n",
                      config_get(cfg, "console", "public_url"));

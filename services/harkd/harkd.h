@@ -16,7 +16,10 @@
 #define HARKD_MAX_CHILDREN 32
 
 typedef struct {
-    const char *name;
+    const char *name;     /* the instance: "mailer", or "mailer-2" of partitions */
+    const char *service;  /* hark-<service>, its config section and keypair */
+    int partition;        /* --partition K; -1 when the service is not partitioned */
+    char instance[64];    /* name's storage for a partition */
     char path[PATH_MAX + 64];
     pid_t pid;            /* 0 when not running */
     int64_t started;      /* mono ms */

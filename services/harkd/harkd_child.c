@@ -61,10 +61,15 @@ int harkd_child_spawn(harkd_t *h, harkd_child_t *c)
             _exit(1);
         /* its keypair by path, never the secret on a command line */
         char key[PATH_MAX + 80];
-        snprintf(key, sizeof key, "%s/curve-%s.key", h->curve_keys, c->name);
+        snprintf(key, sizeof key, "%s/curve-%s.key", h->curve_keys, c->service);
         setenv("HARK_CURVE_KEY", key, 1);
         setenv("HARK_CURVE_PEERS", h->curve_keys, 1);
-        execl(c->path, c->path, "-c", h->config_file, (char *)NULL);
+        char part[16];
+        snprintf(part, sizeof part, "%d", c->partition);
+        if (c->partition >= 0)
+            execl(c->path, c->path, "-c", h->config_file, "--partition", part, (char *)NULL);
+        else
+            execl(c->path, c->path, "-c", h->config_file, (char *)NULL);
         fprintf(stderr, "harkd: cannot run %s: %s\n", c->path, strerror(errno));
         _exit(127);
     }
