@@ -19,6 +19,9 @@ const config_setting_t config_table[] = {
      NULL, "services harkd starts, in order"},
     {"hark", "token_key", CFG_STR, NULL, 0, 0, NULL,
      "secret for signed links (generated into the state dir when unset; same on every host)"},
+    {"hark", "curve_keys", CFG_PATH, "{state_dir}/keys", 0, 0, NULL,
+     "directory of the CURVE keypairs (curve-NAME.key, curve-NAME.pub) that tcp:// endpoints "
+     "use; `hark keys --curve` makes them"},
 
     /* [harkd] - the supervisor */
     {"harkd", "control", CFG_ENDPOINT, "ipc://{state_dir}/harkd.ctl", 0, 0, NULL,
@@ -132,6 +135,9 @@ const config_setting_t config_table[] = {
      "a message claimed for sending and not finished in this time is claimed again"},
     {"mailer", "maildir", CFG_PATH, "{state_dir}/maildir", 0, 0, NULL,
      "where messages go when [smtp] host is empty"},
+    {"mailer", "partitions", CFG_INT, "1", 1, 16, NULL,
+     "hark-mailer processes harkd starts; each delivers the mail of the customers whose hash mod"
+     " this is its number, with its own mailer-K.db (hark-scaling(7))"},
 
     /* [smtp] - where the mailer delivers */
     {"smtp", "host", CFG_STR, "", 0, 0, NULL,

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "db.h"
 #include "jclient.h"
 #include "log.h"
@@ -77,7 +78,7 @@ consumer_t *consumer_new(void *zctx, const char *name, sqlite3 *db,
     zmq_setsockopt(c->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, HARK_WIRE_VERSION " " CMD_JOURNAL_HEAD,
                    strlen(HARK_WIRE_VERSION " " CMD_JOURNAL_HEAD));
-    if (zmq_connect(c->sub, pub_endpoint) < 0) {
+    if (curve_client(c->sub, pub_endpoint) < 0 || zmq_connect(c->sub, pub_endpoint) < 0) {
         log_error("event=connect_failed endpoint=%s error=\"%s\"", pub_endpoint,
                   zmq_strerror(errno));
         consumer_destroy(&c);

@@ -14,8 +14,10 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "db.h"
 #include "log.h"
+#include "partition.h"
 #include "privacy.h"
 #include "pidlock.h"
 
@@ -25,11 +27,15 @@ struct service {
     void *zctx;
     evloop_t *loop;
     void *control;
+    curve_zap_t *zap;      /* the ZAP handler, when an endpoint is tcp:// (curve.h) */
     sqlite3 *db;
     consumer_t *consumer;
     void *state;
     int64_t started_mono;
     int lock_fd;           /* <state_dir>/<name>.lock, held for our life (pidlock.h) */
+    unsigned part, nparts; /* --partition K of [<name>] partitions N (partition.h) */
+    char instance[64];     /* name, or name-K: log, lock */
+    char db_path[PATH_MAX]; /* the SQLite file opened: [<name>] db, or its -K (partition.h) */
     const char **consumes; /* derived from def->events */
 };
 
@@ -49,6 +55,12 @@ void *service_zctx(const service_t *svc) { return svc->zctx; }
 consumer_t *service_consumer(const service_t *svc) { return svc->consumer; }
 const char *service_name(const service_t *svc) { return svc->def->name; }
 void service_set_state(service_t *svc, void *state) { svc->state = state; }
+const char *service_db_path(const service_t *svc) { return svc->db_path; }
+unsigned service_partition(const service_t *svc, unsigned *n)
+{
+    *n = svc->nparts;
+    return svc->part;
+}
 void *service_state(const service_t *svc) { return svc->state; }
 
 /* service_config_arg - find -c FILE */
@@ -74,6 +86,10 @@ void *service_bind(void *zctx, int type, const char *endpoint)
         int hwm = 100000;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    if (curve_server(s, endpoint) < 0) {
+        zmq_close(s);
+        return NULL;
     }
     if (zmq_bind(s, endpoint) < 0 && strncmp(endpoint, "ipc://", 6) == 0 &&
         errno == EADDRINUSE) {
@@ -217,13 +233,42 @@ static config_t *s_config_load(const char *path)
     return cfg;
 }
 
+/* s_partition - --partition K, checked against [<name>] partitions: a
+ * partitioned service runs only as one partition (a copy without one would
+ * take every customer's work), an unpartitioned one never does */
+static int s_partition(service_t *svc, int argc, char **argv)
+{
+    const char *name = svc->def->name, *arg = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--partition") == 0)
+            arg = argv[i + 1];
+    long long n = config_default(name, "partitions") ? config_int(svc->cfg, name, "partitions") : 1;
+    svc->nparts = (unsigned)n;
+    snprintf(svc->instance, sizeof svc->instance, "%s", name);
+    if (!arg && n <= 1)
+        return 0;
+    char *end = NULL;
+    long k = arg ? strtol(arg, &end, 10) : -1;
+    if (!arg || !*arg || *end || k < 0 || k >= n) {
+        log_error("event=bad_partition partition=%s partitions=%lld", log_value(arg ? arg : "-"),
+                  n);
+        fprintf(stderr, "%s: [%s] partitions = %lld needs --partition K, 0 <= K < %lld "
+                        "(harkd starts one copy for each)\n", name, name, n, n);
+        return -1;
+    }
+    svc->part = (unsigned)k;
+    snprintf(svc->instance, sizeof svc->instance, "%s-%ld", name, k);
+    log_init(svc->instance);
+    return 0;
+}
+
 /* service_main - set up, run, tear down */
 int service_main(int argc, char **argv, const service_def_t *def)
 {
     log_init(def->name);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: %s [-c FILE] [--tables]\n", argv[0]);
+            printf("usage: %s [-c FILE] [--tables] [--partition K]\n", argv[0]);
             return 0;
         }
     for (int i = 1; i < argc; i++)
@@ -237,12 +282,14 @@ int service_main(int argc, char **argv, const service_def_t *def)
             free(types);
             return ok ? 0 : 1;
         }
-    service_t svc_mem = {.def = def, .lock_fd = -1}, *svc = &svc_mem;
+    service_t svc_mem = {.def = def, .lock_fd = -1, .nparts = 1}, *svc = &svc_mem;
     int rc = 1, inited = 0;
     svc->started_mono = clock_mono_ms();
     svc->cfg = s_config_load(service_config_arg(argc, argv));
     if (!svc->cfg)
         return 2;
+    if (s_partition(svc, argc, argv))
+        goto out;
     if (config_ensure_state_dir(svc->cfg)) {
         log_error("event=state_dir_failed dir=%s error=\"%s\"", config_state_dir(svc->cfg),
                   strerror(errno));
@@ -252,7 +299,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
      * file and answer on the same sockets (pidlock.h) */
     char lock[PATH_MAX];
     long holder = 0;
-    pidlock_path(config_state_dir(svc->cfg), def->name, lock, sizeof lock);
+    pidlock_path(config_state_dir(svc->cfg), svc->instance, lock, sizeof lock);
     svc->lock_fd = pidlock_take(lock, &holder);
     if (svc->lock_fd == -2) {
         log_error("event=already_running lock=%s holder_pid=%ld", lock, holder);
@@ -269,7 +316,24 @@ int service_main(int argc, char **argv, const service_def_t *def)
     svc->loop = evloop_new();
     if (!svc->zctx || !svc->loop)
         goto out;
+    /* the ZAP handler before any CURVE server socket: a handshake with no
+     * handler bound would be let in unchecked */
+    curve_init(svc->cfg, def->name);
+    if (curve_needed(svc->cfg)) {
+        svc->zap = curve_zap_new(svc->zctx);
+        if (!svc->zap ||
+            evloop_add_socket(svc->loop, curve_zap_socket(svc->zap), curve_zap_on, svc->zap))
+            goto out;
+    }
     const char *ctl = config_get(svc->cfg, def->name, "control");
+    char part_ctl[512], part_db[PATH_MAX - 1];
+    if (ctl && svc->nparts > 1) {
+        if (partition_endpoint(ctl, (int)svc->part, part_ctl, sizeof part_ctl)) {
+            log_error("event=bad_partition_endpoint endpoint=%s", log_value(ctl));
+            goto out;
+        }
+        ctl = part_ctl;
+    }
     if (ctl) {
         svc->control = service_bind(svc->zctx, ZMQ_ROUTER, ctl);
         if (!svc->control || evloop_add_socket(svc->loop, svc->control, s_on_control, svc))
@@ -278,6 +342,12 @@ int service_main(int argc, char **argv, const service_def_t *def)
     if (def->migrations) {
         const char *path = config_get(svc->cfg, def->name, "db");
         const char *sync = config_get(svc->cfg, def->name, "synchronous");
+        if (path && svc->nparts > 1) {
+            if (partition_path(path, (int)svc->part, part_db, sizeof part_db))
+                goto out;
+            path = part_db;
+        }
+        snprintf(svc->db_path, sizeof svc->db_path, "%s", path ? path : "");
         svc->db = path ? db_open(path, sync ? sync : "normal", def->migrations) : NULL;
         if (!svc->db)
             goto out;
@@ -309,6 +379,7 @@ out:
     db_close(&svc->db);
     if (svc->control)
         zmq_close(svc->control);
+    curve_zap_destroy(&svc->zap);
     evloop_destroy(&svc->loop);
     if (svc->zctx)
         zmq_ctx_term(svc->zctx);

@@ -105,6 +105,12 @@ void service_flush_outbox(service_t *svc);
 void *service_zctx(const service_t *svc);
 consumer_t *service_consumer(const service_t *svc);
 const char *service_name(const service_t *svc);
+/* service_db_path - the SQLite file the skeleton opened (partition K's own
+ * when partitioned), for a thread's own connection to it */
+const char *service_db_path(const service_t *svc);
+/* service_partition - the partition K this copy owns (0 .. *n - 1) when
+ * [<name>] partitions = *n > 1 (partition.h); 0 and *n = 1 otherwise */
+unsigned service_partition(const service_t *svc, unsigned *n);
 /* service_set_state / service_state - the service's own data */
 void service_set_state(service_t *svc, void *state);
 void *service_state(const service_t *svc);

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "log.h"
 
 struct wire_client {
@@ -209,7 +210,7 @@ static int s_client_connect(wire_client_t *c)
     /* queue nothing for a peer that is not connected yet: a request sent
      * into the void would only time out later */
     zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
-    if (zmq_connect(c->sock, c->endpoint) < 0) {
+    if (curve_client(c->sock, c->endpoint) < 0 || zmq_connect(c->sock, c->endpoint) < 0) {
         zmq_close(c->sock);
         c->sock = NULL;
         return -1;

@@ -36,6 +36,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "gateway.h"
 #include "jclient.h"
 #include "jtext.h"
@@ -120,7 +121,7 @@ static void s_connect(gateway_pump_t *p, const char *why)
     zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(p->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (zmq_connect(p->sock, p->endpoint) < 0) {
+    if (curve_client(p->sock, p->endpoint) < 0 || zmq_connect(p->sock, p->endpoint) < 0) {
         zmq_close(p->sock);
         p->sock = NULL;
     }

@@ -4,7 +4,8 @@
  *   hark [-c FILE] status [--json]      each service: pid, uptime, restarts, cursor lag
  *   hark [-c FILE] tail [--from N] [--type T]... [--follow]
  *                                        events as JSON lines
- *   hark [-c FILE] keys                  the ingest and admin keys
+ *   hark [-c FILE] keys [--curve]        the ingest and admin keys; --curve makes the
+ *                                        CURVE keypairs tcp:// endpoints use (curve.h)
  *   hark [-c FILE] check-config          every config error with file and line
  *   hark [-c FILE] config [-d|-n] [NAME]...   settings as section.key = value
  *   hark [-c FILE] mail|report|campaign|loop …   hark_mail.c, hark_report.c,
@@ -35,7 +36,9 @@
 #include "config.h"
 #include "hark.h"
 #include "jclient.h"
+#include "curve.h"
 #include "keys.h"
+#include "partition.h"
 #include "proto.h"
 #include "reasons.h"
 #include "service.h"
@@ -61,6 +64,8 @@ static int s_usage(FILE *f)
           "  status [--json]                      services, pids, uptime, restarts, lag\n"
           "  tail [--from N] [--type T]... [--follow]   events as JSON lines\n"
           "  keys                                 the ingest and admin keys\n"
+          "  keys --curve                         make the CURVE keypairs (for tcp://), show\n"
+          "                                       their public keys\n"
           "  check-config                         check the config file, every error\n"
           "  config [-d|-n] [SECTION[.KEY]]...    every setting as section.key = value\n"
           "                                       (-d: the defaults, -n: only those changed)\n"
@@ -364,6 +369,13 @@ static int s_status(cli_t *cli)
     json_array_foreach(services, i, s) { /* ask each running service */
         const char *name = json_string_value(json_object_get(s, "name"));
         const char *ctl = config_get(cli->cfg, name, "control");
+        char sec[64], part_ctl[512];
+        int k;
+        if (!ctl && name && partition_split(name, sec, sizeof sec, &k) == 0) { /* mailer-2 */
+            const char *base = config_get(cli->cfg, sec, "control");
+            ctl = base && partition_endpoint(base, k, part_ctl, sizeof part_ctl) == 0 ? part_ctl
+                                                                                   : NULL;
+        }
         if (!ctl || !json_is_true(json_object_get(s, "running")))
             continue;
         json_t *ss = s_call(cli, ctl, CMD_SERVICE_STATUS, cmd);
@@ -488,7 +500,9 @@ static int s_tail(cli_t *cli)
         int linger = 0;
         zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
-        zmq_connect(sub, config_get(cli->cfg, "journal", "pub_endpoint"));
+        const char *pub = config_get(cli->cfg, "journal", "pub_endpoint");
+        if (curve_client(sub, pub) == 0)
+            zmq_connect(sub, pub);
     }
     int64_t after = from;
     while (!s_interrupted) {
@@ -531,9 +545,31 @@ static int s_tail(cli_t *cli)
     return rc;
 }
 
+/* s_keys_curve - hark keys --curve: the keypairs of harkd, hark and
+ * every service, made where missing; their public keys listed */
+static int s_keys_curve(cli_t *cli)
+{
+    const char *dir = curve_keys_dir(cli->cfg);
+    if (config_ensure_state_dir(cli->cfg) || curve_keygen_all(cli->cfg)) {
+        fprintf(stderr, "hark: cannot make the CURVE keypairs in %s: %s\n", dir,
+                strerror(errno));
+        return 1;
+    }
+    const char *names[40];
+    size_t n = curve_names(cli->cfg, names, 40);
+    for (size_t i = 0; i < n; i++) {
+        char pub[CURVE_KEY_LEN + 1];
+        if (curve_public(dir, names[i], pub, sizeof pub) == 0)
+            printf("%-10s %s   (%s/curve-%s.key, secret)\n", names[i], pub, dir, names[i]);
+    }
+    return 0;
+}
+
 /* s_keys - hark keys */
 static int s_keys(cli_t *cli)
 {
+    if (cli->argc > 0 && strcmp(cli->argv[0], "--curve") == 0)
+        return s_keys_curve(cli);
     static const struct {
         const char *key, *file, *use;
     } k[] = {{"ingest_key", "ingest", "POST /v1/events"},
@@ -748,6 +784,8 @@ int main(int argc, char **argv)
         config_destroy(&cli.cfg);
         return 2;
     }
+    /* the CLI talks to tcp:// endpoints with its own keypair (curve.h) */
+    curve_init(cli.cfg, "hark");
     cli.zctx = zmq_ctx_new();
     size_t c = 0;
     while (c < S_NCOMMANDS && strcmp(rest[0], s_commands[c].name) != 0)

@@ -12,7 +12,12 @@
  * Config:   [hark] services state_dir; [harkd] control grace restart_min
  *           restart_max stable_after bin_dir.
  *
- * Each service is bin_dir/hark-<name> -c <the same config file>.  A child
+ * A service with [<name>] partitions = N > 1 is N children, each started
+ * with --partition K and named <name>-K (hark-scaling(7)).
+ * Each service is bin_dir/hark-<name> -c <the same config file>, with its
+ * CURVE keypair's file in HARK_CURVE_KEY and the dir of the instance's
+ * public keys in HARK_CURVE_PEERS (curve.h; used by tcp:// endpoints; the
+ * secret itself never on a command line).  A child
  * that dies is restarted after restart_min, doubling for each crash in a row
  * up to restart_max; a child that ran stable_after is forgiven its history.
  * Children get PR_SET_PDEATHSIG, so a harkd killed with -9 takes them along
@@ -29,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curve.h"
 #include "harkd.h"
 #include "keys.h"
 #include "log.h"
@@ -45,8 +51,24 @@ static const service_command_t s_commands[] = {
     {NULL, NULL, NULL},
 };
 
+/* s_curve_keys - with a tcp:// endpoint, every keypair made before the
+ * skeleton binds harkd's own control socket (curve.h); an error shows
+ * when that bind then fails */
+static void s_curve_keys(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && strcmp(argv[i], "-c") && strcmp(argv[i], "--config"))
+            return; /* --help, --tables: nothing to make */
+    config_t *cfg = config_load(service_config_arg(argc, argv));
+    if (cfg && !config_error_count(cfg) && curve_needed(cfg) &&
+        (config_ensure_state_dir(cfg) || curve_keygen_all(cfg)))
+        fprintf(stderr, "harkd: cannot make the CURVE keypairs in %s\n", curve_keys_dir(cfg));
+    config_destroy(&cfg);
+}
+
 int main(int argc, char **argv)
 {
+    s_curve_keys(argc, argv);
     static const service_def_t def = {
         .name = "harkd",
         .commands = s_commands,
@@ -87,6 +109,7 @@ static int s_init(service_t *svc)
     h->restart_max = config_duration_ms(cfg, "harkd", "restart_max");
     h->stable_after = config_duration_ms(cfg, "harkd", "stable_after");
     h->grace = config_duration_ms(cfg, "harkd", "grace");
+    h->curve_keys = curve_keys_dir(cfg);
 
     /* keys first, so they exist before anyone asks `hark keys` */
     char key[128];
@@ -101,15 +124,30 @@ static int s_init(service_t *svc)
     char bin[PATH_MAX - 64];
     s_bin_dir(cfg, bin, sizeof bin);
     const char *names[HARKD_MAX_CHILDREN];
-    h->n = config_list(cfg, "hark", "services", names, HARKD_MAX_CHILDREN);
-    for (size_t i = 0; i < h->n; i++) {
-        harkd_child_t *c = &h->children[i];
-        c->name = names[i];
-        c->delay = h->restart_min;
-        snprintf(c->path, sizeof c->path, "%s/hark-%s", bin, names[i]);
-        if (access(c->path, X_OK) != 0) {
-            log_error("event=no_such_service service=%s path=%s", c->name, c->path);
-            return -1;
+    size_t nnames = config_list(cfg, "hark", "services", names, HARKD_MAX_CHILDREN);
+    for (size_t i = 0; i < nnames; i++) {
+        /* a service with [<name>] partitions = N > 1 is N children
+         * (partition.h), each started with --partition K */
+        long long parts = config_default(names[i], "partitions")
+                              ? config_int(cfg, names[i], "partitions") : 1;
+        for (long long k = 0; k < parts; k++) {
+            if (h->n == HARKD_MAX_CHILDREN) {
+                log_error("event=too_many_children max=%d", HARKD_MAX_CHILDREN);
+                return -1;
+            }
+            harkd_child_t *c = &h->children[h->n++];
+            c->service = c->name = names[i];
+            c->partition = parts > 1 ? (int)k : -1;
+            if (parts > 1) {
+                snprintf(c->instance, sizeof c->instance, "%s-%lld", names[i], k);
+                c->name = c->instance;
+            }
+            c->delay = h->restart_min;
+            snprintf(c->path, sizeof c->path, "%s/hark-%s", bin, names[i]);
+            if (access(c->path, X_OK) != 0) {
+                log_error("event=no_such_service service=%s path=%s", c->name, c->path);
+                return -1;
+            }
         }
     }
     evloop_t *loop = service_evloop(svc);
@@ -121,7 +159,7 @@ static int s_init(service_t *svc)
             return -1;
     const char *listen = config_get(cfg, "gateway", "listen");
     char console[300] = "";
-    for (size_t i = 0; i < h->n; i++) /* staff sign in there (hark-console(8)) */
+    for (size_t i = 0; i < nnames; i++) /* staff sign in there (hark-console(8)) */
         if (strcmp(names[i], "console") == 0)
             snprintf(console, sizeof console, "  console:  %s\n",
                      config_get(cfg, "console", "public_url"));

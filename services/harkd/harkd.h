@@ -16,7 +16,10 @@
 #define HARKD_MAX_CHILDREN 32
 
 typedef struct {
-    const char *name;
+    const char *name;     /* the instance: "mailer", or "mailer-2" of partitions */
+    const char *service;  /* hark-<service>, its config section and keypair */
+    int partition;        /* --partition K; -1 when the service is not partitioned */
+    char instance[64];    /* name's storage for a partition */
     char path[PATH_MAX + 64];
     pid_t pid;            /* 0 when not running */
     int64_t started;      /* mono ms */
@@ -35,6 +38,7 @@ typedef struct {
     size_t n;
     const char *config_file;
     const char *state_dir;
+    const char *curve_keys; /* [hark] curve_keys: the keypairs (curve.h) */
     int64_t restart_min, restart_max, stable_after, grace;
     int stopping;
 } harkd_t;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -58,7 +59,17 @@ int harkd_child_spawn(harkd_t *h, harkd_child_t *c)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) /* harkd died before prctl took effect */
             _exit(1);
-        execl(c->path, c->path, "-c", h->config_file, (char *)NULL);
+        /* its keypair by path, never the secret on a command line */
+        char key[PATH_MAX + 80];
+        snprintf(key, sizeof key, "%s/curve-%s.key", h->curve_keys, c->service);
+        setenv("HARK_CURVE_KEY", key, 1);
+        setenv("HARK_CURVE_PEERS", h->curve_keys, 1);
+        char part[16];
+        snprintf(part, sizeof part, "%d", c->partition);
+        if (c->partition >= 0)
+            execl(c->path, c->path, "-c", h->config_file, "--partition", part, (char *)NULL);
+        else
+            execl(c->path, c->path, "-c", h->config_file, (char *)NULL);
         fprintf(stderr, "harkd: cannot run %s: %s\n", c->path, strerror(errno));
         _exit(127);
     }

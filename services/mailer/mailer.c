@@ -24,7 +24,7 @@
  *           MAILER_TEMPLATES, MAILER_CUSTOMER (all it holds of one customer).
  * Config:   [mailer] control db templates default_locale from from_name
  *           reply_to reply_domain shop_name connections per_connection rate retry_min
- *           retry_max give_up lease maildir; [smtp] host port starttls
+ *           retry_max give_up lease maildir partitions; [smtp] host port starttls
  *           tls_verify user password_file timeout; [gateway] public_url;
  *           [hark] token_key.
  *
@@ -44,6 +44,11 @@
  * address); anything else retried with exponential backoff until give_up,
  * then failed.  Each outcome's event is written to the outbox in the same
  * transaction and then appended to the journal, so none is lost.
+ *
+ * Partitions: with [mailer] partitions = N > 1 this is one of N copies
+ * (--partition K, hark-scaling(7)); it applies every event but queues only
+ * the mail.requested of its customers (partition.h), on its own
+ * mailer-K.db, and its outcome events' keys begin "mailer-K/".
  *
  * At-least-once: a crash after the server's 250 and before the commit
  * leaves the row 'sending'; at start every such row is queued again, so at
@@ -127,6 +132,13 @@ static int s_init(service_t *svc)
         return -1;
     service_set_state(svc, m);
     mailer_config_load(cfg, &m->conf);
+    m->conf.pool.db_path = service_db_path(svc); /* this partition's own file */
+    unsigned nparts, part = service_partition(svc, &nparts);
+    if (nparts > 1)
+        snprintf(m->key_ns, sizeof m->key_ns, "mailer-%u", part);
+    else
+        snprintf(m->key_ns, sizeof m->key_ns, "mailer");
+    m->conf.pool.key_ns = m->key_ns;
     if (keys_from_config(cfg, "hark", "token_key", "token", m->token_key, sizeof m->token_key))
         return -1;
     const char *rd = m->conf.reply_domain;

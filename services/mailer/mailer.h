@@ -49,7 +49,7 @@ int mailer_store_thread(sqlite3 *db, char kind, const char *id, const char *mess
 /* mailer_store_outcome - set a message's status and queue its event (type NULL:
  * none).  For mail.skipped, code says why: 1 suppressed, 2 no address, 3
  * render failed.  Inside the caller's transaction. */
-void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+void mailer_store_outcome(sqlite3 *db, const char *ns, int64_t id, const char *status, const char *type,
                     const char *error, int code, int64_t next_at);
 
 /* --- the worker pool (mailer_pool.c) --------------------------------------- */
@@ -63,6 +63,9 @@ typedef struct mailer_pool_conf {
     const char *templates, *default_locale;
     const char *from, *from_name, *reply_to;
     const char *db_path;    /* each worker records outcomes on its own connection */
+    /* key_ns - the outcome events' keys begin with it: "mailer", or
+     * "mailer-K" for partition K, whose message numbers are its own */
+    const char *key_ns;
     int64_t retry_min, retry_max, give_up;
 } mailer_pool_conf_t;
 
@@ -109,6 +112,7 @@ typedef struct {
     mailer_config_t conf; /* read once at start */
     char password[256];
     char token_key[128];
+    char key_ns[32];      /* conf.pool.key_ns's storage */
     size_t capacity;
     int dispatch_timer;
     int replaying; /* started on a new file: nothing is sent until the

@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "log.h"
 #include "mailer.h"
+#include "partition.h"
 #include "reply_token.h"
 
 /* mailer_apply_customer - customer: the contact copy */
@@ -50,6 +51,11 @@ int mailer_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *e
 /* mailer_apply_retry - mail.retry_requested: a failed message queued again */
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
+    /* a message's number is its row in one partition's file: the one `hark
+     * mail queue` lists, on [mailer] control, is partition 0's */
+    unsigned n;
+    if (service_partition(svc, &n) != 0)
+        return 0;
     (void)c;
     mailer_t *m = service_state(svc);
     const json_t *p = ev->payload;
@@ -137,6 +143,14 @@ int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
     (void)c;
     mailer_t *m = service_state(svc);
     const json_t *p = ev->payload;
+    /* partitioned: only the customer's own copy queues it (by address for
+     * mail to no customer), so each message is queued exactly once */
+    unsigned n, part = service_partition(svc, &n);
+    const char *owner = json_string_value(json_object_get(p, "customer_id"));
+    if (!owner)
+        owner = json_string_value(json_object_get(p, "address"));
+    if (n > 1 && partition_of(owner ? owner : "", n) != part)
+        return 0;
     char mid[256], id[REPLY_TOKEN_ID_MAX + 1], tok[REPLY_TOKEN_MAX], first[256] = "";
     char kind = s_thread(ev, id, sizeof id);
     if (reply_token_make(m ? m->token_key : "", kind, id, ev->offset, tok, sizeof tok))
@@ -207,6 +221,7 @@ int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consum
     log_warn("event=bounced_later message=%lld status=%s", (long long)id, status);
     if (*to && mailer_store_suppress(db, to, "bounced", ev->offset))
         return -1;
-    mailer_store_outcome(db, id, "bounced", EV_MAIL_BOUNCED, error, code, 0);
+    mailer_t *m = service_state(svc);
+    mailer_store_outcome(db, m ? m->conf.pool.key_ns : NULL, id, "bounced", EV_MAIL_BOUNCED, error, code, 0);
     return 0;
 }

@@ -133,12 +133,12 @@ int mailer_dispatch_run(evloop_t *loop, void *arg)
         /* the one address rule (mailbox.h): ingest refuses what it
          * refuses, so this catches only addresses from config or old data */
         if (!addr || !*addr || !mailbox_valid(addr, strlen(addr), 0)) {
-            mailer_store_outcome(db, id, "skipped", EV_MAIL_SKIPPED, NULL, 2, 0);
+            mailer_store_outcome(db, m->conf.pool.key_ns, id, "skipped", EV_MAIL_SKIPPED, NULL, 2, 0);
             continue;
         }
         if (s_marketing(category) && contacts_suppressed(db, addr)) {
             log_info("event=suppressed message=%lld", (long long)id);
-            mailer_store_outcome(db, id, "skipped", EV_MAIL_SKIPPED, NULL, 1, 0);
+            mailer_store_outcome(db, m->conf.pool.key_ns, id, "skipped", EV_MAIL_SKIPPED, NULL, 1, 0);
             continue;
         }
         mailer_pool_job_t *j = calloc(1, sizeof *j);

@@ -228,7 +228,7 @@ static json_t *s_event(sqlite3 *db, int64_t id)
 }
 
 /* mailer_store_outcome - record one message's end (or retry) with its event */
-void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const char *type,
+void mailer_store_outcome(sqlite3 *db, const char *ns, int64_t id, const char *status, const char *type,
                       const char *error, int code, int64_t next_at)
 {
     int64_t now = clock_now_ms();
@@ -263,7 +263,7 @@ void mailer_store_outcome(sqlite3 *db, int64_t id, const char *status, const cha
             json_object_set_new(e, "code", json_integer(code));
     }
     char key[200];
-    snprintf(key, sizeof key, "mailer/%s/%lld/%lld", type, (long long)id,
+    snprintf(key, sizeof key, "%s/%s/%lld/%lld", ns ? ns : "mailer", type, (long long)id,
              (long long)json_integer_value(json_object_get(e, "attempts")));
     outbox_add(db, type, key, e);
     json_decref(e);
@@ -281,7 +281,7 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
     int64_t now = clock_now_ms();
     if (j->render_failed) {
         log_error("event=render_failed message=%lld error=\"%s\"", (long long)j->id, j->diag);
-        mailer_store_outcome(db, j->id, "skipped", EV_MAIL_SKIPPED, j->diag, 3, 0);
+        mailer_store_outcome(db, rules->key_ns, j->id, "skipped", EV_MAIL_SKIPPED, j->diag, 3, 0);
         return db_commit(db) ? (db_rollback(db), -1) : 0;
     }
     sqlite3_stmt *up = db_prepare(db, "UPDATE messages SET attempts = attempts + 1 WHERE id = ?");
@@ -298,12 +298,12 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
         return -1;
     }
     if (j->code >= 200 && j->code < 300) {
-        mailer_store_outcome(db, j->id, "delivered", EV_MAIL_DELIVERED, NULL, 0, 0);
+        mailer_store_outcome(db, rules->key_ns, j->id, "delivered", EV_MAIL_DELIVERED, NULL, 0, 0);
     } else if (j->permanent) {
         log_warn("event=bounced message=%lld code=%d diag=\"%s\"", (long long)j->id, j->code,
                  j->diag);
         mailer_store_suppress(db, j->to_addr, "bounced", 0);
-        mailer_store_outcome(db, j->id, "bounced", EV_MAIL_BOUNCED, j->diag,
+        mailer_store_outcome(db, rules->key_ns, j->id, "bounced", EV_MAIL_BOUNCED, j->diag,
                        j->code >= 500 && j->code < 600 ? j->code : 550, 0);
     } else {
         int attempts = 1;
@@ -320,7 +320,7 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
         if (now - first >= rules->give_up) {
             log_warn("event=gave_up message=%lld attempts=%d error=\"%s\"", (long long)j->id,
                      attempts, j->diag);
-            mailer_store_outcome(db, j->id, "failed", EV_MAIL_FAILED, j->diag, 0, 0);
+            mailer_store_outcome(db, rules->key_ns, j->id, "failed", EV_MAIL_FAILED, j->diag, 0, 0);
         } else {
             int64_t delay = rules->retry_min;
             for (int i = 1; i < attempts && delay < rules->retry_max; i++)
@@ -329,7 +329,7 @@ int mailer_store_record(sqlite3 *db, const mailer_pool_conf_t *rules, const mail
                 delay = rules->retry_max;
             log_info("event=retry message=%lld attempts=%d in_ms=%lld error=\"%s\"",
                      (long long)j->id, attempts, (long long)delay, j->diag);
-            mailer_store_outcome(db, j->id, "retry", NULL, j->diag, 0, now + delay);
+            mailer_store_outcome(db, rules->key_ns, j->id, "retry", NULL, j->diag, 0, now + delay);
         }
     }
     if (db_commit(db)) {
