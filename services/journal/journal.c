@@ -138,7 +138,7 @@ static int s_init(service_t *svc)
     j->pending = calloc(JOURNAL_MAX_MSGS, sizeof *j->pending);
     j->bfirst = calloc(JOURNAL_MAX_MSGS, sizeof *j->bfirst);
     j->batched = calloc(JOURNAL_MAX_MSGS, sizeof *j->batched);
-    j->store = journal_store_new(service_db(svc));
+    j->store = journal_store_open(cfg, service_db(svc));
     if (j->store && journal_restored_note(svc, j))
         return -1;
     j->ckpt = journal_ckpt_new(service_db(svc));
@@ -150,7 +150,8 @@ static int s_init(service_t *svc)
         return -1;
     if (journal_privacy_init(j, svc))
         return -1;
-    log_info("event=journal_open head=%lld", (long long)journal_store_head(j->store));
+    log_info("event=journal_open engine=%s head=%lld", journal_store_engine(j->store),
+             (long long)journal_store_head(j->store));
     return evloop_add_socket(service_evloop(svc), j->router, s_on_router, svc);
 }
 
