@@ -21,7 +21,8 @@
  *           the first start after `hark restore` (journal_restored.c).
  * Consumes: nothing.
  * Config:   [journal] endpoint pub_endpoint control db synchronous max_batch
- *           fetch_max; [privacy] encrypt keys_db erasure_log free_text_days
+ *           fetch_max engine nats_urls stream replicas allow_single_node
+ *           ack_timeout dup_window; [privacy] encrypt keys_db erasure_log free_text_days
  *           contact_days sweep.
  *
  * Privacy: personal fields are sealed per customer and year before they
@@ -43,6 +44,10 @@
  * error - in a {"batches"} body, only the batch it does not take does.  Replies
  * are written straight into a reused buffer.  Checkpoints run in a thread
  * of their own (journal_ckpt.c), not inside COMMIT.
+ *
+ * Engines: journal_store.h.  With [journal] engine = jetstream the events
+ * are in a NATS JetStream stream instead of journal.db
+ * (journal_store_jetstream.c); everything above the store is the same.
  *
  * Durability: WAL mode.  synchronous=full (the default) fsyncs the WAL at
  * every commit: an acknowledged event survives kill -9 of any process and
