@@ -1,12 +1,13 @@
 """nats-server for the journal's jetstream engine: one node or a cluster of
 three on loopback, free ports, temp dirs; each server started and stopped
 by the test that made it."""
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import time
+import urllib.request
 
 from harness import free_port, wait_for
 
@@ -26,15 +27,17 @@ class Node:
 
     def __init__(self, dir, name, port, cluster_port=None, routes=()):
         self.dir, self.name, self.port = dir, name, port
+        self.http_port = free_port()
         self.cluster_port = cluster_port
         self.routes = list(routes)
         self.proc = None
         os.makedirs(dir, exist_ok=True)
         self.conf = os.path.join(dir, "nats.conf")
         lines = ['server_name: "%s"' % name, "listen: 127.0.0.1:%d" % port,
+                 "http: 127.0.0.1:%d" % self.http_port,
                  'jetstream { store_dir: "%s" }' % os.path.join(dir, "js")]
         if cluster_port:
-            lines.append('cluster { name: "hark"  listen: 127.0.0.1:%d  routes: [%s] }' % (
+            lines.append('cluster {\n  name: "hark"\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}' % (
                 cluster_port, ", ".join("nats-route://127.0.0.1:%d" % r for r in self.routes)))
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -62,6 +65,12 @@ class Node:
     def stop(self):
         self.kill(signal.SIGTERM)
 
+    def jsz(self):
+        """the server's JetStream report (its monitoring port)"""
+        url = "http://127.0.0.1:%d/jsz?accounts=true&streams=true" % self.http_port
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.loads(r.read())
+
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -81,13 +90,50 @@ class Cluster:
                       for i in range(n)]
 
     def start(self):
-        for n in self.nodes:
-            n.start()
+        try:
+            for n in self.nodes:
+                n.start()
+            if len(self.nodes) > 1:
+                wait_for(self.formed, 30, interval=0.2, what="the JetStream cluster formed")
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def formed(self):
+        """every node sees the meta leader, and the leader every peer current"""
+        for n in self.nodes:
+            try:
+                meta = n.jsz().get("meta_cluster", {})
+            except OSError:
+                return False
+            if not meta.get("leader") or meta.get("cluster_size") != len(self.nodes):
+                return False
+            peers = meta.get("replicas", [])
+            if meta["leader"] == n.name and (len(peers) != len(self.nodes) - 1 or
+                                             not all(p.get("current") for p in peers)):
+                return False
+        return True
 
     def stop(self):
         for n in self.nodes:
             n.stop()
+
+    def running(self):
+        return [n for n in self.nodes if n.proc and n.proc.poll() is None]
+
+    def leader(self, stream="hark"):
+        """the node that leads stream, or None while there is none"""
+        for n in self.running():
+            try:
+                for acc in n.jsz().get("account_details", []):
+                    for st in acc.get("stream_detail", []):
+                        if st.get("name") == stream and st.get("cluster", {}).get("leader"):
+                            name = st["cluster"]["leader"]
+                            return next((m for m in self.running() if m.name == name), None)
+            except OSError:
+                continue
+        return None
 
     @property
     def urls(self):
