@@ -56,14 +56,11 @@
 
 #include "clock.h"
 #include "journal_store.h"
+#include "jstream.h"
 #include "log.h"
 
-#define S_MAX_URLS 16
 #define S_RESEND_MS 1000 /* a publish without an ack after this is resent */
 #define S_PAUSE_MS 100   /* before resending what was refused (no leader yet) */
-#define S_MAGIC "HJ1"    /* the message layout below, version 1 */
-#define S_FIELDS 7       /* type key occurred_at recorded_at payload names sealed */
-#define S_NULL UINT32_MAX
 
 enum { S_QUEUED, S_PENDING, S_STORED, S_DUP, S_RESEND };
 
@@ -79,7 +76,7 @@ typedef struct {
     natsOptions *opts;
     natsConnection *nc;
     jsCtx *js;
-    char stream[40], prefix[44];
+    char stream[40];
     int64_t ack_ms;
     uint64_t boot, round;
     pthread_mutex_t mu; /* rec[].state, seq, resend: s_on_ack writes them */
@@ -105,64 +102,10 @@ static void s_sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-/* s_subject - the subject of key into out (size >= prefix + 33) */
+/* s_subject - the subject of key */
 static void s_subject(const s_js_t *s, const char *key, size_t key_len, char *out, size_t size)
 {
-    unsigned char h[16];
-    crypto_generichash(h, sizeof h, (const unsigned char *)key, key_len, NULL, 0);
-    char hex[33];
-    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-    snprintf(out, size, "%s%s", s->prefix, hex);
-}
-
-/* s_put_field - one field: its length (big-endian, S_NULL for none), its bytes */
-static void s_put_field(buf_t *b, const void *p, size_t len)
-{
-    unsigned char l[4];
-    uint32_t v = p ? (uint32_t)len : S_NULL;
-    l[0] = (unsigned char)(v >> 24);
-    l[1] = (unsigned char)(v >> 16);
-    l[2] = (unsigned char)(v >> 8);
-    l[3] = (unsigned char)v;
-    buf_append(b, (const char *)l, 4);
-    if (p && len)
-        buf_append(b, p, len);
-}
-
-/* s_decode - a stored message's fields as NUL-terminated copies in
- * scratch; f[i] NULL for a field stored as none, len[i] its length.  0, or
- * -1 when the bytes are not this layout (not trusted, not guessed at) */
-static int s_decode(const char *d, size_t n, buf_t *scratch, const char *f[S_FIELDS],
-                    size_t len[S_FIELDS])
-{
-    size_t at = sizeof S_MAGIC - 1, off[S_FIELDS];
-    if (n < at || memcmp(d, S_MAGIC, at))
-        return -1;
-    buf_reset(scratch);
-    for (int i = 0; i < S_FIELDS; i++) {
-        if (n - at < 4)
-            return -1;
-        const unsigned char *u = (const unsigned char *)d + at;
-        uint32_t v = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
-        at += 4;
-        if (v == S_NULL) {
-            off[i] = SIZE_MAX;
-            len[i] = 0;
-            continue;
-        }
-        if (n - at < v)
-            return -1;
-        off[i] = scratch->len;
-        len[i] = v;
-        buf_append(scratch, d + at, v);
-        buf_putc(scratch, '\0');
-        at += v;
-    }
-    if (at != n || buf_failed(scratch))
-        return -1;
-    for (int i = 0; i < S_FIELDS; i++)
-        f[i] = off[i] == SIZE_MAX ? NULL : scratch->data + off[i];
-    return 0;
+    jstream_subject(s->stream, key, key_len, out, size);
 }
 
 /* s_slot - the round and slot of one of our publishes, from its Nats-Msg-Id;
@@ -268,23 +211,17 @@ static int s_append(void *self, journal_scan_event_t *e, const char *now, const 
         if (!m)
             return -1;
     }
-    buf_t *b = &s->data;
-    buf_reset(b);
-    buf_puts(b, S_MAGIC);
-    s_put_field(b, e->type, e->type_len);
-    s_put_field(b, e->key, e->key_len);
-    if (e->occurred_at)
-        s_put_field(b, e->occurred_at, e->occurred_at_len);
-    else
-        s_put_field(b, now, strlen(now));
-    s_put_field(b, now, strlen(now));
-    s_put_field(b, e->payload, e->payload_len);
     int has = sealed && names;
-    s_put_field(b, has ? names : NULL, has ? strlen(names) : 0);
-    s_put_field(b, has ? sealed->data : NULL, has ? sealed->len : 0);
-    if (buf_failed(b) || b->len > INT_MAX)
+    const char *f[JSTREAM_FIELDS] = {e->type, e->key, e->occurred_at ? e->occurred_at : now,
+                                     now, e->payload, has ? names : NULL,
+                                     has ? sealed->data : NULL};
+    size_t len[JSTREAM_FIELDS] = {e->type_len, e->key_len,
+                                  e->occurred_at ? e->occurred_at_len : strlen(now), strlen(now),
+                                  e->payload_len, has ? strlen(names) : 0, has ? sealed->len : 0};
+    buf_t *b = &s->data;
+    if (jstream_encode(b, f, len))
         return -1;
-    char subject[96], id[64];
+    char subject[JSTREAM_SUBJECT_MAX], id[64];
     s_subject(s, e->key, e->key_len, subject, sizeof subject);
     snprintf(id, sizeof id, "%llx.%llu.%zu", (unsigned long long)s->boot,
              (unsigned long long)s->round, s->n);
@@ -423,7 +360,7 @@ static int s_commit(void *self)
 static int s_has_key(void *self, const char *key, size_t key_len)
 {
     s_js_t *s = self;
-    char subject[96];
+    char subject[JSTREAM_SUBJECT_MAX];
     s_subject(s, key, key_len, subject, sizeof subject);
     natsMsg *msg = NULL;
     jsErrCode err = 0;
@@ -471,9 +408,9 @@ static int s_fetch(void *self, int64_t after, int limit, const char *const *type
                       (int)st, (int)err);
             return -1;
         }
-        const char *f[S_FIELDS];
-        size_t len[S_FIELDS];
-        int bad = s_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &s->scratch,
+        const char *f[JSTREAM_FIELDS];
+        size_t len[JSTREAM_FIELDS];
+        int bad = jstream_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &s->scratch,
                            f, len);
         natsMsg_Destroy(msg);
         if (bad || !f[0] || !f[1] || !f[2] || !f[3] || !f[4]) {
@@ -505,9 +442,7 @@ static void s_destroy(void *self)
     if (!s)
         return;
     s_clear(s);
-    jsCtx_Destroy(s->js);
-    natsConnection_Destroy(s->nc);
-    natsOptions_Destroy(s->opts);
+    jstream_close(&s->opts, &s->nc, &s->js);
     pthread_mutex_destroy(&s->mu);
     free(s->rec);
     free(s->resend);
@@ -531,50 +466,6 @@ static const journal_store_ops_t s_ops = {
     .deferred = 1,
 };
 
-/* s_stream - make the stream, or check the one there */
-static int s_stream(s_js_t *s, const config_t *cfg)
-{
-    jsStreamInfo *si = NULL;
-    jsErrCode err = 0;
-    int replicas = (int)config_int(cfg, "journal", "replicas");
-    natsStatus st = js_GetStreamInfo(&si, s->js, s->stream, NULL, &err);
-    if (st == NATS_OK) {
-        if (si->Config && si->Config->Replicas != replicas)
-            log_warn("event=jetstream_replicas stream=%s has=%lld setting=%d", s->stream,
-                     (long long)si->Config->Replicas, replicas);
-        jsStreamInfo_Destroy(si);
-        return 0;
-    }
-    if (err != JSStreamNotFoundErr && st != NATS_NOT_FOUND) {
-        log_error("event=jetstream_info_failed stream=%s status=%d code=%d error=\"%s\"",
-                  s->stream, (int)st, (int)err, nats_GetLastError(NULL));
-        return -1;
-    }
-    char subjects[48];
-    snprintf(subjects, sizeof subjects, "%s>", s->prefix);
-    const char *subj[1] = {subjects};
-    jsStreamConfig sc;
-    jsStreamConfig_Init(&sc);
-    sc.Name = s->stream;
-    sc.Description = "hark journal";
-    sc.Subjects = subj;
-    sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
-    sc.Replicas = replicas;
-    sc.Duplicates = config_duration_ms(cfg, "journal", "dup_window") * 1000000;
-    sc.DenyDelete = true; /* offsets never get a gap */
-    sc.DenyPurge = true;
-    st = js_AddStream(&si, s->js, &sc, NULL, &err);
-    jsStreamInfo_Destroy(si);
-    if (st != NATS_OK) {
-        log_error("event=jetstream_create_failed stream=%s status=%d code=%d error=\"%s\"",
-                  s->stream, (int)st, (int)err, nats_GetLastError(NULL));
-        return -1;
-    }
-    log_info("event=jetstream_stream_created stream=%s replicas=%d", s->stream, replicas);
-    return 0;
-}
-
 /* journal_store_jetstream_new - connect, make or check the stream */
 journal_store_t *journal_store_jetstream_new(const config_t *cfg)
 {
@@ -590,16 +481,11 @@ journal_store_t *journal_store_jetstream_new(const config_t *cfg)
                   "ack_timeout: a resend is recognised only inside the window\"");
         return NULL;
     }
-    const char *urls[S_MAX_URLS];
-    size_t n_urls = config_list(cfg, "journal", "nats_urls", urls, S_MAX_URLS);
-    s_js_t *s = calloc(1, sizeof *s);
-    if (!s || n_urls == 0 || sodium_init() < 0) {
-        free(s);
+    s_js_t *s = sodium_init() < 0 ? NULL : calloc(1, sizeof *s);
+    if (!s)
         return NULL;
-    }
     pthread_mutex_init(&s->mu, NULL);
     snprintf(s->stream, sizeof s->stream, "%s", config_get(cfg, "journal", "stream"));
-    snprintf(s->prefix, sizeof s->prefix, "%s.k.", s->stream);
     s->ack_ms = ack_ms;
     randombytes_buf(&s->boot, sizeof s->boot);
     jsOptions jo;
@@ -608,28 +494,11 @@ journal_store_t *journal_store_jetstream_new(const config_t *cfg)
     jo.PublishAsync.AckHandler = s_on_ack;
     jo.PublishAsync.AckHandlerClosure = s;
     jo.PublishAsync.MaxPending = 65536;
-    natsStatus st = natsOptions_Create(&s->opts);
-    if (st == NATS_OK)
-        st = natsOptions_SetServers(s->opts, urls, (int)n_urls);
-    if (st == NATS_OK)
-        st = natsOptions_SetMaxReconnect(s->opts, -1); /* for ever: the journal waits */
-    if (st == NATS_OK)
-        st = natsOptions_SetReconnectWait(s->opts, 200);
-    if (st == NATS_OK)
-        st = natsOptions_SetTimeout(s->opts, 2000);
-    if (st == NATS_OK)
-        st = natsOptions_SetName(s->opts, "hark-journal");
-    if (st == NATS_OK)
-        st = natsConnection_Connect(&s->nc, s->opts);
-    if (st == NATS_OK)
-        st = natsConnection_JetStream(&s->js, s->nc, &jo);
-    if (st != NATS_OK) {
-        log_error("event=jetstream_connect_failed status=\"%s\" error=\"%s\"",
-                  natsStatus_GetText(st), nats_GetLastError(NULL));
+    if (jstream_connect(cfg, "hark-journal", &jo, &s->opts, &s->nc, &s->js)) {
         s_destroy(s);
         return NULL;
     }
-    if (s_stream(s, cfg)) {
+    if (jstream_stream(cfg, s->js)) {
         s_destroy(s);
         return NULL;
     }
@@ -638,7 +507,7 @@ journal_store_t *journal_store_jetstream_new(const config_t *cfg)
         return NULL;
     s->store = js;
     journal_store_reload_head(js);
-    log_info("event=jetstream_open stream=%s servers=%zu head=%lld", s->stream, n_urls,
+    log_info("event=jetstream_open stream=%s head=%lld", s->stream,
              (long long)journal_store_head(js));
     return js;
 }
