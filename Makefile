@@ -342,7 +342,7 @@ bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$(if $(filter jetstream,$(ENGINE)),engine_bench.py,run.py)
 
 # bench-privacy: journal throughput with [privacy] encrypt on and off, one
 # erasure among PRIVACY_CUSTOMERS (200000) customers

@@ -302,8 +302,11 @@ static int s_flush(void *self)
         jsPubOptions_Init(&po);
         int64_t left = deadline - s_now_ms();
         po.MaxWait = left < S_RESEND_MS ? (left > 1 ? left : 1) : S_RESEND_MS;
-        if (js_PublishAsyncComplete(s->js, &po) == NATS_TIMEOUT)
+        natsStatus st = js_PublishAsyncComplete(s->js, &po);
+        if (st == NATS_TIMEOUT)
             s_take_timed_out(s);
+        else if (st != NATS_OK)
+            s_sleep_ms(S_PAUSE_MS); /* the connection is closed or broken: not a busy loop */
         open = resend = 0;
         pthread_mutex_lock(&s->mu);
         for (size_t i = 0; i < s->n; i++) {

@@ -25,9 +25,20 @@ def cluster(tmp_path):
     c.stop()
 
 
-def journal(tmp_path, conf, services=("journal",)):
-    (tmp_path / "hark").mkdir()
-    return Hark(tmp_path / "hark", services, conf)
+class journal(Hark):
+    """an instance under tmp_path/hark whose harkd is stopped even when its
+    start fails"""
+
+    def __init__(self, tmp_path, conf, services=("journal",)):
+        (tmp_path / "hark").mkdir()
+        super().__init__(tmp_path / "hark", services, conf)
+
+    def start(self, wait=True):
+        try:
+            return super().start(wait)
+        except BaseException:
+            self.stop(check=False)
+            raise
 
 
 class Load:
@@ -209,8 +220,7 @@ def test_a_single_node_stream_is_refused_unless_allowed(tmp_path):
 
 
 def test_export_and_import_move_a_sqlite_journal_into_a_stream_with_the_same_offsets(tmp_path):
-    (tmp_path / "hark").mkdir()
-    h = Hark(tmp_path / "hark", ("journal", "gateway")).start()
+    h = journal(tmp_path, None, ("journal", "gateway")).start()
     st, body = h.post_events([{"type": "customer", "data": {"id": "c%d" % i, "name": "N%d" % i,
                                                             "email": "c%d@example.com" % i}}
                               for i in range(20)])
