@@ -24,16 +24,16 @@ PYTHON  := /usr/bin/python3
 DEB_BUILD := build-essential pkg-config libzmq3-dev libsqlite3-dev sqlite3 \
              libmicrohttpd-dev libjansson-dev libinih-dev libcmark-dev \
              libesmtp-dev libunistring-dev nettle-dev libssl-dev tzdata openssl \
-             libsodium-dev libgmime-3.0-dev liblinear-dev
+             libsodium-dev libgmime-3.0-dev liblinear-dev libnats-dev
 DEB_TEST  := python3 python3-pytest python3-pytest-xdist python3-zmq python3-jsonschema \
              chromium chromium-driver python3-selenium \
              python3-aiosmtpd postfix curl valgrind \
-             man-db groff-base
+             man-db groff-base nats-server
 DEB_BENCH := wrk
 DEB_FUZZ  := clang libclang-rt-dev
 
 PKGS    := libzmq sqlite3 libmicrohttpd jansson inih libcmark libesmtp-1.0 nettle openssl \
-           libsodium gmime-3.0
+           libsodium gmime-3.0 libnats
 # Walls: every program sees common/ and the generated headers; its own
 # folder is added per object below (SVC_CFLAGS), so no program includes
 # another's header (tests/walls.sh checks the sources too).
@@ -342,7 +342,7 @@ bench: bench-journal bench-mail bench-survey bench-milestone bench-intake bench-
 
 bench-journal: deps-bench
 	$(MAKE) MODE=release build $(TEST_PROGS)
-	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/run.py
+	HARK_BIN=$(CURDIR)/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/bench/$(if $(filter jetstream,$(ENGINE)),engine_bench.py,run.py)
 
 # bench-privacy: journal throughput with [privacy] encrypt on and off, one
 # erasure among PRIVACY_CUSTOMERS (200000) customers

@@ -18,6 +18,7 @@
  *   hark [-c FILE] import|export …       hark_import.c (customers and purchases from
  *                                        CSV; customers and answers to CSV)
  *   hark [-c FILE] backup|restore|rebuild …   hark_backup.c (hark-backup(7))
+ *   hark [-c FILE] journal export|import FILE  hark_journal.c
  *
  * Owns nothing; reads go to the service that owns the data (harkd for
  * processes, the journal for events).  -c FILE (default config/hark.conf,
@@ -129,7 +130,9 @@ static int s_usage(FILE *f)
           "  backup DIR                           every SQLite file, online, and a manifest\n"
           "  backup --verify DIR                  every file against the manifest's SHA-256\n"
           "  restore [--state DIR] [--force] BACKUP   into a stopped or new state dir\n"
-          "  rebuild SERVICE|all                  a service's file again from the journal\n",
+          "  rebuild SERVICE|all                  a service's file again from the journal\n"
+          "  journal export FILE                  journal.db's events as JSON lines\n"
+          "  journal import FILE                  those into [journal] stream, same offsets\n",
           f);
     return f == stderr ? 2 : 0;
 }
@@ -742,7 +745,7 @@ static const struct {
     {"customers", hark_customers}, {"customer", hark_customers},
     {"import", hark_import},      {"export", hark_export},
     {"backup", hark_backup},      {"restore", hark_restore},
-    {"rebuild", hark_rebuild},
+    {"rebuild", hark_rebuild},     {"journal", hark_journal},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

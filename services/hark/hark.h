@@ -119,6 +119,9 @@ int hark_restore(cli_t *cli);
 /* hark_rebuild - `hark rebuild SERVICE|all` (hark_backup.c) */
 int hark_rebuild(cli_t *cli);
 
+/* hark_journal - `hark journal export|import FILE` (hark_journal.c) */
+int hark_journal(cli_t *cli);
+
 /* hark_loop_report - `hark report loops` (hark_loop.c) */
 int hark_loop_report(cli_t *cli);
 

@@ -23,7 +23,8 @@
  *           the first start after `hark restore` (journal_restored.c).
  * Consumes: nothing.
  * Config:   [journal] endpoint pub_endpoint control db synchronous max_batch
- *           fetch_max; [privacy] encrypt keys_db erasure_log free_text_days
+ *           fetch_max engine nats_urls stream replicas allow_single_node
+ *           ack_timeout dup_window; [privacy] encrypt keys_db erasure_log free_text_days
  *           contact_days sweep.
  *
  * Privacy: personal fields are sealed per customer and year before they
@@ -45,6 +46,10 @@
  * error - in a {"batches"} body, only the batch it does not take does.  Replies
  * are written straight into a reused buffer.  Checkpoints run in a thread
  * of their own (journal_ckpt.c), not inside COMMIT.
+ *
+ * Engines: journal_store.h.  With [journal] engine = jetstream the events
+ * are in a NATS JetStream stream instead of journal.db
+ * (journal_store_jetstream.c); everything above the store is the same.
  *
  * Durability: WAL mode.  synchronous=full (the default) fsyncs the WAL at
  * every commit: an acknowledged event survives kill -9 of any process and
@@ -147,7 +152,7 @@ static int s_init(service_t *svc)
     j->pending = calloc(JOURNAL_MAX_MSGS, sizeof *j->pending);
     j->bfirst = calloc(JOURNAL_MAX_MSGS, sizeof *j->bfirst);
     j->batched = calloc(JOURNAL_MAX_MSGS, sizeof *j->batched);
-    j->store = journal_store_new(service_db(svc));
+    j->store = journal_store_open(cfg, service_db(svc));
     if (j->store && journal_restored_note(svc, j))
         return -1;
     j->ckpt = journal_ckpt_new(service_db(svc));
@@ -159,7 +164,8 @@ static int s_init(service_t *svc)
         return -1;
     if (journal_privacy_init(j, svc))
         return -1;
-    log_info("event=journal_open head=%lld", (long long)journal_store_head(j->store));
+    log_info("event=journal_open engine=%s head=%lld", journal_store_engine(j->store),
+             (long long)journal_store_head(j->store));
     return evloop_add_socket(service_evloop(svc), j->router, s_on_router, svc);
 }
 

@@ -101,7 +101,7 @@ void journal_privacy_rollback(journal_t *j);
 void journal_privacy_done(journal_t *j);
 /* journal_privacy_sweep - retention: drop idle owners' keys per class and
  * append privacy.retention; every [privacy] sweep.  0/-1 */
-int journal_privacy_sweep(journal_t *j, sqlite3 *db);
+int journal_privacy_sweep(journal_t *j);
 
 /* journal_serve_status - add the head to SERVICE_STATUS_OK */
 void journal_serve_status(service_t *svc, json_t *body);

@@ -117,6 +117,13 @@ int journal_privacy_stored(journal_t *j, const journal_scan_event_t *e, const ch
     if (e->dup || !j->keys || e->type_len != strlen(EV_CUSTOMER_ERASED) ||
         memcmp(e->type, EV_CUSTOMER_ERASED, e->type_len))
         return 0;
+    /* a deferred store tells dup only at commit, after the keys' write:
+     * ask it whether the key is already stored (a retried erasure) */
+    if (journal_store_deferred(j->store)) {
+        int has = journal_store_has_key(j->store, e->key, e->key_len);
+        if (has)
+            return has < 0 ? -1 : 0;
+    }
     json_t *p = json_loadb(e->payload, e->payload_len, 0, NULL);
     const char *customer = json_string_value(json_object_get(p, "customer_id"));
     int rc = customer && *customer
@@ -150,20 +157,8 @@ void journal_privacy_done(journal_t *j)
     j->shred = 0;
 }
 
-/* s_has_key - 1 when the journal holds an event with key */
-static int s_has_key(sqlite3 *db, const char *key)
-{
-    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM events WHERE key = ?");
-    if (!st)
-        return 0;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int has = sqlite3_step(st) == SQLITE_ROW;
-    db_finish(st);
-    return has;
-}
-
 /* s_reapply - one line of the log, again when its keys or event are missing */
-static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
+static int s_reapply(journal_t *j, json_t *line, int *appended)
 {
     const char *key = json_string_value(json_object_get(line, "key"));
     const char *customer = json_string_value(json_object_get(line, "customer_id"));
@@ -186,7 +181,10 @@ static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
         log_info("event=erasure_reapplied keys=%zu", gone);
     }
     free(ids);
-    if (rc == 0 && !s_has_key(db, key)) {
+    int has = rc == 0 ? journal_store_has_key(j->store, key, strlen(key)) : 0;
+    if (has < 0)
+        rc = -1;
+    if (rc == 0 && has == 0) {
         /* the copy the journal started from is older than the erasure */
         json_t *p = json_pack("{s:s, s:s}", "customer_id", customer, "by", by ? by : "journal");
         char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
@@ -200,7 +198,10 @@ static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
         e.key_len = strlen(key);
         e.payload = text;
         e.payload_len = text ? strlen(text) : 0;
-        rc = text && journal_store_append(j->store, &e, now, NULL, NULL) == 0 ? 0 : -1;
+        rc = text && journal_store_append(j->store, &e, now, NULL, NULL) == 0 &&
+                     journal_store_flush(j->store) == 0
+                 ? 0
+                 : -1;
         *appended += rc == 0;
         free(text);
     }
@@ -208,24 +209,24 @@ static int s_reapply(journal_t *j, sqlite3 *db, json_t *line, int *appended)
 }
 
 /* s_reapply_log - every line of the erasure log, in one transaction */
-static int s_reapply_log(journal_t *j, sqlite3 *db)
+static int s_reapply_log(journal_t *j)
 {
     FILE *f = fopen(j->erasure_log, "r");
     if (!f)
         return errno == ENOENT ? 0 : -1;
     char *text = NULL;
     size_t cap = 0;
-    int rc = db_begin(db), appended = 0;
+    int rc = journal_store_begin(j->store), appended = 0;
     while (rc == 0 && getline(&text, &cap, f) > 0) {
         json_t *line = json_loads(text, 0, NULL);
         if (line)
-            rc = s_reapply(j, db, line, &appended);
+            rc = s_reapply(j, line, &appended);
         json_decref(line);
     }
     free(text);
     fclose(f);
-    if (rc || db_commit(db)) {
-        db_rollback(db);
+    if (rc || journal_store_commit(j->store)) {
+        journal_store_rollback(j->store);
         return -1;
     }
     journal_store_reload_head(j->store);
@@ -261,6 +262,8 @@ static int s_emit_retention(journal_t *j, const char *class, char **customers, s
         e.payload = text;
         e.payload_len = text ? strlen(text) : 0;
         int rc = text ? journal_store_append(j->store, &e, now, NULL, NULL) : -1;
+        if (rc == 0)
+            rc = journal_store_flush(j->store); /* e.offset now, whatever the engine */
         free(text);
         if (rc)
             return -1;
@@ -274,7 +277,7 @@ static int s_emit_retention(journal_t *j, const char *class, char **customers, s
  * owner was idle longer than its setting, and tell the services whose
  * (privacy.retention).  The events commit before the keys' deletion: a
  * crash between repeats the sweep, it never loses the telling.  0/-1 */
-int journal_privacy_sweep(journal_t *j, sqlite3 *db)
+int journal_privacy_sweep(journal_t *j)
 {
     static const struct {
         int class;
@@ -283,7 +286,7 @@ int journal_privacy_sweep(journal_t *j, sqlite3 *db)
     int64_t now_ms = clock_now_ms(), head = journal_store_head(j->store);
     char now[40];
     clock_format(now_ms, now, sizeof now);
-    if (db_begin(db))
+    if (journal_store_begin(j->store))
         return -1;
     int rc = 0, any = 0;
     for (size_t c = 0; c < 2 && rc == 0; c++) {
@@ -303,8 +306,8 @@ int journal_privacy_sweep(journal_t *j, sqlite3 *db)
             free(customers[i]);
         free(customers);
     }
-    if (rc || db_commit(db)) {
-        db_rollback(db);
+    if (rc || journal_store_commit(j->store)) {
+        journal_store_rollback(j->store);
         jkeys_rollback(j->keys);
         return -1;
     }
@@ -326,7 +329,7 @@ static int s_on_sweep(evloop_t *loop, void *arg)
 {
     (void)loop;
     service_t *svc = arg;
-    if (journal_privacy_sweep(service_state(svc), service_db(svc)))
+    if (journal_privacy_sweep(service_state(svc)))
         log_error("event=retention_failed");
     return 0;
 }
@@ -402,7 +405,7 @@ int journal_privacy_init(journal_t *j, service_t *svc)
     }
     j->free_text_days = (int)config_int(cfg, "privacy", "free_text_days");
     j->contact_days = (int)config_int(cfg, "privacy", "contact_days");
-    if (s_reapply_log(j, service_db(svc)))
+    if (s_reapply_log(j))
         return -1;
     return evloop_add_timer(service_evloop(svc), config_duration_ms(cfg, "privacy", "sweep"),
                             s_on_sweep, svc) < 0

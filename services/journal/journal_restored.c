@@ -62,13 +62,13 @@ int journal_restored_note(service_t *svc, journal_t *j)
     journal_scan_event_t e = {.type = S_TYPE, .type_len = strlen(S_TYPE), .key = key,
                               .key_len = strlen(key), .payload = text,
                               .payload_len = text ? strlen(text) : 0};
-    sqlite3 *db = service_db(svc);
     int rc = -1;
-    if (text && db_begin(db) == 0) {
-        if (journal_store_append(j->store, &e, now, NULL, NULL) == 0 && db_commit(db) == 0)
+    if (text && journal_store_begin(j->store) == 0) {
+        if (journal_store_append(j->store, &e, now, NULL, NULL) == 0 &&
+            journal_store_commit(j->store) == 0)
             rc = 0;
         else
-            db_rollback(db);
+            journal_store_rollback(j->store);
     }
     if (rc == 0) {
         journal_store_reload_head(j->store);

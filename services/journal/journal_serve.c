@@ -195,7 +195,7 @@ static void s_reply_results(journal_t *j, const wire_msg_t *m, const journal_bat
 /* journal_serve_commit - append every pending request in one transaction */
 void journal_serve_commit(service_t *svc, journal_t *j, int n)
 {
-    sqlite3 *db = service_db(svc);
+    (void)svc;
     char now[40];
     clock_format(clock_now_ms(), now, sizeof now);
     int64_t head = journal_store_head(j->store);
@@ -203,7 +203,7 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
     int empty = j->events.n == 0, failed = 0;
     if (!empty) {
         journal_ckpt_before_begin(j->ckpt);
-        failed = db_begin(db) != 0;
+        failed = journal_store_begin(j->store) != 0;
     }
     for (size_t i = 0; i < j->events.n && !failed; i++) {
         journal_scan_event_t *e = &j->events.ev[i];
@@ -213,21 +213,23 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
             journal_store_append(j->store, e, now, sealed, names) ||
             journal_privacy_stored(j, e, now))
             failed = 1;
-        else if (!e->dup && e->offset > head)
-            head = e->offset;
     }
     /* the keys before the events: no event is durable before its key */
     if (!empty && !failed && journal_privacy_commit(j) != 0)
         failed = 1;
-    if (!empty && !failed && db_commit(db) != 0)
+    if (!empty && !failed && journal_store_commit(j->store) != 0)
         failed = 1;
+    /* offsets are known now, whatever the engine (journal_store.h) */
+    for (size_t i = 0; i < j->events.n && !failed; i++)
+        if (!j->events.ev[i].dup && j->events.ev[i].offset > head)
+            head = j->events.ev[i].offset;
     if (!empty && !failed) {
         journal_ckpt_committed(j->ckpt); /* it copies pages while we reply */
         journal_privacy_done(j);
     }
     if (failed) {
         journal_privacy_rollback(j);
-        db_rollback(db);
+        journal_store_rollback(j->store);
         journal_store_reload_head(j->store);
         log_error("event=commit_failed requests=%d", n);
     } else {

@@ -1,5 +1,6 @@
 /*
- * journal_store.c - append and fetch on journal.db.
+ * journal_store.c - the store interface (journal_store.h), and its sqlite
+ * engine: append and fetch on journal.db.
  *
  * offset is the rowid: SQLite gives max+1, and rows are never deleted, so
  * offsets only grow.  The unique index on key makes appends idempotent.
@@ -40,33 +41,47 @@ const char *const journal_store_migrations[] = {
     NULL,
 };
 
+/* the interface: an engine and what every engine shares */
 struct jstore {
-    sqlite3 *db;
-    sqlite3_stmt *insert, *by_key, *fetch_all;
+    const journal_store_ops_t *ops;
+    void *self;      /* the engine's state */
     int64_t head;
     jcrypt_t *crypt; /* borrowed; opens sealed fields on fetch */
     buf_t open;      /* one opened payload */
 };
 
+/* the sqlite engine */
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *insert, *by_key, *fetch_all;
+    journal_store_t *js; /* the store it serves (its head and crypt) */
+} s_sql_t;
+
+static const journal_store_ops_t s_sql_ops;
+
 /* journal_store_new - prepare the statements */
 journal_store_t *journal_store_new(sqlite3 *db)
 {
-    journal_store_t *js = calloc(1, sizeof *js);
+    s_sql_t *sq = calloc(1, sizeof *sq);
+    if (!sq)
+        return NULL;
+    journal_store_t *js = journal_store_wrap(&s_sql_ops, sq);
     if (!js)
         return NULL;
-    js->db = db;
+    sq->js = js;
+    sq->db = db;
     /* a page cache that holds the hot parts of both indexes, so a round of
      * thousands of inserts neither spills dirty pages to the WAL before its
      * COMMIT nor re-reads index pages it evicted a moment ago */
     db_exec(db, "PRAGMA cache_size = -" JSTORE_CACHE_KIB);
-    js->insert = db_prepare(db, "INSERT INTO events(type, key, occurred_at, recorded_at, payload,"
+    sq->insert = db_prepare(db, "INSERT INTO events(type, key, occurred_at, recorded_at, payload,"
                                 " sealed, sealed_names)"
                                 " VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING");
-    js->by_key = db_prepare(db, "SELECT offset FROM events WHERE key = ?");
-    js->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload,"
+    sq->by_key = db_prepare(db, "SELECT offset FROM events WHERE key = ?");
+    sq->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload,"
                                    " sealed, sealed_names"
                                    " FROM events WHERE offset > ? ORDER BY offset LIMIT ?");
-    if (!js->insert || !js->by_key || !js->fetch_all) {
+    if (!sq->insert || !sq->by_key || !sq->fetch_all) {
         journal_store_destroy(&js);
         return NULL;
     }
@@ -74,39 +89,158 @@ journal_store_t *journal_store_new(sqlite3 *db)
     return js;
 }
 
-/* journal_store_destroy - finalize; safe on NULL and twice */
+/* s_sql_destroy - finalize */
+static void s_sql_destroy(void *self)
+{
+    s_sql_t *sq = self;
+    sqlite3_finalize(sq->insert);
+    sqlite3_finalize(sq->by_key);
+    sqlite3_finalize(sq->fetch_all);
+    free(sq);
+}
+
+/* journal_store_wrap - the interface over an engine */
+journal_store_t *journal_store_wrap(const journal_store_ops_t *ops, void *self)
+{
+    journal_store_t *js = calloc(1, sizeof *js);
+    if (!js) {
+        ops->destroy(self);
+        return NULL;
+    }
+    js->ops = ops;
+    js->self = self;
+    return js;
+}
+
+/* journal_store_destroy - the engine and the interface; safe on NULL and twice */
 void journal_store_destroy(journal_store_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     journal_store_t *js = *self_p;
-    sqlite3_finalize(js->insert);
-    sqlite3_finalize(js->by_key);
-    sqlite3_finalize(js->fetch_all);
+    js->ops->destroy(js->self);
     buf_free(&js->open);
     free(js);
     *self_p = NULL;
 }
 
-int64_t journal_store_head(journal_store_t *js) { return js->head; }
-void journal_store_set_head(journal_store_t *js, int64_t head) { js->head = head; }
-void journal_store_reload_head(journal_store_t *js)
+const char *journal_store_engine(const journal_store_t *js) { return js->ops->name; }
+int journal_store_deferred(const journal_store_t *js) { return js->ops->deferred; }
+int journal_store_begin(journal_store_t *js) { return js->ops->begin(js->self); }
+int journal_store_commit(journal_store_t *js) { return js->ops->commit(js->self); }
+void journal_store_rollback(journal_store_t *js) { js->ops->rollback(js->self); }
+int journal_store_flush(journal_store_t *js) { return js->ops->flush(js->self); }
+int journal_store_has_key(journal_store_t *js, const char *key, size_t key_len)
 {
-    js->head = db_int(js->db, "SELECT max(offset) FROM events", 0);
+    return js->ops->has_key(js->self, key, key_len);
 }
-
-void journal_store_set_crypt(journal_store_t *js, jcrypt_t *crypt) { js->crypt = crypt; }
-
-/* journal_store_append - insert or find the existing offset */
 int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const char *now,
                          const buf_t *sealed, const char *names)
 {
+    return js->ops->append(js->self, e, now, sealed, names);
+}
+int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const char *const *types,
+                        int n_types, buf_t *out)
+{
+    return js->ops->fetch(js->self, after, limit, types, n_types, out);
+}
+
+int64_t journal_store_head(journal_store_t *js) { return js->head; }
+void journal_store_set_head(journal_store_t *js, int64_t head) { js->head = head; }
+void journal_store_reload_head(journal_store_t *js) { js->head = js->ops->last(js->self); }
+
+void journal_store_set_crypt(journal_store_t *js, jcrypt_t *crypt) { js->crypt = crypt; }
+jcrypt_t *journal_store_crypt(journal_store_t *js) { return js->crypt; }
+
+/* journal_store_put_event - one event of the reply, sealed fields opened */
+int journal_store_put_event(journal_store_t *js, buf_t *out, int first, int64_t offset,
+                            const char *type, const char *key, const char *occurred_at,
+                            const char *recorded_at, const char *payload,
+                            const unsigned char *sealed, size_t sealed_len, const char *names)
+{
+    buf_printf(out, "%s{\"offset\":%lld,\"type\":", first ? "" : ",", (long long)offset);
+    buf_json_string(out, type);
+    buf_puts(out, ",\"key\":");
+    buf_json_string(out, key);
+    buf_puts(out, ",\"occurred_at\":");
+    buf_json_string(out, occurred_at);
+    buf_puts(out, ",\"recorded_at\":");
+    buf_json_string(out, recorded_at);
+    if (sealed && js->crypt) {
+        int erased = 0;
+        buf_reset(&js->open);
+        if (jcrypt_open(js->crypt, type, key, payload, sealed, sealed_len, names, &js->open,
+                        &erased) ||
+            buf_failed(&js->open))
+            return -1;
+        if (erased)
+            buf_puts(out, ",\"erased\":true");
+        buf_puts(out, ",\"payload\":");
+        buf_append(out, js->open.data, js->open.len);
+    } else {
+        buf_puts(out, ",\"payload\":");
+        buf_puts(out, payload);
+    }
+    buf_putc(out, '}');
+    return 0;
+}
+
+/* journal_store_put_end - next and head */
+int journal_store_put_end(journal_store_t *js, buf_t *out, int n, int limit, int64_t after,
+                          int64_t scanned, int64_t last)
+{
+    /* a short page means everything up to scanned was looked at, so a
+     * consumer filtering on types can move its cursor past what it does not
+     * want */
+    int64_t next = n < limit ? (scanned > after ? scanned : after) : last;
+    buf_printf(out, "],\"next\":%lld,\"head\":%lld}", (long long)next, (long long)js->head);
+    return buf_failed(out) ? -1 : 0;
+}
+
+/* journal_store_open - the engine the settings name */
+journal_store_t *journal_store_open(const config_t *cfg, sqlite3 *db)
+{
+    const char *engine = config_get(cfg, "journal", "engine");
+    if (engine && strcmp(engine, "jetstream") == 0)
+        return journal_store_jetstream_new(cfg);
+    return journal_store_new(db);
+}
+
+/* s_sql_last - the newest offset in the file */
+static int64_t s_sql_last(void *self)
+{
+    s_sql_t *sq = self;
+    return db_int(sq->db, "SELECT max(offset) FROM events", 0);
+}
+
+static int s_sql_begin(void *self) { return db_begin(((s_sql_t *)self)->db); }
+static int s_sql_commit(void *self) { return db_commit(((s_sql_t *)self)->db); }
+static void s_sql_rollback(void *self) { db_rollback(((s_sql_t *)self)->db); }
+static int s_sql_flush(void *self) { (void)self; return 0; }
+
+/* s_sql_has_key - a row with key */
+static int s_sql_has_key(void *self, const char *key, size_t key_len)
+{
+    s_sql_t *sq = self;
+    if (key_len > INT_MAX)
+        return -1;
+    sqlite3_bind_text(sq->by_key, 1, key, (int)key_len, SQLITE_STATIC);
+    int rc = sqlite3_step(sq->by_key);
+    sqlite3_reset(sq->by_key);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* s_sql_append - insert or find the existing offset */
+static int s_sql_append(void *self, journal_scan_event_t *e, const char *now,
+                        const buf_t *sealed, const char *names)
+{
+    s_sql_t *sq = self;
     if (e->type_len > INT_MAX || e->key_len > INT_MAX || e->occurred_at_len > INT_MAX ||
         e->payload_len > INT_MAX) {
         log_error("event=append_failed error=\"event too large\"");
         return -1;
     }
-    sqlite3_stmt *st = js->insert;
+    sqlite3_stmt *st = sq->insert;
     sqlite3_bind_text(st, 1, e->type, (int)e->type_len, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->key, (int)e->key_len, SQLITE_STATIC);
     if (e->occurred_at)
@@ -125,15 +259,15 @@ int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const cha
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        log_error("event=append_failed error=\"%s\"", sqlite3_errmsg(js->db));
+        log_error("event=append_failed error=\"%s\"", sqlite3_errmsg(sq->db));
         return -1;
     }
-    if (sqlite3_changes(js->db) == 1) {
-        e->offset = sqlite3_last_insert_rowid(js->db);
+    if (sqlite3_changes(sq->db) == 1) {
+        e->offset = sqlite3_last_insert_rowid(sq->db);
         e->dup = 0;
         return 0;
     }
-    st = js->by_key;
+    st = sq->by_key;
     sqlite3_bind_text(st, 1, e->key, (int)e->key_len, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
     if (rc == 0) {
@@ -144,11 +278,13 @@ int journal_store_append(journal_store_t *js, journal_scan_event_t *e, const cha
     return rc;
 }
 
-/* journal_store_fetch - build the reply body from the rows */
-int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const char *const *types,
-                 int n_types, buf_t *out)
+/* s_sql_fetch - build the reply body from the rows */
+static int s_sql_fetch(void *self, int64_t after, int limit, const char *const *types,
+                       int n_types, buf_t *out)
 {
-    sqlite3_stmt *st = js->fetch_all;
+    s_sql_t *sq = self;
+    journal_store_t *js = sq->js;
+    sqlite3_stmt *st = sq->fetch_all;
     sqlite3_stmt *own = NULL;
     if (n_types > 0) {
         buf_t sql = BUF_INIT;
@@ -158,7 +294,7 @@ int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const cha
         for (int i = 0; i < n_types; i++)
             buf_puts(&sql, i ? ",?" : "?");
         buf_puts(&sql, ") ORDER BY offset LIMIT ?");
-        own = sql.data ? db_prepare(js->db, sql.data) : NULL;
+        own = sql.data ? db_prepare(sq->db, sql.data) : NULL;
         buf_free(&sql);
         if (!own)
             return -1;
@@ -171,40 +307,22 @@ int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const cha
         sqlite3_bind_int(st, 2, limit);
     }
     sqlite3_bind_int64(st, 1, after);
-    int64_t head = js->head, last = after;
+    int64_t last = after;
     int n = 0, rc;
     buf_puts(out, "{\"events\":[");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         last = sqlite3_column_int64(st, 0);
-        buf_printf(out, "%s{\"offset\":%lld,\"type\":", n ? "," : "", (long long)last);
-        buf_json_string(out, (const char *)sqlite3_column_text(st, 1));
-        buf_puts(out, ",\"key\":");
-        buf_json_string(out, (const char *)sqlite3_column_text(st, 2));
-        buf_puts(out, ",\"occurred_at\":");
-        buf_json_string(out, (const char *)sqlite3_column_text(st, 3));
-        buf_puts(out, ",\"recorded_at\":");
-        buf_json_string(out, (const char *)sqlite3_column_text(st, 4));
-        if (sqlite3_column_type(st, 6) == SQLITE_BLOB && js->crypt) {
-            int erased = 0;
-            buf_reset(&js->open);
-            if (jcrypt_open(js->crypt, (const char *)sqlite3_column_text(st, 1),
-                            (const char *)sqlite3_column_text(st, 2),
-                            (const char *)sqlite3_column_text(st, 5), sqlite3_column_blob(st, 6),
-                            (size_t)sqlite3_column_bytes(st, 6),
-                            (const char *)sqlite3_column_text(st, 7), &js->open, &erased) ||
-                buf_failed(&js->open)) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            if (erased)
-                buf_puts(out, ",\"erased\":true");
-            buf_puts(out, ",\"payload\":");
-            buf_append(out, js->open.data, js->open.len);
-        } else {
-            buf_puts(out, ",\"payload\":");
-            buf_puts(out, (const char *)sqlite3_column_text(st, 5));
+        int sealed = sqlite3_column_type(st, 6) == SQLITE_BLOB;
+        if (journal_store_put_event(
+                js, out, n == 0, last, (const char *)sqlite3_column_text(st, 1),
+                (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+                (const char *)sqlite3_column_text(st, 4), (const char *)sqlite3_column_text(st, 5),
+                sealed ? sqlite3_column_blob(st, 6) : NULL,
+                sealed ? (size_t)sqlite3_column_bytes(st, 6) : 0,
+                (const char *)sqlite3_column_text(st, 7))) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        buf_putc(out, '}');
         n++;
     }
     if (own)
@@ -213,9 +331,19 @@ int journal_store_fetch(journal_store_t *js, int64_t after, int limit, const cha
         sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -1;
-    /* a short page means everything up to head was looked at, so a consumer
-     * filtering on types can move its cursor past what it does not want */
-    int64_t next = n < limit ? (head > after ? head : after) : last;
-    buf_printf(out, "],\"next\":%lld,\"head\":%lld}", (long long)next, (long long)head);
-    return buf_failed(out) ? -1 : 0;
+    return journal_store_put_end(js, out, n, limit, after, js->head, last);
 }
+
+static const journal_store_ops_t s_sql_ops = {
+    .name = "sqlite",
+    .begin = s_sql_begin,
+    .append = s_sql_append,
+    .flush = s_sql_flush,
+    .commit = s_sql_commit,
+    .rollback = s_sql_rollback,
+    .fetch = s_sql_fetch,
+    .has_key = s_sql_has_key,
+    .last = s_sql_last,
+    .destroy = s_sql_destroy,
+    .deferred = 0,
+};

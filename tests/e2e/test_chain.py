@@ -13,7 +13,15 @@ import re
 import time
 import urllib.parse
 
+import pytest
+
 from harness import ROOT, shop_conf, wait_for
+
+
+@pytest.fixture(params=["sqlite", "jetstream"])
+def engine(request):
+    """every test here against both of the journal's engines"""
+    return request.param
 
 SERVICES = ("journal", "gateway", "mailer", "survey", "intake", "loop")
 REASON = "shipping_delay"

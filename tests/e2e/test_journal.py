@@ -2,9 +2,17 @@
 import json
 import time
 
+import pytest
 import zmq
 
 from harness import WIRE
+
+
+@pytest.fixture(params=["sqlite", "jetstream"])
+def engine(request):
+    """every test here against both of the journal's engines"""
+    return request.param
+
 
 V = WIRE.encode()
 
