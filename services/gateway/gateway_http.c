@@ -20,12 +20,23 @@
 /* s_respond - hand the answer to MHD */
 static enum MHD_Result s_respond(gateway_req_t *r)
 {
-    struct MHD_Response *resp =
-        r->reader ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, r->reader,
-                                                      r->reader_cls, r->reader_free)
-                  : MHD_create_response_from_buffer(r->out.len,
-                                                    r->out.data ? r->out.data : (char *)"",
-                                                    MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp;
+    if (r->reader) {
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, r->reader,
+                                                 r->reader_cls, r->reader_free);
+    } else if (r->out.data && !buf_failed(&r->out)) {
+        /* the body is handed over, not copied: a malloc and a copy less a
+         * request */
+        size_t len = r->out.len;
+        char *body = buf_release(&r->out);
+        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(body);
+    } else {
+        resp = MHD_create_response_from_buffer(r->out.len,
+                                               r->out.data ? r->out.data : (char *)"",
+                                               MHD_RESPMEM_MUST_COPY);
+    }
     if (r->reader) { /* a made response owns reader_cls; MHD frees it */
         r->reader = NULL;
         if (!resp && r->reader_free)
@@ -94,7 +105,10 @@ static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refuse
     gateway_req_t *r = (gateway_req_t *)((char *)j - offsetof(gateway_req_t, job));
     r->job_ok = ok;
     r->job_refused = refused;
-    snprintf(r->job_err, sizeof r->job_err, "%s", err ? err : "");
+    if (err)
+        snprintf(r->job_err, sizeof r->job_err, "%s", err);
+    else
+        r->job_err[0] = '\0';
     r->job_done = 1;
     MHD_resume_connection(r->conn); /* the last touch: MHD owns r again */
 }

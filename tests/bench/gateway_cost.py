@@ -8,6 +8,12 @@ MODE is one of
   cpu        the gateway's and the journal's CPU time and the gateway's context
              switches, per request (from /proc)
   syscalls   the gateway's system calls per request, by call (strace -c -f)
+  perf       where the gateway's and the journal's CPU goes: perf record (no call
+             graphs) of both during the run, each process's top symbols by
+             self time, as % of that process's samples
+  allocs     the gateway's and the journal's malloc, calloc and realloc calls
+             per request (perf stat on uprobes in libc, added and removed here;
+             needs root)
   callgrind  the gateway's instructions per request (valgrind --tool=callgrind,
              counters zeroed after a warm-up); the profile is kept in
              /tmp/gateway_cost.callgrind for callgrind_annotate
@@ -35,7 +41,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("cpu", "syscalls", "callgrind"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("cpu", "syscalls", "callgrind", "perf", "allocs"):
         sys.exit(__doc__)
     mode = sys.argv[1]
     events = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -98,13 +104,28 @@ def run(h, mode, events, seconds, tmp, out):
     gw, jr = h.pid("gateway"), h.pid("journal")
     wrk(h, events, 1)
     if mode == "cpu":
+        # the journal's fsyncs (one a commit, and a checkpoint's): a count
+        # that holds on a loaded machine where the CPU times do not
+        log = os.path.join(tmp, "perfstat")
+        p = subprocess.Popen(["perf", "stat", "-x,", "-o", log, "-e",
+                              "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync",
+                              "-p", str(jr)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
         g0, j0, x0 = cpu_ticks(gw), cpu_ticks(jr), switches(gw)
         n = wrk(h, events, seconds)
         g1, j1, x1 = cpu_ticks(gw), cpu_ticks(jr), switches(gw)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        syncs = 0
+        for line in open(log):
+            f = line.split(",")
+            if len(f) > 2 and f[0].strip().isdigit():
+                syncs += int(f[0])
         hz = os.sysconf("SC_CLK_TCK")
         print("requests %d (%.0f/s)  gateway CPU %.1f us/request  journal CPU %.1f us/request  "
-              "gateway context switches %.2f/request" % (
-                  n, n / seconds, (g1 - g0) / hz * 1e6 / n, (j1 - j0) / hz * 1e6 / n, (x1 - x0) / n))
+              "gateway context switches %.2f/request  requests per journal fsync %s" % (
+                  n, n / seconds, (g1 - g0) / hz * 1e6 / n, (j1 - j0) / hz * 1e6 / n, (x1 - x0) / n,
+                  "%.1f" % (n / syncs) if syncs else "?"))
     elif mode == "syscalls":
         log = os.path.join(tmp, "strace")
         p = subprocess.Popen(["strace", "-c", "-f", "-p", str(gw), "-o", log])
@@ -124,6 +145,54 @@ def run(h, mode, events, seconds, tmp, out):
         print("requests %d  system calls %.2f/request" % (n, total / n))
         for name, calls in sorted(rows, key=lambda r: -r[1]):
             print("  %-16s %.3f" % (name, calls / n))
+    elif mode == "allocs":
+        libc = subprocess.run(["sh", "-c", "ldd %s | awk '/libc.so/ {print $3}'"
+                               % shutil.which("true")], capture_output=True, text=True).stdout.strip()
+        fns = ("malloc", "calloc", "realloc")
+        for f in fns:
+            subprocess.run(["perf", "probe", "-q", "-x", libc, "--add", "hark_%s=%s" % (f, f)],
+                           capture_output=True)
+        try:
+            counts = {}
+            for name, pid in (("gateway", gw), ("journal", jr)):
+                log = os.path.join(tmp, "allocs-" + name)
+                p = subprocess.Popen(["perf", "stat", "-x,", "-o", log, "-e",
+                                      ",".join("probe_libc:hark_" + f for f in fns), "-p", str(pid)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
+                n = wrk(h, events, seconds)
+                p.send_signal(signal.SIGINT)
+                p.wait()
+                for line in open(log):
+                    f = line.split(",")
+                    if len(f) > 2 and f[0].strip().isdigit():
+                        counts[name, f[2].split("hark_")[-1]] = int(f[0]) / n
+            for name in ("gateway", "journal"):
+                print("%s: %s a request" % (name, "  ".join(
+                    "%s %.1f" % (f, counts.get((name, f), 0)) for f in fns)))
+        finally:
+            for f in fns:
+                subprocess.run(["perf", "probe", "-q", "-d", "probe_libc:hark_" + f],
+                               capture_output=True)
+    elif mode == "perf":
+        data = os.path.join(tmp, "perf.data")
+        p = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-o", data, "-p",
+                              "%d,%d" % (gw, jr)], stdout=subprocess.DEVNULL)
+        time.sleep(1)
+        n = wrk(h, events, seconds)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        print("requests %d" % n)
+        for name, pid in (("gateway", gw), ("journal", jr)):
+            r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--pid", str(pid),
+                                "--sort", "dso,sym", "--percent-limit", "0.7",
+                                "--percentage", "relative"],
+                               capture_output=True, text=True)
+            print("%s:" % name)
+            for line in r.stdout.splitlines():
+                if line.strip() and not line.startswith("#"):
+                    print("  " + line.strip())
+        shutil.copy(data, "/tmp/gateway_cost.perf")
     else:
         subprocess.run(["callgrind_control", "-z", str(gw)], capture_output=True)
         n = wrk(h, events, seconds)
