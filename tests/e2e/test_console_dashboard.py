@@ -16,7 +16,8 @@ from harness import Hark, free_port, shop_conf, wait_for
 from test_console import REASONS, Browser, add_user
 
 SERVICES = ("journal", "gateway", "survey", "intake", "loop", "console")
-FORMULA = "=HYPERLINK(\"http://evil.example\",\"click\")"
+# (a promoter's comment: a formula alone reads as a complaint of no listed reason)
+FORMULA = "=HYPERLINK(\"http://evil.example\",\"click\") lovely tea, thank you so much"
 SCRIPT = "<script>alert(1)</script> late delivery, took three weeks"
 CHARTS = ("nps", "shares", "campaigns", "locales", "scores", "reasons", "trend", "teams",
           "loops")

@@ -56,7 +56,7 @@ def test_malformed_requests_get_errors_and_the_journal_keeps_serving(hark):
     s.send_multipart([V + b" NO_SUCH 7", b"{}"])
     assert s.recv_multipart()[0] == V + b" ERROR 7"
     # wrong version and extra frames are dropped, not answered or guessed at
-    s.send_multipart([b"hark/9 JOURNAL_FETCH 8", b'{"after":0}'])
+    s.send_multipart([b"hark/1 JOURNAL_FETCH 8", b'{"after":0}'])
     s.send_multipart([V + b" JOURNAL_FETCH 9", b'{"after":0}', b"extra"])
     s.send_multipart([V + b" JOURNAL_FETCH 10", b'{"after":0}'])
     hdr, body = s.recv_multipart()
