@@ -220,6 +220,38 @@ static void s_ad(buf_t *ad, const char *type, size_t type_len, const char *key, 
     buf_putc(ad, (char)('0' + class));
 }
 
+/* s_owner_add - one subject present, in the spec's order: the first names the
+ * owner (and *customer when it is a customer); a later one is linked to that
+ * customer, so the customer's erasure reaches the keys it owns; 0/-1.  Both
+ * s_owner (jansson) and s_seal_text (the compact text) build owners here, so
+ * the two readers cannot disagree on whose key seals an event. */
+static int s_owner_add(jcrypt_t *c, buf_t *owner, const char *kind, const char *v,
+                       const char **customer)
+{
+    if (owner->len == 0) {
+        buf_puts(owner, kind);
+        buf_putc(owner, ':');
+        buf_puts(owner, v);
+        if (strcmp(kind, "customer") == 0)
+            *customer = v;
+        return 0;
+    }
+    if (!*customer || strcmp(kind, "customer") == 0)
+        return 0;
+    char ref[320];
+    snprintf(ref, sizeof ref, "%s:%s", kind, v);
+    return jkeys_link(c->keys, ref, *customer) ? -1 : 0;
+}
+
+/* s_owner_end - an event with no subject present is its own owner */
+static void s_owner_end(buf_t *owner, const journal_scan_event_t *e)
+{
+    if (owner->len == 0) {
+        buf_puts(owner, "event:");
+        buf_append(owner, e->key, e->key_len);
+    }
+}
+
 /* s_owner - whose keys seal the event, links made on the way; 0/-1 */
 static int s_owner(jcrypt_t *c, const jcrypt_type_t *t, json_t *tree,
                    const journal_scan_event_t *e, buf_t *owner)
@@ -233,23 +265,10 @@ static int s_owner(jcrypt_t *c, const jcrypt_type_t *t, json_t *tree,
         const char *kind = json_string_value(json_array_get(s, 1));
         if (!v || !*v || !kind)
             continue;
-        if (owner->len == 0) {
-            buf_printf(owner, "%s:%s", kind, v);
-            if (strcmp(kind, "customer") == 0)
-                customer = v;
-            continue;
-        }
-        if (!customer || strcmp(kind, "customer") == 0)
-            continue;
-        char ref[320];
-        snprintf(ref, sizeof ref, "%s:%s", kind, v);
-        if (jkeys_link(c->keys, ref, customer))
+        if (s_owner_add(c, owner, kind, v, &customer))
             return -1;
     }
-    if (owner->len == 0) {
-        buf_puts(owner, "event:");
-        buf_append(owner, e->key, e->key_len);
-    }
+    s_owner_end(owner, e);
     return buf_failed(owner) ? -1 : 0;
 }
 
@@ -610,27 +629,14 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
         char v[256];
         memcpy(v, m->val + 1, m->val_len - 2);
         v[m->val_len - 2] = '\0';
-        if (owner->len == 0) {
-            buf_puts(owner, kind);
-            buf_putc(owner, ':');
-            buf_puts(owner, v);
-            if (strcmp(kind, "customer") == 0) {
-                memcpy(cust, v, strlen(v) + 1);
-                customer = cust;
-            }
-            continue;
-        }
-        if (!customer || strcmp(kind, "customer") == 0)
-            continue;
-        char ref[320];
-        snprintf(ref, sizeof ref, "%s:%s", kind, v);
-        if (jkeys_link(c->keys, ref, customer))
+        if (s_owner_add(c, owner, kind, v, &customer))
             return -1;
+        if (customer == v) { /* v is this iteration's copy */
+            memcpy(cust, v, strlen(v) + 1);
+            customer = cust;
+        }
     }
-    if (owner->len == 0) {
-        buf_puts(owner, "event:");
-        buf_append(owner, e->key, e->key_len);
-    }
+    s_owner_end(owner, e);
     if (buf_failed(owner))
         return -1;
     /* the fields, class by class; one listed twice goes with the first */
