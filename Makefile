@@ -360,6 +360,10 @@ $(BENCH_PY:%=bench-%): bench-%: deps-test
 
 bench-mail: deps-bench
 
+# bench-console: Hark Console's support pages, and the marketers' dashboard,
+# customer search and CSV import (each its own target too)
+bench-console: bench-dashboard bench-customers bench-import
+
 # soak: tests/soak/soak.py against the sanitizer build for SOAK_SECONDS of
 # chaos, then its counts (tests/soak/results.json); at most about ten
 # minutes in all, see tests/soak/README.md
