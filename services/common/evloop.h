@@ -24,6 +24,29 @@ void evloop_destroy(evloop_t **self_p);
 int evloop_add_socket(evloop_t *loop, void *zsock, evloop_fn fn, void *arg);
 int evloop_add_fd(evloop_t *loop, int fd, evloop_fn fn, void *arg);
 
+/* evloop_add_fd_rw - watch fd for reading (read_fn) and, while write
+ * interest is on, for writing (write_fn); an error or hang-up on fd counts as
+ * readable.  Read interest starts on, write interest off.  For a peer's
+ * socket that a library reads and writes through the loop (libnats' event
+ * loop mode).  Loop thread only, like every call here but evloop_wake. */
+int evloop_add_fd_rw(evloop_t *loop, int fd, evloop_fn read_fn, evloop_fn write_fn, void *arg);
+
+/* evloop_fd_interest - turn read and write interest on fd on (1) or off (0);
+ * -1 if fd is not watched */
+int evloop_fd_interest(evloop_t *loop, int fd, int read, int write);
+
+/* evloop_remove_fd - stop watching fd (also from inside one of its handlers);
+ * -1 if it was not watched */
+int evloop_remove_fd(evloop_t *loop, int fd);
+
+/* evloop_on_wake - call fn in the loop after evloop_wake; makes the loop's
+ * eventfd, so call it before another thread may wake the loop */
+int evloop_on_wake(evloop_t *loop, evloop_fn fn, void *arg);
+
+/* evloop_wake - from any thread (and from a signal handler): the loop runs
+ * its wake handlers soon; wakes that come together run them once */
+void evloop_wake(evloop_t *loop);
+
 /* evloop_add_timer - call fn every interval_ms (first after interval_ms);
  * returns a timer id >= 0 or -1. */
 int evloop_add_timer(evloop_t *loop, int64_t interval_ms, evloop_fn fn, void *arg);

@@ -162,6 +162,8 @@ static int s_init(service_t *svc)
                           config_get(cfg, "journal", "pub_endpoint"));
     if (!j->pending || !j->bfirst || !j->batched || !j->store || !j->ckpt || !j->router || !j->pub)
         return -1;
+    if (journal_store_attach(j->store, service_evloop(svc)))
+        return -1;
     if (journal_privacy_init(j, svc))
         return -1;
     log_info("event=journal_open engine=%s head=%lld", journal_store_engine(j->store),

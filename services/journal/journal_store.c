@@ -197,6 +197,12 @@ int journal_store_put_end(journal_store_t *js, buf_t *out, int n, int limit, int
     return buf_failed(out) ? -1 : 0;
 }
 
+/* journal_store_attach - the engine's sockets into the loop */
+int journal_store_attach(journal_store_t *js, evloop_t *loop)
+{
+    return js->ops->attach ? js->ops->attach(js->self, loop) : 0;
+}
+
 /* journal_store_open - the engine the settings name */
 journal_store_t *journal_store_open(const config_t *cfg, sqlite3 *db)
 {

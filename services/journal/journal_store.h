@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "evloop.h"
 #include "journal_scan.h"
 
 extern const char *const journal_store_migrations[];
@@ -43,6 +44,7 @@ typedef struct {
                  buf_t *out);
     int (*has_key)(void *self, const char *key, size_t key_len);
     int64_t (*last)(void *self); /* the newest stored offset, from the store itself */
+    int (*attach)(void *self, evloop_t *loop); /* NULL: the engine has no socket of its own */
     void (*destroy)(void *self);
     int deferred;                /* appends are stored at flush/commit, not at once */
 } journal_store_ops_t;
@@ -65,6 +67,11 @@ const char *journal_store_engine(const journal_store_t *js);
 /* journal_store_deferred - 1 when offsets and dup are known only after
  * journal_store_flush or commit */
 int journal_store_deferred(const journal_store_t *js);
+
+/* journal_store_attach - let the engine watch its sockets in the journal's
+ * poll loop between rounds (jetstream: libnats' socket); a no-op for
+ * sqlite.  0/-1 */
+int journal_store_attach(journal_store_t *js, evloop_t *loop);
 
 /* journal_store_begin / commit / rollback - one round.  commit is the
  * moment the events are durable; rollback forgets what was not yet stored

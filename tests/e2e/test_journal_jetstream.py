@@ -262,3 +262,46 @@ def test_export_and_import_move_a_sqlite_journal_into_a_stream_with_the_same_off
             h.stop()
     finally:
         c.stop()
+
+
+def test_a_publish_whose_ack_never_comes_is_resent_and_stored_once(tmp_path):
+    # the server frozen (SIGSTOP) with the round's publishes in its socket:
+    # no ack for longer than the resend interval (1 s), so each publish is
+    # sent again, the same message; thawed, the server reads both copies,
+    # stores the first, and its duplicate window answers the second with
+    # the same sequence
+    import signal
+    c = Cluster(tmp_path / "nats", 1).start()
+    node = c.nodes[0]
+    try:
+        h = journal(tmp_path, c.journal_conf(ack_timeout="8s")).start()
+        try:
+            j = h.endpoint("journal.sock")
+            cmd, r = h.call(j, "JOURNAL_APPEND", {"events": [ev("first")]})
+            assert r["offsets"] == [1]
+            keys = ["frozen/%d" % i for i in range(3)]
+            answer = {}
+
+            def append():
+                answer["r"] = h.call(j, "JOURNAL_APPEND", {"events": [ev(k) for k in keys]},
+                                     timeout=20000)
+
+            node.proc.send_signal(signal.SIGSTOP)
+            try:
+                t = threading.Thread(target=append, daemon=True)
+                t.start()
+                time.sleep(2.5)
+                assert "r" not in answer, "acknowledged while the server was frozen"
+            finally:
+                node.proc.send_signal(signal.SIGCONT)
+            t.join(15)
+            cmd, r = answer["r"]
+            assert cmd == "JOURNAL_APPEND_OK", r
+            assert r == {"offsets": [2, 3, 4], "duplicates": [False] * 3}
+            assert "event=jetstream_resent" in h.log()
+            stored = h.fetch_all()
+            assert [e["key"] for e in stored] == ["first"] + keys
+        finally:
+            h.stop()
+    finally:
+        c.stop()

@@ -2,15 +2,18 @@
  * test_evloop.c - unit tests for services/common/evloop.c.
  *
  * Timers, an inproc PAIR socket, a pipe and real signals raised at the
- * process (through the loop's signalfd).  Every run has a safety timer that
+ * process (through the loop's signalfd); write interest on a socket pair and
+ * a wake-up from another thread (what libnats' event loop mode needs).  Every run has a safety timer that
  * fails the run (-1) instead of letting a broken loop hang the test.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -508,6 +511,178 @@ static void test_failing_signal_handler_ends_run_with_minus_one(void)
     evloop_destroy(&loop);
 }
 
+/* s_stop_later - a timer that stops the loop */
+static int s_stop_later(evloop_t *loop, void *arg)
+{
+    (void)arg;
+    evloop_stop(loop);
+    return 0;
+}
+
+/* s_on_writable - counts; turns write interest off; stops the loop the
+ */
+static int s_on_writable(evloop_t *loop, void *arg)
+{
+    s_probe_t *p = arg;
+    p->count++;
+    CHECK_INT(evloop_fd_interest(loop, p->fd, 1, 0), 0);
+    return 0;
+}
+
+/* s_stop_when_written - a timer: stops the loop once the write handler ran
+ * and one more timer period passed without it running again */
+static int s_stop_when_written(evloop_t *loop, void *arg)
+{
+    s_probe_t *p = arg;
+    if (p->count > 0 && p->stop_after++ > 0)
+        evloop_stop(loop);
+    return 0;
+}
+
+/* s_interest_once - a timer: the first time, notes p->count in p->value and
+ * turns on the interest p->signo says (1 read, 2 write) */
+static int s_interest_once(evloop_t *loop, void *arg)
+{
+    s_probe_t *p = arg;
+    if (p->timer_id++)
+        return 0;
+    p->value = p->count;
+    CHECK_INT(evloop_fd_interest(loop, p->fd, 1, p->signo == 2), 0);
+    return 0;
+}
+
+static void test_write_interest_is_off_until_asked_and_off_again(void)
+{
+    int tripped, sv[2];
+    evloop_t *loop = s_loop(&tripped);
+    if (!loop)
+        return;
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s_probe_t rd = {0}, wr = {.fd = sv[0], .signo = 2};
+    CHECK_INT(evloop_add_fd_rw(loop, sv[0], s_count, s_on_writable, &wr), 0);
+    /* writable all along, but nobody asks before 60 ms; then once */
+    CHECK(evloop_add_timer(loop, 60, s_interest_once, &wr) >= 0);
+    CHECK(evloop_add_timer(loop, 50, s_stop_when_written, &wr) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
+    CHECK_INT(wr.value, 0);
+    CHECK_INT(wr.count, 1);
+    CHECK_INT(rd.count, 0);
+    CHECK(!tripped);
+    CHECK_INT(evloop_fd_interest(loop, 12345, 1, 1), -1);
+    close(sv[0]);
+    close(sv[1]);
+    evloop_destroy(&loop);
+}
+
+/* s_read_byte - a read handler: one byte; stops at p->stop_after bytes */
+static int s_read_byte(evloop_t *loop, void *arg)
+{
+    s_probe_t *p = arg;
+    char c;
+    if (read(p->fd, &c, 1) == 1)
+        p->count++;
+    if (p->stop_after && p->count >= p->stop_after)
+        evloop_stop(loop);
+    return 0;
+}
+
+static void test_read_interest_off_leaves_data_unread(void)
+{
+    int tripped, sv[2];
+    evloop_t *loop = s_loop(&tripped);
+    if (!loop)
+        return;
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s_probe_t rd = {.fd = sv[0], .signo = 1, .stop_after = 2};
+    CHECK_INT(evloop_add_fd_rw(loop, sv[0], s_read_byte, NULL, &rd), 0);
+    CHECK_INT(evloop_fd_interest(loop, sv[0], 0, 0), 0);
+    CHECK_INT(write(sv[1], "ab", 2), 2);
+    CHECK(evloop_add_timer(loop, 60, s_interest_once, &rd) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
+    CHECK_INT(rd.value, 0);
+    CHECK_INT(rd.count, 2);
+    CHECK(!tripped);
+    close(sv[0]);
+    close(sv[1]);
+    evloop_destroy(&loop);
+}
+
+/* s_read_and_remove - reads one byte and stops watching its fd */
+static int s_read_and_remove(evloop_t *loop, void *arg)
+{
+    s_probe_t *p = arg;
+    char c;
+    if (read(p->fd, &c, 1) == 1)
+        p->count++;
+    CHECK_INT(evloop_remove_fd(loop, p->fd), 0);
+    CHECK_INT(evloop_remove_fd(loop, p->fd), -1);
+    return 0;
+}
+
+static void test_fd_removed_in_its_handler_is_not_called_again(void)
+{
+    int tripped, sv[2], pv[2];
+    evloop_t *loop = s_loop(&tripped);
+    if (!loop)
+        return;
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, pv), 0);
+    s_probe_t a = {.fd = sv[0]}, b = {.fd = pv[0], .stop_after = 3};
+    CHECK_INT(evloop_add_fd_rw(loop, sv[0], s_read_and_remove, NULL, &a), 0);
+    CHECK_INT(evloop_add_fd_rw(loop, pv[0], s_read_byte, NULL, &b), 0);
+    CHECK_INT(write(sv[1], "abc", 3), 3);
+    CHECK_INT(write(pv[1], "xyz", 3), 3);
+    CHECK_INT(evloop_run(loop), 0);
+    CHECK_INT(a.count, 1);
+    CHECK_INT(b.count, 3); /* the item after the removed one still served */
+    CHECK(!tripped);
+    close(sv[0]);
+    close(sv[1]);
+    close(pv[0]);
+    close(pv[1]);
+    evloop_destroy(&loop);
+}
+
+/* s_waker - another thread: wakes the loop after a pause */
+static void *s_waker(void *arg)
+{
+    usleep(50 * 1000);
+    evloop_wake(arg);
+    return NULL;
+}
+
+static void test_wake_from_another_thread_runs_the_wake_handler(void)
+{
+    int tripped;
+    evloop_t *loop = s_loop(&tripped);
+    if (!loop)
+        return;
+    s_probe_t w = {.stop_after = 1};
+    evloop_wake(loop); /* no handler, no eventfd yet: nothing happens */
+    CHECK_INT(evloop_on_wake(loop, s_count, &w), 0);
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, s_waker, loop), 0);
+    CHECK_INT(evloop_run(loop), 0);
+    pthread_join(t, NULL);
+    CHECK_INT(w.count, 1);
+    CHECK(!tripped);
+    evloop_destroy(&loop);
+    /* three wakes before the loop looks: folded into one call */
+    loop = s_loop(&tripped);
+    if (!loop)
+        return;
+    s_probe_t w3 = {0};
+    CHECK_INT(evloop_on_wake(loop, s_count, &w3), 0);
+    evloop_wake(loop);
+    evloop_wake(loop);
+    evloop_wake(loop);
+    CHECK(evloop_add_timer(loop, 100, s_stop_later, NULL) >= 0);
+    CHECK_INT(evloop_run(loop), 0);
+    CHECK_INT(w3.count, 1);
+    CHECK(!tripped);
+    evloop_destroy(&loop);
+}
+
 int main(void)
 {
     log_init("test_loop");
@@ -532,6 +707,10 @@ int main(void)
     UNIT_RUN(test_failing_timer_ends_run_with_minus_one);
     UNIT_RUN(test_failing_socket_handler_ends_run_with_minus_one);
     UNIT_RUN(test_failing_signal_handler_ends_run_with_minus_one);
+    UNIT_RUN(test_write_interest_is_off_until_asked_and_off_again);
+    UNIT_RUN(test_read_interest_off_leaves_data_unread);
+    UNIT_RUN(test_fd_removed_in_its_handler_is_not_called_again);
+    UNIT_RUN(test_wake_from_another_thread_runs_the_wake_handler);
     evloop_destroy(&first);
     zmq_ctx_term(s_ctx);
     return UNIT_END();
