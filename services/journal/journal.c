@@ -54,7 +54,10 @@
  * Durability: WAL mode.  synchronous=full (the default) fsyncs the WAL at
  * every commit: an acknowledged event survives kill -9 of any process and
  * power loss.  synchronous=normal survives any process crash (the WAL is in
- * the OS page cache) but the last commits may be lost on power loss.
+ * the OS page cache) but the last commits may be lost on power loss.  At
+ * full the sqlite engine overlaps rounds: each commits without its fsync,
+ * a thread fdatasyncs the WAL, and replies wait for the fdatasync that
+ * covers their round (journal_sync.h).
  */
 #include <errno.h>
 #include <stdlib.h>
