@@ -21,6 +21,7 @@
 
 struct jsync {
     sqlite3 *db;         /* the loop's connection (borrowed) */
+    sqlite3_stmt *normal, *full; /* PRAGMA synchronous, parsed once (two a round) */
     char *wal_path;
     int wal_fd;          /* the WAL file, for fdatasync */
     int efd;             /* wakes the loop: durable moved */
@@ -69,6 +70,16 @@ static void *s_run(void *arg)
     return NULL;
 }
 
+/* s_pragma - run a prepared PRAGMA synchronous; 0/-1 */
+static int s_pragma(sqlite3_stmt *st)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* journal_sync_new - the WAL's descriptor, the eventfd, the thread */
 journal_sync_t *journal_sync_new(sqlite3 *db)
 {
@@ -86,15 +97,20 @@ journal_sync_t *journal_sync_new(sqlite3 *db)
         snprintf(s->wal_path, len, "%s-wal", path);
     s->wal_fd = s->wal_path ? open(s->wal_path, O_RDONLY | O_CLOEXEC) : -1;
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    s->normal = db_prepare(db, "PRAGMA synchronous = NORMAL");
+    s->full = db_prepare(db, "PRAGMA synchronous = FULL");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
-    if (s->wal_fd < 0 || s->efd < 0 || pthread_create(&s->thread, NULL, s_run, s)) {
+    if (s->wal_fd < 0 || s->efd < 0 || !s->normal || !s->full ||
+        pthread_create(&s->thread, NULL, s_run, s)) {
         log_warn("event=group_commit_off path=\"%s\" error=\"%s\"",
                  s->wal_path ? s->wal_path : "", strerror(errno));
         if (s->wal_fd >= 0)
             close(s->wal_fd);
         if (s->efd >= 0)
             close(s->efd);
+        sqlite3_finalize(s->normal);
+        sqlite3_finalize(s->full);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->mu);
         free(s->wal_path);
@@ -115,7 +131,9 @@ void journal_sync_destroy(journal_sync_t **self_p)
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
-    db_exec(s->db, "PRAGMA synchronous = FULL");
+    s_pragma(s->full);
+    sqlite3_finalize(s->normal);
+    sqlite3_finalize(s->full);
     close(s->wal_fd);
     close(s->efd);
     pthread_cond_destroy(&s->wake);
@@ -130,13 +148,13 @@ int journal_sync_fd(const journal_sync_t *s) { return s->efd; }
 /* journal_sync_round_begin - commit without the fsync: the thread does it */
 int journal_sync_round_begin(journal_sync_t *s)
 {
-    return db_exec(s->db, "PRAGMA synchronous = NORMAL");
+    return s_pragma(s->normal);
 }
 
 /* journal_sync_round_end - every other commit of the journal at full again */
 void journal_sync_round_end(journal_sync_t *s)
 {
-    if (db_exec(s->db, "PRAGMA synchronous = FULL"))
+    if (s_pragma(s->full))
         log_error("event=synchronous_full_failed error=\"%s\"", sqlite3_errmsg(s->db));
 }
 
