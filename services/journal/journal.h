@@ -14,6 +14,7 @@
 #include "journal_keys.h"
 #include "journal_scan.h"
 #include "journal_store.h"
+#include "journal_sync.h"
 #include "service.h"
 #include "wire.h"
 
@@ -29,6 +30,20 @@ typedef struct {
     const char *why;
     size_t index;      /* the event refused, SIZE_MAX when the batch as a whole */
 } journal_batch_t;
+
+/* A reply held until its round is durable (journal_sync.h) */
+typedef struct {
+    uint64_t ticket;   /* its round */
+    wire_msg_t to;     /* the request's peer and id (no body) */
+    char *body;        /* JOURNAL_APPEND_OK's body (owned) */
+    size_t len;
+} journal_held_t;
+
+/* A round committed and not yet durable: the head it moves to */
+typedef struct {
+    uint64_t ticket;
+    int64_t head;
+} journal_round_t;
 
 typedef struct {
     void *router, *pub;
@@ -48,6 +63,13 @@ typedef struct {
     char **owned;        /* payload texts made by json_dumps on the slow path */
     size_t n_owned, cap_owned;
     buf_t reply;         /* reused for every JOURNAL_APPEND_OK */
+    /* group commit (journal_sync.h): NULL when rounds commit at full */
+    journal_sync_t *sync;
+    uint64_t ticket;           /* the round being answered; 0: replies go at once */
+    journal_held_t *held;      /* replies waiting for their round's fdatasync, in order */
+    size_t n_held, cap_held;
+    journal_round_t *rounds;   /* rounds waiting for it, in order */
+    size_t n_rounds, cap_rounds;
     /* privacy (journal_privacy.c) */
     jkeys_t *keys;             /* journal-keys.db */
     jcrypt_t *crypt;           /* seals personal fields; NULL when [privacy] encrypt is off */
@@ -77,6 +99,12 @@ void journal_serve_unknown(journal_t *j, const wire_msg_t *m);
  * them) in one transaction; reply to each only after the commit, and
  * publish the new head */
 void journal_serve_commit(service_t *svc, journal_t *j, int n);
+/* journal_serve_durable - the fdatasync thread woke the loop: send the
+ * replies of every round now durable, move the head, publish it */
+void journal_serve_durable(journal_t *j);
+/* journal_serve_flush - fdatasync the WAL on this thread and answer every
+ * round held (before the loop's sockets close) */
+void journal_serve_flush(journal_t *j);
 /* journal_serve_end - forget the round's events, batches and trees (the
  * requests themselves are the caller's) */
 void journal_serve_end(journal_t *j);

@@ -154,13 +154,105 @@ static void s_put_error(buf_t *b, const journal_batch_t *bt)
     buf_puts(b, "}}");
 }
 
-/* s_send - the reply in j->reply, unless building it ran out of memory */
+/* s_hold - keep the reply in j->reply until round j->ticket is durable; 0/-1 (memory) */
+static int s_hold(journal_t *j, const wire_msg_t *m)
+{
+    if (j->n_held == j->cap_held) {
+        size_t cap = j->cap_held ? j->cap_held * 2 : 256;
+        journal_held_t *h = realloc(j->held, cap * sizeof *h);
+        if (!h)
+            return -1;
+        j->held = h;
+        j->cap_held = cap;
+    }
+    char *body = malloc(j->reply.len + 1);
+    if (!body)
+        return -1;
+    memcpy(body, j->reply.data, j->reply.len);
+    body[j->reply.len] = '\0';
+    journal_held_t *h = &j->held[j->n_held++];
+    h->ticket = j->ticket;
+    memcpy(h->to.ident, m->ident, m->ident_len);
+    h->to.ident_len = m->ident_len;
+    h->to.reqid = m->reqid;
+    h->to.body = NULL;
+    h->body = body;
+    h->len = j->reply.len;
+    return 0;
+}
+
+/* s_send - the reply in j->reply, unless building it ran out of memory;
+ * held for its round's fdatasync when there is one (journal_sync.h) */
 static void s_send(journal_t *j, const wire_msg_t *m)
 {
-    if (buf_failed(&j->reply))
+    if (buf_failed(&j->reply) || (j->ticket && s_hold(j, m)))
         wire_reply_error(j->router, m, "store_failed", "out of memory; retry");
-    else
+    else if (!j->ticket)
         wire_reply(j->router, m, CMD_JOURNAL_APPEND_OK, j->reply.data, j->reply.len);
+}
+
+/* s_publish - JOURNAL_HEAD, a hint to consumers */
+static void s_publish(journal_t *j)
+{
+    char body[64];
+    int len = snprintf(body, sizeof body, "{\"head\":%lld}", (long long)journal_store_head(j->store));
+    wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
+}
+
+/* s_round_push - round j->ticket will move the head to head; 0/-1 (memory) */
+static int s_round_push(journal_t *j, int64_t head)
+{
+    if (j->n_rounds == j->cap_rounds) {
+        size_t cap = j->cap_rounds ? j->cap_rounds * 2 : 16;
+        journal_round_t *r = realloc(j->rounds, cap * sizeof *r);
+        if (!r)
+            return -1;
+        j->rounds = r;
+        j->cap_rounds = cap;
+    }
+    j->rounds[j->n_rounds++] = (journal_round_t){.ticket = j->ticket, .head = head};
+    return 0;
+}
+
+/* s_release - send the held replies of rounds up to ticket durable, move the head */
+static void s_release(journal_t *j, uint64_t durable)
+{
+    size_t n = 0;
+    while (n < j->n_held && j->held[n].ticket <= durable) {
+        journal_held_t *h = &j->held[n++];
+        wire_reply(j->router, &h->to, CMD_JOURNAL_APPEND_OK, h->body, h->len);
+        free(h->body);
+    }
+    if (n) {
+        memmove(j->held, j->held + n, (j->n_held - n) * sizeof *j->held);
+        j->n_held -= n;
+    }
+    int64_t head = journal_store_head(j->store);
+    size_t r = 0;
+    while (r < j->n_rounds && j->rounds[r].ticket <= durable) {
+        if (j->rounds[r].head > head)
+            head = j->rounds[r].head;
+        r++;
+    }
+    if (r) {
+        memmove(j->rounds, j->rounds + r, (j->n_rounds - r) * sizeof *j->rounds);
+        j->n_rounds -= r;
+        journal_store_set_head(j->store, head);
+        s_publish(j);
+    }
+}
+
+/* journal_serve_durable - see journal.h */
+void journal_serve_durable(journal_t *j)
+{
+    s_release(j, journal_sync_durable(j->sync));
+}
+
+/* journal_serve_flush - stopping: every round committed made durable here and answered */
+void journal_serve_flush(journal_t *j)
+{
+    if (j->sync)
+        s_release(j, journal_sync_wait(j->sync));
 }
 
 /* s_reply_ok - JOURNAL_APPEND_OK {"offsets":[...],"duplicates":[...]} for an
@@ -201,9 +293,12 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
     int64_t head = journal_store_head(j->store);
     /* every batch refused: nothing to store, no transaction, no new head */
     int empty = j->events.n == 0, failed = 0;
+    /* group commit: the COMMIT without its fsync, the replies held for it */
+    int group = !empty && j->sync;
     if (!empty) {
         journal_ckpt_before_begin(j->ckpt);
-        failed = journal_store_begin(j->store) != 0;
+        failed = (group && journal_sync_round_begin(j->sync)) ||
+                 journal_store_begin(j->store) != 0;
     }
     for (size_t i = 0; i < j->events.n && !failed; i++) {
         journal_scan_event_t *e = &j->events.ev[i];
@@ -230,11 +325,22 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
     if (failed) {
         journal_privacy_rollback(j);
         journal_store_rollback(j->store);
-        journal_store_reload_head(j->store);
+        if (!group) /* else the head is the durable one, and stays */
+            journal_store_reload_head(j->store);
         log_error("event=commit_failed requests=%d", n);
+    } else if (group) {
+        /* replies and head wait for the fdatasync (journal_serve_durable) */
+        j->ticket = journal_sync_committed(j->sync);
+        if (s_round_push(j, head)) { /* out of memory: durable here, as at full */
+            s_release(j, journal_sync_wait(j->sync));
+            j->ticket = 0;
+            journal_store_set_head(j->store, head);
+        }
     } else {
         journal_store_set_head(j->store, head); /* rows only ever go in at the top */
     }
+    if (group)
+        journal_sync_round_end(j->sync);
     /* replies only now: after COMMIT returned, the events are durable */
     for (int r = 0; r < n; r++) {
         if (failed) {
@@ -248,12 +354,9 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
         else
             s_reply_ok(j, &j->pending[r], &j->batch[j->bfirst[r]]);
     }
-    if (!failed && !empty) {
-        char body[64];
-        int len = snprintf(body, sizeof body, "{\"head\":%lld}",
-                           (long long)journal_store_head(j->store));
-        wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
-    }
+    if (!failed && !empty && !j->ticket)
+        s_publish(j);
+    j->ticket = 0;
 }
 
 /* s_fetch - answer JOURNAL_FETCH */

@@ -6,7 +6,10 @@
  * offsets only grow.  The unique index on key makes appends idempotent.
  * Payloads are stored as compact JSON text (the text they arrived as minus
  * the whitespace between tokens, see journal_scan.c), and fetch copies that
- * text into the reply without parsing it again.
+ * text into the reply without parsing it again.  Fetch reads up to the
+ * head only: with group commit (journal_sync.h) rows above it are committed
+ * but not yet durable, and no consumer may act on an event a power loss
+ * could take back.
  */
 #include "journal_store.h"
 
@@ -80,7 +83,8 @@ journal_store_t *journal_store_new(sqlite3 *db)
     sq->by_key = db_prepare(db, "SELECT offset FROM events WHERE key = ?");
     sq->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload,"
                                    " sealed, sealed_names"
-                                   " FROM events WHERE offset > ? ORDER BY offset LIMIT ?");
+                                   " FROM events WHERE offset > ?1 AND offset <= ?3"
+                                   " ORDER BY offset LIMIT ?2");
     if (!sq->insert || !sq->by_key || !sq->fetch_all) {
         journal_store_destroy(&js);
         return NULL;
@@ -299,7 +303,7 @@ static int s_sql_fetch(void *self, int64_t after, int limit, const char *const *
                        " WHERE offset > ? AND type IN (");
         for (int i = 0; i < n_types; i++)
             buf_puts(&sql, i ? ",?" : "?");
-        buf_puts(&sql, ") ORDER BY offset LIMIT ?");
+        buf_puts(&sql, ") AND offset <= ? ORDER BY offset LIMIT ?");
         own = sql.data ? db_prepare(sq->db, sql.data) : NULL;
         buf_free(&sql);
         if (!own)
@@ -307,10 +311,12 @@ static int s_sql_fetch(void *self, int64_t after, int limit, const char *const *
         st = own;
         for (int i = 0; i < n_types; i++)
             sqlite3_bind_text(st, 2 + i, types[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2 + n_types, limit);
+        sqlite3_bind_int64(st, 2 + n_types, js->head);
+        sqlite3_bind_int(st, 3 + n_types, limit);
     } else {
         sqlite3_reset(st);
         sqlite3_bind_int(st, 2, limit);
+        sqlite3_bind_int64(st, 3, js->head);
     }
     sqlite3_bind_int64(st, 1, after);
     int64_t last = after;
