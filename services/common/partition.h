@@ -30,4 +30,16 @@ int partition_path(const char *path, int k, char *out, size_t len);
  * tcp://h:(p+k); 0/-1 */
 int partition_endpoint(const char *endpoint, int k, char *out, size_t len);
 
+struct config;
+
+/* partition_count - [section] partitions (1 when the section has no such
+ * setting) */
+unsigned partition_count(const struct config *cfg, const char *section);
+
+/* partition_control - the control endpoint of the partition of [section]
+ * that owns customer id (the service's own when not partitioned, or id is
+ * NULL); 0/-1 */
+int partition_control(const struct config *cfg, const char *section, const char *id, char *out,
+                      size_t len);
+
 #endif

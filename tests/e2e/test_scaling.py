@@ -3,6 +3,7 @@ partitions = 3 makes harkd start three hark-mailer processes, each
 delivering only the mail of its customers (FNV-1a of the customer id mod 3)
 from its own mailer-K.db with its own cursor; a real SMTP server gets each
 message once, and a kill -9 of one of them loses nothing."""
+import json
 import os
 import sqlite3
 import subprocess
@@ -82,3 +83,62 @@ def test_scaling__a_partitioned_mailer_refuses_to_run_without_its_partition(make
         assert r.returncode != 0, args
         assert "partitions = 2 needs --partition K" in r.stderr
     assert not os.path.exists(os.path.join(h.state, "mailer.db"))
+
+
+OWNERS = ("journal", "gateway", "mailer", "survey", "milestone", "intake", "loop")
+
+
+def test_scaling__mailer_commands_answer_for_every_partition_as_one_mailer_would(make_hark, smtp):
+    """hark mail queue merges the partitions (counts summed, numbers unique:
+    the offset of each mail.requested), hark mail retry reaches the
+    partition that holds the message, a customer's timeline comes from
+    their partition, and a bounce in one partition suppresses the address
+    in all of them (MAILER_CONTACT on partition 0 sees it)."""
+    h = make_hark(services=OWNERS, conf=shop_conf(smtp.port, partitions="3", give_up="1s"))
+    # one customer per partition for each outcome: delivered, failed (451), bounced (550)
+    cust, names = {}, ("p%d" % i for i in range(1000))
+    for kind in ("ok", "rcpt451", "rcpt550"):
+        for part in range(3):
+            cust[next(c for c in names if partition_of(c, 3) == part)] = (kind, part)
+    events = [{"type": "mail.requested", "key": "q/%s" % c,
+               "payload": {"template": "test", "category": "milestone", "customer_id": c,
+                           "address": "%s-%s@example.com" % (kind, c)}}
+              for c, (kind, _) in sorted(cust.items())]
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": events})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    offset = {e["key"]: o for e, o in zip(events, r["offsets"])}
+
+    def outcomes():
+        return [e for e in h.fetch_all(types=["mail.delivered", "mail.failed", "mail.bounced"])]
+    wait_for(lambda: len(outcomes()) >= 9, timeout=60, what="nine outcomes")
+    number = {e["payload"]["request_key"]: e["payload"]["message"] for e in outcomes()}
+    assert number == offset, "a message's number is its request's journal offset"
+
+    q = json.loads(h.hark("mail", "queue", "--json").stdout)
+    assert q["counts"] == {"delivered": 3, "failed": 3, "bounced": 3}
+    want = sorted(offset["q/%s" % c] for c, (k, _) in cust.items() if k != "ok")
+    assert [m["id"] for m in q["messages"]] == want, "failed and bounced, by number, from all three"
+    d = json.loads(h.hark("mail", "queue", "--status", "delivered", "--json").stdout)
+    assert sorted(m["to"] for m in d["messages"]) == sorted(
+        "ok-%s@example.com" % c for c, (k, _) in cust.items() if k == "ok")
+    text = h.hark("mail", "queue").stdout
+    assert "bounced 3" in text and "failed 3" in text and str(want[-1]) in text
+
+    # a retry of the failed message of partition 2 is tried again there only
+    (c2,) = [c for c, v in cust.items() if v == ("rcpt451", 2)]
+    h.hark("mail", "retry", str(offset["q/" + c2]))
+    wait_for(lambda: len(outcomes()) >= 10, timeout=30, what="the retried message's outcome")
+    again = [e["payload"]["request_key"] for e in outcomes()][9:]
+    assert again == ["q/" + c2]
+    assert "event=retry_requested message=%d" % offset["q/" + c2] in h.log()
+
+    # the customer of partition 1 whose mail bounced: their timeline and suppression
+    (c1,) = [c for c, v in cust.items() if v == ("rcpt550", 1)]
+    show = json.loads(h.hark("customers", "show", c1, "--json").stdout)
+    mails = [it for it in show["items"] if it.get("kind") == "mail"]
+    assert [m["message"] for m in mails] == [offset["q/" + c1]] and mails[0]["status"] == "bounced"
+    for k in range(3):
+        cmd, r = h.call(h.endpoint("mailer%s.ctl" % ("-%d" % k if k else "")), "MAILER_CONTACT",
+                        {"address": "rcpt550-%s@example.com" % c1})
+        assert cmd == "MAILER_CONTACT_OK" and r["suppressed"] is True, (k, r)
+    h.stop()
