@@ -13,6 +13,10 @@
 
 #include <stddef.h>
 
+/* PARTITION_MAX - the most partitions a service can have ([<name>]
+ * partitions' upper bound in the settings table) */
+#define PARTITION_MAX 16
+
 /* partition_of - the partition of a customer id (or address): FNV-1a
  * (32 bits) of its bytes mod n; the same on every host and release.  0
  * when n <= 1. */
