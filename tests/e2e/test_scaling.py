@@ -138,6 +138,13 @@ def test_scaling__mailer_commands_answer_for_every_partition_as_one_mailer_would
     show = json.loads(h.hark("customers", "show", c1, "--json").stdout)
     mails = [it for it in show["items"] if it.get("kind") == "mail"]
     assert [m["message"] for m in mails] == [offset["q/" + c1]] and mails[0]["status"] == "bounced"
+    # and the export of the admin API, from the gateway: partition 2's customer
+    st, _, data = h.request("GET", "/v1/customers/%s/export" % c2,
+                            headers={"Authorization": "Bearer " + h.admin_key,
+                                     "X-Hark-Actor": "dpo"})
+    assert st == 200, data
+    mails = [it for it in json.loads(data)["items"] if it.get("kind") == "mail"]
+    assert [m["message"] for m in mails] == [offset["q/" + c2]]
     for k in range(3):
         cmd, r = h.call(h.endpoint("mailer%s.ctl" % ("-%d" % k if k else "")), "MAILER_CONTACT",
                         {"address": "rcpt550-%s@example.com" % c1})
