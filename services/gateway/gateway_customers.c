@@ -40,8 +40,9 @@ static json_t *s_call(void *arg, const char *owner, const char *cmd, const json_
     char part[512];
     /* a partitioned owner (hark-scaling(7)): the customer's partition, over
      * a client of this call's own when it is not partition 0 */
-    if (ep && partition_control(gw->cfg, owner, json_string_value(json_object_get(body, "customer_id")),
-                                part, sizeof part) == 0 && strcmp(part, ep) != 0) {
+    const char *cid = json_string_value(json_object_get(body, "customer_id"));
+    if (ep && partition_control(gw->cfg, owner, cid, part, sizeof part) == 0 &&
+        strcmp(part, ep) != 0) {
         wire_client_t *one = wire_client_new(gw->zctx, part);
         json_t *reply = one ? wire_client_call_json(one, cmd, body, timeout_ms, reply_cmd) : NULL;
         wire_client_destroy(&one);

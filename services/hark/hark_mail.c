@@ -23,6 +23,8 @@
 #include "render.h"
 #include "proto.h"
 
+#define S_QUEUE_LIMIT 100 /* MAILER_QUEUE's rows when no limit is asked */
+
 typedef struct {
     const char *template_name, *locale, *vars_file, *customer, *to, *category, *status;
     int wait, json;
@@ -263,12 +265,16 @@ static int s_by_id(const void *a, const void *b)
 static json_t *s_queue_all(cli_t *cli, const json_t *body)
 {
     unsigned n = partition_count(cli->cfg, "mailer");
+    const char *ctl = config_get(cli->cfg, "mailer", "control");
     json_t *all = json_pack("{s:{},s:[]}", "counts", "messages");
     json_t *counts = json_object_get(all, "counts"), *msgs = json_object_get(all, "messages");
     for (unsigned k = 0; k < n; k++) {
         char ep[512], cmd[48] = "";
-        if (partition_endpoint(config_get(cli->cfg, "mailer", "control"), (int)k, ep, sizeof ep))
-            snprintf(ep, sizeof ep, "%s", config_get(cli->cfg, "mailer", "control"));
+        if (!ctl || partition_endpoint(ctl, (int)k, ep, sizeof ep)) {
+            fprintf(stderr, "hark: [mailer] control names no socket for partition %u\n", k);
+            json_decref(all);
+            return NULL;
+        }
         json_t *r = hark_call(cli, ep, CMD_MAILER_QUEUE, body, cmd);
         if (!r || strcmp(cmd, CMD_MAILER_QUEUE_OK) != 0) {
             fprintf(stderr, "hark: the mailer does not answer on %s\n", ep);
@@ -278,13 +284,15 @@ static json_t *s_queue_all(cli_t *cli, const json_t *body)
         }
         const char *key;
         json_t *v;
-        json_object_foreach(json_object_get(r, "counts"), key, v)
-            json_object_set_new(counts, key, json_integer(json_integer_value(json_object_get(counts, key)) +
-                                                          json_integer_value(v)));
+        json_object_foreach(json_object_get(r, "counts"), key, v) {
+            json_int_t sum = json_integer_value(json_object_get(counts, key)) +
+                             json_integer_value(v);
+            json_object_set_new(counts, key, json_integer(sum));
+        }
         json_array_extend(msgs, json_object_get(r, "messages"));
         json_decref(r);
     }
-    size_t m = json_array_size(msgs), limit = 100;
+    size_t m = json_array_size(msgs), limit = S_QUEUE_LIMIT;
     if (n > 1 && m > 1) {
         json_t **v = malloc(m * sizeof *v);
         for (size_t i = 0; v && i < m; i++)
