@@ -103,7 +103,7 @@ FUZZ_SECONDS ?= 60
 PROTO_FILES := $(wildcard proto/events/*.json) proto/commands.json proto/envelope.json
 
 .PHONY: golden fuzz fuzz-build deps-fuzz deps-node bench-journal bench-mail bench-survey bench-milestone bench-intake bench-tagger bench-loop bench-console bench-inbox bench-customers bench-import bench-backup bench-privacy bench-dashboard all build run test test-build test-unit test-e2e bench soak deps deps-test clean \
-        check-config check-walls san man
+        check-config check-walls san man soak-jetstream
 .DEFAULT_GOAL := all
 
 all: build
@@ -372,6 +372,16 @@ soak: deps-test
 	$(MAKE) MODE=san build
 	HARK_BIN=$(CURDIR)/build/san/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/soak/soak.py \
 	  --seconds $(SOAK_SECONDS)
+	$(MAKE) soak-jetstream
+
+# soak-jetstream: the journal on a three-node nats-server cluster for
+# JETSTREAM_SOAK_SECONDS under load, its leader and its server killed in
+# turn, a node kept down; figures under "jetstream" in tests/soak/results.json
+JETSTREAM_SOAK_SECONDS ?= 180
+soak-jetstream: deps-test
+	$(MAKE) MODE=san build
+	HARK_BIN=$(CURDIR)/build/san/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/soak/jetstream_soak.py \
+	  --seconds $(JETSTREAM_SOAK_SECONDS)
 
 # --- manual -------------------------------------------------------------------
 # Hand-written pages live beside what they describe (services/<name>/*.[1-8]);

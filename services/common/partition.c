@@ -4,6 +4,8 @@
  */
 #include "partition.h"
 
+#include "config.h"
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,4 +65,24 @@ int partition_endpoint(const char *endpoint, int k, char *out, size_t len)
         return -1;
     int n = snprintf(out, len, "%.*s:%ld", (int)(colon - endpoint), endpoint, port);
     return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* partition_count - see partition.h */
+unsigned partition_count(const config_t *cfg, const char *section)
+{
+    if (!config_default(section, "partitions"))
+        return 1;
+    long long n = config_int(cfg, section, "partitions");
+    return n > 1 ? (unsigned)n : 1;
+}
+
+/* partition_control - see partition.h */
+int partition_control(const config_t *cfg, const char *section, const char *id, char *out,
+                      size_t len)
+{
+    const char *ep = config_get(cfg, section, "control");
+    if (!ep)
+        return -1;
+    unsigned n = partition_count(cfg, section);
+    return partition_endpoint(ep, id ? (int)partition_of(id, n) : 0, out, len);
 }

@@ -13,6 +13,10 @@
 
 #include <stddef.h>
 
+/* PARTITION_MAX - the most partitions a service can have ([<name>]
+ * partitions' upper bound in the settings table) */
+#define PARTITION_MAX 16
+
 /* partition_of - the partition of a customer id (or address): FNV-1a
  * (32 bits) of its bytes mod n; the same on every host and release.  0
  * when n <= 1. */
@@ -29,5 +33,17 @@ int partition_path(const char *path, int k, char *out, size_t len);
  * unchanged, ipc://dir/mailer.ctl as ipc://dir/mailer-2.ctl, tcp://h:p as
  * tcp://h:(p+k); 0/-1 */
 int partition_endpoint(const char *endpoint, int k, char *out, size_t len);
+
+struct config;
+
+/* partition_count - [section] partitions (1 when the section has no such
+ * setting) */
+unsigned partition_count(const struct config *cfg, const char *section);
+
+/* partition_control - the control endpoint of the partition of [section]
+ * that owns customer id (the service's own when not partitioned, or id is
+ * NULL); 0/-1 */
+int partition_control(const struct config *cfg, const char *section, const char *id, char *out,
+                      size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -262,6 +263,53 @@ static int s_partition(service_t *svc, int argc, char **argv)
     return 0;
 }
 
+/* s_layout - refuse files made with another [<name>] partitions: with
+ * fewer partitions, or none, some customers' queued work would sit in a
+ * file no process reads; with more, a partition would miss the customers
+ * that moved to it.  The operator re-partitions with `hark rebuild <name>`
+ * (hark-scaling(7)), which moves every such file aside.  path is the
+ * service's [<name>] db; db, once open, is this partition's file, where the
+ * number it was made with is kept.  0, or -1 having said why. */
+static int s_layout(service_t *svc, const char *path, sqlite3 *db)
+{
+    const char *name = svc->def->name;
+    char other[PATH_MAX], why[PATH_MAX + 160] = "";
+    struct stat sb;
+    if (!path || !config_default(name, "partitions"))
+        return 0;
+    if (svc->nparts > 1 && stat(path, &sb) == 0)
+        snprintf(why, sizeof why, "%s was made with no partitions", path);
+    for (int k = svc->nparts > 1 ? (int)svc->nparts : 0; !*why && k < PARTITION_MAX; k++)
+        if (partition_path(path, k, other, sizeof other) == 0 && stat(other, &sb) == 0)
+            snprintf(why, sizeof why, "%s was made with more partitions", other);
+    if (!*why && db && svc->nparts > 1) {
+        /* the count a partition's file was made with, kept in it */
+        long long was = -1;
+        sqlite3_stmt *st = NULL;
+        if (db_exec(db, "CREATE TABLE IF NOT EXISTS hark_partitions(n INTEGER NOT NULL)") ||
+            !(st = db_prepare(db, "SELECT n FROM hark_partitions")))
+            return -1;
+        if (sqlite3_step(st) == SQLITE_ROW)
+            was = sqlite3_column_int64(st, 0);
+        db_finish(st);
+        if (was < 0) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "INSERT INTO hark_partitions(n) VALUES(%u)", svc->nparts);
+            if (db_exec(db, sql))
+                return -1;
+        } else if (was != svc->nparts) {
+            snprintf(why, sizeof why, "%s was made with partitions = %lld", svc->db_path, was);
+        }
+    }
+    if (!*why)
+        return 0;
+    log_error("event=partitions_changed partitions=%u why=\"%s\"", svc->nparts, why);
+    fprintf(stderr, "%s: %s, [%s] partitions is %u now: run `hark rebuild %s` to make the "
+                    "partitions' files again from the journal, or set it back (hark-scaling(7))\n",
+            svc->instance, why, name, svc->nparts, name);
+    return -1;
+}
+
 /* service_main - set up, run, tear down */
 int service_main(int argc, char **argv, const service_def_t *def)
 {
@@ -347,9 +395,12 @@ int service_main(int argc, char **argv, const service_def_t *def)
                 goto out;
             path = part_db;
         }
+        const char *whole = config_get(svc->cfg, def->name, "db");
         snprintf(svc->db_path, sizeof svc->db_path, "%s", path ? path : "");
+        if (s_layout(svc, whole, NULL))
+            goto out;
         svc->db = path ? db_open(path, sync ? sync : "normal", def->migrations) : NULL;
-        if (!svc->db)
+        if (!svc->db || s_layout(svc, whole, svc->db))
             goto out;
     }
     if (def->events) {

@@ -25,6 +25,7 @@
 #include "console.h"
 #include "customer.h"
 #include "log.h"
+#include "partition.h"
 #include "proto.h"
 #include "utf8.h"
 #include "wire.h"
@@ -74,6 +75,18 @@ static json_t *s_call(void *arg, const char *owner, const char *cmd, const json_
         if (strcmp(customer_owners[i], owner) != 0)
             continue;
         const char *ep = config_get(con->cfg, owner, "control");
+        char part[512];
+        /* a partitioned owner (hark-scaling(7)): the customer's partition,
+         * over a client of this call's own when it is not partition 0 */
+        if (ep && partition_control(con->cfg, owner,
+                                    json_string_value(json_object_get(body, "customer_id")), part,
+                                    sizeof part) == 0 && strcmp(part, ep) != 0) {
+            wire_client_t *one = wire_client_new(con->zctx, part);
+            json_t *reply = one ? wire_client_call_json(one, cmd, body, timeout_ms, reply_cmd)
+                                : NULL;
+            wire_client_destroy(&one);
+            return reply;
+        }
         wire_client_t *c = ep ? console_client(con, s_keys[i], ep) : NULL;
         return c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
     }

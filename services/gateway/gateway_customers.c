@@ -25,6 +25,7 @@
 #include "customer.h"
 #include "gateway.h"
 #include "log.h"
+#include "partition.h"
 #include "proto.h"
 
 #define S_PREFIX "/v1/customers/"
@@ -34,7 +35,20 @@
 static json_t *s_call(void *arg, const char *owner, const char *cmd, const json_t *body,
                       int timeout_ms, char *reply_cmd)
 {
-    return gateway_call(arg, owner, cmd, body, timeout_ms, reply_cmd);
+    gateway_t *gw = arg;
+    const char *ep = config_get(gw->cfg, owner, "control");
+    char part[512];
+    /* a partitioned owner (hark-scaling(7)): the customer's partition, over
+     * a client of this call's own when it is not partition 0 */
+    const char *cid = json_string_value(json_object_get(body, "customer_id"));
+    if (ep && partition_control(gw->cfg, owner, cid, part, sizeof part) == 0 &&
+        strcmp(part, ep) != 0) {
+        wire_client_t *one = wire_client_new(gw->zctx, part);
+        json_t *reply = one ? wire_client_call_json(one, cmd, body, timeout_ms, reply_cmd) : NULL;
+        wire_client_destroy(&one);
+        return reply;
+    }
+    return gateway_call(gw, owner, cmd, body, timeout_ms, reply_cmd);
 }
 
 /* gateway_customers_export - GET /v1/customers/ID/export */

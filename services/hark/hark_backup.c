@@ -31,6 +31,7 @@
 #include "backup.h"
 #include "clock.h"
 #include "hark.h"
+#include "partition.h"
 #include "pidlock.h"
 #include "proto.h"
 
@@ -150,6 +151,35 @@ static int s_copy_one(json_t *m, const char *dir, const char *src, const char *n
     return 0;
 }
 
+/* One process of a service, as harkd names it, with its file and control
+ * socket: the service itself, or with [<name>] partitions = N > 1 each of
+ * its N partitions (partition.h) */
+typedef struct {
+    char name[80], db[PATH_MAX], ctl[512];
+} s_instance_t;
+
+/* s_instances - service's instances into out (PARTITION_MAX of them); how
+ * many, 0 when a name does not fit */
+static size_t s_instances(const config_t *cfg, const char *service, s_instance_t *out)
+{
+    const char *db = config_get(cfg, service, "db"), *ctl = config_get(cfg, service, "control");
+    unsigned n = partition_count(cfg, service);
+    for (unsigned k = 0; k < n; k++) {
+        s_instance_t *in = &out[k];
+        if (n == 1) {
+            snprintf(in->name, sizeof in->name, "%s", service);
+            snprintf(in->db, sizeof in->db, "%s", db ? db : "");
+            snprintf(in->ctl, sizeof in->ctl, "%s", ctl ? ctl : "");
+        } else {
+            snprintf(in->name, sizeof in->name, "%s-%u", service, k);
+            if (!db || !ctl || partition_path(db, (int)k, in->db, sizeof in->db) ||
+                partition_endpoint(ctl, (int)k, in->ctl, sizeof in->ctl))
+                return 0;
+        }
+    }
+    return n;
+}
+
 /* s_backup - hark backup DIR */
 static int s_backup(cli_t *cli, const char *dir)
 {
@@ -181,24 +211,35 @@ static int s_backup(cli_t *cli, const char *dir)
      * the new events that take those offsets again, and hold state from
      * events the restored journal never had. */
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *src = config_get(cli->cfg, names[i], "db");
-        if (!src || strcmp(names[i], "journal") == 0)
+        if (!config_get(cli->cfg, names[i], "db") || strcmp(names[i], "journal") == 0)
             continue;
-        int required = s_kept(names[i]) != NULL;
-        char name[128], setting[128];
-        snprintf(name, sizeof name, "%s.db", names[i]);
-        snprintf(setting, sizeof setting, "%s.db", names[i]);
-        if (!s_exists(src)) {
-            if (required) {
-                fprintf(stderr, "hark: backup: %s: no such file (%s keeps what nothing else "
-                                "can give back: has it ever run?)\n", src, names[i]);
-                rc = 1;
-            } else {
-                printf("  %-20s (no file yet: rebuilt from the journal)\n", name);
+        /* a partitioned service: each partition's file, named by the
+         * partition, restored where [<name>] db puts it (s_target) */
+        s_instance_t in[PARTITION_MAX];
+        size_t np = s_instances(cli->cfg, names[i], in);
+        for (size_t k = 0; k < np && rc == 0; k++) {
+            const char *src = in[k].db;
+            int required = s_kept(names[i]) != NULL;
+            char name[128], setting[128];
+            snprintf(name, sizeof name, "%s.db", in[k].name);
+            snprintf(setting, sizeof setting, "%s.db", names[i]);
+            if (!s_exists(src)) {
+                if (required) {
+                    fprintf(stderr, "hark: backup: %s: no such file (%s keeps what nothing else "
+                                    "can give back: has it ever run?)\n", src, names[i]);
+                    rc = 1;
+                } else {
+                    printf("  %-20s (no file yet: rebuilt from the journal)\n", name);
+                }
+                continue;
             }
-            continue;
+            rc = s_copy_one(m, dir, src, name, setting, "service", required, 1);
+            if (rc == 0 && np > 1) {
+                json_t *files = json_object_get(m, "files");
+                json_object_set_new(json_array_get(files, json_array_size(files) - 1),
+                                    "partition", json_integer((json_int_t)k));
+            }
         }
-        rc = s_copy_one(m, dir, src, name, setting, "service", required, 1);
     }
     for (size_t i = 0; i < S_NJOURNAL_FILES && rc == 0; i++) {
         char src[PATH_MAX], setting[128];
@@ -306,6 +347,10 @@ static void s_target(const config_t *cfg, const char *state, const json_t *f, ch
     const char *dot = strrchr(setting, '.');
     snprintf(sec, sizeof sec, "%.*s", dot ? (int)(dot - setting) : 0, setting);
     const char *v = dot ? config_get(cfg, sec, dot + 1) : NULL;
+    json_t *part = json_object_get(f, "partition"); /* mailer-2.db: [mailer] db's -2 */
+    if (v && *v && !state && json_is_integer(part) &&
+        partition_path(v, (int)json_integer_value(part), out, len) == 0)
+        return;
     if (v && *v && (!state || strcmp(role, "erasure_log") == 0))
         snprintf(out, len, "%s", v);
     else
@@ -369,13 +414,21 @@ static int s_running(const config_t *cfg, const char *state)
     const char *names[64];
     size_t n = config_list(cfg, "hark", "services", names, 63);
     names[n++] = "harkd";
-    for (size_t i = 0; i < n; i++) {
-        char lock[PATH_MAX];
+    for (size_t i = 0; i < n * (PARTITION_MAX + 1); i++) {
+        /* each service, then each partition a service may have */
+        char lock[PATH_MAX], inst[96];
         long pid = 0;
-        pidlock_path(state, names[i], lock, sizeof lock);
+        const char *svc = names[i % n];
+        if (i >= n && (strcmp(svc, "harkd") == 0 || !config_default(svc, "partitions")))
+            continue;
+        if (i < n)
+            snprintf(inst, sizeof inst, "%s", svc);
+        else
+            snprintf(inst, sizeof inst, "%s-%zu", svc, i / n - 1);
+        pidlock_path(state, inst, lock, sizeof lock);
         if (pidlock_held(lock, &pid) == 1) {
             fprintf(stderr, "hark: restore: %s (pid %ld) runs on %s (it holds %s): stop Hark "
-                            "there first\n", strcmp(names[i], "harkd") ? names[i] : "harkd", pid,
+                            "there first\n", inst, pid,
                     state, lock);
             return 1;
         }
@@ -463,26 +516,35 @@ int hark_restore(cli_t *cli)
     }
     const char *names[64];
     size_t n = config_list(cli->cfg, "hark", "services", names, 64);
-    char (*others)[PATH_MAX] = calloc(n + 1, PATH_MAX);
+    char (*others)[PATH_MAX] = calloc(n * (PARTITION_MAX + 1) + 1, PATH_MAX);
     size_t no = 0;
     if (!others) {
         free(targets);
         json_decref(m);
         return 1;
     }
-    for (size_t s = 0; s < n; s++) {
-        const char *db = config_get(cli->cfg, names[s], "db");
+    /* each service's file, and the file of each partition it may have had */
+    for (size_t s = 0; s < n * (PARTITION_MAX + 1); s++) {
+        const char *svc = names[s % n], *db = config_get(cli->cfg, svc, "db");
+        int k = (int)(s / n) - 1;
         char want[128];
-        snprintf(want, sizeof want, "%s.db", names[s]);
+        if (k >= 0 && !config_default(svc, "partitions"))
+            continue;
+        if (k < 0)
+            snprintf(want, sizeof want, "%s.db", svc);
+        else
+            snprintf(want, sizeof want, "%s-%d.db", svc, k);
         int in_backup = 0;
         json_array_foreach(json_object_get(m, "files"), i, f)
             in_backup |= strcmp(json_string_value(json_object_get(f, "name")), want) == 0;
-        if (!db || in_backup || strcmp(names[s], "journal") == 0)
+        if (!db || in_backup || strcmp(svc, "journal") == 0)
             continue;
         if (state)
             snprintf(others[no], PATH_MAX, "%s/%s", state, want);
-        else
+        else if (k < 0)
             snprintf(others[no], PATH_MAX, "%s", db);
+        else if (partition_path(db, k, others[no], PATH_MAX))
+            continue;
         if (s_exists(others[no])) {
             fprintf(stderr, "hark: restore: %s exists\n", others[no]);
             there++;
@@ -579,8 +641,35 @@ static void s_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* s_rebuild_one - one service: held stopped, file aside, started, caught
- * up with the journal's head as it was when we began */
+/* s_caught_up - instance in's cursor at head (events that come meanwhile
+ * it applies as usual); 0, or 1 having said it is stuck */
+static int s_caught_up(cli_t *cli, const s_instance_t *in, long long head)
+{
+    long long cursor = -1, last = -1;
+    int64_t moved = clock_mono_ms();
+    while (cursor < head) {
+        char cmd[48] = "";
+        json_t *st = hark_call(cli, in->ctl, CMD_SERVICE_STATUS, NULL, cmd);
+        if (st && strcmp(cmd, CMD_SERVICE_STATUS_OK) == 0)
+            cursor = json_integer_value(json_object_get(st, "cursor"));
+        json_decref(st);
+        if (cursor > last)
+            last = cursor, moved = clock_mono_ms();
+        if (clock_mono_ms() - moved > S_STALL_MS) {
+            fprintf(stderr, "hark: rebuild: %s is stuck at offset %lld of %lld (see its log)\n",
+                    in->name, cursor, head);
+            return 1;
+        }
+        if (cursor < head)
+            s_sleep_ms(100);
+    }
+    return 0;
+}
+
+/* s_rebuild_one - one service, every partition of it: each held stopped,
+ * every file of the service aside (a change of [<name>] partitions leaves
+ * files of the other layout, hark-scaling(7)), each started and caught up
+ * with the journal's head as it was when we began */
 static int s_rebuild_one(cli_t *cli, const char *service, int harkd_up)
 {
     const char *db = config_get(cli->cfg, service, "db");
@@ -590,60 +679,73 @@ static int s_rebuild_one(cli_t *cli, const char *service, int harkd_up)
                 why ? ": " : "", why ? why : "");
         return 2;
     }
-    int64_t t0 = clock_mono_ms();
-    char lock[PATH_MAX];
-    long pid = 0;
-    pidlock_path(config_state_dir(cli->cfg), service, lock, sizeof lock);
-    if (harkd_up && s_harkd(cli, CMD_HARKD_SERVICE_STOP, CMD_HARKD_SERVICE_STOP_OK, service))
-        return 1;
-    /* gone when its lock is free: [harkd] grace, then SIGKILL, then reaped */
-    long long wait = config_duration_ms(cli->cfg, "harkd", "grace") + 10000;
-    for (long long w = 0; pidlock_held(lock, &pid) == 1 && w < wait; w += 50)
-        s_sleep_ms(50);
-    if (pidlock_held(lock, &pid) == 1) {
-        fprintf(stderr, "hark: rebuild: %s (pid %ld) does not stop%s\n", service, pid,
-                harkd_up ? "" : " (harkd does not run: stop it yourself)");
-        if (harkd_up)
-            s_harkd(cli, CMD_HARKD_SERVICE_START, CMD_HARKD_SERVICE_START_OK, service);
-        return 1;
+    s_instance_t in[PARTITION_MAX];
+    size_t n = s_instances(cli->cfg, service, in);
+    if (n == 0) {
+        fprintf(stderr, "hark: rebuild: %s: its partitions' files or sockets cannot be named\n",
+                service);
+        return 2;
     }
-    int rc = s_move_aside(db) ? 1 : 0;
-    if (harkd_up && s_harkd(cli, CMD_HARKD_SERVICE_START, CMD_HARKD_SERVICE_START_OK, service))
-        return 1;
+    int64_t t0 = clock_mono_ms();
+    size_t held = 0;
+    int rc = 0;
+    for (; held < n && rc == 0; held++)
+        if (harkd_up && s_harkd(cli, CMD_HARKD_SERVICE_STOP, CMD_HARKD_SERVICE_STOP_OK,
+                                in[held].name))
+            rc = 1;
+    /* each gone when its lock is free: [harkd] grace, then SIGKILL, then reaped */
+    long long wait = config_duration_ms(cli->cfg, "harkd", "grace") + 10000;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char lock[PATH_MAX];
+        long pid = 0;
+        pidlock_path(config_state_dir(cli->cfg), in[i].name, lock, sizeof lock);
+        for (long long w = 0; pidlock_held(lock, &pid) == 1 && w < wait; w += 50)
+            s_sleep_ms(50);
+        if (pidlock_held(lock, &pid) == 1) {
+            fprintf(stderr, "hark: rebuild: %s (pid %ld) does not stop%s\n", in[i].name, pid,
+                    harkd_up ? "" : " (harkd does not run: stop it yourself)");
+            rc = 1;
+        }
+    }
+    int moved = rc == 0 && s_exists(db);
+    if (moved)
+        rc = s_move_aside(db) ? 1 : 0;
+    for (int k = 0; k < PARTITION_MAX && rc == 0; k++) {
+        char part[PATH_MAX];
+        if (partition_path(db, k, part, sizeof part) == 0 && s_exists(part)) {
+            rc = s_move_aside(part) ? 1 : 0;
+            moved++;
+        }
+    }
+    for (size_t i = 0; i < held && harkd_up; i++)
+        if (s_harkd(cli, CMD_HARKD_SERVICE_START, CMD_HARKD_SERVICE_START_OK, in[i].name))
+            rc = 1;
     if (rc)
         return rc;
     if (!harkd_up) {
-        printf("%s: %s moved aside to %s%s; it replays the journal when Hark starts\n", service,
-               db, db, S_ASIDE);
+        if (n > 1)
+            printf("%s: %d files moved aside (to %s%s and the like); it replays the journal "
+                   "when Hark starts\n", service, moved, in[0].db, S_ASIDE);
+        else
+            printf("%s: %s moved aside to %s%s; it replays the journal when Hark starts\n",
+                   service, db, db, S_ASIDE);
         return 0;
     }
-    /* caught up: its cursor at the head the journal had when it started
-     * again (events that come meanwhile it applies as usual) */
-    long long head = s_head(cli), cursor = -1, last = -1;
-    int64_t moved = clock_mono_ms();
-    const char *ctl = config_get(cli->cfg, service, "control");
-    while (head >= 0 && cursor < head) {
-        char cmd[48] = "";
-        json_t *st = hark_call(cli, ctl, CMD_SERVICE_STATUS, NULL, cmd);
-        if (st && strcmp(cmd, CMD_SERVICE_STATUS_OK) == 0)
-            cursor = json_integer_value(json_object_get(st, "cursor"));
-        json_decref(st);
-        if (cursor > last)
-            last = cursor, moved = clock_mono_ms();
-        if (clock_mono_ms() - moved > S_STALL_MS) {
-            fprintf(stderr, "hark: rebuild: %s is stuck at offset %lld of %lld (see its log)\n",
-                    service, cursor, head);
-            return 1;
-        }
-        if (cursor < head)
-            s_sleep_ms(100);
-    }
+    long long head = s_head(cli);
     if (head < 0) {
         fprintf(stderr, "hark: rebuild: the journal does not answer\n");
         return 1;
     }
-    printf("%s: rebuilt from the journal up to offset %lld in %.1f s (the old file is %s%s)\n",
-           service, head, (double)(clock_mono_ms() - t0) / 1000.0, db, S_ASIDE);
+    for (size_t i = 0; i < n; i++)
+        if (s_caught_up(cli, &in[i], head))
+            return 1;
+    if (n > 1)
+        printf("%s: %zu partitions rebuilt from the journal up to offset %lld in %.1f s (the old "
+               "files are %s%s and the like)\n", service, n, head,
+               (double)(clock_mono_ms() - t0) / 1000.0, in[0].db, S_ASIDE);
+    else
+        printf("%s: rebuilt from the journal up to offset %lld in %.1f s (the old file is %s%s)\n",
+               service, head, (double)(clock_mono_ms() - t0) / 1000.0, db, S_ASIDE);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "customer.h"
 #include "hark.h"
+#include "partition.h"
 #include "proto.h"
 #include "wire.h"
 
@@ -33,7 +34,12 @@ static json_t *s_call(void *arg, const char *owner, const char *cmd, const json_
                       int timeout_ms, char *reply_cmd)
 {
     cli_t *cli = arg;
-    wire_client_t *c = wire_client_new(cli->zctx, config_get(cli->cfg, owner, "control"));
+    char ep[512];
+    /* a partitioned owner: the partition that holds the customer */
+    if (partition_control(cli->cfg, owner, json_string_value(json_object_get(body, "customer_id")),
+                          ep, sizeof ep))
+        return NULL;
+    wire_client_t *c = wire_client_new(cli->zctx, ep);
     json_t *r = c ? wire_client_call_json(c, cmd, body, timeout_ms, reply_cmd) : NULL;
     wire_client_destroy(&c);
     return r;

@@ -6,7 +6,7 @@
  *           sent or written);
  *   send    appends a mail.requested event, so the message takes the whole
  *           path (journal, mailer, SMTP) like any other;
- *   queue   asks the mailer (MAILER_QUEUE);
+ *   queue   asks the mailer (MAILER_QUEUE), every partition of it;
  *   retry   appends mail.retry_requested with who asked, for the audit trail.
  */
 #include <pwd.h>
@@ -19,8 +19,11 @@
 #include "clock.h"
 #include "hark.h"
 #include "keys.h"
+#include "partition.h"
 #include "render.h"
 #include "proto.h"
+
+#define S_QUEUE_LIMIT 100 /* MAILER_QUEUE's rows when no limit is asked */
 
 typedef struct {
     const char *template_name, *locale, *vars_file, *customer, *to, *category, *status;
@@ -247,21 +250,76 @@ static int s_send(cli_t *cli, s_args_t *a)
     return 1;
 }
 
-/* s_queue - MAILER_QUEUE */
+/* s_by_id - qsort: the lower message number first */
+static int s_by_id(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "id"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "id"));
+    return (x > y) - (x < y);
+}
+
+/* s_queue_all - MAILER_QUEUE of every partition as one mailer's answer:
+ * counts summed, messages merged by number (unique across partitions,
+ * hark-scaling(7)) and cut at the limit; NULL having said which did not
+ * answer */
+static json_t *s_queue_all(cli_t *cli, const json_t *body)
+{
+    unsigned n = partition_count(cli->cfg, "mailer");
+    const char *ctl = config_get(cli->cfg, "mailer", "control");
+    json_t *all = json_pack("{s:{},s:[]}", "counts", "messages");
+    json_t *counts = json_object_get(all, "counts"), *msgs = json_object_get(all, "messages");
+    for (unsigned k = 0; k < n; k++) {
+        char ep[512], cmd[48] = "";
+        if (!ctl || partition_endpoint(ctl, (int)k, ep, sizeof ep)) {
+            fprintf(stderr, "hark: [mailer] control names no socket for partition %u\n", k);
+            json_decref(all);
+            return NULL;
+        }
+        json_t *r = hark_call(cli, ep, CMD_MAILER_QUEUE, body, cmd);
+        if (!r || strcmp(cmd, CMD_MAILER_QUEUE_OK) != 0) {
+            fprintf(stderr, "hark: the mailer does not answer on %s\n", ep);
+            json_decref(r);
+            json_decref(all);
+            return NULL;
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(r, "counts"), key, v) {
+            json_int_t sum = json_integer_value(json_object_get(counts, key)) +
+                             json_integer_value(v);
+            json_object_set_new(counts, key, json_integer(sum));
+        }
+        json_array_extend(msgs, json_object_get(r, "messages"));
+        json_decref(r);
+    }
+    size_t m = json_array_size(msgs), limit = S_QUEUE_LIMIT;
+    if (n > 1 && m > 1) {
+        json_t **v = malloc(m * sizeof *v);
+        for (size_t i = 0; v && i < m; i++)
+            v[i] = json_incref(json_array_get(msgs, i));
+        if (v) {
+            qsort(v, m, sizeof *v, s_by_id);
+            json_array_clear(msgs);
+            for (size_t i = 0; i < m; i++)
+                json_array_append_new(msgs, v[i]);
+        }
+        free(v);
+    }
+    while (json_array_size(msgs) > limit)
+        json_array_remove(msgs, json_array_size(msgs) - 1);
+    return all;
+}
+
+/* s_queue - MAILER_QUEUE, of every partition */
 static int s_queue(cli_t *cli, s_args_t *a)
 {
     json_t *body = json_object();
     if (a->status)
         json_object_set_new(body, "status", json_string(a->status));
-    char cmd[48] = "";
-    const char *ep = config_get(cli->cfg, "mailer", "control");
-    json_t *r = hark_call(cli, ep, CMD_MAILER_QUEUE, body, cmd);
+    json_t *r = s_queue_all(cli, body);
     json_decref(body);
-    if (!r || strcmp(cmd, CMD_MAILER_QUEUE_OK) != 0) {
-        fprintf(stderr, "hark: the mailer does not answer on %s\n", ep);
-        json_decref(r);
+    if (!r)
         return 1;
-    }
     if (a->json) {
         hark_print_json(r, JSON_COMPACT, "{}");
         json_decref(r);

@@ -48,7 +48,10 @@
  * Partitions: with [mailer] partitions = N > 1 this is one of N copies
  * (--partition K, hark-scaling(7)); it applies every event but queues only
  * the mail.requested of its customers (partition.h), on its own
- * mailer-K.db, and its outcome events' keys begin "mailer-K/".
+ * mailer-K.db, and its outcome events' keys begin "mailer-K/".  A
+ * message's number is then its request's journal offset, unique across the
+ * partitions, so `hark mail queue` merges them and mail.retry_requested
+ * finds its one partition (mailer_store_enqueue).
  *
  * At-least-once: a crash after the server's 250 and before the commit
  * leaves the row 'sending'; at start every such row is queued again, so at

@@ -38,9 +38,15 @@ extern const char *const mailer_store_migrations[];
 extern const struct privacy_sql mailer_store_privacy;
 
 int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, int64_t offset);
+/* mailer_store_enqueue - by_offset (partitioned, [mailer] partitions > 1):
+ * the message's number is the journal offset of its mail.requested, so
+ * numbers are unique across every partition's file and stay the same when
+ * the files are made again with another number of partitions
+ * (hark-scaling(7)); else the file's next row, as one mailer has always
+ * numbered them */
 int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
                    const char *message_id, const char *in_reply_to, int64_t not_before_ms,
-                   int64_t now_ms);
+                   int64_t now_ms, int by_offset);
 int mailer_store_requeue(sqlite3 *db, int64_t id, int64_t now_ms);
 /* mailer_store_thread - the first Message-ID of thread kind/id into first
  * (len bytes), or "" when message_id starts it (recorded as its first) */
@@ -64,7 +70,7 @@ typedef struct mailer_pool_conf {
     const char *from, *from_name, *reply_to;
     const char *db_path;    /* each worker records outcomes on its own connection */
     /* key_ns - the outcome events' keys begin with it: "mailer", or
-     * "mailer-K" for partition K, whose message numbers are its own */
+     * "mailer-K" for partition K */
     const char *key_ns;
     int64_t retry_min, retry_max, give_up;
 } mailer_pool_conf_t;

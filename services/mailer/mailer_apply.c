@@ -48,24 +48,25 @@ int mailer_apply_unsuppressed(service_t *svc, sqlite3 *db, const hark_event_t *e
     return contacts_unsuppress(db, json_string_value(json_object_get(ev->payload, "address")));
 }
 
-/* mailer_apply_retry - mail.retry_requested: a failed message queued again */
+/* mailer_apply_retry - mail.retry_requested: a failed message queued again.
+ * Every partition reads it; only the one whose file holds the message's
+ * number (unique across partitions, mailer_store_enqueue) has a row to
+ * change. */
 int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
-    /* a message's number is its row in one partition's file: the one `hark
-     * mail queue` lists, on [mailer] control, is partition 0's */
-    unsigned n;
-    if (service_partition(svc, &n) != 0)
-        return 0;
     (void)c;
     mailer_t *m = service_state(svc);
     const json_t *p = ev->payload;
-    log_info("event=retry_requested message=%lld actor=%s",
-             (long long)json_integer_value(json_object_get(p, "message")),
+    json_int_t id = json_integer_value(json_object_get(p, "message"));
+    if (mailer_store_requeue(db, id, clock_now_ms()))
+        return -1;
+    if (sqlite3_changes(db) == 0)
+        return 0;
+    log_info("event=retry_requested message=%lld actor=%s", (long long)id,
              log_value(json_string_value(json_object_get(p, "actor"))));
     if (m)
         evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
-    return mailer_store_requeue(db, json_integer_value(json_object_get(p, "message")),
-                                clock_now_ms());
+    return 0;
 }
 
 /* mailer_apply_outcome - see mailer.h.  Live, each finds its message
@@ -76,7 +77,6 @@ int mailer_apply_retry(service_t *svc, sqlite3 *db, const hark_event_t *ev, cons
  * (the dispatcher waits until the journal is read to its end). */
 int mailer_apply_outcome(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
-    (void)svc;
     (void)c;
     const json_t *p = ev->payload;
     const char *key = json_string_value(json_object_get(p, "request_key"));
@@ -98,11 +98,18 @@ int mailer_apply_outcome(service_t *svc, sqlite3 *db, const hark_event_t *ev, co
     sqlite3_bind_int64(st, 4, consumer_event_ms(ev));
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
-    if (rc || sqlite3_changes(db) == 0)
+    int replayed = sqlite3_changes(db) > 0;
+    if (rc)
         return rc;
-    log_info("event=outcome_replayed request=%s status=%s", log_value(key), status);
+    if (replayed)
+        log_info("event=outcome_replayed request=%s status=%s", log_value(key), status);
+    /* partitioned, another partition's bounce suppresses the address here
+     * too: the suppression list is every partition's, as one mailer's is,
+     * so any partition answers MAILER_CONTACT and none mails it again */
+    unsigned n;
+    service_partition(svc, &n);
     const char *addr = json_string_value(json_object_get(p, "address"));
-    if (strcmp(status, "bounced") == 0 && addr && !ev->erased)
+    if ((replayed || n > 1) && strcmp(status, "bounced") == 0 && addr && !ev->erased)
         rc = mailer_store_suppress(db, addr, "bounced", ev->offset);
     return rc;
 }
@@ -164,7 +171,8 @@ int mailer_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, 
         nb = 0;
     if (m)
         evloop_timer_at(service_evloop(svc), m->dispatch_timer, 0);
-    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, first, nb, clock_now_ms());
+    return mailer_store_enqueue(db, ev->key, ev->offset, p, mid, first, nb, clock_now_ms(),
+                                n > 1);
 }
 
 /* mailer_apply_dsn - mail.dsn_received: a bounce that came back by mail

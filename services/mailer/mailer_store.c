@@ -114,16 +114,17 @@ int mailer_store_suppress(sqlite3 *db, const char *address, const char *reason, 
 }
 
 /* mailer_store_enqueue - a requested message, queued; a request seen before is
- * ignored (its key is unique) */
+ * ignored (its key is unique).  by_offset: its number is offset, not the
+ * file's next row (mailer.h) */
 int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, const json_t *req,
                    const char *message_id, const char *in_reply_to, int64_t not_before_ms,
-                   int64_t now_ms)
+                   int64_t now_ms, int by_offset)
 {
     sqlite3_stmt *st = db_prepare(
         db, "INSERT INTO messages(request_key, request_offset, category, template, locale,"
             " customer_id, address, name, vars, message_id, status, next_at, first_at, updated_at,"
-            " in_reply_to, about)"
-            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)"
+            " in_reply_to, about, id)"
+            " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(request_key) DO NOTHING");
     if (!st)
         return -1;
@@ -148,6 +149,8 @@ int mailer_store_enqueue(sqlite3 *db, const char *request_key, int64_t offset, c
     sqlite3_bind_int64(st, 13, now_ms);
     if (in_reply_to && *in_reply_to)
         sqlite3_bind_text(st, 14, in_reply_to, -1, SQLITE_TRANSIENT);
+    if (by_offset && offset > 0)
+        sqlite3_bind_int64(st, 16, offset); /* else NULL: the next row */
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     db_finish(st);
     free(vtext);

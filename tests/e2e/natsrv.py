@@ -71,6 +71,23 @@ class Node:
         with urllib.request.urlopen(url, timeout=5) as r:
             return json.loads(r.read())
 
+    def stream_state(self, stream="hark"):
+        """(messages, last sequence) of stream as this server itself holds
+        it (its own replica), None when it holds none"""
+        for acc in self.jsz().get("account_details", []):
+            for st in acc.get("stream_detail", []):
+                if st.get("name") == stream:
+                    s = st.get("state", {})
+                    return s.get("messages", 0), s.get("last_seq", 0)
+        return None
+
+    def clients(self):
+        """client connections on this server (its /connz): the journal's
+        when it is connected here"""
+        url = "http://127.0.0.1:%d/connz" % self.http_port
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.loads(r.read()).get("num_connections", 0)
+
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -131,6 +148,16 @@ class Cluster:
                         if st.get("name") == stream and st.get("cluster", {}).get("leader"):
                             name = st["cluster"]["leader"]
                             return next((m for m in self.running() if m.name == name), None)
+            except OSError:
+                continue
+        return None
+
+    def connected(self):
+        """the running node a client (the journal) is connected to, or None"""
+        for n in self.running():
+            try:
+                if n.clients() > 0:
+                    return n
             except OSError:
                 continue
         return None

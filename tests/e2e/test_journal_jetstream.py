@@ -149,6 +149,31 @@ def test_killing_the_server_the_journal_is_connected_to_resends_without_doubling
         h.stop()
 
 
+def test_a_node_kept_down_catches_up_when_started_again(cluster, tmp_path):
+    h = journal(tmp_path, cluster.journal_conf(ack_timeout="5s")).start()
+    try:
+        j = h.endpoint("journal.sock")
+        cmd, r = h.call(j, "JOURNAL_APPEND", {"events": [ev("a%d" % i) for i in range(20)]})
+        assert cmd == "JOURNAL_APPEND_OK", r
+        leader, conn = cluster.leader(), cluster.connected()
+        assert leader is not None and conn is not None
+        down = next(n for n in cluster.nodes if n not in (leader, conn))
+        wait_for(lambda: down.stream_state() == (20, 20), 10, interval=0.1, what="a replica")
+        down.kill()
+        for b in range(4):  # the two others are a quorum: every append acknowledged
+            cmd, r = h.call(j, "JOURNAL_APPEND",
+                            {"events": [ev("b%d.%d" % (b, i)) for i in range(10)]}, timeout=20000)
+            assert cmd == "JOURNAL_APPEND_OK", r
+        assert leader.stream_state() == (60, 60)
+        down.start()
+        # it catches up from the others: its own replica holds the journal's head
+        wait_for(lambda: down.stream_state() == (60, 60), 10, interval=0.1,
+                 what="the restarted node caught up")
+        assert [e["offset"] for e in h.fetch_all()] == list(range(1, 61))
+    finally:
+        h.stop()
+
+
 def test_two_of_three_down_appends_fail_whole_and_a_retry_completes(cluster, tmp_path):
     h = journal(tmp_path, cluster.journal_conf(ack_timeout="2s"),
                 services=("journal", "gateway")).start()

@@ -908,6 +908,13 @@ def main(argv):
             smtp.stop()
         dog.cancel()
         if args.out:
+            try:  # jetstream_soak.py's figures, kept beside these
+                with open(args.out) as f:
+                    js = json.load(f).get("jetstream")
+            except (OSError, ValueError, AttributeError):
+                js = None
+            if js is not None:
+                result["jetstream"] = js
             with open(args.out, "w") as f:
                 json.dump(result, f, indent=1, sort_keys=False)
                 f.write("\n")

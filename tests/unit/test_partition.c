@@ -4,8 +4,11 @@
  * cannot pass unnoticed), a partition's file and endpoint names.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "partition.h"
 #include "unit.h"
 
@@ -67,6 +70,37 @@ static void test_partition__an_instance_name_splits_into_service_and_number(void
     CHECK_INT(partition_split("-1", sec, sizeof sec, &k), -1);
 }
 
+static void test_partition__a_customers_control_socket_is_their_partitions(void)
+{
+    char dir[] = "/tmp/hark-partition-XXXXXX", path[128], ep[256], want[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/hark.conf", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fprintf(f, "[hark]\nstate_dir = %s\n[mailer]\npartitions = 3\n"
+               "control = ipc://%s/mailer.ctl\n", dir, dir);
+    fclose(f);
+    config_t *cfg = config_load(path);
+    CHECK(cfg != NULL);
+    CHECK_INT(partition_count(cfg, "mailer"), 3);
+    CHECK_INT(partition_count(cfg, "survey"), 1); /* no such setting: one process */
+    unsigned k = partition_of("c42", 3);
+    CHECK_INT(partition_control(cfg, "mailer", "c42", ep, sizeof ep), 0);
+    if (k)
+        snprintf(want, sizeof want, "ipc://%s/mailer-%u.ctl", dir, k);
+    else
+        snprintf(want, sizeof want, "ipc://%s/mailer.ctl", dir);
+    CHECK_STR(ep, want);
+    CHECK_INT(partition_control(cfg, "mailer", NULL, ep, sizeof ep), 0); /* partition 0 */
+    snprintf(want, sizeof want, "ipc://%s/mailer.ctl", dir);
+    CHECK_STR(ep, want);
+    config_destroy(&cfg);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     UNIT_RUN(test_partition__the_hash_is_fnv1a_and_stable);
@@ -74,5 +108,6 @@ int main(void)
     UNIT_RUN(test_partition__a_partitions_file_has_its_number_before_the_extension);
     UNIT_RUN(test_partition__endpoints_ipc_by_name_tcp_by_port_and_zero_unchanged);
     UNIT_RUN(test_partition__an_instance_name_splits_into_service_and_number);
+    UNIT_RUN(test_partition__a_customers_control_socket_is_their_partitions);
     return UNIT_END();
 }
