@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -50,6 +51,14 @@ static int s_log_append(const char *path, const char *line)
     return bad ? -1 : 0;
 }
 
+/* s_us - a monotonic clock in microseconds, for the erasure's figures in the log */
+static int64_t s_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* s_forget_opened - wipe the opened events the sealing tables keep */
 static void s_forget_opened(journal_t *j)
 {
@@ -66,8 +75,10 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
 {
     int64_t *ids = NULL;
     size_t n = 0, gone = 0;
+    int64_t t0 = s_us();
     if (jkeys_customer_keys(j->keys, customer, &ids, &n))
         return -1;
+    int64_t t1 = s_us(), t2 = t1;
     json_t *line = json_pack("{s:s, s:s%, s:s, s:s, s:[]}", "at", now, "key", key, key_len,
                              "customer_id", customer, "by", by ? by : "api", "keys");
     char idtext[24];
@@ -78,7 +89,8 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     int rc = !text || s_log_append(j->erasure_log, text) ||
-                     jkeys_drop(j->keys, ids, n, &gone) || jkeys_unlink(j->keys, customer)
+                     ((t2 = s_us()), jkeys_drop(j->keys, ids, n, &gone)) ||
+                     jkeys_unlink(j->keys, customer)
                  ? -1
                  : 0;
     free(text);
@@ -86,7 +98,9 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
     if (rc == 0) {
         j->shred = 1;
         s_forget_opened(j); /* the cache would notice; the plaintext goes now */
-        log_info("event=customer_erased keys=%zu", gone);
+        /* where an erasure's time goes (the shred's is logged after the commit) */
+        log_info("event=customer_erased keys=%zu lookup_us=%lld log_us=%lld delete_us=%lld", gone,
+                 (long long)(t1 - t0), (long long)(t2 - t1), (long long)(s_us() - t2));
     }
     return rc;
 }
@@ -145,16 +159,22 @@ void journal_privacy_rollback(journal_t *j)
 {
     if (j->keys)
         jkeys_rollback(j->keys);
-    j->shred = 0;
+    /* j->shred stays: it may be an earlier round's shred that failed */
 }
 
 /* journal_privacy_done - after the events committed: shred what an erasure
- * deleted */
-void journal_privacy_done(journal_t *j)
+ * deleted.  0, or -1 when the shred failed: it stays asked for, and is
+ * tried again after the next round */
+int journal_privacy_done(journal_t *j)
 {
-    if (j->shred && j->keys)
-        jkeys_shred(j->keys);
+    if (!j->shred || !j->keys)
+        return 0;
+    int64_t t0 = s_us();
+    if (jkeys_shred(j->keys))
+        return -1;
     j->shred = 0;
+    log_info("event=keys_shredded us=%lld", (long long)(s_us() - t0));
+    return 0;
 }
 
 /* s_reapply - one line of the log, again when its keys or event are missing */
@@ -230,7 +250,7 @@ static int s_reapply_log(journal_t *j)
         return -1;
     }
     journal_store_reload_head(j->store);
-    journal_privacy_done(j);
+    journal_privacy_done(j); /* when it fails, the first round tries again */
     if (appended)
         log_info("event=erasure_events_appended n=%d", appended);
     return 0;
@@ -316,7 +336,8 @@ int journal_privacy_sweep(journal_t *j)
         return -1;
     if (any) {
         s_forget_opened(j);
-        jkeys_shred(j->keys);
+        j->shred = 1;
+        journal_privacy_done(j); /* when it fails, the next round tries again */
         char body[64];
         int len = snprintf(body, sizeof body, "{\"head\":%lld}", (long long)head);
         wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
