@@ -355,6 +355,23 @@ static int s_on_sweep(evloop_t *loop, void *arg)
     return 0;
 }
 
+/* s_came_back - 1 when an event after offset carries customer's record (a
+ * customer event, or a purchase, complaint or cancellation with its
+ * customer), 0 when none does, -1 on error */
+static int s_came_back(sqlite3 *db, const char *customer, int64_t offset)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM events WHERE offset > ?2 AND"
+                                      " ((type = 'customer' AND json_extract(payload, '$.id') = ?1)"
+                                      " OR json_extract(payload, '$.customer.id') = ?1) LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, offset);
+    int rc = sqlite3_step(st);
+    db_finish(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* journal_privacy_erased - JOURNAL_ERASED: whether customer_id was erased
  * and has not come back since.  An erasure is a customer.erased event (the
  * events_erased index finds it); a customer event after it gave the id new
@@ -367,7 +384,7 @@ json_t *journal_privacy_erased(service_t *svc, const json_t *req, service_err_t 
     if (!customer || !*customer)
         return service_fail(err, "invalid_request", "customer_id: a non-empty string");
     sqlite3_stmt *st = db_prepare(service_db(svc),
-                                  "SELECT recorded_at FROM events"
+                                  "SELECT recorded_at, offset FROM events"
                                   " WHERE json_extract(payload, '$.customer_id') = ?1"
                                   " AND type = 'customer.erased' ORDER BY offset DESC LIMIT 1");
     if (!st)
@@ -378,8 +395,16 @@ json_t *journal_privacy_erased(service_t *svc, const json_t *req, service_err_t 
     if (rc == SQLITE_ROW && out) {
         int64_t *ids = NULL;
         size_t n = 0;
-        /* keys again: a later customer event made a new person of the id */
-        if (j->keys && jkeys_customer_keys(j->keys, customer, &ids, &n) == 0 && n == 0) {
+        /* keys again: a later customer event made a new person of the id.
+         * Unsealed ([privacy] encrypt = no), nothing makes keys: a later
+         * event that carries the customer's record says so instead */
+        int back = j->crypt ? !(j->keys && jkeys_customer_keys(j->keys, customer, &ids, &n) == 0 &&
+                                n == 0)
+                            : s_came_back(service_db(svc), customer, sqlite3_column_int64(st, 1));
+        if (back < 0) {
+            json_decref(out);
+            out = service_fail(err, "store_failed", "the journal could not be read");
+        } else if (!back) {
             json_object_set_new(out, "erased", json_true());
             json_object_set_new(out, "erased_at",
                                 json_string((const char *)sqlite3_column_text(st, 0)));

@@ -470,3 +470,37 @@ def test_erasure__their_mail_in_the_mailers_own_maildir_goes_too(make_hark, tmp_
     assert len(left) == 1 and b"anna@example.com" in left[0][1], [p for p, _ in left]
     h.stop()
     assert files_holding(h.state, needles) == []
+
+
+def test_unsealed__a_customer_made_again_after_erasure_is_a_new_person(make_hark, tmp_path):
+    """[privacy] encrypt = no: no keys to shred or to make again, so the
+    journal tells a new person by a later event carrying their record; the
+    old events stay in clear in journal.db (hark-journal(8) PRIVACY)"""
+    h = make_hark(services=("journal",), conf={"privacy": {
+        "encrypt": "no", "erasure_log": str(tmp_path / "erasure.log")}})
+
+    def erased():
+        cmd, r = h.call(h.endpoint("journal.ctl"), "JOURNAL_ERASED", {"customer_id": "c1"})
+        assert cmd == "JOURNAL_ERASED_OK", r
+        return r["erased"]
+    append(h, [{"type": "customer", "key": "c1", "payload": {"id": "c1", "email": EMAIL.decode()}},
+               {"type": "customer", "key": "c2", "payload": {"id": "c2",
+                                                             "email": "other@example.org"}}])
+    assert erased() is False
+    append(h, [{"type": "customer.erased", "key": "erase-c1",
+                "payload": {"customer_id": "c1", "by": "api"}}])
+    assert erased() is True
+    # another customer's event, or one naming c1 without their record, changes nothing
+    append(h, [{"type": "customer", "key": "c2-again", "payload": {"id": "c2"}},
+               {"type": "complaint", "key": "k1", "payload": {"customer_id": "c1",
+                                                             "text": "still wet"}}])
+    assert erased() is True
+    append(h, [{"type": "customer", "key": "c1-again",
+                "payload": {"id": "c1", "email": "new@example.org"}}])
+    assert erased() is False
+    ev = {e["key"]: e for e in h.fetch_all(["customer"])}
+    assert ev["c1-again"]["payload"]["email"] == "new@example.org"
+    assert "erased" not in ev["c1-again"]
+    # what encrypt = no cannot erase: the old event, stored in clear
+    assert ev["c1"]["payload"]["email"] == EMAIL.decode()
+    h.stop()
