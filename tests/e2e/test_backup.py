@@ -21,8 +21,8 @@ from harness import BIN, ROOT, Hark, free_port, shop_conf, wait_for
 
 SERVICES = ("journal", "gateway", "mailer", "survey", "milestone", "intake", "loop", "console",
             "inbox")
-REBUILDABLE = ("survey", "milestone", "intake", "loop", "mailer")
-KEPT = ("console", "inbox")
+REBUILDABLE = ("survey", "milestone", "intake", "loop", "mailer", "inbox")
+KEPT = ("console",)
 
 
 def conf():
