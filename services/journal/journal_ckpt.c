@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 
@@ -126,8 +127,8 @@ journal_ckpt_t *journal_ckpt_new_every(sqlite3 *db, int pages, int max_pages)
             c->own = NULL;
         }
     }
-    if (!c->threaded)
-        sqlite3_wal_autocheckpoint(db, c->max_pages);
+    if (!c->threaded) /* SQLite's checkpoint in COMMIT, as often as the thread's would be */
+        sqlite3_wal_autocheckpoint(db, c->pages);
     return c;
 }
 
@@ -143,7 +144,7 @@ void journal_ckpt_destroy(journal_ckpt_t **self_p)
         pthread_cond_broadcast(&c->wake);
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->thread, NULL);
-        sqlite3_wal_autocheckpoint(c->db, c->max_pages); /* drops our hook, which points at c */
+        sqlite3_wal_autocheckpoint(c->db, c->pages); /* drops our hook, which points at c */
     }
     sqlite3_close(c->own);
     pthread_cond_destroy(&c->done);
@@ -197,10 +198,11 @@ int journal_ckpt_truncate(journal_ckpt_t *c)
     /* the busy handler (db_open's timeout) waits for another process's
      * readers and writer; a checkpoint of another process (the backup's,
      * say) fails at once, so that one is retried here, for up to a second */
-    int rc = SQLITE_BUSY, logf = -1, done = -1;
-    for (int tries = 0; tries < 200; tries++) {
+    int rc, logf = -1, done = -1;
+    int64_t until = clock_mono_ms() + 1000;
+    for (;;) {
         rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logf, &done);
-        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || clock_mono_ms() >= until)
             break;
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
