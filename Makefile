@@ -366,12 +366,15 @@ bench-console: bench-dashboard bench-customers bench-import
 
 # soak: tests/soak/soak.py against the sanitizer build for SOAK_SECONDS of
 # chaos, then its counts (tests/soak/results.json); at most about ten
-# minutes in all, see tests/soak/README.md
+# minutes in all, see tests/soak/README.md.  Then the long e2e forms
+# (HARK_SOAK=1): backup, restore, rebuild and erasure as one chain.
 SOAK_SECONDS ?= 300
 soak: deps-test
 	$(MAKE) MODE=san build
 	HARK_BIN=$(CURDIR)/build/san/bin HARK_ROOT=$(CURDIR) $(PYTHON) tests/soak/soak.py \
 	  --seconds $(SOAK_SECONDS)
+	HARK_SOAK=1 HARK_BIN=$(CURDIR)/build/san/bin HARK_ROOT=$(CURDIR) $(PYTHON) -m pytest -q \
+	  -p no:cacheprovider tests/e2e/test_backup.py -k whole_chain
 	$(MAKE) soak-jetstream
 
 # soak-jetstream: the journal on a three-node nats-server cluster for

@@ -133,9 +133,15 @@ const char **service_consumes(const service_def_t *def, int *ok)
     }
     for (size_t i = 0; i < n; i++)
         types[i] = def->events[i].type;
-    if (def->privacy) {
-        types[n++] = EV_CUSTOMER_ERASED;
-        types[n++] = EV_PRIVACY_RETENTION;
+    if (def->privacy) { /* unless the table has its own handler too (run after the SQL) */
+        const char *privacy[] = {EV_CUSTOMER_ERASED, EV_PRIVACY_RETENTION};
+        for (size_t p = 0, m = n; p < 2; p++) {
+            size_t i = 0;
+            while (i < m && strcmp(types[i], privacy[p]) != 0)
+                i++;
+            if (i == m)
+                types[n++] = privacy[p];
+        }
     }
     return types;
 }

@@ -67,7 +67,6 @@ static const struct {
     const char *service, *why;
 } s_keep[] = {
     {"console", "its staff accounts are not in the journal"},
-    {"inbox", "it reads mail, not the journal: what it read is only in its file"},
 };
 
 /* s_kept - why service's file is not rebuilt, or NULL when it can be */

@@ -6,7 +6,8 @@
  *           Maildir, by its unique name, with what became of it), outbox
  *           (events on their way to the journal); the Maildir [inbox]
  *           maildir (new/ is read, read mail goes to cur/, mail that
- *           cannot be read to .bad/cur/).
+ *           cannot be read to .bad/cur/).  An empty inbox.db (hark
+ *           rebuild inbox) is filled again from cur/ and .bad/cur/.
  * Consumes: mail.requested (whom each mail of ours is to or about) and
  *           customer.erased: the erased person's messages leave the Maildir,
  *           their rows are blanked (inbox_privacy.c).
@@ -91,6 +92,9 @@ static int s_init(service_t *svc)
     if (!in->journal)
         return -1;
     inbox_parse_init();
+    /* inbox.db made again (hark rebuild inbox): what was read is in cur/ */
+    if (inbox_maildir_reread(svc))
+        return -1;
     in->timer = evloop_add_timer(service_evloop(svc), in->poll_ms, inbox_maildir_run, svc);
     if (in->timer < 0)
         return -1;

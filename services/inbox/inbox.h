@@ -66,10 +66,10 @@ extern const char *const inbox_store_migrations[];
 /* inbox_store_seen - the outcome a file was recorded with (into out), 1;
  * 0 when it was not; -1 on error */
 int inbox_store_seen(sqlite3 *db, const char *file, char *out, size_t len);
-/* inbox_store_record - the message's row and its events (outbox), in one
- * transaction; 0/-1 */
+/* inbox_store_record - the message's row and, when journal, its events
+ * (outbox), in one transaction; 0/-1 */
 int inbox_store_record(sqlite3 *db, const char *file, int64_t size, const inbox_mail_t *m,
-                       int64_t now_ms);
+                       int64_t now_ms, int journal);
 
 /* --- the process's state (inbox.c) ---------------------------------------- */
 typedef struct {
@@ -83,6 +83,10 @@ typedef struct {
 /* --- the Maildir (inbox_maildir.c) ---------------------------------------- */
 /* inbox_maildir_prepare - new/ cur/ tmp/ and .bad/{new,cur,tmp}; 0/-1 */
 int inbox_maildir_prepare(const char *maildir);
+/* inbox_maildir_reread - on an empty inbox.db (a rebuild, a lost file):
+ * record what cur/ and .bad/cur/ hold, as read before, without events (the
+ * journal has them); 0/-1 */
+int inbox_maildir_reread(service_t *svc);
 /* inbox_maildir_run - timer: read what is in new/ */
 int inbox_maildir_run(evloop_t *loop, void *arg);
 

@@ -166,7 +166,7 @@ static int s_one(service_t *svc, inbox_t *in, const char *name)
             snprintf(m.reason, sizeof m.reason, "unreadable: %s", strerror(errno));
     }
     s_crash_hook("parse");
-    if (inbox_store_record(db, unique, size, &m, clock_now_ms())) {
+    if (inbox_store_record(db, unique, size, &m, clock_now_ms(), 1)) {
         log_error("event=record_failed file=%s error=\"%s\"", log_value(unique),
                   sqlite3_errmsg(db));
         inbox_mail_clear(&m);
@@ -177,6 +177,114 @@ static int s_one(service_t *svc, inbox_t *in, const char *name)
              inbox_outcome_name(m.outcome), log_value(m.from ? m.from : ""), m.reason);
     s_move(in->maildir, name, unique, m.outcome == INBOX_BAD);
     inbox_mail_clear(&m);
+    return 0;
+}
+
+/* s_names - the names in dir but dot files, sorted (*names malloc'd, each
+ * too); 0/-1 */
+static int s_names(const char *dir, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nn = realloc(*names, nc * sizeof *nn);
+            if (!nn) {
+                rc = -1;
+                break;
+            }
+            *names = nn;
+            cap = nc;
+        }
+        if (!((*names)[*n] = strdup(e->d_name))) {
+            rc = -1;
+            break;
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*names, *n, sizeof **names, s_cmp);
+    return rc;
+}
+
+/* s_reread_one - a file of cur/ (bad: .bad/cur/) recorded as read, no
+ * event; 0/-1 */
+static int s_reread_one(sqlite3 *db, inbox_t *in, const char *sub, const char *name, int bad)
+{
+    char unique[256], seen[32], path[4400];
+    snprintf(unique, sizeof unique, "%.*s", (int)strcspn(name, ":"), name);
+    int was = inbox_store_seen(db, unique, seen, sizeof seen);
+    if (was)
+        return was < 0 ? -1 : 0;
+    snprintf(path, sizeof path, "%s/%s/%s", in->maildir, sub, name);
+    struct stat sb;
+    /* when it was read: not known any more; when it was delivered is close */
+    int64_t at = stat(path, &sb) == 0 ? (int64_t)sb.st_mtime * 1000 : clock_now_ms();
+    int64_t size = 0;
+    int too_big;
+    char *data = s_read(path, in->max_size, &size, &too_big);
+    inbox_mail_t m;
+    if (data) {
+        inbox_parse(in->token_key, data, (size_t)size, &m);
+        free(data);
+    } else {
+        memset(&m, 0, sizeof m);
+        m.outcome = INBOX_BAD;
+        if (too_big) /* as s_one says it */
+            snprintf(m.reason, sizeof m.reason, "larger than [inbox] max_size (%lld bytes)",
+                     (long long)size);
+        else
+            snprintf(m.reason, sizeof m.reason, "unreadable: %s", strerror(errno));
+    }
+    if (bad && m.outcome != INBOX_BAD) { /* set aside before: it stays aside */
+        m.outcome = INBOX_BAD;
+        snprintf(m.reason, sizeof m.reason, "set aside before inbox.db was made again");
+    }
+    int rc = inbox_store_record(db, unique, size, &m, at, 0);
+    inbox_mail_clear(&m);
+    return rc;
+}
+
+int inbox_maildir_reread(service_t *svc)
+{
+    inbox_t *in = service_state(svc);
+    sqlite3 *db = service_db(svc);
+    if (db_int(db, "SELECT count(*) FROM messages", -1) != 0)
+        return 0;
+    static const struct {
+        const char *sub;
+        int bad;
+    } subs[] = {{"cur", 0}, {".bad/cur", 1}};
+    size_t total = 0;
+    for (size_t s = 0; s < 2; s++) {
+        char dir[4200], **names = NULL;
+        size_t n = 0;
+        snprintf(dir, sizeof dir, "%s/%s", in->maildir, subs[s].sub);
+        int rc = s_names(dir, &names, &n);
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0 && s_reread_one(db, in, subs[s].sub, names[i], subs[s].bad))
+                rc = -1;
+            free(names[i]);
+        }
+        free(names);
+        if (rc) {
+            log_error("event=reread_failed dir=%s", log_value(dir));
+            return -1;
+        }
+        total += n;
+    }
+    if (total)
+        log_info("event=maildir_reread files=%zu", total);
     return 0;
 }
 

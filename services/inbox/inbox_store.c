@@ -99,9 +99,9 @@ static json_t *s_event(const inbox_mail_t *m, const char **type)
     return e;
 }
 
-/* inbox_store_record - the row and its event, one transaction */
+/* inbox_store_record - the row and its event (unless !journal), one transaction */
 int inbox_store_record(sqlite3 *db, const char *file, int64_t size, const inbox_mail_t *m,
-                       int64_t now_ms)
+                       int64_t now_ms, int journal)
 {
     if (db_begin(db))
         return -1;
@@ -139,7 +139,7 @@ int inbox_store_record(sqlite3 *db, const char *file, int64_t size, const inbox_
     db_finish(st);
     const char *type = NULL;
     json_t *e = rc == 0 ? s_event(m, &type) : NULL;
-    if (rc == 0 && type) {
+    if (rc == 0 && type && journal) {
         char key[300];
         snprintf(key, sizeof key, "inbox/%.200s", file);
         rc = e ? outbox_add(db, type, key, e) : -1;

@@ -125,8 +125,10 @@ int journal_privacy_stored(journal_t *j, const journal_scan_event_t *e, const ch
 int journal_privacy_commit(journal_t *j);
 /* journal_privacy_rollback - the round failed: undo the keys' write */
 void journal_privacy_rollback(journal_t *j);
-/* journal_privacy_done - after the events' commit: shred erased keys */
-void journal_privacy_done(journal_t *j);
+/* journal_privacy_done - after the events' commit: shred erased keys.  0,
+ * or -1 when the shred failed (asked for again after the next round): the
+ * round's erasure must not be acknowledged */
+int journal_privacy_done(journal_t *j);
 /* journal_privacy_sweep - retention: drop idle owners' keys per class and
  * append privacy.retention; every [privacy] sweep.  0/-1 */
 int journal_privacy_sweep(journal_t *j);

@@ -36,6 +36,11 @@ typedef struct jckpt journal_ckpt_t;
  * journal_ckpt_destroy(). */
 journal_ckpt_t *journal_ckpt_new(sqlite3 *db);
 
+/* journal_ckpt_new_every - the same with the thread woken every pages of WAL
+ * growth and the writer waiting past max_pages (the keys file's are shorter:
+ * an erasure truncates its WAL, journal_ckpt_truncate) */
+journal_ckpt_t *journal_ckpt_new_every(sqlite3 *db, int pages, int max_pages);
+
 /* journal_ckpt_destroy - stop and join the thread, close its connection; safe on
  * NULL and twice */
 void journal_ckpt_destroy(journal_ckpt_t **self_p);
@@ -48,5 +53,12 @@ void journal_ckpt_committed(journal_ckpt_t *c);
  * JCKPT_MAX_PAGES, waits until a checkpoint has run to its end, so that the
  * transaction starts the WAL over */
 void journal_ckpt_before_begin(journal_ckpt_t *c);
+
+/* journal_ckpt_truncate - a TRUNCATE checkpoint on the caller's connection,
+ * the thread held meanwhile (a PASSIVE under way is waited for, none starts):
+ * every committed page is in the db file and the WAL is empty once it
+ * returns 0.  -1 when it could not be had (another process's reader held on
+ * past the busy timeout, say): the WAL may still hold old pages. */
+int journal_ckpt_truncate(journal_ckpt_t *c);
 
 #endif

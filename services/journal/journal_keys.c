@@ -25,12 +25,14 @@
 #include <string.h>
 
 #include "clock.h"
+#include "journal_ckpt.h"
 #include "journal_crypt.h"
 #include "db.h"
 #include "log.h"
 
 #define JKEYS_CACHE 4096 /* entries of each cache (a power of two) */
 #define JKEYS_OWNER_MAX 300
+#define JKEYS_CKPT_PAGES 256 /* WAL growth (pages) that wakes the checkpoint thread */
 
 static const char *const s_migrations[] = {
     "CREATE TABLE keys("
@@ -58,6 +60,7 @@ typedef struct {
 
 struct jkeys {
     sqlite3 *db;
+    journal_ckpt_t *ckpt; /* keeps the WAL short in the background */
     unsigned char master[JKEYS_LEN];
     int writing; /* a transaction is open */
     sqlite3_stmt *by_owner, *by_id, *insert, *touch, *link_get, *link_put, *del;
@@ -112,14 +115,15 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
         /* hashed owners land all over the owner index: with SQLite's 2 MiB
          * cache, every new key re-read pages from the OS */
         db_exec(k->db, "PRAGMA cache_size = -65536") ||
-        /* and each round of new owners rewrites hundreds of its pages: a
+        /* each round of new owners rewrites hundreds of its pages: a
          * checkpoint every 1,000 pages (SQLite's default) ran in the commit,
-         * copying every version out and fsyncing, nearly every round.  At
-         * 16,384 pages (64 MiB) the many versions of a page in the WAL are
-         * copied once: 24 instead of 33 us of CPU per event when each event
-         * is a new customer.  An erasure still truncates the WAL at once
-         * (jkeys_shred). */
-        db_exec(k->db, "PRAGMA wal_autocheckpoint = 16384")) {
+         * copying every version out and fsyncing, nearly every round.  A
+         * thread of its own checkpoints instead (journal_ckpt.c), PASSIVE,
+         * every JKEYS_CKPT_PAGES, while the loop goes on: the WAL stays
+         * short, so the TRUNCATE an erasure waits for (jkeys_shred) copies
+         * little - it copied up to 16,384 pages when SQLite's checkpoint
+         * was set that far apart to spare the commits. */
+        !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
         jkeys_destroy(&k);
         return NULL;
     }
@@ -156,6 +160,7 @@ void jkeys_destroy(jkeys_t **self_p)
     sqlite3_finalize(k->link_get);
     sqlite3_finalize(k->link_put);
     sqlite3_finalize(k->del);
+    journal_ckpt_destroy(&k->ckpt); /* its thread stops before the connection closes */
     db_close(&k->db);
     if (k->by_owner_cache)
         s_forget(k);
@@ -172,6 +177,7 @@ static int s_write(jkeys_t *k)
 {
     if (k->writing)
         return 0;
+    journal_ckpt_before_begin(k->ckpt);
     if (db_begin(k->db))
         return -1;
     k->writing = 1;
@@ -183,8 +189,10 @@ int jkeys_commit(jkeys_t *k)
     if (!k->writing)
         return 0;
     k->writing = 0;
-    if (db_commit(k->db) == 0)
+    if (db_commit(k->db) == 0) {
+        journal_ckpt_committed(k->ckpt);
         return 0;
+    }
     db_rollback(k->db);
     s_forget(k);
     return -1;
@@ -596,9 +604,5 @@ size_t jkeys_count_existing(jkeys_t *k, const int64_t *ids, size_t n)
 
 int jkeys_shred(jkeys_t *k)
 {
-    int logf = -1, done = -1;
-    int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logf, &done);
-    if (rc != SQLITE_OK)
-        log_error("event=key_shred_failed error=\"%s\"", sqlite3_errmsg(k->db));
-    return rc == SQLITE_OK ? 0 : -1;
+    return journal_ckpt_truncate(k->ckpt);
 }

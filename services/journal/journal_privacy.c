@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -50,6 +51,14 @@ static int s_log_append(const char *path, const char *line)
     return bad ? -1 : 0;
 }
 
+/* s_us - a monotonic clock in microseconds, for the erasure's figures in the log */
+static int64_t s_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* s_forget_opened - wipe the opened events the sealing tables keep */
 static void s_forget_opened(journal_t *j)
 {
@@ -66,8 +75,10 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
 {
     int64_t *ids = NULL;
     size_t n = 0, gone = 0;
+    int64_t t0 = s_us();
     if (jkeys_customer_keys(j->keys, customer, &ids, &n))
         return -1;
+    int64_t t1 = s_us(), t2 = t1;
     json_t *line = json_pack("{s:s, s:s%, s:s, s:s, s:[]}", "at", now, "key", key, key_len,
                              "customer_id", customer, "by", by ? by : "api", "keys");
     char idtext[24];
@@ -78,7 +89,8 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     int rc = !text || s_log_append(j->erasure_log, text) ||
-                     jkeys_drop(j->keys, ids, n, &gone) || jkeys_unlink(j->keys, customer)
+                     ((t2 = s_us()), jkeys_drop(j->keys, ids, n, &gone)) ||
+                     jkeys_unlink(j->keys, customer)
                  ? -1
                  : 0;
     free(text);
@@ -86,7 +98,9 @@ static int s_erase(journal_t *j, const char *customer, const char *by, const cha
     if (rc == 0) {
         j->shred = 1;
         s_forget_opened(j); /* the cache would notice; the plaintext goes now */
-        log_info("event=customer_erased keys=%zu", gone);
+        /* where an erasure's time goes (the shred's is logged after the commit) */
+        log_info("event=customer_erased keys=%zu lookup_us=%lld log_us=%lld delete_us=%lld", gone,
+                 (long long)(t1 - t0), (long long)(t2 - t1), (long long)(s_us() - t2));
     }
     return rc;
 }
@@ -145,16 +159,22 @@ void journal_privacy_rollback(journal_t *j)
 {
     if (j->keys)
         jkeys_rollback(j->keys);
-    j->shred = 0;
+    /* j->shred stays: it may be an earlier round's shred that failed */
 }
 
 /* journal_privacy_done - after the events committed: shred what an erasure
- * deleted */
-void journal_privacy_done(journal_t *j)
+ * deleted.  0, or -1 when the shred failed: it stays asked for, and is
+ * tried again after the next round */
+int journal_privacy_done(journal_t *j)
 {
-    if (j->shred && j->keys)
-        jkeys_shred(j->keys);
+    if (!j->shred || !j->keys)
+        return 0;
+    int64_t t0 = s_us();
+    if (jkeys_shred(j->keys))
+        return -1;
     j->shred = 0;
+    log_info("event=keys_shredded us=%lld", (long long)(s_us() - t0));
+    return 0;
 }
 
 /* s_reapply - one line of the log, again when its keys or event are missing */
@@ -230,7 +250,7 @@ static int s_reapply_log(journal_t *j)
         return -1;
     }
     journal_store_reload_head(j->store);
-    journal_privacy_done(j);
+    journal_privacy_done(j); /* when it fails, the first round tries again */
     if (appended)
         log_info("event=erasure_events_appended n=%d", appended);
     return 0;
@@ -316,7 +336,8 @@ int journal_privacy_sweep(journal_t *j)
         return -1;
     if (any) {
         s_forget_opened(j);
-        jkeys_shred(j->keys);
+        j->shred = 1;
+        journal_privacy_done(j); /* when it fails, the next round tries again */
         char body[64];
         int len = snprintf(body, sizeof body, "{\"head\":%lld}", (long long)head);
         wire_send(j->pub, NULL, 0, CMD_JOURNAL_HEAD, 0, body, (size_t)len, ZMQ_DONTWAIT);
@@ -334,6 +355,23 @@ static int s_on_sweep(evloop_t *loop, void *arg)
     return 0;
 }
 
+/* s_came_back - 1 when an event after offset carries customer's record (a
+ * customer event, or a purchase, complaint or cancellation with its
+ * customer), 0 when none does, -1 on error */
+static int s_came_back(sqlite3 *db, const char *customer, int64_t offset)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM events WHERE offset > ?2 AND"
+                                      " ((type = 'customer' AND json_extract(payload, '$.id') = ?1)"
+                                      " OR json_extract(payload, '$.customer.id') = ?1) LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, offset);
+    int rc = sqlite3_step(st);
+    db_finish(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* journal_privacy_erased - JOURNAL_ERASED: whether customer_id was erased
  * and has not come back since.  An erasure is a customer.erased event (the
  * events_erased index finds it); a customer event after it gave the id new
@@ -346,7 +384,7 @@ json_t *journal_privacy_erased(service_t *svc, const json_t *req, service_err_t 
     if (!customer || !*customer)
         return service_fail(err, "invalid_request", "customer_id: a non-empty string");
     sqlite3_stmt *st = db_prepare(service_db(svc),
-                                  "SELECT recorded_at FROM events"
+                                  "SELECT recorded_at, offset FROM events"
                                   " WHERE json_extract(payload, '$.customer_id') = ?1"
                                   " AND type = 'customer.erased' ORDER BY offset DESC LIMIT 1");
     if (!st)
@@ -357,8 +395,16 @@ json_t *journal_privacy_erased(service_t *svc, const json_t *req, service_err_t 
     if (rc == SQLITE_ROW && out) {
         int64_t *ids = NULL;
         size_t n = 0;
-        /* keys again: a later customer event made a new person of the id */
-        if (j->keys && jkeys_customer_keys(j->keys, customer, &ids, &n) == 0 && n == 0) {
+        /* keys again: a later customer event made a new person of the id.
+         * Unsealed ([privacy] encrypt = no), nothing makes keys: a later
+         * event that carries the customer's record says so instead */
+        int back = j->crypt ? !(j->keys && jkeys_customer_keys(j->keys, customer, &ids, &n) == 0 &&
+                                n == 0)
+                            : s_came_back(service_db(svc), customer, sqlite3_column_int64(st, 1));
+        if (back < 0) {
+            json_decref(out);
+            out = service_fail(err, "store_failed", "the journal could not be read");
+        } else if (!back) {
             json_object_set_new(out, "erased", json_true());
             json_object_set_new(out, "erased_at",
                                 json_string((const char *)sqlite3_column_text(st, 0)));

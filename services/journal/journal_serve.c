@@ -292,7 +292,7 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
     clock_format(clock_now_ms(), now, sizeof now);
     int64_t head = journal_store_head(j->store);
     /* every batch refused: nothing to store, no transaction, no new head */
-    int empty = j->events.n == 0, failed = 0;
+    int empty = j->events.n == 0, failed = 0, unshredded = 0;
     /* group commit: the COMMIT without its fsync, the replies held for it */
     int group = !empty && j->sync;
     if (!empty) {
@@ -320,7 +320,7 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
             head = j->events.ev[i].offset;
     if (!empty && !failed) {
         journal_ckpt_committed(j->ckpt); /* it copies pages while we reply */
-        journal_privacy_done(j);
+        unshredded = journal_privacy_done(j) != 0;
     }
     if (failed) {
         journal_privacy_rollback(j);
@@ -346,6 +346,12 @@ void journal_serve_commit(service_t *svc, journal_t *j, int n)
         if (failed) {
             wire_reply_error(j->router, &j->pending[r], "store_failed",
                              "the journal could not commit; retry");
+            continue;
+        }
+        if (unshredded) { /* stored, but an erased key's old bytes may remain: a retry is a
+                           * duplicate, acknowledged once a shred succeeds */
+            wire_reply_error(j->router, &j->pending[r], "store_failed",
+                             "stored, but the erased keys are not yet shredded; retry");
             continue;
         }
         size_t end = r + 1 < n ? j->bfirst[r + 1] : j->n_batch;

@@ -87,6 +87,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_BOUNCED, mailer_apply_outcome},
     {EV_MAIL_FAILED, mailer_apply_outcome},
     {EV_MAIL_SKIPPED, mailer_apply_outcome},
+    {EV_CUSTOMER_ERASED, mailer_apply_erased},
     {NULL, NULL},
 };
 

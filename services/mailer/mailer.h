@@ -107,6 +107,10 @@ void mailer_pool_stop(mailer_pool_t *p);
 void mailer_pool_submit(mailer_pool_t *p, mailer_pool_job_t *job);
 /* mailer_pool_results - every finished job, as a list (caller frees each) */
 mailer_pool_job_t *mailer_pool_results(mailer_pool_t *p);
+/* mailer_maildir_forget - remove from the Maildir dir (new/, cur/, tmp/) the
+ * messages ids[0..n) (sorted here) that namespace ns delivered there: an
+ * erased customer's mail.  How many files went. */
+int mailer_maildir_forget(const char *dir, const char *ns, int64_t *ids, size_t n);
 /* mailer_pool_fd - readable when results are waiting */
 int mailer_pool_fd(mailer_pool_t *p);
 /* mailer_pool_pending - jobs submitted and not yet returned */
@@ -141,6 +145,9 @@ int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consum
 
 /* --- templates saved by staff (mailer_templates.c) ------------------------ */
 struct render;
+/* mailer_apply_erased - customer.erased, after privacy_apply blanked the rows:
+ * the customer's mail, and staff mail about them, out of the Maildir */
+int mailer_apply_erased(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 /* mailer_apply_template - template.saved: the next version of (locale, name) */
 int mailer_apply_template(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 /* mailer_control_templates - MAILER_TEMPLATES: the list, or one's history and text */

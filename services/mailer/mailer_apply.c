@@ -4,6 +4,7 @@
  * transaction, so exactly once).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -232,4 +233,42 @@ int mailer_apply_dsn(service_t *svc, sqlite3 *db, const hark_event_t *ev, consum
     mailer_t *m = service_state(svc);
     mailer_store_outcome(db, m ? m->conf.pool.key_ns : NULL, id, "bounced", EV_MAIL_BOUNCED, error, code, 0);
     return 0;
+}
+
+/* mailer_apply_erased - the files [mailer] maildir holds of them go too: the
+ * rows (kept, blanked, for the counts) name them */
+int mailer_apply_erased(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    mailer_t *m = service_state(svc);
+    const char *customer = json_string_value(json_object_get(ev->payload, "customer_id"));
+    if (!m || !m->conf.pool.maildir || !*m->conf.pool.maildir || !customer)
+        return 0;
+    sqlite3_stmt *st = db_prepare(db, "SELECT id FROM messages WHERE customer_id = ?1"
+                                      " UNION SELECT id FROM messages WHERE about = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            int64_t *t = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof *t);
+            if (!t) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            ids = t;
+        }
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    db_finish(st);
+    if (rc == SQLITE_DONE && n) {
+        int gone = mailer_maildir_forget(m->conf.pool.maildir, m->key_ns, ids, n);
+        if (gone)
+            log_info("event=maildir_erased files=%d", gone);
+    }
+    free(ids);
+    return rc == SQLITE_DONE ? 0 : -1;
 }

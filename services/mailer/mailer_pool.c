@@ -10,6 +10,7 @@
  * by staff reaches each worker's renderer through mailer.db
  * (mailer_templates_sync, before each batch).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -76,12 +77,15 @@ static void s_rate_wait(mailer_pool_t *p)
     }
 }
 
-/* s_maildir_write - deliver into Maildir: write tmp/, fsync, rename to new/ */
-static int s_maildir_write(const char *dir, const mailer_pool_job_t *j, const char *data,
-                           size_t len, char *diag, size_t dlen)
+/* s_maildir_write - deliver into Maildir: write tmp/, fsync, rename to new/.
+ * The name says whose message it is (TIME.NS.ID_PID.hark, NS the outcome
+ * keys' namespace, ID the message's row): mailer_maildir_forget finds an
+ * erased customer's mail by it. */
+static int s_maildir_write(const char *dir, const char *ns, const mailer_pool_job_t *j,
+                           const char *data, size_t len, char *diag, size_t dlen)
 {
     char tmp[4200], dst[4200], name[128];
-    snprintf(name, sizeof name, "%lld.%lld_%d.hark", (long long)(clock_now_ms() / 1000),
+    snprintf(name, sizeof name, "%lld.%s.%lld_%d.hark", (long long)(clock_now_ms() / 1000), ns,
              (long long)j->id, (int)getpid());
     snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, name);
     snprintf(dst, sizeof dst, "%s/new/%s", dir, name);
@@ -99,6 +103,71 @@ static int s_maildir_write(const char *dir, const mailer_pool_job_t *j, const ch
     }
     snprintf(diag, dlen, "written to %.200s", dst); /* a diagnostic; a long path may be cut */
     return 0;
+}
+
+/* s_maildir_id - the message row a file name of s_maildir_write names when
+ * it is ns's (a name from before the namespace, TIME.ID_PID.hark, counts as
+ * the unpartitioned mailer's); -1 when it is not */
+static int64_t s_maildir_id(const char *name, const char *ns)
+{
+    const char *at = strchr(name, '.');
+    if (!at || !strstr(name, ".hark"))
+        return -1;
+    at++;
+    size_t nslen = strlen(ns);
+    if (strncmp(at, ns, nslen) == 0 && at[nslen] == '.')
+        at += nslen + 1;
+    else if (strcmp(ns, "mailer") != 0 || *at < '0' || *at > '9')
+        return -1;
+    char *end = NULL;
+    long long id = strtoll(at, &end, 10);
+    return end && *end == '_' && id > 0 ? (int64_t)id : -1;
+}
+
+static int s_cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int mailer_maildir_forget(const char *dir, const char *ns, int64_t *ids, size_t n)
+{
+    if (!dir || !*dir || n == 0)
+        return 0;
+    qsort(ids, n, sizeof *ids, s_cmp_id);
+    static const char *const subs[] = {"new", "cur", "tmp"};
+    int removed = 0;
+    for (size_t s = 0; s < 3; s++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, subs[s]);
+        DIR *d = opendir(path);
+        if (!d)
+            continue;
+        struct dirent *de;
+        int here = 0;
+        while ((de = readdir(d)) != NULL) {
+            int64_t id = s_maildir_id(de->d_name, ns);
+            if (id < 0 || !bsearch(&id, ids, n, sizeof *ids, s_cmp_id))
+                continue;
+            snprintf(path, sizeof path, "%s/%s/%s", dir, subs[s], de->d_name);
+            if (unlink(path) == 0)
+                here++;
+            else if (errno != ENOENT)
+                log_warn("event=maildir_forget_failed path=%s error=\"%s\"", path,
+                         strerror(errno));
+        }
+        closedir(d);
+        if (here) { /* the names are gone for good once the directory is synced */
+            snprintf(path, sizeof path, "%s/%s", dir, subs[s]);
+            int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0) {
+                fsync(fd);
+                close(fd);
+            }
+        }
+        removed += here;
+    }
+    return removed;
 }
 
 /* s_compose - render and compose one job; NULL (job marked) on failure */
@@ -197,7 +266,8 @@ static void s_deliver(mailer_pool_t *p, render_t *r, sqlite3 *db, mailer_pool_jo
         }
         s_rate_wait(p);
         if (!p->conf.smtp.host || !*p->conf.smtp.host) {
-            if (s_maildir_write(p->conf.maildir, jobs[i], data[i], lens[i], jobs[i]->diag,
+            if (s_maildir_write(p->conf.maildir, p->conf.key_ns ? p->conf.key_ns : "mailer",
+                                jobs[i], data[i], lens[i], jobs[i]->diag,
                                 sizeof jobs[i]->diag) == 0)
                 jobs[i]->code = 250;
             s_record(p, db, jobs[i]);

@@ -601,3 +601,59 @@ def test_inbox__an_emailed_answer_to_a_survey_invite_becomes_its_comment(make_ha
     assert fb == [{"text": "Herbata była świetna!", "source": "nps", "customer_id": "c1",
                    "invite": invite, "locale": "pl", "score": 9}]
     h.stop()
+
+
+def test_inbox__rebuilt_from_the_maildir_and_the_journal_reads_as_before_and_journals_nothing(
+        make_hark, tmp_path):
+    """`hark rebuild inbox`: inbox.db is made again from what cur/ and
+    .bad/cur/ hold (and the journal), with no event journaled twice"""
+    import sqlite3
+    h = make_hark(services=("journal", "gateway", "inbox"), conf=conf(tmp_path, max_size="4K"))
+    samples = dsn_samples()[:2]
+    for name, _, raw in samples:
+        deliver(h, "1700000001.%s.test" % name, raw)
+    deliver(h, "1700000002.ooo.test",
+            "From: b@customers.test\nTo: reply+%s@%s\nSubject: Out of Office: case\n\n"
+            "Back Monday\n" % (token("c", "C5", 5), REPLY_DOMAIN))
+    deliver(h, "1700000003.plain.test",
+            "From: Jan <jan@customers.test>\nTo: hark@shop.example\nSubject: a question\n\n"
+            "Do you ship to Gdańsk?\n")
+    deliver(h, "1700000004.big.test",
+            "From: big@customers.test\nSubject: big\n\n" + "x" * 5000 + "\n")
+    for name, _, _ in samples:
+        read_out(h, "1700000001.%s.test" % name)
+    read_out(h, "1700000002.ooo.test")
+    read_out(h, "1700000003.plain.test")
+    read_out(h, "1700000004.big.test", bad=True)
+    wait_for(lambda: len(events(h, "mail.dsn_received")) == 2, what="two mail.dsn_received")
+
+    def rows():
+        with sqlite3.connect("file:%s?mode=ro" % os.path.join(h.state, "inbox.db"),
+                             uri=True) as db:
+            return sorted(db.execute("SELECT file, size, outcome, reason, from_addr, subject,"
+                                     " message_id, ref, text, mail FROM messages"))
+
+    def listed():
+        u = unmatched(h)
+        for m in u["messages"]:
+            m.pop("received_at", None)
+        return u
+    before, shown, h0 = rows(), listed(), events(h, "mail.dsn_received")
+    assert len(before) == 5 and shown["counts"] == {"dsn": 2, "auto": 1, "unmatched": 1,
+                                                    "bad": 1}, shown
+    files = sorted(os.listdir(os.path.join(maildir(h), "cur")))
+
+    r = h.hark("rebuild", "inbox", timeout=180)
+    assert "rebuilt from the journal" in r.stdout, r.stdout
+    assert os.path.exists(os.path.join(h.state, "inbox.db.before-rebuild"))
+    wait_for(lambda: rows() == before, timeout=30, what="inbox.db as before")
+    assert listed() == shown
+    assert sorted(os.listdir(os.path.join(maildir(h), "cur"))) == files
+    time.sleep(0.5)  # the outbox would have gone to the journal by now
+    assert events(h, "mail.dsn_received") == h0, "the rebuild journaled nothing again"
+    # and it reads what comes next
+    name, _, raw = dsn_samples()[2]
+    deliver(h, "1700000005.%s.test" % name, raw)
+    read_out(h, "1700000005.%s.test" % name)
+    wait_for(lambda: len(events(h, "mail.dsn_received")) == 3, what="the next one read")
+    h.stop()

@@ -429,3 +429,78 @@ def test_erasure__their_mail_in_the_inbox_maildir_and_drafts_on_their_case_go_to
     assert outcomes() == before
     h.stop()
     assert files_holding(h.state, needles) == []
+
+
+def test_erasure__their_mail_in_the_mailers_own_maildir_goes_too(make_hark, tmp_path):
+    """[mailer] maildir delivery (no SMTP host): the files of the mail sent
+    to them, and of staff mail quoting them (about), are removed; another
+    customer's stays"""
+    h = make_hark(services=("journal", "mailer"), conf=dict(
+        shop_conf(), privacy={"erasure_log": str(tmp_path / "erasure.log")}))
+    append(h, [
+        {"type": "customer", "key": "c-olaf", "payload": {"id": OLAF[0], "email": OLAF[1],
+                                                          "name": OLAF[2]}},
+        {"type": "customer", "key": "c-anna", "payload": {"id": "anna",
+                                                          "email": "anna@example.com"}},
+        {"type": "mail.requested", "key": "m-olaf", "payload": {
+            "customer_id": OLAF[0], "template": "test", "category": "survey"}},
+        {"type": "mail.requested", "key": "m-about-olaf", "payload": {
+            "address": "staff@example.com", "about": OLAF[0], "template": "complaint_alert",
+            "category": "alert", "vars": {"case_number": "C-1", "customer_name": OLAF[2],
+                                          "customer_email": OLAF[1], "text": COMPLAINT,
+                                          "staff_url": "http://127.0.0.1/c/1"}}},
+        {"type": "mail.requested", "key": "m-anna", "payload": {
+            "customer_id": "anna", "template": "test", "category": "survey"}},
+    ])
+    new = os.path.join(h.state, "maildir", "new")
+    wait_for(lambda: len(os.listdir(new)) == 3, timeout=60, what="three mails in the Maildir")
+    # Maildir readers move what they have read to cur/: found there too
+    first = sorted(os.listdir(new))[0]
+    os.makedirs(os.path.join(h.state, "maildir", "cur"), exist_ok=True)
+    os.rename(os.path.join(new, first), os.path.join(h.state, "maildir", "cur", first + ":2,S"))
+    maildir = os.path.join(h.state, "maildir")
+    olaf_files = [p for p, data in raw_files(maildir) if OLAF[1].encode() in data]
+    assert len(olaf_files) == 2, olaf_files  # theirs and the staff alert quoting them
+    append(h, [{"type": "customer.erased", "key": "erase-olaf",
+                "payload": {"customer_id": OLAF[0], "by": "api"}}])
+    needles = [OLAF[1].encode(), OLAF[2].encode(), COMPLAINT.encode()]
+    wait_for(lambda: files_holding(h.state, needles) == [], timeout=30,
+             what="no file holds Olaf (%s)" % files_holding(h.state, needles))
+    left = raw_files(maildir)
+    assert len(left) == 1 and b"anna@example.com" in left[0][1], [p for p, _ in left]
+    h.stop()
+    assert files_holding(h.state, needles) == []
+
+
+def test_unsealed__a_customer_made_again_after_erasure_is_a_new_person(make_hark, tmp_path):
+    """[privacy] encrypt = no: no keys to shred or to make again, so the
+    journal tells a new person by a later event carrying their record; the
+    old events stay in clear in journal.db (hark-journal(8) PRIVACY)"""
+    h = make_hark(services=("journal",), conf={"privacy": {
+        "encrypt": "no", "erasure_log": str(tmp_path / "erasure.log")}})
+
+    def erased():
+        cmd, r = h.call(h.endpoint("journal.ctl"), "JOURNAL_ERASED", {"customer_id": "c1"})
+        assert cmd == "JOURNAL_ERASED_OK", r
+        return r["erased"]
+    append(h, [{"type": "customer", "key": "c1", "payload": {"id": "c1", "email": EMAIL.decode()}},
+               {"type": "customer", "key": "c2", "payload": {"id": "c2",
+                                                             "email": "other@example.org"}}])
+    assert erased() is False
+    append(h, [{"type": "customer.erased", "key": "erase-c1",
+                "payload": {"customer_id": "c1", "by": "api"}}])
+    assert erased() is True
+    # another customer's event, or one naming c1 without their record, changes nothing
+    append(h, [{"type": "customer", "key": "c2-again", "payload": {"id": "c2"}},
+               {"type": "complaint", "key": "k1", "payload": {"customer_id": "c1",
+                                                             "text": "still wet"}}])
+    assert erased() is True
+    append(h, [{"type": "customer", "key": "c1-again",
+                "payload": {"id": "c1", "email": "new@example.org"}}])
+    assert erased() is False
+    ev = {e["key"]: e for e in h.fetch_all(["customer"])}
+    assert ev["c1-again"]["payload"]["email"] == "new@example.org"
+    assert "erased" not in ev["c1-again"]
+    # what encrypt = no cannot erase: the old event, stored in clear
+    assert ev["c1"]["payload"]["email"] == EMAIL.decode()
+    h.stop()
