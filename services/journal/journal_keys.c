@@ -45,6 +45,15 @@ static const char *const s_migrations[] = {
     "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
     "CREATE TABLE links(ref TEXT PRIMARY KEY, customer TEXT NOT NULL);" /* tags */
     "CREATE INDEX links_customer ON links(customer);",
+    /* owners are found by a 64-bit integer tag (the first 8 bytes of the
+     * same keyed hash, s_tags) instead of the 32-hex text: a new owner's
+     * entry lands in a random page of this index, and one half the size
+     * means fewer pages each round rewrites.  The text stays in the row,
+     * so two owners whose tags collide are told apart.  Rows made before
+     * get their tag from the text when the file is opened (s_backfill). */
+    "ALTER TABLE keys ADD COLUMN tag INTEGER;"
+    "DROP INDEX keys_owner;"
+    "CREATE INDEX keys_tag ON keys(tag, period);",
     NULL,
 };
 
@@ -77,15 +86,65 @@ static uint64_t s_hash(const char *owner, int period)
     return (h ^ (uint64_t)period) * 1099511628211ULL;
 }
 
-/* s_tag - what the file stores for an owner, a ref or a customer: a keyed
+/* s_tag64 - the integer tag of a hashed owner: its first 8 bytes, big-endian */
+static int64_t s_tag64(const unsigned char h[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[i];
+    return (int64_t)v;
+}
+
+/* s_tags - what the file stores for an owner, a ref or a customer: a keyed
  * hash (BLAKE2b under the master key) in hex, so journal-keys.db names no
- * one - an address is a ref, and an erased customer's id must not stay */
-static void s_tag(const jkeys_t *k, const char *text, char out[33])
+ * one - an address is a ref, and an erased customer's id must not stay -
+ * and, when tag is given, the integer the owner index is on */
+static void s_tags(const jkeys_t *k, const char *text, char out[33], int64_t *tag)
 {
     unsigned char h[16];
     crypto_generichash(h, sizeof h, (const unsigned char *)text, strlen(text), k->master,
                        JKEYS_LEN);
     sodium_bin2hex(out, 33, h, sizeof h);
+    if (tag)
+        *tag = s_tag64(h);
+}
+
+static void s_tag(const jkeys_t *k, const char *text, char out[33])
+{
+    s_tags(k, text, out, NULL);
+}
+
+/* s_sql_tag - jkeys_tag(hex) in SQL: the integer tag of a stored hex tag,
+ * for rows made before the column and for joins from links' text refs */
+static void s_sql_tag(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *hex = sqlite3_value_text(argv[0]);
+    unsigned char h[8];
+    size_t got = 0;
+    if (!hex || sqlite3_value_bytes(argv[0]) < 16 ||
+        sodium_hex2bin(h, sizeof h, (const char *)hex, 16, NULL, &got, NULL) != 0 ||
+        got != sizeof h) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx, s_tag64(h));
+}
+
+/* s_backfill - the tag of every row made before the column (once: the
+ * index finds the rows without one at once when there are none) */
+static int s_backfill(jkeys_t *k)
+{
+    if (db_int(k->db, "SELECT count(*) FROM (SELECT 1 FROM keys WHERE tag IS NULL LIMIT 1)",
+               0) == 0)
+        return 0;
+    if (db_begin(k->db) || db_exec(k->db, "UPDATE keys SET tag = jkeys_tag(owner)"
+                                          " WHERE tag IS NULL") ||
+        db_commit(k->db)) {
+        db_rollback(k->db);
+        return -1;
+    }
+    return 0;
 }
 
 static void s_forget(jkeys_t *k)
@@ -108,6 +167,9 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
     k->by_id_cache = calloc(JKEYS_CACHE, sizeof *k->by_id_cache);
     k->db = db_open(path, synchronous, s_migrations);
     if (!k->by_owner_cache || !k->by_id_cache || !k->db ||
+        sqlite3_create_function_v2(k->db, "jkeys_tag", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   s_sql_tag, NULL, NULL, NULL) != SQLITE_OK ||
         db_exec(k->db, "PRAGMA secure_delete = ON") ||
         /* hashed owners land all over the owner index: with SQLite's 2 MiB
          * cache, every new key re-read pages from the OS */
@@ -119,15 +181,16 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
          * copied once: 24 instead of 33 us of CPU per event when each event
          * is a new customer.  An erasure still truncates the WAL at once
          * (jkeys_shred). */
-        db_exec(k->db, "PRAGMA wal_autocheckpoint = 16384")) {
+        db_exec(k->db, "PRAGMA wal_autocheckpoint = 16384") || s_backfill(k)) {
         jkeys_destroy(&k);
         return NULL;
     }
     k->by_owner = db_prepare(k->db, "SELECT id, wrapped, used_at FROM keys"
-                                    " WHERE owner = ? AND period = ?");
+                                    " WHERE tag = ?1 AND period = ?2 AND owner = ?3");
     k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?");
     k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
-                                  " used_at, who, customer) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+                                  " used_at, who, customer, tag)"
+                                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
     k->link_get = db_prepare(k->db, "SELECT customer FROM links WHERE ref = ?");
     k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
@@ -306,13 +369,15 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         return 0;
     }
     char tag[33];
-    s_tag(k, owner, tag);
+    int64_t tag64;
+    s_tags(k, owner, tag, &tag64);
     owner = tag;
     today = s_today(now, sizeof now);
     int found = 0, rc;
     char used[40] = "";
-    sqlite3_bind_text(k->by_owner, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(k->by_owner, 1, tag64);
     sqlite3_bind_int(k->by_owner, 2, period);
+    sqlite3_bind_text(k->by_owner, 3, owner, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW &&
         sqlite3_column_bytes(k->by_owner, 1) == JKEYS_WRAPPED) {
         *id = sqlite3_column_int64(k->by_owner, 0);
@@ -348,6 +413,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
             sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
         buf_free(&who);
         sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
+        sqlite3_bind_int64(k->insert, 9, tag64);
         rc = sqlite3_step(k->insert);
         sqlite3_reset(k->insert);
         if (rc != SQLITE_DONE) {
@@ -458,8 +524,9 @@ int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t 
     snprintf(plain, sizeof plain, "customer:%s", customer);
     s_tag(k, plain, owner);
     return s_ids(k,
-                 "SELECT id FROM keys WHERE owner = ?1"
-                 " UNION SELECT k.id FROM links l JOIN keys k ON k.owner = l.ref"
+                 "SELECT id FROM keys WHERE tag = jkeys_tag(?1) AND owner = ?1"
+                 " UNION SELECT k.id FROM links l JOIN keys k"
+                 " ON k.tag = jkeys_tag(l.ref) AND k.owner = l.ref"
                  " WHERE l.customer = ?2",
                  owner, owner, ids, n);
 }
@@ -474,15 +541,21 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
      * of what is linked to them */
     sqlite3_stmt *st = db_prepare(
         k->db,
-        "SELECT c.owner, (SELECT who FROM keys w WHERE w.owner = c.owner AND who IS NOT NULL"
-        "  LIMIT 1), (SELECT id FROM keys w WHERE w.owner = c.owner LIMIT 1)"
-        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.owner"
-        " HAVING (SELECT max(used_at) FROM keys o WHERE o.owner = c.owner) < ?2"
-        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o ON o.owner = l.ref"
-        "  WHERE l.customer = c.owner), '') < ?2");
+        "SELECT c.owner, (SELECT who FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner"
+        "  AND who IS NOT NULL LIMIT 1),"
+        " (SELECT id FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner LIMIT 1)"
+        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.tag, c.owner"
+        " HAVING (SELECT max(used_at) FROM keys o WHERE o.tag = c.tag AND o.owner = c.owner)"
+        "  < ?2"
+        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o"
+        "  ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref WHERE l.customer = c.owner), '')"
+        "  < ?2");
     sqlite3_stmt *ids = db_prepare(
-        k->db, "SELECT id FROM keys WHERE period % 10 = ?1 AND (owner = ?2 OR owner IN"
-               " (SELECT ref FROM links WHERE customer = ?2))");
+        k->db, "SELECT id FROM keys WHERE tag = jkeys_tag(?2) AND owner = ?2"
+               " AND period % 10 = ?1"
+               " UNION SELECT o.id FROM links l JOIN keys o"
+               " ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref"
+               " WHERE l.customer = ?2 AND o.period % 10 = ?1");
     if (!st || !ids || s_write(k)) {
         db_finish(st);
         db_finish(ids);

@@ -356,6 +356,135 @@ static void test_a_restart_opens_what_was_sealed_before_and_makes_higher_ids(voi
     unit_remove_dir(dir);
 }
 
+/* s_key_of - the id and key jkeys_get gives owner for period 20261 */
+static int64_t s_key_of(jkeys_t *k, const char *owner, unsigned char key[JKEYS_LEN])
+{
+    int64_t id = 0;
+    return jkeys_get(k, owner, 20261, 0, &id, key) == 0 ? id : -1;
+}
+
+static void test_a_keys_file_of_the_first_schema_still_opens_and_erases(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, out = BUF_INIT;
+    const char *payload = "{\"id\":\"c1\",\"email\":\"a@b.c\"}";
+    journal_scan_event_t e = s_event("customer", "k1", payload);
+    CHECK_INT(jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    unsigned char key[JKEYS_LEN], inv[JKEYS_LEN], again[JKEYS_LEN];
+    int64_t invite = s_key_of(k, "invite:i1", inv), other = s_key_of(k, "customer:c2", key);
+    CHECK(invite > 0 && other > 0);
+    CHECK_INT(jkeys_link(k, "invite:i1", "c1"), 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(n, 2);
+    free(ids);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    /* the file as the first schema made it: owners by their hex text only */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "DROP INDEX keys_tag; ALTER TABLE keys DROP COLUMN tag;"
+                           "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
+                           "PRAGMA user_version = 1",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    k = jkeys_new(path, "normal", s_master);
+    c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    /* every row has its tag back: the same keys are found, none made anew */
+    db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM keys WHERE tag IS NULL", -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK(s_key_of(k, "invite:i1", again) == invite && memcmp(again, inv, sizeof inv) == 0);
+    CHECK(s_key_of(k, "customer:c2", again) == other && memcmp(again, key, sizeof key) == 0);
+    int erased = -1;
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 0);
+    CHECK_STR(out.data, payload);
+    /* the erasure still reaches the customer's key and the invite linked to them */
+    size_t gone = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(n, 2);
+    CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+    CHECK_INT(gone, 2);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    buf_reset(&out);
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 1);
+    CHECK(s_key_of(k, "customer:c2", again) == other);
+    CHECK_INT(jkeys_commit(k), 0);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&out);
+    unit_remove_dir(dir);
+}
+
+static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    unsigned char k1[JKEYS_LEN], k2[JKEYS_LEN], got[JKEYS_LEN];
+    int64_t a = s_key_of(k, "customer:c1", k1), b = s_key_of(k, "customer:c2", k2);
+    CHECK(a > 0 && b > 0 && a != b);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    /* a 64-bit tag may collide: give c1's row c2's tag, so two rows answer it */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE keys SET tag = (SELECT tag FROM keys WHERE id = %lld) WHERE id = %lld",
+             (long long)b, (long long)a);
+    CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    k = jkeys_new(path, "normal", s_master); /* no cached key */
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    CHECK(s_key_of(k, "customer:c2", got) == b && memcmp(got, k2, sizeof got) == 0);
+    CHECK(memcmp(got, k1, sizeof got) != 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c2", &ids, &n), 0);
+    CHECK_INT(n, 1);
+    CHECK(n == 1 && ids[0] == b);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -368,5 +497,7 @@ int main(void)
     UNIT_RUN(test_sealing_cuts_the_fields_out_of_the_text_and_opening_puts_them_back);
     UNIT_RUN(test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens);
     UNIT_RUN(test_a_restart_opens_what_was_sealed_before_and_makes_higher_ids);
+    UNIT_RUN(test_a_keys_file_of_the_first_schema_still_opens_and_erases);
+    UNIT_RUN(test_two_owners_whose_tags_collide_keep_their_own_keys);
     return UNIT_END();
 }
