@@ -255,7 +255,9 @@ static void test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys UNION ALL SELECT wrapped FROM fresh",
+                                 -1, &st, NULL),
+              SQLITE_OK);
     CHECK_INT(sqlite3_step(st), SQLITE_ROW);
     CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED);
     memcpy(wrapped, sqlite3_column_blob(st, 0), sizeof wrapped);
@@ -389,10 +391,13 @@ static void test_a_keys_file_of_the_first_schema_still_opens_and_erases(void)
     free(ids);
     jcrypt_destroy(&c);
     jkeys_destroy(&k);
-    /* the file as the first schema made it: owners by their hex text only */
+    /* the file as the first schema made it: every key in keys, owners by
+     * their hex text only */
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db,
+                           "INSERT INTO keys SELECT id, owner, period, wrapped, made_at,"
+                           " used_at, who, customer, tag FROM fresh; DROP TABLE fresh;"
                            "DROP INDEX keys_tag; ALTER TABLE keys DROP COLUMN tag;"
                            "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
                            "PRAGMA user_version = 1",
@@ -463,7 +468,7 @@ static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     char sql[200];
     snprintf(sql, sizeof sql,
-             "UPDATE keys SET tag = (SELECT tag FROM keys WHERE id = %lld) WHERE id = %lld",
+             "UPDATE fresh SET tag = (SELECT tag FROM fresh WHERE id = %lld) WHERE id = %lld",
              (long long)b, (long long)a);
     CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     CHECK_INT(sqlite3_changes(db), 1);
@@ -481,6 +486,102 @@ static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
     CHECK(n == 1 && ids[0] == b);
     free(ids);
     CHECK_INT(jkeys_commit(k), 0);
+    /* the same in keys, where retention (nothing idle) moves the fresh keys */
+    char **customers = NULL;
+    size_t dropped = 0;
+    CHECK_INT(jkeys_retention(k, 1, "2000-01-01", &customers, &n, &dropped), 0);
+    CHECK_INT(n + dropped, 0);
+    free(customers);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    CHECK(s_key_of(k, "customer:c2", got) == b && memcmp(got, k2, sizeof got) == 0);
+    CHECK_INT(jkeys_customer_keys(k, "c2", &ids, &n), 0);
+    CHECK(n == 1 && ids[0] == b);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
+/* s_count - the rows of table in path */
+static long s_count(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[100];
+    long n = -1;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_new_keys_move_from_fresh_to_keys_and_stay_the_same(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    enum { MANY = 32768 + 100 }; /* over JKEYS_FRESH_MAX: one move */
+    unsigned char key[JKEYS_LEN], first[JKEYS_LEN], got[JKEYS_LEN];
+    char owner[64];
+    int64_t first_id = s_key_of(k, "customer:n0", first);
+    CHECK(first_id > 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* before the move: a restart finds it in fresh */
+    jkeys_destroy(&k);
+    CHECK_INT(s_count(path, "fresh"), 1);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    CHECK(s_key_of(k, "customer:n0", got) == first_id && memcmp(got, first, sizeof got) == 0);
+    int bad = 0;
+    for (int i = 1; i < MANY; i++) {
+        snprintf(owner, sizeof owner, "customer:n%d", i);
+        bad += s_key_of(k, owner, key) <= 0;
+        if (i % 8192 == 0)
+            bad += jkeys_commit(k) != 0;
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    CHECK(s_count(path, "fresh") < 200);
+    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    /* moved or not, every owner has its one key, and an erasure reaches it */
+    CHECK(s_key_of(k, "customer:n0", got) == first_id && memcmp(got, first, sizeof got) == 0);
+    snprintf(owner, sizeof owner, "customer:n%d", MANY - 1);
+    int64_t last_id = s_key_of(k, owner, key);
+    CHECK(last_id > first_id);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY);
+    const char *who[] = {"n0", owner + 9};
+    for (int i = 0; i < 2; i++) {
+        int64_t *ids = NULL;
+        size_t n = 0, gone = 0;
+        CHECK_INT(jkeys_customer_keys(k, who[i], &ids, &n), 0);
+        CHECK_INT(n, 1);
+        CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+        CHECK_INT(gone, 1);
+        CHECK_INT(jkeys_by_id(k, n ? ids[0] : 0, got), 1);
+        free(ids);
+    }
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY - 2);
     jkeys_destroy(&k);
     unit_remove_dir(dir);
 }
@@ -499,5 +600,6 @@ int main(void)
     UNIT_RUN(test_a_restart_opens_what_was_sealed_before_and_makes_higher_ids);
     UNIT_RUN(test_a_keys_file_of_the_first_schema_still_opens_and_erases);
     UNIT_RUN(test_two_owners_whose_tags_collide_keep_their_own_keys);
+    UNIT_RUN(test_new_keys_move_from_fresh_to_keys_and_stay_the_same);
     return UNIT_END();
 }
