@@ -10,6 +10,10 @@
  * never durable before the key that opens it.  A key committed for a
  * round that then failed opens nothing and costs 80 bytes.
  *
+ * A new key's row goes first to the table fresh, which has no index, and
+ * moves into keys with many others at once (s_flush): see "The fresh
+ * table" below.
+ *
  * Unwrapped keys are cached in two small direct-mapped tables (by owner,
  * as the caller names it, and by id): a customer's events mostly come
  * together, and a collision only costs an unwrap.  An erasure, retention
@@ -47,8 +51,41 @@ static const char *const s_migrations[] = {
     "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
     "CREATE TABLE links(ref TEXT PRIMARY KEY, customer TEXT NOT NULL);" /* tags */
     "CREATE INDEX links_customer ON links(customer);",
+    /* owners are found by a 64-bit integer tag (the first 8 bytes of the
+     * same keyed hash, s_tags) instead of the 32-hex text: a new owner's
+     * entry lands in a random page of this index, and one half the size
+     * means fewer pages each round rewrites.  The text stays in the row,
+     * so two owners whose tags collide are told apart.  Rows made before
+     * get their tag from the text when the file is opened (s_backfill). */
+    "ALTER TABLE keys ADD COLUMN tag INTEGER;"
+    "DROP INDEX keys_owner;"
+    "CREATE INDEX keys_tag ON keys(tag, period);"
+    /* new keys, not yet in keys (s_flush): found by jkeys_t's fresh map */
+    "CREATE TABLE fresh(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, period INTEGER NOT NULL,"
+    "  wrapped BLOB NOT NULL, made_at TEXT NOT NULL, used_at TEXT NOT NULL, who BLOB,"
+    "  customer INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL);",
     NULL,
 };
+
+/* The fresh table and its map.  A new owner's entry in the owner index
+ * lands in a random page, and at commit every page a round changed is
+ * written out whole: with a new customer per event that was a 4 KiB page
+ * per key, most of sealing's cost.  So a new key's row goes to fresh, a
+ * table without an index (rows in id order, at its right edge), and an
+ * in-memory map finds it by tag; when the map holds JKEYS_FRESH_MAX the
+ * rows move into keys together, in tag order, in the round's transaction,
+ * so a page of the index takes many entries at once.  The map is made
+ * again from the table on open and after a rollback; an entry whose row
+ * is gone (dropped) or names another owner (a tag collision) is skipped,
+ * as every hit is checked against the row. */
+#define JKEYS_FRESH_MAX 32768
+#define JKEYS_FRESH_SLOTS (2 * JKEYS_FRESH_MAX)
+
+typedef struct {
+    int64_t tag;
+    int64_t id; /* 0: empty */
+    int period;
+} jkeys_fresh_t;
 
 typedef struct {
     int64_t id;
@@ -64,6 +101,9 @@ struct jkeys {
     unsigned char master[JKEYS_LEN];
     int writing; /* a transaction is open */
     sqlite3_stmt *by_owner, *by_id, *insert, *touch, *link_get, *link_put, *del;
+    sqlite3_stmt *fresh_get, *fresh_touch, *fresh_del;
+    jkeys_fresh_t *fresh; /* JKEYS_FRESH_SLOTS, open addressing */
+    size_t fresh_n;       /* entries in it */
     jkeys_slot_t *by_owner_cache, *by_id_cache;
     unsigned char pool[4096]; /* jkeys_random's */
     size_t pool_left;
@@ -80,15 +120,65 @@ static uint64_t s_hash(const char *owner, int period)
     return (h ^ (uint64_t)period) * 1099511628211ULL;
 }
 
-/* s_tag - what the file stores for an owner, a ref or a customer: a keyed
+/* s_tag64 - the integer tag of a hashed owner: its first 8 bytes, big-endian */
+static int64_t s_tag64(const unsigned char h[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[i];
+    return (int64_t)v;
+}
+
+/* s_tags - what the file stores for an owner, a ref or a customer: a keyed
  * hash (BLAKE2b under the master key) in hex, so journal-keys.db names no
- * one - an address is a ref, and an erased customer's id must not stay */
-static void s_tag(const jkeys_t *k, const char *text, char out[33])
+ * one - an address is a ref, and an erased customer's id must not stay -
+ * and, when tag is given, the integer the owner index is on */
+static void s_tags(const jkeys_t *k, const char *text, char out[33], int64_t *tag)
 {
     unsigned char h[16];
     crypto_generichash(h, sizeof h, (const unsigned char *)text, strlen(text), k->master,
                        JKEYS_LEN);
     sodium_bin2hex(out, 33, h, sizeof h);
+    if (tag)
+        *tag = s_tag64(h);
+}
+
+static void s_tag(const jkeys_t *k, const char *text, char out[33])
+{
+    s_tags(k, text, out, NULL);
+}
+
+/* s_sql_tag - jkeys_tag(hex) in SQL: the integer tag of a stored hex tag,
+ * for rows made before the column and for joins from links' text refs */
+static void s_sql_tag(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *hex = sqlite3_value_text(argv[0]);
+    unsigned char h[8];
+    size_t got = 0;
+    if (!hex || sqlite3_value_bytes(argv[0]) < 16 ||
+        sodium_hex2bin(h, sizeof h, (const char *)hex, 16, NULL, &got, NULL) != 0 ||
+        got != sizeof h) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx, s_tag64(h));
+}
+
+/* s_backfill - the tag of every row made before the column (once: the
+ * index finds the rows without one at once when there are none) */
+static int s_backfill(jkeys_t *k)
+{
+    if (db_int(k->db, "SELECT count(*) FROM (SELECT 1 FROM keys WHERE tag IS NULL LIMIT 1)",
+               0) == 0)
+        return 0;
+    if (db_begin(k->db) || db_exec(k->db, "UPDATE keys SET tag = jkeys_tag(owner)"
+                                          " WHERE tag IS NULL") ||
+        db_commit(k->db)) {
+        db_rollback(k->db);
+        return -1;
+    }
+    return 0;
 }
 
 static void s_forget(jkeys_t *k)
@@ -96,6 +186,78 @@ static void s_forget(jkeys_t *k)
     k->generation++;
     sodium_memzero(k->by_owner_cache, JKEYS_CACHE * sizeof *k->by_owner_cache);
     sodium_memzero(k->by_id_cache, JKEYS_CACHE * sizeof *k->by_id_cache);
+}
+
+static size_t s_fresh_slot(int64_t tag, int period)
+{
+    uint64_t h = ((uint64_t)tag ^ (uint64_t)period * 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
+    return (size_t)(h >> 32) & (JKEYS_FRESH_SLOTS - 1);
+}
+
+static void s_fresh_put(jkeys_t *k, int64_t tag, int period, int64_t id)
+{
+    size_t i = s_fresh_slot(tag, period);
+    while (k->fresh[i].id)
+        i = (i + 1) & (JKEYS_FRESH_SLOTS - 1);
+    k->fresh[i].tag = tag;
+    k->fresh[i].period = period;
+    k->fresh[i].id = id;
+    k->fresh_n++;
+}
+
+/* s_fresh_load - the map from the fresh table (on open, after a rollback) */
+static int s_fresh_load(jkeys_t *k)
+{
+    memset(k->fresh, 0, JKEYS_FRESH_SLOTS * sizeof *k->fresh);
+    k->fresh_n = 0;
+    sqlite3_stmt *st = db_prepare(k->db, "SELECT id, tag, period FROM fresh");
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && k->fresh_n < JKEYS_FRESH_SLOTS - 1)
+        s_fresh_put(k, sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2),
+                    sqlite3_column_int64(st, 0));
+    db_finish(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* s_fresh_find - the fresh key of owner (its hex tag) for period: 1 found
+ * (*id, wrapped, used), 0 none, -1 error */
+static int s_fresh_find(jkeys_t *k, int64_t tag, const char *owner, int period, int64_t *id,
+                        unsigned char wrapped[JKEYS_WRAPPED], char *used, size_t used_len)
+{
+    for (size_t i = s_fresh_slot(tag, period); k->fresh[i].id;
+         i = (i + 1) & (JKEYS_FRESH_SLOTS - 1)) {
+        if (k->fresh[i].tag != tag || k->fresh[i].period != period)
+            continue;
+        sqlite3_bind_int64(k->fresh_get, 1, k->fresh[i].id);
+        int rc = sqlite3_step(k->fresh_get), found = 0;
+        if (rc == SQLITE_ROW && sqlite3_column_int(k->fresh_get, 3) == period &&
+            strcmp((const char *)sqlite3_column_text(k->fresh_get, 2), owner) == 0 &&
+            sqlite3_column_bytes(k->fresh_get, 0) == JKEYS_WRAPPED) {
+            *id = k->fresh[i].id;
+            memcpy(wrapped, sqlite3_column_blob(k->fresh_get, 0), JKEYS_WRAPPED);
+            snprintf(used, used_len, "%s", (const char *)sqlite3_column_text(k->fresh_get, 1));
+            found = 1;
+        }
+        sqlite3_reset(k->fresh_get);
+        if (found || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+            return found ? 1 : -1;
+    }
+    return 0;
+}
+
+/* s_flush - the fresh rows into keys, in tag order (in the open write) */
+static int s_flush(jkeys_t *k)
+{
+    if (db_exec(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who,"
+                       " customer, tag) SELECT id, owner, period, wrapped, made_at, used_at,"
+                       " who, customer, tag FROM fresh ORDER BY tag, period") ||
+        db_exec(k->db, "DELETE FROM fresh"))
+        return -1;
+    memset(k->fresh, 0, JKEYS_FRESH_SLOTS * sizeof *k->fresh);
+    k->fresh_n = 0;
+    return 0;
 }
 
 jkeys_t *jkeys_new(const char *path, const char *synchronous,
@@ -109,8 +271,12 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
     memcpy(k->master, master, JKEYS_LEN);
     k->by_owner_cache = calloc(JKEYS_CACHE, sizeof *k->by_owner_cache);
     k->by_id_cache = calloc(JKEYS_CACHE, sizeof *k->by_id_cache);
+    k->fresh = calloc(JKEYS_FRESH_SLOTS, sizeof *k->fresh);
     k->db = db_open(path, synchronous, s_migrations);
-    if (!k->by_owner_cache || !k->by_id_cache || !k->db ||
+    if (!k->by_owner_cache || !k->by_id_cache || !k->fresh || !k->db ||
+        sqlite3_create_function_v2(k->db, "jkeys_tag", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   s_sql_tag, NULL, NULL, NULL) != SQLITE_OK ||
         db_exec(k->db, "PRAGMA secure_delete = ON") ||
         /* hashed owners land all over the owner index: with SQLite's 2 MiB
          * cache, every new key re-read pages from the OS */
@@ -123,26 +289,33 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
          * short, so the TRUNCATE an erasure waits for (jkeys_shred) copies
          * little - it copied up to 16,384 pages when SQLite's checkpoint
          * was set that far apart to spare the commits. */
-        !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
+        s_backfill(k) || !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
         jkeys_destroy(&k);
         return NULL;
     }
     k->by_owner = db_prepare(k->db, "SELECT id, wrapped, used_at FROM keys"
-                                    " WHERE owner = ? AND period = ?");
-    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?");
-    k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
-                                  " used_at, who, customer) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+                                    " WHERE tag = ?1 AND period = ?2 AND owner = ?3");
+    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?1"
+                                 " UNION ALL SELECT wrapped FROM fresh WHERE id = ?1");
+    k->insert = db_prepare(k->db, "INSERT INTO fresh(id, owner, period, wrapped, made_at,"
+                                  " used_at, who, customer, tag)"
+                                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
     k->link_get = db_prepare(k->db, "SELECT customer FROM links WHERE ref = ?");
     k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
                                     " ON CONFLICT(ref) DO UPDATE SET customer = excluded.customer");
     k->del = db_prepare(k->db, "DELETE FROM keys WHERE id = ?");
+    k->fresh_get = db_prepare(k->db, "SELECT wrapped, used_at, owner, period FROM fresh"
+                                     " WHERE id = ?");
+    k->fresh_touch = db_prepare(k->db, "UPDATE fresh SET used_at = ? WHERE id = ?");
+    k->fresh_del = db_prepare(k->db, "DELETE FROM fresh WHERE id = ?");
     if (!k->by_owner || !k->by_id || !k->insert || !k->touch || !k->link_get || !k->link_put ||
-        !k->del) {
+        !k->del || !k->fresh_get || !k->fresh_touch || !k->fresh_del || s_fresh_load(k)) {
         jkeys_destroy(&k);
         return NULL;
     }
-    k->last_id = db_int(k->db, "SELECT max(id) FROM keys", 0);
+    k->last_id = db_int(k->db, "SELECT max(coalesce((SELECT max(id) FROM keys), 0),"
+                               " coalesce((SELECT max(id) FROM fresh), 0))", 0);
     return k;
 }
 
@@ -160,12 +333,16 @@ void jkeys_destroy(jkeys_t **self_p)
     sqlite3_finalize(k->link_get);
     sqlite3_finalize(k->link_put);
     sqlite3_finalize(k->del);
+    sqlite3_finalize(k->fresh_get);
+    sqlite3_finalize(k->fresh_touch);
+    sqlite3_finalize(k->fresh_del);
     journal_ckpt_destroy(&k->ckpt); /* its thread stops before the connection closes */
     db_close(&k->db);
     if (k->by_owner_cache)
         s_forget(k);
     free(k->by_owner_cache);
     free(k->by_id_cache);
+    free(k->fresh);
     sodium_memzero(k->master, sizeof k->master);
     sodium_memzero(k->pool, sizeof k->pool);
     free(k);
@@ -195,6 +372,7 @@ int jkeys_commit(jkeys_t *k)
     }
     db_rollback(k->db);
     s_forget(k);
+    s_fresh_load(k);
     return -1;
 }
 
@@ -205,6 +383,8 @@ void jkeys_rollback(jkeys_t *k)
     k->writing = 0;
     db_rollback(k->db);
     s_forget(k); /* keys made in it are gone */
+    if (s_fresh_load(k))
+        log_error("event=key_map_failed error=\"%s\"", sqlite3_errmsg(k->db));
 }
 
 void jkeys_random(jkeys_t *k, void *out, size_t n)
@@ -285,6 +465,39 @@ static int s_today(char *now, size_t len)
     return (int)(ms / 86400000);
 }
 
+/* s_touch - a key's used_at, in keys or in fresh; 0/-1 */
+static int s_touch(jkeys_t *k, int64_t id, const char *now)
+{
+    sqlite3_stmt *st[2] = {k->touch, k->fresh_touch};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_bind_text(st[i], 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st[i], 2, id);
+        int rc = sqlite3_step(st[i]);
+        sqlite3_reset(st[i]);
+        if (rc != SQLITE_DONE)
+            return -1;
+        if (sqlite3_changes(k->db) > 0)
+            break;
+    }
+    return 0;
+}
+
+/* s_del - a key gone from keys and fresh: the rows deleted, or -1 */
+static int s_del(jkeys_t *k, int64_t id)
+{
+    sqlite3_stmt *st[2] = {k->del, k->fresh_del};
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        sqlite3_bind_int64(st[i], 1, id);
+        int rc = sqlite3_step(st[i]);
+        sqlite3_reset(st[i]);
+        if (rc != SQLITE_DONE)
+            return -1;
+        n += sqlite3_changes(k->db);
+    }
+    return n;
+}
+
 int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
               unsigned char key[JKEYS_LEN])
 {
@@ -301,11 +514,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
             if (s_write(k))
                 return -1;
             s_today(now, sizeof now);
-            sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(k->touch, 2, s->id);
-            int rc = sqlite3_step(k->touch);
-            sqlite3_reset(k->touch);
-            if (rc != SQLITE_DONE)
+            if (s_touch(k, s->id, now))
                 return -1;
             s->used_day = today;
         }
@@ -314,13 +523,15 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         return 0;
     }
     char tag[33];
-    s_tag(k, owner, tag);
+    int64_t tag64;
+    s_tags(k, owner, tag, &tag64);
     owner = tag;
     today = s_today(now, sizeof now);
     int found = 0, rc;
     char used[40] = "";
-    sqlite3_bind_text(k->by_owner, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(k->by_owner, 1, tag64);
     sqlite3_bind_int(k->by_owner, 2, period);
+    sqlite3_bind_text(k->by_owner, 3, owner, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW &&
         sqlite3_column_bytes(k->by_owner, 1) == JKEYS_WRAPPED) {
         *id = sqlite3_column_int64(k->by_owner, 0);
@@ -328,6 +539,12 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         found = jkeys_unwrap(k->master, *id, sqlite3_column_blob(k->by_owner, 1), key) == 0 ? 1 : -1;
     }
     sqlite3_reset(k->by_owner);
+    if (found == 0 && rc == SQLITE_DONE) {
+        unsigned char wrapped[JKEYS_WRAPPED];
+        found = s_fresh_find(k, tag64, owner, period, id, wrapped, used, sizeof used);
+        if (found > 0)
+            found = jkeys_unwrap(k->master, *id, wrapped, key) == 0 ? 1 : -1;
+    }
     if (found < 0 || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
         log_error("event=key_unreadable owner_period=%d", period);
         return -1;
@@ -336,6 +553,10 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         return -1;
     if (!found) {
         unsigned char wrapped[JKEYS_WRAPPED], nonce[24];
+        if (k->fresh_n >= JKEYS_FRESH_MAX && s_flush(k)) {
+            log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
+            return -1;
+        }
         *id = s_new_id(k);
         jkeys_random(k, key, JKEYS_LEN);
         jkeys_random(k, nonce, sizeof nonce);
@@ -356,18 +577,16 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
             sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
         buf_free(&who);
         sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
+        sqlite3_bind_int64(k->insert, 9, tag64);
         rc = sqlite3_step(k->insert);
         sqlite3_reset(k->insert);
         if (rc != SQLITE_DONE) {
             log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
             return -1;
         }
+        s_fresh_put(k, tag64, period, *id);
     } else if (touch && strncmp(used, now, 10) != 0) {
-        sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(k->touch, 2, *id);
-        rc = sqlite3_step(k->touch);
-        sqlite3_reset(k->touch);
-        if (rc != SQLITE_DONE)
+        if (s_touch(k, *id, now))
             return -1;
     }
     s->id = *id;
@@ -466,8 +685,12 @@ int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t 
     snprintf(plain, sizeof plain, "customer:%s", customer);
     s_tag(k, plain, owner);
     return s_ids(k,
-                 "SELECT id FROM keys WHERE owner = ?1"
-                 " UNION SELECT k.id FROM links l JOIN keys k ON k.owner = l.ref"
+                 "SELECT id FROM keys WHERE tag = jkeys_tag(?1) AND owner = ?1"
+                 " UNION SELECT k.id FROM links l JOIN keys k"
+                 " ON k.tag = jkeys_tag(l.ref) AND k.owner = l.ref"
+                 " WHERE l.customer = ?2"
+                 " UNION SELECT id FROM fresh WHERE owner = ?1"
+                 " UNION SELECT f.id FROM links l JOIN fresh f ON f.owner = l.ref"
                  " WHERE l.customer = ?2",
                  owner, owner, ids, n);
 }
@@ -482,16 +705,23 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
      * of what is linked to them */
     sqlite3_stmt *st = db_prepare(
         k->db,
-        "SELECT c.owner, (SELECT who FROM keys w WHERE w.owner = c.owner AND who IS NOT NULL"
-        "  LIMIT 1), (SELECT id FROM keys w WHERE w.owner = c.owner LIMIT 1)"
-        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.owner"
-        " HAVING (SELECT max(used_at) FROM keys o WHERE o.owner = c.owner) < ?2"
-        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o ON o.owner = l.ref"
-        "  WHERE l.customer = c.owner), '') < ?2");
+        "SELECT c.owner, (SELECT who FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner"
+        "  AND who IS NOT NULL LIMIT 1),"
+        " (SELECT id FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner LIMIT 1)"
+        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.tag, c.owner"
+        " HAVING (SELECT max(used_at) FROM keys o WHERE o.tag = c.tag AND o.owner = c.owner)"
+        "  < ?2"
+        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o"
+        "  ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref WHERE l.customer = c.owner), '')"
+        "  < ?2");
     sqlite3_stmt *ids = db_prepare(
-        k->db, "SELECT id FROM keys WHERE period % 10 = ?1 AND (owner = ?2 OR owner IN"
-               " (SELECT ref FROM links WHERE customer = ?2))");
-    if (!st || !ids || s_write(k)) {
+        k->db, "SELECT id FROM keys WHERE tag = jkeys_tag(?2) AND owner = ?2"
+               " AND period % 10 = ?1"
+               " UNION SELECT o.id FROM links l JOIN keys o"
+               " ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref"
+               " WHERE l.customer = ?2 AND o.period % 10 = ?1");
+    /* the fresh keys first join the others, whose queries follow */
+    if (!st || !ids || s_write(k) || s_flush(k)) {
         db_finish(st);
         db_finish(ids);
         return -1;
@@ -526,10 +756,9 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
         sqlite3_bind_int(ids, 1, class);
         sqlite3_bind_text(ids, 2, owner, -1, SQLITE_TRANSIENT);
         while (rc == 0 && sqlite3_step(ids) == SQLITE_ROW) {
-            sqlite3_bind_int64(k->del, 1, sqlite3_column_int64(ids, 0));
-            rc = sqlite3_step(k->del) == SQLITE_DONE ? 0 : -1;
-            sqlite3_reset(k->del);
-            *dropped += rc == 0;
+            int n = s_del(k, sqlite3_column_int64(ids, 0));
+            rc = n < 0 ? -1 : 0;
+            *dropped += n > 0;
         }
         sqlite3_reset(ids);
     }
@@ -564,12 +793,10 @@ int jkeys_drop(jkeys_t *k, const int64_t *ids, size_t n, size_t *gone)
     if (s_write(k))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(k->del, 1, ids[i]);
-        int rc = sqlite3_step(k->del);
-        sqlite3_reset(k->del);
-        if (rc != SQLITE_DONE)
+        int rc = s_del(k, ids[i]);
+        if (rc < 0)
             return -1;
-        *gone += (size_t)sqlite3_changes(k->db);
+        *gone += (size_t)rc;
     }
     s_forget(k);
     return 0;

@@ -255,7 +255,9 @@ static void test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys UNION ALL SELECT wrapped FROM fresh",
+                                 -1, &st, NULL),
+              SQLITE_OK);
     CHECK_INT(sqlite3_step(st), SQLITE_ROW);
     CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED);
     memcpy(wrapped, sqlite3_column_blob(st, 0), sizeof wrapped);
@@ -394,6 +396,102 @@ static void test_an_erasure_amid_background_checkpoints_leaves_no_key_bytes_in_a
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/keys.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
+/* s_key_of - the id and key jkeys_get gives owner for period 20261 */
+static int64_t s_key_of(jkeys_t *k, const char *owner, unsigned char key[JKEYS_LEN])
+{
+    int64_t id = 0;
+    return jkeys_get(k, owner, 20261, 0, &id, key) == 0 ? id : -1;
+}
+
+static void test_a_keys_file_of_the_first_schema_still_opens_and_erases(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, out = BUF_INIT;
+    const char *payload = "{\"id\":\"c1\",\"email\":\"a@b.c\"}";
+    journal_scan_event_t e = s_event("customer", "k1", payload);
+    CHECK_INT(jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    unsigned char key[JKEYS_LEN], inv[JKEYS_LEN], again[JKEYS_LEN];
+    int64_t invite = s_key_of(k, "invite:i1", inv), other = s_key_of(k, "customer:c2", key);
+    CHECK(invite > 0 && other > 0);
+    CHECK_INT(jkeys_link(k, "invite:i1", "c1"), 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(n, 2);
+    free(ids);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    /* the file as the first schema made it: every key in keys, owners by
+     * their hex text only */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "INSERT INTO keys SELECT id, owner, period, wrapped, made_at,"
+                           " used_at, who, customer, tag FROM fresh; DROP TABLE fresh;"
+                           "DROP INDEX keys_tag; ALTER TABLE keys DROP COLUMN tag;"
+                           "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
+                           "PRAGMA user_version = 1",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    k = jkeys_new(path, "normal", s_master);
+    c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    /* every row has its tag back: the same keys are found, none made anew */
+    db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM keys WHERE tag IS NULL", -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK(s_key_of(k, "invite:i1", again) == invite && memcmp(again, inv, sizeof inv) == 0);
+    CHECK(s_key_of(k, "customer:c2", again) == other && memcmp(again, key, sizeof key) == 0);
+    int erased = -1;
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 0);
+    CHECK_STR(out.data, payload);
+    /* the erasure still reaches the customer's key and the invite linked to them */
+    size_t gone = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(n, 2);
+    CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+    CHECK_INT(gone, 2);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    buf_reset(&out);
+    CHECK_INT(jcrypt_open(c, "customer", "k1", rest.data, (unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 1);
+    CHECK(s_key_of(k, "customer:c2", again) == other);
+    CHECK_INT(jkeys_commit(k), 0);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&out);
+    unit_remove_dir(dir);
+}
+
+static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
     jkeys_t *k = jkeys_new(path, "normal", s_master);
     CHECK(k != NULL);
     if (!k)
@@ -441,6 +539,130 @@ static void test_an_erasure_amid_background_checkpoints_leaves_no_key_bytes_in_a
     /* the search finds what was not erased: its absence above means something */
     CHECK_INT(s_wrapped(path, kept_id, kept), 0);
     CHECK(s_file_has(path, kept, sizeof kept) || s_file_has(wal, kept, sizeof kept));
+    unsigned char k1[JKEYS_LEN], k2[JKEYS_LEN], got[JKEYS_LEN];
+    int64_t a = s_key_of(k, "customer:c1", k1), b = s_key_of(k, "customer:c2", k2);
+    CHECK(a > 0 && b > 0 && a != b);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    /* a 64-bit tag may collide: give c1's row c2's tag, so two rows answer it */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE fresh SET tag = (SELECT tag FROM fresh WHERE id = %lld) WHERE id = %lld",
+             (long long)b, (long long)a);
+    CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    k = jkeys_new(path, "normal", s_master); /* no cached key */
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    CHECK(s_key_of(k, "customer:c2", got) == b && memcmp(got, k2, sizeof got) == 0);
+    CHECK(memcmp(got, k1, sizeof got) != 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c2", &ids, &n), 0);
+    CHECK_INT(n, 1);
+    CHECK(n == 1 && ids[0] == b);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* the same in keys, where retention (nothing idle) moves the fresh keys */
+    char **customers = NULL;
+    size_t dropped = 0;
+    CHECK_INT(jkeys_retention(k, 1, "2000-01-01", &customers, &n, &dropped), 0);
+    CHECK_INT(n + dropped, 0);
+    free(customers);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    CHECK(s_key_of(k, "customer:c2", got) == b && memcmp(got, k2, sizeof got) == 0);
+    CHECK_INT(jkeys_customer_keys(k, "c2", &ids, &n), 0);
+    CHECK(n == 1 && ids[0] == b);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
+/* s_count - the rows of table in path */
+static long s_count(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[100];
+    long n = -1;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_new_keys_move_from_fresh_to_keys_and_stay_the_same(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    enum { MANY = 32768 + 100 }; /* over JKEYS_FRESH_MAX: one move */
+    unsigned char key[JKEYS_LEN], first[JKEYS_LEN], got[JKEYS_LEN];
+    char owner[64];
+    int64_t first_id = s_key_of(k, "customer:n0", first);
+    CHECK(first_id > 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* before the move: a restart finds it in fresh */
+    jkeys_destroy(&k);
+    CHECK_INT(s_count(path, "fresh"), 1);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    CHECK(s_key_of(k, "customer:n0", got) == first_id && memcmp(got, first, sizeof got) == 0);
+    int bad = 0;
+    for (int i = 1; i < MANY; i++) {
+        snprintf(owner, sizeof owner, "customer:n%d", i);
+        bad += s_key_of(k, owner, key) <= 0;
+        if (i % 8192 == 0)
+            bad += jkeys_commit(k) != 0;
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    CHECK(s_count(path, "fresh") < 200);
+    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    /* moved or not, every owner has its one key, and an erasure reaches it */
+    CHECK(s_key_of(k, "customer:n0", got) == first_id && memcmp(got, first, sizeof got) == 0);
+    snprintf(owner, sizeof owner, "customer:n%d", MANY - 1);
+    int64_t last_id = s_key_of(k, owner, key);
+    CHECK(last_id > first_id);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY);
+    const char *who[] = {"n0", owner + 9};
+    for (int i = 0; i < 2; i++) {
+        int64_t *ids = NULL;
+        size_t n = 0, gone = 0;
+        CHECK_INT(jkeys_customer_keys(k, who[i], &ids, &n), 0);
+        CHECK_INT(n, 1);
+        CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+        CHECK_INT(gone, 1);
+        CHECK_INT(jkeys_by_id(k, n ? ids[0] : 0, got), 1);
+        free(ids);
+    }
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY - 2);
     jkeys_destroy(&k);
     unit_remove_dir(dir);
 }
@@ -458,5 +680,8 @@ int main(void)
     UNIT_RUN(test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens);
     UNIT_RUN(test_a_restart_opens_what_was_sealed_before_and_makes_higher_ids);
     UNIT_RUN(test_an_erasure_amid_background_checkpoints_leaves_no_key_bytes_in_any_file);
+    UNIT_RUN(test_a_keys_file_of_the_first_schema_still_opens_and_erases);
+    UNIT_RUN(test_two_owners_whose_tags_collide_keep_their_own_keys);
+    UNIT_RUN(test_new_keys_move_from_fresh_to_keys_and_stay_the_same);
     return UNIT_END();
 }
