@@ -365,7 +365,7 @@ static int s_wrapped(const char *path, int64_t id, unsigned char wrapped[JKEYS_W
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (sqlite3_open(path, &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT wrapped FROM keys WHERE id = ?", -1, &st, NULL) ==
+        sqlite3_prepare_v2(db, "SELECT wrapped FROM keys WHERE id = ?1 UNION ALL SELECT wrapped FROM fresh WHERE id = ?1", -1, &st, NULL) ==
             SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == JKEYS_WRAPPED) {
@@ -396,6 +396,57 @@ static void test_an_erasure_amid_background_checkpoints_leaves_no_key_bytes_in_a
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/keys.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    enum { ROUNDS = 12, PER_ROUND = 1500 };
+    unsigned char erased[ROUNDS][JKEYS_WRAPPED], kept[JKEYS_WRAPPED], key[JKEYS_LEN];
+    char owner[64];
+    int64_t id = 0, kept_id = 0;
+    long first_size = s_file_size(path);
+    for (int r = 0; r < ROUNDS; r++) {
+        /* a round of new owners: hundreds of pages, so the thread is woken
+         * after nearly every commit and is copying while the erasure runs */
+        for (int i = 0; i < PER_ROUND; i++) {
+            snprintf(owner, sizeof owner, "customer:r%d-%d", r, i);
+            CHECK_INT(jkeys_get(k, owner, 20261, 1, &id, key), 0);
+            if (r == 0 && i == 1)
+                kept_id = id;
+        }
+        CHECK_INT(jkeys_commit(k), 0);
+        if (r < 4)
+            continue; /* let the WAL grow past the thread's mark first */
+        if (r == 4) { /* nothing but the thread checkpoints before the first shred */
+            for (int w = 0; w < 400 && s_file_size(path) <= first_size + 65536; w++)
+                usleep(5000);
+            CHECK(s_file_size(path) > first_size + 65536);
+        }
+        char customer[32];
+        snprintf(customer, sizeof customer, "r%d-%d", r, 7);
+        int64_t *ids = NULL;
+        size_t n = 0, gone = 0;
+        CHECK_INT(jkeys_customer_keys(k, customer, &ids, &n), 0);
+        CHECK_INT(n, 1);
+        CHECK_INT(n ? s_wrapped(path, ids[0], erased[r]) : -1, 0);
+        CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+        CHECK_INT(gone, 1);
+        CHECK_INT(jkeys_commit(k), 0);
+        CHECK_INT(jkeys_shred(k), 0); /* waits for the thread's PASSIVE, never BUSY */
+        CHECK_INT(s_file_size(wal), 0);
+        free(ids);
+        for (int e = 4; e <= r; e++) {
+            CHECK(!s_file_has(path, erased[e], JKEYS_WRAPPED));
+            CHECK(!s_file_has(wal, erased[e], JKEYS_WRAPPED));
+        }
+    }
+    /* the search finds what was not erased: its absence above means something */
+    CHECK_INT(s_wrapped(path, kept_id, kept), 0);
+    CHECK(s_file_has(path, kept, sizeof kept) || s_file_has(wal, kept, sizeof kept));
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
 /* s_key_of - the id and key jkeys_get gives owner for period 20261 */
 static int64_t s_key_of(jkeys_t *k, const char *owner, unsigned char key[JKEYS_LEN])
 {
@@ -496,49 +547,6 @@ static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
     CHECK(k != NULL);
     if (!k)
         return;
-    enum { ROUNDS = 12, PER_ROUND = 1500 };
-    unsigned char erased[ROUNDS][JKEYS_WRAPPED], kept[JKEYS_WRAPPED], key[JKEYS_LEN];
-    char owner[64];
-    int64_t id = 0, kept_id = 0;
-    long first_size = s_file_size(path);
-    for (int r = 0; r < ROUNDS; r++) {
-        /* a round of new owners: hundreds of pages, so the thread is woken
-         * after nearly every commit and is copying while the erasure runs */
-        for (int i = 0; i < PER_ROUND; i++) {
-            snprintf(owner, sizeof owner, "customer:r%d-%d", r, i);
-            CHECK_INT(jkeys_get(k, owner, 20261, 1, &id, key), 0);
-            if (r == 0 && i == 1)
-                kept_id = id;
-        }
-        CHECK_INT(jkeys_commit(k), 0);
-        if (r < 4)
-            continue; /* let the WAL grow past the thread's mark first */
-        if (r == 4) { /* nothing but the thread checkpoints before the first shred */
-            for (int w = 0; w < 400 && s_file_size(path) <= first_size + 65536; w++)
-                usleep(5000);
-            CHECK(s_file_size(path) > first_size + 65536);
-        }
-        char customer[32];
-        snprintf(customer, sizeof customer, "r%d-%d", r, 7);
-        int64_t *ids = NULL;
-        size_t n = 0, gone = 0;
-        CHECK_INT(jkeys_customer_keys(k, customer, &ids, &n), 0);
-        CHECK_INT(n, 1);
-        CHECK_INT(n ? s_wrapped(path, ids[0], erased[r]) : -1, 0);
-        CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
-        CHECK_INT(gone, 1);
-        CHECK_INT(jkeys_commit(k), 0);
-        CHECK_INT(jkeys_shred(k), 0); /* waits for the thread's PASSIVE, never BUSY */
-        CHECK_INT(s_file_size(wal), 0);
-        free(ids);
-        for (int e = 4; e <= r; e++) {
-            CHECK(!s_file_has(path, erased[e], JKEYS_WRAPPED));
-            CHECK(!s_file_has(wal, erased[e], JKEYS_WRAPPED));
-        }
-    }
-    /* the search finds what was not erased: its absence above means something */
-    CHECK_INT(s_wrapped(path, kept_id, kept), 0);
-    CHECK(s_file_has(path, kept, sizeof kept) || s_file_has(wal, kept, sizeof kept));
     unsigned char k1[JKEYS_LEN], k2[JKEYS_LEN], got[JKEYS_LEN];
     int64_t a = s_key_of(k, "customer:c1", k1), b = s_key_of(k, "customer:c2", k2);
     CHECK(a > 0 && b > 0 && a != b);
