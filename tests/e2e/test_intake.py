@@ -955,12 +955,14 @@ def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, t
 # The tagger's accuracy on the held-out sets (tests/heldout/README.md): texts
 # in en ru pl zh be, written by people who never saw the examples or the
 # keywords.  Never train or tune on them (hark-intake(8), TAGGING).  Measured
-# by the lead after the fourth and fifth writers' examples (tuned on dev.tsv
-# alone): complaints.tsv (695 texts, first writer) 92.2%; complaints2.tsv (660
-# texts, second writer) 88.3%; complaints3.tsv (720 texts, a third writer,
-# evaluated for the first time then) 84.3%.  The floors sit a little below, so
+# by the lead after the sixth and seventh writers' examples (tuned on dev.tsv
+# and cross-validation alone): complaints.tsv (695 texts, first writer) 93.7%;
+# complaints2.tsv (660, second writer) 89.4%; complaints3.tsv (720, third
+# writer, second evaluation) 86.0%; complaints4.tsv (720, a fourth writer,
+# evaluated for the first time then) 88.5%.  The floors sit a little below, so
 # a regression fails and noise does not.
-HELDOUT_MIN = {"complaints.tsv": 90, "complaints2.tsv": 86, "complaints3.tsv": 82}
+HELDOUT_MIN = {"complaints.tsv": 91, "complaints2.tsv": 87, "complaints3.tsv": 83,
+               "complaints4.tsv": 85}
 
 
 @pytest.mark.parametrize("heldout", sorted(HELDOUT_MIN))
