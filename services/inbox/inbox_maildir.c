@@ -117,6 +117,26 @@ static char *s_read(const char *path, int64_t max, int64_t *size, int *too_big)
     return data;
 }
 
+/* s_parse_file - the message at path parsed into m, or m set aside (bad)
+ * with why: larger than [inbox] max_size, or unreadable; *size its bytes */
+static void s_parse_file(const inbox_t *in, const char *path, int64_t *size, inbox_mail_t *m)
+{
+    int too_big;
+    char *data = s_read(path, in->max_size, size, &too_big);
+    if (data) {
+        inbox_parse(in->token_key, data, (size_t)*size, m);
+        free(data);
+        return;
+    }
+    memset(m, 0, sizeof *m);
+    m->outcome = INBOX_BAD;
+    if (too_big)
+        snprintf(m->reason, sizeof m->reason, "larger than [inbox] max_size (%lld bytes)",
+                 (long long)*size);
+    else
+        snprintf(m->reason, sizeof m->reason, "unreadable: %s", strerror(errno));
+}
+
 /* s_move - new/NAME into cur/ (or .bad/cur/) as UNIQUE:2,S */
 static void s_move(const char *maildir, const char *name, const char *unique, int bad)
 {
@@ -150,21 +170,8 @@ static int s_one(service_t *svc, inbox_t *in, const char *name)
     }
     snprintf(path, sizeof path, "%s/new/%s", in->maildir, name);
     int64_t size = 0;
-    int too_big;
-    char *data = s_read(path, in->max_size, &size, &too_big);
     inbox_mail_t m;
-    if (data) {
-        inbox_parse(in->token_key, data, (size_t)size, &m);
-        free(data);
-    } else {
-        memset(&m, 0, sizeof m);
-        m.outcome = INBOX_BAD;
-        if (too_big)
-            snprintf(m.reason, sizeof m.reason, "larger than [inbox] max_size (%lld bytes)",
-                     (long long)size);
-        else
-            snprintf(m.reason, sizeof m.reason, "unreadable: %s", strerror(errno));
-    }
+    s_parse_file(in, path, &size, &m);
     s_crash_hook("parse");
     if (inbox_store_record(db, unique, size, &m, clock_now_ms(), 1)) {
         log_error("event=record_failed file=%s error=\"%s\"", log_value(unique),
@@ -231,21 +238,8 @@ static int s_reread_one(sqlite3 *db, inbox_t *in, const char *sub, const char *n
     /* when it was read: not known any more; when it was delivered is close */
     int64_t at = stat(path, &sb) == 0 ? (int64_t)sb.st_mtime * 1000 : clock_now_ms();
     int64_t size = 0;
-    int too_big;
-    char *data = s_read(path, in->max_size, &size, &too_big);
     inbox_mail_t m;
-    if (data) {
-        inbox_parse(in->token_key, data, (size_t)size, &m);
-        free(data);
-    } else {
-        memset(&m, 0, sizeof m);
-        m.outcome = INBOX_BAD;
-        if (too_big) /* as s_one says it */
-            snprintf(m.reason, sizeof m.reason, "larger than [inbox] max_size (%lld bytes)",
-                     (long long)size);
-        else
-            snprintf(m.reason, sizeof m.reason, "unreadable: %s", strerror(errno));
-    }
+    s_parse_file(in, path, &size, &m);
     if (bad && m.outcome != INBOX_BAD) { /* set aside before: it stays aside */
         m.outcome = INBOX_BAD;
         snprintf(m.reason, sizeof m.reason, "set aside before inbox.db was made again");
