@@ -220,8 +220,12 @@ static int s_backup(cli_t *cli, const char *dir)
             const char *src = in[k].db;
             int required = s_kept(names[i]) != NULL;
             char name[128], setting[128];
-            snprintf(name, sizeof name, "%s.db", in[k].name);
-            snprintf(setting, sizeof setting, "%s.db", names[i]);
+            if (snprintf(name, sizeof name, "%s.db", in[k].name) >= (int)sizeof name ||
+                snprintf(setting, sizeof setting, "%s.db", names[i]) >= (int)sizeof setting) {
+                fprintf(stderr, "hark: backup: %s: a service name too long\n", names[i]);
+                rc = 1;
+                continue;
+            }
             if (!s_exists(src)) {
                 if (required) {
                     fprintf(stderr, "hark: backup: %s: no such file (%s keeps what nothing else "
