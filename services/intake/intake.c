@@ -18,7 +18,10 @@
  *           told a loop closed; open cases get "loop closed"); mail.bounced
  *           (the address is unusable for replies); case.customer_replied
  *           (hark-inbox: the customer answered by email; intake_reply.c);
- *           customer.unsuppressed (staff: the address works again).
+ *           customer.unsuppressed (staff: the address works again);
+ *           feedback.tagged (its own, keys intake/...: the codes it
+ *           journaled win over tagging a replayed "[erased]" text again,
+ *           and a case the replay read as praise is opened from it).
  *           customer.erased, privacy.retention: what it copied about the customer
  *           blanked, counts kept (intake_store_privacy, privacy.h).
  * Emits:    feedback.tagged (key intake/<offset>/tagged; a retag
@@ -107,6 +110,7 @@ static const service_event_t s_events[] = {
     {EV_MAIL_BOUNCED, intake_case_bounced},
     {EV_CASE_CUSTOMER_REPLIED, intake_reply_apply},
     {EV_CUSTOMER_UNSUPPRESSED, intake_case_unsuppressed},
+    {EV_FEEDBACK_TAGGED, intake_case_tagged},
     {NULL, NULL},
 };
 

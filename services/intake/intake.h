@@ -183,6 +183,7 @@ int intake_case_customer(service_t *svc, sqlite3 *db, const hark_event_t *ev, co
 int intake_case_complaint(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
+int intake_case_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);
 int intake_case_loop_notified(service_t *svc, sqlite3 *db, const hark_event_t *ev,
                               consumer_t *c);
 int intake_case_bounced(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c);

@@ -731,6 +731,153 @@ static int s_loop(intake_t *s, sqlite3 *db, const hark_event_t *ev)
     return 0;
 }
 
+/* s_journaled_codes - the codes of a feedback.tagged payload that the
+ * taxonomy knows, best first, into idx (at most REASONS_MAX_CODES): their
+ * number, 0 when none is known */
+static int s_journaled_codes(const reasons_t *r, const json_t *codes, int *idx)
+{
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(codes, i, v) {
+        int k = reasons_find(r, json_string_value(v));
+        int dup = 0;
+        for (int j = 0; j < n; j++)
+            dup |= idx[j] == k;
+        if (k >= 0 && !dup && n < REASONS_MAX_CODES)
+            idx[n++] = k;
+    }
+    return n;
+}
+
+/* s_tagged_open - a journaled tagging of a case this intake.db lacks: the
+ * replay read its source as praise (an erased text reads "[erased]"), but
+ * the intake that journaled it opened a case, so open it as it did (no
+ * mails: those it journaled then).  The tagging does not say an NPS score:
+ * an NPS case opened here waits for nobody, as a promoter's does. */
+static int s_tagged_open(intake_t *s, sqlite3 *db, const char *id, const json_t *p,
+                         const int *idx, int n, int64_t given)
+{
+    const reasons_t *r = s->reasons;
+    const char *kind = json_string_value(json_object_get(p, "kind"));
+    const char *via = json_string_value(json_object_get(p, "via"));
+    const char *cid = json_string_value(json_object_get(p, "customer_id"));
+    const char *text = json_string_value(json_object_get(p, "text"));
+    const char *locale = json_string_value(json_object_get(p, "locale"));
+    const char *source = json_string_value(json_object_get(p, "source_key"));
+    char *end = NULL;
+    long long offset = id[0] == 'C' ? strtoll(id + 1, &end, 10) : -1;
+    if (!kind || !via || offset < 0 || !end || *end)
+        return 0; /* not a case this intake opened from a journal event */
+    const reasons_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const reasons_team_t *team = reasons_team(r, primary->team);
+    int quiet = strcmp(kind, "nps") == 0;
+    char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
+    s_codes_text(r, idx, n, codes, sizeof codes);
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
+            " locale, status, opened_at, due_at, resolved_at, source_offset, needs_review)"
+            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+    if (cid)
+        sqlite3_bind_text(st, 3, cid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, codes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, primary->code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, team->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, via, -1, SQLITE_TRANSIENT);
+    if (text)
+        sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
+    if (locale)
+        sqlite3_bind_text(st, 9, locale, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 10, quiet ? "resolved" : "open", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, given);
+    if (!quiet)
+        sqlite3_bind_int64(st, 12, intake_hours_add(team, given, primary->target_ms));
+    else
+        sqlite3_bind_int64(st, 13, given);
+    sqlite3_bind_int64(st, 14, offset);
+    sqlite3_bind_int(st, 15, json_is_true(json_object_get(p, "needs_review")));
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    int inserted = rc == 0 && sqlite3_changes(db) > 0;
+    db_finish(st);
+    if (rc || !inserted)
+        return rc;
+    json_t *say = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", kind, "key", source ? source : "",
+                            "codes", codes, "via", via, "team", team->name);
+    rc = say ? s_note_say(s, db, id, given, NULL, "opened", "intake.note_opened", say) : -1;
+    json_decref(say);
+    if (rc)
+        return -1;
+    s->opened++;
+    log_info("event=case_opened_from_journal case=%s kind=%s codes=\"%s\"", id, kind, codes);
+    return 0;
+}
+
+/* s_tagged_apply - feedback.tagged, intake's own: what it decided when it
+ * journaled the tagging wins over deciding again.  Live the case already
+ * holds these codes and nothing changes; on a replay after an erasure the
+ * source reads "[erased]" and the tagger may read it otherwise, so the
+ * journaled codes, reason, team, via and needs_review are set back.  A
+ * first tagging's deadline follows its team, as when it was opened (from
+ * given_at); a staff retag keeps the deadline, as case.retagged does. */
+static int s_tagged_apply(intake_t *s, sqlite3 *db, const hark_event_t *ev)
+{
+    const json_t *p = ev->payload;
+    const reasons_t *r = s->reasons;
+    const char *id = json_string_value(json_object_get(p, "case"));
+    const char *via = json_string_value(json_object_get(p, "via"));
+    const char *given_s = json_string_value(json_object_get(p, "given_at"));
+    int64_t given = 0;
+    if (!ev->key || strncmp(ev->key, "intake/", 7) != 0)
+        return 0; /* not intake's decision (a test's, an import's) */
+    if (!id || !via || !given_s || clock_parse(given_s, &given))
+        return -1;
+    int idx[REASONS_MAX_CODES];
+    int n = s_journaled_codes(r, json_object_get(p, "codes"), idx);
+    if (n == 0) { /* a taxonomy changed since: the case keeps what it has */
+        log_warn("event=tagged_unknown_codes case=%s", log_value(id));
+        return 0;
+    }
+    sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM cases WHERE id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int exists = sqlite3_step(st) == SQLITE_ROW;
+    db_finish(st);
+    if (!exists)
+        return s_tagged_open(s, db, id, p, idx, n, given);
+    char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
+    s_codes_text(r, idx, n, codes, sizeof codes);
+    const reasons_reason_t *primary = reasons_get(r, (size_t)idx[0]);
+    const reasons_team_t *team = reasons_team(r, primary->team);
+    int first = strcmp(via, "staff") != 0;
+    st = db_prepare(
+        db, "UPDATE cases SET codes = ?2, reason = ?3, team = ?4, via = ?5, needs_review = ?6,"
+            " due_at = CASE WHEN ?7 AND due_at IS NOT NULL AND codes IS NOT ?2 THEN ?8"
+            " ELSE due_at END"
+            " WHERE id = ?1 AND (codes IS NOT ?2 OR reason IS NOT ?3 OR team IS NOT ?4"
+            " OR via IS NOT ?5 OR needs_review IS NOT ?6)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, codes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, primary->code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, team->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, via, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 6, json_is_true(json_object_get(p, "needs_review")));
+    sqlite3_bind_int(st, 7, first);
+    sqlite3_bind_int64(st, 8, intake_hours_add(team, given, primary->target_ms));
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    int changed = rc == 0 && sqlite3_changes(db) > 0;
+    db_finish(st);
+    if (changed)
+        log_info("event=case_codes_from_journal case=%s codes=\"%s\" via=%s", id, codes, via);
+    return rc;
+}
+
 /* s_woken - rc, after waking the breach timer: a new case may be due
  * sooner, and the timer also flushes what a retag queued */
 static int s_woken(service_t *svc, int rc)
@@ -764,6 +911,14 @@ int intake_case_feedback(service_t *svc, sqlite3 *db, const hark_event_t *ev, co
 int intake_case_staff(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
     return s_woken(svc, s_staff(service_state(svc), db, ev, c));
+}
+
+/* intake_case_tagged - feedback.tagged: intake's own journaled codes win
+ * over tagging a replayed text again */
+int intake_case_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
+{
+    (void)c;
+    return s_woken(svc, s_tagged_apply(service_state(svc), db, ev));
 }
 
 /* intake_case_bounced - mail.bounced: a reply to that address is refused */

@@ -13,8 +13,10 @@
  *           customer.unsuppressed (staff lift it),
  *           feedback.tagged (who raised which reason; the last tagging of a
  *           case holds its codes), loop.closed (close a loop),
- *           mail.requested (only hark-survey's invites: invite -> customer)
- *           and survey.answered (scores), for the report.
+ *           mail.requested (hark-survey's invites: invite -> customer; its
+ *           own loop/<loop>/mail/<customer>: that customer was told, what
+ *           it journaled winning over deciding again on a replay) and
+ *           survey.answered (scores), for the report.
  *           customer.erased, privacy.retention: what it copied about the customer
  *           blanked, counts kept (loop_store_privacy, privacy.h).
  * Emits:    mail.requested (template loop_closed, category loop; key
@@ -40,6 +42,10 @@
  * before a commit undoes that batch, which is decided again at the next
  * start; after it, the outbox is flushed at the next start and the journal
  * stores each key once.  So every customer gets exactly one request.
+ * The timer decides only once the consumer has reached the journal's end:
+ * a replay (hark rebuild) first reads back, from its own mail.requested,
+ * whom it told (loop_store_told), so a customer erased since, whose
+ * address the replay no longer finds, still counts as told.
  *
  * Single-threaded: everything runs on the loop's thread.
  */

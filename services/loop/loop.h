@@ -36,6 +36,15 @@ int loop_store_tagged(sqlite3 *db, const json_t *p, int64_t offset);
  * survey/invite/<id>): which customer invite <id> asked.  0/-1 */
 int loop_store_invite(sqlite3 *db, const char *key, const json_t *p);
 
+/* loop_store_told - a mail.requested of hark-loop's own (key
+ * loop/<loop>/mail/<customer>): that customer was told about that loop,
+ * at_ms (when the journal recorded it), in the text of its locale.  What
+ * it journaled wins over deciding again: a replay after an erasure finds
+ * no address, yet the customer was told.  A recipient already 'sent' stays
+ * as it is.  0/-1 */
+int loop_store_told(sqlite3 *db, const char *key, const json_t *p, int64_t at_ms,
+                    const char *default_locale);
+
 /* loop_store_answer - a survey.answered: the invite's score, the last one
  * counts.  at_ms: when the journal recorded it.  0/-1 */
 int loop_store_answer(sqlite3 *db, const json_t *p, int64_t at_ms);

@@ -55,11 +55,16 @@ int loop_apply_tagged(service_t *svc, sqlite3 *db, const hark_event_t *ev, consu
     return loop_store_tagged(db, ev->payload, ev->offset);
 }
 
-/* loop_apply_requested - mail.requested: hark-survey's invites, for the report */
+/* loop_apply_requested - mail.requested: hark-survey's invites, for the
+ * report; its own loop emails, whom it told */
 int loop_apply_requested(service_t *svc, sqlite3 *db, const hark_event_t *ev, consumer_t *c)
 {
-    (void)svc, (void)c;
-    return loop_store_invite(db, ev->key, ev->payload);
+    (void)c;
+    loop_t *h = service_state(svc);
+    if (loop_store_invite(db, ev->key, ev->payload))
+        return -1;
+    return loop_store_told(db, ev->key, ev->payload, consumer_event_ms(ev),
+                           h ? h->send.default_locale : NULL);
 }
 
 /* loop_apply_answered - survey.answered: scores, for the report */

@@ -438,6 +438,16 @@ int loop_send_due(evloop_t *loop, void *arg)
     loop_t *h = service_state(svc);
     sqlite3 *db = service_db(svc);
     service_flush_outbox(svc); /* left over from a crash or a journal outage */
+    /* decide on the whole journal: a replay (hark rebuild) reaches the
+     * emails this loop journaled before it decides anyone again, so whom
+     * it told is read back (loop_store_told), not decided from what an
+     * erasure left; one batch per round so the loop stays responsive */
+    int caught_up = consumer_caught_up(service_consumer(svc));
+    if (caught_up <= 0) {
+        if (caught_up == 0)
+            evloop_timer_at(loop, h->send_timer, 0);
+        return 0;
+    }
     int n = loop_send_batch(db, &h->send);
     if (n > 0) {
         service_flush_outbox(svc);

@@ -184,6 +184,52 @@ int loop_store_invite(sqlite3 *db, const char *key, const json_t *p)
     return s_step_done(st);
 }
 
+int loop_store_told(sqlite3 *db, const char *key, const json_t *p, int64_t at_ms,
+                    const char *default_locale)
+{
+    static const char prefix[] = "loop/";
+    const char *cid = json_string_value(json_object_get(p, "customer_id"));
+    const char *slash = key && strncmp(key, prefix, sizeof prefix - 1) == 0
+                            ? strchr(key + sizeof prefix - 1, '/')
+                            : NULL;
+    char loop[80];
+    size_t ln = slash ? (size_t)(slash - key) - (sizeof prefix - 1) : 0;
+    if (!slash || !cid || ln == 0 || ln >= sizeof loop || strncmp(slash, "/mail/", 6) != 0 ||
+        strcmp(slash + 6, cid) != 0)
+        return 0; /* not a loop email */
+    memcpy(loop, key + sizeof prefix - 1, ln);
+    loop[ln] = '\0';
+    /* the text it read, as loop_send decided it: the loop's of its locale */
+    const char *locale = json_string_value(json_object_get(p, "locale"));
+    json_t *texts = NULL;
+    sqlite3_stmt *st = db_prepare(db, "SELECT texts FROM loops WHERE id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, loop, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        texts = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    db_finish(st);
+    const char *tl = loop_check_text_for(texts, locale ? locale : "", default_locale);
+    /* told already (live, where the sender wrote this very email): as it is */
+    st = db_prepare(db, "UPDATE recipients SET status = 'sent', locale = ?3, told_at = ?4,"
+                        " text_locale = ?5, address = (SELECT lower(email) FROM customers"
+                        " WHERE id = ?2 AND email <> '')"
+                        " WHERE loop = ?1 AND customer_id = ?2 AND status <> 'sent'");
+    if (!st) {
+        json_decref(texts);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, loop, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, cid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, locale ? locale : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, at_ms);
+    if (tl)
+        sqlite3_bind_text(st, 5, tl, -1, SQLITE_TRANSIENT);
+    int rc = s_step_done(st);
+    json_decref(texts);
+    return rc;
+}
+
 int loop_store_answer(sqlite3 *db, const json_t *p, int64_t at_ms)
 {
     const char *invite = json_string_value(json_object_get(p, "invite"));

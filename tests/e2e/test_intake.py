@@ -933,6 +933,50 @@ def test_intake__the_tagger_reads_praise_opens_nothing_best_reason_routes_retags
     h.stop()
 
 
+def test_intake__its_own_journaled_tagging_wins_over_tagging_again_and_opens_a_praise_case(
+        make_hark, tmp_path, smtp):
+    """what hark-intake journaled (feedback.tagged, keys intake/...) is read
+    back: a replay after an erasure tags "[erased]" texts, and the journaled
+    codes must win (hark-backup(7)); another producer's tagging changes nothing"""
+    h = start(make_hark, tmp_path, smtp)
+    customer(h, "c9", "vera@example.com", locale="ru")
+    praise = complain(h, {"customer_id": "c9", "text": "Great service, thank you!"})
+    mixed = complain(h, {"customer_id": "c9", "text": "The parcel came three weeks late and the "
+                                                     "teapot inside was smashed"})
+    wait_for(lambda: len(tagged(h)) == 1, what="one feedback.tagged")
+    first = show(h, mixed)["codes"]
+    assert first[0] in ("shipping_delay", "damaged_item")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+    def tag(key, case, codes, via):
+        p = {"case": case, "customer_id": "c9", "kind": "complaint", "codes": codes,
+             "via": via, "given_at": now, "text": "[erased]"}
+        schema("feedback.tagged").validate(p)
+        return {"type": "feedback.tagged", "key": key, "payload": p}
+    # a tagging of the praise (as an intake that read it otherwise journaled
+    # it): the case is opened from it, with no mail; a test's tagging of the
+    # other case is not intake's decision and changes nothing
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        tag("test/tagged/1", mixed, ["price"], "model"),
+        tag("intake/%s/tagged" % praise[1:], praise, ["billing_error", "price"], "model")]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: any(c["id"] == praise for c in cases(h)), what="the case opened")
+    got = show(h, praise)
+    assert got["codes"] == ["billing_error", "price"] and got["team"] == "billing", got
+    assert show(h, mixed)["codes"] == first
+    # a journaled retag of the other case: its codes and team follow
+    cmd, r = h.call(h.endpoint("journal.sock"), "JOURNAL_APPEND", {"events": [
+        tag("intake/retag/%s/1" % mixed, mixed, ["price"], "staff")]})
+    assert cmd == "JOURNAL_APPEND_OK", r
+    wait_for(lambda: show(h, mixed)["codes"] == ["price"], what="the journaled codes")
+    assert show(h, mixed)["team"] == "billing"
+    time.sleep(1)
+    assert not [e for e in h.fetch_all(types=["mail.requested"])
+                if e["key"].startswith("intake/%s/" % praise[1:])], "no mail for it"
+    assert len(tagged(h)) == 4, "nothing journaled again"
+    h.stop()
+
+
 def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, tmp_path):
     ex = tmp_path / "examples.tsv"
     ex.write_text("# mine\nen\tprice\ttoo dear\nen\tshiping_delay\tlate again\n"

@@ -355,6 +355,47 @@ def test_loop__report_compares_nps_of_told_and_not_told_customers(make_hark, tmp
     h.stop()
 
 
+def test_loop__a_customer_its_journaled_email_told_counts_as_told_also_after_a_rebuild(
+        make_hark, tmp_path):
+    """hark-loop reads its own loop emails back (mail.requested, key
+    loop/LOOP/mail/CUSTOMER): what it journaled wins over deciding again, so
+    a replay after an erasure (no address any more) still counts them told"""
+    h = make_hark(services=("journal", "gateway", "loop"), conf=loop_conf())
+    append(h, [customer("c1", "one@example.com", "en"),
+               ("customer", "test/customer/c2", {"id": "c2", "locale": "pl"}),
+               tagged("n1", "c1", "complaint", ["price"], "too expensive"),
+               tagged("n2", "c2", "complaint", ["price"], "za drogo")])
+    caught_up(h)
+    st, body = post_loop(h, {"reason": "price", "title": "Lower prices",
+                             "announcement": "Everything is 10% cheaper.",
+                             "texts": {"pl": {"title": "Niższe ceny",
+                                              "announcement": "Wszystko taniej o 10%."}}})
+    assert st == 202 and body["customers"] == 1, body  # c2: no address
+    caught_up(h)
+    (mail,) = loop_mails(h)
+    lid = mail["key"].split("/")[1]
+    (row,) = loop_report(h, reason="price")["reasons"]
+    assert (row["customers"], row["told"], row["told_own_text"]) == (2, 1, 0), row
+    # an email to c2 journaled as an earlier hark-loop wrote it (it knew her
+    # address then): she was told, in her language's text
+    append(h, [("mail.requested", "loop/%s/mail/c2" % lid,
+                {"customer_id": "c2", "template": "loop_closed", "category": "loop",
+                 "locale": "pl", "vars": {}})])
+    caught_up(h)
+    (row,) = loop_report(h, reason="price")["reasons"]
+    assert (row["told"], row["told_own_text"]) == (2, 1), row
+    # a rebuild replays it all and tells no one again
+    n = len(h.fetch_all())
+    r = h.hark("rebuild", "loop", timeout=120)
+    assert "rebuilt from the journal" in r.stdout, r.stdout
+    caught_up(h)
+    time.sleep(1)
+    (again,) = loop_report(h, reason="price")["reasons"]
+    assert again == row
+    assert len(h.fetch_all()) == n, "a rebuild journals nothing new"
+    h.stop()
+
+
 def loop_report(h, **req):
     cmd, body = h.call(h.endpoint("loop.ctl"), "LOOP_REPORT", req)
     assert cmd == "LOOP_REPORT_OK", body
