@@ -249,6 +249,63 @@ static int s_nps_again(intake_t *s, sqlite3 *db, const hark_event_t *ev, consume
                    due, text, NULL, NULL);
 }
 
+/* A case's row as it is opened: from its complaint, cancellation or NPS
+ * comment (s_open), or from intake's own journaled tagging when a replay
+ * reads that source otherwise (s_tagged_open).  NULL fields stay NULL. */
+typedef struct {
+    const char *id, *kind, *cid, *codes, *via, *text, *locale, *order, *channel, *invite;
+    const char *key; /* the source event's key, for the "opened" note */
+    const reasons_reason_t *primary;
+    const reasons_team_t *team;
+    const json_t *score;
+    int quiet; /* waits for nobody: resolved at once, no clock */
+    int review;
+    int64_t opened, due, source_offset;
+} s_case_row_t;
+
+/* s_case_insert - the case row and its "opened" note, unless a case with
+ * that id is there already: 1 inserted, 0 there, -1 */
+static int s_case_insert(intake_t *s, sqlite3 *db, const s_case_row_t *c)
+{
+    sqlite3_stmt *st = db_prepare(
+        db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
+            " locale, order_id, channel, score, status, opened_at, due_at, resolved_at,"
+            " source_offset, invite, needs_review) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+            " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+    if (!st)
+        return -1;
+    const char *text[] = {c->id,  c->kind, c->cid,    c->codes, c->primary->code, c->team->name,
+                          c->via, c->text, c->locale, c->order, c->channel};
+    for (int i = 0; i < (int)(sizeof text / sizeof *text); i++)
+        if (text[i])
+            sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_TRANSIENT);
+    if (json_is_integer(c->score))
+        sqlite3_bind_int64(st, 12, json_integer_value(c->score));
+    sqlite3_bind_text(st, 13, c->quiet ? "resolved" : "open", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 14, c->opened);
+    if (c->quiet)
+        sqlite3_bind_int64(st, 16, c->opened); /* resolved when opened */
+    else
+        sqlite3_bind_int64(st, 15, c->due);
+    sqlite3_bind_int64(st, 17, c->source_offset);
+    if (c->invite)
+        sqlite3_bind_text(st, 18, c->invite, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 19, c->review);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    int inserted = rc == 0 && sqlite3_changes(db) > 0;
+    db_finish(st);
+    if (rc || !inserted)
+        return rc;
+    json_t *say = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", c->kind, "key", c->key ? c->key : "",
+                            "codes", c->codes, "via", c->via, "team", c->team->name);
+    rc = say ? s_note_say(s, db, c->id, c->opened, NULL, "opened", "intake.note_opened", say) : -1;
+    json_decref(say);
+    if (rc)
+        return -1;
+    s->opened++;
+    return 1;
+}
+
 /* s_known_address - for a web: customer (one a public form made from an
  * address), the id of a customer of the shop with that address
  * (case-folded), the first by id: 1 with it in out, 0 when none, -1 */
@@ -362,53 +419,14 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
     char id[32], codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     snprintf(id, sizeof id, "C%lld", (long long)ev->offset);
     s_codes_text(r, idx, n, codes, sizeof codes);
-    sqlite3_stmt *st = db_prepare(
-        db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
-            " locale, order_id, channel, score, status, opened_at, due_at, resolved_at,"
-            " source_offset, invite, needs_review) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-            " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    if (cid)
-        sqlite3_bind_text(st, 3, cid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, codes, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, primary->code, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 6, team->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 7, via, -1, SQLITE_STATIC);
-    if (text)
-        sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
-    if (locale)
-        sqlite3_bind_text(st, 9, locale, -1, SQLITE_TRANSIENT);
-    if (order)
-        sqlite3_bind_text(st, 10, order, -1, SQLITE_TRANSIENT);
-    if (channel)
-        sqlite3_bind_text(st, 11, channel, -1, SQLITE_TRANSIENT);
-    if (json_is_integer(js))
-        sqlite3_bind_int64(st, 12, json_integer_value(js));
-    sqlite3_bind_text(st, 13, quiet ? "resolved" : "open", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 14, opened);
-    if (!quiet)
-        sqlite3_bind_int64(st, 15, due);
-    else
-        sqlite3_bind_int64(st, 16, opened);
-    sqlite3_bind_int64(st, 17, ev->offset);
-    if (invite)
-        sqlite3_bind_text(st, 18, invite, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 19, review);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    int inserted = rc == 0 && sqlite3_changes(db) > 0;
-    db_finish(st);
-    if (rc || !inserted)
+    s_case_row_t row = {.id = id, .kind = kind, .cid = cid, .codes = codes, .via = via,
+                        .text = text, .locale = locale, .order = order, .channel = channel,
+                        .invite = invite, .key = ev->key, .primary = primary, .team = team,
+                        .score = js, .quiet = quiet, .review = review, .opened = opened,
+                        .due = due, .source_offset = ev->offset};
+    int rc = s_case_insert(s, db, &row);
+    if (rc <= 0)
         return rc;
-    json_t *say = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", kind, "key", ev->key ? ev->key : "",
-                            "codes", codes, "via", via, "team", team->name);
-    rc = say ? s_note_say(s, db, id, opened, NULL, "opened", "intake.note_opened", say) : -1;
-    json_decref(say);
-    if (rc)
-        return -1;
-    s->opened++;
     log_info("event=case_opened case=%s kind=%s codes=\"%s\" via=%s team=%s needs_review=%d",
              id, kind, codes, via, team->name, review);
     if (consumer_emit(c, ev, EV_FEEDBACK_TAGGED, "tagged",
@@ -774,44 +792,15 @@ static int s_tagged_open(intake_t *s, sqlite3 *db, const char *id, const json_t 
     int quiet = strcmp(kind, "nps") == 0;
     char codes[REASONS_MAX_CODES * (REASONS_CODE_MAX + 1) + 1];
     s_codes_text(r, idx, n, codes, sizeof codes);
-    sqlite3_stmt *st = db_prepare(
-        db, "INSERT OR IGNORE INTO cases(id, kind, customer_id, codes, reason, team, via, text,"
-            " locale, status, opened_at, due_at, resolved_at, source_offset, needs_review)"
-            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
-    if (cid)
-        sqlite3_bind_text(st, 3, cid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, codes, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, primary->code, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 6, team->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 7, via, -1, SQLITE_TRANSIENT);
-    if (text)
-        sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
-    if (locale)
-        sqlite3_bind_text(st, 9, locale, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 10, quiet ? "resolved" : "open", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, given);
-    if (!quiet)
-        sqlite3_bind_int64(st, 12, intake_hours_add(team, given, primary->target_ms));
-    else
-        sqlite3_bind_int64(st, 13, given);
-    sqlite3_bind_int64(st, 14, offset);
-    sqlite3_bind_int(st, 15, json_is_true(json_object_get(p, "needs_review")));
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    int inserted = rc == 0 && sqlite3_changes(db) > 0;
-    db_finish(st);
-    if (rc || !inserted)
+    s_case_row_t row = {.id = id, .kind = kind, .cid = cid, .codes = codes, .via = via,
+                        .text = text, .locale = locale, .key = source, .primary = primary,
+                        .team = team, .quiet = quiet, .opened = given,
+                        .due = quiet ? 0 : intake_hours_add(team, given, primary->target_ms),
+                        .source_offset = offset,
+                        .review = json_is_true(json_object_get(p, "needs_review"))};
+    int rc = s_case_insert(s, db, &row);
+    if (rc <= 0)
         return rc;
-    json_t *say = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", kind, "key", source ? source : "",
-                            "codes", codes, "via", via, "team", team->name);
-    rc = say ? s_note_say(s, db, id, given, NULL, "opened", "intake.note_opened", say) : -1;
-    json_decref(say);
-    if (rc)
-        return -1;
-    s->opened++;
     log_info("event=case_opened_from_journal case=%s kind=%s codes=\"%s\"", id, kind, codes);
     return 0;
 }
