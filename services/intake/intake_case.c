@@ -811,7 +811,10 @@ static int s_tagged_open(intake_t *s, sqlite3 *db, const char *id, const json_t 
  * source reads "[erased]" and the tagger may read it otherwise, so the
  * journaled codes, reason, team, via and needs_review are set back.  A
  * first tagging's deadline follows its team, as when it was opened (from
- * given_at); a staff retag keeps the deadline, as case.retagged does. */
+ * given_at); a staff retag keeps the deadline, as case.retagged does.
+ * Intake's own tagging is journaled after the event it tags, so a staff
+ * retag can come between the two: a tagging of intake's never undoes
+ * staff's codes (in the journal's order, live and on a replay alike). */
 static int s_tagged_apply(intake_t *s, sqlite3 *db, const hark_event_t *ev)
 {
     const json_t *p = ev->payload;
@@ -847,7 +850,8 @@ static int s_tagged_apply(intake_t *s, sqlite3 *db, const hark_event_t *ev)
         db, "UPDATE cases SET codes = ?2, reason = ?3, team = ?4, via = ?5, needs_review = ?6,"
             " due_at = CASE WHEN ?7 AND due_at IS NOT NULL AND codes IS NOT ?2 THEN ?8"
             " ELSE due_at END"
-            " WHERE id = ?1 AND (codes IS NOT ?2 OR reason IS NOT ?3 OR team IS NOT ?4"
+            " WHERE id = ?1 AND NOT (?7 AND via = 'staff')" /* staff's codes stay */
+            " AND (codes IS NOT ?2 OR reason IS NOT ?3 OR team IS NOT ?4"
             " OR via IS NOT ?5 OR needs_review IS NOT ?6)");
     if (!st)
         return -1;
