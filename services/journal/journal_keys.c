@@ -10,9 +10,9 @@
  * never durable before the key that opens it.  A key committed for a
  * round that then failed opens nothing and costs 80 bytes.
  *
- * A new key's row goes first to the table fresh, which has no index, and
- * moves into keys with many others at once (s_flush): see "The fresh
- * table" below.
+ * A new key's row goes straight into keys, at its right edge; its entry
+ * in the owner index (the table owners) waits in memory and goes in with
+ * many others at once (s_flush): see "The unindexed keys" below.
  *
  * Unwrapped keys are cached in two small direct-mapped tables (by owner,
  * as the caller names it, and by id): a customer's events mostly come
@@ -64,20 +64,39 @@ static const char *const s_migrations[] = {
     "CREATE TABLE fresh(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, period INTEGER NOT NULL,"
     "  wrapped BLOB NOT NULL, made_at TEXT NOT NULL, used_at TEXT NOT NULL, who BLOB,"
     "  customer INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL);",
+    /* a new key's row was written twice, into fresh and then into keys,
+     * and deleted from fresh (secure_delete zeroing it): two thirds of the
+     * bytes a new key cost.  Now the row goes into keys once, at its right
+     * edge (ids rise with time), and only the owner index waits: it is a
+     * table of its own, owners (tag, period, id: 20-odd bytes an entry),
+     * filled by s_flush from the keys above indexed.upto.  The trigger
+     * keeps it from naming a deleted key.  (db_open has secure_delete on
+     * here, so fresh's pages are zeroed as it goes.) */
+    "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who, customer, tag)"
+    " SELECT id, owner, period, wrapped, made_at, used_at, who, customer, tag FROM fresh;"
+    "DROP TABLE fresh;"
+    "DROP INDEX keys_tag;"
+    "CREATE TABLE owners(tag INTEGER NOT NULL, period INTEGER NOT NULL, id INTEGER NOT NULL,"
+    "  PRIMARY KEY(tag, period, id)) WITHOUT ROWID;"
+    "CREATE TABLE indexed(upto INTEGER NOT NULL);" /* keys with a higher id are not in owners */
+    "INSERT INTO indexed VALUES(0);"
+    "CREATE TRIGGER keys_gone AFTER DELETE ON keys BEGIN"
+    "  DELETE FROM owners WHERE tag = old.tag AND period = old.period AND id = old.id;"
+    "END;",
     NULL,
 };
 
-/* The fresh table and its map.  A new owner's entry in the owner index
- * lands in a random page, and at commit every page a round changed is
- * written out whole: with a new customer per event that was a 4 KiB page
- * per key, most of sealing's cost.  So a new key's row goes to fresh, a
- * table without an index (rows in id order, at its right edge), and an
+/* The unindexed keys and their map.  A new owner's entry in the owner
+ * index lands in a random page, and at commit every page a round changed
+ * is written out whole: with a new customer per event that was a 4 KiB
+ * page per key, most of sealing's cost.  So a new key's row goes into
+ * keys (no index but its id, which rises: the right edge), and an
  * in-memory map finds it by tag; when the map holds JKEYS_FRESH_MAX the
- * rows move into keys together, in tag order, in the round's transaction,
- * so a page of the index takes many entries at once.  The map is made
- * again from the table on open and after a rollback; an entry whose row
- * is gone (dropped) or names another owner (a tag collision) is skipped,
- * as every hit is checked against the row. */
+ * entries go into owners together, in tag order, in the round's
+ * transaction, so a page of the index takes many entries at once.  The
+ * map is made again from the keys above indexed.upto on open and after a
+ * rollback; an entry whose row is gone (dropped) or names another owner
+ * (a tag collision) is skipped, as every hit is checked against the row. */
 #define JKEYS_FRESH_MAX 32768
 #define JKEYS_FRESH_SLOTS (2 * JKEYS_FRESH_MAX)
 
@@ -101,7 +120,7 @@ struct jkeys {
     unsigned char master[JKEYS_LEN];
     int writing; /* a transaction is open */
     sqlite3_stmt *by_owner, *by_id, *insert, *touch, *link_get, *link_put, *del;
-    sqlite3_stmt *fresh_get, *fresh_touch, *fresh_del;
+    sqlite3_stmt *fresh_get;
     jkeys_fresh_t *fresh; /* JKEYS_FRESH_SLOTS, open addressing */
     size_t fresh_n;       /* entries in it */
     jkeys_slot_t *by_owner_cache, *by_id_cache;
@@ -165,15 +184,18 @@ static void s_sql_tag(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int64(ctx, s_tag64(h));
 }
 
-/* s_backfill - the tag of every row made before the column (once: the
- * index finds the rows without one at once when there are none) */
+/* s_backfill - the tag of every row made before the column (once: only
+ * the unindexed keys are looked at, and rows without a tag are unindexed
+ * until the first s_flush after the migration) */
 static int s_backfill(jkeys_t *k)
 {
-    if (db_int(k->db, "SELECT count(*) FROM (SELECT 1 FROM keys WHERE tag IS NULL LIMIT 1)",
+    if (db_int(k->db, "SELECT count(*) FROM (SELECT 1 FROM keys"
+                      " WHERE id > (SELECT upto FROM indexed) AND tag IS NULL LIMIT 1)",
                0) == 0)
         return 0;
     if (db_begin(k->db) || db_exec(k->db, "UPDATE keys SET tag = jkeys_tag(owner)"
-                                          " WHERE tag IS NULL") ||
+                                          " WHERE id > (SELECT upto FROM indexed)"
+                                          " AND tag IS NULL") ||
         db_commit(k->db)) {
         db_rollback(k->db);
         return -1;
@@ -205,12 +227,13 @@ static void s_fresh_put(jkeys_t *k, int64_t tag, int period, int64_t id)
     k->fresh_n++;
 }
 
-/* s_fresh_load - the map from the fresh table (on open, after a rollback) */
+/* s_fresh_load - the map from the unindexed keys (on open, after a rollback) */
 static int s_fresh_load(jkeys_t *k)
 {
     memset(k->fresh, 0, JKEYS_FRESH_SLOTS * sizeof *k->fresh);
     k->fresh_n = 0;
-    sqlite3_stmt *st = db_prepare(k->db, "SELECT id, tag, period FROM fresh");
+    sqlite3_stmt *st = db_prepare(k->db, "SELECT id, tag, period FROM keys"
+                                         " WHERE id > (SELECT upto FROM indexed)");
     if (!st)
         return -1;
     int rc;
@@ -247,16 +270,31 @@ static int s_fresh_find(jkeys_t *k, int64_t tag, const char *owner, int period, 
     return 0;
 }
 
-/* s_flush - the fresh rows into keys, in tag order (in the open write) */
+/* s_flush - the unindexed keys into owners, in its order (in the open write) */
 static int s_flush(jkeys_t *k)
 {
-    if (db_exec(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who,"
-                       " customer, tag) SELECT id, owner, period, wrapped, made_at, used_at,"
-                       " who, customer, tag FROM fresh ORDER BY tag, period") ||
-        db_exec(k->db, "DELETE FROM fresh"))
+    if (db_exec(k->db, "INSERT OR IGNORE INTO owners(tag, period, id)"
+                       " SELECT tag, period, id FROM keys WHERE id > (SELECT upto FROM indexed)"
+                       " ORDER BY tag, period, id") ||
+        db_exec(k->db, "UPDATE indexed SET upto = coalesce((SELECT max(id) FROM keys), upto)"))
         return -1;
     memset(k->fresh, 0, JKEYS_FRESH_SLOTS * sizeof *k->fresh);
     k->fresh_n = 0;
+    return 0;
+}
+
+/* s_catch_up - on open: more unindexed keys than the map takes (a file
+ * just migrated, whose keys are all above indexed.upto = 0) go into owners
+ * now, in a transaction of their own */
+static int s_catch_up(jkeys_t *k)
+{
+    if (db_int(k->db, "SELECT count(*) FROM keys WHERE id > (SELECT upto FROM indexed)", 0) <
+        JKEYS_FRESH_MAX)
+        return 0;
+    if (db_begin(k->db) || s_flush(k) || db_commit(k->db)) {
+        db_rollback(k->db);
+        return -1;
+    }
     return 0;
 }
 
@@ -289,15 +327,15 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
          * short, so the TRUNCATE an erasure waits for (jkeys_shred) copies
          * little - it copied up to 16,384 pages when SQLite's checkpoint
          * was set that far apart to spare the commits. */
-        s_backfill(k) || !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
+        s_backfill(k) || s_catch_up(k) || !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
         jkeys_destroy(&k);
         return NULL;
     }
-    k->by_owner = db_prepare(k->db, "SELECT id, wrapped, used_at FROM keys"
-                                    " WHERE tag = ?1 AND period = ?2 AND owner = ?3");
-    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?1"
-                                 " UNION ALL SELECT wrapped FROM fresh WHERE id = ?1");
-    k->insert = db_prepare(k->db, "INSERT INTO fresh(id, owner, period, wrapped, made_at,"
+    k->by_owner = db_prepare(k->db, "SELECT k.id, k.wrapped, k.used_at FROM owners o"
+                                    " CROSS JOIN keys k ON k.id = o.id"
+                                    " WHERE o.tag = ?1 AND o.period = ?2 AND k.owner = ?3");
+    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?1");
+    k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
                                   " used_at, who, customer, tag)"
                                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
@@ -305,17 +343,14 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
     k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
                                     " ON CONFLICT(ref) DO UPDATE SET customer = excluded.customer");
     k->del = db_prepare(k->db, "DELETE FROM keys WHERE id = ?");
-    k->fresh_get = db_prepare(k->db, "SELECT wrapped, used_at, owner, period FROM fresh"
+    k->fresh_get = db_prepare(k->db, "SELECT wrapped, used_at, owner, period FROM keys"
                                      " WHERE id = ?");
-    k->fresh_touch = db_prepare(k->db, "UPDATE fresh SET used_at = ? WHERE id = ?");
-    k->fresh_del = db_prepare(k->db, "DELETE FROM fresh WHERE id = ?");
     if (!k->by_owner || !k->by_id || !k->insert || !k->touch || !k->link_get || !k->link_put ||
-        !k->del || !k->fresh_get || !k->fresh_touch || !k->fresh_del || s_fresh_load(k)) {
+        !k->del || !k->fresh_get || s_fresh_load(k)) {
         jkeys_destroy(&k);
         return NULL;
     }
-    k->last_id = db_int(k->db, "SELECT max(coalesce((SELECT max(id) FROM keys), 0),"
-                               " coalesce((SELECT max(id) FROM fresh), 0))", 0);
+    k->last_id = db_int(k->db, "SELECT coalesce(max(id), 0) FROM keys", 0);
     return k;
 }
 
@@ -334,8 +369,6 @@ void jkeys_destroy(jkeys_t **self_p)
     sqlite3_finalize(k->link_put);
     sqlite3_finalize(k->del);
     sqlite3_finalize(k->fresh_get);
-    sqlite3_finalize(k->fresh_touch);
-    sqlite3_finalize(k->fresh_del);
     journal_ckpt_destroy(&k->ckpt); /* its thread stops before the connection closes */
     db_close(&k->db);
     if (k->by_owner_cache)
@@ -465,37 +498,24 @@ static int s_today(char *now, size_t len)
     return (int)(ms / 86400000);
 }
 
-/* s_touch - a key's used_at, in keys or in fresh; 0/-1 */
+/* s_touch - a key's used_at; 0/-1 */
 static int s_touch(jkeys_t *k, int64_t id, const char *now)
 {
-    sqlite3_stmt *st[2] = {k->touch, k->fresh_touch};
-    for (int i = 0; i < 2; i++) {
-        sqlite3_bind_text(st[i], 1, now, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st[i], 2, id);
-        int rc = sqlite3_step(st[i]);
-        sqlite3_reset(st[i]);
-        if (rc != SQLITE_DONE)
-            return -1;
-        if (sqlite3_changes(k->db) > 0)
-            break;
-    }
-    return 0;
+    sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(k->touch, 2, id);
+    int rc = sqlite3_step(k->touch);
+    sqlite3_reset(k->touch);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* s_del - a key gone from keys and fresh: the rows deleted, or -1 */
+/* s_del - a key gone (its owners entry with it, by the trigger): the rows
+ * deleted, or -1 */
 static int s_del(jkeys_t *k, int64_t id)
 {
-    sqlite3_stmt *st[2] = {k->del, k->fresh_del};
-    int n = 0;
-    for (int i = 0; i < 2; i++) {
-        sqlite3_bind_int64(st[i], 1, id);
-        int rc = sqlite3_step(st[i]);
-        sqlite3_reset(st[i]);
-        if (rc != SQLITE_DONE)
-            return -1;
-        n += sqlite3_changes(k->db);
-    }
-    return n;
+    sqlite3_bind_int64(k->del, 1, id);
+    int rc = sqlite3_step(k->del);
+    sqlite3_reset(k->del);
+    return rc == SQLITE_DONE ? (int)sqlite3_changes(k->db) : -1;
 }
 
 int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
@@ -684,14 +704,17 @@ int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t 
     char plain[JKEYS_OWNER_MAX], owner[33];
     snprintf(plain, sizeof plain, "customer:%s", customer);
     s_tag(k, plain, owner);
+    /* in owners, and among the unindexed keys (a range of ids: the
+     * CROSS JOINs keep SQLite from scanning every key per link) */
     return s_ids(k,
-                 "SELECT id FROM keys WHERE tag = jkeys_tag(?1) AND owner = ?1"
-                 " UNION SELECT k.id FROM links l JOIN keys k"
-                 " ON k.tag = jkeys_tag(l.ref) AND k.owner = l.ref"
+                 "SELECT k.id FROM owners o CROSS JOIN keys k ON k.id = o.id"
+                 " WHERE o.tag = jkeys_tag(?1) AND k.owner = ?1"
+                 " UNION SELECT k.id FROM links l CROSS JOIN owners o"
+                 " ON o.tag = jkeys_tag(l.ref) CROSS JOIN keys k ON k.id = o.id AND k.owner = l.ref"
                  " WHERE l.customer = ?2"
-                 " UNION SELECT id FROM fresh WHERE owner = ?1"
-                 " UNION SELECT f.id FROM links l JOIN fresh f ON f.owner = l.ref"
-                 " WHERE l.customer = ?2",
+                 " UNION SELECT id FROM keys WHERE id > (SELECT upto FROM indexed) AND owner = ?1"
+                 " UNION SELECT k.id FROM keys k CROSS JOIN links l ON l.ref = k.owner"
+                 " WHERE k.id > (SELECT upto FROM indexed) AND l.customer = ?2",
                  owner, owner, ids, n);
 }
 
@@ -703,24 +726,25 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
     *dropped = 0;
     /* a customer's last activity: the newest use of any key of theirs or
      * of what is linked to them */
+    /* who is sealed with its own row's id as associated data: both from one row */
     sqlite3_stmt *st = db_prepare(
         k->db,
-        "SELECT c.owner, (SELECT who FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner"
-        "  AND who IS NOT NULL LIMIT 1),"
-        " (SELECT id FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner LIMIT 1)"
-        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.tag, c.owner"
-        " HAVING (SELECT max(used_at) FROM keys o WHERE o.tag = c.tag AND o.owner = c.owner)"
-        "  < ?2"
-        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o"
-        "  ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref WHERE l.customer = c.owner), '')"
-        "  < ?2");
+        "SELECT c.owner, w.who, w.id FROM (SELECT tag, owner FROM keys"
+        "  WHERE customer = 1 AND period % 10 = ?1 GROUP BY tag, owner) c"
+        " LEFT JOIN keys w ON w.id = (SELECT min(x.id) FROM owners o CROSS JOIN keys x"
+        "  ON x.id = o.id WHERE o.tag = c.tag AND x.owner = c.owner AND x.who IS NOT NULL)"
+        " WHERE (SELECT max(x.used_at) FROM owners o CROSS JOIN keys x ON x.id = o.id"
+        "  WHERE o.tag = c.tag AND x.owner = c.owner) < ?2"
+        " AND coalesce((SELECT max(x.used_at) FROM links l CROSS JOIN owners o"
+        "  ON o.tag = jkeys_tag(l.ref) CROSS JOIN keys x ON x.id = o.id AND x.owner = l.ref"
+        "  WHERE l.customer = c.owner), '') < ?2");
     sqlite3_stmt *ids = db_prepare(
-        k->db, "SELECT id FROM keys WHERE tag = jkeys_tag(?2) AND owner = ?2"
-               " AND period % 10 = ?1"
-               " UNION SELECT o.id FROM links l JOIN keys o"
-               " ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref"
-               " WHERE l.customer = ?2 AND o.period % 10 = ?1");
-    /* the fresh keys first join the others, whose queries follow */
+        k->db, "SELECT x.id FROM owners o CROSS JOIN keys x ON x.id = o.id"
+               " WHERE o.tag = jkeys_tag(?2) AND x.owner = ?2 AND x.period % 10 = ?1"
+               " UNION SELECT x.id FROM links l CROSS JOIN owners o ON o.tag = jkeys_tag(l.ref)"
+               " CROSS JOIN keys x ON x.id = o.id AND x.owner = l.ref"
+               " WHERE l.customer = ?2 AND x.period % 10 = ?1");
+    /* the unindexed keys first join the others in owners, which the queries read */
     if (!st || !ids || s_write(k) || s_flush(k)) {
         db_finish(st);
         db_finish(ids);
