@@ -128,6 +128,9 @@ struct jkeys {
     size_t pool_left;
     int64_t last_id; /* the highest id made or seen (s_new_id) */
     uint64_t generation; /* bumped whenever cached keys are forgotten */
+    buf_t who;           /* a new key's sealed owner, the buffer kept */
+    int64_t now_ms;      /* s_today's last time, and now formatted */
+    char now[40];
 };
 
 /* s_hash - FNV-1a 64 of owner and period */
@@ -376,6 +379,7 @@ void jkeys_destroy(jkeys_t **self_p)
     free(k->by_owner_cache);
     free(k->by_id_cache);
     free(k->fresh);
+    buf_free(&k->who);
     sodium_memzero(k->master, sizeof k->master);
     sodium_memzero(k->pool, sizeof k->pool);
     free(k);
@@ -490,11 +494,17 @@ void jkeys_seen(jkeys_t *k, int64_t id)
         k->last_id = id;
 }
 
-/* s_today - days since the epoch, and the RFC 3339 time now */
-static int s_today(char *now, size_t len)
+/* s_today - days since the epoch, and the RFC 3339 time now: formatted
+ * once a millisecond (a new key per event formatted it for each, a
+ * fiftieth of the journal's time) */
+static int s_today(jkeys_t *k, char *now, size_t len)
 {
     int64_t ms = clock_now_ms();
-    clock_format(ms, now, len);
+    if (ms != k->now_ms || !k->now[0]) {
+        clock_format(ms, k->now, sizeof k->now);
+        k->now_ms = ms;
+    }
+    snprintf(now, len, "%s", k->now);
     return (int)(ms / 86400000);
 }
 
@@ -533,7 +543,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         if (touch && s->used_day != today) { /* last activity, for retention: once a day */
             if (s_write(k))
                 return -1;
-            s_today(now, sizeof now);
+            s_today(k, now, sizeof now);
             if (s_touch(k, s->id, now))
                 return -1;
             s->used_day = today;
@@ -546,7 +556,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     int64_t tag64;
     s_tags(k, owner, tag, &tag64);
     owner = tag;
-    today = s_today(now, sizeof now);
+    today = s_today(k, now, sizeof now);
     int found = 0, rc;
     char used[40] = "";
     sqlite3_bind_int64(k->by_owner, 1, tag64);
@@ -572,30 +582,31 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     if (s_write(k))
         return -1;
     if (!found) {
-        unsigned char wrapped[JKEYS_WRAPPED], nonce[24];
+        /* the key and both nonces (its wrapping's, who's) in one draw */
+        unsigned char wrapped[JKEYS_WRAPPED], rnd[JKEYS_LEN + 2 * 24];
         if (k->fresh_n >= JKEYS_FRESH_MAX && s_flush(k)) {
             log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
             return -1;
         }
         *id = s_new_id(k);
-        jkeys_random(k, key, JKEYS_LEN);
-        jkeys_random(k, nonce, sizeof nonce);
-        jkeys_wrap(k->master, *id, key, nonce, wrapped);
+        jkeys_random(k, rnd, sizeof rnd);
+        memcpy(key, rnd, JKEYS_LEN);
+        jkeys_wrap(k->master, *id, key, rnd + JKEYS_LEN, wrapped);
         sqlite3_bind_int64(k->insert, 1, *id);
         sqlite3_bind_text(k->insert, 2, owner, -1, SQLITE_STATIC);
         sqlite3_bind_int(k->insert, 3, period);
         sqlite3_bind_blob(k->insert, 4, wrapped, sizeof wrapped, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 5, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 6, now, -1, SQLITE_STATIC);
-        buf_t who = BUF_INIT;
         unsigned char ad[8];
         for (int i = 0; i < 8; i++)
             ad[i] = (unsigned char)((uint64_t)*id >> (56 - 8 * i));
-        jkeys_random(k, nonce, sizeof nonce);
-        jcrypt_box(k->master, nonce, ad, sizeof ad, plain, strlen(plain), &who);
-        if (who.len <= INT_MAX)
-            sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
-        buf_free(&who);
+        buf_reset(&k->who);
+        jcrypt_box(k->master, rnd + JKEYS_LEN + 24, ad, sizeof ad, plain, strlen(plain), &k->who);
+        sodium_memzero(rnd, sizeof rnd);
+        /* SQLITE_STATIC: k->who is not touched again before the step */
+        if (k->who.len <= INT_MAX)
+            sqlite3_bind_blob(k->insert, 7, k->who.data, (int)k->who.len, SQLITE_STATIC);
         sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
         sqlite3_bind_int64(k->insert, 9, tag64);
         rc = sqlite3_step(k->insert);
