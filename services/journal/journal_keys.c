@@ -128,7 +128,7 @@ struct jkeys {
     size_t pool_left;
     int64_t last_id; /* the highest id made or seen (s_new_id) */
     uint64_t generation; /* bumped whenever cached keys are forgotten */
-    buf_t who;           /* a new key's sealed owner, the buffer kept */
+    buf_t who;           /* a new key wrapped with its owner (s_wrap_who), the buffer kept */
     int64_t now_ms;      /* s_today's last time, and now formatted */
     char now[40];
 };
@@ -247,10 +247,67 @@ static int s_fresh_load(jkeys_t *k)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* s_fresh_find - the fresh key of owner (its hex tag) for period: 1 found
- * (*id, wrapped, used), 0 none, -1 error */
+/* s_ad - a key's id as associated data, big-endian */
+static void s_ad(int64_t id, unsigned char ad[8])
+{
+    for (int i = 0; i < 8; i++)
+        ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+}
+
+/* s_unwrap - a stored key into key: wrapped (len bytes) is JKEYS_WRAPPED
+ * bytes, the key alone (its owner then in the column who), or longer: the
+ * key and its owner sealed in one box (s_wrap_who), the owner into who
+ * when it is given.  0, or -1 when the bytes, master or id are not theirs */
+static int s_unwrap(const jkeys_t *k, int64_t id, const unsigned char *wrapped, size_t len,
+                    unsigned char key[JKEYS_LEN], buf_t *who)
+{
+    if (len == JKEYS_WRAPPED && !who)
+        return jkeys_unwrap(k->master, id, wrapped, key);
+    if (len <= JKEYS_WRAPPED || len >= JKEYS_WRAPPED + JKEYS_OWNER_MAX)
+        return -1;
+    unsigned char plain[JKEYS_LEN + JKEYS_OWNER_MAX], ad[8];
+    s_ad(id, ad);
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, wrapped + 24, len - 24,
+                                                        ad, sizeof ad, wrapped, k->master);
+    if (rc == 0) {
+        memcpy(key, plain, JKEYS_LEN);
+        if (who) {
+            buf_reset(who);
+            buf_append(who, (const char *)plain + JKEYS_LEN, len - JKEYS_WRAPPED);
+        }
+    }
+    sodium_memzero(plain, sizeof plain);
+    return rc == 0 ? 0 : -1;
+}
+
+/* s_wrap_who - key and its owner (plain) sealed together by the master,
+ * id as associated data, into out: 24 bytes of nonce, then the box, so
+ * JKEYS_WRAPPED + strlen(plain) bytes.  The owner was a second box (the
+ * column who) with a nonce and a tag of its own: one AEAD and 40 bytes a
+ * new key more. */
+static void s_wrap_who(const jkeys_t *k, int64_t id, const unsigned char key[JKEYS_LEN],
+                       const char *plain, const unsigned char nonce[24], buf_t *out)
+{
+    size_t len = strlen(plain);
+    unsigned char msg[JKEYS_LEN + JKEYS_OWNER_MAX], ad[8];
+    memcpy(msg, key, JKEYS_LEN);
+    memcpy(msg + JKEYS_LEN, plain, len);
+    s_ad(id, ad);
+    buf_reset(out);
+    if (buf_reserve(out, JKEYS_WRAPPED + len) == 0) {
+        unsigned char *w = (unsigned char *)out->data;
+        memcpy(w, nonce, 24);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(w + 24, NULL, msg, JKEYS_LEN + len, ad,
+                                                   sizeof ad, NULL, w, k->master);
+        out->len = JKEYS_WRAPPED + len;
+    }
+    sodium_memzero(msg, sizeof msg);
+}
+
+/* s_fresh_find - the unindexed key of owner (its hex tag) for period: 1
+ * found (*id, key, used), 0 none, -1 error */
 static int s_fresh_find(jkeys_t *k, int64_t tag, const char *owner, int period, int64_t *id,
-                        unsigned char wrapped[JKEYS_WRAPPED], char *used, size_t used_len)
+                        unsigned char key[JKEYS_LEN], char *used, size_t used_len)
 {
     for (size_t i = s_fresh_slot(tag, period); k->fresh[i].id;
          i = (i + 1) & (JKEYS_FRESH_SLOTS - 1)) {
@@ -259,16 +316,17 @@ static int s_fresh_find(jkeys_t *k, int64_t tag, const char *owner, int period, 
         sqlite3_bind_int64(k->fresh_get, 1, k->fresh[i].id);
         int rc = sqlite3_step(k->fresh_get), found = 0;
         if (rc == SQLITE_ROW && sqlite3_column_int(k->fresh_get, 3) == period &&
-            strcmp((const char *)sqlite3_column_text(k->fresh_get, 2), owner) == 0 &&
-            sqlite3_column_bytes(k->fresh_get, 0) == JKEYS_WRAPPED) {
+            strcmp((const char *)sqlite3_column_text(k->fresh_get, 2), owner) == 0) {
             *id = k->fresh[i].id;
-            memcpy(wrapped, sqlite3_column_blob(k->fresh_get, 0), JKEYS_WRAPPED);
             snprintf(used, used_len, "%s", (const char *)sqlite3_column_text(k->fresh_get, 1));
-            found = 1;
+            found = s_unwrap(k, *id, sqlite3_column_blob(k->fresh_get, 0),
+                             (size_t)sqlite3_column_bytes(k->fresh_get, 0), key, NULL) == 0
+                        ? 1
+                        : -1;
         }
         sqlite3_reset(k->fresh_get);
         if (found || (rc != SQLITE_ROW && rc != SQLITE_DONE))
-            return found ? 1 : -1;
+            return found > 0 ? 1 : -1;
     }
     return 0;
 }
@@ -562,19 +620,17 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     sqlite3_bind_int64(k->by_owner, 1, tag64);
     sqlite3_bind_int(k->by_owner, 2, period);
     sqlite3_bind_text(k->by_owner, 3, owner, -1, SQLITE_STATIC);
-    if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW &&
-        sqlite3_column_bytes(k->by_owner, 1) == JKEYS_WRAPPED) {
+    if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW) {
         *id = sqlite3_column_int64(k->by_owner, 0);
         snprintf(used, sizeof used, "%s", (const char *)sqlite3_column_text(k->by_owner, 2));
-        found = jkeys_unwrap(k->master, *id, sqlite3_column_blob(k->by_owner, 1), key) == 0 ? 1 : -1;
+        found = s_unwrap(k, *id, sqlite3_column_blob(k->by_owner, 1),
+                         (size_t)sqlite3_column_bytes(k->by_owner, 1), key, NULL) == 0
+                    ? 1
+                    : -1;
     }
     sqlite3_reset(k->by_owner);
-    if (found == 0 && rc == SQLITE_DONE) {
-        unsigned char wrapped[JKEYS_WRAPPED];
-        found = s_fresh_find(k, tag64, owner, period, id, wrapped, used, sizeof used);
-        if (found > 0)
-            found = jkeys_unwrap(k->master, *id, wrapped, key) == 0 ? 1 : -1;
-    }
+    if (found == 0 && rc == SQLITE_DONE)
+        found = s_fresh_find(k, tag64, owner, period, id, key, used, sizeof used);
     if (found < 0 || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
         log_error("event=key_unreadable owner_period=%d", period);
         return -1;
@@ -582,8 +638,8 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     if (s_write(k))
         return -1;
     if (!found) {
-        /* the key and both nonces (its wrapping's, who's) in one draw */
-        unsigned char wrapped[JKEYS_WRAPPED], rnd[JKEYS_LEN + 2 * 24];
+        /* the key and its nonce in one draw */
+        unsigned char rnd[JKEYS_LEN + 24];
         if (k->fresh_n >= JKEYS_FRESH_MAX && s_flush(k)) {
             log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
             return -1;
@@ -591,22 +647,18 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         *id = s_new_id(k);
         jkeys_random(k, rnd, sizeof rnd);
         memcpy(key, rnd, JKEYS_LEN);
-        jkeys_wrap(k->master, *id, key, rnd + JKEYS_LEN, wrapped);
+        s_wrap_who(k, *id, key, plain, rnd + JKEYS_LEN, &k->who);
+        sodium_memzero(rnd, sizeof rnd);
         sqlite3_bind_int64(k->insert, 1, *id);
         sqlite3_bind_text(k->insert, 2, owner, -1, SQLITE_STATIC);
         sqlite3_bind_int(k->insert, 3, period);
-        sqlite3_bind_blob(k->insert, 4, wrapped, sizeof wrapped, SQLITE_STATIC);
+        /* SQLITE_STATIC: k->who is not touched again before the step */
+        if (k->who.len != JKEYS_WRAPPED + strlen(plain))
+            return -1; /* out of memory */
+        sqlite3_bind_blob(k->insert, 4, k->who.data, (int)k->who.len, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 5, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 6, now, -1, SQLITE_STATIC);
-        unsigned char ad[8];
-        for (int i = 0; i < 8; i++)
-            ad[i] = (unsigned char)((uint64_t)*id >> (56 - 8 * i));
-        buf_reset(&k->who);
-        jcrypt_box(k->master, rnd + JKEYS_LEN + 24, ad, sizeof ad, plain, strlen(plain), &k->who);
-        sodium_memzero(rnd, sizeof rnd);
-        /* SQLITE_STATIC: k->who is not touched again before the step */
-        if (k->who.len <= INT_MAX)
-            sqlite3_bind_blob(k->insert, 7, k->who.data, (int)k->who.len, SQLITE_STATIC);
+        sqlite3_bind_null(k->insert, 7); /* who: in wrapped */
         sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
         sqlite3_bind_int64(k->insert, 9, tag64);
         rc = sqlite3_step(k->insert);
@@ -638,10 +690,8 @@ int jkeys_by_id(jkeys_t *k, int64_t id, unsigned char key[JKEYS_LEN])
     sqlite3_bind_int64(k->by_id, 1, id);
     int rc = sqlite3_step(k->by_id), out = 1;
     if (rc == SQLITE_ROW)
-        out = sqlite3_column_bytes(k->by_id, 0) == JKEYS_WRAPPED &&
-                      jkeys_unwrap(k->master, id, sqlite3_column_blob(k->by_id, 0), key) == 0
-                  ? 0
-                  : -1;
+        out = s_unwrap(k, id, sqlite3_column_blob(k->by_id, 0),
+                       (size_t)sqlite3_column_bytes(k->by_id, 0), key, NULL);
     else if (rc != SQLITE_DONE)
         out = -1;
     sqlite3_reset(k->by_id);
@@ -737,13 +787,15 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
     *dropped = 0;
     /* a customer's last activity: the newest use of any key of theirs or
      * of what is linked to them */
-    /* who is sealed with its own row's id as associated data: both from one row */
+    /* who is sealed with its own row's id as associated data: both from one
+     * row (72: JKEYS_WRAPPED, a key wrapped without its owner) */
     sqlite3_stmt *st = db_prepare(
         k->db,
-        "SELECT c.owner, w.who, w.id FROM (SELECT tag, owner FROM keys"
+        "SELECT c.owner, w.who, w.id, w.wrapped FROM (SELECT tag, owner FROM keys"
         "  WHERE customer = 1 AND period % 10 = ?1 GROUP BY tag, owner) c"
         " LEFT JOIN keys w ON w.id = (SELECT min(x.id) FROM owners o CROSS JOIN keys x"
-        "  ON x.id = o.id WHERE o.tag = c.tag AND x.owner = c.owner AND x.who IS NOT NULL)"
+        "  ON x.id = o.id WHERE o.tag = c.tag AND x.owner = c.owner"
+        "  AND (x.who IS NOT NULL OR length(x.wrapped) > 72))"
         " WHERE (SELECT max(x.used_at) FROM owners o CROSS JOIN keys x ON x.id = o.id"
         "  WHERE o.tag = c.tag AND x.owner = c.owner) < ?2"
         " AND coalesce((SELECT max(x.used_at) FROM links l CROSS JOIN owners o"
@@ -769,14 +821,16 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *owner = (const char *)sqlite3_column_text(st, 0);
         int64_t first = sqlite3_column_int64(st, 2);
-        unsigned char ad[8];
-        for (int i = 0; i < 8; i++)
-            ad[i] = (unsigned char)((uint64_t)first >> (56 - 8 * i));
+        unsigned char ad[8], key[JKEYS_LEN];
+        s_ad(first, ad);
         buf_reset(&who);
-        if (sqlite3_column_type(st, 1) == SQLITE_BLOB &&
-            jcrypt_unbox(k->master, ad, sizeof ad, sqlite3_column_blob(st, 1),
-                         (size_t)sqlite3_column_bytes(st, 1), &who) == 0 &&
-            strncmp(who.data, "customer:", 9) == 0) {
+        int have = sqlite3_column_type(st, 1) == SQLITE_BLOB
+                       ? jcrypt_unbox(k->master, ad, sizeof ad, sqlite3_column_blob(st, 1),
+                                      (size_t)sqlite3_column_bytes(st, 1), &who)
+                       : s_unwrap(k, first, sqlite3_column_blob(st, 3),
+                                  (size_t)sqlite3_column_bytes(st, 3), key, &who);
+        sodium_memzero(key, sizeof key);
+        if (have == 0 && who.len > 9 && strncmp(who.data, "customer:", 9) == 0) {
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;
                 char **t = realloc(*customers, cap * sizeof *t);

@@ -250,7 +250,8 @@ static void test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens
     journal_scan_event_t e = s_event("customer", "k1", "{\"id\":\"c1\",\"email\":\"a@b.c\"}");
     CHECK_INT(jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
     CHECK_INT(jkeys_commit(k), 0);
-    /* the wrapped key as the file holds it, read beside the journal's handle */
+    /* the wrapped key as the file holds it (its first JKEYS_WRAPPED bytes:
+     * the owner is sealed after the key), read beside the journal's handle */
     unsigned char wrapped[JKEYS_WRAPPED];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -259,7 +260,7 @@ static void test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens
                                  -1, &st, NULL),
               SQLITE_OK);
     CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED);
+    CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED + (int)strlen("customer:c1"));
     memcpy(wrapped, sqlite3_column_blob(st, 0), sizeof wrapped);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -368,7 +369,7 @@ static int s_wrapped(const char *path, int64_t id, unsigned char wrapped[JKEYS_W
         sqlite3_prepare_v2(db, "SELECT wrapped FROM keys WHERE id = ?1", -1, &st, NULL) ==
             SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == JKEYS_WRAPPED) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > JKEYS_WRAPPED) {
             memcpy(wrapped, sqlite3_column_blob(st, 0), JKEYS_WRAPPED);
             rc = 0;
         }
@@ -746,6 +747,98 @@ static void test_a_keys_file_with_the_fresh_table_still_opens_and_erases(void)
     unit_remove_dir(dir);
 }
 
+/* s_old_row - a key row as the files before one box held both made it:
+ * the key wrapped alone, its owner in who; idle since 2020 */
+static int s_old_row(const char *path, int64_t id, const char *owner,
+                     const unsigned char key[JKEYS_LEN])
+{
+    unsigned char h[16], wrapped[JKEYS_WRAPPED], ad[8];
+    char hex[33];
+    crypto_generichash(h, sizeof h, (const unsigned char *)owner, strlen(owner), s_master,
+                       JKEYS_LEN);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    int64_t tag = 0;
+    for (int i = 0; i < 8; i++) {
+        tag = (int64_t)((uint64_t)tag << 8 | h[i]);
+        ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+    }
+    jkeys_wrap(s_master, id, key, NULL, wrapped);
+    buf_t who = BUF_INIT;
+    jcrypt_box(s_master, NULL, ad, sizeof ad, owner, strlen(owner), &who);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who,"
+                           " customer, tag) VALUES(?, ?, 20261, ?, '2020-01-01T00:00:00.000Z',"
+                           " '2020-01-01T00:00:00.000Z', ?, 1, ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, wrapped, sizeof wrapped, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, who.data, (int)who.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, tag);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    buf_free(&who);
+    return rc;
+}
+
+static int s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    unsigned char k1[JKEYS_LEN], k9[JKEYS_LEN], got[JKEYS_LEN];
+    int64_t a = s_key_of(k, "customer:c1", k1);
+    CHECK(a > 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    randombytes_buf(k9, sizeof k9);
+    CHECK_INT(s_old_row(path, a + 1000, "customer:c9", k9), 0);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    /* both forms open, by owner and by id */
+    CHECK(s_key_of(k, "customer:c1", got) == a && memcmp(got, k1, sizeof got) == 0);
+    CHECK(s_key_of(k, "customer:c9", got) == a + 1000 && memcmp(got, k9, sizeof got) == 0);
+    CHECK_INT(jkeys_by_id(k, a + 1000, got), 0);
+    CHECK(memcmp(got, k9, sizeof got) == 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* everyone idle before 2100: both dropped, both named */
+    char **customers = NULL;
+    size_t n = 0, dropped = 0;
+    CHECK_INT(jkeys_retention(k, 1, "2100-01-01", &customers, &n, &dropped), 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(dropped, 2);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        qsort(customers, n, sizeof *customers, s_cmp_str);
+        CHECK_STR(customers[0], "c1");
+        CHECK_STR(customers[1], "c9");
+    }
+    for (size_t i = 0; i < n; i++)
+        free(customers[i]);
+    free(customers);
+    CHECK_INT(jkeys_by_id(k, a, got), 1);
+    CHECK_INT(jkeys_by_id(k, a + 1000, got), 1);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -763,5 +856,6 @@ int main(void)
     UNIT_RUN(test_two_owners_whose_tags_collide_keep_their_own_keys);
     UNIT_RUN(test_new_keys_go_into_the_owner_index_together_and_stay_the_same);
     UNIT_RUN(test_a_keys_file_with_the_fresh_table_still_opens_and_erases);
+    UNIT_RUN(test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner);
     return UNIT_END();
 }
