@@ -10,9 +10,9 @@
  * never durable before the key that opens it.  A key committed for a
  * round that then failed opens nothing and costs 80 bytes.
  *
- * A new key's row goes first to the table fresh, which has no index, and
- * moves into keys with many others at once (s_flush): see "The fresh
- * table" below.
+ * A new key's row goes straight into keys, at its right edge; its entry
+ * in the owner index (the table owners) waits in memory and goes in with
+ * many others at once (s_flush): see "The unindexed keys" below.
  *
  * Unwrapped keys are cached in two small direct-mapped tables (by owner,
  * as the caller names it, and by id): a customer's events mostly come
@@ -64,20 +64,39 @@ static const char *const s_migrations[] = {
     "CREATE TABLE fresh(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, period INTEGER NOT NULL,"
     "  wrapped BLOB NOT NULL, made_at TEXT NOT NULL, used_at TEXT NOT NULL, who BLOB,"
     "  customer INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL);",
+    /* a new key's row was written twice, into fresh and then into keys,
+     * and deleted from fresh (secure_delete zeroing it): two thirds of the
+     * bytes a new key cost.  Now the row goes into keys once, at its right
+     * edge (ids rise with time), and only the owner index waits: it is a
+     * table of its own, owners (tag, period, id: 20-odd bytes an entry),
+     * filled by s_flush from the keys above indexed.upto.  The trigger
+     * keeps it from naming a deleted key.  (db_open has secure_delete on
+     * here, so fresh's pages are zeroed as it goes.) */
+    "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who, customer, tag)"
+    " SELECT id, owner, period, wrapped, made_at, used_at, who, customer, tag FROM fresh;"
+    "DROP TABLE fresh;"
+    "DROP INDEX keys_tag;"
+    "CREATE TABLE owners(tag INTEGER NOT NULL, period INTEGER NOT NULL, id INTEGER NOT NULL,"
+    "  PRIMARY KEY(tag, period, id)) WITHOUT ROWID;"
+    "CREATE TABLE indexed(upto INTEGER NOT NULL);" /* keys with a higher id are not in owners */
+    "INSERT INTO indexed VALUES(0);"
+    "CREATE TRIGGER keys_gone AFTER DELETE ON keys BEGIN"
+    "  DELETE FROM owners WHERE tag = old.tag AND period = old.period AND id = old.id;"
+    "END;",
     NULL,
 };
 
-/* The fresh table and its map.  A new owner's entry in the owner index
- * lands in a random page, and at commit every page a round changed is
- * written out whole: with a new customer per event that was a 4 KiB page
- * per key, most of sealing's cost.  So a new key's row goes to fresh, a
- * table without an index (rows in id order, at its right edge), and an
+/* The unindexed keys and their map.  A new owner's entry in the owner
+ * index lands in a random page, and at commit every page a round changed
+ * is written out whole: with a new customer per event that was a 4 KiB
+ * page per key, most of sealing's cost.  So a new key's row goes into
+ * keys (no index but its id, which rises: the right edge), and an
  * in-memory map finds it by tag; when the map holds JKEYS_FRESH_MAX the
- * rows move into keys together, in tag order, in the round's transaction,
- * so a page of the index takes many entries at once.  The map is made
- * again from the table on open and after a rollback; an entry whose row
- * is gone (dropped) or names another owner (a tag collision) is skipped,
- * as every hit is checked against the row. */
+ * entries go into owners together, in tag order, in the round's
+ * transaction, so a page of the index takes many entries at once.  The
+ * map is made again from the keys above indexed.upto on open and after a
+ * rollback; an entry whose row is gone (dropped) or names another owner
+ * (a tag collision) is skipped, as every hit is checked against the row. */
 #define JKEYS_FRESH_MAX 32768
 #define JKEYS_FRESH_SLOTS (2 * JKEYS_FRESH_MAX)
 
@@ -101,7 +120,7 @@ struct jkeys {
     unsigned char master[JKEYS_LEN];
     int writing; /* a transaction is open */
     sqlite3_stmt *by_owner, *by_id, *insert, *touch, *link_get, *link_put, *del;
-    sqlite3_stmt *fresh_get, *fresh_touch, *fresh_del;
+    sqlite3_stmt *fresh_get;
     jkeys_fresh_t *fresh; /* JKEYS_FRESH_SLOTS, open addressing */
     size_t fresh_n;       /* entries in it */
     jkeys_slot_t *by_owner_cache, *by_id_cache;
@@ -109,6 +128,9 @@ struct jkeys {
     size_t pool_left;
     int64_t last_id; /* the highest id made or seen (s_new_id) */
     uint64_t generation; /* bumped whenever cached keys are forgotten */
+    buf_t who;           /* a new key wrapped with its owner (s_wrap_who), the buffer kept */
+    int64_t now_ms;      /* s_today's last time, and now formatted */
+    char now[40];
 };
 
 /* s_hash - FNV-1a 64 of owner and period */
@@ -165,15 +187,18 @@ static void s_sql_tag(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int64(ctx, s_tag64(h));
 }
 
-/* s_backfill - the tag of every row made before the column (once: the
- * index finds the rows without one at once when there are none) */
+/* s_backfill - the tag of every row made before the column (once: only
+ * the unindexed keys are looked at, and rows without a tag are unindexed
+ * until the first s_flush after the migration) */
 static int s_backfill(jkeys_t *k)
 {
-    if (db_int(k->db, "SELECT count(*) FROM (SELECT 1 FROM keys WHERE tag IS NULL LIMIT 1)",
+    if (db_int(k->db, "SELECT count(*) FROM (SELECT 1 FROM keys"
+                      " WHERE id > (SELECT upto FROM indexed) AND tag IS NULL LIMIT 1)",
                0) == 0)
         return 0;
     if (db_begin(k->db) || db_exec(k->db, "UPDATE keys SET tag = jkeys_tag(owner)"
-                                          " WHERE tag IS NULL") ||
+                                          " WHERE id > (SELECT upto FROM indexed)"
+                                          " AND tag IS NULL") ||
         db_commit(k->db)) {
         db_rollback(k->db);
         return -1;
@@ -205,12 +230,13 @@ static void s_fresh_put(jkeys_t *k, int64_t tag, int period, int64_t id)
     k->fresh_n++;
 }
 
-/* s_fresh_load - the map from the fresh table (on open, after a rollback) */
+/* s_fresh_load - the map from the unindexed keys (on open, after a rollback) */
 static int s_fresh_load(jkeys_t *k)
 {
     memset(k->fresh, 0, JKEYS_FRESH_SLOTS * sizeof *k->fresh);
     k->fresh_n = 0;
-    sqlite3_stmt *st = db_prepare(k->db, "SELECT id, tag, period FROM fresh");
+    sqlite3_stmt *st = db_prepare(k->db, "SELECT id, tag, period FROM keys"
+                                         " WHERE id > (SELECT upto FROM indexed)");
     if (!st)
         return -1;
     int rc;
@@ -221,10 +247,67 @@ static int s_fresh_load(jkeys_t *k)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* s_fresh_find - the fresh key of owner (its hex tag) for period: 1 found
- * (*id, wrapped, used), 0 none, -1 error */
+/* s_ad - a key's id as associated data, big-endian */
+static void s_ad(int64_t id, unsigned char ad[8])
+{
+    for (int i = 0; i < 8; i++)
+        ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+}
+
+/* s_unwrap - a stored key into key: wrapped (len bytes) is JKEYS_WRAPPED
+ * bytes, the key alone (its owner then in the column who), or longer: the
+ * key and its owner sealed in one box (s_wrap_who), the owner into who
+ * when it is given.  0, or -1 when the bytes, master or id are not theirs */
+static int s_unwrap(const jkeys_t *k, int64_t id, const unsigned char *wrapped, size_t len,
+                    unsigned char key[JKEYS_LEN], buf_t *who)
+{
+    if (len == JKEYS_WRAPPED && !who)
+        return jkeys_unwrap(k->master, id, wrapped, key);
+    if (len <= JKEYS_WRAPPED || len >= JKEYS_WRAPPED + JKEYS_OWNER_MAX)
+        return -1;
+    unsigned char plain[JKEYS_LEN + JKEYS_OWNER_MAX], ad[8];
+    s_ad(id, ad);
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, wrapped + 24, len - 24,
+                                                        ad, sizeof ad, wrapped, k->master);
+    if (rc == 0) {
+        memcpy(key, plain, JKEYS_LEN);
+        if (who) {
+            buf_reset(who);
+            buf_append(who, (const char *)plain + JKEYS_LEN, len - JKEYS_WRAPPED);
+        }
+    }
+    sodium_memzero(plain, sizeof plain);
+    return rc == 0 ? 0 : -1;
+}
+
+/* s_wrap_who - key and its owner (plain) sealed together by the master,
+ * id as associated data, into out: 24 bytes of nonce, then the box, so
+ * JKEYS_WRAPPED + strlen(plain) bytes.  The owner was a second box (the
+ * column who) with a nonce and a tag of its own: one AEAD and 40 bytes a
+ * new key more. */
+static void s_wrap_who(const jkeys_t *k, int64_t id, const unsigned char key[JKEYS_LEN],
+                       const char *plain, const unsigned char nonce[24], buf_t *out)
+{
+    size_t len = strlen(plain);
+    unsigned char msg[JKEYS_LEN + JKEYS_OWNER_MAX], ad[8];
+    memcpy(msg, key, JKEYS_LEN);
+    memcpy(msg + JKEYS_LEN, plain, len);
+    s_ad(id, ad);
+    buf_reset(out);
+    if (buf_reserve(out, JKEYS_WRAPPED + len) == 0) {
+        unsigned char *w = (unsigned char *)out->data;
+        memcpy(w, nonce, 24);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(w + 24, NULL, msg, JKEYS_LEN + len, ad,
+                                                   sizeof ad, NULL, w, k->master);
+        out->len = JKEYS_WRAPPED + len;
+    }
+    sodium_memzero(msg, sizeof msg);
+}
+
+/* s_fresh_find - the unindexed key of owner (its hex tag) for period: 1
+ * found (*id, key, used), 0 none, -1 error */
 static int s_fresh_find(jkeys_t *k, int64_t tag, const char *owner, int period, int64_t *id,
-                        unsigned char wrapped[JKEYS_WRAPPED], char *used, size_t used_len)
+                        unsigned char key[JKEYS_LEN], char *used, size_t used_len)
 {
     for (size_t i = s_fresh_slot(tag, period); k->fresh[i].id;
          i = (i + 1) & (JKEYS_FRESH_SLOTS - 1)) {
@@ -233,30 +316,46 @@ static int s_fresh_find(jkeys_t *k, int64_t tag, const char *owner, int period, 
         sqlite3_bind_int64(k->fresh_get, 1, k->fresh[i].id);
         int rc = sqlite3_step(k->fresh_get), found = 0;
         if (rc == SQLITE_ROW && sqlite3_column_int(k->fresh_get, 3) == period &&
-            strcmp((const char *)sqlite3_column_text(k->fresh_get, 2), owner) == 0 &&
-            sqlite3_column_bytes(k->fresh_get, 0) == JKEYS_WRAPPED) {
+            strcmp((const char *)sqlite3_column_text(k->fresh_get, 2), owner) == 0) {
             *id = k->fresh[i].id;
-            memcpy(wrapped, sqlite3_column_blob(k->fresh_get, 0), JKEYS_WRAPPED);
             snprintf(used, used_len, "%s", (const char *)sqlite3_column_text(k->fresh_get, 1));
-            found = 1;
+            found = s_unwrap(k, *id, sqlite3_column_blob(k->fresh_get, 0),
+                             (size_t)sqlite3_column_bytes(k->fresh_get, 0), key, NULL) == 0
+                        ? 1
+                        : -1;
         }
         sqlite3_reset(k->fresh_get);
         if (found || (rc != SQLITE_ROW && rc != SQLITE_DONE))
-            return found ? 1 : -1;
+            return found > 0 ? 1 : -1;
     }
     return 0;
 }
 
-/* s_flush - the fresh rows into keys, in tag order (in the open write) */
+/* s_flush - the unindexed keys into owners, in its order (in the open write) */
 static int s_flush(jkeys_t *k)
 {
-    if (db_exec(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who,"
-                       " customer, tag) SELECT id, owner, period, wrapped, made_at, used_at,"
-                       " who, customer, tag FROM fresh ORDER BY tag, period") ||
-        db_exec(k->db, "DELETE FROM fresh"))
+    if (db_exec(k->db, "INSERT OR IGNORE INTO owners(tag, period, id)"
+                       " SELECT tag, period, id FROM keys WHERE id > (SELECT upto FROM indexed)"
+                       " ORDER BY tag, period, id") ||
+        db_exec(k->db, "UPDATE indexed SET upto = coalesce((SELECT max(id) FROM keys), upto)"))
         return -1;
     memset(k->fresh, 0, JKEYS_FRESH_SLOTS * sizeof *k->fresh);
     k->fresh_n = 0;
+    return 0;
+}
+
+/* s_catch_up - on open: more unindexed keys than the map takes (a file
+ * just migrated, whose keys are all above indexed.upto = 0) go into owners
+ * now, in a transaction of their own */
+static int s_catch_up(jkeys_t *k)
+{
+    if (db_int(k->db, "SELECT count(*) FROM keys WHERE id > (SELECT upto FROM indexed)", 0) <
+        JKEYS_FRESH_MAX)
+        return 0;
+    if (db_begin(k->db) || s_flush(k) || db_commit(k->db)) {
+        db_rollback(k->db);
+        return -1;
+    }
     return 0;
 }
 
@@ -289,15 +388,15 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
          * short, so the TRUNCATE an erasure waits for (jkeys_shred) copies
          * little - it copied up to 16,384 pages when SQLite's checkpoint
          * was set that far apart to spare the commits. */
-        s_backfill(k) || !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
+        s_backfill(k) || s_catch_up(k) || !(k->ckpt = journal_ckpt_new_every(k->db, JKEYS_CKPT_PAGES, JCKPT_MAX_PAGES))) {
         jkeys_destroy(&k);
         return NULL;
     }
-    k->by_owner = db_prepare(k->db, "SELECT id, wrapped, used_at FROM keys"
-                                    " WHERE tag = ?1 AND period = ?2 AND owner = ?3");
-    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?1"
-                                 " UNION ALL SELECT wrapped FROM fresh WHERE id = ?1");
-    k->insert = db_prepare(k->db, "INSERT INTO fresh(id, owner, period, wrapped, made_at,"
+    k->by_owner = db_prepare(k->db, "SELECT k.id, k.wrapped, k.used_at FROM owners o"
+                                    " CROSS JOIN keys k ON k.id = o.id"
+                                    " WHERE o.tag = ?1 AND o.period = ?2 AND k.owner = ?3");
+    k->by_id = db_prepare(k->db, "SELECT wrapped FROM keys WHERE id = ?1");
+    k->insert = db_prepare(k->db, "INSERT INTO keys(id, owner, period, wrapped, made_at,"
                                   " used_at, who, customer, tag)"
                                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     k->touch = db_prepare(k->db, "UPDATE keys SET used_at = ? WHERE id = ?");
@@ -305,17 +404,14 @@ jkeys_t *jkeys_new(const char *path, const char *synchronous,
     k->link_put = db_prepare(k->db, "INSERT INTO links(ref, customer) VALUES(?, ?)"
                                     " ON CONFLICT(ref) DO UPDATE SET customer = excluded.customer");
     k->del = db_prepare(k->db, "DELETE FROM keys WHERE id = ?");
-    k->fresh_get = db_prepare(k->db, "SELECT wrapped, used_at, owner, period FROM fresh"
+    k->fresh_get = db_prepare(k->db, "SELECT wrapped, used_at, owner, period FROM keys"
                                      " WHERE id = ?");
-    k->fresh_touch = db_prepare(k->db, "UPDATE fresh SET used_at = ? WHERE id = ?");
-    k->fresh_del = db_prepare(k->db, "DELETE FROM fresh WHERE id = ?");
     if (!k->by_owner || !k->by_id || !k->insert || !k->touch || !k->link_get || !k->link_put ||
-        !k->del || !k->fresh_get || !k->fresh_touch || !k->fresh_del || s_fresh_load(k)) {
+        !k->del || !k->fresh_get || s_fresh_load(k)) {
         jkeys_destroy(&k);
         return NULL;
     }
-    k->last_id = db_int(k->db, "SELECT max(coalesce((SELECT max(id) FROM keys), 0),"
-                               " coalesce((SELECT max(id) FROM fresh), 0))", 0);
+    k->last_id = db_int(k->db, "SELECT coalesce(max(id), 0) FROM keys", 0);
     return k;
 }
 
@@ -334,8 +430,6 @@ void jkeys_destroy(jkeys_t **self_p)
     sqlite3_finalize(k->link_put);
     sqlite3_finalize(k->del);
     sqlite3_finalize(k->fresh_get);
-    sqlite3_finalize(k->fresh_touch);
-    sqlite3_finalize(k->fresh_del);
     journal_ckpt_destroy(&k->ckpt); /* its thread stops before the connection closes */
     db_close(&k->db);
     if (k->by_owner_cache)
@@ -343,6 +437,7 @@ void jkeys_destroy(jkeys_t **self_p)
     free(k->by_owner_cache);
     free(k->by_id_cache);
     free(k->fresh);
+    buf_free(&k->who);
     sodium_memzero(k->master, sizeof k->master);
     sodium_memzero(k->pool, sizeof k->pool);
     free(k);
@@ -457,45 +552,38 @@ void jkeys_seen(jkeys_t *k, int64_t id)
         k->last_id = id;
 }
 
-/* s_today - days since the epoch, and the RFC 3339 time now */
-static int s_today(char *now, size_t len)
+/* s_today - days since the epoch, and the RFC 3339 time now: formatted
+ * once a millisecond (a new key per event formatted it for each, a
+ * fiftieth of the journal's time) */
+static int s_today(jkeys_t *k, char *now, size_t len)
 {
     int64_t ms = clock_now_ms();
-    clock_format(ms, now, len);
+    if (ms != k->now_ms || !k->now[0]) {
+        clock_format(ms, k->now, sizeof k->now);
+        k->now_ms = ms;
+    }
+    snprintf(now, len, "%s", k->now);
     return (int)(ms / 86400000);
 }
 
-/* s_touch - a key's used_at, in keys or in fresh; 0/-1 */
+/* s_touch - a key's used_at; 0/-1 */
 static int s_touch(jkeys_t *k, int64_t id, const char *now)
 {
-    sqlite3_stmt *st[2] = {k->touch, k->fresh_touch};
-    for (int i = 0; i < 2; i++) {
-        sqlite3_bind_text(st[i], 1, now, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st[i], 2, id);
-        int rc = sqlite3_step(st[i]);
-        sqlite3_reset(st[i]);
-        if (rc != SQLITE_DONE)
-            return -1;
-        if (sqlite3_changes(k->db) > 0)
-            break;
-    }
-    return 0;
+    sqlite3_bind_text(k->touch, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(k->touch, 2, id);
+    int rc = sqlite3_step(k->touch);
+    sqlite3_reset(k->touch);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* s_del - a key gone from keys and fresh: the rows deleted, or -1 */
+/* s_del - a key gone (its owners entry with it, by the trigger): the rows
+ * deleted, or -1 */
 static int s_del(jkeys_t *k, int64_t id)
 {
-    sqlite3_stmt *st[2] = {k->del, k->fresh_del};
-    int n = 0;
-    for (int i = 0; i < 2; i++) {
-        sqlite3_bind_int64(st[i], 1, id);
-        int rc = sqlite3_step(st[i]);
-        sqlite3_reset(st[i]);
-        if (rc != SQLITE_DONE)
-            return -1;
-        n += sqlite3_changes(k->db);
-    }
-    return n;
+    sqlite3_bind_int64(k->del, 1, id);
+    int rc = sqlite3_step(k->del);
+    sqlite3_reset(k->del);
+    return rc == SQLITE_DONE ? (int)sqlite3_changes(k->db) : -1;
 }
 
 int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
@@ -513,7 +601,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         if (touch && s->used_day != today) { /* last activity, for retention: once a day */
             if (s_write(k))
                 return -1;
-            s_today(now, sizeof now);
+            s_today(k, now, sizeof now);
             if (s_touch(k, s->id, now))
                 return -1;
             s->used_day = today;
@@ -526,25 +614,23 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     int64_t tag64;
     s_tags(k, owner, tag, &tag64);
     owner = tag;
-    today = s_today(now, sizeof now);
+    today = s_today(k, now, sizeof now);
     int found = 0, rc;
     char used[40] = "";
     sqlite3_bind_int64(k->by_owner, 1, tag64);
     sqlite3_bind_int(k->by_owner, 2, period);
     sqlite3_bind_text(k->by_owner, 3, owner, -1, SQLITE_STATIC);
-    if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW &&
-        sqlite3_column_bytes(k->by_owner, 1) == JKEYS_WRAPPED) {
+    if ((rc = sqlite3_step(k->by_owner)) == SQLITE_ROW) {
         *id = sqlite3_column_int64(k->by_owner, 0);
         snprintf(used, sizeof used, "%s", (const char *)sqlite3_column_text(k->by_owner, 2));
-        found = jkeys_unwrap(k->master, *id, sqlite3_column_blob(k->by_owner, 1), key) == 0 ? 1 : -1;
+        found = s_unwrap(k, *id, sqlite3_column_blob(k->by_owner, 1),
+                         (size_t)sqlite3_column_bytes(k->by_owner, 1), key, NULL) == 0
+                    ? 1
+                    : -1;
     }
     sqlite3_reset(k->by_owner);
-    if (found == 0 && rc == SQLITE_DONE) {
-        unsigned char wrapped[JKEYS_WRAPPED];
-        found = s_fresh_find(k, tag64, owner, period, id, wrapped, used, sizeof used);
-        if (found > 0)
-            found = jkeys_unwrap(k->master, *id, wrapped, key) == 0 ? 1 : -1;
-    }
+    if (found == 0 && rc == SQLITE_DONE)
+        found = s_fresh_find(k, tag64, owner, period, id, key, used, sizeof used);
     if (found < 0 || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
         log_error("event=key_unreadable owner_period=%d", period);
         return -1;
@@ -552,30 +638,27 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
     if (s_write(k))
         return -1;
     if (!found) {
-        unsigned char wrapped[JKEYS_WRAPPED], nonce[24];
+        /* the key and its nonce in one draw */
+        unsigned char rnd[JKEYS_LEN + 24];
         if (k->fresh_n >= JKEYS_FRESH_MAX && s_flush(k)) {
             log_error("event=key_store_failed error=\"%s\"", sqlite3_errmsg(k->db));
             return -1;
         }
         *id = s_new_id(k);
-        jkeys_random(k, key, JKEYS_LEN);
-        jkeys_random(k, nonce, sizeof nonce);
-        jkeys_wrap(k->master, *id, key, nonce, wrapped);
+        jkeys_random(k, rnd, sizeof rnd);
+        memcpy(key, rnd, JKEYS_LEN);
+        s_wrap_who(k, *id, key, plain, rnd + JKEYS_LEN, &k->who);
+        sodium_memzero(rnd, sizeof rnd);
         sqlite3_bind_int64(k->insert, 1, *id);
         sqlite3_bind_text(k->insert, 2, owner, -1, SQLITE_STATIC);
         sqlite3_bind_int(k->insert, 3, period);
-        sqlite3_bind_blob(k->insert, 4, wrapped, sizeof wrapped, SQLITE_STATIC);
+        /* SQLITE_STATIC: k->who is not touched again before the step */
+        if (k->who.len != JKEYS_WRAPPED + strlen(plain))
+            return -1; /* out of memory */
+        sqlite3_bind_blob(k->insert, 4, k->who.data, (int)k->who.len, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 5, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(k->insert, 6, now, -1, SQLITE_STATIC);
-        buf_t who = BUF_INIT;
-        unsigned char ad[8];
-        for (int i = 0; i < 8; i++)
-            ad[i] = (unsigned char)((uint64_t)*id >> (56 - 8 * i));
-        jkeys_random(k, nonce, sizeof nonce);
-        jcrypt_box(k->master, nonce, ad, sizeof ad, plain, strlen(plain), &who);
-        if (who.len <= INT_MAX)
-            sqlite3_bind_blob(k->insert, 7, who.data, (int)who.len, SQLITE_TRANSIENT);
-        buf_free(&who);
+        sqlite3_bind_null(k->insert, 7); /* who: in wrapped */
         sqlite3_bind_int(k->insert, 8, strncmp(plain, "customer:", 9) == 0);
         sqlite3_bind_int64(k->insert, 9, tag64);
         rc = sqlite3_step(k->insert);
@@ -607,10 +690,8 @@ int jkeys_by_id(jkeys_t *k, int64_t id, unsigned char key[JKEYS_LEN])
     sqlite3_bind_int64(k->by_id, 1, id);
     int rc = sqlite3_step(k->by_id), out = 1;
     if (rc == SQLITE_ROW)
-        out = sqlite3_column_bytes(k->by_id, 0) == JKEYS_WRAPPED &&
-                      jkeys_unwrap(k->master, id, sqlite3_column_blob(k->by_id, 0), key) == 0
-                  ? 0
-                  : -1;
+        out = s_unwrap(k, id, sqlite3_column_blob(k->by_id, 0),
+                       (size_t)sqlite3_column_bytes(k->by_id, 0), key, NULL);
     else if (rc != SQLITE_DONE)
         out = -1;
     sqlite3_reset(k->by_id);
@@ -684,14 +765,17 @@ int jkeys_customer_keys(jkeys_t *k, const char *customer, int64_t **ids, size_t 
     char plain[JKEYS_OWNER_MAX], owner[33];
     snprintf(plain, sizeof plain, "customer:%s", customer);
     s_tag(k, plain, owner);
+    /* in owners, and among the unindexed keys (a range of ids: the
+     * CROSS JOINs keep SQLite from scanning every key per link) */
     return s_ids(k,
-                 "SELECT id FROM keys WHERE tag = jkeys_tag(?1) AND owner = ?1"
-                 " UNION SELECT k.id FROM links l JOIN keys k"
-                 " ON k.tag = jkeys_tag(l.ref) AND k.owner = l.ref"
+                 "SELECT k.id FROM owners o CROSS JOIN keys k ON k.id = o.id"
+                 " WHERE o.tag = jkeys_tag(?1) AND k.owner = ?1"
+                 " UNION SELECT k.id FROM links l CROSS JOIN owners o"
+                 " ON o.tag = jkeys_tag(l.ref) CROSS JOIN keys k ON k.id = o.id AND k.owner = l.ref"
                  " WHERE l.customer = ?2"
-                 " UNION SELECT id FROM fresh WHERE owner = ?1"
-                 " UNION SELECT f.id FROM links l JOIN fresh f ON f.owner = l.ref"
-                 " WHERE l.customer = ?2",
+                 " UNION SELECT id FROM keys WHERE id > (SELECT upto FROM indexed) AND owner = ?1"
+                 " UNION SELECT k.id FROM keys k CROSS JOIN links l ON l.ref = k.owner"
+                 " WHERE k.id > (SELECT upto FROM indexed) AND l.customer = ?2",
                  owner, owner, ids, n);
 }
 
@@ -703,24 +787,27 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
     *dropped = 0;
     /* a customer's last activity: the newest use of any key of theirs or
      * of what is linked to them */
+    /* who is sealed with its own row's id as associated data: both from one
+     * row (72: JKEYS_WRAPPED, a key wrapped without its owner) */
     sqlite3_stmt *st = db_prepare(
         k->db,
-        "SELECT c.owner, (SELECT who FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner"
-        "  AND who IS NOT NULL LIMIT 1),"
-        " (SELECT id FROM keys w WHERE w.tag = c.tag AND w.owner = c.owner LIMIT 1)"
-        " FROM keys c WHERE c.customer = 1 AND c.period % 10 = ?1 GROUP BY c.tag, c.owner"
-        " HAVING (SELECT max(used_at) FROM keys o WHERE o.tag = c.tag AND o.owner = c.owner)"
-        "  < ?2"
-        " AND coalesce((SELECT max(o.used_at) FROM links l JOIN keys o"
-        "  ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref WHERE l.customer = c.owner), '')"
-        "  < ?2");
+        "SELECT c.owner, w.who, w.id, w.wrapped FROM (SELECT tag, owner FROM keys"
+        "  WHERE customer = 1 AND period % 10 = ?1 GROUP BY tag, owner) c"
+        " LEFT JOIN keys w ON w.id = (SELECT min(x.id) FROM owners o CROSS JOIN keys x"
+        "  ON x.id = o.id WHERE o.tag = c.tag AND x.owner = c.owner"
+        "  AND (x.who IS NOT NULL OR length(x.wrapped) > 72))"
+        " WHERE (SELECT max(x.used_at) FROM owners o CROSS JOIN keys x ON x.id = o.id"
+        "  WHERE o.tag = c.tag AND x.owner = c.owner) < ?2"
+        " AND coalesce((SELECT max(x.used_at) FROM links l CROSS JOIN owners o"
+        "  ON o.tag = jkeys_tag(l.ref) CROSS JOIN keys x ON x.id = o.id AND x.owner = l.ref"
+        "  WHERE l.customer = c.owner), '') < ?2");
     sqlite3_stmt *ids = db_prepare(
-        k->db, "SELECT id FROM keys WHERE tag = jkeys_tag(?2) AND owner = ?2"
-               " AND period % 10 = ?1"
-               " UNION SELECT o.id FROM links l JOIN keys o"
-               " ON o.tag = jkeys_tag(l.ref) AND o.owner = l.ref"
-               " WHERE l.customer = ?2 AND o.period % 10 = ?1");
-    /* the fresh keys first join the others, whose queries follow */
+        k->db, "SELECT x.id FROM owners o CROSS JOIN keys x ON x.id = o.id"
+               " WHERE o.tag = jkeys_tag(?2) AND x.owner = ?2 AND x.period % 10 = ?1"
+               " UNION SELECT x.id FROM links l CROSS JOIN owners o ON o.tag = jkeys_tag(l.ref)"
+               " CROSS JOIN keys x ON x.id = o.id AND x.owner = l.ref"
+               " WHERE l.customer = ?2 AND x.period % 10 = ?1");
+    /* the unindexed keys first join the others in owners, which the queries read */
     if (!st || !ids || s_write(k) || s_flush(k)) {
         db_finish(st);
         db_finish(ids);
@@ -734,14 +821,16 @@ int jkeys_retention(jkeys_t *k, int class, const char *idle_before, char ***cust
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *owner = (const char *)sqlite3_column_text(st, 0);
         int64_t first = sqlite3_column_int64(st, 2);
-        unsigned char ad[8];
-        for (int i = 0; i < 8; i++)
-            ad[i] = (unsigned char)((uint64_t)first >> (56 - 8 * i));
+        unsigned char ad[8], key[JKEYS_LEN];
+        s_ad(first, ad);
         buf_reset(&who);
-        if (sqlite3_column_type(st, 1) == SQLITE_BLOB &&
-            jcrypt_unbox(k->master, ad, sizeof ad, sqlite3_column_blob(st, 1),
-                         (size_t)sqlite3_column_bytes(st, 1), &who) == 0 &&
-            strncmp(who.data, "customer:", 9) == 0) {
+        int have = sqlite3_column_type(st, 1) == SQLITE_BLOB
+                       ? jcrypt_unbox(k->master, ad, sizeof ad, sqlite3_column_blob(st, 1),
+                                      (size_t)sqlite3_column_bytes(st, 1), &who)
+                       : s_unwrap(k, first, sqlite3_column_blob(st, 3),
+                                  (size_t)sqlite3_column_bytes(st, 3), key, &who);
+        sodium_memzero(key, sizeof key);
+        if (have == 0 && who.len > 9 && strncmp(who.data, "customer:", 9) == 0) {
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;
                 char **t = realloc(*customers, cap * sizeof *t);

@@ -16,7 +16,8 @@
  * customer's, learnt from events that carry both: erasing the customer
  * destroys their keys too.  Owners, refs and customers are stored as keyed
  * hashes, so the file names no one; each key row also holds its owner
- * sealed by the master key, for retention to say whose keys it dropped.
+ * sealed by the master key, for retention to say whose keys it dropped
+ * (in the key's own box since one box holds both; before, in a second).
  *
  * Only hark-journal includes this.
  */
@@ -100,7 +101,8 @@ void jkeys_random(jkeys_t *k, void *out, size_t n);
 /* jkeys_wrap, jkeys_unwrap - the wrapping of one data key by master, with
  * id as associated data: wrapped is JKEYS_WRAPPED bytes (nonce: 24 bytes,
  * NULL for fresh ones); unwrap 0, or -1 when the bytes were changed or
- * master/id are not theirs */
+ * master/id are not theirs.  A row made now holds the key with its owner
+ * after it in the same box: JKEYS_WRAPPED + the owner's length bytes. */
 #define JKEYS_WRAPPED (24 + JKEYS_LEN + 16)
 void jkeys_wrap(const unsigned char master[JKEYS_LEN], int64_t id,
                 const unsigned char key[JKEYS_LEN], const unsigned char *nonce,

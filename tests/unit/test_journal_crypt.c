@@ -250,16 +250,17 @@ static void test_after_erasure_and_shred_no_file_holds_the_key_and_nothing_opens
     journal_scan_event_t e = s_event("customer", "k1", "{\"id\":\"c1\",\"email\":\"a@b.c\"}");
     CHECK_INT(jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
     CHECK_INT(jkeys_commit(k), 0);
-    /* the wrapped key as the file holds it, read beside the journal's handle */
+    /* the wrapped key as the file holds it (its first JKEYS_WRAPPED bytes:
+     * the owner is sealed after the key), read beside the journal's handle */
     unsigned char wrapped[JKEYS_WRAPPED];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys UNION ALL SELECT wrapped FROM fresh",
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT wrapped FROM keys",
                                  -1, &st, NULL),
               SQLITE_OK);
     CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED);
+    CHECK_INT(sqlite3_column_bytes(st, 0), JKEYS_WRAPPED + (int)strlen("customer:c1"));
     memcpy(wrapped, sqlite3_column_blob(st, 0), sizeof wrapped);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -365,10 +366,10 @@ static int s_wrapped(const char *path, int64_t id, unsigned char wrapped[JKEYS_W
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (sqlite3_open(path, &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT wrapped FROM keys WHERE id = ?1 UNION ALL SELECT wrapped FROM fresh WHERE id = ?1", -1, &st, NULL) ==
+        sqlite3_prepare_v2(db, "SELECT wrapped FROM keys WHERE id = ?1", -1, &st, NULL) ==
             SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == JKEYS_WRAPPED) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > JKEYS_WRAPPED) {
             memcpy(wrapped, sqlite3_column_blob(st, 0), JKEYS_WRAPPED);
             rc = 0;
         }
@@ -485,9 +486,8 @@ static void test_a_keys_file_of_the_first_schema_still_opens_and_erases(void)
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db,
-                           "INSERT INTO keys SELECT id, owner, period, wrapped, made_at,"
-                           " used_at, who, customer, tag FROM fresh; DROP TABLE fresh;"
-                           "DROP INDEX keys_tag; ALTER TABLE keys DROP COLUMN tag;"
+                           "DROP TRIGGER keys_gone; DROP TABLE owners; DROP TABLE indexed;"
+                           "ALTER TABLE keys DROP COLUMN tag;"
                            "CREATE UNIQUE INDEX keys_owner ON keys(owner, period);"
                            "PRAGMA user_version = 1",
                            NULL, NULL, NULL),
@@ -557,7 +557,7 @@ static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     char sql[200];
     snprintf(sql, sizeof sql,
-             "UPDATE fresh SET tag = (SELECT tag FROM fresh WHERE id = %lld) WHERE id = %lld",
+             "UPDATE keys SET tag = (SELECT tag FROM keys WHERE id = %lld) WHERE id = %lld",
              (long long)b, (long long)a);
     CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     CHECK_INT(sqlite3_changes(db), 1);
@@ -575,7 +575,7 @@ static void test_two_owners_whose_tags_collide_keep_their_own_keys(void)
     CHECK(n == 1 && ids[0] == b);
     free(ids);
     CHECK_INT(jkeys_commit(k), 0);
-    /* the same in keys, where retention (nothing idle) moves the fresh keys */
+    /* the same in owners, where retention (nothing idle) puts the unindexed keys */
     char **customers = NULL;
     size_t dropped = 0;
     CHECK_INT(jkeys_retention(k, 1, "2000-01-01", &customers, &n, &dropped), 0);
@@ -601,7 +601,7 @@ static long s_count(const char *path, const char *table)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    char sql[100];
+    char sql[200];
     long n = -1;
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
     if (sqlite3_open(path, &db) == SQLITE_OK &&
@@ -612,7 +612,7 @@ static long s_count(const char *path, const char *table)
     return n;
 }
 
-static void test_new_keys_move_from_fresh_to_keys_and_stay_the_same(void)
+static void test_new_keys_go_into_the_owner_index_together_and_stay_the_same(void)
 {
     char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
     CHECK(mkdtemp(dir) != NULL);
@@ -621,15 +621,16 @@ static void test_new_keys_move_from_fresh_to_keys_and_stay_the_same(void)
     CHECK(k != NULL);
     if (!k)
         return;
-    enum { MANY = 32768 + 100 }; /* over JKEYS_FRESH_MAX: one move */
+    enum { MANY = 32768 + 100 }; /* over JKEYS_FRESH_MAX: one flush */
     unsigned char key[JKEYS_LEN], first[JKEYS_LEN], got[JKEYS_LEN];
     char owner[64];
     int64_t first_id = s_key_of(k, "customer:n0", first);
     CHECK(first_id > 0);
     CHECK_INT(jkeys_commit(k), 0);
-    /* before the move: a restart finds it in fresh */
+    /* before the flush: a restart finds it among the unindexed keys */
     jkeys_destroy(&k);
-    CHECK_INT(s_count(path, "fresh"), 1);
+    CHECK_INT(s_count(path, "keys"), 1);
+    CHECK_INT(s_count(path, "owners"), 0);
     k = jkeys_new(path, "normal", s_master);
     CHECK(k != NULL);
     if (!k)
@@ -645,19 +646,23 @@ static void test_new_keys_move_from_fresh_to_keys_and_stay_the_same(void)
     CHECK_INT(bad, 0);
     CHECK_INT(jkeys_commit(k), 0);
     jkeys_destroy(&k);
-    CHECK(s_count(path, "fresh") < 200);
-    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY);
+    /* every row written once: MANY in keys, the first 32,768 indexed */
+    CHECK_INT(s_count(path, "keys"), MANY);
+    CHECK(s_count(path, "owners") >= 32768 && s_count(path, "owners") < MANY);
+    CHECK_INT(s_count(path, "keys WHERE id > (SELECT upto FROM indexed)"),
+              MANY - s_count(path, "owners"));
     k = jkeys_new(path, "normal", s_master);
     CHECK(k != NULL);
     if (!k)
         return;
-    /* moved or not, every owner has its one key, and an erasure reaches it */
+    /* indexed or not, every owner has its one key, and an erasure reaches it */
     CHECK(s_key_of(k, "customer:n0", got) == first_id && memcmp(got, first, sizeof got) == 0);
     snprintf(owner, sizeof owner, "customer:n%d", MANY - 1);
     int64_t last_id = s_key_of(k, owner, key);
     CHECK(last_id > first_id);
     CHECK_INT(jkeys_commit(k), 0);
-    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY);
+    CHECK_INT(s_count(path, "keys"), MANY);
+    long indexed = s_count(path, "owners");
     const char *who[] = {"n0", owner + 9};
     for (int i = 0; i < 2; i++) {
         int64_t *ids = NULL;
@@ -670,7 +675,166 @@ static void test_new_keys_move_from_fresh_to_keys_and_stay_the_same(void)
         free(ids);
     }
     CHECK_INT(jkeys_commit(k), 0);
-    CHECK_INT(s_count(path, "keys") + s_count(path, "fresh"), MANY - 2);
+    CHECK_INT(s_count(path, "keys"), MANY - 2);
+    /* the indexed one's entry went with its row: owners names no erased key */
+    CHECK_INT(s_count(path, "owners"), indexed - 1);
+    CHECK_INT(s_count(path, "owners WHERE id NOT IN (SELECT id FROM keys)"), 0);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
+static void test_a_keys_file_with_the_fresh_table_still_opens_and_erases(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    unsigned char k1[JKEYS_LEN], k2[JKEYS_LEN], inv[JKEYS_LEN], got[JKEYS_LEN];
+    int64_t a = s_key_of(k, "customer:c1", k1), b = s_key_of(k, "customer:c2", k2);
+    int64_t i1 = s_key_of(k, "invite:i1", inv);
+    CHECK(a > 0 && b > a && i1 > b);
+    CHECK_INT(jkeys_link(k, "invite:i1", "c1"), 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    /* the file as the second schema had it: c1's key in keys under the tag
+     * index, c2's and the invite's still in fresh */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[900];
+    snprintf(sql, sizeof sql,
+             "DROP TRIGGER keys_gone; DROP TABLE owners; DROP TABLE indexed;"
+             "CREATE INDEX keys_tag ON keys(tag, period);"
+             "CREATE TABLE fresh(id INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+             " period INTEGER NOT NULL, wrapped BLOB NOT NULL, made_at TEXT NOT NULL,"
+             " used_at TEXT NOT NULL, who BLOB, customer INTEGER NOT NULL DEFAULT 0,"
+             " tag INTEGER NOT NULL);"
+             "INSERT INTO fresh SELECT id, owner, period, wrapped, made_at, used_at, who,"
+             " customer, tag FROM keys WHERE id > %lld;"
+             "DELETE FROM keys WHERE id > %lld; PRAGMA user_version = 2",
+             (long long)a, (long long)a);
+    CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_INT(s_count(path, "fresh"), 2);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    /* every key where it was, none made anew, fresh gone */
+    CHECK_INT(s_count(path, "keys"), 3);
+    CHECK_INT(s_count(path, "sqlite_master WHERE name IN ('fresh', 'keys_tag')"), 0);
+    CHECK(s_key_of(k, "customer:c1", got) == a && memcmp(got, k1, sizeof got) == 0);
+    CHECK(s_key_of(k, "customer:c2", got) == b && memcmp(got, k2, sizeof got) == 0);
+    CHECK(s_key_of(k, "invite:i1", got) == i1 && memcmp(got, inv, sizeof got) == 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(s_count(path, "keys"), 3);
+    /* the erasure reaches c1's key and the invite linked to them, not c2's */
+    int64_t *ids = NULL;
+    size_t n = 0, gone = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(n, 2);
+    CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+    CHECK_INT(gone, 2);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(jkeys_by_id(k, a, got), 1);
+    CHECK_INT(jkeys_by_id(k, i1, got), 1);
+    CHECK_INT(jkeys_by_id(k, b, got), 0);
+    CHECK(memcmp(got, k2, sizeof got) == 0);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
+/* s_old_row - a key row as the files before one box held both made it:
+ * the key wrapped alone, its owner in who; idle since 2020 */
+static int s_old_row(const char *path, int64_t id, const char *owner,
+                     const unsigned char key[JKEYS_LEN])
+{
+    unsigned char h[16], wrapped[JKEYS_WRAPPED], ad[8];
+    char hex[33];
+    crypto_generichash(h, sizeof h, (const unsigned char *)owner, strlen(owner), s_master,
+                       JKEYS_LEN);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    int64_t tag = 0;
+    for (int i = 0; i < 8; i++) {
+        tag = (int64_t)((uint64_t)tag << 8 | h[i]);
+        ad[i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+    }
+    jkeys_wrap(s_master, id, key, NULL, wrapped);
+    buf_t who = BUF_INIT;
+    jcrypt_box(s_master, NULL, ad, sizeof ad, owner, strlen(owner), &who);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO keys(id, owner, period, wrapped, made_at, used_at, who,"
+                           " customer, tag) VALUES(?, ?, 20261, ?, '2020-01-01T00:00:00.000Z',"
+                           " '2020-01-01T00:00:00.000Z', ?, 1, ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, wrapped, sizeof wrapped, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, who.data, (int)who.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, tag);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    buf_free(&who);
+    return rc;
+}
+
+static int s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    unsigned char k1[JKEYS_LEN], k9[JKEYS_LEN], got[JKEYS_LEN];
+    int64_t a = s_key_of(k, "customer:c1", k1);
+    CHECK(a > 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    jkeys_destroy(&k);
+    randombytes_buf(k9, sizeof k9);
+    CHECK_INT(s_old_row(path, a + 1000, "customer:c9", k9), 0);
+    k = jkeys_new(path, "normal", s_master);
+    CHECK(k != NULL);
+    if (!k)
+        return;
+    /* both forms open, by owner and by id */
+    CHECK(s_key_of(k, "customer:c1", got) == a && memcmp(got, k1, sizeof got) == 0);
+    CHECK(s_key_of(k, "customer:c9", got) == a + 1000 && memcmp(got, k9, sizeof got) == 0);
+    CHECK_INT(jkeys_by_id(k, a + 1000, got), 0);
+    CHECK(memcmp(got, k9, sizeof got) == 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* everyone idle before 2100: both dropped, both named */
+    char **customers = NULL;
+    size_t n = 0, dropped = 0;
+    CHECK_INT(jkeys_retention(k, 1, "2100-01-01", &customers, &n, &dropped), 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    CHECK_INT(dropped, 2);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        qsort(customers, n, sizeof *customers, s_cmp_str);
+        CHECK_STR(customers[0], "c1");
+        CHECK_STR(customers[1], "c9");
+    }
+    for (size_t i = 0; i < n; i++)
+        free(customers[i]);
+    free(customers);
+    CHECK_INT(jkeys_by_id(k, a, got), 1);
+    CHECK_INT(jkeys_by_id(k, a + 1000, got), 1);
     jkeys_destroy(&k);
     unit_remove_dir(dir);
 }
@@ -690,6 +854,8 @@ int main(void)
     UNIT_RUN(test_an_erasure_amid_background_checkpoints_leaves_no_key_bytes_in_any_file);
     UNIT_RUN(test_a_keys_file_of_the_first_schema_still_opens_and_erases);
     UNIT_RUN(test_two_owners_whose_tags_collide_keep_their_own_keys);
-    UNIT_RUN(test_new_keys_move_from_fresh_to_keys_and_stay_the_same);
+    UNIT_RUN(test_new_keys_go_into_the_owner_index_together_and_stay_the_same);
+    UNIT_RUN(test_a_keys_file_with_the_fresh_table_still_opens_and_erases);
+    UNIT_RUN(test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner);
     return UNIT_END();
 }
