@@ -18,12 +18,26 @@
 #define JCRYPT_CLASSES 2 /* 1 contact, 2 free text */
 #define JCRYPT_SEG_HEAD 13
 
+/* a path of the schema, split once for the text path (its strings are the
+ * schema's, held by jcrypt_type_t's arrays) */
+typedef struct {
+    const char *path; /* "a" or "a.b" */
+    size_t len, head_len; /* head: "a" of "a.b" (len when there is no dot) */
+    const char *kind;     /* a subject's kind */
+    int deep;             /* "a.b.c": the text path does not take it */
+} jcrypt_path_t;
+
+#define JCRYPT_PATHS 32 /* of one list; a longer list: the tree path */
+
 typedef struct {
     char *type;
     size_t type_len;
     json_t *fields[JCRYPT_CLASSES]; /* arrays of paths ("a" or "a.b") */
     json_t *subject;                /* array of [path, kind] */
     int activity;                   /* the customer did something: counts for retention */
+    jcrypt_path_t paths[JCRYPT_CLASSES][JCRYPT_PATHS], subj[JCRYPT_PATHS];
+    size_t n_paths[JCRYPT_CLASSES], n_subj;
+    int text; /* the lists fit: the text path may take the type's events */
 } jcrypt_type_t;
 
 #define S_MEMBERS 64 /* of one object; more: the tree path */
@@ -114,6 +128,39 @@ struct jcrypt {
     s_text_t text; /* s_seal_text's spans of one payload */
 };
 
+/* s_path - one path split; 0, or -1 when it is not a string */
+static int s_path(jcrypt_path_t *p, json_t *path, json_t *kind)
+{
+    p->path = json_string_value(path);
+    p->kind = kind ? json_string_value(kind) : NULL;
+    if (!p->path || (kind && !p->kind))
+        return -1;
+    p->len = strlen(p->path);
+    const char *dot = strchr(p->path, '.');
+    p->head_len = dot ? (size_t)(dot - p->path) : p->len;
+    p->deep = dot && strchr(dot + 1, '.') != NULL;
+    return 0;
+}
+
+/* s_compile - the type's lists split for the text path (t->text) */
+static void s_compile(jcrypt_type_t *t)
+{
+    size_t i;
+    json_t *f;
+    t->text = json_array_size(t->subject) <= JCRYPT_PATHS;
+    json_array_foreach(t->subject, i, f) {
+        if (!t->text || s_path(&t->subj[t->n_subj++], json_array_get(f, 0), json_array_get(f, 1)))
+            t->text = 0;
+    }
+    for (int k = 0; k < JCRYPT_CLASSES; k++) {
+        t->text = t->text && json_array_size(t->fields[k]) <= JCRYPT_PATHS;
+        json_array_foreach(t->fields[k], i, f) {
+            if (!t->text || s_path(&t->paths[k][t->n_paths[k]++], f, NULL))
+                t->text = 0;
+        }
+    }
+}
+
 jcrypt_t *jcrypt_new(jkeys_t *keys)
 {
     if (sodium_init() < 0)
@@ -149,6 +196,7 @@ jcrypt_t *jcrypt_new(jkeys_t *keys)
             t->fields[1] = json_incref(f);
             t->subject = json_incref(json_object_get(x, "subject"));
             t->activity = json_is_true(json_object_get(x, "activity"));
+            s_compile(t);
         }
         json_decref(s);
     }
@@ -570,7 +618,7 @@ static int s_members(const char *text, size_t len, s_member_t *m, size_t *n)
         if (!q || q >= end || *q != ':' || memchr(p, '\\', (size_t)(q - p)))
             return -1;
         s_member_t *x = &m[(*n)++];
-        memset(x, 0, sizeof *x);
+        x->taken = x->nested = 0;
         x->name = p + 1;
         x->name_len = (size_t)(q - p) - 2;
         x->val = q + 1;
@@ -594,20 +642,18 @@ static s_member_t *s_find(s_member_t *m, size_t n, const char *name, size_t len)
     return NULL;
 }
 
-/* s_lookup - the member at path ("a" or "a.b"); *inner the nested table
- * index + 1 when it is inside one.  0 (*out NULL when absent), or -1 when
- * this reader does not take it */
-static int s_lookup(s_text_t *x, const char *path, s_member_t **out)
+/* s_lookup - the member at path p ("a" or "a.b").  0 (*out NULL when
+ * absent), or -1 when this reader does not take it */
+static int s_lookup(s_text_t *x, const jcrypt_path_t *p, s_member_t **out)
 {
     *out = NULL;
-    const char *dot = strchr(path, '.');
-    if (!dot) {
-        *out = s_find(x->top, x->n_top, path, strlen(path));
+    if (p->deep)
+        return -1;
+    s_member_t *h = s_find(x->top, x->n_top, p->path, p->head_len);
+    if (p->head_len == p->len) {
+        *out = h;
         return 0;
     }
-    if (strchr(dot + 1, '.'))
-        return -1;
-    s_member_t *h = s_find(x->top, x->n_top, path, (size_t)(dot - path));
     if (!h || h->val_len == 0 || h->val[0] != '{')
         return 0; /* absent, or not an object: nothing there */
     if (!h->nested) {
@@ -619,31 +665,65 @@ static int s_lookup(s_text_t *x, const char *path, s_member_t **out)
         h->nested = (int)++x->n_nested;
     }
     size_t i = (size_t)h->nested - 1;
-    *out = s_find(x->in[i], x->n_in[i], dot + 1, strlen(dot + 1));
+    *out = s_find(x->in[i], x->n_in[i], p->path + p->head_len + 1, p->len - p->head_len - 1);
     return 0;
 }
 
-/* s_put_member - "name":value */
-static void s_put_member(buf_t *b, const s_member_t *m)
+/*
+ * The rest and the parts are written into room reserved once: each is at
+ * most the payload's length (its members, names and commas are the
+ * payload's own, a nested object's head at most once), so the writer only
+ * checks it stays inside (s_w_put), instead of a buf call per piece.
+ */
+typedef struct {
+    char *at, *end;
+    int over; /* a piece did not fit (cannot happen: see above) */
+} s_w_t;
+
+static void s_w_put(s_w_t *w, const char *p, size_t n)
 {
-    buf_putc(b, '"');
-    buf_append(b, m->name, m->name_len);
-    buf_puts(b, "\":");
-    buf_append(b, m->val, m->val_len);
+    if ((size_t)(w->end - w->at) < n) {
+        w->over = 1;
+        return;
+    }
+    memcpy(w->at, p, n);
+    w->at += n;
+}
+
+static void s_w_c(s_w_t *w, char ch)
+{
+    if (w->at == w->end) {
+        w->over = 1;
+        return;
+    }
+    *w->at++ = ch;
+}
+
+/* s_put_member - "name":value, straight from the payload (the quote before
+ * the name and the colon after it are the payload's too) */
+static void s_put_member(s_w_t *w, const s_member_t *m)
+{
+    s_w_put(w, m->name - 1, (size_t)(m->val + m->val_len - (m->name - 1)));
+}
+
+/* s_put_head - "name":{ of a nested object */
+static void s_put_head(s_w_t *w, const s_member_t *m)
+{
+    s_w_put(w, m->name - 1, (size_t)(m->val - (m->name - 1)) + 1);
 }
 
 /* s_put_part - class k's members as one object: nested ones under their
  * head, as s_seal_tree's tree would have them */
-static void s_put_part(buf_t *b, s_text_t *x, int k)
+static void s_put_part(s_w_t *w, s_text_t *x, int k)
 {
-    buf_putc(b, '{');
+    s_w_c(w, '{');
     int first = 1;
     for (size_t i = 0; i < x->n_top; i++) {
         s_member_t *m = &x->top[i];
         if (m->taken == k + 1) {
             if (!first)
-                buf_putc(b, ',');
-            s_put_member(b, m);
+                s_w_c(w, ',');
+            s_put_member(w, m);
             first = 0;
             continue;
         }
@@ -654,57 +734,72 @@ static void s_put_part(buf_t *b, s_text_t *x, int k)
             if (x->in[n][j].taken != k + 1)
                 continue;
             if (!any) {
-                buf_printf(b, "%s\"", first ? "" : ",");
-                buf_append(b, m->name, m->name_len);
-                buf_puts(b, "\":{");
+                if (!first)
+                    s_w_c(w, ',');
+                s_put_head(w, m);
             } else {
-                buf_putc(b, ',');
+                s_w_c(w, ',');
             }
-            s_put_member(b, &x->in[n][j]);
+            s_put_member(w, &x->in[n][j]);
             any = 1;
             first = 0;
         }
         if (any)
-            buf_putc(b, '}');
+            s_w_c(w, '}');
     }
-    buf_putc(b, '}');
+    s_w_c(w, '}');
 }
 
 /* s_put_rest - the payload without what was taken */
-static void s_put_rest(buf_t *b, s_text_t *x)
+static void s_put_rest(s_w_t *w, s_text_t *x)
 {
-    buf_putc(b, '{');
+    s_w_c(w, '{');
     int first = 1;
     for (size_t i = 0; i < x->n_top; i++) {
         s_member_t *m = &x->top[i];
         if (m->taken)
             continue;
         if (!first)
-            buf_putc(b, ',');
+            s_w_c(w, ',');
         first = 0;
         size_t n = (size_t)m->nested - 1;
         int cut = 0;
         for (size_t j = 0; m->nested && j < x->n_in[n]; j++)
             cut |= x->in[n][j].taken != 0;
         if (!cut) {
-            s_put_member(b, m);
+            s_put_member(w, m);
             continue;
         }
-        buf_putc(b, '"');
-        buf_append(b, m->name, m->name_len);
-        buf_puts(b, "\":{");
+        s_put_head(w, m);
         int f = 1;
         for (size_t j = 0; j < x->n_in[n]; j++) {
             if (x->in[n][j].taken)
                 continue;
             if (!f)
-                buf_putc(b, ',');
-            s_put_member(b, &x->in[n][j]);
+                s_w_c(w, ',');
+            s_put_member(w, &x->in[n][j]);
             f = 0;
         }
-        buf_putc(b, '}');
+        s_w_c(w, '}');
     }
-    buf_putc(b, '}');
+    s_w_c(w, '}');
+}
+
+/* s_write - b reset and written by put (the part of class k, or the rest
+ * when k < 0), NUL-terminated; 0/-1 */
+static int s_write(buf_t *b, s_text_t *x, size_t room, int k)
+{
+    buf_reset(b);
+    if (buf_reserve(b, room))
+        return -1;
+    s_w_t w = {b->data, b->data + room, 0};
+    if (k < 0)
+        s_put_rest(&w, x);
+    else
+        s_put_part(&w, x, k);
+    b->len = (size_t)(w.at - b->data);
+    b->data[b->len] = '\0';
+    return w.over ? -1 : 0;
 }
 
 /* s_seal_text - jcrypt_seal on the payload's text; 2 when this reader does
@@ -714,37 +809,38 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
 {
     s_text_t *x = &c->text;
     x->n_nested = 0;
-    if (s_members(e->payload, e->payload_len, x->top, &x->n_top))
+    if (!t->text || s_members(e->payload, e->payload_len, x->top, &x->n_top))
         return 2;
     /* everything this reader might refuse, before anything is written */
-    size_t i;
-    json_t *f;
-    s_member_t *m;
-    json_array_foreach(t->subject, i, f) {
-        if (s_lookup(x, json_string_value(json_array_get(f, 0)), &m))
+    s_member_t *subj[JCRYPT_PATHS], *field[JCRYPT_CLASSES][JCRYPT_PATHS];
+    for (size_t i = 0; i < t->n_subj; i++) {
+        s_member_t *m;
+        if (s_lookup(x, &t->subj[i], &m))
             return 2;
         if (m && m->val[0] == '"' && (m->val_len > 250 || memchr(m->val, '\\', m->val_len)))
             return 2;
+        subj[i] = m;
     }
     for (int k = 0; k < JCRYPT_CLASSES; k++)
-        json_array_foreach(t->fields[k], i, f) if (s_lookup(x, json_string_value(f), &m)) return 2;
+        for (size_t i = 0; i < t->n_paths[k]; i++)
+            if (s_lookup(x, &t->paths[k][i], &field[k][i]))
+                return 2;
     /* the owner, as s_owner finds it: the first subject present */
     buf_t *owner = &c->owner;
     buf_reset(owner);
     const char *customer = NULL;
     char cust[256];
-    json_array_foreach(t->subject, i, f) {
-        const char *kind = json_string_value(json_array_get(f, 1));
-        s_lookup(x, json_string_value(json_array_get(f, 0)), &m);
-        if (!kind || !m || m->val[0] != '"' || m->val_len <= 2)
+    for (size_t i = 0; i < t->n_subj; i++) {
+        const s_member_t *m = subj[i];
+        if (!m || m->val[0] != '"' || m->val_len <= 2)
             continue;
         char v[256];
         memcpy(v, m->val + 1, m->val_len - 2);
         v[m->val_len - 2] = '\0';
-        if (s_owner_add(c, owner, kind, v, &customer))
+        if (s_owner_add(c, owner, t->subj[i].kind, v, &customer))
             return -1;
         if (customer == v) { /* v is this iteration's copy */
-            memcpy(cust, v, strlen(v) + 1);
+            memcpy(cust, v, m->val_len - 1);
             customer = cust;
         }
     }
@@ -755,9 +851,8 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
     buf_reset(names);
     int any[JCRYPT_CLASSES] = {0, 0};
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
-        json_array_foreach(t->fields[k], i, f) {
-            const char *path = json_string_value(f);
-            s_lookup(x, path, &m);
+        for (size_t i = 0; i < t->n_paths[k]; i++) {
+            s_member_t *m = field[k][i];
             if (!m || m->taken)
                 continue;
             m->taken = k + 1;
@@ -766,7 +861,7 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
                 buf_putc(names, ',');
             if (m->val[0] != '"')
                 buf_putc(names, '-');
-            buf_puts(names, path);
+            buf_append(names, t->paths[k][i].path, t->paths[k][i].len);
         }
     }
     if (!any[0] && !any[1])
@@ -776,22 +871,18 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
         if (!any[k])
             continue;
-        buf_reset(&c->plain);
-        s_put_part(&c->plain, x, k);
-        int bad = buf_failed(&c->plain) ||
+        int bad = s_write(&c->plain, x, e->payload_len, k) ||
                   s_seal_part(c, t, e, owner->data, year, k, c->plain.data, c->plain.len, sealed);
         if (c->plain.data)
             sodium_memzero(c->plain.data, c->plain.len);
         if (bad)
             return -1;
     }
-    buf_reset(rest);
-    s_put_rest(rest, x);
-    return !buf_failed(rest) && !buf_failed(sealed) && !buf_failed(names) && !buf_failed(&c->ad)
+    return !s_write(rest, x, e->payload_len, -1) && !buf_failed(sealed) && !buf_failed(names) &&
+                   !buf_failed(&c->ad)
                ? 1
                : -1;
 }
-
 
 int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf_t *rest,
                 buf_t *sealed, buf_t *names)
