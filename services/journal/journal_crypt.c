@@ -84,13 +84,13 @@ typedef struct {
  * (after four zero bytes).  A nonce was 24 random bytes per event, so each
  * event paid a HChaCha20 and its share of reading the kernel's random
  * pool; now it is 16 random bytes drawn when jcrypt_new is called (prefix)
- * and a 64-bit count of the boxes sealed since.  That is as safe: nonces
- * of one process never repeat (the count only goes up, a failed round's
- * are skipped, never reused), and two processes (every start, each jcrypt)
+ * and a 64-bit count of the boxes sealed since.  That is safe: nonces of
+ * one process never repeat (the count only goes up, a failed round's are
+ * skipped, never reused), and two processes (every start, each jcrypt)
  * draw their own 128-bit prefix, so two share one with chance 2^-128 per
- * pair - below any random 192-bit nonce's chance of meeting one of the
- * same key's others.  A key's subkey is then the same for every event the
- * process seals under it, and is cached by key id (JCRYPT_SUBKEYS,
+ * pair of runs (2^-65 among 2^32 starts of one journal): negligible, as a
+ * random nonce's collision is.  A key's subkey is then the same for every
+ * event the process seals under it, and is cached by key id (JCRYPT_SUBKEYS,
  * direct-mapped, with the key it came from).  The subkeys are wiped with
  * the opened events whenever keys may have gone (jkeys_generation), so an
  * erased key leaves nothing in memory that seals or opens under it.
