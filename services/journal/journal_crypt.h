@@ -16,8 +16,9 @@
  *
  * Each class is sealed with its own key of the owner and the calendar
  * year the event occurred in (retention drops the two at different ages):
- * XChaCha20-Poly1305, a random 24-byte nonce, the event's type and key as
- * associated data, so a sealed value moved to another event does not open.
+ * XChaCha20-Poly1305, a 24-byte nonce (16 random bytes per process and a
+ * count: see journal_crypt.c), the event's type and key as associated
+ * data, so a sealed value moved to another event does not open.
  *
  * Stored: the payload without those fields, a blob of up to two segments
  * (class byte, key id 8 bytes, length 4 bytes, nonce and ciphertext), and
@@ -60,8 +61,9 @@ int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest
                 const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
                 int *erased);
 
-/* jcrypt_forget - wipe the opened events jcrypt_open keeps (it does so by
- * itself when keys go: see jkeys_generation) */
+/* jcrypt_forget - wipe the opened events jcrypt_open keeps and the subkeys
+ * jcrypt_seal keeps (it does so by itself when keys go: see
+ * jkeys_generation) */
 void jcrypt_forget(jcrypt_t *c);
 
 /* jcrypt_box - plain sealed under key with ad: nonce (24 bytes; NULL: a

@@ -19,7 +19,8 @@
    journal's acknowledgement, until each service has applied the erasure.
 
     make bench-privacy      (release build; N from PRIVACY_CUSTOMERS, 200000;
-                             PRIVACY_PARTS: throughput,erasure,services)
+                             PRIVACY_PARTS: throughput,erasure,services;
+                             PRIVACY_LOADS: new_customers,returning_customers)
 
 Prints one JSON object; figures are noisy on a shared machine (the load is
 printed with them).
@@ -248,6 +249,8 @@ def main():
         # each event a new customer (a new data key each: the worst case), then
         # 100 returning customers (as the gateway bench sends), off and on side by side
         loads = (("new_customers", 0), ("returning_customers", 100))
+        only = os.environ.get("PRIVACY_LOADS")  # new_customers,returning_customers
+        loads = [x for x in loads if not only or x[0] in only.split(",")]
         for label, customers in loads if "throughput" in parts else ():
             runs = [throughput(exe, base, "no", seconds, customers),
                     throughput(exe, base, "yes", seconds, customers)]

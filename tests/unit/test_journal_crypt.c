@@ -839,6 +839,192 @@ static void test_retention_names_the_customers_of_keys_wrapped_alone_or_with_the
     unit_remove_dir(dir);
 }
 
+/* s_segment - the first segment of sealed: its key id, and its box (nonce,
+ * ciphertext, tag) and length; 0, or -1 when sealed holds none */
+static int s_segment(const buf_t *sealed, int64_t *id, const unsigned char **box, size_t *len)
+{
+    const unsigned char *h = (const unsigned char *)sealed->data;
+    if (sealed->len < 13)
+        return -1;
+    uint64_t v = 0;
+    uint32_t n = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[1 + i];
+    for (int i = 0; i < 4; i++)
+        n = n << 8 | h[9 + i];
+    if (n > sealed->len - 13)
+        return -1;
+    *id = (int64_t)v;
+    *box = h + 13;
+    *len = n;
+    return 0;
+}
+
+static void test_every_box_is_libsodiums_xchacha20poly1305_byte_for_byte(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, payload = BUF_INIT,
+          plain = BUF_INIT, again = BUF_INIT, ad = BUF_INIT;
+    unsigned char seen[400][24];
+    int bad = 0, n_seen = 0;
+    /* names of 0 to 1,500 bytes: every padding of the tag's input, the
+     * one-call keystream and the longer boxes left to libsodium; event keys
+     * of 1 to 40 bytes: every padding of the associated data */
+    for (int len = 0; len <= 1500; len += len < 300 ? 1 : 37) {
+        char key[64];
+        int kl = 1 + len % 40;
+        memset(key, 'k', sizeof key);
+        snprintf(key + kl, sizeof key - (size_t)kl, "%d", len);
+        buf_reset(&payload);
+        buf_printf(&payload, "{\"id\":\"c%d\",\"name\":\"", len % 7);
+        for (int i = 0; i < len; i++)
+            buf_putc(&payload, (char)('a' + (i * 7 + len) % 26));
+        buf_puts(&payload, "\"}");
+        journal_scan_event_t e = s_event("customer", key, payload.data);
+        bad += jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names) != 1;
+        int64_t id = 0;
+        const unsigned char *box = NULL;
+        size_t box_len = 0;
+        unsigned char dk[JKEYS_LEN];
+        bad += s_segment(&sealed, &id, &box, &box_len) != 0 || jkeys_by_id(k, id, dk) != 0;
+        if (bad)
+            break;
+        /* what was sealed: the class's fields as one object */
+        buf_reset(&plain);
+        buf_puts(&plain, "{\"name\":");
+        buf_append(&plain, strstr(payload.data, "\"name\":") + 7,
+                   payload.len - (size_t)(strstr(payload.data, "\"name\":") + 7 - payload.data) - 1);
+        buf_putc(&plain, '}');
+        buf_reset(&ad);
+        buf_printf(&ad, "customer\n%s\n1", key);
+        /* libsodium's encrypt, with the nonce the box carries, gives the
+         * same bytes; and its decrypt opens them */
+        buf_reset(&again);
+        jcrypt_box(dk, box, ad.data, ad.len, plain.data, plain.len, &again);
+        bad += again.len != box_len || memcmp(again.data, box, box_len) != 0;
+        buf_reset(&again);
+        bad += jcrypt_unbox(dk, ad.data, ad.len, box, box_len, &again) != 0 ||
+               strcmp(again.data, plain.data) != 0;
+        if (n_seen < 400)
+            memcpy(seen[n_seen++], box, 24);
+        if (bad) {
+            fprintf(stderr, "  differs at %d\n", len);
+            break;
+        }
+    }
+    CHECK_INT(bad, 0);
+    CHECK(n_seen > 300);
+    /* no nonce twice */
+    int same = 0;
+    for (int i = 0; i < n_seen; i++)
+        for (int j = i + 1; j < n_seen; j++)
+            same += memcmp(seen[i], seen[j], 24) == 0;
+    CHECK_INT(same, 0);
+    /* another jcrypt (another start) draws its own nonces' first 16 bytes */
+    jcrypt_t *c2 = jcrypt_new(k);
+    CHECK(c2 != NULL);
+    journal_scan_event_t e = s_event("customer", "other", "{\"id\":\"c1\",\"name\":\"x\"}");
+    CHECK_INT(jcrypt_seal(c2, &e, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    int64_t id = 0;
+    const unsigned char *box = NULL;
+    size_t box_len = 0;
+    CHECK_INT(s_segment(&sealed, &id, &box, &box_len), 0);
+    CHECK(box && memcmp(box, seen[0], 16) != 0);
+    jcrypt_destroy(&c2);
+    CHECK_INT(jkeys_commit(k), 0);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&payload);
+    buf_free(&plain);
+    buf_free(&again);
+    buf_free(&ad);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
+static void test_a_cached_subkey_never_seals_after_its_key_is_erased(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    jcrypt_t *c = k ? jcrypt_new(k) : NULL;
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, out = BUF_INIT;
+    const char *payload = "{\"id\":\"c1\",\"email\":\"a@b.c\"}";
+    /* the same customer twice: the second from the cached subkey */
+    journal_scan_event_t e1 = s_event("customer", "k1", payload);
+    CHECK_INT(jcrypt_seal(c, &e1, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    journal_scan_event_t e2 = s_event("customer", "k2", payload);
+    CHECK_INT(jcrypt_seal(c, &e2, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    int64_t old_id = 0, id = 0;
+    const unsigned char *box = NULL;
+    size_t box_len = 0;
+    CHECK_INT(s_segment(&sealed, &old_id, &box, &box_len), 0);
+    unsigned char old_key[JKEYS_LEN], key[JKEYS_LEN];
+    CHECK_INT(jkeys_by_id(k, old_id, old_key), 0);
+    CHECK_INT(jcrypt_unbox(old_key, "customer\nk2\n1", 13, box, box_len, &out), 0);
+    CHECK_INT(jkeys_commit(k), 0);
+    /* erased in the same process: the next event of that id is a new
+     * person, sealed under a new key, never under the old one's subkey */
+    int64_t *ids = NULL;
+    size_t n = 0, gone = 0;
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+    CHECK_INT(gone, 1);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    journal_scan_event_t e3 = s_event("customer", "k3", payload);
+    CHECK_INT(jcrypt_seal(c, &e3, "2026-12-07T10:00:00Z", &rest, &sealed, &names), 1);
+    CHECK_INT(s_segment(&sealed, &id, &box, &box_len), 0);
+    CHECK(id != old_id);
+    CHECK_INT(jkeys_by_id(k, id, key), 0);
+    buf_reset(&out);
+    CHECK_INT(jcrypt_unbox(old_key, "customer\nk3\n1", 13, box, box_len, &out), -1);
+    CHECK_INT(jcrypt_unbox(key, "customer\nk3\n1", 13, box, box_len, &out), 0);
+    CHECK_STR(out.data, "{\"email\":\"a@b.c\"}");
+    /* and what the old key sealed reads erased */
+    buf_t r2 = BUF_INIT, s2 = BUF_INIT, n2 = BUF_INIT;
+    journal_scan_event_t e4 = s_event("customer", "k4", payload);
+    CHECK_INT(jcrypt_seal(c, &e4, "2026-12-07T10:00:00Z", &r2, &s2, &n2), 1);
+    CHECK_INT(jkeys_commit(k), 0);
+    int erased = 0;
+    buf_reset(&out);
+    CHECK_INT(jcrypt_open(c, "customer", "k4", r2.data, (unsigned char *)s2.data, s2.len,
+                          n2.data, &out, &erased), 0);
+    CHECK_INT(erased, 0);
+    CHECK_INT(jkeys_customer_keys(k, "c1", &ids, &n), 0);
+    CHECK_INT(jkeys_drop(k, ids, n, &gone), 0);
+    free(ids);
+    CHECK_INT(jkeys_commit(k), 0);
+    buf_reset(&out);
+    CHECK_INT(jcrypt_open(c, "customer", "k4", r2.data, (unsigned char *)s2.data, s2.len,
+                          n2.data, &out, &erased), 0);
+    CHECK_INT(erased, 1);
+    CHECK_STR(out.data, "{\"id\":\"c1\",\"email\":\"[erased]\"}");
+    buf_free(&r2);
+    buf_free(&s2);
+    buf_free(&n2);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&out);
+    jcrypt_destroy(&c);
+    jkeys_destroy(&k);
+    unit_remove_dir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -857,5 +1043,7 @@ int main(void)
     UNIT_RUN(test_new_keys_go_into_the_owner_index_together_and_stay_the_same);
     UNIT_RUN(test_a_keys_file_with_the_fresh_table_still_opens_and_erases);
     UNIT_RUN(test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner);
+    UNIT_RUN(test_every_box_is_libsodiums_xchacha20poly1305_byte_for_byte);
+    UNIT_RUN(test_a_cached_subkey_never_seals_after_its_key_is_erased);
     return UNIT_END();
 }
