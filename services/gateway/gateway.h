@@ -85,6 +85,7 @@ gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_m
                                  size_t max_events);
 void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j);
 void gateway_pump_destroy(gateway_pump_t **p_p);
+int gateway_pump_connected(gateway_pump_t *p);
 
 typedef struct {
     const config_t *cfg;

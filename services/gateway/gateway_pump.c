@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,12 +114,78 @@ struct gateway_pump {
     size_t hold_for;               /* jobs the queue waits for: see s_reply */
     size_t freed;                  /* jobs the last answer finished */
     int64_t hold_until;            /* holding the queue until then (0: not) */
+    void *mon;                     /* the DEALER's monitor: its connection */
+    unsigned mon_gen;              /* a fresh monitor endpoint per socket */
+    atomic_int connected;          /* handshake done with the journal (/healthz) */
 };
 
 /* s_finish - a job is over: ok (stolen) or err */
 static void s_finish(gateway_job_t *j, json_t *ok, const char *err, int refused)
 {
     j->done(j, ok, err, refused);
+}
+
+/* s_monitor - watch the new DEALER's connection (before it connects,
+ * so no event is missed): with ZMQ_IMMEDIATE an append sent while it is
+ * not connected fails at once, so /healthz says 200 only once it is
+ * (gateway_pump_connected) */
+static void s_monitor(gateway_pump_t *p)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://gateway-pump-%p-%u", (void *)p, p->mon_gen++);
+    if (zmq_socket_monitor(p->sock, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED))
+        return;
+    p->mon = zmq_socket(p->zctx, ZMQ_PAIR);
+    if (p->mon && zmq_connect(p->mon, ep)) {
+        zmq_close(p->mon);
+        p->mon = NULL;
+    }
+    if (!p->mon)
+        log_warn("event=pump_monitor_failed error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+/* s_monitor_read - the DEALER's connection events: connected after a
+ * handshake (NULL or CURVE), not after a disconnection */
+static void s_monitor_read(gateway_pump_t *p)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, p->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        int more = zmq_msg_more(&m);
+        if (zmq_msg_size(&m) >= 2) { /* the first frame: event (16 bits), value (32) */
+            uint16_t ev;
+            memcpy(&ev, zmq_msg_data(&m), sizeof ev);
+            if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                atomic_store(&p->connected, 1);
+            else if (ev == ZMQ_EVENT_DISCONNECTED)
+                atomic_store(&p->connected, 0);
+        }
+        zmq_msg_close(&m);
+        while (more) { /* the endpoint */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, p->mon, 0) < 0)
+                more = 0;
+            else
+                more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+    }
+}
+
+/* s_close - close the DEALER and its monitor */
+static void s_close(gateway_pump_t *p)
+{
+    atomic_store(&p->connected, 0);
+    if (p->mon)
+        zmq_close(p->mon);
+    p->mon = NULL;
+    if (p->sock)
+        zmq_close(p->sock);
+    p->sock = NULL;
 }
 
 /* s_connect - (re)make the DEALER, failing everything in flight */
@@ -130,8 +197,7 @@ static void s_connect(gateway_pump_t *p, const char *why)
     }
     p->flight = p->flight_tail = NULL;
     p->inflight = 0;
-    if (p->sock)
-        zmq_close(p->sock);
+    s_close(p);
     p->sock = zmq_socket(p->zctx, ZMQ_DEALER);
     if (!p->sock)
         return;
@@ -141,10 +207,13 @@ static void s_connect(gateway_pump_t *p, const char *why)
     zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(p->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (curve_client(p->sock, p->endpoint) < 0 || zmq_connect(p->sock, p->endpoint) < 0) {
-        zmq_close(p->sock);
-        p->sock = NULL;
+    if (curve_client(p->sock, p->endpoint) < 0) {
+        s_close(p);
+        return;
     }
+    s_monitor(p);
+    if (zmq_connect(p->sock, p->endpoint) < 0)
+        s_close(p);
 }
 
 /* s_send - the jobs in list (n of them) as one JOURNAL_APPEND of batches */
@@ -340,7 +409,9 @@ static void *s_main(void *arg)
     p->next_reqid = (uint64_t)clock_mono_ms() << 16;
     s_connect(p, NULL);
     for (;;) {
-        zmq_pollitem_t items[2] = {{p->sock, 0, ZMQ_POLLIN, 0}, {NULL, p->efd, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{NULL, p->efd, ZMQ_POLLIN, 0},
+                                   {p->sock, 0, ZMQ_POLLIN, 0},
+                                   {p->mon, 0, ZMQ_POLLIN, 0}};
         long timeout = p->unsent ? 5 : -1;
         if (p->hold_until) {
             int64_t left = p->hold_until - clock_mono_ms();
@@ -350,14 +421,16 @@ static void *s_main(void *arg)
             int64_t left = p->flight->sent_ms + p->timeout_ms - clock_mono_ms();
             timeout = left <= 0 ? 0 : timeout >= 0 && timeout < left ? timeout : (long)left;
         }
-        int n = p->sock ? zmq_poll(items, 2, timeout) : zmq_poll(items + 1, 1, 100);
+        int n = zmq_poll(items, !p->sock ? 1 : p->mon ? 3 : 2, p->sock ? timeout : 100);
         if (n < 0 && errno != EINTR)
             break;
         if (!p->sock) {
             s_connect(p, NULL);
             continue;
         }
-        if (items[1].revents & ZMQ_POLLIN) {
+        if (p->mon && (items[2].revents & ZMQ_POLLIN))
+            s_monitor_read(p);
+        if (items[0].revents & ZMQ_POLLIN) {
             uint64_t v;
             if (read(p->efd, &v, sizeof v) < 0 && errno != EAGAIN)
                 log_warn("event=pump_wake_failed error=\"%s\"", strerror(errno));
@@ -392,6 +465,7 @@ static void *s_main(void *arg)
         s_finish(j, NULL, "the gateway is stopping", 0);
     }
     p->unsent = NULL;
+    s_close(p);
     pthread_mutex_lock(&p->lock);
     gateway_job_t *q = p->queue;
     p->queue = p->queue_tail = NULL;
@@ -401,9 +475,6 @@ static void *s_main(void *arg)
         next = j->next;
         s_finish(j, NULL, "the gateway is stopping", 0);
     }
-    if (p->sock)
-        zmq_close(p->sock);
-    p->sock = NULL;
     return NULL;
 }
 
@@ -471,6 +542,13 @@ void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j)
     /* one wake-up per burst: the thread takes the whole queue */
     if (was_empty && write(p->efd, &one, sizeof one) < 0)
         log_warn("event=pump_wake_failed error=\"%s\"", strerror(errno));
+}
+
+/* gateway_pump_connected - whether the pump's DEALER is connected to the
+ * journal now (any thread) */
+int gateway_pump_connected(gateway_pump_t *p)
+{
+    return p && atomic_load(&p->connected);
 }
 
 /* gateway_pump_destroy - stop; every job not answered fails (503) */
