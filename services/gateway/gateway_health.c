@@ -3,9 +3,9 @@
  *
  * Asks each service in [hark] services (but the gateway, which is answering)
  * for SERVICE_STATUS on its control socket, one second each at most.  The
- * gateway itself is up once its line to the journal (the pump's DEALER)
- * has connected: until then an event posted would be a 503, so a client
- * that waits for 200 before posting is not answered one.
+ * gateway itself is up once its lines to the journal (each loop's pump's
+ * DEALER) have connected: until then an event posted would be a 503, so a
+ * client that waits for 200 before posting is not answered one.
  */
 #include <string.h>
 
@@ -23,7 +23,9 @@ void gateway_health_get(gateway_req_t *r)
     for (size_t i = 0; i < n; i++) {
         json_t *st = NULL;
         if (strcmp(names[i], "gateway") == 0) {
-            int connected = gateway_pump_connected(r->gw->pump);
+            int connected = r->gw->n_pumps > 0;
+            for (unsigned k = 0; k < r->gw->n_pumps; k++)
+                connected &= gateway_pump_connected(r->gw->pumps[k]);
             st = json_pack("{s:b,s:b}", "up", connected, "journal_connected", connected);
             all_up &= connected;
         } else {
