@@ -1,7 +1,8 @@
 /*
  * httpd.h - the HTTP front door Hark's web processes share: libmicrohttpd
- * in epoll mode on a fixed pool of threads, behind a small acceptor that
- * holds a connection until its first request head is whole and well formed.
+ * in epoll mode on a fixed pool of threads (or on loops of the service's,
+ * httpd_loop_t), behind a small acceptor that holds a connection until its
+ * first request head is whole and well formed.
  *
  * What it guarantees, whatever the service behind it does:
  *   - no thread per connection and no select(): thousands of open

@@ -7,9 +7,10 @@
  * (gateway_pump_queue); each time round the loop (gateway_pump_run), the
  * answers are read and their requests resumed on the same thread, and
  * whatever queued meanwhile goes as one JOURNAL_APPEND if none is in
- * flight: no timer holds the queue, as Nagle's algorithm holds no byte
- * while nothing is unacknowledged.  A request thus crosses no thread in
- * the gateway: no eventfd to a pump thread, no ITC back to an HTTP one.
+ * flight (as Nagle's algorithm sends when nothing is unacknowledged, but
+ * first waiting a moment for the clients the last answer freed:
+ * PUMP_HOLD_MS).  A request thus crosses no thread in the gateway: no
+ * eventfd to a pump thread, no ITC back to an HTTP one.
  * A worker (the routes that wait for other owners) hands its append to a
  * pump from its own thread (gateway_pump_submit: a locked inbox and an
  * eventfd in the loop's epoll set) and waits for it (gateway_append).
@@ -63,11 +64,10 @@
  * requests as that answer finished, or this long, and goes as one
  * message.  Sent as soon as anything queued (Nagle's rule alone), the
  * first few clients back went alone and the rest waited for them: one
- * event a request, 64 connections, one loop, alternately with the
- * holding build on the loaded machine (load 12-13, gateway_cost.py cpu):
- * requests a journal fsync 30.3 against 38-42, the journal's CPU a
- * request 32.3 against 28.9 us.  A lone client is not held: its request
- * is as many as the last answer finished. */
+ * event a request, 64 connections, one loop, on the loaded machine (load
+ * 12-13, gateway_cost.py cpu): 30.3 requests a journal fsync without the
+ * wait, 43.6 with it.  A lone client is not held: its request is as many
+ * as the last answer finished. */
 #define PUMP_HOLD_MS 2
 
 /* a send that found no journal connected (ZMQ_IMMEDIATE) is tried again
