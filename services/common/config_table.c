@@ -89,9 +89,10 @@ const config_setting_t config_table[] = {
      "closed after)"},
     {"gateway", "max_header", CFG_SIZE, "16K", 1024, 64 * 1024, NULL,
      "largest request line and headers accepted (431 beyond)"},
-    {"gateway", "threads", CFG_INT, "0", 0, 64, NULL,
-     "threads serving HTTP (0: one per CPU); requests that wait for another service run on "
-     "four workers per thread, and a waiting request holds no thread"},
+    {"gateway", "threads", CFG_INT, "1", 0, 64, NULL,
+     "HTTP loops, each a thread with its own connections and its own line to the journal "
+     "(0: one per CPU); requests that wait for another service run on four workers per CPU, "
+     "and a waiting request holds no thread"},
     {"gateway", "max_connections", CFG_INT, "4096", 1, 100000, NULL,
      "total HTTP connections at once (when full, the one idle longest is closed to make "
      "room; with none idle, 503)"},

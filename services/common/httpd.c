@@ -13,6 +13,12 @@
  *   - MHD's pool runs the service's callbacks, wrapped here to keep each
  *     connection's phase and to refuse, behind a trusted proxy, a client
  *     over its per-address limit.
+ *   - or, when the service gives a loop (httpd_loop_t), `threads` loops
+ *     instead of the pool: each a thread with a daemon of its own, run
+ *     from the loop's epoll set (MHD's epoll descriptor, the service's
+ *     own descriptors, and an eventfd by which the acceptor hands it
+ *     connections round robin), so the service's socket and the
+ *     connections waiting on it share a thread.
  *
  * Why our own acceptor rather than only MHD's options: libmicrohttpd 0.9.75
  * times only idle periods (a head trickled a line at a time never times
@@ -27,7 +33,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +74,32 @@ typedef struct addr_count {
 
 #define ADDR_BUCKETS 4096
 
+/* a connection on its way from the acceptor to a loop's daemon */
+typedef struct handed {
+    int fd;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    struct handed *next;
+} handed_t;
+
+/* one loop (httpd_loop_t): a thread, its daemon and its epoll set */
+typedef struct hloop {
+    struct httpd *h;
+    unsigned i;
+    struct MHD_Daemon *mhd;
+    int epfd, wakefd;             /* wakefd: a connection handed, or stop */
+    pthread_t thread;
+    int on;
+    atomic_int stop;
+    pthread_mutex_t lock;         /* handed */
+    handed_t *handed;
+} hloop_t;
+
 struct httpd {
     httpd_config_t conf;
-    struct MHD_Daemon *mhd;
+    struct MHD_Daemon *mhd;       /* the pool's daemon (no loop) */
+    hloop_t *loops;               /* or the loops' (conf.loop) */
+    unsigned n_loops, next_loop;
     int lfd, epfd, stopfd;
     pthread_t acceptor, reaper;
     int acceptor_on, reaper_on;
@@ -85,6 +116,10 @@ struct httpd {
 
 /* a request refused by the access wrapper (con_cls), answered by MHD */
 static char s_refused;
+
+/* the loop this thread runs (its number, or -1) */
+static _Thread_local int s_loop_no = -1;
+static _Thread_local struct hloop *s_loop_self;
 
 static long long s_now(void)
 {
@@ -573,6 +608,18 @@ static void s_drop(httpd_t *h, conn_t *c, unsigned status, const char *code, con
         close(fd);
 }
 
+/* s_add_failed - MHD closes the socket itself when it cannot take it, and
+ * then never reports it: forget it here */
+static void s_add_failed(httpd_t *h, int fd)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->handoff[fd]) {
+        s_forget(h, h->handoff[fd]);
+        h->handoff[fd] = NULL;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
 /* s_readable - bytes came on a held connection: hand it to MHD once its
  * head is whole and well formed */
 static void s_readable(httpd_t *h, conn_t *c)
@@ -610,18 +657,31 @@ static void s_readable(httpd_t *h, conn_t *c)
         s_forget(h, h->handoff[c->fd]);
     h->handoff[c->fd] = c;
     pthread_mutex_unlock(&h->lock);
-    /* MHD closes the socket itself when it cannot take it, and then never
-     * reports it: forget it here */
+    if (h->n_loops) { /* the loop adds it to its daemon, on its own thread */
+        hloop_t *l = &h->loops[h->next_loop++ % h->n_loops];
+        handed_t *hd = malloc(sizeof *hd);
+        if (!hd) {
+            int fd = c->fd;
+            s_add_failed(h, fd);
+            close(fd);
+            return;
+        }
+        hd->fd = c->fd;
+        hd->peer = c->peer;
+        hd->peer_len = c->peer_len;
+        pthread_mutex_lock(&l->lock);
+        hd->next = l->handed;
+        l->handed = hd;
+        pthread_mutex_unlock(&l->lock);
+        uint64_t one = 1;
+        if (write(l->wakefd, &one, sizeof one) < 0)
+            log_warn("event=httpd_wake_failed server=%s", h->conf.name);
+        return;
+    }
     int fd = c->fd;
     if (MHD_add_connection(h->mhd, fd, (const struct sockaddr *)&c->peer, c->peer_len) !=
-        MHD_YES) {
-        pthread_mutex_lock(&h->lock);
-        if (h->handoff[fd] == c) {
-            h->handoff[fd] = NULL;
-            s_forget(h, c);
-        }
-        pthread_mutex_unlock(&h->lock);
-    }
+        MHD_YES)
+        s_add_failed(h, fd);
 }
 
 /* s_acceptor - the acceptor thread */
@@ -864,6 +924,177 @@ static void s_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("event=httpd server=%s message=%s", h->conf.name, log_quote(msg, q, sizeof q));
 }
 
+/* ---------------------------------------------------------------- loops */
+
+/* s_loop_take - add the connections the acceptor handed this loop */
+static void s_loop_take(hloop_t *l)
+{
+    pthread_mutex_lock(&l->lock);
+    handed_t *hd = l->handed;
+    l->handed = NULL;
+    pthread_mutex_unlock(&l->lock);
+    while (hd) {
+        handed_t *next = hd->next;
+        if (MHD_add_connection(l->mhd, hd->fd, (const struct sockaddr *)&hd->peer,
+                               hd->peer_len) != MHD_YES)
+            s_add_failed(l->h, hd->fd);
+        free(hd);
+        hd = next;
+    }
+}
+
+/* s_loop - a loop's thread: wait on its epoll set, let MHD read and answer,
+ * then the service's own work (which may resume connections: MHD runs
+ * again at once, so an answer is written in the same turn) */
+static void *s_loop(void *arg)
+{
+    hloop_t *l = arg;
+    httpd_t *h = l->h;
+    const httpd_loop_t *ops = h->conf.loop;
+    s_loop_no = (int)l->i;
+    s_loop_self = l;
+    ops->start(ops->cls, l->i, l->epfd);
+    long long svc = -1;
+    struct epoll_event evs[16];
+    while (!atomic_load(&l->stop)) {
+        MHD_UNSIGNED_LONG_LONG mt;
+        long long t = MHD_get_timeout(l->mhd, &mt) == MHD_YES ? (long long)mt : -1;
+        if (svc >= 0 && (t < 0 || svc < t))
+            t = svc;
+        int n = epoll_wait(l->epfd, evs, 16, t < 0 ? -1 : t > INT_MAX ? INT_MAX : (int)t);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == &l->wakefd) {
+                uint64_t v;
+                if (read(l->wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
+                    log_warn("event=httpd_wake_failed server=%s", h->conf.name);
+            }
+        }
+        s_loop_take(l);
+        MHD_run(l->mhd);
+        for (int k = 0; k < 8; k++) {
+            int resumed = 0;
+            svc = ops->run(ops->cls, l->i, &resumed);
+            if (!resumed)
+                break;
+            MHD_run(l->mhd);
+        }
+    }
+    /* stopping: the service answers what it holds; MHD writes it */
+    ops->stop(ops->cls, l->i);
+    for (int k = 0; k < 4; k++)
+        MHD_run(l->mhd);
+    return NULL;
+}
+
+/* s_loops_stop - stop the loops' threads (their daemons stay, for
+ * MHD_stop_daemon) */
+static void s_loops_stop(httpd_t *h)
+{
+    for (unsigned i = 0; i < h->n_loops; i++) {
+        hloop_t *l = &h->loops[i];
+        if (!l->on)
+            continue;
+        atomic_store(&l->stop, 1);
+        uint64_t one = 1;
+        if (write(l->wakefd, &one, sizeof one) < 0)
+            log_warn("event=httpd_wake_failed server=%s", h->conf.name);
+        pthread_join(l->thread, NULL);
+        l->on = 0;
+    }
+}
+
+/* s_loops_free - the loops' daemons and descriptors; what was handed and
+ * never added is closed */
+static void s_loops_free(httpd_t *h)
+{
+    for (unsigned i = 0; i < h->n_loops; i++) {
+        hloop_t *l = &h->loops[i];
+        if (l->mhd)
+            MHD_stop_daemon(l->mhd);
+        for (handed_t *hd = l->handed, *next; hd; hd = next) {
+            next = hd->next;
+            close(hd->fd);
+            free(hd);
+        }
+        if (l->epfd >= 0)
+            close(l->epfd);
+        if (l->wakefd >= 0)
+            close(l->wakefd);
+        pthread_mutex_destroy(&l->lock);
+    }
+    free(h->loops);
+    h->loops = NULL;
+    h->n_loops = 0;
+}
+
+/* s_loops_start - the loops' daemons, epoll sets and threads (conf.loop);
+ * 0/-1 (logged) */
+static int s_loops_start(httpd_t *h, size_t pool)
+{
+    unsigned n = h->conf.threads ? h->conf.threads : 1;
+    h->loops = calloc(n, sizeof *h->loops);
+    if (!h->loops)
+        return -1;
+    h->n_loops = n;
+    int ok = 1;
+    for (unsigned i = 0; i < n; i++) {
+        hloop_t *l = &h->loops[i];
+        l->h = h;
+        l->i = i;
+        l->epfd = l->wakefd = -1;
+        pthread_mutex_init(&l->lock, NULL);
+    }
+    for (unsigned i = 0; i < n && ok; i++) {
+        hloop_t *l = &h->loops[i];
+        /* the same daemon as the pool's, but run from the loop */
+        l->mhd = MHD_start_daemon(
+            MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
+                MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_USE_ITC,
+            0, NULL, NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, h,
+            MHD_OPTION_CONNECTION_LIMIT, h->conf.max_connections + 64,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((h->conf.idle_timeout_ms + 999) / 1000),
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_CONNECTION, s_notify,
+            h, MHD_OPTION_NOTIFY_COMPLETED, s_completed, h, MHD_OPTION_END);
+        const union MHD_DaemonInfo *di =
+            l->mhd ? MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+        l->epfd = epoll_create1(EPOLL_CLOEXEC);
+        l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event mev = {.events = EPOLLIN, .data.ptr = l};
+        struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &l->wakefd};
+        ok = di && l->epfd >= 0 && l->wakefd >= 0 &&
+             epoll_ctl(l->epfd, EPOLL_CTL_ADD, di->epoll_fd, &mev) == 0 &&
+             epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &wev) == 0;
+    }
+    for (unsigned i = 0; i < n && ok; i++) {
+        h->loops[i].on = pthread_create(&h->loops[i].thread, NULL, s_loop, &h->loops[i]) == 0;
+        ok = h->loops[i].on;
+    }
+    if (!ok)
+        log_error("event=httpd_failed server=%s", h->conf.name);
+    return ok ? 0 : -1;
+}
+
+/* httpd_loop_self - see httpd.h */
+void *httpd_loop_self(void)
+{
+    return s_loop_self;
+}
+
+/* httpd_loop_wake - see httpd.h */
+void httpd_loop_wake(void *loop)
+{
+    hloop_t *l = loop;
+    uint64_t one = 1;
+    if (l && write(l->wakefd, &one, sizeof one) < 0)
+        log_warn("event=httpd_wake_failed server=%s", l->h->conf.name);
+}
+
+/* httpd_loop_current - see httpd.h */
+int httpd_loop_current(void)
+{
+    return s_loop_no;
+}
+
 /* ---------------------------------------------------------------- start, stop */
 
 /* s_listen - bind and listen on conf.listen */
@@ -958,7 +1189,11 @@ httpd_t *httpd_new(const httpd_config_t *conf)
      * (not MHD's) answers a later request's head up to about that.  It is
      * what an idle kept-alive connection costs: 1,000 of them ~32 MiB. */
     size_t pool = h->conf.max_header + 16 * 1024;
-    h->mhd = MHD_start_daemon(
+    if (conf->loop && s_loops_start(h, pool)) {
+        httpd_destroy(&h);
+        return NULL;
+    }
+    h->mhd = conf->loop ? NULL : MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_TURBO | /* read and write before asking epoll: fewer syscalls, each
                              * costly under a hypervisor (perf: a quarter of the time) */
@@ -973,7 +1208,7 @@ httpd_t *httpd_new(const httpd_config_t *conf)
     h->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &h->lfd};
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &h->stopfd};
-    if (!h->mhd || h->epfd < 0 || h->stopfd < 0 ||
+    if ((!h->mhd && !h->n_loops) || h->epfd < 0 || h->stopfd < 0 ||
         epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lfd, &lev) ||
         epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->stopfd, &sev)) {
         log_error("event=httpd_failed server=%s", conf->name);
@@ -1032,6 +1267,8 @@ void httpd_destroy(httpd_t **h_p)
     if (!h)
         return;
     httpd_quiesce(h);
+    s_loops_stop(h);
+    s_loops_free(h);
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     /* handed over but never started by MHD (it closed them on stop) */

@@ -1,7 +1,8 @@
 /*
  * httpd.h - the HTTP front door Hark's web processes share: libmicrohttpd
- * in epoll mode on a fixed pool of threads, behind a small acceptor that
- * holds a connection until its first request head is whole and well formed.
+ * in epoll mode on a fixed pool of threads (or on loops of the service's,
+ * httpd_loop_t), behind a small acceptor that holds a connection until its
+ * first request head is whole and well formed.
  *
  * What it guarantees, whatever the service behind it does:
  *   - no thread per connection and no select(): thousands of open
@@ -46,6 +47,30 @@ typedef void (*httpd_error_fn)(void *cls, unsigned status, const char *code, con
                                const char *field, const char *path, const char *lang,
                                buf_t *out, const char **content_type, const char **csp);
 
+/* httpd_loop_t - run the service's own work on the HTTP threads.  With
+ * loop set, each of the `threads` threads runs a libmicrohttpd daemon of
+ * its own from its own epoll loop (MHD_USE_EPOLL, no internal thread)
+ * instead of one daemon's pool: a service whose requests wait on a socket
+ * of its own (the gateway's line to the journal) keeps that socket on the
+ * same thread as its connections, and resumes them there, with no hand-off
+ * between threads.  Each function gets loop_cls and the loop's number i,
+ * and is called on loop i's thread. */
+typedef struct {
+    /* first, before any connection: epfd is the loop's epoll set, where
+     * the service adds its own descriptors (data.ptr NULL: any event of
+     * theirs only wakes the loop, which then calls run) */
+    void (*start)(void *cls, unsigned i, int epfd);
+    /* each time round, after libmicrohttpd has read and answered what it
+     * could: the service's own work.  Sets *resumed when it resumed a
+     * connection (libmicrohttpd then runs again at once); returns the ms
+     * until it must run again, or -1 */
+    long long (*run)(void *cls, unsigned i, int *resumed);
+    /* last, when the server stops: answer every connection still
+     * suspended (resume it) */
+    void (*stop)(void *cls, unsigned i);
+    void *cls;
+} httpd_loop_t;
+
 typedef struct {
     const char *listen;                 /* "host:port" or "[v6]:port" */
     const char *name;                   /* for log lines: "gateway", "console" */
@@ -65,6 +90,7 @@ typedef struct {
     void *access_cls;
     MHD_RequestCompletedCallback completed;
     void *completed_cls;
+    const httpd_loop_t *loop;           /* NULL: libmicrohttpd's own pool */
 } httpd_config_t;
 
 /* httpd_new - listen and serve; NULL (logged) when the address cannot be
@@ -88,6 +114,20 @@ int httpd_parse_addr(const char *s, struct sockaddr_storage *ss);
  * returns (struct sockaddr *)out, or NULL when MHD does not know the peer. */
 const struct sockaddr *httpd_client_addr(const httpd_t *h, struct MHD_Connection *conn,
                                          struct sockaddr_storage *out);
+
+/* httpd_loop_current - the number of the loop whose thread calls it, or
+ * -1 on any other thread */
+int httpd_loop_current(void);
+
+/* httpd_loop_self - on a loop's thread, the loop (for httpd_loop_wake);
+ * NULL on any other thread */
+void *httpd_loop_self(void);
+
+/* httpd_loop_wake - after MHD_resume_connection from another thread: wake
+ * the loop (httpd_loop_self on the thread that suspended the connection)
+ * to run it: a daemon run from a loop does not watch its own inter-thread
+ * channel.  NULL: nothing to do (libmicrohttpd's pool). */
+void httpd_loop_wake(void *loop);
 
 /* httpd_open - connections open now (held by the acceptor or MHD) */
 unsigned httpd_open(httpd_t *h);

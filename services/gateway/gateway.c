@@ -40,16 +40,17 @@
  *           shop_name (the survey page names the shop as the emails do),
  *           templates and default_locale (the words on pages, words.h).
  *
- * Threads: no thread per connection.  libmicrohttpd runs in epoll mode on
- * [gateway] threads threads behind the shared front door (common/httpd.c:
- * connection limits, head and body deadlines, errors in our words).  A
+ * Threads: no thread per connection.  [gateway] threads loops (common/httpd.c
+ * httpd_loop_t), each a thread with a libmicrohttpd daemon of its own behind
+ * the shared front door (connection limits, head and body deadlines, errors
+ * in our words) and its own DEALER to the journal (gateway_pump.c).  A
  * request that waits is suspended (MHD_suspend_connection), not a thread:
- * POST /v1/events hands its events to the pump (gateway_pump.c), the one
- * thread with a socket to the journal, which sends every waiting request's
- * events in one JOURNAL_APPEND and resumes each request with its own
- * answer; every other route runs on one of a fixed set of workers (four per
- * thread), each with its own DEALER to the owners it asks (ZeroMQ sockets
- * are not thread-safe; a pthread key closes each when the thread ends).
+ * POST /v1/events queues its events on its loop's pump, which sends every
+ * request queued in one JOURNAL_APPEND and resumes each with its own answer
+ * on the same thread; every other route runs on one of a fixed set of
+ * workers (four per CPU), each with its own DEALER to the owners it asks
+ * (ZeroMQ sockets are not thread-safe; a pthread key closes each when the
+ * thread ends).
  */
 #include <errno.h>
 #include <malloc.h>

@@ -37,6 +37,7 @@ typedef struct {
     long long connection_timeout_ms;
     unsigned max_connections, per_ip_connections;
     unsigned threads;           /* [gateway] threads (0 in the config: the CPUs) */
+    unsigned workers;           /* four per CPU */
     long long head_timeout_ms, body_timeout_ms;
     size_t max_header;
     int journal_timeout_ms;
@@ -63,7 +64,7 @@ typedef struct {
 void gateway_config_load(const config_t *cfg, gateway_config_t *out);
 
 /* A journal append handed to the pump (gateway_pump.c): events borrowed
- * until done, which runs on the pump's thread with the JOURNAL_APPEND_OK
+ * until done, which runs on the pump's loop thread with the JOURNAL_APPEND_OK
  * result ({"offsets","duplicates"}, given to done) or err and refused (1:
  * the journal refused the events as they are, a retry cannot help).  The
  * events are given either as JSON (events; text is then written by
@@ -80,18 +81,26 @@ struct gateway_job {
     uint64_t reqid;
     int64_t queued_ms, sent_ms;
 };
+/* A pump: one HTTP loop's DEALER to the journal (gateway_pump.c) */
 typedef struct gateway_pump gateway_pump_t;
 gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms,
                                  size_t max_events);
+void gateway_pump_attach(gateway_pump_t *p, int epfd);
+void gateway_pump_queue(gateway_pump_t *p, gateway_job_t *j);
 void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j);
+long long gateway_pump_run(gateway_pump_t *p, int *finished);
+void gateway_pump_stop(gateway_pump_t *p);
 void gateway_pump_destroy(gateway_pump_t **p_p);
+int gateway_pump_connected(gateway_pump_t *p);
 
 typedef struct {
     const config_t *cfg;
     gateway_config_t conf;     /* read once at start */
     void *zctx;
     httpd_t *httpd;
-    gateway_pump_t *pump;      /* the one line to the journal */
+    gateway_pump_t **pumps;    /* each HTTP loop's line to the journal */
+    unsigned n_pumps;
+    httpd_loop_t loop;         /* what the HTTP loops run beside MHD */
     /* the workers: requests that wait for an owner (gateway_http.c) */
     pthread_t *workers;
     unsigned n_workers;
@@ -145,9 +154,10 @@ typedef struct gateway_req {
     MHD_ContentReaderFreeCallback reader_free;
     /* while suspended: waiting for a worker, or for the pump (job) */
     int answered;              /* the answer is ready: queue it when resumed */
+    void *loop;                /* the HTTP loop it is suspended on */
     gateway_job_t job;
-    /* the pump's answer to job, turned into the answer by then() on the
-     * HTTP thread when resumed (the pump's one thread only hands it over) */
+    /* the pump's answer to job, turned into the answer by then() when
+     * MHD runs the resumed connection */
     int job_done, job_refused;
     json_t *job_ok;
     char job_err[200];

@@ -25,6 +25,7 @@ void gateway_config_load(const config_t *cfg, gateway_config_t *out)
     out->threads = (unsigned)config_int(cfg, "gateway", "threads");
     if (out->threads == 0)
         out->threads = cpus > 0 ? (unsigned)(cpus < 64 ? cpus : 64) : 2;
+    out->workers = 4 * (cpus > 0 ? (unsigned)(cpus < 64 ? cpus : 64) : 2);
     out->head_timeout_ms = config_duration_ms(cfg, "gateway", "head_timeout");
     out->body_timeout_ms = config_duration_ms(cfg, "gateway", "body_timeout");
     out->max_header = (size_t)config_size(cfg, "gateway", "max_header");

@@ -284,7 +284,7 @@ static int s_journal_event(buf_t *b, const json_t *e, const char *idem, long ind
     return 0;
 }
 
-/* s_appended - the journal's answer (on the pump's thread): 202 with the
+/* s_appended - the journal's answer (on the request's loop): 202 with the
  * offsets once committed */
 static void s_appended(gateway_req_t *r, json_t *ok, const char *err, int refused)
 {

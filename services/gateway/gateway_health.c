@@ -2,13 +2,17 @@
  * gateway_health.c - GET /healthz: is every service of this instance up?
  *
  * Asks each service in [hark] services (but the gateway, which is answering)
- * for SERVICE_STATUS on its control socket, one second each at most.
+ * for SERVICE_STATUS on its control socket, one second each at most.  The
+ * gateway itself is up once its lines to the journal (each loop's pump's
+ * DEALER) have connected: until then an event posted would be a 503, so a
+ * client that waits for 200 before posting is not answered one.
  */
 #include <string.h>
 
 #include "gateway.h"
 
-/* gateway_health_get - 200 when every service answered, 503 otherwise */
+/* gateway_health_get - 200 when every service answered and the gateway
+ * reaches the journal, 503 otherwise */
 void gateway_health_get(gateway_req_t *r)
 {
     const gateway_config_t *conf = &r->gw->conf;
@@ -19,7 +23,11 @@ void gateway_health_get(gateway_req_t *r)
     for (size_t i = 0; i < n; i++) {
         json_t *st = NULL;
         if (strcmp(names[i], "gateway") == 0) {
-            st = json_pack("{s:b}", "up", 1);
+            int connected = r->gw->n_pumps > 0;
+            for (unsigned k = 0; k < r->gw->n_pumps; k++)
+                connected &= gateway_pump_connected(r->gw->pumps[k]);
+            st = json_pack("{s:b,s:b}", "up", connected, "journal_connected", connected);
+            all_up &= connected;
         } else {
             const char *ep = conf->controls[i];
             wire_client_t *c = ep ? wire_client_new(r->gw->zctx, ep) : NULL;

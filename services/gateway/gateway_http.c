@@ -98,8 +98,9 @@ static int s_work_push(gateway_t *gw, gateway_req_t *r)
     return 0;
 }
 
-/* s_job_done - the pump's answer to a request's append (pump thread):
- * kept for the HTTP thread, which words the answer when resumed */
+/* s_job_done - the pump's answer to a request's append (on the request's
+ * own loop thread): kept for the access callback, which words the answer
+ * when MHD runs the resumed connection, in the same turn of the loop */
 static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refused)
 {
     gateway_req_t *r = (gateway_req_t *)((char *)j - offsetof(gateway_req_t, job));
@@ -110,7 +111,7 @@ static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refuse
     else
         r->job_err[0] = '\0';
     r->job_done = 1;
-    MHD_resume_connection(r->conn); /* the last touch: MHD owns r again */
+    MHD_resume_connection(r->conn);
 }
 
 /* gateway_append_then - see gateway.h: s_access suspends r and submits */
@@ -150,7 +151,9 @@ static void *s_worker(void *arg)
             gateway_route(r, 1);
         }
         r->answered = 1;
+        void *loop = r->loop; /* r is MHD's again once resumed */
         MHD_resume_connection(r->conn);
+        httpd_loop_wake(loop);
     }
 }
 
@@ -216,6 +219,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     if (buf_failed(&r->body))
         r->too_large = 1;
     if (!gateway_route(r, 0)) { /* it waits: on a worker, suspended */
+        r->loop = httpd_loop_self();
         MHD_suspend_connection(conn);
         if (s_work_push(gw, r) == 0)
             return MHD_YES;
@@ -225,9 +229,9 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         r->answered = 1;
         return MHD_YES;
     }
-    if (r->job.text) { /* it appends: suspended until the pump answers */
+    if (r->job.text) { /* it appends: suspended until this loop's pump answers */
         MHD_suspend_connection(conn);
-        gateway_pump_submit(gw->pump, &r->job);
+        gateway_pump_queue(gw->pumps[httpd_loop_current()], &r->job);
         return MHD_YES;
     }
     return s_respond(r);
@@ -291,16 +295,44 @@ static void s_front_error(void *cls, unsigned status, const char *code, const ch
     *content_type = "application/json";
 }
 
-/* gateway_http_start - the workers, the pump and the front door */
+/* the HTTP loops' own work: each loop's pump (common/httpd.c runs them) */
+static void s_loop_start(void *cls, unsigned i, int epfd)
+{
+    gateway_t *gw = cls;
+    gateway_pump_attach(gw->pumps[i], epfd);
+}
+
+static long long s_loop_run(void *cls, unsigned i, int *resumed)
+{
+    gateway_t *gw = cls;
+    return gateway_pump_run(gw->pumps[i], resumed);
+}
+
+static void s_loop_stop(void *cls, unsigned i)
+{
+    gateway_t *gw = cls;
+    gateway_pump_stop(gw->pumps[i]);
+}
+
+/* gateway_http_start - the workers, a pump per HTTP loop and the front
+ * door */
 int gateway_http_start(gateway_t *gw)
 {
     pthread_mutex_init(&gw->work_lock, NULL);
     pthread_cond_init(&gw->work_cv, NULL);
-    gw->pump = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint, gw->conf.journal_timeout_ms,
-                                gw->conf.journal_max_batch);
-    if (!gw->pump)
+    gw->pumps = calloc(gw->conf.threads, sizeof *gw->pumps);
+    if (!gw->pumps)
         return -1;
-    unsigned nw = gw->conf.threads * 4;
+    for (; gw->n_pumps < gw->conf.threads; gw->n_pumps++) {
+        gw->pumps[gw->n_pumps] = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint,
+                                                  gw->conf.journal_timeout_ms,
+                                                  gw->conf.journal_max_batch);
+        if (!gw->pumps[gw->n_pumps])
+            return -1;
+    }
+    gw->loop = (httpd_loop_t){
+        .start = s_loop_start, .run = s_loop_run, .stop = s_loop_stop, .cls = gw};
+    unsigned nw = gw->conf.workers;
     gw->workers = calloc(nw, sizeof *gw->workers);
     if (!gw->workers)
         return -1;
@@ -326,14 +358,16 @@ int gateway_http_start(gateway_t *gw)
         .access_cls = gw,
         .completed = s_completed,
         .completed_cls = gw,
+        .loop = &gw->loop,
     };
     gw->httpd = httpd_new(&hc);
     return gw->httpd ? 0 : -1;
 }
 
 /* gateway_http_stop - no new connections; the workers answer what they
- * hold, the pump fails what the journal has not answered (503), and only
- * then does libmicrohttpd stop, with no connection left suspended */
+ * hold (their appends still go through the loops), then the loops stop:
+ * each pump fails what the journal has not answered (503) and only then
+ * does its daemon stop, with no connection left suspended */
 void gateway_http_stop(gateway_t *gw)
 {
     httpd_quiesce(gw->httpd);
@@ -346,8 +380,12 @@ void gateway_http_stop(gateway_t *gw)
     free(gw->workers);
     gw->workers = NULL;
     gw->n_workers = 0;
-    gateway_pump_destroy(&gw->pump);
     httpd_destroy(&gw->httpd);
+    for (unsigned i = 0; i < gw->n_pumps; i++)
+        gateway_pump_destroy(&gw->pumps[i]);
+    free(gw->pumps);
+    gw->pumps = NULL;
+    gw->n_pumps = 0;
     pthread_cond_destroy(&gw->work_cv);
     pthread_mutex_destroy(&gw->work_lock);
 }

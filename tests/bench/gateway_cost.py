@@ -63,7 +63,10 @@ def main():
         os.environ["HARK_BIN"] = src
         import harness  # noqa: E402 - after HARK_BIN is set
         os.makedirs(os.path.join(tmp, "hark"))
-        h = harness.Hark(os.path.join(tmp, "hark"), services=("journal", "gateway"))
+        # GATEWAY_THREADS=N: [gateway] threads (default: one per CPU)
+        threads = os.environ.get("GATEWAY_THREADS")
+        h = harness.Hark(os.path.join(tmp, "hark"), services=("journal", "gateway"),
+                         conf={"gateway": {"threads": threads}} if threads else None)
         h.start(wait=False)
         h.wait_healthy(120)
         try:

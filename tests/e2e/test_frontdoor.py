@@ -194,9 +194,21 @@ def test_per_address_limit_is_a_json_429_and_other_addresses_still_get_in(make_h
 
 def test_when_full_the_longest_idle_connection_makes_room(make_hark):
     h = make_hark(conf={"gateway": {"max_connections": "20"}})
-    held = [_connect(h, "127.0.8.%d" % (1 + i % 4)) for i in range(20)]
-    for s in held:
-        assert _post(h, s)[0] == 202
+    # right after start a /healthz connection of the harness's may still be
+    # counted (one its client gave up on while the gateway asked the
+    # services): the twentieth is then refused as server_busy; try again
+    # once it has gone
+    for _ in range(50):
+        held = [_connect(h, "127.0.8.%d" % (1 + i % 4)) for i in range(20)]
+        answers = [_post_or_reset(h, s) for s in held]
+        if all(st == 202 for st, _, _ in answers):
+            break
+        for st, _, body in answers:
+            assert st in (202, 0) or json.loads(body)["error"]["code"] == "server_busy", body
+        for s in held:
+            s.close()
+        time.sleep(0.2)
+    assert all(st == 202 for st, _, _ in answers), answers
     s = _connect(h, "127.0.8.9")
     st, _, body = _post(h, s, close=True)
     s.close()
@@ -205,6 +217,14 @@ def test_when_full_the_longest_idle_connection_makes_room(make_hark):
     assert closed >= 1
     for c in held:
         c.close()
+
+
+def _post_or_reset(h, s):
+    """_post, or (0, {}, b"") when a refused connection was reset first"""
+    try:
+        return _post(h, s)
+    except (OSError, AssertionError):
+        return 0, {}, b""
 
 
 def _is_closed(s):

@@ -177,6 +177,38 @@ def test_healthz_reports_a_dead_service_with_503(make_hark):
     h.stop(check=False)
 
 
+def test_healthz_is_503_until_the_gateway_reaches_the_journal(make_hark):
+    # a gateway without a journal: every post would be a 503, so /healthz
+    # must not say 200 (it did, and a test posting right after start raced
+    # the gateway's connection to the journal)
+    h = make_hark(services=("gateway",), start=False).start(wait=False)
+
+    def answered():
+        try:
+            return h.request("GET", "/healthz", timeout=5)
+        except OSError:
+            return None
+    wait_for(answered, timeout=30, what="healthz answers")
+    st, hdrs, body = answered()
+    assert st == 503 and hdrs.get("Retry-After"), body
+    gw = json.loads(body)["services"]["gateway"]
+    assert gw == {"up": False, "journal_connected": False}
+    st, body = h.post_events(CUSTOMER)
+    assert st == 503 and body["error"]["code"] == "journal_unavailable"
+    h.stop(check=False)
+
+
+def test_after_a_journal_restart_healthz_200_means_a_post_is_taken(make_hark):
+    h = make_hark(conf={"harkd": {"restart_min": "100ms", "restart_max": "100ms"}})
+    for i in range(3):
+        old = h.kill("journal")
+        wait_for(lambda: h.pid("journal") not in (0, old), timeout=30, what="journal restarted")
+        wait_for(lambda: h.request("GET", "/healthz")[0] == 200, timeout=30, what="healthz 200")
+        st, body = h.post_events(CUSTOMER, idem="after-restart-%d" % i)
+        assert st == 202, body
+    h.stop(check=False)
+
+
 def test_503_when_the_journal_is_down_and_nothing_is_lost_after(make_hark):
     h = make_hark(conf={"harkd": {"restart_min": "3s", "restart_max": "3s"},
                         "gateway": {"journal_timeout": "500ms"}})
