@@ -29,20 +29,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(pred, timeout=20.0, interval=None, what="condition"):
-    """pred() until it is true (and return that) or timeout seconds pass.
-    An interval given is kept as given (a test that must catch a passing
-    state asks for a short one); otherwise 50 ms, or as long as pred took
-    when that was longer: a look that runs the ASan `hark` CLI (status(),
-    pid()) or fetches the journal costs more than 50 ms of the two cores,
-    and looking without a pause took them from the services waited for."""
+def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        t = time.monotonic()
         v = pred()
         if v:
             return v
-        time.sleep(interval if interval is not None else max(0.05, time.monotonic() - t))
+        time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
 
 
