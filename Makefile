@@ -266,9 +266,13 @@ test-build: build $(TEST_PROGS) $(UNIT_BINS) $(FUZZ_REPLAYS)
 san: deps
 	$(MAKE) MODE=san test-build
 
+# make test builds on every core when not given -j itself (a clean ASan
+# build one file at a time was minutes of its 15); `make man` and its groff
+# warnings are checked by tests/e2e/test_docs.py, which runs it, so it is not
+# run here a second time
+TEST_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: deps-test check-walls
-	$(MAKE) MODE=san test-build
-	$(MAKE) man
+	$(MAKE) $(TEST_JOBS) MODE=san test-build
 	$(MAKE) MODE=san test-unit
 	$(MAKE) MODE=san test-e2e
 

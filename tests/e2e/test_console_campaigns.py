@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 import pytest
 
 from harness import ROOT, Hark, free_port, wait_for
+from smtp import SmtpServer
 import test_console as tc
 import test_survey as ts
 
@@ -36,14 +37,31 @@ def start(tmp_path, smtp_port):
     return h.start()
 
 
-@pytest.fixture
-def con(tmp_path, smtp):
-    inst = start(tmp_path, smtp.port)
+def s_users(inst):
     tc.add_user(inst, "mia", "marketer")
     tc.add_user(inst, "sam", "support")
     tc.add_user(inst, "ada", "admin")
+    return inst
+
+
+@pytest.fixture
+def con(tmp_path, smtp):
+    inst = s_users(start(tmp_path, smtp.port))
     yield inst
     inst.stop()
+
+
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory):
+    """One instance for the tests that are only refused (each asserts that
+    nothing was saved, so none sees another's change): six instances of six
+    services started and stopped for them were a third of this file's time."""
+    d = tmp_path_factory.mktemp("refusing")
+    s = SmtpServer(d / "smtp")
+    inst = s_users(start(d, s.port))
+    yield inst
+    inst.stop()
+    s.stop()
 
 
 def signed_in(con, name, lang=None):
@@ -166,7 +184,8 @@ def words(lang):
 
 @pytest.mark.parametrize("lang", ["en", "ru", "pl", "zh", "be"])
 def test_console_campaigns__each_field_says_its_own_error_beside_it_in_the_readers_language(
-        con, lang):
+        refusing, lang):
+    con = refusing
     b, csrf = signed_in(con, "mia", lang=lang)
     w = words(lang)
     st, _, data, _ = b.request("POST", "/campaigns/new", form(
@@ -288,7 +307,8 @@ def test_console_campaigns__segment_preview_counts_the_customers_a_run_would_inv
     assert re.search(r"2030-01-01 09:00 UTC", b.get("/campaigns")[2])  # its next run
 
 
-def test_console_campaigns__support_is_refused_and_csrf_holds(con):
+def test_console_campaigns__support_is_refused_and_csrf_holds(refusing):
+    con = refusing
     s = tc.Browser(con.console_port)
     assert s.login("sam")[0] == 303
     for path in ("/campaigns", "/campaigns/new", "/campaigns/post-purchase", "/milestones"):
