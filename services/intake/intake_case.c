@@ -331,6 +331,11 @@ static int s_known_address(sqlite3 *db, const json_t *cust, char *out, size_t le
     return rc;
 }
 
+/* a complaint read as praise with less confidence than this still opens a
+ * case (as `other`, for review): losing a complaint costs more than a case
+ * staff close as praise */
+#define COMPLAINT_PRAISE_MIN 0.5
+
 /* s_praise - a comment the tagger reads as praise: no case, no reason (so
  * no report counts it and no loop includes it), no feedback.tagged: a
  * log line.  A later answer of a survey
@@ -379,11 +384,19 @@ static int s_open(intake_t *s, sqlite3 *db, const hark_event_t *ev, consumer_t *
                      log_value(code));
         intake_tag_t tag;
         if (text && *text && intake_tagger_tag(s->tagger, text, strlen(text), &tag) == 0) {
-            if (tag.praise && strcmp(kind, "cancellation") != 0)
+            /* Praise opens no case, but a customer who chose to complain
+             * is not dropped on a guess: a complaint the model reads as
+             * praise with little confidence ("late <script>...", every
+             * class a few percent) opens as `other` for staff to read. */
+            int doubtful = tag.praise && strcmp(kind, "complaint") == 0 &&
+                           tag.confidence < COMPLAINT_PRAISE_MIN;
+            if (tag.praise && strcmp(kind, "cancellation") != 0 && !doubtful)
                 return s_praise(s, db, ev, kind, tag.confidence);
-            memcpy(idx, tag.idx, (size_t)tag.n * sizeof *idx);
-            n = tag.n;
-            review = tag.review;
+            if (!tag.praise) {
+                memcpy(idx, tag.idx, (size_t)tag.n * sizeof *idx);
+                n = tag.n;
+                review = tag.review;
+            }
         }
     }
     if (n == 0) { /* no text, or a cancellation in words of praise */
