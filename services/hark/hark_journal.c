@@ -46,7 +46,15 @@ static int s_export(cli_t *cli, const char *path)
     FILE *f = NULL;
     int rc = 1;
     long long n = 0;
+    /* sealed_names holds a list's ref in sealed_lists since the journal
+     * stores each list once (journal_store.c): its text goes out */
     if (sqlite3_prepare_v2(db,
+                           "SELECT offset, type, key, occurred_at, recorded_at, payload, sealed,"
+                           " CASE typeof(sealed_names) WHEN 'blob' THEN (SELECT names FROM"
+                           " sealed_lists WHERE ref = sealed_names) ELSE sealed_names END"
+                           " FROM events ORDER BY offset",
+                           -1, &st, NULL) != SQLITE_OK &&
+        sqlite3_prepare_v2(db,
                            "SELECT offset, type, key, occurred_at, recorded_at, payload, sealed,"
                            " sealed_names FROM events ORDER BY offset",
                            -1, &st, NULL) != SQLITE_OK) {

@@ -41,6 +41,10 @@ const char *const journal_store_migrations[] = {
      * every erasure: only customer.erased rows are in it */
     "CREATE INDEX events_erased ON events(json_extract(payload, '$.customer_id'))"
     " WHERE type = 'customer.erased';",
+    /* the names of the sealed fields stored once each (s_list_id): a row
+     * holds the list's ref (a blob) instead of its text */
+    "CREATE TABLE sealed_lists(id INTEGER PRIMARY KEY, names TEXT NOT NULL,"
+    "  ref BLOB NOT NULL UNIQUE);",
     NULL,
 };
 
@@ -53,14 +57,114 @@ struct jstore {
     buf_t open;      /* one opened payload */
 };
 
+/*
+ * The names of the sealed fields (journal_crypt.h) are one of a few lists
+ * per type ("email,name,-attributes"): stored as text in every row they
+ * were a fifth of what sealing adds to a customer's row, and a longer row
+ * is a dearer insert.  Each list is stored once in sealed_lists, and a row's
+ * sealed_names holds its ref: the id's big-endian bytes (one for the first
+ * 255 lists, two after), as a blob since the column's TEXT affinity would
+ * turn an integer into text.  Rows written before hold the text and are
+ * read as they are, so old journals need no migration of rows.  A
+ * list is inserted in the round of the first row that names it, so it is
+ * committed or rolled back with that row: on a rollback the lists the round
+ * added are forgotten in memory too (read again from the file).  A journal
+ * with more distinct lists than JSTORE_LISTS stores the others as text.
+ * JetStream's messages keep the text (journal_store_jetstream.c), and
+ * `hark journal export` writes the text of either (hark_journal.c).
+ */
+#define JSTORE_LISTS 1024
+
 /* the sqlite engine */
 typedef struct {
     sqlite3 *db;
-    sqlite3_stmt *insert, *by_key, *fetch_all;
+    sqlite3_stmt *insert, *by_key, *fetch_all, *add_list;
     journal_store_t *js; /* the store it serves (its head and crypt) */
+    char **lists;        /* sealed_lists' names; id i + 1 at [i] */
+    size_t n_lists;
 } s_sql_t;
 
 static const journal_store_ops_t s_sql_ops;
+
+/* s_lists_forget - the lists from the from-th on out of memory */
+static void s_lists_forget(s_sql_t *sq, size_t from)
+{
+    while (sq->lists && sq->n_lists > from)
+        free(sq->lists[--sq->n_lists]);
+}
+
+/* s_lists_load - sealed_lists into memory (ids 1, 2, ... in order); 0/-1 */
+static int s_lists_load(s_sql_t *sq)
+{
+    sqlite3_stmt *st = db_prepare(sq->db, "SELECT id, names FROM sealed_lists ORDER BY id");
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && sq->n_lists < JSTORE_LISTS) {
+        const char *names = (const char *)sqlite3_column_text(st, 1);
+        if (sqlite3_column_int64(st, 0) != (int64_t)sq->n_lists + 1 || !names)
+            break; /* not ours: later lists are stored as text */
+        if (!(sq->lists[sq->n_lists] = strdup(names))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        sq->n_lists++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_NOMEM ? -1 : 0;
+}
+
+/* s_list_ref - id's ref into ref; its length */
+static int s_list_ref(int64_t id, unsigned char ref[2])
+{
+    if (id < 256) {
+        ref[0] = (unsigned char)id;
+        return 1;
+    }
+    ref[0] = (unsigned char)(id >> 8);
+    ref[1] = (unsigned char)id;
+    return 2;
+}
+
+/* s_list_id - the id of the list names, inserted (in the open round) when
+ * new; 0: store the text (the table is full, or the insert failed: the row
+ * still goes in) */
+static int64_t s_list_id(s_sql_t *sq, const char *names)
+{
+    for (size_t i = 0; i < sq->n_lists; i++)
+        if (strcmp(sq->lists[i], names) == 0)
+            return (int64_t)i + 1;
+    if (sq->n_lists == JSTORE_LISTS)
+        return 0;
+    char *copy = strdup(names);
+    if (!copy)
+        return 0;
+    int64_t id = (int64_t)sq->n_lists + 1;
+    sqlite3_bind_int64(sq->add_list, 1, id);
+    sqlite3_bind_text(sq->add_list, 2, names, -1, SQLITE_STATIC);
+    unsigned char ref[2];
+    sqlite3_bind_blob(sq->add_list, 3, ref, s_list_ref(id, ref), SQLITE_STATIC);
+    int rc = sqlite3_step(sq->add_list);
+    sqlite3_reset(sq->add_list);
+    if (rc != SQLITE_DONE) {
+        free(copy);
+        return 0;
+    }
+    sq->lists[sq->n_lists++] = copy;
+    return id;
+}
+
+/* s_list_names - a row's sealed_names column: the text it holds, or the
+ * list its ref names (NULL when none) */
+static const char *s_list_names(s_sql_t *sq, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+        return (const char *)sqlite3_column_text(st, col);
+    const unsigned char *ref = sqlite3_column_blob(st, col);
+    int len = sqlite3_column_bytes(st, col);
+    size_t id = len == 1 ? ref[0] : len == 2 ? (size_t)ref[0] << 8 | ref[1] : 0;
+    return id >= 1 && id <= sq->n_lists ? sq->lists[id - 1] : NULL;
+}
 
 /* journal_store_new - prepare the statements */
 journal_store_t *journal_store_new(sqlite3 *db)
@@ -81,11 +185,14 @@ journal_store_t *journal_store_new(sqlite3 *db)
                                 " sealed, sealed_names)"
                                 " VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING");
     sq->by_key = db_prepare(db, "SELECT offset FROM events WHERE key = ?");
+    sq->add_list = db_prepare(db, "INSERT INTO sealed_lists(id, names, ref) VALUES(?, ?, ?)");
+    sq->lists = calloc(JSTORE_LISTS, sizeof *sq->lists);
     sq->fetch_all = db_prepare(db, "SELECT offset, type, key, occurred_at, recorded_at, payload,"
                                    " sealed, sealed_names"
                                    " FROM events WHERE offset > ?1 AND offset <= ?3"
                                    " ORDER BY offset LIMIT ?2");
-    if (!sq->insert || !sq->by_key || !sq->fetch_all) {
+    if (!sq->insert || !sq->by_key || !sq->fetch_all || !sq->add_list || !sq->lists ||
+        s_lists_load(sq)) {
         journal_store_destroy(&js);
         return NULL;
     }
@@ -97,6 +204,9 @@ journal_store_t *journal_store_new(sqlite3 *db)
 static void s_sql_destroy(void *self)
 {
     s_sql_t *sq = self;
+    s_lists_forget(sq, 0);
+    free(sq->lists);
+    sqlite3_finalize(sq->add_list);
     sqlite3_finalize(sq->insert);
     sqlite3_finalize(sq->by_key);
     sqlite3_finalize(sq->fetch_all);
@@ -225,7 +335,17 @@ static int64_t s_sql_last(void *self)
 
 static int s_sql_begin(void *self) { return db_begin(((s_sql_t *)self)->db); }
 static int s_sql_commit(void *self) { return db_commit(((s_sql_t *)self)->db); }
-static void s_sql_rollback(void *self) { db_rollback(((s_sql_t *)self)->db); }
+
+static void s_sql_rollback(void *self)
+{
+    s_sql_t *sq = self;
+    db_rollback(sq->db);
+    /* memory as the file has it again (a list inserted outside a round is
+     * committed already) */
+    s_lists_forget(sq, 0);
+    if (s_lists_load(sq))
+        log_error("event=sealed_lists_reload_failed");
+}
 static int s_sql_flush(void *self) { (void)self; return 0; }
 
 /* s_sql_has_key - a row with key */
@@ -261,7 +381,12 @@ static int s_sql_append(void *self, journal_scan_event_t *e, const char *now,
     sqlite3_bind_text(st, 5, e->payload, (int)e->payload_len, SQLITE_STATIC);
     if (sealed && sealed->len <= INT_MAX) {
         sqlite3_bind_blob(st, 6, sealed->data, (int)sealed->len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, names, -1, SQLITE_STATIC);
+        int64_t list = names ? s_list_id(sq, names) : 0;
+        unsigned char ref[2];
+        if (list)
+            sqlite3_bind_blob(st, 7, ref, s_list_ref(list, ref), SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_text(st, 7, names, -1, SQLITE_STATIC);
     } else {
         sqlite3_bind_null(st, 6);
         sqlite3_bind_null(st, 7);
@@ -331,7 +456,7 @@ static int s_sql_fetch(void *self, int64_t after, int limit, const char *const *
                 (const char *)sqlite3_column_text(st, 4), (const char *)sqlite3_column_text(st, 5),
                 sealed ? sqlite3_column_blob(st, 6) : NULL,
                 sealed ? (size_t)sqlite3_column_bytes(st, 6) : 0,
-                (const char *)sqlite3_column_text(st, 7))) {
+                s_list_names(sq, st, 7))) {
             rc = SQLITE_NOMEM;
             break;
         }

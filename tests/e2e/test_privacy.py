@@ -504,3 +504,43 @@ def test_unsealed__a_customer_made_again_after_erasure_is_a_new_person(make_hark
     # what encrypt = no cannot erase: the old event, stored in clear
     assert ev["c1"]["payload"]["email"] == EMAIL.decode()
     h.stop()
+
+
+# --- the names of the sealed fields, stored once each ------------------------
+
+def test_sealed_names_are_stored_once_and_old_rows_with_text_still_read(hark):
+    """a row holds its list's ref (sealed_lists); a row as earlier journals
+    wrote it (the names as text) reads the same, also once its key is gone"""
+    import sqlite3
+    customers = [{"type": "customer", "key": "n%d" % i, "payload": {
+        "id": "n%d" % i, "email": "n%d@example.org" % i, "name": "N %d" % i,
+        "attributes": {"tier": "gold"}}} for i in range(3)]
+    append(hark, customers + [{"type": "complaint", "key": "nk", "payload": {
+        "customer_id": "n0", "text": "the lid was cracked"}}])
+    before = {e["key"]: e for e in hark.fetch_all()}
+    hark.stop()
+    path = os.path.join(hark.state, "journal.db")
+    with sqlite3.connect(path) as db:
+        lists = dict(db.execute("SELECT id, names FROM sealed_lists"))
+        rows = db.execute("SELECT key, typeof(sealed_names), sealed_names FROM events"
+                          " WHERE sealed IS NOT NULL").fetchall()
+        assert sorted(lists.values()) == ["email,name,-attributes", "text"]
+        assert {t for _, t, _ in rows} == {"blob"}
+        assert len({v for _, _, v in rows}) == 2  # three customers, one list
+        # n1 and the complaint as the journal wrote rows before the lists
+        db.execute("UPDATE events SET sealed_names = (SELECT names FROM sealed_lists"
+                   " WHERE ref = sealed_names) WHERE key IN ('n1', 'nk')")
+    hark.start()
+    assert {e["key"]: e for e in hark.fetch_all()} == before
+    append(hark, [{"type": "customer.erased", "key": "erase-n0",
+                   "payload": {"customer_id": "n0", "by": "api"}}])
+    append(hark, [{"type": "customer", "key": "n9", "payload": {
+        "id": "n9", "email": "n9@example.org", "name": "N 9", "attributes": {"a": 1}}}])
+    ev = {e["key"]: e for e in hark.fetch_all()}
+    assert ev["n0"]["erased"] is True  # a ref: "[erased]" where the list says
+    assert ev["n0"]["payload"] == {"id": "n0", "email": "[erased]", "name": "[erased]"}
+    assert ev["nk"]["payload"] == {"customer_id": "n0", "text": "[erased]"}  # text
+    assert ev["n1"] == before["n1"] and ev["n9"]["payload"]["attributes"] == {"a": 1}
+    hark.stop()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM sealed_lists").fetchone()[0] == 2
