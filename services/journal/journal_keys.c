@@ -131,6 +131,8 @@ struct jkeys {
     buf_t who;           /* a new key wrapped with its owner (s_wrap_who), the buffer kept */
     int64_t now_ms;      /* s_today's last time, and now formatted */
     char now[40];
+    int64_t day_mono; /* s_day's: when it last read the clock (monotonic), and the day */
+    int day;
 };
 
 /* s_hash - FNV-1a 64 of owner and period */
@@ -566,6 +568,21 @@ static int s_today(jkeys_t *k, char *now, size_t len)
     return (int)(ms / 86400000);
 }
 
+/* s_day - days since the epoch, the clock read at most every 100 ms:
+ * clock_now_ms looks up HARK_CLOCK_FILE in the environment each call, a
+ * twentieth of a microsecond on every event sealed (jkeys_get), for a day
+ * that changes once a day.  The test offset is cached for as long
+ * (clock.c) */
+static int s_day(jkeys_t *k)
+{
+    int64_t mono = clock_mono_ms();
+    if (k->day == 0 || mono - k->day_mono >= 100) {
+        k->day = (int)(clock_now_ms() / 86400000);
+        k->day_mono = mono;
+    }
+    return k->day;
+}
+
 /* s_touch - a key's used_at; 0/-1 */
 static int s_touch(jkeys_t *k, int64_t id, const char *now)
 {
@@ -593,7 +610,7 @@ int jkeys_get(jkeys_t *k, const char *owner, int period, int touch, int64_t *id,
         return -1;
     const char *plain = owner;
     char now[40];
-    int today = (int)(clock_now_ms() / 86400000);
+    int today = s_day(k);
     /* the cache is looked up by the owner as given, so a hit costs no keyed
      * hash: it is memory only, like the unwrapped key beside it */
     jkeys_slot_t *s = &k->by_owner_cache[s_hash(plain, period) & (JKEYS_CACHE - 1)];
