@@ -31,6 +31,67 @@
 #include "hark.h"
 #include "jstream.h"
 
+/* s_varint - a LEB128 number at p[*off]; 0/-1 */
+static int s_varint(const unsigned char *p, size_t len, size_t *off, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *off < len; shift += 7) {
+        unsigned char c = p[(*off)++];
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* s_expand - a sealed blob as a stream holds it: journal.db's compact
+ * layout (first byte 3: the run, then per segment class, key id, count,
+ * length, ciphertext; journal_crypt.c) made whole again, each segment with
+ * its 4-byte length and 24-byte nonce (the run's prefix from seal_runs and
+ * the count), since a stream has no seal_runs.  Other blobs as they are.
+ * 0/-1 */
+static int s_expand(sqlite3 *db, sqlite3_stmt **runs, const unsigned char *b, size_t len,
+                    buf_t *out)
+{
+    buf_reset(out);
+    if (len == 0 || b[0] != 3) {
+        buf_append(out, (const char *)b, len);
+        return buf_failed(out) ? -1 : 0;
+    }
+    size_t off = 1;
+    uint64_t run;
+    unsigned char prefix[16];
+    if (s_varint(b, len, &off, &run) ||
+        (!*runs && sqlite3_prepare_v2(db, "SELECT prefix FROM seal_runs WHERE id = ?", -1, runs,
+                                      NULL) != SQLITE_OK))
+        return -1;
+    sqlite3_bind_int64(*runs, 1, (sqlite3_int64)run);
+    int ok = sqlite3_step(*runs) == SQLITE_ROW && sqlite3_column_bytes(*runs, 0) == 16;
+    if (ok)
+        memcpy(prefix, sqlite3_column_blob(*runs, 0), 16);
+    sqlite3_reset(*runs);
+    while (ok && off < len) {
+        uint64_t count, n;
+        if (len - off < 9)
+            return -1;
+        buf_append(out, (const char *)b + off, 9); /* class, key id */
+        off += 9;
+        if (s_varint(b, len, &off, &count) || s_varint(b, len, &off, &n) || n > len - off ||
+            n > UINT32_MAX - 24)
+            return -1;
+        unsigned char h[4 + 16 + 8];
+        for (int i = 0; i < 4; i++)
+            h[i] = (unsigned char)((n + 24) >> (24 - 8 * i));
+        memcpy(h + 4, prefix, 16);
+        for (int i = 0; i < 8; i++)
+            h[20 + i] = (unsigned char)(count >> (8 * i));
+        buf_append(out, (const char *)h, sizeof h);
+        buf_append(out, (const char *)b + off, (size_t)n);
+        off += (size_t)n;
+    }
+    return ok && !buf_failed(out) ? 0 : -1;
+}
+
 /* s_export - journal.db's events as JSON lines into path */
 static int s_export(cli_t *cli, const char *path)
 {
@@ -42,7 +103,8 @@ static int s_export(cli_t *cli, const char *path)
         return 1;
     }
     sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *runs = NULL;
+    buf_t blob = BUF_INIT;
     FILE *f = NULL;
     int rc = 1;
     long long n = 0;
@@ -77,11 +139,18 @@ static int s_export(cli_t *cli, const char *path)
                                  (const char *)sqlite3_column_text(st, 4), "payload",
                                  (const char *)sqlite3_column_text(st, 5));
         if (line && sqlite3_column_type(st, 6) == SQLITE_BLOB) {
-            size_t len = (size_t)sqlite3_column_bytes(st, 6);
+            if (s_expand(db, &runs, sqlite3_column_blob(st, 6),
+                         (size_t)sqlite3_column_bytes(st, 6), &blob)) {
+                fprintf(stderr, "hark: journal export: event %lld: sealed bytes unreadable\n",
+                        (long long)sqlite3_column_int64(st, 0));
+                json_decref(line);
+                goto done;
+            }
+            size_t len = blob.len;
             size_t b64 = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
             char *text = malloc(b64);
             if (text)
-                sodium_bin2base64(text, b64, sqlite3_column_blob(st, 6), len,
+                sodium_bin2base64(text, b64, (const unsigned char *)blob.data, len,
                                   sodium_base64_VARIANT_ORIGINAL);
             json_object_set_new(line, "sealed", text ? json_string(text) : NULL);
             const char *names = (const char *)sqlite3_column_text(st, 7);
@@ -111,6 +180,8 @@ done:
         fclose(f);
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(runs);
+    buf_free(&blob);
     sqlite3_close(db);
     if (rc == 0)
         printf("exported %lld events to %s\n", n, path);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,34 @@
 
 #define JCRYPT_CLASSES 2 /* 1 contact, 2 free text */
 #define JCRYPT_SEG_HEAD 13
+#define JCRYPT_COMPACT 3 /* the first byte of a compact blob (a segment's is its class) */
+
+/*
+ * Two layouts of the sealed blob.  The first (what the journal wrote
+ * before, and still writes where there is no journal.db to hold runs: the
+ * JetStream engine) is segments of class (1 byte), key id (8, big-endian),
+ * length (4) and the box: the 24-byte nonce, ciphertext and tag.
+ *
+ * The compact one (jcrypt_use_runs) is JCRYPT_COMPACT, the run (a varint),
+ * then segments of class, key id (8), the count (a varint), the length of
+ * ciphertext and tag (a varint), ciphertext and tag: 22 bytes fewer for
+ * one segment, of a row's ~105, since a longer row is a dearer insert.
+ * The nonce is the run's 16-byte random prefix, stored once in journal.db's
+ * seal_runs, and the count as its last 8 bytes (little-endian), as before.
+ * A run's row is inserted by the first seal that uses it, in the round's
+ * own transaction (sealing happens inside the round, on the store's
+ * connection), so it is committed with the first row that needs it and
+ * rolled back with it.
+ *
+ * A (key, nonce) pair is never used twice: within a run the count only
+ * goes up; every process start draws a new prefix under a new run id; and
+ * any rollback of the store (jcrypt_rollback, from journal_store_rollback)
+ * draws a new prefix under a new run id too, so a round that failed and is
+ * sent again is never sealed under the nonces of boxes a rolled-back
+ * round made (bytes that may have reached the WAL uncommitted).  Run ids
+ * are never reused in one process (the next is above every id known), so
+ * the same blob bytes always name the same prefix.
+ */
 
 /* a path of the schema, split once for the text path (its strings are the
  * schema's, held by jcrypt_type_t's arrays) */
@@ -114,6 +143,11 @@ typedef struct {
     unsigned char key[JKEYS_LEN], sub[JKEYS_LEN];
 } jcrypt_sub_t;
 
+typedef struct {
+    int64_t id;
+    unsigned char prefix[16];
+} jcrypt_run_t;
+
 struct jcrypt {
     jkeys_t *keys;
     jcrypt_slot_t *opened;
@@ -121,6 +155,13 @@ struct jcrypt {
     uint64_t opened_gen; /* the keys' generation the slots and subkeys were filled in */
     unsigned char prefix[16]; /* the nonces' first 16 bytes, random at jcrypt_new */
     uint64_t sealed;          /* boxes sealed: the nonces' last 8 bytes */
+    /* compact blobs (jcrypt_use_runs): NULL db, the first layout */
+    sqlite3 *db;
+    sqlite3_stmt *run_put;
+    jcrypt_run_t *runs; /* every run's prefix, ids ascending */
+    size_t n_runs, cap_runs;
+    int64_t run;    /* this run's id (prefix); its row not yet inserted: !run_stored */
+    int run_stored;
     unsigned char stream[JCRYPT_STREAM];
     jcrypt_type_t *t;
     size_t n;
@@ -216,6 +257,8 @@ void jcrypt_destroy(jcrypt_t **self_p)
     }
     free(c->t);
     jcrypt_forget(c);
+    sqlite3_finalize(c->run_put);
+    free(c->runs);
     free(c->opened);
     free(c->subs);
     buf_free(&c->plain);
@@ -223,6 +266,130 @@ void jcrypt_destroy(jcrypt_t **self_p)
     buf_free(&c->owner);
     free(c);
     *self_p = NULL;
+}
+
+/* s_run_add - a run's prefix into memory (ids ascending); 0/-1 */
+static int s_run_add(jcrypt_t *c, int64_t id, const unsigned char prefix[16])
+{
+    if (c->n_runs == c->cap_runs) {
+        size_t cap = c->cap_runs ? 2 * c->cap_runs : 16;
+        jcrypt_run_t *r = realloc(c->runs, cap * sizeof *r);
+        if (!r)
+            return -1;
+        c->runs = r;
+        c->cap_runs = cap;
+    }
+    c->runs[c->n_runs].id = id;
+    memcpy(c->runs[c->n_runs++].prefix, prefix, 16);
+    return 0;
+}
+
+/* s_run_prefix - run id's prefix, or NULL when none is known */
+static const unsigned char *s_run_prefix(const jcrypt_t *c, int64_t id)
+{
+    size_t lo = 0, hi = c->n_runs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->runs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->n_runs && c->runs[lo].id == id ? c->runs[lo].prefix : NULL;
+}
+
+/* s_run_next - this process's next run: an id above every one known */
+static void s_run_next(jcrypt_t *c)
+{
+    int64_t top = c->n_runs ? c->runs[c->n_runs - 1].id : 0;
+    c->run = (top > c->run ? top : c->run) + 1;
+    c->run_stored = 0;
+}
+
+int jcrypt_use_runs(jcrypt_t *c, sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, prefix FROM seal_runs ORDER BY id", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != 16)
+            continue; /* not one of ours: its rows do not open */
+        if (s_run_add(c, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE ||
+        sqlite3_prepare_v2(db, "INSERT INTO seal_runs(id, prefix) VALUES(?, ?)", -1, &c->run_put,
+                           NULL) != SQLITE_OK)
+        return -1;
+    c->db = db;
+    s_run_next(c);
+    return 0;
+}
+
+void jcrypt_rollback(jcrypt_t *c)
+{
+    /* a new prefix (see "Two layouts"): the subkeys made from the old one go */
+    randombytes_buf(c->prefix, sizeof c->prefix);
+    c->sealed = 0;
+    jcrypt_forget(c);
+    if (c->db)
+        s_run_next(c);
+}
+
+/* s_varint_put - v as LEB128 (7 bits a byte, low first) */
+static void s_varint_put(buf_t *b, uint64_t v)
+{
+    unsigned char t[10];
+    size_t n = 0;
+    do {
+        t[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    buf_append(b, (const char *)t, n);
+}
+
+/* s_varint_get - a LEB128 number at p[*off]; 0, or -1 when malformed */
+static int s_varint_get(const unsigned char *p, size_t len, size_t *off, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *off < len; shift += 7) {
+        unsigned char b = p[(*off)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* s_seal_begin - sealed reset, with the compact layout's head (the run's
+ * row inserted first, in the open round, when this run has none); 0/-1 */
+static int s_seal_begin(jcrypt_t *c, buf_t *sealed)
+{
+    buf_reset(sealed);
+    if (!c->db)
+        return 0;
+    if (!c->run_stored) {
+        sqlite3_bind_int64(c->run_put, 1, c->run);
+        sqlite3_bind_blob(c->run_put, 2, c->prefix, sizeof c->prefix, SQLITE_STATIC);
+        int rc = sqlite3_step(c->run_put);
+        sqlite3_reset(c->run_put);
+        if (rc != SQLITE_DONE || s_run_add(c, c->run, c->prefix)) {
+            log_error("event=seal_run_failed error=\"%s\"", sqlite3_errmsg(c->db));
+            return -1;
+        }
+        c->run_stored = 1;
+    }
+    buf_putc(sealed, JCRYPT_COMPACT);
+    s_varint_put(sealed, (uint64_t)c->run);
+    return 0;
 }
 
 /* s_type - the type's lists, or NULL when it has no personal fields */
@@ -296,6 +463,21 @@ int jcrypt_unbox(const unsigned char key[JKEYS_LEN], const void *ad, size_t ad_l
             (unsigned char *)out->data + out->len, &got, NULL,
             n + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
             len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, ad_len, n, key) != 0)
+        return -1;
+    out->len += (size_t)got;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* s_unbox - box (ciphertext and tag) opened with key and nonce into out: 0/-1 */
+static int s_unbox(const unsigned char key[JKEYS_LEN], const unsigned char nonce[24],
+                   const void *ad, size_t ad_len, const unsigned char *box, size_t len, buf_t *out)
+{
+    unsigned long long got = 0;
+    if (len < crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+        buf_reserve(out, len - crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)out->data + out->len, &got,
+                                                   NULL, box, len, ad, ad_len, nonce, key) != 0)
         return -1;
     out->len += (size_t)got;
     out->data[out->len] = '\0';
@@ -404,15 +586,17 @@ static const unsigned char *s_subkey(jcrypt_t *c, int64_t id, const unsigned cha
 /* s_box - jcrypt_box's bytes, nonce given, with sub its subkey (see
  * "Nonces and subkeys" above) */
 static void s_box(jcrypt_t *c, const unsigned char sub[JKEYS_LEN], const unsigned char nonce[24],
-                  const void *ad, size_t ad_len, const void *plain, size_t len, buf_t *out)
+                  int put_nonce, const void *ad, size_t ad_len, const void *plain, size_t len,
+                  buf_t *out)
 {
     static const unsigned char zero[16] = {0};
-    const size_t need = 24 + len + crypto_aead_chacha20poly1305_ietf_ABYTES;
+    const size_t nl = put_nonce ? 24 : 0;
+    const size_t need = nl + len + crypto_aead_chacha20poly1305_ietf_ABYTES;
     if (buf_reserve(out, need))
         return;
-    unsigned char *n = (unsigned char *)out->data + out->len, *ct = n + 24, *tag = ct + len;
+    unsigned char *n = (unsigned char *)out->data + out->len, *ct = n + nl, *tag = ct + len;
     unsigned char in[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
-    memcpy(n, nonce, 24);
+    memcpy(n, nonce, nl);
     memcpy(in + 4, nonce + 16, 8);
     size_t blocks = (64 + len + 255) & ~(size_t)255; /* libsodium's 4- and 8-block code */
     if (blocks > sizeof c->stream) {
@@ -462,15 +646,25 @@ static int s_seal_part(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
     if (jkeys_get(c->keys, owner, year * 10 + k + 1, t->activity, &id, key))
         return -1;
     s_ad(&c->ad, e->type, e->type_len, e->key, e->key_len, k + 1);
-    s_put_seg(sealed, k + 1, id,
-              (uint32_t)(len + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
-                         crypto_aead_xchacha20poly1305_ietf_ABYTES));
     unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
     memcpy(nonce, c->prefix, sizeof c->prefix);
     uint64_t count = c->sealed++;
     for (int i = 0; i < 8; i++)
         nonce[16 + i] = (unsigned char)(count >> (8 * i));
-    s_box(c, s_subkey(c, id, key), nonce, c->ad.data, c->ad.len, plain, len, sealed);
+    if (c->db) { /* compact: class, id, count, length */
+        char h[9];
+        h[0] = (char)(k + 1);
+        for (int i = 0; i < 8; i++)
+            h[1 + i] = (char)((uint64_t)id >> (56 - 8 * i));
+        buf_append(sealed, h, sizeof h);
+        s_varint_put(sealed, count);
+        s_varint_put(sealed, len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    } else {
+        s_put_seg(sealed, k + 1, id,
+                  (uint32_t)(len + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                             crypto_aead_xchacha20poly1305_ietf_ABYTES));
+    }
+    s_box(c, s_subkey(c, id, key), nonce, !c->db, c->ad.data, c->ad.len, plain, len, sealed);
     sodium_memzero(key, sizeof key);
     return 0;
 }
@@ -515,9 +709,10 @@ static int s_seal_tree(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
     }
     if (!part[0] && !part[1])
         goto out; /* nothing personal in this one */
-    buf_reset(sealed);
-    int year = s_year(e, now);
     rc = -1;
+    if (s_seal_begin(c, sealed))
+        goto out;
+    int year = s_year(e, now);
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
         if (!part[k])
             continue;
@@ -866,7 +1061,8 @@ static int s_seal_text(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
     }
     if (!any[0] && !any[1])
         return 0;
-    buf_reset(sealed);
+    if (s_seal_begin(c, sealed))
+        return -1;
     int year = s_year(e, now);
     for (int k = 0; k < JCRYPT_CLASSES; k++) {
         if (!any[k])
@@ -922,24 +1118,55 @@ static int s_open(jcrypt_t *c, const char *type, const char *key, const char *re
         return -1;
     }
     size_t off = 0;
-    while (off + JCRYPT_SEG_HEAD <= sealed_len) {
-        const unsigned char *h = sealed + off;
+    const unsigned char *prefix = NULL;
+    if (sealed_len > 0 && sealed[0] == JCRYPT_COMPACT) {
+        uint64_t run;
+        off = 1;
+        if (s_varint_get(sealed, sealed_len, &off, &run) == 0)
+            prefix = s_run_prefix(c, (int64_t)run);
+        if (!prefix)
+            off = sealed_len + 1; /* a run this file does not hold: nothing opens */
+    }
+    unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    while (off < sealed_len) {
+        const unsigned char *h = sealed + off, *box;
         int class = h[0];
-        uint64_t id = 0;
-        uint32_t len = 0;
-        for (int i = 0; i < 8; i++)
-            id = id << 8 | h[1 + i];
-        for (int i = 0; i < 4; i++)
-            len = len << 8 | h[9 + i];
-        off += JCRYPT_SEG_HEAD;
-        if (len > sealed_len - off)
-            break;
+        uint64_t id = 0, len = 0;
+        if (prefix) { /* compact: class, id, count, length; the nonce is the run's */
+            uint64_t count;
+            if (sealed_len - off < 9)
+                break;
+            for (int i = 0; i < 8; i++)
+                id = id << 8 | h[1 + i];
+            off += 9;
+            if (s_varint_get(sealed, sealed_len, &off, &count) ||
+                s_varint_get(sealed, sealed_len, &off, &len) ||
+                len < crypto_aead_xchacha20poly1305_ietf_ABYTES || len > sealed_len - off)
+                break;
+            memcpy(nonce, prefix, 16);
+            for (int i = 0; i < 8; i++)
+                nonce[16 + i] = (unsigned char)(count >> (8 * i));
+            box = sealed + off;
+        } else {
+            if (sealed_len - off < JCRYPT_SEG_HEAD)
+                break;
+            for (int i = 0; i < 8; i++)
+                id = id << 8 | h[1 + i];
+            for (int i = 0; i < 4; i++)
+                len = len << 8 | h[9 + i];
+            off += JCRYPT_SEG_HEAD;
+            if (len > sealed_len - off || len < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+                break;
+            memcpy(nonce, sealed + off, sizeof nonce);
+            box = sealed + off + sizeof nonce;
+        }
+        size_t box_len = (size_t)len - (size_t)(box - (sealed + off));
         unsigned char k[JKEYS_LEN];
         int have = jkeys_by_id(c->keys, (int64_t)id, k);
         buf_reset(&c->plain);
         s_ad(&c->ad, type, strlen(type), key, strlen(key), class);
         json_t *part = NULL;
-        if (have == 0 && jcrypt_unbox(k, c->ad.data, c->ad.len, sealed + off, len, &c->plain) == 0)
+        if (have == 0 && s_unbox(k, nonce, c->ad.data, c->ad.len, box, box_len, &c->plain) == 0)
             part = json_loadb(c->plain.data, c->plain.len, 0, NULL);
         else if (have == 0)
             log_error("event=unseal_failed key=\"%s\"", key);

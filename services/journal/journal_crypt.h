@@ -21,8 +21,9 @@
  * data, so a sealed value moved to another event does not open.
  *
  * Stored: the payload without those fields, a blob of up to two segments
- * (class byte, key id 8 bytes, length 4 bytes, nonce and ciphertext), and
- * the names of the fields sealed ("-name" when the value is not a string).
+ * (class byte, key id 8 bytes, the nonce or what makes it, ciphertext and
+ * tag: the two layouts are in journal_crypt.c), and the names of the fields
+ * sealed ("-name" when the value is not a string).
  * Opened: the payload as it came; a segment whose key is gone gives each of
  * its string fields the text "[erased]" and drops the others, and the event
  * is flagged.
@@ -30,6 +31,7 @@
 #ifndef HARK_JOURNAL_CRYPT_H
 #define HARK_JOURNAL_CRYPT_H
 
+#include <sqlite3.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -60,6 +62,16 @@ int jcrypt_seal(jcrypt_t *c, const journal_scan_event_t *e, const char *now, buf
 int jcrypt_open(jcrypt_t *c, const char *type, const char *key, const char *rest,
                 const unsigned char *sealed, size_t sealed_len, const char *names, buf_t *out,
                 int *erased);
+
+/* jcrypt_use_runs - seal in the compact layout from now on, each run's
+ * nonce prefix stored once in db's seal_runs (journal.db, see
+ * journal_store_migrations; the rows are inserted on db's connection in the
+ * open round), and open it.  0/-1 */
+int jcrypt_use_runs(jcrypt_t *c, sqlite3 *db);
+
+/* jcrypt_rollback - the store rolled back: seal under a new nonce prefix
+ * (and a new run) from now on, never the rolled-back round's nonces again */
+void jcrypt_rollback(jcrypt_t *c);
 
 /* jcrypt_forget - wipe the opened events jcrypt_open keeps and the subkeys
  * jcrypt_seal keeps (it does so by itself when keys go: see

@@ -449,6 +449,13 @@ int journal_privacy_init(journal_t *j, service_t *svc)
         j->crypt_off = jcrypt_new(j->keys);
         journal_store_set_crypt(j->store, j->crypt_off);
     }
+    /* the compact layout where journal.db holds the events (and the runs) */
+    jcrypt_t *c = j->crypt ? j->crypt : j->crypt_off;
+    if (c && strcmp(journal_store_engine(j->store), "sqlite") == 0 &&
+        jcrypt_use_runs(c, service_db(svc))) {
+        log_error("event=seal_runs_failed");
+        return -1;
+    }
     j->free_text_days = (int)config_int(cfg, "privacy", "free_text_days");
     j->contact_days = (int)config_int(cfg, "privacy", "contact_days");
     if (s_reapply_log(j))

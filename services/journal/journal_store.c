@@ -45,6 +45,9 @@ const char *const journal_store_migrations[] = {
      * holds the list's ref (a blob) instead of its text */
     "CREATE TABLE sealed_lists(id INTEGER PRIMARY KEY, names TEXT NOT NULL,"
     "  ref BLOB NOT NULL UNIQUE);",
+    /* each run's nonce prefix, stored once, for the compact sealed layout
+     * (journal_crypt.c, "Two layouts") */
+    "CREATE TABLE seal_runs(id INTEGER PRIMARY KEY, prefix BLOB NOT NULL);",
     NULL,
 };
 
@@ -242,7 +245,12 @@ const char *journal_store_engine(const journal_store_t *js) { return js->ops->na
 int journal_store_deferred(const journal_store_t *js) { return js->ops->deferred; }
 int journal_store_begin(journal_store_t *js) { return js->ops->begin(js->self); }
 int journal_store_commit(journal_store_t *js) { return js->ops->commit(js->self); }
-void journal_store_rollback(journal_store_t *js) { js->ops->rollback(js->self); }
+void journal_store_rollback(journal_store_t *js)
+{
+    js->ops->rollback(js->self);
+    if (js->crypt) /* never the rolled-back round's nonces again */
+        jcrypt_rollback(js->crypt);
+}
 int journal_store_flush(journal_store_t *js) { return js->ops->flush(js->self); }
 int journal_store_has_key(journal_store_t *js, const char *key, size_t key_len)
 {

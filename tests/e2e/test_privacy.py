@@ -508,9 +508,10 @@ def test_unsealed__a_customer_made_again_after_erasure_is_a_new_person(make_hark
 
 # --- the names of the sealed fields, stored once each ------------------------
 
-def test_sealed_names_are_stored_once_and_old_rows_with_text_still_read(hark):
-    """a row holds its list's ref (sealed_lists); a row as earlier journals
-    wrote it (the names as text) reads the same, also once its key is gone"""
+def test_sealed_names_and_nonce_prefixes_are_stored_once_and_old_rows_still_read(hark):
+    """a row holds its list's ref (sealed_lists) and its run (seal_runs); a
+    row as earlier journals wrote it (the names as text) reads the same, also
+    once its key is gone (old sealed layouts: test_journal_crypt)"""
     import sqlite3
     customers = [{"type": "customer", "key": "n%d" % i, "payload": {
         "id": "n%d" % i, "email": "n%d@example.org" % i, "name": "N %d" % i,
@@ -527,6 +528,10 @@ def test_sealed_names_are_stored_once_and_old_rows_with_text_still_read(hark):
         assert sorted(lists.values()) == ["email,name,-attributes", "text"]
         assert {t for _, t, _ in rows} == {"blob"}
         assert len({v for _, _, v in rows}) == 2  # three customers, one list
+        # the compact layout: the nonce's prefix stored once, in seal_runs
+        assert db.execute("SELECT count(*) FROM seal_runs").fetchone()[0] == 1
+        assert {bytes(b)[:2] for (b,) in db.execute(
+            "SELECT sealed FROM events WHERE sealed IS NOT NULL")} == {b"\x03\x01"}
         # n1 and the complaint as the journal wrote rows before the lists
         db.execute("UPDATE events SET sealed_names = (SELECT names FROM sealed_lists"
                    " WHERE ref = sealed_names) WHERE key IN ('n1', 'nk')")
@@ -544,3 +549,4 @@ def test_sealed_names_are_stored_once_and_old_rows_with_text_still_read(hark):
     hark.stop()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM sealed_lists").fetchone()[0] == 2
+        assert db.execute("SELECT count(*) FROM seal_runs").fetchone()[0] == 2  # a new run

@@ -1025,6 +1025,143 @@ static void test_a_cached_subkey_never_seals_after_its_key_is_erased(void)
     unit_remove_dir(dir);
 }
 
+/* s_seal_one - seal a customer payload as key into sealed (keys committed); 1 when sealed */
+/* s_db_int - the first column of sql's first row */
+static long long s_db_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int s_seal_one(jcrypt_t *c, jkeys_t *k, const char *key, const char *payload,
+                      buf_t *rest, buf_t *sealed, buf_t *names)
+{
+    journal_scan_event_t e = s_event("customer", key, payload);
+    return jcrypt_seal(c, &e, "2026-12-07T10:00:00Z", rest, sealed, names) == 1 &&
+           jkeys_commit(k) == 0;
+}
+
+static int s_opens_as(jcrypt_t *c, const char *key, const buf_t *rest, const buf_t *sealed,
+                      const buf_t *names, const char *want)
+{
+    buf_t out = BUF_INIT;
+    int erased = -1;
+    int ok = jcrypt_open(c, "customer", key, rest->data, (const unsigned char *)sealed->data,
+                         sealed->len, names->data, &out, &erased) == 0 &&
+             erased == 0 && out.data && strcmp(out.data, want) == 0;
+    if (!ok)
+        fprintf(stderr, "%s opened as %s (erased %d)\n", key, out.data ? out.data : "", erased);
+    buf_free(&out);
+    return ok;
+}
+
+static void test_the_compact_layout_opens_with_libsodium_old_blobs_open_and_rollback_draws_a_new_run(void)
+{
+    char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    jkeys_t *k = jkeys_new(path, "normal", s_master);
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE seal_runs(id INTEGER PRIMARY KEY,"
+                               " prefix BLOB NOT NULL)", NULL, NULL, NULL), SQLITE_OK);
+    jcrypt_t *old = k ? jcrypt_new(k) : NULL, *c = k ? jcrypt_new(k) : NULL;
+    CHECK(old && c);
+    if (!old || !c)
+        return;
+    CHECK_INT(jcrypt_use_runs(c, db), 0);
+    const char *payload = "{\"id\":\"c1\",\"email\":\"a@b.c\",\"attributes\":{\"x\":1}}";
+    const char *part = "{\"email\":\"a@b.c\",\"attributes\":{\"x\":1}}";
+    buf_t rest = BUF_INIT, sealed = BUF_INIT, names = BUF_INIT, v1 = BUF_INIT, v1_rest = BUF_INIT;
+    /* the layout earlier journals wrote: class first, the nonce whole */
+    CHECK(s_seal_one(old, k, "o1", payload, &v1_rest, &v1, &names));
+    CHECK_INT((unsigned char)v1.data[0], 1);
+    CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(s_seal_one(c, k, "n1", payload, &rest, &sealed, &names));
+    CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    const unsigned char *b = (const unsigned char *)sealed.data;
+    /* 3, run, class, key id (8), count, length; 24 bytes fewer than before */
+    CHECK_INT(b[0], 3);
+    CHECK_INT(b[2], 1);
+    CHECK_INT(sealed.len + 24, v1.len);
+    CHECK_INT(b[12], (int)strlen(part) + 16);
+    CHECK_INT(sealed.len, 13 + strlen(part) + 16);
+    /* libsodium's decrypt opens it with the run's prefix and the count */
+    sqlite3_stmt *st = NULL;
+    unsigned char nonce[24] = {0}, key[JKEYS_LEN], plain[256];
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT prefix FROM seal_runs WHERE id = ?", -1, &st, NULL),
+              SQLITE_OK);
+    sqlite3_bind_int64(st, 1, b[1]);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_bytes(st, 0), 16);
+    memcpy(nonce, sqlite3_column_blob(st, 0), 16);
+    sqlite3_finalize(st);
+    nonce[16] = b[11];
+    int64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | b[3 + i];
+    CHECK_INT(jkeys_by_id(k, id, key), 0);
+    unsigned long long got = 0;
+    const char ad[] = "customer\nn1\n1";
+    CHECK_INT(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &got, NULL, b + 13, b[12],
+                                                         (const unsigned char *)ad,
+                                                         strlen(ad), nonce, key),
+              0);
+    CHECK_INT(got, strlen(part));
+    CHECK(memcmp(plain, part, strlen(part)) == 0);
+    /* both layouts open, here and after a restart (the prefix from the file) */
+    CHECK(s_opens_as(c, "n1", &rest, &sealed, &names, payload));
+    CHECK(s_opens_as(c, "o1", &v1_rest, &v1, &names, payload));
+    jcrypt_t *again = jcrypt_new(k);
+    CHECK(again && jcrypt_use_runs(again, db) == 0);
+    CHECK(again && s_opens_as(again, "n1", &rest, &sealed, &names, payload));
+    CHECK(again && s_opens_as(again, "o1", &v1_rest, &v1, &names, payload));
+    jcrypt_destroy(&again);
+    /* a round rolled back: the same event sealed again is under a new run
+     * and prefix, never the nonce the rolled-back bytes used */
+    buf_t first = BUF_INIT;
+    CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(s_seal_one(c, k, "n2", payload, &rest, &first, &names));
+    CHECK(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    jcrypt_rollback(c);
+    CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(s_seal_one(c, k, "n2", payload, &rest, &sealed, &names));
+    CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    b = (const unsigned char *)sealed.data;
+    CHECK_INT(first.data[1], 1);
+    CHECK_INT(b[1], 2);
+    CHECK_INT(b[11], 0); /* the count starts again under the new prefix */
+    CHECK_INT(first.len, sealed.len);
+    CHECK(memcmp(first.data + 13, sealed.data + 13, sealed.len - 13) != 0);
+    CHECK_INT(s_db_int(db, "SELECT count(*) FROM seal_runs"), 2);
+    CHECK(s_opens_as(c, "n2", &rest, &sealed, &names, payload));
+    /* a run the file does not hold: nothing opens, the fields read erased */
+    sealed.data[1] = 9;
+    buf_t out = BUF_INIT;
+    int erased = 0;
+    CHECK_INT(jcrypt_open(c, "customer", "n2", rest.data, (const unsigned char *)sealed.data,
+                          sealed.len, names.data, &out, &erased), 0);
+    CHECK_INT(erased, 1);
+    CHECK_STR(out.data, "{\"id\":\"c1\",\"email\":\"[erased]\"}");
+    buf_free(&out);
+    buf_free(&first);
+    jcrypt_destroy(&c);
+    jcrypt_destroy(&old);
+    jkeys_destroy(&k);
+    sqlite3_close(db);
+    buf_free(&rest);
+    buf_free(&sealed);
+    buf_free(&names);
+    buf_free(&v1);
+    buf_free(&v1_rest);
+    unit_remove_dir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1045,5 +1182,6 @@ int main(void)
     UNIT_RUN(test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner);
     UNIT_RUN(test_every_box_is_libsodiums_xchacha20poly1305_byte_for_byte);
     UNIT_RUN(test_a_cached_subkey_never_seals_after_its_key_is_erased);
+    UNIT_RUN(test_the_compact_layout_opens_with_libsodium_old_blobs_open_and_rollback_draws_a_new_run);
     return UNIT_END();
 }
