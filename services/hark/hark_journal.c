@@ -4,9 +4,10 @@
  * keys, and checked.
  *
  * export reads [journal] db (read-only, one snapshot: the journal may run)
- * and writes one JSON line per event, the payload and sealed bytes exactly
- * as stored (sealed fields stay sealed: journal-keys.db opens them, and
- * their associated data is the type and key, which do not change).
+ * and writes one JSON line per event, the payload and sealed bytes as
+ * stored (sealed fields stay sealed: journal-keys.db opens them, and their
+ * associated data is the type and key, which do not change), journal.db's
+ * compact form made whole (s_expand, the names' text).
  *
  * import publishes the lines into [journal] stream, each with
  * Nats-Expected-Last-Sequence = its offset - 1 (so it lands at its own
