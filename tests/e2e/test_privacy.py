@@ -508,10 +508,35 @@ def test_unsealed__a_customer_made_again_after_erasure_is_a_new_person(make_hark
 
 # --- the names of the sealed fields, stored once each ------------------------
 
+def varint(b, off):
+    v = shift = 0
+    while True:
+        v |= (b[off] & 0x7f) << shift
+        shift += 7
+        off += 1
+        if not b[off - 1] & 0x80:
+            return v, off
+
+
+def whole_form(b, runs):
+    """a compact sealed blob (journal_crypt.c) in the form earlier journals wrote"""
+    assert b[0] == 3
+    run, off = varint(b, 1)
+    out = b""
+    while off < len(b):
+        head = b[off:off + 9]  # class, key id
+        count, off = varint(b, off + 9)
+        n, off = varint(b, off)
+        out += head + (n + 24).to_bytes(4, "big") + runs[run] + count.to_bytes(8, "little")
+        out += b[off:off + n]
+        off += n
+    return out
+
+
 def test_sealed_names_and_nonce_prefixes_are_stored_once_and_old_rows_still_read(hark):
     """a row holds its list's ref (sealed_lists) and its run (seal_runs); a
-    row as earlier journals wrote it (the names as text) reads the same, also
-    once its key is gone (old sealed layouts: test_journal_crypt)"""
+    row as earlier journals wrote it (the names as text, whole nonces) reads
+    the same, also once its key is gone"""
     import sqlite3
     customers = [{"type": "customer", "key": "n%d" % i, "payload": {
         "id": "n%d" % i, "email": "n%d@example.org" % i, "name": "N %d" % i,
@@ -532,9 +557,14 @@ def test_sealed_names_and_nonce_prefixes_are_stored_once_and_old_rows_still_read
         assert db.execute("SELECT count(*) FROM seal_runs").fetchone()[0] == 1
         assert {bytes(b)[:2] for (b,) in db.execute(
             "SELECT sealed FROM events WHERE sealed IS NOT NULL")} == {b"\x03\x01"}
-        # n1 and the complaint as the journal wrote rows before the lists
-        db.execute("UPDATE events SET sealed_names = (SELECT names FROM sealed_lists"
-                   " WHERE ref = sealed_names) WHERE key IN ('n1', 'nk')")
+        # n1 and the complaint as the journal wrote rows before: the names as
+        # text, each segment with its 4-byte length and whole nonce
+        runs = dict(db.execute("SELECT id, prefix FROM seal_runs"))
+        for key in ("n1", "nk"):
+            (blob,) = db.execute("SELECT sealed FROM events WHERE key = ?", (key,)).fetchone()
+            db.execute("UPDATE events SET sealed = ?, sealed_names = (SELECT names FROM"
+                       " sealed_lists WHERE ref = sealed_names) WHERE key = ?",
+                       (whole_form(bytes(blob), runs), key))
     hark.start()
     assert {e["key"]: e for e in hark.fetch_all()} == before
     append(hark, [{"type": "customer.erased", "key": "erase-n0",
