@@ -1059,7 +1059,7 @@ static int s_opens_as(jcrypt_t *c, const char *key, const buf_t *rest, const buf
     return ok;
 }
 
-static void test_the_compact_layout_opens_with_libsodium_old_blobs_open_and_rollback_draws_a_new_run(void)
+static void test_compact_layout_opens_in_libsodium_old_blobs_open_a_rollback_takes_a_new_run(void)
 {
     char dir[] = "/tmp/hark-crypt-XXXXXX", path[300];
     CHECK(mkdtemp(dir) != NULL);
@@ -1182,6 +1182,6 @@ int main(void)
     UNIT_RUN(test_retention_names_the_customers_of_keys_wrapped_alone_or_with_their_owner);
     UNIT_RUN(test_every_box_is_libsodiums_xchacha20poly1305_byte_for_byte);
     UNIT_RUN(test_a_cached_subkey_never_seals_after_its_key_is_erased);
-    UNIT_RUN(test_the_compact_layout_opens_with_libsodium_old_blobs_open_and_rollback_draws_a_new_run);
+    UNIT_RUN(test_compact_layout_opens_in_libsodium_old_blobs_open_a_rollback_takes_a_new_run);
     return UNIT_END();
 }
