@@ -47,6 +47,7 @@ typedef struct {
     int intake_timeout_ms;      /* [intake] timeout */
     const char *journal_endpoint; /* [journal] endpoint */
     size_t journal_max_batch;   /* [journal] max_batch: events in one JOURNAL_APPEND */
+    size_t pipeline_events;     /* [gateway] pipeline_events (0: one message at a time) */
     const char *owner_controls[GATEWAY_OWNERS]; /* each gateway_owners[i]'s [NAME] control */
     const char *services[GW_SERVICES_MAX]; /* [hark] services */
     const char *controls[GW_SERVICES_MAX]; /* each one's control endpoint, or NULL */
@@ -84,7 +85,7 @@ struct gateway_job {
 /* A pump: one HTTP loop's DEALER to the journal (gateway_pump.c) */
 typedef struct gateway_pump gateway_pump_t;
 gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms,
-                                 size_t max_events);
+                                 size_t max_events, size_t pipeline_events);
 void gateway_pump_attach(gateway_pump_t *p, int epfd);
 void gateway_pump_queue(gateway_pump_t *p, gateway_job_t *j);
 void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j);

@@ -326,7 +326,8 @@ int gateway_http_start(gateway_t *gw)
     for (; gw->n_pumps < gw->conf.threads; gw->n_pumps++) {
         gw->pumps[gw->n_pumps] = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint,
                                                   gw->conf.journal_timeout_ms,
-                                                  gw->conf.journal_max_batch);
+                                                  gw->conf.journal_max_batch,
+                                                  gw->conf.pipeline_events);
         if (!gw->pumps[gw->n_pumps])
             return -1;
     }

@@ -24,6 +24,10 @@ connections, EVENTS events a request, default 1) for SECONDS (default 5),
 and divides by the requests wrk counted.  Under strace and valgrind the
 gateway is slower, so the pump's messages hold more requests each than
 at full speed: compare builds under the same MODE, not MODEs.
+
+GATEWAY_THREADS=N sets [gateway] threads, GATEWAY_SET="key=value,..." other
+[gateway] settings (GATEWAY_SET=pipeline_events=1000: one message in
+flight unless 1000 events wait, as before pipeline_events).
 """
 import glob
 import os
@@ -63,10 +67,14 @@ def main():
         os.environ["HARK_BIN"] = src
         import harness  # noqa: E402 - after HARK_BIN is set
         os.makedirs(os.path.join(tmp, "hark"))
-        # GATEWAY_THREADS=N: [gateway] threads (default: one per CPU)
-        threads = os.environ.get("GATEWAY_THREADS")
+        # GATEWAY_THREADS=N: [gateway] threads (default: its default);
+        # GATEWAY_SET="key=value,...": other [gateway] settings
+        gwconf = dict(kv.split("=", 1) for kv in os.environ.get("GATEWAY_SET", "").split(",")
+                      if "=" in kv)
+        if os.environ.get("GATEWAY_THREADS"):
+            gwconf["threads"] = os.environ["GATEWAY_THREADS"]
         h = harness.Hark(os.path.join(tmp, "hark"), services=("journal", "gateway"),
-                         conf={"gateway": {"threads": threads}} if threads else None)
+                         conf={"gateway": gwconf} if gwconf else None)
         h.start(wait=False)
         h.wait_healthy(120)
         try:
