@@ -77,6 +77,10 @@ struct gateway_job {
     size_t text_len;
     size_t n_events;          /* how many events text holds */
     void (*done)(gateway_job_t *j, json_t *ok, const char *err, int refused);
+    /* when set, a result of the journal's usual shape goes here instead,
+     * as its text {"offsets":[...],"duplicates":[...]} (len bytes, not
+     * NUL-terminated): no tree to read it into and write it out again */
+    void (*done_text)(gateway_job_t *j, const char *ok, size_t len);
     /* the pump's own */
     gateway_job_t *next;
     uint64_t reqid;
@@ -163,6 +167,7 @@ typedef struct gateway_req {
     json_t *job_ok;
     char job_err[200];
     void (*then)(struct gateway_req *r, json_t *ok, const char *err, int refused);
+    void (*then_text)(struct gateway_req *r, const char *ok, size_t len);
     struct gateway_req *next;  /* the workers' queue */
 } gateway_req_t;
 
@@ -178,6 +183,11 @@ int gateway_route(gateway_req_t *r, int worker);
 void gateway_append_then(gateway_req_t *r, char *text, size_t len, size_t n,
                          void (*then)(gateway_req_t *r, json_t *ok, const char *err,
                                       int refused));
+/* gateway_append_then_text - after gateway_append_then: a result of the
+ * journal's usual shape goes to then_text(r, text, len) instead, which
+ * words the answer from the result's text (see gateway_job_t done_text) */
+void gateway_append_then_text(gateway_req_t *r,
+                              void (*then_text)(gateway_req_t *r, const char *ok, size_t len));
 
 /* gateway_http_start - start the HTTP daemon on [gateway] listen
  * (gateway_http.c); 0/-1 (logged) */

@@ -339,6 +339,110 @@ static void s_take(gateway_pump_t *p)
     }
 }
 
+/* s_int_list - at *pp, n comma-separated integers as the journal writes
+ * them (s_put_int), then ']'; 0 (past the ']') or -1 */
+static int s_int_list(const char **pp, const char *end, size_t n)
+{
+    const char *p = *pp;
+    for (size_t i = 0; i < n; i++) {
+        if (i && (p >= end || *p++ != ','))
+            return -1;
+        if (p < end && *p == '-')
+            p++;
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - d < 19)
+            p++;
+        /* no leading zero, no more digits than an int64 surely holds */
+        if (p == d || p - d > 18 || (*d == '0' && p - d > 1))
+            return -1;
+    }
+    if (p >= end || *p++ != ']')
+        return -1;
+    *pp = p;
+    return 0;
+}
+
+/* s_bool_list - at *pp, n comma-separated true/false, then ']'; 0/-1 */
+static int s_bool_list(const char **pp, const char *end, size_t n)
+{
+    const char *p = *pp;
+    for (size_t i = 0; i < n; i++) {
+        if (i && (p >= end || *p++ != ','))
+            return -1;
+        if (end - p >= 4 && memcmp(p, "true", 4) == 0)
+            p += 4;
+        else if (end - p >= 5 && memcmp(p, "false", 5) == 0)
+            p += 5;
+        else
+            return -1;
+    }
+    if (p >= end || *p++ != ']')
+        return -1;
+    *pp = p;
+    return 0;
+}
+
+/* s_lit - the literal s at *pp; 0 (past it) or -1 */
+static int s_lit(const char **pp, const char *end, const char *s)
+{
+    size_t n = strlen(s);
+    if ((size_t)(end - *pp) < n || memcmp(*pp, s, n))
+        return -1;
+    *pp += n;
+    return 0;
+}
+
+/* s_results_text - the journal's JOURNAL_APPEND_OK body for n batches,
+ * exactly as journal_serve.c writes it when every batch was stored:
+ * {"results":[{"offsets":[...],"duplicates":[...]},...]} with counts[i]
+ * of each; each result's start and length into at[i], len[i]; 0, or -1
+ * for anything else (a refused batch, another shape: jansson reads it) */
+static int s_results_text(const char *body, size_t body_len, const size_t *counts, size_t n,
+                          size_t *at, size_t *len)
+{
+    const char *p = body, *end = body + body_len;
+    if (s_lit(&p, end, "{\"results\":["))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (i && s_lit(&p, end, ","))
+            return -1;
+        const char *start = p;
+        if (s_lit(&p, end, "{\"offsets\":[") || s_int_list(&p, end, counts[i]) ||
+            s_lit(&p, end, ",\"duplicates\":[") || s_bool_list(&p, end, counts[i]) ||
+            s_lit(&p, end, "}"))
+            return -1;
+        at[i] = (size_t)(start - body);
+        len[i] = (size_t)(p - start);
+    }
+    return s_lit(&p, end, "]}") || p != end ? -1 : 0;
+}
+
+/* s_reply_text - finish the jobs of mine (n, counts[i] events each) from
+ * the answer's text when all of them take it (done_text) and it is of the
+ * usual shape; 1 if done, 0 to read it with jansson */
+static int s_reply_text(gateway_pump_t *p, wire_msg_t *m, gateway_job_t *mine,
+                        const size_t *counts, size_t n)
+{
+    if (!m->body || strcmp(m->cmd, CMD_JOURNAL_APPEND_OK) != 0)
+        return 0;
+    for (gateway_job_t *j = mine; j; j = j->next)
+        if (!j->done_text)
+            return 0;
+    size_t *at = malloc(2 * n * sizeof *at);
+    if (!at || s_results_text(m->body, m->body_len, counts, n, at, at + n)) {
+        free(at);
+        return 0;
+    }
+    size_t i = 0;
+    for (gateway_job_t *j = mine, *next; j; j = next, i++) {
+        next = j->next;
+        p->finished = 1;
+        j->done_text(j, m->body + at[i], at[n + i]);
+    }
+    free(at);
+    return 1;
+}
+
 /* s_reply - the journal answered message m: finish its jobs */
 static void s_reply(gateway_pump_t *p, wire_msg_t *m)
 {
@@ -368,6 +472,14 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
     p->freed = n;
     size_t *counts = calloc(n, sizeof *counts);
     jclient_result_t *res = calloc(n, sizeof *res);
+    size_t i = 0;
+    for (gateway_job_t *j = mine; j && counts; j = j->next)
+        counts[i++] = j->n_events;
+    if (counts && res && s_reply_text(p, m, mine, counts, n)) {
+        free(counts);
+        free(res);
+        return;
+    }
     /* the journal's answer is integers and flags: jtext_load reads it
      * without jansson's character stream (wire_body_json's json_loadb) */
     json_t *body = m->body ? jtext_load(m->body, m->body_len, NULL) : NULL;
@@ -375,9 +487,6 @@ static void s_reply(gateway_pump_t *p, wire_msg_t *m)
         json_decref(body);
         body = NULL;
     }
-    size_t i = 0;
-    for (gateway_job_t *j = mine; j && counts; j = j->next)
-        counts[i++] = j->n_events;
     if (counts && res)
         jclient_batches_split_n(m->cmd, body, counts, n, res);
     i = 0;
