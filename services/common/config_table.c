@@ -112,6 +112,10 @@ const config_setting_t config_table[] = {
      "how long GET /v1/milestones waits for hark-milestone before a 503"},
     {"gateway", "loop_timeout", CFG_DURATION, "10s", MS(100), SEC(120), NULL,
      "how long a loop request (preview, close, report) waits for hark-loop before a 503"},
+    {"gateway", "pipeline_events", CFG_INT, "16", 0, 100000, NULL,
+     "events waiting in an HTTP loop that go to the journal as a second message while one is "
+     "still unanswered, so the journal commits one group while the loop reads the next "
+     "(0: one message at a time)"},
 
     /* [mailer] - renders and delivers every email */
     {"mailer", "control", CFG_ENDPOINT, "ipc://{state_dir}/mailer.ctl", 0, 0, NULL,

@@ -32,7 +32,8 @@
  * Consumes: nothing.
  * Config:   [gateway] listen control public_url ingest_key admin_key max_body
  *           connection_timeout max_connections per_ip_connections
- *           journal_timeout survey_timeout milestone_timeout loop_timeout;
+ *           journal_timeout survey_timeout milestone_timeout loop_timeout
+ *           pipeline_events;
  *           [hark] token_key; [intake] control reasons timeout form_rate;
  *           [survey] control; [milestone] control; [loop] control; [mailer]
  *           control (the templates' versions); [journal] control (whether

@@ -47,6 +47,7 @@ typedef struct {
     int intake_timeout_ms;      /* [intake] timeout */
     const char *journal_endpoint; /* [journal] endpoint */
     size_t journal_max_batch;   /* [journal] max_batch: events in one JOURNAL_APPEND */
+    size_t pipeline_events;     /* [gateway] pipeline_events (0: one message at a time) */
     const char *owner_controls[GATEWAY_OWNERS]; /* each gateway_owners[i]'s [NAME] control */
     const char *services[GW_SERVICES_MAX]; /* [hark] services */
     const char *controls[GW_SERVICES_MAX]; /* each one's control endpoint, or NULL */
@@ -76,6 +77,10 @@ struct gateway_job {
     size_t text_len;
     size_t n_events;          /* how many events text holds */
     void (*done)(gateway_job_t *j, json_t *ok, const char *err, int refused);
+    /* when set, a result of the journal's usual shape goes here instead,
+     * as its text {"offsets":[...],"duplicates":[...]} (len bytes, not
+     * NUL-terminated): no tree to read it into and write it out again */
+    void (*done_text)(gateway_job_t *j, const char *ok, size_t len);
     /* the pump's own */
     gateway_job_t *next;
     uint64_t reqid;
@@ -84,7 +89,7 @@ struct gateway_job {
 /* A pump: one HTTP loop's DEALER to the journal (gateway_pump.c) */
 typedef struct gateway_pump gateway_pump_t;
 gateway_pump_t *gateway_pump_new(void *zctx, const char *endpoint, int timeout_ms,
-                                 size_t max_events);
+                                 size_t max_events, size_t pipeline_events);
 void gateway_pump_attach(gateway_pump_t *p, int epfd);
 void gateway_pump_queue(gateway_pump_t *p, gateway_job_t *j);
 void gateway_pump_submit(gateway_pump_t *p, gateway_job_t *j);
@@ -162,6 +167,7 @@ typedef struct gateway_req {
     json_t *job_ok;
     char job_err[200];
     void (*then)(struct gateway_req *r, json_t *ok, const char *err, int refused);
+    void (*then_text)(struct gateway_req *r, const char *ok, size_t len);
     struct gateway_req *next;  /* the workers' queue */
 } gateway_req_t;
 
@@ -177,6 +183,11 @@ int gateway_route(gateway_req_t *r, int worker);
 void gateway_append_then(gateway_req_t *r, char *text, size_t len, size_t n,
                          void (*then)(gateway_req_t *r, json_t *ok, const char *err,
                                       int refused));
+/* gateway_append_then_text - after gateway_append_then: a result of the
+ * journal's usual shape goes to then_text(r, text, len) instead, which
+ * words the answer from the result's text (see gateway_job_t done_text) */
+void gateway_append_then_text(gateway_req_t *r,
+                              void (*then_text)(gateway_req_t *r, const char *ok, size_t len));
 
 /* gateway_http_start - start the HTTP daemon on [gateway] listen
  * (gateway_http.c); 0/-1 (logged) */

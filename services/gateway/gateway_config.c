@@ -36,6 +36,7 @@ void gateway_config_load(const config_t *cfg, gateway_config_t *out)
     out->intake_timeout_ms = (int)config_duration_ms(cfg, "intake", "timeout");
     out->journal_endpoint = config_get(cfg, "journal", "endpoint");
     out->journal_max_batch = (size_t)config_int(cfg, "journal", "max_batch");
+    out->pipeline_events = (size_t)config_int(cfg, "gateway", "pipeline_events");
     for (size_t i = 0; i < GATEWAY_OWNERS; i++)
         out->owner_controls[i] = config_get(cfg, gateway_owners[i], "control");
     out->n_services = config_list(cfg, "hark", "services", out->services, GW_SERVICES_MAX);

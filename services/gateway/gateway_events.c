@@ -309,6 +309,18 @@ static void s_appended(gateway_req_t *r, json_t *ok, const char *err, int refuse
     json_decref(ok);
 }
 
+/* s_appended_text - the 202 of s_appended, from the journal's result text
+ * {"offsets":[...],"duplicates":[...]}: the same bytes jtext_write wrote
+ * from its tree with "accepted" added last */
+static void s_appended_text(gateway_req_t *r, const char *ok, size_t len)
+{
+    buf_reset(&r->out);
+    buf_append(&r->out, ok, len - 1); /* without its closing brace */
+    buf_printf(&r->out, ",\"accepted\":%zu}\n", r->job.n_events);
+    r->status = 202;
+    r->content_type = "application/json";
+}
+
 /* gateway_events_post - the ingest endpoint (on an HTTP thread: it checks,
  * then hands the events to the pump and is resumed by s_appended) */
 void gateway_events_post(gateway_req_t *r)
@@ -393,4 +405,5 @@ void gateway_events_post(gateway_req_t *r)
     }
     size_t len = text.len;
     gateway_append_then(r, buf_release(&text), len, n, s_appended);
+    gateway_append_then_text(r, s_appended_text);
 }

@@ -114,6 +114,25 @@ static void s_job_done(gateway_job_t *j, json_t *ok, const char *err, int refuse
     MHD_resume_connection(r->conn);
 }
 
+/* s_job_done_text - as s_job_done, for a result given as text: worded at
+ * once (r is suspended, and this is its loop's thread) */
+static void s_job_done_text(gateway_job_t *j, const char *ok, size_t len)
+{
+    gateway_req_t *r = (gateway_req_t *)((char *)j - offsetof(gateway_req_t, job));
+    r->then_text(r, ok, len);
+    r->job_done = 1;
+    r->answered = 1;
+    MHD_resume_connection(r->conn);
+}
+
+/* gateway_append_then_text - see gateway.h */
+void gateway_append_then_text(gateway_req_t *r,
+                              void (*then_text)(gateway_req_t *r, const char *ok, size_t len))
+{
+    r->then_text = then_text;
+    r->job.done_text = then_text ? s_job_done_text : NULL;
+}
+
 /* gateway_append_then - see gateway.h: s_access suspends r and submits */
 void gateway_append_then(gateway_req_t *r, char *text, size_t len, size_t n,
                          void (*then)(gateway_req_t *r, json_t *ok, const char *err,
@@ -326,7 +345,8 @@ int gateway_http_start(gateway_t *gw)
     for (; gw->n_pumps < gw->conf.threads; gw->n_pumps++) {
         gw->pumps[gw->n_pumps] = gateway_pump_new(gw->zctx, gw->conf.journal_endpoint,
                                                   gw->conf.journal_timeout_ms,
-                                                  gw->conf.journal_max_batch);
+                                                  gw->conf.journal_max_batch,
+                                                  gw->conf.pipeline_events);
         if (!gw->pumps[gw->n_pumps])
             return -1;
     }

@@ -24,6 +24,10 @@ connections, EVENTS events a request, default 1) for SECONDS (default 5),
 and divides by the requests wrk counted.  Under strace and valgrind the
 gateway is slower, so the pump's messages hold more requests each than
 at full speed: compare builds under the same MODE, not MODEs.
+
+GATEWAY_THREADS=N sets [gateway] threads, GATEWAY_SET="key=value,..." other
+[gateway] settings (GATEWAY_SET=pipeline_events=1000: one message in
+flight unless 1000 events wait, as before pipeline_events).
 """
 import glob
 import os
@@ -63,10 +67,14 @@ def main():
         os.environ["HARK_BIN"] = src
         import harness  # noqa: E402 - after HARK_BIN is set
         os.makedirs(os.path.join(tmp, "hark"))
-        # GATEWAY_THREADS=N: [gateway] threads (default: one per CPU)
-        threads = os.environ.get("GATEWAY_THREADS")
+        # GATEWAY_THREADS=N: [gateway] threads (default: its default);
+        # GATEWAY_SET="key=value,...": other [gateway] settings
+        gwconf = dict(kv.split("=", 1) for kv in os.environ.get("GATEWAY_SET", "").split(",")
+                      if "=" in kv)
+        if os.environ.get("GATEWAY_THREADS"):
+            gwconf["threads"] = os.environ["GATEWAY_THREADS"]
         h = harness.Hark(os.path.join(tmp, "hark"), services=("journal", "gateway"),
-                         conf={"gateway": {"threads": threads}} if threads else None)
+                         conf={"gateway": gwconf} if gwconf else None)
         h.start(wait=False)
         h.wait_healthy(120)
         try:
@@ -86,12 +94,18 @@ def wrk(h, events, seconds):
         sys.exit("wrk failed: %s %s" % (r.stdout[-500:], r.stderr[-500:]))
     if int(m.group(2)):
         sys.exit("wrk: %s answers were not 2xx" % m.group(2))
+    p50 = re.search(r'"p50":([0-9.]+)', r.stdout)
+    wrk.p50 = float(p50.group(1)) if p50 else None
     return int(m.group(1))
 
 
 def cpu_ticks(pid):
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])
+
+
+def minflt(pid):
+    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[7])
 
 
 def switches(pid):
@@ -115,8 +129,10 @@ def run(h, mode, events, seconds, tmp, out):
                               "-p", str(jr)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         g0, j0, x0 = cpu_ticks(gw), cpu_ticks(jr), switches(gw)
+        f0 = minflt(gw), minflt(jr)
         n = wrk(h, events, seconds)
         g1, j1, x1 = cpu_ticks(gw), cpu_ticks(jr), switches(gw)
+        f1 = minflt(gw), minflt(jr)
         p.send_signal(signal.SIGINT)
         p.wait()
         syncs = 0
@@ -126,9 +142,12 @@ def run(h, mode, events, seconds, tmp, out):
                 syncs += int(f[0])
         hz = os.sysconf("SC_CLK_TCK")
         print("requests %d (%.0f/s)  gateway CPU %.1f us/request  journal CPU %.1f us/request  "
-              "gateway context switches %.2f/request  requests per journal fsync %s" % (
+              "gateway context switches %.2f/request  requests per journal fsync %s  p50 %s ms  "
+              "page faults a request: gateway %.2f journal %.2f" % (
                   n, n / seconds, (g1 - g0) / hz * 1e6 / n, (j1 - j0) / hz * 1e6 / n, (x1 - x0) / n,
-                  "%.1f" % (n / syncs) if syncs else "?"))
+                  "%.1f" % (n / syncs) if syncs else "?",
+                  "%.2f" % wrk.p50 if wrk.p50 is not None else "?",
+                  (f1[0] - f0[0]) / n, (f1[1] - f0[1]) / n))
     elif mode == "syscalls":
         log = os.path.join(tmp, "strace")
         p = subprocess.Popen(["strace", "-c", "-f", "-p", str(gw), "-o", log])

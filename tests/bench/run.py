@@ -290,8 +290,12 @@ def gateway_once(inst, args, perf, events):
     res = {"events_per_request": events, "connections": GATEWAY_CONNECTIONS,
            "wrk_threads": args.wrk_threads}
     try:
-        h = inst.start(("journal", "gateway"),
-                       {"privacy": {"encrypt": args.encrypt}} if args.encrypt else None)
+        conf = {}
+        if args.encrypt:
+            conf["privacy"] = {"encrypt": args.encrypt}
+        if args.gateway_set:
+            conf["gateway"] = dict(kv.split("=", 1) for kv in args.gateway_set)
+        h = inst.start(("journal", "gateway"), conf or None)
     except Exception as e:  # noqa: BLE001 - report, keep going
         log("  %-42s did not start: %s" % (name, e))
         return dict(res, verified=False, error="start failed: %s" % e)
@@ -792,9 +796,14 @@ def main():
     ap.add_argument("--max-seconds", type=int, default=None,
                     help="cut the whole run off after this (default 420 s per --repeat)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, perf data)")
+    ap.add_argument("--gateway-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="gateway runs: a [gateway] setting (repeatable), e.g. pipeline_events=1000")
     ap.add_argument("--encrypt", choices=("yes", "no"), default=None,
                     help="gateway runs: the journal's [privacy] encrypt (default: its default, yes)")
     args = ap.parse_args()
+    for kv in args.gateway_set:
+        if "=" not in kv:
+            sys.exit("run.py: --gateway-set wants KEY=VALUE, not %r" % kv)
     args.scale = 0.4 if args.quick else 1.0
     args.repeat = max(1, args.repeat)
     if args.max_seconds is None:
@@ -829,7 +838,7 @@ def main():
            "settings": {"journal_window_s": args.journal_seconds, "warmup_s": args.warmup,
                         "gateway_s": args.gateway_seconds, "gateway_connections": GATEWAY_CONNECTIONS,
                         "wrk_threads": args.wrk_threads, "quick": args.quick,
-                        "hold_conf": args.hold_conf, "hold_requests": [args.hold_new, args.hold_keepalive]}}
+                        "hold_conf": args.hold_conf, "gateway_set": args.gateway_set, "hold_requests": [args.hold_new, args.hold_keepalive]}}
     rc = 0
     try:
         log("building the bench tools into %s" % base)

@@ -310,10 +310,12 @@ def test_malformed_heads_get_json_errors_not_html(hark, raw, status, code):
     assert hark.fetch_all() == []
 
 
-def test_concurrent_requests_each_keep_their_own_batch_and_offsets(make_hark):
+@pytest.mark.parametrize("pipeline", ["1", "0"])
+def test_concurrent_requests_each_keep_their_own_batch_and_offsets(make_hark, pipeline):
     # appends from many requests at once go to the journal together; each
-    # request still gets exactly its own offsets
-    h = make_hark()
+    # request still gets exactly its own offsets, with a second message in
+    # flight as soon as one event waits (1) or one message at a time (0)
+    h = make_hark(conf={"gateway": {"pipeline_events": pipeline}})
     results = {}
 
     def client(i):
