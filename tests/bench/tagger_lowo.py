@@ -7,7 +7,8 @@ a writer the examples never saw, short of a fresh held-out set.
 config/reason_examples.tsv holds, each under a comment naming where it came
 from, sets by independent writers (former held-out sets: "Formerly the
 held-out set tests/heldout/complaints2.tsv", "The fifth writer's held-out set
-(complaints5.tsv", ...).  For each such set in turn this trains
+(complaints5.tsv", ...) and sets written as training data by writers who saw
+nothing of Hark ("trainA (720 texts", ...).  For each such set in turn this trains
 `hark-intake --evaluate` on every other example (the project's own examples
 and the other writers' sets) and tags the set: per-locale and total
 accuracy, and their mean over the sets.  A set ends where the next comment
@@ -29,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.environ.get("HARK_ROOT") or os.path.join(HERE, "..", ".."))
 BIN = os.path.abspath(os.environ.get("HARK_BIN") or os.path.join(ROOT, "bin"))
 LOCALES = ["en", "ru", "pl", "zh", "be"]
-SET_RE = re.compile(r"\b(complaints\d+\.tsv|train[A-Z]\.tsv)")
+SET_RE = re.compile(r"\b(complaints\d+\.tsv|train[A-Z])\b")
 
 
 def blocks(path):
@@ -109,10 +110,13 @@ def main():
         row = ""
         for c in cols:
             right, total = results[s].get(c, (0, 0))
-            pct = 100.0 * right / total if total else float("nan")
-            mean[c].append(pct)
-            row += "%8.1f" % pct
+            if total:
+                mean[c].append(100.0 * right / total)
+                row += "%8.1f" % (100.0 * right / total)
+            else:  # a set without this language
+                row += "%8s" % "-"
         print("%-18s" % s + row)
+    # each set weighs the same; a language's mean is over the sets that have it
     print("%-18s" % "mean" + "".join("%8.1f" % (sum(v) / len(v)) for v in mean.values()))
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
