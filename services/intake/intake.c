@@ -76,7 +76,8 @@
  * before the deadline but not applied yet does not count as missing.
  *
  * Single-threaded: the business-hours clock (intake_hours.c) sets TZ
- * through tz.c.
+ * through tz.c.  (Training the tagger runs its classes on two threads,
+ * which touch nothing but the examples and are joined before it returns.)
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -62,9 +62,14 @@
  * (LIBLINEAR's L2R_LR_DUAL, stopping at TRAIN_EPS): the same model as the
  * primal Newton solver to 0.1 point of cross-validation, three times
  * faster at the same eps on the ~4,000 shipped examples (0.3-0.5 s
- * under ASan).  Classes are the reasons that have examples plus `praise`
- * (tests/bench/tagger_bench.py measures the training), plus one for the
- * examples of reasons the taxonomy lacks ("elsewhere", below).
+ * under ASan).  LIBLINEAR trains the classes one after another (Debian's
+ * build has no OpenMP), so s_train_ovr trains each class's own problem on
+ * TRAIN_THREADS threads and puts the model together as LIBLINEAR does: the
+ * same sub-problems, each with its own shuffling stream (rand, below), so
+ * a model does not depend on the threads.  Classes are the reasons that
+ * have examples plus `praise` (tests/bench/tagger_bench.py measures the
+ * training), plus one for the examples of reasons the taxonomy lacks
+ * ("elsewhere", below).
  *
  * Praise in a taxonomy of its own.  A taxonomy with three reasons learns
  * those three from the shipped examples; were the others' examples
@@ -113,6 +118,8 @@
  */
 #include <linear.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +166,10 @@
 #define NGRAM_MAX 5
 #define PREFIX_MIN 4          /* word prefixes of PREFIX_MIN..PREFIX_MAX letters: a stem */
 #define PREFIX_MAX 6
+#ifndef TRAIN_THREADS
+#define TRAIN_THREADS 2       /* the classes' models are trained on this many threads (s_train) */
+#endif
+#define RAND_SEED 1           /* each class's shuffling stream starts here (rand) */
 
 typedef struct {
     int label;                 /* a reason index, or the praise label */
@@ -505,6 +516,160 @@ static size_t s_len(const struct feature_node *x)
     return n;
 }
 
+/* rand - LIBLINEAR's dual solver visits the examples in an order that
+ * rand() shuffles.  Trained one after another (LIBLINEAR's train() of a
+ * multi-class problem), the classes drew from one stream, so a class's
+ * model depended on those trained before it; trained on two threads they
+ * would depend on the scheduling, and no two starts would tag alike.  So
+ * this definition, which interposes the C library's for liblinear.so (a
+ * shared library's calls bind to the executable's symbols first), draws
+ * from a stream of the calling thread's own, which s_train_class restarts
+ * for each class: a class's model depends on its examples only, whatever
+ * the threads.  Hark uses no rand() of its own (secrets come from
+ * libsodium).  A 64-bit LCG (Knuth's MMIX constants); its top 31 bits,
+ * 0..RAND_MAX. */
+static _Thread_local uint64_t s_rand_state = RAND_SEED;
+
+int rand(void)
+{
+    s_rand_state = s_rand_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (int)(s_rand_state >> 33);
+}
+
+/* One class against the rest, for s_train's threads */
+typedef struct {
+    const struct problem *prob;   /* shared, read only; y: labels */
+    const struct parameter *param;
+    const int *labels;            /* the classes */
+    int nclass;
+    int next;                     /* the next class to train (under lock) */
+    pthread_mutex_t lock;
+    double *w;                    /* the multi-class model's weights: w[j * nclass + c] */
+    int failed;
+} s_ovr_t;
+
+/* s_train_class - the one-against-the-rest model of class c into w: what
+ * LIBLINEAR's train() of the whole problem computes for it (the same
+ * sub-problem, C for both sides), but with c's own shuffling stream */
+static int s_train_class(s_ovr_t *o, int c)
+{
+    const struct problem *prob = o->prob;
+    struct problem sub = *prob;
+    sub.y = malloc((size_t)prob->l * sizeof *sub.y);
+    if (!sub.y)
+        return -1;
+    for (int i = 0; i < prob->l; i++)
+        sub.y[i] = prob->y[i] == o->labels[c] ? 1 : -1;
+    if (sub.y[0] < 0) { /* LIBLINEAR's first label is the one it models: c's first */
+        for (int i = 1; i < prob->l; i++)
+            if (sub.y[i] > 0) {
+                struct feature_node **x = malloc((size_t)prob->l * sizeof *x);
+                double *y = malloc((size_t)prob->l * sizeof *y);
+                if (!x || !y) {
+                    free(x);
+                    free(y);
+                    free(sub.y);
+                    return -1;
+                }
+                /* c's example first, the rest in order: the solver shuffles */
+                x[0] = prob->x[i];
+                y[0] = 1;
+                for (int j = 0, o2 = 1; j < prob->l; j++)
+                    if (j != i) {
+                        x[o2] = prob->x[j];
+                        y[o2++] = sub.y[j];
+                    }
+                free(sub.y);
+                sub.x = x;
+                sub.y = y;
+                break;
+            }
+    }
+    s_rand_state = RAND_SEED;
+    struct model *m = train(&sub, o->param);
+    if (sub.x != prob->x)
+        free(sub.x);
+    free(sub.y);
+    if (!m)
+        return -1;
+    for (int j = 0; j < prob->n; j++)
+        o->w[(size_t)j * (size_t)o->nclass + (size_t)c] = m->w[j];
+    free_and_destroy_model(&m);
+    return 0;
+}
+
+static void *s_train_worker(void *arg)
+{
+    s_ovr_t *o = arg;
+    for (;;) {
+        pthread_mutex_lock(&o->lock);
+        int c = o->failed ? o->nclass : o->next++;
+        pthread_mutex_unlock(&o->lock);
+        if (c >= o->nclass)
+            return NULL;
+        if (s_train_class(o, c)) {
+            pthread_mutex_lock(&o->lock);
+            o->failed = 1;
+            pthread_mutex_unlock(&o->lock);
+        }
+    }
+}
+
+/* s_train_ovr - the one-against-the-rest model of prob's classes, as
+ * LIBLINEAR's train() makes it, but with the classes trained on
+ * TRAIN_THREADS threads: LIBLINEAR trains them one after another, and
+ * Debian's build has no OpenMP.  Two classes make one model, as in
+ * LIBLINEAR.  NULL on OOM. */
+static struct model *s_train_ovr(const struct problem *prob, const struct parameter *param)
+{
+    struct model *m = calloc(1, sizeof *m);
+    s_ovr_t o = {.prob = prob, .param = param};
+    int *labels = malloc((size_t)prob->l * sizeof *labels);
+    if (!m || !labels)
+        goto fail;
+    for (int i = 0; i < prob->l; i++) { /* in order of first appearance, as LIBLINEAR */
+        int c = 0;
+        while (c < o.nclass && labels[c] != (int)prob->y[i])
+            c++;
+        if (c == o.nclass)
+            labels[o.nclass++] = (int)prob->y[i];
+    }
+    if (o.nclass <= 2) {
+        free(labels);
+        free(m);
+        s_rand_state = RAND_SEED;
+        return train(prob, param);
+    }
+    o.labels = labels;
+    o.w = calloc((size_t)prob->n * (size_t)o.nclass, sizeof *o.w);
+    if (!o.w || pthread_mutex_init(&o.lock, NULL))
+        goto fail;
+    pthread_t th[TRAIN_THREADS];
+    int started = 0;
+    while (started < TRAIN_THREADS - 1 && pthread_create(&th[started], NULL, s_train_worker, &o) == 0)
+        started++;
+    s_train_worker(&o); /* this thread too; alone, should no thread start */
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&o.lock);
+    if (o.failed)
+        goto fail;
+    m->param = *param;
+    m->nr_class = o.nclass;
+    m->nr_feature = prob->bias >= 0 ? prob->n - 1 : prob->n;
+    m->bias = prob->bias;
+    m->w = o.w;
+    m->label = realloc(labels, (size_t)o.nclass * sizeof *labels);
+    if (!m->label)
+        m->label = labels;
+    return m; /* free_and_destroy_model frees it: LIBLINEAR allocates with malloc */
+fail:
+    free(o.w);
+    free(labels);
+    free(m);
+    return NULL;
+}
+
 /* s_train - a model of the examples but those of fold `skip` of k (skip
  * < 0: all), and its index map (*slot, malloc'd; *nslots).  Training
  * runs over the features the examples have (a few ten thousand), not the
@@ -556,7 +721,7 @@ static struct model *s_train(const intake_tagger_t *t, int skip, int k, int32_t 
     param.C = LR_C;
     if (check_parameter(&prob, &param))
         goto done;
-    model = train(&prob, &param);
+    model = s_train_ovr(&prob, &param);
 done:
     for (int i = 0; prob.x && i < prob.l; i++)
         free(prob.x[i]);
