@@ -48,7 +48,10 @@ def blocks(path):
                 comment.append(line)
                 continue
             if cur is None:
-                m = SET_RE.search(" ".join(comment))
+                # only the comment's first line names the set: later lines
+                # may mention other sets ("once trainA and trainB had joined")
+                first = next((c for c in comment if c.strip("# ")), "")
+                m = SET_RE.search(first)
                 cur = (m.group(1) if m else None, [])
                 comment = []
             cur[1].append(line)
