@@ -1002,9 +1002,11 @@ def test_intake__check_config_names_file_and_line_of_example_errors(make_hark, t
 # complaints.tsv (695 texts, first writer) was 93.7% right when the lead last
 # measured it; the second, third and fourth writers' sets were measured once
 # each and then became training examples (config/reason_examples.tsv), and
-# so did the fifth's (89.2%) and the sixth's (89.9%).  The floor sits a
-# little below, so a regression fails and noise does not.
-HELDOUT_MIN = {"complaints.tsv": 91}
+# so did the fifth's (89.2%) and the sixth's (89.9%).  The seventh and
+# eighth writers' sets (720 texts each) were measured once, with the model
+# they test: 94.7% and 94.3%.  The floor sits a little below, so a
+# regression fails and noise does not.
+HELDOUT_MIN = {"complaints.tsv": 91, "complaints7.tsv": 92, "complaints8.tsv": 92}
 
 
 @pytest.mark.parametrize("heldout", sorted(HELDOUT_MIN))
