@@ -325,6 +325,22 @@ int service_main(int argc, char **argv, const service_def_t *def)
             printf("usage: %s [-c FILE] [--tables] [--partition K]\n", argv[0]);
             return 0;
         }
+    /* an argument nobody reads is an error, not ignored: a mistyped
+     * option (hark-intake --cv 5 for --cross-validate) would otherwise
+     * start the service instead of doing what was asked */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tables") == 0)
+            continue;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0 ||
+             strcmp(argv[i], "--partition") == 0) && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        fprintf(stderr, "%s: unknown or incomplete argument '%s'\n"
+                        "usage: %s [-c FILE] [--tables] [--partition K]\n",
+                def->name, argv[i], argv[0]);
+        return 2;
+    }
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--tables") == 0) {
             int ok;

@@ -115,3 +115,18 @@ def test_config__a_service_refuses_to_start_on_a_bad_value_of_a_new_kind(tmp_pat
                            text=True, timeout=20)
         assert r.returncode == 2, (prog, text, r.stderr)
         assert "%s:4: %s: " % (conf, want) in r.stderr, r.stderr
+
+
+def test_config__a_service_refuses_an_argument_it_does_not_know(tmp_path):
+    # a mistyped option used to be ignored and the service started instead
+    for prog, args in (("hark-intake", ["--cv", "5"]), ("hark-journal", ["--verbose"]),
+                       ("hark-mailer", ["-c"]), ("hark-survey", ["stray"])):
+        r = subprocess.run([os.path.join(BIN, prog), "-c", os.path.join(ROOT, "config", "hark.conf")]
+                           + args, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+        assert r.returncode == 2, (prog, r.returncode, r.stderr)
+        assert "unknown or incomplete argument '%s'" % args[0] in r.stderr, r.stderr
+        assert "usage:" in r.stderr
+        assert not os.path.exists(tmp_path / "var"), prog  # nothing started, nothing made
+    r = subprocess.run([os.path.join(BIN, "hark-journal"), "--tables"], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0 and "serves JOURNAL_ERASED" in r.stdout
