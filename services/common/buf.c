@@ -144,6 +144,32 @@ void buf_html(buf_t *b, const char *s)
 }
 
 /* buf_failed - whether any append failed */
+void buf_varint(buf_t *b, uint64_t v)
+{
+    char t[10];
+    size_t n = 0;
+    do {
+        t[n] = (char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] = (char)(t[n] | 0x80);
+        n++;
+    } while (v);
+    buf_append(b, t, n);
+}
+
+int buf_varint_get(const unsigned char *p, size_t len, size_t *off, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *off < len; shift += 7) {
+        unsigned char c = p[(*off)++];
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
 int buf_failed(const buf_t *b)
 {
     return b->failed;

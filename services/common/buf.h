@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     char *data;   /* owned; NUL-terminated when len > 0 or after any append */
@@ -32,6 +33,12 @@ void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void buf_json_string(buf_t *b, const char *s);
 /* buf_html - append s with & < > " ' escaped, for HTML text and attributes */
 void buf_html(buf_t *b, const char *s);
+/* buf_varint - append v as LEB128 (7 bits a byte, low first): the journal's
+ * compact sealed blobs, which hark journal export reads too */
+void buf_varint(buf_t *b, uint64_t v);
+/* buf_varint_get - the LEB128 number at p[*off] into *v, *off moved past
+ * it; 0, or -1 when it runs past len or over 10 bytes */
+int buf_varint_get(const unsigned char *p, size_t len, size_t *off, uint64_t *v);
 /* buf_failed - 1 if an allocation failed since init or reset */
 int buf_failed(const buf_t *b);
 /* buf_reset - empty the buffer, keep the memory */

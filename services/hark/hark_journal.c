@@ -32,19 +32,6 @@
 #include "hark.h"
 #include "jstream.h"
 
-/* s_varint - a LEB128 number at p[*off]; 0/-1 */
-static int s_varint(const unsigned char *p, size_t len, size_t *off, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64 && *off < len; shift += 7) {
-        unsigned char c = p[(*off)++];
-        *v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
 /* s_expand - a sealed blob as a stream holds it: journal.db's compact
  * layout (first byte 3: the run, then per segment class, key id, count,
  * length, ciphertext; journal_crypt.c) made whole again, each segment with
@@ -62,7 +49,7 @@ static int s_expand(sqlite3 *db, sqlite3_stmt **runs, const unsigned char *b, si
     size_t off = 1;
     uint64_t run;
     unsigned char prefix[16];
-    if (s_varint(b, len, &off, &run) ||
+    if (buf_varint_get(b, len, &off, &run) ||
         (!*runs && sqlite3_prepare_v2(db, "SELECT prefix FROM seal_runs WHERE id = ?", -1, runs,
                                       NULL) != SQLITE_OK))
         return -1;
@@ -77,7 +64,7 @@ static int s_expand(sqlite3 *db, sqlite3_stmt **runs, const unsigned char *b, si
             return -1;
         buf_append(out, (const char *)b + off, 9); /* class, key id */
         off += 9;
-        if (s_varint(b, len, &off, &count) || s_varint(b, len, &off, &n) || n > len - off ||
+        if (buf_varint_get(b, len, &off, &count) || buf_varint_get(b, len, &off, &n) || n > len - off ||
             n > UINT32_MAX - 24)
             return -1;
         unsigned char h[4 + 16 + 8];

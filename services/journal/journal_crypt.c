@@ -341,34 +341,6 @@ void jcrypt_rollback(jcrypt_t *c)
         s_run_next(c);
 }
 
-/* s_varint_put - v as LEB128 (7 bits a byte, low first) */
-static void s_varint_put(buf_t *b, uint64_t v)
-{
-    unsigned char t[10];
-    size_t n = 0;
-    do {
-        t[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            t[n] |= 0x80;
-        n++;
-    } while (v);
-    buf_append(b, (const char *)t, n);
-}
-
-/* s_varint_get - a LEB128 number at p[*off]; 0, or -1 when malformed */
-static int s_varint_get(const unsigned char *p, size_t len, size_t *off, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64 && *off < len; shift += 7) {
-        unsigned char b = p[(*off)++];
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
 /* s_seal_begin - sealed reset, with the compact layout's head (the run's
  * row inserted first, in the open round, when this run has none); 0/-1 */
 static int s_seal_begin(jcrypt_t *c, buf_t *sealed)
@@ -388,7 +360,7 @@ static int s_seal_begin(jcrypt_t *c, buf_t *sealed)
         c->run_stored = 1;
     }
     buf_putc(sealed, JCRYPT_COMPACT);
-    s_varint_put(sealed, (uint64_t)c->run);
+    buf_varint(sealed, (uint64_t)c->run);
     return 0;
 }
 
@@ -657,8 +629,8 @@ static int s_seal_part(jcrypt_t *c, const jcrypt_type_t *t, const journal_scan_e
         for (int i = 0; i < 8; i++)
             h[1 + i] = (char)((uint64_t)id >> (56 - 8 * i));
         buf_append(sealed, h, sizeof h);
-        s_varint_put(sealed, count);
-        s_varint_put(sealed, len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+        buf_varint(sealed, count);
+        buf_varint(sealed, len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
     } else {
         s_put_seg(sealed, k + 1, id,
                   (uint32_t)(len + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
@@ -1122,7 +1094,7 @@ static int s_open(jcrypt_t *c, const char *type, const char *key, const char *re
     if (sealed_len > 0 && sealed[0] == JCRYPT_COMPACT) {
         uint64_t run;
         off = 1;
-        if (s_varint_get(sealed, sealed_len, &off, &run) == 0)
+        if (buf_varint_get(sealed, sealed_len, &off, &run) == 0)
             prefix = s_run_prefix(c, (int64_t)run);
         if (!prefix)
             off = sealed_len + 1; /* a run this file does not hold: nothing opens */
@@ -1139,8 +1111,8 @@ static int s_open(jcrypt_t *c, const char *type, const char *key, const char *re
             for (int i = 0; i < 8; i++)
                 id = id << 8 | h[1 + i];
             off += 9;
-            if (s_varint_get(sealed, sealed_len, &off, &count) ||
-                s_varint_get(sealed, sealed_len, &off, &len) ||
+            if (buf_varint_get(sealed, sealed_len, &off, &count) ||
+                buf_varint_get(sealed, sealed_len, &off, &len) ||
                 len < crypto_aead_xchacha20poly1305_ietf_ABYTES || len > sealed_len - off)
                 break;
             memcpy(nonce, prefix, 16);

@@ -301,6 +301,39 @@ static void test_reserve_too_much_fails_without_wrapping(void)
     free(r);
 }
 
+/* LEB128 as the journal's compact sealed blobs hold it: known encodings,
+ * round trips at every width, and truncated or overlong input refused */
+static void test_varint_round_trips_and_refuses_what_is_cut(void)
+{
+    buf_t b = BUF_INIT;
+    buf_varint(&b, 0);
+    buf_varint(&b, 127);
+    buf_varint(&b, 300);
+    CHECK_INT((long long)b.len, 4);
+    CHECK_INT((unsigned char)b.data[0], 0);
+    CHECK_INT((unsigned char)b.data[1], 0x7f);
+    CHECK_INT((unsigned char)b.data[2], 0xac);
+    CHECK_INT((unsigned char)b.data[3], 0x02);
+    const uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, 1ull << 32, (1ull << 63) + 5, UINT64_MAX};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        buf_reset(&b);
+        buf_varint(&b, vals[i]);
+        size_t off = 0;
+        uint64_t v = 1;
+        CHECK_INT(buf_varint_get((const unsigned char *)b.data, b.len, &off, &v), 0);
+        CHECK(v == vals[i]);
+        CHECK_INT((long long)off, (long long)b.len);
+        off = 0; /* one byte short: refused */
+        CHECK_INT(buf_varint_get((const unsigned char *)b.data, b.len - 1, &off, &v), -1);
+    }
+    unsigned char over[11];
+    memset(over, 0x80, sizeof over); /* never ends within 64 bits */
+    size_t off = 0;
+    uint64_t v;
+    CHECK_INT(buf_varint_get(over, sizeof over, &off, &v), -1);
+    buf_free(&b);
+}
+
 int main(void)
 {
     UNIT_RUN(test_empty_buf_is_null_until_first_append);
@@ -320,5 +353,6 @@ int main(void)
     UNIT_RUN(test_failed_buf_ignores_appends_and_releases_null);
     UNIT_RUN(test_reserve_grows_once_and_keeps_content);
     UNIT_RUN(test_reserve_too_much_fails_without_wrapping);
+    UNIT_RUN(test_varint_round_trips_and_refuses_what_is_cut);
     return UNIT_END();
 }
