@@ -333,8 +333,11 @@ static int s_known_address(sqlite3 *db, const json_t *cust, char *out, size_t le
 
 /* a complaint read as praise with less confidence than this still opens a
  * case (as `other`, for review): losing a complaint costs more than a case
- * staff close as praise */
-#define COMPLAINT_PRAISE_MIN 0.5
+ * staff close as praise.  At 0.5, "the courier never rang the bell" (0.53
+ * praise once the examples had grown to 15,062) was dropped; praise that
+ * comes through the complaint channel reads 0.88-0.99 ("Lovely tea, fast
+ * delivery", "Great service, thank you!") */
+#define COMPLAINT_PRAISE_MIN 0.8
 
 /* s_praise - a comment the tagger reads as praise: no case, no reason (so
  * no report counts it and no loop includes it), no feedback.tagged: a
