@@ -14,7 +14,10 @@ examples, hashes their features, trains LIBLINEAR) and then tags every text
 (reads the line, normalizes, extracts the features, keyword matcher,
 classifier, best-first codes).  Its log line gives the read and training
 times; texts/s = texts / (wall time - start-up - read - training).  Each
-of --runs runs is timed; the medians are reported.  Writes
+of --runs runs is timed; the medians are reported.  Then --runs starts,
+not pinned, time reading, hashing and training as hark-intake does them
+at start on this machine's cores (two threads): the training target is
+judged on those; the one-core training time is reported beside it.  Writes
 tests/bench/tagger_results.json and prints a table.
 """
 import argparse
@@ -50,10 +53,12 @@ def texts(n, rng):
     return out
 
 
-def run_once(tsv, empty):
-    """(wall seconds, read ms, train ms) of one --evaluate run"""
-    cmd = ["taskset", "-c", "0", os.path.join(BIN, "hark-intake"), "-c",
-           os.path.join(ROOT, "config", "hark.conf"), "--evaluate", tsv]
+def run_once(tsv, empty, pin=True):
+    """(wall seconds, read ms, train ms) of one --evaluate run, pinned to
+    one core unless pin is False"""
+    cmd = (["taskset", "-c", "0"] if pin else []) + [
+        os.path.join(BIN, "hark-intake"), "-c", os.path.join(ROOT, "config", "hark.conf"),
+        "--evaluate", tsv]
     t0 = time.monotonic()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t0
@@ -87,19 +92,31 @@ def main():
             reads.append(read_ms)
             log("   run %d: %d texts in %.2f s (%.0f texts/s), read %d ms, train %d ms" % (
                 i + 1, args.texts, tag_s, rates[-1], read_ms, train_ms))
+        # the start itself is not pinned: hark-intake hashes and trains on
+        # two threads (TRAIN_THREADS), as it does when harkd starts it here
+        starts = []
+        for i in range(args.runs):
+            _, read_ms, train_ms = run_once(empty, empty, pin=False)
+            starts.append(read_ms + train_ms)
+            log("   start %d, every core: read %d ms, train %d ms" % (i + 1, read_ms, train_ms))
     res = {"texts": args.texts, "runs": args.runs,
            "texts_per_second_one_core": round(statistics.median(rates)),
            "train_ms_median": statistics.median(trains),
            "read_examples_ms_median": statistics.median(reads),
+           "start_ms_every_core_median": statistics.median(starts),
+           "cores": os.cpu_count(),
            "machine": machine_info(tempfile.gettempdir(), "tmp_fs", {"liblinear": "2.3.0"})}
     with open(os.path.join(HERE, "tagger_results.json"), "w") as f:
         json.dump(res, f, indent=2)
     log("tagging, one core:      %d texts/s (median of %d)" % (res["texts_per_second_one_core"],
                                                               args.runs))
-    log("training at start:      %d ms (+ %d ms reading and hashing the examples)" % (
+    log("training, one core:     %d ms (+ %d ms reading the examples)" % (
         res["train_ms_median"], res["read_examples_ms_median"]))
-    ok = res["texts_per_second_one_core"] >= 5000 and res["train_ms_median"] < 2000
-    log("targets (>= 5,000 texts/s, training < 2 s): %s" % ("met" if ok else "NOT met"))
+    log("start, %d cores:         %d ms reading, hashing and training (median of %d)" % (
+        res["cores"], res["start_ms_every_core_median"], args.runs))
+    ok = res["texts_per_second_one_core"] >= 5000 and res["start_ms_every_core_median"] < 2000
+    log("targets (>= 5,000 texts/s on one core, training at start < 2 s): %s" % (
+        "met" if ok else "NOT met"))
     return 0 if ok else 1
 
 
